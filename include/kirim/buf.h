@@ -1,0 +1,44 @@
+/*
+ * buf - a growable byte buffer.
+ *
+ * A buf owns its bytes; it is always NUL-terminated after its length so that
+ * b->data can be passed to C string functions when the content holds no NUL.
+ * Growth aborts on allocation failure (xmalloc). Does not log.
+ */
+#ifndef KIRIM_BUF_H
+#define KIRIM_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
+
+/* buf_reserve - make room for n more bytes */
+void buf_reserve(struct buf *b, size_t n);
+/* buf_add - append n bytes */
+void buf_add(struct buf *b, const void *p, size_t n);
+/* buf_adds - append a C string */
+void buf_adds(struct buf *b, const char *s);
+/* buf_addc - append one byte */
+void buf_addc(struct buf *b, char c);
+/* buf_printf - append formatted text */
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* buf_vprintf - append formatted text from a va_list */
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* buf_reset - empty the buffer, keeping its memory */
+void buf_reset(struct buf *b);
+/* buf_free - release the memory; the buffer is empty and reusable afterwards */
+void buf_free(struct buf *b);
+/* buf_json_string - append s (n bytes) as a quoted JSON string, escaping as RFC 8259 requires */
+void buf_json_string(struct buf *b, const char *s, size_t n);
+
+#endif
