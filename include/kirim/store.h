@@ -1,0 +1,159 @@
+/*
+ * store - kirim's SQLite database: the only module that speaks SQL.
+ *
+ * Owns the connection, applies the embedded schema/NNN_*.sql migrations on open
+ * (tracked by PRAGMA user_version, each in its own transaction), keeps every
+ * statement prepared once and reused, and translates SQLite errors into
+ * negative codes with a sentence in store_errmsg(). WAL, foreign keys and a
+ * busy timeout are always on, so the CLI can read while a sender writes.
+ * Not thread-safe: one store per thread. Does not log.
+ */
+#ifndef KIRIM_STORE_H
+#define KIRIM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct address;
+struct buf;
+
+/* One embedded migration (generated from schema/ by tools/embed-schema.py). */
+struct store_migration {
+	int version;
+	const char *name;
+	const char *sql;
+};
+extern const struct store_migration store_migrations[];
+extern const int store_migrations_count;
+
+/* Error codes (negative). */
+#define STORE_E_SQL (-1)      /* SQLite failed; see store_errmsg */
+#define STORE_E_NOTFOUND (-2) /* the named thing does not exist */
+#define STORE_E_NEWER (-3)    /* the database's schema is newer than this binary */
+#define STORE_E_NODB (-4)     /* no database file and STORE_CREATE not given */
+#define STORE_E_BUSY (-5)     /* locked by another process past the busy timeout */
+#define STORE_E_EXISTS (-6)   /* already there */
+
+/* Flags for store_open. */
+#define STORE_CREATE (1u << 0) /* create the file if it does not exist */
+
+struct store;
+
+/* store_open - open (and migrate) the database at path; *err gets the reason on failure */
+int store_open(const char *path, unsigned flags, struct store **out, char *err, size_t errsz);
+/* store_close - finalize statements and close; NULL is a no-op */
+void store_close(struct store *s);
+/* store_errmsg - a sentence about the last failure */
+const char *store_errmsg(const struct store *s);
+/* store_schema_version - the schema version the database is at */
+int store_schema_version(const struct store *s);
+/* store_sqlite_version - the SQLite library's version string */
+const char *store_sqlite_version(void);
+/* store_path - the file the store was opened from */
+const char *store_path(const struct store *s);
+
+/* store_begin - BEGIN IMMEDIATE (takes the write lock now, waiting up to the busy timeout) */
+int store_begin(struct store *s);
+/* store_commit - COMMIT */
+int store_commit(struct store *s);
+/* store_rollback - ROLLBACK (safe to call when no transaction is open) */
+int store_rollback(struct store *s);
+/*
+ * store_bulk - enter (on) or leave bulk-load mode, outside a transaction: a
+ * 32 MiB page cache, and foreign-key checks off because the bulk loaders
+ * (store_import_row) only write ids they have just read or created.
+ */
+void store_bulk(struct store *s, bool on);
+
+/* Lists. */
+struct store_list_info {
+	int64_t id;
+	char name[256];
+	int64_t created_at;
+	int64_t members;
+	int64_t suppressed; /* members whose address or domain is suppressed */
+};
+typedef int (*store_list_cb)(void *arg, const struct store_list_info *info);
+
+/* store_list_ensure - the id of the list called name, creating it if needed (*created set) */
+int store_list_ensure(struct store *s, const char *name, int64_t *id, bool *created);
+/* store_list_get - the list called name (STORE_E_NOTFOUND if none) */
+int store_list_get(struct store *s, const char *name, struct store_list_info *out);
+/* store_list_each - every list with member counts, by name */
+int store_list_each(struct store *s, store_list_cb cb, void *arg);
+/* store_list_delete - delete a list and its memberships (contacts stay) */
+int store_list_delete(struct store *s, const char *name);
+
+/* Import: a run records itself in the imports table; rows go through store_import_row. */
+#define STORE_ROW_NEW_CONTACT (1u << 0) /* the contact did not exist before */
+#define STORE_ROW_NEW_MEMBER (1u << 1)  /* the contact was added to the list */
+#define STORE_ROW_UPDATED (1u << 2)     /* an existing contact's attributes changed */
+#define STORE_ROW_DUPLICATE (1u << 3)   /* the same address came earlier in this run */
+#define STORE_ROW_SUPPRESSED (1u << 4)  /* the address or its domain is suppressed */
+
+/* store_import_start - record a new import run into list_id; sets *import_id */
+int store_import_start(struct store *s, int64_t list_id, const char *source, int64_t *import_id);
+/*
+ * store_import_row - add one checked address with its attributes (a JSON
+ * object, possibly "{}") to the run's list; with update, merge the attributes
+ * into an existing contact. *flags gets STORE_ROW_* bits.
+ */
+int store_import_row(struct store *s, int64_t list_id, int64_t import_id, const struct address *a,
+                     const char *attrs, size_t attrs_len, bool update, unsigned *flags);
+/* store_import_finish - store the run's summary (JSON) and end time */
+int store_import_finish(struct store *s, int64_t import_id, const char *summary_json);
+
+/* Contacts. */
+struct store_contact {
+	int64_t id;
+	char email[256];
+	char domain[256];
+	char *attrs; /* JSON, owned by the struct: free with store_contact_clear */
+	int64_t created_at;
+	int64_t updated_at;
+	char suppressed[16]; /* "" or the suppression reason */
+	char lists[1024];    /* comma-separated list names */
+};
+typedef int (*store_contact_cb)(void *arg, const struct store_contact *c);
+
+/* store_contact_get - the contact with this address (compared case-insensitively) */
+int store_contact_get(struct store *s, const char *key, struct store_contact *out);
+/* store_contact_clear - free what store_contact_get allocated */
+void store_contact_clear(struct store_contact *c);
+/*
+ * store_contact_search - contacts whose address contains term (case-insensitive),
+ * optionally only members of list (NULL: all), at most limit of them, by address.
+ */
+int store_contact_search(struct store *s, const char *term, const char *list, int limit,
+                         store_contact_cb cb, void *arg);
+
+/* Suppressions. */
+struct store_suppression {
+	int64_t id;
+	char kind[8];    /* "address" or "domain" */
+	char value[256]; /* lower-cased address, or A-label domain */
+	char reason[16];
+	char source[256];
+	int64_t created_at;
+};
+typedef int (*store_suppression_cb)(void *arg, const struct store_suppression *sup);
+
+/* store_suppress_add - suppress an address or domain; STORE_E_EXISTS if it already is */
+int store_suppress_add(struct store *s, const char *kind, const char *value, const char *reason,
+                       const char *source);
+/* store_suppress_remove - lift a suppression; STORE_E_NOTFOUND if there was none */
+int store_suppress_remove(struct store *s, const char *kind, const char *value);
+/* store_suppress_each - every suppression, newest first, at most limit (0: all), of reason (NULL:
+ * any) */
+int store_suppress_each(struct store *s, const char *reason, int limit, store_suppression_cb cb,
+                        void *arg);
+/* store_suppress_count - how many suppressions there are */
+int store_suppress_count(struct store *s, int64_t *count);
+/*
+ * store_suppressed - whether key (lower-cased address) or domain is suppressed;
+ * reason (16 bytes) gets the reason or "" when not.
+ */
+int store_suppressed(struct store *s, const char *key, const char *domain, char reason[16]);
+
+#endif

@@ -1,0 +1,693 @@
+/*
+ * store - kirim's SQLite database (see store.h).
+ *
+ * Every statement kirim runs is in the table below, prepared on first use and
+ * reused; a statement handed out by store_stmt() is reset and unbound. The SQL
+ * keeps to what SQLite and PostgreSQL share where that costs nothing (DESIGN.md).
+ */
+#include "kirim/store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "kirim/address.h"
+#include "kirim/buf.h"
+#include "kirim/xmalloc.h"
+
+enum stmt_id {
+	Q_LIST_FIND,
+	Q_LIST_INSERT,
+	Q_LIST_GET,
+	Q_LIST_ALL,
+	Q_LIST_DELETE,
+	Q_IMPORT_START,
+	Q_IMPORT_FINISH,
+	Q_CONTACT_INSERT,
+	Q_CONTACT_FIND,
+	Q_CONTACT_UPDATE,
+	Q_MEMBER_INSERT,
+	Q_MEMBER_IMPORT,
+	Q_CONTACT_GET,
+	Q_CONTACT_SEARCH,
+	Q_CONTACT_SEARCH_LIST,
+	Q_SUPPRESS_ADD,
+	Q_SUPPRESS_REMOVE,
+	Q_SUPPRESS_ALL,
+	Q_SUPPRESS_REASON,
+	Q_SUPPRESS_COUNT,
+	Q_SUPPRESSED,
+	Q__COUNT
+};
+
+/* Suppression status of a contact c (columns c.email, c.domain), as a reason or NULL. */
+#define SUPPRESSION_OF_C                                                                           \
+	"(SELECT reason FROM suppressions WHERE value IN (lower(c.email), c.domain) "              \
+	"ORDER BY kind LIMIT 1)"
+
+static const char *const stmt_sql[Q__COUNT] = {
+    [Q_LIST_FIND] = "SELECT id FROM lists WHERE name = ?1",
+    [Q_LIST_INSERT] = "INSERT INTO lists(name, created_at) VALUES (?1, ?2)",
+    [Q_LIST_GET] = "SELECT l.id, l.name, l.created_at,"
+                   " (SELECT count(*) FROM list_members m WHERE m.list_id = l.id),"
+                   " (SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+                   "  WHERE m.list_id = l.id AND " SUPPRESSION_OF_C " IS NOT NULL)"
+                   " FROM lists l WHERE l.name = ?1",
+    [Q_LIST_ALL] = "SELECT l.id, l.name, l.created_at,"
+                   " (SELECT count(*) FROM list_members m WHERE m.list_id = l.id),"
+                   " (SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+                   "  WHERE m.list_id = l.id AND " SUPPRESSION_OF_C " IS NOT NULL)"
+                   " FROM lists l ORDER BY l.name",
+    [Q_LIST_DELETE] = "DELETE FROM lists WHERE name = ?1",
+    [Q_IMPORT_START] = "INSERT INTO imports(list_id, source, started_at) VALUES (?1, ?2, ?3)",
+    [Q_IMPORT_FINISH] = "UPDATE imports SET finished_at = ?2, summary = ?3 WHERE id = ?1",
+    [Q_CONTACT_INSERT] = "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
+                         " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING",
+    [Q_CONTACT_FIND] = "SELECT id FROM contacts WHERE lower(email) = ?1",
+    [Q_CONTACT_UPDATE] = "UPDATE contacts SET attrs = json_patch(attrs, ?2), updated_at = ?3"
+                         " WHERE id = ?1 AND attrs IS NOT json_patch(attrs, ?2)",
+    [Q_MEMBER_INSERT] = "INSERT INTO list_members(list_id, contact_id, import_id)"
+                        " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    [Q_MEMBER_IMPORT] = "SELECT import_id FROM list_members WHERE list_id = ?1 AND contact_id = ?2",
+    [Q_CONTACT_GET] =
+        "SELECT c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at,"
+        " " SUPPRESSION_OF_C ","
+        " (SELECT group_concat(name, ',') FROM (SELECT l.name FROM list_members m"
+        "  JOIN lists l ON l.id = m.list_id WHERE m.contact_id = c.id ORDER BY l.name))"
+        " FROM contacts c WHERE lower(c.email) = ?1",
+    [Q_CONTACT_SEARCH] = "SELECT c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at,"
+                         " " SUPPRESSION_OF_C ", NULL"
+                         " FROM contacts c WHERE instr(lower(c.email), ?1) > 0"
+                         " ORDER BY lower(c.email) LIMIT ?2",
+    [Q_CONTACT_SEARCH_LIST] = "SELECT c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at,"
+                              " " SUPPRESSION_OF_C ", NULL"
+                              " FROM lists l JOIN list_members m ON m.list_id = l.id"
+                              " JOIN contacts c ON c.id = m.contact_id"
+                              " WHERE l.name = ?3 AND instr(lower(c.email), ?1) > 0"
+                              " ORDER BY lower(c.email) LIMIT ?2",
+    [Q_SUPPRESS_ADD] = "INSERT INTO suppressions(kind, value, reason, source, created_at)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    [Q_SUPPRESS_REMOVE] = "DELETE FROM suppressions WHERE kind = ?1 AND value = ?2",
+    [Q_SUPPRESS_ALL] = "SELECT id, kind, value, reason, coalesce(source, ''), created_at"
+                       " FROM suppressions ORDER BY created_at DESC, id DESC LIMIT ?1",
+    [Q_SUPPRESS_REASON] = "SELECT id, kind, value, reason, coalesce(source, ''), created_at"
+                          " FROM suppressions WHERE reason = ?2"
+                          " ORDER BY created_at DESC, id DESC LIMIT ?1",
+    [Q_SUPPRESS_COUNT] = "SELECT count(*) FROM suppressions",
+    [Q_SUPPRESSED] =
+        "SELECT reason FROM suppressions WHERE value IN (?1, ?2) ORDER BY kind LIMIT 1",
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	int version;
+	sqlite3_stmt *stmt[Q__COUNT];
+	char errbuf[512];
+};
+
+static int
+store_fail(struct store *s, const char *what)
+{
+	int code = sqlite3_errcode(s->db);
+	snprintf(s->errbuf, sizeof(s->errbuf), "%s: %s", what, sqlite3_errmsg(s->db));
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		return STORE_E_BUSY;
+	return STORE_E_SQL;
+}
+
+static int
+store_exec(struct store *s, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int code = sqlite3_errcode(s->db);
+		snprintf(s->errbuf, sizeof(s->errbuf), "%s", msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? STORE_E_BUSY : STORE_E_SQL;
+	}
+	return 0;
+}
+
+/* store_stmt - the prepared statement for id, reset and with no bindings */
+static sqlite3_stmt *
+store_stmt(struct store *s, enum stmt_id id)
+{
+	sqlite3_stmt *st = s->stmt[id];
+	if (st == NULL) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st,
+		                       NULL) != SQLITE_OK) {
+			store_fail(s, "prepare");
+			return NULL;
+		}
+		s->stmt[id] = st;
+	} else {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	return st;
+}
+
+/* store_step_done - step a statement that returns no rows; 0 or an error */
+static int
+store_step_done(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : store_fail(s, what);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int64_t
+store_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static int
+store_migrate(struct store *s)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, "read schema version");
+	s->version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (s->version > store_migrations_count) {
+		snprintf(s->errbuf, sizeof(s->errbuf),
+		         "the database is at schema version %d but this kirim knows only up to %d: "
+		         "use a newer kirim with it",
+		         s->version, store_migrations_count);
+		return STORE_E_NEWER;
+	}
+	for (int i = s->version; i < store_migrations_count; i++) {
+		const struct store_migration *m = &store_migrations[i];
+		char setv[64];
+		int rc = store_exec(s, "BEGIN IMMEDIATE");
+		if (rc < 0)
+			return rc;
+		/* Another process may have migrated while we waited for the lock. */
+		if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+			store_exec(s, "ROLLBACK");
+			return store_fail(s, "read schema version");
+		}
+		int now_at = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+		sqlite3_finalize(st);
+		if (now_at >= m->version) {
+			store_exec(s, "ROLLBACK");
+			s->version = now_at;
+			continue;
+		}
+		snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", m->version);
+		if ((rc = store_exec(s, m->sql)) < 0 || (rc = store_exec(s, setv)) < 0) {
+			char why[sizeof(s->errbuf)];
+			memcpy(why, s->errbuf, sizeof(why));
+			store_exec(s, "ROLLBACK");
+			snprintf(s->errbuf, sizeof(s->errbuf), "migration %s failed: %.400s",
+			         m->name, why);
+			return rc;
+		}
+		if ((rc = store_exec(s, "COMMIT")) < 0)
+			return rc;
+		s->version = m->version;
+	}
+	return 0;
+}
+
+int
+store_open(const char *path, unsigned flags, struct store **out, char *err, size_t errsz)
+{
+	struct stat sb;
+	if (!(flags & STORE_CREATE) && strcmp(path, ":memory:") != 0 && stat(path, &sb) < 0) {
+		snprintf(err, errsz, "no database at %s (%s)", path, strerror(errno));
+		return STORE_E_NODB;
+	}
+	struct store *s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	int rc;
+	if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "cannot open %s: %s", path,
+		         s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		store_close(s);
+		return STORE_E_SQL;
+	}
+	sqlite3_extended_result_codes(s->db, 0);
+	sqlite3_busy_timeout(s->db, 5000);
+	/* WAL lets the CLI read while a sender writes; NORMAL sync is durable in WAL mode
+	 * against process crashes and loses at most the last commits on power loss. */
+	if ((rc = store_exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
+	    (rc = store_exec(s, "PRAGMA synchronous = NORMAL")) < 0 ||
+	    (rc = store_exec(s, "PRAGMA foreign_keys = ON")) < 0 || (rc = store_migrate(s)) < 0) {
+		if (rc == STORE_E_SQL && strstr(s->errbuf, "file is not a database"))
+			snprintf(err, errsz, "%s is not a kirim database (not an SQLite file)",
+			         path);
+		else
+			snprintf(err, errsz, "%s: %s", path, s->errbuf);
+		store_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < Q__COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+const char *
+store_errmsg(const struct store *s)
+{
+	return s->errbuf;
+}
+
+int
+store_schema_version(const struct store *s)
+{
+	return s->version;
+}
+
+const char *
+store_sqlite_version(void)
+{
+	return sqlite3_libversion();
+}
+
+const char *
+store_path(const struct store *s)
+{
+	return s->path;
+}
+
+int
+store_begin(struct store *s)
+{
+	return store_exec(s, "BEGIN IMMEDIATE");
+}
+
+int
+store_commit(struct store *s)
+{
+	return store_exec(s, "COMMIT");
+}
+
+int
+store_rollback(struct store *s)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	return store_exec(s, "ROLLBACK");
+}
+
+void
+store_bulk(struct store *s, bool on)
+{
+	if (on)
+		store_exec(s, "PRAGMA cache_size = -32768; PRAGMA foreign_keys = OFF");
+	else
+		store_exec(s, "PRAGMA cache_size = -2000; PRAGMA foreign_keys = ON");
+}
+
+static void
+store_copy_text(char *dst, size_t dstsz, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, dstsz, "%s", t ? (const char *)t : "");
+}
+
+int
+store_list_ensure(struct store *s, const char *name, int64_t *id, bool *created)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_LIST_FIND);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*created = false;
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(s, "find list");
+	if ((st = store_stmt(s, Q_LIST_INSERT)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, store_now());
+	if ((rc = store_step_done(s, st, "create list")) < 0)
+		return rc;
+	*id = sqlite3_last_insert_rowid(s->db);
+	*created = true;
+	return 0;
+}
+
+static void
+store_list_row(sqlite3_stmt *st, struct store_list_info *info)
+{
+	info->id = sqlite3_column_int64(st, 0);
+	store_copy_text(info->name, sizeof(info->name), st, 1);
+	info->created_at = sqlite3_column_int64(st, 2);
+	info->members = sqlite3_column_int64(st, 3);
+	info->suppressed = sqlite3_column_int64(st, 4);
+}
+
+int
+store_list_get(struct store *s, const char *name, struct store_list_info *out)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_LIST_GET);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store_list_row(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE) {
+		snprintf(s->errbuf, sizeof(s->errbuf), "no list called '%s'", name);
+		return STORE_E_NOTFOUND;
+	}
+	return store_fail(s, "read list");
+}
+
+int
+store_list_each(struct store *s, store_list_cb cb, void *arg)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_LIST_ALL);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_list_info info;
+		store_list_row(st, &info);
+		if ((ret = cb(arg, &info)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read lists");
+	sqlite3_reset(st);
+	return ret;
+}
+
+int
+store_list_delete(struct store *s, const char *name)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_LIST_DELETE);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = store_step_done(s, st, "delete list");
+	if (rc == 0 && sqlite3_changes(s->db) == 0) {
+		snprintf(s->errbuf, sizeof(s->errbuf), "no list called '%s'", name);
+		return STORE_E_NOTFOUND;
+	}
+	return rc;
+}
+
+int
+store_import_start(struct store *s, int64_t list_id, const char *source, int64_t *import_id)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_IMPORT_START);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, list_id);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now());
+	int rc = store_step_done(s, st, "record import");
+	if (rc == 0)
+		*import_id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+int
+store_import_finish(struct store *s, int64_t import_id, const char *summary_json)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_IMPORT_FINISH);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, import_id);
+	sqlite3_bind_int64(st, 2, store_now());
+	sqlite3_bind_text(st, 3, summary_json, -1, SQLITE_STATIC);
+	return store_step_done(s, st, "record import summary");
+}
+
+/* store_find_contact - the id of the contact whose lower-cased address is key */
+static int
+store_find_contact(struct store *s, const char *key, int64_t *id)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_CONTACT_FIND);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE) {
+		snprintf(s->errbuf, sizeof(s->errbuf), "no contact %s", key);
+		return STORE_E_NOTFOUND;
+	}
+	return store_fail(s, "find contact");
+}
+
+int
+store_import_row(struct store *s, int64_t list_id, int64_t import_id, const struct address *a,
+                 const char *attrs, size_t attrs_len, bool update, unsigned *flags)
+{
+	int64_t now = store_now(), contact_id;
+	unsigned f = 0;
+	int rc;
+	sqlite3_stmt *st = store_stmt(s, Q_CONTACT_INSERT);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, a->email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, a->domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, attrs, (int)attrs_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	if ((rc = store_step_done(s, st, "insert contact")) < 0)
+		return rc;
+	if (sqlite3_changes(s->db) == 1) {
+		contact_id = sqlite3_last_insert_rowid(s->db);
+		f |= STORE_ROW_NEW_CONTACT;
+	} else {
+		if ((rc = store_find_contact(s, a->key, &contact_id)) < 0)
+			return rc;
+		if (update && attrs_len > 2) {
+			if ((st = store_stmt(s, Q_CONTACT_UPDATE)) == NULL)
+				return STORE_E_SQL;
+			sqlite3_bind_int64(st, 1, contact_id);
+			sqlite3_bind_text(st, 2, attrs, (int)attrs_len, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, now);
+			if ((rc = store_step_done(s, st, "update contact")) < 0)
+				return rc;
+			if (sqlite3_changes(s->db) == 1)
+				f |= STORE_ROW_UPDATED;
+		}
+	}
+	if ((st = store_stmt(s, Q_MEMBER_INSERT)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, list_id);
+	sqlite3_bind_int64(st, 2, contact_id);
+	sqlite3_bind_int64(st, 3, import_id);
+	if ((rc = store_step_done(s, st, "add list member")) < 0)
+		return rc;
+	if (sqlite3_changes(s->db) == 1) {
+		f |= STORE_ROW_NEW_MEMBER;
+	} else {
+		/* Already a member: earlier in this run (a duplicate row), or from before. */
+		if ((st = store_stmt(s, Q_MEMBER_IMPORT)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, list_id);
+		sqlite3_bind_int64(st, 2, contact_id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
+		    sqlite3_column_int64(st, 0) == import_id)
+			f |= STORE_ROW_DUPLICATE;
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return store_fail(s, "read list member");
+	}
+	*flags = f;
+	return 0;
+}
+
+static void
+store_contact_row(sqlite3_stmt *st, struct store_contact *c)
+{
+	c->id = sqlite3_column_int64(st, 0);
+	store_copy_text(c->email, sizeof(c->email), st, 1);
+	store_copy_text(c->domain, sizeof(c->domain), st, 2);
+	const unsigned char *attrs = sqlite3_column_text(st, 3);
+	c->attrs = xstrdup(attrs ? (const char *)attrs : "{}");
+	c->created_at = sqlite3_column_int64(st, 4);
+	c->updated_at = sqlite3_column_int64(st, 5);
+	store_copy_text(c->suppressed, sizeof(c->suppressed), st, 6);
+	store_copy_text(c->lists, sizeof(c->lists), st, 7);
+}
+
+int
+store_contact_get(struct store *s, const char *key, struct store_contact *out)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_CONTACT_GET);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store_contact_row(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE) {
+		snprintf(s->errbuf, sizeof(s->errbuf), "no contact with the address %s", key);
+		return STORE_E_NOTFOUND;
+	}
+	return store_fail(s, "read contact");
+}
+
+void
+store_contact_clear(struct store_contact *c)
+{
+	free(c->attrs);
+	c->attrs = NULL;
+}
+
+int
+store_contact_search(struct store *s, const char *term, const char *list, int limit,
+                     store_contact_cb cb, void *arg)
+{
+	sqlite3_stmt *st = store_stmt(s, list ? Q_CONTACT_SEARCH_LIST : Q_CONTACT_SEARCH);
+	if (st == NULL)
+		return STORE_E_SQL;
+	/* The term is matched against lower(email), so fold it the same way. */
+	char *folded = xstrdup(term);
+	for (char *p = folded; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	sqlite3_bind_text(st, 1, folded, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+	if (list)
+		sqlite3_bind_text(st, 3, list, -1, SQLITE_STATIC);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_contact c;
+		store_contact_row(st, &c);
+		ret = cb(arg, &c);
+		store_contact_clear(&c);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "search contacts");
+	sqlite3_reset(st);
+	free(folded);
+	return ret;
+}
+
+int
+store_suppress_add(struct store *s, const char *kind, const char *value, const char *reason,
+                   const char *source)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_SUPPRESS_ADD);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+	if (source && *source)
+		sqlite3_bind_text(st, 4, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, store_now());
+	int rc = store_step_done(s, st, "add suppression");
+	if (rc == 0 && sqlite3_changes(s->db) == 0)
+		return STORE_E_EXISTS;
+	return rc;
+}
+
+int
+store_suppress_remove(struct store *s, const char *kind, const char *value)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_SUPPRESS_REMOVE);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	int rc = store_step_done(s, st, "remove suppression");
+	if (rc == 0 && sqlite3_changes(s->db) == 0)
+		return STORE_E_NOTFOUND;
+	return rc;
+}
+
+int
+store_suppress_each(struct store *s, const char *reason, int limit, store_suppression_cb cb,
+                    void *arg)
+{
+	sqlite3_stmt *st = store_stmt(s, reason ? Q_SUPPRESS_REASON : Q_SUPPRESS_ALL);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
+	if (reason)
+		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_suppression sup;
+		sup.id = sqlite3_column_int64(st, 0);
+		store_copy_text(sup.kind, sizeof(sup.kind), st, 1);
+		store_copy_text(sup.value, sizeof(sup.value), st, 2);
+		store_copy_text(sup.reason, sizeof(sup.reason), st, 3);
+		store_copy_text(sup.source, sizeof(sup.source), st, 4);
+		sup.created_at = sqlite3_column_int64(st, 5);
+		if ((ret = cb(arg, &sup)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read suppressions");
+	sqlite3_reset(st);
+	return ret;
+}
+
+int
+store_suppress_count(struct store *s, int64_t *count)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_SUPPRESS_COUNT);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*count = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, "count suppressions");
+}
+
+int
+store_suppressed(struct store *s, const char *key, const char *domain, char reason[16])
+{
+	sqlite3_stmt *st = store_stmt(s, Q_SUPPRESSED);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	reason[0] = '\0';
+	if (rc == SQLITE_ROW)
+		store_copy_text(reason, 16, st, 0);
+	sqlite3_reset(st);
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : store_fail(s, "check suppression");
+}
