@@ -1,0 +1,90 @@
+/*
+ * importer - load a recipient list from CSV into the store.
+ *
+ * Streams the file through csv_reader (memory does not grow with it), checks
+ * every address, turns the other columns into contact attributes (a JSON
+ * object), and adds the contacts to one list, all in one transaction: an error,
+ * an interrupt or a crash leaves the database exactly as it was. Rows that
+ * cannot be imported are counted by reason and, when asked, written with their
+ * line number and raw bytes to a rejects CSV. Does not print; reports progress
+ * through a callback.
+ */
+#ifndef KIRIM_IMPORTER_H
+#define KIRIM_IMPORTER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+enum importer_encoding { IMPORTER_UTF8, IMPORTER_LATIN1 };
+
+struct importer_progress {
+	uint64_t rows;  /* records read so far, header included */
+	uint64_t bytes; /* input bytes read so far */
+	uint64_t size;  /* input size in bytes, 0 when unknown (a pipe) */
+};
+typedef void (*importer_progress_cb)(void *arg, const struct importer_progress *p);
+
+struct importer_opts {
+	const char *path;         /* a file, or "-" for standard input */
+	const char *list;         /* list to add the contacts to (created if needed) */
+	const char *email_column; /* header of the address column; NULL: find it by name */
+	char delimiter;           /* ',' ';' '\t', or 0 to sniff */
+	enum importer_encoding encoding;
+	bool update;            /* merge new attribute values into existing contacts */
+	bool allow_ip_literals; /* accept user@[192.0.2.1] */
+	const char *rejects;    /* write rejected rows here as CSV; NULL: don't */
+	importer_progress_cb progress;
+	void *progress_arg;
+	volatile sig_atomic_t *interrupted; /* set by a signal handler to stop and roll back */
+};
+
+enum { IMPORTER_MAX_REASONS = 32 };
+
+struct importer_stats {
+	uint64_t read;       /* data rows read (header and blank rows not counted) */
+	uint64_t imported;   /* new contacts added to the list */
+	uint64_t added;      /* existing contacts added to the list */
+	uint64_t updated;    /* existing contacts whose attributes changed (--update) */
+	uint64_t existing;   /* rows whose contact was in the list already */
+	uint64_t duplicates; /* rows repeating an address seen earlier in the file */
+	uint64_t suppressed; /* imported rows whose address or domain is suppressed */
+	uint64_t rejected;   /* rows refused, see reasons */
+	uint64_t blank;      /* rows with no values at all, skipped */
+	struct {
+		const char *reason; /* static phrase */
+		uint64_t count;
+	} reasons[IMPORTER_MAX_REASONS];
+	size_t nreasons;
+	bool list_created;
+	int64_t list_id;
+	int64_t import_id;
+	char delimiter;
+	char email_column[128];
+	size_t columns;
+	double seconds;
+};
+
+/* Error codes (negative). */
+#define IMPORTER_E_NOINPUT (-1) /* the input cannot be opened */
+#define IMPORTER_E_DATA (-2)    /* the input cannot be imported (no header, no address column...) */
+#define IMPORTER_E_IO (-3)      /* reading the input or writing the rejects file failed */
+#define IMPORTER_E_STORE (-4)   /* the database refused */
+#define IMPORTER_E_INTERRUPTED (-5) /* *interrupted was set */
+#define IMPORTER_E_USAGE (-6)       /* bad options */
+
+/*
+ * importer_run - import o->path into o->list. On success the transaction is
+ * committed and *stats filled; on any error nothing is changed and err says why.
+ */
+int importer_run(struct store *s, const struct importer_opts *o, struct importer_stats *stats,
+                 char *err, size_t errsz);
+
+/* importer_summary_json - append stats as a JSON object to out */
+struct buf;
+void importer_summary_json(const struct importer_stats *st, struct buf *out);
+
+#endif

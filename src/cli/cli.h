@@ -1,0 +1,62 @@
+/*
+ * cli - what the subcommands share: global options, the command table,
+ * opening the store with a person-readable error, help and number printing.
+ * Only the cli layer prints for a person.
+ */
+#ifndef KIRIM_CLI_H
+#define KIRIM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sysexits.h>
+
+struct store;
+struct buf;
+
+struct cli {
+	const char *db; /* --db, KIRIM_DB, or ./kirim.db */
+	bool json;      /* --json: machine-readable output */
+	bool quiet;     /* --quiet: no progress, only errors and results */
+	int verbose;    /* -v: log level up */
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *c, int argc, char **argv);
+	const char *summary;
+	const char *help; /* full text for `kirim help NAME` / --help */
+};
+
+extern const struct cli_command cli_commands[];
+
+/* cli_find - the command called name, or NULL */
+const struct cli_command *cli_find(const char *name);
+/* cli_help - print a command's help to f */
+void cli_help(FILE *f, const struct cli_command *cmd);
+/* cli_usage - print "kirim NAME: message" and a hint to stderr; returns EX_USAGE */
+int cli_usage(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_error - print "kirim NAME: message" to stderr; returns code */
+int cli_error(const char *name, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* cli_open - open the store named by --db; prints why not and returns an exit code, or 0 */
+int cli_open(struct cli *c, const char *name, bool create, struct store **out);
+/* cli_exit_for_store - the sysexits code for a store error */
+int cli_exit_for_store(int rc);
+/* cli_num - format n with thousands separators into out (32 bytes) and return it */
+const char *cli_num(char out[32], uint64_t n);
+/* cli_time - format a Unix time as "YYYY-MM-DD HH:MM:SS" UTC into out (32 bytes) */
+const char *cli_time(char out[32], int64_t t);
+/* cli_json_str - append a JSON string to b (NULL prints null) */
+void cli_json_str(struct buf *b, const char *s);
+/* cli_wants_help - true if argv holds -h or --help before any "--" */
+bool cli_wants_help(int argc, char **argv);
+
+int cmd_init(struct cli *c, int argc, char **argv);
+int cmd_import(struct cli *c, int argc, char **argv);
+int cmd_lists(struct cli *c, int argc, char **argv);
+int cmd_contacts(struct cli *c, int argc, char **argv);
+int cmd_suppress(struct cli *c, int argc, char **argv);
+int cmd_version(struct cli *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,171 @@
+/* cmd_contacts - `kirim contacts show ADDRESS` and `kirim contacts search TEXT`. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kirim/address.h"
+#include "kirim/buf.h"
+#include "kirim/store.h"
+
+struct contacts_out {
+	struct cli *c;
+	struct buf json;
+	int n;
+};
+
+/* contacts_display - the address with its domain in U-labels, for people */
+static void
+contacts_display(const struct store_contact *ct, char *out, size_t outsz)
+{
+	char dom[256];
+	const char *at = strrchr(ct->email, '@');
+	address_domain_display(ct->domain, dom, sizeof(dom));
+	snprintf(out, outsz, "%.*s@%s", at ? (int)(at - ct->email) : 0, ct->email, dom);
+}
+
+static void
+contacts_json_one(struct buf *b, const struct store_contact *ct, bool full)
+{
+	char t[32], disp[600];
+	contacts_display(ct, disp, sizeof(disp));
+	buf_adds(b, "{\"email\":");
+	cli_json_str(b, ct->email);
+	buf_adds(b, ",\"display\":");
+	cli_json_str(b, disp);
+	buf_adds(b, ",\"domain\":");
+	cli_json_str(b, ct->domain);
+	buf_printf(b, ",\"attrs\":%s,\"suppressed\":", ct->attrs);
+	cli_json_str(b, ct->suppressed[0] ? ct->suppressed : NULL);
+	buf_adds(b, ",\"created_at\":");
+	cli_json_str(b, cli_time(t, ct->created_at));
+	buf_adds(b, ",\"updated_at\":");
+	cli_json_str(b, cli_time(t, ct->updated_at));
+	if (full) {
+		buf_adds(b, ",\"lists\":[");
+		const char *p = ct->lists;
+		bool first = true;
+		while (*p) {
+			const char *e = strchr(p, ',');
+			size_t n = e ? (size_t)(e - p) : strlen(p);
+			if (!first)
+				buf_addc(b, ',');
+			buf_json_string(b, p, n);
+			first = false;
+			p += n + (e ? 1 : 0);
+		}
+		buf_addc(b, ']');
+	}
+	buf_addc(b, '}');
+}
+
+static int
+contacts_row(void *arg, const struct store_contact *ct)
+{
+	struct contacts_out *out = arg;
+	if (out->c->json) {
+		if (out->n)
+			buf_addc(&out->json, ',');
+		contacts_json_one(&out->json, ct, false);
+	} else {
+		char disp[600];
+		contacts_display(ct, disp, sizeof(disp));
+		printf("%-40s %-12s %s\n", disp, ct->suppressed[0] ? ct->suppressed : "-",
+		       ct->attrs);
+	}
+	out->n++;
+	return 0;
+}
+
+static int
+contacts_show(struct cli *c, struct store *s, const char *arg)
+{
+	struct address a;
+	const char *reason;
+	if (address_parse(arg, strlen(arg), ADDRESS_ALLOW_IP_LITERAL, &a, &reason) < 0)
+		return cli_error("contacts", EX_DATAERR, "'%s' is not an address: %s", arg, reason);
+	struct store_contact ct;
+	int rc = store_contact_get(s, a.key, &ct);
+	if (rc < 0)
+		return cli_error("contacts", cli_exit_for_store(rc), "%s", store_errmsg(s));
+	if (c->json) {
+		struct buf b = BUF_INIT;
+		contacts_json_one(&b, &ct, true);
+		printf("%s\n", b.data);
+		buf_free(&b);
+	} else {
+		char disp[600], t1[32], t2[32];
+		contacts_display(&ct, disp, sizeof(disp));
+		printf("address:     %s\n", disp);
+		if (strcmp(disp, ct.email) != 0)
+			printf("on the wire: %s\n", ct.email);
+		printf("lists:       %s\n", ct.lists[0] ? ct.lists : "(none)");
+		printf("suppressed:  %s\n", ct.suppressed[0] ? ct.suppressed : "no");
+		printf("attributes:  %s\n", ct.attrs);
+		printf("created:     %s UTC\nupdated:     %s UTC\n", cli_time(t1, ct.created_at),
+		       cli_time(t2, ct.updated_at));
+	}
+	store_contact_clear(&ct);
+	return 0;
+}
+
+int
+cmd_contacts(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"list", required_argument, NULL, 'l'},
+	    {"limit", required_argument, NULL, 'n'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *list = NULL;
+	int limit = 50, ch;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":l:n:", longopts, NULL)) != -1) {
+		char *end;
+		switch (ch) {
+		case 'l':
+			list = optarg;
+			break;
+		case 'n':
+			limit = (int)strtol(optarg, &end, 10);
+			if (*end || limit < 0)
+				return cli_usage("contacts", "--limit takes a number, not '%s'",
+				                 optarg);
+			break;
+		case ':':
+			return cli_usage("contacts", "%s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage("contacts", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage("contacts", "show ADDRESS or search TEXT?");
+	const char *verb = argv[optind];
+	if (optind + 2 != argc)
+		return cli_usage("contacts", "%s takes one argument", verb);
+	const char *arg = argv[optind + 1];
+	bool show = strcmp(verb, "show") == 0;
+	if (!show && strcmp(verb, "search") != 0)
+		return cli_usage("contacts", "unknown subcommand '%s' (show, search)", verb);
+	struct store *s;
+	int rc = cli_open(c, "contacts", false, &s);
+	if (rc)
+		return rc;
+	if (show) {
+		rc = contacts_show(c, s, arg);
+	} else {
+		struct contacts_out out = {.c = c};
+		rc = store_contact_search(s, arg, list, limit, contacts_row, &out);
+		if (rc < 0)
+			rc = cli_error("contacts", cli_exit_for_store(rc), "%s", store_errmsg(s));
+		else if (c->json)
+			printf("[%s]\n", out.json.data ? out.json.data : "");
+		else if (out.n == 0)
+			printf("No contact's address contains '%s'%s%s.\n", arg,
+			       list ? " in list " : "", list ? list : "");
+		buf_free(&out.json);
+	}
+	store_close(s);
+	return rc;
+}

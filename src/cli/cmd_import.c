@@ -1,0 +1,240 @@
+/* cmd_import - `kirim import FILE --list NAME`: CSV into a list, with a progress bar. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kirim/buf.h"
+#include "kirim/importer.h"
+#include "kirim/store.h"
+
+static volatile sig_atomic_t import_interrupted;
+
+static void
+import_on_signal(int sig)
+{
+	(void)sig;
+	import_interrupted = 1;
+}
+
+struct progress {
+	double start;
+	double last;
+	bool drawn;
+};
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* import_progress - redraw the bar on stderr at most ten times a second */
+static void
+import_progress(void *arg, const struct importer_progress *p)
+{
+	struct progress *pr = arg;
+	double t = now_seconds();
+	bool done = p->size && p->bytes >= p->size;
+	if (!done && t - pr->last < 0.1)
+		return;
+	pr->last = t;
+	pr->drawn = true;
+	double el = t - pr->start;
+	double rate = el > 0 ? (double)p->rows / el : 0;
+	char rows[32], rps[32];
+	cli_num(rows, p->rows);
+	cli_num(rps, (uint64_t)rate);
+	if (p->size) {
+		double frac = (double)p->bytes / (double)p->size;
+		if (frac > 1)
+			frac = 1;
+		int fill = (int)(frac * 30);
+		char bar[31];
+		memset(bar, '#', (size_t)fill);
+		memset(bar + fill, '.', (size_t)(30 - fill));
+		bar[30] = '\0';
+		double eta = frac > 0 ? el / frac - el : 0;
+		fprintf(stderr, "\r[%s] %3d%%  %s rows  %s rows/s  ETA %d:%02d ", bar,
+		        (int)(frac * 100), rows, rps, (int)eta / 60, (int)eta % 60);
+	} else {
+		fprintf(stderr, "\r%s rows  %s rows/s ", rows, rps);
+	}
+	fflush(stderr);
+}
+
+static int
+import_print_text(struct cli *c, const struct importer_opts *o, const struct importer_stats *st)
+{
+	char a[32], b[32];
+	(void)c;
+	printf("Imported %s into list '%s'%s in %.2f s (%s rows/s)\n",
+	       strcmp(o->path, "-") == 0 ? "standard input" : o->path, o->list,
+	       st->list_created ? " (new list)" : "", st->seconds,
+	       cli_num(b, st->seconds > 0 ? (uint64_t)((double)st->read / st->seconds) : st->read));
+	const char *delim = st->delimiter == '\t' ? "tab" : st->delimiter == ';' ? "';'" : "','";
+	printf("  address column '%s', %zu columns, delimiter %s\n", st->email_column, st->columns,
+	       delim);
+	printf("  %-22s %12s\n", "rows read", cli_num(a, st->read));
+	printf("  %-22s %12s\n", "new contacts", cli_num(a, st->imported));
+	printf("  %-22s %12s\n", "existing, added", cli_num(a, st->added));
+	printf("  %-22s %12s\n", "already in the list", cli_num(a, st->existing));
+	printf("  %-22s %12s\n", "updated", cli_num(a, st->updated));
+	printf("  %-22s %12s\n", "duplicates in file", cli_num(a, st->duplicates));
+	printf("  %-22s %12s%s\n", "suppressed", cli_num(a, st->suppressed),
+	       st->suppressed ? "   (imported, never mailed)" : "");
+	printf("  %-22s %12s", "rejected", cli_num(a, st->rejected));
+	if (st->rejected && o->rejects)
+		printf("   (rows in %s)", o->rejects);
+	else if (st->rejected)
+		fputs("   (--rejects FILE lists them)", stdout);
+	fputc('\n', stdout);
+	for (size_t i = 0; i < st->nreasons; i++)
+		printf("    %-20s %12s\n", st->reasons[i].reason, cli_num(a, st->reasons[i].count));
+	if (st->blank)
+		printf("  %-22s %12s\n", "blank rows skipped", cli_num(a, st->blank));
+	return 0;
+}
+
+int
+cmd_import(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"list", required_argument, NULL, 'l'},
+	    {"email-column", required_argument, NULL, 'e'},
+	    {"delimiter", required_argument, NULL, 'd'},
+	    {"encoding", required_argument, NULL, 'E'},
+	    {"update", no_argument, NULL, 'u'},
+	    {"allow-ip-literals", no_argument, NULL, 'I'},
+	    {"rejects", required_argument, NULL, 'r'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct importer_opts o = {.encoding = IMPORTER_UTF8, .interrupted = &import_interrupted};
+	int ch;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":l:e:d:ur:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			o.list = optarg;
+			break;
+		case 'e':
+			o.email_column = optarg;
+			break;
+		case 'd':
+			if (strcmp(optarg, ",") == 0 || strcmp(optarg, ";") == 0)
+				o.delimiter = optarg[0];
+			else if (strcasecmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0 ||
+			         strcmp(optarg, "\t") == 0)
+				o.delimiter = '\t';
+			else
+				return cli_usage("import",
+				                 "--delimiter takes ',' ';' or 'tab', not '%s'",
+				                 optarg);
+			break;
+		case 'E':
+			if (strcasecmp(optarg, "utf-8") == 0 || strcasecmp(optarg, "utf8") == 0)
+				o.encoding = IMPORTER_UTF8;
+			else if (strcasecmp(optarg, "latin1") == 0 ||
+			         strcasecmp(optarg, "latin-1") == 0 ||
+			         strcasecmp(optarg, "iso-8859-1") == 0)
+				o.encoding = IMPORTER_LATIN1;
+			else
+				return cli_usage(
+				    "import", "--encoding takes utf-8 or latin1, not '%s'", optarg);
+			break;
+		case 'u':
+			o.update = true;
+			break;
+		case 'I':
+			o.allow_ip_literals = true;
+			break;
+		case 'r':
+			o.rejects = optarg;
+			break;
+		case ':':
+			return cli_usage("import", "%s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage("import", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage("import",
+		                 "which file? (give a CSV file, or - for standard input)");
+	if (optind + 1 < argc)
+		return cli_usage("import", "one file at a time (got '%s' too)", argv[optind + 1]);
+	o.path = argv[optind];
+	if (o.list == NULL)
+		return cli_usage("import", "--list NAME is required: the list to import into");
+	if (*o.list == '\0' || strlen(o.list) > 200)
+		return cli_usage("import", "a list name is 1 to 200 characters");
+
+	struct progress pr = {.start = now_seconds()};
+	if (!c->quiet && !c->json && isatty(STDERR_FILENO)) {
+		o.progress = import_progress;
+		o.progress_arg = &pr;
+	}
+	struct store *s;
+	int rc = cli_open(c, "import", true, &s);
+	if (rc)
+		return rc;
+
+	struct sigaction sa = {.sa_handler = import_on_signal}, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	struct importer_stats st;
+	char err[1024];
+	rc = importer_run(s, &o, &st, err, sizeof(err));
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	store_close(s);
+	if (pr.drawn)
+		fputc('\n', stderr);
+
+	if (rc < 0) {
+		int code;
+		switch (rc) {
+		case IMPORTER_E_NOINPUT:
+			code = EX_NOINPUT;
+			break;
+		case IMPORTER_E_DATA:
+			code = EX_DATAERR;
+			break;
+		case IMPORTER_E_IO:
+			code = EX_IOERR;
+			break;
+		case IMPORTER_E_INTERRUPTED:
+			code = 130;
+			break;
+		case IMPORTER_E_USAGE:
+			return cli_usage("import", "%s", err);
+		default:
+			code = EX_TEMPFAIL;
+			break;
+		}
+		if (rc == IMPORTER_E_NOINPUT)
+			return cli_error("import", code, "%s", err);
+		return cli_error("import", code,
+		                 "%s\nNothing was imported: the database is unchanged.", err);
+	}
+	if (c->json) {
+		struct buf b = BUF_INIT;
+		buf_adds(&b, "{\"list\":");
+		cli_json_str(&b, o.list);
+		buf_adds(&b, ",\"source\":");
+		cli_json_str(&b, o.path);
+		buf_adds(&b, ",\"summary\":");
+		importer_summary_json(&st, &b);
+		buf_adds(&b, "}\n");
+		fputs(b.data, stdout);
+		buf_free(&b);
+		return 0;
+	}
+	return import_print_text(c, &o, &st);
+}

@@ -1,0 +1,298 @@
+/* cmd_suppress - `kirim suppress add|remove|list|import`: the never-mail list. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kirim/address.h"
+#include "kirim/buf.h"
+#include "kirim/csv_reader.h"
+#include "kirim/store.h"
+
+static const char *const suppress_reasons[] = {"manual", "hard_bounce", "complaint", "unsubscribe",
+                                               NULL};
+
+struct target {
+	const char *kind; /* "address" or "domain" */
+	char value[ADDRESS_MAX + 1];
+};
+
+/* suppress_target - an address (has '@' after its first byte) or a domain (optionally "@dom") */
+static int
+suppress_target(const char *arg, size_t n, struct target *t, const char **reason)
+{
+	while (n && (*arg == ' ' || *arg == '\t'))
+		arg++, n--;
+	while (n && (arg[n - 1] == ' ' || arg[n - 1] == '\t'))
+		n--;
+	const char *at = memchr(arg, '@', n);
+	if (at && at != arg) {
+		struct address a;
+		if (address_parse(arg, n, ADDRESS_ALLOW_IP_LITERAL, &a, reason) < 0)
+			return -1;
+		t->kind = "address";
+		snprintf(t->value, sizeof(t->value), "%s", a.key);
+		return 0;
+	}
+	if (at == arg)
+		arg++, n--;
+	if (address_parse_domain(arg, n, t->value, sizeof(t->value), reason) < 0)
+		return -1;
+	t->kind = "domain";
+	return 0;
+}
+
+struct suppress_import {
+	struct store *s;
+	const char *reason;
+	const char *source;
+	unsigned long added, existing, rejected;
+	int failure;
+};
+
+static int
+suppress_import_row(void *arg, const struct csv_row *row)
+{
+	struct suppress_import *si = arg;
+	if (row->nfields == 0 || row->lens[0] == 0)
+		return 0;
+	const char *v = row->fields[0];
+	size_t n = row->lens[0];
+	if (v[0] == '#')
+		return 0;
+	struct target t;
+	const char *why;
+	if (suppress_target(v, n, &t, &why) < 0) {
+		static const char *const headers[] = {"email",  "e-mail",        "address",
+		                                      "domain", "email_address", NULL};
+		for (const char *const *h = headers; *h && row->line == 1; h++)
+			if (strlen(*h) == n && strncasecmp(v, *h, n) == 0)
+				return 0;
+		si->rejected++;
+		if (si->rejected <= 20)
+			fprintf(stderr, "kirim suppress: line %lu: '%.*s': %s\n", row->line,
+			        (int)(n > 200 ? 200 : n), v, why);
+		return 0;
+	}
+	int rc = store_suppress_add(si->s, t.kind, t.value, si->reason, si->source);
+	if (rc == STORE_E_EXISTS)
+		si->existing++;
+	else if (rc == 0)
+		si->added++;
+	else
+		return si->failure = rc;
+	return 0;
+}
+
+static int
+suppress_import(struct cli *c, struct store *s, const char *path, const char *reason,
+                const char *source)
+{
+	FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (in == NULL)
+		return cli_error("suppress", EX_NOINPUT, "cannot open %s: %s", path,
+		                 strerror(errno));
+	struct suppress_import si = {.s = s, .reason = reason, .source = source ? source : path};
+	struct csv_reader *r = csv_reader_new(0, 0);
+	int rc = store_begin(s);
+	char chunk[65536];
+	size_t n;
+	while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		rc = csv_reader_feed(r, chunk, n, suppress_import_row, &si);
+	if (rc == 0 && ferror(in))
+		rc = cli_error("suppress", EX_IOERR, "cannot read %s: %s", path, strerror(errno));
+	else if (rc == 0)
+		rc = csv_reader_finish(r, suppress_import_row, &si);
+	if (rc == 0)
+		rc = store_commit(s);
+	if (rc != 0) {
+		store_rollback(s);
+		if (si.failure || rc < 0)
+			cli_error("suppress", EX_DATAERR, "%s",
+			          si.failure || rc == STORE_E_SQL || rc == STORE_E_BUSY
+			              ? store_errmsg(s)
+			              : csv_reader_error(r));
+		fprintf(stderr, "Nothing was imported: the suppression list is unchanged.\n");
+		rc = rc == EX_IOERR ? EX_IOERR : EX_DATAERR;
+	}
+	csv_reader_free(r);
+	if (in != stdin)
+		fclose(in);
+	if (rc)
+		return rc;
+	if (c->json)
+		printf("{\"added\":%lu,\"existing\":%lu,\"rejected\":%lu}\n", si.added, si.existing,
+		       si.rejected);
+	else
+		printf("Suppressed %lu new (%lu already were); %lu line%s refused.\n", si.added,
+		       si.existing, si.rejected, si.rejected == 1 ? "" : "s");
+	return 0;
+}
+
+struct suppress_out {
+	struct cli *c;
+	struct buf json;
+	int n;
+};
+
+static int
+suppress_row(void *arg, const struct store_suppression *sup)
+{
+	struct suppress_out *out = arg;
+	char t[32], disp[300];
+	if (strcmp(sup->kind, "domain") == 0)
+		address_domain_display(sup->value, disp, sizeof(disp));
+	else
+		snprintf(disp, sizeof(disp), "%s", sup->value);
+	if (out->c->json) {
+		if (out->n)
+			buf_addc(&out->json, ',');
+		buf_adds(&out->json, "{\"kind\":");
+		cli_json_str(&out->json, sup->kind);
+		buf_adds(&out->json, ",\"value\":");
+		cli_json_str(&out->json, sup->value);
+		buf_adds(&out->json, ",\"reason\":");
+		cli_json_str(&out->json, sup->reason);
+		buf_adds(&out->json, ",\"source\":");
+		cli_json_str(&out->json, sup->source[0] ? sup->source : NULL);
+		buf_adds(&out->json, ",\"created_at\":");
+		cli_json_str(&out->json, cli_time(t, sup->created_at));
+		buf_addc(&out->json, '}');
+	} else {
+		if (out->n == 0)
+			printf("%-8s %-40s %-12s %-20s %s\n", "KIND", "VALUE", "REASON",
+			       "SINCE (UTC)", "SOURCE");
+		printf("%-8s %-40s %-12s %-20s %s\n", sup->kind, disp, sup->reason,
+		       cli_time(t, sup->created_at), sup->source);
+	}
+	out->n++;
+	return 0;
+}
+
+int
+cmd_suppress(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"reason", required_argument, NULL, 'R'},
+	    {"source", required_argument, NULL, 'S'},
+	    {"limit", required_argument, NULL, 'n'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *reason = NULL, *source = NULL;
+	int limit = 0, ch;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":n:", longopts, NULL)) != -1) {
+		char *end;
+		switch (ch) {
+		case 'R':
+			reason = optarg;
+			break;
+		case 'S':
+			source = optarg;
+			break;
+		case 'n':
+			limit = (int)strtol(optarg, &end, 10);
+			if (*end || limit < 0)
+				return cli_usage("suppress", "--limit takes a number, not '%s'",
+				                 optarg);
+			break;
+		case ':':
+			return cli_usage("suppress", "%s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage("suppress", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (reason) {
+		bool ok = false;
+		for (const char *const *r = suppress_reasons; *r; r++)
+			ok |= strcmp(*r, reason) == 0;
+		if (!ok)
+			return cli_usage("suppress",
+			                 "--reason takes manual, hard_bounce, complaint or "
+			                 "unsubscribe, not '%s'",
+			                 reason);
+	}
+	if (optind >= argc)
+		return cli_usage("suppress", "add, remove, list or import?");
+	const char *verb = argv[optind++];
+	bool add = strcmp(verb, "add") == 0, remove = strcmp(verb, "remove") == 0;
+	bool list = strcmp(verb, "list") == 0, import = strcmp(verb, "import") == 0;
+	if (!add && !remove && !list && !import)
+		return cli_usage("suppress", "unknown subcommand '%s' (add, remove, list, import)",
+		                 verb);
+	if (list && optind < argc)
+		return cli_usage("suppress", "list takes no arguments");
+	if ((add || remove) && optind >= argc)
+		return cli_usage("suppress", "%s what? Give addresses or domains.", verb);
+	if (import && optind + 1 != argc)
+		return cli_usage("suppress", "import takes one file (or - for standard input)");
+
+	struct target *targets = calloc((size_t)argc, sizeof(*targets));
+	int nt = 0;
+	for (int i = optind; (add || remove) && i < argc; i++) {
+		const char *why;
+		if (suppress_target(argv[i], strlen(argv[i]), &targets[nt], &why) < 0) {
+			free(targets);
+			return cli_error("suppress", EX_DATAERR,
+			                 "'%s' is neither an address nor a domain: %s", argv[i],
+			                 why);
+		}
+		nt++;
+	}
+	struct store *s;
+	int rc = cli_open(c, "suppress", add || import, &s);
+	if (rc) {
+		free(targets);
+		return rc;
+	}
+	if (list) {
+		struct suppress_out out = {.c = c};
+		rc = store_suppress_each(s, reason, limit, suppress_row, &out);
+		if (rc < 0)
+			rc = cli_error("suppress", cli_exit_for_store(rc), "%s", store_errmsg(s));
+		else if (c->json)
+			printf("[%s]\n", out.json.data ? out.json.data : "");
+		else if (out.n == 0)
+			printf("Nothing is suppressed%s%s.\n", reason ? " for reason " : "",
+			       reason ? reason : "");
+		buf_free(&out.json);
+	} else if (import) {
+		rc = suppress_import(c, s, argv[optind], reason ? reason : "manual", source);
+	} else {
+		int done = 0, skipped = 0;
+		rc = store_begin(s);
+		for (int i = 0; rc == 0 && i < nt; i++) {
+			rc = add ? store_suppress_add(s, targets[i].kind, targets[i].value,
+			                              reason ? reason : "manual", source)
+			         : store_suppress_remove(s, targets[i].kind, targets[i].value);
+			if (rc == STORE_E_EXISTS || rc == STORE_E_NOTFOUND) {
+				if (!c->json)
+					printf("%s %s %s\n", targets[i].kind, targets[i].value,
+					       add ? "was already suppressed"
+					           : "was not suppressed");
+				skipped++;
+				rc = 0;
+			} else if (rc == 0) {
+				done++;
+				if (!c->json)
+					printf("%s %s %s\n", add ? "Suppressed" : "Unsuppressed",
+					       targets[i].kind, targets[i].value);
+			}
+		}
+		if (rc == 0)
+			rc = store_commit(s);
+		if (rc < 0) {
+			store_rollback(s);
+			rc = cli_error("suppress", cli_exit_for_store(rc), "%s", store_errmsg(s));
+		} else if (c->json) {
+			printf("{\"%s\":%d,\"unchanged\":%d}\n", add ? "added" : "removed", done,
+			       skipped);
+		}
+	}
+	store_close(s);
+	free(targets);
+	return rc;
+}

@@ -1,0 +1,175 @@
+/*
+ * main - kirim's command line: `kirim <command> [options]`, git-style.
+ *
+ * Global options (--db, --json, --quiet, --verbose, --help) are taken from
+ * anywhere before a "--" and removed; the rest goes to the command.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kirim/log.h"
+
+static int cmd_help(struct cli *c, int argc, char **argv);
+
+const struct cli_command cli_commands[] = {
+    {"init", cmd_init, "create the database (or bring it to this version's schema)",
+     "Usage: kirim init [--db PATH]\n"
+     "\n"
+     "Create the kirim database, or migrate an existing one to this version's schema.\n"
+     "Safe to run again. Prints the file and its schema version.\n"},
+    {"import", cmd_import, "load a recipient list from a CSV file",
+     "Usage: kirim import FILE|- --list NAME [options]\n"
+     "\n"
+     "Load recipients from a CSV file (or standard input with -) into the list NAME,\n"
+     "creating it if needed. The first row must be a header: the address column is\n"
+     "found by name (email, e-mail, email_address, ...) and every other column becomes\n"
+     "a contact attribute, usable as {{column}} in templates. The whole import is one\n"
+     "transaction: an error or Ctrl-C leaves the database unchanged, and importing the\n"
+     "same file again changes nothing.\n"
+     "\n"
+     "Options:\n"
+     "  -l, --list NAME          the list to add the contacts to (required)\n"
+     "  -e, --email-column NAME  the header of the address column\n"
+     "  -d, --delimiter C        ',' ';' or 'tab' (default: sniffed from the header)\n"
+     "      --encoding ENC       utf-8 (default) or latin1\n"
+     "  -u, --update             merge new attribute values into existing contacts\n"
+     "      --allow-ip-literals  accept addresses like user@[192.0.2.1]\n"
+     "  -r, --rejects FILE       write refused rows (line, raw row, reason) as CSV\n"
+     "\n"
+     "Exit status: 0 when imported (even with rejected rows), 65 when the file cannot\n"
+     "be imported, 66 when it cannot be read, 130 when interrupted.\n"},
+    {"lists", cmd_lists, "show lists and their sizes; show or delete one",
+     "Usage: kirim lists [list]\n"
+     "       kirim lists show NAME\n"
+     "       kirim lists delete NAME\n"
+     "\n"
+     "List every list with its members and how many of them are suppressed, show one,\n"
+     "or delete one (its contacts stay in the database and in other lists).\n"},
+    {"contacts", cmd_contacts, "show one contact or search contacts",
+     "Usage: kirim contacts show ADDRESS\n"
+     "       kirim contacts search TEXT [--list NAME] [--limit N]\n"
+     "\n"
+     "Show a contact (attributes, lists, suppression) by address, compared\n"
+     "case-insensitively, or find contacts whose address contains TEXT.\n"
+     "\n"
+     "Options:\n"
+     "  -l, --list NAME   only members of this list\n"
+     "  -n, --limit N     at most N results (default 50, 0 for all)\n"},
+    {"suppress", cmd_suppress, "manage the suppression list (never mailed)",
+     "Usage: kirim suppress add ADDRESS|DOMAIN... [--reason R] [--source TEXT]\n"
+     "       kirim suppress remove ADDRESS|DOMAIN...\n"
+     "       kirim suppress list [--reason R] [--limit N]\n"
+     "       kirim suppress import FILE|- [--reason R] [--source TEXT]\n"
+     "\n"
+     "Suppressed addresses and domains stay in their lists but are never mailed.\n"
+     "An argument with an @ is an address; one without (or starting with @) is a\n"
+     "whole domain. Addresses compare case-insensitively; domains may be given in\n"
+     "Unicode. 'import' reads one address or domain per line (the first CSV column;\n"
+     "a header line and lines starting with # are skipped) in one transaction.\n"
+     "\n"
+     "Options:\n"
+     "  --reason R    manual (default), hard_bounce, complaint or unsubscribe\n"
+     "  --source TEXT where the suppression came from (free text)\n"
+     "  -n, --limit N at most N rows for 'list' (default: all)\n"},
+    {"version", cmd_version, "print the version of kirim and its libraries",
+     "Usage: kirim version\n\nPrint kirim's version and the versions of the libraries it uses.\n"},
+    {"help", cmd_help, "show help for a command",
+     "Usage: kirim help [COMMAND]\n\nShow the list of commands, or one command's help.\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("Usage: kirim <command> [options]\n"
+	      "\n"
+	      "kirim sends bulk email campaigns: it loads lists from CSV, renders one message per\n"
+	      "recipient, delivers them over persistent SMTP sessions and reports what happened.\n"
+	      "\n"
+	      "Commands:\n",
+	      f);
+	for (const struct cli_command *cmd = cli_commands; cmd->name; cmd++)
+		fprintf(f, "  %-10s %s\n", cmd->name, cmd->summary);
+	fputs("\nGlobal options: --db PATH (default $KIRIM_DB or ./kirim.db), --json, --quiet,\n"
+	      "--verbose, --help. 'kirim help COMMAND' shows a command's options.\n",
+	      f);
+}
+
+static int
+cmd_help(struct cli *c, int argc, char **argv)
+{
+	(void)c;
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	const struct cli_command *cmd = cli_find(argv[1]);
+	if (cmd == NULL)
+		return cli_usage("help", "no command called '%s'", argv[1]);
+	cli_help(stdout, cmd);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli c = {.db = getenv("KIRIM_DB")};
+	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	int n = 0;
+	bool help = false, dashdash = false;
+
+	if (args == NULL)
+		return EX_OSERR;
+	if (c.db == NULL || *c.db == '\0')
+		c.db = "./kirim.db";
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (dashdash) {
+			args[n++] = argv[i];
+		} else if (strcmp(a, "--") == 0) {
+			dashdash = true;
+			args[n++] = argv[i];
+		} else if (strcmp(a, "--db") == 0) {
+			if (i + 1 >= argc) {
+				free(args);
+				return cli_usage("", "--db needs a path");
+			}
+			c.db = argv[++i];
+		} else if (strncmp(a, "--db=", 5) == 0) {
+			c.db = a + 5;
+		} else if (strcmp(a, "--json") == 0) {
+			c.json = true;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			c.quiet = true;
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			c.verbose++;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			help = true;
+		} else if (strcmp(a, "--version") == 0 && n == 0) {
+			args[n++] = "version";
+		} else {
+			args[n++] = argv[i];
+		}
+	}
+	log_set_level(c.verbose >= 2 ? LOG_DEBUG : c.verbose ? LOG_INFO : LOG_WARN);
+	if (n == 0) {
+		usage(help ? stdout : stderr);
+		free(args);
+		return help ? 0 : EX_USAGE;
+	}
+	const struct cli_command *cmd = cli_find(args[0]);
+	int rc;
+	if (cmd == NULL) {
+		fprintf(stderr, "kirim: '%s' is not a kirim command.\n\n", args[0]);
+		usage(stderr);
+		rc = EX_USAGE;
+	} else if (help) {
+		cli_help(stdout, cmd);
+		rc = 0;
+	} else {
+		rc = cmd->run(&c, n, args);
+	}
+	free(args);
+	return rc;
+}
