@@ -1,0 +1,34 @@
+# tools/lib/deps.sh - install the Debian packages kirim needs, only when missing.
+# Sourced by tools/demo and tools/test. Usage: deps_install SET... (build, test).
+
+DEPS_BUILD=(gcc meson ninja-build pkg-config python3 libuv1-dev libc-ares-dev libssl-dev
+	libsqlite3-dev libcsv-dev libidn2-dev libjansson-dev)
+DEPS_TEST=(libcmocka-dev sqlite3 clang libclang-rt-14-dev npm python3-dkim time)
+
+deps_install() {
+	local want=() missing=() p
+	for set in "$@"; do
+		case "$set" in
+		build) want+=("${DEPS_BUILD[@]}") ;;
+		test) want+=("${DEPS_TEST[@]}") ;;
+		esac
+	done
+	for p in "${want[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	# npm may come from a Node.js install outside Debian's packages: that is fine.
+	if command -v npm >/dev/null 2>&1; then
+		local keep=()
+		for p in "${missing[@]}"; do [ "$p" = npm ] || keep+=("$p"); done
+		missing=("${keep[@]}")
+	fi
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "Installing missing packages: ${missing[*]}" >&2
+	local sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq -o DPkg::Lock::Timeout=300 >&2 || return 1
+	$sudo apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends \
+		"${missing[@]}" >&2 || return 1
+}
