@@ -1,8 +1,8 @@
 -- 001: contacts, lists, list membership, suppressions and the import log.
 -- Timestamps are Unix seconds (UTC). Addresses are stored with the local part
 -- as first written and the domain as lower-case A-labels; they compare
--- case-insensitively through the lower(email) index (SQLite's lower() folds
--- ASCII only, which is exactly kirim's rule: see address.h).
+-- case-insensitively through COLLATE NOCASE, which folds ASCII only: exactly
+-- kirim's rule (address.h's key), with no second copy of the address stored.
 
 CREATE TABLE lists (
 	id INTEGER PRIMARY KEY,
@@ -12,13 +12,12 @@ CREATE TABLE lists (
 
 CREATE TABLE contacts (
 	id INTEGER PRIMARY KEY,
-	email TEXT NOT NULL,
+	email TEXT NOT NULL UNIQUE COLLATE NOCASE,
 	domain TEXT NOT NULL,
 	attrs TEXT NOT NULL DEFAULT '{}',
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX contacts_email ON contacts(lower(email));
 
 -- One row per import run: what was read, from where, and what came of it.
 CREATE TABLE imports (

@@ -69,7 +69,7 @@ static const char *const stmt_sql[Q__COUNT] = {
     [Q_IMPORT_FINISH] = "UPDATE imports SET finished_at = ?2, summary = ?3 WHERE id = ?1",
     [Q_CONTACT_INSERT] = "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
                          " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING",
-    [Q_CONTACT_FIND] = "SELECT id FROM contacts WHERE lower(email) = ?1",
+    [Q_CONTACT_FIND] = "SELECT id FROM contacts WHERE email = ?1",
     [Q_CONTACT_UPDATE] = "UPDATE contacts SET attrs = json_patch(attrs, ?2), updated_at = ?3"
                          " WHERE id = ?1 AND attrs IS NOT json_patch(attrs, ?2)",
     [Q_MEMBER_INSERT] = "INSERT INTO list_members(list_id, contact_id, import_id)"
@@ -80,17 +80,17 @@ static const char *const stmt_sql[Q__COUNT] = {
         " " SUPPRESSION_OF_C ","
         " (SELECT group_concat(name, ',') FROM (SELECT l.name FROM list_members m"
         "  JOIN lists l ON l.id = m.list_id WHERE m.contact_id = c.id ORDER BY l.name))"
-        " FROM contacts c WHERE lower(c.email) = ?1",
+        " FROM contacts c WHERE c.email = ?1",
     [Q_CONTACT_SEARCH] = "SELECT c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at,"
                          " " SUPPRESSION_OF_C ", NULL"
                          " FROM contacts c WHERE instr(lower(c.email), ?1) > 0"
-                         " ORDER BY lower(c.email) LIMIT ?2",
+                         " ORDER BY c.email LIMIT ?2",
     [Q_CONTACT_SEARCH_LIST] = "SELECT c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at,"
                               " " SUPPRESSION_OF_C ", NULL"
                               " FROM lists l JOIN list_members m ON m.list_id = l.id"
                               " JOIN contacts c ON c.id = m.contact_id"
                               " WHERE l.name = ?3 AND instr(lower(c.email), ?1) > 0"
-                              " ORDER BY lower(c.email) LIMIT ?2",
+                              " ORDER BY c.email LIMIT ?2",
     [Q_SUPPRESS_ADD] = "INSERT INTO suppressions(kind, value, reason, source, created_at)"
                        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
     [Q_SUPPRESS_REMOVE] = "DELETE FROM suppressions WHERE kind = ?1 AND value = ?2",
