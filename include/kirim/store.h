@@ -156,4 +156,63 @@ int store_suppress_count(struct store *s, int64_t *count);
  */
 int store_suppressed(struct store *s, const char *key, const char *domain, char reason[16]);
 
+/* Templates: versioned; adding under an existing name makes the next version. */
+struct store_template {
+	int64_t id;
+	char name[128];
+	int version;
+	int versions; /* how many versions the name has (store_template_each only) */
+	char *subject; /* owned: free with store_template_clear */
+	char *text;    /* NULL when the template has no text part */
+	char *html;    /* NULL when the template has no HTML part */
+	int64_t created_at;
+};
+typedef int (*store_template_cb)(void *arg, const struct store_template *t);
+
+/* store_template_add - store a new version of name; sets *version and *id */
+int store_template_add(struct store *s, const char *name, const char *subject, const char *text,
+		       const char *html, int *version, int64_t *id);
+/* store_template_get - version of name (0: the latest); STORE_E_NOTFOUND if none */
+int store_template_get(struct store *s, const char *name, int version, struct store_template *out);
+/* store_template_get_id - the template with this id */
+int store_template_get_id(struct store *s, int64_t id, struct store_template *out);
+/* store_template_each - the latest version of every template, by name */
+int store_template_each(struct store *s, store_template_cb cb, void *arg);
+/* store_template_clear - free what a get allocated */
+void store_template_clear(struct store_template *t);
+
+/* Campaigns. */
+struct store_campaign {
+	int64_t id;
+	char name[128];
+	int64_t list_id;
+	char list[256];
+	int64_t template_id;
+	char template_name[128];
+	int template_version;
+	char from_name[256];
+	char from_addr[256];
+	char reply_to[256];
+	char *headers; /* JSON array of [name, value]; owned (store_campaign_clear) */
+	char state[16];
+	int64_t created_at;
+};
+typedef int (*store_campaign_cb)(void *arg, const struct store_campaign *c);
+
+/* store_campaign_create - a draft campaign from c's name, ids, sender and headers; sets c->id */
+int store_campaign_create(struct store *s, struct store_campaign *c);
+/* store_campaign_get - the campaign called name */
+int store_campaign_get(struct store *s, const char *name, struct store_campaign *out);
+/* store_campaign_each - every campaign, newest first */
+int store_campaign_each(struct store *s, store_campaign_cb cb, void *arg);
+/* store_campaign_clear - free what a get allocated */
+void store_campaign_clear(struct store_campaign *c);
+
+/* store_list_member - the contact with this address if it is a member of list_id */
+int store_list_member(struct store *s, int64_t list_id, const char *key, struct store_contact *out);
+/* store_list_has_field - does any member of list_id have a non-empty attribute called field? */
+int store_list_has_field(struct store *s, int64_t list_id, const char *field, bool *has);
+/* store_setting_get - a setting's bytes into out (cap bytes); sets *len */
+int store_setting_get(struct store *s, const char *key, void *out, size_t cap, size_t *len);
+
 #endif

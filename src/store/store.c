@@ -43,6 +43,18 @@ enum stmt_id {
 	Q_SUPPRESS_REASON,
 	Q_SUPPRESS_COUNT,
 	Q_SUPPRESSED,
+	Q_TEMPLATE_NEXT,
+	Q_TEMPLATE_INSERT,
+	Q_TEMPLATE_GET,
+	Q_TEMPLATE_LATEST,
+	Q_TEMPLATE_GET_ID,
+	Q_TEMPLATE_ALL,
+	Q_CAMPAIGN_INSERT,
+	Q_CAMPAIGN_GET,
+	Q_CAMPAIGN_ALL,
+	Q_LIST_MEMBER,
+	Q_LIST_HAS_FIELD,
+	Q_SETTING_GET,
 	Q__COUNT
 };
 
@@ -690,4 +702,286 @@ store_suppressed(struct store *s, const char *key, const char *domain, char reas
 		store_copy_text(reason, 16, st, 0);
 	sqlite3_reset(st);
 	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : store_fail(s, "check suppression");
+}
+
+static char *
+store_dup_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+int
+store_template_add(struct store *s, const char *name, const char *subject, const char *text,
+		   const char *html, int *version, int64_t *id)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_TEMPLATE_NEXT);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	int v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return store_fail(s, "read template versions");
+	if ((st = store_stmt(s, Q_TEMPLATE_INSERT)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, v);
+	sqlite3_bind_text(st, 3, subject, -1, SQLITE_STATIC);
+	if (text)
+		sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+	if (html)
+		sqlite3_bind_text(st, 5, html, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, store_now());
+	if ((rc = store_step_done(s, st, "add template")) < 0)
+		return rc;
+	*version = v;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+static void
+store_template_row(sqlite3_stmt *st, struct store_template *t)
+{
+	t->id = sqlite3_column_int64(st, 0);
+	store_copy_text(t->name, sizeof(t->name), st, 1);
+	t->version = sqlite3_column_int(st, 2);
+	t->subject = store_dup_text(st, 3);
+	t->text = store_dup_text(st, 4);
+	t->html = store_dup_text(st, 5);
+	t->created_at = sqlite3_column_int64(st, 6);
+	t->versions = sqlite3_column_int(st, 7);
+}
+
+/* store_get_one - step st once; on a row call fill; map no row to STORE_E_NOTFOUND with what */
+static int
+store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *), void *out,
+	      const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		fill(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE) {
+		snprintf(s->errbuf, sizeof(s->errbuf), "%s", what);
+		return STORE_E_NOTFOUND;
+	}
+	return store_fail(s, "read");
+}
+
+static void
+store_template_fill(sqlite3_stmt *st, void *out)
+{
+	store_template_row(st, out);
+}
+
+int
+store_template_get(struct store *s, const char *name, int version, struct store_template *out)
+{
+	sqlite3_stmt *st = store_stmt(s, version > 0 ? Q_TEMPLATE_GET : Q_TEMPLATE_LATEST);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (version > 0)
+		sqlite3_bind_int(st, 2, version);
+	char what[300];
+	if (version > 0)
+		snprintf(what, sizeof(what), "no version %d of template '%s'", version, name);
+	else
+		snprintf(what, sizeof(what), "no template called '%s'", name);
+	return store_get_one(s, st, store_template_fill, out, what);
+}
+
+int
+store_template_get_id(struct store *s, int64_t id, struct store_template *out)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_TEMPLATE_GET_ID);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	return store_get_one(s, st, store_template_fill, out, "no such template");
+}
+
+int
+store_template_each(struct store *s, store_template_cb cb, void *arg)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_TEMPLATE_ALL);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_template t;
+		store_template_row(st, &t);
+		ret = cb(arg, &t);
+		store_template_clear(&t);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read templates");
+	sqlite3_reset(st);
+	return ret;
+}
+
+void
+store_template_clear(struct store_template *t)
+{
+	free(t->subject);
+	free(t->text);
+	free(t->html);
+	t->subject = t->text = t->html = NULL;
+}
+
+int
+store_campaign_create(struct store *s, struct store_campaign *c)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_CAMPAIGN_INSERT);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, c->list_id);
+	sqlite3_bind_int64(st, 3, c->template_id);
+	if (c->from_name[0])
+		sqlite3_bind_text(st, 4, c->from_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, c->from_addr, -1, SQLITE_STATIC);
+	if (c->reply_to[0])
+		sqlite3_bind_text(st, 6, c->reply_to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, c->headers ? c->headers : "[]", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, store_now());
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT) {
+		snprintf(s->errbuf, sizeof(s->errbuf), "a campaign called '%s' exists already",
+			 c->name);
+		return STORE_E_EXISTS;
+	}
+	if (rc != SQLITE_DONE)
+		return store_fail(s, "create campaign");
+	c->id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+static void
+store_campaign_fill(sqlite3_stmt *st, void *out)
+{
+	struct store_campaign *c = out;
+	c->id = sqlite3_column_int64(st, 0);
+	store_copy_text(c->name, sizeof(c->name), st, 1);
+	c->list_id = sqlite3_column_int64(st, 2);
+	store_copy_text(c->list, sizeof(c->list), st, 3);
+	c->template_id = sqlite3_column_int64(st, 4);
+	store_copy_text(c->template_name, sizeof(c->template_name), st, 5);
+	c->template_version = sqlite3_column_int(st, 6);
+	store_copy_text(c->from_name, sizeof(c->from_name), st, 7);
+	store_copy_text(c->from_addr, sizeof(c->from_addr), st, 8);
+	store_copy_text(c->reply_to, sizeof(c->reply_to), st, 9);
+	c->headers = store_dup_text(st, 10);
+	store_copy_text(c->state, sizeof(c->state), st, 11);
+	c->created_at = sqlite3_column_int64(st, 12);
+}
+
+int
+store_campaign_get(struct store *s, const char *name, struct store_campaign *out)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_CAMPAIGN_GET);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	char what[300];
+	snprintf(what, sizeof(what), "no campaign called '%s'", name);
+	return store_get_one(s, st, store_campaign_fill, out, what);
+}
+
+int
+store_campaign_each(struct store *s, store_campaign_cb cb, void *arg)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_CAMPAIGN_ALL);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_campaign c;
+		store_campaign_fill(st, &c);
+		ret = cb(arg, &c);
+		store_campaign_clear(&c);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read campaigns");
+	sqlite3_reset(st);
+	return ret;
+}
+
+void
+store_campaign_clear(struct store_campaign *c)
+{
+	free(c->headers);
+	c->headers = NULL;
+}
+
+static void
+store_contact_fill(sqlite3_stmt *st, void *out)
+{
+	store_contact_row(st, out);
+}
+
+int
+store_list_member(struct store *s, int64_t list_id, const char *key, struct store_contact *out)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_LIST_MEMBER);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, list_id);
+	char what[400];
+	snprintf(what, sizeof(what), "%s is not a member of the campaign's list", key);
+	return store_get_one(s, st, store_contact_fill, out, what);
+}
+
+int
+store_list_has_field(struct store *s, int64_t list_id, const char *field, bool *has)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_LIST_HAS_FIELD);
+	if (st == NULL)
+		return STORE_E_SQL;
+	/* A JSON path with the name quoted, so any column name works as a key. */
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "$.");
+	buf_json_string(&path, field, strlen(field));
+	sqlite3_bind_int64(st, 1, list_id);
+	sqlite3_bind_text(st, 2, path.data, (int)path.len, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*has = sqlite3_column_int(st, 0) != 0;
+	sqlite3_reset(st);
+	buf_free(&path);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, "look for a field");
+}
+
+int
+store_setting_get(struct store *s, const char *key, void *out, size_t cap, size_t *len)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_SETTING_GET);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		if (n > cap)
+			n = cap;
+		memcpy(out, sqlite3_column_blob(st, 0), n);
+		*len = n;
+	} else if (rc == SQLITE_DONE) {
+		snprintf(s->errbuf, sizeof(s->errbuf), "no setting '%s'", key);
+		ret = STORE_E_NOTFOUND;
+	} else {
+		ret = store_fail(s, "read setting");
+	}
+	sqlite3_reset(st);
+	return ret;
 }
