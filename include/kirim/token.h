@@ -1,0 +1,51 @@
+/*
+ * token - signed, URL-safe tokens that name a (campaign, contact, purpose).
+ *
+ * A token is what goes into unsubscribe links, VERP bounce addresses and
+ * tracking URLs: it says which campaign and contact a request is about, and
+ * an HMAC-SHA256 tag (truncated to 96 bits) made with a key from the config
+ * (or the database's generated secret) proves kirim made it, so links can't
+ * be forged, altered or moved to another purpose. Tokens use only
+ * [A-Za-z0-9_-] (base64url without padding) and are case-sensitive, so they
+ * fit in URL paths; for the local part of an email address, where case may
+ * not survive, use token_make_lower (base32, lower case). Pure code.
+ */
+#ifndef KIRIM_TOKEN_H
+#define KIRIM_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum token_purpose {
+	TOKEN_UNSUBSCRIBE = 'u',
+	TOKEN_BOUNCE = 'b',
+	TOKEN_OPEN = 'o',
+	TOKEN_CLICK = 'c',
+	TOKEN_VIEW = 'v',
+	TOKEN_MESSAGE_ID = 'm',
+};
+
+enum { TOKEN_MAX = 64 }; /* longest token written, with its NUL */
+
+/*
+ * token_make - write the token for (purpose, campaign, contact) into out
+ * (TOKEN_MAX bytes, NUL-terminated), signed with key. Returns its length (at
+ * most 40), or 0 with out = "" when an id is negative or purpose is not one
+ * of enum token_purpose.
+ */
+size_t token_make(const void *key, size_t keylen, enum token_purpose purpose, int64_t campaign,
+                  int64_t contact, char out[TOKEN_MAX]);
+/* token_make_lower - the same in lower-case base32 (at most 48 chars), for email local parts */
+size_t token_make_lower(const void *key, size_t keylen, enum token_purpose purpose,
+                        int64_t campaign, int64_t contact, char out[TOKEN_MAX]);
+/*
+ * token_check - verify the n bytes at s (either alphabet; base32 in any case,
+ * since mail systems may upper-case local parts) for purpose; on success set
+ * *campaign and *contact and return 0, else -1 (forged, altered, truncated,
+ * trailing bytes, other purpose, or not a token). The tag is compared in
+ * constant time.
+ */
+int token_check(const void *key, size_t keylen, enum token_purpose purpose, const char *s, size_t n,
+                int64_t *campaign, int64_t *contact);
+
+#endif

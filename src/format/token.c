@@ -1,0 +1,313 @@
+/*
+ * token - signed, URL-safe tokens that name a (campaign, contact, purpose).
+ *
+ * Layout. The signed payload is one purpose byte followed by the campaign and
+ * contact ids as unsigned LEB128 varints (ids are never negative, so at most 9
+ * bytes each for 63 bits). The tag is the first TAG_LEN bytes of
+ * HMAC-SHA256(key, payload). The token is the encoding of the payload without
+ * its purpose byte, followed by the tag: the purpose is bound by the HMAC but
+ * not written, so a token made for one purpose fails for every other.
+ *
+ * Encodings. token_make writes base64url (RFC 4648 section 5) without
+ * padding; token_make_lower writes base32 (RFC 4648 section 6) in lower case
+ * without padding. Both decoders are strict: the unused low bits of the last
+ * character must be zero and the length must be one a real encoding can have,
+ * so every token has exactly one spelling per alphabet and changing any one
+ * character changes the bytes. token_check accepts base32 in any case (mail
+ * systems may upper-case local parts) and, since a base64url token can by
+ * chance use only base32 characters, tries each decoding the characters allow.
+ *
+ * Pure code: no I/O, no globals, no logging. OpenSSL is used for HMAC-SHA256
+ * and the constant-time tag comparison only.
+ */
+#include "kirim/token.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+enum {
+	TAG_LEN = 12,                       /* 96-bit truncated HMAC-SHA256 */
+	VARINT_MAX = 9,                     /* 63 bits of a non-negative int64_t */
+	RAW_MAX = 2 * VARINT_MAX + TAG_LEN, /* 30 bytes: base64url 40, base32 48 chars */
+	PAYLOAD_MAX = 1 + 2 * VARINT_MAX,   /* purpose + varints */
+	TEXT_MAX = (RAW_MAX * 8 + 4) / 5,   /* the longer encoding (base32), 48 */
+};
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b32lower[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+static int
+purpose_ok(enum token_purpose p)
+{
+	switch (p) {
+	case TOKEN_UNSUBSCRIBE:
+	case TOKEN_BOUNCE:
+	case TOKEN_OPEN:
+	case TOKEN_CLICK:
+	case TOKEN_VIEW:
+	case TOKEN_MESSAGE_ID:
+		return 1;
+	}
+	return 0;
+}
+
+static size_t
+varint_put(unsigned char *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+/*
+ * Read one varint from p (n bytes). Returns the bytes used, or 0 when it is
+ * truncated, longer than VARINT_MAX bytes, overlong (a needless final 0x00
+ * group, so that each value has one spelling) or above INT64_MAX.
+ */
+static size_t
+varint_get(const unsigned char *p, size_t n, int64_t *out)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n && i < VARINT_MAX; i++) {
+		v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+		if (p[i] & 0x80)
+			continue;
+		if (i > 0 && p[i] == 0)
+			return 0;
+		/* Nine groups of 7 bits are 63 bits: v always fits in int64_t. */
+		*out = (int64_t)v;
+		return i + 1;
+	}
+	return 0;
+}
+
+/* HMAC-SHA256 of the n payload bytes, truncated to TAG_LEN. Returns 0 or -1. */
+static int
+tag_make(const void *key, size_t keylen, const unsigned char *payload, size_t n,
+         unsigned char tag[TAG_LEN])
+{
+	static const unsigned char nokey[1];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (keylen > INT32_MAX)
+		return -1;
+	if (!HMAC(EVP_sha256(), key && keylen ? key : nokey, (int)keylen, payload, n, md, &mdlen) ||
+	    mdlen < TAG_LEN)
+		return -1;
+	memcpy(tag, md, TAG_LEN);
+	OPENSSL_cleanse(md, sizeof(md));
+	return 0;
+}
+
+/* Build the written bytes (varints + tag) into raw. Returns their count, 0 on error. */
+static size_t
+raw_make(const void *key, size_t keylen, enum token_purpose purpose, int64_t campaign,
+         int64_t contact, unsigned char raw[RAW_MAX])
+{
+	unsigned char payload[PAYLOAD_MAX];
+	size_t n = 0;
+
+	if (!purpose_ok(purpose) || campaign < 0 || contact < 0)
+		return 0;
+	payload[n++] = (unsigned char)purpose;
+	n += varint_put(payload + n, (uint64_t)campaign);
+	n += varint_put(payload + n, (uint64_t)contact);
+	if (tag_make(key, keylen, payload, n, raw + n - 1) < 0)
+		return 0;
+	memcpy(raw, payload + 1, n - 1);
+	return n - 1 + TAG_LEN;
+}
+
+static size_t
+b64url_encode(const unsigned char *p, size_t n, char *out)
+{
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		acc = (acc << 8) | p[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			out[o++] = b64url[(acc >> bits) & 0x3f];
+		}
+	}
+	if (bits > 0)
+		out[o++] = b64url[(acc << (6 - bits)) & 0x3f];
+	out[o] = '\0';
+	return o;
+}
+
+static size_t
+b32_encode(const unsigned char *p, size_t n, char *out)
+{
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		acc = (acc << 8) | p[i];
+		bits += 8;
+		while (bits >= 5) {
+			bits -= 5;
+			out[o++] = b32lower[(acc >> bits) & 0x1f];
+		}
+	}
+	if (bits > 0)
+		out[o++] = b32lower[(acc << (5 - bits)) & 0x1f];
+	out[o] = '\0';
+	return o;
+}
+
+static int
+b64url_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+/* Base32 digit value, in either case. */
+static int
+b32_value(unsigned char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return c - 'a';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= '2' && c <= '7')
+		return c - '2' + 26;
+	return -1;
+}
+
+/*
+ * Decode n characters of width bits each (6: base64url, 5: base32) into out
+ * (cap bytes). Refuses characters outside the alphabet, a length no encoder
+ * writes, and non-zero leftover bits. Returns the byte count or -1.
+ */
+static int
+decode(const char *s, size_t n, int width, unsigned char *out, size_t cap)
+{
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int v =
+		    width == 6 ? b64url_value((unsigned char)s[i]) : b32_value((unsigned char)s[i]);
+		if (v < 0)
+			return -1;
+		acc = (acc << width) | (uint32_t)v;
+		bits += width;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == cap)
+				return -1;
+			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	/* Leftover bits fill less than one character and must be zero. */
+	if (bits >= width || acc != 0)
+		return -1;
+	return (int)o;
+}
+
+/* Check decoded bytes against purpose; set the ids on success. */
+static int
+raw_check(const void *key, size_t keylen, enum token_purpose purpose, const unsigned char *raw,
+          size_t n, int64_t *campaign, int64_t *contact)
+{
+	unsigned char payload[PAYLOAD_MAX];
+	unsigned char tag[TAG_LEN];
+	int64_t a, b;
+	size_t la, lb;
+
+	la = varint_get(raw, n, &a);
+	if (la == 0)
+		return -1;
+	lb = varint_get(raw + la, n - la, &b);
+	if (lb == 0 || n - la - lb != TAG_LEN)
+		return -1;
+	payload[0] = (unsigned char)purpose;
+	memcpy(payload + 1, raw, la + lb);
+	if (tag_make(key, keylen, payload, 1 + la + lb, tag) < 0)
+		return -1;
+	if (CRYPTO_memcmp(tag, raw + la + lb, TAG_LEN) != 0)
+		return -1;
+	*campaign = a;
+	*contact = b;
+	return 0;
+}
+
+/* token_make - write the base64url token for (purpose, campaign, contact) */
+size_t
+token_make(const void *key, size_t keylen, enum token_purpose purpose, int64_t campaign,
+           int64_t contact, char out[TOKEN_MAX])
+{
+	unsigned char raw[RAW_MAX];
+	size_t n = raw_make(key, keylen, purpose, campaign, contact, raw);
+
+	out[0] = '\0';
+	if (n == 0)
+		return 0;
+	return b64url_encode(raw, n, out);
+}
+
+/* token_make_lower - write the lower-case base32 token for (purpose, campaign, contact) */
+size_t
+token_make_lower(const void *key, size_t keylen, enum token_purpose purpose, int64_t campaign,
+                 int64_t contact, char out[TOKEN_MAX])
+{
+	unsigned char raw[RAW_MAX];
+	size_t n = raw_make(key, keylen, purpose, campaign, contact, raw);
+
+	out[0] = '\0';
+	if (n == 0)
+		return 0;
+	return b32_encode(raw, n, out);
+}
+
+/* token_check - verify a token of either alphabet for purpose and return its ids */
+int
+token_check(const void *key, size_t keylen, enum token_purpose purpose, const char *s, size_t n,
+            int64_t *campaign, int64_t *contact)
+{
+	unsigned char raw[RAW_MAX];
+	int len;
+
+	if (!purpose_ok(purpose) || !s || n == 0 || n > TEXT_MAX)
+		return -1;
+	/*
+	 * Each decoder refuses characters outside its alphabet, so trying both
+	 * covers the ambiguous case (a base64url token made only of base32
+	 * characters) without guessing. A forger gains nothing from the second
+	 * try: both need a valid tag.
+	 */
+	len = decode(s, n, 6, raw, sizeof(raw));
+	if (len > 0 && raw_check(key, keylen, purpose, raw, (size_t)len, campaign, contact) == 0)
+		return 0;
+	len = decode(s, n, 5, raw, sizeof(raw));
+	if (len > 0 && raw_check(key, keylen, purpose, raw, (size_t)len, campaign, contact) == 0)
+		return 0;
+	return -1;
+}
