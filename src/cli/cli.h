@@ -15,11 +15,14 @@ struct store;
 struct buf;
 
 struct cli {
-	const char *db; /* --db, KIRIM_DB, or ./kirim.db */
-	bool json;      /* --json: machine-readable output */
-	bool quiet;     /* --quiet: no progress, only errors and results */
-	int verbose;    /* -v: log level up */
+	const char *db;     /* --db, KIRIM_DB, or ./kirim.db */
+	bool json;          /* --json: machine-readable output */
+	bool quiet;         /* --quiet: no progress, only errors and results */
+	int verbose;        /* -v: log level up */
+	const char *config; /* --config, KIRIM_CONFIG, or ./kirim.conf if it exists */
 };
+
+struct config;
 
 struct cli_command {
 	const char *name;
@@ -41,6 +44,8 @@ int cli_error(const char *name, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* cli_open - open the store named by --db; prints why not and returns an exit code, or 0 */
 int cli_open(struct cli *c, const char *name, bool create, struct store **out);
+/* cli_config - load the config named by --config; prints why not and returns an exit code, or 0 */
+int cli_config(struct cli *c, const char *name, struct config *out);
 /* cli_exit_for_store - the sysexits code for a store error */
 int cli_exit_for_store(int rc);
 /* cli_num - format n with thousands separators into out (32 bytes) and return it */
@@ -58,5 +63,9 @@ int cmd_lists(struct cli *c, int argc, char **argv);
 int cmd_contacts(struct cli *c, int argc, char **argv);
 int cmd_suppress(struct cli *c, int argc, char **argv);
 int cmd_version(struct cli *c, int argc, char **argv);
+int cmd_template(struct cli *c, int argc, char **argv);
+int cmd_campaign(struct cli *c, int argc, char **argv);
+int cmd_preview(struct cli *c, int argc, char **argv);
+int cmd_dkim(struct cli *c, int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "kirim/buf.h"
+#include "kirim/config.h"
 #include "kirim/store.h"
 
 const struct cli_command *
@@ -23,6 +24,7 @@ cli_help(FILE *f, const struct cli_command *cmd)
 	fputs(cmd->help, f);
 	fputs("\nGlobal options (any command):\n"
 	      "  --db PATH     the database (default: $KIRIM_DB, else ./kirim.db)\n"
+	      "  --config PATH the machine's settings (default: $KIRIM_CONFIG, else ./kirim.conf)\n"
 	      "  --json        machine-readable output where the command prints a result\n"
 	      "  -q, --quiet   no progress bar\n"
 	      "  -v, --verbose more log lines on stderr (repeat for debug)\n"
@@ -52,6 +54,15 @@ cli_error(const char *name, int code, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return code;
+}
+
+int
+cli_config(struct cli *c, const char *name, struct config *out)
+{
+	char err[600];
+	if (config_load(c->config, out, err, sizeof(err)) < 0)
+		return cli_error(name, EX_CONFIG, "%s", err);
+	return 0;
 }
 
 int

@@ -72,6 +72,55 @@ const struct cli_command cli_commands[] = {
      "  --reason R    manual (default), hard_bounce, complaint or unsubscribe\n"
      "  --source TEXT where the suppression came from (free text)\n"
      "  -n, --limit N at most N rows for 'list' (default: all)\n"},
+    {"template", cmd_template, "store, check and try out message templates",
+     "Usage: kirim template add NAME [FILE] [--subject S] [--text FILE] [--html FILE]\n"
+     "       kirim template list\n"
+     "       kirim template show NAME [--version N]\n"
+     "       kirim template lint NAME|FILE [--list LIST]\n"
+     "       kirim template render FILE [--data JSON_FILE] [--partial NAME=FILE]...\n"
+     "                                  [--escape html|none|header]\n"
+     "\n"
+     "Templates are Mustache (https://mustache.github.io) with one addition: a default\n"
+     "for a missing or empty field, {{first_name|there}}. A template has a subject and a\n"
+     "text part, an HTML part, or both. One file can hold all three:\n"
+     "\n"
+     "  Subject: Hello {{first_name|there}}\n"
+     "\n"
+     "  --- text\n"
+     "  Hi {{first_name|there}}! Unsubscribe: {{unsubscribe_url}}\n"
+     "  --- html\n"
+     "  <p>Hi {{first_name|there}}!</p>\n"
+     "\n"
+     "Adding a template under an existing name stores a new version; campaigns keep the\n"
+     "version they were created with. 'lint' reports syntax errors with line:column and,\n"
+     "with --list, the fields no member of the list has. 'render' prints plain Mustache\n"
+     "output for a JSON data file, HTML-escaped unless --escape says otherwise.\n"
+     "\n"
+     "Fields every message has: email, domain, name, unsubscribe_url, unsubscribe_token,\n"
+     "view_url, campaign.name, campaign.id, sender.name, sender.email; the rest come from\n"
+     "the recipient's CSV columns.\n"},
+    {"campaign", cmd_campaign, "create and look at campaigns",
+     "Usage: kirim campaign create NAME --list LIST --template NAME[:VERSION]\n"
+     "                             --from \"Name <address>\" [--reply-to ADDRESS]\n"
+     "                             [--header \"Name: value\"]...\n"
+     "       kirim campaign list\n"
+     "       kirim campaign show NAME\n"
+     "\n"
+     "A campaign sends one template version to one list from one sender. Custom headers\n"
+     "may not replace the ones kirim writes (From, Subject, Content-*, List-Unsubscribe...).\n"},
+    {"preview", cmd_preview, "print the exact message a recipient would get",
+     "Usage: kirim preview CAMPAIGN --to ADDRESS\n"
+     "\n"
+     "Print the exact bytes kirim would send to ADDRESS (a member of the campaign's list):\n"
+     "headers, DKIM signatures and body. The envelope (MAIL FROM, RCPT TO) and notes go to\n"
+     "standard error; --json puts everything in one object.\n"},
+    {"dkim", cmd_dkim, "make a DKIM key pair and print its DNS record",
+     "Usage: kirim dkim keygen --domain DOMAIN --out FILE [--selector S] [--type rsa|ed25519]\n"
+     "                         [--bits N]\n"
+     "\n"
+     "Write a new private key to FILE (mode 0600, never over an existing file) and print\n"
+     "the TXT record to publish at S._domainkey.DOMAIN (selector 'kirim' by default) and\n"
+     "the kirim.conf lines that use it. RSA keys are 2048 bits unless --bits says otherwise.\n"},
     {"version", cmd_version, "print the version of kirim and its libraries",
      "Usage: kirim version\n\nPrint kirim's version and the versions of the libraries it uses.\n"},
     {"help", cmd_help, "show help for a command",
@@ -91,8 +140,9 @@ usage(FILE *f)
 	      f);
 	for (const struct cli_command *cmd = cli_commands; cmd->name; cmd++)
 		fprintf(f, "  %-10s %s\n", cmd->name, cmd->summary);
-	fputs("\nGlobal options: --db PATH (default $KIRIM_DB or ./kirim.db), --json, --quiet,\n"
-	      "--verbose, --help. 'kirim help COMMAND' shows a command's options.\n",
+	fputs("\nGlobal options: --db PATH (default $KIRIM_DB or ./kirim.db), --config PATH\n"
+	      "(default $KIRIM_CONFIG or ./kirim.conf), --json, --quiet, --verbose, --help.\n"
+	      "'kirim help COMMAND' shows a command's options.\n",
 	      f);
 }
 
@@ -114,7 +164,7 @@ cmd_help(struct cli *c, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	struct cli c = {.db = getenv("KIRIM_DB")};
+	struct cli c = {.db = getenv("KIRIM_DB"), .config = NULL};
 	char **args = calloc((size_t)argc + 1, sizeof(*args));
 	int n = 0;
 	bool help = false, dashdash = false;
@@ -138,6 +188,14 @@ main(int argc, char **argv)
 			c.db = argv[++i];
 		} else if (strncmp(a, "--db=", 5) == 0) {
 			c.db = a + 5;
+		} else if (strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc) {
+				free(args);
+				return cli_usage("", "--config needs a path");
+			}
+			c.config = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			c.config = a + 9;
 		} else if (strcmp(a, "--json") == 0) {
 			c.json = true;
 		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {

@@ -7,6 +7,7 @@
  */
 #include "kirim/store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -112,6 +113,40 @@ static const char *const stmt_sql[Q__COUNT] = {
                           " FROM suppressions WHERE reason = ?2"
                           " ORDER BY created_at DESC, id DESC LIMIT ?1",
     [Q_SUPPRESS_COUNT] = "SELECT count(*) FROM suppressions",
+    [Q_TEMPLATE_NEXT] = "SELECT coalesce(max(version), 0) + 1 FROM templates WHERE name = ?1",
+    [Q_TEMPLATE_INSERT] = "INSERT INTO templates(name, version, subject, text_body, html_body,"
+                          " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_TEMPLATE_GET] = "SELECT id, name, version, subject, text_body, html_body, created_at, 0"
+                       " FROM templates WHERE name = ?1 AND version = ?2",
+    [Q_TEMPLATE_LATEST] = "SELECT id, name, version, subject, text_body, html_body, created_at, 0"
+                          " FROM templates WHERE name = ?1 ORDER BY version DESC LIMIT 1",
+    [Q_TEMPLATE_GET_ID] = "SELECT id, name, version, subject, text_body, html_body, created_at,"
+                          " 0 FROM templates WHERE id = ?1",
+    [Q_TEMPLATE_ALL] = "SELECT t.id, t.name, t.version, t.subject, t.text_body, t.html_body,"
+                       " t.created_at, (SELECT count(*) FROM templates u WHERE u.name = t.name)"
+                       " FROM templates t WHERE t.version = (SELECT max(version) FROM templates u"
+                       " WHERE u.name = t.name) ORDER BY t.name",
+    [Q_CAMPAIGN_INSERT] = "INSERT INTO campaigns(name, list_id, template_id, from_name, from_addr,"
+                          " reply_to, headers, created_at, updated_at)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    [Q_CAMPAIGN_GET] = "SELECT c.id, c.name, c.list_id, l.name, c.template_id, t.name, t.version,"
+                       " coalesce(c.from_name, ''), c.from_addr, coalesce(c.reply_to, ''),"
+                       " c.headers, c.state, c.created_at FROM campaigns c"
+                       " JOIN lists l ON l.id = c.list_id JOIN templates t ON t.id = c.template_id"
+                       " WHERE c.name = ?1",
+    [Q_CAMPAIGN_ALL] = "SELECT c.id, c.name, c.list_id, l.name, c.template_id, t.name, t.version,"
+                       " coalesce(c.from_name, ''), c.from_addr, coalesce(c.reply_to, ''),"
+                       " c.headers, c.state, c.created_at FROM campaigns c"
+                       " JOIN lists l ON l.id = c.list_id JOIN templates t ON t.id = c.template_id"
+                       " ORDER BY c.created_at DESC, c.id DESC",
+    [Q_LIST_MEMBER] = "SELECT c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at,"
+                      " " SUPPRESSION_OF_C ", NULL"
+                      " FROM contacts c JOIN list_members m ON m.contact_id = c.id"
+                      " WHERE c.email = ?1 AND m.list_id = ?2",
+    [Q_LIST_HAS_FIELD] = "SELECT EXISTS (SELECT 1 FROM list_members m JOIN contacts c"
+                         " ON c.id = m.contact_id WHERE m.list_id = ?1"
+                         " AND json_extract(c.attrs, ?2) IS NOT NULL)",
+    [Q_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
     [Q_SUPPRESSED] =
         "SELECT reason FROM suppressions WHERE value IN (?1, ?2) ORDER BY kind LIMIT 1",
 };
@@ -152,6 +187,7 @@ static sqlite3_stmt *
 store_stmt(struct store *s, enum stmt_id id)
 {
 	sqlite3_stmt *st = s->stmt[id];
+	assert(stmt_sql[id] != NULL); /* every enum stmt_id has its SQL in the table */
 	if (st == NULL) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st,
 		                       NULL) != SQLITE_OK) {
@@ -713,7 +749,7 @@ store_dup_text(sqlite3_stmt *st, int col)
 
 int
 store_template_add(struct store *s, const char *name, const char *subject, const char *text,
-		   const char *html, int *version, int64_t *id)
+                   const char *html, int *version, int64_t *id)
 {
 	sqlite3_stmt *st = store_stmt(s, Q_TEMPLATE_NEXT);
 	if (st == NULL)
@@ -757,7 +793,7 @@ store_template_row(sqlite3_stmt *st, struct store_template *t)
 /* store_get_one - step st once; on a row call fill; map no row to STORE_E_NOTFOUND with what */
 static int
 store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *), void *out,
-	      const char *what)
+              const char *what)
 {
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -855,7 +891,7 @@ store_campaign_create(struct store *s, struct store_campaign *c)
 	sqlite3_reset(st);
 	if (rc == SQLITE_CONSTRAINT) {
 		snprintf(s->errbuf, sizeof(s->errbuf), "a campaign called '%s' exists already",
-			 c->name);
+		         c->name);
 		return STORE_E_EXISTS;
 	}
 	if (rc != SQLITE_DONE)

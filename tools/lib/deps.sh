@@ -2,7 +2,7 @@
 # Sourced by tools/demo and tools/test. Usage: deps_install SET... (build, test).
 
 DEPS_BUILD=(gcc meson ninja-build pkg-config python3 libuv1-dev libc-ares-dev libssl-dev
-	libsqlite3-dev libcsv-dev libidn2-dev libjansson-dev)
+	libsqlite3-dev libcsv-dev libidn2-dev libjansson-dev libinih-dev)
 DEPS_TEST=(libcmocka-dev sqlite3 clang libclang-rt-14-dev npm python3-dkim python3-nacl time)
 
 deps_install() {

@@ -1,0 +1,54 @@
+/*
+ * campaign - what the commands that act on a campaign share: turning its
+ * stored record, template and the machine's config into a composer, and
+ * checking the parts of a campaign a marketer types (sender, headers).
+ * Reads the store; does not print or log.
+ */
+#ifndef KIRIM_CAMPAIGN_H
+#define KIRIM_CAMPAIGN_H
+
+#include <stddef.h>
+
+#include "kirim/address.h"
+
+struct buf;
+struct composer;
+struct config;
+struct store;
+struct store_campaign;
+
+/* A campaign's composer and everything it borrows; free with campaign_composer_free. */
+struct campaign_composer {
+	struct composer *composer;
+	struct dkim_signer **signers;
+	size_t n_signers;
+	unsigned char secret[64];
+	size_t secret_len;
+	struct mime_header *headers;
+	size_t n_headers;
+	char **header_strings;
+};
+
+/*
+ * campaign_composer_new - load the campaign's template version and build its
+ * composer with cfg's identity and DKIM keys (the database's secret when cfg
+ * has none). Returns 0 or -1 with the reason in err.
+ */
+int campaign_composer_new(struct store *s, const struct config *cfg, const struct store_campaign *c,
+                          struct campaign_composer *out, char *err, size_t errsz);
+/* campaign_composer_free - release it */
+void campaign_composer_free(struct campaign_composer *cc);
+
+/*
+ * campaign_parse_from - split "Display Name <addr@example.com>" or a bare
+ * address into name (may come out empty) and a checked address.
+ */
+int campaign_parse_from(const char *s, char *name, size_t namesz, char addr[ADDRESS_MAX + 1],
+                        char *err, size_t errsz);
+/*
+ * campaign_header_add - check "Name: value" and append it to a JSON array of
+ * [name, value] pairs in out (which holds "[" ... without the closing "]").
+ */
+int campaign_header_add(struct buf *out, const char *line, char *err, size_t errsz);
+
+#endif

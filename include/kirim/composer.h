@@ -1,0 +1,90 @@
+/*
+ * composer - campaign × recipient → the exact RFC 5322 bytes to send.
+ *
+ * A composer is made once per campaign: it compiles the subject, text and HTML
+ * templates and holds the sender identity and DKIM signers. composer_render
+ * then builds one recipient's context (their attributes, address, campaign
+ * fields, signed unsubscribe token and URLs), renders the three templates with
+ * the right escaping (header-safe subject, raw text, HTML-escaped HTML),
+ * assembles the MIME message and prepends one DKIM-Signature per signer.
+ * Buffers are reused between calls. Not thread-safe: one composer per thread.
+ * Does no I/O and does not log.
+ *
+ * Fields every template can use besides the recipient's own attributes
+ * (built-ins win over attributes of the same name):
+ *   email, domain, name (attribute "name", else "first_name last_name"),
+ *   unsubscribe_url, unsubscribe_token, view_url,
+ *   campaign.name, campaign.id, sender.name, sender.email
+ */
+#ifndef KIRIM_COMPOSER_H
+#define KIRIM_COMPOSER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kirim/address.h"
+
+struct buf;
+struct composer;
+struct dkim_signer;
+struct mime_header;
+
+struct composer_campaign {
+	int64_t id;
+	const char *name;
+	const char *subject; /* template sources; text or html may be NULL, not both */
+	const char *text;
+	const char *html;
+	const char *from_name; /* may be NULL */
+	const char *from_addr;
+	const char *reply_to; /* may be NULL */
+	const struct mime_header *headers;
+	size_t n_headers;
+};
+
+struct composer_identity {
+	const void *secret; /* token key */
+	size_t secret_len;
+	const char *domain;        /* Message-ID domain; NULL or "": the From address's domain */
+	const char *unsub_url;     /* one-click base URL (token appended); NULL: none */
+	const char *unsub_mailto;  /* unsubscribe address; NULL: u-TOKEN@bounce_domain if set */
+	const char *view_url;      /* browser view base URL; NULL: none */
+	const char *bounce_domain; /* VERP envelope b-TOKEN@bounce_domain; NULL: From address */
+	const char *feedback_id;   /* Feedback-ID sender id; NULL: no Feedback-ID */
+	struct dkim_signer *const *signers;
+	size_t n_signers;
+};
+
+struct composer_recipient {
+	int64_t contact_id;
+	const char *email; /* as stored: local part as written, A-label domain */
+	const char *attrs; /* the contact's attributes, a JSON object ("{}" when none) */
+};
+
+enum {
+	COMPOSER_MAX_SUBJECT = 900,   /* rendered subject bytes */
+	COMPOSER_MAX_PART = 8u << 20, /* rendered text or HTML bytes */
+};
+
+/*
+ * composer_new - compile the campaign's templates; err gets "subject: 1:9:
+ * ..." for a template that does not compile. The structs are copied; the
+ * strings and arrays they point to (except the template sources, which are
+ * compiled) are borrowed and must outlive the composer.
+ */
+int composer_new(const struct composer_campaign *c, const struct composer_identity *id,
+                 struct composer **out, char *err, size_t errsz);
+/* composer_free - NULL is a no-op */
+void composer_free(struct composer *c);
+
+/*
+ * composer_render - append one recipient's message to out and write its
+ * envelope sender to envelope_from. now and tz_minutes set the Date field.
+ * Returns 0, or -1 with the reason in err (out unchanged): bad attributes,
+ * a template that fails for this recipient, a message MIME refuses.
+ */
+int composer_render(struct composer *c, const struct composer_recipient *r, long long now,
+                    int tz_minutes, struct buf *out, char envelope_from[ADDRESS_MAX + 1], char *err,
+                    size_t errsz);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * config - kirim.conf, the machine's identity (INI, read with libinih).
+ *
+ * Campaign data lives in the database; what belongs to the machine lives
+ * here: the sending domain, EHLO name, unsubscribe and bounce addresses,
+ * DKIM keys, the token secret, (later) relay and TLS settings. Every setting
+ * has a default, so kirim works with no file at all. The secret is given in
+ * [secret] as exactly one of value = TEXT, file = PATH (the file's bytes less
+ * a final newline) or env = VARIABLE (its value's bytes), 16 to 64 bytes, and
+ * is never logged or printed. Relative paths (secret file, DKIM key_file) are
+ * relative to the config file's folder; the secret file and key files must
+ * not be readable by other users. docs/kirim.conf.example documents every key.
+ * Loads key files (I/O) but does not log.
+ */
+#ifndef KIRIM_CONFIG_H
+#define KIRIM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct dkim_key;
+
+enum { CONFIG_MAX_DKIM = 4 };
+
+struct config_dkim {
+	char domain[256];   /* d= */
+	char selector[64];  /* s= */
+	char key_file[512]; /* the PEM file read (resolved path), for messages */
+	struct dkim_key *key;
+};
+
+struct config {
+	char path[512];           /* the file read, "" when none */
+	char domain[256];         /* [sender] domain: Message-ID domain; "" = From's domain */
+	char ehlo[256];           /* [sender] ehlo: EHLO name; "" = system host name */
+	char unsub_url[512];      /* [unsubscribe] url: base https URL, token appended */
+	char unsub_mailto[256];   /* [unsubscribe] mailto: address; "" = u-TOKEN@bounce domain */
+	char view_url[512];       /* [unsubscribe] view_url: base URL of the browser view */
+	char bounce_domain[256];  /* [bounce] domain: VERP envelope b-TOKEN@domain */
+	char feedback_id[128];    /* [sender] feedback_id: prefix for Feedback-ID */
+	unsigned char secret[64]; /* [secret] value, file or env: the token key */
+	size_t secret_len;        /* 0 = use the database's generated secret */
+	struct config_dkim dkim[CONFIG_MAX_DKIM]; /* [dkim] sections, in file order */
+	size_t n_dkim;
+};
+
+/*
+ * config_load - read path (NULL: $KIRIM_CONFIG, else ./kirim.conf; a missing
+ * default file is not an error, a missing named file is). Fills *c with
+ * defaults first. Returns 0, or -1 with "FILE:LINE: what is wrong" (or
+ * "FILE: what" for the file as a whole) in err; after -1, *c holds no keys
+ * and no secret, and config_free on it is harmless.
+ */
+int config_load(const char *path, struct config *c, char *err, size_t errsz);
+/* config_free - release the DKIM keys and wipe the secret; the struct may be reloaded afterwards */
+void config_free(struct config *c);
+
+#endif

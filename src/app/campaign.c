@@ -1,0 +1,192 @@
+/* campaign - composer construction and sender/header checks (see campaign.h). */
+#include "kirim/campaign.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "kirim/buf.h"
+#include "kirim/composer.h"
+#include "kirim/config.h"
+#include "kirim/dkim.h"
+#include "kirim/mime.h"
+#include "kirim/store.h"
+#include "kirim/xmalloc.h"
+
+int
+campaign_parse_from(const char *s, char *name, size_t namesz, char addr[ADDRESS_MAX + 1], char *err,
+                    size_t errsz)
+{
+	const char *lt = strrchr(s, '<');
+	const char *a = s, *ae = s + strlen(s);
+	name[0] = '\0';
+	if (lt) {
+		const char *gt = strchr(lt, '>');
+		if (gt == NULL || gt[1] != '\0') {
+			snprintf(err, errsz, "'%s': expected \"Name <address>\"", s);
+			return -1;
+		}
+		const char *ne = lt;
+		while (ne > s && (ne[-1] == ' ' || ne[-1] == '\t'))
+			ne--;
+		const char *ns = s;
+		while (ns < ne && (*ns == ' ' || *ns == '\t'))
+			ns++;
+		/* A quoted display name loses its quotes; MIME quotes again as needed. */
+		if (ne - ns >= 2 && *ns == '"' && ne[-1] == '"')
+			ns++, ne--;
+		snprintf(name, namesz, "%.*s", (int)(ne - ns), ns);
+		a = lt + 1;
+		ae = gt;
+	}
+	struct address ad;
+	const char *why;
+	if (address_parse(a, (size_t)(ae - a), 0, &ad, &why) < 0) {
+		snprintf(err, errsz, "'%.*s' is not a usable address: %s", (int)(ae - a), a, why);
+		return -1;
+	}
+	snprintf(addr, ADDRESS_MAX + 1, "%s", ad.email);
+	return 0;
+}
+
+int
+campaign_header_add(struct buf *out, const char *line, char *err, size_t errsz)
+{
+	const char *colon = strchr(line, ':');
+	const char *why;
+	if (colon == NULL) {
+		snprintf(err, errsz, "header '%s': expected \"Name: value\"", line);
+		return -1;
+	}
+	char *name = xstrndup(line, (size_t)(colon - line));
+	int rc = mime_header_name_check(name, &why);
+	if (rc < 0)
+		snprintf(err, errsz, "header '%s': %s", name, why);
+	if (rc == 0) {
+		const char *v = colon + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		buf_adds(out, out->len > 1 ? ",[" : "[");
+		buf_json_string(out, name, strlen(name));
+		buf_addc(out, ',');
+		buf_json_string(out, v, strlen(v));
+		buf_addc(out, ']');
+	}
+	free(name);
+	return rc;
+}
+
+/* campaign_headers - the campaign's JSON [[name, value], ...] as mime_header pairs */
+static int
+campaign_headers(const char *json, struct campaign_composer *cc, char *err, size_t errsz)
+{
+	json_error_t jerr;
+	json_t *arr = json_loads(json ? json : "[]", 0, &jerr);
+	if (arr == NULL || !json_is_array(arr)) {
+		snprintf(err, errsz, "the campaign's headers are not a JSON array");
+		json_decref(arr);
+		return -1;
+	}
+	size_t n = json_array_size(arr);
+	cc->headers = xcalloc(n ? n : 1, sizeof(*cc->headers));
+	cc->header_strings = xcalloc(n * 2 + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		json_t *pair = json_array_get(arr, i);
+		const char *k = json_string_value(json_array_get(pair, 0));
+		const char *v = json_string_value(json_array_get(pair, 1));
+		if (k == NULL || v == NULL) {
+			snprintf(err, errsz,
+			         "the campaign's header %zu is not a [name, value] pair", i + 1);
+			json_decref(arr);
+			return -1;
+		}
+		cc->header_strings[2 * i] = xstrdup(k);
+		cc->header_strings[2 * i + 1] = xstrdup(v);
+		cc->headers[i].name = cc->header_strings[2 * i];
+		cc->headers[i].value = cc->header_strings[2 * i + 1];
+		cc->n_headers++;
+	}
+	json_decref(arr);
+	return 0;
+}
+
+int
+campaign_composer_new(struct store *s, const struct config *cfg, const struct store_campaign *c,
+                      struct campaign_composer *cc, char *err, size_t errsz)
+{
+	struct store_template t;
+	memset(cc, 0, sizeof(*cc));
+	int rc = store_template_get_id(s, c->template_id, &t);
+	if (rc < 0) {
+		snprintf(err, errsz, "campaign '%s': %s", c->name, store_errmsg(s));
+		return -1;
+	}
+	if (cfg->secret_len) {
+		memcpy(cc->secret, cfg->secret, cfg->secret_len);
+		cc->secret_len = cfg->secret_len;
+	} else if (store_setting_get(s, "secret", cc->secret, sizeof(cc->secret), &cc->secret_len) <
+	           0) {
+		snprintf(err, errsz, "no token secret: %s", store_errmsg(s));
+		goto fail;
+	}
+	if (campaign_headers(c->headers, cc, err, errsz) < 0)
+		goto fail;
+	cc->signers = xcalloc(cfg->n_dkim ? cfg->n_dkim : 1, sizeof(*cc->signers));
+	for (size_t i = 0; i < cfg->n_dkim; i++) {
+		char e[256];
+		if (dkim_signer_new(cfg->dkim[i].key, cfg->dkim[i].domain, cfg->dkim[i].selector,
+		                    &cc->signers[i], e, sizeof(e)) < 0) {
+			snprintf(err, errsz, "DKIM key %s: %s", cfg->dkim[i].key_file, e);
+			goto fail;
+		}
+		cc->n_signers++;
+	}
+	struct composer_campaign cp = {
+	    .id = c->id,
+	    .name = c->name,
+	    .subject = t.subject,
+	    .text = t.text,
+	    .html = t.html,
+	    .from_name = c->from_name[0] ? c->from_name : NULL,
+	    .from_addr = c->from_addr,
+	    .reply_to = c->reply_to[0] ? c->reply_to : NULL,
+	    .headers = cc->headers,
+	    .n_headers = cc->n_headers,
+	};
+	struct composer_identity id = {
+	    .secret = cc->secret,
+	    .secret_len = cc->secret_len,
+	    .domain = cfg->domain,
+	    .unsub_url = cfg->unsub_url,
+	    .unsub_mailto = cfg->unsub_mailto,
+	    .view_url = cfg->view_url,
+	    .bounce_domain = cfg->bounce_domain,
+	    .feedback_id = cfg->feedback_id,
+	    .signers = cc->signers,
+	    .n_signers = cc->n_signers,
+	};
+	if (composer_new(&cp, &id, &cc->composer, err, errsz) < 0)
+		goto fail;
+	store_template_clear(&t);
+	return 0;
+fail:
+	store_template_clear(&t);
+	campaign_composer_free(cc);
+	return -1;
+}
+
+void
+campaign_composer_free(struct campaign_composer *cc)
+{
+	composer_free(cc->composer);
+	for (size_t i = 0; i < cc->n_signers; i++)
+		dkim_signer_free(cc->signers[i]);
+	free(cc->signers);
+	for (size_t i = 0; cc->header_strings && i < cc->n_headers * 2; i++)
+		free(cc->header_strings[i]);
+	free(cc->header_strings);
+	free(cc->headers);
+	memset(cc, 0, sizeof(*cc));
+}

@@ -1,0 +1,264 @@
+/*
+ * composer - one campaign's templates + identity → each recipient's message
+ * bytes (see composer.h).
+ */
+#include "kirim/composer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "kirim/buf.h"
+#include "kirim/dkim.h"
+#include "kirim/mime.h"
+#include "kirim/mustache.h"
+#include "kirim/token.h"
+#include "kirim/xmalloc.h"
+
+struct composer {
+	struct composer_campaign c;
+	struct composer_identity id;
+	char *domain; /* Message-ID domain */
+	struct mustache_tpl *subject, *text, *html;
+	json_t *campaign_obj; /* {"name":..,"id":..} */
+	json_t *sender_obj;   /* {"name":..,"email":..} */
+	struct buf rsubject, rtext, rhtml, msg, scratch;
+};
+
+static int
+composer_compile(const char *what, const char *src, struct mustache_tpl **out, char *err,
+                 size_t errsz)
+{
+	char e[512];
+	*out = NULL;
+	if (src == NULL)
+		return 0;
+	if (mustache_compile(src, strlen(src), NULL, NULL, out, e, sizeof(e)) < 0) {
+		snprintf(err, errsz, "%s: %s", what, e);
+		return -1;
+	}
+	return 0;
+}
+
+int
+composer_new(const struct composer_campaign *c, const struct composer_identity *id,
+             struct composer **out, char *err, size_t errsz)
+{
+	if (c->text == NULL && c->html == NULL) {
+		snprintf(err, errsz, "the template has neither a text nor an HTML part");
+		return -1;
+	}
+	const char *at = strrchr(c->from_addr, '@');
+	if (at == NULL) {
+		snprintf(err, errsz, "the sender address %s has no domain", c->from_addr);
+		return -1;
+	}
+	struct composer *k = xcalloc(1, sizeof(*k));
+	k->c = *c;
+	k->id = *id;
+	k->domain = xstrdup(id->domain && *id->domain ? id->domain : at + 1);
+	if (composer_compile("subject", c->subject ? c->subject : "", &k->subject, err, errsz) <
+	        0 ||
+	    composer_compile("text part", c->text, &k->text, err, errsz) < 0 ||
+	    composer_compile("HTML part", c->html, &k->html, err, errsz) < 0) {
+		composer_free(k);
+		return -1;
+	}
+	k->campaign_obj =
+	    json_pack("{s:s, s:I}", "name", c->name ? c->name : "", "id", (json_int_t)c->id);
+	k->sender_obj = json_pack("{s:s, s:s}", "name", c->from_name ? c->from_name : "", "email",
+	                          c->from_addr);
+	if (k->campaign_obj == NULL || k->sender_obj == NULL) {
+		snprintf(err, errsz, "the campaign name or sender is not valid UTF-8");
+		composer_free(k);
+		return -1;
+	}
+	*out = k;
+	return 0;
+}
+
+void
+composer_free(struct composer *k)
+{
+	if (k == NULL)
+		return;
+	mustache_free(k->subject);
+	mustache_free(k->text);
+	mustache_free(k->html);
+	json_decref(k->campaign_obj);
+	json_decref(k->sender_obj);
+	buf_free(&k->rsubject);
+	buf_free(&k->rtext);
+	buf_free(&k->rhtml);
+	buf_free(&k->msg);
+	buf_free(&k->scratch);
+	free(k->domain);
+	free(k);
+}
+
+static void
+composer_set_str(json_t *ctx, const char *key, const char *s, size_t n)
+{
+	json_object_set_new_nocheck(ctx, key, json_stringn_nocheck(s, n));
+}
+
+/* composer_name - the recipient's display name: "name", else "first_name last_name" */
+static void
+composer_name(json_t *ctx, struct buf *out)
+{
+	const char *name = json_string_value(json_object_get(ctx, "name"));
+	buf_reset(out);
+	if (name && *name) {
+		buf_adds(out, name);
+		return;
+	}
+	const char *first = json_string_value(json_object_get(ctx, "first_name"));
+	const char *last = json_string_value(json_object_get(ctx, "last_name"));
+	if (first && *first)
+		buf_adds(out, first);
+	if (last && *last) {
+		if (out->len)
+			buf_addc(out, ' ');
+		buf_adds(out, last);
+	}
+}
+
+static int
+composer_part(const struct mustache_tpl *t, json_t *ctx, int esc, size_t max, struct buf *out,
+              const char *what, char *err, size_t errsz)
+{
+	char e[400];
+	buf_reset(out);
+	if (t == NULL)
+		return 0;
+	if (mustache_render(t, ctx, esc, max, out, e, sizeof(e)) < 0) {
+		snprintf(err, errsz, "%s: %s", what, e);
+		return -1;
+	}
+	return 0;
+}
+
+int
+composer_render(struct composer *k, const struct composer_recipient *r, long long now,
+                int tz_minutes, struct buf *out, char envelope_from[ADDRESS_MAX + 1], char *err,
+                size_t errsz)
+{
+	const struct composer_identity *id = &k->id;
+	json_error_t jerr;
+	json_t *ctx = json_loads(r->attrs ? r->attrs : "{}", JSON_REJECT_DUPLICATES, &jerr);
+	int rc = -1;
+	if (ctx == NULL || !json_is_object(ctx)) {
+		snprintf(err, errsz, "the contact's attributes are not a JSON object");
+		json_decref(ctx);
+		return -1;
+	}
+
+	char utok[TOKEN_MAX], ltok[TOKEN_MAX], btok[TOKEN_MAX], mtok[TOKEN_MAX];
+	size_t ulen =
+	    token_make(id->secret, id->secret_len, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id, utok);
+	token_make_lower(id->secret, id->secret_len, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id,
+	                 ltok);
+	token_make_lower(id->secret, id->secret_len, TOKEN_BOUNCE, k->c.id, r->contact_id, btok);
+	token_make_lower(id->secret, id->secret_len, TOKEN_MESSAGE_ID, k->c.id, r->contact_id,
+	                 mtok);
+
+	/* Built-in fields. URLs are kept in scratch, one after another, NUL-separated. */
+	struct buf *sc = &k->scratch;
+	buf_reset(sc);
+	size_t unsub_at = 0, view_at = 0, mailto_at = 0, name_at;
+	if (id->unsub_url && *id->unsub_url) {
+		unsub_at = sc->len + 1;
+		buf_printf(sc, "%c%s%s", 0, id->unsub_url, utok);
+	}
+	if (id->view_url && *id->view_url) {
+		char vtok[TOKEN_MAX];
+		token_make(id->secret, id->secret_len, TOKEN_VIEW, k->c.id, r->contact_id, vtok);
+		view_at = sc->len + 1;
+		buf_printf(sc, "%c%s%s", 0, id->view_url, vtok);
+	}
+	if (id->bounce_domain && *id->bounce_domain) {
+		mailto_at = sc->len + 1;
+		buf_printf(sc, "%cmailto:u-%s@%s", 0, ltok, id->bounce_domain);
+	} else if (id->unsub_mailto && *id->unsub_mailto) {
+		mailto_at = sc->len + 1;
+		buf_printf(sc, "%cmailto:%s?subject=unsubscribe-%s", 0, id->unsub_mailto, utok);
+	}
+	composer_set_str(ctx, "email", r->email, strlen(r->email));
+	const char *at = strrchr(r->email, '@');
+	composer_set_str(ctx, "domain", at ? at + 1 : "", at ? strlen(at + 1) : 0);
+	composer_set_str(ctx, "unsubscribe_token", utok, ulen);
+	composer_set_str(ctx, "unsubscribe_url", unsub_at ? sc->data + unsub_at : "",
+	                 unsub_at ? strlen(sc->data + unsub_at) : 0);
+	composer_set_str(ctx, "view_url", view_at ? sc->data + view_at : "",
+	                 view_at ? strlen(sc->data + view_at) : 0);
+	json_object_set_nocheck(ctx, "campaign", k->campaign_obj);
+	json_object_set_nocheck(ctx, "sender", k->sender_obj);
+	/* The display name goes after the URLs in scratch; it is read before scratch grows. */
+	struct buf name = BUF_INIT;
+	composer_name(ctx, &name);
+	name_at = sc->len + 1;
+	buf_addc(sc, 0);
+	buf_add(sc, name.data ? name.data : "", name.len);
+	buf_free(&name);
+	composer_set_str(ctx, "name", sc->data + name_at, strlen(sc->data + name_at));
+
+	if (composer_part(k->subject, ctx, MUSTACHE_ESC_HEADER, COMPOSER_MAX_SUBJECT, &k->rsubject,
+	                  "subject", err, errsz) < 0 ||
+	    composer_part(k->text, ctx, MUSTACHE_ESC_NONE, COMPOSER_MAX_PART, &k->rtext,
+	                  "text part", err, errsz) < 0 ||
+	    composer_part(k->html, ctx, MUSTACHE_ESC_HTML, COMPOSER_MAX_PART, &k->rhtml,
+	                  "HTML part", err, errsz) < 0)
+		goto out;
+
+	char feedback[200];
+	if (id->feedback_id && *id->feedback_id)
+		snprintf(feedback, sizeof(feedback), "%lld:kirim:%s", (long long)k->c.id,
+		         id->feedback_id);
+	char msgid[TOKEN_MAX + 4];
+	snprintf(msgid, sizeof(msgid), "k.%s", mtok);
+	struct mime_msg m = {
+	    .from_name = k->c.from_name,
+	    .from_addr = k->c.from_addr,
+	    .to_name = sc->data[name_at] ? sc->data + name_at : NULL,
+	    .to_addr = r->email,
+	    .reply_to = k->c.reply_to,
+	    .subject = k->rsubject.data ? k->rsubject.data : "",
+	    .text = k->text ? (k->rtext.data ? k->rtext.data : "") : NULL,
+	    .text_len = k->rtext.len,
+	    .html = k->html ? (k->rhtml.data ? k->rhtml.data : "") : NULL,
+	    .html_len = k->rhtml.len,
+	    .msgid_local = msgid,
+	    .domain = k->domain,
+	    .list_unsub_url = unsub_at ? sc->data + unsub_at : NULL,
+	    .list_unsub_mailto = mailto_at ? sc->data + mailto_at : NULL,
+	    .feedback_id = id->feedback_id && *id->feedback_id ? feedback : NULL,
+	    .date = now,
+	    .tz_minutes = tz_minutes,
+	    .headers = k->c.headers,
+	    .n_headers = k->c.n_headers,
+	};
+	buf_reset(&k->msg);
+	if (mime_build(&m, &k->msg, err, errsz) < 0)
+		goto out;
+	size_t start = out->len;
+	for (size_t i = 0; i < id->n_signers; i++) {
+		if (dkim_sign(id->signers[i], k->msg.data, k->msg.len, (long)now, out, err, errsz) <
+		    0) {
+			out->len = start;
+			if (out->data)
+				out->data[start] = '\0';
+			goto out;
+		}
+	}
+	buf_add(out, k->msg.data, k->msg.len);
+	if (id->bounce_domain && *id->bounce_domain)
+		snprintf(envelope_from, ADDRESS_MAX + 1, "b-%s@%s", btok, id->bounce_domain);
+	else
+		snprintf(envelope_from, ADDRESS_MAX + 1, "%s", k->c.from_addr);
+	rc = 0;
+out:
+	json_decref(ctx);
+	return rc;
+}

@@ -1,0 +1,840 @@
+/*
+ * config - kirim.conf, the machine's identity (INI, read with libinih).
+ *
+ * This module owns the file format: which sections and keys exist, how values
+ * are checked and where relative paths point. It reads the config file, the
+ * secret file and the DKIM key files (I/O), and loads the keys with
+ * dkim_key_load; it never logs and never writes a secret into an error.
+ *
+ * Format. Sections [sender], [unsubscribe], [bounce], [secret] and [dkim]
+ * (the last may repeat, CONFIG_MAX_DKIM times). "key = value" (or "key:
+ * value"), one per line; comments start a line with ';' or '#', or follow a
+ * value after " ;". A value may be quoted with "..." or '...' (no escapes),
+ * which keeps leading and trailing blanks. Unknown sections and keys, keys
+ * outside a section, repeated keys in one section, empty values and control
+ * characters are errors naming FILE:LINE.
+ *
+ * How libinih is used. inih reads through our own line reader
+ * (ini_parse_stream), which lets us (1) count physical lines for messages,
+ * (2) see section headers ourselves, so that repeated [dkim] sections and
+ * empty sections are told apart, (3) strip leading blanks, so that inih's
+ * Python-style continuation lines never happen (an indented key is just a
+ * key), (4) report syntax errors with our own words, and (5) pass values
+ * longer than inih's fixed line buffer (200 bytes in Debian's build): such a
+ * line's value is kept aside and inih is given a short placeholder.
+ */
+#define _GNU_SOURCE /* explicit_bzero */
+#include "kirim/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "kirim/address.h"
+#include "kirim/dkim.h"
+#include "kirim/xmalloc.h"
+
+enum {
+	CONFIG_FILE_MAX = 1024 * 1024, /* a config file is a few hundred bytes */
+	CONFIG_LINE_MAX = 4096,        /* one line, after leading blanks */
+	SECRET_MIN = 16,
+	SECRET_FILE_MAX = 4096,
+};
+
+#define SECRET_MAX ((size_t)sizeof(((struct config *)0)->secret))
+
+/* The placeholder value handed to inih for a line too long for its buffer. */
+static const char long_marker[] = "\x01";
+
+enum section { S_NONE, S_SENDER, S_UNSUBSCRIBE, S_BOUNCE, S_SECRET, S_DKIM, S_COUNT };
+
+static const char *const section_names[S_COUNT] = {
+    [S_NONE] = "",         [S_SENDER] = "sender", [S_UNSUBSCRIBE] = "unsubscribe",
+    [S_BOUNCE] = "bounce", [S_SECRET] = "secret", [S_DKIM] = "dkim",
+};
+
+enum key {
+	K_SENDER_DOMAIN,
+	K_SENDER_EHLO,
+	K_SENDER_FEEDBACK_ID,
+	K_UNSUB_URL,
+	K_UNSUB_MAILTO,
+	K_UNSUB_VIEW_URL,
+	K_BOUNCE_DOMAIN,
+	K_SECRET_VALUE,
+	K_SECRET_FILE,
+	K_SECRET_ENV,
+	K_DKIM_DOMAIN,
+	K_DKIM_SELECTOR,
+	K_DKIM_KEY_FILE,
+	K_COUNT
+};
+
+static const struct {
+	enum section section;
+	const char *name;
+} keys[K_COUNT] = {
+    [K_SENDER_DOMAIN] = {S_SENDER, "domain"},
+    [K_SENDER_EHLO] = {S_SENDER, "ehlo"},
+    [K_SENDER_FEEDBACK_ID] = {S_SENDER, "feedback_id"},
+    [K_UNSUB_URL] = {S_UNSUBSCRIBE, "url"},
+    [K_UNSUB_MAILTO] = {S_UNSUBSCRIBE, "mailto"},
+    [K_UNSUB_VIEW_URL] = {S_UNSUBSCRIBE, "view_url"},
+    [K_BOUNCE_DOMAIN] = {S_BOUNCE, "domain"},
+    [K_SECRET_VALUE] = {S_SECRET, "value"},
+    [K_SECRET_FILE] = {S_SECRET, "file"},
+    [K_SECRET_ENV] = {S_SECRET, "env"},
+    [K_DKIM_DOMAIN] = {S_DKIM, "domain"},
+    [K_DKIM_SELECTOR] = {S_DKIM, "selector"},
+    [K_DKIM_KEY_FILE] = {S_DKIM, "key_file"},
+};
+
+/* State of one config_load call, handed to inih as both stream and user. */
+struct loader {
+	struct config *c;
+	const char *file; /* for messages */
+	char dir[512];    /* folder of the config file, for relative paths */
+	const char *text; /* the file's bytes */
+	size_t len, pos;
+	int line; /* physical line last handed to inih */
+	bool failed;
+	char *err;
+	size_t errsz;
+
+	enum section cur;
+	int section_line;
+	unsigned seen[S_COUNT]; /* bit per key seen; [S_DKIM] is per section */
+	int secret_line;        /* line of the secret's source, 0 = none yet */
+	bool stashed;           /* the current line's value is in stash */
+	char stash[CONFIG_LINE_MAX + 1];
+};
+
+static void fail(struct loader *L, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record the first error as "FILE:LINE: what" (or "FILE: what" for line 0). */
+static void
+fail(struct loader *L, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (L->failed)
+		return;
+	L->failed = true;
+	if (!L->err || L->errsz == 0)
+		return;
+	if (line > 0)
+		n = snprintf(L->err, L->errsz, "%s:%d: ", L->file, line);
+	else
+		n = snprintf(L->err, L->errsz, "%s: ", L->file);
+	if (n < 0 || (size_t)n >= L->errsz)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(L->err + n, L->errsz - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static bool
+is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/*
+ * Read a whole file that only its owner (and group) may read, when
+ * private_what names it ("key file", "secret file"). Returns a malloc'd
+ * buffer (NUL-terminated, *len bytes) or NULL after fail().
+ */
+static char *
+read_file(struct loader *L, int line, const char *path, size_t max, const char *private_what,
+          size_t *len)
+{
+	/* The config file itself is already named by the "FILE: " prefix. */
+	char what[1100];
+	struct stat st;
+	char *data;
+	size_t n = 0;
+	int fd;
+
+	if (private_what)
+		snprintf(what, sizeof(what), "%s %s", private_what, path);
+	else
+		snprintf(what, sizeof(what), "config file");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		fail(L, line, "cannot open %s: %s", what, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fail(L, line, "%s is not a regular file", what);
+		close(fd);
+		return NULL;
+	}
+	if (private_what && (st.st_mode & S_IROTH)) {
+		fail(L, line, "%s is readable by other users: chmod 600 %s", what, path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size < 0 || (size_t)st.st_size > max) {
+		fail(L, line, "%s is too large (%zu bytes at most)", what, max);
+		close(fd);
+		return NULL;
+	}
+	data = xmalloc(max + 1);
+	for (;;) {
+		ssize_t r = read(fd, data + n, max + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fail(L, line, "cannot read %s: %s", what, strerror(errno));
+			explicit_bzero(data, n);
+			free(data);
+			close(fd);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			fail(L, line, "%s is too large (%zu bytes at most)", what, max);
+			explicit_bzero(data, n);
+			free(data);
+			close(fd);
+			return NULL;
+		}
+	}
+	close(fd);
+	data[n] = '\0';
+	*len = n;
+	return data;
+}
+
+/* Resolve a path from the config file against the config file's folder. */
+static bool
+resolve(struct loader *L, const char *path, char *out, size_t outsz)
+{
+	int n;
+
+	if (path[0] == '/')
+		n = snprintf(out, outsz, "%s", path);
+	else
+		n = snprintf(out, outsz, "%s/%s", L->dir, path);
+	if (n < 0 || (size_t)n >= outsz) {
+		fail(L, L->line, "path too long: %s", path);
+		return false;
+	}
+	return true;
+}
+
+/* A section header seen by the reader: finish the last section, start this one. */
+static void
+section_end(struct loader *L)
+{
+	if (L->cur != S_DKIM)
+		return;
+	struct config_dkim *d = &L->c->dkim[L->c->n_dkim - 1];
+	static const enum key need[] = {K_DKIM_DOMAIN, K_DKIM_SELECTOR, K_DKIM_KEY_FILE};
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (!(L->seen[S_DKIM] & (1u << need[i]))) {
+			fail(L, L->section_line,
+			     "[dkim] section has no %s (it needs domain, "
+			     "selector and key_file)",
+			     keys[need[i]].name);
+			return;
+		}
+	}
+	for (size_t i = 0; i + 1 < L->c->n_dkim; i++) {
+		if (strcmp(L->c->dkim[i].domain, d->domain) == 0 &&
+		    strcmp(L->c->dkim[i].selector, d->selector) == 0) {
+			fail(L, L->section_line, "second [dkim] section for %s._domainkey.%s",
+			     d->selector, d->domain);
+			return;
+		}
+	}
+}
+
+static void
+section_start(struct loader *L, const char *name, size_t n)
+{
+	enum section s = S_NONE;
+
+	for (int i = S_NONE + 1; i < S_COUNT; i++) {
+		if (strlen(section_names[i]) == n && memcmp(section_names[i], name, n) == 0)
+			s = (enum section)i;
+	}
+	if (s == S_NONE) {
+		fail(L, L->line, "unknown section [%.*s]", (int)(n > 64 ? 64 : n), name);
+		return;
+	}
+	section_end(L);
+	if (L->failed)
+		return;
+	L->cur = s;
+	L->section_line = L->line;
+	if (s == S_DKIM) {
+		if (L->c->n_dkim == CONFIG_MAX_DKIM) {
+			fail(L, L->line, "too many [dkim] sections (%d at most)", CONFIG_MAX_DKIM);
+			return;
+		}
+		L->c->n_dkim++;
+		L->seen[S_DKIM] = 0;
+	}
+}
+
+/*
+ * A key line too long for inih's buffer: keep its value (as inih would have
+ * cut it: blanks trimmed, " ;" comment dropped) and give inih "name=\x01".
+ */
+static char *
+stash_long(struct loader *L, const char *p, size_t n, char *str, int num)
+{
+	const char *sep = NULL;
+	size_t name_len, v, e;
+
+	for (size_t i = 0; i < n && !sep; i++)
+		if (p[i] == '=' || p[i] == ':')
+			sep = p + i;
+	name_len = (size_t)(sep - p);
+	while (name_len > 0 && is_blank(p[name_len - 1]))
+		name_len--;
+	if (name_len + sizeof(long_marker) + 2 > (size_t)num) {
+		fail(L, L->line, "line too long");
+		return NULL;
+	}
+	v = (size_t)(sep - p) + 1;
+	while (v < n && is_blank(p[v]))
+		v++;
+	e = v;
+	while (e < n && !(p[e] == ';' && e > v && is_blank(p[e - 1])))
+		e++;
+	while (e > v && is_blank(p[e - 1]))
+		e--;
+	memcpy(L->stash, p + v, e - v);
+	L->stash[e - v] = '\0';
+	L->stashed = true;
+	memcpy(str, p, name_len);
+	str[name_len] = '=';
+	memcpy(str + name_len + 1, long_marker, sizeof(long_marker));
+	return str;
+}
+
+/*
+ * inih's line reader: hand over one physical line at a time, with leading
+ * blanks removed, after checking the things inih would accept silently or
+ * report without a reason. Returns NULL at the end or after an error.
+ */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct loader *L = stream;
+	const char *p, *nl;
+	size_t n;
+
+	if (L->failed || L->pos >= L->len || num < 8)
+		return NULL;
+	p = L->text + L->pos;
+	nl = memchr(p, '\n', L->len - L->pos);
+	n = nl ? (size_t)(nl - p) : L->len - L->pos;
+	L->pos += n + (nl ? 1 : 0);
+	L->line++;
+	L->stashed = false;
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	while (n > 0 && is_blank(*p))
+		p++, n--;
+	if (n > CONFIG_LINE_MAX) {
+		fail(L, L->line, "line too long (%d bytes at most)", CONFIG_LINE_MAX);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			fail(L, L->line, "control character in line");
+			return NULL;
+		}
+	}
+	if (n == 0 || p[0] == ';' || p[0] == '#') {
+		str[0] = '\0'; /* a blank line to inih; comments may be of any length */
+		return str;
+	}
+	if (p[0] == '[') {
+		const char *end = memchr(p, ']', n);
+		if (!end) {
+			fail(L, L->line, "no ']' at the end of the section name");
+			return NULL;
+		}
+		const char *name = p + 1;
+		size_t name_len = (size_t)(end - name);
+		while (name_len > 0 && is_blank(*name))
+			name++, name_len--;
+		while (name_len > 0 && is_blank(name[name_len - 1]))
+			name_len--;
+		section_start(L, name, name_len);
+		if (L->failed)
+			return NULL;
+		/* inih tracks the section too; give it a short header. */
+		snprintf(str, (size_t)num, "[%s]", section_names[L->cur]);
+		return str;
+	}
+	if (!memchr(p, '=', n) && !memchr(p, ':', n)) {
+		fail(L, L->line, "expected [section] or key = value");
+		return NULL;
+	}
+	if (p[0] == '=' || p[0] == ':') {
+		fail(L, L->line, "missing key name before '%c'", p[0]);
+		return NULL;
+	}
+	if (n + 2 > (size_t)num)
+		return stash_long(L, p, n, str, num);
+	memcpy(str, p, n);
+	str[n] = '\0';
+	return str;
+}
+
+/* Strip one pair of matching quotes; refuse a quote left open. */
+static bool
+unquote(struct loader *L, const char *name, const char *v, char *out, size_t outsz)
+{
+	size_t n = strlen(v);
+
+	if (n > 0 && (v[0] == '"' || v[0] == '\'')) {
+		if (n < 2 || v[n - 1] != v[0]) {
+			fail(L, L->line,
+			     "unterminated quoted value for '%s' (a ';' after a blank starts a "
+			     "comment)",
+			     name);
+			return false;
+		}
+		v++;
+		n -= 2;
+	}
+	if (n >= outsz) {
+		fail(L, L->line, "value of '%s' is too long", name);
+		return false;
+	}
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* Copy a checked string into a struct field, refusing what does not fit. */
+static bool
+set_str(struct loader *L, const char *name, char *dst, size_t dstsz, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= dstsz) {
+		fail(L, L->line, "value of '%s' is too long (%zu bytes at most)", name, dstsz - 1);
+		return false;
+	}
+	memcpy(dst, v, n + 1);
+	return true;
+}
+
+static bool
+set_domain(struct loader *L, const char *name, char *dst, size_t dstsz, const char *v)
+{
+	const char *reason = "";
+
+	if (address_parse_domain(v, strlen(v), dst, dstsz, &reason) < 0) {
+		fail(L, L->line, "%s '%s' is not a valid domain: %s", name, v, reason);
+		return false;
+	}
+	return true;
+}
+
+/* EHLO takes a domain or an address literal (RFC 5321 4.1.1.1). */
+static bool
+set_ehlo(struct loader *L, const char *v)
+{
+	char probe[ADDRESS_MAX + 8];
+	struct address a;
+	const char *reason = "";
+
+	if (v[0] != '[')
+		return set_domain(L, "ehlo", L->c->ehlo, sizeof(L->c->ehlo), v);
+	snprintf(probe, sizeof(probe), "x@%s", v);
+	if (strlen(v) > ADDRESS_DOMAIN_MAX ||
+	    address_parse(probe, strlen(probe), ADDRESS_ALLOW_IP_LITERAL, &a, &reason) < 0) {
+		fail(L, L->line, "ehlo '%s' is not a valid address literal: %s", v, reason);
+		return false;
+	}
+	return set_str(L, "ehlo", L->c->ehlo, sizeof(L->c->ehlo), a.domain);
+}
+
+/*
+ * An unsubscribe or view URL: https://HOST[:PORT][/...], no blanks, controls
+ * or non-ASCII; http:// only for 127.0.0.1, [::1] or localhost (tests).
+ */
+static bool
+set_url(struct loader *L, const char *name, char *dst, size_t dstsz, const char *v)
+{
+	const char *host, *end, *colon;
+	bool https = strncasecmp(v, "https://", 8) == 0;
+	bool http = strncasecmp(v, "http://", 7) == 0;
+	size_t hlen;
+
+	for (const char *p = v; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch <= 0x20 || ch >= 0x7f) {
+			fail(L, L->line, "%s must be a URL without blanks or non-ASCII characters",
+			     name);
+			return false;
+		}
+	}
+	if (!https && !http) {
+		fail(L, L->line, "%s '%s' must start with https://", name, v);
+		return false;
+	}
+	host = v + (https ? 8 : 7);
+	end = host + strcspn(host, "/?#");
+	if (memchr(host, '@', (size_t)(end - host))) {
+		fail(L, L->line, "%s '%s' must not hold a user name", name, v);
+		return false;
+	}
+	/* Drop the port: after the last ':' unless inside [IPv6]. */
+	colon = NULL;
+	for (const char *p = host; p < end; p++) {
+		if (*p == ':')
+			colon = p;
+		else if (*p == ']')
+			colon = NULL;
+	}
+	if (colon) {
+		if (colon + 1 == end ||
+		    strspn(colon + 1, "0123456789") < (size_t)(end - colon - 1)) {
+			fail(L, L->line, "%s '%s' has a bad port", name, v);
+			return false;
+		}
+		end = colon;
+	}
+	hlen = (size_t)(end - host);
+	if (hlen == 0) {
+		fail(L, L->line, "%s '%s' has no host", name, v);
+		return false;
+	}
+	if (http) {
+		static const char *const local[] = {"127.0.0.1", "localhost", "[::1]"};
+		bool ok = false;
+		for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+			if (strlen(local[i]) == hlen && strncasecmp(local[i], host, hlen) == 0)
+				ok = true;
+		if (!ok) {
+			fail(L, L->line,
+			     "%s '%s' must start with https:// (http:// is only for 127.0.0.1 and "
+			     "localhost)",
+			     name, v);
+			return false;
+		}
+	} else if (host[0] != '[') {
+		char dom[ADDRESS_DOMAIN_MAX + 1];
+		const char *reason = "";
+		if (strspn(host, "0123456789.") < hlen &&
+		    address_parse_domain(host, hlen, dom, sizeof(dom), &reason) < 0) {
+			fail(L, L->line, "%s '%s' has a bad host name: %s", name, v, reason);
+			return false;
+		}
+	}
+	return set_str(L, name, dst, dstsz, v);
+}
+
+static bool
+set_mailto(struct loader *L, const char *v)
+{
+	struct address a;
+	const char *reason = "";
+
+	if (strncasecmp(v, "mailto:", 7) == 0)
+		v += 7;
+	if (address_parse(v, strlen(v), 0, &a, &reason) < 0) {
+		fail(L, L->line, "mailto '%s' is not a valid address: %s", v, reason);
+		return false;
+	}
+	return set_str(L, "mailto", L->c->unsub_mailto, sizeof(L->c->unsub_mailto), a.email);
+}
+
+static bool
+set_secret(struct loader *L, const void *p, size_t n)
+{
+	if (n < SECRET_MIN) {
+		fail(L, L->line, "secret is too short (need %d bytes or more)", SECRET_MIN);
+		return false;
+	}
+	if (n > SECRET_MAX) {
+		fail(L, L->line, "secret is too long (%zu bytes at most)", SECRET_MAX);
+		return false;
+	}
+	memcpy(L->c->secret, p, n);
+	L->c->secret_len = n;
+	return true;
+}
+
+static bool
+secret_from(struct loader *L, enum key k, const char *v)
+{
+	if (L->secret_line) {
+		fail(L, L->line,
+		     "[secret] takes one of value, file or env (another was given on "
+		     "line %d)",
+		     L->secret_line);
+		return false;
+	}
+	L->secret_line = L->line;
+	if (k == K_SECRET_VALUE)
+		return set_secret(L, v, strlen(v));
+	if (k == K_SECRET_ENV) {
+		const char *e = getenv(v);
+		if (!e) {
+			fail(L, L->line, "environment variable %s is not set", v);
+			return false;
+		}
+		return set_secret(L, e, strlen(e));
+	}
+	char path[1024];
+	size_t n;
+	if (!resolve(L, v, path, sizeof(path)))
+		return false;
+	char *data = read_file(L, L->line, path, SECRET_FILE_MAX, "secret file", &n);
+	if (!data)
+		return false;
+	if (n > 0 && data[n - 1] == '\n')
+		n--;
+	if (n > 0 && data[n - 1] == '\r')
+		n--;
+	bool ok = set_secret(L, data, n);
+	explicit_bzero(data, n);
+	free(data);
+	return ok;
+}
+
+static bool
+dkim_key_file(struct loader *L, struct config_dkim *d, const char *v)
+{
+	char e[256] = "";
+	size_t n;
+
+	if (!resolve(L, v, d->key_file, sizeof(d->key_file)))
+		return false;
+	char *pem = read_file(L, L->line, d->key_file, DKIM_PEM_MAX, "key file", &n);
+	if (!pem)
+		return false;
+	int rc = dkim_key_load(pem, n, &d->key, e, sizeof(e));
+	explicit_bzero(pem, n);
+	free(pem);
+	if (rc < 0) {
+		fail(L, L->line, "key file %s: %s", d->key_file, e);
+		return false;
+	}
+	return true;
+}
+
+/* A DKIM selector: dot-separated LDH labels (RFC 6376 3.1). */
+static bool
+set_selector(struct loader *L, struct config_dkim *d, const char *v)
+{
+	size_t n = strlen(v), label = 0;
+	bool ok = n > 0 && n < sizeof(d->selector);
+
+	for (size_t i = 0; ok && i <= n; i++) {
+		char ch = v[i];
+		if (ch == '.' || ch == '\0') {
+			ok = label > 0 && label <= 63 && v[i - 1] != '-' && v[i - label] != '-';
+			label = 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		           (ch >= '0' && ch <= '9') || ch == '-') {
+			label++;
+		} else {
+			ok = false;
+		}
+	}
+	if (!ok) {
+		fail(L, L->line,
+		     "selector '%s' is not a valid DNS name (letters, digits, '-', '.')", v);
+		return false;
+	}
+	return set_str(L, "selector", d->selector, sizeof(d->selector), v);
+}
+
+static bool
+set_feedback_id(struct loader *L, const char *v)
+{
+	for (const char *p = v; *p; p++) {
+		if (*p <= 0x20 || *p >= 0x7f) {
+			fail(L, L->line,
+			     "feedback_id may hold printable ASCII only, without blanks");
+			return false;
+		}
+	}
+	return set_str(L, "feedback_id", L->c->feedback_id, sizeof(L->c->feedback_id), v);
+}
+
+static bool
+apply(struct loader *L, enum key k, const char *v)
+{
+	struct config *c = L->c;
+	struct config_dkim *d = c->n_dkim ? &c->dkim[c->n_dkim - 1] : NULL;
+
+	switch (k) {
+	case K_SENDER_DOMAIN:
+		return set_domain(L, "domain", c->domain, sizeof(c->domain), v);
+	case K_SENDER_EHLO:
+		return set_ehlo(L, v);
+	case K_SENDER_FEEDBACK_ID:
+		return set_feedback_id(L, v);
+	case K_UNSUB_URL:
+		return set_url(L, "url", c->unsub_url, sizeof(c->unsub_url), v);
+	case K_UNSUB_MAILTO:
+		return set_mailto(L, v);
+	case K_UNSUB_VIEW_URL:
+		return set_url(L, "view_url", c->view_url, sizeof(c->view_url), v);
+	case K_BOUNCE_DOMAIN:
+		return set_domain(L, "domain", c->bounce_domain, sizeof(c->bounce_domain), v);
+	case K_SECRET_VALUE:
+	case K_SECRET_FILE:
+	case K_SECRET_ENV:
+		return secret_from(L, k, v);
+	case K_DKIM_DOMAIN:
+		return set_domain(L, "domain", d->domain, sizeof(d->domain), v);
+	case K_DKIM_SELECTOR:
+		return set_selector(L, d, v);
+	case K_DKIM_KEY_FILE:
+		return dkim_key_file(L, d, v);
+	case K_COUNT:
+		break;
+	}
+	return false;
+}
+
+/* inih's handler: find the key in the current section and apply its value. */
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct loader *L = user;
+	char v[CONFIG_LINE_MAX + 1];
+	int k;
+
+	(void)section; /* the reader keeps the section, and knows repeats apart */
+	if (L->failed)
+		return 0;
+	if (L->stashed && strcmp(value, long_marker) == 0)
+		value = L->stash;
+	if (L->cur == S_NONE) {
+		fail(L, L->line, "key '%s' outside a section", name);
+		return 0;
+	}
+	for (k = 0; k < K_COUNT; k++)
+		if (keys[k].section == L->cur && strcmp(keys[k].name, name) == 0)
+			break;
+	if (k == K_COUNT) {
+		fail(L, L->line, "unknown key '%s' in [%s]", name, section_names[L->cur]);
+		return 0;
+	}
+	if (L->seen[L->cur] & (1u << k)) {
+		fail(L, L->line, "duplicate key '%s' in [%s]", name, section_names[L->cur]);
+		return 0;
+	}
+	L->seen[L->cur] |= 1u << k;
+	if (!unquote(L, name, value, v, sizeof(v)))
+		return 0;
+	if (v[0] == '\0') {
+		fail(L, L->line, "empty value for '%s' in [%s]", name, section_names[L->cur]);
+		return 0;
+	}
+	bool ok = apply(L, (enum key)k, v);
+	explicit_bzero(v, sizeof(v)); /* it may have been the secret */
+	return ok ? 1 : 0;
+}
+
+static void
+defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+/* config_load - read kirim.conf (or the default) into *c */
+int
+config_load(const char *path, struct config *c, char *err, size_t errsz)
+{
+	struct loader L;
+	bool named = true;
+	size_t len = 0;
+	char *text;
+
+	defaults(c);
+	if (err && errsz)
+		err[0] = '\0';
+	memset(&L, 0, sizeof(L));
+	L.c = c;
+	L.err = err;
+	L.errsz = errsz;
+	if (!path) {
+		path = getenv("KIRIM_CONFIG");
+		if (!path || !path[0]) {
+			path = "kirim.conf";
+			named = false;
+		}
+	}
+	L.file = path;
+	if (strlen(path) >= sizeof(c->path)) {
+		fail(&L, 0, "path too long");
+		return -1;
+	}
+	if (!named && access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	text = read_file(&L, 0, path, CONFIG_FILE_MAX, NULL, &len);
+	if (!text)
+		return -1;
+	memcpy(c->path, path, strlen(path) + 1);
+
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(L.dir, sizeof(L.dir), ".");
+	else if (slash == path)
+		snprintf(L.dir, sizeof(L.dir), "/");
+	else
+		snprintf(L.dir, sizeof(L.dir), "%.*s", (int)(slash - path), path);
+
+	L.text = text;
+	L.len = len;
+	/* A UTF-8 byte order mark is allowed at the very start. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		L.pos = 3;
+	int rc = ini_parse_stream(reader, &L, handler, &L);
+	if (!L.failed)
+		section_end(&L);
+	if (!L.failed && rc == -2)
+		fail(&L, 0, "out of memory");
+	else if (!L.failed && rc != 0)
+		fail(&L, rc, "syntax error");
+	explicit_bzero(text, len); /* the file may hold the secret inline */
+	free(text);
+	explicit_bzero(L.stash, sizeof(L.stash));
+	if (L.failed) {
+		config_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* config_free - release the DKIM keys and wipe the secret */
+void
+config_free(struct config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_dkim && i < CONFIG_MAX_DKIM; i++) {
+		dkim_key_free(c->dkim[i].key);
+		c->dkim[i].key = NULL;
+	}
+	explicit_bzero(c->secret, sizeof(c->secret));
+	c->secret_len = 0;
+}

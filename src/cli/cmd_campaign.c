@@ -1,0 +1,351 @@
+/* cmd_campaign - `kirim campaign create|list|show` and `kirim preview`. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kirim/buf.h"
+#include "kirim/campaign.h"
+#include "kirim/composer.h"
+#include "kirim/config.h"
+#include "kirim/store.h"
+#include "kirim/xmalloc.h"
+
+static int
+campaign_create(struct cli *c, const char *name, const char *list, const char *tpl,
+                const char *from, const char *reply_to, char **headers, int nheaders)
+{
+	char err[600];
+	struct store_campaign sc;
+	memset(&sc, 0, sizeof(sc));
+	if (*name == '\0' || strlen(name) >= sizeof(sc.name))
+		return cli_usage("campaign", "a campaign name is 1 to %zu characters",
+		                 sizeof(sc.name) - 1);
+	if (list == NULL || tpl == NULL || from == NULL)
+		return cli_usage("campaign", "create needs --list, --template and --from");
+	snprintf(sc.name, sizeof(sc.name), "%s", name);
+	if (campaign_parse_from(from, sc.from_name, sizeof(sc.from_name), sc.from_addr, err,
+	                        sizeof(err)) < 0)
+		return cli_error("campaign", EX_DATAERR, "--from %s", err);
+	if (reply_to) {
+		char rn[256];
+		if (campaign_parse_from(reply_to, rn, sizeof(rn), sc.reply_to, err, sizeof(err)) <
+		    0)
+			return cli_error("campaign", EX_DATAERR, "--reply-to %s", err);
+	}
+	struct buf hdrs = BUF_INIT;
+	buf_addc(&hdrs, '[');
+	for (int i = 0; i < nheaders; i++) {
+		if (campaign_header_add(&hdrs, headers[i], err, sizeof(err)) < 0) {
+			buf_free(&hdrs);
+			return cli_error("campaign", EX_DATAERR, "--header %s", err);
+		}
+	}
+	buf_addc(&hdrs, ']');
+	sc.headers = hdrs.data;
+
+	struct store *s;
+	int rc = cli_open(c, "campaign", false, &s);
+	if (rc) {
+		buf_free(&hdrs);
+		return rc;
+	}
+	struct store_list_info li;
+	struct store_template t;
+	/* NAME:VERSION pins a template version; NAME alone takes the latest. */
+	char tname[128];
+	int version = 0;
+	const char *colon = strrchr(tpl, ':');
+	snprintf(tname, sizeof(tname), "%.*s", colon ? (int)(colon - tpl) : (int)strlen(tpl), tpl);
+	if (colon)
+		version = atoi(colon + 1);
+	if ((rc = store_list_get(s, list, &li)) < 0 ||
+	    (rc = store_template_get(s, tname, version, &t)) < 0) {
+		rc = cli_error("campaign", EX_DATAERR, "%s", store_errmsg(s));
+		goto out;
+	}
+	sc.list_id = li.id;
+	sc.template_id = t.id;
+	store_template_clear(&t);
+	if ((rc = store_campaign_create(s, &sc)) < 0) {
+		rc = cli_error("campaign",
+		               rc == STORE_E_EXISTS ? EX_DATAERR : cli_exit_for_store(rc), "%s",
+		               store_errmsg(s));
+		goto out;
+	}
+	if (c->json)
+		printf("{\"name\":\"%s\",\"id\":%lld,\"state\":\"draft\"}\n", sc.name,
+		       (long long)sc.id);
+	else
+		printf("Created campaign '%s' (draft): list '%s' (%lld members), template '%s' "
+		       "version %d, from %s.\nSee a message with: kirim preview %s --to ADDRESS\n",
+		       sc.name, list, (long long)li.members, tname, t.version, sc.from_addr,
+		       sc.name);
+	rc = 0;
+out:
+	store_close(s);
+	buf_free(&hdrs);
+	return rc;
+}
+
+static void
+campaign_json(struct buf *b, const struct store_campaign *sc)
+{
+	char when[32];
+	buf_adds(b, "{\"name\":");
+	cli_json_str(b, sc->name);
+	buf_printf(b, ",\"id\":%lld,\"state\":", (long long)sc->id);
+	cli_json_str(b, sc->state);
+	buf_adds(b, ",\"list\":");
+	cli_json_str(b, sc->list);
+	buf_adds(b, ",\"template\":");
+	cli_json_str(b, sc->template_name);
+	buf_printf(b, ",\"template_version\":%d,\"from_name\":", sc->template_version);
+	cli_json_str(b, sc->from_name);
+	buf_adds(b, ",\"from\":");
+	cli_json_str(b, sc->from_addr);
+	buf_adds(b, ",\"reply_to\":");
+	cli_json_str(b, sc->reply_to[0] ? sc->reply_to : NULL);
+	buf_printf(b, ",\"headers\":%s,\"created_at\":", sc->headers ? sc->headers : "[]");
+	cli_json_str(b, cli_time(when, sc->created_at));
+	buf_addc(b, '}');
+}
+
+struct campaign_out {
+	struct cli *c;
+	struct buf json;
+	int n;
+};
+
+static int
+campaign_row(void *arg, const struct store_campaign *sc)
+{
+	struct campaign_out *o = arg;
+	char when[32];
+	if (o->c->json) {
+		if (o->n)
+			buf_addc(&o->json, ',');
+		campaign_json(&o->json, sc);
+	} else {
+		if (o->n == 0)
+			printf("%-24s %-10s %-20s %-20s %s\n", "CAMPAIGN", "STATE", "LIST",
+			       "TEMPLATE", "CREATED (UTC)");
+		char tv[160];
+		snprintf(tv, sizeof(tv), "%s:%d", sc->template_name, sc->template_version);
+		printf("%-24s %-10s %-20s %-20s %s\n", sc->name, sc->state, sc->list, tv,
+		       cli_time(when, sc->created_at));
+	}
+	o->n++;
+	return 0;
+}
+
+int
+cmd_campaign(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"list", required_argument, NULL, 'l'},   {"template", required_argument, NULL, 't'},
+	    {"from", required_argument, NULL, 'f'},   {"reply-to", required_argument, NULL, 'r'},
+	    {"header", required_argument, NULL, 'H'}, {NULL, 0, NULL, 0},
+	};
+	const char *list = NULL, *tpl = NULL, *from = NULL, *reply_to = NULL;
+	char **headers = xcalloc((size_t)argc + 1, sizeof(char *));
+	int nheaders = 0, ch, rc = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":l:t:f:r:H:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			list = optarg;
+			break;
+		case 't':
+			tpl = optarg;
+			break;
+		case 'f':
+			from = optarg;
+			break;
+		case 'r':
+			reply_to = optarg;
+			break;
+		case 'H':
+			headers[nheaders++] = optarg;
+			break;
+		case ':':
+			rc = cli_usage("campaign", "%s needs a value", argv[optind - 1]);
+			break;
+		default:
+			rc = cli_usage("campaign", "unknown option '%s'", argv[optind - 1]);
+			break;
+		}
+		if (rc)
+			goto out;
+	}
+	const char *verb = optind < argc ? argv[optind++] : "list";
+	int nargs = argc - optind;
+	if (strcmp(verb, "create") == 0) {
+		if (nargs != 1)
+			rc = cli_usage("campaign", "create takes one campaign name");
+		else
+			rc = campaign_create(c, argv[optind], list, tpl, from, reply_to, headers,
+			                     nheaders);
+	} else if (strcmp(verb, "list") == 0 || strcmp(verb, "show") == 0) {
+		bool show = verb[0] == 's';
+		struct store *s;
+		if (nargs != (show ? 1 : 0)) {
+			rc = cli_usage("campaign", show ? "show takes a campaign name"
+			                                : "list takes no arguments");
+			goto out;
+		}
+		if ((rc = cli_open(c, "campaign", false, &s)))
+			goto out;
+		if (show) {
+			struct store_campaign sc;
+			int r = store_campaign_get(s, argv[optind], &sc);
+			if (r < 0) {
+				rc = cli_error("campaign", cli_exit_for_store(r), "%s",
+				               store_errmsg(s));
+			} else if (c->json) {
+				struct buf b = BUF_INIT;
+				campaign_json(&b, &sc);
+				printf("%s\n", b.data);
+				buf_free(&b);
+			} else {
+				char when[32];
+				printf("campaign:  %s (id %lld)\nstate:     %s\nlist:      %s\n"
+				       "template:  %s version %d\nfrom:      %s%s%s%s\n",
+				       sc.name, (long long)sc.id, sc.state, sc.list,
+				       sc.template_name, sc.template_version, sc.from_name,
+				       sc.from_name[0] ? " <" : "", sc.from_addr,
+				       sc.from_name[0] ? ">" : "");
+				if (sc.reply_to[0])
+					printf("reply-to:  %s\n", sc.reply_to);
+				printf("headers:   %s\ncreated:   %s UTC\n", sc.headers,
+				       cli_time(when, sc.created_at));
+				store_campaign_clear(&sc);
+			}
+		} else {
+			struct campaign_out o = {.c = c};
+			int r = store_campaign_each(s, campaign_row, &o);
+			if (r < 0)
+				rc = cli_error("campaign", cli_exit_for_store(r), "%s",
+				               store_errmsg(s));
+			else if (c->json)
+				printf("[%s]\n", o.json.data ? o.json.data : "");
+			else if (o.n == 0)
+				printf("No campaigns yet: 'kirim campaign create NAME --list L "
+				       "--template T --from ADDRESS' makes one.\n");
+			buf_free(&o.json);
+		}
+		store_close(s);
+	} else {
+		rc = cli_usage("campaign", "unknown subcommand '%s' (create, list, show)", verb);
+	}
+out:
+	free(headers);
+	return rc;
+}
+
+int
+cmd_preview(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"to", required_argument, NULL, 't'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *to = NULL;
+	int ch;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":t:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			to = optarg;
+			break;
+		case ':':
+			return cli_usage("preview", "%s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage("preview", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage("preview", "which campaign? kirim preview CAMPAIGN --to ADDRESS");
+	if (to == NULL)
+		return cli_usage("preview",
+		                 "--to ADDRESS is required: a member of the campaign's list");
+	struct address a;
+	const char *why;
+	if (address_parse(to, strlen(to), ADDRESS_ALLOW_IP_LITERAL, &a, &why) < 0)
+		return cli_error("preview", EX_DATAERR, "'%s' is not an address: %s", to, why);
+
+	struct config cfg;
+	int rc = cli_config(c, "preview", &cfg);
+	if (rc)
+		return rc;
+	struct store *s;
+	if ((rc = cli_open(c, "preview", false, &s))) {
+		config_free(&cfg);
+		return rc;
+	}
+	struct store_campaign sc;
+	struct store_contact ct;
+	struct campaign_composer cc;
+	char err[1024], env[ADDRESS_MAX + 1];
+	struct buf msg = BUF_INIT;
+	memset(&ct, 0, sizeof(ct));
+	memset(&sc, 0, sizeof(sc));
+	memset(&cc, 0, sizeof(cc));
+	if ((rc = store_campaign_get(s, argv[optind], &sc)) < 0 ||
+	    (rc = store_list_member(s, sc.list_id, a.key, &ct)) < 0) {
+		rc = cli_error("preview", cli_exit_for_store(rc), "%s", store_errmsg(s));
+		goto out;
+	}
+	if (campaign_composer_new(s, &cfg, &sc, &cc, err, sizeof(err)) < 0) {
+		rc = cli_error("preview", EX_DATAERR, "%s", err);
+		goto out;
+	}
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	struct composer_recipient r = {.contact_id = ct.id, .email = ct.email, .attrs = ct.attrs};
+	if (composer_render(cc.composer, &r, (long long)now, (int)(tm.tm_gmtoff / 60), &msg, env,
+	                    err, sizeof(err)) < 0) {
+		rc = cli_error("preview", EX_DATAERR, "cannot render the message to %s: %s",
+		               ct.email, err);
+		goto out;
+	}
+	if (c->json) {
+		struct buf j = BUF_INIT;
+		buf_adds(&j, "{\"mail_from\":");
+		cli_json_str(&j, env);
+		buf_adds(&j, ",\"rcpt_to\":");
+		cli_json_str(&j, ct.email);
+		buf_printf(&j, ",\"dkim_signatures\":%zu,\"suppressed\":", cc.n_signers);
+		cli_json_str(&j, ct.suppressed[0] ? ct.suppressed : NULL);
+		buf_adds(&j, ",\"message\":");
+		buf_json_string(&j, msg.data, msg.len);
+		buf_adds(&j, "}\n");
+		fwrite(j.data, 1, j.len, stdout);
+		buf_free(&j);
+	} else {
+		if (!c->quiet) {
+			fprintf(stderr, "envelope: MAIL FROM:<%s> RCPT TO:<%s>\n", env, ct.email);
+			if (cc.n_signers == 0)
+				fprintf(stderr,
+				        "note: not DKIM-signed (no [dkim] key in the config; "
+				        "'kirim dkim keygen' makes one)\n");
+			if (ct.suppressed[0])
+				fprintf(stderr,
+				        "note: %s is suppressed (%s): it will not be mailed\n",
+				        ct.email, ct.suppressed);
+		}
+		fwrite(msg.data, 1, msg.len, stdout);
+	}
+	rc = 0;
+out:
+	buf_free(&msg);
+	campaign_composer_free(&cc);
+	store_contact_clear(&ct);
+	store_campaign_clear(&sc);
+	store_close(s);
+	config_free(&cfg);
+	return rc;
+}

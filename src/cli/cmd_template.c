@@ -1,0 +1,561 @@
+/* cmd_template - `kirim template add|list|show|lint|render`. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "kirim/buf.h"
+#include "kirim/mustache.h"
+#include "kirim/store.h"
+#include "kirim/tplfile.h"
+#include "kirim/xmalloc.h"
+
+enum { TEMPLATE_MAX_FILE = 8 << 20 };
+
+/* Fields every message has besides the recipient's attributes (see composer.h). */
+static const char *const builtin_fields[] = {
+    "email",    "domain", "name", "unsubscribe_url", "unsubscribe_token", "view_url",
+    "campaign", "sender", NULL,
+};
+
+/* read_file - the whole file (or stdin for "-") into a NUL-terminated string */
+static char *
+read_file(const char *path, size_t *len, char *err, size_t errsz)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct buf b = BUF_INIT;
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		buf_add(&b, chunk, n);
+		if (b.len > TEMPLATE_MAX_FILE) {
+			snprintf(err, errsz, "%s is larger than %d MiB", path,
+			         TEMPLATE_MAX_FILE >> 20);
+			break;
+		}
+	}
+	bool bad = ferror(f) || b.len > TEMPLATE_MAX_FILE;
+	if (ferror(f))
+		snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	if (bad) {
+		buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return b.data ? b.data : xstrdup("");
+}
+
+/* A template's three sources, from --subject/--text/--html or one file. */
+struct sources {
+	struct tplfile t;
+};
+
+/*
+ * check_compiles - compile one source; on error print "kirim CMD: FILE:LINE:COL: WHAT: ..."
+ * with the line counted in the whole file (line0 is where the part starts; 0: not from a file).
+ */
+static int
+check_compiles(const char *cmd, const char *file, unsigned long line0, const char *what,
+               const char *src, struct mustache_tpl **out)
+{
+	char err[512];
+	struct mustache_tpl *t = NULL;
+	if (out)
+		*out = NULL;
+	if (src == NULL)
+		return 0;
+	if (mustache_compile(src, strlen(src), NULL, NULL, &t, err, sizeof(err)) == 0) {
+		if (out)
+			*out = t;
+		else
+			mustache_free(t);
+		return 0;
+	}
+	unsigned long l, col;
+	int used = 0;
+	if (file && line0 && sscanf(err, "%lu:%lu: %n", &l, &col, &used) == 2 && used > 0)
+		return cli_error(cmd, EX_DATAERR, "%s:%lu:%lu: %s: %s", file, line0 + l - 1, col,
+		                 what, err + used);
+	return cli_error(cmd, EX_DATAERR, "%s%s%s: %s", file ? file : "", file ? ": " : "", what,
+	                 err);
+}
+
+static int
+load_sources(const char *file, const char *subject, const char *text_file, const char *html_file,
+             struct sources *src)
+{
+	char err[600];
+	size_t n;
+	memset(src, 0, sizeof(*src));
+	if (file) {
+		char *data = read_file(file, &n, err, sizeof(err));
+		if (data == NULL)
+			return cli_error("template", EX_NOINPUT, "%s", err);
+		int rc = tplfile_parse(data, n, &src->t, err, sizeof(err));
+		free(data);
+		if (rc < 0)
+			return cli_error("template", EX_DATAERR, "%s: %s", file, err);
+	}
+	if (subject) {
+		free(src->t.subject);
+		src->t.subject = xstrdup(subject);
+	}
+	if (text_file) {
+		free(src->t.text);
+		if ((src->t.text = read_file(text_file, &n, err, sizeof(err))) == NULL)
+			return cli_error("template", EX_NOINPUT, "%s", err);
+	}
+	if (html_file) {
+		free(src->t.html);
+		if ((src->t.html = read_file(html_file, &n, err, sizeof(err))) == NULL)
+			return cli_error("template", EX_NOINPUT, "%s", err);
+	}
+	if (src->t.subject == NULL || src->t.subject[0] == '\0')
+		return cli_usage("template", "a subject is required: --subject TEXT, or a "
+		                             "'Subject:' line in the template file");
+	if (src->t.text == NULL && src->t.html == NULL)
+		return cli_usage("template", "a body is required: --text FILE, --html FILE or a "
+		                             "template file");
+	for (const char *p = src->t.subject; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			return cli_error("template", EX_DATAERR, "the subject is one line");
+	int rc;
+	if ((rc = check_compiles("template", file, src->t.subject_line, "subject", src->t.subject,
+	                         NULL)) ||
+	    (rc = check_compiles("template", text_file ? text_file : file,
+	                         text_file ? 1 : src->t.text_line, "text part", src->t.text,
+	                         NULL)) ||
+	    (rc = check_compiles("template", html_file ? html_file : file,
+	                         html_file ? 1 : src->t.html_line, "HTML part", src->t.html, NULL)))
+		return rc;
+	return 0;
+}
+
+struct lint {
+	struct cli *c;
+	struct store *s;
+	int64_t list_id;
+	const char *list;
+	struct buf names; /* NUL-separated names already reported */
+	int missing;
+	struct buf json;
+};
+
+static void
+lint_field(void *arg, const char *name, size_t len, unsigned flags)
+{
+	struct lint *l = arg;
+	char field[256];
+	snprintf(field, sizeof(field), "%.*s", (int)(len > 255 ? 255 : len), name);
+	for (const char *const *b = builtin_fields; *b; b++)
+		if (strcmp(*b, field) == 0)
+			return;
+	/* The same name in subject, text and HTML is reported once. */
+	for (size_t at = 0; at < l->names.len; at += strlen(l->names.data + at) + 1)
+		if (strcmp(l->names.data + at, field) == 0)
+			return;
+	buf_add(&l->names, field, strlen(field) + 1);
+	if (flags & MUSTACHE_FIELD_NESTED)
+		return; /* may be a key of a section's item */
+	bool has = true;
+	if (l->s && store_list_has_field(l->s, l->list_id, field, &has) < 0)
+		has = true;
+	if (has)
+		return;
+	l->missing++;
+	if (l->c->json) {
+		if (l->json.len)
+			buf_addc(&l->json, ',');
+		buf_adds(&l->json, "{\"field\":");
+		cli_json_str(&l->json, field);
+		buf_printf(&l->json, ",\"has_default\":%s}",
+		           flags & MUSTACHE_FIELD_DEFAULT ? "true" : "false");
+	} else {
+		printf("field '%s': no member of list '%s' has it%s\n", field, l->list,
+		       flags & MUSTACHE_FIELD_DEFAULT ? " (its default will be used)"
+		                                      : " (it will render empty)");
+	}
+}
+
+static int
+template_lint(struct cli *c, const char *target, const char *list)
+{
+	struct sources src;
+	struct store *s = NULL;
+	int rc;
+	memset(&src, 0, sizeof(src));
+	FILE *probe = fopen(target, "rb");
+	if (probe) {
+		fclose(probe);
+		if ((rc = load_sources(target, NULL, NULL, NULL, &src)))
+			return rc;
+	} else {
+		if ((rc = cli_open(c, "template", false, &s)))
+			return rc;
+		struct store_template t;
+		if ((rc = store_template_get(s, target, 0, &t)) < 0) {
+			rc = cli_error("template", EX_DATAERR,
+			               "%s is neither a file nor a stored template", target);
+			store_close(s);
+			return rc;
+		}
+		src.t.subject = t.subject;
+		src.t.text = t.text;
+		src.t.html = t.html;
+	}
+	struct lint l = {.c = c, .list = list};
+	if (list) {
+		if (s == NULL && (rc = cli_open(c, "template", false, &s)))
+			goto out;
+		struct store_list_info li;
+		if ((rc = store_list_get(s, list, &li)) < 0) {
+			rc = cli_error("template", EX_DATAERR, "%s", store_errmsg(s));
+			goto out;
+		}
+		l.list_id = li.id;
+		l.s = s;
+	}
+	const char *parts[3] = {src.t.subject, src.t.text, src.t.html};
+	const char *names[3] = {"subject", "text part", "HTML part"};
+	unsigned long lines[3] = {src.t.subject_line, src.t.text_line, src.t.html_line};
+	for (int i = 0; i < 3; i++) {
+		struct mustache_tpl *tpl;
+		if ((rc = check_compiles("template", s ? NULL : target, lines[i], names[i],
+		                         parts[i], &tpl)))
+			goto out;
+		if (tpl && list)
+			mustache_fields(tpl, lint_field, &l);
+		mustache_free(tpl);
+	}
+	if (c->json)
+		printf("{\"ok\":true,\"missing_fields\":[%s]}\n", l.json.data ? l.json.data : "");
+	else if (list && l.missing == 0)
+		printf("OK: the template compiles and every field it uses is in list '%s'.\n",
+		       list);
+	else if (!list)
+		printf("OK: the template compiles (give --list NAME to check its fields).\n");
+out:
+	buf_free(&l.names);
+	buf_free(&l.json);
+	tplfile_clear(&src.t);
+	store_close(s);
+	return rc;
+}
+
+struct render_partials {
+	int n;
+	char **names;
+	char **texts;
+};
+
+static const char *
+render_partial(void *arg, const char *name, size_t *len)
+{
+	struct render_partials *p = arg;
+	for (int i = 0; i < p->n; i++) {
+		if (strcmp(p->names[i], name) == 0) {
+			*len = strlen(p->texts[i]);
+			return p->texts[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+template_render(struct cli *c, const char *file, const char *data, char **partials, int npartials,
+                int esc)
+{
+	char err[600];
+	size_t n;
+	int rc = 0;
+	char *src = read_file(file, &n, err, sizeof(err));
+	if (src == NULL)
+		return cli_error("template", EX_NOINPUT, "%s", err);
+	struct render_partials p = {0, xcalloc((size_t)npartials + 1, sizeof(char *)),
+	                            xcalloc((size_t)npartials + 1, sizeof(char *))};
+	json_t *ctx = NULL;
+	struct mustache_tpl *tpl = NULL;
+	struct buf out = BUF_INIT;
+	for (int i = 0; i < npartials; i++) {
+		char *eq = strchr(partials[i], '=');
+		if (eq == NULL || eq == partials[i]) {
+			rc = cli_usage("template", "--partial takes NAME=FILE, not '%s'",
+			               partials[i]);
+			goto out;
+		}
+		p.names[p.n] = xstrndup(partials[i], (size_t)(eq - partials[i]));
+		if ((p.texts[p.n] = read_file(eq + 1, &n, err, sizeof(err))) == NULL) {
+			free(p.names[p.n]);
+			rc = cli_error("template", EX_NOINPUT, "%s", err);
+			goto out;
+		}
+		p.n++;
+	}
+	if (data) {
+		json_error_t jerr;
+		ctx = strcmp(data, "-") == 0 ? json_loadf(stdin, 0, &jerr)
+		                             : json_load_file(data, 0, &jerr);
+		if (ctx == NULL) {
+			rc = cli_error("template", EX_DATAERR, "%s:%d:%d: %s", data, jerr.line,
+			               jerr.column, jerr.text);
+			goto out;
+		}
+	} else {
+		ctx = json_object();
+	}
+	if (mustache_compile(src, strlen(src), render_partial, &p, &tpl, err, sizeof(err)) < 0) {
+		rc = cli_error("template", EX_DATAERR, "%s:%s", file, err);
+		goto out;
+	}
+	if (mustache_render(tpl, ctx, esc, (size_t)64 << 20, &out, err, sizeof(err)) < 0) {
+		rc = cli_error("template", EX_DATAERR, "%s: %s", file, err);
+		goto out;
+	}
+	if (c->json) {
+		struct buf j = BUF_INIT;
+		buf_adds(&j, "{\"output\":");
+		buf_json_string(&j, out.data ? out.data : "", out.len);
+		buf_adds(&j, "}\n");
+		fwrite(j.data, 1, j.len, stdout);
+		buf_free(&j);
+	} else {
+		fwrite(out.data ? out.data : "", 1, out.len, stdout);
+	}
+out:
+	for (int i = 0; i < p.n; i++) {
+		free(p.names[i]);
+		free(p.texts[i]);
+	}
+	free(p.names);
+	free(p.texts);
+	json_decref(ctx);
+	mustache_free(tpl);
+	buf_free(&out);
+	free(src);
+	return rc;
+}
+
+struct template_out {
+	struct cli *c;
+	struct buf json;
+	int n;
+};
+
+static int
+template_row(void *arg, const struct store_template *t)
+{
+	struct template_out *o = arg;
+	char when[32];
+	if (o->c->json) {
+		if (o->n)
+			buf_addc(&o->json, ',');
+		buf_adds(&o->json, "{\"name\":");
+		cli_json_str(&o->json, t->name);
+		buf_printf(&o->json, ",\"version\":%d,\"versions\":%d,\"subject\":", t->version,
+		           t->versions);
+		cli_json_str(&o->json, t->subject);
+		buf_printf(&o->json,
+		           ",\"text\":%s,\"html\":%s,\"created_at\":", t->text ? "true" : "false",
+		           t->html ? "true" : "false");
+		cli_json_str(&o->json, cli_time(when, t->created_at));
+		buf_addc(&o->json, '}');
+	} else {
+		if (o->n == 0)
+			printf("%-24s %8s  %-10s %s\n", "TEMPLATE", "VERSION", "PARTS", "SUBJECT");
+		printf("%-24s %8d  %-10s %s\n", t->name, t->version,
+		       t->text && t->html ? "text+html"
+		       : t->text          ? "text"
+		                          : "html",
+		       t->subject);
+	}
+	o->n++;
+	return 0;
+}
+
+int
+cmd_template(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"subject", required_argument, NULL, 's'}, {"text", required_argument, NULL, 't'},
+	    {"html", required_argument, NULL, 'H'},    {"file", required_argument, NULL, 'f'},
+	    {"list", required_argument, NULL, 'l'},    {"data", required_argument, NULL, 'd'},
+	    {"partial", required_argument, NULL, 'p'}, {"escape", required_argument, NULL, 'e'},
+	    {"version", required_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+	};
+	const char *subject = NULL, *text = NULL, *html = NULL, *file = NULL, *list = NULL;
+	const char *data = NULL;
+	char **partials = xcalloc((size_t)argc + 1, sizeof(char *));
+	int npartials = 0, esc = MUSTACHE_ESC_HTML, version = 0, ch, rc = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":s:t:H:f:l:d:p:e:V:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			subject = optarg;
+			break;
+		case 't':
+			text = optarg;
+			break;
+		case 'H':
+			html = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'l':
+			list = optarg;
+			break;
+		case 'd':
+			data = optarg;
+			break;
+		case 'p':
+			partials[npartials++] = optarg;
+			break;
+		case 'V':
+			version = atoi(optarg);
+			break;
+		case 'e':
+			if (strcmp(optarg, "html") == 0)
+				esc = MUSTACHE_ESC_HTML;
+			else if (strcmp(optarg, "none") == 0)
+				esc = MUSTACHE_ESC_NONE;
+			else if (strcmp(optarg, "header") == 0)
+				esc = MUSTACHE_ESC_HEADER;
+			else
+				rc = cli_usage("template", "--escape takes html, none or header");
+			break;
+		case ':':
+			rc = cli_usage("template", "%s needs a value", argv[optind - 1]);
+			break;
+		default:
+			rc = cli_usage("template", "unknown option '%s'", argv[optind - 1]);
+			break;
+		}
+		if (rc)
+			goto out;
+	}
+	if (optind >= argc) {
+		rc = cli_usage("template", "add, list, show, lint or render?");
+		goto out;
+	}
+	const char *verb = argv[optind++];
+	int nargs = argc - optind;
+	if (strcmp(verb, "render") == 0) {
+		if (nargs != 1) {
+			rc = cli_usage("template", "render takes one template file");
+			goto out;
+		}
+		rc = template_render(c, argv[optind], data, partials, npartials, esc);
+	} else if (strcmp(verb, "lint") == 0) {
+		if (nargs != 1) {
+			rc = cli_usage("template", "lint takes a template file or name");
+			goto out;
+		}
+		rc = template_lint(c, argv[optind], list);
+	} else if (strcmp(verb, "add") == 0) {
+		if (nargs < 1 || nargs > 2) {
+			rc = cli_usage("template",
+			               "add takes a name (and optionally a template file)");
+			goto out;
+		}
+		const char *name = argv[optind];
+		if (nargs == 2)
+			file = argv[optind + 1];
+		if (*name == '\0' || strlen(name) > 120 || strchr(name, ':')) {
+			rc =
+			    cli_usage("template", "a template name is 1 to 120 characters, no ':'");
+			goto out;
+		}
+		struct sources src;
+		if ((rc = load_sources(file, subject, text, html, &src))) {
+			tplfile_clear(&src.t);
+			goto out;
+		}
+		struct store *s;
+		if ((rc = cli_open(c, "template", true, &s)) == 0) {
+			int v;
+			int64_t id;
+			int r = store_template_add(s, name, src.t.subject, src.t.text, src.t.html,
+			                           &v, &id);
+			if (r < 0)
+				rc = cli_error("template", cli_exit_for_store(r), "%s",
+				               store_errmsg(s));
+			else if (c->json)
+				printf("{\"name\":\"%s\",\"version\":%d}\n", name, v);
+			else
+				printf("Stored template '%s' version %d.\n", name, v);
+			store_close(s);
+		}
+		tplfile_clear(&src.t);
+	} else if (strcmp(verb, "list") == 0 || strcmp(verb, "show") == 0) {
+		bool show = verb[0] == 's';
+		if (nargs != (show ? 1 : 0)) {
+			rc = cli_usage("template", show ? "show takes a template name"
+			                                : "list takes no arguments");
+			goto out;
+		}
+		struct store *s;
+		if ((rc = cli_open(c, "template", false, &s)))
+			goto out;
+		if (show) {
+			const char *name = argv[optind];
+			struct store_template t;
+			int r = store_template_get(s, name, version, &t);
+			if (r < 0) {
+				rc = cli_error("template", cli_exit_for_store(r), "%s",
+				               store_errmsg(s));
+			} else if (c->json) {
+				struct buf j = BUF_INIT;
+				buf_adds(&j, "{\"name\":");
+				cli_json_str(&j, t.name);
+				buf_printf(&j, ",\"version\":%d,\"subject\":", t.version);
+				cli_json_str(&j, t.subject);
+				buf_adds(&j, ",\"text\":");
+				cli_json_str(&j, t.text);
+				buf_adds(&j, ",\"html\":");
+				cli_json_str(&j, t.html);
+				buf_adds(&j, "}\n");
+				fputs(j.data, stdout);
+				buf_free(&j);
+			} else {
+				printf("Subject: %s\n\n", t.subject);
+				if (t.text)
+					printf("--- text\n%s", t.text);
+				if (t.text && t.html && t.text[0] &&
+				    t.text[strlen(t.text) - 1] != '\n')
+					putchar('\n');
+				if (t.html)
+					printf("--- html\n%s", t.html);
+			}
+			store_template_clear(&t);
+		} else {
+			struct template_out o = {.c = c};
+			int r = store_template_each(s, template_row, &o);
+			if (r < 0)
+				rc = cli_error("template", cli_exit_for_store(r), "%s",
+				               store_errmsg(s));
+			else if (c->json)
+				printf("[%s]\n", o.json.data ? o.json.data : "");
+			else if (o.n == 0)
+				printf("No templates yet: 'kirim template add NAME FILE' stores "
+				       "one.\n");
+			buf_free(&o.json);
+		}
+		store_close(s);
+	} else {
+		rc = cli_usage("template",
+		               "unknown subcommand '%s' (add, list, show, lint, render)", verb);
+	}
+out:
+	free(partials);
+	return rc;
+}

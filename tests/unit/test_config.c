@@ -1,0 +1,617 @@
+/*
+ * test_config - table tests for src/app/config.c.
+ *
+ * Each case is a config text written to DIR/case.conf in a fresh temporary
+ * folder DIR, which also holds DKIM keys made at test time (Ed25519 and RSA,
+ * with OpenSSL), secret files and files with the wrong permissions. The
+ * result is serialised as "field=value ..." (only non-empty fields, the
+ * secret as its bytes, each DKIM entry as domain/selector/type/key_file) or as
+ * "ERR:" and the error, with DIR/case.conf written CONF and DIR written DIR.
+ * "@DIR@" in a case's text is replaced by the folder. A want ending in '*'
+ * matches as a prefix.
+ *
+ * Golden files: every tests/data/config/NAME.conf is loaded and compared with
+ * NAME.out (the same serialisation, the file's own path written CONF).
+ * docs/kirim.conf.example must load as it is.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "kirim/buf.h"
+#include "kirim/config.h"
+#include "kirim/dkim.h"
+
+static char dir[256];
+static char conf[512];
+
+#define FAILF(...)                                                                                 \
+	do {                                                                                       \
+		print_error(__VA_ARGS__);                                                          \
+		fail();                                                                            \
+	} while (0)
+
+static void
+write_file(const char *name, const void *data, size_t n, mode_t mode)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void
+write_key(const char *name, const char *type, mode_t mode)
+{
+	char path[512];
+	EVP_PKEY *k;
+
+	if (strcmp(type, "RSA") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	else
+		k = EVP_PKEY_Q_keygen(NULL, NULL, type);
+	assert_non_null(k);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+	EVP_PKEY_free(k);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/kirim-test-config-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/case.conf", dir);
+	char sub[300];
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	if (mkdir(sub, 0700) < 0)
+		return -1;
+	write_key("ed.pem", "ED25519", 0600);
+	write_key("ed2.pem", "ED25519", 0600);
+	write_key("rsa.pem", "RSA", 0600);
+	write_key("sub/ed.pem", "ED25519", 0600);
+	write_key("ed-world.pem", "ED25519", 0644);
+	write_key("ed-group.pem", "ED25519", 0640);
+	write_file("junk.pem", "not a key\n", 10, 0600);
+	write_file("secret.txt", "0123456789abcdef0123\n", 21, 0600);
+	write_file("secret-crlf.txt", "0123456789abcdef\r\n", 18, 0600);
+	write_file("secret-bare.txt", "0123456789abcdefX", 17, 0600);
+	write_file("secret-world.txt", "0123456789abcdef0123\n", 21, 0644);
+	write_file("secret-short.txt", "0123456789\n", 11, 0600);
+	setenv("KIRIM_TEST_SECRET", "env-secret-0123456789", 1);
+	setenv("KIRIM_TEST_SHORT", "short", 1);
+	unsetenv("KIRIM_TEST_UNSET");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[400];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Replace every occurrence of from in b with to. */
+static void
+replace_all(struct buf *b, const char *from, const char *to)
+{
+	struct buf out = BUF_INIT;
+	size_t fl = strlen(from);
+	const char *p = b->data ? b->data : "";
+
+	for (;;) {
+		const char *q = strstr(p, from);
+		if (!q) {
+			buf_adds(&out, p);
+			break;
+		}
+		buf_add(&out, p, (size_t)(q - p));
+		buf_adds(&out, to);
+		p = q + fl;
+	}
+	buf_reset(b);
+	buf_add(b, out.data ? out.data : "", out.len);
+	buf_free(&out);
+}
+
+static void
+field(struct buf *b, const char *name, const char *v)
+{
+	if (!v[0])
+		return;
+	if (b->len)
+		buf_addc(b, ' ');
+	buf_printf(b, "%s=%s", name, v);
+}
+
+/* Serialise the result of config_load(path) into got. */
+static void
+load(const char *path, struct buf *got)
+{
+	struct config c;
+	char err[1024] = "junk";
+
+	buf_reset(got);
+	if (config_load(path, &c, err, sizeof(err)) < 0) {
+		buf_printf(got, "ERR:%s", err);
+		assert_int_equal(c.secret_len, 0);
+		for (size_t i = 0; i < c.n_dkim; i++)
+			assert_null(c.dkim[i].key);
+	} else {
+		assert_string_equal(c.path, path ? path : "");
+		field(got, "domain", c.domain);
+		field(got, "ehlo", c.ehlo);
+		field(got, "feedback_id", c.feedback_id);
+		field(got, "url", c.unsub_url);
+		field(got, "mailto", c.unsub_mailto);
+		field(got, "view_url", c.view_url);
+		field(got, "bounce", c.bounce_domain);
+		if (c.secret_len) {
+			buf_printf(got, "%ssecret=", got->len ? " " : "");
+			buf_add(got, c.secret, c.secret_len);
+		}
+		for (size_t i = 0; i < c.n_dkim; i++) {
+			const struct config_dkim *d = &c.dkim[i];
+			assert_non_null(d->key);
+			buf_printf(
+			    got, "%sdkim=%s/%s/%s/%s", got->len ? " " : "", d->domain, d->selector,
+			    dkim_key_type(d->key) == DKIM_KEY_RSA ? "rsa" : "ed25519", d->key_file);
+		}
+	}
+	config_free(&c);
+	config_free(&c); /* twice is harmless */
+	if (path) {
+		replace_all(got, path, "CONF");
+		replace_all(got, dir, "DIR");
+	}
+}
+
+static bool
+matches(const char *got, const char *want)
+{
+	size_t wl = strlen(want);
+	if (wl && want[wl - 1] == '*')
+		return strncmp(got, want, wl - 1) == 0;
+	return strcmp(got, want) == 0;
+}
+
+struct ccase {
+	const char *label;
+	const char *text;
+	const char *want;
+};
+
+#define LONG_A50 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG_A250 LONG_A50 LONG_A50 LONG_A50 LONG_A50 LONG_A50
+
+static const struct ccase cases[] = {
+    /* Accepted. */
+    {"empty file", "", ""},
+    {"comments and blanks", "; a comment\n# another\n\n   \n", ""},
+    {"empty sections", "[sender]\n[unsubscribe]\n[bounce]\n[secret]\n", ""},
+    {"sender", "[sender]\ndomain = Example.COM\nehlo = mx1.example.com\nfeedback_id = camp:kirim\n",
+     "domain=example.com ehlo=mx1.example.com feedback_id=camp:kirim"},
+    {"idn domain",
+     "[sender]\ndomain = b\xc3\xbc"
+     "cher.example\n",
+     "domain=xn--bcher-kva.example"},
+    {"ehlo address literal", "[sender]\nehlo = [127.0.0.1]\n", "ehlo=[127.0.0.1]"},
+    {"unsubscribe",
+     "[unsubscribe]\nurl = https://example.com/u/\nmailto = unsub@example.com\n"
+     "view_url = https://example.com/v/\n",
+     "url=https://example.com/u/ mailto=unsub@example.com view_url=https://example.com/v/"},
+    {"mailto prefix", "[unsubscribe]\nmailto = mailto:Unsub@Example.com\n",
+     "mailto=Unsub@example.com"},
+    {"https with port and query", "[unsubscribe]\nurl = https://example.com:8443/u?t=\n",
+     "url=https://example.com:8443/u?t="},
+    {"https ip", "[unsubscribe]\nurl = https://192.0.2.1/u/\n", "url=https://192.0.2.1/u/"},
+    {"http 127.0.0.1", "[unsubscribe]\nurl = http://127.0.0.1:8080/u/\n",
+     "url=http://127.0.0.1:8080/u/"},
+    {"http localhost", "[unsubscribe]\nview_url = http://localhost/v/\n",
+     "view_url=http://localhost/v/"},
+    {"bounce", "[bounce]\ndomain = bounces.example.com\n", "bounce=bounces.example.com"},
+    {"double quotes", "[sender]\ndomain = \"example.com\"\n", "domain=example.com"},
+    {"single quotes", "[sender]\nfeedback_id = 'a:b'\n", "feedback_id=a:b"},
+    {"colon separator", "[sender]\ndomain: example.com\n", "domain=example.com"},
+    {"indented keys", "[sender]\n  domain = example.com\n\tehlo = mx.example.com\n",
+     "domain=example.com ehlo=mx.example.com"},
+    {"indented section", "  [sender]\ndomain = example.com\n", "domain=example.com"},
+    {"spaces in header", "[ sender ]\ndomain = example.com\n", "domain=example.com"},
+    {"CRLF", "[sender]\r\ndomain = example.com\r\n", "domain=example.com"},
+    {"no final newline", "[sender]\ndomain = example.com", "domain=example.com"},
+    {"BOM", "\xef\xbb\xbf[sender]\ndomain = example.com\n", "domain=example.com"},
+    {"inline comment", "[sender]\ndomain = example.com ; the sender\n", "domain=example.com"},
+    {"repeated section, other keys",
+     "[sender]\ndomain = example.com\n[bounce]\n"
+     "domain = b.example.com\n[sender]\nehlo = mx.example.com\n",
+     "domain=example.com ehlo=mx.example.com bounce=b.example.com"},
+    {"long url", "[unsubscribe]\nurl = https://example.com/" LONG_A250 "\n",
+     "url=https://example.com/" LONG_A250},
+    {"long url with comment", "[unsubscribe]\nurl = https://example.com/" LONG_A250 "  ; x\n",
+     "url=https://example.com/" LONG_A250},
+    {"long comment line", "; " LONG_A250 LONG_A250 "\n[sender]\ndomain = example.com\n",
+     "domain=example.com"},
+    {"secret value", "[secret]\nvalue = 0123456789abcdef\n", "secret=0123456789abcdef"},
+    {"secret value quoted with blanks", "[secret]\nvalue = \"  0123456789abcdef \"\n",
+     "secret=  0123456789abcdef "},
+    {"secret value 64 bytes", "[secret]\nvalue = " LONG_A50 "01234567890123\n",
+     "secret=" LONG_A50 "01234567890123"},
+    {"secret file", "[secret]\nfile = secret.txt\n", "secret=0123456789abcdef0123"},
+    {"secret file absolute", "[secret]\nfile = @DIR@/secret.txt\n", "secret=0123456789abcdef0123"},
+    {"secret file CRLF", "[secret]\nfile = secret-crlf.txt\n", "secret=0123456789abcdef"},
+    {"secret file no newline", "[secret]\nfile = secret-bare.txt\n", "secret=0123456789abcdefX"},
+    {"secret env", "[secret]\nenv = KIRIM_TEST_SECRET\n", "secret=env-secret-0123456789"},
+    {"dkim ed25519", "[dkim]\ndomain = example.com\nselector = s1\nkey_file = ed.pem\n",
+     "dkim=example.com/s1/ed25519/DIR/ed.pem"},
+    {"dkim rsa absolute", "[dkim]\ndomain = example.com\nselector = r1\nkey_file = @DIR@/rsa.pem\n",
+     "dkim=example.com/r1/rsa/DIR/rsa.pem"},
+    {"dkim subfolder", "[dkim]\ndomain = example.com\nselector = s1\nkey_file = sub/ed.pem\n",
+     "dkim=example.com/s1/ed25519/DIR/sub/ed.pem"},
+    {"dkim group-readable key",
+     "[dkim]\ndomain = example.com\nselector = s1\n"
+     "key_file = ed-group.pem\n",
+     "dkim=example.com/s1/ed25519/DIR/ed-group.pem"},
+    {"dkim two sections",
+     "[dkim]\ndomain = example.com\nselector = r1\nkey_file = rsa.pem\n\n"
+     "[dkim]\ndomain = example.com\nselector = e1\nkey_file = ed.pem\n",
+     "dkim=example.com/r1/rsa/DIR/rsa.pem dkim=example.com/e1/ed25519/DIR/ed.pem"},
+    {"dkim idn domain, dotted selector",
+     "[dkim]\ndomain = B\xc3\xbc"
+     "cher.example\nselector = mail.2024\nkey_file = ed.pem\n",
+     "dkim=xn--bcher-kva.example/mail.2024/ed25519/DIR/ed.pem"},
+    {"dkim four sections",
+     "[dkim]\ndomain=a.example\nselector=s\nkey_file=ed.pem\n"
+     "[dkim]\ndomain=b.example\nselector=s\nkey_file=ed.pem\n"
+     "[dkim]\ndomain=c.example\nselector=s\nkey_file=ed.pem\n"
+     "[dkim]\ndomain=d.example\nselector=s\nkey_file=ed2.pem\n",
+     "dkim=a.example/s/ed25519/DIR/ed.pem dkim=b.example/s/ed25519/DIR/ed.pem "
+     "dkim=c.example/s/ed25519/DIR/ed.pem dkim=d.example/s/ed25519/DIR/ed2.pem"},
+
+    /* Refused. */
+    {"unknown key", "[sender]\nfoo = 1\n", "ERR:CONF:2: unknown key 'foo' in [sender]"},
+    {"key of another section", "[bounce]\nehlo = mx.example.com\n",
+     "ERR:CONF:2: unknown key 'ehlo' in [bounce]"},
+    {"unknown section", "[sender]\ndomain = example.com\n[relay]\nhost = x\n",
+     "ERR:CONF:3: unknown section [relay]"},
+    {"empty unknown section", "[Sender]\n", "ERR:CONF:1: unknown section [Sender]"},
+    {"key outside a section", "domain = example.com\n",
+     "ERR:CONF:1: key 'domain' outside a section"},
+    {"duplicate key", "[sender]\ndomain = example.com\ndomain = example.org\n",
+     "ERR:CONF:3: duplicate key 'domain' in [sender]"},
+    {"duplicate key, repeated section",
+     "[sender]\ndomain = example.com\n[sender]\n\ndomain = example.org\n",
+     "ERR:CONF:5: duplicate key 'domain' in [sender]"},
+    {"duplicate indented key", "[sender]\ndomain = example.com\n  domain = example.org\n",
+     "ERR:CONF:3: duplicate key 'domain' in [sender]"},
+    {"duplicate key in dkim",
+     "[dkim]\ndomain = example.com\nselector = a\nselector = b\nkey_file = ed.pem\n",
+     "ERR:CONF:4: duplicate key 'selector' in [dkim]"},
+    {"no equals", "[sender]\ndomain\n", "ERR:CONF:2: expected [section] or key = value"},
+    {"no key name", "[sender]\n= example.com\n", "ERR:CONF:2: missing key name before '='"},
+    {"unclosed section", "[sender\ndomain = example.com\n",
+     "ERR:CONF:1: no ']' at the end of the section name"},
+    {"empty value", "[sender]\ndomain =\n", "ERR:CONF:2: empty value for 'domain' in [sender]"},
+    {"empty quoted value", "[sender]\ndomain = \"\"\n",
+     "ERR:CONF:2: empty value for 'domain' in [sender]"},
+    {"unterminated quote", "[sender]\ndomain = \"example.com\n",
+     "ERR:CONF:2: unterminated quoted value for 'domain' (a ';' after a blank starts a "
+     "comment)"},
+    {"comment inside quotes", "[secret]\nvalue = \"0123456789 ;abcdef\"\n",
+     "ERR:CONF:2: unterminated quoted value for 'value' (a ';' after a blank starts a "
+     "comment)"},
+    {"control character", "[sender]\ndomain = exa\x01mple.com\n",
+     "ERR:CONF:2: control character in line"},
+    {"NUL byte", "[sender]\ndomain = exa\0mple.com\n", "ERR:CONF:2: control character in line"},
+    {"line too long",
+     "[unsubscribe]\nurl = https://example.com/" LONG_A250 LONG_A250 LONG_A250 LONG_A250 LONG_A250
+         LONG_A250 LONG_A250 LONG_A250 LONG_A250 LONG_A250 LONG_A250 LONG_A250 LONG_A250 LONG_A250
+             LONG_A250 LONG_A250 LONG_A250 "\n",
+     "ERR:CONF:2: line too long (4096 bytes at most)"},
+    {"long url too long for the field",
+     "[unsubscribe]\nurl = https://example.com/" LONG_A250 LONG_A250 "\n",
+     "ERR:CONF:2: value of 'url' is too long (511 bytes at most)"},
+    {"bad domain", "[sender]\ndomain = exa_mple.com\n",
+     "ERR:CONF:2: domain 'exa_mple.com' is not a valid domain: invalid domain label"},
+    {"domain without dot", "[bounce]\ndomain = localhost\n",
+     "ERR:CONF:2: domain 'localhost' is not a valid domain: domain has no dot"},
+    {"ehlo bad literal", "[sender]\nehlo = [300.1.1.1]\n",
+     "ERR:CONF:2: ehlo '[300.1.1.1]' is not a valid address literal: invalid IP literal"},
+    {"http elsewhere", "[unsubscribe]\nurl = http://example.com/u/\n",
+     "ERR:CONF:2: url 'http://example.com/u/' must start with https:// (http:// is only for "
+     "127.0.0.1 and localhost)"},
+    {"http lookalike", "[unsubscribe]\nurl = http://localhost.example.com/u/\n",
+     "ERR:CONF:2: url 'http://localhost.example.com/u/' must start with https://*"},
+    {"ftp", "[unsubscribe]\nview_url = ftp://example.com/\n",
+     "ERR:CONF:2: view_url 'ftp://example.com/' must start with https://"},
+    {"no host", "[unsubscribe]\nurl = https:///u/\n", "ERR:CONF:2: url 'https:///u/' has no host"},
+    {"user in url", "[unsubscribe]\nurl = https://a@example.com/\n",
+     "ERR:CONF:2: url 'https://a@example.com/' must not hold a user name"},
+    {"bad port", "[unsubscribe]\nurl = https://example.com:x/\n",
+     "ERR:CONF:2: url 'https://example.com:x/' has a bad port"},
+    {"bad host", "[unsubscribe]\nurl = https://exa_mple.com/\n",
+     "ERR:CONF:2: url 'https://exa_mple.com/' has a bad host name: invalid domain label"},
+    {"blank in url", "[unsubscribe]\nurl = \"https://example.com/a b\"\n",
+     "ERR:CONF:2: url must be a URL without blanks or non-ASCII characters"},
+    {"bad mailto", "[unsubscribe]\nmailto = unsub.example.com\n",
+     "ERR:CONF:2: mailto 'unsub.example.com' is not a valid address: missing @"},
+    {"feedback_id blank", "[sender]\nfeedback_id = \"a b\"\n",
+     "ERR:CONF:2: feedback_id may hold printable ASCII only, without blanks"},
+    {"bad selector", "[dkim]\ndomain = example.com\nselector = s_1\nkey_file = ed.pem\n",
+     "ERR:CONF:3: selector 's_1' is not a valid DNS name (letters, digits, '-', '.')"},
+    {"selector hyphen end", "[dkim]\nselector = s-\n", "ERR:CONF:2: selector 's-' is not*"},
+    {"selector empty label", "[dkim]\nselector = a..b\n", "ERR:CONF:2: selector 'a..b' is not*"},
+    {"secret too short", "[secret]\nvalue = short\n",
+     "ERR:CONF:2: secret is too short (need 16 bytes or more)"},
+    {"secret 15 bytes", "[secret]\nvalue = 0123456789abcde\n",
+     "ERR:CONF:2: secret is too short (need 16 bytes or more)"},
+    {"secret too long", "[secret]\nvalue = " LONG_A50 "012345678901234\n",
+     "ERR:CONF:2: secret is too long (64 bytes at most)"},
+    {"secret two sources", "[secret]\nvalue = 0123456789abcdef\n\nenv = KIRIM_TEST_SECRET\n",
+     "ERR:CONF:4: [secret] takes one of value, file or env (another was given on line 2)"},
+    {"secret two sections", "[secret]\nfile = secret.txt\n[secret]\nvalue = 0123456789abcdef\n",
+     "ERR:CONF:4: [secret] takes one of value, file or env (another was given on line 2)"},
+    {"secret env unset", "[secret]\nenv = KIRIM_TEST_UNSET\n",
+     "ERR:CONF:2: environment variable KIRIM_TEST_UNSET is not set"},
+    {"secret env short", "[secret]\nenv = KIRIM_TEST_SHORT\n",
+     "ERR:CONF:2: secret is too short (need 16 bytes or more)"},
+    {"secret file short", "[secret]\nfile = secret-short.txt\n",
+     "ERR:CONF:2: secret is too short (need 16 bytes or more)"},
+    {"secret file missing", "[secret]\nfile = nope.txt\n",
+     "ERR:CONF:2: cannot open secret file DIR/nope.txt: No such file or directory"},
+    {"secret file world-readable", "[secret]\nfile = secret-world.txt\n",
+     "ERR:CONF:2: secret file DIR/secret-world.txt is readable by other users: chmod 600 "
+     "DIR/secret-world.txt"},
+    {"secret file is a folder", "[secret]\nfile = sub\n",
+     "ERR:CONF:2: secret file DIR/sub is not a regular file"},
+    {"key world-readable", "[dkim]\ndomain = example.com\nselector = s1\nkey_file = ed-world.pem\n",
+     "ERR:CONF:4: key file DIR/ed-world.pem is readable by other users: chmod 600 "
+     "DIR/ed-world.pem"},
+    {"key missing", "[dkim]\ndomain = example.com\nselector = s1\nkey_file = nope.pem\n",
+     "ERR:CONF:4: cannot open key file DIR/nope.pem: No such file or directory"},
+    {"key not a key", "[dkim]\ndomain = example.com\nselector = s1\nkey_file = junk.pem\n",
+     "ERR:CONF:4: key file DIR/junk.pem: *"},
+    {"dkim without selector",
+     "[sender]\ndomain = example.com\n[dkim]\ndomain = example.com\n"
+     "key_file = ed.pem\n",
+     "ERR:CONF:3: [dkim] section has no selector (it needs domain, selector and key_file)"},
+    {"dkim without key, another follows",
+     "[dkim]\ndomain = example.com\nselector = a\n[dkim]\ndomain = example.com\n"
+     "selector = b\nkey_file = ed.pem\n",
+     "ERR:CONF:1: [dkim] section has no key_file (it needs domain, selector and key_file)"},
+    {"empty dkim", "[dkim]\n",
+     "ERR:CONF:1: [dkim] section has no domain (it needs domain, selector and key_file)"},
+    {"dkim same selector twice",
+     "[dkim]\ndomain = example.com\nselector = s\nkey_file = ed.pem\n"
+     "[dkim]\ndomain = Example.com\nselector = s\nkey_file = ed2.pem\n",
+     "ERR:CONF:5: second [dkim] section for s._domainkey.example.com"},
+    {"five dkim sections",
+     "[dkim]\ndomain=a.example\nselector=s\nkey_file=ed.pem\n"
+     "[dkim]\ndomain=b.example\nselector=s\nkey_file=ed.pem\n"
+     "[dkim]\ndomain=c.example\nselector=s\nkey_file=ed.pem\n"
+     "[dkim]\ndomain=d.example\nselector=s\nkey_file=ed.pem\n"
+     "[dkim]\ndomain=e.example\nselector=s\nkey_file=ed.pem\n",
+     "ERR:CONF:17: too many [dkim] sections (4 at most)"},
+    {"error after keys loaded",
+     "[dkim]\ndomain = example.com\nselector = s\nkey_file = ed.pem\n"
+     "[sender]\nbogus = 1\n",
+     "ERR:CONF:6: unknown key 'bogus' in [sender]"},
+};
+
+static void
+test_cases(void **state)
+{
+	struct buf text = BUF_INIT, got = BUF_INIT;
+	int failed = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct ccase *c = &cases[i];
+		size_t len = strlen(c->text);
+		/* The NUL case holds a NUL: take its length from the known suffix. */
+		if (strcmp(c->label, "NUL byte") == 0)
+			len += 1 + strlen(c->text + len + 1);
+		buf_reset(&text);
+		buf_add(&text, c->text, len);
+		if (strstr(text.data, "@DIR@")) /* replace_all stops at a NUL */
+			replace_all(&text, "@DIR@", dir);
+		write_file("case.conf", text.data, text.len, 0600);
+		load(conf, &got);
+		if (!matches(got.data ? got.data : "", c->want)) {
+			print_error("%s:\n   got: %s\n  want: %s\n", c->label, got.data, c->want);
+			failed++;
+		}
+	}
+	buf_free(&text);
+	buf_free(&got);
+	if (failed)
+		FAILF("%d of %zu cases failed\n", failed, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void
+test_missing_files(void **state)
+{
+	struct buf got = BUF_INIT;
+	char path[512], cwd[1024];
+
+	(void)state;
+	/* A named file that does not exist is an error. */
+	snprintf(path, sizeof(path), "%s/nope.conf", dir);
+	load(path, &got);
+	assert_string_equal(got.data,
+	                    "ERR:CONF: cannot open config file: No such file or directory");
+	/* A folder is not a config file. */
+	load(dir, &got);
+	assert_string_equal(got.data, "ERR:CONF: config file is not a regular file");
+
+	/* Default path: $KIRIM_CONFIG, else ./kirim.conf, which may be missing. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	unsetenv("KIRIM_CONFIG");
+	load(NULL, &got);
+	assert_string_equal(got.data ? got.data : "", "");
+
+	setenv("KIRIM_CONFIG", "", 1); /* empty counts as unset */
+	load(NULL, &got);
+	assert_string_equal(got.data ? got.data : "", "");
+
+	write_file("kirim.conf", "[sender]\ndomain = default.example\n", 34, 0644);
+	unsetenv("KIRIM_CONFIG");
+	struct config c;
+	char err[256];
+	assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.path, "kirim.conf");
+	assert_string_equal(c.domain, "default.example");
+	config_free(&c);
+
+	/* Relative key paths of ./kirim.conf are relative to ".". */
+	write_file("kirim.conf", "[dkim]\ndomain = example.com\nselector = s\nkey_file = ed.pem\n",
+	           58, 0644);
+	assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.dkim[0].key_file, "./ed.pem");
+	config_free(&c);
+
+	write_file("other.conf", "[bounce]\ndomain = env.example\n", 30, 0644);
+	setenv("KIRIM_CONFIG", "other.conf", 1);
+	assert_int_equal(config_load(NULL, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.path, "other.conf");
+	assert_string_equal(c.bounce_domain, "env.example");
+	config_free(&c);
+
+	setenv("KIRIM_CONFIG", "missing.conf", 1);
+	assert_int_equal(config_load(NULL, &c, err, sizeof(err)), -1);
+	assert_string_equal(err,
+	                    "missing.conf: cannot open config file: No such file or directory");
+	config_free(&c);
+
+	/* An error message is cut to errsz, NUL-terminated. */
+	write_file("kirim.conf", "[sender]\nfoo = 1\n", 17, 0644);
+	unsetenv("KIRIM_CONFIG");
+	char small[12];
+	assert_int_equal(config_load(NULL, &c, small, sizeof(small)), -1);
+	assert_string_equal(small, "kirim.conf:");
+	assert_int_equal(config_load(NULL, &c, NULL, 0), -1);
+
+	assert_int_equal(chdir(cwd), 0);
+	buf_free(&got);
+}
+
+static const char *
+env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+	return v && v[0] ? v : def;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b = BUF_INIT;
+	char chunk[4096];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	while (b.len && (b.data[b.len - 1] == '\n'))
+		b.data[--b.len] = '\0';
+	if (!b.data)
+		buf_adds(&b, "");
+	return b.data;
+}
+
+static void
+test_golden(void **state)
+{
+	const char *data = env_or("KIRIM_TESTDATA", "tests/data");
+	char folder[512];
+	struct buf got = BUF_INIT;
+	int n = 0, failed = 0;
+
+	(void)state;
+	snprintf(folder, sizeof(folder), "%s/config", data);
+	DIR *d = opendir(folder);
+	if (!d)
+		FAILF("cannot open %s: %s\n", folder, strerror(errno));
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		char in[1024], out[1024];
+		if (l < 6 || strcmp(e->d_name + l - 5, ".conf") != 0)
+			continue;
+		snprintf(in, sizeof(in), "%s/%s", folder, e->d_name);
+		snprintf(out, sizeof(out), "%s/%.*s.out", folder, (int)(l - 5), e->d_name);
+		char *want = slurp(out);
+		if (!want)
+			FAILF("%s: no %s\n", e->d_name, out);
+		load(in, &got);
+		if (strcmp(got.data ? got.data : "", want) != 0) {
+			print_error("%s:\n   got: %s\n  want: %s\n", e->d_name, got.data, want);
+			failed++;
+		}
+		free(want);
+		n++;
+	}
+	closedir(d);
+	buf_free(&got);
+	if (n < 5)
+		FAILF("only %d golden files in %s\n", n, folder);
+	if (failed)
+		FAILF("%d of %d golden files failed\n", failed, n);
+}
+
+static void
+test_example(void **state)
+{
+	char path[512];
+	struct config c;
+	char err[512];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/docs/kirim.conf.example", env_or("KIRIM_SRC", "."));
+	if (config_load(path, &c, err, sizeof(err)) != 0)
+		FAILF("%s\n", err);
+	assert_string_equal(c.domain, "example.com");
+	assert_string_equal(c.bounce_domain, "bounces.example.com");
+	assert_true(c.unsub_url[0] && c.unsub_mailto[0] && c.view_url[0] && c.ehlo[0]);
+	config_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_cases),
+	    cmocka_unit_test(test_missing_files),
+	    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_example),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
