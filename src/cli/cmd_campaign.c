@@ -221,8 +221,9 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 					printf("reply-to:  %s\n", sc.reply_to);
 				printf("headers:   %s\ncreated:   %s UTC\n", sc.headers,
 				       cli_time(when, sc.created_at));
-				store_campaign_clear(&sc);
 			}
+			if (r == 0)
+				store_campaign_clear(&sc);
 		} else {
 			struct campaign_out o = {.c = c};
 			int r = store_campaign_each(s, campaign_row, &o);

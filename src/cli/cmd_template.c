@@ -197,8 +197,10 @@ template_lint(struct cli *c, const char *target, const char *list)
 	FILE *probe = fopen(target, "rb");
 	if (probe) {
 		fclose(probe);
-		if ((rc = load_sources(target, NULL, NULL, NULL, &src)))
+		if ((rc = load_sources(target, NULL, NULL, NULL, &src))) {
+			tplfile_clear(&src.t);
 			return rc;
+		}
 	} else {
 		if ((rc = cli_open(c, "template", false, &s)))
 			return rc;
