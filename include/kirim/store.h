@@ -161,7 +161,7 @@ struct store_template {
 	int64_t id;
 	char name[128];
 	int version;
-	int versions; /* how many versions the name has (store_template_each only) */
+	int versions;  /* how many versions the name has (store_template_each only) */
 	char *subject; /* owned: free with store_template_clear */
 	char *text;    /* NULL when the template has no text part */
 	char *html;    /* NULL when the template has no HTML part */
@@ -171,7 +171,7 @@ typedef int (*store_template_cb)(void *arg, const struct store_template *t);
 
 /* store_template_add - store a new version of name; sets *version and *id */
 int store_template_add(struct store *s, const char *name, const char *subject, const char *text,
-		       const char *html, int *version, int64_t *id);
+                       const char *html, int *version, int64_t *id);
 /* store_template_get - version of name (0: the latest); STORE_E_NOTFOUND if none */
 int store_template_get(struct store *s, const char *name, int version, struct store_template *out);
 /* store_template_get_id - the template with this id */
