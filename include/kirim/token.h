@@ -28,16 +28,28 @@ enum token_purpose {
 enum { TOKEN_MAX = 64 }; /* longest token written, with its NUL */
 
 /*
+ * A signing key, made once (the HMAC key schedule is computed here, so each
+ * token costs two SHA-256 compressions, not an HMAC set-up). Not thread-safe:
+ * one per thread.
+ */
+struct token_key;
+
+/* token_key_new - a key for keylen bytes of secret (any length, 0 allowed) */
+struct token_key *token_key_new(const void *key, size_t keylen);
+/* token_key_free - NULL is a no-op; the key bytes are wiped */
+void token_key_free(struct token_key *k);
+
+/*
  * token_make - write the token for (purpose, campaign, contact) into out
  * (TOKEN_MAX bytes, NUL-terminated), signed with key. Returns its length (at
  * most 40), or 0 with out = "" when an id is negative or purpose is not one
  * of enum token_purpose.
  */
-size_t token_make(const void *key, size_t keylen, enum token_purpose purpose, int64_t campaign,
+size_t token_make(struct token_key *k, enum token_purpose purpose, int64_t campaign,
                   int64_t contact, char out[TOKEN_MAX]);
 /* token_make_lower - the same in lower-case base32 (at most 48 chars), for email local parts */
-size_t token_make_lower(const void *key, size_t keylen, enum token_purpose purpose,
-                        int64_t campaign, int64_t contact, char out[TOKEN_MAX]);
+size_t token_make_lower(struct token_key *k, enum token_purpose purpose, int64_t campaign,
+                        int64_t contact, char out[TOKEN_MAX]);
 /*
  * token_check - verify the n bytes at s (either alphabet; base32 in any case,
  * since mail systems may upper-case local parts) for purpose; on success set
@@ -45,7 +57,7 @@ size_t token_make_lower(const void *key, size_t keylen, enum token_purpose purpo
  * trailing bytes, other purpose, or not a token). The tag is compared in
  * constant time.
  */
-int token_check(const void *key, size_t keylen, enum token_purpose purpose, const char *s, size_t n,
+int token_check(struct token_key *k, enum token_purpose purpose, const char *s, size_t n,
                 int64_t *campaign, int64_t *contact);
 
 #endif

@@ -24,6 +24,7 @@ struct composer {
 	struct mustache_tpl *subject, *text, *html;
 	json_t *campaign_obj; /* {"name":..,"id":..} */
 	json_t *sender_obj;   /* {"name":..,"email":..} */
+	struct token_key *key;
 	struct buf rsubject, rtext, rhtml, msg, scratch;
 };
 
@@ -59,6 +60,7 @@ composer_new(const struct composer_campaign *c, const struct composer_identity *
 	k->c = *c;
 	k->id = *id;
 	k->domain = xstrdup(id->domain && *id->domain ? id->domain : at + 1);
+	k->key = token_key_new(id->secret, id->secret_len);
 	if (composer_compile("subject", c->subject ? c->subject : "", &k->subject, err, errsz) <
 	        0 ||
 	    composer_compile("text part", c->text, &k->text, err, errsz) < 0 ||
@@ -89,6 +91,7 @@ composer_free(struct composer *k)
 	mustache_free(k->html);
 	json_decref(k->campaign_obj);
 	json_decref(k->sender_obj);
+	token_key_free(k->key);
 	buf_free(&k->rsubject);
 	buf_free(&k->rtext);
 	buf_free(&k->rhtml);
@@ -156,13 +159,10 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	}
 
 	char utok[TOKEN_MAX], ltok[TOKEN_MAX], btok[TOKEN_MAX], mtok[TOKEN_MAX];
-	size_t ulen =
-	    token_make(id->secret, id->secret_len, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id, utok);
-	token_make_lower(id->secret, id->secret_len, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id,
-	                 ltok);
-	token_make_lower(id->secret, id->secret_len, TOKEN_BOUNCE, k->c.id, r->contact_id, btok);
-	token_make_lower(id->secret, id->secret_len, TOKEN_MESSAGE_ID, k->c.id, r->contact_id,
-	                 mtok);
+	size_t ulen = token_make(k->key, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id, utok);
+	token_make_lower(k->key, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id, ltok);
+	token_make_lower(k->key, TOKEN_BOUNCE, k->c.id, r->contact_id, btok);
+	token_make_lower(k->key, TOKEN_MESSAGE_ID, k->c.id, r->contact_id, mtok);
 
 	/* Built-in fields. URLs are kept in scratch, one after another, NUL-separated. */
 	struct buf *sc = &k->scratch;
@@ -174,7 +174,7 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	}
 	if (id->view_url && *id->view_url) {
 		char vtok[TOKEN_MAX];
-		token_make(id->secret, id->secret_len, TOKEN_VIEW, k->c.id, r->contact_id, vtok);
+		token_make(k->key, TOKEN_VIEW, k->c.id, r->contact_id, vtok);
 		view_at = sc->len + 1;
 		buf_printf(sc, "%c%s%s", 0, id->view_url, vtok);
 	}

@@ -22,11 +22,13 @@
  */
 #include "kirim/token.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+
+#include "kirim/xmalloc.h"
 
 enum {
 	TAG_LEN = 12,                       /* 96-bit truncated HMAC-SHA256 */
@@ -90,29 +92,88 @@ varint_get(const unsigned char *p, size_t n, int64_t *out)
 	return 0;
 }
 
+enum { SHA256_BLOCK = 64, SHA256_LEN = 32 };
+
+/*
+ * The HMAC key schedule (RFC 2104): SHA-256 states that have already taken
+ * the key XOR ipad and the key XOR opad blocks; each tag copies them.
+ */
+struct token_key {
+	EVP_MD_CTX *inner;
+	EVP_MD_CTX *outer;
+	EVP_MD_CTX *work;
+	int ok; /* 0 when OpenSSL failed to set up: every token is then refused */
+};
+
+/* token_key_new - compute the HMAC-SHA256 key schedule for key */
+struct token_key *
+token_key_new(const void *key, size_t keylen)
+{
+	struct token_key *k = xcalloc(1, sizeof(*k));
+	unsigned char k0[SHA256_BLOCK] = {0}, pad[SHA256_BLOCK];
+	unsigned int dlen = 0;
+	const EVP_MD *md = EVP_sha256();
+
+	k->inner = EVP_MD_CTX_new();
+	k->outer = EVP_MD_CTX_new();
+	k->work = EVP_MD_CTX_new();
+	if (!k->inner || !k->outer || !k->work)
+		return k;
+	if (keylen > SHA256_BLOCK) {
+		if (!EVP_Digest(key, keylen, k0, &dlen, md, NULL))
+			return k;
+	} else if (keylen) {
+		memcpy(k0, key, keylen);
+	}
+	for (int i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k0[i] ^ 0x36;
+	if (!EVP_DigestInit_ex(k->inner, md, NULL) || !EVP_DigestUpdate(k->inner, pad, sizeof(pad)))
+		goto out;
+	for (int i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k0[i] ^ 0x5c;
+	if (!EVP_DigestInit_ex(k->outer, md, NULL) || !EVP_DigestUpdate(k->outer, pad, sizeof(pad)))
+		goto out;
+	k->ok = 1;
+out:
+	OPENSSL_cleanse(k0, sizeof(k0));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	return k;
+}
+
+/* token_key_free - release the key schedule */
+void
+token_key_free(struct token_key *k)
+{
+	if (k == NULL)
+		return;
+	EVP_MD_CTX_free(k->inner);
+	EVP_MD_CTX_free(k->outer);
+	EVP_MD_CTX_free(k->work);
+	free(k);
+}
+
 /* HMAC-SHA256 of the n payload bytes, truncated to TAG_LEN. Returns 0 or -1. */
 static int
-tag_make(const void *key, size_t keylen, const unsigned char *payload, size_t n,
-         unsigned char tag[TAG_LEN])
+tag_make(struct token_key *k, const unsigned char *payload, size_t n, unsigned char tag[TAG_LEN])
 {
-	static const unsigned char nokey[1];
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char ih[SHA256_LEN], md[SHA256_LEN];
+	unsigned int len = 0;
 
-	if (keylen > INT32_MAX)
-		return -1;
-	if (!HMAC(EVP_sha256(), key && keylen ? key : nokey, (int)keylen, payload, n, md, &mdlen) ||
-	    mdlen < TAG_LEN)
+	if (!k->ok || !EVP_MD_CTX_copy_ex(k->work, k->inner) ||
+	    !EVP_DigestUpdate(k->work, payload, n) || !EVP_DigestFinal_ex(k->work, ih, &len) ||
+	    !EVP_MD_CTX_copy_ex(k->work, k->outer) || !EVP_DigestUpdate(k->work, ih, sizeof(ih)) ||
+	    !EVP_DigestFinal_ex(k->work, md, &len))
 		return -1;
 	memcpy(tag, md, TAG_LEN);
 	OPENSSL_cleanse(md, sizeof(md));
+	OPENSSL_cleanse(ih, sizeof(ih));
 	return 0;
 }
 
 /* Build the written bytes (varints + tag) into raw. Returns their count, 0 on error. */
 static size_t
-raw_make(const void *key, size_t keylen, enum token_purpose purpose, int64_t campaign,
-         int64_t contact, unsigned char raw[RAW_MAX])
+raw_make(struct token_key *k, enum token_purpose purpose, int64_t campaign, int64_t contact,
+         unsigned char raw[RAW_MAX])
 {
 	unsigned char payload[PAYLOAD_MAX];
 	size_t n = 0;
@@ -122,7 +183,7 @@ raw_make(const void *key, size_t keylen, enum token_purpose purpose, int64_t cam
 	payload[n++] = (unsigned char)purpose;
 	n += varint_put(payload + n, (uint64_t)campaign);
 	n += varint_put(payload + n, (uint64_t)contact);
-	if (tag_make(key, keylen, payload, n, raw + n - 1) < 0)
+	if (tag_make(k, payload, n, raw + n - 1) < 0)
 		return 0;
 	memcpy(raw, payload + 1, n - 1);
 	return n - 1 + TAG_LEN;
@@ -234,8 +295,8 @@ decode(const char *s, size_t n, int width, unsigned char *out, size_t cap)
 
 /* Check decoded bytes against purpose; set the ids on success. */
 static int
-raw_check(const void *key, size_t keylen, enum token_purpose purpose, const unsigned char *raw,
-          size_t n, int64_t *campaign, int64_t *contact)
+raw_check(struct token_key *k, enum token_purpose purpose, const unsigned char *raw, size_t n,
+          int64_t *campaign, int64_t *contact)
 {
 	unsigned char payload[PAYLOAD_MAX];
 	unsigned char tag[TAG_LEN];
@@ -250,7 +311,7 @@ raw_check(const void *key, size_t keylen, enum token_purpose purpose, const unsi
 		return -1;
 	payload[0] = (unsigned char)purpose;
 	memcpy(payload + 1, raw, la + lb);
-	if (tag_make(key, keylen, payload, 1 + la + lb, tag) < 0)
+	if (tag_make(k, payload, 1 + la + lb, tag) < 0)
 		return -1;
 	if (CRYPTO_memcmp(tag, raw + la + lb, TAG_LEN) != 0)
 		return -1;
@@ -261,11 +322,11 @@ raw_check(const void *key, size_t keylen, enum token_purpose purpose, const unsi
 
 /* token_make - write the base64url token for (purpose, campaign, contact) */
 size_t
-token_make(const void *key, size_t keylen, enum token_purpose purpose, int64_t campaign,
-           int64_t contact, char out[TOKEN_MAX])
+token_make(struct token_key *k, enum token_purpose purpose, int64_t campaign, int64_t contact,
+           char out[TOKEN_MAX])
 {
 	unsigned char raw[RAW_MAX];
-	size_t n = raw_make(key, keylen, purpose, campaign, contact, raw);
+	size_t n = raw_make(k, purpose, campaign, contact, raw);
 
 	out[0] = '\0';
 	if (n == 0)
@@ -275,11 +336,11 @@ token_make(const void *key, size_t keylen, enum token_purpose purpose, int64_t c
 
 /* token_make_lower - write the lower-case base32 token for (purpose, campaign, contact) */
 size_t
-token_make_lower(const void *key, size_t keylen, enum token_purpose purpose, int64_t campaign,
-                 int64_t contact, char out[TOKEN_MAX])
+token_make_lower(struct token_key *k, enum token_purpose purpose, int64_t campaign, int64_t contact,
+                 char out[TOKEN_MAX])
 {
 	unsigned char raw[RAW_MAX];
-	size_t n = raw_make(key, keylen, purpose, campaign, contact, raw);
+	size_t n = raw_make(k, purpose, campaign, contact, raw);
 
 	out[0] = '\0';
 	if (n == 0)
@@ -289,7 +350,7 @@ token_make_lower(const void *key, size_t keylen, enum token_purpose purpose, int
 
 /* token_check - verify a token of either alphabet for purpose and return its ids */
 int
-token_check(const void *key, size_t keylen, enum token_purpose purpose, const char *s, size_t n,
+token_check(struct token_key *k, enum token_purpose purpose, const char *s, size_t n,
             int64_t *campaign, int64_t *contact)
 {
 	unsigned char raw[RAW_MAX];
@@ -304,10 +365,10 @@ token_check(const void *key, size_t keylen, enum token_purpose purpose, const ch
 	 * try: both need a valid tag.
 	 */
 	len = decode(s, n, 6, raw, sizeof(raw));
-	if (len > 0 && raw_check(key, keylen, purpose, raw, (size_t)len, campaign, contact) == 0)
+	if (len > 0 && raw_check(k, purpose, raw, (size_t)len, campaign, contact) == 0)
 		return 0;
 	len = decode(s, n, 5, raw, sizeof(raw));
-	if (len > 0 && raw_check(key, keylen, purpose, raw, (size_t)len, campaign, contact) == 0)
+	if (len > 0 && raw_check(k, purpose, raw, (size_t)len, campaign, contact) == 0)
 		return 0;
 	return -1;
 }

@@ -26,6 +26,37 @@
 static const char key[] = "kirim-test-key-0123456789abcdef!";
 #define KEYLEN (sizeof(key) - 1)
 
+/*
+ * tk - the token_key for these key bytes. The last one is kept and reused
+ * while the bytes stay the same; teardown frees it.
+ */
+static struct token_key *tk_last;
+static unsigned char tk_bytes[128];
+static size_t tk_len = (size_t)-1;
+
+static struct token_key *
+tk(const void *k, size_t klen)
+{
+	if (tk_last && klen == tk_len && klen <= sizeof(tk_bytes) && memcmp(k, tk_bytes, klen) == 0)
+		return tk_last;
+	token_key_free(tk_last);
+	tk_last = token_key_new(k, klen);
+	tk_len = klen <= sizeof(tk_bytes) ? klen : (size_t)-1;
+	if (klen <= sizeof(tk_bytes))
+		memcpy(tk_bytes, k, klen);
+	return tk_last;
+}
+
+static int
+tk_teardown(void **state)
+{
+	(void)state;
+	token_key_free(tk_last);
+	tk_last = NULL;
+	tk_len = (size_t)-1;
+	return 0;
+}
+
 static const enum token_purpose purposes[] = {
     TOKEN_UNSUBSCRIBE, TOKEN_BOUNCE, TOKEN_OPEN, TOKEN_CLICK, TOKEN_VIEW, TOKEN_MESSAGE_ID,
 };
@@ -47,7 +78,7 @@ want_refused(const char *label, const void *k, size_t klen, enum token_purpose p
 {
 	int64_t a = -7, b = -7;
 
-	if (token_check(k, klen, p, s, n, &a, &b) == 0)
+	if (token_check(tk(k, klen), p, s, n, &a, &b) == 0)
 		FAILF("%s: token '%.*s' accepted (campaign %lld contact %lld), want refused\n",
 		      label, (int)n, s, (long long)a, (long long)b);
 	if (a != -7 || b != -7)
@@ -60,7 +91,7 @@ want_ok(const char *label, const void *k, size_t klen, enum token_purpose p, con
 {
 	int64_t a = -1, b = -1;
 
-	if (token_check(k, klen, p, s, strlen(s), &a, &b) != 0)
+	if (token_check(tk(k, klen), p, s, strlen(s), &a, &b) != 0)
 		FAILF("%s: token '%s' refused, want campaign %lld contact %lld\n", label, s,
 		      (long long)wa, (long long)wb);
 	if (a != wa || b != wb)
@@ -93,9 +124,10 @@ test_round_trip(void **state)
 		const struct ids *c = &idcases[i];
 		for (size_t j = 0; j < NPURPOSES; j++) {
 			char t[TOKEN_MAX], l[TOKEN_MAX];
-			size_t n = token_make(key, KEYLEN, purposes[j], c->campaign, c->contact, t);
-			size_t m =
-			    token_make_lower(key, KEYLEN, purposes[j], c->campaign, c->contact, l);
+			size_t n =
+			    token_make(tk(key, KEYLEN), purposes[j], c->campaign, c->contact, t);
+			size_t m = token_make_lower(tk(key, KEYLEN), purposes[j], c->campaign,
+			                            c->contact, l);
 			if (n == 0 || n != strlen(t) || n >= TOKEN_MAX)
 				FAILF("%s: token_make returned %zu for '%s'\n", c->label, n, t);
 			if (m == 0 || m != strlen(l) || m >= TOKEN_MAX)
@@ -136,10 +168,10 @@ test_known_answers(void **state)
 		const struct known *c = &known[i];
 		char t[TOKEN_MAX];
 
-		token_make(key, KEYLEN, c->purpose, c->campaign, c->contact, t);
+		token_make(tk(key, KEYLEN), c->purpose, c->campaign, c->contact, t);
 		if (strcmp(t, c->b64) != 0)
 			FAILF("%s: got '%s', want '%s'\n", c->label, t, c->b64);
-		token_make_lower(key, KEYLEN, c->purpose, c->campaign, c->contact, t);
+		token_make_lower(tk(key, KEYLEN), c->purpose, c->campaign, c->contact, t);
 		if (strcmp(t, c->b32) != 0)
 			FAILF("%s: got '%s', want '%s'\n", c->label, t, c->b32);
 	}
@@ -162,19 +194,19 @@ test_negative_and_bad_purpose(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char t[TOKEN_MAX] = "junk";
-		size_t n = token_make(key, KEYLEN, (enum token_purpose)cases[i].purpose,
+		size_t n = token_make(tk(key, KEYLEN), (enum token_purpose)cases[i].purpose,
 		                      cases[i].campaign, cases[i].contact, t);
 		if (n != 0 || t[0] != '\0')
 			FAILF("%s: got %zu '%s', want 0 ''\n", cases[i].label, n, t);
 		strcpy(t, "junk");
-		n = token_make_lower(key, KEYLEN, (enum token_purpose)cases[i].purpose,
+		n = token_make_lower(tk(key, KEYLEN), (enum token_purpose)cases[i].purpose,
 		                     cases[i].campaign, cases[i].contact, t);
 		if (n != 0 || t[0] != '\0')
 			FAILF("%s (lower): got %zu '%s', want 0 ''\n", cases[i].label, n, t);
 	}
 	/* A good token checked for an unknown purpose is refused. */
 	char t[TOKEN_MAX];
-	token_make(key, KEYLEN, TOKEN_OPEN, 1, 2, t);
+	token_make(tk(key, KEYLEN), TOKEN_OPEN, 1, 2, t);
 	want_refused("check with purpose 'x'", key, KEYLEN, (enum token_purpose)'x', t, strlen(t));
 }
 
@@ -186,9 +218,9 @@ test_wrong_key_and_purpose(void **state)
 	for (size_t i = 0; i < sizeof(idcases) / sizeof(idcases[0]); i++) {
 		for (size_t j = 0; j < NPURPOSES; j++) {
 			char t[TOKEN_MAX], l[TOKEN_MAX];
-			token_make(key, KEYLEN, purposes[j], idcases[i].campaign,
+			token_make(tk(key, KEYLEN), purposes[j], idcases[i].campaign,
 			           idcases[i].contact, t);
-			token_make_lower(key, KEYLEN, purposes[j], idcases[i].campaign,
+			token_make_lower(tk(key, KEYLEN), purposes[j], idcases[i].campaign,
 			                 idcases[i].contact, l);
 			want_refused("wrong key", other, sizeof(other) - 1, purposes[j], t,
 			             strlen(t));
@@ -235,9 +267,10 @@ test_every_alteration(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(idcases) / sizeof(idcases[0]); i++) {
 		char t[TOKEN_MAX], l[TOKEN_MAX];
-		token_make(key, KEYLEN, TOKEN_CLICK, idcases[i].campaign, idcases[i].contact, t);
-		token_make_lower(key, KEYLEN, TOKEN_CLICK, idcases[i].campaign, idcases[i].contact,
-		                 l);
+		token_make(tk(key, KEYLEN), TOKEN_CLICK, idcases[i].campaign, idcases[i].contact,
+		           t);
+		token_make_lower(tk(key, KEYLEN), TOKEN_CLICK, idcases[i].campaign,
+		                 idcases[i].contact, l);
 		alter_each(idcases[i].label, t, TOKEN_CLICK, 0);
 		alter_each(idcases[i].label, l, TOKEN_CLICK, 1);
 	}
@@ -250,10 +283,10 @@ test_truncation_and_extension(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(idcases) / sizeof(idcases[0]); i++) {
 		char toks[2][TOKEN_MAX];
-		token_make(key, KEYLEN, TOKEN_VIEW, idcases[i].campaign, idcases[i].contact,
+		token_make(tk(key, KEYLEN), TOKEN_VIEW, idcases[i].campaign, idcases[i].contact,
 		           toks[0]);
-		token_make_lower(key, KEYLEN, TOKEN_VIEW, idcases[i].campaign, idcases[i].contact,
-		                 toks[1]);
+		token_make_lower(tk(key, KEYLEN), TOKEN_VIEW, idcases[i].campaign,
+		                 idcases[i].contact, toks[1]);
 		for (int w = 0; w < 2; w++) {
 			size_t n = strlen(toks[w]);
 			for (size_t k = 0; k < n; k++)
@@ -298,7 +331,7 @@ test_not_tokens(void **state)
 	/* The same bytes with a NUL inside. */
 	want_refused("NUL inside", key, KEYLEN, TOKEN_UNSUBSCRIBE, "AawCnWBY8\0R_ud2ZEIex", 20);
 	int64_t a, b;
-	assert_int_equal(token_check(key, KEYLEN, TOKEN_UNSUBSCRIBE, NULL, 0, &a, &b), -1);
+	assert_int_equal(token_check(tk(key, KEYLEN), TOKEN_UNSUBSCRIBE, NULL, 0, &a, &b), -1);
 	/* The known token itself passes, so the refusals above are about the changes. */
 	want_ok("known", key, KEYLEN, TOKEN_UNSUBSCRIBE, "AawCnWBY8-R_ud2ZEIex", 1, 300);
 }
@@ -309,7 +342,7 @@ test_base32_case(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(idcases) / sizeof(idcases[0]); i++) {
 		char l[TOKEN_MAX], up[TOKEN_MAX], mixed[TOKEN_MAX];
-		size_t n = token_make_lower(key, KEYLEN, TOKEN_BOUNCE, idcases[i].campaign,
+		size_t n = token_make_lower(tk(key, KEYLEN), TOKEN_BOUNCE, idcases[i].campaign,
 		                            idcases[i].contact, l);
 		for (size_t k = 0; k <= n; k++) {
 			up[k] = (l[k] >= 'a' && l[k] <= 'z') ? (char)(l[k] - 32) : l[k];
@@ -321,7 +354,7 @@ test_base32_case(void **state)
 		        idcases[i].contact);
 		/* Case matters for base64url: the upper-cased form is another token. */
 		char t[TOKEN_MAX];
-		size_t m = token_make(key, KEYLEN, TOKEN_BOUNCE, idcases[i].campaign,
+		size_t m = token_make(tk(key, KEYLEN), TOKEN_BOUNCE, idcases[i].campaign,
 		                      idcases[i].contact, t);
 		int changed = 0;
 		for (size_t k = 0; k < m; k++) {
@@ -456,12 +489,12 @@ test_noncanonical_tail(void **state)
 	(void)state;
 	/* "AawCnWBY8-R_ud2ZEIex": 20 chars = 15 bytes, no leftover; use a 19-char token. */
 	char t[TOKEN_MAX];
-	size_t n = token_make(key, KEYLEN, TOKEN_BOUNCE, 0, 0, t); /* "AADJ7e5GZFV7H0j1pac" */
+	size_t n = token_make(tk(key, KEYLEN), TOKEN_BOUNCE, 0, 0, t); /* "AADJ7e5GZFV7H0j1pac" */
 	assert_int_equal(n, 19);
 	/* 'c' = 28 = 0b011100: the last 2 bits are unused; 'd' = 29 sets one. */
 	t[n - 1] = 'd';
 	want_refused("base64url leftover bits", key, KEYLEN, TOKEN_BOUNCE, t, n);
-	n = token_make_lower(key, KEYLEN, TOKEN_BOUNCE, 0, 0, t); /* "...ljy" 23 chars */
+	n = token_make_lower(tk(key, KEYLEN), TOKEN_BOUNCE, 0, 0, t); /* "...ljy" 23 chars */
 	assert_int_equal(n, 23);
 	/* 23 chars * 5 = 115 bits = 14 bytes + 3 unused bits: 'y' = 24 = 0b11000. */
 	t[n - 1] = 'z';
@@ -483,5 +516,5 @@ main(void)
 	    cmocka_unit_test(test_crafted),
 	    cmocka_unit_test(test_noncanonical_tail),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, tk_teardown);
 }
