@@ -3,7 +3,8 @@
 
 DEPS_BUILD=(gcc meson ninja-build pkg-config python3 libuv1-dev libc-ares-dev libssl-dev
 	libsqlite3-dev libcsv-dev libidn2-dev libjansson-dev libinih-dev)
-DEPS_TEST=(libcmocka-dev sqlite3 clang libclang-rt-14-dev npm python3-dkim python3-nacl time)
+DEPS_TEST=(libcmocka-dev sqlite3 clang libclang-rt-14-dev npm python3-dkim python3-nacl time
+	postfix python3-aiosmtpd)
 
 deps_install() {
 	local want=() missing=() p
@@ -28,6 +29,9 @@ deps_install() {
 	local sudo=
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	export DEBIAN_FRONTEND=noninteractive
+	# Postfix is wanted for smtp-sink only: no configuration, no daemon started.
+	echo "postfix postfix/main_mailer_type select No configuration" |
+		$sudo debconf-set-selections
 	$sudo apt-get update -qq -o DPkg::Lock::Timeout=300 >&2 || return 1
 	$sudo apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends \
 		"${missing[@]}" >&2 || return 1

@@ -1,0 +1,190 @@
+/*
+ * smtp_session - one outgoing SMTP connection on a libuv loop.
+ *
+ * A session owns one uv_tcp_t and one uv_timer_t, runs one explicit state
+ * machine (banner, EHLO/HELO, STARTTLS or implicit TLS, AUTH, then jobs) and
+ * carries many jobs, one after the other, with PIPELINING when the server
+ * offers it. A job is one message for N recipients; it is borrowed from the
+ * owner from smtp_session_submit (or want_job) until job_done, which is
+ * called exactly once per job, whatever happens to the connection. Before
+ * job_done, rcpt is called exactly once per recipient.
+ *
+ * The session reports facts only (stage, code, enhanced code, text) through
+ * the callbacks; it never decides whether a recipient is delivered, deferred
+ * or bounced. A job that failed because the connection broke or timed out
+ * carries SMTP_RESULT_CONN_LOST / SMTP_RESULT_TIMEOUT, so the owner can
+ * requeue it elsewhere.
+ *
+ * Lifetime: smtp_session_new, then smtp_session_connect. The session frees
+ * itself after the last of its handles is closed, right after calling
+ * closed(); it is never freed inside one of its callbacks, so the owner may
+ * call smtp_session_close or smtp_session_abort from any callback. Logs state
+ * transitions at debug level; never logs credentials.
+ */
+#ifndef KIRIM_SMTP_SESSION_H
+#define KIRIM_SMTP_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "kirim/smtp_reply.h"
+#include "kirim/tls.h"
+
+struct smtp_session;
+
+/* Where in the dialogue a fact was observed. */
+enum smtp_stage {
+	SMTP_STAGE_CONNECT,
+	SMTP_STAGE_BANNER,
+	SMTP_STAGE_EHLO,
+	SMTP_STAGE_STARTTLS,
+	SMTP_STAGE_AUTH,
+	SMTP_STAGE_MAIL,
+	SMTP_STAGE_RCPT,
+	SMTP_STAGE_DATA,
+	SMTP_STAGE_DOT,
+	SMTP_STAGE_QUIT,
+};
+
+/* The session's states; smtp_session_state_name gives their names. */
+enum smtp_state {
+	SMTP_S_INIT,
+	SMTP_S_CONNECT,
+	SMTP_S_TLS_HANDSHAKE, /* implicit TLS (port 465) before the banner */
+	SMTP_S_BANNER,
+	SMTP_S_EHLO,
+	SMTP_S_HELO,
+	SMTP_S_STARTTLS,
+	SMTP_S_STARTTLS_HANDSHAKE,
+	SMTP_S_AUTH, /* AUTH PLAIN with initial response, or AUTH LOGIN */
+	SMTP_S_AUTH_LOGIN_USER,
+	SMTP_S_AUTH_LOGIN_PASS,
+	SMTP_S_IDLE, /* ready for a job */
+	SMTP_S_MAIL,
+	SMTP_S_RCPT,
+	SMTP_S_DATA,
+	SMTP_S_BODY, /* sending the message */
+	SMTP_S_DOT,  /* waiting for the reply to the final dot */
+	SMTP_S_RSET,
+	SMTP_S_QUIT,
+	SMTP_S_CLOSED,
+	SMTP_S_COUNT
+};
+
+/* Timeouts in milliseconds, per state (RFC 5321 4.5.3.2 for the defaults). */
+struct smtp_timeouts {
+	unsigned connect_ms;    /* 30 s (Postfix smtp_connect_timeout) */
+	unsigned banner_ms;     /* 5 min */
+	unsigned helo_ms;       /* EHLO/HELO 5 min */
+	unsigned starttls_ms;   /* STARTTLS reply and handshake: 5 min */
+	unsigned auth_ms;       /* 5 min */
+	unsigned mail_ms;       /* 5 min */
+	unsigned rcpt_ms;       /* 5 min */
+	unsigned data_ms;       /* DATA initiation 2 min */
+	unsigned data_block_ms; /* sending the body 3 min */
+	unsigned dot_ms;        /* final dot 10 min */
+	unsigned rset_ms;       /* 5 min */
+	unsigned quit_ms;       /* 5 min is the RFC's figure for commands; 30 s here */
+	unsigned idle_ms;       /* idle between jobs before QUIT: 10 s */
+};
+
+struct smtp_session_config {
+	const char *helo_name; /* EHLO argument; copied */
+	enum tls_policy tls_policy;
+	int implicit_tls; /* TLS from the first byte (port 465); needs a policy other than none */
+	const char *tls_ca_file;  /* CA bundle for the verify policy (NULL: system store); copied */
+	struct tls_ctx *tls_ctx;  /* shared context, borrowed, must outlive the session; NULL:
+	                             the session makes its own from tls_policy and tls_ca_file */
+	const char *auth_user;    /* AUTH when both set; copied */
+	const char *auth_pass;    /* copied; wiped when the session is freed */
+	int allow_plaintext_auth; /* allow AUTH without TLS */
+	unsigned max_jobs;        /* per connection; 0 = no limit */
+	struct smtp_timeouts timeouts;
+};
+
+/* A message and its recipients at this destination. */
+struct smtp_job {
+	const char *sender;       /* envelope sender without <>; "" for the null sender */
+	const char *const *rcpts; /* recipient addresses without <> */
+	size_t nrcpt;
+	const char *data; /* the message, or its wire form (SMTP_JOB_WIRE) */
+	size_t len;
+	unsigned flags;
+	void *user; /* the owner's */
+};
+
+#define SMTP_JOB_WIRE (1u << 0)     /* data is already smtp_wire_encode output */
+#define SMTP_JOB_8BIT (1u << 1)     /* send BODY=8BITMIME (detected when not set) */
+#define SMTP_JOB_SMTPUTF8 (1u << 2) /* needs SMTPUTF8 (detected from the envelope too) */
+
+/* Flags of struct smtp_result. */
+#define SMTP_RESULT_CONN_LOST (1u << 0) /* the connection broke: no reply */
+#define SMTP_RESULT_TIMEOUT (1u << 1)   /* the server did not answer in time */
+#define SMTP_RESULT_LOCAL (1u << 2)     /* decided here (TLS policy, size, protocol error) */
+#define SMTP_RESULT_ABORTED (1u << 3)   /* the owner aborted or closed the session */
+
+/* One fact. Strings are borrowed for the duration of the callback. */
+struct smtp_result {
+	enum smtp_stage stage;
+	int code;          /* the server's reply code, 0 when there was none */
+	const char *ecode; /* "x.y.z" or "" */
+	const char *text;  /* the server's text, or a local description */
+	unsigned flags;
+};
+
+struct smtp_session_cbs {
+	/* The TCP connection is up (before the banner). May be NULL. */
+	void (*connected)(struct smtp_session *s, void *owner);
+	/* TLS is established. May be NULL. */
+	void (*tls)(struct smtp_session *s, void *owner, const char *version, const char *cipher,
+	            int verified);
+	/* The session is ready for a job and none is queued: return one, or NULL. May be NULL. */
+	struct smtp_job *(*want_job)(struct smtp_session *s, void *owner);
+	/* The outcome for recipient i of job (once per recipient). */
+	void (*rcpt)(struct smtp_session *s, void *owner, struct smtp_job *job, size_t i,
+	             const struct smtp_result *r);
+	/* The job is finished and handed back; r says how the transaction ended. */
+	void (*job_done)(struct smtp_session *s, void *owner, struct smtp_job *job,
+	                 const struct smtp_result *r);
+	/* The connection is closed; the session is freed when this returns. */
+	void (*closed)(struct smtp_session *s, void *owner, const struct smtp_result *why);
+};
+
+/* smtp_session_default_timeouts - fill t with the defaults listed in struct smtp_timeouts */
+void smtp_session_default_timeouts(struct smtp_timeouts *t);
+/* smtp_session_state_name - "banner", "rcpt", ... */
+const char *smtp_session_state_name(enum smtp_state st);
+/* smtp_session_stage_name - "connect", "banner", ... */
+const char *smtp_session_stage_name(enum smtp_stage st);
+
+/*
+ * smtp_session_new - a session on loop with config (copied) and cbs (copied);
+ * owner is passed back to every callback. Returns NULL with a message in err
+ * when the TLS context cannot be made.
+ */
+struct smtp_session *smtp_session_new(uv_loop_t *loop, const struct smtp_session_config *config,
+                                      const struct smtp_session_cbs *cbs, void *owner, char *err,
+                                      size_t errsz);
+/*
+ * smtp_session_connect - start connecting to addr; host_name is used for TLS
+ * (SNI and verification) and logs (copied). Returns 0 or a negative libuv
+ * error, in which case the session closes and reports through closed().
+ */
+int smtp_session_connect(struct smtp_session *s, const struct sockaddr *addr,
+                         const char *host_name);
+/* smtp_session_submit - queue a job (borrowed until job_done) */
+void smtp_session_submit(struct smtp_session *s, struct smtp_job *job);
+/* smtp_session_close - QUIT once the current job is done; queued jobs are handed back */
+void smtp_session_close(struct smtp_session *s);
+/* smtp_session_abort - close now; every job not finished is handed back, flagged ABORTED */
+void smtp_session_abort(struct smtp_session *s);
+/* smtp_session_state - the current state */
+enum smtp_state smtp_session_state(const struct smtp_session *s);
+/* smtp_session_ehlo - the extensions of the last EHLO reply */
+const struct smtp_ehlo *smtp_session_ehlo(const struct smtp_session *s);
+/* smtp_session_jobs_done - jobs finished on this connection */
+unsigned smtp_session_jobs_done(const struct smtp_session *s);
+
+#endif

@@ -1,0 +1,1018 @@
+/*
+ * test_smtp_session - drive src/net/smtp_session.c against real SMTP servers.
+ *
+ * Each test starts its own server on a free loopback port (Postfix's
+ * smtp-sink, or tests/integration/smtp_server.py on Debian's aiosmtpd for
+ * TLS, AUTH and per-recipient answers), runs sessions on a private uv loop,
+ * checks the facts reported through the callbacks, stops the server by its
+ * PID and asserts uv_loop_close() == 0.
+ *
+ * Environment: KIRIM_SMTP_SINK (default /usr/sbin/smtp-sink), KIRIM_PYTHON
+ * (default /usr/bin/python3), KIRIM_SMTP_SERVER (default
+ * $KIRIM_TESTDATA/../integration/smtp_server.py, KIRIM_TESTDATA defaulting to
+ * tests/data). A missing server fails the test (tools/test installs them): a
+ * test that quietly skips would claim what it never checked.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kirim/buf.h"
+#include "kirim/log.h"
+#include "kirim/smtp_session.h"
+#include "kirim/xmalloc.h"
+
+/* ---- processes and ports ---- */
+
+static int
+free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static int
+port_open(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Start argv[0] with output to logfile; wait until port accepts connections. */
+static pid_t
+start_server(char *const argv[], const char *logfile, int port)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		if (port_open(port))
+			return pid;
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			fail_msg("server %s exited early (see %s)", argv[0], logfile);
+		usleep(25 * 1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("server %s did not listen on %d", argv[0], port);
+	return -1;
+}
+
+static void
+stop_server(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+static const char *
+env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : def;
+}
+
+static const char *
+sink_path(void)
+{
+	return env_or("KIRIM_SMTP_SINK", "/usr/sbin/smtp-sink");
+}
+
+static char server_script[1024];
+static char tmpdir[256];
+
+static const char *
+python_path(void)
+{
+	return env_or("KIRIM_PYTHON", "/usr/bin/python3");
+}
+
+/* ---- the session driver ---- */
+
+#define MAX_RES 1024
+
+struct rres {
+	size_t job;
+	size_t i;
+	enum smtp_stage stage;
+	int code;
+	char ecode[16];
+	char text[256];
+	unsigned flags;
+};
+
+struct run {
+	uv_loop_t loop;
+	struct smtp_session *s;
+	struct smtp_job *jobs;
+	size_t njobs, next;
+	int close_after; /* close the session once every job is done */
+	int connected;
+	int tls;
+	int tls_verified;
+	char tls_version[32];
+	unsigned ehlo_flags;
+	size_t jobs_done;
+	struct rres job_res[MAX_RES];
+	struct rres res[MAX_RES];
+	size_t nres;
+	int closed;
+	struct rres why;
+};
+
+static void
+copy_res(struct rres *o, size_t job, size_t i, const struct smtp_result *r)
+{
+	o->job = job;
+	o->i = i;
+	o->stage = r->stage;
+	o->code = r->code;
+	snprintf(o->ecode, sizeof(o->ecode), "%s", r->ecode);
+	snprintf(o->text, sizeof(o->text), "%s", r->text);
+	o->flags = r->flags;
+}
+
+static void
+cb_connected(struct smtp_session *s, void *owner)
+{
+	(void)s;
+	((struct run *)owner)->connected++;
+}
+
+static void
+cb_tls(struct smtp_session *s, void *owner, const char *version, const char *cipher, int verified)
+{
+	struct run *run = owner;
+	(void)s;
+	(void)cipher;
+	run->tls++;
+	run->tls_verified = verified;
+	snprintf(run->tls_version, sizeof(run->tls_version), "%s", version);
+}
+
+static struct smtp_job *
+cb_want_job(struct smtp_session *s, void *owner)
+{
+	struct run *run = owner;
+	run->ehlo_flags = smtp_session_ehlo(s)->flags;
+	if (run->next < run->njobs)
+		return &run->jobs[run->next++];
+	return NULL;
+}
+
+static void
+cb_rcpt(struct smtp_session *s, void *owner, struct smtp_job *job, size_t i,
+        const struct smtp_result *r)
+{
+	struct run *run = owner;
+	(void)s;
+	assert_true(run->nres < MAX_RES);
+	copy_res(&run->res[run->nres++], (size_t)(job - run->jobs), i, r);
+}
+
+static void
+cb_job_done(struct smtp_session *s, void *owner, struct smtp_job *job, const struct smtp_result *r)
+{
+	struct run *run = owner;
+	size_t j = (size_t)(job - run->jobs);
+	assert_true(j < run->njobs && j < MAX_RES);
+	copy_res(&run->job_res[j], j, 0, r);
+	run->jobs_done++;
+	if (run->close_after && run->jobs_done == run->njobs)
+		smtp_session_close(s);
+}
+
+static void
+cb_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
+{
+	struct run *run = owner;
+	(void)s;
+	run->closed++;
+	copy_res(&run->why, 0, 0, why);
+	run->s = NULL;
+}
+
+static const struct smtp_session_cbs cbs = {
+    .connected = cb_connected,
+    .tls = cb_tls,
+    .want_job = cb_want_job,
+    .rcpt = cb_rcpt,
+    .job_done = cb_job_done,
+    .closed = cb_closed,
+};
+
+static void
+base_config(struct smtp_session_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->helo_name = "client.kirim.test";
+	c->tls_policy = TLS_POLICY_NONE;
+	smtp_session_default_timeouts(&c->timeouts);
+	/* A test must not hang for the RFC's minutes when a server misbehaves. */
+	c->timeouts.connect_ms = 5000;
+	c->timeouts.banner_ms = c->timeouts.helo_ms = c->timeouts.starttls_ms = 10000;
+	c->timeouts.auth_ms = c->timeouts.mail_ms = c->timeouts.rcpt_ms = 10000;
+	c->timeouts.data_ms = c->timeouts.data_block_ms = c->timeouts.dot_ms = 10000;
+	c->timeouts.rset_ms = c->timeouts.quit_ms = 10000;
+	c->timeouts.idle_ms = 300;
+}
+
+/* Run one session to its end; every job must come back; the loop must close clean. */
+static void
+run_session(struct run *run, const struct smtp_session_config *cfg, int port, const char *host)
+{
+	char err[256] = "";
+	assert_int_equal(uv_loop_init(&run->loop), 0);
+	run->s = smtp_session_new(&run->loop, cfg, &cbs, run, err, sizeof(err));
+	if (run->s == NULL)
+		fail_msg("smtp_session_new: %s", err);
+	struct sockaddr_in a;
+	uv_ip4_addr("127.0.0.1", port, &a);
+	smtp_session_connect(run->s, (struct sockaddr *)&a, host);
+	uv_run(&run->loop, UV_RUN_DEFAULT);
+	assert_int_equal(run->closed, 1);
+	assert_int_equal(run->jobs_done, run->next);
+	assert_int_equal(uv_loop_close(&run->loop), 0);
+}
+
+/*
+ * As run_session, but the jobs are submitted before connecting, the way an
+ * owner hands a connection its work: a session that fails during setup
+ * hands them back with the failing stage.
+ */
+static void
+run_session_submit(struct run *run, const struct smtp_session_config *cfg, int port,
+                   const char *host)
+{
+	char err[256] = "";
+	assert_int_equal(uv_loop_init(&run->loop), 0);
+	run->s = smtp_session_new(&run->loop, cfg, &cbs, run, err, sizeof(err));
+	if (run->s == NULL)
+		fail_msg("smtp_session_new: %s", err);
+	for (; run->next < run->njobs; run->next++)
+		smtp_session_submit(run->s, &run->jobs[run->next]);
+	struct sockaddr_in a;
+	uv_ip4_addr("127.0.0.1", port, &a);
+	smtp_session_connect(run->s, (struct sockaddr *)&a, host);
+	uv_run(&run->loop, UV_RUN_DEFAULT);
+	assert_int_equal(run->closed, 1);
+	assert_int_equal(run->jobs_done, run->next);
+	assert_int_equal(uv_loop_close(&run->loop), 0);
+}
+
+static struct run *
+new_run(struct smtp_job *jobs, size_t njobs)
+{
+	struct run *run = xcalloc(1, sizeof(*run));
+	run->jobs = jobs;
+	run->njobs = njobs;
+	run->close_after = 1;
+	return run;
+}
+
+/* Find the result for recipient i of job j. */
+static const struct rres *
+find_res(const struct run *run, size_t j, size_t i)
+{
+	const struct rres *found = NULL;
+	for (size_t k = 0; k < run->nres; k++) {
+		if (run->res[k].job == j && run->res[k].i == i) {
+			if (found)
+				fail_msg("recipient %zu of job %zu reported twice", i, j);
+			found = &run->res[k];
+		}
+	}
+	if (found == NULL)
+		fail_msg("recipient %zu of job %zu not reported", i, j);
+	return found;
+}
+
+static void
+expect_res(const struct run *run, size_t j, size_t i, enum smtp_stage stage, int code,
+           const char *ecode, unsigned flags)
+{
+	const struct rres *r = find_res(run, j, i);
+	if (r->stage != stage || r->code != code || (ecode && strcmp(r->ecode, ecode) != 0) ||
+	    (r->flags & flags) != flags)
+		fail_msg("job %zu rcpt %zu: got stage=%s code=%d ecode=%s flags=%#x text=\"%s\"; "
+		         "want stage=%s code=%d ecode=%s flags=%#x",
+		         j, i, smtp_session_stage_name(r->stage), r->code, r->ecode, r->flags,
+		         r->text, smtp_session_stage_name(stage), code, ecode ? ecode : "*", flags);
+}
+
+static const char *const one_rcpt[] = {"user@example.test"};
+
+static const char sample_msg[] = "From: a@example.test\nTo: user@example.test\nSubject: t\n\n"
+                                 "line one\n.\n..two dots\r.\rbare cr\r\n.\r\nend";
+
+/* ---- smtp-sink tests ---- */
+
+static pid_t
+start_sink(int port, const char *extra1, const char *extra2, const char *extra3)
+{
+	char addr[64], log[300];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	snprintf(log, sizeof(log), "%s/sink-%d.log", tmpdir, port);
+	char *argv[12];
+	int n = 0;
+	argv[n++] = (char *)sink_path();
+	argv[n++] = "-c";
+	argv[n++] = "-u";
+	argv[n++] = "nobody";
+	if (extra1)
+		argv[n++] = (char *)extra1;
+	if (extra2)
+		argv[n++] = (char *)extra2;
+	if (extra3)
+		argv[n++] = (char *)extra3;
+	argv[n++] = addr;
+	argv[n++] = "1024";
+	argv[n] = NULL;
+	return start_server(argv, log, port);
+}
+
+static void
+need_sink(void)
+{
+	if (access(sink_path(), X_OK) != 0) {
+		print_error("smtp-sink not found at %s: install postfix (tools/test does)\n",
+		            sink_path());
+		fail();
+	}
+}
+
+static void
+test_sink_persistent(void **state)
+{
+	(void)state;
+	need_sink();
+	int port = free_port();
+	pid_t pid = start_sink(port, NULL, NULL, NULL);
+	enum { N = 200 };
+	struct smtp_job *jobs = xcalloc(N, sizeof(*jobs));
+	for (size_t i = 0; i < N; i++) {
+		jobs[i].sender = "bounce@kirim.test";
+		jobs[i].rcpts = one_rcpt;
+		jobs[i].nrcpt = 1;
+		jobs[i].data = sample_msg;
+		jobs[i].len = sizeof(sample_msg) - 1;
+	}
+	struct run *run = new_run(jobs, N);
+	struct smtp_session_config cfg;
+	base_config(&cfg);
+	run_session(run, &cfg, port, "sink.test");
+	stop_server(pid);
+
+	assert_int_equal(run->connected, 1);
+	assert_true(run->ehlo_flags & SMTP_EXT_PIPELINING);
+	assert_int_equal(run->jobs_done, N);
+	assert_int_equal(run->nres, N);
+	for (size_t j = 0; j < N; j++)
+		expect_res(run, j, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
+	assert_int_equal(run->why.stage, SMTP_STAGE_QUIT);
+	assert_int_equal(run->why.code, 221);
+	free(run);
+	free(jobs);
+}
+
+static void
+test_sink_max_jobs(void **state)
+{
+	(void)state;
+	need_sink();
+	int port = free_port();
+	pid_t pid = start_sink(port, NULL, NULL, NULL);
+	struct smtp_job jobs[5];
+	memset(jobs, 0, sizeof(jobs));
+	for (size_t i = 0; i < 5; i++) {
+		jobs[i].sender = "";
+		jobs[i].rcpts = one_rcpt;
+		jobs[i].nrcpt = 1;
+		jobs[i].data = sample_msg;
+		jobs[i].len = sizeof(sample_msg) - 1;
+	}
+	struct run *run = new_run(jobs, 5);
+	run->close_after = 0; /* the cap ends the session */
+	struct smtp_session_config cfg;
+	base_config(&cfg);
+	cfg.max_jobs = 3;
+	run_session(run, &cfg, port, "sink.test");
+	stop_server(pid);
+	assert_int_equal(run->jobs_done, 3);
+	assert_int_equal(run->next, 3);
+	assert_int_equal(run->why.code, 221);
+	free(run);
+}
+
+/* One job, two recipients, against a sink started with the given fault options. */
+static struct run *
+sink_fault(const char *o1, const char *o2, const char *o3, const struct smtp_session_config *cfg,
+           struct smtp_job *job)
+{
+	need_sink();
+	int port = free_port();
+	pid_t pid = start_sink(port, o1, o2, o3);
+	static const char *const two[] = {"a@example.test", "b@example.test"};
+	memset(job, 0, sizeof(*job));
+	job->sender = "bounce@kirim.test";
+	job->rcpts = two;
+	job->nrcpt = 2;
+	job->data = sample_msg;
+	job->len = sizeof(sample_msg) - 1;
+	struct run *run = new_run(job, 1);
+	run_session(run, cfg, port, "sink.test");
+	stop_server(pid);
+	assert_int_equal(run->jobs_done, 1);
+	return run;
+}
+
+static void
+test_sink_rcpt_hard(void **state)
+{
+	(void)state;
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	struct run *run = sink_fault("-f", "RCPT", NULL, &cfg, &job);
+	assert_false(run->ehlo_flags & SMTP_EXT_PIPELINING);
+	expect_res(run, 0, 0, SMTP_STAGE_RCPT, 500, "5.3.0", 0);
+	expect_res(run, 0, 1, SMTP_STAGE_RCPT, 500, "5.3.0", 0);
+	assert_int_equal(run->job_res[0].stage, SMTP_STAGE_RCPT);
+	assert_int_equal(run->why.code, 221);
+	free(run);
+}
+
+static void
+test_sink_rcpt_soft(void **state)
+{
+	(void)state;
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	struct run *run = sink_fault("-r", "RCPT", NULL, &cfg, &job);
+	expect_res(run, 0, 0, SMTP_STAGE_RCPT, 450, "4.3.0", 0);
+	expect_res(run, 0, 1, SMTP_STAGE_RCPT, 450, "4.3.0", 0);
+	free(run);
+}
+
+static void
+test_sink_mail_421(void **state)
+{
+	(void)state;
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	struct run *run = sink_fault("-Q", "MAIL", NULL, &cfg, &job);
+	expect_res(run, 0, 0, SMTP_STAGE_MAIL, 421, NULL, 0);
+	expect_res(run, 0, 1, SMTP_STAGE_MAIL, 421, NULL, 0);
+	assert_int_equal(run->why.code, 421);
+	free(run);
+}
+
+static void
+test_sink_data_disconnect(void **state)
+{
+	(void)state;
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	struct run *run = sink_fault("-q", "DATA", NULL, &cfg, &job);
+	expect_res(run, 0, 0, SMTP_STAGE_DATA, 0, "", SMTP_RESULT_CONN_LOST);
+	expect_res(run, 0, 1, SMTP_STAGE_DATA, 0, "", SMTP_RESULT_CONN_LOST);
+	assert_true(run->job_res[0].flags & SMTP_RESULT_CONN_LOST);
+	assert_non_null(strstr(run->job_res[0].text, "connection lost"));
+	free(run);
+}
+
+static void
+test_sink_data_timeout(void **state)
+{
+	(void)state;
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	cfg.timeouts.data_ms = 1000;
+	uint64_t t0 = uv_hrtime();
+	/* Without PIPELINING (-p): the sink delays the batch's replies when pipelining. */
+	struct run *run = sink_fault("-p", "-w", "3", &cfg, &job);
+	uint64_t ms = (uv_hrtime() - t0) / 1000000;
+	expect_res(run, 0, 0, SMTP_STAGE_DATA, 0, "", SMTP_RESULT_TIMEOUT);
+	expect_res(run, 0, 1, SMTP_STAGE_DATA, 0, "", SMTP_RESULT_TIMEOUT);
+	assert_true(run->why.flags & SMTP_RESULT_TIMEOUT);
+	assert_true(ms >= 900 && ms < 2900);
+	free(run);
+}
+
+static void
+test_connect_refused(void **state)
+{
+	(void)state;
+	struct smtp_session_config cfg;
+	base_config(&cfg);
+	struct smtp_job job = {.sender = "", .rcpts = one_rcpt, .nrcpt = 1, .data = "x", .len = 1};
+	struct run *run = new_run(&job, 1);
+	char err[256];
+	int port = free_port(); /* nothing listens there */
+	assert_int_equal(uv_loop_init(&run->loop), 0);
+	run->s = smtp_session_new(&run->loop, &cfg, &cbs, run, err, sizeof(err));
+	smtp_session_submit(run->s, &job); /* queued before connecting: handed back */
+	struct sockaddr_in a;
+	uv_ip4_addr("127.0.0.1", port, &a);
+	smtp_session_connect(run->s, (struct sockaddr *)&a, "nowhere.test");
+	uv_run(&run->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&run->loop), 0);
+	assert_int_equal(run->closed, 1);
+	assert_int_equal(run->jobs_done, 1);
+	expect_res(run, 0, 0, SMTP_STAGE_CONNECT, 0, "", SMTP_RESULT_CONN_LOST);
+	assert_int_equal(run->connected, 0);
+	free(run);
+}
+
+/* ---- aiosmtpd server tests ---- */
+
+struct srv {
+	pid_t pid;
+	int port;
+	char dump[300];
+};
+
+static void
+need_server(void)
+{
+	if (access(python_path(), X_OK) != 0 || access(server_script, R_OK) != 0) {
+		print_error("%s or %s missing: install python3-aiosmtpd (tools/test does)\n",
+		            python_path(), server_script);
+		fail();
+	}
+}
+
+/* Start smtp_server.py with the given options (NULL-terminated). */
+static void
+start_py(struct srv *sv, ...)
+{
+	need_server();
+	static int seq;
+	char port[16], log[300], cert[300], key[300];
+	char *argv[32];
+	int n = 0;
+	sv->port = free_port();
+	snprintf(port, sizeof(port), "%d", sv->port);
+	snprintf(sv->dump, sizeof(sv->dump), "%s/dump-%d", tmpdir, ++seq);
+	mkdir(sv->dump, 0755);
+	snprintf(log, sizeof(log), "%s/server-%d.log", tmpdir, seq);
+	snprintf(cert, sizeof(cert), "%s/server.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/server.key", tmpdir);
+	argv[n++] = (char *)python_path();
+	argv[n++] = server_script;
+	argv[n++] = "--port";
+	argv[n++] = port;
+	argv[n++] = "--dump";
+	argv[n++] = sv->dump;
+	va_list ap;
+	va_start(ap, sv);
+	for (const char *o; (o = va_arg(ap, const char *)) != NULL;) {
+		if (strcmp(o, "--tls") == 0) {
+			argv[n++] = "--cert";
+			argv[n++] = cert;
+			argv[n++] = "--key";
+			argv[n++] = key;
+		} else {
+			argv[n++] = (char *)o;
+		}
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	sv->pid = start_server(argv, log, sv->port);
+}
+
+static int
+count_dumps(const struct srv *sv)
+{
+	DIR *d = opendir(sv->dump);
+	int n = 0;
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += strstr(e->d_name, ".eml") != NULL;
+	closedir(d);
+	return n;
+}
+
+static void
+read_file(const char *path, struct buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+	char tmp[4096];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_add(out, tmp, n);
+	fclose(f);
+}
+
+static char ca_file[300];
+
+/* One job with one recipient; returns the run (caller frees). */
+static struct run *
+deliver_one(const struct smtp_session_config *cfg, const struct srv *sv, const char *host,
+            struct smtp_job *job)
+{
+	memset(job, 0, sizeof(*job));
+	job->sender = "bounce@kirim.test";
+	job->rcpts = one_rcpt;
+	job->nrcpt = 1;
+	job->data = sample_msg;
+	job->len = sizeof(sample_msg) - 1;
+	struct run *run = new_run(job, 1);
+	run_session_submit(run, cfg, sv->port, host);
+	stop_server(sv->pid);
+	assert_int_equal(run->jobs_done, 1);
+	return run;
+}
+
+static void
+test_starttls_opportunistic(void **state)
+{
+	(void)state;
+	struct srv sv;
+	start_py(&sv, "--tls", NULL);
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	cfg.tls_policy = TLS_POLICY_OPPORTUNISTIC;
+	struct run *run = deliver_one(&cfg, &sv, "mx.test", &job);
+	expect_res(run, 0, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
+	assert_int_equal(run->tls, 1);
+	assert_int_equal(run->tls_verified, 0);
+	assert_true(strncmp(run->tls_version, "TLSv1.", 6) == 0);
+
+	/* The bytes the server stored: the message with CRLF line ends, dots restored. */
+	struct buf got = BUF_INIT, json = BUF_INIT;
+	char path[400];
+	snprintf(path, sizeof(path), "%s/0001.eml", sv.dump);
+	read_file(path, &got);
+	static const char want[] = "From: a@example.test\r\nTo: user@example.test\r\nSubject: "
+	                           "t\r\n\r\nline one\r\n.\r\n..two dots\r\n.\r\nbare cr\r\n.\r\n"
+	                           "end\r\n";
+	if (got.len != sizeof(want) - 1 || memcmp(got.data, want, got.len) != 0)
+		fail_msg("stored message differs: got \"%s\"", got.data);
+	snprintf(path, sizeof(path), "%s/0001.json", sv.dump);
+	read_file(path, &json);
+	assert_non_null(strstr(json.data, "\"tls\": true"));
+	assert_non_null(strstr(json.data, "SIZE="));
+	buf_free(&got);
+	buf_free(&json);
+	free(run);
+}
+
+static void
+test_starttls_verify_ok(void **state)
+{
+	(void)state;
+	struct srv sv;
+	start_py(&sv, "--tls", NULL);
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	cfg.tls_policy = TLS_POLICY_VERIFY;
+	cfg.tls_ca_file = ca_file;
+	struct run *run = deliver_one(&cfg, &sv, "mx.test", &job);
+	expect_res(run, 0, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
+	assert_int_equal(run->tls_verified, 1);
+	assert_int_equal(count_dumps(&sv), 1);
+	free(run);
+}
+
+static void
+test_starttls_verify_wrong_host(void **state)
+{
+	(void)state;
+	struct srv sv;
+	start_py(&sv, "--tls", NULL);
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	cfg.tls_policy = TLS_POLICY_VERIFY;
+	cfg.tls_ca_file = ca_file;
+	struct run *run = deliver_one(&cfg, &sv, "wrong.test", &job);
+	expect_res(run, 0, 0, SMTP_STAGE_STARTTLS, 0, "", SMTP_RESULT_LOCAL);
+	const struct rres *r = find_res(run, 0, 0);
+	if (strstr(r->text, "hostname mismatch") == NULL)
+		fail_msg("got text \"%s\", want a hostname mismatch", r->text);
+	assert_int_equal(run->tls, 0);
+	assert_int_equal(count_dumps(&sv), 0);
+	free(run);
+}
+
+static void
+test_starttls_verify_untrusted(void **state)
+{
+	(void)state;
+	struct srv sv;
+	start_py(&sv, "--tls", NULL);
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	cfg.tls_policy = TLS_POLICY_VERIFY;
+	cfg.tls_ca_file = NULL; /* the system store does not know the test CA */
+	struct run *run = deliver_one(&cfg, &sv, "mx.test", &job);
+	expect_res(run, 0, 0, SMTP_STAGE_STARTTLS, 0, "", SMTP_RESULT_LOCAL);
+	assert_non_null(strstr(find_res(run, 0, 0)->text, "certificate verify"));
+	free(run);
+}
+
+static void
+test_starttls_required_not_offered(void **state)
+{
+	(void)state;
+	struct srv sv;
+	start_py(&sv, NULL);
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	cfg.tls_policy = TLS_POLICY_REQUIRED;
+	struct run *run = deliver_one(&cfg, &sv, "mx.test", &job);
+	expect_res(run, 0, 0, SMTP_STAGE_STARTTLS, 0, "", SMTP_RESULT_LOCAL);
+	assert_non_null(strstr(find_res(run, 0, 0)->text, "STARTTLS not offered"));
+	assert_int_equal(count_dumps(&sv), 0);
+	assert_int_equal(run->why.stage, SMTP_STAGE_STARTTLS);
+	free(run);
+}
+
+static void
+test_implicit_tls(void **state)
+{
+	(void)state;
+	struct srv sv;
+	start_py(&sv, "--tls", "--implicit-tls", NULL);
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	cfg.tls_policy = TLS_POLICY_VERIFY;
+	cfg.tls_ca_file = ca_file;
+	cfg.implicit_tls = 1;
+	struct run *run = deliver_one(&cfg, &sv, "127.0.0.1", &job);
+	expect_res(run, 0, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
+	assert_int_equal(run->tls, 1);
+	assert_int_equal(run->tls_verified, 1);
+	assert_int_equal(count_dumps(&sv), 1);
+	free(run);
+}
+
+static void
+auth_case(const char *exclude, const char *pass, int want_ok)
+{
+	struct srv sv;
+	if (exclude)
+		start_py(&sv, "--tls", "--auth", "--auth-exclude", exclude, NULL);
+	else
+		start_py(&sv, "--tls", "--auth", NULL);
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	base_config(&cfg);
+	cfg.tls_policy = TLS_POLICY_VERIFY;
+	cfg.tls_ca_file = ca_file;
+	cfg.auth_user = "kirim";
+	cfg.auth_pass = pass;
+	struct run *run = deliver_one(&cfg, &sv, "mx.test", &job);
+	if (want_ok) {
+		expect_res(run, 0, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
+		assert_int_equal(count_dumps(&sv), 1);
+	} else {
+		expect_res(run, 0, 0, SMTP_STAGE_AUTH, 535, "5.7.8", 0);
+		assert_int_equal(count_dumps(&sv), 0);
+	}
+	free(run);
+}
+
+static void
+test_auth_plain(void **state)
+{
+	(void)state;
+	auth_case("LOGIN", "s3cret", 1);
+	auth_case("LOGIN", "wrong", 0);
+}
+
+static void
+test_auth_login(void **state)
+{
+	(void)state;
+	auth_case("PLAIN", "s3cret", 1);
+	auth_case("PLAIN", "wrong", 0);
+}
+
+static void
+test_auth_plaintext(void **state)
+{
+	(void)state;
+	struct srv sv;
+	struct smtp_session_config cfg;
+	struct smtp_job job;
+	/* Refused: credentials would travel in the clear. */
+	start_py(&sv, "--auth", "--auth-plaintext", NULL);
+	base_config(&cfg);
+	cfg.auth_user = "kirim";
+	cfg.auth_pass = "s3cret";
+	struct run *run = deliver_one(&cfg, &sv, "mx.test", &job);
+	expect_res(run, 0, 0, SMTP_STAGE_AUTH, 0, "", SMTP_RESULT_LOCAL);
+	assert_non_null(strstr(find_res(run, 0, 0)->text, "without TLS"));
+	assert_int_equal(count_dumps(&sv), 0);
+	free(run);
+	/* Allowed when the configuration says so. */
+	start_py(&sv, "--auth", "--auth-plaintext", NULL);
+	cfg.allow_plaintext_auth = 1;
+	run = deliver_one(&cfg, &sv, "mx.test", &job);
+	expect_res(run, 0, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
+	free(run);
+}
+
+static void
+test_mixed_pipelined(void **state)
+{
+	(void)state;
+	struct srv sv;
+	start_py(&sv, "--pipelining", NULL);
+	static const char *const rc1[] = {"ok1@example.test", "reject1@example.test",
+	                                  "defer1@example.test", "ok2@example.test"};
+	static const char *const rc2[] = {"reject2@example.test", "defer2@example.test"};
+	static const char *const rc3[] = {"ok3@example.test"};
+	struct smtp_job jobs[3] = {
+	    {.sender = "b@kirim.test",
+	     .rcpts = rc1,
+	     .nrcpt = 4,
+	     .data = sample_msg,
+	     .len = sizeof(sample_msg) - 1},
+	    {.sender = "b@kirim.test",
+	     .rcpts = rc2,
+	     .nrcpt = 2,
+	     .data = sample_msg,
+	     .len = sizeof(sample_msg) - 1},
+	    {.sender = "b@kirim.test",
+	     .rcpts = rc3,
+	     .nrcpt = 1,
+	     .data = sample_msg,
+	     .len = sizeof(sample_msg) - 1},
+	};
+	struct smtp_session_config cfg;
+	base_config(&cfg);
+	struct run *run = new_run(jobs, 3);
+	run_session(run, &cfg, sv.port, "mx.test");
+	stop_server(sv.pid);
+	assert_true(run->ehlo_flags & SMTP_EXT_PIPELINING);
+	assert_int_equal(run->connected, 1);
+	expect_res(run, 0, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
+	expect_res(run, 0, 1, SMTP_STAGE_RCPT, 550, "5.1.1", 0);
+	expect_res(run, 0, 2, SMTP_STAGE_RCPT, 451, "4.3.0", 0);
+	expect_res(run, 0, 3, SMTP_STAGE_DOT, 250, "2.0.0", 0);
+	/* Every RCPT refused: no body; the job ends at the RCPT stage. */
+	expect_res(run, 1, 0, SMTP_STAGE_RCPT, 550, "5.1.1", 0);
+	expect_res(run, 1, 1, SMTP_STAGE_RCPT, 451, "4.3.0", 0);
+	assert_int_equal(run->job_res[1].stage, SMTP_STAGE_RCPT);
+	/* The same connection goes on after an RSET. */
+	expect_res(run, 2, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
+	assert_int_equal(count_dumps(&sv), 2);
+
+	struct buf json = BUF_INIT;
+	char path[400];
+	snprintf(path, sizeof(path), "%s/0001.json", sv.dump);
+	read_file(path, &json);
+	assert_non_null(strstr(json.data, "[\"ok1@example.test\", \"ok2@example.test\"]"));
+	buf_free(&json);
+	snprintf(path, sizeof(path), "%s/0002.json", sv.dump);
+	read_file(path, &json);
+	assert_non_null(strstr(json.data, "[\"ok3@example.test\"]"));
+	buf_free(&json);
+	free(run);
+}
+
+static void
+test_all_rcpt_failed_no_body(void **state)
+{
+	(void)state;
+	struct srv sv;
+	start_py(&sv, "--pipelining", NULL);
+	static const char *const rc[] = {"reject@example.test", "defer@example.test"};
+	struct smtp_job job = {.sender = "b@kirim.test",
+	                       .rcpts = rc,
+	                       .nrcpt = 2,
+	                       .data = sample_msg,
+	                       .len = sizeof(sample_msg) - 1};
+	struct smtp_session_config cfg;
+	base_config(&cfg);
+	struct run *run = new_run(&job, 1);
+	run_session(run, &cfg, sv.port, "mx.test");
+	stop_server(sv.pid);
+	expect_res(run, 0, 0, SMTP_STAGE_RCPT, 550, "5.1.1", 0);
+	expect_res(run, 0, 1, SMTP_STAGE_RCPT, 451, "4.3.0", 0);
+	assert_int_equal(count_dumps(&sv), 0);
+	assert_int_equal(run->why.code, 221);
+	free(run);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (getenv("KIRIM_TEST_DEBUG"))
+		log_set_level(LOG_DEBUG);
+	signal(SIGPIPE, SIG_IGN);
+	const char *td = env_or("KIRIM_TESTDATA", "tests/data");
+	const char *sc = getenv("KIRIM_SMTP_SERVER");
+	if (sc && *sc)
+		snprintf(server_script, sizeof(server_script), "%s", sc);
+	else
+		snprintf(server_script, sizeof(server_script), "%s/../integration/smtp_server.py",
+		         td);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kirim-smtp-XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	/* smtp-sink drops privileges to nobody: let it use the directory too. */
+	chmod(tmpdir, 0777);
+	snprintf(ca_file, sizeof(ca_file), "%s/ca.pem", tmpdir);
+	if (access(python_path(), X_OK) == 0 && access(server_script, R_OK) == 0) {
+		char cmd[1500];
+		snprintf(cmd, sizeof(cmd), "%s %s --make-certs %s", python_path(), server_script,
+		         tmpdir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (getenv("KIRIM_TEST_KEEP") == NULL) {
+		char cmd[400];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sink_persistent),
+	    cmocka_unit_test(test_sink_max_jobs),
+	    cmocka_unit_test(test_sink_rcpt_hard),
+	    cmocka_unit_test(test_sink_rcpt_soft),
+	    cmocka_unit_test(test_sink_mail_421),
+	    cmocka_unit_test(test_sink_data_disconnect),
+	    cmocka_unit_test(test_sink_data_timeout),
+	    cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_starttls_opportunistic),
+	    cmocka_unit_test(test_starttls_verify_ok),
+	    cmocka_unit_test(test_starttls_verify_wrong_host),
+	    cmocka_unit_test(test_starttls_verify_untrusted),
+	    cmocka_unit_test(test_starttls_required_not_offered),
+	    cmocka_unit_test(test_implicit_tls),
+	    cmocka_unit_test(test_auth_plain),
+	    cmocka_unit_test(test_auth_login),
+	    cmocka_unit_test(test_auth_plaintext),
+	    cmocka_unit_test(test_mixed_pipelined),
+	    cmocka_unit_test(test_all_rcpt_failed_no_body),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
