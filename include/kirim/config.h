@@ -40,6 +40,10 @@ struct config {
 	char feedback_id[128];    /* [sender] feedback_id: prefix for Feedback-ID */
 	unsigned char secret[64]; /* [secret] value, file or env: the token key */
 	size_t secret_len;        /* 0 = use the database's generated secret */
+	char relay_url[512];      /* [relay] url: smtp://[user@]host[:port] or smtps://... */
+	char relay_password[256]; /* [relay] password | password_file | password_env */
+	int relay_tls;            /* [relay] tls: an enum tls_policy, or -1 when not set */
+	char relay_ca_file[512];  /* [relay] ca_file: CAs trusted for the verify policy */
 	struct config_dkim dkim[CONFIG_MAX_DKIM]; /* [dkim] sections, in file order */
 	size_t n_dkim;
 };

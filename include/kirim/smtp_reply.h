@@ -98,4 +98,40 @@ struct smtp_ehlo {
  */
 int smtp_reply_parse_ehlo(const struct smtp_reply *r, struct smtp_ehlo *out);
 
+/*
+ * The facts an SMTP client reports about one recipient, message or
+ * connection: where in the dialogue (stage), the reply, and what happened
+ * without a reply. They live here, beside the reply parser, so that the code
+ * that decides what they mean (smtp_outcome) needs no network code.
+ */
+
+/* Where in the dialogue a fact was observed. */
+enum smtp_stage {
+	SMTP_STAGE_CONNECT,
+	SMTP_STAGE_BANNER,
+	SMTP_STAGE_EHLO,
+	SMTP_STAGE_STARTTLS,
+	SMTP_STAGE_AUTH,
+	SMTP_STAGE_MAIL,
+	SMTP_STAGE_RCPT,
+	SMTP_STAGE_DATA,
+	SMTP_STAGE_DOT,
+	SMTP_STAGE_QUIT,
+};
+
+/* Flags of struct smtp_result. */
+#define SMTP_RESULT_CONN_LOST (1u << 0) /* the connection broke: no reply */
+#define SMTP_RESULT_TIMEOUT (1u << 1)   /* the server did not answer in time */
+#define SMTP_RESULT_LOCAL (1u << 2)     /* decided here (TLS policy, size, protocol error) */
+#define SMTP_RESULT_ABORTED (1u << 3)   /* the owner aborted or closed the session */
+
+/* One fact. Strings are borrowed for the duration of the callback. */
+struct smtp_result {
+	enum smtp_stage stage;
+	int code;          /* the server's reply code, 0 when there was none */
+	const char *ecode; /* "x.y.z" or "" */
+	const char *text;  /* the server's text, or a local description */
+	unsigned flags;
+};
+
 #endif

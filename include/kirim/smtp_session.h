@@ -34,20 +34,6 @@
 
 struct smtp_session;
 
-/* Where in the dialogue a fact was observed. */
-enum smtp_stage {
-	SMTP_STAGE_CONNECT,
-	SMTP_STAGE_BANNER,
-	SMTP_STAGE_EHLO,
-	SMTP_STAGE_STARTTLS,
-	SMTP_STAGE_AUTH,
-	SMTP_STAGE_MAIL,
-	SMTP_STAGE_RCPT,
-	SMTP_STAGE_DATA,
-	SMTP_STAGE_DOT,
-	SMTP_STAGE_QUIT,
-};
-
 /* The session's states; smtp_session_state_name gives their names. */
 enum smtp_state {
 	SMTP_S_INIT,
@@ -118,21 +104,6 @@ struct smtp_job {
 #define SMTP_JOB_WIRE (1u << 0)     /* data is already smtp_wire_encode output */
 #define SMTP_JOB_8BIT (1u << 1)     /* send BODY=8BITMIME (detected when not set) */
 #define SMTP_JOB_SMTPUTF8 (1u << 2) /* needs SMTPUTF8 (detected from the envelope too) */
-
-/* Flags of struct smtp_result. */
-#define SMTP_RESULT_CONN_LOST (1u << 0) /* the connection broke: no reply */
-#define SMTP_RESULT_TIMEOUT (1u << 1)   /* the server did not answer in time */
-#define SMTP_RESULT_LOCAL (1u << 2)     /* decided here (TLS policy, size, protocol error) */
-#define SMTP_RESULT_ABORTED (1u << 3)   /* the owner aborted or closed the session */
-
-/* One fact. Strings are borrowed for the duration of the callback. */
-struct smtp_result {
-	enum smtp_stage stage;
-	int code;          /* the server's reply code, 0 when there was none */
-	const char *ecode; /* "x.y.z" or "" */
-	const char *text;  /* the server's text, or a local description */
-	unsigned flags;
-};
 
 struct smtp_session_cbs {
 	/* The TCP connection is up (before the banner). May be NULL. */

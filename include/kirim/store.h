@@ -215,4 +215,51 @@ int store_list_has_field(struct store *s, int64_t list_id, const char *field, bo
 /* store_setting_get - a setting's bytes into out (cap bytes); sets *len */
 int store_setting_get(struct store *s, const char *key, void *out, size_t cap, size_t *len);
 
+/* Messages: one per campaign × recipient. */
+struct store_claimed {
+	int64_t message_id;
+	int64_t contact_id;
+	const char *email; /* borrowed for the callback */
+	const char *attrs;
+	int attempts;
+};
+typedef int (*store_claim_cb)(void *arg, const struct store_claimed *m);
+
+/* One attempt's outcome, written by store_message_result. */
+struct store_result {
+	int64_t message_id;
+	const char *state; /* new state: "queued" (deferred), "delivered", "bounced", "failed" */
+	const char *event; /* event type: "delivered", "deferred", "bounced", "failed" */
+	int64_t next_attempt_at; /* for "queued" */
+	const char *stage;
+	int code;
+	const char *ecode;
+	const char *text;
+	const char *host;
+	const char *tls;
+	int count_attempt; /* 0 for a job handed back unattempted (shutdown) */
+};
+
+struct store_campaign_counts {
+	int64_t total, queued, deferred, claimed, delivered, bounced, failed, suppressed, cancelled;
+	int64_t next_due; /* earliest next_attempt_at of a queued message, 0 if none */
+};
+
+/*
+ * store_messages_prepare - create the campaign's messages from its list (once
+ * per recipient; suppressed ones as 'suppressed'); counts the new ones.
+ */
+int store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *created);
+/* store_messages_recover - claimed messages (left by a crash) go back to queued */
+int store_messages_recover(struct store *s, int64_t campaign_id, int64_t *recovered);
+/* store_messages_claim - claim up to limit due messages (inside a transaction) */
+int store_messages_claim(struct store *s, int64_t campaign_id, int64_t now, int limit,
+                         store_claim_cb cb, void *arg);
+/* store_message_result - record one attempt (inside a transaction) */
+int store_message_result(struct store *s, const struct store_result *r, int64_t now);
+/* store_campaign_counts - messages by state */
+int store_campaign_counts(struct store *s, int64_t campaign_id, struct store_campaign_counts *c);
+/* store_campaign_set_state - draft, sending, done, ... */
+int store_campaign_set_state(struct store *s, int64_t campaign_id, const char *state);
+
 #endif

@@ -40,6 +40,8 @@
 
 #include "kirim/address.h"
 #include "kirim/dkim.h"
+#include "kirim/smtp_url.h"
+#include "kirim/tls.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -54,11 +56,12 @@ enum {
 /* The placeholder value handed to inih for a line too long for its buffer. */
 static const char long_marker[] = "\x01";
 
-enum section { S_NONE, S_SENDER, S_UNSUBSCRIBE, S_BOUNCE, S_SECRET, S_DKIM, S_COUNT };
+enum section { S_NONE, S_SENDER, S_UNSUBSCRIBE, S_BOUNCE, S_SECRET, S_DKIM, S_RELAY, S_COUNT };
 
 static const char *const section_names[S_COUNT] = {
     [S_NONE] = "",         [S_SENDER] = "sender", [S_UNSUBSCRIBE] = "unsubscribe",
     [S_BOUNCE] = "bounce", [S_SECRET] = "secret", [S_DKIM] = "dkim",
+    [S_RELAY] = "relay",
 };
 
 enum key {
@@ -75,6 +78,12 @@ enum key {
 	K_DKIM_DOMAIN,
 	K_DKIM_SELECTOR,
 	K_DKIM_KEY_FILE,
+	K_RELAY_URL,
+	K_RELAY_PASSWORD,
+	K_RELAY_PASSWORD_FILE,
+	K_RELAY_PASSWORD_ENV,
+	K_RELAY_TLS,
+	K_RELAY_CA_FILE,
 	K_COUNT
 };
 
@@ -95,6 +104,12 @@ static const struct {
     [K_DKIM_DOMAIN] = {S_DKIM, "domain"},
     [K_DKIM_SELECTOR] = {S_DKIM, "selector"},
     [K_DKIM_KEY_FILE] = {S_DKIM, "key_file"},
+    [K_RELAY_URL] = {S_RELAY, "url"},
+    [K_RELAY_PASSWORD] = {S_RELAY, "password"},
+    [K_RELAY_PASSWORD_FILE] = {S_RELAY, "password_file"},
+    [K_RELAY_PASSWORD_ENV] = {S_RELAY, "password_env"},
+    [K_RELAY_TLS] = {S_RELAY, "tls"},
+    [K_RELAY_CA_FILE] = {S_RELAY, "ca_file"},
 };
 
 /* State of one config_load call, handed to inih as both stream and user. */
@@ -677,6 +692,67 @@ set_feedback_id(struct loader *L, const char *v)
 	return set_str(L, "feedback_id", L->c->feedback_id, sizeof(L->c->feedback_id), v);
 }
 
+/* The relay password: inline, from a file (one line) or from the environment. */
+static bool
+relay_password(struct loader *L, enum key k, const char *v)
+{
+	char *dst = L->c->relay_password;
+	size_t cap = sizeof(L->c->relay_password);
+	if (dst[0]) {
+		fail(L, L->line, "[relay] takes one of password, password_file or password_env");
+		return false;
+	}
+	if (k == K_RELAY_PASSWORD)
+		return set_str(L, "password", dst, cap, v);
+	if (k == K_RELAY_PASSWORD_ENV) {
+		const char *e = getenv(v);
+		if (!e || !*e) {
+			fail(L, L->line, "environment variable %s is not set", v);
+			return false;
+		}
+		return set_str(L, "password_env", dst, cap, e);
+	}
+	char path[1024];
+	size_t n;
+	if (!resolve(L, v, path, sizeof(path)))
+		return false;
+	char *data = read_file(L, L->line, path, cap - 1, "password file", &n);
+	if (!data)
+		return false;
+	while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+		data[--n] = '\0';
+	bool ok = n > 0 && set_str(L, "password_file", dst, cap, data);
+	if (n == 0)
+		fail(L, L->line, "password file %s is empty", path);
+	explicit_bzero(data, n);
+	free(data);
+	return ok;
+}
+
+static bool
+relay_url(struct loader *L, const char *v)
+{
+	struct smtp_url u;
+	char e[300];
+	if (smtp_url_parse(v, &u, e, sizeof(e)) < 0) {
+		fail(L, L->line, "%s", e);
+		return false;
+	}
+	return set_str(L, "url", L->c->relay_url, sizeof(L->c->relay_url), v);
+}
+
+static bool
+relay_tls(struct loader *L, const char *v)
+{
+	enum tls_policy pol;
+	if (tls_policy_parse(v, &pol) < 0) {
+		fail(L, L->line, "tls takes none, opportunistic, required or verify, not '%s'", v);
+		return false;
+	}
+	L->c->relay_tls = (int)pol;
+	return true;
+}
+
 static bool
 apply(struct loader *L, enum key k, const char *v)
 {
@@ -708,6 +784,19 @@ apply(struct loader *L, enum key k, const char *v)
 		return set_selector(L, d, v);
 	case K_DKIM_KEY_FILE:
 		return dkim_key_file(L, d, v);
+	case K_RELAY_URL:
+		return relay_url(L, v);
+	case K_RELAY_PASSWORD:
+	case K_RELAY_PASSWORD_FILE:
+	case K_RELAY_PASSWORD_ENV:
+		return relay_password(L, k, v);
+	case K_RELAY_TLS:
+		return relay_tls(L, v);
+	case K_RELAY_CA_FILE: {
+		char path[1024];
+		return resolve(L, v, path, sizeof(path)) &&
+		       set_str(L, "ca_file", c->relay_ca_file, sizeof(c->relay_ca_file), path);
+	}
 	case K_COUNT:
 		break;
 	}
@@ -758,6 +847,7 @@ static void
 defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
+	c->relay_tls = -1;
 }
 
 /* config_load - read kirim.conf (or the default) into *c */
@@ -837,4 +927,5 @@ config_free(struct config *c)
 	}
 	explicit_bzero(c->secret, sizeof(c->secret));
 	c->secret_len = 0;
+	explicit_bzero(c->relay_password, sizeof(c->relay_password));
 }

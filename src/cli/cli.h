@@ -67,5 +67,6 @@ int cmd_template(struct cli *c, int argc, char **argv);
 int cmd_campaign(struct cli *c, int argc, char **argv);
 int cmd_preview(struct cli *c, int argc, char **argv);
 int cmd_dkim(struct cli *c, int argc, char **argv);
+int cmd_send(struct cli *c, int argc, char **argv);
 
 #endif

@@ -121,6 +121,29 @@ const struct cli_command cli_commands[] = {
      "Write a new private key to FILE (mode 0600, never over an existing file) and print\n"
      "the TXT record to publish at S._domainkey.DOMAIN (selector 'kirim' by default) and\n"
      "the kirim.conf lines that use it. RSA keys are 2048 bits unless --bits says otherwise.\n"},
+    {"send", cmd_send, "deliver a campaign's messages through a relay",
+     "Usage: kirim send CAMPAIGN [--relay URL] [--tls POLICY] [--concurrency N]\n"
+     "                           [--msgs-per-conn N] [--timeout SECONDS]\n"
+     "\n"
+     "Deliver every message of CAMPAIGN that is due, over persistent SMTP connections\n"
+     "(PIPELINING when offered), and record each outcome. The first run queues one\n"
+     "message per list member (suppressed ones are never sent). The run ends when every\n"
+     "due message is delivered, bounced, failed or deferred; deferred messages wait for\n"
+     "their next attempt (5 min, 10, 20, 40, then every 80 min, for about three days):\n"
+     "run 'kirim send' again to send what has come due. Ctrl-C finishes what is on a\n"
+     "connection, records it and stops; nothing is lost or sent twice by stopping.\n"
+     "\n"
+     "Options:\n"
+     "  -r, --relay URL        smtp://[user@]host[:port] or smtps://... (default: the\n"
+     "                         [relay] url of kirim.conf; the password comes from there)\n"
+     "      --tls POLICY       none, opportunistic, required or verify (default: verify)\n"
+     "  -c, --concurrency N    connections at once (default 8)\n"
+     "      --msgs-per-conn N  messages per connection before reconnecting (default 100)\n"
+     "      --allow-plaintext-auth  AUTH without TLS (trusted networks only)\n"
+     "      --timeout SECONDS  one timeout for every SMTP wait (default: RFC 5321's)\n"
+     "\n"
+     "Exit status: 0 when the run finished (whatever the outcomes), 130 when stopped,\n"
+     "78 for a configuration problem.\n"},
     {"version", cmd_version, "print the version of kirim and its libraries",
      "Usage: kirim version\n\nPrint kirim's version and the versions of the libraries it uses.\n"},
     {"help", cmd_help, "show help for a command",

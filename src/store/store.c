@@ -56,6 +56,14 @@ enum stmt_id {
 	Q_LIST_MEMBER,
 	Q_LIST_HAS_FIELD,
 	Q_SETTING_GET,
+	Q_MSG_PREPARE,
+	Q_MSG_RECOVER,
+	Q_MSG_CLAIM,
+	Q_MSG_CONTACT,
+	Q_MSG_RESULT,
+	Q_EVENT_INSERT,
+	Q_CAMPAIGN_COUNTS,
+	Q_CAMPAIGN_STATE,
 	Q__COUNT
 };
 
@@ -147,6 +155,30 @@ static const char *const stmt_sql[Q__COUNT] = {
                          " ON c.id = m.contact_id WHERE m.list_id = ?1"
                          " AND json_extract(c.attrs, ?2) IS NOT NULL)",
     [Q_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
+    [Q_MSG_PREPARE] = "INSERT INTO messages(campaign_id, contact_id, state, queued_at)"
+                      " SELECT ?1, m.contact_id, CASE WHEN " SUPPRESSION_OF_C " IS NULL"
+                      " THEN 'queued' ELSE 'suppressed' END, ?3"
+                      " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+                      " WHERE m.list_id = ?2 ORDER BY m.contact_id ON CONFLICT DO NOTHING",
+    [Q_MSG_RECOVER] = "UPDATE messages SET state = 'queued' WHERE campaign_id = ?1"
+                      " AND state = 'claimed'",
+    [Q_MSG_CLAIM] = "UPDATE messages SET state = 'claimed', claimed_at = ?2"
+                    " WHERE id IN (SELECT id FROM messages WHERE campaign_id = ?1"
+                    " AND state = 'queued' AND next_attempt_at <= ?2"
+                    " ORDER BY next_attempt_at, id LIMIT ?3)"
+                    " RETURNING id, contact_id, attempts",
+    [Q_MSG_CONTACT] = "SELECT email, attrs FROM contacts WHERE id = ?1",
+    [Q_MSG_RESULT] = "UPDATE messages SET state = ?2, attempts = attempts + ?3,"
+                     " next_attempt_at = ?4, last_stage = ?5, last_code = ?6, last_ecode = ?7,"
+                     " last_text = ?8, host = ?9, tls = ?10,"
+                     " done_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?11 END"
+                     " WHERE id = ?1",
+    [Q_EVENT_INSERT] = "INSERT INTO events(message_id, ts, type, stage, code, ecode, text, host,"
+                       " tls, attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                       " (SELECT attempts FROM messages WHERE id = ?1))",
+    [Q_CAMPAIGN_COUNTS] = "SELECT state, attempts > 0, count(*), min(next_attempt_at)"
+                          " FROM messages WHERE campaign_id = ?1 GROUP BY 1, 2",
+    [Q_CAMPAIGN_STATE] = "UPDATE campaigns SET state = ?2, updated_at = ?3 WHERE id = ?1",
     [Q_SUPPRESSED] =
         "SELECT reason FROM suppressions WHERE value IN (?1, ?2) ORDER BY kind LIMIT 1",
 };
@@ -1020,4 +1052,178 @@ store_setting_get(struct store *s, const char *key, void *out, size_t cap, size_
 	}
 	sqlite3_reset(st);
 	return ret;
+}
+
+int
+store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *created)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_MSG_PREPARE);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_int64(st, 2, list_id);
+	sqlite3_bind_int64(st, 3, store_now());
+	int rc = store_step_done(s, st, "queue the campaign's messages");
+	if (rc == 0)
+		*created = sqlite3_changes(s->db);
+	return rc;
+}
+
+int
+store_messages_recover(struct store *s, int64_t campaign_id, int64_t *recovered)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_MSG_RECOVER);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	int rc = store_step_done(s, st, "recover claimed messages");
+	if (rc == 0)
+		*recovered = sqlite3_changes(s->db);
+	return rc;
+}
+
+int
+store_messages_claim(struct store *s, int64_t campaign_id, int64_t now, int limit,
+                     store_claim_cb cb, void *arg)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_MSG_CLAIM);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int(st, 3, limit);
+	/* RETURNING rows first, then the contacts: one statement at a time. */
+	int64_t(*ids)[3] = xcalloc((size_t)(limit > 0 ? limit : 1), sizeof(*ids));
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
+		ids[n][0] = sqlite3_column_int64(st, 0);
+		ids[n][1] = sqlite3_column_int64(st, 1);
+		ids[n][2] = sqlite3_column_int64(st, 2);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(ids);
+		return store_fail(s, "claim messages");
+	}
+	int ret = 0;
+	for (int i = 0; i < n && ret == 0; i++) {
+		if ((st = store_stmt(s, Q_MSG_CONTACT)) == NULL) {
+			ret = STORE_E_SQL;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, ids[i][1]);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			ret = store_fail(s, "read a claimed message's contact");
+			break;
+		}
+		struct store_claimed m = {
+		    .message_id = ids[i][0],
+		    .contact_id = ids[i][1],
+		    .email = (const char *)sqlite3_column_text(st, 0),
+		    .attrs = (const char *)sqlite3_column_text(st, 1),
+		    .attempts = (int)ids[i][2],
+		};
+		ret = cb(arg, &m);
+		sqlite3_reset(st);
+	}
+	free(ids);
+	return ret;
+}
+
+static void
+store_bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v && *v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int
+store_message_result(struct store *s, const struct store_result *r, int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_MSG_RESULT);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, r->message_id);
+	sqlite3_bind_text(st, 2, r->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, r->count_attempt ? 1 : 0);
+	sqlite3_bind_int64(st, 4, r->next_attempt_at);
+	store_bind_opt_text(st, 5, r->stage);
+	if (r->code)
+		sqlite3_bind_int(st, 6, r->code);
+	store_bind_opt_text(st, 7, r->ecode);
+	store_bind_opt_text(st, 8, r->text);
+	store_bind_opt_text(st, 9, r->host);
+	store_bind_opt_text(st, 10, r->tls);
+	sqlite3_bind_int64(st, 11, now);
+	int rc = store_step_done(s, st, "record a message's outcome");
+	if (rc < 0 || !r->count_attempt)
+		return rc;
+	if ((st = store_stmt(s, Q_EVENT_INSERT)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, r->message_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, r->event, -1, SQLITE_STATIC);
+	store_bind_opt_text(st, 4, r->stage);
+	if (r->code)
+		sqlite3_bind_int(st, 5, r->code);
+	store_bind_opt_text(st, 6, r->ecode);
+	store_bind_opt_text(st, 7, r->text);
+	store_bind_opt_text(st, 8, r->host);
+	store_bind_opt_text(st, 9, r->tls);
+	return store_step_done(s, st, "record a delivery event");
+}
+
+int
+store_campaign_counts(struct store *s, int64_t campaign_id, struct store_campaign_counts *c)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_CAMPAIGN_COUNTS);
+	if (st == NULL)
+		return STORE_E_SQL;
+	memset(c, 0, sizeof(*c));
+	sqlite3_bind_int64(st, 1, campaign_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 0);
+		int tried = sqlite3_column_int(st, 1);
+		int64_t n = sqlite3_column_int64(st, 2);
+		c->total += n;
+		if (strcmp(state, "queued") == 0) {
+			c->queued += n;
+			if (tried)
+				c->deferred += n;
+			int64_t due = sqlite3_column_int64(st, 3);
+			if (c->next_due == 0 || due < c->next_due)
+				c->next_due = due;
+		} else if (strcmp(state, "claimed") == 0) {
+			c->claimed += n;
+		} else if (strcmp(state, "delivered") == 0) {
+			c->delivered += n;
+		} else if (strcmp(state, "bounced") == 0) {
+			c->bounced += n;
+		} else if (strcmp(state, "failed") == 0) {
+			c->failed += n;
+		} else if (strcmp(state, "suppressed") == 0) {
+			c->suppressed += n;
+		} else if (strcmp(state, "cancelled") == 0) {
+			c->cancelled += n;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "count messages");
+}
+
+int
+store_campaign_set_state(struct store *s, int64_t campaign_id, const char *state)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_CAMPAIGN_STATE);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now());
+	return store_step_done(s, st, "set the campaign's state");
 }

@@ -4,6 +4,7 @@
 set -u
 : "${KIRIM:?KIRIM must name the kirim binary}"
 TMP=$(mktemp -d)
+chmod 755 "$TMP" # servers that drop privileges (smtp-sink runs as nobody) write below it
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 export KIRIM_DB="$TMP/kirim.db"
@@ -52,3 +53,42 @@ finish() {
 	[ "$FAILS" -eq 0 ]
 	exit $?
 }
+
+# --- real servers on loopback ------------------------------------------------------------
+SINK=${KIRIM_SMTP_SINK:-/usr/sbin/smtp-sink}
+PY3=/usr/bin/python3
+SERVER_PY="${KIRIM_SRC:-.}/tests/integration/smtp_server.py"
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+
+# free_port - a TCP port nobody listens on now
+free_port() { $PY3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_port PORT - wait until something accepts on 127.0.0.1:PORT (10 s at most)
+wait_port() {
+	for _ in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on port $1" >&2
+	return 1
+}
+# start_sink PORT ARGS... - smtp-sink on 127.0.0.1:PORT; its PID in $LAST_PID
+start_sink() {
+	local port=$1
+	shift
+	"$SINK" -u nobody "$@" "127.0.0.1:$port" 1024 >/dev/null 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	wait_port "$port"
+}
+# start_server PORT ARGS... - tests/integration/smtp_server.py; its PID in $LAST_PID
+start_server() {
+	local port=$1
+	shift
+	$PY3 "$SERVER_PY" --port "$port" "$@" >"$TMP/server-$port.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	wait_port "$port"
+}
+# stop PID - stop a server started above
+stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }

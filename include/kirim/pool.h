@@ -1,0 +1,76 @@
+/*
+ * pool - connections per destination, on one libuv loop.
+ *
+ * A destination is where a set of jobs goes (the relay, later an MX host
+ * set): its address, its TLS/AUTH settings and its limits (connections at
+ * once, jobs per connection). Jobs wait in the destination's queue; the pool
+ * opens sessions up to the limits (and a global one), keeps them busy with the
+ * next job, and lets the session's idle timeout close them when the queue is
+ * empty. A destination that cannot be reached fails its waiting jobs instead
+ * of retrying in a loop: a session that ends without finishing a job is not
+ * replaced, and when the last one is gone the destination is down for 30 s:
+ * its queued jobs, and jobs submitted meanwhile, are handed back at once with
+ * that session's failure. A slow or
+ * failing destination never stalls the others. Logs at debug level.
+ */
+#ifndef KIRIM_POOL_H
+#define KIRIM_POOL_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "kirim/smtp_session.h"
+
+struct pool;
+struct pool_dest;
+
+/* Where a job went: borrowed for the duration of a callback. */
+struct pool_conn_info {
+	const char *dest; /* destination name */
+	const char *host; /* host name connected to */
+	const char *tls;  /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" without TLS */
+};
+
+struct pool_cbs {
+	/* The final fact for recipient i of job. */
+	void (*rcpt)(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r,
+	             const struct pool_conn_info *ci);
+	/* The job is done and handed back (after every rcpt call for it). */
+	void (*job_done)(void *owner, struct smtp_job *job, const struct smtp_result *r,
+	                 const struct pool_conn_info *ci);
+};
+
+struct pool_dest_config {
+	const char *name; /* copied */
+	const struct sockaddr *addr;
+	const char *host;                   /* for TLS (SNI, verification) and logs; copied */
+	unsigned max_conns;                 /* connections at once (at least 1) */
+	struct smtp_session_config session; /* max_jobs is the per-connection cap */
+};
+
+struct pool_stats {
+	unsigned connections;   /* open now */
+	size_t queued;          /* jobs waiting in destination queues */
+	size_t busy;            /* jobs on a connection */
+	unsigned long connects; /* sessions started so far */
+};
+
+/* pool_new - a pool on loop; max_conns caps connections over all destinations */
+struct pool *pool_new(uv_loop_t *loop, unsigned max_conns, const struct pool_cbs *cbs, void *owner);
+/* pool_dest_add - add a destination; NULL with err when its TLS context cannot be made */
+struct pool_dest *pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err,
+                                size_t errsz);
+/* pool_submit - queue a job (borrowed until job_done) for a destination */
+void pool_submit(struct pool_dest *d, struct smtp_job *job);
+/* pool_stats - what the pool holds now */
+void pool_stats(const struct pool *p, struct pool_stats *st);
+/*
+ * pool_shutdown - take no more jobs: queued jobs are handed back (flagged
+ * ABORTED, never attempted), busy sessions finish their job and QUIT.
+ */
+void pool_shutdown(struct pool *p);
+/* pool_free - after the loop has run out (every session closed); NULL is a no-op */
+void pool_free(struct pool *p);
+
+#endif

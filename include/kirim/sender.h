@@ -1,0 +1,68 @@
+/*
+ * sender - `kirim send`: deliver a campaign's queued messages through the
+ * connection pool and record every outcome.
+ *
+ * One libuv loop does the SMTP work; SQLite and rendering happen on one
+ * worker thread (uv_queue_work), one batch at a time, so the loop never waits
+ * for a disk write or an RSA signature. A batch writes the outcomes that came
+ * back since the last one (in one transaction), claims the next due messages
+ * (state claimed) and renders them; the loop hands them to the pool and
+ * collects the outcomes. The run ends when nothing due is left and nothing is
+ * in flight: deferred messages wait in the queue with their next attempt time.
+ * A stop request (Ctrl-C) takes no new work, lets what is on a connection
+ * finish, records it, and returns; what was claimed but not sent goes back to
+ * queued without counting an attempt. Logs one line per event.
+ */
+#ifndef KIRIM_SENDER_H
+#define KIRIM_SENDER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "kirim/smtp_session.h"
+#include "kirim/store.h"
+
+struct config;
+
+struct sender_progress {
+	uint64_t attempted, delivered, deferred, bounced, failed;
+	uint64_t due;         /* messages that were due when the run started */
+	unsigned connections; /* open now */
+	double elapsed;
+};
+typedef void (*sender_progress_cb)(void *arg, const struct sender_progress *p);
+
+struct sender_opts {
+	const char *campaign;
+	const char *relay_url;    /* NULL: the config's [relay] url (required for now) */
+	int tls;                  /* enum tls_policy, or -1: the config's, else verify */
+	unsigned concurrency;     /* connections at once (default 8) */
+	unsigned msgs_per_conn;   /* per connection (default 100; 0 there means no cap) */
+	unsigned batch;           /* messages claimed per batch (default 256) */
+	int allow_plaintext_auth; /* AUTH without TLS (tests and trusted networks only) */
+	const struct smtp_timeouts *timeouts; /* NULL: RFC 5321 defaults */
+	sender_progress_cb progress;          /* called about 4 times a second */
+	void *progress_arg;
+	volatile sig_atomic_t *stop; /* set by a signal handler */
+};
+
+struct sender_stats {
+	int64_t created;   /* messages queued for the first time by this run */
+	int64_t recovered; /* claimed messages a crash had left, queued again */
+	uint64_t attempted, delivered, deferred, bounced, failed, handed_back;
+	unsigned long connections; /* sessions opened */
+	double seconds;
+	int stopped;                         /* the run was stopped early */
+	struct store_campaign_counts counts; /* the campaign after the run */
+};
+
+/* Error codes (negative). */
+#define SENDER_E_CONFIG (-1) /* no relay, bad URL, TLS set-up, unknown campaign... */
+#define SENDER_E_STORE (-2)  /* the database failed */
+#define SENDER_E_RENDER (-3) /* the campaign's templates do not compile */
+
+/* sender_run - send what is due of the campaign; *st filled even on error */
+int sender_run(struct store *s, const struct config *cfg, const struct sender_opts *o,
+               struct sender_stats *st, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,591 @@
+/* sender - a campaign's due messages → the pool → outcomes in SQLite (see sender.h). */
+#include "kirim/sender.h"
+
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kirim/buf.h"
+#include "kirim/campaign.h"
+#include "kirim/composer.h"
+#include "kirim/config.h"
+#include "kirim/log.h"
+#include "kirim/pool.h"
+#include "kirim/smtp_outcome.h"
+#include "kirim/smtp_url.h"
+#include "kirim/xmalloc.h"
+
+enum {
+	SENDER_TICK_MS = 250,
+	/* Rendered bytes in flight at most (each is copied once more into its connection's
+	 * write buffer): what keeps memory flat whatever the concurrency and message size. */
+	SENDER_MAX_INFLIGHT_BYTES = 16 << 20,
+};
+
+/* One outcome waiting to be written. Strings are owned. */
+struct sresult {
+	int64_t message_id;
+	enum outcome outcome;
+	int attempted; /* 0: handed back unattempted (shutdown) */
+	int attempts;  /* attempts made before this one */
+	enum smtp_stage stage;
+	int code;
+	char *ecode, *text, *host, *tls;
+};
+
+/* One message on its way: the job the pool carries, and what it needs. */
+struct sjob {
+	struct smtp_job job;
+	int64_t message_id;
+	int attempts;
+	const char *rcpts[1];
+	char *rcpt;
+	char sender[ADDRESS_MAX + 1];
+	struct buf data;
+	struct sresult res;
+};
+
+struct sender {
+	uv_loop_t loop;
+	struct store *store;
+	const struct sender_opts *o;
+	struct sender_stats *st;
+	struct store_campaign camp;
+	struct campaign_composer cc;
+	struct pool *pool;
+	struct pool_dest *dest;
+	uv_timer_t tick;
+	uv_work_t work;
+	bool working;
+	bool draining; /* no more claims: nothing due, or stopping */
+	bool stopping;
+	bool finished;
+	int fail;
+	char err[512];
+	/* Outcomes collected on the loop, written by the next batch. */
+	struct sresult *pending;
+	size_t npending, cappending;
+	/* What the running batch writes (in) and produced (out). */
+	struct sresult *wres;
+	size_t nwres;
+	struct sjob **wjobs;
+	size_t nwjobs;
+	int want_claim;
+	int claimed;
+	size_t inflight;
+	size_t inflight_bytes;
+	size_t avg_bytes; /* of the messages rendered so far (0 before the first) */
+	unsigned window;
+	uint64_t due;
+	double t0;
+	char tlsbuf[128];
+};
+
+static double
+sender_clock(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+sresult_clear(struct sresult *r)
+{
+	free(r->ecode);
+	free(r->text);
+	free(r->host);
+	free(r->tls);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+sjob_free(struct sjob *j)
+{
+	if (j == NULL)
+		return;
+	sresult_clear(&j->res);
+	buf_free(&j->data);
+	free(j->rcpt);
+	free(j);
+}
+
+/* ---- worker thread: write outcomes, claim and render the next batch ---------------------- */
+
+static int
+sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
+{
+	struct store_result w = {
+	    .message_id = r->message_id,
+	    .stage = r->attempted ? smtp_session_stage_name(r->stage) : NULL,
+	    .code = r->code,
+	    .ecode = r->ecode,
+	    .text = r->text,
+	    .host = r->host,
+	    .tls = r->tls,
+	    .count_attempt = r->attempted,
+	};
+	if (!r->attempted) {
+		w.state = "queued";
+		w.event = "deferred";
+		w.next_attempt_at = 0;
+	} else if (r->outcome == OUTCOME_DEFERRED) {
+		long delay = smtp_outcome_retry_delay(r->attempts + 1);
+		w.state = delay < 0 ? "failed" : "queued";
+		w.event = delay < 0 ? "failed" : "deferred";
+		w.next_attempt_at = now + (delay < 0 ? 0 : delay);
+	} else {
+		w.state = w.event = smtp_outcome_name(r->outcome);
+	}
+	(void)S;
+	return store_message_result(S->store, &w, now);
+}
+
+struct claim_ctx {
+	struct sender *S;
+	int64_t now;
+	int rc;
+};
+
+static int
+sender_render_one(void *arg, const struct store_claimed *m)
+{
+	struct claim_ctx *cx = arg;
+	struct sender *S = cx->S;
+	struct sjob *j = xcalloc(1, sizeof(*j));
+	char err[512];
+	j->message_id = m->message_id;
+	j->attempts = m->attempts;
+	j->rcpt = xstrdup(m->email);
+	struct composer_recipient r = {m->contact_id, m->email, m->attrs};
+	if (composer_render(S->cc.composer, &r, cx->now, 0, &j->data, j->sender, err, sizeof(err)) <
+	    0) {
+		/* This recipient's message cannot be made: failed now, with the reason. */
+		struct sresult fr = {.message_id = m->message_id,
+		                     .outcome = OUTCOME_FAILED,
+		                     .attempted = 1,
+		                     .attempts = m->attempts,
+		                     .stage = SMTP_STAGE_CONNECT};
+		buf_reset(&j->data);
+		buf_printf(&j->data, "cannot render the message: %s", err);
+		fr.text = xstrdup(j->data.data);
+		int rc = sender_write_result(S, &fr, cx->now);
+		sresult_clear(&fr);
+		sjob_free(j);
+		log_warn("msg=%lld result=failed reason=\"cannot render: %s\"",
+		         (long long)m->message_id, err);
+		return rc;
+	}
+	j->rcpts[0] = j->rcpt;
+	j->job.sender = j->sender;
+	j->job.rcpts = j->rcpts;
+	j->job.nrcpt = 1;
+	j->job.data = j->data.data;
+	j->job.len = j->data.len;
+	j->job.user = j;
+	S->wjobs[S->nwjobs++] = j;
+	return 0;
+}
+
+static void
+sender_work(uv_work_t *w)
+{
+	struct sender *S = w->data;
+	int64_t now = (int64_t)time(NULL);
+	int rc = store_begin(S->store);
+	for (size_t i = 0; rc == 0 && i < S->nwres; i++)
+		rc = sender_write_result(S, &S->wres[i], now);
+	S->claimed = 0;
+	if (rc == 0 && S->want_claim > 0) {
+		S->wjobs = xcalloc((size_t)S->want_claim, sizeof(*S->wjobs));
+		struct claim_ctx cx = {S, now, 0};
+		rc = store_messages_claim(S->store, S->camp.id, now, S->want_claim,
+		                          sender_render_one, &cx);
+		S->claimed = (int)S->nwjobs;
+	}
+	if (rc == 0)
+		rc = store_commit(S->store);
+	if (rc < 0) {
+		snprintf(S->err, sizeof(S->err), "database: %s", store_errmsg(S->store));
+		store_rollback(S->store);
+		S->fail = SENDER_E_STORE;
+		/* Nothing was recorded: the jobs rendered in this batch are not sent. */
+		for (size_t i = 0; i < S->nwjobs; i++)
+			sjob_free(S->wjobs[i]);
+		S->nwjobs = 0;
+	}
+}
+
+static void sender_pump(struct sender *S);
+
+static void
+sender_work_done(uv_work_t *w, int status)
+{
+	struct sender *S = w->data;
+	(void)status;
+	S->working = false;
+	for (size_t i = 0; i < S->nwres; i++)
+		sresult_clear(&S->wres[i]);
+	free(S->wres);
+	S->wres = NULL;
+	S->nwres = 0;
+	if (S->fail)
+		S->draining = true;
+	if (S->want_claim > 0 && S->claimed < S->want_claim)
+		S->draining = true; /* nothing more is due in this run */
+	/* After a stop the pool hands these straight back, unattempted. */
+	/* Detach the batch first: a submit may hand a job straight back, and the callback
+	 * may start the next batch, which fills wjobs again. */
+	struct sjob **jobs = S->wjobs;
+	size_t njobs = S->nwjobs, bytes = 0;
+	S->wjobs = NULL;
+	S->nwjobs = 0;
+	for (size_t i = 0; i < njobs; i++)
+		bytes += jobs[i]->data.len;
+	if (njobs)
+		S->avg_bytes = bytes / njobs + 1;
+	S->inflight += njobs;
+	S->inflight_bytes += bytes;
+	for (size_t i = 0; i < njobs; i++)
+		pool_submit(S->dest, &jobs[i]->job);
+	free(jobs);
+	sender_pump(S);
+}
+
+/* ---- loop thread ------------------------------------------------------------------------ */
+
+static void
+sender_finish(struct sender *S)
+{
+	if (S->finished)
+		return;
+	S->finished = true;
+	if (!S->stopping)
+		pool_shutdown(S->pool); /* closes the idle sessions */
+	uv_timer_stop(&S->tick);
+	uv_close((uv_handle_t *)&S->tick, NULL);
+}
+
+/* sender_pump - start a batch when there is something to write or room to claim */
+static void
+sender_pump(struct sender *S)
+{
+	if (S->working || S->finished)
+		return;
+	bool room = !S->draining && S->inflight + S->o->batch / 2 <= S->window &&
+	            S->inflight_bytes < SENDER_MAX_INFLIGHT_BYTES / 2;
+	bool flush = S->npending >= S->o->batch || (S->npending && (S->draining || room));
+	if (!room && !flush) {
+		if (S->draining && S->inflight == 0 && S->npending == 0)
+			sender_finish(S);
+		return;
+	}
+	S->wres = S->pending;
+	S->nwres = S->npending;
+	S->pending = NULL;
+	S->npending = S->cappending = 0;
+	S->want_claim = 0;
+	if (room) {
+		size_t free_slots = S->window - S->inflight;
+		if (S->avg_bytes) {
+			size_t by_bytes =
+			    (SENDER_MAX_INFLIGHT_BYTES - S->inflight_bytes) / S->avg_bytes;
+			if (by_bytes < free_slots)
+				free_slots = by_bytes ? by_bytes : 1;
+		}
+		S->want_claim = (int)(free_slots < S->o->batch ? free_slots : S->o->batch);
+	}
+	S->working = true;
+	S->work.data = S;
+	uv_queue_work(&S->loop, &S->work, sender_work, sender_work_done);
+}
+
+static void
+on_rcpt(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r,
+        const struct pool_conn_info *ci)
+{
+	struct sjob *j = job->user;
+	(void)owner;
+	(void)i;
+	struct smtp_outcome oc = smtp_outcome_classify(r);
+	j->res.message_id = j->message_id;
+	j->res.outcome = oc.outcome;
+	j->res.attempted = !(r->flags & SMTP_RESULT_ABORTED);
+	j->res.attempts = j->attempts;
+	j->res.stage = r->stage;
+	j->res.code = r->code;
+	j->res.ecode = xstrdup(r->ecode ? r->ecode : "");
+	j->res.text = xstrdup(r->text ? r->text : "");
+	j->res.host = xstrdup(ci->host ? ci->host : "");
+	j->res.tls = xstrdup(ci->tls ? ci->tls : "");
+}
+
+static void
+on_job_done(void *owner, struct smtp_job *job, const struct smtp_result *r,
+            const struct pool_conn_info *ci)
+{
+	struct sender *S = owner;
+	struct sjob *j = job->user;
+	struct sender_stats *st = S->st;
+	(void)r;
+	(void)ci;
+	S->inflight--;
+	S->inflight_bytes -= j->data.len;
+	if (j->res.attempted) {
+		st->attempted++;
+		switch (j->res.outcome) {
+		case OUTCOME_DELIVERED:
+			st->delivered++;
+			break;
+		case OUTCOME_DEFERRED:
+			st->deferred++;
+			break;
+		case OUTCOME_BOUNCED:
+			st->bounced++;
+			break;
+		case OUTCOME_FAILED:
+			st->failed++;
+			break;
+		}
+		if (j->res.outcome != OUTCOME_DELIVERED)
+			log_info(
+			    "msg=%lld rcpt=%s result=%s stage=%s code=%d ecode=%s text=\"%.200s\"",
+			    (long long)j->message_id, j->rcpt, smtp_outcome_name(j->res.outcome),
+			    smtp_session_stage_name(j->res.stage), j->res.code, j->res.ecode,
+			    j->res.text);
+	} else {
+		st->handed_back++;
+	}
+	if (S->npending == S->cappending) {
+		S->cappending = S->cappending ? S->cappending * 2 : 256;
+		S->pending = xrealloc(S->pending, S->cappending * sizeof(*S->pending));
+	}
+	S->pending[S->npending++] = j->res;
+	memset(&j->res, 0, sizeof(j->res)); /* the strings now belong to pending */
+	sjob_free(j);
+	sender_pump(S);
+}
+
+static void
+sender_report(struct sender *S)
+{
+	if (S->o->progress == NULL)
+		return;
+	struct pool_stats ps;
+	pool_stats(S->pool, &ps);
+	struct sender_progress p = {
+	    .attempted = S->st->attempted,
+	    .delivered = S->st->delivered,
+	    .deferred = S->st->deferred,
+	    .bounced = S->st->bounced,
+	    .failed = S->st->failed,
+	    .due = S->due,
+	    .connections = ps.connections,
+	    .elapsed = sender_clock() - S->t0,
+	};
+	S->o->progress(S->o->progress_arg, &p);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct sender *S = t->data;
+	if (S->o->stop && *S->o->stop && !S->stopping) {
+		log_info("campaign=%s stopping: finishing what is in flight", S->camp.name);
+		S->stopping = true;
+		S->draining = true;
+		S->st->stopped = 1;
+		/* Queued jobs come back unattempted; sessions finish their job and QUIT. */
+		pool_shutdown(S->pool);
+	}
+	sender_report(S);
+	sender_pump(S);
+}
+
+/* sender_resolve - the relay's first address (a blocking look-up, once per run) */
+static int
+sender_resolve(const struct smtp_url *u, struct sockaddr_storage *out, char *err, size_t errsz)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", u->port);
+	int rc = getaddrinfo(u->host, port, &hints, &res);
+	if (rc != 0 || res == NULL) {
+		snprintf(err, errsz, "cannot resolve the relay %s: %s", u->host, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void
+sender_walk_close(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int
+sender_run(struct store *s, const struct config *cfg, const struct sender_opts *o,
+           struct sender_stats *st, char *err, size_t errsz)
+{
+	struct sender *S = xcalloc(1, sizeof(*S));
+	struct sender_opts opts = *o;
+	int rc = 0;
+	memset(st, 0, sizeof(*st));
+	if (opts.concurrency == 0)
+		opts.concurrency = 8;
+	if (opts.batch == 0)
+		opts.batch = 256;
+	S->o = &opts;
+	S->st = st;
+	S->store = s;
+	S->window = opts.concurrency * 16 > opts.batch * 2 ? opts.concurrency * 16 : opts.batch * 2;
+
+	/* Where to: the relay. */
+	const char *url = opts.relay_url ? opts.relay_url : cfg->relay_url;
+	struct smtp_url u;
+	if (url == NULL || *url == '\0') {
+		snprintf(err, errsz,
+		         "no relay: give --relay smtp://HOST:PORT or set [relay] url in kirim.conf "
+		         "(direct delivery to MX hosts is not built yet)");
+		free(S);
+		return SENDER_E_CONFIG;
+	}
+	if (smtp_url_parse(url, &u, err, errsz) < 0) {
+		free(S);
+		return SENDER_E_CONFIG;
+	}
+	struct sockaddr_storage addr;
+	if (sender_resolve(&u, &addr, err, errsz) < 0) {
+		free(S);
+		return SENDER_E_CONFIG;
+	}
+	int tls = opts.tls >= 0         ? opts.tls
+	          : cfg->relay_tls >= 0 ? cfg->relay_tls
+	                                : TLS_POLICY_VERIFY;
+	if (u.implicit_tls && tls == TLS_POLICY_NONE) {
+		snprintf(err, errsz,
+		         "smtps:// is TLS from the first byte: --tls none does not fit");
+		free(S);
+		return SENDER_E_CONFIG;
+	}
+
+	/* What: the campaign and its composer. */
+	if ((rc = store_campaign_get(s, opts.campaign, &S->camp)) < 0) {
+		snprintf(err, errsz, "%s", store_errmsg(s));
+		free(S);
+		return rc == STORE_E_NOTFOUND ? SENDER_E_CONFIG : SENDER_E_STORE;
+	}
+	if (campaign_composer_new(s, cfg, &S->camp, &S->cc, err, errsz) < 0) {
+		store_campaign_clear(&S->camp);
+		free(S);
+		return SENDER_E_RENDER;
+	}
+	int64_t created = 0, recovered = 0;
+	struct store_campaign_counts before;
+	if ((rc = store_begin(s)) < 0 ||
+	    (rc = store_messages_prepare(s, S->camp.id, S->camp.list_id, &created)) < 0 ||
+	    (rc = store_messages_recover(s, S->camp.id, &recovered)) < 0 ||
+	    (rc = store_campaign_set_state(s, S->camp.id, "sending")) < 0 ||
+	    (rc = store_commit(s)) < 0 ||
+	    (rc = store_campaign_counts(s, S->camp.id, &before)) < 0) {
+		snprintf(err, errsz, "database: %s", store_errmsg(s));
+		store_rollback(s);
+		rc = SENDER_E_STORE;
+		goto out;
+	}
+	st->created = created;
+	st->recovered = recovered;
+	if (recovered)
+		log_warn("campaign=%s recovered=%lld note=\"messages claimed by an interrupted run "
+		         "are queued again; those whose data was already sent may be sent twice\"",
+		         S->camp.name, (long long)recovered);
+	S->due = (uint64_t)before.queued;
+
+	/* How: the pool, one destination for the relay. */
+	uv_loop_init(&S->loop);
+	struct pool_cbs cbs = {on_rcpt, on_job_done};
+	S->pool = pool_new(&S->loop, opts.concurrency, &cbs, S);
+	char helo[256];
+	if (cfg->ehlo[0])
+		snprintf(helo, sizeof(helo), "%s", cfg->ehlo);
+	else if (gethostname(helo, sizeof(helo)) < 0 || helo[0] == '\0')
+		snprintf(helo, sizeof(helo), "localhost");
+	helo[sizeof(helo) - 1] = '\0';
+	struct pool_dest_config dc = {
+	    .name = "relay",
+	    .addr = (const struct sockaddr *)&addr,
+	    .host = u.host,
+	    .max_conns = opts.concurrency,
+	};
+	dc.session.helo_name = helo;
+	dc.session.tls_policy = (enum tls_policy)tls;
+	dc.session.implicit_tls = u.implicit_tls;
+	dc.session.tls_ca_file = cfg->relay_ca_file[0] ? cfg->relay_ca_file : NULL;
+	dc.session.auth_user = u.user[0] ? u.user : NULL;
+	dc.session.auth_pass = u.user[0] ? cfg->relay_password : NULL;
+	dc.session.allow_plaintext_auth = opts.allow_plaintext_auth;
+	dc.session.max_jobs = opts.msgs_per_conn ? opts.msgs_per_conn : 100;
+	if (opts.timeouts)
+		dc.session.timeouts = *opts.timeouts;
+	else
+		smtp_session_default_timeouts(&dc.session.timeouts);
+	if (u.user[0] && cfg->relay_password[0] == '\0') {
+		snprintf(err, errsz,
+		         "the relay URL names user %s but kirim.conf has no [relay] password",
+		         u.user);
+		rc = SENDER_E_CONFIG;
+		goto out_loop;
+	}
+	if ((S->dest = pool_dest_add(S->pool, &dc, err, errsz)) == NULL) {
+		rc = SENDER_E_CONFIG;
+		goto out_loop;
+	}
+	log_info("campaign=%s start due=%llu relay=%s:%u tls=%s concurrency=%u", S->camp.name,
+	         (unsigned long long)S->due, u.host, u.port, tls_policy_name((enum tls_policy)tls),
+	         opts.concurrency);
+
+	S->t0 = sender_clock();
+	uv_timer_init(&S->loop, &S->tick);
+	S->tick.data = S;
+	uv_timer_start(&S->tick, on_tick, SENDER_TICK_MS, SENDER_TICK_MS);
+	sender_pump(S);
+	uv_run(&S->loop, UV_RUN_DEFAULT);
+	st->seconds = sender_clock() - S->t0;
+	sender_report(S);
+	struct pool_stats ps;
+	pool_stats(S->pool, &ps);
+	st->connections = ps.connects;
+	if (S->fail) {
+		snprintf(err, errsz, "%s", S->err);
+		rc = S->fail;
+	}
+out_loop:
+	if (!S->finished) {
+		/* Set-up failed after the loop was made: close what exists. */
+		uv_walk(&S->loop, sender_walk_close, NULL);
+		uv_run(&S->loop, UV_RUN_DEFAULT);
+	}
+	pool_free(S->pool);
+	if (uv_loop_close(&S->loop) != 0)
+		log_error("campaign=%s bug: handles left open on the loop", S->camp.name);
+	if (store_campaign_counts(s, S->camp.id, &st->counts) == 0 && rc == 0)
+		store_campaign_set_state(
+		    s, S->camp.id, st->counts.queued || st->counts.claimed ? "sending" : "done");
+out:
+	for (size_t i = 0; i < S->npending; i++)
+		sresult_clear(&S->pending[i]);
+	free(S->pending);
+	campaign_composer_free(&S->cc);
+	store_campaign_clear(&S->camp);
+	free(S);
+	return rc;
+}

@@ -1,0 +1,212 @@
+/* cmd_send - `kirim send CAMPAIGN`: deliver what is due, with a progress line. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kirim/buf.h"
+#include "kirim/config.h"
+#include "kirim/log.h"
+#include "kirim/sender.h"
+#include "kirim/store.h"
+#include "kirim/tls.h"
+
+static volatile sig_atomic_t send_stop;
+
+static void
+send_on_signal(int sig)
+{
+	(void)sig;
+	send_stop = 1;
+}
+
+struct send_progress {
+	bool tty;
+	double last_line;
+};
+
+static void
+send_progress(void *arg, const struct sender_progress *p)
+{
+	struct send_progress *sp = arg;
+	char a[32], d[32], df[32], b[32];
+	double rate = p->elapsed > 0 ? (double)p->attempted / p->elapsed : 0;
+	if (sp->tty) {
+		int pct = p->due ? (int)(100.0 * (double)p->attempted / (double)p->due) : 100;
+		fprintf(stderr,
+		        "\r%3d%%  sent %s  delivered %s  deferred %s  bounced %s  failed %llu  "
+		        "%.0f/s  %u conn ",
+		        pct > 100 ? 100 : pct, cli_num(a, p->attempted), cli_num(d, p->delivered),
+		        cli_num(df, p->deferred), cli_num(b, p->bounced),
+		        (unsigned long long)p->failed, rate, p->connections);
+		fflush(stderr);
+	} else if (p->elapsed - sp->last_line >= 5.0) {
+		/* Not a terminal: one status line every few seconds, for logs. */
+		sp->last_line = p->elapsed;
+		log_msg(LOG_WARN,
+		        "status sent=%llu delivered=%llu deferred=%llu bounced=%llu failed=%llu "
+		        "rate=%.0f connections=%u",
+		        (unsigned long long)p->attempted, (unsigned long long)p->delivered,
+		        (unsigned long long)p->deferred, (unsigned long long)p->bounced,
+		        (unsigned long long)p->failed, rate, p->connections);
+	}
+}
+
+static unsigned
+parse_count(const char *opt, const char *v, unsigned lo, unsigned hi, int *bad)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*end || n < lo || n > hi) {
+		cli_usage("send", "%s takes a number from %u to %u, not '%s'", opt, lo, hi, v);
+		*bad = 1;
+	}
+	return (unsigned)n;
+}
+
+int
+cmd_send(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"relay", required_argument, NULL, 'r'},
+	    {"tls", required_argument, NULL, 't'},
+	    {"concurrency", required_argument, NULL, 'c'},
+	    {"msgs-per-conn", required_argument, NULL, 'm'},
+	    {"rcpts-per-msg", required_argument, NULL, 'R'},
+	    {"allow-plaintext-auth", no_argument, NULL, 'P'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct sender_opts o = {.tls = -1, .stop = &send_stop};
+	struct smtp_timeouts to;
+	int ch, bad = 0;
+	unsigned timeout_s = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":r:c:", longopts, NULL)) != -1 && !bad) {
+		switch (ch) {
+		case 'r':
+			o.relay_url = optarg;
+			break;
+		case 't': {
+			enum tls_policy pol;
+			if (tls_policy_parse(optarg, &pol) < 0)
+				return cli_usage("send",
+				                 "--tls takes none, opportunistic, required or "
+				                 "verify");
+			o.tls = (int)pol;
+			break;
+		}
+		case 'c':
+			o.concurrency = parse_count("--concurrency", optarg, 1, 1000, &bad);
+			break;
+		case 'm':
+			o.msgs_per_conn = parse_count("--msgs-per-conn", optarg, 1, 100000, &bad);
+			break;
+		case 'R':
+			if (parse_count("--rcpts-per-msg", optarg, 1, 1, &bad) != 1 || bad)
+				return EX_USAGE;
+			break;
+		case 'P':
+			o.allow_plaintext_auth = 1;
+			break;
+		case 'T':
+			timeout_s = parse_count("--timeout", optarg, 1, 3600, &bad);
+			break;
+		case ':':
+			return cli_usage("send", "%s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage("send", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (bad)
+		return EX_USAGE;
+	if (optind + 1 != argc)
+		return cli_usage("send", "which campaign? kirim send CAMPAIGN --relay URL");
+	o.campaign = argv[optind];
+	if (timeout_s) {
+		/* One figure for every SMTP wait, for tests and impatient labs. */
+		smtp_session_default_timeouts(&to);
+		unsigned ms = timeout_s * 1000;
+		to.connect_ms = to.banner_ms = to.helo_ms = to.starttls_ms = to.auth_ms = ms;
+		to.mail_ms = to.rcpt_ms = to.data_ms = to.data_block_ms = to.dot_ms = ms;
+		to.rset_ms = to.quit_ms = ms;
+		o.timeouts = &to;
+	}
+
+	struct config cfg;
+	int rc = cli_config(c, "send", &cfg);
+	if (rc)
+		return rc;
+	struct store *s;
+	if ((rc = cli_open(c, "send", false, &s))) {
+		config_free(&cfg);
+		return rc;
+	}
+	struct send_progress sp = {.tty = !c->quiet && !c->json && isatty(STDERR_FILENO)};
+	if (!c->quiet && !c->json) {
+		o.progress = send_progress;
+		o.progress_arg = &sp;
+	}
+	struct sigaction sa = {.sa_handler = send_on_signal}, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	signal(SIGPIPE, SIG_IGN);
+	struct sender_stats st;
+	char err[1024] = "";
+	rc = sender_run(s, &cfg, &o, &st, err, sizeof(err));
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (sp.tty)
+		fputc('\n', stderr);
+	store_close(s);
+	config_free(&cfg);
+	if (rc < 0 && st.attempted == 0 && st.seconds == 0)
+		return cli_error("send", rc == SENDER_E_STORE ? EX_SOFTWARE : EX_CONFIG, "%s", err);
+
+	const struct store_campaign_counts *n = &st.counts;
+	if (c->json) {
+		struct buf b = BUF_INIT;
+		buf_adds(&b, "{\"campaign\":");
+		cli_json_str(&b, o.campaign);
+		buf_printf(
+		    &b,
+		    ",\"attempted\":%llu,\"delivered\":%llu,\"deferred\":%llu,\"bounced\":%llu,"
+		    "\"failed\":%llu,\"seconds\":%.3f,\"connections\":%lu,\"stopped\":%s,"
+		    "\"campaign_counts\":{\"total\":%lld,\"queued\":%lld,\"deferred\":%lld,"
+		    "\"delivered\":%lld,\"bounced\":%lld,\"failed\":%lld,\"suppressed\":%lld},"
+		    "\"error\":",
+		    (unsigned long long)st.attempted, (unsigned long long)st.delivered,
+		    (unsigned long long)st.deferred, (unsigned long long)st.bounced,
+		    (unsigned long long)st.failed, st.seconds, st.connections,
+		    st.stopped ? "true" : "false", (long long)n->total, (long long)n->queued,
+		    (long long)n->deferred, (long long)n->delivered, (long long)n->bounced,
+		    (long long)n->failed, (long long)n->suppressed);
+		cli_json_str(&b, rc < 0 ? err : NULL);
+		buf_adds(&b, "}\n");
+		fputs(b.data, stdout);
+		buf_free(&b);
+	} else {
+		char a[32];
+		printf("%s '%s': %llu attempts in %.2f s (%.0f/s) over %lu connection%s\n",
+		       st.stopped ? "Stopped" : "Sent", o.campaign,
+		       (unsigned long long)st.attempted, st.seconds,
+		       st.seconds > 0 ? (double)st.attempted / st.seconds : 0, st.connections,
+		       st.connections == 1 ? "" : "s");
+		printf("  %-12s %10s\n", "delivered", cli_num(a, st.delivered));
+		printf("  %-12s %10s\n", "deferred", cli_num(a, st.deferred));
+		printf("  %-12s %10s\n", "bounced", cli_num(a, st.bounced));
+		printf("  %-12s %10s\n", "failed", cli_num(a, st.failed));
+		printf("Campaign: %lld recipients: %lld delivered, %lld bounced, %lld failed, "
+		       "%lld suppressed, %lld waiting (%lld deferred)\n",
+		       (long long)n->total, (long long)n->delivered, (long long)n->bounced,
+		       (long long)n->failed, (long long)n->suppressed, (long long)n->queued,
+		       (long long)n->deferred);
+	}
+	if (rc < 0)
+		return cli_error("send", rc == SENDER_E_STORE ? EX_SOFTWARE : EX_CONFIG, "%s", err);
+	return st.stopped ? 130 : 0;
+}

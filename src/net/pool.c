@@ -1,0 +1,414 @@
+/* pool - per-destination job queues and connections (see pool.h). */
+#include "kirim/pool.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kirim/log.h"
+#include "kirim/xmalloc.h"
+
+/* A queued job: the pool's own link, so jobs need no field for it. */
+struct qnode {
+	struct smtp_job *job;
+	struct qnode *next;
+};
+
+enum conn_state { C_STARTING, C_BUSY, C_IDLE };
+
+struct conn {
+	struct pool_dest *d;
+	struct smtp_session *s;
+	enum conn_state state;
+	unsigned done; /* jobs finished */
+	char tls[128];
+	struct conn *next;
+};
+
+struct pool_dest {
+	struct pool *p;
+	char *name;
+	char *host;
+	struct sockaddr_storage addr;
+	unsigned max_conns;
+	struct smtp_session_config session;
+	struct tls_ctx *tls_ctx; /* shared by the destination's sessions */
+	char *helo, *ca, *user, *pass;
+	struct qnode *head, *tail;
+	size_t queued;
+	unsigned conns, starting, idle;
+	/* After its last session failed, the destination is down for a while: jobs are
+	 * handed back at once with that failure instead of hammering it with connects. */
+	uint64_t down_until; /* uv_now() ms */
+	struct smtp_result down;
+	char down_ecode[16], down_text[256];
+	struct pool_dest *next;
+};
+
+enum { POOL_DOWN_MS = 30 * 1000 };
+
+struct pool {
+	uv_loop_t *loop;
+	unsigned max_conns;
+	unsigned conns;
+	struct pool_cbs cbs;
+	void *owner;
+	struct pool_dest *dests;
+	struct conn *all;
+	size_t busy;
+	unsigned long connects;
+	bool shutdown;
+};
+
+static void dest_kick(struct pool_dest *d);
+
+struct pool *
+pool_new(uv_loop_t *loop, unsigned max_conns, const struct pool_cbs *cbs, void *owner)
+{
+	struct pool *p = xcalloc(1, sizeof(*p));
+	p->loop = loop;
+	p->max_conns = max_conns ? max_conns : 1;
+	p->cbs = *cbs;
+	p->owner = owner;
+	return p;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct pool_dest *
+pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_t errsz)
+{
+	struct pool_dest *d = xcalloc(1, sizeof(*d));
+	d->p = p;
+	d->name = xstrdup(c->name);
+	d->host = xstrdup(c->host);
+	memcpy(&d->addr, c->addr,
+	       c->addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                      : sizeof(struct sockaddr_in));
+	d->max_conns = c->max_conns ? c->max_conns : 1;
+	d->session = c->session;
+	d->helo = dup_or_null(c->session.helo_name);
+	d->ca = dup_or_null(c->session.tls_ca_file);
+	d->user = dup_or_null(c->session.auth_user);
+	d->pass = dup_or_null(c->session.auth_pass);
+	d->session.helo_name = d->helo;
+	d->session.tls_ca_file = d->ca;
+	d->session.auth_user = d->user;
+	d->session.auth_pass = d->pass;
+	if (d->session.tls_policy != TLS_POLICY_NONE && d->session.tls_ctx == NULL) {
+		if (tls_ctx_new(d->session.tls_policy, d->ca, &d->tls_ctx, err, errsz) < 0) {
+			free(d->name);
+			free(d->host);
+			free(d->helo);
+			free(d->ca);
+			free(d->user);
+			free(d->pass);
+			free(d);
+			return NULL;
+		}
+		d->session.tls_ctx = d->tls_ctx;
+	}
+	d->next = p->dests;
+	p->dests = d;
+	return d;
+}
+
+static void
+conn_info(const struct conn *c, struct pool_conn_info *ci)
+{
+	ci->dest = c->d->name;
+	ci->host = c->d->host;
+	ci->tls = c->tls;
+}
+
+/* fail_job - hand a job back with r, as if a session had: every recipient, then done */
+static void
+fail_job(struct pool_dest *d, struct smtp_job *job, const struct smtp_result *r)
+{
+	struct pool *p = d->p;
+	struct pool_conn_info ci = {d->name, d->host, ""};
+	for (size_t i = 0; i < job->nrcpt; i++)
+		if (p->cbs.rcpt)
+			p->cbs.rcpt(p->owner, job, i, r, &ci);
+	if (p->cbs.job_done)
+		p->cbs.job_done(p->owner, job, r, &ci);
+}
+
+static struct smtp_job *
+dest_pop(struct pool_dest *d)
+{
+	struct qnode *q = d->head;
+	if (q == NULL)
+		return NULL;
+	d->head = q->next;
+	if (d->head == NULL)
+		d->tail = NULL;
+	d->queued--;
+	struct smtp_job *job = q->job;
+	free(q);
+	return job;
+}
+
+/* dest_fail_queue - hand back every queued job with r */
+static void
+dest_fail_queue(struct pool_dest *d, const struct smtp_result *r)
+{
+	struct smtp_job *job;
+	while ((job = dest_pop(d)) != NULL)
+		fail_job(d, job, r);
+}
+
+static void
+on_connected(struct smtp_session *s, void *owner)
+{
+	(void)s;
+	(void)owner;
+}
+
+static void
+on_tls(struct smtp_session *s, void *owner, const char *version, const char *cipher, int verified)
+{
+	struct conn *c = owner;
+	(void)s;
+	snprintf(c->tls, sizeof(c->tls), "%s %s%s", version, cipher, verified ? " verified" : "");
+}
+
+static struct smtp_job *
+on_want_job(struct smtp_session *s, void *owner)
+{
+	struct conn *c = owner;
+	struct pool_dest *d = c->d;
+	(void)s;
+	if (c->state == C_STARTING)
+		d->starting--;
+	else if (c->state == C_BUSY)
+		d->p->busy--;
+	struct smtp_job *job = d->p->shutdown ? NULL : dest_pop(d);
+	if (job) {
+		c->state = C_BUSY;
+		d->p->busy++;
+	} else {
+		c->state = C_IDLE;
+		d->idle++;
+	}
+	return job;
+}
+
+static void
+on_rcpt(struct smtp_session *s, void *owner, struct smtp_job *job, size_t i,
+        const struct smtp_result *r)
+{
+	struct conn *c = owner;
+	struct pool_conn_info ci;
+	(void)s;
+	conn_info(c, &ci);
+	if (c->d->p->cbs.rcpt)
+		c->d->p->cbs.rcpt(c->d->p->owner, job, i, r, &ci);
+}
+
+static void
+on_job_done(struct smtp_session *s, void *owner, struct smtp_job *job, const struct smtp_result *r)
+{
+	struct conn *c = owner;
+	struct pool_conn_info ci;
+	(void)s;
+	conn_info(c, &ci);
+	if (r->code >= 200 && r->code < 600 &&
+	    !(r->flags & (SMTP_RESULT_CONN_LOST | SMTP_RESULT_TIMEOUT)))
+		c->done++;
+	if (c->d->p->cbs.job_done)
+		c->d->p->cbs.job_done(c->d->p->owner, job, r, &ci);
+}
+
+static void
+on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
+{
+	struct conn *c = owner;
+	struct pool_dest *d = c->d;
+	struct pool *p = d->p;
+	(void)s;
+	if (c->state == C_STARTING)
+		d->starting--;
+	else if (c->state == C_IDLE)
+		d->idle--;
+	else
+		p->busy--;
+	d->conns--;
+	p->conns--;
+	for (struct conn **pp = &p->all; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	bool failed = c->done == 0 && why && (why->code >= 400 || why->flags);
+	log_debug("pool dest=%s closed jobs=%u failed=%d stage=%s code=%d", d->name, c->done,
+	          failed, why ? smtp_session_stage_name(why->stage) : "-", why ? why->code : 0);
+	free(c);
+	if (failed && !(why->flags & SMTP_RESULT_ABORTED)) {
+		/* A session that served nothing is not replaced. When the last one is gone,
+		 * the destination cannot take mail now: it is down for a while and its queue
+		 * is handed back (the owner retries later), instead of reconnecting in a loop. */
+		if (d->conns == 0) {
+			d->down = *why;
+			snprintf(d->down_ecode, sizeof(d->down_ecode), "%s",
+			         why->ecode ? why->ecode : "");
+			snprintf(d->down_text, sizeof(d->down_text), "%s",
+			         why->text ? why->text : "");
+			d->down.ecode = d->down_ecode;
+			d->down.text = d->down_text;
+			d->down_until = uv_now(p->loop) + POOL_DOWN_MS;
+			log_info("pool dest=%s down for %d s: %s", d->name, POOL_DOWN_MS / 1000,
+			         d->down_text);
+			dest_fail_queue(d, &d->down);
+		}
+	} else if (!p->shutdown) {
+		dest_kick(d);
+	}
+	/* Another destination may have waited for a free global slot. */
+	for (struct pool_dest *o = p->dests; o && !p->shutdown; o = o->next)
+		if (o != d && o->queued)
+			dest_kick(o);
+}
+
+static const struct smtp_session_cbs pool_session_cbs = {
+    .connected = on_connected,
+    .tls = on_tls,
+    .want_job = on_want_job,
+    .rcpt = on_rcpt,
+    .job_done = on_job_done,
+    .closed = on_closed,
+};
+
+/* dest_start - open one more session for d */
+static void
+dest_start(struct pool_dest *d)
+{
+	struct pool *p = d->p;
+	struct conn *c = xcalloc(1, sizeof(*c));
+	char err[256];
+	c->d = d;
+	c->state = C_STARTING;
+	c->s = smtp_session_new(p->loop, &d->session, &pool_session_cbs, c, err, sizeof(err));
+	if (c->s == NULL) {
+		struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", err, SMTP_RESULT_LOCAL};
+		free(c);
+		dest_fail_queue(d, &r);
+		return;
+	}
+	c->next = p->all;
+	p->all = c;
+	d->conns++;
+	d->starting++;
+	p->conns++;
+	p->connects++;
+	log_debug("pool dest=%s connect host=%s conns=%u queued=%zu", d->name, d->host, d->conns,
+	          d->queued);
+	/* A failure to start reports through on_closed, which does the accounting. */
+	smtp_session_connect(c->s, (const struct sockaddr *)&d->addr, d->host);
+}
+
+/* dest_kick - give idle sessions work, and open sessions while jobs wait and limits allow */
+static void
+dest_kick(struct pool_dest *d)
+{
+	struct pool *p = d->p;
+	for (struct conn *c = p->all; c && d->queued; c = c->next) {
+		if (c->d != d || c->state != C_IDLE)
+			continue;
+		c->state = C_BUSY;
+		d->idle--;
+		p->busy++;
+		smtp_session_submit(c->s, dest_pop(d));
+	}
+	while (d->queued > d->starting && d->conns < d->max_conns && p->conns < p->max_conns)
+		dest_start(d);
+}
+
+void
+pool_submit(struct pool_dest *d, struct smtp_job *job)
+{
+	if (d->p->shutdown) {
+		struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "shutting down",
+		                        SMTP_RESULT_ABORTED};
+		fail_job(d, job, &r);
+		return;
+	}
+	if (d->down_until && uv_now(d->p->loop) < d->down_until) {
+		fail_job(d, job, &d->down);
+		return;
+	}
+	struct qnode *q = xmalloc(sizeof(*q));
+	q->job = job;
+	q->next = NULL;
+	if (d->tail)
+		d->tail->next = q;
+	else
+		d->head = q;
+	d->tail = q;
+	d->queued++;
+	dest_kick(d);
+}
+
+void
+pool_stats(const struct pool *p, struct pool_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->connections = p->conns;
+	st->busy = p->busy;
+	st->connects = p->connects;
+	for (const struct pool_dest *d = p->dests; d; d = d->next)
+		st->queued += d->queued;
+}
+
+void
+pool_shutdown(struct pool *p)
+{
+	struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "shutting down", SMTP_RESULT_ABORTED};
+	p->shutdown = true;
+	for (struct pool_dest *d = p->dests; d; d = d->next)
+		dest_fail_queue(d, &r);
+	/* Closing may call back into the pool and unlink c: walk a snapshot. */
+	size_t n = 0;
+	for (struct conn *c = p->all; c; c = c->next)
+		n++;
+	struct smtp_session **ss = xcalloc(n ? n : 1, sizeof(*ss));
+	size_t k = 0;
+	for (struct conn *c = p->all; c; c = c->next)
+		ss[k++] = c->s;
+	for (size_t i = 0; i < k; i++)
+		smtp_session_close(ss[i]);
+	free(ss);
+}
+
+void
+pool_free(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	struct pool_dest *d = p->dests;
+	while (d) {
+		struct pool_dest *next = d->next;
+		struct smtp_job *job;
+		while ((job = dest_pop(d)) != NULL)
+			; /* nothing should be left once the loop has run out */
+		tls_ctx_free(d->tls_ctx);
+		free(d->name);
+		free(d->host);
+		free(d->helo);
+		free(d->ca);
+		free(d->user);
+		if (d->pass) {
+			explicit_bzero(d->pass, strlen(d->pass));
+			free(d->pass);
+		}
+		free(d);
+		d = next;
+	}
+	free(p);
+}

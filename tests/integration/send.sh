@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# send.sh - `kirim send` through a relay, against real servers on loopback: Postfix's
+# smtp-sink (throughput and faults) and an aiosmtpd server (per-recipient answers,
+# STARTTLS, AUTH), with what arrived checked by dkimpy and Python's email parser.
+. "$(dirname "$0")/lib.sh"
+
+: >empty.conf
+export KIRIM_CONFIG="$TMP/empty.conf"
+gen_list() { # gen_list FILE N [PREFIX]: N recipients at a few domains
+	$PY3 - "$1" "$2" "${3:-user}" <<'PYEND'
+import sys
+path, n, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(path, 'w') as f:
+    f.write('email,first_name,city\n')
+    for i in range(n):
+        f.write('%s%d@d%d.example.com,Name%d,City%d\n' % (prefix, i, i % 7, i, i % 13))
+PYEND
+}
+printf 'Subject: Hello {{first_name|there}}\n\n--- text\nHi {{first_name}} from {{city}}.\n.\n..leading dots stay\nBye: {{unsubscribe_url}}\n' >t.tpl
+"$KIRIM" template add t t.tpl >/dev/null
+new_campaign() { # new_campaign NAME LIST
+	"$KIRIM" campaign create "$1" --list "$2" --template t --from "Bench <news@example.com>" >/dev/null
+}
+state_counts() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.state AS state, count(*) n FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' GROUP BY m.state ORDER BY m.state)"; }
+
+# 1. 300 messages to smtp-sink over persistent, pipelined connections.
+gen_list a.csv 300
+"$KIRIM" import a.csv --list a -q >/dev/null
+"$KIRIM" suppress add user7@d0.example.com >/dev/null
+new_campaign a a
+port=$(free_port)
+mkdir dump && chmod 777 dump
+start_sink "$port" -d "$TMP/dump/%M."
+sink=$LAST_PID
+run "$KIRIM" send a --relay "smtp://127.0.0.1:$port" --tls none --concurrency 4 --json
+eq "send exit" "$RC" 0
+eq "all delivered" "$(json 'j["attempted"], j["delivered"], j["deferred"], j["bounced"]')" "299 299 0 0"
+eq "suppressed never sent" "$(json 'j["campaign_counts"]["suppressed"]')" 1
+conns=$(json 'j["connections"]')
+[ "$conns" -ge 1 ] && [ "$conns" -le 12 ] && ok "persistent connections" || bad "persistent connections" "$conns connections for 299 messages"
+eq "database states" "$(state_counts a)" "delivered=299 suppressed=1"
+eq "one event per attempt" "$(sql "SELECT count(*), min(code), max(code) FROM events WHERE type='delivered'")" "299|250|250"
+eq "campaign done" "$(sql "SELECT state FROM campaigns WHERE name='a'")" done
+stop "$sink"
+eq "the sink got each message once" "$(cat dump/* | grep -c '^Subject: Hello')" 299
+# smtp-sink removes the dot-stuffing: the lines must come back as written.
+eq "a lone dot line survived" "$(cat dump/* | grep -c '^\.$')" 299
+eq "leading dots survived" "$(cat dump/* | grep -c '^\.\.leading dots stay$')" 299
+run "$KIRIM" send a --relay "smtp://127.0.0.1:$port" --tls none --json
+eq "a second run has nothing due" "$(json 'j["attempted"]')" 0
+
+# 2. Faults from smtp-sink: hard and soft RCPT rejections, 421, a dropped connection.
+fault() { # fault NAME SINK-ARGS... : a 20-recipient campaign against a faulty sink
+	local name=$1
+	shift
+	gen_list "$name.csv" 20 "$name"
+	"$KIRIM" import "$name.csv" --list "$name" -q >/dev/null
+	new_campaign "$name" "$name"
+	local p
+	p=$(free_port)
+	start_sink "$p" "$@"
+	run "$KIRIM" send "$name" --relay "smtp://127.0.0.1:$p" --tls none --concurrency 2 --timeout 5 --json
+	stop "$LAST_PID"
+}
+fault hard -f RCPT
+eq "hard RCPT reject: bounced" "$(state_counts hard)" "bounced=20"
+eq "hard RCPT reject: recorded" "$(sql "SELECT DISTINCT last_stage || ' ' || last_code FROM messages WHERE state='bounced' AND last_stage='rcpt'")" "rcpt 500"
+fault soft -r RCPT
+eq "soft RCPT reject: deferred" "$(json 'j["deferred"], j["campaign_counts"]["deferred"]')" "20 20"
+eq "deferred wait 5 minutes" "$(sql "SELECT min(next_attempt_at - strftime('%s','now')) BETWEEN 290 AND 300 FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='soft'")" 1
+fault gone -Q MAIL
+eq "421 and disconnect: deferred" "$(state_counts gone)" "queued=20"
+eq "421 recorded" "$(sql "SELECT DISTINCT last_code FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='gone'")" 421
+fault drop -q DATA
+eq "dropped at DATA: deferred" "$(state_counts drop)" "queued=20"
+gen_list nobody.csv 5 nobody
+"$KIRIM" import nobody.csv --list nobody -q >/dev/null
+new_campaign nobody nobody
+run timeout 60 "$KIRIM" send nobody --relay "smtp://127.0.0.1:$(free_port)" --tls none --json
+eq "nothing listening: the run ends" "$RC" 0
+eq "nothing listening: deferred" "$(json 'j["deferred"]')" 5
+
+# 3. Per-recipient outcomes in one pipelined transaction stream (aiosmtpd).
+printf 'email,first_name\nok1@x.test,A\nreject1@x.test,B\ndefer1@x.test,C\nok2@x.test,D\n' >mixed.csv
+"$KIRIM" import mixed.csv --list mixed -q >/dev/null
+new_campaign mixed mixed
+port=$(free_port)
+mkdir mdump
+start_server "$port" --pipelining --dump "$TMP/mdump"
+run "$KIRIM" send mixed --relay "smtp://127.0.0.1:$port" --tls none --concurrency 1 --json
+eq "mixed outcomes" "$(json 'j["delivered"], j["bounced"], j["deferred"]')" "2 1 1"
+eq "bounce recorded with its enhanced code" "$(sql "SELECT last_code, last_ecode FROM messages m JOIN contacts c ON c.id=m.contact_id WHERE c.email='reject1@x.test'")" "550|5.1.1"
+eq "deferral recorded" "$(sql "SELECT state, last_code, last_ecode FROM messages m JOIN contacts c ON c.id=m.contact_id WHERE c.email='defer1@x.test'")" "queued|451|4.3.0"
+eq "only accepted messages arrived" "$(ls mdump/*.eml | wc -l)" 2
+stop "$LAST_PID"
+
+# 4. STARTTLS with certificate verification and AUTH, through [relay] in kirim.conf; the
+#    delivered copy carries a DKIM signature that dkimpy verifies.
+mkdir certs tdump
+$PY3 "$SERVER_PY" --make-certs "$TMP/certs"
+"$KIRIM" dkim keygen --domain example.com --selector s1 --out dkim.pem --json >key.json
+printf 's3cret\n' >pw
+chmod 600 pw
+port=$(free_port)
+cat >tls.conf <<C
+[relay]
+url = smtp://kirim@127.0.0.1:$port
+password_file = pw
+tls = verify
+ca_file = certs/ca.pem
+[dkim]
+domain = example.com
+selector = s1
+key_file = dkim.pem
+C
+printf 'email\nsecure@x.test\n' >sec.csv
+"$KIRIM" import sec.csv --list sec -q >/dev/null
+new_campaign sec sec
+start_server "$port" --pipelining --cert certs/server.pem --key certs/server.key --require-starttls --auth --dump "$TMP/tdump"
+tlsserver=$LAST_PID
+run env KIRIM_CONFIG="$TMP/tls.conf" "$KIRIM" send sec --json
+eq "STARTTLS + AUTH delivered" "$(json 'j["delivered"]')" 1
+contains "TLS recorded" "$(sql "SELECT tls FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='sec'")" "verified"
+eq "delivered copy verifies (dkimpy)" "$($PY3 - "$TMP/tdump" "$TMP/key.json" <<'PYEND'
+import dkim, glob, json, sys
+txt = json.load(open(sys.argv[2]))['txt'].encode()
+msg = open(sorted(glob.glob(sys.argv[1] + '/*.eml'))[0], 'rb').read()
+print('ok' if dkim.verify(msg, dnsfunc=lambda n, timeout=5: txt) else 'fail')
+PYEND
+)" ok
+printf 'email\nsecure2@x.test\n' >sec2.csv
+"$KIRIM" import sec2.csv --list sec2 -q >/dev/null
+new_campaign sec2 sec2
+printf 'wrong\n' >pw
+run env KIRIM_CONFIG="$TMP/tls.conf" "$KIRIM" send sec2 --json
+eq "wrong password: deferred, not bounced" "$(json 'j["deferred"], j["bounced"]')" "1 0"
+eq "wrong password recorded" "$(sql "SELECT last_stage, last_code FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='sec2'")" "auth|535"
+printf 's3cret\n' >pw
+sed -i 's|^ca_file.*||' tls.conf
+printf 'email\nsecure3@x.test\n' >sec3.csv
+"$KIRIM" import sec3.csv --list sec3 -q >/dev/null
+new_campaign sec3 sec3
+run env KIRIM_CONFIG="$TMP/tls.conf" "$KIRIM" send sec3 --json
+eq "unverifiable certificate: deferred" "$(json 'j["deferred"]')" 1
+contains "TLS failure recorded" "$(sql "SELECT last_text FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='sec3'")" "certificate"
+stop "$tlsserver"
+run "$KIRIM" send sec3 --relay "smtp://kirim@127.0.0.1:$port" --tls none
+eq "user without password refused" "$RC" 78
+
+# 5. Ctrl-C in the middle: what was on a connection is recorded, the rest stays queued,
+#    and a second run delivers exactly the remainder (the sinks see each message once).
+gen_list big.csv 3000 big
+"$KIRIM" import big.csv --list big -q >/dev/null
+new_campaign big big
+port=$(free_port)
+mkdir bdump && chmod 777 bdump
+start_sink "$port" -d "$TMP/bdump/%M." -w 1
+sink=$LAST_PID
+"$KIRIM" send big --relay "smtp://127.0.0.1:$port" --tls none --concurrency 4 --json >int.json 2>int.err &
+kp=$!
+sleep 2.5
+kill -INT "$kp"
+wait "$kp"
+eq "interrupted exit" "$?" 130
+OUT=$(cat int.json)
+eq "stopped flag" "$(json 'j["stopped"]')" True
+eq "nothing left claimed" "$(sql "SELECT count(*) FROM messages WHERE state='claimed'")" 0
+first=$(json 'j["delivered"]')
+[ "$first" -gt 0 ] && [ "$first" -lt 3000 ] && ok "stopped part way" || bad "stopped part way" "$first delivered"
+eq "unsent ones were not counted as attempts" "$(sql "SELECT count(*) FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='big' AND m.state='queued' AND m.attempts > 0")" 0
+stop "$sink"
+port=$(free_port)
+start_sink "$port" -d "$TMP/bdump/%M."
+sink=$LAST_PID
+run "$KIRIM" send big --relay "smtp://127.0.0.1:$port" --tls none --concurrency 4 --json
+eq "second run finishes" "$(json 'j["delivered"]')" "$((3000 - first))"
+eq "every message delivered once" "$(state_counts big)" "delivered=3000"
+stop "$sink"
+eq "the sinks saw 3000 messages" "$(cat bdump/* | grep -c '^Subject: Hello')" 3000
+
+# 6. kill -9 in the middle: the next run takes back what was claimed (and says so);
+#    nothing is lost, and duplicates are bounded by what was in flight.
+gen_list crash.csv 2000 crash
+"$KIRIM" import crash.csv --list crash -q >/dev/null
+new_campaign crash crash
+port=$(free_port)
+mkdir cdump && chmod 777 cdump
+start_sink "$port" -d "$TMP/cdump/%M." -w 1
+sink=$LAST_PID
+"$KIRIM" send crash --relay "smtp://127.0.0.1:$port" --tls none --concurrency 4 --json >/dev/null 2>&1 &
+kp=$!
+sleep 2.5
+kill -KILL "$kp"
+wait "$kp" 2>/dev/null
+stop "$sink"
+claimed=$(sql "SELECT count(*) FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='crash' AND m.state='claimed'")
+[ "$claimed" -gt 0 ] && ok "a crash leaves claimed messages" || bad "a crash leaves claimed messages" "$claimed"
+port=$(free_port)
+start_sink "$port" -d "$TMP/cdump/%M."
+sink=$LAST_PID
+run "$KIRIM" send crash --relay "smtp://127.0.0.1:$port" --tls none --concurrency 4 --json
+contains "recovery is reported" "$ERR" "recovered=$claimed"
+eq "after the crash every message is delivered" "$(state_counts crash)" "delivered=2000"
+stop "$sink"
+got=$(cat cdump/* | grep -c '^Subject: Hello')
+# At most: the 4 messages on a connection, plus those answered but not yet committed
+# (one batch interval: a few ms, at the 4 messages a second this sink allows).
+[ "$got" -ge 2000 ] && [ "$got" -le $((2000 + 8)) ] && ok "duplicates bounded by what was in flight" || bad "duplicates bounded" "$got messages arrived for 2000"
+finish
