@@ -41,6 +41,7 @@ eq "init exit" "$RC" 0
 contains "init creates" "$OUT" "Created"
 eq "schema version recorded" "$(sql 'PRAGMA user_version')" "$NSCHEMA"
 eq "WAL mode" "$(sql 'PRAGMA journal_mode')" wal
+eq "16 KiB pages" "$(sql "PRAGMA page_size")" 16384
 run "$KIRIM" init --json
 eq "init again is harmless" "$RC" 0
 eq "init --json" "$(json 'j["created"], j["schema_version"]')" "False $NSCHEMA"
