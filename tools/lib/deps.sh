@@ -1,8 +1,10 @@
 # tools/lib/deps.sh - install the Debian packages kirim needs, only when missing.
-# Sourced by tools/demo and tools/test. Usage: deps_install SET... (build, test).
+# Sourced by tools/demo and tools/test. Usage: deps_install SET... (build, test, demo).
 
 DEPS_BUILD=(gcc meson ninja-build pkg-config python3 libuv1-dev libc-ares-dev libssl-dev
 	libsqlite3-dev libcsv-dev libidn2-dev libjansson-dev libinih-dev)
+# tools/demo delivers to Postfix's smtp-sink on loopback.
+DEPS_DEMO=(postfix)
 DEPS_TEST=(libcmocka-dev sqlite3 clang libclang-rt-14-dev npm python3-dkim python3-nacl time
 	postfix python3-aiosmtpd)
 
@@ -12,6 +14,7 @@ deps_install() {
 		case "$set" in
 		build) want+=("${DEPS_BUILD[@]}") ;;
 		test) want+=("${DEPS_TEST[@]}") ;;
+		demo) want+=("${DEPS_DEMO[@]}") ;;
 		esac
 	done
 	for p in "${want[@]}"; do
