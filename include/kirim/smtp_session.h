@@ -104,6 +104,7 @@ struct smtp_job {
 #define SMTP_JOB_WIRE (1u << 0)     /* data is already smtp_wire_encode output */
 #define SMTP_JOB_8BIT (1u << 1)     /* send BODY=8BITMIME (detected when not set) */
 #define SMTP_JOB_SMTPUTF8 (1u << 2) /* needs SMTPUTF8 (detected from the envelope too) */
+#define SMTP_JOB_7BIT (1u << 3)     /* data known to hold no 8-bit byte: skip the scan */
 
 struct smtp_session_cbs {
 	/* The TCP connection is up (before the banner). May be NULL. */

@@ -239,20 +239,27 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	    .headers = k->c.headers,
 	    .n_headers = k->c.n_headers,
 	};
-	buf_reset(&k->msg);
-	if (mime_build(&m, &k->msg, err, errsz) < 0)
-		goto out;
-	size_t start = out->len;
-	for (size_t i = 0; i < id->n_signers; i++) {
-		if (dkim_sign(id->signers[i], k->msg.data, k->msg.len, (long)now, out, err, errsz) <
-		    0) {
-			out->len = start;
-			if (out->data)
-				out->data[start] = '\0';
+	if (id->n_signers == 0) {
+		/* Unsigned: straight into the caller's buffer, no copy. */
+		if (mime_build(&m, out, err, errsz) < 0)
 			goto out;
+	} else {
+		/* The signatures go first, so the message is built aside and appended. */
+		buf_reset(&k->msg);
+		if (mime_build(&m, &k->msg, err, errsz) < 0)
+			goto out;
+		size_t start = out->len;
+		for (size_t i = 0; i < id->n_signers; i++) {
+			if (dkim_sign(id->signers[i], k->msg.data, k->msg.len, (long)now, out, err,
+			              errsz) < 0) {
+				out->len = start;
+				if (out->data)
+					out->data[start] = '\0';
+				goto out;
+			}
 		}
+		buf_add(out, k->msg.data, k->msg.len);
 	}
-	buf_add(out, k->msg.data, k->msg.len);
 	if (id->bounce_domain && *id->bounce_domain)
 		snprintf(envelope_from, ADDRESS_MAX + 1, "b-%s@%s", btok, id->bounce_domain);
 	else

@@ -18,6 +18,7 @@
 #include "kirim/pool.h"
 #include "kirim/smtp_outcome.h"
 #include "kirim/smtp_url.h"
+#include "kirim/smtp_wire.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -46,7 +47,7 @@ struct sjob {
 	const char *rcpts[1];
 	char *rcpt;
 	char sender[ADDRESS_MAX + 1];
-	struct buf data;
+	struct buf data; /* the message in its wire form (dot-stuffed, ending in CRLF.CRLF) */
 	struct sresult res;
 };
 
@@ -57,6 +58,7 @@ struct sender {
 	struct sender_stats *st;
 	struct store_campaign camp;
 	struct campaign_composer cc;
+	struct buf msg; /* the worker's scratch: one rendered message */
 	struct pool *pool;
 	struct pool_dest *dest;
 	uv_timer_t tick;
@@ -163,7 +165,8 @@ sender_render_one(void *arg, const struct store_claimed *m)
 	j->attempts = m->attempts;
 	j->rcpt = xstrdup(m->email);
 	struct composer_recipient r = {m->contact_id, m->email, m->attrs};
-	if (composer_render(S->cc.composer, &r, cx->now, 0, &j->data, j->sender, err, sizeof(err)) <
+	buf_reset(&S->msg);
+	if (composer_render(S->cc.composer, &r, cx->now, 0, &S->msg, j->sender, err, sizeof(err)) <
 	    0) {
 		/* This recipient's message cannot be made: failed now, with the reason. */
 		struct sresult fr = {.message_id = m->message_id,
@@ -181,6 +184,11 @@ sender_render_one(void *arg, const struct store_claimed *m)
 		         (long long)m->message_id, err);
 		return rc;
 	}
+	/* The wire form and the 8-bit check are made here, on the worker, not on the loop. */
+	smtp_wire_encode(&j->data, S->msg.data, S->msg.len);
+	j->job.flags =
+	    SMTP_JOB_WIRE |
+	    (smtp_wire_has_8bit(S->msg.data, S->msg.len) ? SMTP_JOB_8BIT : SMTP_JOB_7BIT);
 	j->rcpts[0] = j->rcpt;
 	j->job.sender = j->sender;
 	j->job.rcpts = j->rcpts;
@@ -586,6 +594,7 @@ out:
 	free(S->pending);
 	campaign_composer_free(&S->cc);
 	store_campaign_clear(&S->camp);
+	buf_free(&S->msg);
 	free(S);
 	return rc;
 }

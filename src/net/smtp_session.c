@@ -786,7 +786,8 @@ start_job(struct smtp_session *s, struct smtp_job *job)
 		buf_add(&s->body, job->data, job->len);
 	else
 		smtp_wire_encode(&s->body, job->data, job->len);
-	if (!(job->flags & SMTP_JOB_8BIT) && smtp_wire_has_8bit(job->data, job->len))
+	if (!(job->flags & (SMTP_JOB_8BIT | SMTP_JOB_7BIT)) &&
+	    smtp_wire_has_8bit(job->data, job->len))
 		job->flags |= SMTP_JOB_8BIT;
 	if (!(job->flags & SMTP_JOB_SMTPUTF8)) {
 		int u = has_8bit_str(job->sender);

@@ -73,6 +73,11 @@ eq "421 and disconnect: deferred" "$(state_counts gone)" "queued=20"
 eq "421 recorded" "$(sql "SELECT DISTINCT last_code FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='gone'")" 421
 fault drop -q DATA
 eq "dropped at DATA: deferred" "$(state_counts drop)" "queued=20"
+fault dotfail -f .
+eq "5xx to the final dot: bounced" "$(state_counts dotfail)" "bounced=20"
+eq "5xx to the final dot: message scope" "$(sql "SELECT DISTINCT last_stage FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='dotfail'")" dot
+fault datasoft -r DATA
+eq "4xx to DATA: deferred" "$(json 'j["deferred"]')" 20
 gen_list nobody.csv 5 nobody
 "$KIRIM" import nobody.csv --list nobody -q >/dev/null
 new_campaign nobody nobody
@@ -146,6 +151,24 @@ contains "TLS failure recorded" "$(sql "SELECT last_text FROM messages m JOIN ca
 stop "$tlsserver"
 run "$KIRIM" send sec3 --relay "smtp://kirim@127.0.0.1:$port" --tls none
 eq "user without password refused" "$RC" 78
+
+# Implicit TLS (smtps://, RFC 8314) with AUTH and verification against the test CA.
+port=$(free_port)
+# aiosmtpd does not see TLS made by the socket wrapper: let it offer AUTH anyway.
+start_server "$port" --pipelining --cert certs/server.pem --key certs/server.key --implicit-tls --auth --auth-plaintext
+cat >tls465.conf <<C
+[relay]
+url = smtps://kirim@127.0.0.1:$port
+password_file = pw
+ca_file = certs/ca.pem
+C
+printf 'email\nimplicit@x.test\n' >imp.csv
+"$KIRIM" import imp.csv --list imp -q >/dev/null
+new_campaign imp imp
+run env KIRIM_CONFIG="$TMP/tls465.conf" "$KIRIM" send imp --json
+eq "smtps:// delivered" "$(json 'j["delivered"]')" 1
+contains "smtps:// verified" "$(sql "SELECT tls FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='imp'")" "verified"
+stop "$LAST_PID"
 
 # 5. Ctrl-C in the middle: what was on a connection is recorded, the rest stays queued,
 #    and a second run delivers exactly the remainder (the sinks see each message once).
