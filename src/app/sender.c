@@ -185,6 +185,7 @@ sender_render_one(void *arg, const struct store_claimed *m)
 		return rc;
 	}
 	/* The wire form and the 8-bit check are made here, on the worker, not on the loop. */
+	buf_reserve(&j->data, S->msg.len + S->msg.len / 32 + 16); /* one allocation, not ten */
 	smtp_wire_encode(&j->data, S->msg.data, S->msg.len);
 	j->job.flags =
 	    SMTP_JOB_WIRE |
