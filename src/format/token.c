@@ -189,44 +189,24 @@ raw_make(struct token_key *k, enum token_purpose purpose, int64_t campaign, int6
 	return n - 1 + TAG_LEN;
 }
 
+/* encode - n bytes as width-bit characters of alphabet (6: base64url, 5: base32), no padding */
 static size_t
-b64url_encode(const unsigned char *p, size_t n, char *out)
+encode(const unsigned char *p, size_t n, int width, const char *alphabet, char *out)
 {
 	size_t o = 0;
-	uint32_t acc = 0;
+	uint32_t acc = 0, mask = (1u << width) - 1;
 	int bits = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		acc = (acc << 8) | p[i];
 		bits += 8;
-		while (bits >= 6) {
-			bits -= 6;
-			out[o++] = b64url[(acc >> bits) & 0x3f];
+		while (bits >= width) {
+			bits -= width;
+			out[o++] = alphabet[(acc >> bits) & mask];
 		}
 	}
 	if (bits > 0)
-		out[o++] = b64url[(acc << (6 - bits)) & 0x3f];
-	out[o] = '\0';
-	return o;
-}
-
-static size_t
-b32_encode(const unsigned char *p, size_t n, char *out)
-{
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		acc = (acc << 8) | p[i];
-		bits += 8;
-		while (bits >= 5) {
-			bits -= 5;
-			out[o++] = b32lower[(acc >> bits) & 0x1f];
-		}
-	}
-	if (bits > 0)
-		out[o++] = b32lower[(acc << (5 - bits)) & 0x1f];
+		out[o++] = alphabet[(acc << (width - bits)) & mask];
 	out[o] = '\0';
 	return o;
 }
@@ -331,7 +311,7 @@ token_make(struct token_key *k, enum token_purpose purpose, int64_t campaign, in
 	out[0] = '\0';
 	if (n == 0)
 		return 0;
-	return b64url_encode(raw, n, out);
+	return encode(raw, n, 6, b64url, out);
 }
 
 /* token_make_lower - write the lower-case base32 token for (purpose, campaign, contact) */
@@ -345,7 +325,7 @@ token_make_lower(struct token_key *k, enum token_purpose purpose, int64_t campai
 	out[0] = '\0';
 	if (n == 0)
 		return 0;
-	return b32_encode(raw, n, out);
+	return encode(raw, n, 5, b32lower, out);
 }
 
 /* token_check - verify a token of either alphabet for purpose and return its ids */
