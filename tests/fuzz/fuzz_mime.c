@@ -135,11 +135,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char delim[29] = "\r\n--";
 			memcpy(delim + 4, b + sizeof ct - 1, 24);
 			delim[28] = '\0';
-			/* Delimiters count in the body only: a custom field name may look like one. */
+			/* Delimiters count in the body only: a custom field name may look like one.
+			 */
 			const char *body = strstr(out.data, "\r\n\r\n");
 			int k = 0;
-			for (const char *q = body ? body + 2 : out.data; (q = strstr(q, delim)) != NULL;
-			     q++)
+			for (const char *q = body ? body + 2 : out.data;
+			     (q = strstr(q, delim)) != NULL; q++)
 				k++;
 			if (k != 3)
 				abort();
