@@ -19,6 +19,7 @@
 
 #include "kirim/address.h"
 #include "kirim/buf.h"
+#include "kirim/clock.h"
 #include "kirim/csv_reader.h"
 #include "kirim/store.h"
 #include "kirim/utf8.h"
@@ -394,14 +395,6 @@ importer_summary_json(const struct importer_stats *st, struct buf *out)
 	           st->list_created ? "true" : "false", st->seconds);
 }
 
-static double
-importer_clock(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* importer_read - stream the input through the CSV reader into importer_row */
 static int
 importer_read(struct importer *im, FILE *in, struct csv_reader *r)
@@ -446,7 +439,7 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
              char *err, size_t errsz)
 {
 	struct importer im = {.store = s, .o = o, .st = stats, .err = err, .errsz = errsz};
-	double t0 = importer_clock();
+	double t0 = clock_seconds();
 	FILE *in = NULL;
 	int rc;
 
@@ -502,7 +495,7 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 	if (rc < 0)
 		goto rollback;
 
-	stats->seconds = importer_clock() - t0;
+	stats->seconds = clock_seconds() - t0;
 	struct buf summary = BUF_INIT;
 	importer_summary_json(stats, &summary);
 	rc = store_import_finish(s, stats->import_id, summary.data);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kirim/buf.h"
+#include "kirim/clock.h"
 #include "kirim/campaign.h"
 #include "kirim/composer.h"
 #include "kirim/config.h"
@@ -85,16 +86,7 @@ struct sender {
 	unsigned window;
 	uint64_t due;
 	double t0;
-	char tlsbuf[128];
 };
-
-static double
-sender_clock(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 sresult_clear(struct sresult *r)
@@ -144,7 +136,6 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 	} else {
 		w.state = w.event = smtp_outcome_name(r->outcome);
 	}
-	(void)S;
 	return store_message_result(S->store, &w, now);
 }
 
@@ -395,7 +386,7 @@ sender_report(struct sender *S)
 	    .failed = S->st->failed,
 	    .due = S->due,
 	    .connections = ps.connections,
-	    .elapsed = sender_clock() - S->t0,
+	    .elapsed = clock_seconds() - S->t0,
 	};
 	S->o->progress(S->o->progress_arg, &p);
 }
@@ -562,13 +553,13 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	         (unsigned long long)S->due, u.host, u.port, tls_policy_name((enum tls_policy)tls),
 	         opts.concurrency);
 
-	S->t0 = sender_clock();
+	S->t0 = clock_seconds();
 	uv_timer_init(&S->loop, &S->tick);
 	S->tick.data = S;
 	uv_timer_start(&S->tick, on_tick, SENDER_TICK_MS, SENDER_TICK_MS);
 	sender_pump(S);
 	uv_run(&S->loop, UV_RUN_DEFAULT);
-	st->seconds = sender_clock() - S->t0;
+	st->seconds = clock_seconds() - S->t0;
 	sender_report(S);
 	struct pool_stats ps;
 	pool_stats(S->pool, &ps);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kirim/buf.h"
+#include "kirim/clock.h"
 #include "kirim/importer.h"
 #include "kirim/store.h"
 
@@ -27,20 +28,12 @@ struct progress {
 	bool drawn;
 };
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* import_progress - redraw the bar on stderr at most ten times a second */
 static void
 import_progress(void *arg, const struct importer_progress *p)
 {
 	struct progress *pr = arg;
-	double t = now_seconds();
+	double t = clock_seconds();
 	bool done = p->size && p->bytes >= p->size;
 	if (!done && t - pr->last < 0.1)
 		return;
@@ -174,7 +167,7 @@ cmd_import(struct cli *c, int argc, char **argv)
 	if (*o.list == '\0' || strlen(o.list) > 200)
 		return cli_usage("import", "a list name is 1 to 200 characters");
 
-	struct progress pr = {.start = now_seconds()};
+	struct progress pr = {.start = clock_seconds()};
 	if (!c->quiet && !c->json && isatty(STDERR_FILENO)) {
 		o.progress = import_progress;
 		o.progress_arg = &pr;
