@@ -142,7 +142,7 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 struct claim_ctx {
 	struct sender *S;
 	int64_t now;
-	int rc;
+	int claimed; /* rows claimed, rendered or not */
 };
 
 static int
@@ -151,6 +151,7 @@ sender_render_one(void *arg, const struct store_claimed *m)
 	struct claim_ctx *cx = arg;
 	struct sender *S = cx->S;
 	struct sjob *j = xcalloc(1, sizeof(*j));
+	cx->claimed++;
 	char err[512];
 	j->message_id = m->message_id;
 	j->attempts = m->attempts;
@@ -206,7 +207,9 @@ sender_work(uv_work_t *w)
 		struct claim_ctx cx = {S, now, 0};
 		rc = store_messages_claim(S->store, S->camp.id, now, S->want_claim,
 		                          sender_render_one, &cx);
-		S->claimed = (int)S->nwjobs;
+		/* Rows, not jobs: a message that fails to render must not look like the end of
+		 * what is due. */
+		S->claimed = cx.claimed;
 	}
 	if (rc == 0)
 		rc = store_commit(S->store);
