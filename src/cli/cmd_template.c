@@ -55,11 +55,6 @@ read_file(const char *path, size_t *len, char *err, size_t errsz)
 	return b.data ? b.data : xstrdup("");
 }
 
-/* A template's three sources, from --subject/--text/--html or one file. */
-struct sources {
-	struct tplfile t;
-};
-
 /*
  * check_compiles - compile one source; on error print "kirim CMD: FILE:LINE:COL: WHAT: ..."
  * with the line counted in the whole file (line0 is where the part starts; 0: not from a file).
@@ -92,7 +87,7 @@ check_compiles(const char *cmd, const char *file, unsigned long line0, const cha
 
 static int
 load_sources(const char *file, const char *subject, const char *text_file, const char *html_file,
-             struct sources *src)
+             struct tplfile *src)
 {
 	char err[600];
 	size_t n;
@@ -101,42 +96,41 @@ load_sources(const char *file, const char *subject, const char *text_file, const
 		char *data = read_file(file, &n, err, sizeof(err));
 		if (data == NULL)
 			return cli_error("template", EX_NOINPUT, "%s", err);
-		int rc = tplfile_parse(data, n, &src->t, err, sizeof(err));
+		int rc = tplfile_parse(data, n, src, err, sizeof(err));
 		free(data);
 		if (rc < 0)
 			return cli_error("template", EX_DATAERR, "%s: %s", file, err);
 	}
 	if (subject) {
-		free(src->t.subject);
-		src->t.subject = xstrdup(subject);
+		free(src->subject);
+		src->subject = xstrdup(subject);
 	}
 	if (text_file) {
-		free(src->t.text);
-		if ((src->t.text = read_file(text_file, &n, err, sizeof(err))) == NULL)
+		free(src->text);
+		if ((src->text = read_file(text_file, &n, err, sizeof(err))) == NULL)
 			return cli_error("template", EX_NOINPUT, "%s", err);
 	}
 	if (html_file) {
-		free(src->t.html);
-		if ((src->t.html = read_file(html_file, &n, err, sizeof(err))) == NULL)
+		free(src->html);
+		if ((src->html = read_file(html_file, &n, err, sizeof(err))) == NULL)
 			return cli_error("template", EX_NOINPUT, "%s", err);
 	}
-	if (src->t.subject == NULL || src->t.subject[0] == '\0')
+	if (src->subject == NULL || src->subject[0] == '\0')
 		return cli_usage("template", "a subject is required: --subject TEXT, or a "
 		                             "'Subject:' line in the template file");
-	if (src->t.text == NULL && src->t.html == NULL)
+	if (src->text == NULL && src->html == NULL)
 		return cli_usage("template", "a body is required: --text FILE, --html FILE or a "
 		                             "template file");
-	for (const char *p = src->t.subject; *p; p++)
+	for (const char *p = src->subject; *p; p++)
 		if (*p == '\r' || *p == '\n')
 			return cli_error("template", EX_DATAERR, "the subject is one line");
 	int rc;
-	if ((rc = check_compiles("template", file, src->t.subject_line, "subject", src->t.subject,
+	if ((rc = check_compiles("template", file, src->subject_line, "subject", src->subject,
 	                         NULL)) ||
 	    (rc = check_compiles("template", text_file ? text_file : file,
-	                         text_file ? 1 : src->t.text_line, "text part", src->t.text,
-	                         NULL)) ||
+	                         text_file ? 1 : src->text_line, "text part", src->text, NULL)) ||
 	    (rc = check_compiles("template", html_file ? html_file : file,
-	                         html_file ? 1 : src->t.html_line, "HTML part", src->t.html, NULL)))
+	                         html_file ? 1 : src->html_line, "HTML part", src->html, NULL)))
 		return rc;
 	return 0;
 }
@@ -190,7 +184,7 @@ lint_field(void *arg, const char *name, size_t len, unsigned flags)
 static int
 template_lint(struct cli *c, const char *target, const char *list)
 {
-	struct sources src;
+	struct tplfile src;
 	struct store *s = NULL;
 	int rc;
 	memset(&src, 0, sizeof(src));
@@ -198,7 +192,7 @@ template_lint(struct cli *c, const char *target, const char *list)
 	if (probe) {
 		fclose(probe);
 		if ((rc = load_sources(target, NULL, NULL, NULL, &src))) {
-			tplfile_clear(&src.t);
+			tplfile_clear(&src);
 			return rc;
 		}
 	} else {
@@ -211,9 +205,9 @@ template_lint(struct cli *c, const char *target, const char *list)
 			store_close(s);
 			return rc;
 		}
-		src.t.subject = t.subject;
-		src.t.text = t.text;
-		src.t.html = t.html;
+		src.subject = t.subject;
+		src.text = t.text;
+		src.html = t.html;
 	}
 	struct lint l = {.c = c, .list = list};
 	if (list) {
@@ -227,9 +221,9 @@ template_lint(struct cli *c, const char *target, const char *list)
 		l.list_id = li.id;
 		l.s = s;
 	}
-	const char *parts[3] = {src.t.subject, src.t.text, src.t.html};
+	const char *parts[3] = {src.subject, src.text, src.html};
 	const char *names[3] = {"subject", "text part", "HTML part"};
-	unsigned long lines[3] = {src.t.subject_line, src.t.text_line, src.t.html_line};
+	unsigned long lines[3] = {src.subject_line, src.text_line, src.html_line};
 	for (int i = 0; i < 3; i++) {
 		struct mustache_tpl *tpl;
 		if ((rc = check_compiles("template", s ? NULL : target, lines[i], names[i],
@@ -249,7 +243,7 @@ template_lint(struct cli *c, const char *target, const char *list)
 out:
 	buf_free(&l.names);
 	buf_free(&l.json);
-	tplfile_clear(&src.t);
+	tplfile_clear(&src);
 	store_close(s);
 	return rc;
 }
@@ -477,17 +471,17 @@ cmd_template(struct cli *c, int argc, char **argv)
 			    cli_usage("template", "a template name is 1 to 120 characters, no ':'");
 			goto out;
 		}
-		struct sources src;
+		struct tplfile src;
 		if ((rc = load_sources(file, subject, text, html, &src))) {
-			tplfile_clear(&src.t);
+			tplfile_clear(&src);
 			goto out;
 		}
 		struct store *s;
 		if ((rc = cli_open(c, "template", true, &s)) == 0) {
 			int v;
 			int64_t id;
-			int r = store_template_add(s, name, src.t.subject, src.t.text, src.t.html,
-			                           &v, &id);
+			int r =
+			    store_template_add(s, name, src.subject, src.text, src.html, &v, &id);
 			if (r < 0)
 				rc = cli_error("template", cli_exit_for_store(r), "%s",
 				               store_errmsg(s));
@@ -497,7 +491,7 @@ cmd_template(struct cli *c, int argc, char **argv)
 				printf("Stored template '%s' version %d.\n", name, v);
 			store_close(s);
 		}
-		tplfile_clear(&src.t);
+		tplfile_clear(&src);
 	} else if (strcmp(verb, "list") == 0 || strcmp(verb, "show") == 0) {
 		bool show = verb[0] == 's';
 		if (nargs != (show ? 1 : 0)) {

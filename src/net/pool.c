@@ -164,13 +164,6 @@ dest_fail_queue(struct pool_dest *d, const struct smtp_result *r)
 }
 
 static void
-on_connected(struct smtp_session *s, void *owner)
-{
-	(void)s;
-	(void)owner;
-}
-
-static void
 on_tls(struct smtp_session *s, void *owner, const char *version, const char *cipher, int verified)
 {
 	struct conn *c = owner;
@@ -277,7 +270,6 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 }
 
 static const struct smtp_session_cbs pool_session_cbs = {
-    .connected = on_connected,
     .tls = on_tls,
     .want_job = on_want_job,
     .rcpt = on_rcpt,
