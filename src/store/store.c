@@ -244,6 +244,26 @@ store_step_done(struct store *s, sqlite3_stmt *st, const char *what)
 	return ret;
 }
 
+/*
+ * store_get_one - step st once; on a row call fill(st, out). No row is
+ * STORE_E_NOTFOUND, whose message the caller writes (only then: some callers
+ * are on hot paths); a failure says what it was doing.
+ */
+static int
+store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *), void *out,
+              const char *doing)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		fill(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return STORE_E_NOTFOUND;
+	return store_fail(s, doing);
+}
+
 static int64_t
 store_now(void)
 {
@@ -450,6 +470,12 @@ store_list_row(sqlite3_stmt *st, struct store_list_info *info)
 	info->suppressed = sqlite3_column_int64(st, 4);
 }
 
+static void
+store_list_fill(sqlite3_stmt *st, void *out)
+{
+	store_list_row(st, out);
+}
+
 int
 store_list_get(struct store *s, const char *name, struct store_list_info *out)
 {
@@ -457,17 +483,10 @@ store_list_get(struct store *s, const char *name, struct store_list_info *out)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		store_list_row(st, out);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE) {
+	int rc = store_get_one(s, st, store_list_fill, out, "read list");
+	if (rc == STORE_E_NOTFOUND)
 		snprintf(s->errbuf, sizeof(s->errbuf), "no list called '%s'", name);
-		return STORE_E_NOTFOUND;
-	}
-	return store_fail(s, "read list");
+	return rc;
 }
 
 int
@@ -531,6 +550,12 @@ store_import_finish(struct store *s, int64_t import_id, const char *summary_json
 	return store_step_done(s, st, "record import summary");
 }
 
+static void
+store_id_fill(sqlite3_stmt *st, void *out)
+{
+	*(int64_t *)out = sqlite3_column_int64(st, 0);
+}
+
 /* store_find_contact - the id of the contact whose lower-cased address is key */
 static int
 store_find_contact(struct store *s, const char *key, int64_t *id)
@@ -539,17 +564,10 @@ store_find_contact(struct store *s, const char *key, int64_t *id)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE) {
+	int rc = store_get_one(s, st, store_id_fill, id, "find contact");
+	if (rc == STORE_E_NOTFOUND)
 		snprintf(s->errbuf, sizeof(s->errbuf), "no contact %s", key);
-		return STORE_E_NOTFOUND;
-	}
-	return store_fail(s, "find contact");
+	return rc;
 }
 
 int
@@ -627,6 +645,12 @@ store_contact_row(sqlite3_stmt *st, struct store_contact *c)
 	store_copy_text(c->lists, sizeof(c->lists), st, 7);
 }
 
+static void
+store_contact_fill(sqlite3_stmt *st, void *out)
+{
+	store_contact_row(st, out);
+}
+
 int
 store_contact_get(struct store *s, const char *key, struct store_contact *out)
 {
@@ -634,17 +658,10 @@ store_contact_get(struct store *s, const char *key, struct store_contact *out)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		store_contact_row(st, out);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE) {
+	int rc = store_get_one(s, st, store_contact_fill, out, "read contact");
+	if (rc == STORE_E_NOTFOUND)
 		snprintf(s->errbuf, sizeof(s->errbuf), "no contact with the address %s", key);
-		return STORE_E_NOTFOUND;
-	}
-	return store_fail(s, "read contact");
+	return rc;
 }
 
 void
@@ -826,24 +843,6 @@ store_template_row(sqlite3_stmt *st, struct store_template *t)
 	t->versions = sqlite3_column_int(st, 7);
 }
 
-/* store_get_one - step st once; on a row call fill; map no row to STORE_E_NOTFOUND with what */
-static int
-store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *), void *out,
-              const char *what)
-{
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		fill(st, out);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE) {
-		snprintf(s->errbuf, sizeof(s->errbuf), "%s", what);
-		return STORE_E_NOTFOUND;
-	}
-	return store_fail(s, "read");
-}
-
 static void
 store_template_fill(sqlite3_stmt *st, void *out)
 {
@@ -859,12 +858,13 @@ store_template_get(struct store *s, const char *name, int version, struct store_
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	if (version > 0)
 		sqlite3_bind_int(st, 2, version);
-	char what[300];
-	if (version > 0)
-		snprintf(what, sizeof(what), "no version %d of template '%s'", version, name);
-	else
-		snprintf(what, sizeof(what), "no template called '%s'", name);
-	return store_get_one(s, st, store_template_fill, out, what);
+	int rc = store_get_one(s, st, store_template_fill, out, "read template");
+	if (rc == STORE_E_NOTFOUND && version > 0)
+		snprintf(s->errbuf, sizeof(s->errbuf), "no version %d of template '%s'", version,
+		         name);
+	else if (rc == STORE_E_NOTFOUND)
+		snprintf(s->errbuf, sizeof(s->errbuf), "no template called '%s'", name);
+	return rc;
 }
 
 int
@@ -874,7 +874,10 @@ store_template_get_id(struct store *s, int64_t id, struct store_template *out)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
-	return store_get_one(s, st, store_template_fill, out, "no such template");
+	int rc = store_get_one(s, st, store_template_fill, out, "read template");
+	if (rc == STORE_E_NOTFOUND)
+		snprintf(s->errbuf, sizeof(s->errbuf), "no template with id %lld", (long long)id);
+	return rc;
 }
 
 int
@@ -962,9 +965,10 @@ store_campaign_get(struct store *s, const char *name, struct store_campaign *out
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	char what[300];
-	snprintf(what, sizeof(what), "no campaign called '%s'", name);
-	return store_get_one(s, st, store_campaign_fill, out, what);
+	int rc = store_get_one(s, st, store_campaign_fill, out, "read campaign");
+	if (rc == STORE_E_NOTFOUND)
+		snprintf(s->errbuf, sizeof(s->errbuf), "no campaign called '%s'", name);
+	return rc;
 }
 
 int
@@ -995,12 +999,6 @@ store_campaign_clear(struct store_campaign *c)
 	c->headers = NULL;
 }
 
-static void
-store_contact_fill(sqlite3_stmt *st, void *out)
-{
-	store_contact_row(st, out);
-}
-
 int
 store_list_member(struct store *s, int64_t list_id, const char *key, struct store_contact *out)
 {
@@ -1009,9 +1007,11 @@ store_list_member(struct store *s, int64_t list_id, const char *key, struct stor
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, list_id);
-	char what[400];
-	snprintf(what, sizeof(what), "%s is not a member of the campaign's list", key);
-	return store_get_one(s, st, store_contact_fill, out, what);
+	int rc = store_get_one(s, st, store_contact_fill, out, "read list member");
+	if (rc == STORE_E_NOTFOUND)
+		snprintf(s->errbuf, sizeof(s->errbuf), "%s is not a member of the campaign's list",
+		         key);
+	return rc;
 }
 
 int
