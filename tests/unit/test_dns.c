@@ -26,71 +26,12 @@
 #include "kirim/dns.h"
 #include "kirim/xmalloc.h"
 
+#include "test_servers.h"
+
 #define DNSMASQ "/usr/sbin/dnsmasq"
 #define PYTHON "/usr/bin/python3"
 
 /* ---- processes and ports ---- */
-
-static int
-free_udp_port(void)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-/* A server is up when its UDP port can no longer be bound. */
-static int
-udp_port_taken(int port)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-	                        .sin_port = htons((uint16_t)port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int taken = bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno == EADDRINUSE;
-	close(fd);
-	return taken;
-}
-
-static pid_t
-start_server(char *const argv[], const char *logfile, int port)
-{
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 400; i++) {
-		if (udp_port_taken(port))
-			return pid;
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			fail_msg("%s exited early (see %s)", argv[0], logfile);
-		usleep(10 * 1000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	fail_msg("%s did not bind UDP port %d (see %s)", argv[0], port, logfile);
-	return -1;
-}
-
-static void
-stop_server(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-}
 
 struct server {
 	char dir[64];
@@ -107,7 +48,7 @@ dnsmasq_start(struct server *s, const char *records)
 		fail_msg("%s is missing: install Debian package dnsmasq-base", DNSMASQ);
 	snprintf(s->dir, sizeof(s->dir), "/tmp/kirim-dns-XXXXXX");
 	assert_non_null(mkdtemp(s->dir));
-	s->port = free_udp_port();
+	s->port = test_free_port(TEST_UDP);
 	snprintf(s->servers, sizeof(s->servers), "127.0.0.1:%d", s->port);
 	char conf[128], log[128];
 	snprintf(conf, sizeof(conf), "%s/dnsmasq.conf", s->dir);
@@ -122,7 +63,7 @@ dnsmasq_start(struct server *s, const char *records)
 	char arg[160];
 	snprintf(arg, sizeof(arg), "--conf-file=%s", conf);
 	char *argv[] = {DNSMASQ, "-k", arg, NULL};
-	s->pid = start_server(argv, log, s->port);
+	s->pid = test_server_start(argv, log, TEST_UDP, s->port);
 }
 
 static void
@@ -137,19 +78,19 @@ pyserver_start(struct server *s, const char *mode)
 	if (access(script, R_OK) != 0)
 		fail_msg("%s is missing (set KIRIM_SRC)", script);
 	s->dir[0] = '\0';
-	s->port = free_udp_port();
+	s->port = test_free_port(TEST_UDP);
 	snprintf(s->servers, sizeof(s->servers), "127.0.0.1:%d", s->port);
 	snprintf(portstr, sizeof(portstr), "%d", s->port);
 	snprintf(log, sizeof(log), "/tmp/kirim-dns-py-%d.log", s->port);
 	char *argv[] = {PYTHON, script, portstr, (char *)mode, NULL};
-	s->pid = start_server(argv, log, s->port);
+	s->pid = test_server_start(argv, log, TEST_UDP, s->port);
 	unlink(log);
 }
 
 static void
 server_stop(struct server *s)
 {
-	stop_server(s->pid);
+	test_server_stop(s->pid);
 	if (s->dir[0]) {
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);

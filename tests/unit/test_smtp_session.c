@@ -40,68 +40,9 @@
 #include "kirim/smtp_session.h"
 #include "kirim/xmalloc.h"
 
+#include "test_servers.h"
+
 /* ---- processes and ports ---- */
-
-static int
-free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static int
-port_open(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-	                        .sin_port = htons((uint16_t)port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(fd);
-	return ok;
-}
-
-/* Start argv[0] with output to logfile; wait until port accepts connections. */
-static pid_t
-start_server(char *const argv[], const char *logfile, int port)
-{
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		if (port_open(port))
-			return pid;
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			fail_msg("server %s exited early (see %s)", argv[0], logfile);
-		usleep(25 * 1000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	fail_msg("server %s did not listen on %d", argv[0], port);
-	return -1;
-}
-
-static void
-stop_server(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-}
 
 static const char *
 env_or(const char *name, const char *def)
@@ -366,7 +307,7 @@ start_sink(int port, const char *extra1, const char *extra2, const char *extra3)
 	argv[n++] = addr;
 	argv[n++] = "1024";
 	argv[n] = NULL;
-	return start_server(argv, log, port);
+	return test_server_start(argv, log, TEST_TCP, port);
 }
 
 static void
@@ -384,7 +325,7 @@ test_sink_persistent(void **state)
 {
 	(void)state;
 	need_sink();
-	int port = free_port();
+	int port = test_free_port(TEST_TCP);
 	pid_t pid = start_sink(port, NULL, NULL, NULL);
 	enum { N = 200 };
 	struct smtp_job *jobs = xcalloc(N, sizeof(*jobs));
@@ -399,7 +340,7 @@ test_sink_persistent(void **state)
 	struct smtp_session_config cfg;
 	base_config(&cfg);
 	run_session(run, &cfg, port, "sink.test");
-	stop_server(pid);
+	test_server_stop(pid);
 
 	assert_int_equal(run->connected, 1);
 	assert_true(run->ehlo_flags & SMTP_EXT_PIPELINING);
@@ -418,7 +359,7 @@ test_sink_max_jobs(void **state)
 {
 	(void)state;
 	need_sink();
-	int port = free_port();
+	int port = test_free_port(TEST_TCP);
 	pid_t pid = start_sink(port, NULL, NULL, NULL);
 	struct smtp_job jobs[5];
 	memset(jobs, 0, sizeof(jobs));
@@ -435,7 +376,7 @@ test_sink_max_jobs(void **state)
 	base_config(&cfg);
 	cfg.max_jobs = 3;
 	run_session(run, &cfg, port, "sink.test");
-	stop_server(pid);
+	test_server_stop(pid);
 	assert_int_equal(run->jobs_done, 3);
 	assert_int_equal(run->next, 3);
 	assert_int_equal(run->why.code, 221);
@@ -448,7 +389,7 @@ sink_fault(const char *o1, const char *o2, const char *o3, const struct smtp_ses
            struct smtp_job *job)
 {
 	need_sink();
-	int port = free_port();
+	int port = test_free_port(TEST_TCP);
 	pid_t pid = start_sink(port, o1, o2, o3);
 	static const char *const two[] = {"a@example.test", "b@example.test"};
 	memset(job, 0, sizeof(*job));
@@ -459,7 +400,7 @@ sink_fault(const char *o1, const char *o2, const char *o3, const struct smtp_ses
 	job->len = sizeof(sample_msg) - 1;
 	struct run *run = new_run(job, 1);
 	run_session(run, cfg, port, "sink.test");
-	stop_server(pid);
+	test_server_stop(pid);
 	assert_int_equal(run->jobs_done, 1);
 	return run;
 }
@@ -550,7 +491,7 @@ test_connect_refused(void **state)
 	struct smtp_job job = {.sender = "", .rcpts = one_rcpt, .nrcpt = 1, .data = "x", .len = 1};
 	struct run *run = new_run(&job, 1);
 	char err[256];
-	int port = free_port(); /* nothing listens there */
+	int port = test_free_port(TEST_TCP); /* nothing listens there */
 	assert_int_equal(uv_loop_init(&run->loop), 0);
 	run->s = smtp_session_new(&run->loop, &cfg, &cbs, run, err, sizeof(err));
 	smtp_session_submit(run->s, &job); /* queued before connecting: handed back */
@@ -593,7 +534,7 @@ start_py(struct srv *sv, ...)
 	char port[16], log[300], cert[300], key[300];
 	char *argv[32];
 	int n = 0;
-	sv->port = free_port();
+	sv->port = test_free_port(TEST_TCP);
 	snprintf(port, sizeof(port), "%d", sv->port);
 	snprintf(sv->dump, sizeof(sv->dump), "%s/dump-%d", tmpdir, ++seq);
 	mkdir(sv->dump, 0755);
@@ -620,7 +561,7 @@ start_py(struct srv *sv, ...)
 	}
 	va_end(ap);
 	argv[n] = NULL;
-	sv->pid = start_server(argv, log, sv->port);
+	sv->pid = test_server_start(argv, log, TEST_TCP, sv->port);
 }
 
 static int
@@ -663,7 +604,7 @@ deliver_one(const struct smtp_session_config *cfg, const struct srv *sv, const c
 	job->len = sizeof(sample_msg) - 1;
 	struct run *run = new_run(job, 1);
 	run_session_submit(run, cfg, sv->port, host);
-	stop_server(sv->pid);
+	test_server_stop(sv->pid);
 	assert_int_equal(run->jobs_done, 1);
 	return run;
 }
@@ -895,7 +836,7 @@ test_mixed_pipelined(void **state)
 	base_config(&cfg);
 	struct run *run = new_run(jobs, 3);
 	run_session(run, &cfg, sv.port, "mx.test");
-	stop_server(sv.pid);
+	test_server_stop(sv.pid);
 	assert_true(run->ehlo_flags & SMTP_EXT_PIPELINING);
 	assert_int_equal(run->connected, 1);
 	expect_res(run, 0, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
@@ -939,7 +880,7 @@ test_all_rcpt_failed_no_body(void **state)
 	base_config(&cfg);
 	struct run *run = new_run(&job, 1);
 	run_session(run, &cfg, sv.port, "mx.test");
-	stop_server(sv.pid);
+	test_server_stop(sv.pid);
 	expect_res(run, 0, 0, SMTP_STAGE_RCPT, 550, "5.1.1", 0);
 	expect_res(run, 0, 1, SMTP_STAGE_RCPT, 451, "4.3.0", 0);
 	assert_int_equal(count_dumps(&sv), 0);

@@ -1,0 +1,24 @@
+/*
+ * test_servers - start and stop real servers (smtp-sink, dnsmasq, the python
+ * test servers) for unit tests that talk to them on loopback. Test code only.
+ * Failures end the running cmocka test.
+ */
+#ifndef KIRIM_TEST_SERVERS_H
+#define KIRIM_TEST_SERVERS_H
+
+#include <sys/types.h>
+
+enum test_proto { TEST_TCP, TEST_UDP };
+
+/* test_free_port - a loopback port nobody has bound now */
+int test_free_port(enum test_proto proto);
+/*
+ * test_server_start - run argv[0] with its output in logfile and wait (5 s at
+ * most) until it serves port: a TCP connection is accepted, or the UDP port
+ * can no longer be bound. Returns its PID.
+ */
+pid_t test_server_start(char *const argv[], const char *logfile, enum test_proto proto, int port);
+/* test_server_stop - SIGTERM and reap */
+void test_server_stop(pid_t pid);
+
+#endif
