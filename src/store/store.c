@@ -6,6 +6,7 @@
  * keeps to what SQLite and PostgreSQL share where that costs nothing (DESIGN.md).
  */
 #include "kirim/store.h"
+#include "store_int.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -191,7 +192,8 @@ struct store {
 	char errbuf[512];
 };
 
-static int
+/* store_fail - record SQLite's last error for what; STORE_E_BUSY or STORE_E_SQL */
+int
 store_fail(struct store *s, const char *what)
 {
 	int code = sqlite3_errcode(s->db);
@@ -264,10 +266,18 @@ store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, vo
 	return store_fail(s, doing);
 }
 
-static int64_t
+/* store_now - the current Unix time, as every table stores it */
+int64_t
 store_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+/* store_db - the connection, for the store's other files (store_int.h) */
+sqlite3 *
+store_db(struct store *s)
+{
+	return s->db;
 }
 
 static int
