@@ -1,17 +1,21 @@
 /*
  * pool - connections per destination, on one libuv loop.
  *
- * A destination is where a set of jobs goes (the relay, later an MX host
- * set): its address, its TLS/AUTH settings and its limits (connections at
- * once, jobs per connection). Jobs wait in the destination's queue; the pool
+ * A destination is where a set of jobs goes (the relay, or an MX host set
+ * shared by every domain it serves): its routes (host addresses, in the order
+ * to try them), its TLS/AUTH settings and its limits (connections at once,
+ * jobs per connection). Jobs wait in the destination's queue; the pool
  * opens sessions up to the limits (and a global one), keeps them busy with the
  * next job, and lets the session's idle timeout close them when the queue is
- * empty. A destination that cannot be reached fails its waiting jobs instead
- * of retrying in a loop: a session that ends without finishing a job is not
- * replaced, and when the last one is gone the destination is down for 30 s:
- * its queued jobs, and jobs submitted meanwhile, are handed back at once with
- * that session's failure. A slow or
- * failing destination never stalls the others. Logs at debug level.
+ * empty. New sessions go to a route that is not marked bad, of the lowest
+ * preference, turn by turn among equals (MX load spreading). A session
+ * that ends without finishing a job (refused, unreachable, timed out, 4xx or
+ * 5xx greeting) marks its route bad for 30 s and the next session tries the
+ * next route: MX failover. When every route is bad and no session is left,
+ * the destination is down until the first route's mark runs out: its queued
+ * jobs, and jobs submitted meanwhile, are handed back at once with the last
+ * failure instead of reconnecting in a loop. A slow or failing destination
+ * never stalls the others. Logs at debug level.
  */
 #ifndef KIRIM_POOL_H
 #define KIRIM_POOL_H
@@ -28,7 +32,7 @@ struct pool_dest;
 /* Where a job went: borrowed for the duration of a callback. */
 struct pool_conn_info {
 	const char *dest; /* destination name */
-	const char *host; /* host name connected to */
+	const char *host; /* host connected to: "name[address]" */
 	const char *tls;  /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" without TLS */
 };
 
@@ -41,11 +45,21 @@ struct pool_cbs {
 	                 const struct pool_conn_info *ci);
 };
 
-struct pool_dest_config {
-	const char *name; /* copied */
+/* One way to reach a destination: a host name (for TLS SNI and verification, and logs) and
+ * one of its addresses, with the port set. */
+struct pool_route {
+	const char *host;
 	const struct sockaddr *addr;
-	const char *host;                   /* for TLS (SNI, verification) and logs; copied */
-	unsigned max_conns;                 /* connections at once (at least 1) */
+	unsigned pref; /* MX preference: new sessions spread over the good routes of the lowest */
+};
+
+enum { POOL_MAX_ROUTES = 32 };
+
+struct pool_dest_config {
+	const char *name;                /* copied */
+	const struct pool_route *routes; /* in the order to try (copied); at most POOL_MAX_ROUTES */
+	size_t nroutes;                  /* at least 1 */
+	unsigned max_conns;              /* connections at once (at least 1) */
 	struct smtp_session_config session; /* max_jobs is the per-connection cap */
 };
 
@@ -61,6 +75,8 @@ struct pool *pool_new(uv_loop_t *loop, unsigned max_conns, const struct pool_cbs
 /* pool_dest_add - add a destination; NULL with err when its TLS context cannot be made */
 struct pool_dest *pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err,
                                 size_t errsz);
+/* pool_dest_name - the name it was added with */
+const char *pool_dest_name(const struct pool_dest *d);
 /* pool_submit - queue a job (borrowed until job_done) for a destination */
 void pool_submit(struct pool_dest *d, struct smtp_job *job);
 /* pool_stats - what the pool holds now */

@@ -2,6 +2,14 @@
  * sender - `kirim send`: deliver a campaign's queued messages through the
  * connection pool and record every outcome.
  *
+ * Through a relay (one destination), or direct: each recipient domain's MX
+ * hosts are found with the dns module on the same loop (jobs for a domain
+ * wait while its look-up runs; the answer is reused for its TTL), and
+ * domains with the same MX host set share one destination, so a provider's
+ * many domains share its connection limits. A domain that cannot receive
+ * mail (NXDOMAIN, null MX, no address) bounces its messages; a DNS failure
+ * defers them.
+ *
  * One libuv loop does the SMTP work; SQLite and rendering happen on one
  * worker thread (uv_queue_work), one batch at a time, so the loop never waits
  * for a disk write or an RSA signature. A batch writes the outcomes that came
@@ -34,12 +42,18 @@ typedef void (*sender_progress_cb)(void *arg, const struct sender_progress *p);
 
 struct sender_opts {
 	const char *campaign;
-	const char *relay_url;    /* NULL: the config's [relay] url (required for now) */
-	int tls;                  /* enum tls_policy, or -1: the config's, else verify */
-	unsigned concurrency;     /* connections at once (default 8) */
-	unsigned msgs_per_conn;   /* per connection (default 100; 0 there means no cap) */
-	unsigned batch;           /* messages claimed per batch (default 256) */
-	int allow_plaintext_auth; /* AUTH without TLS (tests and trusted networks only) */
+	const char *relay_url;     /* NULL: the config's [relay] url; none there: direct */
+	int direct;                /* deliver to MX hosts even when the config names a relay */
+	int tls;                   /* enum tls_policy, or -1: the config's, else verify (relay) or
+	                              opportunistic (direct) */
+	unsigned concurrency;      /* connections at once (default 8) */
+	unsigned dest_concurrency; /* connections at once per destination, direct (default 10) */
+	const char *dns_servers;   /* "127.0.0.1:5353,..." for direct; NULL: /etc/resolv.conf */
+	unsigned dns_timeout_ms;   /* per try; 0: the dns module's default */
+	unsigned mx_port;          /* port of MX hosts (default 25; tests and labs change it) */
+	unsigned msgs_per_conn;    /* per connection (default 100; 0 there means no cap) */
+	unsigned batch;            /* messages claimed per batch (default 256) */
+	int allow_plaintext_auth;  /* AUTH without TLS (tests and trusted networks only) */
 	const struct smtp_timeouts *timeouts; /* NULL: RFC 5321 defaults */
 	sender_progress_cb progress;          /* called about 4 times a second */
 	void *progress_arg;
@@ -50,7 +64,10 @@ struct sender_stats {
 	int64_t created;   /* messages queued for the first time by this run */
 	int64_t recovered; /* claimed messages a crash had left, queued again */
 	uint64_t attempted, delivered, deferred, bounced, failed, handed_back;
-	unsigned long connections; /* sessions opened */
+	unsigned long connections;  /* sessions opened */
+	unsigned long destinations; /* destinations used (1 for a relay) */
+	unsigned long domains;      /* recipient domains resolved (direct) */
+	unsigned long dns_queries;  /* DNS queries sent (direct) */
 	double seconds;
 	int stopped;                         /* the run was stopped early */
 	struct store_campaign_counts counts; /* the campaign after the run */

@@ -117,6 +117,7 @@ enum smtp_stage {
 	SMTP_STAGE_DATA,
 	SMTP_STAGE_DOT,
 	SMTP_STAGE_QUIT,
+	SMTP_STAGE_DNS, /* finding the destination (direct delivery): no connection yet */
 };
 
 /* Flags of struct smtp_result. */

@@ -221,6 +221,7 @@ struct store_claimed {
 	int64_t contact_id;
 	const char *email; /* borrowed for the callback */
 	const char *attrs;
+	const char *domain; /* lower-case A-label */
 	int attempts;
 };
 typedef int (*store_claim_cb)(void *arg, const struct store_claimed *m);
@@ -237,7 +238,10 @@ struct store_result {
 	const char *text;
 	const char *host;
 	const char *tls;
-	int count_attempt; /* 0 for a job handed back unattempted (shutdown) */
+	const char *dest;   /* destination: "relay" or the MX host set */
+	const char *reason; /* the bounce classifier's reason for a failure, or NULL */
+	const char *klass;  /* "hard", "soft", or NULL */
+	int count_attempt;  /* 0 for a job handed back unattempted (shutdown) */
 };
 
 struct store_campaign_counts {

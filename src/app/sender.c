@@ -15,11 +15,13 @@
 #include "kirim/campaign.h"
 #include "kirim/composer.h"
 #include "kirim/config.h"
+#include "kirim/dns.h"
 #include "kirim/log.h"
 #include "kirim/pool.h"
 #include "kirim/smtp_outcome.h"
 #include "kirim/smtp_url.h"
 #include "kirim/smtp_wire.h"
+#include "kirim/strmap.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -27,6 +29,11 @@ enum {
 	/* Rendered bytes in flight at most (each is copied once more into its connection's
 	 * write buffer): what keeps memory flat whatever the concurrency and message size. */
 	SENDER_MAX_INFLIGHT_BYTES = 16 << 20,
+	/* How long a domain's DNS answer is reused in a run, whatever its TTL says (the dns
+	 * module caches by TTL too; this only spares a look-up per message). */
+	SENDER_DNS_MIN_S = 5,
+	SENDER_DNS_MAX_S = 3600,
+	SENDER_DNS_TEMPFAIL_S = 30,
 };
 
 /* One outcome waiting to be written. Strings are owned. */
@@ -37,7 +44,7 @@ struct sresult {
 	int attempts;  /* attempts made before this one */
 	enum smtp_stage stage;
 	int code;
-	char *ecode, *text, *host, *tls;
+	char *ecode, *text, *host, *tls, *dest;
 };
 
 /* One message on its way: the job the pool carries, and what it needs. */
@@ -47,9 +54,26 @@ struct sjob {
 	int attempts;
 	const char *rcpts[1];
 	char *rcpt;
+	char *domain; /* the recipient's, A-label */
 	char sender[ADDRESS_MAX + 1];
 	struct buf data; /* the message in its wire form (dot-stuffed, ending in CRLF.CRLF) */
 	struct sresult res;
+};
+
+struct sender;
+
+/* A recipient domain of a direct send: its destination once resolved, the jobs waiting
+ * for its look-up meanwhile, or why it cannot be reached (until expires). */
+struct sdomain {
+	struct sender *S;
+	char name[256];
+	bool resolving;
+	double expires; /* clock_seconds() */
+	struct pool_dest *dest;
+	char ecode[8];
+	char error[512];
+	struct sjob **wait;
+	size_t nwait, capwait;
 };
 
 struct sender {
@@ -61,7 +85,13 @@ struct sender {
 	struct campaign_composer cc;
 	struct buf msg; /* the worker's scratch: one rendered message */
 	struct pool *pool;
-	struct pool_dest *dest;
+	struct pool_dest *dest; /* the relay; NULL when direct */
+	/* Direct delivery. */
+	struct dns *dns;
+	struct strmap domains;      /* name → struct sdomain */
+	struct strmap dests;        /* MX host set → struct pool_dest */
+	struct pool_dest_config mx; /* settings of every MX destination */
+	unsigned mx_port;
 	uv_timer_t tick;
 	uv_work_t work;
 	bool working;
@@ -95,6 +125,7 @@ sresult_clear(struct sresult *r)
 	free(r->text);
 	free(r->host);
 	free(r->tls);
+	free(r->dest);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -106,6 +137,7 @@ sjob_free(struct sjob *j)
 	sresult_clear(&j->res);
 	buf_free(&j->data);
 	free(j->rcpt);
+	free(j->domain);
 	free(j);
 }
 
@@ -122,6 +154,7 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 	    .text = r->text,
 	    .host = r->host,
 	    .tls = r->tls,
+	    .dest = r->dest,
 	    .count_attempt = r->attempted,
 	};
 	if (!r->attempted) {
@@ -156,6 +189,7 @@ sender_render_one(void *arg, const struct store_claimed *m)
 	j->message_id = m->message_id;
 	j->attempts = m->attempts;
 	j->rcpt = xstrdup(m->email);
+	j->domain = xstrdup(m->domain ? m->domain : "");
 	struct composer_recipient r = {m->contact_id, m->email, m->attrs};
 	buf_reset(&S->msg);
 	if (composer_render(S->cc.composer, &r, cx->now, 0, &S->msg, j->sender, err, sizeof(err)) <
@@ -225,6 +259,7 @@ sender_work(uv_work_t *w)
 }
 
 static void sender_pump(struct sender *S);
+static void sender_route(struct sender *S, struct sjob *j);
 
 static void
 sender_work_done(uv_work_t *w, int status)
@@ -255,7 +290,7 @@ sender_work_done(uv_work_t *w, int status)
 	S->inflight += njobs;
 	S->inflight_bytes += bytes;
 	for (size_t i = 0; i < njobs; i++)
-		pool_submit(S->dest, &jobs[i]->job);
+		sender_route(S, jobs[i]);
 	free(jobs);
 	sender_pump(S);
 }
@@ -270,6 +305,13 @@ sender_finish(struct sender *S)
 	S->finished = true;
 	if (!S->stopping)
 		pool_shutdown(S->pool); /* closes the idle sessions */
+	if (S->dns) {
+		struct dns_stats ds;
+		dns_stats(S->dns, &ds);
+		S->st->dns_queries = ds.queries_sent;
+		dns_free(S->dns); /* nothing is pending: every job came back */
+		S->dns = NULL;
+	}
 	uv_timer_stop(&S->tick);
 	uv_close((uv_handle_t *)&S->tick, NULL);
 }
@@ -326,6 +368,7 @@ on_rcpt(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r
 	j->res.text = xstrdup(r->text ? r->text : "");
 	j->res.host = xstrdup(ci->host ? ci->host : "");
 	j->res.tls = xstrdup(ci->tls ? ci->tls : "");
+	j->res.dest = ci->dest && *ci->dest ? xstrdup(ci->dest) : NULL;
 }
 
 static void
@@ -372,6 +415,164 @@ on_job_done(void *owner, struct smtp_job *job, const struct smtp_result *r,
 	memset(&j->res, 0, sizeof(j->res)); /* the strings now belong to pending */
 	sjob_free(j);
 	sender_pump(S);
+}
+
+/* ---- direct delivery: domains → MX host sets → destinations ---------------------------- */
+
+static void
+sdomain_wait(struct sdomain *dm, struct sjob *j)
+{
+	if (dm->nwait == dm->capwait) {
+		dm->capwait = dm->capwait ? dm->capwait * 2 : 16;
+		dm->wait = xrealloc(dm->wait, dm->capwait * sizeof(*dm->wait));
+	}
+	dm->wait[dm->nwait++] = j;
+}
+
+/* sdomain_deliver - hand j to the domain's destination, or fail it with the DNS verdict */
+static void
+sdomain_deliver(struct sdomain *dm, struct sjob *j)
+{
+	if (dm->dest) {
+		pool_submit(dm->dest, &j->job);
+		return;
+	}
+	struct smtp_result r = {SMTP_STAGE_DNS, 0, dm->ecode, dm->error, 0};
+	struct pool_conn_info ci = {"", "", ""};
+	on_rcpt(dm->S, &j->job, 0, &r, &ci);
+	on_job_done(dm->S, &j->job, &r, &ci);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * sender_mx_dest - the destination for an MX answer: one per set of MX host
+ * names (sorted, so the order DNS shuffles equal preferences in does not
+ * matter), made on first use with a route per host address in preference order.
+ */
+static struct pool_dest *
+sender_mx_dest(struct sender *S, const struct dns_mx_result *r, char *err, size_t errsz)
+{
+	const char *names[DNS_MAX_HOSTS];
+	struct buf key = BUF_INIT;
+	for (size_t i = 0; i < r->nhosts; i++)
+		names[i] = r->hosts[i].name;
+	qsort(names, r->nhosts, sizeof(names[0]), cmp_str);
+	buf_adds(&key, "mx:");
+	for (size_t i = 0; i < r->nhosts; i++)
+		buf_printf(&key, "%s%s", i ? "," : "", names[i]);
+	struct pool_dest *d = strmap_get(&S->dests, key.data);
+	if (d == NULL) {
+		struct sockaddr_storage addrs[POOL_MAX_ROUTES];
+		struct pool_route routes[POOL_MAX_ROUTES];
+		size_t n = 0;
+		for (size_t i = 0; i < r->nhosts; i++) {
+			for (size_t k = 0; k < r->hosts[i].naddrs && n < POOL_MAX_ROUTES; k++) {
+				addrs[n] = r->hosts[i].addrs[k];
+				if (addrs[n].ss_family == AF_INET6)
+					((struct sockaddr_in6 *)&addrs[n])->sin6_port =
+					    htons((uint16_t)S->mx_port);
+				else
+					((struct sockaddr_in *)&addrs[n])->sin_port =
+					    htons((uint16_t)S->mx_port);
+				routes[n].host = r->hosts[i].name;
+				routes[n].pref = r->hosts[i].pref;
+				routes[n].addr = (const struct sockaddr *)&addrs[n];
+				n++;
+			}
+		}
+		struct pool_dest_config dc = S->mx;
+		dc.name = key.data;
+		dc.routes = routes;
+		dc.nroutes = n;
+		if ((d = pool_dest_add(S->pool, &dc, err, errsz)) != NULL) {
+			strmap_put(&S->dests, key.data, d);
+			S->st->destinations++;
+			log_debug("dest=%s routes=%zu", key.data, n);
+		}
+	}
+	buf_free(&key);
+	return d;
+}
+
+static void
+on_mx(void *arg, const struct dns_mx_result *r)
+{
+	struct sdomain *dm = arg;
+	struct sender *S = dm->S;
+	double ttl = r->ttl;
+	dm->resolving = false;
+	dm->dest = NULL;
+	dm->ecode[0] = dm->error[0] = '\0';
+	if (r->status == DNS_OK) {
+		char err[256];
+		if ((dm->dest = sender_mx_dest(S, r, err, sizeof(err))) == NULL) {
+			snprintf(dm->ecode, sizeof(dm->ecode), "4.4.0");
+			snprintf(dm->error, sizeof(dm->error), "%s", err);
+			ttl = SENDER_DNS_TEMPFAIL_S;
+		}
+	} else {
+		/* RFC 3463: 5.1.2 bad destination system, 5.1.10 null MX (RFC 7505),
+		 * 4.4.3 directory server failure. */
+		snprintf(dm->ecode, sizeof(dm->ecode), "%s",
+		         r->status == DNS_TEMPFAIL ? "4.4.3"
+		         : r->status == DNS_NULLMX ? "5.1.10"
+		                                   : "5.1.2");
+		snprintf(dm->error, sizeof(dm->error), "%s: %.200s", dm->name,
+		         r->error ? r->error : dns_status_name(r->status));
+		if (r->status == DNS_TEMPFAIL)
+			ttl = SENDER_DNS_TEMPFAIL_S;
+		log_info("domain=%s dns=%s error=\"%s\"", dm->name, dns_status_name(r->status),
+		         r->error ? r->error : "");
+	}
+	if (ttl < SENDER_DNS_MIN_S)
+		ttl = SENDER_DNS_MIN_S;
+	if (ttl > SENDER_DNS_MAX_S)
+		ttl = SENDER_DNS_MAX_S;
+	dm->expires = clock_seconds() + ttl;
+	/* Detach the waiting jobs first: delivering one may run callbacks. */
+	struct sjob **wait = dm->wait;
+	size_t n = dm->nwait;
+	dm->wait = NULL;
+	dm->nwait = dm->capwait = 0;
+	for (size_t i = 0; i < n; i++)
+		sdomain_deliver(dm, wait[i]);
+	free(wait);
+}
+
+/* sender_route - send j to the relay, or to its domain's MX hosts (looking them up first) */
+static void
+sender_route(struct sender *S, struct sjob *j)
+{
+	if (S->dns == NULL) {
+		pool_submit(S->dest, &j->job);
+		return;
+	}
+	struct sdomain *dm = strmap_get(&S->domains, j->domain);
+	if (dm == NULL) {
+		dm = xcalloc(1, sizeof(*dm));
+		dm->S = S;
+		snprintf(dm->name, sizeof(dm->name), "%s", j->domain);
+		strmap_put(&S->domains, j->domain, dm);
+		S->st->domains++;
+	}
+	if (dm->resolving) {
+		sdomain_wait(dm, j);
+	} else if (clock_seconds() < dm->expires) {
+		sdomain_deliver(dm, j);
+	} else {
+		dm->resolving = true;
+		sdomain_wait(dm, j);
+		if (dns_resolve_mx(S->dns, dm->name, on_mx, dm) < 0) {
+			struct dns_mx_result bad = {.status = DNS_NXDOMAIN,
+			                            .error = "not a domain name"};
+			on_mx(dm, &bad);
+		}
+	}
 }
 
 static void
@@ -427,6 +628,38 @@ sender_resolve(const struct smtp_url *u, struct sockaddr_storage *out, char *err
 	return 0;
 }
 
+/*
+ * sender_check_helo - direct delivery needs an EHLO name that is a fully
+ * qualified domain: receivers check it (and its DNS) and refuse or score down
+ * "localhost", bare host names and local-only names.
+ */
+static int
+sender_check_helo(const char *helo, char *err, size_t errsz)
+{
+	const char *why = NULL;
+	size_t n = strlen(helo);
+	const char *tld = strrchr(helo, '.');
+	if (n == 0)
+		why = "is not set";
+	else if (helo[0] == '[')
+		why = "is an address literal";
+	else if (tld == NULL)
+		why = "is not fully qualified (no dot)";
+	else if (strspn(tld + 1, "0123456789") == strlen(tld + 1))
+		why = "does not end in a top-level domain";
+	else if (strcmp(tld, ".localhost") == 0 || strcmp(tld, ".local") == 0 ||
+	         strcmp(tld, ".localdomain") == 0 || strcmp(tld, ".internal") == 0)
+		why = "is a local-only name";
+	if (why == NULL)
+		return 0;
+	snprintf(err, errsz,
+	         "ehlo '%s' %s: direct delivery needs [sender] ehlo in kirim.conf to be this "
+	         "host's fully qualified domain name (as its address's PTR record says, e.g. "
+	         "mail.example.com); or send through a relay with --relay URL",
+	         helo, why);
+	return -1;
+}
+
 static void
 sender_walk_close(uv_handle_t *h, void *arg)
 {
@@ -452,33 +685,33 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	S->store = s;
 	S->window = opts.concurrency * 16 > opts.batch * 2 ? opts.concurrency * 16 : opts.batch * 2;
 
-	/* Where to: the relay. */
-	const char *url = opts.relay_url ? opts.relay_url : cfg->relay_url;
+	/* Where to: the relay, or each domain's MX hosts. */
+	const char *url = opts.relay_url ? opts.relay_url : opts.direct ? NULL : cfg->relay_url;
+	bool direct = url == NULL || *url == '\0';
 	struct smtp_url u;
-	if (url == NULL || *url == '\0') {
-		snprintf(err, errsz,
-		         "no relay: give --relay smtp://HOST:PORT or set [relay] url in kirim.conf "
-		         "(direct delivery to MX hosts is not built yet)");
-		free(S);
-		return SENDER_E_CONFIG;
-	}
-	if (smtp_url_parse(url, &u, err, errsz) < 0) {
-		free(S);
-		return SENDER_E_CONFIG;
-	}
 	struct sockaddr_storage addr;
-	if (sender_resolve(&u, &addr, err, errsz) < 0) {
-		free(S);
-		return SENDER_E_CONFIG;
-	}
-	int tls = opts.tls >= 0         ? opts.tls
-	          : cfg->relay_tls >= 0 ? cfg->relay_tls
-	                                : TLS_POLICY_VERIFY;
-	if (u.implicit_tls && tls == TLS_POLICY_NONE) {
-		snprintf(err, errsz,
-		         "smtps:// is TLS from the first byte: --tls none does not fit");
-		free(S);
-		return SENDER_E_CONFIG;
+	int tls;
+	if (direct) {
+		tls = opts.tls >= 0 ? opts.tls : TLS_POLICY_OPPORTUNISTIC;
+		if (sender_check_helo(cfg->ehlo, err, errsz) < 0) {
+			free(S);
+			return SENDER_E_CONFIG;
+		}
+	} else {
+		if (smtp_url_parse(url, &u, err, errsz) < 0 ||
+		    sender_resolve(&u, &addr, err, errsz) < 0) {
+			free(S);
+			return SENDER_E_CONFIG;
+		}
+		tls = opts.tls >= 0         ? opts.tls
+		      : cfg->relay_tls >= 0 ? cfg->relay_tls
+		                            : TLS_POLICY_VERIFY;
+		if (u.implicit_tls && tls == TLS_POLICY_NONE) {
+			snprintf(err, errsz,
+			         "smtps:// is TLS from the first byte: --tls none does not fit");
+			free(S);
+			return SENDER_E_CONFIG;
+		}
 	}
 
 	/* What: the campaign and its composer. */
@@ -513,7 +746,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		         S->camp.name, (long long)recovered);
 	S->due = (uint64_t)before.queued;
 
-	/* How: the pool, one destination for the relay. */
+	/* How: the pool, with one destination for the relay or one per MX host set. */
 	uv_loop_init(&S->loop);
 	struct pool_cbs cbs = {on_rcpt, on_job_done};
 	S->pool = pool_new(&S->loop, opts.concurrency, &cbs, S);
@@ -523,38 +756,58 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	else if (gethostname(helo, sizeof(helo)) < 0 || helo[0] == '\0')
 		snprintf(helo, sizeof(helo), "localhost");
 	helo[sizeof(helo) - 1] = '\0';
-	struct pool_dest_config dc = {
-	    .name = "relay",
-	    .addr = (const struct sockaddr *)&addr,
-	    .host = u.host,
-	    .max_conns = opts.concurrency,
-	};
+	struct pool_dest_config dc = {.max_conns = opts.concurrency};
 	dc.session.helo_name = helo;
 	dc.session.tls_policy = (enum tls_policy)tls;
-	dc.session.implicit_tls = u.implicit_tls;
-	dc.session.tls_ca_file = cfg->relay_ca_file[0] ? cfg->relay_ca_file : NULL;
-	dc.session.auth_user = u.user[0] ? u.user : NULL;
-	dc.session.auth_pass = u.user[0] ? cfg->relay_password : NULL;
-	dc.session.allow_plaintext_auth = opts.allow_plaintext_auth;
 	dc.session.max_jobs = opts.msgs_per_conn ? opts.msgs_per_conn : 100;
 	if (opts.timeouts)
 		dc.session.timeouts = *opts.timeouts;
 	else
 		smtp_session_default_timeouts(&dc.session.timeouts);
-	if (u.user[0] && cfg->relay_password[0] == '\0') {
-		snprintf(err, errsz,
-		         "the relay URL names user %s but kirim.conf has no [relay] password",
-		         u.user);
-		rc = SENDER_E_CONFIG;
-		goto out_loop;
+	if (direct) {
+		struct dns_opts dopts = {.servers = opts.dns_servers,
+		                         .timeout_ms = opts.dns_timeout_ms};
+		if ((S->dns = dns_new(&S->loop, &dopts, err, errsz)) == NULL) {
+			rc = SENDER_E_CONFIG;
+			goto out_loop;
+		}
+		S->mx = dc;
+		S->mx.max_conns = opts.dest_concurrency ? opts.dest_concurrency : 10;
+		if (S->mx.max_conns > opts.concurrency)
+			S->mx.max_conns = opts.concurrency;
+		S->mx_port = opts.mx_port ? opts.mx_port : 25;
+		log_info("campaign=%s start due=%llu direct dns=%s mx_port=%u tls=%s "
+		         "concurrency=%u per_destination=%u",
+		         S->camp.name, (unsigned long long)S->due,
+		         opts.dns_servers ? opts.dns_servers : "resolv.conf", S->mx_port,
+		         tls_policy_name((enum tls_policy)tls), opts.concurrency, S->mx.max_conns);
+	} else {
+		struct pool_route route = {u.host, (const struct sockaddr *)&addr, 0};
+		dc.name = "relay";
+		dc.routes = &route;
+		dc.nroutes = 1;
+		dc.session.implicit_tls = u.implicit_tls;
+		dc.session.tls_ca_file = cfg->relay_ca_file[0] ? cfg->relay_ca_file : NULL;
+		dc.session.auth_user = u.user[0] ? u.user : NULL;
+		dc.session.auth_pass = u.user[0] ? cfg->relay_password : NULL;
+		dc.session.allow_plaintext_auth = opts.allow_plaintext_auth;
+		if (u.user[0] && cfg->relay_password[0] == '\0') {
+			snprintf(
+			    err, errsz,
+			    "the relay URL names user %s but kirim.conf has no [relay] password",
+			    u.user);
+			rc = SENDER_E_CONFIG;
+			goto out_loop;
+		}
+		if ((S->dest = pool_dest_add(S->pool, &dc, err, errsz)) == NULL) {
+			rc = SENDER_E_CONFIG;
+			goto out_loop;
+		}
+		st->destinations = 1;
+		log_info("campaign=%s start due=%llu relay=%s:%u tls=%s concurrency=%u",
+		         S->camp.name, (unsigned long long)S->due, u.host, u.port,
+		         tls_policy_name((enum tls_policy)tls), opts.concurrency);
 	}
-	if ((S->dest = pool_dest_add(S->pool, &dc, err, errsz)) == NULL) {
-		rc = SENDER_E_CONFIG;
-		goto out_loop;
-	}
-	log_info("campaign=%s start due=%llu relay=%s:%u tls=%s concurrency=%u", S->camp.name,
-	         (unsigned long long)S->due, u.host, u.port, tls_policy_name((enum tls_policy)tls),
-	         opts.concurrency);
 
 	S->t0 = clock_seconds();
 	uv_timer_init(&S->loop, &S->tick);
@@ -574,6 +827,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 out_loop:
 	if (!S->finished) {
 		/* Set-up failed after the loop was made: close what exists. */
+		dns_free(S->dns);
+		S->dns = NULL;
 		uv_walk(&S->loop, sender_walk_close, NULL);
 		uv_run(&S->loop, UV_RUN_DEFAULT);
 	}
@@ -587,6 +842,15 @@ out:
 	for (size_t i = 0; i < S->npending; i++)
 		sresult_clear(&S->pending[i]);
 	free(S->pending);
+	for (size_t i = 0; i < S->domains.cap; i++) {
+		struct sdomain *dm = S->domains.slots[i].value;
+		if (dm) {
+			free(dm->wait); /* empty: every job came back */
+			free(dm);
+		}
+	}
+	strmap_free(&S->domains);
+	strmap_free(&S->dests);
 	campaign_composer_free(&S->cc);
 	store_campaign_clear(&S->camp);
 	buf_free(&S->msg);

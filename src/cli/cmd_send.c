@@ -78,6 +78,11 @@ cmd_send(struct cli *c, int argc, char **argv)
 	    {"rcpts-per-msg", required_argument, NULL, 'R'},
 	    {"allow-plaintext-auth", no_argument, NULL, 'P'},
 	    {"timeout", required_argument, NULL, 'T'},
+	    {"direct", no_argument, NULL, 'D'},
+	    {"dns-server", required_argument, NULL, 'S'},
+	    {"dns-timeout", required_argument, NULL, 'W'},
+	    {"mx-port", required_argument, NULL, 'M'},
+	    {"dest-concurrency", required_argument, NULL, 'd'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sender_opts o = {.tls = -1, .stop = &send_stop};
@@ -115,6 +120,22 @@ cmd_send(struct cli *c, int argc, char **argv)
 		case 'T':
 			timeout_s = parse_count("--timeout", optarg, 1, 3600, &bad);
 			break;
+		case 'D':
+			o.direct = 1;
+			break;
+		case 'S':
+			o.dns_servers = optarg;
+			break;
+		case 'W':
+			o.dns_timeout_ms = parse_count("--dns-timeout", optarg, 1, 60000, &bad);
+			break;
+		case 'M':
+			o.mx_port = parse_count("--mx-port", optarg, 1, 65535, &bad);
+			break;
+		case 'd':
+			o.dest_concurrency =
+			    parse_count("--dest-concurrency", optarg, 1, 1000, &bad);
+			break;
 		case ':':
 			return cli_usage("send", "%s needs a value", argv[optind - 1]);
 		default:
@@ -124,7 +145,7 @@ cmd_send(struct cli *c, int argc, char **argv)
 	if (bad)
 		return EX_USAGE;
 	if (optind + 1 != argc)
-		return cli_usage("send", "which campaign? kirim send CAMPAIGN --relay URL");
+		return cli_usage("send", "which campaign? kirim send CAMPAIGN [--relay URL]");
 	o.campaign = argv[optind];
 	if (timeout_s) {
 		/* One figure for every SMTP wait, for tests and impatient labs. */
@@ -175,16 +196,17 @@ cmd_send(struct cli *c, int argc, char **argv)
 		buf_printf(
 		    &b,
 		    ",\"attempted\":%llu,\"delivered\":%llu,\"deferred\":%llu,\"bounced\":%llu,"
-		    "\"failed\":%llu,\"seconds\":%.3f,\"connections\":%lu,\"stopped\":%s,"
+		    "\"failed\":%llu,\"seconds\":%.3f,\"connections\":%lu,\"destinations\":%lu,"
+		    "\"domains\":%lu,\"dns_queries\":%lu,\"stopped\":%s,"
 		    "\"campaign_counts\":{\"total\":%lld,\"queued\":%lld,\"deferred\":%lld,"
 		    "\"delivered\":%lld,\"bounced\":%lld,\"failed\":%lld,\"suppressed\":%lld},"
 		    "\"error\":",
 		    (unsigned long long)st.attempted, (unsigned long long)st.delivered,
 		    (unsigned long long)st.deferred, (unsigned long long)st.bounced,
-		    (unsigned long long)st.failed, st.seconds, st.connections,
-		    st.stopped ? "true" : "false", (long long)n->total, (long long)n->queued,
-		    (long long)n->deferred, (long long)n->delivered, (long long)n->bounced,
-		    (long long)n->failed, (long long)n->suppressed);
+		    (unsigned long long)st.failed, st.seconds, st.connections, st.destinations,
+		    st.domains, st.dns_queries, st.stopped ? "true" : "false", (long long)n->total,
+		    (long long)n->queued, (long long)n->deferred, (long long)n->delivered,
+		    (long long)n->bounced, (long long)n->failed, (long long)n->suppressed);
 		cli_json_str(&b, rc < 0 ? err : NULL);
 		buf_adds(&b, "}\n");
 		fputs(b.data, stdout);
@@ -196,6 +218,10 @@ cmd_send(struct cli *c, int argc, char **argv)
 		       (unsigned long long)st.attempted, st.seconds,
 		       st.seconds > 0 ? (double)st.attempted / st.seconds : 0, st.connections,
 		       st.connections == 1 ? "" : "s");
+		if (st.domains)
+			printf("  %lu domain%s on %lu destination%s (%lu DNS queries)\n",
+			       st.domains, st.domains == 1 ? "" : "s", st.destinations,
+			       st.destinations == 1 ? "" : "s", st.dns_queries);
 		printf("  %-12s %10s\n", "delivered", cli_num(a, st.delivered));
 		printf("  %-12s %10s\n", "deferred", cli_num(a, st.deferred));
 		printf("  %-12s %10s\n", "bounced", cli_num(a, st.bounced));

@@ -21,6 +21,11 @@ static const struct rule {
 } rules[] = {
     /* The server took the message for this recipient. */
     {SMTP_STAGE_DOT, 2, 0, OUTCOME_DELIVERED, OUTCOME_RECIPIENT, "250 to the final dot"},
+    /* Direct delivery's DNS verdicts (no reply: the enhanced code's class counts). The
+     * domain does not exist, has a null MX or no address at all: it never will. */
+    {SMTP_STAGE_DNS, 5, 0, OUTCOME_BOUNCED, OUTCOME_DESTINATION, "domain cannot receive mail"},
+    /* SERVFAIL, REFUSED, a resolver timeout: the answer may come later. */
+    {SMTP_STAGE_DNS, 4, 0, OUTCOME_DEFERRED, OUTCOME_DESTINATION, "DNS temporary failure"},
     /* Refused here before any transaction (TLS policy, no usable AUTH): the destination
      * as configured cannot take mail now; nothing is wrong with the recipient. */
     {ANY_STAGE, NO_REPLY, SMTP_RESULT_LOCAL, OUTCOME_DEFERRED, OUTCOME_DESTINATION,
@@ -58,6 +63,10 @@ struct smtp_outcome
 smtp_outcome_classify(const struct smtp_result *r)
 {
 	int klass = r->code >= 200 && r->code <= 599 ? r->code / 100 : NO_REPLY;
+	/* A DNS verdict has no reply code: its enhanced status code's class says which. */
+	if (r->stage == SMTP_STAGE_DNS && klass == NO_REPLY && r->ecode &&
+	    (r->ecode[0] == '4' || r->ecode[0] == '5'))
+		klass = r->ecode[0] - '0';
 	/* A local refusal inside a transaction (message over the server's SIZE, an
 	 * address the server cannot take without SMTPUTF8) will not get better. */
 	if ((r->flags & SMTP_RESULT_LOCAL) && r->stage >= SMTP_STAGE_MAIL && klass == NO_REPLY)

@@ -19,6 +19,7 @@ enum conn_state { C_STARTING, C_BUSY, C_IDLE };
 
 struct conn {
 	struct pool_dest *d;
+	struct route *route;
 	struct smtp_session *s;
 	enum conn_state state;
 	unsigned done; /* jobs finished */
@@ -26,11 +27,21 @@ struct conn {
 	struct conn *next;
 };
 
+/* A host address of a destination; bad_until (uv_now() ms) after a session to it failed. */
+struct route {
+	char host[300]; /* "name[address]" for logs and reports */
+	char *name;     /* for TLS */
+	struct sockaddr_storage addr;
+	unsigned pref;
+	uint64_t bad_until;
+};
+
 struct pool_dest {
 	struct pool *p;
 	char *name;
-	char *host;
-	struct sockaddr_storage addr;
+	struct route *routes;
+	size_t nroutes;
+	unsigned turn; /* spreads sessions over routes of equal preference */
 	unsigned max_conns;
 	struct smtp_session_config session;
 	struct tls_ctx *tls_ctx; /* shared by the destination's sessions */
@@ -38,8 +49,9 @@ struct pool_dest {
 	struct qnode *head, *tail;
 	size_t queued;
 	unsigned conns, starting, idle;
-	/* After its last session failed, the destination is down for a while: jobs are
-	 * handed back at once with that failure instead of hammering it with connects. */
+	/* When every route is bad and no session is left, the destination is down for a
+	 * while: jobs are handed back at once with the last failure instead of hammering
+	 * it with connects. */
 	uint64_t down_until; /* uv_now() ms */
 	struct smtp_result down;
 	char down_ecode[16], down_text[256];
@@ -63,6 +75,42 @@ struct pool {
 
 static void dest_kick(struct pool_dest *d);
 
+/* dest_route - a route not marked bad at now, of the lowest preference (in turn among
+ * equals), or NULL */
+static struct route *
+dest_route(struct pool_dest *d, uint64_t now)
+{
+	struct route *best[POOL_MAX_ROUTES];
+	size_t n = 0;
+	for (size_t i = 0; i < d->nroutes; i++) {
+		struct route *r = &d->routes[i];
+		if (r->bad_until > now || (n && r->pref > best[0]->pref))
+			continue;
+		if (n && r->pref < best[0]->pref)
+			n = 0;
+		best[n++] = r;
+	}
+	return n ? best[d->turn++ % n] : NULL;
+}
+
+static void
+dest_free(struct pool_dest *d)
+{
+	tls_ctx_free(d->tls_ctx);
+	for (size_t i = 0; i < d->nroutes; i++)
+		free(d->routes[i].name);
+	free(d->routes);
+	free(d->name);
+	free(d->helo);
+	free(d->ca);
+	free(d->user);
+	if (d->pass) {
+		explicit_bzero(d->pass, strlen(d->pass));
+		free(d->pass);
+	}
+	free(d);
+}
+
 struct pool *
 pool_new(uv_loop_t *loop, unsigned max_conns, const struct pool_cbs *cbs, void *owner)
 {
@@ -83,13 +131,30 @@ dup_or_null(const char *s)
 struct pool_dest *
 pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_t errsz)
 {
+	if (c->nroutes == 0) {
+		snprintf(err, errsz, "destination %s has no address to connect to", c->name);
+		return NULL;
+	}
 	struct pool_dest *d = xcalloc(1, sizeof(*d));
 	d->p = p;
 	d->name = xstrdup(c->name);
-	d->host = xstrdup(c->host);
-	memcpy(&d->addr, c->addr,
-	       c->addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-	                                      : sizeof(struct sockaddr_in));
+	d->nroutes = c->nroutes < POOL_MAX_ROUTES ? c->nroutes : POOL_MAX_ROUTES;
+	d->routes = xcalloc(d->nroutes ? d->nroutes : 1, sizeof(*d->routes));
+	for (size_t i = 0; i < d->nroutes; i++) {
+		struct route *r = &d->routes[i];
+		const struct sockaddr *sa = c->routes[i].addr;
+		char ip[INET6_ADDRSTRLEN] = "?";
+		r->name = xstrdup(c->routes[i].host);
+		r->pref = c->routes[i].pref;
+		memcpy(&r->addr, sa,
+		       sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                                 : sizeof(struct sockaddr_in));
+		if (sa->sa_family == AF_INET6)
+			uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof(ip));
+		else
+			uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
+		snprintf(r->host, sizeof(r->host), "%.255s[%s]", r->name, ip);
+	}
 	d->max_conns = c->max_conns ? c->max_conns : 1;
 	d->session = c->session;
 	d->helo = dup_or_null(c->session.helo_name);
@@ -102,13 +167,7 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 	d->session.auth_pass = d->pass;
 	if (d->session.tls_policy != TLS_POLICY_NONE && d->session.tls_ctx == NULL) {
 		if (tls_ctx_new(d->session.tls_policy, d->ca, &d->tls_ctx, err, errsz) < 0) {
-			free(d->name);
-			free(d->host);
-			free(d->helo);
-			free(d->ca);
-			free(d->user);
-			free(d->pass);
-			free(d);
+			dest_free(d);
 			return NULL;
 		}
 		d->session.tls_ctx = d->tls_ctx;
@@ -118,11 +177,17 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 	return d;
 }
 
+const char *
+pool_dest_name(const struct pool_dest *d)
+{
+	return d->name;
+}
+
 static void
 conn_info(const struct conn *c, struct pool_conn_info *ci)
 {
 	ci->dest = c->d->name;
-	ci->host = c->d->host;
+	ci->host = c->route->host;
 	ci->tls = c->tls;
 }
 
@@ -131,7 +196,7 @@ static void
 fail_job(struct pool_dest *d, struct smtp_job *job, const struct smtp_result *r)
 {
 	struct pool *p = d->p;
-	struct pool_conn_info ci = {d->name, d->host, ""};
+	struct pool_conn_info ci = {d->name, "", ""};
 	for (size_t i = 0; i < job->nrcpt; i++)
 		if (p->cbs.rcpt)
 			p->cbs.rcpt(p->owner, job, i, r, &ci);
@@ -240,29 +305,28 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 		}
 	}
 	bool failed = c->done == 0 && why && (why->code >= 400 || why->flags);
-	log_debug("pool dest=%s closed jobs=%u failed=%d stage=%s code=%d", d->name, c->done,
-	          failed, why ? smtp_session_stage_name(why->stage) : "-", why ? why->code : 0);
+	struct route *rt = c->route;
+	log_debug("pool dest=%s closed host=%s jobs=%u failed=%d stage=%s code=%d", d->name,
+	          rt->host, c->done, failed, why ? smtp_session_stage_name(why->stage) : "-",
+	          why ? why->code : 0);
 	free(c);
 	if (failed && !(why->flags & SMTP_RESULT_ABORTED)) {
-		/* A session that served nothing is not replaced. When the last one is gone,
-		 * the destination cannot take mail now: it is down for a while and its queue
-		 * is handed back (the owner retries later), instead of reconnecting in a loop. */
-		if (d->conns == 0) {
-			d->down = *why;
-			snprintf(d->down_ecode, sizeof(d->down_ecode), "%s",
-			         why->ecode ? why->ecode : "");
-			snprintf(d->down_text, sizeof(d->down_text), "%s",
-			         why->text ? why->text : "");
-			d->down.ecode = d->down_ecode;
-			d->down.text = d->down_text;
-			d->down_until = uv_now(p->loop) + POOL_DOWN_MS;
-			log_info("pool dest=%s down for %d s: %s", d->name, POOL_DOWN_MS / 1000,
-			         d->down_text);
-			dest_fail_queue(d, &d->down);
-		}
-	} else if (!p->shutdown) {
-		dest_kick(d);
+		/* A route whose session served nothing is bad for a while; the next session
+		 * tries the next route (MX failover); dest_kick takes the destination down
+		 * when no route is left. */
+		uint64_t now = uv_now(p->loop);
+		rt->bad_until = now + POOL_DOWN_MS;
+		d->down = *why;
+		snprintf(d->down_ecode, sizeof(d->down_ecode), "%s", why->ecode ? why->ecode : "");
+		snprintf(d->down_text, sizeof(d->down_text), "%s", why->text ? why->text : "");
+		d->down.ecode = d->down_ecode;
+		d->down.text = d->down_text;
+		log_info("pool dest=%s host=%s failed: %s %d %s; %s", d->name, rt->host,
+		         smtp_session_stage_name(why->stage), why->code, d->down_text,
+		         dest_route(d, now) ? "trying the next host" : "no host left");
 	}
+	if (!p->shutdown)
+		dest_kick(d);
 	/* Another destination may have waited for a free global slot. */
 	for (struct pool_dest *o = p->dests; o && !p->shutdown; o = o->next)
 		if (o != d && o->queued)
@@ -279,12 +343,13 @@ static const struct smtp_session_cbs pool_session_cbs = {
 
 /* dest_start - open one more session for d */
 static void
-dest_start(struct pool_dest *d)
+dest_start(struct pool_dest *d, struct route *rt)
 {
 	struct pool *p = d->p;
 	struct conn *c = xcalloc(1, sizeof(*c));
 	char err[256];
 	c->d = d;
+	c->route = rt;
 	c->state = C_STARTING;
 	c->s = smtp_session_new(p->loop, &d->session, &pool_session_cbs, c, err, sizeof(err));
 	if (c->s == NULL) {
@@ -299,10 +364,10 @@ dest_start(struct pool_dest *d)
 	d->starting++;
 	p->conns++;
 	p->connects++;
-	log_debug("pool dest=%s connect host=%s conns=%u queued=%zu", d->name, d->host, d->conns,
+	log_debug("pool dest=%s connect host=%s conns=%u queued=%zu", d->name, rt->host, d->conns,
 	          d->queued);
 	/* A failure to start reports through on_closed, which does the accounting. */
-	smtp_session_connect(c->s, (const struct sockaddr *)&d->addr, d->host);
+	smtp_session_connect(c->s, (const struct sockaddr *)&rt->addr, rt->name);
 }
 
 /* dest_kick - give idle sessions work, and open sessions while jobs wait and limits allow */
@@ -318,8 +383,24 @@ dest_kick(struct pool_dest *d)
 		p->busy++;
 		smtp_session_submit(c->s, dest_pop(d));
 	}
-	while (d->queued > d->starting && d->conns < d->max_conns && p->conns < p->max_conns)
-		dest_start(d);
+	uint64_t now = uv_now(p->loop);
+	struct route *rt;
+	while (d->queued > d->starting && d->conns < d->max_conns && p->conns < p->max_conns &&
+	       (rt = dest_route(d, now)) != NULL)
+		dest_start(d, rt);
+	if (d->queued && d->conns == 0 && dest_route(d, now) == NULL) {
+		/* No session and no usable route: the destination cannot take mail now. It is
+		 * down until its first route may be tried again and its queue is handed back
+		 * (the owner retries later), instead of reconnecting in a loop. */
+		uint64_t until = UINT64_MAX;
+		for (size_t i = 0; i < d->nroutes; i++)
+			if (d->routes[i].bad_until < until)
+				until = d->routes[i].bad_until;
+		d->down_until = until;
+		log_info("pool dest=%s down for %llu s: %s", d->name,
+		         (unsigned long long)((until - now + 999) / 1000), d->down_text);
+		dest_fail_queue(d, &d->down);
+	}
 }
 
 void
@@ -389,17 +470,7 @@ pool_free(struct pool *p)
 		struct smtp_job *job;
 		while ((job = dest_pop(d)) != NULL)
 			; /* nothing should be left once the loop has run out */
-		tls_ctx_free(d->tls_ctx);
-		free(d->name);
-		free(d->host);
-		free(d->helo);
-		free(d->ca);
-		free(d->user);
-		if (d->pass) {
-			explicit_bzero(d->pass, strlen(d->pass));
-			free(d->pass);
-		}
-		free(d);
+		dest_free(d);
 		d = next;
 	}
 	free(p);

@@ -122,7 +122,7 @@ static const char *const stage_names[] = {
     [SMTP_STAGE_CONNECT] = "connect",   [SMTP_STAGE_BANNER] = "banner", [SMTP_STAGE_EHLO] = "ehlo",
     [SMTP_STAGE_STARTTLS] = "starttls", [SMTP_STAGE_AUTH] = "auth",     [SMTP_STAGE_MAIL] = "mail",
     [SMTP_STAGE_RCPT] = "rcpt",         [SMTP_STAGE_DATA] = "data",     [SMTP_STAGE_DOT] = "dot",
-    [SMTP_STAGE_QUIT] = "quit",
+    [SMTP_STAGE_QUIT] = "quit",         [SMTP_STAGE_DNS] = "dns",
 };
 
 /* The stage a fact observed in state st belongs to. */

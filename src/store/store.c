@@ -168,15 +168,15 @@ static const char *const stmt_sql[Q__COUNT] = {
                     " AND state = 'queued' AND next_attempt_at <= ?2"
                     " ORDER BY next_attempt_at, id LIMIT ?3)"
                     " RETURNING id, contact_id, attempts",
-    [Q_MSG_CONTACT] = "SELECT email, attrs FROM contacts WHERE id = ?1",
+    [Q_MSG_CONTACT] = "SELECT email, attrs, domain FROM contacts WHERE id = ?1",
     [Q_MSG_RESULT] = "UPDATE messages SET state = ?2, attempts = attempts + ?3,"
                      " next_attempt_at = ?4, last_stage = ?5, last_code = ?6, last_ecode = ?7,"
-                     " last_text = ?8, host = ?9, tls = ?10,"
+                     " last_text = ?8, host = ?9, tls = ?10, dest = ?12, reason = ?13, class = ?14,"
                      " done_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?11 END"
                      " WHERE id = ?1",
     [Q_EVENT_INSERT] = "INSERT INTO events(message_id, ts, type, stage, code, ecode, text, host,"
-                       " tls, attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-                       " (SELECT attempts FROM messages WHERE id = ?1))",
+                       " tls, attempt, dest, reason, class) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                       " ?8, ?9, (SELECT attempts FROM messages WHERE id = ?1), ?10, ?11, ?12)",
     [Q_CAMPAIGN_COUNTS] = "SELECT state, attempts > 0, count(*), min(next_attempt_at)"
                           " FROM messages WHERE campaign_id = ?1 GROUP BY 1, 2",
     [Q_CAMPAIGN_STATE] = "UPDATE campaigns SET state = ?2, updated_at = ?3 WHERE id = ?1",
@@ -1137,6 +1137,7 @@ store_messages_claim(struct store *s, int64_t campaign_id, int64_t now, int limi
 		    .contact_id = ids[i][1],
 		    .email = (const char *)sqlite3_column_text(st, 0),
 		    .attrs = (const char *)sqlite3_column_text(st, 1),
+		    .domain = (const char *)sqlite3_column_text(st, 2),
 		    .attempts = (int)ids[i][2],
 		};
 		ret = cb(arg, &m);
@@ -1173,6 +1174,9 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	store_bind_opt_text(st, 9, r->host);
 	store_bind_opt_text(st, 10, r->tls);
 	sqlite3_bind_int64(st, 11, now);
+	store_bind_opt_text(st, 12, r->dest);
+	store_bind_opt_text(st, 13, r->reason);
+	store_bind_opt_text(st, 14, r->klass);
 	int rc = store_step_done(s, st, "record a message's outcome");
 	if (rc < 0 || !r->count_attempt)
 		return rc;
@@ -1188,6 +1192,9 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	store_bind_opt_text(st, 7, r->text);
 	store_bind_opt_text(st, 8, r->host);
 	store_bind_opt_text(st, 9, r->tls);
+	store_bind_opt_text(st, 10, r->dest);
+	store_bind_opt_text(st, 11, r->reason);
+	store_bind_opt_text(st, 12, r->klass);
 	return store_step_done(s, st, "record a delivery event");
 }
 

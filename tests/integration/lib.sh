@@ -63,13 +63,13 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 
 # free_port - a TCP port nobody listens on now
 free_port() { $PY3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# wait_port PORT - wait until something accepts on 127.0.0.1:PORT (10 s at most)
+# wait_port PORT [ADDR] - wait until something accepts on ADDR:PORT (127.0.0.1; 10 s at most)
 wait_port() {
 	for _ in $(seq 1 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		(exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null && return 0
 		sleep 0.1
 	done
-	echo "nothing listens on port $1" >&2
+	echo "nothing listens on ${2:-127.0.0.1}:$1" >&2
 	return 1
 }
 # start_sink PORT ARGS... - smtp-sink on 127.0.0.1:PORT; its PID in $LAST_PID
@@ -81,6 +81,36 @@ start_sink() {
 	PIDS+=("$LAST_PID")
 	wait_port "$port"
 }
+# start_sink_at ADDR PORT ARGS... - smtp-sink on ADDR:PORT (any 127.x.y.z); PID in $LAST_PID
+start_sink_at() {
+	local addr=$1 port=$2
+	shift 2
+	"$SINK" -u nobody "$@" "$addr:$port" 1024 >/dev/null 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	wait_port "$port" "$addr"
+}
+# start_dnsmasq FILE - dnsmasq answering for .test from the records in FILE (dnsmasq.conf
+# lines: mx-host=, host-record=, ...) on a free UDP port, printed to $DNS_PORT; PID in $LAST_PID
+start_dnsmasq() {
+	DNS_PORT=$(free_udp_port)
+	{
+		printf 'port=%s\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n' "$DNS_PORT"
+		printf 'local=/test/\npid-file=\nuser=root\nlog-facility=%s/dnsmasq.log\n' "$TMP"
+		cat "$1"
+	} >"$TMP/dnsmasq-$DNS_PORT.conf"
+	/usr/sbin/dnsmasq -k --conf-file="$TMP/dnsmasq-$DNS_PORT.conf" &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	for _ in $(seq 1 100); do
+		$PY3 -c 'import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",int(sys.argv[1])))' "$DNS_PORT" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	echo "dnsmasq did not start" >&2
+	return 1
+}
+# free_udp_port - a UDP port nobody listens on now
+free_udp_port() { $PY3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # start_server PORT ARGS... - tests/integration/smtp_server.py; its PID in $LAST_PID
 start_server() {
 	local port=$1

@@ -74,10 +74,38 @@ test_retry(void **state)
 			         smtp_outcome_retry_delay(rows[i].attempts), rows[i].want);
 }
 
+/* DNS verdicts of direct delivery carry no reply code, only an enhanced status code. */
+static void
+test_dns(void **state)
+{
+	static const struct {
+		const char *label, *ecode;
+		enum outcome want;
+	} dns_cases[] = {
+	    {"NXDOMAIN", "5.1.2", OUTCOME_BOUNCED},
+	    {"null MX", "5.1.10", OUTCOME_BOUNCED},
+	    {"SERVFAIL", "4.4.3", OUTCOME_DEFERRED},
+	    {"no enhanced code", "", OUTCOME_DEFERRED},
+	};
+	(void)state;
+	int bad = 0;
+	for (size_t i = 0; i < sizeof(dns_cases) / sizeof(dns_cases[0]); i++) {
+		struct smtp_result r = {SMTP_STAGE_DNS, 0, dns_cases[i].ecode, "x", 0};
+		struct smtp_outcome o = smtp_outcome_classify(&r);
+		if (o.outcome != dns_cases[i].want) {
+			print_error("%s: got %s, want %s\n", dns_cases[i].label,
+			            smtp_outcome_name(o.outcome),
+			            smtp_outcome_name(dns_cases[i].want));
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_table),
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_table), cmocka_unit_test(test_dns),
 	                                   cmocka_unit_test(test_retry)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
