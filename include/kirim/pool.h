@@ -15,7 +15,17 @@
  * the destination is down until the first route's mark runs out: its queued
  * jobs, and jobs submitted meanwhile, are handed back at once with the last
  * failure instead of reconnecting in a loop. A slow or failing destination
- * never stalls the others. Logs at debug level.
+ * never stalls the others.
+ *
+ * Throttling: a destination may have a message rate and a connection rate
+ * (token buckets, smooth: 3600/h is one a second), and the pool may have a
+ * global message rate; a session gets its next job only when a token is
+ * there, else it waits (the destination's timer wakes it). With adaptive
+ * set, the destination's replies feed an AIMD controller (throttle.h):
+ * "slow down" replies, refused connections and timeouts halve its rate and
+ * connections, repeated ones suspend it (its jobs are handed back deferred),
+ * and sustained success climbs back. Each change is logged and reported to
+ * the owner. Logs changes at info level, the rest at debug.
  */
 #ifndef KIRIM_POOL_H
 #define KIRIM_POOL_H
@@ -36,6 +46,8 @@ struct pool_conn_info {
 	const char *tls;  /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" without TLS */
 };
 
+struct pool_dest_info;
+
 struct pool_cbs {
 	/* The final fact for recipient i of job. */
 	void (*rcpt)(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r,
@@ -43,6 +55,31 @@ struct pool_cbs {
 	/* The job is done and handed back (after every rcpt call for it). */
 	void (*job_done)(void *owner, struct smtp_job *job, const struct smtp_result *r,
 	                 const struct pool_conn_info *ci);
+	/* Optional: the adaptive throttle changed a destination (info->note says how). */
+	void (*throttle)(void *owner, struct pool_dest *d, const struct pool_dest_info *info);
+};
+
+/* A destination's limits; 0 means unlimited for the rates. */
+struct pool_limits {
+	unsigned max_conns;  /* connections at once (at least 1) */
+	double rate;         /* messages per second */
+	double connect_rate; /* new connections per second */
+	int adaptive;        /* slow down when the destination complains (AIMD) */
+};
+
+/* What a destination is doing now (pool_dest_info). */
+struct pool_dest_info {
+	const char *name;
+	unsigned conns, busy;
+	size_t queued;
+	struct pool_limits limits; /* configured */
+	double rate_now;           /* effective rate (AIMD), 0 = unlimited */
+	unsigned conns_now;        /* effective connection cap */
+	double suspended_s;        /* seconds of suspension left, 0 when not suspended */
+	unsigned long sent;        /* jobs handed to sessions */
+	unsigned long slowdowns, suspensions;
+	const char *note;   /* the last throttle change in words, or "" */
+	const char *change; /* "decreased", "suspended", "increased", "resumed", or "" */
 };
 
 /* One way to reach a destination: a host name (for TLS SNI and verification, and logs) and
@@ -59,7 +96,7 @@ struct pool_dest_config {
 	const char *name;                /* copied */
 	const struct pool_route *routes; /* in the order to try (copied); at most POOL_MAX_ROUTES */
 	size_t nroutes;                  /* at least 1 */
-	unsigned max_conns;              /* connections at once (at least 1) */
+	struct pool_limits limits;
 	struct smtp_session_config session; /* max_jobs is the per-connection cap */
 };
 
@@ -77,6 +114,12 @@ struct pool_dest *pool_dest_add(struct pool *p, const struct pool_dest_config *c
                                 size_t errsz);
 /* pool_dest_name - the name it was added with */
 const char *pool_dest_name(const struct pool_dest *d);
+/* pool_dest_set_limits - new limits for a destination (a policy changed); takes effect now */
+void pool_dest_set_limits(struct pool_dest *d, const struct pool_limits *l);
+/* pool_dest_info - what the destination is doing; strings borrowed until the next pool call */
+void pool_dest_info(const struct pool_dest *d, struct pool_dest_info *out);
+/* pool_set_rate - the global message rate over every destination (0 = unlimited) */
+void pool_set_rate(struct pool *p, double rate);
 /* pool_submit - queue a job (borrowed until job_done) for a destination */
 void pool_submit(struct pool_dest *d, struct smtp_job *job);
 /* pool_stats - what the pool holds now */

@@ -51,6 +51,9 @@ struct sender_opts {
 	const char *dns_servers;   /* "127.0.0.1:5353,..." for direct; NULL: /etc/resolv.conf */
 	unsigned dns_timeout_ms;   /* per try; 0: the dns module's default */
 	unsigned mx_port;          /* port of MX hosts (default 25; tests and labs change it) */
+	double retry_first;        /* seconds before the first retry (default 5 min), doubling */
+	double retry_max;          /* ... up to this (default 4 h); +-10% jitter */
+	int64_t max_age;           /* seconds after queueing a deferred message expires (3 days) */
 	unsigned msgs_per_conn;    /* per connection (default 100; 0 there means no cap) */
 	unsigned batch;            /* messages claimed per batch (default 256) */
 	int allow_plaintext_auth;  /* AUTH without TLS (tests and trusted networks only) */

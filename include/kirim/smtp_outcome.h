@@ -21,14 +21,6 @@ struct smtp_outcome {
 
 /* smtp_outcome_classify - the outcome of the final fact about one recipient */
 struct smtp_outcome smtp_outcome_classify(const struct smtp_result *r);
-/*
- * smtp_outcome_retry_delay - seconds to wait before attempt number attempts+1
- * of a deferred message (attempts >= 1 made so far), or -1 when it has been
- * retried enough and fails: 5 min, 10 min, 20 min, 40 min, then every 80 min,
- * up to 60 attempts (a little over three days, like Postfix's
- * maximal_queue_lifetime of 5 days, kept shorter for campaigns that age).
- */
-long smtp_outcome_retry_delay(int attempts);
 /* smtp_outcome_name - "delivered", "deferred", "bounced", "failed" */
 const char *smtp_outcome_name(enum outcome o);
 /* smtp_outcome_scope_name - "recipient", "message", "destination" */

@@ -223,6 +223,7 @@ struct store_claimed {
 	const char *attrs;
 	const char *domain; /* lower-case A-label */
 	int attempts;
+	int64_t queued_at; /* when the message was queued: its age counts from here */
 };
 typedef int (*store_claim_cb)(void *arg, const struct store_claimed *m);
 

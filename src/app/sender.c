@@ -22,6 +22,7 @@
 #include "kirim/smtp_url.h"
 #include "kirim/smtp_wire.h"
 #include "kirim/strmap.h"
+#include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -42,6 +43,7 @@ struct sresult {
 	enum outcome outcome;
 	int attempted; /* 0: handed back unattempted (shutdown) */
 	int attempts;  /* attempts made before this one */
+	int64_t queued_at;
 	enum smtp_stage stage;
 	int code;
 	char *ecode, *text, *host, *tls, *dest;
@@ -52,6 +54,7 @@ struct sjob {
 	struct smtp_job job;
 	int64_t message_id;
 	int attempts;
+	int64_t queued_at;
 	const char *rcpts[1];
 	char *rcpt;
 	char *domain; /* the recipient's, A-label */
@@ -161,11 +164,24 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 		w.state = "queued";
 		w.event = "deferred";
 		w.next_attempt_at = 0;
+	} else if (r->outcome == OUTCOME_DEFERRED && now - r->queued_at >= S->o->max_age) {
+		/* Deferred past the maximum age: bounced as expired (RFC 3463 4.4.7), a soft
+		 * bounce, like Postfix's maximal_queue_lifetime. */
+		w.state = w.event = "bounced";
+		w.reason = "expired";
+		w.klass = "soft";
 	} else if (r->outcome == OUTCOME_DEFERRED) {
-		long delay = smtp_outcome_retry_delay(r->attempts + 1);
-		w.state = delay < 0 ? "failed" : "queued";
-		w.event = delay < 0 ? "failed" : "deferred";
-		w.next_attempt_at = now + (delay < 0 ? 0 : delay);
+		/* Exponential with jitter, so a batch deferred together does not come back
+		 * together; the jitter is a hash of the message and attempt, not a clock. */
+		uint64_t h =
+		    (uint64_t)r->message_id * 0x9E3779B97F4A7C15ull + (uint64_t)r->attempts;
+		h ^= h >> 29;
+		double rnd = (double)(h % 1000003) / 1000003.0;
+		double delay =
+		    throttle_retry_delay(r->attempts + 1, S->o->retry_first, S->o->retry_max, rnd);
+		w.state = "queued";
+		w.event = "deferred";
+		w.next_attempt_at = now + (int64_t)delay;
 	} else {
 		w.state = w.event = smtp_outcome_name(r->outcome);
 	}
@@ -188,6 +204,7 @@ sender_render_one(void *arg, const struct store_claimed *m)
 	char err[512];
 	j->message_id = m->message_id;
 	j->attempts = m->attempts;
+	j->queued_at = m->queued_at;
 	j->rcpt = xstrdup(m->email);
 	j->domain = xstrdup(m->domain ? m->domain : "");
 	struct composer_recipient r = {m->contact_id, m->email, m->attrs};
@@ -199,6 +216,7 @@ sender_render_one(void *arg, const struct store_claimed *m)
 		                     .outcome = OUTCOME_FAILED,
 		                     .attempted = 1,
 		                     .attempts = m->attempts,
+		                     .queued_at = m->queued_at,
 		                     .stage = SMTP_STAGE_CONNECT};
 		buf_reset(&j->data);
 		buf_printf(&j->data, "cannot render the message: %s", err);
@@ -362,6 +380,7 @@ on_rcpt(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r
 	j->res.outcome = oc.outcome;
 	j->res.attempted = !(r->flags & SMTP_RESULT_ABORTED);
 	j->res.attempts = j->attempts;
+	j->res.queued_at = j->queued_at;
 	j->res.stage = r->stage;
 	j->res.code = r->code;
 	j->res.ecode = xstrdup(r->ecode ? r->ecode : "");
@@ -680,6 +699,12 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		opts.concurrency = 8;
 	if (opts.batch == 0)
 		opts.batch = 256;
+	if (opts.retry_first <= 0)
+		opts.retry_first = THROTTLE_RETRY_FIRST;
+	if (opts.retry_max <= 0)
+		opts.retry_max = THROTTLE_RETRY_CAP;
+	if (opts.max_age <= 0)
+		opts.max_age = (int64_t)THROTTLE_MAX_AGE;
 	S->o = &opts;
 	S->st = st;
 	S->store = s;
@@ -748,7 +773,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 
 	/* How: the pool, with one destination for the relay or one per MX host set. */
 	uv_loop_init(&S->loop);
-	struct pool_cbs cbs = {on_rcpt, on_job_done};
+	struct pool_cbs cbs = {on_rcpt, on_job_done, NULL};
 	S->pool = pool_new(&S->loop, opts.concurrency, &cbs, S);
 	char helo[256];
 	if (cfg->ehlo[0])
@@ -756,7 +781,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	else if (gethostname(helo, sizeof(helo)) < 0 || helo[0] == '\0')
 		snprintf(helo, sizeof(helo), "localhost");
 	helo[sizeof(helo) - 1] = '\0';
-	struct pool_dest_config dc = {.max_conns = opts.concurrency};
+	struct pool_dest_config dc = {.limits = {.max_conns = opts.concurrency, .adaptive = 1}};
 	dc.session.helo_name = helo;
 	dc.session.tls_policy = (enum tls_policy)tls;
 	dc.session.max_jobs = opts.msgs_per_conn ? opts.msgs_per_conn : 100;
@@ -772,15 +797,16 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 			goto out_loop;
 		}
 		S->mx = dc;
-		S->mx.max_conns = opts.dest_concurrency ? opts.dest_concurrency : 10;
-		if (S->mx.max_conns > opts.concurrency)
-			S->mx.max_conns = opts.concurrency;
+		S->mx.limits.max_conns = opts.dest_concurrency ? opts.dest_concurrency : 10;
+		if (S->mx.limits.max_conns > opts.concurrency)
+			S->mx.limits.max_conns = opts.concurrency;
 		S->mx_port = opts.mx_port ? opts.mx_port : 25;
 		log_info("campaign=%s start due=%llu direct dns=%s mx_port=%u tls=%s "
 		         "concurrency=%u per_destination=%u",
 		         S->camp.name, (unsigned long long)S->due,
 		         opts.dns_servers ? opts.dns_servers : "resolv.conf", S->mx_port,
-		         tls_policy_name((enum tls_policy)tls), opts.concurrency, S->mx.max_conns);
+		         tls_policy_name((enum tls_policy)tls), opts.concurrency,
+		         S->mx.limits.max_conns);
 	} else {
 		struct pool_route route = {u.host, (const struct sockaddr *)&addr, 0};
 		dc.name = "relay";

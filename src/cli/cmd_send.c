@@ -67,6 +67,26 @@ parse_count(const char *opt, const char *v, unsigned lo, unsigned hi, int *bad)
 	return (unsigned)n;
 }
 
+/* parse_duration - "90", "90s", "5m", "4h", "3d" in seconds (1 s to 365 days) */
+static double
+parse_duration(const char *opt, const char *v, int *bad)
+{
+	char *end;
+	double n = strtod(v, &end);
+	double unit = *end == '\0' || strcmp(end, "s") == 0 ? 1
+	              : strcmp(end, "m") == 0               ? 60
+	              : strcmp(end, "h") == 0               ? 3600
+	              : strcmp(end, "d") == 0               ? 86400
+	                                                    : -1;
+	if (end == v || unit < 0 || !(n * unit >= 1) || n * unit > 365 * 86400.0) {
+		cli_usage("send", "%s takes a duration such as 90s, 5m, 4h or 3d, not '%s'", opt,
+		          v);
+		*bad = 1;
+		return 0;
+	}
+	return n * unit;
+}
+
 int
 cmd_send(struct cli *c, int argc, char **argv)
 {
@@ -83,6 +103,9 @@ cmd_send(struct cli *c, int argc, char **argv)
 	    {"dns-timeout", required_argument, NULL, 'W'},
 	    {"mx-port", required_argument, NULL, 'M'},
 	    {"dest-concurrency", required_argument, NULL, 'd'},
+	    {"retry-first", required_argument, NULL, '1'},
+	    {"retry-max", required_argument, NULL, '2'},
+	    {"max-age", required_argument, NULL, '3'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sender_opts o = {.tls = -1, .stop = &send_stop};
@@ -135,6 +158,15 @@ cmd_send(struct cli *c, int argc, char **argv)
 		case 'd':
 			o.dest_concurrency =
 			    parse_count("--dest-concurrency", optarg, 1, 1000, &bad);
+			break;
+		case '1':
+			o.retry_first = parse_duration("--retry-first", optarg, &bad);
+			break;
+		case '2':
+			o.retry_max = parse_duration("--retry-max", optarg, &bad);
+			break;
+		case '3':
+			o.max_age = (int64_t)parse_duration("--max-age", optarg, &bad);
 			break;
 		case ':':
 			return cli_usage("send", "%s needs a value", argv[optind - 1]);

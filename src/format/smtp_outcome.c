@@ -88,20 +88,6 @@ smtp_outcome_classify(const struct smtp_result *r)
 	return (struct smtp_outcome){OUTCOME_DEFERRED, OUTCOME_MESSAGE};
 }
 
-long
-smtp_outcome_retry_delay(int attempts)
-{
-	enum { MAX_ATTEMPTS = 60, FIRST = 300, LONGEST = 4800 };
-	if (attempts < 1)
-		return 0;
-	if (attempts >= MAX_ATTEMPTS)
-		return -1;
-	long d = FIRST;
-	for (int i = 1; i < attempts && d < LONGEST; i++)
-		d *= 2;
-	return d < LONGEST ? d : LONGEST;
-}
-
 const char *
 smtp_outcome_name(enum outcome o)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kirim/log.h"
+#include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
 
 /* A queued job: the pool's own link, so jobs need no field for it. */
@@ -42,7 +43,13 @@ struct pool_dest {
 	struct route *routes;
 	size_t nroutes;
 	unsigned turn; /* spreads sessions over routes of equal preference */
-	unsigned max_conns;
+	struct pool_limits limits;
+	struct throttle_bucket bucket, connect_bucket;
+	struct throttle_aimd aimd;
+	const char *change; /* the last AIMD change's name */
+	uv_timer_t timer;   /* wakes the destination when a token or the suspension's end is due */
+	unsigned busy;      /* sessions with a job */
+	unsigned long sent;
 	struct smtp_session_config session;
 	struct tls_ctx *tls_ctx; /* shared by the destination's sessions */
 	char *helo, *ca, *user, *pass;
@@ -67,6 +74,7 @@ struct pool {
 	struct pool_cbs cbs;
 	void *owner;
 	struct pool_dest *dests;
+	struct throttle_bucket bucket; /* the global message rate */
 	struct conn *all;
 	size_t busy;
 	unsigned long connects;
@@ -119,7 +127,66 @@ pool_new(uv_loop_t *loop, unsigned max_conns, const struct pool_cbs *cbs, void *
 	p->max_conns = max_conns ? max_conns : 1;
 	p->cbs = *cbs;
 	p->owner = owner;
+	throttle_bucket_init(&p->bucket, 0, 0, 0);
 	return p;
+}
+
+/* pool_now - the loop's time in seconds (the clock of the throttle) */
+static double
+pool_now(const struct pool *p)
+{
+	return (double)uv_now(p->loop) / 1000.0;
+}
+
+void
+pool_set_rate(struct pool *p, double rate)
+{
+	throttle_bucket_set_rate(&p->bucket, rate, 0, pool_now(p));
+}
+
+/* dest_conns - the connection cap now: the configured one, or the AIMD's when lower */
+static unsigned
+dest_conns(const struct pool_dest *d)
+{
+	unsigned n = d->limits.max_conns;
+	if (d->limits.adaptive && d->aimd.conns < n)
+		n = d->aimd.conns;
+	return n ? n : 1;
+}
+
+static void
+on_dest_timer(uv_timer_t *t)
+{
+	struct pool_dest *d = t->data;
+	if (!d->p->shutdown)
+		dest_kick(d);
+}
+
+/* dest_wake - have dest_kick run in s seconds (or sooner, if already due sooner) */
+static void
+dest_wake(struct pool_dest *d, double s)
+{
+	uint64_t ms = (uint64_t)(s * 1000.0) + 1;
+	uint64_t due = uv_now(d->p->loop) + ms;
+	if (uv_is_active((uv_handle_t *)&d->timer) &&
+	    uv_timer_get_due_in(&d->timer) + uv_now(d->p->loop) <= due)
+		return;
+	uv_timer_start(&d->timer, on_dest_timer, ms, 0);
+}
+
+/* dest_take - 0 when d may hand out one more job now (the tokens are taken), else the
+ * seconds to wait for them */
+static double
+dest_take(struct pool_dest *d)
+{
+	double now = pool_now(d->p);
+	double w = throttle_bucket_wait(&d->bucket, now);
+	double g = throttle_bucket_wait(&d->p->bucket, now);
+	if (w > 0 || g > 0)
+		return w > g ? w : g;
+	throttle_bucket_take(&d->bucket, now);
+	throttle_bucket_take(&d->p->bucket, now);
+	return 0;
 }
 
 static char *
@@ -155,7 +222,14 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 			uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
 		snprintf(r->host, sizeof(r->host), "%.255s[%s]", r->name, ip);
 	}
-	d->max_conns = c->max_conns ? c->max_conns : 1;
+	d->limits = c->limits;
+	if (d->limits.max_conns == 0)
+		d->limits.max_conns = 1;
+	double now = pool_now(p);
+	throttle_bucket_init(&d->bucket, d->limits.rate, 0, now);
+	throttle_bucket_init(&d->connect_bucket, d->limits.connect_rate, 0, now);
+	throttle_aimd_init(&d->aimd, NULL, d->limits.rate, d->limits.max_conns, now);
+	d->change = "";
 	d->session = c->session;
 	d->helo = dup_or_null(c->session.helo_name);
 	d->ca = dup_or_null(c->session.tls_ca_file);
@@ -172,6 +246,8 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 		}
 		d->session.tls_ctx = d->tls_ctx;
 	}
+	uv_timer_init(p->loop, &d->timer);
+	d->timer.data = d;
 	d->next = p->dests;
 	p->dests = d;
 	return d;
@@ -236,20 +312,90 @@ on_tls(struct smtp_session *s, void *owner, const char *version, const char *cip
 	snprintf(c->tls, sizeof(c->tls), "%s %s%s", version, cipher, verified ? " verified" : "");
 }
 
+/* dest_suspended - the adaptive throttle holds d back now */
+static bool
+dest_suspended(struct pool_dest *d)
+{
+	return d->limits.adaptive && throttle_aimd_suspended(&d->aimd, pool_now(d->p)) > 0;
+}
+
+/* dest_next - the next job for a session of d, or NULL: none waiting, the connection
+ * cap reached, suspended, or no token yet (then the timer wakes d when there is one) */
+static struct smtp_job *
+dest_next(struct pool_dest *d)
+{
+	if (d->p->shutdown || d->queued == 0 || d->busy >= dest_conns(d) || dest_suspended(d))
+		return NULL;
+	double w = dest_take(d);
+	if (w > 0) {
+		dest_wake(d, w);
+		return NULL;
+	}
+	d->sent++;
+	return dest_pop(d);
+}
+
+/* dest_changed - the adaptive throttle changed d: apply, log and tell the owner */
+static void
+dest_changed(struct pool_dest *d, enum throttle_change ch)
+{
+	struct pool *p = d->p;
+	double now = pool_now(p);
+	d->change = throttle_change_name(ch);
+	throttle_bucket_set_rate(&d->bucket, d->aimd.rate, 0, now);
+	log_info("throttle dest=%s change=%s rate=%.3f/s conns=%u note=\"%s\"", d->name, d->change,
+	         d->aimd.rate, d->aimd.conns, d->aimd.last);
+	if (ch == THROTTLE_SUSPENDED) {
+		/* Jobs waiting now, and those submitted until the suspension ends, are handed
+		 * back deferred (a local refusal before MAIL: never the recipient's fault). */
+		double left = throttle_aimd_suspended(&d->aimd, now);
+		d->down = (struct smtp_result){SMTP_STAGE_CONNECT, 0, "", "", SMTP_RESULT_LOCAL};
+		snprintf(d->down_ecode, sizeof(d->down_ecode), "4.7.0");
+		snprintf(d->down_text, sizeof(d->down_text),
+		         "destination suspended for %.0f s by the adaptive throttle: %s", left,
+		         d->aimd.last);
+		d->down.ecode = d->down_ecode;
+		d->down.text = d->down_text;
+		d->down_until = uv_now(p->loop) + (uint64_t)(left * 1000.0);
+		dest_fail_queue(d, &d->down);
+	} else if (!p->shutdown) {
+		dest_wake(d, 0); /* more room, perhaps: look again from the loop */
+	}
+	if (p->cbs.throttle) {
+		struct pool_dest_info info;
+		pool_dest_info(d, &info);
+		p->cbs.throttle(p->owner, d, &info);
+	}
+}
+
+/* dest_feed - one SMTP fact about d for the adaptive throttle */
+static void
+dest_feed(struct pool_dest *d, const struct smtp_result *r)
+{
+	if (!d->limits.adaptive || (r->flags & SMTP_RESULT_ABORTED))
+		return;
+	enum throttle_change ch = throttle_aimd_result(&d->aimd, pool_now(d->p), r);
+	if (ch != THROTTLE_SAME)
+		dest_changed(d, ch);
+}
+
 static struct smtp_job *
 on_want_job(struct smtp_session *s, void *owner)
 {
 	struct conn *c = owner;
 	struct pool_dest *d = c->d;
 	(void)s;
-	if (c->state == C_STARTING)
+	if (c->state == C_STARTING) {
 		d->starting--;
-	else if (c->state == C_BUSY)
+	} else if (c->state == C_BUSY) {
 		d->p->busy--;
-	struct smtp_job *job = d->p->shutdown ? NULL : dest_pop(d);
+		d->busy--;
+	}
+	struct smtp_job *job = dest_next(d);
 	if (job) {
 		c->state = C_BUSY;
 		d->p->busy++;
+		d->busy++;
 	} else {
 		c->state = C_IDLE;
 		d->idle++;
@@ -267,6 +413,7 @@ on_rcpt(struct smtp_session *s, void *owner, struct smtp_job *job, size_t i,
 	conn_info(c, &ci);
 	if (c->d->p->cbs.rcpt)
 		c->d->p->cbs.rcpt(c->d->p->owner, job, i, r, &ci);
+	dest_feed(c->d, r);
 }
 
 static void
@@ -290,12 +437,14 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 	struct pool_dest *d = c->d;
 	struct pool *p = d->p;
 	(void)s;
-	if (c->state == C_STARTING)
+	if (c->state == C_STARTING) {
 		d->starting--;
-	else if (c->state == C_IDLE)
+	} else if (c->state == C_IDLE) {
 		d->idle--;
-	else
+	} else {
 		p->busy--;
+		d->busy--;
+	}
 	d->conns--;
 	p->conns--;
 	for (struct conn **pp = &p->all; *pp; pp = &(*pp)->next) {
@@ -324,6 +473,7 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 		log_info("pool dest=%s host=%s failed: %s %d %s; %s", d->name, rt->host,
 		         smtp_session_stage_name(why->stage), why->code, d->down_text,
 		         dest_route(d, now) ? "trying the next host" : "no host left");
+		dest_feed(d, why);
 	}
 	if (!p->shutdown)
 		dest_kick(d);
@@ -375,19 +525,41 @@ static void
 dest_kick(struct pool_dest *d)
 {
 	struct pool *p = d->p;
+	double now_s = pool_now(p);
+	if (d->limits.adaptive && throttle_aimd_tick(&d->aimd, now_s) == THROTTLE_RESUMED)
+		dest_changed(d, THROTTLE_RESUMED);
+	if (dest_suspended(d))
+		return;
+	/* Idle sessions first, as far as the caps and the tokens allow. */
 	for (struct conn *c = p->all; c && d->queued; c = c->next) {
 		if (c->d != d || c->state != C_IDLE)
 			continue;
+		struct smtp_job *job = dest_next(d);
+		if (job == NULL)
+			break;
 		c->state = C_BUSY;
 		d->idle--;
+		d->busy++;
 		p->busy++;
-		smtp_session_submit(c->s, dest_pop(d));
+		smtp_session_submit(c->s, job);
 	}
+	/* New sessions while jobs wait and no idle one can take them. A rate-limited
+	 * destination opens one at a time, and only when a message may go now. */
 	uint64_t now = uv_now(p->loop);
 	struct route *rt;
-	while (d->queued > d->starting && d->conns < d->max_conns && p->conns < p->max_conns &&
-	       (rt = dest_route(d, now)) != NULL)
+	while (d->queued > d->starting && d->idle == 0 && d->conns < dest_conns(d) &&
+	       p->conns < p->max_conns && (rt = dest_route(d, now)) != NULL) {
+		if (d->bucket.rate > 0 &&
+		    (d->starting > 0 || throttle_bucket_wait(&d->bucket, now_s) > 0))
+			break;
+		double w = throttle_bucket_wait(&d->connect_bucket, now_s);
+		if (w > 0) {
+			dest_wake(d, w);
+			break;
+		}
+		throttle_bucket_take(&d->connect_bucket, now_s);
 		dest_start(d, rt);
+	}
 	if (d->queued && d->conns == 0 && dest_route(d, now) == NULL) {
 		/* No session and no usable route: the destination cannot take mail now. It is
 		 * down until its first route may be tried again and its queue is handed back
@@ -401,6 +573,41 @@ dest_kick(struct pool_dest *d)
 		         (unsigned long long)((until - now + 999) / 1000), d->down_text);
 		dest_fail_queue(d, &d->down);
 	}
+}
+
+void
+pool_dest_set_limits(struct pool_dest *d, const struct pool_limits *l)
+{
+	double now = pool_now(d->p);
+	d->limits = *l;
+	if (d->limits.max_conns == 0)
+		d->limits.max_conns = 1;
+	throttle_aimd_set_ceiling(&d->aimd, d->limits.rate, d->limits.max_conns);
+	throttle_bucket_set_rate(&d->bucket, d->limits.adaptive ? d->aimd.rate : d->limits.rate, 0,
+	                         now);
+	throttle_bucket_set_rate(&d->connect_bucket, d->limits.connect_rate, 0, now);
+	if (!d->p->shutdown)
+		dest_wake(d, 0);
+}
+
+void
+pool_dest_info(const struct pool_dest *d, struct pool_dest_info *out)
+{
+	double now = pool_now(d->p);
+	memset(out, 0, sizeof(*out));
+	out->name = d->name;
+	out->conns = d->conns;
+	out->busy = d->busy;
+	out->queued = d->queued;
+	out->limits = d->limits;
+	out->rate_now = d->bucket.rate;
+	out->conns_now = dest_conns(d);
+	out->suspended_s = d->limits.adaptive ? throttle_aimd_suspended(&d->aimd, now) : 0;
+	out->sent = d->sent;
+	out->slowdowns = d->aimd.slowdowns;
+	out->suspensions = d->aimd.suspensions;
+	out->note = d->aimd.last;
+	out->change = d->change;
 }
 
 void
@@ -444,8 +651,11 @@ pool_shutdown(struct pool *p)
 {
 	struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "shutting down", SMTP_RESULT_ABORTED};
 	p->shutdown = true;
-	for (struct pool_dest *d = p->dests; d; d = d->next)
+	for (struct pool_dest *d = p->dests; d; d = d->next) {
 		dest_fail_queue(d, &r);
+		if (!uv_is_closing((uv_handle_t *)&d->timer))
+			uv_close((uv_handle_t *)&d->timer, NULL);
+	}
 	/* Closing may call back into the pool and unlink c: walk a snapshot. */
 	size_t n = 0;
 	for (struct conn *c = p->all; c; c = c->next)

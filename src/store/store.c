@@ -167,7 +167,7 @@ static const char *const stmt_sql[Q__COUNT] = {
                     " WHERE id IN (SELECT id FROM messages WHERE campaign_id = ?1"
                     " AND state = 'queued' AND next_attempt_at <= ?2"
                     " ORDER BY next_attempt_at, id LIMIT ?3)"
-                    " RETURNING id, contact_id, attempts",
+                    " RETURNING id, contact_id, attempts, queued_at",
     [Q_MSG_CONTACT] = "SELECT email, attrs, domain FROM contacts WHERE id = ?1",
     [Q_MSG_RESULT] = "UPDATE messages SET state = ?2, attempts = attempts + ?3,"
                      " next_attempt_at = ?4, last_stage = ?5, last_code = ?6, last_ecode = ?7,"
@@ -584,7 +584,7 @@ int
 store_import_row(struct store *s, int64_t list_id, int64_t import_id, const struct address *a,
                  const char *attrs, size_t attrs_len, bool update, unsigned *flags)
 {
-	int64_t now = store_now(), contact_id;
+	int64_t now = store_now(), contact_id = 0;
 	unsigned f = 0;
 	int rc;
 	sqlite3_stmt *st = store_stmt(s, Q_CONTACT_INSERT);
@@ -1107,12 +1107,13 @@ store_messages_claim(struct store *s, int64_t campaign_id, int64_t now, int limi
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int(st, 3, limit);
 	/* RETURNING rows first, then the contacts: one statement at a time. */
-	int64_t(*ids)[3] = xcalloc((size_t)(limit > 0 ? limit : 1), sizeof(*ids));
+	int64_t(*ids)[4] = xcalloc((size_t)(limit > 0 ? limit : 1), sizeof(*ids));
 	int n = 0, rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
 		ids[n][0] = sqlite3_column_int64(st, 0);
 		ids[n][1] = sqlite3_column_int64(st, 1);
 		ids[n][2] = sqlite3_column_int64(st, 2);
+		ids[n][3] = sqlite3_column_int64(st, 3);
 		n++;
 	}
 	sqlite3_reset(st);
@@ -1139,6 +1140,7 @@ store_messages_claim(struct store *s, int64_t campaign_id, int64_t now, int limi
 		    .attrs = (const char *)sqlite3_column_text(st, 1),
 		    .domain = (const char *)sqlite3_column_text(st, 2),
 		    .attempts = (int)ids[i][2],
+		    .queued_at = ids[i][3],
 		};
 		ret = cb(arg, &m);
 		sqlite3_reset(st);

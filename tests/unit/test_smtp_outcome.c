@@ -59,21 +59,6 @@ test_table(void **state)
 	}
 }
 
-static void
-test_retry(void **state)
-{
-	(void)state;
-	static const struct {
-		int attempts;
-		long want;
-	} rows[] = {{1, 300},  {2, 600},   {3, 1200}, {4, 2400}, {5, 4800},
-	            {6, 4800}, {59, 4800}, {60, -1},  {0, 0}};
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		if (smtp_outcome_retry_delay(rows[i].attempts) != rows[i].want)
-			fail_msg("attempts %d: got %ld want %ld", rows[i].attempts,
-			         smtp_outcome_retry_delay(rows[i].attempts), rows[i].want);
-}
-
 /* DNS verdicts of direct delivery carry no reply code, only an enhanced status code. */
 static void
 test_dns(void **state)
@@ -105,7 +90,7 @@ test_dns(void **state)
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_table), cmocka_unit_test(test_dns),
-	                                   cmocka_unit_test(test_retry)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_table),
+	                                   cmocka_unit_test(test_dns)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,7 @@ DEPS_BUILD=(gcc meson ninja-build pkg-config python3 libuv1-dev libc-ares-dev li
 # tools/demo delivers to Postfix's smtp-sink on loopback.
 DEPS_DEMO=(postfix)
 DEPS_TEST=(libcmocka-dev sqlite3 clang libclang-rt-14-dev npm python3-dkim python3-nacl time
-	postfix python3-aiosmtpd dnsmasq-base python3-dnspython)
+	postfix python3-aiosmtpd dnsmasq-base python3-dnspython faketime)
 
 deps_install() {
 	local want=() missing=() p
