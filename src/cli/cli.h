@@ -68,5 +68,6 @@ int cmd_campaign(struct cli *c, int argc, char **argv);
 int cmd_preview(struct cli *c, int argc, char **argv);
 int cmd_dkim(struct cli *c, int argc, char **argv);
 int cmd_send(struct cli *c, int argc, char **argv);
+int cmd_domain(struct cli *c, int argc, char **argv);
 
 #endif

@@ -1,0 +1,344 @@
+/* store_policy - the domain_policies table (see store_policy.h). */
+#include "kirim/store_policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kirim/buf.h"
+#include "kirim/store.h"
+#include "kirim/throttle.h"
+#include "kirim/xmalloc.h"
+#include "store_int.h"
+
+/* Columns in the order of struct policy's fields (policy_field_name gives the same names). */
+#define POLICY_COLUMNS                                                                             \
+	"pattern, max_connections, rate, max_msgs_per_conn, connect_rate, tls,"                    \
+	" coalesce(json_extract(warmup, '$.plan'),"                                                \
+	"   (SELECT group_concat(value, ',') FROM json_each(warmup, '$.caps'))),"                  \
+	" coalesce(json_extract(warmup, '$.start'), 0), source, updated_at, warmup IS NOT NULL"
+
+static const char sql_set[] =
+    "INSERT INTO domain_policies(pattern, max_connections, rate, max_msgs_per_conn,"
+    " connect_rate, tls, warmup, source, updated_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " ON CONFLICT(pattern) DO UPDATE SET"
+    " max_connections = CASE WHEN ?10 THEN excluded.max_connections ELSE max_connections END,"
+    " rate = CASE WHEN ?11 THEN excluded.rate ELSE rate END,"
+    " max_msgs_per_conn = CASE WHEN ?12 THEN excluded.max_msgs_per_conn"
+    "   ELSE max_msgs_per_conn END,"
+    " connect_rate = CASE WHEN ?13 THEN excluded.connect_rate ELSE connect_rate END,"
+    " tls = CASE WHEN ?14 THEN excluded.tls ELSE tls END,"
+    " warmup = CASE WHEN ?15 THEN excluded.warmup ELSE warmup END,"
+    " source = excluded.source, updated_at = excluded.updated_at";
+
+static const char sql_bump[] = "INSERT INTO settings(key, value) VALUES ('policy_version', 1)"
+                               " ON CONFLICT(key) DO UPDATE SET value = value + 1";
+
+/* prepare - a statement on the store's connection, or NULL with the error recorded */
+static sqlite3_stmt *
+prepare(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
+		store_fail(s, "prepare a policy statement");
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* exec_done - step a statement to its end and finalize it; 0 or an error */
+static int
+exec_done(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, what);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int
+bump(struct store *s)
+{
+	sqlite3_stmt *st = prepare(s, sql_bump);
+	return st ? exec_done(s, st, "count a policy change") : STORE_E_SQL;
+}
+
+/* warmup_json - the warmup column for p: {"plan":..,"start":..,"caps":[..]} */
+static void
+warmup_json(const struct policy *p, struct buf *b)
+{
+	long caps[THROTTLE_WARMUP_DAYS];
+	int n =
+	    p->warmup[0] ? throttle_warmup_expand(p->warmup, caps, THROTTLE_WARMUP_DAYS, NULL) : 0;
+	buf_adds(b, "{\"plan\":");
+	buf_json_string(b, p->warmup, strlen(p->warmup));
+	buf_printf(b, ",\"start\":%lld,\"caps\":[", (long long)p->warmup_start);
+	for (int i = 0; i < n; i++)
+		buf_printf(b, "%s%ld", i ? "," : "", caps[i]);
+	buf_adds(b, "]}");
+}
+
+/* store_policy_set - write the fields of p named in p->set */
+int
+store_policy_set(struct store *s, const struct policy *p, const char *source)
+{
+	sqlite3_stmt *st = prepare(s, sql_set);
+	if (st == NULL)
+		return STORE_E_SQL;
+	struct buf w = BUF_INIT;
+	unsigned set = p->set;
+	sqlite3_bind_text(st, 1, p->pattern, -1, SQLITE_STATIC);
+	if (set & POLICY_HAS(POLICY_F_MAX_CONNECTIONS))
+		sqlite3_bind_int(st, 2, p->max_connections);
+	if (set & POLICY_HAS(POLICY_F_RATE))
+		sqlite3_bind_double(st, 3, p->rate);
+	if (set & POLICY_HAS(POLICY_F_MAX_MSGS_PER_CONN))
+		sqlite3_bind_int(st, 4, p->max_msgs_per_conn);
+	if (set & POLICY_HAS(POLICY_F_CONNECT_RATE))
+		sqlite3_bind_double(st, 5, p->connect_rate);
+	if (set & POLICY_HAS(POLICY_F_TLS))
+		sqlite3_bind_text(st, 6, policy_tls_name(p->tls), -1, SQLITE_STATIC);
+	if (set & POLICY_HAS(POLICY_F_WARMUP)) {
+		warmup_json(p, &w);
+		sqlite3_bind_text(st, 7, w.data, (int)w.len, SQLITE_STATIC);
+	}
+	sqlite3_bind_text(st, 8, source ? source : "user", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, store_now());
+	for (int f = 0; f < POLICY_NFIELDS; f++)
+		sqlite3_bind_int(st, 10 + f, (set & POLICY_HAS(f)) != 0);
+	int rc = exec_done(s, st, "set a domain policy");
+	buf_free(&w);
+	return rc ? rc : bump(s);
+}
+
+/* store_policy_unset - clear the fields in mask of pattern */
+int
+store_policy_unset(struct store *s, const char *pattern, unsigned mask)
+{
+	struct buf q = BUF_INIT;
+	buf_adds(&q, "UPDATE domain_policies SET updated_at = ?2");
+	/* Column names come from policy.c's fixed table, never from input. */
+	for (int f = 0; f < POLICY_NFIELDS; f++)
+		if (mask & POLICY_HAS(f))
+			buf_printf(&q, ", %s = NULL", policy_field_name((enum policy_field)f));
+	buf_adds(&q, " WHERE pattern = ?1");
+	sqlite3_stmt *st = prepare(s, q.data);
+	buf_free(&q);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, store_now());
+	int rc = exec_done(s, st, "unset a domain policy field");
+	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
+		return STORE_E_NOTFOUND;
+	return rc ? rc : bump(s);
+}
+
+/* store_policy_delete - remove the record of pattern */
+int
+store_policy_delete(struct store *s, const char *pattern)
+{
+	sqlite3_stmt *st = prepare(s, "DELETE FROM domain_policies WHERE pattern = ?1");
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
+	int rc = exec_done(s, st, "delete a domain policy");
+	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
+		return STORE_E_NOTFOUND;
+	return rc ? rc : bump(s);
+}
+
+static void
+copy_col(char *out, size_t outsz, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(out, outsz, "%s", t ? (const char *)t : "");
+}
+
+/* row_fill - a struct policy from a row of POLICY_COLUMNS */
+static void
+row_fill(sqlite3_stmt *st, struct policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	copy_col(p->pattern, sizeof(p->pattern), st, 0);
+	if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+		p->max_connections = sqlite3_column_int(st, 1);
+		p->set |= POLICY_HAS(POLICY_F_MAX_CONNECTIONS);
+	}
+	if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+		p->rate = sqlite3_column_double(st, 2);
+		p->set |= POLICY_HAS(POLICY_F_RATE);
+	}
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+		p->max_msgs_per_conn = sqlite3_column_int(st, 3);
+		p->set |= POLICY_HAS(POLICY_F_MAX_MSGS_PER_CONN);
+	}
+	if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+		p->connect_rate = sqlite3_column_double(st, 4);
+		p->set |= POLICY_HAS(POLICY_F_CONNECT_RATE);
+	}
+	const unsigned char *tls = sqlite3_column_text(st, 5);
+	if (tls && policy_tls_parse((const char *)tls, &p->tls) == 0)
+		p->set |= POLICY_HAS(POLICY_F_TLS);
+	if (sqlite3_column_int(st, 10)) {
+		copy_col(p->warmup, sizeof(p->warmup), st, 6);
+		p->warmup_start = sqlite3_column_int64(st, 7);
+		p->set |= POLICY_HAS(POLICY_F_WARMUP);
+	}
+	copy_col(p->source, sizeof(p->source), st, 8);
+	p->updated_at = sqlite3_column_int64(st, 9);
+}
+
+/* store_policy_get - the record of pattern */
+int
+store_policy_get(struct store *s, const char *pattern, struct policy *out)
+{
+	sqlite3_stmt *st =
+	    prepare(s, "SELECT " POLICY_COLUMNS " FROM domain_policies WHERE pattern = ?1");
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW)
+		row_fill(st, out);
+	else if (rc == SQLITE_DONE)
+		ret = STORE_E_NOTFOUND;
+	else
+		ret = store_fail(s, "read a domain policy");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* store_policy_each - every record, by pattern */
+int
+store_policy_each(struct store *s, store_policy_cb cb, void *arg)
+{
+	sqlite3_stmt *st =
+	    prepare(s, "SELECT " POLICY_COLUMNS " FROM domain_policies ORDER BY pattern");
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct policy p;
+		row_fill(st, &p);
+		if ((ret = cb(arg, &p)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read domain policies");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+struct load {
+	struct policy *rows;
+	size_t n, cap;
+};
+
+static int
+load_row(void *arg, const struct policy *p)
+{
+	struct load *l = arg;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->rows = xrealloc(l->rows, l->cap * sizeof(*l->rows));
+	}
+	l->rows[l->n++] = *p;
+	return 0;
+}
+
+/* store_policy_load_all - every record in one array */
+int
+store_policy_load_all(struct store *s, struct policy **rows, size_t *n)
+{
+	struct load l = {0};
+	int rc = store_policy_each(s, load_row, &l);
+	if (rc != 0) {
+		free(l.rows);
+		return rc;
+	}
+	*rows = l.rows;
+	*n = l.n;
+	return 0;
+}
+
+/* store_policy_version - a number that changes with every change to the records */
+int
+store_policy_version(struct store *s, int64_t *version)
+{
+	sqlite3_stmt *st = prepare(
+	    s, "SELECT (SELECT coalesce(max(value), 0) FROM settings WHERE key = 'policy_version'),"
+	       " count(*), coalesce(sum(updated_at), 0), coalesce(max(updated_at), 0)"
+	       " FROM domain_policies");
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW) {
+		/* A hash, compared for equality only: the counter catches changes made by kirim,
+		 * count and the sums catch rows changed by hand. */
+		uint64_t v = (uint64_t)sqlite3_column_int64(st, 0);
+		v = v * 1000003u + (uint64_t)sqlite3_column_int64(st, 1);
+		v = v * 1000003u + (uint64_t)sqlite3_column_int64(st, 2);
+		v = v * 1000003u + (uint64_t)sqlite3_column_int64(st, 3);
+		*version = (int64_t)(v & INT64_MAX);
+	} else {
+		ret = store_fail(s, "read the policy version");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* store_policy_presets - write the shipped presets */
+int
+store_policy_presets(struct store *s, bool reset, int *added)
+{
+	int n = 0, rc = 0;
+	for (size_t i = 0; rc == 0 && i < policy_preset_count(); i++) {
+		struct policy p, old;
+		policy_preset(i, &p, NULL);
+		rc = store_policy_get(s, p.pattern, &old);
+		if (rc == 0 && !reset)
+			continue;
+		if (rc == 0)
+			rc = store_policy_delete(s, p.pattern);
+		else if (rc == STORE_E_NOTFOUND)
+			rc = 0;
+		if (rc == 0)
+			rc = store_policy_set(s, &p, "preset");
+		n += rc == 0;
+	}
+	if (rc == 0) {
+		sqlite3_stmt *st =
+		    prepare(s, "INSERT INTO settings(key, value)"
+		               " VALUES ('policy_presets', ?1)"
+		               " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+		if (st == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, store_now());
+		rc = exec_done(s, st, "mark the presets seeded");
+	}
+	if (rc == 0 && added)
+		*added = n;
+	return rc;
+}
+
+/* store_policy_seed - the presets, once in a database's life */
+int
+store_policy_seed(struct store *s, int *added)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT 1 FROM settings WHERE key = 'policy_presets'");
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW) {
+		if (added)
+			*added = 0;
+		return 0;
+	}
+	if (rc != SQLITE_DONE)
+		return store_fail(s, "look for seeded presets");
+	return store_policy_presets(s, false, added);
+}
