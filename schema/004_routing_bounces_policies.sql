@@ -40,3 +40,19 @@ CREATE TABLE domain_policies (
 	source TEXT NOT NULL DEFAULT 'user',
 	updated_at INTEGER NOT NULL
 );
+
+-- What the sender last knew about each destination it used: the adaptive
+-- throttle's state (effective rate and connections, suspension) and its last
+-- change in words, for `kirim domain show` and reports. Written by senders.
+CREATE TABLE destinations (
+	name TEXT PRIMARY KEY, -- "relay" or "mx:host1,host2[|pattern]"
+	domain TEXT,           -- the first recipient domain routed to it
+	rate REAL,             -- effective messages per second (0 = unlimited)
+	connections INTEGER,   -- effective connection cap
+	suspended_until INTEGER,
+	slowdowns INTEGER NOT NULL DEFAULT 0,
+	suspensions INTEGER NOT NULL DEFAULT 0,
+	change TEXT,           -- decreased, suspended, increased, resumed
+	note TEXT,             -- the last change in words
+	updated_at INTEGER NOT NULL
+);
