@@ -14,8 +14,8 @@ struct store;
 struct store_dest_state {
 	const char *name;
 	const char *domain;
-	double rate;        /* effective per second, 0 = unlimited */
-	int connections;    /* effective cap */
+	double rate;     /* effective per second, 0 = unlimited */
+	int connections; /* effective cap */
 	int64_t suspended_until;
 	int64_t slowdowns, suspensions;
 	const char *change; /* "" when none yet */

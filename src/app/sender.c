@@ -17,10 +17,13 @@
 #include "kirim/config.h"
 #include "kirim/dns.h"
 #include "kirim/log.h"
+#include "kirim/policy.h"
 #include "kirim/pool.h"
 #include "kirim/smtp_outcome.h"
 #include "kirim/smtp_url.h"
 #include "kirim/smtp_wire.h"
+#include "kirim/store_dest.h"
+#include "kirim/store_policy.h"
 #include "kirim/strmap.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
@@ -35,6 +38,8 @@ enum {
 	SENDER_DNS_MIN_S = 5,
 	SENDER_DNS_MAX_S = 3600,
 	SENDER_DNS_TEMPFAIL_S = 30,
+	/* How often a running sender looks for changed domain policies. */
+	SENDER_POLICY_CHECK_S = 3,
 };
 
 /* One outcome waiting to be written. Strings are owned. */
@@ -44,6 +49,7 @@ struct sresult {
 	int attempted; /* 0: handed back unattempted (shutdown) */
 	int attempts;  /* attempts made before this one */
 	int64_t queued_at;
+	int64_t not_before; /* unattempted: the earliest next attempt (0: now) */
 	enum smtp_stage stage;
 	int code;
 	char *ecode, *text, *host, *tls, *dest;
@@ -65,6 +71,27 @@ struct sjob {
 
 struct sender;
 
+/* A destination of a direct send: its pool destination, what it was made for (to apply
+ * policies again when they change) and its warm-up count for the day. */
+struct sdest {
+	char *key;
+	char domain[256]; /* the first domain routed to it */
+	char *hosts[DNS_MAX_HOSTS];
+	size_t nhosts;
+	struct pool_dest *pd;
+	char warmup[POLICY_WARMUP_MAX];
+	int64_t warmup_start; /* Unix day */
+	int64_t day;          /* the Unix day sent counts */
+	long cap;             /* today's warm-up cap, -1 when none */
+	long sent;            /* attempts today, this run's and the database's */
+};
+
+/* A throttle change waiting to be saved in the destinations table. Strings owned. */
+struct sdstate {
+	struct store_dest_state d;
+	char *name, *domain, *change, *note;
+};
+
 /* A recipient domain of a direct send: its destination once resolved, the jobs waiting
  * for its look-up meanwhile, or why it cannot be reached (until expires). */
 struct sdomain {
@@ -72,7 +99,7 @@ struct sdomain {
 	char name[256];
 	bool resolving;
 	double expires; /* clock_seconds() */
-	struct pool_dest *dest;
+	struct sdest *dest;
 	char ecode[8];
 	char error[512];
 	struct sjob **wait;
@@ -91,8 +118,18 @@ struct sender {
 	struct pool_dest *dest; /* the relay; NULL when direct */
 	/* Direct delivery. */
 	struct dns *dns;
-	struct strmap domains;      /* name → struct sdomain */
-	struct strmap dests;        /* MX host set → struct pool_dest */
+	struct strmap domains;    /* name → struct sdomain */
+	struct strmap dests;      /* MX host set → struct sdest */
+	struct strmap sent_today; /* destination → attempts today before this run (intptr_t) */
+	/* Domain policies: the rows in use (loop), fresh ones loaded by a batch (worker). */
+	struct policy *rows, *new_rows;
+	size_t nrows, nnew_rows;
+	bool policies_changed;
+	int64_t policy_version;
+	double policy_checked;
+	/* Throttle changes to save: collected on the loop, written by the next batch. */
+	struct sdstate *dstates, *wdstates;
+	size_t ndstates, nwdstates;
 	struct pool_dest_config mx; /* settings of every MX destination */
 	unsigned mx_port;
 	uv_timer_t tick;
@@ -163,7 +200,7 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 	if (!r->attempted) {
 		w.state = "queued";
 		w.event = "deferred";
-		w.next_attempt_at = 0;
+		w.next_attempt_at = r->not_before;
 	} else if (r->outcome == OUTCOME_DEFERRED && now - r->queued_at >= S->o->max_age) {
 		/* Deferred past the maximum age: bounced as expired (RFC 3463 4.4.7), a soft
 		 * bounce, like Postfix's maximal_queue_lifetime. */
@@ -253,6 +290,8 @@ sender_work(uv_work_t *w)
 	int rc = store_begin(S->store);
 	for (size_t i = 0; rc == 0 && i < S->nwres; i++)
 		rc = sender_write_result(S, &S->wres[i], now);
+	for (size_t i = 0; rc == 0 && i < S->nwdstates; i++)
+		rc = store_dest_save(S->store, &S->wdstates[i].d);
 	S->claimed = 0;
 	if (rc == 0 && S->want_claim > 0) {
 		S->wjobs = xcalloc((size_t)S->want_claim, sizeof(*S->wjobs));
@@ -265,6 +304,16 @@ sender_work(uv_work_t *w)
 	}
 	if (rc == 0)
 		rc = store_commit(S->store);
+	/* A changed domain policy reaches a running send within a few seconds. */
+	if (rc == 0 && clock_seconds() - S->policy_checked >= SENDER_POLICY_CHECK_S) {
+		int64_t v;
+		S->policy_checked = clock_seconds();
+		if (store_policy_version(S->store, &v) == 0 && v != S->policy_version &&
+		    store_policy_load_all(S->store, &S->new_rows, &S->nnew_rows) == 0) {
+			S->policy_version = v;
+			S->policies_changed = true;
+		}
+	}
 	if (rc < 0) {
 		snprintf(S->err, sizeof(S->err), "database: %s", store_errmsg(S->store));
 		store_rollback(S->store);
@@ -278,6 +327,16 @@ sender_work(uv_work_t *w)
 
 static void sender_pump(struct sender *S);
 static void sender_route(struct sender *S, struct sjob *j);
+static void sender_apply_policies(struct sender *S);
+
+static void
+sdstate_clear(struct sdstate *x)
+{
+	free(x->name);
+	free(x->domain);
+	free(x->change);
+	free(x->note);
+}
 
 static void
 sender_work_done(uv_work_t *w, int status)
@@ -290,6 +349,20 @@ sender_work_done(uv_work_t *w, int status)
 	free(S->wres);
 	S->wres = NULL;
 	S->nwres = 0;
+	for (size_t i = 0; i < S->nwdstates; i++)
+		sdstate_clear(&S->wdstates[i]);
+	free(S->wdstates);
+	S->wdstates = NULL;
+	S->nwdstates = 0;
+	if (S->policies_changed) {
+		free(S->rows);
+		S->rows = S->new_rows;
+		S->nrows = S->nnew_rows;
+		S->new_rows = NULL;
+		S->policies_changed = false;
+		log_info("campaign=%s domain policies changed: applying them", S->camp.name);
+		sender_apply_policies(S);
+	}
 	if (S->fail)
 		S->draining = true;
 	if (S->want_claim > 0 && S->claimed < S->want_claim)
@@ -342,9 +415,10 @@ sender_pump(struct sender *S)
 		return;
 	bool room = !S->draining && S->inflight + S->o->batch / 2 <= S->window &&
 	            S->inflight_bytes < SENDER_MAX_INFLIGHT_BYTES / 2;
-	bool flush = S->npending >= S->o->batch || (S->npending && (S->draining || room));
+	bool flush =
+	    S->npending >= S->o->batch || ((S->npending || S->ndstates) && (S->draining || room));
 	if (!room && !flush) {
-		if (S->draining && S->inflight == 0 && S->npending == 0)
+		if (S->draining && S->inflight == 0 && S->npending == 0 && S->ndstates == 0)
 			sender_finish(S);
 		return;
 	}
@@ -352,6 +426,10 @@ sender_pump(struct sender *S)
 	S->nwres = S->npending;
 	S->pending = NULL;
 	S->npending = S->cappending = 0;
+	S->wdstates = S->dstates;
+	S->nwdstates = S->ndstates;
+	S->dstates = NULL;
+	S->ndstates = 0;
 	S->want_claim = 0;
 	if (room) {
 		size_t free_slots = S->window - S->inflight;
@@ -448,12 +526,66 @@ sdomain_wait(struct sdomain *dm, struct sjob *j)
 	dm->wait[dm->nwait++] = j;
 }
 
+/* sender_hand_back - j goes back to the queue unattempted, due again at not_before */
+static void
+sender_hand_back(struct sender *S, struct sjob *j, int64_t not_before, const char *why)
+{
+	sresult_clear(&j->res);
+	j->res.message_id = j->message_id;
+	j->res.attempts = j->attempts;
+	j->res.queued_at = j->queued_at;
+	j->res.not_before = not_before;
+	j->res.text = xstrdup(why);
+	struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", why, SMTP_RESULT_ABORTED};
+	struct pool_conn_info ci = {"", "", ""};
+	on_job_done(S, &j->job, &r, &ci);
+}
+
+/* sdest_set_cap - the warm-up cap of sd's day (-1: none) */
+static void
+sdest_set_cap(struct sdest *sd)
+{
+	sd->cap = sd->warmup[0]
+	              ? throttle_warmup_cap(sd->warmup, (long)(sd->day - sd->warmup_start))
+	              : -1;
+	if (sd->cap < -1)
+		sd->cap = -1; /* a plan that does not parse was refused by `kirim domain set` */
+}
+
+/* sdest_today - bring the day's count and warm-up cap up to date */
+static void
+sdest_today(struct sender *S, struct sdest *sd)
+{
+	int64_t day = (int64_t)time(NULL) / 86400;
+	if (day == sd->day)
+		return;
+	/* The first day of the run starts from what the database counted today. */
+	sd->sent = sd->day ? 0 : (long)(intptr_t)strmap_get(&S->sent_today, sd->key);
+	sd->day = day;
+	sdest_set_cap(sd);
+}
+
 /* sdomain_deliver - hand j to the domain's destination, or fail it with the DNS verdict */
 static void
 sdomain_deliver(struct sdomain *dm, struct sjob *j)
 {
-	if (dm->dest) {
-		pool_submit(dm->dest, &j->job);
+	struct sdest *sd = dm->dest;
+	if (sd) {
+		sdest_today(dm->S, sd);
+		if (sd->cap >= 0 && sd->sent >= sd->cap) {
+			/* Over today's warm-up cap: wait for tomorrow (UTC), no attempt counted. */
+			char why[160];
+			snprintf(why, sizeof(why), "warm-up cap of %ld for today reached at %s",
+			         sd->cap, sd->key);
+			if (sd->sent++ == sd->cap)
+				log_info(
+				    "dest=%s warmup_cap=%ld reached: the rest waits for tomorrow",
+				    sd->key, sd->cap);
+			sender_hand_back(dm->S, j, (sd->day + 1) * 86400, why);
+			return;
+		}
+		sd->sent++;
+		pool_submit(sd->pd, &j->job);
 		return;
 	}
 	struct smtp_result r = {SMTP_STAGE_DNS, 0, dm->ecode, dm->error, 0};
@@ -468,24 +600,106 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* What the policy records say for one destination. */
+struct dest_policy {
+	struct pool_limits limits;
+	unsigned max_jobs;
+	int tls;
+	char warmup[POLICY_WARMUP_MAX];
+	int64_t warmup_start;
+	char own[POLICY_PATTERN_MAX]; /* a domain pattern that set a field, or "" */
+};
+
 /*
- * sender_mx_dest - the destination for an MX answer: one per set of MX host
- * names (sorted, so the order DNS shuffles equal preferences in does not
- * matter), made on first use with a route per host address in preference order.
+ * sender_policy - the policy of a destination made for domain with these MX
+ * hosts: the fields some record sets, else the run's options. When a record
+ * naming the domain itself (exact or wildcard) sets a field, the domain gets
+ * a destination of its own (own), so its limits are not shared with other
+ * domains on the same MX hosts.
  */
-static struct pool_dest *
-sender_mx_dest(struct sender *S, const struct dns_mx_result *r, char *err, size_t errsz)
+static void
+sender_policy(const struct sender *S, const char *domain, const char *const *hosts, size_t nhosts,
+              struct dest_policy *dp)
 {
-	const char *names[DNS_MAX_HOSTS];
+	struct policy_effective eff;
+	policy_resolve(S->rows, S->nrows, domain, hosts, nhosts, &eff);
+	memset(dp, 0, sizeof(*dp));
+	dp->limits = S->mx.limits;
+	dp->max_jobs = S->mx.session.max_jobs;
+	dp->tls = (int)S->mx.session.tls_policy;
+	unsigned set = eff.p.set;
+	if (set & POLICY_HAS(POLICY_F_MAX_CONNECTIONS))
+		dp->limits.max_conns = (unsigned)eff.p.max_connections;
+	if (set & POLICY_HAS(POLICY_F_RATE))
+		dp->limits.rate = eff.p.rate;
+	if (set & POLICY_HAS(POLICY_F_CONNECT_RATE))
+		dp->limits.connect_rate = eff.p.connect_rate;
+	if (set & POLICY_HAS(POLICY_F_MAX_MSGS_PER_CONN))
+		dp->max_jobs = (unsigned)eff.p.max_msgs_per_conn;
+	if (set & POLICY_HAS(POLICY_F_TLS))
+		dp->tls = (int)eff.p.tls; /* enum policy_tls and enum tls_policy agree */
+	if (set & POLICY_HAS(POLICY_F_WARMUP)) {
+		snprintf(dp->warmup, sizeof(dp->warmup), "%s", eff.p.warmup);
+		dp->warmup_start = eff.p.warmup_start;
+	}
+	for (int f = 0; f < POLICY_NFIELDS; f++) {
+		enum policy_kind k;
+		char norm[POLICY_PATTERN_MAX];
+		const char *why;
+		if (!(set & POLICY_HAS(f)) || eff.from[f][0] == '\0' ||
+		    policy_pattern_parse(eff.from[f], norm, sizeof(norm), &k, &why) < 0)
+			continue;
+		if (k == POLICY_KIND_EXACT || k == POLICY_KIND_WILDCARD) {
+			snprintf(dp->own, sizeof(dp->own), "%s", norm);
+			break;
+		}
+	}
+}
+
+/* sender_apply_policies - the policy records changed: new limits for every destination */
+static void
+sender_apply_policies(struct sender *S)
+{
+	const struct policy *g = policy_find(S->rows, S->nrows, "global");
+	pool_set_rate(S->pool, g && (g->set & POLICY_HAS(POLICY_F_RATE)) ? g->rate : 0);
+	for (size_t i = 0; i < S->dests.cap; i++) {
+		struct sdest *sd = S->dests.slots[i].value;
+		if (sd == NULL)
+			continue;
+		struct dest_policy dp;
+		sender_policy(S, sd->domain, (const char *const *)sd->hosts, sd->nhosts, &dp);
+		pool_dest_set_limits(sd->pd, &dp.limits);
+		snprintf(sd->warmup, sizeof(sd->warmup), "%s", dp.warmup);
+		sd->warmup_start = dp.warmup_start;
+		if (sd->day)
+			sdest_set_cap(sd);
+	}
+}
+
+/*
+ * sender_mx_dest - the destination for domain's MX answer: one per set of MX
+ * host names (sorted, so the order DNS shuffles equal preferences in does not
+ * matter) and policy, made on first use with a route per host address in
+ * preference order and the limits its policy gives.
+ */
+static struct sdest *
+sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result *r, char *err,
+               size_t errsz)
+{
+	const char *names[DNS_MAX_HOSTS], *pref_order[DNS_MAX_HOSTS];
 	struct buf key = BUF_INIT;
 	for (size_t i = 0; i < r->nhosts; i++)
-		names[i] = r->hosts[i].name;
+		names[i] = pref_order[i] = r->hosts[i].name;
 	qsort(names, r->nhosts, sizeof(names[0]), cmp_str);
+	struct dest_policy dp;
+	sender_policy(S, domain, pref_order, r->nhosts, &dp);
 	buf_adds(&key, "mx:");
 	for (size_t i = 0; i < r->nhosts; i++)
 		buf_printf(&key, "%s%s", i ? "," : "", names[i]);
-	struct pool_dest *d = strmap_get(&S->dests, key.data);
-	if (d == NULL) {
+	if (dp.own[0])
+		buf_printf(&key, "|%s", dp.own);
+	struct sdest *sd = strmap_get(&S->dests, key.data);
+	if (sd == NULL) {
 		struct sockaddr_storage addrs[POOL_MAX_ROUTES];
 		struct pool_route routes[POOL_MAX_ROUTES];
 		size_t n = 0;
@@ -508,14 +722,29 @@ sender_mx_dest(struct sender *S, const struct dns_mx_result *r, char *err, size_
 		dc.name = key.data;
 		dc.routes = routes;
 		dc.nroutes = n;
-		if ((d = pool_dest_add(S->pool, &dc, err, errsz)) != NULL) {
-			strmap_put(&S->dests, key.data, d);
+		dc.limits = dp.limits;
+		dc.session.max_jobs = dp.max_jobs;
+		dc.session.tls_policy = (enum tls_policy)dp.tls;
+		struct pool_dest *pd = pool_dest_add(S->pool, &dc, err, errsz);
+		if (pd != NULL) {
+			sd = xcalloc(1, sizeof(*sd));
+			sd->key = xstrdup(key.data);
+			snprintf(sd->domain, sizeof(sd->domain), "%s", domain);
+			for (size_t i = 0; i < r->nhosts; i++)
+				sd->hosts[i] = xstrdup(pref_order[i]);
+			sd->nhosts = r->nhosts;
+			sd->pd = pd;
+			snprintf(sd->warmup, sizeof(sd->warmup), "%s", dp.warmup);
+			sd->warmup_start = dp.warmup_start;
+			strmap_put(&S->dests, key.data, sd);
 			S->st->destinations++;
-			log_debug("dest=%s routes=%zu", key.data, n);
+			log_debug("dest=%s routes=%zu max_conns=%u rate=%.3f/s tls=%s", key.data, n,
+			          dp.limits.max_conns, dp.limits.rate,
+			          tls_policy_name((enum tls_policy)dp.tls));
 		}
 	}
 	buf_free(&key);
-	return d;
+	return sd;
 }
 
 static void
@@ -529,7 +758,7 @@ on_mx(void *arg, const struct dns_mx_result *r)
 	dm->ecode[0] = dm->error[0] = '\0';
 	if (r->status == DNS_OK) {
 		char err[256];
-		if ((dm->dest = sender_mx_dest(S, r, err, sizeof(err))) == NULL) {
+		if ((dm->dest = sender_mx_dest(S, dm->name, r, err, sizeof(err))) == NULL) {
 			snprintf(dm->ecode, sizeof(dm->ecode), "4.4.0");
 			snprintf(dm->error, sizeof(dm->error), "%s", err);
 			ttl = SENDER_DNS_TEMPFAIL_S;
@@ -592,6 +821,42 @@ sender_route(struct sender *S, struct sjob *j)
 			on_mx(dm, &bad);
 		}
 	}
+}
+
+/* on_throttle - the adaptive throttle changed a destination: save it with the next batch */
+static void
+on_throttle(void *owner, struct pool_dest *d, const struct pool_dest_info *info)
+{
+	struct sender *S = owner;
+	(void)d;
+	S->dstates = xrealloc(S->dstates, (S->ndstates + 1) * sizeof(*S->dstates));
+	struct sdstate *x = &S->dstates[S->ndstates++];
+	struct sdest *sd = S->dns ? strmap_get(&S->dests, info->name) : NULL;
+	x->name = xstrdup(info->name);
+	x->domain = xstrdup(sd ? sd->domain : "");
+	x->change = xstrdup(info->change);
+	x->note = xstrdup(info->note);
+	x->d = (struct store_dest_state){
+	    .name = x->name,
+	    .domain = x->domain,
+	    .rate = info->rate_now,
+	    .connections = (int)info->conns_now,
+	    .suspended_until = info->suspended_s > 0
+	                           ? (int64_t)time(NULL) + (int64_t)(info->suspended_s + 0.5)
+	                           : 0,
+	    .slowdowns = (int64_t)info->slowdowns,
+	    .suspensions = (int64_t)info->suspensions,
+	    .change = x->change,
+	    .note = x->note,
+	    .updated_at = (int64_t)time(NULL),
+	};
+}
+
+static int
+sender_count_today(void *arg, const char *dest, int64_t count)
+{
+	strmap_put(arg, dest, (void *)(intptr_t)count);
+	return 0;
 }
 
 static void
@@ -773,7 +1038,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 
 	/* How: the pool, with one destination for the relay or one per MX host set. */
 	uv_loop_init(&S->loop);
-	struct pool_cbs cbs = {on_rcpt, on_job_done, NULL};
+	struct pool_cbs cbs = {on_rcpt, on_job_done, on_throttle};
 	S->pool = pool_new(&S->loop, opts.concurrency, &cbs, S);
 	char helo[256];
 	if (cfg->ehlo[0])
@@ -789,6 +1054,22 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		dc.session.timeouts = *opts.timeouts;
 	else
 		smtp_session_default_timeouts(&dc.session.timeouts);
+	/* Domain policies (the shipped presets the first time) and today's counts
+	 * per destination for warm-up caps, read before the loop starts (a relay only
+	 * takes the global rate). */
+	int added = 0;
+	if (store_policy_seed(s, &added) < 0 || store_policy_version(s, &S->policy_version) < 0 ||
+	    store_policy_load_all(s, &S->rows, &S->nrows) < 0 ||
+	    store_dest_counts_since(s, (int64_t)time(NULL) / 86400 * 86400, sender_count_today,
+	                            &S->sent_today) < 0) {
+		snprintf(err, errsz, "database: %s", store_errmsg(s));
+		rc = SENDER_E_STORE;
+		goto out_loop;
+	}
+	S->policy_checked = clock_seconds();
+	const struct policy *g = policy_find(S->rows, S->nrows, "global");
+	if (g && (g->set & POLICY_HAS(POLICY_F_RATE)))
+		pool_set_rate(S->pool, g->rate);
 	if (direct) {
 		struct dns_opts dopts = {.servers = opts.dns_servers,
 		                         .timeout_ms = opts.dns_timeout_ms};
@@ -876,7 +1157,22 @@ out:
 		}
 	}
 	strmap_free(&S->domains);
+	for (size_t i = 0; i < S->dests.cap; i++) {
+		struct sdest *sd = S->dests.slots[i].value;
+		if (sd == NULL)
+			continue;
+		for (size_t k = 0; k < sd->nhosts; k++)
+			free(sd->hosts[k]);
+		free(sd->key);
+		free(sd);
+	}
 	strmap_free(&S->dests);
+	strmap_free(&S->sent_today);
+	free(S->rows);
+	free(S->new_rows);
+	for (size_t i = 0; i < S->ndstates; i++)
+		sdstate_clear(&S->dstates[i]);
+	free(S->dstates);
 	campaign_composer_free(&S->cc);
 	store_campaign_clear(&S->camp);
 	buf_free(&S->msg);

@@ -11,6 +11,7 @@
 #include "kirim/buf.h"
 #include "kirim/policy.h"
 #include "kirim/store.h"
+#include "kirim/store_dest.h"
 #include "kirim/store_policy.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
@@ -167,6 +168,53 @@ domain_list(struct cli *c, struct store *s)
 	return rc;
 }
 
+/* What senders last saw of the destinations a domain went to (the adaptive throttle). */
+struct dest_show {
+	struct cli *c;
+	struct buf *json; /* NULL: text */
+	int n;
+};
+
+static int
+dest_show_one(void *arg, const struct store_dest_state *d)
+{
+	struct dest_show *o = arg;
+	char rate[THROTTLE_RATE_STR], t[32], until[32] = "";
+	throttle_rate_format(d->rate, rate, sizeof(rate));
+	if (d->suspended_until > (int64_t)time(NULL))
+		cli_time(until, d->suspended_until);
+	if (o->json) {
+		buf_adds(o->json, o->n++ ? "," : "");
+		buf_adds(o->json, "{\"name\":");
+		cli_json_str(o->json, d->name);
+		buf_adds(o->json, ",\"rate\":");
+		cli_json_str(o->json, rate);
+		buf_printf(o->json,
+		           ",\"connections\":%d,\"slowdowns\":%lld,\"suspensions\":%lld,"
+		           "\"suspended_until\":",
+		           d->connections, (long long)d->slowdowns, (long long)d->suspensions);
+		cli_json_str(o->json, until[0] ? until : NULL);
+		buf_adds(o->json, ",\"change\":");
+		cli_json_str(o->json, d->change[0] ? d->change : NULL);
+		buf_adds(o->json, ",\"note\":");
+		cli_json_str(o->json, d->note[0] ? d->note : NULL);
+		buf_adds(o->json, ",\"updated_at\":");
+		cli_json_str(o->json, cli_time(t, d->updated_at));
+		buf_addc(o->json, '}');
+		return 0;
+	}
+	if (o->n++ == 0)
+		printf("Adaptive throttle, as the last send saw it:\n");
+	printf("  %s\n    rate now %s, %d connection%s, %lld slow-down%s, %lld suspension%s%s%s\n",
+	       d->name, rate, d->connections, d->connections == 1 ? "" : "s",
+	       (long long)d->slowdowns, d->slowdowns == 1 ? "" : "s", (long long)d->suspensions,
+	       d->suspensions == 1 ? "" : "s", until[0] ? ", suspended until " : "", until);
+	if (d->change[0])
+		printf("    last change (%s, %s): %s\n", d->change, cli_time(t, d->updated_at),
+		       d->note);
+	return 0;
+}
+
 static int
 domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t nmx)
 {
@@ -199,6 +247,13 @@ domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t n
 					buf_addc(&b, ',');
 				cli_json_str(&b, rows[i].pattern);
 			}
+		buf_adds(&b, "],\"destinations\":[");
+		struct dest_show ds = {c, &b, 0};
+		if ((rc = store_dest_each(s, dom, dest_show_one, &ds)) < 0) {
+			buf_free(&b);
+			free(rows);
+			return cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
+		}
 		buf_adds(&b, "]}");
 		printf("%s\n", b.data);
 		buf_free(&b);
@@ -233,6 +288,11 @@ domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t n
 		}
 		if (nmx == 0)
 			printf("(mx: patterns were not tried: give --mx HOST to simulate them.)\n");
+		struct dest_show ds = {c, NULL, 0};
+		if ((rc = store_dest_each(s, dom, dest_show_one, &ds)) < 0) {
+			free(rows);
+			return cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
+		}
 	}
 	free(rows);
 	return 0;
@@ -357,8 +417,9 @@ cmd_domain(struct cli *c, int argc, char **argv)
 			break;
 		case O_WARMUP:
 			if (strcmp(optarg, "none") != 0) {
-				long caps[1];
-				if (throttle_warmup_expand(optarg, caps, 1, &why) < 0)
+				long caps[THROTTLE_WARMUP_DAYS];
+				if (throttle_warmup_expand(optarg, caps, THROTTLE_WARMUP_DAYS,
+				                           &why) < 0)
 					return cli_usage("domain", "--warmup '%s': %s", optarg,
 					                 why);
 				if (strlen(optarg) >= sizeof(p.warmup))

@@ -11,16 +11,17 @@
 #define PER_H(n) ((n) / 3600.0)
 #define PER_MIN(n) ((n) / 60.0)
 
-/* The values for any field no record gives: also the "*" preset. */
+/* The values for any field no record gives: kirim send's own defaults (its options
+ * --dest-concurrency and --msgs-per-conn change them for a run). */
 static const struct policy builtin = {
     .pattern = "*",
     .set = POLICY_HAS(POLICY_F_MAX_CONNECTIONS) | POLICY_HAS(POLICY_F_RATE) |
            POLICY_HAS(POLICY_F_MAX_MSGS_PER_CONN) | POLICY_HAS(POLICY_F_CONNECT_RATE) |
            POLICY_HAS(POLICY_F_TLS),
-    .max_connections = 5,     /* Postfix's initial_destination_concurrency */
+    .max_connections = 10,    /* Postfix's default_destination_concurrency_limit is 20 */
     .rate = 0,                /* small domains get few messages; AIMD guards the rest */
     .max_msgs_per_conn = 100, /* reconnect now and then, as most MTAs do */
-    .connect_rate = PER_MIN(60),
+    .connect_rate = 0,        /* the connection cap and AIMD bound it */
     .tls = POLICY_TLS_OPPORTUNISTIC,
     .source = "preset",
 };
@@ -42,8 +43,8 @@ static const struct preset {
 	double connect; /* per second; -1: not given */
 	const char *why;
 } presets[] = {
-    /* The default: see builtin above. */
-    {"*", 5, 0, 100, PER_MIN(60), "default for any destination: few connections, no fixed rate"},
+    /* No "*" row: the default for other destinations is builtin above, which kirim
+     * send's options adjust per run; `kirim domain set '*' ...` makes one. */
     /* Google (Gmail and Workspace share MX hosts and filters): Google publishes no fixed
      * limits but defers with 421 4.7.28 on bursts from new or unknown IPs. */
     {"gmail.com", 5, 10, 50, PER_MIN(60), "Google: 5 connections, 50 per connection, 10/s"},
@@ -520,10 +521,6 @@ policy_preset(size_t i, struct policy *out, const char **why)
 	if (pr->connect >= 0) {
 		out->connect_rate = pr->connect;
 		out->set |= POLICY_HAS(POLICY_F_CONNECT_RATE);
-	}
-	if (strcmp(pr->pattern, "*") == 0) {
-		out->tls = builtin.tls;
-		out->set |= POLICY_HAS(POLICY_F_TLS);
 	}
 	if (why)
 		*why = pr->why;

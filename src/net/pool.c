@@ -549,9 +549,13 @@ dest_kick(struct pool_dest *d)
 	struct route *rt;
 	while (d->queued > d->starting && d->idle == 0 && d->conns < dest_conns(d) &&
 	       p->conns < p->max_conns && (rt = dest_route(d, now)) != NULL) {
-		if (d->bucket.rate > 0 &&
-		    (d->starting > 0 || throttle_bucket_wait(&d->bucket, now_s) > 0))
+		if (d->bucket.rate > 0 && d->starting > 0)
 			break;
+		double t = throttle_bucket_wait(&d->bucket, now_s);
+		if (d->bucket.rate > 0 && t > 0) {
+			dest_wake(d, t); /* open it when a message may go */
+			break;
+		}
 		double w = throttle_bucket_wait(&d->connect_bucket, now_s);
 		if (w > 0) {
 			dest_wake(d, w);

@@ -27,13 +27,13 @@ eq "mx set exit" "$RC" 0
 
 # show: merged field by field, with where each came from.
 run "$KIRIM" domain show eu.outlook.com --json
-eq "show wildcard" "$(json 'j["rate"]["text"], j["from"]["rate"], j["tls"], j["from"]["max_connections"], j["warmup"]["today_cap"]')" "1/s *.outlook.com required * 50"
+eq "show wildcard" "$(json 'j["rate"]["text"], j["from"]["rate"], j["tls"], j["from"]["max_connections"], j["warmup"]["today_cap"]')" "1/s *.outlook.com required None 50"
 run "$KIRIM" domain show outlook.com --json
 eq "apex is not the wildcard" "$(json 'j["from"]["rate"], j["tls"]')" "outlook.com opportunistic"
 run "$KIRIM" domain show shop.example --mx mx1.mail.example.net --mx backup.other.test --json
 eq "mx set applies" "$(json 'j["max_msgs_per_conn"], j["from"]["max_msgs_per_conn"], j["connect_rate"]["text"], j["mx"]')" "7 mx:mail.example.net 30/min ['mx1.mail.example.net', 'backup.other.test']"
 run "$KIRIM" domain show shop.example --json
-eq "no mx, no mx set" "$(json 'j["from"]["max_msgs_per_conn"]')" "*"
+eq "no mx, no mx set: the built-in default" "$(json 'j["from"]["max_msgs_per_conn"]')" "None"
 run "$KIRIM" domain show workspace.example --mx aspmx.l.google.com
 contains "preset mx:google.com" "$OUT" "from mx:google.com"
 run "$KIRIM" domain show gmail.com

@@ -120,5 +120,14 @@ start_server() {
 	PIDS+=("$LAST_PID")
 	wait_port "$port"
 }
+# start_server_at ADDR PORT ARGS... - the same on ADDR:PORT (any 127.x.y.z)
+start_server_at() {
+	local addr=$1 port=$2
+	shift 2
+	$PY3 "$SERVER_PY" --host "$addr" --port "$port" "$@" >"$TMP/server-$addr-$port.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	wait_port "$port" "$addr"
+}
 # stop PID - stop a server started above
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }

@@ -14,6 +14,10 @@ Built on Debian's python3-aiosmtpd (run it with /usr/bin/python3). Options:
                            to DIR/NNNN.json (mail_from, rcpt_tos, mail_options)
 Recipients whose local part starts with "reject" get 550 5.1.1, with "defer"
 451 4.3.0; the rest are accepted.
+  --host ADDR              listen on ADDR (any 127.x.y.z) instead of 127.0.0.1
+  --throttle-after N       after N accepted messages, answer every RCPT with
+  --throttle-for SECONDS   "451 4.7.0 Rate limited, try again later" for SECONDS,
+                           then accept again (a provider that says "slow down")
 
   --make-certs DIR         write a test CA (ca.pem, ca.key) and a server
                            certificate for mx.test and 127.0.0.1 signed by it
@@ -57,6 +61,7 @@ class Handler:
     def __init__(self, args):
         self.args = args
         self.count = 0
+        self.throttle_until = None
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -75,6 +80,12 @@ class Handler:
             return "550 5.1.1 <%s>: user unknown" % address
         if local.startswith("defer"):
             return "451 4.3.0 <%s>: try again later" % address
+        if self.args.throttle_after is not None and self.count >= self.args.throttle_after:
+            loop = asyncio.get_running_loop()
+            if self.throttle_until is None:
+                self.throttle_until = loop.time() + self.args.throttle_for
+            if loop.time() < self.throttle_until:
+                return "451 4.7.0 Rate limited, try again later"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -112,6 +123,9 @@ def main():
     ap.add_argument("--pipelining", action="store_true")
     ap.add_argument("--dump")
     ap.add_argument("--make-certs")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--throttle-after", type=int)
+    ap.add_argument("--throttle-for", type=float, default=3.0)
     args = ap.parse_args()
     if args.make_certs:
         make_certs(args.make_certs)
@@ -140,7 +154,7 @@ def main():
         return SMTP(handler, loop=loop, **kw)
 
     server = loop.run_until_complete(loop.create_server(
-        factory, host="127.0.0.1", port=args.port,
+        factory, host=args.host, port=args.port,
         ssl=ctx if args.implicit_tls else None))
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     loop.add_signal_handler(signal.SIGINT, loop.stop)

@@ -290,36 +290,12 @@ test_presets(void **state)
 	struct policy rows[128];
 	assert_true(n > 30 && n <= N(rows));
 	static const char *const must[] = {
-	    "*",
-	    "gmail.com",
-	    "googlemail.com",
-	    "mx:google.com",
-	    "outlook.com",
-	    "hotmail.com",
-	    "live.com",
-	    "msn.com",
-	    "mx:outlook.com",
-	    "yahoo.com",
-	    "aol.com",
-	    "mx:yahoodns.net",
-	    "icloud.com",
-	    "me.com",
-	    "mac.com",
-	    "telkom.net",
-	    "yahoo.co.id",
-	    "docomo.ne.jp",
-	    "ezweb.ne.jp",
-	    "au.com",
-	    "softbank.ne.jp",
-	    "i.softbank.jp",
-	    "naver.com",
-	    "qq.com",
-	    "163.com",
-	    "yandex.ru",
-	    "mail.ru",
-	    "gmx.de",
-	    "web.de",
-	    "t-online.de",
+	    "gmail.com",       "googlemail.com", "mx:google.com",  "outlook.com", "hotmail.com",
+	    "live.com",        "msn.com",        "mx:outlook.com", "yahoo.com",   "aol.com",
+	    "mx:yahoodns.net", "icloud.com",     "me.com",         "mac.com",     "telkom.net",
+	    "yahoo.co.id",     "docomo.ne.jp",   "ezweb.ne.jp",    "au.com",      "softbank.ne.jp",
+	    "i.softbank.jp",   "naver.com",      "qq.com",         "163.com",     "yandex.ru",
+	    "mail.ru",         "gmx.de",         "web.de",         "t-online.de",
 	};
 	for (size_t i = 0; i < n; i++) {
 		const char *why = NULL;
@@ -345,13 +321,9 @@ test_presets(void **state)
 	for (size_t m = 0; m < N(must); m++)
 		if (policy_find(rows, n, must[m]) == NULL)
 			fail_msg("no preset for %s", must[m]);
-	/* The "*" preset is the built-in default. */
-	const struct policy *star = policy_find(rows, n, "*");
-	const struct policy *b = policy_builtin();
-	assert_int_equal(star->max_connections, b->max_connections);
-	assert_int_equal(star->max_msgs_per_conn, b->max_msgs_per_conn);
-	assert_true(star->rate == b->rate && star->connect_rate == b->connect_rate);
-	assert_int_equal(star->tls, b->tls);
+	/* No "*" preset: other destinations get the built-in defaults (kirim send's own). */
+	assert_null(policy_find(rows, n, "*"));
+	assert_int_equal(policy_builtin()->max_connections, 10);
 
 	/* Resolving against the presets. */
 	static const char *const ws[] = {"aspmx.l.google.com"};
@@ -369,7 +341,7 @@ test_presets(void **state)
 	    {"yahoo.co.jp.example", yh, 1, "mx:yahoodns.net", 20},
 	    {"firm.example", ms, 1, "mx:outlook.com", 50},
 	    {"docomo.ne.jp", NULL, 0, "docomo.ne.jp", 20},
-	    {"small.example", NULL, 0, "*", 100},
+	    {"small.example", NULL, 0, "", 100}, /* "": the built-in default */
 	};
 	for (size_t i = 0; i < N(cases); i++) {
 		struct policy_effective e;
@@ -379,7 +351,7 @@ test_presets(void **state)
 			fail_msg("%s: from '%s' per_conn %d, want '%s' %d", cases[i].domain,
 			         e.from[POLICY_F_MAX_CONNECTIONS], e.p.max_msgs_per_conn,
 			         cases[i].from, cases[i].per_conn);
-		assert_string_equal(e.from[POLICY_F_TLS], "*");
+		assert_string_equal(e.from[POLICY_F_TLS], ""); /* no preset sets TLS */
 	}
 }
 

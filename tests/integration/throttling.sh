@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# throttle.sh - per-destination limits from `kirim domain` policies on a real direct send:
+# message rate (measured at the receiving smtp-sink), connection cap, destinations split by
+# a domain's own policy, adaptive backoff against an aiosmtpd server that starts answering
+# "451 4.7.0 rate limited" mid-send while another destination keeps its pace, a policy
+# change picked up by a running sender, and a warm-up cap across runs and days (faketime).
+. "$(dirname "$0")/lib.sh"
+
+printf '[sender]\nehlo = mta.kirim.test\n' >direct.conf
+export KIRIM_CONFIG="$TMP/direct.conf"
+printf 'Subject: Hi\n\n--- text\nHello.\n' >t.tpl
+"$KIRIM" template add t t.tpl >/dev/null
+campaign() { # campaign NAME DOMAIN N [DOMAIN N ...]
+	local name=$1
+	shift
+	printf 'email\n' >"$name.csv"
+	while [ $# -gt 0 ]; do
+		for i in $(seq 1 "$2"); do echo "u$i@$1"; done >>"$name.csv"
+		shift 2
+	done
+	"$KIRIM" import "$name.csv" --list "$name" -q >/dev/null
+	"$KIRIM" campaign create "$name" --list "$name" --template t --from "News <news@kirim.test>" >/dev/null
+}
+state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.state AS state, count(*) n FROM messages m JOIN campaigns c ON c.id = m.campaign_id JOIN contacts k ON k.id = m.contact_id WHERE c.name = '$1' ${2:+AND k.domain = '$2'} GROUP BY m.state ORDER BY m.state)"; }
+sink_dir() { mkdir -p "dump-$1" && chmod 777 "dump-$1" && echo "$TMP/dump-$1/%M."; }
+
+P=$(free_port)
+cat >records <<EOF2
+mx-host=rate.test,mx.rate.test,10
+host-record=mx.rate.test,127.0.1.2
+mx-host=conns.test,mx.conns.test,10
+host-record=mx.conns.test,127.0.1.3
+mx-host=a.split.test,mx.split.test,10
+mx-host=b.split.test,mx.split.test,10
+mx-host=c.split.test,mx.split.test,10
+host-record=mx.split.test,127.0.1.4
+mx-host=slow.test,mx.slow.test,10
+host-record=mx.slow.test,127.0.1.5
+mx-host=fast.test,mx.fast.test,10
+host-record=mx.fast.test,127.0.1.6
+mx-host=live.test,mx.live.test,10
+host-record=mx.live.test,127.0.1.7
+mx-host=warm.test,mx.warm.test,10
+host-record=mx.warm.test,127.0.1.8
+EOF2
+start_dnsmasq records
+for a in 2 3 4 6 7 8; do start_sink_at "127.0.1.$a" "$P" -d "$(sink_dir "$a")"; done
+start_server_at 127.0.1.5 "$P" --pipelining --throttle-after 30 --throttle-for 3
+slow_server=$LAST_PID
+send() { run "$KIRIM" -v send "$1" --dns-server "127.0.0.1:$DNS_PORT" --mx-port "$P" --timeout 5 --json "${@:2}"; }
+
+# 1. A rate of 10/s, measured at the sink: smooth (no burst past one second's worth) and
+#    within 5% of 10/s. 250 messages: about 25 s.
+"$KIRIM" domain set rate.test --rate 10/s >/dev/null
+campaign rate rate.test 250
+send rate --concurrency 8 --dest-concurrency 8
+eq "rate: all delivered" "$(state_of rate)" "delivered=250"
+$PY3 - "$TMP/dump-2" >rate.out <<'PYEND'
+import os, sys
+d = sys.argv[1]
+t = sorted(os.stat(os.path.join(d, f)).st_mtime for f in os.listdir(d))
+rate = (len(t) - 1) / (t[-1] - t[0])
+# the most messages that arrived within any one second
+j, most = 0, 0
+for i in range(len(t)):
+    while t[i] - t[j] >= 1.0:
+        j += 1
+    most = max(most, i - j + 1)
+print("%d %.2f %d" % (len(t), rate, most))
+PYEND
+read -r n rate most <rate.out
+echo "rate: $n messages at $rate/s, at most $most in one second"
+awk -v r="$rate" 'BEGIN { exit !(r >= 9.5 && r <= 10.5) }' && ok "rate within 5% of 10/s" || bad "rate within 5% of 10/s" "measured $rate/s"
+[ "$most" -le 11 ] && ok "no burst past the bucket (10 + the first token)" || bad "no burst" "$most in one second"
+
+# 2. A connection cap of 1 from the policy, whatever --dest-concurrency says.
+"$KIRIM" domain set conns.test --max-connections 1 >/dev/null
+campaign conns conns.test 60
+send conns --dest-concurrency 8 --msgs-per-conn 1000
+eq "connection cap: all delivered over one connection" "$(state_of conns) $(json 'j["connections"]')" "delivered=60 1"
+
+# 3. Domains on one MX host set share a destination, unless a domain has its own policy.
+"$KIRIM" domain set c.split.test --max-connections 2 >/dev/null
+campaign split a.split.test 5 b.split.test 5 c.split.test 5
+send split
+eq "split: all delivered" "$(state_of split)" "delivered=15"
+eq "split: two destinations" "$(sql "SELECT group_concat(d, ' ') FROM (SELECT DISTINCT dest AS d FROM messages WHERE dest LIKE 'mx:mx.split.test%' ORDER BY 1)")" "mx:mx.split.test mx:mx.split.test|c.split.test"
+
+# 4. Adaptive backoff: slow.test starts answering 451 4.7.0 after 30 messages, for 3 s;
+#    kirim halves that destination (and logs it), fast.test keeps going; the deferred ones
+#    go out at their retry time.
+campaign adapt slow.test 200 fast.test 200
+send adapt --concurrency 16 --dest-concurrency 8
+eq "backoff: the other destination unaffected" "$(state_of adapt fast.test)" "delivered=200"
+contains "backoff: the change is logged" "$ERR" "throttle dest=mx:mx.slow.test change=decreased"
+deferred=$(sql "SELECT count(*) FROM messages m JOIN contacts k ON k.id=m.contact_id WHERE k.domain='slow.test' AND m.state='queued' AND m.last_ecode='4.7.0'")
+[ "$deferred" -gt 0 ] && ok "backoff: the rate-limited ones are deferred ($deferred)" || bad "backoff: deferred" "$(state_of adapt slow.test)"
+eq "backoff: the destination's state is saved" "$(sql "SELECT slowdowns > 0, change IN ('decreased', 'suspended', 'increased') FROM destinations WHERE name = 'mx:mx.slow.test'")" "1|1"
+run "$KIRIM" domain show slow.test
+contains "backoff: domain show says what happened" "$OUT" "Rate limited"
+sleep 3 # the server's "rate limited" spell is over
+run env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+6m" "$KIRIM" send adapt --dns-server "127.0.0.1:$DNS_PORT" --mx-port "$P" --timeout 5 --json
+eq "backoff: recovered at the retry" "$(state_of adapt slow.test)" "delivered=200"
+
+# 5. A running sender picks up a changed policy within seconds: 2/s would take 30 s for
+#    60 messages; the change to unlimited lets the rest go at once.
+"$KIRIM" domain set live.test --rate 2/s >/dev/null
+campaign live live.test 60
+"$KIRIM" -v send live --dns-server "127.0.0.1:$DNS_PORT" --mx-port "$P" --json >live.out 2>live.err &
+live=$!
+sleep 3
+"$KIRIM" domain set live.test --rate none >/dev/null
+wait "$live"
+eq "live change: all delivered" "$(state_of live)" "delivered=60"
+contains "live change: applied while sending" "$(cat live.err)" "domain policies changed"
+secs=$($PY3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"] < 20)' live.out)
+eq "live change: done well before 30 s" "$secs" True
+
+# 6. Warm-up: day 1 takes 10 for the destination, the rest waits for tomorrow (no attempt
+#    counted, not failed), a second run the same day sends nothing, the next day 20 more.
+"$KIRIM" domain set warm.test --warmup 10,20,40 >/dev/null
+campaign warm warm.test 50
+send warm
+eq "warm-up day 1: 10 sent" "$(json 'j["attempted"]') $(state_of warm)" "10 delivered=10 queued=40"
+eq "warm-up: the rest waits for tomorrow, no attempt counted" "$(sql "SELECT count(*), max(attempts), min(next_attempt_at) = (strftime('%s','now') / 86400 + 1) * 86400 FROM messages WHERE state='queued'")" "40|0|1"
+send warm
+eq "warm-up: nothing more the same day" "$(json 'j["attempted"]')" 0
+run env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+1d" "$KIRIM" send warm --dns-server "127.0.0.1:$DNS_PORT" --mx-port "$P" --json
+eq "warm-up day 2: 20 more" "$(json 'j["attempted"]') $(state_of warm)" "20 delivered=30 queued=20"
+
+stop "$slow_server"
+finish
