@@ -68,6 +68,10 @@ int cmd_campaign(struct cli *c, int argc, char **argv);
 int cmd_preview(struct cli *c, int argc, char **argv);
 int cmd_dkim(struct cli *c, int argc, char **argv);
 int cmd_send(struct cli *c, int argc, char **argv);
+int cmd_report(struct cli *c, int argc, char **argv);
+int cmd_log(struct cli *c, int argc, char **argv);
+int cmd_serve(struct cli *c, int argc, char **argv);
+extern const char cmd_serve_help[];
 int cmd_domain(struct cli *c, int argc, char **argv);
 
 #endif

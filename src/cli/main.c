@@ -121,6 +121,7 @@ const struct cli_command cli_commands[] = {
      "Write a new private key to FILE (mode 0600, never over an existing file) and print\n"
      "the TXT record to publish at S._domainkey.DOMAIN (selector 'kirim' by default) and\n"
      "the kirim.conf lines that use it. RSA keys are 2048 bits unless --bits says otherwise.\n"},
+    {"serve", cmd_serve, "answer unsubscribe, open and click links (HTTP)", cmd_serve_help},
     {"send", cmd_send, "deliver a campaign's messages to MX hosts or through a relay",
      "Usage: kirim send CAMPAIGN [--relay URL | --direct] [--tls POLICY] [--concurrency N]\n"
      "                           [--dest-concurrency N] [--msgs-per-conn N] [--timeout SECONDS]\n"
@@ -207,6 +208,41 @@ const struct cli_command cli_commands[] = {
      "\n"
      "Every subcommand takes --json. Exit status: 0 on success, 64 for a usage\n"
      "error, 65 for a pattern or domain that is not valid.\n"},
+    {"report", cmd_report, "a campaign's delivery report (text, CSV, JSON, HTML)",
+     "Usage: kirim report CAMPAIGN [--format text|csv|json|html]\n"
+     "                    [--by domain|destination|reason|hour] [--top N] [-o FILE]\n"
+     "       kirim report --all [--last N] [--format text|csv|json|html] [-o FILE]\n"
+     "\n"
+     "How a campaign went: recipients, delivered, deferred, bounced (hard and soft),\n"
+     "failed, suppressed and why, complaints, unsubscribes, opens (human and machine\n"
+     "apart) and clicks, with rates; first and last delivery, duration, average and\n"
+     "peak messages per minute, TLS share; breakdowns by recipient domain (top N and\n"
+     "the others), destination (MX set or relay, with the slowest), failure reason\n"
+     "(with an example reply each) and hour. Times are UTC.\n"
+     "\n"
+     "The text format is a table for a terminal; CSV holds the --by table; JSON\n"
+     "(schema_version 1) and HTML hold everything. The HTML file is self-contained\n"
+     "(inline CSS and SVG charts, no JavaScript, no network) and prints well.\n"
+     "docs/report-formats.md documents the CSV columns and the JSON fields.\n"
+     "\n"
+     "Options:\n"
+     "  -f, --format F     text (default; json with --json), csv, json or html\n"
+     "  -b, --by B         the table for text and CSV: domain (default), destination,\n"
+     "                     reason or hour\n"
+     "  -n, --top N        domains and destinations shown before \"(others)\" (default 10)\n"
+     "  -o, --output FILE  write to FILE (made complete, then renamed into place)\n"
+     "      --all          one line per campaign, newest first\n"
+     "      --last N       with --all: the last N campaigns (default 20, 0 for all)\n"},
+    {"log", cmd_log, "export a campaign's per-attempt delivery log as CSV",
+     "Usage: kirim log CAMPAIGN [-o FILE]\n"
+     "\n"
+     "Write one CSV row per delivery attempt, oldest first: time (UTC, ISO 8601),\n"
+     "recipient, destination, MX host, outcome (delivered, deferred, bounced,\n"
+     "failed), reply code, enhanced code, reply text, TLS, attempt number.\n"
+     "docs/report-formats.md documents the columns.\n"
+     "\n"
+     "Options:\n"
+     "  -o, --output FILE  write to FILE instead of standard output\n"},
     {"version", cmd_version, "print the version of kirim and its libraries",
      "Usage: kirim version\n\nPrint kirim's version and the versions of the libraries it uses.\n"},
     {"help", cmd_help, "show help for a command",

@@ -1,0 +1,48 @@
+/*
+ * store_report - the SQL behind `kirim report` and `kirim log`.
+ *
+ * Fills a struct report (report.h) from the messages and events of one
+ * campaign, an overview of the latest campaigns, and walks the per-attempt
+ * delivery log. A campaign's report reads its messages once and its events
+ * once and does the grouping in C (hash tables), because SQLite's GROUP BY
+ * sorts and that is what made a 1,000,000-message report slow. Read-only:
+ * needs no transaction, and a sender may write while it runs (WAL). Does not
+ * log; errors are in store_errmsg.
+ */
+#ifndef KIRIM_STORE_REPORT_H
+#define KIRIM_STORE_REPORT_H
+
+#include <stdint.h>
+
+struct store;
+struct report;
+struct report_all;
+struct report_attempt;
+
+struct store_report_opts {
+	int top;         /* domains and destinations kept before "(others)"; 0: all */
+	int slowest;     /* how many slowest destinations; 0: none */
+	int max_buckets; /* at most this many timeline buckets (0: 120) */
+};
+
+/*
+ * store_report_fill - the report of the campaign called name into *out (zeroed
+ * first; free with report_free, also after a failure); STORE_E_NOTFOUND if no
+ * such campaign. generated_at is left for the caller.
+ */
+int store_report_fill(struct store *s, const char *name, const struct store_report_opts *o,
+                      struct report *out);
+
+/* store_report_all - the last (newest) campaigns into *out; last 0 means all */
+int store_report_all(struct store *s, int last, struct report_all *out);
+
+/* A callback per attempt; a non-zero return stops the walk and is returned. */
+typedef int (*store_report_attempt_cb)(void *arg, const struct report_attempt *a);
+
+/*
+ * store_report_attempts - every delivery attempt of the campaign called name,
+ * oldest first; STORE_E_NOTFOUND if no such campaign.
+ */
+int store_report_attempts(struct store *s, const char *name, store_report_attempt_cb cb, void *arg);
+
+#endif

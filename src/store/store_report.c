@@ -1,0 +1,920 @@
+/*
+ * store_report - the SQL behind reports (see store_report.h).
+ *
+ * A campaign's report is two streams: its messages (with the contact's
+ * domain) and its events. Both are grouped here in C with small open-addressing
+ * hash tables: SQLite's GROUP BY sorts its input, which cost more than the
+ * reading itself on a 1,000,000-message campaign (tools/bench-report). The
+ * queries are plain joins that SQLite and PostgreSQL both run.
+ */
+#include "kirim/store_report.h"
+#include "kirim/store.h"
+#include "store_int.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "kirim/report.h"
+#include "kirim/xmalloc.h"
+
+/* --- hash tables ----------------------------------------------------------------------------- */
+
+/* strmap: string -> index, the strings owned by the map. */
+struct strmap {
+	char **keys;
+	size_t *vals;
+	size_t cap, n;
+};
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static uint64_t
+hash_i64(int64_t v)
+{
+	uint64_t x = (uint64_t)v; /* splitmix64's finaliser */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static void
+strmap_grow(struct strmap *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 64;
+	char **nk = xcalloc(ncap, sizeof(*nk));
+	size_t *nv = xcalloc(ncap, sizeof(*nv));
+	for (size_t i = 0; i < m->cap; i++) {
+		if (m->keys[i] == NULL)
+			continue;
+		size_t j = hash_str(m->keys[i]) & (ncap - 1);
+		while (nk[j])
+			j = (j + 1) & (ncap - 1);
+		nk[j] = m->keys[i];
+		nv[j] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	m->keys = nk;
+	m->vals = nv;
+	m->cap = ncap;
+}
+
+/* strmap_get - the index of key; if new, *added is set and the index is next */
+static size_t
+strmap_get(struct strmap *m, const char *key, size_t next, bool *added)
+{
+	if ((m->n + 1) * 2 > m->cap)
+		strmap_grow(m);
+	size_t j = hash_str(key) & (m->cap - 1);
+	while (m->keys[j]) {
+		if (strcmp(m->keys[j], key) == 0) {
+			*added = false;
+			return m->vals[j];
+		}
+		j = (j + 1) & (m->cap - 1);
+	}
+	m->keys[j] = xstrdup(key);
+	m->vals[j] = next;
+	m->n++;
+	*added = true;
+	return next;
+}
+
+static void
+strmap_free(struct strmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->keys[i]);
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+/* i64map: int64 -> index (set only: index unused). Slot value 0 means empty. */
+struct i64map {
+	int64_t *keys;
+	size_t *vals; /* index + 1 */
+	size_t cap, n;
+};
+
+static void
+i64map_grow(struct i64map *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 256;
+	int64_t *nk = xcalloc(ncap, sizeof(*nk));
+	size_t *nv = xcalloc(ncap, sizeof(*nv));
+	for (size_t i = 0; i < m->cap; i++) {
+		if (m->vals[i] == 0)
+			continue;
+		size_t j = hash_i64(m->keys[i]) & (ncap - 1);
+		while (nv[j])
+			j = (j + 1) & (ncap - 1);
+		nk[j] = m->keys[i];
+		nv[j] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	m->keys = nk;
+	m->vals = nv;
+	m->cap = ncap;
+}
+
+/* i64map_get - the index of key; if new, *added is set and the index is next */
+static size_t
+i64map_get(struct i64map *m, int64_t key, size_t next, bool *added)
+{
+	if ((m->n + 1) * 2 > m->cap)
+		i64map_grow(m);
+	size_t j = hash_i64(key) & (m->cap - 1);
+	while (m->vals[j]) {
+		if (m->keys[j] == key) {
+			*added = false;
+			return m->vals[j] - 1;
+		}
+		j = (j + 1) & (m->cap - 1);
+	}
+	m->keys[j] = key;
+	m->vals[j] = next + 1;
+	m->n++;
+	*added = true;
+	return next;
+}
+
+static void
+i64map_free(struct i64map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+/* --- helpers --------------------------------------------------------------------------------- */
+
+static const char *
+col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static char *
+col_dup(sqlite3_stmt *st, int i)
+{
+	const char *t = col_text(st, i);
+	return t ? xstrdup(t) : NULL;
+}
+
+static int
+prepare(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, st, NULL) != SQLITE_OK) {
+		*st = NULL;
+		return store_fail(s, "prepare a report query");
+	}
+	return 0;
+}
+
+/* finish - finalize st after a walk that ended with rc (SQLITE_DONE is success) */
+static int
+finish(struct store *s, sqlite3_stmt *st, int rc, const char *doing)
+{
+	int ret = (rc == SQLITE_DONE) ? 0 : store_fail(s, doing);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* group_add - the group called key in a growable array indexed by map */
+static struct report_group *
+group_add(struct strmap *map, struct report_group **arr, size_t *n, size_t *cap, const char *key)
+{
+	bool added;
+	size_t i = strmap_get(map, key, *n, &added);
+	if (added) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*arr = xrealloc(*arr, *cap * sizeof(**arr));
+		}
+		memset(&(*arr)[i], 0, sizeof(**arr));
+		(*arr)[i].key = xstrdup(key);
+		(*n)++;
+	}
+	return &(*arr)[i];
+}
+
+static int
+group_by_messages(const void *a, const void *b)
+{
+	const struct report_group *x = a, *y = b;
+	if (x->messages != y->messages)
+		return x->messages > y->messages ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+static int
+group_by_delay(const void *a, const void *b)
+{
+	const struct report_group *x = a, *y = b;
+	if (x->avg_delay != y->avg_delay)
+		return x->avg_delay > y->avg_delay ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+static void
+group_sum(struct report_group *to, const struct report_group *g)
+{
+	/* avg_delay still holds the sum of delays here (made an average in group_finish). */
+	to->messages += g->messages;
+	to->delivered += g->delivered;
+	to->deferred += g->deferred;
+	to->bounced += g->bounced;
+	to->failed += g->failed;
+	to->pending += g->pending;
+	to->suppressed += g->suppressed;
+	to->deferrals += g->deferrals;
+	to->tls += g->tls;
+	to->avg_delay += g->avg_delay;
+	if (g->max_delay > to->max_delay)
+		to->max_delay = g->max_delay;
+}
+
+static void
+group_finish(struct report_group *g)
+{
+	g->avg_delay = g->delivered ? g->avg_delay / (double)g->delivered : 0;
+}
+
+/* top_n - sort groups by size and fold everything past the first top into "(others)" */
+static void
+top_n(struct report_group **arr, size_t *n, int top)
+{
+	qsort(*arr, *n, sizeof(**arr), group_by_messages);
+	if (top > 0 && *n > (size_t)top + 1) {
+		struct report_group others = {.key = xstrdup("(others)"), .others = true};
+		for (size_t i = (size_t)top; i < *n; i++) {
+			group_sum(&others, &(*arr)[i]);
+			free((*arr)[i].key);
+		}
+		(*arr)[top] = others;
+		*n = (size_t)top + 1;
+	}
+	for (size_t i = 0; i < *n; i++)
+		group_finish(&(*arr)[i]);
+}
+
+/* --- one campaign ---------------------------------------------------------------------------- */
+
+static const char sql_campaign[] =
+    "SELECT id, name, state, created_at FROM campaigns WHERE name = ?1";
+
+/* Every message with its domain; the destination is the last attempt's. */
+static const char sql_messages[] =
+    "SELECT c.domain, coalesce(m.dest, m.host), m.state, m.class, m.attempts, m.queued_at,"
+    " m.done_at, m.tls FROM messages m JOIN contacts c ON c.id = m.contact_id"
+    " WHERE m.campaign_id = ?1";
+
+/* Why messages were never sent: the message's own reason, else the suppression's. */
+static const char sql_skipped[] =
+    "SELECT coalesce(m.reason, CASE WHEN m.state = 'suppressed' THEN (SELECT s.reason FROM"
+    " suppressions s WHERE s.value IN (lower(c.email), c.domain) ORDER BY s.kind LIMIT 1)"
+    " END, CASE WHEN m.state = 'suppressed' THEN 'unknown' ELSE m.state END), count(*)"
+    " FROM messages m JOIN contacts c ON c.id = m.contact_id"
+    " WHERE m.campaign_id = ?1 AND m.state IN ('suppressed', 'cancelled')"
+    " GROUP BY 1 ORDER BY 2 DESC, 1";
+
+/*
+ * The campaign's events, two ways: from its messages (index events_message),
+ * or, when the campaign holds most of the messages, by reading the events in
+ * order and looking each message up, which is a third faster there (CROSS JOIN
+ * fixes the order in SQLite; PostgreSQL reads it as a plain join).
+ */
+#define EVENT_COLUMNS                                                                              \
+	"SELECT e.type, e.ts, e.tls, e.detail, e.reason, e.class, e.code, e.ecode, e.text,"        \
+	" e.message_id"
+static const char sql_events[] = EVENT_COLUMNS " FROM events e JOIN messages m"
+                                               " ON m.id = e.message_id WHERE m.campaign_id = ?1";
+static const char sql_events_scan[] = EVENT_COLUMNS
+    " FROM events e CROSS JOIN messages m WHERE m.id = e.message_id AND m.campaign_id = ?1";
+static const char sql_max_message[] = "SELECT max(id) FROM messages";
+
+static bool
+tls_used(const char *t)
+{
+	return t && *t && strcmp(t, "none") != 0;
+}
+
+static int
+fill_campaign(struct store *s, const char *name, struct report *r)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, sql_campaign, &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r->campaign_id = sqlite3_column_int64(st, 0);
+		r->campaign = col_dup(st, 1);
+		r->state = col_dup(st, 2);
+		r->created_at = sqlite3_column_int64(st, 3);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	if (rc == SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return STORE_E_NOTFOUND;
+	}
+	return finish(s, st, rc, "read the campaign");
+}
+
+static int
+fill_messages(struct store *s, const struct store_report_opts *o, struct report *r)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, sql_messages, &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, r->campaign_id);
+	struct strmap dmap = {0}, xmap = {0};
+	size_t dcap = 0, xcap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *domain = col_text(st, 0);
+		const char *dest = col_text(st, 1);
+		const char *state = col_text(st, 2);
+		const char *cls = col_text(st, 3);
+		int64_t attempts = sqlite3_column_int64(st, 4);
+		struct report_group *g[2];
+		g[0] = group_add(&dmap, &r->domains, &r->n_domains, &dcap,
+		                 domain && *domain ? domain : "(none)");
+		const char *no_dest =
+		    state && (strcmp(state, "suppressed") == 0 || strcmp(state, "cancelled") == 0)
+		        ? "(not sent)"
+		        : "(not tried yet)";
+		g[1] =
+		    group_add(&xmap, &r->dests, &r->n_dests, &xcap, dest && *dest ? dest : no_dest);
+		r->recipients++;
+		int64_t *field = NULL;
+		bool final_try = false;
+		switch (state ? state[0] : '?') {
+		case 'q': /* queued: deferred when tried before */
+			if (attempts > 0) {
+				r->deferred++;
+				field = &g[0]->deferred;
+			} else {
+				r->queued++;
+				field = &g[0]->pending;
+			}
+			break;
+		case 'c':
+			if (strcmp(state, "claimed") == 0) {
+				r->in_flight++;
+				field = &g[0]->pending;
+			} else {
+				r->skipped++;
+				field = &g[0]->suppressed;
+			}
+			break;
+		case 'd':
+			r->delivered++;
+			field = &g[0]->delivered;
+			final_try = true;
+			break;
+		case 'b':
+			if (cls && strcmp(cls, "soft") == 0)
+				r->bounced_soft++;
+			else
+				r->bounced_hard++;
+			field = &g[0]->bounced;
+			final_try = true;
+			break;
+		case 'f':
+			r->failed++;
+			field = &g[0]->failed;
+			final_try = true;
+			break;
+		case 's':
+			r->suppressed++;
+			field = &g[0]->suppressed;
+			break;
+		default:
+			r->skipped++;
+			field = &g[0]->suppressed;
+			break;
+		}
+		/* The same field in the destination's group. */
+		size_t off = (size_t)((char *)field - (char *)g[0]);
+		int64_t deferrals = attempts - (final_try && attempts > 0 ? 1 : 0);
+		bool delivered = state && strcmp(state, "delivered") == 0;
+		int64_t delay = 0;
+		if (delivered && sqlite3_column_type(st, 6) != SQLITE_NULL) {
+			delay = sqlite3_column_int64(st, 6) - sqlite3_column_int64(st, 5);
+			if (delay < 0)
+				delay = 0;
+		}
+		bool tls = delivered && tls_used(col_text(st, 7));
+		for (int k = 0; k < 2; k++) {
+			(*(int64_t *)((char *)g[k] + off))++;
+			g[k]->messages++;
+			g[k]->deferrals += deferrals;
+			if (delivered) {
+				g[k]->avg_delay += (double)delay; /* a sum until group_finish */
+				if (delay > g[k]->max_delay)
+					g[k]->max_delay = delay;
+				g[k]->tls += tls;
+			}
+		}
+	}
+	strmap_free(&dmap);
+	strmap_free(&xmap);
+	rc = finish(s, st, rc, "read the campaign's messages");
+	if (rc < 0)
+		return rc;
+
+	/* Slowest destinations: from all of them, before the top N are cut. */
+	size_t nslow = 0;
+	struct report_group *slow = xcalloc(r->n_dests ? r->n_dests : 1, sizeof(*slow));
+	for (size_t i = 0; i < r->n_dests; i++) {
+		if (r->dests[i].delivered == 0)
+			continue;
+		slow[nslow] = r->dests[i];
+		group_finish(&slow[nslow]);
+		nslow++;
+	}
+	qsort(slow, nslow, sizeof(*slow), group_by_delay);
+	size_t keep = o->slowest > 0 && nslow > (size_t)o->slowest ? (size_t)o->slowest : nslow;
+	if (o->slowest <= 0)
+		keep = 0;
+	for (size_t i = 0; i < keep; i++)
+		slow[i].key = xstrdup(slow[i].key);
+	r->slowest = slow;
+	r->n_slowest = keep;
+
+	top_n(&r->domains, &r->n_domains, o->top);
+	top_n(&r->dests, &r->n_dests, o->top);
+	return 0;
+}
+
+static int
+fill_skipped(struct store *s, struct report *r)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, sql_skipped, &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, r->campaign_id);
+	size_t cap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (r->n_skip_reasons == cap) {
+			cap = cap ? cap * 2 : 8;
+			r->skip_reasons = xrealloc(r->skip_reasons, cap * sizeof(*r->skip_reasons));
+		}
+		struct report_count *c = &r->skip_reasons[r->n_skip_reasons++];
+		c->label = col_dup(st, 0);
+		c->n = sqlite3_column_int64(st, 1);
+	}
+	return finish(s, st, rc, "count the messages not sent");
+}
+
+/* Per-minute counts while reading events; rolled up into hours and the timeline. */
+struct minute {
+	int64_t t;
+	int64_t delivered, deferred, bounced, failed, opens, clicks;
+};
+
+struct event_acc {
+	struct i64map mmap;
+	struct minute *min;
+	size_t n_min, cap_min, last;
+	/* Messages opened (by a person) and clicked: bitmaps by message id up to max_id
+	 * (cache-friendly: 125 KB per million messages), a hash set past it. */
+	unsigned char *opened_bits, *clicked_bits;
+	int64_t max_id;
+	struct i64map opened, clicked;
+	struct strmap rmap;
+	size_t cap_reasons;
+};
+
+static struct minute *
+minute_at(struct event_acc *a, int64_t ts)
+{
+	int64_t t = ts - ((ts % 60) + 60) % 60;
+	/* Events come mostly in time order: the last minute is the likely one. */
+	if (a->n_min && a->min[a->last].t == t)
+		return &a->min[a->last];
+	bool added;
+	size_t i = i64map_get(&a->mmap, t, a->n_min, &added);
+	if (added) {
+		if (a->n_min == a->cap_min) {
+			a->cap_min = a->cap_min ? a->cap_min * 2 : 256;
+			a->min = xrealloc(a->min, a->cap_min * sizeof(*a->min));
+		}
+		memset(&a->min[i], 0, sizeof(a->min[i]));
+		a->min[i].t = t;
+		a->n_min++;
+	}
+	a->last = i;
+	return &a->min[i];
+}
+
+static void
+add_reason(struct event_acc *a, struct report *r, sqlite3_stmt *st, const char *type)
+{
+	const char *reason = col_text(st, 4);
+	const char *cls = col_text(st, 5);
+	int code = sqlite3_column_int(st, 6);
+	const char *ecode = col_text(st, 7);
+	char key[512];
+	/* Unclassified failures are told apart by their enhanced (or basic) code. */
+	if (reason && *reason)
+		snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", type, cls ? cls : "", reason);
+	else
+		snprintf(key, sizeof(key), "%s\x1f%s\x1f\x1f%s\x1f%d", type, cls ? cls : "",
+		         ecode ? ecode : "", ecode ? 0 : code);
+	bool added;
+	size_t i = strmap_get(&a->rmap, key, r->n_reasons, &added);
+	if (added) {
+		if (r->n_reasons == a->cap_reasons) {
+			a->cap_reasons = a->cap_reasons ? a->cap_reasons * 2 : 16;
+			r->reasons = xrealloc(r->reasons, a->cap_reasons * sizeof(*r->reasons));
+		}
+		struct report_reason *x = &r->reasons[i];
+		memset(x, 0, sizeof(*x));
+		x->outcome = xstrdup(type);
+		x->cls = cls && *cls ? xstrdup(cls) : NULL;
+		x->reason = reason && *reason ? xstrdup(reason) : NULL;
+		x->ecode = ecode && *ecode ? xstrdup(ecode) : NULL;
+		x->code = code;
+		r->n_reasons++;
+	}
+	struct report_reason *x = &r->reasons[i];
+	x->count++;
+	if (x->example == NULL) {
+		const char *text = col_text(st, 8);
+		if (text && *text) {
+			x->example = xstrdup(text);
+			/* Keep the codes of the reply the example came from. */
+			free(x->ecode);
+			x->ecode = ecode && *ecode ? xstrdup(ecode) : NULL;
+			x->code = code;
+		}
+	}
+}
+
+/* first_time - whether message id is new to the set (bitmap bits, or map past max_id) */
+static bool
+first_time(struct event_acc *a, unsigned char *bits, struct i64map *map, int64_t id)
+{
+	if (id >= 0 && id <= a->max_id) {
+		unsigned char bit = (unsigned char)(1u << (id & 7));
+		bool fresh = !(bits[id >> 3] & bit);
+		bits[id >> 3] |= bit;
+		return fresh;
+	}
+	bool added;
+	i64map_get(map, id, 0, &added);
+	return added;
+}
+
+static bool
+detail_machine(const char *detail)
+{
+	/* {"machine":true}: a prefetcher's open. A full JSON parse is not needed for one flag. */
+	if (detail == NULL)
+		return false;
+	const char *p = strstr(detail, "\"machine\"");
+	if (p == NULL)
+		return false;
+	p += 9;
+	while (*p == ' ' || *p == '\t' || *p == ':')
+		p++;
+	return strncmp(p, "true", 4) == 0;
+}
+
+static int
+reason_by_count(const void *a, const void *b)
+{
+	const struct report_reason *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	int c = strcmp(x->outcome, y->outcome);
+	if (c)
+		return c;
+	return strcmp(x->reason ? x->reason : "", y->reason ? y->reason : "");
+}
+
+static int
+minute_by_time(const void *a, const void *b)
+{
+	const struct minute *x = a, *y = b;
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static void
+bucket_add(struct report_bucket *b, const struct minute *m)
+{
+	b->delivered += m->delivered;
+	b->deferred += m->deferred;
+	b->bounced += m->bounced;
+	b->failed += m->failed;
+	b->opens += m->opens;
+	b->clicks += m->clicks;
+}
+
+/* roll_up - minutes (sorted) into hours and the chart's timeline */
+static void
+roll_up(struct event_acc *a, const struct store_report_opts *o, struct report *r)
+{
+	qsort(a->min, a->n_min, sizeof(*a->min), minute_by_time);
+	size_t cap = 0;
+	int64_t first = 0, last = -1;
+	for (size_t i = 0; i < a->n_min; i++) {
+		const struct minute *m = &a->min[i];
+		int64_t h = m->t - ((m->t % 3600) + 3600) % 3600;
+		if (r->n_hours == 0 || r->hours[r->n_hours - 1].t != h) {
+			if (r->n_hours == cap) {
+				cap = cap ? cap * 2 : 32;
+				r->hours = xrealloc(r->hours, cap * sizeof(*r->hours));
+			}
+			memset(&r->hours[r->n_hours], 0, sizeof(*r->hours));
+			r->hours[r->n_hours++].t = h;
+		}
+		bucket_add(&r->hours[r->n_hours - 1], m);
+		if (m->delivered > r->peak_per_minute) {
+			r->peak_per_minute = m->delivered;
+			r->peak_minute = m->t;
+		}
+		if (m->delivered + m->deferred + m->bounced + m->failed > 0) {
+			if (last < first)
+				first = m->t;
+			last = m->t;
+		}
+	}
+	if (last < first)
+		return;
+	/* The chart's step: the smallest of these that needs at most max_buckets bars. */
+	static const int64_t steps[] = {60,    300,   600,   900,   1800,   3600,  7200,
+	                                10800, 21600, 43200, 86400, 172800, 604800};
+	int maxb = o->max_buckets > 0 ? o->max_buckets : 120;
+	int64_t step = steps[0];
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		step = steps[i];
+		int64_t s0 = first - ((first % step) + step) % step;
+		if ((last - s0) / step + 1 <= maxb)
+			break;
+	}
+	int64_t s0 = first - ((first % step) + step) % step;
+	size_t n = (size_t)((last - s0) / step + 1);
+	r->timeline = xcalloc(n, sizeof(*r->timeline));
+	r->n_timeline = n;
+	r->timeline_step = step;
+	for (size_t i = 0; i < n; i++)
+		r->timeline[i].t = s0 + (int64_t)i * step;
+	for (size_t i = 0; i < a->n_min; i++) {
+		const struct minute *m = &a->min[i];
+		if (m->t < s0 || m->t > last)
+			continue;
+		size_t k = (size_t)((m->t - s0) / step);
+		if (k < n)
+			bucket_add(&r->timeline[k], m);
+	}
+}
+
+static int
+fill_events(struct store *s, const struct store_report_opts *o, struct report *r)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, sql_max_message, &st);
+	if (rc < 0)
+		return rc;
+	int64_t max_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if ((rc = prepare(s, r->recipients * 3 >= max_id ? sql_events_scan : sql_events, &st)) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, r->campaign_id);
+	struct event_acc a;
+	memset(&a, 0, sizeof(a));
+	/* At most 2^28 ids in the bitmaps (32 MiB each); ids past that go to the hash sets. */
+	a.max_id = max_id < 0 ? 0 : max_id > (1 << 28) ? (1 << 28) : max_id;
+	a.opened_bits = xcalloc((size_t)(a.max_id >> 3) + 1, 1);
+	a.clicked_bits = xcalloc((size_t)(a.max_id >> 3) + 1, 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *type = col_text(st, 0);
+		int64_t ts = sqlite3_column_int64(st, 1);
+		if (type == NULL)
+			continue;
+		struct minute *m = minute_at(&a, ts);
+		if (strcmp(type, "delivered") == 0) {
+			r->attempts++;
+			m->delivered++;
+			if (tls_used(col_text(st, 2)))
+				r->tls_delivered++;
+			if (r->first_delivery == 0 || ts < r->first_delivery)
+				r->first_delivery = ts;
+			if (ts > r->last_delivery)
+				r->last_delivery = ts;
+		} else if (strcmp(type, "deferred") == 0) {
+			r->attempts++;
+			m->deferred++;
+			add_reason(&a, r, st, type);
+		} else if (strcmp(type, "bounced") == 0) {
+			r->attempts++;
+			m->bounced++;
+			add_reason(&a, r, st, type);
+		} else if (strcmp(type, "failed") == 0) {
+			r->attempts++;
+			m->failed++;
+			add_reason(&a, r, st, type);
+		} else if (strcmp(type, "open") == 0) {
+			if (detail_machine(col_text(st, 3))) {
+				r->opens_machine++;
+			} else {
+				r->opens_human++;
+				m->opens++;
+				r->opens_unique += first_time(&a, a.opened_bits, &a.opened,
+				                              sqlite3_column_int64(st, 9));
+			}
+		} else if (strcmp(type, "click") == 0) {
+			r->clicks++;
+			m->clicks++;
+			r->clicks_unique +=
+			    first_time(&a, a.clicked_bits, &a.clicked, sqlite3_column_int64(st, 9));
+		} else if (strcmp(type, "complaint") == 0) {
+			r->complaints++;
+		} else if (strcmp(type, "unsubscribe") == 0) {
+			r->unsubscribes++;
+		}
+	}
+	rc = finish(s, st, rc, "read the campaign's events");
+	if (rc == 0) {
+		qsort(r->reasons, r->n_reasons, sizeof(*r->reasons), reason_by_count);
+		roll_up(&a, o, r);
+	}
+	i64map_free(&a.mmap);
+	free(a.opened_bits);
+	free(a.clicked_bits);
+	i64map_free(&a.opened);
+	i64map_free(&a.clicked);
+	strmap_free(&a.rmap);
+	free(a.min);
+	return rc;
+}
+
+int
+store_report_fill(struct store *s, const char *name, const struct store_report_opts *o,
+                  struct report *out)
+{
+	static const struct store_report_opts defaults = {.top = 10, .slowest = 5};
+	if (o == NULL)
+		o = &defaults;
+	memset(out, 0, sizeof(*out));
+	int rc = fill_campaign(s, name, out);
+	if (rc == 0)
+		rc = fill_messages(s, o, out);
+	if (rc == 0)
+		rc = fill_skipped(s, out);
+	if (rc == 0)
+		rc = fill_events(s, o, out);
+	return rc;
+}
+
+/* --- every campaign ---------------------------------------------------------------------------
+ */
+
+static const char sql_all[] =
+    "SELECT c.id, c.name, c.state, c.created_at,"
+    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id),"
+    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.state = 'delivered'),"
+    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.state = 'queued'"
+    "  AND m.attempts > 0),"
+    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.state = 'bounced'),"
+    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.state = 'failed'),"
+    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id"
+    "  AND m.state IN ('suppressed', 'cancelled')),"
+    " (SELECT min(m.done_at) FROM messages m WHERE m.campaign_id = c.id"
+    "  AND m.state = 'delivered'),"
+    " (SELECT max(m.done_at) FROM messages m WHERE m.campaign_id = c.id"
+    "  AND m.state = 'delivered')"
+    " FROM campaigns c ORDER BY c.created_at DESC, c.id DESC LIMIT ?1";
+
+/* Engagement of one campaign: from the events of those types only (index events_type_ts). */
+static const char sql_all_events[] =
+    "SELECT e.type, count(*), count(DISTINCT e.message_id) FROM events e"
+    " JOIN messages m ON m.id = e.message_id WHERE m.campaign_id = ?1"
+    " AND e.type IN ('complaint', 'unsubscribe', 'open', 'click')"
+    " AND (e.type <> 'open' OR e.detail IS NULL OR json_extract(e.detail, '$.machine')"
+    " IS NOT 1) GROUP BY e.type";
+
+int
+store_report_all(struct store *s, int last, struct report_all *out)
+{
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *st, *ev;
+	int rc = prepare(s, sql_all, &st);
+	if (rc < 0)
+		return rc;
+	if ((rc = prepare(s, sql_all_events, &ev)) < 0) {
+		sqlite3_finalize(st);
+		return rc;
+	}
+	sqlite3_bind_int64(st, 1, last > 0 ? last : -1);
+	size_t cap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (out->n == cap) {
+			cap = cap ? cap * 2 : 16;
+			out->campaigns = xrealloc(out->campaigns, cap * sizeof(*out->campaigns));
+		}
+		struct report_campaign *c = &out->campaigns[out->n++];
+		memset(c, 0, sizeof(*c));
+		c->name = col_dup(st, 1);
+		c->state = col_dup(st, 2);
+		c->created_at = sqlite3_column_int64(st, 3);
+		c->recipients = sqlite3_column_int64(st, 4);
+		c->delivered = sqlite3_column_int64(st, 5);
+		c->deferred = sqlite3_column_int64(st, 6);
+		c->bounced = sqlite3_column_int64(st, 7);
+		c->failed = sqlite3_column_int64(st, 8);
+		c->suppressed = sqlite3_column_int64(st, 9);
+		c->first_delivery = sqlite3_column_int64(st, 10);
+		c->last_delivery = sqlite3_column_int64(st, 11);
+		c->pending = c->recipients - c->delivered - c->deferred - c->bounced - c->failed -
+		             c->suppressed;
+		sqlite3_reset(ev);
+		sqlite3_bind_int64(ev, 1, sqlite3_column_int64(st, 0));
+		int erc;
+		while ((erc = sqlite3_step(ev)) == SQLITE_ROW) {
+			const char *type = col_text(ev, 0);
+			int64_t n = sqlite3_column_int64(ev, 1), u = sqlite3_column_int64(ev, 2);
+			if (type == NULL)
+				continue;
+			if (strcmp(type, "complaint") == 0)
+				c->complaints = n;
+			else if (strcmp(type, "unsubscribe") == 0)
+				c->unsubscribes = n;
+			else if (strcmp(type, "open") == 0)
+				c->opens_unique = u;
+			else if (strcmp(type, "click") == 0)
+				c->clicks_unique = u;
+		}
+		if (erc != SQLITE_DONE) {
+			rc = erc;
+			break;
+		}
+	}
+	sqlite3_finalize(ev);
+	return finish(s, st, rc, "read the campaigns");
+}
+
+/* --- the attempt log ------------------------------------------------------------------------- */
+
+static const char sql_attempts[] =
+    "SELECT e.ts, c.email, coalesce(e.dest, m.dest), e.host, e.type, e.code, e.ecode, e.text,"
+    " e.tls, e.attempt FROM events e JOIN messages m ON m.id = e.message_id"
+    " JOIN contacts c ON c.id = m.contact_id WHERE m.campaign_id = ?1"
+    " AND e.type IN ('delivered', 'deferred', 'bounced', 'failed') ORDER BY e.id";
+
+int
+store_report_attempts(struct store *s, const char *name, store_report_attempt_cb cb, void *arg)
+{
+	struct report r;
+	memset(&r, 0, sizeof(r));
+	int rc = fill_campaign(s, name, &r);
+	int64_t id = r.campaign_id;
+	report_free(&r);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st;
+	if ((rc = prepare(s, sql_attempts, &st)) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct report_attempt a = {
+		    .ts = sqlite3_column_int64(st, 0),
+		    .recipient = col_text(st, 1),
+		    .dest = col_text(st, 2),
+		    .host = col_text(st, 3),
+		    .outcome = col_text(st, 4),
+		    .code = sqlite3_column_int(st, 5),
+		    .ecode = col_text(st, 6),
+		    .text = col_text(st, 7),
+		    .tls = col_text(st, 8),
+		    .attempt = sqlite3_column_int(st, 9),
+		};
+		int crc = cb(arg, &a);
+		if (crc) {
+			sqlite3_finalize(st);
+			return crc;
+		}
+	}
+	return finish(s, st, rc, "read the delivery log");
+}
