@@ -1,0 +1,53 @@
+/*
+ * serve - `kirim serve`: the HTTP endpoint for one-click unsubscribes (RFC
+ * 8058), the unsubscribe page, open pixels and click redirects.
+ *
+ * One libuv loop on the calling thread drives libmicrohttpd (its epoll fd is
+ * polled by the loop, MHD_run is called when it is ready); routing and token
+ * checks run on the loop (serve_route.h, token.h). Requests that change the
+ * database are suspended and queued; one writer (uv_queue_work, one batch at
+ * a time) applies the queue in one transaction (at most batch_max events) and
+ * only then are the requests resumed and answered (group commit: a POST is
+ * never answered before its write is committed). The store is used only by
+ * the writer while serve_run runs.
+ *
+ * Limits: request body, request header memory, a deadline for a whole
+ * request (slow senders are cut off), per-IP token-bucket rate and
+ * per-IP connections. Logs one logfmt line per request (at info; the token
+ * is never logged, only the campaign and contact it names), buffered and
+ * written at least every 100 ms. SIGINT/SIGTERM stop it gracefully: no new
+ * connections, queued writes committed and answered, then return 0.
+ */
+#ifndef KIRIM_SERVE_H
+#define KIRIM_SERVE_H
+
+#include <stddef.h>
+
+struct store;
+
+struct serve_opts {
+	const char *listen;          /* "HOST:PORT" or "[V6]:PORT"; port 0 picks one */
+	const char *base_url;        /* the public base URL (for the startup line), or NULL */
+	const unsigned char *secret; /* the token key */
+	size_t secret_len;
+	unsigned max_body;         /* bytes of request body; 0: 4096 */
+	unsigned max_header;       /* bytes for the request line and headers; 0: 8192 */
+	unsigned timeout;          /* seconds for a whole request, and keep-alive idle; 0: 10 */
+	unsigned max_conns;        /* open connections; 0: 1024 */
+	unsigned max_conns_per_ip; /* 0: 256 */
+	double rate;               /* requests per second per client IP; < 0: off; 0: 20 */
+	unsigned burst;            /* token bucket size; 0: 100 */
+	unsigned batch_max;        /* events per transaction; 0: 500 */
+	int trust_proxy;           /* take X-Real-IP when the peer is a loopback address */
+	/* ready - called once listening, with the bound port (for tests and scripts) */
+	void (*ready)(void *arg, unsigned port);
+	void *ready_arg;
+};
+
+/*
+ * serve_run - serve until SIGINT or SIGTERM. Returns 0 after a graceful
+ * stop, or -1 with a sentence in err (cannot listen, bad address, store).
+ */
+int serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * serve_route - the pure request logic of `kirim serve`: which route a
+ * method and path name, whether a POST body is an RFC 8058 one-click
+ * unsubscribe, whether a user agent is a known mail prefetcher (a machine
+ * open), and the click-link rewriting the composer applies to HTML parts.
+ *
+ * Routes (TOKEN is [A-Za-z0-9_-]{1,63}; the HMAC check is the caller's):
+ *   GET|HEAD /healthz                  health
+ *   GET|HEAD /u/TOKEN                  the unsubscribe page (never unsubscribes)
+ *   POST     /u/TOKEN                  unsubscribe (RFC 8058 one-click)
+ *   POST     /u/TOKEN/resubscribe      undo an unsubscribe
+ *   GET|HEAD /o/TOKEN.gif              open pixel
+ *   GET|HEAD /c/TOKEN/N                click N (decimal, no leading zeros, < SERVE_LINKS_MAX)
+ *   GET|HEAD /v/TOKEN                  browser view (reserved; answered 404 for now)
+ * A known path with another method is SERVE_ROUTE_METHOD (405); anything
+ * else is SERVE_ROUTE_NOT_FOUND. A query string is ignored.
+ *
+ * Pure code: no I/O, no globals, no logging. Returned pointers point into
+ * the caller's input and live as long as it does.
+ */
+#ifndef KIRIM_SERVE_ROUTE_H
+#define KIRIM_SERVE_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct buf;
+
+enum serve_route_kind {
+	SERVE_ROUTE_NOT_FOUND,
+	SERVE_ROUTE_METHOD, /* a known path, a method it does not take */
+	SERVE_ROUTE_HEALTH,
+	SERVE_ROUTE_UNSUB_PAGE,
+	SERVE_ROUTE_UNSUB_POST,
+	SERVE_ROUTE_RESUB_POST,
+	SERVE_ROUTE_OPEN,
+	SERVE_ROUTE_CLICK,
+	SERVE_ROUTE_VIEW,
+};
+
+enum { SERVE_LINKS_MAX = 1000, SERVE_TOKEN_MAX = 63, SERVE_URL_MAX = 2048 };
+
+struct serve_route {
+	enum serve_route_kind kind;
+	bool head;         /* HEAD: answer as GET, record nothing */
+	const char *token; /* into the path, token_len bytes; NULL when the route has none */
+	size_t token_len;
+	unsigned link; /* SERVE_ROUTE_CLICK: the link number */
+};
+
+/* serve_route_name - a short name for logs ("unsubscribe", "open", ...) */
+const char *serve_route_name(enum serve_route_kind kind);
+
+/*
+ * serve_route_match - route method (NUL-terminated) and the n bytes of path
+ * (the request target, query string allowed) into *out. Always fills *out.
+ */
+void serve_route_match(const char *method, const char *path, size_t n, struct serve_route *out);
+
+/*
+ * serve_route_one_click - whether the POST body (n bytes, content type ctype,
+ * NULL when absent) carries List-Unsubscribe=One-Click (RFC 8058 section 3.2):
+ * application/x-www-form-urlencoded (other fields allowed) or
+ * multipart/form-data. Sets *page when the form also has page=1 (the
+ * unsubscribe page's own form, which wants a page back).
+ */
+bool serve_route_one_click(const char *ctype, const char *body, size_t n, bool *page);
+
+/*
+ * serve_route_machine_ua - the name of the prefetcher ua belongs to
+ * ("apple-mpp", "gmail-proxy", ...), or NULL for a person's mail client. An
+ * absent or empty user agent counts as a machine ("empty").
+ */
+const char *serve_route_machine_ua(const char *ua);
+
+/* The click-link table of a campaign: url[n] is link n. */
+struct serve_links {
+	char **url;
+	size_t n, cap;
+};
+
+/*
+ * serve_links_rewrite - copy the n bytes of html to out with the href of
+ * every <a> (and <area>) whose URL is http(s) rewritten to
+ * BASE/c/TOKEN/N (BASE without its trailing '/'), where N is the URL's
+ * number in links: a URL already there keeps its number, a new one is
+ * appended (so one table serves every recipient of a campaign). Skips
+ * mailto: and other schemes, URLs starting with skip_prefix (kirim's own
+ * unsubscribe and view links; NULL: none), URLs longer than SERVE_URL_MAX,
+ * and every link past SERVE_LINKS_MAX. The table stores URLs with &amp;
+ * and the other character references of an attribute decoded, as a browser
+ * would follow them. Returns the number of links rewritten.
+ */
+size_t serve_links_rewrite(const char *html, size_t n, const char *base_url, const char *token,
+                           const char *skip_prefix, struct buf *out, struct serve_links *links);
+/* serve_links_json - append the table as a JSON array of strings (campaigns.options "links") */
+void serve_links_json(const struct serve_links *links, struct buf *out);
+/* serve_links_free - release the table's strings; the struct can be reused */
+void serve_links_free(struct serve_links *links);
+
+/*
+ * serve_route_redirect_ok - whether url (from a campaign's link table) is
+ * safe for a Location header: http or https, a host, no control
+ * characters, at most SERVE_URL_MAX bytes.
+ */
+bool serve_route_redirect_ok(const char *url);
+
+#endif

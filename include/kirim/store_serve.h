@@ -1,0 +1,81 @@
+/*
+ * store_serve - the SQL of `kirim serve`: unsubscribes, resubscribes, opens
+ * and clicks, applied in batches (one transaction per batch, so many HTTP
+ * requests share one commit).
+ *
+ * An unsubscribe suppresses the contact's address (suppressions kind
+ * 'address', reason 'unsubscribe', source 'campaign:NAME') and marks their
+ * still-queued messages 'suppressed'; when the campaign's options say
+ * "unsubscribe_scope": "list" it removes the contact from the campaign's
+ * list instead (and only that list's queued messages are dropped). Doing it
+ * twice changes nothing and records one event. A resubscribe undoes either
+ * (a suppression made for another reason, such as a hard bounce, stays).
+ * Every unsubscribe, open and click that changes something is an events row
+ * (type unsubscribe/open/click, detail JSON {"scope":..}, {"machine":..},
+ * {"link":N}) on the message of (campaign, contact), when there is one.
+ * A click's URL comes from campaigns.options "links" (a JSON array, link N
+ * at index N), written by the composer when it rewrote the HTML links.
+ *
+ * Uses the store's connection (store_int.h); one thread at a time, like the
+ * store, except store_serve_checkpoint, which has its own connection. Does
+ * not log.
+ */
+#ifndef KIRIM_STORE_SERVE_H
+#define KIRIM_STORE_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+enum store_serve_type {
+	STORE_SERVE_UNSUBSCRIBE,
+	STORE_SERVE_RESUBSCRIBE,
+	STORE_SERVE_OPEN,
+	STORE_SERVE_CLICK,
+};
+
+struct store_serve_event {
+	/* In. */
+	enum store_serve_type type;
+	int64_t campaign_id, contact_id;
+	int64_t ts;
+	bool machine;      /* open: fetched by a known prefetcher */
+	const char *agent; /* open: which one (a static name), or NULL */
+	unsigned link;     /* click: the link number */
+	bool dry;          /* look up (a click's URL) but record nothing: a HEAD request */
+	/* Out. */
+	int result;     /* 0, or STORE_E_NOTFOUND: no such campaign, contact or link */
+	bool changed;   /* unsubscribe/resubscribe: false when it was already so */
+	bool recorded;  /* an events row was written */
+	char url[2049]; /* click: the link's URL */
+};
+
+struct store_serve;
+
+/* store_serve_new - prepare the statements on s's connection; NULL with store_errmsg set */
+struct store_serve *store_serve_new(struct store *s);
+/* store_serve_free - finalize the statements; NULL is a no-op */
+void store_serve_free(struct store_serve *ss);
+/*
+ * store_serve_apply - apply n events in one transaction and set each one's
+ * result. Returns 0 (per-event results set), or STORE_E_SQL / STORE_E_BUSY
+ * when the transaction failed as a whole (nothing was written).
+ */
+int store_serve_apply(struct store_serve *ss, struct store_serve_event *ev, size_t n);
+/*
+ * store_serve_checkpoint_start - stop the store's connection from running WAL
+ * checkpoints inside its commits (each one stalls a batch) and open a second
+ * connection that store_serve_checkpoint uses instead; store_serve_free
+ * gives the store's connection its automatic checkpoints back.
+ */
+int store_serve_checkpoint_start(struct store_serve *ss);
+/*
+ * store_serve_checkpoint - one passive checkpoint (copies what it can
+ * without blocking the writer). Safe to call from another thread while
+ * store_serve_apply runs: it uses its own connection.
+ */
+int store_serve_checkpoint(struct store_serve *ss);
+
+#endif

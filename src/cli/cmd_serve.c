@@ -1,0 +1,204 @@
+/* cmd_serve - `kirim serve`: the unsubscribe, open and click HTTP endpoint. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kirim/config.h"
+#include "kirim/log.h"
+#include "kirim/serve.h"
+#include "kirim/store.h"
+
+const char cmd_serve_help[] =
+    "Usage: kirim serve [--listen HOST:PORT] [--base-url URL] [options]\n"
+    "\n"
+    "Answer the links kirim puts in messages: one-click unsubscribes (RFC 8058), the\n"
+    "unsubscribe page, open pixels and click redirects. Every unsubscribe, open and\n"
+    "click is recorded in the database; an unsubscribe suppresses the address for every\n"
+    "later campaign (or, when the campaign's options say \"unsubscribe_scope\": \"list\",\n"
+    "removes it from the campaign's list). Writes are committed in batches, and a\n"
+    "request is answered only once its write is committed.\n"
+    "\n"
+    "  POST /u/TOKEN              body List-Unsubscribe=One-Click: unsubscribe, 200\n"
+    "  GET  /u/TOKEN              a page with one button that unsubscribes (GET never does)\n"
+    "  POST /u/TOKEN/resubscribe  undo an unsubscribe\n"
+    "  GET  /o/TOKEN.gif          a 1x1 GIF; records an open (prefetchers as machine opens)\n"
+    "  GET  /c/TOKEN/N            302 to link N of the campaign's own link table\n"
+    "  GET  /healthz              200 ok\n"
+    "A forged, altered or foreign token gets 404 and changes nothing. Serve plain HTTP\n"
+    "on loopback and put a TLS reverse proxy (nginx) in front: see docs/serve.md.\n"
+    "\n"
+    "Options:\n"
+    "  -l, --listen HOST:PORT   address to listen on (default 127.0.0.1:8025; [::1]:PORT\n"
+    "                           for IPv6; port 0 picks a free one)\n"
+    "      --base-url URL       the public URL the proxy serves this under, e.g.\n"
+    "                           https://mail.example.com (default: from [unsubscribe] url);\n"
+    "                           checked against kirim.conf's unsubscribe url\n"
+    "      --max-body BYTES     largest request body (default 4096); larger gets 413\n"
+    "      --max-header BYTES   memory for the request line and headers (default 8192);\n"
+    "                           larger gets 431 (or 414 for a long URL)\n"
+    "      --timeout SECONDS    time to send a whole request, and keep-alive idle time\n"
+    "                           (default 10); slower clients are disconnected\n"
+    "      --rate N             requests per second per client address (default 20;\n"
+    "                           0 turns the limit off); over it gets 429\n"
+    "      --burst N            requests a client may send at once (default 100)\n"
+    "      --max-connections N  open connections (default 1024)\n"
+    "      --max-per-ip N       open connections per client address (default 256)\n"
+    "      --batch N            events per database transaction (default 500)\n"
+    "      --trust-proxy        take the client address from X-Real-IP when the peer is\n"
+    "                           a loopback address (the reverse proxy)\n"
+    "\n"
+    "Logs one line per request (-q: none), without tokens. SIGINT or SIGTERM stops it\n"
+    "gracefully: queued writes are committed and answered first.\n"
+    "\n"
+    "Exit status: 0 after a stop by signal, 64 usage, 66 no database, 69 cannot listen,\n"
+    "78 configuration.\n";
+
+static int
+parse_num(const char *opt, const char *v, unsigned long lo, unsigned long hi, unsigned *out)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*v == '\0' || *end || n < lo || n > hi)
+		return cli_usage("serve", "%s takes a number from %lu to %lu, not '%s'", opt, lo,
+		                 hi, v);
+	*out = (unsigned)n;
+	return 0;
+}
+
+static void
+serve_ready(void *arg, unsigned port)
+{
+	const struct serve_opts *o = arg;
+	log_warn("serve ready listen=%s port=%u", o->listen, port);
+}
+
+int
+cmd_serve(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"base-url", required_argument, NULL, 'b'},
+	    {"max-body", required_argument, NULL, 'B'},
+	    {"max-header", required_argument, NULL, 'H'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"burst", required_argument, NULL, 'u'},
+	    {"max-connections", required_argument, NULL, 'C'},
+	    {"max-per-ip", required_argument, NULL, 'P'},
+	    {"batch", required_argument, NULL, 'n'},
+	    {"trust-proxy", no_argument, NULL, 'x'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct serve_opts o = {.listen = "127.0.0.1:8025"};
+	unsigned v = 0;
+	int ch, rc;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":l:", longopts, NULL)) != -1) {
+		rc = 0;
+		switch (ch) {
+		case 'l':
+			o.listen = optarg;
+			break;
+		case 'b':
+			o.base_url = optarg;
+			break;
+		case 'B':
+			rc = parse_num("--max-body", optarg, 64, 1 << 20, &o.max_body);
+			break;
+		case 'H':
+			rc = parse_num("--max-header", optarg, 2048, 1 << 20, &o.max_header);
+			break;
+		case 'T':
+			rc = parse_num("--timeout", optarg, 1, 3600, &o.timeout);
+			break;
+		case 'r':
+			rc = parse_num("--rate", optarg, 0, 1000000, &v);
+			o.rate = v ? (double)v : -1;
+			break;
+		case 'u':
+			rc = parse_num("--burst", optarg, 1, 1000000, &o.burst);
+			break;
+		case 'C':
+			rc = parse_num("--max-connections", optarg, 1, 100000, &o.max_conns);
+			break;
+		case 'P':
+			rc = parse_num("--max-per-ip", optarg, 1, 100000, &o.max_conns_per_ip);
+			break;
+		case 'n':
+			rc = parse_num("--batch", optarg, 1, 10000, &o.batch_max);
+			break;
+		case 'x':
+			o.trust_proxy = 1;
+			break;
+		case ':':
+			return cli_usage("serve", "%s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage("serve", "unknown option '%s'", argv[optind - 1]);
+		}
+		if (rc)
+			return rc;
+	}
+	if (optind < argc)
+		return cli_usage("serve", "takes no arguments ('%s')", argv[optind]);
+	if (o.base_url && strncasecmp(o.base_url, "https://", 8) != 0 &&
+	    strncasecmp(o.base_url, "http://", 7) != 0)
+		return cli_usage("serve", "--base-url must be an http:// or https:// URL");
+
+	struct config cfg;
+	if ((rc = cli_config(c, "serve", &cfg)) != 0)
+		return rc;
+	struct store *s = NULL;
+	if ((rc = cli_open(c, "serve", false, &s)) != 0) {
+		config_free(&cfg);
+		return rc;
+	}
+	unsigned char secret[64];
+	size_t secret_len = 0;
+	char base[512] = "";
+	if (cfg.secret_len) {
+		memcpy(secret, cfg.secret, cfg.secret_len);
+		secret_len = cfg.secret_len;
+	} else if (store_setting_get(s, "secret", secret, sizeof(secret), &secret_len) < 0) {
+		rc = cli_error("serve", EX_CONFIG, "no token secret: %s", store_errmsg(s));
+		goto out;
+	}
+	/* The unsubscribe URL in messages is BASE/u/ (token appended): they must agree. */
+	if (cfg.unsub_url[0]) {
+		size_t ul = strlen(cfg.unsub_url);
+		if (o.base_url == NULL && ul > 3 && strcmp(cfg.unsub_url + ul - 3, "/u/") == 0) {
+			snprintf(base, sizeof(base), "%.*s", (int)(ul - 3), cfg.unsub_url);
+			o.base_url = base;
+		} else if (o.base_url) {
+			char want[600];
+			size_t bl = strlen(o.base_url);
+			snprintf(want, sizeof(want), "%.*s/u/",
+			         (int)(bl && o.base_url[bl - 1] == '/' ? bl - 1 : bl), o.base_url);
+			if (strcmp(want, cfg.unsub_url) != 0)
+				log_warn(
+				    "serve base_url=%s but [unsubscribe] url=%s: messages point "
+				    "elsewhere (expected %s)",
+				    o.base_url, cfg.unsub_url, want);
+		}
+	}
+	if (!c->quiet && log_get_level() < LOG_INFO)
+		log_set_level(LOG_INFO);
+	o.secret = secret;
+	o.secret_len = secret_len;
+	o.ready = serve_ready;
+	o.ready_arg = &o;
+	char err[512];
+	if (serve_run(s, &o, err, sizeof(err)) < 0)
+		rc = cli_error("serve",
+		               strncmp(err, "cannot listen", 13) == 0 ? EX_UNAVAILABLE
+		               : strncmp(err, "--listen", 8) == 0     ? EX_USAGE
+		                                                      : EX_SOFTWARE,
+		               "%s", err);
+out:
+	memset(secret, 0, sizeof(secret));
+	store_close(s);
+	config_free(&cfg);
+	return rc;
+}

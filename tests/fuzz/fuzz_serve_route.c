@@ -1,0 +1,59 @@
+/*
+ * fuzz_serve_route - the request logic of `kirim serve`: routing, the RFC 8058
+ * body check, the prefetcher table and click-link rewriting. The first byte
+ * picks the method; the input is split at the first NUL into path and body.
+ * Invariants: a route's token lies inside the path and has only token
+ * characters; every URL in a link table is safe for a Location header.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kirim/buf.h"
+#include "kirim/serve_route.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT"};
+	if (size < 1)
+		return 0;
+	const char *method = methods[data[0] & 3];
+	const char *in = (const char *)data + 1;
+	size_t n = size - 1;
+	const char *nul = memchr(in, '\0', n);
+	size_t pn = nul ? (size_t)(nul - in) : n;
+
+	struct serve_route r;
+	serve_route_match(method, in, pn, &r);
+	if (r.token) {
+		assert(r.token >= in && r.token + r.token_len <= in + pn);
+		assert(r.token_len > 0 && r.token_len <= SERVE_TOKEN_MAX);
+	}
+	if (r.kind == SERVE_ROUTE_CLICK)
+		assert(r.link < SERVE_LINKS_MAX);
+	(void)serve_route_name(r.kind);
+
+	/* The body and, as a content type, the path (NUL-terminated copies). */
+	const char *body = nul ? nul + 1 : "";
+	size_t bn = nul ? n - pn - 1 : 0;
+	char *ctype = strndup(in, pn);
+	bool page;
+	(void)serve_route_one_click(ctype, body, bn, &page);
+	(void)serve_route_one_click(NULL, body, bn, &page);
+	(void)serve_route_machine_ua(ctype);
+
+	struct buf out = BUF_INIT;
+	struct serve_links links = {0};
+	serve_links_rewrite(in, n, "https://t.example/", "TOK", "https://t.example/u/", &out,
+	                    &links);
+	for (size_t i = 0; i < links.n; i++)
+		assert(serve_route_redirect_ok(links.url[i]));
+	serve_links_free(&links);
+	buf_free(&out);
+	free(ctype);
+	return 0;
+}

@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# serve.sh - `kirim serve` on loopback: one-click unsubscribe (RFC 8058) from the URL in a
+# message delivered to smtp-sink, the unsubscribe page (and headless Chromium clicking its
+# button), forged tokens, request limits, opens, clicks, resubscribe, list-scoped
+# unsubscribes, graceful stop. Tokens for opens and clicks (which no command prints yet)
+# are made here in Python from the same secret: that also pins down the token format.
+. "$(dirname "$0")/lib.sh"
+
+SECRET=serve-test-secret-0123456789abcdef
+port=$(free_port)
+BASE="http://127.0.0.1:$port"
+# Messages carry the public https URL (RFC 8058 wants https); a TLS proxy would forward
+# it to kirim serve's plain HTTP on loopback, which the test talks to directly.
+PUBLIC="https://127.0.0.1:$port"
+cat >kirim.conf <<EOF
+[secret]
+value = $SECRET
+[unsubscribe]
+url = $PUBLIC/u/
+EOF
+export KIRIM_CONFIG="$TMP/kirim.conf"
+
+# tok PURPOSE CAMPAIGN CONTACT - a token as token.c makes it (base64url of varints + tag)
+tok() {
+	$PY3 - "$SECRET" "$@" <<'PYEND'
+import base64, hashlib, hmac, sys
+key, purpose, a, b = sys.argv[1].encode(), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def varint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7f) | 0x80); v >>= 7
+    out.append(v)
+    return bytes(out)
+body = varint(a) + varint(b)
+tag = hmac.new(key, purpose.encode() + body, hashlib.sha256).digest()[:12]
+print(base64.urlsafe_b64encode(body + tag).decode().rstrip('='))
+PYEND
+}
+# code ARGS... - curl's status code only
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+cid() { sql "SELECT id FROM contacts WHERE email = '$1'"; }
+camp() { sql "SELECT id FROM campaigns WHERE name = '$1'"; }
+state() { sql "SELECT group_concat(s, ' ') FROM (SELECT k.email || '=' || m.state AS s FROM messages m JOIN contacts k ON k.id = m.contact_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' ORDER BY k.email)"; }
+changes() { sql "SELECT (SELECT group_concat(kind || ':' || value || ':' || reason, ',') FROM suppressions), (SELECT count(*) FROM events WHERE type IN ('unsubscribe','open','click')), (SELECT count(*) FROM list_members)"; }
+
+printf 'email,first_name\nann@one.example,Ann\nbob@two.example,Bob\ncyd@three.example,Cyd\n' >l.csv
+"$KIRIM" import l.csv --list l -q >/dev/null
+cat >t.tpl <<'EOF'
+Subject: News for {{first_name}}
+
+--- text
+Hi {{first_name}}. Unsubscribe: {{unsubscribe_url}}
+--- html
+<p>Hi {{first_name}}. <a href="https://shop.example/sale?a=1&amp;b=2">Sale</a>
+<a href="{{unsubscribe_url}}">Unsubscribe</a></p>
+EOF
+"$KIRIM" template add t t.tpl >/dev/null
+for c in c1 c2 c3; do
+	"$KIRIM" campaign create $c --list l --template t --from "Shop <news@shop.example>" >/dev/null
+done
+# The composer keeps a campaign's click links in campaigns.options "links"; c3 unsubscribes
+# from its list only.
+sql "UPDATE campaigns SET options = '{\"links\":[\"https://shop.example/sale?a=1&b=2\",\"javascript:alert(1)\"]}' WHERE name = 'c1'"
+sql "UPDATE campaigns SET options = '{\"unsubscribe_scope\":\"list\"}' WHERE name = 'c3'"
+
+# 1. Send c1 to smtp-sink; the List-Unsubscribe URL comes from the delivered bytes.
+sport=$(free_port)
+mkdir dump && chmod 777 dump
+start_sink "$sport" -d "$TMP/dump/%M."
+sink=$LAST_PID
+run "$KIRIM" send c1 --relay "smtp://127.0.0.1:$sport" --tls none --json
+eq "c1 sent" "$(json 'j["delivered"]')" 3
+msg=$(grep -l '^To: .*ann@one.example' dump/* | head -1)
+hdr=$(grep -i '^List-Unsubscribe:' "$msg" | tr -d '\r')
+post=$(grep -i '^List-Unsubscribe-Post:' "$msg" | tr -d '\r')
+eq "one-click header" "$post" "List-Unsubscribe-Post: List-Unsubscribe=One-Click"
+url=$(printf '%s' "$hdr" | grep -o "<$PUBLIC/u/[A-Za-z0-9_-]*>" | tr -d '<>')
+contains "unsubscribe URL in the message" "$url" "$PUBLIC/u/"
+utok=${url##*/}
+url=$BASE/u/$utok # through the (absent) proxy
+
+"$KIRIM" serve --listen "127.0.0.1:$port" --base-url "$PUBLIC" 2>serve.log &
+srv=$!
+PIDS+=("$srv")
+wait_port "$port"
+eq "health" "$(curl -s "$BASE/healthz")" ok
+
+# 2. The page: GET never unsubscribes; it is a form with one button that POSTs.
+before=$(changes)
+page=$(curl -s "$BASE/u/$utok")
+eq "GET changes nothing" "$(changes)" "$before"
+for want in '<html lang="en">' '<title>Unsubscribe</title>' '<label for="unsubscribe">' \
+	'<form method="post" action="'"$utok"'">' '<button type="submit" id="unsubscribe">' \
+	'name="List-Unsubscribe" value="One-Click"'; do
+	contains "page has $want" "$page" "$want"
+done
+eq "one button" "$(printf '%s' "$page" | grep -c '<button')" 1
+eq "HEAD page" "$(code -I "$BASE/u/$utok")" 200
+eq "HEAD changes nothing" "$(changes)" "$before"
+
+# 3. Forged, altered and foreign tokens: 404, nothing changed.
+alt=${utok:0:${#utok}-1}$([ "${utok: -1}" = A ] && echo B || echo A)
+eq "altered token" "$(code -d List-Unsubscribe=One-Click "$BASE/u/$alt")" 404
+eq "truncated token" "$(code -d List-Unsubscribe=One-Click "$BASE/u/${utok:0:10}")" 404
+eq "forged token (other key)" "$(code -d List-Unsubscribe=One-Click "$BASE/u/$(SECRET=other-secret-0123456789 tok u 1 1)")" 404
+eq "open token on /u/" "$(code -d List-Unsubscribe=One-Click "$BASE/u/$(tok o "$(camp c1)" "$(cid ann@one.example)")")" 404
+eq "no such contact" "$(code -d List-Unsubscribe=One-Click "$BASE/u/$(tok u "$(camp c1)" 999)")" 404
+eq "wrong body" "$(code -d List-Unsubscribe=Two-Click "$BASE/u/$utok")" 400
+eq "no body" "$(code -X POST "$BASE/u/$utok")" 400
+eq "nothing changed" "$(changes)" "$before"
+
+# 4. One-click POST (as Gmail sends it): 200, no redirect, suppressed, one event.
+run curl -s -i -d List-Unsubscribe=One-Click "$url"
+contains "one-click 200" "$OUT" "HTTP/1.1 200"
+case "$OUT" in *Location:*) bad "no redirect" "$OUT" ;; *) ok "no redirect" ;; esac
+eq "suppressed" "$(sql "SELECT kind, value, reason, source FROM suppressions")" "address|ann@one.example|unsubscribe|campaign:c1"
+eq "unsubscribe event" "$(sql "SELECT e.type, e.detail FROM events e JOIN messages m ON m.id = e.message_id WHERE e.type = 'unsubscribe' AND m.contact_id = $(cid ann@one.example)")" 'unsubscribe|{"scope":"all"}'
+after=$(changes)
+eq "twice: 200" "$(code -d List-Unsubscribe=One-Click "$url")" 200
+eq "twice: harmless" "$(changes)" "$after"
+mp=$(curl -s -o /dev/null -w '%{http_code}' -F List-Unsubscribe=One-Click "$url")
+eq "multipart/form-data one-click" "$mp" 200
+
+# 5. The next campaign to the same list skips the address.
+run "$KIRIM" send c2 --relay "smtp://127.0.0.1:$sport" --tls none --json
+eq "c2 sends to 2" "$(json 'j["delivered"]')" 2
+eq "c2 states" "$(state c2)" "ann@one.example=suppressed bob@two.example=delivered cyd@three.example=delivered"
+stop "$sink"
+eq "the sink got ann once" "$(grep -l '^To: .*ann@one.example' dump/* | wc -l)" 1
+
+# 6. Resubscribe, then unsubscribe again through the page's form (page=1 gets a page).
+rp=$(curl -s -X POST "$BASE/u/$utok/resubscribe")
+contains "resubscribed page" "$rp" "You are subscribed again"
+eq "suppression lifted" "$(sql "SELECT count(*) FROM suppressions")" 0
+eq "GET resubscribe" "$(code "$BASE/u/$utok/resubscribe")" 405
+up=$(curl -s -d 'List-Unsubscribe=One-Click&page=1' "$BASE/u/$utok")
+contains "confirmation page" "$up" "You are unsubscribed"
+contains "offers to resubscribe" "$up" "action=\"$utok/resubscribe\""
+eq "suppressed again" "$(sql "SELECT count(*) FROM suppressions WHERE reason = 'unsubscribe'")" 1
+sql "INSERT INTO suppressions(kind, value, reason, created_at) VALUES ('address', 'cyd@three.example', 'hard_bounce', 0)"
+curl -s -o /dev/null -X POST "$BASE/u/$(tok u "$(camp c1)" "$(cid cyd@three.example)")/resubscribe"
+eq "resubscribe keeps a bounce" "$(sql "SELECT reason FROM suppressions WHERE value = 'cyd@three.example'")" hard_bounce
+
+# 7. List scope: c3 removes bob from list l only.
+eq "list scope" "$(code -d List-Unsubscribe=One-Click "$BASE/u/$(tok u "$(camp c3)" "$(cid bob@two.example)")")" 200
+eq "bob left the list" "$(sql "SELECT count(*) FROM list_members WHERE contact_id = $(cid bob@two.example)")" 0
+eq "bob not suppressed" "$(sql "SELECT count(*) FROM suppressions WHERE value = 'bob@two.example'")" 0
+
+# 8. Opens: a GIF; prefetchers are machine opens.
+b=$(cid bob@two.example)
+otok=$(tok o "$(camp c1)" "$b")
+run curl -s -D hdr.txt -o pixel.gif -A "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0" "$BASE/o/$otok.gif"
+contains "gif type" "$(cat hdr.txt)" "Content-Type: image/gif"
+eq "gif bytes" "$(head -c 6 pixel.gif)" GIF89a
+curl -s -o /dev/null -A "Mozilla/5.0" "$BASE/o/$otok.gif"
+curl -s -o /dev/null -A "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)" "$BASE/o/$otok.gif"
+eq "opens" "$(sql "SELECT group_concat(json_extract(detail, '$.machine'), ',') FROM (SELECT detail FROM events WHERE type = 'open' ORDER BY id)")" "0,1,1"
+eq "forged open" "$(code "$BASE/o/${otok}x.gif")" 404
+
+# 9. Clicks: only to the campaign's own link table, never an open redirect.
+ctok=$(tok c "$(camp c1)" "$b")
+run curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$BASE/c/$ctok/0"
+eq "click redirect" "$OUT" "302 https://shop.example/sale?a=1&b=2"
+eq "click event" "$(sql "SELECT detail FROM events WHERE type = 'click'")" '{"link":0}'
+eq "unsafe link in the table" "$(code "$BASE/c/$ctok/1")" 404
+eq "link not in the table" "$(code "$BASE/c/$ctok/2")" 404
+eq "other campaign's table" "$(code "$BASE/c/$(tok c "$(camp c2)" "$b")/0")" 404
+eq "url in the path" "$(code "$BASE/c/$ctok/0?u=https://evil.example/")" 302
+eq "redirect target fixed" "$(curl -s -o /dev/null -w '%{redirect_url}' "$BASE/c/$ctok/0?u=https://evil.example/")" "https://shop.example/sale?a=1&b=2"
+eq "unsubscribe token on /c/" "$(code "$BASE/c/$utok/0")" 404
+eq "HEAD click records nothing" "$(code -I "$BASE/c/$ctok/0") $(sql "SELECT count(*) FROM events WHERE type = 'click'")" "302 3"
+
+# 10. Limits and malformed requests: answered cleanly, server keeps going.
+eq "unknown path" "$(code "$BASE/nope")" 404
+eq "PUT" "$(code -X PUT "$BASE/u/$utok")" 405
+eq "body too large (Content-Length)" "$(code -d "List-Unsubscribe=One-Click&x=$(head -c 10000 /dev/zero | tr '\0' a)" "$BASE/u/$utok")" 413
+eq "body too large (chunked)" "$(head -c 20000 /dev/zero | tr '\0' a | code -H 'Transfer-Encoding: chunked' --data-binary @- "$BASE/u/$utok")" 413
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+hc=$(code -H "X-Big: $big" "$BASE/healthz")
+case "$hc" in 431 | 413 | 400) ok "headers too large" ;; *) bad "headers too large" "got $hc" ;; esac
+lc=$(code "$BASE/u/$big")
+case "$lc" in 414 | 431 | 400) ok "URL too long" ;; *) bad "URL too long" "got $lc" ;; esac
+raw() { # raw BYTES - send bytes on a fresh connection, print the status line
+	$PY3 - "$port" "$1" <<'PYEND'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(sys.argv[2].encode().decode('unicode_escape').encode('latin-1'))
+try:
+    print(s.recv(200).split(b"\r\n")[0].decode(errors="replace"))
+except Exception as e:
+    print("error", e)
+PYEND
+}
+# libmicrohttpd closes the connection on a request line it cannot read at all.
+eq "garbage request line" "$(raw 'GARBAGE\r\n\r\n')" ""
+contains "unknown HTTP version" "$(raw 'GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n')" "HTTP/1.1 505"
+contains "bad Content-Length" "$(raw 'POST /u/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')" "HTTP/1.1 400"
+contains "bad chunk" "$(raw 'POST /u/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')" "HTTP/1.1 400"
+contains "bad header line" "$(raw 'GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n')" "HTTP/1.1 400"
+contains "NUL in path" "$(raw 'GET /u/a\x00b HTTP/1.1\r\nHost: x\r\n\r\n')" "HTTP/1.1 4"
+eq "still serving" "$(curl -s "$BASE/healthz")" ok
+
+# 11. The access log: one line per request, no token.
+grep -q "route=unsubscribe status=200 campaign=$(camp c1) contact=$(cid ann@one.example)" serve.log && ok "access log" || bad "access log" "$(tail -3 serve.log)"
+grep -q -e "$utok" -e "$otok" -e "$ctok" serve.log && bad "token in the log" "$(grep -e "$utok" serve.log | head -1)" || ok "no token in the log"
+
+# 12. Headless Chromium opens the page and clicks its button.
+if command -v chromium >/dev/null && $PY3 -c 'import websocket' 2>/dev/null; then
+	sql "DELETE FROM suppressions"
+	dport=$(free_port)
+	chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$TMP/chrome" \
+		--remote-debugging-port="$dport" about:blank >chrome.log 2>&1 &
+	chrome=$!
+	PIDS+=("$chrome")
+	wait_port "$dport"
+	run $PY3 - "$dport" "$BASE/u/$utok" <<'PYEND'
+import json, sys, time, urllib.request
+import websocket
+port, url = sys.argv[1], sys.argv[2]
+for _ in range(50):
+    try:
+        pages = [t for t in json.load(urllib.request.urlopen("http://127.0.0.1:%s/json/list" % port)) if t["type"] == "page"]
+        if pages:
+            break
+    except Exception:
+        pass
+    time.sleep(0.1)
+ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=10)
+n = 0
+def call(method, **params):
+    global n
+    n += 1
+    ws.send(json.dumps({"id": n, "method": method, "params": params}))
+    while True:
+        m = json.loads(ws.recv())
+        if m.get("id") == n:
+            return m.get("result", {})
+def evaluate(expr):
+    return call("Runtime.evaluate", expression=expr, returnByValue=True)["result"].get("value")
+def wait_for(expr):
+    for _ in range(100):
+        if evaluate(expr):
+            return True
+        time.sleep(0.05)
+    return False
+call("Page.enable")
+call("Page.navigate", url=url)
+wait_for("document.readyState == 'complete' && !!document.querySelector('button')")
+print("title=" + evaluate("document.title"))
+print("lang=" + evaluate("document.documentElement.lang"))
+print("label=" + evaluate("document.querySelector('button').labels.length + ''"))
+# A real mouse click at the button's centre.
+r = evaluate("(() => { const b = document.querySelector('button').getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2]; })()")
+for kind in ("mousePressed", "mouseReleased"):
+    call("Input.dispatchMouseEvent", type=kind, x=r[0], y=r[1], button="left", clickCount=1)
+wait_for("document.title == 'Unsubscribed'")
+print("after=" + evaluate("document.title") + "|" + evaluate("document.querySelector('h1').textContent"))
+call("Page.captureScreenshot")
+ws.close()
+PYEND
+	contains "chromium: title" "$OUT" "title=Unsubscribe"
+	contains "chromium: lang" "$OUT" "lang=en"
+	contains "chromium: labelled button" "$OUT" "label=1"
+	contains "chromium: confirmation" "$OUT" "after=Unsubscribed|You are unsubscribed"
+	eq "chromium: suppressed" "$(sql "SELECT value FROM suppressions")" ann@one.example
+	stop "$chrome"
+else
+	echo "SKIP chromium (needs Debian chromium and python3-websocket)"
+fi
+
+# 13. Graceful stop on SIGTERM.
+kill -TERM "$srv"
+wait "$srv"
+eq "SIGTERM: exit 0" "$?" 0
+
+# 14. A second server with tight limits: per-IP rate, slow clients.
+port2=$(free_port)
+"$KIRIM" serve --listen "127.0.0.1:$port2" --rate 1 --burst 3 --timeout 2 -q 2>serve2.log &
+srv2=$!
+PIDS+=("$srv2")
+wait_port "$port2"
+codes=$(for _ in 1 2 3 4 5 6; do code "http://127.0.0.1:$port2/healthz"; echo; done | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')
+eq "rate limit" "$codes" "200x3 429x3 "
+slow=$($PY3 - "$port2" <<'PYEND'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(10)
+t = time.time()
+try:
+    # One byte a second: never idle long enough for an idle timeout.
+    for c in "GET /healthz HTTP/1.1\r\nHost: x\r\n":
+        s.sendall(c.encode())
+        time.sleep(0.5)
+    print("not cut")
+except (BrokenPipeError, ConnectionResetError):
+    print("cut after %d s" % round(time.time() - t))
+PYEND
+)
+case "$slow" in "cut after "[234]" s") ok "slow client cut" ;; *) bad "slow client cut" "$slow" ;; esac
+kill -INT "$srv2"
+wait "$srv2"
+eq "SIGINT: exit 0" "$?" 0
+run "$KIRIM" serve --listen nonsense
+eq "bad --listen" "$RC" 64
+finish

@@ -1,0 +1,299 @@
+/* test_serve_route - routes, the one-click body check, prefetchers and link rewriting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kirim/buf.h"
+#include "kirim/serve_route.h"
+
+static void
+test_match(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label, *method, *path;
+		enum serve_route_kind want;
+		const char *token;
+		unsigned link;
+		int head;
+	} cases[] = {
+	    {"health", "GET", "/healthz", SERVE_ROUTE_HEALTH, NULL, 0, 0},
+	    {"health head", "HEAD", "/healthz", SERVE_ROUTE_HEALTH, NULL, 0, 1},
+	    {"health post", "POST", "/healthz", SERVE_ROUTE_METHOD, NULL, 0, 0},
+	    {"unsub page", "GET", "/u/abc_-9", SERVE_ROUTE_UNSUB_PAGE, "abc_-9", 0, 0},
+	    {"unsub page query", "GET", "/u/abc?x=1", SERVE_ROUTE_UNSUB_PAGE, "abc", 0, 0},
+	    {"unsub post", "POST", "/u/abc", SERVE_ROUTE_UNSUB_POST, "abc", 0, 0},
+	    {"unsub put", "PUT", "/u/abc", SERVE_ROUTE_METHOD, NULL, 0, 0},
+	    {"unsub trailing slash", "GET", "/u/abc/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"unsub empty token", "GET", "/u/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"unsub bad char", "GET", "/u/ab%63", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"unsub dot", "GET", "/u/ab.c", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"resub", "POST", "/u/abc/resubscribe", SERVE_ROUTE_RESUB_POST, "abc", 0, 0},
+	    {"resub get", "GET", "/u/abc/resubscribe", SERVE_ROUTE_METHOD, NULL, 0, 0},
+	    {"open", "GET", "/o/tok.gif", SERVE_ROUTE_OPEN, "tok", 0, 0},
+	    {"open head", "HEAD", "/o/tok.gif", SERVE_ROUTE_OPEN, "tok", 0, 1},
+	    {"open png", "GET", "/o/tok.png", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"open post", "POST", "/o/tok.gif", SERVE_ROUTE_METHOD, NULL, 0, 0},
+	    {"click 0", "GET", "/c/tok/0", SERVE_ROUTE_CLICK, "tok", 0, 0},
+	    {"click 17", "GET", "/c/tok/17", SERVE_ROUTE_CLICK, "tok", 17, 0},
+	    {"click 999", "GET", "/c/tok/999", SERVE_ROUTE_CLICK, "tok", 999, 0},
+	    {"click 1000", "GET", "/c/tok/1000", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"click leading zero", "GET", "/c/tok/07", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"click no number", "GET", "/c/tok/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"click sign", "GET", "/c/tok/-1", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"click long", "GET", "/c/tok/99999999999", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"view", "GET", "/v/tok", SERVE_ROUTE_VIEW, "tok", 0, 0},
+	    {"root", "GET", "/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"empty", "GET", "", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"other letter", "GET", "/x/tok", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"no slash", "GET", "u/tok", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"absolute form", "GET", "http://h/u/tok", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"token 63", "GET",
+	     "/u/abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123",
+	     SERVE_ROUTE_UNSUB_PAGE,
+	     "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123", 0, 0},
+	    {"token 64", "GET",
+	     "/u/abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij1234",
+	     SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	};
+	int fails = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct serve_route r;
+		serve_route_match(cases[i].method, cases[i].path, strlen(cases[i].path), &r);
+		char tok[80] = "";
+		if (r.token)
+			snprintf(tok, sizeof(tok), "%.*s", (int)r.token_len, r.token);
+		const char *wt = cases[i].token ? cases[i].token : "";
+		if (r.kind != cases[i].want || strcmp(tok, wt) != 0 || r.link != cases[i].link ||
+		    (int)r.head != cases[i].head) {
+			printf("FAIL %s: got %s tok=%s link=%u head=%d, want %s tok=%s link=%u "
+			       "head=%d\n",
+			       cases[i].label, serve_route_name(r.kind), tok, r.link, r.head,
+			       serve_route_name(cases[i].want), wt, cases[i].link, cases[i].head);
+			fails++;
+		}
+	}
+	assert_int_equal(fails, 0);
+}
+
+static void
+test_one_click(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label, *ctype, *body;
+		int want, page;
+	} cases[] = {
+	    {"rfc 8058 urlencoded", "application/x-www-form-urlencoded",
+	     "List-Unsubscribe=One-Click", 1, 0},
+	    {"no content type", NULL, "List-Unsubscribe=One-Click", 1, 0},
+	    {"charset param", "application/x-www-form-urlencoded; charset=utf-8",
+	     "List-Unsubscribe=One-Click", 1, 0},
+	    {"encoded", "application/x-www-form-urlencoded", "List%2DUnsubscribe=One%2dClick", 1,
+	     0},
+	    {"page form", "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click&page=1",
+	     1, 1},
+	    {"other fields", "application/x-www-form-urlencoded", "a=b&List-Unsubscribe=One-Click&",
+	     1, 0},
+	    {"wrong value", "application/x-www-form-urlencoded", "List-Unsubscribe=one-click", 0,
+	     0},
+	    {"empty", "application/x-www-form-urlencoded", "", 0, 0},
+	    {"no equals", "application/x-www-form-urlencoded", "List-Unsubscribe", 0, 0},
+	    {"broken escape", "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click%", 0,
+	     0},
+	    {"trailing junk", "application/x-www-form-urlencoded", "List-Unsubscribe=One-ClickX", 0,
+	     0},
+	    {"json", "application/json", "List-Unsubscribe=One-Click", 0, 0},
+	    {"multipart", "multipart/form-data; boundary=XyZ",
+	     "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+	     "One-Click\r\n--XyZ--\r\n",
+	     1, 0},
+	    {"multipart quoted boundary", "multipart/form-data; boundary=\"a b\"",
+	     "--a b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--a b\r\n"
+	     "Content-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n"
+	     "--a b--\r\n",
+	     1, 0},
+	    {"multipart wrong value", "multipart/form-data; boundary=XyZ",
+	     "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+	     "Two-Click\r\n--XyZ--\r\n",
+	     0, 0},
+	    {"multipart no boundary", "multipart/form-data",
+	     "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+	     "One-Click\r\n--XyZ--\r\n",
+	     0, 0},
+	    {"multipart unterminated", "multipart/form-data; boundary=XyZ",
+	     "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click",
+	     0, 0},
+	};
+	int fails = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool page = true;
+		bool got = serve_route_one_click(cases[i].ctype, cases[i].body,
+		                                 strlen(cases[i].body), &page);
+		if ((int)got != cases[i].want || (int)page != cases[i].page) {
+			printf("FAIL %s: got %d page %d, want %d page %d\n", cases[i].label, got,
+			       page, cases[i].want, cases[i].page);
+			fails++;
+		}
+	}
+	assert_int_equal(fails, 0);
+}
+
+static void
+test_machine_ua(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label, *ua, *want;
+	} cases[] = {
+	    {"apple mpp", "Mozilla/5.0", "apple-mpp"},
+	    {"gmail",
+	     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com "
+	     "GoogleImageProxy)",
+	     "gmail-proxy"},
+	    {"yahoo", "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
+	     "yahoo-proxy"},
+	    {"bing preview", "Mozilla/5.0 (compatible; BingPreview/1.0b)", "microsoft-scanner"},
+	    {"empty", "", "empty"},
+	    {"null", NULL, "empty"},
+	    {"firefox", "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0",
+	     NULL},
+	    {"apple mail app",
+	     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like "
+	     "Gecko)",
+	     NULL},
+	    {"outlook desktop", "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0)",
+	     NULL},
+	};
+	int fails = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = serve_route_machine_ua(cases[i].ua);
+		const char *w = cases[i].want;
+		if ((got == NULL) != (w == NULL) || (got && strcmp(got, w) != 0)) {
+			printf("FAIL %s: got %s want %s\n", cases[i].label, got ? got : "(human)",
+			       w ? w : "(human)");
+			fails++;
+		}
+	}
+	assert_int_equal(fails, 0);
+}
+
+static void
+test_redirect_ok(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *url;
+		int want;
+	} cases[] = {
+	    {"https://example.com/", 1},  {"HTTP://example.com/a?b=c&d#e", 1},
+	    {"https://example.com", 1},   {"javascript:alert(1)", 0},
+	    {"https:///path", 0},         {"https://", 0},
+	    {"//evil.example/", 0},       {"https://a.example/\r\nSet-Cookie: x", 0},
+	    {"https://a.example/ b", 0},  {"https://a.example/\xc3\xa9", 0},
+	    {"https:/\\evil.example", 0}, {"ftp://a.example/", 0},
+	};
+	int fails = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = serve_route_redirect_ok(cases[i].url);
+		if (got != cases[i].want) {
+			printf("FAIL redirect_ok(%s): got %d want %d\n", cases[i].url, got,
+			       cases[i].want);
+			fails++;
+		}
+	}
+	assert_int_equal(fails, 0);
+}
+
+static void
+test_rewrite(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label, *in, *want, *links;
+	} cases[] = {
+	    {"one link", "<p><a href=\"https://shop.example/x\">x</a></p>",
+	     "<p><a href=\"https://t.example/c/TOK/0\">x</a></p>", "[\"https://shop.example/x\"]"},
+	    {"same url twice", "<a href='http://a.example/'>1</a><A HREF=http://a.example/>2</A>",
+	     "<a href='https://t.example/c/TOK/0'>1</a><A HREF=https://t.example/c/TOK/0>2</A>",
+	     "[\"http://a.example/\"]"},
+	    {"entities decoded", "<a class=b href=\"https://a.example/?x=1&amp;y=2\">",
+	     "<a class=b href=\"https://t.example/c/TOK/0\">", "[\"https://a.example/?x=1&y=2\"]"},
+	    {"mailto kept", "<a href=\"mailto:x@example.com\">m</a>",
+	     "<a href=\"mailto:x@example.com\">m</a>", "[]"},
+	    {"unsubscribe kept", "<a href=\"https://t.example/u/abc\">u</a>",
+	     "<a href=\"https://t.example/u/abc\">u</a>", "[]"},
+	    {"img src kept", "<img src=\"https://a.example/i.png\">",
+	     "<img src=\"https://a.example/i.png\">", "[]"},
+	    {"data-href kept", "<a data-href=\"https://a.example/\">",
+	     "<a data-href=\"https://a.example/\">", "[]"},
+	    {"comment kept", "<!-- <a href=\"https://a.example/\"> -->",
+	     "<!-- <a href=\"https://a.example/\"> -->", "[]"},
+	    {"abbr not a", "<abbr href=\"https://a.example/\">",
+	     "<abbr href=\"https://a.example/\">", "[]"},
+	    {"area", "<area href=\"https://b.example/\">",
+	     "<area href=\"https://t.example/c/TOK/0\">", "[\"https://b.example/\"]"},
+	    {"unclosed tag", "<a href=\"https://a.example/", "<a href=\"https://a.example/", "[]"},
+	    {"two links", "<a href=\"https://a.example/\"></a><a href=\"https://b.example/\"></a>",
+	     "<a href=\"https://t.example/c/TOK/0\"></a><a href=\"https://t.example/c/TOK/1\"></a>",
+	     "[\"https://a.example/\",\"https://b.example/\"]"},
+	    {"spaces trimmed", "<a href=\" https://a.example/ \">",
+	     "<a href=\"https://t.example/c/TOK/0\">", "[\"https://a.example/\"]"},
+	    {"lt in text", "a < b <a href=https://a.example/>x</a>",
+	     "a < b <a href=https://t.example/c/TOK/0>x</a>", "[\"https://a.example/\"]"},
+	};
+	int fails = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf out = BUF_INIT, js = BUF_INIT;
+		struct serve_links links = {0};
+		serve_links_rewrite(cases[i].in, strlen(cases[i].in), "https://t.example/", "TOK",
+		                    "https://t.example/u/", &out, &links);
+		serve_links_json(&links, &js);
+		const char *got = out.data ? out.data : "";
+		if (strcmp(got, cases[i].want) != 0 || strcmp(js.data, cases[i].links) != 0) {
+			printf("FAIL %s:\n  got  %s %s\n  want %s %s\n", cases[i].label, got,
+			       js.data, cases[i].want, cases[i].links);
+			fails++;
+		}
+		buf_free(&out);
+		buf_free(&js);
+		serve_links_free(&links);
+	}
+	assert_int_equal(fails, 0);
+}
+
+static void
+test_rewrite_shared_table(void **state)
+{
+	(void)state;
+	/* A second recipient's render reuses the first's numbers. */
+	struct serve_links links = {0};
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	const char *h1 = "<a href=\"https://x.example/\"></a>";
+	const char *h2 = "<a href=\"https://y.example/\"></a><a href=\"https://x.example/\"></a>";
+	serve_links_rewrite(h1, strlen(h1), "https://t.example", "A", NULL, &a, &links);
+	serve_links_rewrite(h2, strlen(h2), "https://t.example", "B", NULL, &b, &links);
+	assert_string_equal(b.data, "<a href=\"https://t.example/c/B/1\"></a><a "
+	                            "href=\"https://t.example/c/B/0\"></a>");
+	assert_int_equal(links.n, 2);
+	buf_free(&a);
+	buf_free(&b);
+	serve_links_free(&links);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_match),      cmocka_unit_test(test_one_click),
+	    cmocka_unit_test(test_machine_ua), cmocka_unit_test(test_redirect_ok),
+	    cmocka_unit_test(test_rewrite),    cmocka_unit_test(test_rewrite_shared_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
