@@ -1,0 +1,263 @@
+/*
+ * test_dsn - DSN, ARF and auto-reply parsing: inline table cases, hostile
+ * inputs, and golden files (tests/data/dsn/NAME.eml -> NAME.out). Set
+ * KIRIM_UPDATE_GOLDEN=1 to rewrite the .out files after a deliberate change.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kirim/buf.h"
+#include "kirim/dsn.h"
+
+/* The whole report as text: what the golden files hold. */
+static void
+render(const struct dsn_report *r, const char *name, struct buf *out)
+{
+	buf_printf(out, "kind: %s\nformat: %s\nwhy: %s\nfeedback-type: %s\nmessage-id: %s\n",
+	           dsn_kind_name(r->kind), r->format, r->why, r->feedback_type, r->orig_message_id);
+	buf_adds(out, "envelope:");
+	for (size_t i = 0; i < r->nenvelope; i++)
+		buf_printf(out, " %s", r->envelope[i]);
+	buf_addc(out, '\n');
+	for (size_t i = 0; i < r->nrcpt; i++)
+		buf_printf(out, "rcpt: %s action=%s status=%s code=%d scope=%s diag=%s\n",
+		           r->rcpt[i].address, r->rcpt[i].action, r->rcpt[i].status,
+		           r->rcpt[i].reply_code, bounce_scope_name(r->rcpt[i].verdict.scope),
+		           r->rcpt[i].diagnostic);
+	dsn_format_tsv(r, name, out);
+}
+
+static const struct {
+	const char *label;
+	const char *msg;
+	enum dsn_kind kind;
+	const char *rcpt;   /* first recipient, or NULL for none */
+	const char *reason; /* its reason */
+	const char *msgid;  /* the original's Message-ID, "" when none */
+} cases[] = {
+    {"RFC 3464, single part report",
+     "From: MAILER-DAEMON@a.example\nTo: b-T1@bounce.example.com\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=x\n\n"
+     "--x\nContent-Type: text/plain\n\nfailed\n"
+     "--x\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; a.example\n\n"
+     "Final-Recipient: rfc822; U@B.Example\nAction: failed\nStatus: 5.2.2\n"
+     "Diagnostic-Code: smtp; 552 5.2.2 mailbox full\n"
+     "--x\nContent-Type: message/rfc822\n\nMessage-ID: <m1@example.com>\nTo: u@b.example\n\nhi\n"
+     "--x--\n",
+     DSN_BOUNCE, "U@b.example", "mailboxfull", "m1@example.com"},
+    {"RFC 3464 delayed, no diagnostic",
+     "From: MAILER-DAEMON@a.example\nTo: x@y.example\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=x\n\n"
+     "--x\nContent-Type: message/delivery-status\n\n"
+     "Final-Recipient: rfc822; d@e.example\nAction: delayed\nStatus: 4.0.0\n--x--\n",
+     DSN_BOUNCE, "d@e.example", "expired", ""},
+    {"base64 delivery-status",
+     "From: MAILER-DAEMON@a.example\nTo: x@y.example\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=x\n\n"
+     "--x\nContent-Type: message/delivery-status\nContent-Transfer-Encoding: base64\n\n"
+     "RmluYWwtUmVjaXBpZW50OiByZmM4MjI7IGJAYy5leGFtcGxlCkFjdGlvbjogZmFpbGVkClN0YXR1czog"
+     "NS4xLjEK\n--x--\n",
+     DSN_BOUNCE, "b@c.example", "userunknown", ""},
+    {"ARF complaint",
+     "From: fbl@isp.example\nTo: b-T2@bounce.example.com\n"
+     "Content-Type: multipart/report; report-type=feedback-report; boundary=\"a b\"\n\n"
+     "--a b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\n"
+     "Original-Rcpt-To: r@isp.example\n--a b--\n",
+     DSN_COMPLAINT, "r@isp.example", "feedback", ""},
+    {"auto-reply",
+     "From: Al <al@example.org>\nTo: b-T3@bounce.example.com\nSubject: Auto: away\n"
+     "Auto-Submitted: auto-replied\n\nAway.\n",
+     DSN_AUTOREPLY, "al@example.org", "vacation", ""},
+    {"vacation subject only",
+     "From: al@example.org\nTo: b-T3@bounce.example.com\nSubject: Out of Office\n\nAway.\n",
+     DSN_AUTOREPLY, "al@example.org", "vacation", ""},
+    {"qmail text bounce",
+     "From: MAILER-DAEMON@q.example\nTo: b-T4@bounce.example.com\nSubject: failure notice\n\n"
+     "Hi. This is the qmail-send program at q.example.\n\n<x@y.example>:\n"
+     "Sorry, no mailbox here by that name. (#5.1.1)\n\n"
+     "--- Below this line is a copy of the message.\n\nMessage-ID: <q1@example.com>\n"
+     "To: x@y.example\n\nbody\n",
+     DSN_BOUNCE, "x@y.example", "userunknown", "q1@example.com"},
+    {"quoted-printable text bounce",
+     "From: postmaster@p.example\nTo: b-T5@bounce.example.com\nSubject: Undeliverable: hi\n"
+     "Content-Transfer-Encoding: quoted-printable\n\n"
+     "Delivery has failed to these recipients:\n\nz@w.example\n"
+     "The recipient's mailbox is full and can't accept messages now=\n (mailbox full).\n",
+     DSN_BOUNCE, "z@w.example", "mailboxfull", ""},
+    {"ordinary mail", "From: a@b.example\nTo: c@d.example\nSubject: lunch?\n\nnoon?\n",
+     DSN_NOT_BOUNCE, NULL, NULL, ""},
+    {"empty", "", DSN_UNPARSEABLE, NULL, NULL, ""},
+    {"no header", "\n\njust text\n", DSN_UNPARSEABLE, NULL, NULL, ""},
+    {"bounce without any address",
+     "From: MAILER-DAEMON@a.example\nSubject: Returned mail\n\nsomething failed\n", DSN_UNPARSEABLE,
+     NULL, NULL, ""},
+    {"truncated multipart",
+     "From: MAILER-DAEMON@a.example\nTo: x@y.example\n"
+     "Content-Type: multipart/report; boundary=x\n\n--x\nContent-Type: message/delivery-status\n\n"
+     "Final-Recipient: rfc822; t@u.example\nStatus: 5.1",
+     DSN_BOUNCE, "t@u.example", "undefined", ""},
+};
+
+static void
+test_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dsn_report r;
+		assert_int_equal(dsn_parse(cases[i].msg, strlen(cases[i].msg), &r), 0);
+		const char *got_rcpt = r.nrcpt ? r.rcpt[0].address : NULL;
+		const char *got_reason =
+		    r.nrcpt ? bounce_reason_name(r.rcpt[0].verdict.reason) : NULL;
+		int ok = r.kind == cases[i].kind && strcmp(r.orig_message_id, cases[i].msgid) == 0;
+		if (cases[i].rcpt)
+			ok = ok && got_rcpt && strcmp(got_rcpt, cases[i].rcpt) == 0 &&
+			     strcmp(got_reason, cases[i].reason) == 0;
+		else
+			ok = ok && r.nrcpt == 0;
+		if (!ok)
+			fail_msg("%s: got %s %s %s msgid=%s (%s) want %s %s %s msgid=%s",
+			         cases[i].label, dsn_kind_name(r.kind), got_rcpt ? got_rcpt : "-",
+			         got_reason ? got_reason : "-", r.orig_message_id, r.why,
+			         dsn_kind_name(cases[i].kind), cases[i].rcpt ? cases[i].rcpt : "-",
+			         cases[i].reason ? cases[i].reason : "-", cases[i].msgid);
+		dsn_report_free(&r);
+	}
+}
+
+/* Nested multiparts beyond the limit are refused, not followed. */
+static void
+test_deep_nesting(void **state)
+{
+	(void)state;
+	struct buf m = BUF_INIT;
+	buf_adds(&m, "From: MAILER-DAEMON@a.example\nSubject: x\n");
+	for (int i = 0; i < 40; i++)
+		buf_printf(&m, "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i, i);
+	buf_adds(&m, "Content-Type: text/plain\n\nx@y.example: user unknown\n");
+	struct dsn_report r;
+	dsn_parse(m.data, m.len, &r);
+	if (r.kind != DSN_UNPARSEABLE || !strstr(r.why, "nesting"))
+		fail_msg("deep nesting: got %s (%s) want unparseable (nesting)",
+		         dsn_kind_name(r.kind), r.why);
+	dsn_report_free(&r);
+	buf_free(&m);
+}
+
+/* Bytes of every value, NULs, CRs, long lines: a report, never a crash. */
+static void
+test_hostile(void **state)
+{
+	(void)state;
+	char junk[4096];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 131 + 7);
+	const char *heads[] = {"From: MAILER-DAEMON@x\r\nContent-Type: multipart/report; boundary=",
+	                       "Subject: =?utf-8?B?",
+	                       "Content-Type: multipart/mixed; boundary=\"\"\n\n"};
+	for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
+		struct buf m = BUF_INIT;
+		buf_adds(&m, heads[h]);
+		buf_add(&m, junk, sizeof(junk));
+		struct dsn_report r;
+		assert_int_equal(dsn_parse(m.data, m.len, &r), 0);
+		dsn_report_free(&r);
+		buf_free(&m);
+	}
+	dsn_report_free(NULL);
+}
+
+static const char *
+datadir(void)
+{
+	const char *d = getenv("KIRIM_TESTDATA");
+	return d && *d ? d : "tests/data";
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	struct buf b = BUF_INIT;
+	char tmp[8192];
+	size_t k;
+	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_add(&b, tmp, k);
+	fclose(f);
+	*len = b.len;
+	if (!b.data)
+		buf_adds(&b, "");
+	return b.data;
+}
+
+static void
+test_golden(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"postfix-rfc3464", "arf",        "autoreply",
+	                                    "qmail",           "exim-quota", "not-bounce"};
+	int update = getenv("KIRIM_UPDATE_GOLDEN") != NULL;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char in[1024], outp[1024];
+		snprintf(in, sizeof(in), "%s/dsn/%s.eml", datadir(), names[i]);
+		snprintf(outp, sizeof(outp), "%s/dsn/%s.out", datadir(), names[i]);
+		size_t len, wlen;
+		char *msg = slurp(in, &len);
+		if (!msg)
+			fail_msg("cannot read %s", in);
+		struct dsn_report r;
+		dsn_parse(msg, len, &r);
+		struct buf got = BUF_INIT;
+		render(&r, names[i], &got);
+		if (update) {
+			FILE *f = fopen(outp, "wb");
+			assert_non_null(f);
+			fwrite(got.data, 1, got.len, f);
+			fclose(f);
+		}
+		char *want = slurp(outp, &wlen);
+		if (!want)
+			fail_msg("cannot read %s", outp);
+		if (wlen != got.len || memcmp(want, got.data, wlen) != 0)
+			fail_msg("%s: got\n%s\nwant\n%s", names[i], got.data, want);
+		free(want);
+		free(msg);
+		buf_free(&got);
+		dsn_report_free(&r);
+	}
+}
+
+static void
+test_tsv(void **state)
+{
+	(void)state;
+	struct dsn_report r;
+	const char *m = "From: a@b.example\nTo: c@d.example\nSubject: hi\n\nhello\n";
+	dsn_parse(m, strlen(m), &r);
+	struct buf out = BUF_INIT;
+	dsn_format_tsv(&r, "x\ty.eml", &out);
+	const char *want = "x y.eml\t-\tnot_bounce\tnone\t-\t-\n";
+	if (strcmp(out.data, want) != 0)
+		fail_msg("tsv: got [%s] want [%s]", out.data, want);
+	buf_free(&out);
+	dsn_report_free(&r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_table),   cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_hostile), cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_tsv),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
