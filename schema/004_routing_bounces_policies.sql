@@ -56,3 +56,19 @@ CREATE TABLE destinations (
 	note TEXT,             -- the last change in words
 	updated_at INTEGER NOT NULL
 );
+
+-- Suppressions gain 'soft_bounce' (an address that soft-bounced too often:
+-- N times within a window). SQLite cannot change a CHECK in place: rebuild.
+CREATE TABLE suppressions_new (
+	id INTEGER PRIMARY KEY,
+	kind TEXT NOT NULL CHECK (kind IN ('address', 'domain')),
+	value TEXT NOT NULL,
+	reason TEXT NOT NULL
+		CHECK (reason IN ('hard_bounce', 'soft_bounce', 'complaint', 'unsubscribe', 'manual')),
+	source TEXT,
+	created_at INTEGER NOT NULL,
+	UNIQUE (value, kind)
+);
+INSERT INTO suppressions_new SELECT id, kind, value, reason, source, created_at FROM suppressions;
+DROP TABLE suppressions;
+ALTER TABLE suppressions_new RENAME TO suppressions;

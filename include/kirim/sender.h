@@ -19,7 +19,10 @@
  * in flight: deferred messages wait in the queue with their next attempt time.
  * A stop request (Ctrl-C) takes no new work, lets what is on a connection
  * finish, records it, and returns; what was claimed but not sent goes back to
- * queued without counting an attempt. Logs one line per event.
+ * queued without counting an attempt. Every failure is classified (bounce.h):
+ * a hard bounce suppresses the address, soft ones do after 3 in 15 days, and
+ * the campaign pauses itself when, after 1,000 attempts, more than 5% bounce
+ * hard. Logs one line per event.
  */
 #ifndef KIRIM_SENDER_H
 #define KIRIM_SENDER_H
@@ -54,6 +57,7 @@ struct sender_opts {
 	double retry_first;        /* seconds before the first retry (default 5 min), doubling */
 	double retry_max;          /* ... up to this (default 4 h); +-10% jitter */
 	int64_t max_age;           /* seconds after queueing a deferred message expires (3 days) */
+	int resume;                /* send a campaign that is paused */
 	unsigned msgs_per_conn;    /* per connection (default 100; 0 there means no cap) */
 	unsigned batch;            /* messages claimed per batch (default 256) */
 	int allow_plaintext_auth;  /* AUTH without TLS (tests and trusted networks only) */
@@ -72,7 +76,9 @@ struct sender_stats {
 	unsigned long domains;      /* recipient domains resolved (direct) */
 	unsigned long dns_queries;  /* DNS queries sent (direct) */
 	double seconds;
-	int stopped;                         /* the run was stopped early */
+	int stopped; /* the run was stopped early */
+	int paused;  /* the campaign paused itself (bounce or complaint rate): see why */
+	char why[256];
 	struct store_campaign_counts counts; /* the campaign after the run */
 };
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kirim/bounce.h"
 #include "kirim/buf.h"
 #include "kirim/clock.h"
 #include "kirim/campaign.h"
@@ -22,6 +23,7 @@
 #include "kirim/smtp_outcome.h"
 #include "kirim/smtp_url.h"
 #include "kirim/smtp_wire.h"
+#include "kirim/store_bounce.h"
 #include "kirim/store_dest.h"
 #include "kirim/store_policy.h"
 #include "kirim/strmap.h"
@@ -49,7 +51,8 @@ struct sresult {
 	int attempted; /* 0: handed back unattempted (shutdown) */
 	int attempts;  /* attempts made before this one */
 	int64_t queued_at;
-	int64_t not_before; /* unattempted: the earliest next attempt (0: now) */
+	int64_t not_before;         /* unattempted: the earliest next attempt (0: now) */
+	const char *reason, *klass; /* the bounce classifier's, for a failure (static) */
 	enum smtp_stage stage;
 	int code;
 	char *ecode, *text, *host, *tls, *dest;
@@ -127,6 +130,12 @@ struct sender {
 	bool policies_changed;
 	int64_t policy_version;
 	double policy_checked;
+	/* Bounces: suppression and auto-pause rules; the campaign's totals (loop) and the
+	 * copy a batch judges (worker). */
+	struct store_bounce_rules rules;
+	struct store_bounce_totals totals, wtotals;
+	bool paused;
+	char pause_why[256];
 	/* Throttle changes to save: collected on the loop, written by the next batch. */
 	struct sdstate *dstates, *wdstates;
 	size_t ndstates, nwdstates;
@@ -195,6 +204,8 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 	    .host = r->host,
 	    .tls = r->tls,
 	    .dest = r->dest,
+	    .reason = r->reason,
+	    .klass = r->klass,
 	    .count_attempt = r->attempted,
 	};
 	if (!r->attempted) {
@@ -222,7 +233,20 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 	} else {
 		w.state = w.event = smtp_outcome_name(r->outcome);
 	}
-	return store_message_result(S->store, &w, now);
+	int rc = store_message_result(S->store, &w, now);
+	if (rc == 0 && strcmp(w.event, "bounced") == 0 && w.klass) {
+		/* A hard bounce suppresses the address at once; soft ones when they add up. */
+		char source[512];
+		const char *supp;
+		snprintf(source, sizeof(source), "campaign %s: %s %d %s %.300s", S->camp.name,
+		         w.stage ? w.stage : "", w.code, w.ecode ? w.ecode : "",
+		         w.text ? w.text : "");
+		rc = store_bounce_suppress(S->store, r->message_id, w.klass, &S->rules, source,
+		                           &supp);
+		if (rc == 0 && supp)
+			log_info("msg=%lld suppressed=%s", (long long)r->message_id, supp);
+	}
+	return rc;
 }
 
 struct claim_ctx {
@@ -292,6 +316,12 @@ sender_work(uv_work_t *w)
 		rc = sender_write_result(S, &S->wres[i], now);
 	for (size_t i = 0; rc == 0 && i < S->nwdstates; i++)
 		rc = store_dest_save(S->store, &S->wdstates[i].d);
+	if (rc == 0 && !S->paused &&
+	    store_bounce_pause_why(&S->rules, &S->wtotals, S->pause_why, sizeof(S->pause_why))) {
+		rc = store_campaign_pause(S->store, S->camp.id, S->pause_why);
+		S->paused = rc == 0;
+		S->want_claim = 0; /* paused: nothing new starts */
+	}
 	S->claimed = 0;
 	if (rc == 0 && S->want_claim > 0) {
 		S->wjobs = xcalloc((size_t)S->want_claim, sizeof(*S->wjobs));
@@ -365,6 +395,11 @@ sender_work_done(uv_work_t *w, int status)
 	}
 	if (S->fail)
 		S->draining = true;
+	if (S->paused && !S->st->paused) {
+		log_warn("campaign=%s paused reason=\"%s\"", S->camp.name, S->pause_why);
+		S->draining = true;
+		S->st->paused = 1;
+	}
 	if (S->want_claim > 0 && S->claimed < S->want_claim)
 		S->draining = true; /* nothing more is due in this run */
 	/* After a stop the pool hands these straight back, unattempted. */
@@ -426,6 +461,7 @@ sender_pump(struct sender *S)
 	S->nwres = S->npending;
 	S->pending = NULL;
 	S->npending = S->cappending = 0;
+	S->wtotals = S->totals;
 	S->wdstates = S->dstates;
 	S->nwdstates = S->ndstates;
 	S->dstates = NULL;
@@ -466,6 +502,29 @@ on_rcpt(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r
 	j->res.host = xstrdup(ci->host ? ci->host : "");
 	j->res.tls = xstrdup(ci->tls ? ci->tls : "");
 	j->res.dest = ci->dest && *ci->dest ? xstrdup(ci->dest) : NULL;
+	j->res.reason = j->res.klass = NULL;
+	if (oc.outcome != OUTCOME_DELIVERED && j->res.attempted) {
+		static const enum bounce_stage stages[] = {
+		    [SMTP_STAGE_CONNECT] = BOUNCE_STAGE_CONNECT,
+		    [SMTP_STAGE_BANNER] = BOUNCE_STAGE_CONNECT,
+		    [SMTP_STAGE_EHLO] = BOUNCE_STAGE_HELO,
+		    [SMTP_STAGE_STARTTLS] = BOUNCE_STAGE_HELO,
+		    [SMTP_STAGE_AUTH] = BOUNCE_STAGE_HELO,
+		    [SMTP_STAGE_MAIL] = BOUNCE_STAGE_MAIL,
+		    [SMTP_STAGE_RCPT] = BOUNCE_STAGE_RCPT,
+		    [SMTP_STAGE_DATA] = BOUNCE_STAGE_DATA,
+		    [SMTP_STAGE_DOT] = BOUNCE_STAGE_DATA,
+		    [SMTP_STAGE_QUIT] = BOUNCE_STAGE_UNKNOWN,
+		    [SMTP_STAGE_DNS] = BOUNCE_STAGE_UNKNOWN,
+		};
+		const char *text = r->text ? r->text : "";
+		struct bounce_verdict v = bounce_classify_stage(
+		    stages[r->stage], r->code, r->ecode ? r->ecode : "", text, strlen(text));
+		j->res.reason = bounce_reason_name(v.reason);
+		/* Only a bounce is hard or soft; a deferral is soft whatever it says. */
+		j->res.klass =
+		    oc.outcome == OUTCOME_BOUNCED && v.cls == BOUNCE_HARD ? "hard" : "soft";
+	}
 }
 
 static void
@@ -481,6 +540,10 @@ on_job_done(void *owner, struct smtp_job *job, const struct smtp_result *r,
 	S->inflight_bytes -= j->data.len;
 	if (j->res.attempted) {
 		st->attempted++;
+		S->totals.attempts++;
+		S->totals.delivered += j->res.outcome == OUTCOME_DELIVERED;
+		S->totals.hard += j->res.outcome == OUTCOME_BOUNCED && j->res.klass &&
+		                  strcmp(j->res.klass, "hard") == 0;
 		switch (j->res.outcome) {
 		case OUTCOME_DELIVERED:
 			st->delivered++;
@@ -1015,6 +1078,24 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		free(S);
 		return SENDER_E_RENDER;
 	}
+	if (strcmp(S->camp.state, "paused") == 0 && !opts.resume) {
+		snprintf(err, errsz,
+		         "campaign %s is paused; look at why ('kirim campaign show %s'), then send "
+		         "with --resume",
+		         S->camp.name, S->camp.name);
+		campaign_composer_free(&S->cc);
+		store_campaign_clear(&S->camp);
+		free(S);
+		return SENDER_E_CONFIG;
+	}
+	S->rules = store_bounce_rules_default();
+	if ((rc = store_bounce_totals(s, S->camp.id, &S->totals)) < 0) {
+		snprintf(err, errsz, "database: %s", store_errmsg(s));
+		campaign_composer_free(&S->cc);
+		store_campaign_clear(&S->camp);
+		free(S);
+		return SENDER_E_STORE;
+	}
 	int64_t created = 0, recovered = 0;
 	struct store_campaign_counts before;
 	if ((rc = store_begin(s)) < 0 ||
@@ -1131,6 +1212,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		snprintf(err, errsz, "%s", S->err);
 		rc = S->fail;
 	}
+	if (S->paused)
+		snprintf(st->why, sizeof(st->why), "%s", S->pause_why);
 out_loop:
 	if (!S->finished) {
 		/* Set-up failed after the loop was made: close what exists. */
@@ -1142,7 +1225,7 @@ out_loop:
 	pool_free(S->pool);
 	if (uv_loop_close(&S->loop) != 0)
 		log_error("campaign=%s bug: handles left open on the loop", S->camp.name);
-	if (store_campaign_counts(s, S->camp.id, &st->counts) == 0 && rc == 0)
+	if (store_campaign_counts(s, S->camp.id, &st->counts) == 0 && rc == 0 && !S->paused)
 		store_campaign_set_state(
 		    s, S->camp.id, st->counts.queued || st->counts.claimed ? "sending" : "done");
 out:

@@ -106,6 +106,7 @@ cmd_send(struct cli *c, int argc, char **argv)
 	    {"retry-first", required_argument, NULL, '1'},
 	    {"retry-max", required_argument, NULL, '2'},
 	    {"max-age", required_argument, NULL, '3'},
+	    {"resume", no_argument, NULL, 'U'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sender_opts o = {.tls = -1, .stop = &send_stop};
@@ -145,6 +146,9 @@ cmd_send(struct cli *c, int argc, char **argv)
 			break;
 		case 'D':
 			o.direct = 1;
+			break;
+		case 'U':
+			o.resume = 1;
 			break;
 		case 'S':
 			o.dns_servers = optarg;
@@ -240,6 +244,8 @@ cmd_send(struct cli *c, int argc, char **argv)
 		    (long long)n->queued, (long long)n->deferred, (long long)n->delivered,
 		    (long long)n->bounced, (long long)n->failed, (long long)n->suppressed);
 		cli_json_str(&b, rc < 0 ? err : NULL);
+		buf_printf(&b, ",\"paused\":%s,\"why\":", st.paused ? "true" : "false");
+		cli_json_str(&b, st.paused ? st.why : NULL);
 		buf_adds(&b, "}\n");
 		fputs(b.data, stdout);
 		buf_free(&b);
@@ -263,6 +269,8 @@ cmd_send(struct cli *c, int argc, char **argv)
 		       (long long)n->total, (long long)n->delivered, (long long)n->bounced,
 		       (long long)n->failed, (long long)n->suppressed, (long long)n->queued,
 		       (long long)n->deferred);
+		if (st.paused)
+			printf("Paused: %s\n", st.why);
 	}
 	if (rc < 0)
 		return cli_error("send", rc == SENDER_E_STORE ? EX_SOFTWARE : EX_CONFIG, "%s", err);

@@ -12,8 +12,8 @@
 #include "kirim/csv_reader.h"
 #include "kirim/store.h"
 
-static const char *const suppress_reasons[] = {"manual", "hard_bounce", "complaint", "unsubscribe",
-                                               NULL};
+static const char *const suppress_reasons[] = {"manual",    "hard_bounce", "soft_bounce",
+                                               "complaint", "unsubscribe", NULL};
 
 struct target {
 	const char *kind; /* "address" or "domain" */
@@ -210,10 +210,11 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 		for (const char *const *r = suppress_reasons; *r; r++)
 			ok |= strcmp(*r, reason) == 0;
 		if (!ok)
-			return cli_usage("suppress",
-			                 "--reason takes manual, hard_bounce, complaint or "
-			                 "unsubscribe, not '%s'",
-			                 reason);
+			return cli_usage(
+			    "suppress",
+			    "--reason takes manual, hard_bounce, soft_bounce, complaint or "
+			    "unsubscribe, not '%s'",
+			    reason);
 	}
 	if (optind >= argc)
 		return cli_usage("suppress", "add, remove, list or import?");

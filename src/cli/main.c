@@ -69,7 +69,8 @@ const struct cli_command cli_commands[] = {
      "a header line and lines starting with # are skipped) in one transaction.\n"
      "\n"
      "Options:\n"
-     "  --reason R    manual (default), hard_bounce, complaint or unsubscribe\n"
+     "  --reason R    manual (default), hard_bounce, soft_bounce, complaint or\n"
+     "                unsubscribe\n"
      "  --source TEXT where the suppression came from (free text)\n"
      "  -n, --limit N at most N rows for 'list' (default: all)\n"},
     {"template", cmd_template, "store, check and try out message templates",
@@ -160,8 +161,13 @@ const struct cli_command cli_commands[] = {
      "      --mx-port PORT     port of MX hosts (default 25; for tests and labs)\n"
      "      --retry-first DUR  first retry delay, doubling after (default 5m)\n"
      "      --retry-max DUR    longest retry delay (default 4h)\n"
+     "      --resume           send a campaign that is paused\n"
      "      --max-age DUR      a deferred message expires this long after it was queued\n"
      "                         (default 3d); durations: 90s, 5m, 4h, 3d\n"
+     "\n"
+     "Every failure is classified (reason and hard/soft class, as 'kirim bounces' does):\n"
+     "a hard bounce suppresses the address at once, soft bounces after 3 in 15 days.\n"
+     "After 1,000 attempts, a campaign whose hard bounces pass 5% pauses itself.\n"
      "\n"
      "Exit status: 0 when the run finished (whatever the outcomes), 130 when stopped,\n"
      "78 for a configuration problem.\n"},

@@ -114,6 +114,27 @@ eq "mixed outcomes" "$(json 'j["delivered"], j["bounced"], j["deferred"]')" "2 1
 eq "bounce recorded with its enhanced code" "$(sql "SELECT last_code, last_ecode FROM messages m JOIN contacts c ON c.id=m.contact_id WHERE c.email='reject1@x.test'")" "550|5.1.1"
 eq "deferral recorded" "$(sql "SELECT state, last_code, last_ecode FROM messages m JOIN contacts c ON c.id=m.contact_id WHERE c.email='defer1@x.test'")" "queued|451|4.3.0"
 eq "only accepted messages arrived" "$(ls mdump/*.eml | wc -l)" 2
+eq "classified: reason and class" "$(sql "SELECT group_concat(x, ', ') FROM (SELECT c.email || ' ' || m.reason || ' ' || m.class AS x FROM messages m JOIN contacts c ON c.id=m.contact_id WHERE m.reason IS NOT NULL AND c.domain = 'x.test' ORDER BY c.email)")" "defer1@x.test systemerror soft, reject1@x.test userunknown hard"
+eq "a hard bounce suppresses the address" "$(sql "SELECT value, reason FROM suppressions WHERE value='reject1@x.test'")" "reject1@x.test|hard_bounce"
+contains "the suppression says where it came from" "$(sql "SELECT source FROM suppressions WHERE value='reject1@x.test'")" "campaign mixed: rcpt 550 5.1.1"
+eq "a deferral suppresses nothing" "$(sql "SELECT count(*) FROM suppressions WHERE value='defer1@x.test'")" 0
+new_campaign mixed2 mixed
+run "$KIRIM" send mixed2 --relay "smtp://127.0.0.1:$port" --tls none --json
+eq "the next campaign skips the bounced address" "$(json 'j["campaign_counts"]["suppressed"], j["bounced"]')" "1 0"
+
+# 3b. Auto-pause: after 1,000 attempts, more than 5% hard bounces pause the campaign.
+$PY3 -c 'import sys
+print("email")
+for i in range(2500): print(("reject%d" if i % 10 == 0 else "fine%d") % i + "@y.test")' >pause.csv
+"$KIRIM" import pause.csv --list pause -q >/dev/null
+new_campaign pause pause
+run "$KIRIM" send pause --relay "smtp://127.0.0.1:$port" --tls none --concurrency 4 --json
+eq "auto-pause: paused" "$(json 'j["paused"]') $(sql "SELECT state FROM campaigns WHERE name='pause'")" "True paused"
+contains "auto-pause: says why" "$(json 'j["why"]')" "hard bounces are 10."
+[ "$(json 'j["attempted"]')" -lt 2500 ] && ok "auto-pause: stopped before the end" || bad "auto-pause: stopped early" "$(json 'j["attempted"]') attempted"
+run "$KIRIM" send pause --relay "smtp://127.0.0.1:$port" --tls none --json
+eq "auto-pause: a paused campaign is not sent" "$RC" 78
+contains "auto-pause: says how to go on" "$ERR" "--resume"
 stop "$LAST_PID"
 
 # 4. STARTTLS with certificate verification and AUTH, through [relay] in kirim.conf; the

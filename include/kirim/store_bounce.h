@@ -1,0 +1,75 @@
+/*
+ * store_bounce - what a bounce or complaint does to the database: the
+ * address is suppressed when the bounce is hard, when it soft-bounced often
+ * enough within a window, or when its owner complained; a bounce or complaint
+ * that arrives later (a DSN, an ARF report) is recorded against the message
+ * kirim sent; and the campaign is paused when its bounce or complaint rate
+ * passes the limits. SQL for src/store/ only; see store.h.
+ */
+#ifndef KIRIM_STORE_BOUNCE_H
+#define KIRIM_STORE_BOUNCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* When soft bounces suppress, and when a campaign pauses itself. */
+struct store_bounce_rules {
+	int soft_count;              /* soft bounces within soft_window_s suppress (default 3) */
+	int64_t soft_window_s;       /* (default 15 days) */
+	int64_t pause_after;         /* attempts before the rates below are judged (default 1000) */
+	double pause_hard_rate;      /* hard bounces / attempts above this pause (default 0.05) */
+	double pause_complaint_rate; /* complaints / delivered above this pause (default 0.001) */
+};
+/* store_bounce_rules_default - the defaults above */
+struct store_bounce_rules store_bounce_rules_default(void);
+
+/*
+ * store_bounce_suppress - after a bounce ("hard" or "soft" klass) or a
+ * complaint (klass "complaint") of message_id was recorded: suppress its
+ * address when it calls for it (source says where it came from). *reason gets
+ * the suppression reason written ("hard_bounce", "soft_bounce", "complaint")
+ * or NULL when none was (already suppressed, or a soft bounce under the count).
+ */
+int store_bounce_suppress(struct store *s, int64_t message_id, const char *klass,
+                          const struct store_bounce_rules *rules, const char *source,
+                          const char **reason);
+
+/* A bounce or complaint that arrived after the send, for store_bounce_record. */
+struct store_bounce_event {
+	int64_t campaign_id, contact_id; /* from the VERP token or Message-ID */
+	const char *type;                /* "bounced" or "complaint" */
+	const char *reason, *klass;      /* the classifier's */
+	const char *ecode;               /* DSN Status */
+	const char *text;                /* Diagnostic-Code or the feedback type */
+	const char *host;                /* Remote-MTA */
+	const char *detail;              /* JSON object or NULL */
+};
+
+/*
+ * store_bounce_record - record e as an event of its message (a hard bounce
+ * also moves the message to 'bounced') and suppress as store_bounce_suppress
+ * does. STORE_E_NOTFOUND when kirim sent no such message. *message_id and
+ * *reason (as above) are set.
+ */
+int store_bounce_record(struct store *s, const struct store_bounce_event *e,
+                        const struct store_bounce_rules *rules, const char *source,
+                        int64_t *message_id, const char **reason);
+
+/* A campaign's totals for the pause rules. */
+struct store_bounce_totals {
+	int64_t attempts, hard, complaints, delivered;
+};
+/* store_bounce_totals - the campaign's attempts, hard bounces, complaints and deliveries */
+int store_bounce_totals(struct store *s, int64_t campaign_id, struct store_bounce_totals *t);
+/*
+ * store_bounce_pause_why - 1 with a sentence in why (whysz bytes) when totals
+ * call for pausing the campaign under rules, else 0. No SQL.
+ */
+int store_bounce_pause_why(const struct store_bounce_rules *rules,
+                           const struct store_bounce_totals *t, char *why, size_t whysz);
+/* store_campaign_pause - state 'paused' with why as its state_reason */
+int store_campaign_pause(struct store *s, int64_t campaign_id, const char *why);
+
+#endif

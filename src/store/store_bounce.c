@@ -1,0 +1,211 @@
+/* store_bounce - suppression, late bounces and auto-pause (see store_bounce.h). */
+#include "kirim/store_bounce.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "kirim/store.h"
+#include "store_int.h"
+
+struct store_bounce_rules
+store_bounce_rules_default(void)
+{
+	return (struct store_bounce_rules){
+	    .soft_count = 3,
+	    .soft_window_s = 15 * 86400,
+	    .pause_after = 1000,
+	    .pause_hard_rate = 0.05,
+	    .pause_complaint_rate = 0.001,
+	};
+}
+
+/* one_int - the first column of the first row of sql with ?1 = a, ?2 = b (0 when none) */
+static int
+one_int(struct store *s, const char *sql, int64_t a, int64_t b, int64_t *out, const char *doing)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, doing);
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	int rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	int ret = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_fail(s, doing);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int
+store_bounce_suppress(struct store *s, int64_t message_id, const char *klass,
+                      const struct store_bounce_rules *rules, const char *source,
+                      const char **reason)
+{
+	const char *why = NULL;
+	*reason = NULL;
+	if (strcmp(klass, "hard") == 0) {
+		why = "hard_bounce";
+	} else if (strcmp(klass, "complaint") == 0) {
+		why = "complaint";
+	} else if (strcmp(klass, "soft") == 0) {
+		int64_t n;
+		int rc = one_int(
+		    s,
+		    "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message_id"
+		    " WHERE m.contact_id = (SELECT contact_id FROM messages WHERE id = ?1)"
+		    " AND e.type = 'bounced' AND e.class = 'soft' AND e.ts >= ?2",
+		    message_id, store_now() - rules->soft_window_s, &n, "count soft bounces");
+		if (rc < 0)
+			return rc;
+		if (n >= rules->soft_count)
+			why = "soft_bounce";
+	}
+	if (why == NULL)
+		return 0;
+	static const char sql[] =
+	    "INSERT OR IGNORE INTO suppressions(kind, value, reason, source, created_at)"
+	    " SELECT 'address', lower(c.email), ?2, ?3, ?4 FROM messages m"
+	    " JOIN contacts c ON c.id = m.contact_id WHERE m.id = ?1";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, "prepare a suppression");
+	sqlite3_bind_int64(st, 1, message_id);
+	sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, store_now());
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "suppress a bounced address");
+	if (rc == 0 && sqlite3_changes(store_db(s)) == 1)
+		*reason = why;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void
+bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v && *v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+int
+store_bounce_record(struct store *s, const struct store_bounce_event *e,
+                    const struct store_bounce_rules *rules, const char *source, int64_t *message_id,
+                    const char **reason)
+{
+	*reason = NULL;
+	int rc = one_int(s, "SELECT id FROM messages WHERE campaign_id = ?1 AND contact_id = ?2",
+	                 e->campaign_id, e->contact_id, message_id, "find the bounced message");
+	if (rc < 0)
+		return rc;
+	if (*message_id == 0)
+		return STORE_E_NOTFOUND;
+	static const char ins[] =
+	    "INSERT INTO events(message_id, ts, type, stage, ecode, text, host, reason, class,"
+	    " detail, attempt) VALUES (?1, ?2, ?3, 'dsn', ?4, ?5, ?6, ?7, ?8, ?9,"
+	    " (SELECT attempts FROM messages WHERE id = ?1))";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(store_db(s), ins, -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, "prepare a bounce event");
+	sqlite3_bind_int64(st, 1, *message_id);
+	sqlite3_bind_int64(st, 2, store_now());
+	sqlite3_bind_text(st, 3, e->type, -1, SQLITE_STATIC);
+	bind_opt(st, 4, e->ecode);
+	bind_opt(st, 5, e->text);
+	bind_opt(st, 6, e->host);
+	bind_opt(st, 7, e->reason);
+	bind_opt(st, 8, e->klass);
+	bind_opt(st, 9, e->detail);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "record a bounce event");
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	int complaint = strcmp(e->type, "complaint") == 0;
+	if (!complaint && e->klass && strcmp(e->klass, "hard") == 0) {
+		/* Accepted by the MX, bounced later: the message's outcome is the bounce. */
+		static const char upd[] =
+		    "UPDATE messages SET state = 'bounced', reason = ?2, class = 'hard',"
+		    " last_stage = 'dsn', last_ecode = ?3, last_text = ?4, done_at = ?5"
+		    " WHERE id = ?1 AND state IN ('delivered', 'queued')";
+		if (sqlite3_prepare_v2(store_db(s), upd, -1, &st, NULL) != SQLITE_OK)
+			return store_fail(s, "prepare a bounced message");
+		sqlite3_bind_int64(st, 1, *message_id);
+		bind_opt(st, 2, e->reason);
+		bind_opt(st, 3, e->ecode);
+		bind_opt(st, 4, e->text);
+		sqlite3_bind_int64(st, 5, store_now());
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "mark a message bounced");
+		sqlite3_finalize(st);
+		if (rc < 0)
+			return rc;
+	}
+	return store_bounce_suppress(s, *message_id,
+	                             complaint ? "complaint" : (e->klass ? e->klass : ""), rules,
+	                             source, reason);
+}
+
+int
+store_bounce_totals(struct store *s, int64_t campaign_id, struct store_bounce_totals *t)
+{
+	sqlite3_stmt *st;
+	static const char sql[] =
+	    "SELECT count(*), coalesce(sum(e.type = 'bounced' AND e.class = 'hard'), 0),"
+	    " coalesce(sum(e.type = 'complaint'), 0), coalesce(sum(e.type = 'delivered'), 0)"
+	    " FROM events e JOIN messages m ON m.id = e.message_id WHERE m.campaign_id = ?1"
+	    " AND e.type IN ('delivered', 'deferred', 'bounced', 'failed', 'complaint')";
+	memset(t, 0, sizeof(*t));
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, "prepare the bounce totals");
+	sqlite3_bind_int64(st, 1, campaign_id);
+	int rc = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		t->complaints = sqlite3_column_int64(st, 2);
+		t->attempts = sqlite3_column_int64(st, 0) - t->complaints;
+		t->hard = sqlite3_column_int64(st, 1);
+		t->delivered = sqlite3_column_int64(st, 3);
+	} else {
+		rc = store_fail(s, "count the bounce totals");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+store_bounce_pause_why(const struct store_bounce_rules *rules, const struct store_bounce_totals *t,
+                       char *why, size_t whysz)
+{
+	if (t->attempts < rules->pause_after)
+		return 0;
+	if ((double)t->hard > rules->pause_hard_rate * (double)t->attempts) {
+		snprintf(why, whysz,
+		         "hard bounces are %.1f%% of %lld attempts (more than %.1f%%): check the "
+		         "list before resuming",
+		         100.0 * (double)t->hard / (double)t->attempts, (long long)t->attempts,
+		         100.0 * rules->pause_hard_rate);
+		return 1;
+	}
+	if (t->delivered > 0 &&
+	    (double)t->complaints > rules->pause_complaint_rate * (double)t->delivered) {
+		snprintf(why, whysz,
+		         "complaints are %.2f%% of %lld delivered (more than %.2f%%): check the "
+		         "list and the content before resuming",
+		         100.0 * (double)t->complaints / (double)t->delivered,
+		         (long long)t->delivered, 100.0 * rules->pause_complaint_rate);
+		return 1;
+	}
+	return 0;
+}
+
+int
+store_campaign_pause(struct store *s, int64_t campaign_id, const char *why)
+{
+	sqlite3_stmt *st;
+	static const char upd[] = "UPDATE campaigns SET state = 'paused', state_reason = ?2,"
+	                          " updated_at = ?3 WHERE id = ?1";
+	if (sqlite3_prepare_v2(store_db(s), upd, -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, "prepare pausing the campaign");
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now());
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "pause the campaign");
+	sqlite3_finalize(st);
+	return rc;
+}
