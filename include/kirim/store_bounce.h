@@ -69,7 +69,8 @@ int store_bounce_totals(struct store *s, int64_t campaign_id, struct store_bounc
  */
 int store_bounce_pause_why(const struct store_bounce_rules *rules,
                            const struct store_bounce_totals *t, char *why, size_t whysz);
-/* store_campaign_pause - state 'paused' with why as its state_reason */
+/* store_campaign_pause - state 'paused' with why as its state_reason, if it is not
+ * finished: 1 when it was paused, 0 when its state did not allow it */
 int store_campaign_pause(struct store *s, int64_t campaign_id, const char *why);
 
 #endif

@@ -319,7 +319,8 @@ sender_work(uv_work_t *w)
 	if (rc == 0 && !S->paused &&
 	    store_bounce_pause_why(&S->rules, &S->wtotals, S->pause_why, sizeof(S->pause_why))) {
 		rc = store_campaign_pause(S->store, S->camp.id, S->pause_why);
-		S->paused = rc == 0;
+		S->paused = rc >= 0;
+		rc = rc < 0 ? rc : 0;
 		S->want_claim = 0; /* paused: nothing new starts */
 	}
 	S->claimed = 0;

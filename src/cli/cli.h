@@ -54,6 +54,9 @@ const char *cli_num(char out[32], uint64_t n);
 const char *cli_time(char out[32], int64_t t);
 /* cli_json_str - append a JSON string to b (NULL prints null) */
 void cli_json_str(struct buf *b, const char *s);
+/* cli_read_file - the whole file (or stdin for "-"), at most max bytes, NUL-terminated;
+ * NULL with a sentence in err */
+char *cli_read_file(const char *path, size_t max, size_t *len, char *err, size_t errsz);
 /* cli_wants_help - true if argv holds -h or --help before any "--" */
 bool cli_wants_help(int argc, char **argv);
 
@@ -68,6 +71,7 @@ int cmd_campaign(struct cli *c, int argc, char **argv);
 int cmd_preview(struct cli *c, int argc, char **argv);
 int cmd_dkim(struct cli *c, int argc, char **argv);
 int cmd_send(struct cli *c, int argc, char **argv);
+int cmd_bounces(struct cli *c, int argc, char **argv);
 int cmd_report(struct cli *c, int argc, char **argv);
 int cmd_log(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);

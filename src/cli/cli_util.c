@@ -1,13 +1,16 @@
 /* cli_util - shared pieces of the subcommands (see cli.h). */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
 #include "kirim/buf.h"
 #include "kirim/config.h"
 #include "kirim/store.h"
+#include "kirim/xmalloc.h"
 
 const struct cli_command *
 cli_find(const char *name)
@@ -144,4 +147,35 @@ cli_wants_help(int argc, char **argv)
 			return true;
 	}
 	return false;
+}
+
+char *
+cli_read_file(const char *path, size_t max, size_t *len, char *err, size_t errsz)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct buf b = BUF_INIT;
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		buf_add(&b, chunk, n);
+		if (b.len > max) {
+			snprintf(err, errsz, "%s is larger than %d MiB", path, (int)(max >> 20));
+			break;
+		}
+	}
+	bool bad = ferror(f) || b.len > max;
+	if (ferror(f))
+		snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	if (bad) {
+		buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return b.data ? b.data : xstrdup("");
 }

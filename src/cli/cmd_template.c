@@ -22,39 +22,6 @@ static const char *const builtin_fields[] = {
     "campaign", "sender", NULL,
 };
 
-/* read_file - the whole file (or stdin for "-") into a NUL-terminated string */
-static char *
-read_file(const char *path, size_t *len, char *err, size_t errsz)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (f == NULL) {
-		snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct buf b = BUF_INIT;
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		buf_add(&b, chunk, n);
-		if (b.len > TEMPLATE_MAX_FILE) {
-			snprintf(err, errsz, "%s is larger than %d MiB", path,
-			         TEMPLATE_MAX_FILE >> 20);
-			break;
-		}
-	}
-	bool bad = ferror(f) || b.len > TEMPLATE_MAX_FILE;
-	if (ferror(f))
-		snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
-	if (f != stdin)
-		fclose(f);
-	if (bad) {
-		buf_free(&b);
-		return NULL;
-	}
-	*len = b.len;
-	return b.data ? b.data : xstrdup("");
-}
-
 /*
  * check_compiles - compile one source; on error print "kirim CMD: FILE:LINE:COL: WHAT: ..."
  * with the line counted in the whole file (line0 is where the part starts; 0: not from a file).
@@ -93,7 +60,7 @@ load_sources(const char *file, const char *subject, const char *text_file, const
 	size_t n;
 	memset(src, 0, sizeof(*src));
 	if (file) {
-		char *data = read_file(file, &n, err, sizeof(err));
+		char *data = cli_read_file(file, TEMPLATE_MAX_FILE, &n, err, sizeof(err));
 		if (data == NULL)
 			return cli_error("template", EX_NOINPUT, "%s", err);
 		int rc = tplfile_parse(data, n, src, err, sizeof(err));
@@ -107,12 +74,14 @@ load_sources(const char *file, const char *subject, const char *text_file, const
 	}
 	if (text_file) {
 		free(src->text);
-		if ((src->text = read_file(text_file, &n, err, sizeof(err))) == NULL)
+		if ((src->text =
+		         cli_read_file(text_file, TEMPLATE_MAX_FILE, &n, err, sizeof(err))) == NULL)
 			return cli_error("template", EX_NOINPUT, "%s", err);
 	}
 	if (html_file) {
 		free(src->html);
-		if ((src->html = read_file(html_file, &n, err, sizeof(err))) == NULL)
+		if ((src->html =
+		         cli_read_file(html_file, TEMPLATE_MAX_FILE, &n, err, sizeof(err))) == NULL)
 			return cli_error("template", EX_NOINPUT, "%s", err);
 	}
 	if (src->subject == NULL || src->subject[0] == '\0')
@@ -274,7 +243,7 @@ template_render(struct cli *c, const char *file, const char *data, char **partia
 	char err[600];
 	size_t n;
 	int rc = 0;
-	char *src = read_file(file, &n, err, sizeof(err));
+	char *src = cli_read_file(file, TEMPLATE_MAX_FILE, &n, err, sizeof(err));
 	if (src == NULL)
 		return cli_error("template", EX_NOINPUT, "%s", err);
 	struct render_partials p = {0, xcalloc((size_t)npartials + 1, sizeof(char *)),
@@ -290,7 +259,8 @@ template_render(struct cli *c, const char *file, const char *data, char **partia
 			goto out;
 		}
 		p.names[p.n] = xstrndup(partials[i], (size_t)(eq - partials[i]));
-		if ((p.texts[p.n] = read_file(eq + 1, &n, err, sizeof(err))) == NULL) {
+		if ((p.texts[p.n] =
+		         cli_read_file(eq + 1, TEMPLATE_MAX_FILE, &n, err, sizeof(err))) == NULL) {
 			free(p.names[p.n]);
 			rc = cli_error("template", EX_NOINPUT, "%s", err);
 			goto out;

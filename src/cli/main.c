@@ -123,6 +123,32 @@ const struct cli_command cli_commands[] = {
      "the TXT record to publish at S._domainkey.DOMAIN (selector 'kirim' by default) and\n"
      "the kirim.conf lines that use it. RSA keys are 2048 bits unless --bits says otherwise.\n"},
     {"serve", cmd_serve, "answer unsubscribe, open and click links (HTTP)", cmd_serve_help},
+    {"bounces", cmd_bounces, "read bounces, complaints and unsubscribe mail; classify them",
+     "Usage: kirim bounces classify FILE...\n"
+     "       kirim bounces ingest PATH... | -\n"
+     "       kirim bounces listen [--listen ADDR:PORT] [--hostname NAME] [--max-size KIB]\n"
+     "\n"
+     "classify: one tab-separated line per bounced recipient of each message file: file,\n"
+     "  recipient, reason (userunknown, mailboxfull, ... as Sisimai names them), class\n"
+     "  (hard, soft, none), status and remote MTA. Reads no database.\n"
+     "ingest: read returned mail and act on it. PATH is a message file, an mbox file, a\n"
+     "  Maildir (every message in new/ is read, then moved to cur/; one that cannot be\n"
+     "  read as mail goes to kirim-failed/) or a directory of message files; - reads one\n"
+     "  message from stdin (for an MTA's pipe: exit 75 asks it to try again later).\n"
+     "  Each bounce is matched to the message kirim sent by its VERP address\n"
+     "  (b-TOKEN@[bounce] domain) or the original Message-ID, recorded as an event, and\n"
+     "  a hard bounce suppresses the address (soft ones after 3 in 15 days); a complaint\n"
+     "  (ARF) suppresses and unsubscribes it; mail to u-TOKEN@[bounce] domain\n"
+     "  unsubscribes; auto-replies are counted, never taken for bounces.\n"
+     "listen: an SMTP server that takes mail for the bounce domain's VERP and unsubscribe\n"
+     "  addresses only (anything else: 550 5.7.1) and ingests each message as above.\n"
+     "  --listen ADDR:PORT (default 127.0.0.1:2525; :0 picks a port), --hostname (the\n"
+     "  greeting's name; default the bounce domain), --max-size KIB (default 10240).\n"
+     "  Bare CR or LF in a message is refused (SMTP smuggling); 10 messages a second per\n"
+     "  client address, 64 connections. Ctrl-C or SIGTERM stops it.\n"
+     "\n"
+     "Exit status: 0, 64 usage, 66 a file could not be read, 75 the database failed\n"
+     "(nothing lost: run again), 78 configuration.\n"},
     {"send", cmd_send, "deliver a campaign's messages to MX hosts or through a relay",
      "Usage: kirim send CAMPAIGN [--relay URL | --direct] [--tls POLICY] [--concurrency N]\n"
      "                           [--dest-concurrency N] [--msgs-per-conn N] [--timeout SECONDS]\n"

@@ -199,13 +199,15 @@ store_campaign_pause(struct store *s, int64_t campaign_id, const char *why)
 {
 	sqlite3_stmt *st;
 	static const char upd[] = "UPDATE campaigns SET state = 'paused', state_reason = ?2,"
-	                          " updated_at = ?3 WHERE id = ?1";
+	                          " updated_at = ?3 WHERE id = ?1"
+	                          " AND state IN ('draft', 'scheduled', 'sending')";
 	if (sqlite3_prepare_v2(store_db(s), upd, -1, &st, NULL) != SQLITE_OK)
 		return store_fail(s, "prepare pausing the campaign");
 	sqlite3_bind_int64(st, 1, campaign_id);
 	sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, store_now());
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "pause the campaign");
+	int rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(store_db(s)) == 1
+	                                         : store_fail(s, "pause the campaign");
 	sqlite3_finalize(st);
 	return rc;
 }
