@@ -27,12 +27,15 @@ struct campaign_composer {
 	struct mime_header *headers;
 	size_t n_headers;
 	char **header_strings;
+	char track_base[512]; /* 'kirim serve' base URL when the campaign tracks, else "" */
 };
 
 /*
  * campaign_composer_new - load the campaign's template version and build its
  * composer with cfg's identity and DKIM keys (the database's secret when cfg
- * has none). Returns 0 or -1 with the reason in err.
+ * has none). Opens and clicks are tracked as the campaign's options say
+ * (track_opens, track_clicks), through the 'kirim serve' base that
+ * [unsubscribe] url names (BASE/u/). Returns 0 or -1 with the reason in err.
  */
 int campaign_composer_new(struct store *s, const struct config *cfg, const struct store_campaign *c,
                           struct campaign_composer *out, char *err, size_t errsz);

@@ -51,6 +51,9 @@ struct composer_identity {
 	const char *view_url;      /* browser view base URL; NULL: none */
 	const char *bounce_domain; /* VERP envelope b-TOKEN@bounce_domain; NULL: From address */
 	const char *feedback_id;   /* Feedback-ID sender id; NULL: no Feedback-ID */
+	const char *track_base;    /* 'kirim serve' base URL for opens and clicks; NULL: none */
+	int track_opens;           /* a 1x1 image BASE/o/TOKEN.gif at the end of the HTML part */
+	int track_clicks;          /* http(s) links of the HTML part → BASE/c/TOKEN/N */
 	struct dkim_signer *const *signers;
 	size_t n_signers;
 };
@@ -74,6 +77,12 @@ enum {
  */
 int composer_new(const struct composer_campaign *c, const struct composer_identity *id,
                  struct composer **out, char *err, size_t errsz);
+/*
+ * composer_links - the click-tracking link table so far (every recipient's
+ * links share it: a URL keeps its number) as a JSON array into out; returns
+ * how many links it has (0 without click tracking).
+ */
+size_t composer_links(const struct composer *c, struct buf *out);
 /* composer_free - NULL is a no-op */
 void composer_free(struct composer *c);
 

@@ -196,6 +196,8 @@ struct store_campaign {
 	char *headers; /* JSON array of [name, value]; owned (store_campaign_clear) */
 	char state[16];
 	int64_t created_at;
+	char *options;          /* JSON object (track_opens, track_clicks, links, ...); owned */
+	char state_reason[256]; /* why it is paused, or "" */
 };
 typedef int (*store_campaign_cb)(void *arg, const struct store_campaign *c);
 
@@ -264,6 +266,8 @@ int store_messages_claim(struct store *s, int64_t campaign_id, int64_t now, int 
 int store_message_result(struct store *s, const struct store_result *r, int64_t now);
 /* store_campaign_counts - messages by state */
 int store_campaign_counts(struct store *s, int64_t campaign_id, struct store_campaign_counts *c);
+/* store_campaign_set_links - the click-tracking link table (a JSON array) into options.links */
+int store_campaign_set_links(struct store *s, int64_t campaign_id, const char *links_json);
 /* store_campaign_set_state - draft, sending, done, ... */
 int store_campaign_set_state(struct store *s, int64_t campaign_id, const char *state);
 

@@ -112,6 +112,33 @@ campaign_headers(const char *json, struct campaign_composer *cc, char *err, size
 	return 0;
 }
 
+/* campaign_tracking - the campaign's track_opens/track_clicks options into id */
+static int
+campaign_tracking(const struct store_campaign *c, const struct config *cfg,
+                  struct campaign_composer *cc, struct composer_identity *id, char *err,
+                  size_t errsz)
+{
+	json_error_t jerr;
+	json_t *o = json_loads(c->options ? c->options : "{}", 0, &jerr);
+	id->track_opens = json_is_true(json_object_get(o, "track_opens"));
+	id->track_clicks = json_is_true(json_object_get(o, "track_clicks"));
+	json_decref(o);
+	if (!id->track_opens && !id->track_clicks)
+		return 0;
+	size_t n = strlen(cfg->unsub_url);
+	if (n < 4 || strcmp(cfg->unsub_url + n - 3, "/u/") != 0) {
+		snprintf(err, errsz,
+		         "campaign '%s' tracks opens or clicks: kirim.conf's [unsubscribe] url "
+		         "must be the base 'kirim serve' answers at, followed by /u/ (e.g. "
+		         "https://mail.example.com/u/)",
+		         c->name);
+		return -1;
+	}
+	snprintf(cc->track_base, sizeof(cc->track_base), "%.*s", (int)(n - 3), cfg->unsub_url);
+	id->track_base = cc->track_base;
+	return 0;
+}
+
 int
 campaign_composer_new(struct store *s, const struct config *cfg, const struct store_campaign *c,
                       struct campaign_composer *cc, char *err, size_t errsz)
@@ -167,7 +194,8 @@ campaign_composer_new(struct store *s, const struct config *cfg, const struct st
 	    .signers = cc->signers,
 	    .n_signers = cc->n_signers,
 	};
-	if (composer_new(&cp, &id, &cc->composer, err, errsz) < 0)
+	if (campaign_tracking(c, cfg, cc, &id, err, errsz) < 0 ||
+	    composer_new(&cp, &id, &cc->composer, err, errsz) < 0)
 		goto fail;
 	store_template_clear(&t);
 	return 0;

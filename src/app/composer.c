@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -14,6 +15,7 @@
 #include "kirim/dkim.h"
 #include "kirim/mime.h"
 #include "kirim/mustache.h"
+#include "kirim/serve_route.h"
 #include "kirim/token.h"
 #include "kirim/xmalloc.h"
 
@@ -25,7 +27,8 @@ struct composer {
 	json_t *campaign_obj; /* {"name":..,"id":..} */
 	json_t *sender_obj;   /* {"name":..,"email":..} */
 	struct token_key *key;
-	struct buf rsubject, rtext, rhtml, msg, scratch;
+	struct buf rsubject, rtext, rhtml, msg, scratch, tracked;
+	struct serve_links links; /* click tracking: one table for the campaign */
 };
 
 static int
@@ -95,6 +98,8 @@ composer_free(struct composer *k)
 	buf_free(&k->rsubject);
 	buf_free(&k->rtext);
 	buf_free(&k->rhtml);
+	buf_free(&k->tracked);
+	serve_links_free(&k->links);
 	buf_free(&k->msg);
 	buf_free(&k->scratch);
 	free(k->domain);
@@ -141,6 +146,61 @@ composer_part(const struct mustache_tpl *t, json_t *ctx, int esc, size_t max, st
 		return -1;
 	}
 	return 0;
+}
+
+size_t
+composer_links(const struct composer *k, struct buf *out)
+{
+	serve_links_json(&k->links, out);
+	return k->links.n;
+}
+
+/* last_ci - the last case-insensitive occurrence of needle in the n bytes at s, or NULL */
+static const char *
+last_ci(const char *s, size_t n, const char *needle)
+{
+	size_t m = strlen(needle);
+	for (size_t i = n >= m ? n - m + 1 : 0; i-- > 0;)
+		if (strncasecmp(s + i, needle, m) == 0)
+			return s + i;
+	return NULL;
+}
+
+/*
+ * composer_track - the rendered HTML part with its links sent through kirim
+ * serve (BASE/c/TOKEN/N, kirim's own links under BASE left alone) and a 1x1
+ * open pixel before </body>, as the identity asks.
+ */
+static void
+composer_track(struct composer *k, int64_t contact_id)
+{
+	const struct composer_identity *id = &k->id;
+	char tok[TOKEN_MAX];
+	struct buf *h = &k->rhtml, *t = &k->tracked;
+	if (id->track_clicks) {
+		buf_reset(t);
+		token_make(k->key, TOKEN_CLICK, k->c.id, contact_id, tok);
+		serve_links_rewrite(h->data ? h->data : "", h->len, id->track_base, tok,
+		                    id->track_base, t, &k->links);
+		struct buf swap = *h;
+		*h = *t;
+		*t = swap;
+	}
+	if (id->track_opens) {
+		token_make(k->key, TOKEN_OPEN, k->c.id, contact_id, tok);
+		const char *end = last_ci(h->data ? h->data : "", h->len, "</body>");
+		size_t at = end ? (size_t)(end - h->data) : h->len;
+		buf_reset(t);
+		buf_add(t, h->data, at);
+		buf_printf(t,
+		           "<img src=\"%s/o/%s.gif\" width=\"1\" height=\"1\" alt=\"\" "
+		           "style=\"display:block;border:0\">",
+		           id->track_base, tok);
+		buf_add(t, h->data + at, h->len - at);
+		struct buf swap = *h;
+		*h = *t;
+		*t = swap;
+	}
 }
 
 int
@@ -211,6 +271,9 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	    composer_part(k->html, ctx, MUSTACHE_ESC_HTML, COMPOSER_MAX_PART, &k->rhtml,
 	                  "HTML part", err, errsz) < 0)
 		goto out;
+
+	if (k->html && id->track_base && (id->track_clicks || id->track_opens))
+		composer_track(k, r->contact_id);
 
 	char feedback[200];
 	if (id->feedback_id && *id->feedback_id)

@@ -136,6 +136,7 @@ struct sender {
 	struct store_bounce_totals totals, wtotals;
 	bool paused;
 	char pause_why[256];
+	size_t links_saved; /* click-tracking links written to the campaign so far */
 	/* Throttle changes to save: collected on the loop, written by the next batch. */
 	struct sdstate *dstates, *wdstates;
 	size_t ndstates, nwdstates;
@@ -332,6 +333,15 @@ sender_work(uv_work_t *w)
 		/* Rows, not jobs: a message that fails to render must not look like the end of
 		 * what is due. */
 		S->claimed = cx.claimed;
+	}
+	if (rc == 0) {
+		/* New tracked links reach the database before the messages that carry them. */
+		struct buf links = BUF_INIT;
+		size_t n = composer_links(S->cc.composer, &links);
+		if (n > S->links_saved &&
+		    (rc = store_campaign_set_links(S->store, S->camp.id, links.data)) == 0)
+			S->links_saved = n;
+		buf_free(&links);
 	}
 	if (rc == 0)
 		rc = store_commit(S->store);

@@ -15,7 +15,8 @@
 
 static int
 campaign_create(struct cli *c, const char *name, const char *list, const char *tpl,
-                const char *from, const char *reply_to, char **headers, int nheaders)
+                const char *from, const char *reply_to, char **headers, int nheaders,
+                const char *options)
 {
 	char err[600];
 	struct store_campaign sc;
@@ -45,6 +46,7 @@ campaign_create(struct cli *c, const char *name, const char *list, const char *t
 	}
 	buf_addc(&hdrs, ']');
 	sc.headers = hdrs.data;
+	sc.options = (char *)options;
 
 	struct store *s;
 	int rc = cli_open(c, "campaign", false, &s);
@@ -108,7 +110,10 @@ campaign_json(struct buf *b, const struct store_campaign *sc)
 	cli_json_str(b, sc->from_addr);
 	buf_adds(b, ",\"reply_to\":");
 	cli_json_str(b, sc->reply_to[0] ? sc->reply_to : NULL);
-	buf_printf(b, ",\"headers\":%s,\"created_at\":", sc->headers ? sc->headers : "[]");
+	buf_printf(b, ",\"headers\":%s,\"options\":%s,\"state_reason\":",
+	           sc->headers ? sc->headers : "[]", sc->options ? sc->options : "{}");
+	cli_json_str(b, sc->state_reason[0] ? sc->state_reason : NULL);
+	buf_adds(b, ",\"created_at\":");
 	cli_json_str(b, cli_time(when, sc->created_at));
 	buf_addc(b, '}');
 }
@@ -145,10 +150,18 @@ int
 cmd_campaign(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"list", required_argument, NULL, 'l'},   {"template", required_argument, NULL, 't'},
-	    {"from", required_argument, NULL, 'f'},   {"reply-to", required_argument, NULL, 'r'},
-	    {"header", required_argument, NULL, 'H'}, {NULL, 0, NULL, 0},
+	    {"list", required_argument, NULL, 'l'},
+	    {"template", required_argument, NULL, 't'},
+	    {"from", required_argument, NULL, 'f'},
+	    {"reply-to", required_argument, NULL, 'r'},
+	    {"header", required_argument, NULL, 'H'},
+	    {"track-opens", no_argument, NULL, 'O'},
+	    {"track-clicks", no_argument, NULL, 'C'},
+	    {"unsubscribe-scope", required_argument, NULL, 'U'},
+	    {NULL, 0, NULL, 0},
 	};
+	bool track_opens = false, track_clicks = false;
+	const char *scope = NULL;
 	const char *list = NULL, *tpl = NULL, *from = NULL, *reply_to = NULL;
 	char **headers = xcalloc((size_t)argc + 1, sizeof(char *));
 	int nheaders = 0, ch, rc = 0;
@@ -170,6 +183,17 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 		case 'H':
 			headers[nheaders++] = optarg;
 			break;
+		case 'O':
+			track_opens = true;
+			break;
+		case 'C':
+			track_clicks = true;
+			break;
+		case 'U':
+			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "list") != 0)
+				rc = cli_usage("campaign", "--unsubscribe-scope takes all or list");
+			scope = optarg;
+			break;
 		case ':':
 			rc = cli_usage("campaign", "%s needs a value", argv[optind - 1]);
 			break;
@@ -185,9 +209,16 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 	if (strcmp(verb, "create") == 0) {
 		if (nargs != 1)
 			rc = cli_usage("campaign", "create takes one campaign name");
-		else
+		else {
+			char options[128];
+			snprintf(
+			    options, sizeof(options),
+			    "{\"track_opens\":%s,\"track_clicks\":%s,\"unsubscribe_scope\":\"%s\"}",
+			    track_opens ? "true" : "false", track_clicks ? "true" : "false",
+			    scope ? scope : "all");
 			rc = campaign_create(c, argv[optind], list, tpl, from, reply_to, headers,
-			                     nheaders);
+			                     nheaders, options);
+		}
 	} else if (strcmp(verb, "list") == 0 || strcmp(verb, "show") == 0) {
 		bool show = verb[0] == 's';
 		struct store *s;
@@ -219,8 +250,11 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 				       sc.from_name[0] ? ">" : "");
 				if (sc.reply_to[0])
 					printf("reply-to:  %s\n", sc.reply_to);
-				printf("headers:   %s\ncreated:   %s UTC\n", sc.headers,
+				printf("headers:   %s\noptions:   %s\ncreated:   %s UTC\n",
+				       sc.headers, sc.options ? sc.options : "{}",
 				       cli_time(when, sc.created_at));
+				if (sc.state_reason[0])
+					printf("why:       %s\n", sc.state_reason);
 			}
 			if (r == 0)
 				store_campaign_clear(&sc);

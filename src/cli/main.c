@@ -103,12 +103,17 @@ const struct cli_command cli_commands[] = {
     {"campaign", cmd_campaign, "create and look at campaigns",
      "Usage: kirim campaign create NAME --list LIST --template NAME[:VERSION]\n"
      "                             --from \"Name <address>\" [--reply-to ADDRESS]\n"
-     "                             [--header \"Name: value\"]...\n"
+     "                             [--header \"Name: value\"]... [--track-opens]\n"
+     "                             [--track-clicks] [--unsubscribe-scope all|list]\n"
      "       kirim campaign list\n"
      "       kirim campaign show NAME\n"
      "\n"
      "A campaign sends one template version to one list from one sender. Custom headers\n"
-     "may not replace the ones kirim writes (From, Subject, Content-*, List-Unsubscribe...).\n"},
+     "may not replace the ones kirim writes (From, Subject, Content-*, List-Unsubscribe...).\n"
+     "--track-opens adds a 1x1 image and --track-clicks sends the HTML part's links through\n"
+     "'kirim serve' (both off by default; they need [unsubscribe] url = BASE/u/, the base\n"
+     "'kirim serve' answers at). --unsubscribe-scope list makes an unsubscribe leave only\n"
+     "this campaign's list instead of every mailing (default: all).\n"},
     {"preview", cmd_preview, "print the exact message a recipient would get",
      "Usage: kirim preview CAMPAIGN --to ADDRESS\n"
      "\n"

@@ -65,6 +65,7 @@ enum stmt_id {
 	Q_EVENT_INSERT,
 	Q_CAMPAIGN_COUNTS,
 	Q_CAMPAIGN_STATE,
+	Q_CAMPAIGN_LINKS,
 	Q__COUNT
 };
 
@@ -136,16 +137,18 @@ static const char *const stmt_sql[Q__COUNT] = {
                        " FROM templates t WHERE t.version = (SELECT max(version) FROM templates u"
                        " WHERE u.name = t.name) ORDER BY t.name",
     [Q_CAMPAIGN_INSERT] = "INSERT INTO campaigns(name, list_id, template_id, from_name, from_addr,"
-                          " reply_to, headers, created_at, updated_at)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                          " reply_to, headers, created_at, updated_at, options)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
     [Q_CAMPAIGN_GET] = "SELECT c.id, c.name, c.list_id, l.name, c.template_id, t.name, t.version,"
                        " coalesce(c.from_name, ''), c.from_addr, coalesce(c.reply_to, ''),"
-                       " c.headers, c.state, c.created_at FROM campaigns c"
+                       " c.headers, c.state, c.created_at, c.options, coalesce(c.state_reason, '')"
+                       " FROM campaigns c"
                        " JOIN lists l ON l.id = c.list_id JOIN templates t ON t.id = c.template_id"
                        " WHERE c.name = ?1",
     [Q_CAMPAIGN_ALL] = "SELECT c.id, c.name, c.list_id, l.name, c.template_id, t.name, t.version,"
                        " coalesce(c.from_name, ''), c.from_addr, coalesce(c.reply_to, ''),"
-                       " c.headers, c.state, c.created_at FROM campaigns c"
+                       " c.headers, c.state, c.created_at, c.options, coalesce(c.state_reason, '')"
+                       " FROM campaigns c"
                        " JOIN lists l ON l.id = c.list_id JOIN templates t ON t.id = c.template_id"
                        " ORDER BY c.created_at DESC, c.id DESC",
     [Q_LIST_MEMBER] = "SELECT c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at,"
@@ -180,6 +183,8 @@ static const char *const stmt_sql[Q__COUNT] = {
     [Q_CAMPAIGN_COUNTS] = "SELECT state, attempts > 0, count(*), min(next_attempt_at)"
                           " FROM messages WHERE campaign_id = ?1 GROUP BY 1, 2",
     [Q_CAMPAIGN_STATE] = "UPDATE campaigns SET state = ?2, updated_at = ?3 WHERE id = ?1",
+    [Q_CAMPAIGN_LINKS] = "UPDATE campaigns SET options = json_set(CASE WHEN json_valid(options)"
+                         " THEN options ELSE '{}' END, '$.links', json(?2)) WHERE id = ?1",
     [Q_SUPPRESSED] =
         "SELECT reason FROM suppressions WHERE value IN (?1, ?2) ORDER BY kind LIMIT 1",
 };
@@ -936,6 +941,7 @@ store_campaign_create(struct store *s, struct store_campaign *c)
 		sqlite3_bind_text(st, 6, c->reply_to, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, c->headers ? c->headers : "[]", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, store_now());
+	sqlite3_bind_text(st, 9, c->options ? c->options : "{}", -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_CONSTRAINT) {
@@ -966,6 +972,8 @@ store_campaign_fill(sqlite3_stmt *st, void *out)
 	c->headers = store_dup_text(st, 10);
 	store_copy_text(c->state, sizeof(c->state), st, 11);
 	c->created_at = sqlite3_column_int64(st, 12);
+	c->options = store_dup_text(st, 13);
+	store_copy_text(c->state_reason, sizeof(c->state_reason), st, 14);
 }
 
 int
@@ -1006,6 +1014,8 @@ void
 store_campaign_clear(struct store_campaign *c)
 {
 	free(c->headers);
+	free(c->options);
+	c->options = NULL;
 	c->headers = NULL;
 }
 
@@ -1237,6 +1247,17 @@ store_campaign_counts(struct store *s, int64_t campaign_id, struct store_campaig
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : store_fail(s, "count messages");
+}
+
+int
+store_campaign_set_links(struct store *s, int64_t campaign_id, const char *links_json)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_CAMPAIGN_LINKS);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_text(st, 2, links_json, -1, SQLITE_STATIC);
+	return store_step_done(s, st, "save the campaign's link table");
 }
 
 int

@@ -268,6 +268,37 @@ else
 	echo "SKIP chromium (needs Debian chromium and python3-websocket)"
 fi
 
+# 12b. Tracking from the composer: a campaign with --track-opens --track-clicks gets its HTML
+#     links rewritten to BASE/c/TOKEN/N and a pixel BASE/o/TOKEN.gif; following them from the
+#     delivered bytes records the click and the open and redirects to the original link.
+printf 'Subject: Sale\n\n--- text\nSale!\n--- html\n<html><body><p><a href="https://shop.example/new?x=1&amp;y=2">New</a> <a href="mailto:help@shop.example">Help</a> <a href="{{unsubscribe_url}}">Unsubscribe</a></p></body></html>\n' >tr.tpl
+"$KIRIM" template add tr tr.tpl >/dev/null
+"$KIRIM" campaign create tracked --list l --template tr --from "Shop <news@shop.example>" --track-opens --track-clicks >/dev/null
+tport=$(free_port)
+mkdir tdump && chmod 777 tdump
+start_sink "$tport" -d "$TMP/tdump/%M."
+run "$KIRIM" send tracked --relay "smtp://127.0.0.1:$tport" --tls none --json
+stop "$LAST_PID"
+eq "tracked: sent" "$(json 'j["delivered"] > 0')" True
+eq "tracked: the link table is saved" "$(sql "SELECT json_extract(options, '\$.links') FROM campaigns WHERE name='tracked'")" '["https://shop.example/new?x=1&y=2"]'
+$PY3 - "$(ls tdump/* | head -n 1)" >tracked.txt <<'PYEND'
+import email, email.policy, re, sys
+m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)
+html = m.get_body(preferencelist=('html',)).get_content()
+print(' '.join(re.findall(r'href="([^"]+)"', html)))
+print(' '.join(re.findall(r'<img src="([^"]+)"', html)))
+PYEND
+links=$(sed -n 1p tracked.txt)
+pixel=$(sed -n 2p tracked.txt)
+click=$(printf '%s\n' $links | grep '/c/' | head -n 1)
+contains "tracked: the link goes through kirim serve" "$click" "$PUBLIC/c/"
+contains "tracked: mailto: left alone" "$links" "mailto:help@shop.example"
+contains "tracked: the unsubscribe link left alone" "$links" "$PUBLIC/u/"
+contains "tracked: a pixel" "$pixel" "$PUBLIC/o/"
+eq "tracked: the click redirects to the original" "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "${click/$PUBLIC/$BASE}")" "302 https://shop.example/new?x=1&y=2"
+eq "tracked: the open answers a GIF" "$(code -A 'Mozilla/5.0 (X11; Linux x86_64)' "${pixel/$PUBLIC/$BASE}")" 200
+eq "tracked: click and open recorded" "$(sql "SELECT group_concat(type, ' ') FROM (SELECT e.type FROM events e JOIN messages m ON m.id=e.message_id JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='tracked' AND e.type IN ('open','click') ORDER BY e.type)")" "click open"
+
 # 13. Graceful stop on SIGTERM.
 kill -TERM "$srv"
 wait "$srv"
