@@ -30,7 +30,7 @@ struct conn {
 
 /* A host address of a destination; bad_until (uv_now() ms) after a session to it failed. */
 struct route {
-	char host[300]; /* "name[address]" for logs and reports */
+	char host[320]; /* "name[address]" for logs and reports */
 	char *name;     /* for TLS */
 	struct sockaddr_storage addr;
 	unsigned pref;
