@@ -39,6 +39,9 @@ struct serve_opts {
 	unsigned burst;            /* token bucket size; 0: 100 */
 	unsigned batch_max;        /* events per transaction; 0: 500 */
 	int trust_proxy;           /* take X-Real-IP when the peer is a loopback address */
+	/* /r/CAMPAIGN (the live report) answers loopback clients only, unless this password is
+	 * set: then any client that gives it (HTTP Basic, any user name). */
+	const char *report_password;
 	/* ready - called once listening, with the bound port (for tests and scripts) */
 	void (*ready)(void *arg, unsigned port);
 	void *ready_arg;

@@ -36,6 +36,7 @@ enum serve_route_kind {
 	SERVE_ROUTE_OPEN,
 	SERVE_ROUTE_CLICK,
 	SERVE_ROUTE_VIEW,
+	SERVE_ROUTE_REPORT, /* /r/CAMPAIGN: the live HTML report (token = the campaign's name) */
 };
 
 enum { SERVE_LINKS_MAX = 1000, SERVE_TOKEN_MAX = 63, SERVE_URL_MAX = 2048 };

@@ -23,12 +23,15 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 #include <uv.h>
 
 #include "kirim/buf.h"
 #include "kirim/log.h"
+#include "kirim/report.h"
 #include "kirim/serve_route.h"
 #include "kirim/store.h"
+#include "kirim/store_report.h"
 #include "kirim/store_serve.h"
 #include "kirim/token.h"
 #include "kirim/xmalloc.h"
@@ -539,6 +542,83 @@ answer_ready(struct serve *srv, struct req *r)
 	}
 }
 
+/* report_allowed - loopback clients, or any client with the report password */
+static bool
+report_allowed(struct serve *srv, struct req *r)
+{
+	const char *pw = srv->o->report_password;
+	if (pw && *pw) {
+		char *pass = NULL;
+		char *user = MHD_basic_auth_get_username_password(r->mc, &pass);
+		bool ok =
+		    pass && strlen(pass) == strlen(pw) && CRYPTO_memcmp(pass, pw, strlen(pw)) == 0;
+		MHD_free(user);
+		MHD_free(pass);
+		return ok;
+	}
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET)
+		return ((const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)
+		            ->sin_addr)[0] == 127;
+	return sa && sa->sa_family == AF_INET6 &&
+	       IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+}
+
+/*
+ * answer_report - the campaign's HTML report (report.h), made now from the
+ * database; while the campaign sends it reloads itself every 15 seconds.
+ */
+static enum MHD_Result
+answer_report(struct serve *srv, struct req *r)
+{
+	if (!report_allowed(srv, r)) {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+		    13, (void *)"unauthorized\n", MHD_RESPMEM_PERSISTENT);
+		enum MHD_Result rc =
+		    srv->o->report_password && *srv->o->report_password
+		        ? MHD_queue_basic_auth_fail_response(r->mc, "kirim report", resp)
+		        : answer(r, 403, resp);
+		r->status = srv->o->report_password && *srv->o->report_password ? 401 : 403;
+		r->state = REQ_ANSWERED;
+		MHD_destroy_response(resp);
+		return rc;
+	}
+	char name[SERVE_TOKEN_MAX + 1];
+	snprintf(name, sizeof(name), "%.*s", (int)r->route.token_len, r->route.token);
+	struct report rep;
+	struct store_report_opts ro = {.top = 10, .slowest = 5};
+	if (store_report_fill(srv->store, name, &ro, &rep) < 0)
+		return answer(r, 404, srv->r_404);
+	struct buf html = BUF_INIT;
+	report_render(&html, &rep, REPORT_HTML, REPORT_BY_DOMAIN);
+	bool live =
+	    rep.state && (strcmp(rep.state, "sending") == 0 || strcmp(rep.state, "scheduled") == 0);
+	report_free(&rep);
+	if (live) {
+		/* A refresh header: no script needed for the live view. */
+		const char *head = strstr(html.data ? html.data : "", "<head>");
+		if (head) {
+			struct buf t = BUF_INIT;
+			size_t at = (size_t)(head - html.data) + 6;
+			buf_add(&t, html.data, at);
+			buf_adds(&t, "\n<meta http-equiv=\"refresh\" content=\"15\">");
+			buf_add(&t, html.data + at, html.len - at);
+			buf_free(&html);
+			html = t;
+		}
+	}
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(html.len, html.data, MHD_RESPMEM_MUST_COPY);
+	buf_free(&html);
+	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	enum MHD_Result rc = answer(r, 200, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
 /* The request is complete (headers and body): route it. */
 static enum MHD_Result
 dispatch(struct serve *srv, struct req *r)
@@ -554,6 +634,8 @@ dispatch(struct serve *srv, struct req *r)
 	case SERVE_ROUTE_NOT_FOUND:
 	case SERVE_ROUTE_VIEW:
 		return answer(r, 404, srv->r_404);
+	case SERVE_ROUTE_REPORT:
+		return answer_report(srv, r);
 	default:
 		break;
 	}

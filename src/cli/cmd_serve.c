@@ -49,6 +49,9 @@ const char cmd_serve_help[] =
     "      --batch N            events per database transaction (default 500)\n"
     "      --trust-proxy        take the client address from X-Real-IP when the peer is\n"
     "                           a loopback address (the reverse proxy)\n"
+    "      --report-password-env NAME  /r/CAMPAIGN (the live HTML report) asks for the\n"
+    "                           password in environment variable NAME (HTTP Basic);\n"
+    "                           without it the report answers loopback clients only\n"
     "\n"
     "Logs one line per request (-q: none), without tokens. SIGINT or SIGTERM stops it\n"
     "gracefully: queued writes are committed and answered first.\n"
@@ -90,6 +93,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	    {"max-per-ip", required_argument, NULL, 'P'},
 	    {"batch", required_argument, NULL, 'n'},
 	    {"trust-proxy", no_argument, NULL, 'x'},
+	    {"report-password-env", required_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct serve_opts o = {.listen = "127.0.0.1:8025"};
@@ -132,6 +136,12 @@ cmd_serve(struct cli *c, int argc, char **argv)
 			break;
 		case 'x':
 			o.trust_proxy = 1;
+			break;
+		case 'R':
+			o.report_password = getenv(optarg);
+			if (o.report_password == NULL || *o.report_password == '\0')
+				return cli_usage("serve", "--report-password-env: %s is not set",
+				                 optarg);
 			break;
 		case ':':
 			return cli_usage("serve", "%s needs a value", argv[optind - 1]);

@@ -24,6 +24,7 @@ static const char *const route_names[] = {
     [SERVE_ROUTE_OPEN] = "open",
     [SERVE_ROUTE_CLICK] = "click",
     [SERVE_ROUTE_VIEW] = "view",
+    [SERVE_ROUTE_REPORT] = "report",
 };
 
 /* serve_route_name - the route's name for logs */
@@ -90,6 +91,10 @@ route_path(const char *p, size_t n, struct serve_route *out)
 	case 'v':
 		if (an == 0)
 			return SERVE_ROUTE_VIEW;
+		break;
+	case 'r':
+		if (an == 0)
+			return SERVE_ROUTE_REPORT;
 		break;
 	case 'c': {
 		if (an < 2 || after[0] != '/')

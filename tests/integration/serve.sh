@@ -299,6 +299,12 @@ eq "tracked: the click redirects to the original" "$(curl -s -o /dev/null -w '%{
 eq "tracked: the open answers a GIF" "$(code -A 'Mozilla/5.0 (X11; Linux x86_64)' "${pixel/$PUBLIC/$BASE}")" 200
 eq "tracked: click and open recorded" "$(sql "SELECT group_concat(type, ' ') FROM (SELECT e.type FROM events e JOIN messages m ON m.id=e.message_id JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='tracked' AND e.type IN ('open','click') ORDER BY e.type)")" "click open"
 
+# 12c. The live report at /r/CAMPAIGN: loopback clients only (the test is one), HTML.
+run curl -s -o report.html -w '%{http_code} %{content_type}' "$BASE/r/tracked"
+eq "live report: served" "$OUT" "200 text/html; charset=utf-8"
+contains "live report: it is the campaign's report" "$(cat report.html)" "tracked"
+eq "live report: unknown campaign" "$(code "$BASE/r/nosuch")" 404
+
 # 13. Graceful stop on SIGTERM.
 kill -TERM "$srv"
 wait "$srv"
