@@ -37,6 +37,15 @@ run() {
 	OUT=$(cat "$TMP/.out")
 	ERR=$(cat "$TMP/.err")
 }
+# at OFFSET CMD... - run CMD with the wall clock moved by OFFSET ("+6m", "+1d": libfaketime;
+# the monotonic clock, which libuv's timers use, stays real). The sanitizer runtime must
+# not insist on coming first, since libfaketime is preloaded before it.
+at() {
+	local off=$1
+	shift
+	env FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="verify_asan_link_order=0:${ASAN_OPTIONS:-}" \
+		faketime -f "$off" "$@"
+}
 # sql QUERY - one query against the test database, rows with | between columns
 sql() { sqlite3 -batch "$KIRIM_DB" "$1"; }
 # json EXPR - evaluate a Python expression on the JSON in $OUT (bound to j)
