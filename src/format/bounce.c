@@ -62,6 +62,9 @@ static const struct rule rules[] = {
     {TEXT, "command died with status", R_ME}, /* Postfix pipe */
     {TEXT, "mailer error", R_ME},
     {TEXT, "recipsizelimit", R_TB},         /* Exchange "RESOLVER.RST.RecipSizeLimit" */
+    {TEXT, "mail size limit", R_TB},        /* 1&1, before "size limit exceeded" (a mailbox) */
+    {TEXT, "hop count exceeded", R_NE},     /* Exchange/Outlook "Hop count exceeded - possible mail loop" */
+    {TEXT, "dmarc", R_PV},                  /* a DMARC refusal, even worded "access denied" */
     {TEXT, "spamhaus", R_BL},               /* our IP is listed, whatever the code */
     {TEXT, "client host blocked", R_BL},    /* Orange */
     {TEXT, "invalid ip for sending", R_BL}, /* Yahoo */
@@ -80,6 +83,8 @@ static const struct rule rules[] = {
     {TEXT, "did not accept our requests to connect", R_EX}, /* Gmail, after days */
     {TEXT, "configured to relay", R_NR},
     {STRONG, "not listed in domino directory", R_UU}, /* Lotus Domino */
+    {STRONG, "not listed in public name & address book", R_UU}, /* Lotus Notes */
+    {STRONG, "mail.local: unknown user", R_UU}, /* Sendmail's local delivery agent */
     {STRONG, "check if address is correct", R_UU},    /* Trend Micro InterScan */
     {CODE, "*.1.7", R_RJ},                            /* bad sender's mailbox address syntax */
     {CODE, "*.1.8", R_RJ},                            /* bad sender's system address */
@@ -140,7 +145,7 @@ static const struct rule rules[] = {
     {TEXT, "mismatches client ip", R_BL},
     {TEXT, "5.1.0 address rejected", R_UU}, /* Sisimai's reading of this GMX text */
     {TEXT, "recipient address rejected: access denied", R_UU}, /* Office 365 */
-    {TEXT, "multiple * addresses in from", R_PV},              /* Gmail: RFC 5322 header policy */
+    {TEXT, "multiple *addresses in from", R_PV},              /* Gmail: RFC 5322 header policy */
     {TEXT, "content presents a potential", R_PV},              /* Gmail: attachment policy */
     {TEXT, "denied by policy", R_PV},
     {TEXT, "protocol violation", R_PV},
@@ -218,6 +223,7 @@ static const struct rule rules[] = {
     /* Office 365 "wasn't found" */                     /* French */
     {STRONG, "invalid final delivery userid", R_UU},    /* IMail */
     {STRONG, "recipient name is not recognized", R_UU}, /* Exchange 2003 */
+    {STRONG, "no valid recipients", R_UU}, /* Verizon, qmail "no valid recipients, bye" */
     {TEXT, "user unknown", R_UU},
     {TEXT, "unknown user", R_UU},
     {TEXT, "no such user", R_UU},
@@ -256,6 +262,7 @@ static const struct rule rules[] = {
     {TEXT, "user does not exist", R_UU},
     {TEXT, "user doesn't exist", R_UU},
     {TEXT, "user not known", R_UU},
+    {TEXT, "user not found", R_UU}, /* "550 User not found": filtered unless said at RCPT */
     {TEXT, "user not exist", R_UU},
     {TEXT, "user * was not found", R_UU},
     {TEXT, "user missing home directory", R_UU},
@@ -274,7 +281,6 @@ static const struct rule rules[] = {
     {TEXT, "not a valid recipient", R_UU},
     {TEXT, "not a valid user", R_UU},
     {TEXT, "is not a known user", R_UU},
-    {TEXT, "no valid recipients", R_UU},
     {TEXT, "not our customer", R_UU},
     {TEXT, "unknown or illegal alias", R_UU},
     {TEXT, "no one at this address", R_UU},
@@ -303,7 +309,6 @@ static const struct rule rules[] = {
     {TEXT, "blocked by the recipient", R_FI},
     {TEXT, "only accepting mail from specific", R_FI}, /* AOL */
     {TEXT, "due to extended inactivity", R_FI},
-    {TEXT, "user not found", R_FI},  /* mail.ru filter; Sisimai reads it so */
     {TEXT, "bounced address", R_FI}, /* SendGrid */
 
     /* The sender or the envelope is refused. */
@@ -426,6 +431,7 @@ static const struct rule rules[] = {
 
     /* Security: authentication, TLS, SPF/DKIM failures. */
     {TEXT, "authentication required", R_SC},
+    {TEXT, "smtp authentication", R_SC}, /* "please turn on SMTP Authentication" */
     {TEXT, "unauthenticated senders", R_SC},
     {TEXT, "authentication failed", R_SC},
     {TEXT, "must issue a starttls", R_SC},

@@ -602,6 +602,7 @@ addr_is_daemon(const char *a)
 struct rlist {
 	struct dsn_recipient *v;
 	size_t n, cap;
+	unsigned char *hint; /* per recipient: a reason the sending MTA decided, or 0 */
 };
 
 static struct dsn_recipient *
@@ -619,7 +620,9 @@ rcpt_add(struct rlist *l, char *addr)
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 4;
 		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+		l->hint = xrealloc(l->hint, l->cap);
 	}
+	l->hint[l->n] = 0;
 	struct dsn_recipient *r = &l->v[l->n++];
 	memset(r, 0, sizeof(*r));
 	r->address = addr;
@@ -718,11 +721,26 @@ para_of(const char *h, size_t n, const char *a, struct buf *out)
 	}
 }
 
+static void paragraph(const char *h, size_t n, size_t lo, const char *self, struct buf *d);
+
 /* Fill the verdict of r from its status and diagnostic; h is the readable text. */
 static void
 rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
 {
 	char ec[16] = "";
+	if (!*r->diagnostic && hn) {
+		/* A report with no Diagnostic-Code: the text's paragraph on this address. */
+		long f = ci_find(h, hn < PARA_SCAN_MAX ? hn : PARA_SCAN_MAX, r->address);
+		if (f >= 0) {
+			size_t lo = (size_t)f;
+			while (lo > 0 && h[lo - 1] != '\n')
+				lo--;
+			struct buf d = BUF_INIT;
+			paragraph(h, hn, lo, r->address, &d);
+			set_str(&r->diagnostic, one_line(d.data ? d.data : "", d.len, DIAG_MAX));
+			buf_free(&d);
+		}
+	}
 	if (!r->reply_code)
 		r->reply_code = find_reply(r->diagnostic);
 	/*
@@ -764,6 +782,90 @@ dsn_addr(const char *v)
 	return addr_first(p);
 }
 
+static void rlist_free(struct rlist *l);
+
+/* Is this a per-recipient field of RFC 3464 that kirim reads? */
+static int
+is_rcpt_field(const char *line, size_t nlen)
+{
+	return (nlen == 6 &&
+	        (ci_prefix(line, nlen, "Action") || ci_prefix(line, nlen, "Status"))) ||
+	       (nlen == 10 && ci_prefix(line, nlen, "Remote-MTA")) ||
+	       (nlen == 15 && ci_prefix(line, nlen, "Diagnostic-Code"));
+}
+
+/*
+ * PowerMTA says what it made of each failure in X-PowerMTA-BounceCategory;
+ * the sending MTA's own verdict is taken as it is (PowerMTA's documented
+ * categories).
+ */
+static const struct {
+	const char *name;
+	enum bounce_reason reason;
+} pmta_categories[] = {
+    {"bad-mailbox", BOUNCE_USERUNKNOWN},     {"bad-domain", BOUNCE_HOSTUNKNOWN},
+    {"quota-issues", BOUNCE_MAILBOXFULL},    {"inactive-mailbox", BOUNCE_SUSPEND},
+    {"message-expired", BOUNCE_EXPIRED},     {"no-answer-from-host", BOUNCE_NETWORKERROR},
+    {"bad-connection", BOUNCE_NETWORKERROR}, {"routing-errors", BOUNCE_SYSTEMERROR},
+    {"policy-related", BOUNCE_POLICYVIOLATION}, {"spam-related", BOUNCE_SPAMDETECTED},
+    {"virus-related", BOUNCE_VIRUSDETECTED}, {"content-related", BOUNCE_CONTENTERROR},
+    {"relaying-issues", BOUNCE_NORELAYING},  {"protocol-errors", BOUNCE_SYNTAXERROR},
+};
+
+/* Store one per-recipient field (name nlen bytes at line, value v) into r and its hint. */
+static void
+rcpt_field(struct dsn_recipient *r, unsigned char *hint, const char *line, size_t nlen,
+           const char *v)
+{
+	if (nlen == 25 && ci_prefix(line, nlen, "X-PowerMTA-BounceCategory")) {
+		while (*v == ' ' || *v == '\t')
+			v++;
+		for (size_t i = 0; i < sizeof(pmta_categories) / sizeof(pmta_categories[0]); i++)
+			if (ci_prefix(v, strlen(v), pmta_categories[i].name))
+				*hint = (unsigned char)pmta_categories[i].reason;
+	} else if (ci_prefix(line, nlen, "Action") && nlen == 6) {
+		set_str(&r->action, one_line(v, strlen(v), 32));
+		for (char *p = r->action; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	} else if (ci_prefix(line, nlen, "Status") && nlen == 6) {
+		char ec[16];
+		if (find_ecode(v, ec))
+			set_str(&r->status, xstrdup(ec));
+	} else if (ci_prefix(line, nlen, "Remote-MTA") && nlen == 10) {
+		const char *semi = strchr(v, ';');
+		set_str(&r->remote_mta,
+		        one_line(semi ? semi + 1 : v, strlen(semi ? semi + 1 : v), 255));
+	} else if (ci_prefix(line, nlen, "Diagnostic-Code") && nlen == 15) {
+		const char *semi = strchr(v, ';');
+		if (semi) {
+			set_str(&r->diag_type, one_line(v, (size_t)(semi - v), 32));
+			for (char *p = r->diag_type; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			v = semi + 1;
+		}
+		set_str(&r->diagnostic, one_line(v, strlen(v), DIAG_MAX));
+	}
+}
+
+/* Move the fields read into pre (before the recipient line) into r, if r lacks them. */
+static void
+rcpt_take(struct dsn_recipient *r, unsigned char *hint, struct dsn_recipient *pre,
+          unsigned char *pre_hint)
+{
+	if (!*hint)
+		*hint = *pre_hint;
+	char **dst[] = {&r->action, &r->status, &r->remote_mta, &r->diag_type, &r->diagnostic};
+	char **src[] = {&pre->action, &pre->status, &pre->remote_mta, &pre->diag_type,
+	                &pre->diagnostic};
+	for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++) {
+		if (!**dst[i] && **src[i]) {
+			free(*dst[i]);
+			*dst[i] = *src[i];
+			*src[i] = xstrdup("");
+		}
+	}
+}
+
 /*
  * Read delivery-status fields from s: groups of fields; a recipient starts
  * at Final-Recipient (or Original-Recipient when no Final-Recipient follows
@@ -776,6 +878,13 @@ read_ds_fields(const char *s, size_t n, struct rlist *l)
 	int cur_final = 0;
 	size_t off = 0;
 	struct buf val = BUF_INIT;
+	/*
+	 * Fields of a group read before its recipient line (Facebook and
+	 * MessageLabs put Final-Recipient last): kept here, then moved over.
+	 */
+	struct rlist pend = {NULL, 0, 0};
+	struct dsn_recipient *pre = rcpt_add(&pend, xstrdup(""));
+	int pre_used = 0, group_final = 0;
 	while (off < n) {
 		const char *line = s + off;
 		const char *nl = memchr(line, '\n', n - off);
@@ -783,6 +892,7 @@ read_ds_fields(const char *s, size_t n, struct rlist *l)
 		off = nl ? off + len + 1 : n;
 		size_t nlen = header_name_len(line, len);
 		if (len == 0) {
+			pre_used = group_final = 0;
 			continue;
 		}
 		if (!nlen)
@@ -812,6 +922,10 @@ read_ds_fields(const char *s, size_t n, struct rlist *l)
 			}
 			cur = rcpt_add(l, a);
 			cur_final = 1;
+			if (cur && pre_used)
+				rcpt_take(cur, &l->hint[cur - l->v], pre, &pend.hint[0]);
+			pre_used = 0;
+			group_final = 1;
 			if (!cur) {
 				/* A repeated address: read its fields into the first one. */
 				char *a2 = dsn_addr(v);
@@ -824,38 +938,30 @@ read_ds_fields(const char *s, size_t n, struct rlist *l)
 			char *a = dsn_addr(v);
 			if (!a)
 				continue;
-			if (cur && cur_final && !*cur->action && !*cur->status) {
+			if (cur && cur_final && (group_final || (!*cur->action && !*cur->status))) {
 				free(a); /* after Final-Recipient in the same group */
 				continue;
 			}
 			cur = rcpt_add(l, a);
 			cur_final = 0;
-		} else if (!cur) {
+		} else if (!cur && !pre_used && !is_rcpt_field(line, nlen)) {
 			continue;
-		} else if (ci_prefix(line, nlen, "Action") && nlen == 6) {
-			set_str(&cur->action, one_line(v, strlen(v), 32));
-			for (char *p = cur->action; *p; p++)
-				*p = (char)tolower((unsigned char)*p);
-		} else if (ci_prefix(line, nlen, "Status") && nlen == 6) {
-			char ec[16];
-			if (find_ecode(v, ec))
-				set_str(&cur->status, xstrdup(ec));
-		} else if (ci_prefix(line, nlen, "Remote-MTA") && nlen == 10) {
-			const char *semi = strchr(v, ';');
-			set_str(&cur->remote_mta,
-			        one_line(semi ? semi + 1 : v, strlen(semi ? semi + 1 : v), 255));
-		} else if (ci_prefix(line, nlen, "Diagnostic-Code") && nlen == 15) {
-			const char *semi = strchr(v, ';');
-			if (semi) {
-				set_str(&cur->diag_type, one_line(v, (size_t)(semi - v), 32));
-				for (char *p = cur->diag_type; *p; p++)
-					*p = (char)tolower((unsigned char)*p);
-				v = semi + 1;
+		} else {
+			struct dsn_recipient *t = cur ? cur : pre;
+			if (!cur && !pre_used) {
+				/* A new group: forget what an earlier one left. */
+				char **f[] = {&pre->action, &pre->status, &pre->remote_mta,
+				              &pre->diag_type, &pre->diagnostic};
+				for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+					set_str(f[i], xstrdup(""));
+				pend.hint[0] = 0;
+				pre_used = 1;
 			}
-			set_str(&cur->diagnostic, one_line(v, strlen(v), DIAG_MAX));
+			rcpt_field(t, cur ? &l->hint[cur - l->v] : &pend.hint[0], line, nlen, v);
 		}
 	}
 	buf_free(&val);
+	rlist_free(&pend);
 }
 
 /* ---- readable text bounces ---- */
@@ -970,7 +1076,6 @@ line_names_rcpt(const char *line, size_t at)
 	return 0;
 }
 
-static int line_names_rcpt(const char *line, size_t at);
 
 /* How many words of three letters or more s holds (an address alone has few). */
 static size_t
@@ -996,6 +1101,35 @@ words(const char *s, size_t n)
 	return w + (run >= 3);
 }
 
+/*
+ * Does the blank line at off lead to a line that introduces the remote
+ * server's reply ("The error that the other server returned was:", "The
+ * response was:")? Gmail puts the reply one paragraph further down.
+ */
+static int
+intro_follows(const char *h, size_t n, size_t off)
+{
+	while (off < n && isspace((unsigned char)h[off]))
+		off++;
+	const char *line = h + off;
+	const char *nl = memchr(line, '\n', n - off);
+	size_t len = nl ? (size_t)(nl - line) : n - off;
+	while (len > 0 && isspace((unsigned char)line[len - 1]))
+		len--;
+	return len > 0 && line[len - 1] == ':' &&
+	       (ci_find(line, len, "server") >= 0 || ci_find(line, len, "response") >= 0);
+}
+
+/* Does the text gathered in d end with ':' ("For the following reason:")? */
+static int
+ends_colon(const struct buf *d)
+{
+	size_t k = d->len;
+	while (k > 0 && isspace((unsigned char)d->data[k - 1]))
+		k--;
+	return k > 0 && d->data[k - 1] == ':';
+}
+
 /* Append the paragraph that explains the address at line offset lo to d. */
 static void
 paragraph(const char *h, size_t n, size_t lo, const char *self, struct buf *d)
@@ -1008,7 +1142,8 @@ paragraph(const char *h, size_t n, size_t lo, const char *self, struct buf *d)
 		size_t k = 0;
 		while (k < len && isspace((unsigned char)line[k]))
 			k++;
-		if (k == len && lines > 0 && words(d->data, d->len) > 2)
+		if (k == len && lines > 0 && words(d->data, d->len) > 2 && !ends_colon(d) &&
+		    !intro_follows(h, n, off))
 			break;
 		if (lines > 0 && memchr(line, '@', len)) {
 			/* The next recipient's line ends this one's paragraph. */
@@ -1323,7 +1458,9 @@ finish_rcpts(struct dsn_report *out, struct rlist *l)
 {
 	out->rcpt = l->v;
 	out->nrcpt = l->n;
+	free(l->hint);
 	l->v = NULL;
+	l->hint = NULL;
 	l->n = l->cap = 0;
 }
 
@@ -1342,6 +1479,8 @@ rlist_free(struct rlist *l)
 		free(tmp.rcpt[i].diag_type);
 		free(tmp.rcpt[i].diagnostic);
 	}
+	free(l->hint);
+	l->hint = NULL;
 	free(l->v);
 	l->v = NULL;
 	l->n = l->cap = 0;
@@ -1383,6 +1522,217 @@ read_arf(struct ctx *c, const struct hdrs *top, struct dsn_report *out, struct r
 		l->v[i].verdict = bounce_verdict_of(BOUNCE_FEEDBACK, 0, "");
 	hdrs_free(&fb);
 	return 1;
+}
+
+/* ---- Amazon SES notifications (JSON, often inside an SNS envelope) ---- */
+
+/*
+ * The JSON text of t (n bytes) made easy to scan: SNS nests the SES message
+ * as a string, so \" becomes ", and mail-folded lines ("\n ") are joined.
+ */
+static char *
+ses_flatten(const char *t, size_t n)
+{
+	char *o = xmalloc(n + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] == '\\' && i + 1 < n && (t[i + 1] == '"' || t[i + 1] == '\\'))
+			continue;
+		if (t[i] == '\n') {
+			if (i + 1 < n && t[i + 1] == ' ')
+				i++;
+			continue;
+		}
+		o[k++] = t[i];
+	}
+	o[k] = '\0';
+	return o;
+}
+
+/* The string value of "key" in s (up to end), or NULL; *next is set past it when asked. */
+static char *
+ses_str(const char *s, const char *end, const char *key, const char **next)
+{
+	size_t kl = strlen(key);
+	for (const char *p = s; p && p + kl + 2 <= end; p++) {
+		p = memchr(p, '"', (size_t)(end - p));
+		if (!p || p + kl + 2 > end)
+			return NULL;
+		if (strncmp(p + 1, key, kl) != 0 || p[kl + 1] != '"')
+			continue;
+		const char *q = p + kl + 2;
+		while (q < end && (*q == ' ' || *q == ':'))
+			q++;
+		if (q >= end || *q != '"')
+			continue;
+		const char *e = memchr(q + 1, '"', (size_t)(end - q - 1));
+		if (!e)
+			return NULL;
+		if (next)
+			*next = e + 1;
+		return xstrndup(q + 1, (size_t)(e - q - 1));
+	}
+	return NULL;
+}
+
+/* The extent of the array value of "key" in s: [*lo, *hi) inside the brackets; 0 if none. */
+static int
+ses_array(const char *s, const char *end, const char *key, const char **lo, const char **hi)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\"", key);
+	long f = ci_find(s, (size_t)(end - s), pat);
+	if (f < 0)
+		return 0;
+	const char *p = s + f + strlen(pat);
+	while (p < end && (*p == ' ' || *p == ':'))
+		p++;
+	if (p >= end || *p != '[')
+		return 0;
+	int depth = 0, instr = 0;
+	for (const char *q = p; q < end; q++) {
+		if (*q == '"')
+			instr = !instr;
+		if (instr)
+			continue;
+		if (*q == '[')
+			depth++;
+		else if (*q == ']' && --depth == 0) {
+			*lo = p + 1;
+			*hi = q;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The next {...} object in [*p, end): its extent, *p moved past it; 0 when none is left. */
+static int
+ses_object(const char **p, const char *end, const char **lo, const char **hi)
+{
+	const char *o = *p;
+	while (o < end && *o != '{')
+		o++;
+	int depth = 0, instr = 0;
+	for (const char *q = o; q < end; q++) {
+		if (*q == '"')
+			instr = !instr;
+		if (instr)
+			continue;
+		if (*q == '{')
+			depth++;
+		else if (*q == '}' && --depth == 0) {
+			*lo = o;
+			*hi = q + 1;
+			*p = q + 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Read an Amazon SES notification (Bounce, Complaint or Delivery) from the
+ * readable text t into out and l; 1 when it is one.
+ */
+static int
+read_ses(const char *t, size_t n, struct dsn_report *out, struct rlist *l)
+{
+	if (ci_find(t, n, "notificationType") < 0)
+		return 0;
+	char *j = ses_flatten(t, n);
+	const char *end = j + strlen(j);
+	char *type = ses_str(j, end, "notificationType", NULL);
+	const char *lo, *hi, *olo, *ohi;
+	int kind = -1;
+	if (!type) {
+		free(j);
+		return 0;
+	}
+	if (strcasecmp(type, "Bounce") == 0 && ses_array(j, end, "bouncedRecipients", &lo, &hi)) {
+		kind = DSN_BOUNCE;
+		const char *p = lo;
+		while (ses_object(&p, hi, &olo, &ohi)) {
+			char *a = ses_str(olo, ohi, "emailAddress", NULL);
+			char *ad = a ? addr_first(a) : NULL;
+			free(a);
+			struct dsn_recipient *r = ad ? rcpt_add(l, ad) : NULL;
+			if (!r)
+				continue;
+			char *v;
+			if ((v = ses_str(olo, ohi, "action", NULL)))
+				set_str(&r->action, v);
+			if ((v = ses_str(olo, ohi, "status", NULL)))
+				set_str(&r->status, v);
+			if ((v = ses_str(olo, ohi, "diagnosticCode", NULL))) {
+				const char *semi = strchr(v, ';');
+				if (semi) {
+					set_str(&r->diag_type, xstrndup(v, (size_t)(semi - v)));
+					set_str(&r->diagnostic,
+					        one_line(semi + 1, strlen(semi + 1), DIAG_MAX));
+					free(v);
+				} else {
+					set_str(&r->diagnostic, v);
+				}
+			}
+		}
+	} else if (strcasecmp(type, "Complaint") == 0 &&
+	           ses_array(j, end, "complainedRecipients", &lo, &hi)) {
+		kind = DSN_COMPLAINT;
+		const char *p = lo;
+		while (ses_object(&p, hi, &olo, &ohi)) {
+			char *a = ses_str(olo, ohi, "emailAddress", NULL);
+			char *ad = a ? addr_first(a) : NULL;
+			free(a);
+			struct dsn_recipient *r = ad ? rcpt_add(l, ad) : NULL;
+			if (r)
+				r->verdict = bounce_verdict_of(BOUNCE_FEEDBACK, 0, "");
+		}
+		char *ft = ses_str(j, end, "complaintFeedbackType", NULL);
+		set_str(&out->feedback_type, ft ? ft : xstrdup("abuse"));
+	} else if (strcasecmp(type, "Delivery") == 0) {
+		long d = ci_find(j, (size_t)(end - j), "\"delivery\"");
+		if (d >= 0 && ses_array(j + d, end, "recipients", &lo, &hi)) {
+			kind = DSN_BOUNCE;
+			char *resp = ses_str(j + d, end, "smtpResponse", NULL);
+			size_t pos = 0, at;
+			char *a;
+			while ((a = addr_next(lo, (size_t)(hi - lo), &pos, &at))) {
+				struct dsn_recipient *r = rcpt_add(l, a);
+				if (!r)
+					continue;
+				set_str(&r->action, xstrdup("delivered"));
+				set_str(&r->diag_type, xstrdup("smtp"));
+				set_str(&r->diagnostic, xstrdup(resp ? resp : ""));
+			}
+			free(resp);
+		}
+	}
+	free(type);
+	free(j);
+	if (kind < 0 || l->n == 0)
+		return 0;
+	out->kind = (enum dsn_kind)kind;
+	set_str(&out->format, xstrdup("amazonses"));
+	return 1;
+}
+
+/* Does the message say "Auto-Submitted: auto-replied" (RFC 3834)? */
+static int
+auto_replied(const struct hdrs *h)
+{
+	const char *v = hdr_get(h, "Auto-Submitted");
+	return v && ci_find(v, strlen(v), "auto-replied") >= 0;
+}
+
+/* Does the text t (n bytes) quote an SMTP reply or an enhanced status code? */
+static int
+text_has_code(const char *t, size_t n)
+{
+	char *s = xstrndup(t, n), ec[16];
+	int has = find_reply(s) != 0 || find_ecode(s, ec);
+	free(s);
+	return has;
 }
 
 int
@@ -1444,6 +1794,12 @@ dsn_parse(const char *msg, size_t len, struct dsn_report *out)
 		goto done;
 	}
 
+	if (c.text.len && read_ses(c.text.data, c.text.len, out, &l)) {
+		for (size_t i = 0; out->kind == DSN_BOUNCE && i < l.n; i++)
+			rcpt_classify(&l.v[i], "", 0);
+		goto done;
+	}
+
 	/* The report's own addresses are never the failed recipient. */
 	e.from = addr_first(hdr_get(&top, "From"));
 	for (size_t i = 0; i < out->nenvelope; i++)
@@ -1490,6 +1846,22 @@ dsn_parse(const char *msg, size_t len, struct dsn_report *out)
 		goto done;
 	}
 
+	/*
+	 * RFC 3834 keeps "Auto-Submitted: auto-replied" for responders; MTAs
+	 * mark DSNs auto-generated (Exim, which says auto-replied, also sends
+	 * X-Failed-Recipients from Mailer-Daemon). An auto-replied notice with
+	 * no delivery report, no failed-recipients header, not from a mailer
+	 * daemon and quoting no SMTP reply is a person's or a script's note
+	 * about the mail, not a report kirim can trust to suppress anyone.
+	 */
+	if (l.n == 0 && !c.report && !hdr_get(&top, "X-Failed-Recipients") &&
+	    !(e.from && addr_is_daemon(e.from) && strncasecmp(e.from, "postmaster@", 11) != 0) &&
+	    auto_replied(&top) && !text_has_code(c.text.data ? c.text.data : "", hl)) {
+		out->kind = DSN_NOT_BOUNCE;
+		set_str(&out->why, xstrdup("auto-replied notice without a delivery report"));
+		goto done;
+	}
+
 	int bbody = c.text.len && subject_has_n(c.text.data, hl, bounce_phrases);
 	if (l.n == 0 &&
 	    (c.report || daemon || bsubj || bbody || hdr_get(&top, "X-Failed-Recipients"))) {
@@ -1533,6 +1905,11 @@ dsn_parse(const char *msg, size_t len, struct dsn_report *out)
 	for (size_t i = 0; i < l.n; i++) {
 		struct dsn_recipient *r = &l.v[i];
 		rcpt_classify(r, c.text.data ? c.text.data : "", hl);
+		if (l.hint[i] && r->verdict.reason != BOUNCE_DELIVERED) {
+			r->verdict = bounce_verdict_of((enum bounce_reason)l.hint[i], r->reply_code,
+			                               r->status);
+			continue;
+		}
 		/* Nothing said near the address: read the whole explanation. */
 		if ((r->verdict.reason == BOUNCE_ONHOLD || r->verdict.reason == BOUNCE_UNDEFINED) &&
 		    hl) {
@@ -1618,7 +1995,8 @@ dsn_format_tsv(const struct dsn_report *r, const char *file, struct buf *out)
 	if (r->nrcpt == 0) {
 		tsv_field(out, file);
 		buf_adds(out, "\t-\t");
-		buf_adds(out, dsn_kind_name(r->kind));
+		/* A complaint naming nobody is still a complaint: its reason is "feedback". */
+		buf_adds(out, r->kind == DSN_COMPLAINT ? "feedback" : dsn_kind_name(r->kind));
 		buf_adds(out, "\tnone\t-\t-\n");
 		return;
 	}

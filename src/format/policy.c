@@ -106,7 +106,7 @@ ldh_name(const char *s)
 	size_t len = 0, lab = 0;
 	for (const char *p = s;; p++, len++) {
 		if (*p == '.' || *p == '\0') {
-			if (lab == 0 || lab > 63 || p[-1] == '-' || p[-lab] == '-')
+			if (lab == 0 || lab > 63 || p[-1] == '-' || *(p - lab) == '-')
 				return 0;
 			if (*p == '\0')
 				break;

@@ -59,12 +59,12 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }'; 
 echo "bounce corpus: recipient found for $nfound/$nfiles messages Sisimai parses ($(pct "$nfound" "$nfiles")%), $found/$nrcpt recipients;" \
 	"class agrees $cls_ok/$found ($(pct "$cls_ok" "$found")%), reason $reason_ok/$found ($(pct "$reason_ok" "$found")%);" \
 	"not- files read as bounces: $not_bounce/$nnot"
-# Floors just under today's figures, against regressions (the issue's targets, 100%, 97% and
-# 90%, are not met yet: see docs/bounce-disagreements.md and the README).
-awk -v f="$nfound" -v n="$nfiles" 'BEGIN { exit !(f >= 0.96 * n) }' && ok "recipients found >= 96%" || bad "recipients found" "$nfound/$nfiles"
-awk -v a="$cls_ok" -v n="$found" 'BEGIN { exit !(a >= 0.935 * n) }' && ok "class agrees >= 93.5%" || bad "class agreement" "$cls_ok/$found"
-awk -v a="$reason_ok" -v n="$found" 'BEGIN { exit !(a >= 0.85 * n) }' && ok "reason agrees >= 85%" || bad "reason agreement" "$reason_ok/$found"
-[ "$not_bounce" -le 1 ] && ok "not- files are not bounces (one documented exception)" || bad "not- files" "$not_bounce read as bounces"
+# Floors just under today's figures (98.1%, 94.4%, 86.1%, 0 not- files), against regressions
+# (the issue's targets, 100%, 97% and 90%, are not met yet: see docs/bounce-disagreements.md).
+awk -v f="$nfound" -v n="$nfiles" 'BEGIN { exit !(f >= 0.98 * n) }' && ok "recipients found >= 98%" || bad "recipients found" "$nfound/$nfiles"
+awk -v a="$cls_ok" -v n="$found" 'BEGIN { exit !(a >= 0.94 * n) }' && ok "class agrees >= 94%" || bad "class agreement" "$cls_ok/$found"
+awk -v a="$reason_ok" -v n="$found" 'BEGIN { exit !(a >= 0.86 * n) }' && ok "reason agrees >= 86%" || bad "reason agreement" "$reason_ok/$found"
+[ "$not_bounce" -eq 0 ] && ok "not- files are not bounces" || bad "not- files" "$not_bounce read as bounces"
 
 # 2. The loop with real parts.
 printf '[sender]\nehlo = mta.kirim.test\n[bounce]\ndomain = bounce.test\n' >kirim.conf

@@ -19,6 +19,15 @@ static const struct {
 	enum bounce_class cls;
 } cases[] = {
     {"5.1.1 alone", BOUNCE_STAGE_UNKNOWN, 550, "5.1.1", "", BOUNCE_USERUNKNOWN, BOUNCE_HARD},
+    {"user not found at RCPT", BOUNCE_STAGE_RCPT, 550, "", "550 User not found", BOUNCE_USERUNKNOWN,
+     BOUNCE_HARD},
+    {"user not found, nothing says where", BOUNCE_STAGE_UNKNOWN, 550, "", "550 User not found",
+     BOUNCE_FILTERED, BOUNCE_SOFT},
+    {"no valid recipients names the recipient", BOUNCE_STAGE_UNKNOWN, 0, "",
+     "Error: No valid recipients for this MM", BOUNCE_USERUNKNOWN, BOUNCE_HARD},
+    {"SMTP authentication asked", BOUNCE_STAGE_UNKNOWN, 550, "5.0.0",
+     "550-Please turn on SMTP Authentication in your mail client.", BOUNCE_SECURITYERROR,
+     BOUNCE_SOFT},
     {"Gmail no such user", BOUNCE_STAGE_RCPT, 550, "5.1.1",
      "The email account that you tried to reach does not exist.", BOUNCE_USERUNKNOWN, BOUNCE_HARD},
     {"Postfix user unknown at RCPT", BOUNCE_STAGE_RCPT, 550, "",

@@ -202,8 +202,9 @@ static void
 test_golden(void **state)
 {
 	(void)state;
-	static const char *const names[] = {"postfix-rfc3464", "arf",        "autoreply",
-	                                    "qmail",           "exim-quota", "not-bounce"};
+	static const char *const names[] = {"postfix-rfc3464", "arf",         "autoreply",
+	                                    "qmail",           "exim-quota",  "not-bounce",
+	                                    "ses-bounce",      "fields-last", "postmaster-note"};
 	int update = getenv("KIRIM_UPDATE_GOLDEN") != NULL;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char in[1024], outp[1024];
