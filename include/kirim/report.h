@@ -58,6 +58,16 @@ struct report_reason {
 	char *example; /* one reply text seen for it, or NULL */
 };
 
+/* A destination the adaptive throttle slowed down (the destinations table). */
+struct report_throttled {
+	char *dest;
+	char *change; /* the last change: decreased, suspended, increased, resumed */
+	char *note;   /* in words */
+	int64_t slowdowns, suspensions;
+	double rate; /* effective messages per second now, 0 = unlimited */
+	int conns;   /* effective connection cap now */
+};
+
 /* Attempts and engagement in one time bucket (UTC, starting at t). */
 struct report_bucket {
 	int64_t t;
@@ -98,6 +108,8 @@ struct report {
 	size_t n_dests;
 	struct report_group *slowest; /* destinations by average delay, slowest first */
 	size_t n_slowest;
+	struct report_throttled *throttled; /* backed off by the throttle, most slow-downs first */
+	size_t n_throttled;
 	struct report_reason *reasons; /* by count, most first */
 	size_t n_reasons;
 	struct report_bucket *hours; /* one per hour that had events, in order */

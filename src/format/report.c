@@ -38,6 +38,12 @@ report_free(struct report *r)
 	for (size_t i = 0; i < r->n_slowest; i++)
 		free(r->slowest[i].key);
 	free(r->slowest);
+	for (size_t i = 0; i < r->n_throttled; i++) {
+		free(r->throttled[i].dest);
+		free(r->throttled[i].change);
+		free(r->throttled[i].note);
+	}
+	free(r->throttled);
 	for (size_t i = 0; i < r->n_reasons; i++) {
 		free(r->reasons[i].outcome);
 		free(r->reasons[i].cls);
@@ -544,6 +550,15 @@ render_text(struct buf *out, const struct report *r, enum report_by by)
 			buf_adds(out, "\nSlowest destinations (time from queueing to delivery)\n");
 			text_groups(out, r->slowest, r->n_slowest, "destination");
 		}
+		for (size_t i = 0; i < r->n_throttled; i++) {
+			const struct report_throttled *x = &r->throttled[i];
+			if (i == 0)
+				buf_adds(out, "\nBacked off by the throttle\n");
+			buf_printf(out,
+			           "  %s: %" PRId64 " slow-down%s, %" PRId64 " suspension%s; last %s: %s\n",
+			           x->dest, x->slowdowns, x->slowdowns == 1 ? "" : "s", x->suspensions,
+			           x->suspensions == 1 ? "" : "s", x->change, x->note);
+		}
 		break;
 	case REPORT_BY_REASON:
 		break;
@@ -721,6 +736,21 @@ render_json(struct buf *out, const struct report *r)
 	json_groups(out, "domains", r->domains, r->n_domains);
 	json_groups(out, "destinations", r->dests, r->n_dests);
 	json_groups(out, "slowest_destinations", r->slowest, r->n_slowest);
+	buf_adds(out, ",\"throttled_destinations\":[");
+	for (size_t i = 0; i < r->n_throttled; i++) {
+		const struct report_throttled *x = &r->throttled[i];
+		buf_adds(out, i ? ",{\"destination\":" : "{\"destination\":");
+		json_str(out, x->dest);
+		buf_printf(out,
+		           ",\"slowdowns\":%" PRId64 ",\"suspensions\":%" PRId64
+		           ",\"rate_now\":%.3f,\"connections_now\":%d,\"last_change\":",
+		           x->slowdowns, x->suspensions, x->rate, x->conns);
+		json_str(out, x->change);
+		buf_adds(out, ",\"note\":");
+		json_str(out, x->note);
+		buf_addc(out, '}');
+	}
+	buf_addc(out, ']');
 	buf_adds(out, ",\"reasons\":[");
 	for (size_t i = 0; i < r->n_reasons; i++) {
 		const struct report_reason *x = &r->reasons[i];
@@ -1073,6 +1103,21 @@ render_html(struct buf *out, const struct report *r)
 	if (r->n_slowest)
 		html_groups(out, "Slowest destinations (queueing to delivery)", "destination",
 		            r->slowest, r->n_slowest);
+	if (r->n_throttled) {
+		buf_adds(out, "<section><h2>Backed off by the throttle</h2>\n<ul>\n");
+		for (size_t i = 0; i < r->n_throttled; i++) {
+			const struct report_throttled *x = &r->throttled[i];
+			buf_adds(out, "<li><strong>");
+			report_html_escape(out, x->dest);
+			buf_printf(out, "</strong>: %" PRId64 " slow-downs, %" PRId64 " suspensions; last ",
+			           x->slowdowns, x->suspensions);
+			report_html_escape(out, x->change);
+			buf_adds(out, ": ");
+			report_html_escape(out, x->note);
+			buf_adds(out, "</li>\n");
+		}
+		buf_adds(out, "</ul></section>\n");
+	}
 	html_hours(out, r);
 	buf_adds(out, "<footer>Made by kirim. Times are UTC. Rates are of the messages meant to "
 	              "be sent; engagement rates of those delivered.</footer>\n</main></body>"

@@ -770,6 +770,34 @@ fill_events(struct store *s, const struct store_report_opts *o, struct report *r
 	return rc;
 }
 
+/* fill_throttled - the campaign's destinations the adaptive throttle slowed down */
+static int
+fill_throttled(struct store *s, struct report *r)
+{
+	static const char sql[] =
+	    "SELECT name, coalesce(change, ''), coalesce(note, ''), slowdowns, suspensions, rate,"
+	    " connections FROM destinations WHERE slowdowns > 0 AND name IN"
+	    " (SELECT DISTINCT dest FROM messages WHERE campaign_id = ?1 AND dest IS NOT NULL)"
+	    " ORDER BY slowdowns DESC, name LIMIT 20";
+	sqlite3_stmt *st;
+	int rc = prepare(s, sql, &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, r->campaign_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r->throttled = xrealloc(r->throttled, (r->n_throttled + 1) * sizeof(*r->throttled));
+		struct report_throttled *x = &r->throttled[r->n_throttled++];
+		x->dest = col_dup(st, 0);
+		x->change = col_dup(st, 1);
+		x->note = col_dup(st, 2);
+		x->slowdowns = sqlite3_column_int64(st, 3);
+		x->suspensions = sqlite3_column_int64(st, 4);
+		x->rate = sqlite3_column_double(st, 5);
+		x->conns = sqlite3_column_int(st, 6);
+	}
+	return finish(s, st, rc, "read the throttled destinations");
+}
+
 int
 store_report_fill(struct store *s, const char *name, const struct store_report_opts *o,
                   struct report *out)
@@ -785,6 +813,8 @@ store_report_fill(struct store *s, const char *name, const struct store_report_o
 		rc = fill_skipped(s, out);
 	if (rc == 0)
 		rc = fill_events(s, o, out);
+	if (rc == 0)
+		rc = fill_throttled(s, out);
 	return rc;
 }
 

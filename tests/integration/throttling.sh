@@ -98,6 +98,8 @@ deferred=$(sql "SELECT count(*) FROM messages m JOIN contacts k ON k.id=m.contac
 eq "backoff: the destination's state is saved" "$(sql "SELECT slowdowns > 0, change IN ('decreased', 'suspended', 'increased') FROM destinations WHERE name = 'mx:mx.slow.test'")" "1|1"
 run "$KIRIM" domain show slow.test
 contains "backoff: domain show says what happened" "$OUT" "Rate limited"
+run "$KIRIM" report adapt --json
+eq "backoff: the report lists the backed-off destination" "$(json '[d["destination"] for d in j["throttled_destinations"]]')" "['mx:mx.slow.test']"
 sleep 3 # the server's "rate limited" spell is over
 run at "+6m" "$KIRIM" send adapt --dns-server "127.0.0.1:$DNS_PORT" --mx-port "$P" --timeout 5 --json
 eq "backoff: recovered at the retry" "$(state_of adapt slow.test)" "delivered=200"
