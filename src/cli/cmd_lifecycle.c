@@ -1,0 +1,382 @@
+/*
+ * cmd_lifecycle - `kirim campaign schedule|unschedule|pause|resume|cancel`.
+ *
+ * cmd_campaign hands these verbs here before parsing its own options:
+ * argv[0] is the verb, then NAME and the verb's options. The clock is
+ * time(), or $KIRIM_NOW (Unix seconds) when set, so tests control it.
+ * Exit status: 0; 64 for usage (including cancel of a started campaign
+ * without --yes); 65 for a bad time, window or zone, an illegal move, an
+ * unknown campaign or a failed precheck; 78 for a config (sender identity)
+ * fault; 75 when the database stays locked.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kirim/buf.h"
+#include "kirim/config.h"
+#include "kirim/precheck.h"
+#include "kirim/store.h"
+#include "kirim/store_lifecycle.h"
+#include "kirim/when.h"
+#include "kirim/when_tz.h"
+
+static const char *const lc_verbs[] = {"schedule", "unschedule", "pause", "resume", "cancel"};
+
+/* campaign_lifecycle_verb - is verb one of the lifecycle verbs campaign_lifecycle handles? */
+bool
+campaign_lifecycle_verb(const char *verb)
+{
+	for (size_t i = 0; i < sizeof(lc_verbs) / sizeof(lc_verbs[0]); i++)
+		if (strcmp(verb, lc_verbs[i]) == 0)
+			return true;
+	return false;
+}
+
+/* lc_now - the clock: $KIRIM_NOW (for tests) or time() */
+static int64_t
+lc_now(void)
+{
+	const char *e = getenv("KIRIM_NOW");
+	if (e && *e) {
+		char *end;
+		long long v = strtoll(e, &end, 10);
+		if (*end == '\0' && v > 0)
+			return (int64_t)v;
+	}
+	return (int64_t)time(NULL);
+}
+
+struct lc_opts {
+	const char *at, *tz, *window, *reason;
+	bool now, yes, skip_bad;
+};
+
+/* lc_exit - the exit code for a store_lifecycle_apply or store error */
+static int
+lc_exit(int rc)
+{
+	return rc == STORE_LIFECYCLE_E_STATE ? EX_DATAERR : cli_exit_for_store(rc);
+}
+
+/* lc_precheck - run the start conditions; 0 with *skip set (or NULL), or an exit code */
+static int
+lc_precheck(struct cli *c, struct store *s, const char *name, const struct lc_opts *o,
+            struct precheck *p, struct buf *warnings)
+{
+	struct config cfg;
+	struct store_campaign sc;
+	char err[600];
+	int rc = cli_config(c, "campaign", &cfg);
+	if (rc)
+		return rc;
+	if ((rc = store_campaign_get(s, name, &sc)) < 0) {
+		config_free(&cfg);
+		return cli_error("campaign", lc_exit(rc), "%s", store_errmsg(s));
+	}
+	rc = precheck_run(s, &cfg, &sc, p, err, sizeof(err));
+	if (rc == PRECHECK_E_IDENTITY)
+		rc = cli_error("campaign", EX_CONFIG, "campaign '%s' cannot start: %s", name, err);
+	else if (rc < 0)
+		rc = cli_error("campaign", EX_SOFTWARE, "%s", err);
+	else if (p->mailable - (o->skip_bad ? p->bad : 0) <= 0 && p->pending == 0)
+		rc =
+		    cli_error("campaign", EX_DATAERR,
+		              "campaign '%s' cannot start: its list '%s' has no one to mail "
+		              "(%lld not suppressed%s)",
+		              name, sc.list, (long long)p->mailable,
+		              o->skip_bad && p->bad ? ", all of them skipped as unrenderable" : "");
+	else if (p->bad > 0 && !o->skip_bad) {
+		fprintf(stderr,
+		        "kirim campaign: campaign '%s' cannot start: its template does not render "
+		        "for %lld of %lld recipients:\n",
+		        name, (long long)p->bad, (long long)p->checked);
+		for (size_t i = 0; i < p->nshow; i++)
+			fprintf(stderr, "  %s (contact %lld): %s\n", p->show[i].email,
+			        (long long)p->show[i].contact_id, p->show[i].why);
+		if ((int64_t)p->nshow < p->bad)
+			fprintf(stderr, "  ... and %lld more\n",
+			        (long long)(p->bad - (int64_t)p->nshow));
+		fprintf(stderr,
+		        "Fix the template or the contacts, or add --skip-bad to skip them.\n");
+		rc = EX_DATAERR;
+	} else if (p->bad > PRECHECK_SKIP_MAX) {
+		rc = cli_error("campaign", EX_DATAERR,
+		               "campaign '%s': %lld recipients cannot be rendered, more than "
+		               "--skip-bad skips (%d): fix the template",
+		               name, (long long)p->bad, PRECHECK_SKIP_MAX);
+	}
+	if (rc == 0 && p->warning[0]) {
+		if (!c->json && !c->quiet)
+			fprintf(stderr, "kirim campaign: warning: %s\n", p->warning);
+		buf_printf(warnings, "%s", warnings->len ? "," : "");
+		cli_json_str(warnings, p->warning);
+	}
+	store_campaign_clear(&sc);
+	config_free(&cfg);
+	return rc;
+}
+
+/* lc_print - the result of a move, for a person or as JSON */
+static void
+lc_print(struct cli *c, const char *verb, const char *from, const struct store_lifecycle_info *li,
+         const struct when_tz *tz, const struct precheck *p, const struct buf *warnings,
+         int64_t now)
+{
+	char local[40] = "", utc[40] = "", open[40] = "", close[40] = "";
+	bool win_inside = false, has_win = false;
+	int64_t open_at = 0, close_at = 0;
+	if (li->scheduled_at) {
+		when_format(&tz->zone, li->scheduled_at, local, sizeof(local));
+		cli_time(utc, li->scheduled_at);
+	}
+	struct when_window w;
+	char werr[200];
+	if (li->window[0] && when_window_parse(li->window, &w, werr, sizeof(werr)) == 0 &&
+	    when_window_next(&w, &tz->zone, li->scheduled_at > now ? li->scheduled_at : now,
+	                     &win_inside, &open_at, &close_at) == 0) {
+		has_win = true;
+		when_format(&tz->zone, open_at, open, sizeof(open));
+		when_format(&tz->zone, close_at, close, sizeof(close));
+	}
+	if (c->json) {
+		struct buf b = BUF_INIT;
+		buf_adds(&b, "{\"name\":");
+		cli_json_str(&b, li->name);
+		buf_printf(&b, ",\"id\":%lld,\"verb\":", (long long)li->id);
+		cli_json_str(&b, verb);
+		buf_adds(&b, ",\"from\":");
+		cli_json_str(&b, from);
+		buf_adds(&b, ",\"state\":");
+		cli_json_str(&b, li->state);
+		buf_adds(&b, ",\"reason\":");
+		cli_json_str(&b, li->reason[0] ? li->reason : NULL);
+		if (li->scheduled_at) {
+			buf_printf(&b, ",\"scheduled_at\":%lld,\"scheduled_at_local\":",
+			           (long long)li->scheduled_at);
+			cli_json_str(&b, local);
+			buf_adds(&b, ",\"scheduled_at_utc\":");
+			cli_json_str(&b, utc);
+		} else {
+			buf_adds(&b, ",\"scheduled_at\":null");
+		}
+		buf_adds(&b, ",\"tz\":");
+		cli_json_str(&b, li->tz[0] ? li->tz : NULL);
+		buf_adds(&b, ",\"window\":");
+		cli_json_str(&b, li->window[0] ? li->window : NULL);
+		if (has_win) {
+			buf_adds(&b, ",\"window_opens\":");
+			cli_json_str(&b, open);
+			buf_adds(&b, ",\"window_closes\":");
+			cli_json_str(&b, close);
+		}
+		buf_printf(&b, ",\"messages\":%lld,\"queued\":%lld,\"in_flight\":%lld",
+		           (long long)li->messages, (long long)li->queued, (long long)li->claimed);
+		if (strcmp(verb, "cancel") == 0)
+			buf_printf(&b, ",\"cancelled_messages\":%lld", (long long)li->cancelled);
+		if (p) {
+			buf_printf(&b,
+			           ",\"recipients\":%lld,\"skipped\":%lld,\"skipped_contacts\":[",
+			           (long long)(p->mailable - p->bad), (long long)p->bad);
+			for (size_t i = 0; i < p->nshow; i++) {
+				buf_printf(&b, "%s{\"contact_id\":%lld,\"email\":", i ? "," : "",
+				           (long long)p->show[i].contact_id);
+				cli_json_str(&b, p->show[i].email);
+				buf_adds(&b, ",\"error\":");
+				cli_json_str(&b, p->show[i].why);
+				buf_addc(&b, '}');
+			}
+			buf_addc(&b, ']');
+		}
+		buf_printf(&b, ",\"warnings\":[%s]}\n", warnings->data ? warnings->data : "");
+		fputs(b.data, stdout);
+		buf_free(&b);
+		return;
+	}
+	char n1[32];
+	if (strcmp(li->state, "scheduled") == 0) {
+		printf("Campaign '%s' is scheduled (was %s) for %s %s (%s UTC).\n", li->name, from,
+		       local, li->tz[0] ? li->tz : "local time", utc);
+		if (has_win)
+			printf("Window: %s; %s %s, closes %s.\n", li->window,
+			       win_inside ? "open from" : "next opens", open, close);
+		if (p)
+			printf("Recipients: %s%s.\n", cli_num(n1, (uint64_t)(p->mailable - p->bad)),
+			       p->bad ? " (unrenderable ones skipped)" : "");
+		printf("'kirim run' starts it when the time comes.\n");
+	} else if (strcmp(verb, "cancel") == 0) {
+		printf("Campaign '%s' is cancelled (was %s); %s queued message%s cancelled%s.\n",
+		       li->name, from, cli_num(n1, (uint64_t)li->cancelled),
+		       li->cancelled == 1 ? "" : "s",
+		       li->claimed ? "; the ones in flight finish" : "");
+	} else if (strcmp(verb, "pause") == 0) {
+		printf("Campaign '%s' is paused (was %s): nothing new starts; messages in flight "
+		       "finish. 'kirim campaign resume %s' continues it.\n",
+		       li->name, from, li->name);
+	} else {
+		printf("Campaign '%s' is %s (was %s).\n", li->name, li->state, from);
+	}
+}
+
+/* campaign_lifecycle - `kirim campaign VERB NAME [options]`; argv[0] is the verb */
+int
+campaign_lifecycle(struct cli *c, const char *verb, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"at", required_argument, NULL, 'a'},     {"tz", required_argument, NULL, 'z'},
+	    {"window", required_argument, NULL, 'w'}, {"reason", required_argument, NULL, 'r'},
+	    {"now", no_argument, NULL, 'n'},          {"yes", no_argument, NULL, 'y'},
+	    {"skip-bad", no_argument, NULL, 'k'},     {NULL, 0, NULL, 0},
+	};
+	struct lc_opts o = {0};
+	int ch;
+	if (!campaign_lifecycle_verb(verb))
+		return cli_usage("campaign", "unknown subcommand '%s'", verb);
+	optind = 0; /* glibc: start a fresh scan of this argv */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":a:z:w:r:nyk", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			o.at = optarg;
+			break;
+		case 'z':
+			o.tz = optarg;
+			break;
+		case 'w':
+			o.window = optarg;
+			break;
+		case 'r':
+			o.reason = optarg;
+			break;
+		case 'n':
+			o.now = true;
+			break;
+		case 'y':
+			o.yes = true;
+			break;
+		case 'k':
+			o.skip_bad = true;
+			break;
+		case ':':
+			return cli_usage("campaign", "%s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage("campaign", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage("campaign", "%s takes one campaign name", verb);
+	const char *name = argv[optind];
+	bool sched = strcmp(verb, "schedule") == 0, resume = strcmp(verb, "resume") == 0;
+	if (!sched && (o.at || o.tz || o.window || o.now))
+		return cli_usage("campaign", "--at, --tz, --window and --now go with schedule");
+	if (!sched && !resume && o.skip_bad)
+		return cli_usage("campaign", "--skip-bad goes with schedule and resume");
+	if (o.reason && strcmp(verb, "pause") != 0 && strcmp(verb, "cancel") != 0)
+		return cli_usage("campaign", "--reason goes with pause and cancel");
+	if (o.yes && strcmp(verb, "cancel") != 0)
+		return cli_usage("campaign", "--yes goes with cancel");
+	if (sched && o.at == NULL && !o.now)
+		return cli_usage("campaign",
+		                 "schedule needs --at TIME (or --now to start at once)");
+
+	int64_t now = lc_now();
+	struct store_lifecycle_args a = {.now = now, .reason = o.reason};
+	char err[600], tzname[WHEN_TZ_NAME_MAX] = "";
+	struct when_tz tz;
+	struct when_window w;
+	if (when_tz_open(&tz, o.tz, err, sizeof(err)) < 0)
+		return cli_error("campaign", EX_DATAERR, "--tz: %s", err);
+	if (sched) {
+		if (o.tz)
+			snprintf(tzname, sizeof(tzname), "%s", o.tz);
+		else
+			when_tz_local_name(tzname, sizeof(tzname));
+		a.tz = tzname[0] ? tzname : NULL;
+		a.scheduled_at = now;
+		if (o.at && when_parse_at(o.at, &tz.zone, &a.scheduled_at, err, sizeof(err)) < 0)
+			return cli_error("campaign", EX_DATAERR, "--at %s", err);
+		if (o.at && o.now && a.scheduled_at > now)
+			return cli_usage("campaign",
+			                 "--now starts at once, but --at '%s' is in "
+			                 "the future: give one of them",
+			                 o.at);
+		if (a.scheduled_at < now) {
+			if (!o.now) {
+				char when[40], nowl[40];
+				when_format(&tz.zone, a.scheduled_at, when, sizeof(when));
+				when_format(&tz.zone, now, nowl, sizeof(nowl));
+				return cli_error(
+				    "campaign", EX_DATAERR,
+				    "--at %s is in the past (%s; it is now %s): give a "
+				    "later time, or --now to start at once",
+				    o.at, when, nowl);
+			}
+			a.scheduled_at = now;
+		}
+		if (o.window) {
+			if (when_window_parse(o.window, &w, err, sizeof(err)) < 0)
+				return cli_error("campaign", EX_DATAERR, "--window: %s", err);
+			a.window = o.window;
+		}
+	}
+
+	struct store *s;
+	int rc = cli_open(c, "campaign", false, &s);
+	if (rc)
+		return rc;
+	struct store_lifecycle_info li;
+	struct precheck p;
+	bool have_p = false;
+	struct buf warnings = BUF_INIT;
+	char from[16] = "";
+	memset(&p, 0, sizeof(p));
+	/* Refuse an illegal move before the (possibly long) precheck; apply checks again. */
+	if ((rc = store_lifecycle_get(s, name, &li)) < 0) {
+		rc = rc == STORE_E_NOTFOUND
+		         ? cli_error("campaign", EX_DATAERR,
+		                     "no campaign called '%s' ('kirim campaign list' shows them)",
+		                     name)
+		         : cli_error("campaign", lc_exit(rc), "%s", store_errmsg(s));
+		goto out;
+	}
+	if (store_lifecycle_to(name, li.state, verb, err, sizeof(err)) == NULL) {
+		rc = cli_error("campaign", EX_DATAERR, "%s", err);
+		goto out;
+	}
+	if (strcmp(verb, "cancel") == 0 && li.queued + li.claimed > 0 && !o.yes) {
+		char n1[32];
+		rc = cli_error("campaign", EX_USAGE,
+		               "campaign '%s' is %s with %s message%s still to send: cancelling "
+		               "is final; add --yes to cancel it",
+		               name, li.state, cli_num(n1, (uint64_t)(li.queued + li.claimed)),
+		               li.queued + li.claimed == 1 ? "" : "s");
+		goto out;
+	}
+	if (sched || resume) {
+		have_p = true;
+		if ((rc = lc_precheck(c, s, name, &o, &p, &warnings)))
+			goto out;
+		/* Precheck passed: the bad ones (if any) are exactly those --skip-bad skips;
+		 * none bad removes a skip list left by an earlier schedule. */
+		a.skip = p.bad ? p.skip.data : "null";
+	}
+	if ((rc = store_lifecycle_apply(s, name, verb, &a, from, &li, err, sizeof(err))) < 0) {
+		rc = cli_error("campaign", lc_exit(rc), "%s", err);
+		goto out;
+	}
+	/* Show times in the campaign's zone. */
+	if (li.tz[0] && strcmp(li.tz, tz.name) != 0 &&
+	    when_tz_open(&tz, li.tz, err, sizeof(err)) < 0)
+		when_tz_open(&tz, NULL, err, sizeof(err));
+	lc_print(c, verb, from, &li, &tz, have_p ? &p : NULL, &warnings, now);
+	rc = 0;
+out:
+	if (have_p)
+		precheck_free(&p);
+	buf_free(&warnings);
+	store_close(s);
+	return rc;
+}

@@ -1,0 +1,394 @@
+/* store_lifecycle - a campaign's state machine (see store_lifecycle.h). */
+#include "kirim/store_lifecycle.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kirim/buf.h"
+#include "kirim/store.h"
+#include "store_int.h"
+
+/* Every legal move. Anything not here is refused. */
+static const struct {
+	const char *from, *verb, *to;
+} lc_moves[] = {
+    {"draft", "schedule", "scheduled"},   {"scheduled", "schedule", "scheduled"},
+    {"paused", "schedule", "scheduled"},  {"scheduled", "unschedule", "draft"},
+    {"scheduled", "pause", "paused"},     {"sending", "pause", "paused"},
+    {"paused", "resume", "sending"},      {"draft", "cancel", "cancelled"},
+    {"scheduled", "cancel", "cancelled"}, {"sending", "cancel", "cancelled"},
+    {"paused", "cancel", "cancelled"},    {"scheduled", "start", "sending"},
+};
+#define LC_NMOVES (sizeof(lc_moves) / sizeof(lc_moves[0]))
+
+/* join - the distinct from-states (by_verb) or verbs (by_state) of the table, comma-separated */
+static void
+join(struct buf *b, const char *key, bool by_verb)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < LC_NMOVES; i++) {
+		const char *k = by_verb ? lc_moves[i].verb : lc_moves[i].from;
+		const char *v = by_verb ? lc_moves[i].from : lc_moves[i].verb;
+		if (strcmp(k, key) != 0 || (!by_verb && strcmp(v, "start") == 0))
+			continue;
+		bool dup = false;
+		for (size_t j = 0; j < i; j++) {
+			const char *kj = by_verb ? lc_moves[j].verb : lc_moves[j].from;
+			const char *vj = by_verb ? lc_moves[j].from : lc_moves[j].verb;
+			dup |= strcmp(kj, key) == 0 && strcmp(vj, v) == 0;
+		}
+		if (!dup)
+			buf_printf(b, "%s%s", n++ ? ", " : "", v);
+	}
+}
+
+/* store_lifecycle_to - the state verb leads to from state, or NULL with a sentence */
+const char *
+store_lifecycle_to(const char *name, const char *state, const char *verb, char *err, size_t errsz)
+{
+	for (size_t i = 0; i < LC_NMOVES; i++)
+		if (strcmp(lc_moves[i].from, state) == 0 && strcmp(lc_moves[i].verb, verb) == 0)
+			return lc_moves[i].to;
+	struct buf froms = BUF_INIT, verbs = BUF_INIT;
+	join(&froms, verb, true);
+	join(&verbs, state, false);
+	if (froms.len == 0)
+		snprintf(err, errsz, "unknown campaign command '%s'", verb);
+	else if (verbs.len == 0)
+		snprintf(err, errsz,
+		         "cannot %s campaign '%s': it is %s, which is final (%s works on a "
+		         "campaign that is %s)",
+		         verb, name, state, verb, froms.data);
+	else
+		snprintf(err, errsz,
+		         "cannot %s campaign '%s': it is %s (%s works on a campaign that is %s); "
+		         "a %s campaign allows: %s",
+		         verb, name, state, verb, froms.data, state, verbs.data);
+	buf_free(&froms);
+	buf_free(&verbs);
+	return NULL;
+}
+
+/* prepare - a statement on the store's connection, or NULL with the error recorded */
+static sqlite3_stmt *
+prepare(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
+		store_fail(s, "prepare a campaign lifecycle statement");
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+static void
+col_text(sqlite3_stmt *st, int i, char *out, size_t outsz)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(out, outsz, "%s", t ? (const char *)t : "");
+}
+
+/* Options as an object even if someone stored junk: lifecycle reads must not fail on it. */
+#define LC_OPTIONS "(CASE WHEN json_valid(c.options) THEN c.options ELSE '{}' END)"
+
+static const char sql_get[] =
+    "SELECT c.id, c.name, c.state, coalesce(c.state_reason, ''), coalesce(c.scheduled_at, 0),"
+    " coalesce(json_extract(" LC_OPTIONS ", '$.window'), ''),"
+    " coalesce(json_extract(" LC_OPTIONS ", '$.tz'), ''), c.list_id,"
+    " (SELECT count(*) FROM messages WHERE campaign_id = c.id),"
+    " (SELECT count(*) FROM messages WHERE campaign_id = c.id AND state = 'queued'),"
+    " (SELECT count(*) FROM messages WHERE campaign_id = c.id AND state = 'claimed')"
+    " FROM campaigns c WHERE c.name = ?1";
+
+/* store_lifecycle_get - the lifecycle fields of the campaign called name */
+int
+store_lifecycle_get(struct store *s, const char *name, struct store_lifecycle_info *out)
+{
+	sqlite3_stmt *st = prepare(s, sql_get);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_column_int64(st, 0);
+		col_text(st, 1, out->name, sizeof(out->name));
+		col_text(st, 2, out->state, sizeof(out->state));
+		col_text(st, 3, out->reason, sizeof(out->reason));
+		out->scheduled_at = sqlite3_column_int64(st, 4);
+		col_text(st, 5, out->window, sizeof(out->window));
+		col_text(st, 6, out->tz, sizeof(out->tz));
+		out->list_id = sqlite3_column_int64(st, 7);
+		out->messages = sqlite3_column_int64(st, 8);
+		out->queued = sqlite3_column_int64(st, 9);
+		out->claimed = sqlite3_column_int64(st, 10);
+	} else if (rc == SQLITE_DONE) {
+		ret = STORE_E_NOTFOUND;
+	} else {
+		ret = store_fail(s, "read a campaign's state");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/*
+ * The one UPDATE every move makes: ?1 id, ?2 the state read in this
+ * transaction (a compare-and-set, belt and braces under BEGIN IMMEDIATE),
+ * ?3 new state, ?4 state_reason, ?5 now, ?6 set scheduled_at?, ?7 its value,
+ * ?8 a JSON merge patch for options (RFC 7396: null removes a key) or NULL.
+ */
+static const char sql_move[] =
+    "UPDATE campaigns SET state = ?3, state_reason = ?4, updated_at = ?5,"
+    " scheduled_at = CASE WHEN ?6 THEN ?7 ELSE scheduled_at END,"
+    " options = CASE WHEN ?8 IS NULL THEN options ELSE json_patch(CASE WHEN json_valid(options)"
+    "   THEN options ELSE '{}' END, ?8) END"
+    " WHERE id = ?1 AND state = ?2";
+
+static const char sql_cancel_msgs[] =
+    "UPDATE messages SET state = 'cancelled', done_at = ?2 WHERE campaign_id = ?1"
+    " AND state = 'queued'";
+
+/* patch_str - "key":value for a JSON merge patch (NULL: null, which removes the key) */
+static void
+patch_str(struct buf *b, const char *key, const char *v)
+{
+	buf_printf(b, "%s\"%s\":", b->len > 1 ? "," : "", key);
+	if (v)
+		buf_json_string(b, v, strlen(v));
+	else
+		buf_adds(b, "null");
+}
+
+static int
+move(struct store *s, const struct store_lifecycle_info *cur, const char *verb, const char *to,
+     const struct store_lifecycle_args *a, int64_t *cancelled)
+{
+	bool sched = strcmp(verb, "schedule") == 0, unsched = strcmp(verb, "unschedule") == 0;
+	const char *reason = NULL;
+	if (strcmp(verb, "pause") == 0)
+		reason = a->reason ? a->reason : "paused by user";
+	else if (strcmp(verb, "cancel") == 0)
+		reason = a->reason ? a->reason : "cancelled by user";
+	struct buf patch = BUF_INIT;
+	buf_addc(&patch, '{');
+	if (sched || unsched) {
+		patch_str(&patch, "window", sched ? a->window : NULL);
+		patch_str(&patch, "tz", sched ? a->tz : NULL);
+	}
+	if ((sched || strcmp(verb, "resume") == 0) && a->skip) {
+		buf_printf(&patch, "%s\"skip\":%s", patch.len > 1 ? "," : "", a->skip);
+	}
+	buf_addc(&patch, '}');
+	sqlite3_stmt *st = prepare(s, sql_move);
+	if (st == NULL) {
+		buf_free(&patch);
+		return STORE_E_SQL;
+	}
+	sqlite3_bind_int64(st, 1, cur->id);
+	sqlite3_bind_text(st, 2, cur->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+	if (reason)
+		sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, a->now);
+	sqlite3_bind_int(st, 6, sched || unsched);
+	if (sched)
+		sqlite3_bind_int64(st, 7, a->scheduled_at);
+	if (patch.len > 2)
+		sqlite3_bind_text(st, 8, patch.data, (int)patch.len, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_DONE ? 0 : store_fail(s, "change the campaign's state");
+	sqlite3_finalize(st);
+	buf_free(&patch);
+	if (ret == 0 && sqlite3_changes(store_db(s)) != 1)
+		ret = STORE_E_NOTFOUND; /* cannot happen inside BEGIN IMMEDIATE */
+	if (ret == 0 && strcmp(verb, "cancel") == 0) {
+		if ((st = prepare(s, sql_cancel_msgs)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, cur->id);
+		sqlite3_bind_int64(st, 2, a->now);
+		rc = sqlite3_step(st);
+		ret = rc == SQLITE_DONE ? 0 : store_fail(s, "cancel the queued messages");
+		sqlite3_finalize(st);
+		if (ret == 0)
+			*cancelled = sqlite3_changes(store_db(s));
+	}
+	return ret;
+}
+
+/* store_lifecycle_apply - move the campaign called name by verb in one transaction */
+int
+store_lifecycle_apply(struct store *s, const char *name, const char *verb,
+                      const struct store_lifecycle_args *a, char from[16],
+                      struct store_lifecycle_info *out, char *err, size_t errsz)
+{
+	struct store_lifecycle_info cur;
+	int64_t cancelled = 0;
+	int rc = store_begin(s);
+	if (rc == 0)
+		rc = store_lifecycle_get(s, name, &cur);
+	if (rc == STORE_E_NOTFOUND) {
+		snprintf(err, errsz, "no campaign called '%s' ('kirim campaign list' shows them)",
+		         name);
+		store_rollback(s);
+		return rc;
+	}
+	const char *to = NULL;
+	if (rc == 0 && (to = store_lifecycle_to(name, cur.state, verb, err, errsz)) == NULL) {
+		store_rollback(s);
+		return STORE_LIFECYCLE_E_STATE;
+	}
+	/* A paused campaign resumes into its schedule if that is still ahead. */
+	if (rc == 0 && strcmp(verb, "resume") == 0 && cur.scheduled_at > a->now)
+		to = "scheduled";
+	if (rc == 0)
+		rc = move(s, &cur, verb, to, a, &cancelled);
+	if (rc == 0 && out)
+		rc = store_lifecycle_get(s, name, out);
+	if (rc == 0)
+		rc = store_commit(s);
+	if (rc < 0) {
+		snprintf(err, errsz, "%s", store_errmsg(s));
+		store_rollback(s);
+		return rc;
+	}
+	if (out)
+		out->cancelled = cancelled;
+	if (from)
+		snprintf(from, 16, "%s", cur.state);
+	return 0;
+}
+
+static const char sql_due[] =
+    "SELECT c.id, c.name, c.scheduled_at, coalesce(json_extract(" LC_OPTIONS ", '$.window'), ''),"
+    " coalesce(json_extract(" LC_OPTIONS ", '$.tz'), '')"
+    " FROM campaigns c WHERE c.state = 'scheduled' AND c.scheduled_at <= ?1"
+    " ORDER BY c.scheduled_at, c.id";
+
+/* store_campaigns_due - every scheduled campaign whose time has come */
+int
+store_campaigns_due(struct store *s, int64_t now, store_due_cb cb, void *arg)
+{
+	sqlite3_stmt *st = prepare(s, sql_due);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, now);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_due d = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .name = (const char *)sqlite3_column_text(st, 1),
+		    .scheduled_at = sqlite3_column_int64(st, 2),
+		    .window = (const char *)sqlite3_column_text(st, 3),
+		    .tz = (const char *)sqlite3_column_text(st, 4),
+		};
+		if ((ret = cb(arg, &d)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "list the campaigns due");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* store_campaigns_next_due - the earliest scheduled_at of a scheduled campaign (0: none) */
+int
+store_campaigns_next_due(struct store *s, int64_t *when)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT coalesce(min(scheduled_at), 0) FROM campaigns"
+	                              " WHERE state = 'scheduled'");
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW)
+		*when = sqlite3_column_int64(st, 0);
+	else
+		ret = store_fail(s, "find the next scheduled campaign");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* store_campaign_state_get - the state and reason of campaign id */
+int
+store_campaign_state_get(struct store *s, int64_t id, char state[16], char *reason, size_t reasonsz)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT state, coalesce(state_reason, '') FROM campaigns"
+	                              " WHERE id = ?1");
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW) {
+		col_text(st, 0, state, 16);
+		if (reason && reasonsz)
+			col_text(st, 1, reason, reasonsz);
+	} else if (rc == SQLITE_DONE) {
+		ret = STORE_E_NOTFOUND;
+	} else {
+		ret = store_fail(s, "read a campaign's state");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Not suppressed: the same rule as store.c's SUPPRESSION_OF_C, for contact c. */
+#define LC_NOT_SUPPRESSED                                                                          \
+	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN (lower(c.email), c.domain))"
+
+static const char sql_recipients[] =
+    "SELECT c.id, c.email, c.attrs FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+    " WHERE m.list_id = (SELECT list_id FROM campaigns WHERE id = ?1) AND" LC_NOT_SUPPRESSED
+    " AND NOT EXISTS (SELECT 1 FROM messages g WHERE g.campaign_id = ?1"
+    "   AND g.contact_id = c.id AND g.state NOT IN ('queued', 'claimed'))"
+    " ORDER BY c.id";
+
+/* store_lifecycle_recipients - the recipients the campaign would still mail */
+int
+store_lifecycle_recipients(struct store *s, int64_t campaign_id, store_recipient_cb cb, void *arg)
+{
+	sqlite3_stmt *st = prepare(s, sql_recipients);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *attrs = (const char *)sqlite3_column_text(st, 2);
+		struct store_recipient r = {
+		    .contact_id = sqlite3_column_int64(st, 0),
+		    .email = (const char *)sqlite3_column_text(st, 1),
+		    .attrs = attrs ? attrs : "{}",
+		};
+		if ((ret = cb(arg, &r)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read the campaign's recipients");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* store_lifecycle_mailable - unsuppressed members of list_id; messages still pending */
+int
+store_lifecycle_mailable(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *mailable,
+                         int64_t *pending)
+{
+	sqlite3_stmt *st = prepare(
+	    s, "SELECT (SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+	       " WHERE m.list_id = ?2 AND" LC_NOT_SUPPRESSED "),"
+	       " (SELECT count(*) FROM messages WHERE campaign_id = ?1"
+	       "  AND state IN ('queued', 'claimed'))");
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_int64(st, 2, list_id);
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW) {
+		*mailable = sqlite3_column_int64(st, 0);
+		*pending = sqlite3_column_int64(st, 1);
+	} else {
+		ret = store_fail(s, "count the campaign's recipients");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
