@@ -25,6 +25,7 @@
 #include "kirim/smtp_wire.h"
 #include "kirim/store_bounce.h"
 #include "kirim/store_dest.h"
+#include "kirim/store_lifecycle.h"
 #include "kirim/store_policy.h"
 #include "kirim/strmap.h"
 #include "kirim/throttle.h"
@@ -42,6 +43,8 @@ enum {
 	SENDER_DNS_TEMPFAIL_S = 30,
 	/* How often a running sender looks for changed domain policies. */
 	SENDER_POLICY_CHECK_S = 3,
+	/* ... and for a pause or cancel from another process (the worker's batches). */
+	SENDER_STATE_CHECK_S = 1,
 };
 
 /* One outcome waiting to be written. Strings are owned. */
@@ -137,6 +140,8 @@ struct sender {
 	bool paused;
 	char pause_why[256];
 	size_t links_saved; /* click-tracking links written to the campaign so far */
+	double state_checked;
+	char held[16]; /* "paused" or "cancelled" by another process: nothing new starts */
 	/* Throttle changes to save: collected on the loop, written by the next batch. */
 	struct sdstate *dstates, *wdstates;
 	size_t ndstates, nwdstates;
@@ -210,7 +215,8 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 	    .count_attempt = r->attempted,
 	};
 	if (!r->attempted) {
-		w.state = "queued";
+		/* Handed back unattempted; a campaign cancelled meanwhile keeps nothing queued. */
+		w.state = strcmp(S->held, "cancelled") == 0 ? "cancelled" : "queued";
 		w.event = "deferred";
 		w.next_attempt_at = r->not_before;
 	} else if (r->outcome == OUTCOME_DEFERRED && now - r->queued_at >= S->o->max_age) {
@@ -345,6 +351,17 @@ sender_work(uv_work_t *w)
 	}
 	if (rc == 0)
 		rc = store_commit(S->store);
+	/* A pause or cancel from another process stops new work within about a second (the
+	 * batch that notices claims nothing; what is claimed goes back to the queue). */
+	if (rc == 0 && !S->held[0] && clock_seconds() - S->state_checked >= SENDER_STATE_CHECK_S) {
+		char state[16], why[256];
+		S->state_checked = clock_seconds();
+		if (store_campaign_state_get(S->store, S->camp.id, state, why, sizeof(why)) == 0 &&
+		    (strcmp(state, "paused") == 0 || strcmp(state, "cancelled") == 0)) {
+			snprintf(S->held, sizeof(S->held), "%s", state);
+			snprintf(S->pause_why, sizeof(S->pause_why), "%s", why[0] ? why : state);
+		}
+	}
 	/* A changed domain policy reaches a running send within a few seconds. */
 	if (rc == 0 && clock_seconds() - S->policy_checked >= SENDER_POLICY_CHECK_S) {
 		int64_t v;
@@ -406,6 +423,16 @@ sender_work_done(uv_work_t *w, int status)
 	}
 	if (S->fail)
 		S->draining = true;
+	if (S->held[0] && !S->st->paused) {
+		log_warn("campaign=%s %s by another process: finishing what is in flight",
+		         S->camp.name, S->held);
+		S->draining = true;
+		S->st->paused = 1;
+		S->paused = true;
+		/* What this batch claimed goes back untouched, like a Ctrl-C. */
+		S->stopping = true;
+		pool_shutdown(S->pool);
+	}
 	if (S->paused && !S->st->paused) {
 		log_warn("campaign=%s paused reason=\"%s\"", S->camp.name, S->pause_why);
 		S->draining = true;
@@ -1088,6 +1115,14 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		store_campaign_clear(&S->camp);
 		free(S);
 		return SENDER_E_RENDER;
+	}
+	if (strcmp(S->camp.state, "cancelled") == 0) {
+		snprintf(err, errsz, "campaign %s is cancelled: nothing more is sent",
+		         S->camp.name);
+		campaign_composer_free(&S->cc);
+		store_campaign_clear(&S->camp);
+		free(S);
+		return SENDER_E_CONFIG;
 	}
 	if (strcmp(S->camp.state, "paused") == 0 && !opts.resume) {
 		snprintf(err, errsz,

@@ -267,4 +267,36 @@ got=$(cat cdump/* | grep -c '^Subject: Hello')
 # At most: the 4 messages on a connection, plus those answered but not yet committed
 # (one batch interval: a few ms, at the 4 messages a second this sink allows).
 [ "$got" -ge 2000 ] && [ "$got" -le $((2000 + 8)) ] && ok "duplicates bounded by what was in flight" || bad "duplicates bounded" "$got messages arrived for 2000"
+# 6. Pause and cancel from another process while a send runs (a global rate of 20/s makes
+#    300 messages take 15 s): nothing new starts within about a second, nothing is lost.
+"$KIRIM" domain set global --rate 20/s >/dev/null
+gen_list live.csv 300 live
+"$KIRIM" import live.csv --list live -q >/dev/null
+new_campaign live live
+p=$(free_port)
+start_sink "$p"
+"$KIRIM" send live --relay "smtp://127.0.0.1:$p" --tls none --json >live.json 2>live.err &
+sender=$!
+sleep 3
+"$KIRIM" campaign pause live --reason "checking the list" >/dev/null
+t0=$(date +%s.%N)
+wait "$sender"
+t1=$(date +%s.%N)
+echo "pause: the send stopped $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the pause"
+eq "pause: the sender says so" "$($PY3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["paused"], j["attempted"] < 300)' live.json)" "True True"
+eq "pause: nothing claimed, nothing lost" "$(sql "SELECT sum(m.state='claimed'), sum(m.state IN ('queued','delivered')) FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='live'")" "0|300"
+eq "pause: still paused, with the reason" "$(sql "SELECT state, state_reason FROM campaigns WHERE name='live'")" "paused|checking the list"
+"$KIRIM" campaign resume live >/dev/null
+"$KIRIM" send live --relay "smtp://127.0.0.1:$p" --tls none --json >live2.json 2>live2.err &
+sender=$!
+sleep 2
+"$KIRIM" campaign cancel live --yes >/dev/null
+wait "$sender"
+eq "cancel: nothing left queued or claimed" "$(sql "SELECT count(*) FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='live' AND m.state IN ('queued','claimed')")" 0
+eq "cancel: every message delivered or cancelled" "$(sql "SELECT count(*) FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='live' AND m.state IN ('delivered','cancelled')")" 300
+run "$KIRIM" send live --relay "smtp://127.0.0.1:$p" --tls none
+eq "cancel: a cancelled campaign is not sent" "$RC" 78
+stop "$LAST_PID"
+"$KIRIM" domain unset global >/dev/null
+
 finish
