@@ -73,7 +73,7 @@ const char *dsn_kind_name(enum dsn_kind k);
  * dsn_format_tsv - append one line per recipient to out: file, recipient,
  * reason, class, status, remote MTA, tab-separated (tabs and line breaks in
  * values become spaces). A report without recipients gives one line with
- * "-" as recipient and the kind as reason.
+ * "-" as recipient and the kind as reason ("feedback" for a complaint).
  */
 void dsn_format_tsv(const struct dsn_report *r, const char *file, struct buf *out);
 

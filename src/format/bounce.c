@@ -60,16 +60,21 @@ static const struct rule rules[] = {
     /* 0. Texts that say more than any code: local delivery agents, well-known phrasings. */
     {TEXT, "procmail:", R_ME},                /* its own errors quote "no such user" */
     {TEXT, "command died with status", R_ME}, /* Postfix pipe */
+    {TEXT, "pipe to |", R_ME},                /* Exim pipe transport: "pipe to |/path/prog" */
+    {TEXT, "malformed address", R_SY}, /* Exim parser: "malformed address: x may not follow y" */
+    {TEXT, "still undelivered", R_EX}, /* Sendmail "Warning: message still undelivered after" */
     {TEXT, "mailer error", R_ME},
-    {TEXT, "recipsizelimit", R_TB},         /* Exchange "RESOLVER.RST.RecipSizeLimit" */
-    {TEXT, "mail size limit", R_TB},        /* 1&1, before "size limit exceeded" (a mailbox) */
-    {TEXT, "hop count exceeded", R_NE},     /* Exchange/Outlook "Hop count exceeded - possible mail loop" */
-    {TEXT, "dmarc", R_PV},                  /* a DMARC refusal, even worded "access denied" */
-    {TEXT, "spamhaus", R_BL},               /* our IP is listed, whatever the code */
-    {TEXT, "client host blocked", R_BL},    /* Orange */
-    {TEXT, "invalid ip for sending", R_BL}, /* Yahoo */
-    {TEXT, "my name was rejected", R_BL},   /* qmail: our HELO refused */
-    {TEXT, "sender was rejected", R_RJ},    /* qmail */
+    {TEXT, "recipsizelimit", R_TB},  /* Exchange "RESOLVER.RST.RecipSizeLimit" */
+    {TEXT, "mail size limit", R_TB}, /* 1&1, before "size limit exceeded" (a mailbox) */
+    {TEXT, "hop count exceeded",
+     R_NE},                   /* Exchange/Outlook "Hop count exceeded - possible mail loop" */
+    {TEXT, "dmarc", R_PV},    /* a DMARC refusal, even worded "access denied" */
+    {TEXT, "spamhaus", R_BL}, /* our IP is listed, whatever the code */
+    {TEXT, "client host blocked", R_BL},     /* Orange */
+    {TEXT, "invalid ip for sending", R_BL},  /* Yahoo */
+    {TEXT, "unverifyable sending ip", R_BL}, /* "service permits 2 unverifyable sending IPs" */
+    {TEXT, "my name was rejected", R_BL},    /* qmail: our HELO refused */
+    {TEXT, "sender was rejected", R_RJ},     /* qmail */
     {TEXT, "registered gateway user", R_RJ},
     {TEXT, "address that has been blacklisted", R_RJ}, /* the sender address, not our IP */
     {TEXT, "recipient account is blocked", R_SU},      /* La Poste */
@@ -82,13 +87,13 @@ static const struct rule rules[] = {
     {TEXT, "could not find a gateway", R_EX},
     {TEXT, "did not accept our requests to connect", R_EX}, /* Gmail, after days */
     {TEXT, "configured to relay", R_NR},
-    {STRONG, "not listed in domino directory", R_UU}, /* Lotus Domino */
+    {STRONG, "not listed in domino directory", R_UU},           /* Lotus Domino */
     {STRONG, "not listed in public name & address book", R_UU}, /* Lotus Notes */
-    {STRONG, "mail.local: unknown user", R_UU}, /* Sendmail's local delivery agent */
-    {STRONG, "check if address is correct", R_UU},    /* Trend Micro InterScan */
-    {CODE, "*.1.7", R_RJ},                            /* bad sender's mailbox address syntax */
-    {CODE, "*.1.8", R_RJ},                            /* bad sender's system address */
-    {CODE, "5.6.1", R_CE},                            /* media not supported */
+    {STRONG, "mail.local: unknown user", R_UU},    /* Sendmail's local delivery agent */
+    {STRONG, "check if address is correct", R_UU}, /* Trend Micro InterScan */
+    {CODE, "*.1.7", R_RJ},                         /* bad sender's mailbox address syntax */
+    {CODE, "*.1.8", R_RJ},                         /* bad sender's system address */
+    {CODE, "5.6.1", R_CE},                         /* media not supported */
 
     /* Mailbox full, even under x.1.1: qmail-toaster says "over quota (#5.1.1)" (stock Postfix,
        Exim, Dovecot, Gmail, Yahoo texts). */
@@ -145,7 +150,7 @@ static const struct rule rules[] = {
     {TEXT, "mismatches client ip", R_BL},
     {TEXT, "5.1.0 address rejected", R_UU}, /* Sisimai's reading of this GMX text */
     {TEXT, "recipient address rejected: access denied", R_UU}, /* Office 365 */
-    {TEXT, "multiple *addresses in from", R_PV},              /* Gmail: RFC 5322 header policy */
+    {TEXT, "multiple *addresses in from", R_PV},               /* Gmail: RFC 5322 header policy */
     {TEXT, "content presents a potential", R_PV},              /* Gmail: attachment policy */
     {TEXT, "denied by policy", R_PV},
     {TEXT, "protocol violation", R_PV},
@@ -160,6 +165,7 @@ static const struct rule rules[] = {
 
     /* Message too big. */
     {TEXT, "message too big", R_TB},
+    {TEXT, "line limit exceeded", R_TB}, /* an SMTP line longer than the server takes */
     {TEXT, "message too large", R_TB},
     {TEXT, "message is too large", R_TB},
     {TEXT, "message is too big", R_TB},
@@ -314,7 +320,9 @@ static const struct rule rules[] = {
     /* The sender or the envelope is refused. */
     {TEXT, "sender rejected", R_RJ},
     {TEXT, "sender address rejected", R_RJ}, /* Postfix */
-    {TEXT, "sender verify failed", R_RJ},    /* Exim callout */
+    {TEXT, "provide a valid from",
+     R_RJ}, /* GoDaddy "From: Domain is invalid. Please provide a valid From:" */
+    {TEXT, "sender verify failed", R_RJ}, /* Exim callout */
     {TEXT, "invalid sender", R_RJ},
     {TEXT, "domain of sender address", R_RJ}, /* Postfix reject_unknown_sender_domain */
     {TEXT, "sender domain", R_RJ},

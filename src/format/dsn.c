@@ -509,9 +509,20 @@ walk(struct ctx *c, const struct hdrs *h, const char *body, size_t n, int depth)
 	           strcmp(type, "text/rfc822-headers") == 0 ||
 	           strcmp(type, "message/rfc822-headers") == 0 ||
 	           strcmp(type, "message/global-headers") == 0) {
-		if (!c->have_orig) {
-			hdrs_parse(d, dec.len, &c->orig);
+		struct hdrs in;
+		size_t off = hdrs_parse(d, dec.len, &in);
+		char itype[96];
+		ct_type(hdr_get(&in, "Content-Type"), itype, sizeof(itype));
+		if (!c->report && c->ds.len == 0 && strcmp(type, "message/rfc822") == 0 &&
+		    strcmp(itype, "multipart/report") == 0) {
+			/* A report forwarded as an attachment (X5, some gateways): read it. */
+			walk(c, &in, d + off, dec.len - off, depth + 1);
+			hdrs_free(&in);
+		} else if (!c->have_orig) {
+			c->orig = in;
 			c->have_orig = 1;
+		} else {
+			hdrs_free(&in);
 		}
 	} else if (type[0] == '\0' || ci_prefix(type, strlen(type), "text/")) {
 		/* Readable text; HTML is kept too, its tags do not hide the words we look for. */
@@ -729,16 +740,25 @@ rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
 {
 	char ec[16] = "";
 	if (!*r->diagnostic && hn) {
-		/* A report with no Diagnostic-Code: the text's paragraph on this address. */
-		long f = ci_find(h, hn < PARA_SCAN_MAX ? hn : PARA_SCAN_MAX, r->address);
-		if (f >= 0) {
-			size_t lo = (size_t)f;
+		/*
+		 * A report with no Diagnostic-Code: the text's paragraph on this
+		 * address (not a delivery-status field line quoted in the text).
+		 */
+		size_t hs = hn < PARA_SCAN_MAX ? hn : PARA_SCAN_MAX, from = 0;
+		long f;
+		while (from < hs && (f = ci_find(h + from, hs - from, r->address)) >= 0) {
+			size_t lo = from + (size_t)f;
+			from = lo + 1;
 			while (lo > 0 && h[lo - 1] != '\n')
 				lo--;
+			size_t nlen = header_name_len(h + lo, hs - lo);
+			if (nlen && ci_find(h + lo, nlen, "Recipient") >= 0)
+				continue;
 			struct buf d = BUF_INIT;
 			paragraph(h, hn, lo, r->address, &d);
 			set_str(&r->diagnostic, one_line(d.data ? d.data : "", d.len, DIAG_MAX));
 			buf_free(&d);
+			break;
 		}
 	}
 	if (!r->reply_code)
@@ -760,6 +780,16 @@ rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
 	}
 	r->verdict =
 	    bounce_classify_stage(stage, r->reply_code, st, r->diagnostic, strlen(r->diagnostic));
+	/*
+	 * A local delivery agent's failure (Diagnostic-Code: X-Unix; 71): its
+	 * text decides when it says something, else it is the mailer's error.
+	 */
+	if (strcasecmp(r->diag_type, "x-unix") == 0 || strcasecmp(r->diag_type, "x-postfix") == 0) {
+		struct bounce_verdict t =
+		    bounce_classify_stage(stage, 0, "", r->diagnostic, strlen(r->diagnostic));
+		if (t.reason == BOUNCE_ONHOLD || t.reason == BOUNCE_UNDEFINED)
+			r->verdict = bounce_verdict_of(BOUNCE_MAILERERROR, r->reply_code, st);
+	}
 	if (strcasecmp(r->action, "delayed") == 0 &&
 	    (r->verdict.reason == BOUNCE_ONHOLD || r->verdict.reason == BOUNCE_UNDEFINED))
 		r->verdict = bounce_verdict_of(BOUNCE_EXPIRED, r->reply_code, st);
@@ -803,13 +833,13 @@ static const struct {
 	const char *name;
 	enum bounce_reason reason;
 } pmta_categories[] = {
-    {"bad-mailbox", BOUNCE_USERUNKNOWN},     {"bad-domain", BOUNCE_HOSTUNKNOWN},
-    {"quota-issues", BOUNCE_MAILBOXFULL},    {"inactive-mailbox", BOUNCE_SUSPEND},
-    {"message-expired", BOUNCE_EXPIRED},     {"no-answer-from-host", BOUNCE_NETWORKERROR},
-    {"bad-connection", BOUNCE_NETWORKERROR}, {"routing-errors", BOUNCE_SYSTEMERROR},
+    {"bad-mailbox", BOUNCE_USERUNKNOWN},        {"bad-domain", BOUNCE_HOSTUNKNOWN},
+    {"quota-issues", BOUNCE_MAILBOXFULL},       {"inactive-mailbox", BOUNCE_SUSPEND},
+    {"message-expired", BOUNCE_EXPIRED},        {"no-answer-from-host", BOUNCE_NETWORKERROR},
+    {"bad-connection", BOUNCE_NETWORKERROR},    {"routing-errors", BOUNCE_SYSTEMERROR},
     {"policy-related", BOUNCE_POLICYVIOLATION}, {"spam-related", BOUNCE_SPAMDETECTED},
-    {"virus-related", BOUNCE_VIRUSDETECTED}, {"content-related", BOUNCE_CONTENTERROR},
-    {"relaying-issues", BOUNCE_NORELAYING},  {"protocol-errors", BOUNCE_SYNTAXERROR},
+    {"virus-related", BOUNCE_VIRUSDETECTED},    {"content-related", BOUNCE_CONTENTERROR},
+    {"relaying-issues", BOUNCE_NORELAYING},     {"protocol-errors", BOUNCE_SYNTAXERROR},
 };
 
 /* Store one per-recipient field (name nlen bytes at line, value v) into r and its hint. */
@@ -882,7 +912,7 @@ read_ds_fields(const char *s, size_t n, struct rlist *l)
 	 * Fields of a group read before its recipient line (Facebook and
 	 * MessageLabs put Final-Recipient last): kept here, then moved over.
 	 */
-	struct rlist pend = {NULL, 0, 0};
+	struct rlist pend = {NULL, 0, 0, NULL};
 	struct dsn_recipient *pre = rcpt_add(&pend, xstrdup(""));
 	int pre_used = 0, group_final = 0;
 	while (off < n) {
@@ -1076,7 +1106,6 @@ line_names_rcpt(const char *line, size_t at)
 	return 0;
 }
 
-
 /* How many words of three letters or more s holds (an address alone has few). */
 static size_t
 words(const char *s, size_t n)
@@ -1199,12 +1228,35 @@ skipped(const struct env *e, const char *a)
 }
 
 /*
+ * In a report sent back to the address that failed (someone mailing
+ * himself): may the report's own address a at offset at of the line be the
+ * failed recipient? Only as qmail and Exim list it, alone on its line
+ * ("<user@example.org>:"), and never a mailer daemon or the report's sender.
+ */
+static int
+own_ok(const struct env *e, const char *a, const char *line, size_t len, size_t at)
+{
+	if (strncasecmp(a, "mailer-daemon@", 14) == 0 || (e->from && strcasecmp(e->from, a) == 0))
+		return 0;
+	for (size_t i = 0; i < at; i++)
+		if (!isspace((unsigned char)line[i]) && line[i] != '<')
+			return 0;
+	size_t k = at + strlen(a);
+	if (k > len)
+		return 0;
+	for (; k < len; k++)
+		if (!isspace((unsigned char)line[k]) && line[k] != '>' && line[k] != ':')
+			return 0;
+	return 1;
+}
+
+/*
  * Find failed recipients in the readable text h (n bytes): addresses that
  * open a line or follow a recipient phrase; X-Failed-Recipients (Exim)
  * names them outright. The paragraph below each becomes its diagnostic.
  */
 static void
-read_text_bounce(const char *h, size_t n, const struct env *e, struct rlist *l)
+read_text_bounce(const char *h, size_t n, const struct env *e, int own, struct rlist *l)
 {
 	const char *xfr = NULL;
 	size_t off = 0;
@@ -1217,7 +1269,8 @@ read_text_bounce(const char *h, size_t n, const struct env *e, struct rlist *l)
 		if (a) {
 			long mf = ci_find(line, len, "mail from");
 			int is_sender = mf >= 0 && (size_t)mf < at;
-			if (!is_sender && !skipped(e, a) && line_names_rcpt(line, at)) {
+			if (!is_sender && (own ? own_ok(e, a, line, len, at) : !skipped(e, a)) &&
+			    line_names_rcpt(line, at)) {
 				/* "user@a <user@b>": the bracketed one is the address. */
 				const char *lt = memchr(line + at, '<', len - at);
 				if (lt && memchr(lt, '@', len - (size_t)(lt - line))) {
@@ -1767,7 +1820,7 @@ dsn_parse(const char *msg, size_t len, struct dsn_report *out)
 	memset(&c, 0, sizeof(c));
 	struct hdrs top;
 	size_t boff = hdrs_parse(m, n, &top);
-	struct rlist l = {NULL, 0, 0};
+	struct rlist l = {NULL, 0, 0, NULL};
 	struct env e = {&top, NULL, NULL, 0};
 	char *subj = ew_decode(hdr_get(&top, "Subject"));
 
@@ -1865,7 +1918,9 @@ dsn_parse(const char *msg, size_t len, struct dsn_report *out)
 	int bbody = c.text.len && subject_has_n(c.text.data, hl, bounce_phrases);
 	if (l.n == 0 &&
 	    (c.report || daemon || bsubj || bbody || hdr_get(&top, "X-Failed-Recipients"))) {
-		read_text_bounce(c.text.data ? c.text.data : "", hl, &e, &l);
+		read_text_bounce(c.text.data ? c.text.data : "", hl, &e, 0, &l);
+		if (l.n == 0)
+			read_text_bounce(c.text.data ? c.text.data : "", hl, &e, 1, &l);
 		/* Exim names them in a header too; used when the text did not. */
 		const char *xfr = hdr_get(&top, "X-Failed-Recipients");
 		size_t pos = 0, at;
@@ -1915,7 +1970,11 @@ dsn_parse(const char *msg, size_t len, struct dsn_report *out)
 		    hl) {
 			/* Computed once: the text is the same for every recipient. */
 			if (!have_whole) {
-				whole = bounce_classify(0, "", c.text.data, hl);
+				/* With the first reply and enhanced code the text quotes. */
+				char *t = xstrndup(c.text.data, hl), wc[16] = "";
+				find_ecode(t, wc);
+				whole = bounce_classify(find_reply(t), wc, t, hl);
+				free(t);
 				have_whole = 1;
 			}
 			if (whole.reason != BOUNCE_ONHOLD && whole.reason != BOUNCE_UNDEFINED)
@@ -1948,7 +2007,7 @@ dsn_report_free(struct dsn_report *r)
 {
 	if (!r)
 		return;
-	struct rlist l = {r->rcpt, r->nrcpt, r->nrcpt};
+	struct rlist l = {r->rcpt, r->nrcpt, r->nrcpt, NULL};
 	rlist_free(&l);
 	for (size_t i = 0; i < r->nenvelope; i++)
 		free(r->envelope[i]);
