@@ -1,5 +1,5 @@
 /*
- * log - one line per event, key=value (logfmt), to stderr.
+ * log - one line per event, key=value (logfmt), to stderr or syslog.
  *
  * The level is process-wide and set once by the CLI. Parsers never log; their
  * callers log once. Secrets must never be passed to these functions.
@@ -13,6 +13,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void log_set_level(enum log_level level);
 /* log_get_level - the current level */
 enum log_level log_get_level(void);
+/* log_to_syslog - from now on, lines go to syslog (facility mail) under ident */
+void log_to_syslog(const char *ident);
 /* log_msg - write "ts=... level=... " then the formatted text and a newline */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -58,6 +58,8 @@ struct sender_opts {
 	double retry_max;          /* ... up to this (default 4 h); +-10% jitter */
 	int64_t max_age;           /* seconds after queueing a deferred message expires (3 days) */
 	int resume;                /* send a campaign that is paused */
+	double turn_s;             /* > 0: end the run after about this long (kirim run's turns),
+	                              as a stop would, without counting as stopped */
 	unsigned msgs_per_conn;    /* per connection (default 100; 0 there means no cap) */
 	unsigned batch;            /* messages claimed per batch (default 256) */
 	int allow_plaintext_auth;  /* AUTH without TLS (tests and trusted networks only) */

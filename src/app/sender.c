@@ -984,11 +984,13 @@ static void
 on_tick(uv_timer_t *t)
 {
 	struct sender *S = t->data;
-	if (S->o->stop && *S->o->stop && !S->stopping) {
-		log_info("campaign=%s stopping: finishing what is in flight", S->camp.name);
+	bool turn_over = S->o->turn_s > 0 && clock_seconds() - S->t0 > S->o->turn_s;
+	if (((S->o->stop && *S->o->stop) || turn_over) && !S->stopping) {
+		log_info("campaign=%s %s: finishing what is in flight", S->camp.name,
+		         turn_over ? "turn over" : "stopping");
 		S->stopping = true;
 		S->draining = true;
-		S->st->stopped = 1;
+		S->st->stopped = !turn_over;
 		/* Queued jobs come back unattempted; sessions finish their job and QUIT. */
 		pool_shutdown(S->pool);
 	}

@@ -71,6 +71,14 @@ int cmd_campaign(struct cli *c, int argc, char **argv);
 int cmd_preview(struct cli *c, int argc, char **argv);
 int cmd_dkim(struct cli *c, int argc, char **argv);
 int cmd_send(struct cli *c, int argc, char **argv);
+int cmd_run(struct cli *c, int argc, char **argv);
+int cmd_status(struct cli *c, int argc, char **argv);
+struct sender_opts;
+struct smtp_timeouts;
+/* send_options - parse the delivery options kirim send and kirim run share into *o (its
+ * other fields kept); to holds --timeout's figures. 0, or an exit code after a message. */
+int send_options(const char *name, int argc, char **argv, struct sender_opts *o,
+                 struct smtp_timeouts *to);
 int cmd_bounces(struct cli *c, int argc, char **argv);
 int cmd_report(struct cli *c, int argc, char **argv);
 int cmd_log(struct cli *c, int argc, char **argv);

@@ -87,8 +87,10 @@ parse_duration(const char *opt, const char *v, int *bad)
 	return n * unit;
 }
 
+/* send_options - the delivery options kirim send and kirim run share (see cli.h) */
 int
-cmd_send(struct cli *c, int argc, char **argv)
+send_options(const char *name, int argc, char **argv, struct sender_opts *op,
+             struct smtp_timeouts *to)
 {
 	static const struct option longopts[] = {
 	    {"relay", required_argument, NULL, 'r'},
@@ -109,8 +111,7 @@ cmd_send(struct cli *c, int argc, char **argv)
 	    {"resume", no_argument, NULL, 'U'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct sender_opts o = {.tls = -1, .stop = &send_stop};
-	struct smtp_timeouts to;
+	struct sender_opts o = *op;
 	int ch, bad = 0;
 	unsigned timeout_s = 0;
 	opterr = 0;
@@ -122,7 +123,7 @@ cmd_send(struct cli *c, int argc, char **argv)
 		case 't': {
 			enum tls_policy pol;
 			if (tls_policy_parse(optarg, &pol) < 0)
-				return cli_usage("send",
+				return cli_usage(name,
 				                 "--tls takes none, opportunistic, required or "
 				                 "verify");
 			o.tls = (int)pol;
@@ -173,28 +174,40 @@ cmd_send(struct cli *c, int argc, char **argv)
 			o.max_age = (int64_t)parse_duration("--max-age", optarg, &bad);
 			break;
 		case ':':
-			return cli_usage("send", "%s needs a value", argv[optind - 1]);
+			return cli_usage(name, "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("send", "unknown option '%s'", argv[optind - 1]);
+			return cli_usage(name, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (bad)
 		return EX_USAGE;
+	if (timeout_s) {
+		/* One figure for every SMTP wait, for tests and impatient labs. */
+		smtp_session_default_timeouts(to);
+		unsigned ms = timeout_s * 1000;
+		to->connect_ms = to->banner_ms = to->helo_ms = to->starttls_ms = to->auth_ms = ms;
+		to->mail_ms = to->rcpt_ms = to->data_ms = to->data_block_ms = to->dot_ms = ms;
+		to->rset_ms = to->quit_ms = ms;
+		o.timeouts = to;
+	}
+	*op = o;
+	return 0;
+}
+
+int
+cmd_send(struct cli *c, int argc, char **argv)
+{
+	struct sender_opts o = {.tls = -1, .stop = &send_stop};
+	struct smtp_timeouts to;
+	int rc = send_options("send", argc, argv, &o, &to);
+	if (rc)
+		return rc;
 	if (optind + 1 != argc)
 		return cli_usage("send", "which campaign? kirim send CAMPAIGN [--relay URL]");
 	o.campaign = argv[optind];
-	if (timeout_s) {
-		/* One figure for every SMTP wait, for tests and impatient labs. */
-		smtp_session_default_timeouts(&to);
-		unsigned ms = timeout_s * 1000;
-		to.connect_ms = to.banner_ms = to.helo_ms = to.starttls_ms = to.auth_ms = ms;
-		to.mail_ms = to.rcpt_ms = to.data_ms = to.data_block_ms = to.dot_ms = ms;
-		to.rset_ms = to.quit_ms = ms;
-		o.timeouts = &to;
-	}
 
 	struct config cfg;
-	int rc = cli_config(c, "send", &cfg);
+	rc = cli_config(c, "send", &cfg);
 	if (rc)
 		return rc;
 	struct store *s;

@@ -180,6 +180,29 @@ const struct cli_command cli_commands[] = {
      "\n"
      "Exit status: 0, 64 usage, 66 a file could not be read, 75 the database failed\n"
      "(nothing lost: run again), 78 configuration.\n"},
+    {"run", cmd_run, "the long-running sender: schedules, retries, every campaign",
+     "Usage: kirim run [--turn SECONDS] [--once] [--syslog] [delivery options of 'kirim send']\n"
+     "\n"
+     "Runs until SIGINT or SIGTERM. Every second it starts the scheduled campaigns whose time\n"
+     "has come (inside their send window, if they have one), and gives every campaign that\n"
+     "is sending and has messages due a turn of --turn seconds (default 30), round robin,\n"
+     "so several campaigns progress together; deferred messages go out when they come due;\n"
+     "a campaign outside its window waits for the next opening. A pause or cancel from\n"
+     "another process takes effect within about a second. SIGINT/SIGTERM finish what is on\n"
+     "a connection, record it and exit; SIGHUP reloads kirim.conf before the next turn.\n"
+     "Logs one logfmt line per event to stderr, or to syslog (facility mail) with\n"
+     "--syslog. --once returns when nothing is due (for cron and tests).\n"
+     "Takes the delivery options of 'kirim send' (--relay, --direct, --dns-server,\n"
+     "--concurrency, ...). A systemd unit is in tools/kirim.service.\n"
+     "\n"
+     "Turns run one at a time: campaigns share the per-destination limits because one sender\n"
+     "runs at a time, not yet by sharing one connection pool.\n"},
+    {"status", cmd_status, "what is sending, scheduled or paused, and throttled destinations",
+     "Usage: kirim status [--json]\n"
+     "\n"
+     "Each campaign that is sending, scheduled or paused: messages queued, due now, in flight,\n"
+     "deferred and delivered, and the next due time; then the destinations the adaptive\n"
+     "throttle has adjusted, with their rate and connections now.\n"},
     {"send", cmd_send, "deliver a campaign's messages to MX hosts or through a relay",
      "Usage: kirim send CAMPAIGN [--relay URL | --direct] [--tls POLICY] [--concurrency N]\n"
      "                           [--dest-concurrency N] [--msgs-per-conn N] [--timeout SECONDS]\n"

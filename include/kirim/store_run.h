@@ -1,0 +1,33 @@
+/*
+ * store_run - what the `kirim run` daemon and `kirim status` read: the
+ * campaigns that are sending (with what is due now and when the next
+ * deferred message comes due) and the work queued across campaigns. SQL for
+ * src/store/ only; see store.h.
+ */
+#ifndef KIRIM_STORE_RUN_H
+#define KIRIM_STORE_RUN_H
+
+#include <stdint.h>
+
+struct store;
+
+/* A campaign in state 'sending' (or another state, for status). Strings borrowed. */
+struct store_run_campaign {
+	int64_t id;
+	const char *name, *state, *reason;
+	const char *window, *tz; /* options.window, options.tz: "" when none */
+	int64_t queued, due, claimed, delivered, deferred, bounced, failed;
+	int64_t next_due; /* earliest next_attempt_at of a queued message, 0 if none */
+	int64_t scheduled_at;
+};
+typedef int (*store_run_cb)(void *arg, const struct store_run_campaign *c);
+
+/*
+ * store_run_campaigns - campaigns in the given state (NULL: sending,
+ * scheduled and paused ones) with their message counts (due: queued with
+ * next_attempt_at <= now), oldest first.
+ */
+int store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_cb cb,
+                        void *arg);
+
+#endif

@@ -1,0 +1,199 @@
+/* runner - kirim run: schedules, windows, turns of the sender (see runner.h). */
+#include "kirim/runner.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kirim/config.h"
+#include "kirim/log.h"
+#include "kirim/store.h"
+#include "kirim/store_lifecycle.h"
+#include "kirim/store_run.h"
+#include "kirim/when.h"
+#include "kirim/when_tz.h"
+#include "kirim/xmalloc.h"
+
+/* window_open - whether now is inside the window (none: always); *next gets its next opening */
+static bool
+window_open(const char *window, const char *tz, int64_t now, int64_t *next)
+{
+	struct when_window w;
+	struct when_tz z;
+	char err[256];
+	bool inside = true;
+	int64_t close_at = 0;
+	*next = 0;
+	if (window == NULL || *window == '\0')
+		return true;
+	if (when_window_parse(window, &w, err, sizeof(err)) < 0 ||
+	    when_tz_open(&z, tz, err, sizeof(err)) < 0) {
+		log_warn("window=\"%s\" tz=%s unusable (%s): sending without it", window, tz, err);
+		return true;
+	}
+	if (when_window_next(&w, &z.zone, now, &inside, next, &close_at) < 0)
+		return true;
+	return inside;
+}
+
+struct due_ctx {
+	struct store *s;
+	int64_t now;
+	unsigned long started;
+};
+
+/* start_due - a scheduled campaign whose time has come starts, inside its window */
+static int
+start_due(void *arg, const struct store_due *d)
+{
+	struct due_ctx *cx = arg;
+	int64_t next;
+	if (!window_open(d->window, d->tz, cx->now, &next))
+		return 0;
+	struct store_lifecycle_args a = {.now = cx->now};
+	char err[512];
+	if (store_lifecycle_apply(cx->s, d->name, "start", &a, NULL, NULL, err, sizeof(err)) < 0) {
+		log_warn("campaign=%s cannot start: %s", d->name, err);
+		return 0;
+	}
+	log_info("campaign=%s started scheduled_at=%lld late_s=%lld", d->name,
+	         (long long)d->scheduled_at, (long long)(cx->now - d->scheduled_at));
+	cx->started++;
+	return 0;
+}
+
+/* The campaigns to give a turn, and when the next thing is due. */
+struct pick {
+	char **names;
+	size_t n, cap;
+	int64_t now, next; /* next: earliest time something comes due (0: nothing) */
+};
+
+static void
+pick_next(struct pick *p, int64_t t)
+{
+	if (t > 0 && (p->next == 0 || t < p->next))
+		p->next = t;
+}
+
+static int
+pick_sending(void *arg, const struct store_run_campaign *c)
+{
+	struct pick *p = arg;
+	int64_t open_at;
+	if (!window_open(c->window, c->tz, p->now, &open_at)) {
+		pick_next(p, open_at);
+		return 0;
+	}
+	bool fresh = c->queued + c->claimed + c->delivered + c->bounced + c->failed == 0;
+	if (c->due == 0 && c->claimed == 0 && !fresh) {
+		pick_next(p, c->next_due);
+		return 0;
+	}
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 8;
+		p->names = xrealloc(p->names, p->cap * sizeof(*p->names));
+	}
+	p->names[p->n++] = xstrdup(c->name);
+	return 0;
+}
+
+static void
+pick_clear(struct pick *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->names[i]);
+	free(p->names);
+	memset(p, 0, sizeof(*p));
+}
+
+/* nap - sleep up to s seconds, waking early for a stop or reload */
+static void
+nap(const struct runner_opts *o, double s)
+{
+	for (double t = 0; t < s && !*o->stop && !(o->reload && *o->reload); t += 0.1)
+		usleep(100 * 1000);
+}
+
+int
+runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
+           struct runner_stats *st, char *err, size_t errsz)
+{
+	memset(st, 0, sizeof(*st));
+	log_info("run start turn_s=%.0f", o->turn_s > 0 ? o->turn_s : 30.0);
+	while (!*o->stop) {
+		if (o->reload && *o->reload) {
+			*o->reload = 0;
+			if (o->reload_cfg && o->reload_cfg(o->reload_arg, cfg) == 0)
+				log_info("run configuration reloaded");
+			else
+				log_warn("run configuration not reloaded: keeping the old one");
+		}
+		int64_t now = (int64_t)time(NULL);
+		struct due_ctx dx = {s, now, 0};
+		int rc = store_campaigns_due(s, now, start_due, &dx);
+		st->started += dx.started;
+		struct pick p = {.now = now};
+		if (rc == 0)
+			rc = store_run_campaigns(s, "sending", now, pick_sending, &p);
+		int64_t sched = 0;
+		if (rc == 0)
+			rc = store_campaigns_next_due(s, &sched);
+		if (rc < 0) {
+			snprintf(err, errsz, "database: %s", store_errmsg(s));
+			pick_clear(&p);
+			return SENDER_E_STORE;
+		}
+		pick_next(&p, sched);
+		for (size_t i = 0; i < p.n && !*o->stop; i++) {
+			struct sender_opts so = o->send;
+			struct sender_stats ss;
+			char serr[1024] = "";
+			so.campaign = p.names[i];
+			so.turn_s = o->turn_s > 0 ? o->turn_s : 30;
+			so.stop = o->stop;
+			rc = sender_run(s, cfg, &so, &ss, serr, sizeof(serr));
+			st->turns++;
+			st->attempted += ss.attempted;
+			st->delivered += ss.delivered;
+			st->deferred += ss.deferred;
+			st->bounced += ss.bounced;
+			st->failed += ss.failed;
+			if (rc == SENDER_E_STORE) {
+				snprintf(err, errsz, "%s", serr);
+				pick_clear(&p);
+				return rc;
+			}
+			if (rc < 0)
+				log_warn("campaign=%s not sent: %s", p.names[i], serr);
+			else
+				log_info(
+				    "campaign=%s turn attempted=%llu delivered=%llu deferred=%llu "
+				    "bounced=%llu failed=%llu seconds=%.1f%s%s",
+				    p.names[i], (unsigned long long)ss.attempted,
+				    (unsigned long long)ss.delivered,
+				    (unsigned long long)ss.deferred, (unsigned long long)ss.bounced,
+				    (unsigned long long)ss.failed, ss.seconds,
+				    ss.paused ? " paused=" : "", ss.paused ? ss.why : "");
+		}
+		bool worked = p.n > 0;
+		int64_t next = p.next;
+		pick_clear(&p);
+		if (worked)
+			continue;
+		if (o->once && next == 0)
+			break;
+		/* Nothing to do now: look again in a second (schedules start within one), or at
+		 * the next due time if that is sooner. */
+		double wait = next > now ? (double)(next - now) : 1.0;
+		nap(o, wait < 1.0 ? wait : 1.0);
+		if (o->once && next > now && next - now > 2)
+			break;
+	}
+	log_info("run stop turns=%lu started=%lu attempted=%llu delivered=%llu", st->turns,
+	         st->started, (unsigned long long)st->attempted, (unsigned long long)st->delivered);
+	return 0;
+}

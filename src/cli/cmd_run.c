@@ -1,0 +1,217 @@
+/* cmd_run - kirim run (the long-running sender) and kirim status (what it is doing). */
+#include "cli.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kirim/buf.h"
+#include "kirim/config.h"
+#include "kirim/log.h"
+#include "kirim/runner.h"
+#include "kirim/store.h"
+#include "kirim/store_dest.h"
+#include "kirim/store_run.h"
+#include "kirim/throttle.h"
+
+static volatile sig_atomic_t run_stop, run_reload;
+
+static void
+run_on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		run_reload = 1;
+	else
+		run_stop = 1;
+}
+
+static int
+run_reload_cfg(void *arg, struct config *cfg)
+{
+	struct cli *c = arg;
+	struct config fresh;
+	char err[600];
+	if (config_load(c->config, &fresh, err, sizeof(err)) < 0) {
+		log_error("run reload: %s", err);
+		return -1;
+	}
+	config_free(cfg);
+	*cfg = fresh;
+	return 0;
+}
+
+int
+cmd_run(struct cli *c, int argc, char **argv)
+{
+	/* Its own options first (they are not send's), then the shared delivery options. */
+	double turn_s = 30;
+	int once = 0, use_syslog = 0;
+	char **rest = calloc((size_t)argc + 1, sizeof(char *));
+	int nrest = 0;
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && strcmp(argv[i], "--once") == 0) {
+			once = 1;
+		} else if (i > 0 && strcmp(argv[i], "--syslog") == 0) {
+			use_syslog = 1;
+		} else if (i > 0 && strcmp(argv[i], "--turn") == 0 && i + 1 < argc) {
+			char *end;
+			turn_s = strtod(argv[++i], &end);
+			if (*end || turn_s < 1 || turn_s > 3600) {
+				free(rest);
+				return cli_usage("run", "--turn takes seconds from 1 to 3600");
+			}
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+	struct runner_opts o = {.send = {.tls = -1}, .turn_s = turn_s, .once = once};
+	struct smtp_timeouts to;
+	int rc = send_options("run", nrest, rest, &o.send, &to);
+	if (rc == 0 && optind != nrest)
+		rc = cli_usage("run", "run takes no campaign: it sends every campaign that is due");
+	free(rest);
+	if (rc)
+		return rc;
+	struct config cfg;
+	if ((rc = cli_config(c, "run", &cfg)))
+		return rc;
+	struct store *s;
+	if ((rc = cli_open(c, "run", false, &s))) {
+		config_free(&cfg);
+		return rc;
+	}
+	if (use_syslog)
+		log_to_syslog("kirim");
+	if (!c->quiet && log_get_level() < LOG_INFO)
+		log_set_level(LOG_INFO); /* a daemon says what it does */
+	o.stop = &run_stop;
+	o.reload = &run_reload;
+	o.reload_cfg = run_reload_cfg;
+	o.reload_arg = c;
+	struct sigaction sa = {.sa_handler = run_on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct runner_stats st;
+	char err[1024] = "";
+	rc = runner_run(s, &cfg, &o, &st, err, sizeof(err));
+	store_close(s);
+	config_free(&cfg);
+	if (rc < 0)
+		return cli_error("run", rc == SENDER_E_STORE ? EX_SOFTWARE : EX_CONFIG, "%s", err);
+	if (c->json)
+		printf("{\"turns\":%lu,\"started\":%lu,\"attempted\":%llu,\"delivered\":%llu,"
+		       "\"deferred\":%llu,\"bounced\":%llu,\"failed\":%llu,\"stopped\":%s}\n",
+		       st.turns, st.started, (unsigned long long)st.attempted,
+		       (unsigned long long)st.delivered, (unsigned long long)st.deferred,
+		       (unsigned long long)st.bounced, (unsigned long long)st.failed,
+		       run_stop ? "true" : "false");
+	return 0;
+}
+
+struct status_out {
+	struct cli *c;
+	struct buf *json;
+	int n;
+	int64_t now;
+};
+
+static int
+status_campaign(void *arg, const struct store_run_campaign *r)
+{
+	struct status_out *o = arg;
+	char t[32], u[32];
+	if (o->json) {
+		buf_adds(o->json, o->n++ ? ",{\"campaign\":" : "{\"campaign\":");
+		cli_json_str(o->json, r->name);
+		buf_adds(o->json, ",\"state\":");
+		cli_json_str(o->json, r->state);
+		buf_printf(o->json,
+		           ",\"queued\":%lld,\"due\":%lld,\"in_flight\":%lld,\"deferred\":%lld,"
+		           "\"delivered\":%lld,\"bounced\":%lld,\"failed\":%lld,\"next_due\":",
+		           (long long)r->queued, (long long)r->due, (long long)r->claimed,
+		           (long long)r->deferred, (long long)r->delivered, (long long)r->bounced,
+		           (long long)r->failed);
+		cli_json_str(o->json, r->next_due ? cli_time(t, r->next_due) : NULL);
+		buf_adds(o->json, ",\"scheduled_at\":");
+		cli_json_str(o->json, r->scheduled_at ? cli_time(u, r->scheduled_at) : NULL);
+		buf_adds(o->json, ",\"reason\":");
+		cli_json_str(o->json, r->reason[0] ? r->reason : NULL);
+		buf_addc(o->json, '}');
+		return 0;
+	}
+	if (o->n++ == 0)
+		printf("%-20s %-9s %9s %9s %9s %9s %10s  %s\n", "CAMPAIGN", "STATE", "QUEUED",
+		       "DUE", "IN FLIGHT", "DEFERRED", "DELIVERED", "NEXT (UTC)");
+	printf("%-20s %-9s %9lld %9lld %9lld %9lld %10lld  %s\n", r->name, r->state,
+	       (long long)r->queued, (long long)r->due, (long long)r->claimed,
+	       (long long)r->deferred, (long long)r->delivered,
+	       strcmp(r->state, "scheduled") == 0 ? cli_time(t, r->scheduled_at)
+	       : r->next_due > o->now             ? cli_time(t, r->next_due)
+	                                          : "-");
+	if (r->reason[0])
+		printf("  why: %s\n", r->reason);
+	return 0;
+}
+
+static int
+status_dest(void *arg, const struct store_dest_state *d)
+{
+	struct status_out *o = arg;
+	char rate[THROTTLE_RATE_STR], t[32];
+	throttle_rate_format(d->rate, rate, sizeof(rate));
+	if (o->json) {
+		buf_adds(o->json, o->n++ ? ",{\"destination\":" : "{\"destination\":");
+		cli_json_str(o->json, d->name);
+		buf_adds(o->json, ",\"rate\":");
+		cli_json_str(o->json, rate);
+		buf_printf(o->json, ",\"connections\":%d,\"slowdowns\":%lld,\"suspended\":%s}",
+		           d->connections, (long long)d->slowdowns,
+		           d->suspended_until > o->now ? "true" : "false");
+		return 0;
+	}
+	if (o->n++ == 0)
+		printf("\nDestinations the throttle has adjusted:\n");
+	printf("  %-40s rate %-10s %d conn%s%s  (%s)\n", d->name, rate, d->connections,
+	       d->connections == 1 ? "" : "s", d->suspended_until > o->now ? ", suspended" : "",
+	       cli_time(t, d->updated_at));
+	return 0;
+}
+
+int
+cmd_status(struct cli *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1)
+		return cli_usage("status", "status takes no arguments");
+	struct store *s;
+	int rc = cli_open(c, "status", false, &s);
+	if (rc)
+		return rc;
+	struct buf json = BUF_INIT;
+	struct status_out o = {c, c->json ? &json : NULL, 0, (int64_t)time(NULL)};
+	if (c->json)
+		buf_adds(&json, "{\"campaigns\":[");
+	rc = store_run_campaigns(s, NULL, o.now, status_campaign, &o);
+	if (rc == 0 && o.n == 0 && !c->json)
+		printf("Nothing is sending, scheduled or paused.\n");
+	if (c->json)
+		buf_adds(&json, "],\"destinations\":[");
+	o.n = 0;
+	if (rc == 0)
+		rc = store_dest_each(s, NULL, status_dest, &o);
+	if (c->json) {
+		buf_adds(&json, "]}");
+		if (rc == 0)
+			printf("%s\n", json.data);
+	}
+	buf_free(&json);
+	if (rc < 0)
+		rc = cli_error("status", cli_exit_for_store(rc), "%s", store_errmsg(s));
+	store_close(s);
+	return rc;
+}
