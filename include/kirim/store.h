@@ -65,6 +65,12 @@ int store_rollback(struct store *s);
  * (store_import_row) only write ids they have just read or created.
  */
 void store_bulk(struct store *s, bool on);
+/*
+ * store_durable - synchronous=FULL (on) or NORMAL: with FULL every COMMIT is
+ * on disk before it returns, so an outcome a sender has recorded (and may
+ * have reported) survives a power loss; NORMAL may lose the last commits.
+ */
+void store_durable(struct store *s, bool on);
 
 /* Lists. */
 struct store_list_info {

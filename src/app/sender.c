@@ -1136,6 +1136,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		free(S);
 		return SENDER_E_CONFIG;
 	}
+	/* Outcomes must survive a power loss once recorded: one fsync per batch commit. */
+	store_durable(s, true);
 	S->rules = store_bounce_rules_default();
 	if ((rc = store_bounce_totals(s, S->camp.id, &S->totals)) < 0) {
 		snprintf(err, errsz, "database: %s", store_errmsg(s));

@@ -159,9 +159,18 @@ static const char *const stmt_sql[Q__COUNT] = {
                          " ON c.id = m.contact_id WHERE m.list_id = ?1"
                          " AND json_extract(c.attrs, ?2) IS NOT NULL)",
     [Q_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
-    [Q_MSG_PREPARE] = "INSERT INTO messages(campaign_id, contact_id, state, queued_at)"
-                      " SELECT ?1, m.contact_id, CASE WHEN " SUPPRESSION_OF_C " IS NULL"
-                      " THEN 'queued' ELSE 'suppressed' END, ?3"
+    /* Recipients the start check could not render (campaigns.options.skip, with
+     * --skip-bad) are failed at once, with the reason. */
+    [Q_MSG_PREPARE] = "INSERT INTO messages(campaign_id, contact_id, state, queued_at, last_text,"
+                      " done_at)"
+                      " SELECT ?1, m.contact_id, CASE WHEN " SUPPRESSION_OF_C " IS NOT NULL"
+                      " THEN 'suppressed' WHEN m.contact_id IN (SELECT value FROM json_each("
+                      "(SELECT CASE WHEN json_valid(options) THEN json_extract(options, '$.skip')"
+                      " END FROM campaigns WHERE id = ?1))) THEN 'failed' ELSE 'queued' END, ?3,"
+                      " CASE WHEN m.contact_id IN (SELECT value FROM json_each((SELECT CASE"
+                      " WHEN json_valid(options) THEN json_extract(options, '$.skip') END FROM"
+                      " campaigns WHERE id = ?1))) THEN 'cannot render the message (skipped by"
+                      " the start check)' END, NULL"
                       " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
                       " WHERE m.list_id = ?2 ORDER BY m.contact_id ON CONFLICT DO NOTHING",
     [Q_MSG_RECOVER] = "UPDATE messages SET state = 'queued' WHERE campaign_id = ?1"
@@ -429,6 +438,12 @@ store_rollback(struct store *s)
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	return store_exec(s, "ROLLBACK");
+}
+
+void
+store_durable(struct store *s, bool on)
+{
+	store_exec(s, on ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
 }
 
 void

@@ -164,6 +164,12 @@ K pause c5 -q
 refused "resume runs the precheck too" 65 "does not render for 1 of 3" resume c5
 K resume c5 --skip-bad -q
 eq "resume --skip-bad" "$RC" 0
+# The sender honours the skip list: the unrenderable recipient fails at once, unsent.
+sp=$(free_port)
+start_sink "$sp"
+run "$KIRIM" send c5 --relay "smtp://127.0.0.1:$sp" --tls none --json
+stop "$LAST_PID"
+eq "skip-bad: the sender skips it" "$(json 'j["delivered"]') $(sql "SELECT m.state || ' ' || m.attempts FROM messages m JOIN contacts k ON k.id=m.contact_id JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='c5' AND k.email='bad@example.com'")" "2 failed 0"
 
 # A sender identity that cannot compose (broken From).
 new_campaign c6
