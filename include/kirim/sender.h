@@ -58,11 +58,15 @@ struct sender_opts {
 	double retry_max;          /* ... up to this (default 4 h); +-10% jitter */
 	int64_t max_age;           /* seconds after queueing a deferred message expires (3 days) */
 	int resume;                /* send a campaign that is paused */
-	double turn_s;             /* > 0: end the run after about this long (kirim run's turns),
-	                              as a stop would, without counting as stopped */
-	unsigned msgs_per_conn;    /* per connection (default 100; 0 there means no cap) */
-	unsigned batch;            /* messages claimed per batch (default 256) */
-	int allow_plaintext_auth;  /* AUTH without TLS (tests and trusted networks only) */
+	/* Proofs (kirim campaign test): send the campaign's message to these addresses only
+	 * (a list member's own attributes when the address is one), record nothing. */
+	const char *const *test_rcpts;
+	size_t ntest;
+	double turn_s;            /* > 0: end the run after about this long (kirim run's turns),
+	                             as a stop would, without counting as stopped */
+	unsigned msgs_per_conn;   /* per connection (default 100; 0 there means no cap) */
+	unsigned batch;           /* messages claimed per batch (default 256) */
+	int allow_plaintext_auth; /* AUTH without TLS (tests and trusted networks only) */
 	const struct smtp_timeouts *timeouts; /* NULL: RFC 5321 defaults */
 	sender_progress_cb progress;          /* called about 4 times a second */
 	void *progress_arg;
@@ -78,8 +82,9 @@ struct sender_stats {
 	unsigned long domains;      /* recipient domains resolved (direct) */
 	unsigned long dns_queries;  /* DNS queries sent (direct) */
 	double seconds;
-	int stopped; /* the run was stopped early */
-	int paused;  /* the campaign paused itself (bounce or complaint rate): see why */
+	int stopped;      /* the run was stopped early */
+	int paused;       /* the campaign paused itself (bounce or complaint rate): see why */
+	char tests[2048]; /* proofs: one line per address, "HOST OUTCOME CODE ECODE TEXT" */
 	char why[256];
 	struct store_campaign_counts counts; /* the campaign after the run */
 };

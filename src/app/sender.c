@@ -59,6 +59,7 @@ struct sresult {
 	enum smtp_stage stage;
 	int code;
 	char *ecode, *text, *host, *tls, *dest;
+	char *rcpt; /* proofs only: the address */
 };
 
 /* One message on its way: the job the pool carries, and what it needs. */
@@ -140,6 +141,7 @@ struct sender {
 	bool paused;
 	char pause_why[256];
 	size_t links_saved; /* click-tracking links written to the campaign so far */
+	bool tested;        /* the proofs are rendered */
 	double state_checked;
 	char held[16]; /* "paused" or "cancelled" by another process: nothing new starts */
 	/* Throttle changes to save: collected on the loop, written by the next batch. */
@@ -181,6 +183,7 @@ sresult_clear(struct sresult *r)
 	free(r->host);
 	free(r->tls);
 	free(r->dest);
+	free(r->rcpt);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -201,6 +204,15 @@ sjob_free(struct sjob *j)
 static int
 sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 {
+	if (r->message_id < 0) {
+		/* A proof: reported, never recorded. */
+		size_t n = strlen(S->st->tests);
+		snprintf(S->st->tests + n, sizeof(S->st->tests) - n, "%s %s %d %s %.120s\n",
+		         r->rcpt ? r->rcpt : "-",
+		         r->attempted ? smtp_outcome_name(r->outcome) : "not-sent", r->code,
+		         r->ecode && *r->ecode ? r->ecode : "-", r->text ? r->text : "");
+		return 0;
+	}
 	struct store_result w = {
 	    .message_id = r->message_id,
 	    .stage = r->attempted ? smtp_session_stage_name(r->stage) : NULL,
@@ -285,6 +297,7 @@ sender_render_one(void *arg, const struct store_claimed *m)
 		                     .attempted = 1,
 		                     .attempts = m->attempts,
 		                     .queued_at = m->queued_at,
+		                     .rcpt = m->message_id < 0 ? xstrdup(m->email) : NULL,
 		                     .stage = SMTP_STAGE_CONNECT};
 		buf_reset(&j->data);
 		buf_printf(&j->data, "cannot render the message: %s", err);
@@ -313,6 +326,36 @@ sender_render_one(void *arg, const struct store_claimed *m)
 	return 0;
 }
 
+/* sender_test_one - render proof i for its address: a list member's own attributes when
+ * it is one, else none (the built-in fields only) */
+static int
+sender_test_one(struct sender *S, struct claim_ctx *cx, size_t i)
+{
+	const char *to = S->o->test_rcpts[i];
+	struct address a;
+	const char *why = "";
+	if (address_parse(to, strlen(to), 0, &a, &why) < 0) {
+		size_t n = strlen(S->st->tests);
+		snprintf(S->st->tests + n, sizeof(S->st->tests) - n, "%s not-sent 0 - %s\n", to,
+		         why);
+		return 0;
+	}
+	struct store_contact k;
+	bool member = store_list_member(S->store, S->camp.list_id, a.key, &k) == 0;
+	struct store_claimed m = {
+	    .message_id = -(int64_t)(i + 1),
+	    .contact_id = member ? k.id : 0,
+	    .email = a.email,
+	    .attrs = member && k.attrs ? k.attrs : "{}",
+	    .domain = a.domain,
+	    .queued_at = cx->now,
+	};
+	int rc = sender_render_one(cx, &m);
+	if (member)
+		store_contact_clear(&k);
+	return rc;
+}
+
 static void
 sender_work(uv_work_t *w)
 {
@@ -323,7 +366,7 @@ sender_work(uv_work_t *w)
 		rc = sender_write_result(S, &S->wres[i], now);
 	for (size_t i = 0; rc == 0 && i < S->nwdstates; i++)
 		rc = store_dest_save(S->store, &S->wdstates[i].d);
-	if (rc == 0 && !S->paused &&
+	if (rc == 0 && !S->paused && S->o->ntest == 0 &&
 	    store_bounce_pause_why(&S->rules, &S->wtotals, S->pause_why, sizeof(S->pause_why))) {
 		rc = store_campaign_pause(S->store, S->camp.id, S->pause_why);
 		S->paused = rc >= 0;
@@ -331,7 +374,14 @@ sender_work(uv_work_t *w)
 		S->want_claim = 0; /* paused: nothing new starts */
 	}
 	S->claimed = 0;
-	if (rc == 0 && S->want_claim > 0) {
+	if (rc == 0 && S->want_claim > 0 && S->o->ntest) {
+		/* Proofs: one batch of the given addresses, then nothing more. */
+		S->wjobs = xcalloc(S->o->ntest, sizeof(*S->wjobs));
+		struct claim_ctx cx = {S, now, 0};
+		for (size_t i = 0; rc == 0 && i < S->o->ntest && !S->tested; i++)
+			rc = sender_test_one(S, &cx, i);
+		S->tested = true;
+	} else if (rc == 0 && S->want_claim > 0) {
 		S->wjobs = xcalloc((size_t)S->want_claim, sizeof(*S->wjobs));
 		struct claim_ctx cx = {S, now, 0};
 		rc = store_messages_claim(S->store, S->camp.id, now, S->want_claim,
@@ -353,7 +403,8 @@ sender_work(uv_work_t *w)
 		rc = store_commit(S->store);
 	/* A pause or cancel from another process stops new work within about a second (the
 	 * batch that notices claims nothing; what is claimed goes back to the queue). */
-	if (rc == 0 && !S->held[0] && clock_seconds() - S->state_checked >= SENDER_STATE_CHECK_S) {
+	if (rc == 0 && !S->held[0] && S->o->ntest == 0 &&
+	    clock_seconds() - S->state_checked >= SENDER_STATE_CHECK_S) {
 		char state[16], why[256];
 		S->state_checked = clock_seconds();
 		if (store_campaign_state_get(S->store, S->camp.id, state, why, sizeof(why)) == 0 &&
@@ -540,6 +591,8 @@ on_rcpt(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r
 	j->res.host = xstrdup(ci->host ? ci->host : "");
 	j->res.tls = xstrdup(ci->tls ? ci->tls : "");
 	j->res.dest = ci->dest && *ci->dest ? xstrdup(ci->dest) : NULL;
+	free(j->res.rcpt);
+	j->res.rcpt = j->message_id < 0 ? xstrdup(j->rcpt) : NULL;
 	j->res.reason = j->res.klass = NULL;
 	if (oc.outcome != OUTCOME_DELIVERED && j->res.attempted) {
 		static const enum bounce_stage stages[] = {
@@ -1126,7 +1179,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		free(S);
 		return SENDER_E_CONFIG;
 	}
-	if (strcmp(S->camp.state, "paused") == 0 && !opts.resume) {
+	if (strcmp(S->camp.state, "paused") == 0 && !opts.resume && opts.ntest == 0) {
 		snprintf(err, errsz,
 		         "campaign %s is paused; look at why ('kirim campaign show %s'), then send "
 		         "with --resume",
@@ -1148,12 +1201,16 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	}
 	int64_t created = 0, recovered = 0;
 	struct store_campaign_counts before;
-	if ((rc = store_begin(s)) < 0 ||
-	    (rc = store_messages_prepare(s, S->camp.id, S->camp.list_id, &created)) < 0 ||
-	    (rc = store_messages_recover(s, S->camp.id, &recovered)) < 0 ||
-	    (rc = store_campaign_set_state(s, S->camp.id, "sending")) < 0 ||
-	    (rc = store_commit(s)) < 0 ||
-	    (rc = store_campaign_counts(s, S->camp.id, &before)) < 0) {
+	if (opts.ntest) {
+		/* Proofs touch neither the campaign's messages nor its state. */
+		memset(&before, 0, sizeof(before));
+		before.queued = (int64_t)opts.ntest;
+	} else if ((rc = store_begin(s)) < 0 ||
+	           (rc = store_messages_prepare(s, S->camp.id, S->camp.list_id, &created)) < 0 ||
+	           (rc = store_messages_recover(s, S->camp.id, &recovered)) < 0 ||
+	           (rc = store_campaign_set_state(s, S->camp.id, "sending")) < 0 ||
+	           (rc = store_commit(s)) < 0 ||
+	           (rc = store_campaign_counts(s, S->camp.id, &before)) < 0) {
 		snprintf(err, errsz, "database: %s", store_errmsg(s));
 		store_rollback(s);
 		rc = SENDER_E_STORE;
@@ -1275,7 +1332,8 @@ out_loop:
 	pool_free(S->pool);
 	if (uv_loop_close(&S->loop) != 0)
 		log_error("campaign=%s bug: handles left open on the loop", S->camp.name);
-	if (store_campaign_counts(s, S->camp.id, &st->counts) == 0 && rc == 0 && !S->paused)
+	if (store_campaign_counts(s, S->camp.id, &st->counts) == 0 && rc == 0 && !S->paused &&
+	    opts.ntest == 0)
 		store_campaign_set_state(
 		    s, S->camp.id, st->counts.queued || st->counts.claimed ? "sending" : "done");
 out:

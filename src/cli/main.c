@@ -113,6 +113,7 @@ const struct cli_command cli_commands[] = {
      "       kirim campaign pause NAME [--reason TEXT]\n"
      "       kirim campaign resume NAME [--skip-bad]\n"
      "       kirim campaign cancel NAME [--yes] [--reason TEXT]\n"
+     "       kirim campaign test NAME --to ADDRESS [--to ADDRESS]... [options of 'send']\n"
      "\n"
      "A campaign sends one template version to one list from one sender. Custom headers\n"
      "may not replace the ones kirim writes (From, Subject, Content-*, List-Unsubscribe...).\n"
@@ -139,7 +140,13 @@ const struct cli_command cli_commands[] = {
      "sender finishes what is in flight and starts nothing new. resume (paused -> sending,\n"
      "or -> scheduled while its time is still ahead). cancel (any state but done ->\n"
      "cancelled, final): queued messages become cancelled; a campaign that has queued\n"
-     "messages needs --yes.\n"},
+     "messages needs --yes.\n"
+     "test sends the campaign's message, exactly as it would go, to up to 20 seed\n"
+     "addresses (a list member gets their own fields; anyone else the built-in ones),\n"
+     "through the relay or MX hosts as 'kirim send' would, and prints one line per\n"
+     "address (outcome, reply code, enhanced code, text). Proofs are recorded nowhere: not\n"
+     "in the campaign's messages, not in its report. Exit 0 when every proof was\n"
+     "delivered, 69 otherwise.\n"},
     {"preview", cmd_preview, "print the exact message a recipient would get",
      "Usage: kirim preview CAMPAIGN --to ADDRESS\n"
      "\n"

@@ -122,6 +122,17 @@ new_campaign mixed2 mixed
 run "$KIRIM" send mixed2 --relay "smtp://127.0.0.1:$port" --tls none --json
 eq "the next campaign skips the bounced address" "$(json 'j["campaign_counts"]["suppressed"], j["bounced"]')" "1 0"
 
+# 3a. Proofs: kirim campaign test sends the message to seed addresses and records nothing.
+before=$(sql "SELECT (SELECT count(*) FROM messages) || ' ' || (SELECT count(*) FROM events)")
+n0=$(ls mdump/*.eml | wc -l)
+run "$KIRIM" campaign test mixed --to ok1@x.test --to seed@x.test --to reject9@x.test --relay "smtp://127.0.0.1:$port" --tls none
+eq "proofs: one rejected, so exit 69" "$RC" 69
+eq "proofs: one line each" "$(printf '%s\n' "$OUT" | awk '{print $1, $2, $3}' | sort | tr '\n' ';')" "ok1@x.test delivered 250;reject9@x.test bounced 550;seed@x.test delivered 250;"
+eq "proofs: delivered for real" "$(($(ls mdump/*.eml | wc -l) - n0))" 2
+eq "proofs: a list member gets their own fields (two campaigns' copies and the proof)" "$(grep -l '^To: .*ok1@x.test' mdump/*.eml | xargs grep -l 'Hi A from' | wc -l)" 3
+eq "proofs: recorded nowhere" "$(sql "SELECT (SELECT count(*) FROM messages) || ' ' || (SELECT count(*) FROM events)")" "$before"
+eq "proofs: the rejected seed is not suppressed" "$(sql "SELECT count(*) FROM suppressions WHERE value='reject9@x.test'")" 0
+
 # 3b. Auto-pause: after 1,000 attempts, more than 5% hard bounces pause the campaign.
 $PY3 -c 'import sys
 print("email")
