@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "kirim/bounce.h"
 #include "kirim/buf.h"
 #include "kirim/clock.h"
@@ -29,6 +31,8 @@
 #include "kirim/store_policy.h"
 #include "kirim/strmap.h"
 #include "kirim/throttle.h"
+#include "kirim/when.h"
+#include "kirim/when_tz.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -70,7 +74,9 @@ struct sjob {
 	int64_t queued_at;
 	const char *rcpts[1];
 	char *rcpt;
-	char *domain; /* the recipient's, A-label */
+	char *domain;              /* the recipient's, A-label */
+	char tz[WHEN_TZ_NAME_MAX]; /* with a send window: the recipient's zone, "" = the campaign's
+	                            */
 	char sender[ADDRESS_MAX + 1];
 	struct buf data; /* the message in its wire form (dot-stuffed, ending in CRLF.CRLF) */
 	struct sresult res;
@@ -142,6 +148,12 @@ struct sender {
 	char pause_why[256];
 	size_t links_saved; /* click-tracking links written to the campaign so far */
 	bool tested;        /* the proofs are rendered */
+	/* The campaign's send window (options.window, in options.tz or each recipient's own
+	 * "timezone" attribute), checked on the loop as jobs are routed. */
+	bool has_window;
+	struct when_window send_window;
+	char camp_tz[WHEN_TZ_NAME_MAX];
+	struct strmap zones; /* zone name → struct szone */
 	double state_checked;
 	char held[16]; /* "paused" or "cancelled" by another process: nothing new starts */
 	/* Throttle changes to save: collected on the loop, written by the next batch. */
@@ -287,6 +299,13 @@ sender_render_one(void *arg, const struct store_claimed *m)
 	j->queued_at = m->queued_at;
 	j->rcpt = xstrdup(m->email);
 	j->domain = xstrdup(m->domain ? m->domain : "");
+	if (S->has_window && m->attrs) {
+		/* The recipient's own zone, if the list has one for them. */
+		json_t *a = json_loads(m->attrs, 0, NULL);
+		const char *tz = json_string_value(json_object_get(a, "timezone"));
+		snprintf(j->tz, sizeof(j->tz), "%s", tz ? tz : "");
+		json_decref(a);
+	}
 	struct composer_recipient r = {m->contact_id, m->email, m->attrs};
 	buf_reset(&S->msg);
 	if (composer_render(S->cc.composer, &r, cx->now, 0, &S->msg, j->sender, err, sizeof(err)) <
@@ -946,10 +965,58 @@ on_mx(void *arg, const struct dns_mx_result *r)
 	free(wait);
 }
 
+/* A zone's window state, valid until `until`. */
+struct szone {
+	bool usable, inside;
+	int64_t open_at, until;
+};
+
+/* sender_outside - 0 when j may go now; else the time its window opens next */
+static int64_t
+sender_outside(struct sender *S, struct sjob *j)
+{
+	int64_t now = (int64_t)time(NULL);
+	const char *name = j->tz[0] ? j->tz : S->camp_tz;
+	struct szone *z = strmap_get(&S->zones, name);
+	if (z == NULL) {
+		z = xcalloc(1, sizeof(*z));
+		strmap_put(&S->zones, name, z);
+	}
+	if (z->until <= now) {
+		struct when_tz tz;
+		char err[256];
+		int64_t close_at = 0;
+		z->usable = when_tz_open(&tz, name, err, sizeof(err)) == 0 &&
+		            when_window_next(&S->send_window, &tz.zone, now, &z->inside,
+		                             &z->open_at, &close_at) == 0;
+		if (!z->usable && j->tz[0]) {
+			log_warn(
+			    "campaign=%s timezone=\"%s\" unusable (%s): the campaign's zone counts",
+			    S->camp.name, j->tz, err);
+			j->tz[0] = '\0';
+			return sender_outside(S, j);
+		}
+		/* Good until the window opens or closes, and looked at again each minute. */
+		z->until = now + 60;
+		if (z->inside && close_at > now && close_at < z->until)
+			z->until = close_at;
+		if (!z->inside && z->open_at > now && z->open_at < z->until)
+			z->until = z->open_at;
+	}
+	return z->usable && !z->inside ? (z->open_at > now ? z->open_at : now + 60) : 0;
+}
+
 /* sender_route - send j to the relay, or to its domain's MX hosts (looking them up first) */
 static void
 sender_route(struct sender *S, struct sjob *j)
 {
+	if (S->has_window && j->message_id > 0) {
+		int64_t open_at = sender_outside(S, j);
+		if (open_at) {
+			sender_hand_back(S, j, open_at, "outside the campaign's send window");
+			return;
+		}
+	}
 	if (S->dns == NULL) {
 		pool_submit(S->dest, &j->job);
 		return;
@@ -1189,6 +1256,20 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		free(S);
 		return SENDER_E_CONFIG;
 	}
+	/* A send window: nothing starts outside it (in each recipient's zone, when known). */
+	json_t *opt = json_loads(S->camp.options ? S->camp.options : "{}", 0, NULL);
+	const char *win = json_string_value(json_object_get(opt, "window"));
+	const char *ctz = json_string_value(json_object_get(opt, "tz"));
+	if (win && *win) {
+		char werr[256];
+		if (when_window_parse(win, &S->send_window, werr, sizeof(werr)) == 0)
+			S->has_window = true;
+		else
+			log_warn("campaign=%s window=\"%s\" unusable (%s): sending without it",
+			         S->camp.name, win, werr);
+	}
+	snprintf(S->camp_tz, sizeof(S->camp_tz), "%s", ctz ? ctz : "");
+	json_decref(opt);
 	/* Outcomes must survive a power loss once recorded: one fsync per batch commit. */
 	store_durable(s, true);
 	S->rules = store_bounce_rules_default();
@@ -1359,6 +1440,9 @@ out:
 	}
 	strmap_free(&S->dests);
 	strmap_free(&S->sent_today);
+	for (size_t i = 0; i < S->zones.cap; i++)
+		free(S->zones.slots[i].value);
+	strmap_free(&S->zones);
 	free(S->rows);
 	free(S->new_rows);
 	for (size_t i = 0; i < S->ndstates; i++)

@@ -171,6 +171,21 @@ run "$KIRIM" send c5 --relay "smtp://127.0.0.1:$sp" --tls none --json
 stop "$LAST_PID"
 eq "skip-bad: the sender skips it" "$(json 'j["delivered"]') $(sql "SELECT m.state || ' ' || m.attempts FROM messages m JOIN contacts k ON k.id=m.contact_id JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='c5' AND k.email='bad@example.com'")" "2 failed 0"
 
+# A send window in each recipient's own zone: the hour that is now in UTC is open for a
+# recipient in UTC (and for one without a zone: the campaign's is UTC), closed in Tokyo.
+h=$(date -u +%H)
+win=$(printf 'Mon-Sun %02d:00-%02d:00' "$((10#$h))" "$((10#$h + 1))")
+printf 'email,timezone\nutc@w.example,UTC\ntokyo@w.example,Asia/Tokyo\nnone@w.example,\n' >w.csv
+"$KIRIM" import w.csv --list w -q >/dev/null
+new_campaign cw w
+K schedule cw --now --window "$win" --tz UTC -q
+wp=$(free_port)
+start_sink "$wp"
+run "$KIRIM" send cw --relay "smtp://127.0.0.1:$wp" --tls none --json
+stop "$LAST_PID"
+eq "window: sent where it is open" "$(json 'j["delivered"]')" 2
+eq "window: Tokyo waits for its opening, no attempt counted" "$(sql "SELECT m.state, m.attempts, m.next_attempt_at > strftime('%s','now') FROM messages m JOIN contacts k ON k.id=m.contact_id WHERE k.email='tokyo@w.example'")" "queued|0|1"
+
 # A sender identity that cannot compose (broken From).
 new_campaign c6
 sql "UPDATE campaigns SET from_addr = 'not an address' WHERE name = 'c6'"
