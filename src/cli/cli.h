@@ -74,6 +74,8 @@ int cmd_send(struct cli *c, int argc, char **argv);
 int cmd_run(struct cli *c, int argc, char **argv);
 /* campaign_test - `kirim campaign test NAME --to ADDRESS...`: proofs, recorded nowhere */
 int campaign_test(struct cli *c, int argc, char **argv);
+/* campaign_plan - `kirim campaign plan NAME`: destinations, ETAs, dead domains */
+int campaign_plan(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 struct sender_opts;
 struct smtp_timeouts;

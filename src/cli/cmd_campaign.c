@@ -166,6 +166,8 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 		return campaign_lifecycle(c, argv[1], argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "test") == 0)
 		return campaign_test(c, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "plan") == 0)
+		return campaign_plan(c, argc - 1, argv + 1);
 	const char *list = NULL, *tpl = NULL, *from = NULL, *reply_to = NULL;
 	char **headers = xcalloc((size_t)argc + 1, sizeof(char *));
 	int nheaders = 0, ch, rc = 0;

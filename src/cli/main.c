@@ -114,6 +114,9 @@ const struct cli_command cli_commands[] = {
      "       kirim campaign resume NAME [--skip-bad]\n"
      "       kirim campaign cancel NAME [--yes] [--reason TEXT]\n"
      "       kirim campaign test NAME --to ADDRESS [--to ADDRESS]... [options of 'send']\n"
+     "       kirim campaign plan NAME [--dns-server ADDR:PORT] [--dns-timeout MS]\n"
+     "                 [--concurrency N] [--dest-concurrency N] [--msgs-per-conn N]\n"
+     "                 [--assume-rate MSGS_PER_S_PER_CONN] [--suppress-dead] [--now UNIXTIME]\n"
      "\n"
      "A campaign sends one template version to one list from one sender. Custom headers\n"
      "may not replace the ones kirim writes (From, Subject, Content-*, List-Unsubscribe...).\n"
@@ -146,7 +149,13 @@ const struct cli_command cli_commands[] = {
      "through the relay or MX hosts as 'kirim send' would, and prints one line per\n"
      "address (outcome, reply code, enhanced code, text). Proofs are recorded nowhere: not\n"
      "in the campaign's messages, not in its report. Exit 0 when every proof was\n"
-     "delivered, 69 otherwise.\n"},
+     "delivered, 69 otherwise.\n"
+     "plan resolves every recipient domain's MX once, groups domains into destinations as\n"
+     "kirim send does, and estimates from today's policies and warm-up caps when each\n"
+     "destination and the campaign would finish (where no rate limits it, --assume-rate\n"
+     "messages/s per connection, default 20) and which destination is the bottleneck.\n"
+     "Domains that cannot receive mail (NXDOMAIN, null MX, no MX and no address) are listed;\n"
+     "--suppress-dead suppresses them (hard_bounce) and marks their queued messages.\n"},
     {"preview", cmd_preview, "print the exact message a recipient would get",
      "Usage: kirim preview CAMPAIGN --to ADDRESS\n"
      "\n"

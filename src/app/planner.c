@@ -1,0 +1,438 @@
+/* planner - what a direct send of a campaign would do, and when it would finish (planner.h). */
+#include "kirim/planner.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "kirim/buf.h"
+#include "kirim/dns.h"
+#include "kirim/log.h"
+#include "kirim/policy.h"
+#include "kirim/store.h"
+#include "kirim/store_dest.h"
+#include "kirim/store_plan.h"
+#include "kirim/store_policy.h"
+#include "kirim/strmap.h"
+#include "kirim/xmalloc.h"
+
+enum {
+	PLANNER_MAX_DAYS = 3660, /* a plan that needs longer than ten years is reported as such */
+};
+
+/* One domain's MX answer, kept until the grouping: host names in preference order. */
+struct pdomain_dns {
+	struct planner_domain *d;
+	char **hosts;
+	size_t nhosts;
+	int done;
+};
+
+struct planner {
+	struct planner_result *r;
+	struct pdomain_dns *dns; /* parallel to r->domains */
+	size_t capdomains;
+	size_t pending;
+};
+
+/* up, down - ceil and floor of a non-negative time or count (kirim links no libm) */
+static int64_t
+up(double x)
+{
+	int64_t n = (int64_t)x;
+	return (double)n < x ? n + 1 : n;
+}
+
+static double
+down(double x)
+{
+	return x > 0 ? (double)(int64_t)x : 0;
+}
+
+static int
+on_domain(void *arg, const char *domain, int64_t count)
+{
+	struct planner *P = arg;
+	struct planner_result *r = P->r;
+	if (r->ndomains == P->capdomains) {
+		P->capdomains = P->capdomains ? 2 * P->capdomains : 64;
+		r->domains = xrealloc(r->domains, P->capdomains * sizeof(*r->domains));
+	}
+	struct planner_domain *d = &r->domains[r->ndomains++];
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", domain);
+	d->messages = count;
+	d->dest = -1;
+	r->messages += count;
+	return 0;
+}
+
+static void
+on_mx(void *arg, const struct dns_mx_result *res)
+{
+	struct pdomain_dns *pd = arg;
+	struct planner_domain *d = pd->d;
+	d->status = res->status;
+	if (res->status == DNS_OK) {
+		pd->hosts = xcalloc(res->nhosts ? res->nhosts : 1, sizeof(*pd->hosts));
+		for (size_t i = 0; i < res->nhosts; i++)
+			pd->hosts[i] = xstrdup(res->hosts[i].name);
+		pd->nhosts = res->nhosts;
+	} else {
+		snprintf(d->error, sizeof(d->error), "%s",
+		         res->error ? res->error : dns_status_name(res->status));
+	}
+	pd->done = 1;
+}
+
+static int
+count_today(void *arg, const char *dest, int64_t count)
+{
+	strmap_put(arg, dest, (void *)(intptr_t)count);
+	return 0;
+}
+
+/*
+ * planner_schedule - when a destination sending n messages at rate from now
+ * is done, given its warm-up caps per UTC day (cap -1: none) and what it took
+ * today already: fills today, days and eta.
+ */
+static void
+planner_schedule(struct planner_dest *pd, int64_t n, int64_t now)
+{
+	double t = (double)now;
+	int64_t day = now / 86400, left = n;
+	pd->today = 0;
+	pd->days = 1;
+	if (n == 0) {
+		pd->eta = now;
+		return;
+	}
+	for (int i = 0; i < PLANNER_MAX_DAYS; i++, day++) {
+		long cap = route_warmup_cap(&pd->lim, day);
+		if (cap < 0) {
+			/* No cap from here on (a plan that is over stays over): straight through,
+			 * across midnights. */
+			double fits = down(pd->rate * ((double)(day + 1) * 86400 - t));
+			if (i == 0)
+				pd->today = (double)left < fits ? left : (int64_t)fits;
+			pd->eta = up(t + (double)left / pd->rate);
+			pd->days = (int)((pd->eta - 1) / 86400 - day) + i + 1;
+			return;
+		}
+		int64_t room = cap - (i == 0 ? pd->sent_today : 0);
+		if (room < 0)
+			room = 0;
+		/* What the rate lets through before the day ends. */
+		double by_rate = down(pd->rate * ((double)(day + 1) * 86400 - t));
+		int64_t take = left < room ? left : room;
+		if ((double)take > by_rate)
+			take = (int64_t)by_rate;
+		if (i == 0)
+			pd->today = take;
+		if (take == left) {
+			pd->eta = up(t + (double)left / pd->rate);
+			pd->days = i + 1;
+			return;
+		}
+		left -= take;
+		t = (double)(day + 1) * 86400;
+	}
+	pd->days = PLANNER_MAX_DAYS;
+	pd->eta = up(t + (double)left / pd->rate);
+}
+
+static int
+cmp_dest(const void *a, const void *b)
+{
+	const struct planner_dest *x = a, *y = b;
+	if (x->eta != y->eta)
+		return x->eta > y->eta ? -1 : 1;
+	if (x->messages != y->messages)
+		return x->messages > y->messages ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+/* planner_group - domains → destinations with their limits and estimates */
+static void
+planner_group(struct planner *P, const struct policy *rows, size_t nrows,
+              const struct planner_opts *o, struct strmap *sent_today)
+{
+	struct planner_result *r = P->r;
+	struct strmap index = {0};
+	struct route_limits run = {
+	    .max_conns = o->dest_concurrency ? o->dest_concurrency : 10,
+	    .max_jobs = o->msgs_per_conn ? o->msgs_per_conn : 100,
+	};
+	/* As kirim send: the run's per-destination default never exceeds its total. */
+	if (run.max_conns > r->concurrency)
+		run.max_conns = r->concurrency;
+	size_t capdests = 0;
+	for (size_t i = 0; i < r->ndomains; i++) {
+		struct planner_domain *d = &r->domains[i];
+		struct pdomain_dns *pd = &P->dns[i];
+		if (d->status != DNS_OK) {
+			if (d->status == DNS_TEMPFAIL) {
+				r->nunresolved++;
+				r->unresolved_messages += d->messages;
+			} else {
+				r->ndead++;
+				r->dead_messages += d->messages;
+			}
+			continue;
+		}
+		struct route_limits lim;
+		struct buf key = BUF_INIT;
+		route_resolve(rows, nrows, d->name, (const char *const *)pd->hosts, pd->nhosts,
+		              &run, &lim);
+		route_dest_key((const char *const *)pd->hosts, pd->nhosts, lim.own, &key);
+		intptr_t at = (intptr_t)strmap_get(&index, key.data);
+		if (at == 0) {
+			if (r->ndests == capdests) {
+				capdests = capdests ? 2 * capdests : 16;
+				r->dests = xrealloc(r->dests, capdests * sizeof(*r->dests));
+			}
+			struct planner_dest *dd = &r->dests[r->ndests++];
+			memset(dd, 0, sizeof(*dd));
+			dd->key = xstrdup(key.data);
+			snprintf(dd->first_domain, sizeof(dd->first_domain), "%s", d->name);
+			dd->lim = lim;
+			dd->sent_today = (int64_t)(intptr_t)strmap_get(sent_today, key.data);
+			at = (intptr_t)r->ndests;
+			strmap_put(&index, key.data, (void *)at);
+		}
+		buf_free(&key);
+		struct planner_dest *dd = &r->dests[at - 1];
+		d->dest = (long)(at - 1);
+		dd->ndomains++;
+		dd->messages += d->messages;
+		r->routed += d->messages;
+	}
+	strmap_free(&index);
+
+	/* Rates and schedules. */
+	for (size_t k = 0; k < r->ndests; k++) {
+		struct planner_dest *dd = &r->dests[k];
+		dd->conns = dd->lim.max_conns < r->concurrency ? dd->lim.max_conns : r->concurrency;
+		if (dd->conns == 0)
+			dd->conns = 1;
+		dd->rate = dd->conns * r->assume_rate;
+		dd->bound = PLANNER_BOUND_CONNECTIONS;
+		if (dd->lim.rate > 0 && dd->lim.rate < dd->rate) {
+			dd->rate = dd->lim.rate;
+			dd->bound = PLANNER_BOUND_RATE;
+		}
+		if (dd->lim.connect_rate > 0 && dd->lim.max_jobs > 0 &&
+		    dd->lim.connect_rate * dd->lim.max_jobs < dd->rate) {
+			dd->rate = dd->lim.connect_rate * dd->lim.max_jobs;
+			dd->bound = PLANNER_BOUND_CONNECT;
+		}
+		dd->cap_today = route_warmup_cap(&dd->lim, r->now / 86400);
+		dd->seconds = (double)dd->messages / dd->rate;
+		planner_schedule(dd, dd->messages, r->now);
+	}
+	qsort(r->dests, r->ndests, sizeof(*r->dests), cmp_dest);
+	/* The domains' indexes moved with the sort: find them again by key. */
+	struct strmap byk = {0};
+	for (size_t k = 0; k < r->ndests; k++)
+		strmap_put(&byk, r->dests[k].key, (void *)(intptr_t)(k + 1));
+	for (size_t i = 0; i < r->ndomains; i++) {
+		struct planner_domain *d = &r->domains[i];
+		if (d->dest < 0)
+			continue;
+		struct pdomain_dns *pd = &P->dns[i];
+		struct route_limits lim;
+		struct buf key = BUF_INIT;
+		route_resolve(rows, nrows, d->name, (const char *const *)pd->hosts, pd->nhosts,
+		              &run, &lim);
+		route_dest_key((const char *const *)pd->hosts, pd->nhosts, lim.own, &key);
+		d->dest = (long)(intptr_t)strmap_get(&byk, key.data) - 1;
+		buf_free(&key);
+	}
+	strmap_free(&byk);
+
+	/* The campaign: its latest destination, unless everything together is slower. */
+	double global = r->concurrency * r->assume_rate;
+	if (r->global_rate > 0 && r->global_rate < global)
+		global = r->global_rate;
+	r->global_seconds = (double)r->routed / global;
+	r->eta = r->now;
+	r->bottleneck = -1;
+	if (r->ndests) {
+		r->eta = r->dests[0].eta;
+		r->bottleneck = 0;
+	}
+	int64_t floor_eta = r->now + up(r->global_seconds);
+	if (r->routed && floor_eta > r->eta) {
+		r->eta = floor_eta;
+		r->global_bound = 1;
+		r->bottleneck = -1;
+	}
+}
+
+const char *
+planner_bound_name(int bound)
+{
+	switch (bound) {
+	case PLANNER_BOUND_RATE:
+		return "rate";
+	case PLANNER_BOUND_CONNECT:
+		return "connect-rate";
+	default:
+		return "connections";
+	}
+}
+
+static void
+planner_walk_close(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int
+planner_run(struct store *s, const struct planner_opts *o, struct planner_result *r, char *err,
+            size_t errsz)
+{
+	memset(r, 0, sizeof(*r));
+	r->bottleneck = -1;
+	r->now = o->now ? o->now : (int64_t)time(NULL);
+	r->assume_rate = o->assume_rate > 0 ? o->assume_rate : PLANNER_ASSUME_RATE;
+	r->concurrency = o->concurrency ? o->concurrency : 8;
+	struct store_campaign camp;
+	int rc = store_campaign_get(s, o->campaign, &camp);
+	if (rc == STORE_E_NOTFOUND) {
+		snprintf(err, errsz, "no campaign called '%s'", o->campaign);
+		return PLANNER_E_CONFIG;
+	}
+	if (rc < 0) {
+		snprintf(err, errsz, "database: %s", store_errmsg(s));
+		return PLANNER_E_STORE;
+	}
+	snprintf(r->campaign, sizeof(r->campaign), "%s", camp.name);
+	int64_t campaign_id = camp.id, list_id = camp.list_id;
+	store_campaign_clear(&camp);
+
+	struct planner P = {.r = r};
+	struct policy *rows = NULL;
+	size_t nrows = 0;
+	struct strmap sent_today = {0};
+	bool from_list = false;
+	int added = 0;
+	/* The policies kirim send would use: it installs the presets the first time too. */
+	if (store_plan_domains(s, campaign_id, list_id, on_domain, &P, &from_list) < 0 ||
+	    store_policy_seed(s, &added) < 0 || store_policy_load_all(s, &rows, &nrows) < 0 ||
+	    store_dest_counts_since(s, r->now / 86400 * 86400, count_today, &sent_today) < 0) {
+		snprintf(err, errsz, "database: %s", store_errmsg(s));
+		rc = PLANNER_E_STORE;
+		goto out;
+	}
+	r->from_list = from_list;
+	const struct policy *g = policy_find(rows, nrows, "global");
+	if (g && (g->set & POLICY_HAS(POLICY_F_RATE)))
+		r->global_rate = g->rate;
+
+	/* Every domain's MX, once, all on the wire together (the module queues past its cap). */
+	P.dns = xcalloc(r->ndomains ? r->ndomains : 1, sizeof(*P.dns));
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct dns_opts dopts = {.servers = o->dns_servers, .timeout_ms = o->dns_timeout_ms};
+	struct dns *dns = dns_new(&loop, &dopts, err, errsz);
+	if (dns == NULL) {
+		rc = PLANNER_E_CONFIG;
+	} else {
+		for (size_t i = 0; i < r->ndomains; i++) {
+			P.dns[i].d = &r->domains[i];
+			if (dns_resolve_mx(dns, r->domains[i].name, on_mx, &P.dns[i]) < 0) {
+				r->domains[i].status = DNS_TEMPFAIL;
+				snprintf(r->domains[i].error, sizeof(r->domains[i].error),
+				         "could not start the look-up");
+				P.dns[i].done = 1;
+			}
+		}
+		uv_run(&loop, UV_RUN_DEFAULT);
+		struct dns_stats ds;
+		dns_stats(dns, &ds);
+		log_debug("campaign=%s plan domains=%zu dns_queries=%llu max_in_flight=%zu",
+		          r->campaign, r->ndomains, (unsigned long long)ds.queries_sent,
+		          ds.max_in_flight);
+		dns_free(dns);
+	}
+	uv_walk(&loop, planner_walk_close, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		log_error("campaign=%s bug: plan left handles open on its loop", r->campaign);
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < r->ndomains; i++) {
+		if (!P.dns[i].done) {
+			r->domains[i].status = DNS_TEMPFAIL;
+			snprintf(r->domains[i].error, sizeof(r->domains[i].error), "no answer");
+		}
+	}
+
+	planner_group(&P, rows, nrows, o, &sent_today);
+
+	if (o->suppress_dead && r->ndead) {
+		if (store_begin(s) < 0) {
+			snprintf(err, errsz, "database: %s", store_errmsg(s));
+			rc = PLANNER_E_STORE;
+			goto out;
+		}
+		for (size_t i = 0; i < r->ndomains; i++) {
+			struct planner_domain *d = &r->domains[i];
+			if (d->status == DNS_OK || d->status == DNS_TEMPFAIL)
+				continue;
+			char source[64];
+			bool add = false;
+			int64_t marked = 0;
+			snprintf(source, sizeof(source), "campaign plan: %s",
+			         dns_status_name(d->status));
+			if (store_plan_suppress_domain(s, campaign_id, d->name, source, &add,
+			                               &marked) < 0) {
+				snprintf(err, errsz, "database: %s", store_errmsg(s));
+				store_rollback(s);
+				rc = PLANNER_E_STORE;
+				goto out;
+			}
+			d->suppressed = add;
+			r->suppressed_domains += add;
+			r->suppressed_messages += marked;
+		}
+		if (store_commit(s) < 0) {
+			snprintf(err, errsz, "database: %s", store_errmsg(s));
+			store_rollback(s);
+			rc = PLANNER_E_STORE;
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (P.dns) {
+		for (size_t i = 0; i < r->ndomains; i++) {
+			for (size_t k = 0; k < P.dns[i].nhosts; k++)
+				free(P.dns[i].hosts[k]);
+			free(P.dns[i].hosts);
+		}
+		free(P.dns);
+	}
+	strmap_free(&sent_today);
+	free(rows);
+	return rc;
+}
+
+void
+planner_result_free(struct planner_result *r)
+{
+	for (size_t k = 0; k < r->ndests; k++)
+		free(r->dests[k].key);
+	free(r->dests);
+	free(r->domains);
+	memset(r, 0, sizeof(*r));
+	r->bottleneck = -1;
+}

@@ -1,0 +1,308 @@
+/* cmd_plan - `kirim campaign plan CAMPAIGN`: destinations, limits and ETAs before a send. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kirim/buf.h"
+#include "kirim/dns.h"
+#include "kirim/planner.h"
+#include "kirim/store.h"
+#include "kirim/throttle.h"
+
+static unsigned
+plan_count(const char *opt, const char *v, unsigned lo, unsigned hi, int *bad)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	if (end == v || *end || n < lo || n > hi) {
+		cli_usage("campaign", "%s takes a number from %u to %u, not '%s'", opt, lo, hi, v);
+		*bad = 1;
+	}
+	return (unsigned)n;
+}
+
+/* plan_duration - seconds as "45s", "12m05s", "3h20m", "2d04h" into out */
+static const char *
+plan_duration(char out[32], double secs)
+{
+	long long s = (long long)(secs + 0.5);
+	if (s < 60)
+		snprintf(out, 32, "%llds", s);
+	else if (s < 3600)
+		snprintf(out, 32, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(out, 32, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(out, 32, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+	return out;
+}
+
+/* plan_limits - a destination's limits in one short phrase */
+static const char *
+plan_limits(char *out, size_t outsz, const struct planner_dest *d)
+{
+	char rate[THROTTLE_RATE_STR], cr[THROTTLE_RATE_STR];
+	struct buf b = BUF_INIT;
+	buf_printf(&b, "%u conn, %s, ", d->conns,
+	           d->lim.rate > 0 ? throttle_rate_format(d->lim.rate, rate, sizeof(rate))
+	                           : "no rate");
+	if (d->lim.max_jobs)
+		buf_printf(&b, "%u/conn", d->lim.max_jobs);
+	else
+		buf_adds(&b, "no msgs/conn cap");
+	if (d->lim.connect_rate > 0)
+		buf_printf(&b, ", %s connects",
+		           throttle_rate_format(d->lim.connect_rate, cr, sizeof(cr)));
+	if (d->cap_today >= 0)
+		buf_printf(&b, ", warm-up %ld today", d->cap_today);
+	snprintf(out, outsz, "%s", b.data);
+	buf_free(&b);
+	return out;
+}
+
+static void
+plan_json_dest(struct buf *b, const struct planner_dest *d, int64_t now)
+{
+	buf_adds(b, "{\"key\":");
+	cli_json_str(b, d->key);
+	buf_adds(b, ",\"first_domain\":");
+	cli_json_str(b, d->first_domain);
+	buf_printf(b,
+	           ",\"domains\":%zu,\"messages\":%lld,\"max_connections\":%u,"
+	           "\"connections\":%u,\"rate_limit\":%.6g,\"max_msgs_per_conn\":%u,"
+	           "\"connect_rate\":%.6g,\"warmup\":",
+	           d->ndomains, (long long)d->messages, d->lim.max_conns, d->conns, d->lim.rate,
+	           d->lim.max_jobs, d->lim.connect_rate);
+	cli_json_str(b, d->lim.warmup[0] ? d->lim.warmup : NULL);
+	buf_adds(b, ",\"own_pattern\":");
+	cli_json_str(b, d->lim.own[0] ? d->lim.own : NULL);
+	buf_printf(b,
+	           ",\"warmup_cap_today\":%ld,\"sent_today\":%lld,\"today\":%lld,\"rate\":%.6g,"
+	           "\"bound\":\"%s\",\"seconds\":%.3f,\"days\":%d,\"eta\":%lld,"
+	           "\"eta_seconds\":%lld}",
+	           d->cap_today, (long long)d->sent_today, (long long)d->today, d->rate,
+	           planner_bound_name(d->bound), d->seconds, d->days, (long long)d->eta,
+	           (long long)(d->eta - now));
+}
+
+static void
+plan_json(struct buf *b, const struct planner_result *r)
+{
+	buf_adds(b, "{\"campaign\":");
+	cli_json_str(b, r->campaign);
+	buf_printf(b,
+	           ",\"source\":\"%s\",\"now\":%lld,\"assume_rate\":%.6g,\"concurrency\":%u,"
+	           "\"global_rate\":%.6g,\"messages\":%lld,\"routed\":%lld,\"eta\":%lld,"
+	           "\"eta_seconds\":%lld,\"global_seconds\":%.3f,\"bottleneck\":",
+	           r->from_list ? "list" : "messages", (long long)r->now, r->assume_rate,
+	           r->concurrency, r->global_rate, (long long)r->messages, (long long)r->routed,
+	           (long long)r->eta, (long long)(r->eta - r->now), r->global_seconds);
+	if (r->global_bound)
+		cli_json_str(b, "global");
+	else
+		cli_json_str(b, r->bottleneck >= 0 ? r->dests[r->bottleneck].key : NULL);
+	buf_adds(b, ",\"destinations\":[");
+	for (size_t k = 0; k < r->ndests; k++) {
+		if (k)
+			buf_addc(b, ',');
+		plan_json_dest(b, &r->dests[k], r->now);
+	}
+	buf_adds(b, "],\"domains\":[");
+	for (size_t i = 0; i < r->ndomains; i++) {
+		const struct planner_domain *d = &r->domains[i];
+		buf_adds(b, i ? ",{\"domain\":" : "{\"domain\":");
+		cli_json_str(b, d->name);
+		buf_printf(b, ",\"messages\":%lld,\"status\":\"%s\",\"destination\":",
+		           (long long)d->messages, dns_status_name(d->status));
+		cli_json_str(b, d->dest >= 0 ? r->dests[d->dest].key : NULL);
+		buf_adds(b, ",\"error\":");
+		cli_json_str(b, d->error[0] ? d->error : NULL);
+		buf_printf(b, ",\"suppressed\":%s}", d->suppressed ? "true" : "false");
+	}
+	buf_printf(b,
+	           "],\"dead_domains\":%zu,\"dead_messages\":%lld,\"unresolved_domains\":%zu,"
+	           "\"unresolved_messages\":%lld,\"suppressed_domains\":%lld,"
+	           "\"suppressed_messages\":%lld}\n",
+	           r->ndead, (long long)r->dead_messages, r->nunresolved,
+	           (long long)r->unresolved_messages, (long long)r->suppressed_domains,
+	           (long long)r->suppressed_messages);
+}
+
+static void
+plan_text(const struct planner_result *r, int suppress_dead)
+{
+	char n1[32], n2[32], when[32], dur[32], lim[200], rate[THROTTLE_RATE_STR];
+	printf("Campaign '%s': %s messages to %zu domain%s (%s)\n", r->campaign,
+	       cli_num(n1, (uint64_t)r->messages), r->ndomains, r->ndomains == 1 ? "" : "s",
+	       r->from_list ? "list members not suppressed; nothing queued yet"
+	                    : "queued messages");
+	printf("Assuming %.6g messages/s per connection, %u connections in all%s%s.\n\n",
+	       r->assume_rate, r->concurrency, r->global_rate > 0 ? ", global rate " : "",
+	       r->global_rate > 0 ? throttle_rate_format(r->global_rate, rate, sizeof(rate)) : "");
+	if (r->ndests) {
+		printf("%-40s %7s %9s  %-44s %9s  %s\n", "destination", "domains", "messages",
+		       "limits", "rate", "ETA");
+		for (size_t k = 0; k < r->ndests; k++) {
+			const struct planner_dest *d = &r->dests[k];
+			char est[64];
+			snprintf(est, sizeof(est), "%.6g/s", d->rate);
+			printf("%-40s %7zu %9s  %-44s %9s  +%s", d->key, d->ndomains,
+			       cli_num(n1, (uint64_t)d->messages), plan_limits(lim, sizeof(lim), d),
+			       est, plan_duration(dur, (double)(d->eta - r->now)));
+			if (d->days > 1)
+				printf(" (%d days, %s today)", d->days,
+				       cli_num(n2, (uint64_t)d->today));
+			putchar('\n');
+		}
+		putchar('\n');
+		if (r->global_bound)
+			printf("Bottleneck: the whole send (%s at %.6g/s in all): done %s UTC, in "
+			       "%s.\n",
+			       cli_num(n1, (uint64_t)r->routed), r->routed / r->global_seconds,
+			       cli_time(when, r->eta),
+			       plan_duration(dur, (double)(r->eta - r->now)));
+		else if (r->bottleneck >= 0) {
+			const struct planner_dest *d = &r->dests[r->bottleneck];
+			printf(
+			    "Bottleneck: %s (%s messages at %.6g/s, bound by %s%s): done %s UTC, "
+			    "in %s.\n",
+			    d->key, cli_num(n1, (uint64_t)d->messages), d->rate,
+			    planner_bound_name(d->bound),
+			    d->days > 1 ? " and the warm-up caps" : "", cli_time(when, r->eta),
+			    plan_duration(dur, (double)(r->eta - r->now)));
+		}
+	} else {
+		printf("Nothing to send to any destination.\n");
+	}
+	if (r->ndead) {
+		printf("\nDomains that cannot receive mail: %zu (%s messages)%s\n", r->ndead,
+		       cli_num(n1, (uint64_t)r->dead_messages),
+		       suppress_dead ? "" : "; --suppress-dead suppresses them before the send");
+		for (size_t i = 0; i < r->ndomains; i++) {
+			const struct planner_domain *d = &r->domains[i];
+			if (d->status == DNS_OK || d->status == DNS_TEMPFAIL)
+				continue;
+			printf("  %-40s %-8s %9s  %s%s\n", d->name, dns_status_name(d->status),
+			       cli_num(n1, (uint64_t)d->messages), d->error,
+			       d->suppressed ? " (suppressed now)" : "");
+		}
+		if (suppress_dead)
+			printf("Suppressed %lld domain%s now; %lld queued message%s marked "
+			       "suppressed.\n",
+			       (long long)r->suppressed_domains,
+			       r->suppressed_domains == 1 ? "" : "s",
+			       (long long)r->suppressed_messages,
+			       r->suppressed_messages == 1 ? "" : "s");
+	}
+	if (r->nunresolved) {
+		printf("\nDomains whose DNS look-up failed (tried again at send time): %zu (%s "
+		       "messages)\n",
+		       r->nunresolved, cli_num(n1, (uint64_t)r->unresolved_messages));
+		for (size_t i = 0; i < r->ndomains; i++)
+			if (r->domains[i].status == DNS_TEMPFAIL)
+				printf("  %-40s %9s  %s\n", r->domains[i].name,
+				       cli_num(n1, (uint64_t)r->domains[i].messages),
+				       r->domains[i].error);
+	}
+}
+
+int
+campaign_plan(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"dns-server", required_argument, NULL, 'S'},
+	    {"dns-timeout", required_argument, NULL, 'W'},
+	    {"concurrency", required_argument, NULL, 'c'},
+	    {"dest-concurrency", required_argument, NULL, 'd'},
+	    {"msgs-per-conn", required_argument, NULL, 'm'},
+	    {"assume-rate", required_argument, NULL, 'A'},
+	    {"suppress-dead", no_argument, NULL, 'X'},
+	    {"now", required_argument, NULL, 'N'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct planner_opts o = {0};
+	int ch, bad = 0;
+	opterr = 0;
+	optind = 0; /* glibc: start afresh whatever parsed argv before */
+	while ((ch = getopt_long(argc, argv, ":c:", longopts, NULL)) != -1 && !bad) {
+		switch (ch) {
+		case 'S':
+			o.dns_servers = optarg;
+			break;
+		case 'W':
+			o.dns_timeout_ms = plan_count("--dns-timeout", optarg, 1, 60000, &bad);
+			break;
+		case 'c':
+			o.concurrency = plan_count("--concurrency", optarg, 1, 1000, &bad);
+			break;
+		case 'd':
+			o.dest_concurrency =
+			    plan_count("--dest-concurrency", optarg, 1, 1000, &bad);
+			break;
+		case 'm':
+			o.msgs_per_conn = plan_count("--msgs-per-conn", optarg, 1, 100000, &bad);
+			break;
+		case 'A': {
+			char *end;
+			o.assume_rate = strtod(optarg, &end);
+			if (end == optarg || (*end && strcmp(end, "/s") != 0) ||
+			    !(o.assume_rate > 0 && o.assume_rate <= 1e6)) {
+				cli_usage("campaign",
+				          "--assume-rate takes messages per second per connection "
+				          "(e.g. 20), not '%s'",
+				          optarg);
+				bad = 1;
+			}
+			break;
+		}
+		case 'X':
+			o.suppress_dead = 1;
+			break;
+		case 'N': {
+			char *end;
+			long long t = strtoll(optarg, &end, 10);
+			if (end == optarg || *end || t <= 0) {
+				cli_usage("campaign", "--now takes a Unix time, not '%s'", optarg);
+				bad = 1;
+			}
+			o.now = t;
+			break;
+		}
+		case ':':
+			return cli_usage("campaign", "%s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage("campaign", "unknown option '%s' for plan",
+			                 argv[optind - 1]);
+		}
+	}
+	if (bad)
+		return EX_USAGE;
+	if (optind + 1 != argc)
+		return cli_usage("campaign", "plan takes one campaign name");
+	o.campaign = argv[optind];
+	struct store *s;
+	int rc = cli_open(c, "campaign", false, &s);
+	if (rc)
+		return rc;
+	struct planner_result r;
+	char err[1024] = "";
+	rc = planner_run(s, &o, &r, err, sizeof(err));
+	store_close(s);
+	if (rc < 0) {
+		planner_result_free(&r);
+		return cli_error("campaign", rc == PLANNER_E_STORE ? EX_SOFTWARE : EX_CONFIG, "%s",
+		                 err);
+	}
+	if (c->json) {
+		struct buf b = BUF_INIT;
+		plan_json(&b, &r);
+		fputs(b.data, stdout);
+		buf_free(&b);
+	} else {
+		plan_text(&r, o.suppress_dead);
+	}
+	planner_result_free(&r);
+	return 0;
+}

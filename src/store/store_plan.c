@@ -1,0 +1,85 @@
+/* store_plan - per-domain counts and dead-domain suppression for campaign plans. */
+#include "kirim/store_plan.h"
+
+#include "kirim/store.h"
+#include "store_int.h"
+
+/* store_plan_each - run sql (?1 campaign, ?2 list) and hand every (domain, count) row to cb */
+static int
+store_plan_each(struct store *s, const char *sql, int64_t campaign_id, int64_t list_id,
+                store_plan_domain_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, "prepare counting messages by domain");
+	sqlite3_bind_int64(st, 1, campaign_id);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, list_id);
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *d = sqlite3_column_text(st, 0);
+		ret = cb(arg, d ? (const char *)d : "", sqlite3_column_int64(st, 1));
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "count messages by domain");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int
+store_plan_domains(struct store *s, int64_t campaign_id, int64_t list_id, store_plan_domain_cb cb,
+                   void *arg, bool *from_list)
+{
+	static const char any[] = "SELECT EXISTS (SELECT 1 FROM messages WHERE campaign_id = ?1)";
+	/* Claimed messages are in flight or left by a crash (the next send queues them
+	 * again): both are still to be delivered. */
+	static const char queued[] =
+	    "SELECT c.domain, count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id"
+	    " WHERE m.campaign_id = ?1 AND m.state IN ('queued', 'claimed')"
+	    " GROUP BY c.domain ORDER BY c.domain";
+	/* What store_messages_prepare would queue: members not suppressed by address or
+	 * domain. */
+	static const char members[] =
+	    "SELECT c.domain, count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+	    " WHERE m.list_id = ?2 AND NOT EXISTS (SELECT 1 FROM suppressions"
+	    " WHERE value IN (lower(c.email), c.domain)) GROUP BY c.domain ORDER BY c.domain";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(store_db(s), any, -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, "prepare looking for the campaign's messages");
+	sqlite3_bind_int64(st, 1, campaign_id);
+	int rc = sqlite3_step(st);
+	bool has = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return store_fail(s, "look for the campaign's messages");
+	rc = store_plan_each(s, has ? queued : members, campaign_id, list_id, cb, arg);
+	if (rc == 0)
+		*from_list = !has;
+	return rc;
+}
+
+int
+store_plan_suppress_domain(struct store *s, int64_t campaign_id, const char *domain,
+                           const char *source, bool *added, int64_t *marked)
+{
+	static const char mark[] =
+	    "UPDATE messages SET state = 'suppressed', done_at = ?3 WHERE campaign_id = ?1"
+	    " AND state = 'queued' AND contact_id IN (SELECT id FROM contacts WHERE domain = ?2)";
+	int rc = store_suppress_add(s, "domain", domain, "hard_bounce", source);
+	if (rc < 0 && rc != STORE_E_EXISTS)
+		return rc;
+	bool was_added = rc == 0;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(store_db(s), mark, -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, "prepare marking messages suppressed");
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now());
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(s, "mark messages suppressed");
+	*added = was_added;
+	*marked = sqlite3_changes(store_db(s));
+	return 0;
+}
