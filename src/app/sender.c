@@ -22,6 +22,7 @@
 #include "kirim/log.h"
 #include "kirim/policy.h"
 #include "kirim/pool.h"
+#include "kirim/route.h"
 #include "kirim/smtp_outcome.h"
 #include "kirim/smtp_url.h"
 #include "kirim/smtp_wire.h"
@@ -718,11 +719,9 @@ sender_hand_back(struct sender *S, struct sjob *j, int64_t not_before, const cha
 static void
 sdest_set_cap(struct sdest *sd)
 {
-	sd->cap = sd->warmup[0]
-	              ? throttle_warmup_cap(sd->warmup, (long)(sd->day - sd->warmup_start))
-	              : -1;
-	if (sd->cap < -1)
-		sd->cap = -1; /* a plan that does not parse was refused by `kirim domain set` */
+	struct route_limits lim = {.warmup_start = sd->warmup_start};
+	snprintf(lim.warmup, sizeof(lim.warmup), "%s", sd->warmup);
+	sd->cap = route_warmup_cap(&lim, sd->day);
 }
 
 /* sdest_today - bring the day's count and warm-up cap up to date */
@@ -767,66 +766,33 @@ sdomain_deliver(struct sdomain *dm, struct sjob *j)
 	on_job_done(dm->S, &j->job, &r, &ci);
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* What the policy records say for one destination. */
-struct dest_policy {
-	struct pool_limits limits;
-	unsigned max_jobs;
-	int tls;
-	char warmup[POLICY_WARMUP_MAX];
-	int64_t warmup_start;
-	char own[POLICY_PATTERN_MAX]; /* a domain pattern that set a field, or "" */
-};
-
 /*
- * sender_policy - the policy of a destination made for domain with these MX
- * hosts: the fields some record sets, else the run's options. When a record
- * naming the domain itself (exact or wildcard) sets a field, the domain gets
- * a destination of its own (own), so its limits are not shared with other
- * domains on the same MX hosts.
+ * sender_policy - the limits of a destination made for domain with these MX
+ * hosts (route.h: the fields some record sets, else the run's options; a
+ * domain with its own record gets a destination of its own).
  */
 static void
 sender_policy(const struct sender *S, const char *domain, const char *const *hosts, size_t nhosts,
-              struct dest_policy *dp)
+              struct route_limits *lim)
 {
-	struct policy_effective eff;
-	policy_resolve(S->rows, S->nrows, domain, hosts, nhosts, &eff);
-	memset(dp, 0, sizeof(*dp));
-	dp->limits = S->mx.limits;
-	dp->max_jobs = S->mx.session.max_jobs;
-	dp->tls = (int)S->mx.session.tls_policy;
-	unsigned set = eff.p.set;
-	if (set & POLICY_HAS(POLICY_F_MAX_CONNECTIONS))
-		dp->limits.max_conns = (unsigned)eff.p.max_connections;
-	if (set & POLICY_HAS(POLICY_F_RATE))
-		dp->limits.rate = eff.p.rate;
-	if (set & POLICY_HAS(POLICY_F_CONNECT_RATE))
-		dp->limits.connect_rate = eff.p.connect_rate;
-	if (set & POLICY_HAS(POLICY_F_MAX_MSGS_PER_CONN))
-		dp->max_jobs = (unsigned)eff.p.max_msgs_per_conn;
-	if (set & POLICY_HAS(POLICY_F_TLS))
-		dp->tls = (int)eff.p.tls; /* enum policy_tls and enum tls_policy agree */
-	if (set & POLICY_HAS(POLICY_F_WARMUP)) {
-		snprintf(dp->warmup, sizeof(dp->warmup), "%s", eff.p.warmup);
-		dp->warmup_start = eff.p.warmup_start;
-	}
-	for (int f = 0; f < POLICY_NFIELDS; f++) {
-		enum policy_kind k;
-		char norm[POLICY_PATTERN_MAX];
-		const char *why;
-		if (!(set & POLICY_HAS(f)) || eff.from[f][0] == '\0' ||
-		    policy_pattern_parse(eff.from[f], norm, sizeof(norm), &k, &why) < 0)
-			continue;
-		if (k == POLICY_KIND_EXACT || k == POLICY_KIND_WILDCARD) {
-			snprintf(dp->own, sizeof(dp->own), "%s", norm);
-			break;
-		}
-	}
+	struct route_limits run = {
+	    .max_conns = S->mx.limits.max_conns,
+	    .rate = S->mx.limits.rate,
+	    .connect_rate = S->mx.limits.connect_rate,
+	    .max_jobs = S->mx.session.max_jobs,
+	    .tls = (int)S->mx.session.tls_policy,
+	};
+	route_resolve(S->rows, S->nrows, domain, hosts, nhosts, &run, lim);
+}
+
+/* pool_limits_of - the pool's limits from a destination's route limits */
+static struct pool_limits
+pool_limits_of(const struct sender *S, const struct route_limits *lim)
+{
+	return (struct pool_limits){.max_conns = lim->max_conns,
+	                            .rate = lim->rate,
+	                            .connect_rate = lim->connect_rate,
+	                            .adaptive = S->mx.limits.adaptive};
 }
 
 /* sender_apply_policies - the policy records changed: new limits for every destination */
@@ -839,11 +805,12 @@ sender_apply_policies(struct sender *S)
 		struct sdest *sd = S->dests.slots[i].value;
 		if (sd == NULL)
 			continue;
-		struct dest_policy dp;
-		sender_policy(S, sd->domain, (const char *const *)sd->hosts, sd->nhosts, &dp);
-		pool_dest_set_limits(sd->pd, &dp.limits);
-		snprintf(sd->warmup, sizeof(sd->warmup), "%s", dp.warmup);
-		sd->warmup_start = dp.warmup_start;
+		struct route_limits lim;
+		sender_policy(S, sd->domain, (const char *const *)sd->hosts, sd->nhosts, &lim);
+		struct pool_limits pl = pool_limits_of(S, &lim);
+		pool_dest_set_limits(sd->pd, &pl);
+		snprintf(sd->warmup, sizeof(sd->warmup), "%s", lim.warmup);
+		sd->warmup_start = lim.warmup_start;
 		if (sd->day)
 			sdest_set_cap(sd);
 	}
@@ -859,18 +826,13 @@ static struct sdest *
 sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result *r, char *err,
                size_t errsz)
 {
-	const char *names[DNS_MAX_HOSTS], *pref_order[DNS_MAX_HOSTS];
+	const char *pref_order[DNS_MAX_HOSTS];
 	struct buf key = BUF_INIT;
 	for (size_t i = 0; i < r->nhosts; i++)
-		names[i] = pref_order[i] = r->hosts[i].name;
-	qsort(names, r->nhosts, sizeof(names[0]), cmp_str);
-	struct dest_policy dp;
-	sender_policy(S, domain, pref_order, r->nhosts, &dp);
-	buf_adds(&key, "mx:");
-	for (size_t i = 0; i < r->nhosts; i++)
-		buf_printf(&key, "%s%s", i ? "," : "", names[i]);
-	if (dp.own[0])
-		buf_printf(&key, "|%s", dp.own);
+		pref_order[i] = r->hosts[i].name;
+	struct route_limits lim;
+	sender_policy(S, domain, pref_order, r->nhosts, &lim);
+	route_dest_key(pref_order, r->nhosts, lim.own, &key);
 	struct sdest *sd = strmap_get(&S->dests, key.data);
 	if (sd == NULL) {
 		struct sockaddr_storage addrs[POOL_MAX_ROUTES];
@@ -895,9 +857,9 @@ sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result 
 		dc.name = key.data;
 		dc.routes = routes;
 		dc.nroutes = n;
-		dc.limits = dp.limits;
-		dc.session.max_jobs = dp.max_jobs;
-		dc.session.tls_policy = (enum tls_policy)dp.tls;
+		dc.limits = pool_limits_of(S, &lim);
+		dc.session.max_jobs = lim.max_jobs;
+		dc.session.tls_policy = (enum tls_policy)lim.tls;
 		struct pool_dest *pd = pool_dest_add(S->pool, &dc, err, errsz);
 		if (pd != NULL) {
 			sd = xcalloc(1, sizeof(*sd));
@@ -907,13 +869,13 @@ sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result 
 				sd->hosts[i] = xstrdup(pref_order[i]);
 			sd->nhosts = r->nhosts;
 			sd->pd = pd;
-			snprintf(sd->warmup, sizeof(sd->warmup), "%s", dp.warmup);
-			sd->warmup_start = dp.warmup_start;
+			snprintf(sd->warmup, sizeof(sd->warmup), "%s", lim.warmup);
+			sd->warmup_start = lim.warmup_start;
 			strmap_put(&S->dests, key.data, sd);
 			S->st->destinations++;
 			log_debug("dest=%s routes=%zu max_conns=%u rate=%.3f/s tls=%s", key.data, n,
-			          dp.limits.max_conns, dp.limits.rate,
-			          tls_policy_name((enum tls_policy)dp.tls));
+			          lim.max_conns, lim.rate,
+			          tls_policy_name((enum tls_policy)lim.tls));
 		}
 	}
 	buf_free(&key);

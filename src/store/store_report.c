@@ -9,6 +9,7 @@
  */
 #include "kirim/store_report.h"
 #include "kirim/store.h"
+#include "kirim/strmap.h"
 #include "store_int.h"
 
 #include <stdbool.h>
@@ -23,22 +24,6 @@
 
 /* --- hash tables ----------------------------------------------------------------------------- */
 
-/* strmap: string -> index, the strings owned by the map. */
-struct strmap {
-	char **keys;
-	size_t *vals;
-	size_t cap, n;
-};
-
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static uint64_t
 hash_i64(int64_t v)
 {
@@ -50,57 +35,17 @@ hash_i64(int64_t v)
 	return x ^ (x >> 31);
 }
 
-static void
-strmap_grow(struct strmap *m)
-{
-	size_t ncap = m->cap ? m->cap * 2 : 64;
-	char **nk = xcalloc(ncap, sizeof(*nk));
-	size_t *nv = xcalloc(ncap, sizeof(*nv));
-	for (size_t i = 0; i < m->cap; i++) {
-		if (m->keys[i] == NULL)
-			continue;
-		size_t j = hash_str(m->keys[i]) & (ncap - 1);
-		while (nk[j])
-			j = (j + 1) & (ncap - 1);
-		nk[j] = m->keys[i];
-		nv[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = nk;
-	m->vals = nv;
-	m->cap = ncap;
-}
-
-/* strmap_get - the index of key; if new, *added is set and the index is next */
+/* index_of - the index kept for key in m (kirim/strmap.h, values index + 1); if new, *added
+ * is set and key gets next */
 static size_t
-strmap_get(struct strmap *m, const char *key, size_t next, bool *added)
+index_of(struct strmap *m, const char *key, size_t next, bool *added)
 {
-	if ((m->n + 1) * 2 > m->cap)
-		strmap_grow(m);
-	size_t j = hash_str(key) & (m->cap - 1);
-	while (m->keys[j]) {
-		if (strcmp(m->keys[j], key) == 0) {
-			*added = false;
-			return m->vals[j];
-		}
-		j = (j + 1) & (m->cap - 1);
-	}
-	m->keys[j] = xstrdup(key);
-	m->vals[j] = next;
-	m->n++;
-	*added = true;
+	uintptr_t v = (uintptr_t)strmap_get(m, key);
+	*added = v == 0;
+	if (v)
+		return (size_t)v - 1;
+	strmap_put(m, key, (void *)(uintptr_t)(next + 1));
 	return next;
-}
-
-static void
-strmap_free(struct strmap *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->keys[i]);
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof(*m));
 }
 
 /* i64map: int64 -> index (set only: index unused). Slot value 0 means empty. */
@@ -200,7 +145,7 @@ static struct report_group *
 group_add(struct strmap *map, struct report_group **arr, size_t *n, size_t *cap, const char *key)
 {
 	bool added;
-	size_t i = strmap_get(map, key, *n, &added);
+	size_t i = index_of(map, key, *n, &added);
 	if (added) {
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 64;
@@ -542,7 +487,7 @@ add_reason(struct event_acc *a, struct report *r, sqlite3_stmt *st, const char *
 		snprintf(key, sizeof(key), "%s\x1f%s\x1f\x1f%s\x1f%d", type, cls ? cls : "",
 		         ecode ? ecode : "", ecode ? 0 : code);
 	bool added;
-	size_t i = strmap_get(&a->rmap, key, r->n_reasons, &added);
+	size_t i = index_of(&a->rmap, key, r->n_reasons, &added);
 	if (added) {
 		if (r->n_reasons == a->cap_reasons) {
 			a->cap_reasons = a->cap_reasons ? a->cap_reasons * 2 : 16;
