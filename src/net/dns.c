@@ -411,6 +411,16 @@ pump(struct dns *d)
 			d->wait_tail = NULL;
 		d->st.queued--;
 		q->next = NULL;
+		/* The same question may have been answered while this one waited (the MX
+		 * hosts many domains share): take that answer instead of asking again. */
+		struct cache_ent *e =
+		    d->flags & DNS_NO_CACHE ? NULL : cache_get(d, q->type, q->name);
+		if (e != NULL) {
+			d->st.cache_hits++;
+			uint64_t left = (e->expires - uv_now(d->loop) + 999) / 1000;
+			q_done(q, e->status, e->abuf, e->alen, (unsigned)left);
+			continue;
+		}
 		q_send(q);
 	}
 	timer_rearm(d);

@@ -23,7 +23,9 @@ struct conn {
 	struct route *route;
 	struct smtp_session *s;
 	enum conn_state state;
-	unsigned done; /* jobs finished */
+	bool closing;        /* closed to free a global slot */
+	uint64_t idle_since; /* uv_now() when it last went idle */
+	unsigned done;       /* jobs finished */
 	char tls[128];
 	struct conn *next;
 };
@@ -65,7 +67,11 @@ struct pool_dest {
 	struct pool_dest *next;
 };
 
-enum { POOL_DOWN_MS = 30 * 1000 };
+enum {
+	POOL_DOWN_MS = 30 * 1000,
+	/* A session idle this long may be closed to give its slot to another destination. */
+	POOL_IDLE_STEAL_MS = 50,
+};
 
 struct pool {
 	uv_loop_t *loop;
@@ -398,6 +404,7 @@ on_want_job(struct smtp_session *s, void *owner)
 		d->busy++;
 	} else {
 		c->state = C_IDLE;
+		c->idle_since = uv_now(d->p->loop);
 		d->idle++;
 	}
 	return job;
@@ -532,7 +539,7 @@ dest_kick(struct pool_dest *d)
 		return;
 	/* Idle sessions first, as far as the caps and the tokens allow. */
 	for (struct conn *c = p->all; c && d->queued; c = c->next) {
-		if (c->d != d || c->state != C_IDLE)
+		if (c->d != d || c->state != C_IDLE || c->closing)
 			continue;
 		struct smtp_job *job = dest_next(d);
 		if (job == NULL)
@@ -563,6 +570,31 @@ dest_kick(struct pool_dest *d)
 		}
 		throttle_bucket_take(&d->connect_bucket, now_s);
 		dest_start(d, rt);
+	}
+	if (d->queued > d->starting && d->idle == 0 && d->conns < dest_conns(d) &&
+	    p->conns >= p->max_conns && dest_route(d, now) != NULL && !dest_suspended(d)) {
+		/* Every global slot is taken: close one session of another destination that
+		 * has been idle a while (what Postfix's connection cache does), so that jobs
+		 * waiting here are not stuck behind connections nobody uses; its on_closed
+		 * kicks us again. A session idle only briefly is likely to get work from its
+		 * own destination's next batch: look again a little later instead of
+		 * churning connections. */
+		struct conn *victim = NULL;
+		uint64_t oldest = UINT64_MAX;
+		for (struct conn *c = p->all; c; c = c->next)
+			if (c->d != d && c->state == C_IDLE && !c->closing &&
+			    c->idle_since < oldest) {
+				victim = c;
+				oldest = c->idle_since;
+			}
+		if (victim && now - oldest >= POOL_IDLE_STEAL_MS) {
+			victim->closing = true;
+			log_debug("pool dest=%s closes an idle session of %s for a slot", d->name,
+			          victim->d->name);
+			smtp_session_close(victim->s);
+		} else if (victim) {
+			dest_wake(d, (double)(POOL_IDLE_STEAL_MS - (now - oldest)) / 1000.0);
+		}
 	}
 	if (d->queued && d->conns == 0 && dest_route(d, now) == NULL) {
 		/* No session and no usable route: the destination cannot take mail now. It is

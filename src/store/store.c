@@ -172,7 +172,10 @@ static const char *const stmt_sql[Q__COUNT] = {
                       " campaigns WHERE id = ?1))) THEN 'cannot render the message (skipped by"
                       " the start check)' END, NULL"
                       " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
-                      " WHERE m.list_id = ?2 ORDER BY m.contact_id ON CONFLICT DO NOTHING",
+                      /* By domain: claims (by id) then hand each destination runs of
+                       * messages, so its connections stay busy instead of churning. */
+                      " WHERE m.list_id = ?2 ORDER BY c.domain, m.contact_id"
+                      " ON CONFLICT DO NOTHING",
     [Q_MSG_RECOVER] = "UPDATE messages SET state = 'queued' WHERE campaign_id = ?1"
                       " AND state = 'claimed'",
     [Q_MSG_CLAIM] = "UPDATE messages SET state = 'claimed', claimed_at = ?2"
