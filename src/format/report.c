@@ -555,9 +555,11 @@ render_text(struct buf *out, const struct report *r, enum report_by by)
 			if (i == 0)
 				buf_adds(out, "\nBacked off by the throttle\n");
 			buf_printf(out,
-			           "  %s: %" PRId64 " slow-down%s, %" PRId64 " suspension%s; last %s: %s\n",
-			           x->dest, x->slowdowns, x->slowdowns == 1 ? "" : "s", x->suspensions,
-			           x->suspensions == 1 ? "" : "s", x->change, x->note);
+			           "  %s: %" PRId64 " slow-down%s, %" PRId64
+			           " suspension%s; last %s: %s\n",
+			           x->dest, x->slowdowns, x->slowdowns == 1 ? "" : "s",
+			           x->suspensions, x->suspensions == 1 ? "" : "s", x->change,
+			           x->note);
 		}
 		break;
 	case REPORT_BY_REASON:
@@ -1109,7 +1111,9 @@ render_html(struct buf *out, const struct report *r)
 			const struct report_throttled *x = &r->throttled[i];
 			buf_adds(out, "<li><strong>");
 			report_html_escape(out, x->dest);
-			buf_printf(out, "</strong>: %" PRId64 " slow-downs, %" PRId64 " suspensions; last ",
+			buf_printf(out,
+			           "</strong>: %" PRId64 " slow-downs, %" PRId64
+			           " suspensions; last ",
 			           x->slowdowns, x->suspensions);
 			report_html_escape(out, x->change);
 			buf_adds(out, ": ");
