@@ -235,7 +235,8 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 		dd->seconds = (double)dd->messages / dd->rate;
 		planner_schedule(dd, dd->messages, r->now);
 	}
-	qsort(r->dests, r->ndests, sizeof(*r->dests), cmp_dest);
+	if (r->ndests > 1)
+		qsort(r->dests, r->ndests, sizeof(*r->dests), cmp_dest);
 	/* The domains' indexes moved with the sort: find them again by key. */
 	struct strmap byk = {0};
 	for (size_t k = 0; k < r->ndests; k++)

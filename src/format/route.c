@@ -62,8 +62,10 @@ void
 route_dest_key(const char *const *hosts, size_t nhosts, const char *own, struct buf *out)
 {
 	const char **names = xcalloc(nhosts ? nhosts : 1, sizeof(*names));
-	memcpy(names, hosts, nhosts * sizeof(*names));
-	qsort(names, nhosts, sizeof(*names), cmp_str);
+	if (nhosts) {
+		memcpy(names, hosts, nhosts * sizeof(*names));
+		qsort(names, nhosts, sizeof(*names), cmp_str);
+	}
 	buf_adds(out, "mx:");
 	for (size_t i = 0; i < nhosts; i++)
 		buf_printf(out, "%s%s", i ? "," : "", names[i]);

@@ -204,7 +204,8 @@ group_finish(struct report_group *g)
 static void
 top_n(struct report_group **arr, size_t *n, int top)
 {
-	qsort(*arr, *n, sizeof(**arr), group_by_messages);
+	if (*n > 1)
+		qsort(*arr, *n, sizeof(**arr), group_by_messages);
 	if (top > 0 && *n > (size_t)top + 1) {
 		struct report_group others = {.key = xstrdup("(others)"), .others = true};
 		for (size_t i = (size_t)top; i < *n; i++) {
@@ -396,7 +397,8 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 		group_finish(&slow[nslow]);
 		nslow++;
 	}
-	qsort(slow, nslow, sizeof(*slow), group_by_delay);
+	if (nslow > 1)
+		qsort(slow, nslow, sizeof(*slow), group_by_delay);
 	size_t keep = o->slowest > 0 && nslow > (size_t)o->slowest ? (size_t)o->slowest : nslow;
 	if (o->slowest <= 0)
 		keep = 0;
@@ -580,7 +582,8 @@ bucket_add(struct report_bucket *b, const struct minute *m)
 static void
 roll_up(struct event_acc *a, const struct store_report_opts *o, struct report *r)
 {
-	qsort(a->min, a->n_min, sizeof(*a->min), minute_by_time);
+	if (a->n_min > 1)
+		qsort(a->min, a->n_min, sizeof(*a->min), minute_by_time);
 	size_t cap = 0;
 	int64_t first = 0, last = -1;
 	for (size_t i = 0; i < a->n_min; i++) {
@@ -702,7 +705,8 @@ fill_events(struct store *s, const struct store_report_opts *o, struct report *r
 	}
 	rc = finish(s, st, rc, "read the campaign's events");
 	if (rc == 0) {
-		qsort(r->reasons, r->n_reasons, sizeof(*r->reasons), reason_by_count);
+		if (r->n_reasons > 1)
+			qsort(r->reasons, r->n_reasons, sizeof(*r->reasons), reason_by_count);
 		roll_up(&a, o, r);
 	}
 	i64map_free(&a.mmap);

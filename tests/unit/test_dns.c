@@ -40,6 +40,8 @@ struct server {
 	char servers[64];
 };
 
+static int dnsmasq_try(struct server *s, const char *records);
+
 /* Start dnsmasq answering for .test with the given extra conf text. */
 static void
 dnsmasq_start(struct server *s, const char *records)
@@ -48,7 +50,22 @@ dnsmasq_start(struct server *s, const char *records)
 		fail_msg("%s is missing: install Debian package dnsmasq-base", DNSMASQ);
 	snprintf(s->dir, sizeof(s->dir), "/tmp/kirim-dns-XXXXXX");
 	assert_non_null(mkdtemp(s->dir));
-	s->port = test_free_port(TEST_UDP);
+	/* A free port can be taken by another test between the check and dnsmasq's bind:
+	 * try a few. */
+	for (int attempt = 0;; attempt++) {
+		s->port = test_free_port(TEST_UDP);
+		if (dnsmasq_try(s, records) == 0)
+			return;
+		if (attempt == 4)
+			fail_msg("dnsmasq did not start on 5 free ports (see %s/dnsmasq.log)",
+			         s->dir);
+	}
+}
+
+/* dnsmasq_try - start dnsmasq on s->port; 0, or -1 when it exited (the port was taken) */
+static int
+dnsmasq_try(struct server *s, const char *records)
+{
 	snprintf(s->servers, sizeof(s->servers), "127.0.0.1:%d", s->port);
 	char conf[128], log[128];
 	snprintf(conf, sizeof(conf), "%s/dnsmasq.conf", s->dir);
@@ -63,7 +80,8 @@ dnsmasq_start(struct server *s, const char *records)
 	char arg[160];
 	snprintf(arg, sizeof(arg), "--conf-file=%s", conf);
 	char *argv[] = {DNSMASQ, "-k", arg, NULL};
-	s->pid = test_server_start(argv, log, TEST_UDP, s->port);
+	s->pid = test_server_try(argv, log, TEST_UDP, s->port);
+	return s->pid < 0 ? -1 : 0;
 }
 
 static void

@@ -52,7 +52,7 @@ serving(enum test_proto proto, int port)
 }
 
 pid_t
-test_server_start(char *const argv[], const char *logfile, enum test_proto proto, int port)
+test_server_try(char *const argv[], const char *logfile, enum test_proto proto, int port)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -70,13 +70,22 @@ test_server_start(char *const argv[], const char *logfile, enum test_proto proto
 			return pid;
 		int st;
 		if (waitpid(pid, &st, WNOHANG) == pid)
-			fail_msg("%s exited early (see %s)", argv[0], logfile);
+			return -1;
 		usleep(10 * 1000);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	fail_msg("%s did not serve port %d (see %s)", argv[0], port, logfile);
 	return -1;
+}
+
+pid_t
+test_server_start(char *const argv[], const char *logfile, enum test_proto proto, int port)
+{
+	pid_t pid = test_server_try(argv, logfile, proto, port);
+	if (pid < 0)
+		fail_msg("%s exited early (see %s)", argv[0], logfile);
+	return pid;
 }
 
 void

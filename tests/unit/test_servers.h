@@ -18,6 +18,9 @@ int test_free_port(enum test_proto proto);
  * can no longer be bound. Returns its PID.
  */
 pid_t test_server_start(char *const argv[], const char *logfile, enum test_proto proto, int port);
+/* test_server_try - the same, but -1 (no failure) when the server exits early, e.g. because
+ * another process took the free port it was given between the check and the bind */
+pid_t test_server_try(char *const argv[], const char *logfile, enum test_proto proto, int port);
 /* test_server_stop - SIGTERM and reap */
 void test_server_stop(pid_t pid);
 
