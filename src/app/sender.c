@@ -50,6 +50,8 @@ enum {
 	SENDER_POLICY_CHECK_S = 3,
 	/* ... and for a pause or cancel from another process (the worker's batches). */
 	SENDER_STATE_CHECK_S = 1,
+	/* Messages in flight at least, direct: many destinations share the window. */
+	SENDER_DIRECT_WINDOW = 4096,
 };
 
 /* One outcome waiting to be written. Strings are owned. */
@@ -1159,6 +1161,11 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	S->st = st;
 	S->store = s;
 	S->window = opts.concurrency * 16 > opts.batch * 2 ? opts.concurrency * 16 : opts.batch * 2;
+	/* Direct delivery spreads the window over many destinations: keep enough in flight
+	 * that each has a run of messages for its connections (the byte cap still holds). */
+	bool direct_run = opts.direct || (opts.relay_url == NULL && cfg->relay_url[0] == '\0');
+	if (direct_run && S->window < SENDER_DIRECT_WINDOW)
+		S->window = SENDER_DIRECT_WINDOW;
 
 	/* Where to: the relay, or each domain's MX hosts. */
 	const char *url = opts.relay_url ? opts.relay_url : opts.direct ? NULL : cfg->relay_url;
