@@ -80,7 +80,7 @@ int composer_new(const struct composer_campaign *c, const struct composer_identi
 /*
  * composer_links - the click-tracking link table so far (every recipient's
  * links share it: a URL keeps its number) as a JSON array into out; returns
- * how many links it has (0 without click tracking).
+ * how many links it has (0 without click tracking); out may be NULL for the count only.
  */
 size_t composer_links(const struct composer *c, struct buf *out);
 /* composer_free - NULL is a no-op */

@@ -27,5 +27,7 @@ void *strmap_get(const struct strmap *m, const char *key);
 void strmap_put(struct strmap *m, const char *key, void *value);
 /* strmap_free - free the keys and the table (not the values); the map is empty after */
 void strmap_free(struct strmap *m);
+/* strmap_free_values - strmap_free, after calling free_value on every value */
+void strmap_free_values(struct strmap *m, void (*free_value)(void *value));
 
 #endif

@@ -151,7 +151,8 @@ composer_part(const struct mustache_tpl *t, json_t *ctx, int esc, size_t max, st
 size_t
 composer_links(const struct composer *k, struct buf *out)
 {
-	serve_links_json(&k->links, out);
+	if (out)
+		serve_links_json(&k->links, out);
 	return k->links.n;
 }
 

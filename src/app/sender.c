@@ -216,16 +216,23 @@ sjob_free(struct sjob *j)
 
 /* ---- worker thread: write outcomes, claim and render the next batch ---------------------- */
 
+/* sender_proof_line - one proof's line in the run's report (proofs are recorded nowhere) */
+static void
+sender_proof_line(struct sender *S, const char *rcpt, const char *outcome, int code,
+                  const char *ecode, const char *text)
+{
+	size_t n = strlen(S->st->tests);
+	snprintf(S->st->tests + n, sizeof(S->st->tests) - n, "%s %s %d %s %.120s\n",
+	         rcpt ? rcpt : "-", outcome, code, ecode && *ecode ? ecode : "-", text ? text : "");
+}
+
 static int
 sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 {
 	if (r->message_id < 0) {
-		/* A proof: reported, never recorded. */
-		size_t n = strlen(S->st->tests);
-		snprintf(S->st->tests + n, sizeof(S->st->tests) - n, "%s %s %d %s %.120s\n",
-		         r->rcpt ? r->rcpt : "-",
-		         r->attempted ? smtp_outcome_name(r->outcome) : "not-sent", r->code,
-		         r->ecode && *r->ecode ? r->ecode : "-", r->text ? r->text : "");
+		sender_proof_line(S, r->rcpt,
+		                  r->attempted ? smtp_outcome_name(r->outcome) : "not-sent",
+		                  r->code, r->ecode, r->text);
 		return 0;
 	}
 	struct store_result w = {
@@ -357,9 +364,7 @@ sender_test_one(struct sender *S, struct claim_ctx *cx, size_t i)
 	struct address a;
 	const char *why = "";
 	if (address_parse(to, strlen(to), 0, &a, &why) < 0) {
-		size_t n = strlen(S->st->tests);
-		snprintf(S->st->tests + n, sizeof(S->st->tests) - n, "%s not-sent 0 - %s\n", to,
-		         why);
+		sender_proof_line(S, to, "not-sent", 0, NULL, why);
 		return 0;
 	}
 	struct store_contact k;
@@ -414,12 +419,14 @@ sender_work(uv_work_t *w)
 	}
 	if (rc == 0) {
 		/* New tracked links reach the database before the messages that carry them. */
-		struct buf links = BUF_INIT;
-		size_t n = composer_links(S->cc.composer, &links);
-		if (n > S->links_saved &&
-		    (rc = store_campaign_set_links(S->store, S->camp.id, links.data)) == 0)
-			S->links_saved = n;
-		buf_free(&links);
+		size_t n = composer_links(S->cc.composer, NULL);
+		if (n > S->links_saved) {
+			struct buf links = BUF_INIT;
+			composer_links(S->cc.composer, &links);
+			if ((rc = store_campaign_set_links(S->store, S->camp.id, links.data)) == 0)
+				S->links_saved = n;
+			buf_free(&links);
+		}
 	}
 	if (rc == 0)
 		rc = store_commit(S->store);
@@ -700,6 +707,24 @@ sdomain_wait(struct sdomain *dm, struct sjob *j)
 		dm->wait = xrealloc(dm->wait, dm->capwait * sizeof(*dm->wait));
 	}
 	dm->wait[dm->nwait++] = j;
+}
+
+static void
+sdomain_free(void *p)
+{
+	struct sdomain *dm = p;
+	free(dm->wait); /* empty: every job came back */
+	free(dm);
+}
+
+static void
+sdest_free(void *p)
+{
+	struct sdest *sd = p;
+	for (size_t k = 0; k < sd->nhosts; k++)
+		free(sd->hosts[k]);
+	free(sd->key);
+	free(sd);
 }
 
 /* sender_hand_back - j goes back to the queue unattempted, due again at not_before */
@@ -1161,15 +1186,14 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	S->st = st;
 	S->store = s;
 	S->window = opts.concurrency * 16 > opts.batch * 2 ? opts.concurrency * 16 : opts.batch * 2;
-	/* Direct delivery spreads the window over many destinations: keep enough in flight
-	 * that each has a run of messages for its connections (the byte cap still holds). */
-	bool direct_run = opts.direct || (opts.relay_url == NULL && cfg->relay_url[0] == '\0');
-	if (direct_run && S->window < SENDER_DIRECT_WINDOW)
-		S->window = SENDER_DIRECT_WINDOW;
 
 	/* Where to: the relay, or each domain's MX hosts. */
 	const char *url = opts.relay_url ? opts.relay_url : opts.direct ? NULL : cfg->relay_url;
 	bool direct = url == NULL || *url == '\0';
+	/* Direct delivery spreads the window over many destinations: keep enough in flight
+	 * that each has a run of messages for its connections (the byte cap still holds). */
+	if (direct && S->window < SENDER_DIRECT_WINDOW)
+		S->window = SENDER_DIRECT_WINDOW;
 	struct smtp_url u;
 	struct sockaddr_storage addr;
 	int tls;
@@ -1210,20 +1234,16 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	if (strcmp(S->camp.state, "cancelled") == 0) {
 		snprintf(err, errsz, "campaign %s is cancelled: nothing more is sent",
 		         S->camp.name);
-		campaign_composer_free(&S->cc);
-		store_campaign_clear(&S->camp);
-		free(S);
-		return SENDER_E_CONFIG;
+		rc = SENDER_E_CONFIG;
+		goto out;
 	}
 	if (strcmp(S->camp.state, "paused") == 0 && !opts.resume && opts.ntest == 0) {
 		snprintf(err, errsz,
 		         "campaign %s is paused; look at why ('kirim campaign show %s'), then send "
 		         "with --resume",
 		         S->camp.name, S->camp.name);
-		campaign_composer_free(&S->cc);
-		store_campaign_clear(&S->camp);
-		free(S);
-		return SENDER_E_CONFIG;
+		rc = SENDER_E_CONFIG;
+		goto out;
 	}
 	/* A send window: nothing starts outside it (in each recipient's zone, when known). */
 	json_t *opt = json_loads(S->camp.options ? S->camp.options : "{}", 0, NULL);
@@ -1244,10 +1264,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	S->rules = store_bounce_rules_default();
 	if ((rc = store_bounce_totals(s, S->camp.id, &S->totals)) < 0) {
 		snprintf(err, errsz, "database: %s", store_errmsg(s));
-		campaign_composer_free(&S->cc);
-		store_campaign_clear(&S->camp);
-		free(S);
-		return SENDER_E_STORE;
+		rc = SENDER_E_STORE;
+		goto out;
 	}
 	int64_t created = 0, recovered = 0;
 	struct store_campaign_counts before;
@@ -1305,9 +1323,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		goto out_loop;
 	}
 	S->policy_checked = clock_seconds();
-	const struct policy *g = policy_find(S->rows, S->nrows, "global");
-	if (g && (g->set & POLICY_HAS(POLICY_F_RATE)))
-		pool_set_rate(S->pool, g->rate);
+	sender_apply_policies(S); /* no destination yet: the global rate */
 	if (direct) {
 		struct dns_opts dopts = {.servers = opts.dns_servers,
 		                         .timeout_ms = opts.dns_timeout_ms};
@@ -1390,28 +1406,10 @@ out:
 	for (size_t i = 0; i < S->npending; i++)
 		sresult_clear(&S->pending[i]);
 	free(S->pending);
-	for (size_t i = 0; i < S->domains.cap; i++) {
-		struct sdomain *dm = S->domains.slots[i].value;
-		if (dm) {
-			free(dm->wait); /* empty: every job came back */
-			free(dm);
-		}
-	}
-	strmap_free(&S->domains);
-	for (size_t i = 0; i < S->dests.cap; i++) {
-		struct sdest *sd = S->dests.slots[i].value;
-		if (sd == NULL)
-			continue;
-		for (size_t k = 0; k < sd->nhosts; k++)
-			free(sd->hosts[k]);
-		free(sd->key);
-		free(sd);
-	}
-	strmap_free(&S->dests);
+	strmap_free_values(&S->domains, sdomain_free);
+	strmap_free_values(&S->dests, sdest_free);
 	strmap_free(&S->sent_today);
-	for (size_t i = 0; i < S->zones.cap; i++)
-		free(S->zones.slots[i].value);
-	strmap_free(&S->zones);
+	strmap_free_values(&S->zones, free);
 	free(S->rows);
 	free(S->new_rows);
 	for (size_t i = 0; i < S->ndstates; i++)

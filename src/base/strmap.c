@@ -60,6 +60,15 @@ strmap_put(struct strmap *m, const char *key, void *value)
 }
 
 void
+strmap_free_values(struct strmap *m, void (*free_value)(void *value))
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key)
+			free_value(m->slots[i].value);
+	strmap_free(m);
+}
+
+void
 strmap_free(struct strmap *m)
 {
 	for (size_t i = 0; i < m->cap; i++)

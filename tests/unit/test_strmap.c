@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -69,10 +70,37 @@ test_growth(void **state)
 	assert_int_equal(bad, 0);
 }
 
+static int freed;
+static void
+count_free(void *value)
+{
+	free(value);
+	freed++;
+}
+
+/* strmap_free_values hands every value (and only those) to the free function once. */
+static void
+test_free_values(void **state)
+{
+	struct strmap m = {0};
+	(void)state;
+	strmap_put(&m, "a", malloc(1));
+	strmap_put(&m, "b", malloc(1));
+	void *old = strmap_get(&m, "a");
+	free(old);
+	strmap_put(&m, "a", malloc(1)); /* replaced: the map holds the new value only */
+	freed = 0;
+	strmap_free_values(&m, count_free);
+	assert_int_equal(freed, 2);
+	assert_int_equal(m.len, 0);
+	assert_null(strmap_get(&m, "b"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_table),
-	                                   cmocka_unit_test(test_growth)};
+	                                   cmocka_unit_test(test_growth),
+	                                   cmocka_unit_test(test_free_values)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
