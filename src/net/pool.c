@@ -107,6 +107,29 @@ dest_route(struct pool_dest *d, uint64_t now)
 	return n ? best[d->turn++ % n] : NULL;
 }
 
+/* dest_set_down - keep r (its strings copied) as the failure the destination's jobs get
+ * while it is down or suspended */
+static void
+dest_set_down(struct pool_dest *d, const struct smtp_result *r)
+{
+	d->down = *r;
+	snprintf(d->down_ecode, sizeof(d->down_ecode), "%s", r->ecode ? r->ecode : "");
+	snprintf(d->down_text, sizeof(d->down_text), "%s", r->text ? r->text : "");
+	d->down.ecode = d->down_ecode;
+	d->down.text = d->down_text;
+}
+
+/* dest_routable - whether some route is not marked bad at now (dest_route without taking
+ * a turn) */
+static bool
+dest_routable(const struct pool_dest *d, uint64_t now)
+{
+	for (size_t i = 0; i < d->nroutes; i++)
+		if (d->routes[i].bad_until <= now)
+			return true;
+	return false;
+}
+
 static void
 dest_free(struct pool_dest *d)
 {
@@ -355,13 +378,12 @@ dest_changed(struct pool_dest *d, enum throttle_change ch)
 		/* Jobs waiting now, and those submitted until the suspension ends, are handed
 		 * back deferred (a local refusal before MAIL: never the recipient's fault). */
 		double left = throttle_aimd_suspended(&d->aimd, now);
-		d->down = (struct smtp_result){SMTP_STAGE_CONNECT, 0, "", "", SMTP_RESULT_LOCAL};
-		snprintf(d->down_ecode, sizeof(d->down_ecode), "4.7.0");
-		snprintf(d->down_text, sizeof(d->down_text),
+		char text[sizeof(d->down_text)];
+		snprintf(text, sizeof(text),
 		         "destination suspended for %.0f s by the adaptive throttle: %s", left,
 		         d->aimd.last);
-		d->down.ecode = d->down_ecode;
-		d->down.text = d->down_text;
+		dest_set_down(d, &(struct smtp_result){SMTP_STAGE_CONNECT, 0, "4.7.0", text,
+		                                       SMTP_RESULT_LOCAL});
 		d->down_until = uv_now(p->loop) + (uint64_t)(left * 1000.0);
 		dest_fail_queue(d, &d->down);
 	} else if (!p->shutdown) {
@@ -472,14 +494,10 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 		 * when no route is left. */
 		uint64_t now = uv_now(p->loop);
 		rt->bad_until = now + POOL_DOWN_MS;
-		d->down = *why;
-		snprintf(d->down_ecode, sizeof(d->down_ecode), "%s", why->ecode ? why->ecode : "");
-		snprintf(d->down_text, sizeof(d->down_text), "%s", why->text ? why->text : "");
-		d->down.ecode = d->down_ecode;
-		d->down.text = d->down_text;
+		dest_set_down(d, why);
 		log_info("pool dest=%s host=%s failed: %s %d %s; %s", d->name, rt->host,
 		         smtp_session_stage_name(why->stage), why->code, d->down_text,
-		         dest_route(d, now) ? "trying the next host" : "no host left");
+		         dest_routable(d, now) ? "trying the next host" : "no host left");
 		dest_feed(d, why);
 	}
 	if (!p->shutdown)
@@ -572,7 +590,7 @@ dest_kick(struct pool_dest *d)
 		dest_start(d, rt);
 	}
 	if (d->queued > d->starting && d->idle == 0 && d->conns < dest_conns(d) &&
-	    p->conns >= p->max_conns && dest_route(d, now) != NULL && !dest_suspended(d)) {
+	    p->conns >= p->max_conns && dest_routable(d, now) && !dest_suspended(d)) {
 		/* Every global slot is taken: close one session of another destination that
 		 * has been idle a while (what Postfix's connection cache does), so that jobs
 		 * waiting here are not stuck behind connections nobody uses; its on_closed
@@ -596,7 +614,7 @@ dest_kick(struct pool_dest *d)
 			dest_wake(d, (double)(POOL_IDLE_STEAL_MS - (now - oldest)) / 1000.0);
 		}
 	}
-	if (d->queued && d->conns == 0 && dest_route(d, now) == NULL) {
+	if (d->queued && d->conns == 0 && !dest_routable(d, now)) {
 		/* No session and no usable route: the destination cannot take mail now. It is
 		 * down until its first route may be tried again and its queue is handed back
 		 * (the owner retries later), instead of reconnecting in a loop. */
