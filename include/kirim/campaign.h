@@ -31,6 +31,13 @@ struct campaign_composer {
 };
 
 /*
+ * campaign_secret - the key that signs kirim's tokens: kirim.conf's [secret], else the
+ * database's generated one, into out (64 bytes); *len set. 0, or -1 with err.
+ */
+int campaign_secret(struct store *s, const struct config *cfg, unsigned char out[64], size_t *len,
+                    char *err, size_t errsz);
+
+/*
  * campaign_composer_new - load the campaign's template version and build its
  * composer with cfg's identity and DKIM keys (the database's secret when cfg
  * has none). Opens and clicks are tracked as the campaign's options say

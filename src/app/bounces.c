@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "kirim/bounce.h"
+#include "kirim/campaign.h"
 #include "kirim/buf.h"
 #include "kirim/config.h"
 #include "kirim/dsn.h"
@@ -33,13 +34,8 @@ bounces_new(struct store *s, const struct config *cfg, struct bounces **out, cha
 {
 	unsigned char secret[64];
 	size_t len = 0;
-	if (cfg->secret_len) {
-		memcpy(secret, cfg->secret, cfg->secret_len);
-		len = cfg->secret_len;
-	} else if (store_setting_get(s, "secret", secret, sizeof(secret), &len) < 0) {
-		snprintf(err, errsz, "no token secret: %s", store_errmsg(s));
+	if (campaign_secret(s, cfg, secret, &len, err, errsz) < 0)
 		return -1;
-	}
 	struct bounces *b = xcalloc(1, sizeof(*b));
 	b->store = s;
 	b->key = token_key_new(secret, len);

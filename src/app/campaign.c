@@ -140,6 +140,20 @@ campaign_tracking(const struct store_campaign *c, const struct config *cfg,
 }
 
 int
+campaign_secret(struct store *s, const struct config *cfg, unsigned char out[64], size_t *len,
+                char *err, size_t errsz)
+{
+	if (cfg->secret_len) {
+		memcpy(out, cfg->secret, cfg->secret_len);
+		*len = cfg->secret_len;
+	} else if (store_setting_get(s, "secret", out, 64, len) < 0) {
+		snprintf(err, errsz, "no token secret: %s", store_errmsg(s));
+		return -1;
+	}
+	return 0;
+}
+
+int
 campaign_composer_new(struct store *s, const struct config *cfg, const struct store_campaign *c,
                       struct campaign_composer *cc, char *err, size_t errsz)
 {
@@ -150,14 +164,8 @@ campaign_composer_new(struct store *s, const struct config *cfg, const struct st
 		snprintf(err, errsz, "campaign '%s': %s", c->name, store_errmsg(s));
 		return -1;
 	}
-	if (cfg->secret_len) {
-		memcpy(cc->secret, cfg->secret, cfg->secret_len);
-		cc->secret_len = cfg->secret_len;
-	} else if (store_setting_get(s, "secret", cc->secret, sizeof(cc->secret), &cc->secret_len) <
-	           0) {
-		snprintf(err, errsz, "no token secret: %s", store_errmsg(s));
+	if (campaign_secret(s, cfg, cc->secret, &cc->secret_len, err, errsz) < 0)
 		goto fail;
-	}
 	if (campaign_headers(c->headers, cc, err, errsz) < 0)
 		goto fail;
 	cc->signers = xcalloc(cfg->n_dkim ? cfg->n_dkim : 1, sizeof(*cc->signers));

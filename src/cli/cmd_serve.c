@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kirim/campaign.h"
 #include "kirim/config.h"
 #include "kirim/log.h"
 #include "kirim/serve.h"
@@ -168,11 +169,9 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	unsigned char secret[64];
 	size_t secret_len = 0;
 	char base[512] = "";
-	if (cfg.secret_len) {
-		memcpy(secret, cfg.secret, cfg.secret_len);
-		secret_len = cfg.secret_len;
-	} else if (store_setting_get(s, "secret", secret, sizeof(secret), &secret_len) < 0) {
-		rc = cli_error("serve", EX_CONFIG, "no token secret: %s", store_errmsg(s));
+	char serr[300];
+	if (campaign_secret(s, &cfg, secret, &secret_len, serr, sizeof(serr)) < 0) {
+		rc = cli_error("serve", EX_CONFIG, "%s", serr);
 		goto out;
 	}
 	/* The unsubscribe URL in messages is BASE/u/ (token appended): they must agree. */
