@@ -21,6 +21,7 @@
 
 #include "kirim/buf.h"
 #include "kirim/dsn.h"
+#include "kirim/hex.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -264,17 +265,6 @@ ct_param(const char *v, const char *param)
 
 /* ---- transfer decoding ---- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static void
 qp_decode(const char *s, size_t n, struct buf *out)
 {
@@ -287,8 +277,8 @@ qp_decode(const char *s, size_t n, struct buf *out)
 			i++;
 			continue;
 		}
-		int a = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-		int b = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+		int a = i + 2 < n ? hex_value((unsigned char)s[i + 1]) : -1;
+		int b = i + 2 < n ? hex_value((unsigned char)s[i + 2]) : -1;
 		if (a >= 0 && b >= 0) {
 			buf_addc(out, (char)(a * 16 + b));
 			i += 2;
@@ -379,14 +369,15 @@ ew_decode(const char *v)
 						if (t[k] == '_')
 							buf_addc(&b, ' ');
 						else if (t[k] == '=' && k + 2 < tl + 1 &&
-						         hexval((unsigned char)t[k + 1]) >= 0 &&
+						         hex_value((unsigned char)t[k + 1]) >= 0 &&
 						         k + 2 < tl &&
-						         hexval((unsigned char)t[k + 2]) >= 0) {
+						         hex_value((unsigned char)t[k + 2]) >= 0) {
 							buf_addc(
 							    &b,
-							    (char)(hexval((unsigned char)t[k + 1]) *
+							    (char)(hex_value(
+							               (unsigned char)t[k + 1]) *
 							               16 +
-							           hexval(
+							           hex_value(
 							               (unsigned char)t[k + 2])));
 							k += 2;
 						} else

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "kirim/buf.h"
+#include "kirim/hex.h"
 #include "kirim/xmalloc.h"
 
 static const char *const route_names[] = {
@@ -163,18 +164,6 @@ serve_route_match(const char *method, const char *path, size_t n, struct serve_r
 	out->head = head && k != SERVE_ROUTE_NOT_FOUND && k != SERVE_ROUTE_METHOD;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Form-decode the n bytes at p ('+' is a space, %XX a byte) into out (cap
  * bytes, NUL-terminated). Returns false when it does not fit or a %
@@ -191,8 +180,8 @@ form_decode(const char *p, size_t n, char *out, size_t cap)
 		} else if (c == '%') {
 			if (i + 2 >= n)
 				return false;
-			int hi = hexval((unsigned char)p[i + 1]),
-			    lo = hexval((unsigned char)p[i + 2]);
+			int hi = hex_value((unsigned char)p[i + 1]),
+			    lo = hex_value((unsigned char)p[i + 2]);
 			if (hi < 0 || lo < 0)
 				return false;
 			c = hi * 16 + lo;
@@ -467,7 +456,7 @@ attr_decode(const char *p, size_t n, struct buf *b)
 			uint32_t cp = 0;
 			size_t digits = 0;
 			while (j < rn && digits < 7) {
-				int v = hex ? hexval((unsigned char)r[j])
+				int v = hex ? hex_value((unsigned char)r[j])
 				            : (r[j] >= '0' && r[j] <= '9' ? r[j] - '0' : -1);
 				if (v < 0)
 					break;
