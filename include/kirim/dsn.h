@@ -1,7 +1,7 @@
 /*
  * dsn - read one returned message: a delivery status notification (RFC 3464
  * multipart/report, or the home-made formats of Postfix, Exim, Sendmail,
- * qmail, Exchange, Gmail, Yahoo, Amazon SES, Courier...), a complaint (ARF,
+ * qmail, Exchange, Gmail, Yahoo, Amazon SES, Courier, fml...), a complaint (ARF,
  * RFC 5965) or an auto-reply (RFC 3834), and say what it means for each
  * recipient, through the bounce classifier (bounce.h).
  *
@@ -50,7 +50,7 @@ struct dsn_recipient {
 struct dsn_report {
 	enum dsn_kind kind;
 	char *why;    /* one line: why not_bounce or unparseable; "" otherwise */
-	char *format; /* what was read: "rfc3464", "arf", "rfc3834", "text"... */
+	char *format; /* what was read: "rfc3464", "arf", "rfc3834", "text", "fml"... */
 	struct dsn_recipient *rcpt;
 	size_t nrcpt;
 	char *feedback_type; /* complaints: "abuse", "fraud"...; "" otherwise */

@@ -87,9 +87,15 @@ static const struct rule rules[] = {
     {TEXT, "could not find a gateway", R_EX},
     {TEXT, "did not accept our requests to connect", R_EX}, /* Gmail, after days */
     {TEXT, "configured to relay", R_NR},
+    {TEXT, "refused due to recipient preferences", R_FI}, /* Facebook RCP-P2, even under 5.1.1 */
+    {TEXT, "duplicated message-id", R_SE},   /* fml "Loop Alert: Duplicated Message-ID in <list>" */
+    {TEXT, "not member article from", R_RJ}, /* fml: a post from a non-member refused */
     {STRONG, "not listed in domino directory", R_UU},           /* Lotus Domino */
     {STRONG, "not listed in public name & address book", R_UU}, /* Lotus Notes */
-    {STRONG, "mail.local: unknown user", R_UU},    /* Sendmail's local delivery agent */
+    {STRONG, "mail.local: unknown user", R_UU}, /* Sendmail's local delivery agent */
+    /* Local delivery agents' own wording: Postfix local(8) 'unknown user: "x"', IMail
+       "Unknown user: x@y": the host that keeps the mailbox says it is not there. */
+    {STRONG, "unknown user:", R_UU},
     {STRONG, "check if address is correct", R_UU}, /* Trend Micro InterScan */
     {CODE, "*.1.7", R_RJ},                         /* bad sender's mailbox address syntax */
     {CODE, "*.1.8", R_RJ},                         /* bad sender's system address */
@@ -307,7 +313,6 @@ static const struct rule rules[] = {
 
     /* The recipient refuses this mail (per-user filters). */
     {TEXT, "user reject", R_FI},
-    {TEXT, "refused due to recipient preferences", R_FI}, /* Facebook */
     {TEXT, "is not accepting any mail", R_FI},
     {TEXT, "rejected due to user rules", R_FI},
     {TEXT, "this account is protected by", R_FI},
@@ -742,11 +747,13 @@ stage_of(const char *t, size_t n)
 	} st[] = {
 	    {"rcpt to", BOUNCE_STAGE_RCPT}, /* Postfix, Exim, Sendmail transcripts */
 	    {">>> rcpt", BOUNCE_STAGE_RCPT},
-	    {"for rcpt", BOUNCE_STAGE_RCPT},     /* qmail "for RCPT TO response" */
-	    {"rcpt command", BOUNCE_STAGE_RCPT}, /* GMX */
-	    {"rcpt_to", BOUNCE_STAGE_RCPT},      /* Yahoo "[RCPT_TO]" */
-	    {"end of data", BOUNCE_STAGE_DATA},  /* Postfix "in reply to end of DATA" */
-	    {"after data", BOUNCE_STAGE_DATA},   /* Exim */
+	    {"for rcpt", BOUNCE_STAGE_RCPT},       /* qmail "for RCPT TO response" */
+	    {"rcpt command", BOUNCE_STAGE_RCPT},   /* GMX */
+	    {"rcpt_to", BOUNCE_STAGE_RCPT},        /* Yahoo "[RCPT_TO]" */
+	    {"smtp:rcpt host", BOUNCE_STAGE_RCPT}, /* "SMTP:RCPT host 192.0.2.1: 553 ..." */
+	    {"smtp:data host", BOUNCE_STAGE_DATA}, /* the same gateway's reply to DATA */
+	    {"end of data", BOUNCE_STAGE_DATA},    /* Postfix "in reply to end of DATA" */
+	    {"after data", BOUNCE_STAGE_DATA},     /* Exim */
 	    {"data command", BOUNCE_STAGE_DATA},
 	    {"mail from", BOUNCE_STAGE_MAIL},
 	    {"helo", BOUNCE_STAGE_HELO},

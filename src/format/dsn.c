@@ -725,6 +725,21 @@ para_of(const char *h, size_t n, const char *a, struct buf *out)
 
 static void paragraph(const char *h, size_t n, size_t lo, const char *self, struct buf *d);
 
+/* Where "550-'" (Amazon SES quoting the remote reply after its summary) starts in d, or NULL. */
+static const char *
+ses_quoted_reply(const char *d)
+{
+	for (const char *p = d; (p = strstr(p, "-'")) != NULL; p += 2) {
+		if (p - d < 3)
+			continue;
+		const char *c = p - 3;
+		if ((c[0] == '4' || c[0] == '5') && isdigit((unsigned char)c[1]) &&
+		    isdigit((unsigned char)c[2]) && (c == d || c[-1] == ' '))
+			return c;
+	}
+	return NULL;
+}
+
 /* Fill the verdict of r from its status and diagnostic; h is the readable text. */
 static void
 rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
@@ -752,8 +767,15 @@ rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
 			break;
 		}
 	}
-	if (!r->reply_code)
-		r->reply_code = find_reply(r->diagnostic);
+	if (!r->reply_code) {
+		/*
+		 * A 2xx number in a text paragraph ("Size (in bytes): 222") is no
+		 * proof of delivery; only a report's own fields can say delivered.
+		 */
+		int rc = find_reply(r->diagnostic);
+		if (rc >= 400 || *r->action)
+			r->reply_code = rc;
+	}
 	/*
 	 * The remote server's own code in the diagnostic beats the summary in
 	 * Status: (Sendmail writes 4.4.7 over a "450 4.7.1 ..." reply).
@@ -761,6 +783,25 @@ rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
 	if (find_ecode(r->diagnostic, ec) &&
 	    (!*r->status || r->status[0] == ec[0] || strcmp(r->status + 1, ".0.0") == 0))
 		set_str(&r->status, xstrdup(ec));
+	/*
+	 * Amazon SES quotes the remote server's reply after its own summary:
+	 * "5.1.0 - Unknown address error 550-'5.7.1 <x>... Access denied'".
+	 * The remote's reply decides, as elsewhere (its code beats the summary).
+	 */
+	const char *text = r->diagnostic;
+	size_t tlen = strlen(text);
+	const char *q = ses_quoted_reply(text);
+	if (q) {
+		int rc = atoi(q);
+		text = q + 5;
+		const char *end = strrchr(text, '\'');
+		tlen = end ? (size_t)(end - text) : strlen(text);
+		char *qt = xstrndup(text, tlen);
+		if (find_ecode(qt, ec) && (ec[0] == '4' || ec[0] == '5'))
+			set_str(&r->status, xstrdup(ec));
+		free(qt);
+		r->reply_code = rc;
+	}
 	const char *st = r->status;
 	enum bounce_stage stage = bounce_stage_of(r->diagnostic, strlen(r->diagnostic));
 	if (stage == BOUNCE_STAGE_UNKNOWN) {
@@ -769,8 +810,7 @@ rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
 		stage = bounce_stage_of(p.data, p.len);
 		buf_free(&p);
 	}
-	r->verdict =
-	    bounce_classify_stage(stage, r->reply_code, st, r->diagnostic, strlen(r->diagnostic));
+	r->verdict = bounce_classify_stage(stage, r->reply_code, st, text, tlen);
 	/*
 	 * A local delivery agent's failure (Diagnostic-Code: X-Unix; 71): its
 	 * text decides when it says something, else it is the mailer's error.
@@ -1014,6 +1054,10 @@ is_orig_marker(const char *line, size_t len)
 	if (ci_prefix(line + i, len - i, "Content-Type: message/rfc822") ||
 	    ci_prefix(line + i, len - i, "Content-Type: text/rfc822-headers"))
 		return 1;
+	/* A line of its own without dashes: IMail "Original message follows.", fml. */
+	if (ci_prefix(line + i, len - i, "Original message follows") ||
+	    ci_prefix(line + i, len - i, "Original mail as follows"))
+		return 1;
 	size_t dashes = 0;
 	while (i + dashes < len && strchr("-=*_>", line[i + dashes]))
 		dashes++;
@@ -1150,11 +1194,27 @@ ends_colon(const struct buf *d)
 	return k > 0 && d->data[k - 1] == ':';
 }
 
+/*
+ * Is this Sendmail's per-recipient status line, "554 <user@example.org>...
+ * reason"? It is complete on its own line: the transcript lines below it
+ * are about the next host or recipient.
+ */
+static int
+is_status_line(const char *line, size_t len)
+{
+	if (len < 8 || (line[0] != '4' && line[0] != '5') || !isdigit((unsigned char)line[1]) ||
+	    !isdigit((unsigned char)line[2]) || line[3] != ' ' || line[4] != '<')
+		return 0;
+	const char *gt = memchr(line + 4, '>', len - 4);
+	return gt && (size_t)(gt - line) + 4 <= len && memcmp(gt, ">...", 4) == 0;
+}
+
 /* Append the paragraph that explains the address at line offset lo to d. */
 static void
 paragraph(const char *h, size_t n, size_t lo, const char *self, struct buf *d)
 {
 	size_t off = lo, lines = 0;
+	int status_line = 0;
 	while (off < n && d->len < DIAG_MAX && lines < 12) {
 		const char *line = h + off;
 		const char *nl = memchr(line, '\n', n - off);
@@ -1162,6 +1222,10 @@ paragraph(const char *h, size_t n, size_t lo, const char *self, struct buf *d)
 		size_t k = 0;
 		while (k < len && isspace((unsigned char)line[k]))
 			k++;
+		if (lines == 0)
+			status_line = is_status_line(line, len);
+		else if (status_line && k == 0)
+			break; /* only its own folded lines follow a status line */
 		if (k == len && lines > 0 && words(d->data, d->len) > 2 && !ends_colon(d) &&
 		    !intro_follows(h, n, off))
 			break;
@@ -1301,6 +1365,70 @@ read_text_bounce(const char *h, size_t n, const struct env *e, int own, struct r
 		}
 		off = nl ? off + len + 1 : n;
 	}
+}
+
+/*
+ * fml (the Japanese mailing list manager, X-MLServer: fml) explains a refused
+ * post in a notice of its own: each failed address closes its line as
+ * "<list@example.org>." ("Duplicated Message-ID in <neko@example.co.jp>.",
+ * "NOT MEMBER article from <x@example.org>."). The line is the diagnostic.
+ */
+static void
+read_fml(const char *h, size_t n, const struct env *e, struct rlist *l)
+{
+	size_t off = 0;
+	while (off < n) {
+		const char *line = h + off;
+		const char *nl = memchr(line, '\n', n - off);
+		size_t len = nl ? (size_t)(nl - line) : n - off;
+		off = nl ? off + len + 1 : n;
+		while (len > 0 && isspace((unsigned char)line[len - 1]))
+			len--;
+		if (len < 5 || line[len - 1] != '.' || line[len - 2] != '>')
+			continue;
+		const char *lt = line + len - 2;
+		while (lt > line && *lt != '<')
+			lt--;
+		if (*lt != '<')
+			continue;
+		size_t pos = (size_t)(lt - line), at;
+		char *a = addr_next(line, len, &pos, &at);
+		if (!a || skipped(e, a)) {
+			free(a);
+			continue;
+		}
+		struct dsn_recipient *r = rcpt_add(l, a);
+		if (r)
+			set_str(&r->diagnostic, one_line(line, len, DIAG_MAX));
+	}
+}
+
+/*
+ * Does the readable text t (n bytes) hold an SMTP transcript of a failure:
+ * a line that opens with "RCPT TO:" naming an address (Sendmail's ">>> RCPT
+ * To:<x>", Verizon's "Message details: ... RCPT TO: x") and a 4xx/5xx reply?
+ */
+static int
+text_has_transcript(const char *t, size_t n)
+{
+	int rcpt = 0;
+	size_t off = 0;
+	while (off < n && !rcpt) {
+		const char *line = t + off;
+		const char *nl = memchr(line, '\n', n - off);
+		size_t len = nl ? (size_t)(nl - line) : n - off;
+		off = nl ? off + len + 1 : n;
+		size_t i = 0;
+		while (i < len && (isspace((unsigned char)line[i]) || line[i] == '>'))
+			i++;
+		rcpt = ci_prefix(line + i, len - i, "RCPT TO:") && memchr(line, '@', len);
+	}
+	if (!rcpt)
+		return 0;
+	char *s = xstrndup(t, n);
+	int code = find_reply(s);
+	free(s);
+	return code >= 400;
 }
 
 /* ---- kinds ---- */
@@ -1906,7 +2034,16 @@ dsn_parse(const char *msg, size_t len, struct dsn_report *out)
 		goto done;
 	}
 
-	int bbody = c.text.len && subject_has_n(c.text.data, hl, bounce_phrases);
+	/* fml's notices (a mailing list refusing a post) name the address their own way. */
+	const char *mls = hdr_get(&top, "X-MLServer");
+	if (l.n == 0 && mls && ci_find(mls, strlen(mls), "fml") >= 0 && c.text.len) {
+		read_fml(c.text.data, hl, &e, &l);
+		if (l.n)
+			set_str(&out->format, xstrdup("fml"));
+	}
+
+	int bbody = c.text.len && (subject_has_n(c.text.data, hl, bounce_phrases) ||
+	                           text_has_transcript(c.text.data, hl));
 	if (l.n == 0 &&
 	    (c.report || daemon || bsubj || bbody || hdr_get(&top, "X-Failed-Recipients"))) {
 		read_text_bounce(c.text.data ? c.text.data : "", hl, &e, 0, &l);

@@ -16,7 +16,7 @@ corpus=${KIRIM_BOUNCE_CORPUS:-$KIRIM_SRC/../shared/corpora/bounces}
 eq "classify exit" "$?" 0
 $PY3 - "$corpus/expected.tsv" classified.tsv >accuracy.txt <<'PYEND'
 import csv, os, sys
-exp = list(csv.DictReader(open(sys.argv[1]), delimiter='\t'))
+exp = list(csv.DictReader(open(sys.argv[1]), delimiter='\t', quoting=csv.QUOTE_NONE))  # a quoted local part is data
 got = {}
 for line in open(sys.argv[2]):
     f = line.rstrip('\n').split('\t')
@@ -59,11 +59,11 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }'; 
 echo "bounce corpus: recipient found for $nfound/$nfiles messages Sisimai parses ($(pct "$nfound" "$nfiles")%), $found/$nrcpt recipients;" \
 	"class agrees $cls_ok/$found ($(pct "$cls_ok" "$found")%), reason $reason_ok/$found ($(pct "$reason_ok" "$found")%);" \
 	"not- files read as bounces: $not_bounce/$nnot"
-# Floors just under today's figures (99.0%, 95.9%, 90.1%, 0 not- files), against regressions
-# (the targets 100% and 97% are not met yet: see docs/bounce-disagreements.md).
-awk -v f="$nfound" -v n="$nfiles" 'BEGIN { exit !(f >= 0.985 * n) }' && ok "recipients found >= 98.5%" || bad "recipients found" "$nfound/$nfiles"
-awk -v a="$cls_ok" -v n="$found" 'BEGIN { exit !(a >= 0.955 * n) }' && ok "class agrees >= 95.5%" || bad "class agreement" "$cls_ok/$found"
-awk -v a="$reason_ok" -v n="$found" 'BEGIN { exit !(a >= 0.90 * n) }' && ok "reason agrees >= 90%" || bad "reason agreement" "$reason_ok/$found"
+# Floors at the issue's targets or just under today's figures (99.6%, 97.1%, 91.0%, 0 not-
+# files): the 2 messages still missed are deliberate (docs/bounce-disagreements.md: D6, D8).
+awk -v f="$nfound" -v n="$nfiles" 'BEGIN { exit !(f >= n - 2) }' && ok "recipients found for all but the 2 documented" || bad "recipients found" "$nfound/$nfiles"
+awk -v a="$cls_ok" -v n="$found" 'BEGIN { exit !(a >= 0.97 * n) }' && ok "class agrees >= 97%" || bad "class agreement" "$cls_ok/$found"
+awk -v a="$reason_ok" -v n="$found" 'BEGIN { exit !(a >= 0.905 * n) }' && ok "reason agrees >= 90.5%" || bad "reason agreement" "$reason_ok/$found"
 [ "$not_bounce" -eq 0 ] && ok "not- files are not bounces" || bad "not- files" "$not_bounce read as bounces"
 
 # 2. The loop with real parts.

@@ -83,6 +83,21 @@ static const struct {
      BOUNCE_SOFT},
     {"rate limited, plain", BOUNCE_STAGE_UNKNOWN, 421, "4.7.0", "Rate limit exceeded, slow down",
      BOUNCE_SPEEDING, BOUNCE_SOFT},
+    {"Facebook recipient preferences under 5.1.1", BOUNCE_STAGE_UNKNOWN, 550, "5.1.1",
+     "550 5.1.1 RCP-P2 Refused due to recipient preferences", BOUNCE_FILTERED, BOUNCE_SOFT},
+    {"fml loop alert", BOUNCE_STAGE_UNKNOWN, 0, "", "Duplicated Message-ID in <list@example.org>.",
+     BOUNCE_SYSTEMERROR, BOUNCE_SOFT},
+    {"fml non-member post", BOUNCE_STAGE_UNKNOWN, 0, "", "NOT MEMBER article from <x@example.org>.",
+     BOUNCE_REJECTED, BOUNCE_SOFT},
+    {"IMail local unknown user", BOUNCE_STAGE_UNKNOWN, 0, "", "Unknown user: x@example.com",
+     BOUNCE_USERUNKNOWN, BOUNCE_HARD},
+    {"Postfix local(8) unknown user", BOUNCE_STAGE_UNKNOWN, 0, "", "unknown user: \"x\"",
+     BOUNCE_USERUNKNOWN, BOUNCE_HARD},
+    {"unknown user without the colon stays a filter", BOUNCE_STAGE_UNKNOWN, 550, "",
+     "550 Unknown user x@example.com", BOUNCE_FILTERED, BOUNCE_SOFT},
+    {"SMTP:RCPT host names the stage", BOUNCE_STAGE_UNKNOWN, 553, "5.3.0",
+     "SMTP:RCPT host 192.0.2.1: 553 5.3.0 <x@example.jp>... No such user here", BOUNCE_USERUNKNOWN,
+     BOUNCE_HARD},
 };
 
 static void
@@ -132,6 +147,8 @@ test_stage(void **state)
 	    {"SMTP error from remote mail server after end of data", BOUNCE_STAGE_DATA},
 	    {"after MAIL FROM:<a@b>", BOUNCE_STAGE_MAIL},
 	    {"550 user unknown", BOUNCE_STAGE_UNKNOWN},
+	    {"SMTP:RCPT host 192.0.2.1: 553 no such user", BOUNCE_STAGE_RCPT},
+	    {"SMTP:DATA host 192.0.2.1: 554 rejected", BOUNCE_STAGE_DATA},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		enum bounce_stage s = bounce_stage_of(rows[i].text, strlen(rows[i].text));

@@ -91,6 +91,38 @@ static const struct {
      "Delivery has failed to these recipients:\n\nz@w.example\n"
      "The recipient's mailbox is full and can't accept messages now=\n (mailbox full).\n",
      DSN_BOUNCE, "z@w.example", "mailboxfull", ""},
+    {"fml loop alert",
+     "From: list-admin@example.org\nTo: list-admin@example.org\n"
+     "Subject: Loop Alert: Duplicated Message-ID (list ML)\nX-MLServer: fml [fml 4.0.3]\n\n"
+     "Duplicated Message-ID in <list@example.org>.\n\n\nOriginal mail as follows:\n\n"
+     "   To: <someone@example.net>\n",
+     DSN_BOUNCE, "list@example.org", "systemerror", ""},
+    {"transcript summary without bounce words",
+     "From: post_master@sms.example\nTo: s@example.org\nSubject: Re:hi\n\n"
+     "Error: Invalid user address\n\nError message below:\n"
+     "550 - Requested action not taken: no such user here\n\nMessage details:\n"
+     "  MAIL FROM: s@example.org\n  RCPT TO: 555@sms.example\n  Size (in bytes): 222\n",
+     DSN_BOUNCE, "555@sms.example", "userunknown", ""},
+    {"Sendmail status line ends its paragraph",
+     "From: MAILER-DAEMON@a.example\nTo: s@example.org\nSubject: Returned mail: Host unknown\n\n"
+     "   ----- Transcript of session follows -----\n"
+     "554 <k@example.edu>... Remote protocol error: Connection reset by peer\n"
+     "550 example.or.jp (smtp)... 550 Host unknown\n"
+     "554 <m@example.or.jp>... 550 Host unknown (Authoritative answer from name server)\n",
+     DSN_BOUNCE, "k@example.edu", "blocked", ""},
+    {"Amazon SES quoting the remote reply",
+     "From: MAILER-DAEMON@amazonses.com\nTo: s@example.org\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=x\n\n"
+     "--x\nContent-Type: message/delivery-status\n\n"
+     "Final-Recipient: rfc822; u@example.jp\nAction: failed\nStatus: 5.1.0\n"
+     "Diagnostic-Code: smtp; 5.1.0 - Unknown address error 550-'5.7.1 <b@bounces.example>... "
+     "Access denied' (delivery attempts: 0)\n--x--\n",
+     DSN_BOUNCE, "u@example.jp", "rejected", ""},
+    {"IMail: the returned message starts at its marker line",
+     "From: postmaster@example.com\nTo: s@example.org\nSubject: Undeliverable Mail\n\n"
+     "Unknown user: k@example.com\n\n\nOriginal message follows.\n\n"
+     "Reply-To: other@example.org\nTo: k@example.com\n\nhi\n",
+     DSN_BOUNCE, "k@example.com", "userunknown", ""},
     {"ordinary mail", "From: a@b.example\nTo: c@d.example\nSubject: lunch?\n\nnoon?\n",
      DSN_NOT_BOUNCE, NULL, NULL, ""},
     {"empty", "", DSN_UNPARSEABLE, NULL, NULL, ""},
@@ -204,7 +236,8 @@ test_golden(void **state)
 	(void)state;
 	static const char *const names[] = {"postfix-rfc3464", "arf",         "autoreply",
 	                                    "qmail",           "exim-quota",  "not-bounce",
-	                                    "ses-bounce",      "fields-last", "postmaster-note"};
+	                                    "ses-bounce",      "fields-last", "postmaster-note",
+	                                    "fml-loop",        "sendmail-v5", "imail-marker"};
 	int update = getenv("KIRIM_UPDATE_GOLDEN") != NULL;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char in[1024], outp[1024];
