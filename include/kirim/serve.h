@@ -5,11 +5,12 @@
  * One libuv loop on the calling thread drives libmicrohttpd (its epoll fd is
  * polled by the loop, MHD_run is called when it is ready); routing and token
  * checks run on the loop (serve_route.h, token.h). Requests that change the
- * database are suspended and queued; one writer (uv_queue_work, one batch at
- * a time) applies the queue in one transaction (at most batch_max events) and
- * only then are the requests resumed and answered (group commit: a POST is
- * never answered before its write is committed). The store is used only by
- * the writer while serve_run runs.
+ * database are suspended and queued; one writer thread takes everything
+ * queued (at most batch_max events), applies it in one transaction and only
+ * then are those requests resumed and answered (group commit: a POST is never
+ * answered before its write is committed), while it starts on the next batch.
+ * The store's connection is used only by the writer thread while serve_run
+ * runs (the report pages open a second one).
  *
  * Limits: request body, request header memory, a deadline for a whole
  * request (slow senders are cut off), per-IP token-bucket rate and

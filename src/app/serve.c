@@ -2,15 +2,19 @@
  * serve - the unsubscribe and tracking HTTP endpoint (see serve.h).
  *
  * Threads: the loop thread runs libuv, libmicrohttpd (MHD_run from a
- * uv_poll on MHD's epoll fd) and every request handler; the libuv worker
- * pool runs one store batch at a time (writer_work), which alone touches the
- * store. A request that writes is suspended (MHD_suspend_connection) until
- * its batch has committed, then resumed and answered from the loop thread.
+ * uv_poll on MHD's epoll fd) and every request handler; the writer thread
+ * (writer_main) alone uses the store's connection, one batch (transaction) at
+ * a time, back to back while events are queued; the libuv worker pool runs
+ * the WAL checkpoints on their own connection. A request that writes is
+ * queued and suspended (MHD_suspend_connection) until its batch has
+ * committed, then resumed and answered from the loop thread (on_done). The
+ * /r/ report pages read through a second store the loop opens when needed.
  */
 #include "kirim/serve.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -82,19 +86,22 @@ struct bucket {
 	uint64_t last;
 };
 
-struct batch {
-	uv_work_t work;
-	struct serve *srv;
-	struct req **reqs;
-	struct store_serve_event *ev;
-	size_t n;
-	int rc;
+/* The writer's queue: the loop appends, the writer takes; both under lock. */
+struct wqueue {
+	uv_mutex_t lock;
+	uv_cond_t cond;
+	struct req *head, *tail; /* waiting for the writer */
+	size_t len;
+	struct req *done, *done_tail; /* committed (or failed), for the loop to answer */
+	bool quit;
+	unsigned long failed_batches, failed_events;
 	char err[256];
 };
 
 struct serve {
 	const struct serve_opts *o;
-	struct store *store;
+	struct store *store;   /* the writer thread's */
+	struct store *reports; /* the loop's own connection for /r/ pages, opened when needed */
 	struct store_serve *ss;
 	struct token_key *key;
 	struct MHD_Daemon *d;
@@ -106,10 +113,11 @@ struct serve {
 	uv_signal_t sigint, sigterm;
 	unsigned open_handles;
 	struct conn *conns;
-	struct req *qhead, *qtail;
-	size_t qlen;
-	struct batch batch;
-	bool writing, stopping, stopped;
+	struct wqueue wq;
+	uv_thread_t writer;
+	bool writer_started;
+	uv_async_t done_async;
+	bool stopping, stopped;
 	uint64_t stop_deadline;
 	unsigned suspended;
 	struct bucket *buckets;
@@ -387,91 +395,124 @@ client_addr(struct serve *srv, struct req *r, unsigned char addr[16])
 
 /* ---- the writer ---------------------------------------------------------------------- */
 
-static void writer_start(struct serve *srv);
 static void mhd_run(struct serve *srv);
 
+/*
+ * The writer thread: waits for queued events, takes all of them (up to
+ * batch_max) and applies them in one transaction, hands the batch back to the
+ * loop (wq.done, then the done_async wakes it) and at once starts on what was
+ * queued meanwhile, without waiting for the loop to answer the batch it
+ * finished (group commit, with the loop and the writer both busy under load).
+ */
 static void
-writer_work(uv_work_t *w)
+writer_main(void *arg)
 {
-	struct batch *b = w->data;
-	b->rc = store_serve_apply(b->srv->ss, b->ev, b->n);
-	if (b->rc < 0)
-		snprintf(b->err, sizeof(b->err), "%s", store_errmsg(b->srv->store));
+	struct serve *srv = arg;
+	struct req **reqs = xcalloc(srv->batch_max, sizeof(*reqs));
+	struct store_serve_event *ev = xcalloc(srv->batch_max, sizeof(*ev));
+	uv_mutex_lock(&srv->wq.lock);
+	for (;;) {
+		while (srv->wq.head == NULL && !srv->wq.quit)
+			uv_cond_wait(&srv->wq.cond, &srv->wq.lock);
+		if (srv->wq.head == NULL)
+			break; /* quit, and nothing left */
+		size_t n = 0;
+		while (srv->wq.head && n < srv->batch_max) {
+			struct req *r = srv->wq.head;
+			srv->wq.head = r->qnext;
+			r->qnext = NULL;
+			reqs[n] = r;
+			ev[n] = r->ev;
+			n++;
+		}
+		if (srv->wq.head == NULL)
+			srv->wq.tail = NULL;
+		srv->wq.len -= n;
+		uv_mutex_unlock(&srv->wq.lock);
+
+		int rc = store_serve_apply(srv->ss, ev, n);
+		if (rc < 0) {
+			/* The log is the loop's; errors go through it with the batch. */
+			char err[256];
+			snprintf(err, sizeof(err), "%s", store_errmsg(srv->store));
+			uv_mutex_lock(&srv->wq.lock);
+			snprintf(srv->wq.err, sizeof(srv->wq.err), "%s", err);
+			srv->wq.failed_batches++;
+			srv->wq.failed_events += n;
+			uv_mutex_unlock(&srv->wq.lock);
+		}
+		for (size_t i = 0; i < n; i++) {
+			reqs[i]->ev = ev[i];
+			reqs[i]->failed = rc < 0;
+			reqs[i]->qnext = i + 1 < n ? reqs[i + 1] : NULL;
+		}
+		uv_mutex_lock(&srv->wq.lock);
+		if (srv->wq.done_tail)
+			srv->wq.done_tail->qnext = reqs[0];
+		else
+			srv->wq.done = reqs[0];
+		srv->wq.done_tail = reqs[n - 1];
+		uv_async_send(&srv->done_async);
+	}
+	uv_mutex_unlock(&srv->wq.lock);
+	free(reqs);
+	free(ev);
 }
 
+/* On the loop: answer the requests whose batches have committed. */
 static void
-writer_done(uv_work_t *w, int status)
+on_done(uv_async_t *a)
 {
-	struct batch *b = w->data;
-	struct serve *srv = b->srv;
-	srv->writing = false;
-	if (b->rc < 0 || status < 0)
-		log_error("serve batch failed events=%zu error=\"%s\"", b->n,
-		          status < 0 ? uv_strerror(status) : b->err);
-	for (size_t i = 0; i < b->n; i++) {
-		struct req *r = b->reqs[i];
-		r->ev = b->ev[i];
-		r->failed = b->rc < 0 || status < 0;
+	struct serve *srv = a->data;
+	uv_mutex_lock(&srv->wq.lock);
+	struct req *r = srv->wq.done;
+	srv->wq.done = srv->wq.done_tail = NULL;
+	unsigned long fb = srv->wq.failed_batches, fe = srv->wq.failed_events;
+	char err[256];
+	snprintf(err, sizeof(err), "%s", srv->wq.err);
+	srv->wq.failed_batches = srv->wq.failed_events = 0;
+	uv_mutex_unlock(&srv->wq.lock);
+	if (fb)
+		log_error("serve batch failed batches=%lu events=%lu error=\"%s\"", fb, fe, err);
+	if (r == NULL)
+		return;
+	while (r) {
+		struct req *next = r->qnext;
+		r->qnext = NULL;
 		r->state = REQ_READY;
 		srv->suspended--;
 		MHD_resume_connection(r->mc);
+		r = next;
 	}
-	b->n = 0;
-	writer_start(srv);
 	mhd_run(srv);
 }
 
-/* Start a batch with what is queued, unless one is running (group commit). */
-static void
-writer_start(struct serve *srv)
-{
-	if (srv->writing || srv->qhead == NULL)
-		return;
-	struct batch *b = &srv->batch;
-	b->n = 0;
-	while (srv->qhead && b->n < srv->batch_max) {
-		struct req *r = srv->qhead;
-		srv->qhead = r->qnext;
-		r->qnext = NULL;
-		b->reqs[b->n] = r;
-		b->ev[b->n] = r->ev;
-		b->n++;
-		srv->qlen--;
-	}
-	if (srv->qhead == NULL)
-		srv->qtail = NULL;
-	srv->writing = true;
-	b->work.data = b;
-	int rc = uv_queue_work(&srv->loop, &b->work, writer_work, writer_done);
-	if (rc < 0) {
-		/* Cannot happen with a live loop; fail the batch rather than hang its requests. */
-		b->rc = STORE_E_SQL;
-		snprintf(b->err, sizeof(b->err), "uv_queue_work: %s", uv_strerror(rc));
-		writer_done(&b->work, 0);
-	}
-}
-
-/* Suspend r until its event is committed. */
+/* Queue r's event for the writer and suspend r until it is committed. */
 static enum MHD_Result
 enqueue(struct serve *srv, struct req *r)
 {
-	if (srv->qlen >= (size_t)srv->batch_max * QUEUE_FACTOR)
-		return answer(r, 503, srv->r_503);
 	r->ev.campaign_id = r->campaign;
 	r->ev.contact_id = r->contact;
 	r->ev.ts = (int64_t)time(NULL);
+	uv_mutex_lock(&srv->wq.lock);
+	if (srv->wq.len >= (size_t)srv->batch_max * QUEUE_FACTOR) {
+		uv_mutex_unlock(&srv->wq.lock);
+		return answer(r, 503, srv->r_503);
+	}
+	r->qnext = NULL;
+	if (srv->wq.tail)
+		srv->wq.tail->qnext = r;
+	else
+		srv->wq.head = r;
+	srv->wq.tail = r;
+	srv->wq.len++;
+	uv_cond_signal(&srv->wq.cond);
+	uv_mutex_unlock(&srv->wq.lock);
 	r->state = REQ_WAITING;
 	if (r->conn)
 		r->conn->busy = true;
-	if (srv->qtail)
-		srv->qtail->qnext = r;
-	else
-		srv->qhead = r;
-	srv->qtail = r;
-	srv->qlen++;
 	srv->suspended++;
 	MHD_suspend_connection(r->mc);
-	writer_start(srv);
 	return MHD_YES;
 }
 
@@ -589,7 +630,15 @@ answer_report(struct serve *srv, struct req *r)
 	snprintf(name, sizeof(name), "%.*s", (int)r->route.token_len, r->route.token);
 	struct report rep;
 	struct store_report_opts ro = {.top = 10, .slowest = 5};
-	if (store_report_fill(srv->store, name, &ro, &rep) < 0)
+	/* The store's own connection belongs to the writer thread: the loop reads on its own. */
+	if (srv->reports == NULL) {
+		char e[256];
+		if (store_open(store_path(srv->store), 0, &srv->reports, e, sizeof(e)) < 0) {
+			log_error("serve report error=\"%s\"", e);
+			return answer(r, 503, srv->r_503);
+		}
+	}
+	if (store_report_fill(srv->reports, name, &ro, &rep) < 0)
 		return answer(r, 404, srv->r_404);
 	struct buf html = BUF_INIT;
 	report_render(&html, &rep, REPORT_HTML, REPORT_BY_DOMAIN);
@@ -852,7 +901,8 @@ close_all(struct serve *srv)
 	uv_handle_t *hs[] = {(uv_handle_t *)&srv->poll,        (uv_handle_t *)&srv->mhd_timer,
 	                     (uv_handle_t *)&srv->sweep_timer, (uv_handle_t *)&srv->log_timer,
 	                     (uv_handle_t *)&srv->stop_timer,  (uv_handle_t *)&srv->sigint,
-	                     (uv_handle_t *)&srv->sigterm,     (uv_handle_t *)&srv->ckpt_timer};
+	                     (uv_handle_t *)&srv->sigterm,     (uv_handle_t *)&srv->ckpt_timer,
+	                     (uv_handle_t *)&srv->done_async};
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
 		if (hs[i]->data && !uv_is_closing(hs[i]))
 			uv_close(hs[i], on_close);
@@ -867,7 +917,8 @@ on_stop_timer(uv_timer_t *t)
 	const union MHD_DaemonInfo *di =
 	    MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 	unsigned conns = di ? di->num_connections : 0;
-	bool idle = !srv->writing && srv->qhead == NULL && srv->suspended == 0;
+	/* Every queued request is suspended until the loop has taken it back from the writer. */
+	bool idle = srv->suspended == 0;
 	if (!idle || (conns > 0 && uv_hrtime() < srv->stop_deadline))
 		return;
 	/* Nothing is suspended now, so MHD may close what is left. */
@@ -885,7 +936,7 @@ on_signal(uv_signal_t *s, int sig)
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
-	log_warn("serve stopping signal=%d queued=%zu", sig, srv->qlen);
+	log_warn("serve stopping signal=%d waiting=%u", sig, srv->suspended);
 	int lfd = MHD_quiesce_daemon(srv->d);
 	if (lfd >= 0)
 		close(lfd);
@@ -964,6 +1015,12 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 		snprintf(err, errsz, "--listen '%s': expected HOST:PORT or [IPV6]:PORT", o->listen);
 		return -1;
 	}
+	/*
+	 * SQLite's page cache takes and gives back memory with every batch; the
+	 * default malloc trimming then returns it to the kernel and faults it in
+	 * again (a tenth of the writer's time). Keep it.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	struct serve *srv = xcalloc(1, sizeof(*srv));
 	srv->o = o;
 	srv->store = s;
@@ -973,9 +1030,8 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	srv->rate = o->rate < 0 ? 0 : o->rate > 0 ? o->rate : 20;
 	srv->burst = o->burst ? o->burst : 100;
 	srv->buckets = xcalloc(BUCKETS, sizeof(*srv->buckets));
-	srv->batch.srv = srv;
-	srv->batch.reqs = xcalloc(srv->batch_max, sizeof(*srv->batch.reqs));
-	srv->batch.ev = xcalloc(srv->batch_max, sizeof(*srv->batch.ev));
+	uv_mutex_init(&srv->wq.lock);
+	uv_cond_init(&srv->wq.cond);
 	int ret = -1;
 	srv->ss = store_serve_new(s);
 	if (srv->ss == NULL) {
@@ -1013,10 +1069,12 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	uv_signal_init(&srv->loop, &srv->sigint);
 	uv_signal_init(&srv->loop, &srv->sigterm);
 	uv_timer_init(&srv->loop, &srv->ckpt_timer);
+	uv_async_init(&srv->loop, &srv->done_async, on_done);
 	uv_handle_t *hs[] = {(uv_handle_t *)&srv->poll,        (uv_handle_t *)&srv->mhd_timer,
 	                     (uv_handle_t *)&srv->sweep_timer, (uv_handle_t *)&srv->log_timer,
 	                     (uv_handle_t *)&srv->stop_timer,  (uv_handle_t *)&srv->sigint,
-	                     (uv_handle_t *)&srv->sigterm,     (uv_handle_t *)&srv->ckpt_timer};
+	                     (uv_handle_t *)&srv->sigterm,     (uv_handle_t *)&srv->ckpt_timer,
+	                     (uv_handle_t *)&srv->done_async};
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
 		hs[i]->data = srv;
 	srv->open_handles = sizeof(hs) / sizeof(hs[0]);
@@ -1029,6 +1087,15 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 		uv_timer_start(&srv->ckpt_timer, on_ckpt_timer, 200, 200);
 	else
 		log_warn("serve checkpoints stay in the commits: %s", store_errmsg(s));
+	/* From here on the store's connection is the writer thread's. */
+	if (uv_thread_create(&srv->writer, writer_main, srv) != 0) {
+		snprintf(err, errsz, "cannot start the writer thread");
+		close_all(srv);
+		uv_run(&srv->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&srv->loop);
+		goto out;
+	}
+	srv->writer_started = true;
 	log_info("serve listening=%s port=%u base_url=%s batch_max=%u rate=%g burst=%g "
 	         "max_body=%u timeout=%u",
 	         o->listen, port, o->base_url ? o->base_url : "-", srv->batch_max, srv->rate,
@@ -1045,15 +1112,23 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	if (ret < 0)
 		snprintf(err, errsz, "the event loop ended unexpectedly");
 out:
+	if (srv->writer_started) {
+		uv_mutex_lock(&srv->wq.lock);
+		srv->wq.quit = true;
+		uv_cond_signal(&srv->wq.cond);
+		uv_mutex_unlock(&srv->wq.lock);
+		uv_thread_join(&srv->writer);
+	}
 	if (srv->d)
 		MHD_stop_daemon(srv->d);
+	store_close(srv->reports);
 	responses_free(srv);
 	store_serve_free(srv->ss);
 	token_key_free(srv->key);
 	buf_free(&srv->log);
-	free(srv->batch.reqs);
-	free(srv->batch.ev);
 	free(srv->buckets);
+	uv_cond_destroy(&srv->wq.cond);
+	uv_mutex_destroy(&srv->wq.lock);
 	free(srv);
 	return ret;
 }

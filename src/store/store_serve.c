@@ -12,7 +12,9 @@
 #include "store_int.h"
 
 enum {
-	Q_TARGET,
+	Q_CAMPAIGN,
+	Q_QUEUED,
+	Q_CONTACT,
 	Q_SUPPRESS,
 	Q_LIST_REMOVE,
 	Q_DROP_QUEUED,
@@ -26,21 +28,31 @@ enum {
 enum { WAL_FRAMES_MAX = 4096 }; /* 64 MiB of WAL with kirim's 16 KiB pages */
 
 static const char *const serve_sql[Q_COUNT] = {
-    [Q_TARGET] = "SELECT c.name, c.list_id,"
-                 " CASE WHEN json_valid(c.options) AND json_extract(c.options,"
-                 " '$.unsubscribe_scope') = 'list' THEN 'list' ELSE 'all' END, k.email"
-                 " FROM campaigns c, contacts k WHERE c.id = ?1 AND k.id = ?2",
-    [Q_SUPPRESS] = "INSERT INTO suppressions(kind, value, reason, source, created_at)"
-                   " VALUES ('address', lower(?1), 'unsubscribe', ?2, ?3)"
-                   " ON CONFLICT (value, kind) DO NOTHING",
+    [Q_CAMPAIGN] = "SELECT name, list_id,"
+                   " CASE WHEN json_valid(options) AND json_extract(options,"
+                   " '$.unsubscribe_scope') = 'list' THEN 'list' ELSE 'all' END"
+                   " FROM campaigns WHERE id = ?1",
+    /* The campaigns that have queued messages (one index seek each). */
+    [Q_QUEUED] = "SELECT c.id, c.list_id FROM campaigns c WHERE EXISTS (SELECT 1 FROM"
+                 " messages m WHERE m.campaign_id = c.id AND m.state = 'queued')",
+    [Q_CONTACT] = "SELECT email FROM contacts WHERE id = ?1",
+    /*
+     * One row, not INSERT ... SELECT: a statement that can write only one row
+     * needs no statement journal (with 16 KiB pages, a copy of every page it
+     * touches). OR IGNORE: no row when the contact does not exist (NULL
+     * value) or the address is already suppressed.
+     */
+    [Q_SUPPRESS] = "INSERT OR IGNORE INTO suppressions(kind, value, reason, source, created_at)"
+                   " VALUES ('address', (SELECT lower(email) FROM contacts WHERE id = ?1),"
+                   " 'unsubscribe', ?2, ?3)",
     [Q_LIST_REMOVE] = "DELETE FROM list_members WHERE list_id = ?1 AND contact_id = ?2",
-    /* ?3 NULL: every campaign (address scope); else the campaigns of that list. */
-    /* By campaign, so that UNIQUE (campaign_id, contact_id) finds the rows. */
-    [Q_DROP_QUEUED] = "UPDATE messages SET state = 'suppressed', done_at = ?2"
-                      " WHERE campaign_id IN (SELECT id FROM campaigns WHERE ?3 IS NULL"
-                      " OR list_id = ?3) AND contact_id = ?1 AND state = 'queued'",
-    [Q_EVENT] = "INSERT INTO events(message_id, ts, type, detail)"
-                " SELECT id, ?3, ?4, ?5 FROM messages WHERE campaign_id = ?1 AND contact_id = ?2",
+    /* By (campaign, contact): UNIQUE (campaign_id, contact_id) finds the row. */
+    [Q_DROP_QUEUED] = "UPDATE messages SET state = 'suppressed', done_at = ?3"
+                      " WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'queued'",
+    /* One row (as Q_SUPPRESS); none when (campaign, contact) has no message. */
+    [Q_EVENT] = "INSERT OR IGNORE INTO events(message_id, ts, type, detail)"
+                " VALUES ((SELECT id FROM messages WHERE campaign_id = ?1 AND contact_id = ?2),"
+                " ?3, ?4, ?5)",
     [Q_UNSUPPRESS] = "DELETE FROM suppressions WHERE kind = 'address' AND value = lower(?1)"
                      " AND reason = 'unsubscribe'",
     [Q_LIST_ADD] = "INSERT INTO list_members(list_id, contact_id) VALUES (?1, ?2)"
@@ -49,10 +61,33 @@ static const char *const serve_sql[Q_COUNT] = {
                " WHERE id = ?1 AND json_valid(options)",
 };
 
+enum { CAMPAIGNS_MAX = 16 }; /* campaigns remembered per batch */
+
+/* A campaign as an unsubscribe needs it, read once per batch. */
+struct camp {
+	int64_t id;
+	bool found;
+	bool list_scope;
+	int64_t list_id;
+	char source[300]; /* "campaign:NAME" */
+};
+
+/* A campaign with queued messages (their rows are what an unsubscribe drops). */
+struct queued {
+	int64_t id, list_id;
+};
+
 struct store_serve {
 	struct store *s;
 	sqlite3_stmt *st[Q_COUNT];
 	sqlite3 *ckpt; /* a second connection for checkpoints, or NULL */
+	bool wal_full; /* the WAL passed WAL_FRAMES_MAX (set by the checkpoint thread) */
+	/* Valid during one store_serve_apply (the batch's transaction). */
+	struct camp camps[CAMPAIGNS_MAX];
+	size_t ncamps, camp_next;
+	struct queued *queued;
+	size_t nqueued, queued_cap;
+	bool queued_known;
 };
 
 /* store_serve_new - prepare every statement once */
@@ -68,6 +103,18 @@ store_serve_new(struct store *s)
 	 * this connection only; a failure here only costs speed.
 	 */
 	sqlite3_exec(store_db(s), "PRAGMA cache_size = -65536", NULL, NULL, NULL);
+	/*
+	 * The CHECK constraints of events, suppressions and messages test columns
+	 * that these statements set only to constants of their own ('address',
+	 * 'unsubscribe', 'suppressed', the event types), so they cannot fail
+	 * here; evaluating them costs each insert a temporary table for the
+	 * IN (...) list, a fifth of an unsubscribe's time. Off for this
+	 * connection until store_serve_free (set before the statements are
+	 * prepared: it changes the code SQLite makes for them).
+	 */
+	sqlite3_exec(store_db(s), "PRAGMA ignore_check_constraints = ON", NULL, NULL, NULL);
+	/* Statement journals and temporary tables in memory, never in a file per statement. */
+	sqlite3_exec(store_db(s), "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
 	for (int i = 0; i < Q_COUNT; i++) {
 		if (sqlite3_prepare_v3(store_db(s), serve_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 		                       &ss->st[i], NULL) != SQLITE_OK) {
@@ -91,6 +138,10 @@ store_serve_free(struct store_serve *ss)
 		sqlite3_exec(store_db(ss->s), "PRAGMA wal_autocheckpoint = 1000", NULL, NULL, NULL);
 		sqlite3_close(ss->ckpt);
 	}
+	sqlite3_exec(store_db(ss->s),
+	             "PRAGMA ignore_check_constraints = OFF; PRAGMA temp_store = DEFAULT", NULL,
+	             NULL, NULL);
+	free(ss->queued);
 	free(ss);
 }
 
@@ -114,33 +165,86 @@ run(struct store_serve *ss, sqlite3_stmt *st, const char *what)
 	return ret;
 }
 
-struct target {
-	char source[300]; /* "campaign:NAME" */
-	int64_t list_id;
-	bool list_scope;
-	char email[256];
-};
-
+/* The campaign of e, from this batch's cache or the database; NULL when it does not exist. */
 static int
-target_get(struct store_serve *ss, const struct store_serve_event *e, struct target *t)
+campaign_get(struct store_serve *ss, int64_t id, const struct camp **out)
 {
-	sqlite3_stmt *st = q(ss, Q_TARGET);
-	sqlite3_bind_int64(st, 1, e->campaign_id);
-	sqlite3_bind_int64(st, 2, e->contact_id);
+	for (size_t i = 0; i < ss->ncamps; i++) {
+		if (ss->camps[i].id == id) {
+			*out = ss->camps[i].found ? &ss->camps[i] : NULL;
+			return 0;
+		}
+	}
+	struct camp *c;
+	if (ss->ncamps < CAMPAIGNS_MAX) {
+		c = &ss->camps[ss->ncamps++];
+	} else {
+		c = &ss->camps[ss->camp_next];
+		ss->camp_next = (ss->camp_next + 1) % CAMPAIGNS_MAX;
+	}
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	sqlite3_stmt *st = q(ss, Q_CAMPAIGN);
+	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *scope = (const char *)sqlite3_column_text(st, 2);
-		const char *email = (const char *)sqlite3_column_text(st, 3);
-		snprintf(t->source, sizeof(t->source), "campaign:%s", name ? name : "");
-		t->list_id = sqlite3_column_int64(st, 1);
-		t->list_scope = scope && strcmp(scope, "list") == 0;
-		snprintf(t->email, sizeof(t->email), "%s", email ? email : "");
+		snprintf(c->source, sizeof(c->source), "campaign:%s", name ? name : "");
+		c->list_id = sqlite3_column_int64(st, 1);
+		c->list_scope = scope && strcmp(scope, "list") == 0;
+		c->found = true;
+	} else if (rc != SQLITE_DONE) {
 		sqlite3_reset(st);
-		return 0;
+		c->id = -1; /* not remembered */
+		return store_fail(ss->s, "find the campaign");
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? STORE_E_NOTFOUND : store_fail(ss->s, "find the campaign");
+	*out = c->found ? c : NULL;
+	return 0;
+}
+
+/* Which campaigns have queued messages: read once per batch, when an unsubscribe needs it. */
+static int
+queued_load(struct store_serve *ss)
+{
+	if (ss->queued_known)
+		return 0;
+	ss->nqueued = 0;
+	sqlite3_stmt *st = q(ss, Q_QUEUED);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (ss->nqueued == ss->queued_cap) {
+			ss->queued_cap = ss->queued_cap ? 2 * ss->queued_cap : 8;
+			ss->queued = xrealloc(ss->queued, ss->queued_cap * sizeof(*ss->queued));
+		}
+		ss->queued[ss->nqueued].id = sqlite3_column_int64(st, 0);
+		ss->queued[ss->nqueued].list_id = sqlite3_column_int64(st, 1);
+		ss->nqueued++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(ss->s, "find the campaigns with queued messages");
+	ss->queued_known = true;
+	return 0;
+}
+
+/* Whether the contact exists (1), not (0), or an error. */
+static int
+contact_email(struct store_serve *ss, int64_t id, char *email, size_t size)
+{
+	sqlite3_stmt *st = q(ss, Q_CONTACT);
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *e = (const char *)sqlite3_column_text(st, 0);
+		if (email)
+			snprintf(email, size, "%s", e ? e : "");
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(ss->s, "find the contact");
 }
 
 static int
@@ -160,52 +264,68 @@ event_add(struct store_serve *ss, struct store_serve_event *e, const char *type,
 	return rc;
 }
 
+/*
+ * The suppression (or list removal) says whether anything changed; only
+ * when nothing did is the contact looked up, to tell "already unsubscribed"
+ * from "no such contact". Queued messages are dropped campaign by campaign,
+ * only in the campaigns that have any (known once per batch).
+ */
 static int
-unsubscribe(struct store_serve *ss, struct store_serve_event *e, const struct target *t)
+unsubscribe(struct store_serve *ss, struct store_serve_event *e, const struct camp *c)
 {
 	sqlite3_stmt *st;
 	int rc;
-	if (t->list_scope) {
+	if (c->list_scope) {
 		st = q(ss, Q_LIST_REMOVE);
-		sqlite3_bind_int64(st, 1, t->list_id);
+		sqlite3_bind_int64(st, 1, c->list_id);
 		sqlite3_bind_int64(st, 2, e->contact_id);
 		rc = run(ss, st, "remove from the list");
 	} else {
 		st = q(ss, Q_SUPPRESS);
-		sqlite3_bind_text(st, 1, t->email, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, t->source, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 1, e->contact_id);
+		sqlite3_bind_text(st, 2, c->source, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, e->ts);
 		rc = run(ss, st, "suppress the address");
 	}
 	if (rc < 0)
 		return rc;
 	e->changed = sqlite3_changes(store_db(ss->s)) > 0;
-	st = q(ss, Q_DROP_QUEUED);
-	sqlite3_bind_int64(st, 1, e->contact_id);
-	sqlite3_bind_int64(st, 2, e->ts);
-	if (t->list_scope)
-		sqlite3_bind_int64(st, 3, t->list_id);
-	if ((rc = run(ss, st, "drop queued messages")) < 0)
+	if (!e->changed && (rc = contact_email(ss, e->contact_id, NULL, 0)) <= 0)
+		return rc < 0 ? rc : STORE_E_NOTFOUND;
+	if ((rc = queued_load(ss)) < 0)
 		return rc;
+	for (size_t i = 0; i < ss->nqueued; i++) {
+		if (c->list_scope && ss->queued[i].list_id != c->list_id)
+			continue;
+		st = q(ss, Q_DROP_QUEUED);
+		sqlite3_bind_int64(st, 1, ss->queued[i].id);
+		sqlite3_bind_int64(st, 2, e->contact_id);
+		sqlite3_bind_int64(st, 3, e->ts);
+		if ((rc = run(ss, st, "drop queued messages")) < 0)
+			return rc;
+	}
 	if (!e->changed)
 		return 0;
 	return event_add(ss, e, "unsubscribe",
-	                 t->list_scope ? "{\"scope\":\"list\"}" : "{\"scope\":\"all\"}");
+	                 c->list_scope ? "{\"scope\":\"list\"}" : "{\"scope\":\"all\"}");
 }
 
 static int
-resubscribe(struct store_serve *ss, struct store_serve_event *e, const struct target *t)
+resubscribe(struct store_serve *ss, struct store_serve_event *e, const struct camp *c)
 {
 	sqlite3_stmt *st;
-	int rc;
-	if (t->list_scope) {
+	char email[256];
+	int rc = contact_email(ss, e->contact_id, email, sizeof(email));
+	if (rc <= 0)
+		return rc < 0 ? rc : STORE_E_NOTFOUND;
+	if (c->list_scope) {
 		st = q(ss, Q_LIST_ADD);
-		sqlite3_bind_int64(st, 1, t->list_id);
+		sqlite3_bind_int64(st, 1, c->list_id);
 		sqlite3_bind_int64(st, 2, e->contact_id);
 		rc = run(ss, st, "add back to the list");
 	} else {
 		st = q(ss, Q_UNSUPPRESS);
-		sqlite3_bind_text(st, 1, t->email, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
 		rc = run(ss, st, "lift the suppression");
 	}
 	if (rc == 0)
@@ -240,16 +360,18 @@ click_url(struct store_serve *ss, struct store_serve_event *e)
 static int
 apply_one(struct store_serve *ss, struct store_serve_event *e)
 {
-	struct target t;
+	const struct camp *c;
 	char detail[96];
 	int rc;
 	switch (e->type) {
 	case STORE_SERVE_UNSUBSCRIBE:
 	case STORE_SERVE_RESUBSCRIBE:
-		if ((rc = target_get(ss, e, &t)) < 0)
+		if ((rc = campaign_get(ss, e->campaign_id, &c)) < 0)
 			return rc;
-		return e->type == STORE_SERVE_UNSUBSCRIBE ? unsubscribe(ss, e, &t)
-		                                          : resubscribe(ss, e, &t);
+		if (c == NULL)
+			return STORE_E_NOTFOUND;
+		return e->type == STORE_SERVE_UNSUBSCRIBE ? unsubscribe(ss, e, c)
+		                                          : resubscribe(ss, e, c);
 	case STORE_SERVE_OPEN:
 		if (e->machine)
 			snprintf(detail, sizeof(detail), "{\"machine\":true,\"agent\":\"%s\"}",
@@ -283,9 +405,13 @@ store_serve_checkpoint_start(struct store_serve *ss)
 	sqlite3_busy_timeout(ss->ckpt, 5000);
 	/* A connection finds the journal mode when it first reads the file. */
 	sqlite3_exec(ss->ckpt, "PRAGMA journal_mode", NULL, NULL, NULL);
-	/* After a checkpoint has caught up, the next commit restarts the WAL and trims it. */
+	/*
+	 * After a checkpoint has caught up, the next commit restarts the WAL; it
+	 * is trimmed only past twice WAL_FRAMES_MAX, so it is overwritten in place
+	 * (writing into a trimmed file costs the kernel new pages every time).
+	 */
 	sqlite3_exec(store_db(ss->s),
-	             "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864", NULL,
+	             "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 134217728", NULL,
 	             NULL, NULL);
 	return 0;
 }
@@ -301,12 +427,14 @@ store_serve_checkpoint(struct store_serve *ss)
 	/*
 	 * Under a steady stream of commits a passive checkpoint never finds the
 	 * log fully copied when a writer starts, so the WAL would only grow. Past
-	 * WAL_FRAMES_MAX, what little is left is copied while the writer waits
-	 * (busy timeout) and the WAL starts over from its beginning.
+	 * WAL_FRAMES_MAX, the writer itself copies what little is left after its
+	 * next commit (store_serve_apply), and its next transaction starts the
+	 * WAL over from its beginning. (A RESTART checkpoint here would take the
+	 * write lock from a writer that holds it almost all the time, and its
+	 * busy-handler sleeps, whole milliseconds, would stall every request.)
 	 */
-	if (rc == SQLITE_OK && log > WAL_FRAMES_MAX)
-		rc = sqlite3_wal_checkpoint_v2(ss->ckpt, NULL, SQLITE_CHECKPOINT_RESTART, &log,
-		                               &done);
+	if (rc == SQLITE_OK)
+		__atomic_store_n(&ss->wal_full, log > WAL_FRAMES_MAX, __ATOMIC_RELAXED);
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : STORE_E_SQL;
 }
 
@@ -317,6 +445,8 @@ store_serve_apply(struct store_serve *ss, struct store_serve_event *ev, size_t n
 	int rc = store_begin(ss->s);
 	if (rc < 0)
 		return rc;
+	ss->ncamps = ss->camp_next = 0;
+	ss->queued_known = false;
 	for (size_t i = 0; i < n; i++) {
 		struct store_serve_event *e = &ev[i];
 		e->result = 0;
@@ -333,7 +463,16 @@ store_serve_apply(struct store_serve *ss, struct store_serve_event *ev, size_t n
 		}
 	}
 	rc = store_commit(ss->s);
-	if (rc < 0)
+	if (rc < 0) {
 		store_rollback(ss->s);
-	return rc;
+		return rc;
+	}
+	if (__atomic_load_n(&ss->wal_full, __ATOMIC_RELAXED)) {
+		/* BUSY: the checkpoint thread is copying; try after the next batch. */
+		int log = 0, done = 0;
+		if (sqlite3_wal_checkpoint_v2(store_db(ss->s), NULL, SQLITE_CHECKPOINT_PASSIVE,
+		                              &log, &done) == SQLITE_OK)
+			__atomic_store_n(&ss->wal_full, false, __ATOMIC_RELAXED);
+	}
+	return 0;
 }
