@@ -41,6 +41,8 @@ enum {
 	/* Rendered bytes in flight at most (each is copied once more into its connection's
 	 * write buffer): what keeps memory flat whatever the concurrency and message size. */
 	SENDER_MAX_INFLIGHT_BYTES = 16 << 20,
+	/* ... direct: SENDER_DIRECT_WINDOW messages of 4 KB; see there. */
+	SENDER_DIRECT_INFLIGHT_BYTES = 48 << 20,
 	/* How long a domain's DNS answer is reused in a run, whatever its TTL says (the dns
 	 * module caches by TTL too; this only spares a look-up per message). */
 	SENDER_DNS_MIN_S = 5,
@@ -50,8 +52,10 @@ enum {
 	SENDER_POLICY_CHECK_S = 3,
 	/* ... and for a pause or cancel from another process (the worker's batches). */
 	SENDER_STATE_CHECK_S = 1,
-	/* Messages in flight at least, direct: many destinations share the window. */
-	SENDER_DIRECT_WINDOW = 4096,
+	/* Messages in flight at least, direct: many destinations share the window, and a
+	 * destination waiting for a connection slot needs a queue worth the connect (the
+	 * pool gives slots to the longest queues): with 100 destinations, about 120 each. */
+	SENDER_DIRECT_WINDOW = 12288,
 };
 
 /* One outcome waiting to be written. Strings are owned. */
@@ -186,6 +190,7 @@ struct sender {
 	size_t inflight_bytes;
 	size_t avg_bytes; /* of the messages rendered so far (0 before the first) */
 	unsigned window;
+	size_t max_bytes; /* rendered bytes in flight at most */
 	uint64_t due;
 	double t0;
 };
@@ -567,7 +572,7 @@ sender_pump(struct sender *S)
 	if (S->working || S->finished)
 		return;
 	bool room = !S->draining && S->inflight + S->o->batch / 2 <= S->window &&
-	            S->inflight_bytes < SENDER_MAX_INFLIGHT_BYTES / 2;
+	            S->inflight_bytes < S->max_bytes / 2;
 	bool flush =
 	    S->npending >= S->o->batch || ((S->npending || S->ndstates) && (S->draining || room));
 	if (!room && !flush) {
@@ -588,8 +593,7 @@ sender_pump(struct sender *S)
 	if (room) {
 		size_t free_slots = S->window - S->inflight;
 		if (S->avg_bytes) {
-			size_t by_bytes =
-			    (SENDER_MAX_INFLIGHT_BYTES - S->inflight_bytes) / S->avg_bytes;
+			size_t by_bytes = (S->max_bytes - S->inflight_bytes) / S->avg_bytes;
 			if (by_bytes < free_slots)
 				free_slots = by_bytes ? by_bytes : 1;
 		}
@@ -1192,6 +1196,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	bool direct = url == NULL || *url == '\0';
 	/* Direct delivery spreads the window over many destinations: keep enough in flight
 	 * that each has a run of messages for its connections (the byte cap still holds). */
+	S->max_bytes = direct ? SENDER_DIRECT_INFLIGHT_BYTES : SENDER_MAX_INFLIGHT_BYTES;
 	if (direct && S->window < SENDER_DIRECT_WINDOW)
 		S->window = SENDER_DIRECT_WINDOW;
 	struct smtp_url u;

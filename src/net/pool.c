@@ -64,13 +64,28 @@ struct pool_dest {
 	uint64_t down_until; /* uv_now() ms */
 	struct smtp_result down;
 	char down_ecode[16], down_text[256];
+	/* On the pool's list of destinations waiting for a global slot, since (uv_now() ms;
+	 * 0 once it has a session). */
+	bool starved;
+	uint64_t starved_since;
+	struct pool_dest *next_starved;
 	struct pool_dest *next;
 };
 
 enum {
 	POOL_DOWN_MS = 30 * 1000,
 	/* A session idle this long may be closed to give its slot to another destination. */
-	POOL_IDLE_STEAL_MS = 50,
+	POOL_IDLE_STEAL_MS = 2,
+	/* A destination opens a session beyond its first only while this many jobs wait per
+	 * session it has: a session costs a connect, a greeting, EHLO (and TLS) and a global
+	 * slot, worth it for a queue, not for a handful (Postfix likewise grows a
+	 * destination's concurrency only while its queue keeps the sessions busy). */
+	POOL_SESSION_JOBS = 8,
+	/* A destination without a free global slot closes another's idle session for one
+	 * when this many jobs wait, or once it has waited POOL_STARVED_MS: a queue that
+	 * grows meanwhile makes the new session worth its connect. */
+	POOL_STEAL_JOBS = 64,
+	POOL_STARVED_MS = 500,
 };
 
 struct pool {
@@ -81,6 +96,10 @@ struct pool {
 	void *owner;
 	struct pool_dest *dests;
 	struct throttle_bucket bucket; /* the global message rate */
+	/* Destinations with jobs waiting while every global slot is taken; when a session
+	 * goes idle the slot timer gives them its slot after POOL_IDLE_STEAL_MS. */
+	struct pool_dest *starved;
+	uv_timer_t slot_timer;
 	struct conn *all;
 	size_t busy;
 	unsigned long connects;
@@ -88,6 +107,8 @@ struct pool {
 };
 
 static void dest_kick(struct pool_dest *d);
+static void pool_slot_wake(struct pool *p);
+static void pool_kick_starved(struct pool *p);
 
 /* dest_route - a route not marked bad at now, of the lowest preference (in turn among
  * equals), or NULL */
@@ -157,6 +178,8 @@ pool_new(uv_loop_t *loop, unsigned max_conns, const struct pool_cbs *cbs, void *
 	p->cbs = *cbs;
 	p->owner = owner;
 	throttle_bucket_init(&p->bucket, 0, 0, 0);
+	uv_timer_init(loop, &p->slot_timer);
+	p->slot_timer.data = p;
 	return p;
 }
 
@@ -428,6 +451,7 @@ on_want_job(struct smtp_session *s, void *owner)
 		c->state = C_IDLE;
 		c->idle_since = uv_now(d->p->loop);
 		d->idle++;
+		pool_slot_wake(d->p);
 	}
 	return job;
 }
@@ -503,9 +527,7 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 	if (!p->shutdown)
 		dest_kick(d);
 	/* Another destination may have waited for a free global slot. */
-	for (struct pool_dest *o = p->dests; o && !p->shutdown; o = o->next)
-		if (o != d && o->queued)
-			dest_kick(o);
+	pool_kick_starved(p);
 }
 
 static const struct smtp_session_cbs pool_session_cbs = {
@@ -535,6 +557,7 @@ dest_start(struct pool_dest *d, struct route *rt)
 	}
 	c->next = p->all;
 	p->all = c;
+	d->starved_since = 0;
 	d->conns++;
 	d->starting++;
 	p->conns++;
@@ -543,6 +566,15 @@ dest_start(struct pool_dest *d, struct route *rt)
 	          d->queued);
 	/* A failure to start reports through on_closed, which does the accounting. */
 	smtp_session_connect(c->s, (const struct sockaddr *)&rt->addr, rt->name);
+}
+
+/* dest_wants_session - whether d's waiting jobs call for one more session now (limits
+ * aside) */
+static bool
+dest_wants_session(const struct pool_dest *d)
+{
+	return d->queued > d->starting && d->idle == 0 && d->conns < dest_conns(d) &&
+	       d->queued >= (size_t)POOL_SESSION_JOBS * d->conns;
 }
 
 /* dest_kick - give idle sessions work, and open sessions while jobs wait and limits allow */
@@ -572,8 +604,8 @@ dest_kick(struct pool_dest *d)
 	 * destination opens one at a time, and only when a message may go now. */
 	uint64_t now = uv_now(p->loop);
 	struct route *rt;
-	while (d->queued > d->starting && d->idle == 0 && d->conns < dest_conns(d) &&
-	       p->conns < p->max_conns && (rt = dest_route(d, now)) != NULL) {
+	while (dest_wants_session(d) && p->conns < p->max_conns &&
+	       (rt = dest_route(d, now)) != NULL) {
 		if (d->bucket.rate > 0 && d->starting > 0)
 			break;
 		double t = throttle_bucket_wait(&d->bucket, now_s);
@@ -589,8 +621,8 @@ dest_kick(struct pool_dest *d)
 		throttle_bucket_take(&d->connect_bucket, now_s);
 		dest_start(d, rt);
 	}
-	if (d->queued > d->starting && d->idle == 0 && d->conns < dest_conns(d) &&
-	    p->conns >= p->max_conns && dest_routable(d, now) && !dest_suspended(d)) {
+	if (dest_wants_session(d) && p->conns >= p->max_conns && dest_routable(d, now) &&
+	    !dest_suspended(d)) {
 		/* Every global slot is taken: close one session of another destination that
 		 * has been idle a while (what Postfix's connection cache does), so that jobs
 		 * waiting here are not stuck behind connections nobody uses; its on_closed
@@ -605,13 +637,28 @@ dest_kick(struct pool_dest *d)
 				victim = c;
 				oldest = c->idle_since;
 			}
-		if (victim && now - oldest >= POOL_IDLE_STEAL_MS) {
+		/* Either way d waits on the starved list: the close (on_closed), or the slot
+		 * timer armed when a session goes idle, looks at it again. */
+		if (!d->starved) {
+			d->starved = true;
+			d->next_starved = p->starved;
+			p->starved = d;
+		}
+		/* A short queue takes a slot from another destination only after waiting a
+		 * while: meanwhile longer queues go first and its own queue grows, so that
+		 * each new session has more to carry. */
+		if (d->starved_since == 0)
+			d->starved_since = now;
+		uint64_t waited = now - d->starved_since;
+		if (victim && d->queued < POOL_STEAL_JOBS && waited < POOL_STARVED_MS) {
+			dest_wake(d, (double)(POOL_STARVED_MS - waited) / 1000.0);
+		} else if (victim && now - oldest >= POOL_IDLE_STEAL_MS) {
 			victim->closing = true;
 			log_debug("pool dest=%s closes an idle session of %s for a slot", d->name,
 			          victim->d->name);
 			smtp_session_close(victim->s);
 		} else if (victim) {
-			dest_wake(d, (double)(POOL_IDLE_STEAL_MS - (now - oldest)) / 1000.0);
+			pool_slot_wake(p);
 		}
 	}
 	if (d->queued && d->conns == 0 && !dest_routable(d, now)) {
@@ -627,6 +674,57 @@ dest_kick(struct pool_dest *d)
 		         (unsigned long long)((until - now + 999) / 1000), d->down_text);
 		dest_fail_queue(d, &d->down);
 	}
+}
+
+static int
+cmp_queued_desc(const void *a, const void *b)
+{
+	const struct pool_dest *x = *(struct pool_dest *const *)a;
+	const struct pool_dest *y = *(struct pool_dest *const *)b;
+	return x->queued < y->queued ? 1 : x->queued > y->queued ? -1 : 0;
+}
+
+/* pool_kick_starved - look again at every destination waiting for a global slot, the
+ * longest queue first, so that the slots freed go where a session has the most to carry
+ * (dest_kick puts those still waiting back on the list) */
+static void
+pool_kick_starved(struct pool *p)
+{
+	size_t n = 0;
+	for (struct pool_dest *d = p->starved; d; d = d->next_starved)
+		n++;
+	if (n == 0)
+		return;
+	struct pool_dest **v = xcalloc(n, sizeof(*v));
+	n = 0;
+	for (struct pool_dest *d = p->starved; d; d = d->next_starved)
+		v[n++] = d;
+	p->starved = NULL;
+	for (size_t i = 0; i < n; i++) {
+		v[i]->starved = false;
+		v[i]->next_starved = NULL;
+	}
+	qsort(v, n, sizeof(*v), cmp_queued_desc);
+	for (size_t i = 0; i < n && !p->shutdown; i++)
+		if (v[i]->queued)
+			dest_kick(v[i]);
+	free(v);
+}
+
+static void
+on_slot_timer(uv_timer_t *t)
+{
+	pool_kick_starved(t->data);
+}
+
+/* pool_slot_wake - a session went idle: when destinations wait for a slot, give them one
+ * once the session has been idle POOL_IDLE_STEAL_MS (its own destination may have more
+ * work by then) */
+static void
+pool_slot_wake(struct pool *p)
+{
+	if (p->starved && !p->shutdown && !uv_is_active((uv_handle_t *)&p->slot_timer))
+		uv_timer_start(&p->slot_timer, on_slot_timer, POOL_IDLE_STEAL_MS + 1, 0);
 }
 
 void
@@ -705,6 +803,8 @@ pool_shutdown(struct pool *p)
 {
 	struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "shutting down", SMTP_RESULT_ABORTED};
 	p->shutdown = true;
+	if (!uv_is_closing((uv_handle_t *)&p->slot_timer))
+		uv_close((uv_handle_t *)&p->slot_timer, NULL);
 	for (struct pool_dest *d = p->dests; d; d = d->next) {
 		dest_fail_queue(d, &r);
 		if (!uv_is_closing((uv_handle_t *)&d->timer))
