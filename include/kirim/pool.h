@@ -5,10 +5,13 @@
  * shared by every domain it serves): its routes (host addresses, in the order
  * to try them), its TLS/AUTH settings and its limits (connections at once,
  * jobs per connection). Jobs wait in the destination's queue; the pool
- * opens sessions up to the limits (and a global one), keeps them busy with the
- * next job, and lets the session's idle timeout close them when the queue is
- * empty. New sessions go to a route that is not marked bad, of the lowest
- * preference, turn by turn among equals (MX load spreading). A session
+ * opens sessions up to the limits (and a global one; a session beyond a
+ * destination's first only while 8 jobs wait per session), keeps them busy
+ * with the next job, and lets the session's idle timeout close them when the
+ * queue is empty. When every global slot is taken, destinations with waiting
+ * jobs get the slots of sessions that go idle elsewhere, the longest queues
+ * first (at once for 64 jobs, else after waiting 500 ms). New sessions go to a route that is not
+ * marked bad, of the lowest preference, turn by turn among equals (MX load spreading). A session
  * that ends without finishing a job (refused, unreachable, timed out, 4xx or
  * 5xx greeting) marks its route bad for 30 s and the next session tries the
  * next route: MX failover. When every route is bad and no session is left,
