@@ -33,6 +33,7 @@
 #ifndef KIRIM_POOL_H
 #define KIRIM_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <uv.h>
@@ -125,6 +126,10 @@ void pool_dest_info(const struct pool_dest *d, struct pool_dest_info *out);
 void pool_set_rate(struct pool *p, double rate);
 /* pool_submit - queue a job (borrowed until job_done) for a destination */
 void pool_submit(struct pool_dest *d, struct smtp_job *job);
+/* pool_hand_back - hand back (flagged ABORTED, never attempted) every queued job match()
+ * picks, e.g. one campaign's when it is paused while others go on */
+void pool_hand_back(struct pool *p, bool (*match)(const struct smtp_job *job, void *arg),
+                    void *arg);
 /* pool_stats - what the pool holds now */
 void pool_stats(const struct pool *p, struct pool_stats *st);
 /*

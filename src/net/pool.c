@@ -788,6 +788,41 @@ pool_submit(struct pool_dest *d, struct smtp_job *job)
 }
 
 void
+pool_hand_back(struct pool *p, bool (*match)(const struct smtp_job *job, void *arg), void *arg)
+{
+	/* Unlink every match first: handing one back calls the owner, who may submit more. */
+	struct back {
+		struct pool_dest *d;
+		struct smtp_job *job;
+	} *back = NULL;
+	size_t n = 0, cap = 0;
+	for (struct pool_dest *d = p->dests; d; d = d->next) {
+		struct qnode **pp = &d->head;
+		d->tail = NULL;
+		while (*pp) {
+			struct qnode *q = *pp;
+			if (!match(q->job, arg)) {
+				d->tail = q;
+				pp = &q->next;
+				continue;
+			}
+			*pp = q->next;
+			d->queued--;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				back = xrealloc(back, cap * sizeof(*back));
+			}
+			back[n++] = (struct back){d, q->job};
+			free(q);
+		}
+	}
+	struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "handed back", SMTP_RESULT_ABORTED};
+	for (size_t i = 0; i < n; i++)
+		fail_job(back[i].d, back[i].job, &r);
+	free(back);
+}
+
+void
 pool_stats(const struct pool *p, struct pool_stats *st)
 {
 	memset(st, 0, sizeof(*st));
