@@ -45,6 +45,13 @@ typedef void (*sender_progress_cb)(void *arg, const struct sender_progress *p);
 
 struct sender_opts {
 	const char *campaign;
+	/* Several campaigns at once (kirim run), instead of campaign: one pool, so they share
+	 * the per-destination limits, each batch's claims split evenly among those with work.
+	 * campaign_stats (optional, ncampaigns entries) gets each one's figures; the run's
+	 * stats add them up. One that cannot start is skipped (its stats say why). */
+	const char *const *campaigns;
+	size_t ncampaigns;
+	struct sender_stats *campaign_stats;
 	const char *relay_url;     /* NULL: the config's [relay] url; none there: direct */
 	int direct;                /* deliver to MX hosts even when the config names a relay */
 	int tls;                   /* enum tls_policy, or -1: the config's, else verify (relay) or

@@ -148,11 +148,17 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 			return SENDER_E_STORE;
 		}
 		pick_next(&p, sched);
-		for (size_t i = 0; i < p.n && !*o->stop; i++) {
+		if (p.n > 0 && !*o->stop) {
+			/* Every campaign with work now sends in the same turn, through one pool:
+			 * they share each destination's limits, and each batch is split evenly
+			 * among those that still have messages due. */
 			struct sender_opts so = o->send;
-			struct sender_stats ss;
+			struct sender_stats ss, *cs = xcalloc(p.n, sizeof(*cs));
 			char serr[1024] = "";
-			so.campaign = p.names[i];
+			so.campaign = NULL;
+			so.campaigns = (const char *const *)p.names;
+			so.ncampaigns = p.n;
+			so.campaign_stats = cs;
 			so.turn_s = o->turn_s > 0 ? o->turn_s : 30;
 			so.stop = o->stop;
 			rc = sender_run(s, cfg, &so, &ss, serr, sizeof(serr));
@@ -164,20 +170,24 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 			st->failed += ss.failed;
 			if (rc == SENDER_E_STORE) {
 				snprintf(err, errsz, "%s", serr);
+				free(cs);
 				pick_clear(&p);
 				return rc;
 			}
 			if (rc < 0)
-				log_warn("campaign=%s not sent: %s", p.names[i], serr);
-			else
+				log_warn("campaigns not sent: %s", serr);
+			for (size_t i = 0; rc == 0 && i < p.n; i++)
 				log_info(
 				    "campaign=%s turn attempted=%llu delivered=%llu deferred=%llu "
 				    "bounced=%llu failed=%llu seconds=%.1f%s%s",
-				    p.names[i], (unsigned long long)ss.attempted,
-				    (unsigned long long)ss.delivered,
-				    (unsigned long long)ss.deferred, (unsigned long long)ss.bounced,
-				    (unsigned long long)ss.failed, ss.seconds,
-				    ss.paused ? " paused=" : "", ss.paused ? ss.why : "");
+				    p.names[i], (unsigned long long)cs[i].attempted,
+				    (unsigned long long)cs[i].delivered,
+				    (unsigned long long)cs[i].deferred,
+				    (unsigned long long)cs[i].bounced,
+				    (unsigned long long)cs[i].failed, cs[i].seconds,
+				    cs[i].paused || cs[i].why[0] ? " paused=" : "",
+				    cs[i].paused || cs[i].why[0] ? cs[i].why : "");
+			free(cs);
 		}
 		bool worked = p.n > 0;
 		int64_t next = p.next;

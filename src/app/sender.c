@@ -58,8 +58,11 @@ enum {
 	SENDER_DIRECT_WINDOW = 12288,
 };
 
+struct scamp;
+
 /* One outcome waiting to be written. Strings are owned. */
 struct sresult {
+	struct scamp *c; /* the campaign of the message */
 	int64_t message_id;
 	enum outcome outcome;
 	int attempted; /* 0: handed back unattempted (shutdown) */
@@ -76,6 +79,7 @@ struct sresult {
 /* One message on its way: the job the pool carries, and what it needs. */
 struct sjob {
 	struct smtp_job job;
+	struct scamp *c;
 	int64_t message_id;
 	int attempts;
 	int64_t queued_at;
@@ -126,13 +130,42 @@ struct sdomain {
 	size_t nwait, capwait;
 };
 
+/*
+ * A campaign of the run: a sender sends one (kirim send) or several at once (kirim run),
+ * all through one pool, so that they share each destination's limits and the global one.
+ * Fields marked (worker) belong to the batch running on the worker thread.
+ */
+struct scamp {
+	struct sender *S;
+	struct store_campaign camp;
+	struct campaign_composer cc;
+	struct sender_stats *st; /* this campaign's figures (the run's own when only one) */
+	/* Bounces: its totals (loop) and the copy a batch judges (worker). */
+	struct store_bounce_totals totals, wtotals;
+	bool paused; /* paused itself (auto-pause): nothing new starts */
+	char pause_why[256];
+	char held[16];      /* "paused" or "cancelled" by another process: nothing new starts */
+	bool stopped;       /* its queued jobs were handed back (held, paused) */
+	bool exhausted;     /* a claim found less than it asked: nothing more due in this run */
+	int want, claimed;  /* this batch's (worker) */
+	size_t links_saved; /* click-tracking links written to the campaign so far */
+	/* Its send window (options.window, in options.tz or each recipient's own "timezone"
+	 * attribute), checked on the loop as jobs are routed. */
+	bool has_window;
+	struct when_window send_window;
+	char camp_tz[WHEN_TZ_NAME_MAX];
+	struct strmap zones; /* zone name → struct szone */
+	uint64_t due;
+};
+
 struct sender {
 	uv_loop_t loop;
 	struct store *store;
 	const struct sender_opts *o;
 	struct sender_stats *st;
-	struct store_campaign camp;
-	struct campaign_composer cc;
+	struct scamp *camps;
+	size_t ncamps;
+	size_t turn;    /* the campaign whose share of a batch comes first (round robin) */
 	struct buf msg; /* the worker's scratch: one rendered message */
 	struct pool *pool;
 	struct pool_dest *dest; /* the relay; NULL when direct */
@@ -147,22 +180,10 @@ struct sender {
 	bool policies_changed;
 	int64_t policy_version;
 	double policy_checked;
-	/* Bounces: suppression and auto-pause rules; the campaign's totals (loop) and the
-	 * copy a batch judges (worker). */
+	/* Bounces: suppression and auto-pause rules. */
 	struct store_bounce_rules rules;
-	struct store_bounce_totals totals, wtotals;
-	bool paused;
-	char pause_why[256];
-	size_t links_saved; /* click-tracking links written to the campaign so far */
-	bool tested;        /* the proofs are rendered */
-	/* The campaign's send window (options.window, in options.tz or each recipient's own
-	 * "timezone" attribute), checked on the loop as jobs are routed. */
-	bool has_window;
-	struct when_window send_window;
-	char camp_tz[WHEN_TZ_NAME_MAX];
-	struct strmap zones; /* zone name → struct szone */
+	bool tested; /* the proofs are rendered */
 	double state_checked;
-	char held[16]; /* "paused" or "cancelled" by another process: nothing new starts */
 	/* Throttle changes to save: collected on the loop, written by the next batch. */
 	struct sdstate *dstates, *wdstates;
 	size_t ndstates, nwdstates;
@@ -185,7 +206,6 @@ struct sender {
 	struct sjob **wjobs;
 	size_t nwjobs;
 	int want_claim;
-	int claimed;
 	size_t inflight;
 	size_t inflight_bytes;
 	size_t avg_bytes; /* of the messages rendered so far (0 before the first) */
@@ -194,6 +214,13 @@ struct sender {
 	uint64_t due;
 	double t0;
 };
+
+/* scamp_active - whether c may take new work */
+static bool
+scamp_active(const struct scamp *c)
+{
+	return !c->exhausted && !c->paused && !c->held[0];
+}
 
 static void
 sresult_clear(struct sresult *r)
@@ -255,7 +282,7 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 	};
 	if (!r->attempted) {
 		/* Handed back unattempted; a campaign cancelled meanwhile keeps nothing queued. */
-		w.state = strcmp(S->held, "cancelled") == 0 ? "cancelled" : "queued";
+		w.state = strcmp(r->c->held, "cancelled") == 0 ? "cancelled" : "queued";
 		w.event = "deferred";
 		w.next_attempt_at = r->not_before;
 	} else if (r->outcome == OUTCOME_DEFERRED && now - r->queued_at >= S->o->max_age) {
@@ -284,7 +311,7 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 		/* A hard bounce suppresses the address at once; soft ones when they add up. */
 		char source[512];
 		const char *supp;
-		snprintf(source, sizeof(source), "campaign %s: %s %d %s %.300s", S->camp.name,
+		snprintf(source, sizeof(source), "campaign %s: %s %d %s %.300s", r->c->camp.name,
 		         w.stage ? w.stage : "", w.code, w.ecode ? w.ecode : "",
 		         w.text ? w.text : "");
 		rc = store_bounce_suppress(S->store, r->message_id, w.klass, &S->rules, source,
@@ -297,6 +324,7 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 
 struct claim_ctx {
 	struct sender *S;
+	struct scamp *c;
 	int64_t now;
 	int claimed; /* rows claimed, rendered or not */
 };
@@ -306,15 +334,17 @@ sender_render_one(void *arg, const struct store_claimed *m)
 {
 	struct claim_ctx *cx = arg;
 	struct sender *S = cx->S;
+	struct scamp *c = cx->c;
 	struct sjob *j = xcalloc(1, sizeof(*j));
 	cx->claimed++;
 	char err[512];
+	j->c = c;
 	j->message_id = m->message_id;
 	j->attempts = m->attempts;
 	j->queued_at = m->queued_at;
 	j->rcpt = xstrdup(m->email);
 	j->domain = xstrdup(m->domain ? m->domain : "");
-	if (S->has_window && m->attrs) {
+	if (c->has_window && m->attrs) {
 		/* The recipient's own zone, if the list has one for them. */
 		json_t *a = json_loads(m->attrs, 0, NULL);
 		const char *tz = json_string_value(json_object_get(a, "timezone"));
@@ -323,10 +353,11 @@ sender_render_one(void *arg, const struct store_claimed *m)
 	}
 	struct composer_recipient r = {m->contact_id, m->email, m->attrs};
 	buf_reset(&S->msg);
-	if (composer_render(S->cc.composer, &r, cx->now, 0, &S->msg, j->sender, err, sizeof(err)) <
+	if (composer_render(c->cc.composer, &r, cx->now, 0, &S->msg, j->sender, err, sizeof(err)) <
 	    0) {
 		/* This recipient's message cannot be made: failed now, with the reason. */
-		struct sresult fr = {.message_id = m->message_id,
+		struct sresult fr = {.c = c,
+		                     .message_id = m->message_id,
 		                     .outcome = OUTCOME_FAILED,
 		                     .attempted = 1,
 		                     .attempts = m->attempts,
@@ -373,7 +404,7 @@ sender_test_one(struct sender *S, struct claim_ctx *cx, size_t i)
 		return 0;
 	}
 	struct store_contact k;
-	bool member = store_list_member(S->store, S->camp.list_id, a.key, &k) == 0;
+	bool member = store_list_member(S->store, cx->c->camp.list_id, a.key, &k) == 0;
 	struct store_claimed m = {
 	    .message_id = -(int64_t)(i + 1),
 	    .contact_id = member ? k.id : 0,
@@ -388,6 +419,58 @@ sender_test_one(struct sender *S, struct claim_ctx *cx, size_t i)
 	return rc;
 }
 
+/* sender_claim - claim and render up to want messages of c (worker) */
+static int
+sender_claim(struct sender *S, struct scamp *c, int64_t now, int want)
+{
+	struct claim_ctx cx = {S, c, now, 0};
+	c->want = want;
+	int rc = store_messages_claim(S->store, c->camp.id, now, want, sender_render_one, &cx);
+	/* Rows, not jobs: a message that fails to render must not look like the end of what
+	 * is due. */
+	c->claimed = cx.claimed;
+	if (rc == 0) {
+		/* New tracked links reach the database before the messages that carry them. */
+		size_t n = composer_links(c->cc.composer, NULL);
+		if (n > c->links_saved) {
+			struct buf links = BUF_INIT;
+			composer_links(c->cc.composer, &links);
+			if ((rc = store_campaign_set_links(S->store, c->camp.id, links.data)) == 0)
+				c->links_saved = n;
+			buf_free(&links);
+		}
+	}
+	return rc;
+}
+
+/* sender_interleave - the batch's jobs one campaign after another in turn (claimed one
+ * campaign's run after another's), so that each destination's queue serves them evenly */
+static void
+sender_interleave(struct sender *S)
+{
+	if (S->ncamps < 2 || S->nwjobs < 2)
+		return;
+	struct sjob **out = xcalloc(S->nwjobs, sizeof(*out));
+	size_t *at =
+	    xcalloc(S->nwjobs + 1, sizeof(*at)); /* where each run of one campaign starts */
+	size_t k = 0, runs = 0;
+	for (size_t i = 0; i < S->nwjobs; i++)
+		if (i == 0 || S->wjobs[i]->c != S->wjobs[i - 1]->c)
+			at[runs++] = i;
+	at[runs] = S->nwjobs;
+	size_t *next = xcalloc(runs, sizeof(*next));
+	for (size_t r = 0; r < runs; r++)
+		next[r] = at[r];
+	while (k < S->nwjobs)
+		for (size_t r = 0; r < runs; r++)
+			if (next[r] < at[r + 1])
+				out[k++] = S->wjobs[next[r]++];
+	memcpy(S->wjobs, out, S->nwjobs * sizeof(*out));
+	free(next);
+	free(at);
+	free(out);
+}
+
 static void
 sender_work(uv_work_t *w)
 {
@@ -398,53 +481,63 @@ sender_work(uv_work_t *w)
 		rc = sender_write_result(S, &S->wres[i], now);
 	for (size_t i = 0; rc == 0 && i < S->nwdstates; i++)
 		rc = store_dest_save(S->store, &S->wdstates[i].d);
-	if (rc == 0 && !S->paused && S->o->ntest == 0 &&
-	    store_bounce_pause_why(&S->rules, &S->wtotals, S->pause_why, sizeof(S->pause_why))) {
-		rc = store_campaign_pause(S->store, S->camp.id, S->pause_why);
-		S->paused = rc >= 0;
+	for (size_t i = 0; rc == 0 && i < S->ncamps && S->o->ntest == 0; i++) {
+		struct scamp *c = &S->camps[i];
+		c->want = c->claimed = 0;
+		if (c->paused || !store_bounce_pause_why(&S->rules, &c->wtotals, c->pause_why,
+		                                         sizeof(c->pause_why)))
+			continue;
+		rc = store_campaign_pause(S->store, c->camp.id, c->pause_why);
+		c->paused = rc >= 0; /* nothing new starts */
 		rc = rc < 0 ? rc : 0;
-		S->want_claim = 0; /* paused: nothing new starts */
 	}
-	S->claimed = 0;
 	if (rc == 0 && S->want_claim > 0 && S->o->ntest) {
 		/* Proofs: one batch of the given addresses, then nothing more. */
 		S->wjobs = xcalloc(S->o->ntest, sizeof(*S->wjobs));
-		struct claim_ctx cx = {S, now, 0};
+		struct claim_ctx cx = {S, &S->camps[0], now, 0};
 		for (size_t i = 0; rc == 0 && i < S->o->ntest && !S->tested; i++)
 			rc = sender_test_one(S, &cx, i);
 		S->tested = true;
+		S->camps[0].want = (int)S->o->ntest;
+		S->camps[0].claimed = (int)S->o->ntest;
 	} else if (rc == 0 && S->want_claim > 0) {
+		/* The batch is shared among the campaigns that may take work, in turn: the one
+		 * first this time is last but one the next. */
+		size_t nactive = 0;
+		for (size_t i = 0; i < S->ncamps; i++)
+			nactive += scamp_active(&S->camps[i]);
 		S->wjobs = xcalloc((size_t)S->want_claim, sizeof(*S->wjobs));
-		struct claim_ctx cx = {S, now, 0};
-		rc = store_messages_claim(S->store, S->camp.id, now, S->want_claim,
-		                          sender_render_one, &cx);
-		/* Rows, not jobs: a message that fails to render must not look like the end of
-		 * what is due. */
-		S->claimed = cx.claimed;
-	}
-	if (rc == 0) {
-		/* New tracked links reach the database before the messages that carry them. */
-		size_t n = composer_links(S->cc.composer, NULL);
-		if (n > S->links_saved) {
-			struct buf links = BUF_INIT;
-			composer_links(S->cc.composer, &links);
-			if ((rc = store_campaign_set_links(S->store, S->camp.id, links.data)) == 0)
-				S->links_saved = n;
-			buf_free(&links);
+		int left = S->want_claim;
+		for (size_t k = 0; rc == 0 && k < S->ncamps && nactive; k++) {
+			struct scamp *c = &S->camps[(S->turn + k) % S->ncamps];
+			if (!scamp_active(c))
+				continue;
+			int share = left / (int)nactive--;
+			if (share > 0)
+				rc = sender_claim(S, c, now, share);
+			left -= c->claimed;
 		}
+		S->turn++;
+		sender_interleave(S);
 	}
 	if (rc == 0)
 		rc = store_commit(S->store);
 	/* A pause or cancel from another process stops new work within about a second (the
 	 * batch that notices claims nothing; what is claimed goes back to the queue). */
-	if (rc == 0 && !S->held[0] && S->o->ntest == 0 &&
+	if (rc == 0 && S->o->ntest == 0 &&
 	    clock_seconds() - S->state_checked >= SENDER_STATE_CHECK_S) {
-		char state[16], why[256];
 		S->state_checked = clock_seconds();
-		if (store_campaign_state_get(S->store, S->camp.id, state, why, sizeof(why)) == 0 &&
-		    (strcmp(state, "paused") == 0 || strcmp(state, "cancelled") == 0)) {
-			snprintf(S->held, sizeof(S->held), "%s", state);
-			snprintf(S->pause_why, sizeof(S->pause_why), "%s", why[0] ? why : state);
+		for (size_t i = 0; i < S->ncamps; i++) {
+			struct scamp *c = &S->camps[i];
+			char state[16], why[256];
+			if (c->held[0] || store_campaign_state_get(S->store, c->camp.id, state, why,
+			                                           sizeof(why)) < 0)
+				continue;
+			if (strcmp(state, "paused") == 0 || strcmp(state, "cancelled") == 0) {
+				snprintf(c->held, sizeof(c->held), "%s", state);
+				snprintf(c->pause_why, sizeof(c->pause_why), "%s",
+				         why[0] ? why : state);
+			}
 		}
 	}
 	/* A changed domain policy reaches a running send within a few seconds. */
@@ -481,6 +574,14 @@ sdstate_clear(struct sdstate *x)
 	free(x->note);
 }
 
+/* sjob_of - whether job is one of campaign arg's (pool_hand_back) */
+static bool
+sjob_of(const struct smtp_job *job, void *arg)
+{
+	const struct sjob *j = job->user;
+	return j->c == arg;
+}
+
 static void
 sender_work_done(uv_work_t *w, int status)
 {
@@ -503,28 +604,34 @@ sender_work_done(uv_work_t *w, int status)
 		S->nrows = S->nnew_rows;
 		S->new_rows = NULL;
 		S->policies_changed = false;
-		log_info("campaign=%s domain policies changed: applying them", S->camp.name);
+		log_info("domain policies changed: applying them");
 		sender_apply_policies(S);
 	}
 	if (S->fail)
 		S->draining = true;
-	if (S->held[0] && !S->st->paused) {
-		log_warn("campaign=%s %s by another process: finishing what is in flight",
-		         S->camp.name, S->held);
-		S->draining = true;
-		S->st->paused = 1;
-		S->paused = true;
-		/* What this batch claimed goes back untouched, like a Ctrl-C. */
-		S->stopping = true;
-		pool_shutdown(S->pool);
+	bool active = false;
+	for (size_t i = 0; i < S->ncamps; i++) {
+		struct scamp *c = &S->camps[i];
+		if (c->held[0] && !c->stopped) {
+			log_warn("campaign=%s %s by another process: finishing what is in flight",
+			         c->camp.name, c->held);
+			c->st->paused = 1;
+			c->paused = true;
+			/* What it has claimed and not started goes back untouched, like a Ctrl-C
+			 * (the other campaigns go on). */
+			c->stopped = true;
+			pool_hand_back(S->pool, sjob_of, c);
+		}
+		if (c->paused && !c->st->paused) {
+			log_warn("campaign=%s paused reason=\"%s\"", c->camp.name, c->pause_why);
+			c->st->paused = 1;
+		}
+		if (c->want > 0 && c->claimed < c->want)
+			c->exhausted = true; /* nothing more is due in this run */
+		active = active || scamp_active(c);
 	}
-	if (S->paused && !S->st->paused) {
-		log_warn("campaign=%s paused reason=\"%s\"", S->camp.name, S->pause_why);
+	if (!active || (S->o->ntest && S->tested))
 		S->draining = true;
-		S->st->paused = 1;
-	}
-	if (S->want_claim > 0 && S->claimed < S->want_claim)
-		S->draining = true; /* nothing more is due in this run */
 	/* After a stop the pool hands these straight back, unattempted. */
 	/* Detach the batch first: a submit may hand a job straight back, and the callback
 	 * may start the next batch, which fills wjobs again. */
@@ -584,7 +691,8 @@ sender_pump(struct sender *S)
 	S->nwres = S->npending;
 	S->pending = NULL;
 	S->npending = S->cappending = 0;
-	S->wtotals = S->totals;
+	for (size_t i = 0; i < S->ncamps; i++)
+		S->camps[i].wtotals = S->camps[i].totals;
 	S->wdstates = S->dstates;
 	S->nwdstates = S->ndstates;
 	S->dstates = NULL;
@@ -612,6 +720,7 @@ on_rcpt(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r
 	(void)owner;
 	(void)i;
 	struct smtp_outcome oc = smtp_outcome_classify(r);
+	j->res.c = j->c;
 	j->res.message_id = j->message_id;
 	j->res.outcome = oc.outcome;
 	j->res.attempted = !(r->flags & SMTP_RESULT_ABORTED);
@@ -657,16 +766,18 @@ on_job_done(void *owner, struct smtp_job *job, const struct smtp_result *r,
 {
 	struct sender *S = owner;
 	struct sjob *j = job->user;
-	struct sender_stats *st = S->st;
+	struct scamp *c = j->c;
+	struct sender_stats *st = S->st, *cst = c->st;
 	(void)r;
 	(void)ci;
 	S->inflight--;
 	S->inflight_bytes -= j->data.len;
+	j->res.c = c;
 	if (j->res.attempted) {
 		st->attempted++;
-		S->totals.attempts++;
-		S->totals.delivered += j->res.outcome == OUTCOME_DELIVERED;
-		S->totals.hard += j->res.outcome == OUTCOME_BOUNCED && j->res.klass &&
+		c->totals.attempts++;
+		c->totals.delivered += j->res.outcome == OUTCOME_DELIVERED;
+		c->totals.hard += j->res.outcome == OUTCOME_BOUNCED && j->res.klass &&
 		                  strcmp(j->res.klass, "hard") == 0;
 		switch (j->res.outcome) {
 		case OUTCOME_DELIVERED:
@@ -682,6 +793,13 @@ on_job_done(void *owner, struct smtp_job *job, const struct smtp_result *r,
 			st->failed++;
 			break;
 		}
+		if (cst != st) {
+			cst->attempted++;
+			cst->delivered += j->res.outcome == OUTCOME_DELIVERED;
+			cst->deferred += j->res.outcome == OUTCOME_DEFERRED;
+			cst->bounced += j->res.outcome == OUTCOME_BOUNCED;
+			cst->failed += j->res.outcome == OUTCOME_FAILED;
+		}
 		if (j->res.outcome != OUTCOME_DELIVERED)
 			log_info(
 			    "msg=%lld rcpt=%s result=%s stage=%s code=%d ecode=%s text=\"%.200s\"",
@@ -690,6 +808,8 @@ on_job_done(void *owner, struct smtp_job *job, const struct smtp_result *r,
 			    j->res.text);
 	} else {
 		st->handed_back++;
+		if (cst != st)
+			cst->handed_back++;
 	}
 	if (S->npending == S->cappending) {
 		S->cappending = S->cappending ? S->cappending * 2 : 256;
@@ -736,6 +856,7 @@ static void
 sender_hand_back(struct sender *S, struct sjob *j, int64_t not_before, const char *why)
 {
 	sresult_clear(&j->res);
+	j->res.c = j->c;
 	j->res.message_id = j->message_id;
 	j->res.attempts = j->attempts;
 	j->res.queued_at = j->queued_at;
@@ -773,6 +894,10 @@ static void
 sdomain_deliver(struct sdomain *dm, struct sjob *j)
 {
 	struct sdest *sd = dm->dest;
+	if (j->c->stopped) {
+		sender_hand_back(dm->S, j, 0, "campaign stopped");
+		return;
+	}
 	if (sd) {
 		sdest_today(dm->S, sd);
 		if (sd->cap >= 0 && sd->sent >= sd->cap) {
@@ -969,23 +1094,24 @@ static int64_t
 sender_outside(struct sender *S, struct sjob *j)
 {
 	int64_t now = (int64_t)time(NULL);
-	const char *name = j->tz[0] ? j->tz : S->camp_tz;
-	struct szone *z = strmap_get(&S->zones, name);
+	struct scamp *c = j->c;
+	const char *name = j->tz[0] ? j->tz : c->camp_tz;
+	struct szone *z = strmap_get(&c->zones, name);
 	if (z == NULL) {
 		z = xcalloc(1, sizeof(*z));
-		strmap_put(&S->zones, name, z);
+		strmap_put(&c->zones, name, z);
 	}
 	if (z->until <= now) {
 		struct when_tz tz;
 		char err[256];
 		int64_t close_at = 0;
 		z->usable = when_tz_open(&tz, name, err, sizeof(err)) == 0 &&
-		            when_window_next(&S->send_window, &tz.zone, now, &z->inside,
+		            when_window_next(&c->send_window, &tz.zone, now, &z->inside,
 		                             &z->open_at, &close_at) == 0;
 		if (!z->usable && j->tz[0]) {
 			log_warn(
 			    "campaign=%s timezone=\"%s\" unusable (%s): the campaign's zone counts",
-			    S->camp.name, j->tz, err);
+			    c->camp.name, j->tz, err);
 			j->tz[0] = '\0';
 			return sender_outside(S, j);
 		}
@@ -1003,7 +1129,11 @@ sender_outside(struct sender *S, struct sjob *j)
 static void
 sender_route(struct sender *S, struct sjob *j)
 {
-	if (S->has_window && j->message_id > 0) {
+	if (j->c->stopped) {
+		sender_hand_back(S, j, 0, "campaign stopped");
+		return;
+	}
+	if (j->c->has_window && j->message_id > 0) {
 		int64_t open_at = sender_outside(S, j);
 		if (open_at) {
 			sender_hand_back(S, j, open_at, "outside the campaign's send window");
@@ -1099,7 +1229,8 @@ on_tick(uv_timer_t *t)
 	struct sender *S = t->data;
 	bool turn_over = S->o->turn_s > 0 && clock_seconds() - S->t0 > S->o->turn_s;
 	if (((S->o->stop && *S->o->stop) || turn_over) && !S->stopping) {
-		log_info("campaign=%s %s: finishing what is in flight", S->camp.name,
+		log_info("campaign=%s %s: finishing what is in flight",
+		         S->ncamps == 1 ? S->camps[0].camp.name : "*",
 		         turn_over ? "turn over" : "stopping");
 		S->stopping = true;
 		S->draining = true;
@@ -1168,6 +1299,90 @@ sender_walk_close(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* scamp_clear - free what scamp_open made (c may be partly made) */
+static void
+scamp_clear(struct scamp *c)
+{
+	strmap_free_values(&c->zones, free);
+	campaign_composer_free(&c->cc);
+	store_campaign_clear(&c->camp);
+}
+
+/* scamp_open - campaign name as c, with what is due queued; a SENDER_E_ code with err */
+static int
+scamp_open(struct sender *S, const struct config *cfg, const char *name, struct scamp *c, char *err,
+           size_t errsz)
+{
+	struct store *s = S->store;
+	const struct sender_opts *o = S->o;
+	int rc;
+	if ((rc = store_campaign_get(s, name, &c->camp)) < 0) {
+		snprintf(err, errsz, "%s", store_errmsg(s));
+		return rc == STORE_E_NOTFOUND ? SENDER_E_CONFIG : SENDER_E_STORE;
+	}
+	if (campaign_composer_new(s, cfg, &c->camp, &c->cc, err, errsz) < 0) {
+		memset(&c->cc, 0, sizeof(c->cc)); /* freed by campaign_composer_new */
+		return SENDER_E_RENDER;
+	}
+	if (strcmp(c->camp.state, "cancelled") == 0) {
+		snprintf(err, errsz, "campaign %s is cancelled: nothing more is sent",
+		         c->camp.name);
+		return SENDER_E_CONFIG;
+	}
+	if (strcmp(c->camp.state, "paused") == 0 && !o->resume && o->ntest == 0) {
+		snprintf(err, errsz,
+		         "campaign %s is paused; look at why ('kirim campaign show %s'), then send "
+		         "with --resume",
+		         c->camp.name, c->camp.name);
+		return SENDER_E_CONFIG;
+	}
+	/* A send window: nothing starts outside it (in each recipient's zone, when known). */
+	json_t *opt = json_loads(c->camp.options ? c->camp.options : "{}", 0, NULL);
+	const char *win = json_string_value(json_object_get(opt, "window"));
+	const char *ctz = json_string_value(json_object_get(opt, "tz"));
+	if (win && *win) {
+		char werr[256];
+		if (when_window_parse(win, &c->send_window, werr, sizeof(werr)) == 0)
+			c->has_window = true;
+		else
+			log_warn("campaign=%s window=\"%s\" unusable (%s): sending without it",
+			         c->camp.name, win, werr);
+	}
+	snprintf(c->camp_tz, sizeof(c->camp_tz), "%s", ctz ? ctz : "");
+	json_decref(opt);
+	if (store_bounce_totals(s, c->camp.id, &c->totals) < 0) {
+		snprintf(err, errsz, "database: %s", store_errmsg(s));
+		return SENDER_E_STORE;
+	}
+	int64_t created = 0, recovered = 0;
+	struct store_campaign_counts before;
+	if (o->ntest) {
+		/* Proofs touch neither the campaign's messages nor its state. */
+		memset(&before, 0, sizeof(before));
+		before.queued = (int64_t)o->ntest;
+	} else if (store_begin(s) < 0 ||
+	           store_messages_prepare(s, c->camp.id, c->camp.list_id, &created) < 0 ||
+	           store_messages_recover(s, c->camp.id, &recovered) < 0 ||
+	           store_campaign_set_state(s, c->camp.id, "sending") < 0 || store_commit(s) < 0 ||
+	           store_campaign_counts(s, c->camp.id, &before) < 0) {
+		snprintf(err, errsz, "database: %s", store_errmsg(s));
+		store_rollback(s);
+		return SENDER_E_STORE;
+	}
+	S->st->created += created;
+	S->st->recovered += recovered;
+	if (c->st != S->st) {
+		c->st->created = created;
+		c->st->recovered = recovered;
+	}
+	if (recovered)
+		log_warn("campaign=%s recovered=%lld note=\"messages claimed by an interrupted run "
+		         "are queued again; those whose data was already sent may be sent twice\"",
+		         c->camp.name, (long long)recovered);
+	c->due = (uint64_t)before.queued;
+	return 0;
+}
+
 int
 sender_run(struct store *s, const struct config *cfg, const struct sender_opts *o,
            struct sender_stats *st, char *err, size_t errsz)
@@ -1225,77 +1440,48 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		}
 	}
 
-	/* What: the campaign and its composer. */
-	if ((rc = store_campaign_get(s, opts.campaign, &S->camp)) < 0) {
-		snprintf(err, errsz, "%s", store_errmsg(s));
-		free(S);
-		return rc == STORE_E_NOTFOUND ? SENDER_E_CONFIG : SENDER_E_STORE;
-	}
-	if (campaign_composer_new(s, cfg, &S->camp, &S->cc, err, errsz) < 0) {
-		store_campaign_clear(&S->camp);
-		free(S);
-		return SENDER_E_RENDER;
-	}
-	if (strcmp(S->camp.state, "cancelled") == 0) {
-		snprintf(err, errsz, "campaign %s is cancelled: nothing more is sent",
-		         S->camp.name);
-		rc = SENDER_E_CONFIG;
-		goto out;
-	}
-	if (strcmp(S->camp.state, "paused") == 0 && !opts.resume && opts.ntest == 0) {
-		snprintf(err, errsz,
-		         "campaign %s is paused; look at why ('kirim campaign show %s'), then send "
-		         "with --resume",
-		         S->camp.name, S->camp.name);
-		rc = SENDER_E_CONFIG;
-		goto out;
-	}
-	/* A send window: nothing starts outside it (in each recipient's zone, when known). */
-	json_t *opt = json_loads(S->camp.options ? S->camp.options : "{}", 0, NULL);
-	const char *win = json_string_value(json_object_get(opt, "window"));
-	const char *ctz = json_string_value(json_object_get(opt, "tz"));
-	if (win && *win) {
-		char werr[256];
-		if (when_window_parse(win, &S->send_window, werr, sizeof(werr)) == 0)
-			S->has_window = true;
-		else
-			log_warn("campaign=%s window=\"%s\" unusable (%s): sending without it",
-			         S->camp.name, win, werr);
-	}
-	snprintf(S->camp_tz, sizeof(S->camp_tz), "%s", ctz ? ctz : "");
-	json_decref(opt);
-	/* Outcomes must survive a power loss once recorded: one fsync per batch commit. */
-	store_durable(s, true);
+	/* What: the campaigns and their composers. */
+	store_durable(s, true); /* outcomes must survive a power loss: one fsync per batch */
 	S->rules = store_bounce_rules_default();
-	if ((rc = store_bounce_totals(s, S->camp.id, &S->totals)) < 0) {
-		snprintf(err, errsz, "database: %s", store_errmsg(s));
-		rc = SENDER_E_STORE;
+	size_t nnames = opts.ncampaigns ? opts.ncampaigns : 1;
+	S->camps = xcalloc(nnames, sizeof(*S->camps));
+	for (size_t i = 0; i < nnames; i++) {
+		struct scamp *c = &S->camps[S->ncamps];
+		const char *name = opts.ncampaigns ? opts.campaigns[i] : opts.campaign;
+		char cerr[512];
+		c->S = S;
+		c->st = opts.ncampaigns && opts.campaign_stats ? &opts.campaign_stats[i] : st;
+		if (c->st != st)
+			memset(c->st, 0, sizeof(*c->st));
+		rc = scamp_open(S, cfg, name, c, cerr, sizeof(cerr));
+		if (rc < 0 && (opts.ncampaigns == 0 || rc == SENDER_E_STORE)) {
+			snprintf(err, errsz, "%s", cerr);
+			S->ncamps++; /* cleared at out */
+			goto out;
+		}
+		if (rc < 0) {
+			/* One of several that cannot go: the others do. */
+			log_warn("campaign=%s not sent: %s", name, cerr);
+			snprintf(c->st->why, sizeof(c->st->why), "%.250s", cerr);
+			c->st->stopped = 1;
+			scamp_clear(c);
+			memset(c, 0, sizeof(*c));
+			continue;
+		}
+		S->due += c->due;
+		S->ncamps++;
+	}
+	rc = 0;
+	if (S->ncamps == 0) {
+		snprintf(err, errsz, "none of the %zu campaigns can be sent", nnames);
+		rc = SENDER_E_CONFIG;
 		goto out;
 	}
-	int64_t created = 0, recovered = 0;
-	struct store_campaign_counts before;
-	if (opts.ntest) {
-		/* Proofs touch neither the campaign's messages nor its state. */
-		memset(&before, 0, sizeof(before));
-		before.queued = (int64_t)opts.ntest;
-	} else if ((rc = store_begin(s)) < 0 ||
-	           (rc = store_messages_prepare(s, S->camp.id, S->camp.list_id, &created)) < 0 ||
-	           (rc = store_messages_recover(s, S->camp.id, &recovered)) < 0 ||
-	           (rc = store_campaign_set_state(s, S->camp.id, "sending")) < 0 ||
-	           (rc = store_commit(s)) < 0 ||
-	           (rc = store_campaign_counts(s, S->camp.id, &before)) < 0) {
-		snprintf(err, errsz, "database: %s", store_errmsg(s));
-		store_rollback(s);
-		rc = SENDER_E_STORE;
-		goto out;
+	char names[256] = "";
+	for (size_t i = 0; i < S->ncamps; i++) {
+		size_t n = strlen(names);
+		snprintf(names + n, sizeof(names) - n, "%s%s", i ? "," : "", S->camps[i].camp.name);
 	}
-	st->created = created;
-	st->recovered = recovered;
-	if (recovered)
-		log_warn("campaign=%s recovered=%lld note=\"messages claimed by an interrupted run "
-		         "are queued again; those whose data was already sent may be sent twice\"",
-		         S->camp.name, (long long)recovered);
-	S->due = (uint64_t)before.queued;
 
 	/* How: the pool, with one destination for the relay or one per MX host set. */
 	uv_loop_init(&S->loop);
@@ -1343,7 +1529,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		S->mx_port = opts.mx_port ? opts.mx_port : 25;
 		log_info("campaign=%s start due=%llu direct dns=%s mx_port=%u tls=%s "
 		         "concurrency=%u per_destination=%u",
-		         S->camp.name, (unsigned long long)S->due,
+		         names, (unsigned long long)S->due,
 		         opts.dns_servers ? opts.dns_servers : "resolv.conf", S->mx_port,
 		         tls_policy_name((enum tls_policy)tls), opts.concurrency,
 		         S->mx.limits.max_conns);
@@ -1370,8 +1556,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 			goto out_loop;
 		}
 		st->destinations = 1;
-		log_info("campaign=%s start due=%llu relay=%s:%u tls=%s concurrency=%u",
-		         S->camp.name, (unsigned long long)S->due, u.host, u.port,
+		log_info("campaign=%s start due=%llu relay=%s:%u tls=%s concurrency=%u", names,
+		         (unsigned long long)S->due, u.host, u.port,
 		         tls_policy_name((enum tls_policy)tls), opts.concurrency);
 	}
 
@@ -1390,8 +1576,16 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		snprintf(err, errsz, "%s", S->err);
 		rc = S->fail;
 	}
-	if (S->paused)
-		snprintf(st->why, sizeof(st->why), "%s", S->pause_why);
+	for (size_t i = 0; i < S->ncamps; i++) {
+		struct scamp *c = &S->camps[i];
+		if (c->paused)
+			snprintf(c->st->why, sizeof(c->st->why), "%s", c->pause_why);
+		if (c->st != st) {
+			c->st->seconds = st->seconds;
+			c->st->stopped = st->stopped;
+			st->paused |= c->st->paused;
+		}
+	}
 out_loop:
 	if (!S->finished) {
 		/* Set-up failed after the loop was made: close what exists. */
@@ -1402,11 +1596,15 @@ out_loop:
 	}
 	pool_free(S->pool);
 	if (uv_loop_close(&S->loop) != 0)
-		log_error("campaign=%s bug: handles left open on the loop", S->camp.name);
-	if (store_campaign_counts(s, S->camp.id, &st->counts) == 0 && rc == 0 && !S->paused &&
-	    opts.ntest == 0)
-		store_campaign_set_state(
-		    s, S->camp.id, st->counts.queued || st->counts.claimed ? "sending" : "done");
+		log_error("bug: handles left open on the sender's loop");
+	for (size_t i = 0; i < S->ncamps; i++) {
+		struct scamp *c = &S->camps[i];
+		struct store_campaign_counts *n = &c->st->counts;
+		if (store_campaign_counts(s, c->camp.id, n) == 0 && rc == 0 && !c->paused &&
+		    opts.ntest == 0)
+			store_campaign_set_state(s, c->camp.id,
+			                         n->queued || n->claimed ? "sending" : "done");
+	}
 out:
 	for (size_t i = 0; i < S->npending; i++)
 		sresult_clear(&S->pending[i]);
@@ -1414,14 +1612,14 @@ out:
 	strmap_free_values(&S->domains, sdomain_free);
 	strmap_free_values(&S->dests, sdest_free);
 	strmap_free(&S->sent_today);
-	strmap_free_values(&S->zones, free);
 	free(S->rows);
 	free(S->new_rows);
 	for (size_t i = 0; i < S->ndstates; i++)
 		sdstate_clear(&S->dstates[i]);
 	free(S->dstates);
-	campaign_composer_free(&S->cc);
-	store_campaign_clear(&S->camp);
+	for (size_t i = 0; i < S->ncamps; i++)
+		scamp_clear(&S->camps[i]);
+	free(S->camps);
 	buf_free(&S->msg);
 	free(S);
 	return rc;
