@@ -95,6 +95,7 @@ struct wqueue {
 	struct req *done, *done_tail; /* committed (or failed), for the loop to answer */
 	bool quit;
 	unsigned long failed_batches, failed_events;
+	unsigned long batches, events; /* committed, for the log at the end */
 	char err[256];
 };
 
@@ -117,6 +118,7 @@ struct serve {
 	uv_thread_t writer;
 	bool writer_started;
 	uv_async_t done_async;
+	bool wake_writer; /* events were queued since the writer was last woken */
 	bool stopping, stopped;
 	uint64_t stop_deadline;
 	unsigned suspended;
@@ -441,6 +443,10 @@ writer_main(void *arg)
 			srv->wq.failed_events += n;
 			uv_mutex_unlock(&srv->wq.lock);
 		}
+		uv_mutex_lock(&srv->wq.lock);
+		srv->wq.batches++;
+		srv->wq.events += n;
+		uv_mutex_unlock(&srv->wq.lock);
 		for (size_t i = 0; i < n; i++) {
 			reqs[i]->ev = ev[i];
 			reqs[i]->failed = rc < 0;
@@ -506,8 +512,8 @@ enqueue(struct serve *srv, struct req *r)
 		srv->wq.head = r;
 	srv->wq.tail = r;
 	srv->wq.len++;
-	uv_cond_signal(&srv->wq.cond);
 	uv_mutex_unlock(&srv->wq.lock);
+	srv->wake_writer = true; /* once per pass of MHD_run: see mhd_run */
 	r->state = REQ_WAITING;
 	if (r->conn)
 		r->conn->busy = true;
@@ -873,6 +879,14 @@ mhd_run(struct serve *srv)
 	if (srv->d == NULL)
 		return;
 	MHD_run(srv->d);
+	if (srv->wake_writer) {
+		/* Every request that came in this pass is queued: wake the writer once, so
+		 * that it takes them as one batch (one commit) instead of the first alone. */
+		srv->wake_writer = false;
+		uv_mutex_lock(&srv->wq.lock);
+		uv_cond_signal(&srv->wq.cond);
+		uv_mutex_unlock(&srv->wq.lock);
+	}
 	MHD_UNSIGNED_LONG_LONG ms;
 	if (MHD_get_timeout(srv->d, &ms) == MHD_YES)
 		uv_timer_start(&srv->mhd_timer, on_mhd_timer, ms > 1000 ? 1000 : ms, 0);
@@ -1118,6 +1132,9 @@ out:
 		uv_cond_signal(&srv->wq.cond);
 		uv_mutex_unlock(&srv->wq.lock);
 		uv_thread_join(&srv->writer);
+		log_info("serve stopped batches=%lu events=%lu events_per_batch=%.1f",
+		         srv->wq.batches, srv->wq.events,
+		         srv->wq.batches ? (double)srv->wq.events / (double)srv->wq.batches : 0.0);
 	}
 	if (srv->d)
 		MHD_stop_daemon(srv->d);
