@@ -148,6 +148,7 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 			return SENDER_E_STORE;
 		}
 		pick_next(&p, sched);
+		bool worked = false;
 		if (p.n > 0 && !*o->stop) {
 			/* Every campaign with work now sends in the same turn, through one pool:
 			 * they share each destination's limits, and each batch is split evenly
@@ -176,6 +177,10 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 			}
 			if (rc < 0)
 				log_warn("campaigns not sent: %s", serr);
+			/* A turn that could start nothing (a campaign whose template no longer
+			 * compiles, say) is not worked: the next look waits a second instead of
+			 * spinning. */
+			worked = rc == 0 && ss.attempted + ss.handed_back > 0;
 			for (size_t i = 0; rc == 0 && i < p.n; i++)
 				log_info(
 				    "campaign=%s turn attempted=%llu delivered=%llu deferred=%llu "
@@ -189,7 +194,6 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 				    cs[i].paused || cs[i].why[0] ? cs[i].why : "");
 			free(cs);
 		}
-		bool worked = p.n > 0;
 		int64_t next = p.next;
 		pick_clear(&p);
 		if (worked)
