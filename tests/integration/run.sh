@@ -80,6 +80,11 @@ kill -TERM "$runner"
 wait "$runner"
 eq "run: the other campaign went on to the end" "$(sql "SELECT state, (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.state = 'delivered') FROM campaigns c WHERE name='p2'")" "done|120"
 eq "run: the paused one is paused, nothing claimed or lost" "$(sql "SELECT c.state, sum(m.state = 'claimed'), sum(m.state IN ('queued', 'delivered')), sum(m.state = 'queued') > 0 FROM campaigns c JOIN messages m ON m.campaign_id = c.id WHERE c.name='p1'")" "paused|0|120|1"
+# The global rate is shared: p1 and p2 together never went past 40 in one second (a limit
+# per campaign would let them reach 80).
+peak=$(sql "SELECT max(n) FROM (SELECT count(*) AS n FROM events e JOIN messages m ON m.id = e.message_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name IN ('p1', 'p2') AND e.type = 'delivered' GROUP BY e.ts)")
+echo "run: p1 and p2 together, most deliveries in one second: $peak (global rate 40/s)"
+[ "$peak" -le 41 ] && ok "run: campaigns at once share the rate limit" || bad "run: shared rate limit" "$peak in one second"
 late=$(sql "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'p1' AND e.type = 'delivered' AND e.ts > $paused_at + 2")
 eq "run: nothing of the paused campaign delivered 2 s after the pause" "$late" 0
 "$KIRIM" domain unset global >/dev/null
