@@ -10,6 +10,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,9 +347,20 @@ store_migrate(struct store *s)
 	return 0;
 }
 
+/* store_sqlite_init - process-wide SQLite settings, before its first use: no memory
+ * statistics (kirim never reads them; keeping them takes a global mutex on every
+ * allocation SQLite makes) */
+static void
+store_sqlite_init(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 store_open(const char *path, unsigned flags, struct store **out, char *err, size_t errsz)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, store_sqlite_init);
 	struct stat sb;
 	if (!(flags & STORE_CREATE) && strcmp(path, ":memory:") != 0 && stat(path, &sb) < 0) {
 		snprintf(err, errsz, "no database at %s (%s)", path, strerror(errno));
