@@ -39,6 +39,9 @@ struct dns_opts {
 	unsigned timeout_ms; /* first try's timeout; 0 = 2000 */
 	unsigned tries;      /* tries per server; 0 = 3 */
 	unsigned flags;
+	/* Answers shared with earlier and later resolvers of the process, one at a time
+	 * (kirim run's turns); NULL: the resolver keeps its own, freed with it. Borrowed. */
+	struct dns_cache *cache;
 #define DNS_NO_CACHE (1u << 0) /* never cache answers (tests) */
 #define DNS_NO_IPV6 (1u << 1)  /* skip AAAA lookups */
 };
@@ -79,6 +82,15 @@ struct dns_stats {
 	size_t queued;        /* waiting for an in-flight slot */
 	size_t cache_entries;
 };
+
+struct dns_cache;
+
+/* dns_cache_new - an answer cache to lend resolvers through dns_opts.cache, so that a
+ * resolver made later (on another loop, one after the other: no locking) reuses what an
+ * earlier one learnt, until each answer's TTL runs out */
+struct dns_cache *dns_cache_new(void);
+/* dns_cache_free - after every resolver that used it is freed; NULL is a no-op */
+void dns_cache_free(struct dns_cache *c);
 
 /* dns_new - a resolver on loop; NULL with a message in err on failure */
 struct dns *dns_new(uv_loop_t *loop, const struct dns_opts *opts, char *err, size_t errsz);

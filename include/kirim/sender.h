@@ -52,6 +52,8 @@ struct sender_opts {
 	const char *const *campaigns;
 	size_t ncampaigns;
 	struct sender_stats *campaign_stats;
+	/* DNS answers kept across runs (kirim run's turns); NULL: this run's own. Borrowed. */
+	struct dns_cache *dns_cache;
 	const char *relay_url;     /* NULL: the config's [relay] url; none there: direct */
 	int direct;                /* deliver to MX hosts even when the config names a relay */
 	int tls;                   /* enum tls_policy, or -1: the config's, else verify (relay) or

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kirim/config.h"
+#include "kirim/dns.h"
 #include "kirim/log.h"
 #include "kirim/store.h"
 #include "kirim/store_lifecycle.h"
@@ -124,6 +125,9 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 {
 	memset(st, 0, sizeof(*st));
 	log_info("run start turn_s=%.0f", o->turn_s > 0 ? o->turn_s : 30.0);
+	/* MX answers outlive a turn: each domain is looked up once per TTL, not once a turn. */
+	struct dns_cache *dns_cache = dns_cache_new();
+	int ret = 0;
 	while (!*o->stop) {
 		if (o->reload && *o->reload) {
 			*o->reload = 0;
@@ -145,7 +149,8 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 		if (rc < 0) {
 			snprintf(err, errsz, "database: %s", store_errmsg(s));
 			pick_clear(&p);
-			return SENDER_E_STORE;
+			ret = SENDER_E_STORE;
+			break;
 		}
 		pick_next(&p, sched);
 		bool worked = false;
@@ -162,6 +167,7 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 			so.campaign_stats = cs;
 			so.turn_s = o->turn_s > 0 ? o->turn_s : 30;
 			so.stop = o->stop;
+			so.dns_cache = dns_cache;
 			rc = sender_run(s, cfg, &so, &ss, serr, sizeof(serr));
 			st->turns++;
 			st->attempted += ss.attempted;
@@ -173,10 +179,16 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 				snprintf(err, errsz, "%s", serr);
 				free(cs);
 				pick_clear(&p);
-				return rc;
+				ret = rc;
+				break;
 			}
 			if (rc < 0)
 				log_warn("campaigns not sent: %s", serr);
+			else
+				log_info("run turn campaigns=%zu seconds=%.1f connections=%lu "
+				         "destinations=%lu dns_queries=%lu",
+				         p.n, ss.seconds, ss.connections, ss.destinations,
+				         ss.dns_queries);
 			/* A turn that could start nothing (a campaign whose template no longer
 			 * compiles, say) is not worked: the next look waits a second instead of
 			 * spinning. */
@@ -209,5 +221,6 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 	}
 	log_info("run stop turns=%lu started=%lu attempted=%llu delivered=%llu", st->turns,
 	         st->started, (unsigned long long)st->attempted, (unsigned long long)st->delivered);
-	return 0;
+	dns_cache_free(dns_cache);
+	return ret;
 }

@@ -1517,7 +1517,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	sender_apply_policies(S); /* no destination yet: the global rate */
 	if (direct) {
 		struct dns_opts dopts = {.servers = opts.dns_servers,
-		                         .timeout_ms = opts.dns_timeout_ms};
+		                         .timeout_ms = opts.dns_timeout_ms,
+		                         .cache = opts.dns_cache};
 		if ((S->dns = dns_new(&S->loop, &dopts, err, errsz)) == NULL) {
 			rc = SENDER_E_CONFIG;
 			goto out_loop;

@@ -42,6 +42,13 @@ struct cache_ent {
 	char name[]; /* lower case */
 };
 
+/* Answers by (type, name), until they expire (ms on the monotonic clock every libuv loop
+ * of the process shares): one resolver's, or several in turn (dns_cache_new). */
+struct dns_cache {
+	struct cache_ent *b[CACHE_BUCKETS];
+	size_t entries;
+};
+
 struct dns_req;
 
 /* One question; owned by its request, freed after q_done. */
@@ -87,7 +94,8 @@ struct dns {
 	struct dns_q *wait_head, *wait_tail;
 	struct dns_req *live;
 	struct dns_req *start_head, *start_tail;
-	struct cache_ent *cache[CACHE_BUCKETS];
+	struct dns_cache *cache; /* its own, or the one dns_opts lent */
+	int own_cache;
 	uint64_t rng;
 	struct dns_stats st;
 };
@@ -209,14 +217,14 @@ cache_sweep(struct dns *d)
 {
 	uint64_t now = uv_now(d->loop);
 	for (size_t b = 0; b < CACHE_BUCKETS; b++) {
-		struct cache_ent **pp = &d->cache[b];
+		struct cache_ent **pp = &d->cache->b[b];
 		while (*pp) {
 			struct cache_ent *e = *pp;
 			if (e->expires <= now) {
 				*pp = e->next;
 				free(e->abuf);
 				free(e);
-				d->st.cache_entries--;
+				d->cache->entries--;
 			} else {
 				pp = &e->next;
 			}
@@ -227,7 +235,9 @@ cache_sweep(struct dns *d)
 static struct cache_ent *
 cache_get(struct dns *d, int type, const char *name)
 {
-	struct cache_ent **pp = &d->cache[cache_hash(type, name)];
+	if (d->cache == NULL)
+		return NULL; /* closing */
+	struct cache_ent **pp = &d->cache->b[cache_hash(type, name)];
 	uint64_t now = uv_now(d->loop);
 	while (*pp) {
 		struct cache_ent *e = *pp;
@@ -235,7 +245,7 @@ cache_get(struct dns *d, int type, const char *name)
 			*pp = e->next;
 			free(e->abuf);
 			free(e);
-			d->st.cache_entries--;
+			d->cache->entries--;
 			continue;
 		}
 		if (e->type == type && strcmp(e->name, name) == 0)
@@ -249,11 +259,11 @@ static void
 cache_put(struct dns *d, int type, const char *name, int status, const unsigned char *abuf,
           int alen, unsigned ttl)
 {
-	if ((d->flags & DNS_NO_CACHE) || ttl == 0 || abuf == NULL || alen <= 0)
+	if ((d->flags & DNS_NO_CACHE) || d->cache == NULL || ttl == 0 || abuf == NULL || alen <= 0)
 		return;
-	if (d->st.cache_entries >= CACHE_MAX)
+	if (d->cache->entries >= CACHE_MAX)
 		cache_sweep(d);
-	if (d->st.cache_entries >= CACHE_MAX || cache_get(d, type, name) != NULL)
+	if (d->cache->entries >= CACHE_MAX || cache_get(d, type, name) != NULL)
 		return;
 	size_t nl = strlen(name);
 	struct cache_ent *e = xmalloc(sizeof(*e) + nl + 1);
@@ -265,23 +275,31 @@ cache_put(struct dns *d, int type, const char *name, int status, const unsigned 
 	memcpy(e->abuf, abuf, (size_t)alen);
 	e->alen = alen;
 	unsigned b = cache_hash(type, name);
-	e->next = d->cache[b];
-	d->cache[b] = e;
-	d->st.cache_entries++;
+	e->next = d->cache->b[b];
+	d->cache->b[b] = e;
+	d->cache->entries++;
 }
 
-static void
-cache_clear(struct dns *d)
+struct dns_cache *
+dns_cache_new(void)
 {
+	return xcalloc(1, sizeof(struct dns_cache));
+}
+
+void
+dns_cache_free(struct dns_cache *c)
+{
+	if (c == NULL)
+		return;
 	for (size_t b = 0; b < CACHE_BUCKETS; b++) {
-		while (d->cache[b]) {
-			struct cache_ent *e = d->cache[b];
-			d->cache[b] = e->next;
+		while (c->b[b]) {
+			struct cache_ent *e = c->b[b];
+			c->b[b] = e->next;
 			free(e->abuf);
 			free(e);
 		}
 	}
-	d->st.cache_entries = 0;
+	free(c);
 }
 
 /* ---- the c-ares driver ---- */
@@ -766,6 +784,8 @@ dns_new(uv_loop_t *loop, const struct dns_opts *opts, char *err, size_t errsz)
 			return NULL;
 		}
 	}
+	d->own_cache = opts->cache == NULL;
+	d->cache = d->own_cache ? dns_cache_new() : opts->cache;
 	uv_timer_init(loop, &d->timer);
 	d->timer.data = d;
 	uv_idle_init(loop, &d->idle);
@@ -808,6 +828,7 @@ void
 dns_stats(const struct dns *d, struct dns_stats *st)
 {
 	*st = d->st;
+	st->cache_entries = d->cache ? d->cache->entries : 0;
 }
 
 /* dns_free - cancel pending requests, close the handles; the loop finishes it */
@@ -835,7 +856,9 @@ dns_free(struct dns *d)
 	 * reports each socket closed through sock_state_cb. */
 	ares_destroy(d->ch);
 	d->have_ch = 0;
-	cache_clear(d);
+	if (d->own_cache)
+		dns_cache_free(d->cache);
+	d->cache = NULL; /* a lent one lives on for the next resolver */
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, on_handle_closed);
 	uv_idle_stop(&d->idle);

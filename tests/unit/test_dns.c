@@ -338,6 +338,43 @@ test_cache_ttl(void **state)
 		         (unsigned long long)st2.cache_hits);
 }
 
+/* A cache lent to resolvers one after the other (kirim run's turns, each on its own loop):
+ * the second answers from what the first learnt, without a query; one of its own does not. */
+static void
+test_cache_shared(void **state)
+{
+	(void)state;
+	struct server s;
+	dnsmasq_start(&s, "local-ttl=60\n"
+	                  "mx-host=pref.test,mx1.test,10\nhost-record=mx1.test,127.0.0.11\n");
+	struct dns_cache *cache = dns_cache_new();
+	uint64_t sent[3];
+	for (int i = 0; i < 3; i++) {
+		uv_loop_t loop;
+		uv_loop_init(&loop);
+		char err[256] = "";
+		struct dns_opts o = {
+		    .servers = s.servers, .flags = DNS_NO_IPV6, .cache = i < 2 ? cache : NULL};
+		struct dns *d = dns_new(&loop, &o, err, sizeof(err));
+		if (d == NULL)
+			fail_msg("dns_new: %s", err);
+		struct got g;
+		struct dns_stats st;
+		resolve(&loop, d, "pref.test", &g);
+		assert_int_equal(g.status, DNS_OK);
+		assert_string_equal(g.hosts[0].name, "mx1.test");
+		dns_stats(d, &st);
+		sent[i] = st.queries_sent;
+		close_resolver(&loop, d);
+	}
+	dns_cache_free(cache);
+	server_stop(&s);
+	if (sent[0] != 2 || sent[1] != 0 || sent[2] != 2)
+		fail_msg("queries %llu, %llu (shared cache), %llu (own cache); want 2, 0, 2",
+		         (unsigned long long)sent[0], (unsigned long long)sent[1],
+		         (unsigned long long)sent[2]);
+}
+
 static void
 test_timeout(void **state)
 {
@@ -489,10 +526,10 @@ main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mx_table),         cmocka_unit_test(test_shuffle),
-	    cmocka_unit_test(test_cache_ttl),        cmocka_unit_test(test_timeout),
-	    cmocka_unit_test(test_servfail_refused), cmocka_unit_test(test_many_concurrent),
-	    cmocka_unit_test(test_free_pending),
+	    cmocka_unit_test(test_mx_table),        cmocka_unit_test(test_shuffle),
+	    cmocka_unit_test(test_cache_ttl),       cmocka_unit_test(test_cache_shared),
+	    cmocka_unit_test(test_timeout),         cmocka_unit_test(test_servfail_refused),
+	    cmocka_unit_test(test_many_concurrent), cmocka_unit_test(test_free_pending),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
