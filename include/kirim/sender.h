@@ -54,6 +54,11 @@ struct sender_opts {
 	struct sender_stats *campaign_stats;
 	/* DNS answers kept across runs (kirim run's turns); NULL: this run's own. Borrowed. */
 	struct dns_cache *dns_cache;
+	/* kirim run: asked about once a second, on the worker thread with the store, whether
+	 * something else should start now (a scheduled campaign came due); when it says so,
+	 * the run ends as at the end of its turn, so that the next turn includes it. */
+	int (*start_due)(void *arg, struct store *s);
+	void *start_due_arg;
 	const char *relay_url;     /* NULL: the config's [relay] url; none there: direct */
 	int direct;                /* deliver to MX hosts even when the config names a relay */
 	int tls;                   /* enum tls_policy, or -1: the config's, else verify (relay) or

@@ -66,6 +66,28 @@ start_due(void *arg, const struct store_due *d)
 	return 0;
 }
 
+/* count_startable - a scheduled campaign that start_due would start now */
+static int
+count_startable(void *arg, const struct store_due *d)
+{
+	int64_t next;
+	if (window_open(d->window, d->tz, (int64_t)time(NULL), &next))
+		(*(int *)arg)++;
+	return 0;
+}
+
+/* due_now - how many scheduled campaigns could start now (sender_opts.start_due: on the
+ * sender's worker thread, with its store) */
+static int
+due_now(void *arg, struct store *s)
+{
+	int n = 0;
+	(void)arg;
+	if (store_campaigns_due(s, (int64_t)time(NULL), count_startable, &n) < 0)
+		return 0;
+	return n;
+}
+
 /* The campaigns to give a turn, and when the next thing is due. */
 struct pick {
 	char **names;
@@ -168,6 +190,7 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 			so.turn_s = o->turn_s > 0 ? o->turn_s : 30;
 			so.stop = o->stop;
 			so.dns_cache = dns_cache;
+			so.start_due = due_now;
 			rc = sender_run(s, cfg, &so, &ss, serr, sizeof(serr));
 			st->turns++;
 			st->attempted += ss.attempted;

@@ -193,6 +193,7 @@ struct sender {
 	uv_work_t work;
 	bool working;
 	bool draining; /* no more claims: nothing due, or stopping */
+	bool yield;    /* o->start_due said something else should start (worker) */
 	bool stopping;
 	bool finished;
 	int fail;
@@ -419,6 +420,13 @@ sender_test_one(struct sender *S, struct claim_ctx *cx, size_t i)
 	return rc;
 }
 
+/* o_start_due - whether the owner wants the run to end for something due (worker) */
+static bool
+o_start_due(struct sender *S)
+{
+	return S->o->start_due && S->o->start_due(S->o->start_due_arg, S->store) > 0;
+}
+
 /* sender_claim - claim and render up to want messages of c (worker) */
 static int
 sender_claim(struct sender *S, struct scamp *c, int64_t now, int want)
@@ -527,6 +535,8 @@ sender_work(uv_work_t *w)
 	if (rc == 0 && S->o->ntest == 0 &&
 	    clock_seconds() - S->state_checked >= SENDER_STATE_CHECK_S) {
 		S->state_checked = clock_seconds();
+		if (o_start_due(S))
+			S->yield = true;
 		for (size_t i = 0; i < S->ncamps; i++) {
 			struct scamp *c = &S->camps[i];
 			char state[16], why[256];
@@ -632,6 +642,13 @@ sender_work_done(uv_work_t *w, int status)
 	}
 	if (!active || (S->o->ntest && S->tested))
 		S->draining = true;
+	if (S->yield && !S->stopping) {
+		/* The turn ends early: queued jobs come back unattempted, sessions finish. */
+		log_info("a scheduled campaign is due: ending the turn to start it");
+		S->stopping = true;
+		S->draining = true;
+		pool_shutdown(S->pool);
+	}
 	/* After a stop the pool hands these straight back, unattempted. */
 	/* Detach the batch first: a submit may hand a job straight back, and the callback
 	 * may start the next batch, which fills wjobs again. */

@@ -64,8 +64,12 @@ eq "run: SIGTERM exits cleanly" "$?" 0
 "$KIRIM" domain set global --rate 40/s >/dev/null
 campaign p1 120
 campaign p2 120
+campaign p3 20
 "$KIRIM" campaign schedule p1 --now >/dev/null
 "$KIRIM" campaign schedule p2 --now >/dev/null
+# p3 comes due in the middle of a 30 s turn: the turn ends early so that it starts on time.
+at3=$(($(date +%s) + 3))
+"$KIRIM" campaign schedule p3 --at "$(date -u -d "@$at3" +%Y-%m-%dT%H:%M:%SZ)" >/dev/null
 "$KIRIM" run --relay "smtp://127.0.0.1:$P" --tls none --turn 30 2>run2.log &
 runner=$!
 PIDS+=("$runner")
@@ -80,6 +84,9 @@ kill -TERM "$runner"
 wait "$runner"
 eq "run: the other campaign went on to the end" "$(sql "SELECT state, (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.state = 'delivered') FROM campaigns c WHERE name='p2'")" "done|120"
 eq "run: the paused one is paused, nothing claimed or lost" "$(sql "SELECT c.state, sum(m.state = 'claimed'), sum(m.state IN ('queued', 'delivered')), sum(m.state = 'queued') > 0 FROM campaigns c JOIN messages m ON m.campaign_id = c.id WHERE c.name='p1'")" "paused|0|120|1"
+started3=$(sql "SELECT min(e.ts) FROM events e JOIN messages m ON m.id=e.message_id JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='p3' AND e.type='delivered'")
+echo "run: p3, due during another campaign's turn, first delivered $((started3 - at3)) s after its time"
+[ "$((started3 - at3))" -ge 0 ] && [ "$((started3 - at3))" -le 2 ] && ok "run: a schedule starts on time during a turn" || bad "run: start during a turn" "$((started3 - at3)) s late"
 # The global rate is shared: p1 and p2 together never went past 40 in one second (a limit
 # per campaign would let them reach 80).
 peak=$(sql "SELECT max(n) FROM (SELECT count(*) AS n FROM events e JOIN messages m ON m.id = e.message_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name IN ('p1', 'p2') AND e.type = 'delivered' GROUP BY e.ts)")
