@@ -1747,6 +1747,25 @@ ses_str(const char *s, const char *end, const char *key, const char **next)
 	return NULL;
 }
 
+/* The bracket that closes the one at o (open, e.g. '['), skipping strings; NULL if none
+ * before end. */
+static const char *
+ses_close(const char *o, const char *end, char open, char close)
+{
+	int depth = 0, instr = 0;
+	for (const char *q = o; q < end; q++) {
+		if (*q == '"')
+			instr = !instr;
+		if (instr)
+			continue;
+		if (*q == open)
+			depth++;
+		else if (*q == close && --depth == 0)
+			return q;
+	}
+	return NULL;
+}
+
 /* The extent of the array value of "key" in s: [*lo, *hi) inside the brackets; 0 if none. */
 static int
 ses_array(const char *s, const char *end, const char *key, const char **lo, const char **hi)
@@ -1761,21 +1780,12 @@ ses_array(const char *s, const char *end, const char *key, const char **lo, cons
 		p++;
 	if (p >= end || *p != '[')
 		return 0;
-	int depth = 0, instr = 0;
-	for (const char *q = p; q < end; q++) {
-		if (*q == '"')
-			instr = !instr;
-		if (instr)
-			continue;
-		if (*q == '[')
-			depth++;
-		else if (*q == ']' && --depth == 0) {
-			*lo = p + 1;
-			*hi = q;
-			return 1;
-		}
-	}
-	return 0;
+	const char *q = ses_close(p, end, '[', ']');
+	if (q == NULL)
+		return 0;
+	*lo = p + 1;
+	*hi = q;
+	return 1;
 }
 
 /* The next {...} object in [*p, end): its extent, *p moved past it; 0 when none is left. */
@@ -1785,22 +1795,13 @@ ses_object(const char **p, const char *end, const char **lo, const char **hi)
 	const char *o = *p;
 	while (o < end && *o != '{')
 		o++;
-	int depth = 0, instr = 0;
-	for (const char *q = o; q < end; q++) {
-		if (*q == '"')
-			instr = !instr;
-		if (instr)
-			continue;
-		if (*q == '{')
-			depth++;
-		else if (*q == '}' && --depth == 0) {
-			*lo = o;
-			*hi = q + 1;
-			*p = q + 1;
-			return 1;
-		}
-	}
-	return 0;
+	const char *q = ses_close(o, end, '{', '}');
+	if (q == NULL)
+		return 0;
+	*lo = o;
+	*hi = q + 1;
+	*p = q + 1;
+	return 1;
 }
 
 /*
