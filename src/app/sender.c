@@ -777,6 +777,21 @@ on_rcpt(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r
 	}
 }
 
+/* stats_count - one job's outcome in st */
+static void
+stats_count(struct sender_stats *st, const struct sresult *r)
+{
+	if (!r->attempted) {
+		st->handed_back++;
+		return;
+	}
+	st->attempted++;
+	st->delivered += r->outcome == OUTCOME_DELIVERED;
+	st->deferred += r->outcome == OUTCOME_DEFERRED;
+	st->bounced += r->outcome == OUTCOME_BOUNCED;
+	st->failed += r->outcome == OUTCOME_FAILED;
+}
+
 static void
 on_job_done(void *owner, struct smtp_job *job, const struct smtp_result *r,
             const struct pool_conn_info *ci)
@@ -790,43 +805,20 @@ on_job_done(void *owner, struct smtp_job *job, const struct smtp_result *r,
 	S->inflight--;
 	S->inflight_bytes -= j->data.len;
 	j->res.c = c;
+	stats_count(st, &j->res);
+	if (cst != st)
+		stats_count(cst, &j->res); /* the campaign's own, one of several */
 	if (j->res.attempted) {
-		st->attempted++;
 		c->totals.attempts++;
 		c->totals.delivered += j->res.outcome == OUTCOME_DELIVERED;
 		c->totals.hard += j->res.outcome == OUTCOME_BOUNCED && j->res.klass &&
 		                  strcmp(j->res.klass, "hard") == 0;
-		switch (j->res.outcome) {
-		case OUTCOME_DELIVERED:
-			st->delivered++;
-			break;
-		case OUTCOME_DEFERRED:
-			st->deferred++;
-			break;
-		case OUTCOME_BOUNCED:
-			st->bounced++;
-			break;
-		case OUTCOME_FAILED:
-			st->failed++;
-			break;
-		}
-		if (cst != st) {
-			cst->attempted++;
-			cst->delivered += j->res.outcome == OUTCOME_DELIVERED;
-			cst->deferred += j->res.outcome == OUTCOME_DEFERRED;
-			cst->bounced += j->res.outcome == OUTCOME_BOUNCED;
-			cst->failed += j->res.outcome == OUTCOME_FAILED;
-		}
 		if (j->res.outcome != OUTCOME_DELIVERED)
 			log_info(
 			    "msg=%lld rcpt=%s result=%s stage=%s code=%d ecode=%s text=\"%.200s\"",
 			    (long long)j->message_id, j->rcpt, smtp_outcome_name(j->res.outcome),
 			    smtp_session_stage_name(j->res.stage), j->res.code, j->res.ecode,
 			    j->res.text);
-	} else {
-		st->handed_back++;
-		if (cst != st)
-			cst->handed_back++;
 	}
 	if (S->npending == S->cappending) {
 		S->cappending = S->cappending ? S->cappending * 2 : 256;
