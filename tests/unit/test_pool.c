@@ -28,13 +28,6 @@
 
 #include "test_servers.h"
 
-static const char *
-sink_path(void)
-{
-	const char *v = getenv("KIRIM_SMTP_SINK");
-	return v && *v ? v : "/usr/sbin/smtp-sink";
-}
-
 static char tmpdir[256];
 
 static int
@@ -48,16 +41,9 @@ setup_all(void **state)
 static pid_t
 start_sink(int port)
 {
-	char addr[64], log[300];
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	char log[300];
 	snprintf(log, sizeof(log), "%s/sink-%d.log", tmpdir, port);
-	char *argv[] = {(char *)sink_path(), "-c", "-u", "nobody", addr, "1024", NULL};
-	if (access(sink_path(), X_OK) != 0) {
-		print_error("smtp-sink not found at %s: install postfix (tools/test does)\n",
-		            sink_path());
-		fail();
-	}
-	return test_server_start(argv, log, TEST_TCP, port);
+	return test_sink_start(port, log, NULL, NULL, NULL);
 }
 
 /* ---- a pool on a loop, with the jobs' outcomes counted ---- */

@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,4 +95,35 @@ test_server_stop(pid_t pid)
 {
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
+}
+
+pid_t
+test_sink_start(int port, const char *logfile, const char *extra1, const char *extra2,
+                const char *extra3)
+{
+	const char *sink = getenv("KIRIM_SMTP_SINK");
+	if (sink == NULL || *sink == '\0')
+		sink = "/usr/sbin/smtp-sink";
+	if (access(sink, X_OK) != 0) {
+		print_error("smtp-sink not found at %s: install postfix (tools/test does)\n", sink);
+		fail();
+	}
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	char *argv[12];
+	int n = 0;
+	argv[n++] = (char *)sink;
+	argv[n++] = "-c";
+	argv[n++] = "-u";
+	argv[n++] = "nobody";
+	if (extra1)
+		argv[n++] = (char *)extra1;
+	if (extra2)
+		argv[n++] = (char *)extra2;
+	if (extra3)
+		argv[n++] = (char *)extra3;
+	argv[n++] = addr;
+	argv[n++] = "1024";
+	argv[n] = NULL;
+	return test_server_start(argv, logfile, TEST_TCP, port);
 }

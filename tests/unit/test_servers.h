@@ -21,6 +21,13 @@ pid_t test_server_start(char *const argv[], const char *logfile, enum test_proto
 /* test_server_try - the same, but -1 (no failure) when the server exits early, e.g. because
  * another process took the free port it was given between the check and the bind */
 pid_t test_server_try(char *const argv[], const char *logfile, enum test_proto proto, int port);
+/*
+ * test_sink_start - Postfix's smtp-sink ($KIRIM_SMTP_SINK, default /usr/sbin/smtp-sink)
+ * on 127.0.0.1:port, with up to three more options (NULL: none), its output in logfile;
+ * fails the test, saying what to install, when it is missing. Returns its PID.
+ */
+pid_t test_sink_start(int port, const char *logfile, const char *extra1, const char *extra2,
+                      const char *extra3);
 /* test_server_stop - SIGTERM and reap */
 void test_server_stop(pid_t pid);
 

@@ -51,12 +51,6 @@ env_or(const char *name, const char *def)
 	return v && *v ? v : def;
 }
 
-static const char *
-sink_path(void)
-{
-	return env_or("KIRIM_SMTP_SINK", "/usr/sbin/smtp-sink");
-}
-
 static char server_script[1024];
 static char tmpdir[256];
 
@@ -289,42 +283,15 @@ static const char sample_msg[] = "From: a@example.test\nTo: user@example.test\nS
 static pid_t
 start_sink(int port, const char *extra1, const char *extra2, const char *extra3)
 {
-	char addr[64], log[300];
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	char log[300];
 	snprintf(log, sizeof(log), "%s/sink-%d.log", tmpdir, port);
-	char *argv[12];
-	int n = 0;
-	argv[n++] = (char *)sink_path();
-	argv[n++] = "-c";
-	argv[n++] = "-u";
-	argv[n++] = "nobody";
-	if (extra1)
-		argv[n++] = (char *)extra1;
-	if (extra2)
-		argv[n++] = (char *)extra2;
-	if (extra3)
-		argv[n++] = (char *)extra3;
-	argv[n++] = addr;
-	argv[n++] = "1024";
-	argv[n] = NULL;
-	return test_server_start(argv, log, TEST_TCP, port);
-}
-
-static void
-need_sink(void)
-{
-	if (access(sink_path(), X_OK) != 0) {
-		print_error("smtp-sink not found at %s: install postfix (tools/test does)\n",
-		            sink_path());
-		fail();
-	}
+	return test_sink_start(port, log, extra1, extra2, extra3);
 }
 
 static void
 test_sink_persistent(void **state)
 {
 	(void)state;
-	need_sink();
 	int port = test_free_port(TEST_TCP);
 	pid_t pid = start_sink(port, NULL, NULL, NULL);
 	enum { N = 200 };
@@ -358,7 +325,6 @@ static void
 test_sink_max_jobs(void **state)
 {
 	(void)state;
-	need_sink();
 	int port = test_free_port(TEST_TCP);
 	pid_t pid = start_sink(port, NULL, NULL, NULL);
 	struct smtp_job jobs[5];
@@ -388,7 +354,6 @@ static struct run *
 sink_fault(const char *o1, const char *o2, const char *o3, const struct smtp_session_config *cfg,
            struct smtp_job *job)
 {
-	need_sink();
 	int port = test_free_port(TEST_TCP);
 	pid_t pid = start_sink(port, o1, o2, o3);
 	static const char *const two[] = {"a@example.test", "b@example.test"};
