@@ -2,13 +2,13 @@
  * serve - `kirim serve`: the HTTP endpoint for one-click unsubscribes (RFC
  * 8058), the unsubscribe page, open pixels and click redirects.
  *
- * One libuv loop on the calling thread drives libmicrohttpd (its epoll fd is
- * polled by the loop, MHD_run is called when it is ready); routing and token
- * checks run on the loop (serve_route.h, token.h). Requests that change the
- * database are suspended and queued; one writer thread takes everything
- * queued (at most batch_max events), applies it in one transaction and only
- * then are those requests resumed and answered (group commit: a POST is never
- * answered before its write is committed), while it starts on the next batch.
+ * One libuv loop on the calling thread runs the HTTP server (http.h: llhttp
+ * parsing, kirim's connection handling); routing and token checks run on the
+ * loop (serve_route.h, token.h). Requests that change the database are
+ * queued; one writer thread takes everything queued (at most batch_max
+ * events), applies it in one transaction and only then are those requests
+ * answered (group commit: a POST is never answered before its write is
+ * committed), while it starts on the next batch.
  * The store's connection is used only by the writer thread while serve_run
  * runs (the report pages open a second one).
  *

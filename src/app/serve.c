@@ -1,14 +1,16 @@
 /*
  * serve - the unsubscribe and tracking HTTP endpoint (see serve.h).
  *
- * Threads: the loop thread runs libuv, libmicrohttpd (MHD_run from a
- * uv_poll on MHD's epoll fd) and every request handler; the writer thread
+ * Threads: the loop thread runs libuv, the HTTP server (http.h: llhttp on
+ * the loop's sockets) and every request handler; the writer thread
  * (writer_main) alone uses the store's connection, one batch (transaction) at
  * a time, back to back while events are queued; the libuv worker pool runs
  * the WAL checkpoints on their own connection. A request that writes is
- * queued and suspended (MHD_suspend_connection) until its batch has
- * committed, then resumed and answered from the loop thread (on_done). The
- * /r/ report pages read through a second store the loop opens when needed.
+ * queued (its connection reads nothing more meanwhile) until its batch has
+ * committed, then answered from the loop thread (on_done). The writer is
+ * woken once per loop pass (a uv_check), so every request read in one pass
+ * goes into one batch. The /r/ report pages read through a second store the
+ * loop opens when needed.
  */
 #include "kirim/serve.h"
 
@@ -26,11 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <uv.h>
 
 #include "kirim/buf.h"
+#include "kirim/http.h"
 #include "kirim/log.h"
 #include "kirim/report.h"
 #include "kirim/serve_route.h"
@@ -49,34 +52,29 @@ enum {
 	STOP_GRACE_MS = 10000, /* how long a stop waits for connections to finish */
 };
 
-/* One client connection (MHD's socket context): for the whole-request deadline. */
-struct conn {
-	struct conn *prev, *next;
-	int fd;
-	uint64_t since; /* accept time or the end of its last request (ns) */
-	bool busy;      /* a request is being answered or waits for the writer */
-};
-
-enum req_state { REQ_NEW, REQ_BODY, REQ_WAITING, REQ_READY, REQ_ANSWERED };
-
-/* One request (MHD's request context), freed when MHD says it completed. */
+/* One request, from http.h's on_request until its on_end. */
 struct req {
 	struct serve *srv;
-	struct MHD_Connection *mc;
-	struct conn *conn;
-	enum req_state state;
+	struct http_req *hr;
 	struct serve_route route;
 	char method[8];
 	char ip[INET6_ADDRSTRLEN];
 	uint64_t t0;
 	int status;
-	bool too_big, page, failed;
+	bool page, failed;
 	const char *machine;
 	int64_t campaign, contact;
 	char token[SERVE_TOKEN_MAX + 1];
-	struct buf body;
 	struct store_serve_event ev;
 	struct req *qnext; /* writer queue */
+};
+
+/* An answer made once: status, extra headers, body. */
+struct canned {
+	int status;
+	const char *headers;
+	const void *body;
+	size_t len;
 };
 
 struct bucket {
@@ -105,15 +103,14 @@ struct serve {
 	struct store *reports; /* the loop's own connection for /r/ pages, opened when needed */
 	struct store_serve *ss;
 	struct token_key *key;
-	struct MHD_Daemon *d;
+	struct http_server *http;
 	uv_loop_t loop;
-	uv_poll_t poll;
-	uv_timer_t mhd_timer, sweep_timer, log_timer, stop_timer, ckpt_timer;
+	uv_check_t wake_check;
+	uv_timer_t log_timer, stop_timer, ckpt_timer;
 	uv_work_t ckpt_work;
 	bool ckpt_running;
 	uv_signal_t sigint, sigterm;
 	unsigned open_handles;
-	struct conn *conns;
 	struct wqueue wq;
 	uv_thread_t writer;
 	bool writer_started;
@@ -121,12 +118,9 @@ struct serve {
 	bool wake_writer; /* events were queued since the writer was last woken */
 	bool stopping, stopped;
 	uint64_t stop_deadline;
-	unsigned suspended;
+	unsigned waiting; /* requests queued for the writer or in its batch */
 	struct bucket *buckets;
 	struct buf log;
-	/* Shared responses, made once. */
-	struct MHD_Response *r_gif, *r_ok, *r_health, *r_400, *r_404, *r_405, *r_413, *r_429,
-	    *r_503;
 	unsigned max_body, timeout, batch_max;
 	double rate, burst;
 };
@@ -193,58 +187,34 @@ on_log_timer(uv_timer_t *t)
 
 /* ---- responses ----------------------------------------------------------------------- */
 
-static struct MHD_Response *
-resp_static(const void *data, size_t n, const char *ctype)
-{
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(n, (void *)(uintptr_t)data, MHD_RESPMEM_PERSISTENT);
-	if (ctype)
-		MHD_add_response_header(r, "Content-Type", ctype);
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	return r;
-}
-
-static void
-responses_make(struct serve *srv)
-{
-	static const char t[] = "text/plain; charset=utf-8";
-	srv->r_gif = resp_static(gif, sizeof(gif), "image/gif");
-	srv->r_ok = resp_static("", 0, t);
-	srv->r_health = resp_static("ok\n", 3, t);
-	srv->r_400 = resp_static("bad request\n", 12, t);
-	srv->r_404 = resp_static("not found\n", 10, t);
-	srv->r_405 = resp_static("method not allowed\n", 19, t);
-	MHD_add_response_header(srv->r_405, "Allow", "GET, HEAD, POST");
-	srv->r_413 = resp_static("request body too large\n", 23, t);
-	MHD_add_response_header(srv->r_413, "Connection", "close");
-	srv->r_429 = resp_static("too many requests\n", 18, t);
-	MHD_add_response_header(srv->r_429, "Retry-After", "1");
-	srv->r_503 = resp_static("busy, try again\n", 16, t);
-	MHD_add_response_header(srv->r_503, "Retry-After", "5");
-}
-
-static void
-responses_free(struct serve *srv)
-{
-	struct MHD_Response **all[] = {&srv->r_gif, &srv->r_ok,  &srv->r_health,
-	                               &srv->r_400, &srv->r_404, &srv->r_405,
-	                               &srv->r_413, &srv->r_429, &srv->r_503};
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		if (*all[i])
-			MHD_destroy_response(*all[i]);
-		*all[i] = NULL;
+#define PLAIN "Content-Type: text/plain; charset=utf-8\r\n"
+#define NOSTORE "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+#define CANNED(st, extra, text)                                                                    \
+	{                                                                                          \
+		st, PLAIN NOSTORE extra, text, sizeof(text) - 1                                    \
 	}
-}
 
-static enum MHD_Result
-answer(struct req *r, int status, struct MHD_Response *resp)
+static const struct canned r_ok = CANNED(200, "", ""), r_health = CANNED(200, "", "ok\n"),
+                           r_400 = CANNED(400, "", "bad request\n"),
+                           r_404 = CANNED(404, "", "not found\n"),
+                           r_405 =
+                               CANNED(405, "Allow: GET, HEAD, POST\r\n", "method not allowed\n"),
+                           r_429 = CANNED(429, "Retry-After: 1\r\n", "too many requests\n"),
+                           r_503 = CANNED(503, "Retry-After: 5\r\n", "busy, try again\n"),
+                           r_gif = {200, "Content-Type: image/gif\r\n" NOSTORE, gif, sizeof(gif)};
+
+/* Answer r (which is freed: http.h's on_end runs before this returns). */
+static void
+answer_with(struct req *r, int status, const char *headers, const void *body, size_t len)
 {
 	r->status = status;
-	r->state = REQ_ANSWERED;
-	if (r->conn)
-		r->conn->busy = true;
-	return MHD_queue_response(r->mc, (unsigned)status, resp);
+	http_respond(r->hr, status, headers, body, len);
+}
+
+static void
+answer(struct req *r, const struct canned *c)
+{
+	answer_with(r, c->status, c->headers, c->body, c->len);
 }
 
 /*
@@ -259,7 +229,7 @@ static const char page_head[] =
     "margin:3rem auto;padding:0 1rem}button{font:inherit;padding:.5rem 1.25rem;"
     "cursor:pointer}</style>\n</head>\n<body>\n<main>\n<h1>%s</h1>\n";
 
-static enum MHD_Result
+static void
 answer_page(struct req *r, int which)
 {
 	struct buf b = BUF_INIT;
@@ -301,19 +271,13 @@ answer_page(struct req *r, int which)
 		break;
 	}
 	buf_adds(&b, "</main>\n</body>\n</html>\n");
-	struct MHD_Response *resp =
-	    MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
+	answer_with(r, 200,
+	            "Content-Type: text/html; charset=utf-8\r\n" NOSTORE
+	            "Referrer-Policy: no-referrer\r\n"
+	            "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
+	            "form-action 'self'; frame-ancestors 'none'\r\n",
+	            b.data, b.len);
 	buf_free(&b);
-	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-	                        "default-src 'none'; style-src 'unsafe-inline'; "
-	                        "form-action 'self'; frame-ancestors 'none'");
-	enum MHD_Result rc = answer(r, 200, resp);
-	MHD_destroy_response(resp);
-	return rc;
 }
 
 /* ---- per-IP token bucket ------------------------------------------------------------- */
@@ -358,29 +322,30 @@ rate_ok(struct serve *srv, const unsigned char addr[16], uint64_t now)
 static void
 client_addr(struct serve *srv, struct req *r, unsigned char addr[16])
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = r->hr->peer;
 	memset(addr, 0, 16);
-	snprintf(r->ip, sizeof(r->ip), "-");
+	memcpy(r->ip, "-", 2);
+	bool text = log_get_level() >= LOG_INFO; /* r->ip is for the access log only */
 	bool loopback = false;
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
+	if (sa) {
 		if (sa->sa_family == AF_INET) {
 			const struct sockaddr_in *in = (const void *)sa;
 			addr[10] = addr[11] = 0xff;
 			memcpy(addr + 12, &in->sin_addr, 4);
-			inet_ntop(AF_INET, &in->sin_addr, r->ip, sizeof(r->ip));
+			if (text)
+				inet_ntop(AF_INET, &in->sin_addr, r->ip, sizeof(r->ip));
 			loopback = addr[12] == 127;
 		} else if (sa->sa_family == AF_INET6) {
 			const struct sockaddr_in6 *in6 = (const void *)sa;
 			memcpy(addr, &in6->sin6_addr, 16);
-			inet_ntop(AF_INET6, &in6->sin6_addr, r->ip, sizeof(r->ip));
+			if (text)
+				inet_ntop(AF_INET6, &in6->sin6_addr, r->ip, sizeof(r->ip));
 			loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
 		}
 	}
 	if (!srv->o->trust_proxy || !loopback)
 		return;
-	const char *real = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "X-Real-IP");
+	const char *real = http_header(r->hr, "X-Real-IP");
 	if (real == NULL)
 		return;
 	unsigned char tmp[16];
@@ -396,8 +361,6 @@ client_addr(struct serve *srv, struct req *r, unsigned char addr[16])
 }
 
 /* ---- the writer ---------------------------------------------------------------------- */
-
-static void mhd_run(struct serve *srv);
 
 /*
  * The writer thread: waits for queued events, takes all of them (up to
@@ -466,6 +429,8 @@ writer_main(void *arg)
 }
 
 /* On the loop: answer the requests whose batches have committed. */
+static void answer_ready(struct serve *srv, struct req *r);
+
 static void
 on_done(uv_async_t *a)
 {
@@ -485,16 +450,27 @@ on_done(uv_async_t *a)
 	while (r) {
 		struct req *next = r->qnext;
 		r->qnext = NULL;
-		r->state = REQ_READY;
-		srv->suspended--;
-		MHD_resume_connection(r->mc);
+		srv->waiting--;
+		answer_ready(srv, r);
 		r = next;
 	}
-	mhd_run(srv);
 }
 
-/* Queue r's event for the writer and suspend r until it is committed. */
-static enum MHD_Result
+/* After the loop has read what was ready: wake the writer once for all of it (one batch). */
+static void
+on_wake_check(uv_check_t *h)
+{
+	struct serve *srv = h->data;
+	if (!srv->wake_writer)
+		return;
+	srv->wake_writer = false;
+	uv_mutex_lock(&srv->wq.lock);
+	uv_cond_signal(&srv->wq.cond);
+	uv_mutex_unlock(&srv->wq.lock);
+}
+
+/* Queue r's event for the writer; r is answered when its batch has committed. */
+static void
 enqueue(struct serve *srv, struct req *r)
 {
 	r->ev.campaign_id = r->campaign;
@@ -503,7 +479,8 @@ enqueue(struct serve *srv, struct req *r)
 	uv_mutex_lock(&srv->wq.lock);
 	if (srv->wq.len >= (size_t)srv->batch_max * QUEUE_FACTOR) {
 		uv_mutex_unlock(&srv->wq.lock);
-		return answer(r, 503, srv->r_503);
+		answer(r, &r_503);
+		return;
 	}
 	r->qnext = NULL;
 	if (srv->wq.tail)
@@ -513,13 +490,8 @@ enqueue(struct serve *srv, struct req *r)
 	srv->wq.tail = r;
 	srv->wq.len++;
 	uv_mutex_unlock(&srv->wq.lock);
-	srv->wake_writer = true; /* once per pass of MHD_run: see mhd_run */
-	r->state = REQ_WAITING;
-	if (r->conn)
-		r->conn->busy = true;
-	srv->suspended++;
-	MHD_suspend_connection(r->mc);
-	return MHD_YES;
+	srv->wake_writer = true; /* on_wake_check wakes the writer once per loop pass */
+	srv->waiting++;
 }
 
 /*
@@ -556,37 +528,85 @@ on_ckpt_timer(uv_timer_t *t)
 
 /* ---- request handling ---------------------------------------------------------------- */
 
-static enum MHD_Result
+static void
 answer_ready(struct serve *srv, struct req *r)
 {
-	if (r->failed)
-		return answer(r, 503, srv->r_503);
+	(void)srv;
+	if (r->failed) {
+		answer(r, &r_503);
+		return;
+	}
 	switch (r->route.kind) {
 	case SERVE_ROUTE_UNSUB_POST:
 		if (r->ev.result < 0)
-			return answer(r, 404, srv->r_404);
-		return r->page ? answer_page(r, 1) : answer(r, 200, srv->r_ok);
+			answer(r, &r_404);
+		else if (r->page)
+			answer_page(r, 1);
+		else
+			answer(r, &r_ok);
+		return;
 	case SERVE_ROUTE_RESUB_POST:
 		if (r->ev.result < 0)
-			return answer(r, 404, srv->r_404);
-		return answer_page(r, 2);
+			answer(r, &r_404);
+		else
+			answer_page(r, 2);
+		return;
 	case SERVE_ROUTE_OPEN:
-		return answer(r, 200, srv->r_gif);
+		answer(r, &r_gif);
+		return;
 	case SERVE_ROUTE_CLICK: {
-		if (r->ev.result < 0 || !serve_route_redirect_ok(r->ev.url))
-			return answer(r, 404, srv->r_404);
-		struct MHD_Response *resp =
-		    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		MHD_add_response_header(resp, "Location", r->ev.url);
-		MHD_add_response_header(resp, "Cache-Control", "no-store");
-		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-		enum MHD_Result rc = answer(r, 302, resp);
-		MHD_destroy_response(resp);
-		return rc;
+		if (r->ev.result < 0 || !serve_route_redirect_ok(r->ev.url)) {
+			answer(r, &r_404);
+			return;
+		}
+		/* serve_route_redirect_ok: no CR, LF or other control bytes in the URL. */
+		struct buf h = BUF_INIT;
+		buf_printf(&h,
+		           "Location: %s\r\nCache-Control: no-store\r\n"
+		           "Referrer-Policy: no-referrer\r\n",
+		           r->ev.url);
+		answer_with(r, 302, h.data, NULL, 0);
+		buf_free(&h);
+		return;
 	}
 	default:
-		return answer(r, 500, srv->r_503);
+		answer_with(r, 500, r_503.headers, r_503.body, r_503.len);
+		return;
 	}
+}
+
+/* The password of an "Authorization: Basic ..." header (user:password in base64), or NULL. */
+static char *
+basic_password(const char *auth)
+{
+	if (auth == NULL || strncasecmp(auth, "Basic ", 6) != 0)
+		return NULL;
+	const char *b64 = auth + 6;
+	while (*b64 == ' ')
+		b64++;
+	size_t n = strlen(b64);
+	if (n == 0 || n % 4 != 0 || n > 1024)
+		return NULL;
+	unsigned char *out = xmalloc(n / 4 * 3 + 1);
+	int len = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n);
+	if (len < 0) {
+		free(out);
+		return NULL;
+	}
+	/* EVP_DecodeBlock counts the padding as zero bytes. */
+	if (n >= 1 && b64[n - 1] == '=')
+		len--;
+	if (n >= 2 && b64[n - 2] == '=')
+		len--;
+	out[len] = '\0';
+	char *colon = memchr(out, ':', (size_t)len);
+	if (colon == NULL || memchr(out, '\0', (size_t)len) != NULL) {
+		free(out);
+		return NULL;
+	}
+	char *pass = xstrdup(colon + 1);
+	free(out);
+	return pass;
 }
 
 /* report_allowed - loopback clients, or any client with the report password */
@@ -595,17 +615,13 @@ report_allowed(struct serve *srv, struct req *r)
 {
 	const char *pw = srv->o->report_password;
 	if (pw && *pw) {
-		char *pass = NULL;
-		char *user = MHD_basic_auth_get_username_password(r->mc, &pass);
+		char *pass = basic_password(http_header(r->hr, "Authorization"));
 		bool ok =
 		    pass && strlen(pass) == strlen(pw) && CRYPTO_memcmp(pass, pw, strlen(pw)) == 0;
-		MHD_free(user);
-		MHD_free(pass);
+		free(pass);
 		return ok;
 	}
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	const struct sockaddr *sa = r->hr->peer;
 	if (sa && sa->sa_family == AF_INET)
 		return ((const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)
 		            ->sin_addr)[0] == 127;
@@ -617,20 +633,18 @@ report_allowed(struct serve *srv, struct req *r)
  * answer_report - the campaign's HTML report (report.h), made now from the
  * database; while the campaign sends it reloads itself every 15 seconds.
  */
-static enum MHD_Result
+static void
 answer_report(struct serve *srv, struct req *r)
 {
 	if (!report_allowed(srv, r)) {
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-		    13, (void *)"unauthorized\n", MHD_RESPMEM_PERSISTENT);
-		enum MHD_Result rc =
-		    srv->o->report_password && *srv->o->report_password
-		        ? MHD_queue_basic_auth_fail_response(r->mc, "kirim report", resp)
-		        : answer(r, 403, resp);
-		r->status = srv->o->report_password && *srv->o->report_password ? 401 : 403;
-		r->state = REQ_ANSWERED;
-		MHD_destroy_response(resp);
-		return rc;
+		if (srv->o->report_password && *srv->o->report_password)
+			answer_with(r, 401,
+			            PLAIN NOSTORE
+			            "WWW-Authenticate: Basic realm=\"kirim report\"\r\n",
+			            "unauthorized\n", 13);
+		else
+			answer_with(r, 403, PLAIN NOSTORE, "forbidden\n", 10);
+		return;
 	}
 	char name[SERVE_TOKEN_MAX + 1];
 	snprintf(name, sizeof(name), "%.*s", (int)r->route.token_len, r->route.token);
@@ -641,11 +655,14 @@ answer_report(struct serve *srv, struct req *r)
 		char e[256];
 		if (store_open(store_path(srv->store), 0, &srv->reports, e, sizeof(e)) < 0) {
 			log_error("serve report error=\"%s\"", e);
-			return answer(r, 503, srv->r_503);
+			answer(r, &r_503);
+			return;
 		}
 	}
-	if (store_report_fill(srv->reports, name, &ro, &rep) < 0)
-		return answer(r, 404, srv->r_404);
+	if (store_report_fill(srv->reports, name, &ro, &rep) < 0) {
+		answer(r, &r_404);
+		return;
+	}
 	struct buf html = BUF_INIT;
 	report_render(&html, &rep, REPORT_HTML, REPORT_BY_DOMAIN);
 	bool live =
@@ -664,33 +681,30 @@ answer_report(struct serve *srv, struct req *r)
 			html = t;
 		}
 	}
-	struct MHD_Response *resp =
-	    MHD_create_response_from_buffer(html.len, html.data, MHD_RESPMEM_MUST_COPY);
+	answer_with(r, 200, "Content-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n",
+	            html.data, html.len);
 	buf_free(&html);
-	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	enum MHD_Result rc = answer(r, 200, resp);
-	MHD_destroy_response(resp);
-	return rc;
 }
 
 /* The request is complete (headers and body): route it. */
-static enum MHD_Result
+static void
 dispatch(struct serve *srv, struct req *r)
 {
 	struct serve_route *rt = &r->route;
-	if (r->too_big)
-		return answer(r, 413, srv->r_413);
 	switch (rt->kind) {
 	case SERVE_ROUTE_HEALTH:
-		return answer(r, 200, srv->r_health);
+		answer(r, &r_health);
+		return;
 	case SERVE_ROUTE_METHOD:
-		return answer(r, 405, srv->r_405);
+		answer(r, &r_405);
+		return;
 	case SERVE_ROUTE_NOT_FOUND:
 	case SERVE_ROUTE_VIEW:
-		return answer(r, 404, srv->r_404);
+		answer(r, &r_404);
+		return;
 	case SERVE_ROUTE_REPORT:
-		return answer_report(srv, r);
+		answer_report(srv, r);
+		return;
 	default:
 		break;
 	}
@@ -700,207 +714,99 @@ dispatch(struct serve *srv, struct req *r)
 	if (token_check(srv->key, purpose, rt->token, rt->token_len, &r->campaign, &r->contact) <
 	    0) {
 		r->campaign = -1;
-		return answer(r, 404, srv->r_404);
+		answer(r, &r_404);
+		return;
 	}
 	memcpy(r->token, rt->token, rt->token_len);
 	r->token[rt->token_len] = '\0';
 	switch (rt->kind) {
 	case SERVE_ROUTE_UNSUB_PAGE:
-		return answer_page(r, 0);
-	case SERVE_ROUTE_UNSUB_POST: {
-		const char *ct =
-		    MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "Content-Type");
-		if (!serve_route_one_click(ct, r->body.data ? r->body.data : "", r->body.len,
-		                           &r->page))
-			return answer(r, 400, srv->r_400);
+		answer_page(r, 0);
+		return;
+	case SERVE_ROUTE_UNSUB_POST:
+		if (!serve_route_one_click(http_header(r->hr, "Content-Type"), r->hr->body,
+		                           r->hr->body_len, &r->page)) {
+			answer(r, &r_400);
+			return;
+		}
 		r->ev.type = STORE_SERVE_UNSUBSCRIBE;
-		return enqueue(srv, r);
-	}
+		enqueue(srv, r);
+		return;
 	case SERVE_ROUTE_RESUB_POST:
 		r->ev.type = STORE_SERVE_RESUBSCRIBE;
-		return enqueue(srv, r);
-	case SERVE_ROUTE_OPEN: {
-		if (rt->head)
-			return answer(r, 200, srv->r_gif);
-		const char *ua = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "User-Agent");
-		r->machine = serve_route_machine_ua(ua);
+		enqueue(srv, r);
+		return;
+	case SERVE_ROUTE_OPEN:
+		if (rt->head) {
+			answer(r, &r_gif);
+			return;
+		}
+		r->machine = serve_route_machine_ua(http_header(r->hr, "User-Agent"));
 		r->ev.type = STORE_SERVE_OPEN;
 		r->ev.machine = r->machine != NULL;
 		r->ev.agent = r->machine;
-		return enqueue(srv, r);
-	}
+		enqueue(srv, r);
+		return;
 	case SERVE_ROUTE_CLICK:
 		r->ev.type = STORE_SERVE_CLICK;
 		r->ev.link = rt->link;
 		r->ev.dry = rt->head;
-		return enqueue(srv, r);
+		enqueue(srv, r);
+		return;
 	default:
-		return answer(r, 404, srv->r_404);
+		answer(r, &r_404);
+		return;
 	}
 }
 
-static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
-           const char *version, const char *upload, size_t *upload_size, void **req_cls)
+/* http.h: a complete request (its body within --max-body, or it was answered 413). */
+static void
+on_request(void *arg, struct http_req *hr)
 {
-	struct serve *srv = cls;
-	struct req *r = *req_cls;
-	(void)version;
+	struct serve *srv = arg;
+	struct req *r = xcalloc(1, sizeof(*r));
+	hr->data = r;
+	r->srv = srv;
+	r->hr = hr;
+	r->t0 = uv_hrtime();
+	r->campaign = -1;
+	size_t ml = strlen(hr->method);
+	memcpy(r->method, hr->method, ml < sizeof(r->method) ? ml + 1 : sizeof(r->method) - 1);
+	r->method[sizeof(r->method) - 1] = '\0';
+	unsigned char addr[16];
+	client_addr(srv, r, addr);
+	serve_route_match(hr->method, hr->target, hr->target_len, &r->route);
+	if (!rate_ok(srv, addr, r->t0)) {
+		answer(r, &r_429);
+		return;
+	}
+	dispatch(srv, r);
+}
+
+/* http.h: the request has ended (answered, or its client gone): log it and free it. */
+static void
+on_end(void *arg, struct http_req *hr, int status)
+{
+	struct serve *srv = arg;
+	struct req *r = hr->data;
 	if (r == NULL) {
-		r = xcalloc(1, sizeof(*r));
-		*req_cls = r;
-		r->srv = srv;
-		r->mc = mc;
-		r->t0 = uv_hrtime();
-		r->campaign = -1;
-		snprintf(r->method, sizeof(r->method), "%s", method);
-		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-		r->conn = ci ? ci->socket_context : NULL;
+		/* Answered by the HTTP server itself: the request could not be read. */
+		struct req tmp = {.srv = srv, .hr = hr, .campaign = -1, .status = status};
 		unsigned char addr[16];
-		client_addr(srv, r, addr);
-		serve_route_match(method, url, strlen(url), &r->route);
-		if (!rate_ok(srv, addr, r->t0))
-			return answer(r, 429, srv->r_429);
-		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
-		if (cl && strtoull(cl, NULL, 10) > srv->max_body)
-			return answer(r, 413, srv->r_413);
-		r->state = REQ_BODY;
-		return MHD_YES;
-	}
-	if (*upload_size) {
-		if (r->state == REQ_BODY && !r->too_big) {
-			if (r->body.len + *upload_size > srv->max_body) {
-				r->too_big = true;
-				buf_free(&r->body);
-			} else {
-				buf_add(&r->body, upload, *upload_size);
-			}
-		}
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	switch (r->state) {
-	case REQ_BODY:
-		return dispatch(srv, r);
-	case REQ_READY:
-		return answer_ready(srv, r);
-	default:
-		return MHD_YES;
-	}
-}
-
-static void
-on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
-             enum MHD_RequestTerminationCode toe)
-{
-	struct serve *srv = cls;
-	struct req *r = *req_cls;
-	(void)mc;
-	if (r == NULL)
+		snprintf(tmp.method, sizeof(tmp.method), "%s", hr->method);
+		tmp.t0 = uv_hrtime();
+		client_addr(srv, &tmp, addr);
+		tmp.route.kind = SERVE_ROUTE_NOT_FOUND;
+		log_request(srv, &tmp);
 		return;
-	if (r->status == 0)
-		r->status = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499;
+	}
+	r->status = status;
 	log_request(srv, r);
-	if (r->conn) {
-		r->conn->busy = false;
-		r->conn->since = uv_hrtime();
-	}
-	buf_free(&r->body);
 	free(r);
-	*req_cls = NULL;
+	hr->data = NULL;
 }
 
-static void
-on_connection(void *cls, struct MHD_Connection *mc, void **socket_ctx,
-              enum MHD_ConnectionNotificationCode code)
-{
-	struct serve *srv = cls;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		struct conn *c = xcalloc(1, sizeof(*c));
-		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-		c->fd = ci ? ci->connect_fd : -1;
-		c->since = uv_hrtime();
-		c->next = srv->conns;
-		if (srv->conns)
-			srv->conns->prev = c;
-		srv->conns = c;
-		*socket_ctx = c;
-		return;
-	}
-	struct conn *c = *socket_ctx;
-	if (c == NULL)
-		return;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	free(c);
-	*socket_ctx = NULL;
-}
-
-/*
- * The whole-request deadline: a connection that has not finished sending
- * a request within timeout of its accept (or of its previous answer) is shut
- * down; MHD then sees the socket end and closes it. This catches clients
- * that trickle bytes and so never trip MHD's idle timeout.
- */
-static void
-on_sweep(uv_timer_t *t)
-{
-	struct serve *srv = t->data;
-	uint64_t now = uv_hrtime(), limit = (uint64_t)srv->timeout * 1000000000u;
-	bool cut = false;
-	for (struct conn *c = srv->conns; c; c = c->next) {
-		if (!c->busy && c->fd >= 0 && now - c->since > limit) {
-			shutdown(c->fd, SHUT_RDWR);
-			c->fd = -1;
-			cut = true;
-		}
-	}
-	if (cut)
-		mhd_run(srv);
-}
-
-/* ---- driving MHD from the loop -------------------------------------------------------- */
-
-static void
-on_mhd_timer(uv_timer_t *t)
-{
-	mhd_run(t->data);
-}
-
-static void
-mhd_run(struct serve *srv)
-{
-	if (srv->d == NULL)
-		return;
-	MHD_run(srv->d);
-	if (srv->wake_writer) {
-		/* Every request that came in this pass is queued: wake the writer once, so
-		 * that it takes them as one batch (one commit) instead of the first alone. */
-		srv->wake_writer = false;
-		uv_mutex_lock(&srv->wq.lock);
-		uv_cond_signal(&srv->wq.cond);
-		uv_mutex_unlock(&srv->wq.lock);
-	}
-	MHD_UNSIGNED_LONG_LONG ms;
-	if (MHD_get_timeout(srv->d, &ms) == MHD_YES)
-		uv_timer_start(&srv->mhd_timer, on_mhd_timer, ms > 1000 ? 1000 : ms, 0);
-	else
-		uv_timer_stop(&srv->mhd_timer);
-}
-
-static void
-on_poll(uv_poll_t *p, int status, int events)
-{
-	(void)status;
-	(void)events;
-	mhd_run(p->data);
-}
+/* ---- stopping -------------------------------------------------------------------------- */
 
 static void
 on_close(uv_handle_t *h)
@@ -912,14 +818,21 @@ on_close(uv_handle_t *h)
 static void
 close_all(struct serve *srv)
 {
-	uv_handle_t *hs[] = {(uv_handle_t *)&srv->poll,        (uv_handle_t *)&srv->mhd_timer,
-	                     (uv_handle_t *)&srv->sweep_timer, (uv_handle_t *)&srv->log_timer,
-	                     (uv_handle_t *)&srv->stop_timer,  (uv_handle_t *)&srv->sigint,
-	                     (uv_handle_t *)&srv->sigterm,     (uv_handle_t *)&srv->ckpt_timer,
+	uv_handle_t *hs[] = {(uv_handle_t *)&srv->wake_check, (uv_handle_t *)&srv->log_timer,
+	                     (uv_handle_t *)&srv->stop_timer, (uv_handle_t *)&srv->sigint,
+	                     (uv_handle_t *)&srv->sigterm,    (uv_handle_t *)&srv->ckpt_timer,
 	                     (uv_handle_t *)&srv->done_async};
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
 		if (hs[i]->data && !uv_is_closing(hs[i]))
 			uv_close(hs[i], on_close);
+}
+
+static void
+on_http_closed(void *arg)
+{
+	struct serve *srv = arg;
+	srv->http = NULL;
+	close_all(srv);
 }
 
 /* While stopping: finish when nothing waits for the writer, or after the grace time. */
@@ -927,20 +840,14 @@ static void
 on_stop_timer(uv_timer_t *t)
 {
 	struct serve *srv = t->data;
-	mhd_run(srv);
-	const union MHD_DaemonInfo *di =
-	    MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-	unsigned conns = di ? di->num_connections : 0;
-	/* Every queued request is suspended until the loop has taken it back from the writer. */
-	bool idle = srv->suspended == 0;
-	if (!idle || (conns > 0 && uv_hrtime() < srv->stop_deadline))
+	/* Every queued request is answered first: its connection must stay until then. */
+	if (srv->waiting > 0 || srv->stopped)
 		return;
-	/* Nothing is suspended now, so MHD may close what is left. */
+	if (http_server_conns(srv->http) > 0 && uv_hrtime() < srv->stop_deadline)
+		return;
 	srv->stopped = true;
-	uv_poll_stop(&srv->poll); /* before MHD closes the epoll fd it watches */
-	MHD_stop_daemon(srv->d);
-	srv->d = NULL;
-	close_all(srv);
+	uv_timer_stop(&srv->stop_timer);
+	http_server_close(srv->http, on_http_closed, srv);
 }
 
 static void
@@ -950,26 +857,11 @@ on_signal(uv_signal_t *s, int sig)
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
-	log_warn("serve stopping signal=%d waiting=%u", sig, srv->suspended);
-	int lfd = MHD_quiesce_daemon(srv->d);
-	if (lfd >= 0)
-		close(lfd);
+	log_warn("serve stopping signal=%d waiting=%u", sig, srv->waiting);
+	/* No new connections; idle keep-alive ones close now, busy ones after their answer. */
+	http_server_quiesce(srv->http);
 	srv->stop_deadline = uv_hrtime() + (uint64_t)STOP_GRACE_MS * 1000000u;
-	/* Idle keep-alive connections are not waited for: the sweep closes them soon. */
-	srv->timeout = 1;
 	uv_timer_start(&srv->stop_timer, on_stop_timer, 0, 20);
-}
-
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	(void)cls;
-	char line[512];
-	vsnprintf(line, sizeof(line), fmt, ap);
-	size_t n = strlen(line);
-	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	log_debug("microhttpd msg=\"%s\"", line);
 }
 
 /* Parse "HOST:PORT" or "[V6]:PORT" into sa. */
@@ -1053,47 +945,41 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 		goto out;
 	}
 	srv->key = token_key_new(o->secret, o->secret_len);
-	responses_make(srv);
-	unsigned header = o->max_header ? o->max_header : 8192;
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
-	if (sa.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	srv->d = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(header < 2048 ? 2048 : header),
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->timeout, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)(o->max_conns ? o->max_conns : 1024), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)(o->max_conns_per_ip ? o->max_conns_per_ip : 256),
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-	    on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
-	if (srv->d == NULL) {
-		snprintf(err, errsz, "cannot listen on %s: %s", o->listen, strerror(errno));
+	uv_loop_init(&srv->loop);
+	struct http_opts ho = {
+	    .max_header = o->max_header ? o->max_header : 8192,
+	    .max_body = srv->max_body,
+	    .timeout = srv->timeout,
+	    .max_conns = o->max_conns ? o->max_conns : 1024,
+	    .max_conns_per_ip = o->max_conns_per_ip ? o->max_conns_per_ip : 256,
+	    .on_request = on_request,
+	    .on_end = on_end,
+	    .arg = srv,
+	};
+	char herr[128];
+	srv->http = http_server_new(&srv->loop, (struct sockaddr *)&sa, &ho, herr, sizeof(herr));
+	if (srv->http == NULL) {
+		snprintf(err, errsz, "cannot listen on %s: %s", o->listen, herr);
+		uv_run(&srv->loop, UV_RUN_DEFAULT); /* the listener's close */
+		uv_loop_close(&srv->loop);
 		goto out;
 	}
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_EPOLL_FD);
-	const union MHD_DaemonInfo *pi = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
-	unsigned port = pi ? pi->port : 0;
-	uv_loop_init(&srv->loop);
-	uv_poll_init(&srv->loop, &srv->poll, di->epoll_fd);
-	uv_timer_init(&srv->loop, &srv->mhd_timer);
-	uv_timer_init(&srv->loop, &srv->sweep_timer);
+	unsigned port = http_server_port(srv->http);
+	uv_check_init(&srv->loop, &srv->wake_check);
 	uv_timer_init(&srv->loop, &srv->log_timer);
 	uv_timer_init(&srv->loop, &srv->stop_timer);
 	uv_signal_init(&srv->loop, &srv->sigint);
 	uv_signal_init(&srv->loop, &srv->sigterm);
 	uv_timer_init(&srv->loop, &srv->ckpt_timer);
 	uv_async_init(&srv->loop, &srv->done_async, on_done);
-	uv_handle_t *hs[] = {(uv_handle_t *)&srv->poll,        (uv_handle_t *)&srv->mhd_timer,
-	                     (uv_handle_t *)&srv->sweep_timer, (uv_handle_t *)&srv->log_timer,
-	                     (uv_handle_t *)&srv->stop_timer,  (uv_handle_t *)&srv->sigint,
-	                     (uv_handle_t *)&srv->sigterm,     (uv_handle_t *)&srv->ckpt_timer,
+	uv_handle_t *hs[] = {(uv_handle_t *)&srv->wake_check, (uv_handle_t *)&srv->log_timer,
+	                     (uv_handle_t *)&srv->stop_timer, (uv_handle_t *)&srv->sigint,
+	                     (uv_handle_t *)&srv->sigterm,    (uv_handle_t *)&srv->ckpt_timer,
 	                     (uv_handle_t *)&srv->done_async};
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
 		hs[i]->data = srv;
 	srv->open_handles = sizeof(hs) / sizeof(hs[0]);
-	uv_poll_start(&srv->poll, UV_READABLE, on_poll);
-	uv_timer_start(&srv->sweep_timer, on_sweep, 1000, 1000);
+	uv_check_start(&srv->wake_check, on_wake_check);
 	uv_timer_start(&srv->log_timer, on_log_timer, LOG_FLUSH_MS, LOG_FLUSH_MS);
 	uv_signal_start(&srv->sigint, on_signal, SIGINT);
 	uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
@@ -1104,7 +990,7 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	/* From here on the store's connection is the writer thread's. */
 	if (uv_thread_create(&srv->writer, writer_main, srv) != 0) {
 		snprintf(err, errsz, "cannot start the writer thread");
-		close_all(srv);
+		http_server_close(srv->http, on_http_closed, srv);
 		uv_run(&srv->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&srv->loop);
 		goto out;
@@ -1116,7 +1002,6 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	         srv->burst, srv->max_body, srv->timeout);
 	if (o->ready)
 		o->ready(o->ready_arg, port);
-	mhd_run(srv);
 	uv_run(&srv->loop, UV_RUN_DEFAULT);
 	log_flush(srv);
 	int lc = uv_loop_close(&srv->loop);
@@ -1136,10 +1021,7 @@ out:
 		         srv->wq.batches, srv->wq.events,
 		         srv->wq.batches ? (double)srv->wq.events / (double)srv->wq.batches : 0.0);
 	}
-	if (srv->d)
-		MHD_stop_daemon(srv->d);
 	store_close(srv->reports);
-	responses_free(srv);
 	store_serve_free(srv->ss);
 	token_key_free(srv->key);
 	buf_free(&srv->log);

@@ -191,8 +191,28 @@ except Exception as e:
     print("error", e)
 PYEND
 }
-# libmicrohttpd closes the connection on a request line it cannot read at all.
-eq "garbage request line" "$(raw 'GARBAGE\r\n\r\n')" ""
+contains "garbage request line" "$(raw 'GARBAGE\r\n\r\n')" "HTTP/1.1 400"
+contains "request smuggling: Content-Length and chunked" "$(raw 'POST /u/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')" "HTTP/1.1 400"
+# Two requests in one write (pipelining): both answered, in order, on one connection.
+pipe=$($PY3 - "$port" <<'PYEND'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+import re
+print(" ".join(m.decode() for m in re.findall(rb"HTTP/1\.1 ([0-9]{3}) ", data)))
+PYEND
+)
+eq "pipelined requests answered in order" "$pipe" "200 404"
+# A body over 1 KiB: curl asks "Expect: 100-continue" first.
+eq "Expect: 100-continue" "$(code -d "List-Unsubscribe=One-Click&pad=$(head -c 2000 /dev/zero | tr '\0' a)" "$BASE/u/$(tok u "$(camp c1)" "$(cid cyd@three.example)")")" 200
+# Keep-alive: curl sends both requests on one connection.
+eq "keep-alive" "$(curl -s -o /dev/null -o /dev/null -w '%{num_connects}' "$BASE/healthz" "$BASE/healthz" | tr -d '\n')" "10"
 contains "unknown HTTP version" "$(raw 'GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n')" "HTTP/1.1 505"
 contains "bad Content-Length" "$(raw 'POST /u/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')" "HTTP/1.1 400"
 contains "bad chunk" "$(raw 'POST /u/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')" "HTTP/1.1 400"
