@@ -13,7 +13,8 @@
  * at once or later (a request can wait for a database commit): the request
  * and its connection stay valid until then, even if the client has gone. The
  * loop's thread only. Writes are attempted at once (no extra loop pass), so an
- * answer costs one write(2) in the common case.
+ * answer costs one write(2) in the common case. The caller ignores SIGPIPE
+ * (writes to a client that has gone must fail with EPIPE, not kill the process).
  */
 #ifndef KIRIM_HTTP_H
 #define KIRIM_HTTP_H
@@ -38,7 +39,7 @@ struct http_req {
 	void *data;                  /* the handler's */
 	/* Internal. */
 	struct http_conn *conn;
-	bool keep_alive;
+	bool keep_alive, http10;
 };
 
 struct http_opts {

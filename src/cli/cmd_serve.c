@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -199,6 +200,8 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	o.ready = serve_ready;
 	o.ready_arg = &o;
 	char err[512];
+	/* A client that goes away while its answer is written: EPIPE, not a signal (http.h). */
+	signal(SIGPIPE, SIG_IGN);
 	if (serve_run(s, &o, err, sizeof(err)) < 0)
 		rc = cli_error("serve",
 		               strncmp(err, "cannot listen", 13) == 0 ? EX_UNAVAILABLE

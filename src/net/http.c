@@ -58,6 +58,7 @@ struct http_conn {
 	size_t in_off;
 	unsigned writes; /* uv_write requests in flight */
 	bool reading, close_after, shut, closing, dead;
+	bool eof; /* the client sent EOF while an answer was still being written */
 };
 
 struct http_server {
@@ -87,7 +88,15 @@ struct wreq {
 
 static void conn_close(struct http_conn *c);
 static void conn_process(struct http_conn *c);
+static void conn_resume(struct http_conn *c);
 static void conn_fail(struct http_conn *c, int status);
+
+/* A request with the handler, or an answer still queued: the next request waits in c->in. */
+static bool
+conn_busy(const struct http_conn *c)
+{
+	return c->cur || c->writes > 0;
+}
 
 static const char *
 reason(int status)
@@ -210,6 +219,10 @@ conn_finish(struct http_conn *c)
 {
 	if (c->shut || c->closing)
 		return;
+	if (c->eof) {
+		conn_close(c); /* the client half-closed: nothing more to wait for */
+		return;
+	}
 	c->shut = true;
 	c->since = uv_hrtime();
 	uv_shutdown_t *req = xmalloc(sizeof(*req));
@@ -232,8 +245,12 @@ on_written(uv_write_t *w, int status)
 		conn_close(c);
 		return;
 	}
-	if (c->writes == 0 && c->close_after && !c->cur)
+	if (c->writes > 0 || c->cur)
+		return;
+	if (c->close_after)
 		conn_finish(c);
+	else
+		conn_resume(c); /* the queue drained: parse what waits, read again */
 }
 
 /* Write n bytes: at once when nothing is queued, the rest (or all) through uv_write. */
@@ -269,7 +286,8 @@ conn_write(struct http_conn *c, const char *data, size_t n)
 
 /* The answer's head into s->out: no printf, this runs once per request. */
 static void
-response_head(struct http_server *s, int status, const char *headers, size_t len, bool close)
+response_head(struct http_server *s, int status, const char *headers, size_t len, bool close,
+              bool keep10)
 {
 	char num[24];
 	int n = 0;
@@ -295,6 +313,8 @@ response_head(struct http_server *s, int status, const char *headers, size_t len
 		buf_adds(&s->out, headers);
 	if (close)
 		buf_adds(&s->out, "Connection: close\r\n");
+	else if (keep10)
+		buf_adds(&s->out, "Connection: keep-alive\r\n"); /* HTTP/1.0 closes without it */
 	buf_adds(&s->out, "\r\n");
 }
 
@@ -416,6 +436,8 @@ on_headers_complete(llhttp_t *p)
 	    ((p->flags & F_CHUNKED) || p->content_length > 0)) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		conn_write(c, cont, sizeof(cont) - 1);
+		if (c->closing)
+			return -1; /* the write failed: the client is gone */
 	}
 	return 0;
 }
@@ -465,6 +487,7 @@ req_new(struct http_conn *c)
 	r->head = c->p.method == HTTP_HEAD;
 	r->peer = (const struct sockaddr *)&c->peer;
 	r->keep_alive = c->keep_alive;
+	r->http10 = c->p.http_major == 1 && c->p.http_minor == 0;
 	return r;
 }
 
@@ -494,6 +517,10 @@ static size_t
 feed(struct http_conn *c, const char *d, size_t n)
 {
 	llhttp_errno_t e = llhttp_execute(&c->p, d, n);
+	if (c->closing) {
+		c->complete = false; /* a write failed in a callback: nothing more to dispatch */
+		return SIZE_MAX;
+	}
 	if (e == HPE_OK)
 		return n;
 	if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
@@ -511,7 +538,7 @@ feed(struct http_conn *c, const char *d, size_t n)
 static void
 conn_process(struct http_conn *c)
 {
-	while (!c->cur && !c->closing && !c->shut && c->in_off < c->in.len) {
+	while (!conn_busy(c) && !c->closing && !c->shut && c->in_off < c->in.len) {
 		size_t used = feed(c, c->in.data + c->in_off, c->in.len - c->in_off);
 		if (used == SIZE_MAX)
 			return;
@@ -526,14 +553,15 @@ conn_process(struct http_conn *c)
 static void
 conn_keep(struct http_conn *c, const char *d, size_t n)
 {
-	if (c->in_off > 0 && c->in_off == c->in.len) {
-		buf_reset(&c->in);
+	if (c->in_off > 0) { /* drop what was parsed: a steady pipeline never empties c->in */
+		memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+		c->in.len -= c->in_off;
 		c->in_off = 0;
 	}
 	buf_add(&c->in, d, n);
 	/* A client that sends far ahead of its answers waits (TCP pushes back). */
 	struct http_server *s = c->srv;
-	if (c->cur && c->reading &&
+	if (conn_busy(c) && c->reading &&
 	    c->in.len - c->in_off > s->o.max_header + s->o.max_body + PIPELINE_SLACK) {
 		uv_read_stop((uv_stream_t *)&c->tcp);
 		c->reading = false;
@@ -553,6 +581,12 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
 	struct http_conn *c = st->data;
 	if (n < 0) {
+		if (n == UV_EOF && c->writes > 0 && !c->cur && !c->closing) {
+			/* A half-close: the queued answers are still written, then it closes. */
+			c->eof = true;
+			c->reading = false;
+			return;
+		}
 		conn_close(c);
 		return;
 	}
@@ -560,14 +594,14 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		return; /* after the last answer the client's bytes are dropped */
 	const char *d = b->base;
 	size_t len = (size_t)n;
-	if (c->cur || c->in_off < c->in.len) {
+	if (conn_busy(c) || c->in_off < c->in.len) {
 		conn_keep(c, d, len);
 		conn_process(c);
 		return;
 	}
 	/* Straight from the read buffer; only what follows a dispatched request is copied. */
 	size_t off = 0;
-	while (off < len && !c->cur && !c->closing && !c->shut) {
+	while (off < len && !conn_busy(c) && !c->closing && !c->shut) {
 		size_t used = feed(c, d + off, len - off);
 		if (used == SIZE_MAX)
 			return;
@@ -585,7 +619,8 @@ conn_fail(struct http_conn *c, int status)
 	char body[64];
 	int bl = snprintf(body, sizeof(body), "%s\n", reason(status));
 	c->close_after = true;
-	response_head(s, status, "Content-Type: text/plain; charset=utf-8\r\n", (size_t)bl, true);
+	response_head(s, status, "Content-Type: text/plain; charset=utf-8\r\n", (size_t)bl, true,
+	              false);
 	buf_add(&s->out, body, (size_t)bl);
 	conn_write(c, s->out.data, s->out.len);
 	struct http_req r = {
@@ -610,7 +645,7 @@ http_respond(struct http_req *r, int status, const char *headers, const void *bo
 	if (!c->dead) {
 		if (!r->keep_alive || s->quiescing)
 			c->close_after = true;
-		response_head(s, status, headers, len, c->close_after);
+		response_head(s, status, headers, len, c->close_after, r->http10);
 		if (!r->head && len)
 			buf_add(&s->out, body, len);
 		conn_write(c, s->out.data, s->out.len);
@@ -632,8 +667,25 @@ http_respond(struct http_req *r, int status, const char *headers, const void *bo
 	if (c->in_handler)
 		return; /* dispatch resumes the parser and the read loop goes on */
 	llhttp_resume(&c->p);
+	conn_resume(c);
+}
+
+/* Parse what waits; read again unless much waits behind a busy request (or the client ended). */
+static void
+conn_resume(struct http_conn *c)
+{
+	struct http_server *s = c->srv;
 	conn_process(c);
-	if (!c->reading && !c->closing && !c->shut &&
+	if (c->closing || c->shut)
+		return;
+	if (c->eof) {
+		if (!conn_busy(c))
+			conn_close(c); /* the client half-closed and every answer is out */
+		return;
+	}
+	if (!c->reading &&
+	    !(conn_busy(c) &&
+	      c->in.len - c->in_off > s->o.max_header + s->o.max_body + PIPELINE_SLACK) &&
 	    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
 		c->reading = true;
 }
@@ -823,9 +875,9 @@ http_server_quiesce(struct http_server *s)
 	}
 	for (struct http_conn *c = s->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->cur)
-			c->close_after = true;
-		else if (c->in_off == c->in.len && c->writes == 0)
+		if (c->cur || c->writes > 0)
+			c->close_after = true; /* closes once its answer is out */
+		else
 			conn_close(c);
 	}
 }
