@@ -200,7 +200,9 @@ on_log_timer(uv_timer_t *t)
 		st, PLAIN NOSTORE extra, text, sizeof(text) - 1                                    \
 	}
 
-static const struct canned r_ok = CANNED(200, "", ""), r_health = CANNED(200, "", "ok\n"),
+/* The one-click answer: empty (RFC 8058), so no type to declare. */
+static const struct canned r_ok = {200, "Cache-Control: no-store\r\n", "", 0},
+                           r_health = CANNED(200, "", "ok\n"),
                            r_400 = CANNED(400, "", "bad request\n"),
                            r_404 = CANNED(404, "", "not found\n"),
                            r_405 =
