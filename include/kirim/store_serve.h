@@ -78,4 +78,41 @@ int store_serve_checkpoint_start(struct store_serve *ss);
  */
 int store_serve_checkpoint(struct store_serve *ss);
 
+/*
+ * The journal. A one-click unsubscribe is committed first to a small SQLite
+ * file of its own beside the database (DB-serve, table unsubscribes: an
+ * append, one page per commit) and answered; store_serve_fold then applies
+ * journaled unsubscribes to the database in large transactions, where the
+ * random index pages they touch are shared by many, and records how far it
+ * got (settings key serve_journal, "GENERATION:ID", in the same transaction:
+ * a crash between the fold and the journal's delete never applies a row
+ * twice). The journal's writer uses its own connections (store_journal), so
+ * commits to it never wait for a fold.
+ */
+struct store_journal;
+
+/* store_serve_journal_path - the journal file of the database at db */
+void store_serve_journal_path(const char *db, char *out, size_t size);
+/*
+ * store_serve_fold - fold at most max journaled unsubscribes (0: all) into
+ * the database in one transaction; *folded gets how many. No journal file,
+ * or an empty one: 0 with *folded 0.
+ */
+int store_serve_fold(struct store_serve *ss, size_t max, size_t *folded);
+
+/* store_journal_open - create or open the journal of the database at db_path; NULL with err */
+struct store_journal *store_journal_open(const char *db_path, char *err, size_t errsz);
+/* store_journal_close - NULL is a no-op */
+void store_journal_close(struct store_journal *j);
+/*
+ * store_journal_add - check each of n unsubscribes (result STORE_E_NOTFOUND
+ * when its campaign or contact does not exist) and journal the others in one
+ * transaction; *last gets the journal id of the last one. 0, or STORE_E_SQL /
+ * STORE_E_BUSY with nothing journaled (store_journal_errmsg says why).
+ */
+int store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t n,
+                      int64_t *last);
+/* store_journal_errmsg - the last failure of j */
+const char *store_journal_errmsg(const struct store_journal *j);
+
 #endif

@@ -44,9 +44,19 @@
 #include "kirim/xmalloc.h"
 
 enum {
-	BUCKETS = 4096,     /* per-IP rate slots */
-	BUCKET_PROBE = 8,   /* slots tried per address */
-	QUEUE_FACTOR = 8,   /* queued events beyond batch_max × this get 503 */
+	BUCKETS = 4096,    /* per-IP rate slots */
+	BUCKET_PROBE = 8,  /* slots tried per address */
+	QUEUE_FACTOR = 8,  /* queued events beyond batch_max × this get 503 */
+	FOLD_MAX = 8192,   /* journaled unsubscribes per fold transaction, at most */
+	FOLD_MIN = 2048,   /* a fold waits for this many, */
+	FOLD_WAIT_MS = 50, /* or this long after the first one */
+	/*
+	 * Journaled and not folded yet, at most (then answers wait for the fold):
+	 * ~1.5 s of folding in random order, so a burst is answered at the
+	 * journal's pace and a suppression still reaches the database within
+	 * seconds; a sustained load beyond the fold's pace is answered at it.
+	 */
+	JOURNAL_BACKLOG = 65536,
 	LOG_FLUSH_MS = 100, /* the access log is written at least this often */
 	LOG_FLUSH_BYTES = 64 * 1024,
 	STOP_GRACE_MS = 10000, /* how long a stop waits for connections to finish */
@@ -120,6 +130,15 @@ struct serve {
 	struct wqueue wq;
 	uv_thread_t writer;
 	bool writer_started;
+	/* The journal (store_serve.h): one-click unsubscribes, committed by their own thread. */
+	struct store_journal *journal;
+	struct wqueue jq;
+	uv_thread_t jwriter;
+	bool jwriter_started, wake_journal;
+	int64_t journaled;   /* journaled in this run (atomic) */
+	int64_t folded;      /* folded in this run (atomic) */
+	unsigned long folds; /* fold transactions (jq.lock) */
+	bool fold_wanted;    /* the journal has rows to fold (wq.lock) */
 	uv_async_t done_async;
 	bool wake_writer; /* events were queued since the writer was last woken */
 	bool stopping, stopped;
@@ -370,12 +389,139 @@ client_addr(struct serve *srv, struct req *r, unsigned char addr[16])
 
 /* ---- the writer ---------------------------------------------------------------------- */
 
+/* Take up to max queued requests of q (its lock held) into reqs and ev. */
+static size_t
+take(struct wqueue *q, struct req **reqs, struct store_serve_event *ev, size_t max)
+{
+	size_t n = 0;
+	while (q->head && n < max) {
+		struct req *r = q->head;
+		q->head = r->qnext;
+		r->qnext = NULL;
+		reqs[n] = r;
+		ev[n] = r->ev;
+		n++;
+	}
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->len -= n;
+	return n;
+}
+
+/* Give n requests, with their results, back to the loop to answer (rc < 0: the batch failed). */
+static void
+hand_back(struct serve *srv, struct req **reqs, struct store_serve_event *ev, size_t n, int rc,
+          const char *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		reqs[i]->ev = ev[i];
+		reqs[i]->failed = rc < 0;
+		reqs[i]->qnext = i + 1 < n ? reqs[i + 1] : NULL;
+	}
+	uv_mutex_lock(&srv->wq.lock);
+	if (rc < 0) {
+		/* The log is the loop's; errors go through it with the batch. */
+		snprintf(srv->wq.err, sizeof(srv->wq.err), "%s", err);
+		srv->wq.failed_batches++;
+		srv->wq.failed_events += n;
+	}
+	if (n) {
+		if (srv->wq.done_tail)
+			srv->wq.done_tail->qnext = reqs[0];
+		else
+			srv->wq.done = reqs[0];
+		srv->wq.done_tail = reqs[n - 1];
+		uv_async_send(&srv->done_async);
+	}
+	uv_mutex_unlock(&srv->wq.lock);
+}
+
+/* Journaled in this run and not folded yet. */
+static int64_t
+backlog(struct serve *srv)
+{
+	return __atomic_load_n(&srv->journaled, __ATOMIC_ACQUIRE) -
+	       __atomic_load_n(&srv->folded, __ATOMIC_ACQUIRE);
+}
+
 /*
- * The writer thread: waits for queued events, takes all of them (up to
- * batch_max) and applies them in one transaction, hands the batch back to the
- * loop (wq.done, then the done_async wakes it) and at once starts on what was
- * queued meanwhile, without waiting for the loop to answer the batch it
- * finished (group commit, with the loop and the writer both busy under load).
+ * The journal thread: takes the queued one-click unsubscribes (all of them,
+ * up to batch_max), commits them to the journal (store_serve.h) and hands
+ * them back to be answered, then tells the writer there is something to fold.
+ * It waits while more than JOURNAL_BACKLOG journaled unsubscribes are not
+ * folded yet: under a load the fold cannot keep up with, the answers slow
+ * down to the fold's pace rather than the journal growing without end.
+ */
+static void
+journal_main(void *arg)
+{
+	struct serve *srv = arg;
+	struct req **reqs = xcalloc(srv->batch_max, sizeof(*reqs));
+	struct store_serve_event *ev = xcalloc(srv->batch_max, sizeof(*ev));
+	uv_mutex_lock(&srv->jq.lock);
+	for (;;) {
+		while (srv->jq.head == NULL && !srv->jq.quit)
+			uv_cond_wait(&srv->jq.cond, &srv->jq.lock);
+		while (backlog(srv) > JOURNAL_BACKLOG && !srv->jq.quit)
+			uv_cond_wait(&srv->jq.cond, &srv->jq.lock);
+		if (srv->jq.head == NULL)
+			break; /* quit, and nothing left */
+		size_t n = take(&srv->jq, reqs, ev, srv->batch_max);
+		uv_mutex_unlock(&srv->jq.lock);
+
+		int64_t last = 0;
+		int rc = store_journal_add(srv->journal, ev, n, &last);
+		size_t ok = 0;
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			ok += ev[i].result == 0;
+		hand_back(srv, reqs, ev, n, rc, rc < 0 ? store_journal_errmsg(srv->journal) : "");
+		uv_mutex_lock(&srv->wq.lock);
+		srv->jq.batches++;
+		srv->jq.events += n;
+		if (ok) {
+			srv->fold_wanted = true;
+			uv_cond_signal(&srv->wq.cond);
+		}
+		uv_mutex_unlock(&srv->wq.lock);
+		uv_mutex_lock(&srv->jq.lock);
+		__atomic_add_fetch(&srv->journaled, (int64_t)ok, __ATOMIC_RELEASE);
+	}
+	uv_mutex_unlock(&srv->jq.lock);
+	free(reqs);
+	free(ev);
+}
+
+/* Fold the journal (all of it when all is set); whether more may be left. */
+static bool
+fold(struct serve *srv, bool all)
+{
+	size_t n = 0;
+	int rc = store_serve_fold(srv->ss, all ? 0 : FOLD_MAX, &n);
+	if (rc < 0) {
+		char err[256];
+		snprintf(err, sizeof(err), "fold the journal: %s", store_errmsg(srv->store));
+		hand_back(srv, NULL, NULL, 0, rc, err);
+		uv_sleep(100); /* the journal stays; the next fold tries again */
+		return true;
+	}
+	uv_mutex_lock(&srv->jq.lock);
+	__atomic_add_fetch(&srv->folded, (int64_t)n, __ATOMIC_RELEASE);
+	srv->folds += n > 0;
+	uv_cond_broadcast(&srv->jq.cond); /* a journal thread held back by the backlog */
+	uv_mutex_unlock(&srv->jq.lock);
+	return !all && n == FOLD_MAX;
+}
+
+/*
+ * The writer thread: waits for queued events or journaled unsubscribes. It
+ * folds the journal (FOLD_MAX at a time while nothing else waits), and
+ * applies the other events in one transaction per batch, after folding all
+ * of the journal first: an unsubscribe answered before a resubscribe arrived
+ * is applied before it. Then it hands the batch back to the loop (wq.done,
+ * then the done_async wakes it) and at once starts on what was queued
+ * meanwhile, without waiting for the loop to answer the batch it finished
+ * (group commit, with the loop and the writer both busy under load). At quit
+ * it folds what is left.
  */
 static void
 writer_main(void *arg)
@@ -383,53 +529,44 @@ writer_main(void *arg)
 	struct serve *srv = arg;
 	struct req **reqs = xcalloc(srv->batch_max, sizeof(*reqs));
 	struct store_serve_event *ev = xcalloc(srv->batch_max, sizeof(*ev));
+	bool more = true; /* a journal left by an earlier run */
 	uv_mutex_lock(&srv->wq.lock);
 	for (;;) {
-		while (srv->wq.head == NULL && !srv->wq.quit)
-			uv_cond_wait(&srv->wq.cond, &srv->wq.lock);
-		if (srv->wq.head == NULL)
-			break; /* quit, and nothing left */
-		size_t n = 0;
-		while (srv->wq.head && n < srv->batch_max) {
-			struct req *r = srv->wq.head;
-			srv->wq.head = r->qnext;
-			r->qnext = NULL;
-			reqs[n] = r;
-			ev[n] = r->ev;
-			n++;
+		/*
+		 * A fold waits for FOLD_MIN journaled unsubscribes, or FOLD_WAIT_MS:
+		 * the bigger the fold, the more of the index pages it writes are
+		 * shared (one unsubscribe alone writes each of them whole).
+		 */
+		bool want = more;
+		while (!want && srv->wq.head == NULL && !srv->wq.quit) {
+			int64_t b = backlog(srv);
+			if (b >= FOLD_MIN)
+				want = true;
+			else if (b == 0 && !srv->fold_wanted)
+				uv_cond_wait(&srv->wq.cond, &srv->wq.lock);
+			else if (uv_cond_timedwait(&srv->wq.cond, &srv->wq.lock,
+			                           (uint64_t)FOLD_WAIT_MS * 1000000u) ==
+			         UV_ETIMEDOUT)
+				want = true;
 		}
-		if (srv->wq.head == NULL)
-			srv->wq.tail = NULL;
-		srv->wq.len -= n;
+		srv->fold_wanted = false;
+		bool quit = srv->wq.quit && srv->wq.head == NULL;
+		size_t n = take(&srv->wq, reqs, ev, srv->batch_max);
 		uv_mutex_unlock(&srv->wq.lock);
 
-		int rc = store_serve_apply(srv->ss, ev, n);
-		if (rc < 0) {
-			/* The log is the loop's; errors go through it with the batch. */
-			char err[256];
-			snprintf(err, sizeof(err), "%s", store_errmsg(srv->store));
-			uv_mutex_lock(&srv->wq.lock);
-			snprintf(srv->wq.err, sizeof(srv->wq.err), "%s", err);
-			srv->wq.failed_batches++;
-			srv->wq.failed_events += n;
-			uv_mutex_unlock(&srv->wq.lock);
+		/* Before other events, everything journaled so far (see above). */
+		more = false;
+		if (want || quit || (n && srv->journal))
+			more = fold(srv, n > 0 || quit);
+		if (n) {
+			int rc = store_serve_apply(srv->ss, ev, n);
+			hand_back(srv, reqs, ev, n, rc, rc < 0 ? store_errmsg(srv->store) : "");
 		}
 		uv_mutex_lock(&srv->wq.lock);
-		srv->wq.batches++;
+		srv->wq.batches += n > 0;
 		srv->wq.events += n;
-		uv_mutex_unlock(&srv->wq.lock);
-		for (size_t i = 0; i < n; i++) {
-			reqs[i]->ev = ev[i];
-			reqs[i]->failed = rc < 0;
-			reqs[i]->qnext = i + 1 < n ? reqs[i + 1] : NULL;
-		}
-		uv_mutex_lock(&srv->wq.lock);
-		if (srv->wq.done_tail)
-			srv->wq.done_tail->qnext = reqs[0];
-		else
-			srv->wq.done = reqs[0];
-		srv->wq.done_tail = reqs[n - 1];
-		uv_async_send(&srv->done_async);
+		if (quit)
+			break;
 	}
 	uv_mutex_unlock(&srv->wq.lock);
 	free(reqs);
@@ -469,36 +606,51 @@ static void
 on_wake_check(uv_check_t *h)
 {
 	struct serve *srv = h->data;
-	if (!srv->wake_writer)
-		return;
-	srv->wake_writer = false;
-	uv_mutex_lock(&srv->wq.lock);
-	uv_cond_signal(&srv->wq.cond);
-	uv_mutex_unlock(&srv->wq.lock);
+	if (srv->wake_writer) {
+		srv->wake_writer = false;
+		uv_mutex_lock(&srv->wq.lock);
+		uv_cond_signal(&srv->wq.cond);
+		uv_mutex_unlock(&srv->wq.lock);
+	}
+	if (srv->wake_journal) {
+		srv->wake_journal = false;
+		uv_mutex_lock(&srv->jq.lock);
+		uv_cond_signal(&srv->jq.cond);
+		uv_mutex_unlock(&srv->jq.lock);
+	}
 }
 
-/* Queue r's event for the writer; r is answered when its batch has committed. */
+/*
+ * Queue r's event: a one-click unsubscribe (no page to show) for the journal
+ * thread, anything else for the writer; r is answered once it is committed.
+ */
 static void
 enqueue(struct serve *srv, struct req *r)
 {
 	r->ev.campaign_id = r->campaign;
 	r->ev.contact_id = r->contact;
 	r->ev.ts = (int64_t)time(NULL);
-	uv_mutex_lock(&srv->wq.lock);
-	if (srv->wq.len >= (size_t)srv->batch_max * QUEUE_FACTOR) {
-		uv_mutex_unlock(&srv->wq.lock);
+	bool journal = srv->journal && r->ev.type == STORE_SERVE_UNSUBSCRIBE && !r->page;
+	struct wqueue *q = journal ? &srv->jq : &srv->wq;
+	uv_mutex_lock(&q->lock);
+	if (q->len >= (size_t)srv->batch_max * QUEUE_FACTOR) {
+		uv_mutex_unlock(&q->lock);
 		answer(r, &r_503);
 		return;
 	}
 	r->qnext = NULL;
-	if (srv->wq.tail)
-		srv->wq.tail->qnext = r;
+	if (q->tail)
+		q->tail->qnext = r;
 	else
-		srv->wq.head = r;
-	srv->wq.tail = r;
-	srv->wq.len++;
-	uv_mutex_unlock(&srv->wq.lock);
-	srv->wake_writer = true; /* on_wake_check wakes the writer once per loop pass */
+		q->head = r;
+	q->tail = r;
+	q->len++;
+	uv_mutex_unlock(&q->lock);
+	/* on_wake_check wakes the thread once per loop pass */
+	if (journal)
+		srv->wake_journal = true;
+	else
+		srv->wake_writer = true;
 	srv->waiting++;
 }
 
@@ -946,6 +1098,8 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	srv->buckets = xcalloc(BUCKETS, sizeof(*srv->buckets));
 	uv_mutex_init(&srv->wq.lock);
 	uv_cond_init(&srv->wq.cond);
+	uv_mutex_init(&srv->jq.lock);
+	uv_cond_init(&srv->jq.cond);
 	int ret = -1;
 	srv->ss = store_serve_new(s);
 	if (srv->ss == NULL) {
@@ -1004,6 +1158,17 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 		goto out;
 	}
 	srv->writer_started = true;
+	char jerr[512];
+	srv->journal = store_journal_open(store_path(s), jerr, sizeof(jerr));
+	if (srv->journal == NULL)
+		log_warn("serve journal off, one-click unsubscribes commit directly error=\"%s\"",
+		         jerr);
+	else if (uv_thread_create(&srv->jwriter, journal_main, srv) == 0)
+		srv->jwriter_started = true;
+	else {
+		store_journal_close(srv->journal);
+		srv->journal = NULL;
+	}
 	log_info("serve listening=%s port=%u base_url=%s batch_max=%u rate=%g burst=%g "
 	         "max_body=%u timeout=%u",
 	         o->listen, port, o->base_url ? o->base_url : "-", srv->batch_max, srv->rate,
@@ -1019,6 +1184,17 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	if (ret < 0)
 		snprintf(err, errsz, "the event loop ended unexpectedly");
 out:
+	/* The journal thread first: the writer then folds everything it journaled. */
+	if (srv->jwriter_started) {
+		uv_mutex_lock(&srv->jq.lock);
+		srv->jq.quit = true;
+		uv_cond_broadcast(&srv->jq.cond);
+		uv_mutex_unlock(&srv->jq.lock);
+		uv_thread_join(&srv->jwriter);
+		log_info("serve journal batches=%lu events=%lu folded=%lld folds=%lu",
+		         srv->jq.batches, srv->jq.events, (long long)srv->folded, srv->folds);
+	}
+	store_journal_close(srv->journal);
 	if (srv->writer_started) {
 		uv_mutex_lock(&srv->wq.lock);
 		srv->wq.quit = true;
@@ -1036,6 +1212,8 @@ out:
 	free(srv->buckets);
 	uv_cond_destroy(&srv->wq.cond);
 	uv_mutex_destroy(&srv->wq.lock);
+	uv_cond_destroy(&srv->jq.cond);
+	uv_mutex_destroy(&srv->jq.lock);
 	free(srv);
 	return ret;
 }

@@ -22,6 +22,8 @@ enum {
 	Q_UNSUPPRESS,
 	Q_LIST_ADD,
 	Q_LINK,
+	Q_MARK_GET,
+	Q_MARK_SET,
 	Q_COUNT
 };
 
@@ -59,6 +61,27 @@ static const char *const serve_sql[Q_COUNT] = {
                    " ON CONFLICT DO NOTHING",
     [Q_LINK] = "SELECT json_extract(options, '$.links[' || ?2 || ']') FROM campaigns"
                " WHERE id = ?1 AND json_valid(options)",
+    /* How far the journal has been folded: "GENERATION:ID" (see store_serve_fold). */
+    [Q_MARK_GET] = "SELECT value FROM settings WHERE key = 'serve_journal'",
+    [Q_MARK_SET] = "INSERT INTO settings(key, value) VALUES ('serve_journal', ?1)"
+                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+};
+
+/* The journal file's schema (a database of its own, beside the store's). */
+static const char journal_schema[] =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', lower(hex(randomblob(8))));"
+    /* AUTOINCREMENT: ids never come back once folded rows are deleted. */
+    "CREATE TABLE IF NOT EXISTS unsubscribes (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " campaign_id INTEGER NOT NULL, contact_id INTEGER NOT NULL, ts INTEGER NOT NULL);";
+
+enum { J_GENERATION, J_READ, J_DELETE, J_COUNT };
+static const char *const journal_sql[J_COUNT] = {
+    [J_GENERATION] = "SELECT value FROM meta WHERE key = 'generation'",
+    [J_READ] = "SELECT id, campaign_id, contact_id, ts FROM unsubscribes WHERE id > ?1"
+               " ORDER BY id LIMIT ?2",
+    [J_DELETE] = "DELETE FROM unsubscribes WHERE id <= ?1",
 };
 
 enum { CAMPAIGNS_MAX = 16 }; /* campaigns remembered per batch */
@@ -88,6 +111,9 @@ struct store_serve {
 	struct queued *queued;
 	size_t nqueued, queued_cap;
 	bool queued_known;
+	/* The journal, opened by the first store_serve_fold that finds it. */
+	sqlite3 *journal;
+	sqlite3_stmt *jst[J_COUNT];
 };
 
 /* store_serve_new - prepare every statement once */
@@ -139,6 +165,9 @@ store_serve_free(struct store_serve *ss)
 		sqlite3_exec(store_db(ss->s), "PRAGMA wal_autocheckpoint = 1000", NULL, NULL, NULL);
 		sqlite3_close(ss->ckpt);
 	}
+	for (int i = 0; i < J_COUNT; i++)
+		sqlite3_finalize(ss->jst[i]);
+	sqlite3_close(ss->journal);
 	sqlite3_exec(store_db(ss->s),
 	             "PRAGMA ignore_check_constraints = OFF; PRAGMA temp_store = DEFAULT", NULL,
 	             NULL, NULL);
@@ -439,6 +468,25 @@ store_serve_checkpoint(struct store_serve *ss)
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : STORE_E_SQL;
 }
 
+/* COMMIT (rolled back on failure), then the WAL restart of store_serve_checkpoint. */
+static int
+commit(struct store_serve *ss)
+{
+	int rc = store_commit(ss->s);
+	if (rc < 0) {
+		store_rollback(ss->s);
+		return rc;
+	}
+	if (__atomic_load_n(&ss->wal_full, __ATOMIC_RELAXED)) {
+		/* BUSY: the checkpoint thread is copying; try after the next batch. */
+		int log = 0, done = 0;
+		if (sqlite3_wal_checkpoint_v2(store_db(ss->s), NULL, SQLITE_CHECKPOINT_PASSIVE,
+		                              &log, &done) == SQLITE_OK)
+			__atomic_store_n(&ss->wal_full, false, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
 /* store_serve_apply - a batch of events in one transaction */
 int
 store_serve_apply(struct store_serve *ss, struct store_serve_event *ev, size_t n)
@@ -463,17 +511,277 @@ store_serve_apply(struct store_serve *ss, struct store_serve_event *ev, size_t n
 			return rc;
 		}
 	}
-	rc = store_commit(ss->s);
-	if (rc < 0) {
+	return commit(ss);
+}
+
+/* ---- the journal ----------------------------------------------------------------------- */
+
+/* store_serve_journal_path - the journal's file for the database at db */
+void
+store_serve_journal_path(const char *db, char *out, size_t size)
+{
+	snprintf(out, size, "%s-serve", db);
+}
+
+/* Open the journal for folding (not created here); 0 when there is none yet. */
+static int
+journal_open(struct store_serve *ss)
+{
+	if (ss->journal)
+		return 1;
+	char path[4096];
+	store_serve_journal_path(store_path(ss->s), path, sizeof(path));
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return 0;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	for (int i = 0; i < J_COUNT; i++) {
+		if (sqlite3_prepare_v3(db, journal_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                       &ss->jst[i], NULL) != SQLITE_OK) {
+			for (int k = 0; k < i; k++) {
+				sqlite3_finalize(ss->jst[k]);
+				ss->jst[k] = NULL;
+			}
+			sqlite3_close(db);
+			return 0; /* not a journal (yet): its creator has not made the tables */
+		}
+	}
+	ss->journal = db;
+	return 1;
+}
+
+/* The journal's generation (a random name made with the file), into gen; 0 or -1. */
+static int
+journal_generation(struct store_serve *ss, char *gen, size_t size)
+{
+	sqlite3_stmt *st = ss->jst[J_GENERATION];
+	sqlite3_reset(st);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(gen, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* How far this journal generation has been folded (0: not at all). */
+static int64_t
+journal_mark(struct store_serve *ss, const char *gen)
+{
+	sqlite3_stmt *st = q(ss, Q_MARK_GET);
+	int64_t last = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		size_t gl = strlen(gen);
+		if (v && strncmp(v, gen, gl) == 0 && v[gl] == ':')
+			last = strtoll(v + gl + 1, NULL, 10);
+	}
+	sqlite3_reset(st);
+	return last;
+}
+
+/*
+ * store_serve_fold - apply journaled unsubscribes to the database: at most
+ * max of them (0: all), in one transaction that also records how far the
+ * journal is folded, then delete them from the journal.
+ */
+int
+store_serve_fold(struct store_serve *ss, size_t max, size_t *folded)
+{
+	*folded = 0;
+	if (!journal_open(ss))
+		return 0;
+	char gen[64];
+	if (journal_generation(ss, gen, sizeof(gen)) < 0)
+		return 0;
+	int rc = store_begin(ss->s);
+	if (rc < 0)
+		return rc;
+	ss->ncamps = ss->camp_next = 0;
+	ss->queued_known = false;
+	int64_t last = journal_mark(ss, gen), upto = last;
+	sqlite3_stmt *rd = ss->jst[J_READ];
+	sqlite3_reset(rd);
+	sqlite3_bind_int64(rd, 1, last);
+	sqlite3_bind_int64(rd, 2, max ? (int64_t)max : -1);
+	size_t n = 0;
+	int step;
+	while ((step = sqlite3_step(rd)) == SQLITE_ROW) {
+		struct store_serve_event e = {.type = STORE_SERVE_UNSUBSCRIBE};
+		upto = sqlite3_column_int64(rd, 0);
+		e.campaign_id = sqlite3_column_int64(rd, 1);
+		e.contact_id = sqlite3_column_int64(rd, 2);
+		e.ts = sqlite3_column_int64(rd, 3);
+		rc = apply_one(ss, &e);
+		if (rc < 0 && rc != STORE_E_NOTFOUND) {
+			sqlite3_reset(rd);
+			store_rollback(ss->s);
+			return rc;
+		}
+		n++;
+	}
+	sqlite3_reset(rd);
+	if (step != SQLITE_DONE) {
+		store_rollback(ss->s);
+		return STORE_E_SQL;
+	}
+	if (n == 0) {
+		store_rollback(ss->s);
+		return 0;
+	}
+	char mark[96];
+	snprintf(mark, sizeof(mark), "%s:%lld", gen, (long long)upto);
+	sqlite3_stmt *st = q(ss, Q_MARK_SET);
+	sqlite3_bind_text(st, 1, mark, -1, SQLITE_TRANSIENT);
+	if ((rc = run(ss, st, "record the journal's progress")) < 0) {
 		store_rollback(ss->s);
 		return rc;
 	}
-	if (__atomic_load_n(&ss->wal_full, __ATOMIC_RELAXED)) {
-		/* BUSY: the checkpoint thread is copying; try after the next batch. */
-		int log = 0, done = 0;
-		if (sqlite3_wal_checkpoint_v2(store_db(ss->s), NULL, SQLITE_CHECKPOINT_PASSIVE,
-		                              &log, &done) == SQLITE_OK)
-			__atomic_store_n(&ss->wal_full, false, __ATOMIC_RELAXED);
-	}
+	if ((rc = commit(ss)) < 0)
+		return rc;
+	*folded = n;
+	/* Folded rows go; if the journal is busy they go with the next fold (id <= mark). */
+	sqlite3_stmt *del = ss->jst[J_DELETE];
+	sqlite3_reset(del);
+	sqlite3_bind_int64(del, 1, upto);
+	sqlite3_step(del);
+	sqlite3_reset(del);
 	return 0;
+}
+
+/* The journal's writer side: the file, and reads of the store's database for the answers. */
+enum { W_CAMPAIGN, W_CONTACT, W_INSERT, W_COUNT };
+
+struct store_journal {
+	sqlite3 *db, *main;
+	sqlite3_stmt *st[W_COUNT];
+	char err[256];
+};
+
+/* store_journal_open - create or open the journal of the database at db_path */
+struct store_journal *
+store_journal_open(const char *db_path, char *err, size_t errsz)
+{
+	struct store_journal *j = xcalloc(1, sizeof(*j));
+	char path[4096];
+	store_serve_journal_path(db_path, path, sizeof(path));
+	const char *what = "open the serve journal";
+	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(j->db, 5000);
+	what = "create the serve journal's tables";
+	if (sqlite3_exec(j->db, journal_schema, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	what = "open the database for the journal's look-ups";
+	if (sqlite3_open_v2(db_path, &j->main, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", what, sqlite3_errmsg(j->main));
+		store_journal_close(j);
+		return NULL;
+	}
+	sqlite3_busy_timeout(j->main, 5000);
+	sqlite3_exec(j->main, "PRAGMA query_only = ON; PRAGMA cache_size = -65536", NULL, NULL,
+	             NULL);
+	static const char *const sql[W_COUNT] = {
+	    [W_CAMPAIGN] = "SELECT 1 FROM campaigns WHERE id = ?1",
+	    [W_CONTACT] = "SELECT 1 FROM contacts WHERE id = ?1",
+	    [W_INSERT] =
+	        "INSERT INTO unsubscribes(campaign_id, contact_id, ts) VALUES (?1, ?2, ?3)",
+	};
+	what = "prepare the journal's statements";
+	for (int i = 0; i < W_COUNT; i++) {
+		sqlite3 *db = i == W_INSERT ? j->db : j->main;
+		if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->st[i],
+		                       NULL) != SQLITE_OK) {
+			snprintf(err, errsz, "%s: %s", what, sqlite3_errmsg(db));
+			store_journal_close(j);
+			return NULL;
+		}
+	}
+	return j;
+fail:
+	snprintf(err, errsz, "%s %s: %s", what, path, j->db ? sqlite3_errmsg(j->db) : "no memory");
+	store_journal_close(j);
+	return NULL;
+}
+
+/* store_journal_close - finalize and close; NULL is a no-op */
+void
+store_journal_close(struct store_journal *j)
+{
+	if (j == NULL)
+		return;
+	for (int i = 0; i < W_COUNT; i++)
+		sqlite3_finalize(j->st[i]);
+	sqlite3_close(j->db);
+	sqlite3_close(j->main);
+	free(j);
+}
+
+/* store_journal_errmsg - the last failure of j */
+const char *
+store_journal_errmsg(const struct store_journal *j)
+{
+	return j->err;
+}
+
+/* Whether the row of id exists (1), not (0), or an error. */
+static int
+journal_exists(struct store_journal *j, int w, int64_t id)
+{
+	sqlite3_stmt *st = j->st[w];
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* store_journal_add - journal n one-click unsubscribes in one transaction */
+int
+store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t n, int64_t *last)
+{
+	if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	/* One read transaction for the batch's look-ups: one shared lock, not two per event. */
+	sqlite3_exec(j->main, "BEGIN", NULL, NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		struct store_serve_event *e = &ev[i];
+		e->changed = e->recorded = false;
+		int c = journal_exists(j, W_CAMPAIGN, e->campaign_id);
+		int k = c > 0 ? journal_exists(j, W_CONTACT, e->contact_id) : c;
+		if (k < 0) {
+			snprintf(j->err, sizeof(j->err), "look up the campaign or contact: %s",
+			         sqlite3_errmsg(j->main));
+			sqlite3_exec(j->main, "COMMIT", NULL, NULL, NULL);
+			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+			return STORE_E_SQL;
+		}
+		e->result = k ? 0 : STORE_E_NOTFOUND;
+		if (!k)
+			continue;
+		sqlite3_stmt *st = j->st[W_INSERT];
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, e->campaign_id);
+		sqlite3_bind_int64(st, 2, e->contact_id);
+		sqlite3_bind_int64(st, 3, e->ts);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			sqlite3_exec(j->main, "COMMIT", NULL, NULL, NULL);
+			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		}
+	}
+	sqlite3_exec(j->main, "COMMIT", NULL, NULL, NULL); /* ends the read transaction */
+	if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		goto fail;
+	}
+	*last = sqlite3_last_insert_rowid(j->db);
+	return 0;
+fail:
+	snprintf(j->err, sizeof(j->err), "write the serve journal: %s", sqlite3_errmsg(j->db));
+	return sqlite3_errcode(j->db) == SQLITE_BUSY ? STORE_E_BUSY : STORE_E_SQL;
 }
