@@ -100,6 +100,13 @@ void store_serve_journal_path(const char *db, char *out, size_t size);
  */
 int store_serve_fold(struct store_serve *ss, size_t max, size_t *folded);
 
+/*
+ * store_serve_fold_pending - fold everything in the journal of s's database,
+ * if it has one (for the sender: unsubscribes a killed kirim serve answered
+ * but did not fold). 0 or a store error.
+ */
+int store_serve_fold_pending(struct store *s);
+
 /* store_journal_open - create or open the journal of the database at db_path; NULL with err */
 struct store_journal *store_journal_open(const char *db_path, char *err, size_t errsz);
 /* store_journal_close - NULL is a no-op */

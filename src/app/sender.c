@@ -30,6 +30,7 @@
 #include "kirim/store_dest.h"
 #include "kirim/store_lifecycle.h"
 #include "kirim/store_policy.h"
+#include "kirim/store_serve.h"
 #include "kirim/strmap.h"
 #include "kirim/throttle.h"
 #include "kirim/when.h"
@@ -1414,6 +1415,12 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	S->st = st;
 	S->store = s;
 	S->window = opts.concurrency * 16 > opts.batch * 2 ? opts.concurrency * 16 : opts.batch * 2;
+	/*
+	 * Unsubscribes answered by a kirim serve that stopped before folding
+	 * them into the database (killed): fold them now, before any claim.
+	 */
+	if (store_serve_fold_pending(s) < 0)
+		log_warn("send could not fold the serve journal error=\"%s\"", store_errmsg(s));
 
 	/* Where to: the relay, or each domain's MX hosts. */
 	const char *url = opts.relay_url ? opts.relay_url : opts.direct ? NULL : cfg->relay_url;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kirim/serve_route.h"
 #include "kirim/store.h"
@@ -784,4 +785,21 @@ store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t 
 fail:
 	snprintf(j->err, sizeof(j->err), "write the serve journal: %s", sqlite3_errmsg(j->db));
 	return sqlite3_errcode(j->db) == SQLITE_BUSY ? STORE_E_BUSY : STORE_E_SQL;
+}
+
+/* store_serve_fold_pending - fold whatever a stopped kirim serve left in the journal */
+int
+store_serve_fold_pending(struct store *s)
+{
+	char path[4096];
+	store_serve_journal_path(store_path(s), path, sizeof(path));
+	if (access(path, F_OK) != 0)
+		return 0;
+	struct store_serve *ss = store_serve_new(s);
+	if (ss == NULL)
+		return STORE_E_SQL;
+	size_t n = 0;
+	int rc = store_serve_fold(ss, 0, &n);
+	store_serve_free(ss);
+	return rc;
 }

@@ -389,4 +389,12 @@ wait "$srv2"
 eq "SIGINT: exit 0" "$?" 0
 run "$KIRIM" serve --listen nonsense
 eq "bad --listen" "$RC" 64
+
+# 15. kirim send folds what a killed kirim serve left in the journal before it sends.
+sql "DELETE FROM suppressions"
+"$KIRIM" campaign create c9 --list l --template t --from "Shop <news@shop.example>" >/dev/null
+sqlite3 -batch "$KIRIM_DB-serve" "INSERT INTO unsubscribes(campaign_id, contact_id, ts) VALUES ($(camp c9), $(cid cyd@three.example), 1)"
+"$KIRIM" send c9 --relay "smtp://127.0.0.1:$(free_port)" --tls none -q >/dev/null 2>&1
+eq "send folds the journal first" "$(sql "SELECT value FROM suppressions WHERE reason = 'unsubscribe'") $(state c9)" \
+	"cyd@three.example ann@one.example=queued cyd@three.example=suppressed"
 finish
