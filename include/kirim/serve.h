@@ -5,10 +5,13 @@
  * One libuv loop on the calling thread runs the HTTP server (http.h: llhttp
  * parsing, kirim's connection handling); routing and token checks run on the
  * loop (serve_route.h, token.h). Requests that change the database are
- * queued; one writer thread takes everything queued (at most batch_max
- * events), applies it in one transaction and only then are those requests
- * answered (group commit: a POST is never answered before its write is
- * committed), while it starts on the next batch.
+ * queued and answered only once what they wrote is committed (group commit:
+ * a thread takes everything queued, at most batch_max events, commits it in
+ * one transaction, and starts on the next batch). One-click unsubscribes go
+ * to the journal thread (store_serve.h: a SQLite file of its own, an append
+ * per commit); the writer thread folds the journal into the database in large
+ * transactions and applies every other event, after folding what was
+ * journaled before it.
  * The store's connection is used only by the writer thread while serve_run
  * runs (the report pages open a second one).
  *
