@@ -95,10 +95,13 @@ struct store_journal;
 void store_serve_journal_path(const char *db, char *out, size_t size);
 /*
  * store_serve_fold - fold at most max journaled unsubscribes (0: all) into
- * the database in one transaction; *folded gets how many. No journal file,
- * or an empty one: 0 with *folded 0.
+ * the database in one transaction; *folded gets how many and *through the
+ * journal id folded up to (rows up to it may go: store_serve_prune,
+ * store_journal_add). No journal file, or nothing new: 0 with *folded 0.
  */
-int store_serve_fold(struct store_serve *ss, size_t max, size_t *folded);
+int store_serve_fold(struct store_serve *ss, size_t max, size_t *folded, int64_t *through);
+/* store_serve_prune - delete the journal's rows up to through (when nothing else writes it) */
+void store_serve_prune(struct store_serve *ss, int64_t through);
 
 /*
  * store_serve_fold_pending - fold everything in the journal of s's database,
@@ -114,11 +117,12 @@ void store_journal_close(struct store_journal *j);
 /*
  * store_journal_add - check each of n unsubscribes (result STORE_E_NOTFOUND
  * when its campaign or contact does not exist) and journal the others in one
- * transaction; *last gets the journal id of the last one. 0, or STORE_E_SQL /
+ * transaction, which first deletes the rows up to prune (folded already);
+ * *last gets the journal id of the last one. 0, or STORE_E_SQL /
  * STORE_E_BUSY with nothing journaled (store_journal_errmsg says why).
  */
 int store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t n,
-                      int64_t *last);
+                      int64_t *last, int64_t prune);
 /* store_journal_errmsg - the last failure of j */
 const char *store_journal_errmsg(const struct store_journal *j);
 

@@ -135,10 +135,11 @@ struct serve {
 	struct wqueue jq;
 	uv_thread_t jwriter;
 	bool jwriter_started, wake_journal;
-	int64_t journaled;   /* journaled in this run (atomic) */
-	int64_t folded;      /* folded in this run (atomic) */
-	unsigned long folds; /* fold transactions (jq.lock) */
-	bool fold_wanted;    /* the journal has rows to fold (wq.lock) */
+	int64_t journaled;    /* journaled in this run (atomic) */
+	int64_t folded;       /* folded in this run (atomic) */
+	int64_t fold_through; /* journal id folded up to: the journal thread prunes (atomic) */
+	unsigned long folds;  /* fold transactions (jq.lock) */
+	bool fold_wanted;     /* the journal has rows to fold (wq.lock) */
 	uv_async_t done_async;
 	bool wake_writer; /* events were queued since the writer was last woken */
 	bool stopping, stopped;
@@ -470,7 +471,8 @@ journal_main(void *arg)
 		uv_mutex_unlock(&srv->jq.lock);
 
 		int64_t last = 0;
-		int rc = store_journal_add(srv->journal, ev, n, &last);
+		int rc = store_journal_add(srv->journal, ev, n, &last,
+		                           __atomic_load_n(&srv->fold_through, __ATOMIC_ACQUIRE));
 		size_t ok = 0;
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			ok += ev[i].result == 0;
@@ -496,7 +498,8 @@ static bool
 fold(struct serve *srv, bool all)
 {
 	size_t n = 0;
-	int rc = store_serve_fold(srv->ss, all ? 0 : FOLD_MAX, &n);
+	int64_t through = 0;
+	int rc = store_serve_fold(srv->ss, all ? 0 : FOLD_MAX, &n, &through);
 	if (rc < 0) {
 		char err[256];
 		snprintf(err, sizeof(err), "fold the journal: %s", store_errmsg(srv->store));
@@ -506,6 +509,8 @@ fold(struct serve *srv, bool all)
 	}
 	uv_mutex_lock(&srv->jq.lock);
 	__atomic_add_fetch(&srv->folded, (int64_t)n, __ATOMIC_RELEASE);
+	if (through > 0)
+		__atomic_store_n(&srv->fold_through, through, __ATOMIC_RELEASE);
 	srv->folds += n > 0;
 	uv_cond_broadcast(&srv->jq.cond); /* a journal thread held back by the backlog */
 	uv_mutex_unlock(&srv->jq.lock);
@@ -565,8 +570,12 @@ writer_main(void *arg)
 		uv_mutex_lock(&srv->wq.lock);
 		srv->wq.batches += n > 0;
 		srv->wq.events += n;
-		if (quit)
+		if (quit) {
+			/* The journal thread has stopped: the folded rows are ours to delete. */
+			store_serve_prune(srv->ss,
+			                  __atomic_load_n(&srv->fold_through, __ATOMIC_ACQUIRE));
 			break;
+		}
 	}
 	uv_mutex_unlock(&srv->wq.lock);
 	free(reqs);

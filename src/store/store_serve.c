@@ -588,9 +588,10 @@ journal_mark(struct store_serve *ss, const char *gen)
  * journal is folded, then delete them from the journal.
  */
 int
-store_serve_fold(struct store_serve *ss, size_t max, size_t *folded)
+store_serve_fold(struct store_serve *ss, size_t max, size_t *folded, int64_t *through)
 {
 	*folded = 0;
+	*through = 0;
 	if (!journal_open(ss))
 		return 0;
 	char gen[64];
@@ -602,6 +603,7 @@ store_serve_fold(struct store_serve *ss, size_t max, size_t *folded)
 	ss->ncamps = ss->camp_next = 0;
 	ss->queued_known = false;
 	int64_t last = journal_mark(ss, gen), upto = last;
+	*through = last;
 	sqlite3_stmt *rd = ss->jst[J_READ];
 	sqlite3_reset(rd);
 	sqlite3_bind_int64(rd, 1, last);
@@ -642,21 +644,30 @@ store_serve_fold(struct store_serve *ss, size_t max, size_t *folded)
 	if ((rc = commit(ss)) < 0)
 		return rc;
 	*folded = n;
-	/* Folded rows go; if the journal is busy they go with the next fold (id <= mark). */
-	sqlite3_stmt *del = ss->jst[J_DELETE];
-	sqlite3_reset(del);
-	sqlite3_bind_int64(del, 1, upto);
-	sqlite3_step(del);
-	sqlite3_reset(del);
+	*through = upto;
 	return 0;
 }
 
+/* store_serve_prune - delete the journal's rows up to through (folded ones) */
+void
+store_serve_prune(struct store_serve *ss, int64_t through)
+{
+	if (through <= 0 || !journal_open(ss))
+		return;
+	sqlite3_stmt *del = ss->jst[J_DELETE];
+	sqlite3_reset(del);
+	sqlite3_bind_int64(del, 1, through);
+	sqlite3_step(del); /* busy: they go with a later prune (folded rows are skipped anyway) */
+	sqlite3_reset(del);
+}
+
 /* The journal's writer side: the file, and reads of the store's database for the answers. */
-enum { W_CAMPAIGN, W_CONTACT, W_INSERT, W_COUNT };
+enum { W_CAMPAIGN, W_CONTACT, W_INSERT, W_PRUNE, W_COUNT };
 
 struct store_journal {
 	sqlite3 *db, *main;
 	sqlite3_stmt *st[W_COUNT];
+	int64_t pruned; /* rows up to this id are deleted */
 	char err[256];
 };
 
@@ -689,10 +700,11 @@ store_journal_open(const char *db_path, char *err, size_t errsz)
 	    [W_CONTACT] = "SELECT 1 FROM contacts WHERE id = ?1",
 	    [W_INSERT] =
 	        "INSERT INTO unsubscribes(campaign_id, contact_id, ts) VALUES (?1, ?2, ?3)",
+	    [W_PRUNE] = "DELETE FROM unsubscribes WHERE id <= ?1",
 	};
 	what = "prepare the journal's statements";
 	for (int i = 0; i < W_COUNT; i++) {
-		sqlite3 *db = i == W_INSERT ? j->db : j->main;
+		sqlite3 *db = i == W_INSERT || i == W_PRUNE ? j->db : j->main;
 		if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->st[i],
 		                       NULL) != SQLITE_OK) {
 			snprintf(err, errsz, "%s: %s", what, sqlite3_errmsg(db));
@@ -741,10 +753,23 @@ journal_exists(struct store_journal *j, int w, int64_t id)
 
 /* store_journal_add - journal n one-click unsubscribes in one transaction */
 int
-store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t n, int64_t *last)
+store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t n, int64_t *last,
+                  int64_t prune)
 {
 	if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
+	/* Folded rows go in this thread's own transaction: no lock to share with the fold. */
+	if (prune > j->pruned) {
+		sqlite3_stmt *st = j->st[W_PRUNE];
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, prune);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		}
+	}
 	/* One read transaction for the batch's look-ups: one shared lock, not two per event. */
 	sqlite3_exec(j->main, "BEGIN", NULL, NULL, NULL);
 	for (size_t i = 0; i < n; i++) {
@@ -781,6 +806,8 @@ store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t 
 		goto fail;
 	}
 	*last = sqlite3_last_insert_rowid(j->db);
+	if (prune > j->pruned)
+		j->pruned = prune;
 	return 0;
 fail:
 	snprintf(j->err, sizeof(j->err), "write the serve journal: %s", sqlite3_errmsg(j->db));
@@ -799,7 +826,10 @@ store_serve_fold_pending(struct store *s)
 	if (ss == NULL)
 		return STORE_E_SQL;
 	size_t n = 0;
-	int rc = store_serve_fold(ss, 0, &n);
+	int64_t through = 0;
+	int rc = store_serve_fold(ss, 0, &n, &through);
+	if (rc == 0)
+		store_serve_prune(ss, through);
 	store_serve_free(ss);
 	return rc;
 }

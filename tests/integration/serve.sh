@@ -42,13 +42,20 @@ cid() { sql "SELECT id FROM contacts WHERE email = '$1'"; }
 camp() { sql "SELECT id FROM campaigns WHERE name = '$1'"; }
 state() { sql "SELECT group_concat(s, ' ') FROM (SELECT k.email || '=' || m.state AS s FROM messages m JOIN contacts k ON k.id = m.contact_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' ORDER BY k.email)"; }
 # folded - wait (5 s at most) until kirim serve has folded its journal of one-click
-# unsubscribes (KIRIM_DB-serve) into the database: folded rows leave the journal.
+# unsubscribes (KIRIM_DB-serve) into the database: the database's mark
+# (settings serve_journal, "GENERATION:ID") reaches the journal's last row.
+unfolded() {
+	local mark id
+	mark=$(sql "SELECT value FROM settings WHERE key = 'serve_journal'")
+	id=${mark#*:}
+	sqlite3 -batch "$KIRIM_DB-serve" "SELECT count(*) FROM unsubscribes WHERE id > ${id:-0}" 2>/dev/null
+}
 folded() {
 	for _ in $(seq 1 50); do
-		[ "$(sqlite3 -batch "$KIRIM_DB-serve" "SELECT count(*) FROM unsubscribes" 2>/dev/null)" = 0 ] && return 0
+		[ "$(unfolded)" = 0 ] && return 0
 		sleep 0.1
 	done
-	bad "journal folded" "$(sqlite3 -batch "$KIRIM_DB-serve" "SELECT count(*) FROM unsubscribes")"
+	bad "journal folded" "$(unfolded) rows not folded"
 }
 changes() { sql "SELECT (SELECT group_concat(kind || ':' || value || ':' || reason, ',') FROM suppressions), (SELECT count(*) FROM events WHERE type IN ('unsubscribe','open','click')), (SELECT count(*) FROM list_members)"; }
 
@@ -343,7 +350,7 @@ kill -TERM "$srv"
 wait "$srv"
 eq "SIGTERM: exit 0" "$?" 0
 
-eq "stopped with the journal folded" "$(sqlite3 -batch "$KIRIM_DB-serve" "SELECT count(*) FROM unsubscribes")" 0
+eq "stopped with the journal folded and emptied" "$(unfolded) $(sqlite3 -batch "$KIRIM_DB-serve" "SELECT count(*) FROM unsubscribes")" "0 0"
 
 # 13b. A journaled unsubscribe that was answered but not folded (kirim serve killed in
 # between) is folded when kirim serve starts again, and only once: the fold records how far
