@@ -535,6 +535,7 @@ writer_main(void *arg)
 	struct req **reqs = xcalloc(srv->batch_max, sizeof(*reqs));
 	struct store_serve_event *ev = xcalloc(srv->batch_max, sizeof(*ev));
 	bool more = true; /* a journal left by an earlier run */
+	uint64_t due = 0; /* when what waits in the journal is to be folded */
 	uv_mutex_lock(&srv->wq.lock);
 	for (;;) {
 		/*
@@ -545,15 +546,24 @@ writer_main(void *arg)
 		bool want = more;
 		while (!want && srv->wq.head == NULL && !srv->wq.quit) {
 			int64_t b = backlog(srv);
-			if (b >= FOLD_MIN)
+			uint64_t now = uv_hrtime();
+			if (b >= FOLD_MIN) {
 				want = true;
-			else if (b == 0 && !srv->fold_wanted)
+			} else if (b == 0 && !srv->fold_wanted) {
+				due = 0;
 				uv_cond_wait(&srv->wq.cond, &srv->wq.lock);
-			else if (uv_cond_timedwait(&srv->wq.cond, &srv->wq.lock,
-			                           (uint64_t)FOLD_WAIT_MS * 1000000u) ==
-			         UV_ETIMEDOUT)
-				want = true;
+			} else {
+				/* FOLD_WAIT_MS from the first one waiting, whatever wakes us
+				 * meanwhile. */
+				if (due == 0)
+					due = now + (uint64_t)FOLD_WAIT_MS * 1000000u;
+				if (now >= due)
+					want = true;
+				else
+					uv_cond_timedwait(&srv->wq.cond, &srv->wq.lock, due - now);
+			}
 		}
+		due = 0;
 		srv->fold_wanted = false;
 		bool quit = srv->wq.quit && srv->wq.head == NULL;
 		size_t n = take(&srv->wq, reqs, ev, srv->batch_max);
@@ -1158,15 +1168,7 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 		uv_timer_start(&srv->ckpt_timer, on_ckpt_timer, CKPT_MS, CKPT_MS);
 	else
 		log_warn("serve checkpoints stay in the commits: %s", store_errmsg(s));
-	/* From here on the store's connection is the writer thread's. */
-	if (uv_thread_create(&srv->writer, writer_main, srv) != 0) {
-		snprintf(err, errsz, "cannot start the writer thread");
-		http_server_close(srv->http, on_http_closed, srv);
-		uv_run(&srv->loop, UV_RUN_DEFAULT);
-		uv_loop_close(&srv->loop);
-		goto out;
-	}
-	srv->writer_started = true;
+	/* The journal and its thread first: the writer reads srv->journal. */
 	char jerr[512];
 	srv->journal = store_journal_open(store_path(s), jerr, sizeof(jerr));
 	if (srv->journal == NULL)
@@ -1178,6 +1180,15 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 		store_journal_close(srv->journal);
 		srv->journal = NULL;
 	}
+	/* From here on the store's connection is the writer thread's. */
+	if (uv_thread_create(&srv->writer, writer_main, srv) != 0) {
+		snprintf(err, errsz, "cannot start the writer thread");
+		http_server_close(srv->http, on_http_closed, srv);
+		uv_run(&srv->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&srv->loop);
+		goto out;
+	}
+	srv->writer_started = true;
 	log_info("serve listening=%s port=%u base_url=%s batch_max=%u rate=%g burst=%g "
 	         "max_body=%u timeout=%u",
 	         o->listen, port, o->base_url ? o->base_url : "-", srv->batch_max, srv->rate,
