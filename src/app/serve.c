@@ -125,6 +125,7 @@ struct serve {
 	uv_timer_t log_timer, stop_timer, ckpt_timer;
 	uv_work_t ckpt_work;
 	bool ckpt_running;
+	unsigned long commits, ckpt_commits; /* the writer's (atomic), as of the last checkpoint */
 	uv_signal_t sigint, sigterm;
 	unsigned open_handles;
 	struct wqueue wq;
@@ -135,11 +136,10 @@ struct serve {
 	struct wqueue jq;
 	uv_thread_t jwriter;
 	bool jwriter_started, wake_journal;
-	int64_t journaled;    /* journaled in this run (atomic) */
-	int64_t folded;       /* folded in this run (atomic) */
+	int64_t journal_last; /* the last journal id committed (atomic) */
 	int64_t fold_through; /* journal id folded up to: the journal thread prunes (atomic) */
+	int64_t folded;       /* folded in this run, for the log (jq.lock) */
 	unsigned long folds;  /* fold transactions (jq.lock) */
-	bool fold_wanted;     /* the journal has rows to fold (wq.lock) */
 	uv_async_t done_async;
 	bool wake_writer; /* events were queued since the writer was last woken */
 	bool stopping, stopped;
@@ -390,6 +390,15 @@ client_addr(struct serve *srv, struct req *r, unsigned char addr[16])
 
 /* ---- the writer ---------------------------------------------------------------------- */
 
+/* Wake the thread that works q (under q's lock: a thread about to wait sees the change). */
+static void
+queue_wake(struct wqueue *q)
+{
+	uv_mutex_lock(&q->lock);
+	uv_cond_signal(&q->cond);
+	uv_mutex_unlock(&q->lock);
+}
+
 /* Take up to max queued requests of q (its lock held) into reqs and ev. */
 static size_t
 take(struct wqueue *q, struct req **reqs, struct store_serve_event *ev, size_t max)
@@ -437,12 +446,13 @@ hand_back(struct serve *srv, struct req **reqs, struct store_serve_event *ev, si
 	uv_mutex_unlock(&srv->wq.lock);
 }
 
-/* Journaled in this run and not folded yet. */
+/* Journaled and not folded yet (journal ids are consecutive). */
 static int64_t
 backlog(struct serve *srv)
 {
-	return __atomic_load_n(&srv->journaled, __ATOMIC_ACQUIRE) -
-	       __atomic_load_n(&srv->folded, __ATOMIC_ACQUIRE);
+	int64_t b = __atomic_load_n(&srv->journal_last, __ATOMIC_ACQUIRE) -
+	            __atomic_load_n(&srv->fold_through, __ATOMIC_ACQUIRE);
+	return b > 0 ? b : 0;
 }
 
 /*
@@ -473,20 +483,14 @@ journal_main(void *arg)
 		int64_t last = 0;
 		int rc = store_journal_add(srv->journal, ev, n, &last,
 		                           __atomic_load_n(&srv->fold_through, __ATOMIC_ACQUIRE));
-		size_t ok = 0;
-		for (size_t i = 0; rc == 0 && i < n; i++)
-			ok += ev[i].result == 0;
 		hand_back(srv, reqs, ev, n, rc, rc < 0 ? store_journal_errmsg(srv->journal) : "");
-		uv_mutex_lock(&srv->wq.lock);
+		if (rc == 0 && last > __atomic_load_n(&srv->journal_last, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&srv->journal_last, last, __ATOMIC_RELEASE);
+			queue_wake(&srv->wq); /* a writer that saw no backlog waits, or sees it */
+		}
+		uv_mutex_lock(&srv->jq.lock);
 		srv->jq.batches++;
 		srv->jq.events += n;
-		if (ok) {
-			srv->fold_wanted = true;
-			uv_cond_signal(&srv->wq.cond);
-		}
-		uv_mutex_unlock(&srv->wq.lock);
-		uv_mutex_lock(&srv->jq.lock);
-		__atomic_add_fetch(&srv->journaled, (int64_t)ok, __ATOMIC_RELEASE);
 	}
 	uv_mutex_unlock(&srv->jq.lock);
 	free(reqs);
@@ -508,7 +512,9 @@ fold(struct serve *srv, bool all)
 		return true;
 	}
 	uv_mutex_lock(&srv->jq.lock);
-	__atomic_add_fetch(&srv->folded, (int64_t)n, __ATOMIC_RELEASE);
+	srv->folded += (int64_t)n;
+	if (n)
+		__atomic_add_fetch(&srv->commits, 1, __ATOMIC_RELAXED);
 	if (through > 0)
 		__atomic_store_n(&srv->fold_through, through, __ATOMIC_RELEASE);
 	srv->folds += n > 0;
@@ -549,7 +555,7 @@ writer_main(void *arg)
 			uint64_t now = uv_hrtime();
 			if (b >= FOLD_MIN) {
 				want = true;
-			} else if (b == 0 && !srv->fold_wanted) {
+			} else if (b == 0) {
 				due = 0;
 				uv_cond_wait(&srv->wq.cond, &srv->wq.lock);
 			} else {
@@ -564,7 +570,6 @@ writer_main(void *arg)
 			}
 		}
 		due = 0;
-		srv->fold_wanted = false;
 		bool quit = srv->wq.quit && srv->wq.head == NULL;
 		size_t n = take(&srv->wq, reqs, ev, srv->batch_max);
 		uv_mutex_unlock(&srv->wq.lock);
@@ -575,6 +580,7 @@ writer_main(void *arg)
 			more = fold(srv, n > 0 || quit);
 		if (n) {
 			int rc = store_serve_apply(srv->ss, ev, n);
+			__atomic_add_fetch(&srv->commits, 1, __ATOMIC_RELAXED);
 			hand_back(srv, reqs, ev, n, rc, rc < 0 ? store_errmsg(srv->store) : "");
 		}
 		uv_mutex_lock(&srv->wq.lock);
@@ -627,15 +633,11 @@ on_wake_check(uv_check_t *h)
 	struct serve *srv = h->data;
 	if (srv->wake_writer) {
 		srv->wake_writer = false;
-		uv_mutex_lock(&srv->wq.lock);
-		uv_cond_signal(&srv->wq.cond);
-		uv_mutex_unlock(&srv->wq.lock);
+		queue_wake(&srv->wq);
 	}
 	if (srv->wake_journal) {
 		srv->wake_journal = false;
-		uv_mutex_lock(&srv->jq.lock);
-		uv_cond_signal(&srv->jq.cond);
-		uv_mutex_unlock(&srv->jq.lock);
+		queue_wake(&srv->jq);
 	}
 }
 
@@ -697,8 +699,10 @@ static void
 on_ckpt_timer(uv_timer_t *t)
 {
 	struct serve *srv = t->data;
-	if (srv->ckpt_running)
-		return;
+	unsigned long c = __atomic_load_n(&srv->commits, __ATOMIC_RELAXED);
+	if (srv->ckpt_running || c == srv->ckpt_commits)
+		return; /* nothing written since the last one: no wake-up for nothing */
+	srv->ckpt_commits = c;
 	srv->ckpt_running = true;
 	srv->ckpt_work.data = srv;
 	if (uv_queue_work(&srv->loop, &srv->ckpt_work, ckpt_work, ckpt_done) < 0)
@@ -1090,6 +1094,17 @@ parse_listen(const char *s, struct sockaddr_storage *sa, socklen_t *len)
 	return -1;
 }
 
+/* Tell the thread working q to finish what is queued and quit; wait for it. */
+static void
+thread_stop(struct wqueue *q, uv_thread_t *t)
+{
+	uv_mutex_lock(&q->lock);
+	q->quit = true;
+	uv_cond_broadcast(&q->cond);
+	uv_mutex_unlock(&q->lock);
+	uv_thread_join(t);
+}
+
 /* serve_run - listen and serve until a signal */
 int
 serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
@@ -1205,26 +1220,19 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 		snprintf(err, errsz, "the event loop ended unexpectedly");
 out:
 	/* The journal thread first: the writer then folds everything it journaled. */
-	if (srv->jwriter_started) {
-		uv_mutex_lock(&srv->jq.lock);
-		srv->jq.quit = true;
-		uv_cond_broadcast(&srv->jq.cond);
-		uv_mutex_unlock(&srv->jq.lock);
-		uv_thread_join(&srv->jwriter);
-		log_info("serve journal batches=%lu events=%lu folded=%lld folds=%lu",
-		         srv->jq.batches, srv->jq.events, (long long)srv->folded, srv->folds);
-	}
-	store_journal_close(srv->journal);
+	if (srv->jwriter_started)
+		thread_stop(&srv->jq, &srv->jwriter);
 	if (srv->writer_started) {
-		uv_mutex_lock(&srv->wq.lock);
-		srv->wq.quit = true;
-		uv_cond_signal(&srv->wq.cond);
-		uv_mutex_unlock(&srv->wq.lock);
-		uv_thread_join(&srv->writer);
+		thread_stop(&srv->wq, &srv->writer);
+		if (srv->journal)
+			log_info("serve journal batches=%lu events=%lu folded=%lld folds=%lu",
+			         srv->jq.batches, srv->jq.events, (long long)srv->folded,
+			         srv->folds);
 		log_info("serve stopped batches=%lu events=%lu events_per_batch=%.1f",
 		         srv->wq.batches, srv->wq.events,
 		         srv->wq.batches ? (double)srv->wq.events / (double)srv->wq.batches : 0.0);
 	}
+	store_journal_close(srv->journal);
 	store_close(srv->reports);
 	store_serve_free(srv->ss);
 	token_key_free(srv->key);
