@@ -77,12 +77,15 @@ static const char journal_schema[] =
     "CREATE TABLE IF NOT EXISTS unsubscribes (id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " campaign_id INTEGER NOT NULL, contact_id INTEGER NOT NULL, ts INTEGER NOT NULL);";
 
+/* Folded rows leave the journal (deleted by the journal's writer, or by whoever folds last). */
+#define JOURNAL_PRUNE "DELETE FROM unsubscribes WHERE id <= ?1"
+
 enum { J_GENERATION, J_READ, J_DELETE, J_COUNT };
 static const char *const journal_sql[J_COUNT] = {
     [J_GENERATION] = "SELECT value FROM meta WHERE key = 'generation'",
     [J_READ] = "SELECT id, campaign_id, contact_id, ts FROM unsubscribes WHERE id > ?1"
                " ORDER BY id LIMIT ?2",
-    [J_DELETE] = "DELETE FROM unsubscribes WHERE id <= ?1",
+    [J_DELETE] = JOURNAL_PRUNE,
 };
 
 enum { CAMPAIGNS_MAX = 16 }; /* campaigns remembered per batch */
@@ -678,7 +681,10 @@ store_journal_open(const char *db_path, char *err, size_t errsz)
 	struct store_journal *j = xcalloc(1, sizeof(*j));
 	char path[4096];
 	store_serve_journal_path(db_path, path, sizeof(path));
+	/* Each step names what it does and the connection it does it on, for the error. */
 	const char *what = "open the serve journal";
+	sqlite3 **db = &j->db;
+	const char *file = path;
 	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK)
 		goto fail;
@@ -687,11 +693,10 @@ store_journal_open(const char *db_path, char *err, size_t errsz)
 	if (sqlite3_exec(j->db, journal_schema, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	what = "open the database for the journal's look-ups";
-	if (sqlite3_open_v2(db_path, &j->main, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		snprintf(err, errsz, "%s: %s", what, sqlite3_errmsg(j->main));
-		store_journal_close(j);
-		return NULL;
-	}
+	db = &j->main;
+	file = db_path;
+	if (sqlite3_open_v2(db_path, &j->main, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		goto fail;
 	sqlite3_busy_timeout(j->main, 5000);
 	sqlite3_exec(j->main, "PRAGMA query_only = ON; PRAGMA cache_size = -65536", NULL, NULL,
 	             NULL);
@@ -700,21 +705,20 @@ store_journal_open(const char *db_path, char *err, size_t errsz)
 	    [W_CONTACT] = "SELECT 1 FROM contacts WHERE id = ?1",
 	    [W_INSERT] =
 	        "INSERT INTO unsubscribes(campaign_id, contact_id, ts) VALUES (?1, ?2, ?3)",
-	    [W_PRUNE] = "DELETE FROM unsubscribes WHERE id <= ?1",
+	    [W_PRUNE] = JOURNAL_PRUNE,
 	};
 	what = "prepare the journal's statements";
 	for (int i = 0; i < W_COUNT; i++) {
-		sqlite3 *db = i == W_INSERT || i == W_PRUNE ? j->db : j->main;
-		if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->st[i],
-		                       NULL) != SQLITE_OK) {
-			snprintf(err, errsz, "%s: %s", what, sqlite3_errmsg(db));
-			store_journal_close(j);
-			return NULL;
-		}
+		bool in_journal = i == W_INSERT || i == W_PRUNE;
+		db = in_journal ? &j->db : &j->main;
+		file = in_journal ? path : db_path;
+		if (sqlite3_prepare_v3(*db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->st[i],
+		                       NULL) != SQLITE_OK)
+			goto fail;
 	}
 	return j;
 fail:
-	snprintf(err, errsz, "%s %s: %s", what, path, j->db ? sqlite3_errmsg(j->db) : "no memory");
+	snprintf(err, errsz, "%s (%s): %s", what, file, *db ? sqlite3_errmsg(*db) : "no memory");
 	store_journal_close(j);
 	return NULL;
 }
@@ -751,38 +755,43 @@ journal_exists(struct store_journal *j, int w, int64_t id)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Record db's error for what in j; STORE_E_BUSY or STORE_E_SQL. */
+static int
+journal_fail(struct store_journal *j, sqlite3 *db, const char *what)
+{
+	snprintf(j->err, sizeof(j->err), "%s: %s", what, sqlite3_errmsg(db));
+	return sqlite3_errcode(db) == SQLITE_BUSY ? STORE_E_BUSY : STORE_E_SQL;
+}
+
 /* store_journal_add - journal n one-click unsubscribes in one transaction */
 int
 store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t n, int64_t *last,
                   int64_t prune)
 {
 	if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		goto fail;
+		return journal_fail(j, j->db, "write the serve journal");
+	/* One read transaction for the batch's look-ups: one shared lock, not two per event. */
+	sqlite3_exec(j->main, "BEGIN", NULL, NULL, NULL);
+	sqlite3 *bad = NULL; /* the connection that failed */
+	const char *what = "write the serve journal";
 	/* Folded rows go in this thread's own transaction: no lock to share with the fold. */
 	if (prune > j->pruned) {
 		sqlite3_stmt *st = j->st[W_PRUNE];
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, prune);
-		int rc = sqlite3_step(st);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			bad = j->db;
 		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-			goto fail;
-		}
 	}
-	/* One read transaction for the batch's look-ups: one shared lock, not two per event. */
-	sqlite3_exec(j->main, "BEGIN", NULL, NULL, NULL);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; bad == NULL && i < n; i++) {
 		struct store_serve_event *e = &ev[i];
 		e->changed = e->recorded = false;
 		int c = journal_exists(j, W_CAMPAIGN, e->campaign_id);
 		int k = c > 0 ? journal_exists(j, W_CONTACT, e->contact_id) : c;
 		if (k < 0) {
-			snprintf(j->err, sizeof(j->err), "look up the campaign or contact: %s",
-			         sqlite3_errmsg(j->main));
-			sqlite3_exec(j->main, "COMMIT", NULL, NULL, NULL);
-			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-			return STORE_E_SQL;
+			bad = j->main;
+			what = "look up the campaign or contact";
+			break;
 		}
 		e->result = k ? 0 : STORE_E_NOTFOUND;
 		if (!k)
@@ -792,26 +801,22 @@ store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t 
 		sqlite3_bind_int64(st, 1, e->campaign_id);
 		sqlite3_bind_int64(st, 2, e->contact_id);
 		sqlite3_bind_int64(st, 3, e->ts);
-		int rc = sqlite3_step(st);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			bad = j->db;
 		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			sqlite3_exec(j->main, "COMMIT", NULL, NULL, NULL);
-			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-			goto fail;
-		}
 	}
 	sqlite3_exec(j->main, "COMMIT", NULL, NULL, NULL); /* ends the read transaction */
-	if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (bad == NULL && sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		bad = j->db;
+	if (bad) {
+		int rc = journal_fail(j, bad, what); /* before ROLLBACK replaces the error */
 		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-		goto fail;
+		return rc;
 	}
 	*last = sqlite3_last_insert_rowid(j->db);
 	if (prune > j->pruned)
 		j->pruned = prune;
 	return 0;
-fail:
-	snprintf(j->err, sizeof(j->err), "write the serve journal: %s", sqlite3_errmsg(j->db));
-	return sqlite3_errcode(j->db) == SQLITE_BUSY ? STORE_E_BUSY : STORE_E_SQL;
 }
 
 /* store_serve_fold_pending - fold whatever a stopped kirim serve left in the journal */
