@@ -534,16 +534,32 @@ feed(struct http_conn *c, const char *d, size_t n)
 	return SIZE_MAX;
 }
 
+/*
+ * Parse n bytes at d request after request while the connection is free (no
+ * request with the handler, no answer queued, not closing): the bytes used,
+ * or SIZE_MAX when the connection failed.
+ */
+static size_t
+feed_all(struct http_conn *c, const char *d, size_t n)
+{
+	size_t off = 0;
+	while (off < n && !conn_busy(c) && !c->closing && !c->shut) {
+		size_t used = feed(c, d + off, n - off);
+		if (used == SIZE_MAX)
+			return SIZE_MAX;
+		off += used;
+	}
+	return off;
+}
+
 /* Parse what waits in c->in, request after request, while nothing is with the handler. */
 static void
 conn_process(struct http_conn *c)
 {
-	while (!conn_busy(c) && !c->closing && !c->shut && c->in_off < c->in.len) {
-		size_t used = feed(c, c->in.data + c->in_off, c->in.len - c->in_off);
-		if (used == SIZE_MAX)
-			return;
-		c->in_off += used;
-	}
+	size_t used = feed_all(c, c->in.data + c->in_off, c->in.len - c->in_off);
+	if (used == SIZE_MAX)
+		return;
+	c->in_off += used;
 	if (c->in_off == c->in.len) {
 		buf_reset(&c->in);
 		c->in_off = 0;
@@ -600,13 +616,9 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		return;
 	}
 	/* Straight from the read buffer; only what follows a dispatched request is copied. */
-	size_t off = 0;
-	while (off < len && !conn_busy(c) && !c->closing && !c->shut) {
-		size_t used = feed(c, d + off, len - off);
-		if (used == SIZE_MAX)
-			return;
-		off += used;
-	}
+	size_t off = feed_all(c, d, len);
+	if (off == SIZE_MAX)
+		return;
 	if (off < len && !c->closing && !c->shut)
 		conn_keep(c, d + off, len - off);
 }
