@@ -556,10 +556,12 @@ feed_all(struct http_conn *c, const char *d, size_t n)
 static void
 conn_process(struct http_conn *c)
 {
-	size_t used = feed_all(c, c->in.data + c->in_off, c->in.len - c->in_off);
-	if (used == SIZE_MAX)
-		return;
-	c->in_off += used;
+	if (c->in_off < c->in.len) { /* else c->in.data may be NULL */
+		size_t used = feed_all(c, c->in.data + c->in_off, c->in.len - c->in_off);
+		if (used == SIZE_MAX)
+			return;
+		c->in_off += used;
+	}
 	if (c->in_off == c->in.len) {
 		buf_reset(&c->in);
 		c->in_off = 0;
