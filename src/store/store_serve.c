@@ -83,8 +83,8 @@ static const char journal_schema[] =
 enum { J_GENERATION, J_READ, J_DELETE, J_COUNT };
 static const char *const journal_sql[J_COUNT] = {
     [J_GENERATION] = "SELECT value FROM meta WHERE key = 'generation'",
-    [J_READ] = "SELECT id, campaign_id, contact_id, ts FROM unsubscribes WHERE id > ?1"
-               " ORDER BY id LIMIT ?2",
+    [J_READ] = ("SELECT id, campaign_id, contact_id, ts FROM unsubscribes WHERE id > ?1"
+                " ORDER BY id LIMIT ?2"),
     [J_DELETE] = JOURNAL_PRUNE,
 };
 
