@@ -83,8 +83,16 @@ static const char journal_schema[] =
 enum { J_GENERATION, J_READ, J_DELETE, J_COUNT };
 static const char *const journal_sql[J_COUNT] = {
     [J_GENERATION] = "SELECT value FROM meta WHERE key = 'generation'",
-    [J_READ] = ("SELECT id, campaign_id, contact_id, ts FROM unsubscribes WHERE id > ?1"
-                " ORDER BY id LIMIT ?2"),
+    /*
+     * The next ?2 rows, in contact order: the fold's look-ups of contacts and
+     * messages then walk their indexes forward instead of jumping about (in a
+     * random-order fold of 32,768, 4.9 µs an unsubscribe against 11.6 in id
+     * order). Only rows of one contact are ordered among themselves, and
+     * what one contact's unsubscribe does touches no other contact's rows,
+     * so the result is the same as in id order.
+     */
+    [J_READ] = ("SELECT id, campaign_id, contact_id, ts FROM (SELECT * FROM unsubscribes"
+                " WHERE id > ?1 ORDER BY id LIMIT ?2) ORDER BY contact_id, id"),
     [J_DELETE] = JOURNAL_PRUNE,
 };
 
@@ -615,7 +623,8 @@ store_serve_fold(struct store_serve *ss, size_t max, size_t *folded, int64_t *th
 	int step;
 	while ((step = sqlite3_step(rd)) == SQLITE_ROW) {
 		struct store_serve_event e = {.type = STORE_SERVE_UNSUBSCRIBE};
-		upto = sqlite3_column_int64(rd, 0);
+		if (sqlite3_column_int64(rd, 0) > upto) /* rows come in contact order */
+			upto = sqlite3_column_int64(rd, 0);
 		e.campaign_id = sqlite3_column_int64(rd, 1);
 		e.contact_id = sqlite3_column_int64(rd, 2);
 		e.ts = sqlite3_column_int64(rd, 3);

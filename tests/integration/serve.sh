@@ -231,6 +231,7 @@ PYEND
 eq "pipelined requests answered in order" "$pipe" "200 404"
 # A body over 1 KiB: curl asks "Expect: 100-continue" first.
 eq "Expect: 100-continue" "$(code -d "List-Unsubscribe=One-Click&pad=$(head -c 2000 /dev/zero | tr '\0' a)" "$BASE/u/$(tok u "$(camp c1)" "$(cid cyd@three.example)")")" 200
+folded
 # Keep-alive: curl sends both requests on one connection.
 eq "keep-alive" "$(curl -s -o /dev/null -o /dev/null -w '%{num_connects}' "$BASE/healthz" "$BASE/healthz" | tr -d '\n')" "10"
 contains "unknown HTTP version" "$(raw 'GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n')" "HTTP/1.1 505"
