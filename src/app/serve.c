@@ -146,8 +146,14 @@ struct serve {
 	bool jwriter_started, wake_journal;
 	int64_t journal_last; /* the last journal id committed (atomic) */
 	int64_t fold_through; /* journal id folded up to: the journal thread prunes (atomic) */
-	int64_t folded;       /* folded in this run, for the log (jq.lock) */
-	unsigned long folds;  /* fold transactions (jq.lock) */
+	/*
+	 * What the writer waits for (wq.lock): nothing to fold (any new row
+	 * wakes it), a fold's due time (only a full fold's worth wakes it
+	 * early), or not waiting at all.
+	 */
+	enum { WRITER_BUSY, WRITER_IDLE, WRITER_DUE } writer_wait;
+	int64_t folded;      /* folded in this run, for the log (jq.lock) */
+	unsigned long folds; /* fold transactions (jq.lock) */
 	uv_async_t done_async;
 	bool wake_writer; /* events were queued since the writer was last woken */
 	bool stopping, stopped;
@@ -493,8 +499,18 @@ journal_main(void *arg)
 		                           __atomic_load_n(&srv->fold_through, __ATOMIC_ACQUIRE));
 		hand_back(srv, reqs, ev, n, rc, rc < 0 ? store_journal_errmsg(srv->journal) : "");
 		if (rc == 0 && last > __atomic_load_n(&srv->journal_last, __ATOMIC_RELAXED)) {
+			/*
+			 * Under wq.lock, so a writer either sees the new rows or is
+			 * waiting and learns of them. A writer waiting for a fold's due
+			 * time is woken only by a full fold's worth: a wake-up per
+			 * journal batch cost each of them two context switches.
+			 */
+			uv_mutex_lock(&srv->wq.lock);
 			__atomic_store_n(&srv->journal_last, last, __ATOMIC_RELEASE);
-			queue_wake(&srv->wq); /* a writer that saw no backlog waits, or sees it */
+			if (srv->writer_wait == WRITER_IDLE ||
+			    (srv->writer_wait == WRITER_DUE && backlog(srv) >= FOLD_MAX))
+				uv_cond_signal(&srv->wq.cond);
+			uv_mutex_unlock(&srv->wq.lock);
 		}
 		uv_mutex_lock(&srv->jq.lock);
 		srv->jq.batches++;
@@ -564,17 +580,21 @@ writer_main(void *arg)
 				want = true;
 			} else if (b == 0) {
 				due = 0;
+				srv->writer_wait = WRITER_IDLE;
 				uv_cond_wait(&srv->wq.cond, &srv->wq.lock);
 			} else {
 				/* FOLD_WAIT_MS from the first one waiting, whatever wakes us
 				 * meanwhile. */
 				if (due == 0)
 					due = now + (uint64_t)FOLD_WAIT_MS * 1000000u;
-				if (now >= due)
+				if (now >= due) {
 					want = true;
-				else
+				} else {
+					srv->writer_wait = WRITER_DUE;
 					uv_cond_timedwait(&srv->wq.cond, &srv->wq.lock, due - now);
+				}
 			}
+			srv->writer_wait = WRITER_BUSY;
 		}
 		due = 0;
 		bool quit = srv->wq.quit && srv->wq.head == NULL;
