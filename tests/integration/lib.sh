@@ -59,8 +59,16 @@ dump() {
 # finish - print the tally and exit with the right status
 finish() {
 	echo "$CHECKS checks, $FAILS failed"
-	[ "$FAILS" -eq 0 ]
-	exit $?
+	[ "$FAILS" -eq 0 ] && exit 0
+	# What the servers logged, for a failure that does not come back (the folder goes at exit).
+	local f p
+	for f in "$TMP"/dnsmasq.log "$TMP"/server-*.log; do
+		[ -s "$f" ] && { echo "--- last lines of ${f##*/}"; tail -n 40 "$f"; } >&2
+	done
+	for p in "${PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null || echo "--- server PID $p not running (stopped by the test, or died)" >&2
+	done
+	exit 1
 }
 
 # --- real servers on loopback ------------------------------------------------------------
@@ -105,7 +113,7 @@ start_dnsmasq() {
 	DNS_PORT=$(free_udp_port)
 	{
 		printf 'port=%s\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n' "$DNS_PORT"
-		printf 'local=/test/\npid-file=\nuser=root\nlog-facility=%s/dnsmasq.log\n' "$TMP"
+		printf 'local=/test/\npid-file=\nuser=root\nlog-facility=%s/dnsmasq.log\nlog-queries\n' "$TMP"
 		cat "$1"
 	} >"$TMP/dnsmasq-$DNS_PORT.conf"
 	/usr/sbin/dnsmasq -k --conf-file="$TMP/dnsmasq-$DNS_PORT.conf" &
