@@ -117,12 +117,21 @@ void store_journal_close(struct store_journal *j);
 /*
  * store_journal_add - check each of n unsubscribes (result STORE_E_NOTFOUND
  * when its campaign or contact does not exist) and journal the others in one
- * transaction, which first deletes the rows up to prune (folded already);
+ * transaction, which first deletes the rows up to prune (folded already;
+ * 1,024 rows at most per call, the rest in the next ones);
  * *last gets the journal id of the last one. 0, or STORE_E_SQL /
  * STORE_E_BUSY with nothing journaled (store_journal_errmsg says why).
  */
 int store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t n,
                       int64_t *last, int64_t prune);
+/*
+ * store_journal_checkpoint_start - the journal's WAL checkpoints on a second
+ * connection from now on (store_journal_checkpoint, from another thread),
+ * not in store_journal_add's commits; before the journal's thread starts.
+ */
+int store_journal_checkpoint_start(struct store_journal *j);
+/* store_journal_checkpoint - one passive checkpoint of the journal (see store_serve_checkpoint) */
+int store_journal_checkpoint(struct store_journal *j);
 /* store_journal_errmsg - the last failure of j */
 const char *store_journal_errmsg(const struct store_journal *j);
 

@@ -133,7 +133,8 @@ struct serve {
 	uv_timer_t log_timer, stop_timer, ckpt_timer;
 	uv_work_t ckpt_work;
 	bool ckpt_running;
-	unsigned long commits, ckpt_commits; /* the writer's (atomic), as of the last checkpoint */
+	unsigned long commits,
+	    ckpt_commits; /* writer's and journal's (atomic), at the last checkpoint */
 	uv_signal_t sigint, sigterm;
 	unsigned open_handles;
 	struct wqueue wq;
@@ -498,6 +499,9 @@ journal_main(void *arg)
 		int rc = store_journal_add(srv->journal, ev, n, &last,
 		                           __atomic_load_n(&srv->fold_through, __ATOMIC_ACQUIRE));
 		hand_back(srv, reqs, ev, n, rc, rc < 0 ? store_journal_errmsg(srv->journal) : "");
+		if (rc == 0)
+			__atomic_add_fetch(&srv->commits, 1,
+			                   __ATOMIC_RELAXED); /* a checkpoint's due */
 		if (rc == 0 && last > __atomic_load_n(&srv->journal_last, __ATOMIC_RELAXED)) {
 			/*
 			 * Under wq.lock, so a writer either sees the new rows or is
@@ -712,6 +716,8 @@ ckpt_work(uv_work_t *w)
 	struct serve *srv = w->data;
 	if (store_serve_checkpoint(srv->ss) < 0)
 		log_warn("serve checkpoint failed");
+	if (srv->journal && store_journal_checkpoint(srv->journal) < 0)
+		log_warn("serve journal checkpoint failed");
 }
 
 static void
@@ -1216,7 +1222,11 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	if (srv->journal == NULL)
 		log_warn("serve journal off, one-click unsubscribes commit directly error=\"%s\"",
 		         jerr);
-	else if (uv_thread_create(&srv->jwriter, journal_main, srv) == 0)
+	else if (uv_is_active((uv_handle_t *)&srv->ckpt_timer) &&
+	         store_journal_checkpoint_start(srv->journal) < 0)
+		log_warn("serve journal checkpoints stay in its commits: %s",
+		         store_journal_errmsg(srv->journal));
+	if (srv->journal && uv_thread_create(&srv->jwriter, journal_main, srv) == 0)
 		srv->jwriter_started = true;
 	else {
 		store_journal_close(srv->journal);

@@ -432,29 +432,73 @@ apply_one(struct store_serve *ss, struct store_serve_event *e)
 	return STORE_E_NOTFOUND;
 }
 
-/* store_serve_checkpoint_start - move WAL checkpoints to a second connection */
-int
-store_serve_checkpoint_start(struct store_serve *ss)
+/*
+ * A second connection to path for checkpoints, and the end of the automatic
+ * ones on writer (they ran in the commit that passed the limit, fsyncs and
+ * all); 0, or -1 with *out NULL.
+ */
+static int
+ckpt_open(const char *path, sqlite3 *writer, sqlite3 **out)
 {
-	if (ss->ckpt)
-		return 0;
-	if (sqlite3_open_v2(store_path(ss->s), &ss->ckpt, SQLITE_OPEN_READWRITE, NULL) !=
-	    SQLITE_OK) {
-		sqlite3_close(ss->ckpt);
-		ss->ckpt = NULL;
-		return store_fail(ss->s, "open the checkpoint connection");
+	if (sqlite3_open_v2(path, out, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(*out);
+		*out = NULL;
+		return -1;
 	}
-	sqlite3_busy_timeout(ss->ckpt, 5000);
+	sqlite3_busy_timeout(*out, 5000);
 	/* A connection finds the journal mode when it first reads the file. */
-	sqlite3_exec(ss->ckpt, "PRAGMA journal_mode", NULL, NULL, NULL);
+	sqlite3_exec(*out, "PRAGMA journal_mode", NULL, NULL, NULL);
 	/*
 	 * After a checkpoint has caught up, the next commit restarts the WAL; it
 	 * is trimmed only past twice WAL_FRAMES_MAX, so it is overwritten in place
 	 * (writing into a trimmed file costs the kernel new pages every time).
 	 */
-	sqlite3_exec(store_db(ss->s),
-	             "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 134217728", NULL,
-	             NULL, NULL);
+	sqlite3_exec(writer, "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 134217728",
+	             NULL, NULL, NULL);
+	return 0;
+}
+
+/*
+ * One passive checkpoint on ckpt (the second connection; NULL: none). Under
+ * a steady stream of commits a passive checkpoint never finds the log fully
+ * copied when a writer starts, so the WAL would only grow. Past
+ * WAL_FRAMES_MAX this sets *full, and the writer copies what little is left
+ * after its next commit (ckpt_finish): its next transaction starts the WAL
+ * over from its beginning. (A RESTART checkpoint here would take the write
+ * lock from a writer that holds it almost all the time, and its busy-handler
+ * sleeps, whole milliseconds, would stall every request.)
+ */
+static int
+ckpt_passive(sqlite3 *ckpt, bool *full)
+{
+	if (ckpt == NULL)
+		return 0;
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc == SQLITE_OK)
+		__atomic_store_n(full, log > WAL_FRAMES_MAX, __ATOMIC_RELAXED);
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : STORE_E_SQL;
+}
+
+/* After a commit on writer: the WAL restart of ckpt_passive, when *full. */
+static void
+ckpt_finish(sqlite3 *writer, bool *full)
+{
+	if (!__atomic_load_n(full, __ATOMIC_RELAXED))
+		return;
+	/* BUSY: the checkpoint thread is copying; try after the next commit. */
+	int log = 0, done = 0;
+	if (sqlite3_wal_checkpoint_v2(writer, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
+	    SQLITE_OK)
+		__atomic_store_n(full, false, __ATOMIC_RELAXED);
+}
+
+/* store_serve_checkpoint_start - move WAL checkpoints to a second connection */
+int
+store_serve_checkpoint_start(struct store_serve *ss)
+{
+	if (ss->ckpt == NULL && ckpt_open(store_path(ss->s), store_db(ss->s), &ss->ckpt) < 0)
+		return store_fail(ss->s, "open the checkpoint connection");
 	return 0;
 }
 
@@ -462,25 +506,10 @@ store_serve_checkpoint_start(struct store_serve *ss)
 int
 store_serve_checkpoint(struct store_serve *ss)
 {
-	if (ss->ckpt == NULL)
-		return 0;
-	int log = 0, done = 0;
-	int rc = sqlite3_wal_checkpoint_v2(ss->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-	/*
-	 * Under a steady stream of commits a passive checkpoint never finds the
-	 * log fully copied when a writer starts, so the WAL would only grow. Past
-	 * WAL_FRAMES_MAX, the writer itself copies what little is left after its
-	 * next commit (store_serve_apply), and its next transaction starts the
-	 * WAL over from its beginning. (A RESTART checkpoint here would take the
-	 * write lock from a writer that holds it almost all the time, and its
-	 * busy-handler sleeps, whole milliseconds, would stall every request.)
-	 */
-	if (rc == SQLITE_OK)
-		__atomic_store_n(&ss->wal_full, log > WAL_FRAMES_MAX, __ATOMIC_RELAXED);
-	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : STORE_E_SQL;
+	return ckpt_passive(ss->ckpt, &ss->wal_full);
 }
 
-/* COMMIT (rolled back on failure), then the WAL restart of store_serve_checkpoint. */
+/* COMMIT (rolled back on failure), then the WAL restart of ckpt_passive. */
 static int
 commit(struct store_serve *ss)
 {
@@ -489,13 +518,7 @@ commit(struct store_serve *ss)
 		store_rollback(ss->s);
 		return rc;
 	}
-	if (__atomic_load_n(&ss->wal_full, __ATOMIC_RELAXED)) {
-		/* BUSY: the checkpoint thread is copying; try after the next batch. */
-		int log = 0, done = 0;
-		if (sqlite3_wal_checkpoint_v2(store_db(ss->s), NULL, SQLITE_CHECKPOINT_PASSIVE,
-		                              &log, &done) == SQLITE_OK)
-			__atomic_store_n(&ss->wal_full, false, __ATOMIC_RELAXED);
-	}
+	ckpt_finish(store_db(ss->s), &ss->wal_full);
 	return 0;
 }
 
@@ -674,10 +697,13 @@ store_serve_prune(struct store_serve *ss, int64_t through)
 }
 
 /* The journal's writer side: the file, and reads of the store's database for the answers. */
-enum { W_CAMPAIGN, W_CONTACT, W_INSERT, W_PRUNE, W_COUNT };
+enum { W_CAMPAIGN, W_CONTACT, W_INSERT, W_PRUNE, W_PRUNED, W_COUNT };
+enum { PRUNE_STEP = 1024 }; /* folded rows deleted per journal commit, at most */
 
 struct store_journal {
 	sqlite3 *db, *main;
+	sqlite3 *ckpt; /* a second connection for checkpoints, or NULL */
+	bool wal_full; /* the WAL passed WAL_FRAMES_MAX (set by the checkpoint thread) */
 	sqlite3_stmt *st[W_COUNT];
 	int64_t pruned; /* rows up to this id are deleted */
 	char err[256];
@@ -715,16 +741,26 @@ store_journal_open(const char *db_path, char *err, size_t errsz)
 	    [W_INSERT] =
 	        "INSERT INTO unsubscribes(campaign_id, contact_id, ts) VALUES (?1, ?2, ?3)",
 	    [W_PRUNE] = JOURNAL_PRUNE,
+	    /* Every row up to this id is gone (AUTOINCREMENT: sqlite_sequence has the last). */
+	    [W_PRUNED] = "SELECT coalesce((SELECT min(id) FROM unsubscribes) - 1, (SELECT seq FROM"
+	                 " sqlite_sequence WHERE name = 'unsubscribes'), 0)",
 	};
 	what = "prepare the journal's statements";
 	for (int i = 0; i < W_COUNT; i++) {
-		bool in_journal = i == W_INSERT || i == W_PRUNE;
+		bool in_journal = i == W_INSERT || i == W_PRUNE || i == W_PRUNED;
 		db = in_journal ? &j->db : &j->main;
 		file = in_journal ? path : db_path;
 		if (sqlite3_prepare_v3(*db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->st[i],
 		                       NULL) != SQLITE_OK)
 			goto fail;
 	}
+	what = "read the serve journal";
+	db = &j->db;
+	file = path;
+	if (sqlite3_step(j->st[W_PRUNED]) != SQLITE_ROW)
+		goto fail;
+	j->pruned = sqlite3_column_int64(j->st[W_PRUNED], 0);
+	sqlite3_reset(j->st[W_PRUNED]);
 	return j;
 fail:
 	snprintf(err, errsz, "%s (%s): %s", what, file, *db ? sqlite3_errmsg(*db) : "no memory");
@@ -740,9 +776,28 @@ store_journal_close(struct store_journal *j)
 		return;
 	for (int i = 0; i < W_COUNT; i++)
 		sqlite3_finalize(j->st[i]);
+	sqlite3_close(j->ckpt);
 	sqlite3_close(j->db);
 	sqlite3_close(j->main);
 	free(j);
+}
+
+/* store_journal_checkpoint_start - move the journal's WAL checkpoints to a second connection */
+int
+store_journal_checkpoint_start(struct store_journal *j)
+{
+	if (j->ckpt == NULL && ckpt_open(sqlite3_db_filename(j->db, "main"), j->db, &j->ckpt) < 0) {
+		snprintf(j->err, sizeof(j->err), "open the journal's checkpoint connection");
+		return STORE_E_SQL;
+	}
+	return 0;
+}
+
+/* store_journal_checkpoint - one passive checkpoint of the journal */
+int
+store_journal_checkpoint(struct store_journal *j)
+{
+	return ckpt_passive(j->ckpt, &j->wal_full);
 }
 
 /* store_journal_errmsg - the last failure of j */
@@ -784,6 +839,12 @@ store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t 
 	sqlite3 *bad = NULL; /* the connection that failed */
 	const char *what = "write the serve journal";
 	/* Folded rows go in this thread's own transaction: no lock to share with the fold. */
+	/*
+	 * At most PRUNE_STEP of them per commit: all of a 32,768-row fold at
+	 * once took ~3 ms, and every answer in that batch waited for it.
+	 */
+	if (prune > j->pruned + PRUNE_STEP)
+		prune = j->pruned + PRUNE_STEP;
 	if (prune > j->pruned) {
 		sqlite3_stmt *st = j->st[W_PRUNE];
 		sqlite3_reset(st);
@@ -823,6 +884,7 @@ store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t 
 		return rc;
 	}
 	*last = sqlite3_last_insert_rowid(j->db);
+	ckpt_finish(j->db, &j->wal_full);
 	if (prune > j->pruned)
 		j->pruned = prune;
 	return 0;
