@@ -588,7 +588,7 @@ mx_answer(struct dns_req *r, int status, const unsigned char *abuf, int alen)
 	 * first and shuffle each run of equal preferences. */
 	qsort(r->hosts, r->nhosts, sizeof(*r->hosts), cmp_pref);
 	for (size_t i = 0; i < r->nhosts;) {
-		size_t j = i;
+		size_t j = i + 1; /* hosts[i] starts the run */
 		while (j < r->nhosts && r->hosts[j].pref == r->hosts[i].pref)
 			j++;
 		for (size_t k = j - 1; k > i; k--) {
