@@ -119,7 +119,8 @@ void store_journal_close(struct store_journal *j);
  * when its campaign or contact does not exist) and journal the others in one
  * transaction, which first deletes the rows up to prune (folded already;
  * 1,024 rows at most per call, the rest in the next ones);
- * *last gets the journal id of the last one. 0, or STORE_E_SQL /
+ * *last gets the journal id of the last one (when none was journaled: an
+ * earlier id of this connection, or 0). 0, or STORE_E_SQL /
  * STORE_E_BUSY with nothing journaled (store_journal_errmsg says why).
  */
 int store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t n,

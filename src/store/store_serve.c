@@ -89,7 +89,8 @@ static const char *const journal_sql[J_COUNT] = {
      * random-order fold of 32,768, 4.9 µs an unsubscribe against 11.6 in id
      * order). Only rows of one contact are ordered among themselves, and
      * what one contact's unsubscribe does touches no other contact's rows,
-     * so the result is the same as in id order.
+     * so the result is the same as in id order (only the new rows' own ids
+     * follow contact order).
      */
     [J_READ] = ("SELECT id, campaign_id, contact_id, ts FROM (SELECT * FROM unsubscribes"
                 " WHERE id > ?1 ORDER BY id LIMIT ?2) ORDER BY contact_id, id"),
@@ -619,7 +620,8 @@ journal_mark(struct store_serve *ss, const char *gen)
 /*
  * store_serve_fold - apply journaled unsubscribes to the database: at most
  * max of them (0: all), in one transaction that also records how far the
- * journal is folded, then delete them from the journal.
+ * journal is folded (the rows stay in the journal: store_serve_prune and
+ * store_journal_add delete them).
  */
 int
 store_serve_fold(struct store_serve *ss, size_t max, size_t *folded, int64_t *through)
