@@ -555,9 +555,9 @@ fold(struct serve *srv, bool all)
  * The writer thread: waits for queued events or journaled unsubscribes. It
  * folds the journal (FOLD_MAX at a time while nothing else waits), and
  * applies the other events in one transaction per batch, after folding all
- * of the journal first: an unsubscribe answered before a resubscribe arrived
- * is applied before it. Then it hands the batch back to the loop (wq.done,
- * then the done_async wakes it) and at once starts on what was queued
+ * of the journal first when the batch has an unsubscribe or resubscribe: an
+ * unsubscribe answered before a resubscribe arrived is applied before it. Then it hands the batch
+ * back to the loop (wq.done, then the done_async wakes it) and at once starts on what was queued
  * meanwhile, without waiting for the loop to answer the batch it finished
  * (group commit, with the loop and the writer both busy under load). At quit
  * it folds what is left.
@@ -605,10 +605,18 @@ writer_main(void *arg)
 		size_t n = take(&srv->wq, reqs, ev, srv->batch_max);
 		uv_mutex_unlock(&srv->wq.lock);
 
-		/* Before other events, everything journaled so far (see above). */
+		/*
+		 * Before an unsubscribe or resubscribe, everything journaled so far
+		 * (see above). Opens and clicks do not depend on it: they do not
+		 * wait for a fold of the whole backlog.
+		 */
+		bool ordered = false;
+		for (size_t i = 0; i < n && !ordered; i++)
+			ordered = ev[i].type == STORE_SERVE_UNSUBSCRIBE ||
+			          ev[i].type == STORE_SERVE_RESUBSCRIBE;
 		more = false;
-		if (want || quit || (n && srv->journal))
-			more = fold(srv, n > 0 || quit);
+		if (want || quit || (ordered && srv->journal))
+			more = fold(srv, ordered || quit);
 		if (n) {
 			int rc = store_serve_apply(srv->ss, ev, n);
 			__atomic_add_fetch(&srv->commits, 1, __ATOMIC_RELAXED);
