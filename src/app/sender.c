@@ -541,8 +541,10 @@ sender_work(uv_work_t *w)
 		for (size_t i = 0; i < S->ncamps; i++) {
 			struct scamp *c = &S->camps[i];
 			char state[16], why[256];
-			if (c->held[0] || store_campaign_state_get(S->store, c->camp.id, state, why,
-			                                           sizeof(why)) < 0)
+			/* c->paused: this sender paused it (auto-pause), not another process. */
+			if (c->held[0] || c->paused ||
+			    store_campaign_state_get(S->store, c->camp.id, state, why,
+			                             sizeof(why)) < 0)
 				continue;
 			if (strcmp(state, "paused") == 0 || strcmp(state, "cancelled") == 0) {
 				snprintf(c->held, sizeof(c->held), "%s", state);
@@ -598,7 +600,13 @@ sender_work_done(uv_work_t *w, int status)
 {
 	struct sender *S = w->data;
 	(void)status;
-	S->working = false;
+	/*
+	 * S->working stays set until the end: pool_hand_back and pool_shutdown
+	 * below hand jobs straight back, and a callback's sender_pump would
+	 * otherwise start the next batch on a worker thread while this one still
+	 * reads S->camps and S->wjobs (a data race: the new batch's wjobs replaced
+	 * this one's before it was detached, which leaked under ASan).
+	 */
 	for (size_t i = 0; i < S->nwres; i++)
 		sresult_clear(&S->wres[i]);
 	free(S->wres);
@@ -651,8 +659,6 @@ sender_work_done(uv_work_t *w, int status)
 		pool_shutdown(S->pool);
 	}
 	/* After a stop the pool hands these straight back, unattempted. */
-	/* Detach the batch first: a submit may hand a job straight back, and the callback
-	 * may start the next batch, which fills wjobs again. */
 	struct sjob **jobs = S->wjobs;
 	size_t njobs = S->nwjobs, bytes = 0;
 	S->wjobs = NULL;
@@ -666,6 +672,7 @@ sender_work_done(uv_work_t *w, int status)
 	for (size_t i = 0; i < njobs; i++)
 		sender_route(S, jobs[i]);
 	free(jobs);
+	S->working = false;
 	sender_pump(S);
 }
 
