@@ -49,7 +49,13 @@ at() {
 # sql QUERY - one query against the test database, rows with | between columns
 sql() { sqlite3 -batch "$KIRIM_DB" "$1"; }
 # json EXPR - evaluate a Python expression on the JSON in $OUT (bound to j)
-json() { printf '%s' "$OUT" | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+json() {
+	printf '%s' "$OUT" | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)" 2>/dev/null && return 0
+	# Not JSON (or not that field): what the command said instead, for the failure it causes.
+	printf -- '--- json %s: rc %s, stdout [%.200s], last lines of stderr:\n' "$1" "${RC-}" "$OUT" >&2
+	printf '%s\n' "${ERR-}" | tail -n 30 >&2
+	return 1
+}
 # dump - everything an import may change, for before/after comparisons
 dump() {
 	sql "SELECT id, email, domain, attrs, created_at, updated_at FROM contacts ORDER BY id;
