@@ -147,8 +147,8 @@ struct serve {
 	uv_timer_t log_timer, stop_timer, ckpt_timer;
 	uv_work_t ckpt_work;
 	bool ckpt_running;
-	unsigned long commits,
-	    ckpt_commits; /* writer's and journal's (atomic), at the last checkpoint */
+	/* The writer's and journal's commits (atomic), and their count at the last checkpoint */
+	unsigned long commits, ckpt_commits;
 	uv_signal_t sigint, sigterm;
 	unsigned open_handles;
 	struct wqueue wq;
@@ -513,9 +513,8 @@ journal_main(void *arg)
 		int rc = store_journal_add(srv->journal, ev, n, &last,
 		                           __atomic_load_n(&srv->fold_through, __ATOMIC_ACQUIRE));
 		hand_back(srv, reqs, ev, n, rc, rc < 0 ? store_journal_errmsg(srv->journal) : "");
-		if (rc == 0)
-			__atomic_add_fetch(&srv->commits, 1,
-			                   __ATOMIC_RELAXED); /* a checkpoint's due */
+		if (rc == 0) /* a checkpoint is due */
+			__atomic_add_fetch(&srv->commits, 1, __ATOMIC_RELAXED);
 		if (rc == 0 && last > __atomic_load_n(&srv->journal_last, __ATOMIC_RELAXED)) {
 			/*
 			 * Under wq.lock, so a writer either sees the new rows or is
@@ -570,9 +569,10 @@ fold(struct serve *srv, bool all)
  * folds the journal (FOLD_MAX at a time while nothing else waits), and
  * applies the other events in one transaction per batch, after folding all
  * of the journal first when the batch has an unsubscribe or resubscribe: an
- * unsubscribe answered before a resubscribe arrived is applied before it. Then it hands the batch
- * back to the loop (wq.done, then the done_async wakes it) and at once starts on what was queued
- * meanwhile, without waiting for the loop to answer the batch it finished
+ * unsubscribe answered before a resubscribe arrived is applied before it.
+ * Then it hands the batch back to the loop (wq.done, then the done_async
+ * wakes it) and at once starts on what was queued meanwhile, without
+ * waiting for the loop to answer the batch it finished
  * (group commit, with the loop and the writer both busy under load). At quit
  * it folds what is left.
  */

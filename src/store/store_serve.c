@@ -451,8 +451,9 @@ ckpt_open(const char *path, sqlite3 *writer, sqlite3 **out)
 	sqlite3_exec(*out, "PRAGMA journal_mode", NULL, NULL, NULL);
 	/*
 	 * After a checkpoint has caught up, the next commit restarts the WAL; it
-	 * is trimmed only past twice WAL_FRAMES_MAX, so it is overwritten in place
-	 * (writing into a trimmed file costs the kernel new pages every time).
+	 * is trimmed only past 128 MiB (twice the store's WAL_FRAMES_MAX), so it
+	 * is overwritten in place (writing into a trimmed file costs the kernel
+	 * new pages every time).
 	 */
 	sqlite3_exec(writer, "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 134217728",
 	             NULL, NULL, NULL);
@@ -840,10 +841,10 @@ store_journal_add(struct store_journal *j, struct store_serve_event *ev, size_t 
 	sqlite3_exec(j->main, "BEGIN", NULL, NULL, NULL);
 	sqlite3 *bad = NULL; /* the connection that failed */
 	const char *what = "write the serve journal";
-	/* Folded rows go in this thread's own transaction: no lock to share with the fold. */
 	/*
-	 * At most PRUNE_STEP of them per commit: all of a 32,768-row fold at
-	 * once took ~3 ms, and every answer in that batch waited for it.
+	 * Folded rows go in this thread's own transaction (no lock to share with
+	 * the fold), at most PRUNE_STEP of them per commit: all of a 32,768-row
+	 * fold at once took ~3 ms, and every answer in that batch waited for it.
 	 */
 	if (prune > j->pruned + PRUNE_STEP)
 		prune = j->pruned + PRUNE_STEP;

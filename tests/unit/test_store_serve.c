@@ -439,8 +439,7 @@ test_fold_max(void **state)
 	}
 }
 
-/* ---- 3. the mark: folded rows are never applied twice ------------------------------------------
- */
+/* ---- 3. the mark: folded rows are never applied twice ---------------------------------------- */
 
 static void
 test_fold_mark(void **state)
@@ -513,8 +512,7 @@ test_fold_mark(void **state)
 	expect_int("vanished contact: not again", (int64_t)folded, 0);
 }
 
-/* ---- 4. list scope -----------------------------------------------------------------------------
- */
+/* ---- 4. list scope --------------------------------------------------------------------------- */
 
 /*
  * Contact 1 unsubscribes from a list-scope campaign only; contact 2 from a
@@ -593,8 +591,7 @@ test_fold_list_scope(void **state)
 	CHECK_ALL(f->db, "list scope", want);
 }
 
-/* ---- 5. queued messages are dropped ------------------------------------------------------------
- */
+/* ---- 5. queued messages are dropped ---------------------------------------------------------- */
 
 /*
  * Campaigns 1 (list 1) and 2 (list 2) have queued messages; campaign 3
@@ -653,8 +650,7 @@ test_fold_drops_queued(void **state)
 	CHECK_ALL(f->db, "queued", want);
 }
 
-/* ---- 6. store_journal_add checks and journals -------------------------------------------------
- */
+/* ---- 6. store_journal_add checks and journals ------------------------------------------------ */
 
 static void
 test_journal_add(void **state)
@@ -724,8 +720,7 @@ test_journal_add(void **state)
 	expect_int("rows", journal_rows(f), 3);
 }
 
-/* ---- 7. pruning, PRUNE_STEP rows per call ------------------------------------------------------
- */
+/* ---- 7. pruning, PRUNE_STEP rows per call ---------------------------------------------------- */
 
 enum { PRUNE_ROWS = 3000, PRUNE_CONTACTS = 300, PRUNE_BATCH = 100 };
 
@@ -850,8 +845,7 @@ test_serve_prune(void **state)
 	expect_int("one suppression", query_int(f->db, "SELECT count(*) FROM suppressions"), 1);
 }
 
-/* ---- 8. store_serve_fold_pending --------------------------------------------------------------
- */
+/* ---- 8. store_serve_fold_pending ------------------------------------------------------------- */
 
 static void
 test_fold_pending(void **state)
