@@ -8,6 +8,8 @@
  * request and for keep-alive idle, connections in all and per client
  * address), `Expect: 100-continue`, HEAD, and the answers to requests that
  * cannot be read (400, 413, 414, 431, 505, then the connection is closed).
+ * A connection over a connection limit is closed at accept, unread, and
+ * counts toward no limit while it closes.
  *
  * A complete request goes to on_request, which answers it with http_respond,
  * at once or later (a request can wait for a database commit): the request
@@ -46,8 +48,8 @@ struct http_opts {
 	size_t max_header;         /* request line and headers, bytes; 0: 8192 */
 	size_t max_body;           /* bytes; 0: 4096 */
 	unsigned timeout;          /* seconds to send a whole request, or to stay idle; 0: 10 */
-	unsigned max_conns;        /* 0: 1024 */
-	unsigned max_conns_per_ip; /* 0: 256 */
+	unsigned max_conns;        /* admitted and not closing; 0: 1024 */
+	unsigned max_conns_per_ip; /* 0: max_conns / 4, from 1 to 256; cut to max_conns */
 	/* A complete request: answer it exactly once with http_respond (now or later). */
 	void (*on_request)(void *arg, struct http_req *r);
 	/*
@@ -68,7 +70,7 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct sockaddr *sa,
                                     const struct http_opts *o, char *err, size_t errsz);
 /* http_server_port - the bound port */
 unsigned http_server_port(const struct http_server *s);
-/* http_server_conns - open connections */
+/* http_server_conns - admitted connections not closed yet (refused ones are not counted) */
 size_t http_server_conns(const struct http_server *s);
 /* http_server_waiting - requests handed to on_request and not answered yet */
 size_t http_server_waiting(const struct http_server *s);
@@ -94,5 +96,10 @@ void http_respond(struct http_req *r, int status, const char *headers, const voi
                   size_t len);
 /* http_header - the first value of header name (any case), or NULL */
 const char *http_header(const struct http_req *r, const char *name);
+/*
+ * http_header_last - the last value of header name (any case), or NULL: the
+ * line a proxy appends comes after any the client sent itself.
+ */
+const char *http_header_last(const struct http_req *r, const char *name);
 
 #endif

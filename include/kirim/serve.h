@@ -38,13 +38,16 @@ struct serve_opts {
 	unsigned max_header;       /* bytes for the request line and headers; 0: 8192 */
 	unsigned timeout;          /* seconds for a whole request, and keep-alive idle; 0: 10 */
 	unsigned max_conns;        /* open connections; 0: 1024 */
-	unsigned max_conns_per_ip; /* 0: 256 */
+	unsigned max_conns_per_ip; /* 0: max_conns / 4, at most 256 (http.h) */
 	double rate;               /* requests per second per client IP; < 0: off; 0: 20 */
 	unsigned burst;            /* token bucket size; 0: 100 */
 	unsigned batch_max;        /* events per transaction; 0: 500 */
-	int trust_proxy;           /* take X-Real-IP when the peer is a loopback address */
-	/* /r/CAMPAIGN (the live report) answers loopback clients only, unless this password is
-	 * set: then any client that gives it (HTTP Basic, any user name). */
+	/* When the peer is a loopback address (the proxy), the client is the one its
+	 * X-Real-IP or X-Forwarded-For names: for the rate limit, the log and the report. */
+	int trust_proxy;
+	/* /r/CAMPAIGN (the live report) answers clients on this machine only (by the address
+	 * trust_proxy takes), unless this password is set: then any client that gives it (HTTP
+	 * Basic, any user name). */
 	const char *report_password;
 	/* ready - called once listening, with the bound port (for tests and scripts) */
 	void (*ready)(void *arg, unsigned port);

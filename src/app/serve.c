@@ -100,6 +100,7 @@ struct req {
 	uint64_t t0;
 	int status;
 	bool page, failed;
+	bool local; /* the client is on this machine (client_addr): the report's rule */
 	const char *machine;
 	int64_t campaign, contact;
 	char token[SERVE_TOKEN_MAX + 1];
@@ -375,45 +376,95 @@ rate_ok(struct serve *srv, const unsigned char addr[16], uint64_t now)
 	return true;
 }
 
-/* The client's address as 16 bytes (IPv4 mapped) and text. */
+/* addr (16 bytes, IPv4 mapped) is on this machine: 127.0.0.0/8 or ::1 */
+static bool
+addr_loopback(const unsigned char addr[16])
+{
+	static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
+	static const unsigned char one[16] = {[15] = 1};
+	return (memcmp(addr, mapped, 12) == 0 && addr[12] == 127) || memcmp(addr, one, 16) == 0;
+}
+
+/* An address in a proxy's header (blanks around it allowed) into addr and text; false if none. */
+static bool
+addr_parse(const char *v, unsigned char addr[16], char *text, size_t textsz)
+{
+	char one[INET6_ADDRSTRLEN];
+	while (*v == ' ' || *v == '\t')
+		v++;
+	size_t n = strlen(v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= sizeof(one))
+		return false;
+	memcpy(one, v, n);
+	one[n] = '\0';
+	unsigned char tmp[16];
+	if (inet_pton(AF_INET, one, tmp) == 1) {
+		memset(addr, 0, 16);
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, tmp, 4);
+	} else if (inet_pton(AF_INET6, one, tmp) == 1) {
+		memcpy(addr, tmp, 16);
+	} else {
+		return false;
+	}
+	snprintf(text, textsz, "%s", one);
+	return true;
+}
+
+/*
+ * The client's address as 16 bytes (IPv4 mapped) and text, and r->local. The
+ * rate limit, the access log and the report's loopback rule all take it from
+ * here. With --trust-proxy and a loopback peer (the proxy), the client is the
+ * one the proxy names: X-Real-IP, else the rightmost X-Forwarded-For entry of
+ * the last such line (a proxy appends to the header or adds a line after the
+ * client's own). No header: the peer itself is the client.
+ */
 static void
 client_addr(struct serve *srv, struct req *r, unsigned char addr[16])
 {
 	const struct sockaddr *sa = r->hr->peer;
 	memset(addr, 0, 16);
 	memcpy(r->ip, "-", 2);
+	r->local = false;
 	bool text = log_get_level() >= LOG_INFO; /* r->ip is for the access log only */
-	bool loopback = false;
-	if (sa) {
-		if (sa->sa_family == AF_INET) {
-			const struct sockaddr_in *in = (const void *)sa;
-			addr[10] = addr[11] = 0xff;
-			memcpy(addr + 12, &in->sin_addr, 4);
-			if (text)
-				inet_ntop(AF_INET, &in->sin_addr, r->ip, sizeof(r->ip));
-			loopback = addr[12] == 127;
-		} else if (sa->sa_family == AF_INET6) {
-			const struct sockaddr_in6 *in6 = (const void *)sa;
-			memcpy(addr, &in6->sin6_addr, 16);
-			if (text)
-				inet_ntop(AF_INET6, &in6->sin6_addr, r->ip, sizeof(r->ip));
-			loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
-		}
-	}
-	if (!srv->o->trust_proxy || !loopback)
-		return;
-	const char *real = http_header(r->hr, "X-Real-IP");
-	if (real == NULL)
-		return;
-	unsigned char tmp[16];
-	if (inet_pton(AF_INET, real, tmp) == 1) {
-		memset(addr, 0, 16);
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
 		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, tmp, 4);
-		snprintf(r->ip, sizeof(r->ip), "%s", real);
-	} else if (inet_pton(AF_INET6, real, tmp) == 1) {
-		memcpy(addr, tmp, 16);
-		snprintf(r->ip, sizeof(r->ip), "%s", real);
+		memcpy(addr + 12, &in->sin_addr, 4);
+		if (text)
+			inet_ntop(AF_INET, &in->sin_addr, r->ip, sizeof(r->ip));
+		r->local = addr[12] == 127;
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		memcpy(addr, &in6->sin6_addr, 16);
+		if (text)
+			inet_ntop(AF_INET6, &in6->sin6_addr, r->ip, sizeof(r->ip));
+		r->local = addr_loopback(addr); /* ::1, or ::ffff:127.x on a dual-stack socket */
+	}
+	if (!srv->o->trust_proxy || !r->local)
+		return;
+	const char *fwd = http_header_last(r->hr, "X-Forwarded-For");
+	if (fwd && strrchr(fwd, ','))
+		fwd = strrchr(fwd, ',') + 1;
+	/*
+	 * A proxy sets one of the two and may pass the client's own copy of the
+	 * other on: the client is local only if each one present names this
+	 * machine, and one that cannot be read names somewhere else. X-Real-IP is
+	 * looked at last, so that it is the address when both are there.
+	 */
+	const char *given[2] = {fwd, http_header_last(r->hr, "X-Real-IP")};
+	for (int i = 0; i < 2; i++) {
+		unsigned char a[16];
+		if (given[i] == NULL)
+			continue;
+		if (!addr_parse(given[i], a, r->ip, sizeof(r->ip))) {
+			r->local = false;
+			continue;
+		}
+		memcpy(addr, a, 16);
+		r->local = r->local && addr_loopback(a);
 	}
 }
 
@@ -851,7 +902,11 @@ basic_password(const char *auth)
 	return pass;
 }
 
-/* report_allowed - loopback clients, or any client with the report password */
+/*
+ * report_allowed - with a report password, any client that gives it; else
+ * clients on this machine only, by the address --trust-proxy takes (behind a
+ * proxy every peer is loopback, so the peer alone would let everyone in).
+ */
 static bool
 report_allowed(struct serve *srv, struct req *r)
 {
@@ -863,12 +918,7 @@ report_allowed(struct serve *srv, struct req *r)
 		free(pass);
 		return ok;
 	}
-	const struct sockaddr *sa = r->hr->peer;
-	if (sa && sa->sa_family == AF_INET)
-		return ((const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)
-		            ->sin_addr)[0] == 127;
-	return sa && sa->sa_family == AF_INET6 &&
-	       IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+	return r->local;
 }
 
 /*
@@ -1205,8 +1255,9 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	    .max_header = o->max_header ? o->max_header : 8192,
 	    .max_body = srv->max_body,
 	    .timeout = srv->timeout,
-	    .max_conns = o->max_conns ? o->max_conns : 1024,
-	    .max_conns_per_ip = o->max_conns_per_ip ? o->max_conns_per_ip : 256,
+	    /* 0: http.c's defaults (the per-address cap follows the global one) */
+	    .max_conns = o->max_conns,
+	    .max_conns_per_ip = o->max_conns_per_ip,
 	    .on_request = on_request,
 	    .on_end = on_end,
 	    .arg = srv,

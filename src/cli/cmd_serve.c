@@ -47,13 +47,18 @@ const char cmd_serve_help[] =
     "                           0 turns the limit off); over it gets 429\n"
     "      --burst N            requests a client may send at once (default 100)\n"
     "      --max-connections N  open connections (default 1024)\n"
-    "      --max-per-ip N       open connections per client address (default 256)\n"
+    "      --max-per-ip N       open connections per client address (default a quarter\n"
+    "                           of --max-connections, at most 256); not more than\n"
+    "                           --max-connections\n"
     "      --batch N            events per database transaction (default 500)\n"
-    "      --trust-proxy        take the client address from X-Real-IP when the peer is\n"
-    "                           a loopback address (the reverse proxy)\n"
+    "      --trust-proxy        take the client address from X-Real-IP, else the last\n"
+    "                           X-Forwarded-For entry, when the peer is a loopback\n"
+    "                           address (the reverse proxy): for the rate limit, the log\n"
+    "                           and the report\n"
     "      --report-password-env NAME  /r/CAMPAIGN (the live HTML report) asks for the\n"
     "                           password in environment variable NAME (HTTP Basic);\n"
-    "                           without it the report answers loopback clients only\n"
+    "                           without it the report answers clients on this machine\n"
+    "                           only (behind --trust-proxy, by the forwarded address)\n"
     "\n"
     "Logs one line per request (-q: none), without tokens. SIGINT or SIGTERM stops it\n"
     "gracefully: queued writes are committed and answered first.\n"
@@ -155,6 +160,10 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage("serve", "takes no arguments ('%s')", argv[optind]);
+	/* Above the global cap it could never bind (http.c cuts it): say so rather than cut it. */
+	if (o.max_conns_per_ip > (o.max_conns ? o.max_conns : 1024))
+		return cli_usage("serve", "--max-per-ip %u is more than --max-connections %u",
+		                 o.max_conns_per_ip, o.max_conns ? o.max_conns : 1024);
 	if (o.base_url && strncasecmp(o.base_url, "https://", 8) != 0 &&
 	    strncasecmp(o.base_url, "http://", 7) != 0)
 		return cli_usage("serve", "--base-url must be an http:// or https:// URL");

@@ -67,8 +67,15 @@ struct http_server {
 	uv_timer_t sweep;
 	struct http_opts o;
 	unsigned port;
-	struct http_conn *conns;
+	struct http_conn *conns; /* admitted connections, closing ones too */
 	size_t nconns, waiting;
+	/*
+	 * Admitted and not closing: what max_conns bounds. A connection refused at
+	 * accept is never admitted: under a flood from one address its refused
+	 * connections, closing in the same loop pass, would otherwise fill the
+	 * pool and shut every other client out.
+	 */
+	size_t live;
 	unsigned handles; /* open: listener, sweep timer, connections */
 	bool listening, quiescing, closing;
 	void (*on_closed)(void *arg);
@@ -195,6 +202,7 @@ conn_close(struct http_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	c->srv->live--;
 	if (c->reading) {
 		uv_read_stop((uv_stream_t *)&c->tcp);
 		c->reading = false;
@@ -718,6 +726,20 @@ http_header(const struct http_req *r, const char *name)
 	return NULL;
 }
 
+/* http_header_last - the last value of header name, or NULL */
+const char *
+http_header_last(const struct http_req *r, const char *name)
+{
+	const struct http_conn *c = r->conn;
+	for (size_t i = c->nhdrs; i-- > 0;) {
+		if (c->hdrs[i].value == SIZE_MAX)
+			continue;
+		if (strcasecmp(c->hb.data + c->hdrs[i].name, name) == 0)
+			return c->hb.data + c->hdrs[i].value;
+	}
+	return NULL;
+}
+
 /* ---- accepting and the deadline --------------------------------------------------------- */
 
 static bool
@@ -734,17 +756,26 @@ same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 	return false;
 }
 
+/* Room for c (not admitted yet): under the global cap, and its address under its own. */
 static bool
-conn_allowed(struct http_server *s, struct http_conn *c)
+conn_allowed(struct http_server *s, const struct http_conn *c)
 {
-	if (s->nconns > s->o.max_conns)
+	if (s->live >= s->o.max_conns)
 		return false;
 	unsigned same = 0;
 	for (struct http_conn *o = s->conns; o; o = o->next)
-		if (o != c && !o->closing && same_ip(&o->peer, &c->peer) &&
-		    ++same >= s->o.max_conns_per_ip)
+		if (!o->closing && same_ip(&o->peer, &c->peer) && ++same >= s->o.max_conns_per_ip)
 			return false;
 	return true;
+}
+
+static void
+on_refused_closed(uv_handle_t *h)
+{
+	struct http_conn *c = h->data;
+	struct http_server *s = c->srv;
+	free(c);
+	server_handle_closed(s);
 }
 
 static void
@@ -757,23 +788,22 @@ on_connection(uv_stream_t *l, int status)
 	c->srv = s;
 	uv_tcp_init(s->loop, &c->tcp);
 	c->tcp.data = c;
+	s->handles++;
+	int len = sizeof(c->peer);
+	if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 ||
+	    uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) < 0 ||
+	    !conn_allowed(s, c)) {
+		/* Refused: closed unread, outside the list and the counts (see s->live). */
+		uv_close((uv_handle_t *)&c->tcp, on_refused_closed);
+		return;
+	}
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
 	s->conns = c;
 	s->nconns++;
-	s->handles++;
+	s->live++;
 	c->since = uv_hrtime();
-	if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
-		conn_close(c);
-		return;
-	}
-	int len = sizeof(c->peer);
-	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
-	if (!conn_allowed(s, c)) {
-		conn_close(c); /* refused at accept */
-		return;
-	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	llhttp_init(&c->p, HTTP_REQUEST, &s->settings);
 	c->p.data = c;
@@ -819,8 +849,18 @@ http_server_new(uv_loop_t *loop, const struct sockaddr *sa, const struct http_op
 		s->o.timeout = 10;
 	if (!s->o.max_conns)
 		s->o.max_conns = 1024;
-	if (!s->o.max_conns_per_ip)
-		s->o.max_conns_per_ip = 256;
+	/*
+	 * One address gets at most a quarter of the pool by default (256 of the
+	 * default 1024), so that a flood from one address leaves room for the
+	 * others however small max_conns is made. More than the pool
+	 * means the pool.
+	 */
+	if (!s->o.max_conns_per_ip) {
+		unsigned q = s->o.max_conns / 4;
+		s->o.max_conns_per_ip = q == 0 ? 1 : q < 256 ? q : 256;
+	}
+	if (s->o.max_conns_per_ip > s->o.max_conns)
+		s->o.max_conns_per_ip = s->o.max_conns;
 	llhttp_settings_init(&s->settings);
 	s->settings.on_message_begin = on_begin;
 	s->settings.on_url = on_url;

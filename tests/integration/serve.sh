@@ -345,6 +345,9 @@ run curl -s -o report.html -w '%{http_code} %{content_type}' "$BASE/r/tracked"
 eq "live report: served" "$OUT" "200 text/html; charset=utf-8"
 contains "live report: it is the campaign's report" "$(cat report.html)" "tracked"
 eq "live report: unknown campaign" "$(code "$BASE/r/nosuch")" 404
+# Without --trust-proxy a proxy header changes nothing: the TCP peer is the client.
+eq "live report: no --trust-proxy, X-Forwarded-For ignored" "$(code -H 'X-Forwarded-For: 203.0.113.9' "$BASE/r/tracked")" 200
+eq "live report: no --trust-proxy, X-Real-IP ignored" "$(code -H 'X-Real-IP: 203.0.113.9' "$BASE/r/tracked")" 200
 
 # 13. Graceful stop on SIGTERM.
 kill -TERM "$srv"
@@ -397,6 +400,35 @@ wait "$srv2"
 eq "SIGINT: exit 0" "$?" 0
 run "$KIRIM" serve --listen nonsense
 eq "bad --listen" "$RC" 64
+run "$KIRIM" serve --max-connections 100 --max-per-ip 101
+eq "--max-per-ip over --max-connections" "$RC" 64
+contains "--max-per-ip over --max-connections: says why" "$ERR" "--max-per-ip 101 is more than --max-connections 100"
+
+# 14b. --trust-proxy: the live report goes by the client address the proxy gives (the one the
+#     rate limit and the log use), not by the proxy's own loopback address. 203.0.113.9
+#     (TEST-NET-3) is only a header value here.
+port3=$(free_port)
+"$KIRIM" serve --listen "127.0.0.1:$port3" --trust-proxy 2>serve3.log &
+srv3=$!
+PIDS+=("$srv3")
+wait_port "$port3"
+R3="http://127.0.0.1:$port3/r/tracked"
+eq "trust-proxy report: X-Forwarded-For outside" "$(code -H 'X-Forwarded-For: 203.0.113.9' "$R3")" 403
+eq "trust-proxy report: X-Real-IP outside" "$(code -H 'X-Real-IP: 203.0.113.9' "$R3")" 403
+eq "trust-proxy report: the rightmost X-Forwarded-For entry" "$(code -H 'X-Forwarded-For: 127.0.0.1, 203.0.113.9' "$R3")" 403
+# A proxy that appends a header line of its own: the client's line comes first.
+eq "trust-proxy report: the last X-Forwarded-For line" "$(code -H 'X-Forwarded-For: 127.0.0.1' -H 'X-Forwarded-For: 203.0.113.9' "$R3")" 403
+# A proxy that sets one header passes the client's other: both must say loopback.
+eq "trust-proxy report: a client's X-Real-IP beside the proxy's X-Forwarded-For" "$(code -H 'X-Real-IP: 127.0.0.1' -H 'X-Forwarded-For: 203.0.113.9' "$R3")" 403
+eq "trust-proxy report: a client's X-Forwarded-For beside the proxy's X-Real-IP" "$(code -H 'X-Forwarded-For: 127.0.0.1' -H 'X-Real-IP: 203.0.113.9' "$R3")" 403
+eq "trust-proxy report: an unreadable forwarded address" "$(code -H 'X-Forwarded-For: unknown' "$R3")" 403
+eq "trust-proxy report: X-Forwarded-For loopback" "$(code -H 'X-Forwarded-For: 127.0.0.1' "$R3")" 200
+eq "trust-proxy report: X-Real-IP loopback" "$(code -H 'X-Real-IP: ::1' "$R3")" 200
+eq "trust-proxy report: no proxy header (a local client)" "$(code "$R3")" 200
+kill -TERM "$srv3"
+wait "$srv3"
+eq "trust-proxy: exit 0" "$?" 0
+contains "trust-proxy: the log names the forwarded client" "$(cat serve3.log)" "ip=203.0.113.9 method=GET route=report status=403"
 
 # 15. kirim send folds what a killed kirim serve left in the journal before it sends.
 sql "DELETE FROM suppressions"

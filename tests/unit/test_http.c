@@ -177,17 +177,29 @@ on_closed(void *arg)
 
 /* ---- the client ------------------------------------------------------------------------------ */
 
+/* A client from address from (NULL: the kernel's choice); every 127.x.y.z is this machine. */
 static int
-client_connect(unsigned port)
+client_connect_from(unsigned port, const char *from)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
+	if (from) {
+		struct sockaddr_in me = {.sin_family = AF_INET};
+		assert_int_equal(inet_pton(AF_INET, from, &me.sin_addr), 1);
+		assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	}
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	/* Loopback: the kernel completes the handshake at once, the server accepts when pumped. */
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
 	return fd;
+}
+
+static int
+client_connect(unsigned port)
+{
+	return client_connect_from(port, NULL);
 }
 
 static void
@@ -1033,6 +1045,95 @@ test_conn_limits(void **state)
 	limit_case("max_conns 1", &all, 1);
 }
 
+/*
+ * One address floods (more connections than its cap, all queued at once, so
+ * the refused ones are still closing when the next is accepted); another
+ * address within its own cap is served. Refused connections hold no slot of
+ * the global cap, yet the global cap still binds across addresses.
+ */
+static void
+test_flood_other_addr(void **state)
+{
+	(void)state;
+	enum { FLOOD = 6, PER_IP = 2, ALL = 4 };
+	struct env e;
+	struct http_opts o = {.max_conns = ALL, .max_conns_per_ip = PER_IP};
+	env_start(&e, &o, ANSWER_NOW);
+	unsigned port = http_server_port(e.srv);
+	struct client c[FLOOD + 3];
+	/* All in the accept queue before the loop runs: one accept pass takes them in order. */
+	for (int i = 0; i < FLOOD; i++)
+		c[i] = (struct client){.fd = client_connect_from(port, "127.0.0.1")};
+	struct client *other = &c[FLOOD];
+	*other = (struct client){.fd = client_connect_from(port, "127.0.0.2")};
+	client_send(other, S(GET("/other")));
+	struct want w = {.finals = 1};
+	pump_want(&e, other, w, "flood: the other address");
+	if (strcmp(other->got, "200") != 0)
+		fail_msg("flood: the other address got \"%s\" (closed %d), want \"200\"",
+		         other->got, other->eof);
+	/* The flood's first PER_IP are served, the rest were closed unanswered. */
+	for (int i = 0; i < FLOOD; i++) {
+		char label[64];
+		snprintf(label, sizeof(label), "flood: connection %d", i);
+		if (i < PER_IP) {
+			client_send(&c[i], S(GET("/flood")));
+			w = (struct want){.finals = 1};
+		} else {
+			w = (struct want){.eof = true};
+		}
+		pump_want(&e, &c[i], w, label);
+		if (strcmp(c[i].got, i < PER_IP ? "200" : "") != 0 || (i >= PER_IP && c[i].len))
+			fail_msg("%s: got \"%s\", want \"%s\"", label, c[i].got,
+			         i < PER_IP ? "200" : "");
+	}
+	/* A second from 127.0.0.2 fills the pool (2 + 2 = ALL): a third address is refused. */
+	c[FLOOD + 1] = (struct client){.fd = client_connect_from(port, "127.0.0.2")};
+	size_t want = ALL;
+	if (!pump_until(&e, &c[FLOOD + 1], 1, pred_conns, &want))
+		fail_msg("flood: %zu connections, want %d", http_server_conns(e.srv), ALL);
+	c[FLOOD + 2] = (struct client){.fd = client_connect_from(port, "127.0.0.3")};
+	w = (struct want){.eof = true};
+	pump_want(&e, &c[FLOOD + 2], w, "flood: a third address over the global cap");
+	assert_int_equal(c[FLOOD + 2].len, 0);
+	assert_false(c[FLOOD + 1].eof);
+	env_finish(&e, c, FLOOD + 3, "flood");
+	assert_string_equal(e.ends, "200 200 200");
+}
+
+/*
+ * Only --max-connections given: the per-address cap follows it (a quarter),
+ * so one address cannot take every connection and leave none for others.
+ */
+static void
+test_per_ip_default(void **state)
+{
+	(void)state;
+	struct env e;
+	struct http_opts o = {.max_conns = 2};
+	env_start(&e, &o, ANSWER_NOW);
+	unsigned port = http_server_port(e.srv);
+	struct client c[3];
+	c[0] = (struct client){.fd = client_connect_from(port, "127.0.0.1")};
+	c[1] = (struct client){.fd = client_connect_from(port, "127.0.0.1")};
+	c[2] = (struct client){.fd = client_connect_from(port, "127.0.0.2")};
+	client_send(&c[2], S(GET("/other")));
+	struct want w = {.finals = 1};
+	pump_want(&e, &c[2], w, "per-ip default: the other address");
+	if (strcmp(c[2].got, "200") != 0)
+		fail_msg("per-ip default: the other address got \"%s\" (closed %d), want \"200\"",
+		         c[2].got, c[2].eof);
+	w = (struct want){.eof = true};
+	pump_want(&e, &c[1], w, "per-ip default: the second from one address refused");
+	assert_int_equal(c[1].len, 0);
+	client_send(&c[0], S(GET("/first")));
+	w = (struct want){.finals = 1};
+	pump_want(&e, &c[0], w, "per-ip default: the first from one address");
+	assert_string_equal(c[0].got, "200");
+	env_finish(&e, c, 3, "per-ip default");
+	assert_string_equal(e.ends, "200 200");
+}
+
 static void
 test_quiesce(void **state)
 {
@@ -1227,6 +1328,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table),
 	    cmocka_unit_test(test_conn_limits),
+	    cmocka_unit_test(test_flood_other_addr),
+	    cmocka_unit_test(test_per_ip_default),
 	    cmocka_unit_test(test_quiesce),
 	    cmocka_unit_test(test_close_open),
 	    cmocka_unit_test(test_half_close_big_answer),
