@@ -51,7 +51,10 @@ void campaign_composer_free(struct campaign_composer *cc);
 
 /*
  * campaign_parse_from - split "Display Name <addr@example.com>" or a bare
- * address into name (may come out empty) and a checked address.
+ * address into name and a checked address. The name is plain UTF-8 text, as
+ * mime_display_name_decode reads it (the name in "Sh\"op" <a@example.com> is
+ * Sh"op); it may come out empty. A name that cannot be read is refused, with
+ * the reason in err.
  */
 int campaign_parse_from(const char *s, char *name, size_t namesz, char addr[ADDRESS_MAX + 1],
                         char *err, size_t errsz);

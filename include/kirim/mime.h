@@ -4,8 +4,10 @@
  * Owns the exact bytes of a message: header fields (RFC 2047 encoded-words,
  * RFC 5322 quoting and folding), the body structure (one text part, or
  * multipart/alternative with the text part first and the HTML part second)
- * and the body transfer encodings. Pure code: no I/O, no clock, no globals,
- * no logging. Output is deterministic: the same inputs give the same bytes.
+ * and the body transfer encodings; and, the other way, the plain text of a
+ * display name given quoted or encoded (mime_display_name_decode). Pure code:
+ * no I/O, no clock, no globals, no logging. Output is deterministic: the same
+ * inputs give the same bytes.
  *
  * Guarantees on every message and header written here:
  * - every line ends in CRLF; no bare CR or LF is ever written;
@@ -111,6 +113,27 @@ int mime_header_encode(struct buf *out, const char *name, const char *value, siz
  * it holds non-ASCII. Returns 0, or -1 when name or addr is not acceptable.
  */
 int mime_addr_encode(struct buf *out, const char *name, const char *display, const char *addr);
+
+/*
+ * mime_display_name_decode - the plain UTF-8 text of a display name as a person
+ * gives it (typed, or copied from a header), which is what mime_addr_encode
+ * takes: a name wholly in double quotes is an RFC 5322 quoted-string (the
+ * quotes go and each quoted-pair stands for its character); any other name is
+ * taken as written, a stray quote, a backslash or a parenthesised comment
+ * included, except that RFC 2047 encoded-words (whole blank-separated words in
+ * utf-8, us-ascii or iso-8859-1) are decoded and the blanks between two of them
+ * dropped. Encoded-words inside quotes stay text (RFC 2047 5 (3)). Blanks at
+ * both ends are dropped, a tab is a space. So for any text t that
+ * mime_addr_encode writes unchanged (no controls, no blanks at the ends), the
+ * display name it writes decodes back to t.
+ *
+ * Writes the text, NUL-terminated, to out (outsz bytes) and returns 0, or
+ * returns -1 with *reason set to a static phrase and out untouched:
+ * "control character" (other than tab, or any decoded from an encoded-word),
+ * "invalid UTF-8", "malformed encoded-word", "unsupported charset in
+ * encoded-word", "display name too long" (it does not fit in out).
+ */
+int mime_display_name_decode(const char *s, size_t n, char *out, size_t outsz, const char **reason);
 
 /*
  * mime_header_name_check - may a campaign set a header field called name?

@@ -21,6 +21,7 @@ campaign_parse_from(const char *s, char *name, size_t namesz, char addr[ADDRESS_
 {
 	const char *lt = strrchr(s, '<');
 	const char *a = s, *ae = s + strlen(s);
+	const char *why;
 	name[0] = '\0';
 	if (lt) {
 		const char *gt = strchr(lt, '>');
@@ -28,21 +29,19 @@ campaign_parse_from(const char *s, char *name, size_t namesz, char addr[ADDRESS_
 			snprintf(err, errsz, "'%s': expected \"Name <address>\"", s);
 			return -1;
 		}
-		const char *ne = lt;
-		while (ne > s && (ne[-1] == ' ' || ne[-1] == '\t'))
-			ne--;
-		const char *ns = s;
-		while (ns < ne && (*ns == ' ' || *ns == '\t'))
-			ns++;
-		/* A quoted display name loses its quotes; MIME quotes again as needed. */
-		if (ne - ns >= 2 && *ns == '"' && ne[-1] == '"')
-			ns++, ne--;
-		snprintf(name, namesz, "%.*s", (int)(ne - ns), ns);
+		/*
+		 * The name is kept as plain text (a quoted-string unquoted, encoded-words
+		 * decoded): MIME quotes or encodes it again when it writes the From, and
+		 * templates show it as {{sender.name}}. Kept quoted, it was escaped twice.
+		 */
+		if (mime_display_name_decode(s, (size_t)(lt - s), name, namesz, &why) < 0) {
+			snprintf(err, errsz, "'%s': the display name: %s", s, why);
+			return -1;
+		}
 		a = lt + 1;
 		ae = gt;
 	}
 	struct address ad;
-	const char *why;
 	if (address_parse(a, (size_t)(ae - a), 0, &ad, &why) < 0) {
 		snprintf(err, errsz, "'%.*s' is not a usable address: %s", (int)(ae - a), a, why);
 		return -1;

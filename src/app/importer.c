@@ -36,6 +36,7 @@ static const char R_UTF8[] = "invalid UTF-8";
 static const char R_EXTRA[] = "more fields than the header";
 static const char R_NOADDR[] = "missing address";
 static const char R_UNTERMINATED[] = "unterminated quoted field";
+static const char R_NUL[] = "NUL byte in a value";
 
 enum { IMPORTER_CHUNK = 256 * 1024, IMPORTER_PROGRESS_EVERY = 4096 };
 
@@ -300,9 +301,25 @@ importer_row(void *arg, const struct csv_row *row)
 			return importer_reject(im, row, R_UTF8, im->detail.data);
 		}
 		if (i == im->email_col) {
+			/* address_parse refuses a NUL there, as a control character. */
 			email = v;
 			email_len = n;
 			continue;
+		}
+		/*
+		 * A NUL would be stored as \u0000 in the attributes JSON, which the
+		 * composer's parser refuses: the contact could never be mailed, so the
+		 * row is refused here, where the file can still be fixed. Other control
+		 * bytes are kept as data, like CR and LF: they are valid JSON, templates
+		 * render them, MIME writes them as blanks in headers, and RFC 5322
+		 * allows them in a body.
+		 */
+		if (memchr(v, '\0', n)) {
+			buf_reset(&im->detail);
+			/* keys[i] is the JSON-quoted name and a ':' */
+			buf_printf(&im->detail, "column %.*s: contains a NUL byte",
+			           (int)im->keylens[i] - 1, im->keys[i]);
+			return importer_reject(im, row, R_NUL, im->detail.data);
 		}
 		if (n == 0)
 			continue;

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "kirim/buf.h"
+#include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
 
 #ifdef __SSE2__
@@ -632,6 +633,246 @@ mime_addr_encode(struct buf *out, const char *name, const char *display, const c
 	hdr_mailbox(&h, display, addr, alen);
 	hdr_end(&h);
 	return 0;
+}
+
+/* ---- display names read back (the inverse of hdr_mailbox's display part) ---- */
+
+/* hex_val - value of the hexadecimal digit c, or -1 */
+static int
+hex_val(unsigned c)
+{
+	if (c >= '0' && c <= '9')
+		return (int)(c - '0');
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? (int)(c - 'a' + 10) : -1;
+}
+
+/* b64_val - value of the base64 digit c, or -1 */
+static int
+b64_val(unsigned c)
+{
+	const char *p = c ? strchr(b64d, (int)c) : NULL;
+	return p ? (int)(p - b64d) : -1;
+}
+
+/* ew_charset_ok - RFC 2047 2 token: no blank, control, non-ASCII or especial */
+static int
+ew_charset_ok(const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = (unsigned char)s[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("()<>@,;:\"/[]?.=", (int)c))
+			return 0;
+	}
+	return 1;
+}
+
+/* ew_q - append RFC 2047 4.2 "Q" text; -1 when it is malformed */
+static int
+ew_q(const char *t, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = (unsigned char)t[i];
+		if (c == '_') {
+			buf_addc(out, ' ');
+		} else if (c == '=') {
+			int hi = i + 2 < n ? hex_val((unsigned char)t[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_val((unsigned char)t[i + 2]) : -1;
+			if (lo < 0)
+				return -1;
+			buf_addc(out, (char)(hi * 16 + lo));
+			i += 2;
+		} else {
+			buf_addc(out, (char)c);
+		}
+	}
+	return 0;
+}
+
+/* ew_b - append RFC 2047 4.1 "B" text (padding may be missing); -1 when it is malformed */
+static int
+ew_b(const char *t, size_t n, struct buf *out)
+{
+	uint32_t acc = 0;
+	unsigned bits = 0;
+	size_t i = 0;
+	for (; i < n && t[i] != '='; i++) {
+		int v = b64_val((unsigned char)t[i]);
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf_addc(out, (char)((acc >> bits) & 0xff));
+		}
+	}
+	size_t pad = n - i;
+	if (i % 4 == 1 || pad > 2 || (pad && (i + pad) % 4 != 0))
+		return -1;
+	for (; i < n; i++)
+		if (t[i] != '=')
+			return -1;
+	return 0;
+}
+
+/*
+ * ew_decode - if the word w (n bytes, no blanks) has the shape of an RFC 2047
+ * encoded-word, "=?" charset "?" encoding "?" text "?=", append its text as
+ * UTF-8 to out and return 1; return 0 when it is ordinary text. A word of that
+ * shape that cannot be read is refused (-1 with *reason) rather than kept: it was
+ * copied from a header to be decoded, and kept it would reach readers as
+ * "=?...?=". The 75-octet limit is not enforced, since decoders do not either.
+ */
+static int
+ew_decode(const char *w, size_t n, struct buf *out, const char **reason)
+{
+	if (n < 8 || memcmp(w, "=?", 2) != 0 || memcmp(w + n - 2, "?=", 2) != 0)
+		return 0;
+	const char *cs = w + 2, *end = w + n - 2, *why = "malformed encoded-word";
+	const char *q = memchr(cs, '?', (size_t)(end - cs));
+	if (q == NULL || q + 2 > end || q[2] != '?' || !ew_charset_ok(cs, (size_t)(q - cs)))
+		goto bad;
+	const char *t = q + 3;
+	size_t tn = (size_t)(end - t);
+	for (size_t i = 0; i < tn; i++)
+		if (t[i] == '?' || (unsigned char)t[i] < 0x21 || (unsigned char)t[i] > 0x7e)
+			goto bad;
+	/* RFC 2231 5: a language may follow the charset after '*'. */
+	const char *star = memchr(cs, '*', (size_t)(q - cs));
+	size_t cslen = (size_t)((star ? star : q) - cs);
+	enum { UTF8, ASCII, LATIN1 } charset;
+	if (cslen == 5 && strncasecmp(cs, "utf-8", 5) == 0) {
+		charset = UTF8;
+	} else if (cslen == 8 && strncasecmp(cs, "us-ascii", 8) == 0) {
+		charset = ASCII;
+	} else if (cslen == 10 && strncasecmp(cs, "iso-8859-1", 10) == 0) {
+		charset = LATIN1;
+	} else {
+		why = cslen ? "unsupported charset in encoded-word" : why;
+		goto bad;
+	}
+
+	struct buf raw = BUF_INIT;
+	int rc = -1;
+	if ((q[1] | 0x20) == 'q')
+		rc = ew_q(t, tn, &raw);
+	else if ((q[1] | 0x20) == 'b')
+		rc = ew_b(t, tn, &raw);
+	const char *r = raw.data ? raw.data : "";
+	for (size_t i = 0; rc == 0 && i < raw.len; i++) {
+		unsigned c = (unsigned char)r[i];
+		if (c < 0x20 || c == 0x7f)
+			why = "control character", rc = -1;
+		else if (c >= 0x80 && charset == ASCII)
+			rc = -1;
+	}
+	if (rc == 0 && charset == UTF8 && !utf8_valid(r, raw.len))
+		why = "invalid UTF-8", rc = -1;
+	if (rc == 0 && charset == LATIN1)
+		utf8_from_latin1(out, r, raw.len);
+	else if (rc == 0)
+		buf_add(out, r, raw.len);
+	buf_free(&raw);
+	if (rc == 0)
+		return 1;
+bad:
+	*reason = why;
+	return -1;
+}
+
+/* quoted_end - with s[0] == '"', the index of the closing DQUOTE, or n when there is none */
+static size_t
+quoted_end(const char *s, size_t n)
+{
+	size_t i = 1;
+	while (i < n && s[i] != '"')
+		i += s[i] == '\\' && i + 1 < n ? 2 : 1;
+	return i < n ? i : n;
+}
+
+/* mime_display_name_decode - the plain text of a display name as a person gives it */
+int
+mime_display_name_decode(const char *s, size_t n, char *out, size_t outsz, const char **reason)
+{
+	const char *dummy;
+	if (!reason)
+		reason = &dummy;
+	if (!s)
+		n = 0;
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			*reason = "control character";
+			return -1;
+		}
+	}
+	if (!utf8_valid(s, n)) {
+		*reason = "invalid UTF-8";
+		return -1;
+	}
+
+	struct buf b = BUF_INIT;
+	int rc = 0;
+	/*
+	 * Only a name wholly in quotes is read as a quoted-string. To RFC 5322,
+	 * Toko "Kirim" is a phrase of two words that displays as Toko Kirim, but
+	 * whoever types it on a command line means the quotes to be seen, and
+	 * such names were always taken as written.
+	 */
+	if (n >= 2 && s[0] == '"' && quoted_end(s, n) == n - 1) {
+		/* RFC 5322 3.2.4: qtext and quoted-pairs; "\x" is x, whatever x is. */
+		for (size_t i = 1; i < n - 1; i++) {
+			if (s[i] == '\\')
+				i++;
+			buf_addc(&b, s[i] == '\t' ? ' ' : s[i]);
+		}
+	} else {
+		/* Words as written, with the blanks between them; encoded-words decoded. */
+		struct buf w = BUF_INIT;
+		int prev_ew = 0;
+		size_t blanks = 0;
+		for (size_t i = 0; i < n;) {
+			size_t j = i;
+			while (j < n && s[j] != ' ' && s[j] != '\t')
+				j++;
+			buf_reset(&w);
+			int ew = ew_decode(s + i, j - i, &w, reason);
+			if (ew < 0) {
+				rc = -1;
+				break;
+			}
+			/* RFC 2047 6.2: blanks between two encoded-words are not text. */
+			if (!(ew && prev_ew))
+				for (; blanks; blanks--)
+					buf_addc(&b, ' ');
+			if (ew)
+				buf_add(&b, w.data, w.len);
+			else
+				buf_add(&b, s + i, j - i);
+			prev_ew = ew;
+			for (blanks = 0, i = j; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
+				blanks++;
+		}
+		buf_free(&w);
+	}
+	if (rc == 0 && b.len >= outsz) {
+		*reason = "display name too long";
+		rc = -1;
+	}
+	if (rc == 0) {
+		if (b.len)
+			memcpy(out, b.data, b.len);
+		out[b.len] = '\0';
+	}
+	buf_free(&b);
+	return rc;
 }
 
 /* ---- Date ---- */

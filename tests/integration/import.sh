@@ -115,6 +115,27 @@ contains "latin1 reason names the column" "$(cat encrej.csv)" "invalid UTF-8 in 
 run "$KIRIM" import latin1.csv --list enc --encoding latin1 --json
 eq "latin1 with flag" "$(sql "SELECT json_extract(attrs,'\$.name') FROM contacts WHERE email LIKE 'lat@%'")" "José Müller"
 
+# 7b. A NUL byte in any value is refused at import with the row's reason (it would stop the
+#     contact's message at send: the attributes JSON would hold \u0000, which jansson refuses),
+#     whether the value is quoted or not; other rows and other control bytes go on as data.
+printf 'email,city,note\n' >nul.csv
+printf 'q@example.com,"Ja\000karta",x\n' >>nul.csv
+printf 'u@example.com,Bandung,un\000quoted\n' >>nul.csv
+printf 'fine@example.com,Medan,"tab\there, vt\013 and bell\007"\n' >>nul.csv
+printf 'ok@example.com,Solo,\n' >>nul.csv
+run "$KIRIM" import nul.csv --list nul --rejects nulrej.csv --json
+eq "NUL rows: exit" "$RC" 0
+eq "NUL rows rejected, others imported" "$(json "$S[\"rejected\"], $S[\"imported\"] + $S[\"added\"]")" "2 2"
+eq "NUL reason counted" "$(json "sorted($S[\"reasons\"].items())")" "[('NUL byte in a value', 2)]"
+eq "NUL rows in the rejects file" "$(tail -n +2 nulrej.csv | tr -d '\r' | cut -d, -f1 | tr '\n' ' ')" "2 3 "
+contains "NUL reason names the quoted column" "$(tr -d '\000' <nulrej.csv)" 'column ""city"": contains a NUL byte'
+contains "NUL reason names the unquoted column" "$(tr -d '\000' <nulrej.csv)" 'column ""note"": contains a NUL byte'
+eq "NUL kept in the raw row" "$(grep -c -a 'un.quoted' nulrej.csv)" 1
+eq "no NUL in the database" "$(sql "SELECT count(*) FROM contacts WHERE instr(attrs, '\\u0000') OR instr(CAST(attrs AS BLOB), x'00')")" 0
+eq "NUL rows not stored" "$(sql "SELECT group_concat(email, ' ') FROM (SELECT email FROM contacts WHERE email IN ('q@example.com','u@example.com','fine@example.com','ok@example.com') ORDER BY email)")" \
+	"fine@example.com ok@example.com"
+eq "other controls stay data" "$(sql "SELECT json_extract(attrs, '\$.note') = 'tab' || char(9) || 'here, vt' || char(11) || ' and bell' || char(7) FROM contacts WHERE email = 'fine@example.com'")" 1
+
 # 8. --email-column, and a file with no address column.
 printf 'who,name\ncol@example.com,C\n' >col.csv
 run "$KIRIM" import col.csv --list col

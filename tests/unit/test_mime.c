@@ -983,6 +983,192 @@ rand_text(struct buf *b, size_t n, int breaks)
 		buf_adds(b, pieces[rng((unsigned)np)]);
 }
 
+/* ---- display names read back ---- */
+
+struct dn_case {
+	const char *label;
+	const char *in;
+	const char *want;   /* NULL: refused */
+	const char *reason; /* with want NULL: the reason */
+};
+
+static const struct dn_case dn_cases[] = {
+    /* Issue 11: the quoted-pair was kept, then escaped again when written. */
+    {"quoted-pair undone", "\"Sh\\\"op\"", "Sh\"op", NULL},
+    {"escaped backslash", "\"a\\\\b\"", "a\\b", NULL},
+    {"quoted-pair of any character", "\"\\a\\ \\b\"", "a b", NULL},
+    {"quoted-pair before UTF-8", "\"\\\xc3\xa9\"", "\xc3\xa9", NULL},
+    {"quoted specials", "\"Smith, John\"", "Smith, John", NULL},
+    {"quoted blanks kept", "\"Ann  Lee\"", "Ann  Lee", NULL},
+    {"quoted tab is a space", "\"Ann\tLee\"", "Ann Lee", NULL},
+    {"empty quoted string", "\"\"", "", NULL},
+    {"quoted comment is text", "\"Shop (Sales)\"", "Shop (Sales)", NULL},
+    {"encoded-word inside quotes is text", "\"=?utf-8?q?Hi?=\"", "=?utf-8?q?Hi?=", NULL},
+    /* Anything not wholly quoted is taken as written. */
+    {"atoms", "Kirim News", "Kirim News", NULL},
+    {"blanks at the ends dropped", " \t Kirim News \t", "Kirim News", NULL},
+    {"tab between words", "Kirim\tNews", "Kirim News", NULL},
+    {"double blank kept", "Ann  Lee", "Ann  Lee", NULL},
+    {"stray quote", "Sh\"op", "Sh\"op", NULL},
+    {"quoted word among others", "Toko \"Kirim\"", "Toko \"Kirim\"", NULL},
+    {"closing quote before the end", "\"Best\" Deals", "\"Best\" Deals", NULL},
+    {"unterminated quote", "\"Shop", "\"Shop", NULL},
+    {"escaped last quote", "\"a\\\"", "\"a\\\"", NULL},
+    {"lone quote", "\"", "\"", NULL},
+    {"backslash outside quotes", "a\\b", "a\\b", NULL},
+    {"comment", "Shop (Sales)", "Shop (Sales)", NULL},
+    {"UTF-8", "J\xc3\xb6rg", "J\xc3\xb6rg", NULL},
+    {"empty", "", "", NULL},
+    /* RFC 2047 encoded-words, as copied from a header. */
+    {"Q word", "=?utf-8?q?Caf=C3=A9_Kirim?=", "Caf\xc3\xa9 Kirim", NULL},
+    {"B word", "=?UTF-8?B?Q2Fmw6k=?=", "Caf\xc3\xa9", NULL},
+    {"B word without padding", "=?utf-8?b?Q2Fmw6k?=", "Caf\xc3\xa9", NULL},
+    {"empty word", "=?utf-8?q?\?=", "", NULL}, /* "\?" keeps "??=" from being a trigraph */
+    {"blanks between words dropped",
+     "=?utf-8?q?Caf=C3=A9?=  \t=?utf-8?q?_Kirim?=", "Caf\xc3\xa9 Kirim", NULL},
+    {"blank between word and text kept", "=?utf-8?q?Caf=C3=A9?= Kirim", "Caf\xc3\xa9 Kirim", NULL},
+    {"text then word", "Toko =?utf-8?q?Caf=C3=A9?=", "Toko Caf\xc3\xa9", NULL},
+    {"iso-8859-1", "=?ISO-8859-1?Q?Jos=E9?=", "Jos\xc3\xa9", NULL},
+    {"us-ascii", "=?us-ascii?q?Hi_there?=", "Hi there", NULL},
+    {"language tag (RFC 2231)", "=?utf-8*en?q?Hi?=", "Hi", NULL},
+    {"word inside a word is text", "x=?utf-8?q?Hi?=", "x=?utf-8?q?Hi?=", NULL},
+    {"too short to be a word", "=?a?=", "=?a?=", NULL},
+    {"unsupported charset", "=?koi8-r?q?x?=", NULL, "unsupported charset in encoded-word"},
+    {"unknown encoding", "=?utf-8?x?abc?=", NULL, "malformed encoded-word"},
+    {"empty charset", "=?\?q?x?=", NULL, "malformed encoded-word"},
+    {"bad Q escape", "=?utf-8?q?a=G1?=", NULL, "malformed encoded-word"},
+    {"short Q escape", "=?utf-8?q?a=4?=", NULL, "malformed encoded-word"},
+    {"bad base64 digit", "=?utf-8?b?Q2F*?=", NULL, "malformed encoded-word"},
+    {"bad base64 length", "=?utf-8?b?Q?=", NULL, "malformed encoded-word"},
+    {"too much padding", "=?utf-8?b?QQ===?=", NULL, "malformed encoded-word"},
+    {"extra question mark", "=?utf-8?q?a?b?=", NULL, "malformed encoded-word"},
+    {"non-ASCII in us-ascii", "=?us-ascii?q?=E9?=", NULL, "malformed encoded-word"},
+    {"decoded invalid UTF-8", "=?utf-8?q?=FF?=", NULL, "invalid UTF-8"},
+    {"decoded CR LF", "=?utf-8?q?a=0D=0ABcc:_x@y.com?=", NULL, "control character"},
+    {"decoded NUL", "=?utf-8?q?a=00?=", NULL, "control character"},
+    {"decoded tab", "=?utf-8?q?a=09b?=", NULL, "control character"},
+    /* Typed control bytes and broken UTF-8. */
+    {"control byte", "Sh\x01op", NULL, "control character"},
+    {"CR LF typed", "Evil\r\nBcc: x@y.com", NULL, "control character"},
+    {"DEL", "a\x7f", NULL, "control character"},
+    {"invalid UTF-8", "Caf\xe9", NULL, "invalid UTF-8"},
+};
+
+static void
+test_display_name_decode(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof dn_cases / sizeof dn_cases[0]; i++) {
+		const struct dn_case *c = &dn_cases[i];
+		char out[64] = "untouched";
+		const char *why = NULL;
+		int rc = mime_display_name_decode(c->in, strlen(c->in), out, sizeof out, &why);
+		if (c->want && (rc != 0 || strcmp(out, c->want) != 0)) {
+			print_error("%s: got %d [%s] (%s)\n", c->label, rc, show(out, strlen(out)),
+			            why ? why : "");
+			print_error("%s: want 0 [%s]\n", c->label, show(c->want, strlen(c->want)));
+			fail();
+		}
+		if (!c->want && (rc != -1 || !why || strcmp(why, c->reason) != 0 ||
+		                 strcmp(out, "untouched") != 0)) {
+			print_error(
+			    "%s: got %d [%s] reason [%s], want -1 [%s] with out untouched\n",
+			    c->label, rc, show(out, strlen(out)), why ? why : "(none)", c->reason);
+			fail();
+		}
+	}
+	/* The size of out binds: the text and its NUL must fit. */
+	char small[6] = "x";
+	const char *why = NULL;
+	assert_int_equal(mime_display_name_decode("\"Shop\"", 6, small, 5, &why), 0);
+	assert_string_equal(small, "Shop");
+	assert_int_equal(mime_display_name_decode("Shops", 5, small, 5, &why), -1);
+	assert_string_equal(why, "display name too long");
+	assert_string_equal(small, "Shop");
+	assert_int_equal(mime_display_name_decode(NULL, 0, small, 5, NULL), 0);
+	assert_string_equal(small, "");
+}
+
+/*
+ * roundtrip_one - write t as a From display name and read the display part back:
+ * mime_display_name_decode must undo mime_addr_encode exactly (after unfolding),
+ * whichever form the writer chose (atoms, quoted-string, Q or B encoded-words).
+ */
+static void
+roundtrip_one(const char *label, const char *t, size_t n)
+{
+	struct buf b = BUF_INIT, unfolded = BUF_INIT, want = BUF_INIT;
+	/* Text mime_addr_encode writes unchanged: no controls, no blanks at the ends. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+		buf_addc(&want, (char)(c < 0x20 || c == 0x7f ? ' ' : c));
+	}
+	while (want.len && want.data[want.len - 1] == ' ')
+		want.data[--want.len] = '\0';
+	size_t skip = 0;
+	while (skip < want.len && want.data[skip] == ' ')
+		skip++;
+	buf_add(&b, want.data ? want.data + skip : "", want.len - skip);
+	buf_reset(&want);
+	buf_add(&want, b.data ? b.data : "", b.len);
+	buf_reset(&b);
+
+	assert_int_equal(mime_addr_encode(&b, "From", want.data, "a@example.com"), 0);
+	for (size_t i = 0; i < b.len; i++)
+		if (!(b.data[i] == '\r' && i + 1 < b.len && b.data[i + 1] == '\n'))
+			buf_addc(&unfolded, b.data[i]);
+		else
+			i++;
+	/* Unfolded, the field is "From: " display " <a@example.com>", or the bare address. */
+	const char *s = unfolded.data + 6;
+	size_t dn = 0;
+	if (want.len) {
+		if (unfolded.len < 6 + 16 ||
+		    strcmp(unfolded.data + unfolded.len - 16, " <a@example.com>") != 0) {
+			print_error("%s: written as [%s]\n", label, show(b.data, b.len));
+			fail();
+		}
+		dn = unfolded.len - 6 - 16;
+	}
+	char out[4096];
+	const char *why = NULL;
+	int rc = mime_display_name_decode(s, dn, out, sizeof out, &why);
+	if (rc != 0 || strcmp(out, want.data ? want.data : "") != 0) {
+		print_error("%s: written as [%s]\n", label, show(b.data, b.len));
+		print_error("%s: read back %d [%s] (%s)\n", label, rc, show(out, strlen(out)),
+		            why ? why : "");
+		print_error("%s: want [%s]\n", label, show(want.data, want.len));
+		fail();
+	}
+	buf_free(&b);
+	buf_free(&unfolded);
+	buf_free(&want);
+}
+
+static void
+test_display_name_roundtrip(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof addr_cases / sizeof addr_cases[0]; i++)
+		if (addr_cases[i].display && addr_cases[i].want)
+			roundtrip_one(addr_cases[i].label, addr_cases[i].display,
+			              strlen(addr_cases[i].display));
+	for (size_t i = 0; i < sizeof dn_cases / sizeof dn_cases[0]; i++)
+		if (dn_cases[i].want)
+			roundtrip_one(dn_cases[i].label, dn_cases[i].want,
+			              strlen(dn_cases[i].want));
+	struct buf t = BUF_INIT;
+	rng_state = 7;
+	for (int i = 0; i < 3000; i++) {
+		buf_reset(&t);
+		rand_text(&t, rng(i % 10 == 0 ? 80 : 12), 1);
+		char label[32];
+		snprintf(label, sizeof label, "random %d", i);
+		roundtrip_one(label, t.data ? t.data : "", t.len);
+	}
+	buf_free(&t);
+}
+
 static void
 test_python_check(void **state)
 {
@@ -1214,12 +1400,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_header_encode),  cmocka_unit_test(test_header_limits),
-	    cmocka_unit_test(test_addr_encode),    cmocka_unit_test(test_header_name_check),
-	    cmocka_unit_test(test_body),           cmocka_unit_test(test_golden),
-	    cmocka_unit_test(test_deterministic),  cmocka_unit_test(test_build_errors),
-	    cmocka_unit_test(test_build_fields),   cmocka_unit_test(test_date),
-	    cmocka_unit_test(test_boundary_clash), cmocka_unit_test(test_python_check),
+	    cmocka_unit_test(test_header_encode),
+	    cmocka_unit_test(test_header_limits),
+	    cmocka_unit_test(test_addr_encode),
+	    cmocka_unit_test(test_header_name_check),
+	    cmocka_unit_test(test_body),
+	    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_deterministic),
+	    cmocka_unit_test(test_build_errors),
+	    cmocka_unit_test(test_build_fields),
+	    cmocka_unit_test(test_date),
+	    cmocka_unit_test(test_boundary_clash),
+	    cmocka_unit_test(test_python_check),
+	    cmocka_unit_test(test_display_name_decode),
+	    cmocka_unit_test(test_display_name_roundtrip),
 	    cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
