@@ -9,8 +9,9 @@
  * a final newline) or env = VARIABLE (its value's bytes), 16 to 64 bytes, and
  * is never logged or printed. Relative paths (secret file, DKIM key_file) are
  * relative to the config file's folder; the secret file and key files must
- * not be readable by other users. docs/kirim.conf.example documents every key.
- * Loads key files (I/O) but does not log.
+ * not be readable by other users. [database] group_readable = yes makes the
+ * database's files 0640 instead of 0600 (store_file.h). docs/kirim.conf.example
+ * documents every key. Loads key files (I/O) but does not log.
  */
 #ifndef KIRIM_CONFIG_H
 #define KIRIM_CONFIG_H
@@ -40,12 +41,14 @@ struct config {
 	char feedback_id[128];    /* [sender] feedback_id: prefix for Feedback-ID */
 	unsigned char secret[64]; /* [secret] value, file or env: the token key */
 	size_t secret_len;        /* 0 = use the database's generated secret */
+	bool secret_named;        /* [secret] names a source (config_peek reads none) */
 	char relay_url[512];      /* [relay] url: smtp://[user@]host[:port] or smtps://... */
 	char relay_password[256]; /* [relay] password | password_file | password_env */
 	int relay_tls;            /* [relay] tls: an enum tls_policy, or -1 when not set */
 	char relay_ca_file[512];  /* [relay] ca_file: CAs trusted for the verify policy */
 	struct config_dkim dkim[CONFIG_MAX_DKIM]; /* [dkim] sections, in file order */
 	size_t n_dkim;
+	bool db_group_readable; /* [database] group_readable: files 0640, the group may read */
 };
 
 /*
@@ -56,6 +59,15 @@ struct config {
  * and no secret, and config_free on it is harmless.
  */
 int config_load(const char *path, struct config *c, char *err, size_t errsz);
+/*
+ * config_peek - config_load without reading the files and variables the file
+ * names: the secret, the DKIM keys and the relay password are neither read nor
+ * checked (secret_named tells whether [secret] gives one), every other key is
+ * checked as config_load checks it. For what every command needs before it
+ * opens the database ([database], whether [secret] is set), where a key file
+ * or variable that only sending reads must not be in the way.
+ */
+int config_peek(const char *path, struct config *c, char *err, size_t errsz);
 /* config_free - release the DKIM keys and wipe the secret; the struct may be reloaded afterwards */
 void config_free(struct config *c);
 

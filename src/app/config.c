@@ -4,11 +4,12 @@
  * This module owns the file format: which sections and keys exist, how values
  * are checked and where relative paths point. It reads the config file, the
  * secret file and the DKIM key files (I/O), and loads the keys with
- * dkim_key_load; it never logs and never writes a secret into an error.
+ * dkim_key_load (config_peek reads the config file alone); it never logs and
+ * never writes a secret into an error.
  *
- * Format. Sections [sender], [unsubscribe], [bounce], [secret] and [dkim]
- * (the last may repeat, CONFIG_MAX_DKIM times). "key = value" (or "key:
- * value"), one per line; comments start a line with ';' or '#', or follow a
+ * Format. Sections [sender], [unsubscribe], [bounce], [secret], [dkim] (which
+ * may repeat, CONFIG_MAX_DKIM times), [relay] and [database]. "key = value"
+ * (or "key: value"), one per line; comments start a line with ';' or '#', or follow a
  * value after " ;". A value may be quoted with "..." or '...' (no escapes),
  * which keeps leading and trailing blanks. Unknown sections and keys, keys
  * outside a section, repeated keys in one section, empty values and control
@@ -56,12 +57,22 @@ enum {
 /* The placeholder value handed to inih for a line too long for its buffer. */
 static const char long_marker[] = "\x01";
 
-enum section { S_NONE, S_SENDER, S_UNSUBSCRIBE, S_BOUNCE, S_SECRET, S_DKIM, S_RELAY, S_COUNT };
+enum section {
+	S_NONE,
+	S_SENDER,
+	S_UNSUBSCRIBE,
+	S_BOUNCE,
+	S_SECRET,
+	S_DKIM,
+	S_RELAY,
+	S_DATABASE,
+	S_COUNT
+};
 
 static const char *const section_names[S_COUNT] = {
-    [S_NONE] = "",         [S_SENDER] = "sender", [S_UNSUBSCRIBE] = "unsubscribe",
-    [S_BOUNCE] = "bounce", [S_SECRET] = "secret", [S_DKIM] = "dkim",
-    [S_RELAY] = "relay",
+    [S_NONE] = "",         [S_SENDER] = "sender",     [S_UNSUBSCRIBE] = "unsubscribe",
+    [S_BOUNCE] = "bounce", [S_SECRET] = "secret",     [S_DKIM] = "dkim",
+    [S_RELAY] = "relay",   [S_DATABASE] = "database",
 };
 
 enum key {
@@ -84,6 +95,7 @@ enum key {
 	K_RELAY_PASSWORD_ENV,
 	K_RELAY_TLS,
 	K_RELAY_CA_FILE,
+	K_DATABASE_GROUP_READABLE,
 	K_COUNT
 };
 
@@ -110,6 +122,7 @@ static const struct {
     [K_RELAY_PASSWORD_ENV] = {S_RELAY, "password_env"},
     [K_RELAY_TLS] = {S_RELAY, "tls"},
     [K_RELAY_CA_FILE] = {S_RELAY, "ca_file"},
+    [K_DATABASE_GROUP_READABLE] = {S_DATABASE, "group_readable"},
 };
 
 /* State of one config_load call, handed to inih as both stream and user. */
@@ -119,7 +132,8 @@ struct loader {
 	char dir[512];    /* folder of the config file, for relative paths */
 	const char *text; /* the file's bytes */
 	size_t len, pos;
-	int line; /* physical line last handed to inih */
+	int line;  /* physical line last handed to inih */
+	bool peek; /* config_peek: the files and variables named are not read */
 	bool failed;
 	char *err;
 	size_t errsz;
@@ -128,6 +142,7 @@ struct loader {
 	int section_line;
 	unsigned seen[S_COUNT]; /* bit per key seen; [S_DKIM] is per section */
 	int secret_line;        /* line of the secret's source, 0 = none yet */
+	bool relay_password;    /* a relay password source was given */
 	bool stashed;           /* the current line's value is in stash */
 	char stash[CONFIG_LINE_MAX + 1];
 };
@@ -604,6 +619,9 @@ secret_from(struct loader *L, enum key k, const char *v)
 		return false;
 	}
 	L->secret_line = L->line;
+	L->c->secret_named = true;
+	if (L->peek)
+		return true;
 	if (k == K_SECRET_VALUE)
 		return set_secret(L, v, strlen(v));
 	if (k == K_SECRET_ENV) {
@@ -639,6 +657,8 @@ dkim_key_file(struct loader *L, struct config_dkim *d, const char *v)
 
 	if (!resolve(L, v, d->key_file, sizeof(d->key_file)))
 		return false;
+	if (L->peek)
+		return true;
 	char *pem = read_file(L, L->line, d->key_file, DKIM_PEM_MAX, "key file", &n);
 	if (!pem)
 		return false;
@@ -698,10 +718,13 @@ relay_password(struct loader *L, enum key k, const char *v)
 {
 	char *dst = L->c->relay_password;
 	size_t cap = sizeof(L->c->relay_password);
-	if (dst[0]) {
+	if (L->relay_password) {
 		fail(L, L->line, "[relay] takes one of password, password_file or password_env");
 		return false;
 	}
+	L->relay_password = true;
+	if (L->peek)
+		return true;
 	if (k == K_RELAY_PASSWORD)
 		return set_str(L, "password", dst, cap, v);
 	if (k == K_RELAY_PASSWORD_ENV) {
@@ -753,6 +776,22 @@ relay_tls(struct loader *L, const char *v)
 	return true;
 }
 
+/* A yes-or-no setting: yes/no, true/false, on/off, 1/0, in any case. */
+static bool
+set_bool(struct loader *L, const char *name, bool *dst, const char *v)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+			*dst = strcasecmp(v, yes[i]) == 0;
+			return true;
+		}
+	}
+	fail(L, L->line, "%s takes yes or no, not '%.64s'", name, v);
+	return false;
+}
+
 static bool
 apply(struct loader *L, enum key k, const char *v)
 {
@@ -797,6 +836,8 @@ apply(struct loader *L, enum key k, const char *v)
 		return resolve(L, v, path, sizeof(path)) &&
 		       set_str(L, "ca_file", c->relay_ca_file, sizeof(c->relay_ca_file), path);
 	}
+	case K_DATABASE_GROUP_READABLE:
+		return set_bool(L, "group_readable", &c->db_group_readable, v);
 	case K_COUNT:
 		break;
 	}
@@ -850,9 +891,9 @@ defaults(struct config *c)
 	c->relay_tls = -1;
 }
 
-/* config_load - read kirim.conf (or the default) into *c */
-int
-config_load(const char *path, struct config *c, char *err, size_t errsz)
+/* load - config_load, or config_peek when peek */
+static int
+load(const char *path, struct config *c, bool peek, char *err, size_t errsz)
 {
 	struct loader L;
 	bool named = true;
@@ -864,6 +905,7 @@ config_load(const char *path, struct config *c, char *err, size_t errsz)
 		err[0] = '\0';
 	memset(&L, 0, sizeof(L));
 	L.c = c;
+	L.peek = peek;
 	L.err = err;
 	L.errsz = errsz;
 	if (!path) {
@@ -913,6 +955,20 @@ config_load(const char *path, struct config *c, char *err, size_t errsz)
 		return -1;
 	}
 	return 0;
+}
+
+/* config_load - read kirim.conf (or the default) into *c */
+int
+config_load(const char *path, struct config *c, char *err, size_t errsz)
+{
+	return load(path, c, false, err, errsz);
+}
+
+/* config_peek - read kirim.conf's own settings, not the files and variables it names */
+int
+config_peek(const char *path, struct config *c, char *err, size_t errsz)
+{
+	return load(path, c, true, err, errsz);
 }
 
 /* config_free - release the DKIM keys and wipe the secret */

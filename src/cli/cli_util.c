@@ -1,15 +1,19 @@
 /* cli_util - shared pieces of the subcommands (see cli.h). */
+#define _GNU_SOURCE /* explicit_bzero */
 #include "cli.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "kirim/buf.h"
 #include "kirim/config.h"
+#include "kirim/log.h"
 #include "kirim/store.h"
+#include "kirim/store_file.h"
 #include "kirim/xmalloc.h"
 
 const struct cli_command *
@@ -87,13 +91,98 @@ cli_exit_for_store(int rc)
 	}
 }
 
+/* shell_word - s as one word of a shell command line a person may paste */
+static void
+shell_word(struct buf *b, const char *s)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                            "0123456789_./-+=:,@%";
+	if (s[0] && s[strspn(s, plain)] == '\0') {
+		buf_adds(b, s);
+		return;
+	}
+	buf_addc(b, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			buf_adds(b, "'\\''");
+		else
+			buf_addc(b, *s);
+	}
+	buf_addc(b, '\'');
+}
+
+/*
+ * cli_loose_files - some of the store's files are open to more users than
+ * kirim.conf allows (a->n > 0). While the database's own secret is the token
+ * key (kirim.conf has no [secret]) anyone who reads the files can make
+ * unsubscribe links for any contact and forge VERP bounce addresses: refuse,
+ * with the chmod that fixes it. Otherwise the files give away the contacts but
+ * no key: warn. 0, or an exit code after the message.
+ */
+static int
+cli_loose_files(const char *name, struct store *s, const struct config *cfg, unsigned flags,
+                const struct store_file_audit *a)
+{
+	struct buf files = BUF_INIT, fix = BUF_INIT;
+	buf_printf(&fix, "chmod %o", store_file_mode(flags));
+	for (int i = 0; i < a->n; i++) {
+		buf_printf(&files, "%s%s (mode %03o)", i ? ", " : "", a->file[i].path,
+		           a->file[i].mode);
+		buf_addc(&fix, ' ');
+		shell_word(&fix, a->file[i].path);
+	}
+	const char *whom = (flags & STORE_GROUP) ? "the owner and group" : "the owner";
+	unsigned char key[64];
+	size_t len = 0;
+	/* A failed read counts as a secret: refusing is the safe side. */
+	bool key_here = !cfg->secret_named &&
+	                store_setting_get(s, "secret", key, sizeof(key), &len) != STORE_E_NOTFOUND;
+	explicit_bzero(key, sizeof(key));
+	int rc = 0;
+	if (key_here) {
+		rc = cli_error(
+		    name, EX_CONFIG,
+		    "%s %s open to users other than %s, and the database holds kirim's token "
+		    "secret: whoever can read it can unsubscribe any contact and forge bounce "
+		    "addresses (and reads every contact). Make %s private, then run again:\n"
+		    "  %s%s",
+		    files.data, a->n > 1 ? "are" : "is", whom, a->n > 1 ? "them" : "it", fix.data,
+		    (flags & STORE_GROUP)
+		        ? ""
+		        : "\n(If a group must read the database: group_readable = yes in "
+		          "[database] of kirim.conf, and chmod 640.)");
+	} else {
+		log_warn("database files open to users other than %s: %s; they hold every contact "
+		         "(the token key is kirim.conf's [secret]): %s",
+		         whom, files.data, fix.data);
+	}
+	buf_free(&files);
+	buf_free(&fix);
+	return rc;
+}
+
 int
 cli_open(struct cli *c, const char *name, bool create, struct store **out)
 {
 	char err[600];
-	int rc = store_open(c->db, create ? STORE_CREATE : 0, out, err, sizeof(err));
+	/* kirim.conf says how private the database is and whether it holds the token key. */
+	struct config cfg;
+	if (config_peek(c->config, &cfg, err, sizeof(err)) < 0)
+		return cli_error(name, EX_CONFIG, "%s", err);
+	unsigned flags = (create ? STORE_CREATE : 0) | (cfg.db_group_readable ? STORE_GROUP : 0);
+	/* The files as they were found, before SQLite adds a -shm or -wal that it removes again. */
+	struct store_file_audit *loose = xmalloc(sizeof(*loose)); /* 32 KiB of paths */
+	store_file_audit(c->db, flags, loose);
+	int rc = store_open(c->db, flags, out, err, sizeof(err));
+	int ex = 0;
+	if (rc == 0 && loose->n > 0 && (ex = cli_loose_files(name, *out, &cfg, flags, loose))) {
+		store_close(*out);
+		*out = NULL;
+	}
+	free(loose);
+	config_free(&cfg);
 	if (rc == 0)
-		return 0;
+		return ex;
 	if (rc == STORE_E_NODB)
 		return cli_error(
 		    name, EX_NOINPUT,

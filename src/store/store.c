@@ -22,6 +22,7 @@
 
 #include "kirim/address.h"
 #include "kirim/buf.h"
+#include "kirim/store_file.h"
 #include "kirim/xmalloc.h"
 
 enum stmt_id {
@@ -366,6 +367,10 @@ store_open(const char *path, unsigned flags, struct store **out, char *err, size
 		snprintf(err, errsz, "no database at %s (%s)", path, strerror(errno));
 		return STORE_E_NODB;
 	}
+	/* A new database is made here, 0600 or 0640 (its -wal and -shm follow): store_file.h. */
+	int made = (flags & STORE_CREATE) ? store_file_create(path, flags, err, errsz) : 0;
+	if (made < 0)
+		return made;
 	struct store *s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
 	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;

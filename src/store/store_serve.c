@@ -9,6 +9,7 @@
 
 #include "kirim/serve_route.h"
 #include "kirim/store.h"
+#include "kirim/store_file.h"
 #include "kirim/xmalloc.h"
 #include "store_int.h"
 
@@ -719,6 +720,12 @@ store_journal_open(const char *db_path, char *err, size_t errsz)
 	struct store_journal *j = xcalloc(1, sizeof(*j));
 	char path[4096];
 	store_serve_journal_path(db_path, path, sizeof(path));
+	/* A new journal is made as private as the database (0600, or 0640 when the database is
+	 * group-readable) before SQLite would make it 0644; its -wal follows (store_file.h). */
+	if (store_file_create(path, store_file_flags_of(db_path), err, errsz) < 0) {
+		store_journal_close(j);
+		return NULL;
+	}
 	/* Each step names what it does and the connection it does it on, for the error. */
 	const char *what = "open the serve journal";
 	sqlite3 **db = &j->db;

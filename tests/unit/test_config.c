@@ -13,6 +13,11 @@
  * Golden files: every tests/data/config/NAME.conf is loaded and compared with
  * NAME.out (the same serialisation, the file's own path written CONF).
  * docs/kirim.conf.example must load as it is.
+ *
+ * config_peek: its own table (files and variables named but not there), and
+ * every case of the main table again: peek accepts what load accepts, with the
+ * same settings, and refuses with load's words whatever load refuses for a
+ * reason other than a named file or variable.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -149,19 +154,47 @@ field(struct buf *b, const char *name, const char *v)
 	buf_printf(b, "%s=%s", name, v);
 }
 
-/* Serialise the result of config_load(path) into got. */
+/*
+ * Serialise the result of config_load(path), or of config_peek(path) when peek,
+ * into got. With masked, what only config_load reads is written as config_peek
+ * shows it: a secret as "secret=(named)", a DKIM key's type as "-".
+ */
 static void
-load(const char *path, struct buf *got)
+load_with(const char *path, bool peek, bool masked, struct buf *got)
 {
 	struct config c;
 	char err[1024] = "junk";
 
 	buf_reset(got);
-	if (config_load(path, &c, err, sizeof(err)) < 0) {
+	if ((peek ? config_peek : config_load)(path, &c, err, sizeof(err)) < 0) {
 		buf_printf(got, "ERR:%s", err);
 		assert_int_equal(c.secret_len, 0);
 		for (size_t i = 0; i < c.n_dkim; i++)
 			assert_null(c.dkim[i].key);
+	} else if (peek || masked) {
+		assert_string_equal(c.path, path ? path : "");
+		if (peek) {
+			assert_int_equal(c.secret_len, 0);
+			assert_string_equal(c.relay_password, "");
+		}
+		field(got, "domain", c.domain);
+		field(got, "ehlo", c.ehlo);
+		field(got, "feedback_id", c.feedback_id);
+		field(got, "url", c.unsub_url);
+		field(got, "mailto", c.unsub_mailto);
+		field(got, "view_url", c.view_url);
+		field(got, "bounce", c.bounce_domain);
+		if (c.secret_named)
+			field(got, "secret", "(named)");
+		for (size_t i = 0; i < c.n_dkim; i++) {
+			const struct config_dkim *d = &c.dkim[i];
+			if (peek)
+				assert_null(d->key);
+			buf_printf(got, "%sdkim=%s/%s/-/%s", got->len ? " " : "", d->domain,
+			           d->selector, d->key_file);
+		}
+		if (c.db_group_readable)
+			field(got, "group_readable", "yes");
 	} else {
 		assert_string_equal(c.path, path ? path : "");
 		field(got, "domain", c.domain);
@@ -182,6 +215,9 @@ load(const char *path, struct buf *got)
 			    got, "%sdkim=%s/%s/%s/%s", got->len ? " " : "", d->domain, d->selector,
 			    dkim_key_type(d->key) == DKIM_KEY_RSA ? "rsa" : "ed25519", d->key_file);
 		}
+		assert_true(c.secret_named == (c.secret_len > 0));
+		if (c.db_group_readable)
+			field(got, "group_readable", "yes");
 	}
 	config_free(&c);
 	config_free(&c); /* twice is harmless */
@@ -189,6 +225,13 @@ load(const char *path, struct buf *got)
 		replace_all(got, path, "CONF");
 		replace_all(got, dir, "DIR");
 	}
+}
+
+/* Serialise the result of config_load(path) into got. */
+static void
+load(const char *path, struct buf *got)
+{
+	load_with(path, false, false, got);
 }
 
 static bool
@@ -291,6 +334,11 @@ static const struct ccase cases[] = {
      "[dkim]\ndomain=d.example\nselector=s\nkey_file=ed2.pem\n",
      "dkim=a.example/s/ed25519/DIR/ed.pem dkim=b.example/s/ed25519/DIR/ed.pem "
      "dkim=c.example/s/ed25519/DIR/ed.pem dkim=d.example/s/ed25519/DIR/ed2.pem"},
+    {"database group_readable", "[database]\ngroup_readable = yes\n", "group_readable=yes"},
+    {"database group_readable no", "[database]\ngroup_readable = no\n", ""},
+    {"database group_readable other words", "[database]\ngroup_readable = TRUE\n",
+     "group_readable=yes"},
+    {"database group_readable off", "[database]\ngroup_readable = Off\n", ""},
 
     /* Refused. */
     {"unknown key", "[sender]\nfoo = 1\n", "ERR:CONF:2: unknown key 'foo' in [sender]"},
@@ -416,6 +464,12 @@ static const struct ccase cases[] = {
      "[dkim]\ndomain=d.example\nselector=s\nkey_file=ed.pem\n"
      "[dkim]\ndomain=e.example\nselector=s\nkey_file=ed.pem\n",
      "ERR:CONF:17: too many [dkim] sections (4 at most)"},
+    {"group_readable not a yes or no", "[database]\ngroup_readable = maybe\n",
+     "ERR:CONF:2: group_readable takes yes or no, not 'maybe'"},
+    {"unknown database key", "[database]\npath = kirim.db\n",
+     "ERR:CONF:2: unknown key 'path' in [database]"},
+    {"relay two passwords", "[relay]\npassword = a\npassword_env = KIRIM_TEST_SECRET\n",
+     "ERR:CONF:3: [relay] takes one of password, password_file or password_env"},
     {"error after keys loaded",
      "[dkim]\ndomain = example.com\nselector = s\nkey_file = ed.pem\n"
      "[sender]\nbogus = 1\n",
@@ -450,6 +504,74 @@ test_cases(void **state)
 	buf_free(&got);
 	if (failed)
 		FAILF("%d of %zu cases failed\n", failed, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* config_peek: named files and variables are not read, so their faults do not show. */
+static const struct ccase peek_cases[] = {
+    {"plain settings", "[sender]\ndomain = example.com\n[database]\ngroup_readable = yes\n",
+     "domain=example.com group_readable=yes"},
+    {"secret value", "[secret]\nvalue = short\n", "secret=(named)"},
+    {"secret file missing", "[secret]\nfile = nope.txt\n", "secret=(named)"},
+    {"secret file world-readable", "[secret]\nfile = secret-world.txt\n", "secret=(named)"},
+    {"secret env unset", "[secret]\nenv = KIRIM_TEST_UNSET\n", "secret=(named)"},
+    {"no secret", "[bounce]\ndomain = bounces.example.com\n", "bounce=bounces.example.com"},
+    {"key missing", "[dkim]\ndomain = example.com\nselector = s1\nkey_file = nope.pem\n",
+     "dkim=example.com/s1/-/DIR/nope.pem"},
+    {"key not a key", "[dkim]\ndomain = example.com\nselector = s1\nkey_file = junk.pem\n",
+     "dkim=example.com/s1/-/DIR/junk.pem"},
+    {"relay password env unset", "[relay]\npassword_env = KIRIM_TEST_UNSET\n", ""},
+    {"relay password file missing", "[relay]\npassword_file = nope.txt\n", ""},
+    /* Still checked: everything that needs no file. */
+    {"secret two sources", "[secret]\nfile = nope.txt\nenv = KIRIM_TEST_UNSET\n",
+     "ERR:CONF:3: [secret] takes one of value, file or env (another was given on line 2)"},
+    {"relay two passwords", "[relay]\npassword_file = nope\npassword = x\n",
+     "ERR:CONF:3: [relay] takes one of password, password_file or password_env"},
+    {"dkim without key_file", "[dkim]\ndomain = example.com\nselector = s1\n",
+     "ERR:CONF:1: [dkim] section has no key_file (it needs domain, selector and key_file)"},
+    {"bad group_readable", "[database]\ngroup_readable = 2\n",
+     "ERR:CONF:2: group_readable takes yes or no, not '2'"},
+};
+
+static void
+test_peek(void **state)
+{
+	struct buf got = BUF_INIT, full = BUF_INIT;
+	int failed = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(peek_cases) / sizeof(peek_cases[0]); i++) {
+		const struct ccase *c = &peek_cases[i];
+		write_file("case.conf", c->text, strlen(c->text), 0600);
+		load_with(conf, true, true, &got);
+		if (!matches(got.data ? got.data : "", c->want)) {
+			print_error("peek %s:\n   got: %s\n  want: %s\n", c->label, got.data,
+			            c->want);
+			failed++;
+		}
+	}
+	/* The main table again: peek agrees with load. */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct ccase *c = &cases[i];
+		if (strcmp(c->label, "NUL byte") == 0 || strstr(c->text, "@DIR@"))
+			continue; /* the main test's special texts */
+		write_file("case.conf", c->text, strlen(c->text), 0600);
+		load_with(conf, false, true, &full);
+		load_with(conf, true, true, &got);
+		const char *f = full.data ? full.data : "", *g = got.data ? got.data : "";
+		bool load_err = strncmp(f, "ERR:", 4) == 0, peek_err = strncmp(g, "ERR:", 4) == 0;
+		/* A reason about a named file or variable is one peek does not look at. */
+		bool named =
+		    strstr(f, "secret") || strstr(f, "key file") || strstr(f, "environment");
+		if (load_err ? (peek_err ? strcmp(f, g) != 0 : !named) : strcmp(f, g) != 0) {
+			print_error("peek agrees with load, %s:\n  load: %s\n  peek: %s\n",
+			            c->label, f, g);
+			failed++;
+		}
+	}
+	buf_free(&got);
+	buf_free(&full);
+	if (failed)
+		FAILF("%d peek cases failed\n", failed);
 }
 
 static void
@@ -608,9 +730,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cases),
-	    cmocka_unit_test(test_missing_files),
-	    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_cases),         cmocka_unit_test(test_peek),
+	    cmocka_unit_test(test_missing_files), cmocka_unit_test(test_golden),
 	    cmocka_unit_test(test_example),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
