@@ -16,9 +16,28 @@
  * 5xx greeting) marks its route bad for 30 s and the next session tries the
  * next route: MX failover. When every route is bad and no session is left,
  * the destination is down until the first route's mark runs out: its queued
- * jobs, and jobs submitted meanwhile, are handed back at once with the last
- * failure instead of reconnecting in a loop. A slow or failing destination
- * never stalls the others.
+ * jobs, and jobs submitted meanwhile, are handed back at once (ABORTED, below)
+ * instead of reconnecting in a loop. A slow or failing destination never
+ * stalls the others.
+ *
+ * Attempts: a job gets an attempt counted (a result without
+ * SMTP_RESULT_ABORTED) only if it was sent, or its session failed while it was
+ * the one in the transaction (MAIL written): then the result is its own, the
+ * server's reply or the broken connection. Every other job comes back
+ * flagged SMTP_RESULT_ABORTED, never attempted, whatever happened to the
+ * destination: jobs queued when it goes down or is suspended, jobs submitted
+ * meanwhile, jobs handed back by pool_hand_back or pool_shutdown. A job a
+ * session took but never started (its session died first) is not handed back
+ * at all: it goes back to the head of the destination's queue for the next
+ * session. For a down or suspended destination, the ABORTED result keeps the
+ * last failure's stage, code, ecode and flags (facts about another
+ * transaction or the destination, not about this message), its text says
+ * "destination NAME down until TIME (N s): LAST FAILURE", and
+ * pool_dest_retry_in says how many seconds until the destination takes jobs
+ * again (> 0 during the job_done and rcpt callbacks of such a hand-back; 0 for
+ * pool_hand_back and pool_shutdown), so that the owner offers the job again
+ * then rather than at once. The adaptive throttle still sees every real
+ * failure (the session's), never an ABORTED hand-back.
  *
  * Throttling: a destination may have a message rate and a connection rate
  * (token buckets, smooth: 3600/h is one a second), and the pool may have a
@@ -26,7 +45,7 @@
  * there, else it waits (the destination's timer wakes it). With adaptive
  * set, the destination's replies feed an AIMD controller (throttle.h):
  * "slow down" replies, refused connections and timeouts halve its rate and
- * connections, repeated ones suspend it (its jobs are handed back deferred),
+ * connections, repeated ones suspend it (its jobs are handed back ABORTED),
  * and sustained success climbs back. Each change is logged and reported to
  * the owner. Logs changes at info level, the rest at debug.
  */
@@ -61,6 +80,13 @@ struct pool_cbs {
 	                 const struct pool_conn_info *ci);
 	/* Optional: the adaptive throttle changed a destination (info->note says how). */
 	void (*throttle)(void *owner, struct pool_dest *d, const struct pool_dest_info *info);
+	/*
+	 * Optional: asked just before a session starts job (the last moment before its
+	 * MAIL FROM goes on the wire); false means the owner no longer wants it sent:
+	 * it comes back at once through rcpt and job_done, ABORTED ("withdrawn by its
+	 * owner"), and takes no rate token. Must not call into the pool.
+	 */
+	bool (*keep)(void *owner, struct smtp_job *job);
 };
 
 /* A destination's limits; 0 means unlimited for the rates. */
@@ -122,6 +148,11 @@ const char *pool_dest_name(const struct pool_dest *d);
 void pool_dest_set_limits(struct pool_dest *d, const struct pool_limits *l);
 /* pool_dest_info - what the destination is doing; strings borrowed until the next pool call */
 void pool_dest_info(const struct pool_dest *d, struct pool_dest_info *out);
+/* pool_dest_retry_in - seconds until d takes jobs again: > 0 while it is down (every route
+ * failed) or suspended (adaptive throttle), when jobs submitted come back ABORTED at once;
+ * 0 when it takes them now. Read it in job_done for an ABORTED job to know when to offer
+ * the job again. */
+double pool_dest_retry_in(const struct pool_dest *d);
 /* pool_set_rate - the global message rate over every destination (0 = unlimited) */
 void pool_set_rate(struct pool *p, double rate);
 /* pool_submit - queue a job (borrowed until job_done) for a destination */

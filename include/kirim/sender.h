@@ -71,6 +71,9 @@ struct sender_opts {
 	double retry_first;        /* seconds before the first retry (default 5 min), doubling */
 	double retry_max;          /* ... up to this (default 4 h); +-10% jitter */
 	int64_t max_age;           /* seconds after queueing a deferred message expires (3 days) */
+	int64_t nxdomain_confirm_s; /* a domain bounces on NXDOMAIN (or no mail host) only when
+	                               it still answers so this long after the first answer
+	                               (default SENDER_NXDOMAIN_CONFIRM_S) */
 	int resume;                /* send a campaign that is paused */
 	/* Proofs (kirim campaign test): send the campaign's message to these addresses only
 	 * (a list member's own attributes when the address is one), record nothing. */
@@ -91,6 +94,7 @@ struct sender_stats {
 	int64_t created;   /* messages queued for the first time by this run */
 	int64_t recovered; /* claimed messages a crash had left, queued again */
 	uint64_t attempted, delivered, deferred, bounced, failed, handed_back;
+	uint64_t suppressed; /* claimed, then withdrawn: suppressed since they were queued */
 	unsigned long connections;  /* sessions opened */
 	unsigned long destinations; /* destinations used (1 for a relay) */
 	unsigned long domains;      /* recipient domains resolved (direct) */
@@ -107,6 +111,10 @@ struct sender_stats {
 #define SENDER_E_CONFIG (-1) /* no relay, bad URL, TLS set-up, unknown campaign... */
 #define SENDER_E_STORE (-2)  /* the database failed */
 #define SENDER_E_RENDER (-3) /* the campaign's templates do not compile */
+#define SENDER_E_BUSY (-4)   /* another live sender is sending the campaign */
+
+/* How long a domain must keep answering NXDOMAIN before its addresses bounce (1 hour). */
+#define SENDER_NXDOMAIN_CONFIRM_S 3600
 
 /* sender_run - send what is due of the campaign; *st filled even on error */
 int sender_run(struct store *s, const struct config *cfg, const struct sender_opts *o,

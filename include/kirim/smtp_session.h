@@ -15,6 +15,17 @@
  * carries SMTP_RESULT_CONN_LOST / SMTP_RESULT_TIMEOUT, so the owner can
  * requeue it elsewhere.
  *
+ * Only the job in the transaction (from its MAIL command on) gets the
+ * session's failure as its own result: it was on the wire, an attempt. Every
+ * other job the session holds when it ends (queued, or taken and waiting for
+ * the RSET that closes the previous transaction; with setup still running,
+ * all of them) was never sent: it comes back flagged SMTP_RESULT_ABORTED, with
+ * the failure's stage, code, ecode and flags as the reason (the session's,
+ * not this message's) and a text "session to HOST ended before this message
+ * was sent: WHY". Jobs handed back because the owner closed or aborted the
+ * session, or submitted once QUIT is sent, are ABORTED too (smtp_session_abort
+ * also flags the job in the transaction: the owner chose to drop it).
+ *
  * Lifetime: smtp_session_new, then smtp_session_connect. The session frees
  * itself after the last of its handles is closed, right after calling
  * closed(); it is never freed inside one of its callbacks, so the owner may
@@ -146,7 +157,8 @@ struct smtp_session *smtp_session_new(uv_loop_t *loop, const struct smtp_session
  */
 int smtp_session_connect(struct smtp_session *s, const struct sockaddr *addr,
                          const char *host_name);
-/* smtp_session_submit - queue a job (borrowed until job_done) */
+/* smtp_session_submit - queue a job (borrowed until job_done); after QUIT is sent (idle
+ * timeout, job cap) or once closed, it comes back at once, ABORTED */
 void smtp_session_submit(struct smtp_session *s, struct smtp_job *job);
 /* smtp_session_close - QUIT once the current job is done; queued jobs are handed back */
 void smtp_session_close(struct smtp_session *s);

@@ -238,7 +238,8 @@ typedef int (*store_claim_cb)(void *arg, const struct store_claimed *m);
 /* One attempt's outcome, written by store_message_result. */
 struct store_result {
 	int64_t message_id;
-	const char *state; /* new state: "queued" (deferred), "delivered", "bounced", "failed" */
+	const char *state; /* new state: "queued" (deferred), "delivered", "bounced", "failed",
+	                      "suppressed" (withdrawn before the wire, count_attempt 0) */
 	const char *event; /* event type: "delivered", "deferred", "bounced", "failed" */
 	int64_t next_attempt_at; /* for "queued" */
 	const char *stage;
@@ -263,11 +264,21 @@ struct store_campaign_counts {
  * per recipient; suppressed ones as 'suppressed'); counts the new ones.
  */
 int store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *created);
-/* store_messages_recover - claimed messages (left by a crash) go back to queued */
+/*
+ * store_messages_recover - claimed messages whose sender is gone (left by a
+ * crash: no senders row, store_sender.h) go back to queued; a live sender's
+ * claims stay. Call it holding the campaign (store_sender_hold).
+ */
 int store_messages_recover(struct store *s, int64_t campaign_id, int64_t *recovered);
-/* store_messages_claim - claim up to limit due messages (inside a transaction) */
-int store_messages_claim(struct store *s, int64_t campaign_id, int64_t now, int limit,
-                         store_claim_cb cb, void *arg);
+/*
+ * store_messages_claim - claim up to limit due messages for sender owner
+ * (inside a transaction) and call cb for each one that may still be mailed;
+ * one whose address or domain was suppressed, or whose contact left the
+ * campaign's list, since it was queued is marked suppressed instead (with
+ * the reason in last_text) and counted in *withdrawn
+ */
+int store_messages_claim(struct store *s, int64_t campaign_id, int64_t owner, int64_t now,
+                         int limit, store_claim_cb cb, void *arg, int *withdrawn);
 /* store_message_result - record one attempt (inside a transaction) */
 int store_message_result(struct store *s, const struct store_result *r, int64_t now);
 /* store_campaign_counts - messages by state */

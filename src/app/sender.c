@@ -19,6 +19,7 @@
 #include "kirim/composer.h"
 #include "kirim/config.h"
 #include "kirim/dns.h"
+#include "kirim/lease.h"
 #include "kirim/log.h"
 #include "kirim/policy.h"
 #include "kirim/pool.h"
@@ -30,6 +31,7 @@
 #include "kirim/store_dest.h"
 #include "kirim/store_lifecycle.h"
 #include "kirim/store_policy.h"
+#include "kirim/store_sender.h"
 #include "kirim/store_serve.h"
 #include "kirim/strmap.h"
 #include "kirim/throttle.h"
@@ -57,6 +59,17 @@ enum {
 	 * destination waiting for a connection slot needs a queue worth the connect (the
 	 * pool gives slots to the longest queues): with 100 destinations, about 120 each. */
 	SENDER_DIRECT_WINDOW = 12288,
+	/* How often a running sender looks for suppressions made since it started (the
+	 * database and kirim serve's journal): what is claimed and not yet on the wire is
+	 * withdrawn when its address, domain or contact appears there. */
+	SENDER_WATCH_MS = 500,
+	/* A busy database (another writer past the busy timeout): the next try after this
+	 * long; outcomes wait in memory meanwhile (bounded: nothing new is claimed). */
+	SENDER_BUSY_RETRY_MS = 200,
+	/* A run of NXDOMAIN answers older than this is stale: the next one starts anew. */
+	SENDER_NXDOMAIN_STALE_S = 86400,
+	/* A domain delivered to within this long is never bounced on a DNS answer. */
+	SENDER_NXDOMAIN_TRUST_S = 30 * 86400,
 };
 
 struct scamp;
@@ -67,6 +80,7 @@ struct sresult {
 	int64_t message_id;
 	enum outcome outcome;
 	int attempted; /* 0: handed back unattempted (shutdown) */
+	int withdrawn; /* unattempted because its address was suppressed meanwhile */
 	int attempts;  /* attempts made before this one */
 	int64_t queued_at;
 	int64_t not_before;         /* unattempted: the earliest next attempt (0: now) */
@@ -74,14 +88,18 @@ struct sresult {
 	enum smtp_stage stage;
 	int code;
 	char *ecode, *text, *host, *tls, *dest;
-	char *rcpt; /* proofs only: the address */
+	char *rcpt;   /* proofs only: the address */
+	char *domain; /* an NXDOMAIN failure only: the recipient's domain */
 };
 
 /* One message on its way: the job the pool carries, and what it needs. */
 struct sjob {
 	struct smtp_job job;
 	struct scamp *c;
+	struct pool_dest *pd; /* where it was submitted (NULL before) */
+	bool gone;            /* withdrawn by sender_keep: suppressed meanwhile */
 	int64_t message_id;
+	int64_t contact_id;
 	int attempts;
 	int64_t queued_at;
 	const char *rcpts[1];
@@ -123,6 +141,9 @@ struct sdomain {
 	struct sender *S;
 	char name[256];
 	bool resolving;
+	bool invalid;   /* not a domain name at all: no look-up was made */
+	bool dns_no;    /* the last answer said no such domain, or no host for mail: to be
+	                   confirmed before it bounces hard (sender_write_result) */
 	double expires; /* clock_seconds() */
 	struct sdest *dest;
 	char ecode[8];
@@ -149,6 +170,7 @@ struct scamp {
 	bool stopped;       /* its queued jobs were handed back (held, paused) */
 	bool exhausted;     /* a claim found less than it asked: nothing more due in this run */
 	int want, claimed;  /* this batch's (worker) */
+	int wwithdrawn;     /* this batch's claims withdrawn as suppressed (worker) */
 	size_t links_saved; /* click-tracking links written to the campaign so far */
 	/* Its send window (options.window, in options.tz or each recipient's own "timezone"
 	 * attribute), checked on the loop as jobs are routed. */
@@ -215,6 +237,24 @@ struct sender {
 	size_t max_bytes; /* rendered bytes in flight at most */
 	uint64_t due;
 	double t0;
+	/* This process as a sender (store_sender.h): its row, and when its lease was renewed. */
+	struct store_sender_row me;
+	double lease_renewed;
+	/* Suppressions since the run started (loop): "a:ADDRESS" (lower case), "d:DOMAIN",
+	 * "c:CONTACT" (unsubscribed everywhere, journaled), "l:LIST:CONTACT" (from one list).
+	 * The worker finds new ones (wgone), the loop adds them here. */
+	struct strmap gone;
+	char **wgone;
+	size_t nwgone, capwgone;
+	int64_t supp_after, journal_after, removals_since;
+	double watched;
+	/* Domains delivered to since the last batch (loop), written by the next (worker). */
+	struct strmap delivered;
+	char **wdelivered;
+	size_t nwdelivered;
+	/* The database was busy: what the batch could not write waits, the next try at. */
+	bool busy;
+	double busy_since, retry_at;
 };
 
 /* scamp_active - whether c may take new work */
@@ -233,6 +273,7 @@ sresult_clear(struct sresult *r)
 	free(r->tls);
 	free(r->dest);
 	free(r->rcpt);
+	free(r->domain);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -282,11 +323,53 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 	    .klass = r->klass,
 	    .count_attempt = r->attempted,
 	};
-	if (!r->attempted) {
+	struct store_domain_health dh;
+	if (r->withdrawn) {
+		/* Suppressed after it was claimed, before it went on the wire. */
+		w.state = "suppressed";
+		w.event = "deferred"; /* not written: no attempt */
+	} else if (!r->attempted && r->not_before && now - r->queued_at >= S->o->max_age) {
+		/* Never sent, its destination down past the maximum age: it expires as a
+		 * deferred one does; the expiry is its one recorded event. */
+		w.state = w.event = "bounced";
+		w.reason = "expired";
+		w.klass = "soft";
+		w.count_attempt = 1;
+	} else if (!r->attempted) {
 		/* Handed back unattempted; a campaign cancelled meanwhile keeps nothing queued. */
 		w.state = strcmp(r->c->held, "cancelled") == 0 ? "cancelled" : "queued";
 		w.event = "deferred";
 		w.next_attempt_at = r->not_before;
+	} else if (r->domain && r->outcome == OUTCOME_BOUNCED) {
+		/*
+		 * NXDOMAIN: one answer is not proof (a flaky resolver can say it of any
+		 * domain). It bounces hard only once the domain has answered NXDOMAIN for
+		 * nxdomain_confirm seconds, and never while it had a delivery in the last
+		 * 30 days; until then the message is deferred to when it would be confirmed.
+		 */
+		int rc = store_sender_nxdomain(S->store, r->domain, now, SENDER_NXDOMAIN_STALE_S,
+		                               &dh);
+		if (rc < 0)
+			return rc;
+		bool trusted = dh.delivered_at > now - SENDER_NXDOMAIN_TRUST_S;
+		bool confirmed = now - dh.nxdomain_first >= S->o->nxdomain_confirm_s;
+		if (trusted || !confirmed) {
+			struct sresult d = *r;
+			d.outcome = OUTCOME_DEFERRED;
+			d.domain = NULL;
+			char text[600];
+			snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "",
+			         trusted ? "the domain had a delivery in the last 30 days: not "
+			                   "bounced on a DNS answer"
+			                 : "not yet confirmed: the domain must answer NXDOMAIN "
+			                   "again later before its addresses bounce");
+			d.text = text;
+			d.klass = "soft";
+			/* Not before it could be confirmed (the deferral's own delay if later). */
+			d.not_before = trusted ? 0 : dh.nxdomain_first + S->o->nxdomain_confirm_s;
+			return sender_write_result(S, &d, now);
+		}
+		w.state = w.event = "bounced";
 	} else if (r->outcome == OUTCOME_DEFERRED && now - r->queued_at >= S->o->max_age) {
 		/* Deferred past the maximum age: bounced as expired (RFC 3463 4.4.7), a soft
 		 * bounce, like Postfix's maximal_queue_lifetime. */
@@ -305,6 +388,8 @@ sender_write_result(struct sender *S, const struct sresult *r, int64_t now)
 		w.state = "queued";
 		w.event = "deferred";
 		w.next_attempt_at = now + (int64_t)delay;
+		if (r->not_before > w.next_attempt_at)
+			w.next_attempt_at = r->not_before;
 	} else {
 		w.state = w.event = smtp_outcome_name(r->outcome);
 	}
@@ -342,6 +427,7 @@ sender_render_one(void *arg, const struct store_claimed *m)
 	char err[512];
 	j->c = c;
 	j->message_id = m->message_id;
+	j->contact_id = m->contact_id;
 	j->attempts = m->attempts;
 	j->queued_at = m->queued_at;
 	j->rcpt = xstrdup(m->email);
@@ -433,11 +519,14 @@ static int
 sender_claim(struct sender *S, struct scamp *c, int64_t now, int want)
 {
 	struct claim_ctx cx = {S, c, now, 0};
+	int withdrawn = 0;
 	c->want = want;
-	int rc = store_messages_claim(S->store, c->camp.id, now, want, sender_render_one, &cx);
-	/* Rows, not jobs: a message that fails to render must not look like the end of what
-	 * is due. */
-	c->claimed = cx.claimed;
+	int rc = store_messages_claim(S->store, c->camp.id, S->me.id, now, want, sender_render_one,
+	                              &cx, &withdrawn);
+	/* Rows, not jobs: a message that fails to render, or was suppressed since it was
+	 * queued, must not look like the end of what is due. */
+	c->claimed = cx.claimed + withdrawn;
+	c->wwithdrawn += withdrawn;
 	if (rc == 0) {
 		/* New tracked links reach the database before the messages that carry them. */
 		size_t n = composer_links(c->cc.composer, NULL);
@@ -480,19 +569,102 @@ sender_interleave(struct sender *S)
 	free(out);
 }
 
+/* gone_add - one more key of what may no longer be mailed, for the loop (worker) */
+static void
+gone_add(struct sender *S, const char *key)
+{
+	if (S->nwgone == S->capwgone) {
+		S->capwgone = S->capwgone ? S->capwgone * 2 : 64;
+		S->wgone = xrealloc(S->wgone, S->capwgone * sizeof(*S->wgone));
+	}
+	S->wgone[S->nwgone++] = xstrdup(key);
+}
+
+static int
+watch_suppression(void *arg, bool domain, const char *value)
+{
+	char key[300];
+	snprintf(key, sizeof(key), "%c:%s", domain ? 'd' : 'a', value);
+	gone_add(arg, key);
+	return 0;
+}
+
+static int
+watch_removal(void *arg, int64_t list_id, int64_t contact_id)
+{
+	char key[64];
+	if (list_id)
+		snprintf(key, sizeof(key), "l:%lld:%lld", (long long)list_id, (long long)contact_id);
+	else
+		snprintf(key, sizeof(key), "c:%lld", (long long)contact_id);
+	gone_add(arg, key);
+	return 0;
+}
+
+/*
+ * sender_watch - what became unmailable since the last look (worker, outside
+ * any transaction: reads never wait for a writer in WAL mode, so this goes
+ * on while another process holds the write lock): new suppressions, kirim
+ * serve's journaled unsubscribes, and list-scope unsubscribes folded since.
+ */
+static void
+sender_watch(struct sender *S)
+{
+	int64_t now = (int64_t)time(NULL);
+	if (store_sender_suppressions(S->store, &S->supp_after, watch_suppression, S) < 0 ||
+	    store_sender_journal(S->store, &S->journal_after, watch_removal, S) < 0 ||
+	    store_sender_removals(S->store, S->removals_since, watch_removal, S) < 0)
+		log_warn("could not look for new suppressions error=\"%s\"", store_errmsg(S->store));
+	else
+		S->removals_since = now - 120; /* a fold's events carry the unsubscribe's time */
+}
+
+/* What a batch changes in the campaigns before it commits: put back when it rolls back. */
+struct camp_undo {
+	bool paused;
+	size_t links_saved;
+};
+
 static void
 sender_work(uv_work_t *w)
 {
 	struct sender *S = w->data;
 	int64_t now = (int64_t)time(NULL);
+	if (S->o->ntest == 0 && clock_seconds() - S->watched >= SENDER_WATCH_MS / 1000.0) {
+		S->watched = clock_seconds();
+		sender_watch(S);
+	}
+	struct camp_undo *undo = xcalloc(S->ncamps, sizeof(*undo));
+	for (size_t i = 0; i < S->ncamps; i++)
+		undo[i] = (struct camp_undo){S->camps[i].paused, S->camps[i].links_saved};
+	bool tested = S->tested;
 	int rc = store_begin(S->store);
 	for (size_t i = 0; rc == 0 && i < S->nwres; i++)
 		rc = sender_write_result(S, &S->wres[i], now);
 	for (size_t i = 0; rc == 0 && i < S->nwdstates; i++)
 		rc = store_dest_save(S->store, &S->wdstates[i].d);
+	for (size_t i = 0; rc == 0 && i < S->nwdelivered; i++)
+		rc = store_sender_delivered(S->store, S->wdelivered[i], now);
+	if (rc == 0 && S->me.id && clock_seconds() - S->lease_renewed >= LEASE_RENEW_S) {
+		rc = store_sender_renew(S->store, S->me.id, now + LEASE_S);
+		if (rc == STORE_E_NOTFOUND) {
+			/* Another sender judged this one dead and took its campaigns: sending on
+			 * would mail what it sends too. */
+			store_rollback(S->store);
+			snprintf(S->err, sizeof(S->err),
+			         "another sender took this one's campaigns over (its lease had "
+			         "expired): stopping");
+			S->fail = SENDER_E_STORE;
+			S->nwjobs = 0;
+			free(undo);
+			return;
+		}
+		if (rc == 0)
+			S->lease_renewed = clock_seconds();
+	}
 	for (size_t i = 0; rc == 0 && i < S->ncamps && S->o->ntest == 0; i++) {
 		struct scamp *c = &S->camps[i];
-		c->want = c->claimed = 0;
+		c->want = c->claimed = c->wwithdrawn = 0;
 		if (c->paused || !store_bounce_pause_why(&S->rules, &c->wtotals, c->pause_why,
 		                                         sizeof(c->pause_why)))
 			continue;
@@ -531,6 +703,29 @@ sender_work(uv_work_t *w)
 	}
 	if (rc == 0)
 		rc = store_commit(S->store);
+	if (rc == STORE_E_BUSY) {
+		/*
+		 * Another writer held the database past the busy timeout (a long import):
+		 * nothing of this batch was written. The outcomes are kept and written by
+		 * the next try; the claims and renders are undone (the messages stay
+		 * queued), so nothing new starts until the database is free again.
+		 */
+		store_rollback(S->store);
+		S->busy = true;
+		for (size_t i = 0; i < S->nwjobs; i++)
+			sjob_free(S->wjobs[i]);
+		S->nwjobs = 0;
+		for (size_t i = 0; i < S->ncamps; i++) {
+			S->camps[i].paused = undo[i].paused;
+			S->camps[i].links_saved = undo[i].links_saved;
+			S->camps[i].want = S->camps[i].claimed = S->camps[i].wwithdrawn = 0;
+		}
+		S->tested = tested;
+		free(undo);
+		return;
+	}
+	S->busy = false;
+	free(undo);
 	/* A pause or cancel from another process stops new work within about a second (the
 	 * batch that notices claims nothing; what is claimed goes back to the queue). */
 	if (rc == 0 && S->o->ntest == 0 &&
@@ -595,6 +790,50 @@ sjob_of(const struct smtp_job *job, void *arg)
 	return j->c == arg;
 }
 
+/*
+ * sender_keep_batch - the batch could not be written (a busy database): its
+ * outcomes, throttle changes and delivered domains go back to wait for the
+ * next try, which comes after SENDER_BUSY_RETRY_MS (loop)
+ */
+static void
+sender_keep_batch(struct sender *S)
+{
+	double now = clock_seconds();
+	if (S->busy_since == 0) {
+		S->busy_since = now;
+		log_warn("database busy (another process holds its write lock past the busy "
+		         "timeout): keeping %zu outcomes in memory and trying again; nothing new "
+		         "is claimed meanwhile",
+		         S->nwres);
+	} else if ((long)(now - S->busy_since) / 30 != (long)(S->retry_at - S->busy_since) / 30) {
+		log_warn("database still busy after %.0f s: %zu outcomes waiting in memory",
+		         now - S->busy_since, S->nwres + S->npending);
+	}
+	S->retry_at = now + SENDER_BUSY_RETRY_MS / 1000.0;
+	size_t n = S->nwres + S->npending;
+	if (n > S->cappending) {
+		S->cappending = n;
+		S->pending = xrealloc(S->pending, n * sizeof(*S->pending));
+	}
+	if (S->nwres) {
+		memmove(S->pending + S->nwres, S->pending, S->npending * sizeof(*S->pending));
+		memcpy(S->pending, S->wres, S->nwres * sizeof(*S->pending));
+	}
+	S->npending = n;
+	free(S->wres);
+	S->wres = NULL;
+	S->nwres = 0;
+	S->dstates = xrealloc(S->dstates, (S->ndstates + S->nwdstates) * sizeof(*S->dstates) + 1);
+	if (S->nwdstates)
+		memcpy(S->dstates + S->ndstates, S->wdstates, S->nwdstates * sizeof(*S->dstates));
+	S->ndstates += S->nwdstates;
+	free(S->wdstates);
+	S->wdstates = NULL;
+	S->nwdstates = 0;
+	for (size_t i = 0; i < S->nwdelivered; i++)
+		strmap_put(&S->delivered, S->wdelivered[i], (void *)1);
+}
+
 static void
 sender_work_done(uv_work_t *w, int status)
 {
@@ -607,6 +846,14 @@ sender_work_done(uv_work_t *w, int status)
 	 * reads S->camps and S->wjobs (a data race: the new batch's wjobs replaced
 	 * this one's before it was detached, which leaked under ASan).
 	 */
+	if (S->busy)
+		sender_keep_batch(S);
+	else if (S->busy_since) {
+		log_info("database free again after %.1f s: the outcomes kept meanwhile are "
+		         "written",
+		         clock_seconds() - S->busy_since);
+		S->busy_since = 0;
+	}
 	for (size_t i = 0; i < S->nwres; i++)
 		sresult_clear(&S->wres[i]);
 	free(S->wres);
@@ -617,6 +864,28 @@ sender_work_done(uv_work_t *w, int status)
 	free(S->wdstates);
 	S->wdstates = NULL;
 	S->nwdstates = 0;
+	for (size_t i = 0; i < S->nwdelivered; i++)
+		free(S->wdelivered[i]);
+	free(S->wdelivered);
+	S->wdelivered = NULL;
+	S->nwdelivered = 0;
+	for (size_t i = 0; i < S->nwgone; i++) {
+		strmap_put(&S->gone, S->wgone[i], (void *)1);
+		free(S->wgone[i]);
+	}
+	S->nwgone = 0;
+	for (size_t i = 0; i < S->ncamps; i++) {
+		struct scamp *c = &S->camps[i];
+		if (c->wwithdrawn) {
+			S->st->suppressed += (uint64_t)c->wwithdrawn;
+			if (c->st != S->st)
+				c->st->suppressed += (uint64_t)c->wwithdrawn;
+			log_info("campaign=%s withdrawn=%d note=\"suppressed since they were "
+			         "queued: not sent\"",
+			         c->camp.name, c->wwithdrawn);
+			c->wwithdrawn = 0;
+		}
+	}
 	if (S->policies_changed) {
 		free(S->rows);
 		S->rows = S->new_rows;
@@ -703,10 +972,21 @@ sender_pump(struct sender *S)
 {
 	if (S->working || S->finished)
 		return;
+	double now = clock_seconds();
+	if (S->busy_since && now < S->retry_at)
+		return; /* the database was busy: the tick tries again */
 	bool room = !S->draining && S->inflight + S->o->batch / 2 <= S->window &&
 	            S->inflight_bytes < S->max_bytes / 2;
 	bool flush =
 	    S->npending >= S->o->batch || ((S->npending || S->ndstates) && (S->draining || room));
+	/* A batch now and then even with nothing to write: to look for new suppressions
+	 * while jobs wait for the wire, and to renew the lease. */
+	bool ending = S->draining && S->inflight == 0 && S->npending == 0 && S->ndstates == 0;
+	bool periodic =
+	    !ending && S->o->ntest == 0 &&
+	    ((S->inflight > 0 && now - S->watched >= SENDER_WATCH_MS / 1000.0) ||
+	     now - S->lease_renewed >= LEASE_RENEW_S);
+	flush = flush || periodic;
 	if (!room && !flush) {
 		if (S->draining && S->inflight == 0 && S->npending == 0 && S->ndstates == 0)
 			sender_finish(S);
@@ -722,6 +1002,13 @@ sender_pump(struct sender *S)
 	S->nwdstates = S->ndstates;
 	S->dstates = NULL;
 	S->ndstates = 0;
+	if (S->delivered.len) {
+		S->wdelivered = xcalloc(S->delivered.len, sizeof(*S->wdelivered));
+		for (size_t i = 0; i < S->delivered.cap; i++)
+			if (S->delivered.slots[i].key)
+				S->wdelivered[S->nwdelivered++] = xstrdup(S->delivered.slots[i].key);
+		strmap_free(&S->delivered);
+	}
 	S->want_claim = 0;
 	if (room) {
 		size_t free_slots = S->window - S->inflight;
@@ -749,12 +1036,21 @@ on_rcpt(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r
 	j->res.message_id = j->message_id;
 	j->res.outcome = oc.outcome;
 	j->res.attempted = !(r->flags & SMTP_RESULT_ABORTED);
+	j->res.withdrawn = j->gone;
+	if (!j->res.attempted && !j->gone && j->pd) {
+		/* Handed back unsent (its destination is down or suspended): not offered again
+		 * before the destination takes jobs again. */
+		double in = pool_dest_retry_in(j->pd);
+		j->res.not_before = in > 0 ? (int64_t)time(NULL) + (int64_t)(in + 0.999) : 0;
+	}
 	j->res.attempts = j->attempts;
 	j->res.queued_at = j->queued_at;
 	j->res.stage = r->stage;
 	j->res.code = r->code;
 	j->res.ecode = xstrdup(r->ecode ? r->ecode : "");
-	j->res.text = xstrdup(r->text ? r->text : "");
+	j->res.text = xstrdup(j->gone ? "suppressed after the message was claimed: not sent"
+	                      : r->text ? r->text
+	                                : "");
 	j->res.host = xstrdup(ci->host ? ci->host : "");
 	j->res.tls = xstrdup(ci->tls ? ci->tls : "");
 	j->res.dest = ci->dest && *ci->dest ? xstrdup(ci->dest) : NULL;
@@ -789,6 +1085,10 @@ on_rcpt(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r
 static void
 stats_count(struct sender_stats *st, const struct sresult *r)
 {
+	if (r->withdrawn) {
+		st->suppressed++;
+		return;
+	}
 	if (!r->attempted) {
 		st->handed_back++;
 		return;
@@ -816,6 +1116,8 @@ on_job_done(void *owner, struct smtp_job *job, const struct smtp_result *r,
 	stats_count(st, &j->res);
 	if (cst != st)
 		stats_count(cst, &j->res); /* the campaign's own, one of several */
+	if (S->dns && j->res.attempted && j->res.outcome == OUTCOME_DELIVERED && j->domain[0])
+		strmap_put(&S->delivered, j->domain, (void *)1);
 	if (j->res.attempted) {
 		c->totals.attempts++;
 		c->totals.delivered += j->res.outcome == OUTCOME_DELIVERED;
@@ -868,9 +1170,11 @@ sdest_free(void *p)
 	free(sd);
 }
 
-/* sender_hand_back - j goes back to the queue unattempted, due again at not_before */
+/* sender_give_back - j comes back unattempted: to the queue, due again at not_before, or
+ * withdrawn (suppressed meanwhile) */
 static void
-sender_hand_back(struct sender *S, struct sjob *j, int64_t not_before, const char *why)
+sender_give_back(struct sender *S, struct sjob *j, int64_t not_before, const char *why,
+                 bool withdrawn)
 {
 	sresult_clear(&j->res);
 	j->res.c = j->c;
@@ -878,10 +1182,74 @@ sender_hand_back(struct sender *S, struct sjob *j, int64_t not_before, const cha
 	j->res.attempts = j->attempts;
 	j->res.queued_at = j->queued_at;
 	j->res.not_before = not_before;
+	j->res.withdrawn = withdrawn;
 	j->res.text = xstrdup(why);
 	struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", why, SMTP_RESULT_ABORTED};
 	struct pool_conn_info ci = {"", "", ""};
 	on_job_done(S, &j->job, &r, &ci);
+}
+
+/* sender_hand_back - j goes back to the queue unattempted, due again at not_before */
+static void
+sender_hand_back(struct sender *S, struct sjob *j, int64_t not_before, const char *why)
+{
+	sender_give_back(S, j, not_before, why, false);
+}
+
+/*
+ * sender_gone - whether j's recipient was suppressed (address or domain),
+ * unsubscribed, or removed from the campaign's list since the run started
+ * (loop; what was suppressed before a claim never gets this far)
+ */
+static bool
+sender_gone(const struct sender *S, const struct sjob *j)
+{
+	if (S->gone.len == 0 || j->message_id <= 0)
+		return false;
+	char key[ADDRESS_MAX + 8];
+	/* Suppressions hold SQLite's lower(): ASCII letters only. */
+	size_t n = (size_t)snprintf(key, sizeof(key), "a:%s", j->rcpt);
+	for (size_t i = 2; i < n && i < sizeof(key); i++)
+		if (key[i] >= 'A' && key[i] <= 'Z')
+			key[i] = (char)(key[i] - 'A' + 'a');
+	if (strmap_get(&S->gone, key))
+		return true;
+	snprintf(key, sizeof(key), "d:%s", j->domain);
+	if (strmap_get(&S->gone, key))
+		return true;
+	snprintf(key, sizeof(key), "c:%lld", (long long)j->contact_id);
+	if (strmap_get(&S->gone, key))
+		return true;
+	snprintf(key, sizeof(key), "l:%lld:%lld", (long long)j->c->camp.list_id,
+	         (long long)j->contact_id);
+	return strmap_get(&S->gone, key) != NULL;
+}
+
+/* sender_keep - pool_cbs.keep: whether job may still go on the wire */
+static bool
+sender_keep(void *owner, struct smtp_job *job)
+{
+	struct sjob *j = job->user;
+	if (!sender_gone(owner, j))
+		return true;
+	log_info("msg=%lld rcpt=%s result=suppressed note=\"suppressed after it was claimed: "
+	         "not sent\"",
+	         (long long)j->message_id, j->rcpt);
+	j->gone = true;
+	return false;
+}
+
+/* sender_withdraw_gone - withdraw j when its recipient is gone; whether it was */
+static bool
+sender_withdraw_gone(struct sender *S, struct sjob *j)
+{
+	if (!sender_gone(S, j))
+		return false;
+	log_info("msg=%lld rcpt=%s result=suppressed note=\"suppressed after it was claimed: "
+	         "not sent\"",
+	         (long long)j->message_id, j->rcpt);
+	sender_give_back(S, j, 0, "suppressed after the message was claimed: not sent", true);
+	return true;
 }
 
 /* sdest_set_cap - the warm-up cap of sd's day (-1: none) */
@@ -930,12 +1298,15 @@ sdomain_deliver(struct sdomain *dm, struct sjob *j)
 			return;
 		}
 		sd->sent++;
+		j->pd = sd->pd;
 		pool_submit(sd->pd, &j->job);
 		return;
 	}
 	struct smtp_result r = {SMTP_STAGE_DNS, 0, dm->ecode, dm->error, 0};
 	struct pool_conn_info ci = {"", "", ""};
 	on_rcpt(dm->S, &j->job, 0, &r, &ci);
+	if (dm->dns_no && j->message_id > 0)
+		j->res.domain = xstrdup(dm->name);
 	on_job_done(dm->S, &j->job, &r, &ci);
 }
 
@@ -1063,6 +1434,7 @@ on_mx(void *arg, const struct dns_mx_result *r)
 	double ttl = r->ttl;
 	dm->resolving = false;
 	dm->dest = NULL;
+	dm->dns_no = (r->status == DNS_NXDOMAIN || r->status == DNS_NODATA) && !dm->invalid;
 	dm->ecode[0] = dm->error[0] = '\0';
 	if (r->status == DNS_OK) {
 		char err[256];
@@ -1150,6 +1522,8 @@ sender_route(struct sender *S, struct sjob *j)
 		sender_hand_back(S, j, 0, "campaign stopped");
 		return;
 	}
+	if (sender_withdraw_gone(S, j))
+		return;
 	if (j->c->has_window && j->message_id > 0) {
 		int64_t open_at = sender_outside(S, j);
 		if (open_at) {
@@ -1158,6 +1532,7 @@ sender_route(struct sender *S, struct sjob *j)
 		}
 	}
 	if (S->dns == NULL) {
+		j->pd = S->dest;
 		pool_submit(S->dest, &j->job);
 		return;
 	}
@@ -1179,6 +1554,7 @@ sender_route(struct sender *S, struct sjob *j)
 		if (dns_resolve_mx(S->dns, dm->name, on_mx, dm) < 0) {
 			struct dns_mx_result bad = {.status = DNS_NXDOMAIN,
 			                            .error = "not a domain name"};
+			dm->invalid = true;
 			on_mx(dm, &bad);
 		}
 	}
@@ -1373,18 +1749,52 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 	}
 	int64_t created = 0, recovered = 0;
 	struct store_campaign_counts before;
+	struct store_sender_row holder;
 	if (o->ntest) {
 		/* Proofs touch neither the campaign's messages nor its state. */
 		memset(&before, 0, sizeof(before));
 		before.queued = (int64_t)o->ntest;
-	} else if (store_begin(s) < 0 ||
-	           store_messages_prepare(s, c->camp.id, c->camp.list_id, &created) < 0 ||
-	           store_messages_recover(s, c->camp.id, &recovered) < 0 ||
-	           store_campaign_set_state(s, c->camp.id, "sending") < 0 || store_commit(s) < 0 ||
-	           store_campaign_counts(s, c->camp.id, &before) < 0) {
-		snprintf(err, errsz, "database: %s", store_errmsg(s));
-		store_rollback(s);
-		return SENDER_E_STORE;
+	} else {
+		/*
+		 * One sender per campaign: it holds the campaign (a live other holder
+		 * refuses this one), and only then takes back the claims of senders that
+		 * are gone. Another sender's claims are never re-queued under it.
+		 */
+		bool waited = false;
+		for (;;) {
+			created = recovered = 0;
+			if ((rc = store_begin(s)) == 0 &&
+			    (rc = store_messages_prepare(s, c->camp.id, c->camp.list_id,
+			                                 &created)) == 0 &&
+			    (rc = store_sender_hold(s, c->camp.id, S->me.id, lease_alive, NULL,
+			                            &holder)) == 0 &&
+			    (rc = store_messages_recover(s, c->camp.id, &recovered)) == 0 &&
+			    (rc = store_campaign_set_state(s, c->camp.id, "sending")) == 0)
+				rc = store_commit(s);
+			if (rc < 0)
+				store_rollback(s);
+			if (rc != STORE_E_BUSY || (o->stop && *o->stop))
+				break;
+			if (!waited)
+				log_warn("campaign=%s database busy (another process holds its write "
+				         "lock): waiting",
+				         c->camp.name);
+			waited = true;
+		}
+		if (rc == STORE_E_EXISTS) {
+			char who[512];
+			lease_describe(&holder, who, sizeof(who));
+			snprintf(err, errsz,
+			         "campaign %s is being sent by %s: one sender at a time per "
+			         "campaign; wait for it to finish, or stop it (kill -TERM %lld) and "
+			         "send again",
+			         c->camp.name, who, (long long)holder.pid);
+			return SENDER_E_BUSY;
+		}
+		if (rc < 0 || store_campaign_counts(s, c->camp.id, &before) < 0) {
+			snprintf(err, errsz, "database: %s", store_errmsg(s));
+			return SENDER_E_STORE;
+		}
 	}
 	S->st->created += created;
 	S->st->recovered += recovered;
@@ -1393,11 +1803,49 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 		c->st->recovered = recovered;
 	}
 	if (recovered)
-		log_warn("campaign=%s recovered=%lld note=\"messages claimed by an interrupted run "
-		         "are queued again; those whose data was already sent may be sent twice\"",
+		log_warn("campaign=%s recovered=%lld note=\"messages claimed by a sender that is "
+		         "gone are queued again; those whose data was already sent may be sent "
+		         "twice\"",
 		         c->camp.name, (long long)recovered);
 	c->due = (uint64_t)before.queued;
 	return 0;
+}
+
+/* sender_register - this process as a sender; where its look for suppressions starts */
+static int
+sender_register(struct sender *S)
+{
+	char command[128];
+	if (S->o->ncampaigns)
+		snprintf(command, sizeof(command), "run");
+	else
+		snprintf(command, sizeof(command), "send %.100s", S->o->campaign);
+	lease_me(&S->me, command);
+	int rc;
+	bool waited = false;
+	while ((rc = store_sender_register(S->store, &S->me, lease_alive, NULL)) == STORE_E_BUSY &&
+	       !(S->o->stop && *S->o->stop)) {
+		if (!waited)
+			log_warn("database busy (another process holds its write lock): waiting");
+		waited = true;
+	}
+	if (rc < 0 || (rc = store_sender_suppressions_last(S->store, &S->supp_after)) < 0)
+		return rc;
+	S->lease_renewed = S->watched = clock_seconds();
+	S->removals_since = (int64_t)time(NULL) - 120;
+	return 0;
+}
+
+/* sender_release - this sender lets go of its campaigns (tried for a minute when busy: a
+ * row left behind is judged dead by the next sender, as after a crash) */
+static void
+sender_release(struct sender *S)
+{
+	if (S->me.id == 0)
+		return;
+	for (int i = 0; i < 12 && store_sender_release(S->store, S->me.id) == STORE_E_BUSY; i++)
+		;
+	S->me.id = 0;
 }
 
 int
@@ -1418,6 +1866,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		opts.retry_max = THROTTLE_RETRY_CAP;
 	if (opts.max_age <= 0)
 		opts.max_age = (int64_t)THROTTLE_MAX_AGE;
+	if (opts.nxdomain_confirm_s <= 0)
+		opts.nxdomain_confirm_s = SENDER_NXDOMAIN_CONFIRM_S;
 	S->o = &opts;
 	S->st = st;
 	S->store = s;
@@ -1461,6 +1911,13 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 			free(S);
 			return SENDER_E_CONFIG;
 		}
+	}
+
+	/* Who: this process, as a sender with a lease (proofs claim nothing, hold nothing). */
+	if (opts.ntest == 0 && (rc = sender_register(S)) < 0) {
+		snprintf(err, errsz, "database: %s", store_errmsg(s));
+		rc = SENDER_E_STORE;
+		goto out;
 	}
 
 	/* What: the campaigns and their composers. */
@@ -1508,7 +1965,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 
 	/* How: the pool, with one destination for the relay or one per MX host set. */
 	uv_loop_init(&S->loop);
-	struct pool_cbs cbs = {on_rcpt, on_job_done, on_throttle};
+	struct pool_cbs cbs = {on_rcpt, on_job_done, on_throttle, sender_keep};
 	S->pool = pool_new(&S->loop, opts.concurrency, &cbs, S);
 	char helo[256];
 	if (cfg->ehlo[0])
@@ -1630,6 +2087,12 @@ out_loop:
 			                         n->queued || n->claimed ? "sending" : "done");
 	}
 out:
+	sender_release(S);
+	strmap_free(&S->gone);
+	strmap_free(&S->delivered);
+	for (size_t i = 0; i < S->nwgone; i++)
+		free(S->wgone[i]);
+	free(S->wgone);
 	for (size_t i = 0; i < S->npending; i++)
 		sresult_clear(&S->pending[i]);
 	free(S->pending);

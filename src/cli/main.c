@@ -259,13 +259,20 @@ const struct cli_command cli_commands[] = {
      "      --resume           send a campaign that is paused\n"
      "      --max-age DUR      a deferred message expires this long after it was queued\n"
      "                         (default 3d); durations: 90s, 5m, 4h, 3d\n"
+     "      --nxdomain-confirm DUR  a domain's addresses bounce on NXDOMAIN (or no mail\n"
+     "                         host) only when it still answers so this long after the\n"
+     "                         first such answer (default 1h); never when it had a\n"
+     "                         delivery in the last 30 days\n"
      "\n"
      "Every failure is classified (reason and hard/soft class, as 'kirim bounces' does):\n"
      "a hard bounce suppresses the address at once, soft bounces after 3 in 15 days.\n"
      "After 1,000 attempts, a campaign whose hard bounces pass 5% pauses itself.\n"
      "\n"
+     "One sender per campaign: a second 'kirim send' or 'kirim run' of a campaign that a\n"
+     "running sender holds refuses it (exit 75) and names the first.\n"
+     "\n"
      "Exit status: 0 when the run finished (whatever the outcomes), 130 when stopped,\n"
-     "78 for a configuration problem.\n"},
+     "75 when another sender holds the campaign, 78 for a configuration problem.\n"},
     {"domain", cmd_domain, "per-domain sending policies: connections, rates, warm-up",
      "Usage: kirim domain set PATTERN [--max-connections N] [--rate N/s|N/min|N/h]\n"
      "                        [--max-msgs-per-conn N] [--connect-rate N/min]\n"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kirim/log.h"
 #include "kirim/throttle.h"
@@ -59,10 +60,11 @@ struct pool_dest {
 	size_t queued;
 	unsigned conns, starting, idle;
 	/* When every route is bad and no session is left, the destination is down for a
-	 * while: jobs are handed back at once with the last failure instead of hammering
-	 * it with connects. */
-	uint64_t down_until; /* uv_now() ms */
-	struct smtp_result down;
+	 * while (or the adaptive throttle suspends it): jobs are handed back at once,
+	 * ABORTED (never sent: no attempt), with the last failure as the reason, instead of
+	 * hammering it with connects. */
+	uint64_t down_until;     /* uv_now() ms */
+	struct smtp_result down; /* the last failure: its facts, as a session reported them */
 	char down_ecode[16], down_text[256];
 	/* On the pool's list of destinations waiting for a global slot, since (uv_now() ms;
 	 * 0 once it has a session). */
@@ -128,8 +130,8 @@ dest_route(struct pool_dest *d, uint64_t now)
 	return n ? best[d->turn++ % n] : NULL;
 }
 
-/* dest_set_down - keep r (its strings copied) as the failure the destination's jobs get
- * while it is down or suspended */
+/* dest_set_down - keep r (its strings copied) as the reason given with the jobs handed
+ * back (ABORTED, dest_fail_down) while the destination is down or suspended */
 static void
 dest_set_down(struct pool_dest *d, const struct smtp_result *r)
 {
@@ -332,6 +334,41 @@ fail_job(struct pool_dest *d, struct smtp_job *job, const struct smtp_result *r)
 		p->cbs.job_done(p->owner, job, r, &ci);
 }
 
+/* dest_fail_down - hand back a job that d cannot take now (down or suspended): ABORTED,
+ * with the last failure's facts, saying until when, so the owner neither counts an
+ * attempt nor offers it again before pool_dest_retry_in */
+static void
+dest_fail_down(struct pool_dest *d, struct smtp_job *job)
+{
+	double left = pool_dest_retry_in(d);
+	time_t until = time(NULL) + (time_t)(left + 0.999);
+	struct tm tm;
+	char when[32] = "?";
+	if (gmtime_r(&until, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	char text[sizeof(d->down_text) + 400];
+	snprintf(text, sizeof(text), "destination %.255s down until %s (%.0f s): %s", d->name, when,
+	         left, d->down_text);
+	struct smtp_result r = d->down;
+	r.text = text;
+	r.flags |= SMTP_RESULT_ABORTED;
+	fail_job(d, job, &r);
+}
+
+/* dest_push_front - put a job back at the head of d's queue (a session gave it back
+ * unsent: it goes first on the next one) */
+static void
+dest_push_front(struct pool_dest *d, struct smtp_job *job)
+{
+	struct qnode *q = xmalloc(sizeof(*q));
+	q->job = job;
+	q->next = d->head;
+	d->head = q;
+	if (d->tail == NULL)
+		d->tail = q;
+	d->queued++;
+}
+
 static struct smtp_job *
 dest_pop(struct pool_dest *d)
 {
@@ -356,6 +393,15 @@ dest_fail_queue(struct pool_dest *d, const struct smtp_result *r)
 		fail_job(d, job, r);
 }
 
+/* dest_down_queue - hand back every queued job while d is down or suspended */
+static void
+dest_down_queue(struct pool_dest *d)
+{
+	struct smtp_job *job;
+	while ((job = dest_pop(d)) != NULL)
+		dest_fail_down(d, job);
+}
+
 static void
 on_tls(struct smtp_session *s, void *owner, const char *version, const char *cipher, int verified)
 {
@@ -378,6 +424,16 @@ dest_next(struct pool_dest *d)
 {
 	if (d->p->shutdown || d->queued == 0 || d->busy >= dest_conns(d) || dest_suspended(d))
 		return NULL;
+	/* The last look before the wire: a job its owner no longer wants sent (pool_cbs.keep)
+	 * comes back unsent, without taking a token. The owner's callbacks only record. */
+	while (d->queued && d->p->cbs.keep && !d->p->cbs.keep(d->p->owner, d->head->job)) {
+		struct smtp_job *job = dest_pop(d);
+		fail_job(d, job,
+		         &(struct smtp_result){SMTP_STAGE_CONNECT, 0, "", "withdrawn by its owner",
+		                               SMTP_RESULT_ABORTED});
+	}
+	if (d->queued == 0)
+		return NULL;
 	double w = dest_take(d);
 	if (w > 0) {
 		dest_wake(d, w);
@@ -399,16 +455,15 @@ dest_changed(struct pool_dest *d, enum throttle_change ch)
 	         d->aimd.rate, d->aimd.conns, d->aimd.last);
 	if (ch == THROTTLE_SUSPENDED) {
 		/* Jobs waiting now, and those submitted until the suspension ends, are handed
-		 * back deferred (a local refusal before MAIL: never the recipient's fault). */
+		 * back unsent (ABORTED: no attempt; a local refusal before MAIL, never the
+		 * recipient's fault). */
 		double left = throttle_aimd_suspended(&d->aimd, now);
 		char text[sizeof(d->down_text)];
-		snprintf(text, sizeof(text),
-		         "destination suspended for %.0f s by the adaptive throttle: %s", left,
-		         d->aimd.last);
+		snprintf(text, sizeof(text), "adaptive throttle: %s", d->aimd.last);
 		dest_set_down(d, &(struct smtp_result){SMTP_STAGE_CONNECT, 0, "4.7.0", text,
 		                                       SMTP_RESULT_LOCAL});
 		d->down_until = uv_now(p->loop) + (uint64_t)(left * 1000.0);
-		dest_fail_queue(d, &d->down);
+		dest_down_queue(d);
 	} else if (!p->shutdown) {
 		dest_wake(d, 0); /* more room, perhaps: look again from the loop */
 	}
@@ -456,6 +511,16 @@ on_want_job(struct smtp_session *s, void *owner)
 	return job;
 }
 
+/* conn_requeues - whether a job a session gives back with r goes back to the head of the
+ * destination's queue instead of to the owner: the session took it but never sent it
+ * (ABORTED; the pool never aborts a session in a transaction), and the pool still takes
+ * work. The next session carries it, or it comes back when the destination is down. */
+static bool
+conn_requeues(const struct conn *c, const struct smtp_result *r)
+{
+	return (r->flags & SMTP_RESULT_ABORTED) && !c->d->p->shutdown;
+}
+
 static void
 on_rcpt(struct smtp_session *s, void *owner, struct smtp_job *job, size_t i,
         const struct smtp_result *r)
@@ -463,6 +528,8 @@ on_rcpt(struct smtp_session *s, void *owner, struct smtp_job *job, size_t i,
 	struct conn *c = owner;
 	struct pool_conn_info ci;
 	(void)s;
+	if (conn_requeues(c, r))
+		return; /* not the final fact: the job goes out again */
 	conn_info(c, &ci);
 	if (c->d->p->cbs.rcpt)
 		c->d->p->cbs.rcpt(c->d->p->owner, job, i, r, &ci);
@@ -475,9 +542,15 @@ on_job_done(struct smtp_session *s, void *owner, struct smtp_job *job, const str
 	struct conn *c = owner;
 	struct pool_conn_info ci;
 	(void)s;
+	if (conn_requeues(c, r)) {
+		log_debug("pool dest=%s host=%s requeued: %s", c->d->name, c->route->host, r->text);
+		dest_push_front(c->d, job);
+		dest_wake(c->d, 0); /* from the loop: the session is failing under us */
+		return;
+	}
 	conn_info(c, &ci);
 	if (r->code >= 200 && r->code < 600 &&
-	    !(r->flags & (SMTP_RESULT_CONN_LOST | SMTP_RESULT_TIMEOUT)))
+	    !(r->flags & (SMTP_RESULT_CONN_LOST | SMTP_RESULT_TIMEOUT | SMTP_RESULT_ABORTED)))
 		c->done++;
 	if (c->d->p->cbs.job_done)
 		c->d->p->cbs.job_done(c->d->p->owner, job, r, &ci);
@@ -550,9 +623,14 @@ dest_start(struct pool_dest *d, struct route *rt)
 	c->state = C_STARTING;
 	c->s = smtp_session_new(p->loop, &d->session, &pool_session_cbs, c, err, sizeof(err));
 	if (c->s == NULL) {
-		struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", err, SMTP_RESULT_LOCAL};
+		/* No session can be made (the TLS settings): down for a while, like a
+		 * destination whose every route failed; nothing was sent, nothing counted. */
+		log_warn("pool dest=%s cannot start a session: %s", d->name, err);
 		free(c);
-		dest_fail_queue(d, &r);
+		dest_set_down(
+		    d, &(struct smtp_result){SMTP_STAGE_CONNECT, 0, "", err, SMTP_RESULT_LOCAL});
+		d->down_until = uv_now(p->loop) + POOL_DOWN_MS;
+		dest_down_queue(d);
 		return;
 	}
 	c->next = p->all;
@@ -672,7 +750,7 @@ dest_kick(struct pool_dest *d)
 		d->down_until = until;
 		log_info("pool dest=%s down for %llu s: %s", d->name,
 		         (unsigned long long)((until - now + 999) / 1000), d->down_text);
-		dest_fail_queue(d, &d->down);
+		dest_down_queue(d);
 	}
 }
 
@@ -762,6 +840,15 @@ pool_dest_info(const struct pool_dest *d, struct pool_dest_info *out)
 	out->change = d->change;
 }
 
+double
+pool_dest_retry_in(const struct pool_dest *d)
+{
+	uint64_t now = uv_now(d->p->loop);
+	double down = d->down_until > now ? (double)(d->down_until - now) / 1000.0 : 0;
+	double susp = d->limits.adaptive ? throttle_aimd_suspended(&d->aimd, pool_now(d->p)) : 0;
+	return down > susp ? down : susp;
+}
+
 void
 pool_submit(struct pool_dest *d, struct smtp_job *job)
 {
@@ -772,7 +859,7 @@ pool_submit(struct pool_dest *d, struct smtp_job *job)
 		return;
 	}
 	if (d->down_until && uv_now(d->p->loop) < d->down_until) {
-		fail_job(d, job, &d->down);
+		dest_fail_down(d, job);
 		return;
 	}
 	struct qnode *q = xmalloc(sizeof(*q));

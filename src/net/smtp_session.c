@@ -282,22 +282,45 @@ return_job(struct smtp_session *s, struct smtp_job *job, const struct smtp_resul
 		s->cbs.job_done(s, s->owner, job, r);
 }
 
-/* Hand back the current job, the job waiting for RSET and every queued job. */
+/*
+ * Hand back the job waiting for RSET and every queued job. They were never sent, so they
+ * come back flagged ABORTED whatever ended the session (r), with its facts (stage, code,
+ * ecode, flags) and a text that says those are the session's, not theirs.
+ */
 static void
-return_all_jobs(struct smtp_session *s, const struct smtp_result *r)
+return_unsent_jobs(struct smtp_session *s, const struct smtp_result *r)
 {
-	finish_job(s, r);
+	if (s->next == NULL && s->nqueue == 0)
+		return;
+	struct smtp_result unsent = *r;
+	char text[sizeof(s->why_text) + 400];
+	if (!(r->flags & SMTP_RESULT_ABORTED)) {
+		snprintf(text, sizeof(text),
+		         "session to %.300s ended before this message was sent: %s", s->host,
+		         r->text ? r->text : "");
+		unsent.text = text;
+		unsent.flags |= SMTP_RESULT_ABORTED;
+	}
 	if (s->next) {
 		struct smtp_job *j = s->next;
 		s->next = NULL;
-		return_job(s, j, r);
+		return_job(s, j, &unsent);
 	}
 	while (s->nqueue > 0) {
 		struct smtp_job *j = s->queue[0];
 		memmove(s->queue, s->queue + 1, (s->nqueue - 1) * sizeof(*s->queue));
 		s->nqueue--;
-		return_job(s, j, r);
+		return_job(s, j, &unsent);
 	}
+}
+
+/* Hand back the current job with r, its own result (it was on the wire: an attempt),
+ * then the jobs never sent (return_unsent_jobs). */
+static void
+return_all_jobs(struct smtp_session *s, const struct smtp_result *r)
+{
+	finish_job(s, r);
+	return_unsent_jobs(s, r);
 }
 
 /*
@@ -354,6 +377,11 @@ on_close(uv_handle_t *h)
 	struct smtp_session *s = h->data;
 	if (--s->open_handles > 0)
 		return;
+	/* Every path that closes hands its jobs back first; should a job not yet started be
+	 * left, it still comes back (job_done once per job, whatever happens). */
+	struct smtp_result r = {SMTP_STAGE_QUIT, 0, "",
+	                        "session closed before this message was sent", SMTP_RESULT_ABORTED};
+	return_unsent_jobs(s, &r);
 	if (s->cbs.closed)
 		s->cbs.closed(s, s->owner, &s->why);
 	tls_conn_free(s->tls);
@@ -1309,8 +1337,11 @@ smtp_session_connect(struct smtp_session *s, const struct sockaddr *addr, const 
 void
 smtp_session_submit(struct smtp_session *s, struct smtp_job *job)
 {
-	if (s->closing) {
-		struct smtp_result r = {state_stage[s->state], 0, "", "session closed",
+	if (s->closing || s->state == SMTP_S_QUIT) {
+		/* QUIT is sent (the idle timeout, or the job cap): nothing queued would ever
+		 * start, so the job comes back now instead of being lost with the session. */
+		struct smtp_result r = {state_stage[s->state], 0, "",
+		                        s->closing ? "session closed" : "session closing",
 		                        SMTP_RESULT_ABORTED};
 		return_job(s, job, &r);
 		return;

@@ -63,6 +63,7 @@ enum stmt_id {
 	Q_MSG_RECOVER,
 	Q_MSG_CLAIM,
 	Q_MSG_CONTACT,
+	Q_MSG_WITHDRAW,
 	Q_MSG_RESULT,
 	Q_EVENT_INSERT,
 	Q_CAMPAIGN_COUNTS,
@@ -178,15 +179,30 @@ static const char *const stmt_sql[Q__COUNT] = {
                        * messages, so its connections stay busy instead of churning. */
                       " WHERE m.list_id = ?2 ORDER BY c.domain, m.contact_id"
                       " ON CONFLICT DO NOTHING",
-    [Q_MSG_RECOVER] = "UPDATE messages SET state = 'queued' WHERE campaign_id = ?1"
-                      " AND state = 'claimed'",
-    [Q_MSG_CLAIM] = "UPDATE messages SET state = 'claimed', claimed_at = ?2"
+    /* Claims whose sender is gone (no senders row: it was judged dead and forgotten,
+     * or the claim predates the senders table). A live sender's claims stay. */
+    [Q_MSG_RECOVER] = "UPDATE messages SET state = 'queued', claimed_by = NULL"
+                      " WHERE campaign_id = ?1 AND state = 'claimed' AND (claimed_by IS NULL"
+                      " OR claimed_by NOT IN (SELECT id FROM senders))",
+    [Q_MSG_CLAIM] = "UPDATE messages SET state = 'claimed', claimed_at = ?2, claimed_by = ?4"
                     " WHERE id IN (SELECT id FROM messages WHERE campaign_id = ?1"
                     " AND state = 'queued' AND next_attempt_at <= ?2"
                     " ORDER BY next_attempt_at, id LIMIT ?3)"
                     " RETURNING id, contact_id, attempts, queued_at",
-    [Q_MSG_CONTACT] = "SELECT email, attrs, domain FROM contacts WHERE id = ?1",
-    [Q_MSG_RESULT] = "UPDATE messages SET state = ?2, attempts = attempts + ?3,"
+    /*
+     * The contact of a claimed message, and whether it may still be mailed: its
+     * address's or domain's suppression (the reason), and whether it is still on
+     * the campaign's list (a list-scope unsubscribe, a list deleted). Checked at
+     * every claim, so a suppression committed while a message waits in the queue
+     * (first send or retry) is honoured.
+     */
+    [Q_MSG_CONTACT] = "SELECT c.email, c.attrs, c.domain, " SUPPRESSION_OF_C ","
+                      " EXISTS (SELECT 1 FROM list_members m WHERE m.contact_id = c.id"
+                      " AND m.list_id = (SELECT list_id FROM campaigns WHERE id = ?2))"
+                      " FROM contacts c WHERE c.id = ?1",
+    [Q_MSG_WITHDRAW] = "UPDATE messages SET state = 'suppressed', claimed_by = NULL,"
+                       " done_at = ?2, last_text = ?3 WHERE id = ?1",
+    [Q_MSG_RESULT] = "UPDATE messages SET state = ?2, claimed_by = NULL, attempts = attempts + ?3,"
                      " next_attempt_at = ?4, last_stage = ?5, last_code = ?6, last_ecode = ?7,"
                      " last_text = ?8, host = ?9, tls = ?10, dest = ?12, reason = ?13, class = ?14,"
                      " done_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?11 END"
@@ -203,11 +219,19 @@ static const char *const stmt_sql[Q__COUNT] = {
         "SELECT reason FROM suppressions WHERE value IN (?1, ?2) ORDER BY kind LIMIT 1",
 };
 
+/* Statements of the store's other files, prepared once on first use (store_prepare). */
+enum { STORE_XSTMT_MAX = 64 };
+
 struct store {
 	sqlite3 *db;
 	char *path;
 	int version;
 	sqlite3_stmt *stmt[Q__COUNT];
+	struct {
+		const char *sql; /* the caller's static string: its address is the key */
+		sqlite3_stmt *st;
+	} xstmt[STORE_XSTMT_MAX];
+	size_t nxstmt;
 	char errbuf[512];
 };
 
@@ -252,6 +276,28 @@ store_stmt(struct store *s, enum stmt_id id)
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 	}
+	return st;
+}
+
+/* store_prepare - sql (a static string) prepared once per store, reset and unbound */
+sqlite3_stmt *
+store_prepare(struct store *s, const char *sql)
+{
+	for (size_t i = 0; i < s->nxstmt; i++) {
+		if (s->xstmt[i].sql == sql) {
+			sqlite3_reset(s->xstmt[i].st);
+			sqlite3_clear_bindings(s->xstmt[i].st);
+			return s->xstmt[i].st;
+		}
+	}
+	assert(s->nxstmt < STORE_XSTMT_MAX); /* a bug: raise the cap */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		store_fail(s, "prepare");
+		return NULL;
+	}
+	s->xstmt[s->nxstmt].sql = sql;
+	s->xstmt[s->nxstmt++].st = st;
 	return st;
 }
 
@@ -411,6 +457,8 @@ store_close(struct store *s)
 		return;
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	for (size_t i = 0; i < s->nxstmt; i++)
+		sqlite3_finalize(s->xstmt[i].st);
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
@@ -1141,16 +1189,32 @@ store_messages_recover(struct store *s, int64_t campaign_id, int64_t *recovered)
 	return rc;
 }
 
+/* withdraw - a claimed message must not be mailed after all: suppressed, with why */
+static int
+withdraw(struct store *s, int64_t message_id, int64_t now, const char *why)
+{
+	sqlite3_stmt *st = store_stmt(s, Q_MSG_WITHDRAW);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, message_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, why, -1, SQLITE_TRANSIENT);
+	return store_step_done(s, st, "withdraw a suppressed message");
+}
+
 int
-store_messages_claim(struct store *s, int64_t campaign_id, int64_t now, int limit,
-                     store_claim_cb cb, void *arg)
+store_messages_claim(struct store *s, int64_t campaign_id, int64_t owner, int64_t now, int limit,
+                     store_claim_cb cb, void *arg, int *withdrawn)
 {
 	sqlite3_stmt *st = store_stmt(s, Q_MSG_CLAIM);
 	if (st == NULL)
 		return STORE_E_SQL;
+	*withdrawn = 0;
 	sqlite3_bind_int64(st, 1, campaign_id);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int(st, 3, limit);
+	if (owner > 0)
+		sqlite3_bind_int64(st, 4, owner);
 	/* RETURNING rows first, then the contacts: one statement at a time. */
 	int64_t(*ids)[4] = xcalloc((size_t)(limit > 0 ? limit : 1), sizeof(*ids));
 	int n = 0, rc;
@@ -1173,10 +1237,23 @@ store_messages_claim(struct store *s, int64_t campaign_id, int64_t now, int limi
 			break;
 		}
 		sqlite3_bind_int64(st, 1, ids[i][1]);
+		sqlite3_bind_int64(st, 2, campaign_id);
 		if (sqlite3_step(st) != SQLITE_ROW) {
 			sqlite3_reset(st);
 			ret = store_fail(s, "read a claimed message's contact");
 			break;
+		}
+		const char *supp = (const char *)sqlite3_column_text(st, 3);
+		bool member = sqlite3_column_int(st, 4) != 0;
+		if (supp || !member) {
+			char why[160];
+			snprintf(why, sizeof(why), "%s%s after the message was queued: not sent",
+			         supp ? "suppressed: " : "removed from the campaign's list",
+			         supp ? supp : "");
+			sqlite3_reset(st);
+			ret = withdraw(s, ids[i][0], now, why);
+			++*withdrawn;
+			continue;
 		}
 		struct store_claimed m = {
 		    .message_id = ids[i][0],

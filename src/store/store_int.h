@@ -20,6 +20,12 @@ struct store;
 sqlite3 *store_db(struct store *s);
 /* store_fail - record SQLite's last error for what; STORE_E_BUSY or STORE_E_SQL */
 int store_fail(struct store *s, const char *what);
+/*
+ * store_prepare - sql prepared once on s and kept until store_close (the key
+ * is the string's address: pass a static string), reset and with no
+ * bindings; NULL with store_errmsg set when it does not prepare
+ */
+sqlite3_stmt *store_prepare(struct store *s, const char *sql);
 /* store_now - the current Unix time, as every table stores it */
 int64_t store_now(void);
 

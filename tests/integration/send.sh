@@ -100,7 +100,11 @@ gen_list nobody.csv 5 nobody
 new_campaign nobody nobody
 run timeout 60 "$KIRIM" send nobody --relay "smtp://127.0.0.1:$(free_port)" --tls none --json
 eq "nothing listening: the run ends" "$RC" 0
-eq "nothing listening: deferred" "$(json 'j["deferred"]')" 5
+# Never on the wire (item 9 of #25): no attempt counted, queued again after the
+# destination's down time, with the reason.
+eq "nothing listening: queued, no attempt" "$(state_counts nobody) $(sql "SELECT max(attempts) FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='nobody'")" "queued=5 0"
+contains "nothing listening: why" "$(sql "SELECT DISTINCT last_text FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='nobody'")" "connection refused"
+eq "nothing listening: not due before the destination may be up" "$(sql "SELECT min(next_attempt_at) - strftime('%s','now') > 0 FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='nobody'")" 1
 
 # 3. Per-recipient outcomes in one pipelined transaction stream (aiosmtpd).
 printf 'email,first_name\nok1@x.test,A\nreject1@x.test,B\ndefer1@x.test,C\nok2@x.test,D\n' >mixed.csv
@@ -187,15 +191,15 @@ printf 'email\nsecure2@x.test\n' >sec2.csv
 new_campaign sec2 sec2
 printf 'wrong\n' >pw
 run env KIRIM_CONFIG="$TMP/tls.conf" "$KIRIM" send sec2 --json
-eq "wrong password: deferred, not bounced" "$(json 'j["deferred"], j["bounced"]')" "1 0"
-eq "wrong password recorded" "$(sql "SELECT last_stage, last_code FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='sec2'")" "auth|535"
+eq "wrong password: not bounced, queued again" "$(json 'j["bounced"]') $(state_counts sec2)" "0 queued=1"
+eq "wrong password recorded" "$(sql "SELECT last_code FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='sec2'")" "535"
 printf 's3cret\n' >pw
 sed -i 's|^ca_file.*||' tls.conf
 printf 'email\nsecure3@x.test\n' >sec3.csv
 "$KIRIM" import sec3.csv --list sec3 -q >/dev/null
 new_campaign sec3 sec3
 run env KIRIM_CONFIG="$TMP/tls.conf" "$KIRIM" send sec3 --json
-eq "unverifiable certificate: deferred" "$(json 'j["deferred"]')" 1
+eq "unverifiable certificate: queued again" "$(state_counts sec3)" "queued=1"
 contains "TLS failure recorded" "$(sql "SELECT last_text FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='sec3'")" "certificate"
 stop "$tlsserver"
 run "$KIRIM" send sec3 --relay "smtp://kirim@127.0.0.1:$port" --tls none

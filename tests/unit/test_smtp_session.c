@@ -467,8 +467,145 @@ test_connect_refused(void **state)
 	assert_int_equal(uv_loop_close(&run->loop), 0);
 	assert_int_equal(run->closed, 1);
 	assert_int_equal(run->jobs_done, 1);
-	expect_res(run, 0, 0, SMTP_STAGE_CONNECT, 0, "", SMTP_RESULT_CONN_LOST);
+	/* Never on the wire: no attempt (ABORTED), with the session's failure as the reason. */
+	expect_res(run, 0, 0, SMTP_STAGE_CONNECT, 0, "",
+	           SMTP_RESULT_CONN_LOST | SMTP_RESULT_ABORTED);
+	assert_non_null(strstr(run->job_res[0].text, "ended before this message was sent"));
 	assert_int_equal(run->connected, 0);
+	free(run);
+}
+
+/*
+ * Three jobs queued before connecting, and a server that breaks the session: the job in
+ * the transaction gets the real error (no ABORTED: an attempt), the ones behind it were
+ * never sent and come back ABORTED, saying why, not with that job's error.
+ */
+static void
+test_sink_jobs_behind_aborted(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label;
+		const char *o1, *o2, *o3; /* smtp-sink faults */
+		unsigned dot_ms;
+		enum smtp_stage stage; /* the first job's */
+		int code;
+		unsigned flag;
+	} cases[] = {
+	    {"disconnect at the dot", "-q.", NULL, NULL, 0, SMTP_STAGE_DOT, 0,
+	     SMTP_RESULT_CONN_LOST},
+	    {"timeout in state dot", "-W.:3", NULL, NULL, 400, SMTP_STAGE_DOT, 0,
+	     SMTP_RESULT_TIMEOUT},
+	    {"disconnect at the RSET after a refused RCPT", "-rRCPT", "-qRSET", NULL, 0,
+	     SMTP_STAGE_RCPT, 450, 0},
+	    {"421 to the RSET after a refused RCPT", "-rRCPT", "-QRSET", NULL, 0, SMTP_STAGE_RCPT,
+	     450, 0},
+	};
+	int bad = 0;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		int port = test_free_port(TEST_TCP);
+		pid_t pid = start_sink(port, cases[c].o1, cases[c].o2, cases[c].o3);
+		struct smtp_job jobs[3];
+		for (size_t i = 0; i < 3; i++)
+			jobs[i] = (struct smtp_job){.sender = "bounce@kirim.test",
+			                            .rcpts = one_rcpt,
+			                            .nrcpt = 1,
+			                            .data = sample_msg,
+			                            .len = sizeof(sample_msg) - 1};
+		struct run *run = new_run(jobs, 3);
+		struct smtp_session_config cfg;
+		base_config(&cfg);
+		if (cases[c].dot_ms)
+			cfg.timeouts.dot_ms = cases[c].dot_ms;
+		run_session_submit(run, &cfg, port, "sink.test");
+		test_server_stop(pid);
+		const struct rres *r = &run->job_res[0];
+		if (r->stage != cases[c].stage || r->code != cases[c].code ||
+		    (r->flags & cases[c].flag) != cases[c].flag ||
+		    (r->flags & SMTP_RESULT_ABORTED)) {
+			print_error("%s: job 0 got stage=%s code=%d flags=%#x text=\"%s\"; want "
+			            "stage=%s code=%d flags=%#x, not ABORTED\n",
+			            cases[c].label, smtp_session_stage_name(r->stage), r->code,
+			            r->flags, r->text, smtp_session_stage_name(cases[c].stage),
+			            cases[c].code, cases[c].flag);
+			bad++;
+		}
+		for (size_t j = 1; j < 3; j++) {
+			r = &run->job_res[j];
+			const struct rres *rr = find_res(run, j, 0);
+			if (!(r->flags & SMTP_RESULT_ABORTED) ||
+			    !(rr->flags & SMTP_RESULT_ABORTED) ||
+			    strstr(r->text,
+			           "session to sink.test ended before this message was sent") ==
+			        NULL) {
+				print_error(
+				    "%s: job %zu got stage=%s code=%d flags=%#x text=\"%s\"; "
+				    "want ABORTED, \"session to sink.test ended before this "
+				    "message was sent: ...\"\n",
+				    cases[c].label, j, smtp_session_stage_name(r->stage), r->code,
+				    r->flags, r->text);
+				bad++;
+			}
+		}
+		free(run);
+	}
+	if (bad)
+		fail_msg("%d wrong results", bad);
+}
+
+static void
+on_submit_timer(uv_timer_t *t)
+{
+	struct run *run = t->data;
+	uv_close((uv_handle_t *)t, NULL);
+	assert_non_null(run->s); /* still waiting for the reply to QUIT */
+	assert_int_equal(smtp_session_state(run->s), SMTP_S_QUIT);
+	run->njobs = 2;
+	run->next = 2;
+	smtp_session_submit(run->s, &run->jobs[1]);
+}
+
+/*
+ * A job submitted after the idle timeout sent QUIT (an owner that has not heard yet)
+ * must come back, ABORTED: job_done once per job, whatever happens to the connection.
+ */
+static void
+test_submit_while_quitting(void **state)
+{
+	(void)state;
+	int port = test_free_port(TEST_TCP);
+	pid_t pid = start_sink(port, "-WQUIT:1", NULL, NULL);
+	struct smtp_job jobs[2];
+	for (size_t i = 0; i < 2; i++)
+		jobs[i] = (struct smtp_job){.sender = "bounce@kirim.test",
+		                            .rcpts = one_rcpt,
+		                            .nrcpt = 1,
+		                            .data = sample_msg,
+		                            .len = sizeof(sample_msg) - 1};
+	struct run *run = new_run(jobs, 1);
+	run->close_after = 0; /* the idle timeout (300 ms) sends QUIT */
+	struct smtp_session_config cfg;
+	base_config(&cfg);
+	char err[256];
+	assert_int_equal(uv_loop_init(&run->loop), 0);
+	run->s = smtp_session_new(&run->loop, &cfg, &cbs, run, err, sizeof(err));
+	assert_non_null(run->s);
+	uv_timer_t t;
+	uv_timer_init(&run->loop, &t);
+	t.data = run;
+	uv_timer_start(&t, on_submit_timer, 600, 0);
+	struct sockaddr_in a;
+	uv_ip4_addr("127.0.0.1", port, &a);
+	smtp_session_connect(run->s, (struct sockaddr *)&a, "sink.test");
+	uv_run(&run->loop, UV_RUN_DEFAULT);
+	test_server_stop(pid);
+	assert_int_equal(uv_loop_close(&run->loop), 0);
+	assert_int_equal(run->closed, 1);
+	expect_res(run, 0, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
+	if (run->jobs_done != 2)
+		fail_msg("jobs done %zu, want 2: the job submitted during QUIT never came back",
+		         run->jobs_done);
+	expect_res(run, 1, 0, SMTP_STAGE_QUIT, 0, "", SMTP_RESULT_ABORTED);
 	free(run);
 }
 
@@ -908,6 +1045,8 @@ main(void)
 	    cmocka_unit_test(test_sink_data_disconnect),
 	    cmocka_unit_test(test_sink_data_timeout),
 	    cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_sink_jobs_behind_aborted),
+	    cmocka_unit_test(test_submit_while_quitting),
 	    cmocka_unit_test(test_starttls_opportunistic),
 	    cmocka_unit_test(test_starttls_verify_ok),
 	    cmocka_unit_test(test_starttls_verify_wrong_host),

@@ -1,0 +1,323 @@
+/* store_sender - senders and their leases, suppressions since, domain health (see store_sender.h). */
+#include "kirim/store_sender.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kirim/store.h"
+#include "kirim/store_serve.h"
+#include "store_int.h"
+
+static const char *
+col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? (const char *)t : "";
+}
+
+/* step_done - step st (no rows wanted) and reset it; 0 or a store error about what */
+static int
+step_done(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, what);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static void
+row_fill(sqlite3_stmt *st, struct store_sender_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	snprintf(r->host, sizeof(r->host), "%s", col_text(st, 1));
+	r->pid = sqlite3_column_int64(st, 2);
+	snprintf(r->proc_start, sizeof(r->proc_start), "%s", col_text(st, 3));
+	snprintf(r->command, sizeof(r->command), "%s", col_text(st, 4));
+	r->started_at = sqlite3_column_int64(st, 5);
+	r->lease_until = sqlite3_column_int64(st, 6);
+}
+
+#define ROW_COLS "id, host, pid, proc_start, command, started_at, lease_until"
+
+/* forget - sender id is dead: its row goes and the campaigns it held are free */
+static int
+forget(struct store *s, int64_t id)
+{
+	static const char free_sql[] = "UPDATE campaigns SET sender_id = NULL WHERE sender_id = ?1";
+	static const char del_sql[] = "DELETE FROM senders WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, free_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = step_done(s, st, "free a dead sender's campaigns");
+	if (rc < 0 || (st = store_prepare(s, del_sql)) == NULL)
+		return rc < 0 ? rc : STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(s, st, "forget a dead sender");
+}
+
+int
+store_sender_register(struct store *s, struct store_sender_row *me, store_sender_alive_cb alive,
+                      void *arg)
+{
+	static const char all_sql[] = "SELECT " ROW_COLS " FROM senders ORDER BY id";
+	static const char add_sql[] =
+	    "INSERT INTO senders(host, pid, proc_start, command, started_at, lease_until)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	int rc = store_begin(s);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = store_prepare(s, all_sql);
+	if (st == NULL) {
+		store_rollback(s);
+		return STORE_E_SQL;
+	}
+	/* The dead ones first, in a list: no write while the SELECT is open. */
+	int64_t dead[64];
+	size_t ndead = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ndead < 64) {
+		struct store_sender_row r;
+		row_fill(st, &r);
+		if (!alive(arg, &r))
+			dead[ndead++] = r.id;
+	}
+	sqlite3_reset(st);
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_fail(s, "read the senders");
+	for (size_t i = 0; rc == 0 && i < ndead; i++)
+		rc = forget(s, dead[i]);
+	if (rc == 0 && (st = store_prepare(s, add_sql)) == NULL)
+		rc = STORE_E_SQL;
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, me->host, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, me->pid);
+		sqlite3_bind_text(st, 3, me->proc_start, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, me->command, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, me->started_at);
+		sqlite3_bind_int64(st, 6, me->lease_until);
+		rc = step_done(s, st, "register this sender");
+	}
+	if (rc == 0) {
+		me->id = sqlite3_last_insert_rowid(store_db(s));
+		rc = store_commit(s);
+	}
+	if (rc < 0)
+		store_rollback(s);
+	return rc;
+}
+
+int
+store_sender_renew(struct store *s, int64_t id, int64_t lease_until)
+{
+	static const char sql[] = "UPDATE senders SET lease_until = ?2 WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, lease_until);
+	int rc = step_done(s, st, "renew this sender's lease");
+	return rc == 0 && sqlite3_changes(store_db(s)) == 0 ? STORE_E_NOTFOUND : rc;
+}
+
+int
+store_sender_release(struct store *s, int64_t id)
+{
+	int rc = store_begin(s);
+	if (rc == 0 && (rc = forget(s, id)) == 0)
+		rc = store_commit(s);
+	if (rc < 0)
+		store_rollback(s);
+	return rc;
+}
+
+int
+store_sender_hold(struct store *s, int64_t campaign_id, int64_t id, store_sender_alive_cb alive,
+                  void *arg, struct store_sender_row *holder)
+{
+	static const char who_sql[] =
+	    "SELECT s.id, s.host, s.pid, s.proc_start, s.command, s.started_at, s.lease_until"
+	    " FROM campaigns c JOIN senders s ON s.id = c.sender_id WHERE c.id = ?1";
+	static const char take_sql[] = "UPDATE campaigns SET sender_id = ?2 WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, who_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	struct store_sender_row r;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		row_fill(st, &r);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail(s, "read who sends the campaign");
+	if (rc == SQLITE_ROW && r.id != id) {
+		if (alive(arg, &r)) {
+			*holder = r;
+			return STORE_E_EXISTS;
+		}
+		if ((rc = forget(s, r.id)) < 0)
+			return rc;
+	}
+	if ((st = store_prepare(s, take_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_int64(st, 2, id);
+	return step_done(s, st, "hold the campaign");
+}
+
+int
+store_sender_suppressions_last(struct store *s, int64_t *last)
+{
+	static const char sql[] = "SELECT coalesce(max(id), 0) FROM suppressions";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*last = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, "read the last suppression");
+}
+
+int
+store_sender_suppressions(struct store *s, int64_t *after, store_sender_supp_cb cb, void *arg)
+{
+	static const char sql[] =
+	    "SELECT id, kind = 'domain', value FROM suppressions WHERE id > ?1 ORDER BY id";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, *after);
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*after = sqlite3_column_int64(st, 0);
+		ret = cb(arg, sqlite3_column_int(st, 1) != 0, col_text(st, 2));
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read new suppressions");
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* Whether a campaign's unsubscribe removes from its list only: that list's id, else 0. */
+#define LIST_SCOPE_OF(c)                                                                           \
+	"CASE WHEN json_valid(" c ".options) AND json_extract(" c ".options,"                    \
+	" '$.unsubscribe_scope') = 'list' THEN " c ".list_id ELSE 0 END"
+
+int
+store_sender_removals(struct store *s, int64_t since, store_removal_cb cb, void *arg)
+{
+	/* events_type_ts finds them; only list-scope ones (the others are suppressions). */
+	static const char sql[] = "SELECT c.list_id, m.contact_id FROM events e"
+	                          " JOIN messages m ON m.id = e.message_id"
+	                          " JOIN campaigns c ON c.id = m.campaign_id"
+	                          " WHERE e.type = 'unsubscribe' AND e.ts >= ?1"
+	                          " AND " LIST_SCOPE_OF("c") " <> 0";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, since);
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = cb(arg, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read list removals");
+	sqlite3_reset(st);
+	return ret;
+}
+
+int
+store_sender_journal(struct store *s, int64_t *after, store_removal_cb cb, void *arg)
+{
+	static const char scope_sql[] = "SELECT " LIST_SCOPE_OF("c") " FROM campaigns c WHERE c.id = ?1";
+	char path[PATH_MAX + 16];
+	struct stat sb;
+	store_serve_journal_path(store_path(s), path, sizeof(path));
+	if (stat(path, &sb) < 0)
+		return 0; /* no kirim serve has journaled anything */
+	sqlite3 *j = NULL;
+	sqlite3_stmt *st = NULL;
+	/* A connection of its own, read-only: the journal is another file. Opened per look
+	 * (about once a second): a kirim serve may create or replace the file meanwhile. */
+	if (sqlite3_open_v2(path, &j, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(j, 1000) != SQLITE_OK ||
+	    sqlite3_prepare_v2(j,
+	                       "SELECT id, campaign_id, contact_id FROM unsubscribes WHERE id > ?1"
+	                       " ORDER BY id",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		/* Not a journal yet (being created): nothing to read this time. */
+		sqlite3_close(j);
+		return 0;
+	}
+	sqlite3_bind_int64(st, 1, *after);
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		int64_t camp = sqlite3_column_int64(st, 1), contact = sqlite3_column_int64(st, 2);
+		sqlite3_stmt *q = store_prepare(s, scope_sql);
+		if (q == NULL) {
+			ret = STORE_E_SQL;
+			break;
+		}
+		sqlite3_bind_int64(q, 1, camp);
+		int qrc = sqlite3_step(q);
+		int64_t list_id = qrc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+		sqlite3_reset(q);
+		if (qrc != SQLITE_ROW && qrc != SQLITE_DONE) {
+			ret = store_fail(s, "read an unsubscribe's campaign");
+			break;
+		}
+		*after = id;
+		ret = cb(arg, list_id, contact);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(j);
+	return ret;
+}
+
+int
+store_sender_delivered(struct store *s, const char *domain, int64_t ts)
+{
+	static const char sql[] =
+	    "INSERT INTO domain_health(domain, delivered_at) VALUES (?1, ?2)"
+	    " ON CONFLICT(domain) DO UPDATE SET delivered_at = max(coalesce(delivered_at, 0),"
+	    " excluded.delivered_at), nxdomain_first = NULL, nxdomain_last = NULL";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ts);
+	return step_done(s, st, "record a domain's delivery");
+}
+
+int
+store_sender_nxdomain(struct store *s, const char *domain, int64_t now, int64_t stale_s,
+                      struct store_domain_health *out)
+{
+	/* A run of NXDOMAIN answers starts again when its last one is stale: the domain
+	 * answered (or nobody asked) in between. */
+	static const char sql[] =
+	    "INSERT INTO domain_health(domain, nxdomain_first, nxdomain_last) VALUES (?1, ?2, ?2)"
+	    " ON CONFLICT(domain) DO UPDATE SET"
+	    " nxdomain_first = CASE WHEN nxdomain_first IS NULL OR nxdomain_last < ?2 - ?3"
+	    " THEN ?2 ELSE nxdomain_first END, nxdomain_last = ?2"
+	    " RETURNING coalesce(delivered_at, 0), nxdomain_first, nxdomain_last";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, stale_s);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->delivered_at = sqlite3_column_int64(st, 0);
+		out->nxdomain_first = sqlite3_column_int64(st, 1);
+		out->nxdomain_last = sqlite3_column_int64(st, 2);
+	}
+	/* RETURNING: the statement is finished only once stepped to its end. */
+	while (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "record a domain's NXDOMAIN answer");
+}
