@@ -11,11 +11,14 @@
  * returned original.
  *
  * A small lenient MIME walker lives here (header unfolding, nested
- * multiparts up to DSN_DEPTH_MAX, quoted-printable and base64). Pure code:
- * no I/O, no globals, no logging. Every input (malformed, truncated, huge,
- * deeply nested) gives a report; what cannot be read is DSN_UNPARSEABLE with
- * a one-line reason. The report owns all its strings; free it with
- * dsn_report_free.
+ * multiparts up to DSN_DEPTH_MAX, quoted-printable and base64). Amazon SES
+ * notifications (JSON, bare or in an SNS envelope's Message) are read as
+ * JSON by jansson, from a line of the readable text that opens with '{' (at
+ * most DSN_SES_TRIES such lines are tried); no jansson type crosses this
+ * header. Pure code: no I/O, no globals, no logging. Every input
+ * (malformed, truncated, huge, deeply nested) gives a report; what cannot
+ * be read is DSN_UNPARSEABLE with a one-line reason. The report owns all its
+ * strings; free it with dsn_report_free.
  */
 #ifndef KIRIM_DSN_H
 #define KIRIM_DSN_H
@@ -31,6 +34,7 @@ enum {
 	DSN_PARTS_MAX = 1000,             /* most MIME parts read */
 	DSN_RCPT_MAX = 1000,              /* most recipients reported */
 	DSN_INPUT_MAX = 32 * 1024 * 1024, /* biggest message read */
+	DSN_SES_TRIES = 8,                /* lines opening with '{' tried as SES JSON */
 };
 
 enum dsn_kind { DSN_BOUNCE, DSN_COMPLAINT, DSN_AUTOREPLY, DSN_NOT_BOUNCE, DSN_UNPARSEABLE };

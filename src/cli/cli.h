@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <sysexits.h>
 
+#include <jansson.h>
+
 struct store;
 struct buf;
 
@@ -52,8 +54,36 @@ int cli_exit_for_store(int rc);
 const char *cli_num(char out[32], uint64_t n);
 /* cli_time - format a Unix time as "YYYY-MM-DD HH:MM:SS" UTC into out (32 bytes) */
 const char *cli_time(char out[32], int64_t t);
-/* cli_json_str - append a JSON string to b (NULL prints null) */
-void cli_json_str(struct buf *b, const char *s);
+/*
+ * --json output is built as jansson values (the helpers below never return NULL) and
+ * printed by cli_json_print, so every string is escaped as RFC 8259 says.
+ */
+/* cli_json_text - s as a JSON string, null when s is NULL; bytes that are not UTF-8
+ * are read as Latin-1 (a JSON text is UTF-8) */
+json_t *cli_json_text(const char *s);
+/* cli_json_textn - the same for n bytes that may hold NULs */
+json_t *cli_json_textn(const char *s, size_t n);
+/* cli_json_opt - s as a JSON string, null when s is NULL or empty */
+json_t *cli_json_opt(const char *s);
+/* cli_json_time - a Unix time as a "YYYY-MM-DD HH:MM:SS" (UTC) string */
+json_t *cli_json_time(int64_t t);
+/* cli_json_number - v as printf's fmt ("%.6g", "%.3f") writes it: an integer when fmt
+ * writes neither a point nor an exponent, else a real; null when v is not finite */
+json_t *cli_json_number(double v, const char *fmt);
+/* cli_json_parse - stored JSON text (a contact's attributes, a campaign's headers) as a
+ * value; the text as a string if it does not parse */
+json_t *cli_json_parse(const char *text);
+/* cli_json_print - print v compact on one line of standard output and release it */
+void cli_json_print(json_t *v);
+/*
+ * A JSON array written one element at a time into rows as its text ("[a,b,..."): kirim
+ * suppress list and kirim contacts search can list millions of rows, and a jansson array
+ * of them would take several times the memory of their text.
+ */
+/* cli_json_rows_add - append v (released) to the array in rows */
+void cli_json_rows_add(struct buf *rows, json_t *v);
+/* cli_json_rows_print - print the array in rows on one line of standard output, free rows */
+void cli_json_rows_print(struct buf *rows);
 /* cli_read_file - the whole file (or stdin for "-"), at most max bytes, NUL-terminated;
  * NULL with a sentence in err */
 char *cli_read_file(const char *path, size_t max, size_t *len, char *err, size_t errsz);

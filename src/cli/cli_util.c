@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "kirim/log.h"
 #include "kirim/store.h"
 #include "kirim/store_file.h"
+#include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
 
 const struct cli_command *
@@ -217,13 +219,110 @@ cli_time(char out[32], int64_t t)
 	return out;
 }
 
-void
-cli_json_str(struct buf *b, const char *s)
+json_t *
+cli_json_textn(const char *s, size_t n)
 {
 	if (s == NULL)
-		buf_adds(b, "null");
-	else
-		buf_json_string(b, s, strlen(s));
+		return json_null();
+	if (utf8_valid(s, n))
+		return json_stringn(s, n);
+	struct buf u = BUF_INIT;
+	utf8_from_latin1(&u, s, n);
+	json_t *v = json_stringn(u.data ? u.data : "", u.len);
+	buf_free(&u);
+	return v;
+}
+
+json_t *
+cli_json_text(const char *s)
+{
+	return cli_json_textn(s, s ? strlen(s) : 0);
+}
+
+json_t *
+cli_json_opt(const char *s)
+{
+	return cli_json_text(s && *s ? s : NULL);
+}
+
+json_t *
+cli_json_time(int64_t t)
+{
+	char out[32];
+	return json_string(cli_time(out, t));
+}
+
+json_t *
+cli_json_number(double v, const char *fmt)
+{
+	if (!isfinite(v))
+		return json_null();
+	char t[64];
+	snprintf(t, sizeof(t), fmt, v);
+	if (strpbrk(t, ".eE") == NULL)
+		return json_integer(strtoll(t, NULL, 10));
+	return json_real(strtod(t, NULL));
+}
+
+json_t *
+cli_json_parse(const char *text)
+{
+	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+	return v ? v : cli_json_text(text);
+}
+
+/* JSON_REAL_PRECISION(15): a real made by cli_json_number prints as its format wrote it. */
+#define CLI_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* jansson's dump callbacks: to a struct buf, to standard output (errors are not JSON's to
+ * report: a failed write shows in the exit status of whatever reads it) */
+static int
+cli_json_to_buf(const char *s, size_t n, void *arg)
+{
+	buf_add(arg, s, n);
+	return 0;
+}
+
+static int
+cli_json_to_stdout(const char *s, size_t n, void *arg)
+{
+	(void)arg;
+	fwrite(s, 1, n, stdout);
+	return 0;
+}
+
+/* cli_json_dump - write v compact through cb and release it */
+static void
+cli_json_dump(json_t *v, json_dump_callback_t cb, void *arg)
+{
+	/* NULL: a json_pack that failed, which only running out of memory can do. */
+	if (v == NULL || json_dump_callback(v, cb, arg, CLI_JSON_FLAGS) < 0) {
+		fputs("kirim: cannot build the JSON output (out of memory)\n", stderr);
+		abort();
+	}
+	json_decref(v);
+}
+
+void
+cli_json_print(json_t *v)
+{
+	cli_json_dump(v, cli_json_to_stdout, NULL);
+	putchar('\n');
+}
+
+void
+cli_json_rows_add(struct buf *rows, json_t *v)
+{
+	buf_addc(rows, rows->len ? ',' : '[');
+	cli_json_dump(v, cli_json_to_buf, rows);
+}
+
+void
+cli_json_rows_print(struct buf *rows)
+{
+	fputs(rows->len ? rows->data : "[", stdout);
+	fputs("]\n", stdout);
+	buf_free(rows);
 }
 
 bool

@@ -214,15 +214,14 @@ bounces_ingest_cmd(struct cli *c, int argc, char **argv)
 	struct bounces_stats bs;
 	bounces_stats(in.b, &bs);
 	if (c->json) {
-		printf("{\"messages\":%llu,\"recorded\":%llu,\"complaints\":%llu,\"unsubscribed\":%"
-		       "llu,"
-		       "\"autoreplies\":%llu,\"not_bounces\":%llu,\"unmatched\":%llu,"
-		       "\"unparseable\":%llu,\"suppressed\":%llu,\"failed_files\":%lu}\n",
-		       (unsigned long long)bs.messages, (unsigned long long)bs.recorded,
-		       (unsigned long long)bs.complaints, (unsigned long long)bs.unsubscribed,
-		       (unsigned long long)bs.autoreplies, (unsigned long long)bs.not_bounces,
-		       (unsigned long long)bs.unmatched, (unsigned long long)bs.unparseable,
-		       (unsigned long long)bs.suppressed, in.files_failed);
+		cli_json_print(json_pack(
+		    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "messages",
+		    (json_int_t)bs.messages, "recorded", (json_int_t)bs.recorded, "complaints",
+		    (json_int_t)bs.complaints, "unsubscribed", (json_int_t)bs.unsubscribed,
+		    "autoreplies", (json_int_t)bs.autoreplies, "not_bounces",
+		    (json_int_t)bs.not_bounces, "unmatched", (json_int_t)bs.unmatched,
+		    "unparseable", (json_int_t)bs.unparseable, "suppressed",
+		    (json_int_t)bs.suppressed, "failed_files", (json_int_t)in.files_failed));
 	} else if (!c->quiet) {
 		printf(
 		    "%llu message%s: %llu bounce%s recorded, %llu complaint%s, %llu unsubscribe%s, "

@@ -78,8 +78,8 @@ campaign_create(struct cli *c, const char *name, const char *list, const char *t
 		goto out;
 	}
 	if (c->json)
-		printf("{\"name\":\"%s\",\"id\":%lld,\"state\":\"draft\"}\n", sc.name,
-		       (long long)sc.id);
+		cli_json_print(json_pack("{s:o,s:I,s:s}", "name", cli_json_text(sc.name), "id",
+		                         (json_int_t)sc.id, "state", "draft"));
 	else
 		printf("Created campaign '%s' (draft): list '%s' (%lld members), template '%s' "
 		       "version %d, from %s.\nSee a message with: kirim preview %s --to ADDRESS\n",
@@ -92,35 +92,23 @@ out:
 	return rc;
 }
 
-static void
-campaign_json(struct buf *b, const struct store_campaign *sc)
+/* campaign_json - one campaign as a JSON object */
+static json_t *
+campaign_json(const struct store_campaign *sc)
 {
-	char when[32];
-	buf_adds(b, "{\"name\":");
-	cli_json_str(b, sc->name);
-	buf_printf(b, ",\"id\":%lld,\"state\":", (long long)sc->id);
-	cli_json_str(b, sc->state);
-	buf_adds(b, ",\"list\":");
-	cli_json_str(b, sc->list);
-	buf_adds(b, ",\"template\":");
-	cli_json_str(b, sc->template_name);
-	buf_printf(b, ",\"template_version\":%d,\"from_name\":", sc->template_version);
-	cli_json_str(b, sc->from_name);
-	buf_adds(b, ",\"from\":");
-	cli_json_str(b, sc->from_addr);
-	buf_adds(b, ",\"reply_to\":");
-	cli_json_str(b, sc->reply_to[0] ? sc->reply_to : NULL);
-	buf_printf(b, ",\"headers\":%s,\"options\":%s,\"state_reason\":",
-	           sc->headers ? sc->headers : "[]", sc->options ? sc->options : "{}");
-	cli_json_str(b, sc->state_reason[0] ? sc->state_reason : NULL);
-	buf_adds(b, ",\"created_at\":");
-	cli_json_str(b, cli_time(when, sc->created_at));
-	buf_addc(b, '}');
+	return json_pack(
+	    "{s:o,s:I,s:o,s:o,s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name",
+	    cli_json_text(sc->name), "id", (json_int_t)sc->id, "state", cli_json_text(sc->state),
+	    "list", cli_json_text(sc->list), "template", cli_json_text(sc->template_name),
+	    "template_version", sc->template_version, "from_name", cli_json_text(sc->from_name),
+	    "from", cli_json_text(sc->from_addr), "reply_to", cli_json_opt(sc->reply_to), "headers",
+	    cli_json_parse(sc->headers ? sc->headers : "[]"), "options",
+	    cli_json_parse(sc->options ? sc->options : "{}"), "state_reason",
+	    cli_json_opt(sc->state_reason), "created_at", cli_json_time(sc->created_at));
 }
 
 struct campaign_out {
-	struct cli *c;
-	struct buf json;
+	json_t *json; /* --json: the rows; NULL for text */
 	int n;
 };
 
@@ -129,10 +117,8 @@ campaign_row(void *arg, const struct store_campaign *sc)
 {
 	struct campaign_out *o = arg;
 	char when[32];
-	if (o->c->json) {
-		if (o->n)
-			buf_addc(&o->json, ',');
-		campaign_json(&o->json, sc);
+	if (o->json) {
+		json_array_append_new(o->json, campaign_json(sc));
 	} else {
 		if (o->n == 0)
 			printf("%-24s %-10s %-20s %-20s %s\n", "CAMPAIGN", "STATE", "LIST",
@@ -216,14 +202,14 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 		if (nargs != 1)
 			rc = cli_usage("campaign", "create takes one campaign name");
 		else {
-			char options[128];
-			snprintf(
-			    options, sizeof(options),
-			    "{\"track_opens\":%s,\"track_clicks\":%s,\"unsubscribe_scope\":\"%s\"}",
-			    track_opens ? "true" : "false", track_clicks ? "true" : "false",
-			    scope ? scope : "all");
+			json_t *o =
+			    json_pack("{s:b,s:b,s:s}", "track_opens", track_opens, "track_clicks",
+			              track_clicks, "unsubscribe_scope", scope ? scope : "all");
+			char *options = json_dumps(o, JSON_COMPACT);
+			json_decref(o);
 			rc = campaign_create(c, argv[optind], list, tpl, from, reply_to, headers,
 			                     nheaders, options);
+			free(options);
 		}
 	} else if (strcmp(verb, "list") == 0 || strcmp(verb, "show") == 0) {
 		bool show = verb[0] == 's';
@@ -242,10 +228,7 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 				rc = cli_error("campaign", cli_exit_for_store(r), "%s",
 				               store_errmsg(s));
 			} else if (c->json) {
-				struct buf b = BUF_INIT;
-				campaign_json(&b, &sc);
-				printf("%s\n", b.data);
-				buf_free(&b);
+				cli_json_print(campaign_json(&sc));
 			} else {
 				char when[32];
 				printf("campaign:  %s (id %lld)\nstate:     %s\nlist:      %s\n"
@@ -265,17 +248,17 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 			if (r == 0)
 				store_campaign_clear(&sc);
 		} else {
-			struct campaign_out o = {.c = c};
+			struct campaign_out o = {.json = c->json ? json_array() : NULL};
 			int r = store_campaign_each(s, campaign_row, &o);
 			if (r < 0)
 				rc = cli_error("campaign", cli_exit_for_store(r), "%s",
 				               store_errmsg(s));
 			else if (c->json)
-				printf("[%s]\n", o.json.data ? o.json.data : "");
+				cli_json_print(json_incref(o.json));
 			else if (o.n == 0)
 				printf("No campaigns yet: 'kirim campaign create NAME --list L "
 				       "--template T --from ADDRESS' makes one.\n");
-			buf_free(&o.json);
+			json_decref(o.json);
 		}
 		store_close(s);
 	} else {
@@ -354,18 +337,11 @@ cmd_preview(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	if (c->json) {
-		struct buf j = BUF_INIT;
-		buf_adds(&j, "{\"mail_from\":");
-		cli_json_str(&j, env);
-		buf_adds(&j, ",\"rcpt_to\":");
-		cli_json_str(&j, ct.email);
-		buf_printf(&j, ",\"dkim_signatures\":%zu,\"suppressed\":", cc.n_signers);
-		cli_json_str(&j, ct.suppressed[0] ? ct.suppressed : NULL);
-		buf_adds(&j, ",\"message\":");
-		buf_json_string(&j, msg.data, msg.len);
-		buf_adds(&j, "}\n");
-		fwrite(j.data, 1, j.len, stdout);
-		buf_free(&j);
+		cli_json_print(json_pack("{s:o,s:o,s:I,s:o,s:o}", "mail_from", cli_json_text(env),
+		                         "rcpt_to", cli_json_text(ct.email), "dkim_signatures",
+		                         (json_int_t)cc.n_signers, "suppressed",
+		                         cli_json_opt(ct.suppressed), "message",
+		                         cli_json_textn(msg.data ? msg.data : "", msg.len)));
 	} else {
 		if (!c->quiet) {
 			fprintf(stderr, "envelope: MAIL FROM:<%s> RCPT TO:<%s>\n", env, ct.email);

@@ -11,7 +11,7 @@
 
 struct contacts_out {
 	struct cli *c;
-	struct buf json;
+	struct buf json; /* --json: the rows as text (cli_json_rows_add) */
 	int n;
 };
 
@@ -25,39 +25,29 @@ contacts_display(const struct store_contact *ct, char *out, size_t outsz)
 	snprintf(out, outsz, "%.*s@%s", at ? (int)(at - ct->email) : 0, ct->email, dom);
 }
 
-static void
-contacts_json_one(struct buf *b, const struct store_contact *ct, bool full)
+/* contacts_json - one contact as a JSON object; full adds the lists it is in */
+static json_t *
+contacts_json(const struct store_contact *ct, bool full)
 {
-	char t[32], disp[600];
+	char disp[600];
 	contacts_display(ct, disp, sizeof(disp));
-	buf_adds(b, "{\"email\":");
-	cli_json_str(b, ct->email);
-	buf_adds(b, ",\"display\":");
-	cli_json_str(b, disp);
-	buf_adds(b, ",\"domain\":");
-	cli_json_str(b, ct->domain);
-	buf_printf(b, ",\"attrs\":%s,\"suppressed\":", ct->attrs);
-	cli_json_str(b, ct->suppressed[0] ? ct->suppressed : NULL);
-	buf_adds(b, ",\"created_at\":");
-	cli_json_str(b, cli_time(t, ct->created_at));
-	buf_adds(b, ",\"updated_at\":");
-	cli_json_str(b, cli_time(t, ct->updated_at));
-	if (full) {
-		buf_adds(b, ",\"lists\":[");
-		const char *p = ct->lists;
-		bool first = true;
-		while (*p) {
+	json_t *o = json_pack(
+	    "{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "email", cli_json_text(ct->email), "display",
+	    cli_json_text(disp), "domain", cli_json_text(ct->domain), "attrs",
+	    cli_json_parse(ct->attrs), "suppressed", cli_json_opt(ct->suppressed), "created_at",
+	    cli_json_time(ct->created_at), "updated_at", cli_json_time(ct->updated_at));
+	if (full && o) {
+		/* ct->lists joins the names with ','. */
+		json_t *lists = json_array();
+		for (const char *p = ct->lists; *p;) {
 			const char *e = strchr(p, ',');
 			size_t n = e ? (size_t)(e - p) : strlen(p);
-			if (!first)
-				buf_addc(b, ',');
-			buf_json_string(b, p, n);
-			first = false;
+			json_array_append_new(lists, cli_json_textn(p, n));
 			p += n + (e ? 1 : 0);
 		}
-		buf_addc(b, ']');
+		json_object_set_new(o, "lists", lists);
 	}
-	buf_addc(b, '}');
+	return o;
 }
 
 static int
@@ -65,9 +55,7 @@ contacts_row(void *arg, const struct store_contact *ct)
 {
 	struct contacts_out *out = arg;
 	if (out->c->json) {
-		if (out->n)
-			buf_addc(&out->json, ',');
-		contacts_json_one(&out->json, ct, false);
+		cli_json_rows_add(&out->json, contacts_json(ct, false));
 	} else {
 		char disp[600];
 		contacts_display(ct, disp, sizeof(disp));
@@ -90,10 +78,7 @@ contacts_show(struct cli *c, struct store *s, const char *arg)
 	if (rc < 0)
 		return cli_error("contacts", cli_exit_for_store(rc), "%s", store_errmsg(s));
 	if (c->json) {
-		struct buf b = BUF_INIT;
-		contacts_json_one(&b, &ct, true);
-		printf("%s\n", b.data);
-		buf_free(&b);
+		cli_json_print(contacts_json(&ct, true));
 	} else {
 		char disp[600], t1[32], t2[32];
 		contacts_display(&ct, disp, sizeof(disp));
@@ -160,7 +145,7 @@ cmd_contacts(struct cli *c, int argc, char **argv)
 		if (rc < 0)
 			rc = cli_error("contacts", cli_exit_for_store(rc), "%s", store_errmsg(s));
 		else if (c->json)
-			printf("[%s]\n", out.json.data ? out.json.data : "");
+			cli_json_rows_print(&out.json);
 		else if (out.n == 0)
 			printf("No contact's address contains '%s'%s%s.\n", arg,
 			       list ? " in list " : "", list ? list : "");

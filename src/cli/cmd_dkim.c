@@ -100,14 +100,11 @@ cmd_dkim(struct cli *c, int argc, char **argv)
 	}
 	dkim_txt_strings(&rec, txt.data);
 	if (c->json) {
-		struct buf j = BUF_INIT;
-		buf_adds(&j, "{\"key_file\":");
-		cli_json_str(&j, out);
-		buf_printf(&j, ",\"name\":\"%s._domainkey.%s\",\"txt\":", selector, dom);
-		cli_json_str(&j, txt.data);
-		buf_adds(&j, "}\n");
-		fputs(j.data, stdout);
-		buf_free(&j);
+		struct buf name = BUF_INIT;
+		buf_printf(&name, "%s._domainkey.%s", selector, dom);
+		cli_json_print(json_pack("{s:o,s:o,s:o}", "key_file", cli_json_text(out), "name",
+		                         cli_json_text(name.data), "txt", cli_json_text(txt.data)));
+		buf_free(&name);
 	} else {
 		printf("Wrote the private key to %s (mode 0600).\n\n"
 		       "Publish this DNS record:\n\n  %s._domainkey.%s. IN TXT %s\n\n"

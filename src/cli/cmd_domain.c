@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "kirim/address.h"
-#include "kirim/buf.h"
 #include "kirim/policy.h"
 #include "kirim/store.h"
 #include "kirim/store_dest.h"
@@ -46,80 +45,72 @@ domain_pattern(const char *arg, char out[POLICY_PATTERN_MAX], enum policy_kind *
 	return 0;
 }
 
-/* policy_json - one record (or an effective policy with from) as a JSON object, left open */
-static void
-policy_json(struct buf *b, const struct policy *p, const struct policy_effective *eff)
+/* policy_value - field f of p as JSON (eff: p is an effective policy) */
+static json_t *
+policy_value(const struct policy *p, int f, bool eff)
 {
-	char v[THROTTLE_RATE_STR + POLICY_WARMUP_MAX + 32], t[32];
+	char v[THROTTLE_RATE_STR + POLICY_WARMUP_MAX + 32];
+	if (!eff && !(p->set & POLICY_HAS(f)))
+		return json_null();
+	switch (f) {
+	case POLICY_F_MAX_CONNECTIONS:
+		return json_integer(p->max_connections);
+	case POLICY_F_MAX_MSGS_PER_CONN:
+		return json_integer(p->max_msgs_per_conn);
+	case POLICY_F_RATE:
+	case POLICY_F_CONNECT_RATE: {
+		double r = f == POLICY_F_RATE ? p->rate : p->connect_rate;
+		return json_pack("{s:o,s:o}", "per_second", cli_json_number(r, "%.6g"), "text",
+		                 cli_json_text(throttle_rate_format(r, v, sizeof(v))));
+	}
+	case POLICY_F_TLS:
+		return cli_json_text(policy_tls_name(p->tls));
+	case POLICY_F_WARMUP: {
+		if (p->warmup[0] == '\0')
+			return json_null();
+		json_t *w = json_pack("{s:o,s:I}", "plan", cli_json_text(p->warmup), "start_day",
+		                      (json_int_t)p->warmup_start);
+		if (eff) {
+			long day = (long)(time(NULL) / 86400 - p->warmup_start);
+			json_object_set_new(w, "day", json_integer(day));
+			json_object_set_new(w, "today_cap",
+			                    json_integer(throttle_warmup_cap(p->warmup, day)));
+		}
+		return w;
+	}
+	}
+	return json_null();
+}
+
+/* policy_json - one record (or an effective policy with from) as a JSON object */
+static json_t *
+policy_json(const struct policy *p, const struct policy_effective *eff)
+{
 	enum policy_kind k = POLICY_KIND_EXACT;
 	char norm[POLICY_PATTERN_MAX];
-	buf_adds(b, eff ? "{\"domain\":" : "{\"pattern\":");
-	cli_json_str(b, p->pattern);
-	if (!eff && policy_pattern_parse(p->pattern, norm, sizeof(norm), &k, NULL) == 0) {
-		buf_adds(b, ",\"kind\":");
-		cli_json_str(b, policy_kind_name(k));
-	}
-	for (int f = 0; f < POLICY_NFIELDS; f++) {
-		bool has = eff || (p->set & POLICY_HAS(f));
-		buf_printf(b, ",\"%s\":", policy_field_name((enum policy_field)f));
-		if (!has) {
-			buf_adds(b, "null");
-			continue;
-		}
-		switch (f) {
-		case POLICY_F_MAX_CONNECTIONS:
-			buf_printf(b, "%d", p->max_connections);
-			break;
-		case POLICY_F_MAX_MSGS_PER_CONN:
-			buf_printf(b, "%d", p->max_msgs_per_conn);
-			break;
-		case POLICY_F_RATE:
-		case POLICY_F_CONNECT_RATE: {
-			double r = f == POLICY_F_RATE ? p->rate : p->connect_rate;
-			buf_printf(b, "{\"per_second\":%.6g,\"text\":", r);
-			cli_json_str(b, throttle_rate_format(r, v, sizeof(v)));
-			buf_addc(b, '}');
-			break;
-		}
-		case POLICY_F_TLS:
-			cli_json_str(b, policy_tls_name(p->tls));
-			break;
-		case POLICY_F_WARMUP:
-			if (p->warmup[0] == '\0') {
-				buf_adds(b, "null");
-				break;
-			}
-			buf_adds(b, "{\"plan\":");
-			cli_json_str(b, p->warmup);
-			buf_printf(b, ",\"start_day\":%lld", (long long)p->warmup_start);
-			if (eff) {
-				long day = (long)(time(NULL) / 86400 - p->warmup_start);
-				buf_printf(b, ",\"day\":%ld,\"today_cap\":%ld", day,
-				           throttle_warmup_cap(p->warmup, day));
-			}
-			buf_addc(b, '}');
-			break;
-		}
-	}
+	json_t *o = json_object();
+	json_object_set_new(o, eff ? "domain" : "pattern", cli_json_text(p->pattern));
+	if (!eff && policy_pattern_parse(p->pattern, norm, sizeof(norm), &k, NULL) == 0)
+		json_object_set_new(o, "kind", cli_json_text(policy_kind_name(k)));
+	for (int f = 0; f < POLICY_NFIELDS; f++)
+		json_object_set_new(o, policy_field_name((enum policy_field)f),
+		                    policy_value(p, f, eff != NULL));
 	if (eff) {
-		buf_adds(b, ",\"from\":{");
-		for (int f = 0; f < POLICY_NFIELDS; f++) {
-			buf_printf(b, "%s\"%s\":", f ? "," : "",
-			           policy_field_name((enum policy_field)f));
-			cli_json_str(b, eff->from[f][0] ? eff->from[f] : NULL);
-		}
-		buf_addc(b, '}');
+		json_t *from = json_object();
+		for (int f = 0; f < POLICY_NFIELDS; f++)
+			json_object_set_new(from, policy_field_name((enum policy_field)f),
+			                    cli_json_opt(eff->from[f]));
+		json_object_set_new(o, "from", from);
 	} else {
-		buf_adds(b, ",\"source\":");
-		cli_json_str(b, p->source);
-		buf_adds(b, ",\"updated_at\":");
-		cli_json_str(b, p->updated_at ? cli_time(t, p->updated_at) : NULL);
+		json_object_set_new(o, "source", cli_json_text(p->source));
+		json_object_set_new(o, "updated_at",
+		                    p->updated_at ? cli_json_time(p->updated_at) : json_null());
 	}
+	return o;
 }
 
 struct list_out {
-	struct cli *c;
-	struct buf json;
+	json_t *json; /* --json: the rows; NULL for text */
 	int n;
 };
 
@@ -127,11 +118,8 @@ static int
 list_row(void *arg, const struct policy *p)
 {
 	struct list_out *o = arg;
-	if (o->c->json) {
-		if (o->n)
-			buf_addc(&o->json, ',');
-		policy_json(&o->json, p, NULL);
-		buf_addc(&o->json, '}');
+	if (o->json) {
+		json_array_append_new(o->json, policy_json(p, NULL));
 	} else {
 		char v[POLICY_NFIELDS][THROTTLE_RATE_STR + POLICY_WARMUP_MAX + 32];
 		for (int f = 0; f < POLICY_NFIELDS; f++)
@@ -152,26 +140,25 @@ list_row(void *arg, const struct policy *p)
 static int
 domain_list(struct cli *c, struct store *s)
 {
-	struct list_out o = {.c = c};
+	struct list_out o = {.json = c->json ? json_array() : NULL};
 	int rc = store_policy_each(s, list_row, &o);
 	if (rc < 0)
 		rc = cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
 	else if (c->json)
-		printf("[%s]\n", o.json.data ? o.json.data : "");
+		cli_json_print(json_incref(o.json));
 	else if (o.n == 0)
 		printf("No policies: every destination gets the built-in defaults.\n"
 		       "'kirim domain presets' installs the shipped ones.\n");
 	else
 		printf("\n'-' inherits from a less specific pattern; rates are messages (or new\n"
 		       "connections) per unit; 'kirim domain show DOMAIN' merges them.\n");
-	buf_free(&o.json);
+	json_decref(o.json);
 	return rc;
 }
 
 /* What senders last saw of the destinations a domain went to (the adaptive throttle). */
 struct dest_show {
-	struct cli *c;
-	struct buf *json; /* NULL: text */
+	json_t *json; /* --json: the destinations; NULL for text */
 	int n;
 };
 
@@ -184,23 +171,14 @@ dest_show_one(void *arg, const struct store_dest_state *d)
 	if (d->suspended_until > (int64_t)time(NULL))
 		cli_time(until, d->suspended_until);
 	if (o->json) {
-		buf_adds(o->json, o->n++ ? "," : "");
-		buf_adds(o->json, "{\"name\":");
-		cli_json_str(o->json, d->name);
-		buf_adds(o->json, ",\"rate\":");
-		cli_json_str(o->json, rate);
-		buf_printf(o->json,
-		           ",\"connections\":%d,\"slowdowns\":%lld,\"suspensions\":%lld,"
-		           "\"suspended_until\":",
-		           d->connections, (long long)d->slowdowns, (long long)d->suspensions);
-		cli_json_str(o->json, until[0] ? until : NULL);
-		buf_adds(o->json, ",\"change\":");
-		cli_json_str(o->json, d->change[0] ? d->change : NULL);
-		buf_adds(o->json, ",\"note\":");
-		cli_json_str(o->json, d->note[0] ? d->note : NULL);
-		buf_adds(o->json, ",\"updated_at\":");
-		cli_json_str(o->json, cli_time(t, d->updated_at));
-		buf_addc(o->json, '}');
+		json_array_append_new(
+		    o->json,
+		    json_pack("{s:o,s:o,s:i,s:I,s:I,s:o,s:o,s:o,s:o}", "name",
+		              cli_json_text(d->name), "rate", cli_json_text(rate), "connections",
+		              d->connections, "slowdowns", (json_int_t)d->slowdowns, "suspensions",
+		              (json_int_t)d->suspensions, "suspended_until", cli_json_opt(until),
+		              "change", cli_json_opt(d->change), "note", cli_json_opt(d->note),
+		              "updated_at", cli_json_time(d->updated_at)));
 		return 0;
 	}
 	if (o->n++ == 0)
@@ -231,32 +209,22 @@ domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t n
 	struct policy_effective eff;
 	policy_resolve(rows, n, dom, (const char *const *)mx, nmx, &eff);
 	if (c->json) {
-		struct buf b = BUF_INIT;
-		policy_json(&b, &eff.p, &eff);
-		buf_adds(&b, ",\"mx\":[");
-		for (size_t i = 0; i < nmx; i++) {
-			if (i)
-				buf_addc(&b, ',');
-			cli_json_str(&b, mx[i]);
-		}
-		buf_adds(&b, "],\"matched\":[");
-		int k = 0;
+		json_t *o = policy_json(&eff.p, &eff), *mxs = json_array(), *matched = json_array();
+		for (size_t i = 0; i < nmx; i++)
+			json_array_append_new(mxs, cli_json_text(mx[i]));
 		for (size_t i = 0; i < n; i++)
-			if (policy_matches(&rows[i], dom, (const char *const *)mx, nmx)) {
-				if (k++)
-					buf_addc(&b, ',');
-				cli_json_str(&b, rows[i].pattern);
-			}
-		buf_adds(&b, "],\"destinations\":[");
-		struct dest_show ds = {c, &b, 0};
+			if (policy_matches(&rows[i], dom, (const char *const *)mx, nmx))
+				json_array_append_new(matched, cli_json_text(rows[i].pattern));
+		json_object_set_new(o, "mx", mxs);
+		json_object_set_new(o, "matched", matched);
+		struct dest_show ds = {json_array(), 0};
+		json_object_set_new(o, "destinations", ds.json);
 		if ((rc = store_dest_each(s, dom, dest_show_one, &ds)) < 0) {
-			buf_free(&b);
+			json_decref(o);
 			free(rows);
 			return cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
 		}
-		buf_adds(&b, "]}");
-		printf("%s\n", b.data);
-		buf_free(&b);
+		cli_json_print(o);
 	} else {
 		char disp[300];
 		address_domain_display(dom, disp, sizeof(disp));
@@ -288,7 +256,7 @@ domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t n
 		}
 		if (nmx == 0)
 			printf("(mx: patterns were not tried: give --mx HOST to simulate them.)\n");
-		struct dest_show ds = {c, NULL, 0};
+		struct dest_show ds = {NULL, 0};
 		if ((rc = store_dest_each(s, dom, dest_show_one, &ds)) < 0) {
 			free(rows);
 			return cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
@@ -312,23 +280,18 @@ domain_presets(struct cli *c, struct store *s, bool reset)
 		store_rollback(s);
 		return cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
 	}
-	struct buf b = BUF_INIT;
-	if (c->json)
-		buf_printf(&b, "{\"written\":%d,\"presets\":[", added);
-	else
+	json_t *presets = c->json ? json_array() : NULL;
+	if (!c->json)
 		printf("%-18s %5s %9s %9s %9s  %s\n", "PATTERN", "CONNS", "RATE", "MSGS/CONN",
 		       "CONNECTS", "WHY");
 	for (size_t i = 0; i < policy_preset_count(); i++) {
 		struct policy p;
 		const char *why;
 		policy_preset(i, &p, &why);
-		if (c->json) {
-			if (i)
-				buf_addc(&b, ',');
-			policy_json(&b, &p, NULL);
-			buf_adds(&b, ",\"why\":");
-			cli_json_str(&b, why);
-			buf_addc(&b, '}');
+		if (presets) {
+			json_t *o = policy_json(&p, NULL);
+			json_object_set_new(o, "why", cli_json_text(why));
+			json_array_append_new(presets, o);
 			continue;
 		}
 		char v[4][THROTTLE_RATE_STR];
@@ -336,15 +299,13 @@ domain_presets(struct cli *c, struct store *s, bool reset)
 			policy_field_format(&p, (enum policy_field)f, v[f], sizeof(v[f]));
 		printf("%-18s %5s %9s %9s %9s  %s\n", p.pattern, v[0], v[1], v[2], v[3], why);
 	}
-	if (c->json) {
-		buf_adds(&b, "]}");
-		printf("%s\n", b.data);
+	if (presets) {
+		cli_json_print(json_pack("{s:i,s:o}", "written", added, "presets", presets));
 	} else {
 		printf("\n%d preset%s written%s. Change them with 'kirim domain set'.\n", added,
 		       added == 1 ? "" : "s",
 		       reset ? " (shipped values restored)" : "; existing records were kept");
 	}
-	buf_free(&b);
 	return 0;
 }
 
@@ -535,10 +496,7 @@ cmd_domain(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 		if (c->json) {
-			struct buf b = BUF_INIT;
-			policy_json(&b, &now, NULL);
-			printf("%s}\n", b.data);
-			buf_free(&b);
+			cli_json_print(policy_json(&now, NULL));
 		} else {
 			printf("Policy for %s (%s):", pat, policy_kind_name(kind));
 			for (int f = 0; f < POLICY_NFIELDS; f++) {
@@ -566,8 +524,8 @@ cmd_domain(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 		if (c->json)
-			printf("{\"pattern\":\"%s\",\"removed\":%s}\n", pat,
-			       missing ? "false" : "true");
+			cli_json_print(json_pack("{s:o,s:b}", "pattern", cli_json_text(pat),
+			                         "removed", !missing));
 		else if (missing)
 			printf("%s had no policy\n", pat);
 		else if (fields)

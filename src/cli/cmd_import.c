@@ -217,16 +217,13 @@ cmd_import(struct cli *c, int argc, char **argv)
 		                 "%s\nNothing was imported: the database is unchanged.", err);
 	}
 	if (c->json) {
-		struct buf b = BUF_INIT;
-		buf_adds(&b, "{\"list\":");
-		cli_json_str(&b, o.list);
-		buf_adds(&b, ",\"source\":");
-		cli_json_str(&b, o.path);
-		buf_adds(&b, ",\"summary\":");
-		importer_summary_json(&st, &b);
-		buf_adds(&b, "}\n");
-		fputs(b.data, stdout);
-		buf_free(&b);
+		/* The summary is the JSON the importer records in the imports table. */
+		struct buf summary = BUF_INIT;
+		importer_summary_json(&st, &summary);
+		cli_json_print(json_pack("{s:o,s:o,s:o}", "list", cli_json_text(o.list), "source",
+		                         cli_json_text(o.path), "summary",
+		                         cli_json_parse(summary.data)));
+		buf_free(&summary);
 		return 0;
 	}
 	return import_print_text(c, &o, &st);

@@ -3,7 +3,6 @@
 
 #include <sys/stat.h>
 
-#include "kirim/buf.h"
 #include "kirim/store.h"
 
 int
@@ -21,13 +20,8 @@ cmd_init(struct cli *c, int argc, char **argv)
 	int version = store_schema_version(s);
 	store_close(s);
 	if (c->json) {
-		struct buf b = BUF_INIT;
-		buf_adds(&b, "{\"db\":");
-		cli_json_str(&b, c->db);
-		buf_printf(&b, ",\"created\":%s,\"schema_version\":%d}\n",
-		           existed ? "false" : "true", version);
-		fputs(b.data, stdout);
-		buf_free(&b);
+		cli_json_print(json_pack("{s:o,s:b,s:i}", "db", cli_json_text(c->db), "created",
+		                         !existed, "schema_version", version));
 	} else {
 		printf("%s %s (schema version %d)\n", existed ? "Ready:" : "Created", c->db,
 		       version);

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "kirim/buf.h"
 #include "kirim/config.h"
 #include "kirim/precheck.h"
 #include "kirim/store.h"
@@ -65,7 +64,7 @@ lc_exit(int rc)
 /* lc_precheck - run the start conditions; 0 with *skip set (or NULL), or an exit code */
 static int
 lc_precheck(struct cli *c, struct store *s, const char *name, const struct lc_opts *o,
-            struct precheck *p, struct buf *warnings)
+            struct precheck *p, json_t *warnings)
 {
 	struct config cfg;
 	struct store_campaign sc;
@@ -112,8 +111,7 @@ lc_precheck(struct cli *c, struct store *s, const char *name, const struct lc_op
 	if (rc == 0 && p->warning[0]) {
 		if (!c->json && !c->quiet)
 			fprintf(stderr, "kirim campaign: warning: %s\n", p->warning);
-		buf_printf(warnings, "%s", warnings->len ? "," : "");
-		cli_json_str(warnings, p->warning);
+		json_array_append_new(warnings, cli_json_text(p->warning));
 	}
 	store_campaign_clear(&sc);
 	config_free(&cfg);
@@ -123,8 +121,7 @@ lc_precheck(struct cli *c, struct store *s, const char *name, const struct lc_op
 /* lc_print - the result of a move, for a person or as JSON */
 static void
 lc_print(struct cli *c, const char *verb, const char *from, const struct store_lifecycle_info *li,
-         const struct when_tz *tz, const struct precheck *p, const struct buf *warnings,
-         int64_t now)
+         const struct when_tz *tz, const struct precheck *p, json_t *warnings, int64_t now)
 {
 	char local[40] = "", utc[40] = "", open[40] = "", close[40] = "";
 	bool win_inside = false, has_win = false;
@@ -143,57 +140,42 @@ lc_print(struct cli *c, const char *verb, const char *from, const struct store_l
 		when_format(&tz->zone, close_at, close, sizeof(close));
 	}
 	if (c->json) {
-		struct buf b = BUF_INIT;
-		buf_adds(&b, "{\"name\":");
-		cli_json_str(&b, li->name);
-		buf_printf(&b, ",\"id\":%lld,\"verb\":", (long long)li->id);
-		cli_json_str(&b, verb);
-		buf_adds(&b, ",\"from\":");
-		cli_json_str(&b, from);
-		buf_adds(&b, ",\"state\":");
-		cli_json_str(&b, li->state);
-		buf_adds(&b, ",\"reason\":");
-		cli_json_str(&b, li->reason[0] ? li->reason : NULL);
+		json_t *o = json_pack("{s:o,s:I,s:o,s:o,s:o,s:o}", "name", cli_json_text(li->name),
+		                      "id", (json_int_t)li->id, "verb", cli_json_text(verb), "from",
+		                      cli_json_text(from), "state", cli_json_text(li->state),
+		                      "reason", cli_json_opt(li->reason));
 		if (li->scheduled_at) {
-			buf_printf(&b, ",\"scheduled_at\":%lld,\"scheduled_at_local\":",
-			           (long long)li->scheduled_at);
-			cli_json_str(&b, local);
-			buf_adds(&b, ",\"scheduled_at_utc\":");
-			cli_json_str(&b, utc);
+			json_object_set_new(o, "scheduled_at", json_integer(li->scheduled_at));
+			json_object_set_new(o, "scheduled_at_local", cli_json_text(local));
+			json_object_set_new(o, "scheduled_at_utc", cli_json_text(utc));
 		} else {
-			buf_adds(&b, ",\"scheduled_at\":null");
+			json_object_set_new(o, "scheduled_at", json_null());
 		}
-		buf_adds(&b, ",\"tz\":");
-		cli_json_str(&b, li->tz[0] ? li->tz : NULL);
-		buf_adds(&b, ",\"window\":");
-		cli_json_str(&b, li->window[0] ? li->window : NULL);
+		json_object_set_new(o, "tz", cli_json_opt(li->tz));
+		json_object_set_new(o, "window", cli_json_opt(li->window));
 		if (has_win) {
-			buf_adds(&b, ",\"window_opens\":");
-			cli_json_str(&b, open);
-			buf_adds(&b, ",\"window_closes\":");
-			cli_json_str(&b, close);
+			json_object_set_new(o, "window_opens", cli_json_text(open));
+			json_object_set_new(o, "window_closes", cli_json_text(close));
 		}
-		buf_printf(&b, ",\"messages\":%lld,\"queued\":%lld,\"in_flight\":%lld",
-		           (long long)li->messages, (long long)li->queued, (long long)li->claimed);
+		json_object_set_new(o, "messages", json_integer(li->messages));
+		json_object_set_new(o, "queued", json_integer(li->queued));
+		json_object_set_new(o, "in_flight", json_integer(li->claimed));
 		if (strcmp(verb, "cancel") == 0)
-			buf_printf(&b, ",\"cancelled_messages\":%lld", (long long)li->cancelled);
+			json_object_set_new(o, "cancelled_messages", json_integer(li->cancelled));
 		if (p) {
-			buf_printf(&b,
-			           ",\"recipients\":%lld,\"skipped\":%lld,\"skipped_contacts\":[",
-			           (long long)(p->mailable - p->bad), (long long)p->bad);
-			for (size_t i = 0; i < p->nshow; i++) {
-				buf_printf(&b, "%s{\"contact_id\":%lld,\"email\":", i ? "," : "",
-				           (long long)p->show[i].contact_id);
-				cli_json_str(&b, p->show[i].email);
-				buf_adds(&b, ",\"error\":");
-				cli_json_str(&b, p->show[i].why);
-				buf_addc(&b, '}');
-			}
-			buf_addc(&b, ']');
+			json_t *skipped = json_array();
+			for (size_t i = 0; i < p->nshow; i++)
+				json_array_append_new(
+				    skipped, json_pack("{s:I,s:o,s:o}", "contact_id",
+				                       (json_int_t)p->show[i].contact_id, "email",
+				                       cli_json_text(p->show[i].email), "error",
+				                       cli_json_text(p->show[i].why)));
+			json_object_set_new(o, "recipients", json_integer(p->mailable - p->bad));
+			json_object_set_new(o, "skipped", json_integer(p->bad));
+			json_object_set_new(o, "skipped_contacts", skipped);
 		}
-		buf_printf(&b, ",\"warnings\":[%s]}\n", warnings->data ? warnings->data : "");
-		fputs(b.data, stdout);
-		buf_free(&b);
+		json_object_set_new(o, "warnings", json_incref(warnings));
+		cli_json_print(o);
 		return;
 	}
 	char n1[32];
@@ -330,7 +312,7 @@ campaign_lifecycle(struct cli *c, const char *verb, int argc, char **argv)
 	struct store_lifecycle_info li;
 	struct precheck p;
 	bool have_p = false;
-	struct buf warnings = BUF_INIT;
+	json_t *warnings = json_array();
 	char from[16] = "";
 	memset(&p, 0, sizeof(p));
 	/* Refuse an illegal move before the (possibly long) precheck; apply checks again. */
@@ -357,7 +339,7 @@ campaign_lifecycle(struct cli *c, const char *verb, int argc, char **argv)
 	}
 	if (sched || resume) {
 		have_p = true;
-		if ((rc = lc_precheck(c, s, name, &o, &p, &warnings)))
+		if ((rc = lc_precheck(c, s, name, &o, &p, warnings)))
 			goto out;
 		/* Precheck passed: the bad ones (if any) are exactly those --skip-bad skips;
 		 * none bad removes a skip list left by an earlier schedule. */
@@ -371,12 +353,12 @@ campaign_lifecycle(struct cli *c, const char *verb, int argc, char **argv)
 	if (li.tz[0] && strcmp(li.tz, tz.name) != 0 &&
 	    when_tz_open(&tz, li.tz, err, sizeof(err)) < 0)
 		when_tz_open(&tz, NULL, err, sizeof(err));
-	lc_print(c, verb, from, &li, &tz, have_p ? &p : NULL, &warnings, now);
+	lc_print(c, verb, from, &li, &tz, have_p ? &p : NULL, warnings, now);
 	rc = 0;
 out:
 	if (have_p)
 		precheck_free(&p);
-	buf_free(&warnings);
+	json_decref(warnings);
 	store_close(s);
 	return rc;
 }

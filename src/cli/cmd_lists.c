@@ -3,26 +3,20 @@
 
 #include <string.h>
 
-#include "kirim/buf.h"
 #include "kirim/store.h"
 
 struct lists_out {
-	struct cli *c;
-	struct buf json;
+	json_t *json; /* --json: the rows; NULL for text */
 	int n;
 };
 
-static void
-lists_json_one(struct buf *b, const struct store_list_info *l)
+/* lists_json - one list as a JSON object */
+static json_t *
+lists_json(const struct store_list_info *l)
 {
-	char t[32];
-	buf_adds(b, "{\"name\":");
-	cli_json_str(b, l->name);
-	buf_printf(b,
-	           ",\"members\":%lld,\"suppressed\":%lld,\"created_at\":", (long long)l->members,
-	           (long long)l->suppressed);
-	cli_json_str(b, cli_time(t, l->created_at));
-	buf_addc(b, '}');
+	return json_pack("{s:o,s:I,s:I,s:o}", "name", cli_json_text(l->name), "members",
+	                 (json_int_t)l->members, "suppressed", (json_int_t)l->suppressed,
+	                 "created_at", cli_json_time(l->created_at));
 }
 
 static int
@@ -30,10 +24,8 @@ lists_row(void *arg, const struct store_list_info *l)
 {
 	struct lists_out *out = arg;
 	char m[32], s[32], t[32];
-	if (out->c->json) {
-		if (out->n)
-			buf_addc(&out->json, ',');
-		lists_json_one(&out->json, l);
+	if (out->json) {
+		json_array_append_new(out->json, lists_json(l));
 	} else {
 		if (out->n == 0)
 			printf("%-30s %12s %12s  %s\n", "LIST", "MEMBERS", "SUPPRESSED",
@@ -56,16 +48,16 @@ cmd_lists(struct cli *c, int argc, char **argv)
 			return cli_usage("lists", "unexpected argument '%s'", argv[2]);
 		if ((rc = cli_open(c, "lists", false, &s)))
 			return rc;
-		struct lists_out out = {.c = c};
+		struct lists_out out = {.json = c->json ? json_array() : NULL};
 		rc = store_list_each(s, lists_row, &out);
 		if (rc < 0) {
 			rc = cli_error("lists", cli_exit_for_store(rc), "%s", store_errmsg(s));
 		} else if (c->json) {
-			printf("[%s]\n", out.json.data ? out.json.data : "");
+			cli_json_print(json_incref(out.json));
 		} else if (out.n == 0) {
 			printf("No lists yet: 'kirim import FILE --list NAME' makes one.\n");
 		}
-		buf_free(&out.json);
+		json_decref(out.json);
 		store_close(s);
 		return rc;
 	}
@@ -82,7 +74,7 @@ cmd_lists(struct cli *c, int argc, char **argv)
 		else if (!c->json)
 			printf("Deleted list '%s' (its contacts are kept).\n", argv[2]);
 		else
-			printf("{\"deleted\":true}\n");
+			cli_json_print(json_pack("{s:b}", "deleted", 1));
 		store_close(s);
 		return rc;
 	}
@@ -91,10 +83,7 @@ cmd_lists(struct cli *c, int argc, char **argv)
 	if (rc < 0) {
 		rc = cli_error("lists", cli_exit_for_store(rc), "%s", store_errmsg(s));
 	} else if (c->json) {
-		struct buf b = BUF_INIT;
-		lists_json_one(&b, &l);
-		printf("%s\n", b.data);
-		buf_free(&b);
+		cli_json_print(lists_json(&l));
 	} else {
 		char m[32], su[32], t[32];
 		printf("list:        %s\nmembers:     %s\nsuppressed:  %s\ncreated:     %s UTC\n",

@@ -62,72 +62,58 @@ plan_limits(char *out, size_t outsz, const struct planner_dest *d)
 	return out;
 }
 
-static void
-plan_json_dest(struct buf *b, const struct planner_dest *d, int64_t now)
+/* plan_json_dest - one destination of the plan as a JSON object */
+static json_t *
+plan_json_dest(const struct planner_dest *d, int64_t now)
 {
-	buf_adds(b, "{\"key\":");
-	cli_json_str(b, d->key);
-	buf_adds(b, ",\"first_domain\":");
-	cli_json_str(b, d->first_domain);
-	buf_printf(b,
-	           ",\"domains\":%zu,\"messages\":%lld,\"max_connections\":%u,"
-	           "\"connections\":%u,\"rate_limit\":%.6g,\"max_msgs_per_conn\":%u,"
-	           "\"connect_rate\":%.6g,\"warmup\":",
-	           d->ndomains, (long long)d->messages, d->lim.max_conns, d->conns, d->lim.rate,
-	           d->lim.max_jobs, d->lim.connect_rate);
-	cli_json_str(b, d->lim.warmup[0] ? d->lim.warmup : NULL);
-	buf_adds(b, ",\"own_pattern\":");
-	cli_json_str(b, d->lim.own[0] ? d->lim.own : NULL);
-	buf_printf(b,
-	           ",\"warmup_cap_today\":%ld,\"sent_today\":%lld,\"today\":%lld,\"rate\":%.6g,"
-	           "\"bound\":\"%s\",\"seconds\":%.3f,\"days\":%d,\"eta\":%lld,"
-	           "\"eta_seconds\":%lld}",
-	           d->cap_today, (long long)d->sent_today, (long long)d->today, d->rate,
-	           planner_bound_name(d->bound), d->seconds, d->days, (long long)d->eta,
-	           (long long)(d->eta - now));
+	return json_pack(
+	    "{s:o,s:o,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:s,s:o,s:i,s:I,s:I}",
+	    "key", cli_json_text(d->key), "first_domain", cli_json_text(d->first_domain), "domains",
+	    (json_int_t)d->ndomains, "messages", (json_int_t)d->messages, "max_connections",
+	    (json_int_t)d->lim.max_conns, "connections", (json_int_t)d->conns, "rate_limit",
+	    cli_json_number(d->lim.rate, "%.6g"), "max_msgs_per_conn", (json_int_t)d->lim.max_jobs,
+	    "connect_rate", cli_json_number(d->lim.connect_rate, "%.6g"), "warmup",
+	    cli_json_opt(d->lim.warmup), "own_pattern", cli_json_opt(d->lim.own),
+	    "warmup_cap_today", (json_int_t)d->cap_today, "sent_today", (json_int_t)d->sent_today,
+	    "today", (json_int_t)d->today, "rate", cli_json_number(d->rate, "%.6g"), "bound",
+	    planner_bound_name(d->bound), "seconds", cli_json_number(d->seconds, "%.3f"), "days",
+	    d->days, "eta", (json_int_t)d->eta, "eta_seconds", (json_int_t)(d->eta - now));
 }
 
-static void
-plan_json(struct buf *b, const struct planner_result *r)
+/* plan_json - the whole plan as a JSON object */
+static json_t *
+plan_json(const struct planner_result *r)
 {
-	buf_adds(b, "{\"campaign\":");
-	cli_json_str(b, r->campaign);
-	buf_printf(b,
-	           ",\"source\":\"%s\",\"now\":%lld,\"assume_rate\":%.6g,\"concurrency\":%u,"
-	           "\"global_rate\":%.6g,\"messages\":%lld,\"routed\":%lld,\"eta\":%lld,"
-	           "\"eta_seconds\":%lld,\"global_seconds\":%.3f,\"bottleneck\":",
-	           r->from_list ? "list" : "messages", (long long)r->now, r->assume_rate,
-	           r->concurrency, r->global_rate, (long long)r->messages, (long long)r->routed,
-	           (long long)r->eta, (long long)(r->eta - r->now), r->global_seconds);
-	if (r->global_bound)
-		cli_json_str(b, "global");
-	else
-		cli_json_str(b, r->bottleneck >= 0 ? r->dests[r->bottleneck].key : NULL);
-	buf_adds(b, ",\"destinations\":[");
-	for (size_t k = 0; k < r->ndests; k++) {
-		if (k)
-			buf_addc(b, ',');
-		plan_json_dest(b, &r->dests[k], r->now);
-	}
-	buf_adds(b, "],\"domains\":[");
+	json_t *dests = json_array(), *domains = json_array();
+	for (size_t k = 0; k < r->ndests; k++)
+		json_array_append_new(dests, plan_json_dest(&r->dests[k], r->now));
 	for (size_t i = 0; i < r->ndomains; i++) {
 		const struct planner_domain *d = &r->domains[i];
-		buf_adds(b, i ? ",{\"domain\":" : "{\"domain\":");
-		cli_json_str(b, d->name);
-		buf_printf(b, ",\"messages\":%lld,\"status\":\"%s\",\"destination\":",
-		           (long long)d->messages, dns_status_name(d->status));
-		cli_json_str(b, d->dest >= 0 ? r->dests[d->dest].key : NULL);
-		buf_adds(b, ",\"error\":");
-		cli_json_str(b, d->error[0] ? d->error : NULL);
-		buf_printf(b, ",\"suppressed\":%s}", d->suppressed ? "true" : "false");
+		json_array_append_new(
+		    domains,
+		    json_pack("{s:o,s:I,s:s,s:o,s:o,s:b}", "domain", cli_json_text(d->name),
+		              "messages", (json_int_t)d->messages, "status",
+		              dns_status_name(d->status), "destination",
+		              cli_json_text(d->dest >= 0 ? r->dests[d->dest].key : NULL), "error",
+		              cli_json_opt(d->error), "suppressed", d->suppressed != 0));
 	}
-	buf_printf(b,
-	           "],\"dead_domains\":%zu,\"dead_messages\":%lld,\"unresolved_domains\":%zu,"
-	           "\"unresolved_messages\":%lld,\"suppressed_domains\":%lld,"
-	           "\"suppressed_messages\":%lld}\n",
-	           r->ndead, (long long)r->dead_messages, r->nunresolved,
-	           (long long)r->unresolved_messages, (long long)r->suppressed_domains,
-	           (long long)r->suppressed_messages);
+	return json_pack(
+	    "{s:o,s:s,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "campaign", cli_json_text(r->campaign), "source", r->from_list ? "list" : "messages",
+	    "now", (json_int_t)r->now, "assume_rate", cli_json_number(r->assume_rate, "%.6g"),
+	    "concurrency", (json_int_t)r->concurrency, "global_rate",
+	    cli_json_number(r->global_rate, "%.6g"), "messages", (json_int_t)r->messages, "routed",
+	    (json_int_t)r->routed, "eta", (json_int_t)r->eta, "eta_seconds",
+	    (json_int_t)(r->eta - r->now), "global_seconds",
+	    cli_json_number(r->global_seconds, "%.3f"), "bottleneck",
+	    cli_json_text(r->global_bound      ? "global"
+	                  : r->bottleneck >= 0 ? r->dests[r->bottleneck].key
+	                                       : NULL),
+	    "destinations", dests, "domains", domains, "dead_domains", (json_int_t)r->ndead,
+	    "dead_messages", (json_int_t)r->dead_messages, "unresolved_domains",
+	    (json_int_t)r->nunresolved, "unresolved_messages", (json_int_t)r->unresolved_messages,
+	    "suppressed_domains", (json_int_t)r->suppressed_domains, "suppressed_messages",
+	    (json_int_t)r->suppressed_messages);
 }
 
 static void
@@ -296,10 +282,7 @@ campaign_plan(struct cli *c, int argc, char **argv)
 		                 err);
 	}
 	if (c->json) {
-		struct buf b = BUF_INIT;
-		plan_json(&b, &r);
-		fputs(b.data, stdout);
-		buf_free(&b);
+		cli_json_print(plan_json(&r));
 	} else {
 		plan_text(&r, o.suppress_dead);
 	}

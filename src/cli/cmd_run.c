@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "kirim/buf.h"
 #include "kirim/config.h"
 #include "kirim/log.h"
 #include "kirim/runner.h"
@@ -104,18 +103,17 @@ cmd_run(struct cli *c, int argc, char **argv)
 	if (rc < 0)
 		return cli_error("run", rc == SENDER_E_STORE ? EX_SOFTWARE : EX_CONFIG, "%s", err);
 	if (c->json)
-		printf("{\"turns\":%lu,\"started\":%lu,\"attempted\":%llu,\"delivered\":%llu,"
-		       "\"deferred\":%llu,\"bounced\":%llu,\"failed\":%llu,\"stopped\":%s}\n",
-		       st.turns, st.started, (unsigned long long)st.attempted,
-		       (unsigned long long)st.delivered, (unsigned long long)st.deferred,
-		       (unsigned long long)st.bounced, (unsigned long long)st.failed,
-		       run_stop ? "true" : "false");
+		cli_json_print(json_pack(
+		    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "turns", (json_int_t)st.turns, "started",
+		    (json_int_t)st.started, "attempted", (json_int_t)st.attempted, "delivered",
+		    (json_int_t)st.delivered, "deferred", (json_int_t)st.deferred, "bounced",
+		    (json_int_t)st.bounced, "failed", (json_int_t)st.failed, "stopped",
+		    run_stop != 0));
 	return 0;
 }
 
 struct status_out {
-	struct cli *c;
-	struct buf *json;
+	json_t *json; /* --json: the rows; NULL for text */
 	int n;
 	int64_t now;
 };
@@ -124,24 +122,20 @@ static int
 status_campaign(void *arg, const struct store_run_campaign *r)
 {
 	struct status_out *o = arg;
-	char t[32], u[32];
+	char t[32];
 	if (o->json) {
-		buf_adds(o->json, o->n++ ? ",{\"campaign\":" : "{\"campaign\":");
-		cli_json_str(o->json, r->name);
-		buf_adds(o->json, ",\"state\":");
-		cli_json_str(o->json, r->state);
-		buf_printf(o->json,
-		           ",\"queued\":%lld,\"due\":%lld,\"in_flight\":%lld,\"deferred\":%lld,"
-		           "\"delivered\":%lld,\"bounced\":%lld,\"failed\":%lld,\"next_due\":",
-		           (long long)r->queued, (long long)r->due, (long long)r->claimed,
-		           (long long)r->deferred, (long long)r->delivered, (long long)r->bounced,
-		           (long long)r->failed);
-		cli_json_str(o->json, r->next_due ? cli_time(t, r->next_due) : NULL);
-		buf_adds(o->json, ",\"scheduled_at\":");
-		cli_json_str(o->json, r->scheduled_at ? cli_time(u, r->scheduled_at) : NULL);
-		buf_adds(o->json, ",\"reason\":");
-		cli_json_str(o->json, r->reason[0] ? r->reason : NULL);
-		buf_addc(o->json, '}');
+		json_array_append_new(
+		    o->json,
+		    json_pack("{s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "campaign",
+		              cli_json_text(r->name), "state", cli_json_text(r->state), "queued",
+		              (json_int_t)r->queued, "due", (json_int_t)r->due, "in_flight",
+		              (json_int_t)r->claimed, "deferred", (json_int_t)r->deferred,
+		              "delivered", (json_int_t)r->delivered, "bounced",
+		              (json_int_t)r->bounced, "failed", (json_int_t)r->failed, "next_due",
+		              r->next_due ? cli_json_time(r->next_due) : json_null(),
+		              "scheduled_at",
+		              r->scheduled_at ? cli_json_time(r->scheduled_at) : json_null(),
+		              "reason", cli_json_opt(r->reason)));
 		return 0;
 	}
 	if (o->n++ == 0)
@@ -165,13 +159,12 @@ status_dest(void *arg, const struct store_dest_state *d)
 	char rate[THROTTLE_RATE_STR], t[32];
 	throttle_rate_format(d->rate, rate, sizeof(rate));
 	if (o->json) {
-		buf_adds(o->json, o->n++ ? ",{\"destination\":" : "{\"destination\":");
-		cli_json_str(o->json, d->name);
-		buf_adds(o->json, ",\"rate\":");
-		cli_json_str(o->json, rate);
-		buf_printf(o->json, ",\"connections\":%d,\"slowdowns\":%lld,\"suspended\":%s}",
-		           d->connections, (long long)d->slowdowns,
-		           d->suspended_until > o->now ? "true" : "false");
+		json_array_append_new(o->json,
+		                      json_pack("{s:o,s:o,s:i,s:I,s:b}", "destination",
+		                                cli_json_text(d->name), "rate", cli_json_text(rate),
+		                                "connections", d->connections, "slowdowns",
+		                                (json_int_t)d->slowdowns, "suspended",
+		                                d->suspended_until > o->now));
 		return 0;
 	}
 	if (o->n++ == 0)
@@ -192,24 +185,20 @@ cmd_status(struct cli *c, int argc, char **argv)
 	int rc = cli_open(c, "status", false, &s);
 	if (rc)
 		return rc;
-	struct buf json = BUF_INIT;
-	struct status_out o = {c, c->json ? &json : NULL, 0, (int64_t)time(NULL)};
-	if (c->json)
-		buf_adds(&json, "{\"campaigns\":[");
+	json_t *campaigns = c->json ? json_array() : NULL, *dests = c->json ? json_array() : NULL;
+	struct status_out o = {campaigns, 0, (int64_t)time(NULL)};
 	rc = store_run_campaigns(s, NULL, o.now, status_campaign, &o);
 	if (rc == 0 && o.n == 0 && !c->json)
 		printf("Nothing is sending, scheduled or paused.\n");
-	if (c->json)
-		buf_adds(&json, "],\"destinations\":[");
+	o.json = dests;
 	o.n = 0;
 	if (rc == 0)
 		rc = store_dest_each(s, NULL, status_dest, &o);
-	if (c->json) {
-		buf_adds(&json, "]}");
-		if (rc == 0)
-			printf("%s\n", json.data);
-	}
-	buf_free(&json);
+	if (c->json && rc == 0)
+		cli_json_print(
+		    json_pack("{s:O,s:O}", "campaigns", campaigns, "destinations", dests));
+	json_decref(campaigns);
+	json_decref(dests);
 	if (rc < 0)
 		rc = cli_error("status", cli_exit_for_store(rc), "%s", store_errmsg(s));
 	store_close(s);

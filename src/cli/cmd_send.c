@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kirim/buf.h"
 #include "kirim/config.h"
 #include "kirim/log.h"
 #include "kirim/sender.h"
@@ -108,6 +107,7 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	    {"retry-first", required_argument, NULL, '1'},
 	    {"retry-max", required_argument, NULL, '2'},
 	    {"max-age", required_argument, NULL, '3'},
+	    {"nxdomain-confirm", required_argument, NULL, '4'},
 	    {"resume", no_argument, NULL, 'U'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -174,6 +174,10 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 		case '3':
 			o.max_age = (int64_t)parse_duration("--max-age", optarg, &bad);
 			break;
+		case '4':
+			o.nxdomain_confirm_s =
+			    (int64_t)parse_duration("--nxdomain-confirm", optarg, &bad);
+			break;
 		case ':':
 			return cli_usage(name, "%s needs a value", argv[optind - 1]);
 		default:
@@ -193,6 +197,13 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	}
 	*op = o;
 	return 0;
+}
+
+/* send_exit - the exit status for a sender error */
+static int
+send_exit(int rc)
+{
+	return rc == SENDER_E_STORE ? EX_SOFTWARE : rc == SENDER_E_BUSY ? EX_TEMPFAIL : EX_CONFIG;
 }
 
 /*
@@ -246,7 +257,7 @@ campaign_test(struct cli *c, int argc, char **argv)
 		store_close(s);
 		config_free(&cfg);
 		if (rc < 0) {
-			rc = cli_error("campaign", rc == SENDER_E_STORE ? EX_SOFTWARE : EX_CONFIG,
+			rc = cli_error("campaign", send_exit(rc),
 			               "%s", err);
 		} else {
 			/* One line per proof: address, outcome, reply code, enhanced code, text. */
@@ -300,33 +311,26 @@ cmd_send(struct cli *c, int argc, char **argv)
 	store_close(s);
 	config_free(&cfg);
 	if (rc < 0 && st.attempted == 0 && st.seconds == 0)
-		return cli_error("send", rc == SENDER_E_STORE ? EX_SOFTWARE : EX_CONFIG, "%s", err);
+		return cli_error("send", send_exit(rc), "%s", err);
 
 	const struct store_campaign_counts *n = &st.counts;
 	if (c->json) {
-		struct buf b = BUF_INIT;
-		buf_adds(&b, "{\"campaign\":");
-		cli_json_str(&b, o.campaign);
-		buf_printf(
-		    &b,
-		    ",\"attempted\":%llu,\"delivered\":%llu,\"deferred\":%llu,\"bounced\":%llu,"
-		    "\"failed\":%llu,\"seconds\":%.3f,\"connections\":%lu,\"destinations\":%lu,"
-		    "\"domains\":%lu,\"dns_queries\":%lu,\"stopped\":%s,"
-		    "\"campaign_counts\":{\"total\":%lld,\"queued\":%lld,\"deferred\":%lld,"
-		    "\"delivered\":%lld,\"bounced\":%lld,\"failed\":%lld,\"suppressed\":%lld},"
-		    "\"error\":",
-		    (unsigned long long)st.attempted, (unsigned long long)st.delivered,
-		    (unsigned long long)st.deferred, (unsigned long long)st.bounced,
-		    (unsigned long long)st.failed, st.seconds, st.connections, st.destinations,
-		    st.domains, st.dns_queries, st.stopped ? "true" : "false", (long long)n->total,
-		    (long long)n->queued, (long long)n->deferred, (long long)n->delivered,
-		    (long long)n->bounced, (long long)n->failed, (long long)n->suppressed);
-		cli_json_str(&b, rc < 0 ? err : NULL);
-		buf_printf(&b, ",\"paused\":%s,\"why\":", st.paused ? "true" : "false");
-		cli_json_str(&b, st.paused ? st.why : NULL);
-		buf_adds(&b, "}\n");
-		fputs(b.data, stdout);
-		buf_free(&b);
+		json_t *counts = json_pack(
+		    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "total", (json_int_t)n->total, "queued",
+		    (json_int_t)n->queued, "deferred", (json_int_t)n->deferred, "delivered",
+		    (json_int_t)n->delivered, "bounced", (json_int_t)n->bounced, "failed",
+		    (json_int_t)n->failed, "suppressed", (json_int_t)n->suppressed);
+		cli_json_print(json_pack(
+		    "{s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:b,s:o}",
+		    "campaign", cli_json_text(o.campaign), "attempted", (json_int_t)st.attempted,
+		    "delivered", (json_int_t)st.delivered, "deferred", (json_int_t)st.deferred,
+		    "bounced", (json_int_t)st.bounced, "failed", (json_int_t)st.failed,
+		    "suppressed", (json_int_t)st.suppressed, "seconds",
+		    cli_json_number(st.seconds, "%.3f"), "connections", (json_int_t)st.connections,
+		    "destinations", (json_int_t)st.destinations, "domains", (json_int_t)st.domains,
+		    "dns_queries", (json_int_t)st.dns_queries, "stopped", st.stopped != 0,
+		    "campaign_counts", counts, "error", cli_json_text(rc < 0 ? err : NULL),
+		    "paused", st.paused != 0, "why", cli_json_text(st.paused ? st.why : NULL)));
 	} else {
 		char a[32];
 		printf("%s '%s': %llu attempts in %.2f s (%.0f/s) over %lu connection%s\n",
@@ -351,6 +355,6 @@ cmd_send(struct cli *c, int argc, char **argv)
 			printf("Paused: %s\n", st.why);
 	}
 	if (rc < 0)
-		return cli_error("send", rc == SENDER_E_STORE ? EX_SOFTWARE : EX_CONFIG, "%s", err);
+		return cli_error("send", send_exit(rc), "%s", err);
 	return st.stopped ? 130 : 0;
 }

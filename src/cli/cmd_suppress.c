@@ -124,8 +124,9 @@ suppress_import(struct cli *c, struct store *s, const char *path, const char *re
 	if (rc)
 		return rc;
 	if (c->json)
-		printf("{\"added\":%lu,\"existing\":%lu,\"rejected\":%lu}\n", si.added, si.existing,
-		       si.rejected);
+		cli_json_print(json_pack("{s:I,s:I,s:I}", "added", (json_int_t)si.added, "existing",
+		                         (json_int_t)si.existing, "rejected",
+		                         (json_int_t)si.rejected));
 	else
 		printf("Suppressed %lu new (%lu already were); %lu line%s refused.\n", si.added,
 		       si.existing, si.rejected, si.rejected == 1 ? "" : "s");
@@ -134,7 +135,7 @@ suppress_import(struct cli *c, struct store *s, const char *path, const char *re
 
 struct suppress_out {
 	struct cli *c;
-	struct buf json;
+	struct buf json; /* --json: the rows as text (cli_json_rows_add) */
 	int n;
 };
 
@@ -148,19 +149,12 @@ suppress_row(void *arg, const struct store_suppression *sup)
 	else
 		snprintf(disp, sizeof(disp), "%s", sup->value);
 	if (out->c->json) {
-		if (out->n)
-			buf_addc(&out->json, ',');
-		buf_adds(&out->json, "{\"kind\":");
-		cli_json_str(&out->json, sup->kind);
-		buf_adds(&out->json, ",\"value\":");
-		cli_json_str(&out->json, sup->value);
-		buf_adds(&out->json, ",\"reason\":");
-		cli_json_str(&out->json, sup->reason);
-		buf_adds(&out->json, ",\"source\":");
-		cli_json_str(&out->json, sup->source[0] ? sup->source : NULL);
-		buf_adds(&out->json, ",\"created_at\":");
-		cli_json_str(&out->json, cli_time(t, sup->created_at));
-		buf_addc(&out->json, '}');
+		cli_json_rows_add(&out->json, json_pack("{s:o,s:o,s:o,s:o,s:o}", "kind",
+		                                        cli_json_text(sup->kind), "value",
+		                                        cli_json_text(sup->value), "reason",
+		                                        cli_json_text(sup->reason), "source",
+		                                        cli_json_opt(sup->source), "created_at",
+		                                        cli_json_time(sup->created_at)));
 	} else {
 		if (out->n == 0)
 			printf("%-8s %-40s %-12s %-20s %s\n", "KIND", "VALUE", "REASON",
@@ -255,7 +249,7 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 		if (rc < 0)
 			rc = cli_error("suppress", cli_exit_for_store(rc), "%s", store_errmsg(s));
 		else if (c->json)
-			printf("[%s]\n", out.json.data ? out.json.data : "");
+			cli_json_rows_print(&out.json);
 		else if (out.n == 0)
 			printf("Nothing is suppressed%s%s.\n", reason ? " for reason " : "",
 			       reason ? reason : "");
@@ -289,8 +283,8 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 			store_rollback(s);
 			rc = cli_error("suppress", cli_exit_for_store(rc), "%s", store_errmsg(s));
 		} else if (c->json) {
-			printf("{\"%s\":%d,\"unchanged\":%d}\n", add ? "added" : "removed", done,
-			       skipped);
+			cli_json_print(json_pack("{s:i,s:i}", add ? "added" : "removed", done,
+			                         "unchanged", skipped));
 		}
 	}
 	store_close(s);

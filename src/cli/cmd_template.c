@@ -105,13 +105,12 @@ load_sources(const char *file, const char *subject, const char *text_file, const
 }
 
 struct lint {
-	struct cli *c;
 	struct store *s;
 	int64_t list_id;
 	const char *list;
 	struct buf names; /* NUL-separated names already reported */
 	int missing;
-	struct buf json;
+	json_t *json; /* --json: the missing fields */
 };
 
 static void
@@ -136,13 +135,10 @@ lint_field(void *arg, const char *name, size_t len, unsigned flags)
 	if (has)
 		return;
 	l->missing++;
-	if (l->c->json) {
-		if (l->json.len)
-			buf_addc(&l->json, ',');
-		buf_adds(&l->json, "{\"field\":");
-		cli_json_str(&l->json, field);
-		buf_printf(&l->json, ",\"has_default\":%s}",
-		           flags & MUSTACHE_FIELD_DEFAULT ? "true" : "false");
+	if (l->json) {
+		json_array_append_new(l->json, json_pack("{s:o,s:b}", "field", cli_json_text(field),
+		                                         "has_default",
+		                                         (flags & MUSTACHE_FIELD_DEFAULT) != 0));
 	} else {
 		printf("field '%s': no member of list '%s' has it%s\n", field, l->list,
 		       flags & MUSTACHE_FIELD_DEFAULT ? " (its default will be used)"
@@ -178,7 +174,7 @@ template_lint(struct cli *c, const char *target, const char *list)
 		src.text = t.text;
 		src.html = t.html;
 	}
-	struct lint l = {.c = c, .list = list};
+	struct lint l = {.list = list, .json = c->json ? json_array() : NULL};
 	if (list) {
 		if (s == NULL && (rc = cli_open(c, "template", false, &s)))
 			goto out;
@@ -203,7 +199,7 @@ template_lint(struct cli *c, const char *target, const char *list)
 		mustache_free(tpl);
 	}
 	if (c->json)
-		printf("{\"ok\":true,\"missing_fields\":[%s]}\n", l.json.data ? l.json.data : "");
+		cli_json_print(json_pack("{s:b,s:O}", "ok", 1, "missing_fields", l.json));
 	else if (list && l.missing == 0)
 		printf("OK: the template compiles and every field it uses is in list '%s'.\n",
 		       list);
@@ -211,7 +207,7 @@ template_lint(struct cli *c, const char *target, const char *list)
 		printf("OK: the template compiles (give --list NAME to check its fields).\n");
 out:
 	buf_free(&l.names);
-	buf_free(&l.json);
+	json_decref(l.json);
 	tplfile_clear(&src);
 	store_close(s);
 	return rc;
@@ -288,12 +284,8 @@ template_render(struct cli *c, const char *file, const char *data, char **partia
 		goto out;
 	}
 	if (c->json) {
-		struct buf j = BUF_INIT;
-		buf_adds(&j, "{\"output\":");
-		buf_json_string(&j, out.data ? out.data : "", out.len);
-		buf_adds(&j, "}\n");
-		fwrite(j.data, 1, j.len, stdout);
-		buf_free(&j);
+		cli_json_print(json_pack("{s:o}", "output",
+		                         cli_json_textn(out.data ? out.data : "", out.len)));
 	} else {
 		fwrite(out.data ? out.data : "", 1, out.len, stdout);
 	}
@@ -312,8 +304,7 @@ out:
 }
 
 struct template_out {
-	struct cli *c;
-	struct buf json;
+	json_t *json; /* --json: the rows; NULL for text */
 	int n;
 };
 
@@ -321,20 +312,13 @@ static int
 template_row(void *arg, const struct store_template *t)
 {
 	struct template_out *o = arg;
-	char when[32];
-	if (o->c->json) {
-		if (o->n)
-			buf_addc(&o->json, ',');
-		buf_adds(&o->json, "{\"name\":");
-		cli_json_str(&o->json, t->name);
-		buf_printf(&o->json, ",\"version\":%d,\"versions\":%d,\"subject\":", t->version,
-		           t->versions);
-		cli_json_str(&o->json, t->subject);
-		buf_printf(&o->json,
-		           ",\"text\":%s,\"html\":%s,\"created_at\":", t->text ? "true" : "false",
-		           t->html ? "true" : "false");
-		cli_json_str(&o->json, cli_time(when, t->created_at));
-		buf_addc(&o->json, '}');
+	if (o->json) {
+		json_array_append_new(
+		    o->json,
+		    json_pack("{s:o,s:i,s:i,s:o,s:b,s:b,s:o}", "name", cli_json_text(t->name),
+		              "version", t->version, "versions", t->versions, "subject",
+		              cli_json_text(t->subject), "text", t->text != NULL, "html",
+		              t->html != NULL, "created_at", cli_json_time(t->created_at)));
 	} else {
 		if (o->n == 0)
 			printf("%-24s %8s  %-10s %s\n", "TEMPLATE", "VERSION", "PARTS", "SUBJECT");
@@ -456,7 +440,8 @@ cmd_template(struct cli *c, int argc, char **argv)
 				rc = cli_error("template", cli_exit_for_store(r), "%s",
 				               store_errmsg(s));
 			else if (c->json)
-				printf("{\"name\":\"%s\",\"version\":%d}\n", name, v);
+				cli_json_print(json_pack("{s:o,s:i}", "name", cli_json_text(name),
+				                         "version", v));
 			else
 				printf("Stored template '%s' version %d.\n", name, v);
 			store_close(s);
@@ -480,18 +465,10 @@ cmd_template(struct cli *c, int argc, char **argv)
 				rc = cli_error("template", cli_exit_for_store(r), "%s",
 				               store_errmsg(s));
 			} else if (c->json) {
-				struct buf j = BUF_INIT;
-				buf_adds(&j, "{\"name\":");
-				cli_json_str(&j, t.name);
-				buf_printf(&j, ",\"version\":%d,\"subject\":", t.version);
-				cli_json_str(&j, t.subject);
-				buf_adds(&j, ",\"text\":");
-				cli_json_str(&j, t.text);
-				buf_adds(&j, ",\"html\":");
-				cli_json_str(&j, t.html);
-				buf_adds(&j, "}\n");
-				fputs(j.data, stdout);
-				buf_free(&j);
+				cli_json_print(json_pack(
+				    "{s:o,s:i,s:o,s:o,s:o}", "name", cli_json_text(t.name),
+				    "version", t.version, "subject", cli_json_text(t.subject),
+				    "text", cli_json_text(t.text), "html", cli_json_text(t.html)));
 			} else {
 				printf("Subject: %s\n\n", t.subject);
 				if (t.text)
@@ -504,17 +481,17 @@ cmd_template(struct cli *c, int argc, char **argv)
 			}
 			store_template_clear(&t);
 		} else {
-			struct template_out o = {.c = c};
+			struct template_out o = {.json = c->json ? json_array() : NULL};
 			int r = store_template_each(s, template_row, &o);
 			if (r < 0)
 				rc = cli_error("template", cli_exit_for_store(r), "%s",
 				               store_errmsg(s));
 			else if (c->json)
-				printf("[%s]\n", o.json.data ? o.json.data : "");
+				cli_json_print(json_incref(o.json));
 			else if (o.n == 0)
 				printf("No templates yet: 'kirim template add NAME FILE' stores "
 				       "one.\n");
-			buf_free(&o.json);
+			json_decref(o.json);
 		}
 		store_close(s);
 	} else {

@@ -19,9 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "kirim/buf.h"
 #include "kirim/dsn.h"
 #include "kirim/hex.h"
+#include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -1699,190 +1702,177 @@ read_arf(struct ctx *c, const struct hdrs *top, struct dsn_report *out, struct r
 /* ---- Amazon SES notifications (JSON, often inside an SNS envelope) ---- */
 
 /*
- * The JSON text of t (n bytes) made easy to scan: SNS nests the SES message
- * as a string, so \" becomes ", and mail-folded lines ("\n ") are joined.
+ * The JSON value that starts at t (n bytes), or NULL. Mail may have folded a
+ * long line ("\n " or "\n\t" inside a string, as Sendmail does past 990
+ * octets): line breaks are dropped with the one blank after them, which
+ * changes nothing between JSON tokens. Bytes that are not UTF-8 are read as
+ * Latin-1 so that one stray byte does not lose the whole notification.
  */
-static char *
-ses_flatten(const char *t, size_t n)
+static json_t *
+ses_load(const char *t, size_t n)
 {
-	char *o = xmalloc(n + 1);
-	size_t k = 0;
+	struct buf b = BUF_INIT;
+	buf_reserve(&b, n + 1);
 	for (size_t i = 0; i < n; i++) {
-		if (t[i] == '\\' && i + 1 < n && (t[i + 1] == '"' || t[i + 1] == '\\'))
-			continue;
-		if (t[i] == '\n') {
-			if (i + 1 < n && t[i + 1] == ' ')
-				i++;
+		if (t[i] != '\n') {
+			buf_addc(&b, t[i]);
 			continue;
 		}
-		o[k++] = t[i];
+		if (i + 1 < n && (t[i + 1] == ' ' || t[i + 1] == '\t'))
+			i++;
 	}
-	o[k] = '\0';
-	return o;
+	if (!utf8_valid(b.data, b.len)) {
+		struct buf u = BUF_INIT;
+		utf8_from_latin1(&u, b.data, b.len);
+		buf_free(&b);
+		b = u;
+	}
+	json_error_t err;
+	json_t *v =
+	    json_loadb(b.data ? b.data : "", b.len, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &err);
+	buf_free(&b);
+	return v;
 }
 
-/* The string value of "key" in s (up to end), or NULL; *next is set past it when asked. */
+/* The notification in v: v itself, or the SES message an SNS envelope holds as a string. */
+static json_t *
+ses_unwrap(json_t *v)
+{
+	if (json_is_string(json_object_get(v, "notificationType")))
+		return json_incref(v);
+	const json_t *m = json_object_get(v, "Message");
+	if (!json_is_string(m))
+		return NULL;
+	json_t *inner = ses_load(json_string_value(m), json_string_length(m));
+	json_t *found =
+	    json_is_string(json_object_get(inner, "notificationType")) ? json_incref(inner) : NULL;
+	json_decref(inner);
+	return found;
+}
+
+/*
+ * The SES notification in the readable text t (n bytes), or NULL: the first
+ * JSON object that opens a line (SNS and SES both write it so) before the
+ * text's first "notificationType" and holds one, directly or in an SNS
+ * envelope's Message. At most DSN_SES_TRIES such lines are tried.
+ */
+static json_t *
+ses_find(const char *t, size_t n)
+{
+	long k = ci_find(t, n, "notificationType");
+	if (k < 0)
+		return NULL;
+	const char *p = t, *stop = t + k;
+	for (int tries = 0; p < stop && tries < DSN_SES_TRIES;) {
+		while (p < stop && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p < stop && *p == '{') {
+			tries++;
+			json_t *v = ses_load(p, n - (size_t)(p - t));
+			json_t *found = ses_unwrap(v);
+			json_decref(v);
+			if (found)
+				return found;
+		}
+		const char *nl = memchr(p, '\n', (size_t)(stop - p));
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return NULL;
+}
+
+/* The string member key of object o as one line of at most max bytes (a \u0000 in it is
+ * a blank), or NULL. */
 static char *
-ses_str(const char *s, const char *end, const char *key, const char **next)
+ses_str(const json_t *o, const char *key, size_t max)
 {
-	size_t kl = strlen(key);
-	for (const char *p = s; p && p + kl + 2 <= end; p++) {
-		p = memchr(p, '"', (size_t)(end - p));
-		if (!p || p + kl + 2 > end)
-			return NULL;
-		if (strncmp(p + 1, key, kl) != 0 || p[kl + 1] != '"')
-			continue;
-		const char *q = p + kl + 2;
-		while (q < end && (*q == ' ' || *q == ':'))
-			q++;
-		if (q >= end || *q != '"')
-			continue;
-		const char *e = memchr(q + 1, '"', (size_t)(end - q - 1));
-		if (!e)
-			return NULL;
-		if (next)
-			*next = e + 1;
-		return xstrndup(q + 1, (size_t)(e - q - 1));
-	}
-	return NULL;
+	const json_t *v = json_object_get(o, key);
+	return json_is_string(v) ? one_line(json_string_value(v), json_string_length(v), max)
+	                         : NULL;
 }
 
-/* The bracket that closes the one at o (open, e.g. '['), skipping strings; NULL if none
- * before end. */
-static const char *
-ses_close(const char *o, const char *end, char open, char close)
+/* Add the address in the JSON string a to l (NULL: not a string or no address in it). */
+static struct dsn_recipient *
+ses_rcpt(struct rlist *l, const json_t *a)
 {
-	int depth = 0, instr = 0;
-	for (const char *q = o; q < end; q++) {
-		if (*q == '"')
-			instr = !instr;
-		if (instr)
-			continue;
-		if (*q == open)
-			depth++;
-		else if (*q == close && --depth == 0)
-			return q;
-	}
-	return NULL;
-}
-
-/* The extent of the array value of "key" in s: [*lo, *hi) inside the brackets; 0 if none. */
-static int
-ses_array(const char *s, const char *end, const char *key, const char **lo, const char **hi)
-{
-	char pat[64];
-	snprintf(pat, sizeof(pat), "\"%s\"", key);
-	long f = ci_find(s, (size_t)(end - s), pat);
-	if (f < 0)
-		return 0;
-	const char *p = s + f + strlen(pat);
-	while (p < end && (*p == ' ' || *p == ':'))
-		p++;
-	if (p >= end || *p != '[')
-		return 0;
-	const char *q = ses_close(p, end, '[', ']');
-	if (q == NULL)
-		return 0;
-	*lo = p + 1;
-	*hi = q;
-	return 1;
-}
-
-/* The next {...} object in [*p, end): its extent, *p moved past it; 0 when none is left. */
-static int
-ses_object(const char **p, const char *end, const char **lo, const char **hi)
-{
-	const char *o = *p;
-	while (o < end && *o != '{')
-		o++;
-	const char *q = ses_close(o, end, '{', '}');
-	if (q == NULL)
-		return 0;
-	*lo = o;
-	*hi = q + 1;
-	*p = q + 1;
-	return 1;
+	char *ad = addr_first(json_string_value(a));
+	return ad ? rcpt_add(l, ad) : NULL;
 }
 
 /*
  * Read an Amazon SES notification (Bounce, Complaint or Delivery) from the
- * readable text t into out and l; 1 when it is one.
+ * readable text t into out and l; 1 when it is one. The JSON is read as JSON
+ * (jansson): escapes such as \" and \u0040 are what they say, whatever the
+ * diagnostic quotes.
  */
 static int
 read_ses(const char *t, size_t n, struct dsn_report *out, struct rlist *l)
 {
-	if (ci_find(t, n, "notificationType") < 0)
+	json_t *j = ses_find(t, n);
+	if (j == NULL)
 		return 0;
-	char *j = ses_flatten(t, n);
-	const char *end = j + strlen(j);
-	char *type = ses_str(j, end, "notificationType", NULL);
-	const char *lo, *hi, *olo, *ohi;
+	const char *type = json_string_value(json_object_get(j, "notificationType"));
+	json_t *list, *v;
+	size_t i;
 	int kind = -1;
-	if (!type) {
-		free(j);
-		return 0;
-	}
-	if (strcasecmp(type, "Bounce") == 0 && ses_array(j, end, "bouncedRecipients", &lo, &hi)) {
+	char *s;
+	if (strcasecmp(type, "Bounce") == 0) {
 		kind = DSN_BOUNCE;
-		const char *p = lo;
-		while (ses_object(&p, hi, &olo, &ohi)) {
-			char *a = ses_str(olo, ohi, "emailAddress", NULL);
-			char *ad = a ? addr_first(a) : NULL;
-			free(a);
-			struct dsn_recipient *r = ad ? rcpt_add(l, ad) : NULL;
+		list = json_object_get(json_object_get(j, "bounce"), "bouncedRecipients");
+		for (i = 0; i < json_array_size(list); i++) {
+			v = json_array_get(list, i);
+			struct dsn_recipient *r = ses_rcpt(l, json_object_get(v, "emailAddress"));
 			if (!r)
 				continue;
-			char *v;
-			if ((v = ses_str(olo, ohi, "action", NULL)))
-				set_str(&r->action, v);
-			if ((v = ses_str(olo, ohi, "status", NULL)))
-				set_str(&r->status, v);
-			if ((v = ses_str(olo, ohi, "diagnosticCode", NULL))) {
-				const char *semi = strchr(v, ';');
+			if ((s = ses_str(v, "action", 64)))
+				set_str(&r->action, s);
+			if ((s = ses_str(v, "status", 64)))
+				set_str(&r->status, s);
+			if ((s = ses_str(v, "diagnosticCode", DIAG_MAX))) {
+				const char *semi = strchr(s, ';');
 				if (semi) {
-					set_str(&r->diag_type, xstrndup(v, (size_t)(semi - v)));
+					set_str(&r->diag_type, xstrndup(s, (size_t)(semi - s)));
 					set_str(&r->diagnostic,
 					        one_line(semi + 1, strlen(semi + 1), DIAG_MAX));
-					free(v);
+					free(s);
 				} else {
-					set_str(&r->diagnostic, v);
+					set_str(&r->diagnostic, s);
 				}
 			}
 		}
-	} else if (strcasecmp(type, "Complaint") == 0 &&
-	           ses_array(j, end, "complainedRecipients", &lo, &hi)) {
+	} else if (strcasecmp(type, "Complaint") == 0) {
 		kind = DSN_COMPLAINT;
-		const char *p = lo;
-		while (ses_object(&p, hi, &olo, &ohi)) {
-			char *a = ses_str(olo, ohi, "emailAddress", NULL);
-			char *ad = a ? addr_first(a) : NULL;
-			free(a);
-			struct dsn_recipient *r = ad ? rcpt_add(l, ad) : NULL;
+		json_t *c = json_object_get(j, "complaint");
+		list = json_object_get(c, "complainedRecipients");
+		for (i = 0; i < json_array_size(list); i++) {
+			v = json_array_get(list, i);
+			struct dsn_recipient *r = ses_rcpt(l, json_object_get(v, "emailAddress"));
 			if (r)
 				r->verdict = bounce_verdict_of(BOUNCE_FEEDBACK, 0, "");
 		}
-		char *ft = ses_str(j, end, "complaintFeedbackType", NULL);
-		set_str(&out->feedback_type, ft ? ft : xstrdup("abuse"));
-	} else if (strcasecmp(type, "Delivery") == 0) {
-		long d = ci_find(j, (size_t)(end - j), "\"delivery\"");
-		if (d >= 0 && ses_array(j + d, end, "recipients", &lo, &hi)) {
-			kind = DSN_BOUNCE;
-			char *resp = ses_str(j + d, end, "smtpResponse", NULL);
-			size_t pos = 0, at;
-			char *a;
-			while ((a = addr_next(lo, (size_t)(hi - lo), &pos, &at))) {
-				struct dsn_recipient *r = rcpt_add(l, a);
-				if (!r)
-					continue;
-				set_str(&r->action, xstrdup("delivered"));
-				set_str(&r->diag_type, xstrdup("smtp"));
-				set_str(&r->diagnostic, xstrdup(resp ? resp : ""));
-			}
-			free(resp);
+		s = ses_str(c, "complaintFeedbackType", 64);
+		if (s == NULL || *s == '\0') {
+			free(s);
+			s = xstrdup("abuse");
 		}
+		set_str(&out->feedback_type, s);
+	} else if (strcasecmp(type, "Delivery") == 0) {
+		kind = DSN_BOUNCE;
+		json_t *d = json_object_get(j, "delivery");
+		char *resp = ses_str(d, "smtpResponse", DIAG_MAX);
+		list = json_object_get(d, "recipients");
+		for (i = 0; i < json_array_size(list); i++) {
+			struct dsn_recipient *r = ses_rcpt(l, json_array_get(list, i));
+			if (!r)
+				continue;
+			set_str(&r->action, xstrdup("delivered"));
+			set_str(&r->diag_type, xstrdup("smtp"));
+			set_str(&r->diagnostic, xstrdup(resp ? resp : ""));
+		}
+		free(resp);
 	}
-	free(type);
-	free(j);
+	json_decref(j);
 	if (kind < 0 || l->n == 0)
 		return 0;
 	out->kind = (enum dsn_kind)kind;

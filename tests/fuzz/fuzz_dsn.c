@@ -4,11 +4,15 @@
  * Any bytes give a report that holds together: strings never NULL, kinds in
  * range, recipients only for bounces, complaints and auto-replies, and every
  * recipient an address with an '@'; the TSV rendering never fails. The same
- * input parsed twice gives the same TSV.
+ * input parsed twice gives the same TSV. And whatever text (valid UTF-8) an
+ * Amazon SES bounce's diagnostic holds, written as JSON writes it, the bounce
+ * keeps both its recipients, bare or inside an SNS envelope.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "kirim/buf.h"
 #include "kirim/dsn.h"
@@ -43,9 +47,46 @@ run(const uint8_t *data, size_t size, struct buf *tsv)
 	dsn_report_free(&r);
 }
 
+/* An SES bounce of a@x.example (diagnostic: the input) and b@x.example parses as both. */
+static void
+ses_diagnostic(const uint8_t *data, size_t size)
+{
+	if (size > 64 * 1024)
+		return; /* the readable text the parser keeps is capped */
+	json_t *ses = json_pack(
+	    "{s:s,s:{s:[{s:s,s:s,s:s%},{s:s,s:s}]}}", "notificationType", "Bounce", "bounce",
+	    "bouncedRecipients", "emailAddress", "a@x.example", "status", "5.1.1", "diagnosticCode",
+	    (const char *)data, size, "emailAddress", "b@x.example", "status", "5.2.2");
+	if (ses == NULL)
+		return; /* not UTF-8, or a NUL byte: no JSON string holds it */
+	char *inner = json_dumps(ses, JSON_COMPACT);
+	json_t *sns = json_pack("{s:s,s:s}", "Type", "Notification", "Message", inner);
+	char *wrapped = json_dumps(sns, JSON_INDENT(2));
+	const char *bodies[] = {inner, wrapped};
+	for (int i = 0; i < 2; i++) {
+		struct buf m = BUF_INIT;
+		buf_printf(&m,
+		           "From: no-reply@sns.amazonaws.com\nTo: b-T@bounce.example.com\n"
+		           "Subject: AWS Notification Message\n\n%s\n",
+		           bodies[i]);
+		struct dsn_report r;
+		CHECK(dsn_parse(m.data, m.len, &r) == 0);
+		CHECK(r.kind == DSN_BOUNCE && r.nrcpt == 2);
+		CHECK(strcmp(r.rcpt[0].address, "a@x.example") == 0);
+		CHECK(strcmp(r.rcpt[1].address, "b@x.example") == 0);
+		dsn_report_free(&r);
+		buf_free(&m);
+	}
+	free(inner);
+	free(wrapped);
+	json_decref(ses);
+	json_decref(sns);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	ses_diagnostic(data, size);
 	struct buf a = BUF_INIT, b = BUF_INIT;
 	run(data, size, &a);
 	run(data, size, &b);

@@ -118,6 +118,45 @@ static const struct {
      "Diagnostic-Code: smtp; 5.1.0 - Unknown address error 550-'5.7.1 <b@bounces.example>... "
      "Access denied' (delivery attempts: 0)\n--x--\n",
      DSN_BOUNCE, "u@example.jp", "rejected", ""},
+    /* Amazon SES notifications are JSON: escapes are read as JSON reads them. */
+    {"SES: an escaped \"]\" in a diagnostic keeps both recipients",
+     "From: no-reply@sns.amazonaws.com\nTo: b-T6@bounce.example.com\n"
+     "Subject: AWS Notification Message\n\n"
+     "{\"notificationType\":\"Bounce\",\"bounce\":{\"bouncedRecipients\":["
+     "{\"emailAddress\":\"a@x.example\",\"status\":\"5.1.1\","
+     "\"diagnosticCode\":\"smtp; 550 5.1.1 \\\"]\\\" user unknown\"},"
+     "{\"emailAddress\":\"b@x.example\",\"status\":\"5.2.2\","
+     "\"diagnosticCode\":\"smtp; 552 5.2.2 mailbox full\"}]}}\n",
+     DSN_BOUNCE, "a@x.example", "userunknown", ""},
+    {"SES: a \\u0040 in a recipient is an @",
+     "From: no-reply@sns.amazonaws.com\nTo: b-T7@bounce.example.com\n"
+     "Subject: AWS Notification Message\n\n"
+     "{\"notificationType\":\"Bounce\",\"bounce\":{\"bouncedRecipients\":["
+     "{\"emailAddress\":\"a\\u0040x.example\",\"status\":\"5.1.1\","
+     "\"diagnosticCode\":\"smtp; 550 5.1.1 user unknown\"}]}}\n",
+     DSN_BOUNCE, "a@x.example", "userunknown", ""},
+    {"SES in SNS: escaped \"]\" and \\u0040 in one recipient list",
+     "From: no-reply@sns.amazonaws.com\nTo: b-T8@bounce.example.com\n"
+     "Subject: AWS Notification Message\n\n"
+     "{\"Type\":\"Notification\",\"Message\":\"{\\\"notificationType\\\":\\\"Bounce\\\","
+     "\\\"bounce\\\":{\\\"bouncedRecipients\\\":[{\\\"emailAddress\\\":\\\"a\\\\u0040x.example\\\","
+     "\\\"status\\\":\\\"5.2.2\\\",\\\"diagnosticCode\\\":\\\"smtp; 552 5.2.2 \\\\\\\"]\\\\\\\" "
+     "full\\\"},"
+     "{\\\"emailAddress\\\":\\\"b@x.example\\\",\\\"status\\\":\\\"5.1.1\\\"}]}}\"}\n",
+     DSN_BOUNCE, "a@x.example", "mailboxfull", ""},
+    {"SES: a \\u0000 in a diagnostic is a blank",
+     "From: no-reply@sns.amazonaws.com\nTo: b-T10@bounce.example.com\n"
+     "Subject: AWS Notification Message\n\n"
+     "{\"notificationType\":\"Bounce\",\"bounce\":{\"bouncedRecipients\":["
+     "{\"emailAddress\":\"a@x.example\",\"status\":\"5.1.1\","
+     "\"diagnosticCode\":\"smtp; 550 5.1.1 user\\u0000unknown\"}]}}\n",
+     DSN_BOUNCE, "a@x.example", "userunknown", ""},
+    {"SES complaint: \\u0040 in the complained-about address",
+     "From: no-reply@sns.amazonaws.com\nTo: b-T9@bounce.example.com\n"
+     "Subject: AWS Notification Message\n\n"
+     "{\"notificationType\":\"Complaint\",\"complaint\":{\"complainedRecipients\":["
+     "{\"emailAddress\":\"c\\u0040x.example\"}],\"complaintFeedbackType\":\"abuse\"}}\n",
+     DSN_COMPLAINT, "c@x.example", "feedback", ""},
     {"IMail: the returned message starts at its marker line",
      "From: postmaster@example.com\nTo: s@example.org\nSubject: Undeliverable Mail\n\n"
      "Unknown user: k@example.com\n\n\nOriginal message follows.\n\n"
@@ -141,6 +180,7 @@ static void
 test_table(void **state)
 {
 	(void)state;
+	int failed = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dsn_report r;
 		assert_int_equal(dsn_parse(cases[i].msg, strlen(cases[i].msg), &r), 0);
@@ -153,14 +193,19 @@ test_table(void **state)
 			     strcmp(got_reason, cases[i].reason) == 0;
 		else
 			ok = ok && r.nrcpt == 0;
-		if (!ok)
-			fail_msg("%s: got %s %s %s msgid=%s (%s) want %s %s %s msgid=%s",
-			         cases[i].label, dsn_kind_name(r.kind), got_rcpt ? got_rcpt : "-",
-			         got_reason ? got_reason : "-", r.orig_message_id, r.why,
-			         dsn_kind_name(cases[i].kind), cases[i].rcpt ? cases[i].rcpt : "-",
-			         cases[i].reason ? cases[i].reason : "-", cases[i].msgid);
+		if (!ok) {
+			print_error("%s: got %s %s %s msgid=%s (%s) want %s %s %s msgid=%s\n",
+			            cases[i].label, dsn_kind_name(r.kind),
+			            got_rcpt ? got_rcpt : "-", got_reason ? got_reason : "-",
+			            r.orig_message_id, r.why, dsn_kind_name(cases[i].kind),
+			            cases[i].rcpt ? cases[i].rcpt : "-",
+			            cases[i].reason ? cases[i].reason : "-", cases[i].msgid);
+			failed++;
+		}
 		dsn_report_free(&r);
 	}
+	if (failed)
+		fail_msg("%d of %zu rows failed", failed, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* Nested multiparts beyond the limit are refused, not followed. */
@@ -234,11 +279,15 @@ static void
 test_golden(void **state)
 {
 	(void)state;
-	static const char *const names[] = {"postfix-rfc3464", "arf",         "autoreply",
-	                                    "qmail",           "exim-quota",  "not-bounce",
-	                                    "ses-bounce",      "fields-last", "postmaster-note",
-	                                    "fml-loop",        "sendmail-v5", "imail-marker"};
-	int update = getenv("KIRIM_UPDATE_GOLDEN") != NULL;
+	static const char *const names[] = {"postfix-rfc3464",     "arf",
+	                                    "autoreply",           "qmail",
+	                                    "exim-quota",          "not-bounce",
+	                                    "ses-bounce",          "fields-last",
+	                                    "postmaster-note",     "fml-loop",
+	                                    "sendmail-v5",         "imail-marker",
+	                                    "ses-escaped-bracket", "ses-unicode-escape",
+	                                    "ses-escapes-both"};
+	int update = getenv("KIRIM_UPDATE_GOLDEN") != NULL, failed = 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char in[1024], outp[1024];
 		snprintf(in, sizeof(in), "%s/dsn/%s.eml", datadir(), names[i]);
@@ -260,13 +309,17 @@ test_golden(void **state)
 		char *want = slurp(outp, &wlen);
 		if (!want)
 			fail_msg("cannot read %s", outp);
-		if (wlen != got.len || memcmp(want, got.data, wlen) != 0)
-			fail_msg("%s: got\n%s\nwant\n%s", names[i], got.data, want);
+		if (wlen != got.len || memcmp(want, got.data, wlen) != 0) {
+			print_error("%s: got\n%s\nwant\n%s\n", names[i], got.data, want);
+			failed++;
+		}
 		free(want);
 		free(msg);
 		buf_free(&got);
 		dsn_report_free(&r);
 	}
+	if (failed)
+		fail_msg("%d of %zu golden files differ", failed, sizeof(names) / sizeof(names[0]));
 }
 
 static void
