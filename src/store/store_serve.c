@@ -752,8 +752,8 @@ store_journal_open(const char *db_path, char *err, size_t errsz)
 	        "INSERT INTO unsubscribes(campaign_id, contact_id, ts) VALUES (?1, ?2, ?3)",
 	    [W_PRUNE] = JOURNAL_PRUNE,
 	    /* Every row up to this id is gone (AUTOINCREMENT: sqlite_sequence has the last). */
-	    [W_PRUNED] = "SELECT coalesce((SELECT min(id) FROM unsubscribes) - 1, (SELECT seq FROM"
-	                 " sqlite_sequence WHERE name = 'unsubscribes'), 0)",
+	    [W_PRUNED] = ("SELECT coalesce((SELECT min(id) FROM unsubscribes) - 1, (SELECT seq FROM"
+	                  " sqlite_sequence WHERE name = 'unsubscribes'), 0)"),
 	};
 	what = "prepare the journal's statements";
 	for (int i = 0; i < W_COUNT; i++) {
