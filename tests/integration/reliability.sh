@@ -88,6 +88,60 @@ eq "live: the sink agrees" "$(all_rcpts d2 | sort -u | wc -l)" 1438
 contains "live: withdrawn in flight, logged" "$(cat live.log)" "suppressed after it was claimed"
 "$KIRIM" domain unset global >/dev/null
 
+# 2b. One-click unsubscribes answered by a running kirim serve during a send (they reach
+# the database through serve's journal): 20 addresses claimed and not yet sent, and 20
+# still queued, unsubscribed after about 2 s: none of them is mailed after its 200 OK.
+SECRET=reliability-secret-0123456789abcdef
+printf '[secret]\nvalue = %s\n[unsubscribe]\nurl = https://127.0.0.1/u/\n' "$SECRET" >serve.conf
+tok() { # tok CAMPAIGN-ID CONTACT-ID: an unsubscribe token, as token.c makes it
+	$PY3 - "$SECRET" "$@" <<'PYEND'
+import base64, hashlib, hmac, sys
+key, a, b = sys.argv[1].encode(), int(sys.argv[2]), int(sys.argv[3])
+def varint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7f) | 0x80); v >>= 7
+    out.append(v)
+    return bytes(out)
+body = varint(a) + varint(b)
+tag = hmac.new(key, b"u" + body, hashlib.sha256).digest()[:12]
+print(base64.urlsafe_b64encode(body + tag).decode().rstrip('='))
+PYEND
+}
+many c 1500 click.example >click.txt
+campaign click click.txt
+"$KIRIM" domain set global --rate 150/s >/dev/null
+hp=$(free_port)
+KIRIM_CONFIG="$TMP/serve.conf" "$KIRIM" serve --listen "127.0.0.1:$hp" 2>serve.log &
+servepid=$!
+PIDS+=("$servepid")
+wait_port "$hp"
+p=$(free_port)
+start_sink "$p" -d "$(dump_dir d2b)"
+"$KIRIM" send click --relay "smtp://127.0.0.1:$p" --tls none --timeout 5 --json >click.json 2>click.log &
+sender=$!
+sleep 2
+cid=$(sql "SELECT id FROM campaigns WHERE name = 'click'")
+picked() { # picked STATE: the contacts of the last 20 messages in STATE
+	sql "SELECT m.contact_id || ' ' || c.email FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE m.campaign_id = $cid AND m.state = '$1' ORDER BY m.id DESC LIMIT 20"
+}
+{ picked claimed; picked queued; } >unsub.txt
+answered=0
+while read -r contact email; do
+	c=$(curl -s -o /dev/null -w '%{http_code}' -d List-Unsubscribe=One-Click "http://127.0.0.1:$hp/u/$(tok "$cid" "$contact")")
+	[ "$c" = 200 ] && answered=$((answered + 1))
+done <unsub.txt
+wait "$sender"
+eq "one-click: the sender finished" "$?" 0
+stop "$LAST_PID"
+stop "$servepid"
+eq "one-click: 40 unsubscribes answered 200" "$answered" 40
+mailed=0
+while read -r contact email; do mailed=$((mailed + $(got d2b "$email"))); done <unsub.txt
+eq "one-click: none of the 40 mailed after its 200 OK" "$mailed" 0
+eq "one-click: the others were" "$(all_rcpts d2b | sort -u | wc -l)" 1460
+"$KIRIM" domain unset global >/dev/null
+
 # 3. One sender per campaign. A second `kirim send` of a campaign being sent refuses
 # (exit 75) and names the first; the first delivers everything exactly once.
 many o 600 one.example >one.txt
