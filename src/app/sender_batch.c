@@ -1,0 +1,500 @@
+/*
+ * sender_batch - the sender's worker thread (see sender_int.h): one batch at a
+ * time, it writes the outcomes the loop collected, saves throttle changes,
+ * looks for new suppressions, renews the lease, judges auto-pause, claims and
+ * renders the next messages, all in one transaction (a busy database rolls
+ * it all back and says so in the batch). It sees only the batch and the
+ * worker's own state, never the loop's `struct sender`.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "kirim/composer.h"
+#include "kirim/lease.h"
+#include "kirim/log.h"
+#include "kirim/smtp_session.h"
+#include "kirim/smtp_wire.h"
+#include "kirim/store_lifecycle.h"
+#include "kirim/store_policy.h"
+#include "kirim/throttle.h"
+#include "kirim/xmalloc.h"
+#include "sender_int.h"
+
+/* proof_line - one proof's line for the run's report (proofs are recorded nowhere) */
+static void
+proof_line(struct batch *b, const char *rcpt, const char *outcome, int code, const char *ecode,
+           const char *text)
+{
+	buf_printf(&b->proofs, "%s %s %d %s %.120s\n", rcpt ? rcpt : "-", outcome, code,
+	           ecode && *ecode ? ecode : "-", text ? text : "");
+}
+
+static int
+write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, int64_t now)
+{
+	if (r->message_id < 0) {
+		proof_line(b, r->rcpt,
+		                  r->attempted ? smtp_outcome_name(r->outcome) : "not-sent",
+		                  r->code, r->ecode, r->text);
+		return 0;
+	}
+	struct store_result w = {
+	    .message_id = r->message_id,
+	    .stage = r->attempted ? smtp_session_stage_name(r->stage) : NULL,
+	    .code = r->code,
+	    .ecode = r->ecode,
+	    .text = r->text,
+	    .host = r->host,
+	    .tls = r->tls,
+	    .dest = r->dest,
+	    .reason = r->reason,
+	    .klass = r->klass,
+	    .count_attempt = r->attempted,
+	};
+	struct store_domain_health dh;
+	if (r->withdrawn) {
+		/* Suppressed after it was claimed, before it went on the wire. */
+		w.state = "suppressed";
+		w.event = "deferred"; /* not written: no attempt */
+	} else if (!r->attempted && r->not_before && now - r->queued_at >= W->o->max_age) {
+		/* Never sent, its destination down past the maximum age: it expires as a
+		 * deferred one does; the expiry is its one recorded event. */
+		w.state = w.event = "bounced";
+		w.reason = "expired";
+		w.klass = "soft";
+		w.count_attempt = 1;
+	} else if (!r->attempted) {
+		/* Handed back unattempted; a campaign cancelled meanwhile keeps nothing queued. */
+		w.state = b->camps[r->c->idx].cancelled ? "cancelled" : "queued";
+		w.event = "deferred";
+		w.next_attempt_at = r->not_before;
+	} else if (r->domain && r->outcome == OUTCOME_BOUNCED) {
+		/*
+		 * NXDOMAIN: one answer is not proof (a flaky resolver can say it of any
+		 * domain). It bounces hard only once the domain has answered NXDOMAIN for
+		 * nxdomain_confirm seconds, and never while it had a delivery in the last
+		 * 30 days; until then the message is deferred to when it would be confirmed.
+		 */
+		int rc = store_sender_nxdomain(W->store, r->domain, now, SENDER_NXDOMAIN_STALE_S,
+		                               &dh);
+		if (rc < 0)
+			return rc;
+		bool trusted = dh.delivered_at > now - SENDER_NXDOMAIN_TRUST_S;
+		bool confirmed = now - dh.nxdomain_first >= W->o->nxdomain_confirm_s;
+		if (trusted || !confirmed) {
+			struct sresult d = *r;
+			d.outcome = OUTCOME_DEFERRED;
+			d.domain = NULL;
+			char text[600];
+			snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "",
+			         trusted ? "the domain had a delivery in the last 30 days: not "
+			                   "bounced on a DNS answer"
+			                 : "not yet confirmed: the domain must answer NXDOMAIN "
+			                   "again later before its addresses bounce");
+			d.text = text;
+			d.klass = "soft";
+			/* Not before it could be confirmed (the deferral's own delay if later). */
+			d.not_before = trusted ? 0 : dh.nxdomain_first + W->o->nxdomain_confirm_s;
+			return write_result(W, b, &d, now);
+		}
+		w.state = w.event = "bounced";
+	} else if (r->outcome == OUTCOME_DEFERRED && now - r->queued_at >= W->o->max_age) {
+		/* Deferred past the maximum age: bounced as expired (RFC 3463 4.4.7), a soft
+		 * bounce, like Postfix's maximal_queue_lifetime. */
+		w.state = w.event = "bounced";
+		w.reason = "expired";
+		w.klass = "soft";
+	} else if (r->outcome == OUTCOME_DEFERRED) {
+		/* Exponential with jitter, so a batch deferred together does not come back
+		 * together; the jitter is a hash of the message and attempt, not a clock. */
+		uint64_t h =
+		    (uint64_t)r->message_id * 0x9E3779B97F4A7C15ull + (uint64_t)r->attempts;
+		h ^= h >> 29;
+		double rnd = (double)(h % 1000003) / 1000003.0;
+		double delay =
+		    throttle_retry_delay(r->attempts + 1, W->o->retry_first, W->o->retry_max, rnd);
+		w.state = "queued";
+		w.event = "deferred";
+		w.next_attempt_at = now + (int64_t)delay;
+		if (r->not_before > w.next_attempt_at)
+			w.next_attempt_at = r->not_before;
+	} else {
+		w.state = w.event = smtp_outcome_name(r->outcome);
+	}
+	int rc = store_message_result(W->store, &w, now);
+	if (rc == 0 && strcmp(w.event, "bounced") == 0 && w.klass) {
+		/* A hard bounce suppresses the address at once; soft ones when they add up. */
+		char source[512];
+		const char *supp;
+		snprintf(source, sizeof(source), "campaign %s: %s %d %s %.300s", r->c->camp.name,
+		         w.stage ? w.stage : "", w.code, w.ecode ? w.ecode : "",
+		         w.text ? w.text : "");
+		rc = store_bounce_suppress(W->store, r->message_id, w.klass, &W->rules, source,
+		                           &supp);
+		if (rc == 0 && supp)
+			log_info("msg=%lld suppressed=%s", (long long)r->message_id, supp);
+	}
+	return rc;
+}
+
+struct claim_ctx {
+	struct sender_worker *W;
+	struct batch *b;
+	struct scamp *c;       /* its immutable fields only */
+	struct scamp_work *w;  /* its composer */
+	int64_t now;
+	int claimed; /* rows claimed, rendered or not */
+};
+
+static int
+render_one(void *arg, const struct store_claimed *m)
+{
+	struct claim_ctx *cx = arg;
+	struct sender_worker *W = cx->W;
+	struct batch *b = cx->b;
+	struct scamp *c = cx->c;
+	struct sjob *j = xcalloc(1, sizeof(*j));
+	cx->claimed++;
+	char err[512];
+	j->c = c;
+	j->message_id = m->message_id;
+	j->contact_id = m->contact_id;
+	j->attempts = m->attempts;
+	j->queued_at = m->queued_at;
+	j->rcpt = xstrdup(m->email);
+	j->domain = xstrdup(m->domain ? m->domain : "");
+	if (c->has_window && m->attrs) {
+		/* The recipient's own zone, if the list has one for them. */
+		json_t *a = json_loads(m->attrs, 0, NULL);
+		const char *tz = json_string_value(json_object_get(a, "timezone"));
+		snprintf(j->tz, sizeof(j->tz), "%s", tz ? tz : "");
+		json_decref(a);
+	}
+	struct composer_recipient r = {m->contact_id, m->email, m->attrs};
+	buf_reset(&W->msg);
+	if (composer_render(cx->w->cc.composer, &r, cx->now, 0, &W->msg, j->sender, err, sizeof(err)) <
+	    0) {
+		/* This recipient's message cannot be made: failed now, with the reason. */
+		struct sresult fr = {.c = c,
+		                     .message_id = m->message_id,
+		                     .outcome = OUTCOME_FAILED,
+		                     .attempted = 1,
+		                     .attempts = m->attempts,
+		                     .queued_at = m->queued_at,
+		                     .rcpt = m->message_id < 0 ? xstrdup(m->email) : NULL,
+		                     .stage = SMTP_STAGE_CONNECT};
+		buf_reset(&j->data);
+		buf_printf(&j->data, "cannot render the message: %s", err);
+		fr.text = xstrdup(j->data.data);
+		int rc = write_result(W, b, &fr, cx->now);
+		sresult_clear(&fr);
+		sjob_free(j);
+		log_warn("msg=%lld result=failed reason=\"cannot render: %s\"",
+		         (long long)m->message_id, err);
+		return rc;
+	}
+	/* The wire form and the 8-bit check are made here, on the worker, not on the loop. */
+	buf_reserve(&j->data, W->msg.len + W->msg.len / 32 + 16); /* one allocation, not ten */
+	smtp_wire_encode(&j->data, W->msg.data, W->msg.len);
+	j->job.flags =
+	    SMTP_JOB_WIRE |
+	    (smtp_wire_has_8bit(W->msg.data, W->msg.len) ? SMTP_JOB_8BIT : SMTP_JOB_7BIT);
+	j->rcpts[0] = j->rcpt;
+	j->job.sender = j->sender;
+	j->job.rcpts = j->rcpts;
+	j->job.nrcpt = 1;
+	j->job.data = j->data.data;
+	j->job.len = j->data.len;
+	j->job.user = j;
+	b->jobs[b->njobs++] = j;
+	return 0;
+}
+
+/* sender_test_one - render proof i for its address: a list member's own attributes when
+ * it is one, else none (the built-in fields only) */
+static int
+test_one(struct sender_worker *W, struct claim_ctx *cx, size_t i)
+{
+	const char *to = W->o->test_rcpts[i];
+	struct address a;
+	const char *why = "";
+	if (address_parse(to, strlen(to), 0, &a, &why) < 0) {
+		proof_line(cx->b, to, "not-sent", 0, NULL, why);
+		return 0;
+	}
+	struct store_contact k;
+	bool member = store_list_member(W->store, cx->c->camp.list_id, a.key, &k) == 0;
+	struct store_claimed m = {
+	    .message_id = -(int64_t)(i + 1),
+	    .contact_id = member ? k.id : 0,
+	    .email = a.email,
+	    .attrs = member && k.attrs ? k.attrs : "{}",
+	    .domain = a.domain,
+	    .queued_at = cx->now,
+	};
+	int rc = render_one(cx, &m);
+	if (member)
+		store_contact_clear(&k);
+	return rc;
+}
+
+/* claim - claim and render up to want messages of campaign k */
+static int
+claim(struct sender_worker *W, struct batch *b, size_t k, int64_t now, int want)
+{
+	struct batch_camp *bc = &b->camps[k];
+	struct claim_ctx cx = {W, b, bc->c, bc->w, now, 0};
+	int withdrawn = 0;
+	bc->want = want;
+	int rc = store_messages_claim(W->store, bc->c->camp.id, W->me, now, want, render_one, &cx,
+	                              &withdrawn);
+	/* Rows, not jobs: a message that fails to render, or was suppressed since it was
+	 * queued, must not look like the end of what is due. */
+	bc->claimed = cx.claimed + withdrawn;
+	bc->withdrawn += withdrawn;
+	if (rc == 0) {
+		/* New tracked links reach the database before the messages that carry them. */
+		size_t n = composer_links(bc->w->cc.composer, NULL);
+		if (n > bc->w->links_saved) {
+			struct buf links = BUF_INIT;
+			composer_links(bc->w->cc.composer, &links);
+			if ((rc = store_campaign_set_links(W->store, bc->c->camp.id, links.data)) == 0)
+				bc->w->links_saved = n;
+			buf_free(&links);
+		}
+	}
+	return rc;
+}
+
+/* interleave - the batch's jobs one campaign after another in turn (claimed one
+ * campaign's run after another's), so that each destination's queue serves them evenly */
+static void
+interleave(struct batch *b)
+{
+	if (b->ncamps < 2 || b->njobs < 2)
+		return;
+	struct sjob **out = xcalloc(b->njobs, sizeof(*out));
+	size_t *at =
+	    xcalloc(b->njobs + 1, sizeof(*at)); /* where each run of one campaign starts */
+	size_t k = 0, runs = 0;
+	for (size_t i = 0; i < b->njobs; i++)
+		if (i == 0 || b->jobs[i]->c != b->jobs[i - 1]->c)
+			at[runs++] = i;
+	at[runs] = b->njobs;
+	size_t *next = xcalloc(runs, sizeof(*next));
+	for (size_t r = 0; r < runs; r++)
+		next[r] = at[r];
+	while (k < b->njobs)
+		for (size_t r = 0; r < runs; r++)
+			if (next[r] < at[r + 1])
+				out[k++] = b->jobs[next[r]++];
+	memcpy(b->jobs, out, b->njobs * sizeof(*out));
+	free(next);
+	free(at);
+	free(out);
+}
+
+/* gone_add - one more key of what may no longer be mailed, for the loop (worker) */
+static void
+gone_add(struct batch *b, const char *key)
+{
+	if (b->ngone == b->capgone) {
+		b->capgone = b->capgone ? b->capgone * 2 : 64;
+		b->gone = xrealloc(b->gone, b->capgone * sizeof(*b->gone));
+	}
+	b->gone[b->ngone++] = xstrdup(key);
+}
+
+static int
+watch_suppression(void *arg, bool domain, const char *value)
+{
+	char key[300];
+	snprintf(key, sizeof(key), "%c:%s", domain ? 'd' : 'a', value);
+	gone_add(arg, key);
+	return 0;
+}
+
+static int
+watch_removal(void *arg, int64_t list_id, int64_t contact_id)
+{
+	char key[64];
+	if (list_id)
+		snprintf(key, sizeof(key), "l:%lld:%lld", (long long)list_id, (long long)contact_id);
+	else
+		snprintf(key, sizeof(key), "c:%lld", (long long)contact_id);
+	gone_add(arg, key);
+	return 0;
+}
+
+/*
+ * watch - what became unmailable since the last look (worker, outside
+ * any transaction: reads never wait for a writer in WAL mode, so this goes
+ * on while another process holds the write lock): new suppressions, kirim
+ * serve's journaled unsubscribes, and list-scope unsubscribes folded since.
+ */
+static void
+watch(struct sender_worker *W, struct batch *b)
+{
+	int64_t now = (int64_t)time(NULL);
+	if (store_sender_suppressions(W->store, &W->supp_after, watch_suppression, b) < 0 ||
+	    store_sender_journal(W->store, &W->journal_after, watch_removal, b) < 0 ||
+	    store_sender_removals(W->store, W->removals_since, watch_removal, b) < 0)
+		log_warn("could not look for new suppressions error=\"%s\"", store_errmsg(W->store));
+	else
+		W->removals_since = now - 120; /* a fold's events carry the unsubscribe's time */
+}
+
+/* start_due - whether the owner wants the run to end for something due */
+static bool
+start_due(struct sender_worker *W)
+{
+	return W->o->start_due && W->o->start_due(W->o->start_due_arg, W->store) > 0;
+}
+
+/* write - the batch's writes and claims in one transaction; 0 or a store error */
+static int
+write_and_claim(struct sender_worker *W, struct batch *b, int64_t now)
+{
+	int rc = store_begin(W->store);
+	for (size_t i = 0; rc == 0 && i < b->nres; i++)
+		rc = write_result(W, b, &b->res[i], now);
+	for (size_t i = 0; rc == 0 && i < b->ndstates; i++)
+		rc = store_dest_save(W->store, &b->dstates[i].d);
+	for (size_t i = 0; rc == 0 && i < b->ndelivered; i++)
+		rc = store_sender_delivered(W->store, b->delivered[i], now);
+	if (rc == 0 && b->renew && W->me) {
+		rc = store_sender_renew(W->store, W->me, now + LEASE_S);
+		if (rc == STORE_E_NOTFOUND) {
+			/* Another sender judged this one dead and took its campaigns: sending on
+			 * would mail what it sends too. */
+			snprintf(b->err, sizeof(b->err),
+			         "another sender took this one's campaigns over (its lease had "
+			         "expired): stopping");
+			b->fail = SENDER_E_STORE;
+			return rc;
+		}
+		b->renewed = rc == 0;
+	}
+	for (size_t i = 0; rc == 0 && i < b->ncamps && W->o->ntest == 0; i++) {
+		struct batch_camp *bc = &b->camps[i];
+		if (bc->paused || !store_bounce_pause_why(&W->rules, &bc->totals, bc->pause_why,
+		                                          sizeof(bc->pause_why)))
+			continue;
+		if ((rc = store_campaign_pause(W->store, bc->c->camp.id, bc->pause_why)) >= 0) {
+			bc->paused_now = true; /* nothing new starts */
+			rc = 0;
+		}
+	}
+	if (rc == 0 && b->want > 0 && W->o->ntest) {
+		/* Proofs: one batch of the given addresses, then nothing more. */
+		b->jobs = xcalloc(W->o->ntest, sizeof(*b->jobs));
+		struct claim_ctx cx = {W, b, b->camps[0].c, b->camps[0].w, now, 0};
+		for (size_t i = 0; rc == 0 && i < W->o->ntest && !W->tested; i++)
+			rc = test_one(W, &cx, i);
+		W->tested = true;
+		b->camps[0].want = (int)W->o->ntest;
+		b->camps[0].claimed = (int)W->o->ntest;
+	} else if (rc == 0 && b->want > 0) {
+		/* The batch is shared among the campaigns that may take work, in turn: the one
+		 * first this time is last but one the next. */
+		size_t nactive = 0;
+		for (size_t i = 0; i < b->ncamps; i++)
+			nactive += b->camps[i].active && !b->camps[i].paused_now;
+		b->jobs = xcalloc((size_t)b->want, sizeof(*b->jobs));
+		int left = b->want;
+		for (size_t k = 0; rc == 0 && k < b->ncamps && nactive; k++) {
+			size_t i = (b->turn + k) % b->ncamps;
+			struct batch_camp *bc = &b->camps[i];
+			if (!bc->active || bc->paused_now)
+				continue;
+			int share = left / (int)nactive--;
+			if (share > 0)
+				rc = claim(W, b, i, now, share);
+			left -= bc->claimed;
+		}
+		interleave(b);
+	}
+	return rc == 0 ? store_commit(W->store) : rc;
+}
+
+/* undo - the transaction rolled back: what the batch made is not so */
+static void
+undo(struct sender_worker *W, struct batch *b, const size_t *links_saved, bool tested)
+{
+	store_rollback(W->store);
+	/* Nothing was recorded: the jobs rendered in this batch are not sent (their messages
+	 * are still queued). */
+	for (size_t i = 0; i < b->njobs; i++)
+		sjob_free(b->jobs[i]);
+	b->njobs = 0;
+	for (size_t i = 0; i < b->ncamps; i++) {
+		struct batch_camp *bc = &b->camps[i];
+		bc->w->links_saved = links_saved[i];
+		bc->want = bc->claimed = bc->withdrawn = 0;
+		bc->paused_now = false;
+	}
+	W->tested = tested;
+	buf_reset(&b->proofs);
+}
+
+void
+sender_batch_run(struct sender_worker *W, struct batch *b)
+{
+	int64_t now = (int64_t)time(NULL);
+	/* Reads first, outside the transaction: in WAL mode they never wait for a writer, so
+	 * the look for suppressions goes on while another process holds the write lock. */
+	if (b->watch)
+		watch(W, b);
+	size_t *links_saved = xcalloc(b->ncamps + 1, sizeof(*links_saved));
+	for (size_t i = 0; i < b->ncamps; i++)
+		links_saved[i] = b->camps[i].w->links_saved;
+	bool tested = W->tested;
+	int rc = write_and_claim(W, b, now);
+	if (rc < 0) {
+		undo(W, b, links_saved, tested);
+		free(links_saved);
+		if (rc == STORE_E_BUSY && !b->fail) {
+			/* Another writer held the database past the busy timeout (a long import):
+			 * the outcomes are kept and written by the next try; nothing new starts
+			 * until the database is free again. */
+			b->busy = true;
+			return;
+		}
+		if (!b->fail) {
+			snprintf(b->err, sizeof(b->err), "database: %s", store_errmsg(W->store));
+			b->fail = SENDER_E_STORE;
+		}
+		return;
+	}
+	free(links_saved);
+	/* A pause or cancel from another process stops new work within about a second (the
+	 * batch that notices claims nothing; what is claimed goes back to the queue). */
+	if (b->check && W->o->ntest == 0) {
+		b->yield = start_due(W);
+		for (size_t i = 0; i < b->ncamps; i++) {
+			struct batch_camp *bc = &b->camps[i];
+			char state[16], why[256];
+			/* Paused by this sender (auto-pause) is not another process's hold. */
+			if (bc->cancelled || bc->paused || bc->paused_now ||
+			    store_campaign_state_get(W->store, bc->c->camp.id, state, why,
+			                             sizeof(why)) < 0)
+				continue;
+			if (strcmp(state, "paused") == 0 || strcmp(state, "cancelled") == 0) {
+				snprintf(bc->held, sizeof(bc->held), "%s", state);
+				snprintf(bc->held_why, sizeof(bc->held_why), "%s", why[0] ? why : state);
+			}
+		}
+	}
+	/* A changed domain policy reaches a running send within a few seconds. */
+	int64_t v;
+	if (b->policies && store_policy_version(W->store, &v) == 0 && v != W->policy_version &&
+	    store_policy_load_all(W->store, &b->rows, &b->nrows) == 0) {
+		W->policy_version = v;
+		b->policies_changed = true;
+	}
+}

@@ -1,0 +1,320 @@
+/*
+ * sender_int - what the sender's three files share (src/app/sender*.c only).
+ *
+ * The sender is split by who owns what:
+ * - sender.c: the loop thread. `struct sender`, the pool and its callbacks,
+ *   the tick, the run's set-up and end. It makes a `struct batch`, hands it
+ *   whole to the worker through uv_work_t, and touches it again only in the
+ *   done callback, after the worker has finished with it.
+ * - sender_batch.c: the worker thread. It sees only the batch it was handed
+ *   and `struct sender_worker` (the store, the composers, its cursors), never
+ *   `struct sender`: a data race between the two is impossible by
+ *   construction, not by care. It writes outcomes, claims and renders.
+ * - sender_route.c: routing on the loop: recipient domains, MX look-ups,
+ *   destinations and their policies, warm-up caps, send windows.
+ *
+ * What both threads may read is fixed before the loop starts and never
+ * written after (struct scamp's `camp`, `idx`, `has_window`, marked
+ * "immutable"); everything else of a struct belongs to one thread, as
+ * marked.
+ */
+#ifndef KIRIM_SENDER_INT_H
+#define KIRIM_SENDER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "kirim/address.h"
+#include "kirim/buf.h"
+#include "kirim/campaign.h"
+#include "kirim/dns.h"
+#include "kirim/policy.h"
+#include "kirim/pool.h"
+#include "kirim/sender.h"
+#include "kirim/smtp_outcome.h"
+#include "kirim/store.h"
+#include "kirim/store_bounce.h"
+#include "kirim/store_dest.h"
+#include "kirim/store_sender.h"
+#include "kirim/strmap.h"
+#include "kirim/when.h"
+#include "kirim/when_tz.h"
+
+enum {
+	SENDER_TICK_MS = 250,
+	/* Rendered bytes in flight at most (each is copied once more into its connection's
+	 * write buffer): what keeps memory flat whatever the concurrency and message size. */
+	SENDER_MAX_INFLIGHT_BYTES = 16 << 20,
+	/* ... direct: SENDER_DIRECT_WINDOW messages of 4 KB; see there. */
+	SENDER_DIRECT_INFLIGHT_BYTES = 48 << 20,
+	/* How long a domain's DNS answer is reused in a run, whatever its TTL says (the dns
+	 * module caches by TTL too; this only spares a look-up per message). */
+	SENDER_DNS_MIN_S = 5,
+	SENDER_DNS_MAX_S = 3600,
+	SENDER_DNS_TEMPFAIL_S = 30,
+	/* How often a running sender looks for changed domain policies. */
+	SENDER_POLICY_CHECK_S = 3,
+	/* ... and for a pause or cancel from another process (the worker's batches). */
+	SENDER_STATE_CHECK_S = 1,
+	/* Messages in flight at least, direct: many destinations share the window, and a
+	 * destination waiting for a connection slot needs a queue worth the connect (the
+	 * pool gives slots to the longest queues): with 100 destinations, about 120 each. */
+	SENDER_DIRECT_WINDOW = 12288,
+	/* How often a running sender looks for suppressions made since it started (the
+	 * database and kirim serve's journal): what is claimed and not yet on the wire is
+	 * withdrawn when its address, domain or contact appears there. */
+	SENDER_WATCH_MS = 500,
+	/* A busy database (another writer past the busy timeout): the next try after this
+	 * long; outcomes wait in memory meanwhile (bounded: nothing new is claimed). */
+	SENDER_BUSY_RETRY_MS = 200,
+	/* A run of NXDOMAIN answers older than this is stale: the next one starts anew. */
+	SENDER_NXDOMAIN_STALE_S = 86400,
+	/* A domain delivered to within this long is never bounced on a DNS answer. */
+	SENDER_NXDOMAIN_TRUST_S = 30 * 86400,
+};
+
+struct sender;
+struct scamp;
+
+/* One outcome waiting to be written. Strings are owned. Made on the loop, written by the
+ * worker (it travels in a batch). */
+struct sresult {
+	const struct scamp *c; /* the campaign of the message (its immutable part) */
+	int64_t message_id;
+	enum outcome outcome;
+	int attempted; /* 0: handed back unattempted (shutdown) */
+	int withdrawn; /* unattempted because its address was suppressed meanwhile */
+	int attempts;  /* attempts made before this one */
+	int64_t queued_at;
+	int64_t not_before;         /* unattempted: the earliest next attempt (0: now) */
+	const char *reason, *klass; /* the bounce classifier's, for a failure (static) */
+	enum smtp_stage stage;
+	int code;
+	char *ecode, *text, *host, *tls, *dest;
+	char *rcpt;   /* proofs only: the address */
+	char *domain; /* an NXDOMAIN failure only: the recipient's domain */
+};
+
+/* One message on its way: the job the pool carries, and what it needs. Made by the
+ * worker, owned by the loop once the batch is back. */
+struct sjob {
+	struct smtp_job job;
+	struct scamp *c;
+	struct pool_dest *pd; /* where it was submitted (NULL before) */
+	bool gone;            /* withdrawn by sender_keep: suppressed meanwhile */
+	int64_t message_id;
+	int64_t contact_id;
+	int attempts;
+	int64_t queued_at;
+	const char *rcpts[1];
+	char *rcpt;
+	char *domain;              /* the recipient's, A-label */
+	char tz[WHEN_TZ_NAME_MAX]; /* with a send window: the recipient's zone, "" = the campaign's
+	                            */
+	char sender[ADDRESS_MAX + 1];
+	struct buf data; /* the message in its wire form (dot-stuffed, ending in CRLF.CRLF) */
+	struct sresult res;
+};
+
+/* A throttle change waiting to be saved in the destinations table. Strings owned. */
+struct sdstate {
+	struct store_dest_state d;
+	char *name, *domain, *change, *note;
+};
+
+/* What of a campaign only the worker touches (its composer renders on the worker). */
+struct scamp_work {
+	struct campaign_composer cc;
+	size_t links_saved; /* click-tracking links written to the campaign so far */
+};
+
+/*
+ * A campaign of the run: a sender sends one (kirim send) or several at once (kirim run),
+ * all through one pool, so that they share each destination's limits and the global one.
+ * Loop-owned except the immutable fields and `w` (the worker's).
+ */
+struct scamp {
+	struct sender *S;
+	size_t idx;                 /* immutable: its place in S->camps and in a batch */
+	struct store_campaign camp; /* immutable */
+	struct scamp_work w;        /* the worker's (the loop only makes and frees it) */
+	struct sender_stats *st;    /* this campaign's figures (the run's own when only one) */
+	struct store_bounce_totals totals; /* its bounce totals so far */
+	bool paused; /* paused itself (auto-pause): nothing new starts */
+	char pause_why[256];
+	char held[16];  /* "paused" or "cancelled" by another process: nothing new starts */
+	bool stopped;   /* its queued jobs were handed back (held, paused) */
+	bool exhausted; /* a claim found less than it asked: nothing more due in this run */
+	/* Its send window (options.window, in options.tz or each recipient's own "timezone"
+	 * attribute), checked on the loop as jobs are routed. has_window is immutable. */
+	bool has_window;
+	struct when_window send_window;
+	char camp_tz[WHEN_TZ_NAME_MAX];
+	struct strmap zones; /* zone name → struct szone */
+	uint64_t due;
+};
+
+/* A campaign's part of a batch: in (the loop's view when it made the batch) and out. */
+struct batch_camp {
+	/* In. */
+	struct scamp *c; /* the worker reads its immutable fields only */
+	struct scamp_work *w;
+	struct store_bounce_totals totals;
+	bool active;    /* may take new work */
+	bool paused;    /* paused already: not judged again */
+	bool cancelled; /* cancelled by another process: what comes back unsent is cancelled */
+	/* Out. */
+	int want, claimed; /* asked and claimed rows (a claim short of want: nothing more due) */
+	int withdrawn;     /* claims withdrawn as suppressed since they were queued */
+	bool paused_now;   /* the worker paused it (auto-pause) */
+	char pause_why[256];
+	char held[16]; /* "paused" or "cancelled" seen in the database: held by another process */
+	char held_why[256];
+};
+
+/*
+ * One batch: made by the loop (sender_pump), handed whole to the worker, handed back
+ * whole (sender_work_done). Neither thread touches it while the other has it.
+ */
+struct batch {
+	/* In. */
+	struct sresult *res; /* outcomes to write */
+	size_t nres;
+	struct sdstate *dstates; /* throttle changes to save */
+	size_t ndstates;
+	char **delivered; /* domains delivered to since the last batch (direct) */
+	size_t ndelivered;
+	int want;       /* messages to claim in all (0: none) */
+	size_t turn;    /* the campaign whose share comes first */
+	bool watch;     /* look for suppressions made meanwhile */
+	bool renew;     /* renew the lease */
+	bool check;     /* look for pauses and cancels from other processes, and start_due */
+	bool policies;  /* look for changed domain policies */
+	struct batch_camp *camps;
+	size_t ncamps;
+	/* Out. */
+	struct sjob **jobs; /* claimed and rendered, in the order to route them */
+	size_t njobs;
+	char **gone; /* keys of what may no longer be mailed (see sender_gone) */
+	size_t ngone, capgone;
+	struct policy *rows; /* fresh domain policies, when they changed */
+	size_t nrows;
+	bool policies_changed;
+	bool busy;      /* the database was busy: nothing was written; res etc. to keep */
+	bool yield;     /* start_due said something else should start */
+	bool renewed;   /* the lease was renewed */
+	int fail;       /* a SENDER_E_ code: the run stops */
+	char err[512];
+	struct buf proofs; /* proofs: one line per address */
+};
+
+/* The worker's own state: touched only by sender_batch_run, one batch at a time. */
+struct sender_worker {
+	struct store *store;
+	const struct sender_opts *o;
+	struct store_bounce_rules rules;
+	struct buf msg;   /* scratch: one rendered message */
+	int64_t me;       /* this sender's row (store_sender.h) */
+	int64_t supp_after, journal_after, removals_since; /* where the last watch ended */
+	int64_t policy_version;
+	bool tested; /* the proofs are rendered */
+};
+
+/*
+ * The loop's sender. Fields are the loop's; `worker` is handed to the worker
+ * thread with each batch and not touched by the loop while one runs.
+ */
+struct sender {
+	uv_loop_t loop;
+	struct store *store; /* the loop uses it only before the loop runs and after it ends */
+	const struct sender_opts *o;
+	struct sender_stats *st;
+	struct scamp *camps;
+	size_t ncamps;
+	size_t turn; /* the campaign whose share of a batch comes first (round robin) */
+	struct sender_worker worker;
+	struct pool *pool;
+	struct pool_dest *dest; /* the relay; NULL when direct */
+	/* Direct delivery (sender_route.c). */
+	struct dns *dns;
+	struct strmap domains;    /* name → struct sdomain */
+	struct strmap dests;      /* MX host set → struct sdest */
+	struct strmap sent_today; /* destination → attempts today before this run (intptr_t) */
+	/* Domain policies in use. */
+	struct policy *rows;
+	size_t nrows;
+	struct pool_dest_config mx; /* settings of every MX destination */
+	unsigned mx_port;
+	uv_timer_t tick;
+	uv_work_t work;
+	struct batch *batch; /* the one the worker has, or NULL */
+	bool draining;       /* no more claims: nothing due, or stopping */
+	bool stopping;
+	bool finished;
+	int fail;
+	char err[512];
+	/* Outcomes and throttle changes collected on the loop, written by the next batch. */
+	struct sresult *pending;
+	size_t npending, cappending;
+	struct sdstate *dstates;
+	size_t ndstates;
+	size_t inflight;
+	size_t inflight_bytes;
+	size_t avg_bytes; /* of the messages rendered so far (0 before the first) */
+	unsigned window;
+	size_t max_bytes; /* rendered bytes in flight at most */
+	uint64_t due;
+	double t0;
+	/* When the loop last asked a batch to do its periodic looks. */
+	double watched, renewed, checked, policy_checked;
+	int64_t me; /* this sender's row; its full row is in `me_row` */
+	struct store_sender_row me_row;
+	/* Suppressions since the run started: "a:ADDRESS" (lower case), "d:DOMAIN",
+	 * "c:CONTACT" (unsubscribed everywhere, journaled), "l:LIST:CONTACT" (from one list). */
+	struct strmap gone;
+	/* Domains delivered to since the last batch, written by the next (direct). */
+	struct strmap delivered;
+	/* The database was busy: when that started, and the next try. */
+	double busy_since, retry_at;
+};
+
+/* sresult_clear - free r's strings and zero it */
+void sresult_clear(struct sresult *r);
+/* sjob_free - NULL is a no-op */
+void sjob_free(struct sjob *j);
+/* sdstate_clear - free x's strings */
+void sdstate_clear(struct sdstate *x);
+/* batch_free - free a batch and whatever it still holds */
+void batch_free(struct batch *b);
+
+/* sender_batch_run - the worker: write b's outcomes, claim and render (sender_batch.c) */
+void sender_batch_run(struct sender_worker *W, struct batch *b);
+
+/* sender_withdraw - j comes back unsent: suppressed since it was claimed (sender.c) */
+void sender_withdraw(struct sender *S, struct sjob *j);
+/* sender_hand_back - j goes back to the queue unattempted, due again at not_before */
+void sender_hand_back(struct sender *S, struct sjob *j, int64_t not_before, const char *why);
+/* sender_job_done - the pool's job_done: j's outcome joins the pending ones (sender.c) */
+void sender_job_done(struct sender *S, struct sjob *j);
+/* sender_job_fact - the pool's rcpt: j's outcome from r (sender.c) */
+void sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
+                     const struct pool_conn_info *ci);
+
+/* Routing (sender_route.c, loop). */
+/* sender_route - send j to the relay, or to its domain's MX hosts (looking them up first) */
+void sender_route(struct sender *S, struct sjob *j);
+/* sender_apply_policies - the policy rows changed: new limits for every destination */
+void sender_apply_policies(struct sender *S);
+/* sender_dest_domain - the first domain routed to destination name ("" if none) */
+const char *sender_dest_domain(const struct sender *S, const char *name);
+/* sender_route_free - free the domains and destinations (every job came back) */
+void sender_route_free(struct sender *S);
+/* sender_gone - whether j's recipient was suppressed since the run started */
+bool sender_gone(const struct sender *S, const struct sjob *j);
+/* sender_keep - pool_cbs.keep: whether job may still go on the wire */
+bool sender_keep(void *owner, struct smtp_job *job);
+
+#endif

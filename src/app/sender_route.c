@@ -1,0 +1,461 @@
+/*
+ * sender_route - where each job of a send goes (the loop's; see sender_int.h):
+ * the relay, or its recipient domain's MX hosts (looked up once per TTL, jobs
+ * waiting meanwhile), grouped into destinations by MX host set with the
+ * limits their domain policies give, warm-up caps per destination and day,
+ * the campaign's send window in each recipient's zone, and the last look
+ * for suppressions before a job joins a queue or goes on the wire.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "kirim/clock.h"
+#include "kirim/log.h"
+#include "kirim/route.h"
+#include "kirim/throttle.h"
+#include "kirim/xmalloc.h"
+#include "sender_int.h"
+
+/* A destination of a direct send: its pool destination, what it was made for (to apply
+ * policies again when they change) and its warm-up count for the day. */
+struct sdest {
+	char *key;
+	char domain[256]; /* the first domain routed to it */
+	char *hosts[DNS_MAX_HOSTS];
+	size_t nhosts;
+	struct pool_dest *pd;
+	char warmup[POLICY_WARMUP_MAX];
+	int64_t warmup_start; /* Unix day */
+	int64_t day;          /* the Unix day sent counts */
+	long cap;             /* today's warm-up cap, -1 when none */
+	long sent;            /* attempts today, this run's and the database's */
+};
+
+/* A recipient domain of a direct send: its destination once resolved, the jobs waiting
+ * for its look-up meanwhile, or why it cannot be reached (until expires). */
+struct sdomain {
+	struct sender *S;
+	char name[256];
+	bool resolving;
+	bool invalid;   /* not a domain name at all: no look-up was made */
+	bool dns_no;    /* the last answer said no such domain, or no host for mail: to be
+	                   confirmed before it bounces hard (sender_write_result) */
+	double expires; /* clock_seconds() */
+	struct sdest *dest;
+	char ecode[8];
+	char error[512];
+	struct sjob **wait;
+	size_t nwait, capwait;
+};
+
+static void
+sdomain_wait(struct sdomain *dm, struct sjob *j)
+{
+	if (dm->nwait == dm->capwait) {
+		dm->capwait = dm->capwait ? dm->capwait * 2 : 16;
+		dm->wait = xrealloc(dm->wait, dm->capwait * sizeof(*dm->wait));
+	}
+	dm->wait[dm->nwait++] = j;
+}
+
+static void
+sdomain_free(void *p)
+{
+	struct sdomain *dm = p;
+	free(dm->wait); /* empty: every job came back */
+	free(dm);
+}
+
+static void
+sdest_free(void *p)
+{
+	struct sdest *sd = p;
+	for (size_t k = 0; k < sd->nhosts; k++)
+		free(sd->hosts[k]);
+	free(sd->key);
+	free(sd);
+}
+
+/*
+ * sender_gone - whether j's recipient was suppressed (address or domain),
+ * unsubscribed, or removed from the campaign's list since the run started
+ * (loop; what was suppressed before a claim never gets this far)
+ */
+bool
+sender_gone(const struct sender *S, const struct sjob *j)
+{
+	if (S->gone.len == 0 || j->message_id <= 0)
+		return false;
+	char key[ADDRESS_MAX + 8];
+	/* Suppressions hold SQLite's lower(): ASCII letters only. */
+	size_t n = (size_t)snprintf(key, sizeof(key), "a:%s", j->rcpt);
+	for (size_t i = 2; i < n && i < sizeof(key); i++)
+		if (key[i] >= 'A' && key[i] <= 'Z')
+			key[i] = (char)(key[i] - 'A' + 'a');
+	if (strmap_get(&S->gone, key))
+		return true;
+	snprintf(key, sizeof(key), "d:%s", j->domain);
+	if (strmap_get(&S->gone, key))
+		return true;
+	snprintf(key, sizeof(key), "c:%lld", (long long)j->contact_id);
+	if (strmap_get(&S->gone, key))
+		return true;
+	snprintf(key, sizeof(key), "l:%lld:%lld", (long long)j->c->camp.list_id,
+	         (long long)j->contact_id);
+	return strmap_get(&S->gone, key) != NULL;
+}
+
+/* sender_keep - pool_cbs.keep: whether job may still go on the wire */
+bool
+sender_keep(void *owner, struct smtp_job *job)
+{
+	struct sjob *j = job->user;
+	if (!sender_gone(owner, j))
+		return true;
+	log_info("msg=%lld rcpt=%s result=suppressed note=\"suppressed after it was claimed: "
+	         "not sent\"",
+	         (long long)j->message_id, j->rcpt);
+	j->gone = true;
+	return false;
+}
+
+/* sender_withdraw_gone - withdraw j when its recipient is gone; whether it was */
+static bool
+sender_withdraw_gone(struct sender *S, struct sjob *j)
+{
+	if (!sender_gone(S, j))
+		return false;
+	log_info("msg=%lld rcpt=%s result=suppressed note=\"suppressed after it was claimed: "
+	         "not sent\"",
+	         (long long)j->message_id, j->rcpt);
+	sender_withdraw(S, j);
+	return true;
+}
+
+/* sdest_set_cap - the warm-up cap of sd's day (-1: none) */
+static void
+sdest_set_cap(struct sdest *sd)
+{
+	struct route_limits lim = {.warmup_start = sd->warmup_start};
+	snprintf(lim.warmup, sizeof(lim.warmup), "%s", sd->warmup);
+	sd->cap = route_warmup_cap(&lim, sd->day);
+}
+
+/* sdest_today - bring the day's count and warm-up cap up to date */
+static void
+sdest_today(struct sender *S, struct sdest *sd)
+{
+	int64_t day = (int64_t)time(NULL) / 86400;
+	if (day == sd->day)
+		return;
+	/* The first day of the run starts from what the database counted today. */
+	sd->sent = sd->day ? 0 : (long)(intptr_t)strmap_get(&S->sent_today, sd->key);
+	sd->day = day;
+	sdest_set_cap(sd);
+}
+
+/* sdomain_deliver - hand j to the domain's destination, or fail it with the DNS verdict */
+static void
+sdomain_deliver(struct sdomain *dm, struct sjob *j)
+{
+	struct sdest *sd = dm->dest;
+	if (j->c->stopped) {
+		sender_hand_back(dm->S, j, 0, "campaign stopped");
+		return;
+	}
+	if (sd) {
+		sdest_today(dm->S, sd);
+		if (sd->cap >= 0 && sd->sent >= sd->cap) {
+			/* Over today's warm-up cap: wait for tomorrow (UTC), no attempt counted. */
+			char why[160];
+			snprintf(why, sizeof(why), "warm-up cap of %ld for today reached at %s",
+			         sd->cap, sd->key);
+			if (sd->sent++ == sd->cap)
+				log_info(
+				    "dest=%s warmup_cap=%ld reached: the rest waits for tomorrow",
+				    sd->key, sd->cap);
+			sender_hand_back(dm->S, j, (sd->day + 1) * 86400, why);
+			return;
+		}
+		sd->sent++;
+		j->pd = sd->pd;
+		pool_submit(sd->pd, &j->job);
+		return;
+	}
+	struct smtp_result r = {SMTP_STAGE_DNS, 0, dm->ecode, dm->error, 0};
+	struct pool_conn_info ci = {"", "", ""};
+	sender_job_fact(dm->S, j, &r, &ci);
+	if (dm->dns_no && j->message_id > 0)
+		j->res.domain = xstrdup(dm->name);
+	sender_job_done(dm->S, j);
+}
+
+/*
+ * sender_policy - the limits of a destination made for domain with these MX
+ * hosts (route.h: the fields some record sets, else the run's options; a
+ * domain with its own record gets a destination of its own).
+ */
+static void
+sender_policy(const struct sender *S, const char *domain, const char *const *hosts, size_t nhosts,
+              struct route_limits *lim)
+{
+	struct route_limits run = {
+	    .max_conns = S->mx.limits.max_conns,
+	    .rate = S->mx.limits.rate,
+	    .connect_rate = S->mx.limits.connect_rate,
+	    .max_jobs = S->mx.session.max_jobs,
+	    .tls = (int)S->mx.session.tls_policy,
+	};
+	route_resolve(S->rows, S->nrows, domain, hosts, nhosts, &run, lim);
+}
+
+/* pool_limits_of - the pool's limits from a destination's route limits */
+static struct pool_limits
+pool_limits_of(const struct sender *S, const struct route_limits *lim)
+{
+	return (struct pool_limits){.max_conns = lim->max_conns,
+	                            .rate = lim->rate,
+	                            .connect_rate = lim->connect_rate,
+	                            .adaptive = S->mx.limits.adaptive};
+}
+
+/* sender_apply_policies - the policy records changed: new limits for every destination */
+void
+sender_apply_policies(struct sender *S)
+{
+	const struct policy *g = policy_find(S->rows, S->nrows, "global");
+	pool_set_rate(S->pool, g && (g->set & POLICY_HAS(POLICY_F_RATE)) ? g->rate : 0);
+	for (size_t i = 0; i < S->dests.cap; i++) {
+		struct sdest *sd = S->dests.slots[i].value;
+		if (sd == NULL)
+			continue;
+		struct route_limits lim;
+		sender_policy(S, sd->domain, (const char *const *)sd->hosts, sd->nhosts, &lim);
+		struct pool_limits pl = pool_limits_of(S, &lim);
+		pool_dest_set_limits(sd->pd, &pl);
+		snprintf(sd->warmup, sizeof(sd->warmup), "%s", lim.warmup);
+		sd->warmup_start = lim.warmup_start;
+		if (sd->day)
+			sdest_set_cap(sd);
+	}
+}
+
+/*
+ * sender_mx_dest - the destination for domain's MX answer: one per set of MX
+ * host names (sorted, so the order DNS shuffles equal preferences in does not
+ * matter) and policy, made on first use with a route per host address in
+ * preference order and the limits its policy gives.
+ */
+static struct sdest *
+sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result *r, char *err,
+               size_t errsz)
+{
+	const char *pref_order[DNS_MAX_HOSTS];
+	struct buf key = BUF_INIT;
+	for (size_t i = 0; i < r->nhosts; i++)
+		pref_order[i] = r->hosts[i].name;
+	struct route_limits lim;
+	sender_policy(S, domain, pref_order, r->nhosts, &lim);
+	route_dest_key(pref_order, r->nhosts, lim.own, &key);
+	struct sdest *sd = strmap_get(&S->dests, key.data);
+	if (sd == NULL) {
+		struct sockaddr_storage addrs[POOL_MAX_ROUTES];
+		struct pool_route routes[POOL_MAX_ROUTES];
+		size_t n = 0;
+		for (size_t i = 0; i < r->nhosts; i++) {
+			for (size_t k = 0; k < r->hosts[i].naddrs && n < POOL_MAX_ROUTES; k++) {
+				addrs[n] = r->hosts[i].addrs[k];
+				if (addrs[n].ss_family == AF_INET6)
+					((struct sockaddr_in6 *)&addrs[n])->sin6_port =
+					    htons((uint16_t)S->mx_port);
+				else
+					((struct sockaddr_in *)&addrs[n])->sin_port =
+					    htons((uint16_t)S->mx_port);
+				routes[n].host = r->hosts[i].name;
+				routes[n].pref = r->hosts[i].pref;
+				routes[n].addr = (const struct sockaddr *)&addrs[n];
+				n++;
+			}
+		}
+		struct pool_dest_config dc = S->mx;
+		dc.name = key.data;
+		dc.routes = routes;
+		dc.nroutes = n;
+		dc.limits = pool_limits_of(S, &lim);
+		dc.session.max_jobs = lim.max_jobs;
+		dc.session.tls_policy = (enum tls_policy)lim.tls;
+		struct pool_dest *pd = pool_dest_add(S->pool, &dc, err, errsz);
+		if (pd != NULL) {
+			sd = xcalloc(1, sizeof(*sd));
+			sd->key = xstrdup(key.data);
+			snprintf(sd->domain, sizeof(sd->domain), "%s", domain);
+			for (size_t i = 0; i < r->nhosts; i++)
+				sd->hosts[i] = xstrdup(pref_order[i]);
+			sd->nhosts = r->nhosts;
+			sd->pd = pd;
+			snprintf(sd->warmup, sizeof(sd->warmup), "%s", lim.warmup);
+			sd->warmup_start = lim.warmup_start;
+			strmap_put(&S->dests, key.data, sd);
+			S->st->destinations++;
+			log_debug("dest=%s routes=%zu max_conns=%u rate=%.3f/s tls=%s", key.data, n,
+			          lim.max_conns, lim.rate,
+			          tls_policy_name((enum tls_policy)lim.tls));
+		}
+	}
+	buf_free(&key);
+	return sd;
+}
+
+static void
+on_mx(void *arg, const struct dns_mx_result *r)
+{
+	struct sdomain *dm = arg;
+	struct sender *S = dm->S;
+	double ttl = r->ttl;
+	dm->resolving = false;
+	dm->dest = NULL;
+	dm->dns_no = (r->status == DNS_NXDOMAIN || r->status == DNS_NODATA) && !dm->invalid;
+	dm->ecode[0] = dm->error[0] = '\0';
+	if (r->status == DNS_OK) {
+		char err[256];
+		if ((dm->dest = sender_mx_dest(S, dm->name, r, err, sizeof(err))) == NULL) {
+			snprintf(dm->ecode, sizeof(dm->ecode), "4.4.0");
+			snprintf(dm->error, sizeof(dm->error), "%s", err);
+			ttl = SENDER_DNS_TEMPFAIL_S;
+		}
+	} else {
+		/* RFC 3463: 5.1.2 bad destination system, 5.1.10 null MX (RFC 7505),
+		 * 4.4.3 directory server failure. */
+		snprintf(dm->ecode, sizeof(dm->ecode), "%s",
+		         r->status == DNS_TEMPFAIL ? "4.4.3"
+		         : r->status == DNS_NULLMX ? "5.1.10"
+		                                   : "5.1.2");
+		snprintf(dm->error, sizeof(dm->error), "%s: %.200s", dm->name,
+		         r->error ? r->error : dns_status_name(r->status));
+		if (r->status == DNS_TEMPFAIL)
+			ttl = SENDER_DNS_TEMPFAIL_S;
+		log_info("domain=%s dns=%s error=\"%s\"", dm->name, dns_status_name(r->status),
+		         r->error ? r->error : "");
+	}
+	if (ttl < SENDER_DNS_MIN_S)
+		ttl = SENDER_DNS_MIN_S;
+	if (ttl > SENDER_DNS_MAX_S)
+		ttl = SENDER_DNS_MAX_S;
+	dm->expires = clock_seconds() + ttl;
+	/* Detach the waiting jobs first: delivering one may run callbacks. */
+	struct sjob **wait = dm->wait;
+	size_t n = dm->nwait;
+	dm->wait = NULL;
+	dm->nwait = dm->capwait = 0;
+	for (size_t i = 0; i < n; i++)
+		sdomain_deliver(dm, wait[i]);
+	free(wait);
+}
+
+/* A zone's window state, valid until `until`. */
+struct szone {
+	bool usable, inside;
+	int64_t open_at, until;
+};
+
+/* sender_outside - 0 when j may go now; else the time its window opens next */
+static int64_t
+sender_outside(struct sender *S, struct sjob *j)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct scamp *c = j->c;
+	const char *name = j->tz[0] ? j->tz : c->camp_tz;
+	struct szone *z = strmap_get(&c->zones, name);
+	if (z == NULL) {
+		z = xcalloc(1, sizeof(*z));
+		strmap_put(&c->zones, name, z);
+	}
+	if (z->until <= now) {
+		struct when_tz tz;
+		char err[256];
+		int64_t close_at = 0;
+		z->usable = when_tz_open(&tz, name, err, sizeof(err)) == 0 &&
+		            when_window_next(&c->send_window, &tz.zone, now, &z->inside,
+		                             &z->open_at, &close_at) == 0;
+		if (!z->usable && j->tz[0]) {
+			log_warn(
+			    "campaign=%s timezone=\"%s\" unusable (%s): the campaign's zone counts",
+			    c->camp.name, j->tz, err);
+			j->tz[0] = '\0';
+			return sender_outside(S, j);
+		}
+		/* Good until the window opens or closes, and looked at again each minute. */
+		z->until = now + 60;
+		if (z->inside && close_at > now && close_at < z->until)
+			z->until = close_at;
+		if (!z->inside && z->open_at > now && z->open_at < z->until)
+			z->until = z->open_at;
+	}
+	return z->usable && !z->inside ? (z->open_at > now ? z->open_at : now + 60) : 0;
+}
+
+/* sender_route - send j to the relay, or to its domain's MX hosts (looking them up first) */
+void
+sender_route(struct sender *S, struct sjob *j)
+{
+	if (j->c->stopped) {
+		sender_hand_back(S, j, 0, "campaign stopped");
+		return;
+	}
+	if (sender_withdraw_gone(S, j))
+		return;
+	if (j->c->has_window && j->message_id > 0) {
+		int64_t open_at = sender_outside(S, j);
+		if (open_at) {
+			sender_hand_back(S, j, open_at, "outside the campaign's send window");
+			return;
+		}
+	}
+	if (S->dns == NULL) {
+		j->pd = S->dest;
+		pool_submit(S->dest, &j->job);
+		return;
+	}
+	struct sdomain *dm = strmap_get(&S->domains, j->domain);
+	if (dm == NULL) {
+		dm = xcalloc(1, sizeof(*dm));
+		dm->S = S;
+		snprintf(dm->name, sizeof(dm->name), "%s", j->domain);
+		strmap_put(&S->domains, j->domain, dm);
+		S->st->domains++;
+	}
+	if (dm->resolving) {
+		sdomain_wait(dm, j);
+	} else if (clock_seconds() < dm->expires) {
+		sdomain_deliver(dm, j);
+	} else {
+		dm->resolving = true;
+		sdomain_wait(dm, j);
+		if (dns_resolve_mx(S->dns, dm->name, on_mx, dm) < 0) {
+			struct dns_mx_result bad = {.status = DNS_NXDOMAIN,
+			                            .error = "not a domain name"};
+			dm->invalid = true;
+			on_mx(dm, &bad);
+		}
+	}
+}
+
+
+void
+sender_route_free(struct sender *S)
+{
+	strmap_free_values(&S->domains, sdomain_free);
+	strmap_free_values(&S->dests, sdest_free);
+}
+
+const char *
+sender_dest_domain(const struct sender *S, const char *name)
+{
+	const struct sdest *sd = S->dns ? strmap_get(&S->dests, name) : NULL;
+	return sd ? sd->domain : "";
+}
