@@ -374,10 +374,13 @@ sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
                 const struct pool_conn_info *ci)
 {
 	(void)S;
-	struct smtp_outcome oc = smtp_outcome_classify(r);
+	/* The loop's view, for its running figures and the auto-pause totals; the worker
+	 * decides what becomes of the message (disposition.h) with all it knows. */
+	struct disp_class dc = disposition_classify(r);
 	j->res.c = j->c;
 	j->res.message_id = j->message_id;
-	j->res.outcome = oc.outcome;
+	j->res.outcome = dc.outcome;
+	j->res.cls = dc.cls;
 	j->res.attempted = !(r->flags & SMTP_RESULT_ABORTED);
 	j->res.withdrawn = j->gone;
 	if (!j->res.attempted && !j->gone && j->pd) {
@@ -390,6 +393,7 @@ sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
 	j->res.queued_at = j->queued_at;
 	j->res.stage = r->stage;
 	j->res.code = r->code;
+	j->res.flags = r->flags;
 	j->res.ecode = xstrdup(r->ecode ? r->ecode : "");
 	j->res.text = xstrdup(j->gone ? "suppressed after the message was claimed: not sent"
 	                      : r->text ? r->text
@@ -399,29 +403,6 @@ sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
 	j->res.dest = ci->dest && *ci->dest ? xstrdup(ci->dest) : NULL;
 	free(j->res.rcpt);
 	j->res.rcpt = j->message_id < 0 ? xstrdup(j->rcpt) : NULL;
-	j->res.reason = j->res.klass = NULL;
-	if (oc.outcome != OUTCOME_DELIVERED && j->res.attempted) {
-		static const enum bounce_stage stages[] = {
-		    [SMTP_STAGE_CONNECT] = BOUNCE_STAGE_CONNECT,
-		    [SMTP_STAGE_BANNER] = BOUNCE_STAGE_CONNECT,
-		    [SMTP_STAGE_EHLO] = BOUNCE_STAGE_HELO,
-		    [SMTP_STAGE_STARTTLS] = BOUNCE_STAGE_HELO,
-		    [SMTP_STAGE_AUTH] = BOUNCE_STAGE_HELO,
-		    [SMTP_STAGE_MAIL] = BOUNCE_STAGE_MAIL,
-		    [SMTP_STAGE_RCPT] = BOUNCE_STAGE_RCPT,
-		    [SMTP_STAGE_DATA] = BOUNCE_STAGE_DATA,
-		    [SMTP_STAGE_DOT] = BOUNCE_STAGE_DATA,
-		    [SMTP_STAGE_QUIT] = BOUNCE_STAGE_UNKNOWN,
-		    [SMTP_STAGE_DNS] = BOUNCE_STAGE_UNKNOWN,
-		};
-		const char *text = r->text ? r->text : "";
-		struct bounce_verdict v = bounce_classify_stage(
-		    stages[r->stage], r->code, r->ecode ? r->ecode : "", text, strlen(text));
-		j->res.reason = bounce_reason_name(v.reason);
-		/* Only a bounce is hard or soft; a deferral is soft whatever it says. */
-		j->res.klass =
-		    oc.outcome == OUTCOME_BOUNCED && v.cls == BOUNCE_HARD ? "hard" : "soft";
-	}
 }
 
 static void
@@ -444,10 +425,13 @@ stats_count(struct sender_stats *st, const struct sresult *r)
 		st->handed_back++;
 		return;
 	}
+	/* A no-such-domain answer waits for confirmation (disposition.h): a deferral here;
+	 * the database says when it bounces. */
+	bool dns_wait = r->domain != NULL;
 	st->attempted++;
 	st->delivered += r->outcome == OUTCOME_DELIVERED;
-	st->deferred += r->outcome == OUTCOME_DEFERRED;
-	st->bounced += r->outcome == OUTCOME_BOUNCED;
+	st->deferred += r->outcome == OUTCOME_DEFERRED || dns_wait;
+	st->bounced += r->outcome == OUTCOME_BOUNCED && !dns_wait;
 	st->failed += r->outcome == OUTCOME_FAILED;
 }
 
@@ -467,8 +451,8 @@ sender_job_done(struct sender *S, struct sjob *j)
 	if (j->res.attempted) {
 		c->totals.attempts++;
 		c->totals.delivered += j->res.outcome == OUTCOME_DELIVERED;
-		c->totals.hard += j->res.outcome == OUTCOME_BOUNCED && j->res.klass &&
-		                  strcmp(j->res.klass, "hard") == 0;
+		c->totals.hard += j->res.outcome == OUTCOME_BOUNCED && j->res.cls == BOUNCE_HARD &&
+		                  j->res.domain == NULL;
 		if (j->res.outcome != OUTCOME_DELIVERED)
 			log_info(
 			    "msg=%lld rcpt=%s result=%s stage=%s code=%d ecode=%s text=\"%.200s\"",
@@ -891,6 +875,13 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	S->worker.store = s;
 	S->worker.o = &opts;
 	S->worker.rules = store_bounce_rules_default();
+	S->worker.policy = (struct disp_policy){
+	    .max_age = opts.max_age,
+	    .retry_first = opts.retry_first,
+	    .retry_max = opts.retry_max,
+	    .nxdomain_confirm_s = opts.nxdomain_confirm_s,
+	    .nxdomain_trust_s = SENDER_NXDOMAIN_TRUST_S,
+	};
 	size_t nnames = opts.ncampaigns ? opts.ncampaigns : 1;
 	S->camps = xcalloc(nnames, sizeof(*S->camps));
 	for (size_t i = 0; i < nnames; i++) {
@@ -954,7 +945,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	 * per destination for warm-up caps, read before the loop starts (a relay only
 	 * takes the global rate). */
 	int added = 0;
-	if (store_policy_seed(s, &added) < 0 || store_policy_version(s, &S->worker.policy_version) < 0 ||
+	if (store_policy_seed(s, &added) < 0 ||
+	    store_policy_version(s, &S->worker.policy_version) < 0 ||
 	    store_policy_load_all(s, &S->rows, &S->nrows) < 0 ||
 	    store_dest_counts_since(s, (int64_t)time(NULL) / 86400 * 86400, sender_count_today,
 	                            &S->sent_today) < 0) {

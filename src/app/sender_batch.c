@@ -15,13 +15,13 @@
 #include <jansson.h>
 
 #include "kirim/composer.h"
+#include "kirim/disposition.h"
 #include "kirim/lease.h"
 #include "kirim/log.h"
 #include "kirim/smtp_session.h"
 #include "kirim/smtp_wire.h"
 #include "kirim/store_lifecycle.h"
 #include "kirim/store_policy.h"
-#include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
 #include "sender_int.h"
 
@@ -34,100 +34,75 @@ proof_line(struct batch *b, const char *rcpt, const char *outcome, int code, con
 	           ecode && *ecode ? ecode : "-", text ? text : "");
 }
 
+/* disp_kind_of - what kind of fact r is */
+static enum disp_kind
+disp_kind_of(const struct sresult *r)
+{
+	if (r->withdrawn)
+		return DISP_WITHDRAWN;
+	if (r->render)
+		return DISP_RENDER;
+	if (!r->attempted)
+		return DISP_UNSENT;
+	return r->stage == SMTP_STAGE_DNS ? DISP_DNS : DISP_ATTEMPT;
+}
+
+/* write_result - r's disposition (disposition.h) applied to the database */
 static int
 write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, int64_t now)
 {
 	if (r->message_id < 0) {
-		proof_line(b, r->rcpt,
-		                  r->attempted ? smtp_outcome_name(r->outcome) : "not-sent",
-		                  r->code, r->ecode, r->text);
+		proof_line(b, r->rcpt, r->attempted ? smtp_outcome_name(r->outcome) : "not-sent",
+		           r->code, r->ecode, r->text);
 		return 0;
 	}
+	struct smtp_result sr = {r->stage, r->code, r->ecode, r->text, r->flags};
+	struct disp_fact f = {
+	    .kind = disp_kind_of(r),
+	    .r = &sr,
+	    .dns_no_domain = r->domain != NULL,
+	    .message_id = r->message_id,
+	    .attempts = r->attempts,
+	    .queued_at = r->queued_at,
+	    .now = now,
+	    .not_before = r->not_before,
+	    .cancelled = b->camps[r->c->idx].cancelled,
+	};
+	int rc;
+	if (f.kind == DISP_DNS && f.dns_no_domain) {
+		/* The domain's DNS health: one more no-such-domain answer, and its last delivery. */
+		struct store_domain_health dh;
+		if ((rc = store_sender_nxdomain(W->store, r->domain, now, SENDER_NXDOMAIN_STALE_S,
+		                                &dh)) < 0)
+			return rc;
+		f.delivered_at = dh.delivered_at;
+		f.nxdomain_first = dh.nxdomain_first;
+	}
+	struct disposition d;
+	disposition_decide(&f, &W->policy, &d);
+	char text[700];
+	if (d.note)
+		snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "", d.note);
+	const char *event = disposition_event_name(d.event);
 	struct store_result w = {
 	    .message_id = r->message_id,
-	    .stage = r->attempted ? smtp_session_stage_name(r->stage) : NULL,
+	    .state = disposition_state_name(d.state),
+	    .event = event ? event : "deferred",
+	    .next_attempt_at = d.next_attempt_at,
+	    .stage = f.kind == DISP_ATTEMPT || f.kind == DISP_DNS ? smtp_session_stage_name(r->stage)
+	                                                          : NULL,
 	    .code = r->code,
 	    .ecode = r->ecode,
-	    .text = r->text,
+	    .text = d.note ? text : r->text,
 	    .host = r->host,
 	    .tls = r->tls,
 	    .dest = r->dest,
-	    .reason = r->reason,
-	    .klass = r->klass,
-	    .count_attempt = r->attempted,
+	    .reason = d.reason != BOUNCE_UNDEFINED ? bounce_reason_name(d.reason) : NULL,
+	    .klass = d.cls != BOUNCE_NONE ? bounce_class_name(d.cls) : NULL,
+	    .count_attempt = d.count_attempt,
 	};
-	struct store_domain_health dh;
-	if (r->withdrawn) {
-		/* Suppressed after it was claimed, before it went on the wire. */
-		w.state = "suppressed";
-		w.event = "deferred"; /* not written: no attempt */
-	} else if (!r->attempted && r->not_before && now - r->queued_at >= W->o->max_age) {
-		/* Never sent, its destination down past the maximum age: it expires as a
-		 * deferred one does; the expiry is its one recorded event. */
-		w.state = w.event = "bounced";
-		w.reason = "expired";
-		w.klass = "soft";
-		w.count_attempt = 1;
-	} else if (!r->attempted) {
-		/* Handed back unattempted; a campaign cancelled meanwhile keeps nothing queued. */
-		w.state = b->camps[r->c->idx].cancelled ? "cancelled" : "queued";
-		w.event = "deferred";
-		w.next_attempt_at = r->not_before;
-	} else if (r->domain && r->outcome == OUTCOME_BOUNCED) {
-		/*
-		 * NXDOMAIN: one answer is not proof (a flaky resolver can say it of any
-		 * domain). It bounces hard only once the domain has answered NXDOMAIN for
-		 * nxdomain_confirm seconds, and never while it had a delivery in the last
-		 * 30 days; until then the message is deferred to when it would be confirmed.
-		 */
-		int rc = store_sender_nxdomain(W->store, r->domain, now, SENDER_NXDOMAIN_STALE_S,
-		                               &dh);
-		if (rc < 0)
-			return rc;
-		bool trusted = dh.delivered_at > now - SENDER_NXDOMAIN_TRUST_S;
-		bool confirmed = now - dh.nxdomain_first >= W->o->nxdomain_confirm_s;
-		if (trusted || !confirmed) {
-			struct sresult d = *r;
-			d.outcome = OUTCOME_DEFERRED;
-			d.domain = NULL;
-			char text[600];
-			snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "",
-			         trusted ? "the domain had a delivery in the last 30 days: not "
-			                   "bounced on a DNS answer"
-			                 : "not yet confirmed: the domain must answer NXDOMAIN "
-			                   "again later before its addresses bounce");
-			d.text = text;
-			d.klass = "soft";
-			/* Not before it could be confirmed (the deferral's own delay if later). */
-			d.not_before = trusted ? 0 : dh.nxdomain_first + W->o->nxdomain_confirm_s;
-			return write_result(W, b, &d, now);
-		}
-		w.state = w.event = "bounced";
-	} else if (r->outcome == OUTCOME_DEFERRED && now - r->queued_at >= W->o->max_age) {
-		/* Deferred past the maximum age: bounced as expired (RFC 3463 4.4.7), a soft
-		 * bounce, like Postfix's maximal_queue_lifetime. */
-		w.state = w.event = "bounced";
-		w.reason = "expired";
-		w.klass = "soft";
-	} else if (r->outcome == OUTCOME_DEFERRED) {
-		/* Exponential with jitter, so a batch deferred together does not come back
-		 * together; the jitter is a hash of the message and attempt, not a clock. */
-		uint64_t h =
-		    (uint64_t)r->message_id * 0x9E3779B97F4A7C15ull + (uint64_t)r->attempts;
-		h ^= h >> 29;
-		double rnd = (double)(h % 1000003) / 1000003.0;
-		double delay =
-		    throttle_retry_delay(r->attempts + 1, W->o->retry_first, W->o->retry_max, rnd);
-		w.state = "queued";
-		w.event = "deferred";
-		w.next_attempt_at = now + (int64_t)delay;
-		if (r->not_before > w.next_attempt_at)
-			w.next_attempt_at = r->not_before;
-	} else {
-		w.state = w.event = smtp_outcome_name(r->outcome);
-	}
-	int rc = store_message_result(W->store, &w, now);
-	if (rc == 0 && strcmp(w.event, "bounced") == 0 && w.klass) {
+	rc = store_message_result(W->store, &w, now);
+	if (rc == 0 && d.event == DISP_EV_BOUNCED && w.klass) {
 		/* A hard bounce suppresses the address at once; soft ones when they add up. */
 		char source[512];
 		const char *supp;
@@ -184,6 +159,7 @@ render_one(void *arg, const struct store_claimed *m)
 		                     .message_id = m->message_id,
 		                     .outcome = OUTCOME_FAILED,
 		                     .attempted = 1,
+		                     .render = 1,
 		                     .attempts = m->attempts,
 		                     .queued_at = m->queued_at,
 		                     .rcpt = m->message_id < 0 ? xstrdup(m->email) : NULL,

@@ -30,6 +30,7 @@
 #include "kirim/address.h"
 #include "kirim/buf.h"
 #include "kirim/campaign.h"
+#include "kirim/disposition.h"
 #include "kirim/dns.h"
 #include "kirim/policy.h"
 #include "kirim/pool.h"
@@ -87,12 +88,14 @@ struct sresult {
 	enum outcome outcome;
 	int attempted; /* 0: handed back unattempted (shutdown) */
 	int withdrawn; /* unattempted because its address was suppressed meanwhile */
+	int render;    /* the message could not be made (failed, never sent) */
 	int attempts;  /* attempts made before this one */
 	int64_t queued_at;
 	int64_t not_before;         /* unattempted: the earliest next attempt (0: now) */
-	const char *reason, *klass; /* the bounce classifier's, for a failure (static) */
+	enum bounce_class cls;      /* a failure's class, for the loop's totals */
 	enum smtp_stage stage;
 	int code;
+	unsigned flags; /* SMTP_RESULT_* of the fact */
 	char *ecode, *text, *host, *tls, *dest;
 	char *rcpt;   /* proofs only: the address */
 	char *domain; /* an NXDOMAIN failure only: the recipient's domain */
@@ -215,6 +218,7 @@ struct batch {
 struct sender_worker {
 	struct store *store;
 	const struct sender_opts *o;
+	struct disp_policy policy; /* from o: retries, maximum age, NXDOMAIN confirmation */
 	struct store_bounce_rules rules;
 	struct buf msg;   /* scratch: one rendered message */
 	int64_t me;       /* this sender's row (store_sender.h) */

@@ -1,0 +1,100 @@
+/*
+ * disposition - what a delivery fact means for its message, decided in one
+ * place (Postfix's smtp_trouble.c): the message's next state, the event to
+ * record, whether an attempt counts, when to try again, the bounce reason
+ * and class, and the scope the fact hits.
+ *
+ * Two steps, both pure (no I/O, no clock: the caller passes `now`):
+ * - disposition_classify: an SMTP or DNS fact → outcome (smtp_outcome's rule
+ *   table), scope, and the bounce classifier's reason and class. The sender's
+ *   loop uses it for its running figures; disposition_decide starts from it.
+ * - disposition_decide: a fact about one message (an attempt, a DNS verdict,
+ *   a hand-back before the wire, a withdrawal, a render failure) with the
+ *   message's attempts and age, its domain's DNS health and the policy
+ *   (retry schedule, maximum age, NXDOMAIN confirmation) → a disposition.
+ *   First matching rule of a table wins; each rule carries its reason in
+ *   words (disposition.why), tested row by row.
+ */
+#ifndef KIRIM_DISPOSITION_H
+#define KIRIM_DISPOSITION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kirim/bounce.h"
+#include "kirim/smtp_outcome.h"
+#include "kirim/smtp_reply.h"
+
+/* What happened to the message. */
+enum disp_kind {
+	DISP_ATTEMPT,   /* it was on the wire (or its session failed while it was): r */
+	DISP_DNS,       /* its domain's DNS verdict, before any connection: r (stage dns) */
+	DISP_UNSENT,    /* handed back before the wire (shutdown, destination down, window) */
+	DISP_WITHDRAWN, /* suppressed since it was claimed: not sent */
+	DISP_RENDER,    /* the message could not be made */
+};
+
+struct disp_fact {
+	enum disp_kind kind;
+	const struct smtp_result *r; /* ATTEMPT and DNS */
+	bool dns_no_domain;          /* DNS: NXDOMAIN or no mail host: to be confirmed */
+	int64_t message_id;          /* seeds the retry jitter */
+	int attempts;                /* attempts made before this one */
+	int64_t queued_at;           /* its age counts from here */
+	int64_t now;
+	int64_t not_before;  /* UNSENT: when its destination may take it again (0: now) */
+	bool cancelled;      /* its campaign was cancelled meanwhile */
+	int64_t delivered_at;   /* DNS no-domain: the domain's last delivery (0: none) */
+	int64_t nxdomain_first; /* DNS no-domain: its first such answer of the current run */
+};
+
+struct disp_policy {
+	int64_t max_age;        /* a deferred or never-sent message expires this long after queueing */
+	double retry_first;     /* first retry delay, doubling... */
+	double retry_max;       /* ... up to this */
+	int64_t nxdomain_confirm_s; /* a no-domain answer bounces only after this long */
+	int64_t nxdomain_trust_s;   /* ... and never within this long of a delivery */
+};
+
+enum disp_state {
+	DISP_QUEUED,
+	DISP_DELIVERED,
+	DISP_BOUNCED,
+	DISP_FAILED,
+	DISP_SUPPRESSED,
+	DISP_CANCELLED,
+};
+
+enum disp_event { DISP_EV_NONE, DISP_EV_DELIVERED, DISP_EV_DEFERRED, DISP_EV_BOUNCED, DISP_EV_FAILED };
+
+/* An SMTP or DNS fact classified. */
+struct disp_class {
+	enum outcome outcome;
+	enum outcome_scope scope;
+	enum bounce_reason reason; /* BOUNCE_UNDEFINED for a delivery */
+	enum bounce_class cls;     /* hard or soft for a failure (a deferral is soft), else NONE */
+};
+
+struct disposition {
+	enum disp_state state;
+	enum disp_event event; /* NONE: no event row (nothing was attempted) */
+	bool count_attempt;
+	int64_t next_attempt_at; /* QUEUED: when it is due again */
+	enum bounce_reason reason;
+	enum bounce_class cls;
+	enum outcome_scope scope;
+	const char *why;  /* the rule that decided, in words */
+	const char *note; /* to add to the reply's text for the record, or NULL */
+};
+
+/* disposition_classify - outcome, scope, reason and class of an SMTP or DNS fact */
+struct disp_class disposition_classify(const struct smtp_result *r);
+/* disposition_decide - the disposition of fact f under policy p */
+void disposition_decide(const struct disp_fact *f, const struct disp_policy *p,
+                        struct disposition *out);
+/* disposition_state_name - "queued", "delivered", "bounced", "failed", "suppressed", "cancelled" */
+const char *disposition_state_name(enum disp_state s);
+/* disposition_event_name - "delivered", "deferred", "bounced", "failed" (NULL for NONE) */
+const char *disposition_event_name(enum disp_event e);
+
+#endif

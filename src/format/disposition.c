@@ -1,0 +1,270 @@
+/* disposition - delivery facts → what becomes of the message (see disposition.h). */
+#include "kirim/disposition.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "kirim/throttle.h"
+
+/* The bounce classifier's stage for an SMTP stage. */
+static enum bounce_stage
+bounce_stage_for(enum smtp_stage s)
+{
+	static const enum bounce_stage map[] = {
+	    [SMTP_STAGE_CONNECT] = BOUNCE_STAGE_CONNECT, [SMTP_STAGE_BANNER] = BOUNCE_STAGE_CONNECT,
+	    [SMTP_STAGE_EHLO] = BOUNCE_STAGE_HELO,       [SMTP_STAGE_STARTTLS] = BOUNCE_STAGE_HELO,
+	    [SMTP_STAGE_AUTH] = BOUNCE_STAGE_HELO,       [SMTP_STAGE_MAIL] = BOUNCE_STAGE_MAIL,
+	    [SMTP_STAGE_RCPT] = BOUNCE_STAGE_RCPT,       [SMTP_STAGE_DATA] = BOUNCE_STAGE_DATA,
+	    [SMTP_STAGE_DOT] = BOUNCE_STAGE_DATA,        [SMTP_STAGE_QUIT] = BOUNCE_STAGE_UNKNOWN,
+	    [SMTP_STAGE_DNS] = BOUNCE_STAGE_UNKNOWN,
+	};
+	return (size_t)s < sizeof(map) / sizeof(map[0]) ? map[s] : BOUNCE_STAGE_UNKNOWN;
+}
+
+struct disp_class
+disposition_classify(const struct smtp_result *r)
+{
+	struct smtp_outcome oc = smtp_outcome_classify(r);
+	struct disp_class c = {oc.outcome, oc.scope, BOUNCE_UNDEFINED, BOUNCE_NONE};
+	if (oc.outcome == OUTCOME_DELIVERED)
+		return c;
+	const char *text = r->text ? r->text : "";
+	struct bounce_verdict v = bounce_classify_stage(bounce_stage_for(r->stage), r->code,
+	                                                r->ecode ? r->ecode : "", text, strlen(text));
+	c.reason = v.reason;
+	/* Only a bounce is hard or soft by what it says; a deferral is soft whatever it says. */
+	c.cls = oc.outcome == OUTCOME_BOUNCED && v.cls == BOUNCE_HARD ? BOUNCE_HARD : BOUNCE_SOFT;
+	return c;
+}
+
+/* ---- the rules ------------------------------------------------------------------------- */
+
+/* What a rule sees: the fact, the policy, and the fact classified (ATTEMPT and DNS). */
+struct ctx {
+	const struct disp_fact *f;
+	const struct disp_policy *p;
+	struct disp_class c;
+	int64_t age;
+};
+
+static bool
+is_withdrawn(const struct ctx *x)
+{
+	return x->f->kind == DISP_WITHDRAWN;
+}
+static bool
+is_unsent_cancelled(const struct ctx *x)
+{
+	return x->f->kind == DISP_UNSENT && x->f->cancelled;
+}
+static bool
+is_unsent_expired(const struct ctx *x)
+{
+	/* Only a hand-back that says when to come again (a destination down): a stop or a
+	 * window is not the message's failure. */
+	return x->f->kind == DISP_UNSENT && x->f->not_before && x->age >= x->p->max_age;
+}
+static bool
+is_unsent(const struct ctx *x)
+{
+	return x->f->kind == DISP_UNSENT;
+}
+static bool
+is_render(const struct ctx *x)
+{
+	return x->f->kind == DISP_RENDER;
+}
+static bool
+is_delivered(const struct ctx *x)
+{
+	return x->c.outcome == OUTCOME_DELIVERED;
+}
+static bool
+is_no_domain_expired(const struct ctx *x)
+{
+	return x->f->kind == DISP_DNS && x->f->dns_no_domain && x->age >= x->p->max_age;
+}
+static bool
+is_no_domain_trusted(const struct ctx *x)
+{
+	return x->f->kind == DISP_DNS && x->f->dns_no_domain &&
+	       x->f->delivered_at > x->f->now - x->p->nxdomain_trust_s;
+}
+static bool
+is_no_domain_unconfirmed(const struct ctx *x)
+{
+	return x->f->kind == DISP_DNS && x->f->dns_no_domain &&
+	       (x->f->nxdomain_first == 0 ||
+	        x->f->now - x->f->nxdomain_first < x->p->nxdomain_confirm_s);
+}
+static bool
+is_bounced(const struct ctx *x)
+{
+	return x->c.outcome == OUTCOME_BOUNCED;
+}
+static bool
+is_failed(const struct ctx *x)
+{
+	return x->c.outcome == OUTCOME_FAILED;
+}
+static bool
+is_deferred_expired(const struct ctx *x)
+{
+	return x->c.outcome == OUTCOME_DEFERRED && x->age >= x->p->max_age;
+}
+static bool
+is_deferred(const struct ctx *x)
+{
+	return x->c.outcome == OUTCOME_DEFERRED;
+}
+
+/* retry_at - the next attempt of a deferral: exponential with jitter, so a batch deferred
+ * together does not come back together; the jitter is a hash of the message and attempt,
+ * not a clock */
+static int64_t
+retry_at(const struct ctx *x)
+{
+	uint64_t h = (uint64_t)x->f->message_id * 0x9E3779B97F4A7C15ull + (uint64_t)x->f->attempts;
+	h ^= h >> 29;
+	double rnd = (double)(h % 1000003) / 1000003.0;
+	double delay =
+	    throttle_retry_delay(x->f->attempts + 1, x->p->retry_first, x->p->retry_max, rnd);
+	int64_t at = x->f->now + (int64_t)delay;
+	return x->f->not_before > at ? x->f->not_before : at;
+}
+
+enum action {
+	A_SUPPRESS,  /* suppressed, no attempt */
+	A_CANCEL,    /* cancelled, no attempt */
+	A_REQUEUE,   /* queued again at not_before, no attempt */
+	A_EXPIRE,    /* bounced soft "expired" */
+	A_FAIL,      /* failed */
+	A_DELIVER,   /* delivered */
+	A_WAIT_DNS,  /* deferred: retried as a deferral */
+	A_CONFIRM,   /* deferred until the no-domain answer can be confirmed */
+	A_BOUNCE,    /* bounced, the classifier's reason and class */
+	A_RETRY,     /* deferred: the retry schedule */
+};
+
+static const struct rule {
+	bool (*when)(const struct ctx *x);
+	enum action act;
+	const char *why;
+	const char *note;
+} rules[] = {
+    {is_withdrawn, A_SUPPRESS, "suppressed after it was claimed: never sent", NULL},
+    {is_unsent_cancelled, A_CANCEL, "its campaign was cancelled before it was sent", NULL},
+    {is_unsent_expired, A_EXPIRE,
+     "never sent, its destination down past the maximum age: it expires as a deferral does",
+     NULL},
+    {is_unsent, A_REQUEUE, "handed back before the wire: no attempt counts", NULL},
+    {is_render, A_FAIL, "the message cannot be made for this recipient", NULL},
+    {is_delivered, A_DELIVER, "the server took it", NULL},
+    /* One DNS answer is not proof: a flaky resolver can say it of any domain. A message
+     * waiting for the answer to change still expires as any deferral does. */
+    {is_no_domain_expired, A_EXPIRE,
+     "no such domain, still waiting for it past the maximum age: expired", NULL},
+    {is_no_domain_trusted, A_WAIT_DNS,
+     "no such domain, but it had a delivery lately: never bounced on a DNS answer",
+     "the domain had a delivery in the last 30 days: not bounced on a DNS answer"},
+    {is_no_domain_unconfirmed, A_CONFIRM,
+     "no such domain, not yet confirmed: asked again when it can be",
+     "not yet confirmed: the domain must answer NXDOMAIN again later before its addresses "
+     "bounce"},
+    {is_bounced, A_BOUNCE, "permanent failure", NULL},
+    {is_failed, A_FAIL, "refused here", NULL},
+    /* RFC 3463 4.4.7, like Postfix's maximal_queue_lifetime. */
+    {is_deferred_expired, A_EXPIRE, "deferred past the maximum age: expired", NULL},
+    {is_deferred, A_RETRY, "temporary failure: tried again later", NULL},
+};
+
+void
+disposition_decide(const struct disp_fact *f, const struct disp_policy *p,
+                   struct disposition *out)
+{
+	struct ctx x = {f, p, {OUTCOME_DEFERRED, OUTCOME_MESSAGE, BOUNCE_UNDEFINED, BOUNCE_NONE},
+	                f->now - f->queued_at};
+	if ((f->kind == DISP_ATTEMPT || f->kind == DISP_DNS) && f->r)
+		x.c = disposition_classify(f->r);
+	memset(out, 0, sizeof(*out));
+	out->reason = x.c.reason;
+	out->cls = x.c.cls;
+	out->scope = x.c.scope;
+	const struct rule *r = NULL;
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]) && r == NULL; i++)
+		if (rules[i].when(&x))
+			r = &rules[i];
+	if (r == NULL) /* every outcome has a rule; a fact of no known kind is retried */
+		r = &rules[sizeof(rules) / sizeof(rules[0]) - 1];
+	out->why = r->why;
+	out->note = r->note;
+	out->count_attempt = f->kind == DISP_ATTEMPT || f->kind == DISP_DNS || f->kind == DISP_RENDER;
+	switch (r->act) {
+	case A_SUPPRESS:
+		out->state = DISP_SUPPRESSED;
+		out->event = DISP_EV_NONE;
+		out->count_attempt = false;
+		break;
+	case A_CANCEL:
+		out->state = DISP_CANCELLED;
+		out->event = DISP_EV_NONE;
+		out->count_attempt = false;
+		break;
+	case A_REQUEUE:
+		out->state = DISP_QUEUED;
+		out->event = DISP_EV_NONE;
+		out->count_attempt = false;
+		out->next_attempt_at = f->not_before;
+		break;
+	case A_EXPIRE:
+		out->state = DISP_BOUNCED;
+		out->event = DISP_EV_BOUNCED;
+		out->reason = BOUNCE_EXPIRED;
+		out->cls = BOUNCE_SOFT;
+		/* A never-sent message's expiry is its one recorded event. */
+		out->count_attempt = true;
+		break;
+	case A_FAIL:
+		out->state = DISP_FAILED;
+		out->event = DISP_EV_FAILED;
+		break;
+	case A_DELIVER:
+		out->state = DISP_DELIVERED;
+		out->event = DISP_EV_DELIVERED;
+		break;
+	case A_WAIT_DNS:
+	case A_RETRY:
+		out->state = DISP_QUEUED;
+		out->event = DISP_EV_DEFERRED;
+		out->cls = BOUNCE_SOFT;
+		out->next_attempt_at = retry_at(&x);
+		break;
+	case A_CONFIRM: {
+		out->state = DISP_QUEUED;
+		out->event = DISP_EV_DEFERRED;
+		out->cls = BOUNCE_SOFT;
+		int64_t at = retry_at(&x), confirm = f->nxdomain_first + p->nxdomain_confirm_s;
+		out->next_attempt_at = confirm > at ? confirm : at;
+		break;
+	}
+	case A_BOUNCE:
+		out->state = DISP_BOUNCED;
+		out->event = DISP_EV_BOUNCED;
+		break;
+	}
+}
+
+const char *
+disposition_state_name(enum disp_state s)
+{
+	static const char *const names[] = {"queued", "delivered", "bounced",
+	                                    "failed", "suppressed", "cancelled"};
+	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "queued";
+}
+
+const char *
+disposition_event_name(enum disp_event e)
+{
+	static const char *const names[] = {NULL, "delivered", "deferred", "bounced", "failed"};
+	return (size_t)e < sizeof(names) / sizeof(names[0]) ? names[e] : NULL;
+}

@@ -1,0 +1,216 @@
+/* test_disposition - every kind of delivery fact → its disposition, row by row. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kirim/disposition.h"
+
+enum { NOW = 1800000000, HOUR = 3600, DAY = 86400 };
+
+static const struct disp_policy policy = {
+    .max_age = 3 * DAY,
+    .retry_first = 300,
+    .retry_max = 4 * HOUR,
+    .nxdomain_confirm_s = HOUR,
+    .nxdomain_trust_s = 30 * DAY,
+};
+
+/* A fact in a row: the kind, the reply (stage, code, ecode, text, flags) and the rest. */
+struct row {
+	const char *label;
+	enum disp_kind kind;
+	struct smtp_result r;
+	int64_t age;        /* seconds since queued */
+	int attempts;       /* before this one */
+	int64_t not_before; /* relative to NOW, 0 = none */
+	int cancelled;
+	int no_domain;        /* DNS: NXDOMAIN or no mail host */
+	int64_t delivered_ago; /* the domain's last delivery, seconds ago (0: none) */
+	int64_t first_ago;     /* its first no-domain answer, seconds ago */
+	/* Want. */
+	enum disp_state state;
+	const char *event; /* NULL: none */
+	int count;         /* attempt counted */
+	const char *reason;
+	const char *cls;
+	int64_t next_min, next_max; /* next attempt, relative to NOW (0 0: don't care) */
+};
+
+#define REPLY(stage, code, ecode, text) {stage, code, ecode, text, 0}
+#define LOCAL(stage, text, flags) {stage, 0, "", text, flags}
+#define NONE {SMTP_STAGE_CONNECT, 0, "", "", 0}
+
+static const struct row rows[] = {
+    /* Attempts: the SMTP reply decides, through smtp_outcome and the bounce classifier. */
+    {"250 at the dot", DISP_ATTEMPT, REPLY(SMTP_STAGE_DOT, 250, "2.0.0", "Ok"), 60, 0, 0, 0, 0,
+     0, 0, DISP_DELIVERED, "delivered", 1, NULL, NULL, 0, 0},
+    {"550 user unknown at RCPT", DISP_ATTEMPT,
+     REPLY(SMTP_STAGE_RCPT, 550, "5.1.1", "User unknown"), 60, 0, 0, 0, 0, 0, 0, DISP_BOUNCED,
+     "bounced", 1, "userunknown", "hard", 0, 0},
+    {"552 mailbox full at RCPT: soft bounce", DISP_ATTEMPT,
+     REPLY(SMTP_STAGE_RCPT, 552, "5.2.2", "Mailbox full"), 60, 0, 0, 0, 0, 0, 0, DISP_BOUNCED,
+     "bounced", 1, "mailboxfull", "soft", 0, 0},
+    {"451 at RCPT: first retry in ~5 min", DISP_ATTEMPT,
+     REPLY(SMTP_STAGE_RCPT, 451, "4.3.0", "Try later"), 60, 0, 0, 0, 0, 0, 0, DISP_QUEUED,
+     "deferred", 1, NULL, "soft", 270, 330},
+    {"451 at the 4th attempt: ~40 min", DISP_ATTEMPT,
+     REPLY(SMTP_STAGE_RCPT, 451, "4.3.0", "Try later"), 60, 3, 0, 0, 0, 0, 0, DISP_QUEUED,
+     "deferred", 1, NULL, "soft", 2160, 2640},
+    {"451 past the maximum age: expired", DISP_ATTEMPT,
+     REPLY(SMTP_STAGE_RCPT, 451, "4.3.0", "Try later"), 3 * DAY, 9, 0, 0, 0, 0, 0,
+     DISP_BOUNCED, "bounced", 1, "expired", "soft", 0, 0},
+    {"554 banner: never the recipient's fault", DISP_ATTEMPT,
+     REPLY(SMTP_STAGE_BANNER, 554, "5.7.1", "Go away"), 60, 0, 0, 0, 0, 0, 0, DISP_QUEUED,
+     "deferred", 1, NULL, "soft", 270, 330},
+    {"connection lost at the dot", DISP_ATTEMPT,
+     LOCAL(SMTP_STAGE_DOT, "connection lost", SMTP_RESULT_CONN_LOST), 60, 0, 0, 0, 0, 0, 0,
+     DISP_QUEUED, "deferred", 1, NULL, "soft", 270, 330},
+    {"552 message too big at the dot", DISP_ATTEMPT,
+     REPLY(SMTP_STAGE_DOT, 552, "5.3.4", "Message too big"), 60, 0, 0, 0, 0, 0, 0,
+     DISP_BOUNCED, "bounced", 1, "mesgtoobig", NULL, 0, 0},
+    /* DNS verdicts. */
+    {"null MX bounces at once", DISP_DNS,
+     REPLY(SMTP_STAGE_DNS, 0, "5.1.10", "null MX"), 60, 0, 0, 0, 0, 0, 0, DISP_BOUNCED,
+     "bounced", 1, NULL, NULL, 0, 0},
+    {"SERVFAIL defers", DISP_DNS, REPLY(SMTP_STAGE_DNS, 0, "4.4.3", "SERVFAIL"), 60, 0, 0, 0,
+     0, 0, 0, DISP_QUEUED, "deferred", 1, NULL, "soft", 270, 330},
+    {"first NXDOMAIN waits for confirmation", DISP_DNS,
+     REPLY(SMTP_STAGE_DNS, 0, "5.1.2", "NXDOMAIN"), 60, 0, 0, 0, 1, 0, 0, DISP_QUEUED,
+     "deferred", 1, NULL, "soft", HOUR, HOUR},
+    {"NXDOMAIN again after 20 min: not yet", DISP_DNS,
+     REPLY(SMTP_STAGE_DNS, 0, "5.1.2", "NXDOMAIN"), 1200, 1, 0, 0, 1, 0, 1200, DISP_QUEUED,
+     "deferred", 1, NULL, "soft", HOUR - 1200, HOUR - 1200},
+    {"NXDOMAIN confirmed an hour later: bounced", DISP_DNS,
+     REPLY(SMTP_STAGE_DNS, 0, "5.1.2", "NXDOMAIN"), HOUR + 60, 1, 0, 0, 1, 0, HOUR + 60,
+     DISP_BOUNCED, "bounced", 1, NULL, "hard", 0, 0},
+    {"NXDOMAIN for a domain delivered to last week: deferred", DISP_DNS,
+     REPLY(SMTP_STAGE_DNS, 0, "5.1.2", "NXDOMAIN"), 2 * HOUR, 1, 0, 0, 1, 7 * DAY, 2 * HOUR,
+     DISP_QUEUED, "deferred", 1, NULL, "soft", 540, 660},
+    {"NXDOMAIN for a domain delivered to 40 days ago: bounced", DISP_DNS,
+     REPLY(SMTP_STAGE_DNS, 0, "5.1.2", "NXDOMAIN"), 2 * HOUR, 1, 0, 0, 1, 40 * DAY, 2 * HOUR,
+     DISP_BOUNCED, "bounced", 1, NULL, "hard", 0, 0},
+    {"NXDOMAIN of a trusted domain past the maximum age: expired", DISP_DNS,
+     REPLY(SMTP_STAGE_DNS, 0, "5.1.2", "NXDOMAIN"), 3 * DAY, 20, 0, 0, 1, 7 * DAY, 3 * DAY,
+     DISP_BOUNCED, "bounced", 1, "expired", "soft", 0, 0},
+    /* Never on the wire. */
+    {"destination down: back at its time, no attempt", DISP_UNSENT, NONE, 60, 0, 30, 0, 0, 0,
+     0, DISP_QUEUED, NULL, 0, NULL, NULL, 30, 30},
+    {"shutdown: back now, no attempt", DISP_UNSENT, NONE, 60, 2, 0, 0, 0, 0, 0, DISP_QUEUED,
+     NULL, 0, NULL, NULL, -NOW, -NOW},
+    {"destination down past the maximum age: expired", DISP_UNSENT, NONE, 3 * DAY, 0, 30, 0, 0,
+     0, 0, DISP_BOUNCED, "bounced", 1, "expired", "soft", 0, 0},
+    {"shutdown past the maximum age: not the message's failure", DISP_UNSENT, NONE, 4 * DAY, 0,
+     0, 0, 0, 0, 0, DISP_QUEUED, NULL, 0, NULL, NULL, -NOW, -NOW},
+    {"campaign cancelled meanwhile", DISP_UNSENT, NONE, 60, 0, 30, 1, 0, 0, 0, DISP_CANCELLED,
+     NULL, 0, NULL, NULL, 0, 0},
+    {"suppressed since it was claimed", DISP_WITHDRAWN, NONE, 60, 0, 0, 0, 0, 0, 0,
+     DISP_SUPPRESSED, NULL, 0, NULL, NULL, 0, 0},
+    {"cannot render", DISP_RENDER, NONE, 60, 0, 0, 0, 0, 0, 0, DISP_FAILED, "failed", 1, NULL,
+     NULL, 0, 0},
+};
+
+static void
+test_rows(void **state)
+{
+	(void)state;
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *w = &rows[i];
+		struct disp_fact f = {
+		    .kind = w->kind,
+		    .r = &w->r,
+		    .dns_no_domain = w->no_domain,
+		    .message_id = 1000 + (int64_t)i,
+		    .attempts = w->attempts,
+		    .queued_at = NOW - w->age,
+		    .now = NOW,
+		    .not_before = w->not_before ? NOW + w->not_before : 0,
+		    .cancelled = w->cancelled,
+		    .delivered_at = w->delivered_ago ? NOW - w->delivered_ago : 0,
+		    .nxdomain_first = w->first_ago || w->no_domain ? NOW - w->first_ago : 0,
+		};
+		struct disposition d;
+		disposition_decide(&f, &policy, &d);
+		const char *ev = disposition_event_name(d.event);
+		const char *reason = d.reason != BOUNCE_UNDEFINED ? bounce_reason_name(d.reason) : NULL;
+		const char *cls = d.cls != BOUNCE_NONE ? bounce_class_name(d.cls) : NULL;
+		int64_t next = d.next_attempt_at - NOW;
+		bool ok = d.state == w->state && (ev == NULL) == (w->event == NULL) &&
+		          (ev == NULL || strcmp(ev, w->event) == 0) && d.count_attempt == w->count &&
+		          (w->reason == NULL || (reason && strcmp(reason, w->reason) == 0)) &&
+		          (w->cls == NULL || (cls && strcmp(cls, w->cls) == 0)) &&
+		          (w->next_min == 0 && w->next_max == 0
+		               ? true
+		               : next >= w->next_min && next <= w->next_max);
+		if (!ok) {
+			failed++;
+			printf("row \"%s\": got %s/%s attempt=%d reason=%s class=%s next=%+lld "
+			       "(rule: %s); want %s/%s attempt=%d reason=%s class=%s next in "
+			       "[%lld, %lld]\n",
+			       w->label, disposition_state_name(d.state), ev ? ev : "-",
+			       d.count_attempt, reason ? reason : "-", cls ? cls : "-", (long long)next,
+			       d.why, disposition_state_name(w->state), w->event ? w->event : "-",
+			       w->count, w->reason ? w->reason : "*", w->cls ? w->cls : "*",
+			       (long long)w->next_min, (long long)w->next_max);
+		}
+		assert_non_null(d.why);
+	}
+	assert_int_equal(failed, 0);
+}
+
+/* The loop's classification agrees with the decision's for attempts. */
+static void
+test_classify(void **state)
+{
+	(void)state;
+	struct smtp_result hard = REPLY(SMTP_STAGE_RCPT, 550, "5.1.1", "No such user");
+	struct disp_class c = disposition_classify(&hard);
+	assert_int_equal(c.outcome, OUTCOME_BOUNCED);
+	assert_int_equal(c.cls, BOUNCE_HARD);
+	assert_string_equal(bounce_reason_name(c.reason), "userunknown");
+	struct smtp_result soft = REPLY(SMTP_STAGE_RCPT, 450, "4.2.1", "Slow down");
+	c = disposition_classify(&soft);
+	assert_int_equal(c.outcome, OUTCOME_DEFERRED);
+	assert_int_equal(c.cls, BOUNCE_SOFT);
+	struct smtp_result ok = REPLY(SMTP_STAGE_DOT, 250, "2.0.0", "Ok");
+	c = disposition_classify(&ok);
+	assert_int_equal(c.outcome, OUTCOME_DELIVERED);
+	assert_int_equal(c.cls, BOUNCE_NONE);
+}
+
+/* Retries of a batch deferred together spread out (jitter by message), and stay within
+ * +-10% of the schedule. */
+static void
+test_jitter(void **state)
+{
+	(void)state;
+	struct smtp_result r = REPLY(SMTP_STAGE_RCPT, 451, "4.3.0", "later");
+	int64_t lo = INT64_MAX, hi = 0;
+	for (int i = 0; i < 200; i++) {
+		struct disp_fact f = {.kind = DISP_ATTEMPT, .r = &r, .message_id = i,
+		                      .queued_at = NOW - 60, .now = NOW};
+		struct disposition d;
+		disposition_decide(&f, &policy, &d);
+		int64_t next = d.next_attempt_at - NOW;
+		lo = next < lo ? next : lo;
+		hi = next > hi ? next : hi;
+	}
+	assert_true(lo >= 270 && hi <= 330);
+	assert_true(hi - lo >= 30);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_rows),
+	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_jitter),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
