@@ -87,6 +87,22 @@ struct disposition {
 	const char *note; /* to add to the reply's text for the record, or NULL */
 };
 
+/*
+ * A domain's DNS verdict in the disposition's terms (the dns module's statuses map one
+ * to one, plus a look-up that could not be made into a destination).
+ */
+enum disp_dns {
+	DISP_DNS_NXDOMAIN,   /* the domain does not exist: to be confirmed */
+	DISP_DNS_NULLMX,     /* RFC 7505: the domain says it takes no mail */
+	DISP_DNS_NODATA,     /* no MX and no address: to be confirmed */
+	DISP_DNS_TEMPFAIL,   /* SERVFAIL, REFUSED, timeout */
+	DISP_DNS_UNROUTABLE, /* hosts found, but no destination could be made of them */
+};
+/* disposition_dns_ecode - the RFC 3463 enhanced code a DNS verdict is recorded with */
+const char *disposition_dns_ecode(enum disp_dns v);
+/* disposition_dns_unconfirmed - whether one such answer must be confirmed before a bounce */
+bool disposition_dns_unconfirmed(enum disp_dns v);
+
 /* disposition_classify - outcome, scope, reason and class of an SMTP or DNS fact */
 struct disp_class disposition_classify(const struct smtp_result *r);
 /* disposition_decide - the disposition of fact f under policy p */

@@ -319,22 +319,24 @@ on_mx(void *arg, const struct dns_mx_result *r)
 	double ttl = r->ttl;
 	dm->resolving = false;
 	dm->dest = NULL;
-	dm->dns_no = (r->status == DNS_NXDOMAIN || r->status == DNS_NODATA) && !dm->invalid;
+	/* The dns module's statuses, in the disposition's terms (disposition.h). */
+	enum disp_dns v = r->status == DNS_NXDOMAIN  ? DISP_DNS_NXDOMAIN
+	                  : r->status == DNS_NULLMX  ? DISP_DNS_NULLMX
+	                  : r->status == DNS_NODATA  ? DISP_DNS_NODATA
+	                  : r->status == DNS_TEMPFAIL ? DISP_DNS_TEMPFAIL
+	                                              : DISP_DNS_UNROUTABLE;
+	dm->dns_no = r->status != DNS_OK && disposition_dns_unconfirmed(v) && !dm->invalid;
 	dm->ecode[0] = dm->error[0] = '\0';
 	if (r->status == DNS_OK) {
 		char err[256];
 		if ((dm->dest = sender_mx_dest(S, dm->name, r, err, sizeof(err))) == NULL) {
-			snprintf(dm->ecode, sizeof(dm->ecode), "4.4.0");
+			snprintf(dm->ecode, sizeof(dm->ecode), "%s",
+			         disposition_dns_ecode(DISP_DNS_UNROUTABLE));
 			snprintf(dm->error, sizeof(dm->error), "%s", err);
 			ttl = SENDER_DNS_TEMPFAIL_S;
 		}
 	} else {
-		/* RFC 3463: 5.1.2 bad destination system, 5.1.10 null MX (RFC 7505),
-		 * 4.4.3 directory server failure. */
-		snprintf(dm->ecode, sizeof(dm->ecode), "%s",
-		         r->status == DNS_TEMPFAIL ? "4.4.3"
-		         : r->status == DNS_NULLMX ? "5.1.10"
-		                                   : "5.1.2");
+		snprintf(dm->ecode, sizeof(dm->ecode), "%s", disposition_dns_ecode(v));
 		snprintf(dm->error, sizeof(dm->error), "%s: %.200s", dm->name,
 		         r->error ? r->error : dns_status_name(r->status));
 		if (r->status == DNS_TEMPFAIL)

@@ -37,6 +37,31 @@ disposition_classify(const struct smtp_result *r)
 	return c;
 }
 
+const char *
+disposition_dns_ecode(enum disp_dns v)
+{
+	/* RFC 3463: 5.1.2 bad destination system address, 5.1.10 null MX (RFC 7505), 4.4.3
+	 * directory server failure, 4.4.0 other routing problem. */
+	switch (v) {
+	case DISP_DNS_NXDOMAIN:
+	case DISP_DNS_NODATA:
+		return "5.1.2";
+	case DISP_DNS_NULLMX:
+		return "5.1.10";
+	case DISP_DNS_TEMPFAIL:
+		return "4.4.3";
+	case DISP_DNS_UNROUTABLE:
+		break;
+	}
+	return "4.4.0";
+}
+
+bool
+disposition_dns_unconfirmed(enum disp_dns v)
+{
+	return v == DISP_DNS_NXDOMAIN || v == DISP_DNS_NODATA;
+}
+
 /* ---- the rules ------------------------------------------------------------------------- */
 
 /* What a rule sees: the fact, the policy, and the fact classified (ATTEMPT and DNS). */

@@ -204,6 +204,26 @@ test_jitter(void **state)
 	assert_true(hi - lo >= 30);
 }
 
+/* DNS verdicts' enhanced codes (RFC 3463, RFC 7505) and which need confirming. */
+static void
+test_dns(void **state)
+{
+	(void)state;
+	static const struct {
+		enum disp_dns v;
+		const char *ecode;
+		bool unconfirmed;
+	} t[] = {
+	    {DISP_DNS_NXDOMAIN, "5.1.2", true},  {DISP_DNS_NODATA, "5.1.2", true},
+	    {DISP_DNS_NULLMX, "5.1.10", false},  {DISP_DNS_TEMPFAIL, "4.4.3", false},
+	    {DISP_DNS_UNROUTABLE, "4.4.0", false},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_string_equal(disposition_dns_ecode(t[i].v), t[i].ecode);
+		assert_int_equal(disposition_dns_unconfirmed(t[i].v), t[i].unconfirmed);
+	}
+}
+
 int
 main(void)
 {
@@ -211,6 +231,7 @@ main(void)
 	    cmocka_unit_test(test_rows),
 	    cmocka_unit_test(test_classify),
 	    cmocka_unit_test(test_jitter),
+	    cmocka_unit_test(test_dns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
