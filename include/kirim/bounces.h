@@ -9,8 +9,9 @@
  * an event of that message (a hard one marks it bounced) and suppresses the
  * address as the rules say; a complaint suppresses it and unsubscribes it;
  * mail to u-TOKEN@bounce domain unsubscribes (RFC 2369 mailto); auto-replies
- * and other mail are counted and left alone. Owns a token key and the store
- * it is given; one per thread. Logs one line per message.
+ * and other mail are counted and left alone. Owns a token key and borrows the
+ * store it is given; one per thread. bounces_ingest_paths (files) and
+ * bounces_listen.h (SMTP) feed it. Logs one line per message.
  */
 #ifndef KIRIM_BOUNCES_H
 #define KIRIM_BOUNCES_H
@@ -57,6 +58,16 @@ int bounces_ingest(struct bounces *b, const char *msg, size_t len, const char *c
  * Returns 0, or -1 with a reason.
  */
 int bounces_accept_rcpt(struct bounces *b, const char *addr, const char **why);
+/*
+ * bounces_ingest_paths - bounces_ingest every message at each of the n
+ * paths: "-" (standard input), a file holding one message or an mbox, a
+ * Maildir or a directory of message files (mailbox.h: what becomes of a
+ * Maildir's files). problem(arg, sentence) hears of each path, directory or
+ * file that could not be read or moved; the rest goes on. Returns 0, or the
+ * first store error, which stops the run (what is left stays for the next).
+ */
+int bounces_ingest_paths(struct bounces *b, char *const *paths, size_t n,
+                         void (*problem)(void *arg, const char *what), void *arg);
 /* bounces_stats - counters so far */
 void bounces_stats(const struct bounces *b, struct bounces_stats *st);
 /* bounces_outcome_name - "recorded", "complaint", ... */

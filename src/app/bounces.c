@@ -14,6 +14,7 @@
 #include "kirim/config.h"
 #include "kirim/dsn.h"
 #include "kirim/log.h"
+#include "kirim/mailbox.h"
 #include "kirim/store.h"
 #include "kirim/store_bounce.h"
 #include "kirim/store_serve.h"
@@ -302,4 +303,51 @@ bounces_ingest(struct bounces *b, const char *msg, size_t len, const char *const
 done:
 	dsn_report_free(&r);
 	return rc;
+}
+
+/* One bounces_ingest_paths run: the mailbox callbacks' argument. */
+struct from_files {
+	struct bounces *b;
+	int rc; /* the store error that stopped the run */
+	void (*problem)(void *arg, const char *what);
+	void *arg;
+};
+
+/* file_message - one message from a file: ingested and logged; a store error stops the run */
+static int
+file_message(void *arg, const char *where, const char *msg, size_t len, const char *err)
+{
+	struct from_files *ff = arg;
+	if (msg == NULL) {
+		log_warn("bounces %s: %s", where, err);
+		return MAILBOX_FAILED;
+	}
+	enum bounces_outcome oc;
+	char why[512];
+	int rc = bounces_ingest(ff->b, msg, len, NULL, 0, &oc, why, sizeof(why));
+	if (rc < 0) {
+		log_error("bounces %s: database: %s", where, why[0] ? why : "failed");
+		ff->rc = rc;
+		return MAILBOX_STOP;
+	}
+	log_info("bounces %s: %s %s", where, bounces_outcome_name(oc), why);
+	return oc == BOUNCES_UNPARSEABLE ? MAILBOX_FAILED : MAILBOX_SEEN;
+}
+
+static void
+file_problem(void *arg, const char *what)
+{
+	struct from_files *ff = arg;
+	ff->problem(ff->arg, what);
+}
+
+int
+bounces_ingest_paths(struct bounces *b, char *const *paths, size_t n,
+                     void (*problem)(void *arg, const char *what), void *arg)
+{
+	struct from_files ff = {.b = b, .problem = problem, .arg = arg};
+	static const struct mailbox_cbs cbs = {file_message, file_problem};
+	for (size_t i = 0; i < n && ff.rc == 0; i++)
+		mailbox_read(paths[i], &cbs, &ff);
+	return ff.rc;
 }

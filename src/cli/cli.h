@@ -85,7 +85,7 @@ void cli_json_rows_add(struct buf *rows, json_t *v);
 /* cli_json_rows_print - print the array in rows on one line of standard output, free rows */
 void cli_json_rows_print(struct buf *rows);
 /* cli_read_file - the whole file (or stdin for "-"), at most max bytes, NUL-terminated;
- * NULL with a sentence in err */
+ * NULL with a sentence in err (mailbox_read_file, which app/ code uses) */
 char *cli_read_file(const char *path, size_t max, size_t *len, char *err, size_t errsz);
 /* cli_wants_help - true if argv holds -h or --help before any "--" */
 bool cli_wants_help(int argc, char **argv);

@@ -2,7 +2,6 @@
 #define _GNU_SOURCE /* explicit_bzero */
 #include "cli.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,6 +12,7 @@
 #include "kirim/buf.h"
 #include "kirim/config.h"
 #include "kirim/log.h"
+#include "kirim/mailbox.h"
 #include "kirim/store.h"
 #include "kirim/store_file.h"
 #include "kirim/utf8.h"
@@ -340,30 +340,5 @@ cli_wants_help(int argc, char **argv)
 char *
 cli_read_file(const char *path, size_t max, size_t *len, char *err, size_t errsz)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (f == NULL) {
-		snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct buf b = BUF_INIT;
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		buf_add(&b, chunk, n);
-		if (b.len > max) {
-			snprintf(err, errsz, "%s is larger than %d MiB", path, (int)(max >> 20));
-			break;
-		}
-	}
-	bool bad = ferror(f) || b.len > max;
-	if (ferror(f))
-		snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
-	if (f != stdin)
-		fclose(f);
-	if (bad) {
-		buf_free(&b);
-		return NULL;
-	}
-	*len = b.len;
-	return b.data ? b.data : xstrdup("");
+	return mailbox_read_file(path, max, len, err, errsz);
 }

@@ -1,56 +1,37 @@
 /* cmd_domain - `kirim domain set|list|show|unset|presets`: per-destination sending policies. */
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "kirim/address.h"
+#include "kirim/policies.h"
 #include "kirim/policy.h"
 #include "kirim/store.h"
 #include "kirim/store_dest.h"
-#include "kirim/store_policy.h"
 #include "kirim/throttle.h"
-#include "kirim/xmalloc.h"
 
 #define MX_MAX 32
+#define VALUE_MAX (THROTTLE_RATE_STR + POLICY_WARMUP_MAX + 32) /* one field as text */
 
-/* domain_int - a whole number in [lo, hi] for option opt, or a usage error */
+/* domain_fail - an exit code for rc from a policies_* call, after saying err */
 static int
-domain_int(const char *opt, const char *arg, long lo, long hi, int *out)
+domain_fail(int rc, const char *err)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < lo || v > hi)
-		return cli_usage("domain", "%s takes a number from %ld to %ld, not '%s'", opt, lo,
-		                 hi, arg);
-	*out = (int)v;
-	return 0;
+	if (rc == POLICIES_E_USAGE)
+		return cli_usage("domain", "%s", err);
+	return cli_error("domain", rc == POLICIES_E_DATA ? EX_DATAERR : cli_exit_for_store(rc), "%s",
+	                 err);
 }
 
-/* domain_pattern - a pattern argument in normal form, or a data error */
-static int
-domain_pattern(const char *arg, char out[POLICY_PATTERN_MAX], enum policy_kind *kind)
-{
-	const char *why;
-	if (policy_pattern_parse(arg, out, POLICY_PATTERN_MAX, kind, &why) < 0)
-		return cli_error(
-		    "domain", EX_DATAERR,
-		    "'%s' is not a pattern (example.com, *.example.com, mx:example.com, "
-		    "* or global): %s",
-		    arg, why);
-	return 0;
-}
-
-/* policy_value - field f of p as JSON (eff: p is an effective policy) */
+/* policy_value - field f of p as JSON (v: p is the effective policy of that view) */
 static json_t *
-policy_value(const struct policy *p, int f, bool eff)
+policy_value(const struct policy *p, int f, const struct policies_view *v)
 {
-	char v[THROTTLE_RATE_STR + POLICY_WARMUP_MAX + 32];
-	if (!eff && !(p->set & POLICY_HAS(f)))
+	char text[VALUE_MAX];
+	if (!v && !(p->set & POLICY_HAS(f)))
 		return json_null();
 	switch (f) {
 	case POLICY_F_MAX_CONNECTIONS:
@@ -61,7 +42,7 @@ policy_value(const struct policy *p, int f, bool eff)
 	case POLICY_F_CONNECT_RATE: {
 		double r = f == POLICY_F_RATE ? p->rate : p->connect_rate;
 		return json_pack("{s:o,s:o}", "per_second", cli_json_number(r, "%.6g"), "text",
-		                 cli_json_text(throttle_rate_format(r, v, sizeof(v))));
+		                 cli_json_text(throttle_rate_format(r, text, sizeof(text))));
 	}
 	case POLICY_F_TLS:
 		return cli_json_text(policy_tls_name(p->tls));
@@ -70,11 +51,9 @@ policy_value(const struct policy *p, int f, bool eff)
 			return json_null();
 		json_t *w = json_pack("{s:o,s:I}", "plan", cli_json_text(p->warmup), "start_day",
 		                      (json_int_t)p->warmup_start);
-		if (eff) {
-			long day = (long)(time(NULL) / 86400 - p->warmup_start);
-			json_object_set_new(w, "day", json_integer(day));
-			json_object_set_new(w, "today_cap",
-			                    json_integer(throttle_warmup_cap(p->warmup, day)));
+		if (v) {
+			json_object_set_new(w, "day", json_integer(v->warmup_day));
+			json_object_set_new(w, "today_cap", json_integer(v->warmup_cap));
 		}
 		return w;
 	}
@@ -82,24 +61,23 @@ policy_value(const struct policy *p, int f, bool eff)
 	return json_null();
 }
 
-/* policy_json - one record (or an effective policy with from) as a JSON object */
+/* policy_json - one record, or with v the effective policy it shows, as a JSON object */
 static json_t *
-policy_json(const struct policy *p, const struct policy_effective *eff)
+policy_json(const struct policy *p, const struct policies_view *v)
 {
 	enum policy_kind k = POLICY_KIND_EXACT;
 	char norm[POLICY_PATTERN_MAX];
 	json_t *o = json_object();
-	json_object_set_new(o, eff ? "domain" : "pattern", cli_json_text(p->pattern));
-	if (!eff && policy_pattern_parse(p->pattern, norm, sizeof(norm), &k, NULL) == 0)
+	json_object_set_new(o, v ? "domain" : "pattern", cli_json_text(p->pattern));
+	if (!v && policy_pattern_parse(p->pattern, norm, sizeof(norm), &k, NULL) == 0)
 		json_object_set_new(o, "kind", cli_json_text(policy_kind_name(k)));
 	for (int f = 0; f < POLICY_NFIELDS; f++)
-		json_object_set_new(o, policy_field_name((enum policy_field)f),
-		                    policy_value(p, f, eff != NULL));
-	if (eff) {
+		json_object_set_new(o, policy_field_name((enum policy_field)f), policy_value(p, f, v));
+	if (v) {
 		json_t *from = json_object();
 		for (int f = 0; f < POLICY_NFIELDS; f++)
 			json_object_set_new(from, policy_field_name((enum policy_field)f),
-			                    cli_json_opt(eff->from[f]));
+			                    cli_json_opt(v->eff.from[f]));
 		json_object_set_new(o, "from", from);
 	} else {
 		json_object_set_new(o, "source", cli_json_text(p->source));
@@ -121,7 +99,7 @@ list_row(void *arg, const struct policy *p)
 	if (o->json) {
 		json_array_append_new(o->json, policy_json(p, NULL));
 	} else {
-		char v[POLICY_NFIELDS][THROTTLE_RATE_STR + POLICY_WARMUP_MAX + 32];
+		char v[POLICY_NFIELDS][VALUE_MAX];
 		for (int f = 0; f < POLICY_NFIELDS; f++)
 			policy_field_format(p, (enum policy_field)f, v[f], sizeof(v[f]));
 		if (p->set & POLICY_HAS(POLICY_F_WARMUP))
@@ -137,13 +115,25 @@ list_row(void *arg, const struct policy *p)
 	return 0;
 }
 
+/* seeded - tell a person that the shipped presets went in just now */
+static void
+seeded(struct cli *c, int added)
+{
+	if (added && !c->json && !c->quiet)
+		fprintf(stderr,
+		        "kirim domain: installed %d shipped presets (see 'kirim domain presets')\n",
+		        added);
+}
+
 static int
 domain_list(struct cli *c, struct store *s)
 {
 	struct list_out o = {.json = c->json ? json_array() : NULL};
-	int rc = store_policy_each(s, list_row, &o);
+	char err[512];
+	int added, rc = policies_list(s, list_row, &o, &added, err, sizeof(err));
+	seeded(c, added);
 	if (rc < 0)
-		rc = cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
+		rc = domain_fail(rc, err);
 	else if (c->json)
 		cli_json_print(json_incref(o.json));
 	else if (o.n == 0)
@@ -193,93 +183,83 @@ dest_show_one(void *arg, const struct store_dest_state *d)
 	return 0;
 }
 
+/* show_text - the effective policy as a person reads it */
+static void
+show_text(const struct policies_view *v, char **mx, size_t nmx)
+{
+	char disp[300];
+	address_domain_display(v->domain, disp, sizeof(disp));
+	printf("Policy for %s", disp);
+	if (nmx) {
+		printf(" (MX");
+		for (size_t i = 0; i < nmx; i++)
+			printf(" %s", mx[i]);
+		printf(")");
+	}
+	printf(":\n");
+	for (int f = 0; f < POLICY_NFIELDS; f++) {
+		char text[VALUE_MAX];
+		struct policy one = v->eff.p;
+		one.set = POLICY_HAS(f);
+		policy_field_format(&one, (enum policy_field)f, text, sizeof(text));
+		printf("  %-18s %-30s %s%s\n", policy_field_name((enum policy_field)f), text,
+		       v->eff.from[f][0] ? "from " : "",
+		       v->eff.from[f][0] ? v->eff.from[f] : "built-in");
+	}
+	if (v->eff.p.warmup[0] && v->warmup_cap >= 0)
+		printf("  warm-up day %ld: at most %ld messages today\n", v->warmup_day + 1,
+		       v->warmup_cap);
+	else if (v->eff.p.warmup[0])
+		printf("  warm-up finished (day %ld): no daily cap\n", v->warmup_day + 1);
+	if (nmx == 0)
+		printf("(mx: patterns were not tried: give --mx HOST to simulate them.)\n");
+}
+
 static int
 domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t nmx)
 {
-	char dom[POLICY_PATTERN_MAX];
-	const char *why;
-	const char *d = arg[0] == '@' ? arg + 1 : arg;
-	if (address_parse_domain(d, strlen(d), dom, sizeof(dom), &why) < 0)
-		return cli_error("domain", EX_DATAERR, "'%s' is not a domain: %s", arg, why);
-	struct policy *rows = NULL;
-	size_t n = 0;
-	int rc = store_policy_load_all(s, &rows, &n);
-	if (rc < 0)
-		return cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
-	struct policy_effective eff;
-	policy_resolve(rows, n, dom, (const char *const *)mx, nmx, &eff);
+	struct policies_view v;
+	char err[512];
+	int added, rc = policies_show(s, arg, (const char *const *)mx, nmx, &v, &added, err,
+	                              sizeof(err));
+	seeded(c, added);
+	if (rc < 0) {
+		policies_view_free(&v);
+		return domain_fail(rc, err);
+	}
+	json_t *o = NULL;
+	struct dest_show ds = {NULL, 0};
 	if (c->json) {
-		json_t *o = policy_json(&eff.p, &eff), *mxs = json_array(), *matched = json_array();
+		json_t *mxs = json_array(), *matched = json_array();
+		o = policy_json(&v.eff.p, &v);
 		for (size_t i = 0; i < nmx; i++)
 			json_array_append_new(mxs, cli_json_text(mx[i]));
-		for (size_t i = 0; i < n; i++)
-			if (policy_matches(&rows[i], dom, (const char *const *)mx, nmx))
-				json_array_append_new(matched, cli_json_text(rows[i].pattern));
+		for (size_t i = 0; i < v.nmatched; i++)
+			json_array_append_new(matched, cli_json_text(v.matched[i]->pattern));
 		json_object_set_new(o, "mx", mxs);
 		json_object_set_new(o, "matched", matched);
-		struct dest_show ds = {json_array(), 0};
+		ds.json = json_array();
 		json_object_set_new(o, "destinations", ds.json);
-		if ((rc = store_dest_each(s, dom, dest_show_one, &ds)) < 0) {
-			json_decref(o);
-			free(rows);
-			return cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
-		}
-		cli_json_print(o);
 	} else {
-		char disp[300];
-		address_domain_display(dom, disp, sizeof(disp));
-		printf("Policy for %s", disp);
-		if (nmx) {
-			printf(" (MX");
-			for (size_t i = 0; i < nmx; i++)
-				printf(" %s", mx[i]);
-			printf(")");
-		}
-		printf(":\n");
-		for (int f = 0; f < POLICY_NFIELDS; f++) {
-			char v[THROTTLE_RATE_STR + POLICY_WARMUP_MAX + 32];
-			struct policy one = eff.p;
-			one.set = POLICY_HAS(f);
-			policy_field_format(&one, (enum policy_field)f, v, sizeof(v));
-			printf("  %-18s %-30s %s%s\n", policy_field_name((enum policy_field)f), v,
-			       eff.from[f][0] ? "from " : "",
-			       eff.from[f][0] ? eff.from[f] : "built-in");
-		}
-		if (eff.p.warmup[0]) {
-			long day = (long)(time(NULL) / 86400 - eff.p.warmup_start);
-			long cap = throttle_warmup_cap(eff.p.warmup, day);
-			if (cap >= 0)
-				printf("  warm-up day %ld: at most %ld messages today\n", day + 1,
-				       cap);
-			else
-				printf("  warm-up finished (day %ld): no daily cap\n", day + 1);
-		}
-		if (nmx == 0)
-			printf("(mx: patterns were not tried: give --mx HOST to simulate them.)\n");
-		struct dest_show ds = {NULL, 0};
-		if ((rc = store_dest_each(s, dom, dest_show_one, &ds)) < 0) {
-			free(rows);
-			return cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
-		}
+		show_text(&v, mx, nmx);
 	}
-	free(rows);
-	return 0;
+	if ((rc = store_dest_each(s, v.domain, dest_show_one, &ds)) < 0)
+		rc = cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
+	else if (o)
+		cli_json_print(json_incref(o));
+	json_decref(o);
+	policies_view_free(&v);
+	return rc;
 }
 
 /* domain_presets - install the shipped presets and print them */
 static int
 domain_presets(struct cli *c, struct store *s, bool reset)
 {
-	int added = 0;
-	int rc = store_begin(s);
-	if (rc == 0)
-		rc = store_policy_presets(s, reset, &added);
-	if (rc == 0)
-		rc = store_commit(s);
-	if (rc < 0) {
-		store_rollback(s);
-		return cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
-	}
+	char err[512];
+	int added, rc = policies_presets(s, reset, &added, err, sizeof(err));
+	if (rc < 0)
+		return domain_fail(rc, err);
 	json_t *presets = c->json ? json_array() : NULL;
 	if (!c->json)
 		printf("%-18s %5s %9s %9s %9s  %s\n", "PATTERN", "CONNS", "RATE", "MSGS/CONN",
@@ -309,110 +289,111 @@ domain_presets(struct cli *c, struct store *s, bool reset)
 	return 0;
 }
 
-int
-cmd_domain(struct cli *c, int argc, char **argv)
+static int
+domain_set(struct cli *c, struct store *s, struct policy *p, enum policy_kind kind)
 {
-	enum {
-		O_CONNS = 256,
-		O_RATE,
-		O_PERCONN,
-		O_CONNRATE,
-		O_TLS,
-		O_WARMUP,
-		O_MX,
-		O_FIELD,
-		O_RESET,
-	};
-	static const struct option longopts[] = {
-	    {"max-connections", required_argument, NULL, O_CONNS},
-	    {"rate", required_argument, NULL, O_RATE},
-	    {"max-msgs-per-conn", required_argument, NULL, O_PERCONN},
-	    {"connect-rate", required_argument, NULL, O_CONNRATE},
-	    {"tls", required_argument, NULL, O_TLS},
-	    {"warmup", required_argument, NULL, O_WARMUP},
-	    {"mx", required_argument, NULL, O_MX},
-	    {"field", required_argument, NULL, O_FIELD},
-	    {"reset", no_argument, NULL, O_RESET},
-	    {NULL, 0, NULL, 0},
-	};
-	struct policy p;
-	memset(&p, 0, sizeof(p));
+	struct policy now;
+	char err[512];
+	int added, rc = policies_set(s, p, &now, &added, err, sizeof(err));
+	seeded(c, added);
+	if (rc < 0)
+		return domain_fail(rc, err);
+	if (c->json) {
+		cli_json_print(policy_json(&now, NULL));
+		return 0;
+	}
+	printf("Policy for %s (%s):", p->pattern, policy_kind_name(kind));
+	for (int f = 0; f < POLICY_NFIELDS; f++) {
+		char v[VALUE_MAX];
+		if (!(now.set & POLICY_HAS(f)))
+			continue;
+		policy_field_format(&now, (enum policy_field)f, v, sizeof(v));
+		printf(" %s=%s", policy_field_name((enum policy_field)f), v);
+	}
+	printf("\n");
+	return 0;
+}
+
+static int
+domain_unset(struct cli *c, struct store *s, const char *pat, unsigned fields)
+{
+	char err[512];
+	bool removed;
+	int added, rc = policies_unset(s, pat, fields, &removed, &added, err, sizeof(err));
+	seeded(c, added);
+	if (rc < 0)
+		return domain_fail(rc, err);
+	if (c->json)
+		cli_json_print(json_pack("{s:o,s:b}", "pattern", cli_json_text(pat), "removed",
+		                         removed));
+	else if (!removed)
+		printf("%s had no policy\n", pat);
+	else if (fields)
+		printf("Unset the chosen fields of %s: they inherit again\n", pat);
+	else
+		printf("Removed the policy for %s\n", pat);
+	return 0;
+}
+
+/* The options; a policy field's option has the value O_FIELD0 + its field. */
+enum { O_FIELD0 = 256, O_MX = O_FIELD0 + POLICY_NFIELDS, O_FIELD, O_RESET };
+static const struct option domain_options[] = {
+    {"max-connections", required_argument, NULL, O_FIELD0 + POLICY_F_MAX_CONNECTIONS},
+    {"rate", required_argument, NULL, O_FIELD0 + POLICY_F_RATE},
+    {"max-msgs-per-conn", required_argument, NULL, O_FIELD0 + POLICY_F_MAX_MSGS_PER_CONN},
+    {"connect-rate", required_argument, NULL, O_FIELD0 + POLICY_F_CONNECT_RATE},
+    {"tls", required_argument, NULL, O_FIELD0 + POLICY_F_TLS},
+    {"warmup", required_argument, NULL, O_FIELD0 + POLICY_F_WARMUP},
+    {"mx", required_argument, NULL, O_MX},
+    {"field", required_argument, NULL, O_FIELD},
+    {"reset", no_argument, NULL, O_RESET},
+    {NULL, 0, NULL, 0},
+};
+
+enum domain_verb { D_SET, D_LIST, D_SHOW, D_UNSET, D_PRESETS, D_NVERBS };
+static const char *const domain_verbs[D_NVERBS] = {"set", "list", "show", "unset", "presets"};
+
+/* What the command line asks for. */
+struct domain_args {
+	enum domain_verb verb;
+	const char *arg; /* set, unset: the pattern; show: the domain */
+	struct policy p; /* set: the fields given */
 	char *mx[MX_MAX];
-	size_t nmx = 0;
-	unsigned fields = 0;
-	bool reset = false, any_mx = false;
-	int ch, rc;
-	const char *why;
+	size_t nmx;
+	bool any_mx, reset;
+	unsigned fields; /* unset: --field */
+};
+
+/* domain_args - parse argv into *a; 0, or an exit code after a message */
+static int
+domain_args(int argc, char **argv, struct domain_args *a)
+{
+	char err[512], name[32];
+	int ch, li = -1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":", domain_options, &li)) != -1) {
+		if (ch >= O_FIELD0 && ch < O_FIELD0 + POLICY_NFIELDS) {
+			snprintf(name, sizeof(name), "--%s", domain_options[li].name);
+			if (policies_field_value(&a->p, (enum policy_field)(ch - O_FIELD0), name,
+			                         optarg, err, sizeof(err)) < 0)
+				return cli_usage("domain", "%s", err);
+			continue;
+		}
 		switch (ch) {
-		case O_CONNS:
-			if ((rc = domain_int("--max-connections", optarg, 1, POLICY_CONNECTIONS_MAX,
-			                     &p.max_connections)))
-				return rc;
-			p.set |= POLICY_HAS(POLICY_F_MAX_CONNECTIONS);
-			break;
-		case O_PERCONN:
-			if ((rc = domain_int("--max-msgs-per-conn", optarg, 0,
-			                     POLICY_MSGS_PER_CONN_MAX, &p.max_msgs_per_conn)))
-				return rc;
-			p.set |= POLICY_HAS(POLICY_F_MAX_MSGS_PER_CONN);
-			break;
-		case O_RATE:
-		case O_CONNRATE:
-			if (throttle_rate_parse(optarg, ch == O_RATE ? &p.rate : &p.connect_rate,
-			                        &why) < 0)
-				return cli_usage("domain", "%s '%s': %s",
-				                 ch == O_RATE ? "--rate" : "--connect-rate", optarg,
-				                 why);
-			p.set |= POLICY_HAS(ch == O_RATE ? POLICY_F_RATE : POLICY_F_CONNECT_RATE);
-			break;
-		case O_TLS:
-			if (policy_tls_parse(optarg, &p.tls) < 0)
-				return cli_usage(
-				    "domain",
-				    "--tls takes none, opportunistic, required or verify, "
-				    "not '%s'",
-				    optarg);
-			p.set |= POLICY_HAS(POLICY_F_TLS);
-			break;
-		case O_WARMUP:
-			if (strcmp(optarg, "none") != 0) {
-				long caps[THROTTLE_WARMUP_DAYS];
-				if (throttle_warmup_expand(optarg, caps, THROTTLE_WARMUP_DAYS,
-				                           &why) < 0)
-					return cli_usage("domain", "--warmup '%s': %s", optarg,
-					                 why);
-				if (strlen(optarg) >= sizeof(p.warmup))
-					return cli_usage("domain", "--warmup: plan too long");
-				snprintf(p.warmup, sizeof(p.warmup), "%s", optarg);
-				p.warmup_start = (int64_t)(time(NULL) / 86400);
-			}
-			p.set |= POLICY_HAS(POLICY_F_WARMUP);
-			break;
 		case O_MX:
-			any_mx = true;
+			a->any_mx = true;
 			for (char *tok = strtok(optarg, ", "); tok; tok = strtok(NULL, ", ")) {
-				if (nmx == MX_MAX)
+				if (a->nmx == MX_MAX)
 					return cli_usage("domain", "at most %d --mx hosts", MX_MAX);
-				mx[nmx++] = tok;
+				a->mx[a->nmx++] = tok;
 			}
 			break;
 		case O_FIELD:
-			for (char *tok = strtok(optarg, ", "); tok; tok = strtok(NULL, ", ")) {
-				int f = policy_field_parse(tok);
-				if (f < 0)
-					return cli_usage(
-					    "domain",
-					    "--field takes max-connections, rate, "
-					    "max-msgs-per-conn, connect-rate, tls or warmup, "
-					    "not '%s'",
-					    tok);
-				fields |= POLICY_HAS(f);
-			}
+			if (policies_field_mask("--field", optarg, &a->fields, err, sizeof(err)) < 0)
+				return cli_usage("domain", "%s", err);
 			break;
 		case O_RESET:
-			reset = true;
+			a->reset = true;
 			break;
 		case ':':
 			return cli_usage("domain", "%s needs a value", argv[optind - 1]);
@@ -422,118 +403,70 @@ cmd_domain(struct cli *c, int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage("domain", "set, list, show, unset or presets?");
-	const char *verb = argv[optind++];
+	const char *v = argv[optind++];
 	int nargs = argc - optind;
-	bool set = strcmp(verb, "set") == 0, list = strcmp(verb, "list") == 0;
-	bool show = strcmp(verb, "show") == 0, unset = strcmp(verb, "unset") == 0;
-	bool presets = strcmp(verb, "presets") == 0;
-	if (!set && !list && !show && !unset && !presets)
+	for (a->verb = 0; a->verb < D_NVERBS && strcmp(v, domain_verbs[a->verb]) != 0; a->verb++)
+		;
+	enum domain_verb d = a->verb;
+	if (d == D_NVERBS)
 		return cli_usage("domain",
-		                 "unknown subcommand '%s' (set, list, show, unset, presets)", verb);
-	if (p.set && !set)
+		                 "unknown subcommand '%s' (set, list, show, unset, presets)", v);
+	if (a->p.set && d != D_SET)
 		return cli_usage("domain", "policy options go with 'domain set'");
-	if (any_mx && !show)
+	if (a->any_mx && d != D_SHOW)
 		return cli_usage("domain", "--mx goes with 'domain show'");
-	if (fields && !unset)
+	if (a->fields && d != D_UNSET)
 		return cli_usage("domain", "--field goes with 'domain unset'");
-	if (reset && !presets)
+	if (a->reset && d != D_PRESETS)
 		return cli_usage("domain", "--reset goes with 'domain presets'");
-	if ((list || presets) && nargs != 0)
-		return cli_usage("domain", "%s takes no arguments", verb);
-	if ((set || show || unset) && nargs != 1)
-		return cli_usage("domain", "%s takes one %s", verb, show ? "domain" : "pattern");
-	if (set && p.set == 0)
+	if ((d == D_LIST || d == D_PRESETS) && nargs != 0)
+		return cli_usage("domain", "%s takes no arguments", v);
+	if ((d == D_SET || d == D_SHOW || d == D_UNSET) && nargs != 1)
+		return cli_usage("domain", "%s takes one %s", v, d == D_SHOW ? "domain" : "pattern");
+	if (d == D_SET && a->p.set == 0)
 		return cli_usage("domain",
 		                 "set what? Give --max-connections, --rate, "
 		                 "--max-msgs-per-conn, --connect-rate, --tls or --warmup");
+	a->arg = nargs ? argv[optind] : NULL;
+	return 0;
+}
 
-	char pat[POLICY_PATTERN_MAX];
+int
+cmd_domain(struct cli *c, int argc, char **argv)
+{
+	struct domain_args a;
+	memset(&a, 0, sizeof(a));
+	int rc = domain_args(argc, argv, &a);
+	if (rc)
+		return rc;
+	char pat[POLICY_PATTERN_MAX], err[512];
 	enum policy_kind kind = POLICY_KIND_EXACT;
-	if ((set || unset) && (rc = domain_pattern(argv[optind], pat, &kind)))
-		return rc;
-
+	/* A bad pattern is refused before the database is opened (or created). */
+	if (a.verb == D_SET || a.verb == D_UNSET) {
+		if ((rc = policies_pattern(a.arg, pat, &kind, err, sizeof(err))) < 0)
+			return domain_fail(rc, err);
+		snprintf(a.p.pattern, sizeof(a.p.pattern), "%s", pat);
+	}
 	struct store *s;
-	if ((rc = cli_open(c, "domain", set || presets, &s)))
+	if ((rc = cli_open(c, "domain", a.verb == D_SET || a.verb == D_PRESETS, &s)))
 		return rc;
-	if (!presets) {
-		/* The shipped presets go in the first time anyone looks at policies. */
-		int added;
-		rc = store_begin(s);
-		if (rc == 0)
-			rc = store_policy_seed(s, &added);
-		if (rc == 0)
-			rc = store_commit(s);
-		if (rc < 0) {
-			store_rollback(s);
-			rc = cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
-			goto out;
-		}
-		if (added && !c->json && !c->quiet)
-			fprintf(stderr,
-			        "kirim domain: installed %d shipped presets (see 'kirim domain "
-			        "presets')\n",
-			        added);
-	}
-	if (list) {
+	switch (a.verb) {
+	case D_SET:
+		rc = domain_set(c, s, &a.p, kind);
+		break;
+	case D_LIST:
 		rc = domain_list(c, s);
-	} else if (show) {
-		rc = domain_show(c, s, argv[optind], mx, nmx);
-	} else if (presets) {
-		rc = domain_presets(c, s, reset);
-	} else if (set) {
-		snprintf(p.pattern, sizeof(p.pattern), "%s", pat);
-		struct policy now;
-		rc = store_begin(s);
-		if (rc == 0)
-			rc = store_policy_set(s, &p, "user");
-		if (rc == 0)
-			rc = store_policy_get(s, pat, &now);
-		if (rc == 0)
-			rc = store_commit(s);
-		if (rc < 0) {
-			store_rollback(s);
-			rc = cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
-			goto out;
-		}
-		if (c->json) {
-			cli_json_print(policy_json(&now, NULL));
-		} else {
-			printf("Policy for %s (%s):", pat, policy_kind_name(kind));
-			for (int f = 0; f < POLICY_NFIELDS; f++) {
-				char v[THROTTLE_RATE_STR + POLICY_WARMUP_MAX + 32];
-				if (!(now.set & POLICY_HAS(f)))
-					continue;
-				policy_field_format(&now, (enum policy_field)f, v, sizeof(v));
-				printf(" %s=%s", policy_field_name((enum policy_field)f), v);
-			}
-			printf("\n");
-		}
-	} else {
-		rc = store_begin(s);
-		if (rc == 0)
-			rc = fields ? store_policy_unset(s, pat, fields)
-			            : store_policy_delete(s, pat);
-		bool missing = rc == STORE_E_NOTFOUND;
-		if (missing)
-			rc = 0;
-		if (rc == 0)
-			rc = store_commit(s);
-		if (rc < 0) {
-			store_rollback(s);
-			rc = cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));
-			goto out;
-		}
-		if (c->json)
-			cli_json_print(json_pack("{s:o,s:b}", "pattern", cli_json_text(pat),
-			                         "removed", !missing));
-		else if (missing)
-			printf("%s had no policy\n", pat);
-		else if (fields)
-			printf("Unset the chosen fields of %s: they inherit again\n", pat);
-		else
-			printf("Removed the policy for %s\n", pat);
+		break;
+	case D_SHOW:
+		rc = domain_show(c, s, a.arg, a.mx, a.nmx);
+		break;
+	case D_UNSET:
+		rc = domain_unset(c, s, pat, a.fields);
+		break;
+	default:
+		rc = domain_presets(c, s, a.reset);
+		break;
 	}
-out:
 	store_close(s);
 	return rc;
 }

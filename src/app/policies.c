@@ -1,0 +1,262 @@
+/* policies - checking and changing per-destination sending policies (see policies.h). */
+#include "kirim/policies.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kirim/address.h"
+#include "kirim/store.h"
+#include "kirim/throttle.h"
+#include "kirim/xmalloc.h"
+
+/* What a value of each field must be; one row per field, in policy.h's order. */
+enum value_kind { V_COUNT, V_RATE, V_TLS, V_WARMUP };
+static const struct field_rule {
+	enum value_kind kind;
+	long lo, hi; /* V_COUNT: the range */
+	size_t off;  /* V_COUNT (int), V_RATE (double): where it goes in struct policy */
+} field_rules[POLICY_NFIELDS] = {
+    [POLICY_F_MAX_CONNECTIONS] = {V_COUNT, 1, POLICY_CONNECTIONS_MAX,
+                                  offsetof(struct policy, max_connections)},
+    [POLICY_F_RATE] = {V_RATE, 0, 0, offsetof(struct policy, rate)},
+    [POLICY_F_MAX_MSGS_PER_CONN] = {V_COUNT, 0, POLICY_MSGS_PER_CONN_MAX,
+                                    offsetof(struct policy, max_msgs_per_conn)},
+    [POLICY_F_CONNECT_RATE] = {V_RATE, 0, 0, offsetof(struct policy, connect_rate)},
+    [POLICY_F_TLS] = {V_TLS, 0, 0, 0},
+    [POLICY_F_WARMUP] = {V_WARMUP, 0, 0, 0},
+};
+
+int
+policies_field_value(struct policy *p, enum policy_field f, const char *name, const char *value,
+                     char *err, size_t errsz)
+{
+	const struct field_rule *r = &field_rules[f];
+	const char *why;
+	switch (r->kind) {
+	case V_COUNT: {
+		char *end;
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		if (errno || end == value || *end || v < r->lo || v > r->hi) {
+			snprintf(err, errsz, "%s takes a number from %ld to %ld, not '%s'", name,
+			         r->lo, r->hi, value);
+			return POLICIES_E_USAGE;
+		}
+		*(int *)((char *)p + r->off) = (int)v;
+		break;
+	}
+	case V_RATE: {
+		double v;
+		if (throttle_rate_parse(value, &v, &why) < 0) {
+			snprintf(err, errsz, "%s '%s': %s", name, value, why);
+			return POLICIES_E_USAGE;
+		}
+		*(double *)((char *)p + r->off) = v;
+		break;
+	}
+	case V_TLS:
+		if (policy_tls_parse(value, &p->tls) < 0) {
+			snprintf(err, errsz,
+			         "%s takes none, opportunistic, required or verify, not '%s'", name,
+			         value);
+			return POLICIES_E_USAGE;
+		}
+		break;
+	case V_WARMUP:
+		if (strcmp(value, "none") == 0) {
+			p->warmup[0] = '\0';
+			p->warmup_start = 0;
+			break;
+		}
+		long caps[THROTTLE_WARMUP_DAYS];
+		if (throttle_warmup_expand(value, caps, THROTTLE_WARMUP_DAYS, &why) < 0) {
+			snprintf(err, errsz, "%s '%s': %s", name, value, why);
+			return POLICIES_E_USAGE;
+		}
+		if (strlen(value) >= sizeof(p->warmup)) {
+			snprintf(err, errsz, "%s: plan too long", name);
+			return POLICIES_E_USAGE;
+		}
+		snprintf(p->warmup, sizeof(p->warmup), "%s", value);
+		p->warmup_start = (int64_t)(time(NULL) / 86400);
+		break;
+	}
+	p->set |= POLICY_HAS(f);
+	return 0;
+}
+
+int
+policies_field_mask(const char *name, const char *list, unsigned *mask, char *err, size_t errsz)
+{
+	unsigned m = 0;
+	size_t n;
+	for (const char *t = list + strspn(list, ", "); *t; t += n + strspn(t + n, ", ")) {
+		n = strcspn(t, ", ");
+		char tok[32];
+		int f = -1;
+		if (n < sizeof(tok)) {
+			memcpy(tok, t, n);
+			tok[n] = '\0';
+			f = policy_field_parse(tok);
+		}
+		if (f < 0) {
+			snprintf(
+			    err, errsz,
+			    "%s takes max-connections, rate, max-msgs-per-conn, connect-rate, tls "
+			    "or warmup, not '%.*s'",
+			    name, (int)n, t);
+			return POLICIES_E_USAGE;
+		}
+		m |= POLICY_HAS(f);
+	}
+	*mask |= m;
+	return 0;
+}
+
+int
+policies_pattern(const char *arg, char out[POLICY_PATTERN_MAX], enum policy_kind *kind, char *err,
+                 size_t errsz)
+{
+	const char *why;
+	if (policy_pattern_parse(arg, out, POLICY_PATTERN_MAX, kind, &why) == 0)
+		return 0;
+	snprintf(err, errsz,
+	         "'%s' is not a pattern (example.com, *.example.com, mx:example.com, * or global): "
+	         "%s",
+	         arg, why);
+	return POLICIES_E_DATA;
+}
+
+/* finish - commit when rc is 0; else roll back and put the store's sentence in err */
+static int
+finish(struct store *s, int rc, char *err, size_t errsz)
+{
+	if (rc == 0)
+		rc = store_commit(s);
+	if (rc == 0)
+		return 0;
+	store_rollback(s);
+	snprintf(err, errsz, "%s", store_errmsg(s));
+	return rc;
+}
+
+/* seed - the shipped presets, the first time anyone looks at this database's policies */
+static int
+seed(struct store *s, int *seeded, char *err, size_t errsz)
+{
+	*seeded = 0;
+	int rc = store_begin(s);
+	if (rc == 0)
+		rc = store_policy_seed(s, seeded);
+	return finish(s, rc, err, errsz);
+}
+
+/* begin_change - pattern checked into pat, the presets seeded, a transaction begun */
+static int
+begin_change(struct store *s, const char *pattern, char pat[POLICY_PATTERN_MAX], int *seeded,
+             char *err, size_t errsz)
+{
+	enum policy_kind kind;
+	*seeded = 0;
+	int rc = policies_pattern(pattern, pat, &kind, err, errsz);
+	if (rc == 0)
+		rc = seed(s, seeded, err, errsz);
+	if (rc == 0 && (rc = store_begin(s)) < 0)
+		return finish(s, rc, err, errsz);
+	return rc;
+}
+
+int
+policies_list(struct store *s, store_policy_cb cb, void *arg, int *seeded, char *err, size_t errsz)
+{
+	int rc = seed(s, seeded, err, errsz);
+	if (rc == 0 && (rc = store_policy_each(s, cb, arg)) < 0)
+		snprintf(err, errsz, "%s", store_errmsg(s));
+	return rc;
+}
+
+int
+policies_show(struct store *s, const char *domain, const char *const *mx, size_t nmx,
+              struct policies_view *out, int *seeded, char *err, size_t errsz)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = seed(s, seeded, err, errsz);
+	if (rc < 0)
+		return rc;
+	const char *why;
+	const char *d = domain[0] == '@' ? domain + 1 : domain;
+	if (address_parse_domain(d, strlen(d), out->domain, sizeof(out->domain), &why) < 0) {
+		snprintf(err, errsz, "'%s' is not a domain: %s", domain, why);
+		return POLICIES_E_DATA;
+	}
+	if ((rc = store_policy_load_all(s, &out->rows, &out->nrows)) < 0) {
+		snprintf(err, errsz, "%s", store_errmsg(s));
+		return rc;
+	}
+	policy_resolve(out->rows, out->nrows, out->domain, mx, nmx, &out->eff);
+	out->matched = xcalloc(out->nrows + 1, sizeof(*out->matched));
+	for (size_t i = 0; i < out->nrows; i++)
+		if (policy_matches(&out->rows[i], out->domain, mx, nmx))
+			out->matched[out->nmatched++] = &out->rows[i];
+	if (out->eff.p.warmup[0]) {
+		out->warmup_day = (long)(time(NULL) / 86400 - out->eff.p.warmup_start);
+		out->warmup_cap = throttle_warmup_cap(out->eff.p.warmup, out->warmup_day);
+	}
+	return 0;
+}
+
+void
+policies_view_free(struct policies_view *v)
+{
+	free(v->rows);
+	free(v->matched);
+	v->rows = NULL;
+	v->matched = NULL;
+	v->nrows = v->nmatched = 0;
+}
+
+int
+policies_set(struct store *s, const struct policy *p, struct policy *now, int *seeded, char *err,
+             size_t errsz)
+{
+	struct policy q = *p;
+	*seeded = 0;
+	if (q.set == 0) {
+		snprintf(err, errsz, "no field to set");
+		return POLICIES_E_USAGE;
+	}
+	int rc = begin_change(s, p->pattern, q.pattern, seeded, err, errsz);
+	if (rc < 0)
+		return rc;
+	rc = store_policy_set(s, &q, "user");
+	if (rc == 0)
+		rc = store_policy_get(s, q.pattern, now);
+	return finish(s, rc, err, errsz);
+}
+
+int
+policies_unset(struct store *s, const char *pattern, unsigned mask, bool *removed, int *seeded,
+               char *err, size_t errsz)
+{
+	char pat[POLICY_PATTERN_MAX];
+	int rc = begin_change(s, pattern, pat, seeded, err, errsz);
+	if (rc < 0)
+		return rc;
+	rc = mask ? store_policy_unset(s, pat, mask) : store_policy_delete(s, pat);
+	*removed = rc != STORE_E_NOTFOUND;
+	return finish(s, rc == STORE_E_NOTFOUND ? 0 : rc, err, errsz);
+}
+
+int
+policies_presets(struct store *s, bool reset, int *written, char *err, size_t errsz)
+{
+	*written = 0;
+	int rc = store_begin(s);
+	if (rc == 0)
+		rc = store_policy_presets(s, reset, written);
+	return finish(s, rc, err, errsz);
+}
