@@ -142,8 +142,6 @@ struct pool *pool_new(uv_loop_t *loop, unsigned max_conns, const struct pool_cbs
 /* pool_dest_add - add a destination; NULL with err when its TLS context cannot be made */
 struct pool_dest *pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err,
                                 size_t errsz);
-/* pool_dest_name - the name it was added with */
-const char *pool_dest_name(const struct pool_dest *d);
 /* pool_dest_set_limits - new limits for a destination (a policy changed); takes effect now */
 void pool_dest_set_limits(struct pool_dest *d, const struct pool_limits *l);
 /* pool_dest_info - what the destination is doing; strings borrowed until the next pool call */

@@ -976,9 +976,9 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		         tls_policy_name((enum tls_policy)tls), opts.concurrency,
 		         S->mx.limits.max_conns);
 	} else {
-		struct pool_route route = {u.host, (const struct sockaddr *)&addr, 0};
+		S->relay_route = (struct pool_route){u.host, (const struct sockaddr *)&addr, 0};
 		dc.name = "relay";
-		dc.routes = &route;
+		dc.routes = &S->relay_route;
 		dc.nroutes = 1;
 		dc.session.implicit_tls = u.implicit_tls;
 		dc.session.tls_ca_file = cfg->relay_ca_file[0] ? cfg->relay_ca_file : NULL;
@@ -997,6 +997,9 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 			rc = SENDER_E_CONFIG;
 			goto out_loop;
 		}
+		/* Domains with a policy of their own get destinations like this one
+		 * (sender_relay_dest); addr and u outlive the loop. */
+		S->mx = dc;
 		st->destinations = 1;
 		log_info("campaign=%s start due=%llu relay=%s:%u tls=%s concurrency=%u", names,
 		         (unsigned long long)S->due, u.host, u.port,

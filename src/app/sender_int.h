@@ -250,7 +250,9 @@ struct sender {
 	/* Domain policies in use. */
 	struct policy *rows;
 	size_t nrows;
-	struct pool_dest_config mx; /* settings of every MX destination */
+	struct pool_dest_config mx; /* settings of every MX destination (through a relay: the
+	                               relay's, for the destinations of domains with policies) */
+	struct pool_route relay_route;
 	unsigned mx_port;
 	uv_timer_t tick;
 	uv_work_t work;

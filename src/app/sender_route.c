@@ -159,6 +159,27 @@ sdest_today(struct sender *S, struct sdest *sd)
 	sdest_set_cap(sd);
 }
 
+/* sdest_submit - j to sd's queue, unless sd's warm-up cap for today is reached */
+static void
+sdest_submit(struct sender *S, struct sdest *sd, struct sjob *j)
+{
+	sdest_today(S, sd);
+	if (sd->cap >= 0 && sd->sent >= sd->cap) {
+		/* Over today's warm-up cap: wait for tomorrow (UTC), no attempt counted. */
+		char why[160];
+		snprintf(why, sizeof(why), "warm-up cap of %ld for today reached at %s", sd->cap,
+		         sd->key);
+		if (sd->sent++ == sd->cap)
+			log_info("dest=%s warmup_cap=%ld reached: the rest waits for tomorrow",
+			         sd->key, sd->cap);
+		sender_hand_back(S, j, (sd->day + 1) * 86400, why);
+		return;
+	}
+	sd->sent++;
+	j->pd = sd->pd;
+	pool_submit(sd->pd, &j->job);
+}
+
 /* sdomain_deliver - hand j to the domain's destination, or fail it with the DNS verdict */
 static void
 sdomain_deliver(struct sdomain *dm, struct sjob *j)
@@ -169,22 +190,7 @@ sdomain_deliver(struct sdomain *dm, struct sjob *j)
 		return;
 	}
 	if (sd) {
-		sdest_today(dm->S, sd);
-		if (sd->cap >= 0 && sd->sent >= sd->cap) {
-			/* Over today's warm-up cap: wait for tomorrow (UTC), no attempt counted. */
-			char why[160];
-			snprintf(why, sizeof(why), "warm-up cap of %ld for today reached at %s",
-			         sd->cap, sd->key);
-			if (sd->sent++ == sd->cap)
-				log_info(
-				    "dest=%s warmup_cap=%ld reached: the rest waits for tomorrow",
-				    sd->key, sd->cap);
-			sender_hand_back(dm->S, j, (sd->day + 1) * 86400, why);
-			return;
-		}
-		sd->sent++;
-		j->pd = sd->pd;
-		pool_submit(sd->pd, &j->job);
+		sdest_submit(dm->S, sd, j);
 		return;
 	}
 	struct smtp_result r = {SMTP_STAGE_DNS, 0, dm->ecode, dm->error, 0};
@@ -401,6 +407,50 @@ sender_outside(struct sender *S, struct sjob *j)
 	return z->usable && !z->inside ? (z->open_at > now ? z->open_at : now + 60) : 0;
 }
 
+/*
+ * sender_relay_dest - through a relay, the destination of a domain whose own
+ * policy (exact or wildcard pattern: an MX-set pattern cannot be known
+ * without MX look-ups) sets a field: "relay|PATTERN", on the relay's address
+ * and session settings (its TLS and AUTH, whatever the policy's TLS says),
+ * with the policy's rate, connections and warm-up; NULL for the others,
+ * which share the relay's own destination
+ */
+static struct sdest *
+sender_relay_dest(struct sender *S, const char *domain)
+{
+	if (S->nrows == 0 || domain == NULL || *domain == '\0')
+		return NULL;
+	struct route_limits lim;
+	sender_policy(S, domain, NULL, 0, &lim);
+	if (lim.own[0] == '\0')
+		return NULL;
+	char key[POLICY_PATTERN_MAX + 8];
+	snprintf(key, sizeof(key), "relay|%s", lim.own);
+	struct sdest *sd = strmap_get(&S->dests, key);
+	if (sd)
+		return sd;
+	struct pool_dest_config dc = S->mx;
+	char err[256];
+	dc.name = key;
+	dc.limits = pool_limits_of(S, &lim);
+	struct pool_dest *pd = pool_dest_add(S->pool, &dc, err, sizeof(err));
+	if (pd == NULL) {
+		log_warn("dest=%s not made (%s): the relay's own queue takes it", key, err);
+		return NULL;
+	}
+	sd = xcalloc(1, sizeof(*sd));
+	sd->key = xstrdup(key);
+	snprintf(sd->domain, sizeof(sd->domain), "%s", domain);
+	sd->pd = pd;
+	snprintf(sd->warmup, sizeof(sd->warmup), "%s", lim.warmup);
+	sd->warmup_start = lim.warmup_start;
+	strmap_put(&S->dests, key, sd);
+	S->st->destinations++;
+	log_info("dest=%s through the relay: rate=%.3f/s max_conns=%u%s%s", key, lim.rate,
+	         lim.max_conns, lim.warmup[0] ? " warmup=" : "", lim.warmup);
+	return sd;
+}
+
 /* sender_route - send j to the relay, or to its domain's MX hosts (looking them up first) */
 void
 sender_route(struct sender *S, struct sjob *j)
@@ -419,6 +469,13 @@ sender_route(struct sender *S, struct sjob *j)
 		}
 	}
 	if (S->dns == NULL) {
+		/* Through the relay: a domain with a policy of its own has its own queue (and
+		 * rate, connection cap and warm-up) on the relay's connections. */
+		struct sdest *sd = sender_relay_dest(S, j->domain);
+		if (sd) {
+			sdest_submit(S, sd, j);
+			return;
+		}
 		j->pd = S->dest;
 		pool_submit(S->dest, &j->job);
 		return;
@@ -458,6 +515,6 @@ sender_route_free(struct sender *S)
 const char *
 sender_dest_domain(const struct sender *S, const char *name)
 {
-	const struct sdest *sd = S->dns ? strmap_get(&S->dests, name) : NULL;
+	const struct sdest *sd = strmap_get(&S->dests, name);
 	return sd ? sd->domain : "";
 }

@@ -25,6 +25,7 @@ struct conn {
 	struct smtp_session *s;
 	enum conn_state state;
 	bool closing;        /* closed to free a global slot */
+	bool yield;          /* give the slot up after the job it carries (pool_ask_yield) */
 	uint64_t idle_since; /* uv_now() when it last went idle */
 	unsigned done;       /* jobs finished */
 	char tls[128];
@@ -103,6 +104,7 @@ struct pool {
 	struct pool_dest *starved;
 	uv_timer_t slot_timer;
 	struct conn *all;
+	unsigned yielding; /* busy sessions asked to give their slot up (conn.yield) */
 	size_t busy;
 	unsigned long connects;
 	bool shutdown;
@@ -110,6 +112,7 @@ struct pool {
 
 static void dest_kick(struct pool_dest *d);
 static void pool_slot_wake(struct pool *p);
+static double pool_burst(double rate);
 static void pool_kick_starved(struct pool *p);
 
 /* dest_route - a route not marked bad at now, of the lowest preference (in turn among
@@ -195,7 +198,7 @@ pool_now(const struct pool *p)
 void
 pool_set_rate(struct pool *p, double rate)
 {
-	throttle_bucket_set_rate(&p->bucket, rate, 0, pool_now(p));
+	throttle_bucket_set_rate(&p->bucket, rate, pool_burst(rate), pool_now(p));
 }
 
 /* dest_conns - the connection cap now: the configured one, or the AIMD's when lower */
@@ -243,6 +246,18 @@ dest_take(struct pool_dest *d)
 	return 0;
 }
 
+/*
+ * pool_burst - the message buckets' size: one message, plus 2 ms worth at high rates
+ * (the loop's timers have a millisecond's grain). A destination that waited (for a
+ * slot, a token, a connection) never bursts: in any one-second window it sends at most
+ * its rate plus one (plus 0.2% above 500/s).
+ */
+static double
+pool_burst(double rate)
+{
+	return 1.0 + rate / 500.0;
+}
+
 static char *
 dup_or_null(const char *s)
 {
@@ -280,7 +295,7 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 	if (d->limits.max_conns == 0)
 		d->limits.max_conns = 1;
 	double now = pool_now(p);
-	throttle_bucket_init(&d->bucket, d->limits.rate, 0, now);
+	throttle_bucket_init(&d->bucket, d->limits.rate, pool_burst(d->limits.rate), now);
 	throttle_bucket_init(&d->connect_bucket, d->limits.connect_rate, 0, now);
 	throttle_aimd_init(&d->aimd, NULL, d->limits.rate, d->limits.max_conns, now);
 	d->change = "";
@@ -305,12 +320,6 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 	d->next = p->dests;
 	p->dests = d;
 	return d;
-}
-
-const char *
-pool_dest_name(const struct pool_dest *d)
-{
-	return d->name;
 }
 
 static void
@@ -450,7 +459,7 @@ dest_changed(struct pool_dest *d, enum throttle_change ch)
 	struct pool *p = d->p;
 	double now = pool_now(p);
 	d->change = throttle_change_name(ch);
-	throttle_bucket_set_rate(&d->bucket, d->aimd.rate, 0, now);
+	throttle_bucket_set_rate(&d->bucket, d->aimd.rate, pool_burst(d->aimd.rate), now);
 	log_info("throttle dest=%s change=%s rate=%.3f/s conns=%u note=\"%s\"", d->name, d->change,
 	         d->aimd.rate, d->aimd.conns, d->aimd.last);
 	if (ch == THROTTLE_SUSPENDED) {
@@ -496,6 +505,16 @@ on_want_job(struct smtp_session *s, void *owner)
 	} else if (c->state == C_BUSY) {
 		d->p->busy--;
 		d->busy--;
+	}
+	if (c->yield) {
+		/* Asked to give its slot to a destination that waits for one: it goes idle as
+		 * the longest idle (and stays out of its own destination's reach), so the slot
+		 * timer closes it for the waiting one. */
+		c->state = C_IDLE;
+		c->idle_since = 0;
+		d->idle++;
+		pool_slot_wake(d->p);
+		return NULL;
 	}
 	struct smtp_job *job = dest_next(d);
 	if (job) {
@@ -573,6 +592,8 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 	}
 	d->conns--;
 	p->conns--;
+	if (c->yield)
+		p->yielding--;
 	for (struct conn **pp = &p->all; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -655,6 +676,28 @@ dest_wants_session(const struct pool_dest *d)
 	       d->queued >= (size_t)POOL_SESSION_JOBS * d->conns;
 }
 
+/*
+ * pool_ask_yield - mark one busy session to give its slot up (conn.yield):
+ * of the destination with the most sessions, only when it has more than d,
+ * and one at a time, so that slots move toward an even share, not around
+ */
+static void
+pool_ask_yield(struct pool *p, struct pool_dest *d)
+{
+	if (p->yielding > 0)
+		return;
+	struct conn *pick = NULL;
+	for (struct conn *c = p->all; c; c = c->next)
+		if (c->d != d && c->state == C_BUSY && !c->closing && !c->yield &&
+		    c->d->conns > d->conns + d->starting && (pick == NULL || c->d->conns > pick->d->conns))
+			pick = c;
+	if (pick == NULL)
+		return;
+	pick->yield = true;
+	p->yielding++;
+	log_debug("pool dest=%s asks a session of %s to give its slot up", d->name, pick->d->name);
+}
+
 /* dest_kick - give idle sessions work, and open sessions while jobs wait and limits allow */
 static void
 dest_kick(struct pool_dest *d)
@@ -667,7 +710,7 @@ dest_kick(struct pool_dest *d)
 		return;
 	/* Idle sessions first, as far as the caps and the tokens allow. */
 	for (struct conn *c = p->all; c && d->queued; c = c->next) {
-		if (c->d != d || c->state != C_IDLE || c->closing)
+		if (c->d != d || c->state != C_IDLE || c->closing || c->yield)
 			continue;
 		struct smtp_job *job = dest_next(d);
 		if (job == NULL)
@@ -728,9 +771,15 @@ dest_kick(struct pool_dest *d)
 		if (d->starved_since == 0)
 			d->starved_since = now;
 		uint64_t waited = now - d->starved_since;
-		if (victim && d->queued < POOL_STEAL_JOBS && waited < POOL_STARVED_MS) {
+		if (d->queued < POOL_STEAL_JOBS && waited < POOL_STARVED_MS) {
 			dest_wake(d, (double)(POOL_STARVED_MS - waited) / 1000.0);
-		} else if (victim && now - oldest >= POOL_IDLE_STEAL_MS) {
+		} else if (victim == NULL) {
+			/* No session is idle: every slot carries another destination's queue,
+			 * which may last long. Ask one busy session of the destination with the
+			 * most to give its slot up after its message, so that a waiting
+			 * destination gets a slot within about POOL_STARVED_MS. */
+			pool_ask_yield(p, d);
+		} else if (now - oldest >= POOL_IDLE_STEAL_MS) {
 			victim->closing = true;
 			log_debug("pool dest=%s closes an idle session of %s for a slot", d->name,
 			          victim->d->name);
@@ -792,7 +841,18 @@ pool_kick_starved(struct pool *p)
 static void
 on_slot_timer(uv_timer_t *t)
 {
-	pool_kick_starved(t->data);
+	struct pool *p = t->data;
+	pool_kick_starved(p);
+	/* A session that gave its slot up and that no waiting destination took (it found
+	 * one elsewhere meanwhile) goes back to its own destination's work. */
+	for (struct conn *c = p->all; c && p->yielding; c = c->next) {
+		if (!c->yield || c->state != C_IDLE || c->closing)
+			continue;
+		c->yield = false;
+		p->yielding--;
+		if (!p->shutdown)
+			dest_kick(c->d);
+	}
 }
 
 /* pool_slot_wake - a session went idle: when destinations wait for a slot, give them one
@@ -801,7 +861,8 @@ on_slot_timer(uv_timer_t *t)
 static void
 pool_slot_wake(struct pool *p)
 {
-	if (p->starved && !p->shutdown && !uv_is_active((uv_handle_t *)&p->slot_timer))
+	if ((p->starved || p->yielding) && !p->shutdown &&
+	    !uv_is_active((uv_handle_t *)&p->slot_timer))
 		uv_timer_start(&p->slot_timer, on_slot_timer, POOL_IDLE_STEAL_MS + 1, 0);
 }
 
@@ -813,7 +874,8 @@ pool_dest_set_limits(struct pool_dest *d, const struct pool_limits *l)
 	if (d->limits.max_conns == 0)
 		d->limits.max_conns = 1;
 	throttle_aimd_set_ceiling(&d->aimd, d->limits.rate, d->limits.max_conns);
-	throttle_bucket_set_rate(&d->bucket, d->limits.adaptive ? d->aimd.rate : d->limits.rate, 0,
+	double r = d->limits.adaptive ? d->aimd.rate : d->limits.rate;
+	throttle_bucket_set_rate(&d->bucket, r, pool_burst(r),
 	                         now);
 	throttle_bucket_set_rate(&d->connect_bucket, d->limits.connect_rate, 0, now);
 	if (!d->p->shutdown)

@@ -42,9 +42,15 @@ mx-host=live.test,mx.live.test,10
 host-record=mx.live.test,127.0.1.7
 mx-host=warm.test,mx.warm.test,10
 host-record=mx.warm.test,127.0.1.8
+mx-host=hold.test,mx.hold.test,10
+host-record=mx.hold.test,127.0.1.9
+mx-host=wait.test,mx.wait.test,10
+host-record=mx.wait.test,127.0.1.10
 EOF2
 start_dnsmasq records
-for a in 2 3 4 6 7 8; do start_sink_at "127.0.1.$a" "$P" -d "$(sink_dir "$a")"; done
+for a in 2 3 4 6 7 8 10; do start_sink_at "127.0.1.$a" "$P" -d "$(sink_dir "$a")"; done
+# hold.test answers DATA after a second: its sessions stay busy.
+start_sink_at 127.0.1.9 "$P" -w 1 -d "$(sink_dir 9)"
 start_server_at 127.0.1.5 "$P" --pipelining --throttle-after 30 --throttle-for 3
 slow_server=$LAST_PID
 send() { run "$KIRIM" -v send "$1" --dns-server "127.0.0.1:$DNS_PORT" --mx-port "$P" --timeout 5 --json "${@:2}"; }
@@ -129,6 +135,70 @@ send warm
 eq "warm-up: nothing more the same day" "$(json 'j["attempted"]')" 0
 run at "+1d" "$KIRIM" send warm --dns-server "127.0.0.1:$DNS_PORT" --mx-port "$P" --json
 eq "warm-up day 2: 20 more" "$(json 'j["attempted"]') $(state_of warm)" "20 delivered=30 queued=20"
+
+# arrivals DIR [RCPT-DOMAIN] [NEWER-THAN-FILE] - "N RATE MOST": messages a sink dumped (to
+# RCPT-DOMAIN; newer than the file), their rate, and the most that arrived within any one
+# second (from the dump files' times)
+arrivals() {
+	$PY3 - "$@" <<'PYEND'
+import os, sys
+d = sys.argv[1]
+dom = sys.argv[2] if len(sys.argv) > 2 else ""
+since = os.stat(sys.argv[3]).st_mtime if len(sys.argv) > 3 else 0
+t = []
+for f in os.listdir(d):
+    p = os.path.join(d, f)
+    st = os.stat(p).st_mtime
+    if st <= since:
+        continue
+    if dom and ("@" + dom + ">") not in open(p, errors="replace").read(4096):
+        continue
+    t.append(st)
+t.sort()
+rate = (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0
+j, most = 0, 0
+for i in range(len(t)):
+    while t[i] - t[j] >= 1.0:
+        j += 1
+    most = max(most, i - j + 1)
+print("%d %.2f %d %.3f %.3f" % (len(t), rate, most, t[0] if t else 0, t[-1] if t else 0))
+PYEND
+}
+
+# 7. Through a relay, a domain's policy applies too: its own queue on the relay's
+#    connections, at its rate (measured at the relay), while other domains go at once.
+"$KIRIM" domain set relayrate.test --rate 20/s >/dev/null
+printf 'email\n' >relay.csv
+for i in $(seq 1 60); do echo "r$i@relayrate.test"; echo "o$i@other.test"; done >>relay.csv
+"$KIRIM" import relay.csv --list relay -q >/dev/null
+"$KIRIM" campaign create relay --list relay --template t --from "News <news@kirim.test>" >/dev/null
+rp=$(free_port)
+start_sink "$rp" -d "$(sink_dir relay)"
+run "$KIRIM" send relay --relay "smtp://127.0.0.1:$rp" --tls none --timeout 5 --json
+stop "$LAST_PID"
+eq "relay policy: all delivered" "$(state_of relay)" "delivered=120"
+read -r n rate most first last < <(arrivals "$TMP/dump-relay" relayrate.test)
+read -r on orate omost ofirst olast < <(arrivals "$TMP/dump-relay" other.test)
+echo "relay: relayrate.test $n at $rate/s (at most $most in one second); other.test $on in $(awk -v a="$ofirst" -v b="$olast" 'BEGIN { printf "%.2f", b - a }') s"
+awk -v r="$rate" 'BEGIN { exit !(r >= 18 && r <= 21) }' && ok "relay policy: about 20/s" || bad "relay policy: about 20/s" "measured $rate/s"
+[ "$most" -le 21 ] && ok "relay policy: no burst" || bad "relay policy: no burst" "$most in one second"
+awk -v a="$olast" -v b="$last" 'BEGIN { exit !(a < b) }' && ok "relay policy: the other domain did not wait for it" ||
+	bad "relay policy: the other domain did not wait for it" "other.test ended at $olast, relayrate.test at $last"
+
+# 8. Fairness: both connections busy with a slow server's queue (hold.test: a second per
+#    message, 16 messages on 2 connections), a 10/s domain with 20 waiting gets a
+#    connection while the other is still sending (a busy session gives its slot up after
+#    its message), and sends at its rate with no burst from the wait.
+"$KIRIM" domain set wait.test --rate 10/s >/dev/null
+campaign fair hold.test 16 wait.test 20
+send fair --concurrency 2 --dest-concurrency 2
+eq "fairness: all delivered" "$(state_of fair)" "delivered=36"
+read -r n rate most first last < <(arrivals "$TMP/dump-10" wait.test)
+read -r hn hrate hmost hfirst hlast < <(arrivals "$TMP/dump-9" hold.test)
+echo "fairness: wait.test $n, first at +$(awk -v a="$hfirst" -v b="$first" 'BEGIN { printf "%.2f", b - a }') s, at most $most in one second; hold.test $hn over $(awk -v a="$hfirst" -v b="$hlast" 'BEGIN { printf "%.2f", b - a }') s"
+awk -v a="$first" -v b="$hlast" 'BEGIN { exit !(a < b) }' && ok "fairness: the waiting domain started while the other was sending" ||
+	bad "fairness: the waiting domain started while the other was sending" "first wait.test at $first, last hold.test at $hlast"
+[ "$most" -le 11 ] && ok "fairness: no burst after the wait" || bad "fairness: no burst after the wait" "$most in one second"
 
 stop "$slow_server"
 finish
