@@ -22,15 +22,18 @@
  * all of them) was never sent: it comes back flagged SMTP_RESULT_ABORTED, with
  * the failure's stage, code, ecode and flags as the reason (the session's,
  * not this message's) and a text "session to HOST ended before this message
- * was sent: WHY". Jobs handed back because the owner closed or aborted the
- * session, or submitted once QUIT is sent, are ABORTED too (smtp_session_abort
- * also flags the job in the transaction: the owner chose to drop it).
+ * was sent: WHY". Jobs handed back because the owner closed the session, or
+ * submitted once QUIT is sent, are ABORTED too.
+ *
+ * On a TLS session the reply to QUIT is followed by a close_notify alert
+ * (RFC 8446 6.1, RFC 5246 7.2.1) and then the TCP close; the server's own
+ * close_notify is not waited for, as both RFCs allow.
  *
  * Lifetime: smtp_session_new, then smtp_session_connect. The session frees
  * itself after the last of its handles is closed, right after calling
  * closed(); it is never freed inside one of its callbacks, so the owner may
- * call smtp_session_close or smtp_session_abort from any callback. Logs state
- * transitions at debug level; never logs credentials.
+ * call smtp_session_close from any callback. Logs state transitions at debug
+ * level; never logs credentials.
  */
 #ifndef KIRIM_SMTP_SESSION_H
 #define KIRIM_SMTP_SESSION_H
@@ -44,31 +47,6 @@
 #include "kirim/tls.h"
 
 struct smtp_session;
-
-/* The session's states; smtp_session_state_name gives their names. */
-enum smtp_state {
-	SMTP_S_INIT,
-	SMTP_S_CONNECT,
-	SMTP_S_TLS_HANDSHAKE, /* implicit TLS (port 465) before the banner */
-	SMTP_S_BANNER,
-	SMTP_S_EHLO,
-	SMTP_S_HELO,
-	SMTP_S_STARTTLS,
-	SMTP_S_STARTTLS_HANDSHAKE,
-	SMTP_S_AUTH, /* AUTH PLAIN with initial response, or AUTH LOGIN */
-	SMTP_S_AUTH_LOGIN_USER,
-	SMTP_S_AUTH_LOGIN_PASS,
-	SMTP_S_IDLE, /* ready for a job */
-	SMTP_S_MAIL,
-	SMTP_S_RCPT,
-	SMTP_S_DATA,
-	SMTP_S_BODY, /* sending the message */
-	SMTP_S_DOT,  /* waiting for the reply to the final dot */
-	SMTP_S_RSET,
-	SMTP_S_QUIT,
-	SMTP_S_CLOSED,
-	SMTP_S_COUNT
-};
 
 /* Timeouts in milliseconds, per state (RFC 5321 4.5.3.2 for the defaults). */
 struct smtp_timeouts {
@@ -137,8 +115,6 @@ struct smtp_session_cbs {
 
 /* smtp_session_default_timeouts - fill t with the defaults listed in struct smtp_timeouts */
 void smtp_session_default_timeouts(struct smtp_timeouts *t);
-/* smtp_session_state_name - "banner", "rcpt", ... */
-const char *smtp_session_state_name(enum smtp_state st);
 /* smtp_session_stage_name - "connect", "banner", ... */
 const char *smtp_session_stage_name(enum smtp_stage st);
 
@@ -162,13 +138,7 @@ int smtp_session_connect(struct smtp_session *s, const struct sockaddr *addr,
 void smtp_session_submit(struct smtp_session *s, struct smtp_job *job);
 /* smtp_session_close - QUIT once the current job is done; queued jobs are handed back */
 void smtp_session_close(struct smtp_session *s);
-/* smtp_session_abort - close now; every job not finished is handed back, flagged ABORTED */
-void smtp_session_abort(struct smtp_session *s);
-/* smtp_session_state - the current state */
-enum smtp_state smtp_session_state(const struct smtp_session *s);
 /* smtp_session_ehlo - the extensions of the last EHLO reply */
 const struct smtp_ehlo *smtp_session_ehlo(const struct smtp_session *s);
-/* smtp_session_jobs_done - jobs finished on this connection */
-unsigned smtp_session_jobs_done(const struct smtp_session *s);
 
 #endif

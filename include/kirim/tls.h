@@ -53,8 +53,6 @@ int tls_ctx_new(enum tls_policy policy, const char *ca_file, struct tls_ctx **ou
                 size_t errsz);
 /* tls_ctx_free - release a context no connection uses any more */
 void tls_ctx_free(struct tls_ctx *ctx);
-/* tls_ctx_policy - the context's policy */
-enum tls_policy tls_ctx_policy(const struct tls_ctx *ctx);
 
 /*
  * tls_conn_new - a client connection. host: the server's name, sent as SNI
@@ -76,7 +74,7 @@ int tls_conn_read(struct tls_conn *c, struct buf *out);
 size_t tls_conn_pending_out(const struct tls_conn *c);
 /* tls_conn_take_out - append the ciphertext waiting to be sent to out and forget it */
 void tls_conn_take_out(struct tls_conn *c, struct buf *out);
-/* tls_conn_close_notify - queue a close_notify alert (then take_out and send it) */
+/* tls_conn_close_notify - after the handshake, queue a close_notify alert for take_out */
 void tls_conn_close_notify(struct tls_conn *c);
 /* tls_conn_version - "TLSv1.3" etc. once the handshake is done, else "" */
 const char *tls_conn_version(const struct tls_conn *c);

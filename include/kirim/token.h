@@ -8,7 +8,9 @@
  * be forged, altered or moved to another purpose. Tokens use only
  * [A-Za-z0-9_-] (base64url without padding) and are case-sensitive, so they
  * fit in URL paths; for the local part of an email address, where case may
- * not survive, use token_make_lower (base32, lower case). Pure code.
+ * not survive, use token_make_lower (base32, lower case). token_equal is the
+ * constant-time comparison the tags use, for other secrets (kirim serve's
+ * report password) so that their callers need no OpenSSL. Pure code.
  */
 #ifndef KIRIM_TOKEN_H
 #define KIRIM_TOKEN_H
@@ -59,5 +61,10 @@ size_t token_make_lower(struct token_key *k, enum token_purpose purpose, int64_t
  */
 int token_check(struct token_key *k, enum token_purpose purpose, const char *s, size_t n,
                 int64_t *campaign, int64_t *contact);
+/*
+ * token_equal - 1 when the n bytes at a and b are the same, else 0, in a time
+ * that does not depend on where they differ (CRYPTO_memcmp)
+ */
+int token_equal(const void *a, const void *b, size_t n);
 
 #endif

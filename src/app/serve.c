@@ -32,10 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <uv.h>
 
+#include "kirim/base64.h"
 #include "kirim/buf.h"
 #include "kirim/http.h"
 #include "kirim/log.h"
@@ -44,6 +43,7 @@
 #include "kirim/store.h"
 #include "kirim/store_report.h"
 #include "kirim/store_serve.h"
+#include "kirim/throttle.h"
 #include "kirim/token.h"
 #include "kirim/xmalloc.h"
 
@@ -116,11 +116,11 @@ struct canned {
 	size_t len;
 };
 
+/* One client address's slot in the rate table. */
 struct bucket {
 	unsigned char addr[16];
 	bool used;
-	double tokens;
-	uint64_t last;
+	struct throttle_bucket tb; /* tb.last (seconds) also picks the slot to evict */
 };
 
 /* The writer's queue: the loop appends, the writer takes; both under lock. */
@@ -340,11 +340,19 @@ answer_page(struct req *r, int which)
 
 /* ---- per-IP token bucket ------------------------------------------------------------- */
 
+/*
+ * rate_take - take one request's token from the bucket of addr; false when it
+ * is empty (answer 429). Buckets live in an open-addressed table probed
+ * BUCKET_PROBE slots deep; an address not found takes a free slot or the one
+ * used longest ago, and starts with a full bucket (burst tokens), so a new
+ * client gets its burst at once and rate per second after that.
+ */
 static bool
-rate_ok(struct serve *srv, const unsigned char addr[16], uint64_t now)
+rate_take(struct serve *srv, const unsigned char addr[16], uint64_t now_ns)
 {
 	if (srv->rate <= 0)
 		return true;
+	double now = (double)now_ns / 1e9;
 	uint32_t h = 2166136261u;
 	for (int i = 0; i < 16; i++)
 		h = (h ^ addr[i]) * 16777619u;
@@ -355,25 +363,17 @@ rate_ok(struct serve *srv, const unsigned char addr[16], uint64_t now)
 			b = c;
 			break;
 		}
-		if (oldest == NULL || !c->used || (oldest->used && c->last < oldest->last))
+		if (oldest == NULL || !c->used || (oldest->used && c->tb.last < oldest->tb.last))
 			oldest = c;
 	}
 	if (b == NULL) {
-		/* A new (or evicted) address starts with a full bucket. */
 		b = oldest;
 		memcpy(b->addr, addr, 16);
 		b->used = true;
-		b->tokens = srv->burst;
-		b->last = now;
+		throttle_bucket_init(&b->tb, srv->rate, srv->burst, now);
+		b->tb.tokens = b->tb.burst;
 	}
-	b->tokens += (double)(now - b->last) / 1e9 * srv->rate;
-	if (b->tokens > srv->burst)
-		b->tokens = srv->burst;
-	b->last = now;
-	if (b->tokens < 1)
-		return false;
-	b->tokens -= 1;
-	return true;
+	return throttle_bucket_take(&b->tb, now) == 0;
 }
 
 /* addr (16 bytes, IPv4 mapped) is on this machine: 127.0.0.0/8 or ::1 */
@@ -868,7 +868,11 @@ answer_ready(struct serve *srv, struct req *r)
 	}
 }
 
-/* The password of an "Authorization: Basic ..." header (user:password in base64), or NULL. */
+/*
+ * The password of an "Authorization: Basic ..." header (user:password in
+ * base64, RFC 7617), or NULL. Blanks around the credentials are not part of
+ * them (RFC 9110 5.5); anything that is not strict base64 is refused.
+ */
 static char *
 basic_password(const char *auth)
 {
@@ -878,27 +882,16 @@ basic_password(const char *auth)
 	while (*b64 == ' ')
 		b64++;
 	size_t n = strlen(b64);
-	if (n == 0 || n % 4 != 0 || n > 1024)
-		return NULL;
-	unsigned char *out = xmalloc(n / 4 * 3 + 1);
-	int len = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n);
-	if (len < 0) {
-		free(out);
-		return NULL;
+	while (n > 0 && (b64[n - 1] == ' ' || b64[n - 1] == '\t'))
+		n--;
+	struct buf out = BUF_INIT;
+	char *pass = NULL;
+	if (n > 0 && n <= 1024 && base64_decode(&out, b64, n, 0) == 0) {
+		char *colon = memchr(out.data, ':', out.len);
+		if (colon != NULL && memchr(out.data, '\0', out.len) == NULL)
+			pass = xstrdup(colon + 1);
 	}
-	/* EVP_DecodeBlock counts the padding as zero bytes. */
-	if (n >= 1 && b64[n - 1] == '=')
-		len--;
-	if (n >= 2 && b64[n - 2] == '=')
-		len--;
-	out[len] = '\0';
-	char *colon = memchr(out, ':', (size_t)len);
-	if (colon == NULL || memchr(out, '\0', (size_t)len) != NULL) {
-		free(out);
-		return NULL;
-	}
-	char *pass = xstrdup(colon + 1);
-	free(out);
+	buf_free(&out);
 	return pass;
 }
 
@@ -913,8 +906,7 @@ report_allowed(struct serve *srv, struct req *r)
 	const char *pw = srv->o->report_password;
 	if (pw && *pw) {
 		char *pass = basic_password(http_header(r->hr, "Authorization"));
-		bool ok =
-		    pass && strlen(pass) == strlen(pw) && CRYPTO_memcmp(pass, pw, strlen(pw)) == 0;
+		bool ok = pass && strlen(pass) == strlen(pw) && token_equal(pass, pw, strlen(pw));
 		free(pass);
 		return ok;
 	}
@@ -1068,7 +1060,7 @@ on_request(void *arg, struct http_req *hr)
 	unsigned char addr[16];
 	client_addr(srv, r, addr);
 	serve_route_match(hr->method, hr->target, hr->target_len, &r->route);
-	if (!rate_ok(srv, addr, r->t0)) {
+	if (!rate_take(srv, addr, r->t0)) {
 		answer(r, &r_429);
 		return;
 	}

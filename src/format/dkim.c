@@ -20,6 +20,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "kirim/base64.h"
 #include "kirim/xmalloc.h"
 
 /* Widest line of the DKIM-Signature field, in columns (a TAB after a fold counts as 8). */
@@ -127,12 +128,6 @@ static int
 is_ftext(unsigned char c)
 {
 	return c >= 33 && c <= 126 && c != ':';
-}
-
-static void
-b64(const unsigned char *p, size_t n, char *out)
-{
-	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
 }
 
 /* ---- canonicalization ---- */
@@ -495,11 +490,8 @@ dkim_pubkey_txt(const struct dkim_key *key, struct buf *out)
 		pub = der;
 		n = (size_t)dn;
 	}
-	char *enc = xmalloc(4 * ((n + 2) / 3) + 1);
-	b64(pub, n, enc);
-	buf_printf(out, "v=DKIM1; k=%s; p=%s", key->type == DKIM_KEY_ED25519 ? "ed25519" : "rsa",
-	           enc);
-	free(enc);
+	buf_printf(out, "v=DKIM1; k=%s; p=", key->type == DKIM_KEY_ED25519 ? "ed25519" : "rsa");
+	base64_encode(out, pub, n, 0);
 	OPENSSL_free(der);
 	return 0;
 }
@@ -645,7 +637,7 @@ dkim_signer_new(struct dkim_key *key, const char *domain, const char *selector,
 		goto fail;
 	s->sigmax = (size_t)size;
 	s->sig = xmalloc(s->sigmax);
-	s->sig64 = xmalloc(4 * ((s->sigmax + 2) / 3) + 1);
+	s->sig64 = xmalloc(base64_encoded_len(s->sigmax, 0));
 	*out = s;
 	return 0;
 fail:
@@ -837,7 +829,7 @@ dkim_sign(struct dkim_signer *s, const char *msg, size_t len, long timestamp,
 	}
 	if (sink.failed || EVP_DigestFinal_ex(s->bodyctx, bh, &bhlen) != 1)
 		goto ssl;
-	b64(bh, bhlen, bh64);
+	*base64_encode_to(bh64, bh, bhlen, 0) = '\0';
 
 	/* The field up to "b=", folded; the same text, canonicalized, ends the hashed data. */
 	buf_reset(&s->hdr);
@@ -929,8 +921,8 @@ dkim_sign(struct dkim_signer *s, const char *msg, size_t len, long timestamp,
 				goto ssl;
 		}
 	}
-	b64(s->sig, siglen, s->sig64);
-	fold_base64(&f, s->sig64, strlen(s->sig64));
+	size_t sig64len = (size_t)(base64_encode_to(s->sig64, s->sig, siglen, 0) - s->sig64);
+	fold_base64(&f, s->sig64, sig64len);
 	buf_add(&s->hdr, "\r\n", 2);
 	buf_add(out_header, s->hdr.data, s->hdr.len);
 	return 0;

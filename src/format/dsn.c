@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "kirim/base64.h"
 #include "kirim/buf.h"
 #include "kirim/dsn.h"
 #include "kirim/hex.h"
@@ -291,49 +292,13 @@ qp_decode(const char *s, size_t n, struct buf *out)
 	}
 }
 
-static int
-b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-static void
-b64_decode(const char *s, size_t n, struct buf *out)
-{
-	unsigned acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '=')
-			break;
-		int v = b64val((unsigned char)s[i]);
-		if (v < 0)
-			continue;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf_addc(out, (char)((acc >> bits) & 0xff));
-		}
-	}
-}
-
 /* Decode body (n bytes) per its Content-Transfer-Encoding; line ends stay '\n'. */
 static void
 cte_decode(const char *cte, const char *s, size_t n, struct buf *out)
 {
 	if (cte && ci_find(cte, strlen(cte), "base64") >= 0) {
 		struct buf tmp = BUF_INIT;
-		b64_decode(s, n, &tmp);
+		base64_decode_lenient(&tmp, s, n); /* RFC 2045 6.8 */
 		/* Normalise CR LF inside the decoded bytes too. */
 		for (size_t i = 0; i < tmp.len; i++)
 			if (tmp.data[i] != '\r')
@@ -366,7 +331,7 @@ ew_decode(const char *v)
 				const char *t = q2 + 1;
 				size_t tl = (size_t)(end - t);
 				if (enc == 'b') {
-					b64_decode(t, tl, &b);
+					base64_decode_lenient(&b, t, tl);
 				} else {
 					for (size_t k = 0; k < tl; k++) {
 						if (t[k] == '_')

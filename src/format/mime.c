@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kirim/base64.h"
 #include "kirim/buf.h"
 #include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
@@ -24,13 +25,11 @@ enum {
 	EW_PAYLOAD = EW_MAX - EW_OVERHEAD,
 	EW_MIN_FIRST = 16, /* smallest first encoded-word, even past column 78 */
 	QP_DATA = 75,      /* data characters per quoted-printable line, "=" makes 76 */
-	B64_RAW = 57,      /* input bytes per base64 line: 76 characters */
 	BOUNDARY_TRIES = 32,
 	STACK_TMP = 1024,
 };
 
 static const char hexd[] = "0123456789ABCDEF";
-static const char b64d[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
@@ -387,29 +386,6 @@ hdr_words(struct hdr *h, const char *s, size_t n)
 	}
 }
 
-/* b64_enc - base64 of n bytes at p into o (no line breaks); returns the end of the output */
-static char *
-b64_enc(char *o, const unsigned char *p, size_t n)
-{
-	for (; n >= 3; n -= 3, p += 3) {
-		uint32_t v = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-		o[0] = b64d[v >> 18];
-		o[1] = b64d[(v >> 12) & 63];
-		o[2] = b64d[(v >> 6) & 63];
-		o[3] = b64d[v & 63];
-		o += 4;
-	}
-	if (n) {
-		uint32_t v = (uint32_t)p[0] << 16 | (n > 1 ? (uint32_t)p[1] << 8 : 0);
-		o[0] = b64d[v >> 18];
-		o[1] = b64d[(v >> 12) & 63];
-		o[2] = n > 1 ? b64d[(v >> 6) & 63] : '=';
-		o[3] = '=';
-		o += 4;
-	}
-	return o;
-}
-
 /* ew_put - append one encoded-word; every word after the first goes on its own line */
 static void
 ew_put(struct hdr *h, char enc, const char *payload, size_t n, int *first)
@@ -458,7 +434,8 @@ static void
 ew_flush(struct ew *e, size_t next)
 {
 	if (e->b64 && e->raw_len)
-		e->wl = (size_t)(b64_enc(e->word, e->src + e->raw, e->raw_len) - e->word);
+		e->wl =
+		    (size_t)(base64_encode_to(e->word, e->src + e->raw, e->raw_len, 0) - e->word);
 	if (e->wl)
 		ew_put(e->h, e->b64 ? 'b' : 'q', e->word, e->wl, &e->first);
 	e->wl = 0;
@@ -647,14 +624,6 @@ hex_val(unsigned c)
 	return c >= 'a' && c <= 'f' ? (int)(c - 'a' + 10) : -1;
 }
 
-/* b64_val - value of the base64 digit c, or -1 */
-static int
-b64_val(unsigned c)
-{
-	const char *p = c ? strchr(b64d, (int)c) : NULL;
-	return p ? (int)(p - b64d) : -1;
-}
-
 /* ew_charset_ok - RFC 2047 2 token: no blank, control, non-ASCII or especial */
 static int
 ew_charset_ok(const char *s, size_t n)
@@ -688,33 +657,6 @@ ew_q(const char *t, size_t n, struct buf *out)
 			buf_addc(out, (char)c);
 		}
 	}
-	return 0;
-}
-
-/* ew_b - append RFC 2047 4.1 "B" text (padding may be missing); -1 when it is malformed */
-static int
-ew_b(const char *t, size_t n, struct buf *out)
-{
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t i = 0;
-	for (; i < n && t[i] != '='; i++) {
-		int v = b64_val((unsigned char)t[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf_addc(out, (char)((acc >> bits) & 0xff));
-		}
-	}
-	size_t pad = n - i;
-	if (i % 4 == 1 || pad > 2 || (pad && (i + pad) % 4 != 0))
-		return -1;
-	for (; i < n; i++)
-		if (t[i] != '=')
-			return -1;
 	return 0;
 }
 
@@ -760,7 +702,7 @@ ew_decode(const char *w, size_t n, struct buf *out, const char **reason)
 	if ((q[1] | 0x20) == 'q')
 		rc = ew_q(t, tn, &raw);
 	else if ((q[1] | 0x20) == 'b')
-		rc = ew_b(t, tn, &raw);
+		rc = base64_decode(&raw, t, tn, BASE64_PAD_OPTIONAL); /* RFC 2047 4.1 */
 	const char *r = raw.data ? raw.data : "";
 	for (size_t i = 0; rc == 0 && i < raw.len; i++) {
 		unsigned c = (unsigned char)r[i];
@@ -1273,42 +1215,27 @@ qp_body(char *o, const unsigned char *p, size_t n)
 	return o;
 }
 
-/* b64_lines - base64 of n bytes in lines of 76 characters, each ending in CRLF */
-static char *
-b64_lines(char *o, const unsigned char *p, size_t n)
-{
-	while (n) {
-		size_t k = n < B64_RAW ? n : B64_RAW;
-		o = b64_enc(o, p, k);
-		*o++ = '\r';
-		*o++ = '\n';
-		p += k;
-		n -= k;
-	}
-	return o;
-}
-
 /*
  * b64_body - base64 of the body with its line breaks made CRLF first (base64
- * carries them as data). The normalised bytes are staged B64_RAW at a time,
+ * carries them as data). The normalised bytes are staged BASE64_LINE_RAW at a time,
  * a multiple of 3, so that padding only ever comes at the very end.
  */
 static char *
 b64_body(char *o, const unsigned char *p, size_t n)
 {
-	unsigned char st[B64_RAW];
+	unsigned char st[BASE64_LINE_RAW];
 	const char *pend = ""; /* line-break bytes still to stage */
 	size_t i = 0;
 	for (;;) {
 		size_t sl = 0;
-		while (sl < B64_RAW) {
+		while (sl < BASE64_LINE_RAW) {
 			if (*pend) {
 				st[sl++] = (unsigned char)*pend++;
 				continue;
 			}
 			if (i >= n)
 				break;
-			size_t lim = n - i < B64_RAW - sl ? n : i + B64_RAW - sl;
+			size_t lim = n - i < BASE64_LINE_RAW - sl ? n : i + BASE64_LINE_RAW - sl;
 			size_t j = next_brk(p, i, lim);
 			memcpy(st + sl, p + i, j - i);
 			sl += j - i;
@@ -1324,9 +1251,7 @@ b64_body(char *o, const unsigned char *p, size_t n)
 		}
 		if (sl == 0)
 			break;
-		o = b64_enc(o, st, sl);
-		*o++ = '\r';
-		*o++ = '\n';
+		o = base64_encode_to(o, st, sl, BASE64_WRAP); /* one line: sl <= 57 */
 	}
 	return o;
 }
@@ -1351,7 +1276,7 @@ body_put(struct buf *out, const char *s, size_t n, enum mime_cte cte, int crlf_o
 	} else if (cte == MIME_QP) {
 		o = qp_body(o, p, n);
 	} else if (crlf_only) {
-		o = b64_lines(o, p, n);
+		o = base64_encode_to(o, p, n, BASE64_WRAP);
 	} else {
 		o = b64_body(o, p, n);
 	}

@@ -18,7 +18,8 @@
  * chance use only base32 characters, tries each decoding the characters allow.
  *
  * Pure code: no I/O, no globals, no logging. OpenSSL is used for HMAC-SHA256
- * and the constant-time tag comparison only.
+ * and the constant-time comparison only (of tags here, of other secrets
+ * through token_equal).
  */
 #include "kirim/token.h"
 
@@ -293,7 +294,7 @@ raw_check(struct token_key *k, enum token_purpose purpose, const unsigned char *
 	memcpy(payload + 1, raw, la + lb);
 	if (tag_make(k, payload, 1 + la + lb, tag) < 0)
 		return -1;
-	if (CRYPTO_memcmp(tag, raw + la + lb, TAG_LEN) != 0)
+	if (!token_equal(tag, raw + la + lb, TAG_LEN))
 		return -1;
 	*campaign = a;
 	*contact = b;
@@ -351,4 +352,11 @@ token_check(struct token_key *k, enum token_purpose purpose, const char *s, size
 	if (len > 0 && raw_check(k, purpose, raw, (size_t)len, campaign, contact) == 0)
 		return 0;
 	return -1;
+}
+
+/* token_equal - compare n bytes in constant time */
+int
+token_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
 }

@@ -20,9 +20,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kirim/base64.h"
 #include "kirim/log.h"
 #include "kirim/smtp_wire.h"
 #include "kirim/xmalloc.h"
+
+/* The session's states; state_names below gives their names for the debug log. */
+enum smtp_state {
+	SMTP_S_INIT,
+	SMTP_S_CONNECT,
+	SMTP_S_TLS_HANDSHAKE, /* implicit TLS (port 465) before the banner */
+	SMTP_S_BANNER,
+	SMTP_S_EHLO,
+	SMTP_S_HELO,
+	SMTP_S_STARTTLS,
+	SMTP_S_STARTTLS_HANDSHAKE,
+	SMTP_S_AUTH, /* AUTH PLAIN with initial response, or AUTH LOGIN */
+	SMTP_S_AUTH_LOGIN_USER,
+	SMTP_S_AUTH_LOGIN_PASS,
+	SMTP_S_IDLE, /* ready for a job */
+	SMTP_S_MAIL,
+	SMTP_S_RCPT,
+	SMTP_S_DATA,
+	SMTP_S_BODY, /* sending the message */
+	SMTP_S_DOT,  /* waiting for the reply to the final dot */
+	SMTP_S_RSET,
+	SMTP_S_QUIT,
+	SMTP_S_CLOSED,
+	SMTP_S_COUNT
+};
 
 enum { RS_PENDING, RS_ACCEPTED, RS_DONE };
 
@@ -173,33 +199,15 @@ smtp_session_default_timeouts(struct smtp_timeouts *t)
 }
 
 const char *
-smtp_session_state_name(enum smtp_state st)
-{
-	return (unsigned)st < SMTP_S_COUNT ? state_names[st] : "?";
-}
-
-const char *
 smtp_session_stage_name(enum smtp_stage st)
 {
 	return (unsigned)st < sizeof(stage_names) / sizeof(stage_names[0]) ? stage_names[st] : "?";
-}
-
-enum smtp_state
-smtp_session_state(const struct smtp_session *s)
-{
-	return s->state;
 }
 
 const struct smtp_ehlo *
 smtp_session_ehlo(const struct smtp_session *s)
 {
 	return &s->ehlo;
-}
-
-unsigned
-smtp_session_jobs_done(const struct smtp_session *s)
-{
-	return s->jobs_done;
 }
 
 static char *
@@ -490,6 +498,23 @@ flush_tls(struct smtp_session *s)
 	write_owned(s, out.data, out.len, 0);
 }
 
+/*
+ * close_notify - after the reply to QUIT on a TLS session, end the TLS stream
+ * with a close_notify alert (RFC 8446 6.1, RFC 5246 7.2.1) before the TCP
+ * close that follows at once; the server's close_notify is not waited for.
+ * The server has answered every command, so none of our bytes is still
+ * queued in libuv: uv_write hands the alert to the kernel at once, ahead of
+ * the FIN that closing the socket sends, and close_now cannot cancel it.
+ */
+static void
+close_notify(struct smtp_session *s)
+{
+	if (!s->tls_active || s->closing)
+		return;
+	tls_conn_close_notify(s->tls);
+	flush_tls(s);
+}
+
 /* Send n bytes (plaintext of the SMTP dialogue), through TLS when it is up. */
 static void
 send_bytes(struct smtp_session *s, const char *p, size_t n, int body)
@@ -616,24 +641,6 @@ on_timer(uv_timer_t *t)
 /* ---- the state machine ---- */
 
 static void
-b64(struct buf *out, const unsigned char *p, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		buf_addc(out, tab[(v >> 18) & 63]);
-		buf_addc(out, tab[(v >> 12) & 63]);
-		buf_addc(out, i + 1 < n ? tab[(v >> 6) & 63] : '=');
-		buf_addc(out, i + 2 < n ? tab[v & 63] : '=');
-	}
-}
-
-static void
 add_mail_cmd(struct smtp_session *s)
 {
 	struct smtp_job *j = s->job;
@@ -690,7 +697,7 @@ enter(struct smtp_session *s, enum smtp_state st)
 			buf_addc(&raw, '\0');
 			buf_adds(&raw, s->cfg.auth_pass);
 			buf_adds(&s->cmd, "AUTH PLAIN ");
-			b64(&s->cmd, (const unsigned char *)raw.data, raw.len);
+			base64_encode(&s->cmd, raw.data, raw.len, 0);
 			explicit_bzero(raw.data, raw.len);
 			buf_free(&raw);
 		} else {
@@ -700,12 +707,12 @@ enter(struct smtp_session *s, enum smtp_state st)
 		send_cmd(s);
 		break;
 	case SMTP_S_AUTH_LOGIN_USER:
-		b64(&s->cmd, (const unsigned char *)s->cfg.auth_user, strlen(s->cfg.auth_user));
+		base64_encode(&s->cmd, s->cfg.auth_user, strlen(s->cfg.auth_user), 0);
 		buf_adds(&s->cmd, "\r\n");
 		send_cmd(s);
 		break;
 	case SMTP_S_AUTH_LOGIN_PASS:
-		b64(&s->cmd, (const unsigned char *)s->cfg.auth_pass, strlen(s->cfg.auth_pass));
+		base64_encode(&s->cmd, s->cfg.auth_pass, strlen(s->cfg.auth_pass), 0);
 		buf_adds(&s->cmd, "\r\n");
 		send_cmd(s);
 		break;
@@ -1187,6 +1194,7 @@ on_reply(struct smtp_session *s, const struct smtp_reply *r)
 		return;
 	case SMTP_S_QUIT:
 		set_why(s, SMTP_STAGE_QUIT, r->code, r->ecode, "quit", 0);
+		close_notify(s);
 		close_now(s);
 		return;
 	default:
@@ -1369,16 +1377,4 @@ smtp_session_close(struct smtp_session *s)
 	} else if (s->state == SMTP_S_IDLE && !s->in_next_job) {
 		next_job(s);
 	}
-}
-
-void
-smtp_session_abort(struct smtp_session *s)
-{
-	if (s->closing)
-		return;
-	enum smtp_stage stage = state_stage[s->state];
-	set_why(s, stage, 0, "", "aborted", SMTP_RESULT_ABORTED);
-	close_now(s);
-	struct smtp_result r = {stage, 0, "", "aborted", SMTP_RESULT_ABORTED};
-	return_all_jobs(s, &r);
 }

@@ -113,12 +113,6 @@ tls_ctx_free(struct tls_ctx *ctx)
 	free(ctx);
 }
 
-enum tls_policy
-tls_ctx_policy(const struct tls_ctx *ctx)
-{
-	return ctx->policy;
-}
-
 static int
 is_ip(const char *host)
 {

@@ -190,12 +190,15 @@ base_config(struct smtp_session_config *c)
 	c->timeouts.idle_ms = 300;
 }
 
-/* Run one session to its end; every job must come back; the loop must close clean. */
+/*
+ * Run one session to its end on run->loop, already initialised (other
+ * handles, a proxy, may share it); every job must come back; the loop must
+ * close clean.
+ */
 static void
-run_session(struct run *run, const struct smtp_session_config *cfg, int port, const char *host)
+run_session_on(struct run *run, const struct smtp_session_config *cfg, int port, const char *host)
 {
 	char err[256] = "";
-	assert_int_equal(uv_loop_init(&run->loop), 0);
 	run->s = smtp_session_new(&run->loop, cfg, &cbs, run, err, sizeof(err));
 	if (run->s == NULL)
 		fail_msg("smtp_session_new: %s", err);
@@ -206,6 +209,14 @@ run_session(struct run *run, const struct smtp_session_config *cfg, int port, co
 	assert_int_equal(run->closed, 1);
 	assert_int_equal(run->jobs_done, run->next);
 	assert_int_equal(uv_loop_close(&run->loop), 0);
+}
+
+/* Run one session to its end on a loop of its own. */
+static void
+run_session(struct run *run, const struct smtp_session_config *cfg, int port, const char *host)
+{
+	assert_int_equal(uv_loop_init(&run->loop), 0);
+	run_session_on(run, cfg, port, host);
 }
 
 /*
@@ -558,8 +569,7 @@ on_submit_timer(uv_timer_t *t)
 {
 	struct run *run = t->data;
 	uv_close((uv_handle_t *)t, NULL);
-	assert_non_null(run->s); /* still waiting for the reply to QUIT */
-	assert_int_equal(smtp_session_state(run->s), SMTP_S_QUIT);
+	assert_non_null(run->s); /* still waiting for the reply to QUIT (the text below says so) */
 	run->njobs = 2;
 	run->next = 2;
 	smtp_session_submit(run->s, &run->jobs[1]);
@@ -606,7 +616,186 @@ test_submit_while_quitting(void **state)
 		fail_msg("jobs done %zu, want 2: the job submitted during QUIT never came back",
 		         run->jobs_done);
 	expect_res(run, 1, 0, SMTP_STAGE_QUIT, 0, "", SMTP_RESULT_ABORTED);
+	/* "session closing": QUIT was sent and its reply not yet read ("closed" once it is). */
+	assert_string_equal(run->job_res[1].text, "session closing");
 	free(run);
+}
+
+/* ---- a recording proxy: what the client wrote, one read at a time ---- */
+
+/*
+ * A one-connection TCP relay on the session's own loop, between the session
+ * and a real server. Every read on the client's side is kept as one chunk.
+ * Commands the client wrote at once arrive in one chunk: one write on
+ * loopback, and the relay reads all there is. Commands sent in lock-step
+ * cannot share a chunk, since each waits for the reply to the one before,
+ * which has to come back through the relay after it read that command.
+ */
+enum { PROXY_CHUNKS = 256 };
+
+struct proxy;
+
+struct proxy_side {
+	uv_tcp_t tcp;
+	struct proxy *px;
+	int eof;
+};
+
+struct proxy {
+	uv_tcp_t listener;
+	struct proxy_side down, up; /* down: the session's connection; up: the server's */
+	uv_connect_t creq;
+	struct sockaddr_in server;
+	int port;    /* where the session connects */
+	int open;    /* handles not yet closed */
+	int closing; /* both sides are being closed */
+	struct buf chunk[PROXY_CHUNKS];
+	size_t nchunk;
+};
+
+struct proxy_wreq {
+	uv_write_t req;
+	char *data;
+};
+
+static void
+proxy_on_close_listener(uv_handle_t *h)
+{
+	struct proxy *px = h->data;
+	px->open--;
+}
+
+static void
+proxy_on_close_side(uv_handle_t *h)
+{
+	struct proxy_side *side = h->data;
+	side->px->open--;
+}
+
+static void
+proxy_close(struct proxy *px)
+{
+	if (px->closing)
+		return;
+	px->closing = 1;
+	uv_close((uv_handle_t *)&px->down.tcp, proxy_on_close_side);
+	uv_close((uv_handle_t *)&px->up.tcp, proxy_on_close_side);
+}
+
+static void
+proxy_on_write(uv_write_t *req, int status)
+{
+	(void)status; /* a side that went away ends the relay through its read */
+	struct proxy_wreq *w = (struct proxy_wreq *)req;
+	free(w->data);
+	free(w);
+}
+
+static void
+proxy_on_shutdown(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
+static void
+proxy_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	(void)h;
+	(void)suggested;
+	*b = uv_buf_init(xmalloc(65536), 65536);
+}
+
+static void
+proxy_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
+{
+	struct proxy_side *side = stream->data;
+	struct proxy *px = side->px;
+	struct proxy_side *other = side == &px->down ? &px->up : &px->down;
+	if (nread > 0 && !px->closing) {
+		if (side == &px->down) {
+			assert_true(px->nchunk < PROXY_CHUNKS);
+			buf_add(&px->chunk[px->nchunk++], b->base, (size_t)nread);
+		}
+		struct proxy_wreq *w = xcalloc(1, sizeof(*w));
+		w->data = b->base;
+		uv_buf_t out = uv_buf_init(b->base, (unsigned)nread);
+		if (uv_write(&w->req, (uv_stream_t *)&other->tcp, &out, 1, proxy_on_write) < 0) {
+			free(w->data);
+			free(w);
+		}
+		return;
+	}
+	free(b->base);
+	if (nread == 0 || px->closing)
+		return;
+	/* The end of one side: pass the FIN on after what is queued; close when both ended. */
+	side->eof = 1;
+	if (nread != UV_EOF || other->eof) {
+		proxy_close(px);
+		return;
+	}
+	uv_shutdown_t *sr = xcalloc(1, sizeof(*sr));
+	if (uv_shutdown(sr, (uv_stream_t *)&other->tcp, proxy_on_shutdown) < 0) {
+		free(sr);
+		proxy_close(px);
+	}
+}
+
+static void
+proxy_on_connect(uv_connect_t *req, int status)
+{
+	struct proxy *px = req->data;
+	if (status < 0) {
+		proxy_close(px);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&px->down.tcp, proxy_alloc, proxy_on_read);
+	uv_read_start((uv_stream_t *)&px->up.tcp, proxy_alloc, proxy_on_read);
+}
+
+static void
+proxy_on_conn(uv_stream_t *listener, int status)
+{
+	struct proxy *px = listener->data;
+	assert_int_equal(status, 0);
+	assert_int_equal(uv_accept(listener, (uv_stream_t *)&px->down.tcp), 0);
+	uv_close((uv_handle_t *)listener, proxy_on_close_listener); /* one connection only */
+	px->creq.data = px;
+	assert_int_equal(uv_tcp_connect(&px->creq, &px->up.tcp, (struct sockaddr *)&px->server,
+	                                proxy_on_connect),
+	                 0);
+}
+
+/* proxy_start - listen on a free loopback port (px->port) and relay to server_port */
+static void
+proxy_start(struct proxy *px, uv_loop_t *loop, int server_port)
+{
+	memset(px, 0, sizeof(*px));
+	uv_ip4_addr("127.0.0.1", server_port, &px->server);
+	struct sockaddr_in any;
+	uv_ip4_addr("127.0.0.1", 0, &any);
+	assert_int_equal(uv_tcp_init(loop, &px->listener), 0);
+	assert_int_equal(uv_tcp_init(loop, &px->down.tcp), 0);
+	assert_int_equal(uv_tcp_init(loop, &px->up.tcp), 0);
+	px->open = 3;
+	px->listener.data = px;
+	px->down.px = px->up.px = px;
+	px->down.tcp.data = &px->down;
+	px->up.tcp.data = &px->up;
+	assert_int_equal(uv_tcp_bind(&px->listener, (struct sockaddr *)&any, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&px->listener, 4, proxy_on_conn), 0);
+	struct sockaddr_in me;
+	int len = sizeof(me);
+	assert_int_equal(uv_tcp_getsockname(&px->listener, (struct sockaddr *)&me, &len), 0);
+	px->port = ntohs(me.sin_port);
+}
+
+static void
+proxy_free(struct proxy *px)
+{
+	for (size_t i = 0; i < px->nchunk; i++)
+		buf_free(&px->chunk[i]);
 }
 
 /* ---- aiosmtpd server tests ---- */
@@ -840,6 +1029,131 @@ test_implicit_tls(void **state)
 	free(run);
 }
 
+/*
+ * A TLS SMTP server just big enough to see how a session ends, on python3's
+ * ssl module (aiosmtpd's transport hides the alert): implicit TLS or
+ * STARTTLS (argv[5]), EHLO and QUIT. After its reply to QUIT it reads once
+ * more, ragged EOFs not suppressed, and writes to argv[4] what came:
+ * "close_notify" when the client's alert arrived before the TCP FIN, else
+ * what did. Connections that end before their first command (the readiness
+ * probe of test_server_start) are skipped.
+ */
+static const char tls_end_server[] =
+    "import socket, ssl, sys\n"
+    "port, cert, key, out, mode = sys.argv[1:6]\n"
+    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "ctx.load_cert_chain(cert, key)\n"
+    "# Where it is set, this option would read a bare FIN as close_notify.\n"
+    "ctx.options &= ~getattr(ssl, 'OP_IGNORE_UNEXPECTED_EOF', 0)\n"
+    "ls = socket.create_server(('127.0.0.1', int(port)))\n"
+    "def wrap(raw):\n"
+    "    return ctx.wrap_socket(raw, server_side=True, suppress_ragged_eofs=False)\n"
+    "def readline(c):\n"
+    "    line = b''\n"
+    "    while not line.endswith(b'\\r\\n'):\n"
+    "        d = c.recv(1)\n"
+    "        if not d:\n"
+    "            raise EOFError\n"
+    "        line += d\n"
+    "    return line\n"
+    "def session(raw):\n"
+    "    c = wrap(raw) if mode == 'implicit' else raw\n"
+    "    c.sendall(b'220 mx.test ESMTP\\r\\n')\n"
+    "    while True:\n"
+    "        verb = readline(c)[:4].upper()\n"
+    "        if verb == b'EHLO' and c is raw:\n"
+    "            c.sendall(b'250-mx.test\\r\\n250 STARTTLS\\r\\n')\n"
+    "        elif verb == b'EHLO':\n"
+    "            c.sendall(b'250 mx.test\\r\\n')\n"
+    "        elif verb == b'STAR' and c is raw:\n"
+    "            c.sendall(b'220 2.0.0 go ahead\\r\\n')\n"
+    "            c = wrap(raw)\n"
+    "        elif verb == b'QUIT':\n"
+    "            c.sendall(b'221 2.0.0 bye\\r\\n')\n"
+    "            break\n"
+    "        else:\n"
+    "            c.sendall(b'502 5.5.2 not here\\r\\n')\n"
+    "    try:\n"
+    "        return 'close_notify' if c.recv(1) == b'' else 'data after QUIT'\n"
+    "    except ssl.SSLError as e:\n"
+    "        if isinstance(e, ssl.SSLEOFError) or 'UNEXPECTED_EOF' in str(e):\n"
+    "            return 'TCP FIN without close_notify'\n"
+    "        return 'error: %s' % e\n"
+    "    except OSError as e:\n"
+    "        return 'error: %s' % e\n"
+    "while True:\n"
+    "    raw, _ = ls.accept()\n"
+    "    try:\n"
+    "        seen = session(raw)\n"
+    "    except (OSError, EOFError):\n"
+    "        raw.close()\n"
+    "        continue\n"
+    "    with open(out, 'w') as f:\n"
+    "        f.write(seen)\n"
+    "    break\n";
+
+/* wait_exit - reap pid, failing the test when it has not exited within ms */
+static void
+wait_exit(pid_t pid, int ms)
+{
+	for (int waited = 0;; waited += 10) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		if (waited >= ms) {
+			test_server_stop(pid);
+			fail_msg("server %d still running after %d ms", (int)pid, ms);
+		}
+		usleep(10 * 1000);
+	}
+}
+
+/*
+ * After the reply to QUIT a TLS session sends close_notify before its TCP
+ * FIN (RFC 8446 6.1, RFC 5246 7.2.1), with implicit TLS and with STARTTLS.
+ */
+static void
+test_tls_close_notify(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *mode;
+		int implicit_tls;
+	} cases[] = {{"implicit", 1}, {"starttls", 0}};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		char port[16], cert[300], key[300], out[300], log[300];
+		int p = test_free_port(TEST_TCP);
+		snprintf(port, sizeof(port), "%d", p);
+		snprintf(cert, sizeof(cert), "%s/server.pem", tmpdir);
+		snprintf(key, sizeof(key), "%s/server.key", tmpdir);
+		snprintf(out, sizeof(out), "%s/tls-end-%s.txt", tmpdir, cases[c].mode);
+		snprintf(log, sizeof(log), "%s/tls-end-%s.log", tmpdir, cases[c].mode);
+		char *argv[] = {
+		    (char *)python_path(), "-c", (char *)tls_end_server, port, cert, key, out,
+		    (char *)cases[c].mode, NULL};
+		pid_t pid = test_server_start(argv, log, TEST_TCP, p);
+
+		struct smtp_session_config cfg;
+		base_config(&cfg);
+		cfg.tls_policy = TLS_POLICY_VERIFY;
+		cfg.tls_ca_file = ca_file;
+		cfg.implicit_tls = cases[c].implicit_tls;
+		struct run *run = new_run(NULL, 0); /* no job: the idle timeout sends QUIT */
+		run_session(run, &cfg, p, "mx.test");
+		wait_exit(pid, 5000);
+		assert_int_equal(run->tls, 1);
+		assert_int_equal(run->why.stage, SMTP_STAGE_QUIT);
+		assert_int_equal(run->why.code, 221);
+		struct buf seen = BUF_INIT;
+		read_file(out, &seen);
+		if (seen.data == NULL || strcmp(seen.data, "close_notify") != 0)
+			fail_msg(
+			    "%s: the server saw \"%s\" after its reply to QUIT; want close_notify",
+			    cases[c].mode, seen.data ? seen.data : "");
+		buf_free(&seen);
+		free(run);
+	}
+}
+
 static void
 auth_case(const char *exclude, const char *pass, int want_ok)
 {
@@ -907,6 +1221,43 @@ test_auth_plaintext(void **state)
 	free(run);
 }
 
+/*
+ * RFC 2920 3.1 on the wire: each job's MAIL, all its RCPTs and DATA went in
+ * one write, so they reached the relay in one read, and no command of those
+ * arrived alone. In lock-step (no PIPELINING) every chunk would hold one
+ * command.
+ */
+static void
+expect_pipelined(const struct proxy *px, const struct smtp_job *jobs, size_t njobs)
+{
+	size_t j = 0, bad = 0;
+	for (size_t k = 0; k < px->nchunk; k++) {
+		const struct buf *c = &px->chunk[k];
+		const char *eol = strstr(c->data, "\r\n");
+		if (strncmp(c->data, "RCPT ", 5) == 0 || strcmp(c->data, "DATA\r\n") == 0)
+			bad++;
+		if (strncmp(c->data, "MAIL FROM:", 10) != 0 || eol == NULL || j == njobs)
+			continue;
+		/* After the MAIL line (its SIZE= depends on the body): the RCPTs, then DATA. */
+		struct buf want = BUF_INIT;
+		for (size_t i = 0; i < jobs[j].nrcpt; i++)
+			buf_printf(&want, "RCPT TO:<%s>\r\n", jobs[j].rcpts[i]);
+		buf_adds(&want, "DATA\r\n");
+		if (strcmp(eol + 2, want.data) != 0)
+			bad++;
+		j++;
+		buf_free(&want);
+	}
+	if (bad || j != njobs) {
+		for (size_t k = 0; k < px->nchunk; k++)
+			print_error("read %zu:\n%s", k, px->chunk[k].data);
+		fail_msg(
+		    "want %zu reads of MAIL + RCPT... + DATA and none of RCPT or DATA alone; got "
+		    "%zu reads starting with MAIL, %zu reads wrong",
+		    njobs, j, bad);
+	}
+}
+
 static void
 test_mixed_pipelined(void **state)
 {
@@ -937,10 +1288,17 @@ test_mixed_pipelined(void **state)
 	struct smtp_session_config cfg;
 	base_config(&cfg);
 	struct run *run = new_run(jobs, 3);
-	run_session(run, &cfg, sv.port, "mx.test");
+	/* Through a relay that records what the session wrote, read by read. */
+	struct proxy px;
+	assert_int_equal(uv_loop_init(&run->loop), 0);
+	proxy_start(&px, &run->loop, sv.port);
+	run_session_on(run, &cfg, px.port, "mx.test"); /* it runs the loop until the relay ends */
 	test_server_stop(sv.pid);
+	assert_int_equal(px.open, 0);
 	assert_true(run->ehlo_flags & SMTP_EXT_PIPELINING);
 	assert_int_equal(run->connected, 1);
+	expect_pipelined(&px, jobs, 3);
+	proxy_free(&px);
 	expect_res(run, 0, 0, SMTP_STAGE_DOT, 250, "2.0.0", 0);
 	expect_res(run, 0, 1, SMTP_STAGE_RCPT, 550, "5.1.1", 0);
 	expect_res(run, 0, 2, SMTP_STAGE_RCPT, 451, "4.3.0", 0);
@@ -1053,6 +1411,7 @@ main(void)
 	    cmocka_unit_test(test_starttls_verify_untrusted),
 	    cmocka_unit_test(test_starttls_required_not_offered),
 	    cmocka_unit_test(test_implicit_tls),
+	    cmocka_unit_test(test_tls_close_notify),
 	    cmocka_unit_test(test_auth_plain),
 	    cmocka_unit_test(test_auth_login),
 	    cmocka_unit_test(test_auth_plaintext),
