@@ -75,6 +75,7 @@ struct sender_opts {
 	                               it still answers so this long after the first answer
 	                               (default SENDER_NXDOMAIN_CONFIRM_S) */
 	int resume;                /* send a campaign that is paused */
+	int no_delivery_log;       /* no info line per delivery (failures are still logged) */
 	/* Proofs (kirim campaign test): send the campaign's message to these addresses only
 	 * (a list member's own attributes when the address is one), record nothing. */
 	const char *const *test_rcpts;
@@ -90,11 +91,23 @@ struct sender_opts {
 	volatile sig_atomic_t *stop; /* set by a signal handler */
 };
 
+/* Why messages were not delivered in a run: one reply (or local failure) and how often. */
+struct sender_reason {
+	int code;
+	char ecode[16];
+	char text[200];
+	uint64_t count;
+	int sent; /* 1: an attempt was refused or failed; 0: never sent (destination down) */
+};
+enum { SENDER_REASONS = 16 }; /* distinct reasons kept; the rest add to the last */
+
 struct sender_stats {
 	int64_t created;   /* messages queued for the first time by this run */
 	int64_t recovered; /* claimed messages a crash had left, queued again */
 	uint64_t attempted, delivered, deferred, bounced, failed, handed_back;
 	uint64_t suppressed; /* claimed, then withdrawn: suppressed since they were queued */
+	struct sender_reason reasons[SENDER_REASONS]; /* why not delivered, most first */
+	size_t nreasons;
 	unsigned long connections;  /* sessions opened */
 	unsigned long destinations; /* destinations used (1 for a relay) */
 	unsigned long domains;      /* recipient domains resolved (direct) */

@@ -180,8 +180,9 @@ sender_take_camps(struct sender *S, struct batch *b)
 			snprintf(c->pause_why, sizeof(c->pause_why), "%s", bc->held_why);
 		}
 		if (c->held[0] && !c->stopped) {
-			log_warn("campaign=%s %s by another process: finishing what is in flight",
-			         c->camp.name, c->held);
+			log_warn("campaign=%s %s by another process: finishing what is in flight "
+			         "reason=\"%s\"",
+			         c->camp.name, c->held, c->pause_why);
 			c->st->paused = 1;
 			c->paused = true;
 			/* What it has claimed and not started goes back untouched, like a Ctrl-C
@@ -435,6 +436,49 @@ stats_count(struct sender_stats *st, const struct sresult *r)
 	st->failed += r->outcome == OUTCOME_FAILED;
 }
 
+/* stats_reason - r, not delivered, counted under its reason (a destination's down time
+ * left out, so that one outage is one reason) */
+static void
+stats_reason(struct sender_stats *st, const struct sresult *r)
+{
+	char text[200];
+	const char *t = r->text ? r->text : "";
+	const char *until = strstr(t, " down until "), *after = strstr(t, " s): ");
+	if (!r->attempted && until && after && after > until)
+		snprintf(text, sizeof(text), "%.*s down: %s", (int)(until - t), t, after + 5);
+	else
+		snprintf(text, sizeof(text), "%s", t);
+	size_t i;
+	for (i = 0; i < st->nreasons; i++) {
+		struct sender_reason *x = &st->reasons[i];
+		if (x->code == r->code && x->sent == r->attempted &&
+		    strcmp(x->ecode, r->ecode ? r->ecode : "") == 0 && strcmp(x->text, text) == 0)
+			break;
+	}
+	if (i == st->nreasons) {
+		if (st->nreasons == SENDER_REASONS) {
+			i = SENDER_REASONS - 1;
+			snprintf(st->reasons[i].text, sizeof(st->reasons[i].text), "other reasons");
+			st->reasons[i].code = 0;
+			st->reasons[i].ecode[0] = '\0';
+		} else {
+			struct sender_reason *x = &st->reasons[st->nreasons++];
+			x->code = r->code;
+			x->sent = r->attempted;
+			snprintf(x->ecode, sizeof(x->ecode), "%s", r->ecode ? r->ecode : "");
+			snprintf(x->text, sizeof(x->text), "%s", text);
+		}
+	}
+	st->reasons[i].count++;
+	/* Most first: one step up keeps the order (counts grow by one). */
+	while (i > 0 && i < SENDER_REASONS - 1 && st->reasons[i].count > st->reasons[i - 1].count) {
+		struct sender_reason tmp = st->reasons[i - 1];
+		st->reasons[i - 1] = st->reasons[i];
+		st->reasons[i] = tmp;
+		i--;
+	}
+}
+
 void
 sender_job_done(struct sender *S, struct sjob *j)
 {
@@ -459,6 +503,19 @@ sender_job_done(struct sender *S, struct sjob *j)
 			    (long long)j->message_id, j->rcpt, smtp_outcome_name(j->res.outcome),
 			    smtp_session_stage_name(j->res.stage), j->res.code, j->res.ecode,
 			    j->res.text);
+		else if (!S->o->no_delivery_log)
+			/* One line per delivery, as Postfix's status=sent. */
+			log_info("msg=%lld rcpt=%s result=delivered dest=%s host=%s tls=%s code=%d "
+			         "text=\"%.200s\"",
+			         (long long)j->message_id, j->rcpt, j->res.dest ? j->res.dest : "-",
+			         j->res.host && *j->res.host ? j->res.host : "-",
+			         j->res.tls && *j->res.tls ? "yes" : "no", j->res.code, j->res.text);
+	}
+	if (!j->res.withdrawn && j->message_id > 0 &&
+	    (j->res.attempted ? j->res.outcome != OUTCOME_DELIVERED : j->res.not_before != 0)) {
+		stats_reason(st, &j->res);
+		if (cst != st)
+			stats_reason(cst, &j->res);
 	}
 	if (S->npending == S->cappending) {
 		S->cappending = S->cappending ? S->cappending * 2 : 256;

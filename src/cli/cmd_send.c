@@ -108,6 +108,7 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	    {"retry-max", required_argument, NULL, '2'},
 	    {"max-age", required_argument, NULL, '3'},
 	    {"nxdomain-confirm", required_argument, NULL, '4'},
+	    {"no-delivery-log", no_argument, NULL, '5'},
 	    {"resume", no_argument, NULL, 'U'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -174,6 +175,9 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 		case '3':
 			o.max_age = (int64_t)parse_duration("--max-age", optarg, &bad);
 			break;
+		case '5':
+			o.no_delivery_log = 1;
+			break;
 		case '4':
 			o.nxdomain_confirm_s =
 			    (int64_t)parse_duration("--nxdomain-confirm", optarg, &bad);
@@ -197,6 +201,43 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	}
 	*op = o;
 	return 0;
+}
+
+/* send_reasons_print - the top reasons a run did not deliver, under its counts */
+static void
+send_reasons_print(const struct sender_stats *st)
+{
+	if (st->nreasons == 0)
+		return;
+	printf("Why not delivered (most first):\n");
+	for (size_t i = 0; i < st->nreasons && i < 5; i++) {
+		const struct sender_reason *x = &st->reasons[i];
+		char a[32], code[32];
+		if (x->code)
+			snprintf(code, sizeof(code), "%d%s%s", x->code, x->ecode[0] ? " " : "",
+			         x->ecode);
+		else
+			snprintf(code, sizeof(code), "%s", x->ecode[0] ? x->ecode : "-");
+		printf("  %10s  %-12s %s%s\n", cli_num(a, x->count), code,
+		       x->sent ? "" : "(not sent) ", x->text);
+	}
+	if (st->nreasons > 5)
+		printf("  ... %zu more reasons ('kirim report' has them all)\n", st->nreasons - 5);
+}
+
+/* send_reasons_json - the reasons as a JSON array */
+static json_t *
+send_reasons_json(const struct sender_stats *st)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < st->nreasons; i++) {
+		const struct sender_reason *x = &st->reasons[i];
+		json_array_append_new(a, json_pack("{s:I,s:i,s:o,s:o,s:b}", "count",
+		                                   (json_int_t)x->count, "code", x->code, "ecode",
+		                                   cli_json_text(x->ecode), "text",
+		                                   cli_json_text(x->text), "sent", x->sent != 0));
+	}
+	return a;
 }
 
 /* send_exit - the exit status for a sender error */
@@ -320,7 +361,7 @@ cmd_send(struct cli *c, int argc, char **argv)
 		    (json_int_t)n->queued, "deferred", (json_int_t)n->deferred, "delivered",
 		    (json_int_t)n->delivered, "bounced", (json_int_t)n->bounced, "failed",
 		    (json_int_t)n->failed, "suppressed", (json_int_t)n->suppressed);
-		cli_json_print(json_pack(
+		json_t *out = json_pack(
 		    "{s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:b,s:o}",
 		    "campaign", cli_json_text(o.campaign), "attempted", (json_int_t)st.attempted,
 		    "delivered", (json_int_t)st.delivered, "deferred", (json_int_t)st.deferred,
@@ -330,7 +371,10 @@ cmd_send(struct cli *c, int argc, char **argv)
 		    "destinations", (json_int_t)st.destinations, "domains", (json_int_t)st.domains,
 		    "dns_queries", (json_int_t)st.dns_queries, "stopped", st.stopped != 0,
 		    "campaign_counts", counts, "error", cli_json_text(rc < 0 ? err : NULL),
-		    "paused", st.paused != 0, "why", cli_json_text(st.paused ? st.why : NULL)));
+		    "paused", st.paused != 0, "why", cli_json_text(st.paused ? st.why : NULL));
+		json_object_set_new(out, "not_sent", json_integer((json_int_t)st.handed_back));
+		json_object_set_new(out, "reasons", send_reasons_json(&st));
+		cli_json_print(out);
 	} else {
 		char a[32];
 		printf("%s '%s': %llu attempts in %.2f s (%.0f/s) over %lu connection%s\n",
@@ -346,6 +390,10 @@ cmd_send(struct cli *c, int argc, char **argv)
 		printf("  %-12s %10s\n", "deferred", cli_num(a, st.deferred));
 		printf("  %-12s %10s\n", "bounced", cli_num(a, st.bounced));
 		printf("  %-12s %10s\n", "failed", cli_num(a, st.failed));
+		if (st.handed_back)
+			printf("  %-12s %10s  (back in the queue: see why below)\n", "not sent",
+			       cli_num(a, st.handed_back));
+		send_reasons_print(&st);
 		printf("Campaign: %lld recipients: %lld delivered, %lld bounced, %lld failed, "
 		       "%lld suppressed, %lld waiting (%lld deferred)\n",
 		       (long long)n->total, (long long)n->delivered, (long long)n->bounced,
@@ -356,5 +404,17 @@ cmd_send(struct cli *c, int argc, char **argv)
 	}
 	if (rc < 0)
 		return cli_error("send", send_exit(rc), "%s", err);
-	return st.stopped ? 130 : 0;
+	if (st.stopped)
+		return 130;
+	/* Something was due and nothing arrived: a script (or cron) must not take it for a
+	 * success. 75 when it may work later (deferred, not sent), 65 when all failed. */
+	if (st.delivered == 0 && st.attempted + st.handed_back > 0) {
+		bool later = st.deferred + st.handed_back > 0;
+		if (!c->json && !c->quiet)
+			fprintf(stderr, "kirim send: nothing was delivered%s\n",
+			        later ? "; what was not sent or deferred stays queued for a retry"
+			              : "");
+		return later ? EX_TEMPFAIL : EX_DATAERR;
+	}
+	return 0;
 }

@@ -259,6 +259,7 @@ const struct cli_command cli_commands[] = {
      "      --resume           send a campaign that is paused\n"
      "      --max-age DUR      a deferred message expires this long after it was queued\n"
      "                         (default 3d); durations: 90s, 5m, 4h, 3d\n"
+     "      --no-delivery-log  no log line per delivered message (failures are logged)\n"
      "      --nxdomain-confirm DUR  a domain's addresses bounce on NXDOMAIN (or no mail\n"
      "                         host) only when it still answers so this long after the\n"
      "                         first such answer (default 1h); never when it had a\n"
@@ -271,8 +272,12 @@ const struct cli_command cli_commands[] = {
      "One sender per campaign: a second 'kirim send' or 'kirim run' of a campaign that a\n"
      "running sender holds refuses it (exit 75) and names the first.\n"
      "\n"
-     "Exit status: 0 when the run finished (whatever the outcomes), 130 when stopped,\n"
-     "75 when another sender holds the campaign, 78 for a configuration problem.\n"},
+     "After the counts, the top reasons for what was not delivered (count, code, text).\n"
+     "\n"
+     "Exit status: 0 when something was delivered or nothing was due; 75 when nothing\n"
+     "was delivered and messages wait for a retry, or another sender holds the campaign;\n"
+     "65 when everything due bounced or failed; 130 when stopped; 78 for a configuration\n"
+     "problem.\n"},
     {"domain", cmd_domain, "per-domain sending policies: connections, rates, warm-up",
      "Usage: kirim domain set PATTERN [--max-connections N] [--rate N/s|N/min|N/h]\n"
      "                        [--max-msgs-per-conn N] [--connect-rate N/min]\n"

@@ -48,6 +48,21 @@ eq "a lone dot line survived" "$(cat dump/* | grep -c '^\.$')" 299
 eq "leading dots survived" "$(cat dump/* | grep -c '^\.\.leading dots stay$')" 299
 run "$KIRIM" send a --relay "smtp://127.0.0.1:$port" --tls none --json
 eq "a second run has nothing due" "$(json 'j["attempted"]')" 0
+eq "nothing due: exit 0" "$RC" 0
+# One log line per delivery (as Postfix's status=sent), unless --no-delivery-log.
+lport=$(free_port)
+start_sink "$lport"
+gen_list logged.csv 3 logged
+"$KIRIM" import logged.csv --list logged -q >/dev/null
+new_campaign logged logged
+run "$KIRIM" -v send logged --relay "smtp://127.0.0.1:$lport" --tls none
+eq "a line per delivery" "$(printf '%s\n' "$ERR" | grep -c 'result=delivered')" 3
+gen_list quiet.csv 3 quiet
+"$KIRIM" import quiet.csv --list quiet -q >/dev/null
+new_campaign quiet quiet
+run "$KIRIM" -v send quiet --relay "smtp://127.0.0.1:$lport" --tls none --no-delivery-log
+eq "--no-delivery-log" "$(printf '%s\n' "$ERR" | grep -c 'result=delivered') $RC" "0 0"
+stop "$LAST_PID"
 
 # 2. Faults from smtp-sink: hard and soft RCPT rejections, 421, a dropped connection.
 fault() { # fault NAME SINK-ARGS... : a 20-recipient campaign against a faulty sink
@@ -99,7 +114,15 @@ gen_list nobody.csv 5 nobody
 "$KIRIM" import nobody.csv --list nobody -q >/dev/null
 new_campaign nobody nobody
 run timeout 60 "$KIRIM" send nobody --relay "smtp://127.0.0.1:$(free_port)" --tls none --json
-eq "nothing listening: the run ends" "$RC" 0
+eq "nothing listening: the run ends, exit 75 (nothing delivered, all waits for a retry)" "$RC" 75
+eq "nothing listening: why, in --json" "$(json 'j["not_sent"], j["reasons"][0]["count"], j["reasons"][0]["sent"]')" "5 5 False"
+contains "nothing listening: the reason" "$(json 'j["reasons"][0]["text"]')" "connection refused"
+gen_list nobody2.csv 5 nobodytoo
+"$KIRIM" import nobody2.csv --list nobody2 -q >/dev/null
+new_campaign nobody2 nobody2
+run timeout 60 "$KIRIM" send nobody2 --relay "smtp://127.0.0.1:$(free_port)" --tls none
+contains "nothing listening: the summary says why" "$OUT" "(not sent) destination relay down: connect failed: connection refused"
+contains "nothing listening: and that nothing was delivered" "$ERR" "nothing was delivered"
 # Never on the wire (item 9 of #25): no attempt counted, queued again after the
 # destination's down time, with the reason.
 eq "nothing listening: queued, no attempt" "$(state_counts nobody) $(sql "SELECT max(attempts) FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='nobody'")" "queued=5 0"
