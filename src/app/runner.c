@@ -219,14 +219,12 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 			for (size_t i = 0; rc == 0 && i < p.n; i++)
 				log_info(
 				    "campaign=%s turn attempted=%llu delivered=%llu deferred=%llu "
-				    "bounced=%llu failed=%llu seconds=%.1f%s%s",
+				    "bounced=%llu failed=%llu seconds=%.1f paused=%s",
 				    p.names[i], (unsigned long long)cs[i].attempted,
 				    (unsigned long long)cs[i].delivered,
 				    (unsigned long long)cs[i].deferred,
 				    (unsigned long long)cs[i].bounced,
-				    (unsigned long long)cs[i].failed, cs[i].seconds,
-				    cs[i].paused || cs[i].why[0] ? " paused=" : "",
-				    cs[i].paused || cs[i].why[0] ? cs[i].why : "");
+				    (unsigned long long)cs[i].failed, cs[i].seconds, cs[i].why);
 			free(cs);
 		}
 		int64_t next = p.next;

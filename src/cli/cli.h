@@ -44,6 +44,12 @@ int cli_usage(const char *name, const char *fmt, ...) __attribute__((format(prin
 /* cli_error - print "kirim NAME: message" to stderr; returns code */
 int cli_error(const char *name, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+struct option;
+/* cli_nearest_command - the command nearest to word, if one is close enough to suggest */
+const char *cli_nearest_command(const char *word);
+/* cli_unknown_option - cli_usage's "unknown option 'ARG'" for getopt_long's '?', with the
+ * nearest of opts' long options when one is close; returns EX_USAGE */
+int cli_unknown_option(const char *name, const struct option *opts, const char *arg);
 /* cli_open - open the store named by --db; prints why not and returns an exit code, or 0 */
 int cli_open(struct cli *c, const char *name, bool create, struct store **out);
 /* cli_config - load the config named by --config; prints why not and returns an exit code, or 0 */

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* explicit_bzero */
 #include "cli.h"
 
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -63,6 +64,112 @@ cli_error(const char *name, int code, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return code;
+}
+
+/*
+ * Suggestions for a mistyped command or option: the nearest name by Damerau-Levenshtein
+ * distance (optimal string alignment: one edit is an insertion, a deletion, a change or
+ * two neighbours swapped), ASCII case apart, and only when it is close: at most 2 edits
+ * and at most one per 3 letters typed, so that "ab" suggests nothing.
+ */
+enum { NEAR_MAX = 64 }; /* longer words are not compared */
+
+static unsigned char
+fold(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : (unsigned char)c;
+}
+
+/* edit_distance - of a (an bytes) and b, or SIZE_MAX when one is too long to compare */
+static size_t
+edit_distance(const char *a, size_t an, const char *b)
+{
+	size_t bn = strlen(b);
+	if (an > NEAR_MAX || bn > NEAR_MAX)
+		return SIZE_MAX;
+	size_t rows[3][NEAR_MAX + 1]; /* rows i-2, i-1 and i of the table, in turn */
+	for (size_t j = 0; j <= bn; j++)
+		rows[0][j] = j;
+	for (size_t i = 1; i <= an; i++) {
+		size_t *cur = rows[i % 3], *up = rows[(i - 1) % 3], *up2 = rows[(i + 1) % 3];
+		cur[0] = i;
+		for (size_t j = 1; j <= bn; j++) {
+			size_t cost = fold(a[i - 1]) != fold(b[j - 1]);
+			size_t d = up[j - 1] + cost;
+			if (up[j] + 1 < d)
+				d = up[j] + 1;
+			if (cur[j - 1] + 1 < d)
+				d = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) &&
+			    fold(a[i - 2]) == fold(b[j - 1]) && up2[j - 2] + cost < d)
+				d = up2[j - 2] + cost;
+			cur[j] = d;
+		}
+	}
+	return rows[an % 3][bn];
+}
+
+struct nearest {
+	const char *word; /* what was typed */
+	size_t len;
+	const char *best; /* the closest name so far, NULL if none is close */
+	size_t dist;
+};
+
+static void
+nearest_try(struct nearest *n, const char *name)
+{
+	size_t d = edit_distance(n->word, n->len, name);
+	if (d <= 2 && 3 * d <= n->len + 1 && (n->best == NULL || d < n->dist)) {
+		n->best = name;
+		n->dist = d;
+	}
+}
+
+const char *
+cli_nearest_command(const char *word)
+{
+	struct nearest n = {.word = word, .len = strlen(word)};
+	for (const struct cli_command *cmd = cli_commands; cmd->name; cmd++)
+		nearest_try(&n, cmd->name);
+	return n.best;
+}
+
+int
+cli_unknown_option(const char *name, const struct option *opts, const char *arg)
+{
+	const char *word = arg + 2;
+	size_t len = strcspn(word, "=");
+	if (strncmp(arg, "--", 2) != 0 || len == 0)
+		return cli_usage(name, "unknown option '%s'", arg);
+	/* getopt_long takes a prefix of one option only: a prefix of several lands here, and
+	 * so does a value given to an option that takes none. */
+	struct buf all = BUF_INIT;
+	int prefixed = 0;
+	bool exact = false;
+	for (const struct option *o = opts; o->name; o++) {
+		if (strncmp(o->name, word, len) == 0) {
+			buf_printf(&all, "%s--%s", prefixed++ ? ", " : "", o->name);
+			exact |= o->name[len] == '\0';
+		}
+	}
+	int rc;
+	if (exact && word[len] == '=') {
+		rc = cli_usage(name, "--%.*s takes no value", (int)len, word);
+	} else if (prefixed > 1) {
+		rc = cli_usage(name, "option '--%.*s' is ambiguous: %s", (int)len, word, all.data);
+	} else {
+		struct nearest n = {.word = word, .len = len};
+		for (const struct option *o = opts; o->name; o++)
+			nearest_try(&n, o->name);
+		if (n.best)
+			rc = cli_usage(name, "unknown option '%s'; did you mean '--%s'?", arg,
+			               n.best);
+		else
+			rc = cli_usage(name, "unknown option '%s'", arg);
+	}
+	buf_free(&all);
+	return rc;
 }
 
 int

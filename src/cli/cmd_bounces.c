@@ -152,7 +152,7 @@ bounces_listen(struct cli *c, int argc, char **argv)
 		case ':':
 			return cli_usage("bounces", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("bounces", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("bounces", longopts, argv[optind - 1]);
 		}
 	}
 	struct config cfg;

@@ -190,7 +190,7 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 			rc = cli_usage("campaign", "%s needs a value", argv[optind - 1]);
 			break;
 		default:
-			rc = cli_usage("campaign", "unknown option '%s'", argv[optind - 1]);
+			rc = cli_unknown_option("campaign", longopts, argv[optind - 1]);
 			break;
 		}
 		if (rc)
@@ -287,7 +287,7 @@ cmd_preview(struct cli *c, int argc, char **argv)
 		case ':':
 			return cli_usage("preview", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("preview", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("preview", longopts, argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc)

@@ -121,7 +121,7 @@ cmd_contacts(struct cli *c, int argc, char **argv)
 		case ':':
 			return cli_usage("contacts", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("contacts", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("contacts", longopts, argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)

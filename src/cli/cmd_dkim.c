@@ -61,7 +61,7 @@ cmd_dkim(struct cli *c, int argc, char **argv)
 		case ':':
 			return cli_usage("dkim", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("dkim", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("dkim", longopts, argv[optind - 1]);
 		}
 	}
 	if (optind >= argc || strcmp(argv[optind], "keygen") != 0 || optind + 1 != argc)

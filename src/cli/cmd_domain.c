@@ -398,7 +398,7 @@ domain_args(int argc, char **argv, struct domain_args *a)
 		case ':':
 			return cli_usage("domain", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("domain", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("domain", domain_options, argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)

@@ -153,7 +153,7 @@ cmd_import(struct cli *c, int argc, char **argv)
 		case ':':
 			return cli_usage("import", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("import", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("import", longopts, argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)

@@ -245,7 +245,7 @@ campaign_lifecycle(struct cli *c, const char *verb, int argc, char **argv)
 		case ':':
 			return cli_usage("campaign", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("campaign", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("campaign", longopts, argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc)

@@ -259,8 +259,7 @@ campaign_plan(struct cli *c, int argc, char **argv)
 		case ':':
 			return cli_usage("campaign", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("campaign", "unknown option '%s' for plan",
-			                 argv[optind - 1]);
+			return cli_unknown_option("campaign", longopts, argv[optind - 1]);
 		}
 	}
 	if (bad)

@@ -166,7 +166,7 @@ cmd_report(struct cli *c, int argc, char **argv)
 		case ':':
 			return cli_usage("report", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("report", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("report", longopts, argv[optind - 1]);
 		}
 	}
 	if (all && optind != argc)
@@ -254,7 +254,7 @@ cmd_log(struct cli *c, int argc, char **argv)
 		case ':':
 			return cli_usage("log", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("log", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("log", longopts, argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc)

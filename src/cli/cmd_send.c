@@ -185,7 +185,7 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 		case ':':
 			return cli_usage(name, "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage(name, "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option(name, longopts, argv[optind - 1]);
 		}
 	}
 	if (bad)

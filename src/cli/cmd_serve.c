@@ -153,7 +153,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		case ':':
 			return cli_usage("serve", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("serve", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("serve", longopts, argv[optind - 1]);
 		}
 		if (rc)
 			return rc;

@@ -196,7 +196,7 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 		case ':':
 			return cli_usage("suppress", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("suppress", "unknown option '%s'", argv[optind - 1]);
+			return cli_unknown_option("suppress", longopts, argv[optind - 1]);
 		}
 	}
 	if (reason) {

@@ -387,7 +387,7 @@ cmd_template(struct cli *c, int argc, char **argv)
 			rc = cli_usage("template", "%s needs a value", argv[optind - 1]);
 			break;
 		default:
-			rc = cli_usage("template", "unknown option '%s'", argv[optind - 1]);
+			rc = cli_unknown_option("template", longopts, argv[optind - 1]);
 			break;
 		}
 		if (rc)

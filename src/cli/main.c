@@ -390,6 +390,10 @@ cmd_help(struct cli *c, int argc, char **argv)
 		return 0;
 	}
 	const struct cli_command *cmd = cli_find(argv[1]);
+	const char *near = cmd ? NULL : cli_nearest_command(argv[1]);
+	if (cmd == NULL && near)
+		return cli_usage("help", "no command called '%s'; did you mean '%s'?", argv[1],
+		                 near);
 	if (cmd == NULL)
 		return cli_usage("help", "no command called '%s'", argv[1]);
 	cli_help(stdout, cmd);
@@ -454,7 +458,13 @@ main(int argc, char **argv)
 	const struct cli_command *cmd = cli_find(args[0]);
 	int rc;
 	if (cmd == NULL) {
-		fprintf(stderr, "kirim: '%s' is not a kirim command.\n\n", args[0]);
+		const char *near = cli_nearest_command(args[0]);
+		if (near)
+			fprintf(stderr,
+			        "kirim: '%s' is not a kirim command; did you mean '%s'?\n\n",
+			        args[0], near);
+		else
+			fprintf(stderr, "kirim: '%s' is not a kirim command.\n\n", args[0]);
 		usage(stderr);
 		rc = EX_USAGE;
 	} else if (help) {

@@ -86,4 +86,257 @@ run "$KIRIM" suppress add
 eq "suppress add nothing" "$RC" 64
 run "$KIRIM" suppress add x@y.com --reason because
 eq "suppress bad reason" "$RC" 64
+
+# lacks LABEL HAYSTACK NEEDLE
+lacks() {
+	case "$2" in
+	*"$3"*) bad "$1" "[$3] found in [$2]" ;;
+	*) ok "$1" ;;
+	esac
+}
+
+# Unknown commands and options: the nearest one is suggested (Damerau-Levenshtein, case
+# apart, only when it is close), and the exit status stays 64 (#18 item 22).
+run "$KIRIM" imprt
+eq "misspelt command: exit" "$RC" 64
+contains "misspelt command: suggestion" "$ERR" "did you mean 'import'?"
+contains "misspelt command: still names it" "$ERR" "'imprt' is not a kirim command"
+run "$KIRIM" sned x
+contains "transposed letters: suggestion" "$ERR" "did you mean 'send'?"
+run "$KIRIM" IMPORT
+contains "another case: suggestion" "$ERR" "did you mean 'import'?"
+run "$KIRIM" frobnicate
+lacks "far-off command: no suggestion" "$ERR" "did you mean"
+run "$KIRIM" ab
+lacks "two letters: no suggestion" "$ERR" "did you mean"
+run "$KIRIM" help imprt
+eq "help for a misspelt command: exit" "$RC" 64
+contains "help for a misspelt command: suggestion" "$ERR" "did you mean 'import'?"
+run "$KIRIM" send x --concurency 2
+eq "misspelt option: exit" "$RC" 64
+contains "misspelt option: suggestion" "$ERR" "unknown option '--concurency'; did you mean '--concurrency'?"
+run "$KIRIM" send x --concurency=2
+contains "misspelt option=value: suggestion" "$ERR" "did you mean '--concurrency'?"
+run "$KIRIM" run --dns-sever 127.0.0.1
+contains "run takes send's options: suggestion" "$ERR" "did you mean '--dns-server'?"
+run "$KIRIM" import "$TMP/x.csv" --list a --UPDTE
+eq "import misspelt option: exit" "$RC" 64
+contains "import misspelt option: suggestion" "$ERR" "did you mean '--update'?"
+run "$KIRIM" campaign create c --lsit l
+contains "campaign misspelt option: suggestion" "$ERR" "did you mean '--list'?"
+run "$KIRIM" send x --zzzzzz
+eq "far-off option: exit" "$RC" 64
+lacks "far-off option: no suggestion" "$ERR" "did you mean"
+
+# Log lines are logfmt whatever their values hold (#18 item 21): logfmt.py reads them as
+# strictly as go-logfmt does (and takes \xNN in quoted values).
+cat >"$TMP/logfmt.py" <<'PYEND'
+"""logfmt.py - a strict logfmt reader (go-logfmt's grammar; quoted values also take \\xNN).
+  check FILE...      every line that starts with ts= parses, with ts and level first
+  values FILE KEY    the decoded value of KEY on each line where it has one
+  formats SRCDIR     every log_*() format literal in SRCDIR/**/*.c parses with its
+                     conversions read as plain words, and no key comes from an argument"""
+import os, re, sys
+
+ESC = {'"': '"', '\\': '\\', 'n': '\n', 't': '\t', 'r': '\r'}
+
+def parse(line):
+    """pairs [(key, value or None)] or raise ValueError(column, why)"""
+    pairs, i, n = [], 0, len(line)
+    while i < n:
+        if line[i] == ' ':
+            i += 1
+            continue
+        j = i
+        while j < n and line[j] > ' ' and line[j] not in '="\x7f':
+            j += 1
+        if j == i:
+            raise ValueError(i, 'a key cannot start with %r' % line[i])
+        key = line[i:j]
+        if j == n or line[j] == ' ':
+            pairs.append((key, None))
+            i = j
+            continue
+        if line[j] != '=':
+            raise ValueError(j, '%r inside a key' % line[j])
+        j += 1
+        if j < n and line[j] == '"':
+            j += 1
+            val = []
+            while True:
+                if j >= n:
+                    raise ValueError(j, 'no closing quote')
+                c = line[j]
+                if c == '"':
+                    j += 1
+                    break
+                if c < ' ' or c == '\x7f':
+                    raise ValueError(j, 'raw control character %r' % c)
+                if c == '\\':
+                    e = line[j + 1:j + 2]
+                    if e in ESC and e:
+                        val.append(ESC[e])
+                        j += 2
+                    elif e == 'x' and re.fullmatch('[0-9a-fA-F]{2}', line[j + 2:j + 4]):
+                        val.append(chr(int(line[j + 2:j + 4], 16)))
+                        j += 4
+                    else:
+                        raise ValueError(j, 'unknown escape \\%s' % e)
+                    continue
+                val.append(c)
+                j += 1
+            if j < n and line[j] != ' ':
+                raise ValueError(j, 'text after a closing quote')
+            pairs.append((key, ''.join(val)))
+        else:
+            k = j
+            while j < n and line[j] != ' ':
+                if line[j] in '="' or line[j] < ' ' or line[j] == '\x7f':
+                    raise ValueError(j, '%r in a bare value' % line[j])
+                j += 1
+            pairs.append((key, line[k:j]))
+        i = j
+    return pairs
+
+def lines(path):
+    with open(path, encoding='utf-8', errors='surrogateescape', newline='\n') as f:
+        for l in f:
+            yield l[:-1] if l.endswith('\n') else l
+
+def check(paths):
+    bad = total = 0
+    for p in paths:
+        for no, l in enumerate(lines(p), 1):
+            if not l.startswith('ts='):
+                continue
+            total += 1
+            try:
+                pairs = parse(l)
+                if [k for k, _ in pairs[:2]] != ['ts', 'level']:
+                    raise ValueError(0, 'ts and level do not come first')
+            except ValueError as e:
+                bad += 1
+                print('%s:%d: column %d: %s: %s' % (os.path.basename(p), no, e.args[0], e.args[1], l))
+    print('%d log lines, %d not logfmt' % (total, bad))
+    return 1 if bad or total == 0 else 0
+
+def values(path, key):
+    for l in lines(path):
+        if l.startswith('ts='):
+            try:
+                for k, v in parse(l):
+                    if k == key and v:
+                        print(v)
+            except ValueError:
+                pass
+    return 0
+
+CALL = re.compile(r'\blog_(?:error|warn|info|debug)\s*\(|\blog_msg\s*\(\s*LOG_[A-Z]+\s*,')
+LIT = re.compile(r'\s*"((?:[^"\\\n]|\\.)*)"')
+CONV = re.compile(r"%(%|[-+ #0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|j|z|t|L|q)?[diouxXeEfFgGaAcspnm])")
+
+def formats(src):
+    bad = total = 0
+    for root, _, files in os.walk(src):
+        for name in sorted(files):
+            if not name.endswith('.c'):
+                continue
+            path = os.path.join(root, name)
+            text = open(path, encoding='utf-8').read()
+            for m in CALL.finditer(text):
+                no = text.count('\n', 0, m.start()) + 1
+                where = '%s:%d' % (os.path.relpath(path, src), no)
+                pos, parts = m.end(), []
+                while True:
+                    lm = LIT.match(text, pos)
+                    if not lm:
+                        break
+                    parts.append(lm.group(1))
+                    pos = lm.end()
+                total += 1
+                if not parts:
+                    bad += 1
+                    print('%s: the format is not a string literal' % where)
+                    continue
+                fmt = re.sub(r'\\(.)', lambda e: {'n': '\n', 't': '\t'}.get(e.group(1), e.group(1)),
+                             ''.join(parts))
+                if re.search(CONV.pattern + '=', fmt):
+                    bad += 1
+                    print('%s: a key comes from an argument: %s' % (where, fmt))
+                    continue
+                line = CONV.sub(lambda c: '%' if c.group(1) == '%' else 'V', fmt)
+                try:
+                    parse(line)
+                except ValueError as e:
+                    bad += 1
+                    print('%s: column %d: %s: %s' % (where, e.args[0], e.args[1], fmt))
+    print('%d log formats, %d not logfmt' % (total, bad))
+    return 1 if bad or total == 0 else 0
+
+if __name__ == '__main__':
+    cmd, args = sys.argv[1], sys.argv[2:]
+    sys.exit({'check': lambda: check(args), 'values': lambda: values(*args),
+              'formats': lambda: formats(*args)}[cmd]())
+PYEND
+LOGFMT="$PY3 $TMP/logfmt.py"
+# Every log format in the source reads as logfmt with its conversions taken as words, and
+# no key comes from an argument (the logger quotes values; it cannot tell a key).
+run $LOGFMT formats "$KIRIM_SRC/src"
+eq "log formats are logfmt" "$RC $(printf '%s' "$OUT" | tail -n 1 | sed 's/^[0-9]* //')" "0 log formats, 0 not logfmt"
+[ "$RC" = 0 ] || printf '%s\n' "$OUT" | head -n 20
+
+# A campaign paused from another process with a reason that needs quoting, while kirim send
+# and kirim run --once send it: the reason comes back whole from their log lines.
+: >"$TMP/empty.conf"
+export KIRIM_CONFIG="$TMP/empty.conf"
+printf 'Subject: Hi\n\n--- text\nHello.\n' >"$TMP/t.tpl"
+"$KIRIM" template add t "$TMP/t.tpl" >/dev/null
+"$KIRIM" domain set global --rate 20/s >/dev/null
+for c in ps pr; do
+	$PY3 -c 'import sys
+print("email")
+for i in range(200): print("%s%d@d%d.test" % (sys.argv[1], i, i % 7))' "$c" >"$TMP/$c.csv"
+	"$KIRIM" import "$TMP/$c.csv" --list "$c" -q >/dev/null
+	"$KIRIM" campaign create "$c" --list "$c" --template t --from "News <news@kirim.test>" >/dev/null
+done
+REASON='typo in subject? "v2" a=b \ ok'
+# delivered_some CAMPAIGN - wait (10 s at most) until the sender has delivered a few
+delivered_some() {
+	for _ in $(seq 1 100); do
+		[ "$(sql "SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' AND m.state = 'delivered'")" -ge 5 ] && return 0
+		sleep 0.1
+	done
+}
+port=$(free_port)
+start_sink "$port"
+sink=$LAST_PID
+"$KIRIM" send ps --relay "smtp://127.0.0.1:$port" --tls none -v -q 2>"$TMP/send.log" >/dev/null &
+sender=$!
+delivered_some ps
+"$KIRIM" campaign pause ps --reason "$REASON" >/dev/null
+wait "$sender"
+eq "send: the pause reason read back" "$($LOGFMT values "$TMP/send.log" reason)" "$REASON"
+"$KIRIM" campaign schedule pr --now >/dev/null
+"$KIRIM" run --once --relay "smtp://127.0.0.1:$port" --tls none -v 2>"$TMP/run.log" &
+runner=$!
+delivered_some pr
+"$KIRIM" campaign pause pr --reason "$REASON" >/dev/null
+wait "$runner"
+eq "run: the turn's paused= read back" "$($LOGFMT values "$TMP/run.log" paused | sort -u)" "$REASON"
+stop "$sink"
+"$KIRIM" domain unset global >/dev/null
+printf '[secret]\nvalue = cli-test-secret-0123456789abcdef\n[unsubscribe]\nurl = http://127.0.0.1:%s/u/\n' "$port" >"$TMP/serve.conf"
+KIRIM_CONFIG="$TMP/serve.conf" "$KIRIM" serve --listen "127.0.0.1:$port" -v 2>"$TMP/serve.log" &
+srv=$!
+PIDS+=("$srv")
+wait_port "$port"
+curl -s -o /dev/null "http://127.0.0.1:$port/healthz"
+curl -s -o /dev/null "http://127.0.0.1:$port/u/no%22such%20token"
+kill -TERM "$srv"
+wait "$srv"
+for f in send run serve; do
+	run $LOGFMT check "$TMP/$f.log"
+	eq "every line of $f's log is logfmt" "$RC" 0
+	[ "$RC" = 0 ] || printf '%s\n' "$OUT" | head -n 20
+done
 finish
