@@ -38,6 +38,14 @@ int campaign_secret(struct store *s, const struct config *cfg, unsigned char out
                     char *err, size_t errsz);
 
 /*
+ * campaign_track_base - the base URL open and click links use (BASE/o/, BASE/c/):
+ * cfg's [unsubscribe] url less its final "/u/", into base (basesz bytes). Returns 0,
+ * or -1 with what kirim.conf lacks, and what to write there, in err.
+ */
+int campaign_track_base(const struct config *cfg, char *base, size_t basesz, char *err,
+                        size_t errsz);
+
+/*
  * campaign_composer_new - load the campaign's template version and build its
  * composer with cfg's identity and DKIM keys (the database's secret when cfg
  * has none). Opens and clicks are tracked as the campaign's options say

@@ -15,6 +15,9 @@
  *   email, domain, name (attribute "name", else "first_name last_name"),
  *   unsubscribe_url, unsubscribe_token, view_url,
  *   campaign.name, campaign.id, sender.name, sender.email
+ * An attribute is reached by its name as written, blanks included ({{First
+ * Name}}); one whose name holds dots ("utm.source") is also filed under nested
+ * objects, so that {{utm.source}} finds it (unless a column "utm" is there).
  */
 #ifndef KIRIM_COMPOSER_H
 #define KIRIM_COMPOSER_H

@@ -25,6 +25,16 @@
  * other value (including 0 and {}) is truthy. A list renders its section once
  * per item; any other truthy value is pushed once on the context stack.
  *
+ * Names: the tag's content less the blanks around it. The spec asks for names
+ * without whitespace; kirim also takes blanks inside one, as written
+ * ({{First Name}}, {{ First Name }} and {{#First Name}}..{{/First Name}} name
+ * the key "First Name"), because CSV headers have them. A line break or the
+ * opening delimiter inside a tag is refused (its closing delimiter is missing).
+ * Dots always split a name into nested keys, as the spec requires, so a key
+ * that holds a dot ("utm.source") is not reachable through the name
+ * "utm.source"; the caller that builds the context decides how to offer it
+ * (the composer also files it as {"utm": {"source": ...}}).
+ *
  * kirim extension, a default for a missing or empty value:
  *   {{first_name|there}}  {{{first_name|there}}}  {{&first_name|there}}
  * render "there" when first_name is missing, null, false or "". The default
@@ -87,7 +97,7 @@ typedef const char *(*mustache_partial_cb)(void *arg, const char *name, size_t *
 	                                  */
 #define MUSTACHE_FIELD_DEFAULT (1u << 1) /* every reference has a {{x|default}} */
 
-/* Called once per distinct top-level field name; name is not NUL-terminated. */
+/* Called once per distinct field name as written ("a.b" whole); not NUL-terminated. */
 typedef void (*mustache_field_cb)(void *arg, const char *name, size_t len, unsigned flags);
 
 /*
@@ -110,9 +120,10 @@ int mustache_render(const struct mustache_tpl *tpl, const struct json_t *ctx, in
                     size_t max_out, struct buf *out, char *err, size_t errsz);
 
 /*
- * mustache_fields - call cb once for each distinct top-level name the template
- * and its partials reference (the first segment of a dotted name), in order of
- * first use; {{.}} is not reported. Returns 0.
+ * mustache_fields - call cb once for each distinct name the template and its
+ * partials look up, as written ({{a.b}} is reported as "a.b"; its first
+ * segment is the context key), in order of first use; {{.}} is not reported.
+ * Returns 0.
  */
 int mustache_fields(const struct mustache_tpl *tpl, mustache_field_cb cb, void *arg);
 

@@ -111,6 +111,31 @@ campaign_headers(const char *json, struct campaign_composer *cc, char *err, size
 	return 0;
 }
 
+int
+campaign_track_base(const struct config *cfg, char *base, size_t basesz, char *err, size_t errsz)
+{
+	const char *file = cfg->path[0] ? cfg->path : "kirim.conf";
+	size_t n = strlen(cfg->unsub_url);
+	if (n == 0) {
+		snprintf(err, errsz,
+		         "%s has no [unsubscribe] url: add a section \"[unsubscribe]\" with "
+		         "\"url = https://mail.example.com/u/\" (the address 'kirim serve' answers "
+		         "at, followed by /u/)",
+		         file);
+		return -1;
+	}
+	if (n < 4 || strcmp(cfg->unsub_url + n - 3, "/u/") != 0) {
+		snprintf(err, errsz,
+		         "%s's [unsubscribe] url %s is not a 'kirim serve' address: make it the "
+		         "base 'kirim serve' answers at, followed by /u/ (url = "
+		         "https://mail.example.com/u/)",
+		         file, cfg->unsub_url);
+		return -1;
+	}
+	snprintf(base, basesz, "%.*s", (int)(n - 3), cfg->unsub_url);
+	return 0;
+}
+
 /* campaign_tracking - the campaign's track_opens/track_clicks options into id */
 static int
 campaign_tracking(const struct store_campaign *c, const struct config *cfg,
@@ -124,16 +149,12 @@ campaign_tracking(const struct store_campaign *c, const struct config *cfg,
 	json_decref(o);
 	if (!id->track_opens && !id->track_clicks)
 		return 0;
-	size_t n = strlen(cfg->unsub_url);
-	if (n < 4 || strcmp(cfg->unsub_url + n - 3, "/u/") != 0) {
-		snprintf(err, errsz,
-		         "campaign '%s' tracks opens or clicks: kirim.conf's [unsubscribe] url "
-		         "must be the base 'kirim serve' answers at, followed by /u/ (e.g. "
-		         "https://mail.example.com/u/)",
-		         c->name);
+	char why[700];
+	if (campaign_track_base(cfg, cc->track_base, sizeof(cc->track_base), why, sizeof(why)) <
+	    0) {
+		snprintf(err, errsz, "campaign '%s' tracks opens or clicks: %s", c->name, why);
 		return -1;
 	}
-	snprintf(cc->track_base, sizeof(cc->track_base), "%.*s", (int)(n - 3), cfg->unsub_url);
 	id->track_base = cc->track_base;
 	return 0;
 }

@@ -4,6 +4,7 @@
  */
 #include "kirim/composer.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,69 @@ composer_set_str(json_t *ctx, const char *key, const char *s, size_t n)
 	json_object_set_new_nocheck(ctx, key, json_stringn_nocheck(s, n));
 }
 
+/* composer_dotted - does key hold dots between non-empty segments ("a.b", not "a..b", ".a")? */
+static bool
+composer_dotted(const char *key)
+{
+	size_t n = strlen(key);
+	return strchr(key, '.') && key[0] != '.' && key[n - 1] != '.' && !strstr(key, "..");
+}
+
+/*
+ * composer_nest - a column whose name holds dots ("utm.source") is filed a
+ * second time under nested objects ({"utm": {"source": ...}}), because a
+ * Mustache name splits at dots: {{utm.source}} then finds it. A name with an
+ * empty segment ("a..b", ".a") is left alone (no tag can name it), and so is
+ * one whose place is taken: by a column named like a prefix ("utm" itself),
+ * or by another dotted column ("a.b" and "a.b.c"). The flat key stays.
+ */
+static void
+composer_nest(json_t *ctx)
+{
+	const char *key;
+	json_t *v;
+	size_t n = 0;
+	json_object_foreach(ctx, key, v)
+	{
+		if (composer_dotted(key))
+			n++;
+	}
+	if (n == 0)
+		return;
+	/* Copied first: the loop below adds keys to ctx, which foreach must not see. */
+	char **keys = xcalloc(n, sizeof(*keys));
+	size_t k = 0;
+	json_object_foreach(ctx, key, v)
+	{
+		if (composer_dotted(key))
+			keys[k++] = xstrdup(key);
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *obj = ctx, *val = json_object_get(ctx, keys[i]);
+		const char *seg = keys[i];
+		for (;;) {
+			const char *dot = strchr(seg, '.');
+			size_t len = dot ? (size_t)(dot - seg) : strlen(seg);
+			json_t *next = json_object_getn(obj, seg, len);
+			if (dot == NULL) {
+				if (next == NULL)
+					json_object_setn_nocheck(obj, seg, len, val);
+				break;
+			}
+			if (next == NULL) {
+				next = json_object();
+				json_object_setn_new_nocheck(obj, seg, len, next);
+			} else if (!json_is_object(next)) {
+				break;
+			}
+			obj = next;
+			seg = dot + 1;
+		}
+		free(keys[i]);
+	}
+	free(keys);
+}
+
 /* composer_name - the recipient's display name: "name", else "first_name last_name" */
 static void
 composer_name(json_t *ctx, struct buf *out)
@@ -218,6 +282,9 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 		json_decref(ctx);
 		return -1;
 	}
+
+	/* Before the built-ins are set: they win over a column ("campaign.x") that nests. */
+	composer_nest(ctx);
 
 	char utok[TOKEN_MAX], ltok[TOKEN_MAX], btok[TOKEN_MAX], mtok[TOKEN_MAX];
 	size_t ulen = token_make(k->key, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id, utok);

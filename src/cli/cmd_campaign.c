@@ -13,10 +13,34 @@
 #include "kirim/store.h"
 #include "kirim/xmalloc.h"
 
+/*
+ * campaign_tracking_ok - opens and clicks are tracked through 'kirim serve', whose
+ * address is kirim.conf's [unsubscribe] url: refuse --track-* now (exit 78) when the
+ * config has none, rather than at the first preview or send.
+ */
+static int
+campaign_tracking_ok(struct cli *c, bool opens, bool clicks)
+{
+	struct config cfg;
+	char err[1200], base[512];
+	/* Only the url is needed: keys, secrets and passwords are not read (config_peek). */
+	if (config_peek(c->config, &cfg, err, sizeof(err)) < 0)
+		return cli_error("campaign", EX_CONFIG, "%s", err);
+	int rc = 0;
+	if (campaign_track_base(&cfg, base, sizeof(base), err, sizeof(err)) < 0)
+		rc = cli_error("campaign", EX_CONFIG, "%s need%s 'kirim serve': %s",
+		               opens && clicks ? "--track-opens and --track-clicks"
+		               : opens         ? "--track-opens"
+		                               : "--track-clicks",
+		               opens && clicks ? "" : "s", err);
+	config_free(&cfg);
+	return rc;
+}
+
 static int
 campaign_create(struct cli *c, const char *name, const char *list, const char *tpl,
                 const char *from, const char *reply_to, char **headers, int nheaders,
-                const char *options)
+                bool track_opens, bool track_clicks, const char *options)
 {
 	char err[600];
 	struct store_campaign sc;
@@ -45,11 +69,17 @@ campaign_create(struct cli *c, const char *name, const char *list, const char *t
 		}
 	}
 	buf_addc(&hdrs, ']');
+	int rc;
+	if ((track_opens || track_clicks) &&
+	    (rc = campaign_tracking_ok(c, track_opens, track_clicks))) {
+		buf_free(&hdrs);
+		return rc;
+	}
 	sc.headers = hdrs.data;
 	sc.options = (char *)options;
 
 	struct store *s;
-	int rc = cli_open(c, "campaign", false, &s);
+	rc = cli_open(c, "campaign", false, &s);
 	if (rc) {
 		buf_free(&hdrs);
 		return rc;
@@ -208,7 +238,7 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 			char *options = json_dumps(o, JSON_COMPACT);
 			json_decref(o);
 			rc = campaign_create(c, argv[optind], list, tpl, from, reply_to, headers,
-			                     nheaders, options);
+			                     nheaders, track_opens, track_clicks, options);
 			free(options);
 		}
 	} else if (strcmp(verb, "list") == 0 || strcmp(verb, "show") == 0) {

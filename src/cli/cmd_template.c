@@ -104,6 +104,15 @@ load_sources(const char *file, const char *subject, const char *text_file, const
 	return 0;
 }
 
+/* Members whose columns lint reads to suggest a name for a missing field. */
+enum { LINT_COLUMN_SAMPLE = 10000 };
+
+/* Full names of the fields every message has, as suggestions for a misspelt one. */
+static const char *const builtin_names[] = {
+    "email",    "domain",        "name",        "unsubscribe_url", "unsubscribe_token",
+    "view_url", "campaign.name", "campaign.id", "sender.name",     "sender.email",
+};
+
 struct lint {
 	struct store *s;
 	int64_t list_id;
@@ -111,7 +120,59 @@ struct lint {
 	struct buf names; /* NUL-separated names already reported */
 	int missing;
 	json_t *json; /* --json: the missing fields */
+	/* Suggestions: the builtin names, then the columns seen in the list, read once. */
+	char **cols;
+	size_t ncols, capcols;
+	bool cols_read;
 };
+
+static void
+lint_add_column(struct lint *l, const char *name)
+{
+	for (size_t i = 0; i < l->ncols; i++)
+		if (strcmp(l->cols[i], name) == 0)
+			return;
+	if (l->ncols == l->capcols) {
+		l->capcols = l->capcols ? l->capcols * 2 : 32;
+		l->cols = xrealloc(l->cols, l->capcols * sizeof(*l->cols));
+	}
+	l->cols[l->ncols++] = xstrdup(name);
+}
+
+static int
+lint_member(void *arg, const struct store_contact *ct)
+{
+	struct lint *l = arg;
+	json_error_t jerr;
+	json_t *attrs = json_loads(ct->attrs ? ct->attrs : "{}", 0, &jerr);
+	const char *key;
+	json_t *v;
+	json_object_foreach(attrs, key, v)
+	{
+		lint_add_column(l, key);
+	}
+	json_decref(attrs);
+	return 0;
+}
+
+/*
+ * lint_suggest - the column (or built-in field) a missing field most likely meant, or
+ * NULL. Columns come from the attributes of the list's first LINT_COLUMN_SAMPLE members
+ * (by address), read at the first missing field.
+ */
+static const char *
+lint_suggest(struct lint *l, const char *field)
+{
+	if (!l->cols_read) {
+		l->cols_read = true;
+		for (size_t i = 0; i < sizeof(builtin_names) / sizeof(builtin_names[0]); i++)
+			lint_add_column(l, builtin_names[i]);
+		/* A failed read only costs the suggestion. */
+		(void)store_contact_search(l->s, "@", l->list, LINT_COLUMN_SAMPLE, lint_member, l);
+	}
+	long i = tplfile_nearest(field, (const char *const *)l->cols, l->ncols);
+	return i < 0 ? NULL : l->cols[i];
+}
 
 static void
 lint_field(void *arg, const char *name, size_t len, unsigned flags)
@@ -119,8 +180,10 @@ lint_field(void *arg, const char *name, size_t len, unsigned flags)
 	struct lint *l = arg;
 	char field[256];
 	snprintf(field, sizeof(field), "%.*s", (int)(len > 255 ? 255 : len), name);
+	/* {{campaign.name}}: the built-ins are known by their first segment. */
+	size_t first = strcspn(field, ".");
 	for (const char *const *b = builtin_fields; *b; b++)
-		if (strcmp(*b, field) == 0)
+		if (strlen(*b) == first && strncmp(*b, field, first) == 0)
 			return;
 	/* The same name in subject, text and HTML is reported once. */
 	for (size_t at = 0; at < l->names.len; at += strlen(l->names.data + at) + 1)
@@ -129,21 +192,62 @@ lint_field(void *arg, const char *name, size_t len, unsigned flags)
 	buf_add(&l->names, field, strlen(field) + 1);
 	if (flags & MUSTACHE_FIELD_NESTED)
 		return; /* may be a key of a section's item */
+	/*
+	 * Columns are flat: a dotted name is a column named with the dots (the composer
+	 * files "utm.source" under {"utm": {"source": ...}} too).
+	 */
 	bool has = true;
 	if (l->s && store_list_has_field(l->s, l->list_id, field, &has) < 0)
 		has = true;
 	if (has)
 		return;
 	l->missing++;
+	const char *near = lint_suggest(l, field);
 	if (l->json) {
-		json_array_append_new(l->json, json_pack("{s:o,s:b}", "field", cli_json_text(field),
-		                                         "has_default",
-		                                         (flags & MUSTACHE_FIELD_DEFAULT) != 0));
+		json_array_append_new(l->json, json_pack("{s:o,s:b,s:o}", "field",
+		                                         cli_json_text(field), "has_default",
+		                                         (flags & MUSTACHE_FIELD_DEFAULT) != 0,
+		                                         "suggestion", cli_json_opt(near)));
 	} else {
-		printf("field '%s': no member of list '%s' has it%s\n", field, l->list,
+		printf("field '%s': no member of list '%s' has it%s", field, l->list,
 		       flags & MUSTACHE_FIELD_DEFAULT ? " (its default will be used)"
 		                                      : " (it will render empty)");
+		if (near)
+			printf("; did you mean '%s'?", near);
+		putchar('\n');
 	}
+}
+
+/*
+ * lint_optout - warn about a body part with no visible unsubscribe link: Gmail's and
+ * Yahoo's bulk-sender rules and CAN-SPAM ask for one in the message, beyond the
+ * List-Unsubscribe header kirim always writes. A warning, not an error.
+ */
+static int
+lint_optout(const struct tplfile *src, json_t *warnings)
+{
+	static const char why[] = "bulk-mail rules ask for a visible opt-out in the body, "
+	                          "not only the List-Unsubscribe header";
+	int n = 0;
+	for (int html = 0; html < 2; html++) {
+		const char *part = html ? src->html : src->text;
+		if (part == NULL || tplfile_optout(part, html))
+			continue;
+		const char *fix =
+		    html ? "a link such as <a href=\"{{unsubscribe_url}}\">Unsubscribe</a>"
+		         : "a line such as 'Unsubscribe: {{unsubscribe_url}}'";
+		char msg[400];
+		snprintf(msg, sizeof(msg), "the %s part has no unsubscribe link: %s; add %s",
+		         html ? "HTML" : "text", why, fix);
+		if (warnings)
+			json_array_append_new(
+			    warnings, json_pack("{s:s,s:s,s:s}", "part", html ? "html" : "text",
+			                        "code", "no_unsubscribe_link", "message", msg));
+		else
+			printf("warning: %s\n", msg);
+		n++;
+	}
+	return n;
 }
 
 static int
@@ -198,16 +302,25 @@ template_lint(struct cli *c, const char *target, const char *list)
 			mustache_fields(tpl, lint_field, &l);
 		mustache_free(tpl);
 	}
+	json_t *warnings = c->json ? json_array() : NULL;
+	int nwarn = lint_optout(&src, warnings);
+	char ok[32] = "OK";
+	if (nwarn)
+		snprintf(ok, sizeof(ok), "OK (%d warning%s)", nwarn, nwarn > 1 ? "s" : "");
 	if (c->json)
-		cli_json_print(json_pack("{s:b,s:O}", "ok", 1, "missing_fields", l.json));
+		cli_json_print(json_pack("{s:b,s:O,s:o}", "ok", 1, "missing_fields", l.json,
+		                         "warnings", warnings));
 	else if (list && l.missing == 0)
-		printf("OK: the template compiles and every field it uses is in list '%s'.\n",
+		printf("%s: the template compiles and every field it uses is in list '%s'.\n", ok,
 		       list);
 	else if (!list)
-		printf("OK: the template compiles (give --list NAME to check its fields).\n");
+		printf("%s: the template compiles (give --list NAME to check its fields).\n", ok);
 out:
 	buf_free(&l.names);
 	json_decref(l.json);
+	for (size_t i = 0; i < l.ncols; i++)
+		free(l.cols[i]);
+	free(l.cols);
 	tplfile_clear(&src);
 	store_close(s);
 	return rc;
@@ -264,9 +377,10 @@ template_render(struct cli *c, const char *file, const char *data, char **partia
 		p.n++;
 	}
 	if (data) {
+		/* Any JSON value is a context: a string or a number is what {{.}} prints. */
 		json_error_t jerr;
-		ctx = strcmp(data, "-") == 0 ? json_loadf(stdin, 0, &jerr)
-		                             : json_load_file(data, 0, &jerr);
+		ctx = strcmp(data, "-") == 0 ? json_loadf(stdin, JSON_DECODE_ANY, &jerr)
+		                             : json_load_file(data, JSON_DECODE_ANY, &jerr);
 		if (ctx == NULL) {
 			rc = cli_error("template", EX_DATAERR, "%s:%d:%d: %s", data, jerr.line,
 			               jerr.column, jerr.text);

@@ -574,11 +574,29 @@ parse_tag(struct compiler *c)
 		cerr(c, line, col, "empty tag name");
 		return false;
 	}
+	/*
+	 * Blanks inside a name are kept ({{First Name}}: CSV headers have them). A line
+	 * break or an opening delimiter inside one is refused: the tag's closing
+	 * delimiter is almost certainly missing and the next one was found instead.
+	 */
 	for (uint32_t i = 0; i < len; i++) {
-		if (is_space(s[off + i])) {
-			cerr(c, line, col, "bad name '%.*s'", (int)len, s + off);
-			return false;
-		}
+		char ch = s[off + i];
+		bool nl = ch == '\n' || ch == '\r';
+		if (!nl && (len - i < c->olen || memcmp(s + off + i, c->otag, c->olen)))
+			continue;
+		/* What the tag holds before the fault, blanks at its end left out. */
+		uint32_t shown = i;
+		while (shown && is_space(s[off + shown - 1]))
+			shown--;
+		if (shown > 40)
+			shown = 40;
+		if (nl)
+			cerr(c, line, col, "tag '%.*s' is not closed on its line (expected '%.*s')",
+			     (int)shown, s + off, (int)closelen, close);
+		else
+			cerr(c, line, col, "tag '%.*s' holds '%.*s' (a missing '%.*s' before it?)",
+			     (int)shown, s + off, (int)c->olen, c->otag, (int)closelen, close);
+		return false;
 	}
 	return true;
 }
@@ -1081,12 +1099,14 @@ field_add(struct fields *fs, const struct unit *u, const struct ins *in, bool ne
 {
 	if (!in->nseg)
 		return;
-	const struct seg *sg = &u->segs[in->seg];
-	const char *name = u->src + sg->off;
+	/* The whole name as written: its segments are one slice of the source. */
+	const struct seg *first = &u->segs[in->seg], *last = first + in->nseg - 1;
+	const char *name = u->src + first->off;
+	size_t len = last->off + last->len - first->off;
 	bool def = in->op == OP_VAR && (in->flags & F_DEFAULT);
 	for (size_t i = 0; i < fs->n; i++) {
 		struct field *f = &fs->v[i];
-		if (f->len == sg->len && !memcmp(f->name, name, sg->len)) {
+		if (f->len == len && !memcmp(f->name, name, len)) {
 			f->top |= !nested;
 			f->all_def &= def;
 			return;
@@ -1096,7 +1116,7 @@ field_add(struct fields *fs, const struct unit *u, const struct ins *in, bool ne
 		fs->cap = fs->cap ? fs->cap * 2 : 16;
 		fs->v = xrealloc(fs->v, fs->cap * sizeof(*fs->v));
 	}
-	fs->v[fs->n++] = (struct field){name, sg->len, !nested, def};
+	fs->v[fs->n++] = (struct field){name, len, !nested, def};
 }
 
 static void

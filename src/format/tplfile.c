@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kirim/mustache.h"
 #include "kirim/xmalloc.h"
 
 /* tplfile_line - the line at p (up to end): its length without the line end, and where the next
@@ -145,4 +146,168 @@ tplfile_clear(struct tplfile *t)
 	free(t->text);
 	free(t->html);
 	t->subject = t->text = t->html = NULL;
+}
+
+/* ------------------------------------------------------------ lint checks */
+
+/* Words that make a link an unsubscribe link (compared case-insensitively). */
+static const char *const tplfile_optout_words[] = {
+    "unsub", "opt-out", "opt out", "optout", "opt_out", NULL,
+};
+
+/* tplfile_find_ci - the first case-insensitive occurrence of needle in [p, end), or NULL */
+static const char *
+tplfile_find_ci(const char *p, const char *end, const char *needle)
+{
+	size_t m = strlen(needle);
+	for (; p + m <= end; p++)
+		if (strncasecmp(p, needle, m) == 0)
+			return p;
+	return NULL;
+}
+
+static bool
+tplfile_says_optout(const char *p, const char *end)
+{
+	for (const char *const *w = tplfile_optout_words; *w; w++)
+		if (tplfile_find_ci(p, end, *w))
+			return true;
+	return false;
+}
+
+struct tplfile_fields {
+	bool found;
+};
+
+static void
+tplfile_field(void *arg, const char *name, size_t len, unsigned flags)
+{
+	struct tplfile_fields *f = arg;
+	(void)flags;
+	if ((len == 15 && memcmp(name, "unsubscribe_url", 15) == 0) ||
+	    (len == 17 && memcmp(name, "unsubscribe_token", 17) == 0))
+		f->found = true;
+}
+
+/* tplfile_html_link - an <a> element whose address or text says unsubscribe */
+static bool
+tplfile_html_link(const char *p, const char *end)
+{
+	while ((p = tplfile_find_ci(p, end, "<a")) != NULL) {
+		p += 2;
+		if (p < end && *p != '>' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			continue; /* <abbr>, <article>... */
+		const char *close = tplfile_find_ci(p, end, "</a");
+		const char *e = close ? close : end;
+		if (tplfile_says_optout(p, e))
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+/* tplfile_text_link - a line with an address and a word that says unsubscribe */
+static bool
+tplfile_text_link(const char *p, const char *end)
+{
+	static const char *const marks[] = {"http://", "https://", "mailto:", "www.", NULL};
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		bool addr = false;
+		for (const char *const *m = marks; *m && !addr; m++)
+			addr = tplfile_find_ci(p, e, *m) != NULL;
+		if (addr && tplfile_says_optout(p, e))
+			return true;
+		p = nl ? nl + 1 : end;
+	}
+	return false;
+}
+
+bool
+tplfile_optout(const char *part, bool html)
+{
+	struct mustache_tpl *tpl = NULL;
+	size_t n = strlen(part);
+	if (mustache_compile(part, n, NULL, NULL, &tpl, NULL, 0) < 0)
+		return false;
+	struct tplfile_fields f = {false};
+	mustache_fields(tpl, tplfile_field, &f);
+	mustache_free(tpl);
+	if (f.found)
+		return true;
+	return html ? tplfile_html_link(part, part + n) : tplfile_text_link(part, part + n);
+}
+
+/* tplfile_norm - name's normal form into out (cap bytes): ASCII lower case, no ' ' _ - . */
+static size_t
+tplfile_norm(const char *name, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (const char *p = name; *p && n < cap; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch == ' ' || ch == '\t' || ch == '_' || ch == '-' || ch == '.')
+			continue;
+		out[n++] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+	}
+	return n;
+}
+
+enum { TPLFILE_NAME_MAX = 256 }; /* bytes of a name compared; the rest is ignored */
+
+/* tplfile_distance - optimal string alignment distance between a[0..n) and b[0..m) */
+static size_t
+tplfile_distance(const char *a, size_t n, const char *b, size_t m)
+{
+	/* Three rows: the one before the previous is needed for swaps. */
+	size_t rows[3][TPLFILE_NAME_MAX + 1];
+	size_t *pp = rows[0], *prev = rows[1], *cur = rows[2];
+	for (size_t j = 0; j <= m; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= n; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= m; j++) {
+			size_t cost = a[i - 1] != b[j - 1];
+			size_t d = prev[j] + 1;
+			if (cur[j - 1] + 1 < d)
+				d = cur[j - 1] + 1;
+			if (prev[j - 1] + cost < d)
+				d = prev[j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    pp[j - 2] + 1 < d)
+				d = pp[j - 2] + 1;
+			cur[j] = d;
+		}
+		size_t *t = pp;
+		pp = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[m];
+}
+
+long
+tplfile_nearest(const char *want, const char *const *names, size_t n)
+{
+	char w[TPLFILE_NAME_MAX], c[TPLFILE_NAME_MAX];
+	size_t wn = tplfile_norm(want, w, sizeof(w));
+	if (wn == 0)
+		return -1;
+	size_t allowed = (wn + 1) / 4 > 3 ? 3 : (wn + 1) / 4;
+	long best = -1;
+	size_t best_d = allowed + 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t cn = tplfile_norm(names[i], c, sizeof(c));
+		if (cn == 0)
+			continue;
+		size_t diff = cn > wn ? cn - wn : wn - cn;
+		if (diff >= best_d)
+			continue; /* the distance is at least the difference in length */
+		size_t d = tplfile_distance(w, wn, c, cn);
+		if (d < best_d) {
+			best_d = d;
+			best = (long)i;
+		}
+	}
+	return best;
 }

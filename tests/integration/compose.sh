@@ -46,6 +46,56 @@ eq "lint reports missing fields" "$(json '[(f["field"], f["has_default"]) for f 
 run "$KIRIM" template add nosub --text promo.tpl
 eq "subject required" "$RC" 64
 
+# Columns named as Mailchimp exports them (#18, item 9): blanks and a dot in the header. Every
+# column is a field as it is named; lint names the column a misspelt field probably meant.
+printf 'Email Address,First Name,Last Name,utm.source\n' >mc.csv
+printf 'ann@mc.example,Ann,Lee,spring\nbob@mc.example,,Hall,\n' >>mc.csv
+"$KIRIM" import mc.csv --list mc -q >/dev/null || bad "import mc" "failed"
+cat >mc.tpl <<'T'
+Subject: Hi {{First Name|there}} {{ Last Name }}
+
+--- text
+Hi {{First Name|there}}, from {{utm.source|nowhere}}.{{#First Name}} Known.{{/First Name}}
+Stop: {{unsubscribe_url}}
+T
+run "$KIRIM" template lint mc.tpl --list mc
+eq "lint: columns with a blank and a dot" "$RC $OUT" \
+	"0 OK: the template compiles and every field it uses is in list 'mc'."
+printf 'Subject: Hi {{First_Name}}\n\n{{frist name|you}} {{utm_source}} {{Email}} {{shoe_size}} {{unsubscribe_url}}\n' >mcbad.tpl
+run "$KIRIM" template lint mcbad.tpl --list mc
+eq "lint: did you mean" "$RC $OUT" "0 field 'First_Name': no member of list 'mc' has it (it will render empty); did you mean 'First Name'?
+field 'frist name': no member of list 'mc' has it (its default will be used); did you mean 'First Name'?
+field 'utm_source': no member of list 'mc' has it (it will render empty); did you mean 'utm.source'?
+field 'Email': no member of list 'mc' has it (it will render empty); did you mean 'email'?
+field 'shoe_size': no member of list 'mc' has it (it will render empty)"
+run "$KIRIM" template lint mcbad.tpl --list mc --json
+eq "lint --json: suggestions" "$(json '[(f["field"], f["suggestion"]) for f in j["missing_fields"]]')" \
+	"[('First_Name', 'First Name'), ('frist name', 'First Name'), ('utm_source', 'utm.source'), ('Email', 'email'), ('shoe_size', None)]"
+printf 'Subject: x\n\nHi {{First\nName}}\n' >mcnl.tpl
+run "$KIRIM" template lint mcnl.tpl
+eq "lint: a tag cut by a line break" "$RC $ERR" \
+	"65 kirim template: mcnl.tpl:3:4: text part: tag 'First' is not closed on its line (expected '}}')"
+
+# A body part with no unsubscribe link is a warning, not an error (#18, item 12).
+run "$KIRIM" template lint promo.tpl
+eq "lint: both parts link to unsubscribe" "$RC $OUT" \
+	"0 OK: the template compiles (give --list NAME to check its fields)."
+printf 'Subject: x\n\n--- text\nHello {{first_name}}\n--- html\n<p>Hello</p><a href="https://shop.example/">shop</a>\n' >noout.tpl
+run "$KIRIM" template lint noout.tpl
+eq "lint: no unsubscribe link exits 0" "$RC" 0
+eq "lint: a warning per part" "$(printf '%s\n' "$OUT" | grep -c '^warning: the \(text\|HTML\) part has no unsubscribe link')" 2
+contains "lint: the warning says what to add" "$OUT" 'add a link such as <a href="{{unsubscribe_url}}">Unsubscribe</a>'
+contains "lint: OK with warnings" "$OUT" "OK (2 warnings): the template compiles"
+run "$KIRIM" template lint noout.tpl --json
+eq "lint --json: warnings" "$RC $(json '[(w["part"], w["code"]) for w in j["warnings"]], j["ok"]')" \
+	"0 [('text', 'no_unsubscribe_link'), ('html', 'no_unsubscribe_link')] True"
+printf 'Subject: x\n\n--- text\nOpt out: https://shop.example/prefs?e={{email}}\n--- html\n<a href="{{unsubscribe_url}}">x</a>\n' >ownout.tpl
+run "$KIRIM" template lint ownout.tpl --json
+eq "lint: an own opt-out link counts" "$(json 'j["warnings"]')" "[]"
+"$KIRIM" template add noout noout.tpl >/dev/null
+run "$KIRIM" template lint noout
+eq "lint a stored template: the warning" "$RC $(printf '%s\n' "$OUT" | grep -c '^warning:')" "0 2"
+
 # Render: plain Mustache with data and partials.
 printf '{"name":"<Ann>","items":[{"n":1},{"n":2}]}' >data.json
 printf 'Hi {{name}} {{&name}} {{#items}}[{{n}}]{{/items}} {{>foot}}' >r.tpl
@@ -54,6 +104,65 @@ run "$KIRIM" template render r.tpl --data data.json --partial foot=foot.tpl
 eq "render" "$OUT" "Hi &lt;Ann&gt; <Ann> [1][2] -- &lt;Ann&gt;"
 run "$KIRIM" template render r.tpl --data data.json --partial foot=foot.tpl --escape none
 eq "render unescaped" "$OUT" "Hi <Ann> <Ann> [1][2] -- <Ann>"
+# Data whose top level is not an object (#18, item 10): a string, a number, a list, from stdin.
+printf '"world & co"' >s.json
+printf 'Hello, {{.}}! {{{.}}}' >it.tpl
+run "$KIRIM" template render it.tpl --data s.json
+eq "render: a string as the data" "$RC $OUT" "0 Hello, world &amp; co! world & co"
+printf '"{{.}} miles an hour!"' >n.tpl
+run "$KIRIM" template render n.tpl --data - <<<'85'
+eq "render: a number from stdin" "$RC $OUT" '0 "85 miles an hour!"'
+printf '{{#.}}({{.}}){{/.}}' >l.tpl
+run "$KIRIM" template render l.tpl --data - <<<'[1, "two", 3.5]'
+eq "render: a list" "$RC $OUT" "0 (1)(two)(3.5)"
+run "$KIRIM" template render n.tpl --data - <<<'85 86'
+eq "render: still one JSON value" "$RC" 65
+# Every test of the official spec through the command, as the library passes them (each
+# test's data, template and partials in files; the output compared byte for byte).
+SPEC="${KIRIM_MUSTACHE_SPEC:-$KIRIM_SRC/../shared/corpora/mustache-spec}"
+if [ -d "$SPEC" ]; then
+	run $PY - "$KIRIM" "$SPEC" <<'PYEND'
+import glob, json, os, subprocess, sys
+kirim, spec = sys.argv[1], sys.argv[2]
+n = fails = 0
+for path in sorted(glob.glob(os.path.join(spec, '[a-z]*.json'))):
+    for i, t in enumerate(json.load(open(path))['tests']):
+        base = 'spec-%s-%d' % (os.path.basename(path)[:-5], i)
+        open(base + '.json', 'w').write(json.dumps(t['data']))
+        open(base + '.tpl', 'w', newline='').write(t['template'])
+        args = [kirim, 'template', 'render', base + '.tpl', '--data', base + '.json']
+        for k, (name, text) in enumerate(sorted(t.get('partials', {}).items())):
+            open('%s.p%d' % (base, k), 'w', newline='').write(text)
+            args += ['--partial', '%s=%s.p%d' % (name, base, k)]
+        r = subprocess.run(args, capture_output=True)
+        n += 1
+        if r.returncode != 0 or r.stdout != t['expected'].encode():
+            fails += 1
+            print('FAIL %s: %s: rc %d %r %r' % (os.path.basename(path), t['name'],
+                  r.returncode, r.stdout[:80], r.stderr[:200]))
+print('%d/%d' % (n - fails, n))
+PYEND
+	eq "the spec through 'template render'" "$RC $(printf '%s\n' "$OUT" | tail -n 1)" "0 136/136"
+	[ "$(printf '%s\n' "$OUT" | tail -n 1)" = "136/136" ] || printf '%s\n' "$OUT" | head -n 20
+else
+	echo "SKIP the spec through 'template render' (no $SPEC)"
+fi
+
+# Tracking needs 'kirim serve's address, [unsubscribe] url (#18, item 11): refused at create,
+# exit 78, with what to write in kirim.conf; no campaign is made.
+run "$KIRIM" campaign create tr1 --list l --template promo --from news@example.com --track-opens
+eq "--track-opens without [unsubscribe] url" "$RC" 78
+contains "--track-opens: what to add" "$ERR" \
+	"--track-opens needs 'kirim serve': kirim.conf has no [unsubscribe] url: add a section \"[unsubscribe]\" with \"url = https://mail.example.com/u/\""
+run "$KIRIM" campaign create tr1 --list l --template promo --from news@example.com --track-clicks
+eq "--track-clicks without [unsubscribe] url" "$RC $(sql "SELECT count(*) FROM campaigns WHERE name = 'tr1'")" "78 0"
+printf '[unsubscribe]\nurl = https://mail.example.com/unsubscribe\n' >nobase.conf
+run "$KIRIM" --config nobase.conf campaign create tr1 --list l --template promo \
+	--from news@example.com --track-opens --track-clicks
+eq "tracking: a url that is not BASE/u/" "$RC" 78
+contains "tracking: the url named" "$ERR" "nobase.conf's [unsubscribe] url https://mail.example.com/unsubscribe is not a 'kirim serve' address"
+run "$KIRIM" campaign create tr0 --list l --template promo --from news@example.com
+eq "no tracking, no config needed" "$RC" 0
 
 # DKIM keys for both algorithms, and a config using both.
 run "$KIRIM" dkim keygen --domain example.com --selector rsa1 --out rsa.pem --json
@@ -164,6 +273,24 @@ eq "non-member refused" "$RC" 65
 contains "non-member reason" "$ERR" "not a member"
 run "$KIRIM" preview spring --to ann@example.com --json
 eq "preview --json" "$(json 'j["rcpt_to"], j["dkim_signatures"]')" "ann@example.com 2"
+
+# The Mailchimp columns in a message: {{First Name}}, and {{utm.source}} for a dotted column.
+"$KIRIM" template add mc mc.tpl >/dev/null
+run "$KIRIM" campaign create mc --list mc --template mc --from news@example.com
+eq "campaign with blank-named fields" "$RC" 0
+body() { $PY -c 'import email, email.policy, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+print(str(m["Subject"]) + "|" + m.get_body(("plain",)).get_content().splitlines()[0])' "$1"; }
+"$KIRIM" preview mc --to ann@mc.example >mcann.eml 2>/dev/null
+eq "preview: {{First Name}} and {{utm.source}}" "$(body mcann.eml)" "Hi Ann Lee|Hi Ann, from spring. Known."
+"$KIRIM" preview mc --to bob@mc.example >mcbob.eml 2>/dev/null
+eq "preview: their defaults" "$(body mcbob.eml)" "Hi there Hall|Hi there, from nowhere."
+
+# With [unsubscribe] url = BASE/u/, tracking is accepted and previews.
+run "$KIRIM" campaign create tr1 --list l --template promo --from news@example.com --track-opens --track-clicks
+eq "tracking with [unsubscribe] url" "$RC" 0
+"$KIRIM" preview tr1 --to ann@example.com >tr1.eml 2>/dev/null
+eq "tracking: preview" "$?" 0
 
 # The one-click token in the URL is the campaign's and the contact's, and unforgeable
 # (checked by the unit tests of token.c); here: two recipients get different tokens.

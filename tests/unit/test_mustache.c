@@ -1,5 +1,6 @@
 /* test_mustache - the official Mustache spec plus kirim's own cases. */
 #include <dirent.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,12 +28,25 @@ json_partial(void *arg, const char *name, size_t *len)
 	return json_string_value(v);
 }
 
+/* The official spec's JSON files: $KIRIM_MUSTACHE_SPEC, else ../shared/corpora/mustache-spec
+ * beside the source tree ($KIRIM_SRC, which meson sets). Not in the repository: a clone
+ * without that folder skips the spec (exit 77 when everything else passes). */
 static const char *
 spec_dir(void)
 {
+	static char dir[4096];
 	const char *d = getenv("KIRIM_MUSTACHE_SPEC");
-	return d && *d ? d : "/work/shared/corpora/mustache-spec";
+	if (d && *d)
+		return d;
+	if (!dir[0]) {
+		const char *src = getenv("KIRIM_SRC");
+		snprintf(dir, sizeof(dir), "%s/../shared/corpora/mustache-spec",
+		         src && *src ? src : ".");
+	}
+	return dir;
 }
+
+static bool spec_missing;
 
 static void
 show(const char *what, const char *s, size_t n)
@@ -97,8 +111,12 @@ test_spec(void **state)
 {
 	(void)state;
 	DIR *d = opendir(spec_dir());
+	if (!d && (errno == ENOENT || errno == ENOTDIR)) {
+		spec_missing = true;
+		skip();
+	}
 	if (!d) {
-		printf("no spec directory %s\n", spec_dir());
+		printf("cannot open the spec folder %s: %s\n", spec_dir(), strerror(errno));
 		fail();
 	}
 	struct dirent *e;
@@ -211,6 +229,19 @@ static const struct rcase render_cases[] = {
     {"padding and sigil blanks", "{{ # a }}x{{ / a }}", "{\"a\":true}", MUSTACHE_ESC_HTML, "x"},
     {"standalone pair on a line", "{{#a}}{{/a}}\nx", "{}", MUSTACHE_ESC_HTML, "x"},
     {"lone braces", "{ } }} {{{x}}}", "{\"x\":1}", MUSTACHE_ESC_HTML, "{ } }} 1"},
+    /* Names with blanks inside, as CSV headers have them (issue #18, item 9). */
+    {"blanks inside a name", "Hi {{First Name}}, {{ First Name }}, {{{First Name}}}",
+     "{\"First Name\":\"Ann\"}", MUSTACHE_ESC_HTML, "Hi Ann, Ann, Ann"},
+    {"blanks inside: ampersand and default", "{{& Last  Name }}/{{Zip Code | none}}",
+     "{\"Last  Name\":\"<Lee>\"}", MUSTACHE_ESC_HTML, "<Lee>/none"},
+    {"blanks inside a section name",
+     "{{#Is VIP}}vip {{First Name}}{{/Is VIP}}{{^No Mail}}!{{/No Mail}}",
+     "{\"Is VIP\":true,\"First Name\":\"Ann\"}", MUSTACHE_ESC_HTML, "vip Ann!"},
+    {"a tab inside a name", "{{a\tb}}", "{\"a\\tb\":\"t\"}", MUSTACHE_ESC_HTML, "t"},
+    {"blanks inside dotted segments", "{{Home Address.Post Code}}",
+     "{\"Home Address\":{\"Post Code\":\"40115\"}}", MUSTACHE_ESC_HTML, "40115"},
+    {"a key with a dot is not one name", "[{{utm.source}}]", "{\"utm.source\":\"x\"}",
+     MUSTACHE_ESC_HTML, "[]"},
 };
 
 static void
@@ -277,7 +308,14 @@ static const struct ecase error_cases[] = {
     {"empty section name", "{{#}}{{/}}", "1:1: empty tag name"},
     {"bad dotted name", "{{a..b}}", "1:1: bad name 'a..b'"},
     {"trailing dot", "{{a.}}", "1:1: bad name 'a.'"},
-    {"space in name", "{{a b}}", "1:1: bad name 'a b'"},
+    {"name across a line", "Hi {{first_name\nthere}}",
+     "1:4: tag 'first_name' is not closed on its line (expected '}}')"},
+    {"section name across a line", "{{#a b\r\nc}}{{/a b}}",
+     "1:1: tag 'a b' is not closed on its line (expected '}}')"},
+    {"opening delimiter in a name", "Hi {{first_name {{x}}",
+     "1:4: tag 'first_name' holds '{{' (a missing '}}' before it?)"},
+    {"other delimiters in a name", "{{=<% %>=}}<%a <%b%>",
+     "1:12: tag 'a' holds '<%' (a missing '%>' before it?)"},
     {"default on section", "{{#a|b}}{{/a}}", "1:1: a default is only allowed in a variable tag"},
     {"error in partial", "x{{>bad}}",
      "partial 'bad': 1:7: unclosed section 'x' (opened at 1:1), expected {{/x}}"},
@@ -359,7 +397,9 @@ test_fields(void **state)
 	} cases[] = {
 	    {"Hi {{first_name|there}} {{#vip}}{{code}} {{first_name}}{{/vip}}"
 	     "{{^x}}{{y.z}}{{/x}}{{>p}}{{.}}{{! c }}{{zip|0}}",
-	     "first_name;vip;code/n;x;y;city;zip/d;"},
+	     "first_name;vip;code/n;x;y.z;city;zip/d;"},
+	    {"{{First Name}} {{ First Name |you}} {{campaign.name}} {{y.z}}{{#y}}{{z}}{{/y}}",
+	     "First Name;campaign.name;y.z;y;z/n;"},
 	    {"{{#items}}{{>item}}{{/items}}{{>item}}", "items;sku;first_name;"},
 	    {"{{#items}}{{>item}}{{/items}}", "items;sku/n;first_name/n;"},
 	    {"plain text", ""},
@@ -502,5 +542,12 @@ main(void)
 	    cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_fields),
 	    cmocka_unit_test(test_limits),         cmocka_unit_test(test_speed),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	if (failed == 0 && spec_missing) {
+		printf("SKIP mustache spec: folder %s not found (set KIRIM_MUSTACHE_SPEC to it); "
+		       "kirim's own cases passed\n",
+		       spec_dir());
+		return 77; /* meson: skipped */
+	}
+	return failed;
 }
