@@ -15,6 +15,7 @@
 #include "kirim/log.h"
 #include "kirim/mailbox.h"
 #include "kirim/store.h"
+#include "kirim/strdist.h"
 #include "kirim/store_file.h"
 #include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
@@ -72,43 +73,6 @@ cli_error(const char *name, int code, const char *fmt, ...)
  * two neighbours swapped), ASCII case apart, and only when it is close: at most 2 edits
  * and at most one per 3 letters typed, so that "ab" suggests nothing.
  */
-enum { NEAR_MAX = 64 }; /* longer words are not compared */
-
-static unsigned char
-fold(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : (unsigned char)c;
-}
-
-/* edit_distance - of a (an bytes) and b, or SIZE_MAX when one is too long to compare */
-static size_t
-edit_distance(const char *a, size_t an, const char *b)
-{
-	size_t bn = strlen(b);
-	if (an > NEAR_MAX || bn > NEAR_MAX)
-		return SIZE_MAX;
-	size_t rows[3][NEAR_MAX + 1]; /* rows i-2, i-1 and i of the table, in turn */
-	for (size_t j = 0; j <= bn; j++)
-		rows[0][j] = j;
-	for (size_t i = 1; i <= an; i++) {
-		size_t *cur = rows[i % 3], *up = rows[(i - 1) % 3], *up2 = rows[(i + 1) % 3];
-		cur[0] = i;
-		for (size_t j = 1; j <= bn; j++) {
-			size_t cost = fold(a[i - 1]) != fold(b[j - 1]);
-			size_t d = up[j - 1] + cost;
-			if (up[j] + 1 < d)
-				d = up[j] + 1;
-			if (cur[j - 1] + 1 < d)
-				d = cur[j - 1] + 1;
-			if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) &&
-			    fold(a[i - 2]) == fold(b[j - 1]) && up2[j - 2] + cost < d)
-				d = up2[j - 2] + cost;
-			cur[j] = d;
-		}
-	}
-	return rows[an % 3][bn];
-}
-
 struct nearest {
 	const char *word; /* what was typed */
 	size_t len;
@@ -119,7 +83,7 @@ struct nearest {
 static void
 nearest_try(struct nearest *n, const char *name)
 {
-	size_t d = edit_distance(n->word, n->len, name);
+	size_t d = strdist(n->word, n->len, name, strlen(name), true);
 	if (d <= 2 && 3 * d <= n->len + 1 && (n->best == NULL || d < n->dist)) {
 		n->best = name;
 		n->dist = d;

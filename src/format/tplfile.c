@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "kirim/mustache.h"
+#include "kirim/strdist.h"
 #include "kirim/xmalloc.h"
 
 /* tplfile_line - the line at p (up to end): its length without the line end, and where the next
@@ -255,37 +256,6 @@ tplfile_norm(const char *name, char *out, size_t cap)
 
 enum { TPLFILE_NAME_MAX = 256 }; /* bytes of a name compared; the rest is ignored */
 
-/* tplfile_distance - optimal string alignment distance between a[0..n) and b[0..m) */
-static size_t
-tplfile_distance(const char *a, size_t n, const char *b, size_t m)
-{
-	/* Three rows: the one before the previous is needed for swaps. */
-	size_t rows[3][TPLFILE_NAME_MAX + 1];
-	size_t *pp = rows[0], *prev = rows[1], *cur = rows[2];
-	for (size_t j = 0; j <= m; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= n; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= m; j++) {
-			size_t cost = a[i - 1] != b[j - 1];
-			size_t d = prev[j] + 1;
-			if (cur[j - 1] + 1 < d)
-				d = cur[j - 1] + 1;
-			if (prev[j - 1] + cost < d)
-				d = prev[j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    pp[j - 2] + 1 < d)
-				d = pp[j - 2] + 1;
-			cur[j] = d;
-		}
-		size_t *t = pp;
-		pp = prev;
-		prev = cur;
-		cur = t;
-	}
-	return prev[m];
-}
-
 long
 tplfile_nearest(const char *want, const char *const *names, size_t n)
 {
@@ -303,7 +273,7 @@ tplfile_nearest(const char *want, const char *const *names, size_t n)
 		size_t diff = cn > wn ? cn - wn : wn - cn;
 		if (diff >= best_d)
 			continue; /* the distance is at least the difference in length */
-		size_t d = tplfile_distance(w, wn, c, cn);
+		size_t d = strdist(w, wn, c, cn, false);
 		if (d < best_d) {
 			best_d = d;
 			best = (long)i;
