@@ -76,6 +76,8 @@ struct sender_opts {
 	                               (default SENDER_NXDOMAIN_CONFIRM_S) */
 	int resume;                /* send a campaign that is paused */
 	int no_delivery_log;       /* no info line per delivery (failures are still logged) */
+	int now;                   /* kirim send --now: ahead of the campaign's schedule (the
+	                              CLI's check; the sender itself does not look) */
 	/* Proofs (kirim campaign test): send the campaign's message to these addresses only
 	 * (a list member's own attributes when the address is one), record nothing. */
 	const char *const *test_rcpts;

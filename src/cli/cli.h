@@ -115,6 +115,10 @@ int campaign_plan(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 struct sender_opts;
 struct smtp_timeouts;
+struct precheck;
+/* cli_precheck - a campaign's start conditions judged and printed; 0 or an exit code */
+int cli_precheck(struct cli *c, struct store *s, const char *name, bool skip_bad,
+                 struct precheck *p, json_t *warnings);
 /* send_options - parse the delivery options kirim send and kirim run share into *o (its
  * other fields kept); to holds --timeout's figures. 0, or an exit code after a message. */
 int send_options(const char *name, int argc, char **argv, struct sender_opts *o,

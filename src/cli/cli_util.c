@@ -14,6 +14,7 @@
 #include "kirim/config.h"
 #include "kirim/log.h"
 #include "kirim/mailbox.h"
+#include "kirim/precheck.h"
 #include "kirim/store.h"
 #include "kirim/strdist.h"
 #include "kirim/store_file.h"
@@ -413,3 +414,62 @@ cli_read_file(const char *path, size_t max, size_t *len, char *err, size_t errsz
 {
 	return mailbox_read_file(path, max, len, err, errsz);
 }
+
+/* cli_precheck - a campaign's start conditions (precheck.h) judged and printed; 0 or an
+ * exit code. Shared by campaign schedule/resume and by send of a draft. */
+int
+cli_precheck(struct cli *c, struct store *s, const char *name, bool skip_bad, struct precheck *p,
+             json_t *warnings)
+{
+	struct config cfg;
+	struct store_campaign sc;
+	char err[600];
+	int rc = cli_config(c, "campaign", &cfg);
+	if (rc)
+		return rc;
+	if ((rc = store_campaign_get(s, name, &sc)) < 0) {
+		config_free(&cfg);
+		return cli_error("campaign", cli_exit_for_store(rc), "%s", store_errmsg(s));
+	}
+	rc = precheck_run(s, &cfg, &sc, p, err, sizeof(err));
+	if (rc == PRECHECK_E_IDENTITY)
+		rc = cli_error("campaign", EX_CONFIG, "campaign '%s' cannot start: %s", name, err);
+	else if (rc < 0)
+		rc = cli_error("campaign", EX_SOFTWARE, "%s", err);
+	else if (p->mailable - (skip_bad ? p->bad : 0) <= 0 && p->pending == 0)
+		rc =
+		    cli_error("campaign", EX_DATAERR,
+		              "campaign '%s' cannot start: its list '%s' has no one to mail "
+		              "(%lld not suppressed%s)",
+		              name, sc.list, (long long)p->mailable,
+		              skip_bad && p->bad ? ", all of them skipped as unrenderable" : "");
+	else if (p->bad > 0 && !skip_bad) {
+		fprintf(stderr,
+		        "kirim campaign: campaign '%s' cannot start: its template does not render "
+		        "for %lld of %lld recipients:\n",
+		        name, (long long)p->bad, (long long)p->checked);
+		for (size_t i = 0; i < p->nshow; i++)
+			fprintf(stderr, "  %s (contact %lld): %s\n", p->show[i].email,
+			        (long long)p->show[i].contact_id, p->show[i].why);
+		if ((int64_t)p->nshow < p->bad)
+			fprintf(stderr, "  ... and %lld more\n",
+			        (long long)(p->bad - (int64_t)p->nshow));
+		fprintf(stderr,
+		        "Fix the template or the contacts, or add --skip-bad to skip them.\n");
+		rc = EX_DATAERR;
+	} else if (p->bad > PRECHECK_SKIP_MAX) {
+		rc = cli_error("campaign", EX_DATAERR,
+		               "campaign '%s': %lld recipients cannot be rendered, more than "
+		               "--skip-bad skips (%d): fix the template",
+		               name, (long long)p->bad, PRECHECK_SKIP_MAX);
+	}
+	if (rc == 0 && p->warning[0]) {
+		if (!c->json && !c->quiet)
+			fprintf(stderr, "kirim campaign: warning: %s\n", p->warning);
+		json_array_append_new(warnings, cli_json_text(p->warning));
+	}
+	store_campaign_clear(&sc);
+	config_free(&cfg);
+	return rc;
+}
+

@@ -5,11 +5,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kirim/config.h"
 #include "kirim/log.h"
+#include "kirim/precheck.h"
 #include "kirim/sender.h"
+#include "kirim/store_lifecycle.h"
 #include "kirim/store.h"
 #include "kirim/tls.h"
 
@@ -109,6 +112,7 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	    {"max-age", required_argument, NULL, '3'},
 	    {"nxdomain-confirm", required_argument, NULL, '4'},
 	    {"no-delivery-log", no_argument, NULL, '5'},
+	    {"now", no_argument, NULL, '6'},
 	    {"resume", no_argument, NULL, 'U'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -178,6 +182,9 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 		case '5':
 			o.no_delivery_log = 1;
 			break;
+		case '6':
+			o.now = 1;
+			break;
 		case '4':
 			o.nxdomain_confirm_s =
 			    (int64_t)parse_duration("--nxdomain-confirm", optarg, &bad);
@@ -201,6 +208,45 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	}
 	*op = o;
 	return 0;
+}
+
+/*
+ * send_may_start - what kirim send checks before it sends: a campaign scheduled for later
+ * is refused unless --now (which says what it overrides), and a draft passes the start
+ * checks that campaign schedule runs; 0 or an exit code
+ */
+static int
+send_may_start(struct cli *c, struct store *s, const struct sender_opts *o)
+{
+	struct store_lifecycle_info li;
+	if (store_lifecycle_get(s, o->campaign, &li) < 0)
+		return 0; /* the sender says what is wrong with it */
+	int64_t now = (int64_t)time(NULL);
+	if (strcmp(li.state, "scheduled") == 0 && li.scheduled_at > now) {
+		char when[40];
+		cli_time(when, li.scheduled_at);
+		if (!o->now)
+			return cli_error("send", EX_DATAERR,
+			                 "campaign '%s' is scheduled for %s: 'kirim run' starts it "
+			                 "then. To send it now instead, add --now (its send window, "
+			                 "if any, still applies)",
+			                 o->campaign, when);
+		if (!c->quiet && !c->json)
+			fprintf(stderr,
+			        "kirim send: sending '%s' now, ahead of its schedule (%s)\n",
+			        o->campaign, when);
+		return 0;
+	}
+	if (strcmp(li.state, "draft") != 0)
+		return 0;
+	/* A draft gets the checks a schedule would run: sender identity, someone to mail,
+	 * a template that renders for every recipient. */
+	struct precheck p;
+	json_t *warnings = json_array();
+	int rc = cli_precheck(c, s, o->campaign, false, &p, warnings);
+	precheck_free(&p);
+	json_decref(warnings);
+	return rc;
 }
 
 /* send_reasons_print - the top reasons a run did not deliver, under its counts */
@@ -329,6 +375,11 @@ cmd_send(struct cli *c, int argc, char **argv)
 		return rc;
 	struct store *s;
 	if ((rc = cli_open(c, "send", false, &s))) {
+		config_free(&cfg);
+		return rc;
+	}
+	if ((rc = send_may_start(c, s, &o))) {
+		store_close(s);
 		config_free(&cfg);
 		return rc;
 	}

@@ -337,4 +337,31 @@ eq "cancel: a cancelled campaign is not sent" "$RC" 78
 stop "$LAST_PID"
 "$KIRIM" domain unset global >/dev/null
 
+# 9. Send respects the schedule and the start checks (#18 item 6): a campaign scheduled for
+#    later is refused unless --now, which says what it overrides; a draft is checked as
+#    schedule checks it (a template that does not render for a recipient stops it).
+gen_list later.csv 3 later
+"$KIRIM" import later.csv --list later -q >/dev/null
+new_campaign later later
+"$KIRIM" campaign schedule later --at "2099-01-01 09:00" --tz UTC >/dev/null
+sp=$(free_port)
+start_sink "$sp"
+run "$KIRIM" send later --relay "smtp://127.0.0.1:$sp" --tls none --json
+eq "scheduled for later: refused" "$RC" 65
+contains "scheduled for later: says when and how" "$ERR" "is scheduled for 2099-01-01 09:00:00: 'kirim run' starts it then"
+eq "scheduled for later: nothing sent" "$(state_counts later)" ""
+run "$KIRIM" send later --relay "smtp://127.0.0.1:$sp" --tls none --now
+eq "--now sends it" "$RC $(state_counts later)" "0 delivered=3"
+contains "--now says what it overrides" "$ERR" "ahead of its schedule (2099-01-01 09:00:00)"
+printf 'email,name\nok@x.test,A\n' >draft.csv
+"$KIRIM" import draft.csv --list draft -q >/dev/null
+printf 'Subject: Hi\n\n--- text\nHi {{#items}}{{.}}{{/items}} {{unsubscribe_url}}\n' >ok.tpl
+"$KIRIM" template add okt ok.tpl >/dev/null
+"$KIRIM" campaign create emptydraft --list draft --template okt --from "Bench <news@example.com>" >/dev/null
+"$KIRIM" suppress add ok@x.test >/dev/null
+run "$KIRIM" send emptydraft --relay "smtp://127.0.0.1:$sp" --tls none
+eq "a draft with no one to mail: refused as schedule refuses it" "$RC" 65
+contains "a draft with no one to mail: why" "$ERR" "has no one to mail"
+stop "$LAST_PID"
+
 finish
