@@ -1,17 +1,23 @@
 /*
  * bounce - the one classifier that says why a recipient bounced.
  *
- * Input is one SMTP fact: a reply code (0 when unknown), an enhanced status
- * code ("5.1.1", or "" when absent) and the reply text. The same function
- * classifies a live SMTP reply and the Status:/Diagnostic-Code: of a DSN.
+ * Input is one SMTP fact: the stage when known, a reply code (0 when
+ * unknown), an enhanced status code ("5.1.1", or "" when absent) and the
+ * reply text. The same function classifies a live SMTP reply (through the
+ * disposition module) and the Status:/Diagnostic-Code: of a DSN (dsn.c).
  * Output is a reason from a fixed list close to Sisimai's, a class (hard,
- * soft, none; Sisimai's softbounce notion: only userunknown, hostunknown,
- * hasmoved and a 5xx notaccept are hard) and a scope hint (the recipient,
- * the message, or the whole destination).
+ * soft, none: userunknown, hostunknown, hasmoved and a 5xx notaccept are
+ * hard, plus Gmail's "account ... is disabled" at 5xx, a deliberate
+ * difference) and a scope hint (the recipient, the message, or the whole
+ * destination).
  *
- * The rules are data: one static table in bounce.c, read in order (specific
- * enhanced status codes, then reply-text patterns of well-known MTAs and
- * providers, then generic codes). Pure code: no I/O, no globals, no logging.
+ * The order is fixed (docs/bounces.md): (1) the SMTP stage and reply code,
+ * (2) the enhanced status code by its IANA-registry meaning, with the known
+ * provider exceptions, (3) phrase classes, one table in bounce.c matched
+ * case- and space-insensitively, (4) a default. Invariants: a 4xx/5xx reply
+ * or a 4.x.x/5.x.x code is never "delivered"; a reply to the greeting or to
+ * EHLO/HELO is never about the recipient. Pure code: no I/O, no globals, no
+ * logging.
  */
 #ifndef KIRIM_BOUNCE_H
 #define KIRIM_BOUNCE_H
@@ -82,16 +88,22 @@ struct bounce_verdict {
 struct bounce_verdict bounce_classify(int code, const char *ecode, const char *text,
                                       size_t text_len);
 /*
- * bounce_classify_stage - the same, for a caller that knows the stage. A
- * "user unknown" text is a hard userunknown only when the status code says
- * x.1.x, the reply came at RCPT, or the text names the recipient outright
- * ("invalid recipient"); after DATA, or when nothing says where, it is
- * "filtered" (soft). After MAIL FROM an unknown address is our sender's:
- * "rejected".
+ * bounce_classify_stage - the same, for a caller that knows the stage
+ * (UNKNOWN: read it from the text). A text that says the mailbox does not
+ * exist ("User unknown", "No such user") is a hard userunknown; after DATA
+ * without an x.1.x code it is "filtered" (the recipient had been accepted),
+ * and the ambiguous texts ("invalid address") or a bare 550/551/553 need the
+ * evidence of an x.1.x code or a reply to RCPT TO. After MAIL FROM an
+ * unknown address is our sender's: "rejected". At the greeting or EHLO the
+ * reason is one about our host, "blocked" when the text says no more.
  */
 struct bounce_verdict bounce_classify_stage(enum bounce_stage stage, int code, const char *ecode,
                                             const char *text, size_t text_len);
-/* bounce_stage_of - the SMTP stage a text names ("after RCPT TO:", "end of DATA"...), or UNKNOWN */
+/*
+ * bounce_stage_of - the SMTP stage a text names, or UNKNOWN: "in reply to X
+ * command", else the last command named before the first 4xx/5xx reply (a
+ * RCPT TO answered 2xx before it means DATA), else the first named.
+ */
 enum bounce_stage bounce_stage_of(const char *text, size_t text_len);
 /* bounce_verdict_of - the class and scope that go with a reason already decided */
 struct bounce_verdict bounce_verdict_of(enum bounce_reason reason, int code, const char *ecode);

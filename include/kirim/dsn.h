@@ -11,7 +11,14 @@
  * returned original.
  *
  * A small lenient MIME walker lives here (header unfolding, nested
- * multiparts up to DSN_DEPTH_MAX, quoted-printable and base64). Amazon SES
+ * multiparts up to DSN_DEPTH_MAX, quoted-printable and base64); text parts
+ * in another charset (ISO-2022-JP, Shift_JIS, Latin-1...) are read as UTF-8
+ * through iconv(3), and ISO-2022 bytes it cannot convert are blanked, never
+ * taken for words or addresses. A recipient is an address that parses as
+ * one (a text's addresses need a dotted domain), taken from where a report
+ * names recipients: report fields, X-Failed-Recipients, the notice's text
+ * (not quoted Received:/Authentication-Results: fields). A recipient the
+ * server reports as failed is never "delivered". Amazon SES
  * notifications (JSON, bare or in an SNS envelope's Message) are read as
  * JSON by jansson, from a line of the readable text that opens with '{' (at
  * most DSN_SES_TRIES such lines are tried); no jansson type crosses this

@@ -15,6 +15,8 @@
  * Every buffer that input can grow is capped (see the enums below).
  */
 #include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,19 +370,121 @@ ew_decode(const char *v)
 	return b.data;
 }
 
+/* ---- character sets ---- */
+
+/*
+ * Convert s (n bytes) from charset cs to UTF-8 into out with iconv(3); a
+ * byte that cannot be converted becomes a blank. Returns 0, or -1 when iconv
+ * does not know cs (out is then untouched).
+ */
+static int
+charset_to_utf8(const char *cs, const char *s, size_t n, struct buf *out)
+{
+	iconv_t cd = iconv_open("UTF-8", cs);
+	if (cd == (iconv_t)-1)
+		return -1;
+	char tmp[4096];
+	char *in = (char *)s; /* iconv's prototype; the input is not written */
+	size_t left = n;
+	while (left > 0) {
+		char *o = tmp;
+		size_t room = sizeof(tmp);
+		size_t rc = iconv(cd, &in, &left, &o, &room);
+		buf_add(out, tmp, (size_t)(o - tmp));
+		if (rc == (size_t)-1 && errno != E2BIG) {
+			/* EILSEQ or EINVAL: skip the byte, start afresh (back to ASCII). */
+			buf_addc(out, ' ');
+			in++;
+			left--;
+			iconv(cd, NULL, NULL, NULL, NULL);
+		}
+	}
+	char *o = tmp;
+	size_t room = sizeof(tmp);
+	iconv(cd, NULL, NULL, &o, &room);
+	buf_add(out, tmp, (size_t)(o - tmp));
+	iconv_close(cd);
+	return 0;
+}
+
+/*
+ * Blank every byte of s that an ISO-2022 escape has shifted into a
+ * two-byte set (ESC $ @, ESC $ B, ESC $ ( D ... until ESC ( B or ESC ( J):
+ * those bytes are printable ASCII ("08@h" is one kanji and a half) and must
+ * not be read as words or addresses when they could not be converted.
+ */
+static void
+blank_iso2022(char *s, size_t n)
+{
+	int shifted = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == 0x1b && i + 2 < n) {
+			if (s[i + 1] == '$')
+				shifted = 1;
+			else if (s[i + 1] == '(')
+				shifted = 0;
+			s[i] = ' ';
+			continue;
+		}
+		if (shifted && s[i] != '\n')
+			s[i] = ' ';
+	}
+}
+
 /* ---- the MIME walk ---- */
 
 static void walk(struct ctx *c, const struct hdrs *h, const char *body, size_t n, int depth);
 
+/* Does s (n bytes) hold a byte above 0x7f? */
+static int
+has_8bit(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] & 0x80)
+			return 1;
+	return 0;
+}
+
+/*
+ * Append readable text s (n bytes) in charset cs (NULL: not declared). It
+ * is kept as UTF-8: a declared charset other than UTF-8 or ASCII is
+ * converted (Shift_JIS, ISO-2022-JP, Latin-1...), and so is undeclared text
+ * that holds ISO-2022-JP escapes; what is left of those is blanked.
+ */
 static void
-add_text(struct ctx *c, const char *s, size_t n)
+add_text_cs(struct ctx *c, const char *s, size_t n, const char *cs)
 {
 	if (c->text.len >= TEXT_MAX)
 		return;
+	struct buf u = BUF_INIT;
+	int esc = 0;
+	for (const char *p = memchr(s, 0x1b, n); p && !esc;
+	     p = memchr(p + 1, 0x1b, n - (size_t)(p + 1 - s)))
+		esc = p + 1 < s + n && p[1] == '$';
+	int plain = !cs || !*cs || strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0 ||
+	            strcasecmp(cs, "us-ascii") == 0 || strcasecmp(cs, "ascii") == 0;
+	if (!plain && charset_to_utf8(cs, s, n, &u) == 0) {
+		s = u.data ? u.data : "";
+		n = u.len;
+	} else if (esc && !has_8bit(s, n) && charset_to_utf8("ISO-2022-JP", s, n, &u) == 0) {
+		/* ISO-2022-JP is 7-bit: text with 8-bit bytes is something else, only blanked. */
+		s = u.data ? u.data : "";
+		n = u.len;
+	}
 	if (n > TEXT_MAX - c->text.len)
 		n = TEXT_MAX - c->text.len;
+	size_t start = c->text.len;
 	buf_add(&c->text, s, n);
 	buf_addc(&c->text, '\n');
+	if (memchr(c->text.data + start, 0x1b, n))
+		blank_iso2022(c->text.data + start, n);
+	buf_free(&u);
+}
+
+static void
+add_text(struct ctx *c, const char *s, size_t n)
+{
+	add_text_cs(c, s, n, NULL);
 }
 
 /* Walk a multipart body: the parts between "--boundary" lines. */
@@ -485,8 +589,11 @@ walk(struct ctx *c, const struct hdrs *h, const char *body, size_t n, int depth)
 		}
 	} else if (type[0] == '\0' || ci_prefix(type, strlen(type), "text/")) {
 		/* Readable text; HTML is kept too, its tags do not hide the words we look for. */
-		if (strcmp(type, "text/html") != 0 || c->text.len == 0)
-			add_text(c, d, dec.len);
+		if (strcmp(type, "text/html") != 0 || c->text.len == 0) {
+			char *cs = ct_param(ctv, "charset");
+			add_text_cs(c, d, dec.len, cs);
+			free(cs);
+		}
 	}
 	buf_free(&dec);
 }
@@ -503,6 +610,74 @@ static int
 is_domain_char(unsigned char c)
 {
 	return c < 0x80 && (isalnum(c) || c == '.' || c == '-' || c == '_');
+}
+
+/*
+ * Is a (local@domain) an address in shape: a non-empty local part, a domain
+ * of labels of 1 to 63 letters, digits, '-' or '_' that neither open nor
+ * close with '-'? strict (an address read from free text, not from a
+ * report's recipient field): also two labels or more, the last one of
+ * letters (or an A-label), so that "08@h" out of raw ISO-2022-JP bytes or a
+ * host name glued to a word is not taken for one. A DSN's own
+ * Final-Recipient may name a local host ("user@mailhub0").
+ */
+static int
+addr_shape_ok(const char *a, int strict)
+{
+	const char *at = strrchr(a, '@');
+	if (!at || at == a)
+		return 0;
+	const char *lab = at + 1;
+	size_t labels = 0;
+	for (const char *p = lab;; p++) {
+		if (*p == '.' || *p == '\0') {
+			size_t l = (size_t)(p - lab);
+			if (l == 0 || l > 63 || lab[0] == '-' || lab[l - 1] == '-')
+				return 0;
+			labels++;
+			if (!*p)
+				break;
+			lab = p + 1;
+		} else if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+			return 0;
+		}
+	}
+	if (!strict)
+		return 1;
+	size_t l = strlen(lab);
+	if (labels < 2 || l < 2)
+		return 0;
+	if (strncmp(lab, "xn--", 4) == 0)
+		return 1;
+	for (size_t k = 0; k < l; k++)
+		if (!isalpha((unsigned char)lab[k]))
+			return 0;
+	return 1;
+}
+
+/*
+ * The length of a "key=" that opens the local part s (k bytes) when it is an
+ * Authentication-Results method property (RFC 8601: "smtp.mailfrom=",
+ * "header.from=") or a Received-SPF key (RFC 7208 section 9.1:
+ * "envelope-from="), else 0: the address is what follows the '='.
+ */
+static size_t
+auth_key_len(const char *s, size_t k)
+{
+	static const char *const ptypes[] = {"smtp.", "header.", "body.", "policy.", NULL};
+	static const char *const keys[] = {
+	    "envelope-from=", "envelope_from=", "identity=", "receiver=", "mailfrom=", NULL};
+	const char *eq = memchr(s, '=', k);
+	if (!eq)
+		return 0;
+	size_t e = (size_t)(eq - s) + 1;
+	for (int i = 0; ptypes[i]; i++)
+		if (ci_prefix(s, e, ptypes[i]))
+			return e;
+	for (int i = 0; keys[i]; i++)
+		if (e == strlen(keys[i]) && ci_prefix(s, e, keys[i]))
+			return e;
+	return 0;
 }
 
 /*
@@ -534,12 +709,17 @@ addr_next(const char *s, size_t n, size_t *pos, size_t *at)
 			if (q > 0 && s[q - 1] == '"')
 				a = q - 1;
 		}
+		a += auth_key_len(s + a, i - a);
 		if (a == i || b == i + 1 || b - a > ADDR_MAX)
 			continue;
 		/* "=?utf-8?" or "mailto:" style prefixes are not part of it. */
 		char *r = xstrndup(s + a, b - a);
 		for (char *p = strchr(r, '@'); *p; p++)
 			*p = (char)tolower((unsigned char)*p);
+		if (!addr_shape_ok(r, 0)) {
+			free(r);
+			continue;
+		}
 		*at = a;
 		*pos = b;
 		return r;
@@ -611,12 +791,17 @@ set_str(char **dst, char *v)
 	*dst = v;
 }
 
-/* The first enhanced status code "d.d.d" in s, into out[16]; 0 if none. */
+/*
+ * The first enhanced status code "d.d.d" in s, into out[16]; 0 if none.
+ * With fail, only a failure (4.x.x, 5.x.x): a transcript's "250 2.1.5 Ok"
+ * before the failing reply says nothing about the failure.
+ */
 static int
-find_ecode(const char *s, char out[16])
+find_ecode(const char *s, char out[16], int fail)
 {
 	for (const char *p = s; *p; p++) {
-		if ((p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
+		if ((p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.' ||
+		    (fail && p[0] == '2'))
 			continue;
 		if (p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '.'))
 			continue;
@@ -640,13 +825,13 @@ find_ecode(const char *s, char out[16])
 	return 0;
 }
 
-/* The first SMTP reply code in s: three digits [245]xx standing alone. */
+/* The first SMTP reply code in s: three digits [245]xx standing alone; with fail, 4xx/5xx. */
 static int
-find_reply(const char *s)
+find_reply(const char *s, int fail)
 {
 	for (const char *p = s; *p; p++) {
 		if ((p[0] != '2' && p[0] != '4' && p[0] != '5') || !isdigit((unsigned char)p[1]) ||
-		    !isdigit((unsigned char)p[2]))
+		    !isdigit((unsigned char)p[2]) || (fail && p[0] == '2'))
 			continue;
 		if (p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '.' || p[-1] == '#' ||
 		              p[-1] == '-' || p[-1] == ':' || p[-1] == '/'))
@@ -708,6 +893,14 @@ ses_quoted_reply(const char *d)
 	return NULL;
 }
 
+/* Does a report's Action: say the mail went on (RFC 3464 delivered, relayed, expanded)? */
+static int
+action_delivered(const char *action)
+{
+	return strcasecmp(action, "delivered") == 0 || strcasecmp(action, "relayed") == 0 ||
+	       strcasecmp(action, "expanded") == 0;
+}
+
 /* Fill the verdict of r from its status and diagnostic; h is the readable text. */
 static void
 rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
@@ -735,21 +928,27 @@ rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
 			break;
 		}
 	}
+	/*
+	 * A report that says delivered is the only place a 2xx counts. A
+	 * failure's text is read for its failure: a transcript's "250 2.1.5 Ok"
+	 * to RCPT before "451 4.3.0" at DATA is not the answer, and a 2xx number
+	 * in a paragraph ("Size (in bytes): 222") is no proof of delivery.
+	 */
+	int said_delivered = action_delivered(r->action);
 	if (!r->reply_code) {
-		/*
-		 * A 2xx number in a text paragraph ("Size (in bytes): 222") is no
-		 * proof of delivery; only a report's own fields can say delivered.
-		 */
-		int rc = find_reply(r->diagnostic);
-		if (rc >= 400 || *r->action)
-			r->reply_code = rc;
+		int rc = find_reply(r->diagnostic, 1);
+		if (!rc && said_delivered)
+			rc = find_reply(r->diagnostic, 0);
+		r->reply_code = rc;
 	}
 	/*
 	 * The remote server's own code in the diagnostic beats the summary in
 	 * Status: (Sendmail writes 4.4.7 over a "450 4.7.1 ..." reply).
 	 */
-	if (find_ecode(r->diagnostic, ec) &&
-	    (!*r->status || r->status[0] == ec[0] || strcmp(r->status + 1, ".0.0") == 0))
+	if ((find_ecode(r->diagnostic, ec, 1) ||
+	     (said_delivered && find_ecode(r->diagnostic, ec, 0))) &&
+	    (!*r->status || r->status[0] == ec[0] || strcmp(r->status + 1, ".0.0") == 0 ||
+	     r->status[0] == '2'))
 		set_str(&r->status, xstrdup(ec));
 	/*
 	 * Amazon SES quotes the remote server's reply after its own summary:
@@ -765,7 +964,7 @@ rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
 		const char *end = strrchr(text, '\'');
 		tlen = end ? (size_t)(end - text) : strlen(text);
 		char *qt = xstrndup(text, tlen);
-		if (find_ecode(qt, ec) && (ec[0] == '4' || ec[0] == '5'))
+		if (find_ecode(qt, ec, 1))
 			set_str(&r->status, xstrdup(ec));
 		free(qt);
 		r->reply_code = rc;
@@ -792,9 +991,19 @@ rcpt_classify(struct dsn_recipient *r, const char *h, size_t hn)
 	if (strcasecmp(r->action, "delayed") == 0 &&
 	    (r->verdict.reason == BOUNCE_ONHOLD || r->verdict.reason == BOUNCE_UNDEFINED))
 		r->verdict = bounce_verdict_of(BOUNCE_EXPIRED, r->reply_code, st);
-	if (strcasecmp(r->action, "delivered") == 0 || strcasecmp(r->action, "relayed") == 0 ||
-	    strcasecmp(r->action, "expanded") == 0)
+	int failure = r->reply_code >= 400 || st[0] == '4' || st[0] == '5';
+	if (said_delivered && !failure)
 		r->verdict = bounce_verdict_of(BOUNCE_DELIVERED, r->reply_code, st);
+	/*
+	 * Nothing a server reports as failed comes out delivered: a report that
+	 * does not say delivered (a failed or delayed action, or a text bounce)
+	 * is read again without its codes, and is "onhold" if still nothing.
+	 */
+	if (r->verdict.reason == BOUNCE_DELIVERED && (!said_delivered || failure)) {
+		r->verdict = bounce_classify_stage(stage, 0, "", text, tlen);
+		if (r->verdict.reason == BOUNCE_DELIVERED)
+			r->verdict = bounce_verdict_of(BOUNCE_ONHOLD, 0, "");
+	}
 }
 
 /* "rfc822; user@example.org" -> the address, or NULL. */
@@ -858,7 +1067,7 @@ rcpt_field(struct dsn_recipient *r, unsigned char *hint, const char *line, size_
 			*p = (char)tolower((unsigned char)*p);
 	} else if (ci_prefix(line, nlen, "Status") && nlen == 6) {
 		char ec[16];
-		if (find_ecode(v, ec))
+		if (find_ecode(v, ec, 0))
 			set_str(&r->status, xstrdup(ec));
 	} else if (ci_prefix(line, nlen, "Remote-MTA") && nlen == 10) {
 		const char *semi = strchr(v, ';');
@@ -1022,9 +1231,13 @@ is_orig_marker(const char *line, size_t len)
 	if (ci_prefix(line + i, len - i, "Content-Type: message/rfc822") ||
 	    ci_prefix(line + i, len - i, "Content-Type: text/rfc822-headers"))
 		return 1;
-	/* A line of its own without dashes: IMail "Original message follows.", fml. */
+	/*
+	 * A line of its own without dashes: IMail "Original message follows.",
+	 * fml, OpenSMTPD's bounce.c "Below is a copy of the original message:".
+	 */
 	if (ci_prefix(line + i, len - i, "Original message follows") ||
-	    ci_prefix(line + i, len - i, "Original mail as follows"))
+	    ci_prefix(line + i, len - i, "Original mail as follows") ||
+	    ci_prefix(line + i, len - i, "Below is a copy of the original message"))
 		return 1;
 	size_t dashes = 0;
 	while (i + dashes < len && strchr("-=*_>", line[i + dashes]))
@@ -1058,7 +1271,8 @@ static int
 line_names_rcpt(const char *line, size_t at)
 {
 	size_t i = 0;
-	while (i < at && !isalnum((unsigned char)line[i]))
+	/* Bytes of UTF-8 (Japanese, accented text) are words too. */
+	while (i < at && !isalnum((unsigned char)line[i]) && (unsigned char)line[i] < 0x80)
 		i++;
 	if (i == at)
 		return 1; /* the address opens the line: Exim, qmail, Postfix, "* addr", ">>> addr"
@@ -1115,7 +1329,7 @@ words(const char *s, size_t n)
 {
 	size_t w = 0, run = 0;
 	for (size_t i = 0; s && i < n; i++) {
-		if (isalpha((unsigned char)s[i])) {
+		if (isalpha((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80) {
 			run++;
 		} else {
 			if (s[i] == '@' || s[i] == '.')
@@ -1273,6 +1487,31 @@ own_ok(const struct env *e, const char *a, const char *line, size_t len, size_t 
 	return 1;
 }
 
+/* Is this header field name (n bytes) a trace, authentication or threading field? */
+static int
+is_trace_field(const char *name, size_t n)
+{
+	static const char *const names[] = {"Received",
+	                                    "Received-SPF",
+	                                    "Authentication-Results",
+	                                    "DKIM-Signature",
+	                                    "DomainKey-Signature",
+	                                    "Return-Path",
+	                                    "Message-ID",
+	                                    "References",
+	                                    "In-Reply-To",
+	                                    "Reply-To",
+	                                    "From",
+	                                    "Sender",
+	                                    "X-Received",
+	                                    NULL};
+	for (int i = 0; names[i]; i++)
+		if (n == strlen(names[i]) && strncasecmp(name, names[i], n) == 0)
+			return 1;
+	return ci_prefix(name, n, "ARC-") || ci_prefix(name, n, "List-") ||
+	       ci_prefix(name, n, "X-Google-") || ci_prefix(name, n, "X-MS-");
+}
+
 /*
  * Find failed recipients in the readable text h (n bytes): addresses that
  * open a line or follow a recipient phrase; X-Failed-Recipients (Exim)
@@ -1283,12 +1522,27 @@ read_text_bounce(const char *h, size_t n, const struct env *e, int own, struct r
 {
 	const char *xfr = NULL;
 	size_t off = 0;
+	int trace = 0;
 	while (off < n) {
 		const char *line = h + off;
 		const char *nl = memchr(line, '\n', n - off);
 		size_t len = nl ? (size_t)(nl - line) : n - off;
 		size_t pos = 0, at;
-		char *a = addr_next(line, len, &pos, &at);
+		/*
+		 * Quoted trace and authentication fields (Received:,
+		 * Authentication-Results: "smtp.mailfrom=x"...) and their folded
+		 * lines are no place where a report names its recipients.
+		 */
+		size_t hn = header_name_len(line, len);
+		if (hn)
+			trace = is_trace_field(line, hn);
+		else if (!(len && (line[0] == ' ' || line[0] == '\t')))
+			trace = 0;
+		char *a = NULL;
+		while (!trace && (a = addr_next(line, len, &pos, &at)) && !addr_shape_ok(a, 1)) {
+			free(a);
+			a = NULL;
+		}
 		if (a) {
 			long mf = ci_find(line, len, "mail from");
 			int is_sender = mf >= 0 && (size_t)mf < at;
@@ -1299,7 +1553,7 @@ read_text_bounce(const char *h, size_t n, const struct env *e, int own, struct r
 				if (lt && memchr(lt, '@', len - (size_t)(lt - line))) {
 					size_t p2 = (size_t)(lt - line), at2;
 					char *b = addr_next(line, len, &p2, &at2);
-					if (b && !skipped(e, b)) {
+					if (b && !skipped(e, b) && addr_shape_ok(b, 1)) {
 						free(a);
 						a = b;
 					} else {
@@ -1361,7 +1615,7 @@ read_fml(const char *h, size_t n, const struct env *e, struct rlist *l)
 			continue;
 		size_t pos = (size_t)(lt - line), at;
 		char *a = addr_next(line, len, &pos, &at);
-		if (!a || skipped(e, a)) {
+		if (!a || skipped(e, a) || !addr_shape_ok(a, 1)) {
 			free(a);
 			continue;
 		}
@@ -1394,7 +1648,7 @@ text_has_transcript(const char *t, size_t n)
 	if (!rcpt)
 		return 0;
 	char *s = xstrndup(t, n);
-	int code = find_reply(s);
+	int code = find_reply(s, 1);
 	free(s);
 	return code >= 400;
 }
@@ -1858,7 +2112,7 @@ static int
 text_has_code(const char *t, size_t n)
 {
 	char *s = xstrndup(t, n), ec[16];
-	int has = find_reply(s) != 0 || find_ecode(s, ec);
+	int has = find_reply(s, 0) != 0 || find_ecode(s, ec, 0);
 	free(s);
 	return has;
 }
@@ -2018,7 +2272,7 @@ dsn_parse(const char *msg, size_t len, struct dsn_report *out)
 			oto = qto = quoted_header(c.text.data + hl, c.text.len - hl, "To:");
 		pos = 0;
 		if (l.n == 0 && oto && (a = addr_next(oto, strlen(oto), &pos, &at))) {
-			if (!skipped(&e, a))
+			if (!skipped(&e, a) && addr_shape_ok(a, 1))
 				rcpt_add(&l, a);
 			else
 				free(a);
@@ -2056,8 +2310,8 @@ dsn_parse(const char *msg, size_t len, struct dsn_report *out)
 			if (!have_whole) {
 				/* With the first reply and enhanced code the text quotes. */
 				char *t = xstrndup(c.text.data, hl), wc[16] = "";
-				find_ecode(t, wc);
-				whole = bounce_classify(find_reply(t), wc, t, hl);
+				find_ecode(t, wc, 1);
+				whole = bounce_classify(find_reply(t, 1), wc, t, hl);
 				free(t);
 				have_whole = 1;
 			}

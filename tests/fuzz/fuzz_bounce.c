@@ -3,8 +3,11 @@
  *
  * The first two bytes choose the stage and the reply code, the next bytes up
  * to a NUL the enhanced status code, the rest is the text. The verdict must
- * be in range, its names non-empty, and classifying twice gives the same.
+ * be in range, its names non-empty, and classifying twice gives the same. A
+ * 4xx/5xx reply or a 4.x.x/5.x.x code is never a delivery, and a refusal at
+ * the greeting or EHLO never a missing mailbox.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		if (!(cond))                                                                       \
 			abort();                                                                   \
 	} while (0)
+
+/* Is e's leading "d.d.d" (digits and dots, as the classifier reads it) a 4.x.x or 5.x.x? */
+static int
+failure_code(const char *e)
+{
+	size_t n = 0, dots = 0;
+	while (n < 15 && (isdigit((unsigned char)e[n]) || e[n] == '.'))
+		dots += e[n++] == '.';
+	return n > 0 && dots == 2 && (e[0] == '4' || e[0] == '5') && e[1] == '.' && e[n - 1] != '.';
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -42,6 +55,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK((unsigned)a.reason < BOUNCE_REASON_COUNT);
 	CHECK(*bounce_reason_name(a.reason) && *bounce_class_name(a.cls));
 	CHECK(*bounce_scope_name(a.scope));
+	if ((code >= 400 && code < 600) || failure_code(ecode))
+		CHECK(a.reason != BOUNCE_DELIVERED);
+	if (stage == BOUNCE_STAGE_CONNECT || stage == BOUNCE_STAGE_HELO)
+		CHECK(a.reason != BOUNCE_USERUNKNOWN && a.reason != BOUNCE_FILTERED &&
+		      a.reason != BOUNCE_MAILBOXFULL && a.reason != BOUNCE_SUSPEND);
 	(void)bounce_classify(code, ecode, (const char *)p, n);
 	(void)bounce_stage_of((const char *)p, n);
 	return 0;

@@ -3,7 +3,9 @@
  *
  * Any bytes give a report that holds together: strings never NULL, kinds in
  * range, recipients only for bounces, complaints and auto-replies, and every
- * recipient an address with an '@'; the TSV rendering never fails. The same
+ * recipient an address with an '@' and a non-empty local part and domain;
+ * nothing a report does not say delivered (Action: delivered, relayed,
+ * expanded) comes out delivered; the TSV rendering never fails. The same
  * input parsed twice gives the same TSV. And whatever text (valid UTF-8) an
  * Amazon SES bounce's diagnostic holds, written as JSON writes it, the bounce
  * keeps both its recipients, bare or inside an SNS envelope.
@@ -11,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -38,8 +41,14 @@ run(const uint8_t *data, size_t size, struct buf *tsv)
 	for (size_t i = 0; i < r.nrcpt; i++) {
 		const struct dsn_recipient *p = &r.rcpt[i];
 		CHECK(p->address && strchr(p->address, '@'));
+		CHECK(p->address[0] != '@' && strrchr(p->address, '@')[1] != '\0');
 		CHECK(p->action && p->status && p->remote_mta && p->diag_type && p->diagnostic);
 		CHECK((unsigned)p->verdict.reason < BOUNCE_REASON_COUNT);
+		int said_delivered = strcasecmp(p->action, "delivered") == 0 ||
+		                     strcasecmp(p->action, "relayed") == 0 ||
+		                     strcasecmp(p->action, "expanded") == 0;
+		if (r.kind == DSN_BOUNCE && !said_delivered)
+			CHECK(p->verdict.reason != BOUNCE_DELIVERED);
 	}
 	for (size_t i = 0; i < r.nenvelope; i++)
 		CHECK(r.envelope[i] && strchr(r.envelope[i], '@'));

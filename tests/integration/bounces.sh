@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bounces.sh - returned mail: the classifier against ~500 real bounces with Sisimai's verdicts
-# (agreement printed, floors asserted), then the whole loop with real parts: kirim sends
+# (agreement printed for the whole corpus and per fold of sources, floors asserted, and every
+# bounce has a failed recipient), then the whole loop with real parts: kirim sends
 # through a private Postfix to an aiosmtpd server that rejects some recipients, Postfix
 # writes real DSNs to the VERP address, delivers them to `kirim bounces listen`, and the
 # addresses end up suppressed. Also swaks against the listener (relaying refused, mailto
@@ -8,63 +9,52 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/postfix_lib.sh"
 
+# The corpus is not in the repository: ../shared/corpora/bounces beside it, or $KIRIM_BOUNCE_CORPUS.
+# Without that folder part 1 is skipped, the rest runs, and the test ends skipped (exit 77).
 corpus=${KIRIM_BOUNCE_CORPUS:-$KIRIM_SRC/../shared/corpora/bounces}
-[ -f "$corpus/expected.tsv" ] || { bad "bounce corpus" "$corpus/expected.tsv missing"; finish; }
+corpus_missing=0
+[ -e "$corpus" ] || corpus_missing=1
 
 # 1. Accuracy against Sisimai's verdicts.
+if [ "$corpus_missing" = 1 ]; then
+	echo "bounce corpus: folder $corpus not found, part 1 skipped"
+elif [ ! -f "$corpus/expected.tsv" ]; then
+	bad "bounce corpus" "$corpus/expected.tsv missing"
+else
 "$KIRIM" bounces classify "$corpus"/eml/*.eml >classified.tsv
 eq "classify exit" "$?" 0
-$PY3 - "$corpus/expected.tsv" classified.tsv >accuracy.txt <<'PYEND'
-import csv, os, sys
-exp = list(csv.DictReader(open(sys.argv[1]), delimiter='\t', quoting=csv.QUOTE_NONE))  # a quoted local part is data
-got = {}
-for line in open(sys.argv[2]):
-    f = line.rstrip('\n').split('\t')
-    got.setdefault(os.path.basename(f[0]), []).append(f)
-placeholder = 'undisclosed-recipient-in-headers@libsisimai.org.invalid'
-cls = {'1': 'soft', '0': 'hard', '-1': 'none'}
-found = cls_ok = reason_ok = 0
-files, files_found = set(), set()
-exp = [e for e in exp if e['reason'] != 'unparsed']  # Sisimai could not read these
-missed = set()
-for e in exp:
-    files.add(e['file'])
-    rows = got.get(e['file'], [])
-    if e['recipient'] == placeholder:
-        # Sisimai's stand-in when a complaint names nobody: kirim reports the complaint
-        # with no recipient; both say "feedback, none".
-        match = [r for r in rows if r[2] == 'feedback']
-        if match:
-            found += 1
-            cls_ok += 1
-            reason_ok += 1
-        else:
-            missed.add(e['file'])
-        continue
-    match = [r for r in rows if r[1].lower() == e['recipient'].lower()]
-    if not match:
-        missed.add(e['file'])
-        continue
-    found += 1
-    r = match[0]
-    cls_ok += r[3] == cls.get(e['softbounce'], '?')
-    reason_ok += r[2] == e['reason']
-files_found = files - missed
-not_files = sorted(f for f in got if f.startswith('not-'))
-not_as_bounce = sum(1 for f in not_files if any(r[1] != '-' for r in got[f]))
-print(len(files), len(files_found), len(exp), found, cls_ok, reason_ok, len(not_files), not_as_bounce)
-PYEND
-read -r nfiles nfound nrcpt found cls_ok reason_ok nnot not_bounce <accuracy.txt
+# The counting, the folds (by file-name source) and the property live in tools/bounce-folds.
+$PY3 "$KIRIM_SRC/tools/bounce-folds" --corpus "$corpus" --classified classified.tsv --machine >accuracy.txt
+eq "bounce-folds exit" "$?" 0
+read -r _ nfiles nfound nrcpt found cls_ok reason_ok nnot not_bounce nprop < <(grep '^TOTAL ' accuracy.txt)
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }'; }
 echo "bounce corpus: recipient found for $nfound/$nfiles messages Sisimai parses ($(pct "$nfound" "$nfiles")%), $found/$nrcpt recipients;" \
 	"class agrees $cls_ok/$found ($(pct "$cls_ok" "$found")%), reason $reason_ok/$found ($(pct "$reason_ok" "$found")%);" \
 	"not- files read as bounces: $not_bounce/$nnot"
-# Floors at the issue's targets or just under today's figures (99.6%, 97.1%, 91.0%, 0 not-
-# files): the 2 messages still missed are deliberate (docs/bounce-disagreements.md: D6, D8).
+# Per fold (docs/bounces.md: folds by source; dev folds were read while writing rules, the
+# held-out ones only counted). Deliberate differences count as disagreements.
+hf=0 hfound=0 hcls=0 hreason=0
+while read -r _ k role f_files f_found f_rcpt f_got f_cls f_reason f_prop; do
+	echo "bounce corpus: fold $k ($role): $f_found/$f_files messages, class $f_cls/$f_got ($(pct "$f_cls" "$f_got")%), reason $f_reason/$f_got ($(pct "$f_reason" "$f_got")%)"
+	if [ "$role" = heldout ]; then
+		hfound=$((hfound + f_got)) hcls=$((hcls + f_cls)) hreason=$((hreason + f_reason)) hf=$((hf + 1))
+	fi
+done < <(grep '^FOLD ' accuracy.txt)
+echo "bounce corpus: held-out folds ($hf): class $hcls/$hfound ($(pct "$hcls" "$hfound")%), reason $hreason/$hfound ($(pct "$hreason" "$hfound")%); issue #19 target 95% and 85%"
+# Floors just under today's figures (whole corpus 99.6% found, 90.8% class, 84.7% reason;
+# held-out folds 90.7%, 82.4%; 81.5% when the rules were frozen, docs/bounces.md). Below the issue's targets (held-out 95%, 85%) and the old
+# whole-corpus floors (97%, 90.5%), which rules fitted to every file reached: see
+# docs/bounce-disagreements.md. The 2 messages still missed are deliberate (D6, D8).
 awk -v f="$nfound" -v n="$nfiles" 'BEGIN { exit !(f >= n - 2) }' && ok "recipients found for all but the 2 documented" || bad "recipients found" "$nfound/$nfiles"
-awk -v a="$cls_ok" -v n="$found" 'BEGIN { exit !(a >= 0.97 * n) }' && ok "class agrees >= 97%" || bad "class agreement" "$cls_ok/$found"
-awk -v a="$reason_ok" -v n="$found" 'BEGIN { exit !(a >= 0.905 * n) }' && ok "reason agrees >= 90.5%" || bad "reason agreement" "$reason_ok/$found"
+awk -v a="$cls_ok" -v n="$found" 'BEGIN { exit !(a >= 0.90 * n) }' && ok "class agrees >= 90%" || bad "class agreement" "$cls_ok/$found"
+awk -v a="$reason_ok" -v n="$found" 'BEGIN { exit !(a >= 0.835 * n) }' && ok "reason agrees >= 83.5%" || bad "reason agreement" "$reason_ok/$found"
+awk -v a="$hcls" -v n="$hfound" 'BEGIN { exit !(n > 0 && a >= 0.90 * n) }' && ok "held-out class agrees >= 90%" || bad "held-out class agreement" "$hcls/$hfound"
+awk -v a="$hreason" -v n="$hfound" 'BEGIN { exit !(n > 0 && a >= 0.81 * n) }' && ok "held-out reason agrees >= 81%" || bad "held-out reason agreement" "$hreason/$hfound"
 [ "$not_bounce" -eq 0 ] && ok "not- files are not bounces" || bad "not- files" "$not_bounce read as bounces"
+# Nothing the server reports as failed comes out delivered or not-a-bounce: every message
+# Sisimai reads as a bounce gives at least one hard or soft recipient (D6 exempt).
+[ "$nprop" -eq 0 ] && ok "every bounce has a failed recipient" || bad "failed recipients" "$(grep '^PROPERTY ' accuracy.txt)"
+fi
 
 # 2. The loop with real parts.
 printf '[sender]\nehlo = mta.kirim.test\n[bounce]\ndomain = bounce.test\n' >kirim.conf
@@ -150,7 +140,7 @@ run "$KIRIM" bounces ingest - --json <vacation.eml
 eq "auto-reply: counted, not a bounce" "$(json 'j["autoreplies"], j["recorded"]')" "1 0"
 mkdir -p md/new md/cur md/tmp
 cp vacation.eml md/new/1.eml
-cp "$corpus/eml/lhost-postfix-02.eml" md/new/2.eml
+cp "$KIRIM_TESTDATA/dsn/postfix-rfc3464.eml" md/new/2.eml # a bounce of someone else's mail
 head -c 300 /dev/urandom | tr -d '\n' >md/new/3.eml
 run "$KIRIM" bounces ingest md --json
 eq "maildir: new/ emptied" "$(ls md/new | wc -l)" 0
@@ -162,4 +152,9 @@ stop_postfix
 kill -TERM "$listener"
 wait "$listener"
 eq "listener: SIGTERM stops it cleanly" "$?" 0
+if [ "$corpus_missing" = 1 ] && [ "$FAILS" -eq 0 ]; then
+	echo "$CHECKS checks, 0 failed"
+	echo "SKIP bounce corpus: folder $corpus not found (set KIRIM_BOUNCE_CORPUS to it); the other $CHECKS checks passed"
+	exit 77 # meson: skipped
+fi
 finish

@@ -162,6 +162,27 @@ static const struct {
      "Unknown user: k@example.com\n\n\nOriginal message follows.\n\n"
      "Reply-To: other@example.org\nTo: k@example.com\n\nhi\n",
      DSN_BOUNCE, "k@example.com", "userunknown", ""},
+    /* Issue #19: a refusal of EHLO, said in the text, is a block of our host. */
+    {"Postfix: 550 Rejected in reply to EHLO",
+     "From: MAILER-DAEMON@relay.example.org\nTo: b-T25@bounce.example.com\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=x\n\n"
+     "--x\nContent-Type: text/plain\n\n<pat@example.net>: host mx.example.net[192.0.2.8] "
+     "said: 550\n    Rejected (in reply to EHLO command)\n"
+     "--x\nContent-Type: message/delivery-status\n\n"
+     "Final-Recipient: rfc822; pat@example.net\nAction: failed\nStatus: 5.0.0\n"
+     "Diagnostic-Code: smtp; 550 Rejected\n--x--\n",
+     DSN_BOUNCE, "pat@example.net", "blocked", ""},
+    /* Issue #19: a rate limit worded with 5.1.1 does not suppress a working address. */
+    {"rate limit under 5.1.1",
+     "From: MAILER-DAEMON@relay.example.org\nTo: b-T26@bounce.example.com\n"
+     "Subject: Undelivered Mail Returned to Sender\n"
+     "Content-Type: multipart/report; report-type=delivery-status; boundary=x\n\n"
+     "--x\nContent-Type: message/delivery-status\n\n"
+     "Final-Recipient: rfc822; lee@example.net\nAction: failed\nStatus: 5.1.1\n"
+     "Diagnostic-Code: smtp; 550 5.1.1 Message refused: the sending account has sent to too "
+     "many recipients this hour\n--x--\n",
+     DSN_BOUNCE, "lee@example.net", "toomanyconn", ""},
     {"ordinary mail", "From: a@b.example\nTo: c@d.example\nSubject: lunch?\n\nnoon?\n",
      DSN_NOT_BOUNCE, NULL, NULL, ""},
     {"empty", "", DSN_UNPARSEABLE, NULL, NULL, ""},
@@ -286,7 +307,9 @@ test_golden(void **state)
 	                                    "postmaster-note",     "fml-loop",
 	                                    "sendmail-v5",         "imail-marker",
 	                                    "ses-escaped-bracket", "ses-unicode-escape",
-	                                    "ses-escapes-both"};
+	                                    "ses-escapes-both",    "notes-ja",
+	                                    "iso2022-raw",         "gmail-not-found",
+	                                    "sendmail-data-451",   "auth-results"};
 	int update = getenv("KIRIM_UPDATE_GOLDEN") != NULL, failed = 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char in[1024], outp[1024];
@@ -322,6 +345,59 @@ test_golden(void **state)
 		fail_msg("%d of %zu golden files differ", failed, sizeof(names) / sizeof(names[0]));
 }
 
+/*
+ * Issue #19's parser patterns, each in a message written for the test
+ * (tests/data/dsn/NAME.eml): every recipient with its reason and class, in
+ * order. A recipient is an address that parses as one, taken from where a
+ * report names recipients; nothing a server reports as failed is delivered.
+ */
+static void
+test_issue19(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *file;
+		const char *want;
+	} rows[] = {
+	    /* Lotus Notes in Japanese (ISO-2022-JP): not listed in the directory. */
+	    {"notes-ja", "hanako@notes.example.jp userunknown hard"},
+	    /* Raw ISO-2022-JP bytes ("宛先" is ESC $ B "08@h") are not an address. */
+	    {"iso2022-raw", "jiro@example.jp userunknown hard"},
+	    /* Gmail's "** Address not found **" notice, Status 5.0.0 and no diagnostic. */
+	    {"gmail-not-found", "nobody-here@example.com userunknown hard"},
+	    /* 250 to RCPT, then 451 at DATA: a failure, not a delivery. */
+	    {"sendmail-data-451", "dana@example.net systemerror soft"},
+	    /* Authentication-Results' smtp.mailfrom= and Received-SPF's envelope-from=. */
+	    {"auth-results", "gone@example.net userunknown hard"},
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char in[1024];
+		snprintf(in, sizeof(in), "%s/dsn/%s.eml", datadir(), rows[i].file);
+		size_t len;
+		char *msg = slurp(in, &len);
+		if (!msg)
+			fail_msg("cannot read %s", in);
+		struct dsn_report r;
+		dsn_parse(msg, len, &r);
+		struct buf got = BUF_INIT;
+		for (size_t k = 0; k < r.nrcpt; k++)
+			buf_printf(&got, "%s%s %s %s", k ? "; " : "", r.rcpt[k].address,
+			           bounce_reason_name(r.rcpt[k].verdict.reason),
+			           bounce_class_name(r.rcpt[k].verdict.cls));
+		if (r.kind != DSN_BOUNCE || strcmp(got.data ? got.data : "", rows[i].want) != 0) {
+			print_error("%s: got %s [%s] want bounce [%s]\n", rows[i].file,
+			            dsn_kind_name(r.kind), got.data ? got.data : "", rows[i].want);
+			failed++;
+		}
+		buf_free(&got);
+		dsn_report_free(&r);
+		free(msg);
+	}
+	if (failed)
+		fail_msg("%d of %zu rows failed", failed, sizeof(rows) / sizeof(rows[0]));
+}
+
 static void
 test_tsv(void **state)
 {
@@ -344,7 +420,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table),   cmocka_unit_test(test_deep_nesting),
 	    cmocka_unit_test(test_hostile), cmocka_unit_test(test_golden),
-	    cmocka_unit_test(test_tsv),
+	    cmocka_unit_test(test_tsv),     cmocka_unit_test(test_issue19),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
