@@ -947,6 +947,7 @@ answer_report(struct serve *srv, struct req *r)
 		answer(r, &r_404);
 		return;
 	}
+	rep.generated_at = (int64_t)time(NULL); /* the page says when it was made */
 	struct buf html = BUF_INIT;
 	report_render(&html, &rep, REPORT_HTML, REPORT_BY_DOMAIN);
 	bool live =

@@ -345,6 +345,8 @@ run curl -s -o report.html -w '%{http_code} %{content_type}' "$BASE/r/tracked"
 eq "live report: served" "$OUT" "200 text/html; charset=utf-8"
 contains "live report: it is the campaign's report" "$(cat report.html)" "tracked"
 eq "live report: unknown campaign" "$(code "$BASE/r/nosuch")" 404
+# #18 item 16: the page says when it was made (it said 1970-01-01).
+contains "live report: made today" "$(grep -o 'report of [0-9-]*' report.html)" "report of $(date -u +%Y-%m-%d)"
 # Without --trust-proxy a proxy header changes nothing: the TCP peer is the client.
 eq "live report: no --trust-proxy, X-Forwarded-For ignored" "$(code -H 'X-Forwarded-For: 203.0.113.9' "$BASE/r/tracked")" 200
 eq "live report: no --trust-proxy, X-Real-IP ignored" "$(code -H 'X-Real-IP: 203.0.113.9' "$BASE/r/tracked")" 200
