@@ -142,13 +142,19 @@ duration(const struct report *r)
 	           : 0;
 }
 
+/*
+ * avg_per_minute - deliveries per calendar minute, over the minutes from the first
+ * delivery's to the last's (both counted): the same minutes the peak is the most of, so
+ * the average can never pass the peak (it did when a 40 s send straddled two minutes)
+ */
 static double
 avg_per_minute(const struct report *r)
 {
-	if (r->delivered == 0)
+	if (r->delivered == 0 || r->first_delivery == 0)
 		return 0;
-	double mins = (double)duration(r) / 60.0;
-	return (double)r->delivered / (mins < 1.0 ? 1.0 : mins);
+	int64_t last = r->last_delivery > r->first_delivery ? r->last_delivery : r->first_delivery;
+	int64_t minutes = last / 60 - r->first_delivery / 60 + 1;
+	return (double)r->delivered / (double)minutes;
 }
 
 /* when - a Unix time as "YYYY-MM-DD HH:MM:SS" (iso: "YYYY-MM-DDTHH:MM:SSZ") into out */
