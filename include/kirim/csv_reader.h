@@ -7,6 +7,9 @@
  * Handles a UTF-8 BOM, CRLF / LF / lone CR line ends, quoted fields holding
  * delimiters, quotes and line breaks, empty lines (skipped) and ragged rows.
  * The delimiter is given, or sniffed from the first line (',' ';' or tab).
+ * A record over the caps stops the reader, or, after csv_reader_flag_big, is
+ * skimmed to its end without being kept (memory stays within the caps) and
+ * delivered flagged, with no fields and its first max_record raw bytes only.
  * The only module that includes <csv.h>. Pure: no I/O, no logging.
  */
 #ifndef KIRIM_CSV_READER_H
@@ -21,14 +24,19 @@ enum {
 
 /* Flags in struct csv_row.flags. */
 #define CSV_ROW_UNTERMINATED (1u << 0) /* input ended inside a quoted field */
+/* Only with csv_reader_flag_big: */
+#define CSV_ROW_TOO_BIG (1u << 1)         /* over max_record: no fields, raw cut to max_record */
+#define CSV_ROW_TOO_MANY_FIELDS (1u << 2) /* over CSV_READER_MAX_FIELDS: the first ones only */
 
 struct csv_row {
 	size_t nfields;
 	const char *const *fields; /* each NUL-terminated; may hold NUL bytes, see lens */
 	const size_t *lens;
-	unsigned long line; /* 1-based physical line the record starts on */
-	const char *raw;    /* the record's bytes as read, without its final line end */
-	size_t raw_len;
+	unsigned long line;      /* 1-based physical line the record starts on */
+	unsigned long last_line; /* the line its last byte is on */
+	const char *raw;         /* the record's bytes as read, without its final line end */
+	size_t raw_len;          /* at most max_record; less than size with CSV_ROW_TOO_BIG */
+	size_t size;             /* the record's whole raw size */
 	unsigned flags;
 };
 
@@ -45,9 +53,16 @@ struct csv_reader;
 struct csv_reader *csv_reader_new(char delim, size_t max_record);
 /* csv_reader_free - release a reader; NULL is a no-op */
 void csv_reader_free(struct csv_reader *r);
+/*
+ * csv_reader_flag_big - deliver a record over max_record or CSV_READER_MAX_FIELDS
+ * flagged (CSV_ROW_TOO_BIG, CSV_ROW_TOO_MANY_FIELDS) and go on, instead of
+ * stopping with CSV_READER_E_TOO_BIG. Call before the first feed. A first line
+ * too long to sniff the delimiter from still stops the reader.
+ */
+void csv_reader_flag_big(struct csv_reader *r);
 
 /* Error codes returned by feed/finish (negative); a callback's own value passes through. */
-#define CSV_READER_E_TOO_BIG (-2)   /* a record exceeds max_record or MAX_FIELDS */
+#define CSV_READER_E_TOO_BIG (-2)   /* a record exceeds max_record or MAX_FIELDS (not flagged) */
 #define CSV_READER_E_MALFORMED (-3) /* libcsv refused the input */
 
 /* csv_reader_feed - push n bytes; calls cb for every record completed by them */

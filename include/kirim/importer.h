@@ -8,6 +8,15 @@
  * cannot be imported are counted by reason and, when asked, written with their
  * line number and raw bytes to a rejects CSV. Does not print; reports progress
  * through a callback.
+ *
+ * Encodings: the input is UTF-8 unless opts.encoding names another (encoding.h,
+ * converted as it streams), or it starts with a UTF-16 byte order mark. Before
+ * anything is written, a sample (the first 64 KiB, 1,000 rows at most) is read:
+ * when most of its rows are not valid text in the encoding, the import stops
+ * with IMPORTER_E_DATA and a message naming the likely encoding and the option
+ * (--encoding utf-8 given explicitly skips that check). A record over 1 MiB is
+ * refused as a row (its raw bytes cut at 1 MiB in the rejects file), not as the
+ * file.
  */
 #ifndef KIRIM_IMPORTER_H
 #define KIRIM_IMPORTER_H
@@ -18,8 +27,6 @@
 #include <stdint.h>
 
 struct store;
-
-enum importer_encoding { IMPORTER_UTF8, IMPORTER_LATIN1 };
 
 struct importer_progress {
 	uint64_t rows;  /* records read so far, header included */
@@ -33,10 +40,10 @@ struct importer_opts {
 	const char *list;         /* list to add the contacts to (created if needed) */
 	const char *email_column; /* header of the address column; NULL: find it by name */
 	char delimiter;           /* ',' ';' '\t', or 0 to sniff */
-	enum importer_encoding encoding;
-	bool update;            /* merge new attribute values into existing contacts */
-	bool allow_ip_literals; /* accept user@[192.0.2.1] */
-	const char *rejects;    /* write rejected rows here as CSV; NULL: don't */
+	const char *encoding;     /* a name encoding_new takes, or utf-8; NULL: UTF-8, checked */
+	bool update;              /* merge new attribute values into existing contacts */
+	bool allow_ip_literals;   /* accept user@[192.0.2.1] */
+	const char *rejects;      /* write rejected rows here as CSV; NULL: don't */
 	importer_progress_cb progress;
 	void *progress_arg;
 	volatile sig_atomic_t *interrupted; /* set by a signal handler to stop and roll back */
@@ -54,6 +61,7 @@ struct importer_stats {
 	uint64_t suppressed; /* imported rows whose address or domain is suppressed */
 	uint64_t rejected;   /* rows refused, see reasons */
 	uint64_t blank;      /* rows with no values at all, skipped */
+	uint64_t not_stored; /* values of known contacts left out (no --update): new or different */
 	struct {
 		const char *reason; /* static phrase */
 		uint64_t count;
@@ -63,6 +71,7 @@ struct importer_stats {
 	int64_t list_id;
 	int64_t import_id;
 	char delimiter;
+	char encoding[40]; /* the input's encoding as read ("utf-8", "utf-16le", "windows-1252") */
 	char email_column[128];
 	size_t columns;
 	double seconds;
@@ -74,7 +83,7 @@ struct importer_stats {
 #define IMPORTER_E_IO (-3)      /* reading the input or writing the rejects file failed */
 #define IMPORTER_E_STORE (-4)   /* the database refused */
 #define IMPORTER_E_INTERRUPTED (-5) /* *interrupted was set */
-#define IMPORTER_E_USAGE (-6)       /* bad options */
+#define IMPORTER_E_USAGE (-6)       /* bad options (an unknown encoding) */
 
 /*
  * importer_run - import o->path into o->list. On success the transaction is

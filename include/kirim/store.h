@@ -7,6 +7,10 @@
  * negative codes with a sentence in store_errmsg(). WAL, foreign keys and a
  * busy timeout are always on, so the CLI can read while a sender writes.
  * Not thread-safe: one store per thread. Does not log.
+ *
+ * With the store_*.h of the feature areas, this is the interface a second
+ * backend (PostgreSQL) implements: no SQLite type or SQL string crosses it.
+ * The SQLite implementation is src/store/ (store.c and a file per entity).
  */
 #ifndef KIRIM_STORE_H
 #define KIRIM_STORE_H

@@ -5,10 +5,17 @@
  * column is found by name (or given), every other column becomes an attribute.
  * Empty cells are not stored, so a template's default applies to them and
  * --update never blanks a value that a file leaves empty.
+ *
+ * Another encoding is converted to UTF-8 before the CSV reader, chunk by chunk
+ * (encoding.c), so the reader, the checks and the store see UTF-8 only; a byte
+ * the encoding lacks arrives as a mark, which the UTF-8 check refuses, row by
+ * row. The sample check (importer_sample) runs on the first chunk before the
+ * transaction begins, so a file in the wrong encoding leaves nothing behind.
  */
 #include "kirim/importer.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +28,9 @@
 #include "kirim/buf.h"
 #include "kirim/clock.h"
 #include "kirim/csv_reader.h"
+#include "kirim/encoding.h"
 #include "kirim/store.h"
+#include "kirim/store_import.h"
 #include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
 
@@ -33,12 +42,20 @@ static const char *const email_names[] = {
 
 /* Reasons of the importer's own (address_parse supplies the rest). */
 static const char R_UTF8[] = "invalid UTF-8";
+static const char R_BADBYTE[] = "byte not in the encoding";
+static const char R_TOO_BIG[] = "record larger than 1 MiB";
+static const char R_TOO_MANY[] = "more than 4096 fields";
 static const char R_EXTRA[] = "more fields than the header";
 static const char R_NOADDR[] = "missing address";
 static const char R_UNTERMINATED[] = "unterminated quoted field";
 static const char R_NUL[] = "NUL byte in a value";
 
-enum { IMPORTER_CHUNK = 256 * 1024, IMPORTER_PROGRESS_EVERY = 4096 };
+enum {
+	IMPORTER_CHUNK = 256 * 1024,
+	IMPORTER_PROGRESS_EVERY = 4096,
+	IMPORTER_SAMPLE_BYTES = 64 * 1024, /* the sample checked before anything is written */
+	IMPORTER_SAMPLE_ROWS = 1000,
+};
 
 struct importer {
 	struct store *store;
@@ -51,8 +68,12 @@ struct importer {
 	char **keys; /* per column: the JSON-quoted key followed by ':' */
 	size_t *keylens;
 	bool has_suppressions;
+	struct encoding *enc;        /* the input's encoding; NULL: UTF-8 */
+	struct encoding_guess guess; /* from the sample when it had bad rows; name NULL: none */
+	struct buf text;             /* a chunk converted to UTF-8 */
+	struct buf shown;            /* a rejected row's raw bytes, marks written as \xHH */
 	struct buf attrs;
-	struct buf conv; /* Latin-1 conversions of the current row */
+	struct buf known; /* a known contact's stored attributes */
 	struct buf detail;
 	struct importer_progress prog;
 	char *err;
@@ -114,7 +135,14 @@ importer_reject(struct importer *im, const struct csv_row *row, const char *reas
 	if (im->rejects == NULL)
 		return 0;
 	fprintf(im->rejects, "%lu,", row->line);
-	importer_csv_field(im->rejects, row->raw, row->raw_len);
+	if (im->enc) {
+		/* Converted rows are UTF-8: the rejects file stays one encoding. */
+		buf_reset(&im->shown);
+		encoding_unmark(&im->shown, row->raw, row->raw_len);
+		importer_csv_field(im->rejects, im->shown.data, im->shown.len);
+	} else {
+		importer_csv_field(im->rejects, row->raw, row->raw_len);
+	}
 	fputc(',', im->rejects);
 	importer_csv_field(im->rejects, detail ? detail : reason, strlen(detail ? detail : reason));
 	fputs("\r\n", im->rejects);
@@ -124,23 +152,29 @@ importer_reject(struct importer *im, const struct csv_row *row, const char *reas
 	return 0;
 }
 
-/* importer_value - the row's field i as UTF-8 (converted from Latin-1 if asked); NULL if invalid */
+/* importer_value - the row's field i, UTF-8 already; NULL if it is not valid (or holds a mark) */
 static const char *
-importer_value(struct importer *im, const struct csv_row *row, size_t i, size_t *len)
+importer_value(const struct csv_row *row, size_t i, size_t *len)
 {
 	const char *v = row->fields[i];
 	size_t n = row->lens[i];
-	if (im->o->encoding == IMPORTER_LATIN1) {
-		size_t at = im->conv.len;
-		utf8_from_latin1(&im->conv, v, n);
-		/* conv may move as it grows: hand out an offset-stable copy per call */
-		*len = im->conv.len - at;
-		return im->conv.data + at;
-	}
 	if (!utf8_valid(v, n))
 		return NULL;
 	*len = n;
 	return v;
+}
+
+/* importer_hint - append sentences on what the sample suggests: the encoding, the option */
+static void
+importer_hint(const struct importer *im, struct buf *b)
+{
+	const char *now = im->enc ? encoding_name(im->enc) : "utf-8";
+	if (im->guess.name && strcmp(im->guess.name, now) != 0)
+		buf_printf(b, ". The file looks like %s: %s. Import it with --encoding %s",
+		           im->guess.name, im->guess.why, im->guess.name);
+	else
+		buf_printf(b, ". Give its encoding with --encoding (windows-1252, iso-8859-15, "
+		              "utf-16, shift_jis, gb18030, ...)");
 }
 
 static bool
@@ -157,6 +191,15 @@ static int
 importer_header(struct importer *im, const struct csv_row *row)
 {
 	struct importer_stats *st = im->st;
+	if (row->flags & CSV_ROW_TOO_BIG)
+		return importer_fail(im, IMPORTER_E_DATA,
+		                     "the header (line %lu) is larger than %d bytes: is this a CSV "
+		                     "file?",
+		                     row->line, CSV_READER_MAX_RECORD);
+	if (row->flags & CSV_ROW_TOO_MANY_FIELDS)
+		return importer_fail(im, IMPORTER_E_DATA,
+		                     "the header (line %lu) has more than %d columns", row->line,
+		                     CSV_READER_MAX_FIELDS);
 	im->ncols = row->nfields;
 	im->keys = xcalloc(row->nfields, sizeof(*im->keys));
 	im->keylens = xcalloc(row->nfields, sizeof(*im->keylens));
@@ -166,13 +209,19 @@ importer_header(struct importer *im, const struct csv_row *row)
 	for (size_t i = 0; i < row->nfields && rc == 0; i++) {
 		buf_reset(&name);
 		size_t n = 0;
-		const char *v = importer_value(im, row, i, &n);
+		const char *v = importer_value(row, i, &n);
 		if (v == NULL) {
-			rc = importer_fail(
-			    im, IMPORTER_E_DATA,
-			    "the header (line %lu) is not valid UTF-8: if the file is "
-			    "Latin-1, give --encoding latin1",
-			    row->line);
+			buf_reset(&key);
+			if (im->enc)
+				buf_printf(&key,
+				           "the header (line %lu) holds bytes that are not %s",
+				           row->line, encoding_name(im->enc));
+			else
+				buf_printf(&key, "the header (line %lu) is not valid UTF-8",
+				           row->line);
+			importer_hint(im, &key);
+			buf_addc(&key, '.');
+			rc = importer_fail(im, IMPORTER_E_DATA, "%s", key.data);
 			break;
 		}
 		while (n && (*v == ' ' || *v == '\t'))
@@ -246,6 +295,35 @@ importer_store_failed(struct importer *im, int rc)
 	return importer_fail(im, IMPORTER_E_STORE, "database error: %s", store_errmsg(im->store));
 }
 
+/*
+ * importer_count_not_stored - a known contact's row without --update: count the
+ * row's values (im->attrs) that the contact does not hold as they are, new
+ * columns or other values, which the store left out.
+ */
+static int
+importer_count_not_stored(struct importer *im, const char *key)
+{
+	int rc = store_import_known_attrs(im->store, key, &im->known);
+	if (rc < 0)
+		return importer_store_failed(im, rc);
+	/* The same file again writes the same JSON: nothing to count, nothing to parse. */
+	if (im->known.len == im->attrs.len &&
+	    memcmp(im->known.data, im->attrs.data, im->attrs.len) == 0)
+		return 0;
+	json_t *had = json_loadb(im->known.data, im->known.len, 0, NULL);
+	json_t *row = json_loadb(im->attrs.data, im->attrs.len, 0, NULL);
+	const char *name;
+	json_t *v;
+	json_object_foreach(row, name, v)
+	{
+		if (!json_equal(v, json_object_get(had, name)))
+			im->st->not_stored++;
+	}
+	json_decref(had);
+	json_decref(row);
+	return 0;
+}
+
 static int
 importer_row(void *arg, const struct csv_row *row)
 {
@@ -261,6 +339,24 @@ importer_row(void *arg, const struct csv_row *row)
 		o->progress(o->progress_arg, &im->prog);
 	if (!im->have_header)
 		return importer_header(im, row);
+	if (row->flags & CSV_ROW_TOO_BIG) {
+		/* Refused whole, unread: its first MAX_RECORD bytes go to the rejects file. */
+		st->read++;
+		buf_reset(&im->detail);
+		if (row->flags & CSV_ROW_UNTERMINATED)
+			buf_printf(
+			    &im->detail,
+			    "%s: a quote opened on line %lu is never closed, so the row runs "
+			    "to the end of the file (record of %zu bytes",
+			    R_UNTERMINATED, row->line, row->size);
+		else
+			buf_printf(&im->detail, "%s (record of %zu bytes, lines %lu-%lu", R_TOO_BIG,
+			           row->size, row->line, row->last_line);
+		buf_printf(&im->detail, "; the row here is its first %zu bytes)", row->raw_len);
+		return importer_reject(
+		    im, row, row->flags & CSV_ROW_UNTERMINATED ? R_UNTERMINATED : R_TOO_BIG,
+		    im->detail.data);
+	}
 	if (importer_blank(row)) {
 		st->blank++;
 		return 0;
@@ -268,6 +364,8 @@ importer_row(void *arg, const struct csv_row *row)
 	st->read++;
 	if (row->flags & CSV_ROW_UNTERMINATED)
 		return importer_reject(im, row, R_UNTERMINATED, NULL);
+	if (row->flags & CSV_ROW_TOO_MANY_FIELDS)
+		return importer_reject(im, row, R_TOO_MANY, NULL);
 	if (row->nfields > im->ncols) {
 		for (size_t i = im->ncols; i < row->nfields; i++) {
 			if (row->lens[i] != 0) {
@@ -281,24 +379,27 @@ importer_row(void *arg, const struct csv_row *row)
 	if (im->email_col >= row->nfields || row->lens[im->email_col] == 0)
 		return importer_reject(im, row, R_NOADDR, NULL);
 
-	buf_reset(&im->conv);
 	buf_reset(&im->attrs);
-	/* Latin-1 conversion appends to conv, which may move: reserve the worst case first. */
-	if (o->encoding == IMPORTER_LATIN1)
-		buf_reserve(&im->conv, row->raw_len * 2 + 16);
 	buf_addc(&im->attrs, '{');
 	size_t ncols = row->nfields < im->ncols ? row->nfields : im->ncols;
 	const char *email = NULL;
 	size_t email_len = 0;
 	for (size_t i = 0; i < ncols; i++) {
 		size_t n;
-		const char *v = importer_value(im, row, i, &n);
+		const char *v = importer_value(row, i, &n);
 		if (v == NULL) {
 			buf_reset(&im->detail);
+			int b = im->enc ? encoding_first_mark(row->fields[i], row->lens[i]) : -1;
 			/* keys[i] is "name": show it between single quotes instead */
-			buf_printf(&im->detail, "%s in column '%.*s'", R_UTF8,
-			           (int)im->keylens[i] - 3, im->keys[i] + 1);
-			return importer_reject(im, row, R_UTF8, im->detail.data);
+			if (b >= 0)
+				buf_printf(&im->detail, "byte 0x%02X is not %s, in column '%.*s'",
+				           b, encoding_name(im->enc), (int)im->keylens[i] - 3,
+				           im->keys[i] + 1);
+			else
+				buf_printf(&im->detail, "%s in column '%.*s'", R_UTF8,
+				           (int)im->keylens[i] - 3, im->keys[i] + 1);
+			return importer_reject(im, row, b >= 0 ? R_BADBYTE : R_UTF8,
+			                       im->detail.data);
 		}
 		if (i == im->email_col) {
 			/* address_parse refuses a NUL there, as a control character. */
@@ -363,6 +464,9 @@ importer_row(void *arg, const struct csv_row *row)
 		st->existing++;
 	if (f & STORE_ROW_UPDATED)
 		st->updated++;
+	if (!o->update && !(f & STORE_ROW_NEW_CONTACT) && im->attrs.len > 2 &&
+	    (rc = importer_count_not_stored(im, a.key)) < 0)
+		return rc;
 	if (im->has_suppressions && (f & STORE_ROW_NEW_MEMBER)) {
 		char why[16];
 		if ((rc = store_suppressed(im->store, a.key, a.domain, why)) < 0)
@@ -381,8 +485,11 @@ importer_cleanup(struct importer *im)
 	free(im->keys);
 	free(im->keylens);
 	buf_free(&im->attrs);
-	buf_free(&im->conv);
+	buf_free(&im->known);
+	buf_free(&im->text);
+	buf_free(&im->shown);
 	buf_free(&im->detail);
+	encoding_free(im->enc);
 }
 
 void
@@ -391,12 +498,12 @@ importer_summary_json(const struct importer_stats *st, struct buf *out)
 	buf_printf(out,
 	           "{\"read\":%llu,\"imported\":%llu,\"added\":%llu,\"updated\":%llu,"
 	           "\"existing\":%llu,\"duplicates\":%llu,\"suppressed\":%llu,\"rejected\":%llu,"
-	           "\"blank\":%llu,\"reasons\":{",
+	           "\"blank\":%llu,\"values_not_stored\":%llu,\"reasons\":{",
 	           (unsigned long long)st->read, (unsigned long long)st->imported,
 	           (unsigned long long)st->added, (unsigned long long)st->updated,
 	           (unsigned long long)st->existing, (unsigned long long)st->duplicates,
 	           (unsigned long long)st->suppressed, (unsigned long long)st->rejected,
-	           (unsigned long long)st->blank);
+	           (unsigned long long)st->blank, (unsigned long long)st->not_stored);
 	for (size_t i = 0; i < st->nreasons; i++) {
 		if (i)
 			buf_addc(out, ',');
@@ -408,46 +515,175 @@ importer_summary_json(const struct importer_stats *st, struct buf *out)
 	char d[2] = {st->delimiter, 0};
 	buf_adds(out, ",\"delimiter\":");
 	buf_json_string(out, d, 1);
+	buf_adds(out, ",\"encoding\":");
+	buf_json_string(out, st->encoding, strlen(st->encoding));
 	buf_printf(out, ",\"columns\":%zu,\"list_created\":%s,\"seconds\":%.3f}", st->columns,
 	           st->list_created ? "true" : "false", st->seconds);
 }
 
-/* importer_read - stream the input through the CSV reader into importer_row */
+/* importer_feed - n input bytes (converted when the input is not UTF-8) into the reader */
 static int
-importer_read(struct importer *im, FILE *in, struct csv_reader *r)
+importer_feed(struct importer *im, struct csv_reader *r, const char *p, size_t n, bool last)
 {
-	char *chunk = xmalloc(IMPORTER_CHUNK);
+	if (im->enc) {
+		buf_reset(&im->text);
+		encoding_feed(im->enc, p, n, &im->text);
+		if (last)
+			encoding_finish(im->enc, &im->text);
+		p = im->text.data;
+		n = im->text.len;
+	}
+	int rc = n ? csv_reader_feed(r, p, n, importer_row, im) : 0;
+	if (rc == 0 && last)
+		rc = csv_reader_finish(r, importer_row, im);
+	return rc;
+}
+
+/* importer_read - stream the input (its first n bytes in chunk already) into importer_row */
+static int
+importer_read(struct importer *im, FILE *in, struct csv_reader *r, char *chunk, size_t n)
+{
 	int rc = 0;
 	for (;;) {
-		size_t n = fread(chunk, 1, IMPORTER_CHUNK, in);
-		if (n > 0) {
-			im->prog.bytes += n;
-			rc = csv_reader_feed(r, chunk, n, importer_row, im);
-			if (rc != 0)
-				break;
+		/* fread gives less than a chunk only at the end of the input or on an error. */
+		bool last = n < IMPORTER_CHUNK;
+		if (last && ferror(in)) {
+			rc = importer_fail(im, IMPORTER_E_IO, "cannot read %s: %s", im->o->path,
+			                   strerror(errno));
+			break;
 		}
-		if (n < IMPORTER_CHUNK) {
-			if (ferror(in)) {
-				rc = importer_fail(im, IMPORTER_E_IO, "cannot read %s: %s",
-				                   im->o->path, strerror(errno));
-				break;
-			}
-			if (feof(in)) {
-				rc = csv_reader_finish(r, importer_row, im);
-				break;
-			}
-		}
+		im->prog.bytes += n;
+		if ((rc = importer_feed(im, r, chunk, n, last)) != 0 || last)
+			break;
 		if (im->o->interrupted && *im->o->interrupted) {
 			rc = importer_fail(im, IMPORTER_E_INTERRUPTED, "interrupted");
 			break;
 		}
+		n = fread(chunk, 1, IMPORTER_CHUNK, in);
 	}
-	free(chunk);
 	/* A code from importer_row is in im->failure; anything else is the reader's own. */
 	if (rc != 0 && im->failure)
 		return im->failure;
 	if (rc != 0)
 		rc = importer_fail(im, IMPORTER_E_DATA, "%s", csv_reader_error(r));
+	return rc;
+}
+
+/* What the sample's rows say about the encoding. */
+struct importer_sample {
+	char **names; /* the header's fields, for the message */
+	size_t nnames;
+	bool header_bad;
+	uint64_t rows, bad;     /* data rows, and those with a value that is not valid text */
+	unsigned long bad_line; /* the first bad row */
+	size_t bad_col;
+	struct buf bad_bytes; /* the bad rows' raw bytes: what to guess from */
+};
+
+/* importer_sample_bad - the first field of row that is not valid text, or -1 */
+static long
+importer_sample_bad(const struct csv_row *row)
+{
+	for (size_t i = 0; i < row->nfields; i++)
+		if (!utf8_valid(row->fields[i], row->lens[i]))
+			return (long)i;
+	return -1;
+}
+
+static int
+importer_sample_row(void *arg, const struct csv_row *row)
+{
+	struct importer_sample *sm = arg;
+	long bad = importer_sample_bad(row);
+	if (!sm->names) {
+		sm->nnames = row->nfields;
+		sm->names = xcalloc(row->nfields + 1, sizeof(*sm->names));
+		for (size_t i = 0; i < row->nfields; i++)
+			sm->names[i] = xstrndup(row->fields[i], row->lens[i]);
+		sm->header_bad = bad >= 0;
+	} else if (!(row->flags & CSV_ROW_TOO_BIG) && !importer_blank(row)) {
+		sm->rows++;
+		if (bad >= 0 && sm->bad++ == 0) {
+			sm->bad_line = row->line;
+			sm->bad_col = (size_t)bad;
+		}
+	}
+	if (bad >= 0) {
+		buf_add(&sm->bad_bytes, row->raw, row->raw_len);
+		buf_addc(&sm->bad_bytes, '\n');
+	}
+	return sm->rows >= IMPORTER_SAMPLE_ROWS ? 1 : 0;
+}
+
+/*
+ * importer_sample - before anything is written, read the first rows (n bytes at
+ * data; whole: they are all the input): UTF-16 without a byte order mark, or most
+ * rows not valid in the encoding, stop the import with the likely encoding named.
+ * A bad header is left to importer_header, with the guess made here.
+ */
+static int
+importer_sample(struct importer *im, const char *label, const char *data, size_t n, bool whole)
+{
+	const struct importer_opts *o = im->o;
+	bool all = whole && n <= IMPORTER_SAMPLE_BYTES;
+	if (n > IMPORTER_SAMPLE_BYTES)
+		n = IMPORTER_SAMPLE_BYTES;
+	struct encoding_guess g;
+	if (!im->enc && !o->encoding && encoding_guess_utf16(data, n, &g))
+		return importer_fail(im, IMPORTER_E_DATA,
+		                     "the file looks like %s: %s. Import it with --encoding %s.",
+		                     g.name, g.why, g.name);
+	/* --encoding utf-8 given: the rows that are not are refused one by one. */
+	if (!im->enc && o->encoding)
+		return 0;
+
+	struct buf text = BUF_INIT;
+	if (im->enc) {
+		/* A converter of its own: the import's starts afresh on the same bytes. */
+		struct encoding *e = encoding_new(label);
+		encoding_feed(e, data, n, &text);
+		if (all)
+			encoding_finish(e, &text);
+		encoding_free(e);
+	} else {
+		buf_add(&text, data, n);
+	}
+	struct importer_sample sm = {.bad_bytes = BUF_INIT};
+	struct csv_reader *r = csv_reader_new(o->delimiter, 0);
+	csv_reader_flag_big(r);
+	/* The reader's own errors (a first line too long) are the import's to report. */
+	if (csv_reader_feed(r, text.data, text.len, importer_sample_row, &sm) == 0 && all)
+		csv_reader_finish(r, importer_sample_row, &sm);
+	csv_reader_free(r);
+	buf_free(&text);
+
+	/* Converted, the marks hide the bytes: guess from the input itself. */
+	if (sm.bad || sm.header_bad)
+		encoding_guess(im->enc ? data : sm.bad_bytes.data, im->enc ? n : sm.bad_bytes.len,
+		               &im->guess);
+	int rc = 0;
+	if (sm.bad > 0 && sm.bad * 2 > sm.rows) {
+		struct buf m = BUF_INIT;
+		buf_printf(&m, "%llu of the %s%llu rows are not valid %s (the first on line %lu, ",
+		           (unsigned long long)sm.bad, all ? "" : "first ",
+		           (unsigned long long)sm.rows, im->enc ? encoding_name(im->enc) : "UTF-8",
+		           sm.bad_line);
+		if (sm.bad_col < sm.nnames &&
+		    utf8_valid(sm.names[sm.bad_col], strlen(sm.names[sm.bad_col])))
+			buf_printf(&m, "column '%s')", sm.names[sm.bad_col]);
+		else
+			buf_printf(&m, "column %zu)", sm.bad_col + 1);
+		importer_hint(im, &m);
+		if (!im->enc)
+			buf_adds(&m, ", or with --encoding utf-8 to refuse those rows one by one");
+		buf_addc(&m, '.');
+		rc = importer_fail(im, IMPORTER_E_DATA, "%s", m.data);
+		buf_free(&m);
+	}
+	for (size_t i = 0; i < sm.nnames; i++)
+		free(sm.names[i]);
+	free(sm.names);
+	buf_free(&sm.bad_bytes);
 	return rc;
 }
 
@@ -458,6 +694,7 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 	struct importer im = {.store = s, .o = o, .st = stats, .err = err, .errsz = errsz};
 	double t0 = clock_seconds();
 	FILE *in = NULL;
+	char *chunk = NULL;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
@@ -466,15 +703,39 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 		snprintf(err, errsz, "the delimiter must be ',', ';' or a tab");
 		return IMPORTER_E_USAGE;
 	}
+	const char *label = o->encoding && !encoding_is_utf8(o->encoding) ? o->encoding : NULL;
+	if (label && (im.enc = encoding_new(label)) == NULL) {
+		snprintf(
+		    err, errsz,
+		    "unknown encoding '%s': give utf-8, windows-1252 (or latin1), iso-8859-15, "
+		    "utf-16, shift_jis, gb18030, or another name iconv knows (iconv -l)",
+		    label);
+		return IMPORTER_E_USAGE;
+	}
 	if (strcmp(o->path, "-") == 0) {
 		in = stdin;
 	} else if ((in = fopen(o->path, "rb")) == NULL) {
 		snprintf(err, errsz, "cannot open %s: %s", o->path, strerror(errno));
-		return IMPORTER_E_NOINPUT;
+		rc = IMPORTER_E_NOINPUT;
+		goto out;
 	}
 	struct stat sb;
 	if (fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode))
 		im.prog.size = (uint64_t)sb.st_size;
+
+	/* The first chunk: a byte order mark and the sample decide before anything is written. */
+	chunk = xmalloc(IMPORTER_CHUNK);
+	size_t first = fread(chunk, 1, IMPORTER_CHUNK, in);
+	if (first < IMPORTER_CHUNK && ferror(in)) {
+		rc = importer_fail(&im, IMPORTER_E_IO, "cannot read %s: %s", o->path,
+		                   strerror(errno));
+		goto out;
+	}
+	if (!o->encoding && (label = encoding_bom(chunk, first)) != NULL)
+		im.enc = encoding_new(label);
+	if ((rc = importer_sample(&im, label, chunk, first, first < IMPORTER_CHUNK)) < 0)
+		goto out;
+
 	if (o->rejects && (im.rejects = fopen(o->rejects, "wb")) == NULL) {
 		snprintf(err, errsz, "cannot create the rejects file %s: %s", o->rejects,
 		         strerror(errno));
@@ -500,8 +761,11 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 	im.has_suppressions = nsup > 0;
 
 	struct csv_reader *r = csv_reader_new(o->delimiter, 0);
-	rc = importer_read(&im, in, r);
+	csv_reader_flag_big(r);
+	rc = importer_read(&im, in, r, chunk, first);
 	stats->delimiter = csv_reader_delimiter(r);
+	snprintf(stats->encoding, sizeof(stats->encoding), "%s",
+	         im.enc ? encoding_name(im.enc) : "utf-8");
 	csv_reader_free(r);
 	if (rc == 0 && !im.have_header)
 		rc = importer_fail(&im, IMPORTER_E_DATA, "%s is empty: a header row is required",
@@ -532,6 +796,7 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 rollback:
 	store_rollback(s);
 out:
+	free(chunk);
 	importer_cleanup(&im);
 	if (im.rejects)
 		fclose(im.rejects);

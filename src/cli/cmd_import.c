@@ -72,8 +72,8 @@ import_print_text(struct cli *c, const struct importer_opts *o, const struct imp
 	       st->list_created ? " (new list)" : "", st->seconds,
 	       cli_num(b, st->seconds > 0 ? (uint64_t)((double)st->read / st->seconds) : st->read));
 	const char *delim = st->delimiter == '\t' ? "tab" : st->delimiter == ';' ? "';'" : "','";
-	printf("  address column '%s', %zu columns, delimiter %s\n", st->email_column, st->columns,
-	       delim);
+	printf("  address column '%s', %zu columns, delimiter %s, encoding %s\n", st->email_column,
+	       st->columns, delim, st->encoding);
 	printf("  %-22s %12s\n", "rows read", cli_num(a, st->read));
 	printf("  %-22s %12s\n", "new contacts", cli_num(a, st->imported));
 	printf("  %-22s %12s\n", "existing, added", cli_num(a, st->added));
@@ -92,6 +92,9 @@ import_print_text(struct cli *c, const struct importer_opts *o, const struct imp
 		printf("    %-20s %12s\n", st->reasons[i].reason, cli_num(a, st->reasons[i].count));
 	if (st->blank)
 		printf("  %-22s %12s\n", "blank rows skipped", cli_num(a, st->blank));
+	if (st->not_stored)
+		printf("  %-22s %12s   (their contacts were known: --update merges them)\n",
+		       "values not stored", cli_num(a, st->not_stored));
 	return 0;
 }
 
@@ -108,7 +111,7 @@ cmd_import(struct cli *c, int argc, char **argv)
 	    {"rejects", required_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct importer_opts o = {.encoding = IMPORTER_UTF8, .interrupted = &import_interrupted};
+	struct importer_opts o = {.interrupted = &import_interrupted};
 	int ch;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":l:e:d:ur:", longopts, NULL)) != -1) {
@@ -131,15 +134,8 @@ cmd_import(struct cli *c, int argc, char **argv)
 				                 optarg);
 			break;
 		case 'E':
-			if (strcasecmp(optarg, "utf-8") == 0 || strcasecmp(optarg, "utf8") == 0)
-				o.encoding = IMPORTER_UTF8;
-			else if (strcasecmp(optarg, "latin1") == 0 ||
-			         strcasecmp(optarg, "latin-1") == 0 ||
-			         strcasecmp(optarg, "iso-8859-1") == 0)
-				o.encoding = IMPORTER_LATIN1;
-			else
-				return cli_usage(
-				    "import", "--encoding takes utf-8 or latin1, not '%s'", optarg);
+			/* The importer knows the names (and says so when it does not). */
+			o.encoding = optarg;
 			break;
 		case 'u':
 			o.update = true;

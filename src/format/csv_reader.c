@@ -20,6 +20,14 @@
  * longest record only, and each is capped by max_record; the field table is capped
  * by CSV_READER_MAX_FIELDS. An error or a callback's stop is sticky: later calls
  * return the same value.
+ *
+ * Records over the cap (csv_reader_flag_big): from the byte that passes max_record
+ * on, libcsv is no longer fed, since its field buffer would grow with the record.
+ * The reader skims the rest itself (skim()), following libcsv's lenient state
+ * machine only as far as it needs to find where the record ends; it learns where
+ * libcsv stood by skimming the raw bytes kept so far from the record's start. When
+ * the record ends, libcsv is started afresh. tests/unit/test_csv_reader.c checks
+ * the skimmer against libcsv on random input (a small cap against a large one).
  */
 #include "kirim/csv_reader.h"
 
@@ -53,6 +61,12 @@ struct csv_reader {
 	int open;               /* a record has begun and not ended */
 	int row_done;           /* set by libcsv's end-of-row callback */
 	int too_many;           /* the record passed CSV_READER_MAX_FIELDS */
+	int flag_big;           /* csv_reader_flag_big: big records are delivered flagged */
+	int skim;               /* the open record passed max_record: skimmed, not kept */
+	int sk_state;           /* skimming: enum skim_state */
+	int sk_spaces;          /* skimming: blanks after a quote in a quoted field */
+	int sk_content;         /* skimming: the record has more than blanks */
+	size_t skipped;         /* skimming: the record's bytes not kept in raw */
 	unsigned long rec_line; /* line the open record started on */
 	struct buf raw;         /* the open record's raw bytes */
 	struct buf fbytes;      /* its fields, each followed by a NUL */
@@ -76,6 +90,83 @@ set_error(struct csv_reader *r, int code, const char *fmt, ...)
 	vsnprintf(r->errbuf, sizeof(r->errbuf), fmt, ap);
 	va_end(ap);
 	r->err = code;
+}
+
+/*
+ * Where skimming stands, in libcsv's terms: SK_START is ROW_NOT_BEGUN or
+ * FIELD_NOT_BEGUN, SK_UNQUOTED and SK_QUOTED are FIELD_BEGUN without and with
+ * quotes, SK_QUOTE is FIELD_MIGHT_HAVE_ENDED (a quote seen inside quotes).
+ */
+enum skim_state { SK_START, SK_UNQUOTED, SK_QUOTED, SK_QUOTE };
+
+/* libcsv with its callbacks' allocator and the delimiter in use, at the start of a record. */
+static void
+parser_init(struct csv_reader *r)
+{
+	csv_init(&r->p, CSV_REPALL_NL);
+	csv_set_realloc_func(&r->p, xrealloc);
+	csv_set_free_func(&r->p, free);
+	csv_set_delim(&r->p, (unsigned char)r->delim);
+}
+
+/*
+ * skim - follow n bytes of a record as libcsv would, keeping nothing; returns 1
+ * when a CR or LF outside quotes ends the record (only ever its last byte: the
+ * callers hand over line bytes, or a line end's first byte alone).
+ */
+static int
+skim(struct csv_reader *r, const char *s, size_t n)
+{
+	const char d = r->delim;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		switch (r->sk_state) {
+		case SK_START:
+			/* A delimiter is a field even when it is a tab, else blanks are skipped. */
+			if (c == d) {
+				r->sk_content = 1;
+				break;
+			}
+			if (c == ' ' || c == '\t')
+				break;
+			if (c == '\r' || c == '\n')
+				return 1;
+			r->sk_content = 1;
+			r->sk_state = c == '"' ? SK_QUOTED : SK_UNQUOTED;
+			break;
+		case SK_UNQUOTED:
+			if (c == '\r' || c == '\n')
+				return 1;
+			if (c == d)
+				r->sk_state = SK_START;
+			break;
+		case SK_QUOTED:
+			if (c == '"') {
+				r->sk_state = SK_QUOTE;
+				r->sk_spaces = 0;
+			}
+			break;
+		case SK_QUOTE:
+			if (c == d) {
+				r->sk_state = SK_START;
+			} else if (c == '\r' || c == '\n') {
+				return 1;
+			} else if (c == ' ' || c == '\t') {
+				r->sk_spaces = 1;
+			} else if (c == '"') {
+				/* After blanks a quote is literal; else "" was one quote. */
+				if (r->sk_spaces)
+					r->sk_spaces = 0;
+				else
+					r->sk_state = SK_QUOTED;
+			} else {
+				/* Lenient libcsv: text after a closing quote stays quoted. */
+				r->sk_state = SK_QUOTED;
+			}
+			break;
+		}
+	}
+	return 0;
 }
 
 /* libcsv's field callback: copy the field; its buffer is reused for the next one. */
@@ -139,12 +230,36 @@ parse(struct csv_reader *r, const char *s, size_t n)
 		          csv_strerror(csv_error(&r->p)));
 		return r->err;
 	}
-	if (r->too_many) {
+	if (r->too_many && !r->flag_big) {
 		set_error(r, CSV_READER_E_TOO_BIG,
 		          "record starting on line %lu has more than %d fields", r->rec_line,
 		          CSV_READER_MAX_FIELDS);
 		return r->err;
 	}
+	return 0;
+}
+
+/*
+ * The open record passes max_record with the n bytes at s, which are neither kept
+ * nor parsed yet. Without flag_big that stops the reader. Otherwise raw keeps what
+ * fits of them, and the record is skimmed from here on: first its raw bytes so far
+ * (to learn where libcsv stands), then s. None of this can end the record: s is
+ * line bytes, or a line end libcsv took as data.
+ */
+static int
+overflow(struct csv_reader *r, const char *s, size_t n)
+{
+	if (!r->flag_big)
+		return too_big(r);
+	size_t kept = r->raw.len, keep = r->max_record - kept;
+	r->skim = 1;
+	r->sk_state = SK_START;
+	r->sk_spaces = 0;
+	r->sk_content = 0;
+	(void)skim(r, r->raw.data, kept);
+	buf_add(&r->raw, s, keep);
+	r->skipped = n - keep;
+	(void)skim(r, s, n);
 	return 0;
 }
 
@@ -160,21 +275,35 @@ add_bytes(struct csv_reader *r, const char *s, size_t n)
 		r->raw.len = 0;
 		r->fbytes.len = 0;
 		r->nfields = 0;
+		r->too_many = 0;
+		r->skipped = 0;
+	}
+	if (r->skim) {
+		r->skipped += n;
+		(void)skim(r, s, n);
+		return 0;
 	}
 	if (n > r->max_record - r->raw.len)
-		return too_big(r);
+		return overflow(r, s, n);
 	buf_add(&r->raw, s, n);
 	return parse(r, s, n);
 }
 
-/* Hand a completed record to the callback; records of no field (blank lines) are skipped. */
+/*
+ * Hand a completed record (its last byte on line last) to the callback; records of
+ * no field (blank lines) are skipped. A record over the cap goes without fields.
+ */
 static int
-deliver(struct csv_reader *r, unsigned flags, csv_reader_row_cb cb, void *arg)
+deliver(struct csv_reader *r, unsigned flags, unsigned long last, csv_reader_row_cb cb, void *arg)
 {
 	r->open = 0;
 	r->row_done = 0;
-	if (r->nfields == 0)
+	if (r->nfields == 0 && !(flags & CSV_ROW_TOO_BIG))
 		return 0;
+	if (flags & CSV_ROW_TOO_BIG)
+		r->nfields = 0;
+	if (r->too_many)
+		flags |= CSV_ROW_TOO_MANY_FIELDS;
 	for (size_t i = 0; i < r->nfields; i++)
 		r->ptrs[i] = r->fbytes.data + r->offs[i];
 	struct csv_row row = {
@@ -182,8 +311,10 @@ deliver(struct csv_reader *r, unsigned flags, csv_reader_row_cb cb, void *arg)
 	    .fields = r->ptrs,
 	    .lens = r->lens,
 	    .line = r->rec_line,
+	    .last_line = last,
 	    .raw = r->raw.data,
 	    .raw_len = r->raw.len,
+	    .size = r->raw.len + r->skipped,
 	    .flags = flags,
 	};
 	int rc = cb(arg, &row);
@@ -196,6 +327,24 @@ deliver(struct csv_reader *r, unsigned flags, csv_reader_row_cb cb, void *arg)
 }
 
 /*
+ * The end of a skimmed record (last: its last line): libcsv, which saw only its
+ * start, begins afresh; a record of blanks only is a blank line, as libcsv has it.
+ */
+static int
+deliver_big(struct csv_reader *r, unsigned flags, unsigned long last, csv_reader_row_cb cb,
+            void *arg)
+{
+	r->skim = 0;
+	csv_free(&r->p);
+	parser_init(r);
+	if (!r->sk_content) {
+		r->open = 0;
+		return 0;
+	}
+	return deliver(r, flags | CSV_ROW_TOO_BIG, last, cb, arg);
+}
+
+/*
  * A line end (t: "\r", "\n" or "\r\n"). Outside a record it is a blank line.
  * Otherwise libcsv gets its first byte: either the record ends there, or the
  * line end is inside a quoted field and belongs to the field and the raw bytes.
@@ -205,13 +354,21 @@ end_line(struct csv_reader *r, const char *t, size_t tlen, csv_reader_row_cb cb,
 {
 	if (!r->open)
 		return 0;
+	/* r->line already counts this line end: the record's last line is the one before. */
+	if (r->skim) {
+		if (skim(r, t, 1))
+			return deliver_big(r, 0, r->line - 1, cb, arg);
+		r->skipped += tlen;
+		(void)skim(r, t + 1, tlen - 1);
+		return 0;
+	}
 	int rc = parse(r, t, 1);
 	if (rc)
 		return rc;
 	if (r->row_done)
-		return deliver(r, 0, cb, arg);
+		return deliver(r, 0, r->line - 1, cb, arg);
 	if (tlen > r->max_record - r->raw.len)
-		return too_big(r);
+		return overflow(r, t, tlen);
 	buf_add(&r->raw, t, tlen);
 	return tlen > 1 ? parse(r, t + 1, tlen - 1) : 0;
 }
@@ -230,9 +387,13 @@ process(struct csv_reader *r, const char *p, size_t n, csv_reader_row_cb cb, voi
 		/* The LF of a CRLF that was split across two feeds. */
 		if (*p == '\n') {
 			p++;
-			if (r->open) {
-				if (r->raw.len >= r->max_record)
-					return too_big(r);
+			if (r->skim) {
+				r->skipped++;
+				(void)skim(r, "\n", 1);
+			} else if (r->open && r->raw.len >= r->max_record) {
+				if ((rc = overflow(r, "\n", 1)))
+					return rc;
+			} else if (r->open) {
 				buf_addc(&r->raw, '\n');
 				if ((rc = parse(r, "\n", 1)))
 					return rc;
@@ -354,18 +515,22 @@ struct csv_reader *
 csv_reader_new(char delim, size_t max_record)
 {
 	struct csv_reader *r = xcalloc(1, sizeof(*r));
-	csv_init(&r->p, CSV_REPALL_NL);
-	csv_set_realloc_func(&r->p, xrealloc);
-	csv_set_free_func(&r->p, free);
 	r->max_record = max_record ? max_record : CSV_READER_MAX_RECORD;
 	r->sniff = delim == 0;
 	r->delim = delim ? delim : ',';
+	parser_init(r);
 	r->line = 1;
 	r->sn_prev = '\n';
 	r->head = (struct buf)BUF_INIT;
 	r->raw = (struct buf)BUF_INIT;
 	r->fbytes = (struct buf)BUF_INIT;
 	return r;
+}
+
+void
+csv_reader_flag_big(struct csv_reader *r)
+{
+	r->flag_big = 1;
 }
 
 void
@@ -447,6 +612,9 @@ csv_reader_finish(struct csv_reader *r, csv_reader_row_cb cb, void *arg)
 	r->cr_pending = 0;
 	if (!r->open)
 		return 0;
+	if (r->skim)
+		return deliver_big(r, r->sk_state == SK_QUOTED ? CSV_ROW_UNTERMINATED : 0, r->line,
+		                   cb, arg);
 	/*
 	 * Lenient libcsv takes an open quote at the end as the end of the field;
 	 * strict csv_fini with CSV_STRICT_FINI refuses exactly that case without
@@ -462,13 +630,13 @@ csv_reader_finish(struct csv_reader *r, csv_reader_row_cb cb, void *arg)
 		          csv_strerror(csv_error(&r->p)));
 		return r->err;
 	}
-	if (r->too_many) {
+	if (r->too_many && !r->flag_big) {
 		set_error(r, CSV_READER_E_TOO_BIG,
 		          "record starting on line %lu has more than %d fields", r->rec_line,
 		          CSV_READER_MAX_FIELDS);
 		return r->err;
 	}
-	return deliver(r, flags, cb, arg);
+	return deliver(r, flags, r->line, cb, arg);
 }
 
 char

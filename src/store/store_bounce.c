@@ -19,21 +19,28 @@ store_bounce_rules_default(void)
 	};
 }
 
-/* one_int - the first column of the first row of sql with ?1 = a, ?2 = b (0 when none) */
+/*
+ * one_int - the first column of the first row of sql (a static string: store_prepare) with
+ * ?1 = a, ?2 = b (0 when none)
+ */
 static int
 one_int(struct store *s, const char *sql, int64_t a, int64_t b, int64_t *out, const char *doing)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, doing);
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, a);
 	sqlite3_bind_int64(st, 2, b);
-	int rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	int ret = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_fail(s, doing);
-	sqlite3_finalize(st);
-	return ret;
+	return store_get_int64(s, st, out, doing);
 }
+
+/* Soft bounces of a message's contact since ?2, across campaigns (events_type_ts). */
+static const char soft_count_sql[] =
+    "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message_id"
+    " WHERE m.contact_id = (SELECT contact_id FROM messages WHERE id = ?1)"
+    " AND e.type = 'bounced' AND e.class = 'soft' AND e.ts >= ?2";
+static const char message_sql[] =
+    "SELECT id FROM messages WHERE campaign_id = ?1 AND contact_id = ?2";
 
 int
 store_bounce_suppress(struct store *s, int64_t message_id, const char *klass,
@@ -48,12 +55,8 @@ store_bounce_suppress(struct store *s, int64_t message_id, const char *klass,
 		why = "complaint";
 	} else if (strcmp(klass, "soft") == 0) {
 		int64_t n;
-		int rc = one_int(
-		    s,
-		    "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message_id"
-		    " WHERE m.contact_id = (SELECT contact_id FROM messages WHERE id = ?1)"
-		    " AND e.type = 'bounced' AND e.class = 'soft' AND e.ts >= ?2",
-		    message_id, store_now() - rules->soft_window_s, &n, "count soft bounces");
+		int rc = one_int(s, soft_count_sql, message_id, store_now() - rules->soft_window_s,
+		                 &n, "count soft bounces");
 		if (rc < 0)
 			return rc;
 		if (n >= rules->soft_count)
@@ -61,29 +64,23 @@ store_bounce_suppress(struct store *s, int64_t message_id, const char *klass,
 	}
 	if (why == NULL)
 		return 0;
+	/* DO NOTHING: the address is suppressed already. Every other constraint holds
+	 * (contacts.email is NOT NULL, why is one of suppressions' reasons). */
 	static const char sql[] =
-	    "INSERT OR IGNORE INTO suppressions(kind, value, reason, source, created_at)"
+	    "INSERT INTO suppressions(kind, value, reason, source, created_at)"
 	    " SELECT 'address', lower(c.email), ?2, ?3, ?4 FROM messages m"
-	    " JOIN contacts c ON c.id = m.contact_id WHERE m.id = ?1";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare a suppression");
+	    " JOIN contacts c ON c.id = m.contact_id WHERE m.id = ?1 ON CONFLICT DO NOTHING";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, message_id);
 	sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, store_now());
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "suppress a bounced address");
+	int rc = store_step_done(s, st, "suppress a bounced address");
 	if (rc == 0 && sqlite3_changes(store_db(s)) == 1)
 		*reason = why;
-	sqlite3_finalize(st);
 	return rc;
-}
-
-static void
-bind_opt(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v && *v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 }
 
 int
@@ -92,8 +89,8 @@ store_bounce_record(struct store *s, const struct store_bounce_event *e,
                     const char **reason)
 {
 	*reason = NULL;
-	int rc = one_int(s, "SELECT id FROM messages WHERE campaign_id = ?1 AND contact_id = ?2",
-	                 e->campaign_id, e->contact_id, message_id, "find the bounced message");
+	int rc = one_int(s, message_sql, e->campaign_id, e->contact_id, message_id,
+	                 "find the bounced message");
 	if (rc < 0)
 		return rc;
 	if (*message_id == 0)
@@ -102,21 +99,19 @@ store_bounce_record(struct store *s, const struct store_bounce_event *e,
 	    "INSERT INTO events(message_id, ts, type, stage, ecode, text, host, reason, class,"
 	    " detail, attempt) VALUES (?1, ?2, ?3, 'dsn', ?4, ?5, ?6, ?7, ?8, ?9,"
 	    " (SELECT attempts FROM messages WHERE id = ?1))";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), ins, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare a bounce event");
+	sqlite3_stmt *st = store_prepare(s, ins);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, *message_id);
 	sqlite3_bind_int64(st, 2, store_now());
 	sqlite3_bind_text(st, 3, e->type, -1, SQLITE_STATIC);
-	bind_opt(st, 4, e->ecode);
-	bind_opt(st, 5, e->text);
-	bind_opt(st, 6, e->host);
-	bind_opt(st, 7, e->reason);
-	bind_opt(st, 8, e->klass);
-	bind_opt(st, 9, e->detail);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "record a bounce event");
-	sqlite3_finalize(st);
-	if (rc < 0)
+	store_bind_opt_text(st, 4, e->ecode);
+	store_bind_opt_text(st, 5, e->text);
+	store_bind_opt_text(st, 6, e->host);
+	store_bind_opt_text(st, 7, e->reason);
+	store_bind_opt_text(st, 8, e->klass);
+	store_bind_opt_text(st, 9, e->detail);
+	if ((rc = store_step_done(s, st, "record a bounce event")) < 0)
 		return rc;
 	int complaint = strcmp(e->type, "complaint") == 0;
 	if (!complaint && e->klass && strcmp(e->klass, "hard") == 0) {
@@ -125,16 +120,14 @@ store_bounce_record(struct store *s, const struct store_bounce_event *e,
 		    "UPDATE messages SET state = 'bounced', reason = ?2, class = 'hard',"
 		    " last_stage = 'dsn', last_ecode = ?3, last_text = ?4, done_at = ?5"
 		    " WHERE id = ?1 AND state IN ('delivered', 'queued')";
-		if (sqlite3_prepare_v2(store_db(s), upd, -1, &st, NULL) != SQLITE_OK)
-			return store_fail(s, "prepare a bounced message");
+		if ((st = store_prepare(s, upd)) == NULL)
+			return STORE_E_SQL;
 		sqlite3_bind_int64(st, 1, *message_id);
-		bind_opt(st, 2, e->reason);
-		bind_opt(st, 3, e->ecode);
-		bind_opt(st, 4, e->text);
+		store_bind_opt_text(st, 2, e->reason);
+		store_bind_opt_text(st, 3, e->ecode);
+		store_bind_opt_text(st, 4, e->text);
 		sqlite3_bind_int64(st, 5, store_now());
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "mark a message bounced");
-		sqlite3_finalize(st);
-		if (rc < 0)
+		if ((rc = store_step_done(s, st, "mark a message bounced")) < 0)
 			return rc;
 	}
 	return store_bounce_suppress(s, *message_id,
@@ -145,15 +138,15 @@ store_bounce_record(struct store *s, const struct store_bounce_event *e,
 int
 store_bounce_totals(struct store *s, int64_t campaign_id, struct store_bounce_totals *t)
 {
-	sqlite3_stmt *st;
 	static const char sql[] =
 	    "SELECT count(*), coalesce(sum(e.type = 'bounced' AND e.class = 'hard'), 0),"
 	    " coalesce(sum(e.type = 'complaint'), 0), coalesce(sum(e.type = 'delivered'), 0)"
 	    " FROM events e JOIN messages m ON m.id = e.message_id WHERE m.campaign_id = ?1"
 	    " AND e.type IN ('delivered', 'deferred', 'bounced', 'failed', 'complaint')";
 	memset(t, 0, sizeof(*t));
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare the bounce totals");
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
 	int rc = 0;
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -164,7 +157,7 @@ store_bounce_totals(struct store *s, int64_t campaign_id, struct store_bounce_to
 	} else {
 		rc = store_fail(s, "count the bounce totals");
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -197,17 +190,15 @@ store_bounce_pause_why(const struct store_bounce_rules *rules, const struct stor
 int
 store_campaign_pause(struct store *s, int64_t campaign_id, const char *why)
 {
-	sqlite3_stmt *st;
 	static const char upd[] = "UPDATE campaigns SET state = 'paused', state_reason = ?2,"
 	                          " updated_at = ?3 WHERE id = ?1"
 	                          " AND state IN ('draft', 'scheduled', 'sending')";
-	if (sqlite3_prepare_v2(store_db(s), upd, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare pausing the campaign");
+	sqlite3_stmt *st = store_prepare(s, upd);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
 	sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, store_now());
-	int rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(store_db(s)) == 1
-	                                         : store_fail(s, "pause the campaign");
-	sqlite3_finalize(st);
-	return rc;
+	int rc = store_step_done(s, st, "pause the campaign");
+	return rc < 0 ? rc : sqlite3_changes(store_db(s)) == 1;
 }

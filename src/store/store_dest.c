@@ -9,13 +9,19 @@
 int
 store_dest_save(struct store *s, const struct store_dest_state *d)
 {
+	/* The whole row, new or replacing the old one (every column is set: what INSERT OR
+	 * REPLACE did, in the upsert both SQLite and PostgreSQL read). */
 	static const char sql[] =
-	    "INSERT OR REPLACE INTO destinations(name, domain, rate, connections, suspended_until,"
+	    "INSERT INTO destinations(name, domain, rate, connections, suspended_until,"
 	    " slowdowns, suspensions, change, note, updated_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULLIF(?8, ''), NULLIF(?9, ''), ?10)";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare saving a destination");
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULLIF(?8, ''), NULLIF(?9, ''), ?10)"
+	    " ON CONFLICT(name) DO UPDATE SET domain = excluded.domain, rate = excluded.rate,"
+	    " connections = excluded.connections, suspended_until = excluded.suspended_until,"
+	    " slowdowns = excluded.slowdowns, suspensions = excluded.suspensions,"
+	    " change = excluded.change, note = excluded.note, updated_at = excluded.updated_at";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, d->domain, -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 3, d->rate);
@@ -27,16 +33,7 @@ store_dest_save(struct store *s, const struct store_dest_state *d)
 	sqlite3_bind_text(st, 8, d->change ? d->change : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, d->note ? d->note : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, d->updated_at ? d->updated_at : store_now());
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "save a destination");
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static const char *
-col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? (const char *)t : "";
+	return store_step_done(s, st, "save a destination");
 }
 
 int
@@ -46,30 +43,30 @@ store_dest_each(struct store *s, const char *term, store_dest_cb cb, void *arg)
 	    "SELECT name, domain, rate, connections, suspended_until, slowdowns, suspensions,"
 	    " change, note, updated_at FROM destinations"
 	    " WHERE ?1 IS NULL OR instr(name, ?1) > 0 OR instr(domain, ?1) > 0 ORDER BY name";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare reading destinations");
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
 	if (term)
 		sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
 	int rc, ret = 0;
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_dest_state d = {
-		    .name = col_text(st, 0),
-		    .domain = col_text(st, 1),
+		    .name = store_col_text(st, 0),
+		    .domain = store_col_text(st, 1),
 		    .rate = sqlite3_column_double(st, 2),
 		    .connections = sqlite3_column_int(st, 3),
 		    .suspended_until = sqlite3_column_int64(st, 4),
 		    .slowdowns = sqlite3_column_int64(st, 5),
 		    .suspensions = sqlite3_column_int64(st, 6),
-		    .change = col_text(st, 7),
-		    .note = col_text(st, 8),
+		    .change = store_col_text(st, 7),
+		    .note = store_col_text(st, 8),
 		    .updated_at = sqlite3_column_int64(st, 9),
 		};
 		ret = cb(arg, &d);
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "read destinations");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -79,15 +76,15 @@ store_dest_counts_since(struct store *s, int64_t since, store_dest_count_cb cb, 
 	static const char sql[] =
 	    "SELECT dest, count(*) FROM events WHERE type IN ('delivered', 'deferred', 'bounced')"
 	    " AND ts >= ?1 AND dest IS NOT NULL GROUP BY dest";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare counting by destination");
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, since);
 	int rc, ret = 0;
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret = cb(arg, col_text(st, 0), sqlite3_column_int64(st, 1));
+		ret = cb(arg, store_col_text(st, 0), sqlite3_column_int64(st, 1));
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "count by destination");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }

@@ -1,32 +1,87 @@
 /*
  * store_int - what the store's own files share (src/store/ only).
  *
- * store.c owns the connection and the statement table of the core tables;
- * other files in src/store/ (one per feature area: reports, bounces, serve)
- * prepare their own statements on the same connection through store_db and
- * report failures through store_fail, so every SQL string still lives in the
- * store layer.
+ * store.c owns the connection and its statement cache; every other file in
+ * src/store/ (one per entity or feature area) keeps its SQL in static strings
+ * next to the code that runs it, gets the prepared statement from
+ * store_prepare, and reports failures through store_fail, so every SQL
+ * string lives in the store layer and SQLite's API stays inside it.
+ *
+ * Statements on the store's connection go through store_prepare. The only
+ * ones prepared otherwise are those that must not be kept: PRAGMAs and
+ * migrations (store.c, run once through sqlite3_exec), statements on other
+ * connections (the serve journal's and its checkpoint connections in
+ * store_serve.c, the read-only journal reader in store_sender.c), and
+ * store_serve.c's own set on the store's connection, compiled while CHECK
+ * constraints are off and finalized with that state (store_serve_free).
+ *
+ * The SQL keeps to what SQLite and PostgreSQL share (ON CONFLICT DO NOTHING,
+ * ON CONFLICT (...) DO UPDATE, RETURNING; no INSERT OR IGNORE/REPLACE); what
+ * stays SQLite's own (json_*, instr, group_concat, CROSS JOIN as an order
+ * hint) is what a second backend rewrites behind the same functions.
  */
 #ifndef KIRIM_STORE_INT_H
 #define KIRIM_STORE_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
 
 struct store;
+struct store_contact;
 
 /* store_db - the SQLite connection */
 sqlite3 *store_db(struct store *s);
 /* store_fail - record SQLite's last error for what; STORE_E_BUSY or STORE_E_SQL */
 int store_fail(struct store *s, const char *what);
+/* store_errf - set store_errmsg to a sentence of the store's own; returns code */
+int store_errf(struct store *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /*
- * store_prepare - sql prepared once on s and kept until store_close (the key
- * is the string's address: pass a static string), reset and with no
- * bindings; NULL with store_errmsg set when it does not prepare
+ * store_prepare - sql prepared once on s and kept until store_close, reset
+ * and with no bindings; NULL with store_errmsg set when it does not prepare.
+ * The key is the string's address: pass a static array (static const char
+ * x[] = "..."), never a string built at run time. A statement still being
+ * stepped must not be asked for again before it is done with (this resets
+ * it): a walk's callback must not re-enter the function that walks.
  */
 sqlite3_stmt *store_prepare(struct store *s, const char *sql);
+/* store_step_done - step st (no rows wanted) and reset it; 0 or an error about what */
+int store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
+/*
+ * store_get_one - step st once and reset it; on a row call fill(st, out). No
+ * row is STORE_E_NOTFOUND, whose message the caller writes (only then: some
+ * callers are on hot paths); a failure says what it was doing.
+ */
+int store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *),
+                  void *out, const char *doing);
+/* store_get_int64 - step st once and reset it; its first column into *out (0 when no row) */
+int store_get_int64(struct store *s, sqlite3_stmt *st, int64_t *out, const char *doing);
 /* store_now - the current Unix time, as every table stores it */
 int64_t store_now(void);
+
+/* store_bind_opt_text - v (SQLITE_STATIC) at parameter i, or NULL when v is NULL or "" */
+void store_bind_opt_text(sqlite3_stmt *st, int i, const char *v);
+/* store_col_text - column col as text, "" for NULL (valid until the next step or reset) */
+const char *store_col_text(sqlite3_stmt *st, int col);
+/* store_copy_text - column col into dst (dstsz bytes, truncated), "" for NULL */
+void store_copy_text(char *dst, size_t dstsz, sqlite3_stmt *st, int col);
+/* store_dup_text - column col as a new string (free it), NULL for NULL */
+char *store_dup_text(sqlite3_stmt *st, int col);
+
+/* Suppression status of a contact c (columns c.email, c.domain), as a reason or NULL. */
+#define SUPPRESSION_OF_C                                                                           \
+	"(SELECT reason FROM suppressions WHERE value IN (lower(c.email), c.domain) "              \
+	"ORDER BY kind LIMIT 1)"
+
+/*
+ * The columns store_contact_row reads, for contact c: id, email, domain, attrs,
+ * created_at, updated_at, suppression reason; an eighth (the lists) follows.
+ */
+#define CONTACT_COLUMNS                                                                            \
+	"c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at, " SUPPRESSION_OF_C
+/* store_contact_row - a struct store_contact from a row of CONTACT_COLUMNS, lists */
+void store_contact_row(sqlite3_stmt *st, void *out);
 
 #endif

@@ -70,26 +70,6 @@ store_lifecycle_to(const char *name, const char *state, const char *verb, char *
 	return NULL;
 }
 
-/* prepare - a statement on the store's connection, or NULL with the error recorded */
-static sqlite3_stmt *
-prepare(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
-		store_fail(s, "prepare a campaign lifecycle statement");
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
-}
-
-static void
-col_text(sqlite3_stmt *st, int i, char *out, size_t outsz)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	snprintf(out, outsz, "%s", t ? (const char *)t : "");
-}
-
 /* Options as an object even if someone stored junk: lifecycle reads must not fail on it. */
 #define LC_OPTIONS "(CASE WHEN json_valid(c.options) THEN c.options ELSE '{}' END)"
 
@@ -106,7 +86,7 @@ static const char sql_get[] =
 int
 store_lifecycle_get(struct store *s, const char *name, struct store_lifecycle_info *out)
 {
-	sqlite3_stmt *st = prepare(s, sql_get);
+	sqlite3_stmt *st = store_prepare(s, sql_get);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -114,12 +94,12 @@ store_lifecycle_get(struct store *s, const char *name, struct store_lifecycle_in
 	if (rc == SQLITE_ROW) {
 		memset(out, 0, sizeof(*out));
 		out->id = sqlite3_column_int64(st, 0);
-		col_text(st, 1, out->name, sizeof(out->name));
-		col_text(st, 2, out->state, sizeof(out->state));
-		col_text(st, 3, out->reason, sizeof(out->reason));
+		store_copy_text(out->name, sizeof(out->name), st, 1);
+		store_copy_text(out->state, sizeof(out->state), st, 2);
+		store_copy_text(out->reason, sizeof(out->reason), st, 3);
 		out->scheduled_at = sqlite3_column_int64(st, 4);
-		col_text(st, 5, out->window, sizeof(out->window));
-		col_text(st, 6, out->tz, sizeof(out->tz));
+		store_copy_text(out->window, sizeof(out->window), st, 5);
+		store_copy_text(out->tz, sizeof(out->tz), st, 6);
 		out->list_id = sqlite3_column_int64(st, 7);
 		out->messages = sqlite3_column_int64(st, 8);
 		out->queued = sqlite3_column_int64(st, 9);
@@ -129,7 +109,7 @@ store_lifecycle_get(struct store *s, const char *name, struct store_lifecycle_in
 	} else {
 		ret = store_fail(s, "read a campaign's state");
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -181,7 +161,7 @@ move(struct store *s, const struct store_lifecycle_info *cur, const char *verb, 
 		buf_printf(&patch, "%s\"skip\":%s", patch.len > 1 ? "," : "", a->skip);
 	}
 	buf_addc(&patch, '}');
-	sqlite3_stmt *st = prepare(s, sql_move);
+	sqlite3_stmt *st = store_prepare(s, sql_move);
 	if (st == NULL) {
 		buf_free(&patch);
 		return STORE_E_SQL;
@@ -197,20 +177,16 @@ move(struct store *s, const struct store_lifecycle_info *cur, const char *verb, 
 		sqlite3_bind_int64(st, 7, a->scheduled_at);
 	if (patch.len > 2)
 		sqlite3_bind_text(st, 8, patch.data, (int)patch.len, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_DONE ? 0 : store_fail(s, "change the campaign's state");
-	sqlite3_finalize(st);
+	int ret = store_step_done(s, st, "change the campaign's state");
 	buf_free(&patch);
 	if (ret == 0 && sqlite3_changes(store_db(s)) != 1)
 		ret = STORE_E_NOTFOUND; /* cannot happen inside BEGIN IMMEDIATE */
 	if (ret == 0 && strcmp(verb, "cancel") == 0) {
-		if ((st = prepare(s, sql_cancel_msgs)) == NULL)
+		if ((st = store_prepare(s, sql_cancel_msgs)) == NULL)
 			return STORE_E_SQL;
 		sqlite3_bind_int64(st, 1, cur->id);
 		sqlite3_bind_int64(st, 2, a->now);
-		rc = sqlite3_step(st);
-		ret = rc == SQLITE_DONE ? 0 : store_fail(s, "cancel the queued messages");
-		sqlite3_finalize(st);
+		ret = store_step_done(s, st, "cancel the queued messages");
 		if (ret == 0)
 			*cancelled = sqlite3_changes(store_db(s));
 	}
@@ -270,7 +246,7 @@ static const char sql_due[] =
 int
 store_campaigns_due(struct store *s, int64_t now, store_due_cb cb, void *arg)
 {
-	sqlite3_stmt *st = prepare(s, sql_due);
+	sqlite3_stmt *st = store_prepare(s, sql_due);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, now);
@@ -288,7 +264,7 @@ store_campaigns_due(struct store *s, int64_t now, store_due_cb cb, void *arg)
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "list the campaigns due");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -296,39 +272,33 @@ store_campaigns_due(struct store *s, int64_t now, store_due_cb cb, void *arg)
 int
 store_campaigns_next_due(struct store *s, int64_t *when)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT coalesce(min(scheduled_at), 0) FROM campaigns"
-	                              " WHERE state = 'scheduled'");
-	if (st == NULL)
-		return STORE_E_SQL;
-	int rc = sqlite3_step(st), ret = 0;
-	if (rc == SQLITE_ROW)
-		*when = sqlite3_column_int64(st, 0);
-	else
-		ret = store_fail(s, "find the next scheduled campaign");
-	sqlite3_finalize(st);
-	return ret;
+	static const char sql[] = "SELECT coalesce(min(scheduled_at), 0) FROM campaigns"
+	                          " WHERE state = 'scheduled'";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	return st ? store_get_int64(s, st, when, "find the next scheduled campaign") : STORE_E_SQL;
 }
 
 /* store_campaign_state_get - the state and reason of campaign id */
 int
 store_campaign_state_get(struct store *s, int64_t id, char state[16], char *reason, size_t reasonsz)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT state, coalesce(state_reason, '') FROM campaigns"
-	                              " WHERE id = ?1");
+	static const char sql[] = "SELECT state, coalesce(state_reason, '') FROM campaigns"
+	                          " WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st), ret = 0;
 	if (rc == SQLITE_ROW) {
-		col_text(st, 0, state, 16);
+		store_copy_text(state, 16, st, 0);
 		if (reason && reasonsz)
-			col_text(st, 1, reason, reasonsz);
+			store_copy_text(reason, reasonsz, st, 1);
 	} else if (rc == SQLITE_DONE) {
 		ret = STORE_E_NOTFOUND;
 	} else {
 		ret = store_fail(s, "read a campaign's state");
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -347,7 +317,7 @@ static const char sql_recipients[] =
 int
 store_lifecycle_recipients(struct store *s, int64_t campaign_id, store_recipient_cb cb, void *arg)
 {
-	sqlite3_stmt *st = prepare(s, sql_recipients);
+	sqlite3_stmt *st = store_prepare(s, sql_recipients);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
@@ -364,7 +334,7 @@ store_lifecycle_recipients(struct store *s, int64_t campaign_id, store_recipient
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "read the campaign's recipients");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -373,11 +343,12 @@ int
 store_lifecycle_mailable(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *mailable,
                          int64_t *pending)
 {
-	sqlite3_stmt *st = prepare(
-	    s, "SELECT (SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
-	       " WHERE m.list_id = ?2 AND" LC_NOT_SUPPRESSED "),"
-	       " (SELECT count(*) FROM messages WHERE campaign_id = ?1"
-	       "  AND state IN ('queued', 'claimed'))");
+	static const char sql[] =
+	    "SELECT (SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+	    " WHERE m.list_id = ?2 AND" LC_NOT_SUPPRESSED "),"
+	    " (SELECT count(*) FROM messages WHERE campaign_id = ?1"
+	    "  AND state IN ('queued', 'claimed'))";
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
@@ -389,6 +360,6 @@ store_lifecycle_mailable(struct store *s, int64_t campaign_id, int64_t list_id, 
 	} else {
 		ret = store_fail(s, "count the campaign's recipients");
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }

@@ -4,14 +4,17 @@
 #include "kirim/store.h"
 #include "store_int.h"
 
-/* store_plan_each - run sql (?1 campaign, ?2 list) and hand every (domain, count) row to cb */
+/*
+ * store_plan_each - run sql (a static string: store_prepare; ?1 campaign, ?2 list) and hand
+ * every (domain, count) row to cb
+ */
 static int
 store_plan_each(struct store *s, const char *sql, int64_t campaign_id, int64_t list_id,
                 store_plan_domain_cb cb, void *arg)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare counting messages by domain");
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
 	if (sqlite3_bind_parameter_count(st) >= 2)
 		sqlite3_bind_int64(st, 2, list_id);
@@ -22,7 +25,7 @@ store_plan_each(struct store *s, const char *sql, int64_t campaign_id, int64_t l
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "count messages by domain");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -43,15 +46,14 @@ store_plan_domains(struct store *s, int64_t campaign_id, int64_t list_id, store_
 	    "SELECT c.domain, count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
 	    " WHERE m.list_id = ?2 AND NOT EXISTS (SELECT 1 FROM suppressions"
 	    " WHERE value IN (lower(c.email), c.domain)) GROUP BY c.domain ORDER BY c.domain";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), any, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare looking for the campaign's messages");
+	sqlite3_stmt *st = store_prepare(s, any);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
-	int rc = sqlite3_step(st);
-	bool has = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		return store_fail(s, "look for the campaign's messages");
+	int64_t has;
+	int rc = store_get_int64(s, st, &has, "look for the campaign's messages");
+	if (rc < 0)
+		return rc;
 	rc = store_plan_each(s, has ? queued : members, campaign_id, list_id, cb, arg);
 	if (rc == 0)
 		*from_list = !has;
@@ -69,16 +71,14 @@ store_plan_suppress_domain(struct store *s, int64_t campaign_id, const char *dom
 	if (rc < 0 && rc != STORE_E_EXISTS)
 		return rc;
 	bool was_added = rc == 0;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), mark, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare marking messages suppressed");
+	sqlite3_stmt *st = store_prepare(s, mark);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
 	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, store_now());
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return store_fail(s, "mark messages suppressed");
+	if ((rc = store_step_done(s, st, "mark messages suppressed")) < 0)
+		return rc;
 	*added = was_added;
 	*marked = sqlite3_changes(store_db(s));
 	return 0;

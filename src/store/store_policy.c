@@ -35,34 +35,26 @@ static const char sql_set[] =
 static const char sql_bump[] = "INSERT INTO settings(key, value) VALUES ('policy_version', 1)"
                                " ON CONFLICT(key) DO UPDATE SET value = value + 1";
 
-/* prepare - a statement on the store's connection, or NULL with the error recorded */
-static sqlite3_stmt *
-prepare(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
-		store_fail(s, "prepare a policy statement");
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
-}
-
-/* exec_done - step a statement to its end and finalize it; 0 or an error */
-static int
-exec_done(struct store *s, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, what);
-	sqlite3_finalize(st);
-	return ret;
-}
+/*
+ * Clears the fields whose ?3+f is true, f in the order of enum policy_field
+ * (as sql_set's ?10+f): one statement whatever the mask.
+ */
+static const char sql_unset[] =
+    "UPDATE domain_policies SET updated_at = ?2,"
+    " max_connections = CASE WHEN ?3 THEN NULL ELSE max_connections END,"
+    " rate = CASE WHEN ?4 THEN NULL ELSE rate END,"
+    " max_msgs_per_conn = CASE WHEN ?5 THEN NULL ELSE max_msgs_per_conn END,"
+    " connect_rate = CASE WHEN ?6 THEN NULL ELSE connect_rate END,"
+    " tls = CASE WHEN ?7 THEN NULL ELSE tls END,"
+    " warmup = CASE WHEN ?8 THEN NULL ELSE warmup END"
+    " WHERE pattern = ?1";
+_Static_assert(POLICY_NFIELDS == 6, "sql_set and sql_unset name every policy field");
 
 static int
 bump(struct store *s)
 {
-	sqlite3_stmt *st = prepare(s, sql_bump);
-	return st ? exec_done(s, st, "count a policy change") : STORE_E_SQL;
+	sqlite3_stmt *st = store_prepare(s, sql_bump);
+	return st ? store_step_done(s, st, "count a policy change") : STORE_E_SQL;
 }
 
 /* warmup_json - the warmup column for p: {"plan":..,"start":..,"caps":[..]} */
@@ -84,7 +76,7 @@ warmup_json(const struct policy *p, struct buf *b)
 int
 store_policy_set(struct store *s, const struct policy *p, const char *source)
 {
-	sqlite3_stmt *st = prepare(s, sql_set);
+	sqlite3_stmt *st = store_prepare(s, sql_set);
 	if (st == NULL)
 		return STORE_E_SQL;
 	struct buf w = BUF_INIT;
@@ -108,7 +100,7 @@ store_policy_set(struct store *s, const struct policy *p, const char *source)
 	sqlite3_bind_int64(st, 9, store_now());
 	for (int f = 0; f < POLICY_NFIELDS; f++)
 		sqlite3_bind_int(st, 10 + f, (set & POLICY_HAS(f)) != 0);
-	int rc = exec_done(s, st, "set a domain policy");
+	int rc = store_step_done(s, st, "set a domain policy");
 	buf_free(&w);
 	return rc ? rc : bump(s);
 }
@@ -117,20 +109,14 @@ store_policy_set(struct store *s, const struct policy *p, const char *source)
 int
 store_policy_unset(struct store *s, const char *pattern, unsigned mask)
 {
-	struct buf q = BUF_INIT;
-	buf_adds(&q, "UPDATE domain_policies SET updated_at = ?2");
-	/* Column names come from policy.c's fixed table, never from input. */
-	for (int f = 0; f < POLICY_NFIELDS; f++)
-		if (mask & POLICY_HAS(f))
-			buf_printf(&q, ", %s = NULL", policy_field_name((enum policy_field)f));
-	buf_adds(&q, " WHERE pattern = ?1");
-	sqlite3_stmt *st = prepare(s, q.data);
-	buf_free(&q);
+	sqlite3_stmt *st = store_prepare(s, sql_unset);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, store_now());
-	int rc = exec_done(s, st, "unset a domain policy field");
+	for (int f = 0; f < POLICY_NFIELDS; f++)
+		sqlite3_bind_int(st, 3 + f, (mask & POLICY_HAS(f)) != 0);
+	int rc = store_step_done(s, st, "unset a domain policy field");
 	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
 		return STORE_E_NOTFOUND;
 	return rc ? rc : bump(s);
@@ -140,21 +126,15 @@ store_policy_unset(struct store *s, const char *pattern, unsigned mask)
 int
 store_policy_delete(struct store *s, const char *pattern)
 {
-	sqlite3_stmt *st = prepare(s, "DELETE FROM domain_policies WHERE pattern = ?1");
+	static const char sql[] = "DELETE FROM domain_policies WHERE pattern = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
-	int rc = exec_done(s, st, "delete a domain policy");
+	int rc = store_step_done(s, st, "delete a domain policy");
 	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
 		return STORE_E_NOTFOUND;
 	return rc ? rc : bump(s);
-}
-
-static void
-copy_col(char *out, size_t outsz, sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	snprintf(out, outsz, "%s", t ? (const char *)t : "");
 }
 
 /* row_fill - a struct policy from a row of POLICY_COLUMNS */
@@ -162,7 +142,7 @@ static void
 row_fill(sqlite3_stmt *st, struct policy *p)
 {
 	memset(p, 0, sizeof(*p));
-	copy_col(p->pattern, sizeof(p->pattern), st, 0);
+	store_copy_text(p->pattern, sizeof(p->pattern), st, 0);
 	if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
 		p->max_connections = sqlite3_column_int(st, 1);
 		p->set |= POLICY_HAS(POLICY_F_MAX_CONNECTIONS);
@@ -183,11 +163,11 @@ row_fill(sqlite3_stmt *st, struct policy *p)
 	if (tls && policy_tls_parse((const char *)tls, &p->tls) == 0)
 		p->set |= POLICY_HAS(POLICY_F_TLS);
 	if (sqlite3_column_int(st, 10)) {
-		copy_col(p->warmup, sizeof(p->warmup), st, 6);
+		store_copy_text(p->warmup, sizeof(p->warmup), st, 6);
 		p->warmup_start = sqlite3_column_int64(st, 7);
 		p->set |= POLICY_HAS(POLICY_F_WARMUP);
 	}
-	copy_col(p->source, sizeof(p->source), st, 8);
+	store_copy_text(p->source, sizeof(p->source), st, 8);
 	p->updated_at = sqlite3_column_int64(st, 9);
 }
 
@@ -195,8 +175,9 @@ row_fill(sqlite3_stmt *st, struct policy *p)
 int
 store_policy_get(struct store *s, const char *pattern, struct policy *out)
 {
-	sqlite3_stmt *st =
-	    prepare(s, "SELECT " POLICY_COLUMNS " FROM domain_policies WHERE pattern = ?1");
+	static const char sql[] =
+	    "SELECT " POLICY_COLUMNS " FROM domain_policies WHERE pattern = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
@@ -207,7 +188,7 @@ store_policy_get(struct store *s, const char *pattern, struct policy *out)
 		ret = STORE_E_NOTFOUND;
 	else
 		ret = store_fail(s, "read a domain policy");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -215,8 +196,8 @@ store_policy_get(struct store *s, const char *pattern, struct policy *out)
 int
 store_policy_each(struct store *s, store_policy_cb cb, void *arg)
 {
-	sqlite3_stmt *st =
-	    prepare(s, "SELECT " POLICY_COLUMNS " FROM domain_policies ORDER BY pattern");
+	static const char sql[] = "SELECT " POLICY_COLUMNS " FROM domain_policies ORDER BY pattern";
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int rc, ret = 0;
@@ -228,7 +209,7 @@ store_policy_each(struct store *s, store_policy_cb cb, void *arg)
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "read domain policies");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -268,10 +249,11 @@ store_policy_load_all(struct store *s, struct policy **rows, size_t *n)
 int
 store_policy_version(struct store *s, int64_t *version)
 {
-	sqlite3_stmt *st = prepare(
-	    s, "SELECT (SELECT coalesce(max(value), 0) FROM settings WHERE key = 'policy_version'),"
-	       " count(*), coalesce(sum(updated_at), 0), coalesce(max(updated_at), 0)"
-	       " FROM domain_policies");
+	static const char sql[] =
+	    "SELECT (SELECT coalesce(max(value), 0) FROM settings WHERE key = 'policy_version'),"
+	    " count(*), coalesce(sum(updated_at), 0), coalesce(max(updated_at), 0)"
+	    " FROM domain_policies";
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int rc = sqlite3_step(st), ret = 0;
@@ -286,7 +268,7 @@ store_policy_version(struct store *s, int64_t *version)
 	} else {
 		ret = store_fail(s, "read the policy version");
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -310,14 +292,14 @@ store_policy_presets(struct store *s, bool reset, int *added)
 		n += rc == 0;
 	}
 	if (rc == 0) {
-		sqlite3_stmt *st =
-		    prepare(s, "INSERT INTO settings(key, value)"
-		               " VALUES ('policy_presets', ?1)"
-		               " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+		static const char sql[] = "INSERT INTO settings(key, value)"
+		                          " VALUES ('policy_presets', ?1)"
+		                          " ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+		sqlite3_stmt *st = store_prepare(s, sql);
 		if (st == NULL)
 			return STORE_E_SQL;
 		sqlite3_bind_int64(st, 1, store_now());
-		rc = exec_done(s, st, "mark the presets seeded");
+		rc = store_step_done(s, st, "mark the presets seeded");
 	}
 	if (rc == 0 && added)
 		*added = n;
@@ -328,11 +310,12 @@ store_policy_presets(struct store *s, bool reset, int *added)
 int
 store_policy_seed(struct store *s, int *added)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT 1 FROM settings WHERE key = 'policy_presets'");
+	static const char sql[] = "SELECT 1 FROM settings WHERE key = 'policy_presets'";
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc == SQLITE_ROW) {
 		if (added)
 			*added = 0;

@@ -108,35 +108,20 @@ i64map_free(struct i64map *m)
 
 /* --- helpers --------------------------------------------------------------------------------- */
 
+/* col_text - column i as text, NULL for NULL (not store_col_text's "": a report tells an
+ * absent value from an empty one) */
 static const char *
 col_text(sqlite3_stmt *st, int i)
 {
 	return (const char *)sqlite3_column_text(st, i);
 }
 
-static char *
-col_dup(sqlite3_stmt *st, int i)
-{
-	const char *t = col_text(st, i);
-	return t ? xstrdup(t) : NULL;
-}
-
-static int
-prepare(struct store *s, const char *sql, sqlite3_stmt **st)
-{
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, st, NULL) != SQLITE_OK) {
-		*st = NULL;
-		return store_fail(s, "prepare a report query");
-	}
-	return 0;
-}
-
-/* finish - finalize st after a walk that ended with rc (SQLITE_DONE is success) */
+/* finish - reset st after a walk that ended with rc (SQLITE_DONE is success) */
 static int
 finish(struct store *s, sqlite3_stmt *st, int rc, const char *doing)
 {
 	int ret = (rc == SQLITE_DONE) ? 0 : store_fail(s, doing);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -263,22 +248,21 @@ tls_used(const char *t)
 static int
 fill_campaign(struct store *s, const char *name, struct report *r)
 {
-	sqlite3_stmt *st;
-	int rc = prepare(s, sql_campaign, &st);
-	if (rc < 0)
-		return rc;
+	sqlite3_stmt *st = store_prepare(s, sql_campaign);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		r->campaign_id = sqlite3_column_int64(st, 0);
-		r->campaign = col_dup(st, 1);
-		r->state = col_dup(st, 2);
+		r->campaign = store_dup_text(st, 1);
+		r->state = store_dup_text(st, 2);
 		r->created_at = sqlite3_column_int64(st, 3);
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		return 0;
 	}
 	if (rc == SQLITE_DONE) {
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		return STORE_E_NOTFOUND;
 	}
 	return finish(s, st, rc, "read the campaign");
@@ -287,11 +271,11 @@ fill_campaign(struct store *s, const char *name, struct report *r)
 static int
 fill_messages(struct store *s, const struct store_report_opts *o, struct report *r)
 {
-	sqlite3_stmt *st;
-	int rc = prepare(s, sql_messages, &st);
-	if (rc < 0)
-		return rc;
+	sqlite3_stmt *st = store_prepare(s, sql_messages);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, r->campaign_id);
+	int rc;
 	struct strmap dmap = {0}, xmap = {0};
 	size_t dcap = 0, xcap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -415,11 +399,11 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 static int
 fill_skipped(struct store *s, struct report *r)
 {
-	sqlite3_stmt *st;
-	int rc = prepare(s, sql_skipped, &st);
-	if (rc < 0)
-		return rc;
+	sqlite3_stmt *st = store_prepare(s, sql_skipped);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, r->campaign_id);
+	int rc;
 	size_t cap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (r->n_skip_reasons == cap) {
@@ -427,7 +411,7 @@ fill_skipped(struct store *s, struct report *r)
 			r->skip_reasons = xrealloc(r->skip_reasons, cap * sizeof(*r->skip_reasons));
 		}
 		struct report_count *c = &r->skip_reasons[r->n_skip_reasons++];
-		c->label = col_dup(st, 0);
+		c->label = store_dup_text(st, 0);
 		c->n = sqlite3_column_int64(st, 1);
 	}
 	return finish(s, st, rc, "count the messages not sent");
@@ -641,14 +625,15 @@ roll_up(struct event_acc *a, const struct store_report_opts *o, struct report *r
 static int
 fill_events(struct store *s, const struct store_report_opts *o, struct report *r)
 {
-	sqlite3_stmt *st;
-	int rc = prepare(s, sql_max_message, &st);
-	if (rc < 0)
-		return rc;
+	sqlite3_stmt *st = store_prepare(s, sql_max_message);
+	if (st == NULL)
+		return STORE_E_SQL;
 	int64_t max_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	if ((rc = prepare(s, r->recipients * 3 >= max_id ? sql_events_scan : sql_events, &st)) < 0)
-		return rc;
+	sqlite3_reset(st);
+	if ((st = store_prepare(s, r->recipients * 3 >= max_id ? sql_events_scan : sql_events)) ==
+	    NULL)
+		return STORE_E_SQL;
+	int rc;
 	sqlite3_bind_int64(st, 1, r->campaign_id);
 	struct event_acc a;
 	memset(&a, 0, sizeof(a));
@@ -728,17 +713,17 @@ fill_throttled(struct store *s, struct report *r)
 	    " connections FROM destinations WHERE slowdowns > 0 AND name IN"
 	    " (SELECT DISTINCT dest FROM messages WHERE campaign_id = ?1 AND dest IS NOT NULL)"
 	    " ORDER BY slowdowns DESC, name LIMIT 20";
-	sqlite3_stmt *st;
-	int rc = prepare(s, sql, &st);
-	if (rc < 0)
-		return rc;
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, r->campaign_id);
+	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		r->throttled = xrealloc(r->throttled, (r->n_throttled + 1) * sizeof(*r->throttled));
 		struct report_throttled *x = &r->throttled[r->n_throttled++];
-		x->dest = col_dup(st, 0);
-		x->change = col_dup(st, 1);
-		x->note = col_dup(st, 2);
+		x->dest = store_dup_text(st, 0);
+		x->change = store_dup_text(st, 1);
+		x->note = store_dup_text(st, 2);
 		x->slowdowns = sqlite3_column_int64(st, 3);
 		x->suspensions = sqlite3_column_int64(st, 4);
 		x->rate = sqlite3_column_double(st, 5);
@@ -798,14 +783,10 @@ int
 store_report_all(struct store *s, int last, struct report_all *out)
 {
 	memset(out, 0, sizeof(*out));
-	sqlite3_stmt *st, *ev;
-	int rc = prepare(s, sql_all, &st);
-	if (rc < 0)
-		return rc;
-	if ((rc = prepare(s, sql_all_events, &ev)) < 0) {
-		sqlite3_finalize(st);
-		return rc;
-	}
+	sqlite3_stmt *st = store_prepare(s, sql_all), *ev;
+	if (st == NULL || (ev = store_prepare(s, sql_all_events)) == NULL)
+		return STORE_E_SQL;
+	int rc;
 	sqlite3_bind_int64(st, 1, last > 0 ? last : -1);
 	size_t cap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -815,8 +796,8 @@ store_report_all(struct store *s, int last, struct report_all *out)
 		}
 		struct report_campaign *c = &out->campaigns[out->n++];
 		memset(c, 0, sizeof(*c));
-		c->name = col_dup(st, 1);
-		c->state = col_dup(st, 2);
+		c->name = store_dup_text(st, 1);
+		c->state = store_dup_text(st, 2);
 		c->created_at = sqlite3_column_int64(st, 3);
 		c->recipients = sqlite3_column_int64(st, 4);
 		c->delivered = sqlite3_column_int64(st, 5);
@@ -850,7 +831,7 @@ store_report_all(struct store *s, int last, struct report_all *out)
 			break;
 		}
 	}
-	sqlite3_finalize(ev);
+	sqlite3_reset(ev);
 	return finish(s, st, rc, "read the campaigns");
 }
 
@@ -872,9 +853,9 @@ store_report_attempts(struct store *s, const char *name, store_report_attempt_cb
 	report_free(&r);
 	if (rc < 0)
 		return rc;
-	sqlite3_stmt *st;
-	if ((rc = prepare(s, sql_attempts, &st)) < 0)
-		return rc;
+	sqlite3_stmt *st = store_prepare(s, sql_attempts);
+	if (st == NULL)
+		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct report_attempt a = {
@@ -891,7 +872,7 @@ store_report_attempts(struct store *s, const char *name, store_report_attempt_cb
 		};
 		int crc = cb(arg, &a);
 		if (crc) {
-			sqlite3_finalize(st);
+			sqlite3_reset(st);
 			return crc;
 		}
 	}

@@ -4,13 +4,6 @@
 #include "kirim/store.h"
 #include "store_int.h"
 
-static const char *
-text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? (const char *)t : "";
-}
-
 int
 store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_cb cb, void *arg)
 {
@@ -30,9 +23,9 @@ store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_c
 	    " FROM campaigns c LEFT JOIN messages m ON m.campaign_id = c.id"
 	    " WHERE (?1 IS NULL AND c.state IN ('sending', 'scheduled', 'paused')) OR c.state = ?1"
 	    " GROUP BY c.id ORDER BY c.id";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "prepare reading the sending campaigns");
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
 	if (state)
 		sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
@@ -40,11 +33,11 @@ store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_c
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_run_campaign c = {
 		    .id = sqlite3_column_int64(st, 0),
-		    .name = text(st, 1),
-		    .state = text(st, 2),
-		    .reason = text(st, 3),
-		    .window = text(st, 4),
-		    .tz = text(st, 5),
+		    .name = store_col_text(st, 1),
+		    .state = store_col_text(st, 2),
+		    .reason = store_col_text(st, 3),
+		    .window = store_col_text(st, 4),
+		    .tz = store_col_text(st, 5),
 		    .queued = sqlite3_column_int64(st, 6),
 		    .due = sqlite3_column_int64(st, 7),
 		    .claimed = sqlite3_column_int64(st, 8),
@@ -59,6 +52,6 @@ store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_c
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "read the sending campaigns");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }

@@ -1,8 +1,7 @@
-/* store_sender - senders and their leases, suppressions since, domain health (see store_sender.h). */
+/* store_sender - senders and leases, suppressions since, domain health (see store_sender.h). */
 #include "kirim/store_sender.h"
 
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -10,32 +9,15 @@
 #include "kirim/store_serve.h"
 #include "store_int.h"
 
-static const char *
-col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? (const char *)t : "";
-}
-
-/* step_done - step st (no rows wanted) and reset it; 0 or a store error about what */
-static int
-step_done(struct store *s, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, what);
-	sqlite3_reset(st);
-	return ret;
-}
-
 static void
 row_fill(sqlite3_stmt *st, struct store_sender_row *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->id = sqlite3_column_int64(st, 0);
-	snprintf(r->host, sizeof(r->host), "%s", col_text(st, 1));
+	store_copy_text(r->host, sizeof(r->host), st, 1);
 	r->pid = sqlite3_column_int64(st, 2);
-	snprintf(r->proc_start, sizeof(r->proc_start), "%s", col_text(st, 3));
-	snprintf(r->command, sizeof(r->command), "%s", col_text(st, 4));
+	store_copy_text(r->proc_start, sizeof(r->proc_start), st, 3);
+	store_copy_text(r->command, sizeof(r->command), st, 4);
 	r->started_at = sqlite3_column_int64(st, 5);
 	r->lease_until = sqlite3_column_int64(st, 6);
 }
@@ -52,11 +34,11 @@ forget(struct store *s, int64_t id)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
-	int rc = step_done(s, st, "free a dead sender's campaigns");
+	int rc = store_step_done(s, st, "free a dead sender's campaigns");
 	if (rc < 0 || (st = store_prepare(s, del_sql)) == NULL)
 		return rc < 0 ? rc : STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
-	return step_done(s, st, "forget a dead sender");
+	return store_step_done(s, st, "forget a dead sender");
 }
 
 int
@@ -97,7 +79,7 @@ store_sender_register(struct store *s, struct store_sender_row *me, store_sender
 		sqlite3_bind_text(st, 4, me->command, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, me->started_at);
 		sqlite3_bind_int64(st, 6, me->lease_until);
-		rc = step_done(s, st, "register this sender");
+		rc = store_step_done(s, st, "register this sender");
 	}
 	if (rc == 0) {
 		me->id = sqlite3_last_insert_rowid(store_db(s));
@@ -117,7 +99,7 @@ store_sender_renew(struct store *s, int64_t id, int64_t lease_until)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, lease_until);
-	int rc = step_done(s, st, "renew this sender's lease");
+	int rc = store_step_done(s, st, "renew this sender's lease");
 	return rc == 0 && sqlite3_changes(store_db(s)) == 0 ? STORE_E_NOTFOUND : rc;
 }
 
@@ -163,7 +145,7 @@ store_sender_hold(struct store *s, int64_t campaign_id, int64_t id, store_sender
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
 	sqlite3_bind_int64(st, 2, id);
-	return step_done(s, st, "hold the campaign");
+	return store_step_done(s, st, "hold the campaign");
 }
 
 int
@@ -171,13 +153,7 @@ store_sender_suppressions_last(struct store *s, int64_t *last)
 {
 	static const char sql[] = "SELECT coalesce(max(id), 0) FROM suppressions";
 	sqlite3_stmt *st = store_prepare(s, sql);
-	if (st == NULL)
-		return STORE_E_SQL;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*last = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : store_fail(s, "read the last suppression");
+	return st ? store_get_int64(s, st, last, "read the last suppression") : STORE_E_SQL;
 }
 
 int
@@ -192,7 +168,7 @@ store_sender_suppressions(struct store *s, int64_t *after, store_sender_supp_cb 
 	int rc, ret = 0;
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*after = sqlite3_column_int64(st, 0);
-		ret = cb(arg, sqlite3_column_int(st, 1) != 0, col_text(st, 2));
+		ret = cb(arg, sqlite3_column_int(st, 1) != 0, store_col_text(st, 2));
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "read new suppressions");
@@ -202,7 +178,7 @@ store_sender_suppressions(struct store *s, int64_t *after, store_sender_supp_cb 
 
 /* Whether a campaign's unsubscribe removes from its list only: that list's id, else 0. */
 #define LIST_SCOPE_OF(c)                                                                           \
-	"CASE WHEN json_valid(" c ".options) AND json_extract(" c ".options,"                    \
+	"CASE WHEN json_valid(" c ".options) AND json_extract(" c ".options,"                      \
 	" '$.unsubscribe_scope') = 'list' THEN " c ".list_id ELSE 0 END"
 
 int
@@ -230,7 +206,8 @@ store_sender_removals(struct store *s, int64_t since, store_removal_cb cb, void 
 int
 store_sender_journal(struct store *s, int64_t *after, store_removal_cb cb, void *arg)
 {
-	static const char scope_sql[] = "SELECT " LIST_SCOPE_OF("c") " FROM campaigns c WHERE c.id = ?1";
+	static const char scope_sql[] =
+	    "SELECT " LIST_SCOPE_OF("c") " FROM campaigns c WHERE c.id = ?1";
 	char path[PATH_MAX + 16];
 	struct stat sb;
 	store_serve_journal_path(store_path(s), path, sizeof(path));
@@ -239,7 +216,8 @@ store_sender_journal(struct store *s, int64_t *after, store_removal_cb cb, void 
 	sqlite3 *j = NULL;
 	sqlite3_stmt *st = NULL;
 	/* A connection of its own, read-only: the journal is another file. Opened per look
-	 * (about once a second): a kirim serve may create or replace the file meanwhile. */
+	 * (about once a second): a kirim serve may create or replace the file meanwhile. Its
+	 * one statement lives as long as the connection, so it is not in the store's cache. */
 	if (sqlite3_open_v2(path, &j, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(j, 1000) != SQLITE_OK ||
 	    sqlite3_prepare_v2(j,
@@ -288,7 +266,7 @@ store_sender_delivered(struct store *s, const char *domain, int64_t ts)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, ts);
-	return step_done(s, st, "record a domain's delivery");
+	return store_step_done(s, st, "record a domain's delivery");
 }
 
 int

@@ -20,6 +20,7 @@ enum {
 	Q_SUPPRESS,
 	Q_LIST_REMOVE,
 	Q_DROP_QUEUED,
+	Q_MESSAGE,
 	Q_EVENT,
 	Q_UNSUPPRESS,
 	Q_LIST_ADD,
@@ -31,6 +32,12 @@ enum {
 
 enum { WAL_FRAMES_MAX = 4096 }; /* 64 MiB of WAL with kirim's 16 KiB pages */
 
+/*
+ * The writer's statements, on the store's connection but not in its cache
+ * (store_prepare): store_serve_new compiles them with CHECK constraints off,
+ * which is fixed in a statement's code, so they live and die with the
+ * store_serve (store_serve_free) and no other caller of the store gets them.
+ */
 static const char *const serve_sql[Q_COUNT] = {
     [Q_CAMPAIGN] = "SELECT name, list_id,"
                    " CASE WHEN json_valid(options) AND json_extract(options,"
@@ -41,22 +48,23 @@ static const char *const serve_sql[Q_COUNT] = {
                  " messages m WHERE m.campaign_id = c.id AND m.state = 'queued')",
     [Q_CONTACT] = "SELECT email FROM contacts WHERE id = ?1",
     /*
-     * One row, not INSERT ... SELECT: a statement that can write only one row
-     * needs no statement journal (with 16 KiB pages, a copy of every page it
-     * touches). OR IGNORE: no row when the contact does not exist (NULL
-     * value) or the address is already suppressed.
+     * One row of VALUES, not INSERT ... SELECT: a statement that can write
+     * only one row needs no statement journal (with 16 KiB pages, a copy of
+     * every page it touches; as INSERT ... SELECT ... WHERE an unsubscribe
+     * took about twice the instructions). So the address is read first
+     * (Q_CONTACT) and bound: no contact, no INSERT (what SQLite's INSERT OR
+     * IGNORE did with a NULL value). DO NOTHING: it is suppressed already.
      */
-    [Q_SUPPRESS] = "INSERT OR IGNORE INTO suppressions(kind, value, reason, source, created_at)"
-                   " VALUES ('address', (SELECT lower(email) FROM contacts WHERE id = ?1),"
-                   " 'unsubscribe', ?2, ?3)",
+    [Q_SUPPRESS] = "INSERT INTO suppressions(kind, value, reason, source, created_at)"
+                   " VALUES ('address', lower(?1), 'unsubscribe', ?2, ?3) ON CONFLICT DO NOTHING",
     [Q_LIST_REMOVE] = "DELETE FROM list_members WHERE list_id = ?1 AND contact_id = ?2",
     /* By (campaign, contact): UNIQUE (campaign_id, contact_id) finds the row. */
     [Q_DROP_QUEUED] = "UPDATE messages SET state = 'suppressed', done_at = ?3"
                       " WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'queued'",
-    /* One row (as Q_SUPPRESS); none when (campaign, contact) has no message. */
-    [Q_EVENT] = "INSERT OR IGNORE INTO events(message_id, ts, type, detail)"
-                " VALUES ((SELECT id FROM messages WHERE campaign_id = ?1 AND contact_id = ?2),"
-                " ?3, ?4, ?5)",
+    /* An event's message, then the event: one row of VALUES (as Q_SUPPRESS), none without a
+     * message. */
+    [Q_MESSAGE] = "SELECT id FROM messages WHERE campaign_id = ?1 AND contact_id = ?2",
+    [Q_EVENT] = "INSERT INTO events(message_id, ts, type, detail) VALUES (?1, ?2, ?3, ?4)",
     [Q_UNSUPPRESS] = "DELETE FROM suppressions WHERE kind = 'address' AND value = lower(?1)"
                      " AND reason = 'unsubscribe'",
     [Q_LIST_ADD] = "INSERT INTO list_members(list_id, contact_id) VALUES (?1, ?2)"
@@ -73,7 +81,8 @@ static const char *const serve_sql[Q_COUNT] = {
 static const char journal_schema[] =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', lower(hex(randomblob(8))));"
+    "INSERT INTO meta(key, value) VALUES ('generation', lower(hex(randomblob(8))))"
+    " ON CONFLICT DO NOTHING;"
     /* AUTOINCREMENT: ids never come back once folded rows are deleted. */
     "CREATE TABLE IF NOT EXISTS unsubscribes (id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " campaign_id INTEGER NOT NULL, contact_id INTEGER NOT NULL, ts INTEGER NOT NULL);";
@@ -81,6 +90,7 @@ static const char journal_schema[] =
 /* Folded rows leave the journal (deleted by the journal's writer, or by whoever folds last). */
 #define JOURNAL_PRUNE "DELETE FROM unsubscribes WHERE id <= ?1"
 
+/* The fold's statements on the journal (a connection of its own, opened by journal_open). */
 enum { J_GENERATION, J_READ, J_DELETE, J_COUNT };
 static const char *const journal_sql[J_COUNT] = {
     [J_GENERATION] = "SELECT value FROM meta WHERE key = 'generation'",
@@ -199,16 +209,6 @@ q(struct store_serve *ss, int id)
 	return st;
 }
 
-/* Step a statement that returns no rows; 0 or a store error. */
-static int
-run(struct store_serve *ss, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(ss->s, what);
-	sqlite3_reset(st);
-	return ret;
-}
-
 /* The campaign of e, from this batch's cache or the database; NULL when it does not exist. */
 static int
 campaign_get(struct store_serve *ss, int64_t id, const struct camp **out)
@@ -296,45 +296,60 @@ event_add(struct store_serve *ss, struct store_serve_event *e, const char *type,
 {
 	if (e->dry)
 		return 0;
-	sqlite3_stmt *st = q(ss, Q_EVENT);
+	sqlite3_stmt *st = q(ss, Q_MESSAGE);
 	sqlite3_bind_int64(st, 1, e->campaign_id);
 	sqlite3_bind_int64(st, 2, e->contact_id);
-	sqlite3_bind_int64(st, 3, e->ts);
-	sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, detail, -1, SQLITE_TRANSIENT);
-	int rc = run(ss, st, "record the event");
+	int rc = sqlite3_step(st);
+	int64_t message_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		e->recorded = false; /* no message of the campaign to this contact */
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return store_fail(ss->s, "find the event's message");
+	st = q(ss, Q_EVENT);
+	sqlite3_bind_int64(st, 1, message_id);
+	sqlite3_bind_int64(st, 2, e->ts);
+	sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, detail, -1, SQLITE_TRANSIENT);
+	rc = store_step_done(ss->s, st, "record the event");
 	if (rc == 0)
 		e->recorded = sqlite3_changes(store_db(ss->s)) > 0;
 	return rc;
 }
 
 /*
- * The suppression (or list removal) says whether anything changed; only
- * when nothing did is the contact looked up, to tell "already unsubscribed"
- * from "no such contact". Queued messages are dropped campaign by campaign,
- * only in the campaigns that have any (known once per batch).
+ * The suppression (or list removal) says whether anything changed. A
+ * suppression needs the address, so the contact is read first; a list
+ * removal looks the contact up only when nothing changed, to tell "already
+ * unsubscribed" from "no such contact". Queued messages are dropped campaign
+ * by campaign, only in the campaigns that have any (known once per batch).
  */
 static int
 unsubscribe(struct store_serve *ss, struct store_serve_event *e, const struct camp *c)
 {
 	sqlite3_stmt *st;
+	char email[256]; /* an address is at most 254 octets (address.h) */
 	int rc;
 	if (c->list_scope) {
 		st = q(ss, Q_LIST_REMOVE);
 		sqlite3_bind_int64(st, 1, c->list_id);
 		sqlite3_bind_int64(st, 2, e->contact_id);
-		rc = run(ss, st, "remove from the list");
+		rc = store_step_done(ss->s, st, "remove from the list");
 	} else {
+		if ((rc = contact_email(ss, e->contact_id, email, sizeof(email))) <= 0)
+			return rc < 0 ? rc : STORE_E_NOTFOUND;
 		st = q(ss, Q_SUPPRESS);
-		sqlite3_bind_int64(st, 1, e->contact_id);
+		sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, c->source, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, e->ts);
-		rc = run(ss, st, "suppress the address");
+		rc = store_step_done(ss->s, st, "suppress the address");
 	}
 	if (rc < 0)
 		return rc;
 	e->changed = sqlite3_changes(store_db(ss->s)) > 0;
-	if (!e->changed && (rc = contact_email(ss, e->contact_id, NULL, 0)) <= 0)
+	if (!e->changed && c->list_scope && (rc = contact_email(ss, e->contact_id, NULL, 0)) <= 0)
 		return rc < 0 ? rc : STORE_E_NOTFOUND;
 	if ((rc = queued_load(ss)) < 0)
 		return rc;
@@ -345,7 +360,7 @@ unsubscribe(struct store_serve *ss, struct store_serve_event *e, const struct ca
 		sqlite3_bind_int64(st, 1, ss->queued[i].id);
 		sqlite3_bind_int64(st, 2, e->contact_id);
 		sqlite3_bind_int64(st, 3, e->ts);
-		if ((rc = run(ss, st, "drop queued messages")) < 0)
+		if ((rc = store_step_done(ss->s, st, "drop queued messages")) < 0)
 			return rc;
 	}
 	if (!e->changed)
@@ -366,11 +381,11 @@ resubscribe(struct store_serve *ss, struct store_serve_event *e, const struct ca
 		st = q(ss, Q_LIST_ADD);
 		sqlite3_bind_int64(st, 1, c->list_id);
 		sqlite3_bind_int64(st, 2, e->contact_id);
-		rc = run(ss, st, "add back to the list");
+		rc = store_step_done(ss->s, st, "add back to the list");
 	} else {
 		st = q(ss, Q_UNSUPPRESS);
 		sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
-		rc = run(ss, st, "lift the suppression");
+		rc = store_step_done(ss->s, st, "lift the suppression");
 	}
 	if (rc == 0)
 		e->changed = sqlite3_changes(store_db(ss->s)) > 0;
@@ -676,7 +691,7 @@ store_serve_fold(struct store_serve *ss, size_t max, size_t *folded, int64_t *th
 	snprintf(mark, sizeof(mark), "%s:%lld", gen, (long long)upto);
 	sqlite3_stmt *st = q(ss, Q_MARK_SET);
 	sqlite3_bind_text(st, 1, mark, -1, SQLITE_TRANSIENT);
-	if ((rc = run(ss, st, "record the journal's progress")) < 0) {
+	if ((rc = store_step_done(ss->s, st, "record the journal's progress")) < 0) {
 		store_rollback(ss->s);
 		return rc;
 	}
@@ -700,7 +715,8 @@ store_serve_prune(struct store_serve *ss, int64_t through)
 	sqlite3_reset(del);
 }
 
-/* The journal's writer side: the file, and reads of the store's database for the answers. */
+/* The journal's writer side: the file, and reads of the store's database for the answers,
+ * each on a connection of its own (with its statements, prepared once in store_journal_open). */
 enum { W_CAMPAIGN, W_CONTACT, W_INSERT, W_PRUNE, W_PRUNED, W_COUNT };
 enum { PRUNE_STEP = 1024 }; /* folded rows deleted per journal commit, at most */
 

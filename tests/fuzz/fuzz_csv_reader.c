@@ -6,6 +6,10 @@
  * record cap, and the two runs must agree record for record (fields, line, raw
  * bytes, flags) and on the outcome. Each row is checked against the reader's
  * promises: fields NUL-terminated, raw within the cap, lines never going back.
+ * Records over the cap (csv_reader_flag_big) are checked against libcsv: a
+ * flagged reader with a smaller cap, fed in chunks, must give every record a
+ * large-cap reader gives, each one over its cap flagged in its place with the
+ * same lines, size and first bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,7 +20,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { FUZZ_MAX_RECORD = 512 };
+enum { FUZZ_MAX_RECORD = 512, FUZZ_SMALL_RECORD = 24 };
 
 struct dump {
 	struct buf out;
@@ -73,6 +77,50 @@ run(const char *in, size_t n, char delim, unsigned seed, struct dump *d, unsigne
 	return rc;
 }
 
+/* A record as a large-cap reader and a flagged small-cap reader must both show it. */
+static int
+on_canon(void *arg, const struct csv_row *row)
+{
+	struct buf *out = arg;
+	int big = (row->flags & CSV_ROW_TOO_BIG) || row->raw_len > FUZZ_SMALL_RECORD;
+	if ((row->flags & CSV_ROW_TOO_BIG) &&
+	    (row->nfields != 0 || row->raw_len != FUZZ_SMALL_RECORD || row->size <= row->raw_len))
+		abort();
+	buf_printf(out, "L%lu-%lu/%u:", row->line, row->last_line,
+	           row->flags & CSV_ROW_UNTERMINATED);
+	if (big) {
+		buf_printf(out, "big%zu=", row->size);
+		buf_add(out, row->raw, FUZZ_SMALL_RECORD);
+		return 0;
+	}
+	for (size_t i = 0; i < row->nfields; i++) {
+		buf_printf(out, "%zu=", row->lens[i]);
+		buf_add(out, row->fields[i], row->lens[i]);
+	}
+	buf_printf(out, "raw%zu=", row->raw_len);
+	buf_add(out, row->raw, row->raw_len);
+	return 0;
+}
+
+static int
+run_canon(const char *in, size_t n, char delim, int flagged, unsigned seed, struct buf *out)
+{
+	struct csv_reader *r = csv_reader_new(delim, flagged ? FUZZ_SMALL_RECORD : 0);
+	if (flagged)
+		csv_reader_flag_big(r);
+	int rc = 0;
+	for (size_t off = 0, k; off < n && rc == 0; off += k) {
+		seed = seed * 1103515245u + 12345u;
+		k = flagged ? (seed >> 16) % 9 : n - off;
+		k = k < n - off ? k : n - off;
+		rc = csv_reader_feed(r, in + off, k, on_canon, out);
+	}
+	if (rc == 0)
+		rc = csv_reader_finish(r, on_canon, out);
+	csv_reader_free(r);
+	return rc;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -93,5 +141,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	buf_free(&a.out);
 	buf_free(&b.out);
+
+	/* A given delimiter: sniffing stops on a first line over the small cap, by design. */
+	if (delim) {
+		struct buf big = BUF_INIT, small = BUF_INIT;
+		if (run_canon(in, n, delim, 0, 0, &big) == 0) {
+			if (run_canon(in, n, delim, 1, seed, &small) != 0)
+				abort();
+			if (big.len != small.len ||
+			    (big.len && memcmp(big.data, small.data, big.len) != 0))
+				abort();
+		}
+		buf_free(&big);
+		buf_free(&small);
+	}
 	return 0;
 }

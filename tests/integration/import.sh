@@ -163,16 +163,145 @@ contains "missing file message" "$ERR" "cannot open nonexistent.csv"
 run "$KIRIM" import empty.csv --list x
 eq "empty file" "$RC" 65
 contains "empty file message" "$ERR" "header row is required"
-# An unterminated quote swallows the rest of the file into one record over the cap.
-{ printf 'email,note\ngood@example.com,"starts here\n'; head -c 1200000 /dev/zero | tr '\0' 'x'; printf '\n'; } >huge.csv
-run "$KIRIM" import huge.csv --list x
-eq "oversized record refused" "$RC" 65
-contains "oversized record says where" "$ERR" "line 2"
 printf 'email,email\na@b.test,c@d.test\n' >dupcol.csv
 run "$KIRIM" import dupcol.csv --list x
 eq "duplicate column" "$RC" 65
 eq "fatal errors changed nothing" "$(dump)" "$before"
 eq "no list x was left behind" "$(sql "SELECT count(*) FROM lists WHERE name='x'")" 0
+
+# 14. Encodings (#18 item 13). Windows-1252 as Excel's "Save as CSV" writes it: without an
+#     option most rows fail UTF-8, so the import stops before creating anything (exit 65) and
+#     names the encoding and the option; with it, € „ “ arrive as themselves, never as C1
+#     controls; `latin1` is read as windows-1252 too. Files are made byte by byte (python3)
+#     or with the iconv CLI, never with kirim's own code.
+python3 -c '
+import sys
+rows = [b"email,name,note"]
+for i in range(40):
+    rows.append(b"w%d@example.com,Ren\xe9e \x84Quote\x93,Price \x80%d" % (i, i))
+rows.append(b"plain@example.com,Plain,ascii")
+sys.stdout.buffer.write(b"\r\n".join(rows) + b"\r\n")' >w1252.csv
+before=$(dump)
+run "$KIRIM" import w1252.csv --list w1252 --json
+eq "windows-1252 without an option: stops" "$RC" 65
+contains "windows-1252 guess named" "$ERR" "windows-1252"
+contains "the option to pass" "$ERR" "--encoding windows-1252"
+contains "how many rows failed" "$ERR" "40 of the 41 rows"
+eq "windows-1252 without an option: no list created" "$(sql "SELECT count(*) FROM lists WHERE name='w1252'")" 0
+eq "windows-1252 without an option: nothing changed" "$(dump)" "$before"
+run "$KIRIM" import w1252.csv --list w1252 --encoding windows-1252 --json
+eq "windows-1252: imported" "$RC $(json "$S[\"imported\"], $S[\"rejected\"]")" "0 41 0"
+eq "windows-1252: € „ “ stored as themselves" \
+	"$(sql "SELECT json_extract(attrs,'\$.name') || '|' || json_extract(attrs,'\$.note') FROM contacts WHERE email = 'w7@example.com'")" \
+	"Renée „Quote“|Price €7"
+run "$KIRIM" import w1252.csv --list w1252b --encoding cp1252 --json
+eq "cp1252 accepted" "$RC $(json "$S[\"added\"]")" "0 41"
+run "$KIRIM" import w1252.csv --list w1252c --encoding latin1 --json
+eq "latin1 accepted" "$RC $(json "$S[\"added\"]")" "0 41"
+eq "no C1 control characters stored" \
+	"$(sql "SELECT attrs FROM contacts" | python3 -c 'import sys; print(sum(0x80 <= ord(c) <= 0x9f for c in sys.stdin.read()))')" 0
+run "$KIRIM" import w1252.csv --list w1252d --encoding utf-8 --json
+eq "--encoding utf-8 insists: rows refused one by one" "$RC $(json "$S[\"rejected\"]")" "0 40"
+# A byte Windows-1252 leaves undefined (0x81) refuses its row, named, and the rest goes on.
+printf 'email,name\r\nu1@example.com,Bad \x81 byte\r\nu2@example.com,Good \x80\r\n' >w1252bad.csv
+run "$KIRIM" import w1252bad.csv --list w1252e --encoding windows-1252 --rejects encbad.csv --json
+eq "undefined byte: row refused" "$RC $(json "$S[\"rejected\"], $S[\"imported\"]")" "0 1 1"
+contains "undefined byte: reason names the byte and column" "$(cat encbad.csv)" "0x81"
+contains "undefined byte: column named" "$(cat encbad.csv)" "'name'"
+contains "undefined byte: shown as \\x81 in the raw row" "$(cat encbad.csv)" 'Bad \x81 byte'
+printf 'email,name\r\ni15@example.com,Price \xa4 5\r\n' >iso15.csv
+run "$KIRIM" import iso15.csv --list iso15 --encoding iso-8859-15 --json
+eq "iso-8859-15" "$RC $(sql "SELECT json_extract(attrs,'\$.name') FROM contacts WHERE email = 'i15@example.com'")" "0 Price € 5"
+run "$KIRIM" import iso15.csv --list iso15 --encoding klingon
+eq "unknown encoding: usage" "$RC" 64
+contains "unknown encoding named" "$ERR" "klingon"
+
+# UTF-16 with a byte order mark (Excel's "Unicode Text": tab-delimited) is recognised alone;
+# without the mark, the NUL pattern names it.
+printf 'email\tname\r\nzoe@example.com\tZoë\r\nkyoto@example.jp\t京都\r\n' | iconv -f UTF-8 -t UTF-16LE >u16le.txt
+{ printf '\xff\xfe'; cat u16le.txt; } >u16bom.txt
+run "$KIRIM" import u16bom.txt --list u16 --json
+eq "utf-16 with BOM: imported" "$RC $(json "$S[\"imported\"], $S[\"delimiter\"] == '\t'")" "0 2 True"
+eq "utf-16 values" "$(sql "SELECT group_concat(json_extract(attrs,'\$.name'), ' ') FROM (SELECT attrs FROM contacts WHERE email IN ('zoe@example.com','kyoto@example.jp') ORDER BY email)")" "京都 Zoë"
+printf 'email\tname\r\nbe@example.com\tBé\r\n' | iconv -f UTF-8 -t UTF-16BE >u16be.body
+{ printf '\xfe\xff'; cat u16be.body; } >u16be.txt
+run "$KIRIM" import u16be.txt --list u16 --json
+eq "utf-16be with BOM" "$RC $(sql "SELECT json_extract(attrs,'\$.name') FROM contacts WHERE email = 'be@example.com'")" "0 Bé"
+run "$KIRIM" import u16le.txt --list u16n --json
+eq "utf-16 without BOM: stops" "$RC" 65
+contains "utf-16 without BOM: option named" "$ERR" "--encoding utf-16le"
+eq "utf-16 without BOM: no list" "$(sql "SELECT count(*) FROM lists WHERE name='u16n'")" 0
+run "$KIRIM" import u16le.txt --list u16n --encoding utf-16le --json
+eq "--encoding utf-16le" "$RC $(json "$S[\"added\"]")" "0 2"
+run "$KIRIM" import u16le.txt --list u16m --encoding utf-16 --json
+eq "--encoding utf-16 without BOM" "$RC $(json "$S[\"added\"]")" "0 2"
+
+# Shift_JIS (Japanese Excel) and GB18030 (Chinese Excel): named when guessed, read when given.
+printf 'email,name,city\r\nyamada@example.jp,山田太郎,東京都千代田区\r\nsuzuki@example.jp,すずき はなこ,大阪市\r\nkata@example.jp,カタカナ,札幌市\r\n' |
+	iconv -f UTF-8 -t CP932 >sjis.csv
+run "$KIRIM" import sjis.csv --list sjis --json
+eq "shift_jis without an option: stops" "$RC" 65
+contains "shift_jis guessed" "$ERR" "--encoding shift_jis"
+run "$KIRIM" import sjis.csv --list sjis --encoding shift_jis --json
+eq "shift_jis: imported" "$RC $(json "$S[\"imported\"]")" "0 3"
+eq "shift_jis values" "$(sql "SELECT json_extract(attrs,'\$.name') || json_extract(attrs,'\$.city') FROM contacts WHERE email = 'yamada@example.jp'")" "山田太郎東京都千代田区"
+printf 'email,name,city\r\nzhang@example.cn,张伟,北京市\r\nwang@example.cn,王芳,上海市\r\nli@example.cn,李娜,广州市\r\n' |
+	iconv -f UTF-8 -t GB18030 >gb.csv
+run "$KIRIM" import gb.csv --list gb --json
+eq "gb18030 without an option: stops" "$RC" 65
+contains "gb18030 guessed" "$ERR" "--encoding gb18030"
+run "$KIRIM" import gb.csv --list gb --encoding gb18030 --json
+eq "gb18030: imported" "$RC $(json "$S[\"imported\"]")" "0 3"
+eq "gb18030 values" "$(sql "SELECT json_extract(attrs,'\$.name') || json_extract(attrs,'\$.city') FROM contacts WHERE email = 'wang@example.cn'")" "王芳上海市"
+
+# 15. A record over 1 MiB is refused on its own (#18 item 14): it goes to --rejects with its
+#     line and the reason (its raw row cut at 1 MiB, as the reason says) and the rest imports.
+{
+	printf 'email,bio\r\nfirst@example.com,short\r\nbig@example.com,'
+	head -c 1200000 /dev/zero | tr '\0' 'x'
+	printf '\r\nquoted@example.com,"two\r\n'
+	head -c 1100000 /dev/zero | tr '\0' 'y'
+	printf ' ""lines"", with, commas"\r\nlast@example.com,end\r\n'
+} >bigfield.csv
+run "$KIRIM" import bigfield.csv --list bigf --rejects bigrej.csv --json
+eq "big records: the file imports" "$RC" 0
+eq "big records: counts" "$(json "$S[\"imported\"] + $S[\"added\"], $S[\"rejected\"], $S[\"read\"]")" "2 2 4"
+eq "big records: reason" "$(json "sorted($S[\"reasons\"].items())")" "[('record larger than 1 MiB', 2)]"
+eq "big records: lines in the rejects file" "$(tail -n +2 bigrej.csv | tr -d '\r' | grep -a -o '^[0-9]*,"' | tr -d ',"' | tr '\n' ' ')" "3 4 "
+contains "big records: the reason says cut" "$(tail -c 300 bigrej.csv)" "first 1048576 bytes"
+contains "big records: the reason gives the size and lines" "$(grep -a -o 'record of [^)]*' bigrej.csv | head -n 1)" "1200016 bytes"
+eq "big records: rejects file bounded" "$(( $(stat -c %s bigrej.csv) < 2 * 1048576 + 4096 ))" 1
+eq "big records: the rest imported" "$(sql "SELECT group_concat(email, ' ') FROM (SELECT c.email FROM contacts c JOIN list_members m ON m.contact_id = c.id JOIN lists l ON l.id = m.list_id WHERE l.name = 'bigf' ORDER BY c.email)")" \
+	"first@example.com last@example.com"
+# An unterminated quote swallows the rest of the file into one record over the cap: refused
+# as unterminated, with where it starts.
+{ printf 'email,note\ngood@example.com,"starts here\n'; head -c 1200000 /dev/zero | tr '\0' 'x'; printf '\n'; } >huge.csv
+run "$KIRIM" import huge.csv --list huge --rejects hugerej.csv --json
+eq "runaway quote: refused row, not file" "$RC $(json "$S[\"rejected\"]")" "0 1"
+eq "runaway quote: reason" "$(json "list($S[\"reasons\"])")" "['unterminated quoted field']"
+eq "runaway quote: line" "$(tail -n +2 hugerej.csv | head -c 2)" "2,"
+# Memory stays bounded: a 48 MiB field costs about what a small file does.
+{ printf 'email,bio\nm1@example.com,'; head -c 50331648 /dev/zero | tr '\0' 'z'; printf '\nm2@example.com,ok\n'; } >giant.csv
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1; }
+printf 'email\nr@example.com\n' >small.csv
+small=$(rss "$KIRIM" import small.csv --list rss)
+giant=$(rss "$KIRIM" import giant.csv --list rss)
+eq "48 MiB field: bounded memory (+${giant}-${small} KiB)" "$(( giant - small < 24 * 1024 ))" 1
+
+# 16. Values of known contacts not stored without --update are counted and explained
+#     (#18 item 15), in the text summary and in --json; equal values are not counted.
+printf 'email,City\nk1@example.com,Jakarta\nk2@example.com,Medan\n' >known.csv
+run "$KIRIM" import known.csv --list known --json
+printf 'email,City,Plan\nk1@example.com,Jakarta,gold\nk2@example.com,Bogor,free\nk3@example.com,Solo,\n' >known2.csv
+run "$KIRIM" import known2.csv --list known --json
+eq "values not stored: counted" "$(json "$S[\"values_not_stored\"], $S[\"imported\"]")" "3 1"
+run "$KIRIM" import known2.csv --list known
+contains "values not stored: in the text summary" "$OUT" "values not stored"
+contains "values not stored: why and what to do" "$OUT" "--update"
+run "$KIRIM" import known.csv --list known --json
+eq "same values again: nothing lost" "$(json "$S[\"values_not_stored\"]")" 0
+run "$KIRIM" import known2.csv --list known --update --json
+eq "with --update: nothing lost" "$(json "$S[\"values_not_stored\"], $S[\"updated\"]")" "0 2"
 
 # 12. Ctrl-C in the middle of a big import rolls everything back.
 python3 -c '

@@ -4,7 +4,10 @@
  * into $KIRIM_TESTDATA/csv-spectrum, compared with jansson).
  *
  * Every input is parsed whole, one byte at a time and in random chunk sizes;
- * the three must give the same records, errors and line numbers.
+ * the three must give the same records, errors and line numbers. Records over
+ * the cap (csv_reader_flag_big) are checked against libcsv itself: on random
+ * input, a reader with a small cap must find every record a large-cap reader
+ * finds, the big ones flagged in their place.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,20 +102,36 @@ struct sink {
 	int bad; /* an invariant broke; the dump says which */
 };
 
+/* parse() makes its readers with csv_reader_flag_big while this is set. */
+static bool flag_big;
+
 static int
 on_row(void *arg, const struct csv_row *row)
 {
 	struct sink *s = arg;
 	s->nrows++;
-	if (row->nfields == 0 || row->line < s->last_line || row->line == 0)
+	bool big = row->flags & CSV_ROW_TOO_BIG;
+	if ((row->nfields == 0) != big || row->line < s->last_line || row->line == 0 ||
+	    row->last_line < row->line || (!big && row->size != row->raw_len) ||
+	    (big && row->size <= row->raw_len))
 		s->bad = 1;
 	s->last_line = row->line;
 	for (size_t i = 0; i < row->nfields; i++)
 		if (row->fields[i][row->lens[i]] != '\0')
 			s->bad = 1;
 	const char *bang = row->flags & CSV_ROW_UNTERMINATED ? "!" : "";
+	if (row->flags & CSV_ROW_TOO_MANY_FIELDS)
+		bang = "#";
 	switch (s->style) {
 	case DUMP_COMPACT:
+		if (big) {
+			/* L3<23 to L5>{first bytes}: no fields, the size and the last line */
+			buf_printf(&s->out, "%sL%lu%s<%zu to L%lu>{", s->out.len ? " " : "",
+			           row->line, bang, row->size, row->last_line);
+			escape(&s->out, row->raw, row->raw_len);
+			buf_addc(&s->out, '}');
+			break;
+		}
 		buf_printf(&s->out, "%sL%lu%s[", s->out.len ? " " : "", row->line, bang);
 		for (size_t i = 0; i < row->nfields; i++) {
 			if (i)
@@ -158,6 +178,8 @@ parse(const char *in, size_t n, char delim, size_t max_record, enum chunking how
       struct sink *s, struct run *res)
 {
 	struct csv_reader *r = csv_reader_new(delim, max_record);
+	if (flag_big)
+		csv_reader_flag_big(r);
 	size_t off = 0;
 	int rc = 0;
 	while (off < n && rc == 0) {
@@ -403,6 +425,145 @@ test_errors(void **state)
 	}
 }
 
+/* ---- records over the cap, flagged (csv_reader_flag_big) ---- */
+
+static const struct err_case big_cases[] = {
+    {"record at the cap is fine", "0123456789\n", ',', 10, "L1[0123456789]", 0, "no error"},
+    {"record over the cap, and the rest", "ok\n\n0123456789A\nnext\n", ',', 10,
+     "L1[ok] L3<11 to L3>{0123456789} L4[next]", 0, "no error"},
+    {"runaway quote to the end", "a\n\"b\nc\nd\ne\nf\ng\nh\n", ',', 10,
+     "L1[a] L2!<15 to L9>{\"b\\nc\\nd\\ne\\nf}", 0, "no error"},
+    {"quoted lines over the cap end at the closing quote", "h\n\"0123\n456789\",x\r\nnext\r\n", ',',
+     10, "L1[h] L2<15 to L3>{\"0123\\n4567} L4[next]", 0, "no error"},
+    {"cap passed by an inner crlf", "\"12345678\r\n\"\nz", ',', 10,
+     "L1<12 to L2>{\"12345678\\r} L3[z]", 0, "no error"},
+    {"cap passed by the lf of a crlf split", "\"123456789\r\n\"\nz", ',', 10,
+     "L1<13 to L2>{\"123456789} L3[z]", 0, "no error"},
+    {"over the cap without line end", "x\n01234567890", ',', 10, "L1[x] L2<11 to L2>{0123456789}",
+     0, "no error"},
+    {"doubled quotes and delimiters inside", "\"a,\"\"b\"\",\nc,\"\"\",d\"\ne", ',', 10,
+     "L1<18 to L2>{\"a,\"\"b\"\",\\n} L3[e]", 0, "no error"},
+    {"text after a closing quote stays quoted", "\"ab\"cdefghij\nk\"\nz", ',', 10,
+     "L1<15 to L2>{\"ab\"cdefgh} L3[z]", 0, "no error"},
+    {"blank line over the cap is skipped", "a\n            \t \nb\n", ',', 10, "L1[a] L3[b]", 0,
+     "no error"},
+    {"tab delimiter", "a\t\"b\tc\"\t0123456789\nd\n", '\t', 10,
+     "L1<18 to L1>{a\\t\"b\\tc\"\\t01} L2[d]", 0, "no error"},
+    {"first line too long to sniff still stops", "0123456789012", 0, 10, "", CSV_READER_E_TOO_BIG,
+     "the first line is larger than 10 bytes"},
+};
+
+static void
+test_big(void **state)
+{
+	(void)state;
+	flag_big = true;
+	for (size_t i = 0; i < sizeof(big_cases) / sizeof(big_cases[0]); i++) {
+		const struct err_case *c = &big_cases[i];
+		struct buf got;
+		struct run res;
+		parse_all_ways(c->label, c->in, strlen(c->in), c->delim, c->max_record,
+		               DUMP_COMPACT, &got, &res);
+		if (strcmp(got.data, c->want) != 0 || res.rc != c->want_rc ||
+		    !strstr(res.err, c->want_err))
+			fail_msg("%s:\n  got:  %s (rc %d: %s)\n  want: %s (rc %d: %s)", c->label,
+			         got.data, res.rc, res.err, c->want, c->want_rc, c->want_err);
+		buf_free(&got);
+	}
+	flag_big = false;
+}
+
+/*
+ * The skimmer against libcsv: a record's fields, lines, flags and raw bytes, or,
+ * when its raw bytes pass cap, what a flagged big record shows of it.
+ */
+struct canon {
+	struct buf out;
+	size_t cap;
+};
+
+static int
+canon_row(void *arg, const struct csv_row *row)
+{
+	struct canon *c = arg;
+	bool big = (row->flags & CSV_ROW_TOO_BIG) || row->raw_len > c->cap;
+	buf_printf(&c->out, "L%lu-%lu/%u", row->line, row->last_line,
+	           row->flags & CSV_ROW_UNTERMINATED);
+	if (big) {
+		buf_printf(&c->out, " big %zu {", row->size);
+		escape(&c->out, row->raw, row->raw_len < c->cap ? row->raw_len : c->cap);
+	} else {
+		buf_adds(&c->out, " [");
+		for (size_t i = 0; i < row->nfields; i++) {
+			if (i)
+				buf_addc(&c->out, '|');
+			escape(&c->out, row->fields[i], row->lens[i]);
+		}
+		buf_adds(&c->out, "] {");
+		escape(&c->out, row->raw, row->raw_len);
+	}
+	buf_adds(&c->out, "}\n");
+	return 0;
+}
+
+static void
+canon_parse(const char *in, size_t n, char delim, size_t cap, bool flagged, unsigned chunk_seed,
+            struct canon *c)
+{
+	struct csv_reader *r = csv_reader_new(delim, flagged ? cap : 0);
+	if (flagged)
+		csv_reader_flag_big(r);
+	int rc = 0;
+	for (size_t off = 0, k; off < n && rc == 0; off += k) {
+		chunk_seed = chunk_seed * 1103515245u + 12345u;
+		k = chunk_seed ? 1 + (chunk_seed >> 16) % 9 : n;
+		k = k < n - off ? k : n - off;
+		rc = csv_reader_feed(r, in + off, k, canon_row, c);
+	}
+	if (rc == 0)
+		rc = csv_reader_finish(r, canon_row, c);
+	if (rc != 0)
+		fail_msg("rc %d: %s", rc, csv_reader_error(r));
+	csv_reader_free(r);
+}
+
+static unsigned rnd(unsigned *seed);
+
+static void
+test_big_matches_libcsv(void **state)
+{
+	(void)state;
+	/* Weighted towards what moves libcsv's states: quotes, blanks, delimiters, line ends. */
+	static const char alphabet[] = "aab  \t\t,,;\"\"\"\r\n\n";
+	static const char delims[] = {',', ';', '\t'};
+	for (unsigned seed = 1; seed <= 3000; seed++) {
+		unsigned rs = seed;
+		char in[160];
+		size_t n = rnd(&rs) % sizeof(in);
+		for (size_t i = 0; i < n; i++)
+			in[i] = alphabet[rnd(&rs) % (sizeof(alphabet) - 1)];
+		char delim = delims[seed % 3];
+		size_t cap = 1 + rnd(&rs) % 24;
+		struct canon want = {.cap = cap};
+		canon_parse(in, n, delim, cap, false, 0, &want);
+		for (unsigned chunks = 0; chunks < 3; chunks++) {
+			struct canon got = {.cap = cap};
+			canon_parse(in, n, delim, cap, true, chunks * seed, &got);
+			const char *g = got.out.data ? got.out.data : "";
+			const char *w = want.out.data ? want.out.data : "";
+			if (strcmp(g, w) != 0) {
+				struct buf esc = BUF_INIT;
+				escape(&esc, in, n);
+				fail_msg("seed %u, cap %zu, delimiter %d, input {%s}:\n--- got:\n%s"
+				         "--- want:\n%s",
+				         seed, cap, delim, esc.data ? esc.data : "", g, w);
+			}
+			buf_free(&got.out);
+		}
+		buf_free(&want.out);
+	}
+}
+
 static void
 test_too_many_fields(void **state)
 {
@@ -434,6 +595,20 @@ test_too_many_fields(void **state)
 	parse_all_ways("too many fields at finish", in.data, in.len, ',', 0, DUMP_COMPACT, &got,
 	               &res);
 	assert_int_equal(res.rc, CSV_READER_E_TOO_BIG);
+	buf_free(&got);
+
+	/* Flagged, the record comes with its first MAX_FIELDS fields and the reader goes on. */
+	buf_adds(&in, "\nreached\n");
+	flag_big = true;
+	parse_all_ways("too many fields, flagged", in.data, in.len, ',', 0, DUMP_COMPACT, &got,
+	               &res);
+	flag_big = false;
+	assert_int_equal(res.rc, 0);
+	tail = "|] L4[reached]";
+	assert_true(got.len > strlen(tail));
+	assert_string_equal(got.data + got.len - strlen(tail), tail);
+	if (!strstr(got.data, " L2[x] L3#[a|||"))
+		fail_msg("flagged record not found in %.200s", got.data);
 	buf_free(&got);
 	buf_free(&in);
 }
@@ -788,11 +963,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_table),         cmocka_unit_test(test_raw),
-	    cmocka_unit_test(test_errors),        cmocka_unit_test(test_too_many_fields),
-	    cmocka_unit_test(test_callback_stop), cmocka_unit_test(test_line_and_delimiter),
-	    cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_raw),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_too_many_fields),
+	    cmocka_unit_test(test_callback_stop),
+	    cmocka_unit_test(test_line_and_delimiter),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_golden),
 	    cmocka_unit_test(test_spectrum),
+	    cmocka_unit_test(test_big),
+	    cmocka_unit_test(test_big_matches_libcsv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

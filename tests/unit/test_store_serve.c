@@ -893,6 +893,86 @@ test_fold_pending(void **state)
 	expect_int("events", query_int(f->db, "SELECT count(*) FROM events"), 6);
 }
 
+/* ---- 9. store_serve_apply: what each event did ----------------------------------------------- */
+
+/*
+ * One batch of every kind of event against contacts with and without a
+ * message, and a contact that does not exist: an event whose (campaign,
+ * contact) has no message records nothing, an unsubscribe of a missing
+ * contact suppresses nothing, a second unsubscribe changes nothing.
+ */
+static void
+test_apply(void **state)
+{
+	struct fx *f = *state;
+	add_list(f, 1, "main");
+	add_campaign(f, 1, "spring", 1, "{\"links\":[\"https://example.com/a\"]}");
+	add_contact(f, 1, "One@Example.com", 1);
+	add_contact(f, 2, "two@example.com", 1); /* no message */
+	add_message(f, 1, 1, "delivered");
+	f->ss = store_serve_new(f->s);
+	if (f->ss == NULL)
+		fail_msg("store_serve_new: %s", store_errmsg(f->s));
+
+	static const struct {
+		const char *label;
+		enum store_serve_type type;
+		int64_t campaign, contact;
+		int want_result;
+		bool want_changed, want_recorded;
+	} cases[] = {
+	    {"unsubscribe", STORE_SERVE_UNSUBSCRIBE, 1, 1, 0, true, true},
+	    {"unsubscribe again", STORE_SERVE_UNSUBSCRIBE, 1, 1, 0, false, false},
+	    {"unsubscribe without a message", STORE_SERVE_UNSUBSCRIBE, 1, 2, 0, true, false},
+	    {"unsubscribe of no contact", STORE_SERVE_UNSUBSCRIBE, 1, 99, STORE_E_NOTFOUND, false,
+	     false},
+	    {"unsubscribe of no campaign", STORE_SERVE_UNSUBSCRIBE, 99, 1, STORE_E_NOTFOUND, false,
+	     false},
+	    {"open", STORE_SERVE_OPEN, 1, 1, 0, false, true},
+	    {"open without a message", STORE_SERVE_OPEN, 1, 2, STORE_E_NOTFOUND, false, false},
+	    {"click", STORE_SERVE_CLICK, 1, 1, 0, false, true},
+	    {"click without a message", STORE_SERVE_CLICK, 1, 2, 0, false, false},
+	    {"resubscribe", STORE_SERVE_RESUBSCRIBE, 1, 2, 0, true, false},
+	};
+	enum { N = sizeof(cases) / sizeof(*cases) };
+	struct store_serve_event ev[N];
+	memset(ev, 0, sizeof(ev));
+	for (size_t i = 0; i < N; i++) {
+		ev[i].type = cases[i].type;
+		ev[i].campaign_id = cases[i].campaign;
+		ev[i].contact_id = cases[i].contact;
+		ev[i].ts = TS0 + (int64_t)i;
+	}
+	int rc = store_serve_apply(f->ss, ev, N);
+	if (rc != 0)
+		fail_msg("store_serve_apply: %d %s", rc, store_errmsg(f->s));
+	int bad = 0;
+	for (size_t i = 0; i < N; i++) {
+		if (ev[i].result != cases[i].want_result ||
+		    ev[i].changed != cases[i].want_changed ||
+		    ev[i].recorded != cases[i].want_recorded) {
+			print_error("%s: got result %d changed %d recorded %d, want %d %d %d\n",
+			            cases[i].label, ev[i].result, ev[i].changed, ev[i].recorded,
+			            cases[i].want_result, cases[i].want_changed,
+			            cases[i].want_recorded);
+			bad++;
+		}
+	}
+	if (bad)
+		fail_msg("%d events wrong", bad);
+	static const struct check want[] = {
+	    {"one suppression left, lower-cased, from the campaign",
+	     "SELECT group_concat(kind || ' ' || value || ' ' || reason || ' ' || source)"
+	     " FROM suppressions",
+	     "address one@example.com unsubscribe campaign:spring"},
+	    {"events on the message only",
+	     "SELECT group_concat(message_id || ' ' || type, ', ') FROM"
+	     " (SELECT * FROM events ORDER BY id)",
+	     "1001 unsubscribe, 1001 open, 1001 click"},
+	};
+	CHECK_ALL(f->db, "apply", want);
+}
+
 int
 main(void)
 {
@@ -906,6 +986,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_journal_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_serve_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fold_pending, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,183 @@
+/*
+ * store_campaign - campaigns: a list, a template version, a sender identity
+ * and options, with a state (table campaigns; see store.h), and the counts of
+ * their messages by state. The state machine is store_lifecycle.c's.
+ */
+#include "kirim/store.h"
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A campaign with its list's and template's names, as store_campaign_row reads it. */
+#define CAMPAIGN_COLUMNS                                                                           \
+	"SELECT c.id, c.name, c.list_id, l.name, c.template_id, t.name, t.version,"                \
+	" coalesce(c.from_name, ''), c.from_addr, coalesce(c.reply_to, ''),"                       \
+	" c.headers, c.state, c.created_at, c.options, coalesce(c.state_reason, '')"               \
+	" FROM campaigns c"                                                                        \
+	" JOIN lists l ON l.id = c.list_id JOIN templates t ON t.id = c.template_id"
+
+int
+store_campaign_create(struct store *s, struct store_campaign *c)
+{
+	static const char sql[] =
+	    "INSERT INTO campaigns(name, list_id, template_id, from_name, from_addr, reply_to,"
+	    " headers, created_at, updated_at, options)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, c->list_id);
+	sqlite3_bind_int64(st, 3, c->template_id);
+	store_bind_opt_text(st, 4, c->from_name);
+	sqlite3_bind_text(st, 5, c->from_addr, -1, SQLITE_STATIC);
+	store_bind_opt_text(st, 6, c->reply_to);
+	sqlite3_bind_text(st, 7, c->headers ? c->headers : "[]", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, store_now());
+	sqlite3_bind_text(st, 9, c->options ? c->options : "{}", -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return store_errf(s, STORE_E_EXISTS, "a campaign called '%s' exists already",
+		                  c->name);
+	if (rc != SQLITE_DONE)
+		return store_fail(s, "create campaign");
+	c->id = sqlite3_last_insert_rowid(store_db(s));
+	return 0;
+}
+
+/* store_campaign_row - a struct store_campaign from a row of CAMPAIGN_COLUMNS */
+static void
+store_campaign_row(sqlite3_stmt *st, void *out)
+{
+	struct store_campaign *c = out;
+	c->id = sqlite3_column_int64(st, 0);
+	store_copy_text(c->name, sizeof(c->name), st, 1);
+	c->list_id = sqlite3_column_int64(st, 2);
+	store_copy_text(c->list, sizeof(c->list), st, 3);
+	c->template_id = sqlite3_column_int64(st, 4);
+	store_copy_text(c->template_name, sizeof(c->template_name), st, 5);
+	c->template_version = sqlite3_column_int(st, 6);
+	store_copy_text(c->from_name, sizeof(c->from_name), st, 7);
+	store_copy_text(c->from_addr, sizeof(c->from_addr), st, 8);
+	store_copy_text(c->reply_to, sizeof(c->reply_to), st, 9);
+	c->headers = store_dup_text(st, 10);
+	store_copy_text(c->state, sizeof(c->state), st, 11);
+	c->created_at = sqlite3_column_int64(st, 12);
+	c->options = store_dup_text(st, 13);
+	store_copy_text(c->state_reason, sizeof(c->state_reason), st, 14);
+}
+
+int
+store_campaign_get(struct store *s, const char *name, struct store_campaign *out)
+{
+	static const char sql[] = CAMPAIGN_COLUMNS " WHERE c.name = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = store_get_one(s, st, store_campaign_row, out, "read campaign");
+	if (rc == STORE_E_NOTFOUND)
+		store_errf(s, rc, "no campaign called '%s'", name);
+	return rc;
+}
+
+int
+store_campaign_each(struct store *s, store_campaign_cb cb, void *arg)
+{
+	static const char sql[] = CAMPAIGN_COLUMNS " ORDER BY c.created_at DESC, c.id DESC";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_campaign c;
+		store_campaign_row(st, &c);
+		ret = cb(arg, &c);
+		store_campaign_clear(&c);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read campaigns");
+	sqlite3_reset(st);
+	return ret;
+}
+
+void
+store_campaign_clear(struct store_campaign *c)
+{
+	free(c->headers);
+	free(c->options);
+	c->options = NULL;
+	c->headers = NULL;
+}
+
+int
+store_campaign_counts(struct store *s, int64_t campaign_id, struct store_campaign_counts *c)
+{
+	static const char sql[] = "SELECT state, attempts > 0, count(*), min(next_attempt_at)"
+	                          " FROM messages WHERE campaign_id = ?1 GROUP BY 1, 2";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	memset(c, 0, sizeof(*c));
+	sqlite3_bind_int64(st, 1, campaign_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 0);
+		int tried = sqlite3_column_int(st, 1);
+		int64_t n = sqlite3_column_int64(st, 2);
+		c->total += n;
+		if (strcmp(state, "queued") == 0) {
+			c->queued += n;
+			if (tried)
+				c->deferred += n;
+			int64_t due = sqlite3_column_int64(st, 3);
+			if (c->next_due == 0 || due < c->next_due)
+				c->next_due = due;
+		} else if (strcmp(state, "claimed") == 0) {
+			c->claimed += n;
+		} else if (strcmp(state, "delivered") == 0) {
+			c->delivered += n;
+		} else if (strcmp(state, "bounced") == 0) {
+			c->bounced += n;
+		} else if (strcmp(state, "failed") == 0) {
+			c->failed += n;
+		} else if (strcmp(state, "suppressed") == 0) {
+			c->suppressed += n;
+		} else if (strcmp(state, "cancelled") == 0) {
+			c->cancelled += n;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "count messages");
+}
+
+int
+store_campaign_set_links(struct store *s, int64_t campaign_id, const char *links_json)
+{
+	static const char sql[] =
+	    "UPDATE campaigns SET options = json_set(CASE WHEN json_valid(options)"
+	    " THEN options ELSE '{}' END, '$.links', json(?2)) WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_text(st, 2, links_json, -1, SQLITE_STATIC);
+	return store_step_done(s, st, "save the campaign's link table");
+}
+
+int
+store_campaign_set_state(struct store *s, int64_t campaign_id, const char *state)
+{
+	static const char sql[] = "UPDATE campaigns SET state = ?2, updated_at = ?3 WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now());
+	return store_step_done(s, st, "set the campaign's state");
+}

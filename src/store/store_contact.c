@@ -1,0 +1,217 @@
+/*
+ * store_contact - contacts and how they arrive: import runs (tables contacts,
+ * imports, and the list memberships an import makes; see store.h). An address
+ * is stored once whatever its case (COLLATE NOCASE); store_import_row is the
+ * bulk loader's hot path: four statements at most per row, each one seek.
+ */
+#include "kirim/store.h"
+#include "store_int.h"
+
+#include <stdlib.h>
+
+#include "kirim/address.h"
+#include "kirim/xmalloc.h"
+
+int
+store_import_start(struct store *s, int64_t list_id, const char *source, int64_t *import_id)
+{
+	static const char sql[] =
+	    "INSERT INTO imports(list_id, source, started_at) VALUES (?1, ?2, ?3)";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, list_id);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now());
+	int rc = store_step_done(s, st, "record import");
+	if (rc == 0)
+		*import_id = sqlite3_last_insert_rowid(store_db(s));
+	return rc;
+}
+
+int
+store_import_finish(struct store *s, int64_t import_id, const char *summary_json)
+{
+	static const char sql[] = "UPDATE imports SET finished_at = ?2, summary = ?3 WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, import_id);
+	sqlite3_bind_int64(st, 2, store_now());
+	sqlite3_bind_text(st, 3, summary_json, -1, SQLITE_STATIC);
+	return store_step_done(s, st, "record import summary");
+}
+
+static void
+store_id_fill(sqlite3_stmt *st, void *out)
+{
+	*(int64_t *)out = sqlite3_column_int64(st, 0);
+}
+
+/* store_find_contact - the id of the contact whose lower-cased address is key */
+static int
+store_find_contact(struct store *s, const char *key, int64_t *id)
+{
+	static const char sql[] = "SELECT id FROM contacts WHERE email = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = store_get_one(s, st, store_id_fill, id, "find contact");
+	if (rc == STORE_E_NOTFOUND)
+		store_errf(s, rc, "no contact %s", key);
+	return rc;
+}
+
+int
+store_import_row(struct store *s, int64_t list_id, int64_t import_id, const struct address *a,
+                 const char *attrs, size_t attrs_len, bool update, unsigned *flags)
+{
+	static const char insert_sql[] =
+	    "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING";
+	static const char update_sql[] =
+	    "UPDATE contacts SET attrs = json_patch(attrs, ?2), updated_at = ?3"
+	    " WHERE id = ?1 AND attrs IS NOT json_patch(attrs, ?2)";
+	static const char member_sql[] = "INSERT INTO list_members(list_id, contact_id, import_id)"
+	                                 " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
+	static const char member_import_sql[] =
+	    "SELECT import_id FROM list_members WHERE list_id = ?1 AND contact_id = ?2";
+	sqlite3 *db = store_db(s);
+	int64_t now = store_now(), contact_id = 0;
+	unsigned f = 0;
+	int rc;
+	sqlite3_stmt *st = store_prepare(s, insert_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, a->email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, a->domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, attrs, (int)attrs_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	if ((rc = store_step_done(s, st, "insert contact")) < 0)
+		return rc;
+	if (sqlite3_changes(db) == 1) {
+		contact_id = sqlite3_last_insert_rowid(db);
+		f |= STORE_ROW_NEW_CONTACT;
+	} else {
+		if ((rc = store_find_contact(s, a->key, &contact_id)) < 0)
+			return rc;
+		if (update && attrs_len > 2) {
+			if ((st = store_prepare(s, update_sql)) == NULL)
+				return STORE_E_SQL;
+			sqlite3_bind_int64(st, 1, contact_id);
+			sqlite3_bind_text(st, 2, attrs, (int)attrs_len, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, now);
+			if ((rc = store_step_done(s, st, "update contact")) < 0)
+				return rc;
+			if (sqlite3_changes(db) == 1)
+				f |= STORE_ROW_UPDATED;
+		}
+	}
+	if ((st = store_prepare(s, member_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, list_id);
+	sqlite3_bind_int64(st, 2, contact_id);
+	sqlite3_bind_int64(st, 3, import_id);
+	if ((rc = store_step_done(s, st, "add list member")) < 0)
+		return rc;
+	if (sqlite3_changes(db) == 1) {
+		f |= STORE_ROW_NEW_MEMBER;
+	} else {
+		/* Already a member: earlier in this run (a duplicate row), or from before. */
+		if ((st = store_prepare(s, member_import_sql)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, list_id);
+		sqlite3_bind_int64(st, 2, contact_id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
+		    sqlite3_column_int64(st, 0) == import_id)
+			f |= STORE_ROW_DUPLICATE;
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return store_fail(s, "read list member");
+	}
+	*flags = f;
+	return 0;
+}
+
+/* store_contact_row - a struct store_contact from a row of CONTACT_COLUMNS, lists */
+void
+store_contact_row(sqlite3_stmt *st, void *out)
+{
+	struct store_contact *c = out;
+	c->id = sqlite3_column_int64(st, 0);
+	store_copy_text(c->email, sizeof(c->email), st, 1);
+	store_copy_text(c->domain, sizeof(c->domain), st, 2);
+	const unsigned char *attrs = sqlite3_column_text(st, 3);
+	c->attrs = xstrdup(attrs ? (const char *)attrs : "{}");
+	c->created_at = sqlite3_column_int64(st, 4);
+	c->updated_at = sqlite3_column_int64(st, 5);
+	store_copy_text(c->suppressed, sizeof(c->suppressed), st, 6);
+	store_copy_text(c->lists, sizeof(c->lists), st, 7);
+}
+
+int
+store_contact_get(struct store *s, const char *key, struct store_contact *out)
+{
+	static const char sql[] =
+	    "SELECT " CONTACT_COLUMNS ","
+	    " (SELECT group_concat(name, ',') FROM (SELECT l.name FROM list_members m"
+	    "  JOIN lists l ON l.id = m.list_id WHERE m.contact_id = c.id ORDER BY l.name))"
+	    " FROM contacts c WHERE c.email = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = store_get_one(s, st, store_contact_row, out, "read contact");
+	if (rc == STORE_E_NOTFOUND)
+		store_errf(s, rc, "no contact with the address %s", key);
+	return rc;
+}
+
+void
+store_contact_clear(struct store_contact *c)
+{
+	free(c->attrs);
+	c->attrs = NULL;
+}
+
+int
+store_contact_search(struct store *s, const char *term, const char *list, int limit,
+                     store_contact_cb cb, void *arg)
+{
+	static const char all_sql[] = "SELECT " CONTACT_COLUMNS ", NULL"
+	                              " FROM contacts c WHERE instr(lower(c.email), ?1) > 0"
+	                              " ORDER BY c.email LIMIT ?2";
+	static const char list_sql[] = "SELECT " CONTACT_COLUMNS ", NULL"
+	                               " FROM lists l JOIN list_members m ON m.list_id = l.id"
+	                               " JOIN contacts c ON c.id = m.contact_id"
+	                               " WHERE l.name = ?3 AND instr(lower(c.email), ?1) > 0"
+	                               " ORDER BY c.email LIMIT ?2";
+	sqlite3_stmt *st = store_prepare(s, list ? list_sql : all_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	/* The term is matched against lower(email), so fold it the same way. */
+	char *folded = xstrdup(term);
+	for (char *p = folded; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	sqlite3_bind_text(st, 1, folded, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+	if (list)
+		sqlite3_bind_text(st, 3, list, -1, SQLITE_STATIC);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_contact c;
+		store_contact_row(st, &c);
+		ret = cb(arg, &c);
+		store_contact_clear(&c);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "search contacts");
+	sqlite3_reset(st);
+	free(folded);
+	return ret;
+}

@@ -1,0 +1,148 @@
+/*
+ * store_list - lists, named sets of contacts (tables lists, list_members; see
+ * store.h). A list's counts include its suppressed members; a member's row is
+ * read as store_contact.c reads a contact.
+ */
+#include "kirim/store.h"
+#include "store_int.h"
+
+#include <string.h>
+
+#include "kirim/buf.h"
+
+/* A list with its member counts, as store_list_row reads it (up to FROM). */
+#define LIST_COLUMNS                                                                               \
+	"SELECT l.id, l.name, l.created_at,"                                                       \
+	" (SELECT count(*) FROM list_members m WHERE m.list_id = l.id),"                           \
+	" (SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"             \
+	"  WHERE m.list_id = l.id AND " SUPPRESSION_OF_C " IS NOT NULL)"
+
+int
+store_list_ensure(struct store *s, const char *name, int64_t *id, bool *created)
+{
+	static const char find_sql[] = "SELECT id FROM lists WHERE name = ?1";
+	static const char insert_sql[] = "INSERT INTO lists(name, created_at) VALUES (?1, ?2)";
+	sqlite3_stmt *st = store_prepare(s, find_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*created = false;
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(s, "find list");
+	if ((st = store_prepare(s, insert_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, store_now());
+	if ((rc = store_step_done(s, st, "create list")) < 0)
+		return rc;
+	*id = sqlite3_last_insert_rowid(store_db(s));
+	*created = true;
+	return 0;
+}
+
+/* store_list_row - a struct store_list_info from a row of LIST_COLUMNS */
+static void
+store_list_row(sqlite3_stmt *st, void *out)
+{
+	struct store_list_info *info = out;
+	info->id = sqlite3_column_int64(st, 0);
+	store_copy_text(info->name, sizeof(info->name), st, 1);
+	info->created_at = sqlite3_column_int64(st, 2);
+	info->members = sqlite3_column_int64(st, 3);
+	info->suppressed = sqlite3_column_int64(st, 4);
+}
+
+int
+store_list_get(struct store *s, const char *name, struct store_list_info *out)
+{
+	static const char sql[] = LIST_COLUMNS " FROM lists l WHERE l.name = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = store_get_one(s, st, store_list_row, out, "read list");
+	if (rc == STORE_E_NOTFOUND)
+		store_errf(s, rc, "no list called '%s'", name);
+	return rc;
+}
+
+int
+store_list_each(struct store *s, store_list_cb cb, void *arg)
+{
+	static const char sql[] = LIST_COLUMNS " FROM lists l ORDER BY l.name";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_list_info info;
+		store_list_row(st, &info);
+		if ((ret = cb(arg, &info)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read lists");
+	sqlite3_reset(st);
+	return ret;
+}
+
+int
+store_list_delete(struct store *s, const char *name)
+{
+	static const char sql[] = "DELETE FROM lists WHERE name = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = store_step_done(s, st, "delete list");
+	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
+		return store_errf(s, STORE_E_NOTFOUND, "no list called '%s'", name);
+	return rc;
+}
+
+int
+store_list_member(struct store *s, int64_t list_id, const char *key, struct store_contact *out)
+{
+	static const char sql[] = "SELECT " CONTACT_COLUMNS ", NULL"
+	                          " FROM contacts c JOIN list_members m ON m.contact_id = c.id"
+	                          " WHERE c.email = ?1 AND m.list_id = ?2";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, list_id);
+	int rc = store_get_one(s, st, store_contact_row, out, "read list member");
+	if (rc == STORE_E_NOTFOUND)
+		store_errf(s, rc, "%s is not a member of the campaign's list", key);
+	return rc;
+}
+
+int
+store_list_has_field(struct store *s, int64_t list_id, const char *field, bool *has)
+{
+	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM list_members m JOIN contacts c"
+	                          " ON c.id = m.contact_id WHERE m.list_id = ?1"
+	                          " AND json_extract(c.attrs, ?2) IS NOT NULL)";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	/* A JSON path with the name quoted, so any column name works as a key. */
+	struct buf path = BUF_INIT;
+	buf_adds(&path, "$.");
+	buf_json_string(&path, field, strlen(field));
+	sqlite3_bind_int64(st, 1, list_id);
+	sqlite3_bind_text(st, 2, path.data, (int)path.len, SQLITE_STATIC);
+	int64_t found;
+	int rc = store_get_int64(s, st, &found, "look for a field");
+	buf_free(&path);
+	if (rc == 0)
+		*has = found != 0;
+	return rc;
+}

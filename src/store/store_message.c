@@ -1,0 +1,219 @@
+/*
+ * store_message - messages, one per campaign × recipient, and their delivery
+ * events (tables messages, events; see store.h): queued from a list, claimed
+ * in batches by one sender, and given each attempt's outcome. The sender's
+ * hot path: a claim is one UPDATE ... RETURNING and a look-up per message, a
+ * result one UPDATE and one INSERT, all inside the caller's transactions.
+ */
+#include "kirim/store.h"
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kirim/xmalloc.h"
+
+int
+store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *created)
+{
+	/* Recipients the start check could not render (campaigns.options.skip, with
+	 * --skip-bad) are failed at once, with the reason. */
+	static const char sql[] =
+	    "INSERT INTO messages(campaign_id, contact_id, state, queued_at, last_text, done_at)"
+	    " SELECT ?1, m.contact_id, CASE WHEN " SUPPRESSION_OF_C " IS NOT NULL"
+	    " THEN 'suppressed' WHEN m.contact_id IN (SELECT value FROM json_each("
+	    "(SELECT CASE WHEN json_valid(options) THEN json_extract(options, '$.skip')"
+	    " END FROM campaigns WHERE id = ?1))) THEN 'failed' ELSE 'queued' END, ?3,"
+	    " CASE WHEN m.contact_id IN (SELECT value FROM json_each((SELECT CASE"
+	    " WHEN json_valid(options) THEN json_extract(options, '$.skip') END FROM"
+	    " campaigns WHERE id = ?1))) THEN 'cannot render the message (skipped by"
+	    " the start check)' END, NULL"
+	    " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+	    /* By domain: claims (by id) then hand each destination runs of
+	     * messages, so its connections stay busy instead of churning. */
+	    " WHERE m.list_id = ?2 ORDER BY c.domain, m.contact_id"
+	    " ON CONFLICT DO NOTHING";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_int64(st, 2, list_id);
+	sqlite3_bind_int64(st, 3, store_now());
+	int rc = store_step_done(s, st, "queue the campaign's messages");
+	if (rc == 0)
+		*created = sqlite3_changes(store_db(s));
+	return rc;
+}
+
+int
+store_messages_recover(struct store *s, int64_t campaign_id, int64_t *recovered)
+{
+	/* Claims whose sender is gone (no senders row: it was judged dead and forgotten,
+	 * or the claim predates the senders table). A live sender's claims stay. */
+	static const char sql[] =
+	    "UPDATE messages SET state = 'queued', claimed_by = NULL"
+	    " WHERE campaign_id = ?1 AND state = 'claimed' AND"
+	    " (claimed_by IS NULL OR claimed_by NOT IN (SELECT id FROM senders))";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	int rc = store_step_done(s, st, "recover claimed messages");
+	if (rc == 0)
+		*recovered = sqlite3_changes(store_db(s));
+	return rc;
+}
+
+/* withdraw - a claimed message must not be mailed after all: suppressed, with why */
+static int
+withdraw(struct store *s, int64_t message_id, int64_t now, const char *why)
+{
+	static const char sql[] = "UPDATE messages SET state = 'suppressed', claimed_by = NULL,"
+	                          " done_at = ?2, last_text = ?3 WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, message_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, why, -1, SQLITE_TRANSIENT);
+	return store_step_done(s, st, "withdraw a suppressed message");
+}
+
+int
+store_messages_claim(struct store *s, int64_t campaign_id, int64_t owner, int64_t now, int limit,
+                     store_claim_cb cb, void *arg, int *withdrawn)
+{
+	static const char claim_sql[] =
+	    "UPDATE messages SET state = 'claimed', claimed_at = ?2, claimed_by = ?4"
+	    " WHERE id IN (SELECT id FROM messages WHERE campaign_id = ?1"
+	    " AND state = 'queued' AND next_attempt_at <= ?2"
+	    " ORDER BY next_attempt_at, id LIMIT ?3)"
+	    " RETURNING id, contact_id, attempts, queued_at";
+	/*
+	 * The contact of a claimed message, and whether it may still be mailed: its
+	 * address's or domain's suppression (the reason), and whether it is still on
+	 * the campaign's list (a list-scope unsubscribe, a list deleted). Checked at
+	 * every claim, so a suppression committed while a message waits in the queue
+	 * (first send or retry) is honoured.
+	 */
+	static const char contact_sql[] =
+	    "SELECT c.email, c.attrs, c.domain, " SUPPRESSION_OF_C ","
+	    " EXISTS (SELECT 1 FROM list_members m WHERE m.contact_id = c.id"
+	    " AND m.list_id = (SELECT list_id FROM campaigns WHERE id = ?2))"
+	    " FROM contacts c WHERE c.id = ?1";
+	sqlite3_stmt *st = store_prepare(s, claim_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	*withdrawn = 0;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int(st, 3, limit);
+	if (owner > 0)
+		sqlite3_bind_int64(st, 4, owner);
+	/* RETURNING rows first, then the contacts: one statement at a time. */
+	int64_t(*ids)[4] = xcalloc((size_t)(limit > 0 ? limit : 1), sizeof(*ids));
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
+		ids[n][0] = sqlite3_column_int64(st, 0);
+		ids[n][1] = sqlite3_column_int64(st, 1);
+		ids[n][2] = sqlite3_column_int64(st, 2);
+		ids[n][3] = sqlite3_column_int64(st, 3);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(ids);
+		return store_fail(s, "claim messages");
+	}
+	int ret = 0;
+	for (int i = 0; i < n && ret == 0; i++) {
+		if ((st = store_prepare(s, contact_sql)) == NULL) {
+			ret = STORE_E_SQL;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, ids[i][1]);
+		sqlite3_bind_int64(st, 2, campaign_id);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			ret = store_fail(s, "read a claimed message's contact");
+			break;
+		}
+		const char *supp = (const char *)sqlite3_column_text(st, 3);
+		bool member = sqlite3_column_int(st, 4) != 0;
+		if (supp || !member) {
+			char why[160];
+			snprintf(why, sizeof(why), "%s%s after the message was queued: not sent",
+			         supp ? "suppressed: " : "removed from the campaign's list",
+			         supp ? supp : "");
+			sqlite3_reset(st);
+			ret = withdraw(s, ids[i][0], now, why);
+			++*withdrawn;
+			continue;
+		}
+		struct store_claimed m = {
+		    .message_id = ids[i][0],
+		    .contact_id = ids[i][1],
+		    .email = (const char *)sqlite3_column_text(st, 0),
+		    .attrs = (const char *)sqlite3_column_text(st, 1),
+		    .domain = (const char *)sqlite3_column_text(st, 2),
+		    .attempts = (int)ids[i][2],
+		    .queued_at = ids[i][3],
+		};
+		ret = cb(arg, &m);
+		sqlite3_reset(st);
+	}
+	free(ids);
+	return ret;
+}
+
+int
+store_message_result(struct store *s, const struct store_result *r, int64_t now)
+{
+	static const char result_sql[] =
+	    "UPDATE messages SET state = ?2, claimed_by = NULL, attempts = attempts + ?3,"
+	    " next_attempt_at = ?4, last_stage = ?5, last_code = ?6, last_ecode = ?7,"
+	    " last_text = ?8, host = ?9, tls = ?10, dest = ?12, reason = ?13, class = ?14,"
+	    " done_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?11 END"
+	    " WHERE id = ?1";
+	static const char event_sql[] =
+	    "INSERT INTO events(message_id, ts, type, stage, code, ecode, text, host, tls, attempt,"
+	    " dest, reason, class) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+	    " (SELECT attempts FROM messages WHERE id = ?1), ?10, ?11, ?12)";
+	sqlite3_stmt *st = store_prepare(s, result_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, r->message_id);
+	sqlite3_bind_text(st, 2, r->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, r->count_attempt ? 1 : 0);
+	sqlite3_bind_int64(st, 4, r->next_attempt_at);
+	store_bind_opt_text(st, 5, r->stage);
+	if (r->code)
+		sqlite3_bind_int(st, 6, r->code);
+	store_bind_opt_text(st, 7, r->ecode);
+	store_bind_opt_text(st, 8, r->text);
+	store_bind_opt_text(st, 9, r->host);
+	store_bind_opt_text(st, 10, r->tls);
+	sqlite3_bind_int64(st, 11, now);
+	store_bind_opt_text(st, 12, r->dest);
+	store_bind_opt_text(st, 13, r->reason);
+	store_bind_opt_text(st, 14, r->klass);
+	int rc = store_step_done(s, st, "record a message's outcome");
+	if (rc < 0 || !r->count_attempt)
+		return rc;
+	if ((st = store_prepare(s, event_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, r->message_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, r->event, -1, SQLITE_STATIC);
+	store_bind_opt_text(st, 4, r->stage);
+	if (r->code)
+		sqlite3_bind_int(st, 5, r->code);
+	store_bind_opt_text(st, 6, r->ecode);
+	store_bind_opt_text(st, 7, r->text);
+	store_bind_opt_text(st, 8, r->host);
+	store_bind_opt_text(st, 9, r->tls);
+	store_bind_opt_text(st, 10, r->dest);
+	store_bind_opt_text(st, 11, r->reason);
+	store_bind_opt_text(st, 12, r->klass);
+	return store_step_done(s, st, "record a delivery event");
+}

@@ -1,0 +1,104 @@
+/*
+ * store_suppress - suppressions: addresses and whole domains never to be
+ * mailed, with why (table suppressions; see store.h). Bounces and serve add
+ * theirs in store_bounce.c and store_serve.c; the claim checks them again
+ * (store_message.c).
+ */
+#include "kirim/store.h"
+#include "store_int.h"
+
+int
+store_suppress_add(struct store *s, const char *kind, const char *value, const char *reason,
+                   const char *source)
+{
+	static const char sql[] =
+	    "INSERT INTO suppressions(kind, value, reason, source, created_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+	store_bind_opt_text(st, 4, source);
+	sqlite3_bind_int64(st, 5, store_now());
+	int rc = store_step_done(s, st, "add suppression");
+	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
+		return STORE_E_EXISTS;
+	return rc;
+}
+
+int
+store_suppress_remove(struct store *s, const char *kind, const char *value)
+{
+	static const char sql[] = "DELETE FROM suppressions WHERE kind = ?1 AND value = ?2";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	int rc = store_step_done(s, st, "remove suppression");
+	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
+		return STORE_E_NOTFOUND;
+	return rc;
+}
+
+int
+store_suppress_each(struct store *s, const char *reason, int limit, store_suppression_cb cb,
+                    void *arg)
+{
+	static const char all_sql[] = "SELECT id, kind, value, reason, coalesce(source, ''),"
+	                              " created_at FROM suppressions"
+	                              " ORDER BY created_at DESC, id DESC LIMIT ?1";
+	static const char reason_sql[] = "SELECT id, kind, value, reason, coalesce(source, ''),"
+	                                 " created_at FROM suppressions WHERE reason = ?2"
+	                                 " ORDER BY created_at DESC, id DESC LIMIT ?1";
+	sqlite3_stmt *st = store_prepare(s, reason ? reason_sql : all_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
+	if (reason)
+		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_suppression sup;
+		sup.id = sqlite3_column_int64(st, 0);
+		store_copy_text(sup.kind, sizeof(sup.kind), st, 1);
+		store_copy_text(sup.value, sizeof(sup.value), st, 2);
+		store_copy_text(sup.reason, sizeof(sup.reason), st, 3);
+		store_copy_text(sup.source, sizeof(sup.source), st, 4);
+		sup.created_at = sqlite3_column_int64(st, 5);
+		if ((ret = cb(arg, &sup)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read suppressions");
+	sqlite3_reset(st);
+	return ret;
+}
+
+int
+store_suppress_count(struct store *s, int64_t *count)
+{
+	static const char sql[] = "SELECT count(*) FROM suppressions";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	return st ? store_get_int64(s, st, count, "count suppressions") : STORE_E_SQL;
+}
+
+int
+store_suppressed(struct store *s, const char *key, const char *domain, char reason[16])
+{
+	static const char sql[] =
+	    "SELECT reason FROM suppressions WHERE value IN (?1, ?2) ORDER BY kind LIMIT 1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	reason[0] = '\0';
+	if (rc == SQLITE_ROW)
+		store_copy_text(reason, 16, st, 0);
+	sqlite3_reset(st);
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : store_fail(s, "check suppression");
+}
