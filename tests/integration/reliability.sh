@@ -88,7 +88,7 @@ eq "live: the sink agrees" "$(all_rcpts d2 | sort -u | wc -l)" 1438
 contains "live: withdrawn in flight, logged" "$(cat live.log)" "suppressed after it was claimed"
 "$KIRIM" domain unset global >/dev/null
 
-# 2b. One-click unsubscribes answered by a running kirim serve during a send (they reach
+# 2b. One-click unsubscribes answered by a running kirim serve during a send at 100/s (they reach
 # the database through serve's journal): 20 addresses claimed and not yet sent, and 20
 # still queued, unsubscribed after about 2 s: none of them is mailed after its 200 OK.
 SECRET=reliability-secret-0123456789abcdef
@@ -110,7 +110,7 @@ PYEND
 }
 many c 1500 click.example >click.txt
 campaign click click.txt
-"$KIRIM" domain set global --rate 150/s >/dev/null
+"$KIRIM" domain set global --rate 100/s >/dev/null
 hp=$(free_port)
 KIRIM_CONFIG="$TMP/serve.conf" "$KIRIM" serve --listen "127.0.0.1:$hp" 2>serve.log &
 servepid=$!
@@ -126,11 +126,12 @@ picked() { # picked STATE: the contacts of the last 20 messages in STATE
 	sql "SELECT m.contact_id || ' ' || c.email FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE m.campaign_id = $cid AND m.state = '$1' ORDER BY m.id DESC LIMIT 20"
 }
 { picked claimed; picked queued; } >unsub.txt
-answered=0
+# Tokens first, then all 40 requests at once: the claimed messages are seconds from the
+# wire (512 claimed at 100/s), and the requests must not take those seconds themselves.
 while read -r contact email; do
-	c=$(curl -s -o /dev/null -w '%{http_code}' -d List-Unsubscribe=One-Click "http://127.0.0.1:$hp/u/$(tok "$cid" "$contact")")
-	[ "$c" = 200 ] && answered=$((answered + 1))
-done <unsub.txt
+	echo "http://127.0.0.1:$hp/u/$(tok "$cid" "$contact")"
+done <unsub.txt >unsub.urls
+answered=$(xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' -d List-Unsubscribe=One-Click {} <unsub.urls | grep -c '^200$')
 wait "$sender"
 eq "one-click: the sender finished" "$?" 0
 stop "$LAST_PID"
