@@ -119,7 +119,10 @@ run "$KIRIM" template render n.tpl --data - <<<'85 86'
 eq "render: still one JSON value" "$RC" 65
 # Every test of the official spec through the command, as the library passes them (each
 # test's data, template and partials in files; the output compared byte for byte).
+# The spec is not in the repository: ../shared/corpora/mustache-spec, or $KIRIM_MUSTACHE_SPEC.
+# Without that folder this part is skipped, the rest runs, and the test ends skipped (exit 77).
 SPEC="${KIRIM_MUSTACHE_SPEC:-$KIRIM_SRC/../shared/corpora/mustache-spec}"
+spec_missing=0
 if [ -d "$SPEC" ]; then
 	run $PY - "$KIRIM" "$SPEC" <<'PYEND'
 import glob, json, os, subprocess, sys
@@ -145,7 +148,8 @@ PYEND
 	eq "the spec through 'template render'" "$RC $(printf '%s\n' "$OUT" | tail -n 1)" "0 136/136"
 	[ "$(printf '%s\n' "$OUT" | tail -n 1)" = "136/136" ] || printf '%s\n' "$OUT" | head -n 20
 else
-	echo "SKIP the spec through 'template render' (no $SPEC)"
+	spec_missing=1
+	echo "mustache spec: folder $SPEC not found, the spec through 'template render' skipped"
 fi
 
 # Tracking needs 'kirim serve's address, [unsubscribe] url (#18, item 11): refused at create,
@@ -338,4 +342,9 @@ contains "unsigned note" "$(cat plain.err)" "not DKIM-signed"
 eq "unsigned has no signature" "$(grep -c '^DKIM-Signature' plain.eml)" 0
 run "$KIRIM" --config "$TMP/missing.conf" preview spring --to ann@example.com
 eq "named config missing" "$RC" 78
+if [ "$spec_missing" = 1 ] && [ "$FAILS" -eq 0 ]; then
+	echo "$CHECKS checks, 0 failed"
+	echo "SKIP mustache spec: folder $SPEC not found (set KIRIM_MUSTACHE_SPEC to it); the other $CHECKS checks passed"
+	exit 77 # meson: skipped
+fi
 finish

@@ -7,7 +7,7 @@ DEPS_BUILD=(gcc meson ninja-build pkg-config python3 libuv1-dev libc-ares-dev li
 DEPS_DEMO=(postfix)
 DEPS_TEST=(libcmocka-dev sqlite3 clang libclang-rt-14-dev npm python3-dkim python3-nacl time
 	postfix python3-aiosmtpd dnsmasq-base python3-dnspython faketime chromium python3-websocket
-	libxml2-utils swaks)
+	libxml2-utils swaks curl)
 
 deps_install() {
 	local want=() missing=() p
@@ -36,7 +36,16 @@ deps_install() {
 	# Postfix is wanted for smtp-sink only: no configuration, no daemon started.
 	echo "postfix postfix/main_mailer_type select No configuration" |
 		$sudo debconf-set-selections
-	$sudo apt-get update -qq -o DPkg::Lock::Timeout=300 >&2 || return 1
-	$sudo apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends \
-		"${missing[@]}" >&2 || return 1
+	# apt's progress goes to a log, shown when it fails.
+	local log
+	log=$(mktemp)
+	if ! $sudo apt-get update -qq -o DPkg::Lock::Timeout=300 >"$log" 2>&1 ||
+		! $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends \
+			"${missing[@]}" >>"$log" 2>&1; then
+		tail -n 40 "$log" >&2
+		echo "apt-get failed (above: the last lines of what it said)" >&2
+		rm -f "$log"
+		return 1
+	fi
+	rm -f "$log"
 }
