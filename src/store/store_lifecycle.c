@@ -141,6 +141,10 @@ patch_str(struct buf *b, const char *key, const char *v)
 		buf_adds(b, "null");
 }
 
+static const char sql_release_held[] =
+    "UPDATE messages SET next_attempt_at = 0 WHERE campaign_id = ?1 AND state = 'queued'"
+    " AND attempts = 0 AND next_attempt_at > ?2";
+
 static int
 move(struct store *s, const struct store_lifecycle_info *cur, const char *verb, const char *to,
      const struct store_lifecycle_args *a, int64_t *cancelled)
@@ -181,6 +185,17 @@ move(struct store *s, const struct store_lifecycle_info *cur, const char *verb, 
 	buf_free(&patch);
 	if (ret == 0 && sqlite3_changes(store_db(s)) != 1)
 		ret = STORE_E_NOTFOUND; /* cannot happen inside BEGIN IMMEDIATE */
+	if (ret == 0 && (sched || unsched || strcmp(verb, "resume") == 0)) {
+		/* A new schedule replaces the old everywhere at once: what waits for the old
+		 * window (or a warm-up day, or a destination's down time: none was attempted)
+		 * is due again now, and routing holds it again only if the new rules say so.
+		 * A deferral keeps its retry time. */
+		if ((st = store_prepare(s, sql_release_held)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, cur->id);
+		sqlite3_bind_int64(st, 2, a->now);
+		ret = store_step_done(s, st, "release messages held for the old schedule");
+	}
 	if (ret == 0 && strcmp(verb, "cancel") == 0) {
 		if ((st = store_prepare(s, sql_cancel_msgs)) == NULL)
 			return STORE_E_SQL;

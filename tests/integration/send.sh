@@ -362,6 +362,21 @@ printf 'Subject: Hi\n\n--- text\nHi {{#items}}{{.}}{{/items}} {{unsubscribe_url}
 run "$KIRIM" send emptydraft --relay "smtp://127.0.0.1:$sp" --tls none
 eq "a draft with no one to mail: refused as schedule refuses it" "$RC" 65
 contains "a draft with no one to mail: why" "$ERR" "has no one to mail"
+# 10. A new schedule replaces the old one at once (#18 item 5): messages held for a window
+#     that is closed now are due again when the campaign is rescheduled without it.
+closed=$(( (10#$(date -u +%H) + 12) % 24 ))
+gen_list held.csv 4 held
+"$KIRIM" import held.csv --list held -q >/dev/null
+new_campaign held held
+"$KIRIM" campaign schedule held --now --tz UTC --window "$(printf 'Mon-Sun %02d:00-%02d:59' "$closed" "$closed")" >/dev/null
+run "$KIRIM" send held --relay "smtp://127.0.0.1:$sp" --tls none --json
+eq "window closed: held, none sent" "$(json 'j["delivered"]') $(state_counts held)" "0 queued=4"
+eq "window closed: held until it opens" "$(sql "SELECT min(next_attempt_at) - strftime('%s','now') > 3600 FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='held'")" 1
+"$KIRIM" campaign pause held >/dev/null
+"$KIRIM" campaign schedule held --now >/dev/null
+eq "rescheduled without a window: due now" "$(sql "SELECT max(next_attempt_at) FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='held'")" 0
+run "$KIRIM" send held --relay "smtp://127.0.0.1:$sp" --tls none --json
+eq "rescheduled: delivered" "$(state_counts held)" "delivered=4"
 stop "$LAST_PID"
 
 finish
