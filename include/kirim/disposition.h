@@ -42,16 +42,16 @@ struct disp_fact {
 	int attempts;                /* attempts made before this one */
 	int64_t queued_at;           /* its age counts from here */
 	int64_t now;
-	int64_t not_before;  /* UNSENT: when its destination may take it again (0: now) */
-	bool cancelled;      /* its campaign was cancelled meanwhile */
+	int64_t not_before;     /* UNSENT: when its destination may take it again (0: now) */
+	bool cancelled;         /* its campaign was cancelled meanwhile */
 	int64_t delivered_at;   /* DNS no-domain: the domain's last delivery (0: none) */
 	int64_t nxdomain_first; /* DNS no-domain: its first such answer of the current run */
 };
 
 struct disp_policy {
-	int64_t max_age;        /* a deferred or never-sent message expires this long after queueing */
-	double retry_first;     /* first retry delay, doubling... */
-	double retry_max;       /* ... up to this */
+	int64_t max_age;    /* a deferred or never-sent message expires this long after queueing */
+	double retry_first; /* first retry delay, doubling... */
+	double retry_max;   /* ... up to this */
 	int64_t nxdomain_confirm_s; /* a no-domain answer bounces only after this long */
 	int64_t nxdomain_trust_s;   /* ... and never within this long of a delivery */
 };
@@ -65,7 +65,13 @@ enum disp_state {
 	DISP_CANCELLED,
 };
 
-enum disp_event { DISP_EV_NONE, DISP_EV_DELIVERED, DISP_EV_DEFERRED, DISP_EV_BOUNCED, DISP_EV_FAILED };
+enum disp_event {
+	DISP_EV_NONE,
+	DISP_EV_DELIVERED,
+	DISP_EV_DEFERRED,
+	DISP_EV_BOUNCED,
+	DISP_EV_FAILED
+};
 
 /* An SMTP or DNS fact classified. */
 struct disp_class {

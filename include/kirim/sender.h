@@ -59,25 +59,25 @@ struct sender_opts {
 	 * the run ends as at the end of its turn, so that the next turn includes it. */
 	int (*start_due)(void *arg, struct store *s);
 	void *start_due_arg;
-	const char *relay_url;     /* NULL: the config's [relay] url; none there: direct */
-	int direct;                /* deliver to MX hosts even when the config names a relay */
-	int tls;                   /* enum tls_policy, or -1: the config's, else verify (relay) or
-	                              opportunistic (direct) */
-	unsigned concurrency;      /* connections at once (default 8) */
-	unsigned dest_concurrency; /* connections at once per destination, direct (default 10) */
-	const char *dns_servers;   /* "127.0.0.1:5353,..." for direct; NULL: /etc/resolv.conf */
-	unsigned dns_timeout_ms;   /* per try; 0: the dns module's default */
-	unsigned mx_port;          /* port of MX hosts (default 25; tests and labs change it) */
-	double retry_first;        /* seconds before the first retry (default 5 min), doubling */
-	double retry_max;          /* ... up to this (default 4 h); +-10% jitter */
-	int64_t max_age;           /* seconds after queueing a deferred message expires (3 days) */
+	const char *relay_url;      /* NULL: the config's [relay] url; none there: direct */
+	int direct;                 /* deliver to MX hosts even when the config names a relay */
+	int tls;                    /* enum tls_policy, or -1: the config's, else verify (relay) or
+	                               opportunistic (direct) */
+	unsigned concurrency;       /* connections at once (default 8) */
+	unsigned dest_concurrency;  /* connections at once per destination, direct (default 10) */
+	const char *dns_servers;    /* "127.0.0.1:5353,..." for direct; NULL: /etc/resolv.conf */
+	unsigned dns_timeout_ms;    /* per try; 0: the dns module's default */
+	unsigned mx_port;           /* port of MX hosts (default 25; tests and labs change it) */
+	double retry_first;         /* seconds before the first retry (default 5 min), doubling */
+	double retry_max;           /* ... up to this (default 4 h); +-10% jitter */
+	int64_t max_age;            /* seconds after queueing a deferred message expires (3 days) */
 	int64_t nxdomain_confirm_s; /* a domain bounces on NXDOMAIN (or no mail host) only when
 	                               it still answers so this long after the first answer
 	                               (default SENDER_NXDOMAIN_CONFIRM_S) */
-	int resume;                /* send a campaign that is paused */
-	int no_delivery_log;       /* no info line per delivery (failures are still logged) */
-	int now;                   /* kirim send --now: ahead of the campaign's schedule (the
-	                              CLI's check; the sender itself does not look) */
+	int resume;                 /* send a campaign that is paused */
+	int no_delivery_log;        /* no info line per delivery (failures are still logged) */
+	int now;                    /* kirim send --now: ahead of the campaign's schedule (the
+	                               CLI's check; the sender itself does not look) */
 	/* Proofs (kirim campaign test): send the campaign's message to these addresses only
 	 * (a list member's own attributes when the address is one), record nothing. */
 	const char *const *test_rcpts;

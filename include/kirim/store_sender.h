@@ -51,8 +51,8 @@ int store_sender_release(struct store *s, int64_t id);
  * held by sender id, unless a live other sender holds it: then
  * STORE_E_EXISTS and *holder is that sender. A dead holder's row goes.
  */
-int store_sender_hold(struct store *s, int64_t campaign_id, int64_t id,
-                      store_sender_alive_cb alive, void *arg, struct store_sender_row *holder);
+int store_sender_hold(struct store *s, int64_t campaign_id, int64_t id, store_sender_alive_cb alive,
+                      void *arg, struct store_sender_row *holder);
 
 /* A suppression, as store_sender_suppressions reports it. */
 typedef int (*store_sender_supp_cb)(void *arg, bool domain, const char *value);

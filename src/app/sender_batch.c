@@ -70,7 +70,8 @@ write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, 
 	};
 	int rc;
 	if (f.kind == DISP_DNS && f.dns_no_domain) {
-		/* The domain's DNS health: one more no-such-domain answer, and its last delivery. */
+		/* The domain's DNS health: one more no-such-domain answer, and its last delivery.
+		 */
 		struct store_domain_health dh;
 		if ((rc = store_sender_nxdomain(W->store, r->domain, now, SENDER_NXDOMAIN_STALE_S,
 		                                &dh)) < 0)
@@ -89,8 +90,9 @@ write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, 
 	    .state = disposition_state_name(d.state),
 	    .event = event ? event : "deferred",
 	    .next_attempt_at = d.next_attempt_at,
-	    .stage = f.kind == DISP_ATTEMPT || f.kind == DISP_DNS ? smtp_session_stage_name(r->stage)
-	                                                          : NULL,
+	    .stage = f.kind == DISP_ATTEMPT || f.kind == DISP_DNS
+	                 ? smtp_session_stage_name(r->stage)
+	                 : NULL,
 	    .code = r->code,
 	    .ecode = r->ecode,
 	    .text = d.note ? text : r->text,
@@ -120,8 +122,8 @@ write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, 
 struct claim_ctx {
 	struct sender_worker *W;
 	struct batch *b;
-	struct scamp *c;       /* its immutable fields only */
-	struct scamp_work *w;  /* its composer */
+	struct scamp *c;      /* its immutable fields only */
+	struct scamp_work *w; /* its composer */
 	int64_t now;
 	int claimed; /* rows claimed, rendered or not */
 };
@@ -152,8 +154,8 @@ render_one(void *arg, const struct store_claimed *m)
 	}
 	struct composer_recipient r = {m->contact_id, m->email, m->attrs};
 	buf_reset(&W->msg);
-	if (composer_render(cx->w->cc.composer, &r, cx->now, 0, &W->msg, j->sender, err, sizeof(err)) <
-	    0) {
+	if (composer_render(cx->w->cc.composer, &r, cx->now, 0, &W->msg, j->sender, err,
+	                    sizeof(err)) < 0) {
 		/* This recipient's message cannot be made: failed now, with the reason. */
 		struct sresult fr = {.c = c,
 		                     .message_id = m->message_id,
@@ -239,7 +241,8 @@ claim(struct sender_worker *W, struct batch *b, size_t k, int64_t now, int want)
 		if (n > bc->w->links_saved) {
 			struct buf links = BUF_INIT;
 			composer_links(bc->w->cc.composer, &links);
-			if ((rc = store_campaign_set_links(W->store, bc->c->camp.id, links.data)) == 0)
+			if ((rc = store_campaign_set_links(W->store, bc->c->camp.id, links.data)) ==
+			    0)
 				bc->w->links_saved = n;
 			buf_free(&links);
 		}
@@ -255,8 +258,7 @@ interleave(struct batch *b)
 	if (b->ncamps < 2 || b->njobs < 2)
 		return;
 	struct sjob **out = xcalloc(b->njobs, sizeof(*out));
-	size_t *at =
-	    xcalloc(b->njobs + 1, sizeof(*at)); /* where each run of one campaign starts */
+	size_t *at = xcalloc(b->njobs + 1, sizeof(*at)); /* where each run of one campaign starts */
 	size_t k = 0, runs = 0;
 	for (size_t i = 0; i < b->njobs; i++)
 		if (i == 0 || b->jobs[i]->c != b->jobs[i - 1]->c)
@@ -300,7 +302,8 @@ watch_removal(void *arg, int64_t list_id, int64_t contact_id)
 {
 	char key[64];
 	if (list_id)
-		snprintf(key, sizeof(key), "l:%lld:%lld", (long long)list_id, (long long)contact_id);
+		snprintf(key, sizeof(key), "l:%lld:%lld", (long long)list_id,
+		         (long long)contact_id);
 	else
 		snprintf(key, sizeof(key), "c:%lld", (long long)contact_id);
 	gone_add(arg, key);
@@ -320,7 +323,8 @@ watch(struct sender_worker *W, struct batch *b)
 	if (store_sender_suppressions(W->store, &W->supp_after, watch_suppression, b) < 0 ||
 	    store_sender_journal(W->store, &W->journal_after, watch_removal, b) < 0 ||
 	    store_sender_removals(W->store, W->removals_since, watch_removal, b) < 0)
-		log_warn("could not look for new suppressions error=\"%s\"", store_errmsg(W->store));
+		log_warn("could not look for new suppressions error=\"%s\"",
+		         store_errmsg(W->store));
 	else
 		W->removals_since = now - 120; /* a fold's events carry the unsubscribe's time */
 }
@@ -462,7 +466,8 @@ sender_batch_run(struct sender_worker *W, struct batch *b)
 				continue;
 			if (strcmp(state, "paused") == 0 || strcmp(state, "cancelled") == 0) {
 				snprintf(bc->held, sizeof(bc->held), "%s", state);
-				snprintf(bc->held_why, sizeof(bc->held_why), "%s", why[0] ? why : state);
+				snprintf(bc->held_why, sizeof(bc->held_why), "%s",
+				         why[0] ? why : state);
 			}
 		}
 	}

@@ -91,8 +91,8 @@ struct sresult {
 	int render;    /* the message could not be made (failed, never sent) */
 	int attempts;  /* attempts made before this one */
 	int64_t queued_at;
-	int64_t not_before;         /* unattempted: the earliest next attempt (0: now) */
-	enum bounce_class cls;      /* a failure's class, for the loop's totals */
+	int64_t not_before;    /* unattempted: the earliest next attempt (0: now) */
+	enum bounce_class cls; /* a failure's class, for the loop's totals */
 	enum smtp_stage stage;
 	int code;
 	unsigned flags; /* SMTP_RESULT_* of the fact */
@@ -146,7 +146,7 @@ struct scamp {
 	struct scamp_work w;        /* the worker's (the loop only makes and frees it) */
 	struct sender_stats *st;    /* this campaign's figures (the run's own when only one) */
 	struct store_bounce_totals totals; /* its bounce totals so far */
-	bool paused; /* paused itself (auto-pause): nothing new starts */
+	bool paused;                       /* paused itself (auto-pause): nothing new starts */
 	char pause_why[256];
 	char held[16];  /* "paused" or "cancelled" by another process: nothing new starts */
 	bool stopped;   /* its queued jobs were handed back (held, paused) */
@@ -190,12 +190,12 @@ struct batch {
 	size_t ndstates;
 	char **delivered; /* domains delivered to since the last batch (direct) */
 	size_t ndelivered;
-	int want;       /* messages to claim in all (0: none) */
-	size_t turn;    /* the campaign whose share comes first */
-	bool watch;     /* look for suppressions made meanwhile */
-	bool renew;     /* renew the lease */
-	bool check;     /* look for pauses and cancels from other processes, and start_due */
-	bool policies;  /* look for changed domain policies */
+	int want;      /* messages to claim in all (0: none) */
+	size_t turn;   /* the campaign whose share comes first */
+	bool watch;    /* look for suppressions made meanwhile */
+	bool renew;    /* renew the lease */
+	bool check;    /* look for pauses and cancels from other processes, and start_due */
+	bool policies; /* look for changed domain policies */
 	struct batch_camp *camps;
 	size_t ncamps;
 	/* Out. */
@@ -206,10 +206,10 @@ struct batch {
 	struct policy *rows; /* fresh domain policies, when they changed */
 	size_t nrows;
 	bool policies_changed;
-	bool busy;      /* the database was busy: nothing was written; res etc. to keep */
-	bool yield;     /* start_due said something else should start */
-	bool renewed;   /* the lease was renewed */
-	int fail;       /* a SENDER_E_ code: the run stops */
+	bool busy;    /* the database was busy: nothing was written; res etc. to keep */
+	bool yield;   /* start_due said something else should start */
+	bool renewed; /* the lease was renewed */
+	int fail;     /* a SENDER_E_ code: the run stops */
 	char err[512];
 	struct buf proofs; /* proofs: one line per address */
 };
@@ -220,8 +220,8 @@ struct sender_worker {
 	const struct sender_opts *o;
 	struct disp_policy policy; /* from o: retries, maximum age, NXDOMAIN confirmation */
 	struct store_bounce_rules rules;
-	struct buf msg;   /* scratch: one rendered message */
-	int64_t me;       /* this sender's row (store_sender.h) */
+	struct buf msg;                                    /* scratch: one rendered message */
+	int64_t me;                                        /* this sender's row (store_sender.h) */
 	int64_t supp_after, journal_after, removals_since; /* where the last watch ended */
 	int64_t policy_version;
 	bool tested; /* the proofs are rendered */

@@ -437,12 +437,11 @@ cli_precheck(struct cli *c, struct store *s, const char *name, bool skip_bad, st
 	else if (rc < 0)
 		rc = cli_error("campaign", EX_SOFTWARE, "%s", err);
 	else if (p->mailable - (skip_bad ? p->bad : 0) <= 0 && p->pending == 0)
-		rc =
-		    cli_error("campaign", EX_DATAERR,
-		              "campaign '%s' cannot start: its list '%s' has no one to mail "
-		              "(%lld not suppressed%s)",
-		              name, sc.list, (long long)p->mailable,
-		              skip_bad && p->bad ? ", all of them skipped as unrenderable" : "");
+		rc = cli_error("campaign", EX_DATAERR,
+		               "campaign '%s' cannot start: its list '%s' has no one to mail "
+		               "(%lld not suppressed%s)",
+		               name, sc.list, (long long)p->mailable,
+		               skip_bad && p->bad ? ", all of them skipped as unrenderable" : "");
 	else if (p->bad > 0 && !skip_bad) {
 		fprintf(stderr,
 		        "kirim campaign: campaign '%s' cannot start: its template does not render "
@@ -472,4 +471,3 @@ cli_precheck(struct cli *c, struct store *s, const char *name, bool skip_bad, st
 	config_free(&cfg);
 	return rc;
 }
-

@@ -177,8 +177,9 @@ bounces_listen(struct cli *c, int argc, char **argv)
 	struct bounces_stats bs;
 	rc = bounces_listen_run(s, &cfg, &o, &bs, err, sizeof(err));
 	if (rc < 0)
-		rc = cli_error("bounces", rc == BOUNCES_LISTEN_E_LISTEN ? EX_UNAVAILABLE : EX_CONFIG,
-		               "%s", err);
+		rc =
+		    cli_error("bounces", rc == BOUNCES_LISTEN_E_LISTEN ? EX_UNAVAILABLE : EX_CONFIG,
+		              "%s", err);
 	else if (!c->quiet)
 		fprintf(stderr,
 		        "kirim bounces: %llu messages: %llu bounces, %llu complaints, %llu "

@@ -22,8 +22,8 @@ domain_fail(int rc, const char *err)
 {
 	if (rc == POLICIES_E_USAGE)
 		return cli_usage("domain", "%s", err);
-	return cli_error("domain", rc == POLICIES_E_DATA ? EX_DATAERR : cli_exit_for_store(rc), "%s",
-	                 err);
+	return cli_error("domain", rc == POLICIES_E_DATA ? EX_DATAERR : cli_exit_for_store(rc),
+	                 "%s", err);
 }
 
 /* policy_value - field f of p as JSON (v: p is the effective policy of that view) */
@@ -72,7 +72,8 @@ policy_json(const struct policy *p, const struct policies_view *v)
 	if (!v && policy_pattern_parse(p->pattern, norm, sizeof(norm), &k, NULL) == 0)
 		json_object_set_new(o, "kind", cli_json_text(policy_kind_name(k)));
 	for (int f = 0; f < POLICY_NFIELDS; f++)
-		json_object_set_new(o, policy_field_name((enum policy_field)f), policy_value(p, f, v));
+		json_object_set_new(o, policy_field_name((enum policy_field)f),
+		                    policy_value(p, f, v));
 	if (v) {
 		json_t *from = json_object();
 		for (int f = 0; f < POLICY_NFIELDS; f++)
@@ -220,8 +221,8 @@ domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t n
 {
 	struct policies_view v;
 	char err[512];
-	int added, rc = policies_show(s, arg, (const char *const *)mx, nmx, &v, &added, err,
-	                              sizeof(err));
+	int added,
+	    rc = policies_show(s, arg, (const char *const *)mx, nmx, &v, &added, err, sizeof(err));
 	seeded(c, added);
 	if (rc < 0) {
 		policies_view_free(&v);
@@ -324,8 +325,8 @@ domain_unset(struct cli *c, struct store *s, const char *pat, unsigned fields)
 	if (rc < 0)
 		return domain_fail(rc, err);
 	if (c->json)
-		cli_json_print(json_pack("{s:o,s:b}", "pattern", cli_json_text(pat), "removed",
-		                         removed));
+		cli_json_print(
+		    json_pack("{s:o,s:b}", "pattern", cli_json_text(pat), "removed", removed));
 	else if (!removed)
 		printf("%s had no policy\n", pat);
 	else if (fields)
@@ -389,7 +390,8 @@ domain_args(int argc, char **argv, struct domain_args *a)
 			}
 			break;
 		case O_FIELD:
-			if (policies_field_mask("--field", optarg, &a->fields, err, sizeof(err)) < 0)
+			if (policies_field_mask("--field", optarg, &a->fields, err, sizeof(err)) <
+			    0)
 				return cli_usage("domain", "%s", err);
 			break;
 		case O_RESET:
@@ -422,7 +424,8 @@ domain_args(int argc, char **argv, struct domain_args *a)
 	if ((d == D_LIST || d == D_PRESETS) && nargs != 0)
 		return cli_usage("domain", "%s takes no arguments", v);
 	if ((d == D_SET || d == D_SHOW || d == D_UNSET) && nargs != 1)
-		return cli_usage("domain", "%s takes one %s", v, d == D_SHOW ? "domain" : "pattern");
+		return cli_usage("domain", "%s takes one %s", v,
+		                 d == D_SHOW ? "domain" : "pattern");
 	if (d == D_SET && a->p.set == 0)
 		return cli_usage("domain",
 		                 "set what? Give --max-connections, --rate, "

@@ -226,11 +226,12 @@ send_may_start(struct cli *c, struct store *s, const struct sender_opts *o)
 		char when[40];
 		cli_time(when, li.scheduled_at);
 		if (!o->now)
-			return cli_error("send", EX_DATAERR,
-			                 "campaign '%s' is scheduled for %s: 'kirim run' starts it "
-			                 "then. To send it now instead, add --now (its send window, "
-			                 "if any, still applies)",
-			                 o->campaign, when);
+			return cli_error(
+			    "send", EX_DATAERR,
+			    "campaign '%s' is scheduled for %s: 'kirim run' starts it "
+			    "then. To send it now instead, add --now (its send window, "
+			    "if any, still applies)",
+			    o->campaign, when);
 		if (!c->quiet && !c->json)
 			fprintf(stderr,
 			        "kirim send: sending '%s' now, ahead of its schedule (%s)\n",
@@ -344,8 +345,7 @@ campaign_test(struct cli *c, int argc, char **argv)
 		store_close(s);
 		config_free(&cfg);
 		if (rc < 0) {
-			rc = cli_error("campaign", send_exit(rc),
-			               "%s", err);
+			rc = cli_error("campaign", send_exit(rc), "%s", err);
 		} else {
 			/* One line per proof: address, outcome, reply code, enhanced code, text. */
 			fputs(st.tests, stdout);

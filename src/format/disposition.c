@@ -29,8 +29,8 @@ disposition_classify(const struct smtp_result *r)
 	if (oc.outcome == OUTCOME_DELIVERED)
 		return c;
 	const char *text = r->text ? r->text : "";
-	struct bounce_verdict v = bounce_classify_stage(bounce_stage_for(r->stage), r->code,
-	                                                r->ecode ? r->ecode : "", text, strlen(text));
+	struct bounce_verdict v = bounce_classify_stage(
+	    bounce_stage_for(r->stage), r->code, r->ecode ? r->ecode : "", text, strlen(text));
 	c.reason = v.reason;
 	/* Only a bounce is hard or soft by what it says; a deferral is soft whatever it says. */
 	c.cls = oc.outcome == OUTCOME_BOUNCED && v.cls == BOUNCE_HARD ? BOUNCE_HARD : BOUNCE_SOFT;
@@ -159,16 +159,16 @@ retry_at(const struct ctx *x)
 }
 
 enum action {
-	A_SUPPRESS,  /* suppressed, no attempt */
-	A_CANCEL,    /* cancelled, no attempt */
-	A_REQUEUE,   /* queued again at not_before, no attempt */
-	A_EXPIRE,    /* bounced soft "expired" */
-	A_FAIL,      /* failed */
-	A_DELIVER,   /* delivered */
-	A_WAIT_DNS,  /* deferred: retried as a deferral */
-	A_CONFIRM,   /* deferred until the no-domain answer can be confirmed */
-	A_BOUNCE,    /* bounced, the classifier's reason and class */
-	A_RETRY,     /* deferred: the retry schedule */
+	A_SUPPRESS, /* suppressed, no attempt */
+	A_CANCEL,   /* cancelled, no attempt */
+	A_REQUEUE,  /* queued again at not_before, no attempt */
+	A_EXPIRE,   /* bounced soft "expired" */
+	A_FAIL,     /* failed */
+	A_DELIVER,  /* delivered */
+	A_WAIT_DNS, /* deferred: retried as a deferral */
+	A_CONFIRM,  /* deferred until the no-domain answer can be confirmed */
+	A_BOUNCE,   /* bounced, the classifier's reason and class */
+	A_RETRY,    /* deferred: the retry schedule */
 };
 
 static const struct rule {
@@ -180,8 +180,7 @@ static const struct rule {
     {is_withdrawn, A_SUPPRESS, "suppressed after it was claimed: never sent", NULL},
     {is_unsent_cancelled, A_CANCEL, "its campaign was cancelled before it was sent", NULL},
     {is_unsent_expired, A_EXPIRE,
-     "never sent, its destination down past the maximum age: it expires as a deferral does",
-     NULL},
+     "never sent, its destination down past the maximum age: it expires as a deferral does", NULL},
     {is_unsent, A_REQUEUE, "handed back before the wire: no attempt counts", NULL},
     {is_render, A_FAIL, "the message cannot be made for this recipient", NULL},
     {is_delivered, A_DELIVER, "the server took it", NULL},
@@ -204,10 +203,11 @@ static const struct rule {
 };
 
 void
-disposition_decide(const struct disp_fact *f, const struct disp_policy *p,
-                   struct disposition *out)
+disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struct disposition *out)
 {
-	struct ctx x = {f, p, {OUTCOME_DEFERRED, OUTCOME_MESSAGE, BOUNCE_UNDEFINED, BOUNCE_NONE},
+	struct ctx x = {f,
+	                p,
+	                {OUTCOME_DEFERRED, OUTCOME_MESSAGE, BOUNCE_UNDEFINED, BOUNCE_NONE},
 	                f->now - f->queued_at};
 	if ((f->kind == DISP_ATTEMPT || f->kind == DISP_DNS) && f->r)
 		x.c = disposition_classify(f->r);
@@ -223,7 +223,8 @@ disposition_decide(const struct disp_fact *f, const struct disp_policy *p,
 		r = &rules[sizeof(rules) / sizeof(rules[0]) - 1];
 	out->why = r->why;
 	out->note = r->note;
-	out->count_attempt = f->kind == DISP_ATTEMPT || f->kind == DISP_DNS || f->kind == DISP_RENDER;
+	out->count_attempt =
+	    f->kind == DISP_ATTEMPT || f->kind == DISP_DNS || f->kind == DISP_RENDER;
 	switch (r->act) {
 	case A_SUPPRESS:
 		out->state = DISP_SUPPRESSED;
@@ -282,7 +283,7 @@ disposition_decide(const struct disp_fact *f, const struct disp_policy *p,
 const char *
 disposition_state_name(enum disp_state s)
 {
-	static const char *const names[] = {"queued", "delivered", "bounced",
+	static const char *const names[] = {"queued", "delivered",  "bounced",
 	                                    "failed", "suppressed", "cancelled"};
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "queued";
 }

@@ -689,7 +689,8 @@ pool_ask_yield(struct pool *p, struct pool_dest *d)
 	struct conn *pick = NULL;
 	for (struct conn *c = p->all; c; c = c->next)
 		if (c->d != d && c->state == C_BUSY && !c->closing && !c->yield &&
-		    c->d->conns > d->conns + d->starting && (pick == NULL || c->d->conns > pick->d->conns))
+		    c->d->conns > d->conns + d->starting &&
+		    (pick == NULL || c->d->conns > pick->d->conns))
 			pick = c;
 	if (pick == NULL)
 		return;
@@ -875,8 +876,7 @@ pool_dest_set_limits(struct pool_dest *d, const struct pool_limits *l)
 		d->limits.max_conns = 1;
 	throttle_aimd_set_ceiling(&d->aimd, d->limits.rate, d->limits.max_conns);
 	double r = d->limits.adaptive ? d->aimd.rate : d->limits.rate;
-	throttle_bucket_set_rate(&d->bucket, r, pool_burst(r),
-	                         now);
+	throttle_bucket_set_rate(&d->bucket, r, pool_burst(r), now);
 	throttle_bucket_set_rate(&d->connect_bucket, d->limits.connect_rate, 0, now);
 	if (!d->p->shutdown)
 		dest_wake(d, 0);

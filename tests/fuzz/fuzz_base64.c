@@ -45,8 +45,8 @@ decode_props(const char *s, size_t n)
 		} else {
 			base64_decode_lenient(&lenient, s, n);
 			CHECK(strict.len - 1 == lenient.len);
-			CHECK(memcmp(strict.data + 1, lenient.data ? lenient.data : "", lenient.len) ==
-			      0);
+			CHECK(memcmp(strict.data + 1, lenient.data ? lenient.data : "",
+			             lenient.len) == 0);
 			/* Re-encoded: the same length once the padding left out is put back. */
 			base64_encode(&again, strict.data + 1, strict.len - 1, 0);
 			CHECK(again.len == (n + 3) / 4 * 4);

@@ -29,7 +29,7 @@ struct row {
 	int attempts;       /* before this one */
 	int64_t not_before; /* relative to NOW, 0 = none */
 	int cancelled;
-	int no_domain;        /* DNS: NXDOMAIN or no mail host */
+	int no_domain;         /* DNS: NXDOMAIN or no mail host */
 	int64_t delivered_ago; /* the domain's last delivery, seconds ago (0: none) */
 	int64_t first_ago;     /* its first no-domain answer, seconds ago */
 	/* Want. */
@@ -41,17 +41,25 @@ struct row {
 	int64_t next_min, next_max; /* next attempt, relative to NOW (0 0: don't care) */
 };
 
-#define REPLY(stage, code, ecode, text) {stage, code, ecode, text, 0}
-#define LOCAL(stage, text, flags) {stage, 0, "", text, flags}
-#define NONE {SMTP_STAGE_CONNECT, 0, "", "", 0}
+#define REPLY(stage, code, ecode, text)                                                            \
+	{                                                                                          \
+		stage, code, ecode, text, 0                                                        \
+	}
+#define LOCAL(stage, text, flags)                                                                  \
+	{                                                                                          \
+		stage, 0, "", text, flags                                                          \
+	}
+#define NONE                                                                                       \
+	{                                                                                          \
+		SMTP_STAGE_CONNECT, 0, "", "", 0                                                   \
+	}
 
 static const struct row rows[] = {
     /* Attempts: the SMTP reply decides, through smtp_outcome and the bounce classifier. */
-    {"250 at the dot", DISP_ATTEMPT, REPLY(SMTP_STAGE_DOT, 250, "2.0.0", "Ok"), 60, 0, 0, 0, 0,
-     0, 0, DISP_DELIVERED, "delivered", 1, NULL, NULL, 0, 0},
-    {"550 user unknown at RCPT", DISP_ATTEMPT,
-     REPLY(SMTP_STAGE_RCPT, 550, "5.1.1", "User unknown"), 60, 0, 0, 0, 0, 0, 0, DISP_BOUNCED,
-     "bounced", 1, "userunknown", "hard", 0, 0},
+    {"250 at the dot", DISP_ATTEMPT, REPLY(SMTP_STAGE_DOT, 250, "2.0.0", "Ok"), 60, 0, 0, 0, 0, 0,
+     0, DISP_DELIVERED, "delivered", 1, NULL, NULL, 0, 0},
+    {"550 user unknown at RCPT", DISP_ATTEMPT, REPLY(SMTP_STAGE_RCPT, 550, "5.1.1", "User unknown"),
+     60, 0, 0, 0, 0, 0, 0, DISP_BOUNCED, "bounced", 1, "userunknown", "hard", 0, 0},
     {"552 mailbox full at RCPT: soft bounce", DISP_ATTEMPT,
      REPLY(SMTP_STAGE_RCPT, 552, "5.2.2", "Mailbox full"), 60, 0, 0, 0, 0, 0, 0, DISP_BOUNCED,
      "bounced", 1, "mailboxfull", "soft", 0, 0},
@@ -62,8 +70,8 @@ static const struct row rows[] = {
      REPLY(SMTP_STAGE_RCPT, 451, "4.3.0", "Try later"), 60, 3, 0, 0, 0, 0, 0, DISP_QUEUED,
      "deferred", 1, NULL, "soft", 2160, 2640},
     {"451 past the maximum age: expired", DISP_ATTEMPT,
-     REPLY(SMTP_STAGE_RCPT, 451, "4.3.0", "Try later"), 3 * DAY, 9, 0, 0, 0, 0, 0,
-     DISP_BOUNCED, "bounced", 1, "expired", "soft", 0, 0},
+     REPLY(SMTP_STAGE_RCPT, 451, "4.3.0", "Try later"), 3 * DAY, 9, 0, 0, 0, 0, 0, DISP_BOUNCED,
+     "bounced", 1, "expired", "soft", 0, 0},
     {"554 banner: never the recipient's fault", DISP_ATTEMPT,
      REPLY(SMTP_STAGE_BANNER, 554, "5.7.1", "Go away"), 60, 0, 0, 0, 0, 0, 0, DISP_QUEUED,
      "deferred", 1, NULL, "soft", 270, 330},
@@ -71,17 +79,16 @@ static const struct row rows[] = {
      LOCAL(SMTP_STAGE_DOT, "connection lost", SMTP_RESULT_CONN_LOST), 60, 0, 0, 0, 0, 0, 0,
      DISP_QUEUED, "deferred", 1, NULL, "soft", 270, 330},
     {"552 message too big at the dot", DISP_ATTEMPT,
-     REPLY(SMTP_STAGE_DOT, 552, "5.3.4", "Message too big"), 60, 0, 0, 0, 0, 0, 0,
-     DISP_BOUNCED, "bounced", 1, "mesgtoobig", NULL, 0, 0},
+     REPLY(SMTP_STAGE_DOT, 552, "5.3.4", "Message too big"), 60, 0, 0, 0, 0, 0, 0, DISP_BOUNCED,
+     "bounced", 1, "mesgtoobig", NULL, 0, 0},
     /* DNS verdicts. */
-    {"null MX bounces at once", DISP_DNS,
-     REPLY(SMTP_STAGE_DNS, 0, "5.1.10", "null MX"), 60, 0, 0, 0, 0, 0, 0, DISP_BOUNCED,
-     "bounced", 1, NULL, NULL, 0, 0},
-    {"SERVFAIL defers", DISP_DNS, REPLY(SMTP_STAGE_DNS, 0, "4.4.3", "SERVFAIL"), 60, 0, 0, 0,
-     0, 0, 0, DISP_QUEUED, "deferred", 1, NULL, "soft", 270, 330},
+    {"null MX bounces at once", DISP_DNS, REPLY(SMTP_STAGE_DNS, 0, "5.1.10", "null MX"), 60, 0, 0,
+     0, 0, 0, 0, DISP_BOUNCED, "bounced", 1, NULL, NULL, 0, 0},
+    {"SERVFAIL defers", DISP_DNS, REPLY(SMTP_STAGE_DNS, 0, "4.4.3", "SERVFAIL"), 60, 0, 0, 0, 0, 0,
+     0, DISP_QUEUED, "deferred", 1, NULL, "soft", 270, 330},
     {"first NXDOMAIN waits for confirmation", DISP_DNS,
-     REPLY(SMTP_STAGE_DNS, 0, "5.1.2", "NXDOMAIN"), 60, 0, 0, 0, 1, 0, 0, DISP_QUEUED,
-     "deferred", 1, NULL, "soft", HOUR, HOUR},
+     REPLY(SMTP_STAGE_DNS, 0, "5.1.2", "NXDOMAIN"), 60, 0, 0, 0, 1, 0, 0, DISP_QUEUED, "deferred",
+     1, NULL, "soft", HOUR, HOUR},
     {"NXDOMAIN again after 20 min: not yet", DISP_DNS,
      REPLY(SMTP_STAGE_DNS, 0, "5.1.2", "NXDOMAIN"), 1200, 1, 0, 0, 1, 0, 1200, DISP_QUEUED,
      "deferred", 1, NULL, "soft", HOUR - 1200, HOUR - 1200},
@@ -98,20 +105,20 @@ static const struct row rows[] = {
      REPLY(SMTP_STAGE_DNS, 0, "5.1.2", "NXDOMAIN"), 3 * DAY, 20, 0, 0, 1, 7 * DAY, 3 * DAY,
      DISP_BOUNCED, "bounced", 1, "expired", "soft", 0, 0},
     /* Never on the wire. */
-    {"destination down: back at its time, no attempt", DISP_UNSENT, NONE, 60, 0, 30, 0, 0, 0,
-     0, DISP_QUEUED, NULL, 0, NULL, NULL, 30, 30},
-    {"shutdown: back now, no attempt", DISP_UNSENT, NONE, 60, 2, 0, 0, 0, 0, 0, DISP_QUEUED,
-     NULL, 0, NULL, NULL, -NOW, -NOW},
-    {"destination down past the maximum age: expired", DISP_UNSENT, NONE, 3 * DAY, 0, 30, 0, 0,
-     0, 0, DISP_BOUNCED, "bounced", 1, "expired", "soft", 0, 0},
-    {"shutdown past the maximum age: not the message's failure", DISP_UNSENT, NONE, 4 * DAY, 0,
-     0, 0, 0, 0, 0, DISP_QUEUED, NULL, 0, NULL, NULL, -NOW, -NOW},
-    {"campaign cancelled meanwhile", DISP_UNSENT, NONE, 60, 0, 30, 1, 0, 0, 0, DISP_CANCELLED,
+    {"destination down: back at its time, no attempt", DISP_UNSENT, NONE, 60, 0, 30, 0, 0, 0, 0,
+     DISP_QUEUED, NULL, 0, NULL, NULL, 30, 30},
+    {"shutdown: back now, no attempt", DISP_UNSENT, NONE, 60, 2, 0, 0, 0, 0, 0, DISP_QUEUED, NULL,
+     0, NULL, NULL, -NOW, -NOW},
+    {"destination down past the maximum age: expired", DISP_UNSENT, NONE, 3 * DAY, 0, 30, 0, 0, 0,
+     0, DISP_BOUNCED, "bounced", 1, "expired", "soft", 0, 0},
+    {"shutdown past the maximum age: not the message's failure", DISP_UNSENT, NONE, 4 * DAY, 0, 0,
+     0, 0, 0, 0, DISP_QUEUED, NULL, 0, NULL, NULL, -NOW, -NOW},
+    {"campaign cancelled meanwhile", DISP_UNSENT, NONE, 60, 0, 30, 1, 0, 0, 0, DISP_CANCELLED, NULL,
+     0, NULL, NULL, 0, 0},
+    {"suppressed since it was claimed", DISP_WITHDRAWN, NONE, 60, 0, 0, 0, 0, 0, 0, DISP_SUPPRESSED,
      NULL, 0, NULL, NULL, 0, 0},
-    {"suppressed since it was claimed", DISP_WITHDRAWN, NONE, 60, 0, 0, 0, 0, 0, 0,
-     DISP_SUPPRESSED, NULL, 0, NULL, NULL, 0, 0},
-    {"cannot render", DISP_RENDER, NONE, 60, 0, 0, 0, 0, 0, 0, DISP_FAILED, "failed", 1, NULL,
-     NULL, 0, 0},
+    {"cannot render", DISP_RENDER, NONE, 60, 0, 0, 0, 0, 0, 0, DISP_FAILED, "failed", 1, NULL, NULL,
+     0, 0},
 };
 
 static void
@@ -137,11 +144,13 @@ test_rows(void **state)
 		struct disposition d;
 		disposition_decide(&f, &policy, &d);
 		const char *ev = disposition_event_name(d.event);
-		const char *reason = d.reason != BOUNCE_UNDEFINED ? bounce_reason_name(d.reason) : NULL;
+		const char *reason =
+		    d.reason != BOUNCE_UNDEFINED ? bounce_reason_name(d.reason) : NULL;
 		const char *cls = d.cls != BOUNCE_NONE ? bounce_class_name(d.cls) : NULL;
 		int64_t next = d.next_attempt_at - NOW;
 		bool ok = d.state == w->state && (ev == NULL) == (w->event == NULL) &&
-		          (ev == NULL || strcmp(ev, w->event) == 0) && d.count_attempt == w->count &&
+		          (ev == NULL || strcmp(ev, w->event) == 0) &&
+		          d.count_attempt == w->count &&
 		          (w->reason == NULL || (reason && strcmp(reason, w->reason) == 0)) &&
 		          (w->cls == NULL || (cls && strcmp(cls, w->cls) == 0)) &&
 		          (w->next_min == 0 && w->next_max == 0
@@ -153,10 +162,11 @@ test_rows(void **state)
 			       "(rule: %s); want %s/%s attempt=%d reason=%s class=%s next in "
 			       "[%lld, %lld]\n",
 			       w->label, disposition_state_name(d.state), ev ? ev : "-",
-			       d.count_attempt, reason ? reason : "-", cls ? cls : "-", (long long)next,
-			       d.why, disposition_state_name(w->state), w->event ? w->event : "-",
-			       w->count, w->reason ? w->reason : "*", w->cls ? w->cls : "*",
-			       (long long)w->next_min, (long long)w->next_max);
+			       d.count_attempt, reason ? reason : "-", cls ? cls : "-",
+			       (long long)next, d.why, disposition_state_name(w->state),
+			       w->event ? w->event : "-", w->count, w->reason ? w->reason : "*",
+			       w->cls ? w->cls : "*", (long long)w->next_min,
+			       (long long)w->next_max);
 		}
 		assert_non_null(d.why);
 	}
@@ -192,8 +202,11 @@ test_jitter(void **state)
 	struct smtp_result r = REPLY(SMTP_STAGE_RCPT, 451, "4.3.0", "later");
 	int64_t lo = INT64_MAX, hi = 0;
 	for (int i = 0; i < 200; i++) {
-		struct disp_fact f = {.kind = DISP_ATTEMPT, .r = &r, .message_id = i,
-		                      .queued_at = NOW - 60, .now = NOW};
+		struct disp_fact f = {.kind = DISP_ATTEMPT,
+		                      .r = &r,
+		                      .message_id = i,
+		                      .queued_at = NOW - 60,
+		                      .now = NOW};
 		struct disposition d;
 		disposition_decide(&f, &policy, &d);
 		int64_t next = d.next_attempt_at - NOW;
@@ -214,8 +227,8 @@ test_dns(void **state)
 		const char *ecode;
 		bool unconfirmed;
 	} t[] = {
-	    {DISP_DNS_NXDOMAIN, "5.1.2", true},  {DISP_DNS_NODATA, "5.1.2", true},
-	    {DISP_DNS_NULLMX, "5.1.10", false},  {DISP_DNS_TEMPFAIL, "4.4.3", false},
+	    {DISP_DNS_NXDOMAIN, "5.1.2", true},    {DISP_DNS_NODATA, "5.1.2", true},
+	    {DISP_DNS_NULLMX, "5.1.10", false},    {DISP_DNS_TEMPFAIL, "4.4.3", false},
 	    {DISP_DNS_UNROUTABLE, "4.4.0", false},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {

@@ -402,10 +402,10 @@ test_minute_rates(void **state)
 		int64_t first, last, delivered, peak;
 		double want;
 	} rows[] = {
-	    {1700000150, 1700000190, 900, 500, 450.0}, /* 40 s over two minutes */
-	    {1700000100, 1700000110, 120, 120, 120.0}, /* inside one minute */
+	    {1700000150, 1700000190, 900, 500, 450.0},     /* 40 s over two minutes */
+	    {1700000100, 1700000110, 120, 120, 120.0},     /* inside one minute */
 	    {1700000060, 1700001860, 900, 77, 900.0 / 31}, /* 30 minutes: 31 calendar minutes */
-	    {1700000100, 1700000100, 1, 1, 1.0},       /* one delivery */
+	    {1700000100, 1700000100, 1, 1, 1.0},           /* one delivery */
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct report r;
@@ -419,8 +419,8 @@ test_minute_rates(void **state)
 		report_free(&r);
 		json_t *j = json_loads(b.data, 0, NULL);
 		assert_non_null(j);
-		double avg = json_number_value(json_object_get(json_object_get(j, "summary"),
-		                                               "per_minute_avg"));
+		double avg = json_number_value(
+		    json_object_get(json_object_get(j, "summary"), "per_minute_avg"));
 		if (avg > (double)rows[i].peak + 0.05 || avg < rows[i].want - 0.05 ||
 		    avg > rows[i].want + 0.05)
 			print_error("row %zu: average %.2f, want %.2f (peak %lld)\n", i, avg,
@@ -439,8 +439,7 @@ main(void)
 	    cmocka_unit_test(test_render),      cmocka_unit_test(test_json),
 	    cmocka_unit_test(test_empty),       cmocka_unit_test(test_escapes),
 	    cmocka_unit_test(test_attempt_csv), cmocka_unit_test(test_parse),
-	    cmocka_unit_test(test_all),
-	    cmocka_unit_test(test_minute_rates),
+	    cmocka_unit_test(test_all),         cmocka_unit_test(test_minute_rates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

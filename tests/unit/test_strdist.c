@@ -21,13 +21,13 @@ test_rows(void **state)
 	} rows[] = {
 	    {"", "", false, 0},
 	    {"import", "import", false, 0},
-	    {"imprt", "import", false, 1},        /* a deletion */
-	    {"importt", "import", false, 1},      /* an insertion */
-	    {"impart", "import", false, 1},       /* a change */
-	    {"sned", "send", false, 1},           /* two neighbours swapped */
-	    {"IMPORT", "import", true, 0},        /* case apart */
-	    {"IMPORT", "import", false, 6},       /* case counts */
-	    {"ca", "abc", false, 3},              /* OSA: no edit of a swapped pair */
+	    {"imprt", "import", false, 1},   /* a deletion */
+	    {"importt", "import", false, 1}, /* an insertion */
+	    {"impart", "import", false, 1},  /* a change */
+	    {"sned", "send", false, 1},      /* two neighbours swapped */
+	    {"IMPORT", "import", true, 0},   /* case apart */
+	    {"IMPORT", "import", false, 6},  /* case counts */
+	    {"ca", "abc", false, 3},         /* OSA: no edit of a swapped pair */
 	    {"concurency", "concurrency", false, 1},
 	    {"kitten", "sitting", false, 3},
 	    {"First_Name", "First Name", false, 1},
@@ -37,8 +37,8 @@ test_rows(void **state)
 		size_t got = strdist(rows[i].a, strlen(rows[i].a), rows[i].b, strlen(rows[i].b),
 		                     rows[i].fold);
 		if (got != rows[i].want)
-			printf("strdist(\"%s\", \"%s\", %d): got %zu want %zu\n", rows[i].a, rows[i].b,
-			       rows[i].fold, got, rows[i].want);
+			printf("strdist(\"%s\", \"%s\", %d): got %zu want %zu\n", rows[i].a,
+			       rows[i].b, rows[i].fold, got, rows[i].want);
 		assert_int_equal(got, rows[i].want);
 	}
 	char big[STRDIST_MAX + 2];
