@@ -29,6 +29,9 @@
 #include "kirim/xmalloc.h"
 #include "sender_int.h"
 
+/* What a message withdrawn between claim and wire records as its last text. */
+#define WITHDRAWN_TEXT "suppressed after the message was claimed: not sent"
+
 /* scamp_active - whether c may take new work */
 static bool
 scamp_active(const struct scamp *c)
@@ -307,10 +310,9 @@ sender_pump(struct sender *S)
 	/* A batch now and then even with nothing to write: to look for new suppressions
 	 * while jobs wait for the wire, and to renew the lease. */
 	bool ending = S->draining && S->inflight == 0 && S->npending == 0 && S->ndstates == 0;
-	bool watch = S->o->ntest == 0 && S->inflight > 0 &&
-	             now - S->watched >= SENDER_WATCH_MS / 1000.0;
+	bool watch = S->o->ntest == 0 && now - S->watched >= SENDER_WATCH_MS / 1000.0;
 	bool renew = S->o->ntest == 0 && S->me && now - S->renewed >= LEASE_RENEW_S;
-	if (!room && !flush && (ending || !(watch || renew))) {
+	if (!room && !flush && (ending || !((watch && S->inflight > 0) || renew))) {
 		if (ending)
 			sender_finish(S);
 		return;
@@ -332,7 +334,7 @@ sender_pump(struct sender *S)
 		strmap_free(&S->delivered);
 	}
 	/* The periodic looks: this batch does them (on a busy database the next try does). */
-	b->watch = S->o->ntest == 0 && now - S->watched >= SENDER_WATCH_MS / 1000.0;
+	b->watch = watch;
 	if (b->watch)
 		S->watched = now;
 	b->renew = renew;
@@ -396,9 +398,7 @@ sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
 	j->res.code = r->code;
 	j->res.flags = r->flags;
 	j->res.ecode = xstrdup(r->ecode ? r->ecode : "");
-	j->res.text = xstrdup(j->gone ? "suppressed after the message was claimed: not sent"
-	                      : r->text ? r->text
-	                                : "");
+	j->res.text = xstrdup(j->gone ? WITHDRAWN_TEXT : r->text ? r->text : "");
 	j->res.host = xstrdup(ci->host ? ci->host : "");
 	j->res.tls = xstrdup(ci->tls ? ci->tls : "");
 	j->res.dest = ci->dest && *ci->dest ? xstrdup(ci->dest) : NULL;
@@ -509,7 +509,8 @@ sender_job_done(struct sender *S, struct sjob *j)
 			         "text=\"%.200s\"",
 			         (long long)j->message_id, j->rcpt, j->res.dest ? j->res.dest : "-",
 			         j->res.host && *j->res.host ? j->res.host : "-",
-			         j->res.tls && *j->res.tls ? "yes" : "no", j->res.code, j->res.text);
+			         j->res.tls && *j->res.tls ? "yes" : "no", j->res.code,
+			         j->res.text);
 	}
 	if (!j->res.withdrawn && j->message_id > 0 &&
 	    (j->res.attempted ? j->res.outcome != OUTCOME_DELIVERED : j->res.not_before != 0)) {
@@ -563,7 +564,7 @@ sender_hand_back(struct sender *S, struct sjob *j, int64_t not_before, const cha
 void
 sender_withdraw(struct sender *S, struct sjob *j)
 {
-	sender_give_back(S, j, 0, "suppressed after the message was claimed: not sent", true);
+	sender_give_back(S, j, 0, WITHDRAWN_TEXT, true);
 }
 
 /* on_throttle - the adaptive throttle changed a destination: save it with the next batch */
@@ -781,19 +782,21 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 			if (rc != STORE_E_BUSY || (o->stop && *o->stop))
 				break;
 			if (!waited)
-				log_warn("campaign=%s database busy (another process holds its write "
-				         "lock): waiting",
-				         c->camp.name);
+				log_warn(
+				    "campaign=%s database busy (another process holds its write "
+				    "lock): waiting",
+				    c->camp.name);
 			waited = true;
 		}
 		if (rc == STORE_E_EXISTS) {
 			char who[512];
 			lease_describe(&holder, who, sizeof(who));
-			snprintf(err, errsz,
-			         "campaign %s is being sent by %s: one sender at a time per "
-			         "campaign; wait for it to finish, or stop it (kill -TERM %lld) and "
-			         "send again",
-			         c->camp.name, who, (long long)holder.pid);
+			snprintf(
+			    err, errsz,
+			    "campaign %s is being sent by %s: one sender at a time per "
+			    "campaign; wait for it to finish, or stop it (kill -TERM %lld) and "
+			    "send again",
+			    c->camp.name, who, (long long)holder.pid);
 			return SENDER_E_BUSY;
 		}
 		if (rc < 0 || store_campaign_counts(s, c->camp.id, &before) < 0) {

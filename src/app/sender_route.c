@@ -128,11 +128,8 @@ sender_keep(void *owner, struct smtp_job *job)
 static bool
 sender_withdraw_gone(struct sender *S, struct sjob *j)
 {
-	if (!sender_gone(S, j))
+	if (sender_keep(S, &j->job))
 		return false;
-	log_info("msg=%lld rcpt=%s result=suppressed note=\"suppressed after it was claimed: "
-	         "not sent\"",
-	         (long long)j->message_id, j->rcpt);
 	sender_withdraw(S, j);
 	return true;
 }
@@ -326,9 +323,9 @@ on_mx(void *arg, const struct dns_mx_result *r)
 	dm->resolving = false;
 	dm->dest = NULL;
 	/* The dns module's statuses, in the disposition's terms (disposition.h). */
-	enum disp_dns v = r->status == DNS_NXDOMAIN  ? DISP_DNS_NXDOMAIN
-	                  : r->status == DNS_NULLMX  ? DISP_DNS_NULLMX
-	                  : r->status == DNS_NODATA  ? DISP_DNS_NODATA
+	enum disp_dns v = r->status == DNS_NXDOMAIN   ? DISP_DNS_NXDOMAIN
+	                  : r->status == DNS_NULLMX   ? DISP_DNS_NULLMX
+	                  : r->status == DNS_NODATA   ? DISP_DNS_NODATA
 	                  : r->status == DNS_TEMPFAIL ? DISP_DNS_TEMPFAIL
 	                                              : DISP_DNS_UNROUTABLE;
 	dm->dns_no = r->status != DNS_OK && disposition_dns_unconfirmed(v) && !dm->invalid;
@@ -503,7 +500,6 @@ sender_route(struct sender *S, struct sjob *j)
 		}
 	}
 }
-
 
 void
 sender_route_free(struct sender *S)
