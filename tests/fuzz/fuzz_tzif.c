@@ -131,7 +131,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int k = 0; k < 8; k++)
 			t = (int64_t)((uint64_t)t << 8 | data[i + k]);
 		probe(z, t);
-		probe(z, t - 1);
+		probe(z, (int64_t)((uint64_t)t - 1)); /* wraps at INT64_MIN, no overflow */
 		probe(z, (int32_t)(t >> 32)); /* the 32-bit block's */
 	}
 	tzif_free(z);
