@@ -30,4 +30,29 @@ typedef int (*store_run_cb)(void *arg, const struct store_run_campaign *c);
 int store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_cb cb,
                         void *arg);
 
+/*
+ * What a campaign's queued messages that are not due yet wait for, grouped:
+ * a hand-back's reason as the sender wrote it ("outside the campaign's send
+ * window", a warm-up cap, a destination's down time), a retry after a
+ * deferral, or a first attempt not due yet. Strings borrowed.
+ */
+enum store_wait_kind {
+	STORE_WAIT_HELD,  /* handed back unattempted, why says what for */
+	STORE_WAIT_RETRY, /* deferred: its retry time */
+	STORE_WAIT_LATER, /* never tried and not due yet */
+};
+struct store_run_wait {
+	enum store_wait_kind kind;
+	const char *why; /* HELD: the sender's reason; "" otherwise */
+	int64_t count;
+	int64_t next; /* the earliest of them comes due at */
+};
+typedef int (*store_wait_cb)(void *arg, const struct store_run_wait *w);
+/*
+ * store_run_waiting - campaign's queued messages not due at now, by what they
+ * wait for, the largest group first (at most `max` groups)
+ */
+int store_run_waiting(struct store *s, int64_t campaign_id, int64_t now, int max, store_wait_cb cb,
+                      void *arg);
+
 #endif

@@ -14,31 +14,7 @@
 #include "kirim/store.h"
 #include "kirim/store_lifecycle.h"
 #include "kirim/store_run.h"
-#include "kirim/when.h"
-#include "kirim/when_tz.h"
 #include "kirim/xmalloc.h"
-
-/* window_open - whether now is inside the window (none: always); *next gets its next opening */
-static bool
-window_open(const char *window, const char *tz, int64_t now, int64_t *next)
-{
-	struct when_window w;
-	struct when_tz z;
-	char err[256];
-	bool inside = true;
-	int64_t close_at = 0;
-	*next = 0;
-	if (window == NULL || *window == '\0')
-		return true;
-	if (when_window_parse(window, &w, err, sizeof(err)) < 0 ||
-	    when_tz_open(&z, tz, err, sizeof(err)) < 0) {
-		log_warn("window=\"%s\" tz=%s unusable (%s): sending without it", window, tz, err);
-		return true;
-	}
-	if (when_window_next(&w, &z.zone, now, &inside, next, &close_at) < 0)
-		return true;
-	return inside;
-}
 
 struct due_ctx {
 	struct store *s;
@@ -46,14 +22,16 @@ struct due_ctx {
 	unsigned long started;
 };
 
-/* start_due - a scheduled campaign whose time has come starts, inside its window */
+/*
+ * start_due - a scheduled campaign whose time has come starts. Its send window is not
+ * looked at here: it applies in each recipient's own zone (README), so the sender holds
+ * each message until the window opens where its recipient is, and `kirim status` says how
+ * many wait and until when.
+ */
 static int
 start_due(void *arg, const struct store_due *d)
 {
 	struct due_ctx *cx = arg;
-	int64_t next;
-	if (!window_open(d->window, d->tz, cx->now, &next))
-		return 0;
 	struct store_lifecycle_args a = {.now = cx->now};
 	char err[512];
 	if (store_lifecycle_apply(cx->s, d->name, "start", &a, NULL, NULL, err, sizeof(err)) < 0) {
@@ -70,9 +48,8 @@ start_due(void *arg, const struct store_due *d)
 static int
 count_startable(void *arg, const struct store_due *d)
 {
-	int64_t next;
-	if (window_open(d->window, d->tz, (int64_t)time(NULL), &next))
-		(*(int *)arg)++;
+	(void)d;
+	(*(int *)arg)++;
 	return 0;
 }
 
@@ -91,6 +68,7 @@ due_now(void *arg, struct store *s)
 /* The campaigns to give a turn, and when the next thing is due. */
 struct pick {
 	char **names;
+	int64_t *ids;
 	size_t n, cap;
 	int64_t now, next; /* next: earliest time something comes due (0: nothing) */
 };
@@ -106,11 +84,6 @@ static int
 pick_sending(void *arg, const struct store_run_campaign *c)
 {
 	struct pick *p = arg;
-	int64_t open_at;
-	if (!window_open(c->window, c->tz, p->now, &open_at)) {
-		pick_next(p, open_at);
-		return 0;
-	}
 	bool fresh = c->queued + c->claimed + c->delivered + c->bounced + c->failed == 0;
 	if (c->due == 0 && c->claimed == 0 && !fresh) {
 		pick_next(p, c->next_due);
@@ -119,7 +92,9 @@ pick_sending(void *arg, const struct store_run_campaign *c)
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 8;
 		p->names = xrealloc(p->names, p->cap * sizeof(*p->names));
+		p->ids = xrealloc(p->ids, p->cap * sizeof(*p->ids));
 	}
+	p->ids[p->n] = c->id;
 	p->names[p->n++] = xstrdup(c->name);
 	return 0;
 }
@@ -130,7 +105,29 @@ pick_clear(struct pick *p)
 	for (size_t i = 0; i < p->n; i++)
 		free(p->names[i]);
 	free(p->names);
+	free(p->ids);
 	memset(p, 0, sizeof(*p));
+}
+
+static int
+log_wait(void *arg, const struct store_run_wait *w)
+{
+	static const char *const what[] = {"", "to retry after a deferral", "not due yet"};
+	char t[32];
+	struct tm tm;
+	time_t tt = (time_t)w->next;
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
+	log_info("campaign=%s waiting=%lld why=%s next=%s", (const char *)arg, (long long)w->count,
+	         w->kind == STORE_WAIT_HELD ? w->why : what[w->kind], t);
+	return 0;
+}
+
+/* log_waiting - after a turn that held messages back: how many wait, what for, until when */
+static void
+log_waiting(struct store *s, int64_t id, const char *name)
+{
+	if (store_run_waiting(s, id, (int64_t)time(NULL), 3, log_wait, (void *)name) < 0)
+		log_warn("campaign=%s waiting=? error=%s", name, store_errmsg(s));
 }
 
 /* nap - sleep up to s seconds, waking early for a stop or reload */
@@ -216,15 +213,20 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 			 * compiles, say) is not worked: the next look waits a second instead of
 			 * spinning. */
 			worked = rc == 0 && ss.attempted + ss.handed_back > 0;
-			for (size_t i = 0; rc == 0 && i < p.n; i++)
+			for (size_t i = 0; rc == 0 && i < p.n; i++) {
 				log_info(
 				    "campaign=%s turn attempted=%llu delivered=%llu deferred=%llu "
-				    "bounced=%llu failed=%llu seconds=%.1f paused=%s",
+				    "bounced=%llu failed=%llu held=%llu seconds=%.1f paused=%s",
 				    p.names[i], (unsigned long long)cs[i].attempted,
 				    (unsigned long long)cs[i].delivered,
 				    (unsigned long long)cs[i].deferred,
 				    (unsigned long long)cs[i].bounced,
-				    (unsigned long long)cs[i].failed, cs[i].seconds, cs[i].why);
+				    (unsigned long long)cs[i].failed,
+				    (unsigned long long)cs[i].handed_back, cs[i].seconds,
+				    cs[i].why);
+				if (cs[i].handed_back)
+					log_waiting(s, p.ids[i], p.names[i]);
+			}
 			free(cs);
 		}
 		int64_t next = p.next;

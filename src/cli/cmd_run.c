@@ -116,7 +116,33 @@ struct status_out {
 	json_t *json; /* --json: the rows; NULL for text */
 	int n;
 	int64_t now;
+	struct store *s;
+	json_t *waiting; /* --json: the campaign's waiting groups */
 };
+
+static const char *const wait_kind[] = {"held", "retry", "later"};
+
+/* status_wait - one group of a campaign's messages that are not due yet */
+static int
+status_wait(void *arg, const struct store_run_wait *w)
+{
+	struct status_out *o = arg;
+	char t[32];
+	if (o->waiting) {
+		json_array_append_new(
+		    o->waiting,
+		    json_pack("{s:s,s:o,s:I,s:o}", "kind", wait_kind[w->kind], "why",
+		              w->kind == STORE_WAIT_HELD ? cli_json_text(w->why) : json_null(),
+		              "count", (json_int_t)w->count, "next", cli_json_time(w->next)));
+		return 0;
+	}
+	const char *what = w->kind == STORE_WAIT_HELD    ? w->why
+	                   : w->kind == STORE_WAIT_RETRY ? "to retry after a deferral"
+	                                                 : "not due yet";
+	printf("  waiting: %lld %s; the first at %s UTC\n", (long long)w->count, what,
+	       cli_time(t, w->next));
+	return 0;
+}
 
 static int
 status_campaign(void *arg, const struct store_run_campaign *r)
@@ -124,9 +150,17 @@ status_campaign(void *arg, const struct store_run_campaign *r)
 	struct status_out *o = arg;
 	char t[32];
 	if (o->json) {
+		o->waiting = json_array();
+		int rc = store_run_waiting(o->s, r->id, o->now, 5, status_wait, o);
+		json_t *waiting = o->waiting;
+		o->waiting = NULL;
+		if (rc < 0) {
+			json_decref(waiting);
+			return rc;
+		}
 		json_array_append_new(
 		    o->json,
-		    json_pack("{s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "campaign",
+		    json_pack("{s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "campaign",
 		              cli_json_text(r->name), "state", cli_json_text(r->state), "queued",
 		              (json_int_t)r->queued, "due", (json_int_t)r->due, "in_flight",
 		              (json_int_t)r->claimed, "deferred", (json_int_t)r->deferred,
@@ -135,7 +169,7 @@ status_campaign(void *arg, const struct store_run_campaign *r)
 		              r->next_due ? cli_json_time(r->next_due) : json_null(),
 		              "scheduled_at",
 		              r->scheduled_at ? cli_json_time(r->scheduled_at) : json_null(),
-		              "reason", cli_json_opt(r->reason)));
+		              "reason", cli_json_opt(r->reason), "waiting", waiting));
 		return 0;
 	}
 	if (o->n++ == 0)
@@ -149,7 +183,7 @@ status_campaign(void *arg, const struct store_run_campaign *r)
 	                                          : "-");
 	if (r->reason[0])
 		printf("  why: %s\n", r->reason);
-	return 0;
+	return store_run_waiting(o->s, r->id, o->now, 5, status_wait, o);
 }
 
 static int
@@ -186,7 +220,7 @@ cmd_status(struct cli *c, int argc, char **argv)
 	if (rc)
 		return rc;
 	json_t *campaigns = c->json ? json_array() : NULL, *dests = c->json ? json_array() : NULL;
-	struct status_out o = {campaigns, 0, (int64_t)time(NULL)};
+	struct status_out o = {campaigns, 0, (int64_t)time(NULL), s, NULL};
 	rc = store_run_campaigns(s, NULL, o.now, status_campaign, &o);
 	if (rc == 0 && o.n == 0 && !c->json)
 		printf("Nothing is sending, scheduled or paused.\n");

@@ -55,3 +55,38 @@ store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_c
 	sqlite3_reset(st);
 	return ret;
 }
+
+int
+store_run_waiting(struct store *s, int64_t campaign_id, int64_t now, int max, store_wait_cb cb,
+                  void *arg)
+{
+	/* A hand-back writes its reason with no stage (store_message_result); an attempt
+	 * always has one. */
+	static const char sql[] =
+	    "SELECT CASE WHEN last_stage IS NULL AND last_text IS NOT NULL THEN 0"
+	    " WHEN attempts > 0 THEN 1 ELSE 2 END AS k,"
+	    " CASE WHEN last_stage IS NULL AND last_text IS NOT NULL THEN last_text ELSE '' END,"
+	    " count(*), min(next_attempt_at)"
+	    " FROM messages WHERE campaign_id = ?1 AND state = 'queued' AND next_attempt_at > ?2"
+	    " GROUP BY 1, 2 ORDER BY 3 DESC, 4 LIMIT ?3";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int(st, 3, max);
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_run_wait w = {
+		    .kind = (enum store_wait_kind)sqlite3_column_int(st, 0),
+		    .why = store_col_text(st, 1),
+		    .count = sqlite3_column_int64(st, 2),
+		    .next = sqlite3_column_int64(st, 3),
+		};
+		ret = cb(arg, &w);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read what a campaign's messages wait for");
+	sqlite3_reset(st);
+	return ret;
+}

@@ -96,6 +96,24 @@ late=$(sql "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message_id
 eq "run: nothing of the paused campaign delivered 2 s after the pause" "$late" 0
 "$KIRIM" domain unset global >/dev/null
 
+# 1c. A send window applies in each recipient's own zone (#18 item 7): the campaign's zone
+#     (UTC) is outside the window, one recipient's zone (UTC+12) inside it. run starts the
+#     campaign, sends that one now and holds the others; the log and status say how many
+#     wait for the window and when it opens.
+((10#$(date -u +%M) >= 58)) && sleep 130 # the window is one hour: not across its end
+closed=$(((10#$(date -u +%H) + 12) % 24))
+printf 'email,timezone\ninside@z.test,Etc/GMT-12\nout1@z.test,\nout2@z.test,\n' >tzw.csv
+"$KIRIM" import tzw.csv --list tzw -q >/dev/null
+"$KIRIM" campaign create tzw --list tzw --template t --from "News <news@kirim.test>" >/dev/null
+"$KIRIM" campaign schedule tzw --now --tz UTC --window "$(printf 'Mon-Sun %02d:00-%02d:59' "$closed" "$closed")" >/dev/null
+"$KIRIM" run --relay "smtp://127.0.0.1:$P" --tls none --turn 1 --once 2>run3.log
+eq "run: window in the recipient's zone: inside sent, the others held" "$(sql "SELECT group_concat(ct.email || '=' || m.state, ' ') FROM (SELECT * FROM messages ORDER BY id) m JOIN contacts ct ON ct.id = m.contact_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'tzw'")" "inside@z.test=delivered out1@z.test=queued out2@z.test=queued"
+contains "run: the turn's log counts the held" "$(cat run3.log)" "campaign=tzw turn attempted=1 delivered=1 deferred=0 bounced=0 failed=0 held=2"
+contains "run: the log says what they wait for and until when" "$(cat run3.log)" "campaign=tzw waiting=2 why=\"outside the campaign's send window\" next=$(date -u +%Y-%m-%d -d "@$(sql "SELECT min(m.next_attempt_at) FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'tzw' AND m.state = 'queued'")")T$(printf '%02d' "$closed"):00:00Z"
+run "$KIRIM" status
+contains "status: how many wait for the window, and when it opens" "$OUT" "waiting: 2 outside the campaign's send window; the first at "
+contains "status: it opens at the window's hour" "$OUT" "$(printf ' %02d:00:00 UTC' "$closed")"
+
 # 2. The crash test.
 stop "$sink"
 mkdir dump && chmod 777 dump

@@ -372,6 +372,12 @@ new_campaign held held
 run "$KIRIM" send held --relay "smtp://127.0.0.1:$sp" --tls none --json
 eq "window closed: held, none sent" "$(json 'j["delivered"]') $(state_counts held)" "0 queued=4"
 eq "window closed: held until it opens" "$(sql "SELECT min(next_attempt_at) - strftime('%s','now') > 3600 FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='held'")" 1
+# status says how many wait for the window and when it opens (#18 item 7)
+run "$KIRIM" status
+contains "status: held for the window, and when it opens" "$OUT" "waiting: 4 outside the campaign's send window; the first at "
+contains "status: it opens at the window's hour" "$OUT" "$(printf ' %02d:00:00 UTC' "$closed")"
+run "$KIRIM" status --json
+eq "status --json: the waiting group" "$(json '[ (w["kind"], w["why"], w["count"], w["next"][11:]) for c in j["campaigns"] if c["campaign"] == "held" for w in c["waiting"]]')" "[('held', \"outside the campaign's send window\", 4, '$(printf '%02d:00:00' "$closed")')]"
 "$KIRIM" campaign pause held >/dev/null
 "$KIRIM" campaign schedule held --now >/dev/null
 eq "rescheduled without a window: due now" "$(sql "SELECT max(next_attempt_at) FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='held'")" 0
