@@ -1,6 +1,10 @@
 /*
- * planner - `kirim campaign plan`: what a direct send of a campaign would do,
- * before it runs. Counts the messages still to be delivered per recipient
+ * planner - `kirim campaign plan`: what a send of a campaign would do,
+ * before it runs, straight to MX hosts or through a relay (opts.relay: no
+ * look-ups; a domain with a policy of its own, exact or wildcard, gets its own
+ * queue on the relay's connections with that policy's limits, as kirim send
+ * does; the others share the relay's queue, limited only by the run and the
+ * global rate). Counts the messages still to be delivered per recipient
  * domain, resolves every domain's MX once (the dns module on a private libuv
  * loop, up to DNS_MAX_INFLIGHT queries at once), groups the domains into
  * destinations exactly as kirim send does (route.h), applies today's
@@ -43,6 +47,7 @@ struct planner_opts {
 	unsigned msgs_per_conn;    /* per connection without a policy (default 100) */
 	double assume_rate;        /* messages/s per connection; 0: PLANNER_ASSUME_RATE */
 	int suppress_dead;         /* suppress the dead domains (and their queued messages) */
+	const char *relay;         /* through this relay ("host:port", no look-ups); NULL: direct */
 	int64_t now;               /* Unix time the plan starts at; 0: now */
 };
 
@@ -63,7 +68,7 @@ struct planner_domain {
 };
 
 struct planner_dest {
-	char *key; /* "mx:host,host[|own pattern]" */
+	char *key; /* "mx:host,host[|own pattern]"; through a relay "relay" or "relay|pattern" */
 	char first_domain[256];
 	size_t ndomains;
 	int64_t messages;
@@ -81,8 +86,9 @@ struct planner_dest {
 
 struct planner_result {
 	char campaign[128];
-	int from_list; /* no messages yet: counted from the list minus suppressions */
-	int64_t now;   /* the plan's start */
+	char relay[300]; /* opts.relay, "" for a direct plan */
+	int from_list;   /* no messages yet: counted from the list minus suppressions */
+	int64_t now;     /* the plan's start */
 	double assume_rate;
 	unsigned concurrency;
 	double global_rate;             /* the "global" policy's rate, 0 = none */

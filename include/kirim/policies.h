@@ -65,6 +65,13 @@ struct policies_view {
 	size_t nmatched;
 	long warmup_day; /* with eff.p.warmup: days since the plan started (0: its first day) */
 	long warmup_cap; /* messages allowed today; -1 when the plan is over */
+	/* Through a relay (no MX hosts known, so no mx: pattern applies): relay_own is the
+	 * domain's own pattern ("" when none: it shares the relay's queue), relay_eff the
+	 * records merged without MX hosts; of them rate, max_connections, connect_rate and
+	 * warmup apply to its queue on the relay's connections, the rest are the relay's. */
+	char relay_own[POLICY_PATTERN_MAX];
+	struct policy_effective relay_eff;
+	double global_rate; /* the global pattern's rate (every route together), 0: none */
 };
 /*
  * policies_show - the effective policy of domain ("@example.com" is taken as

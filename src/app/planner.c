@@ -157,6 +157,30 @@ cmp_dest(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+/*
+ * dest_of - domain i's destination key and limits, as kirim send makes them: its MX host
+ * set (and own pattern), or through a relay its own queue there or the relay's
+ */
+static void
+dest_of(const struct planner *P, const struct policy *rows, size_t nrows, size_t i,
+        const struct route_limits *run, const struct route_limits *relay, struct route_limits *lim,
+        struct buf *key)
+{
+	const struct planner_domain *d = &P->r->domains[i];
+	const struct pdomain_dns *pd = &P->dns[i];
+	route_resolve(rows, nrows, d->name, (const char *const *)pd->hosts, pd->nhosts, run, lim);
+	if (relay == NULL) {
+		route_dest_key((const char *const *)pd->hosts, pd->nhosts, lim->own, key);
+	} else if (lim->own[0]) {
+		buf_printf(key, "relay|%s", lim->own);
+		lim->max_jobs =
+		    relay->max_jobs; /* sessions are the relay's: its TLS, AUTH, length */
+	} else {
+		*lim = *relay;
+		buf_adds(key, "relay");
+	}
+}
+
 /* planner_group - domains → destinations with their limits and estimates */
 static void
 planner_group(struct planner *P, const struct policy *rows, size_t nrows,
@@ -171,10 +195,15 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 	/* As kirim send: the run's per-destination default never exceeds its total. */
 	if (run.max_conns > r->concurrency)
 		run.max_conns = r->concurrency;
+	/* Through a relay: its own queue takes every connection and no rate but the global one;
+	 * a domain's own queue there has its policy's limits over the run's. */
+	struct route_limits relay = {.max_conns = r->concurrency, .max_jobs = run.max_jobs};
+	if (o->relay)
+		run.max_conns = r->concurrency;
+	const struct route_limits *via = o->relay ? &relay : NULL;
 	size_t capdests = 0;
 	for (size_t i = 0; i < r->ndomains; i++) {
 		struct planner_domain *d = &r->domains[i];
-		struct pdomain_dns *pd = &P->dns[i];
 		if (d->status != DNS_OK) {
 			if (d->status == DNS_TEMPFAIL) {
 				r->nunresolved++;
@@ -187,9 +216,7 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 		}
 		struct route_limits lim;
 		struct buf key = BUF_INIT;
-		route_resolve(rows, nrows, d->name, (const char *const *)pd->hosts, pd->nhosts,
-		              &run, &lim);
-		route_dest_key((const char *const *)pd->hosts, pd->nhosts, lim.own, &key);
+		dest_of(P, rows, nrows, i, &run, via, &lim, &key);
 		intptr_t at = (intptr_t)strmap_get(&index, key.data);
 		if (at == 0) {
 			if (r->ndests == capdests) {
@@ -245,12 +272,9 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 		struct planner_domain *d = &r->domains[i];
 		if (d->dest < 0)
 			continue;
-		struct pdomain_dns *pd = &P->dns[i];
 		struct route_limits lim;
 		struct buf key = BUF_INIT;
-		route_resolve(rows, nrows, d->name, (const char *const *)pd->hosts, pd->nhosts,
-		              &run, &lim);
-		route_dest_key((const char *const *)pd->hosts, pd->nhosts, lim.own, &key);
+		dest_of(P, rows, nrows, i, &run, via, &lim, &key);
 		d->dest = (long)(intptr_t)strmap_get(&byk, key.data) - 1;
 		buf_free(&key);
 	}
@@ -296,6 +320,44 @@ planner_walk_close(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* plan_resolve - every domain's MX, once, all on the wire together (the module queues past its
+ * cap) */
+static int
+plan_resolve(struct planner *P, const struct planner_opts *o, char *err, size_t errsz)
+{
+	struct planner_result *r = P->r;
+	int rc = 0;
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct dns_opts dopts = {.servers = o->dns_servers, .timeout_ms = o->dns_timeout_ms};
+	struct dns *dns = dns_new(&loop, &dopts, err, errsz);
+	if (dns == NULL) {
+		rc = PLANNER_E_CONFIG;
+	} else {
+		for (size_t i = 0; i < r->ndomains; i++) {
+			P->dns[i].d = &r->domains[i];
+			if (dns_resolve_mx(dns, r->domains[i].name, on_mx, &P->dns[i]) < 0) {
+				r->domains[i].status = DNS_TEMPFAIL;
+				snprintf(r->domains[i].error, sizeof(r->domains[i].error),
+				         "could not start the look-up");
+				P->dns[i].done = 1;
+			}
+		}
+		uv_run(&loop, UV_RUN_DEFAULT);
+		struct dns_stats ds;
+		dns_stats(dns, &ds);
+		log_debug("campaign=%s plan domains=%zu dns_queries=%llu max_in_flight=%zu",
+		          r->campaign, r->ndomains, (unsigned long long)ds.queries_sent,
+		          ds.max_in_flight);
+		dns_free(dns);
+	}
+	uv_walk(&loop, planner_walk_close, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		log_error("campaign=%s bug: plan left handles open on its loop", r->campaign);
+	return rc;
+}
+
 int
 planner_run(struct store *s, const struct planner_opts *o, struct planner_result *r, char *err,
             size_t errsz)
@@ -338,38 +400,18 @@ planner_run(struct store *s, const struct planner_opts *o, struct planner_result
 	if (g && (g->set & POLICY_HAS(POLICY_F_RATE)))
 		r->global_rate = g->rate;
 
-	/* Every domain's MX, once, all on the wire together (the module queues past its cap). */
 	P.dns = xcalloc(r->ndomains ? r->ndomains : 1, sizeof(*P.dns));
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct dns_opts dopts = {.servers = o->dns_servers, .timeout_ms = o->dns_timeout_ms};
-	struct dns *dns = dns_new(&loop, &dopts, err, errsz);
-	if (dns == NULL) {
-		rc = PLANNER_E_CONFIG;
-	} else {
+	if (o->relay) {
+		/* The relay finds the MX hosts: nothing to look up, every domain goes to it. */
+		snprintf(r->relay, sizeof(r->relay), "%s", o->relay);
 		for (size_t i = 0; i < r->ndomains; i++) {
 			P.dns[i].d = &r->domains[i];
-			if (dns_resolve_mx(dns, r->domains[i].name, on_mx, &P.dns[i]) < 0) {
-				r->domains[i].status = DNS_TEMPFAIL;
-				snprintf(r->domains[i].error, sizeof(r->domains[i].error),
-				         "could not start the look-up");
-				P.dns[i].done = 1;
-			}
+			P.dns[i].done = 1;
+			r->domains[i].status = DNS_OK;
 		}
-		uv_run(&loop, UV_RUN_DEFAULT);
-		struct dns_stats ds;
-		dns_stats(dns, &ds);
-		log_debug("campaign=%s plan domains=%zu dns_queries=%llu max_in_flight=%zu",
-		          r->campaign, r->ndomains, (unsigned long long)ds.queries_sent,
-		          ds.max_in_flight);
-		dns_free(dns);
-	}
-	uv_walk(&loop, planner_walk_close, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&loop) != 0)
-		log_error("campaign=%s bug: plan left handles open on its loop", r->campaign);
-	if (rc < 0)
+	} else if ((rc = plan_resolve(&P, o, err, errsz)) < 0) {
 		goto out;
+	}
 	for (size_t i = 0; i < r->ndomains; i++) {
 		if (!P.dns[i].done) {
 			r->domains[i].status = DNS_TEMPFAIL;

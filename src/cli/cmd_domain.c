@@ -88,6 +88,36 @@ policy_json(const struct policy *p, const struct policies_view *v)
 	return o;
 }
 
+/* The fields a domain's own queue on a relay's connections takes from its policy. */
+static const enum policy_field relay_fields[] = {POLICY_F_MAX_CONNECTIONS, POLICY_F_RATE,
+                                                 POLICY_F_CONNECT_RATE, POLICY_F_WARMUP};
+
+/* relay_json - the limits of the domain's queue through a relay */
+static json_t *
+relay_json(const struct policies_view *v)
+{
+	json_t *r = json_object(), *from = json_object();
+	json_object_set_new(r, "queue", cli_json_text("relay"));
+	if (v->relay_own[0]) {
+		char key[POLICY_PATTERN_MAX + 8];
+		snprintf(key, sizeof(key), "relay|%s", v->relay_own);
+		json_object_set_new(r, "queue", cli_json_text(key));
+		for (size_t i = 0; i < sizeof(relay_fields) / sizeof(relay_fields[0]); i++) {
+			enum policy_field f = relay_fields[i];
+			json_object_set_new(r, policy_field_name(f),
+			                    policy_value(&v->relay_eff.p, f, v));
+			json_object_set_new(from, policy_field_name(f),
+			                    cli_json_opt(v->relay_eff.from[f]));
+		}
+		json_object_set_new(r, "from", from);
+	} else {
+		json_decref(from);
+	}
+	json_object_set_new(r, "own_pattern", cli_json_opt(v->relay_own));
+	json_object_set_new(r, "global_rate", cli_json_number(v->global_rate, "%.6g"));
+	return r;
+}
+
 struct list_out {
 	json_t *json; /* --json: the rows; NULL for text */
 	int n;
@@ -184,13 +214,49 @@ dest_show_one(void *arg, const struct store_dest_state *d)
 	return 0;
 }
 
+/* field_line - one field of an effective policy, with the pattern it came from */
+static void
+field_line(const struct policy_effective *e, enum policy_field f)
+{
+	char text[VALUE_MAX];
+	struct policy one = e->p;
+	one.set = POLICY_HAS(f);
+	policy_field_format(&one, f, text, sizeof(text));
+	printf("  %-18s %-30s %s%s\n", policy_field_name(f), text, e->from[f][0] ? "from " : "",
+	       e->from[f][0] ? e->from[f] : "built-in");
+}
+
+/* relay_text - which of the limits apply when the domain's mail goes through a relay */
+static void
+relay_text(const struct policies_view *v)
+{
+	char rate[THROTTLE_RATE_STR];
+	printf("Through a relay (send --relay, or [relay] url in kirim.conf):\n");
+	if (v->relay_own[0]) {
+		printf("  its own queue relay|%s on the relay's connections, with:\n",
+		       v->relay_own);
+		for (size_t i = 0; i < sizeof(relay_fields) / sizeof(relay_fields[0]); i++)
+			field_line(&v->relay_eff, relay_fields[i]);
+		printf("  max_msgs_per_conn and tls are the relay's (--msgs-per-conn, --tls); mx: "
+		       "patterns do not apply.\n");
+	} else {
+		printf(
+		    "  no policy of its own (an exact or wildcard pattern that sets a field): it "
+		    "shares the\n  relay's queue (--concurrency connections, no rate of its "
+		    "own).\n");
+	}
+	if (v->global_rate > 0)
+		printf("On every route: the global rate %s (all destinations together).\n",
+		       throttle_rate_format(v->global_rate, rate, sizeof(rate)));
+}
+
 /* show_text - the effective policy as a person reads it */
 static void
 show_text(const struct policies_view *v, char **mx, size_t nmx)
 {
 	char disp[300];
 	address_domain_display(v->domain, disp, sizeof(disp));
-	printf("Policy for %s", disp);
+	printf("Policy for %s, straight to its MX hosts", disp);
 	if (nmx) {
 		printf(" (MX");
 		for (size_t i = 0; i < nmx; i++)
@@ -198,15 +264,8 @@ show_text(const struct policies_view *v, char **mx, size_t nmx)
 		printf(")");
 	}
 	printf(":\n");
-	for (int f = 0; f < POLICY_NFIELDS; f++) {
-		char text[VALUE_MAX];
-		struct policy one = v->eff.p;
-		one.set = POLICY_HAS(f);
-		policy_field_format(&one, (enum policy_field)f, text, sizeof(text));
-		printf("  %-18s %-30s %s%s\n", policy_field_name((enum policy_field)f), text,
-		       v->eff.from[f][0] ? "from " : "",
-		       v->eff.from[f][0] ? v->eff.from[f] : "built-in");
-	}
+	for (int f = 0; f < POLICY_NFIELDS; f++)
+		field_line(&v->eff, (enum policy_field)f);
 	if (v->eff.p.warmup[0] && v->warmup_cap >= 0)
 		printf("  warm-up day %ld: at most %ld messages today\n", v->warmup_day + 1,
 		       v->warmup_cap);
@@ -214,6 +273,7 @@ show_text(const struct policies_view *v, char **mx, size_t nmx)
 		printf("  warm-up finished (day %ld): no daily cap\n", v->warmup_day + 1);
 	if (nmx == 0)
 		printf("(mx: patterns were not tried: give --mx HOST to simulate them.)\n");
+	relay_text(v);
 }
 
 static int
@@ -239,6 +299,7 @@ domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t n
 			json_array_append_new(matched, cli_json_text(v.matched[i]->pattern));
 		json_object_set_new(o, "mx", mxs);
 		json_object_set_new(o, "matched", matched);
+		json_object_set_new(o, "relay", relay_json(&v));
 		ds.json = json_array();
 		json_object_set_new(o, "destinations", ds.json);
 	} else {

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "kirim/buf.h"
+#include "kirim/config.h"
 #include "kirim/dns.h"
 #include "kirim/planner.h"
+#include "kirim/smtp_url.h"
 #include "kirim/store.h"
 #include "kirim/throttle.h"
 
@@ -98,13 +100,13 @@ plan_json(const struct planner_result *r)
 		              cli_json_opt(d->error), "suppressed", d->suppressed != 0));
 	}
 	return json_pack(
-	    "{s:o,s:s,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
-	    "campaign", cli_json_text(r->campaign), "source", r->from_list ? "list" : "messages",
-	    "now", (json_int_t)r->now, "assume_rate", cli_json_number(r->assume_rate, "%.6g"),
-	    "concurrency", (json_int_t)r->concurrency, "global_rate",
-	    cli_json_number(r->global_rate, "%.6g"), "messages", (json_int_t)r->messages, "routed",
-	    (json_int_t)r->routed, "eta", (json_int_t)r->eta, "eta_seconds",
-	    (json_int_t)(r->eta - r->now), "global_seconds",
+	    "{s:o,s:o,s:s,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "campaign", cli_json_text(r->campaign), "relay", cli_json_opt(r->relay), "source",
+	    r->from_list ? "list" : "messages", "now", (json_int_t)r->now, "assume_rate",
+	    cli_json_number(r->assume_rate, "%.6g"), "concurrency", (json_int_t)r->concurrency,
+	    "global_rate", cli_json_number(r->global_rate, "%.6g"), "messages",
+	    (json_int_t)r->messages, "routed", (json_int_t)r->routed, "eta", (json_int_t)r->eta,
+	    "eta_seconds", (json_int_t)(r->eta - r->now), "global_seconds",
 	    cli_json_number(r->global_seconds, "%.3f"), "bottleneck",
 	    cli_json_text(r->global_bound      ? "global"
 	                  : r->bottleneck >= 0 ? r->dests[r->bottleneck].key
@@ -124,6 +126,16 @@ plan_text(const struct planner_result *r, int suppress_dead)
 	       cli_num(n1, (uint64_t)r->messages), r->ndomains, r->ndomains == 1 ? "" : "s",
 	       r->from_list ? "list members not suppressed; nothing queued yet"
 	                    : "queued messages");
+	if (r->relay[0])
+		printf(
+		    "Through the relay %s: a domain with a policy of its own (exact or wildcard "
+		    "pattern) gets its own\nqueue on the relay's connections with that policy's "
+		    "rate, connections, connect rate and\nwarm-up (mx: patterns need MX look-ups "
+		    "and do not apply); the others share the relay's queue.\n",
+		    r->relay);
+	else
+		printf("Straight to each domain's MX hosts (--relay URL plans a send through a "
+		       "relay).\n");
 	printf("Assuming %.6g messages/s per connection, %u connections in all%s%s.\n\n",
 	       r->assume_rate, r->concurrency, r->global_rate > 0 ? ", global rate " : "",
 	       r->global_rate > 0 ? throttle_rate_format(r->global_rate, rate, sizeof(rate)) : "");
@@ -206,10 +218,13 @@ campaign_plan(struct cli *c, int argc, char **argv)
 	    {"assume-rate", required_argument, NULL, 'A'},
 	    {"suppress-dead", no_argument, NULL, 'X'},
 	    {"now", required_argument, NULL, 'N'},
+	    {"relay", required_argument, NULL, 'R'},
+	    {"direct", no_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct planner_opts o = {0};
-	int ch, bad = 0;
+	const char *relay = NULL;
+	int ch, bad = 0, direct = 0;
 	opterr = 0;
 	optind = 0; /* glibc: start afresh whatever parsed argv before */
 	while ((ch = getopt_long(argc, argv, ":c:", longopts, NULL)) != -1 && !bad) {
@@ -256,6 +271,12 @@ campaign_plan(struct cli *c, int argc, char **argv)
 			o.now = t;
 			break;
 		}
+		case 'R':
+			relay = optarg;
+			break;
+		case 'D':
+			direct = 1;
+			break;
 		case ':':
 			return cli_usage("campaign", "%s needs a value", argv[optind - 1]);
 		default:
@@ -267,8 +288,37 @@ campaign_plan(struct cli *c, int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage("campaign", "plan takes one campaign name");
 	o.campaign = argv[optind];
+	if (relay && direct)
+		return cli_usage("campaign", "--relay and --direct: pick one");
+	/* The route kirim send would take: --relay, else kirim.conf's [relay] url, unless
+	 * --direct. */
+	struct config cfg;
+	int rc = cli_config(c, "campaign", &cfg);
+	if (rc)
+		return rc;
+	if (relay == NULL && !direct && cfg.relay_url[0])
+		relay = cfg.relay_url;
+	char where[300];
+	if (relay) {
+		struct smtp_url u;
+		char uerr[256];
+		if (smtp_url_parse(relay, &u, uerr, sizeof(uerr)) < 0) {
+			config_free(&cfg);
+			return cli_usage("campaign", "--relay: %s", uerr);
+		}
+		snprintf(where, sizeof(where), strchr(u.host, ':') ? "[%s]:%u" : "%s:%u", u.host,
+		         u.port);
+		o.relay = where;
+		if (o.suppress_dead) {
+			config_free(&cfg);
+			return cli_usage("campaign",
+			                 "--suppress-dead needs the MX look-ups of a direct "
+			                 "plan: add --direct");
+		}
+	}
+	config_free(&cfg);
 	struct store *s;
-	int rc = cli_open(c, "campaign", false, &s);
+	rc = cli_open(c, "campaign", false, &s);
 	if (rc)
 		return rc;
 	struct planner_result r;

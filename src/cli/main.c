@@ -130,6 +130,7 @@ const struct cli_command cli_commands[] = {
      "       kirim campaign plan NAME [--dns-server ADDR:PORT] [--dns-timeout MS]\n"
      "                 [--concurrency N] [--dest-concurrency N] [--msgs-per-conn N]\n"
      "                 [--assume-rate MSGS_PER_S_PER_CONN] [--suppress-dead] [--now UNIXTIME]\n"
+     "                 [--relay URL | --direct]\n"
      "\n"
      "A campaign sends one template version to one list from one sender. Custom headers\n"
      "may not replace the ones kirim writes (From, Subject, Content-*, List-Unsubscribe...).\n"
@@ -169,7 +170,11 @@ const struct cli_command cli_commands[] = {
      "destination and the campaign would finish (where no rate limits it, --assume-rate\n"
      "messages/s per connection, default 20) and which destination is the bottleneck.\n"
      "Domains that cannot receive mail (NXDOMAIN, null MX, no MX and no address) are listed;\n"
-     "--suppress-dead suppresses them (hard_bounce) and marks their queued messages.\n"},
+     "--suppress-dead suppresses them (hard_bounce) and marks their queued messages.\n"
+     "Through a relay (--relay URL, or kirim.conf's [relay] url unless --direct) nothing is\n"
+     "looked up: a domain whose own policy (exact or wildcard pattern) sets a limit gets its\n"
+     "own queue on the relay's connections (relay|PATTERN) with that policy's rate,\n"
+     "connections, connect rate and warm-up; the others share the relay's queue.\n"},
     {"preview", cmd_preview, "print the exact message a recipient would get",
      "Usage: kirim preview CAMPAIGN --to ADDRESS\n"
      "\n"

@@ -38,6 +38,16 @@ run "$KIRIM" domain show workspace.example --mx aspmx.l.google.com
 contains "preset mx:google.com" "$OUT" "from mx:google.com"
 run "$KIRIM" domain show gmail.com
 contains "show text" "$OUT" "max_connections    3"
+# Which limits apply on which route (#18 item 3).
+contains "show: the direct route" "$OUT" "Policy for gmail.com, straight to its MX hosts:"
+contains "show: through a relay, its own queue" "$OUT" "its own queue relay|gmail.com on the relay's connections, with:"
+contains "show: what the relay keeps" "$OUT" "max_msgs_per_conn and tls are the relay's"
+run "$KIRIM" domain show shop.example --mx mx1.mail.example.net --json
+eq "show: an mx: pattern does not apply through a relay" "$(json 'j["from"]["connect_rate"], j["relay"]["queue"], j["relay"]["own_pattern"]')" "mx:mail.example.net relay None"
+run "$KIRIM" domain show shop.example
+contains "show: no pattern of its own shares the relay's queue" "$OUT" "no policy of its own (an exact or wildcard pattern that sets a field): it shares the"
+run "$KIRIM" domain show eu.outlook.com --json
+eq "show: a wildcard's own queue through a relay" "$(json 'j["relay"]["queue"], j["relay"]["rate"]["text"], j["relay"]["from"]["rate"], "max_msgs_per_conn" in j["relay"]')" "relay|*.outlook.com 1/s *.outlook.com False"
 
 # unset a field, then a whole pattern.
 run "$KIRIM" domain unset gmail.com --field rate --field max-connections

@@ -134,6 +134,27 @@ eq "send: delivered" "$(json 'j["delivered"]')" "10"
 got=$(sql "SELECT DISTINCT k.domain || ' ' || m.dest FROM messages m JOIN contacts k ON k.id = m.contact_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'cmp' ORDER BY 1")
 eq "send: the same destinations as the plan" "$got" "$want"
 
+# 6b. Through a relay (#18 item 3): no look-ups; a domain with a policy of its own gets its own
+#     queue on the relay's connections, the others share the relay's; the same as a real send.
+#     (warm.test's policy was unset in 2; gone.test was suppressed in 5.)
+"$KIRIM" domain set b.shared.test --warmup 100,200 >/dev/null
+campaign viarelay a.shared.test 2 own.shared.test 3 b.shared.test 2 warm.test 1
+plan viarelay --relay "smtp://127.0.3.1:$P"
+eq "relay plan: the relay" "$(json 'j["relay"]')" "127.0.3.1:$P"
+eq "relay plan: queues" "$(json '" ".join(sorted("%s=%d" % (d["key"], d["messages"]) for d in j["destinations"]))')" "relay=3 relay|b.shared.test=2 relay|own.shared.test=3"
+eq "relay plan: the own queues' limits" "$(json '[(d["key"], d["rate_limit"], d["warmup"], d["warmup_cap_today"], d["bound"]) for d in j["destinations"] if d["key"] != "relay"]')" \
+	"[('relay|own.shared.test', 10, None, -1, 'rate'), ('relay|b.shared.test', 0, '100,200', 100, 'connections')]"
+eq "relay plan: nothing looked up, nothing dead" "$(json 'j["dead_domains"], j["unresolved_domains"]')" "0 0"
+want=$(json '"\n".join(sorted(d["domain"]+" "+d["destination"] for d in j["domains"]))')
+run "$KIRIM" campaign plan viarelay --relay "smtp://127.0.3.1:$P" --now "$NOW"
+contains "relay plan: says which limits apply on the relay" "$OUT" "Through the relay 127.0.3.1:$P: a domain with a policy of its own"
+run "$KIRIM" send viarelay --relay "smtp://127.0.3.1:$P" --tls none --timeout 5 --json
+eq "relay send: delivered" "$(json 'j["delivered"]')" "8"
+eq "relay send: the same queues as the plan" "$(sql "SELECT DISTINCT k.domain || ' ' || m.dest FROM messages m JOIN contacts k ON k.id = m.contact_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'viarelay' ORDER BY 1")" "$want"
+run "$KIRIM" campaign plan viarelay --relay "smtp://127.0.3.1:$P" --suppress-dead
+eq "relay plan: --suppress-dead needs a direct plan" "$RC" "64"
+"$KIRIM" domain unset b.shared.test >/dev/null
+
 # 7. Usage errors.
 run "$KIRIM" campaign plan
 eq "usage: no campaign" "$RC" "64"
