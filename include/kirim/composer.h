@@ -22,6 +22,7 @@
 #ifndef KIRIM_COMPOSER_H
 #define KIRIM_COMPOSER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -98,5 +99,19 @@ void composer_free(struct composer *c);
 int composer_render(struct composer *c, const struct composer_recipient *r, long long now,
                     int tz_minutes, struct buf *out, char envelope_from[ADDRESS_MAX + 1], char *err,
                     size_t errsz);
+
+/*
+ * composer_defer_signing - with on, composer_render leaves the DKIM signatures
+ * out: the caller signs each message with composer_sign (on threads of its
+ * own, each with its own signers: a signer is not shared between threads).
+ */
+void composer_defer_signing(struct composer *c, bool on);
+/*
+ * composer_sign - append the DKIM-Signature fields of msg (a whole message, as
+ * composer_render makes it) by the n signers, timestamped now, to out; the
+ * message itself goes after them. 0, or -1 with err (out unchanged).
+ */
+int composer_sign(struct dkim_signer *const *signers, size_t n, const char *msg, size_t len,
+                  long long now, struct buf *out, char *err, size_t errsz);
 
 #endif

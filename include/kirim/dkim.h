@@ -83,6 +83,11 @@ int dkim_keygen(enum dkim_key_type type, unsigned rsa_bits, struct buf *pem, cha
 int dkim_signer_new(struct dkim_key *key, const char *domain, const char *selector,
                     struct dkim_signer **out, char *err, size_t errsz);
 
+/*
+ * dkim_signer_dup - a second signer for the same key, domain and selector, with
+ * contexts of its own: one signer per thread signs in parallel (the key is shared)
+ */
+int dkim_signer_dup(const struct dkim_signer *s, struct dkim_signer **out, char *err, size_t errsz);
 /* dkim_signer_free - release a signer; NULL is a no-op */
 void dkim_signer_free(struct dkim_signer *s);
 

@@ -86,6 +86,7 @@ struct sender_opts {
 	                             as a stop would, without counting as stopped */
 	unsigned msgs_per_conn;   /* per connection (default 100; 0 there means no cap) */
 	unsigned batch;           /* messages claimed per batch (default 256) */
+	unsigned workers;         /* threads that DKIM-sign (0: one per core; 1: the worker alone) */
 	int allow_plaintext_auth; /* AUTH without TLS (tests and trusted networks only) */
 	const struct smtp_timeouts *timeouts; /* NULL: RFC 5321 defaults */
 	sender_progress_cb progress;          /* called about 4 times a second */

@@ -30,6 +30,7 @@ struct composer {
 	struct token_key *key;
 	struct buf rsubject, rtext, rhtml, msg, scratch, tracked;
 	struct serve_links links; /* click tracking: one table for the campaign */
+	bool defer_sign;          /* composer_render leaves the signing to composer_sign */
 };
 
 static int
@@ -370,25 +371,17 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	    .headers = k->c.headers,
 	    .n_headers = k->c.n_headers,
 	};
-	if (id->n_signers == 0) {
-		/* Unsigned: straight into the caller's buffer, no copy. */
+	if (id->n_signers == 0 || k->defer_sign) {
+		/* Unsigned (or signed later): straight into the caller's buffer, no copy. */
 		if (mime_build(&m, out, err, errsz) < 0)
 			goto out;
 	} else {
 		/* The signatures go first, so the message is built aside and appended. */
 		buf_reset(&k->msg);
-		if (mime_build(&m, &k->msg, err, errsz) < 0)
+		if (mime_build(&m, &k->msg, err, errsz) < 0 ||
+		    composer_sign(id->signers, id->n_signers, k->msg.data, k->msg.len, now, out,
+		                  err, errsz) < 0)
 			goto out;
-		size_t start = out->len;
-		for (size_t i = 0; i < id->n_signers; i++) {
-			if (dkim_sign(id->signers[i], k->msg.data, k->msg.len, (long)now, out, err,
-			              errsz) < 0) {
-				out->len = start;
-				if (out->data)
-					out->data[start] = '\0';
-				goto out;
-			}
-		}
 		buf_add(out, k->msg.data, k->msg.len);
 	}
 	if (id->bounce_domain && *id->bounce_domain)
@@ -399,4 +392,26 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 out:
 	json_decref(ctx);
 	return rc;
+}
+
+int
+composer_sign(struct dkim_signer *const *signers, size_t n, const char *msg, size_t len,
+              long long now, struct buf *out, char *err, size_t errsz)
+{
+	size_t start = out->len;
+	for (size_t i = 0; i < n; i++) {
+		if (dkim_sign(signers[i], msg, len, (long)now, out, err, errsz) < 0) {
+			out->len = start;
+			if (out->data)
+				out->data[start] = '\0';
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+composer_defer_signing(struct composer *c, bool on)
+{
+	c->defer_sign = on;
 }

@@ -18,7 +18,9 @@
 
 #include "kirim/bounce.h"
 #include "kirim/clock.h"
+#include "kirim/composer.h"
 #include "kirim/config.h"
+#include "kirim/dkim.h"
 #include "kirim/lease.h"
 #include "kirim/log.h"
 #include "kirim/smtp_url.h"
@@ -59,6 +61,7 @@ sjob_free(struct sjob *j)
 		return;
 	sresult_clear(&j->res);
 	buf_free(&j->data);
+	free(j->sign_err);
 	free(j->rcpt);
 	free(j->domain);
 	free(j);
@@ -703,8 +706,32 @@ static void
 scamp_clear(struct scamp *c)
 {
 	strmap_free_values(&c->zones, free);
+	for (size_t i = 0; c->w.ntthreads && i < (c->w.ntthreads - 1) * c->w.cc.n_signers; i++)
+		dkim_signer_free(c->w.tsigners[i]);
+	free(c->w.tsigners);
 	campaign_composer_free(&c->w.cc);
 	store_campaign_clear(&c->camp);
+}
+
+/*
+ * sender_signing_threads - with a campaign that signs, and more than one worker thread
+ * (sender_opts.workers; 0: one per core), the signing goes to a pool of threads: the
+ * composers leave it to the batch's signing step (sender_batch.c)
+ */
+static void
+sender_signing_threads(struct sender *S)
+{
+	unsigned n = S->o->workers ? S->o->workers : par_cores();
+	bool signs = false;
+	for (size_t i = 0; i < S->ncamps; i++)
+		signs |= S->camps[i].w.cc.n_signers > 0;
+	if (!signs || n <= 1 || (S->worker.par = par_new(n)) == NULL)
+		return;
+	S->worker.scratch = xcalloc(par_threads(S->worker.par), sizeof(*S->worker.scratch));
+	for (size_t i = 0; i < S->ncamps; i++)
+		if (S->camps[i].w.cc.n_signers > 0)
+			composer_defer_signing(S->camps[i].w.cc.composer, true);
+	log_info("dkim signing_threads=%u", par_threads(S->worker.par));
 }
 
 /* scamp_open - campaign name as c, with what is due queued; a SENDER_E_ code with err */
@@ -977,6 +1004,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		rc = SENDER_E_CONFIG;
 		goto out;
 	}
+	sender_signing_threads(S);
 	char names[256] = "";
 	for (size_t i = 0; i < S->ncamps; i++) {
 		size_t n = strlen(names);
@@ -1128,6 +1156,10 @@ out:
 		scamp_clear(&S->camps[i]);
 	free(S->camps);
 	buf_free(&S->worker.msg);
+	for (unsigned i = 0; S->worker.scratch && i < par_threads(S->worker.par); i++)
+		buf_free(&S->worker.scratch[i]);
+	free(S->worker.scratch);
+	par_free(S->worker.par);
 	free(S);
 	return rc;
 }

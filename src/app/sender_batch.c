@@ -16,6 +16,7 @@
 
 #include "kirim/composer.h"
 #include "kirim/disposition.h"
+#include "kirim/dkim.h"
 #include "kirim/lease.h"
 #include "kirim/log.h"
 #include "kirim/smtp_session.h"
@@ -128,6 +129,32 @@ struct claim_ctx {
 	int claimed; /* rows claimed, rendered or not */
 };
 
+/* render_failed - j's message cannot be made (or signed): failed now, with the reason */
+static int
+render_failed(struct sender_worker *W, struct batch *b, const struct sjob *j, const char *why,
+              int64_t now)
+{
+	struct sresult fr = {.c = j->c,
+	                     .message_id = j->message_id,
+	                     .outcome = OUTCOME_FAILED,
+	                     .attempted = 1,
+	                     .render = 1,
+	                     .attempts = j->attempts,
+	                     .queued_at = j->queued_at,
+	                     .rcpt = j->message_id < 0 ? xstrdup(j->rcpt) : NULL,
+	                     .stage = SMTP_STAGE_CONNECT};
+	char text[700];
+	snprintf(text, sizeof(text), "cannot render the message: %s", why);
+	fr.text = xstrdup(text);
+	int rc = write_result(W, b, &fr, now);
+	sresult_clear(&fr);
+	log_warn("msg=%lld result=failed reason=\"cannot render: %s\"", (long long)j->message_id,
+	         why);
+	return rc;
+}
+
+static void job_wire(struct sjob *j, const char *msg, size_t len);
+
 static int
 render_one(void *arg, const struct store_claimed *m)
 {
@@ -153,35 +180,33 @@ render_one(void *arg, const struct store_claimed *m)
 		json_decref(a);
 	}
 	struct composer_recipient r = {m->contact_id, m->email, m->attrs};
-	buf_reset(&W->msg);
-	if (composer_render(cx->w->cc.composer, &r, cx->now, 0, &W->msg, j->sender, err,
-	                    sizeof(err)) < 0) {
-		/* This recipient's message cannot be made: failed now, with the reason. */
-		struct sresult fr = {.c = c,
-		                     .message_id = m->message_id,
-		                     .outcome = OUTCOME_FAILED,
-		                     .attempted = 1,
-		                     .render = 1,
-		                     .attempts = m->attempts,
-		                     .queued_at = m->queued_at,
-		                     .rcpt = m->message_id < 0 ? xstrdup(m->email) : NULL,
-		                     .stage = SMTP_STAGE_CONNECT};
-		buf_reset(&j->data);
-		buf_printf(&j->data, "cannot render the message: %s", err);
-		fr.text = xstrdup(j->data.data);
-		int rc = write_result(W, b, &fr, cx->now);
-		sresult_clear(&fr);
+	/* With signing threads the message is rendered unsigned into the job's own buffer:
+	 * the batch's signing step signs it and makes its wire form. */
+	j->sign = W->par != NULL && c->w.cc.n_signers > 0;
+	struct buf *out = j->sign ? &j->data : &W->msg;
+	buf_reset(out);
+	if (composer_render(cx->w->cc.composer, &r, cx->now, 0, out, j->sender, err, sizeof(err)) <
+	    0) {
+		int rc = render_failed(W, b, j, err, cx->now);
 		sjob_free(j);
-		log_warn("msg=%lld result=failed reason=\"cannot render: %s\"",
-		         (long long)m->message_id, err);
 		return rc;
 	}
+	if (!j->sign)
+		job_wire(j, W->msg.data, W->msg.len);
+	b->jobs[b->njobs++] = j;
+	return 0;
+}
+
+/* job_wire - j's message (len bytes of msg) in its wire form, and j's job to send it */
+static void
+job_wire(struct sjob *j, const char *msg, size_t len)
+{
 	/* The wire form and the 8-bit check are made here, on the worker, not on the loop. */
-	buf_reserve(&j->data, W->msg.len + W->msg.len / 32 + 16); /* one allocation, not ten */
-	smtp_wire_encode(&j->data, W->msg.data, W->msg.len);
+	buf_reset(&j->data);
+	buf_reserve(&j->data, len + len / 32 + 16); /* one allocation, not ten */
+	smtp_wire_encode(&j->data, msg, len);
 	j->job.flags =
-	    SMTP_JOB_WIRE |
-	    (smtp_wire_has_8bit(W->msg.data, W->msg.len) ? SMTP_JOB_8BIT : SMTP_JOB_7BIT);
+	    SMTP_JOB_WIRE | (smtp_wire_has_8bit(msg, len) ? SMTP_JOB_8BIT : SMTP_JOB_7BIT);
 	j->rcpts[0] = j->rcpt;
 	j->job.sender = j->sender;
 	j->job.rcpts = j->rcpts;
@@ -189,8 +214,89 @@ render_one(void *arg, const struct store_claimed *m)
 	j->job.data = j->data.data;
 	j->job.len = j->data.len;
 	j->job.user = j;
-	b->jobs[b->njobs++] = j;
+}
+
+/* sign_tsigners - campaign work w's signers for threads 1..n-1, made once (on the worker) */
+static int
+sign_tsigners(struct scamp_work *w, unsigned n, char *err, size_t errsz)
+{
+	if (w->ntthreads >= n || w->cc.n_signers == 0)
+		return 0;
+	size_t k = w->cc.n_signers;
+	w->tsigners = xcalloc((size_t)(n - 1) * k, sizeof(*w->tsigners));
+	w->ntthreads = n;
+	for (size_t t = 0; t + 1 < n; t++)
+		for (size_t i = 0; i < k; i++)
+			if (dkim_signer_dup(w->cc.signers[i], &w->tsigners[t * k + i], err, errsz) <
+			    0)
+				return -1;
 	return 0;
+}
+
+struct sign_ctx {
+	struct sender_worker *W;
+	struct sjob **jobs; /* those to sign */
+	int64_t now;
+};
+
+/* sign_one - job i signed and put in wire form, on thread t with that thread's signers */
+static void
+sign_one(void *arg, unsigned t, size_t i)
+{
+	struct sign_ctx *x = arg;
+	struct sjob *j = x->jobs[i];
+	struct scamp_work *w = &j->c->w;
+	size_t k = w->cc.n_signers;
+	struct dkim_signer *const *sg = t == 0 ? w->cc.signers : w->tsigners + (t - 1) * k;
+	struct buf *cat = &x->W->scratch[t];
+	char err[256];
+	buf_reset(cat);
+	if (composer_sign(sg, k, j->data.data, j->data.len, x->now, cat, err, sizeof(err)) < 0) {
+		j->sign_err = xstrdup(err);
+		return;
+	}
+	buf_add(cat, j->data.data, j->data.len);
+	job_wire(j, cat->data, cat->len);
+}
+
+/*
+ * sign_batch - the batch's rendered messages signed on every thread of the pool; one
+ * whose signing fails is failed now, as a message that cannot be rendered is
+ */
+static int
+sign_batch(struct sender_worker *W, struct batch *b, int64_t now)
+{
+	struct sign_ctx x = {W, xcalloc(b->njobs + 1, sizeof(struct sjob *)), now};
+	size_t n = 0;
+	unsigned nt = par_threads(W->par);
+	char err[256];
+	int rc = 0;
+	for (size_t i = 0; i < b->njobs; i++) {
+		struct sjob *j = b->jobs[i];
+		if (!j->sign)
+			continue;
+		if (sign_tsigners(&j->c->w, nt, err, sizeof(err)) < 0) {
+			j->sign_err = xstrdup(err);
+			continue;
+		}
+		x.jobs[n++] = j;
+	}
+	par_for(W->par, n, sign_one, &x);
+	free(x.jobs);
+	size_t kept = 0;
+	for (size_t i = 0; i < b->njobs; i++) {
+		struct sjob *j = b->jobs[i];
+		if (j->sign_err == NULL) {
+			j->sign = false;
+			b->jobs[kept++] = j;
+			continue;
+		}
+		if (rc == 0)
+			rc = render_failed(W, b, j, j->sign_err, now);
+		sjob_free(j);
+	}
+	b->njobs = kept;
+	return rc;
 }
 
 /* sender_test_one - render proof i for its address: a list member's own attributes when
@@ -399,6 +505,10 @@ write_and_claim(struct sender_worker *W, struct batch *b, int64_t now)
 		}
 		interleave(b);
 	}
+	/* Signed messages are signed here, on every thread, before the claims commit: a
+	 * message that cannot be signed is failed in the same transaction. */
+	if (rc == 0 && W->par)
+		rc = sign_batch(W, b, now);
 	return rc == 0 ? store_commit(W->store) : rc;
 }
 

@@ -31,6 +31,7 @@
 #include "kirim/buf.h"
 #include "kirim/campaign.h"
 #include "kirim/disposition.h"
+#include "kirim/par.h"
 #include "kirim/dns.h"
 #include "kirim/policy.h"
 #include "kirim/pool.h"
@@ -118,7 +119,10 @@ struct sjob {
 	char tz[WHEN_TZ_NAME_MAX]; /* with a send window: the recipient's zone, "" = the campaign's
 	                            */
 	char sender[ADDRESS_MAX + 1];
-	struct buf data; /* the message in its wire form (dot-stuffed, ending in CRLF.CRLF) */
+	struct buf data; /* the message in its wire form (dot-stuffed, ending in CRLF.CRLF); with
+	                    sign set, until the batch's signing, the message as rendered */
+	bool sign;       /* to be signed and put in wire form by the batch's signing step */
+	char *sign_err;  /* why the signing failed */
 	struct sresult res;
 };
 
@@ -132,6 +136,10 @@ struct sdstate {
 struct scamp_work {
 	struct campaign_composer cc;
 	size_t links_saved; /* click-tracking links written to the campaign so far */
+	/* With signing threads: the signers of threads 1.. (thread 0 uses cc.signers), made
+	 * on the worker the first time they sign, cc.n_signers per thread. */
+	struct dkim_signer **tsigners;
+	unsigned ntthreads;
 };
 
 /*
@@ -225,6 +233,11 @@ struct sender_worker {
 	int64_t supp_after, journal_after, removals_since; /* where the last watch ended */
 	int64_t policy_version;
 	bool tested; /* the proofs are rendered */
+	/* DKIM signing on every core (sender_opts.workers): the batch's messages are rendered
+	 * on the worker, then signed and put in wire form on the pool's threads, each with its
+	 * own signers and scratch. NULL: one thread signs as it renders. */
+	struct par *par;
+	struct buf *scratch; /* one per thread of par */
 };
 
 /*

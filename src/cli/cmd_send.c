@@ -114,6 +114,7 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	    {"no-delivery-log", no_argument, NULL, '5'},
 	    {"now", no_argument, NULL, '6'},
 	    {"resume", no_argument, NULL, 'U'},
+	    {"workers", required_argument, NULL, '7'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sender_opts o = *op;
@@ -140,6 +141,9 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 			break;
 		case 'm':
 			o.msgs_per_conn = parse_count("--msgs-per-conn", optarg, 1, 100000, &bad);
+			break;
+		case '7':
+			o.workers = parse_count("--workers", optarg, 1, 256, &bad);
 			break;
 		case 'R':
 			if (parse_count("--rcpts-per-msg", optarg, 1, 1, &bad) != 1 || bad)

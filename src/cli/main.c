@@ -279,6 +279,7 @@ const struct cli_command cli_commands[] = {
      "      --max-age DUR      a deferred message expires this long after it was queued\n"
      "                         (default 3d); durations: 90s, 5m, 4h, 3d\n"
      "      --no-delivery-log  no log line per delivered message (failures are logged)\n"
+     "      --workers N        threads that DKIM-sign messages (default: one per core)\n"
      "      --now              send a campaign scheduled for later now (it is refused\n"
      "                         without: 'kirim run' starts it at its time)\n"
      "      --nxdomain-confirm DUR  a domain's addresses bounce on NXDOMAIN (or no mail\n"

@@ -568,6 +568,13 @@ valid_name(const char *s)
 }
 
 /* dkim_signer_free - release a signer */
+int
+dkim_signer_dup(const struct dkim_signer *s, struct dkim_signer **out, char *err, size_t errsz)
+{
+	struct dkim_key k = {s->pkey, s->type};
+	return dkim_signer_new(&k, s->domain, s->selector, out, err, errsz);
+}
+
 void
 dkim_signer_free(struct dkim_signer *s)
 {

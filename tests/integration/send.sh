@@ -246,6 +246,49 @@ eq "smtps:// delivered" "$(json 'j["delivered"]')" 1
 contains "smtps:// verified" "$(sql "SELECT tls FROM messages m JOIN campaigns c ON c.id=m.campaign_id WHERE c.name='imp'")" "verified"
 stop "$LAST_PID"
 
+# 4b. DKIM signing on several threads (#20): 240 messages, each signed with RSA and Ed25519
+#     by --workers 3 threads (more than this machine may have cores), every signature of
+#     every delivered copy verified by dkimpy, each copy's To matching its envelope (a
+#     message signed or put on the wire by the wrong thread would fail one or the other).
+"$KIRIM" dkim keygen --domain example.com --selector ed1 --type ed25519 --out ed.pem --json >ed.json
+cat >two.conf <<C
+[dkim]
+domain = example.com
+selector = s1
+key_file = dkim.pem
+[dkim]
+domain = example.com
+selector = ed1
+key_file = ed.pem
+C
+gen_list par.csv 240 par
+"$KIRIM" import par.csv --list par -q >/dev/null
+new_campaign par par
+port=$(free_port)
+mkdir pdump
+start_server "$port" --pipelining --dump "$TMP/pdump"
+run env KIRIM_CONFIG="$TMP/two.conf" "$KIRIM" --verbose send par --relay "smtp://127.0.0.1:$port" --tls none --workers 3 --json
+eq "signed on 3 threads: delivered" "$(json 'j["delivered"]')" 240
+contains "signed on 3 threads: the log says so" "$ERR" "dkim signing_threads=3"
+eq "signed on 3 threads: every signature verifies (dkimpy), every To is its envelope's" "$($PY3 - "$TMP/pdump" "$TMP/key.json" "$TMP/ed.json" <<'PYEND'
+import dkim, email, glob, json, sys
+txt = {b's1._domainkey.example.com.': json.load(open(sys.argv[2]))['txt'].encode(),
+       b'ed1._domainkey.example.com.': json.load(open(sys.argv[3]))['txt'].encode()}
+good = bad = 0
+for path in sorted(glob.glob(sys.argv[1] + '/*.eml')):
+    msg = open(path, 'rb').read()
+    env = json.load(open(path[:-4] + '.json'))
+    d = dkim.DKIM(msg)
+    ok = all(d.verify(idx=i, dnsfunc=lambda n, timeout=5: txt.get(n)) for i in (0, 1))
+    to = email.message_from_bytes(msg)['To']
+    ok = ok and to is not None and env['rcpt_tos'][0] in to
+    good += ok
+    bad += not ok
+print(good, bad)
+PYEND
+)" "240 0"
+stop "$LAST_PID"
+
 # 5. Ctrl-C in the middle: what was on a connection is recorded, the rest stays queued,
 #    and a second run delivers exactly the remainder (the sinks see each message once).
 gen_list big.csv 3000 big
