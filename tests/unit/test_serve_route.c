@@ -287,13 +287,42 @@ test_rewrite_shared_table(void **state)
 	serve_links_free(&links);
 }
 
+static void
+test_rewrite_fixed_table(void **state)
+{
+	(void)state;
+	/*
+	 * The browser view: a table read back from the campaign keeps its numbers,
+	 * and a URL it does not hold stays as written (no number is made up).
+	 */
+	struct serve_links links = {0};
+	struct buf out = BUF_INIT, js = BUF_INIT;
+	serve_links_add(&links, "javascript:x");
+	serve_links_add(&links, "https://y.example/");
+	links.fixed = true;
+	const char *h = "<a href=\"https://x.example/\"></a><a href=\"https://y.example/\"></a>";
+	size_t n = serve_links_rewrite(h, strlen(h), "https://t.example", "V", NULL, &out, &links);
+	assert_string_equal(out.data, "<a href=\"https://x.example/\"></a><a "
+	                              "href=\"https://t.example/c/V/1\"></a>");
+	assert_int_equal(n, 1);
+	serve_links_json(&links, &js);
+	assert_string_equal(js.data, "[\"javascript:x\",\"https://y.example/\"]");
+	buf_free(&out);
+	buf_free(&js);
+	serve_links_free(&links);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_match),      cmocka_unit_test(test_one_click),
-	    cmocka_unit_test(test_machine_ua), cmocka_unit_test(test_redirect_ok),
-	    cmocka_unit_test(test_rewrite),    cmocka_unit_test(test_rewrite_shared_table),
+	    cmocka_unit_test(test_match),
+	    cmocka_unit_test(test_one_click),
+	    cmocka_unit_test(test_machine_ua),
+	    cmocka_unit_test(test_redirect_ok),
+	    cmocka_unit_test(test_rewrite),
+	    cmocka_unit_test(test_rewrite_shared_table),
+	    cmocka_unit_test(test_rewrite_fixed_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
