@@ -11,7 +11,7 @@
  *   POST     /u/TOKEN/resubscribe      undo an unsubscribe
  *   GET|HEAD /o/TOKEN.gif              open pixel
  *   GET|HEAD /c/TOKEN/N                click N (decimal, no leading zeros, < SERVE_LINKS_MAX)
- *   GET|HEAD /v/TOKEN                  browser view (reserved; answered 404 for now)
+ *   GET|HEAD /v/TOKEN                  the browser view of the recipient's message
  * A known path with another method is SERVE_ROUTE_METHOD (405); anything
  * else is SERVE_ROUTE_NOT_FOUND. A query string is ignored.
  *
