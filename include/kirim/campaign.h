@@ -7,7 +7,9 @@
 #ifndef KIRIM_CAMPAIGN_H
 #define KIRIM_CAMPAIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kirim/address.h"
 
@@ -56,6 +58,20 @@ int campaign_composer_new(struct store *s, const struct config *cfg, const struc
                           struct campaign_composer *out, char *err, size_t errsz);
 /* campaign_composer_free - release it */
 void campaign_composer_free(struct campaign_composer *cc);
+
+#define CAMPAIGN_E_NOTFOUND (-2) /* campaign_view: no such campaign or contact */
+
+/*
+ * campaign_view - the browser view of the message campaign_id's composer
+ * makes for contact_id, now (composer_view: the HTML part, or the text part
+ * when the template has none, *html saying which), into out. The composer is
+ * built each time from the stored campaign, its template, its link table and
+ * cfg, so the page follows the campaign and the contact as they are. Returns
+ * 0, CAMPAIGN_E_NOTFOUND when the campaign or the contact is not there (any
+ * more), or -1 (a store error, a template that fails) with err.
+ */
+int campaign_view(struct store *s, const struct config *cfg, int64_t campaign_id,
+                  int64_t contact_id, struct buf *out, bool *html, char *err, size_t errsz);
 
 /*
  * campaign_parse_from - split "Display Name <addr@example.com>" or a bare

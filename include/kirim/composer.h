@@ -30,6 +30,7 @@
 
 struct buf;
 struct composer;
+struct json_t;
 struct dkim_signer;
 struct mime_header;
 
@@ -44,6 +45,12 @@ struct composer_campaign {
 	const char *reply_to; /* may be NULL */
 	const struct mime_header *headers;
 	size_t n_headers;
+	/*
+	 * The campaign's click-link table so far (options "links": a JSON array
+	 * of URLs), or NULL: its URLs keep their numbers, new ones come after
+	 * them. Read by composer_new, not kept.
+	 */
+	const struct json_t *links;
 };
 
 struct composer_identity {
@@ -89,6 +96,19 @@ int composer_new(const struct composer_campaign *c, const struct composer_identi
 size_t composer_links(const struct composer *c, struct buf *out);
 /* composer_free - NULL is a no-op */
 void composer_free(struct composer *c);
+
+/*
+ * composer_view - one recipient's body for the browser view (kirim serve's
+ * /v/TOKEN) into out (replacing what it held): the HTML part when the
+ * template has one (*html true), else the text part, as the message's part
+ * decodes (composer_render's rendering, line breaks as CRLF). Links are
+ * tracked as in the message, except a URL the link table does not hold yet,
+ * which is left as written (its number would mean nothing to kirim serve);
+ * there is no open pixel (a page in a browser is not an open). 0, or -1
+ * with err as composer_render.
+ */
+int composer_view(struct composer *c, const struct composer_recipient *r, struct buf *out,
+                  bool *html, char *err, size_t errsz);
 
 /*
  * composer_render - append one recipient's message to out and write its

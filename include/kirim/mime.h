@@ -156,6 +156,13 @@ enum mime_cte mime_body_choose(const char *body, size_t len);
  */
 void mime_body_encode(struct buf *out, const char *body, size_t len, enum mime_cte cte);
 
+/*
+ * mime_body_crlf - append body (len bytes) as a reader of the message decodes
+ * its part: line breaks normalised to CRLF, and one at the end of a non-empty
+ * body (the bytes mime_body_encode encodes)
+ */
+void mime_body_crlf(struct buf *out, const char *body, size_t len);
+
 /* mime_cte_name - "7bit", "quoted-printable" or "base64" */
 const char *mime_cte_name(enum mime_cte cte);
 

@@ -1,6 +1,7 @@
 /*
  * serve - `kirim serve`: the HTTP endpoint for one-click unsubscribes (RFC
- * 8058), the unsubscribe page, open pixels and click redirects.
+ * 8058), the unsubscribe page, open pixels, click redirects and the browser
+ * view of a message.
  *
  * One libuv loop on the calling thread runs the HTTP server (http.h: llhttp
  * parsing, kirim's connection handling); routing and token checks run on the
@@ -13,7 +14,9 @@
  * transactions and applies every other event, after folding what was
  * journaled before it.
  * The store's connection is used only by the writer thread while serve_run
- * runs (the report pages open a second one).
+ * runs (the report pages open a second one). Browser views (/v/) are rendered
+ * in libuv's thread pool, one batch of requests at a time, on a read
+ * connection of their own (campaign.h's campaign_view: the sender's composer).
  *
  * Limits: request body, request header memory, a deadline for a whole
  * request (slow senders are cut off), per-IP token-bucket rate and
@@ -27,6 +30,7 @@
 
 #include <stddef.h>
 
+struct config;
 struct store;
 
 struct serve_opts {
@@ -49,6 +53,10 @@ struct serve_opts {
 	 * trust_proxy takes), unless this password is set: then any client that gives it (HTTP
 	 * Basic, any user name). */
 	const char *report_password;
+	/* The machine's identity the sender composes with (URLs, domain): the browser view
+	 * renders each message as it was composed. NULL: /v/ answers 404. Read from the
+	 * thread pool while serve_run runs. */
+	const struct config *cfg;
 	/* ready - called once listening, with the bound port (for tests and scripts) */
 	void (*ready)(void *arg, unsigned port);
 	void *ready_arg;

@@ -11,7 +11,7 @@
  *   POST     /u/TOKEN/resubscribe      undo an unsubscribe
  *   GET|HEAD /o/TOKEN.gif              open pixel
  *   GET|HEAD /c/TOKEN/N                click N (decimal, no leading zeros, < SERVE_LINKS_MAX)
- *   GET|HEAD /v/TOKEN                  browser view (reserved; answered 404 for now)
+ *   GET|HEAD /v/TOKEN                  the browser view of the recipient's message
  * A known path with another method is SERVE_ROUTE_METHOD (405); anything
  * else is SERVE_ROUTE_NOT_FOUND. A query string is ignored.
  *
@@ -74,10 +74,15 @@ bool serve_route_one_click(const char *ctype, const char *body, size_t n, bool *
  */
 const char *serve_route_machine_ua(const char *ua);
 
-/* The click-link table of a campaign: url[n] is link n. */
+/*
+ * The click-link table of a campaign: url[n] is link n. fixed: no URL is
+ * added, so a link the table does not hold is left as it is (the browser
+ * view: a number given there must already mean that URL to kirim serve).
+ */
 struct serve_links {
 	char **url;
 	size_t n, cap;
+	bool fixed;
 };
 
 /*
@@ -88,12 +93,17 @@ struct serve_links {
  * appended (so one table serves every recipient of a campaign). Skips
  * mailto: and other schemes, URLs starting with skip_prefix (kirim's own
  * unsubscribe and view links; NULL: none), URLs longer than SERVE_URL_MAX,
- * and every link past SERVE_LINKS_MAX. The table stores URLs with &amp;
+ * and every link past SERVE_LINKS_MAX (or not in a fixed table). The table stores URLs with &amp;
  * and the other character references of an attribute decoded, as a browser
  * would follow them. Returns the number of links rewritten.
  */
 size_t serve_links_rewrite(const char *html, size_t n, const char *base_url, const char *token,
                            const char *skip_prefix, struct buf *out, struct serve_links *links);
+/*
+ * serve_links_add - append url as the next link, whatever it is (a table read
+ * back from campaigns.options "links" keeps its numbers)
+ */
+void serve_links_add(struct serve_links *links, const char *url);
 /* serve_links_json - append the table as a JSON array of strings (campaigns.options "links") */
 void serve_links_json(const struct serve_links *links, struct buf *out);
 /* serve_links_free - release the table's strings; the struct can be reused */

@@ -129,6 +129,8 @@ typedef int (*store_contact_cb)(void *arg, const struct store_contact *c);
 
 /* store_contact_get - the contact with this address (compared case-insensitively) */
 int store_contact_get(struct store *s, const char *key, struct store_contact *out);
+/* store_contact_get_id - the contact with this id */
+int store_contact_get_id(struct store *s, int64_t id, struct store_contact *out);
 /* store_contact_clear - free what store_contact_get allocated */
 void store_contact_clear(struct store_contact *c);
 /*
@@ -215,6 +217,8 @@ typedef int (*store_campaign_cb)(void *arg, const struct store_campaign *c);
 int store_campaign_create(struct store *s, struct store_campaign *c);
 /* store_campaign_get - the campaign called name */
 int store_campaign_get(struct store *s, const char *name, struct store_campaign *out);
+/* store_campaign_get_id - the campaign with this id */
+int store_campaign_get_id(struct store *s, int64_t id, struct store_campaign *out);
 /* store_campaign_each - every campaign, newest first */
 int store_campaign_each(struct store *s, store_campaign_cb cb, void *arg);
 /* store_campaign_clear - free what a get allocated */

@@ -136,17 +136,14 @@ campaign_track_base(const struct config *cfg, char *base, size_t basesz, char *e
 	return 0;
 }
 
-/* campaign_tracking - the campaign's track_opens/track_clicks options into id */
+/* campaign_tracking - the campaign's track_opens/track_clicks options (o) into id */
 static int
-campaign_tracking(const struct store_campaign *c, const struct config *cfg,
+campaign_tracking(const struct store_campaign *c, const json_t *o, const struct config *cfg,
                   struct campaign_composer *cc, struct composer_identity *id, char *err,
                   size_t errsz)
 {
-	json_error_t jerr;
-	json_t *o = json_loads(c->options ? c->options : "{}", 0, &jerr);
 	id->track_opens = json_is_true(json_object_get(o, "track_opens"));
 	id->track_clicks = json_is_true(json_object_get(o, "track_clicks"));
-	json_decref(o);
 	if (!id->track_opens && !id->track_clicks)
 		return 0;
 	char why[700];
@@ -179,9 +176,12 @@ campaign_composer_new(struct store *s, const struct config *cfg, const struct st
 {
 	struct store_template t;
 	memset(cc, 0, sizeof(*cc));
+	json_error_t jerr;
+	json_t *opts = json_loads(c->options ? c->options : "{}", 0, &jerr);
 	int rc = store_template_get_id(s, c->template_id, &t);
 	if (rc < 0) {
 		snprintf(err, errsz, "campaign '%s': %s", c->name, store_errmsg(s));
+		json_decref(opts);
 		return -1;
 	}
 	if (campaign_secret(s, cfg, cc->secret, &cc->secret_len, err, errsz) < 0)
@@ -209,6 +209,7 @@ campaign_composer_new(struct store *s, const struct config *cfg, const struct st
 	    .reply_to = c->reply_to[0] ? c->reply_to : NULL,
 	    .headers = cc->headers,
 	    .n_headers = cc->n_headers,
+	    .links = json_object_get(opts, "links"),
 	};
 	struct composer_identity id = {
 	    .secret = cc->secret,
@@ -222,15 +223,47 @@ campaign_composer_new(struct store *s, const struct config *cfg, const struct st
 	    .signers = cc->signers,
 	    .n_signers = cc->n_signers,
 	};
-	if (campaign_tracking(c, cfg, cc, &id, err, errsz) < 0 ||
+	if (campaign_tracking(c, opts, cfg, cc, &id, err, errsz) < 0 ||
 	    composer_new(&cp, &id, &cc->composer, err, errsz) < 0)
 		goto fail;
 	store_template_clear(&t);
+	json_decref(opts);
 	return 0;
 fail:
 	store_template_clear(&t);
+	json_decref(opts);
 	campaign_composer_free(cc);
 	return -1;
+}
+
+int
+campaign_view(struct store *s, const struct config *cfg, int64_t campaign_id, int64_t contact_id,
+              struct buf *out, bool *html, char *err, size_t errsz)
+{
+	struct store_campaign c;
+	struct store_contact k;
+	int rc = store_campaign_get_id(s, campaign_id, &c);
+	if (rc < 0) {
+		snprintf(err, errsz, "%s", store_errmsg(s));
+		return rc == STORE_E_NOTFOUND ? CAMPAIGN_E_NOTFOUND : -1;
+	}
+	if ((rc = store_contact_get_id(s, contact_id, &k)) < 0) {
+		snprintf(err, errsz, "%s", store_errmsg(s));
+		store_campaign_clear(&c);
+		return rc == STORE_E_NOTFOUND ? CAMPAIGN_E_NOTFOUND : -1;
+	}
+	/* A composer each time: the template, the options and the link table as they are now. */
+	struct campaign_composer cc;
+	rc = campaign_composer_new(s, cfg, &c, &cc, err, errsz);
+	if (rc == 0) {
+		struct composer_recipient r = {
+		    .contact_id = k.id, .email = k.email, .attrs = k.attrs};
+		rc = composer_view(cc.composer, &r, out, html, err, errsz);
+		campaign_composer_free(&cc);
+	}
+	store_contact_clear(&k);
+	store_campaign_clear(&c);
+	return rc < 0 ? -1 : 0;
 }
 
 void

@@ -63,7 +63,14 @@ composer_new(const struct composer_campaign *c, const struct composer_identity *
 	}
 	struct composer *k = xcalloc(1, sizeof(*k));
 	k->c = *c;
+	k->c.links = NULL; /* read here, not kept */
 	k->id = *id;
+	size_t nl = json_array_size(c->links);
+	for (size_t i = 0; i < nl && i < SERVE_LINKS_MAX; i++) {
+		/* Every entry keeps its place, so the numbers stay the ones already sent. */
+		const char *u = json_string_value(json_array_get(c->links, i));
+		serve_links_add(&k->links, u ? u : "");
+	}
 	k->domain = xstrdup(id->domain && *id->domain ? id->domain : at + 1);
 	k->key = token_key_new(id->secret, id->secret_len);
 	if (composer_compile("subject", c->subject ? c->subject : "", &k->subject, err, errsz) <
@@ -235,10 +242,13 @@ last_ci(const char *s, size_t n, const char *needle)
 /*
  * composer_track - the rendered HTML part with its links sent through kirim
  * serve (BASE/c/TOKEN/N, kirim's own links under BASE left alone) and a 1x1
- * open pixel before </body>, as the identity asks.
+ * open pixel before </body>, as the identity asks. For the browser view
+ * (view): no pixel, and a link the campaign's table does not hold yet stays
+ * as written (a number given only here would point at nothing, or later at
+ * another recipient's URL).
  */
 static void
-composer_track(struct composer *k, int64_t contact_id)
+composer_track(struct composer *k, int64_t contact_id, bool view)
 {
 	const struct composer_identity *id = &k->id;
 	char tok[TOKEN_MAX];
@@ -246,13 +256,15 @@ composer_track(struct composer *k, int64_t contact_id)
 	if (id->track_clicks) {
 		buf_reset(t);
 		token_make(k->key, TOKEN_CLICK, k->c.id, contact_id, tok);
+		k->links.fixed = view;
 		serve_links_rewrite(h->data ? h->data : "", h->len, id->track_base, tok,
 		                    id->track_base, t, &k->links);
+		k->links.fixed = false;
 		struct buf swap = *h;
 		*h = *t;
 		*t = swap;
 	}
-	if (id->track_opens) {
+	if (id->track_opens && !view) {
 		token_make(k->key, TOKEN_OPEN, k->c.id, contact_id, tok);
 		const char *end = last_ci(h->data ? h->data : "", h->len, "</body>");
 		size_t at = end ? (size_t)(end - h->data) : h->len;
@@ -269,10 +281,21 @@ composer_track(struct composer *k, int64_t contact_id)
 	}
 }
 
-int
-composer_render(struct composer *k, const struct composer_recipient *r, long long now,
-                int tz_minutes, struct buf *out, char envelope_from[ADDRESS_MAX + 1], char *err,
-                size_t errsz)
+/* What composer_parts leaves in k->scratch for the message: offsets of strings, 0 for none. */
+struct composer_built {
+	size_t unsub_at, mailto_at, name_at;
+};
+
+/*
+ * composer_parts - one recipient's context (attributes and built-in fields)
+ * and the subject, text and HTML parts rendered from it into k->rsubject,
+ * k->rtext and k->rhtml, tracked as composer_track says (view: for the
+ * browser view). The strings the message's header takes are left in
+ * k->scratch, at b's offsets. 0, or -1 with err.
+ */
+static int
+composer_parts(struct composer *k, const struct composer_recipient *r, bool view,
+               struct composer_built *b, char *err, size_t errsz)
 {
 	const struct composer_identity *id = &k->id;
 	json_error_t jerr;
@@ -287,11 +310,9 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	/* Before the built-ins are set: they win over a column ("campaign.x") that nests. */
 	composer_nest(ctx);
 
-	char utok[TOKEN_MAX], ltok[TOKEN_MAX], btok[TOKEN_MAX], mtok[TOKEN_MAX];
+	char utok[TOKEN_MAX], ltok[TOKEN_MAX];
 	size_t ulen = token_make(k->key, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id, utok);
 	token_make_lower(k->key, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id, ltok);
-	token_make_lower(k->key, TOKEN_BOUNCE, k->c.id, r->contact_id, btok);
-	token_make_lower(k->key, TOKEN_MESSAGE_ID, k->c.id, r->contact_id, mtok);
 
 	/* Built-in fields. URLs are kept in scratch, one after another, NUL-separated. */
 	struct buf *sc = &k->scratch;
@@ -342,7 +363,41 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 		goto out;
 
 	if (k->html && id->track_base && (id->track_clicks || id->track_opens))
-		composer_track(k, r->contact_id);
+		composer_track(k, r->contact_id, view);
+	*b = (struct composer_built){unsub_at, mailto_at, name_at};
+	rc = 0;
+out:
+	json_decref(ctx);
+	return rc;
+}
+
+int
+composer_view(struct composer *k, const struct composer_recipient *r, struct buf *out, bool *html,
+              char *err, size_t errsz)
+{
+	struct composer_built b;
+	if (composer_parts(k, r, true, &b, err, errsz) < 0)
+		return -1;
+	const struct buf *part = k->html ? &k->rhtml : &k->rtext;
+	buf_reset(out);
+	mime_body_crlf(out, part->data ? part->data : "", part->len);
+	*html = k->html != NULL;
+	return 0;
+}
+
+int
+composer_render(struct composer *k, const struct composer_recipient *r, long long now,
+                int tz_minutes, struct buf *out, char envelope_from[ADDRESS_MAX + 1], char *err,
+                size_t errsz)
+{
+	const struct composer_identity *id = &k->id;
+	struct composer_built b;
+	if (composer_parts(k, r, false, &b, err, errsz) < 0)
+		return -1;
+	const char *sc = k->scratch.data;
+	char btok[TOKEN_MAX], mtok[TOKEN_MAX];
+	token_make_lower(k->key, TOKEN_BOUNCE, k->c.id, r->contact_id, btok);
+	token_make_lower(k->key, TOKEN_MESSAGE_ID, k->c.id, r->contact_id, mtok);
 
 	char feedback[200];
 	if (id->feedback_id && *id->feedback_id)
@@ -353,7 +408,7 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	struct mime_msg m = {
 	    .from_name = k->c.from_name,
 	    .from_addr = k->c.from_addr,
-	    .to_name = sc->data[name_at] ? sc->data + name_at : NULL,
+	    .to_name = sc[b.name_at] ? sc + b.name_at : NULL,
 	    .to_addr = r->email,
 	    .reply_to = k->c.reply_to,
 	    .subject = k->rsubject.data ? k->rsubject.data : "",
@@ -363,8 +418,8 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	    .html_len = k->rhtml.len,
 	    .msgid_local = msgid,
 	    .domain = k->domain,
-	    .list_unsub_url = unsub_at ? sc->data + unsub_at : NULL,
-	    .list_unsub_mailto = mailto_at ? sc->data + mailto_at : NULL,
+	    .list_unsub_url = b.unsub_at ? sc + b.unsub_at : NULL,
+	    .list_unsub_mailto = b.mailto_at ? sc + b.mailto_at : NULL,
 	    .feedback_id = id->feedback_id && *id->feedback_id ? feedback : NULL,
 	    .date = now,
 	    .tz_minutes = tz_minutes,
@@ -374,24 +429,21 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	if (id->n_signers == 0 || k->defer_sign) {
 		/* Unsigned (or signed later): straight into the caller's buffer, no copy. */
 		if (mime_build(&m, out, err, errsz) < 0)
-			goto out;
+			return -1;
 	} else {
 		/* The signatures go first, so the message is built aside and appended. */
 		buf_reset(&k->msg);
 		if (mime_build(&m, &k->msg, err, errsz) < 0 ||
 		    composer_sign(id->signers, id->n_signers, k->msg.data, k->msg.len, now, out,
 		                  err, errsz) < 0)
-			goto out;
+			return -1;
 		buf_add(out, k->msg.data, k->msg.len);
 	}
 	if (id->bounce_domain && *id->bounce_domain)
 		snprintf(envelope_from, ADDRESS_MAX + 1, "b-%s@%s", btok, id->bounce_domain);
 	else
 		snprintf(envelope_from, ADDRESS_MAX + 1, "%s", k->c.from_addr);
-	rc = 0;
-out:
-	json_decref(ctx);
-	return rc;
+	return 0;
 }
 
 int

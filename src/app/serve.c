@@ -12,7 +12,9 @@
  * committed, then answered from the loop thread (on_done). The writer is
  * woken once per loop pass (a uv_check), so every request read in one pass
  * goes into one batch. The /r/ report pages read through a second store the
- * loop opens when needed.
+ * loop opens when needed. Browser views (/v/) are rendered in libuv's thread
+ * pool, one work (a batch of views) at a time, on a third connection that
+ * work opens and alone uses; their requests wait meanwhile, as writes do.
  */
 #include "kirim/serve.h"
 
@@ -36,6 +38,7 @@
 
 #include "kirim/base64.h"
 #include "kirim/buf.h"
+#include "kirim/campaign.h"
 #include "kirim/http.h"
 #include "kirim/log.h"
 #include "kirim/report.h"
@@ -88,6 +91,13 @@ enum {
 	 * cannot, the journal's backlog cap holds the answers back to its pace.
 	 */
 	WRITER_NICE = 10,
+	/*
+	 * Browser views waiting to be rendered, at most (more get 503), and
+	 * taken by one work. A view is a person's click, not a burst: this only
+	 * bounds what a flood of valid links can queue.
+	 */
+	VIEW_QUEUE_MAX = 256,
+	VIEW_BATCH = 32,
 };
 
 /* One request, from http.h's on_request until its on_end. */
@@ -105,7 +115,11 @@ struct req {
 	int64_t campaign, contact;
 	char token[SERVE_TOKEN_MAX + 1];
 	struct store_serve_event ev;
-	struct req *qnext; /* writer queue */
+	struct req *qnext; /* writer queue, or the views' */
+	/* A browser view: the page the view work made (its rc: 0, CAMPAIGN_E_NOTFOUND, -1). */
+	struct buf view;
+	int view_rc;
+	bool view_html;
 };
 
 /* An answer made once: status, extra headers, body. */
@@ -140,6 +154,17 @@ struct serve {
 	const struct serve_opts *o;
 	struct store *store;   /* the writer thread's */
 	struct store *reports; /* the loop's own connection for /r/ pages, opened when needed */
+	/*
+	 * Browser views: requests wait in a queue (the loop's); one work at a
+	 * time takes up to VIEW_BATCH of them into view_batch and renders them
+	 * on views, a connection the work opens on first use and alone uses.
+	 * view_batch is the work's from uv_queue_work to its done callback.
+	 */
+	struct store *views;
+	uv_work_t view_work;
+	bool view_running;
+	struct req *view_head, *view_tail, *view_batch;
+	size_t view_len;
 	struct store_serve *ss;
 	struct token_key *key;
 	struct http_server *http;
@@ -258,6 +283,7 @@ static const struct canned r_ok = {200, "Cache-Control: no-store\r\n", "", 0},
                            r_405 =
                                CANNED(405, "Allow: GET, HEAD, POST\r\n", "method not allowed\n"),
                            r_429 = CANNED(429, "Retry-After: 1\r\n", "too many requests\n"),
+                           r_500 = CANNED(500, "", "this page could not be made\n"),
                            r_503 = CANNED(503, "Retry-After: 5\r\n", "busy, try again\n"),
                            r_gif = {200, "Content-Type: image/gif\r\n" NOSTORE, gif, sizeof(gif)};
 
@@ -469,6 +495,18 @@ client_addr(struct serve *srv, struct req *r, unsigned char addr[16])
 }
 
 /* ---- the writer ---------------------------------------------------------------------- */
+
+/* Append r to the list from *head to *tail (linked by qnext). */
+static void
+req_append(struct req **head, struct req **tail, struct req *r)
+{
+	r->qnext = NULL;
+	if (*tail)
+		(*tail)->qnext = r;
+	else
+		*head = r;
+	*tail = r;
+}
 
 /* Wake the thread that works q (under q's lock: a thread about to wait sees the change). */
 static void
@@ -709,6 +747,19 @@ writer_main(void *arg)
 /* On the loop: answer the requests whose batches have committed. */
 static void answer_ready(struct serve *srv, struct req *r);
 
+/* Answer the list of requests from r (linked by qnext) that waited for a thread. */
+static void
+answer_all(struct serve *srv, struct req *r)
+{
+	while (r) {
+		struct req *next = r->qnext;
+		r->qnext = NULL;
+		srv->waiting--;
+		answer_ready(srv, r);
+		r = next;
+	}
+}
+
 static void
 on_done(uv_async_t *a)
 {
@@ -723,15 +774,7 @@ on_done(uv_async_t *a)
 	uv_mutex_unlock(&srv->wq.lock);
 	if (fb)
 		log_error("serve batch failed batches=%lu events=%lu error=\"%s\"", fb, fe, err);
-	if (r == NULL)
-		return;
-	while (r) {
-		struct req *next = r->qnext;
-		r->qnext = NULL;
-		srv->waiting--;
-		answer_ready(srv, r);
-		r = next;
-	}
+	answer_all(srv, r);
 }
 
 /* After the loop has read what was ready: wake the writer once for all of it (one batch). */
@@ -767,12 +810,7 @@ enqueue(struct serve *srv, struct req *r)
 		answer(r, &r_503);
 		return;
 	}
-	r->qnext = NULL;
-	if (q->tail)
-		q->tail->qnext = r;
-	else
-		q->head = r;
-	q->tail = r;
+	req_append(&q->head, &q->tail, r);
 	q->len++;
 	uv_mutex_unlock(&q->lock);
 	/* on_wake_check wakes the thread once per loop pass */
@@ -819,6 +857,124 @@ on_ckpt_timer(uv_timer_t *t)
 		srv->ckpt_running = false;
 }
 
+/* ---- the browser view ---------------------------------------------------------------- */
+
+/*
+ * The view's headers. The page is one person's message: private, never
+ * stored, never indexed. Its URL holds the token, so no Referer goes to the
+ * sites it links to. A mail client runs no scripts and no plugins, and the
+ * page runs none either; images and styles load as they do in the mail.
+ */
+#define VIEW_HEADERS                                                                               \
+	"Cache-Control: private, no-store\r\nX-Robots-Tag: noindex\r\n"                            \
+	"X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"                      \
+	"Content-Security-Policy: script-src 'none'; object-src 'none';"                           \
+	" frame-ancestors 'none'\r\n"
+
+/* The thread pool: render the batch's views (the work alone uses srv->views). */
+static void
+view_work(uv_work_t *w)
+{
+	struct serve *srv = w->data;
+	for (struct req *r = srv->view_batch; r; r = r->qnext) {
+		char err[512];
+		if (srv->views == NULL &&
+		    store_open(store_path(srv->store), 0, &srv->views, err, sizeof(err)) < 0) {
+			log_error("serve view error=\"%s\"", err);
+			continue;
+		}
+		r->view_rc = campaign_view(srv->views, srv->o->cfg, r->campaign, r->contact,
+		                           &r->view, &r->view_html, err, sizeof(err));
+		if (r->view_rc == -1)
+			log_error("serve view campaign=%lld contact=%lld error=\"%s\"",
+			          (long long)r->campaign, (long long)r->contact, err);
+	}
+}
+
+static void view_done(uv_work_t *w, int status);
+
+/* Start a work on the views waiting, unless one is running. */
+static void
+view_start(struct serve *srv)
+{
+	if (srv->view_running || srv->view_head == NULL)
+		return;
+	struct req *first = srv->view_head, *last = first;
+	for (size_t n = 1; n < VIEW_BATCH && last->qnext; n++)
+		last = last->qnext;
+	srv->view_head = last->qnext;
+	if (srv->view_head == NULL)
+		srv->view_tail = NULL;
+	last->qnext = NULL;
+	for (struct req *r = first; r; r = r->qnext) {
+		srv->view_len--;
+		r->view_rc = -1; /* until the work makes the page */
+	}
+	srv->view_batch = first;
+	srv->view_running = true;
+	srv->view_work.data = srv;
+	if (uv_queue_work(&srv->loop, &srv->view_work, view_work, view_done) < 0)
+		view_done(&srv->view_work, UV_EINVAL);
+}
+
+/* Answer a rendered view (r is freed by the answer: the page is moved out first). */
+static void
+answer_view(struct req *r)
+{
+	if (r->view_rc == CAMPAIGN_E_NOTFOUND) {
+		answer(r, &r_404);
+		return;
+	}
+	if (r->view_rc < 0) {
+		answer(r, &r_500);
+		return;
+	}
+	struct buf page = r->view;
+	r->view = (struct buf)BUF_INIT;
+	answer_with(r, 200,
+	            r->view_html ? "Content-Type: text/html; charset=utf-8\r\n" VIEW_HEADERS
+	                         : PLAIN VIEW_HEADERS,
+	            page.data ? page.data : "", page.len);
+	buf_free(&page);
+}
+
+/*
+ * The loop: a work has ended (or never ran: its views are still -1, "could
+ * not be made"); answer its views and start on the next ones.
+ */
+static void
+view_done(uv_work_t *w, int status)
+{
+	struct serve *srv = w->data;
+	struct req *r = srv->view_batch;
+	(void)status;
+	srv->view_batch = NULL;
+	srv->view_running = false;
+	answer_all(srv, r);
+	view_start(srv);
+}
+
+/*
+ * Queue a browser view (its token checked). It records nothing: a page in a
+ * browser is not an open, and its own page has no open pixel (composer.h).
+ */
+static void
+view_enqueue(struct serve *srv, struct req *r)
+{
+	if (srv->o->cfg == NULL) {
+		answer(r, &r_404);
+		return;
+	}
+	if (srv->view_len >= VIEW_QUEUE_MAX) {
+		answer(r, &r_503);
+		return;
+	}
+	req_append(&srv->view_head, &srv->view_tail, r);
+	srv->view_len++;
+	srv->waiting++;
+	view_start(srv);
+}
+
 /* ---- request handling ---------------------------------------------------------------- */
 
 static void
@@ -846,6 +1002,9 @@ answer_ready(struct serve *srv, struct req *r)
 		return;
 	case SERVE_ROUTE_OPEN:
 		answer(r, &r_gif);
+		return;
+	case SERVE_ROUTE_VIEW:
+		answer_view(r);
 		return;
 	case SERVE_ROUTE_CLICK: {
 		if (r->ev.result < 0 || !serve_route_redirect_ok(r->ev.url)) {
@@ -984,7 +1143,6 @@ dispatch(struct serve *srv, struct req *r)
 		answer(r, &r_405);
 		return;
 	case SERVE_ROUTE_NOT_FOUND:
-	case SERVE_ROUTE_VIEW:
 		answer(r, &r_404);
 		return;
 	case SERVE_ROUTE_REPORT:
@@ -995,6 +1153,7 @@ dispatch(struct serve *srv, struct req *r)
 	}
 	enum token_purpose purpose = rt->kind == SERVE_ROUTE_OPEN    ? TOKEN_OPEN
 	                             : rt->kind == SERVE_ROUTE_CLICK ? TOKEN_CLICK
+	                             : rt->kind == SERVE_ROUTE_VIEW  ? TOKEN_VIEW
 	                                                             : TOKEN_UNSUBSCRIBE;
 	if (token_check(srv->key, purpose, rt->token, rt->token_len, &r->campaign, &r->contact) <
 	    0) {
@@ -1037,6 +1196,9 @@ dispatch(struct serve *srv, struct req *r)
 		r->ev.link = rt->link;
 		r->ev.dry = rt->head;
 		enqueue(srv, r);
+		return;
+	case SERVE_ROUTE_VIEW:
+		view_enqueue(srv, r);
 		return;
 	default:
 		answer(r, &r_404);
@@ -1087,6 +1249,7 @@ on_end(void *arg, struct http_req *hr, int status)
 	}
 	r->status = status;
 	log_request(srv, r);
+	buf_free(&r->view);
 	free(r);
 	hr->data = NULL;
 }
@@ -1341,6 +1504,7 @@ out:
 	}
 	store_journal_close(srv->journal);
 	store_close(srv->reports);
+	store_close(srv->views);
 	store_serve_free(srv->ss);
 	token_key_free(srv->key);
 	buf_free(&srv->log);

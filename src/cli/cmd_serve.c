@@ -1,4 +1,4 @@
-/* cmd_serve - `kirim serve`: the unsubscribe, open and click HTTP endpoint. */
+/* cmd_serve - `kirim serve`: the unsubscribe, open, click and browser view HTTP endpoint. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -17,17 +17,19 @@ const char cmd_serve_help[] =
     "Usage: kirim serve [--listen HOST:PORT] [--base-url URL] [options]\n"
     "\n"
     "Answer the links kirim puts in messages: one-click unsubscribes (RFC 8058), the\n"
-    "unsubscribe page, open pixels and click redirects. Every unsubscribe, open and\n"
-    "click is recorded in the database; an unsubscribe suppresses the address for every\n"
-    "later campaign (or, when the campaign's options say \"unsubscribe_scope\": \"list\",\n"
-    "removes it from the campaign's list). Writes are committed in batches, and a\n"
-    "request is answered only once its write is committed.\n"
+    "unsubscribe page, open pixels, click redirects and the browser view. Every\n"
+    "unsubscribe, open and click is recorded in the database; an unsubscribe suppresses\n"
+    "the address for every later campaign (or, when the campaign's options say\n"
+    "\"unsubscribe_scope\": \"list\", removes it from the campaign's list). Writes are\n"
+    "committed in batches, and a request is answered only once its write is committed.\n"
     "\n"
     "  POST /u/TOKEN              body List-Unsubscribe=One-Click: unsubscribe, 200\n"
     "  GET  /u/TOKEN              a page with one button that unsubscribes (GET never does)\n"
     "  POST /u/TOKEN/resubscribe  undo an unsubscribe\n"
     "  GET  /o/TOKEN.gif          a 1x1 GIF; records an open (prefetchers as machine opens)\n"
     "  GET  /c/TOKEN/N            302 to link N of the campaign's own link table\n"
+    "  GET  /v/TOKEN              the recipient's message as a web page ({{view_url}};\n"
+    "                             records nothing)\n"
     "  GET  /healthz              200 ok\n"
     "A forged, altered or foreign token gets 404 and changes nothing. Serve plain HTTP\n"
     "on loopback and put a TLS reverse proxy (nginx) in front: see docs/serve.md.\n"
@@ -76,6 +78,30 @@ parse_num(const char *opt, const char *v, unsigned long lo, unsigned long hi, un
 		                 hi, v);
 	*out = (unsigned)n;
 	return 0;
+}
+
+/*
+ * base_check - warn when a URL kirim.conf puts in messages is not base (less a
+ * final '/') followed by /u/ (url) or /v/ (view_url): its links would miss
+ * this server.
+ */
+static void
+base_check(const char *base, const char *url, bool view)
+{
+	char want[600];
+	size_t bl = strlen(base);
+	snprintf(want, sizeof(want), "%.*s%s", (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl), base,
+	         view ? "/v/" : "/u/");
+	if (strcmp(want, url) == 0)
+		return;
+	if (view)
+		log_warn("serve base_url=%s but [unsubscribe] view_url=%s: view links point "
+		         "elsewhere (expected %s)",
+		         base, url, want);
+	else
+		log_warn("serve base_url=%s but [unsubscribe] url=%s: messages point elsewhere "
+		         "(expected %s)",
+		         base, url, want);
 }
 
 static void
@@ -191,21 +217,17 @@ cmd_serve(struct cli *c, int argc, char **argv)
 			snprintf(base, sizeof(base), "%.*s", (int)(ul - 3), cfg.unsub_url);
 			o.base_url = base;
 		} else if (o.base_url) {
-			char want[600];
-			size_t bl = strlen(o.base_url);
-			snprintf(want, sizeof(want), "%.*s/u/",
-			         (int)(bl && o.base_url[bl - 1] == '/' ? bl - 1 : bl), o.base_url);
-			if (strcmp(want, cfg.unsub_url) != 0)
-				log_warn(
-				    "serve base_url=%s but [unsubscribe] url=%s: messages point "
-				    "elsewhere (expected %s)",
-				    o.base_url, cfg.unsub_url, want);
+			base_check(o.base_url, cfg.unsub_url, false);
 		}
 	}
+	/* The view link in messages is BASE/v/ (token appended): the same check. */
+	if (cfg.view_url[0] && o.base_url)
+		base_check(o.base_url, cfg.view_url, true);
 	if (!c->quiet && log_get_level() < LOG_INFO)
 		log_set_level(LOG_INFO);
 	o.secret = secret;
 	o.secret_len = secret_len;
+	o.cfg = &cfg;
 	o.ready = serve_ready;
 	o.ready_arg = &o;
 	char err[512];

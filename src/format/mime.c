@@ -1295,6 +1295,17 @@ mime_body_encode(struct buf *out, const char *body, size_t len, enum mime_cte ct
 	body_put(out, body, len, cte, sc.crlf_only);
 }
 
+/* mime_body_crlf - append body with its line breaks as CRLF, as a reader decodes it */
+void
+mime_body_crlf(struct buf *out, const char *body, size_t len)
+{
+	buf_reserve(out, 2 * len + 16);
+	char *o0 = out->data + out->len;
+	char *o = sevenbit_body(o0, (const unsigned char *)body, len);
+	out->len += (size_t)(o - o0);
+	out->data[out->len] = '\0';
+}
+
 /* mime_cte_name - "7bit", "quoted-printable" or "base64" */
 const char *
 mime_cte_name(enum mime_cte cte)

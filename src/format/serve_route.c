@@ -475,21 +475,28 @@ attr_decode(const char *p, size_t n, struct buf *b)
 	}
 }
 
-/* The number of url in links, appending it when new; -1 when the table is full. */
+/* serve_links_add - append url as the next link */
+void
+serve_links_add(struct serve_links *links, const char *url)
+{
+	if (links->n == links->cap) {
+		links->cap = links->cap ? links->cap * 2 : 16;
+		links->url = xrealloc(links->url, links->cap * sizeof(*links->url));
+	}
+	links->url[links->n++] = xstrdup(url);
+}
+
+/* The number of url in links, appending it when new; -1 when it cannot be added. */
 static long
 links_index(struct serve_links *links, const char *url)
 {
 	for (size_t i = 0; i < links->n; i++)
 		if (strcmp(links->url[i], url) == 0)
 			return (long)i;
-	if (links->n >= SERVE_LINKS_MAX)
+	if (links->fixed || links->n >= SERVE_LINKS_MAX)
 		return -1;
-	if (links->n == links->cap) {
-		links->cap = links->cap ? links->cap * 2 : 16;
-		links->url = xrealloc(links->url, links->cap * sizeof(*links->url));
-	}
-	links->url[links->n] = xstrdup(url);
-	return (long)links->n++;
+	serve_links_add(links, url);
+	return (long)links->n - 1;
 }
 
 struct rewrite {

@@ -84,6 +84,20 @@ store_campaign_get(struct store *s, const char *name, struct store_campaign *out
 }
 
 int
+store_campaign_get_id(struct store *s, int64_t id, struct store_campaign *out)
+{
+	static const char sql[] = CAMPAIGN_COLUMNS " WHERE c.id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = store_get_one(s, st, store_campaign_row, out, "read campaign");
+	if (rc == STORE_E_NOTFOUND)
+		store_errf(s, rc, "no campaign with id %lld", (long long)id);
+	return rc;
+}
+
+int
 store_campaign_each(struct store *s, store_campaign_cb cb, void *arg)
 {
 	static const char sql[] = CAMPAIGN_COLUMNS " ORDER BY c.created_at DESC, c.id DESC";

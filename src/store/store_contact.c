@@ -151,14 +151,17 @@ store_contact_row(sqlite3_stmt *st, void *out)
 	store_copy_text(c->lists, sizeof(c->lists), st, 7);
 }
 
+/* A contact and the names of its lists, as store_contact_row reads them. */
+#define CONTACT_WITH_LISTS                                                                         \
+	"SELECT " CONTACT_COLUMNS ","                                                              \
+	" (SELECT group_concat(name, ',') FROM (SELECT l.name FROM list_members m"                 \
+	"  JOIN lists l ON l.id = m.list_id WHERE m.contact_id = c.id ORDER BY l.name))"           \
+	" FROM contacts c"
+
 int
 store_contact_get(struct store *s, const char *key, struct store_contact *out)
 {
-	static const char sql[] =
-	    "SELECT " CONTACT_COLUMNS ","
-	    " (SELECT group_concat(name, ',') FROM (SELECT l.name FROM list_members m"
-	    "  JOIN lists l ON l.id = m.list_id WHERE m.contact_id = c.id ORDER BY l.name))"
-	    " FROM contacts c WHERE c.email = ?1";
+	static const char sql[] = CONTACT_WITH_LISTS " WHERE c.email = ?1";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
@@ -166,6 +169,20 @@ store_contact_get(struct store *s, const char *key, struct store_contact *out)
 	int rc = store_get_one(s, st, store_contact_row, out, "read contact");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no contact with the address %s", key);
+	return rc;
+}
+
+int
+store_contact_get_id(struct store *s, int64_t id, struct store_contact *out)
+{
+	static const char sql[] = CONTACT_WITH_LISTS " WHERE c.id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = store_get_one(s, st, store_contact_row, out, "read contact");
+	if (rc == STORE_E_NOTFOUND)
+		store_errf(s, rc, "no contact with id %lld", (long long)id);
 	return rc;
 }
 

@@ -4,10 +4,12 @@
  * DKIM (Ed25519). Whatever the input, composer_new/composer_render either
  * refuse with a reason or produce a message whose every line ends in CRLF,
  * is at most 998 octets, and whose header section has exactly the fields the
- * composer writes (a value can never add one).
+ * composer writes (a value can never add one). The browser view of the same
+ * recipient (composer_view) has CRLF line breaks only, and ends in one.
  *
  * Input: the first byte splits the rest into a template part and an attrs part.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +91,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .secret = "0123456789abcdef0123456789abcdef",
 	    .secret_len = 32,
 	    .unsub_url = "https://mail.example.com/u/",
+	    .view_url = "https://mail.example.com/v/",
 	    .bounce_domain = "bounce.example.com",
+	    .track_base = "https://mail.example.com",
+	    .track_opens = 1,
+	    .track_clicks = 1,
 	    .signers = signers,
 	    .n_signers = 1,
 	};
@@ -104,6 +110,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 * a single part, Content-Transfer-Encoding: never more. */
 			size_t n = header_fields(out.data, out.len);
 			if (n > 12)
+				abort();
+			bool html;
+			buf_reset(&out);
+			if (composer_view(k, &r, &out, &html, err, sizeof(err)) < 0 || !html)
+				abort(); /* rendered once, so it renders again; the template has
+				            HTML */
+			for (size_t i = 0; i < out.len; i++) {
+				if (out.data[i] == '\r' &&
+				    (i + 1 >= out.len || out.data[i + 1] != '\n'))
+					abort();
+				if (out.data[i] == '\n' && (i == 0 || out.data[i - 1] != '\r'))
+					abort();
+			}
+			if (out.len && out.data[out.len - 1] != '\n')
 				abort();
 		}
 		buf_free(&out);

@@ -3,7 +3,8 @@
  * body check, the prefetcher table and click-link rewriting. The first byte
  * picks the method; the input is split at the first NUL into path and body.
  * Invariants: a route's token lies inside the path and has only token
- * characters; every URL in a link table is safe for a Location header.
+ * characters; every URL in a link table is safe for a Location header; a
+ * fixed table (the browser view's) gets no new URL.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -35,6 +36,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (r.kind == SERVE_ROUTE_CLICK)
 		assert(r.link < SERVE_LINKS_MAX);
+	if (r.kind == SERVE_ROUTE_VIEW)
+		assert(r.token && (strcmp(method, "GET") == 0 || r.head));
 	(void)serve_route_name(r.kind);
 
 	/* The body and, as a content type, the path (NUL-terminated copies). */
@@ -52,6 +55,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                    &links);
 	for (size_t i = 0; i < links.n; i++)
 		assert(serve_route_redirect_ok(links.url[i]));
+	/* Again with the table fixed: the same links, no new one (the first pass took them all
+	 * unless the table filled up). */
+	size_t had = links.n;
+	links.fixed = true;
+	buf_reset(&out);
+	serve_links_rewrite(in, n, "https://t.example/", "TOK", "https://t.example/u/", &out,
+	                    &links);
+	assert(links.n == had);
 	serve_links_free(&links);
 	buf_free(&out);
 	free(ctype);

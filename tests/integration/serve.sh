@@ -2,7 +2,7 @@
 # serve.sh - `kirim serve` on loopback: one-click unsubscribe (RFC 8058) from the URL in a
 # message delivered to smtp-sink, the unsubscribe page (and headless Chromium clicking its
 # button), forged tokens, request limits, opens, clicks, resubscribe, list-scoped
-# unsubscribes, graceful stop. Tokens for opens and clicks (which no command prints yet)
+# unsubscribes, the browser view, graceful stop. Tokens for opens and clicks (which no command prints yet)
 # are made here in Python from the same secret: that also pins down the token format.
 . "$(dirname "$0")/lib.sh"
 
@@ -17,6 +17,7 @@ cat >kirim.conf <<EOF
 value = $SECRET
 [unsubscribe]
 url = $PUBLIC/u/
+view_url = $PUBLIC/v/
 EOF
 export KIRIM_CONFIG="$TMP/kirim.conf"
 
@@ -351,6 +352,114 @@ contains "live report: made today" "$(grep -o 'report of [0-9-]*' report.html)" 
 eq "live report: no --trust-proxy, X-Forwarded-For ignored" "$(code -H 'X-Forwarded-For: 203.0.113.9' "$BASE/r/tracked")" 200
 eq "live report: no --trust-proxy, X-Real-IP ignored" "$(code -H 'X-Real-IP: 203.0.113.9' "$BASE/r/tracked")" 200
 
+# 12d. The browser view (#18 item 8): the {{view_url}} link of a delivered message answers the
+#     recipient's own HTML part, as Python's email package decodes it from the message, with
+#     the links tracked as in the mail (a personal link too: the campaign's link numbers) and
+#     without the open pixel; viewing records nothing. A text-only template: its text part.
+printf 'email,first_name\ndee@four.example,Dee\neve@five.example,Ève\n' >v.csv
+"$KIRIM" import v.csv --list v -q >/dev/null
+cat >v.tpl <<'TPL'
+Subject: Your picks, {{first_name}}
+
+--- text
+Hi {{first_name}}. View: {{view_url}} Unsubscribe: {{unsubscribe_url}}
+--- html
+<html><body><p>Hi {{first_name}} &amp; café</p>
+<p><a href="https://shop.example/for/{{email}}">Your picks</a>
+<a href="https://shop.example/all">All</a>
+<a href="{{view_url}}">View in your browser</a>
+<a href="{{unsubscribe_url}}">Unsubscribe</a></p></body></html>
+TPL
+"$KIRIM" template add v v.tpl >/dev/null
+"$KIRIM" campaign create viewed --list v --template v --from "Shop <news@shop.example>" --track-opens --track-clicks >/dev/null
+printf 'Subject: Plain\n\n--- text\nHello {{first_name}}, in plain text.\nSee {{view_url}}\n' >vt.tpl
+"$KIRIM" template add vt vt.tpl >/dev/null
+"$KIRIM" campaign create vplain --list v --template vt --from "Shop <news@shop.example>" >/dev/null
+vport=$(free_port)
+mkdir vdump && chmod 777 vdump
+start_sink "$vport" -d "$TMP/vdump/%M."
+for c in viewed vplain; do
+	run "$KIRIM" send $c --relay "smtp://127.0.0.1:$vport" --tls none --json
+	eq "view: $c sent" "$(json 'j["delivered"]')" 2
+done
+stop "$LAST_PID"
+events_before=$(sql "SELECT count(*) FROM events WHERE type IN ('open', 'click')")
+# For each message: its view link, the GET and HEAD answers, and whether the page is the part.
+$PY3 - "$PUBLIC" "$BASE" vdump/* >view.txt <<'PYEND'
+import email, email.policy, re, sys, urllib.request
+public, base = sys.argv[1], sys.argv[2]
+for path in sorted(sys.argv[3:]):
+    # smtp-sink stores a message with LF line ends and an empty line after it: this is the
+    # message as it came on the wire again (kirim writes CRLF only, never a bare LF).
+    raw = open(path, 'rb').read()
+    raw = raw[:-1].replace(b'\n', b'\r\n') if raw.endswith(b'\n\n') else raw
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    to = m['To'].addresses[0].addr_spec
+    html = m.get_body(preferencelist=('html',))
+    part = (html or m.get_body(preferencelist=('plain',))).get_content()
+    kind = 'html' if html else 'text'
+    url = re.search(re.escape(public) + r'/v/[A-Za-z0-9_-]+', part).group(0)
+    local = base + url[len(public):]
+    got = urllib.request.urlopen(local)
+    body = got.read().decode('utf-8')
+    # The page is the part less the open pixel (a page view is not an open).
+    pixel = re.findall(r'<img src="' + re.escape(public) + r'/o/[^"]+"[^>]*>', part)
+    want = part
+    for p in pixel:
+        want = want.replace(p, '')
+    head = urllib.request.urlopen(urllib.request.Request(local, method='HEAD'))
+    print(kind, to, 'status=%d' % got.status, 'pixel_in_mail=%d' % len(pixel),
+          'equal=%s' % (body == want), 'pixel_in_page=%d' % body.count('/o/'),
+          'head=%d:%s' % (head.status, head.headers['Content-Length'] == str(len(body.encode()))))
+    for h in ('Content-Type', 'Cache-Control', 'X-Robots-Tag', 'Referrer-Policy'):
+        print(kind, to, h + ': ' + str(got.headers[h]))
+    print(kind, to, 'url', local)
+    clicks = [u for u in re.findall(r'href="([^"]+)"', body) if '/c/' in u]
+    print(kind, to, 'clicks', ' '.join(base + u[len(public):] for u in clicks))
+    print(kind, to, 'mailclicks', ' '.join(u for u in re.findall(r'href="([^"]+)"', part) if '/c/' in u))
+PYEND
+vl() { grep "^$1 $2 $3" view.txt | cut -d' ' -f4-; }
+for who in dee@four.example eve@five.example; do
+	eq "view: $who: 200, the HTML part less the pixel" "$(vl html $who status=)" "pixel_in_mail=1 equal=True pixel_in_page=0 head=200:True"
+	eq "view: $who: html type" "$(vl html $who Content-Type:)" "text/html; charset=utf-8"
+	eq "view: $who: private" "$(vl html $who Cache-Control:)" "private, no-store"
+	eq "view: $who: noindex" "$(vl html $who X-Robots-Tag:)" "noindex"
+	eq "view: $who: no referrer" "$(vl html $who Referrer-Policy:)" "no-referrer"
+	eq "view: $who: text-only template: the text part" "$(vl text $who status=)" "pixel_in_mail=0 equal=True pixel_in_page=0 head=200:True"
+	eq "view: $who: text type" "$(vl text $who Content-Type:)" "text/plain; charset=utf-8"
+done
+eq "view: records nothing (no open, no click)" "$(sql "SELECT count(*) FROM events WHERE type IN ('open', 'click')")" "$events_before"
+# The page's tracked links are the mail's: the personal one redirects to this recipient's URL.
+eq "view: two tracked links on the page" "$(vl html eve@five.example clicks | wc -w)" 2
+eq "view: the page's personal link" "$(curl -s -o /dev/null -w '%{redirect_url}' "$(vl html eve@five.example clicks | cut -d' ' -f1)")" "https://shop.example/for/eve@five.example"
+eq "view: the page's shared link" "$(curl -s -o /dev/null -w '%{redirect_url}' "$(vl html eve@five.example clicks | cut -d' ' -f2)")" "https://shop.example/all"
+# The campaign's link numbers are the composer's from the start (they were its first
+# recipient's order): 'kirim preview' shows dee's links as dee's mail has them, not renumbered.
+"$KIRIM" preview viewed --to dee@four.example >pv.eml 2>/dev/null
+eq "view: preview keeps the campaign's link numbers" "$($PY3 -c '
+import email, email.policy, re, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+print(" ".join(u for u in re.findall(r"href=\"([^\"]+)\"", m.get_body(preferencelist=("html",)).get_content()) if "/c/" in u))' pv.eml)" "$(vl html dee@four.example mailclicks)"
+# Bad tokens: the same 404 page as every other bad token.
+vurl=$(vl html eve@five.example url)
+vtok=${vurl##*/}
+valt=${vtok:0:${#vtok}-1}$([ "${vtok: -1}" = A ] && echo B || echo A)
+nf=$(curl -s "$BASE/u/$alt")
+for t in "altered:$valt" "truncated:${vtok:0:12}" "unsubscribe token:$utok" \
+	"no such contact:$(tok v "$(camp viewed)" 999)" "no such campaign:$(tok v 999 "$(cid eve@five.example)")" \
+	"other key:$(SECRET=other-secret-0123456789 tok v "$(camp viewed)" "$(cid eve@five.example)")"; do
+	eq "view: ${t%%:*} token: 404" "$(code "$BASE/v/${t#*:}") $(curl -s "$BASE/v/${t#*:}")" "404 $nf"
+done
+eq "view: POST" "$(code -d x=1 "$BASE/v/$vtok")" 405
+# A contact deleted since: 404 too.
+dtok=$(tok v "$(camp viewed)" "$(cid dee@four.example)")
+eq "view: the token of a contact still there" "$(code "$BASE/v/$dtok")" 200
+dee=$(cid dee@four.example)
+sql "DELETE FROM events WHERE message_id IN (SELECT id FROM messages WHERE contact_id = $dee); DELETE FROM messages WHERE contact_id = $dee; DELETE FROM list_members WHERE contact_id = $dee; DELETE FROM contacts WHERE id = $dee"
+eq "view: a deleted contact: 404" "$(code "$BASE/v/$dtok")" 404
+grep -q "route=view status=200 campaign=$(camp viewed) contact=$(cid eve@five.example)" serve.log && ok "view: access log" || bad "view: access log" "$(grep route=view serve.log | tail -2)"
+grep -q -e "$vtok" serve.log && bad "view: token in the log" "$(grep -e "$vtok" serve.log | head -1)" || ok "view: no token in the log"
+
 # 13. Graceful stop on SIGTERM.
 kill -TERM "$srv"
 wait "$srv"
@@ -402,6 +511,9 @@ wait "$srv2"
 eq "SIGINT: exit 0" "$?" 0
 run "$KIRIM" serve --listen nonsense
 eq "bad --listen" "$RC" 64
+# The config is read (and checked against --base-url) before the address is.
+run "$KIRIM" serve --listen nonsense --base-url https://elsewhere.example
+contains "a view_url that is not BASE/v/: warned" "$ERR" "view_url=$PUBLIC/v/: view links point elsewhere (expected https://elsewhere.example/v/)"
 run "$KIRIM" serve --max-connections 100 --max-per-ip 101
 eq "--max-per-ip over --max-connections" "$RC" 64
 contains "--max-per-ip over --max-connections: says why" "$ERR" "--max-per-ip 101 is more than --max-connections 100"

@@ -529,6 +529,33 @@ test_body(void **state)
 	buf_free(&b);
 }
 
+/* The browser view's body: what a reader of the message decodes the part to. */
+static void
+test_body_crlf(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label, *in, *want;
+	} cases[] = {
+	    {"empty", "", ""},
+	    {"no final break", "a", "a\r\n"},
+	    {"bare LF", "a\nb", "a\r\nb\r\n"},
+	    {"CRLF kept", "a\r\n", "a\r\n"},
+	    {"bare CR", "a\rb\r", "a\r\nb\r\n"},
+	    {"empty lines", "\n\n", "\r\n\r\n"},
+	    {"8-bit as is", "caf\xc3\xa9\n", "caf\xc3\xa9\r\n"},
+	};
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		buf_reset(&b);
+		buf_adds(&b, "x"); /* appended to what the buffer holds */
+		mime_body_crlf(&b, cases[i].in, strlen(cases[i].in));
+		expect_bytes(cases[i].label, b.data + 1, b.len - 1, cases[i].want,
+		             strlen(cases[i].want));
+	}
+	buf_free(&b);
+}
+
 /* ---- whole messages ---- */
 
 static const struct mime_header golden_headers[] = {
@@ -1410,6 +1437,7 @@ main(void)
 	    cmocka_unit_test(test_build_errors),
 	    cmocka_unit_test(test_build_fields),
 	    cmocka_unit_test(test_date),
+	    cmocka_unit_test(test_body_crlf),
 	    cmocka_unit_test(test_boundary_clash),
 	    cmocka_unit_test(test_python_check),
 	    cmocka_unit_test(test_display_name_decode),

@@ -49,6 +49,13 @@ test_match(void **state)
 	    {"click sign", "GET", "/c/tok/-1", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
 	    {"click long", "GET", "/c/tok/99999999999", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
 	    {"view", "GET", "/v/tok", SERVE_ROUTE_VIEW, "tok", 0, 0},
+	    {"view head", "HEAD", "/v/tok", SERVE_ROUTE_VIEW, "tok", 0, 1},
+	    {"view query", "GET", "/v/tok?utm_source=x", SERVE_ROUTE_VIEW, "tok", 0, 0},
+	    {"view post", "POST", "/v/tok", SERVE_ROUTE_METHOD, NULL, 0, 0},
+	    {"view trailing slash", "GET", "/v/tok/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"view suffix", "GET", "/v/tok.html", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"view empty token", "GET", "/v/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"view head, no token", "HEAD", "/v", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
 	    {"root", "GET", "/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
 	    {"empty", "GET", "", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
 	    {"other letter", "GET", "/x/tok", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
@@ -287,13 +294,42 @@ test_rewrite_shared_table(void **state)
 	serve_links_free(&links);
 }
 
+static void
+test_rewrite_fixed_table(void **state)
+{
+	(void)state;
+	/*
+	 * The browser view: a table read back from the campaign keeps its numbers,
+	 * and a URL it does not hold stays as written (no number is made up).
+	 */
+	struct serve_links links = {0};
+	struct buf out = BUF_INIT, js = BUF_INIT;
+	serve_links_add(&links, "javascript:x");
+	serve_links_add(&links, "https://y.example/");
+	links.fixed = true;
+	const char *h = "<a href=\"https://x.example/\"></a><a href=\"https://y.example/\"></a>";
+	size_t n = serve_links_rewrite(h, strlen(h), "https://t.example", "V", NULL, &out, &links);
+	assert_string_equal(out.data, "<a href=\"https://x.example/\"></a><a "
+	                              "href=\"https://t.example/c/V/1\"></a>");
+	assert_int_equal(n, 1);
+	serve_links_json(&links, &js);
+	assert_string_equal(js.data, "[\"javascript:x\",\"https://y.example/\"]");
+	buf_free(&out);
+	buf_free(&js);
+	serve_links_free(&links);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_match),      cmocka_unit_test(test_one_click),
-	    cmocka_unit_test(test_machine_ua), cmocka_unit_test(test_redirect_ok),
-	    cmocka_unit_test(test_rewrite),    cmocka_unit_test(test_rewrite_shared_table),
+	    cmocka_unit_test(test_match),
+	    cmocka_unit_test(test_one_click),
+	    cmocka_unit_test(test_machine_ua),
+	    cmocka_unit_test(test_redirect_ok),
+	    cmocka_unit_test(test_rewrite),
+	    cmocka_unit_test(test_rewrite_shared_table),
+	    cmocka_unit_test(test_rewrite_fixed_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
