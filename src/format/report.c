@@ -890,9 +890,21 @@ render_text(struct buf *out, const struct report *r, enum report_by by)
 
 /* --- CSV ------------------------------------------------------------------------------------- */
 
+/* csv_pct - n / d as a percentage with two decimals, or "" when d is 0 */
+static const char *
+csv_pct(char out[32], int64_t n, int64_t d)
+{
+	if (d <= 0)
+		out[0] = '\0';
+	else
+		snprintf(out, 32, "%.2f", pct(n, d));
+	return out;
+}
+
 static void
 csv_groups(struct buf *out, const struct report_group *g, size_t n, const char *keyname)
 {
+	char p[32];
 	buf_printf(out, "%s,messages", keyname);
 	for (int c = 0; c < REPORT_NCAT; c++)
 		buf_printf(out, ",%s", cats[c].name);
@@ -904,9 +916,9 @@ csv_groups(struct buf *out, const struct report_group *g, size_t n, const char *
 		for (int c = 0; c < REPORT_NCAT; c++)
 			buf_printf(out, ",%" PRId64, g[i].n[c]);
 		int64_t tried = report_attempted(g[i].n);
-		buf_printf(out, ",%" PRId64 ",%.2f,%" PRId64 ",%" PRId64 ",%.1f,%" PRId64 "\r\n",
-		           tried, pct(g[i].n[REPORT_DELIVERED], tried), g[i].deferrals, g[i].tls,
-		           g[i].avg_delay, g[i].max_delay);
+		buf_printf(out, ",%" PRId64 ",%s,%" PRId64 ",%" PRId64 ",%.1f,%" PRId64 "\r\n",
+		           tried, csv_pct(p, g[i].n[REPORT_DELIVERED], tried), g[i].deferrals,
+		           g[i].tls, g[i].avg_delay, g[i].max_delay);
 	}
 }
 
@@ -915,10 +927,10 @@ static void
 csv_pcts(struct buf *out, int64_t n, int64_t all, int64_t tried, int64_t delivered)
 {
 	const int64_t d[3] = {all, tried, delivered};
+	char p[32];
 	for (int i = 0; i < 3; i++) {
 		buf_addc(out, ',');
-		if (d[i] > 0)
-			buf_printf(out, "%.2f", pct(n, d[i]));
+		buf_adds(out, csv_pct(p, n, d[i]));
 	}
 	buf_adds(out, "\r\n");
 }
@@ -1247,6 +1259,7 @@ static const char html_css[] =
     "td.ex{text-align:left;white-space:normal;min-width:16em;color:var(--mute);"
     "word-break:break-word}"
     "td.bar{width:40%;min-width:120px}td.bar svg{display:block;width:100%;height:14px}"
+    "td.bar.narrow{width:12%;min-width:60px}"
     "tr.others td{font-style:italic}tr.total td{font-weight:600}"
     "dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0 0 1em}"
     "dl.meta dt{color:var(--mute)}dl.meta dd{margin:0;overflow-wrap:anywhere}"
@@ -1387,20 +1400,26 @@ html_groups(struct buf *out, const char *title, const char *keyname, const struc
 			max = g[i].messages;
 	buf_adds(out, "<div class=\"scroll\"><table><thead><tr><th>");
 	report_html_escape(out, keyname);
+	/* Two-word headings on two lines: the table has every category, and must stay narrow. */
 	buf_adds(out, "</th><th class=\"l\">share</th><th>messages</th>");
 	for (int k = 0; k < REPORT_NCAT; k++) {
-		buf_printf(out, "<th>%s</th>", cats[k].label);
+		const char *sp = strchr(cats[k].label, ' ');
+		if (sp)
+			buf_printf(out, "<th>%.*s<br>%s</th>", (int)(sp - cats[k].label),
+			           cats[k].label, sp + 1);
+		else
+			buf_printf(out, "<th>%s</th>", cats[k].label);
 		if (k == REPORT_DELIVERED)
-			buf_adds(out, "<th>% of attempted</th>");
+			buf_adds(out, "<th>% of<br>attempted</th>");
 	}
 	if (delays)
-		buf_adds(out, "<th>TLS</th><th>avg delay</th>");
+		buf_adds(out, "<th>TLS</th><th>avg<br>delay</th>");
 	buf_adds(out, "</tr></thead><tbody>\n");
 	for (size_t i = 0; i < n; i++) {
 		buf_adds(out, g[i].others ? "<tr class=\"others\"><td class=\"key\">"
 		                          : "<tr><td class=\"key\">");
 		report_html_escape(out, g[i].key);
-		buf_adds(out, "</td><td class=\"bar\">");
+		buf_adds(out, "</td><td class=\"bar narrow\">");
 		const int64_t v[4] = {g[i].n[REPORT_DELIVERED], g[i].n[REPORT_DEFERRED],
 		                      bounced(g[i].n), g[i].n[REPORT_FAILED]};
 		html_bar(out, v, outcome_colors, 4, max);
@@ -1754,10 +1773,11 @@ report_render_all(struct buf *out, const struct report_all *a, enum report_forma
 			for (int k = 0; k < REPORT_NCAT; k++)
 				buf_printf(out, ",%" PRId64, x->n[k]);
 			buf_printf(out,
-			           ",%" PRId64 ",%.2f,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
+			           ",%" PRId64 ",%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
 			           ",%s,%s\r\n",
-			           tried, pct(x->n[REPORT_DELIVERED], tried), x->complaints,
-			           x->unsubscribes, x->opens_unique, x->clicks_unique,
+			           tried, csv_pct(c[3], x->n[REPORT_DELIVERED], tried),
+			           x->complaints, x->unsubscribes, x->opens_unique,
+			           x->clicks_unique,
 			           x->first_delivery ? when(c[1], x->first_delivery, true) : "",
 			           x->last_delivery ? when(c[2], x->last_delivery, true) : "");
 		} else if (f == REPORT_HTML) {
