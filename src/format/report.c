@@ -728,6 +728,35 @@ text_links(struct buf *out, const struct report *r)
 }
 
 /*
+ * cat_heads - the headings of the categories from first on, from column k of a text table,
+ * on two lines ("bounced" over "hard") in h1 and h2; words keeps the split names. Returns
+ * the next column.
+ */
+static int
+cat_heads(const char **h1, const char **h2, int k, char words[REPORT_NCAT][32])
+{
+	for (int x = REPORT_BOUNCED_HARD; x < REPORT_NCAT; x++, k++) {
+		snprintf(words[x], 32, "%s", cats[x].label);
+		char *sp = strchr(words[x], ' ');
+		h1[k] = sp ? words[x] : "";
+		h2[k] = sp ? sp + 1 : words[x];
+		if (sp)
+			*sp = '\0';
+	}
+	return k;
+}
+
+/* cat_cells - the counts of the categories after delivered as cells from column k (text
+ * in c[k]); the next column */
+static int
+cat_cells(const char **v, char c[][32], int k, const int64_t n[REPORT_NCAT])
+{
+	for (int x = REPORT_BOUNCED_HARD; x < REPORT_NCAT; x++, k++)
+		v[k] = num(c[k], n[x]);
+	return k;
+}
+
+/*
  * text_groups - a table of domains or destinations with every category; the headers take
  * two lines ("bounced" over "hard"), and destinations add TLS and the delay
  */
@@ -741,19 +770,7 @@ text_groups(struct buf *out, const struct report_group *g, size_t n, const char 
 	const char *h1[16] = {"", "", "", "% of"},
 	           *h2[16] = {keyname, "messages", "delivered", "attempted"};
 	char split[REPORT_NCAT][32];
-	int k = 4;
-	for (int x = REPORT_BOUNCED_HARD; x < REPORT_NCAT; x++, k++) {
-		snprintf(split[x], sizeof(split[x]), "%s", cats[x].label);
-		char *sp = strchr(split[x], ' ');
-		if (sp) {
-			*sp = '\0';
-			h1[k] = split[x];
-			h2[k] = sp + 1;
-		} else {
-			h1[k] = "";
-			h2[k] = split[x];
-		}
-	}
+	int k = cat_heads(h1, h2, 4, split);
 	if (delays) {
 		h1[k] = "";
 		h2[k++] = "tls";
@@ -772,9 +789,7 @@ text_groups(struct buf *out, const struct report_group *g, size_t n, const char 
 		v[1] = num(c[1], g[i].messages);
 		v[2] = num(c[2], g[i].n[REPORT_DELIVERED]);
 		v[3] = pctstr(c[3], g[i].n[REPORT_DELIVERED], report_attempted(g[i].n));
-		k = 4;
-		for (int x = REPORT_BOUNCED_HARD; x < REPORT_NCAT; x++, k++)
-			v[k] = num(c[k], g[i].n[x]);
+		k = cat_cells(v, c, 4, g[i].n);
 		if (delays) {
 			v[k] = pctstr(c[k], g[i].tls, g[i].n[REPORT_DELIVERED]);
 			k++;
@@ -1381,6 +1396,35 @@ html_timeline(struct buf *out, const struct report *r)
 	buf_adds(out, "</section>\n");
 }
 
+/* html_cat_heads - a heading per category, two-word ones on two lines so that a table of
+ * every category stays narrow, and "% of attempted" after delivered */
+static void
+html_cat_heads(struct buf *out)
+{
+	for (int k = 0; k < REPORT_NCAT; k++) {
+		const char *sp = strchr(cats[k].label, ' ');
+		if (sp)
+			buf_printf(out, "<th>%.*s<br>%s</th>", (int)(sp - cats[k].label),
+			           cats[k].label, sp + 1);
+		else
+			buf_printf(out, "<th>%s</th>", cats[k].label);
+		if (k == REPORT_DELIVERED)
+			buf_adds(out, "<th>% of<br>attempted</th>");
+	}
+}
+
+/* html_cat_cells - a cell per category, and the delivered's share of the attempted */
+static void
+html_cat_cells(struct buf *out, const int64_t n[REPORT_NCAT])
+{
+	char c[32];
+	for (int k = 0; k < REPORT_NCAT; k++) {
+		buf_printf(out, "<td>%s</td>", num(c, n[k]));
+		if (k == REPORT_DELIVERED)
+			buf_printf(out, "<td>%s</td>", pctstr(c, n[k], report_attempted(n)));
+	}
+}
+
 static void
 html_groups(struct buf *out, const char *title, const char *keyname, const struct report_group *g,
             size_t n, bool delays)
@@ -1400,18 +1444,8 @@ html_groups(struct buf *out, const char *title, const char *keyname, const struc
 			max = g[i].messages;
 	buf_adds(out, "<div class=\"scroll\"><table><thead><tr><th>");
 	report_html_escape(out, keyname);
-	/* Two-word headings on two lines: the table has every category, and must stay narrow. */
 	buf_adds(out, "</th><th class=\"l\">share</th><th>messages</th>");
-	for (int k = 0; k < REPORT_NCAT; k++) {
-		const char *sp = strchr(cats[k].label, ' ');
-		if (sp)
-			buf_printf(out, "<th>%.*s<br>%s</th>", (int)(sp - cats[k].label),
-			           cats[k].label, sp + 1);
-		else
-			buf_printf(out, "<th>%s</th>", cats[k].label);
-		if (k == REPORT_DELIVERED)
-			buf_adds(out, "<th>% of<br>attempted</th>");
-	}
+	html_cat_heads(out);
 	if (delays)
 		buf_adds(out, "<th>TLS</th><th>avg<br>delay</th>");
 	buf_adds(out, "</tr></thead><tbody>\n");
@@ -1424,12 +1458,7 @@ html_groups(struct buf *out, const char *title, const char *keyname, const struc
 		                      bounced(g[i].n), g[i].n[REPORT_FAILED]};
 		html_bar(out, v, outcome_colors, 4, max);
 		buf_printf(out, "</td><td>%s</td>", num(c[0], g[i].messages));
-		for (int k = 0; k < REPORT_NCAT; k++) {
-			buf_printf(out, "<td>%s</td>", num(c[0], g[i].n[k]));
-			if (k == REPORT_DELIVERED)
-				buf_printf(out, "<td>%s</td>",
-				           pctstr(c[1], g[i].n[k], report_attempted(g[i].n)));
-		}
+		html_cat_cells(out, g[i].n);
 		if (delays)
 			buf_printf(out, "<td>%s</td><td>%s</td>",
 			           pctstr(c[2], g[i].tls, g[i].n[REPORT_DELIVERED]),
@@ -1729,11 +1758,7 @@ report_render_all(struct buf *out, const struct report_all *a, enum report_forma
 		           "<div class=\"scroll\"><table><thead><tr><th>campaign</th><th>state</th>"
 		           "<th>created</th><th>messages</th>",
 		           html_css, when(c[0], a->generated_at, false));
-		for (int k = 0; k < REPORT_NCAT; k++) {
-			buf_printf(out, "<th>%s</th>", cats[k].label);
-			if (k == REPORT_DELIVERED)
-				buf_adds(out, "<th>% of attempted</th>");
-		}
+		html_cat_heads(out);
 		buf_adds(out, "<th>complaints</th><th>unsubscribes</th><th>opened</th>"
 		              "<th>clicked</th></tr></thead><tbody>\n");
 	}
@@ -1745,15 +1770,7 @@ report_render_all(struct buf *out, const struct report_all *a, enum report_forma
 		           *h2[16] = {"campaign", "state",     "created",
 		                      "messages", "delivered", "attempted"};
 		char split[REPORT_NCAT][32];
-		int k = 6;
-		for (int x = REPORT_BOUNCED_HARD; x < REPORT_NCAT; x++, k++) {
-			snprintf(split[x], sizeof(split[x]), "%s", cats[x].label);
-			char *sp = strchr(split[x], ' ');
-			h1[k] = sp ? split[x] : "";
-			h2[k] = sp ? sp + 1 : split[x];
-			if (sp)
-				*sp = '\0';
-		}
+		int k = cat_heads(h1, h2, 6, split);
 		h1[k] = "";
 		h2[k++] = "opened";
 		h1[k] = "";
@@ -1789,12 +1806,7 @@ report_render_all(struct buf *out, const struct report_all *a, enum report_forma
 			c[0][16] = '\0';
 			buf_printf(out, "</td><td>%s</td><td>%s</td>", c[0],
 			           num(c[1], x->messages));
-			for (int k = 0; k < REPORT_NCAT; k++) {
-				buf_printf(out, "<td>%s</td>", num(c[1], x->n[k]));
-				if (k == REPORT_DELIVERED)
-					buf_printf(out, "<td>%s</td>",
-					           pctstr(c[1], x->n[k], tried));
-			}
+			html_cat_cells(out, x->n);
 			buf_printf(out, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
 			           num(c[1], x->complaints), num(c[2], x->unsubscribes),
 			           num(c[3], x->opens_unique), num(c[4], x->clicks_unique));
@@ -1807,9 +1819,7 @@ report_render_all(struct buf *out, const struct report_all *a, enum report_forma
 			                     num(c[3], x->messages),
 			                     num(c[4], x->n[REPORT_DELIVERED]),
 			                     pctstr(c[5], x->n[REPORT_DELIVERED], tried)};
-			int k = 6;
-			for (int y = REPORT_BOUNCED_HARD; y < REPORT_NCAT; y++, k++)
-				v[k] = num(c[k], x->n[y]);
+			int k = cat_cells(v, c, 6, x->n);
 			v[k] = num(c[k], x->opens_unique);
 			k++;
 			v[k] = num(c[k], x->clicks_unique);

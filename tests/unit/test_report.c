@@ -270,14 +270,14 @@ static const struct render_case render_cases[] = {
     {"html machine opens", REPORT_HTML, REPORT_BY_DOMAIN, "opened (+120 machine opens)", NULL},
 };
 
-static void
-test_render(void **state)
+/* check - render every case from fill f; the number of cases that failed */
+static int
+check(void (*f)(struct report *), const struct render_case *cases, size_t n)
 {
-	(void)state;
 	int fails = 0;
-	for (size_t i = 0; i < sizeof(render_cases) / sizeof(render_cases[0]); i++) {
-		const struct render_case *c = &render_cases[i];
-		char *got = render(c->f, c->by);
+	for (size_t i = 0; i < n; i++) {
+		const struct render_case *c = &cases[i];
+		char *got = render_with(f, c->f, c->by);
 		if (strstr(got, c->want) == NULL) {
 			print_error("%s: want [%s] in:\n%s\n", c->label, c->want, got);
 			fails++;
@@ -288,7 +288,15 @@ test_render(void **state)
 		}
 		free(got);
 	}
-	assert_int_equal(fails, 0);
+	return fails;
+}
+
+static void
+test_render(void **state)
+{
+	(void)state;
+	assert_int_equal(check(fill, render_cases, sizeof(render_cases) / sizeof(render_cases[0])),
+	                 0);
 }
 
 /* The JSON parses, and its fields hold the struct's numbers. */
@@ -606,17 +614,7 @@ test_cancelled(void **state)
 	    {"html domain row has the cancelled", REPORT_HTML, REPORT_BY_DOMAIN,
 	     "<td>0</td><td>0</td><td>0</td><td>1,400</td></tr>", NULL},
 	};
-	int fails = 0;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct render_case *c = &cases[i];
-		char *got = render_with(fill_cancelled, c->f, c->by);
-		if (strstr(got, c->want) == NULL) {
-			print_error("%s: want [%s] in:\n%s\n", c->label, c->want, got);
-			fails++;
-		}
-		free(got);
-	}
-	assert_int_equal(fails, 0);
+	assert_int_equal(check(fill_cancelled, cases, sizeof(cases) / sizeof(cases[0])), 0);
 }
 
 /* The categories add up to the messages, in the CSV summary as in the JSON. */
