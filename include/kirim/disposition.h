@@ -14,6 +14,10 @@
  *   (retry schedule, maximum age, NXDOMAIN confirmation) → a disposition.
  *   First matching rule of a table wins; each rule carries its reason in
  *   words (disposition.why), tested row by row.
+ *
+ * It also holds the enhanced codes of the facts the client decides itself (a
+ * DNS verdict, a local refusal of a job: disposition_dns_ecode,
+ * disposition_local_ecode), so that the network layer invents none.
  */
 #ifndef KIRIM_DISPOSITION_H
 #define KIRIM_DISPOSITION_H
@@ -109,7 +113,18 @@ const char *disposition_dns_ecode(enum disp_dns v);
 /* disposition_dns_unconfirmed - whether one such answer must be confirmed before a bounce */
 bool disposition_dns_unconfirmed(enum disp_dns v);
 
-/* disposition_classify - outcome, scope, reason and class of an SMTP or DNS fact */
+/*
+ * disposition_local_ecode - the RFC 3463 enhanced code a local refusal is recorded with
+ * ("" for NONE and for a refusal no code describes)
+ */
+const char *disposition_local_ecode(enum smtp_local k);
+/* disposition_local_text - the text of a local refusal when the client has no better one */
+const char *disposition_local_text(enum smtp_local k);
+
+/*
+ * disposition_classify - outcome, scope, reason and class of an SMTP or DNS fact (a local
+ * refusal's enhanced code is its kind's, whatever r->ecode says)
+ */
 struct disp_class disposition_classify(const struct smtp_result *r);
 /* disposition_decide - the disposition of fact f under policy p */
 void disposition_decide(const struct disp_fact *f, const struct disp_policy *p,

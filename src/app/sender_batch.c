@@ -57,7 +57,7 @@ write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, 
 		           r->code, r->ecode, r->text);
 		return 0;
 	}
-	struct smtp_result sr = {r->stage, r->code, r->ecode, r->text, r->flags};
+	struct smtp_result sr = {r->stage, r->code, r->ecode, r->text, r->flags, r->local};
 	struct disp_fact f = {
 	    .kind = disp_kind_of(r),
 	    .r = &sr,
@@ -91,9 +91,8 @@ write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, 
 	    .state = disposition_state_name(d.state),
 	    .event = event ? event : "deferred",
 	    .next_attempt_at = d.next_attempt_at,
-	    .stage = f.kind == DISP_ATTEMPT || f.kind == DISP_DNS
-	                 ? smtp_session_stage_name(r->stage)
-	                 : NULL,
+	    .stage =
+	        f.kind == DISP_ATTEMPT || f.kind == DISP_DNS ? smtp_stage_name(r->stage) : NULL,
 	    .code = r->code,
 	    .ecode = r->ecode,
 	    .text = d.note ? text : r->text,

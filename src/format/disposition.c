@@ -21,6 +21,42 @@ bounce_stage_for(enum smtp_stage s)
 	return (size_t)s < sizeof(map) / sizeof(map[0]) ? map[s] : BOUNCE_STAGE_UNKNOWN;
 }
 
+/*
+ * The refusals the client decides itself, each with its enhanced code (RFC 3463 section 3:
+ * 3.2 addressing, 3.4 mail system, 3.7 message content, 3.8 security or policy) and the
+ * text it goes with when the client has no more precise one.
+ */
+static const struct {
+	const char *ecode;
+	const char *text;
+} local_facts[] = {
+    [SMTP_LOCAL_NONE] = {"", ""},
+    /* The caller's mistake, not a delivery status: no code says it. */
+    [SMTP_LOCAL_NO_RCPT] = {"", "job without recipients"},
+    /* 3.2 X.1.7 bad sender's mailbox address syntax. */
+    [SMTP_LOCAL_BAD_SENDER] = {"5.1.7", "invalid sender address"},
+    /* 3.2 X.1.3 bad destination mailbox address syntax. */
+    [SMTP_LOCAL_BAD_RCPT] = {"5.1.3", "invalid recipient address"},
+    /* X.6.7 non-ASCII addresses not permitted (RFC 6531, in the RFC 5248 registry). */
+    [SMTP_LOCAL_SMTPUTF8] = {"5.6.7", "SMTPUTF8 needed but not offered by the server"},
+    /* 3.4 X.3.4 message too big for system: over the server's SIZE (RFC 1870). */
+    [SMTP_LOCAL_TOO_BIG] = {"5.3.4", "message too big for the server"},
+    /* 3.8 X.7.0 other security or policy status: our own throttle's, temporary. */
+    [SMTP_LOCAL_SUSPENDED] = {"4.7.0", "adaptive throttle"},
+};
+
+const char *
+disposition_local_ecode(enum smtp_local k)
+{
+	return (size_t)k < sizeof(local_facts) / sizeof(local_facts[0]) ? local_facts[k].ecode : "";
+}
+
+const char *
+disposition_local_text(enum smtp_local k)
+{
+	return (size_t)k < sizeof(local_facts) / sizeof(local_facts[0]) ? local_facts[k].text : "";
+}
+
 struct disp_class
 disposition_classify(const struct smtp_result *r)
 {
@@ -29,8 +65,11 @@ disposition_classify(const struct smtp_result *r)
 	if (oc.outcome == OUTCOME_DELIVERED)
 		return c;
 	const char *text = r->text ? r->text : "";
-	struct bounce_verdict v = bounce_classify_stage(
-	    bounce_stage_for(r->stage), r->code, r->ecode ? r->ecode : "", text, strlen(text));
+	const char *ecode = r->local != SMTP_LOCAL_NONE ? disposition_local_ecode(r->local)
+	                    : r->ecode                  ? r->ecode
+	                                                : "";
+	struct bounce_verdict v =
+	    bounce_classify_stage(bounce_stage_for(r->stage), r->code, ecode, text, strlen(text));
 	c.reason = v.reason;
 	/* Only a bounce is hard or soft by what it says; a deferral is soft whatever it says. */
 	c.cls = oc.outcome == OUTCOME_BOUNCED && v.cls == BOUNCE_HARD ? BOUNCE_HARD : BOUNCE_SOFT;
