@@ -85,33 +85,32 @@ write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, 
 	char text[700];
 	if (d.note)
 		snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "", d.note);
-	const char *event = disposition_event_name(d.event);
 	struct store_result w = {
 	    .message_id = r->message_id,
-	    .state = disposition_state_name(d.state),
-	    .event = event ? event : "deferred",
+	    .state = d.state,
+	    .event = d.event,
+	    .count_attempt = d.count_attempt,
 	    .next_attempt_at = d.next_attempt_at,
-	    .stage =
-	        f.kind == DISP_ATTEMPT || f.kind == DISP_DNS ? smtp_stage_name(r->stage) : NULL,
+	    .has_stage = f.kind == DISP_ATTEMPT || f.kind == DISP_DNS,
+	    .stage = r->stage,
 	    .code = r->code,
 	    .ecode = r->ecode,
 	    .text = d.note ? text : r->text,
 	    .host = r->host,
 	    .tls = r->tls,
 	    .dest = r->dest,
-	    .reason = d.reason != BOUNCE_UNDEFINED ? bounce_reason_name(d.reason) : NULL,
-	    .klass = d.cls != BOUNCE_NONE ? bounce_class_name(d.cls) : NULL,
-	    .count_attempt = d.count_attempt,
+	    .reason = d.reason,
+	    .cls = d.cls,
 	};
 	rc = store_message_result(W->store, &w, now);
-	if (rc == 0 && d.event == DISP_EV_BOUNCED && w.klass) {
+	if (rc == 0 && d.suppress != DISP_SUPPRESS_NONE) {
 		/* A hard bounce suppresses the address at once; soft ones when they add up. */
 		char source[512];
 		const char *supp;
 		snprintf(source, sizeof(source), "campaign %s: %s %d %s %.300s", r->c->camp.name,
-		         w.stage ? w.stage : "", w.code, w.ecode ? w.ecode : "",
-		         w.text ? w.text : "");
-		rc = store_bounce_suppress(W->store, r->message_id, w.klass, &W->rules, source,
+		         w.has_stage ? smtp_stage_name(w.stage) : "", w.code,
+		         w.ecode ? w.ecode : "", w.text ? w.text : "");
+		rc = store_bounce_suppress(W->store, r->message_id, d.suppress, &W->rules, source,
 		                           &supp);
 		if (rc == 0 && supp)
 			log_info("msg=%lld suppressed=%s", (long long)r->message_id, supp);

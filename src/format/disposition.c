@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kirim/throttle.h"
 
@@ -112,6 +113,27 @@ struct ctx {
 };
 
 static bool
+is_dsn_complaint(const struct ctx *x)
+{
+	return x->f->kind == DISP_DSN && x->f->dsn->complaint;
+}
+static bool
+is_dsn_not_final(const struct ctx *x)
+{
+	const char *a = x->f->kind == DISP_DSN ? x->f->dsn->action : NULL;
+	return a && *a && strcasecmp(a, "failed") != 0;
+}
+static bool
+is_dsn_hard(const struct ctx *x)
+{
+	return x->f->kind == DISP_DSN && x->c.cls == BOUNCE_HARD;
+}
+static bool
+is_dsn(const struct ctx *x)
+{
+	return x->f->kind == DISP_DSN;
+}
+static bool
 is_withdrawn(const struct ctx *x)
 {
 	return x->f->kind == DISP_WITHDRAWN;
@@ -198,16 +220,20 @@ retry_at(const struct ctx *x)
 }
 
 enum action {
-	A_SUPPRESS, /* suppressed, no attempt */
-	A_CANCEL,   /* cancelled, no attempt */
-	A_REQUEUE,  /* queued again at not_before, no attempt */
-	A_EXPIRE,   /* bounced soft "expired" */
-	A_FAIL,     /* failed */
-	A_DELIVER,  /* delivered */
-	A_WAIT_DNS, /* deferred: retried as a deferral */
-	A_CONFIRM,  /* deferred until the no-domain answer can be confirmed */
-	A_BOUNCE,   /* bounced, the classifier's reason and class */
-	A_RETRY,    /* deferred: the retry schedule */
+	A_COMPLAINT, /* a complaint: recorded, the message keeps its state */
+	A_IGNORE,    /* nothing to record */
+	A_LATE_HARD, /* bounced after it was delivered */
+	A_LATE,      /* a bounce recorded, the message keeps its state */
+	A_SUPPRESS,  /* suppressed, no attempt */
+	A_CANCEL,    /* cancelled, no attempt */
+	A_REQUEUE,   /* queued again at not_before, no attempt */
+	A_EXPIRE,    /* bounced soft "expired" */
+	A_FAIL,      /* failed */
+	A_DELIVER,   /* delivered */
+	A_WAIT_DNS,  /* deferred: retried as a deferral */
+	A_CONFIRM,   /* deferred until the no-domain answer can be confirmed */
+	A_BOUNCE,    /* bounced, the classifier's reason and class */
+	A_RETRY,     /* deferred: the retry schedule */
 };
 
 static const struct rule {
@@ -216,6 +242,13 @@ static const struct rule {
 	const char *why;
 	const char *note;
 } rules[] = {
+    /* Reports that came back later: the message was attempted already. */
+    {is_dsn_complaint, A_COMPLAINT, "its recipient complained", NULL},
+    /* RFC 3464 2.3.3: only "failed" is a bounce; a report without an Action is read as
+     * one (a non-standard bounce says what failed in its text). */
+    {is_dsn_not_final, A_IGNORE, "a delay or success notice, not a bounce", NULL},
+    {is_dsn_hard, A_LATE_HARD, "accepted, then bounced for good: the bounce is its outcome", NULL},
+    {is_dsn, A_LATE, "a later bounce, not a hard one: recorded, the message keeps its state", NULL},
     {is_withdrawn, A_SUPPRESS, "suppressed after it was claimed: never sent", NULL},
     {is_unsent_cancelled, A_CANCEL, "its campaign was cancelled before it was sent", NULL},
     {is_unsent_expired, A_EXPIRE,
@@ -241,15 +274,28 @@ static const struct rule {
     {is_deferred, A_RETRY, "temporary failure: tried again later", NULL},
 };
 
+/* suppress_for - what a bounce of class cls does to its address */
+static enum disp_suppress
+suppress_for(enum bounce_class cls)
+{
+	return cls == BOUNCE_HARD   ? DISP_SUPPRESS_HARD
+	       : cls == BOUNCE_SOFT ? DISP_SUPPRESS_SOFT
+	                            : DISP_SUPPRESS_NONE;
+}
+
 void
 disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struct disposition *out)
 {
+	static const struct disp_policy no_policy;
 	struct ctx x = {f,
-	                p,
+	                p ? p : &no_policy,
 	                {OUTCOME_DEFERRED, OUTCOME_MESSAGE, BOUNCE_UNDEFINED, BOUNCE_NONE},
 	                f->now - f->queued_at};
 	if ((f->kind == DISP_ATTEMPT || f->kind == DISP_DNS) && f->r)
 		x.c = disposition_classify(f->r);
+	else if (f->kind == DISP_DSN)
+		x.c = (struct disp_class){OUTCOME_BOUNCED, OUTCOME_RECIPIENT,
+		                          f->dsn->verdict.reason, f->dsn->verdict.cls};
 	memset(out, 0, sizeof(*out));
 	out->reason = x.c.reason;
 	out->cls = x.c.cls;
@@ -265,6 +311,25 @@ disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struc
 	out->count_attempt =
 	    f->kind == DISP_ATTEMPT || f->kind == DISP_DNS || f->kind == DISP_RENDER;
 	switch (r->act) {
+	case A_COMPLAINT:
+		out->state = DISP_KEEP;
+		out->event = DISP_EV_COMPLAINT;
+		out->cls = BOUNCE_NONE;
+		out->suppress = DISP_SUPPRESS_COMPLAINT;
+		out->count_attempt = false;
+		break;
+	case A_IGNORE:
+		out->state = DISP_KEEP;
+		out->event = DISP_EV_NONE;
+		out->count_attempt = false;
+		break;
+	case A_LATE_HARD:
+	case A_LATE:
+		out->state = r->act == A_LATE_HARD ? DISP_BOUNCED : DISP_KEEP;
+		out->event = DISP_EV_BOUNCED;
+		out->suppress = suppress_for(out->cls);
+		out->count_attempt = false;
+		break;
 	case A_SUPPRESS:
 		out->state = DISP_SUPPRESSED;
 		out->event = DISP_EV_NONE;
@@ -286,6 +351,7 @@ disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struc
 		out->event = DISP_EV_BOUNCED;
 		out->reason = BOUNCE_EXPIRED;
 		out->cls = BOUNCE_SOFT;
+		out->suppress = DISP_SUPPRESS_SOFT;
 		/* A never-sent message's expiry is its one recorded event. */
 		out->count_attempt = true;
 		break;
@@ -315,6 +381,7 @@ disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struc
 	case A_BOUNCE:
 		out->state = DISP_BOUNCED;
 		out->event = DISP_EV_BOUNCED;
+		out->suppress = suppress_for(out->cls);
 		break;
 	}
 }
@@ -322,14 +389,15 @@ disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struc
 const char *
 disposition_state_name(enum disp_state s)
 {
-	static const char *const names[] = {"queued", "delivered",  "bounced",
-	                                    "failed", "suppressed", "cancelled"};
+	static const char *const names[] = {"queued",     "delivered", "bounced",  "failed",
+	                                    "suppressed", "cancelled", "unchanged"};
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "queued";
 }
 
 const char *
 disposition_event_name(enum disp_event e)
 {
-	static const char *const names[] = {NULL, "delivered", "deferred", "bounced", "failed"};
+	static const char *const names[] = {NULL,      "delivered", "deferred",
+	                                    "bounced", "failed",    "complaint"};
 	return (size_t)e < sizeof(names) / sizeof(names[0]) ? names[e] : NULL;
 }

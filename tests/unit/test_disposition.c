@@ -297,6 +297,128 @@ test_local(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/*
+ * Reports that come back after the send (`kirim bounces`): one recipient of a DSN or an
+ * ARF report. The verdict is the classifier's, fed the Status and Diagnostic-Code as the
+ * DSN parser feeds it; the Action decides whether it is a bounce at all.
+ */
+static void
+test_dsn(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label;
+		bool complaint;
+		const char *action; /* NULL: no Action field */
+		const char *status;
+		const char *diagnostic;
+		/* Want. */
+		enum disp_suppress suppress;
+		struct want w;
+	} t[] = {
+	    {"failed 5.1.1: bounced hard, suppressed at once",
+	     false,
+	     "failed",
+	     "5.1.1",
+	     "smtp; 550 5.1.1 <ann@example.test>: Recipient address rejected: User unknown",
+	     DISP_SUPPRESS_HARD,
+	     {DISP_BOUNCED, "bounced", 0, "userunknown", "hard", 0, 0}},
+	    {"Action in capitals",
+	     false,
+	     "FAILED",
+	     "5.1.1",
+	     "smtp; 550 5.1.1 No such user",
+	     DISP_SUPPRESS_HARD,
+	     {DISP_BOUNCED, "bounced", 0, "userunknown", "hard", 0, 0}},
+	    {"no Action: read as failed",
+	     false,
+	     NULL,
+	     "5.1.1",
+	     "550 5.1.1 User unknown",
+	     DISP_SUPPRESS_HARD,
+	     {DISP_BOUNCED, "bounced", 0, "userunknown", "hard", 0, 0}},
+	    {"failed 5.2.2 mailbox full: a soft bounce, the message keeps its state",
+	     false,
+	     "failed",
+	     "5.2.2",
+	     "smtp; 552 5.2.2 Mailbox full",
+	     DISP_SUPPRESS_SOFT,
+	     {DISP_KEEP, "bounced", 0, "mailboxfull", "soft", 0, 0}},
+	    {"failed 4.4.7 given up on: soft",
+	     false,
+	     "failed",
+	     "4.4.7",
+	     "delivery time expired",
+	     DISP_SUPPRESS_SOFT,
+	     {DISP_KEEP, "bounced", 0, "expired", "soft", 0, 0}},
+	    {"delayed 4.4.1: not a bounce, nothing recorded",
+	     false,
+	     "delayed",
+	     "4.4.1",
+	     "smtp; 421 4.4.1 connection timed out",
+	     DISP_SUPPRESS_NONE,
+	     {DISP_KEEP, NULL, 0, NULL, NULL, 0, 0}},
+	    {"delivered 2.0.0: a success notice",
+	     false,
+	     "delivered",
+	     "2.0.0",
+	     "smtp; 250 ok",
+	     DISP_SUPPRESS_NONE,
+	     {DISP_KEEP, NULL, 0, NULL, NULL, 0, 0}},
+	    {"delivered, though its diagnostic says 5.x.x: the Action decides",
+	     false,
+	     "delivered",
+	     "5.1.1",
+	     "smtp; 550 5.1.1 User unknown",
+	     DISP_SUPPRESS_NONE,
+	     {DISP_KEEP, NULL, 0, NULL, NULL, 0, 0}},
+	    {"relayed",
+	     false,
+	     "relayed",
+	     "2.0.0",
+	     "",
+	     DISP_SUPPRESS_NONE,
+	     {DISP_KEEP, NULL, 0, NULL, NULL, 0, 0}},
+	    {"no Action and 2.0.0: recorded, class none, nothing suppressed",
+	     false,
+	     NULL,
+	     "2.0.0",
+	     "",
+	     DISP_SUPPRESS_NONE,
+	     {DISP_KEEP, "bounced", 0, "delivered", NULL, 0, 0}},
+	    {"a complaint: recorded, suppressed, the message keeps its state",
+	     true,
+	     NULL,
+	     "",
+	     "",
+	     DISP_SUPPRESS_COMPLAINT,
+	     {DISP_KEEP, "complaint", 0, "feedback", NULL, 0, 0}},
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct disp_dsn dd = {t[i].complaint, t[i].action,
+		                      t[i].complaint
+		                          ? bounce_verdict_of(BOUNCE_FEEDBACK, 0, "")
+		                          : bounce_classify(0, t[i].status, t[i].diagnostic,
+		                                            strlen(t[i].diagnostic))};
+		struct disp_fact f = {.kind = DISP_DSN, .dsn = &dd, .now = NOW};
+		struct disposition d;
+		disposition_decide(&f, NULL, &d);
+		failed += mismatch(t[i].label, &d, &t[i].w);
+		if (d.suppress != t[i].suppress) {
+			printf("row \"%s\": suppress %d, want %d\n", t[i].label, (int)d.suppress,
+			       (int)t[i].suppress);
+			failed++;
+		}
+		if (d.event != DISP_EV_NONE && d.cls == BOUNCE_NONE && !t[i].complaint &&
+		    dd.verdict.cls != BOUNCE_NONE) {
+			printf("row \"%s\": the verdict's class was lost\n", t[i].label);
+			failed++;
+		}
+	}
+	assert_int_equal(failed, 0);
+}
+
 /* The loop's classification agrees with the decision's for attempts. */
 static void
 test_classify(void **state)
@@ -367,7 +489,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rows),   cmocka_unit_test(test_classify),
 	    cmocka_unit_test(test_jitter), cmocka_unit_test(test_dns),
-	    cmocka_unit_test(test_local),
+	    cmocka_unit_test(test_local),  cmocka_unit_test(test_dsn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
