@@ -48,7 +48,75 @@ disp_kind_of(const struct sresult *r)
 	return r->stage == SMTP_STAGE_DNS ? DISP_DNS : DISP_ATTEMPT;
 }
 
-/* write_result - r's disposition (disposition.h) applied to the database */
+/* fact_of - r as a fact for the disposition (sr holds its reply); a no-such-domain answer
+ * is counted in its domain's DNS health first, which the fact carries */
+static int
+fact_of(struct sender_worker *W, struct batch *b, const struct sresult *r,
+        const struct smtp_result *sr, int64_t now, struct disp_fact *f)
+{
+	*f = (struct disp_fact){
+	    .kind = disp_kind_of(r),
+	    .r = sr,
+	    .dns_no_domain = r->domain != NULL,
+	    .message_id = r->message_id,
+	    .attempts = r->attempts,
+	    .queued_at = r->queued_at,
+	    .now = now,
+	    .not_before = r->not_before,
+	    .cancelled = b->camps[r->c->idx].cancelled,
+	};
+	if (f->kind != DISP_DNS || !f->dns_no_domain)
+		return 0;
+	struct store_domain_health dh;
+	int rc = store_sender_nxdomain(W->store, r->domain, now, SENDER_NXDOMAIN_STALE_S, &dh);
+	if (rc < 0)
+		return rc;
+	f->delivered_at = dh.delivered_at;
+	f->nxdomain_first = dh.nxdomain_first;
+	return 0;
+}
+
+/* apply - disposition d of fact f (r's) to the database: the message's outcome, then what
+ * it does to the address */
+static int
+apply(struct sender_worker *W, const struct sresult *r, const struct disp_fact *f,
+      const struct disposition *d, int64_t now)
+{
+	char text[700], source[512];
+	if (d->note)
+		snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "", d->note);
+	struct store_result w = {
+	    .message_id = r->message_id,
+	    .state = d->state,
+	    .event = d->event,
+	    .count_attempt = d->count_attempt,
+	    .next_attempt_at = d->next_attempt_at,
+	    .has_stage = f->kind == DISP_ATTEMPT || f->kind == DISP_DNS,
+	    .stage = r->stage,
+	    .code = r->code,
+	    .ecode = r->ecode,
+	    .text = d->note ? text : r->text,
+	    .host = r->host,
+	    .tls = r->tls,
+	    .dest = r->dest,
+	    .reason = d->reason,
+	    .cls = d->cls,
+	};
+	int rc = store_message_result(W->store, &w, now);
+	if (rc < 0 || d->suppress == DISP_SUPPRESS_NONE)
+		return rc;
+	/* A hard bounce suppresses the address at once; soft ones when they add up. */
+	const char *supp;
+	snprintf(source, sizeof(source), "campaign %s: %s %d %s %.300s", r->c->camp.name,
+	         w.has_stage ? smtp_stage_name(w.stage) : "", w.code, w.ecode ? w.ecode : "",
+	         w.text ? w.text : "");
+	rc = store_bounce_suppress(W->store, r->message_id, d->suppress, &W->rules, source, &supp);
+	if (rc == 0 && supp)
+		log_info("msg=%lld suppressed=%s", (long long)r->message_id, supp);
+	return rc;
+}
+
+/* write_result - r as a fact, its disposition decided (disposition.h) and applied */
 static int
 write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, int64_t now)
 {
@@ -58,64 +126,13 @@ write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, 
 		return 0;
 	}
 	struct smtp_result sr = {r->stage, r->code, r->ecode, r->text, r->flags, r->local};
-	struct disp_fact f = {
-	    .kind = disp_kind_of(r),
-	    .r = &sr,
-	    .dns_no_domain = r->domain != NULL,
-	    .message_id = r->message_id,
-	    .attempts = r->attempts,
-	    .queued_at = r->queued_at,
-	    .now = now,
-	    .not_before = r->not_before,
-	    .cancelled = b->camps[r->c->idx].cancelled,
-	};
-	int rc;
-	if (f.kind == DISP_DNS && f.dns_no_domain) {
-		/* The domain's DNS health: one more no-such-domain answer, and its last delivery.
-		 */
-		struct store_domain_health dh;
-		if ((rc = store_sender_nxdomain(W->store, r->domain, now, SENDER_NXDOMAIN_STALE_S,
-		                                &dh)) < 0)
-			return rc;
-		f.delivered_at = dh.delivered_at;
-		f.nxdomain_first = dh.nxdomain_first;
-	}
+	struct disp_fact f;
 	struct disposition d;
+	int rc = fact_of(W, b, r, &sr, now, &f);
+	if (rc < 0)
+		return rc;
 	disposition_decide(&f, &W->policy, &d);
-	char text[700];
-	if (d.note)
-		snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "", d.note);
-	struct store_result w = {
-	    .message_id = r->message_id,
-	    .state = d.state,
-	    .event = d.event,
-	    .count_attempt = d.count_attempt,
-	    .next_attempt_at = d.next_attempt_at,
-	    .has_stage = f.kind == DISP_ATTEMPT || f.kind == DISP_DNS,
-	    .stage = r->stage,
-	    .code = r->code,
-	    .ecode = r->ecode,
-	    .text = d.note ? text : r->text,
-	    .host = r->host,
-	    .tls = r->tls,
-	    .dest = r->dest,
-	    .reason = d.reason,
-	    .cls = d.cls,
-	};
-	rc = store_message_result(W->store, &w, now);
-	if (rc == 0 && d.suppress != DISP_SUPPRESS_NONE) {
-		/* A hard bounce suppresses the address at once; soft ones when they add up. */
-		char source[512];
-		const char *supp;
-		snprintf(source, sizeof(source), "campaign %s: %s %d %s %.300s", r->c->camp.name,
-		         w.has_stage ? smtp_stage_name(w.stage) : "", w.code,
-		         w.ecode ? w.ecode : "", w.text ? w.text : "");
-		rc = store_bounce_suppress(W->store, r->message_id, d.suppress, &W->rules, source,
-		                           &supp);
-		if (rc == 0 && supp)
-			log_info("msg=%lld suppressed=%s", (long long)r->message_id, supp);
-	}
-	return rc;
+	return apply(W, r, &f, &d, now);
 }
 
 struct claim_ctx {
