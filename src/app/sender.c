@@ -400,6 +400,7 @@ sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
 	j->res.stage = r->stage;
 	j->res.code = r->code;
 	j->res.flags = r->flags;
+	j->res.local = r->local;
 	j->res.ecode = xstrdup(r->ecode ? r->ecode : "");
 	j->res.text = xstrdup(j->gone ? WITHDRAWN_TEXT : r->text ? r->text : "");
 	j->res.host = xstrdup(ci->host ? ci->host : "");
@@ -504,8 +505,7 @@ sender_job_done(struct sender *S, struct sjob *j)
 			log_info(
 			    "msg=%lld rcpt=%s result=%s stage=%s code=%d ecode=%s text=\"%.200s\"",
 			    (long long)j->message_id, j->rcpt, smtp_outcome_name(j->res.outcome),
-			    smtp_session_stage_name(j->res.stage), j->res.code, j->res.ecode,
-			    j->res.text);
+			    smtp_stage_name(j->res.stage), j->res.code, j->res.ecode, j->res.text);
 		else if (!S->o->no_delivery_log)
 			/* One line per delivery, as Postfix's status=sent. */
 			log_info("msg=%lld rcpt=%s result=delivered dest=%s host=%s tls=%s code=%d "

@@ -96,7 +96,8 @@ struct sresult {
 	enum bounce_class cls; /* a failure's class, for the loop's totals */
 	enum smtp_stage stage;
 	int code;
-	unsigned flags; /* SMTP_RESULT_* of the fact */
+	unsigned flags;        /* SMTP_RESULT_* of the fact */
+	enum smtp_local local; /* which local refusal it was, if one */
 	char *ecode, *text, *host, *tls, *dest;
 	char *rcpt;   /* proofs only: the address */
 	char *domain; /* an NXDOMAIN failure only: the recipient's domain */

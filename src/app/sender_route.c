@@ -190,7 +190,7 @@ sdomain_deliver(struct sdomain *dm, struct sjob *j)
 		sdest_submit(dm->S, sd, j);
 		return;
 	}
-	struct smtp_result r = {SMTP_STAGE_DNS, 0, dm->ecode, dm->error, 0};
+	struct smtp_result r = {.stage = SMTP_STAGE_DNS, .ecode = dm->ecode, .text = dm->error};
 	struct pool_conn_info ci = {"", "", ""};
 	sender_job_fact(dm->S, j, &r, &ci);
 	if (dm->dns_no && j->message_id > 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kirim/disposition.h"
 #include "kirim/log.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
@@ -438,8 +439,10 @@ dest_next(struct pool_dest *d)
 	while (d->queued && d->p->cbs.keep && !d->p->cbs.keep(d->p->owner, d->head->job)) {
 		struct smtp_job *job = dest_pop(d);
 		fail_job(d, job,
-		         &(struct smtp_result){SMTP_STAGE_CONNECT, 0, "", "withdrawn by its owner",
-		                               SMTP_RESULT_ABORTED});
+		         &(struct smtp_result){.stage = SMTP_STAGE_CONNECT,
+		                               .ecode = "",
+		                               .text = "withdrawn by its owner",
+		                               .flags = SMTP_RESULT_ABORTED});
 	}
 	if (d->queued == 0)
 		return NULL;
@@ -468,9 +471,14 @@ dest_changed(struct pool_dest *d, enum throttle_change ch)
 		 * recipient's fault). */
 		double left = throttle_aimd_suspended(&d->aimd, now);
 		char text[sizeof(d->down_text)];
-		snprintf(text, sizeof(text), "adaptive throttle: %s", d->aimd.last);
-		dest_set_down(d, &(struct smtp_result){SMTP_STAGE_CONNECT, 0, "4.7.0", text,
-		                                       SMTP_RESULT_LOCAL});
+		snprintf(text, sizeof(text), "%s: %s", disposition_local_text(SMTP_LOCAL_SUSPENDED),
+		         d->aimd.last);
+		dest_set_down(
+		    d, &(struct smtp_result){.stage = SMTP_STAGE_CONNECT,
+		                             .ecode = disposition_local_ecode(SMTP_LOCAL_SUSPENDED),
+		                             .text = text,
+		                             .flags = SMTP_RESULT_LOCAL,
+		                             .local = SMTP_LOCAL_SUSPENDED});
 		d->down_until = uv_now(p->loop) + (uint64_t)(left * 1000.0);
 		dest_down_queue(d);
 	} else if (!p->shutdown) {
@@ -603,7 +611,7 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 	bool failed = c->done == 0 && why && (why->code >= 400 || why->flags);
 	struct route *rt = c->route;
 	log_debug("pool dest=%s closed host=%s jobs=%u failed=%d stage=%s code=%d", d->name,
-	          rt->host, c->done, failed, why ? smtp_session_stage_name(why->stage) : "-",
+	          rt->host, c->done, failed, why ? smtp_stage_name(why->stage) : "-",
 	          why ? why->code : 0);
 	free(c);
 	if (failed && !(why->flags & SMTP_RESULT_ABORTED)) {
@@ -614,7 +622,7 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 		rt->bad_until = now + POOL_DOWN_MS;
 		dest_set_down(d, why);
 		log_info("pool dest=%s host=%s failed: %s %d %s; %s", d->name, rt->host,
-		         smtp_session_stage_name(why->stage), why->code, d->down_text,
+		         smtp_stage_name(why->stage), why->code, d->down_text,
 		         dest_routable(d, now) ? "trying the next host" : "no host left");
 		dest_feed(d, why);
 	}
@@ -648,8 +656,10 @@ dest_start(struct pool_dest *d, struct route *rt)
 		 * destination whose every route failed; nothing was sent, nothing counted. */
 		log_warn("pool dest=%s cannot start a session: %s", d->name, err);
 		free(c);
-		dest_set_down(
-		    d, &(struct smtp_result){SMTP_STAGE_CONNECT, 0, "", err, SMTP_RESULT_LOCAL});
+		dest_set_down(d, &(struct smtp_result){.stage = SMTP_STAGE_CONNECT,
+		                                       .ecode = "",
+		                                       .text = err,
+		                                       .flags = SMTP_RESULT_LOCAL});
 		d->down_until = uv_now(p->loop) + POOL_DOWN_MS;
 		dest_down_queue(d);
 		return;
@@ -915,8 +925,10 @@ void
 pool_submit(struct pool_dest *d, struct smtp_job *job)
 {
 	if (d->p->shutdown) {
-		struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "shutting down",
-		                        SMTP_RESULT_ABORTED};
+		struct smtp_result r = {.stage = SMTP_STAGE_CONNECT,
+		                        .ecode = "",
+		                        .text = "shutting down",
+		                        .flags = SMTP_RESULT_ABORTED};
 		fail_job(d, job, &r);
 		return;
 	}
@@ -965,7 +977,10 @@ pool_hand_back(struct pool *p, bool (*match)(const struct smtp_job *job, void *a
 			free(q);
 		}
 	}
-	struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "handed back", SMTP_RESULT_ABORTED};
+	struct smtp_result r = {.stage = SMTP_STAGE_CONNECT,
+	                        .ecode = "",
+	                        .text = "handed back",
+	                        .flags = SMTP_RESULT_ABORTED};
 	for (size_t i = 0; i < n; i++)
 		fail_job(back[i].d, back[i].job, &r);
 	free(back);
@@ -985,7 +1000,10 @@ pool_stats(const struct pool *p, struct pool_stats *st)
 void
 pool_shutdown(struct pool *p)
 {
-	struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "shutting down", SMTP_RESULT_ABORTED};
+	struct smtp_result r = {.stage = SMTP_STAGE_CONNECT,
+	                        .ecode = "",
+	                        .text = "shutting down",
+	                        .flags = SMTP_RESULT_ABORTED};
 	p->shutdown = true;
 	if (!uv_is_closing((uv_handle_t *)&p->slot_timer))
 		uv_close((uv_handle_t *)&p->slot_timer, NULL);

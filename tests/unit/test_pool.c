@@ -337,8 +337,7 @@ tally(const struct world *w, const char *want_text, struct tally *t)
 			if (t->example[0] == '\0')
 				snprintf(t->example, sizeof(t->example),
 				         "job %d: attempted stage=%s code=%d flags=%#x text=\"%s\"",
-				         i, smtp_session_stage_name(g->stage), g->code, g->flags,
-				         g->text);
+				         i, smtp_stage_name(g->stage), g->code, g->flags, g->text);
 		}
 	}
 }
@@ -476,8 +475,8 @@ test_session_death_blames_its_job(void **state)
 				if (wrong_stage++ == 0)
 					snprintf(t.example, sizeof(t.example),
 					         "job %d: stage=%s code=%d flags=%#x text=\"%s\"",
-					         k, smtp_session_stage_name(g->stage), g->code,
-					         g->flags, g->text);
+					         k, smtp_stage_name(g->stage), g->code, g->flags,
+					         g->text);
 			}
 		}
 		if (w.guard_fired || t.wrong_count || t.aborted_bad || wrong_stage ||
@@ -489,7 +488,7 @@ test_session_death_blames_its_job(void **state)
 			    "hint\n  e.g. %s\n",
 			    cases[i].label, t.attempted, wrong_stage, t.aborted, t.aborted_bad,
 			    t.wrong_count, connects, w.guard_fired ? ", hung" : "", want_attempted,
-			    smtp_session_stage_name(cases[i].want_stage), cases[i].want_code,
+			    smtp_stage_name(cases[i].want_stage), cases[i].want_code,
 			    cases[i].jobs - want_attempted, t.example);
 			bad++;
 		}
