@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kirim/bounce.h"
+#include "kirim/bounce_class.h"
 #include "kirim/smtp_outcome.h"
 #include "kirim/smtp_reply.h"
 

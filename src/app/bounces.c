@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "kirim/bounce.h"
+#include "kirim/bounce_class.h"
 #include "kirim/campaign.h"
 #include "kirim/buf.h"
 #include "kirim/config.h"

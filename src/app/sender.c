@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "kirim/bounce.h"
+#include "kirim/bounce_class.h"
 #include "kirim/clock.h"
 #include "kirim/composer.h"
 #include "kirim/config.h"
@@ -1064,10 +1064,10 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		         tls_policy_name((enum tls_policy)tls), opts.concurrency,
 		         S->mx.limits.max_conns);
 	} else {
-		S->relay_route = (struct pool_route){u.host, (const struct sockaddr *)&addr, 0};
+		S->relay_addr = (struct pool_addr){u.host, (const struct sockaddr *)&addr, 0};
 		dc.name = "relay";
-		dc.routes = &S->relay_route;
-		dc.nroutes = 1;
+		dc.addrs = &S->relay_addr;
+		dc.naddrs = 1;
 		dc.session.implicit_tls = u.implicit_tls;
 		dc.session.tls_ca_file = cfg->relay_ca_file[0] ? cfg->relay_ca_file : NULL;
 		dc.session.auth_user = u.user[0] ? u.user : NULL;

@@ -266,7 +266,7 @@ struct sender {
 	size_t nrows;
 	struct pool_dest_config mx; /* settings of every MX destination (through a relay: the
 	                               relay's, for the destinations of domains with policies) */
-	struct pool_route relay_route;
+	struct pool_addr relay_addr;
 	unsigned mx_port;
 	uv_timer_t tick;
 	uv_work_t work;
