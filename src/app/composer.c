@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "kirim/attrs.h"
 #include "kirim/buf.h"
 #include "kirim/dkim.h"
 #include "kirim/mime.h"
@@ -298,12 +299,10 @@ composer_parts(struct composer *k, const struct composer_recipient *r, bool view
                struct composer_built *b, char *err, size_t errsz)
 {
 	const struct composer_identity *id = &k->id;
-	json_error_t jerr;
-	json_t *ctx = json_loads(r->attrs ? r->attrs : "{}", JSON_REJECT_DUPLICATES, &jerr);
+	json_t *ctx;
 	int rc = -1;
-	if (ctx == NULL || !json_is_object(ctx)) {
+	if (attrs_parse(r->attrs ? r->attrs : "{}", &ctx) < 0) {
 		snprintf(err, errsz, "the contact's attributes are not a JSON object");
-		json_decref(ctx);
 		return -1;
 	}
 
