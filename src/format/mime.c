@@ -598,17 +598,25 @@ mime_header_encode(struct buf *out, const char *name, const char *value, size_t 
 	return 0;
 }
 
+/* addr_put - "name: display <addr>" CRLF, name (nlen bytes) and addr (alen) already checked */
+static void
+addr_put(struct buf *out, const char *name, size_t nlen, const char *display, const char *addr,
+         size_t alen)
+{
+	struct hdr h;
+	hdr_start(&h, out, name, nlen);
+	hdr_mailbox(&h, display, addr, alen);
+	hdr_end(&h);
+}
+
 /* mime_addr_encode - append "name: display <addr>" CRLF */
 int
 mime_addr_encode(struct buf *out, const char *name, const char *display, const char *addr)
 {
-	struct hdr h;
 	size_t nlen, alen;
 	if (name_ok(name, &nlen) < 0 || addr_ok(addr, &alen) < 0)
 		return -1;
-	hdr_start(&h, out, name, nlen);
-	hdr_mailbox(&h, display, addr, alen);
-	hdr_end(&h);
+	addr_put(out, name, nlen, display, addr, alen);
 	return 0;
 }
 
@@ -975,54 +983,77 @@ scan_byte(const unsigned char *p, size_t i, size_t n, size_t *line_start, struct
  * The last bytes are read from a copy padded with a byte that is none of
  * those (so a final CR is one without its LF).
  */
-static int
-scan_sse2(const unsigned char *p, size_t n, struct scan *sc)
+struct scan16 {
+	__m128i acc, bad, equs; /* per-lane counts; sticky flags */
+	size_t high, last;      /* count so far; start of the last block with a break */
+	unsigned lanes;         /* vectors counted in acc since it was emptied */
+};
+
+/*
+ * scan_block - the 64 bytes at q (and q[64]) into st, for the block at i.
+ * With track_bad 0, CR/LF pairing is not looked at (once a break is known
+ * bad, the rest cannot make the body CRLF-only). 0, or -1 when a line may
+ * come near the limit.
+ */
+static inline int
+scan_block(const unsigned char *q, size_t i, struct scan16 *st, int track_bad)
 {
 	const __m128i one = _mm_set1_epi8(1), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'),
 	              eq = _mm_set1_epi8('='), us = _mm_set1_epi8('_'), zero = _mm_setzero_si128();
-	__m128i acc = zero, bad = zero, equs = zero;
-	unsigned char t[64 + 16 + 16];
-	size_t high = 0, last = 0, i = 0;
-	unsigned lanes = 0; /* 16-byte vectors counted in acc since it was emptied */
-	while (i < n) {
-		const unsigned char *q = p + i;
-		if (i + 64 + 1 > n) {
-			memset(t, 'a', sizeof(t));
-			memcpy(t, p + i, n - i);
-			q = t;
-		}
-		__m128i brk = zero;
-		for (int j = 0; j < 4; j++) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(q + 16 * j));
-			__m128i vn = _mm_loadu_si128((const __m128i *)(q + 16 * j + 1));
-			__m128i c = _mm_cmpeq_epi8(v, cr);
-			acc = _mm_sub_epi8(acc, _mm_cmplt_epi8(v, one));
-			brk = _mm_or_si128(brk, _mm_or_si128(c, _mm_cmpeq_epi8(v, lf)));
-			bad = _mm_or_si128(bad, _mm_xor_si128(c, _mm_cmpeq_epi8(vn, lf)));
-			equs = _mm_or_si128(
-			    equs, _mm_and_si128(_mm_cmpeq_epi8(v, eq), _mm_cmpeq_epi8(vn, us)));
-		}
-		if (_mm_movemask_epi8(brk))
-			last = i;
-		else if (i + 128 - last > MIME_LINE_MAX)
-			return -1; /* a line in the next block may pass the limit */
-		if ((lanes += 4) > 255 - 4) {
-			__m128i s = _mm_sad_epu8(acc, zero);
-			high += (size_t)_mm_cvtsi128_si64(s) +
-			        (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
-			acc = zero;
-			lanes = 0;
-		}
-		i += 64;
+	__m128i brk = zero;
+	for (int j = 0; j < 4; j++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(q + 16 * j));
+		__m128i vn = _mm_loadu_si128((const __m128i *)(q + 16 * j + 1));
+		__m128i c = _mm_cmpeq_epi8(v, cr);
+		st->acc = _mm_sub_epi8(st->acc, _mm_cmplt_epi8(v, one));
+		brk = _mm_or_si128(brk, _mm_or_si128(c, _mm_cmpeq_epi8(v, lf)));
+		if (track_bad)
+			st->bad = _mm_or_si128(st->bad, _mm_xor_si128(c, _mm_cmpeq_epi8(vn, lf)));
+		st->equs = _mm_or_si128(
+		    st->equs, _mm_and_si128(_mm_cmpeq_epi8(v, eq), _mm_cmpeq_epi8(vn, us)));
 	}
-	if (n - last > MIME_LINE_MAX)
+	if (_mm_movemask_epi8(brk))
+		st->last = i;
+	else if (i + 128 - st->last > MIME_LINE_MAX)
+		return -1; /* a line in the next block may pass the limit */
+	if ((st->lanes += 4) > 255 - 4) {
+		__m128i s = _mm_sad_epu8(st->acc, zero);
+		st->high += (size_t)_mm_cvtsi128_si64(s) +
+		            (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
+		st->acc = zero;
+		st->lanes = 0;
+	}
+	return 0;
+}
+
+static int
+scan_sse2(const unsigned char *p, size_t n, struct scan *sc)
+{
+	const __m128i zero = _mm_setzero_si128();
+	struct scan16 st = {zero, zero, zero, 0, 0, 0};
+	unsigned char t[64 + 16 + 16];
+	size_t i = 0;
+	/* Until a break is known bad (at the first LF, in most templates); then without. */
+	for (; i + 64 + 1 <= n && !_mm_movemask_epi8(st.bad); i += 64)
+		if (scan_block(p + i, i, &st, 1) < 0)
+			return -1;
+	for (; i + 64 + 1 <= n; i += 64)
+		if (scan_block(p + i, i, &st, 0) < 0)
+			return -1;
+	if (i < n) {
+		memset(t, 'a', sizeof(t));
+		memcpy(t, p + i, n - i);
+		if (scan_block(t, i, &st, 1) < 0)
+			return -1;
+	}
+	if (n - st.last > MIME_LINE_MAX)
 		return -1;
-	__m128i s = _mm_sad_epu8(acc, zero);
-	high += (size_t)_mm_cvtsi128_si64(s) + (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
-	sc->high = high;
+	__m128i s = _mm_sad_epu8(st.acc, zero);
+	sc->high = st.high + (size_t)_mm_cvtsi128_si64(s) +
+	           (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
 	sc->max_line = 0;
-	sc->eq_us = _mm_movemask_epi8(equs) != 0;
-	sc->crlf_only = n == 0 || (!_mm_movemask_epi8(bad) && p[0] != '\n' && p[n - 1] == '\n');
+	sc->eq_us = _mm_movemask_epi8(st.equs) != 0;
+	sc->crlf_only = n == 0 || (!_mm_movemask_epi8(st.bad) && p[0] != '\n' && p[n - 1] == '\n');
 	return 0;
 }
 #endif
@@ -1582,10 +1613,11 @@ mime_build(const struct mime_msg *m, struct buf *out, char *err, size_t errsz)
 	buf_reserve(out, total);
 
 	put_date(out, m->date, m->tz_minutes);
-	mime_addr_encode(out, "From", m->from_name, m->from_addr);
-	mime_addr_encode(out, "To", m->to_name, m->to_addr);
+	/* The addresses were checked by check(). */
+	addr_put(out, "From", 4, m->from_name, m->from_addr, strlen(m->from_addr));
+	addr_put(out, "To", 2, m->to_name, m->to_addr, strlen(m->to_addr));
 	if (m->reply_to)
-		mime_addr_encode(out, "Reply-To", NULL, m->reply_to);
+		addr_put(out, "Reply-To", 8, NULL, m->reply_to, strlen(m->reply_to));
 	if (m->subject)
 		mime_header_encode(out, "Subject", m->subject, strlen(m->subject));
 	buf_adds(out, "Message-ID: <");
