@@ -820,7 +820,7 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 			lease_describe(&holder, who, sizeof(who));
 			snprintf(
 			    err, errsz,
-			    "campaign %s is being sent by %s: one sender at a time per "
+			    "campaign %s is being sent by %.200s: one sender at a time per "
 			    "campaign; wait for it to finish, or stop it (kill -TERM %lld) and "
 			    "send again",
 			    c->camp.name, who, (long long)holder.pid);

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "kirim/attrs.h"
 #include "kirim/composer.h"
 #include "kirim/disposition.h"
 #include "kirim/dkim.h"
@@ -189,7 +190,8 @@ render_one(void *arg, const struct store_claimed *m)
 	j->domain = xstrdup(m->domain ? m->domain : "");
 	if (c->has_window && m->attrs) {
 		/* The recipient's own zone, if the list has one for them. */
-		json_t *a = json_loads(m->attrs, 0, NULL);
+		json_t *a = NULL;
+		attrs_parse(m->attrs, &a);
 		const char *tz = json_string_value(json_object_get(a, "timezone"));
 		snprintf(j->tz, sizeof(j->tz), "%s", tz ? tz : "");
 		json_decref(a);
