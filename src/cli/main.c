@@ -273,6 +273,7 @@ const struct cli_command cli_commands[] = {
      "      --dns-server LIST  resolvers to ask, e.g. 127.0.0.1:5353 (default: resolv.conf)\n"
      "      --dns-timeout MS   first DNS try's timeout (default 2000)\n"
      "      --mx-port PORT     port of MX hosts (default 25; for tests and labs)\n"
+     "      --mta-sts-port PORT  port of MTA-STS policy hosts (default 443; tests, labs)\n"
      "      --retry-first DUR  first retry delay, doubling after (default 5m)\n"
      "      --retry-max DUR    longest retry delay (default 4h)\n"
      "      --resume           send a campaign that is paused\n"

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# mtasts.sh - transport security of direct delivery (#26): MTA-STS policies (RFC 8461)
+# fetched from a real HTTPS server behind a test CA, names from the project's DNS server
+# (tests/integration/dns_server.py, which sets the AD bit), MX hosts on 127.0.0.x: aiosmtpd
+# with STARTTLS presenting matching, non-matching, expired and self-signed certificates,
+# and smtp-sink without TLS. Every delivered copy is counted where it landed.
+. "$(dirname "$0")/lib.sh"
+
+SRC="${KIRIM_SRC:-.}"
+mkdir certs www
+$PY3 "$SERVER_PY" --make-certs "$TMP/certs"
+web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow; do printf 'mta-sts.%s.test,' "$d"; done)
+$PY3 "$SERVER_PY" --make-cert "$TMP/certs" web "${web_names%,}"
+$PY3 "$SERVER_PY" --make-cert "$TMP/certs" good "mx.good.test"
+$PY3 "$SERVER_PY" --make-cert "$TMP/certs" expired "mx.exp.test" --expired
+$PY3 "$SERVER_PY" --make-cert "$TMP/certs" self "mx.self.test" --self-signed
+
+cat >kirim.conf <<C
+[sender]
+ehlo = mta.kirim.test
+[tls]
+ca_file = certs/ca.pem
+C
+export KIRIM_CONFIG="$TMP/kirim.conf"
+printf 'Subject: Hi {{email}}\n\n--- text\nHello.\n' >t.tpl
+"$KIRIM" template add t t.tpl >/dev/null
+campaign() { # campaign NAME ADDRESS... : a campaign to these recipients
+	local name=$1
+	shift
+	printf 'email\n' >"$name.csv"
+	printf '%s\n' "$@" >>"$name.csv"
+	"$KIRIM" import "$name.csv" --list "$name" -q >/dev/null
+	"$KIRIM" campaign create "$name" --list "$name" --template t --from "News <news@kirim.test>" >/dev/null
+}
+state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.state AS state, count(*) n FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' GROUP BY m.state ORDER BY m.state)"; }
+col() { sql "SELECT DISTINCT $2 FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' ORDER BY 1"; }
+sink_dir() { mkdir -p "dump-$1" && chmod 777 "dump-$1" && echo "$TMP/dump-$1/%M."; }
+
+# DNS: every domain's MX, its _mta-sts record and its policy host (127.0.0.1, the HTTPS server).
+zone() { # zone DOMAIN MXHOST [STS-ID]
+	echo "$1. 60 IN MX 10 $2."
+	[ -n "${3:-}" ] && echo "_mta-sts.$1. 60 IN TXT \"v=STSv1; id=$3\""
+	echo "mta-sts.$1. 60 IN A 127.0.0.1"
+}
+policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server gives for DOMAIN
+	local d=$1 mode=$2 age=$3
+	shift 3
+	{
+		printf 'version: STSv1\r\nmode: %s\r\n' "$mode"
+		for m in "$@"; do printf 'mx: %s\r\n' "$m"; done
+		printf 'max_age: %s\r\n' "$age"
+	} >"www/mta-sts.$d"
+}
+{
+	echo "mx.good.test. 60 IN A 127.0.0.2"
+	echo "mx.other.test. 60 IN A 127.0.0.3"
+	echo "mx.plain.test. 60 IN A 127.0.0.3"
+	echo "mx.bad.test. 60 IN A 127.0.0.4"
+	echo "mx.exp.test. 60 IN A 127.0.0.5"
+	echo "mx.self.test. 60 IN A 127.0.0.6"
+	zone enf.test mx.good.test 1
+	zone nomatch.test mx.other.test 1
+	zone plain.test mx.plain.test 1
+	zone bad.test mx.bad.test 1
+	zone exp.test mx.exp.test 1
+	zone self.test mx.self.test 1
+	zone tst.test mx.plain.test 1
+	zone fail.test mx.plain.test 1
+	zone cache.test mx.other.test 1
+	zone chg.test mx.other.test 1
+	zone old.test mx.other.test 1
+	zone none.test mx.plain.test
+	for h in hbig hbin hredir hhtml hslow; do zone "$h.test" mx.plain.test 1; done
+} >zone.txt
+policy enf.test enforce 86400 mx.good.test
+policy nomatch.test enforce 86400 mx.good.test '*.good.test'
+policy plain.test enforce 86400 mx.plain.test
+policy bad.test enforce 86400 mx.bad.test
+policy exp.test enforce 86400 mx.exp.test
+policy self.test enforce 86400 mx.self.test
+policy tst.test testing 86400 mx.good.test
+# fail.test: its record points at a policy the server does not have (404).
+policy cache.test enforce 86400 mx.good.test
+policy chg.test testing 86400 mx.good.test
+policy old.test enforce 3600 mx.good.test
+for h in hbig hbin hredir hhtml hslow; do policy "$h.test" enforce 86400 mx.good.test; done
+echo huge >www/mta-sts.hbig.test.how
+echo binary >www/mta-sts.hbin.test.how
+echo redirect >www/mta-sts.hredir.test.how
+echo html >www/mta-sts.hhtml.test.how
+echo slow >www/mta-sts.hslow.test.how
+
+D=$(free_udp_port)
+$PY3 "$SRC/tests/integration/dns_server.py" "$D" zone "$TMP/zone.txt" >"$TMP/server-dns.log" 2>&1 &
+PIDS+=($!)
+H=$(free_port)
+$PY3 "$SRC/tests/integration/https_server.py" --port "$H" --cert certs/web.pem --key certs/web.key --dir "$TMP/www" >"$TMP/server-https.log" 2>&1 &
+PIDS+=($!)
+wait_port "$H"
+P=$(free_port)
+start_server_at 127.0.0.2 "$P" --pipelining --cert certs/good.pem --key certs/good.key --dump "$TMP/dump-2"
+mkdir -p dump-2
+start_sink_at 127.0.0.3 "$P" -d "$(sink_dir 3)" # no STARTTLS at all
+start_server_at 127.0.0.4 "$P" --pipelining --cert certs/good.pem --key certs/good.key --dump "$TMP/dump-4"
+start_server_at 127.0.0.5 "$P" --pipelining --cert certs/expired.pem --key certs/expired.key --dump "$TMP/dump-5"
+start_server_at 127.0.0.6 "$P" --pipelining --cert certs/self.pem --key certs/self.key --dump "$TMP/dump-6"
+mkdir -p dump-4 dump-5 dump-6
+send() { run "$KIRIM" send "$1" --dns-server "127.0.0.1:$D" --mx-port "$P" --mta-sts-port "$H" --timeout 5 --json "${@:2}"; }
+dumped() { ls "$TMP/dump-$1" 2>/dev/null | grep -c '\.eml$'; }            # aiosmtpd copies
+sunk() { find "$TMP/dump-$1" -type f 2>/dev/null | grep -c .; }            # smtp-sink copies
+fetches() { [ -f "www/mta-sts.$1.log" ] && grep -c . "www/mta-sts.$1.log" || echo 0; }
+
+# 1. Enforce, the MX host matches and its certificate is valid for its name: delivered,
+#    verified, over TLS; the policy is cached in the database.
+campaign c1 a@enf.test b@enf.test
+send c1
+eq "enforce, matching host: delivered" "$(state_of c1)" "delivered=2"
+eq "enforce, matching host: at the good MX" "$(dumped 2)" 2
+contains "enforce, matching host: certificate verified" "$(col c1 tls)" "verified"
+eq "enforce, matching host: over TLS" "$(cat "$TMP"/dump-2/*.json | grep -o '"tls": true' | wc -l)" 2
+eq "policy cached" "$(sql "SELECT id, mode, max_age, expires_at - fetched_at FROM mta_sts_policies WHERE domain='enf.test'")" "1|enforce|86400|86400"
+eq "policy text kept" "$(sql "SELECT policy FROM mta_sts_policies WHERE domain='enf.test'")" "$(printf 'version: STSv1\nmode: enforce\nmx: mx.good.test\nmax_age: 86400')"
+eq "destination of its own" "$(col c1 dest)" "mx:mx.good.test|sts:enf.test"
+
+# 2. Enforce, the only MX host is not in the policy: deferred, never sent (nothing reached
+#    it, in plain text or otherwise), with the reason.
+campaign c2 a@nomatch.test
+send c2
+eq "enforce, no matching host: deferred" "$(state_of c2)" "queued=1"
+eq "enforce, no matching host: nothing sent" "$(sunk 3)" 0
+eq "enforce, no matching host: 4.7.5" "$(col c2 last_ecode)" "4.7.5"
+contains "enforce, no matching host: says why" "$(col c2 last_text)" "MTA-STS policy of nomatch.test (enforce, id 1) names none of its MX hosts (mx.other.test)"
+
+# 3. Enforce, the host matches but offers no STARTTLS, presents a certificate for another
+#    name, an expired one or a self-signed one: never sent (not in plain text either).
+campaign c3 a@plain.test b@bad.test c@exp.test d@self.test
+send c3
+eq "enforce, TLS not possible: none delivered" "$(json 'j["delivered"]')" 0
+eq "enforce, TLS not possible: nothing reached any host" "$(sunk 3) $(dumped 4) $(dumped 5) $(dumped 6)" "0 0 0 0"
+eq "enforce, TLS not possible: all wait" "$(state_of c3)" "queued=4"
+contains "no STARTTLS: says so" "$(sql "SELECT last_text FROM messages m JOIN contacts c ON c.id=m.contact_id WHERE c.domain='plain.test'")" "STARTTLS not offered"
+contains "wrong name: says so" "$(sql "SELECT last_text FROM messages m JOIN contacts c ON c.id=m.contact_id WHERE c.domain='bad.test'")" "certificate"
+contains "expired: says so" "$(sql "SELECT last_text FROM messages m JOIN contacts c ON c.id=m.contact_id WHERE c.domain='exp.test'")" "expired"
+contains "self-signed: says so" "$(sql "SELECT last_text FROM messages m JOIN contacts c ON c.id=m.contact_id WHERE c.domain='self.test'")" "self"
+
+# 4. Testing mode: sent as before (here in plain text to a host the policy does not name).
+campaign c4 a@tst.test
+send c4
+eq "testing mode: delivered as before" "$(state_of c4) $(sunk 3)" "delivered=1 1"
+eq "testing mode: cached" "$(sql "SELECT mode FROM mta_sts_policies WHERE domain='tst.test'")" testing
+
+# 5. A policy that cannot be fetched, with no policy cached: sent as before; the failure
+#    recorded for kirim domain show.
+campaign c5 a@fail.test
+send c5
+eq "fetch failing, nothing cached: delivered as before" "$(state_of c5) $(sunk 3)" "delivered=1 2"
+contains "fetch failing: recorded" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='fail.test'")" "HTTP 404"
+eq "fetch failing: nothing cached" "$(sql "SELECT count(*) FROM mta_sts_policies WHERE domain='fail.test'")" 0
+
+# 6. A policy that cannot be fetched while a valid one is cached: the cached one holds
+#    (here: enforce, and the MX host is not in it, so nothing is sent).
+campaign c6a a@cache.test
+send c6a
+eq "cached policy: first fetched" "$(sql "SELECT id, mode FROM mta_sts_policies WHERE domain='cache.test'")" "1|enforce"
+eq "cached policy: enforced" "$(state_of c6a)" "queued=1"
+sed -i 's/_mta-sts.cache.test. 60 IN TXT "v=STSv1; id=1"/_mta-sts.cache.test. 60 IN TXT "v=STSv1; id=2"/' zone.txt
+echo 404 >www/mta-sts.cache.test.how
+campaign c6b b@cache.test
+send c6b
+eq "cached policy: refetch tried for the new id" "$(fetches cache.test)" 2
+eq "cached policy: still enforced" "$(state_of c6b) $(sunk 3)" "queued=1 2"
+contains "cached policy: the failure recorded" "$(sql "SELECT sts_id, sts_error FROM domain_tls WHERE domain='cache.test'")" "2|policy fetch failed"
+
+# 7. The policy id changes: fetched again, the new policy applies (testing → enforce with
+#    a host set that excludes the MX: sent before, deferred after).
+campaign c7a a@chg.test
+send c7a
+eq "id change: testing first, delivered" "$(state_of c7a) $(sunk 3)" "delivered=1 3"
+policy chg.test enforce 86400 mx.good.test
+sed -i 's/_mta-sts.chg.test. 60 IN TXT "v=STSv1; id=1"/_mta-sts.chg.test. 60 IN TXT "v=STSv1; id=2"/' zone.txt
+campaign c7b b@chg.test
+send c7b
+eq "id change: refetched" "$(fetches chg.test) $(sql "SELECT id, mode FROM mta_sts_policies WHERE domain='chg.test'")" "2 2|enforce"
+eq "id change: now enforced" "$(state_of c7b) $(sunk 3)" "queued=1 3"
+# The same id again: the cached policy, no fetch.
+campaign c7c c@chg.test
+send c7c
+eq "same id: no fetch" "$(fetches chg.test)" 2
+
+# 8. max_age: an enforce policy of an hour, then the policy host fails. Within the hour the
+#    cached policy holds; two hours later it has expired and the domain has no policy.
+campaign c8a a@old.test
+send c8a
+eq "max_age: enforced while fresh" "$(state_of c8a)" "queued=1"
+echo 404 >www/mta-sts.old.test.how
+campaign c8b b@old.test
+run at +30m "$KIRIM" send c8b --dns-server "127.0.0.1:$D" --mx-port "$P" --mta-sts-port "$H" --timeout 5 --json
+eq "max_age: within it, the cached policy holds" "$(state_of c8b) $(sunk 3)" "queued=1 3"
+campaign c8c c@old.test
+run at +2h "$KIRIM" send c8c --dns-server "127.0.0.1:$D" --mx-port "$P" --mta-sts-port "$H" --timeout 5 --json
+eq "max_age: expired, fetch failing: sent as before" "$(state_of c8c) $(sunk 3)" "delivered=1 4"
+
+# 9. Hostile policy hosts (1 MiB, binary, a redirect, HTML, one byte every 2 s): each fetch
+#    fails with its reason and the domain is served as one without a policy; a domain
+#    with none is delivered first, not held up by the slow one.
+campaign c9 a@hbig.test a@hbin.test a@hredir.test a@hhtml.test a@hslow.test a@none.test
+send c9
+eq "hostile policies: all delivered as without a policy" "$(state_of c9)" "delivered=6"
+contains "huge: refused" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hbig.test'")" "larger than 65536 bytes"
+contains "binary: refused" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hbin.test'")" "policy invalid"
+contains "redirect: not followed" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hredir.test'")" "redirect (never followed"
+contains "html: refused" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hhtml.test'")" 'content type "text/html"'
+contains "slow: cut off" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hslow.test'")" "no complete answer within 10 s"
+eq "slow: the others did not wait for it" "$(sql "SELECT (SELECT max(e.ts) FROM events e JOIN messages m ON m.id=e.message_id JOIN contacts c ON c.id=m.contact_id WHERE c.domain='none.test') < (SELECT min(e.ts) FROM events e JOIN messages m ON m.id=e.message_id JOIN contacts c ON c.id=m.contact_id WHERE c.domain='hslow.test')")" 1
+eq "hostile policies: nothing cached" "$(sql "SELECT count(*) FROM mta_sts_policies WHERE domain LIKE 'h%.test'")" 0
+
+# 10. [tls] mta_sts = no: no policy is looked up.
+printf '[sender]\nehlo = mta.kirim.test\n[tls]\nmta_sts = no\n' >off.conf
+campaign c10 b@nomatch.test
+run env KIRIM_CONFIG="$TMP/off.conf" "$KIRIM" send c10 --dns-server "127.0.0.1:$D" --mx-port "$P" --mta-sts-port "$H" --timeout 5 --json
+eq "mta_sts = no: sent as before" "$(state_of c10)" "delivered=1"
+
+finish
