@@ -118,6 +118,12 @@ struct pool_addr {
 	const char *host;
 	const struct sockaddr *addr;
 	unsigned pref; /* MX preference: new sessions spread over the good addrs of the lowest */
+	/* A TLS policy of this address's own instead of the destination's (own_tls set): DANE
+	 * for an MX host with TLSA records (copied), or another level. */
+	bool own_tls;
+	enum tls_policy tls_policy;
+	const struct tls_tlsa *tlsa;
+	size_t ntlsa;
 };
 
 enum { POOL_MAX_ADDRS = 32 };

@@ -69,7 +69,10 @@ struct smtp_session_config {
 	const char *helo_name; /* EHLO argument; copied */
 	enum tls_policy tls_policy;
 	int implicit_tls; /* TLS from the first byte (port 465); needs a policy other than none */
-	const char *tls_ca_file;  /* CA bundle for the verify policy (NULL: system store); copied */
+	const char *tls_ca_file; /* CA bundle for the verify policy (NULL: system store); copied */
+	const struct tls_tlsa *tlsa; /* TLS_POLICY_DANE: the host's TLSA records; copied. With
+	                                none usable, TLS is still required, unauthenticated */
+	size_t ntlsa;
 	struct tls_ctx *tls_ctx;  /* shared context, borrowed, must outlive the session; NULL:
 	                             the session makes its own from tls_policy and tls_ca_file */
 	const char *auth_user;    /* AUTH when both set; copied */

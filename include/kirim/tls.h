@@ -25,6 +25,15 @@ enum tls_policy {
 	TLS_POLICY_OPPORTUNISTIC, /* STARTTLS when offered, any certificate */
 	TLS_POLICY_REQUIRED,      /* TLS or no delivery, any certificate */
 	TLS_POLICY_VERIFY,        /* TLS, certificate chain and host name verified */
+	TLS_POLICY_DANE,          /* TLS, certificate matched to DNSSEC-validated TLSA records
+	                             (RFC 7672; needs them: tls_conn_new_dane) */
+};
+
+/* One TLSA record for tls_conn_new_dane (RFC 6698 fields; data borrowed for the call). */
+struct tls_tlsa {
+	unsigned char usage, selector, mtype;
+	const unsigned char *data;
+	size_t len;
 };
 
 /* tls_conn_handshake and tls_conn_read results. */
@@ -38,7 +47,7 @@ enum {
 struct tls_ctx;
 struct tls_conn;
 
-/* tls_policy_name - "none", "opportunistic", "required" or "verify" */
+/* tls_policy_name - "none", "opportunistic", "required", "verify" or "dane" */
 const char *tls_policy_name(enum tls_policy policy);
 /* tls_policy_parse - the policy named s; 0, or -1 for an unknown name */
 int tls_policy_parse(const char *s, enum tls_policy *out);
@@ -60,6 +69,16 @@ void tls_ctx_free(struct tls_ctx *ctx);
  * the certificate. May be NULL (no SNI; verify then fails).
  */
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx, const char *host);
+/*
+ * tls_conn_new_dane - a client connection authenticated by DANE (RFC 7672): the server's
+ * chain must match one of the TLSA records (usages 2 and 3; selectors 0 and 1; digests
+ * SHA-256 and SHA-512), DANE-EE without a name check, DANE-TA with host as the name.
+ * Records OpenSSL cannot use are skipped; *usable (may be NULL) gets how many were taken:
+ * with none, the caller decides (RFC 7672 2.2: TLS without authentication). ctx may be of
+ * any policy but must come from tls_ctx_new (DANE is enabled on every context).
+ */
+struct tls_conn *tls_conn_new_dane(struct tls_ctx *ctx, const char *host,
+                                   const struct tls_tlsa *tlsa, size_t n, size_t *usable);
 /* tls_conn_free - release a connection */
 void tls_conn_free(struct tls_conn *c);
 /* tls_conn_feed - hand over n bytes of ciphertext read from the socket */
@@ -80,7 +99,8 @@ void tls_conn_close_notify(struct tls_conn *c);
 const char *tls_conn_version(const struct tls_conn *c);
 /* tls_conn_cipher - the cipher suite name once the handshake is done, else "" */
 const char *tls_conn_cipher(const struct tls_conn *c);
-/* tls_conn_verified - 1 when the chain and host name were verified */
+/* tls_conn_verified - 1 when the chain and host name were verified (or, under DANE, the
+ * chain matched a TLSA record) */
 int tls_conn_verified(const struct tls_conn *c);
 /* tls_conn_error - text of the last error ("" when none) */
 const char *tls_conn_error(const struct tls_conn *c);

@@ -1061,6 +1061,9 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 			S->mx.limits.max_conns = opts.concurrency;
 		S->mx_port = opts.mx_port ? opts.mx_port : 25;
 		S->sts_on = cfg->tls_mta_sts;
+		/* The AD bit means something only from a resolver on this host (docs/tls.md). */
+		S->dane_on =
+		    cfg->tls_dane == 1 || (cfg->tls_dane == -1 && dns_servers_local(S->dns));
 		S->sts_port = opts.sts_port ? opts.sts_port : 443;
 		if (sender_tls_init(S, s, cfg->tls_ca_file[0] ? cfg->tls_ca_file : NULL, err,
 		                    errsz) < 0) {
@@ -1074,7 +1077,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		         tls_policy_name((enum tls_policy)tls), opts.concurrency,
 		         S->mx.limits.max_conns);
 	} else {
-		S->relay_addr = (struct pool_addr){u.host, (const struct sockaddr *)&addr, 0};
+		S->relay_addr =
+		    (struct pool_addr){.host = u.host, .addr = (const struct sockaddr *)&addr};
 		dc.name = "relay";
 		dc.addrs = &S->relay_addr;
 		dc.naddrs = 1;

@@ -125,6 +125,22 @@ struct sdomain {
 	char sts_error[256];         /* why no live policy was had ("" when none was wanted) */
 };
 
+/* What DANE (RFC 7672) says of one MX host, from its TLSA look-up. */
+enum sdane_state {
+	SDANE_NONE,     /* no TLSA records, or not DNSSEC-validated (or DANE off): no DANE */
+	SDANE_USABLE,   /* validated records, some usable: the certificate must match one */
+	SDANE_UNUSABLE, /* validated records, none usable: TLS without authentication */
+	SDANE_FAILED,   /* the look-up failed (a validation failure reads as SERVFAIL): the host
+	                   must not be used (RFC 7672 2.1.1) */
+};
+
+struct sdane {
+	enum sdane_state state;
+	struct dns_tlsa recs[DNS_TLSA_MAX];
+	size_t n;
+	char error[200];
+};
+
 /* A domain's MX answer kept while its other look-ups finish (owned by the sdomain). */
 struct smx {
 	int status;
@@ -133,6 +149,7 @@ struct smx {
 	size_t nhosts;
 	int from_a, secure;
 	unsigned ttl;
+	struct sdane *dane; /* per host (nhosts), when its TLSA records were looked up */
 };
 
 /* A recipient domain's MTA-STS policy as this run knows it: read from the database at
@@ -336,6 +353,7 @@ struct sender {
 	struct strmap sent_today; /* destination → attempts today before this run (intptr_t) */
 	/* Transport security of direct delivery (sender_tls.c). */
 	bool sts_on;                /* MTA-STS policies are looked up and applied */
+	bool dane_on;               /* TLSA records of secure MX hosts are looked up and used */
 	unsigned sts_port;          /* port of the policy hosts (443; tests change it) */
 	struct strmap sts;          /* domain → struct ssts */
 	struct tls_ctx *verify_ctx; /* verifying context (the CAs of [tls] ca_file or the
@@ -429,6 +447,9 @@ int sender_tls_init(struct sender *S, struct store *s, const char *ca_file, char
 void sender_tls_free(struct sender *S);
 /* sender_sts_lookup - start dm's _mta-sts look-up (dm->pending counts it) */
 void sender_sts_lookup(struct sdomain *dm);
+/* sender_dane_lookup - start the TLSA look-ups of mx's secure hosts (dm->pending counts
+ * them) */
+void sender_dane_lookup(struct sdomain *dm, struct smx *mx);
 /* sender_tls_cancel - stop dm's fetch, if one runs (the run ends) */
 void sender_tls_cancel(struct sdomain *dm);
 /* stls_out_move - append from's facts to to's, leaving from empty */

@@ -37,6 +37,7 @@ smx_free(struct smx *mx)
 	if (mx == NULL)
 		return;
 	free(mx->hosts);
+	free(mx->dane);
 	free(mx);
 }
 
@@ -235,36 +236,91 @@ sender_apply_policies(struct sender *S)
  */
 static struct sdest *
 sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_result *r,
-               bool *policy, char *err, size_t errsz)
+               const struct sdane *dane, bool *policy, char *err, size_t errsz)
 {
 	const char *domain = dm->name;
 	const char *pref_order[DNS_MAX_HOSTS];
-	const struct dns_mx_host *use[DNS_MAX_HOSTS];
-	size_t nuse = 0;
 	struct buf key = BUF_INIT;
 	for (size_t i = 0; i < r->nhosts; i++)
 		pref_order[i] = r->hosts[i].name;
-	/* MTA-STS enforce (RFC 8461 4.1, 5): only the MX hosts the policy names, each with
-	 * a certificate valid for its name. */
-	const struct ssts *sts = dm->sts;
-	bool enforce = sts && sts->p.mode == MTA_STS_ENFORCE;
-	for (size_t i = 0; i < r->nhosts; i++)
-		if (!enforce || mta_sts_mx_match(&sts->p, r->hosts[i].name))
-			use[nuse++] = &r->hosts[i];
+	struct dest_limits lim;
+	sender_policy(S, domain, pref_order, r->nhosts, &lim);
 	*policy = false;
+
+	/*
+	 * Which hosts, with which TLS. A domain policy of the user's naming TLS for the domain
+	 * wins (dane: only hosts with usable TLSA records). Else what the domain publishes:
+	 * DANE for a host with validated TLSA records, before MTA-STS (RFC 8461 2: a policy
+	 * never overrides DANE); under MTA-STS enforce, the other hosts only when the policy
+	 * names them, verified for their names (RFC 8461 4.1, 5); else the run's TLS.
+	 */
+	const struct dns_mx_host *use[DNS_MAX_HOSTS];
+	struct pool_addr how[DNS_MAX_HOSTS]; /* own_tls, tls_policy, tlsa of each used host */
+	struct tls_tlsa tlsa[DNS_MAX_HOSTS][DNS_TLSA_MAX];
+	size_t nuse = 0;
+	const struct ssts *sts = lim.tls_chosen ? NULL : dm->sts;
+	bool enforce = sts && sts->p.mode == MTA_STS_ENFORCE;
+	bool any_dane = false, want_dane = lim.tls_chosen && lim.tls == POLICY_TLS_DANE;
+	const char *skipped = "";
+	for (size_t i = 0; i < r->nhosts; i++) {
+		const struct sdane *d = dane ? &dane[i] : NULL;
+		enum sdane_state st = d ? d->state : SDANE_NONE;
+		struct pool_addr h = {0};
+		if (lim.tls_chosen && !want_dane) {
+			/* the user's TLS for every host */
+		} else if (st == SDANE_FAILED) {
+			skipped = d->error;
+			continue;
+		} else if (st == SDANE_USABLE) {
+			h.own_tls = true;
+			h.tls_policy = TLS_POLICY_DANE;
+			for (size_t k = 0; k < d->n; k++)
+				tlsa[nuse][k] = (struct tls_tlsa){
+				    d->recs[k].usage, d->recs[k].selector, d->recs[k].mtype,
+				    d->recs[k].data, d->recs[k].len};
+			h.tlsa = tlsa[nuse];
+			h.ntlsa = d->n;
+			any_dane = true;
+		} else if (want_dane) {
+			continue; /* DANE required: only hosts with usable TLSA records */
+		} else if (st == SDANE_UNUSABLE) {
+			/* RFC 7672 2.2: TLS is a must, authentication impossible. */
+			h.own_tls = true;
+			h.tls_policy = TLS_POLICY_REQUIRED;
+			any_dane = true;
+		} else if (enforce && !mta_sts_mx_match(&sts->p, r->hosts[i].name)) {
+			continue;
+		}
+		how[nuse] = h;
+		use[nuse++] = &r->hosts[i];
+	}
 	if (nuse == 0) {
 		struct buf names = BUF_INIT;
 		for (size_t i = 0; i < r->nhosts; i++)
 			buf_printf(&names, "%s%s", i ? ", " : "", r->hosts[i].name);
-		snprintf(err, errsz,
-		         "the MTA-STS policy of %s (enforce, id %s) names none of its MX hosts "
-		         "(%.200s): not sent",
-		         domain, sts->id, names.data);
+		if (want_dane)
+			snprintf(err, errsz,
+			         "the domain policy for %s requires DANE and none of its MX hosts "
+			         "(%.200s) has usable DNSSEC-validated TLSA records%s: not sent",
+			         domain, names.data,
+			         S->dane_on ? "" : " (DANE is off: [tls] dane, docs/tls.md)");
+		else if (skipped[0])
+			snprintf(err, errsz, "no MX host of %s (%.200s) can be used: %s: not sent",
+			         domain, names.data, skipped);
+		else
+			snprintf(err, errsz,
+			         "the MTA-STS policy of %s (enforce, id %s) names none of its MX "
+			         "hosts (%.200s): not sent",
+			         domain, sts->id, names.data);
 		buf_free(&names);
 		*policy = true;
 		return NULL;
 	}
-	if (enforce && S->verify_ctx == NULL) {
+	/* The hosts without DANE of an enforce domain must verify: is it possible here? */
+	bool verify = false;
+	for (size_t i = 0; i < nuse; i++)
+		verify |= enforce && !how[i].own_tls;
+	if (verify && S->verify_ctx == NULL) {
 		snprintf(err, errsz,
 		         "the MTA-STS policy of %s (enforce) needs certificates verified, and the "
 		         "CA certificates are unusable (%s): not sent",
@@ -272,12 +328,12 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 		*policy = true;
 		return NULL;
 	}
-	struct dest_limits lim;
-	sender_policy(S, domain, pref_order, r->nhosts, &lim);
 	dest_key(pref_order, r->nhosts, lim.own, &key);
-	/* A domain with a policy of its own has a destination of its own: its sessions must
+	/* A domain under a policy it publishes has a destination of its own: its sessions must
 	 * meet its policy, and their TLS results are its own. */
-	if (sts)
+	if (any_dane)
+		buf_printf(&key, "|dane:%s", domain);
+	else if (sts)
 		buf_printf(&key, "|sts:%s", domain);
 	struct sdest *sd = strmap_get(&S->dests, key.data);
 	if (sd == NULL) {
@@ -293,6 +349,7 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 				else
 					((struct sockaddr_in *)&addrs[n])->sin_port =
 					    htons((uint16_t)S->mx_port);
+				paddrs[n] = how[i];
 				paddrs[n].host = use[i]->name;
 				paddrs[n].pref = use[i]->pref;
 				paddrs[n].addr = (const struct sockaddr *)&addrs[n];
@@ -309,6 +366,10 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 		if (enforce) {
 			dc.session.tls_policy = TLS_POLICY_VERIFY;
 			dc.session.tls_ctx = S->verify_ctx;
+		} else if (want_dane) {
+			dc.session.tls_policy = TLS_POLICY_REQUIRED; /* every address has DANE */
+		} else if (dc.session.tls_policy == TLS_POLICY_VERIFY && S->verify_ctx) {
+			dc.session.tls_ctx = S->verify_ctx; /* the CAs of [tls], loaded once */
 		}
 		struct pool_dest *pd = pool_dest_add(S->pool, &dc, err, errsz);
 		if (pd != NULL) {
@@ -323,8 +384,9 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 			sd->warmup_start = lim.warmup_start;
 			strmap_put(&S->dests, key.data, sd);
 			S->st->destinations++;
-			log_debug("dest=%s addrs=%zu max_conns=%u rate=%.3f/s tls=%s", key.data, n,
-			          lim.max_conns, lim.rate, tls_policy_name(dc.session.tls_policy));
+			log_debug("dest=%s addrs=%zu max_conns=%u rate=%.3f/s tls=%s%s", key.data,
+			          n, lim.max_conns, lim.rate,
+			          tls_policy_name(dc.session.tls_policy), any_dane ? " dane" : "");
 		}
 	}
 	buf_free(&key);
@@ -334,7 +396,7 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 /* sdomain_apply - every look-up of dm is done: its destination (or why it has none) from
  * its MX answer r and its policies, then its waiting jobs go on */
 static void
-sdomain_apply(struct sdomain *dm, const struct dns_mx_result *r)
+sdomain_apply(struct sdomain *dm, const struct dns_mx_result *r, const struct sdane *dane)
 {
 	struct sender *S = dm->S;
 	double ttl = r->ttl;
@@ -351,7 +413,8 @@ sdomain_apply(struct sdomain *dm, const struct dns_mx_result *r)
 	if (r->status == DNS_OK) {
 		char err[512];
 		bool policy;
-		if ((dm->dest = sender_mx_dest(S, dm, r, &policy, err, sizeof(err))) == NULL) {
+		if ((dm->dest = sender_mx_dest(S, dm, r, dane, &policy, err, sizeof(err))) ==
+		    NULL) {
 			snprintf(
 			    dm->ecode, sizeof(dm->ecode), "%s",
 			    disposition_dns_ecode(policy ? DISP_DNS_POLICY : DISP_DNS_UNROUTABLE));
@@ -402,6 +465,7 @@ on_mx(void *arg, const struct dns_mx_result *r)
 	mx->ttl = r->ttl;
 	smx_free(dm->mx);
 	dm->mx = mx;
+	sender_dane_lookup(dm, mx);
 	sdomain_step(dm);
 }
 
@@ -419,7 +483,7 @@ sdomain_step(struct sdomain *dm)
 	                          .from_a_fallback = mx->from_a,
 	                          .secure = mx->secure,
 	                          .ttl = mx->ttl};
-	sdomain_apply(dm, &r);
+	sdomain_apply(dm, &r, mx->dane);
 	smx_free(mx);
 }
 

@@ -309,3 +309,71 @@ sender_tls_cancel(struct sdomain *dm)
 		dm->fetch = NULL;
 	}
 }
+
+/* ---- DANE ---- */
+
+struct dane_q {
+	struct sdomain *dm;
+	struct smx *mx; /* dm->mx, which stays until dm's last look-up (sdomain_step) */
+	size_t host;
+};
+
+/* tlsa_usable - a record kirim can match (RFC 7672 3.1: DANE-TA or DANE-EE, a full
+ * certificate or its key, by SHA-256 or SHA-512) */
+static bool
+tlsa_usable(const struct dns_tlsa *t)
+{
+	return (t->usage == 2 || t->usage == 3) && t->selector <= 1 &&
+	       ((t->mtype == 1 && t->len == 32) || (t->mtype == 2 && t->len == 64));
+}
+
+static void
+on_tlsa(void *arg, const struct dns_tlsa_result *r)
+{
+	struct dane_q *q = arg;
+	struct sdomain *dm = q->dm;
+	struct sdane *h = &q->mx->dane[q->host];
+	const char *name = q->mx->hosts[q->host].name;
+	free(q);
+	if (r->status == DNS_TEMPFAIL) {
+		h->state = SDANE_FAILED;
+		snprintf(h->error, sizeof(h->error), "TLSA look-up failed: %.150s",
+		         r->error ? r->error : "");
+	} else if (r->status != DNS_OK || !r->secure) {
+		h->state = SDANE_NONE; /* no records, or records nobody vouched for */
+	} else {
+		h->n = 0;
+		for (size_t i = 0; i < r->n; i++)
+			if (tlsa_usable(&r->recs[i]))
+				h->recs[h->n++] = r->recs[i];
+		h->state = h->n ? SDANE_USABLE : SDANE_UNUSABLE;
+	}
+	log_debug("domain=%s mx=%s dane=%d tlsa=%zu usable=%zu", dm->name, name, (int)h->state,
+	          r->n, h->n);
+	sdomain_step(dm);
+}
+
+void
+sender_dane_lookup(struct sdomain *dm, struct smx *mx)
+{
+	struct sender *S = dm->S;
+	/* RFC 7672 2.2: only hosts reached through a validated MX answer (or the domain's own
+	 * validated address), whose addresses are validated too. */
+	if (!S->dane_on || mx->status != DNS_OK || !mx->secure || mx->nhosts == 0)
+		return;
+	mx->dane = xcalloc(mx->nhosts, sizeof(*mx->dane));
+	for (size_t i = 0; i < mx->nhosts; i++) {
+		if (!mx->hosts[i].secure)
+			continue;
+		char name[300];
+		snprintf(name, sizeof(name), "_25._tcp.%s", mx->hosts[i].name);
+		struct dane_q *q = xcalloc(1, sizeof(*q));
+		q->dm = dm;
+		q->mx = mx;
+		q->host = i;
+		if (dns_resolve_tlsa(S->dns, name, on_tlsa, q) == 0)
+			dm->pending++;
+		else
+			free(q);
+	}
+}

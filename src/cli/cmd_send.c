@@ -130,10 +130,11 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 			break;
 		case 't': {
 			enum tls_policy pol;
-			if (tls_policy_parse(optarg, &pol) < 0)
+			if (tls_policy_parse(optarg, &pol) < 0 || pol == TLS_POLICY_DANE)
 				return cli_usage(name,
 				                 "--tls takes none, opportunistic, required or "
-				                 "verify");
+				                 "verify (dane is a domain's: kirim domain set "
+				                 "DOMAIN --tls dane)");
 			o.tls = (int)pol;
 			break;
 		}

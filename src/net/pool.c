@@ -40,6 +40,10 @@ struct addr {
 	struct sockaddr_storage addr;
 	unsigned pref;
 	uint64_t bad_until;
+	bool own_tls; /* its own TLS policy (pool_addr) */
+	enum tls_policy tls_policy;
+	struct tls_tlsa *tlsa; /* owned: the array, then the records' data */
+	size_t ntlsa;
 };
 
 struct pool_dest {
@@ -161,8 +165,10 @@ static void
 dest_free(struct pool_dest *d)
 {
 	tls_ctx_free(d->tls_ctx);
-	for (size_t i = 0; i < d->naddrs; i++)
+	for (size_t i = 0; i < d->naddrs; i++) {
 		free(d->addrs[i].name);
+		free(d->addrs[i].tlsa);
+	}
 	free(d->addrs);
 	free(d->name);
 	free(d->helo);
@@ -291,6 +297,23 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 		else
 			uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
 		snprintf(r->host, sizeof(r->host), "%.255s[%s]", r->name, ip);
+		r->own_tls = c->addrs[i].own_tls;
+		r->tls_policy = c->addrs[i].tls_policy;
+		if (r->own_tls && c->addrs[i].ntlsa > 0) {
+			const struct tls_tlsa *t = c->addrs[i].tlsa;
+			size_t n = c->addrs[i].ntlsa, bytes = n * sizeof(*r->tlsa);
+			for (size_t k = 0; k < n; k++)
+				bytes += t[k].len;
+			r->tlsa = xmalloc(bytes);
+			unsigned char *data = (unsigned char *)(r->tlsa + n);
+			for (size_t k = 0; k < n; k++) {
+				r->tlsa[k] = t[k];
+				memcpy(data, t[k].data, t[k].len);
+				r->tlsa[k].data = data;
+				data += t[k].len;
+			}
+			r->ntlsa = n;
+		}
 	}
 	d->limits = c->limits;
 	if (d->limits.max_conns == 0)
@@ -417,7 +440,9 @@ on_tls(struct smtp_session *s, void *owner, const char *version, const char *cip
 {
 	struct conn *c = owner;
 	(void)s;
-	snprintf(c->tls, sizeof(c->tls), "%s %s%s", version, cipher, verified ? " verified" : "");
+	bool dane = c->addr->own_tls && c->addr->tls_policy == TLS_POLICY_DANE;
+	snprintf(c->tls, sizeof(c->tls), "%s %s%s", version, cipher,
+	         verified ? (dane ? " verified dane" : " verified") : "");
 }
 
 /* dest_suspended - the adaptive throttle holds d back now */
@@ -650,7 +675,17 @@ dest_start(struct pool_dest *d, struct addr *rt)
 	c->d = d;
 	c->addr = rt;
 	c->state = C_STARTING;
-	c->s = smtp_session_new(p->loop, &d->session, &pool_session_cbs, c, err, sizeof(err));
+	struct smtp_session_config sc = d->session;
+	if (rt->own_tls) {
+		sc.tls_policy = rt->tls_policy;
+		sc.tlsa = rt->tlsa;
+		sc.ntlsa = rt->ntlsa;
+		/* DANE sets its own verification per connection on any context; another level
+		 * gets a context of its own (the destination's may verify what it must not). */
+		if (sc.tls_policy != TLS_POLICY_DANE)
+			sc.tls_ctx = NULL;
+	}
+	c->s = smtp_session_new(p->loop, &sc, &pool_session_cbs, c, err, sizeof(err));
 	if (c->s == NULL) {
 		/* No session can be made (the TLS settings): down for a while, like a
 		 * destination whose every address failed; nothing was sent, nothing counted. */

@@ -72,6 +72,7 @@ struct smtp_session {
 
 	struct tls_ctx *tls_ctx;
 	int own_tls_ctx;
+	struct tls_tlsa *tlsa; /* cfg.tlsa copied, data in one block after the array */
 	struct tls_conn *tls;
 	int tls_active;    /* traffic goes through s->tls */
 	int starttls_done; /* STARTTLS was tried (or TLS is up): do not offer it again */
@@ -389,6 +390,7 @@ on_close(uv_handle_t *h)
 	tls_conn_free(s->tls);
 	if (s->own_tls_ctx)
 		tls_ctx_free(s->tls_ctx);
+	free(s->tlsa);
 	smtp_reply_parser_free(&s->parser);
 	buf_free(&s->plain);
 	buf_free(&s->body);
@@ -665,7 +667,15 @@ enter(struct smtp_session *s, enum smtp_state st)
 	switch (st) {
 	case SMTP_S_TLS_HANDSHAKE:
 	case SMTP_S_STARTTLS_HANDSHAKE:
-		s->tls = tls_conn_new(s->tls_ctx, s->host);
+		if (s->cfg.tls_policy == TLS_POLICY_DANE) {
+			size_t usable = 0;
+			s->tls =
+			    tls_conn_new_dane(s->tls_ctx, s->host, s->tlsa, s->cfg.ntlsa, &usable);
+			log_debug("smtp_session host=%s dane tlsa=%zu usable=%zu", s->host,
+			          s->cfg.ntlsa, usable);
+		} else {
+			s->tls = tls_conn_new(s->tls_ctx, s->host);
+		}
 		s->tls_active = 1;
 		s->starttls_done = 1;
 		tls_step(s);
@@ -1270,6 +1280,21 @@ smtp_session_new(uv_loop_t *loop, const struct smtp_session_config *config,
 	s->cfg = *config;
 	s->cfg.helo_name = xstrdup(config->helo_name ? config->helo_name : "localhost");
 	s->cfg.tls_ca_file = dup_or_null(config->tls_ca_file);
+	if (config->ntlsa > 0) {
+		/* One block: the array, then every record's data. */
+		size_t bytes = config->ntlsa * sizeof(*s->tlsa);
+		for (size_t i = 0; i < config->ntlsa; i++)
+			bytes += config->tlsa[i].len;
+		s->tlsa = xmalloc(bytes);
+		unsigned char *data = (unsigned char *)(s->tlsa + config->ntlsa);
+		for (size_t i = 0; i < config->ntlsa; i++) {
+			s->tlsa[i] = config->tlsa[i];
+			memcpy(data, config->tlsa[i].data, config->tlsa[i].len);
+			s->tlsa[i].data = data;
+			data += config->tlsa[i].len;
+		}
+	}
+	s->cfg.tlsa = s->tlsa;
 	s->cfg.auth_user = dup_or_null(config->auth_user);
 	s->cfg.auth_pass = dup_or_null(config->auth_pass);
 	s->cbs = *cbs;

@@ -9,9 +9,11 @@
 SRC="${KIRIM_SRC:-.}"
 mkdir certs www
 $PY3 "$SERVER_PY" --make-certs "$TMP/certs"
-web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow; do printf 'mta-sts.%s.test,' "$d"; done)
+web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow danests danestsbad; do printf 'mta-sts.%s.test,' "$d"; done)
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" web "${web_names%,}"
-$PY3 "$SERVER_PY" --make-cert "$TMP/certs" good "mx.good.test"
+$PY3 "$SERVER_PY" --make-cert "$TMP/certs" good "mx.good.test,mx.dsb.test"
+$PY3 "$SERVER_PY" --make-cert "$TMP/certs" ta "mx.ta.test"
+cat certs/ta.pem certs/ca.pem >certs/ta-chain.pem
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" expired "mx.exp.test" --expired
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" self "mx.self.test" --self-signed
 
@@ -71,6 +73,24 @@ policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server 
 	zone old.test mx.other.test 1
 	zone none.test mx.plain.test
 	for h in hbig hbin hredir hhtml hslow; do zone "$h.test" mx.plain.test 1; done
+	# DANE: TLSA records of the MX hosts (the zone is signed: answers carry AD).
+	spki() { openssl x509 -in "certs/$1.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64; }
+	full() { openssl x509 -in "certs/$1.pem" -outform DER | sha256sum | cut -c1-64; }
+	tlsa() { echo "_25._tcp.$1. 60 IN TLSA $2 $3 1 $4"; }
+	for h in d1 d2 db di ds dsb df du; do echo "mx.$h.test. 60 IN A 127.0.0.2"; done
+	echo "mx.ta.test. 60 IN A 127.0.0.7"
+	zone dane1.test mx.d1.test && tlsa mx.d1.test 3 1 "$(spki good)"
+	zone dane2.test mx.d2.test && tlsa mx.d2.test 3 0 "$(full good)"
+	zone dane3.test mx.ta.test && tlsa mx.ta.test 2 1 "$(spki ca)"
+	zone danebad.test mx.db.test && tlsa mx.db.test 3 1 "$(spki ca)"
+	zone daneinsec.test mx.di.test && tlsa mx.di.test 3 1 "$(spki ca)"
+	echo ";insecure daneinsec.test."
+	echo ";insecure mx.di.test."
+	zone danests.test mx.ds.test 1 && tlsa mx.ds.test 3 1 "$(spki good)"
+	zone danestsbad.test mx.dsb.test 1 && tlsa mx.dsb.test 3 1 "$(spki ca)"
+	zone danefail.test mx.df.test
+	echo ";servfail _25._tcp.mx.df.test."
+	zone daneuser.test mx.du.test
 } >zone.txt
 policy enf.test enforce 86400 mx.good.test
 policy nomatch.test enforce 86400 mx.good.test '*.good.test'
@@ -84,6 +104,8 @@ policy cache.test enforce 86400 mx.good.test
 policy chg.test testing 86400 mx.good.test
 policy old.test enforce 3600 mx.good.test
 for h in hbig hbin hredir hhtml hslow; do policy "$h.test" enforce 86400 mx.good.test; done
+policy danests.test enforce 86400 mx.good.test
+policy danestsbad.test enforce 86400 mx.dsb.test
 echo huge >www/mta-sts.hbig.test.how
 echo binary >www/mta-sts.hbin.test.how
 echo redirect >www/mta-sts.hredir.test.how
@@ -104,7 +126,8 @@ start_sink_at 127.0.0.3 "$P" -d "$(sink_dir 3)" # no STARTTLS at all
 start_server_at 127.0.0.4 "$P" --pipelining --cert certs/good.pem --key certs/good.key --dump "$TMP/dump-4"
 start_server_at 127.0.0.5 "$P" --pipelining --cert certs/expired.pem --key certs/expired.key --dump "$TMP/dump-5"
 start_server_at 127.0.0.6 "$P" --pipelining --cert certs/self.pem --key certs/self.key --dump "$TMP/dump-6"
-mkdir -p dump-4 dump-5 dump-6
+start_server_at 127.0.0.7 "$P" --pipelining --cert certs/ta-chain.pem --key certs/ta.key --dump "$TMP/dump-7"
+mkdir -p dump-4 dump-5 dump-6 dump-7
 send() { run "$KIRIM" send "$1" --dns-server "127.0.0.1:$D" --mx-port "$P" --mta-sts-port "$H" --timeout 5 --json "${@:2}"; }
 dumped() { ls "$TMP/dump-$1" 2>/dev/null | grep -c '\.eml$'; }            # aiosmtpd copies
 sunk() { find "$TMP/dump-$1" -type f 2>/dev/null | grep -c .; }            # smtp-sink copies
@@ -213,6 +236,50 @@ contains "html: refused" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='
 contains "slow: cut off" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hslow.test'")" "no complete answer within 10 s"
 eq "slow: the others did not wait for it" "$(sql "SELECT (SELECT max(e.ts) FROM events e JOIN messages m ON m.id=e.message_id JOIN contacts c ON c.id=m.contact_id WHERE c.domain='none.test') < (SELECT min(e.ts) FROM events e JOIN messages m ON m.id=e.message_id JOIN contacts c ON c.id=m.contact_id WHERE c.domain='hslow.test')")" 1
 eq "hostile policies: nothing cached" "$(sql "SELECT count(*) FROM mta_sts_policies WHERE domain LIKE 'h%.test'")" 0
+
+# 11. DANE (RFC 7672), the resolver on this host vouching with AD: the MX host's
+#     certificate must match its TLSA records (3 1 1 and 3 0 1 whatever its names; 2 1 1
+#     through the CA, the name checked).
+before=$(dumped 2)
+campaign d1 a@dane1.test a@dane2.test a@dane3.test
+send d1
+eq "DANE match: delivered" "$(state_of d1)" "delivered=3"
+eq "DANE match: at the hosts" "$(( $(dumped 2) - before )) $(dumped 7)" "2 1"
+eq "DANE match: authenticated by DANE" "$(col d1 "substr(tls, -13)")" "verified dane"
+contains "DANE: a destination of its own" "$(col d1 dest)" "|dane:dane1.test"
+before=$(dumped 2)
+campaign d2 a@danebad.test
+send d2
+eq "DANE mismatch: deferred, nothing sent" "$(state_of d2) $(( $(dumped 2) - before ))" "queued=1 0"
+contains "DANE mismatch: says why" "$(col d2 last_text)" "certificate verify"
+campaign d3 a@daneinsec.test
+send d3
+eq "TLSA not validated: ignored, sent as before" "$(state_of d3)" "delivered=1"
+campaign d4 a@danefail.test
+send d4
+eq "TLSA look-up failing: the host is not used" "$(state_of d4) $(col d4 last_ecode)" "queued=1 4.7.5"
+contains "TLSA look-up failing: says why" "$(col d4 last_text)" "TLSA look-up failed"
+# DANE beside MTA-STS: DANE first. A host the enforce policy does not name but whose
+# certificate matches its TLSA records is used; a host the policy names (its certificate
+# valid for its name) whose TLSA records do not match is not.
+campaign d5 a@danests.test
+send d5
+eq "DANE beside MTA-STS: DANE wins, delivered" "$(state_of d5) $(col d5 "substr(tls, -13)")" "delivered=1 verified dane"
+before=$(dumped 2)
+campaign d6 a@danestsbad.test
+send d6
+eq "DANE failing beside MTA-STS passing: not sent" "$(state_of d6) $(( $(dumped 2) - before ))" "queued=1 0"
+# [tls] dane = no: TLSA records are not looked up (the mismatching host is used).
+printf '[sender]\nehlo = mta.kirim.test\n[tls]\nca_file = certs/ca.pem\ndane = no\n' >nodane.conf
+campaign d7 b@danebad.test
+run env KIRIM_CONFIG="$TMP/nodane.conf" "$KIRIM" send d7 --dns-server "127.0.0.1:$D" --mx-port "$P" --mta-sts-port "$H" --timeout 5 --json
+eq "dane = no: sent as before" "$(state_of d7)" "delivered=1"
+# A domain policy requiring DANE, for a domain whose host has no TLSA records: deferred.
+"$KIRIM" domain set daneuser.test --tls dane >/dev/null
+campaign d8 a@daneuser.test
+send d8
+eq "--tls dane, no TLSA: deferred" "$(state_of d8) $(col d8 last_ecode)" "queued=1 4.7.5"
+contains "--tls dane, no TLSA: says why" "$(col d8 last_text)" "requires DANE"
 
 # 10. [tls] mta_sts = no: no policy is looked up.
 printf '[sender]\nehlo = mta.kirim.test\n[tls]\nmta_sts = no\n' >off.conf
