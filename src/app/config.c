@@ -775,7 +775,7 @@ static bool
 relay_tls(struct loader *L, const char *v)
 {
 	enum tls_policy pol;
-	if (tls_policy_parse(v, &pol) < 0) {
+	if (tls_policy_parse(v, &pol) < 0 || pol == TLS_POLICY_DANE) {
 		fail(L, L->line, "tls takes none, opportunistic, required or verify, not '%s'", v);
 		return false;
 	}

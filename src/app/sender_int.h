@@ -35,6 +35,7 @@
 #include "kirim/dns.h"
 #include "kirim/https_get.h"
 #include "kirim/mta_sts.h"
+#include "kirim/tlsrpt.h"
 #include "kirim/policy.h"
 #include "kirim/pool.h"
 #include "kirim/sender.h"
@@ -123,6 +124,7 @@ struct sdomain {
 	struct https_get *fetch;     /* the policy fetch running, or NULL */
 	char sts_id[MTA_STS_ID_MAX]; /* the _mta-sts TXT record's id, "" when none */
 	char sts_error[256];         /* why no live policy was had ("" when none was wanted) */
+	char tlsrpt[TLSRPT_RUA_MAX]; /* its TLS-RPT addresses (rua=), "" when none */
 };
 
 /* What DANE (RFC 7672) says of one MX host, from its TLSA look-up. */
@@ -450,6 +452,11 @@ void sender_sts_lookup(struct sdomain *dm);
 /* sender_dane_lookup - start the TLSA look-ups of mx's secure hosts (dm->pending counts
  * them) */
 void sender_dane_lookup(struct sdomain *dm, struct smx *mx);
+/* sender_tlsrpt_lookup - start dm's _smtp._tls look-up (dm->pending counts it) */
+void sender_tlsrpt_lookup(struct sdomain *dm);
+/* sender_tls_note - what dm publishes and what came of it, for kirim domain show (mx: its
+ * MX answer and TLSA results) */
+void sender_tls_note(struct sdomain *dm, const struct smx *mx);
 /* sender_tls_cancel - stop dm's fetch, if one runs (the run ends) */
 void sender_tls_cancel(struct sdomain *dm);
 /* stls_out_move - append from's facts to to's, leaving from empty */

@@ -484,6 +484,8 @@ sdomain_step(struct sdomain *dm)
 	                          .secure = mx->secure,
 	                          .ttl = mx->ttl};
 	sdomain_apply(dm, &r, mx->dane);
+	if (!dm->invalid)
+		sender_tls_note(dm, mx);
 	smx_free(mx);
 }
 
@@ -620,8 +622,9 @@ sender_route(struct sender *S, struct sjob *j)
 		/* The MX look-up, and beside it what the domain publishes about TLS; the jobs
 		 * wait for all of them (sdomain_step). */
 		dm->pending = 1;
-		if (S->sts_on && !dm->invalid)
+		if (S->sts_on)
 			sender_sts_lookup(dm);
+		sender_tlsrpt_lookup(dm);
 		if (dns_resolve_mx(S->dns, dm->name, on_mx, dm) < 0) {
 			struct dns_mx_result bad = {.status = DNS_NXDOMAIN,
 			                            .error = "not a domain name"};

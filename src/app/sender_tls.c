@@ -147,18 +147,66 @@ dup_or_null(const char *s)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
-/* note_domain - what was found of dm's records, for kirim domain show */
-static void
-note_domain(struct sdomain *dm)
+void
+sender_tls_note(struct sdomain *dm, const struct smx *mx)
 {
-	struct stls_out *o = &dm->S->tls_out;
+	struct sender *S = dm->S;
+	struct buf dane = BUF_INIT;
+	if (!S->dane_on)
+		buf_adds(&dane, "off ([tls] dane)");
+	else if (mx->status != DNS_OK)
+		buf_adds(&dane, "");
+	else if (!mx->secure)
+		buf_adds(&dane, "no: the MX answer is not DNSSEC-validated");
+	else
+		for (size_t i = 0; i < mx->nhosts; i++) {
+			const struct sdane *d = mx->dane ? &mx->dane[i] : NULL;
+			buf_printf(&dane, "%s%s: ", i ? "; " : "", mx->hosts[i].name);
+			if (!mx->hosts[i].secure)
+				buf_adds(&dane, "no (addresses not validated)");
+			else if (d == NULL || d->state == SDANE_NONE)
+				buf_adds(&dane, "no TLSA records");
+			else if (d->state == SDANE_USABLE)
+				buf_printf(&dane, "dane (%zu usable TLSA record%s)", d->n,
+				           d->n == 1 ? "" : "s");
+			else if (d->state == SDANE_UNUSABLE)
+				buf_adds(&dane, "TLSA records, none usable: TLS unauthenticated");
+			else
+				buf_printf(&dane, "not used: %s", d->error);
+		}
+	struct stls_out *o = &S->tls_out;
 	o->dom = xrealloc(o->dom, (o->ndom + 1) * sizeof(*o->dom));
 	o->dom[o->ndom++] = (struct store_domain_tls){
 	    .domain = xstrdup(dm->name),
 	    .sts_id = dup_or_null(dm->sts_id),
 	    .sts_error = dup_or_null(dm->sts_error),
+	    .dane = dup_or_null(dane.data),
+	    .tlsrpt = dup_or_null(dm->tlsrpt),
 	    .checked_at = (int64_t)time(NULL),
 	};
+	buf_free(&dane);
+}
+
+/* ---- TLS-RPT ---- */
+
+static void
+on_tlsrpt_txt(void *arg, const struct dns_txt_result *r)
+{
+	struct sdomain *dm = arg;
+	const char *why;
+	if (r->status != DNS_OK || tlsrpt_txt_select(r->records, r->n, dm->tlsrpt, &why) < 0)
+		dm->tlsrpt[0] = '\0';
+	sdomain_step(dm);
+}
+
+void
+sender_tlsrpt_lookup(struct sdomain *dm)
+{
+	char name[300];
+	dm->tlsrpt[0] = '\0';
+	snprintf(name, sizeof(name), "_smtp._tls.%s", dm->name);
+	if (dns_resolve_txt(dm->S->dns, name, on_tlsrpt_txt, dm) == 0)
+		dm->pending++;
 }
 
 /* ---- MTA-STS ---- */
@@ -235,7 +283,6 @@ on_fetch(void *arg, const struct https_get_result *r)
 		log_info("domain=%s mta_sts=%s id=%s max_age=%ld mx=%zu fetched", dm->name,
 		         mta_sts_mode_name(p.mode), t->id, p.max_age, p.nmx);
 	}
-	note_domain(dm);
 	sdomain_step(dm);
 }
 
@@ -249,7 +296,6 @@ on_sts_txt(void *arg, const struct dns_txt_result *r)
 		struct ssts *t = strmap_get(&S->sts, dm->name);
 		if (t && strcmp(t->id, dm->sts_id) == 0 && t->expires_at > (int64_t)time(NULL)) {
 			dm->sts = in_force(t); /* the id has not changed: the cached policy holds */
-			note_domain(dm);
 			sdomain_step(dm);
 			return;
 		}
@@ -283,7 +329,6 @@ on_sts_txt(void *arg, const struct dns_txt_result *r)
 		snprintf(dm->sts_error, sizeof(dm->sts_error), "%s", r->error ? r->error : "");
 	}
 	fall_back(dm);
-	note_domain(dm);
 	sdomain_step(dm);
 }
 

@@ -306,7 +306,7 @@ const struct cli_command cli_commands[] = {
     {"domain", cmd_domain, "per-domain sending policies: connections, rates, warm-up",
      "Usage: kirim domain set PATTERN [--max-connections N] [--rate N/s|N/min|N/h]\n"
      "                        [--max-msgs-per-conn N] [--connect-rate N/min]\n"
-     "                        [--tls none|opportunistic|required|verify] [--warmup PLAN]\n"
+     "                        [--tls none|opportunistic|required|verify|dane] [--warmup PLAN]\n"
      "       kirim domain list\n"
      "       kirim domain show DOMAIN [--mx HOST]...\n"
      "       kirim domain unset PATTERN [--field NAME]...\n"
@@ -335,7 +335,8 @@ const struct cli_command cli_commands[] = {
      "  --rate R               messages: 10/s, 600/min, 3600/h, 100/d, or none\n"
      "  --max-msgs-per-conn N  messages per connection, 0 for no limit\n"
      "  --connect-rate R       new connections, same units as --rate\n"
-     "  --tls POLICY           none, opportunistic, required or verify\n"
+     "  --tls POLICY           none, opportunistic, required, verify or dane (DANE\n"
+     "                         required); wins over the domain's MTA-STS and DANE\n"
      "  --warmup PLAN          daily caps starting today: a list (50,100,200,500), or\n"
      "                         standard[:TARGET] (50, doubling daily to TARGET, default\n"
      "                         100000) or slow[:TARGET] (x1.5 daily); none for no plan\n"

@@ -61,6 +61,7 @@ policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server 
 	echo "mx.exp.test. 60 IN A 127.0.0.5"
 	echo "mx.self.test. 60 IN A 127.0.0.6"
 	zone enf.test mx.good.test 1
+	echo '_smtp._tls.enf.test. 60 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@enf.test"'
 	zone nomatch.test mx.other.test 1
 	zone plain.test mx.plain.test 1
 	zone bad.test mx.bad.test 1
@@ -280,6 +281,20 @@ campaign d8 a@daneuser.test
 send d8
 eq "--tls dane, no TLSA: deferred" "$(state_of d8) $(col d8 last_ecode)" "queued=1 4.7.5"
 contains "--tls dane, no TLSA: says why" "$(col d8 last_text)" "requires DANE"
+
+# 12. kirim domain show: the policy and mode, DANE, the TLS-RPT address, and which wins.
+run "$KIRIM" domain show enf.test
+contains "show: MTA-STS policy" "$OUT" "MTA-STS   enforce, id 1"
+contains "show: its mx" "$OUT" "mx: mx.good.test"
+contains "show: TLS-RPT" "$OUT" "TLS-RPT   mailto:tlsrpt@enf.test"
+contains "show: DANE" "$OUT" "DANE      mx.good.test: no TLSA records"
+contains "show: in force" "$OUT" "in force: MTA-STS enforce"
+run "$KIRIM" domain show dane1.test --json
+eq "show --json: DANE in force" "$(json 'j["tls_security"]["in_force"][:4], j["tls_security"]["dane"]')" "DANE mx.d1.test: dane (1 usable TLSA record)"
+run "$KIRIM" domain show daneuser.test
+contains "show: the user's policy wins" "$OUT" "in force: tls dane, from your policy daneuser.test"
+run "$KIRIM" domain show fail.test
+contains "show: the last failure" "$OUT" "last look: policy fetch failed"
 
 # 10. [tls] mta_sts = no: no policy is looked up.
 printf '[sender]\nehlo = mta.kirim.test\n[tls]\nmta_sts = no\n' >off.conf
