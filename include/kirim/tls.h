@@ -102,6 +102,25 @@ const char *tls_conn_cipher(const struct tls_conn *c);
 /* tls_conn_verified - 1 when the chain and host name were verified (or, under DANE, the
  * chain matched a TLSA record) */
 int tls_conn_verified(const struct tls_conn *c);
+/* What checking the server's certificate found (RFC 8460's failure types), verified or
+ * not: a connection made by tls_conn_new_check is checked but never failed for it. */
+enum tls_check {
+	TLS_CHECK_OK,            /* chain and name (or a TLSA record) matched */
+	TLS_CHECK_UNCHECKED,     /* nothing was checked (a context without CAs) */
+	TLS_CHECK_EXPIRED,       /* a certificate of the chain has expired (or is not yet valid) */
+	TLS_CHECK_HOST_MISMATCH, /* no name of the certificate is the host's */
+	TLS_CHECK_NOT_TRUSTED,   /* self-signed, or no chain to a trusted CA */
+	TLS_CHECK_TLSA,          /* DANE: no TLSA record matched the chain */
+	TLS_CHECK_OTHER,         /* the handshake failed for another reason */
+};
+
+/* tls_ctx_verifies - whether ctx has CAs to check certificates against */
+int tls_ctx_verifies(const struct tls_ctx *ctx);
+/* tls_conn_new_check - tls_conn_new that checks the certificate against host (when ctx
+ * has CAs) but goes on whatever the check finds: tls_conn_check says what it found */
+struct tls_conn *tls_conn_new_check(struct tls_ctx *ctx, const char *host);
+/* tls_conn_check - what checking the certificate found, after the handshake or its failure */
+enum tls_check tls_conn_check(const struct tls_conn *c);
 /* tls_conn_error - text of the last error ("" when none) */
 const char *tls_conn_error(const struct tls_conn *c);
 

@@ -1016,7 +1016,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 
 	/* How: the pool, with one destination for the relay or one per MX host set. */
 	uv_loop_init(&S->loop);
-	struct pool_cbs cbs = {on_rcpt, on_job_done, on_throttle, sender_keep};
+	struct pool_cbs cbs = {on_rcpt, on_job_done, on_throttle, sender_keep, sender_tls_result};
 	S->pool = pool_new(&S->loop, opts.concurrency, &cbs, S);
 	char helo[256];
 	if (cfg->ehlo[0])

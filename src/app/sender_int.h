@@ -170,6 +170,8 @@ struct stls_out {
 	size_t nsts;
 	struct store_domain_tls *dom; /* what was found of domains' records */
 	size_t ndom;
+	struct store_tls_result *res; /* sessions' TLS results, for TLS-RPT */
+	size_t nres;
 };
 
 /* One outcome waiting to be written. Strings are owned. Made on the loop, written by the
@@ -457,6 +459,9 @@ void sender_tlsrpt_lookup(struct sdomain *dm);
 /* sender_tls_note - what dm publishes and what came of it, for kirim domain show (mx: its
  * MX answer and TLSA results) */
 void sender_tls_note(struct sdomain *dm, const struct smx *mx);
+/* sender_tls_result - pool_cbs.tls_result: count a session's TLS for its domain's TLS-RPT
+ * (the sessions of a destination of one domain's own: under a policy, or a TLS-RPT record) */
+void sender_tls_result(void *owner, struct pool_dest *d, const struct pool_tls_result *r);
 /* sender_tls_cancel - stop dm's fetch, if one runs (the run ends) */
 void sender_tls_cancel(struct sdomain *dm);
 /* stls_out_move - append from's facts to to's, leaving from empty */

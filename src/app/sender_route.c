@@ -335,6 +335,8 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 		buf_printf(&key, "|dane:%s", domain);
 	else if (sts)
 		buf_printf(&key, "|sts:%s", domain);
+	else if (dm->tlsrpt[0])
+		buf_printf(&key, "|tlsrpt:%s", domain); /* its sessions counted for its reports */
 	struct sdest *sd = strmap_get(&S->dests, key.data);
 	if (sd == NULL) {
 		struct sockaddr_storage addrs[POOL_MAX_ADDRS];

@@ -89,7 +89,7 @@ sender_tls_free(struct sender *S)
 bool
 stls_out_empty(const struct stls_out *o)
 {
-	return o->nsts == 0 && o->ndom == 0;
+	return o->nsts == 0 && o->ndom == 0 && o->nres == 0;
 }
 
 void
@@ -105,8 +105,14 @@ stls_out_move(struct stls_out *to, struct stls_out *from)
 		memcpy(to->dom + to->ndom, from->dom, from->ndom * sizeof(*to->dom));
 		to->ndom += from->ndom;
 	}
+	if (from->nres) {
+		to->res = xrealloc(to->res, (to->nres + from->nres) * sizeof(*to->res));
+		memcpy(to->res + to->nres, from->res, from->nres * sizeof(*to->res));
+		to->nres += from->nres;
+	}
 	free(from->sts);
 	free(from->dom);
+	free(from->res);
 	memset(from, 0, sizeof(*from));
 }
 
@@ -125,8 +131,17 @@ stls_out_clear(struct stls_out *o)
 		free((char *)o->dom[i].dane);
 		free((char *)o->dom[i].tlsrpt);
 	}
+	for (size_t i = 0; i < o->nres; i++) {
+		free((char *)o->res[i].domain);
+		free((char *)o->res[i].policy);
+		free((char *)o->res[i].mx_host);
+		free((char *)o->res[i].receiving_ip);
+		free((char *)o->res[i].sending_ip);
+		free((char *)o->res[i].detail);
+	}
 	free(o->sts);
 	free(o->dom);
+	free(o->res);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -138,6 +153,8 @@ stls_out_write(struct store *s, const struct stls_out *o)
 		rc = store_sts_save(s, &o->sts[i]);
 	for (size_t i = 0; rc == 0 && i < o->ndom; i++)
 		rc = store_domain_tls_save(s, &o->dom[i]);
+	for (size_t i = 0; rc == 0 && i < o->nres; i++)
+		rc = store_tls_result_add(s, &o->res[i]);
 	return rc;
 }
 
@@ -188,6 +205,81 @@ sender_tls_note(struct sdomain *dm, const struct smx *mx)
 }
 
 /* ---- TLS-RPT ---- */
+
+/* check_type - RFC 8460 4.3's result-type for what checking a certificate found */
+static const char *
+check_type(enum tls_check c)
+{
+	switch (c) {
+	case TLS_CHECK_OK:
+	case TLS_CHECK_UNCHECKED:
+		return "success";
+	case TLS_CHECK_EXPIRED:
+		return "certificate-expired";
+	case TLS_CHECK_HOST_MISMATCH:
+		return "certificate-host-mismatch";
+	case TLS_CHECK_NOT_TRUSTED:
+		return "certificate-not-trusted";
+	case TLS_CHECK_TLSA:
+		return "tlsa-invalid";
+	case TLS_CHECK_OTHER:
+		break;
+	}
+	return "validation-failure";
+}
+
+void
+sender_tls_result(void *owner, struct pool_dest *d, const struct pool_tls_result *r)
+{
+	struct sender *S = owner;
+	const char *name = pool_dest_name(d);
+	const struct sdest *sd = strmap_get(&S->dests, name);
+	/* Only a destination of one domain's own says whose session it was. */
+	const char *type = strstr(name, "|dane:")     ? "tlsa"
+	                   : strstr(name, "|sts:")    ? "sts"
+	                   : strstr(name, "|tlsrpt:") ? "no-policy-found"
+	                                              : NULL;
+	if (sd == NULL || type == NULL)
+		return;
+	struct buf policy = BUF_INIT;
+	const char *result;
+	if (strcmp(type, "tlsa") == 0 && r->tlsa == NULL)
+		type = "no-policy-found"; /* a host of a DANE domain without TLSA records */
+	if (strcmp(type, "sts") == 0) {
+		const struct ssts *t = strmap_get(&S->sts, sd->domain);
+		buf_adds(&policy, t ? t->text : "");
+		if (policy.len && policy.data[policy.len - 1] == '\n')
+			policy.data[--policy.len] = '\0';
+	} else if (strcmp(type, "tlsa") == 0) {
+		for (size_t i = 0; i < r->ntlsa; i++) {
+			buf_printf(&policy, "%s%u %u %u ", i ? "\n" : "", r->tlsa[i].usage,
+			           r->tlsa[i].selector, r->tlsa[i].mtype);
+			for (size_t k = 0; k < r->tlsa[i].len; k++)
+				buf_printf(&policy, "%02x", r->tlsa[i].data[k]);
+		}
+	}
+	if (r->no_starttls)
+		result = "starttls-not-supported";
+	else if (strcmp(type, "no-policy-found") == 0)
+		result = r->ok ? "success" : "validation-failure";
+	else
+		result = check_type(r->check);
+	struct stls_out *o = &S->tls_out;
+	o->res = xrealloc(o->res, (o->nres + 1) * sizeof(*o->res));
+	o->res[o->nres++] = (struct store_tls_result){
+	    .day = (int64_t)time(NULL) / 86400,
+	    .domain = xstrdup(sd->domain),
+	    .policy_type = type, /* static */
+	    .policy = xstrdup(policy.data ? policy.data : ""),
+	    .mx_host = xstrdup(r->host),
+	    .receiving_ip = xstrdup(r->ip),
+	    .sending_ip = xstrdup(r->local_ip),
+	    .result = result, /* static */
+	    .detail = xstrdup(strcmp(result, "success") == 0 ? "" : r->text),
+	    .sessions = 1,
+	};
+	buf_free(&policy);
+}
 
 static void
 on_tlsrpt_txt(void *arg, const struct dns_txt_result *r)

@@ -303,6 +303,19 @@ const struct cli_command cli_commands[] = {
      "was delivered and messages wait for a retry, or another sender holds the campaign;\n"
      "65 when everything due bounced or failed; 130 when stopped; 78 for a configuration\n"
      "problem.\n"},
+    {"tlsrpt", cmd_tlsrpt, "TLS-RPT aggregate reports (RFC 8460) of the TLS of direct sends",
+     "Usage: kirim tlsrpt report [--day YYYY-MM-DD] [--domain DOMAIN] [--out DIR]\n"
+     "\n"
+     "The aggregate TLS report of one UTC day (default: yesterday) for each recipient domain\n"
+     "whose sessions direct sends counted: domains with an MTA-STS policy, DANE, or a\n"
+     "_smtp._tls record (each has a destination of its own). Without --out, the reports\n"
+     "are printed as JSON; with --out, each is written gzipped to DIR under the name RFC\n"
+     "8460 gives it (ORG!DOMAIN!BEGIN!END!ID.json.gz) and a line says where and for which\n"
+     "rua= addresses. Sending them to those addresses is not done yet (docs/tls.md).\n"
+     "\n"
+     "  --day YYYY-MM-DD   the day (UTC)\n"
+     "  --domain DOMAIN    only this policy domain\n"
+     "  --out DIR          write the .json.gz files into DIR\n"},
     {"domain", cmd_domain, "per-domain sending policies: connections, rates, warm-up",
      "Usage: kirim domain set PATTERN [--max-connections N] [--rate N/s|N/min|N/h]\n"
      "                        [--max-msgs-per-conn N] [--connect-rate N/min]\n"

@@ -202,6 +202,12 @@ pool_now(const struct pool *p)
 	return (double)uv_now(p->loop) / 1000.0;
 }
 
+const char *
+pool_dest_name(const struct pool_dest *d)
+{
+	return d->name;
+}
+
 void
 pool_set_rate(struct pool *p, double rate)
 {
@@ -435,14 +441,49 @@ dest_down_queue(struct pool_dest *d)
 		dest_fail_down(d, job);
 }
 
+/* tls_report - tell the owner what came of a session's TLS (pool_cbs.tls_result) */
 static void
-on_tls(struct smtp_session *s, void *owner, const char *version, const char *cipher, int verified)
+tls_report(struct conn *c, struct smtp_session *s, int ok, int no_starttls, enum tls_check check,
+           const char *text)
+{
+	struct pool *p = c->d->p;
+	if (p->cbs.tls_result == NULL)
+		return;
+	char ip[INET6_ADDRSTRLEN] = "", local[INET6_ADDRSTRLEN];
+	if (c->addr->addr.ss_family == AF_INET6)
+		uv_ip6_name((const struct sockaddr_in6 *)&c->addr->addr, ip, sizeof(ip));
+	else
+		uv_ip4_name((const struct sockaddr_in *)&c->addr->addr, ip, sizeof(ip));
+	smtp_session_local_ip(s, local, sizeof(local));
+	bool dane = c->addr->own_tls && c->addr->tls_policy == TLS_POLICY_DANE;
+	struct pool_tls_result r = {.host = c->addr->name,
+	                            .ip = ip,
+	                            .local_ip = local,
+	                            .ok = ok,
+	                            .no_starttls = no_starttls,
+	                            .check = check,
+	                            .text = text ? text : "",
+	                            .tlsa = dane ? c->addr->tlsa : NULL,
+	                            .ntlsa = dane ? c->addr->ntlsa : 0};
+	p->cbs.tls_result(p->owner, c->d, &r);
+}
+
+static void
+on_tls(struct smtp_session *s, void *owner, const char *version, const char *cipher, int verified,
+       enum tls_check check)
 {
 	struct conn *c = owner;
-	(void)s;
 	bool dane = c->addr->own_tls && c->addr->tls_policy == TLS_POLICY_DANE;
 	snprintf(c->tls, sizeof(c->tls), "%s %s%s", version, cipher,
 	         verified ? (dane ? " verified dane" : " verified") : "");
+	tls_report(c, s, 1, 0, check, "");
+}
+
+static void
+on_tls_failed(struct smtp_session *s, void *owner, int no_starttls, enum tls_check check,
+              const char *text)
+{
+	tls_report(owner, s, 0, no_starttls, check, text);
 }
 
 /* dest_suspended - the adaptive throttle holds d back now */
@@ -659,6 +700,7 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 
 static const struct smtp_session_cbs pool_session_cbs = {
     .tls = on_tls,
+    .tls_failed = on_tls_failed,
     .want_job = on_want_job,
     .rcpt = on_rcpt,
     .job_done = on_job_done,

@@ -193,6 +193,20 @@ smtp_session_default_timeouts(struct smtp_timeouts *t)
 	t->idle_ms = 10 * 1000;
 }
 
+void
+smtp_session_local_ip(const struct smtp_session *s, char *out, size_t outsz)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	out[0] = '\0';
+	if (uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET6)
+		uv_ip6_name((const struct sockaddr_in6 *)&ss, out, outsz);
+	else if (ss.ss_family == AF_INET)
+		uv_ip4_name((const struct sockaddr_in *)&ss, out, outsz);
+}
+
 const struct smtp_ehlo *
 smtp_session_ehlo(const struct smtp_session *s)
 {
@@ -560,6 +574,11 @@ tls_step(struct smtp_session *s)
 	if (s->closing || rc == TLS_WANT)
 		return;
 	if (rc == TLS_ERROR) {
+		if (s->cbs.tls_failed)
+			s->cbs.tls_failed(s, s->owner, 0, tls_conn_check(s->tls),
+			                  tls_conn_error(s->tls));
+		if (s->closing)
+			return;
 		/* The TLS stream is broken: no QUIT is possible. */
 		session_fail(s, SMTP_STAGE_STARTTLS, 0, "", tls_conn_error(s->tls),
 		             SMTP_RESULT_LOCAL, 0);
@@ -673,6 +692,9 @@ enter(struct smtp_session *s, enum smtp_state st)
 			    tls_conn_new_dane(s->tls_ctx, s->host, s->tlsa, s->cfg.ntlsa, &usable);
 			log_debug("smtp_session host=%s dane tlsa=%zu usable=%zu", s->host,
 			          s->cfg.ntlsa, usable);
+		} else if (s->cfg.tls_policy != TLS_POLICY_VERIFY && tls_ctx_verifies(s->tls_ctx)) {
+			/* Not required, but checked all the same (for TLS-RPT). */
+			s->tls = tls_conn_new_check(s->tls_ctx, s->host);
 		} else {
 			s->tls = tls_conn_new(s->tls_ctx, s->host);
 		}
@@ -932,6 +954,11 @@ after_ehlo(struct smtp_session *s)
 			enter(s, SMTP_S_STARTTLS);
 			return;
 		}
+		s->starttls_done = 1; /* not offered: reported once */
+		if (s->cbs.tls_failed)
+			s->cbs.tls_failed(s, s->owner, 1, TLS_CHECK_OTHER, "STARTTLS not offered");
+		if (s->closing)
+			return;
 		if (pol != TLS_POLICY_OPPORTUNISTIC) {
 			session_fail_local(s, SMTP_STAGE_STARTTLS, SMTP_RESULT_LOCAL, 1,
 			                   "TLS required (policy %s) but STARTTLS not offered",
@@ -978,8 +1005,8 @@ handshake_done(struct smtp_session *s)
 	log_debug("smtp_session host=%s tls=%s cipher=%s verified=%d", s->host,
 	          tls_conn_version(s->tls), tls_conn_cipher(s->tls), verified);
 	if (s->cbs.tls)
-		s->cbs.tls(s, s->owner, tls_conn_version(s->tls), tls_conn_cipher(s->tls),
-		           verified);
+		s->cbs.tls(s, s->owner, tls_conn_version(s->tls), tls_conn_cipher(s->tls), verified,
+		           tls_conn_check(s->tls));
 	if (s->closing)
 		return;
 	if (s->state == SMTP_S_TLS_HANDSHAKE) {
@@ -1159,6 +1186,11 @@ on_reply(struct smtp_session *s, const struct smtp_reply *r)
 		}
 		return;
 	case SMTP_S_STARTTLS:
+		if (r->code != 220 && s->cbs.tls_failed) {
+			s->cbs.tls_failed(s, s->owner, 1, TLS_CHECK_OTHER, "STARTTLS refused");
+			if (s->closing)
+				return;
+		}
 		if (r->code == 220)
 			enter(s, SMTP_S_STARTTLS_HANDSHAKE);
 		else if (s->cfg.tls_policy == TLS_POLICY_OPPORTUNISTIC && r->code != 421)

@@ -21,6 +21,7 @@ struct tls_ctx {
 struct tls_conn {
 	struct tls_ctx *ctx; /* borrowed; outlives the connection */
 	bool dane;           /* authenticated by TLSA records, whatever ctx's policy */
+	bool checked;        /* the certificate is checked (verify policy, DANE, or _check) */
 	SSL *ssl;
 	BIO *rbio; /* ciphertext from the network; owned by ssl */
 	BIO *wbio; /* ciphertext to the network; owned by ssl */
@@ -156,9 +157,55 @@ tls_conn_new(struct tls_ctx *ctx, const char *host)
 				X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host);
 			else
 				SSL_set1_host(c->ssl, host);
+			c->checked = true;
 		}
 	}
 	return c;
+}
+
+int
+tls_ctx_verifies(const struct tls_ctx *ctx)
+{
+	return ctx->policy == TLS_POLICY_VERIFY;
+}
+
+struct tls_conn *
+tls_conn_new_check(struct tls_ctx *ctx, const char *host)
+{
+	struct tls_conn *c = tls_conn_new(ctx, host);
+	/* The chain and name are checked as under verify, the result kept, the handshake
+	 * never failed for it (the policy does not require it: RFC 8460 counts it). */
+	SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	return c;
+}
+
+enum tls_check
+tls_conn_check(const struct tls_conn *c)
+{
+	if (!c->checked && !c->dane)
+		return c->done ? TLS_CHECK_UNCHECKED : TLS_CHECK_OTHER;
+	long vr = SSL_get_verify_result(c->ssl);
+	switch (vr) {
+	case X509_V_OK:
+		return c->done ? TLS_CHECK_OK : TLS_CHECK_OTHER;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return TLS_CHECK_EXPIRED;
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return TLS_CHECK_HOST_MISMATCH;
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		return c->dane ? TLS_CHECK_TLSA : TLS_CHECK_NOT_TRUSTED;
+	case X509_V_ERR_DANE_NO_MATCH:
+		return TLS_CHECK_TLSA;
+	default:
+		return TLS_CHECK_OTHER;
+	}
 }
 
 struct tls_conn *
@@ -185,6 +232,7 @@ tls_conn_new_dane(struct tls_ctx *ctx, const char *host, const struct tls_tlsa *
 	ERR_clear_error(); /* a record OpenSSL refuses is skipped, not an error */
 	if (ok > 0) {
 		c->dane = true;
+		c->checked = true;
 		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
 	} else {
 		SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);

@@ -296,6 +296,44 @@ contains "show: the user's policy wins" "$OUT" "in force: tls dane, from your po
 run "$KIRIM" domain show fail.test
 contains "show: the last failure" "$OUT" "last look: policy fetch failed"
 
+# 13. TLS-RPT (RFC 8460): each session of a domain under a policy (or with a TLS-RPT
+#     record) counted by result; the day's aggregate report of each domain, valid against
+#     the RFC's schema (tests/data/tlsrpt/schema.json, checked with python3-jsonschema).
+today=$(date -u +%F)
+count() { sql "SELECT coalesce(sum(sessions), 0) FROM tls_results WHERE domain='$1' AND result='$2'"; }
+[ "$(count enf.test success)" -ge 1 ] && ok "counted: enforce success" || bad "counted: enforce success" "$(sql "SELECT * FROM tls_results WHERE domain='enf.test'")"
+[ "$(count plain.test starttls-not-supported)" -ge 1 ] && ok "counted: no STARTTLS" || bad "counted: no STARTTLS" "$(sql "SELECT * FROM tls_results WHERE domain='plain.test'")"
+[ "$(count bad.test certificate-host-mismatch)" -ge 1 ] && ok "counted: host mismatch" || bad "counted: host mismatch" "$(sql "SELECT * FROM tls_results WHERE domain='bad.test'")"
+[ "$(count exp.test certificate-expired)" -ge 1 ] && ok "counted: expired" || bad "counted: expired" "$(sql "SELECT * FROM tls_results WHERE domain='exp.test'")"
+[ "$(count self.test certificate-not-trusted)" -ge 1 ] && ok "counted: self-signed" || bad "counted: self-signed" "$(sql "SELECT * FROM tls_results WHERE domain='self.test'")"
+[ "$(count danebad.test tlsa-invalid)" -ge 1 ] && ok "counted: DANE mismatch" || bad "counted: DANE mismatch" "$(sql "SELECT * FROM tls_results WHERE domain='danebad.test'")"
+[ "$(count dane1.test success)" -ge 1 ] && ok "counted: DANE success" || bad "counted: DANE success" "$(sql "SELECT * FROM tls_results WHERE domain='dane1.test'")"
+eq "counted: testing mode, its failure reported" "$(sql "SELECT policy_type, result FROM tls_results WHERE domain='tst.test'")" "sts|starttls-not-supported"
+eq "counted: the policy and the hosts" "$(sql "SELECT policy_type, mx_host, receiving_ip, sending_ip FROM tls_results WHERE domain='enf.test' AND result='success'")" "sts|mx.good.test|127.0.0.2|127.0.0.1"
+eq "counted: the DANE policy string" "$(sql "SELECT substr(policy, 1, 6) FROM tls_results WHERE domain='dane1.test'")" "3 1 1 "
+mkdir reports
+run "$KIRIM" tlsrpt report --day "$today" --out "$TMP/reports" --json
+eq "report: exit" "$RC" 0
+eq "report: one per domain counted" "$(json 'len(j)')" "$(sql "SELECT count(DISTINCT domain) FROM tls_results")"
+eq "report: enf.test's file, named as RFC 8460 5.3.1 says" "$(json '[r["file"] for r in j if r["domain"]=="enf.test"][0].split("!")[:2]')" "['mta.kirim.test', 'enf.test']"
+eq "report: enf.test's rua" "$(json '[r["rua"] for r in j if r["domain"]=="enf.test"][0]')" "mailto:tlsrpt@enf.test"
+eq "report: every file valid against the schema" "$($PY3 - "$SRC/tests/data/tlsrpt/schema.json" "$TMP"/reports/*.json.gz <<'PYEND'
+import gzip, json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+n = 0
+for f in sys.argv[2:]:
+    jsonschema.validate(json.load(gzip.open(f)), schema)
+    n += 1
+print('ok' if n > 10 else 'only %d' % n)
+PYEND
+)" ok
+run "$KIRIM" tlsrpt report --day "$today" --domain bad.test
+eq "report: a failure's details" "$(json 'j["policies"][0]["failure-details"][0]["result-type"], j["policies"][0]["policy"]["policy-type"], j["policies"][0]["policy"]["mx-host"], j["policies"][0]["summary"]["total-successful-session-count"]')" "certificate-host-mismatch sts ['mx.bad.test'] 0"
+eq "report: the day" "$(json 'j["date-range"]["start-datetime"], j["date-range"]["end-datetime"]')" "${today}T00:00:00Z ${today}T23:59:59Z"
+run "$KIRIM" tlsrpt report --day 2001-02-30x
+eq "report: a bad day refused" "$RC" 64
+
 # 10. [tls] mta_sts = no: no policy is looked up.
 printf '[sender]\nehlo = mta.kirim.test\n[tls]\nmta_sts = no\n' >off.conf
 campaign c10 b@nomatch.test

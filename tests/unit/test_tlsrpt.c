@@ -4,9 +4,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <jansson.h>
 
 #include "kirim/tlsrpt.h"
 
@@ -60,11 +63,49 @@ test_txt(void **state)
 	}
 }
 
+/* Rows of two policies, in any order, become two policy objects with their sums. */
+static void
+test_report(void **state)
+{
+	(void)state;
+	const char *sts = "version: STSv1\nmode: enforce\nmx: *.mx.example\nmax_age: 86400";
+	struct tlsrpt_row rows[] = {
+	    {"sts", sts, "a.mx.example", "192.0.2.1", "198.51.100.1", "success", "", 7},
+	    {"no-policy-found", "", "b.mx.example", "192.0.2.2", "", "success", "", 2},
+	    {"sts", sts, "c.mx.example", "192.0.2.3", "198.51.100.1", "certificate-expired",
+	     "certificate has expired", 3},
+	};
+	struct tlsrpt_meta m = {"kirim.example", "postmaster@kirim.example", "id-1", "example.com",
+	                        19000};
+	json_t *j = tlsrpt_report(&m, rows, 3);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	const char *want =
+	    "{\"contact-info\":\"postmaster@kirim.example\",\"date-range\":{\"end-datetime\":"
+	    "\"2022-01-08T23:59:59Z\",\"start-datetime\":\"2022-01-08T00:00:00Z\"},"
+	    "\"organization-name\":\"kirim.example\",\"policies\":[{\"failure-details\":[{"
+	    "\"failed-session-count\":3,\"failure-reason-code\":\"certificate has expired\","
+	    "\"receiving-ip\":\"192.0.2.3\",\"receiving-mx-hostname\":\"c.mx.example\","
+	    "\"result-type\":\"certificate-expired\",\"sending-mta-ip\":\"198.51.100.1\"}],"
+	    "\"policy\":{\"mx-host\":[\"*.mx.example\"],\"policy-domain\":\"example.com\","
+	    "\"policy-string\":[\"version: STSv1\",\"mode: enforce\",\"mx: *.mx.example\","
+	    "\"max_age: 86400\"],\"policy-type\":\"sts\"},\"summary\":{"
+	    "\"total-failure-session-count\":3,\"total-successful-session-count\":7}},{"
+	    "\"policy\":{\"mx-host\":[\"b.mx.example\"],\"policy-domain\":\"example.com\","
+	    "\"policy-string\":[],\"policy-type\":\"no-policy-found\"},\"summary\":{"
+	    "\"total-failure-session-count\":0,\"total-successful-session-count\":2}}],"
+	    "\"report-id\":\"id-1\"}";
+	if (strcmp(text, want) != 0)
+		fail_msg("got\n%s\nwant\n%s", text, want);
+	free(text);
+	json_decref(j);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_txt),
+	    cmocka_unit_test(test_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
