@@ -26,14 +26,7 @@ C
 export KIRIM_CONFIG="$TMP/kirim.conf"
 printf 'Subject: Hi {{email}}\n\n--- text\nHello.\n' >t.tpl
 "$KIRIM" template add t t.tpl >/dev/null
-campaign() { # campaign NAME ADDRESS... : a campaign to these recipients
-	local name=$1
-	shift
-	printf 'email\n' >"$name.csv"
-	printf '%s\n' "$@" >>"$name.csv"
-	"$KIRIM" import "$name.csv" --list "$name" -q >/dev/null
-	"$KIRIM" campaign create "$name" --list "$name" --template t --from "News <news@kirim.test>" >/dev/null
-}
+campaign() { campaign_to "$@"; } # campaign NAME ADDRESS...: a campaign to these recipients (lib.sh)
 state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.state AS state, count(*) n FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' GROUP BY m.state ORDER BY m.state)"; }
 col() { sql "SELECT DISTINCT $2 FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' ORDER BY 1"; }
 sink_dir() { mkdir -p "dump-$1" && chmod 777 "dump-$1" && echo "$TMP/dump-$1/%M."; }

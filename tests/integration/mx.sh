@@ -8,14 +8,7 @@ printf '[sender]\nehlo = mta.kirim.test\n' >direct.conf
 export KIRIM_CONFIG="$TMP/direct.conf"
 printf 'Subject: Hi {{email}}\n\n--- text\nHello.\n' >t.tpl
 "$KIRIM" template add t t.tpl >/dev/null
-campaign() { # campaign NAME ADDRESS... : a campaign to these recipients
-	local name=$1
-	shift
-	printf 'email\n' >"$name.csv"
-	printf '%s\n' "$@" >>"$name.csv"
-	"$KIRIM" import "$name.csv" --list "$name" -q >/dev/null
-	"$KIRIM" campaign create "$name" --list "$name" --template t --from "News <news@kirim.test>" >/dev/null
-}
+campaign() { campaign_to "$@"; } # campaign NAME ADDRESS...: a campaign to these recipients (lib.sh)
 many() { # many PREFIX N DOMAIN: N addresses
 	for i in $(seq 1 "$2"); do echo "$1$i@$3"; done
 }

@@ -16,6 +16,8 @@
 
 #include "kirim/mta_sts.h"
 
+#include "test_data.h"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static void
@@ -186,31 +188,6 @@ test_match(void **state)
 	assert_false(mta_sts_mx_match(&p, "c.example"));
 }
 
-static const char *
-datadir(void)
-{
-	const char *d = getenv("KIRIM_TESTDATA");
-	return d && *d ? d : "tests/data";
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	struct buf b = BUF_INIT;
-	char tmp[8192];
-	size_t k;
-	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_add(&b, tmp, k);
-	fclose(f);
-	*len = b.len;
-	if (!b.data)
-		buf_adds(&b, "");
-	return b.data;
-}
-
 static void
 test_golden(void **state)
 {
@@ -226,10 +203,10 @@ test_golden(void **state)
 	int update = getenv("KIRIM_UPDATE_GOLDEN") != NULL, failed = 0;
 	for (size_t i = 0; i < N(names); i++) {
 		char in[1024], outp[1024];
-		snprintf(in, sizeof(in), "%s/mta_sts/%s.in", datadir(), names[i]);
-		snprintf(outp, sizeof(outp), "%s/mta_sts/%s.out", datadir(), names[i]);
+		snprintf(in, sizeof(in), "%s/mta_sts/%s.in", test_datadir(), names[i]);
+		snprintf(outp, sizeof(outp), "%s/mta_sts/%s.out", test_datadir(), names[i]);
 		size_t len, wlen;
-		char *body = slurp(in, &len);
+		char *body = test_slurp(in, &len);
 		if (!body)
 			fail_msg("cannot read %s", in);
 		struct mta_sts_policy p;
@@ -245,7 +222,7 @@ test_golden(void **state)
 			fwrite(got.data, 1, got.len, f);
 			fclose(f);
 		}
-		char *want = slurp(outp, &wlen);
+		char *want = test_slurp(outp, &wlen);
 		if (!want)
 			fail_msg("cannot read %s", outp);
 		if (wlen != got.len || memcmp(want, got.data, wlen) != 0) {
