@@ -222,16 +222,21 @@ store_migrate(struct store *s)
 		return store_fail(s, "read schema version");
 	s->version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
-	if (s->version > store_migrations_count) {
+	/* Versions rise but may skip numbers (tools/embed-schema.py): the newest is the last. */
+	int newest =
+	    store_migrations_count ? store_migrations[store_migrations_count - 1].version : 0;
+	if (s->version > newest) {
 		snprintf(s->errbuf, sizeof(s->errbuf),
 		         "the database is at schema version %d but this kirim knows only up to %d: "
 		         "use a newer kirim with it",
-		         s->version, store_migrations_count);
+		         s->version, newest);
 		return STORE_E_NEWER;
 	}
-	for (int i = s->version; i < store_migrations_count; i++) {
+	for (int i = 0; i < store_migrations_count; i++) {
 		const struct store_migration *m = &store_migrations[i];
 		char setv[64];
+		if (m->version <= s->version)
+			continue;
 		int rc = store_exec(s, "BEGIN IMMEDIATE");
 		if (rc < 0)
 			return rc;
