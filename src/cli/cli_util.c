@@ -155,6 +155,7 @@ cli_exit_for_store(int rc)
 	case STORE_E_NODB:
 		return EX_NOINPUT;
 	case STORE_E_NOTFOUND:
+	case STORE_E_INUSE:
 		return EX_DATAERR;
 	case STORE_E_BUSY:
 		return EX_TEMPFAIL;

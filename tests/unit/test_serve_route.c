@@ -7,6 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "kirim/buf.h"
@@ -319,6 +324,55 @@ test_rewrite_fixed_table(void **state)
 	serve_links_free(&links);
 }
 
+/* The client of a request: the peer, or behind --trust-proxy the one the proxy names. */
+static void
+test_client(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label, *peer;
+		bool trust;
+		const char *fwd, *real, *want_text;
+		bool want_local;
+	} cases[] = {
+	    {"loopback", "127.0.0.1", false, NULL, NULL, "127.0.0.1", true},
+	    {"remote", "192.0.2.7", false, NULL, NULL, "192.0.2.7", false},
+	    {"v6 loopback", "::1", false, NULL, NULL, "::1", true},
+	    {"headers ignored without trust", "127.0.0.1", false, "192.0.2.1", NULL, "127.0.0.1",
+	     true},
+	    {"proxy: X-Forwarded-For", "127.0.0.1", true, "192.0.2.1", NULL, "192.0.2.1", false},
+	    {"proxy: the rightmost entry", "127.0.0.1", true, "10.0.0.1, 192.0.2.2", NULL,
+	     "192.0.2.2", false},
+	    {"proxy: X-Real-IP wins", "127.0.0.1", true, "192.0.2.1", "198.51.100.9",
+	     "198.51.100.9", false},
+	    {"proxy: local client", "127.0.0.1", true, "127.0.0.5", NULL, "127.0.0.5", true},
+	    {"proxy: unreadable header", "127.0.0.1", true, "garbage", NULL, "127.0.0.1", false},
+	    {"remote peer: headers ignored", "192.0.2.7", true, "127.0.0.1", NULL, "192.0.2.7",
+	     false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss;
+		memset(&ss, 0, sizeof(ss));
+		if (strchr(cases[i].peer, ':')) {
+			struct sockaddr_in6 *in6 = (void *)&ss;
+			in6->sin6_family = AF_INET6;
+			inet_pton(AF_INET6, cases[i].peer, &in6->sin6_addr);
+		} else {
+			struct sockaddr_in *in = (void *)&ss;
+			in->sin_family = AF_INET;
+			inet_pton(AF_INET, cases[i].peer, &in->sin_addr);
+		}
+		unsigned char addr[16];
+		char text[64];
+		bool local =
+		    serve_route_client((struct sockaddr *)&ss, cases[i].trust, cases[i].fwd,
+		                       cases[i].real, addr, text, sizeof(text));
+		if (local != cases[i].want_local || strcmp(text, cases[i].want_text) != 0)
+			fail_msg("%s: got %d [%s] want %d [%s]", cases[i].label, local, text,
+			         cases[i].want_local, cases[i].want_text);
+	}
+}
+
 int
 main(void)
 {
@@ -330,6 +384,7 @@ main(void)
 	    cmocka_unit_test(test_rewrite),
 	    cmocka_unit_test(test_rewrite_shared_table),
 	    cmocka_unit_test(test_rewrite_fixed_table),
+	    cmocka_unit_test(test_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
