@@ -58,6 +58,12 @@ json_t *api_json_textn(const char *s, size_t n);
 json_t *api_json_text(const char *s);
 /* api_json_opt - s as a JSON string; null when s is NULL or "" */
 json_t *api_json_opt(const char *s);
+/*
+ * api_json_number - v as printf's fmt ("%.6g", "%.3f") writes it: an integer
+ * when fmt writes neither a point nor an exponent, else a real (dump with
+ * JSON_REAL_PRECISION(15) to print it as written); null when v is not finite
+ */
+json_t *api_json_number(double v, const char *fmt);
 /* api_json_time - a Unix time as RFC 3339 UTC ("2024-05-01T12:00:00Z"); null when t is 0 */
 json_t *api_json_time(int64_t t);
 /* api_json_parse - stored JSON text as a value (the text as a string if it does not parse) */

@@ -657,7 +657,8 @@ answer(struct areq *r)
 	} else if (x->out) {
 		buf_adds(&h, x->problem ? "Content-Type: application/problem+json\r\n"
 		                        : "Content-Type: application/json\r\n");
-		char *text = json_dumps(x->out, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *text =
+		    json_dumps(x->out, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 		buf_adds(&body, text ? text : "null");
 		buf_addc(&body, '\n');
 		free(text);

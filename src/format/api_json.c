@@ -4,6 +4,7 @@
  */
 #include "kirim/api_json.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,18 @@ json_t *
 api_json_opt(const char *s)
 {
 	return api_json_text(s && *s ? s : NULL);
+}
+
+json_t *
+api_json_number(double v, const char *fmt)
+{
+	if (!isfinite(v))
+		return json_null();
+	char t[64];
+	snprintf(t, sizeof(t), fmt, v);
+	if (strpbrk(t, ".eE") == NULL)
+		return json_integer(strtoll(t, NULL, 10));
+	return json_real(strtod(t, NULL));
 }
 
 json_t *
