@@ -134,10 +134,6 @@ static const api_handler handlers[API_ROUTE_COUNT] = {
     [API_DOMAIN_SET] = api_domain_set,
     [API_DOMAIN_UNSET] = api_domain_unset,
     [API_AUDIT] = api_audit,
-    [API_WEBHOOKS] = api_webhooks,
-    [API_WEBHOOK_ADD] = api_webhook_add,
-    [API_WEBHOOK_GET] = api_webhook_get,
-    [API_WEBHOOK_DELETE] = api_webhook_delete,
 };
 
 /* ---- answers (any thread: they only fill the context) --------------------------------- */

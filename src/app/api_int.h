@@ -140,9 +140,5 @@ void api_domain_get(struct api_ctx *x);
 void api_domain_set(struct api_ctx *x);
 void api_domain_unset(struct api_ctx *x);
 void api_audit(struct api_ctx *x);
-void api_webhooks(struct api_ctx *x);
-void api_webhook_add(struct api_ctx *x);
-void api_webhook_get(struct api_ctx *x);
-void api_webhook_delete(struct api_ctx *x);
 
 #endif

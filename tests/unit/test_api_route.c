@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "kirim/api_route.h"
 
 static void
@@ -221,13 +223,56 @@ test_escape(void **state)
 	assert_string_equal(small, "a");
 }
 
+/* Every route of the table is an operation of docs/openapi.json, and no other is there. */
+static void
+test_openapi(void **state)
+{
+	(void)state;
+	const char *src = getenv("KIRIM_SRC");
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/docs/openapi.json", src ? src : ".");
+	json_error_t e;
+	json_t *doc = json_load_file(path, 0, &e);
+	if (doc == NULL)
+		fail_msg("%s: %s", path, e.text);
+	json_t *paths = json_object_get(doc, "paths");
+	size_t ops = 0;
+	const char *key;
+	json_t *item;
+	json_object_foreach(paths, key, item)
+	{
+		const char *m;
+		json_t *op;
+		json_object_foreach(item, m, op)
+		{
+			ops += strcmp(m, "parameters") != 0;
+		}
+	}
+	size_t routes = 0;
+	for (int id = API_OPENAPI; id < API_ROUTE_COUNT; id++) {
+		const char *m, *p, *n;
+		api_route_info((enum api_route_id)id, &m, &p, &n);
+		char lower[16];
+		size_t i = 0;
+		for (; m[i] && i < sizeof(lower) - 1; i++)
+			lower[i] = (char)(m[i] | 0x20);
+		lower[i] = '\0';
+		if (json_object_get(json_object_get(paths, p), lower) == NULL)
+			fail_msg("%s %s (%s) is not in docs/openapi.json", m, p, n);
+		routes++;
+	}
+	if (ops != routes)
+		fail_msg("docs/openapi.json has %zu operations, the route table %zu", ops, routes);
+	json_decref(doc);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_match),       cmocka_unit_test(test_query),
 	    cmocka_unit_test(test_query_known), cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_escape),      cmocka_unit_test(test_openapi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
