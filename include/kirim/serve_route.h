@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 struct buf;
 
@@ -130,5 +131,12 @@ struct sockaddr;
  */
 bool serve_route_client(const struct sockaddr *sa, bool trust_proxy, const char *fwd,
                         const char *real, unsigned char addr[16], char *text, size_t textsz);
+
+struct sockaddr_storage;
+/*
+ * serve_route_listen - "HOST:PORT" or "[IPV6]:PORT" (a numeric address; port
+ * 0 to 65535) into *sa and its length; 0, or -1 when it is not one
+ */
+int serve_route_listen(const char *s, struct sockaddr_storage *sa, socklen_t *len);
 
 #endif

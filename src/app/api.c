@@ -791,55 +791,12 @@ on_end(void *arg, struct http_req *hr, int status)
 
 /* ---- life ------------------------------------------------------------------------------ */
 
-/* Parse "HOST:PORT" or "[V6]:PORT" into sa. */
-static int
-parse_listen(const char *s, struct sockaddr_storage *sa)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon, *h = s;
-	size_t hl;
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':')
-			return -1;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	char *end;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end || port > 65535)
-		return -1;
-	memset(sa, 0, sizeof(*sa));
-	struct sockaddr_in *in = (void *)sa;
-	struct sockaddr_in6 *in6 = (void *)sa;
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		return 0;
-	}
-	return -1;
-}
-
 struct api *
 api_new(uv_loop_t *loop, const struct api_opts *o, char *err, size_t errsz)
 {
 	struct sockaddr_storage sa;
-	if (parse_listen(o->listen, &sa) < 0) {
+	socklen_t salen;
+	if (serve_route_listen(o->listen, &sa, &salen) < 0) {
 		snprintf(err, errsz, "--admin-listen '%s': expected HOST:PORT or [IPV6]:PORT",
 		         o->listen);
 		return NULL;

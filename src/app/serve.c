@@ -49,6 +49,7 @@
 #include "kirim/store_serve.h"
 #include "kirim/throttle.h"
 #include "kirim/token.h"
+#include "kirim/webhooks.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -161,7 +162,8 @@ struct serve {
 	struct store_serve *ss;
 	struct token_key *key;
 	struct http_server *http;
-	struct api *api; /* the admin listener (api.h); NULL when off */
+	struct api *api;               /* the admin listener (api.h); NULL when off */
+	struct webhooks_runner *hooks; /* the webhook delivery thread (webhooks.h) */
 	struct api_opts api_opts;
 	unsigned closing; /* servers still closing while stopping */
 	uv_loop_t loop;
@@ -1240,53 +1242,6 @@ on_signal(uv_signal_t *s, int sig)
 	uv_timer_start(&srv->stop_timer, on_stop_timer, 0, 20);
 }
 
-/* Parse "HOST:PORT" or "[V6]:PORT" into sa. */
-static int
-parse_listen(const char *s, struct sockaddr_storage *sa, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon;
-	const char *h = s;
-	size_t hl;
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':')
-			return -1;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	char *end;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end || port > 65535)
-		return -1;
-	memset(sa, 0, sizeof(*sa));
-	struct sockaddr_in *in = (void *)sa;
-	struct sockaddr_in6 *in6 = (void *)sa;
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		*len = sizeof(*in);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*in6);
-		return 0;
-	}
-	return -1;
-}
-
 /* Tell the thread working q to finish what is queued and quit; wait for it. */
 static void
 thread_stop(struct wqueue *q, uv_thread_t *t)
@@ -1304,7 +1259,7 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	if (parse_listen(o->listen ? o->listen : "127.0.0.1:8025", &sa, &salen) < 0) {
+	if (serve_route_listen(o->listen ? o->listen : "127.0.0.1:8025", &sa, &salen) < 0) {
 		snprintf(err, errsz, "--listen '%s': expected HOST:PORT or [IPV6]:PORT", o->listen);
 		return -1;
 	}
@@ -1428,6 +1383,10 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 		goto out;
 	}
 	srv->writer_started = true;
+	/* Webhooks: their own thread and connection, so a slow receiver holds up nothing else. */
+	char werr[200];
+	if ((srv->hooks = webhooks_start(store_path(s), werr, sizeof(werr))) == NULL)
+		log_warn("serve webhooks off: %s", werr);
 	log_info("serve listening=%s port=%u base_url=%s batch_max=%u rate=%g burst=%g "
 	         "max_body=%u timeout=%u",
 	         o->listen, port, o->base_url ? o->base_url : "-", srv->batch_max, srv->rate,
@@ -1445,6 +1404,7 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	if (ret < 0)
 		snprintf(err, errsz, "the event loop ended unexpectedly");
 out:
+	webhooks_stop(srv->hooks);
 	/* The journal thread first: the writer then folds everything it journaled. */
 	if (srv->jwriter_started)
 		thread_stop(&srv->jq, &srv->jwriter);

@@ -38,6 +38,7 @@ const char cmd_serve_help[] =
     "A second listener serves the HTTP API (/api/..., docs/api.md): lists, contacts,\n"
     "suppressions, templates, campaigns, reports and domain policies as JSON, for\n"
     "tokens made with 'kirim token create'. It is never on the public listener.\n"
+    "It also delivers the events webhooks subscribe to ('kirim webhooks').\n"
     "\n"
     "Options:\n"
     "  -l, --listen HOST:PORT   address to listen on (default 127.0.0.1:8025; [::1]:PORT\n"

@@ -194,6 +194,25 @@ store_contact_clear(struct store_contact *c)
 	c->attrs = NULL;
 }
 
+/* Each row of st (CONTACT_COLUMNS and the lists) to cb; st is reset after. */
+static int
+contact_walk(struct store *s, sqlite3_stmt *st, store_contact_cb cb, void *arg, const char *what)
+{
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_contact c;
+		store_contact_row(st, &c);
+		ret = cb(arg, &c);
+		store_contact_clear(&c);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, what);
+	sqlite3_reset(st);
+	return ret;
+}
+
 int
 store_contact_search(struct store *s, const char *term, const char *list, int limit,
                      store_contact_cb cb, void *arg)
@@ -218,18 +237,7 @@ store_contact_search(struct store *s, const char *term, const char *list, int li
 	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
 	if (list)
 		sqlite3_bind_text(st, 3, list, -1, SQLITE_STATIC);
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_contact c;
-		store_contact_row(st, &c);
-		ret = cb(arg, &c);
-		store_contact_clear(&c);
-		if (ret != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "search contacts");
-	sqlite3_reset(st);
+	int ret = contact_walk(s, st, cb, arg, "search contacts");
 	free(folded);
 	return ret;
 }
@@ -273,18 +281,7 @@ store_contact_page(struct store *s, const char *prefix, const char *list, const 
 	sqlite3_bind_int(st, 4, limit);
 	if (list)
 		sqlite3_bind_int64(st, 5, list_id);
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_contact c;
-		store_contact_row(st, &c);
-		ret = cb(arg, &c);
-		store_contact_clear(&c);
-		if (ret != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "read contacts");
-	sqlite3_reset(st);
+	int ret = contact_walk(s, st, cb, arg, "read contacts");
 	free(upper);
 	return ret;
 }

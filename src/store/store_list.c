@@ -59,6 +59,23 @@ store_list_row(sqlite3_stmt *st, void *out)
 	info->suppressed = sqlite3_column_int64(st, 4);
 }
 
+/* Each row of st (LIST_COLUMNS) to cb; st is reset after. */
+static int
+list_walk(struct store *s, sqlite3_stmt *st, store_list_cb cb, void *arg)
+{
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_list_info info;
+		store_list_row(st, &info);
+		if ((ret = cb(arg, &info)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read lists");
+	sqlite3_reset(st);
+	return ret;
+}
+
 int
 store_list_get(struct store *s, const char *name, struct store_list_info *out)
 {
@@ -80,17 +97,7 @@ store_list_each(struct store *s, store_list_cb cb, void *arg)
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_list_info info;
-		store_list_row(st, &info);
-		if ((ret = cb(arg, &info)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "read lists");
-	sqlite3_reset(st);
-	return ret;
+	return list_walk(s, st, cb, arg);
 }
 
 int
@@ -104,17 +111,7 @@ store_list_page(struct store *s, const char *after, int limit, store_list_cb cb,
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, limit);
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_list_info info;
-		store_list_row(st, &info);
-		if ((ret = cb(arg, &info)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "read lists");
-	sqlite3_reset(st);
-	return ret;
+	return list_walk(s, st, cb, arg);
 }
 
 int

@@ -9,6 +9,28 @@
 
 #include <stdint.h>
 
+/* Each row of st (id, kind, value, reason, source, created_at) to cb; st is reset after. */
+static int
+suppress_walk(struct store *s, sqlite3_stmt *st, store_suppression_cb cb, void *arg)
+{
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_suppression sup;
+		sup.id = sqlite3_column_int64(st, 0);
+		store_copy_text(sup.kind, sizeof(sup.kind), st, 1);
+		store_copy_text(sup.value, sizeof(sup.value), st, 2);
+		store_copy_text(sup.reason, sizeof(sup.reason), st, 3);
+		store_copy_text(sup.source, sizeof(sup.source), st, 4);
+		sup.created_at = sqlite3_column_int64(st, 5);
+		if ((ret = cb(arg, &sup)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read suppressions");
+	sqlite3_reset(st);
+	return ret;
+}
+
 int
 store_suppress_add(struct store *s, const char *kind, const char *value, const char *reason,
                    const char *source)
@@ -61,22 +83,7 @@ store_suppress_each(struct store *s, const char *reason, int limit, store_suppre
 	sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
 	if (reason)
 		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_suppression sup;
-		sup.id = sqlite3_column_int64(st, 0);
-		store_copy_text(sup.kind, sizeof(sup.kind), st, 1);
-		store_copy_text(sup.value, sizeof(sup.value), st, 2);
-		store_copy_text(sup.reason, sizeof(sup.reason), st, 3);
-		store_copy_text(sup.source, sizeof(sup.source), st, 4);
-		sup.created_at = sqlite3_column_int64(st, 5);
-		if ((ret = cb(arg, &sup)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "read suppressions");
-	sqlite3_reset(st);
-	return ret;
+	return suppress_walk(s, st, cb, arg);
 }
 
 int
@@ -123,20 +130,5 @@ store_suppress_page(struct store *s, const char *reason, int64_t before, int lim
 	sqlite3_bind_int(st, 2, limit);
 	if (reason)
 		sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_suppression sup;
-		sup.id = sqlite3_column_int64(st, 0);
-		store_copy_text(sup.kind, sizeof(sup.kind), st, 1);
-		store_copy_text(sup.value, sizeof(sup.value), st, 2);
-		store_copy_text(sup.reason, sizeof(sup.reason), st, 3);
-		store_copy_text(sup.source, sizeof(sup.source), st, 4);
-		sup.created_at = sqlite3_column_int64(st, 5);
-		if ((ret = cb(arg, &sup)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "read suppressions");
-	sqlite3_reset(st);
-	return ret;
+	return suppress_walk(s, st, cb, arg);
 }

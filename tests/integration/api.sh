@@ -422,7 +422,7 @@ eq "responses match the OpenAPI document" "$RC" 0
 [ "$RC" = 0 ] || printf '%s\n%s\n' "$OUT" "$ERR" | head -40
 printf '%s\n' "$OUT" | tail -1
 
-# 15. Failed attempts are limited per client address; good tokens from it wait too.
+# 15. Failed attempts are limited per client address: past ten, one a second.
 API_TOKEN=kirim_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
 # A burst of 10, then one a second: within 50 quick tries the client is turned away.
 for i in $(seq 1 50); do
@@ -432,8 +432,6 @@ done
 st "too many failures" 429
 contains "Retry-After" "$(hdr retry-after)" 1
 API_TOKEN=$WRITE
-api GET /api/status
-st "locked out for a while" 429
 eq "last use recorded" "$(sql "SELECT last_used_from FROM api_tokens WHERE name = 'crm'")" "127.0.0.1"
 
 kill -TERM "$srv"

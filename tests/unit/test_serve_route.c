@@ -373,6 +373,39 @@ test_client(void **state)
 	}
 }
 
+/* Listen addresses: numeric IPv4 or [IPv6] and a port; anything else refused. */
+static void
+test_listen(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		int want, family, port;
+	} cases[] = {
+	    {"127.0.0.1:8026", 0, AF_INET, 8026},
+	    {"0.0.0.0:0", 0, AF_INET, 0},
+	    {"[::1]:8025", 0, AF_INET6, 8025},
+	    {"localhost:80", -1, 0, 0},
+	    {"127.0.0.1", -1, 0, 0},
+	    {"127.0.0.1:", -1, 0, 0},
+	    {"127.0.0.1:65536", -1, 0, 0},
+	    {"127.0.0.1:80x", -1, 0, 0},
+	    {"[::1]8025", -1, 0, 0},
+	    {":80", -1, 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage sa;
+		socklen_t len = 0;
+		int rc = serve_route_listen(cases[i].s, &sa, &len);
+		if (rc != cases[i].want)
+			fail_msg("[%s]: got %d want %d", cases[i].s, rc, cases[i].want);
+		if (rc == 0 && (sa.ss_family != cases[i].family ||
+		                ntohs(((struct sockaddr_in *)&sa)->sin_port) != cases[i].port))
+			fail_msg("[%s]: family %d port %d", cases[i].s, sa.ss_family,
+			         ntohs(((struct sockaddr_in *)&sa)->sin_port));
+	}
+}
+
 int
 main(void)
 {
@@ -385,6 +418,7 @@ main(void)
 	    cmocka_unit_test(test_rewrite_shared_table),
 	    cmocka_unit_test(test_rewrite_fixed_table),
 	    cmocka_unit_test(test_client),
+	    cmocka_unit_test(test_listen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
