@@ -16,6 +16,7 @@
 #include "kirim/api.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api_int.h"
 #include "kirim/http.h"
+#include "kirim/importer.h"
 #include "kirim/log.h"
 #include "kirim/serve_route.h"
 #include "kirim/store.h"
@@ -68,6 +71,21 @@ struct areq {
 	int slot; /* the read connection */
 };
 
+/* A background import (api_import_queue). */
+struct import_job {
+	int64_t id;
+	char *path; /* the CSV the server wrote; deleted once the job has run */
+	char list[256], email_column[128], encoding[48];
+	char delimiter;
+	bool update;
+	enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED } state;
+	uint64_t rows, bytes, size;
+	int64_t queued_at, started_at, finished_at;
+	char *summary; /* the importer's summary (JSON), when done */
+	char error[512];
+	struct import_job *next; /* newest first */
+};
+
 struct touch {
 	int64_t id;
 	char client[64];
@@ -95,6 +113,14 @@ struct api {
 	size_t queued;  /* requests in either queue */
 	size_t waiting; /* requests handed to on_request and not answered */
 	struct throttle_keyed *fails;
+	/* Imports: jobs under jobs_lock (the works read and write them); one running. */
+	uv_mutex_t jobs_lock;
+	struct import_job *jobs;
+	int64_t next_job;
+	bool import_running;
+	struct import_job *import_cur;
+	uv_work_t import_work;
+	volatile sig_atomic_t import_stop; /* the importer rolls back when set (stopping) */
 	bool closing;
 	void (*on_closed)(void *arg);
 	void *closed_arg;
@@ -134,6 +160,12 @@ static const api_handler handlers[API_ROUTE_COUNT] = {
     [API_DOMAIN_SET] = api_domain_set,
     [API_DOMAIN_UNSET] = api_domain_unset,
     [API_AUDIT] = api_audit,
+    [API_IMPORT_START] = api_import_start,
+    [API_IMPORT_GET] = api_import_get,
+    [API_WEBHOOKS] = api_webhooks,
+    [API_WEBHOOK_ADD] = api_webhook_add,
+    [API_WEBHOOK_GET] = api_webhook_get,
+    [API_WEBHOOK_DELETE] = api_webhook_delete,
 };
 
 /* ---- answers (any thread: they only fill the context) --------------------------------- */
@@ -408,6 +440,7 @@ static void
 ctx_init(struct areq *r, struct store *s)
 {
 	struct api_ctx *x = &r->x;
+	x->api = r->api;
 	x->s = s;
 	x->cfg = r->api->o->cfg;
 	x->now = (int64_t)time(NULL);
@@ -502,10 +535,174 @@ write_work(uv_work_t *w)
 	}
 }
 
+/* ---- imports ---------------------------------------------------------------------------- */
+
+int64_t
+api_import_queue(struct api *a, const char *path, const struct api_import_opts *o)
+{
+	uv_mutex_lock(&a->jobs_lock);
+	int waiting = 0, kept = 0;
+	struct import_job **pp = &a->jobs;
+	for (struct import_job *j = a->jobs; j; j = j->next)
+		waiting += j->state == JOB_QUEUED;
+	if (waiting >= API_IMPORTS_WAITING || a->closing) {
+		uv_mutex_unlock(&a->jobs_lock);
+		return -1;
+	}
+	/* Forget the oldest finished jobs past API_IMPORTS_KEPT. */
+	while (*pp) {
+		struct import_job *j = *pp;
+		if (++kept > API_IMPORTS_KEPT && (j->state == JOB_DONE || j->state == JOB_FAILED)) {
+			*pp = j->next;
+			free(j->summary);
+			free(j->path);
+			free(j);
+			continue;
+		}
+		pp = &j->next;
+	}
+	struct import_job *j = xcalloc(1, sizeof(*j));
+	j->id = ++a->next_job;
+	j->path = xstrdup(path);
+	snprintf(j->list, sizeof(j->list), "%s", o->list);
+	snprintf(j->email_column, sizeof(j->email_column), "%s",
+	         o->email_column ? o->email_column : "");
+	snprintf(j->encoding, sizeof(j->encoding), "%s", o->encoding ? o->encoding : "");
+	j->delimiter = o->delimiter;
+	j->update = o->update;
+	j->queued_at = (int64_t)time(NULL);
+	j->next = a->jobs;
+	a->jobs = j;
+	int64_t id = j->id;
+	uv_mutex_unlock(&a->jobs_lock);
+	return id;
+}
+
+json_t *
+api_import_json(struct api *a, int64_t id)
+{
+	static const char *const states[] = {"queued", "running", "done", "failed"};
+	json_t *o = NULL;
+	uv_mutex_lock(&a->jobs_lock);
+	for (struct import_job *j = a->jobs; j && !o; j = j->next) {
+		if (j->id != id)
+			continue;
+		o = json_pack("{s:I,s:s,s:o,s:b,s:I,s:I,s:o,s:o,s:o,s:o}", "id", (json_int_t)j->id,
+		              "state", states[j->state], "list", api_json_text(j->list), "update",
+		              j->update, "rows", (json_int_t)j->rows, "bytes", (json_int_t)j->bytes,
+		              "size", j->size ? json_integer((json_int_t)j->size) : json_null(),
+		              "queued_at", api_json_time(j->queued_at), "started_at",
+		              api_json_time(j->started_at), "finished_at",
+		              api_json_time(j->finished_at));
+		json_object_set_new(o, "summary",
+		                    j->summary ? api_json_parse(j->summary) : json_null());
+		json_object_set_new(o, "error", api_json_opt(j->error));
+	}
+	uv_mutex_unlock(&a->jobs_lock);
+	return o;
+}
+
+static void
+import_progress(void *arg, const struct importer_progress *p)
+{
+	struct api *a = arg;
+	uv_mutex_lock(&a->jobs_lock);
+	a->import_cur->rows = p->rows;
+	a->import_cur->bytes = p->bytes;
+	a->import_cur->size = p->size;
+	uv_mutex_unlock(&a->jobs_lock);
+}
+
+/* The thread pool: run the import of a->import_cur on a connection of its own. */
+static void
+import_work(uv_work_t *w)
+{
+	struct api *a = w->data;
+	struct import_job *j = a->import_cur; /* its options are not changed while it runs */
+	struct store *s = NULL;
+	char err[512] = "";
+	struct importer_stats st;
+	struct buf summary = BUF_INIT;
+	int rc = store_open(a->o->db_path, 0, &s, err, sizeof(err));
+	if (rc == 0) {
+		struct importer_opts io = {
+		    .path = j->path,
+		    .list = j->list,
+		    .email_column = j->email_column[0] ? j->email_column : NULL,
+		    .delimiter = j->delimiter,
+		    .encoding = j->encoding[0] ? j->encoding : NULL,
+		    .update = j->update,
+		    .progress = import_progress,
+		    .progress_arg = a,
+		    .interrupted = &a->import_stop,
+		};
+		memset(&st, 0, sizeof(st));
+		rc = importer_run(s, &io, &st, err, sizeof(err));
+		if (rc == 0)
+			importer_summary_json(&st, &summary);
+	}
+	store_close(s);
+	unlink(j->path);
+	uv_mutex_lock(&a->jobs_lock);
+	j->state = rc == 0 ? JOB_DONE : JOB_FAILED;
+	j->finished_at = (int64_t)time(NULL);
+	if (rc == 0)
+		j->summary = xstrdup(summary.data ? summary.data : "{}");
+	else
+		snprintf(j->error, sizeof(j->error), "%s", err);
+	uv_mutex_unlock(&a->jobs_lock);
+	buf_free(&summary);
+}
+
+static void lanes_run(struct api *a);
+
+static void
+import_done(uv_work_t *w, int status)
+{
+	struct api *a = w->data;
+	(void)status;
+	log_info("api import=%lld list=%s state=%s", (long long)a->import_cur->id,
+	         a->import_cur->list, a->import_cur->state == JOB_DONE ? "done" : "failed");
+	a->import_cur = NULL;
+	a->import_running = false;
+	lanes_run(a);
+}
+
+/* Start the oldest queued import, unless one is running (the loop). */
+static void
+import_next(struct api *a)
+{
+	if (a->import_running || a->closing)
+		return;
+	struct import_job *next = NULL;
+	uv_mutex_lock(&a->jobs_lock);
+	for (struct import_job *j = a->jobs; j; j = j->next)
+		if (j->state == JOB_QUEUED)
+			next = j; /* the list is newest first: the last queued is the oldest */
+	if (next) {
+		next->state = JOB_RUNNING;
+		next->started_at = (int64_t)time(NULL);
+	}
+	uv_mutex_unlock(&a->jobs_lock);
+	if (next == NULL)
+		return;
+	a->import_cur = next;
+	a->import_running = true;
+	a->import_work.data = a;
+	if (uv_queue_work(a->loop, &a->import_work, import_work, import_done) < 0) {
+		uv_mutex_lock(&a->jobs_lock);
+		next->state = JOB_FAILED;
+		snprintf(next->error, sizeof(next->error), "the server could not start it");
+		uv_mutex_unlock(&a->jobs_lock);
+		unlink(next->path);
+		a->import_cur = NULL;
+		a->import_running = false;
+	}
+}
+
 /* ---- the loop -------------------------------------------------------------------------- */
 
 static void answer(struct areq *r);
-static void lanes_run(struct api *a);
 
 /* Remember that token id was used (recorded by the next write work), at most once a minute. */
 static void
@@ -589,6 +786,7 @@ write_done(uv_work_t *w, int status)
 static void
 lanes_run(struct api *a)
 {
+	import_next(a);
 	while (a->readq && a->reads_running < API_READERS) {
 		struct areq *r = a->readq;
 		a->readq = r->next;
@@ -805,6 +1003,7 @@ api_new(uv_loop_t *loop, const struct api_opts *o, char *err, size_t errsz)
 	a->o = o;
 	a->loop = loop;
 	a->fails = xcalloc(FAIL_SLOTS, sizeof(*a->fails));
+	uv_mutex_init(&a->jobs_lock);
 	struct http_opts ho = {
 	    .max_header = 16384,
 	    .max_body = o->max_body ? o->max_body : 16u << 20,
@@ -819,6 +1018,7 @@ api_new(uv_loop_t *loop, const struct api_opts *o, char *err, size_t errsz)
 	a->http = http_server_new(loop, (struct sockaddr *)&sa, &ho, herr, sizeof(herr));
 	if (a->http == NULL) {
 		snprintf(err, errsz, "cannot listen on %s: %s", o->listen, herr);
+		uv_mutex_destroy(&a->jobs_lock);
 		free(a->fails);
 		free(a);
 		return NULL;
@@ -837,6 +1037,8 @@ void
 api_quiesce(struct api *a)
 {
 	http_server_quiesce(a->http);
+	/* An import running rolls back (its job says so); queued ones do not start. */
+	a->import_stop = 1;
 }
 
 size_t
@@ -848,7 +1050,7 @@ api_busy(const struct api *a)
 bool
 api_working(const struct api *a)
 {
-	return a->reads_running > 0 || a->write_running;
+	return a->reads_running > 0 || a->write_running || a->import_running;
 }
 
 static void
@@ -858,6 +1060,15 @@ on_http_closed(void *arg)
 	for (int i = 0; i < API_READERS; i++)
 		store_close(a->readers[i]);
 	store_close(a->writer);
+	for (struct import_job *j = a->jobs, *next; j; j = next) {
+		next = j->next;
+		if (j->state == JOB_QUEUED)
+			unlink(j->path);
+		free(j->summary);
+		free(j->path);
+		free(j);
+	}
+	uv_mutex_destroy(&a->jobs_lock);
 	free(a->fails);
 	void (*cb)(void *) = a->on_closed;
 	void *cbarg = a->closed_arg;
@@ -869,7 +1080,9 @@ on_http_closed(void *arg)
 void
 api_close(struct api *a, void (*on_closed)(void *arg), void *arg)
 {
+	uv_mutex_lock(&a->jobs_lock); /* api_import_queue reads it from the works */
 	a->closing = true;
+	uv_mutex_unlock(&a->jobs_lock);
 	/* What still waits for a lane is answered now; no work may be running (api_busy). */
 	struct areq *lists[2] = {a->readq, a->writeq};
 	a->readq = a->readq_tail = a->writeq = a->writeq_tail = NULL;

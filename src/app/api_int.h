@@ -24,6 +24,7 @@
 #include "kirim/api_route.h"
 #include "kirim/buf.h"
 
+struct api;
 struct store;
 struct config;
 
@@ -34,6 +35,7 @@ enum {
 
 struct api_ctx {
 	/* The request. */
+	struct api *api; /* for the import jobs (api_import_*) */
 	struct store *s;
 	const struct config *cfg;
 	const struct api_route *rt;
@@ -108,6 +110,23 @@ int api_bool(struct api_ctx *x, json_t *o, const char *key, bool *out);
 /* api_only - answer 422 (and return -1) when o has a key not in names */
 int api_only(struct api_ctx *x, json_t *o, const char *const *names);
 
+/*
+ * Imports run in the background, one at a time, each on a connection of its
+ * own (importer.h: one transaction), their progress kept in memory while
+ * kirim serve runs. api_import_queue takes a CSV file the server wrote
+ * (deleted after the import) and returns the job's id, or -1 when
+ * API_IMPORTS_WAITING wait already; api_import_json is a job as JSON, NULL
+ * when there is none with that id. Any thread.
+ */
+enum { API_IMPORTS_WAITING = 16, API_IMPORTS_KEPT = 256 };
+struct api_import_opts {
+	const char *list, *email_column, *encoding;
+	char delimiter;
+	bool update;
+};
+int64_t api_import_queue(struct api *a, const char *path, const struct api_import_opts *o);
+json_t *api_import_json(struct api *a, int64_t id);
+
 typedef void (*api_handler)(struct api_ctx *x);
 
 /* The handlers, by resource (api_*.c). */
@@ -140,5 +159,11 @@ void api_domain_get(struct api_ctx *x);
 void api_domain_set(struct api_ctx *x);
 void api_domain_unset(struct api_ctx *x);
 void api_audit(struct api_ctx *x);
+void api_import_start(struct api_ctx *x);
+void api_import_get(struct api_ctx *x);
+void api_webhooks(struct api_ctx *x);
+void api_webhook_add(struct api_ctx *x);
+void api_webhook_get(struct api_ctx *x);
+void api_webhook_delete(struct api_ctx *x);
 
 #endif

@@ -79,6 +79,13 @@ static const struct {
     {API_DOMAIN_UNSET, "DELETE", "/api/domains/{pattern}", "domains.unset", API_SCOPE_ADMIN,
      API_LANE_WRITE},
     {API_AUDIT, "GET", "/api/audit", "audit.list", API_SCOPE_ADMIN, API_LANE_READ},
+    {API_IMPORT_START, "POST", "/api/imports", "imports.start", API_SCOPE_WRITE, API_LANE_WRITE},
+    {API_IMPORT_GET, "GET", "/api/imports/{id}", "imports.get", API_SCOPE_READ, API_LANE_READ},
+    {API_WEBHOOKS, "GET", "/api/webhooks", "webhooks.list", API_SCOPE_ADMIN, API_LANE_READ},
+    {API_WEBHOOK_ADD, "POST", "/api/webhooks", "webhooks.add", API_SCOPE_ADMIN, API_LANE_WRITE},
+    {API_WEBHOOK_GET, "GET", "/api/webhooks/{id}", "webhooks.get", API_SCOPE_ADMIN, API_LANE_READ},
+    {API_WEBHOOK_DELETE, "DELETE", "/api/webhooks/{id}", "webhooks.delete", API_SCOPE_ADMIN,
+     API_LANE_WRITE},
 };
 enum { NROUTES = sizeof(routes) / sizeof(routes[0]) };
 
