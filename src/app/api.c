@@ -4,10 +4,11 @@
  * Threads: the loop thread accepts, routes (api_route.h), turns away what
  * needs no database (unknown paths, bad methods, no token, a client over its
  * failed-attempt budget) and answers; everything else goes to a lane. The
- * read lane runs each request as its own work in libuv's thread pool, at
- * most API_READERS at once, each work on one of API_READERS read
- * connections (opened by the work on first use; the slot is picked on the
- * loop, so no lock). The write lane runs one work at a time over every
+ * read lane runs requests in works of libuv's thread pool, at most
+ * API_READERS at once, each work taking its share of the reads waiting
+ * (READ_BATCH at most: a hand-off to the pool costs more than a read) on one
+ * of API_READERS read connections (opened by the work on first use; the
+ * slot is picked on the loop, so no lock). The write lane runs one work at a time over every
  * change waiting (at most WRITE_BATCH): one transaction, a savepoint per
  * request, the audit row in the request's savepoint, one commit. A token's
  * last use is recorded by the write lane too, at most once a minute per
@@ -42,6 +43,7 @@ extern const size_t api_openapi_json_len;
 
 enum {
 	API_READERS = 3,   /* read works at once (libuv's pool has 4 threads) */
+	READ_BATCH = 8,    /* reads one work takes, at most */
 	WRITE_BATCH = 256, /* changes per write transaction, at most */
 	QUEUE_MAX = 4096,  /* requests waiting for a lane; more get 503 */
 	FAIL_SLOTS = 1024, /* failed-attempt buckets (client addresses) */
@@ -101,6 +103,7 @@ struct api {
 	bool reader_busy[API_READERS];
 	unsigned reads_running;
 	struct areq *readq, *readq_tail;
+	size_t readq_len;
 	/* The write lane: wq waits, wbatch is the running work's. */
 	struct store *writer;
 	bool write_running;
@@ -446,18 +449,21 @@ ctx_init(struct areq *r, struct store *s)
 	x->now = (int64_t)time(NULL);
 }
 
+/* A read work: its requests (linked by next), one after the other on its connection. */
 static void
 read_work(uv_work_t *w)
 {
-	struct areq *r = w->data;
-	struct api *a = r->api;
-	struct store **sp = &a->readers[r->slot];
-	if (!store_ready(r, sp))
-		return;
-	ctx_init(r, *sp);
-	if (!authorize(r, *sp))
-		return;
-	handlers[r->rt.id](&r->x);
+	struct areq *first = w->data;
+	struct api *a = first->api;
+	struct store **sp = &a->readers[first->slot];
+	for (struct areq *r = first; r; r = r->next) {
+		if (!store_ready(r, sp))
+			continue;
+		ctx_init(r, *sp);
+		if (!authorize(r, *sp))
+			continue;
+		handlers[r->rt.id](&r->x);
+	}
 }
 
 /* The write lane: every request of the batch in its savepoint, the touches, one commit. */
@@ -750,14 +756,17 @@ read_done(uv_work_t *w, int status)
 {
 	struct areq *r = w->data;
 	struct api *a = r->api;
-	(void)status;
 	a->reader_busy[r->slot] = false;
 	a->reads_running--;
-	if (status == UV_ECANCELED)
-		api_fail(&r->x, 503, "busy", "the server is stopping");
-	fail_take(a, r);
-	touch_add(a, r);
-	answer(r);
+	while (r) {
+		struct areq *next = r->next;
+		if (status == UV_ECANCELED)
+			api_fail(&r->x, 503, "busy", "the server is stopping");
+		fail_take(a, r);
+		touch_add(a, r);
+		answer(r);
+		r = next;
+	}
 	lanes_run(a);
 }
 
@@ -788,12 +797,26 @@ lanes_run(struct api *a)
 {
 	import_next(a);
 	while (a->readq && a->reads_running < API_READERS) {
-		struct areq *r = a->readq;
-		a->readq = r->next;
+		/*
+		 * A work takes its share of the reads waiting (READ_BATCH at most): a
+		 * hand-off to the pool costs more than a read, and under load the
+		 * queue is long; when it is short each read is a work of its own.
+		 */
+		size_t share = (a->readq_len + API_READERS - a->reads_running - 1) /
+		               (API_READERS - a->reads_running);
+		if (share > READ_BATCH)
+			share = READ_BATCH;
+		struct areq *r = a->readq, *last = r;
+		for (size_t i = 1; i < share && last->next; i++)
+			last = last->next;
+		a->readq = last->next;
 		if (a->readq == NULL)
 			a->readq_tail = NULL;
-		r->next = NULL;
-		a->queued--;
+		last->next = NULL;
+		for (struct areq *q = r; q; q = q->next) {
+			a->queued--;
+			a->readq_len--;
+		}
 		int slot = 0;
 		while (a->reader_busy[slot])
 			slot++;
@@ -802,10 +825,10 @@ lanes_run(struct api *a)
 		a->reads_running++;
 		r->work.data = r;
 		if (uv_queue_work(a->loop, &r->work, read_work, read_done) < 0) {
-			a->reader_busy[slot] = false;
-			a->reads_running--;
-			api_fail(&r->x, 503, "busy", "the server cannot take this now");
-			answer(r);
+			for (struct areq *q = r; q; q = q->next)
+				api_fail(&q->x, 503, "busy", "the server cannot take this now");
+			read_done(&r->work, UV_EINVAL);
+			return;
 		}
 	}
 	if (a->write_running || (a->writeq == NULL && a->ntouches == 0) || a->closing)
@@ -893,6 +916,7 @@ enqueue(struct api *a, struct areq *r)
 		*head = r;
 	*tail = r;
 	a->queued++;
+	a->readq_len += r->rt.lane != API_LANE_WRITE;
 	lanes_run(a);
 }
 
@@ -1086,6 +1110,7 @@ api_close(struct api *a, void (*on_closed)(void *arg), void *arg)
 	/* What still waits for a lane is answered now; no work may be running (api_busy). */
 	struct areq *lists[2] = {a->readq, a->writeq};
 	a->readq = a->readq_tail = a->writeq = a->writeq_tail = NULL;
+	a->readq_len = 0;
 	for (int i = 0; i < 2; i++)
 		for (struct areq *r = lists[i]; r;) {
 			struct areq *next = r->next;
