@@ -17,7 +17,6 @@
 #include "kirim/api.h"
 
 #include <arpa/inet.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +122,7 @@ struct api {
 	bool import_running;
 	struct import_job *import_cur;
 	uv_work_t import_work;
-	volatile sig_atomic_t import_stop; /* the importer rolls back when set (stopping) */
-	bool closing;
+	bool quiescing, closing;
 	void (*on_closed)(void *arg);
 	void *closed_arg;
 };
@@ -640,7 +638,6 @@ import_work(uv_work_t *w)
 		    .update = j->update,
 		    .progress = import_progress,
 		    .progress_arg = a,
-		    .interrupted = &a->import_stop,
 		};
 		memset(&st, 0, sizeof(st));
 		rc = importer_run(s, &io, &st, err, sizeof(err));
@@ -678,7 +675,7 @@ import_done(uv_work_t *w, int status)
 static void
 import_next(struct api *a)
 {
-	if (a->import_running || a->closing)
+	if (a->import_running || a->quiescing || a->closing)
 		return;
 	struct import_job *next = NULL;
 	uv_mutex_lock(&a->jobs_lock);
@@ -1061,8 +1058,8 @@ void
 api_quiesce(struct api *a)
 {
 	http_server_quiesce(a->http);
-	/* An import running rolls back (its job says so); queued ones do not start. */
-	a->import_stop = 1;
+	/* A running import is waited for (api_working); queued ones do not start. */
+	a->quiescing = true;
 }
 
 size_t
