@@ -156,6 +156,7 @@ static const api_handler handlers[API_ROUTE_COUNT] = {
     [API_CAMPAIGN_CANCEL] = api_campaign_move,
     [API_CAMPAIGN_PLAN] = api_campaign_plan,
     [API_CAMPAIGN_REPORT] = api_campaign_report,
+    [API_CAMPAIGN_LOG] = api_campaign_log,
     [API_DOMAINS] = api_domains,
     [API_DOMAIN_GET] = api_domain_get,
     [API_DOMAIN_SET] = api_domain_set,

@@ -347,3 +347,44 @@ api_campaign_report(struct api_ctx *x)
 	                                      : "text/csv; charset=utf-8";
 	x->status = 200;
 }
+
+enum { LOG_MAX = 64 << 20 }; /* bytes of the attempt log one answer holds */
+
+static int
+log_row(void *arg, const struct report_attempt *a)
+{
+	struct buf *b = arg;
+	report_attempt_csv(b, a);
+	return b->len > LOG_MAX ? 1 : 0;
+}
+
+/*
+ * GET /api/campaigns/{name}/log: every delivery attempt as CSV, the columns
+ * of `kirim log` (at most LOG_MAX bytes; a longer log is for kirim log).
+ */
+void
+api_campaign_log(struct api_ctx *x)
+{
+	static const char *const none[] = {NULL};
+	if (api_query_only(x, none) < 0)
+		return;
+	report_attempt_csv_header(&x->raw);
+	int rc = store_report_attempts(x->s, x->rt->params[0], log_row, &x->raw);
+	if (rc == STORE_E_NOTFOUND) {
+		api_fail(x, 404, NULL, "no campaign called '%s'", x->rt->params[0]);
+		return;
+	}
+	if (rc < 0) {
+		api_fail_store(x, rc, NULL);
+		return;
+	}
+	if (rc > 0) {
+		buf_free(&x->raw);
+		api_fail(x, 422, "too-large",
+		         "the attempt log is over %d MiB: 'kirim log %s -o FILE' writes it",
+		         LOG_MAX >> 20, x->rt->params[0]);
+		return;
+	}
+	x->raw_type = "text/csv; charset=utf-8";
+	x->status = 200;
+}

@@ -154,6 +154,7 @@ void api_campaign_get(struct api_ctx *x);
 void api_campaign_move(struct api_ctx *x);
 void api_campaign_plan(struct api_ctx *x);
 void api_campaign_report(struct api_ctx *x);
+void api_campaign_log(struct api_ctx *x);
 void api_domains(struct api_ctx *x);
 void api_domain_get(struct api_ctx *x);
 void api_domain_set(struct api_ctx *x);

@@ -72,6 +72,8 @@ static const struct {
      API_LANE_READ},
     {API_CAMPAIGN_REPORT, "GET", "/api/campaigns/{name}/report", "campaigns.report", API_SCOPE_READ,
      API_LANE_READ},
+    {API_CAMPAIGN_LOG, "GET", "/api/campaigns/{name}/log", "campaigns.log", API_SCOPE_READ,
+     API_LANE_READ},
     {API_DOMAINS, "GET", "/api/domains", "domains.list", API_SCOPE_READ, API_LANE_READ},
     {API_DOMAIN_GET, "GET", "/api/domains/{pattern}", "domains.get", API_SCOPE_READ, API_LANE_READ},
     {API_DOMAIN_SET, "PATCH", "/api/domains/{pattern}", "domains.set", API_SCOPE_ADMIN,

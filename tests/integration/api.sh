@@ -346,6 +346,12 @@ eq "report body" "$(json 'j["schema_version"], j["campaign"]["name"], j["message
 api GET "/api/campaigns/spring/report?format=csv&by=summary"
 st "report as CSV" 200
 contains "report CSV type" "$(hdr content-type)" "text/csv"
+api GET /api/campaigns/spring/log
+st "attempt log" 200
+contains "attempt log type" "$(hdr content-type)" "text/csv"
+eq "attempt log rows" "$(printf '%s\n' "$OUT" | grep -c '@')" 4
+api GET /api/campaigns/nope/log
+st "log unknown campaign" 404
 api GET "/api/campaigns/spring/report?format=pdf"
 st "report bad format" 400
 api GET /api/campaigns/nope/report
