@@ -119,6 +119,10 @@ int planner_run(struct store *s, const struct planner_opts *o, struct planner_re
 /* planner_result_free - free what planner_run allocated; the result is empty after */
 void planner_result_free(struct planner_result *r);
 
+struct json_t;
+/* planner_json - the plan as JSON (kirim campaign plan --json, the API's .../plan) */
+struct json_t *planner_json(const struct planner_result *r);
+
 /* planner_bound_name - "connections", "rate", "connect-rate" */
 const char *planner_bound_name(int bound);
 

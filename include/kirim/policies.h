@@ -120,4 +120,18 @@ int policies_unset(struct store *s, const char *pattern, unsigned mask, bool *re
  */
 int policies_presets(struct store *s, bool reset, int *written, char *err, size_t errsz);
 
+/* The fields a domain's own queue on a relay's connections takes from its policy. */
+enum { POLICIES_RELAY_NFIELDS = 4 };
+extern const enum policy_field policies_relay_fields[POLICIES_RELAY_NFIELDS];
+
+struct json_t;
+/*
+ * policies_json - a record as JSON (pattern, kind, each field or null,
+ * source, updated_at), or with v the effective policy of v's domain (each
+ * field's value and, in "from", the pattern it came from)
+ */
+struct json_t *policies_json(const struct policy *p, const struct policies_view *v);
+/* policies_relay_json - v's domain's queue through a relay, as JSON */
+struct json_t *policies_relay_json(const struct policies_view *v);
+
 #endif

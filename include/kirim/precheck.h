@@ -18,6 +18,7 @@
 #ifndef KIRIM_PRECHECK_H
 #define KIRIM_PRECHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,9 @@ struct precheck {
 /* Error codes (negative); err gets a sentence. */
 #define PRECHECK_E_IDENTITY (-1) /* condition 1 failed */
 #define PRECHECK_E_STORE (-2)    /* the database failed */
+#define PRECHECK_E_EMPTY (-3)    /* condition 2: no one to mail (precheck_judge) */
+#define PRECHECK_E_RENDER (-4)   /* condition 3: some recipients do not render, none skipped */
+#define PRECHECK_E_TOO_BAD (-5)  /* more do not render than a skip list holds */
 
 /*
  * precheck_run - check campaign c with config cfg into *out (always
@@ -61,6 +65,14 @@ struct precheck {
  */
 int precheck_run(struct store *s, const struct config *cfg, const struct store_campaign *c,
                  struct precheck *out, char *err, size_t errsz);
+/*
+ * precheck_judge - whether campaign name (its list called list) may start
+ * after precheck_run filled p: 0, or PRECHECK_E_EMPTY, PRECHECK_E_RENDER
+ * (the failures are in p->show; skip_bad would skip them), PRECHECK_E_TOO_BAD,
+ * with a sentence in err
+ */
+int precheck_judge(const struct precheck *p, const char *name, const char *list, bool skip_bad,
+                   char *err, size_t errsz);
 /* precheck_free - release what precheck_run gathered */
 void precheck_free(struct precheck *p);
 

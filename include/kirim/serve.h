@@ -57,8 +57,17 @@ struct serve_opts {
 	 * renders each message as it was composed. NULL: /v/ answers 404. Read from the
 	 * thread pool while serve_run runs. */
 	const struct config *cfg;
-	/* ready - called once listening, with the bound port (for tests and scripts) */
-	void (*ready)(void *arg, unsigned port);
+	/*
+	 * The HTTP API (api.h) on a second listener: "HOST:PORT", or NULL for
+	 * none. admin_required: a listener that cannot bind stops serve_run;
+	 * else it is left off with a warning (the default address may be taken
+	 * by another kirim serve on the machine).
+	 */
+	const char *admin_listen;
+	int admin_required;
+	unsigned admin_max_body; /* bytes; 0: 16 MiB */
+	/* ready - called once listening, with the bound ports (admin_port 0: no API) */
+	void (*ready)(void *arg, unsigned port, unsigned admin_port);
 	void *ready_arg;
 };
 

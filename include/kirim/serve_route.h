@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 struct buf;
 
@@ -115,5 +116,27 @@ void serve_links_free(struct serve_links *links);
  * characters, at most SERVE_URL_MAX bytes.
  */
 bool serve_route_redirect_ok(const char *url);
+
+struct sockaddr;
+/*
+ * serve_route_client - the client of a request from peer sa: its address as
+ * 16 bytes (IPv4 mapped) into addr and, when text is not NULL, as text
+ * (textsz bytes, "-" when unknown). With trust_proxy and a loopback peer (the
+ * proxy), the client is the one the proxy names: real (the last X-Real-IP
+ * line), else the rightmost entry of fwd (the last X-Forwarded-For line),
+ * since a proxy appends to the header or adds a line after the client's own;
+ * NULL when absent. Returns whether the client is on this machine
+ * (127.0.0.0/8, ::1): one header that cannot be read, or names another
+ * machine, makes it not.
+ */
+bool serve_route_client(const struct sockaddr *sa, bool trust_proxy, const char *fwd,
+                        const char *real, unsigned char addr[16], char *text, size_t textsz);
+
+struct sockaddr_storage;
+/*
+ * serve_route_listen - "HOST:PORT" or "[IPV6]:PORT" (a numeric address; port
+ * 0 to 65535) into *sa and its length; 0, or -1 when it is not one
+ */
+int serve_route_listen(const char *s, struct sockaddr_storage *sa, socklen_t *len);
 
 #endif

@@ -40,6 +40,7 @@ extern const int store_migrations_count;
 #define STORE_E_NODB (-4)     /* no database file and STORE_CREATE not given */
 #define STORE_E_BUSY (-5)     /* locked by another process past the busy timeout */
 #define STORE_E_EXISTS (-6)   /* already there */
+#define STORE_E_INUSE (-7)    /* still used by something that must stay (a campaign's list) */
 
 /* Flags for store_open. */
 #define STORE_CREATE (1u << 0) /* create the file if it does not exist */
@@ -65,6 +66,17 @@ int store_begin(struct store *s);
 int store_commit(struct store *s);
 /* store_rollback - ROLLBACK (safe to call when no transaction is open) */
 int store_rollback(struct store *s);
+/*
+ * store_batch_begin - BEGIN IMMEDIATE for a batch of changes (the API's
+ * writes, several requests in one commit). Until store_batch_end, the
+ * transaction calls above work on savepoints inside it: store_begin opens
+ * one, store_commit releases it, store_rollback undoes only it (and does
+ * nothing when none is open, never the batch), so each change made through
+ * a function that takes its own transaction can be kept or undone alone.
+ */
+int store_batch_begin(struct store *s);
+/* store_batch_end - COMMIT the batch (commit) or ROLLBACK it; savepoints left open go with it */
+int store_batch_end(struct store *s, bool commit);
 /*
  * store_bulk - enter (on) or leave bulk-load mode, outside a transaction: a
  * 32 MiB page cache, and foreign-key checks off because the bulk loaders
@@ -94,7 +106,10 @@ int store_list_ensure(struct store *s, const char *name, int64_t *id, bool *crea
 int store_list_get(struct store *s, const char *name, struct store_list_info *out);
 /* store_list_each - every list with member counts, by name */
 int store_list_each(struct store *s, store_list_cb cb, void *arg);
-/* store_list_delete - delete a list and its memberships (contacts stay) */
+/* store_list_page - at most limit lists named after after ("" or NULL: from the first), by name */
+int store_list_page(struct store *s, const char *after, int limit, store_list_cb cb, void *arg);
+/* store_list_delete - delete a list and its memberships (contacts stay); STORE_E_INUSE while a
+ * campaign has it */
 int store_list_delete(struct store *s, const char *name);
 
 /* Import: a run records itself in the imports table; rows go through store_import_row. */
@@ -141,6 +156,31 @@ void store_contact_clear(struct store_contact *c);
  */
 int store_contact_search(struct store *s, const char *term, const char *list, int limit,
                          store_contact_cb cb, void *arg);
+/*
+ * store_contact_page - at most limit contacts whose address starts with
+ * prefix (compared case-insensitively; NULL or "": all), members of list
+ * (NULL: any; STORE_E_NOTFOUND when there is no such list), with addresses
+ * after after ("" or NULL: from the first), by address: keyset pages that
+ * neither repeat nor skip a contact while others are added. No lists.
+ */
+int store_contact_page(struct store *s, const char *prefix, const char *list, const char *after,
+                       int limit, store_contact_cb cb, void *arg);
+/*
+ * store_contact_upsert - add the contact a with attributes attrs (a JSON
+ * object; NULL: none), or change the one with its address: attrs merged
+ * into its attributes as a JSON merge patch (RFC 7396: null removes a key),
+ * or with replace put in their place. Sets *id, *created, *changed (the
+ * attributes are not what they were).
+ */
+int store_contact_upsert(struct store *s, const struct address *a, const char *attrs, bool replace,
+                         int64_t *id, bool *created, bool *changed);
+/*
+ * store_contact_erase - erase contact id: its messages and their events (and
+ * the webhook outbox rows that point at them), its memberships and the
+ * contact; *messages gets how many messages went. STORE_E_INUSE while one
+ * of its messages is claimed by a sender. Suppressions of its address stay.
+ */
+int store_contact_erase(struct store *s, int64_t id, int64_t *messages);
 
 /* Suppressions. */
 struct store_suppression {
@@ -162,6 +202,12 @@ int store_suppress_remove(struct store *s, const char *kind, const char *value);
  * any) */
 int store_suppress_each(struct store *s, const char *reason, int limit, store_suppression_cb cb,
                         void *arg);
+/*
+ * store_suppress_page - at most limit suppressions of reason (NULL: any) with
+ * ids below before (0: from the newest), newest first: keyset pages
+ */
+int store_suppress_page(struct store *s, const char *reason, int64_t before, int limit,
+                        store_suppression_cb cb, void *arg);
 /* store_suppress_count - how many suppressions there are */
 int store_suppress_count(struct store *s, int64_t *count);
 /*
@@ -228,6 +274,8 @@ void store_campaign_clear(struct store_campaign *c);
 
 /* store_list_member - the contact with this address if it is a member of list_id */
 int store_list_member(struct store *s, int64_t list_id, const char *key, struct store_contact *out);
+/* store_list_add_member - make contact_id a member of list_id (*added: it was not; may be NULL) */
+int store_list_add_member(struct store *s, int64_t list_id, int64_t contact_id, bool *added);
 /* store_list_has_field - does any member of list_id have a non-empty attribute called field? */
 int store_list_has_field(struct store *s, int64_t list_id, const char *field, bool *has);
 /* store_setting_get - a setting's bytes into out (cap bytes); sets *len */

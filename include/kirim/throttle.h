@@ -17,6 +17,7 @@
 #ifndef KIRIM_THROTTLE_H
 #define KIRIM_THROTTLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "kirim/smtp_reply.h"
@@ -48,6 +49,26 @@ double throttle_bucket_wait(struct throttle_bucket *b, double now);
  * new burst, so lowering the rate never lets a stored burst through.
  */
 void throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double burst, double now);
+
+/*
+ * Buckets by key (a client's address, 16 bytes, IPv4 mapped), in a table of
+ * slots the caller owns (zeroed at first). A table full of other keys gives
+ * up the slot used longest ago, so a flood of new keys costs only memory
+ * already there.
+ */
+struct throttle_keyed {
+	unsigned char key[16];
+	bool used;
+	struct throttle_bucket tb; /* tb.last also picks the slot to give up */
+};
+/*
+ * throttle_keyed_bucket - key's bucket among the n slots, made full (burst
+ * tokens of rate per second) if the key had none; take from it with
+ * throttle_bucket_take.
+ */
+struct throttle_bucket *throttle_keyed_bucket(struct throttle_keyed *slots, size_t n,
+                                              const unsigned char key[16], double rate,
+                                              double burst, double now);
 
 /* --- rates as people write them --------------------------------------------------------------- */
 

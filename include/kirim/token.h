@@ -71,4 +71,21 @@ int token_check(struct token_key *k, enum token_purpose purpose, const char *s, 
  */
 int token_equal(const void *a, const void *b, size_t n);
 
+/*
+ * The other secrets kirim makes and checks, so that their callers need no
+ * OpenSSL: API tokens (a prefix and 32 random bytes in base64url, kept as
+ * their SHA-256) and the HMAC-SHA256 signatures of outgoing webhooks.
+ */
+enum { TOKEN_SECRET_BYTES = 32, TOKEN_SECRET_CHARS = 43 };
+/*
+ * token_secret_new - prefix followed by TOKEN_SECRET_BYTES from the system's
+ * random generator in base64url (TOKEN_SECRET_CHARS), NUL-terminated in out
+ * (outsz bytes). 0, or -1 when out is too small or no random bytes came.
+ */
+int token_secret_new(const char *prefix, char *out, size_t outsz);
+/* token_sha256 - the SHA-256 of the n bytes at data into out; 0 or -1 */
+int token_sha256(const void *data, size_t n, unsigned char out[32]);
+/* token_hmac - the full HMAC-SHA256 of the n bytes at data with k's key into out; 0 or -1 */
+int token_hmac(struct token_key *k, const void *data, size_t n, unsigned char out[32]);
+
 #endif

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <uv.h>
 
+#include "kirim/api_json.h"
 #include "kirim/buf.h"
 #include "kirim/dns.h"
 #include "kirim/log.h"
@@ -478,4 +480,58 @@ planner_result_free(struct planner_result *r)
 	free(r->domains);
 	memset(r, 0, sizeof(*r));
 	r->bottleneck = -1;
+}
+
+/* dest_json - one destination of the plan as a JSON object */
+static json_t *
+dest_json(const struct planner_dest *d, int64_t now)
+{
+	return json_pack(
+	    "{s:o,s:o,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:s,s:o,s:i,s:I,s:I}",
+	    "key", api_json_text(d->key), "first_domain", api_json_text(d->first_domain), "domains",
+	    (json_int_t)d->ndomains, "messages", (json_int_t)d->messages, "max_connections",
+	    (json_int_t)d->lim.max_conns, "connections", (json_int_t)d->conns, "rate_limit",
+	    api_json_number(d->lim.rate, "%.6g"), "max_msgs_per_conn", (json_int_t)d->lim.max_jobs,
+	    "connect_rate", api_json_number(d->lim.connect_rate, "%.6g"), "warmup",
+	    api_json_opt(d->lim.warmup), "own_pattern", api_json_opt(d->lim.own),
+	    "warmup_cap_today", (json_int_t)d->cap_today, "sent_today", (json_int_t)d->sent_today,
+	    "today", (json_int_t)d->today, "rate", api_json_number(d->rate, "%.6g"), "bound",
+	    planner_bound_name(d->bound), "seconds", api_json_number(d->seconds, "%.3f"), "days",
+	    d->days, "eta", (json_int_t)d->eta, "eta_seconds", (json_int_t)(d->eta - now));
+}
+
+/* planner_json - the whole plan as a JSON object (kirim campaign plan --json, the API) */
+json_t *
+planner_json(const struct planner_result *r)
+{
+	json_t *dests = json_array(), *domains = json_array();
+	for (size_t k = 0; k < r->ndests; k++)
+		json_array_append_new(dests, dest_json(&r->dests[k], r->now));
+	for (size_t i = 0; i < r->ndomains; i++) {
+		const struct planner_domain *d = &r->domains[i];
+		json_array_append_new(
+		    domains,
+		    json_pack("{s:o,s:I,s:s,s:o,s:o,s:b}", "domain", api_json_text(d->name),
+		              "messages", (json_int_t)d->messages, "status",
+		              dns_status_name(d->status), "destination",
+		              api_json_text(d->dest >= 0 ? r->dests[d->dest].key : NULL), "error",
+		              api_json_opt(d->error), "suppressed", d->suppressed != 0));
+	}
+	return json_pack(
+	    "{s:o,s:o,s:s,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "campaign", api_json_text(r->campaign), "relay", api_json_opt(r->relay), "source",
+	    r->from_list ? "list" : "messages", "now", (json_int_t)r->now, "assume_rate",
+	    api_json_number(r->assume_rate, "%.6g"), "concurrency", (json_int_t)r->concurrency,
+	    "global_rate", api_json_number(r->global_rate, "%.6g"), "messages",
+	    (json_int_t)r->messages, "routed", (json_int_t)r->routed, "eta", (json_int_t)r->eta,
+	    "eta_seconds", (json_int_t)(r->eta - r->now), "global_seconds",
+	    api_json_number(r->global_seconds, "%.3f"), "bottleneck",
+	    api_json_text(r->global_bound      ? "global"
+	                  : r->bottleneck >= 0 ? r->dests[r->bottleneck].key
+	                                       : NULL),
+	    "destinations", dests, "domains", domains, "dead_domains", (json_int_t)r->ndead,
+	    "dead_messages", (json_int_t)r->dead_messages, "unresolved_domains",
+	    (json_int_t)r->nunresolved, "unresolved_messages", (json_int_t)r->unresolved_messages,
+	    "suppressed_domains", (json_int_t)r->suppressed_domains, "suppressed_messages",
+	    (json_int_t)r->suppressed_messages);
 }

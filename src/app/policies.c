@@ -10,7 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "kirim/address.h"
+#include "kirim/api_json.h"
 #include "kirim/destination.h"
 #include "kirim/store.h"
 #include "kirim/throttle.h"
@@ -354,4 +357,98 @@ policies_presets(struct store *s, bool reset, int *written, char *err, size_t er
 	if (rc == 0)
 		rc = store_policy_presets(s, reset, written);
 	return finish(s, rc, err, errsz);
+}
+
+/* ---- as JSON (kirim domain --json, the API) --------------------------------------------- */
+
+/* policy_value - field f of p as JSON (v: p is the effective policy of that view) */
+static json_t *
+policy_value(const struct policy *p, int f, const struct policies_view *v)
+{
+	char text[THROTTLE_RATE_STR];
+	if (!v && !(p->set & POLICY_HAS(f)))
+		return json_null();
+	switch (f) {
+	case POLICY_F_MAX_CONNECTIONS:
+		return json_integer(p->max_connections);
+	case POLICY_F_MAX_MSGS_PER_CONN:
+		return json_integer(p->max_msgs_per_conn);
+	case POLICY_F_RATE:
+	case POLICY_F_CONNECT_RATE: {
+		double r = f == POLICY_F_RATE ? p->rate : p->connect_rate;
+		return json_pack("{s:o,s:o}", "per_second", api_json_number(r, "%.6g"), "text",
+		                 api_json_text(throttle_rate_format(r, text, sizeof(text))));
+	}
+	case POLICY_F_TLS:
+		return api_json_text(policy_tls_name(p->tls));
+	case POLICY_F_WARMUP: {
+		if (p->warmup[0] == '\0')
+			return json_null();
+		json_t *w = json_pack("{s:o,s:I}", "plan", api_json_text(p->warmup), "start_day",
+		                      (json_int_t)p->warmup_start);
+		if (v) {
+			json_object_set_new(w, "day", json_integer(v->warmup_day));
+			json_object_set_new(w, "today_cap", json_integer(v->warmup_cap));
+		}
+		return w;
+	}
+	}
+	return json_null();
+}
+
+/* policies_json - one record, or with v the effective policy it shows, as a JSON object */
+json_t *
+policies_json(const struct policy *p, const struct policies_view *v)
+{
+	enum policy_kind k = POLICY_KIND_EXACT;
+	char norm[POLICY_PATTERN_MAX];
+	json_t *o = json_object();
+	json_object_set_new(o, v ? "domain" : "pattern", api_json_text(p->pattern));
+	if (!v && policy_pattern_parse(p->pattern, norm, sizeof(norm), &k, NULL) == 0)
+		json_object_set_new(o, "kind", api_json_text(policy_kind_name(k)));
+	for (int f = 0; f < POLICY_NFIELDS; f++)
+		json_object_set_new(o, policy_field_name((enum policy_field)f),
+		                    policy_value(p, f, v));
+	if (v) {
+		json_t *from = json_object();
+		for (int f = 0; f < POLICY_NFIELDS; f++)
+			json_object_set_new(from, policy_field_name((enum policy_field)f),
+			                    api_json_opt(v->eff.from[f]));
+		json_object_set_new(o, "from", from);
+	} else {
+		json_object_set_new(o, "source", api_json_text(p->source));
+		json_object_set_new(o, "updated_at",
+		                    p->updated_at ? api_json_time(p->updated_at) : json_null());
+	}
+	return o;
+}
+
+/* The fields a domain's own queue on a relay's connections takes from its policy. */
+const enum policy_field policies_relay_fields[POLICIES_RELAY_NFIELDS] = {
+    POLICY_F_MAX_CONNECTIONS, POLICY_F_RATE, POLICY_F_CONNECT_RATE, POLICY_F_WARMUP};
+
+/* policies_relay_json - the limits of the domain's queue through a relay */
+json_t *
+policies_relay_json(const struct policies_view *v)
+{
+	json_t *r = json_object(), *from = json_object();
+	json_object_set_new(r, "queue", api_json_text("relay"));
+	if (v->relay_own[0]) {
+		char key[POLICY_PATTERN_MAX + 8];
+		snprintf(key, sizeof(key), "relay|%s", v->relay_own);
+		json_object_set_new(r, "queue", api_json_text(key));
+		for (size_t i = 0; i < POLICIES_RELAY_NFIELDS; i++) {
+			enum policy_field f = policies_relay_fields[i];
+			json_object_set_new(r, policy_field_name(f),
+			                    policy_value(&v->relay_eff.p, f, v));
+			json_object_set_new(from, policy_field_name(f),
+			                    api_json_opt(v->relay_eff.from[f]));
+		}
+		json_object_set_new(r, "from", from);
+	} else {
+		json_decref(from);
+	}
+	json_object_set_new(r, "own_pattern", api_json_opt(v->relay_own));
+	json_object_set_new(r, "global_rate", api_json_number(v->global_rate, "%.6g"));
+	return r;
 }

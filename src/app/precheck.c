@@ -119,3 +119,33 @@ precheck_free(struct precheck *p)
 {
 	buf_free(&p->skip);
 }
+
+int
+precheck_judge(const struct precheck *p, const char *name, const char *list, bool skip_bad,
+               char *err, size_t errsz)
+{
+	if (p->mailable - (skip_bad ? p->bad : 0) <= 0 && p->pending == 0) {
+		snprintf(err, errsz,
+		         "campaign '%s' cannot start: its list '%s' has no one to mail (%lld not "
+		         "suppressed%s)",
+		         name, list, (long long)p->mailable,
+		         skip_bad && p->bad ? ", all of them skipped as unrenderable" : "");
+		return PRECHECK_E_EMPTY;
+	}
+	if (p->bad > 0 && !skip_bad) {
+		snprintf(
+		    err, errsz,
+		    "campaign '%s' cannot start: its template does not render for %lld of %lld "
+		    "recipients",
+		    name, (long long)p->bad, (long long)p->checked);
+		return PRECHECK_E_RENDER;
+	}
+	if (p->bad > PRECHECK_SKIP_MAX) {
+		snprintf(err, errsz,
+		         "campaign '%s': %lld recipients cannot be rendered, more than --skip-bad "
+		         "skips (%d): fix the template",
+		         name, (long long)p->bad, PRECHECK_SKIP_MAX);
+		return PRECHECK_E_TOO_BAD;
+	}
+	return 0;
+}

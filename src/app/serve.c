@@ -36,6 +36,7 @@
 
 #include <uv.h>
 
+#include "kirim/api.h"
 #include "kirim/base64.h"
 #include "kirim/buf.h"
 #include "kirim/campaign.h"
@@ -48,11 +49,11 @@
 #include "kirim/store_serve.h"
 #include "kirim/throttle.h"
 #include "kirim/token.h"
+#include "kirim/webhooks.h"
 #include "kirim/xmalloc.h"
 
 enum {
 	BUCKETS = 4096,   /* per-IP rate slots */
-	BUCKET_PROBE = 8, /* slots tried per address */
 	QUEUE_FACTOR = 8, /* queued events beyond batch_max × this get 503 */
 	/*
 	 * Journaled unsubscribes per fold transaction, at most; a fold starts
@@ -130,13 +131,6 @@ struct canned {
 	size_t len;
 };
 
-/* One client address's slot in the rate table. */
-struct bucket {
-	unsigned char addr[16];
-	bool used;
-	struct throttle_bucket tb; /* tb.last (seconds) also picks the slot to evict */
-};
-
 /* The writer's queue: the loop appends, the writer takes; both under lock. */
 struct wqueue {
 	uv_mutex_t lock;
@@ -168,6 +162,10 @@ struct serve {
 	struct store_serve *ss;
 	struct token_key *key;
 	struct http_server *http;
+	struct api *api;               /* the admin listener (api.h); NULL when off */
+	struct webhooks_runner *hooks; /* the webhook delivery thread (webhooks.h) */
+	struct api_opts api_opts;
+	unsigned closing; /* servers still closing while stopping */
 	uv_loop_t loop;
 	uv_check_t wake_check;
 	uv_timer_t log_timer, stop_timer, ckpt_timer;
@@ -199,8 +197,8 @@ struct serve {
 	bool wake_writer; /* events were queued since the writer was last woken */
 	bool stopping, stopped;
 	uint64_t stop_deadline;
-	unsigned waiting; /* requests queued for the writer or in its batch */
-	struct bucket *buckets;
+	unsigned waiting;               /* requests queued for the writer or in its batch */
+	struct throttle_keyed *buckets; /* the per-IP rate table (throttle.h) */
 	struct buf log;
 	unsigned max_body, timeout, batch_max;
 	double rate, burst;
@@ -366,132 +364,37 @@ answer_page(struct req *r, int which)
 
 /* ---- per-IP token bucket ------------------------------------------------------------- */
 
-/*
- * rate_take - take one request's token from the bucket of addr; false when it
- * is empty (answer 429). Buckets live in an open-addressed table probed
- * BUCKET_PROBE slots deep; an address not found takes a free slot or the one
- * used longest ago, and starts with a full bucket (burst tokens), so a new
- * client gets its burst at once and rate per second after that.
- */
+/* rate_take - take one request's token from addr's bucket; false when it is empty (429) */
 static bool
 rate_take(struct serve *srv, const unsigned char addr[16], uint64_t now_ns)
 {
 	if (srv->rate <= 0)
 		return true;
 	double now = (double)now_ns / 1e9;
-	uint32_t h = 2166136261u;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	struct bucket *b = NULL, *oldest = NULL;
-	for (unsigned i = 0; i < BUCKET_PROBE; i++) {
-		struct bucket *c = &srv->buckets[(h + i) % BUCKETS];
-		if (c->used && memcmp(c->addr, addr, 16) == 0) {
-			b = c;
-			break;
-		}
-		if (oldest == NULL || !c->used || (oldest->used && c->tb.last < oldest->tb.last))
-			oldest = c;
-	}
-	if (b == NULL) {
-		b = oldest;
-		memcpy(b->addr, addr, 16);
-		b->used = true;
-		throttle_bucket_init(&b->tb, srv->rate, srv->burst, now);
-		b->tb.tokens = b->tb.burst;
-	}
-	return throttle_bucket_take(&b->tb, now) == 0;
-}
-
-/* addr (16 bytes, IPv4 mapped) is on this machine: 127.0.0.0/8 or ::1 */
-static bool
-addr_loopback(const unsigned char addr[16])
-{
-	static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
-	static const unsigned char one[16] = {[15] = 1};
-	return (memcmp(addr, mapped, 12) == 0 && addr[12] == 127) || memcmp(addr, one, 16) == 0;
-}
-
-/* An address in a proxy's header (blanks around it allowed) into addr and text; false if none. */
-static bool
-addr_parse(const char *v, unsigned char addr[16], char *text, size_t textsz)
-{
-	char one[INET6_ADDRSTRLEN];
-	while (*v == ' ' || *v == '\t')
-		v++;
-	size_t n = strlen(v);
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	if (n == 0 || n >= sizeof(one))
-		return false;
-	memcpy(one, v, n);
-	one[n] = '\0';
-	unsigned char tmp[16];
-	if (inet_pton(AF_INET, one, tmp) == 1) {
-		memset(addr, 0, 16);
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, tmp, 4);
-	} else if (inet_pton(AF_INET6, one, tmp) == 1) {
-		memcpy(addr, tmp, 16);
-	} else {
-		return false;
-	}
-	snprintf(text, textsz, "%s", one);
-	return true;
+	struct throttle_bucket *b =
+	    throttle_keyed_bucket(srv->buckets, BUCKETS, addr, srv->rate, srv->burst, now);
+	return throttle_bucket_take(b, now) == 0;
 }
 
 /*
  * The client's address as 16 bytes (IPv4 mapped) and text, and r->local. The
  * rate limit, the access log and the report's loopback rule all take it from
- * here. With --trust-proxy and a loopback peer (the proxy), the client is the
- * one the proxy names: X-Real-IP, else the rightmost X-Forwarded-For entry of
- * the last such line (a proxy appends to the header or adds a line after the
- * client's own). No header: the peer itself is the client.
+ * here (serve_route_client: with --trust-proxy, the one the proxy names).
  */
 static void
 client_addr(struct serve *srv, struct req *r, unsigned char addr[16])
 {
-	const struct sockaddr *sa = r->hr->peer;
-	memset(addr, 0, 16);
-	memcpy(r->ip, "-", 2);
-	r->local = false;
-	bool text = log_get_level() >= LOG_INFO; /* r->ip is for the access log only */
-	if (sa && sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, &in->sin_addr, 4);
-		if (text)
-			inet_ntop(AF_INET, &in->sin_addr, r->ip, sizeof(r->ip));
-		r->local = addr[12] == 127;
-	} else if (sa && sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		memcpy(addr, &in6->sin6_addr, 16);
-		if (text)
-			inet_ntop(AF_INET6, &in6->sin6_addr, r->ip, sizeof(r->ip));
-		r->local = addr_loopback(addr); /* ::1, or ::ffff:127.x on a dual-stack socket */
+	/* r->ip is for the access log only */
+	bool text = log_get_level() >= LOG_INFO;
+	const char *fwd = NULL, *real = NULL;
+	if (srv->o->trust_proxy) {
+		fwd = http_header_last(r->hr, "X-Forwarded-For");
+		real = http_header_last(r->hr, "X-Real-IP");
 	}
-	if (!srv->o->trust_proxy || !r->local)
-		return;
-	const char *fwd = http_header_last(r->hr, "X-Forwarded-For");
-	if (fwd && strrchr(fwd, ','))
-		fwd = strrchr(fwd, ',') + 1;
-	/*
-	 * A proxy sets one of the two and may pass the client's own copy of the
-	 * other on: the client is local only if each one present names this
-	 * machine, and one that cannot be read names somewhere else. X-Real-IP is
-	 * looked at last, so that it is the address when both are there.
-	 */
-	const char *given[2] = {fwd, http_header_last(r->hr, "X-Real-IP")};
-	for (int i = 0; i < 2; i++) {
-		unsigned char a[16];
-		if (given[i] == NULL)
-			continue;
-		if (!addr_parse(given[i], a, r->ip, sizeof(r->ip))) {
-			r->local = false;
-			continue;
-		}
-		memcpy(addr, a, 16);
-		r->local = r->local && addr_loopback(a);
-	}
+	r->local = serve_route_client(r->hr->peer, srv->o->trust_proxy, fwd, real, addr,
+	                              text ? r->ip : NULL, sizeof(r->ip));
+	if (!text)
+		memcpy(r->ip, "-", 2);
 }
 
 /* ---- the writer ---------------------------------------------------------------------- */
@@ -1280,7 +1183,27 @@ on_http_closed(void *arg)
 {
 	struct serve *srv = arg;
 	srv->http = NULL;
-	close_all(srv);
+	if (--srv->closing == 0)
+		close_all(srv);
+}
+
+static void
+on_api_closed(void *arg)
+{
+	struct serve *srv = arg;
+	srv->api = NULL;
+	if (--srv->closing == 0)
+		close_all(srv);
+}
+
+/* Close both listeners; the handles close once both have. */
+static void
+servers_close(struct serve *srv)
+{
+	srv->closing = 1 + (srv->api != NULL);
+	if (srv->api)
+		api_close(srv->api, on_api_closed, srv);
+	http_server_close(srv->http, on_http_closed, srv);
 }
 
 /* While stopping: finish when nothing waits for the writer, or after the grace time. */
@@ -1291,11 +1214,16 @@ on_stop_timer(uv_timer_t *t)
 	/* Every queued request is answered first: its connection must stay until then. */
 	if (srv->waiting > 0 || srv->stopped)
 		return;
-	if (http_server_conns(srv->http) > 0 && uv_hrtime() < srv->stop_deadline)
+	/* The API's requests are answered too, within the grace time. */
+	if ((http_server_conns(srv->http) > 0 || (srv->api && api_busy(srv->api) > 0)) &&
+	    uv_hrtime() < srv->stop_deadline)
+		return;
+	/* Past it, a work still running (a long change) is waited for: it holds the store. */
+	if (srv->api && api_working(srv->api))
 		return;
 	srv->stopped = true;
 	uv_timer_stop(&srv->stop_timer);
-	http_server_close(srv->http, on_http_closed, srv);
+	servers_close(srv);
 }
 
 static void
@@ -1308,55 +1236,10 @@ on_signal(uv_signal_t *s, int sig)
 	log_warn("serve stopping signal=%d waiting=%u", sig, srv->waiting);
 	/* No new connections; idle keep-alive ones close now, busy ones after their answer. */
 	http_server_quiesce(srv->http);
+	if (srv->api)
+		api_quiesce(srv->api);
 	srv->stop_deadline = uv_hrtime() + (uint64_t)STOP_GRACE_MS * 1000000u;
 	uv_timer_start(&srv->stop_timer, on_stop_timer, 0, 20);
-}
-
-/* Parse "HOST:PORT" or "[V6]:PORT" into sa. */
-static int
-parse_listen(const char *s, struct sockaddr_storage *sa, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon;
-	const char *h = s;
-	size_t hl;
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':')
-			return -1;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	char *end;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end || port > 65535)
-		return -1;
-	memset(sa, 0, sizeof(*sa));
-	struct sockaddr_in *in = (void *)sa;
-	struct sockaddr_in6 *in6 = (void *)sa;
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		*len = sizeof(*in);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*in6);
-		return 0;
-	}
-	return -1;
 }
 
 /* Tell the thread working q to finish what is queued and quit; wait for it. */
@@ -1376,7 +1259,7 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	if (parse_listen(o->listen ? o->listen : "127.0.0.1:8025", &sa, &salen) < 0) {
+	if (serve_route_listen(o->listen ? o->listen : "127.0.0.1:8025", &sa, &salen) < 0) {
 		snprintf(err, errsz, "--listen '%s': expected HOST:PORT or [IPV6]:PORT", o->listen);
 		return -1;
 	}
@@ -1427,6 +1310,32 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 		goto out;
 	}
 	unsigned port = http_server_port(srv->http);
+	unsigned admin_port = 0;
+	if (o->admin_listen) {
+		srv->api_opts = (struct api_opts){
+		    .listen = o->admin_listen,
+		    .db_path = store_path(s),
+		    .cfg = o->cfg,
+		    .max_body = o->admin_max_body,
+		    .timeout = 30,
+		    .trust_proxy = o->trust_proxy,
+		};
+		char aerr[300];
+		srv->api = api_new(&srv->loop, &srv->api_opts, aerr, sizeof(aerr));
+		if (srv->api == NULL && (o->admin_required || strncmp(aerr, "--admin", 7) == 0)) {
+			snprintf(err, errsz, "%s", aerr);
+			srv->closing = 1;
+			http_server_close(srv->http, on_http_closed, srv);
+			uv_run(&srv->loop, UV_RUN_DEFAULT);
+			uv_loop_close(&srv->loop);
+			goto out;
+		}
+		if (srv->api == NULL)
+			log_warn("serve admin API off: %s (--admin-listen names another address)",
+			         aerr);
+		else
+			admin_port = api_port(srv->api);
+	}
 	uv_check_init(&srv->loop, &srv->wake_check);
 	uv_timer_init(&srv->loop, &srv->log_timer);
 	uv_timer_init(&srv->loop, &srv->stop_timer);
@@ -1468,18 +1377,24 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	/* From here on the store's connection is the writer thread's. */
 	if (uv_thread_create(&srv->writer, writer_main, srv) != 0) {
 		snprintf(err, errsz, "cannot start the writer thread");
-		http_server_close(srv->http, on_http_closed, srv);
+		servers_close(srv);
 		uv_run(&srv->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&srv->loop);
 		goto out;
 	}
 	srv->writer_started = true;
+	/* Webhooks: their own thread and connection, so a slow receiver holds up nothing else. */
+	char werr[200];
+	if ((srv->hooks = webhooks_start(store_path(s), werr, sizeof(werr))) == NULL)
+		log_warn("serve webhooks off: %s", werr);
 	log_info("serve listening=%s port=%u base_url=%s batch_max=%u rate=%g burst=%g "
 	         "max_body=%u timeout=%u",
 	         o->listen, port, o->base_url ? o->base_url : "-", srv->batch_max, srv->rate,
 	         srv->burst, srv->max_body, srv->timeout);
+	if (srv->api)
+		log_info("serve admin_listening=%s port=%u", o->admin_listen, admin_port);
 	if (o->ready)
-		o->ready(o->ready_arg, port);
+		o->ready(o->ready_arg, port, admin_port);
 	uv_run(&srv->loop, UV_RUN_DEFAULT);
 	log_flush(srv);
 	int lc = uv_loop_close(&srv->loop);
@@ -1489,6 +1404,7 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	if (ret < 0)
 		snprintf(err, errsz, "the event loop ended unexpectedly");
 out:
+	webhooks_stop(srv->hooks);
 	/* The journal thread first: the writer then folds everything it journaled. */
 	if (srv->jwriter_started)
 		thread_stop(&srv->jq, &srv->jwriter);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kirim/api_json.h"
 #include "kirim/buf.h"
 #include "kirim/config.h"
 #include "kirim/log.h"
@@ -155,6 +156,7 @@ cli_exit_for_store(int rc)
 	case STORE_E_NODB:
 		return EX_NOINPUT;
 	case STORE_E_NOTFOUND:
+	case STORE_E_INUSE:
 		return EX_DATAERR;
 	case STORE_E_BUSY:
 		return EX_TEMPFAIL;
@@ -291,30 +293,23 @@ cli_time(char out[32], int64_t t)
 	return out;
 }
 
+/* The JSON forms of text are api_json.h's: one way to spell a value, for the CLI and the API. */
 json_t *
 cli_json_textn(const char *s, size_t n)
 {
-	if (s == NULL)
-		return json_null();
-	if (utf8_valid(s, n))
-		return json_stringn(s, n);
-	struct buf u = BUF_INIT;
-	utf8_from_latin1(&u, s, n);
-	json_t *v = json_stringn(u.data ? u.data : "", u.len);
-	buf_free(&u);
-	return v;
+	return api_json_textn(s, n);
 }
 
 json_t *
 cli_json_text(const char *s)
 {
-	return cli_json_textn(s, s ? strlen(s) : 0);
+	return api_json_text(s);
 }
 
 json_t *
 cli_json_opt(const char *s)
 {
-	return cli_json_text(s && *s ? s : NULL);
+	return api_json_opt(s);
 }
 
 json_t *
@@ -327,20 +322,13 @@ cli_json_time(int64_t t)
 json_t *
 cli_json_number(double v, const char *fmt)
 {
-	if (!isfinite(v))
-		return json_null();
-	char t[64];
-	snprintf(t, sizeof(t), fmt, v);
-	if (strpbrk(t, ".eE") == NULL)
-		return json_integer(strtoll(t, NULL, 10));
-	return json_real(strtod(t, NULL));
+	return api_json_number(v, fmt);
 }
 
 json_t *
 cli_json_parse(const char *text)
 {
-	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
-	return v ? v : cli_json_text(text);
+	return api_json_parse(text);
 }
 
 /* JSON_REAL_PRECISION(15): a real made by cli_json_number prints as its format wrote it. */
@@ -436,17 +424,9 @@ cli_precheck(struct cli *c, struct store *s, const char *name, bool skip_bad, st
 		rc = cli_error("campaign", EX_CONFIG, "campaign '%s' cannot start: %s", name, err);
 	else if (rc < 0)
 		rc = cli_error("campaign", EX_SOFTWARE, "%s", err);
-	else if (p->mailable - (skip_bad ? p->bad : 0) <= 0 && p->pending == 0)
-		rc = cli_error("campaign", EX_DATAERR,
-		               "campaign '%s' cannot start: its list '%s' has no one to mail "
-		               "(%lld not suppressed%s)",
-		               name, sc.list, (long long)p->mailable,
-		               skip_bad && p->bad ? ", all of them skipped as unrenderable" : "");
-	else if (p->bad > 0 && !skip_bad) {
-		fprintf(stderr,
-		        "kirim campaign: campaign '%s' cannot start: its template does not render "
-		        "for %lld of %lld recipients:\n",
-		        name, (long long)p->bad, (long long)p->checked);
+	else if ((rc = precheck_judge(p, name, sc.list, skip_bad, err, sizeof(err))) ==
+	         PRECHECK_E_RENDER) {
+		fprintf(stderr, "kirim campaign: %s:\n", err);
 		for (size_t i = 0; i < p->nshow; i++)
 			fprintf(stderr, "  %s (contact %lld): %s\n", p->show[i].email,
 			        (long long)p->show[i].contact_id, p->show[i].why);
@@ -456,11 +436,8 @@ cli_precheck(struct cli *c, struct store *s, const char *name, bool skip_bad, st
 		fprintf(stderr,
 		        "Fix the template or the contacts, or add --skip-bad to skip them.\n");
 		rc = EX_DATAERR;
-	} else if (p->bad > PRECHECK_SKIP_MAX) {
-		rc = cli_error("campaign", EX_DATAERR,
-		               "campaign '%s': %lld recipients cannot be rendered, more than "
-		               "--skip-bad skips (%d): fix the template",
-		               name, (long long)p->bad, PRECHECK_SKIP_MAX);
+	} else if (rc < 0) {
+		rc = cli_error("campaign", EX_DATAERR, "%s", err);
 	}
 	if (rc == 0 && p->warning[0]) {
 		if (!c->json && !c->quiet)

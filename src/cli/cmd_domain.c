@@ -26,98 +26,6 @@ domain_fail(int rc, const char *err)
 	                 "%s", err);
 }
 
-/* policy_value - field f of p as JSON (v: p is the effective policy of that view) */
-static json_t *
-policy_value(const struct policy *p, int f, const struct policies_view *v)
-{
-	char text[VALUE_MAX];
-	if (!v && !(p->set & POLICY_HAS(f)))
-		return json_null();
-	switch (f) {
-	case POLICY_F_MAX_CONNECTIONS:
-		return json_integer(p->max_connections);
-	case POLICY_F_MAX_MSGS_PER_CONN:
-		return json_integer(p->max_msgs_per_conn);
-	case POLICY_F_RATE:
-	case POLICY_F_CONNECT_RATE: {
-		double r = f == POLICY_F_RATE ? p->rate : p->connect_rate;
-		return json_pack("{s:o,s:o}", "per_second", cli_json_number(r, "%.6g"), "text",
-		                 cli_json_text(throttle_rate_format(r, text, sizeof(text))));
-	}
-	case POLICY_F_TLS:
-		return cli_json_text(policy_tls_name(p->tls));
-	case POLICY_F_WARMUP: {
-		if (p->warmup[0] == '\0')
-			return json_null();
-		json_t *w = json_pack("{s:o,s:I}", "plan", cli_json_text(p->warmup), "start_day",
-		                      (json_int_t)p->warmup_start);
-		if (v) {
-			json_object_set_new(w, "day", json_integer(v->warmup_day));
-			json_object_set_new(w, "today_cap", json_integer(v->warmup_cap));
-		}
-		return w;
-	}
-	}
-	return json_null();
-}
-
-/* policy_json - one record, or with v the effective policy it shows, as a JSON object */
-static json_t *
-policy_json(const struct policy *p, const struct policies_view *v)
-{
-	enum policy_kind k = POLICY_KIND_EXACT;
-	char norm[POLICY_PATTERN_MAX];
-	json_t *o = json_object();
-	json_object_set_new(o, v ? "domain" : "pattern", cli_json_text(p->pattern));
-	if (!v && policy_pattern_parse(p->pattern, norm, sizeof(norm), &k, NULL) == 0)
-		json_object_set_new(o, "kind", cli_json_text(policy_kind_name(k)));
-	for (int f = 0; f < POLICY_NFIELDS; f++)
-		json_object_set_new(o, policy_field_name((enum policy_field)f),
-		                    policy_value(p, f, v));
-	if (v) {
-		json_t *from = json_object();
-		for (int f = 0; f < POLICY_NFIELDS; f++)
-			json_object_set_new(from, policy_field_name((enum policy_field)f),
-			                    cli_json_opt(v->eff.from[f]));
-		json_object_set_new(o, "from", from);
-	} else {
-		json_object_set_new(o, "source", cli_json_text(p->source));
-		json_object_set_new(o, "updated_at",
-		                    p->updated_at ? cli_json_time(p->updated_at) : json_null());
-	}
-	return o;
-}
-
-/* The fields a domain's own queue on a relay's connections takes from its policy. */
-static const enum policy_field relay_fields[] = {POLICY_F_MAX_CONNECTIONS, POLICY_F_RATE,
-                                                 POLICY_F_CONNECT_RATE, POLICY_F_WARMUP};
-
-/* relay_json - the limits of the domain's queue through a relay */
-static json_t *
-relay_json(const struct policies_view *v)
-{
-	json_t *r = json_object(), *from = json_object();
-	json_object_set_new(r, "queue", cli_json_text("relay"));
-	if (v->relay_own[0]) {
-		char key[POLICY_PATTERN_MAX + 8];
-		snprintf(key, sizeof(key), "relay|%s", v->relay_own);
-		json_object_set_new(r, "queue", cli_json_text(key));
-		for (size_t i = 0; i < sizeof(relay_fields) / sizeof(relay_fields[0]); i++) {
-			enum policy_field f = relay_fields[i];
-			json_object_set_new(r, policy_field_name(f),
-			                    policy_value(&v->relay_eff.p, f, v));
-			json_object_set_new(from, policy_field_name(f),
-			                    cli_json_opt(v->relay_eff.from[f]));
-		}
-		json_object_set_new(r, "from", from);
-	} else {
-		json_decref(from);
-	}
-	json_object_set_new(r, "own_pattern", cli_json_opt(v->relay_own));
-	json_object_set_new(r, "global_rate", cli_json_number(v->global_rate, "%.6g"));
-	return r;
-}
-
 struct list_out {
 	json_t *json; /* --json: the rows; NULL for text */
 	int n;
@@ -128,7 +36,7 @@ list_row(void *arg, const struct policy *p)
 {
 	struct list_out *o = arg;
 	if (o->json) {
-		json_array_append_new(o->json, policy_json(p, NULL));
+		json_array_append_new(o->json, policies_json(p, NULL));
 	} else {
 		char v[POLICY_NFIELDS][VALUE_MAX];
 		for (int f = 0; f < POLICY_NFIELDS; f++)
@@ -235,8 +143,8 @@ relay_text(const struct policies_view *v)
 	if (v->relay_own[0]) {
 		printf("  its own queue relay|%s on the relay's connections, with:\n",
 		       v->relay_own);
-		for (size_t i = 0; i < sizeof(relay_fields) / sizeof(relay_fields[0]); i++)
-			field_line(&v->relay_eff, relay_fields[i]);
+		for (size_t i = 0; i < (size_t)POLICIES_RELAY_NFIELDS; i++)
+			field_line(&v->relay_eff, policies_relay_fields[i]);
 		printf("  max_msgs_per_conn and tls are the relay's (--msgs-per-conn, --tls); mx: "
 		       "patterns do not apply.\n");
 	} else {
@@ -344,14 +252,14 @@ domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t n
 	struct dest_show ds = {NULL, 0};
 	if (c->json) {
 		json_t *mxs = json_array(), *matched = json_array();
-		o = policy_json(&v.eff.p, &v);
+		o = policies_json(&v.eff.p, &v);
 		for (size_t i = 0; i < nmx; i++)
 			json_array_append_new(mxs, cli_json_text(mx[i]));
 		for (size_t i = 0; i < v.nmatched; i++)
 			json_array_append_new(matched, cli_json_text(v.matched[i]->pattern));
 		json_object_set_new(o, "mx", mxs);
 		json_object_set_new(o, "matched", matched);
-		json_object_set_new(o, "relay", relay_json(&v));
+		json_object_set_new(o, "relay", policies_relay_json(&v));
 		json_object_set_new(o, "tls_security", tls_json(&v));
 		ds.json = json_array();
 		json_object_set_new(o, "destinations", ds.json);
@@ -385,7 +293,7 @@ domain_presets(struct cli *c, struct store *s, bool reset)
 		const char *why;
 		policy_preset(i, &p, &why);
 		if (presets) {
-			json_t *o = policy_json(&p, NULL);
+			json_t *o = policies_json(&p, NULL);
 			json_object_set_new(o, "why", cli_json_text(why));
 			json_array_append_new(presets, o);
 			continue;
@@ -415,7 +323,7 @@ domain_set(struct cli *c, struct store *s, struct policy *p, enum policy_kind ki
 	if (rc < 0)
 		return domain_fail(rc, err);
 	if (c->json) {
-		cli_json_print(policy_json(&now, NULL));
+		cli_json_print(policies_json(&now, NULL));
 		return 0;
 	}
 	printf("Policy for %s (%s):", p->pattern, policy_kind_name(kind));

@@ -17,22 +17,18 @@
 #include <time.h>
 
 #include "kirim/config.h"
+#include "kirim/lifecycle.h"
 #include "kirim/precheck.h"
 #include "kirim/store.h"
 #include "kirim/store_lifecycle.h"
 #include "kirim/when.h"
 #include "kirim/when_tz.h"
 
-static const char *const lc_verbs[] = {"schedule", "unschedule", "pause", "resume", "cancel"};
-
 /* campaign_lifecycle_verb - is verb one of the lifecycle verbs campaign_lifecycle handles? */
 bool
 campaign_lifecycle_verb(const char *verb)
 {
-	for (size_t i = 0; i < sizeof(lc_verbs) / sizeof(lc_verbs[0]); i++)
-		if (strcmp(verb, lc_verbs[i]) == 0)
-			return true;
-	return false;
+	return lifecycle_verb(verb);
 }
 
 /* lc_now - the clock: $KIRIM_NOW (for tests) or time() */
@@ -53,13 +49,6 @@ struct lc_opts {
 	const char *at, *tz, *window, *reason;
 	bool now, yes, skip_bad;
 };
-
-/* lc_exit - the exit code for a store_lifecycle_apply or store error */
-static int
-lc_exit(int rc)
-{
-	return rc == STORE_LIFECYCLE_E_STATE ? EX_DATAERR : cli_exit_for_store(rc);
-}
 
 /* lc_print - the result of a move, for a person or as JSON */
 static void
@@ -208,100 +197,96 @@ campaign_lifecycle(struct cli *c, const char *verb, int argc, char **argv)
 		                 "schedule needs --at TIME (or --now to start at once)");
 
 	int64_t now = lc_now();
-	struct store_lifecycle_args a = {.now = now, .reason = o.reason};
-	char err[600], tzname[WHEN_TZ_NAME_MAX] = "";
-	struct when_tz tz;
-	struct when_window w;
-	if (when_tz_open(&tz, o.tz, err, sizeof(err)) < 0)
-		return cli_error("campaign", EX_DATAERR, "--tz: %s", err);
-	if (sched) {
-		if (o.tz)
-			snprintf(tzname, sizeof(tzname), "%s", o.tz);
-		else
-			when_tz_local_name(tzname, sizeof(tzname));
-		a.tz = tzname[0] ? tzname : NULL;
-		a.scheduled_at = now;
-		if (o.at && when_parse_at(o.at, &tz.zone, &a.scheduled_at, err, sizeof(err)) < 0)
-			return cli_error("campaign", EX_DATAERR, "--at %s", err);
-		if (o.at && o.now && a.scheduled_at > now)
-			return cli_usage("campaign",
-			                 "--now starts at once, but --at '%s' is in "
-			                 "the future: give one of them",
-			                 o.at);
-		if (a.scheduled_at < now) {
-			if (!o.now) {
-				char when[40], nowl[40];
-				when_format(&tz.zone, a.scheduled_at, when, sizeof(when));
-				when_format(&tz.zone, now, nowl, sizeof(nowl));
-				return cli_error(
-				    "campaign", EX_DATAERR,
-				    "--at %s is in the past (%s; it is now %s): give a "
-				    "later time, or --now to start at once",
-				    o.at, when, nowl);
-			}
-			a.scheduled_at = now;
-		}
-		if (o.window) {
-			if (when_window_parse(o.window, &w, err, sizeof(err)) < 0)
-				return cli_error("campaign", EX_DATAERR, "--window: %s", err);
-			a.window = o.window;
-		}
+	struct config cfg;
+	bool have_cfg = false;
+	int rc;
+	if (sched || resume) { /* the precheck builds a composer from it */
+		if ((rc = cli_config(c, "campaign", &cfg)))
+			return rc;
+		have_cfg = true;
 	}
-
 	struct store *s;
-	int rc = cli_open(c, "campaign", false, &s);
-	if (rc)
+	if ((rc = cli_open(c, "campaign", false, &s))) {
+		if (have_cfg)
+			config_free(&cfg);
 		return rc;
-	struct store_lifecycle_info li;
-	struct precheck p;
-	bool have_p = false;
+	}
+	struct lifecycle_req r = {.verb = verb,
+	                          .now = now,
+	                          .at = o.at,
+	                          .tz = o.tz,
+	                          .window = o.window,
+	                          .reason = o.reason,
+	                          .start_now = o.now,
+	                          .confirm = o.yes,
+	                          .skip_bad = o.skip_bad};
+	struct lifecycle_out out;
+	char err[600];
 	json_t *warnings = json_array();
-	char from[16] = "";
-	memset(&p, 0, sizeof(p));
-	/* Refuse an illegal move before the (possibly long) precheck; apply checks again. */
-	if ((rc = store_lifecycle_get(s, name, &li)) < 0) {
-		rc = rc == STORE_E_NOTFOUND
-		         ? cli_error("campaign", EX_DATAERR,
-		                     "no campaign called '%s' ('kirim campaign list' shows them)",
-		                     name)
-		         : cli_error("campaign", lc_exit(rc), "%s", store_errmsg(s));
+	rc = lifecycle_move(s, have_cfg ? &cfg : NULL, name, &r, &out, err, sizeof(err));
+	switch (rc) {
+	case 0:
+		break;
+	case LIFECYCLE_E_USAGE:
+		rc = cli_usage("campaign", "%s", err);
 		goto out;
-	}
-	if (store_lifecycle_to(name, li.state, verb, err, sizeof(err)) == NULL) {
-		rc = cli_error("campaign", EX_DATAERR, "%s", err);
-		goto out;
-	}
-	if (strcmp(verb, "cancel") == 0 && li.queued + li.claimed > 0 && !o.yes) {
+	case LIFECYCLE_E_CONFIRM: {
 		char n1[32];
+		int64_t n = out.li.queued + out.li.claimed;
 		rc = cli_error("campaign", EX_USAGE,
 		               "campaign '%s' is %s with %s message%s still to send: cancelling "
 		               "is final; add --yes to cancel it",
-		               name, li.state, cli_num(n1, (uint64_t)(li.queued + li.claimed)),
-		               li.queued + li.claimed == 1 ? "" : "s");
+		               name, out.li.state, cli_num(n1, (uint64_t)n), n == 1 ? "" : "s");
 		goto out;
 	}
-	if (sched || resume) {
-		have_p = true;
-		if ((rc = cli_precheck(c, s, name, o.skip_bad, &p, warnings)))
-			goto out;
-		/* Precheck passed: the bad ones (if any) are exactly those --skip-bad skips;
-		 * none bad removes a skip list left by an earlier schedule. */
-		a.skip = p.bad ? p.skip.data : "null";
-	}
-	if ((rc = store_lifecycle_apply(s, name, verb, &a, from, &li, err, sizeof(err))) < 0) {
-		rc = cli_error("campaign", lc_exit(rc), "%s", err);
+	case STORE_E_NOTFOUND:
+		rc = cli_error("campaign", EX_DATAERR,
+		               "no campaign called '%s' ('kirim campaign list' shows them)", name);
 		goto out;
+	case LIFECYCLE_E_IDENTITY:
+		rc = cli_error("campaign", EX_CONFIG, "%s", err);
+		goto out;
+	case LIFECYCLE_E_PRECHECK:
+		if (out.precheck_rc == PRECHECK_E_RENDER) {
+			fprintf(stderr, "kirim campaign: %s:\n", err);
+			for (size_t i = 0; i < out.p.nshow; i++)
+				fprintf(stderr, "  %s (contact %lld): %s\n", out.p.show[i].email,
+				        (long long)out.p.show[i].contact_id, out.p.show[i].why);
+			if ((int64_t)out.p.nshow < out.p.bad)
+				fprintf(stderr, "  ... and %lld more\n",
+				        (long long)(out.p.bad - (int64_t)out.p.nshow));
+			fprintf(
+			    stderr,
+			    "Fix the template or the contacts, or add --skip-bad to skip them.\n");
+			rc = EX_DATAERR;
+		} else {
+			rc = cli_error("campaign", EX_DATAERR, "%s", err);
+		}
+		goto out;
+	case LIFECYCLE_E_INVALID:
+	case STORE_LIFECYCLE_E_STATE:
+		rc = cli_error("campaign", EX_DATAERR, "%s", err);
+		goto out;
+	default:
+		rc = cli_error("campaign", cli_exit_for_store(rc), "%s", err);
+		goto out;
+	}
+	if (out.checked && out.p.warning[0]) {
+		if (!c->json && !c->quiet)
+			fprintf(stderr, "kirim campaign: warning: %s\n", out.p.warning);
+		json_array_append_new(warnings, cli_json_text(out.p.warning));
 	}
 	/* Show times in the campaign's zone. */
-	if (li.tz[0] && strcmp(li.tz, tz.name) != 0 &&
-	    when_tz_open(&tz, li.tz, err, sizeof(err)) < 0)
+	struct when_tz tz;
+	if (when_tz_open(&tz, out.tz, err, sizeof(err)) < 0)
 		when_tz_open(&tz, NULL, err, sizeof(err));
-	lc_print(c, verb, from, &li, &tz, have_p ? &p : NULL, warnings, now);
+	lc_print(c, verb, out.from, &out.li, &tz, out.checked ? &out.p : NULL, warnings, now);
 	rc = 0;
 out:
-	if (have_p)
-		precheck_free(&p);
+	lifecycle_out_free(&out);
 	json_decref(warnings);
 	store_close(s);
+	if (have_cfg)
+		config_free(&cfg);
 	return rc;
 }

@@ -64,60 +64,6 @@ plan_limits(char *out, size_t outsz, const struct planner_dest *d)
 	return out;
 }
 
-/* plan_json_dest - one destination of the plan as a JSON object */
-static json_t *
-plan_json_dest(const struct planner_dest *d, int64_t now)
-{
-	return json_pack(
-	    "{s:o,s:o,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:s,s:o,s:i,s:I,s:I}",
-	    "key", cli_json_text(d->key), "first_domain", cli_json_text(d->first_domain), "domains",
-	    (json_int_t)d->ndomains, "messages", (json_int_t)d->messages, "max_connections",
-	    (json_int_t)d->lim.max_conns, "connections", (json_int_t)d->conns, "rate_limit",
-	    cli_json_number(d->lim.rate, "%.6g"), "max_msgs_per_conn", (json_int_t)d->lim.max_jobs,
-	    "connect_rate", cli_json_number(d->lim.connect_rate, "%.6g"), "warmup",
-	    cli_json_opt(d->lim.warmup), "own_pattern", cli_json_opt(d->lim.own),
-	    "warmup_cap_today", (json_int_t)d->cap_today, "sent_today", (json_int_t)d->sent_today,
-	    "today", (json_int_t)d->today, "rate", cli_json_number(d->rate, "%.6g"), "bound",
-	    planner_bound_name(d->bound), "seconds", cli_json_number(d->seconds, "%.3f"), "days",
-	    d->days, "eta", (json_int_t)d->eta, "eta_seconds", (json_int_t)(d->eta - now));
-}
-
-/* plan_json - the whole plan as a JSON object */
-static json_t *
-plan_json(const struct planner_result *r)
-{
-	json_t *dests = json_array(), *domains = json_array();
-	for (size_t k = 0; k < r->ndests; k++)
-		json_array_append_new(dests, plan_json_dest(&r->dests[k], r->now));
-	for (size_t i = 0; i < r->ndomains; i++) {
-		const struct planner_domain *d = &r->domains[i];
-		json_array_append_new(
-		    domains,
-		    json_pack("{s:o,s:I,s:s,s:o,s:o,s:b}", "domain", cli_json_text(d->name),
-		              "messages", (json_int_t)d->messages, "status",
-		              dns_status_name(d->status), "destination",
-		              cli_json_text(d->dest >= 0 ? r->dests[d->dest].key : NULL), "error",
-		              cli_json_opt(d->error), "suppressed", d->suppressed != 0));
-	}
-	return json_pack(
-	    "{s:o,s:o,s:s,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
-	    "campaign", cli_json_text(r->campaign), "relay", cli_json_opt(r->relay), "source",
-	    r->from_list ? "list" : "messages", "now", (json_int_t)r->now, "assume_rate",
-	    cli_json_number(r->assume_rate, "%.6g"), "concurrency", (json_int_t)r->concurrency,
-	    "global_rate", cli_json_number(r->global_rate, "%.6g"), "messages",
-	    (json_int_t)r->messages, "routed", (json_int_t)r->routed, "eta", (json_int_t)r->eta,
-	    "eta_seconds", (json_int_t)(r->eta - r->now), "global_seconds",
-	    cli_json_number(r->global_seconds, "%.3f"), "bottleneck",
-	    cli_json_text(r->global_bound      ? "global"
-	                  : r->bottleneck >= 0 ? r->dests[r->bottleneck].key
-	                                       : NULL),
-	    "destinations", dests, "domains", domains, "dead_domains", (json_int_t)r->ndead,
-	    "dead_messages", (json_int_t)r->dead_messages, "unresolved_domains",
-	    (json_int_t)r->nunresolved, "unresolved_messages", (json_int_t)r->unresolved_messages,
-	    "suppressed_domains", (json_int_t)r->suppressed_domains, "suppressed_messages",
-	    (json_int_t)r->suppressed_messages);
-}
-
 static void
 plan_text(const struct planner_result *r, int suppress_dead)
 {
@@ -331,7 +277,7 @@ campaign_plan(struct cli *c, int argc, char **argv)
 		                 err);
 	}
 	if (c->json) {
-		cli_json_print(plan_json(&r));
+		cli_json_print(planner_json(&r));
 	} else {
 		plan_text(&r, o.suppress_dead);
 	}

@@ -14,7 +14,8 @@
 #include "kirim/store.h"
 
 const char cmd_serve_help[] =
-    "Usage: kirim serve [--listen HOST:PORT] [--base-url URL] [options]\n"
+    "Usage: kirim serve [--listen HOST:PORT] [--admin-listen HOST:PORT|off] [--base-url URL]\n"
+    "                   [options]\n"
     "\n"
     "Answer the links kirim puts in messages: one-click unsubscribes (RFC 8058), the\n"
     "unsubscribe page, open pixels, click redirects and the browser view. Every\n"
@@ -34,9 +35,18 @@ const char cmd_serve_help[] =
     "A forged, altered or foreign token gets 404 and changes nothing. Serve plain HTTP\n"
     "on loopback and put a TLS reverse proxy (nginx) in front: see docs/serve.md.\n"
     "\n"
+    "A second listener serves the HTTP API (/api/..., docs/api.md): lists, contacts,\n"
+    "suppressions, templates, campaigns, reports and domain policies as JSON, for\n"
+    "tokens made with 'kirim token create'. It is never on the public listener.\n"
+    "It also delivers the events webhooks subscribe to ('kirim webhooks').\n"
+    "\n"
     "Options:\n"
     "  -l, --listen HOST:PORT   address to listen on (default 127.0.0.1:8025; [::1]:PORT\n"
     "                           for IPv6; port 0 picks a free one)\n"
+    "      --admin-listen HOST:PORT  the HTTP API's address (default 127.0.0.1:8026; off:\n"
+    "                           none). Left off with a warning when the default address\n"
+    "                           is taken; an address given here must bind\n"
+    "      --admin-max-body BYTES  largest API request body (default 16777216)\n"
     "      --base-url URL       the public URL the proxy serves this under, e.g.\n"
     "                           https://mail.example.com (default: from [unsubscribe] url);\n"
     "                           checked against kirim.conf's unsubscribe url\n"
@@ -105,10 +115,14 @@ base_check(const char *base, const char *url, bool view)
 }
 
 static void
-serve_ready(void *arg, unsigned port)
+serve_ready(void *arg, unsigned port, unsigned admin_port)
 {
 	const struct serve_opts *o = arg;
-	log_warn("serve ready listen=%s port=%u", o->listen, port);
+	if (admin_port)
+		log_warn("serve ready listen=%s port=%u admin_listen=%s admin_port=%u", o->listen,
+		         port, o->admin_listen, admin_port);
+	else
+		log_warn("serve ready listen=%s port=%u", o->listen, port);
 }
 
 int
@@ -127,9 +141,11 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	    {"batch", required_argument, NULL, 'n'},
 	    {"trust-proxy", no_argument, NULL, 'x'},
 	    {"report-password-env", required_argument, NULL, 'R'},
+	    {"admin-listen", required_argument, NULL, 'A'},
+	    {"admin-max-body", required_argument, NULL, 'M'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct serve_opts o = {.listen = "127.0.0.1:8025"};
+	struct serve_opts o = {.listen = "127.0.0.1:8025", .admin_listen = "127.0.0.1:8026"};
 	unsigned v = 0;
 	int ch, rc;
 	opterr = 0;
@@ -169,6 +185,14 @@ cmd_serve(struct cli *c, int argc, char **argv)
 			break;
 		case 'x':
 			o.trust_proxy = 1;
+			break;
+		case 'A':
+			o.admin_listen = strcmp(optarg, "off") == 0 ? NULL : optarg;
+			o.admin_required = 1;
+			break;
+		case 'M':
+			rc = parse_num("--admin-max-body", optarg, 1024, 1u << 30,
+			               &o.admin_max_body);
 			break;
 		case 'R':
 			o.report_password = getenv(optarg);
@@ -236,8 +260,10 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	if (serve_run(s, &o, err, sizeof(err)) < 0)
 		rc = cli_error("serve",
 		               strncmp(err, "cannot listen", 13) == 0 ? EX_UNAVAILABLE
-		               : strncmp(err, "--listen", 8) == 0     ? EX_USAGE
-		                                                      : EX_SOFTWARE,
+		               : strncmp(err, "--listen", 8) == 0 ||
+		                       strncmp(err, "--admin-listen", 14) == 0
+		                   ? EX_USAGE
+		                   : EX_SOFTWARE,
 		               "%s", err);
 out:
 	memset(secret, 0, sizeof(secret));

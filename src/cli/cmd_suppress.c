@@ -11,39 +11,7 @@
 #include "kirim/buf.h"
 #include "kirim/csv_reader.h"
 #include "kirim/store.h"
-
-static const char *const suppress_reasons[] = {"manual",    "hard_bounce", "soft_bounce",
-                                               "complaint", "unsubscribe", NULL};
-
-struct target {
-	const char *kind; /* "address" or "domain" */
-	char value[ADDRESS_MAX + 1];
-};
-
-/* suppress_target - an address (has '@' after its first byte) or a domain (optionally "@dom") */
-static int
-suppress_target(const char *arg, size_t n, struct target *t, const char **reason)
-{
-	while (n && (*arg == ' ' || *arg == '\t'))
-		arg++, n--;
-	while (n && (arg[n - 1] == ' ' || arg[n - 1] == '\t'))
-		n--;
-	const char *at = memchr(arg, '@', n);
-	if (at && at != arg) {
-		struct address a;
-		if (address_parse(arg, n, ADDRESS_ALLOW_IP_LITERAL, &a, reason) < 0)
-			return -1;
-		t->kind = "address";
-		snprintf(t->value, sizeof(t->value), "%s", a.key);
-		return 0;
-	}
-	if (at == arg)
-		arg++, n--;
-	if (address_parse_domain(arg, n, t->value, sizeof(t->value), reason) < 0)
-		return -1;
-	t->kind = "domain";
-	return 0;
-}
+#include "kirim/suppressions.h"
 
 struct suppress_import {
 	struct store *s;
@@ -63,9 +31,9 @@ suppress_import_row(void *arg, const struct csv_row *row)
 	size_t n = row->lens[0];
 	if (v[0] == '#')
 		return 0;
-	struct target t;
+	struct suppressions_target t;
 	const char *why;
-	if (suppress_target(v, n, &t, &why) < 0) {
+	if (suppressions_target(v, n, &t, &why) < 0) {
 		static const char *const headers[] = {"email",  "e-mail",        "address",
 		                                      "domain", "email_address", NULL};
 		for (const char *const *h = headers; *h && row->line == 1; h++)
@@ -166,6 +134,25 @@ suppress_row(void *arg, const struct store_suppression *sup)
 	return 0;
 }
 
+struct suppress_say {
+	struct cli *c;
+	bool add;
+};
+
+/* suppress_said - one target's line (text output) */
+static void
+suppress_said(void *arg, const struct suppressions_target *t, bool changed)
+{
+	struct suppress_say *say = arg;
+	if (say->c->json)
+		return;
+	if (!changed)
+		printf("%s %s %s\n", t->kind, t->value,
+		       say->add ? "was already suppressed" : "was not suppressed");
+	else
+		printf("%s %s %s\n", say->add ? "Suppressed" : "Unsuppressed", t->kind, t->value);
+}
+
 int
 cmd_suppress(struct cli *c, int argc, char **argv)
 {
@@ -200,10 +187,7 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (reason) {
-		bool ok = false;
-		for (const char *const *r = suppress_reasons; *r; r++)
-			ok |= strcmp(*r, reason) == 0;
-		if (!ok)
+		if (!suppressions_reason_ok(reason))
 			return cli_usage(
 			    "suppress",
 			    "--reason takes manual, hard_bounce, soft_bounce, complaint or "
@@ -225,11 +209,11 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 	if (import && optind + 1 != argc)
 		return cli_usage("suppress", "import takes one file (or - for standard input)");
 
-	struct target *targets = calloc((size_t)argc, sizeof(*targets));
+	struct suppressions_target *targets = calloc((size_t)argc, sizeof(*targets));
 	int nt = 0;
 	for (int i = optind; (add || remove) && i < argc; i++) {
 		const char *why;
-		if (suppress_target(argv[i], strlen(argv[i]), &targets[nt], &why) < 0) {
+		if (suppressions_target(argv[i], strlen(argv[i]), &targets[nt], &why) < 0) {
 			free(targets);
 			return cli_error("suppress", EX_DATAERR,
 			                 "'%s' is neither an address nor a domain: %s", argv[i],
@@ -258,34 +242,14 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 		rc = suppress_import(c, s, argv[optind], reason ? reason : "manual", source);
 	} else {
 		int done = 0, skipped = 0;
-		rc = store_begin(s);
-		for (int i = 0; rc == 0 && i < nt; i++) {
-			rc = add ? store_suppress_add(s, targets[i].kind, targets[i].value,
-			                              reason ? reason : "manual", source)
-			         : store_suppress_remove(s, targets[i].kind, targets[i].value);
-			if (rc == STORE_E_EXISTS || rc == STORE_E_NOTFOUND) {
-				if (!c->json)
-					printf("%s %s %s\n", targets[i].kind, targets[i].value,
-					       add ? "was already suppressed"
-					           : "was not suppressed");
-				skipped++;
-				rc = 0;
-			} else if (rc == 0) {
-				done++;
-				if (!c->json)
-					printf("%s %s %s\n", add ? "Suppressed" : "Unsuppressed",
-					       targets[i].kind, targets[i].value);
-			}
-		}
-		if (rc == 0)
-			rc = store_commit(s);
-		if (rc < 0) {
-			store_rollback(s);
+		struct suppress_say say = {c, add};
+		rc = suppressions_change(s, add, targets, (size_t)nt, reason, source, suppress_said,
+		                         &say, &done, &skipped);
+		if (rc < 0)
 			rc = cli_error("suppress", cli_exit_for_store(rc), "%s", store_errmsg(s));
-		} else if (c->json) {
+		else if (c->json)
 			cli_json_print(json_pack("{s:i,s:i}", add ? "added" : "removed", done,
 			                         "unchanged", skipped));
-		}
 	}
 	store_close(s);
 	free(targets);

@@ -11,50 +11,43 @@
 #include "kirim/buf.h"
 #include "kirim/mustache.h"
 #include "kirim/store.h"
+#include "kirim/templates.h"
 #include "kirim/tplfile.h"
 #include "kirim/xmalloc.h"
 
 enum { TEMPLATE_MAX_FILE = 8 << 20 };
 
-/* Fields every message has besides the recipient's attributes (see composer.h). */
-static const char *const builtin_fields[] = {
-    "email",    "domain", "name", "unsubscribe_url", "unsubscribe_token", "view_url",
-    "campaign", "sender", NULL,
-};
-
 /*
- * check_compiles - compile one source; on error print "kirim CMD: FILE:LINE:COL: WHAT: ..."
- * with the line counted in the whole file (line0 is where the part starts; 0: not from a file).
+ * template_fault - print what is wrong with a template (templates.h) and return the exit
+ * code: a Mustache syntax error as "FILE:LINE:COL: WHAT: ..." with the line counted in
+ * the whole file (line0 is where the part starts in it; file NULL: not from a file).
  */
 static int
-check_compiles(const char *cmd, const char *file, unsigned long line0, const char *what,
-               const char *src, struct mustache_tpl **out)
+template_fault(const char *file, unsigned long line0, int rc, const struct templates_fault *f)
 {
-	char err[512];
-	struct mustache_tpl *t = NULL;
-	if (out)
-		*out = NULL;
-	if (src == NULL)
-		return 0;
-	if (mustache_compile(src, strlen(src), NULL, NULL, &t, err, sizeof(err)) == 0) {
-		if (out)
-			*out = t;
-		else
-			mustache_free(t);
-		return 0;
-	}
+	const char *what = templates_part_name(f->part);
+	if (rc != TEMPLATES_E_INVALID && rc != TEMPLATES_E_MISSING)
+		return cli_error("template", cli_exit_for_store(rc), "%s", f->msg);
+	if (!f->syntax)
+		return cli_error("template", EX_DATAERR, "%s", f->msg);
 	unsigned long l, col;
 	int used = 0;
-	if (file && line0 && sscanf(err, "%lu:%lu: %n", &l, &col, &used) == 2 && used > 0)
-		return cli_error(cmd, EX_DATAERR, "%s:%lu:%lu: %s: %s", file, line0 + l - 1, col,
-		                 what, err + used);
-	return cli_error(cmd, EX_DATAERR, "%s%s%s: %s", file ? file : "", file ? ": " : "", what,
-	                 err);
+	if (file && line0 && sscanf(f->msg, "%lu:%lu: %n", &l, &col, &used) == 2 && used > 0)
+		return cli_error("template", EX_DATAERR, "%s:%lu:%lu: %s: %s", file, line0 + l - 1,
+		                 col, what, f->msg + used);
+	return cli_error("template", EX_DATAERR, "%s%s%s: %s", file ? file : "", file ? ": " : "",
+	                 what, f->msg);
 }
+
+/* Where each part of a template came from: the file and the line it starts on there. */
+struct sources_at {
+	const char *file[3];
+	unsigned long line0[3];
+};
 
 static int
 load_sources(const char *file, const char *subject, const char *text_file, const char *html_file,
-             struct tplfile *src)
+             struct tplfile *src, struct sources_at *at)
 {
 	char err[600];
 	size_t n;
@@ -84,170 +77,24 @@ load_sources(const char *file, const char *subject, const char *text_file, const
 		         cli_read_file(html_file, TEMPLATE_MAX_FILE, &n, err, sizeof(err))) == NULL)
 			return cli_error("template", EX_NOINPUT, "%s", err);
 	}
-	if (src->subject == NULL || src->subject[0] == '\0')
-		return cli_usage("template", "a subject is required: --subject TEXT, or a "
-		                             "'Subject:' line in the template file");
-	if (src->text == NULL && src->html == NULL)
-		return cli_usage("template", "a body is required: --text FILE, --html FILE or a "
-		                             "template file");
-	for (const char *p = src->subject; *p; p++)
-		if (*p == '\r' || *p == '\n')
-			return cli_error("template", EX_DATAERR, "the subject is one line");
-	int rc;
-	if ((rc = check_compiles("template", file, src->subject_line, "subject", src->subject,
-	                         NULL)) ||
-	    (rc = check_compiles("template", text_file ? text_file : file,
-	                         text_file ? 1 : src->text_line, "text part", src->text, NULL)) ||
-	    (rc = check_compiles("template", html_file ? html_file : file,
-	                         html_file ? 1 : src->html_line, "HTML part", src->html, NULL)))
-		return rc;
+	struct sources_at where = {
+	    {file, text_file ? text_file : file, html_file ? html_file : file},
+	    {src->subject_line, text_file ? 1 : src->text_line, html_file ? 1 : src->html_line}};
+	if (at)
+		*at = where;
+	struct templates_fault f;
+	int rc = templates_check(src->subject, src->text, src->html, &f);
+	if (rc == TEMPLATES_E_MISSING)
+		return f.part == TEMPLATES_SUBJECT
+		           ? cli_usage("template", "a subject is required: --subject TEXT, or a "
+		                                   "'Subject:' line in the template file")
+		           : cli_usage("template",
+		                       "a body is required: --text FILE, --html FILE or a "
+		                       "template file");
+	if (rc < 0)
+		return template_fault(f.part < 3 ? where.file[f.part] : NULL,
+		                      f.part < 3 ? where.line0[f.part] : 0, rc, &f);
 	return 0;
-}
-
-/* Members whose columns lint reads to suggest a name for a missing field. */
-enum { LINT_COLUMN_SAMPLE = 10000 };
-
-/* Full names of the fields every message has, as suggestions for a misspelt one. */
-static const char *const builtin_names[] = {
-    "email",    "domain",        "name",        "unsubscribe_url", "unsubscribe_token",
-    "view_url", "campaign.name", "campaign.id", "sender.name",     "sender.email",
-};
-
-struct lint {
-	struct store *s;
-	int64_t list_id;
-	const char *list;
-	struct buf names; /* NUL-separated names already reported */
-	int missing;
-	json_t *json; /* --json: the missing fields */
-	/* Suggestions: the builtin names, then the columns seen in the list, read once. */
-	char **cols;
-	size_t ncols, capcols;
-	bool cols_read;
-};
-
-static void
-lint_add_column(struct lint *l, const char *name)
-{
-	for (size_t i = 0; i < l->ncols; i++)
-		if (strcmp(l->cols[i], name) == 0)
-			return;
-	if (l->ncols == l->capcols) {
-		l->capcols = l->capcols ? l->capcols * 2 : 32;
-		l->cols = xrealloc(l->cols, l->capcols * sizeof(*l->cols));
-	}
-	l->cols[l->ncols++] = xstrdup(name);
-}
-
-static int
-lint_member(void *arg, const struct store_contact *ct)
-{
-	struct lint *l = arg;
-	json_error_t jerr;
-	json_t *attrs = json_loads(ct->attrs ? ct->attrs : "{}", 0, &jerr);
-	const char *key;
-	json_t *v;
-	json_object_foreach(attrs, key, v)
-	{
-		lint_add_column(l, key);
-	}
-	json_decref(attrs);
-	return 0;
-}
-
-/*
- * lint_suggest - the column (or built-in field) a missing field most likely meant, or
- * NULL. Columns come from the attributes of the list's first LINT_COLUMN_SAMPLE members
- * (by address), read at the first missing field.
- */
-static const char *
-lint_suggest(struct lint *l, const char *field)
-{
-	if (!l->cols_read) {
-		l->cols_read = true;
-		for (size_t i = 0; i < sizeof(builtin_names) / sizeof(builtin_names[0]); i++)
-			lint_add_column(l, builtin_names[i]);
-		/* A failed read only costs the suggestion. */
-		(void)store_contact_search(l->s, "@", l->list, LINT_COLUMN_SAMPLE, lint_member, l);
-	}
-	long i = tplfile_nearest(field, (const char *const *)l->cols, l->ncols);
-	return i < 0 ? NULL : l->cols[i];
-}
-
-static void
-lint_field(void *arg, const char *name, size_t len, unsigned flags)
-{
-	struct lint *l = arg;
-	char field[256];
-	snprintf(field, sizeof(field), "%.*s", (int)(len > 255 ? 255 : len), name);
-	/* {{campaign.name}}: the built-ins are known by their first segment. */
-	size_t first = strcspn(field, ".");
-	for (const char *const *b = builtin_fields; *b; b++)
-		if (strlen(*b) == first && strncmp(*b, field, first) == 0)
-			return;
-	/* The same name in subject, text and HTML is reported once. */
-	for (size_t at = 0; at < l->names.len; at += strlen(l->names.data + at) + 1)
-		if (strcmp(l->names.data + at, field) == 0)
-			return;
-	buf_add(&l->names, field, strlen(field) + 1);
-	if (flags & MUSTACHE_FIELD_NESTED)
-		return; /* may be a key of a section's item */
-	/*
-	 * Columns are flat: a dotted name is a column named with the dots (the composer
-	 * files "utm.source" under {"utm": {"source": ...}} too).
-	 */
-	bool has = true;
-	if (l->s && store_list_has_field(l->s, l->list_id, field, &has) < 0)
-		has = true;
-	if (has)
-		return;
-	l->missing++;
-	const char *near = lint_suggest(l, field);
-	if (l->json) {
-		json_array_append_new(l->json, json_pack("{s:o,s:b,s:o}", "field",
-		                                         cli_json_text(field), "has_default",
-		                                         (flags & MUSTACHE_FIELD_DEFAULT) != 0,
-		                                         "suggestion", cli_json_opt(near)));
-	} else {
-		printf("field '%s': no member of list '%s' has it%s", field, l->list,
-		       flags & MUSTACHE_FIELD_DEFAULT ? " (its default will be used)"
-		                                      : " (it will render empty)");
-		if (near)
-			printf("; did you mean '%s'?", near);
-		putchar('\n');
-	}
-}
-
-/*
- * lint_optout - warn about a body part with no visible unsubscribe link: Gmail's and
- * Yahoo's bulk-sender rules and CAN-SPAM ask for one in the message, beyond the
- * List-Unsubscribe header kirim always writes. A warning, not an error.
- */
-static int
-lint_optout(const struct tplfile *src, json_t *warnings)
-{
-	static const char why[] = "bulk-mail rules ask for a visible opt-out in the body, "
-	                          "not only the List-Unsubscribe header";
-	int n = 0;
-	for (int html = 0; html < 2; html++) {
-		const char *part = html ? src->html : src->text;
-		if (part == NULL || tplfile_optout(part, html))
-			continue;
-		const char *fix =
-		    html ? "a link such as <a href=\"{{unsubscribe_url}}\">Unsubscribe</a>"
-		         : "a line such as 'Unsubscribe: {{unsubscribe_url}}'";
-		char msg[400];
-		snprintf(msg, sizeof(msg), "the %s part has no unsubscribe link: %s; add %s",
-		         html ? "HTML" : "text", why, fix);
-		if (warnings)
-			json_array_append_new(
-			    warnings, json_pack("{s:s,s:s,s:s}", "part", html ? "html" : "text",
-			                        "code", "no_unsubscribe_link", "message", msg));
-		else
-			printf("warning: %s\n", msg);
-		n++;
-	}
-	return n;
 }
 
 static int
@@ -255,12 +102,13 @@ template_lint(struct cli *c, const char *target, const char *list)
 {
 	struct tplfile src;
 	struct store *s = NULL;
+	struct sources_at at = {{NULL, NULL, NULL}, {0, 0, 0}};
 	int rc;
 	memset(&src, 0, sizeof(src));
 	FILE *probe = fopen(target, "rb");
 	if (probe) {
 		fclose(probe);
-		if ((rc = load_sources(target, NULL, NULL, NULL, &src))) {
+		if ((rc = load_sources(target, NULL, NULL, NULL, &src, &at))) {
 			tplfile_clear(&src);
 			return rc;
 		}
@@ -278,49 +126,64 @@ template_lint(struct cli *c, const char *target, const char *list)
 		src.text = t.text;
 		src.html = t.html;
 	}
-	struct lint l = {.list = list, .json = c->json ? json_array() : NULL};
-	if (list) {
-		if (s == NULL && (rc = cli_open(c, "template", false, &s)))
-			goto out;
-		struct store_list_info li;
-		if ((rc = store_list_get(s, list, &li)) < 0) {
-			rc = cli_error("template", EX_DATAERR, "%s", store_errmsg(s));
-			goto out;
-		}
-		l.list_id = li.id;
-		l.s = s;
+	if (list && s == NULL && (rc = cli_open(c, "template", false, &s))) {
+		tplfile_clear(&src);
+		return rc;
 	}
-	const char *parts[3] = {src.subject, src.text, src.html};
-	const char *names[3] = {"subject", "text part", "HTML part"};
-	unsigned long lines[3] = {src.subject_line, src.text_line, src.html_line};
-	for (int i = 0; i < 3; i++) {
-		struct mustache_tpl *tpl;
-		if ((rc = check_compiles("template", s ? NULL : target, lines[i], names[i],
-		                         parts[i], &tpl)))
-			goto out;
-		if (tpl && list)
-			mustache_fields(tpl, lint_field, &l);
-		mustache_free(tpl);
+	struct templates_lint l;
+	struct templates_fault f;
+	rc = templates_lint(s, src.subject, src.text, src.html, list, &l, &f);
+	if (rc == STORE_E_NOTFOUND) {
+		rc = cli_error("template", EX_DATAERR, "%s", f.msg);
+		goto out;
 	}
-	json_t *warnings = c->json ? json_array() : NULL;
-	int nwarn = lint_optout(&src, warnings);
-	char ok[32] = "OK";
-	if (nwarn)
-		snprintf(ok, sizeof(ok), "OK (%d warning%s)", nwarn, nwarn > 1 ? "s" : "");
-	if (c->json)
-		cli_json_print(json_pack("{s:b,s:O,s:o}", "ok", 1, "missing_fields", l.json,
+	if (rc < 0) {
+		rc = template_fault(f.part < 3 ? at.file[f.part] : NULL,
+		                    f.part < 3 ? at.line0[f.part] : 0, rc, &f);
+		goto out;
+	}
+	if (c->json) {
+		json_t *missing = json_array(), *warnings = json_array();
+		for (size_t i = 0; i < l.nmissing; i++)
+			json_array_append_new(
+			    missing,
+			    json_pack("{s:o,s:b,s:o}", "field", cli_json_text(l.missing[i].field),
+			              "has_default", l.missing[i].has_default, "suggestion",
+			              cli_json_opt(l.missing[i].suggestion)));
+		for (int i = 0; i < l.nwarnings; i++)
+			json_array_append_new(warnings,
+			                      json_pack("{s:s,s:s,s:s}", "part", l.warnings[i].part,
+			                                "code", l.warnings[i].code, "message",
+			                                l.warnings[i].message));
+		cli_json_print(json_pack("{s:b,s:o,s:o}", "ok", 1, "missing_fields", missing,
 		                         "warnings", warnings));
-	else if (list && l.missing == 0)
-		printf("%s: the template compiles and every field it uses is in list '%s'.\n", ok,
-		       list);
-	else if (!list)
-		printf("%s: the template compiles (give --list NAME to check its fields).\n", ok);
+	} else {
+		for (size_t i = 0; i < l.nmissing; i++) {
+			const struct templates_missing *m = &l.missing[i];
+			printf("field '%s': no member of list '%s' has it%s", m->field, list,
+			       m->has_default ? " (its default will be used)"
+			                      : " (it will render empty)");
+			if (m->suggestion[0])
+				printf("; did you mean '%s'?", m->suggestion);
+			putchar('\n');
+		}
+		for (int i = 0; i < l.nwarnings; i++)
+			printf("warning: %s\n", l.warnings[i].message);
+		char ok[32] = "OK";
+		if (l.nwarnings)
+			snprintf(ok, sizeof(ok), "OK (%d warning%s)", l.nwarnings,
+			         l.nwarnings > 1 ? "s" : "");
+		if (list && l.nmissing == 0)
+			printf(
+			    "%s: the template compiles and every field it uses is in list '%s'.\n",
+			    ok, list);
+		else if (!list)
+			printf(
+			    "%s: the template compiles (give --list NAME to check its fields).\n",
+			    ok);
+	}
+	templates_lint_free(&l);
 out:
-	buf_free(&l.names);
-	json_decref(l.json);
-	for (size_t i = 0; i < l.ncols; i++)
-		free(l.cols[i]);
-	free(l.cols);
 	tplfile_clear(&src);
 	store_close(s);
 	return rc;
@@ -534,13 +397,14 @@ cmd_template(struct cli *c, int argc, char **argv)
 		const char *name = argv[optind];
 		if (nargs == 2)
 			file = argv[optind + 1];
-		if (*name == '\0' || strlen(name) > 120 || strchr(name, ':')) {
+		if (!templates_name_ok(name)) {
 			rc =
 			    cli_usage("template", "a template name is 1 to 120 characters, no ':'");
 			goto out;
 		}
 		struct tplfile src;
-		if ((rc = load_sources(file, subject, text, html, &src))) {
+		struct sources_at at;
+		if ((rc = load_sources(file, subject, text, html, &src, &at))) {
 			tplfile_clear(&src);
 			goto out;
 		}
@@ -548,11 +412,12 @@ cmd_template(struct cli *c, int argc, char **argv)
 		if ((rc = cli_open(c, "template", true, &s)) == 0) {
 			int v;
 			int64_t id;
+			struct templates_fault f;
 			int r =
-			    store_template_add(s, name, src.subject, src.text, src.html, &v, &id);
+			    templates_add(s, name, src.subject, src.text, src.html, &v, &id, &f);
 			if (r < 0)
-				rc = cli_error("template", cli_exit_for_store(r), "%s",
-				               store_errmsg(s));
+				rc = template_fault(f.part < 3 ? at.file[f.part] : NULL,
+				                    f.part < 3 ? at.line0[f.part] : 0, r, &f);
 			else if (c->json)
 				cli_json_print(json_pack("{s:o,s:i}", "name", cli_json_text(name),
 				                         "version", v));

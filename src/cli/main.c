@@ -189,6 +189,40 @@ const struct cli_command cli_commands[] = {
      "the TXT record to publish at S._domainkey.DOMAIN (selector 'kirim' by default) and\n"
      "the kirim.conf lines that use it. RSA keys are 2048 bits unless --bits says otherwise.\n"},
     {"serve", cmd_serve, "answer unsubscribe, open and click links (HTTP)", cmd_serve_help},
+    {"token", cmd_token, "API tokens for kirim serve's admin listener",
+     "Usage: kirim token create --name NAME --scope read|write|admin\n"
+     "       kirim token list\n"
+     "       kirim token revoke NAME\n"
+     "\n"
+     "The HTTP API ('kirim serve --admin-listen', docs/api.md) takes a token in every\n"
+     "request: Authorization: Bearer TOKEN. create prints a new token once (only its\n"
+     "SHA-256 is stored: a lost token is revoked and made again). Scopes nest: read\n"
+     "reads, write also changes contacts, lists, suppressions, templates and campaigns,\n"
+     "admin also changes domain policies and webhooks and reads the audit log. list\n"
+     "shows each token's first characters, scope, creation and last use; revoke stops\n"
+     "a token at once. Token changes are written to the audit log.\n"},
+    {"audit", cmd_audit, "the changes made through the HTTP API, and by whom",
+     "Usage: kirim audit [--since TIME|AGE] [--limit N] [--json]\n"
+     "\n"
+     "Every change made through the HTTP API (and every token made or revoked): when,\n"
+     "the token's name, method, path, the resource changed, the status answered and the\n"
+     "client address. --since takes a time (2024-05-01, '2024-05-01 12:00', local\n"
+     "unless it ends in Z or an offset) or an age (30m, 24h, 7d).\n"},
+    {"webhooks", cmd_webhooks, "push delivery events to other tools over HTTP",
+     "Usage: kirim webhooks add URL --events LIST --secret-file FILE\n"
+     "       kirim webhooks status\n"
+     "       kirim webhooks remove ID\n"
+     "\n"
+     "A webhook gets the events it subscribes to (delivered, deferred, bounced, failed,\n"
+     "complained, unsubscribed, opened, clicked, campaign, or all) from the moment it is\n"
+     "added, as JSON batches POSTed by 'kirim serve', each signed with the secret in FILE\n"
+     "(16 bytes at least): Kirim-Signature: t=UNIX,v1=HEX, HEX being HMAC-SHA256 of\n"
+     "\"UNIX.BODY\" (docs/api.md#webhooks). Events are kept in the database from the\n"
+     "moment they happen; an answer other than 2xx is tried again (after 1, 2, 4, ...\n"
+     "seconds, an hour apart at most) for 24 hours, then the batch is dropped and counted.\n"
+     "Each event has an id: a receiver may see one twice (after a crash), never with\n"
+     "another id. status shows each webhook's pending, delivered and dropped events and\n"
+     "its failures. http:// URLs only: put a TLS proxy in front of an https receiver.\n"},
     {"bounces", cmd_bounces, "read bounces, complaints and unsubscribe mail; classify them",
      "Usage: kirim bounces classify FILE...\n"
      "       kirim bounces ingest PATH... | -\n"

@@ -5,11 +5,15 @@
 #define _GNU_SOURCE /* memmem, strcasestr */
 #include "kirim/serve_route.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "kirim/buf.h"
 #include "kirim/hex.h"
@@ -656,4 +660,137 @@ serve_links_free(struct serve_links *links)
 		free(links->url[i]);
 	free(links->url);
 	memset(links, 0, sizeof(*links));
+}
+
+/* addr (16 bytes, IPv4 mapped) is on this machine: 127.0.0.0/8 or ::1 */
+static bool
+addr_loopback(const unsigned char addr[16])
+{
+	static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
+	static const unsigned char one[16] = {[15] = 1};
+	return (memcmp(addr, mapped, 12) == 0 && addr[12] == 127) || memcmp(addr, one, 16) == 0;
+}
+
+/* An address in a proxy's header (blanks around it allowed) into addr and text; false if none. */
+static bool
+addr_parse(const char *v, unsigned char addr[16], char *text, size_t textsz)
+{
+	char one[INET6_ADDRSTRLEN];
+	while (*v == ' ' || *v == '\t')
+		v++;
+	size_t n = strlen(v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= sizeof(one))
+		return false;
+	memcpy(one, v, n);
+	one[n] = '\0';
+	unsigned char tmp[16];
+	if (inet_pton(AF_INET, one, tmp) == 1) {
+		memset(addr, 0, 16);
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, tmp, 4);
+	} else if (inet_pton(AF_INET6, one, tmp) == 1) {
+		memcpy(addr, tmp, 16);
+	} else {
+		return false;
+	}
+	if (text)
+		snprintf(text, textsz, "%s", one);
+	return true;
+}
+
+/* serve_route_client - the client's address, text and whether it is on this machine */
+bool
+serve_route_client(const struct sockaddr *sa, bool trust_proxy, const char *fwd, const char *real,
+                   unsigned char addr[16], char *text, size_t textsz)
+{
+	bool local = false;
+	memset(addr, 0, 16);
+	if (text)
+		snprintf(text, textsz, "-");
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &in->sin_addr, 4);
+		if (text)
+			inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)textsz);
+		local = addr[12] == 127;
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		memcpy(addr, &in6->sin6_addr, 16);
+		if (text)
+			inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)textsz);
+		local = addr_loopback(addr); /* ::1, or ::ffff:127.x on a dual-stack socket */
+	}
+	if (!trust_proxy || !local)
+		return local;
+	if (fwd && strrchr(fwd, ','))
+		fwd = strrchr(fwd, ',') + 1;
+	/*
+	 * A proxy sets one of the two and may pass the client's own copy of the
+	 * other on: the client is local only if each one present names this
+	 * machine, and one that cannot be read names somewhere else. X-Real-IP is
+	 * looked at last, so that it is the address when both are there.
+	 */
+	const char *given[2] = {fwd, real};
+	for (int i = 0; i < 2; i++) {
+		unsigned char a[16];
+		if (given[i] == NULL)
+			continue;
+		if (!addr_parse(given[i], a, text, textsz)) {
+			local = false;
+			continue;
+		}
+		memcpy(addr, a, 16);
+		local = local && addr_loopback(a);
+	}
+	return local;
+}
+
+/* serve_route_listen - "HOST:PORT" or "[V6]:PORT" as a socket address */
+int
+serve_route_listen(const char *s, struct sockaddr_storage *sa, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon;
+	const char *h = s;
+	size_t hl;
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':')
+			return -1;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	char *end;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end || port > 65535)
+		return -1;
+	memset(sa, 0, sizeof(*sa));
+	struct sockaddr_in *in = (void *)sa;
+	struct sockaddr_in6 *in6 = (void *)sa;
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*len = sizeof(*in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	return -1;
 }

@@ -2,6 +2,7 @@
 #include "kirim/throttle.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -130,6 +131,42 @@ throttle_bucket_set_rate(struct throttle_bucket *b, double rate, double burst, d
 	b->tokens = dmin(b->tokens, b->burst);
 	if (now > b->last)
 		b->last = now;
+}
+
+/*
+ * throttle_keyed_bucket - key's bucket in a table of n slots. Buckets are
+ * found by open addressing, KEYED_PROBE slots deep from the key's FNV-1a
+ * hash; a key not found takes a free slot or the one used longest ago and
+ * starts full (burst tokens), so a new client gets its burst at once and
+ * rate per second after that.
+ */
+enum { KEYED_PROBE = 8 };
+
+struct throttle_bucket *
+throttle_keyed_bucket(struct throttle_keyed *slots, size_t n, const unsigned char key[16],
+                      double rate, double burst, double now)
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	struct throttle_keyed *b = NULL, *oldest = NULL;
+	for (unsigned i = 0; i < KEYED_PROBE && i < n; i++) {
+		struct throttle_keyed *c = &slots[(h + i) % n];
+		if (c->used && memcmp(c->key, key, 16) == 0) {
+			b = c;
+			break;
+		}
+		if (oldest == NULL || !c->used || (oldest->used && c->tb.last < oldest->tb.last))
+			oldest = c;
+	}
+	if (b == NULL) {
+		b = oldest;
+		memcpy(b->key, key, 16);
+		b->used = true;
+		throttle_bucket_init(&b->tb, rate, burst, now);
+		b->tb.tokens = b->tb.burst;
+	}
+	return &b->tb;
 }
 
 /* --- rates as people write them --------------------------------------------------------------- */

@@ -28,6 +28,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "kirim/xmalloc.h"
 
@@ -153,21 +154,32 @@ token_key_free(struct token_key *k)
 	free(k);
 }
 
+/* token_hmac - HMAC-SHA256 of the n bytes at data with k's key; 0 or -1 */
+int
+token_hmac(struct token_key *k, const void *data, size_t n, unsigned char out[32])
+{
+	unsigned char ih[SHA256_LEN];
+	unsigned int len = 0;
+
+	if (!k->ok || !EVP_MD_CTX_copy_ex(k->work, k->inner) ||
+	    !EVP_DigestUpdate(k->work, data, n) || !EVP_DigestFinal_ex(k->work, ih, &len) ||
+	    !EVP_MD_CTX_copy_ex(k->work, k->outer) || !EVP_DigestUpdate(k->work, ih, sizeof(ih)) ||
+	    !EVP_DigestFinal_ex(k->work, out, &len))
+		return -1;
+	OPENSSL_cleanse(ih, sizeof(ih));
+	return 0;
+}
+
 /* HMAC-SHA256 of the n payload bytes, truncated to TAG_LEN. Returns 0 or -1. */
 static int
 tag_make(struct token_key *k, const unsigned char *payload, size_t n, unsigned char tag[TAG_LEN])
 {
-	unsigned char ih[SHA256_LEN], md[SHA256_LEN];
-	unsigned int len = 0;
+	unsigned char md[SHA256_LEN];
 
-	if (!k->ok || !EVP_MD_CTX_copy_ex(k->work, k->inner) ||
-	    !EVP_DigestUpdate(k->work, payload, n) || !EVP_DigestFinal_ex(k->work, ih, &len) ||
-	    !EVP_MD_CTX_copy_ex(k->work, k->outer) || !EVP_DigestUpdate(k->work, ih, sizeof(ih)) ||
-	    !EVP_DigestFinal_ex(k->work, md, &len))
+	if (token_hmac(k, payload, n, md) < 0)
 		return -1;
 	memcpy(tag, md, TAG_LEN);
 	OPENSSL_cleanse(md, sizeof(md));
-	OPENSSL_cleanse(ih, sizeof(ih));
 	return 0;
 }
 
@@ -374,4 +386,26 @@ int
 token_equal(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+/* token_sha256 - SHA-256 of the n bytes at data */
+int
+token_sha256(const void *data, size_t n, unsigned char out[32])
+{
+	unsigned int len = 0;
+	return EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) ? 0 : -1;
+}
+
+/* token_secret_new - prefix and 32 random bytes in base64url */
+int
+token_secret_new(const char *prefix, char *out, size_t outsz)
+{
+	unsigned char raw[TOKEN_SECRET_BYTES];
+	size_t pl = strlen(prefix);
+	if (outsz < pl + TOKEN_SECRET_CHARS + 1 || RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
+	memcpy(out, prefix, pl);
+	encode(raw, sizeof(raw), 6, b64url, out + pl);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return 0;
 }

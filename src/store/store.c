@@ -43,6 +43,13 @@ struct store {
 		sqlite3_stmt *st;
 	} stmt[STORE_STMT_SLOTS];
 	size_t nstmt;
+	/*
+	 * Inside store_batch_begin: store_begin, store_commit and store_rollback
+	 * open, release and undo savepoints (depth of them open) in the batch's
+	 * transaction.
+	 */
+	bool batch;
+	int depth;
 	char errbuf[512];
 };
 
@@ -379,24 +386,81 @@ store_verb(struct store *s, const char *sql)
 int
 store_begin(struct store *s)
 {
-	static const char sql[] = "BEGIN IMMEDIATE";
-	return store_verb(s, sql);
+	static const char sql[] = "BEGIN IMMEDIATE", nest[] = "SAVEPOINT nest";
+	if (!s->batch)
+		return store_verb(s, sql);
+	int rc = store_verb(s, nest);
+	s->depth += rc == 0;
+	return rc;
 }
 
 int
 store_commit(struct store *s)
 {
-	static const char sql[] = "COMMIT";
-	return store_verb(s, sql);
+	static const char sql[] = "COMMIT", nest[] = "RELEASE nest";
+	if (!s->batch)
+		return store_verb(s, sql);
+	if (s->depth == 0)
+		return 0;
+	int rc = store_verb(s, nest);
+	s->depth -= rc == 0;
+	return rc;
 }
 
 int
 store_rollback(struct store *s)
 {
-	static const char sql[] = "ROLLBACK";
+	static const char sql[] = "ROLLBACK", undo[] = "ROLLBACK TO nest", nest[] = "RELEASE nest";
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
-	return store_verb(s, sql);
+	if (!s->batch)
+		return store_verb(s, sql);
+	/* Only what was opened inside the batch: the batch's own end is store_batch_end's. */
+	if (s->depth == 0)
+		return 0;
+	char keep[sizeof(s->errbuf)];
+	memcpy(keep, s->errbuf, sizeof(keep)); /* the failure that made the caller roll back */
+	int rc = store_verb(s, undo);
+	if (rc == 0)
+		rc = store_verb(s, nest);
+	s->depth--;
+	if (rc == 0)
+		memcpy(s->errbuf, keep, sizeof(keep));
+	return rc;
+}
+
+int
+store_batch_begin(struct store *s)
+{
+	assert(!s->batch);
+	static const char sql[] = "BEGIN IMMEDIATE";
+	int rc = store_verb(s, sql);
+	if (rc == 0) {
+		s->batch = true;
+		s->depth = 0;
+	}
+	return rc;
+}
+
+int
+store_batch_end(struct store *s, bool commit)
+{
+	static const char done[] = "COMMIT", undo[] = "ROLLBACK";
+	assert(s->batch);
+	s->batch = false;
+	s->depth = 0;
+	if (sqlite3_get_autocommit(s->db)) /* SQLite ended it itself (I/O error, full disk) */
+		return commit
+		           ? store_errf(s, STORE_E_SQL, "the batch's transaction was rolled back")
+		           : 0;
+	if (commit) {
+		int rc = store_verb(s, done);
+		if (rc == 0)
+			return 0;
+		store_verb(s, undo);
+		return rc;
+	}
+	return store_verb(s, undo);
 }
 
 void

@@ -8,6 +8,7 @@
 #include "store_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "kirim/address.h"
 #include "kirim/xmalloc.h"
@@ -193,6 +194,25 @@ store_contact_clear(struct store_contact *c)
 	c->attrs = NULL;
 }
 
+/* Each row of st (CONTACT_COLUMNS and the lists) to cb; st is reset after. */
+static int
+contact_walk(struct store *s, sqlite3_stmt *st, store_contact_cb cb, void *arg, const char *what)
+{
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_contact c;
+		store_contact_row(st, &c);
+		ret = cb(arg, &c);
+		store_contact_clear(&c);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, what);
+	sqlite3_reset(st);
+	return ret;
+}
+
 int
 store_contact_search(struct store *s, const char *term, const char *list, int limit,
                      store_contact_cb cb, void *arg)
@@ -217,18 +237,140 @@ store_contact_search(struct store *s, const char *term, const char *list, int li
 	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
 	if (list)
 		sqlite3_bind_text(st, 3, list, -1, SQLITE_STATIC);
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_contact c;
-		store_contact_row(st, &c);
-		ret = cb(arg, &c);
-		store_contact_clear(&c);
-		if (ret != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "search contacts");
-	sqlite3_reset(st);
+	int ret = contact_walk(s, st, cb, arg, "search contacts");
 	free(folded);
 	return ret;
+}
+
+int
+store_contact_page(struct store *s, const char *prefix, const char *list, const char *after,
+                   int limit, store_contact_cb cb, void *arg)
+{
+	/*
+	 * Ranges of the address index (COLLATE NOCASE, so the bounds fold the
+	 * same way): from the prefix to the prefix followed by 0xFF, a byte no
+	 * UTF-8 text has, after the last address of the page before.
+	 */
+	static const char all_sql[] = "SELECT " CONTACT_COLUMNS ", NULL FROM contacts c"
+	                              " WHERE c.email >= ?1 AND c.email < ?2 AND c.email > ?3"
+	                              " ORDER BY c.email LIMIT ?4";
+	static const char list_sql[] =
+	    "SELECT " CONTACT_COLUMNS ", NULL FROM contacts c"
+	    " JOIN list_members m ON m.contact_id = c.id AND m.list_id = ?5"
+	    " WHERE c.email >= ?1 AND c.email < ?2 AND c.email > ?3"
+	    " ORDER BY c.email LIMIT ?4";
+	int64_t list_id = 0;
+	if (list) {
+		struct store_list_info li;
+		int rc = store_list_get(s, list, &li);
+		if (rc < 0)
+			return rc;
+		list_id = li.id;
+	}
+	sqlite3_stmt *st = store_prepare(s, list ? list_sql : all_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	size_t pl = prefix ? strlen(prefix) : 0;
+	char *upper = xmalloc(pl + 2);
+	memcpy(upper, prefix ? prefix : "", pl);
+	upper[pl] = (char)0xff;
+	upper[pl + 1] = '\0';
+	sqlite3_bind_text(st, 1, prefix ? prefix : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, upper, (int)pl + 1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, limit);
+	if (list)
+		sqlite3_bind_int64(st, 5, list_id);
+	int ret = contact_walk(s, st, cb, arg, "read contacts");
+	free(upper);
+	return ret;
+}
+
+int
+store_contact_upsert(struct store *s, const struct address *a, const char *attrs, bool replace,
+                     int64_t *id, bool *created, bool *changed)
+{
+	/* json_patch drops the nulls of a new contact's attributes as it would an update's. */
+	static const char insert_sql[] =
+	    "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
+	    " VALUES (?1, ?2, json_patch('{}', ?3), ?4, ?4) ON CONFLICT DO NOTHING";
+	static const char merge_sql[] =
+	    "UPDATE contacts SET attrs = json_patch(attrs, ?2), updated_at = ?3"
+	    " WHERE id = ?1 AND attrs IS NOT json_patch(attrs, ?2)";
+	static const char replace_sql[] =
+	    "UPDATE contacts SET attrs = json_patch('{}', ?2), updated_at = ?3"
+	    " WHERE id = ?1 AND attrs IS NOT json_patch('{}', ?2)";
+	sqlite3 *db = store_db(s);
+	int64_t now = store_now();
+	sqlite3_stmt *st = store_prepare(s, insert_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, a->email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, a->domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, attrs ? attrs : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	int rc = store_step_done(s, st, "add contact");
+	if (rc < 0)
+		return rc;
+	if (sqlite3_changes(db) > 0) {
+		*id = sqlite3_last_insert_rowid(db);
+		*created = *changed = true;
+		return 0;
+	}
+	*created = false;
+	if ((rc = store_find_contact(s, a->email, id)) < 0)
+		return rc;
+	if (attrs == NULL && !replace) {
+		*changed = false;
+		return 0;
+	}
+	if ((st = store_prepare(s, replace ? replace_sql : merge_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, *id);
+	sqlite3_bind_text(st, 2, attrs ? attrs : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	if ((rc = store_step_done(s, st, "update contact")) < 0)
+		return rc;
+	*changed = sqlite3_changes(db) > 0;
+	return 0;
+}
+
+int
+store_contact_erase(struct store *s, int64_t id, int64_t *messages)
+{
+	static const char claimed_sql[] =
+	    "SELECT count(*) FROM messages WHERE contact_id = ?1 AND state = 'claimed'";
+	static const char count_sql[] = "SELECT count(*) FROM messages WHERE contact_id = ?1";
+	/* The outbox rows that point at the events about to go (their ids may come back). */
+	static const char outbox_sql[] =
+	    "DELETE FROM webhook_outbox WHERE event_id IN (SELECT e.id FROM events e"
+	    " JOIN messages m ON m.id = e.message_id WHERE m.contact_id = ?1)";
+	static const char messages_sql[] = "DELETE FROM messages WHERE contact_id = ?1";
+	static const char contact_sql[] = "DELETE FROM contacts WHERE id = ?1";
+	static const char *const steps[] = {outbox_sql, messages_sql, contact_sql};
+	sqlite3_stmt *st = store_prepare(s, claimed_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	int64_t claimed = 0;
+	int rc = store_get_int64(s, st, &claimed, "read the contact's messages");
+	if (rc < 0)
+		return rc;
+	if (claimed > 0)
+		return store_errf(
+		    s, STORE_E_INUSE,
+		    "a message to this contact is on its way now: try again in a minute");
+	if ((st = store_prepare(s, count_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = store_get_int64(s, st, messages, "count the contact's messages")) < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if ((st = store_prepare(s, steps[i])) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, id);
+		if ((rc = store_step_done(s, st, "erase contact")) < 0)
+			return rc;
+	}
+	return 0;
 }

@@ -59,6 +59,23 @@ store_list_row(sqlite3_stmt *st, void *out)
 	info->suppressed = sqlite3_column_int64(st, 4);
 }
 
+/* Each row of st (LIST_COLUMNS) to cb; st is reset after. */
+static int
+list_walk(struct store *s, sqlite3_stmt *st, store_list_cb cb, void *arg)
+{
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_list_info info;
+		store_list_row(st, &info);
+		if ((ret = cb(arg, &info)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read lists");
+	sqlite3_reset(st);
+	return ret;
+}
+
 int
 store_list_get(struct store *s, const char *name, struct store_list_info *out)
 {
@@ -80,28 +97,46 @@ store_list_each(struct store *s, store_list_cb cb, void *arg)
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_list_info info;
-		store_list_row(st, &info);
-		if ((ret = cb(arg, &info)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "read lists");
-	sqlite3_reset(st);
-	return ret;
+	return list_walk(s, st, cb, arg);
+}
+
+int
+store_list_page(struct store *s, const char *after, int limit, store_list_cb cb, void *arg)
+{
+	/* The counts are subqueries of the rows returned: only this page's are counted. */
+	static const char sql[] =
+	    LIST_COLUMNS " FROM lists l WHERE l.name > ?1 ORDER BY l.name LIMIT ?2";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, limit);
+	return list_walk(s, st, cb, arg);
 }
 
 int
 store_list_delete(struct store *s, const char *name)
 {
 	static const char sql[] = "DELETE FROM lists WHERE name = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char used_sql[] = "SELECT count(*) FROM campaigns c JOIN lists l"
+	                               " ON l.id = c.list_id WHERE l.name = ?1";
+	sqlite3_stmt *st = store_prepare(s, used_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = store_step_done(s, st, "delete list");
+	int64_t used = 0;
+	int rc = store_get_int64(s, st, &used, "read the list's campaigns");
+	if (rc < 0)
+		return rc;
+	if (used > 0)
+		return store_errf(
+		    s, STORE_E_INUSE,
+		    "list '%s' is the list of %lld campaign%s: it stays while they do", name,
+		    (long long)used, used == 1 ? "" : "s");
+	if ((st = store_prepare(s, sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = store_step_done(s, st, "delete list");
 	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
 		return store_errf(s, STORE_E_NOTFOUND, "no list called '%s'", name);
 	return rc;
@@ -144,5 +179,21 @@ store_list_has_field(struct store *s, int64_t list_id, const char *field, bool *
 	buf_free(&path);
 	if (rc == 0)
 		*has = found != 0;
+	return rc;
+}
+
+int
+store_list_add_member(struct store *s, int64_t list_id, int64_t contact_id, bool *added)
+{
+	static const char sql[] = "INSERT INTO list_members(list_id, contact_id)"
+	                          " VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, list_id);
+	sqlite3_bind_int64(st, 2, contact_id);
+	int rc = store_step_done(s, st, "add list member");
+	if (rc == 0 && added)
+		*added = sqlite3_changes(store_db(s)) > 0;
 	return rc;
 }

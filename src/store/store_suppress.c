@@ -7,6 +7,30 @@
 #include "kirim/store.h"
 #include "store_int.h"
 
+#include <stdint.h>
+
+/* Each row of st (id, kind, value, reason, source, created_at) to cb; st is reset after. */
+static int
+suppress_walk(struct store *s, sqlite3_stmt *st, store_suppression_cb cb, void *arg)
+{
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_suppression sup;
+		sup.id = sqlite3_column_int64(st, 0);
+		store_copy_text(sup.kind, sizeof(sup.kind), st, 1);
+		store_copy_text(sup.value, sizeof(sup.value), st, 2);
+		store_copy_text(sup.reason, sizeof(sup.reason), st, 3);
+		store_copy_text(sup.source, sizeof(sup.source), st, 4);
+		sup.created_at = sqlite3_column_int64(st, 5);
+		if ((ret = cb(arg, &sup)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read suppressions");
+	sqlite3_reset(st);
+	return ret;
+}
+
 int
 store_suppress_add(struct store *s, const char *kind, const char *value, const char *reason,
                    const char *source)
@@ -59,22 +83,7 @@ store_suppress_each(struct store *s, const char *reason, int limit, store_suppre
 	sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
 	if (reason)
 		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_suppression sup;
-		sup.id = sqlite3_column_int64(st, 0);
-		store_copy_text(sup.kind, sizeof(sup.kind), st, 1);
-		store_copy_text(sup.value, sizeof(sup.value), st, 2);
-		store_copy_text(sup.reason, sizeof(sup.reason), st, 3);
-		store_copy_text(sup.source, sizeof(sup.source), st, 4);
-		sup.created_at = sqlite3_column_int64(st, 5);
-		if ((ret = cb(arg, &sup)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "read suppressions");
-	sqlite3_reset(st);
-	return ret;
+	return suppress_walk(s, st, cb, arg);
 }
 
 int
@@ -101,4 +110,25 @@ store_suppressed(struct store *s, const char *key, const char *domain, char reas
 		store_copy_text(reason, 16, st, 0);
 	sqlite3_reset(st);
 	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : store_fail(s, "check suppression");
+}
+
+int
+store_suppress_page(struct store *s, const char *reason, int64_t before, int limit,
+                    store_suppression_cb cb, void *arg)
+{
+	/* Ids are never reused (AUTOINCREMENT, migration 005): newest first by id. */
+	static const char all_sql[] = "SELECT id, kind, value, reason, coalesce(source, ''),"
+	                              " created_at FROM suppressions WHERE id < ?1"
+	                              " ORDER BY id DESC LIMIT ?2";
+	static const char reason_sql[] = "SELECT id, kind, value, reason, coalesce(source, ''),"
+	                                 " created_at FROM suppressions WHERE id < ?1"
+	                                 " AND reason = ?3 ORDER BY id DESC LIMIT ?2";
+	sqlite3_stmt *st = store_prepare(s, reason ? reason_sql : all_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, before > 0 ? before : INT64_MAX);
+	sqlite3_bind_int(st, 2, limit);
+	if (reason)
+		sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+	return suppress_walk(s, st, cb, arg);
 }

@@ -7,6 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "kirim/buf.h"
@@ -319,6 +324,88 @@ test_rewrite_fixed_table(void **state)
 	serve_links_free(&links);
 }
 
+/* The client of a request: the peer, or behind --trust-proxy the one the proxy names. */
+static void
+test_client(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label, *peer;
+		bool trust;
+		const char *fwd, *real, *want_text;
+		bool want_local;
+	} cases[] = {
+	    {"loopback", "127.0.0.1", false, NULL, NULL, "127.0.0.1", true},
+	    {"remote", "192.0.2.7", false, NULL, NULL, "192.0.2.7", false},
+	    {"v6 loopback", "::1", false, NULL, NULL, "::1", true},
+	    {"headers ignored without trust", "127.0.0.1", false, "192.0.2.1", NULL, "127.0.0.1",
+	     true},
+	    {"proxy: X-Forwarded-For", "127.0.0.1", true, "192.0.2.1", NULL, "192.0.2.1", false},
+	    {"proxy: the rightmost entry", "127.0.0.1", true, "10.0.0.1, 192.0.2.2", NULL,
+	     "192.0.2.2", false},
+	    {"proxy: X-Real-IP wins", "127.0.0.1", true, "192.0.2.1", "198.51.100.9",
+	     "198.51.100.9", false},
+	    {"proxy: local client", "127.0.0.1", true, "127.0.0.5", NULL, "127.0.0.5", true},
+	    {"proxy: unreadable header", "127.0.0.1", true, "garbage", NULL, "127.0.0.1", false},
+	    {"remote peer: headers ignored", "192.0.2.7", true, "127.0.0.1", NULL, "192.0.2.7",
+	     false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss;
+		memset(&ss, 0, sizeof(ss));
+		if (strchr(cases[i].peer, ':')) {
+			struct sockaddr_in6 *in6 = (void *)&ss;
+			in6->sin6_family = AF_INET6;
+			inet_pton(AF_INET6, cases[i].peer, &in6->sin6_addr);
+		} else {
+			struct sockaddr_in *in = (void *)&ss;
+			in->sin_family = AF_INET;
+			inet_pton(AF_INET, cases[i].peer, &in->sin_addr);
+		}
+		unsigned char addr[16];
+		char text[64];
+		bool local =
+		    serve_route_client((struct sockaddr *)&ss, cases[i].trust, cases[i].fwd,
+		                       cases[i].real, addr, text, sizeof(text));
+		if (local != cases[i].want_local || strcmp(text, cases[i].want_text) != 0)
+			fail_msg("%s: got %d [%s] want %d [%s]", cases[i].label, local, text,
+			         cases[i].want_local, cases[i].want_text);
+	}
+}
+
+/* Listen addresses: numeric IPv4 or [IPv6] and a port; anything else refused. */
+static void
+test_listen(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		int want, family, port;
+	} cases[] = {
+	    {"127.0.0.1:8026", 0, AF_INET, 8026},
+	    {"0.0.0.0:0", 0, AF_INET, 0},
+	    {"[::1]:8025", 0, AF_INET6, 8025},
+	    {"localhost:80", -1, 0, 0},
+	    {"127.0.0.1", -1, 0, 0},
+	    {"127.0.0.1:", -1, 0, 0},
+	    {"127.0.0.1:65536", -1, 0, 0},
+	    {"127.0.0.1:80x", -1, 0, 0},
+	    {"[::1]8025", -1, 0, 0},
+	    {":80", -1, 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage sa;
+		socklen_t len = 0;
+		int rc = serve_route_listen(cases[i].s, &sa, &len);
+		if (rc != cases[i].want)
+			fail_msg("[%s]: got %d want %d", cases[i].s, rc, cases[i].want);
+		if (rc == 0 && (sa.ss_family != cases[i].family ||
+		                ntohs(((struct sockaddr_in *)&sa)->sin_port) != cases[i].port))
+			fail_msg("[%s]: family %d port %d", cases[i].s, sa.ss_family,
+			         ntohs(((struct sockaddr_in *)&sa)->sin_port));
+	}
+}
+
 int
 main(void)
 {
@@ -330,6 +417,8 @@ main(void)
 	    cmocka_unit_test(test_rewrite),
 	    cmocka_unit_test(test_rewrite_shared_table),
 	    cmocka_unit_test(test_rewrite_fixed_table),
+	    cmocka_unit_test(test_client),
+	    cmocka_unit_test(test_listen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

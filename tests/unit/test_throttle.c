@@ -581,6 +581,36 @@ test_warmup(void **state)
 	assert_int_equal(throttle_warmup_cap(plan, 365), 9);
 }
 
+/* Buckets by key: each key its own, full at first; a full table gives up the oldest slot. */
+static void
+test_keyed(void **state)
+{
+	(void)state;
+	struct throttle_keyed slots[16];
+	memset(slots, 0, sizeof(slots));
+	unsigned char a[16] = {1}, b[16] = {2};
+	struct throttle_bucket *ba = throttle_keyed_bucket(slots, 16, a, 1, 3, 100);
+	for (int i = 0; i < 3; i++)
+		assert_true(throttle_bucket_take(ba, 100) == 0);
+	assert_true(throttle_bucket_take(ba, 100) > 0);
+	/* Another key has its own, full bucket. */
+	struct throttle_bucket *bb = throttle_keyed_bucket(slots, 16, b, 1, 3, 100);
+	assert_ptr_not_equal(ba, bb);
+	assert_true(throttle_bucket_take(bb, 100) == 0);
+	/* The same key finds its bucket again, empty until it refills. */
+	assert_ptr_equal(throttle_keyed_bucket(slots, 16, a, 1, 3, 100.5), ba);
+	assert_true(throttle_bucket_wait(ba, 100.5) > 0);
+	assert_true(throttle_bucket_take(ba, 101.1) == 0);
+	/* Many other keys: a's slot is given up in the end, and a starts full again. */
+	for (int k = 3; k < 200; k++) {
+		unsigned char key[16] = {(unsigned char)k, (unsigned char)(k >> 8)};
+		(void)throttle_bucket_take(throttle_keyed_bucket(slots, 16, key, 1, 3, 200 + k),
+		                           200 + k);
+	}
+	struct throttle_bucket *again = throttle_keyed_bucket(slots, 16, a, 1, 3, 500);
+	assert_true(again->tokens == 3);
+}
+
 int
 main(void)
 {
@@ -595,6 +625,7 @@ main(void)
 	    cmocka_unit_test(test_aimd_ceiling),
 	    cmocka_unit_test(test_retry),
 	    cmocka_unit_test(test_warmup),
+	    cmocka_unit_test(test_keyed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

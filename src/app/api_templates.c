@@ -1,0 +1,268 @@
+/*
+ * api_templates - the API's templates (see api.h): stored and read as
+ * `kirim template add|list|show` does, checked, linted and rendered through
+ * templates.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "kirim/store.h"
+#include "kirim/templates.h"
+#include "kirim/tplfile.h"
+
+enum { RENDER_MAX = 4 << 20 }; /* bytes of each rendered part */
+
+static json_t *
+template_json(const struct store_template *t, bool full)
+{
+	json_t *o = json_pack("{s:o,s:i,s:o,s:o}", "name", api_json_text(t->name), "version",
+	                      t->version, "subject", api_json_text(t->subject), "created_at",
+	                      api_json_time(t->created_at));
+	if (full) {
+		json_object_set_new(o, "text", api_json_text(t->text));
+		json_object_set_new(o, "html", api_json_text(t->html));
+	} else {
+		json_object_set_new(o, "versions", json_integer(t->versions));
+		json_object_set_new(o, "parts",
+		                    json_string(t->text && t->html ? "text+html"
+		                                : t->text          ? "text"
+		                                                   : "html"));
+	}
+	return o;
+}
+
+/* A template fault as a problem: 422 with the part named. */
+static void
+fault_problem(struct api_ctx *x, int rc, const struct templates_fault *f)
+{
+	if (rc != TEMPLATES_E_INVALID && rc != TEMPLATES_E_MISSING) {
+		api_fail_store(x, rc, f->msg);
+		return;
+	}
+	if (f->part == TEMPLATES_WHOLE)
+		api_fail(x, 422, "template", "%s", f->msg);
+	else
+		api_fail(x, 422, "template", "%s: %s", templates_part_name(f->part), f->msg);
+}
+
+struct tpl_page {
+	struct api_page *p;
+	const char *after;
+};
+
+static int
+templates_row(void *arg, const struct store_template *t)
+{
+	struct tpl_page *tp = arg;
+	if (strcmp(t->name, tp->after) <= 0)
+		return 0;
+	return api_page_add(tp->p, template_json(t, false), t->name) ? 0 : 1;
+}
+
+/* GET /api/templates: the latest version of each, by name. */
+void
+api_templates(struct api_ctx *x)
+{
+	static const char *const names[] = {"limit", "cursor", NULL};
+	struct api_page p;
+	if (api_query_only(x, names) < 0 || api_page_start(x, &p) < 0)
+		return;
+	struct tpl_page tp = {&p, p.after};
+	int rc = store_template_each(x->s, templates_row, &tp);
+	if (rc < 0) {
+		json_decref(p.items);
+		api_fail_store(x, rc, NULL);
+		return;
+	}
+	api_page_end(x, &p);
+}
+
+/* The version asked for (?version=N; 0: the latest); -1 when answered 400. */
+static int
+version_query(struct api_ctx *x, int *version)
+{
+	char v[16];
+	int rc = api_query(x, "version", v, sizeof(v));
+	*version = 0;
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*v == '\0' || *end || n < 1 || n > 1000000)
+			return api_fail(x, 400, "query", "version takes a version number, not '%s'",
+			                v);
+		*version = (int)n;
+	}
+	return 0;
+}
+
+/* GET /api/templates/{name}[?version=N] */
+void
+api_template_get(struct api_ctx *x)
+{
+	static const char *const names[] = {"version", NULL};
+	int version;
+	if (api_query_only(x, names) < 0 || version_query(x, &version) < 0)
+		return;
+	struct store_template t;
+	int rc = store_template_get(x->s, x->rt->params[0], version, &t);
+	if (rc < 0) {
+		api_fail_store(x, rc, NULL);
+		return;
+	}
+	api_ok_tagged(x, 200, template_json(&t, true));
+	store_template_clear(&t);
+}
+
+/*
+ * POST /api/templates {"name", "subject", "text", "html"} or {"name",
+ * "source"} (a template file's text: a Subject line, --- text, --- html):
+ * a new version of name, 201.
+ */
+void
+api_template_create(struct api_ctx *x)
+{
+	static const char *const fields[] = {"name", "subject", "text", "html", "source", NULL};
+	json_t *b;
+	const char *name, *subject, *text, *html, *source;
+	struct tplfile src;
+	memset(&src, 0, sizeof(src));
+	if (api_body(x, false, &b) < 0)
+		return;
+	if (api_only(x, b, fields) < 0 || api_str(x, b, "name", &name) < 0 ||
+	    api_str(x, b, "subject", &subject) < 0 || api_str(x, b, "text", &text) < 0 ||
+	    api_str(x, b, "html", &html) < 0 || api_str(x, b, "source", &source) < 0)
+		goto out;
+	if (name == NULL || !templates_name_ok(name)) {
+		api_fail(x, 422, "invalid", "'name' is 1 to 120 characters, no ':'");
+		goto out;
+	}
+	if (source) {
+		char err[300];
+		if (subject || text || html) {
+			api_fail(
+			    x, 422, "invalid",
+			    "give 'source' or the parts ('subject', 'text', 'html'), not both");
+			goto out;
+		}
+		if (tplfile_parse(source, strlen(source), &src, err, sizeof(err)) < 0) {
+			api_fail(x, 422, "template", "source: %s", err);
+			goto out;
+		}
+		subject = src.subject;
+		text = src.text;
+		html = src.html;
+	}
+	int version;
+	int64_t id;
+	struct templates_fault f;
+	int rc = templates_add(x->s, name, subject, text, html, &version, &id, &f);
+	if (rc < 0) {
+		fault_problem(x, rc, &f);
+		goto out;
+	}
+	struct store_template t;
+	if ((rc = store_template_get(x->s, name, version, &t)) < 0) {
+		api_fail_store(x, rc, NULL);
+		goto out;
+	}
+	snprintf(x->resource, sizeof(x->resource), "template:%s:%d", name, version);
+	api_location(x, "/api/templates/", name);
+	api_ok_tagged(x, 201, template_json(&t, true));
+	store_template_clear(&t);
+out:
+	tplfile_clear(&src);
+	json_decref(b);
+}
+
+/*
+ * POST /api/templates/{name}/render {"data": any JSON, "version": N}: the
+ * parts rendered as a message has them (no built-in fields but those given).
+ */
+void
+api_template_render(struct api_ctx *x)
+{
+	static const char *const fields[] = {"data", "version", NULL};
+	json_t *b;
+	if (api_body(x, false, &b) < 0)
+		return;
+	json_t *data = json_object_get(b, "data"), *ver = json_object_get(b, "version");
+	if (api_only(x, b, fields) < 0)
+		goto out;
+	if (ver && (!json_is_integer(ver) || json_integer_value(ver) < 1)) {
+		api_fail(x, 422, "invalid", "'version' is a version number");
+		goto out;
+	}
+	struct store_template t;
+	int rc =
+	    store_template_get(x->s, x->rt->params[0], ver ? (int)json_integer_value(ver) : 0, &t);
+	if (rc < 0) {
+		api_fail_store(x, rc, NULL);
+		goto out;
+	}
+	struct buf out[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
+	struct templates_fault f;
+	json_t *empty = json_object();
+	rc = templates_render(t.subject, t.text, t.html, data ? data : empty, RENDER_MAX, out, &f);
+	json_decref(empty);
+	if (rc < 0)
+		fault_problem(x, rc, &f);
+	else
+		api_ok(x, 200,
+		       json_pack("{s:o,s:i,s:o,s:o,s:o}", "name", api_json_text(t.name), "version",
+		                 t.version, "subject",
+		                 api_json_textn(out[0].data ? out[0].data : "", out[0].len), "text",
+		                 t.text ? api_json_textn(out[1].data ? out[1].data : "", out[1].len)
+		                        : json_null(),
+		                 "html",
+		                 t.html ? api_json_textn(out[2].data ? out[2].data : "", out[2].len)
+		                        : json_null()));
+	for (int i = 0; i < 3; i++)
+		buf_free(&out[i]);
+	store_template_clear(&t);
+out:
+	json_decref(b);
+}
+
+/* GET /api/templates/{name}/lint[?list=L&version=N]: what `kirim template lint` says. */
+void
+api_template_lint(struct api_ctx *x)
+{
+	static const char *const names[] = {"list", "version", NULL};
+	char list[256];
+	int version, lrc;
+	if (api_query_only(x, names) < 0 || version_query(x, &version) < 0 ||
+	    (lrc = api_query(x, "list", list, sizeof(list))) < 0)
+		return;
+	struct store_template t;
+	int rc = store_template_get(x->s, x->rt->params[0], version, &t);
+	if (rc < 0) {
+		api_fail_store(x, rc, NULL);
+		return;
+	}
+	struct templates_lint l;
+	struct templates_fault f;
+	rc = templates_lint(x->s, t.subject, t.text, t.html, lrc == 0 ? list : NULL, &l, &f);
+	store_template_clear(&t);
+	if (rc < 0) {
+		fault_problem(x, rc, &f);
+		return;
+	}
+	json_t *missing = json_array(), *warnings = json_array();
+	for (size_t i = 0; i < l.nmissing; i++)
+		json_array_append_new(
+		    missing, json_pack("{s:o,s:b,s:o}", "field", api_json_text(l.missing[i].field),
+		                       "has_default", l.missing[i].has_default, "suggestion",
+		                       api_json_opt(l.missing[i].suggestion)));
+	for (int i = 0; i < l.nwarnings; i++)
+		json_array_append_new(
+		    warnings, json_pack("{s:s,s:s,s:s}", "part", l.warnings[i].part, "code",
+		                        l.warnings[i].code, "message", l.warnings[i].message));
+	templates_lint_free(&l);
+	api_ok(
+	    x, 200,
+	    json_pack("{s:b,s:o,s:o}", "ok", 1, "missing_fields", missing, "warnings", warnings));
+}
