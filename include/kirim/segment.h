@@ -188,6 +188,37 @@ int segment_compile(const struct segment_node *n, int64_t now, segment_resolve_c
 /* segment_sql_free - release what segment_compile put in s (s itself is the caller's) */
 void segment_sql_free(struct segment_sql *s);
 
+/*
+ * A campaign's audience is parts: lists and segments to include (their union, each
+ * contact once), lists and segments to exclude, and the follow-up shortcuts, each
+ * naming an earlier campaign: not_sent_by C (not delivered(C): resume a send in a new
+ * campaign), not_opened C and not_clicked C (delivered(C) and not opened/clicked(C)).
+ */
+enum segment_part_kind {
+	SEGMENT_PART_LIST,
+	SEGMENT_PART_SEGMENT,
+	SEGMENT_PART_EXCLUDE_LIST,
+	SEGMENT_PART_EXCLUDE_SEGMENT,
+	SEGMENT_PART_NOT_SENT_BY,
+	SEGMENT_PART_NOT_OPENED,
+	SEGMENT_PART_NOT_CLICKED,
+};
+#define SEGMENT_PART_INCLUDES(k) ((k) == SEGMENT_PART_LIST || (k) == SEGMENT_PART_SEGMENT)
+
+struct segment_part {
+	enum segment_part_kind kind;
+	const char *name; /* the list's, segment's or campaign's name (borrowed) */
+};
+
+/*
+ * segment_audience - the condition of parts[0..n): (include or include ...) and not
+ * exclude ... and each shortcut's condition, in the parts' order; NULL when no part
+ * includes anyone (an audience starts from lists or segments)
+ */
+struct segment_node *segment_audience(const struct segment_part *parts, size_t n);
+/* segment_part_name - "list", "segment", "exclude-list", ..., "not-clicked" (the options') */
+const char *segment_part_name(enum segment_part_kind k);
+
 /* segment_event_name - "sent", "delivered", ... as the language writes them */
 const char *segment_event_name(enum segment_event e);
 

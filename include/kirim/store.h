@@ -197,8 +197,8 @@ void store_template_clear(struct store_template *t);
 struct store_campaign {
 	int64_t id;
 	char name[128];
-	int64_t list_id;
-	char list[256];
+	int64_t list_id; /* its audience's first list, 0 if none (store_audience.h has it all) */
+	char list[256];  /* that list's name, or "" */
 	int64_t template_id;
 	char template_name[128];
 	int template_version;
@@ -268,8 +268,10 @@ struct store_campaign_counts {
 };
 
 /*
- * store_messages_prepare - create the campaign's messages from its list (once
- * per recipient; suppressed ones as 'suppressed'); counts the new ones.
+ * store_messages_prepare - create the campaign's messages from its audience as
+ * it is now (store_audience.h: once per contact; suppressed ones as
+ * 'suppressed'); counts the new ones. list_id is not read (the audience names
+ * the campaign's lists); STORE_E_INVALID when the audience cannot be evaluated.
  */
 int store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *created);
 /*

@@ -378,7 +378,7 @@ planner_run(struct store *s, const struct planner_opts *o, struct planner_result
 		return PLANNER_E_STORE;
 	}
 	snprintf(r->campaign, sizeof(r->campaign), "%s", camp.name);
-	int64_t campaign_id = camp.id, list_id = camp.list_id;
+	int64_t campaign_id = camp.id;
 	store_campaign_clear(&camp);
 
 	struct planner P = {.r = r};
@@ -388,7 +388,7 @@ planner_run(struct store *s, const struct planner_opts *o, struct planner_result
 	bool from_list = false;
 	int added = 0;
 	/* The policies kirim send would use: it installs the presets the first time too. */
-	if (store_plan_domains(s, campaign_id, list_id, on_domain, &P, &from_list) < 0 ||
+	if (store_plan_domains(s, campaign_id, on_domain, &P, &from_list) < 0 ||
 	    store_policy_seed(s, &added) < 0 || store_policy_load_all(s, &rows, &nrows) < 0 ||
 	    store_dest_counts_since(s, r->now / 86400 * 86400, count_today, &sent_today) < 0) {
 		snprintf(err, errsz, "database: %s", store_errmsg(s));

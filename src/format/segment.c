@@ -185,9 +185,11 @@ segment_time(const char *s, size_t n, int64_t *t, bool *day)
 			int sign = s[i++] == '-' ? -1 : 1, oh, om = 0;
 			if (!digits(s, n, &i, 2, &oh) || oh > 23)
 				return false;
-			if (i < n && s[i] == ':')
+			/* Minutes: after a colon always, else when anything follows. */
+			bool colon = i < n && s[i] == ':';
+			if (colon)
 				i++;
-			if (i < n && (!digits(s, n, &i, 2, &om) || om > 59))
+			if ((colon || i < n) && (!digits(s, n, &i, 2, &om) || om > 59))
 				return false;
 			off = sign * (oh * 3600 + om * 60);
 		}
@@ -1959,4 +1961,101 @@ segment_sql_free(struct segment_sql *s)
 	s->params = NULL;
 	s->nparams = 0;
 	buf_free(&s->sql);
+}
+
+/* ---- campaign audiences ----------------------------------------------------------------- */
+
+const char *
+segment_part_name(enum segment_part_kind k)
+{
+	static const char *const names[] = {
+	    [SEGMENT_PART_LIST] = "list",
+	    [SEGMENT_PART_SEGMENT] = "segment",
+	    [SEGMENT_PART_EXCLUDE_LIST] = "exclude-list",
+	    [SEGMENT_PART_EXCLUDE_SEGMENT] = "exclude-segment",
+	    [SEGMENT_PART_NOT_SENT_BY] = "not-sent-by",
+	    [SEGMENT_PART_NOT_OPENED] = "not-opened",
+	    [SEGMENT_PART_NOT_CLICKED] = "not-clicked",
+	};
+	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
+static struct segment_node *
+named(enum segment_type type, const char *name)
+{
+	struct segment_node *n = segment_new(type);
+	n->name = xstrdup(name);
+	return n;
+}
+
+static struct segment_node *
+campaign_event(enum segment_event e, const char *campaign)
+{
+	struct segment_node *n = named(SEGMENT_EVENT, campaign);
+	n->event = e;
+	return n;
+}
+
+static struct segment_node *
+negate(struct segment_node *kid)
+{
+	struct segment_node *n = segment_new(SEGMENT_NOT);
+	segment_add_kid(n, kid);
+	return n;
+}
+
+struct segment_node *
+segment_audience(const struct segment_part *parts, size_t n)
+{
+	struct segment_node *in = segment_new(SEGMENT_OR), *all = segment_new(SEGMENT_AND);
+	for (size_t i = 0; i < n; i++)
+		if (SEGMENT_PART_INCLUDES(parts[i].kind))
+			segment_add_kid(in,
+			                named(parts[i].kind == SEGMENT_PART_LIST ? SEGMENT_LIST
+			                                                         : SEGMENT_SEGMENT,
+			                      parts[i].name));
+	if (in->nkids == 0) {
+		segment_free(in);
+		segment_free(all);
+		return NULL;
+	}
+	if (in->nkids == 1) {
+		segment_add_kid(all, in->kids[0]);
+		in->nkids = 0;
+		segment_free(in);
+	} else {
+		segment_add_kid(all, in);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = parts[i].name;
+		switch (parts[i].kind) {
+		case SEGMENT_PART_EXCLUDE_LIST:
+			segment_add_kid(all, negate(named(SEGMENT_LIST, name)));
+			break;
+		case SEGMENT_PART_EXCLUDE_SEGMENT:
+			segment_add_kid(all, negate(named(SEGMENT_SEGMENT, name)));
+			break;
+		case SEGMENT_PART_NOT_SENT_BY:
+			segment_add_kid(all, negate(campaign_event(SEGMENT_DELIVERED, name)));
+			break;
+		case SEGMENT_PART_NOT_OPENED:
+		case SEGMENT_PART_NOT_CLICKED:
+			segment_add_kid(all, campaign_event(SEGMENT_DELIVERED, name));
+			segment_add_kid(
+			    all, negate(campaign_event(parts[i].kind == SEGMENT_PART_NOT_OPENED
+			                                   ? SEGMENT_OPENED
+			                                   : SEGMENT_CLICKED,
+			                               name)));
+			break;
+		default:
+			break;
+		}
+	}
+	if (all->nkids == 1) {
+		struct segment_node *only = all->kids[0];
+		all->nkids = 0;
+		segment_free(all);
+		return only;
+	}
+	return all;
 }

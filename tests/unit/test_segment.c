@@ -238,6 +238,7 @@ test_time(void **state)
 	    {"2024-01-31X10:00", false, false, 0},
 	    {"2024-01-31T10:00:00.", false, false, 0},
 	    {"2024-01-31T10:00+7", false, false, 0},
+	    {"2024-01-31T10:00+07:", false, false, 0},
 	    {"0001-01-01T00:00+01:00", false, false, 0}, /* year 0 in UTC */
 	    {"31/01/2024", false, false, 0},
 	    {"", false, false, 0},
@@ -496,6 +497,51 @@ test_build(void **state)
 	segment_free(and);
 }
 
+/* A campaign's audience parts as one condition. */
+static void
+test_audience(void **state)
+{
+	(void)state;
+	static const struct {
+		struct segment_part parts[6];
+		size_t n;
+		const char *want;
+	} cases[] = {
+	    {{{SEGMENT_PART_LIST, "a"}}, 1, "list(\"a\")"},
+	    {{{SEGMENT_PART_LIST, "a"}, {SEGMENT_PART_SEGMENT, "s"}, {SEGMENT_PART_LIST, "b"}},
+	     3,
+	     "list(\"a\") or segment(\"s\") or list(\"b\")"},
+	    {{{SEGMENT_PART_EXCLUDE_LIST, "x"},
+	      {SEGMENT_PART_LIST, "a"},
+	      {SEGMENT_PART_LIST, "b"},
+	      {SEGMENT_PART_EXCLUDE_SEGMENT, "y"}},
+	     4,
+	     "(list(\"a\") or list(\"b\")) and not list(\"x\") and not segment(\"y\")"},
+	    {{{SEGMENT_PART_SEGMENT, "s"},
+	      {SEGMENT_PART_NOT_SENT_BY, "c1"},
+	      {SEGMENT_PART_NOT_OPENED, "c2"},
+	      {SEGMENT_PART_NOT_CLICKED, "c3"}},
+	     4,
+	     "segment(\"s\") and not delivered(\"c1\") and delivered(\"c2\") and not "
+	     "opened(\"c2\") and delivered(\"c3\") and not clicked(\"c3\")"},
+	    {{{SEGMENT_PART_EXCLUDE_LIST, "x"}, {SEGMENT_PART_NOT_OPENED, "c2"}}, 2, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct segment_node *t = segment_audience(cases[i].parts, cases[i].n);
+		if (cases[i].want == NULL) {
+			assert_null(t);
+			continue;
+		}
+		assert_non_null(t);
+		struct buf b = BUF_INIT;
+		segment_print(t, &b);
+		if (strcmp(b.data, cases[i].want) != 0)
+			fail_msg("case %zu: got [%s], want [%s]", i, b.data, cases[i].want);
+		buf_free(&b);
+		segment_free(t);
+	}
+}
+
 int
 main(void)
 {
@@ -504,7 +550,7 @@ main(void)
 	    cmocka_unit_test(test_time),      cmocka_unit_test(test_bytes),
 	    cmocka_unit_test(test_limits),    cmocka_unit_test(test_json_errors),
 	    cmocka_unit_test(test_injection), cmocka_unit_test(test_cycles),
-	    cmocka_unit_test(test_build),
+	    cmocka_unit_test(test_build),     cmocka_unit_test(test_audience),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
