@@ -92,7 +92,8 @@ int store_list_ensure(struct store *s, const char *name, int64_t *id, bool *crea
 int store_list_get(struct store *s, const char *name, struct store_list_info *out);
 /* store_list_each - every list with member counts, by name */
 int store_list_each(struct store *s, store_list_cb cb, void *arg);
-/* store_list_delete - delete a list and its memberships (contacts stay) */
+/* store_list_delete - delete a list and its memberships (contacts stay); STORE_E_EXISTS
+ * while a campaign's audience names it */
 int store_list_delete(struct store *s, const char *name);
 
 /* Import: a run records itself in the imports table; rows go through store_import_row. */

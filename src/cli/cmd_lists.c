@@ -70,7 +70,9 @@ cmd_lists(struct cli *c, int argc, char **argv)
 	if (strcmp(verb, "delete") == 0) {
 		rc = store_list_delete(s, argv[2]);
 		if (rc < 0)
-			rc = cli_error("lists", cli_exit_for_store(rc), "%s", store_errmsg(s));
+			rc = cli_error("lists",
+			               rc == STORE_E_EXISTS ? EX_DATAERR : cli_exit_for_store(rc),
+			               "%s", store_errmsg(s));
 		else if (!c->json)
 			printf("Deleted list '%s' (its contacts are kept).\n", argv[2]);
 		else

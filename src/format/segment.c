@@ -487,26 +487,6 @@ hex4(const char *s)
 	return v;
 }
 
-static void
-put_utf8(struct buf *b, unsigned cp)
-{
-	if (cp < 0x80) {
-		buf_addc(b, (char)cp);
-	} else if (cp < 0x800) {
-		buf_addc(b, (char)(0xC0 | (cp >> 6)));
-		buf_addc(b, (char)(0x80 | (cp & 0x3F)));
-	} else if (cp < 0x10000) {
-		buf_addc(b, (char)(0xE0 | (cp >> 12)));
-		buf_addc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
-		buf_addc(b, (char)(0x80 | (cp & 0x3F)));
-	} else {
-		buf_addc(b, (char)(0xF0 | (cp >> 18)));
-		buf_addc(b, (char)(0x80 | ((cp >> 12) & 0x3F)));
-		buf_addc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
-		buf_addc(b, (char)(0x80 | (cp & 0x3F)));
-	}
-}
-
 /*
  * tok_text - a T_STRING's decoded value or a T_IDENT's bytes, as a new string; NULL
  * (with the error set) for a value the language cannot hold: a NUL, a lone surrogate,
@@ -552,7 +532,7 @@ tok_text(struct parser *p, const struct token *t, size_t max, const char *what)
 				buf_free(&b);
 				return NULL;
 			}
-			put_utf8(&b, cp);
+			utf8_put(&b, cp);
 		}
 	}
 	if (b.len == 0 && t->type == T_STRING && max == SEGMENT_NAME_MAX) {

@@ -150,6 +150,9 @@ eq "remove" "$RC/$OUT" "0/Removed segment 'loop-b'."
 run "$KIRIM" segment list --json
 eq "list" "$(json '[s["name"] for s in j]')" "['jkt', 'jkt-or-vip', 'loop-a', 'vip']"
 
+run "$KIRIM" lists delete c
+eq "a list in an audience stays" "$RC/$ERR" "65/kirim lists: list 'c' is in the audience of campaigns 'aud', 'f2', which keep it: it cannot be deleted"
+
 # 7. Tags: by address (all or nothing), by segment.
 first=$(sql "SELECT email FROM contacts ORDER BY id LIMIT 1")
 second=$(sql "SELECT email FROM contacts ORDER BY id LIMIT 1 OFFSET 1")
