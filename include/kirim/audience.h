@@ -51,6 +51,12 @@ int audience_segment_add(struct store *s, const char *name, const char *expr, bo
  */
 int audience_segment_remove(struct store *s, const char *name, char *err, size_t errsz);
 
+/*
+ * audience_list_delete - delete the list called name (its contacts stay) unless a
+ * segment names it (AUDIENCE_E_BUSY) or a campaign's audience does (STORE_E_EXISTS)
+ */
+int audience_list_delete(struct store *s, const char *name, char *err, size_t errsz);
+
 /* audience_tag_ok - tag (blanks around it trimmed, into out, AUDIENCE_TAG_MAX + 1 bytes):
  * 1 to 64 bytes of UTF-8 without control characters or commas */
 int audience_tag_ok(const char *tag, char *out, char *err, size_t errsz);

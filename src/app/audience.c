@@ -234,6 +234,53 @@ audience_segment_remove(struct store *s, const char *name, char *err, size_t err
 	return rc;
 }
 
+/* A segment that names the list being deleted. */
+struct list_users {
+	const char *list;
+	struct buf names;
+	int n;
+};
+
+static int
+names_list(void *arg, const struct segment_node *n)
+{
+	const struct list_users *u = arg;
+	return n->type == SEGMENT_LIST && strcmp(n->name, u->list) == 0;
+}
+
+static int
+list_user(void *arg, const struct store_segment *seg)
+{
+	struct list_users *u = arg;
+	struct segment_node *t;
+	char err[256];
+	if (segment_parse(seg->expr, strlen(seg->expr), &t, err, sizeof(err)) < 0)
+		return 0;
+	if (segment_each_ref(t, names_list, u) && u->n++ < 5)
+		buf_printf(&u->names, "%s'%s'", u->n > 1 ? ", " : "", seg->name);
+	segment_free(t);
+	return 0;
+}
+
+int
+audience_list_delete(struct store *s, const char *name, char *err, size_t errsz)
+{
+	struct list_users u = {name, BUF_INIT, 0};
+	int rc = store_begin(s);
+	if (rc == 0 && (rc = store_segment_each(s, list_user, &u)) == 0 && u.n) {
+		snprintf(err, errsz, "list '%s' is used by segment%s %s%s: change %s first", name,
+		         u.n == 1 ? "" : "s", u.names.data, u.n > 5 ? ", ..." : "",
+		         u.n == 1 ? "it" : "them");
+		rc = AUDIENCE_E_BUSY;
+	} else if (rc < 0 || (rc = store_list_delete(s, name)) < 0 || (rc = store_commit(s)) < 0) {
+		rc = store_error(s, rc, err, errsz);
+	}
+	if (rc < 0)
+		store_rollback(s);
+	buf_free(&u.names);
+	return rc;
+}
+
 /* ---- tags ------------------------------------------------------------------------------- */
 
 int

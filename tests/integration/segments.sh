@@ -152,6 +152,13 @@ eq "list" "$(json '[s["name"] for s in j]')" "['jkt', 'jkt-or-vip', 'loop-a', 'v
 
 run "$KIRIM" lists delete c
 eq "a list in an audience stays" "$RC/$ERR" "65/kirim lists: list 'c' is in the audience of campaigns 'aud', 'f2', which keep it: it cannot be deleted"
+printf 'email\nn@n.example\n' | "$KIRIM" import - --list named -q >/dev/null
+"$KIRIM" segment add uses-named 'list("named") or tag("x")' >/dev/null
+run "$KIRIM" lists delete named
+eq "a list a segment names stays" "$RC/$ERR" "65/kirim lists: list 'named' is used by segment 'uses-named': change it first"
+"$KIRIM" segment remove uses-named >/dev/null
+run "$KIRIM" lists delete named
+eq "then it goes" "$RC" 0
 
 # 7. Tags: by address (all or nothing), by segment.
 first=$(sql "SELECT email FROM contacts ORDER BY id LIMIT 1")
