@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
 	char *data;
@@ -24,12 +25,40 @@ struct buf {
 
 /* buf_reserve - make room for n more bytes */
 void buf_reserve(struct buf *b, size_t n);
+
+/*
+ * buf_add, buf_adds and buf_addc are inline: renderers and encoders call them
+ * for every few bytes, and in a buffer with room they are a copy.
+ */
+
 /* buf_add - append n bytes */
-void buf_add(struct buf *b, const void *p, size_t n);
+static inline void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len <= n)
+		buf_reserve(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
 /* buf_adds - append a C string */
-void buf_adds(struct buf *b, const char *s);
+static inline void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
 /* buf_addc - append one byte */
-void buf_addc(struct buf *b, char c);
+static inline void
+buf_addc(struct buf *b, char c)
+{
+	if (b->cap - b->len <= 1)
+		buf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
 /* buf_printf - append formatted text */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* buf_vprintf - append formatted text from a va_list */

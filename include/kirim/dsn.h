@@ -3,7 +3,7 @@
  * multipart/report, or the home-made formats of Postfix, Exim, Sendmail,
  * qmail, Exchange, Gmail, Yahoo, Amazon SES, Courier, fml...), a complaint (ARF,
  * RFC 5965) or an auto-reply (RFC 3834), and say what it means for each
- * recipient, through the bounce classifier (bounce.h).
+ * recipient, through the bounce classifier (bounce_class.h).
  *
  * It also returns what maps the report back to the message kirim sent: every
  * address in the report's To:, Delivered-To: and X-Original-To: (kirim's VERP
@@ -32,7 +32,7 @@
 
 #include <stddef.h>
 
-#include "kirim/bounce.h"
+#include "kirim/bounce_class.h"
 
 struct buf;
 

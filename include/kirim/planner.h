@@ -7,7 +7,7 @@
  * global rate). Counts the messages still to be delivered per recipient
  * domain, resolves every domain's MX once (the dns module on a private libuv
  * loop, up to DNS_MAX_INFLIGHT queries at once), groups the domains into
- * destinations exactly as kirim send does (route.h), applies today's
+ * destinations exactly as kirim send does (destination.h), applies today's
  * policies and warm-up caps, and estimates when each destination and the
  * whole campaign would be done and which one holds it up. Domains that
  * cannot receive mail (NXDOMAIN, null MX, no MX and no address) are flagged
@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kirim/route.h"
+#include "kirim/destination.h"
 
 struct store;
 
@@ -72,7 +72,7 @@ struct planner_dest {
 	char first_domain[256];
 	size_t ndomains;
 	int64_t messages;
-	struct route_limits lim; /* what its policy gives */
+	struct dest_limits lim; /* what its policy gives */
 	unsigned conns;          /* lim.max_conns capped by the run's concurrency */
 	double rate;             /* the estimated sending rate, messages/s */
 	int bound;               /* enum planner_bound */

@@ -2,7 +2,7 @@
  * pool - connections per destination, on one libuv loop.
  *
  * A destination is where a set of jobs goes (the relay, or an MX host set
- * shared by every domain it serves): its routes (host addresses, in the order
+ * shared by every domain it serves): its addrs (host addresses, in the order
  * to try them), its TLS/AUTH settings and its limits (connections at once,
  * jobs per connection). Jobs wait in the destination's queue; the pool
  * opens sessions up to the limits (and a global one; a session beyond a
@@ -10,12 +10,12 @@
  * with the next job, and lets the session's idle timeout close them when the
  * queue is empty. When every global slot is taken, destinations with waiting
  * jobs get the slots of sessions that go idle elsewhere, the longest queues
- * first (at once for 64 jobs, else after waiting 500 ms). New sessions go to a route that is not
+ * first (at once for 64 jobs, else after waiting 500 ms). New sessions go to an address that is not
  * marked bad, of the lowest preference, turn by turn among equals (MX load spreading). A session
  * that ends without finishing a job (refused, unreachable, timed out, 4xx or
- * 5xx greeting) marks its route bad for 30 s and the next session tries the
- * next route: MX failover. When every route is bad and no session is left,
- * the destination is down until the first route's mark runs out: its queued
+ * 5xx greeting) marks its address bad for 30 s and the next session tries the
+ * next address: MX failover. When every address is bad and no session is left,
+ * the destination is down until the first address's mark runs out: its queued
  * jobs, and jobs submitted meanwhile, are handed back at once (ABORTED, below)
  * instead of reconnecting in a loop. A slow or failing destination never
  * stalls the others.
@@ -112,20 +112,20 @@ struct pool_dest_info {
 	const char *change; /* "decreased", "suspended", "increased", "resumed", or "" */
 };
 
-/* One way to reach a destination: a host name (for TLS SNI and verification, and logs) and
+/* One address of a destination: a host name (for TLS SNI and verification, and logs) and
  * one of its addresses, with the port set. */
-struct pool_route {
+struct pool_addr {
 	const char *host;
 	const struct sockaddr *addr;
-	unsigned pref; /* MX preference: new sessions spread over the good routes of the lowest */
+	unsigned pref; /* MX preference: new sessions spread over the good addrs of the lowest */
 };
 
-enum { POOL_MAX_ROUTES = 32 };
+enum { POOL_MAX_ADDRS = 32 };
 
 struct pool_dest_config {
-	const char *name;                /* copied */
-	const struct pool_route *routes; /* in the order to try (copied); at most POOL_MAX_ROUTES */
-	size_t nroutes;                  /* at least 1 */
+	const char *name;              /* copied */
+	const struct pool_addr *addrs; /* in the order to try (copied); at most POOL_MAX_ADDRS */
+	size_t naddrs;                 /* at least 1 */
 	struct pool_limits limits;
 	struct smtp_session_config session; /* max_jobs is the per-connection cap */
 };
@@ -146,7 +146,7 @@ struct pool_dest *pool_dest_add(struct pool *p, const struct pool_dest_config *c
 void pool_dest_set_limits(struct pool_dest *d, const struct pool_limits *l);
 /* pool_dest_info - what the destination is doing; strings borrowed until the next pool call */
 void pool_dest_info(const struct pool_dest *d, struct pool_dest_info *out);
-/* pool_dest_retry_in - seconds until d takes jobs again: > 0 while it is down (every route
+/* pool_dest_retry_in - seconds until d takes jobs again: > 0 while it is down (every address
  * failed) or suspended (adaptive throttle), when jobs submitted come back ABORTED at once;
  * 0 when it takes them now. Read it in job_done for an ABORTED job to know when to offer
  * the job again. */

@@ -1,6 +1,6 @@
 /*
  * report - render a campaign's delivery report: a terminal table, CSV, JSON
- * (schema_version 1, see docs/report-formats.md) and one self-contained HTML
+ * (schema_version 2, see docs/report-formats.md) and one self-contained HTML
  * file (inline CSS and SVG charts, no JavaScript, no network).
  *
  * Pure code (format layer): the caller fills a struct report (the store does,
@@ -19,32 +19,55 @@
 
 struct buf;
 
-#define REPORT_SCHEMA_VERSION 1
+#define REPORT_SCHEMA_VERSION 2
 
 enum report_format { REPORT_TEXT, REPORT_CSV, REPORT_JSON, REPORT_HTML };
-enum report_by { REPORT_BY_DOMAIN, REPORT_BY_DEST, REPORT_BY_REASON, REPORT_BY_HOUR };
+enum report_by {
+	REPORT_BY_DOMAIN,
+	REPORT_BY_DEST,
+	REPORT_BY_REASON,
+	REPORT_BY_HOUR,
+	REPORT_BY_LINK,    /* clicks by tracked link */
+	REPORT_BY_SUMMARY, /* the header and the summary only (CSV: one name,value row each) */
+};
 
-/* A count with a label: why messages were suppressed or skipped. */
+/*
+ * The categories of a campaign's messages: each message is in exactly one, by
+ * its state now, so the categories add up to the campaign's messages. Every
+ * format shows every category, zeros included, under the name
+ * report_cat_name gives (text and HTML write it with spaces for underscores).
+ * The first five are the attempted messages, the base of the delivery rates.
+ */
+enum report_cat {
+	REPORT_DELIVERED,
+	REPORT_BOUNCED_HARD,
+	REPORT_BOUNCED_SOFT,
+	REPORT_FAILED,     /* refused here, or retried too long */
+	REPORT_DEFERRED,   /* queued again after a temporary failure: will be retried */
+	REPORT_QUEUED,     /* queued, never tried */
+	REPORT_IN_FLIGHT,  /* claimed by a sender now */
+	REPORT_SUPPRESSED, /* never sent: suppressed, or no longer on the list */
+	REPORT_CANCELLED,  /* never sent: the campaign was cancelled first */
+	REPORT_NCAT
+};
+
+/* Why messages of a category (suppressed or cancelled) were never sent, and how many. */
 struct report_count {
+	enum report_cat cat;
 	char *label;
 	int64_t n;
 };
 
-/* One recipient domain or destination (MX set or relay): its messages by state now. */
+/* One recipient domain or destination (MX set or relay): its messages by category. */
 struct report_group {
 	char *key;
-	bool others;        /* the "(others)" row summing everything past the top N */
-	int64_t messages;   /* recipients in the group */
-	int64_t delivered;  /* state delivered */
-	int64_t deferred;   /* queued again after a temporary failure */
-	int64_t bounced;    /* state bounced */
-	int64_t failed;     /* state failed (refused here, or retried too long) */
-	int64_t pending;    /* queued and never tried, or in flight */
-	int64_t suppressed; /* suppressed or cancelled: never sent */
-	int64_t deferrals;  /* temporary failures on the way (attempts that were deferred) */
-	int64_t tls;        /* delivered over TLS */
-	double avg_delay;   /* seconds from queueing to delivery, delivered messages */
-	int64_t max_delay;  /* the longest of those */
+	bool others;      /* the "(others)" row summing everything past the top N */
+	int64_t messages; /* messages in the group: the sum of n */
+	int64_t n[REPORT_NCAT];
+	int64_t deferrals; /* temporary failures on the way (attempts that were deferred) */
+	int64_t tls;       /* delivered over TLS */
+	double avg_delay;  /* seconds from queueing to delivery, delivered messages */
+	int64_t max_delay; /* the longest of those */
 };
 
 /* One failure reason: attempts with this outcome, class and reason. */
@@ -75,19 +98,40 @@ struct report_bucket {
 	int64_t opens, clicks;
 };
 
+/* One tracked link: number index in the campaign's link table (the N of /c/TOKEN/N). */
+struct report_link {
+	int index;
+	char *url;      /* NULL for a click on a number the table does not hold */
+	int64_t unique; /* messages that clicked it */
+	int64_t total;  /* clicks */
+};
+
 struct report {
-	/* The campaign. */
+	/* The campaign: what was sent, to whom, from whom, when. */
 	char *campaign;
 	char *state;
+	char *state_reason; /* why it was paused or cancelled, or NULL */
 	int64_t campaign_id;
+	char *subject; /* the template's subject as written, {{tags}} and all */
+	char *template_name;
+	int template_version;
+	char *list;
+	char *from;     /* "Name <address>", or the address */
+	char *reply_to; /* or NULL */
+	bool track_opens, track_clicks;
+	int64_t scheduled_at; /* 0: not scheduled */
+	char *window;         /* the send window as written ("Mon-Fri 08:00-18:00"), or NULL */
+	char *tz;             /* the campaign's zone (IANA), or NULL: the sender's local time */
+	int64_t own_zone;     /* with a window: recipients whose own "timezone" it follows */
 	int64_t created_at;
+	int64_t started_at;   /* the first send (its messages made); 0: not yet */
+	int64_t finished_at;  /* when it became done or cancelled; 0: not */
 	int64_t generated_at; /* when the report was made (the caller's clock) */
 
-	/* Messages by state now. deferred: queued again after a temporary failure. */
-	int64_t recipients; /* every message of the campaign */
-	int64_t suppressed, skipped, queued, in_flight, deferred, delivered;
-	int64_t bounced_hard, bounced_soft, failed;
-	struct report_count *skip_reasons; /* why suppressed or skipped, by reason */
+	/* Messages by category (report_cat); messages is their sum. */
+	int64_t messages;
+	int64_t n[REPORT_NCAT];
+	struct report_count *skip_reasons; /* why suppressed or cancelled, by reason */
 	size_t n_skip_reasons;
 
 	/* Events. */
@@ -100,6 +144,10 @@ struct report {
 	int64_t first_delivery, last_delivery; /* Unix times; 0 when nothing was delivered */
 	int64_t peak_minute;                   /* the minute (Unix time) with the most deliveries */
 	int64_t peak_per_minute;
+
+	/* Clicks by link: every link of the table, most unique clicks first. */
+	struct report_link *links;
+	size_t n_links;
 
 	/* Breakdowns. domains and dests hold the top N by messages, then "(others)". */
 	struct report_group *domains;
@@ -124,7 +172,8 @@ struct report_campaign {
 	char *name;
 	char *state;
 	int64_t created_at;
-	int64_t recipients, delivered, deferred, bounced, failed, suppressed, pending;
+	int64_t messages;       /* the sum of n */
+	int64_t n[REPORT_NCAT]; /* messages by category */
 	int64_t complaints, unsubscribes, opens_unique, clicks_unique;
 	int64_t first_delivery, last_delivery;
 };
@@ -154,14 +203,25 @@ void report_free(struct report *r);
 /* report_all_free - free what a filled report_all owns and zero it */
 void report_all_free(struct report_all *a);
 
+/* report_cat_name - the category's name in CSV and JSON ("bounced_hard") */
+const char *report_cat_name(enum report_cat c);
+/* report_cat_label - the same name for people ("bounced hard") */
+const char *report_cat_label(enum report_cat c);
+/* report_cat_attempted - whether messages in c were attempted: the base of delivery rates */
+bool report_cat_attempted(enum report_cat c);
+/* report_attempted - the attempted messages among the counts n (indexed by report_cat) */
+int64_t report_attempted(const int64_t n[REPORT_NCAT]);
+
 /* report_format_parse - "text", "csv", "json" or "html"; -1 if none of them */
 int report_format_parse(const char *s);
-/* report_by_parse - "domain", "destination" (or "dest"), "reason" or "hour"; -1 if none */
+/* report_by_parse - "domain", "destination" (or "dest"), "reason", "hour", "link" (or
+ * "links") or "summary"; -1 if none */
 int report_by_parse(const char *s);
 
 /*
  * report_render - append r in format f to out. by chooses the table of the
- * text and CSV formats (JSON and HTML hold every breakdown).
+ * text and CSV formats (JSON and HTML hold every breakdown); text always has
+ * the header, the summary and, with click tracking, the clicks by link.
  */
 void report_render(struct buf *out, const struct report *r, enum report_format f,
                    enum report_by by);

@@ -19,7 +19,7 @@
  * in flight: deferred messages wait in the queue with their next attempt time.
  * A stop request (Ctrl-C) takes no new work, lets what is on a connection
  * finish, records it, and returns; what was claimed but not sent goes back to
- * queued without counting an attempt. Every failure is classified (bounce.h):
+ * queued without counting an attempt. Every failure is classified (bounce_class.h):
  * a hard bounce suppresses the address, soft ones do after 3 in 15 days, and
  * the campaign pauses itself when, after 1,000 attempts, more than 5% bounce
  * hard. Logs one line per event.

@@ -126,6 +126,22 @@ enum smtp_stage {
 #define SMTP_RESULT_LOCAL (1u << 2)     /* decided here (TLS policy, size, protocol error) */
 #define SMTP_RESULT_ABORTED (1u << 3)   /* the owner aborted or closed the session */
 
+/*
+ * What a local refusal (SMTP_RESULT_LOCAL) of a job was, when it is one of
+ * these: the client names the fact, and disposition.c's table gives it its
+ * RFC 3463 enhanced code and default text (disposition_local_ecode), so that
+ * no code is invented in the network layer.
+ */
+enum smtp_local {
+	SMTP_LOCAL_NONE,       /* a reply, or a local failure with no code of its own */
+	SMTP_LOCAL_NO_RCPT,    /* a job without recipients */
+	SMTP_LOCAL_BAD_SENDER, /* the envelope sender cannot go on a command line */
+	SMTP_LOCAL_BAD_RCPT,   /* a recipient cannot go on a command line */
+	SMTP_LOCAL_SMTPUTF8,   /* SMTPUTF8 needed, not offered (RFC 6531 3.4) */
+	SMTP_LOCAL_TOO_BIG,    /* over the server's SIZE */
+	SMTP_LOCAL_SUSPENDED,  /* the destination is suspended by its adaptive throttle */
+};
+
 /* One fact. Strings are borrowed for the duration of the callback. */
 struct smtp_result {
 	enum smtp_stage stage;
@@ -133,6 +149,10 @@ struct smtp_result {
 	const char *ecode; /* "x.y.z" or "" */
 	const char *text;  /* the server's text, or a local description */
 	unsigned flags;
+	enum smtp_local local; /* which local refusal, or NONE */
 };
+
+/* smtp_stage_name - "connect", "banner", "ehlo", ..., "dns" (the stored names) */
+const char *smtp_stage_name(enum smtp_stage st);
 
 #endif

@@ -115,8 +115,6 @@ struct smtp_session_cbs {
 
 /* smtp_session_default_timeouts - fill t with the defaults listed in struct smtp_timeouts */
 void smtp_session_default_timeouts(struct smtp_timeouts *t);
-/* smtp_session_stage_name - "connect", "banner", ... */
-const char *smtp_session_stage_name(enum smtp_stage st);
 
 /*
  * smtp_session_new - a session on loop with config (copied) and cbs (copied);

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kirim/disposition.h"
+
 struct address;
 struct buf;
 
@@ -244,23 +246,27 @@ struct store_claimed {
 };
 typedef int (*store_claim_cb)(void *arg, const struct store_claimed *m);
 
-/* One attempt's outcome, written by store_message_result. */
+/*
+ * One fact's disposition (disposition.h) with the fact, written by
+ * store_message_result. The store writes the enums by their names
+ * (disposition_state_name, smtp_stage_name, bounce_reason_name...).
+ */
 struct store_result {
 	int64_t message_id;
-	const char *state; /* new state: "queued" (deferred), "delivered", "bounced", "failed",
-	                      "suppressed" (withdrawn before the wire, count_attempt 0) */
-	const char *event; /* event type: "delivered", "deferred", "bounced", "failed" */
-	int64_t next_attempt_at; /* for "queued" */
-	const char *stage;
+	enum disp_state state;   /* the new state (never DISP_KEEP) */
+	enum disp_event event;   /* the event row's type, when count_attempt */
+	bool count_attempt;      /* an attempt and its event row (not for a hand-back) */
+	int64_t next_attempt_at; /* for DISP_QUEUED */
+	bool has_stage;          /* false: never on the wire, no stage is recorded */
+	enum smtp_stage stage;
 	int code;
 	const char *ecode;
 	const char *text;
 	const char *host;
 	const char *tls;
-	const char *dest;   /* destination: "relay" or the MX host set */
-	const char *reason; /* the bounce classifier's reason for a failure, or NULL */
-	const char *klass;  /* "hard", "soft", or NULL */
-	int count_attempt;  /* 0 for a job handed back unattempted (shutdown) */
+	const char *dest;          /* destination: "relay" or the MX host set */
+	enum bounce_reason reason; /* a failure's reason; BOUNCE_UNDEFINED: none recorded */
+	enum bounce_class cls;     /* hard or soft; BOUNCE_NONE: none recorded */
 };
 
 struct store_campaign_counts {

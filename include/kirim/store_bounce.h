@@ -1,16 +1,19 @@
 /*
- * store_bounce - what a bounce or complaint does to the database: the
- * address is suppressed when the bounce is hard, when it soft-bounced often
- * enough within a window, or when its owner complained; a bounce or complaint
- * that arrives later (a DSN, an ARF report) is recorded against the message
- * kirim sent; and the campaign is paused when its bounce or complaint rate
- * passes the limits. SQL for src/store/ only; see store.h.
+ * store_bounce - what a bounce or complaint does to the database, as its
+ * disposition (disposition.h) says: the address is suppressed when the bounce
+ * is hard, when it soft-bounced often enough within a window (the count is
+ * the store's), or when its owner complained; a bounce or complaint that
+ * arrives later (a DSN, an ARF report) is recorded against the message kirim
+ * sent; and the campaign is paused when its bounce or complaint rate passes
+ * the limits. SQL for src/store/ only; see store.h.
  */
 #ifndef KIRIM_STORE_BOUNCE_H
 #define KIRIM_STORE_BOUNCE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kirim/disposition.h"
 
 struct store;
 
@@ -26,21 +29,26 @@ struct store_bounce_rules {
 struct store_bounce_rules store_bounce_rules_default(void);
 
 /*
- * store_bounce_suppress - after a bounce ("hard" or "soft" klass) or a
- * complaint (klass "complaint") of message_id was recorded: suppress its
- * address when it calls for it (source says where it came from). *reason gets
- * the suppression reason written ("hard_bounce", "soft_bounce", "complaint")
- * or NULL when none was (already suppressed, or a soft bounce under the count).
+ * store_bounce_suppress - after a bounce or complaint of message_id was
+ * recorded: suppress its address as how says (HARD and COMPLAINT at once,
+ * SOFT when the contact's soft bounces within the window reach the count;
+ * NONE does nothing); source says where it came from. *reason gets the
+ * suppression reason written ("hard_bounce", "soft_bounce", "complaint") or
+ * NULL when none was (already suppressed, or a soft bounce under the count).
  */
-int store_bounce_suppress(struct store *s, int64_t message_id, const char *klass,
+int store_bounce_suppress(struct store *s, int64_t message_id, enum disp_suppress how,
                           const struct store_bounce_rules *rules, const char *source,
                           const char **reason);
 
-/* A bounce or complaint that arrived after the send, for store_bounce_record. */
+/* A bounce or complaint that arrived after the send and its disposition, for
+ * store_bounce_record. */
 struct store_bounce_event {
 	int64_t campaign_id, contact_id; /* from the VERP token or Message-ID */
-	const char *type;                /* "bounced" or "complaint" */
-	const char *reason, *klass;      /* the classifier's */
+	enum disp_event type;            /* DISP_EV_BOUNCED or DISP_EV_COMPLAINT */
+	enum disp_state state;           /* DISP_BOUNCED (from delivered or queued) or DISP_KEEP */
+	enum bounce_reason reason;       /* the classifier's */
+	enum bounce_class cls;           /* a bounce's, written by its name ("none" too); none for a
+	                                    complaint */
 	const char *ecode;               /* DSN Status */
 	const char *text;                /* Diagnostic-Code or the feedback type */
 	const char *host;                /* Remote-MTA */
@@ -48,14 +56,12 @@ struct store_bounce_event {
 };
 
 /*
- * store_bounce_record - record e as an event of its message (a hard bounce
- * also moves the message to 'bounced') and suppress as store_bounce_suppress
- * does. STORE_E_NOTFOUND when kirim sent no such message. *message_id and
- * *reason (as above) are set.
+ * store_bounce_record - record e as an event of its message, and its state
+ * when e->state says so (then store_bounce_suppress, as the disposition
+ * says). STORE_E_NOTFOUND when kirim sent no such message; *message_id is
+ * set.
  */
-int store_bounce_record(struct store *s, const struct store_bounce_event *e,
-                        const struct store_bounce_rules *rules, const char *source,
-                        int64_t *message_id, const char **reason);
+int store_bounce_record(struct store *s, const struct store_bounce_event *e, int64_t *message_id);
 
 /* A campaign's totals for the pause rules. */
 struct store_bounce_totals {

@@ -52,6 +52,10 @@ size_t token_make(struct token_key *k, enum token_purpose purpose, int64_t campa
 /* token_make_lower - the same in lower-case base32 (at most 48 chars), for email local parts */
 size_t token_make_lower(struct token_key *k, enum token_purpose purpose, int64_t campaign,
                         int64_t contact, char out[TOKEN_MAX]);
+/* token_make_both - token_make's token into out and token_make_lower's into lower, for the
+ * cost of one (one HMAC); returns out's length */
+size_t token_make_both(struct token_key *k, enum token_purpose purpose, int64_t campaign,
+                       int64_t contact, char out[TOKEN_MAX], char lower[TOKEN_MAX]);
 /*
  * token_check - verify the n bytes at s (either alphabet; base32 in any case,
  * since mail systems may upper-case local parts) for purpose; on success set

@@ -8,10 +8,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include "kirim/bounce.h"
+#include "kirim/bounce_class.h"
 #include "kirim/campaign.h"
 #include "kirim/buf.h"
 #include "kirim/config.h"
+#include "kirim/disposition.h"
 #include "kirim/dsn.h"
 #include "kirim/log.h"
 #include "kirim/mailbox.h"
@@ -148,11 +149,12 @@ find(struct bounces *b, const struct dsn_report *r, const char *const *rcpts, si
 	return message_id_token(b, r->orig_message_id, campaign, contact);
 }
 
-/* record - one recipient of a bounce or complaint; *suppressed counts suppressions */
+/* record - one recipient of a bounce or complaint, its disposition disp applied */
 static int
 record(struct bounces *b, const struct dsn_report *r, const struct dsn_recipient *rc_,
-       int64_t campaign, int64_t contact, bool complaint, char *why, size_t whysz)
+       const struct disposition *disp, int64_t campaign, int64_t contact, char *why, size_t whysz)
 {
+	bool complaint = disp->event == DISP_EV_COMPLAINT;
 	char source[512], detail[768];
 	struct buf d = BUF_INIT;
 	buf_adds(&d, "{\"format\":");
@@ -168,13 +170,13 @@ record(struct bounces *b, const struct dsn_report *r, const struct dsn_recipient
 	buf_addc(&d, '}');
 	snprintf(detail, sizeof(detail), "%s", d.data);
 	buf_free(&d);
-	const char *klass = complaint ? "complaint" : bounce_class_name(rc_->verdict.cls);
 	struct store_bounce_event e = {
 	    .campaign_id = campaign,
 	    .contact_id = contact,
-	    .type = complaint ? "complaint" : "bounced",
-	    .reason = bounce_reason_name(rc_->verdict.reason),
-	    .klass = complaint ? NULL : klass,
+	    .type = disp->event,
+	    .state = disp->state,
+	    .reason = disp->reason,
+	    .cls = disp->cls,
 	    .ecode = rc_->status,
 	    .text = complaint ? r->feedback_type : rc_->diagnostic,
 	    .host = rc_->remote_mta,
@@ -186,7 +188,9 @@ record(struct bounces *b, const struct dsn_report *r, const struct dsn_recipient
 	const char *supp = NULL;
 	int rc = store_begin(b->store);
 	if (rc == 0)
-		rc = store_bounce_record(b->store, &e, &b->rules, source, &mid, &supp);
+		rc = store_bounce_record(b->store, &e, &mid);
+	if (rc == 0)
+		rc = store_bounce_suppress(b->store, mid, disp->suppress, &b->rules, source, &supp);
 	if (rc == 0)
 		rc = store_commit(b->store);
 	else
@@ -196,14 +200,15 @@ record(struct bounces *b, const struct dsn_report *r, const struct dsn_recipient
 	b->st.suppressed += supp != NULL;
 	snprintf(why, whysz, "msg=%lld rcpt=%s %s=%s class=%s status=%s%s%s", (long long)mid,
 	         rc_->address ? rc_->address : "-", complaint ? "feedback" : "reason",
-	         complaint ? (r->feedback_type ? r->feedback_type : "") : e.reason,
-	         complaint ? "none" : klass, rc_->status ? rc_->status : "-",
+	         complaint ? (r->feedback_type ? r->feedback_type : "")
+	                   : bounce_reason_name(disp->reason),
+	         bounce_class_name(disp->cls), rc_->status ? rc_->status : "-",
 	         supp ? " suppressed=" : "", supp ? supp : "");
 	if (complaint) {
 		bool changed;
 		rc = unsubscribe(b, campaign, contact, &changed);
 	}
-	if (rc == 0 && (complaint || rc_->verdict.cls == BOUNCE_HARD)) {
+	if (rc == 0 && (complaint || disp->state == DISP_BOUNCED)) {
 		/* Late bounces and complaints count toward the campaign's pause rules too. */
 		struct store_bounce_totals t;
 		char pwhy[256];
@@ -213,13 +218,6 @@ record(struct bounces *b, const struct dsn_report *r, const struct dsn_recipient
 			log_warn("campaign=%lld paused reason=\"%s\"", (long long)campaign, pwhy);
 	}
 	return rc < 0 ? rc : 0;
-}
-
-/* is_final - a DSN recipient whose action says it bounced (not delayed, relayed...) */
-static bool
-is_final(const struct dsn_recipient *r)
-{
-	return r->action == NULL || *r->action == '\0' || strcasecmp(r->action, "failed") == 0;
 }
 
 int
@@ -276,9 +274,13 @@ bounces_ingest(struct bounces *b, const char *msg, size_t len, const char *const
 	bool complaint = r.kind == DSN_COMPLAINT;
 	bool any = false;
 	for (size_t i = 0; i < r.nrcpt && rc == 0; i++) {
-		if (!complaint && !is_final(&r.rcpt[i]))
+		struct disp_dsn dd = {complaint, r.rcpt[i].action, r.rcpt[i].verdict};
+		struct disp_fact f = {.kind = DISP_DSN, .dsn = &dd, .now = (int64_t)time(NULL)};
+		struct disposition d;
+		disposition_decide(&f, NULL, &d);
+		if (d.event == DISP_EV_NONE)
 			continue;
-		rc = record(b, &r, &r.rcpt[i], campaign, contact, complaint, why, whysz);
+		rc = record(b, &r, &r.rcpt[i], &d, campaign, contact, why, whysz);
 		any = true;
 		/* VERP names one recipient: one message's outcome, whatever else the DSN lists. */
 		break;

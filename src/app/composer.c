@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "kirim/attrs.h"
 #include "kirim/buf.h"
 #include "kirim/dkim.h"
 #include "kirim/mime.h"
@@ -31,6 +32,7 @@ struct composer {
 	struct buf rsubject, rtext, rhtml, msg, scratch, tracked;
 	struct serve_links links; /* click tracking: one table for the campaign */
 	bool defer_sign;          /* composer_render leaves the signing to composer_sign */
+	char feedback[200];       /* Feedback-ID's value, "" for none */
 };
 
 static int
@@ -72,6 +74,9 @@ composer_new(const struct composer_campaign *c, const struct composer_identity *
 		serve_links_add(&k->links, u ? u : "");
 	}
 	k->domain = xstrdup(id->domain && *id->domain ? id->domain : at + 1);
+	if (id->feedback_id && *id->feedback_id)
+		snprintf(k->feedback, sizeof(k->feedback), "%lld:kirim:%s", (long long)c->id,
+		         id->feedback_id);
 	k->key = token_key_new(id->secret, id->secret_len);
 	if (composer_compile("subject", c->subject ? c->subject : "", &k->subject, err, errsz) <
 	        0 ||
@@ -281,6 +286,41 @@ composer_track(struct composer *k, int64_t contact_id, bool view)
 	}
 }
 
+/*
+ * composer_scratch - a NUL, then a, b and (when not NULL) c and d, appended
+ * to sc; returns the offset of the string so made (never 0). Per message, so
+ * no printf.
+ */
+static size_t
+composer_scratch(struct buf *sc, const char *a, const char *b, const char *c, const char *d)
+{
+	buf_addc(sc, '\0');
+	size_t at = sc->len;
+	buf_adds(sc, a);
+	buf_adds(sc, b);
+	if (c)
+		buf_adds(sc, c);
+	if (d)
+		buf_adds(sc, d);
+	return at;
+}
+
+/* composer_join - a, b, c and d one after another into dst (cap bytes), cut as snprintf cuts */
+static void
+composer_join(char *dst, size_t cap, const char *a, const char *b, const char *c, const char *d)
+{
+	const char *parts[] = {a, b, c, d};
+	size_t n = 0;
+	for (size_t i = 0; i < 4 && n + 1 < cap; i++) {
+		size_t len = strlen(parts[i]);
+		if (len > cap - 1 - n)
+			len = cap - 1 - n;
+		memcpy(dst + n, parts[i], len);
+		n += len;
+	}
+	dst[n] = '\0';
+}
+
 /* What composer_parts leaves in k->scratch for the message: offsets of strings, 0 for none. */
 struct composer_built {
 	size_t unsub_at, mailto_at, name_at;
@@ -298,12 +338,10 @@ composer_parts(struct composer *k, const struct composer_recipient *r, bool view
                struct composer_built *b, char *err, size_t errsz)
 {
 	const struct composer_identity *id = &k->id;
-	json_error_t jerr;
-	json_t *ctx = json_loads(r->attrs ? r->attrs : "{}", JSON_REJECT_DUPLICATES, &jerr);
+	json_t *ctx;
 	int rc = -1;
-	if (ctx == NULL || !json_is_object(ctx)) {
+	if (attrs_parse(r->attrs ? r->attrs : "{}", &ctx) < 0) {
 		snprintf(err, errsz, "the contact's attributes are not a JSON object");
-		json_decref(ctx);
 		return -1;
 	}
 
@@ -311,30 +349,25 @@ composer_parts(struct composer *k, const struct composer_recipient *r, bool view
 	composer_nest(ctx);
 
 	char utok[TOKEN_MAX], ltok[TOKEN_MAX];
-	size_t ulen = token_make(k->key, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id, utok);
-	token_make_lower(k->key, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id, ltok);
+	size_t ulen =
+	    token_make_both(k->key, TOKEN_UNSUBSCRIBE, k->c.id, r->contact_id, utok, ltok);
 
 	/* Built-in fields. URLs are kept in scratch, one after another, NUL-separated. */
 	struct buf *sc = &k->scratch;
 	buf_reset(sc);
 	size_t unsub_at = 0, view_at = 0, mailto_at = 0, name_at;
-	if (id->unsub_url && *id->unsub_url) {
-		unsub_at = sc->len + 1;
-		buf_printf(sc, "%c%s%s", 0, id->unsub_url, utok);
-	}
+	if (id->unsub_url && *id->unsub_url)
+		unsub_at = composer_scratch(sc, id->unsub_url, utok, NULL, NULL);
 	if (id->view_url && *id->view_url) {
 		char vtok[TOKEN_MAX];
 		token_make(k->key, TOKEN_VIEW, k->c.id, r->contact_id, vtok);
-		view_at = sc->len + 1;
-		buf_printf(sc, "%c%s%s", 0, id->view_url, vtok);
+		view_at = composer_scratch(sc, id->view_url, vtok, NULL, NULL);
 	}
-	if (id->bounce_domain && *id->bounce_domain) {
-		mailto_at = sc->len + 1;
-		buf_printf(sc, "%cmailto:u-%s@%s", 0, ltok, id->bounce_domain);
-	} else if (id->unsub_mailto && *id->unsub_mailto) {
-		mailto_at = sc->len + 1;
-		buf_printf(sc, "%cmailto:%s?subject=unsubscribe-%s", 0, id->unsub_mailto, utok);
-	}
+	if (id->bounce_domain && *id->bounce_domain)
+		mailto_at = composer_scratch(sc, "mailto:u-", ltok, "@", id->bounce_domain);
+	else if (id->unsub_mailto && *id->unsub_mailto)
+		mailto_at = composer_scratch(sc, "mailto:", id->unsub_mailto,
+		                             "?subject=unsubscribe-", utok);
 	composer_set_str(ctx, "email", r->email, strlen(r->email));
 	const char *at = strrchr(r->email, '@');
 	composer_set_str(ctx, "domain", at ? at + 1 : "", at ? strlen(at + 1) : 0);
@@ -399,12 +432,8 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	token_make_lower(k->key, TOKEN_BOUNCE, k->c.id, r->contact_id, btok);
 	token_make_lower(k->key, TOKEN_MESSAGE_ID, k->c.id, r->contact_id, mtok);
 
-	char feedback[200];
-	if (id->feedback_id && *id->feedback_id)
-		snprintf(feedback, sizeof(feedback), "%lld:kirim:%s", (long long)k->c.id,
-		         id->feedback_id);
-	char msgid[TOKEN_MAX + 4];
-	snprintf(msgid, sizeof(msgid), "k.%s", mtok);
+	char msgid[TOKEN_MAX + 2] = "k.";
+	memcpy(msgid + 2, mtok, strlen(mtok) + 1);
 	struct mime_msg m = {
 	    .from_name = k->c.from_name,
 	    .from_addr = k->c.from_addr,
@@ -420,7 +449,7 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	    .domain = k->domain,
 	    .list_unsub_url = b.unsub_at ? sc + b.unsub_at : NULL,
 	    .list_unsub_mailto = b.mailto_at ? sc + b.mailto_at : NULL,
-	    .feedback_id = id->feedback_id && *id->feedback_id ? feedback : NULL,
+	    .feedback_id = k->feedback[0] ? k->feedback : NULL,
 	    .date = now,
 	    .tz_minutes = tz_minutes,
 	    .headers = k->c.headers,
@@ -440,9 +469,9 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 		buf_add(out, k->msg.data, k->msg.len);
 	}
 	if (id->bounce_domain && *id->bounce_domain)
-		snprintf(envelope_from, ADDRESS_MAX + 1, "b-%s@%s", btok, id->bounce_domain);
+		composer_join(envelope_from, ADDRESS_MAX + 1, "b-", btok, "@", id->bounce_domain);
 	else
-		snprintf(envelope_from, ADDRESS_MAX + 1, "%s", k->c.from_addr);
+		composer_join(envelope_from, ADDRESS_MAX + 1, k->c.from_addr, "", "", "");
 	return 0;
 }
 

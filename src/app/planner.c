@@ -113,7 +113,7 @@ planner_schedule(struct planner_dest *pd, int64_t n, int64_t now)
 		return;
 	}
 	for (int i = 0; i < PLANNER_MAX_DAYS; i++, day++) {
-		long cap = route_warmup_cap(&pd->lim, day);
+		long cap = dest_warmup_cap(&pd->lim, day);
 		if (cap < 0) {
 			/* No cap from here on (a plan that is over stays over): straight through,
 			 * across midnights. */
@@ -163,14 +163,14 @@ cmp_dest(const void *a, const void *b)
  */
 static void
 dest_of(const struct planner *P, const struct policy *rows, size_t nrows, size_t i,
-        const struct route_limits *run, const struct route_limits *relay, struct route_limits *lim,
+        const struct dest_limits *run, const struct dest_limits *relay, struct dest_limits *lim,
         struct buf *key)
 {
 	const struct planner_domain *d = &P->r->domains[i];
 	const struct pdomain_dns *pd = &P->dns[i];
-	route_resolve(rows, nrows, d->name, (const char *const *)pd->hosts, pd->nhosts, run, lim);
+	dest_resolve(rows, nrows, d->name, (const char *const *)pd->hosts, pd->nhosts, run, lim);
 	if (relay == NULL) {
-		route_dest_key((const char *const *)pd->hosts, pd->nhosts, lim->own, key);
+		dest_key((const char *const *)pd->hosts, pd->nhosts, lim->own, key);
 	} else if (lim->own[0]) {
 		buf_printf(key, "relay|%s", lim->own);
 		lim->max_jobs =
@@ -188,7 +188,7 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 {
 	struct planner_result *r = P->r;
 	struct strmap index = {0};
-	struct route_limits run = {
+	struct dest_limits run = {
 	    .max_conns = o->dest_concurrency ? o->dest_concurrency : 10,
 	    .max_jobs = o->msgs_per_conn ? o->msgs_per_conn : 100,
 	};
@@ -197,10 +197,10 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 		run.max_conns = r->concurrency;
 	/* Through a relay: its own queue takes every connection and no rate but the global one;
 	 * a domain's own queue there has its policy's limits over the run's. */
-	struct route_limits relay = {.max_conns = r->concurrency, .max_jobs = run.max_jobs};
+	struct dest_limits relay = {.max_conns = r->concurrency, .max_jobs = run.max_jobs};
 	if (o->relay)
 		run.max_conns = r->concurrency;
-	const struct route_limits *via = o->relay ? &relay : NULL;
+	const struct dest_limits *via = o->relay ? &relay : NULL;
 	size_t capdests = 0;
 	for (size_t i = 0; i < r->ndomains; i++) {
 		struct planner_domain *d = &r->domains[i];
@@ -214,7 +214,7 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 			}
 			continue;
 		}
-		struct route_limits lim;
+		struct dest_limits lim;
 		struct buf key = BUF_INIT;
 		dest_of(P, rows, nrows, i, &run, via, &lim, &key);
 		intptr_t at = (intptr_t)strmap_get(&index, key.data);
@@ -258,7 +258,7 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 			dd->rate = dd->lim.connect_rate * dd->lim.max_jobs;
 			dd->bound = PLANNER_BOUND_CONNECT;
 		}
-		dd->cap_today = route_warmup_cap(&dd->lim, r->now / 86400);
+		dd->cap_today = dest_warmup_cap(&dd->lim, r->now / 86400);
 		dd->seconds = (double)dd->messages / dd->rate;
 		planner_schedule(dd, dd->messages, r->now);
 	}
@@ -272,7 +272,7 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 		struct planner_domain *d = &r->domains[i];
 		if (d->dest < 0)
 			continue;
-		struct route_limits lim;
+		struct dest_limits lim;
 		struct buf key = BUF_INIT;
 		dest_of(P, rows, nrows, i, &run, via, &lim, &key);
 		d->dest = (long)(intptr_t)strmap_get(&byk, key.data) - 1;

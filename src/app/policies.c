@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "kirim/address.h"
-#include "kirim/route.h"
+#include "kirim/destination.h"
 #include "kirim/store.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
@@ -203,9 +203,9 @@ policies_show(struct store *s, const char *domain, const char *const *mx, size_t
 	for (size_t i = 0; i < out->nrows; i++)
 		if (policy_matches(&out->rows[i], out->domain, mx, nmx))
 			out->matched[out->nmatched++] = &out->rows[i];
-	/* Through a relay, as the sender routes it (route.h): no MX hosts. */
-	struct route_limits none = {0}, lim;
-	route_resolve(out->rows, out->nrows, out->domain, NULL, 0, &none, &lim);
+	/* Through a relay, as the sender routes it (destination.h): no MX hosts. */
+	struct dest_limits none = {0}, lim;
+	dest_resolve(out->rows, out->nrows, out->domain, NULL, 0, &none, &lim);
 	snprintf(out->relay_own, sizeof(out->relay_own), "%s", lim.own);
 	policy_resolve(out->rows, out->nrows, out->domain, NULL, 0, &out->relay_eff);
 	const struct policy *g = policy_find(out->rows, out->nrows, "global");

@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "kirim/bounce.h"
+#include "kirim/bounce_class.h"
 #include "kirim/clock.h"
 #include "kirim/composer.h"
 #include "kirim/config.h"
@@ -400,6 +400,7 @@ sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
 	j->res.stage = r->stage;
 	j->res.code = r->code;
 	j->res.flags = r->flags;
+	j->res.local = r->local;
 	j->res.ecode = xstrdup(r->ecode ? r->ecode : "");
 	j->res.text = xstrdup(j->gone ? WITHDRAWN_TEXT : r->text ? r->text : "");
 	j->res.host = xstrdup(ci->host ? ci->host : "");
@@ -504,8 +505,7 @@ sender_job_done(struct sender *S, struct sjob *j)
 			log_info(
 			    "msg=%lld rcpt=%s result=%s stage=%s code=%d ecode=%s text=\"%.200s\"",
 			    (long long)j->message_id, j->rcpt, smtp_outcome_name(j->res.outcome),
-			    smtp_session_stage_name(j->res.stage), j->res.code, j->res.ecode,
-			    j->res.text);
+			    smtp_stage_name(j->res.stage), j->res.code, j->res.ecode, j->res.text);
 		else if (!S->o->no_delivery_log)
 			/* One line per delivery, as Postfix's status=sent. */
 			log_info("msg=%lld rcpt=%s result=delivered dest=%s host=%s tls=%s code=%d "
@@ -820,7 +820,7 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 			lease_describe(&holder, who, sizeof(who));
 			snprintf(
 			    err, errsz,
-			    "campaign %s is being sent by %s: one sender at a time per "
+			    "campaign %s is being sent by %.200s: one sender at a time per "
 			    "campaign; wait for it to finish, or stop it (kill -TERM %lld) and "
 			    "send again",
 			    c->camp.name, who, (long long)holder.pid);
@@ -1064,10 +1064,10 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		         tls_policy_name((enum tls_policy)tls), opts.concurrency,
 		         S->mx.limits.max_conns);
 	} else {
-		S->relay_route = (struct pool_route){u.host, (const struct sockaddr *)&addr, 0};
+		S->relay_addr = (struct pool_addr){u.host, (const struct sockaddr *)&addr, 0};
 		dc.name = "relay";
-		dc.routes = &S->relay_route;
-		dc.nroutes = 1;
+		dc.addrs = &S->relay_addr;
+		dc.naddrs = 1;
 		dc.session.implicit_tls = u.implicit_tls;
 		dc.session.tls_ca_file = cfg->relay_ca_file[0] ? cfg->relay_ca_file : NULL;
 		dc.session.auth_user = u.user[0] ? u.user : NULL;

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "kirim/attrs.h"
 #include "kirim/composer.h"
 #include "kirim/disposition.h"
 #include "kirim/dkim.h"
@@ -48,19 +49,15 @@ disp_kind_of(const struct sresult *r)
 	return r->stage == SMTP_STAGE_DNS ? DISP_DNS : DISP_ATTEMPT;
 }
 
-/* write_result - r's disposition (disposition.h) applied to the database */
+/* fact_of - r as a fact for the disposition (sr holds its reply); a no-such-domain answer
+ * is counted in its domain's DNS health first, which the fact carries */
 static int
-write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, int64_t now)
+fact_of(struct sender_worker *W, struct batch *b, const struct sresult *r,
+        const struct smtp_result *sr, int64_t now, struct disp_fact *f)
 {
-	if (r->message_id < 0) {
-		proof_line(b, r->rcpt, r->attempted ? smtp_outcome_name(r->outcome) : "not-sent",
-		           r->code, r->ecode, r->text);
-		return 0;
-	}
-	struct smtp_result sr = {r->stage, r->code, r->ecode, r->text, r->flags};
-	struct disp_fact f = {
+	*f = (struct disp_fact){
 	    .kind = disp_kind_of(r),
-	    .r = &sr,
+	    .r = sr,
 	    .dns_no_domain = r->domain != NULL,
 	    .message_id = r->message_id,
 	    .attempts = r->attempts,
@@ -69,55 +66,74 @@ write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, 
 	    .not_before = r->not_before,
 	    .cancelled = b->camps[r->c->idx].cancelled,
 	};
-	int rc;
-	if (f.kind == DISP_DNS && f.dns_no_domain) {
-		/* The domain's DNS health: one more no-such-domain answer, and its last delivery.
-		 */
-		struct store_domain_health dh;
-		if ((rc = store_sender_nxdomain(W->store, r->domain, now, SENDER_NXDOMAIN_STALE_S,
-		                                &dh)) < 0)
-			return rc;
-		f.delivered_at = dh.delivered_at;
-		f.nxdomain_first = dh.nxdomain_first;
-	}
-	struct disposition d;
-	disposition_decide(&f, &W->policy, &d);
-	char text[700];
-	if (d.note)
-		snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "", d.note);
-	const char *event = disposition_event_name(d.event);
+	if (f->kind != DISP_DNS || !f->dns_no_domain)
+		return 0;
+	struct store_domain_health dh;
+	int rc = store_sender_nxdomain(W->store, r->domain, now, SENDER_NXDOMAIN_STALE_S, &dh);
+	if (rc < 0)
+		return rc;
+	f->delivered_at = dh.delivered_at;
+	f->nxdomain_first = dh.nxdomain_first;
+	return 0;
+}
+
+/* apply - disposition d of fact f (r's) to the database: the message's outcome, then what
+ * it does to the address */
+static int
+apply(struct sender_worker *W, const struct sresult *r, const struct disp_fact *f,
+      const struct disposition *d, int64_t now)
+{
+	char text[700], source[512];
+	if (d->note)
+		snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "", d->note);
 	struct store_result w = {
 	    .message_id = r->message_id,
-	    .state = disposition_state_name(d.state),
-	    .event = event ? event : "deferred",
-	    .next_attempt_at = d.next_attempt_at,
-	    .stage = f.kind == DISP_ATTEMPT || f.kind == DISP_DNS
-	                 ? smtp_session_stage_name(r->stage)
-	                 : NULL,
+	    .state = d->state,
+	    .event = d->event,
+	    .count_attempt = d->count_attempt,
+	    .next_attempt_at = d->next_attempt_at,
+	    .has_stage = f->kind == DISP_ATTEMPT || f->kind == DISP_DNS,
+	    .stage = r->stage,
 	    .code = r->code,
 	    .ecode = r->ecode,
-	    .text = d.note ? text : r->text,
+	    .text = d->note ? text : r->text,
 	    .host = r->host,
 	    .tls = r->tls,
 	    .dest = r->dest,
-	    .reason = d.reason != BOUNCE_UNDEFINED ? bounce_reason_name(d.reason) : NULL,
-	    .klass = d.cls != BOUNCE_NONE ? bounce_class_name(d.cls) : NULL,
-	    .count_attempt = d.count_attempt,
+	    .reason = d->reason,
+	    .cls = d->cls,
 	};
-	rc = store_message_result(W->store, &w, now);
-	if (rc == 0 && d.event == DISP_EV_BOUNCED && w.klass) {
-		/* A hard bounce suppresses the address at once; soft ones when they add up. */
-		char source[512];
-		const char *supp;
-		snprintf(source, sizeof(source), "campaign %s: %s %d %s %.300s", r->c->camp.name,
-		         w.stage ? w.stage : "", w.code, w.ecode ? w.ecode : "",
-		         w.text ? w.text : "");
-		rc = store_bounce_suppress(W->store, r->message_id, w.klass, &W->rules, source,
-		                           &supp);
-		if (rc == 0 && supp)
-			log_info("msg=%lld suppressed=%s", (long long)r->message_id, supp);
-	}
+	int rc = store_message_result(W->store, &w, now);
+	if (rc < 0 || d->suppress == DISP_SUPPRESS_NONE)
+		return rc;
+	/* A hard bounce suppresses the address at once; soft ones when they add up. */
+	const char *supp;
+	snprintf(source, sizeof(source), "campaign %s: %s %d %s %.300s", r->c->camp.name,
+	         w.has_stage ? smtp_stage_name(w.stage) : "", w.code, w.ecode ? w.ecode : "",
+	         w.text ? w.text : "");
+	rc = store_bounce_suppress(W->store, r->message_id, d->suppress, &W->rules, source, &supp);
+	if (rc == 0 && supp)
+		log_info("msg=%lld suppressed=%s", (long long)r->message_id, supp);
 	return rc;
+}
+
+/* write_result - r as a fact, its disposition decided (disposition.h) and applied */
+static int
+write_result(struct sender_worker *W, struct batch *b, const struct sresult *r, int64_t now)
+{
+	if (r->message_id < 0) {
+		proof_line(b, r->rcpt, r->attempted ? smtp_outcome_name(r->outcome) : "not-sent",
+		           r->code, r->ecode, r->text);
+		return 0;
+	}
+	struct smtp_result sr = {r->stage, r->code, r->ecode, r->text, r->flags, r->local};
+	struct disp_fact f;
+	struct disposition d;
+	int rc = fact_of(W, b, r, &sr, now, &f);
+	if (rc < 0)
+		return rc;
+	disposition_decide(&f, &W->policy, &d);
+	return apply(W, r, &f, &d, now);
 }
 
 struct claim_ctx {
@@ -174,7 +190,8 @@ render_one(void *arg, const struct store_claimed *m)
 	j->domain = xstrdup(m->domain ? m->domain : "");
 	if (c->has_window && m->attrs) {
 		/* The recipient's own zone, if the list has one for them. */
-		json_t *a = json_loads(m->attrs, 0, NULL);
+		json_t *a = NULL;
+		attrs_parse(m->attrs, &a);
 		const char *tz = json_string_value(json_object_get(a, "timezone"));
 		snprintf(j->tz, sizeof(j->tz), "%s", tz ? tz : "");
 		json_decref(a);

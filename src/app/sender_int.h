@@ -96,7 +96,8 @@ struct sresult {
 	enum bounce_class cls; /* a failure's class, for the loop's totals */
 	enum smtp_stage stage;
 	int code;
-	unsigned flags; /* SMTP_RESULT_* of the fact */
+	unsigned flags;        /* SMTP_RESULT_* of the fact */
+	enum smtp_local local; /* which local refusal it was, if one */
 	char *ecode, *text, *host, *tls, *dest;
 	char *rcpt;   /* proofs only: the address */
 	char *domain; /* an NXDOMAIN failure only: the recipient's domain */
@@ -265,7 +266,7 @@ struct sender {
 	size_t nrows;
 	struct pool_dest_config mx; /* settings of every MX destination (through a relay: the
 	                               relay's, for the destinations of domains with policies) */
-	struct pool_route relay_route;
+	struct pool_addr relay_addr;
 	unsigned mx_port;
 	uv_timer_t tick;
 	uv_work_t work;

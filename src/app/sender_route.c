@@ -16,7 +16,7 @@
 
 #include "kirim/clock.h"
 #include "kirim/log.h"
-#include "kirim/route.h"
+#include "kirim/destination.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
 #include "sender_int.h"
@@ -138,9 +138,9 @@ sender_withdraw_gone(struct sender *S, struct sjob *j)
 static void
 sdest_set_cap(struct sdest *sd)
 {
-	struct route_limits lim = {.warmup_start = sd->warmup_start};
+	struct dest_limits lim = {.warmup_start = sd->warmup_start};
 	snprintf(lim.warmup, sizeof(lim.warmup), "%s", sd->warmup);
-	sd->cap = route_warmup_cap(&lim, sd->day);
+	sd->cap = dest_warmup_cap(&lim, sd->day);
 }
 
 /* sdest_today - bring the day's count and warm-up cap up to date */
@@ -190,7 +190,7 @@ sdomain_deliver(struct sdomain *dm, struct sjob *j)
 		sdest_submit(dm->S, sd, j);
 		return;
 	}
-	struct smtp_result r = {SMTP_STAGE_DNS, 0, dm->ecode, dm->error, 0};
+	struct smtp_result r = {.stage = SMTP_STAGE_DNS, .ecode = dm->ecode, .text = dm->error};
 	struct pool_conn_info ci = {"", "", ""};
 	sender_job_fact(dm->S, j, &r, &ci);
 	if (dm->dns_no && j->message_id > 0)
@@ -200,26 +200,26 @@ sdomain_deliver(struct sdomain *dm, struct sjob *j)
 
 /*
  * sender_policy - the limits of a destination made for domain with these MX
- * hosts (route.h: the fields some record sets, else the run's options; a
+ * hosts (destination.h: the fields some record sets, else the run's options; a
  * domain with its own record gets a destination of its own).
  */
 static void
 sender_policy(const struct sender *S, const char *domain, const char *const *hosts, size_t nhosts,
-              struct route_limits *lim)
+              struct dest_limits *lim)
 {
-	struct route_limits run = {
+	struct dest_limits run = {
 	    .max_conns = S->mx.limits.max_conns,
 	    .rate = S->mx.limits.rate,
 	    .connect_rate = S->mx.limits.connect_rate,
 	    .max_jobs = S->mx.session.max_jobs,
 	    .tls = (int)S->mx.session.tls_policy,
 	};
-	route_resolve(S->rows, S->nrows, domain, hosts, nhosts, &run, lim);
+	dest_resolve(S->rows, S->nrows, domain, hosts, nhosts, &run, lim);
 }
 
-/* pool_limits_of - the pool's limits from a destination's route limits */
+/* pool_limits_of - the pool's limits from a destination's limits */
 static struct pool_limits
-pool_limits_of(const struct sender *S, const struct route_limits *lim)
+pool_limits_of(const struct sender *S, const struct dest_limits *lim)
 {
 	return (struct pool_limits){.max_conns = lim->max_conns,
 	                            .rate = lim->rate,
@@ -237,7 +237,7 @@ sender_apply_policies(struct sender *S)
 		struct sdest *sd = S->dests.slots[i].value;
 		if (sd == NULL)
 			continue;
-		struct route_limits lim;
+		struct dest_limits lim;
 		sender_policy(S, sd->domain, (const char *const *)sd->hosts, sd->nhosts, &lim);
 		struct pool_limits pl = pool_limits_of(S, &lim);
 		pool_dest_set_limits(sd->pd, &pl);
@@ -251,7 +251,7 @@ sender_apply_policies(struct sender *S)
 /*
  * sender_mx_dest - the destination for domain's MX answer: one per set of MX
  * host names (sorted, so the order DNS shuffles equal preferences in does not
- * matter) and policy, made on first use with a route per host address in
+ * matter) and policy, made on first use with an address per host address in
  * preference order and the limits its policy gives.
  */
 static struct sdest *
@@ -262,16 +262,16 @@ sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result 
 	struct buf key = BUF_INIT;
 	for (size_t i = 0; i < r->nhosts; i++)
 		pref_order[i] = r->hosts[i].name;
-	struct route_limits lim;
+	struct dest_limits lim;
 	sender_policy(S, domain, pref_order, r->nhosts, &lim);
-	route_dest_key(pref_order, r->nhosts, lim.own, &key);
+	dest_key(pref_order, r->nhosts, lim.own, &key);
 	struct sdest *sd = strmap_get(&S->dests, key.data);
 	if (sd == NULL) {
-		struct sockaddr_storage addrs[POOL_MAX_ROUTES];
-		struct pool_route routes[POOL_MAX_ROUTES];
+		struct sockaddr_storage addrs[POOL_MAX_ADDRS];
+		struct pool_addr paddrs[POOL_MAX_ADDRS];
 		size_t n = 0;
 		for (size_t i = 0; i < r->nhosts; i++) {
-			for (size_t k = 0; k < r->hosts[i].naddrs && n < POOL_MAX_ROUTES; k++) {
+			for (size_t k = 0; k < r->hosts[i].naddrs && n < POOL_MAX_ADDRS; k++) {
 				addrs[n] = r->hosts[i].addrs[k];
 				if (addrs[n].ss_family == AF_INET6)
 					((struct sockaddr_in6 *)&addrs[n])->sin6_port =
@@ -279,16 +279,16 @@ sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result 
 				else
 					((struct sockaddr_in *)&addrs[n])->sin_port =
 					    htons((uint16_t)S->mx_port);
-				routes[n].host = r->hosts[i].name;
-				routes[n].pref = r->hosts[i].pref;
-				routes[n].addr = (const struct sockaddr *)&addrs[n];
+				paddrs[n].host = r->hosts[i].name;
+				paddrs[n].pref = r->hosts[i].pref;
+				paddrs[n].addr = (const struct sockaddr *)&addrs[n];
 				n++;
 			}
 		}
 		struct pool_dest_config dc = S->mx;
 		dc.name = key.data;
-		dc.routes = routes;
-		dc.nroutes = n;
+		dc.addrs = paddrs;
+		dc.naddrs = n;
 		dc.limits = pool_limits_of(S, &lim);
 		dc.session.max_jobs = lim.max_jobs;
 		dc.session.tls_policy = (enum tls_policy)lim.tls;
@@ -305,7 +305,7 @@ sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result 
 			sd->warmup_start = lim.warmup_start;
 			strmap_put(&S->dests, key.data, sd);
 			S->st->destinations++;
-			log_debug("dest=%s routes=%zu max_conns=%u rate=%.3f/s tls=%s", key.data, n,
+			log_debug("dest=%s addrs=%zu max_conns=%u rate=%.3f/s tls=%s", key.data, n,
 			          lim.max_conns, lim.rate,
 			          tls_policy_name((enum tls_policy)lim.tls));
 		}
@@ -417,7 +417,7 @@ sender_relay_dest(struct sender *S, const char *domain)
 {
 	if (S->nrows == 0 || domain == NULL || *domain == '\0')
 		return NULL;
-	struct route_limits lim;
+	struct dest_limits lim;
 	sender_policy(S, domain, NULL, 0, &lim);
 	if (lim.own[0] == '\0')
 		return NULL;

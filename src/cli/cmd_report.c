@@ -141,11 +141,10 @@ cmd_report(struct cli *c, int argc, char **argv)
 			break;
 		case 'b':
 			if ((by = report_by_parse(optarg)) < 0)
-				return cli_usage(
-				    "report",
-				    "--by takes domain, destination, reason or hour, not "
-				    "'%s'",
-				    optarg);
+				return cli_usage("report",
+				                 "--by takes domain, destination, reason, hour, "
+				                 "link or summary, not '%s'",
+				                 optarg);
 			by_set = true;
 			break;
 		case 'n':

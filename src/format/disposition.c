@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kirim/throttle.h"
 
@@ -21,6 +22,42 @@ bounce_stage_for(enum smtp_stage s)
 	return (size_t)s < sizeof(map) / sizeof(map[0]) ? map[s] : BOUNCE_STAGE_UNKNOWN;
 }
 
+/*
+ * The refusals the client decides itself, each with its enhanced code (RFC 3463 section 3:
+ * 3.2 addressing, 3.4 mail system, 3.7 message content, 3.8 security or policy) and the
+ * text it goes with when the client has no more precise one.
+ */
+static const struct {
+	const char *ecode;
+	const char *text;
+} local_facts[] = {
+    [SMTP_LOCAL_NONE] = {"", ""},
+    /* The caller's mistake, not a delivery status: no code says it. */
+    [SMTP_LOCAL_NO_RCPT] = {"", "job without recipients"},
+    /* 3.2 X.1.7 bad sender's mailbox address syntax. */
+    [SMTP_LOCAL_BAD_SENDER] = {"5.1.7", "invalid sender address"},
+    /* 3.2 X.1.3 bad destination mailbox address syntax. */
+    [SMTP_LOCAL_BAD_RCPT] = {"5.1.3", "invalid recipient address"},
+    /* X.6.7 non-ASCII addresses not permitted (RFC 6531, in the RFC 5248 registry). */
+    [SMTP_LOCAL_SMTPUTF8] = {"5.6.7", "SMTPUTF8 needed but not offered by the server"},
+    /* 3.4 X.3.4 message too big for system: over the server's SIZE (RFC 1870). */
+    [SMTP_LOCAL_TOO_BIG] = {"5.3.4", "message too big for the server"},
+    /* 3.8 X.7.0 other security or policy status: our own throttle's, temporary. */
+    [SMTP_LOCAL_SUSPENDED] = {"4.7.0", "adaptive throttle"},
+};
+
+const char *
+disposition_local_ecode(enum smtp_local k)
+{
+	return (size_t)k < sizeof(local_facts) / sizeof(local_facts[0]) ? local_facts[k].ecode : "";
+}
+
+const char *
+disposition_local_text(enum smtp_local k)
+{
+	return (size_t)k < sizeof(local_facts) / sizeof(local_facts[0]) ? local_facts[k].text : "";
+}
+
 struct disp_class
 disposition_classify(const struct smtp_result *r)
 {
@@ -29,8 +66,11 @@ disposition_classify(const struct smtp_result *r)
 	if (oc.outcome == OUTCOME_DELIVERED)
 		return c;
 	const char *text = r->text ? r->text : "";
-	struct bounce_verdict v = bounce_classify_stage(
-	    bounce_stage_for(r->stage), r->code, r->ecode ? r->ecode : "", text, strlen(text));
+	const char *ecode = r->local != SMTP_LOCAL_NONE ? disposition_local_ecode(r->local)
+	                    : r->ecode                  ? r->ecode
+	                                                : "";
+	struct bounce_verdict v =
+	    bounce_classify_stage(bounce_stage_for(r->stage), r->code, ecode, text, strlen(text));
 	c.reason = v.reason;
 	/* Only a bounce is hard or soft by what it says; a deferral is soft whatever it says. */
 	c.cls = oc.outcome == OUTCOME_BOUNCED && v.cls == BOUNCE_HARD ? BOUNCE_HARD : BOUNCE_SOFT;
@@ -72,6 +112,27 @@ struct ctx {
 	int64_t age;
 };
 
+static bool
+is_dsn_complaint(const struct ctx *x)
+{
+	return x->f->kind == DISP_DSN && x->f->dsn->complaint;
+}
+static bool
+is_dsn_not_final(const struct ctx *x)
+{
+	const char *a = x->f->kind == DISP_DSN ? x->f->dsn->action : NULL;
+	return a && *a && strcasecmp(a, "failed") != 0;
+}
+static bool
+is_dsn_hard(const struct ctx *x)
+{
+	return x->f->kind == DISP_DSN && x->c.cls == BOUNCE_HARD;
+}
+static bool
+is_dsn(const struct ctx *x)
+{
+	return x->f->kind == DISP_DSN;
+}
 static bool
 is_withdrawn(const struct ctx *x)
 {
@@ -159,16 +220,20 @@ retry_at(const struct ctx *x)
 }
 
 enum action {
-	A_SUPPRESS, /* suppressed, no attempt */
-	A_CANCEL,   /* cancelled, no attempt */
-	A_REQUEUE,  /* queued again at not_before, no attempt */
-	A_EXPIRE,   /* bounced soft "expired" */
-	A_FAIL,     /* failed */
-	A_DELIVER,  /* delivered */
-	A_WAIT_DNS, /* deferred: retried as a deferral */
-	A_CONFIRM,  /* deferred until the no-domain answer can be confirmed */
-	A_BOUNCE,   /* bounced, the classifier's reason and class */
-	A_RETRY,    /* deferred: the retry schedule */
+	A_COMPLAINT, /* a complaint: recorded, the message keeps its state */
+	A_IGNORE,    /* nothing to record */
+	A_LATE_HARD, /* bounced after it was delivered */
+	A_LATE,      /* a bounce recorded, the message keeps its state */
+	A_SUPPRESS,  /* suppressed, no attempt */
+	A_CANCEL,    /* cancelled, no attempt */
+	A_REQUEUE,   /* queued again at not_before, no attempt */
+	A_EXPIRE,    /* bounced soft "expired" */
+	A_FAIL,      /* failed */
+	A_DELIVER,   /* delivered */
+	A_WAIT_DNS,  /* deferred: retried as a deferral */
+	A_CONFIRM,   /* deferred until the no-domain answer can be confirmed */
+	A_BOUNCE,    /* bounced, the classifier's reason and class */
+	A_RETRY,     /* deferred: the retry schedule */
 };
 
 static const struct rule {
@@ -177,6 +242,13 @@ static const struct rule {
 	const char *why;
 	const char *note;
 } rules[] = {
+    /* Reports that came back later: the message was attempted already. */
+    {is_dsn_complaint, A_COMPLAINT, "its recipient complained", NULL},
+    /* RFC 3464 2.3.3: only "failed" is a bounce; a report without an Action is read as
+     * one (a non-standard bounce says what failed in its text). */
+    {is_dsn_not_final, A_IGNORE, "a delay or success notice, not a bounce", NULL},
+    {is_dsn_hard, A_LATE_HARD, "accepted, then bounced for good: the bounce is its outcome", NULL},
+    {is_dsn, A_LATE, "a later bounce, not a hard one: recorded, the message keeps its state", NULL},
     {is_withdrawn, A_SUPPRESS, "suppressed after it was claimed: never sent", NULL},
     {is_unsent_cancelled, A_CANCEL, "its campaign was cancelled before it was sent", NULL},
     {is_unsent_expired, A_EXPIRE,
@@ -202,15 +274,28 @@ static const struct rule {
     {is_deferred, A_RETRY, "temporary failure: tried again later", NULL},
 };
 
+/* suppress_for - what a bounce of class cls does to its address */
+static enum disp_suppress
+suppress_for(enum bounce_class cls)
+{
+	return cls == BOUNCE_HARD   ? DISP_SUPPRESS_HARD
+	       : cls == BOUNCE_SOFT ? DISP_SUPPRESS_SOFT
+	                            : DISP_SUPPRESS_NONE;
+}
+
 void
 disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struct disposition *out)
 {
+	static const struct disp_policy no_policy;
 	struct ctx x = {f,
-	                p,
+	                p ? p : &no_policy,
 	                {OUTCOME_DEFERRED, OUTCOME_MESSAGE, BOUNCE_UNDEFINED, BOUNCE_NONE},
 	                f->now - f->queued_at};
 	if ((f->kind == DISP_ATTEMPT || f->kind == DISP_DNS) && f->r)
 		x.c = disposition_classify(f->r);
+	else if (f->kind == DISP_DSN)
+		x.c = (struct disp_class){OUTCOME_BOUNCED, OUTCOME_RECIPIENT,
+		                          f->dsn->verdict.reason, f->dsn->verdict.cls};
 	memset(out, 0, sizeof(*out));
 	out->reason = x.c.reason;
 	out->cls = x.c.cls;
@@ -226,6 +311,25 @@ disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struc
 	out->count_attempt =
 	    f->kind == DISP_ATTEMPT || f->kind == DISP_DNS || f->kind == DISP_RENDER;
 	switch (r->act) {
+	case A_COMPLAINT:
+		out->state = DISP_KEEP;
+		out->event = DISP_EV_COMPLAINT;
+		out->cls = BOUNCE_NONE;
+		out->suppress = DISP_SUPPRESS_COMPLAINT;
+		out->count_attempt = false;
+		break;
+	case A_IGNORE:
+		out->state = DISP_KEEP;
+		out->event = DISP_EV_NONE;
+		out->count_attempt = false;
+		break;
+	case A_LATE_HARD:
+	case A_LATE:
+		out->state = r->act == A_LATE_HARD ? DISP_BOUNCED : DISP_KEEP;
+		out->event = DISP_EV_BOUNCED;
+		out->suppress = suppress_for(out->cls);
+		out->count_attempt = false;
+		break;
 	case A_SUPPRESS:
 		out->state = DISP_SUPPRESSED;
 		out->event = DISP_EV_NONE;
@@ -247,6 +351,7 @@ disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struc
 		out->event = DISP_EV_BOUNCED;
 		out->reason = BOUNCE_EXPIRED;
 		out->cls = BOUNCE_SOFT;
+		out->suppress = DISP_SUPPRESS_SOFT;
 		/* A never-sent message's expiry is its one recorded event. */
 		out->count_attempt = true;
 		break;
@@ -276,6 +381,7 @@ disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struc
 	case A_BOUNCE:
 		out->state = DISP_BOUNCED;
 		out->event = DISP_EV_BOUNCED;
+		out->suppress = suppress_for(out->cls);
 		break;
 	}
 }
@@ -283,14 +389,15 @@ disposition_decide(const struct disp_fact *f, const struct disp_policy *p, struc
 const char *
 disposition_state_name(enum disp_state s)
 {
-	static const char *const names[] = {"queued", "delivered",  "bounced",
-	                                    "failed", "suppressed", "cancelled"};
+	static const char *const names[] = {"queued",     "delivered", "bounced",  "failed",
+	                                    "suppressed", "cancelled", "unchanged"};
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "queued";
 }
 
 const char *
 disposition_event_name(enum disp_event e)
 {
-	static const char *const names[] = {NULL, "delivered", "deferred", "bounced", "failed"};
+	static const char *const names[] = {NULL,      "delivered", "deferred",
+	                                    "bounced", "failed",    "complaint"};
 	return (size_t)e < sizeof(names) / sizeof(names[0]) ? names[e] : NULL;
 }

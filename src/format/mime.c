@@ -598,17 +598,25 @@ mime_header_encode(struct buf *out, const char *name, const char *value, size_t 
 	return 0;
 }
 
+/* addr_put - "name: display <addr>" CRLF, name (nlen bytes) and addr (alen) already checked */
+static void
+addr_put(struct buf *out, const char *name, size_t nlen, const char *display, const char *addr,
+         size_t alen)
+{
+	struct hdr h;
+	hdr_start(&h, out, name, nlen);
+	hdr_mailbox(&h, display, addr, alen);
+	hdr_end(&h);
+}
+
 /* mime_addr_encode - append "name: display <addr>" CRLF */
 int
 mime_addr_encode(struct buf *out, const char *name, const char *display, const char *addr)
 {
-	struct hdr h;
 	size_t nlen, alen;
 	if (name_ok(name, &nlen) < 0 || addr_ok(addr, &alen) < 0)
 		return -1;
-	hdr_start(&h, out, name, nlen);
-	hdr_mailbox(&h, display, addr, alen);
-	hdr_end(&h);
+	addr_put(out, name, nlen, display, addr, alen);
 	return 0;
 }
 
@@ -963,67 +971,90 @@ scan_byte(const unsigned char *p, size_t i, size_t n, size_t *line_start, struct
 }
 
 #ifdef __SSE2__
-/* pop16 - bits set in a 16-bit mask (no POPCNT instruction in baseline x86-64) */
-static inline unsigned
-pop16(unsigned m)
-{
-	m = m - ((m >> 1) & 0x5555);
-	m = (m & 0x3333) + ((m >> 2) & 0x3333);
-	m = (m + (m >> 4)) & 0x0f0f;
-	return (m + (m >> 8)) & 0x1f;
-}
+/*
+ * scan_sse2 - body_scan 64 bytes at a time with no branch on the bytes: the
+ * counts and flags are kept in vector registers. Every position j compares
+ * its byte and the next one: "CR at j" differs from "LF at j + 1" exactly
+ * where a CR lacks its LF or a LF (past the first byte) lacks its CR; "=" at
+ * j with "_" at j + 1 is "=_". Bytes that are NUL or >= 0x80 are those below
+ * 1 as signed bytes, counted in byte lanes that are summed before they can
+ * overflow. Lines are measured per block: only a line that may come within
+ * a block of the limit makes this give up (-1), for the exact byte loop.
+ * The last bytes are read from a copy padded with a byte that is none of
+ * those (so a final CR is one without its LF).
+ */
+struct scan16 {
+	__m128i acc, bad, equs; /* per-lane counts; sticky flags */
+	size_t high, last;      /* count so far; start of the last block with a break */
+	unsigned lanes;         /* vectors counted in acc since it was emptied */
+};
 
 /*
- * scan_sse2 - body_scan sixteen bytes at a time, without a branch on the
- * common bytes: exact per-byte masks from compares, bare CR and bare LF found
- * by shifting the CR and LF masks against each other (carrying one bit across
- * vectors), "=_" likewise. Line lengths are tracked per vector: only when a
- * gap between breaks comes near the limit are the lines measured exactly.
- * Returns 0, or -1 when the exact measurement is needed.
+ * scan_block - the 64 bytes at q (and q[64]) into st, for the block at i.
+ * With track_bad 0, CR/LF pairing is not looked at (once a break is known
+ * bad, the rest cannot make the body CRLF-only). 0, or -1 when a line may
+ * come near the limit.
  */
+static inline int
+scan_block(const unsigned char *q, size_t i, struct scan16 *st, int track_bad)
+{
+	const __m128i one = _mm_set1_epi8(1), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'),
+	              eq = _mm_set1_epi8('='), us = _mm_set1_epi8('_'), zero = _mm_setzero_si128();
+	__m128i brk = zero;
+	for (int j = 0; j < 4; j++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(q + 16 * j));
+		__m128i vn = _mm_loadu_si128((const __m128i *)(q + 16 * j + 1));
+		__m128i c = _mm_cmpeq_epi8(v, cr);
+		st->acc = _mm_sub_epi8(st->acc, _mm_cmplt_epi8(v, one));
+		brk = _mm_or_si128(brk, _mm_or_si128(c, _mm_cmpeq_epi8(v, lf)));
+		if (track_bad)
+			st->bad = _mm_or_si128(st->bad, _mm_xor_si128(c, _mm_cmpeq_epi8(vn, lf)));
+		st->equs = _mm_or_si128(
+		    st->equs, _mm_and_si128(_mm_cmpeq_epi8(v, eq), _mm_cmpeq_epi8(vn, us)));
+	}
+	if (_mm_movemask_epi8(brk))
+		st->last = i;
+	else if (i + 128 - st->last > MIME_LINE_MAX)
+		return -1; /* a line in the next block may pass the limit */
+	if ((st->lanes += 4) > 255 - 4) {
+		__m128i s = _mm_sad_epu8(st->acc, zero);
+		st->high += (size_t)_mm_cvtsi128_si64(s) +
+		            (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
+		st->acc = zero;
+		st->lanes = 0;
+	}
+	return 0;
+}
+
 static int
 scan_sse2(const unsigned char *p, size_t n, struct scan *sc)
 {
-	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), eq = _mm_set1_epi8('='),
-	              us = _mm_set1_epi8('_'), zero = _mm_setzero_si128();
-	unsigned prev_cr = 0, prev_eq = 0, bad = 0, equs = 0;
-	size_t high = 0, last_brk = 0, gap = 0;
-	for (size_t i = 0; i < n; i += 16) {
-		__m128i v;
-		unsigned valid = 0xffff;
-		if (i + 16 <= n) {
-			v = _mm_loadu_si128((const __m128i *)(p + i));
-		} else {
-			unsigned char t[16] = {0};
-			memcpy(t, p + i, n - i);
-			v = _mm_loadu_si128((const __m128i *)t);
-			valid = (1u << (n - i)) - 1;
-		}
-		unsigned hi = (unsigned)_mm_movemask_epi8(v);
-		unsigned nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)) & valid;
-		unsigned mcr = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr));
-		unsigned mlf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf));
-		unsigned meq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, eq));
-		unsigned mus = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, us));
-		if (hi | nul)
-			high += pop16(hi) + pop16(nul);
-		/* A LF not after a CR; a CR not before a LF (the top CR waits for the next vector).
-		 */
-		bad |= mlf & ~((mcr << 1) | prev_cr);
-		bad |= mcr & ~(mlf >> 1) & 0x7fff;
-		bad |= prev_cr & ~mlf;
-		prev_cr = mcr >> 15;
-		equs |= (meq & (mus >> 1)) | (prev_eq & mus);
-		prev_eq = meq >> 15;
-		last_brk = (mcr | mlf) ? i + 16 : last_brk;
-		gap = i + 16 - last_brk > gap ? i + 16 - last_brk : gap;
+	const __m128i zero = _mm_setzero_si128();
+	struct scan16 st = {zero, zero, zero, 0, 0, 0};
+	unsigned char t[64 + 16 + 16];
+	size_t i = 0;
+	/* Until a break is known bad (at the first LF, in most templates); then without. */
+	for (; i + 64 + 1 <= n && !_mm_movemask_epi8(st.bad); i += 64)
+		if (scan_block(p + i, i, &st, 1) < 0)
+			return -1;
+	for (; i + 64 + 1 <= n; i += 64)
+		if (scan_block(p + i, i, &st, 0) < 0)
+			return -1;
+	if (i < n) {
+		memset(t, 'a', sizeof(t));
+		memcpy(t, p + i, n - i);
+		if (scan_block(t, i, &st, 1) < 0)
+			return -1;
 	}
-	bad |= prev_cr; /* a CR as the very last byte */
-	sc->high = high;
-	sc->eq_us = equs != 0;
-	sc->crlf_only = !bad && (n == 0 || p[n - 1] == '\n');
+	if (n - st.last > MIME_LINE_MAX)
+		return -1;
+	__m128i s = _mm_sad_epu8(st.acc, zero);
+	sc->high = st.high + (size_t)_mm_cvtsi128_si64(s) +
+	           (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
 	sc->max_line = 0;
-	return gap + 32 > MIME_LINE_MAX ? -1 : 0;
+	sc->eq_us = _mm_movemask_epi8(st.equs) != 0;
+	sc->crlf_only = n == 0 || (!_mm_movemask_epi8(st.bad) && p[0] != '\n' && p[n - 1] == '\n');
+	return 0;
 }
 #endif
 
@@ -1102,117 +1133,226 @@ sevenbit_body(char *o, const unsigned char *p, size_t n)
 }
 
 /*
- * qp_body - quoted-printable (RFC 2045 6.7) with line breaks as CRLF. Lines
- * hold at most 75 characters plus the soft break '='. A blank before a line
- * break or at the end is encoded so that no transport can strip it. Runs of
- * bytes that stand for themselves are copied eight at a time.
+ * Quoted-printable (RFC 2045 6.7), the rules: a byte of 0x21..0x7e other than
+ * '=' stands for itself, and so does a blank (SP, TAB) that is neither the
+ * last byte nor before a line break; every other byte is "=XX". CR, LF and
+ * CRLF are line breaks, written CRLF. A line holds at most QP_DATA
+ * characters; a longer one is broken with a soft break ("=" CRLF), never
+ * inside an "=XX". The body gets a final CRLF when it has none.
+ *
+ * The encoder works in two steps. qp_mask flags, for a block of QP_BLOCK
+ * bytes, every byte that does not stand for itself bar blanks (the "special"
+ * bytes, break bytes included); qp_events then walks the flags in order,
+ * copying the run of plain bytes before each with one fixed-size copy and
+ * writing the special byte from a table, without a branch on what the byte
+ * is. Besides the loop, only a block's end, a full line and a blank before a
+ * break (copied as itself with its run, then written again encoded) take a
+ * branch. Output is written up to QP_OVERRUN bytes past what is kept, which
+ * the caller reserves.
+ */
+enum {
+	QP_BLOCK = 63,    /* bytes per flag word; bit 63 (QP_END) marks the block's end */
+	QP_COPY = 64,     /* bytes copied per run, whatever its length (runs are <= QP_BLOCK) */
+	QP_OVERRUN = 128, /* bytes qp_body may write past the output it keeps */
+	QP_CHUNK = 64,    /* blocks whose flags are computed at once */
+	QP_READ = QP_BLOCK + QP_COPY + 1, /* bytes read from a block's start */
+};
+#define QP_END (1ULL << QP_BLOCK)
+
+/* What a special byte becomes: len bytes of pat, taking width columns; keep is 0 after a line
+ * break, which brk marks (an encoded blank before it must be written first). */
+struct qp_out {
+	char pat[4];
+	unsigned char len, width, keep, brk;
+};
+
+#define QP_HEX(v) ((v) < 10 ? '0' + (v) : 'A' + (v)-10)
+#define QP_ISBRK(c) ((c) == '\r' || (c) == '\n')
+#define QP_E(c)                                                                                    \
+	{                                                                                          \
+		{QP_ISBRK(c) ? '\r' : '=', QP_ISBRK(c) ? '\n' : QP_HEX((c) >> 4), QP_HEX((c)&15),  \
+		 0},                                                                               \
+		    QP_ISBRK(c) ? 2 : 3, QP_ISBRK(c) ? 0 : 3, !QP_ISBRK(c), QP_ISBRK(c)            \
+	}
+#define QP_E4(c) QP_E(c), QP_E((c) + 1), QP_E((c) + 2), QP_E((c) + 3)
+#define QP_E16(c) QP_E4(c), QP_E4((c) + 4), QP_E4((c) + 8), QP_E4((c) + 12)
+#define QP_E64(c) QP_E16(c), QP_E16((c) + 16), QP_E16((c) + 32), QP_E16((c) + 48)
+
+/* Indexed by the byte, or QP_NONE at a block's end, or QP_CR for a CR before a LF (the LF
+ * writes the break): these two write nothing. */
+enum { QP_NONE = 256, QP_CR = 257 };
+static const struct qp_out qp_tab[258] = {
+    QP_E64(0),
+    QP_E64(64),
+    QP_E64(128),
+    QP_E64(192),
+    {{0, 0, 0, 0}, 0, 0, 1, 0},
+    {{0, 0, 0, 0}, 0, 0, 1, 1},
+};
+
+#ifdef __SSE2__
+/* qp_mask - bit j set when p[j] is special (j < QP_BLOCK); reads p[0..63] */
+static inline uint64_t
+qp_mask(const unsigned char *p)
+{
+	const __m128i one = _mm_set1_epi8(1), c21 = _mm_set1_epi8(0x21), ceq = _mm_set1_epi8('='),
+	              ctab = _mm_set1_epi8('\t');
+	uint64_t m = 0;
+	for (int j = 0; j < 4; j++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * j));
+		/* v + 1 < 0x21 as signed bytes: v is below 0x20, or 0x7f and above. */
+		__m128i sp = _mm_cmplt_epi8(_mm_add_epi8(v, one), c21);
+		sp = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, ctab), sp),
+		                  _mm_cmpeq_epi8(v, ceq));
+		m |= (uint64_t)(unsigned)_mm_movemask_epi8(sp) << (16 * j);
+	}
+	return m & (QP_END - 1);
+}
+#else
+/* zbyte - the high bit of every byte of w that is zero (exact: no borrow between bytes) */
+static inline uint64_t
+zbyte(uint64_t w)
+{
+	return ~(((w & ~HIGHS) + ~HIGHS) | w) & HIGHS;
+}
+
+/* qp_mask - bit j set when p[j] is special (j < QP_BLOCK); reads p[0..63], 8 bytes at a time */
+static inline uint64_t
+qp_mask(const unsigned char *p)
+{
+	uint64_t m = 0;
+	for (int j = 0; j < 8; j++) {
+		uint64_t w;
+		memcpy(&w, p + 8 * j, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		w = __builtin_bswap64(w); /* byte j of memory in bits 8j..8j+7, as below */
+#endif
+		/* Low seven bits below 0x20, or the high bit set; then TAB out, DEL and '=' in. */
+		uint64_t f = (~((w & ~HIGHS) + ONES * 0x60) | w) & HIGHS;
+		f = (f & ~zbyte(w ^ (ONES * '\t'))) | zbyte(w ^ (ONES * 0x7f)) |
+		    zbyte(w ^ (ONES * '='));
+		/* The high bits, one per byte, gathered into the low eight bits. */
+		m |= (((f >> 7) * 0x0102040810204080ULL) >> 56) << (8 * j);
+	}
+	return m & (QP_END - 1);
+}
+#endif
+
+/*
+ * qp_events - encode p[i..lim) given the flags of its blocks: masks[k] for the
+ * QP_BLOCK bytes at i + k * QP_BLOCK, with QP_END set, and one more word that
+ * is read but not used. p is read from p[i - 1] (p[0] when i is 0) up to
+ * QP_READ bytes past the last block's start. *colp is the
+ * column on entry and on return. Each turn of the loop is one event: the
+ * run of plain bytes up to the next special byte and that byte, or up to the
+ * block's end (QP_END), or up to the end of a full line (a soft break).
+ */
+static char *
+qp_events(char *o, const unsigned char *p, size_t i, size_t lim, const uint64_t *masks,
+          size_t *colp)
+{
+	size_t col = *colp, b = i;
+	uint64_t m = *masks++;
+	while (i < lim) {
+		size_t s = b + (size_t)__builtin_ctzll(m);
+		unsigned c = p[s];
+		int end = m == QP_END;
+		const struct qp_out *e = &qp_tab[end                             ? QP_NONE
+		                                 : c == '\r' && p[s + 1] == '\n' ? QP_CR
+		                                                                 : c];
+		size_t r = s - i;
+		memcpy(o, p + i, QP_COPY);
+		if (__builtin_expect(col + r + e->width > QP_DATA, 0)) {
+			/* The line is full: a soft break inside the run or before the byte. */
+			if (col + r > QP_DATA)
+				r = QP_DATA - col;
+			o += r;
+			memcpy(o, "=\r\n", 3);
+			o += 3;
+			i += r;
+			col = 0;
+			continue;
+		}
+		o += r;
+		col += r;
+		/* (At s == 0 the byte read is the break itself, not a blank.) */
+		unsigned prev = p[s - (s != 0)];
+		if (__builtin_expect(e->brk & ((prev == ' ') | (prev == '\t')), 0)) {
+			/*
+			 * The blank before this break was copied as itself, last:
+			 * encoded it takes three columns, maybe on a line of its
+			 * own (a soft break cannot have come between, since one
+			 * before a break is never needed).
+			 */
+			o--;
+			col--;
+			if (col + 3 > QP_DATA) {
+				memcpy(o, "=\r\n", 3);
+				o += 3;
+				col = 0;
+			}
+			memcpy(o, qp_tab[prev].pat, 3);
+			o += 3;
+		}
+		memcpy(o, e->pat, 4);
+		o += e->len;
+		col = (col + e->width) & (0 - (size_t)e->keep);
+		if (end) {
+			i = s;
+			b += QP_BLOCK;
+			m = *masks++;
+		} else {
+			i = s + 1;
+			m &= m - 1;
+		}
+	}
+	*colp = col;
+	return o;
+}
+
+/* qp_masks - the flags of nb blocks at p, each with QP_END, and a last word read past them */
+static void
+qp_masks(const unsigned char *p, size_t nb, uint64_t *masks)
+{
+	for (size_t k = 0; k < nb; k++)
+		masks[k] = qp_mask(p + k * QP_BLOCK) | QP_END;
+	masks[nb] = QP_END;
+}
+
+/*
+ * qp_body - quoted-printable with line breaks as CRLF, QP_OVERRUN bytes of
+ * room past the output needed. The blocks that have QP_READ bytes of input
+ * from their start are encoded in place; the rest (fewer than QP_READ bytes)
+ * from a padded copy whose padding is LF: the break it adds after the last
+ * byte makes a final blank one before a break and, when the body has no final
+ * break, is the one it gets.
  */
 static char *
 qp_body(char *o, const unsigned char *p, size_t n)
 {
-	size_t i = 0, col = 0;
-#ifdef __SSE2__
-	const __m128i c20 = _mm_set1_epi8(0x20), ceq = _mm_set1_epi8('='),
-	              cdel = _mm_set1_epi8(0x7f);
-#endif
-	while (i < n) {
-#ifdef __SSE2__
-		/*
-		 * Sixteen bytes at a time; the store may run past the bytes kept
-		 * (o only advances by k), which the 4n + 16 reserve allows for.
-		 */
-		if (i + 16 <= n) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-			/* Signed compare: bytes >= 0x80 count as below 0x20, as wanted. */
-			__m128i sp = _mm_or_si128(
-			    _mm_cmplt_epi8(v, c20),
-			    _mm_or_si128(_mm_cmpeq_epi8(v, ceq), _mm_cmpeq_epi8(v, cdel)));
-			unsigned m = (unsigned)_mm_movemask_epi8(sp) | 0x10000;
-			size_t k = (size_t)__builtin_ctz(m);
-			if (k > 0 && p[i + k - 1] == ' ' &&
-			    (k == 16 || p[i + k] == '\r' || p[i + k] == '\n'))
-				k--;
-			if (k) {
-				size_t room = QP_DATA - col;
-				if (k > room) {
-					_mm_storeu_si128((__m128i *)o, v);
-					o += room;
-					i += room;
-					memcpy(o, "=\r\n", 3);
-					o += 3;
-					col = 0;
-					continue;
-				}
-				_mm_storeu_si128((__m128i *)o, v);
-				o += k;
-				col += k;
-				i += k;
-				if (k == 16 || i >= n)
-					continue;
-			}
-		} else
-#endif
-		    if (i + 8 <= n) {
-			uint64_t w;
-			memcpy(&w, p + i, 8);
-			uint64_t m = (w & HIGHS) | ((w - ONES * 0x20) & ~w & HIGHS) |
-			             haszero(w ^ (ONES * '=')) | haszero(w ^ (ONES * 0x7f));
-			size_t k = m ? (size_t)__builtin_ctzll(m) >> 3 : 8;
-			/* Leave a blank that may end a line to the byte path. */
-			if (k > 0 && p[i + k - 1] == ' ' &&
-			    (k == 8 || p[i + k] == '\r' || p[i + k] == '\n'))
-				k--;
-			while (k) {
-				if (col == QP_DATA) {
-					memcpy(o, "=\r\n", 3);
-					o += 3;
-					col = 0;
-				}
-				size_t t = k < QP_DATA - col ? k : QP_DATA - col;
-				memcpy(o, p + i, t);
-				o += t;
-				col += t;
-				i += t;
-				k -= t;
-			}
-			if (i + 8 <= n && m == 0)
-				continue;
-		}
-		if (i >= n)
-			break;
-		unsigned c = p[i];
-		if (c == '\r' || c == '\n') {
-			*o++ = '\r';
-			*o++ = '\n';
-			col = 0;
-			i += brk_len(p, i, n);
-			continue;
-		}
-		int lit =
-		    (c >= 0x21 && c <= 0x7e && c != '=') ||
-		    ((c == ' ' || c == '\t') && i + 1 < n && p[i + 1] != '\r' && p[i + 1] != '\n');
-		size_t need = lit ? 1 : 3;
-		if (col + need > QP_DATA) {
-			memcpy(o, "=\r\n", 3);
-			o += 3;
-			col = 0;
-		}
-		if (lit) {
-			*o++ = (char)c;
-		} else {
-			o[0] = '=';
-			o[1] = hexd[c >> 4];
-			o[2] = hexd[c & 15];
-			o += 3;
-		}
-		col += need;
-		i++;
+	uint64_t masks[QP_CHUNK + 1];
+	size_t col = 0, end = n >= QP_READ ? (n - QP_READ) / QP_BLOCK * QP_BLOCK + QP_BLOCK : 0;
+	for (size_t b = 0; b < end;) {
+		size_t nb = (end - b) / QP_BLOCK < QP_CHUNK ? (end - b) / QP_BLOCK : QP_CHUNK;
+		qp_masks(p + b, nb, masks);
+		o = qp_events(o, p, b, b + nb * QP_BLOCK, masks, &col);
+		b += nb * QP_BLOCK;
 	}
-	if (n && p[n - 1] != '\r' && p[n - 1] != '\n') {
-		*o++ = '\r';
-		*o++ = '\n';
-	}
-	return o;
+	/*
+	 * t[0] is the byte before the tail: a blank there may still be before a
+	 * break. The tail and one byte of padding make at most three blocks.
+	 */
+	unsigned char t[1 + 2 * QP_BLOCK + QP_READ];
+	size_t nt = n - end;
+	memset(t, '\n', sizeof(t));
+	t[0] = end ? p[end - 1] : 0;
+	if (nt)
+		memcpy(t + 1, p + end, nt);
+	qp_masks(t + 1, (nt + 1 + QP_BLOCK - 1) / QP_BLOCK, masks);
+	/* The padding's first LF is encoded when the body has no final break, or ends in a
+	 * CR (which then reads as a CRLF's CR). */
+	size_t final = n && p[n - 1] != '\n';
+	return qp_events(o, t, 1, 1 + nt + final, masks, &col);
 }
 
 /*
@@ -1259,14 +1399,15 @@ b64_body(char *o, const unsigned char *p, size_t n)
 /*
  * body_put - append the encoded body. Room is reserved up front for the worst
  * case (4 output bytes per input byte: QP is at most 3 plus soft breaks, CRLF
- * for a bare LF is 2, base64 of CRLF-normalised text is under 2.8) and the
- * output is written in place, without per-byte buf calls.
+ * for a bare LF is 2, base64 of CRLF-normalised text is under 2.8), plus what
+ * qp_body writes past its output, and the output is written in place,
+ * without per-byte buf calls.
  */
 static void
 body_put(struct buf *out, const char *s, size_t n, enum mime_cte cte, int crlf_only)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	buf_reserve(out, 4 * n + 16);
+	buf_reserve(out, 4 * n + QP_OVERRUN);
 	char *o0 = out->data + out->len, *o = o0;
 	if (cte == MIME_7BIT && crlf_only) {
 		memcpy(o, s, n);
@@ -1472,10 +1613,11 @@ mime_build(const struct mime_msg *m, struct buf *out, char *err, size_t errsz)
 	buf_reserve(out, total);
 
 	put_date(out, m->date, m->tz_minutes);
-	mime_addr_encode(out, "From", m->from_name, m->from_addr);
-	mime_addr_encode(out, "To", m->to_name, m->to_addr);
+	/* The addresses were checked by check(). */
+	addr_put(out, "From", 4, m->from_name, m->from_addr, strlen(m->from_addr));
+	addr_put(out, "To", 2, m->to_name, m->to_addr, strlen(m->to_addr));
 	if (m->reply_to)
-		mime_addr_encode(out, "Reply-To", NULL, m->reply_to);
+		addr_put(out, "Reply-To", 8, NULL, m->reply_to, strlen(m->reply_to));
 	if (m->subject)
 		mime_header_encode(out, "Subject", m->subject, strlen(m->subject));
 	buf_adds(out, "Message-ID: <");

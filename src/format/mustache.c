@@ -47,6 +47,7 @@ struct ins {
 	uint8_t op;
 	uint8_t flags;
 	uint16_t nseg; /* name segments; 0 is the implicit iterator {{.}} */
+	uint16_t slot; /* the name's lookup cache slot, 1..SLOTS; 0 for none */
 	uint32_t seg;  /* first segment in unit->segs */
 	uint32_t off;  /* text, default, indentation or block name: a slice of src */
 	uint32_t len;
@@ -266,6 +267,53 @@ add_name(struct compiler *c, struct ins *in, const struct tok *t)
 		start = i + 1;
 	}
 	return true;
+}
+
+/* name_slice - the whole name of in as written: its segments are one slice of the source */
+static const char *
+name_slice(const struct unit *u, const struct ins *in, size_t *len)
+{
+	const struct seg *first = &u->segs[in->seg], *last = first + in->nseg - 1;
+	*len = last->off + last->len - first->off;
+	return u->src + first->off;
+}
+
+/*
+ * Lookups at the top level, where only the root context is on the stack,
+ * give the same value every time in a render: each distinct name looked up
+ * there gets one of SLOTS cache slots (a newsletter names the same few
+ * fields dozens of times, and each lookup hashes the name).
+ */
+enum { SLOTS = 64 };
+
+/* assign_slots - a cache slot for each distinct name that variables and sections look up */
+static void
+assign_slots(struct mustache_tpl *tpl)
+{
+	struct {
+		const char *name;
+		size_t len;
+	} seen[SLOTS];
+	size_t n = 0;
+	for (size_t ui = 0; ui < tpl->nunits; ui++) {
+		struct unit *u = &tpl->units[ui];
+		for (size_t k = 0; k < u->nins; k++) {
+			struct ins *in = &u->ins[k];
+			if (!in->nseg ||
+			    (in->op != OP_VAR && in->op != OP_SECTION && in->op != OP_INVERTED))
+				continue;
+			size_t len, i;
+			const char *name = name_slice(u, in, &len);
+			for (i = 0; i < n; i++)
+				if (seen[i].len == len && !memcmp(seen[i].name, name, len))
+					break;
+			if (i == n && n < SLOTS) {
+				seen[n].name = name;
+				seen[n++].len = len;
+			}
+			in->slot = i < n ? (uint16_t)(i + 1) : 0;
+		}
+	}
 }
 
 /* Find or add the unit for partial name; returns its index or -1 (too many). */
@@ -707,6 +755,7 @@ mustache_compile(const char *src, size_t len, mustache_partial_cb partial_cb, vo
 		mustache_free(tpl);
 		return MUSTACHE_ESYNTAX;
 	}
+	assign_slots(tpl);
 	*out = tpl;
 	return 0;
 }
@@ -728,7 +777,9 @@ struct render {
 	const json_t *stack[MUSTACHE_MAX_DEPTH + 2];
 	struct frame frames[MUSTACHE_MAX_DEPTH + 1];
 	size_t nframes;
-	struct buf indent;   /* current partial indentation */
+	struct buf indent;              /* current partial indentation */
+	const json_t *cache[SLOTS + 1]; /* top-level lookups by slot, valid where cached says */
+	uint64_t cached;
 	unsigned long steps; /* instructions still allowed (nested lists can explode) */
 	char *err;
 	size_t errsz;
@@ -825,11 +876,28 @@ format_real(char *b, size_t bsz, double d)
 	return n;
 }
 
+static const json_t *lookup_stack(const struct render *r, const struct unit *u,
+                                  const struct ins *in);
+
 static const json_t *
-lookup(const struct render *r, const struct unit *u, const struct ins *in)
+lookup(struct render *r, const struct unit *u, const struct ins *in)
 {
 	if (!in->nseg)
 		return r->stack[r->sp - 1];
+	if (!in->slot || r->sp != 1)
+		return lookup_stack(r, u, in);
+	uint64_t bit = 1ull << (in->slot - 1);
+	if (!(r->cached & bit)) {
+		r->cache[in->slot] = lookup_stack(r, u, in);
+		r->cached |= bit;
+	}
+	return r->cache[in->slot];
+}
+
+/* lookup_stack - the name of in (nseg > 0) on the context stack, top down, as the spec says */
+static const json_t *
+lookup_stack(const struct render *r, const struct unit *u, const struct ins *in)
+{
 	const struct seg *sg = &u->segs[in->seg];
 	const char *key = u->src + sg->off;
 	const json_t *v = NULL;
@@ -1099,10 +1167,8 @@ field_add(struct fields *fs, const struct unit *u, const struct ins *in, bool ne
 {
 	if (!in->nseg)
 		return;
-	/* The whole name as written: its segments are one slice of the source. */
-	const struct seg *first = &u->segs[in->seg], *last = first + in->nseg - 1;
-	const char *name = u->src + first->off;
-	size_t len = last->off + last->len - first->off;
+	size_t len;
+	const char *name = name_slice(u, in, &len);
 	bool def = in->op == OP_VAR && (in->flags & F_DEFAULT);
 	for (size_t i = 0; i < fs->n; i++) {
 		struct field *f = &fs->v[i];

@@ -1,13 +1,18 @@
 /*
  * report - render a filled struct report as text, CSV, JSON or HTML (see report.h).
  *
- * Pure: no I/O, no clock, no globals. Times are shown in UTC. Rates are
- * percentages of the messages meant to be sent (recipients less the
- * suppressed and skipped), engagement rates of those delivered.
+ * Pure: no I/O, no clock, no globals. Times are shown in UTC. Every message is
+ * in one category (report.h); a category's share is a percentage of all the
+ * campaign's messages, and for the attempted ones also of the attempted
+ * (delivered, bounced, failed, deferred), which is the delivery rate a
+ * marketer knows; engagement rates are of the delivered. JSON is built with
+ * jansson.
  */
 #include "kirim/report.h"
 
 #include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,17 @@ report_free(struct report *r)
 		return;
 	free(r->campaign);
 	free(r->state);
+	free(r->state_reason);
+	free(r->subject);
+	free(r->template_name);
+	free(r->list);
+	free(r->from);
+	free(r->reply_to);
+	free(r->window);
+	free(r->tz);
+	for (size_t i = 0; i < r->n_links; i++)
+		free(r->links[i].url);
+	free(r->links);
 	for (size_t i = 0; i < r->n_skip_reasons; i++)
 		free(r->skip_reasons[i].label);
 	free(r->skip_reasons);
@@ -93,7 +109,57 @@ report_by_parse(const char *s)
 		return REPORT_BY_REASON;
 	if (strcmp(s, "hour") == 0)
 		return REPORT_BY_HOUR;
+	if (strcmp(s, "link") == 0 || strcmp(s, "links") == 0)
+		return REPORT_BY_LINK;
+	if (strcmp(s, "summary") == 0)
+		return REPORT_BY_SUMMARY;
 	return -1;
+}
+
+/* --- categories ------------------------------------------------------------------------------ */
+
+/* The one set of names: name in CSV and JSON, label for people; the attempted ones first. */
+static const struct {
+	const char *name, *label;
+	bool attempted;
+} cats[REPORT_NCAT] = {
+    [REPORT_DELIVERED] = {"delivered", "delivered", true},
+    [REPORT_BOUNCED_HARD] = {"bounced_hard", "bounced hard", true},
+    [REPORT_BOUNCED_SOFT] = {"bounced_soft", "bounced soft", true},
+    [REPORT_FAILED] = {"failed", "failed", true},
+    [REPORT_DEFERRED] = {"deferred", "deferred", true},
+    [REPORT_QUEUED] = {"queued", "queued", false},
+    [REPORT_IN_FLIGHT] = {"in_flight", "in flight", false},
+    [REPORT_SUPPRESSED] = {"suppressed", "suppressed", false},
+    [REPORT_CANCELLED] = {"cancelled", "cancelled", false},
+};
+
+const char *
+report_cat_name(enum report_cat c)
+{
+	return c < REPORT_NCAT ? cats[c].name : "?";
+}
+
+const char *
+report_cat_label(enum report_cat c)
+{
+	return c < REPORT_NCAT ? cats[c].label : "?";
+}
+
+bool
+report_cat_attempted(enum report_cat c)
+{
+	return c < REPORT_NCAT && cats[c].attempted;
+}
+
+int64_t
+report_attempted(const int64_t n[REPORT_NCAT])
+{
+	int64_t a = 0;
+	for (int c = 0; c < REPORT_NCAT; c++)
+		if (cats[c].attempted)
+			a += n[c];
+	return a;
 }
 
 /* --- small helpers --------------------------------------------------------------------------- */
@@ -121,17 +187,17 @@ pct(int64_t n, int64_t d)
 	return d > 0 ? 100.0 * (double)n / (double)d : 0.0;
 }
 
-static int64_t
-to_send(const struct report *r)
+/* pct2 - a percentage rounded to two decimals, as JSON and CSV carry it */
+static double
+pct2(int64_t n, int64_t d)
 {
-	int64_t n = r->recipients - r->suppressed - r->skipped;
-	return n > 0 ? n : 0;
+	return (double)(int64_t)(pct(n, d) * 100.0 + 0.5) / 100.0;
 }
 
 static int64_t
-bounced(const struct report *r)
+bounced(const int64_t n[REPORT_NCAT])
 {
-	return r->bounced_hard + r->bounced_soft;
+	return n[REPORT_BOUNCED_HARD] + n[REPORT_BOUNCED_SOFT];
 }
 
 static int64_t
@@ -150,11 +216,12 @@ duration(const struct report *r)
 static double
 avg_per_minute(const struct report *r)
 {
-	if (r->delivered == 0 || r->first_delivery == 0)
+	int64_t delivered = r->n[REPORT_DELIVERED];
+	if (delivered == 0 || r->first_delivery == 0)
 		return 0;
 	int64_t last = r->last_delivery > r->first_delivery ? r->last_delivery : r->first_delivery;
 	int64_t minutes = last / 60 - r->first_delivery / 60 + 1;
-	return (double)r->delivered / (double)minutes;
+	return (double)delivered / (double)minutes;
 }
 
 /* when - a Unix time as "YYYY-MM-DD HH:MM:SS" (iso: "YYYY-MM-DDTHH:MM:SSZ") into out */
@@ -282,37 +349,54 @@ report_csv_field(struct buf *out, const char *s)
 	buf_free(&tmp);
 }
 
-static void
-json_str(struct buf *out, const char *s)
+/* jstr - s as a JSON string (valid UTF-8, see clean), or null */
+static json_t *
+jstr(const char *s)
 {
-	if (s == NULL) {
-		buf_adds(out, "null");
-		return;
-	}
+	if (s == NULL)
+		return json_null();
 	struct buf tmp = BUF_INIT;
 	const char *p = clean(&tmp, s);
-	buf_json_string(out, p, strlen(p));
+	json_t *v = json_stringn(p, strlen(p));
 	buf_free(&tmp);
+	return v ? v : json_null();
 }
 
-static void
-json_time(struct buf *out, int64_t t)
+/* jtime - a Unix time as an ISO 8601 string, or null for 0 */
+static json_t *
+jtime(int64_t t)
 {
 	char w[32];
-	if (t == 0)
-		buf_adds(out, "null");
-	else
-		buf_printf(out, "\"%s\"", when(w, t, true));
+	return t == 0 ? json_null() : json_string(when(w, t, true));
+}
+
+/* jpct - n / d as a percentage with two decimals; null when d is 0 (a share of nothing) */
+static json_t *
+jpct(int64_t n, int64_t d)
+{
+	return d > 0 ? json_real(pct2(n, d)) : json_null();
+}
+
+/* json_dump_to - append j (compact, reals as rounded) and a newline to out; frees j */
+static void
+json_dump_to(struct buf *out, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	buf_adds(out, s ? s : "null");
+	buf_addc(out, '\n');
+	free(s);
+	json_decref(j);
 }
 
 /* --- text tables ----------------------------------------------------------------------------- */
 
-#define TABLE_MAXCOLS 12
-#define TABLE_CELL_WIDTH 48 /* longer cells are cut with an ellipsis */
+#define TABLE_MAXCOLS 16
+#define TABLE_CELL_WIDTH 48 /* longer cells are cut with an ellipsis (unless maxw says) */
 
 struct table {
 	int ncols;
 	const char *align; /* 'l' or 'r' per column */
+	size_t maxw;       /* the widest cell, 0: TABLE_CELL_WIDTH */
 	char **cells;      /* rows × ncols, owned */
 	size_t nrows, cap;
 };
@@ -327,13 +411,13 @@ width(const char *s)
 	return w;
 }
 
-/* cell - s made fit for a terminal cell: valid UTF-8, no controls, at most TABLE_CELL_WIDTH */
+/* cell - s made fit for a terminal cell: valid UTF-8, no controls, at most maxw wide */
 static char *
-cell(const char *s)
+cell(const char *s, size_t maxw)
 {
 	struct buf tmp = BUF_INIT, out = BUF_INIT;
 	const char *p = clean(&tmp, s);
-	size_t w = width(p), keep = w > TABLE_CELL_WIDTH ? TABLE_CELL_WIDTH - 1 : w, seen = 0;
+	size_t w = width(p), keep = w > maxw ? maxw - 1 : w, seen = 0;
 	for (; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if ((c & 0xC0) != 0x80 && seen++ == keep)
@@ -356,7 +440,8 @@ table_row(struct table *t, const char *const *v)
 		t->cells = xrealloc(t->cells, t->cap * (size_t)t->ncols * sizeof(char *));
 	}
 	for (int i = 0; i < t->ncols; i++)
-		t->cells[t->nrows * (size_t)t->ncols + (size_t)i] = cell(v[i] ? v[i] : "");
+		t->cells[t->nrows * (size_t)t->ncols + (size_t)i] =
+		    cell(v[i] ? v[i] : "", t->maxw ? t->maxw : TABLE_CELL_WIDTH);
 	t->nrows++;
 }
 
@@ -409,80 +494,308 @@ pctstr(char out[32], int64_t n, int64_t d)
 	return out;
 }
 
-static void
-text_summary(struct buf *out, const struct report *r)
+/* --- the header: what was sent, to whom, from whom, when -------------------------------------- */
+
+/* One line of the header: a label for people, a name for CSV, and the value both ways. */
+struct hrow {
+	const char *label, *name;
+	char *text; /* for people (text, HTML); NULL: none, and the line is left out */
+	char *raw;  /* for CSV: as stored, times in ISO 8601; NULL: empty */
+};
+
+#define HEADER_ROWS 17
+
+static char *dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+dupf(const char *fmt, ...)
 {
-	char a[32], b[32], c[32], w1[64];
-	int64_t base = to_send(r);
-	/* label, number, percentage, note */
-	struct table t = {.ncols = 4, .align = "lrrl"};
-#define ROW(label, n, p, note)                                                                     \
-	do {                                                                                       \
-		const char *v_[4] = {(label), (n), (p), (note)};                                   \
-		table_row(&t, v_);                                                                 \
-	} while (0)
-	ROW("Recipients", num(a, r->recipients), "", "");
-	ROW("  delivered", num(a, r->delivered), pctstr(b, r->delivered, base), "");
-	ROW("  deferred now", num(a, r->deferred), pctstr(b, r->deferred, base), "");
-	ROW("  bounced, hard", num(a, r->bounced_hard), pctstr(b, r->bounced_hard, base), "");
-	ROW("  bounced, soft", num(a, r->bounced_soft), pctstr(b, r->bounced_soft, base), "");
-	ROW("  failed", num(a, r->failed), pctstr(b, r->failed, base), "");
-	ROW("  queued, not tried", num(a, r->queued), pctstr(b, r->queued, base), "");
-	if (r->in_flight)
-		ROW("  in flight", num(a, r->in_flight), "", "");
-	struct buf why = BUF_INIT;
-	for (size_t i = 0; i < r->n_skip_reasons; i++)
-		buf_printf(&why, "%s%s %s", i ? ", " : "",
-		           r->skip_reasons[i].label ? r->skip_reasons[i].label : "?",
-		           num(c, r->skip_reasons[i].n));
-	ROW("  suppressed", num(a, r->suppressed), "", why.data ? why.data : "");
-	if (r->skipped)
-		ROW("  skipped", num(a, r->skipped), "", "");
-	buf_free(&why);
-	ROW("Delivery attempts", num(a, r->attempts), "", "");
-	ROW("Complaints", num(a, r->complaints), pctstr(b, r->complaints, r->delivered),
-	    "of delivered");
-	ROW("Unsubscribes", num(a, r->unsubscribes), pctstr(b, r->unsubscribes, r->delivered),
-	    "of delivered");
-	snprintf(w1, sizeof(w1), "%s opened", num(c, r->opens_unique));
-	ROW("Opens, human", num(a, r->opens_human), pctstr(b, r->opens_unique, r->delivered), w1);
-	ROW("Opens, machine", num(a, r->opens_machine), "", "prefetchers, not counted as opened");
-	snprintf(w1, sizeof(w1), "%s clicked", num(c, r->clicks_unique));
-	ROW("Clicks", num(a, r->clicks), pctstr(b, r->clicks_unique, r->delivered), w1);
-	if (r->delivered)
-		ROW("TLS", "", pctstr(b, r->tls_delivered, r->delivered), "of deliveries");
-	if (r->first_delivery) {
-		ROW("First delivery", when(a, r->first_delivery, false), "", "UTC");
-		ROW("Last delivery", when(a, r->last_delivery, false), "", "UTC");
-		ROW("Duration", dur(a, duration(r)), "", "");
-		snprintf(a, sizeof(a), "%.1f", avg_per_minute(r));
-		ROW("Per minute, average", a, "", "");
-		snprintf(w1, sizeof(w1), "at %s", when(b, r->peak_minute, false));
-		ROW("Per minute, peak", num(a, r->peak_per_minute), "", w1);
+	struct buf b = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	return b.data ? b.data : xstrdup("");
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s && *s ? xstrdup(s) : NULL;
+}
+
+/* hrow_time - a time row: UTC for people, ISO 8601 for CSV; none for 0 (or none_text) */
+static void
+hrow_time(struct hrow *h, int64_t t, const char *none_text)
+{
+	char w[32];
+	if (t == 0) {
+		h->text = none_text ? xstrdup(none_text) : NULL;
+		return;
 	}
+	h->text = dupf("%s UTC", when(w, t, false));
+	h->raw = xstrdup(when(w, t, true));
+}
+
+/* header_rows - the header's lines into h (HEADER_ROWS of them); free with header_free */
+static size_t
+header_rows(const struct report *r, struct hrow *h)
+{
+	size_t n = 0;
+	memset(h, 0, HEADER_ROWS * sizeof(*h));
+#define ROW(l, k) (h[n] = (struct hrow){.label = (l), .name = (k)}, &h[n++])
+	struct hrow *x = ROW("Campaign", "campaign");
+	x->text = dup_or_null(r->campaign);
+	x->raw = dup_or_null(r->campaign);
+	x = ROW("State", "state");
+	x->text = dup_or_null(r->state);
+	x->raw = dup_or_null(r->state);
+	x = ROW("Why", "state_reason");
+	x->text = dup_or_null(r->state_reason);
+	x->raw = dup_or_null(r->state_reason);
+	x = ROW("Subject", "subject");
+	x->text = dup_or_null(r->subject);
+	x->raw = dup_or_null(r->subject);
+	x = ROW("Template", "template");
+	if (r->template_name) {
+		x->text = dupf("%s, version %d", r->template_name, r->template_version);
+		x->raw = xstrdup(x->text);
+	}
+	x = ROW("List", "list");
+	x->text = dup_or_null(r->list);
+	x->raw = dup_or_null(r->list);
+	x = ROW("From", "from");
+	x->text = dup_or_null(r->from);
+	x->raw = dup_or_null(r->from);
+	x = ROW("Reply-To", "reply_to");
+	x->text = dup_or_null(r->reply_to);
+	x->raw = dup_or_null(r->reply_to);
+	x = ROW("Tracking", "tracking");
+	x->text = xstrdup(r->track_opens && r->track_clicks ? "opens and clicks"
+	                  : r->track_opens                  ? "opens"
+	                  : r->track_clicks                 ? "clicks"
+	                                                    : "none");
+	x->raw = xstrdup(x->text);
+	hrow_time(ROW("Scheduled", "scheduled_at"), r->scheduled_at, "not scheduled");
+	x = ROW("Send window", "window");
+	x->text = xstrdup(r->window ? r->window : "none (any time)");
+	x->raw = dup_or_null(r->window);
+	x = ROW("Zone", "zone");
+	if (r->window || r->scheduled_at || r->tz)
+		x->text = xstrdup(r->tz ? r->tz : "the sending machine's local time");
+	x->raw = dup_or_null(r->tz);
+	x = ROW("Own zone", "own_zone");
+	if (r->window) {
+		char a[32], b[32];
+		x->text = dupf("%s of %s recipients: the window in their timezone",
+		               num(a, r->own_zone), num(b, r->messages));
+		x->raw = dupf("%" PRId64, r->own_zone);
+	}
+	hrow_time(ROW("Created", "created_at"), r->created_at, NULL);
+	hrow_time(ROW("Started", "started_at"), r->started_at, "not yet");
+	hrow_time(ROW("Finished", "finished_at"), r->finished_at, "not yet");
+	hrow_time(ROW("Report of", "generated_at"), r->generated_at, NULL);
 #undef ROW
-	table_print(out, &t);
+	return n;
 }
 
 static void
-text_groups(struct buf *out, const struct report_group *g, size_t n, const char *keyname)
+header_free(struct hrow *h, size_t n)
 {
-	char c[9][32];
-	struct table t = {.ncols = 9, .align = "lrrrrrrrr"};
-	const char *head[9] = {keyname,   "messages", "delivered", "%",        "deferred",
-	                       "bounced", "failed",   "tls",       "avg delay"};
-	table_row(&t, head);
 	for (size_t i = 0; i < n; i++) {
-		const char *v[9] = {g[i].key,
-		                    num(c[1], g[i].messages),
-		                    num(c[2], g[i].delivered),
-		                    pctstr(c[3], g[i].delivered, g[i].messages - g[i].suppressed),
-		                    num(c[4], g[i].deferred),
-		                    num(c[5], g[i].bounced),
-		                    num(c[6], g[i].failed),
-		                    pctstr(c[7], g[i].tls, g[i].delivered),
-		                    g[i].delivered ? dur(c[8], (int64_t)(g[i].avg_delay + 0.5))
-		                                   : ""};
+		free(h[i].text);
+		free(h[i].raw);
+	}
+}
+
+/* --- text ------------------------------------------------------------------------------------ */
+
+static void
+text_header(struct buf *out, const struct report *r)
+{
+	struct hrow h[HEADER_ROWS];
+	size_t n = header_rows(r, h);
+	struct table t = {.ncols = 2, .align = "ll", .maxw = 100};
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].text == NULL)
+			continue;
+		const char *v[2] = {h[i].label, h[i].text};
+		table_row(&t, v);
+	}
+	table_print(out, &t);
+	header_free(h, n);
+}
+
+/* skip_note - the reasons of category c's messages ("unsubscribe 1, manual 2") into out */
+static const char *
+skip_note(struct buf *out, const struct report *r, enum report_cat c)
+{
+	char a[32];
+	buf_reset(out);
+	for (size_t i = 0; i < r->n_skip_reasons; i++) {
+		const struct report_count *x = &r->skip_reasons[i];
+		if (x->cat != c || (x->label && strcmp(x->label, cats[c].name) == 0))
+			continue;
+		buf_printf(out, "%s%s %s", out->len ? ", " : "", x->label ? x->label : "?",
+		           num(a, x->n));
+	}
+	return out->data ? out->data : "";
+}
+
+/* trow - a row of up to 5 cells into t */
+static void
+trow(struct table *t, const char *a, const char *b, const char *c, const char *d, const char *e)
+{
+	const char *v[5] = {a, b, c, d, e};
+	table_row(t, v);
+}
+
+static void
+text_summary(struct buf *out, const struct report *r)
+{
+	char a[32], b[32], c[32], w1[96];
+	int64_t all = r->messages, tried = report_attempted(r->n);
+	struct buf note = BUF_INIT;
+	/* label, number, % of all, % of attempted, note */
+	struct table t = {.ncols = 5, .align = "lrrrl"};
+	trow(&t, "Messages", num(a, all), "% of all", "% of attempted", "");
+	for (int k = 0; k < REPORT_NCAT; k++) {
+		snprintf(w1, sizeof(w1), "  %s", cats[k].label);
+		trow(&t, w1, num(a, r->n[k]), pctstr(b, r->n[k], all),
+		     cats[k].attempted ? pctstr(c, r->n[k], tried) : "",
+		     skip_note(&note, r, (enum report_cat)k));
+	}
+	trow(&t, "Attempted", num(a, tried), pctstr(b, tried, all), "",
+	     "delivered, bounced, failed or deferred");
+	table_print(out, &t);
+	buf_free(&note);
+	buf_printf(out,
+	           "(%% of all: of the campaign's %s messages, one per recipient; %% of "
+	           "attempted: of the %s the sender has tried)\n\n",
+	           num(a, all), num(b, tried));
+
+	/* label, number, percentage, note */
+	int64_t delivered = r->n[REPORT_DELIVERED];
+	struct table e = {.ncols = 4, .align = "lrrl"};
+	trow(&e, "Delivery attempts", num(a, r->attempts), "", "", NULL);
+	trow(&e, "Complaints", num(a, r->complaints), pctstr(b, r->complaints, delivered),
+	     "of delivered", NULL);
+	trow(&e, "Unsubscribes", num(a, r->unsubscribes), pctstr(b, r->unsubscribes, delivered),
+	     "of delivered", NULL);
+	snprintf(w1, sizeof(w1), "%s opened, of delivered", num(c, r->opens_unique));
+	trow(&e, "Opens, human", num(a, r->opens_human), pctstr(b, r->opens_unique, delivered), w1,
+	     NULL);
+	trow(&e, "Opens, machine", num(a, r->opens_machine), "",
+	     "prefetchers, not counted as opened", NULL);
+	snprintf(w1, sizeof(w1), "%s clicked, of delivered", num(c, r->clicks_unique));
+	trow(&e, "Clicks", num(a, r->clicks), pctstr(b, r->clicks_unique, delivered), w1, NULL);
+	if (delivered)
+		trow(&e, "TLS", "", pctstr(b, r->tls_delivered, delivered), "of deliveries", NULL);
+	if (r->first_delivery) {
+		trow(&e, "First delivery", when(a, r->first_delivery, false), "", "UTC", NULL);
+		trow(&e, "Last delivery", when(a, r->last_delivery, false), "", "UTC", NULL);
+		trow(&e, "Duration", dur(a, duration(r)), "", "", NULL);
+		snprintf(a, sizeof(a), "%.1f", avg_per_minute(r));
+		trow(&e, "Per minute, average", a, "", "", NULL);
+		snprintf(w1, sizeof(w1), "at %s", when(b, r->peak_minute, false));
+		trow(&e, "Per minute, peak", num(a, r->peak_per_minute), "", w1, NULL);
+	}
+	table_print(out, &e);
+}
+
+/* text_links - clicks by link, most unique clicks first */
+static void
+text_links(struct buf *out, const struct report *r)
+{
+	char c[2][32];
+	buf_adds(out, "\nClicks by link\n");
+	if (r->n_links == 0) {
+		buf_adds(out, "(no tracked links)\n");
+		return;
+	}
+	struct table t = {.ncols = 3, .align = "rrl", .maxw = 100};
+	const char *head[3] = {"unique", "clicks", "link"};
+	table_row(&t, head);
+	for (size_t i = 0; i < r->n_links; i++) {
+		const struct report_link *l = &r->links[i];
+		char unknown[48];
+		snprintf(unknown, sizeof(unknown), "(link %d: not in the link table)", l->index);
+		const char *v[3] = {num(c[0], l->unique), num(c[1], l->total),
+		                    l->url ? l->url : unknown};
+		table_row(&t, v);
+	}
+	table_print(out, &t);
+}
+
+/*
+ * cat_heads - the headings of the categories from first on, from column k of a text table,
+ * on two lines ("bounced" over "hard") in h1 and h2; words keeps the split names. Returns
+ * the next column.
+ */
+static int
+cat_heads(const char **h1, const char **h2, int k, char words[REPORT_NCAT][32])
+{
+	for (int x = REPORT_BOUNCED_HARD; x < REPORT_NCAT; x++, k++) {
+		snprintf(words[x], 32, "%s", cats[x].label);
+		char *sp = strchr(words[x], ' ');
+		h1[k] = sp ? words[x] : "";
+		h2[k] = sp ? sp + 1 : words[x];
+		if (sp)
+			*sp = '\0';
+	}
+	return k;
+}
+
+/* cat_cells - the counts of the categories after delivered as cells from column k (text
+ * in c[k]); the next column */
+static int
+cat_cells(const char **v, char c[][32], int k, const int64_t n[REPORT_NCAT])
+{
+	for (int x = REPORT_BOUNCED_HARD; x < REPORT_NCAT; x++, k++)
+		v[k] = num(c[k], n[x]);
+	return k;
+}
+
+/*
+ * text_groups - a table of domains or destinations with every category; the headers take
+ * two lines ("bounced" over "hard"), and destinations add TLS and the delay
+ */
+static void
+text_groups(struct buf *out, const struct report_group *g, size_t n, const char *keyname,
+            bool delays)
+{
+	char c[16][32];
+	int nc = 4 + (REPORT_NCAT - 1) + (delays ? 2 : 0);
+	struct table t = {.ncols = nc, .align = "lrrrrrrrrrrrrr"};
+	const char *h1[16] = {"", "", "", "% of"},
+	           *h2[16] = {keyname, "messages", "delivered", "attempted"};
+	char split[REPORT_NCAT][32];
+	int k = cat_heads(h1, h2, 4, split);
+	if (delays) {
+		h1[k] = "";
+		h2[k++] = "tls";
+		h1[k] = "avg";
+		h2[k++] = "delay";
+	}
+	if (n == 0) {
+		buf_adds(out, "(no messages yet)\n");
+		return;
+	}
+	table_row(&t, h1);
+	table_row(&t, h2);
+	for (size_t i = 0; i < n; i++) {
+		const char *v[16];
+		v[0] = g[i].key;
+		v[1] = num(c[1], g[i].messages);
+		v[2] = num(c[2], g[i].n[REPORT_DELIVERED]);
+		v[3] = pctstr(c[3], g[i].n[REPORT_DELIVERED], report_attempted(g[i].n));
+		k = cat_cells(v, c, 4, g[i].n);
+		if (delays) {
+			v[k] = pctstr(c[k], g[i].tls, g[i].n[REPORT_DELIVERED]);
+			k++;
+			v[k] = g[i].n[REPORT_DELIVERED] ? dur(c[k], (int64_t)(g[i].avg_delay + 0.5))
+			                                : "";
+		}
 		table_row(&t, v);
 	}
 	table_print(out, &t);
@@ -538,23 +851,24 @@ text_hours(struct buf *out, const struct report *r)
 static void
 render_text(struct buf *out, const struct report *r, enum report_by by)
 {
-	char w[32];
-	struct buf tmp = BUF_INIT;
-	buf_printf(out, "Campaign %s (%s), report of %s UTC\n\n", clean(&tmp, r->campaign),
-	           r->state ? r->state : "?", when(w, r->generated_at, false));
-	buf_free(&tmp);
+	text_header(out, r);
+	buf_addc(out, '\n');
 	text_summary(out, r);
+	if (by == REPORT_BY_SUMMARY)
+		return;
+	if (r->track_clicks || r->n_links || by == REPORT_BY_LINK)
+		text_links(out, r);
 	switch (by) {
 	case REPORT_BY_DOMAIN:
 		buf_adds(out, "\nBy recipient domain\n");
-		text_groups(out, r->domains, r->n_domains, "domain");
+		text_groups(out, r->domains, r->n_domains, "domain", false);
 		break;
 	case REPORT_BY_DEST:
 		buf_adds(out, "\nBy destination\n");
-		text_groups(out, r->dests, r->n_dests, "destination");
+		text_groups(out, r->dests, r->n_dests, "destination", true);
 		if (r->n_slowest) {
 			buf_adds(out, "\nSlowest destinations (time from queueing to delivery)\n");
-			text_groups(out, r->slowest, r->n_slowest, "destination");
+			text_groups(out, r->slowest, r->n_slowest, "destination", true);
 		}
 		for (size_t i = 0; i < r->n_throttled; i++) {
 			const struct report_throttled *x = &r->throttled[i];
@@ -569,6 +883,8 @@ render_text(struct buf *out, const struct report *r, enum report_by by)
 		}
 		break;
 	case REPORT_BY_REASON:
+	case REPORT_BY_LINK:
+	case REPORT_BY_SUMMARY:
 		break;
 	case REPORT_BY_HOUR:
 		buf_adds(out, "\nBy hour\n");
@@ -589,22 +905,127 @@ render_text(struct buf *out, const struct report *r, enum report_by by)
 
 /* --- CSV ------------------------------------------------------------------------------------- */
 
+/* csv_pct - n / d as a percentage with two decimals, or "" when d is 0 */
+static const char *
+csv_pct(char out[32], int64_t n, int64_t d)
+{
+	if (d <= 0)
+		out[0] = '\0';
+	else
+		snprintf(out, 32, "%.2f", pct(n, d));
+	return out;
+}
+
 static void
 csv_groups(struct buf *out, const struct report_group *g, size_t n, const char *keyname)
 {
-	buf_printf(out,
-	           "%s,messages,delivered,deferred,bounced,failed,pending,suppressed,"
-	           "deferrals,tls_delivered,delivered_pct,avg_delay_s,max_delay_s\r\n",
-	           keyname);
+	char p[32];
+	buf_printf(out, "%s,messages", keyname);
+	for (int c = 0; c < REPORT_NCAT; c++)
+		buf_printf(out, ",%s", cats[c].name);
+	buf_adds(out, ",attempted,delivered_pct_of_attempted,deferrals,tls_delivered,avg_delay_s,"
+	              "max_delay_s\r\n");
 	for (size_t i = 0; i < n; i++) {
 		report_csv_field(out, g[i].key);
-		buf_printf(out,
-		           ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-		           ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%.1f,%.1f,%" PRId64 "\r\n",
-		           g[i].messages, g[i].delivered, g[i].deferred, g[i].bounced, g[i].failed,
-		           g[i].pending, g[i].suppressed, g[i].deferrals, g[i].tls,
-		           pct(g[i].delivered, g[i].messages - g[i].suppressed), g[i].avg_delay,
-		           g[i].max_delay);
+		buf_printf(out, ",%" PRId64, g[i].messages);
+		for (int c = 0; c < REPORT_NCAT; c++)
+			buf_printf(out, ",%" PRId64, g[i].n[c]);
+		int64_t tried = report_attempted(g[i].n);
+		buf_printf(out, ",%" PRId64 ",%s,%" PRId64 ",%" PRId64 ",%.1f,%" PRId64 "\r\n",
+		           tried, csv_pct(p, g[i].n[REPORT_DELIVERED], tried), g[i].deferrals,
+		           g[i].tls, g[i].avg_delay, g[i].max_delay);
+	}
+}
+
+/* csv_pcts - the percentage columns of a summary row: empty where d is 0 or not asked */
+static void
+csv_pcts(struct buf *out, int64_t n, int64_t all, int64_t tried, int64_t delivered)
+{
+	const int64_t d[3] = {all, tried, delivered};
+	char p[32];
+	for (int i = 0; i < 3; i++) {
+		buf_addc(out, ',');
+		buf_adds(out, csv_pct(p, n, d[i]));
+	}
+	buf_adds(out, "\r\n");
+}
+
+/*
+ * csv_summary - one row per line of the header and per figure: name, value, and its
+ * percentages of all the messages, of the attempted and of the delivered where they apply
+ */
+static void
+csv_summary(struct buf *out, const struct report *r)
+{
+	struct hrow h[HEADER_ROWS];
+	size_t nh = header_rows(r, h);
+	buf_adds(out, "name,value,pct_of_messages,pct_of_attempted,pct_of_delivered\r\n");
+	for (size_t i = 0; i < nh; i++) {
+		buf_adds(out, h[i].name);
+		buf_addc(out, ',');
+		report_csv_field(out, h[i].raw);
+		buf_adds(out, ",,,\r\n");
+	}
+	header_free(h, nh);
+	int64_t all = r->messages, tried = report_attempted(r->n), deliv = r->n[REPORT_DELIVERED];
+	buf_printf(out, "messages,%" PRId64, all);
+	csv_pcts(out, all, all, 0, 0);
+	for (int c = 0; c < REPORT_NCAT; c++) {
+		buf_printf(out, "%s,%" PRId64, cats[c].name, r->n[c]);
+		csv_pcts(out, r->n[c], all, cats[c].attempted ? tried : 0, 0);
+	}
+	buf_printf(out, "attempted,%" PRId64, tried);
+	csv_pcts(out, tried, all, 0, 0);
+	for (size_t i = 0; i < r->n_skip_reasons; i++) {
+		const struct report_count *x = &r->skip_reasons[i];
+		if (x->label && strcmp(x->label, cats[x->cat].name) == 0)
+			continue;
+		struct buf key = BUF_INIT;
+		buf_printf(&key, "%s.%s", cats[x->cat].name, x->label ? x->label : "?");
+		report_csv_field(out, key.data);
+		buf_free(&key);
+		buf_printf(out, ",%" PRId64, x->n);
+		csv_pcts(out, x->n, all, 0, 0);
+	}
+	const struct {
+		const char *name;
+		int64_t v;
+		bool of_delivered;
+	} rows[] = {
+	    {"attempts", r->attempts, false},
+	    {"complaints", r->complaints, true},
+	    {"unsubscribes", r->unsubscribes, true},
+	    {"opens_human", r->opens_human, false},
+	    {"opens_machine", r->opens_machine, false},
+	    {"opened", r->opens_unique, true},
+	    {"clicks", r->clicks, false},
+	    {"clicked", r->clicks_unique, true},
+	    {"tls_delivered", r->tls_delivered, true},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		buf_printf(out, "%s,%" PRId64, rows[i].name, rows[i].v);
+		csv_pcts(out, rows[i].v, 0, 0, rows[i].of_delivered ? deliv : 0);
+	}
+	char w[32];
+	buf_printf(out, "first_delivery,%s,,,\r\n",
+	           r->first_delivery ? when(w, r->first_delivery, true) : "");
+	buf_printf(out, "last_delivery,%s,,,\r\n",
+	           r->last_delivery ? when(w, r->last_delivery, true) : "");
+	buf_printf(out, "duration_s,%" PRId64 ",,,\r\n", duration(r));
+	buf_printf(out, "per_minute_avg,%.1f,,,\r\n", avg_per_minute(r));
+	buf_printf(out, "per_minute_peak,%" PRId64 ",,,\r\n", r->peak_per_minute);
+}
+
+/* csv_links - one row per tracked link, most unique clicks first */
+static void
+csv_links(struct buf *out, const struct report *r)
+{
+	buf_adds(out, "link,url,unique_clicks,total_clicks\r\n");
+	for (size_t i = 0; i < r->n_links; i++) {
+		const struct report_link *l = &r->links[i];
+		buf_printf(out, "%d,", l->index);
+		report_csv_field(out, l->url);
+		buf_printf(out, ",%" PRId64 ",%" PRId64 "\r\n", l->unique, l->total);
 	}
 }
 
@@ -618,6 +1039,12 @@ render_csv(struct buf *out, const struct report *r, enum report_by by)
 		break;
 	case REPORT_BY_DEST:
 		csv_groups(out, r->dests, r->n_dests, "destination");
+		break;
+	case REPORT_BY_SUMMARY:
+		csv_summary(out, r);
+		break;
+	case REPORT_BY_LINK:
+		csv_links(out, r);
 		break;
 	case REPORT_BY_REASON:
 		buf_adds(out, "outcome,class,reason,code,ecode,count,pct_of_attempts,example\r\n");
@@ -654,138 +1081,164 @@ render_csv(struct buf *out, const struct report *r, enum report_by by)
 
 /* --- JSON ------------------------------------------------------------------------------------ */
 
-static void
-json_groups(struct buf *out, const char *name, const struct report_group *g, size_t n)
+/* json_counts - the categories as an object, in their order: {"delivered": n, ...} */
+static json_t *
+json_counts(const int64_t n[REPORT_NCAT])
 {
-	buf_printf(out, ",\"%s\":[", name);
-	for (size_t i = 0; i < n; i++) {
-		buf_adds(out, i ? ",{\"key\":" : "{\"key\":");
-		json_str(out, g[i].key);
-		buf_printf(out,
-		           ",\"others\":%s,\"messages\":%" PRId64 ",\"delivered\":%" PRId64
-		           ",\"deferred\":%" PRId64 ",\"bounced\":%" PRId64 ",\"failed\":%" PRId64
-		           ",\"pending\":%" PRId64 ",\"suppressed\":%" PRId64
-		           ",\"deferrals\":%" PRId64 ",\"tls_delivered\":%" PRId64
-		           ",\"avg_delay_s\":%.1f,\"max_delay_s\":%" PRId64 "}",
-		           g[i].others ? "true" : "false", g[i].messages, g[i].delivered,
-		           g[i].deferred, g[i].bounced, g[i].failed, g[i].pending, g[i].suppressed,
-		           g[i].deferrals, g[i].tls, g[i].avg_delay, g[i].max_delay);
-	}
-	buf_addc(out, ']');
+	json_t *o = json_object();
+	for (int c = 0; c < REPORT_NCAT; c++)
+		json_object_set_new(o, cats[c].name, json_integer(n[c]));
+	return o;
 }
 
-static void
-json_buckets(struct buf *out, const struct report_bucket *b, size_t n)
+static json_t *
+json_groups(const struct report_group *g, size_t n)
 {
-	buf_addc(out, '[');
+	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++) {
-		buf_adds(out, i ? ",{\"t\":" : "{\"t\":");
-		json_time(out, b[i].t);
-		buf_printf(out,
-		           ",\"delivered\":%" PRId64 ",\"deferred\":%" PRId64
-		           ",\"bounced\":%" PRId64 ",\"failed\":%" PRId64 ",\"opens\":%" PRId64
-		           ",\"clicks\":%" PRId64 "}",
-		           b[i].delivered, b[i].deferred, b[i].bounced, b[i].failed, b[i].opens,
-		           b[i].clicks);
+		int64_t tried = report_attempted(g[i].n);
+		json_array_append_new(
+		    a,
+		    json_pack("{s:o,s:b,s:I,s:o,s:I,s:o,s:I,s:I,s:o,s:I}", "key", jstr(g[i].key),
+		              "others", g[i].others, "messages", (json_int_t)g[i].messages,
+		              "counts", json_counts(g[i].n), "attempted", (json_int_t)tried,
+		              "delivered_pct_of_attempted", jpct(g[i].n[REPORT_DELIVERED], tried),
+		              "deferrals", (json_int_t)g[i].deferrals, "tls_delivered",
+		              (json_int_t)g[i].tls, "avg_delay_s",
+		              json_real((double)(int64_t)(g[i].avg_delay * 10 + 0.5) / 10),
+		              "max_delay_s", (json_int_t)g[i].max_delay));
 	}
-	buf_addc(out, ']');
+	return a;
+}
+
+static json_t *
+json_buckets(const struct report_bucket *b, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+		    a, json_pack("{s:o,s:I,s:I,s:I,s:I,s:I,s:I}", "t", jtime(b[i].t), "delivered",
+		                 (json_int_t)b[i].delivered, "deferred", (json_int_t)b[i].deferred,
+		                 "bounced", (json_int_t)b[i].bounced, "failed",
+		                 (json_int_t)b[i].failed, "opens", (json_int_t)b[i].opens, "clicks",
+		                 (json_int_t)b[i].clicks));
+	return a;
+}
+
+/* json_campaign - the header: what was sent, to whom, from whom, when */
+static json_t *
+json_campaign(const struct report *r)
+{
+	json_t *tpl = r->template_name ? json_pack("{s:o,s:i}", "name", jstr(r->template_name),
+	                                           "version", r->template_version)
+	                               : json_null();
+	json_t *sched = json_pack("{s:o,s:o,s:o,s:o}", "scheduled_at", jtime(r->scheduled_at),
+	                          "window", jstr(r->window), "tz", jstr(r->tz), "own_zone",
+	                          r->window ? json_integer(r->own_zone) : json_null());
+	return json_pack("{s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:b,s:b},s:o,s:o,s:o,s:o}",
+	                 "name", jstr(r->campaign), "id", (json_int_t)r->campaign_id, "state",
+	                 jstr(r->state), "state_reason", jstr(r->state_reason), "subject",
+	                 jstr(r->subject), "template", tpl, "list", jstr(r->list), "from",
+	                 jstr(r->from), "reply_to", jstr(r->reply_to), "tracking", "opens",
+	                 r->track_opens, "clicks", r->track_clicks, "schedule", sched, "created_at",
+	                 jtime(r->created_at), "started_at", jtime(r->started_at), "finished_at",
+	                 jtime(r->finished_at));
+}
+
+/* json_messages - the categories: counts, and percentages of all and of the attempted */
+static json_t *
+json_messages(const struct report *r)
+{
+	int64_t all = r->messages, tried = report_attempted(r->n);
+	json_t *of_all = json_object(), *of_tried = json_object();
+	for (int c = 0; c < REPORT_NCAT; c++) {
+		json_object_set_new(of_all, cats[c].name, jpct(r->n[c], all));
+		if (cats[c].attempted)
+			json_object_set_new(of_tried, cats[c].name, jpct(r->n[c], tried));
+	}
+	json_t *not_sent = json_array();
+	for (size_t i = 0; i < r->n_skip_reasons; i++) {
+		const struct report_count *x = &r->skip_reasons[i];
+		json_array_append_new(
+		    not_sent, json_pack("{s:s,s:o,s:I}", "category", cats[x->cat].name, "reason",
+		                        jstr(x->label), "count", (json_int_t)x->n));
+	}
+	return json_pack("{s:I,s:I,s:o,s:o,s:o,s:o}", "total", (json_int_t)all, "attempted",
+	                 (json_int_t)tried, "counts", json_counts(r->n), "pct_of_total", of_all,
+	                 "pct_of_attempted", of_tried, "not_sent", not_sent);
+}
+
+static json_t *
+json_summary(const struct report *r)
+{
+	int64_t d = r->n[REPORT_DELIVERED];
+	json_t *o = json_pack(
+	    "{s:I,s:I,s:I,s:{s:I,s:I,s:I},s:{s:I,s:I},s:I}", "attempts", (json_int_t)r->attempts,
+	    "complaints", (json_int_t)r->complaints, "unsubscribes", (json_int_t)r->unsubscribes,
+	    "opens", "human", (json_int_t)r->opens_human, "machine", (json_int_t)r->opens_machine,
+	    "unique_human", (json_int_t)r->opens_unique, "clicks", "total", (json_int_t)r->clicks,
+	    "unique", (json_int_t)r->clicks_unique, "tls_delivered", (json_int_t)r->tls_delivered);
+	json_object_set_new(o, "rates_of_delivered",
+	                    json_pack("{s:o,s:o,s:o,s:o,s:o}", "complaints", jpct(r->complaints, d),
+	                              "unsubscribes", jpct(r->unsubscribes, d), "opens",
+	                              jpct(r->opens_unique, d), "clicks", jpct(r->clicks_unique, d),
+	                              "tls", jpct(r->tls_delivered, d)));
+	json_object_set_new(o, "first_delivery", jtime(r->first_delivery));
+	json_object_set_new(o, "last_delivery", jtime(r->last_delivery));
+	json_object_set_new(o, "duration_s", json_integer(duration(r)));
+	json_object_set_new(o, "per_minute_avg",
+	                    json_real((double)(int64_t)(avg_per_minute(r) * 10 + 0.5) / 10));
+	json_object_set_new(o, "per_minute_peak", json_integer(r->peak_per_minute));
+	json_object_set_new(o, "peak_minute", jtime(r->peak_minute));
+	return o;
 }
 
 static void
 render_json(struct buf *out, const struct report *r)
 {
-	int64_t base = to_send(r);
-	buf_printf(out, "{\"schema_version\":%d,\"generated_at\":", REPORT_SCHEMA_VERSION);
-	json_time(out, r->generated_at);
-	buf_adds(out, ",\"campaign\":{\"name\":");
-	json_str(out, r->campaign);
-	buf_printf(out, ",\"id\":%" PRId64 ",\"state\":", r->campaign_id);
-	json_str(out, r->state);
-	buf_adds(out, ",\"created_at\":");
-	json_time(out, r->created_at);
-	buf_printf(out,
-	           "},\"summary\":{\"recipients\":%" PRId64 ",\"to_send\":%" PRId64
-	           ",\"delivered\":%" PRId64 ",\"deferred\":%" PRId64 ",\"bounced\":%" PRId64
-	           ",\"bounced_hard\":%" PRId64 ",\"bounced_soft\":%" PRId64 ",\"failed\":%" PRId64
-	           ",\"queued\":%" PRId64 ",\"in_flight\":%" PRId64 ",\"suppressed\":%" PRId64
-	           ",\"skipped\":%" PRId64 ",\"attempts\":%" PRId64 ",\"complaints\":%" PRId64
-	           ",\"unsubscribes\":%" PRId64 ",\"opens\":{\"human\":%" PRId64
-	           ",\"machine\":%" PRId64 ",\"unique_human\":%" PRId64
-	           "},\"clicks\":{\"total\":%" PRId64 ",\"unique\":%" PRId64
-	           "},\"tls_delivered\":%" PRId64,
-	           r->recipients, base, r->delivered, r->deferred, bounced(r), r->bounced_hard,
-	           r->bounced_soft, r->failed, r->queued, r->in_flight, r->suppressed, r->skipped,
-	           r->attempts, r->complaints, r->unsubscribes, r->opens_human, r->opens_machine,
-	           r->opens_unique, r->clicks, r->clicks_unique, r->tls_delivered);
-	buf_printf(out,
-	           ",\"rates\":{\"delivered\":%.2f,\"deferred\":%.2f,\"bounced\":%.2f,"
-	           "\"failed\":%.2f,\"complaints\":%.2f,\"unsubscribes\":%.2f,\"opens\":%.2f,"
-	           "\"clicks\":%.2f,\"tls\":%.2f}",
-	           pct(r->delivered, base), pct(r->deferred, base), pct(bounced(r), base),
-	           pct(r->failed, base), pct(r->complaints, r->delivered),
-	           pct(r->unsubscribes, r->delivered), pct(r->opens_unique, r->delivered),
-	           pct(r->clicks_unique, r->delivered), pct(r->tls_delivered, r->delivered));
-	buf_adds(out, ",\"first_delivery\":");
-	json_time(out, r->first_delivery);
-	buf_adds(out, ",\"last_delivery\":");
-	json_time(out, r->last_delivery);
-	buf_printf(out,
-	           ",\"duration_s\":%" PRId64
-	           ",\"per_minute_avg\":%.1f,\"per_minute_peak\":%" PRId64 ",\"peak_minute\":",
-	           duration(r), avg_per_minute(r), r->peak_per_minute);
-	json_time(out, r->peak_minute);
-	buf_adds(out, "},\"not_sent\":[");
-	for (size_t i = 0; i < r->n_skip_reasons; i++) {
-		buf_adds(out, i ? ",{\"reason\":" : "{\"reason\":");
-		json_str(out, r->skip_reasons[i].label);
-		buf_printf(out, ",\"count\":%" PRId64 "}", r->skip_reasons[i].n);
+	json_t *j = json_pack("{s:i,s:o,s:o,s:o,s:o}", "schema_version", REPORT_SCHEMA_VERSION,
+	                      "generated_at", jtime(r->generated_at), "campaign", json_campaign(r),
+	                      "messages", json_messages(r), "summary", json_summary(r));
+	json_t *links = json_array();
+	for (size_t i = 0; i < r->n_links; i++) {
+		const struct report_link *l = &r->links[i];
+		json_array_append_new(links, json_pack("{s:i,s:o,s:I,s:I}", "link", l->index, "url",
+		                                       jstr(l->url), "unique_clicks",
+		                                       (json_int_t)l->unique, "total_clicks",
+		                                       (json_int_t)l->total));
 	}
-	buf_addc(out, ']');
-	json_groups(out, "domains", r->domains, r->n_domains);
-	json_groups(out, "destinations", r->dests, r->n_dests);
-	json_groups(out, "slowest_destinations", r->slowest, r->n_slowest);
-	buf_adds(out, ",\"throttled_destinations\":[");
+	json_object_set_new(j, "links", links);
+	json_object_set_new(j, "domains", json_groups(r->domains, r->n_domains));
+	json_object_set_new(j, "destinations", json_groups(r->dests, r->n_dests));
+	json_object_set_new(j, "slowest_destinations", json_groups(r->slowest, r->n_slowest));
+	json_t *thr = json_array();
 	for (size_t i = 0; i < r->n_throttled; i++) {
 		const struct report_throttled *x = &r->throttled[i];
-		buf_adds(out, i ? ",{\"destination\":" : "{\"destination\":");
-		json_str(out, x->dest);
-		buf_printf(out,
-		           ",\"slowdowns\":%" PRId64 ",\"suspensions\":%" PRId64
-		           ",\"rate_now\":%.3f,\"connections_now\":%d,\"last_change\":",
-		           x->slowdowns, x->suspensions, x->rate, x->conns);
-		json_str(out, x->change);
-		buf_adds(out, ",\"note\":");
-		json_str(out, x->note);
-		buf_addc(out, '}');
+		json_array_append_new(
+		    thr,
+		    json_pack("{s:o,s:I,s:I,s:f,s:i,s:o,s:o}", "destination", jstr(x->dest),
+		              "slowdowns", (json_int_t)x->slowdowns, "suspensions",
+		              (json_int_t)x->suspensions, "rate_now", x->rate, "connections_now",
+		              x->conns, "last_change", jstr(x->change), "note", jstr(x->note)));
 	}
-	buf_addc(out, ']');
-	buf_adds(out, ",\"reasons\":[");
+	json_object_set_new(j, "throttled_destinations", thr);
+	json_t *reasons = json_array();
 	for (size_t i = 0; i < r->n_reasons; i++) {
 		const struct report_reason *x = &r->reasons[i];
-		buf_adds(out, i ? ",{\"outcome\":" : "{\"outcome\":");
-		json_str(out, x->outcome);
-		buf_adds(out, ",\"class\":");
-		json_str(out, x->cls);
-		buf_adds(out, ",\"reason\":");
-		json_str(out, reason_name(x));
-		buf_adds(out, ",\"classified\":");
-		buf_adds(out, x->reason ? "true" : "false");
-		buf_adds(out, ",\"code\":");
-		if (x->code)
-			buf_printf(out, "%d", x->code);
-		else
-			buf_adds(out, "null");
-		buf_adds(out, ",\"ecode\":");
-		json_str(out, x->ecode);
-		buf_printf(out, ",\"count\":%" PRId64 ",\"example\":", x->count);
-		json_str(out, x->example);
-		buf_addc(out, '}');
+		json_array_append_new(
+		    reasons, json_pack("{s:o,s:o,s:o,s:b,s:o,s:o,s:I,s:o}", "outcome",
+		                       jstr(x->outcome), "class", jstr(x->cls), "reason",
+		                       jstr(reason_name(x)), "classified", x->reason != NULL,
+		                       "code", x->code ? json_integer(x->code) : json_null(),
+		                       "ecode", jstr(x->ecode), "count", (json_int_t)x->count,
+		                       "example", jstr(x->example)));
 	}
-	buf_adds(out, "],\"hours\":");
-	json_buckets(out, r->hours, r->n_hours);
-	buf_printf(out, ",\"timeline\":{\"step_s\":%" PRId64 ",\"buckets\":", r->timeline_step);
-	json_buckets(out, r->timeline, r->n_timeline);
-	buf_adds(out, "}}\n");
+	json_object_set_new(j, "reasons", reasons);
+	json_object_set_new(j, "hours", json_buckets(r->hours, r->n_hours));
+	json_object_set_new(j, "timeline",
+	                    json_pack("{s:I,s:o}", "step_s", (json_int_t)r->timeline_step,
+	                              "buckets", json_buckets(r->timeline, r->n_timeline)));
+	json_dump_to(out, j);
 }
 
 /* --- HTML ------------------------------------------------------------------------------------ */
@@ -821,7 +1274,11 @@ static const char html_css[] =
     "td.ex{text-align:left;white-space:normal;min-width:16em;color:var(--mute);"
     "word-break:break-word}"
     "td.bar{width:40%;min-width:120px}td.bar svg{display:block;width:100%;height:14px}"
-    "tr.others td{font-style:italic}"
+    "td.bar.narrow{width:12%;min-width:60px}"
+    "tr.others td{font-style:italic}tr.total td{font-weight:600}"
+    "dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0 0 1em}"
+    "dl.meta dt{color:var(--mute)}dl.meta dd{margin:0;overflow-wrap:anywhere}"
+    "td.url{text-align:left;white-space:normal;overflow-wrap:anywhere;min-width:16em}"
     ".key{max-width:22em;overflow:hidden;text-overflow:ellipsis}"
     "footer{color:var(--mute);font-size:.8em;margin:1.5em 0}"
     "@media (max-width:600px){main{padding:8px}body{font-size:14px}"
@@ -939,11 +1396,40 @@ html_timeline(struct buf *out, const struct report *r)
 	buf_adds(out, "</section>\n");
 }
 
+/* html_cat_heads - a heading per category, two-word ones on two lines so that a table of
+ * every category stays narrow, and "% of attempted" after delivered */
+static void
+html_cat_heads(struct buf *out)
+{
+	for (int k = 0; k < REPORT_NCAT; k++) {
+		const char *sp = strchr(cats[k].label, ' ');
+		if (sp)
+			buf_printf(out, "<th>%.*s<br>%s</th>", (int)(sp - cats[k].label),
+			           cats[k].label, sp + 1);
+		else
+			buf_printf(out, "<th>%s</th>", cats[k].label);
+		if (k == REPORT_DELIVERED)
+			buf_adds(out, "<th>% of<br>attempted</th>");
+	}
+}
+
+/* html_cat_cells - a cell per category, and the delivered's share of the attempted */
+static void
+html_cat_cells(struct buf *out, const int64_t n[REPORT_NCAT])
+{
+	char c[32];
+	for (int k = 0; k < REPORT_NCAT; k++) {
+		buf_printf(out, "<td>%s</td>", num(c, n[k]));
+		if (k == REPORT_DELIVERED)
+			buf_printf(out, "<td>%s</td>", pctstr(c, n[k], report_attempted(n)));
+	}
+}
+
 static void
 html_groups(struct buf *out, const char *title, const char *keyname, const struct report_group *g,
-            size_t n)
+            size_t n, bool delays)
 {
-	char c[8][32];
+	char c[4][32];
 	buf_adds(out, "<section><h2>");
 	report_html_escape(out, title);
 	buf_adds(out, "</h2>\n");
@@ -958,24 +1444,107 @@ html_groups(struct buf *out, const char *title, const char *keyname, const struc
 			max = g[i].messages;
 	buf_adds(out, "<div class=\"scroll\"><table><thead><tr><th>");
 	report_html_escape(out, keyname);
-	buf_adds(out, "</th><th class=\"l\">share</th><th>messages</th><th>delivered</th>"
-	              "<th>%</th><th>deferred</th><th>bounced</th><th>failed</th><th>TLS</th>"
-	              "<th>avg delay</th></tr></thead><tbody>\n");
+	buf_adds(out, "</th><th class=\"l\">share</th><th>messages</th>");
+	html_cat_heads(out);
+	if (delays)
+		buf_adds(out, "<th>TLS</th><th>avg<br>delay</th>");
+	buf_adds(out, "</tr></thead><tbody>\n");
 	for (size_t i = 0; i < n; i++) {
 		buf_adds(out, g[i].others ? "<tr class=\"others\"><td class=\"key\">"
 		                          : "<tr><td class=\"key\">");
 		report_html_escape(out, g[i].key);
-		buf_adds(out, "</td><td class=\"bar\">");
-		const int64_t v[4] = {g[i].delivered, g[i].deferred, g[i].bounced, g[i].failed};
+		buf_adds(out, "</td><td class=\"bar narrow\">");
+		const int64_t v[4] = {g[i].n[REPORT_DELIVERED], g[i].n[REPORT_DEFERRED],
+		                      bounced(g[i].n), g[i].n[REPORT_FAILED]};
 		html_bar(out, v, outcome_colors, 4, max);
+		buf_printf(out, "</td><td>%s</td>", num(c[0], g[i].messages));
+		html_cat_cells(out, g[i].n);
+		if (delays)
+			buf_printf(out, "<td>%s</td><td>%s</td>",
+			           pctstr(c[2], g[i].tls, g[i].n[REPORT_DELIVERED]),
+			           g[i].n[REPORT_DELIVERED]
+			               ? dur(c[3], (int64_t)(g[i].avg_delay + 0.5))
+			               : "");
+		buf_adds(out, "</tr>\n");
+	}
+	buf_adds(out, "</tbody></table></div></section>\n");
+}
+
+/* html_header - the campaign's header lines as a definition list */
+static void
+html_header(struct buf *out, const struct report *r)
+{
+	struct hrow h[HEADER_ROWS];
+	size_t n = header_rows(r, h);
+	buf_adds(out, "<dl class=\"meta\">\n");
+	for (size_t i = 0; i < n; i++) {
+		/* The title and the line under it say the name, the state and the time. */
+		if (h[i].text == NULL || strcmp(h[i].name, "campaign") == 0 ||
+		    strcmp(h[i].name, "state") == 0 || strcmp(h[i].name, "generated_at") == 0)
+			continue;
+		buf_printf(out, "<dt>%s</dt><dd>", h[i].label);
+		report_html_escape(out, h[i].text);
+		buf_adds(out, "</dd>\n");
+	}
+	buf_adds(out, "</dl>\n");
+	header_free(h, n);
+}
+
+/* html_messages - every category: count, share of all, share of the attempted */
+static void
+html_messages(struct buf *out, const struct report *r)
+{
+	char a[32], b[32], c[32];
+	struct buf note = BUF_INIT;
+	int64_t all = r->messages, tried = report_attempted(r->n);
+	buf_printf(out,
+	           "<section><h2>Messages</h2>\n<p class=\"sub\">%% of all: of the campaign's %s "
+	           "messages, one per recipient; %% of attempted: of the %s the sender has tried "
+	           "(delivered, bounced, failed or deferred).</p>\n",
+	           num(a, all), num(b, tried));
+	buf_adds(out, "<div class=\"scroll\"><table><thead><tr><th>category</th><th>messages</th>"
+	              "<th>% of all</th><th>% of attempted</th><th class=\"l\">why</th></tr>"
+	              "</thead><tbody>\n");
+	for (int k = 0; k < REPORT_NCAT; k++) {
 		buf_printf(out,
-		           "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-		           "<td>%s</td><td>%s</td></tr>\n",
-		           num(c[0], g[i].messages), num(c[1], g[i].delivered),
-		           pctstr(c[2], g[i].delivered, g[i].messages - g[i].suppressed),
-		           num(c[3], g[i].deferred), num(c[4], g[i].bounced),
-		           num(c[5], g[i].failed), pctstr(c[6], g[i].tls, g[i].delivered),
-		           g[i].delivered ? dur(c[7], (int64_t)(g[i].avg_delay + 0.5)) : "");
+		           "<tr><td class=\"key\">%s</td><td>%s</td><td>%s</td><td>%s</td>"
+		           "<td class=\"l\">",
+		           cats[k].label, num(a, r->n[k]), pctstr(b, r->n[k], all),
+		           cats[k].attempted ? pctstr(c, r->n[k], tried) : "");
+		report_html_escape(out, skip_note(&note, r, (enum report_cat)k));
+		buf_adds(out, "</td></tr>\n");
+	}
+	buf_printf(out,
+	           "<tr class=\"total\"><td class=\"key\">attempted</td><td>%s</td><td>%s</td>"
+	           "<td></td><td class=\"l\"></td></tr>\n<tr class=\"total\"><td "
+	           "class=\"key\">messages</td><td>%s</td><td>%s</td><td></td><td "
+	           "class=\"l\"></td></tr>\n",
+	           num(a, tried), pctstr(b, tried, all), num(c, all), all ? "100.0%" : "");
+	buf_adds(out, "</tbody></table></div></section>\n");
+	buf_free(&note);
+}
+
+/* html_links - clicks by link; the URLs are text, not links (the file loads nothing) */
+static void
+html_links(struct buf *out, const struct report *r)
+{
+	char a[32], b[32];
+	buf_adds(out, "<section><h2>Clicks by link</h2>\n");
+	if (r->n_links == 0) {
+		buf_adds(out, "<p class=\"sub\">No tracked links.</p></section>\n");
+		return;
+	}
+	buf_adds(out, "<div class=\"scroll\"><table><thead><tr><th>link</th><th>unique</th>"
+	              "<th>clicks</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < r->n_links; i++) {
+		const struct report_link *l = &r->links[i];
+		buf_adds(out, "<tr><td class=\"url\">");
+		if (l->url)
+			report_html_escape(out, l->url);
+		else
+			buf_printf(out, "(link %d: not in the link table)", l->index);
+		buf_printf(out, "</td><td>%s</td><td>%s</td></tr>\n", num(a, l->unique),
+		           num(b, l->total));
 	}
 	buf_adds(out, "</tbody></table></div></section>\n");
 }
@@ -1051,7 +1620,7 @@ static void
 render_html(struct buf *out, const struct report *r)
 {
 	char a[32], b[32], w[64];
-	int64_t base = to_send(r);
+	int64_t delivered = r->n[REPORT_DELIVERED], tried = report_attempted(r->n);
 	buf_adds(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	              "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
 	              "<title>kirim report: ");
@@ -1065,25 +1634,22 @@ render_html(struct buf *out, const struct report *r)
 		buf_printf(out, " · delivered from %s to %s UTC (%s)",
 		           when(a, r->first_delivery, false), when(b, r->last_delivery, false),
 		           dur(w, duration(r)));
-	buf_adds(out, "</p>\n<div class=\"cards\">\n");
-
-	html_card(out, "", num(a, r->recipients), "recipients", "");
-	html_card(out, "ok", num(a, r->delivered), "delivered", pctstr(b, r->delivered, base));
-	html_card(out, "def", num(a, r->deferred), "deferred now", pctstr(b, r->deferred, base));
-	snprintf(w, sizeof(w), "bounced (%s hard)", num(b, r->bounced_hard));
-	html_card(out, "bnc", num(a, bounced(r)), w, pctstr(b, bounced(r), base));
-	html_card(out, "fail", num(a, r->failed), "failed", pctstr(b, r->failed, base));
-	html_card(out, "", num(a, r->queued + r->in_flight), "not tried yet", "");
-	html_card(out, "", num(a, r->suppressed + r->skipped), "suppressed or skipped", "");
+	buf_adds(out, "</p>\n");
+	html_header(out, r);
+	buf_adds(out, "<div class=\"cards\">\n");
+	html_card(out, "", num(a, r->messages), "messages", "");
+	html_card(out, "", num(a, tried), "attempted", pctstr(b, tried, r->messages));
+	snprintf(w, sizeof(w), "%s of attempted", pctstr(b, delivered, tried));
+	html_card(out, "ok", num(a, delivered), "delivered", tried ? w : "");
 	html_card(out, "", num(a, r->complaints), "complaints",
-	          pctstr(b, r->complaints, r->delivered));
+	          pctstr(b, r->complaints, delivered));
 	html_card(out, "", num(a, r->unsubscribes), "unsubscribes",
-	          pctstr(b, r->unsubscribes, r->delivered));
+	          pctstr(b, r->unsubscribes, delivered));
 	snprintf(w, sizeof(w), "opened (+%s machine opens)", num(b, r->opens_machine));
-	html_card(out, "", num(a, r->opens_unique), w, pctstr(b, r->opens_unique, r->delivered));
+	html_card(out, "", num(a, r->opens_unique), w, pctstr(b, r->opens_unique, delivered));
 	html_card(out, "", num(a, r->clicks_unique), "clicked",
-	          pctstr(b, r->clicks_unique, r->delivered));
-	html_card(out, "", pctstr(a, r->tls_delivered, r->delivered)[0] ? a : "–",
+	          pctstr(b, r->clicks_unique, delivered));
+	html_card(out, "", pctstr(a, r->tls_delivered, delivered)[0] ? a : "–",
 	          "delivered over TLS", "");
 	if (avg_per_minute(r) >= 100)
 		num(a, (int64_t)(avg_per_minute(r) + 0.5));
@@ -1093,24 +1659,17 @@ render_html(struct buf *out, const struct report *r)
 	html_card(out, "", a, w, "");
 	html_card(out, "", num(a, r->attempts), "delivery attempts", "");
 	buf_adds(out, "</div>\n");
-	if (r->n_skip_reasons) {
-		buf_adds(out, "<p class=\"sub\">Not sent: ");
-		for (size_t i = 0; i < r->n_skip_reasons; i++) {
-			if (i)
-				buf_adds(out, ", ");
-			report_html_escape(out, r->skip_reasons[i].label);
-			buf_printf(out, " %s", num(a, r->skip_reasons[i].n));
-		}
-		buf_adds(out, "</p>\n");
-	}
 
+	html_messages(out, r);
 	html_timeline(out, r);
-	html_groups(out, "By recipient domain", "domain", r->domains, r->n_domains);
+	if (r->track_clicks || r->n_links)
+		html_links(out, r);
+	html_groups(out, "By recipient domain", "domain", r->domains, r->n_domains, false);
 	html_reasons(out, r);
-	html_groups(out, "By destination", "destination", r->dests, r->n_dests);
+	html_groups(out, "By destination", "destination", r->dests, r->n_dests, true);
 	if (r->n_slowest)
 		html_groups(out, "Slowest destinations (queueing to delivery)", "destination",
-		            r->slowest, r->n_slowest);
+		            r->slowest, r->n_slowest, true);
 	if (r->n_throttled) {
 		buf_adds(out, "<section><h2>Backed off by the throttle</h2>\n<ul>\n");
 		for (size_t i = 0; i < r->n_throttled; i++) {
@@ -1129,9 +1688,9 @@ render_html(struct buf *out, const struct report *r)
 		buf_adds(out, "</ul></section>\n");
 	}
 	html_hours(out, r);
-	buf_adds(out, "<footer>Made by kirim. Times are UTC. Rates are of the messages meant to "
-	              "be sent; engagement rates of those delivered.</footer>\n</main></body>"
-	              "</html>\n");
+	buf_adds(out, "<footer>Made by kirim. Times are UTC. Shares of messages are of all the "
+	              "campaign's messages and, for those tried, of the attempted; engagement "
+	              "rates are of the delivered.</footer>\n</main></body></html>\n");
 }
 
 void
@@ -1158,71 +1717,82 @@ report_render(struct buf *out, const struct report *r, enum report_format f, enu
 void
 report_render_all(struct buf *out, const struct report_all *a, enum report_format f)
 {
-	char c[12][32];
+	char c[16][32];
 	if (f == REPORT_JSON) {
-		buf_printf(out, "{\"schema_version\":%d,\"generated_at\":", REPORT_SCHEMA_VERSION);
-		json_time(out, a->generated_at);
-		buf_adds(out, ",\"campaigns\":[");
-	} else if (f == REPORT_CSV) {
-		buf_adds(out,
-		         "campaign,state,created_at,recipients,delivered,deferred,bounced,failed,"
-		         "suppressed,pending,complaints,unsubscribes,opened,clicked,"
-		         "first_delivery,last_delivery\r\n");
-	} else if (f == REPORT_HTML) {
-		buf_printf(
-		    out,
-		    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-		    "<title>kirim campaigns</title><style>%s</style></head>\n<body><main>"
-		    "<h1>Campaigns</h1><p class=\"sub\">Report of %s UTC</p><section>"
-		    "<div class=\"scroll\"><table><thead><tr><th>campaign</th><th>state</th>"
-		    "<th>created</th><th>recipients</th><th>delivered</th><th>%%</th>"
-		    "<th>deferred</th><th>bounced</th><th>failed</th><th>complaints</th>"
-		    "<th>unsubscribes</th><th>opened</th><th>clicked</th></tr></thead><tbody>\n",
-		    html_css, when(c[0], a->generated_at, false));
+		json_t *list = json_array();
+		for (size_t i = 0; i < a->n; i++) {
+			const struct report_campaign *x = &a->campaigns[i];
+			int64_t tried = report_attempted(x->n);
+			json_array_append_new(
+			    list,
+			    json_pack(
+			        "{s:o,s:o,s:o,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:o}", "name",
+			        jstr(x->name), "state", jstr(x->state), "created_at",
+			        jtime(x->created_at), "messages", (json_int_t)x->messages, "counts",
+			        json_counts(x->n), "attempted", (json_int_t)tried,
+			        "delivered_pct_of_attempted", jpct(x->n[REPORT_DELIVERED], tried),
+			        "complaints", (json_int_t)x->complaints, "unsubscribes",
+			        (json_int_t)x->unsubscribes, "opened", (json_int_t)x->opens_unique,
+			        "clicked", (json_int_t)x->clicks_unique, "first_delivery",
+			        jtime(x->first_delivery), "last_delivery",
+			        jtime(x->last_delivery)));
+		}
+		json_dump_to(out,
+		             json_pack("{s:i,s:o,s:o}", "schema_version", REPORT_SCHEMA_VERSION,
+		                       "generated_at", jtime(a->generated_at), "campaigns", list));
+		return;
 	}
-	struct table t = {.ncols = 12, .align = "lllrrrrrrrrr"};
-	if (f == REPORT_TEXT) {
-		const char *head[12] = {"campaign",  "state",      "created",  "recipients",
-		                        "delivered", "%",          "deferred", "bounced",
-		                        "failed",    "complaints", "unsubs",   "opened"};
-		table_row(&t, head);
+	if (f == REPORT_CSV) {
+		buf_adds(out, "campaign,state,created_at,messages");
+		for (int k = 0; k < REPORT_NCAT; k++)
+			buf_printf(out, ",%s", cats[k].name);
+		buf_adds(out,
+		         ",attempted,delivered_pct_of_attempted,complaints,unsubscribes,opened,"
+		         "clicked,first_delivery,last_delivery\r\n");
+	} else if (f == REPORT_HTML) {
+		buf_printf(out,
+		           "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+		           "<title>kirim campaigns</title><style>%s</style></head>\n<body><main>"
+		           "<h1>Campaigns</h1><p class=\"sub\">Report of %s UTC</p><section>"
+		           "<div class=\"scroll\"><table><thead><tr><th>campaign</th><th>state</th>"
+		           "<th>created</th><th>messages</th>",
+		           html_css, when(c[0], a->generated_at, false));
+		html_cat_heads(out);
+		buf_adds(out, "<th>complaints</th><th>unsubscribes</th><th>opened</th>"
+		              "<th>clicked</th></tr></thead><tbody>\n");
+	}
+	/* Text: campaign, state, created, messages, delivered, % of attempted, the other
+	 * categories, opened, clicked; headers on two lines as in the group tables. */
+	struct table t = {.ncols = 16, .align = "lllrrrrrrrrrrrrr"};
+	if (f == REPORT_TEXT && a->n > 0) {
+		const char *h1[16] = {"", "", "", "", "", "% of"},
+		           *h2[16] = {"campaign", "state",     "created",
+		                      "messages", "delivered", "attempted"};
+		char split[REPORT_NCAT][32];
+		int k = cat_heads(h1, h2, 6, split);
+		h1[k] = "";
+		h2[k++] = "opened";
+		h1[k] = "";
+		h2[k] = "clicked";
+		table_row(&t, h1);
+		table_row(&t, h2);
 	}
 	for (size_t i = 0; i < a->n; i++) {
 		const struct report_campaign *x = &a->campaigns[i];
-		int64_t base = x->recipients - x->suppressed;
-		if (f == REPORT_JSON) {
-			buf_adds(out, i ? ",{\"name\":" : "{\"name\":");
-			json_str(out, x->name);
-			buf_adds(out, ",\"state\":");
-			json_str(out, x->state);
-			buf_adds(out, ",\"created_at\":");
-			json_time(out, x->created_at);
-			buf_printf(out,
-			           ",\"recipients\":%" PRId64 ",\"delivered\":%" PRId64
-			           ",\"deferred\":%" PRId64 ",\"bounced\":%" PRId64
-			           ",\"failed\":%" PRId64 ",\"suppressed\":%" PRId64
-			           ",\"pending\":%" PRId64 ",\"complaints\":%" PRId64
-			           ",\"unsubscribes\":%" PRId64 ",\"opened\":%" PRId64
-			           ",\"clicked\":%" PRId64
-			           ",\"delivered_pct\":%.2f,\"first_delivery\":",
-			           x->recipients, x->delivered, x->deferred, x->bounced, x->failed,
-			           x->suppressed, x->pending, x->complaints, x->unsubscribes,
-			           x->opens_unique, x->clicks_unique, pct(x->delivered, base));
-			json_time(out, x->first_delivery);
-			buf_adds(out, ",\"last_delivery\":");
-			json_time(out, x->last_delivery);
-			buf_addc(out, '}');
-		} else if (f == REPORT_CSV) {
+		int64_t tried = report_attempted(x->n);
+		if (f == REPORT_CSV) {
 			report_csv_field(out, x->name);
 			buf_addc(out, ',');
 			report_csv_field(out, x->state);
+			buf_printf(out, ",%s,%" PRId64, when(c[0], x->created_at, true),
+			           x->messages);
+			for (int k = 0; k < REPORT_NCAT; k++)
+				buf_printf(out, ",%" PRId64, x->n[k]);
 			buf_printf(out,
-			           ",%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-			           ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-			           ",%" PRId64 ",%s,%s\r\n",
-			           when(c[0], x->created_at, true), x->recipients, x->delivered,
-			           x->deferred, x->bounced, x->failed, x->suppressed, x->pending,
+			           ",%" PRId64 ",%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
+			           ",%s,%s\r\n",
+			           tried, csv_pct(c[3], x->n[REPORT_DELIVERED], tried),
 			           x->complaints, x->unsubscribes, x->opens_unique,
 			           x->clicks_unique,
 			           x->first_delivery ? when(c[1], x->first_delivery, true) : "",
@@ -1234,37 +1804,29 @@ report_render_all(struct buf *out, const struct report_all *a, enum report_forma
 			report_html_escape(out, x->state);
 			when(c[0], x->created_at, false);
 			c[0][16] = '\0';
-			buf_printf(
-			    out,
-			    "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-			    "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-			    "</tr>\n",
-			    c[0], num(c[1], x->recipients), num(c[2], x->delivered),
-			    pctstr(c[3], x->delivered, base), num(c[4], x->deferred),
-			    num(c[5], x->bounced), num(c[6], x->failed), num(c[7], x->complaints),
-			    num(c[8], x->unsubscribes), num(c[9], x->opens_unique),
-			    num(c[10], x->clicks_unique));
+			buf_printf(out, "</td><td>%s</td><td>%s</td>", c[0],
+			           num(c[1], x->messages));
+			html_cat_cells(out, x->n);
+			buf_printf(out, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+			           num(c[1], x->complaints), num(c[2], x->unsubscribes),
+			           num(c[3], x->opens_unique), num(c[4], x->clicks_unique));
 		} else {
 			when(c[2], x->created_at, false);
 			c[2][16] = '\0';
-			const char *v[12] = {x->name,
+			const char *v[16] = {x->name,
 			                     x->state,
 			                     c[2],
-			                     num(c[3], x->recipients),
-			                     num(c[4], x->delivered),
-			                     pctstr(c[5], x->delivered, base),
-			                     num(c[6], x->deferred),
-			                     num(c[7], x->bounced),
-			                     num(c[8], x->failed),
-			                     num(c[9], x->complaints),
-			                     num(c[10], x->unsubscribes),
-			                     num(c[11], x->opens_unique)};
+			                     num(c[3], x->messages),
+			                     num(c[4], x->n[REPORT_DELIVERED]),
+			                     pctstr(c[5], x->n[REPORT_DELIVERED], tried)};
+			int k = cat_cells(v, c, 6, x->n);
+			v[k] = num(c[k], x->opens_unique);
+			k++;
+			v[k] = num(c[k], x->clicks_unique);
 			table_row(&t, v);
 		}
 	}
-	if (f == REPORT_JSON)
-		buf_adds(out, "]}\n");
-	else if (f == REPORT_HTML)
+	if (f == REPORT_HTML)
 		buf_adds(out, "</tbody></table></div></section><footer>Made by kirim. Times are "
 		              "UTC.</footer></main></body></html>\n");
 	else if (f == REPORT_TEXT) {

@@ -293,3 +293,17 @@ smtp_reply_parse_ehlo(const struct smtp_reply *r, struct smtp_ehlo *out)
 	*out = e;
 	return 0;
 }
+
+const char *
+smtp_stage_name(enum smtp_stage st)
+{
+	static const char *const names[] = {
+	    [SMTP_STAGE_CONNECT] = "connect", [SMTP_STAGE_BANNER] = "banner",
+	    [SMTP_STAGE_EHLO] = "ehlo",       [SMTP_STAGE_STARTTLS] = "starttls",
+	    [SMTP_STAGE_AUTH] = "auth",       [SMTP_STAGE_MAIL] = "mail",
+	    [SMTP_STAGE_RCPT] = "rcpt",       [SMTP_STAGE_DATA] = "data",
+	    [SMTP_STAGE_DOT] = "dot",         [SMTP_STAGE_QUIT] = "quit",
+	    [SMTP_STAGE_DNS] = "dns",
+	};
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
+}

@@ -329,6 +329,21 @@ token_make_lower(struct token_key *k, enum token_purpose purpose, int64_t campai
 	return encode(raw, n, 5, b32lower, out);
 }
 
+/* token_make_both - token_make into out and token_make_lower into lower, one HMAC for both */
+size_t
+token_make_both(struct token_key *k, enum token_purpose purpose, int64_t campaign, int64_t contact,
+                char out[TOKEN_MAX], char lower[TOKEN_MAX])
+{
+	unsigned char raw[RAW_MAX];
+	size_t n = raw_make(k, purpose, campaign, contact, raw);
+
+	out[0] = lower[0] = '\0';
+	if (n == 0)
+		return 0;
+	encode(raw, n, 5, b32lower, lower);
+	return encode(raw, n, 6, b64url, out);
+}
+
 /* token_check - verify a token of either alphabet for purpose and return its ids */
 int
 token_check(struct token_key *k, enum token_purpose purpose, const char *s, size_t n,

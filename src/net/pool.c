@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kirim/disposition.h"
 #include "kirim/log.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
@@ -21,7 +22,7 @@ enum conn_state { C_STARTING, C_BUSY, C_IDLE };
 
 struct conn {
 	struct pool_dest *d;
-	struct route *route;
+	struct addr *addr;
 	struct smtp_session *s;
 	enum conn_state state;
 	bool closing;        /* closed to free a global slot */
@@ -33,7 +34,7 @@ struct conn {
 };
 
 /* A host address of a destination; bad_until (uv_now() ms) after a session to it failed. */
-struct route {
+struct addr {
 	char host[320]; /* "name[address]" for logs and reports */
 	char *name;     /* for TLS */
 	struct sockaddr_storage addr;
@@ -44,9 +45,9 @@ struct route {
 struct pool_dest {
 	struct pool *p;
 	char *name;
-	struct route *routes;
-	size_t nroutes;
-	unsigned turn; /* spreads sessions over routes of equal preference */
+	struct addr *addrs;
+	size_t naddrs;
+	unsigned turn; /* spreads sessions over addrs of equal preference */
 	struct pool_limits limits;
 	struct throttle_bucket bucket, connect_bucket;
 	struct throttle_aimd aimd;
@@ -60,7 +61,7 @@ struct pool_dest {
 	struct qnode *head, *tail;
 	size_t queued;
 	unsigned conns, starting, idle;
-	/* When every route is bad and no session is left, the destination is down for a
+	/* When every address is bad and no session is left, the destination is down for a
 	 * while (or the adaptive throttle suspends it): jobs are handed back at once,
 	 * ABORTED (never sent: no attempt), with the last failure as the reason, instead of
 	 * hammering it with connects. */
@@ -115,15 +116,15 @@ static void pool_slot_wake(struct pool *p);
 static double pool_burst(double rate);
 static void pool_kick_starved(struct pool *p);
 
-/* dest_route - a route not marked bad at now, of the lowest preference (in turn among
+/* dest_addr - an address not marked bad at now, of the lowest preference (in turn among
  * equals), or NULL */
-static struct route *
-dest_route(struct pool_dest *d, uint64_t now)
+static struct addr *
+dest_addr(struct pool_dest *d, uint64_t now)
 {
-	struct route *best[POOL_MAX_ROUTES];
+	struct addr *best[POOL_MAX_ADDRS];
 	size_t n = 0;
-	for (size_t i = 0; i < d->nroutes; i++) {
-		struct route *r = &d->routes[i];
+	for (size_t i = 0; i < d->naddrs; i++) {
+		struct addr *r = &d->addrs[i];
 		if (r->bad_until > now || (n && r->pref > best[0]->pref))
 			continue;
 		if (n && r->pref < best[0]->pref)
@@ -145,13 +146,13 @@ dest_set_down(struct pool_dest *d, const struct smtp_result *r)
 	d->down.text = d->down_text;
 }
 
-/* dest_routable - whether some route is not marked bad at now (dest_route without taking
+/* dest_reachable - whether some address is not marked bad at now (dest_addr without taking
  * a turn) */
 static bool
-dest_routable(const struct pool_dest *d, uint64_t now)
+dest_reachable(const struct pool_dest *d, uint64_t now)
 {
-	for (size_t i = 0; i < d->nroutes; i++)
-		if (d->routes[i].bad_until <= now)
+	for (size_t i = 0; i < d->naddrs; i++)
+		if (d->addrs[i].bad_until <= now)
 			return true;
 	return false;
 }
@@ -160,9 +161,9 @@ static void
 dest_free(struct pool_dest *d)
 {
 	tls_ctx_free(d->tls_ctx);
-	for (size_t i = 0; i < d->nroutes; i++)
-		free(d->routes[i].name);
-	free(d->routes);
+	for (size_t i = 0; i < d->naddrs; i++)
+		free(d->addrs[i].name);
+	free(d->addrs);
 	free(d->name);
 	free(d->helo);
 	free(d->ca);
@@ -267,21 +268,21 @@ dup_or_null(const char *s)
 struct pool_dest *
 pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_t errsz)
 {
-	if (c->nroutes == 0) {
+	if (c->naddrs == 0) {
 		snprintf(err, errsz, "destination %s has no address to connect to", c->name);
 		return NULL;
 	}
 	struct pool_dest *d = xcalloc(1, sizeof(*d));
 	d->p = p;
 	d->name = xstrdup(c->name);
-	d->nroutes = c->nroutes < POOL_MAX_ROUTES ? c->nroutes : POOL_MAX_ROUTES;
-	d->routes = xcalloc(d->nroutes ? d->nroutes : 1, sizeof(*d->routes));
-	for (size_t i = 0; i < d->nroutes; i++) {
-		struct route *r = &d->routes[i];
-		const struct sockaddr *sa = c->routes[i].addr;
+	d->naddrs = c->naddrs < POOL_MAX_ADDRS ? c->naddrs : POOL_MAX_ADDRS;
+	d->addrs = xcalloc(d->naddrs ? d->naddrs : 1, sizeof(*d->addrs));
+	for (size_t i = 0; i < d->naddrs; i++) {
+		struct addr *r = &d->addrs[i];
+		const struct sockaddr *sa = c->addrs[i].addr;
 		char ip[INET6_ADDRSTRLEN] = "?";
-		r->name = xstrdup(c->routes[i].host);
-		r->pref = c->routes[i].pref;
+		r->name = xstrdup(c->addrs[i].host);
+		r->pref = c->addrs[i].pref;
 		memcpy(&r->addr, sa,
 		       sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 		                                 : sizeof(struct sockaddr_in));
@@ -326,7 +327,7 @@ static void
 conn_info(const struct conn *c, struct pool_conn_info *ci)
 {
 	ci->dest = c->d->name;
-	ci->host = c->route->host;
+	ci->host = c->addr->host;
 	ci->tls = c->tls;
 }
 
@@ -438,8 +439,10 @@ dest_next(struct pool_dest *d)
 	while (d->queued && d->p->cbs.keep && !d->p->cbs.keep(d->p->owner, d->head->job)) {
 		struct smtp_job *job = dest_pop(d);
 		fail_job(d, job,
-		         &(struct smtp_result){SMTP_STAGE_CONNECT, 0, "", "withdrawn by its owner",
-		                               SMTP_RESULT_ABORTED});
+		         &(struct smtp_result){.stage = SMTP_STAGE_CONNECT,
+		                               .ecode = "",
+		                               .text = "withdrawn by its owner",
+		                               .flags = SMTP_RESULT_ABORTED});
 	}
 	if (d->queued == 0)
 		return NULL;
@@ -468,9 +471,14 @@ dest_changed(struct pool_dest *d, enum throttle_change ch)
 		 * recipient's fault). */
 		double left = throttle_aimd_suspended(&d->aimd, now);
 		char text[sizeof(d->down_text)];
-		snprintf(text, sizeof(text), "adaptive throttle: %s", d->aimd.last);
-		dest_set_down(d, &(struct smtp_result){SMTP_STAGE_CONNECT, 0, "4.7.0", text,
-		                                       SMTP_RESULT_LOCAL});
+		snprintf(text, sizeof(text), "%s: %s", disposition_local_text(SMTP_LOCAL_SUSPENDED),
+		         d->aimd.last);
+		dest_set_down(
+		    d, &(struct smtp_result){.stage = SMTP_STAGE_CONNECT,
+		                             .ecode = disposition_local_ecode(SMTP_LOCAL_SUSPENDED),
+		                             .text = text,
+		                             .flags = SMTP_RESULT_LOCAL,
+		                             .local = SMTP_LOCAL_SUSPENDED});
 		d->down_until = uv_now(p->loop) + (uint64_t)(left * 1000.0);
 		dest_down_queue(d);
 	} else if (!p->shutdown) {
@@ -562,7 +570,7 @@ on_job_done(struct smtp_session *s, void *owner, struct smtp_job *job, const str
 	struct pool_conn_info ci;
 	(void)s;
 	if (conn_requeues(c, r)) {
-		log_debug("pool dest=%s host=%s requeued: %s", c->d->name, c->route->host, r->text);
+		log_debug("pool dest=%s host=%s requeued: %s", c->d->name, c->addr->host, r->text);
 		dest_push_front(c->d, job);
 		dest_wake(c->d, 0); /* from the loop: the session is failing under us */
 		return;
@@ -601,21 +609,21 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 		}
 	}
 	bool failed = c->done == 0 && why && (why->code >= 400 || why->flags);
-	struct route *rt = c->route;
+	struct addr *rt = c->addr;
 	log_debug("pool dest=%s closed host=%s jobs=%u failed=%d stage=%s code=%d", d->name,
-	          rt->host, c->done, failed, why ? smtp_session_stage_name(why->stage) : "-",
+	          rt->host, c->done, failed, why ? smtp_stage_name(why->stage) : "-",
 	          why ? why->code : 0);
 	free(c);
 	if (failed && !(why->flags & SMTP_RESULT_ABORTED)) {
-		/* A route whose session served nothing is bad for a while; the next session
-		 * tries the next route (MX failover); dest_kick takes the destination down
-		 * when no route is left. */
+		/* An address whose session served nothing is bad for a while; the next session
+		 * tries the next address (MX failover); dest_kick takes the destination down
+		 * when no address is left. */
 		uint64_t now = uv_now(p->loop);
 		rt->bad_until = now + POOL_DOWN_MS;
 		dest_set_down(d, why);
 		log_info("pool dest=%s host=%s failed: %s %d %s; %s", d->name, rt->host,
-		         smtp_session_stage_name(why->stage), why->code, d->down_text,
-		         dest_routable(d, now) ? "trying the next host" : "no host left");
+		         smtp_stage_name(why->stage), why->code, d->down_text,
+		         dest_reachable(d, now) ? "trying the next host" : "no host left");
 		dest_feed(d, why);
 	}
 	if (!p->shutdown)
@@ -634,22 +642,24 @@ static const struct smtp_session_cbs pool_session_cbs = {
 
 /* dest_start - open one more session for d */
 static void
-dest_start(struct pool_dest *d, struct route *rt)
+dest_start(struct pool_dest *d, struct addr *rt)
 {
 	struct pool *p = d->p;
 	struct conn *c = xcalloc(1, sizeof(*c));
 	char err[256];
 	c->d = d;
-	c->route = rt;
+	c->addr = rt;
 	c->state = C_STARTING;
 	c->s = smtp_session_new(p->loop, &d->session, &pool_session_cbs, c, err, sizeof(err));
 	if (c->s == NULL) {
 		/* No session can be made (the TLS settings): down for a while, like a
-		 * destination whose every route failed; nothing was sent, nothing counted. */
+		 * destination whose every address failed; nothing was sent, nothing counted. */
 		log_warn("pool dest=%s cannot start a session: %s", d->name, err);
 		free(c);
-		dest_set_down(
-		    d, &(struct smtp_result){SMTP_STAGE_CONNECT, 0, "", err, SMTP_RESULT_LOCAL});
+		dest_set_down(d, &(struct smtp_result){.stage = SMTP_STAGE_CONNECT,
+		                                       .ecode = "",
+		                                       .text = err,
+		                                       .flags = SMTP_RESULT_LOCAL});
 		d->down_until = uv_now(p->loop) + POOL_DOWN_MS;
 		dest_down_queue(d);
 		return;
@@ -725,9 +735,9 @@ dest_kick(struct pool_dest *d)
 	/* New sessions while jobs wait and no idle one can take them. A rate-limited
 	 * destination opens one at a time, and only when a message may go now. */
 	uint64_t now = uv_now(p->loop);
-	struct route *rt;
+	struct addr *rt;
 	while (dest_wants_session(d) && p->conns < p->max_conns &&
-	       (rt = dest_route(d, now)) != NULL) {
+	       (rt = dest_addr(d, now)) != NULL) {
 		if (d->bucket.rate > 0 && d->starting > 0)
 			break;
 		double t = throttle_bucket_wait(&d->bucket, now_s);
@@ -743,7 +753,7 @@ dest_kick(struct pool_dest *d)
 		throttle_bucket_take(&d->connect_bucket, now_s);
 		dest_start(d, rt);
 	}
-	if (dest_wants_session(d) && p->conns >= p->max_conns && dest_routable(d, now) &&
+	if (dest_wants_session(d) && p->conns >= p->max_conns && dest_reachable(d, now) &&
 	    !dest_suspended(d)) {
 		/* Every global slot is taken: close one session of another destination that
 		 * has been idle a while (what Postfix's connection cache does), so that jobs
@@ -789,14 +799,14 @@ dest_kick(struct pool_dest *d)
 			pool_slot_wake(p);
 		}
 	}
-	if (d->queued && d->conns == 0 && !dest_routable(d, now)) {
-		/* No session and no usable route: the destination cannot take mail now. It is
-		 * down until its first route may be tried again and its queue is handed back
+	if (d->queued && d->conns == 0 && !dest_reachable(d, now)) {
+		/* No session and no usable address: the destination cannot take mail now. It is
+		 * down until its first address may be tried again and its queue is handed back
 		 * (the owner retries later), instead of reconnecting in a loop. */
 		uint64_t until = UINT64_MAX;
-		for (size_t i = 0; i < d->nroutes; i++)
-			if (d->routes[i].bad_until < until)
-				until = d->routes[i].bad_until;
+		for (size_t i = 0; i < d->naddrs; i++)
+			if (d->addrs[i].bad_until < until)
+				until = d->addrs[i].bad_until;
 		d->down_until = until;
 		log_info("pool dest=%s down for %llu s: %s", d->name,
 		         (unsigned long long)((until - now + 999) / 1000), d->down_text);
@@ -915,8 +925,10 @@ void
 pool_submit(struct pool_dest *d, struct smtp_job *job)
 {
 	if (d->p->shutdown) {
-		struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "shutting down",
-		                        SMTP_RESULT_ABORTED};
+		struct smtp_result r = {.stage = SMTP_STAGE_CONNECT,
+		                        .ecode = "",
+		                        .text = "shutting down",
+		                        .flags = SMTP_RESULT_ABORTED};
 		fail_job(d, job, &r);
 		return;
 	}
@@ -965,7 +977,10 @@ pool_hand_back(struct pool *p, bool (*match)(const struct smtp_job *job, void *a
 			free(q);
 		}
 	}
-	struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "handed back", SMTP_RESULT_ABORTED};
+	struct smtp_result r = {.stage = SMTP_STAGE_CONNECT,
+	                        .ecode = "",
+	                        .text = "handed back",
+	                        .flags = SMTP_RESULT_ABORTED};
 	for (size_t i = 0; i < n; i++)
 		fail_job(back[i].d, back[i].job, &r);
 	free(back);
@@ -985,7 +1000,10 @@ pool_stats(const struct pool *p, struct pool_stats *st)
 void
 pool_shutdown(struct pool *p)
 {
-	struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "shutting down", SMTP_RESULT_ABORTED};
+	struct smtp_result r = {.stage = SMTP_STAGE_CONNECT,
+	                        .ecode = "",
+	                        .text = "shutting down",
+	                        .flags = SMTP_RESULT_ABORTED};
 	p->shutdown = true;
 	if (!uv_is_closing((uv_handle_t *)&p->slot_timer))
 		uv_close((uv_handle_t *)&p->slot_timer, NULL);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "kirim/base64.h"
+#include "kirim/disposition.h"
 #include "kirim/log.h"
 #include "kirim/smtp_wire.h"
 #include "kirim/xmalloc.h"
@@ -144,13 +145,6 @@ static const char *const state_names[SMTP_S_COUNT] = {
     [SMTP_S_CLOSED] = "closed",
 };
 
-static const char *const stage_names[] = {
-    [SMTP_STAGE_CONNECT] = "connect",   [SMTP_STAGE_BANNER] = "banner", [SMTP_STAGE_EHLO] = "ehlo",
-    [SMTP_STAGE_STARTTLS] = "starttls", [SMTP_STAGE_AUTH] = "auth",     [SMTP_STAGE_MAIL] = "mail",
-    [SMTP_STAGE_RCPT] = "rcpt",         [SMTP_STAGE_DATA] = "data",     [SMTP_STAGE_DOT] = "dot",
-    [SMTP_STAGE_QUIT] = "quit",         [SMTP_STAGE_DNS] = "dns",
-};
-
 /* The stage a fact observed in state st belongs to. */
 static const enum smtp_stage state_stage[SMTP_S_COUNT] = {
     [SMTP_S_INIT] = SMTP_STAGE_CONNECT,
@@ -196,12 +190,6 @@ smtp_session_default_timeouts(struct smtp_timeouts *t)
 	t->rset_ms = 5 * 60 * 1000;
 	t->quit_ms = 30 * 1000;
 	t->idle_ms = 10 * 1000;
-}
-
-const char *
-smtp_session_stage_name(enum smtp_stage st)
-{
-	return (unsigned)st < sizeof(stage_names) / sizeof(stage_names[0]) ? stage_names[st] : "?";
 }
 
 const struct smtp_ehlo *
@@ -252,7 +240,7 @@ report_rcpt(struct smtp_session *s, struct smtp_job *job, unsigned char *rstat, 
 		return;
 	rstat[i] = RS_DONE;
 	log_debug("smtp_session host=%s rcpt=%s stage=%s code=%d ecode=%s", s->host, job->rcpts[i],
-	          smtp_session_stage_name(r->stage), r->code, r->ecode);
+	          smtp_stage_name(r->stage), r->code, r->ecode);
 	if (s->cbs.rcpt)
 		s->cbs.rcpt(s, s->owner, job, i, r);
 }
@@ -273,7 +261,7 @@ finish_job(struct smtp_session *s, const struct smtp_result *r)
 	free(rstat);
 	s->jobs_done++;
 	log_debug("smtp_session host=%s job_done stage=%s code=%d jobs=%u", s->host,
-	          smtp_session_stage_name(r->stage), r->code, s->jobs_done);
+	          smtp_stage_name(r->stage), r->code, s->jobs_done);
 	if (s->cbs.job_done)
 		s->cbs.job_done(s, s->owner, job, r);
 }
@@ -339,9 +327,13 @@ static void
 session_fail(struct smtp_session *s, enum smtp_stage stage, int code, const char *ecode,
              const char *text, unsigned flags, int quit)
 {
-	struct smtp_result r = {stage, code, ecode ? ecode : "", text ? text : "", flags};
+	struct smtp_result r = {.stage = stage,
+	                        .code = code,
+	                        .ecode = ecode ? ecode : "",
+	                        .text = text ? text : "",
+	                        .flags = flags};
 	log_debug("smtp_session host=%s fail stage=%s code=%d ecode=%s text=\"%s\"", s->host,
-	          smtp_session_stage_name(stage), code, r.ecode, r.text);
+	          smtp_stage_name(stage), code, r.ecode, r.text);
 	set_why(s, stage, code, r.ecode, r.text, flags);
 	if (quit && !s->closing) {
 		/* Enter QUIT before the callbacks so that none can start a job here. */
@@ -387,8 +379,10 @@ on_close(uv_handle_t *h)
 		return;
 	/* Every path that closes hands its jobs back first; should a job not yet started be
 	 * left, it still comes back (job_done once per job, whatever happens). */
-	struct smtp_result r = {SMTP_STAGE_QUIT, 0, "",
-	                        "session closed before this message was sent", SMTP_RESULT_ABORTED};
+	struct smtp_result r = {.stage = SMTP_STAGE_QUIT,
+	                        .ecode = "",
+	                        .text = "session closed before this message was sent",
+	                        .flags = SMTP_RESULT_ABORTED};
 	return_unsent_jobs(s, &r);
 	if (s->cbs.closed)
 		s->cbs.closed(s, s->owner, &s->why);
@@ -782,10 +776,16 @@ bad_address(const char *p)
 	return p == NULL;
 }
 
+/* fail_job_local - the job refused here before MAIL: kind names why (its code is
+ * disposition.c's), text says more than the kind's own text when not NULL */
 static void
-fail_job_local(struct smtp_session *s, const char *ecode, const char *text)
+fail_job_local(struct smtp_session *s, enum smtp_local kind, const char *text)
 {
-	struct smtp_result r = {SMTP_STAGE_MAIL, 0, ecode, text, SMTP_RESULT_LOCAL};
+	struct smtp_result r = {.stage = SMTP_STAGE_MAIL,
+	                        .ecode = disposition_local_ecode(kind),
+	                        .text = text ? text : disposition_local_text(kind),
+	                        .flags = SMTP_RESULT_LOCAL,
+	                        .local = kind};
 	finish_job(s, &r);
 }
 
@@ -803,16 +803,16 @@ start_job(struct smtp_session *s, struct smtp_job *job)
 	snprintf(s->jr_text, sizeof(s->jr_text), "no recipient accepted");
 
 	if (job->nrcpt == 0) {
-		fail_job_local(s, "", "job without recipients");
+		fail_job_local(s, SMTP_LOCAL_NO_RCPT, NULL);
 		return;
 	}
 	if (bad_address(job->sender)) {
-		fail_job_local(s, "5.1.7", "invalid sender address");
+		fail_job_local(s, SMTP_LOCAL_BAD_SENDER, NULL);
 		return;
 	}
 	for (size_t i = 0; i < job->nrcpt; i++) {
 		if (bad_address(job->rcpts[i])) {
-			fail_job_local(s, "5.1.3", "invalid recipient address");
+			fail_job_local(s, SMTP_LOCAL_BAD_RCPT, NULL);
 			return;
 		}
 	}
@@ -833,7 +833,7 @@ start_job(struct smtp_session *s, struct smtp_job *job)
 	}
 	if ((job->flags & SMTP_JOB_SMTPUTF8) && !(s->ehlo.flags & SMTP_EXT_SMTPUTF8)) {
 		/* RFC 6531 3.4: such a message must not be sent to this server. */
-		fail_job_local(s, "5.6.7", "SMTPUTF8 needed but not offered by the server");
+		fail_job_local(s, SMTP_LOCAL_SMTPUTF8, NULL);
 		return;
 	}
 	if ((s->ehlo.flags & SMTP_EXT_SIZE) && s->ehlo.size_max > 0 &&
@@ -841,7 +841,7 @@ start_job(struct smtp_session *s, struct smtp_job *job)
 		char text[128];
 		snprintf(text, sizeof(text), "message size %zu exceeds the server's limit %llu",
 		         s->body.len, (unsigned long long)s->ehlo.size_max);
-		fail_job_local(s, "5.3.4", text);
+		fail_job_local(s, SMTP_LOCAL_TOO_BIG, text);
 		return;
 	}
 	enter(s, SMTP_S_MAIL);
@@ -867,9 +867,10 @@ next_job(struct smtp_session *s)
 			return;
 		if (s->quit_requested || (s->cfg.max_jobs && s->jobs_done >= s->cfg.max_jobs)) {
 			enter(s, SMTP_S_QUIT);
-			struct smtp_result r = {SMTP_STAGE_MAIL, 0, "",
-			                        "session closing before the job started",
-			                        SMTP_RESULT_ABORTED};
+			struct smtp_result r = {.stage = SMTP_STAGE_MAIL,
+			                        .ecode = "",
+			                        .text = "session closing before the job started",
+			                        .flags = SMTP_RESULT_ABORTED};
 			return_all_jobs(s, &r);
 			return;
 		}
@@ -886,8 +887,10 @@ next_job(struct smtp_session *s)
 		}
 		if (s->closing) {
 			if (job) {
-				struct smtp_result r = {state_stage[s->state], 0, "",
-				                        "session closed", SMTP_RESULT_ABORTED};
+				struct smtp_result r = {.stage = state_stage[s->state],
+				                        .ecode = "",
+				                        .text = "session closed",
+				                        .flags = SMTP_RESULT_ABORTED};
 				return_job(s, job, &r);
 			}
 			return;
@@ -992,7 +995,8 @@ save_job_result(struct smtp_session *s, enum smtp_stage stage, const struct smtp
 static void
 finish_saved(struct smtp_session *s)
 {
-	struct smtp_result res = {s->jr_stage, s->jr_code, s->jr_ecode, s->jr_text, 0};
+	struct smtp_result res = {
+	    .stage = s->jr_stage, .code = s->jr_code, .ecode = s->jr_ecode, .text = s->jr_text};
 	finish_job(s, &res);
 }
 
@@ -1005,7 +1009,8 @@ on_dot_reply(struct smtp_session *s, const struct smtp_reply *r)
 	if (s->discard_dot) {
 		finish_saved(s);
 	} else {
-		struct smtp_result res = {SMTP_STAGE_DOT, r->code, r->ecode, r->text, 0};
+		struct smtp_result res = {
+		    .stage = SMTP_STAGE_DOT, .code = r->code, .ecode = r->ecode, .text = r->text};
 		finish_job(s, &res);
 	}
 	if (s->closing)
@@ -1040,7 +1045,8 @@ on_data_reply(struct smtp_session *s, const struct smtp_reply *r)
 		/* The expected 503/554 after every RCPT failed: no body was sent. */
 		finish_saved(s);
 	} else {
-		struct smtp_result res = {SMTP_STAGE_DATA, r->code, r->ecode, r->text, 0};
+		struct smtp_result res = {
+		    .stage = SMTP_STAGE_DATA, .code = r->code, .ecode = r->ecode, .text = r->text};
 		finish_job(s, &res);
 	}
 	if (r->code == 421) {
@@ -1060,7 +1066,10 @@ on_rcpt_reply(struct smtp_session *s, const struct smtp_reply *r)
 			s->rstat[i] = RS_ACCEPTED;
 			s->naccepted++;
 		} else {
-			struct smtp_result res = {SMTP_STAGE_RCPT, r->code, r->ecode, r->text, 0};
+			struct smtp_result res = {.stage = SMTP_STAGE_RCPT,
+			                          .code = r->code,
+			                          .ecode = r->ecode,
+			                          .text = r->text};
 			save_job_result(s, SMTP_STAGE_RCPT, r);
 			report_rcpt(s, s->job, s->rstat, i, &res);
 			if (s->closing || s->job == NULL)
@@ -1090,7 +1099,8 @@ on_mail_reply(struct smtp_session *s, const struct smtp_reply *r)
 	if (r->code / 100 == 2) {
 		s->txn_open = 1;
 	} else {
-		struct smtp_result res = {SMTP_STAGE_MAIL, r->code, r->ecode, r->text, 0};
+		struct smtp_result res = {
+		    .stage = SMTP_STAGE_MAIL, .code = r->code, .ecode = r->ecode, .text = r->text};
 		s->mail_failed = 1;
 		save_job_result(s, SMTP_STAGE_MAIL, r);
 		for (size_t i = 0; s->job != NULL && i < s->job->nrcpt; i++)
@@ -1348,9 +1358,10 @@ smtp_session_submit(struct smtp_session *s, struct smtp_job *job)
 	if (s->closing || s->state == SMTP_S_QUIT) {
 		/* QUIT is sent (the idle timeout, or the job cap): nothing queued would ever
 		 * start, so the job comes back now instead of being lost with the session. */
-		struct smtp_result r = {state_stage[s->state], 0, "",
-		                        s->closing ? "session closed" : "session closing",
-		                        SMTP_RESULT_ABORTED};
+		struct smtp_result r = {.stage = state_stage[s->state],
+		                        .ecode = "",
+		                        .text = s->closing ? "session closed" : "session closing",
+		                        .flags = SMTP_RESULT_ABORTED};
 		return_job(s, job, &r);
 		return;
 	}
@@ -1371,8 +1382,10 @@ smtp_session_close(struct smtp_session *s)
 	s->quit_requested = 1;
 	if (s->state == SMTP_S_INIT) {
 		close_now(s);
-		struct smtp_result r = {SMTP_STAGE_CONNECT, 0, "", "session closed",
-		                        SMTP_RESULT_ABORTED};
+		struct smtp_result r = {.stage = SMTP_STAGE_CONNECT,
+		                        .ecode = "",
+		                        .text = "session closed",
+		                        .flags = SMTP_RESULT_ABORTED};
 		return_all_jobs(s, &r);
 	} else if (s->state == SMTP_S_IDLE && !s->in_next_job) {
 		next_job(s);

@@ -1,6 +1,7 @@
 /* store_bounce - suppression, late bounces and auto-pause (see store_bounce.h). */
 #include "kirim/store_bounce.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,17 +44,17 @@ static const char message_sql[] =
     "SELECT id FROM messages WHERE campaign_id = ?1 AND contact_id = ?2";
 
 int
-store_bounce_suppress(struct store *s, int64_t message_id, const char *klass,
+store_bounce_suppress(struct store *s, int64_t message_id, enum disp_suppress how,
                       const struct store_bounce_rules *rules, const char *source,
                       const char **reason)
 {
 	const char *why = NULL;
 	*reason = NULL;
-	if (strcmp(klass, "hard") == 0) {
+	if (how == DISP_SUPPRESS_HARD) {
 		why = "hard_bounce";
-	} else if (strcmp(klass, "complaint") == 0) {
+	} else if (how == DISP_SUPPRESS_COMPLAINT) {
 		why = "complaint";
-	} else if (strcmp(klass, "soft") == 0) {
+	} else if (how == DISP_SUPPRESS_SOFT) {
 		int64_t n;
 		int rc = one_int(s, soft_count_sql, message_id, store_now() - rules->soft_window_s,
 		                 &n, "count soft bounces");
@@ -84,11 +85,8 @@ store_bounce_suppress(struct store *s, int64_t message_id, const char *klass,
 }
 
 int
-store_bounce_record(struct store *s, const struct store_bounce_event *e,
-                    const struct store_bounce_rules *rules, const char *source, int64_t *message_id,
-                    const char **reason)
+store_bounce_record(struct store *s, const struct store_bounce_event *e, int64_t *message_id)
 {
-	*reason = NULL;
 	int rc = one_int(s, message_sql, e->campaign_id, e->contact_id, message_id,
 	                 "find the bounced message");
 	if (rc < 0)
@@ -104,35 +102,31 @@ store_bounce_record(struct store *s, const struct store_bounce_event *e,
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, *message_id);
 	sqlite3_bind_int64(st, 2, store_now());
-	sqlite3_bind_text(st, 3, e->type, -1, SQLITE_STATIC);
+	assert(e->type == DISP_EV_BOUNCED || e->type == DISP_EV_COMPLAINT);
+	sqlite3_bind_text(st, 3, disposition_event_name(e->type), -1, SQLITE_STATIC);
 	store_bind_opt_text(st, 4, e->ecode);
 	store_bind_opt_text(st, 5, e->text);
 	store_bind_opt_text(st, 6, e->host);
-	store_bind_opt_text(st, 7, e->reason);
-	store_bind_opt_text(st, 8, e->klass);
+	sqlite3_bind_text(st, 7, bounce_reason_name(e->reason), -1, SQLITE_STATIC);
+	store_bind_opt_text(st, 8, e->type == DISP_EV_BOUNCED ? bounce_class_name(e->cls) : NULL);
 	store_bind_opt_text(st, 9, e->detail);
-	if ((rc = store_step_done(s, st, "record a bounce event")) < 0)
+	if ((rc = store_step_done(s, st, "record a bounce event")) < 0 || e->state == DISP_KEEP)
 		return rc;
-	int complaint = strcmp(e->type, "complaint") == 0;
-	if (!complaint && e->klass && strcmp(e->klass, "hard") == 0) {
-		/* Accepted by the MX, bounced later: the message's outcome is the bounce. */
-		static const char upd[] =
-		    "UPDATE messages SET state = 'bounced', reason = ?2, class = 'hard',"
-		    " last_stage = 'dsn', last_ecode = ?3, last_text = ?4, done_at = ?5"
-		    " WHERE id = ?1 AND state IN ('delivered', 'queued')";
-		if ((st = store_prepare(s, upd)) == NULL)
-			return STORE_E_SQL;
-		sqlite3_bind_int64(st, 1, *message_id);
-		store_bind_opt_text(st, 2, e->reason);
-		store_bind_opt_text(st, 3, e->ecode);
-		store_bind_opt_text(st, 4, e->text);
-		sqlite3_bind_int64(st, 5, store_now());
-		if ((rc = store_step_done(s, st, "mark a message bounced")) < 0)
-			return rc;
-	}
-	return store_bounce_suppress(s, *message_id,
-	                             complaint ? "complaint" : (e->klass ? e->klass : ""), rules,
-	                             source, reason);
+	/* Accepted by the MX, bounced later: the message's outcome is the bounce. */
+	assert(e->state == DISP_BOUNCED);
+	static const char upd[] =
+	    "UPDATE messages SET state = 'bounced', reason = ?2, class = ?6,"
+	    " last_stage = 'dsn', last_ecode = ?3, last_text = ?4, done_at = ?5"
+	    " WHERE id = ?1 AND state IN ('delivered', 'queued')";
+	if ((st = store_prepare(s, upd)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, *message_id);
+	sqlite3_bind_text(st, 2, bounce_reason_name(e->reason), -1, SQLITE_STATIC);
+	store_bind_opt_text(st, 3, e->ecode);
+	store_bind_opt_text(st, 4, e->text);
+	sqlite3_bind_int64(st, 5, store_now());
+	sqlite3_bind_text(st, 6, bounce_class_name(e->cls), -1, SQLITE_STATIC);
+	return store_step_done(s, st, "mark a message bounced");
 }
 
 int

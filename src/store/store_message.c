@@ -8,6 +8,7 @@
 #include "kirim/store.h"
 #include "store_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -200,14 +201,18 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	    "INSERT INTO events(message_id, ts, type, stage, code, ecode, text, host, tls, attempt,"
 	    " dest, reason, class) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
 	    " (SELECT attempts FROM messages WHERE id = ?1), ?10, ?11, ?12)";
+	assert(r->state != DISP_KEEP && (!r->count_attempt || r->event != DISP_EV_NONE));
+	const char *stage = r->has_stage ? smtp_stage_name(r->stage) : NULL;
+	const char *reason = r->reason != BOUNCE_UNDEFINED ? bounce_reason_name(r->reason) : NULL;
+	const char *cls = r->cls != BOUNCE_NONE ? bounce_class_name(r->cls) : NULL;
 	sqlite3_stmt *st = store_prepare(s, result_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, r->message_id);
-	sqlite3_bind_text(st, 2, r->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, disposition_state_name(r->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, r->count_attempt ? 1 : 0);
 	sqlite3_bind_int64(st, 4, r->next_attempt_at);
-	store_bind_opt_text(st, 5, r->stage);
+	store_bind_opt_text(st, 5, stage);
 	if (r->code)
 		sqlite3_bind_int(st, 6, r->code);
 	store_bind_opt_text(st, 7, r->ecode);
@@ -216,8 +221,8 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	store_bind_opt_text(st, 10, r->tls);
 	sqlite3_bind_int64(st, 11, now);
 	store_bind_opt_text(st, 12, r->dest);
-	store_bind_opt_text(st, 13, r->reason);
-	store_bind_opt_text(st, 14, r->klass);
+	store_bind_opt_text(st, 13, reason);
+	store_bind_opt_text(st, 14, cls);
 	int rc = store_step_done(s, st, "record a message's outcome");
 	if (rc < 0 || !r->count_attempt)
 		return rc;
@@ -225,8 +230,8 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, r->message_id);
 	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 3, r->event, -1, SQLITE_STATIC);
-	store_bind_opt_text(st, 4, r->stage);
+	sqlite3_bind_text(st, 3, disposition_event_name(r->event), -1, SQLITE_STATIC);
+	store_bind_opt_text(st, 4, stage);
 	if (r->code)
 		sqlite3_bind_int(st, 5, r->code);
 	store_bind_opt_text(st, 6, r->ecode);
@@ -234,7 +239,7 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	store_bind_opt_text(st, 8, r->host);
 	store_bind_opt_text(st, 9, r->tls);
 	store_bind_opt_text(st, 10, r->dest);
-	store_bind_opt_text(st, 11, r->reason);
-	store_bind_opt_text(st, 12, r->klass);
+	store_bind_opt_text(st, 11, reason);
+	store_bind_opt_text(st, 12, cls);
 	return store_step_done(s, st, "record a delivery event");
 }

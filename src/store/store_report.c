@@ -166,12 +166,8 @@ group_sum(struct report_group *to, const struct report_group *g)
 {
 	/* avg_delay still holds the sum of delays here (made an average in group_finish). */
 	to->messages += g->messages;
-	to->delivered += g->delivered;
-	to->deferred += g->deferred;
-	to->bounced += g->bounced;
-	to->failed += g->failed;
-	to->pending += g->pending;
-	to->suppressed += g->suppressed;
+	for (int c = 0; c < REPORT_NCAT; c++)
+		to->n[c] += g->n[c];
 	to->deferrals += g->deferrals;
 	to->tls += g->tls;
 	to->avg_delay += g->avg_delay;
@@ -182,7 +178,8 @@ group_sum(struct report_group *to, const struct report_group *g)
 static void
 group_finish(struct report_group *g)
 {
-	g->avg_delay = g->delivered ? g->avg_delay / (double)g->delivered : 0;
+	int64_t d = g->n[REPORT_DELIVERED];
+	g->avg_delay = d ? g->avg_delay / (double)d : 0;
 }
 
 /* top_n - sort groups by size and fold everything past the first top into "(others)" */
@@ -206,8 +203,29 @@ top_n(struct report_group **arr, size_t *n, int top)
 
 /* --- one campaign ---------------------------------------------------------------------------- */
 
+/* Options as an object even if someone stored junk: a report must not fail on it. */
+#define OPTIONS "(CASE WHEN json_valid(c.options) THEN c.options ELSE '{}' END)"
+
+/* The campaign with what a reader needs to know it by: template, list, sender, schedule. */
 static const char sql_campaign[] =
-    "SELECT id, name, state, created_at FROM campaigns WHERE name = ?1";
+    "SELECT c.id, c.name, c.state, c.created_at, c.state_reason, t.subject, t.name, t.version,"
+    " l.name, c.from_name, c.from_addr, c.reply_to, coalesce(c.scheduled_at, 0),"
+    " json_extract(" OPTIONS ", '$.window'), json_extract(" OPTIONS ", '$.tz'),"
+    " coalesce(json_extract(" OPTIONS ", '$.track_opens'), 0),"
+    " coalesce(json_extract(" OPTIONS ", '$.track_clicks'), 0),"
+    " CASE WHEN c.state IN ('done', 'cancelled') THEN c.updated_at ELSE 0 END"
+    " FROM campaigns c LEFT JOIN templates t ON t.id = c.template_id"
+    " LEFT JOIN lists l ON l.id = c.list_id WHERE c.name = ?1";
+
+/* With a send window: the recipients it follows in their own zone (sender_batch.c). */
+static const char sql_own_zone[] =
+    "SELECT count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id"
+    " WHERE m.campaign_id = ?1 AND json_valid(c.attrs)"
+    " AND coalesce(json_extract(c.attrs, '$.timezone'), '') <> ''";
+
+/* The click-tracking link table: options.links, a JSON array of URLs. */
+static const char sql_links[] = "SELECT j.key, j.value FROM campaigns c, json_each(" OPTIONS
+                                ", '$.links') j WHERE c.id = ?1 AND j.type = 'text'";
 
 /* Every message with its domain; the destination is the last attempt's. */
 static const char sql_messages[] =
@@ -215,14 +233,17 @@ static const char sql_messages[] =
     " m.done_at, m.tls FROM messages m JOIN contacts c ON c.id = m.contact_id"
     " WHERE m.campaign_id = ?1";
 
-/* Why messages were never sent: the message's own reason, else the suppression's. */
+/*
+ * Why messages were never sent: a suppressed one's own reason, else the suppression's; a
+ * cancelled one's is the campaign's (its own reason column may still hold a deferral's).
+ */
 static const char sql_skipped[] =
-    "SELECT coalesce(m.reason, CASE WHEN m.state = 'suppressed' THEN (SELECT s.reason FROM"
-    " suppressions s WHERE s.value IN (lower(c.email), c.domain) ORDER BY s.kind LIMIT 1)"
-    " END, CASE WHEN m.state = 'suppressed' THEN 'unknown' ELSE m.state END), count(*)"
+    "SELECT m.state, CASE WHEN m.state = 'cancelled' THEN 'cancelled' ELSE coalesce(m.reason,"
+    " (SELECT s.reason FROM suppressions s WHERE s.value IN (lower(c.email), c.domain)"
+    " ORDER BY s.kind LIMIT 1), 'unknown') END, count(*)"
     " FROM messages m JOIN contacts c ON c.id = m.contact_id"
     " WHERE m.campaign_id = ?1 AND m.state IN ('suppressed', 'cancelled')"
-    " GROUP BY 1 ORDER BY 2 DESC, 1";
+    " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2";
 
 /*
  * The campaign's events, two ways: from its messages (index events_message),
@@ -245,6 +266,14 @@ tls_used(const char *t)
 	return t && *t && strcmp(t, "none") != 0;
 }
 
+/* dup_nonempty - column i as a new string, NULL when NULL or empty */
+static char *
+dup_nonempty(sqlite3_stmt *st, int i)
+{
+	const char *v = col_text(st, i);
+	return v && *v ? xstrdup(v) : NULL;
+}
+
 static int
 fill_campaign(struct store *s, const char *name, struct report *r)
 {
@@ -258,6 +287,26 @@ fill_campaign(struct store *s, const char *name, struct report *r)
 		r->campaign = store_dup_text(st, 1);
 		r->state = store_dup_text(st, 2);
 		r->created_at = sqlite3_column_int64(st, 3);
+		r->state_reason = dup_nonempty(st, 4);
+		r->subject = dup_nonempty(st, 5);
+		r->template_name = dup_nonempty(st, 6);
+		r->template_version = sqlite3_column_int(st, 7);
+		r->list = dup_nonempty(st, 8);
+		const char *fname = col_text(st, 9), *faddr = col_text(st, 10);
+		if (fname && *fname) {
+			size_t n = strlen(fname) + strlen(faddr ? faddr : "") + 4;
+			r->from = xmalloc(n);
+			snprintf(r->from, n, "%s <%s>", fname, faddr ? faddr : "");
+		} else {
+			r->from = dup_nonempty(st, 10);
+		}
+		r->reply_to = dup_nonempty(st, 11);
+		r->scheduled_at = sqlite3_column_int64(st, 12);
+		r->window = dup_nonempty(st, 13);
+		r->tz = dup_nonempty(st, 14);
+		r->track_opens = sqlite3_column_int(st, 15) != 0;
+		r->track_clicks = sqlite3_column_int(st, 16) != 0;
+		r->finished_at = sqlite3_column_int64(st, 17);
 		sqlite3_reset(st);
 		return 0;
 	}
@@ -266,6 +315,45 @@ fill_campaign(struct store *s, const char *name, struct report *r)
 		return STORE_E_NOTFOUND;
 	}
 	return finish(s, st, rc, "read the campaign");
+}
+
+/* fill_own_zone - with a send window, how many recipients it follows in their own zone */
+static int
+fill_own_zone(struct store *s, struct report *r)
+{
+	if (r->window == NULL)
+		return 0;
+	sqlite3_stmt *st = store_prepare(s, sql_own_zone);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, r->campaign_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r->own_zone = sqlite3_column_int64(st, 0);
+		rc = SQLITE_DONE;
+	}
+	return finish(s, st, rc, "count the recipients' own zones");
+}
+
+/* The category of a message by its state now (report.h: each message in exactly one). */
+static enum report_cat
+category(const char *state, const char *cls, int64_t attempts)
+{
+	switch (state ? state[0] : '?') {
+	case 'q': /* queued: deferred when tried before */
+		return attempts > 0 ? REPORT_DEFERRED : REPORT_QUEUED;
+	case 'c':
+		return strcmp(state, "claimed") == 0 ? REPORT_IN_FLIGHT : REPORT_CANCELLED;
+	case 'd':
+		return REPORT_DELIVERED;
+	case 'b':
+		return cls && strcmp(cls, "soft") == 0 ? REPORT_BOUNCED_SOFT : REPORT_BOUNCED_HARD;
+	case 's':
+		return REPORT_SUPPRESSED;
+	default:
+		/* failed; no other state passes the table's CHECK. */
+		return REPORT_FAILED;
+	}
 }
 
 static int
@@ -293,68 +381,25 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 		        : "(not tried yet)";
 		g[1] =
 		    group_add(&xmap, &r->dests, &r->n_dests, &xcap, dest && *dest ? dest : no_dest);
-		r->recipients++;
-		int64_t *field = NULL;
-		bool final_try = false;
-		switch (state ? state[0] : '?') {
-		case 'q': /* queued: deferred when tried before */
-			if (attempts > 0) {
-				r->deferred++;
-				field = &g[0]->deferred;
-			} else {
-				r->queued++;
-				field = &g[0]->pending;
-			}
-			break;
-		case 'c':
-			if (strcmp(state, "claimed") == 0) {
-				r->in_flight++;
-				field = &g[0]->pending;
-			} else {
-				r->skipped++;
-				field = &g[0]->suppressed;
-			}
-			break;
-		case 'd':
-			r->delivered++;
-			field = &g[0]->delivered;
-			final_try = true;
-			break;
-		case 'b':
-			if (cls && strcmp(cls, "soft") == 0)
-				r->bounced_soft++;
-			else
-				r->bounced_hard++;
-			field = &g[0]->bounced;
-			final_try = true;
-			break;
-		case 'f':
-			r->failed++;
-			field = &g[0]->failed;
-			final_try = true;
-			break;
-		case 's':
-			r->suppressed++;
-			field = &g[0]->suppressed;
-			break;
-		default:
-			r->skipped++;
-			field = &g[0]->suppressed;
-			break;
-		}
-		/* The same field in the destination's group. */
-		size_t off = (size_t)((char *)field - (char *)g[0]);
+		enum report_cat cat = category(state, cls, attempts);
+		bool final_try = cat == REPORT_DELIVERED || cat == REPORT_BOUNCED_HARD ||
+		                 cat == REPORT_BOUNCED_SOFT || cat == REPORT_FAILED;
+		r->messages++;
+		r->n[cat]++;
+		int64_t queued_at = sqlite3_column_int64(st, 5);
+		if (queued_at > 0 && (r->started_at == 0 || queued_at < r->started_at))
+			r->started_at = queued_at;
 		int64_t deferrals = attempts - (final_try && attempts > 0 ? 1 : 0);
-		bool delivered = state && strcmp(state, "delivered") == 0;
+		bool delivered = cat == REPORT_DELIVERED;
 		int64_t delay = 0;
 		if (delivered && sqlite3_column_type(st, 6) != SQLITE_NULL) {
-			delay = sqlite3_column_int64(st, 6) - sqlite3_column_int64(st, 5);
+			delay = sqlite3_column_int64(st, 6) - queued_at;
 			if (delay < 0)
 				delay = 0;
 		}
 		bool tls = delivered && tls_used(col_text(st, 7));
 		for (int k = 0; k < 2; k++) {
-			(*(int64_t *)((char *)g[k] + off))++;
+			g[k]->n[cat]++;
 			g[k]->messages++;
 			g[k]->deferrals += deferrals;
 			if (delivered) {
@@ -375,7 +420,7 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 	size_t nslow = 0;
 	struct report_group *slow = xcalloc(r->n_dests ? r->n_dests : 1, sizeof(*slow));
 	for (size_t i = 0; i < r->n_dests; i++) {
-		if (r->dests[i].delivered == 0)
+		if (r->dests[i].n[REPORT_DELIVERED] == 0)
 			continue;
 		slow[nslow] = r->dests[i];
 		group_finish(&slow[nslow]);
@@ -411,8 +456,9 @@ fill_skipped(struct store *s, struct report *r)
 			r->skip_reasons = xrealloc(r->skip_reasons, cap * sizeof(*r->skip_reasons));
 		}
 		struct report_count *c = &r->skip_reasons[r->n_skip_reasons++];
-		c->label = store_dup_text(st, 0);
-		c->n = sqlite3_column_int64(st, 1);
+		c->cat = category(col_text(st, 0), NULL, 0);
+		c->label = store_dup_text(st, 1);
+		c->n = sqlite3_column_int64(st, 2);
 	}
 	return finish(s, st, rc, "count the messages not sent");
 }
@@ -432,9 +478,94 @@ struct event_acc {
 	unsigned char *opened_bits, *clicked_bits;
 	int64_t max_id;
 	struct i64map opened, clicked;
+	struct i64map link_clicked; /* (message id, link) pairs seen: LINK_KEY */
 	struct strmap rmap;
 	size_t cap_reasons;
 };
+
+/* Link numbers a report keeps apart (serve_route.h allows 1,000); clicks past it still count
+ * in the totals. */
+#define LINKS_MAX 65536
+#define LINK_KEY(id, link) ((int64_t)((uint64_t)(id) << 16 | (uint64_t)(link)))
+
+/* link_at - the row of link number i (< LINKS_MAX): r->links is indexed by link number
+ * while events are read (rows between are empty), and compacted by links_finish */
+static struct report_link *
+link_at(struct report *r, size_t *cap, int i)
+{
+	size_t need = (size_t)i + 1;
+	if (need > *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		while (ncap < need)
+			ncap *= 2;
+		r->links = xrealloc(r->links, ncap * sizeof(*r->links));
+		memset(r->links + *cap, 0, (ncap - *cap) * sizeof(*r->links));
+		*cap = ncap;
+	}
+	for (; r->n_links < need; r->n_links++)
+		r->links[r->n_links].index = (int)r->n_links;
+	return &r->links[i];
+}
+
+/* fill_links - the campaign's link table, every link with no clicks yet */
+static int
+fill_links(struct store *s, struct report *r, size_t *cap)
+{
+	sqlite3_stmt *st = store_prepare(s, sql_links);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, r->campaign_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t i = sqlite3_column_int64(st, 0);
+		if (i < 0 || i >= LINKS_MAX)
+			continue;
+		struct report_link *l = link_at(r, cap, (int)i);
+		free(l->url);
+		l->url = store_dup_text(st, 1);
+	}
+	return finish(s, st, rc, "read the campaign's link table");
+}
+
+/* detail_link - the link number of a click's detail ({"link":N}), or -1 */
+static int
+detail_link(const char *detail)
+{
+	const char *p = detail ? strstr(detail, "\"link\"") : NULL;
+	if (p == NULL)
+		return -1;
+	p += 6;
+	while (*p == ' ' || *p == '\t' || *p == ':')
+		p++;
+	int n = 0, digits = 0;
+	for (; *p >= '0' && *p <= '9' && n < LINKS_MAX; p++, digits++)
+		n = n * 10 + (*p - '0');
+	return digits && n < LINKS_MAX ? n : -1;
+}
+
+static int
+link_by_clicks(const void *a, const void *b)
+{
+	const struct report_link *x = a, *y = b;
+	if (x->unique != y->unique)
+		return x->unique > y->unique ? -1 : 1;
+	if (x->total != y->total)
+		return x->total > y->total ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* links_finish - keep the links in the table or clicked, most unique clicks first */
+static void
+links_finish(struct report *r)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < r->n_links; i++)
+		if (r->links[i].url || r->links[i].total)
+			r->links[k++] = r->links[i];
+	r->n_links = k;
+	if (k > 1)
+		qsort(r->links, k, sizeof(*r->links), link_by_clicks);
+}
 
 static struct minute *
 minute_at(struct event_acc *a, int64_t ts)
@@ -625,12 +756,16 @@ roll_up(struct event_acc *a, const struct store_report_opts *o, struct report *r
 static int
 fill_events(struct store *s, const struct store_report_opts *o, struct report *r)
 {
+	size_t cap_links = 0;
+	int lrc = fill_links(s, r, &cap_links);
+	if (lrc < 0)
+		return lrc;
 	sqlite3_stmt *st = store_prepare(s, sql_max_message);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int64_t max_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
-	if ((st = store_prepare(s, r->recipients * 3 >= max_id ? sql_events_scan : sql_events)) ==
+	if ((st = store_prepare(s, r->messages * 3 >= max_id ? sql_events_scan : sql_events)) ==
 	    NULL)
 		return STORE_E_SQL;
 	int rc;
@@ -678,10 +813,18 @@ fill_events(struct store *s, const struct store_report_opts *o, struct report *r
 				                              sqlite3_column_int64(st, 9));
 			}
 		} else if (strcmp(type, "click") == 0) {
+			int64_t id = sqlite3_column_int64(st, 9);
 			r->clicks++;
 			m->clicks++;
-			r->clicks_unique +=
-			    first_time(&a, a.clicked_bits, &a.clicked, sqlite3_column_int64(st, 9));
+			r->clicks_unique += first_time(&a, a.clicked_bits, &a.clicked, id);
+			int li = detail_link(col_text(st, 3));
+			if (li >= 0) {
+				struct report_link *l = link_at(r, &cap_links, li);
+				bool added;
+				i64map_get(&a.link_clicked, LINK_KEY(id, li), 0, &added);
+				l->total++;
+				l->unique += added;
+			}
 		} else if (strcmp(type, "complaint") == 0) {
 			r->complaints++;
 		} else if (strcmp(type, "unsubscribe") == 0) {
@@ -692,6 +835,7 @@ fill_events(struct store *s, const struct store_report_opts *o, struct report *r
 	if (rc == 0) {
 		if (r->n_reasons > 1)
 			qsort(r->reasons, r->n_reasons, sizeof(*r->reasons), reason_by_count);
+		links_finish(r);
 		roll_up(&a, o, r);
 	}
 	i64map_free(&a.mmap);
@@ -699,6 +843,7 @@ fill_events(struct store *s, const struct store_report_opts *o, struct report *r
 	free(a.clicked_bits);
 	i64map_free(&a.opened);
 	i64map_free(&a.clicked);
+	i64map_free(&a.link_clicked);
 	strmap_free(&a.rmap);
 	free(a.min);
 	return rc;
@@ -742,6 +887,8 @@ store_report_fill(struct store *s, const char *name, const struct store_report_o
 	memset(out, 0, sizeof(*out));
 	int rc = fill_campaign(s, name, out);
 	if (rc == 0)
+		rc = fill_own_zone(s, out);
+	if (rc == 0)
 		rc = fill_messages(s, o, out);
 	if (rc == 0)
 		rc = fill_skipped(s, out);
@@ -755,21 +902,57 @@ store_report_fill(struct store *s, const char *name, const struct store_report_o
 /* --- every campaign ---------------------------------------------------------------------------
  */
 
-static const char sql_all[] =
-    "SELECT c.id, c.name, c.state, c.created_at,"
-    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id),"
-    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.state = 'delivered'),"
-    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.state = 'queued'"
-    "  AND m.attempts > 0),"
-    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.state = 'bounced'),"
-    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id AND m.state = 'failed'),"
-    " (SELECT count(*) FROM messages m WHERE m.campaign_id = c.id"
-    "  AND m.state IN ('suppressed', 'cancelled')),"
-    " (SELECT min(m.done_at) FROM messages m WHERE m.campaign_id = c.id"
-    "  AND m.state = 'delivered'),"
-    " (SELECT max(m.done_at) FROM messages m WHERE m.campaign_id = c.id"
-    "  AND m.state = 'delivered')"
-    " FROM campaigns c ORDER BY c.created_at DESC, c.id DESC LIMIT ?1";
+static const char sql_all[] = "SELECT c.id, c.name, c.state, c.created_at,"
+                              " (SELECT min(m.done_at) FROM messages m WHERE m.campaign_id = c.id"
+                              "  AND m.state = 'delivered'),"
+                              " (SELECT max(m.done_at) FROM messages m WHERE m.campaign_id = c.id"
+                              "  AND m.state = 'delivered')"
+                              " FROM campaigns c ORDER BY c.created_at DESC, c.id DESC LIMIT ?1";
+
+/*
+ * One campaign's messages by state (index messages_campaign_state, no table reads), and the
+ * two states a category splits: queued ones tried before (deferred), soft bounces.
+ */
+static const char sql_all_states[] =
+    "SELECT state, count(*) FROM messages WHERE campaign_id = ?1 GROUP BY state";
+static const char sql_all_split[] =
+    "SELECT (SELECT count(*) FROM messages WHERE campaign_id = ?1 AND state = 'queued'"
+    " AND attempts > 0), (SELECT count(*) FROM messages WHERE campaign_id = ?1"
+    " AND state = 'bounced' AND class = 'soft')";
+
+/* all_categories - campaign id's messages by category into c; an SQLite code */
+static int
+all_categories(struct store *s, int64_t id, struct report_campaign *c)
+{
+	sqlite3_stmt *st = store_prepare(s, sql_all_states);
+	if (st == NULL)
+		return SQLITE_ERROR;
+	sqlite3_bind_int64(st, 1, id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *state = col_text(st, 0);
+		int64_t n = sqlite3_column_int64(st, 1);
+		/* queued and bounced are split below: all of them go to the first of the two */
+		c->n[category(state, NULL, 0)] += n;
+		c->messages += n;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return rc;
+	if ((st = store_prepare(s, sql_all_split)) == NULL)
+		return SQLITE_ERROR;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t deferred = sqlite3_column_int64(st, 0), soft = sqlite3_column_int64(st, 1);
+		c->n[REPORT_QUEUED] -= deferred;
+		c->n[REPORT_DEFERRED] += deferred;
+		c->n[REPORT_BOUNCED_HARD] -= soft;
+		c->n[REPORT_BOUNCED_SOFT] += soft;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
 
 /* Engagement of one campaign: from the events of those types only (index events_type_ts). */
 static const char sql_all_events[] =
@@ -799,16 +982,13 @@ store_report_all(struct store *s, int last, struct report_all *out)
 		c->name = store_dup_text(st, 1);
 		c->state = store_dup_text(st, 2);
 		c->created_at = sqlite3_column_int64(st, 3);
-		c->recipients = sqlite3_column_int64(st, 4);
-		c->delivered = sqlite3_column_int64(st, 5);
-		c->deferred = sqlite3_column_int64(st, 6);
-		c->bounced = sqlite3_column_int64(st, 7);
-		c->failed = sqlite3_column_int64(st, 8);
-		c->suppressed = sqlite3_column_int64(st, 9);
-		c->first_delivery = sqlite3_column_int64(st, 10);
-		c->last_delivery = sqlite3_column_int64(st, 11);
-		c->pending = c->recipients - c->delivered - c->deferred - c->bounced - c->failed -
-		             c->suppressed;
+		c->first_delivery = sqlite3_column_int64(st, 4);
+		c->last_delivery = sqlite3_column_int64(st, 5);
+		int crc = all_categories(s, sqlite3_column_int64(st, 0), c);
+		if (crc != SQLITE_DONE) {
+			rc = crc;
+			break;
+		}
 		sqlite3_reset(ev);
 		sqlite3_bind_int64(ev, 1, sqlite3_column_int64(st, 0));
 		int erc;

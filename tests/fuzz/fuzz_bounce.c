@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kirim/bounce.h"
+#include "kirim/bounce_class.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,6 +6,8 @@
  * is at most 998 octets, and whose header section has exactly the fields the
  * composer writes (a value can never add one). The browser view of the same
  * recipient (composer_view) has CRLF line breaks only, and ends in one.
+ * attrs_parse reads the attributes as json_loads does: both refuse them, or
+ * both give equal objects with the names in the same order.
  *
  * Input: the first byte splits the rest into a template part and an attrs part.
  */
@@ -14,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "kirim/attrs.h"
 #include "kirim/buf.h"
 #include "kirim/composer.h"
 #include "kirim/dkim.h"
@@ -74,6 +79,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t split = data[0] * (size - 1) / 255;
 	char *tpl = strndup((const char *)data + 1, split);
 	char *attrs = strndup((const char *)data + 1 + split, size - 1 - split);
+	json_t *got = NULL, *ref = json_loads(attrs, JSON_REJECT_DUPLICATES, NULL);
+	if (ref && !json_is_object(ref)) {
+		json_decref(ref);
+		ref = NULL;
+	}
+	if ((attrs_parse(attrs, &got) == 0) != (ref != NULL))
+		abort();
+	if (ref) {
+		char *a = json_dumps(got, JSON_PRESERVE_ORDER),
+		     *b = json_dumps(ref, JSON_PRESERVE_ORDER);
+		if (!json_equal(got, ref) || strcmp(a, b) != 0)
+			abort();
+		free(a);
+		free(b);
+	}
+	json_decref(got);
+	json_decref(ref);
 	static const struct mime_header hdr = {"X-Fuzz", "1"};
 	struct composer_campaign c = {
 	    .id = 7,

@@ -5,7 +5,10 @@
  * header-section line must be "Name: ..." or a non-blank continuation, and the
  * number of header fields must be exactly what the inputs ask for: a field
  * added by injected bytes fails the count. Multipart output must have exactly
- * three delimiter lines.
+ * three delimiter lines. Each body is also encoded as quoted-printable and
+ * must match, byte for byte, a plain byte-at-a-time encoder kept here (the
+ * library's scans blocks with SIMD), and mime_body_choose must choose what
+ * the body's plain counts say.
  *
  * Input: a flags byte, then fields, each a 2-byte little-endian length and
  * that many bytes (short input leaves the rest empty).
@@ -20,6 +23,87 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { F_SUBJECT, F_FROM, F_TO, F_XNAME, F_XVALUE, F_TEXT, F_HTML, F_N };
+
+/*
+ * ref_qp - quoted-printable (RFC 2045 6.7) one byte at a time, into o (room
+ * for 4n + 2 bytes): 0x21..0x7e but '=' stand for themselves, and a blank
+ * does unless it is last or before a break; CR, LF and CRLF are one break
+ * (CRLF); soft breaks keep lines to 75 characters and "="; a final CRLF is
+ * added when the body has none. Returns the length.
+ */
+static size_t
+ref_qp(const unsigned char *p, size_t n, char *o)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t k = 0, col = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = p[i];
+		if (c == '\r' || c == '\n') {
+			o[k++] = '\r';
+			o[k++] = '\n';
+			col = 0;
+			if (c == '\r' && i + 1 < n && p[i + 1] == '\n')
+				i++;
+			continue;
+		}
+		int last = i + 1 == n || p[i + 1] == '\r' || p[i + 1] == '\n';
+		int lit =
+		    (c >= 0x21 && c <= 0x7e && c != '=') || ((c == ' ' || c == '\t') && !last);
+		size_t w = lit ? 1 : 3;
+		if (col + w > 75) {
+			memcpy(o + k, "=\r\n", 3);
+			k += 3;
+			col = 0;
+		}
+		if (lit) {
+			o[k++] = (char)c;
+		} else {
+			o[k++] = '=';
+			o[k++] = hex[c >> 4];
+			o[k++] = hex[c & 15];
+		}
+		col += w;
+	}
+	if (n && p[n - 1] != '\r' && p[n - 1] != '\n') {
+		o[k++] = '\r';
+		o[k++] = '\n';
+	}
+	return k;
+}
+
+/* ref_choose - 7bit for ASCII without NUL in lines of at most 998, QP for up to 1/6 else */
+static enum mime_cte
+ref_choose(const unsigned char *p, size_t n)
+{
+	size_t high = 0, line = 0, longest = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r' || p[i] == '\n') {
+			line = 0;
+			continue;
+		}
+		high += p[i] >= 0x80 || p[i] == 0;
+		if (++line > longest)
+			longest = line;
+	}
+	if (high == 0 && longest <= MIME_LINE_MAX)
+		return MIME_7BIT;
+	return high <= n / 6 ? MIME_QP : MIME_BASE64;
+}
+
+/* check_body - the library's quoted-printable and choice against the plain versions */
+static void
+check_body(const char *s, size_t n, struct buf *out)
+{
+	char *want = malloc(4 * n + 2);
+	size_t wn = ref_qp((const unsigned char *)s, n, want);
+	buf_reset(out);
+	mime_body_encode(out, s, n, MIME_QP);
+	if (out->len != wn || (wn && memcmp(out->data, want, wn) != 0))
+		abort();
+	if (mime_body_choose(s, n) != ref_choose((const unsigned char *)s, n))
+		abort();
+	free(want);
+}
 
 /* check - the line rules; returns the number of header fields (lines that start one) */
 static size_t
@@ -91,6 +175,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct buf out = BUF_INIT;
 	char err[200];
+	check_body(f[F_TEXT], fl[F_TEXT], &out);
+	check_body(f[F_HTML], fl[F_HTML], &out);
+	buf_reset(&out);
 	struct mime_header xh = {f[F_XNAME], f[F_XVALUE]};
 	if (!(flags & 1))
 		xh.name = "X-Fuzz";

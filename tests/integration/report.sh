@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # report.sh - `kirim report` and `kirim log` after a real send through a relay (the aiosmtpd
 # server answers 550 5.1.1 to reject*, 451 4.3.0 to defer*), with engagement events added as
-# `kirim serve` will record them; the HTML is checked by Python's html.parser and xmllint and
-# rendered by headless Chromium (no console errors; the screenshot goes to docs/report.png
-# when KIRIM_UPDATE_SCREENSHOT=1).
+# `kirim serve` will record them; a campaign cancelled half-way, its categories compared
+# format by format (Python's csv, json and html.parser); clicks on tracked links made by real
+# GETs through `kirim serve`, by link in every format and on its /r/ page; the HTML is
+# checked by Python's html.parser and xmllint and rendered by headless Chromium (no console
+# errors; the screenshot goes to docs/report.png when KIRIM_UPDATE_SCREENSHOT=1).
 . "$(dirname "$0")/lib.sh"
 
 : >empty.conf
@@ -26,7 +28,7 @@ C='spring <"sale">'
 
 run "$KIRIM" report "$C" --json
 eq "report before sending" "$RC" 0
-eq "nothing sent yet" "$(json 'j["summary"]["recipients"], j["summary"]["delivered"], j["summary"]["first_delivery"]')" "0 0 None"
+eq "nothing sent yet" "$(json 'j["messages"]["total"], j["messages"]["counts"]["delivered"], j["summary"]["first_delivery"]')" "0 0 None"
 
 port=$(free_port)
 start_server "$port" --pipelining
@@ -47,12 +49,15 @@ sql "INSERT INTO events(message_id, ts, type, detail) VALUES
 # JSON: every number, and the documented shape.
 run "$KIRIM" report "$C" --format json
 eq "json exit" "$RC" 0
-eq "json schema" "$(json 'j["schema_version"], j["campaign"]["name"]')" "1 $C"
-eq "json counts" "$(json '(lambda s: (s["recipients"], s["delivered"], s["bounced"], s["bounced_hard"], s["deferred"], s["suppressed"], s["attempts"]))(j["summary"])')" "(13, 9, 2, 2, 1, 1, 12)"
+eq "json schema" "$(json 'j["schema_version"], j["campaign"]["name"]')" "2 $C"
+eq "json counts" "$(json '(lambda m: (m["total"], m["attempted"], m["counts"]["delivered"], m["counts"]["bounced_hard"], m["counts"]["bounced_soft"], m["counts"]["deferred"], m["counts"]["suppressed"], m["counts"]["cancelled"], j["summary"]["attempts"]))(j["messages"])')" "(13, 12, 9, 2, 0, 1, 1, 0, 12)"
 eq "json engagement" "$(json '(lambda s: (s["opens"]["human"], s["opens"]["unique_human"], s["opens"]["machine"], s["clicks"]["total"], s["unsubscribes"], s["complaints"]))(j["summary"])')" "(2, 1, 1, 1, 1, 1)"
-eq "json rates" "$(json 'j["summary"]["rates"]["delivered"], j["summary"]["rates"]["bounced"]')" "75.0 16.67"
-eq "json not sent" "$(json 'j["not_sent"]')" "[{'reason': 'unsubscribe', 'count': 1}]"
-eq "json domains" "$(json '[(d["key"], d["messages"], d["delivered"], d["bounced"], d["deferred"], d["suppressed"]) for d in j["domains"]]')" "[('a.test', 8, 6, 1, 0, 1), ('b.test', 4, 3, 1, 0, 0), ('c.test', 1, 0, 0, 1, 0)]"
+eq "json rates of attempted" "$(json 'j["messages"]["pct_of_attempted"]["delivered"], j["messages"]["pct_of_attempted"]["bounced_hard"]')" "75.0 16.67"
+eq "json rates of all" "$(json 'j["messages"]["pct_of_total"]["delivered"], j["messages"]["pct_of_total"]["suppressed"]')" "69.23 7.69"
+eq "json not sent" "$(json 'j["messages"]["not_sent"]')" "[{'category': 'suppressed', 'reason': 'unsubscribe', 'count': 1}]"
+eq "json domains" "$(json '[(d["key"], d["messages"], d["counts"]["delivered"], d["counts"]["bounced_hard"], d["counts"]["deferred"], d["counts"]["suppressed"]) for d in j["domains"]]')" "[('a.test', 8, 6, 1, 0, 1), ('b.test', 4, 3, 1, 0, 0), ('c.test', 1, 0, 0, 1, 0)]"
+# #18 item 19: the header names what was sent, to whom, from whom, when.
+eq "json header" "$(json '(lambda c: (c["subject"], c["list"], c["from"], c["template"]["name"], c["started_at"] is not None, c["finished_at"]))(j["campaign"])')" "('Hi {{first_name}}', 'l', 'Shop <news@example.com>', 't', True, None)"
 # The send path classified them (bounce.c): 550 5.1.1 at RCPT is userunknown, 451 4.3.0 systemerror.
 eq "json reasons" "$(json 'sorted((r["outcome"], r["reason"], r["code"], r["ecode"], r["count"]) for r in j["reasons"])')" "[('bounced', 'userunknown', 550, '5.1.1', 2), ('deferred', 'systemerror', 451, '4.3.0', 1)]"
 contains "json example reply" "$(json '[r["example"] for r in j["reasons"] if r["outcome"] == "bounced"][0]')" "user unknown"
@@ -68,18 +73,22 @@ eq "top 1" "$(json '[(d["key"], d["others"], d["messages"]) for d in j["domains"
 run "$KIRIM" report "$C"
 eq "text exit" "$RC" 0
 squeezed=$(printf '%s\n' "$OUT" | tr -s ' ')
-contains "text delivered" "$squeezed" " delivered 9 75.0%"
-contains "text bounced" "$squeezed" " bounced, hard 2 16.7%"
-contains "text suppressed reason" "$squeezed" " suppressed 1 unsubscribe 1"
+contains "text delivered: of all, of attempted" "$squeezed" " delivered 9 69.2% 75.0%"
+contains "text bounced" "$squeezed" " bounced hard 2 15.4% 16.7%"
+contains "text suppressed reason" "$squeezed" " suppressed 1 7.7% unsubscribe 1"
+contains "text cancelled shown at zero" "$squeezed" " cancelled 0 0.0%"
 contains "text opens" "$squeezed" "Opens, human 2 11.1% 1 opened"
 contains "text machine opens" "$squeezed" "Opens, machine 1 prefetchers"
-contains "text domain row" "$OUT" "a.test         8          6"
+contains "text domain row" "$squeezed" "a.test 8 6 85.7% 1 0 0 0 0 0 1 0"
+for h in "Subject Hi {{first_name}}" "List l" "From Shop <news@example.com>" "Template t, version 1" "Finished not yet"; do
+	contains "text header: $h" "$squeezed" "$h"
+done
 # Every row's "delivered" number ends where its header does (right-aligned columns).
 eq "text table columns line up" "$(printf '%s\n' "$OUT" | python3 -c '
 import sys
 rows = sys.stdin.read().split("\nBy recipient domain\n")[1].split("\n\n")[0].splitlines()
-end = rows[0].index("delivered") + len("delivered")
-print(all(r[end - 1] != " " and (len(r) == end or r[end] == " ") for r in rows[1:]) and len(rows) == 4)
+end = rows[1].index("delivered") + len("delivered")
+print(all(r[end - 1] != " " and (len(r) == end or r[end] == " ") for r in rows[2:]) and len(rows) == 5)
 ')" True
 run "$KIRIM" report "$C" --by reason
 contains "text by reason" "$OUT" "user unknown"
@@ -89,7 +98,9 @@ contains "text by hour" "$OUT" "hour (UTC)"
 # CSV: parsed by Python's csv module.
 csvq() { python3 -c "import csv,sys; rows=list(csv.DictReader(open(sys.argv[1], newline=''))); print($1)" "$2"; }
 "$KIRIM" report "$C" --format csv -o dom.csv -q
-eq "csv domains" "$(csvq '[(r["domain"], r["messages"], r["delivered"], r["bounced"], r["deferred"]) for r in rows]' dom.csv)" "[('a.test', '8', '6', '1', '0'), ('b.test', '4', '3', '1', '0'), ('c.test', '1', '0', '0', '1')]"
+eq "csv domains" "$(csvq '[(r["domain"], r["messages"], r["delivered"], r["bounced_hard"], r["deferred"], r["suppressed"], r["cancelled"]) for r in rows]' dom.csv)" "[('a.test', '8', '6', '1', '0', '1', '0'), ('b.test', '4', '3', '1', '0', '0', '0'), ('c.test', '1', '0', '0', '1', '0', '0')]"
+"$KIRIM" report "$C" --format csv --by summary -o sum.csv -q
+eq "csv header" "$(csvq '[(r["name"], r["value"]) for r in rows if r["name"] in ("campaign", "subject", "list", "from", "finished_at")]' sum.csv)" "[('campaign', '$C'), ('subject', 'Hi {{first_name}}'), ('list', 'l'), ('from', 'Shop <news@example.com>'), ('finished_at', '')]"
 "$KIRIM" report "$C" --format csv --by reason -o why.csv -q
 eq "csv reasons" "$(csvq 'sorted((r["outcome"], r["code"], r["ecode"], r["count"]) for r in rows)' why.csv)" "[('bounced', '550', '5.1.1', '2'), ('deferred', '451', '4.3.0', '1')]"
 "$KIRIM" report "$C" --format csv --by hour -o hour.csv -q
@@ -113,9 +124,240 @@ eq "log header" "$(head -1 log.csv | tr -d '\r')" "time,recipient,destination,mx
 
 # --all across campaigns.
 run "$KIRIM" report --all --last 5 --json
-eq "all" "$(json '[(c["name"], c["recipients"], c["delivered"], c["opened"]) for c in j["campaigns"]]')" "[('$C', 13, 9, 1)]"
+eq "all" "$(json '[(c["name"], c["messages"], c["counts"]["delivered"], c["counts"]["suppressed"], c["opened"]) for c in j["campaigns"]]')" "[('$C', 13, 9, 1, 1)]"
 run "$KIRIM" report --all
 contains "all text" "$OUT" "75.0%"
+
+# agree CAMPAIGN - the categories of one campaign, format by format: the text summary, the
+# CSV summary (csv module), the JSON (json module) and the HTML table (html.parser) give the
+# same names, counts and percentages, every category is there (zeros too), and they add up
+# to the campaign's messages. Prints "ok", or what differs.
+agree() {
+	"$KIRIM" report "$1" >agree.txt
+	"$KIRIM" report "$1" --format csv --by summary -o agree.csv -q
+	"$KIRIM" report "$1" --format json -o agree.json -q
+	"$KIRIM" report "$1" --format html -o agree.html -q
+	$PY3 - agree.txt agree.csv agree.json agree.html <<'PYEND'
+import csv, json, re, sys
+from html.parser import HTMLParser
+NAMES = ["delivered", "bounced_hard", "bounced_soft", "failed", "deferred", "queued",
+         "in_flight", "suppressed", "cancelled"]
+ATTEMPTED = NAMES[:5]
+bad = []
+j = json.load(open(sys.argv[3]))
+m = j["messages"]
+total = m["total"]
+if list(m["counts"]) != NAMES:
+    bad.append("json names %s" % list(m["counts"]))
+if sum(m["counts"].values()) != total:
+    bad.append("json: categories add up to %d, not %d" % (sum(m["counts"].values()), total))
+if m["attempted"] != sum(m["counts"][n] for n in ATTEMPTED):
+    bad.append("json attempted")
+want = {n: (m["counts"][n], "%.1f%%" % (100.0 * m["counts"][n] / total) if total else "",
+            "%.1f%%" % (100.0 * m["counts"][n] / m["attempted"]) if n in ATTEMPTED and m["attempted"] else "")
+        for n in NAMES}
+# CSV: name,value,pct_of_messages,pct_of_attempted
+rows = {r["name"]: r for r in csv.DictReader(open(sys.argv[2], newline=""))}
+if int(rows["messages"]["value"]) != total:
+    bad.append("csv messages")
+for n in NAMES:
+    r = rows.get(n)
+    if r is None:
+        bad.append("csv lacks %s" % n)
+        continue
+    got = (int(r["value"]), "%.1f%%" % float(r["pct_of_messages"]) if r["pct_of_messages"] else "",
+           "%.1f%%" % float(r["pct_of_attempted"]) if r["pct_of_attempted"] else "")
+    if got != want[n]:
+        bad.append("csv %s %s, json %s" % (n, got, want[n]))
+    if r["pct_of_messages"] and abs(float(r["pct_of_messages"]) - m["pct_of_total"][n]) > 0.005:
+        bad.append("csv %s pct %s, json %s" % (n, r["pct_of_messages"], m["pct_of_total"][n]))
+# Text: "  bounced hard   2   15.4%   16.7%  note" under "Messages"
+text = open(sys.argv[1]).read()
+block = text.split("\nMessages ", 1)[1].split("\nAttempted ", 1)[0].splitlines()[1:]
+seen = []
+for line in block:
+    f = re.match(r"^  ([a-z ]+?)\s+([\d,]+)\s+(\d+\.\d%)?(?:\s+(\d+\.\d%))?", line)
+    name = f.group(1).replace(" ", "_")
+    seen.append(name)
+    got = (int(f.group(2).replace(",", "")), f.group(3) or "", f.group(4) or "")
+    if got != want[name]:
+        bad.append("text %s %s, json %s" % (name, got, want[name]))
+if seen != NAMES:
+    bad.append("text names %s" % seen)
+# HTML: the Messages table, one row per category
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self.row, self.cell, self.on = [], None, None, False
+    def handle_starttag(self, tag, a):
+        if tag == "h2":
+            self.h2 = ""
+        if tag == "tr":
+            self.row = []
+        if tag == "td" and self.row is not None:
+            self.cell = ""
+    def handle_data(self, d):
+        if getattr(self, "h2", None) is not None:
+            self.h2 += d
+        if self.cell is not None:
+            self.cell += d
+    def handle_endtag(self, tag):
+        if tag == "h2":
+            self.on = self.h2 == "Messages"
+            self.h2 = None
+        if tag == "td" and self.cell is not None:
+            self.row.append(self.cell)
+            self.cell = None
+        if tag == "tr" and self.row:
+            if self.on:
+                self.rows.append(self.row)
+            self.row = None
+        if tag == "section":
+            self.on = False
+p = P()
+p.feed(open(sys.argv[4]).read())
+hseen = []
+for r in p.rows:
+    name = r[0].replace(" ", "_")
+    if name not in NAMES:
+        continue
+    hseen.append(name)
+    got = (int(r[1].replace(",", "")), r[2], r[3])
+    if got != want[name]:
+        bad.append("html %s %s, json %s" % (name, got, want[name]))
+if hseen != NAMES:
+    bad.append("html names %s" % hseen)
+print("; ".join(bad) or "ok")
+PYEND
+}
+eq "categories agree in every format" "$(agree "$C")" ok
+
+# #18 item 18: a campaign cancelled half-way. Scheduled with a send window (always open)
+# in Europe/Berlin, two recipients in a zone of their own; sent: 4 delivered, 1 bounced,
+# 6 deferred; then cancelled: the 6 deferred are cancelled. Delivered is 80.0% of the
+# attempted and 33.3% of all; the cancelled are shown, apart from the suppressed, in the
+# summary and in the domain rows of every format.
+{
+	echo 'email,timezone'
+	echo 'okf1@a.test,Asia/Tokyo'
+	echo 'okf2@a.test,America/New_York'
+	echo 'okf3@a.test,'
+	echo 'okf4@b.test,'
+	echo 'rejectf1@b.test,'
+	for i in 1 2 3 4 5 6; do echo "deferf$i@c.test,"; done
+	echo 'gonef@a.test,'
+} >fall.csv
+"$KIRIM" import fall.csv --list fall -q >/dev/null
+"$KIRIM" suppress add gonef@a.test --reason manual >/dev/null
+"$KIRIM" campaign create autumn --list fall --template t --from "Shop <news@example.com>" >/dev/null
+"$KIRIM" campaign schedule autumn --now --window "Mon-Sun 00:00-24:00" --tz Europe/Berlin >/dev/null
+port=$(free_port)
+start_server "$port"
+run "$KIRIM" send autumn --relay "smtp://127.0.0.1:$port" --tls none --json
+eq "autumn: sent" "$(json 'j["delivered"], j["bounced"], j["deferred"]')" "4 1 6"
+stop "$LAST_PID"
+run "$KIRIM" campaign cancel autumn --yes --json
+eq "autumn: cancelled" "$(json 'j["state"], j["cancelled_messages"]')" "cancelled 6"
+
+run "$KIRIM" report autumn
+sq=$(printf '%s\n' "$OUT" | tr -s ' ')
+contains "cancelled: delivered of all and of attempted" "$sq" " delivered 4 33.3% 80.0%"
+contains "cancelled: the cancelled shown" "$sq" " cancelled 6 50.0%"
+contains "cancelled: suppressed apart" "$sq" " suppressed 1 8.3% manual 1"
+contains "cancelled: what % are of" "$sq" "(% of all: of the campaign's 12 messages, one per recipient; % of attempted: of the 5 the sender has tried)"
+contains "cancelled: domain row with its cancelled" "$sq" "c.test 6 0 0 0 0 0 0 0 0 6"
+contains "cancelled: state and why" "$sq" "State cancelled
+Why cancelled by user"
+contains "cancelled: window" "$sq" "Send window Mon-Sun 00:00-24:00
+Zone Europe/Berlin
+Own zone 2 of 12 recipients"
+contains "cancelled: finished" "$(printf '%s\n' "$OUT" | grep '^Finished')" " UTC"
+"$KIRIM" report autumn --format csv -o fall-dom.csv -q
+eq "cancelled: csv domain rows" "$(csvq '[(r["domain"], r["messages"], r["delivered"], r["suppressed"], r["cancelled"], r["attempted"]) for r in rows]' fall-dom.csv)" \
+	"[('c.test', '6', '0', '0', '6', '0'), ('a.test', '4', '3', '1', '0', '3'), ('b.test', '2', '1', '0', '0', '2')]"
+"$KIRIM" report autumn --format csv --by summary -o fall-sum.csv -q
+eq "cancelled: csv summary" "$(csvq '[(r["name"], r["value"], r["pct_of_messages"], r["pct_of_attempted"]) for r in rows if r["name"] in ("delivered", "suppressed", "cancelled", "attempted", "window", "zone", "own_zone", "state_reason")]' fall-sum.csv)" \
+	"[('state_reason', 'cancelled by user', '', ''), ('window', 'Mon-Sun 00:00-24:00', '', ''), ('zone', 'Europe/Berlin', '', ''), ('own_zone', '2', '', ''), ('delivered', '4', '33.33', '80.00'), ('suppressed', '1', '8.33', ''), ('cancelled', '6', '50.00', ''), ('attempted', '5', '41.67', '')]"
+run "$KIRIM" report autumn --json
+eq "cancelled: json" "$(json '(lambda m: (m["counts"]["cancelled"], m["counts"]["suppressed"], m["pct_of_total"]["cancelled"], m["pct_of_attempted"]["delivered"], [d["counts"]["cancelled"] for d in j["domains"]]))(j["messages"])')" "(6, 1, 50.0, 80.0, [6, 0, 0])"
+eq "cancelled: json schedule" "$(json '(lambda c: (c["state_reason"], c["schedule"]["window"], c["schedule"]["tz"], c["schedule"]["own_zone"], c["finished_at"] is not None))(j["campaign"])')" "('cancelled by user', 'Mon-Sun 00:00-24:00', 'Europe/Berlin', 2, True)"
+eq "cancelled: categories agree in every format" "$(agree autumn)" ok
+"$KIRIM" report autumn --format html -o fall.html -q
+contains "cancelled: html domain row" "$(tr -d '\n' <fall.html)" "<tr><td class=\"key\">c.test</td>"
+run "$KIRIM" report --all --json
+eq "cancelled: --all" "$(json '[(c["name"], c["counts"]["cancelled"], c["counts"]["suppressed"], c["delivered_pct_of_attempted"]) for c in j["campaigns"]]')" "[('autumn', 6, 1, 80.0), ('$C', 0, 1, 75.0)]"
+
+# #18 item 19: clicks by tracked link, from real GETs of the links in the delivered messages
+# through `kirim serve`: t1 follows B twice and A once, t2 follows B; C is never followed.
+sport=$(free_port)
+PUBLIC="https://127.0.0.1:$sport"
+BASE="http://127.0.0.1:$sport"
+printf '[unsubscribe]\nurl = %s/u/\n' "$PUBLIC" >track.conf
+export KIRIM_CONFIG="$TMP/track.conf"
+printf 'email\nt1@d.test\nt2@d.test\nt3@d.test\n' >track.csv
+"$KIRIM" import track.csv --list track -q >/dev/null
+printf 'Subject: Autumn news\n\n--- text\nNews\n--- html\n<p><a href="https://shop.example/a">A</a> <a href="https://shop.example/b?x=1&amp;y=2">B</a> <a href="https://shop.example/c">C</a></p>\n' >news.tpl
+"$KIRIM" template add news news.tpl >/dev/null
+"$KIRIM" campaign create news --list track --template news --from "Shop <news@example.com>" --track-clicks >/dev/null
+mkdir tdump && chmod 777 tdump
+port=$(free_port)
+start_sink "$port" -d "$TMP/tdump/%M."
+run "$KIRIM" send news --relay "smtp://127.0.0.1:$port" --tls none --json
+eq "tracked: sent" "$(json 'j["delivered"]')" 3
+stop "$LAST_PID"
+# link RCPT TEXT - the tracked URL behind the anchor TEXT in RCPT's delivered message
+link() {
+	$PY3 - "$1" "$2" tdump/* <<'PYEND'
+import email, email.policy, re, sys
+for f in sys.argv[3:]:
+    m = email.message_from_bytes(open(f, "rb").read(), policy=email.policy.default)
+    if sys.argv[1] in m["To"]:
+        html = m.get_body(preferencelist=("html",)).get_content()
+        print(re.search(r'href="([^"]+)">' + sys.argv[2] + '<', html).group(1))
+PYEND
+}
+"$KIRIM" serve --listen "127.0.0.1:$sport" --base-url "$PUBLIC" 2>serve.log &
+srv=$!
+PIDS+=("$srv")
+wait_port "$sport"
+ua='Mozilla/5.0 (X11; Linux x86_64)'
+for hit in "t1 B" "t1 B" "t1 A" "t2 B"; do
+	set -- $hit
+	url=$(link "$1@d.test" "$2")
+	contains "tracked: $1's $2 goes through kirim serve" "$url" "$PUBLIC/c/"
+	eq "tracked: $1 follows $2" "$(curl -s -o /dev/null -A "$ua" -w '%{http_code}' "${url/$PUBLIC/$BASE}")" 302
+done
+clicks() { sql "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'news' AND e.type = 'click'"; }
+for _ in $(seq 1 50); do [ "$(clicks)" = 4 ] && break; sleep 0.1; done
+eq "tracked: four clicks recorded" "$(clicks)" 4
+
+run "$KIRIM" report news
+sq=$(printf '%s\n' "$OUT" | tr -s ' ')
+contains "links: text, by unique clicks" "$sq" "Clicks by link
+unique clicks link
+ 2 3 https://shop.example/b?x=1&y=2
+ 1 1 https://shop.example/a
+ 0 0 https://shop.example/c"
+"$KIRIM" report news --format csv --by link -o links.csv -q
+eq "links: csv" "$(csvq '[(r["link"], r["url"], r["unique_clicks"], r["total_clicks"]) for r in rows]' links.csv)" \
+	"[('1', 'https://shop.example/b?x=1&y=2', '2', '3'), ('0', 'https://shop.example/a', '1', '1'), ('2', 'https://shop.example/c', '0', '0')]"
+run "$KIRIM" report news --json
+eq "links: json" "$(json '[(l["url"], l["unique_clicks"], l["total_clicks"]) for l in j["links"]], j["campaign"]["tracking"], j["summary"]["clicks"]')" \
+	"[('https://shop.example/b?x=1&y=2', 2, 3), ('https://shop.example/a', 1, 1), ('https://shop.example/c', 0, 0)] {'opens': False, 'clicks': True} {'total': 4, 'unique': 2}"
+"$KIRIM" report news --format html -o news.html -q
+contains "links: html" "$(cat news.html)" "<tr><td class=\"url\">https://shop.example/b?x=1&amp;y=2</td><td>2</td><td>3</td></tr>"
+# The live page at /r/ renders the same report: header, categories and links.
+run curl -s -o live.html -w '%{http_code}' "$BASE/r/news"
+eq "live report: served" "$OUT" 200
+live=$(cat live.html)
+contains "live report: subject" "$live" "<dt>Subject</dt><dd>Autumn news</dd>"
+contains "live report: list" "$live" "<dt>List</dt><dd>track</dd>"
+contains "live report: cancelled row" "$live" "<tr><td class=\"key\">cancelled</td><td>0</td>"
+contains "live report: links" "$live" "<tr><td class=\"url\">https://shop.example/b?x=1&amp;y=2</td><td>2</td><td>3</td></tr>"
+kill -TERM "$srv"
+wait "$srv"
+eq "kirim serve stopped" "$?" 0
+export KIRIM_CONFIG="$TMP/empty.conf"
 
 # Usage errors and a missing campaign.
 run "$KIRIM" report nosuch

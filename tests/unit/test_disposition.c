@@ -43,15 +43,15 @@ struct row {
 
 #define REPLY(stage, code, ecode, text)                                                            \
 	{                                                                                          \
-		stage, code, ecode, text, 0                                                        \
+		stage, code, ecode, text, 0, SMTP_LOCAL_NONE                                       \
 	}
 #define LOCAL(stage, text, flags)                                                                  \
 	{                                                                                          \
-		stage, 0, "", text, flags                                                          \
+		stage, 0, "", text, flags, SMTP_LOCAL_NONE                                         \
 	}
 #define NONE                                                                                       \
 	{                                                                                          \
-		SMTP_STAGE_CONNECT, 0, "", "", 0                                                   \
+		SMTP_STAGE_CONNECT, 0, "", "", 0, SMTP_LOCAL_NONE                                  \
 	}
 
 static const struct row rows[] = {
@@ -121,6 +121,44 @@ static const struct row rows[] = {
      0, 0},
 };
 
+/* What a row wants of a disposition (NULL reason or class: don't care; next 0 0: don't care). */
+struct want {
+	enum disp_state state;
+	const char *event; /* NULL: none */
+	int count;         /* attempt counted */
+	const char *reason;
+	const char *cls;
+	int64_t next_min, next_max; /* relative to NOW */
+};
+
+/* mismatch - 0 when d is what w wants, else 1 with got and want printed */
+static int
+mismatch(const char *label, const struct disposition *d, const struct want *w)
+{
+	const char *ev = disposition_event_name(d->event);
+	const char *reason = d->reason != BOUNCE_UNDEFINED ? bounce_reason_name(d->reason) : NULL;
+	const char *cls = d->cls != BOUNCE_NONE ? bounce_class_name(d->cls) : NULL;
+	int64_t next = d->next_attempt_at - NOW;
+	bool ok =
+	    d->state == w->state && (ev == NULL) == (w->event == NULL) &&
+	    (ev == NULL || strcmp(ev, w->event) == 0) && d->count_attempt == w->count &&
+	    (w->reason == NULL || (reason && strcmp(reason, w->reason) == 0)) &&
+	    (w->cls == NULL || (cls && strcmp(cls, w->cls) == 0)) &&
+	    (w->next_min == 0 && w->next_max == 0 ? true
+	                                          : next >= w->next_min && next <= w->next_max);
+	assert_non_null(d->why);
+	if (ok)
+		return 0;
+	printf("row \"%s\": got %s/%s attempt=%d reason=%s class=%s next=%+lld (rule: %s); want "
+	       "%s/%s attempt=%d reason=%s class=%s next in [%lld, %lld]\n",
+	       label, disposition_state_name(d->state), ev ? ev : "-", d->count_attempt,
+	       reason ? reason : "-", cls ? cls : "-", (long long)next, d->why,
+	       disposition_state_name(w->state), w->event ? w->event : "-", w->count,
+	       w->reason ? w->reason : "*", w->cls ? w->cls : "*", (long long)w->next_min,
+	       (long long)w->next_max);
+	return 1;
+}
+
 static void
 test_rows(void **state)
 {
@@ -143,32 +181,240 @@ test_rows(void **state)
 		};
 		struct disposition d;
 		disposition_decide(&f, &policy, &d);
-		const char *ev = disposition_event_name(d.event);
-		const char *reason =
-		    d.reason != BOUNCE_UNDEFINED ? bounce_reason_name(d.reason) : NULL;
-		const char *cls = d.cls != BOUNCE_NONE ? bounce_class_name(d.cls) : NULL;
-		int64_t next = d.next_attempt_at - NOW;
-		bool ok = d.state == w->state && (ev == NULL) == (w->event == NULL) &&
-		          (ev == NULL || strcmp(ev, w->event) == 0) &&
-		          d.count_attempt == w->count &&
-		          (w->reason == NULL || (reason && strcmp(reason, w->reason) == 0)) &&
-		          (w->cls == NULL || (cls && strcmp(cls, w->cls) == 0)) &&
-		          (w->next_min == 0 && w->next_max == 0
-		               ? true
-		               : next >= w->next_min && next <= w->next_max);
-		if (!ok) {
+		struct want want = {w->state, w->event,    w->count,   w->reason,
+		                    w->cls,   w->next_min, w->next_max};
+		failed += mismatch(w->label, &d, &want);
+	}
+	assert_int_equal(failed, 0);
+}
+
+/*
+ * The refusals the client decides itself: each kind's enhanced code and text come from
+ * disposition.c's table (the fact carries the kind and no code), and its disposition
+ * follows. A job refused before MAIL fails (retrying cannot help; nothing is wrong with the
+ * address as far as a server said); a destination our throttle suspended hands its jobs back.
+ */
+static void
+test_local(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label;
+		enum smtp_local kind;
+		const char *text; /* NULL: the kind's own */
+		bool unsent;      /* handed back (ABORTED), its destination down for 30 s */
+		int64_t age;
+		/* Want. */
+		const char *ecode;
+		enum outcome_scope scope;
+		struct want w;
+	} t[] = {
+	    {"job without recipients",
+	     SMTP_LOCAL_NO_RCPT,
+	     NULL,
+	     false,
+	     60,
+	     "",
+	     OUTCOME_MESSAGE,
+	     {DISP_FAILED, "failed", 1, "onhold", "soft", 0, 0}},
+	    {"sender cannot go on the wire",
+	     SMTP_LOCAL_BAD_SENDER,
+	     NULL,
+	     false,
+	     60,
+	     "5.1.7",
+	     OUTCOME_MESSAGE,
+	     {DISP_FAILED, "failed", 1, "rejected", "soft", 0, 0}},
+	    /* Refused at MAIL, so the classifier reads an address problem as the sender's. */
+	    {"recipient cannot go on the wire",
+	     SMTP_LOCAL_BAD_RCPT,
+	     NULL,
+	     false,
+	     60,
+	     "5.1.3",
+	     OUTCOME_MESSAGE,
+	     {DISP_FAILED, "failed", 1, "rejected", "soft", 0, 0}},
+	    {"SMTPUTF8 not offered",
+	     SMTP_LOCAL_SMTPUTF8,
+	     NULL,
+	     false,
+	     60,
+	     "5.6.7",
+	     OUTCOME_MESSAGE,
+	     {DISP_FAILED, "failed", 1, "contenterror", "soft", 0, 0}},
+	    {"over the server's SIZE",
+	     SMTP_LOCAL_TOO_BIG,
+	     "message size 2000 exceeds the server's limit 1000",
+	     false,
+	     60,
+	     "5.3.4",
+	     OUTCOME_MESSAGE,
+	     {DISP_FAILED, "failed", 1, "mesgtoobig", "soft", 0, 0}},
+	    {"destination suspended: back when it ends",
+	     SMTP_LOCAL_SUSPENDED,
+	     NULL,
+	     true,
+	     60,
+	     "4.7.0",
+	     OUTCOME_DESTINATION,
+	     {DISP_QUEUED, NULL, 0, NULL, NULL, 30, 30}},
+	    {"destination suspended past the maximum age: expired",
+	     SMTP_LOCAL_SUSPENDED,
+	     NULL,
+	     true,
+	     3 * DAY,
+	     "4.7.0",
+	     OUTCOME_DESTINATION,
+	     {DISP_BOUNCED, "bounced", 1, "expired", "soft", 0, 0}},
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *text = t[i].text ? t[i].text : disposition_local_text(t[i].kind);
+		assert_string_equal(disposition_local_ecode(t[i].kind), t[i].ecode);
+		assert_true(*text != '\0');
+		/* The session's refusals are at MAIL; the pool's hand-backs at connect. */
+		struct smtp_result r = {
+		    t[i].unsent ? SMTP_STAGE_CONNECT : SMTP_STAGE_MAIL,          0,        "", text,
+		    SMTP_RESULT_LOCAL | (t[i].unsent ? SMTP_RESULT_ABORTED : 0), t[i].kind};
+		struct disp_fact f = {.kind = t[i].unsent ? DISP_UNSENT : DISP_ATTEMPT,
+		                      .r = &r,
+		                      .message_id = 1,
+		                      .queued_at = NOW - t[i].age,
+		                      .now = NOW,
+		                      .not_before = t[i].unsent ? NOW + 30 : 0};
+		struct disposition d;
+		disposition_decide(&f, &policy, &d);
+		failed += mismatch(t[i].label, &d, &t[i].w);
+		struct disp_class c = disposition_classify(&r);
+		if (c.scope != t[i].scope) {
+			printf("row \"%s\": scope %s, want %s\n", t[i].label,
+			       smtp_outcome_scope_name(c.scope),
+			       smtp_outcome_scope_name(t[i].scope));
 			failed++;
-			printf("row \"%s\": got %s/%s attempt=%d reason=%s class=%s next=%+lld "
-			       "(rule: %s); want %s/%s attempt=%d reason=%s class=%s next in "
-			       "[%lld, %lld]\n",
-			       w->label, disposition_state_name(d.state), ev ? ev : "-",
-			       d.count_attempt, reason ? reason : "-", cls ? cls : "-",
-			       (long long)next, d.why, disposition_state_name(w->state),
-			       w->event ? w->event : "-", w->count, w->reason ? w->reason : "*",
-			       w->cls ? w->cls : "*", (long long)w->next_min,
-			       (long long)w->next_max);
 		}
-		assert_non_null(d.why);
+	}
+	assert_string_equal(disposition_local_ecode(SMTP_LOCAL_NONE), "");
+	assert_int_equal(failed, 0);
+}
+
+/*
+ * Reports that come back after the send (`kirim bounces`): one recipient of a DSN or an
+ * ARF report. The verdict is the classifier's, fed the Status and Diagnostic-Code as the
+ * DSN parser feeds it; the Action decides whether it is a bounce at all.
+ */
+static void
+test_dsn(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label;
+		bool complaint;
+		const char *action; /* NULL: no Action field */
+		const char *status;
+		const char *diagnostic;
+		/* Want. */
+		enum disp_suppress suppress;
+		struct want w;
+	} t[] = {
+	    {"failed 5.1.1: bounced hard, suppressed at once",
+	     false,
+	     "failed",
+	     "5.1.1",
+	     "smtp; 550 5.1.1 <ann@example.test>: Recipient address rejected: User unknown",
+	     DISP_SUPPRESS_HARD,
+	     {DISP_BOUNCED, "bounced", 0, "userunknown", "hard", 0, 0}},
+	    {"Action in capitals",
+	     false,
+	     "FAILED",
+	     "5.1.1",
+	     "smtp; 550 5.1.1 No such user",
+	     DISP_SUPPRESS_HARD,
+	     {DISP_BOUNCED, "bounced", 0, "userunknown", "hard", 0, 0}},
+	    {"no Action: read as failed",
+	     false,
+	     NULL,
+	     "5.1.1",
+	     "550 5.1.1 User unknown",
+	     DISP_SUPPRESS_HARD,
+	     {DISP_BOUNCED, "bounced", 0, "userunknown", "hard", 0, 0}},
+	    {"failed 5.2.2 mailbox full: a soft bounce, the message keeps its state",
+	     false,
+	     "failed",
+	     "5.2.2",
+	     "smtp; 552 5.2.2 Mailbox full",
+	     DISP_SUPPRESS_SOFT,
+	     {DISP_KEEP, "bounced", 0, "mailboxfull", "soft", 0, 0}},
+	    {"failed 4.4.7 given up on: soft",
+	     false,
+	     "failed",
+	     "4.4.7",
+	     "delivery time expired",
+	     DISP_SUPPRESS_SOFT,
+	     {DISP_KEEP, "bounced", 0, "expired", "soft", 0, 0}},
+	    {"delayed 4.4.1: not a bounce, nothing recorded",
+	     false,
+	     "delayed",
+	     "4.4.1",
+	     "smtp; 421 4.4.1 connection timed out",
+	     DISP_SUPPRESS_NONE,
+	     {DISP_KEEP, NULL, 0, NULL, NULL, 0, 0}},
+	    {"delivered 2.0.0: a success notice",
+	     false,
+	     "delivered",
+	     "2.0.0",
+	     "smtp; 250 ok",
+	     DISP_SUPPRESS_NONE,
+	     {DISP_KEEP, NULL, 0, NULL, NULL, 0, 0}},
+	    {"delivered, though its diagnostic says 5.x.x: the Action decides",
+	     false,
+	     "delivered",
+	     "5.1.1",
+	     "smtp; 550 5.1.1 User unknown",
+	     DISP_SUPPRESS_NONE,
+	     {DISP_KEEP, NULL, 0, NULL, NULL, 0, 0}},
+	    {"relayed",
+	     false,
+	     "relayed",
+	     "2.0.0",
+	     "",
+	     DISP_SUPPRESS_NONE,
+	     {DISP_KEEP, NULL, 0, NULL, NULL, 0, 0}},
+	    {"no Action and 2.0.0: recorded, class none, nothing suppressed",
+	     false,
+	     NULL,
+	     "2.0.0",
+	     "",
+	     DISP_SUPPRESS_NONE,
+	     {DISP_KEEP, "bounced", 0, "delivered", NULL, 0, 0}},
+	    {"a complaint: recorded, suppressed, the message keeps its state",
+	     true,
+	     NULL,
+	     "",
+	     "",
+	     DISP_SUPPRESS_COMPLAINT,
+	     {DISP_KEEP, "complaint", 0, "feedback", NULL, 0, 0}},
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct disp_dsn dd = {t[i].complaint, t[i].action,
+		                      t[i].complaint
+		                          ? bounce_verdict_of(BOUNCE_FEEDBACK, 0, "")
+		                          : bounce_classify(0, t[i].status, t[i].diagnostic,
+		                                            strlen(t[i].diagnostic))};
+		struct disp_fact f = {.kind = DISP_DSN, .dsn = &dd, .now = NOW};
+		struct disposition d;
+		disposition_decide(&f, NULL, &d);
+		failed += mismatch(t[i].label, &d, &t[i].w);
+		if (d.suppress != t[i].suppress) {
+			printf("row \"%s\": suppress %d, want %d\n", t[i].label, (int)d.suppress,
+			       (int)t[i].suppress);
+			failed++;
+		}
+		if (d.event != DISP_EV_NONE && d.cls == BOUNCE_NONE && !t[i].complaint &&
+		    dd.verdict.cls != BOUNCE_NONE) {
+			printf("row \"%s\": the verdict's class was lost\n", t[i].label);
+			failed++;
+		}
 	}
 	assert_int_equal(failed, 0);
 }
@@ -241,10 +487,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rows),
-	    cmocka_unit_test(test_classify),
-	    cmocka_unit_test(test_jitter),
-	    cmocka_unit_test(test_dns),
+	    cmocka_unit_test(test_rows),   cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_jitter), cmocka_unit_test(test_dns),
+	    cmocka_unit_test(test_local),  cmocka_unit_test(test_dsn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -529,6 +529,104 @@ test_body(void **state)
 	buf_free(&b);
 }
 
+/*
+ * Quoted-printable asked for, whatever the body: the places where the
+ * encoder's fast path could go wrong (a line that ends exactly at column 75 or
+ * 76, "=XX" at the edge, blanks before a break, every kind of break, 8-bit
+ * lines, a CRLF or a blank before a break across the 63-byte blocks it scans,
+ * and across the end of the part it encodes in place, at 189 bytes in a
+ * 300-byte body). Each want is the byte loop's output, and Python's quopri
+ * decodes it back to the input.
+ */
+static const struct {
+	const char *label, *in, *want;
+} qp_cases[] = {
+    {"empty", "", ""},
+    {"75 columns, then a break", "\xc3\xa9" A50 A10 "aaaaaaaaa\n",
+     "=C3=A9" A50 A10 "aaaaaaaaa\r\n"},
+    {"76 columns: a soft break", "\xc3\xa9" A50 A10 A10 "\n",
+     "=C3=A9" A50 A10 "aaaaaaaaa=\r\n"
+     "a\r\n"},
+    {"=XX ending at column 75", "\xc3\xa9" A50 A10 "aaaaaa=\n", "=C3=A9" A50 A10 "aaaaaa=3D\r\n"},
+    {"=XX that would end at 76 goes on", "\xc3\xa9" A50 A10 "aaaaaaa=\n",
+     "=C3=A9" A50 A10 "aaaaaaa=\r\n"
+     "=3D\r\n"},
+    {"= last on a line", "a=\nb",
+     "a=3D\r\n"
+     "b\r\n"},
+    {"SP before a break at column 72", "\xc3\xa9" A50 A10 "aaaaaa \n",
+     "=C3=A9" A50 A10 "aaaaaa=20\r\n"},
+    {"TAB before a break at column 74", "\xc3\xa9" A50 A10 "aaaaaaaa\t\n",
+     "=C3=A9" A50 A10 "aaaaaaaa=\r\n"
+     "=09\r\n"},
+    {"SP before a break at column 75", "\xc3\xa9" A50 A10 "aaaaaaaaa \n",
+     "=C3=A9" A50 A10 "aaaaaaaaa=\r\n"
+     "=20\r\n"},
+    {"blanks at the very end", "a \t", "a =09\r\n"},
+    {"CRLF, LF and CR are one break each", "a\r\nb\nc\rd\r",
+     "a\r\n"
+     "b\r\n"
+     "c\r\n"
+     "d\r\n"},
+    {"CR CR LF is two breaks", "a\r\r\nb",
+     "a\r\n"
+     "\r\n"
+     "b\r\n"},
+    {"blanks before CRLF", "a \r\nb\t\r\n",
+     "a=20\r\n"
+     "b=09\r\n"},
+    {"a long line of 8-bit text",
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+     "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n",
+     "=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=\r\n"
+     "=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=\r\n"
+     "=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=\r\n"
+     "=A9=C3=A9=C3=A9\r\n"},
+    {"3-byte characters",
+     "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82"
+     "\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2"
+     "\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
+     "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac",
+     "=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=\r\n"
+     "=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=\r\n"
+     "=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=\r\n"
+     "=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC\r\n"},
+    {"CRLF across a 63-byte block", A50 A10 "aa\r\n" A100 "\xc3\xa9\n",
+     A50 A10 "aa\r\n" A50 A10 A10 "aaaaa=\r\n" A10 A10 "aaaaa=C3=A9\r\n"},
+    {"SP CRLF across a 63-byte block", A50 A10 "a \r\n" A100 A50 "\n",
+     A50 A10 "a=20\r\n" A50 A10 A10 "aaaaa=\r\n" A50 A10 A10 "aaaaa\r\n"},
+    {"CRLF across the in-place part's end", A100 A50 A10 A10 A10 "aaaaaaaa\r\n" A100 A10,
+     A50 A10 A10 "aaaaa=\r\n" A50 A10 A10 "aaaaa=\r\n" A10 A10 A10 "aaaaaaaa\r\n" A50 A10 A10
+                 "aaaaa=\r\n" A10 A10 A10 "aaaaa\r\n"},
+    {"SP before a LF across the in-place part's end", A100 A50 A10 A10 A10 "aaaaaaaa \n" A100 A10,
+     A50 A10 A10 "aaaaa=\r\n" A50 A10 A10 "aaaaa=\r\n" A10 A10 A10 "aaaaaaaa=20\r\n" A50 A10 A10
+                 "aaaaa=\r\n" A10 A10 A10 "aaaaa\r\n"},
+    {"a final blank in a long body", A100 A50 "=" A100 A10 A10 A10 A10 "aaaaaaaa ",
+     A50 A10 A10 "aaaaa=\r\n" A50 A10 A10 "aaaaa=\r\n"
+                 "=3D" A50 A10 A10 "aa=\r\n" A50 A10 A10 "aaaaa=\r\n"
+                 "a=20\r\n"},
+    {"a final CR in a long body", A100 A100 A50 A10 A10 A10 A10 "aaaaaaaaa\r",
+     A50 A10 A10 "aaaaa=\r\n" A50 A10 A10 "aaaaa=\r\n" A50 A10 A10 "aaaaa=\r\n" A50 A10 A10
+                 "aaaa\r\n"},
+};
+
+static void
+test_body_qp(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < sizeof qp_cases / sizeof qp_cases[0]; i++) {
+		buf_reset(&b);
+		mime_body_encode(&b, qp_cases[i].in, strlen(qp_cases[i].in), MIME_QP);
+		expect_bytes(qp_cases[i].label, b.data ? b.data : "", b.len, qp_cases[i].want,
+		             strlen(qp_cases[i].want));
+		check_lines(qp_cases[i].label, b.data ? b.data : "", b.len, 0);
+	}
+	buf_free(&b);
+}
+
 /* The browser view's body: what a reader of the message decodes the part to. */
 static void
 test_body_crlf(void **state)
@@ -1432,6 +1530,7 @@ main(void)
 	    cmocka_unit_test(test_addr_encode),
 	    cmocka_unit_test(test_header_name_check),
 	    cmocka_unit_test(test_body),
+	    cmocka_unit_test(test_body_qp),
 	    cmocka_unit_test(test_golden),
 	    cmocka_unit_test(test_deterministic),
 	    cmocka_unit_test(test_build_errors),

@@ -242,7 +242,54 @@ static const struct rcase render_cases[] = {
      "{\"Home Address\":{\"Post Code\":\"40115\"}}", MUSTACHE_ESC_HTML, "40115"},
     {"a key with a dot is not one name", "[{{utm.source}}]", "{\"utm.source\":\"x\"}",
      MUSTACHE_ESC_HTML, "[]"},
+    /* Top-level lookups are cached per render: never where a section pushed a context. */
+    {"a name shadowed in a section", "{{x}}{{#o}}{{x}}{{/o}}{{x}}",
+     "{\"x\":\"1\",\"o\":{\"x\":\"2\"}}", MUSTACHE_ESC_HTML, "121"},
+    {"a name looked up first in a section", "{{#o}}{{x}}{{/o}}{{x}}",
+     "{\"x\":\"1\",\"o\":{\"x\":\"2\"}}", MUSTACHE_ESC_HTML, "21"},
+    {"a partial at the top and in a section", "{{>p}}{{#o}}{{>p}}{{/o}}{{>p}}",
+     "{\"x\":1,\"o\":{\"x\":2}}", MUSTACHE_ESC_HTML, "<1><2><1>"},
+    {"a section and a variable of one name", "{{#x}}[{{.}}]{{/x}}{{x}}{{^x}}no{{/x}}",
+     "{\"x\":\"a\"}", MUSTACHE_ESC_HTML, "[a]a"},
+    {"a list item's name, then the root's", "{{#l}}{{n}}{{/l}}{{n}}",
+     "{\"n\":0,\"l\":[{\"n\":1},{\"n\":2}]}", MUSTACHE_ESC_HTML, "120"},
+    {"a dotted name and its prefix", "{{a.b}}{{a}}{{a.b}}{{a.c|-}}", "{\"a\":{\"b\":\"c\"}}",
+     MUSTACHE_ESC_HTML, "cc-"},
 };
+
+/* More distinct names than the lookup cache has slots: all render, twice each. */
+static void
+test_many_names(void **state)
+{
+	(void)state;
+	struct buf tpl = BUF_INIT, want = BUF_INIT, out = BUF_INIT;
+	json_t *data = json_object();
+	for (int i = 0; i < 100; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "n%d", i);
+		json_object_set_new(data, key, json_integer(i * 7));
+	}
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 100; i++) {
+			buf_printf(&tpl, "{{n%d}},", i);
+			buf_printf(&want, "%d,", i * 7);
+		}
+	struct mustache_tpl *t = NULL;
+	char err[256] = "";
+	assert_int_equal(mustache_compile(tpl.data, tpl.len, NULL, NULL, &t, err, sizeof(err)), 0);
+	assert_int_equal(
+	    mustache_render(t, data, MUSTACHE_ESC_HTML, 1 << 20, &out, err, sizeof(err)), 0);
+	if (strcmp(out.data, want.data)) {
+		show("got", out.data, out.len);
+		show("want", want.data, want.len);
+		fail();
+	}
+	mustache_free(t);
+	json_decref(data);
+	buf_free(&tpl);
+	buf_free(&want);
+	buf_free(&out);
+}
 
 static void
 test_render_cases(void **state)
@@ -538,9 +585,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_spec),           cmocka_unit_test(test_render_cases),
-	    cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_fields),
-	    cmocka_unit_test(test_limits),         cmocka_unit_test(test_speed),
+	    cmocka_unit_test(test_spec),       cmocka_unit_test(test_render_cases),
+	    cmocka_unit_test(test_many_names), cmocka_unit_test(test_compile_errors),
+	    cmocka_unit_test(test_fields),     cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_speed),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	if (failed == 0 && spec_missing) {

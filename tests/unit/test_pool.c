@@ -50,7 +50,7 @@ start_sink(int port)
 
 /* ---- a pool on a loop, with the jobs' outcomes counted ---- */
 
-enum { MAX_JOBS = 64, MAX_ROUTES = 4 };
+enum { MAX_JOBS = 64, MAX_ADDRS = 4 };
 
 /* What came back for one job. */
 struct got {
@@ -156,11 +156,11 @@ on_guard(uv_timer_t *t)
 	pool_shutdown(w->pool);
 }
 
-/* How the test's destinations are made: their routes (loopback ports, in order) and
+/* How the test's destinations are made: their addrs (loopback ports, in order) and
  * the sessions' timeouts where they differ from an hour-long idle and a 5 s connect. */
 struct wconf {
 	unsigned global, per_dest;
-	int ports[MAX_ROUTES];
+	int ports[MAX_ADDRS];
 	size_t nports;
 	unsigned data_ms, dot_ms; /* 0: the defaults */
 };
@@ -175,18 +175,18 @@ world_init_conf(struct world *w, const struct wconf *wc)
 	uv_timer_start(&w->guard, on_guard, 30000, 0);
 	struct pool_cbs cbs = {.rcpt = cb_rcpt, .job_done = cb_job_done};
 	w->pool = pool_new(&w->loop, wc->global, &cbs, w);
-	struct sockaddr_in sa[MAX_ROUTES];
-	struct pool_route routes[MAX_ROUTES];
+	struct sockaddr_in sa[MAX_ADDRS];
+	struct pool_addr addrs[MAX_ADDRS];
 	for (size_t i = 0; i < wc->nports; i++) {
 		uv_ip4_addr("127.0.0.1", wc->ports[i], &sa[i]);
-		routes[i] =
-		    (struct pool_route){"sink.example.test", (const struct sockaddr *)&sa[i], 10};
+		addrs[i] =
+		    (struct pool_addr){"sink.example.test", (const struct sockaddr *)&sa[i], 10};
 	}
 	for (int i = 0; i < 2; i++) {
 		struct pool_dest_config c = {
 		    .name = i ? "mx:b.example.test" : "mx:a.example.test",
-		    .routes = routes,
-		    .nroutes = wc->nports,
+		    .addrs = addrs,
+		    .naddrs = wc->nports,
 		    .limits = {.max_conns = wc->per_dest},
 		};
 		c.session.helo_name = "client.kirim.test";
@@ -337,8 +337,7 @@ tally(const struct world *w, const char *want_text, struct tally *t)
 			if (t->example[0] == '\0')
 				snprintf(t->example, sizeof(t->example),
 				         "job %d: attempted stage=%s code=%d flags=%#x text=\"%s\"",
-				         i, smtp_session_stage_name(g->stage), g->code, g->flags,
-				         g->text);
+				         i, smtp_stage_name(g->stage), g->code, g->flags, g->text);
 		}
 	}
 }
@@ -348,7 +347,7 @@ enum { REFUSED = 0, SINK = 1 };
 /*
  * (a) Routes that refuse connections: no job was ever in a transaction, so none gets an
  * attempt; all come back ABORTED with the destination's remaining down time, those
- * submitted while it is down too (at once, without a connect). A good route after a
+ * submitted while it is down too (at once, without a connect). A good address after a
  * refused one still delivers everything (MX failover).
  */
 static void
@@ -357,16 +356,16 @@ test_down_hands_back_unattempted(void **state)
 	(void)state;
 	static const struct {
 		const char *label;
-		int routes[MAX_ROUTES];
-		size_t nroutes;
+		int addrs[MAX_ADDRS];
+		size_t naddrs;
 		int jobs, later;
 		unsigned per_dest;
 		int want_delivered;
 		unsigned long max_connects; /* no reconnect loop: the first kick's sessions */
 	} cases[] = {
-	    {"one route refused, one job", {REFUSED}, 1, 1, 0, 1, 0, 1},
-	    {"one route refused, 20 jobs on 4 sessions", {REFUSED}, 1, 20, 0, 4, 0, 3},
-	    {"two routes refused, then 5 more while down", {REFUSED, REFUSED}, 2, 20, 5, 2, 0, 3},
+	    {"one address refused, one job", {REFUSED}, 1, 1, 0, 1, 0, 1},
+	    {"one address refused, 20 jobs on 4 sessions", {REFUSED}, 1, 20, 0, 4, 0, 3},
+	    {"two addrs refused, then 5 more while down", {REFUSED, REFUSED}, 2, 20, 5, 2, 0, 3},
 	    {"refused, then a sink: failover delivers", {REFUSED, SINK}, 2, 20, 0, 2, 20, 4},
 	};
 	int sink_port = test_free_port(TEST_TCP);
@@ -374,11 +373,11 @@ test_down_hands_back_unattempted(void **state)
 	int bad = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct wconf wc = {
-		    .global = 8, .per_dest = cases[i].per_dest, .nports = cases[i].nroutes};
-		for (size_t k = 0; k < cases[i].nroutes; k++)
+		    .global = 8, .per_dest = cases[i].per_dest, .nports = cases[i].naddrs};
+		for (size_t k = 0; k < cases[i].naddrs; k++)
 			/* Nothing listens on a free port: the connection is refused. */
 			wc.ports[k] =
-			    cases[i].routes[k] == SINK ? sink_port : test_free_port(TEST_TCP);
+			    cases[i].addrs[k] == SINK ? sink_port : test_free_port(TEST_TCP);
 		struct world w;
 		world_init_conf(&w, &wc);
 		if (cases[i].later)
@@ -476,8 +475,8 @@ test_session_death_blames_its_job(void **state)
 				if (wrong_stage++ == 0)
 					snprintf(t.example, sizeof(t.example),
 					         "job %d: stage=%s code=%d flags=%#x text=\"%s\"",
-					         k, smtp_session_stage_name(g->stage), g->code,
-					         g->flags, g->text);
+					         k, smtp_stage_name(g->stage), g->code, g->flags,
+					         g->text);
 			}
 		}
 		if (w.guard_fired || t.wrong_count || t.aborted_bad || wrong_stage ||
@@ -489,7 +488,7 @@ test_session_death_blames_its_job(void **state)
 			    "hint\n  e.g. %s\n",
 			    cases[i].label, t.attempted, wrong_stage, t.aborted, t.aborted_bad,
 			    t.wrong_count, connects, w.guard_fired ? ", hung" : "", want_attempted,
-			    smtp_session_stage_name(cases[i].want_stage), cases[i].want_code,
+			    smtp_stage_name(cases[i].want_stage), cases[i].want_code,
 			    cases[i].jobs - want_attempted, t.example);
 			bad++;
 		}

@@ -49,7 +49,11 @@ test_table(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct smtp_result r = {cases[i].stage, cases[i].code, "", "", cases[i].flags};
+		struct smtp_result r = {.stage = cases[i].stage,
+		                        .code = cases[i].code,
+		                        .ecode = "",
+		                        .text = "",
+		                        .flags = cases[i].flags};
 		struct smtp_outcome o = smtp_outcome_classify(&r);
 		if (o.outcome != cases[i].want || o.scope != cases[i].scope)
 			fail_msg("%s: got %s/%s want %s/%s", cases[i].label,
@@ -75,7 +79,8 @@ test_dns(void **state)
 	(void)state;
 	int bad = 0;
 	for (size_t i = 0; i < sizeof(dns_cases) / sizeof(dns_cases[0]); i++) {
-		struct smtp_result r = {SMTP_STAGE_DNS, 0, dns_cases[i].ecode, "x", 0};
+		struct smtp_result r = {
+		    .stage = SMTP_STAGE_DNS, .ecode = dns_cases[i].ecode, .text = "x"};
 		struct smtp_outcome o = smtp_outcome_classify(&r);
 		if (o.outcome != dns_cases[i].want) {
 			print_error("%s: got %s, want %s\n", dns_cases[i].label,

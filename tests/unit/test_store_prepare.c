@@ -221,18 +221,20 @@ test_bounce_suppress(void **state)
 	static const struct {
 		const char *label;
 		int64_t message;
-		const char *klass;
+		enum disp_suppress how;
 		const char *want; /* the reason reported, NULL: none */
 	} cases[] = {
-	    {"first hard bounce suppresses", 1, "hard", "hard_bounce"},
-	    {"again: already suppressed, no error", 1, "hard", NULL},
-	    {"a complaint on a suppressed address", 1, "complaint", NULL},
-	    {"another contact's complaint", 2, "complaint", "complaint"},
-	    {"no such message: nothing", 99, "hard", NULL},
+	    {"nothing to suppress", 1, DISP_SUPPRESS_NONE, NULL},
+	    {"one soft bounce: under the count", 1, DISP_SUPPRESS_SOFT, NULL},
+	    {"first hard bounce suppresses", 1, DISP_SUPPRESS_HARD, "hard_bounce"},
+	    {"again: already suppressed, no error", 1, DISP_SUPPRESS_HARD, NULL},
+	    {"a complaint on a suppressed address", 1, DISP_SUPPRESS_COMPLAINT, NULL},
+	    {"another contact's complaint", 2, DISP_SUPPRESS_COMPLAINT, "complaint"},
+	    {"no such message: nothing", 99, DISP_SUPPRESS_HARD, NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		const char *reason = "unset";
-		int rc = store_bounce_suppress(s, cases[i].message, cases[i].klass, &rules, "dsn",
+		int rc = store_bounce_suppress(s, cases[i].message, cases[i].how, &rules, "dsn",
 		                               &reason);
 		if (rc != 0)
 			fail_msg("%s: rc %d (%s)", cases[i].label, rc, store_errmsg(s));
@@ -250,6 +252,84 @@ test_bounce_suppress(void **state)
 	     "ann2@example.test"},
 	};
 	CHECK_ALL(s, "bounce suppressions", checks);
+}
+
+/* store_message_result and store_bounce_record take enums and write the names the
+ * database has always held (no schema change): state, event type, stage, reason, class. */
+static void
+test_result_names(void **state)
+{
+	struct store *s = *state;
+	fixture(s);
+	sql(s, "UPDATE messages SET state = 'claimed', attempts = 1");
+	struct store_result bounced = {
+	    .message_id = 1,
+	    .state = DISP_BOUNCED,
+	    .event = DISP_EV_BOUNCED,
+	    .count_attempt = true,
+	    .has_stage = true,
+	    .stage = SMTP_STAGE_RCPT,
+	    .code = 550,
+	    .ecode = "5.1.1",
+	    .text = "User unknown",
+	    .reason = BOUNCE_USERUNKNOWN,
+	    .cls = BOUNCE_HARD,
+	};
+	/* A hand-back before the wire: no stage, no event, no reason. */
+	struct store_result unsent = {
+	    .message_id = 2,
+	    .state = DISP_QUEUED,
+	    .next_attempt_at = TS0 + 60,
+	    .text = "shutting down",
+	    .reason = BOUNCE_UNDEFINED,
+	    .cls = BOUNCE_NONE,
+	};
+	assert_int_equal(store_message_result(s, &bounced, TS0), 0);
+	assert_int_equal(store_message_result(s, &unsent, TS0), 0);
+	assert_idle(s, "results");
+	/* A complaint about message 2, and a late soft bounce of it: it stays queued. */
+	struct store_bounce_event complaint = {.campaign_id = 1,
+	                                       .contact_id = 2,
+	                                       .type = DISP_EV_COMPLAINT,
+	                                       .state = DISP_KEEP,
+	                                       .reason = BOUNCE_FEEDBACK,
+	                                       .cls = BOUNCE_NONE,
+	                                       .text = "abuse"};
+	struct store_bounce_event soft = {.campaign_id = 1,
+	                                  .contact_id = 2,
+	                                  .type = DISP_EV_BOUNCED,
+	                                  .state = DISP_KEEP,
+	                                  .reason = BOUNCE_MAILBOXFULL,
+	                                  .cls = BOUNCE_SOFT,
+	                                  .ecode = "5.2.2"};
+	int64_t mid = 0;
+	assert_int_equal(store_bounce_record(s, &complaint, &mid), 0);
+	assert_int_equal(mid, 2);
+	assert_int_equal(store_bounce_record(s, &soft, &mid), 0);
+	struct store_bounce_event none = {.campaign_id = 1, .contact_id = 9};
+	assert_int_equal(store_bounce_record(s, &none, &mid), STORE_E_NOTFOUND);
+	assert_idle(s, "bounce records");
+	static const struct check checks[] = {
+	    {"bounced: the message",
+	     "SELECT state || ' ' || attempts || ' ' || last_stage || ' ' || reason || ' ' || class"
+	     " FROM messages WHERE id = 1",
+	     "bounced 2 rcpt userunknown hard"},
+	    {"bounced: its event",
+	     "SELECT type || ' ' || stage || ' ' || code || ' ' || reason || ' ' || class || ' ' ||"
+	     " attempt FROM events WHERE message_id = 1",
+	     "bounced rcpt 550 userunknown hard 2"},
+	    {"handed back: queued, nothing recorded as reason or stage",
+	     "SELECT state || ' ' || attempts || ' ' || next_attempt_at || ' ' ||"
+	     " coalesce(last_stage, '-') || ' ' || coalesce(reason, '-') || ' ' ||"
+	     " coalesce(class, '-') FROM messages WHERE id = 2",
+	     "queued 1 1700000060 - - -"},
+	    {"the later reports: two events, no state change",
+	     "SELECT group_concat(type || ' ' || stage || ' ' || reason || ' ' ||"
+	     " coalesce(class, '-'), ', ') FROM (SELECT * FROM events WHERE message_id = 2"
+	     " ORDER BY id)",
+	     "complaint dsn feedback -, bounced dsn mailboxfull soft"},
+	};
+	CHECK_ALL(s, "result names", checks);
 }
 
 /* store_dest_save: the upsert replaces every column, as OR REPLACE did. */
@@ -401,6 +481,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bounce_suppress, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_result_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dest_save, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_policy_unset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_walks, setup, teardown),

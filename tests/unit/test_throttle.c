@@ -316,7 +316,11 @@ test_result_slowdown(void **state)
 	    {"550 at rcpt", SMTP_STAGE_RCPT, 550, 0, 0},
 	};
 	for (size_t i = 0; i < N(cases); i++) {
-		struct smtp_result r = {cases[i].stage, cases[i].code, "", "", cases[i].flags};
+		struct smtp_result r = {.stage = cases[i].stage,
+		                        .code = cases[i].code,
+		                        .ecode = "",
+		                        .text = "",
+		                        .flags = cases[i].flags};
 		if (throttle_result_is_slowdown(&r) != cases[i].want)
 			fail_msg("%s: got %d want %d", cases[i].label, !cases[i].want,
 			         cases[i].want);
@@ -342,9 +346,12 @@ run_steps(const char *label, double rate_max, unsigned conns_max, const struct s
 	for (size_t i = 0; i < n; i++) {
 		enum throttle_change got = THROTTLE_SAME;
 		for (int k = 0; k < (s[i].repeat ? s[i].repeat : 1); k++) {
-			struct smtp_result ok = {SMTP_STAGE_DOT, 250, "2.0.0", "ok", 0};
-			struct smtp_result refused = {SMTP_STAGE_CONNECT, 0, "", "",
-			                              SMTP_RESULT_CONN_LOST};
+			struct smtp_result ok = {
+			    .stage = SMTP_STAGE_DOT, .code = 250, .ecode = "2.0.0", .text = "ok"};
+			struct smtp_result refused = {.stage = SMTP_STAGE_CONNECT,
+			                              .ecode = "",
+			                              .text = "",
+			                              .flags = SMTP_RESULT_CONN_LOST};
 			switch (s[i].ev) {
 			case 'S':
 				got =

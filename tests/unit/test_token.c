@@ -133,6 +133,13 @@ test_round_trip(void **state)
 			if (m == 0 || m != strlen(l) || m >= TOKEN_MAX)
 				FAILF("%s: token_make_lower returned %zu for '%s'\n", c->label, m,
 				      l);
+			/* token_make_both: the same two tokens from one HMAC. */
+			char bt[TOKEN_MAX], bl[TOKEN_MAX];
+			size_t nb = token_make_both(tk(key, KEYLEN), purposes[j], c->campaign,
+			                            c->contact, bt, bl);
+			if (nb != n || strcmp(bt, t) != 0 || strcmp(bl, l) != 0)
+				FAILF("%s: token_make_both gave %zu '%s' '%s', want '%s' '%s'\n",
+				      c->label, nb, bt, bl, t, l);
 			if (strspn(t, b64_alpha) != n)
 				FAILF("%s: '%s' not base64url\n", c->label, t);
 			if (strspn(l, b32_alpha) != m)
@@ -203,6 +210,13 @@ test_negative_and_bad_purpose(void **state)
 		                     cases[i].campaign, cases[i].contact, t);
 		if (n != 0 || t[0] != '\0')
 			FAILF("%s (lower): got %zu '%s', want 0 ''\n", cases[i].label, n, t);
+		char l[TOKEN_MAX] = "junk";
+		strcpy(t, "junk");
+		n = token_make_both(tk(key, KEYLEN), (enum token_purpose)cases[i].purpose,
+		                    cases[i].campaign, cases[i].contact, t, l);
+		if (n != 0 || t[0] != '\0' || l[0] != '\0')
+			FAILF("%s (both): got %zu '%s' '%s', want 0 '' ''\n", cases[i].label, n, t,
+			      l);
 	}
 	/* A good token checked for an unknown purpose is refused. */
 	char t[TOKEN_MAX];

@@ -757,7 +757,7 @@ test_whole_database(void **state)
 		         bad, first_bad);
 
 	char path[512];
-	size_t len;
+	size_t len = 0;
 	snprintf(path, sizeof(path), "%s/Europe/Berlin", zonedir());
 	uint8_t *data = slurp(path, &len);
 	assert_non_null(data);

@@ -26,6 +26,7 @@
 
 #include "kirim/buf.h"
 #include "kirim/composer.h"
+#include "kirim/par.h"
 #include "kirim/dkim.h"
 #include "kirim/xmalloc.h"
 
@@ -393,9 +394,31 @@ bench_signer(enum dkim_key_type type, const char *selector, struct buf *txt)
 }
 
 /* bench_run - render n messages in one mode and print its line; check may be NULL */
+/* With --threads: a batch rendered unsigned, then signed on every thread, as the sender does. */
+#define BENCH_BATCH 256
+struct bench_sign {
+	struct dkim_signer **signers; /* one per thread */
+	struct buf *raw, *out;        /* BENCH_BATCH each */
+	char err[256];
+	int failed;
+};
+
+static void
+bench_sign_one(void *arg, unsigned t, size_t i)
+{
+	struct bench_sign *x = arg;
+	buf_reset(&x->out[i]);
+	if (composer_sign(&x->signers[t], 1, x->raw[i].data, x->raw[i].len, BENCH_NOW, &x->out[i],
+	                  x->err, sizeof(x->err)) < 0) {
+		x->failed = 1;
+		return;
+	}
+	buf_add(&x->out[i], x->raw[i].data, x->raw[i].len);
+}
+
 static void
 bench_run(const char *mode, const struct bench_recipients *rs, size_t n, const char *html,
-          const char *check)
+          const char *check, unsigned threads)
 {
 	char err[512];
 	struct buf txt = BUF_INIT;
@@ -436,9 +459,21 @@ bench_run(const char *mode, const struct bench_recipients *rs, size_t n, const c
 	struct buf out = BUF_INIT, first = BUF_INIT;
 	char envelope[ADDRESS_MAX + 1];
 	unsigned long long bytes = 0;
+	struct par *par = signer && threads > 1 ? par_new(threads) : NULL;
+	struct bench_sign x = {0};
+	if (par) {
+		composer_defer_signing(c, true);
+		x.signers = xcalloc(par_threads(par), sizeof(*x.signers));
+		x.signers[0] = signer;
+		for (unsigned t = 1; t < par_threads(par); t++)
+			if (dkim_signer_dup(signer, &x.signers[t], err, sizeof(err)) < 0)
+				bench_die("dkim_signer_dup", err);
+		x.raw = xcalloc(BENCH_BATCH, sizeof(*x.raw));
+		x.out = xcalloc(BENCH_BATCH, sizeof(*x.out));
+	}
 	double cpu0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
 	double wall0 = bench_clock(CLOCK_MONOTONIC);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && par == NULL; i++) {
 		buf_reset(&out);
 		if (composer_render(c, &rs->r[i], BENCH_NOW, 60, &out, envelope, err, sizeof(err)) <
 		    0)
@@ -447,17 +482,45 @@ bench_run(const char *mode, const struct bench_recipients *rs, size_t n, const c
 		if (i == 0)
 			buf_add(&first, out.data, out.len);
 	}
+	for (size_t i = 0; i < n && par != NULL; i += BENCH_BATCH) {
+		size_t k = n - i < BENCH_BATCH ? n - i : BENCH_BATCH;
+		for (size_t j = 0; j < k; j++) {
+			buf_reset(&x.raw[j]);
+			if (composer_render(c, &rs->r[i + j], BENCH_NOW, 60, &x.raw[j], envelope,
+			                    err, sizeof(err)) < 0)
+				bench_die("composer_render", err);
+		}
+		par_for(par, k, bench_sign_one, &x);
+		if (x.failed)
+			bench_die("composer_sign", x.err);
+		for (size_t j = 0; j < k; j++)
+			bytes += x.out[j].len;
+		if (i == 0)
+			buf_add(&first, x.out[0].data, x.out[0].len);
+	}
 	double cpu = bench_clock(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 	double wall = bench_clock(CLOCK_MONOTONIC) - wall0;
+	if (par) {
+		for (unsigned t = 1; t < par_threads(par); t++)
+			dkim_signer_free(x.signers[t]);
+		for (size_t j = 0; j < BENCH_BATCH; j++) {
+			buf_free(&x.raw[j]);
+			buf_free(&x.out[j]);
+		}
+		free(x.signers);
+		free(x.raw);
+		free(x.out);
+	}
 	if (cpu < 1e-9)
 		cpu = 1e-9;
 	if (wall < 1e-9)
 		wall = 1e-9;
 
-	printf("compose mode=%s messages=%zu cpu_s=%.3f wall_s=%.3f msgs_per_s=%.0f "
+	printf("compose mode=%s messages=%zu threads=%u cpu_s=%.3f wall_s=%.3f msgs_per_s=%.0f "
 	       "wall_msgs_per_s=%.0f us_per_msg=%.2f avg_bytes=%.0f\n",
-	       mode, n, cpu, wall, (double)n / cpu, (double)n / wall, cpu * 1e6 / (double)n,
-	       (double)bytes / (double)n);
+	       mode, n, par_threads(par), cpu, wall, (double)n / cpu, (double)n / wall,
+	       cpu * 1e6 / (double)n, (double)bytes / (double)n);
+	par_free(par);
 	fflush(stdout);
 
 	if (check != NULL) {
@@ -486,7 +549,9 @@ bench_usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: bench_compose [--messages N] [--signed-messages N] "
-	    "[--mode unsigned|rsa|ed25519|all] [--check FILE]\n"
+	    "[--mode unsigned|rsa|ed25519|all] [--check FILE] [--threads N]\n"
+	    "  --threads N          signed runs: render a batch, sign it on N threads (the\n"
+	    "                       sender's way; default 1: render and sign on one)\n"
 	    "  --messages N         unsigned messages to render (default 100000)\n"
 	    "  --signed-messages N  messages per signed mode (default: --messages)\n"
 	    "  --mode M             which runs (default all: unsigned, rsa, ed25519)\n"
@@ -514,6 +579,7 @@ main(int argc, char **argv)
 {
 	size_t n = 100000, n_signed = 0;
 	const char *mode = "all", *check = NULL;
+	unsigned threads = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--messages") == 0) {
@@ -524,6 +590,9 @@ main(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--mode") == 0 && v != NULL) {
 			mode = v;
+			i++;
+		} else if (strcmp(a, "--threads") == 0) {
+			threads = (unsigned)bench_count(a, v);
 			i++;
 		} else if (strcmp(a, "--check") == 0 && v != NULL) {
 			check = v;
@@ -555,11 +624,11 @@ main(int argc, char **argv)
 	       strlen(bench_subject), html.len, strlen(text_tpl), rs.n, strlen(rs.r[0].attrs));
 
 	if (all || strcmp(mode, "unsigned") == 0)
-		bench_run("unsigned", &rs, n, html.data, check);
+		bench_run("unsigned", &rs, n, html.data, check, 1);
 	if (all || strcmp(mode, "rsa") == 0)
-		bench_run("rsa", &rs, n_signed, html.data, check);
+		bench_run("rsa", &rs, n_signed, html.data, check, threads);
 	if (all || strcmp(mode, "ed25519") == 0)
-		bench_run("ed25519", &rs, n_signed, html.data, check);
+		bench_run("ed25519", &rs, n_signed, html.data, check, threads);
 
 	bench_recipients_free(&rs);
 	buf_free(&html);

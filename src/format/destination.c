@@ -1,5 +1,5 @@
-/* route - destination keys and limits of a direct send (see route.h). */
-#include "kirim/route.h"
+/* destination - destination keys and limits of a send (see destination.h). */
+#include "kirim/destination.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +10,8 @@
 #include "kirim/xmalloc.h"
 
 void
-route_resolve(const struct policy *rows, size_t nrows, const char *domain, const char *const *hosts,
-              size_t nhosts, const struct route_limits *run, struct route_limits *out)
+dest_resolve(const struct policy *rows, size_t nrows, const char *domain, const char *const *hosts,
+             size_t nhosts, const struct dest_limits *run, struct dest_limits *out)
 {
 	struct policy_effective eff;
 	policy_resolve(rows, nrows, domain, hosts, nhosts, &eff);
@@ -59,7 +59,7 @@ cmp_str(const void *a, const void *b)
 }
 
 void
-route_dest_key(const char *const *hosts, size_t nhosts, const char *own, struct buf *out)
+dest_key(const char *const *hosts, size_t nhosts, const char *own, struct buf *out)
 {
 	const char **names = xcalloc(nhosts ? nhosts : 1, sizeof(*names));
 	if (nhosts) {
@@ -75,7 +75,7 @@ route_dest_key(const char *const *hosts, size_t nhosts, const char *own, struct 
 }
 
 long
-route_warmup_cap(const struct route_limits *l, int64_t day)
+dest_warmup_cap(const struct dest_limits *l, int64_t day)
 {
 	if (l->warmup[0] == '\0')
 		return -1;

@@ -1,4 +1,4 @@
-/* test_route - destination keys and limits of a direct send (route.c). */
+/* test_destination - destination keys and limits of a direct send (destination.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "kirim/buf.h"
-#include "kirim/route.h"
+#include "kirim/destination.h"
 
 static void
 test_dest_key(void **state)
@@ -29,7 +29,7 @@ test_dest_key(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b = BUF_INIT;
-		route_dest_key(cases[i].hosts, cases[i].n, cases[i].own, &b);
+		dest_key(cases[i].hosts, cases[i].n, cases[i].own, &b);
 		if (strcmp(b.data, cases[i].want) != 0)
 			fail_msg("%s: got [%s] want [%s]", cases[i].label, b.data, cases[i].want);
 		buf_free(&b);
@@ -60,7 +60,7 @@ test_resolve(void **state)
 	    row("*.wild.test", POLICY_HAS(POLICY_F_WARMUP), 0, 0, "50,100"),
 	};
 	const char *hosts[] = {"mx1.shared.test"};
-	struct route_limits run = {.max_conns = 8, .max_jobs = 100}, got;
+	struct dest_limits run = {.max_conns = 8, .max_jobs = 100}, got;
 	static const struct {
 		const char *label, *domain;
 		unsigned conns;
@@ -72,28 +72,28 @@ test_resolve(void **state)
 	    {"wildcard warm-up: own", "a.wild.test", 3, 0, "*.wild.test"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		route_resolve(rows, 3, cases[i].domain, hosts, 1, &run, &got);
+		dest_resolve(rows, 3, cases[i].domain, hosts, 1, &run, &got);
 		if (got.max_conns != cases[i].conns || got.rate != cases[i].rate ||
 		    strcmp(got.own, cases[i].own) != 0 || got.max_jobs != 100)
 			fail_msg("%s: got conns %u rate %g own [%s] jobs %u want %u %g [%s] 100",
 			         cases[i].label, got.max_conns, got.rate, got.own, got.max_jobs,
 			         cases[i].conns, cases[i].rate, cases[i].own);
 	}
-	route_resolve(rows, 3, "a.wild.test", hosts, 1, &run, &got);
+	dest_resolve(rows, 3, "a.wild.test", hosts, 1, &run, &got);
 	static const struct {
 		int64_t day;
 		long want;
 	} caps[] = {{99, 50}, {100, 50}, {101, 100}, {102, -1}};
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		long c = route_warmup_cap(&got, caps[i].day);
+		long c = dest_warmup_cap(&got, caps[i].day);
 		if (c != caps[i].want)
 			fail_msg("warm-up day %lld: got %ld want %ld", (long long)caps[i].day, c,
 			         caps[i].want);
 	}
-	route_resolve(rows, 3, "plain.test", NULL, 0, &run, &got);
-	if (route_warmup_cap(&got, 100) != -1 || got.max_conns != 8 || got.own[0])
+	dest_resolve(rows, 3, "plain.test", NULL, 0, &run, &got);
+	if (dest_warmup_cap(&got, 100) != -1 || got.max_conns != 8 || got.own[0])
 		fail_msg("no policy: got cap %ld conns %u own [%s] want -1 8 []",
-		         route_warmup_cap(&got, 100), got.max_conns, got.own);
+		         dest_warmup_cap(&got, 100), got.max_conns, got.own);
 }
 
 int

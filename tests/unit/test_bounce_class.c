@@ -1,4 +1,4 @@
-/* test_bounce - the bounce classifier table: code, enhanced code, text -> reason, class, scope. */
+/* test_bounce_class - the bounce classifier table: code, enhanced code, text -> reason, class, scope. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "kirim/bounce.h"
+#include "kirim/bounce_class.h"
 
 static const struct {
 	const char *label;

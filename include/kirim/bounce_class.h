@@ -1,5 +1,5 @@
 /*
- * bounce - the one classifier that says why a recipient bounced.
+ * bounce_class - the one classifier that says why a recipient bounced.
  *
  * Input is one SMTP fact: the stage when known, a reply code (0 when
  * unknown), an enhanced status code ("5.1.1", or "" when absent) and the
@@ -13,14 +13,14 @@
  *
  * The order is fixed (docs/bounces.md): (1) the SMTP stage and reply code,
  * (2) the enhanced status code by its IANA-registry meaning, with the known
- * provider exceptions, (3) phrase classes, one table in bounce.c matched
+ * provider exceptions, (3) phrase classes, one table in bounce_class.c matched
  * case- and space-insensitively, (4) a default. Invariants: a 4xx/5xx reply
  * or a 4.x.x/5.x.x code is never "delivered"; a reply to the greeting or to
  * EHLO/HELO is never about the recipient. Pure code: no I/O, no globals, no
  * logging.
  */
-#ifndef KIRIM_BOUNCE_H
-#define KIRIM_BOUNCE_H
+#ifndef KIRIM_BOUNCE_CLASS_H
+#define KIRIM_BOUNCE_CLASS_H
 
 #include <stddef.h>
 

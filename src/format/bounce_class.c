@@ -1,5 +1,5 @@
 /*
- * bounce - the bounce classifier: one SMTP fact -> reason, class, scope.
+ * bounce_class - the bounce classifier: one SMTP fact -> reason, class, scope.
  *
  * The decision is taken in a fixed order (docs/bounces.md says why):
  *   1. the SMTP stage and the reply code. A 2xx reply with no failure code is
@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kirim/bounce.h"
+#include "kirim/bounce_class.h"
 #include "kirim/xmalloc.h"
 
 #define R_UU BOUNCE_USERUNKNOWN
