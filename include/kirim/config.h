@@ -49,6 +49,11 @@ struct config {
 	struct config_dkim dkim[CONFIG_MAX_DKIM]; /* [dkim] sections, in file order */
 	size_t n_dkim;
 	bool db_group_readable; /* [database] group_readable: files 0640, the group may read */
+	/* [tls]: transport security of direct delivery (docs/tls.md). */
+	char tls_ca_file[512]; /* ca_file: CAs for MTA-STS (policy hosts and MX hosts); "" =
+	                          the system's */
+	bool tls_mta_sts;      /* mta_sts: look up and apply MTA-STS policies (default yes) */
+	int tls_dane;          /* dane: 1 yes, 0 no, -1 auto (when the resolver is local) */
 };
 
 /*

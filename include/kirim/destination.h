@@ -17,6 +17,7 @@
 #ifndef KIRIM_DESTINATION_H
 #define KIRIM_DESTINATION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,11 +27,13 @@ struct buf;
 
 /* The limits of one destination: a record's field where one applies, else the run's. */
 struct dest_limits {
-	unsigned max_conns;             /* connections at once, >= 1 */
-	double rate;                    /* messages per second; 0 = unlimited */
-	double connect_rate;            /* new connections per second; 0 = unlimited */
-	unsigned max_jobs;              /* messages per connection; 0 = unlimited */
-	int tls;                        /* enum policy_tls (the same values as enum tls_policy) */
+	unsigned max_conns;  /* connections at once, >= 1 */
+	double rate;         /* messages per second; 0 = unlimited */
+	double connect_rate; /* new connections per second; 0 = unlimited */
+	unsigned max_jobs;   /* messages per connection; 0 = unlimited */
+	int tls;             /* enum policy_tls (the same values as enum tls_policy) */
+	bool tls_chosen; /* tls comes from a record naming this domain or its MX hosts (not "*"):
+	                    a user's choice, which wins over what the domain publishes */
 	char warmup[POLICY_WARMUP_MAX]; /* warm-up plan, "" = none */
 	int64_t warmup_start;           /* Unix day of the plan's first day */
 	char own[POLICY_PATTERN_MAX];   /* the domain's own pattern (exact or wildcard), or "" */

@@ -132,6 +132,8 @@ enum disp_dns {
 	DISP_DNS_NODATA,     /* no MX and no address: to be confirmed */
 	DISP_DNS_TEMPFAIL,   /* SERVFAIL, REFUSED, timeout */
 	DISP_DNS_UNROUTABLE, /* hosts found, but no destination could be made of them */
+	DISP_DNS_POLICY,     /* the domain's published TLS policy (MTA-STS) allows none of
+	                        its hosts, or cannot be met here: deferred */
 };
 /* disposition_dns_ecode - the RFC 3463 enhanced code a DNS verdict is recorded with */
 const char *disposition_dns_ecode(enum disp_dns v);

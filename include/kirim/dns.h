@@ -1,12 +1,17 @@
 /*
- * dns - MX resolution for direct delivery, on one libuv loop (c-ares).
+ * dns - MX resolution for direct delivery, on one libuv loop (c-ares); TXT
+ * (MTA-STS, TLS-RPT), TLSA (DANE) and host address look-ups beside it.
  *
  * The module owns one c-ares channel, driven by the caller's libuv loop: a
  * uv_poll_t per socket c-ares opens and one uv_timer_t for its timeouts. It
  * never blocks and starts no thread. dns_resolve_mx looks up a domain's MX
  * records, sorts them by preference (shuffled among equal preferences),
  * resolves each MX host's A and AAAA records, and falls back to the domain's
- * own A/AAAA when it has no MX (RFC 5321 section 5.1). Answers (positive and,
+ * own A/AAAA when it has no MX (RFC 5321 section 5.1). Every query asks for
+ * the AD bit and every result says whether the answers it used carried it
+ * ("secure"): a validating resolver sets it for DNSSEC-validated data, so it
+ * means something only when the resolver is one the host trusts (a local
+ * validating resolver: docs/tls.md). Answers (positive and,
  * when the server sends an SOA, negative) are cached for their TTL; at most
  * DNS_MAX_INFLIGHT queries are on the wire at once, the rest wait in a FIFO.
  *
@@ -59,6 +64,7 @@ struct dns_mx_host {
 	unsigned pref;
 	struct sockaddr_storage addrs[DNS_MAX_ADDRS]; /* port 0: the caller sets it */
 	size_t naddrs;
+	int secure; /* every address answer of the host carried AD */
 };
 
 /* Borrowed for the duration of the callback only. */
@@ -68,10 +74,46 @@ struct dns_mx_result {
 	const struct dns_mx_host *hosts;
 	size_t nhosts;
 	int from_a_fallback; /* no MX: hosts[0] is the domain itself */
+	int secure;          /* the MX answer (or the no-MX answer) carried AD */
 	unsigned ttl;        /* seconds the answer may be reused (min over records) */
 };
 
 typedef void (*dns_mx_cb)(void *arg, const struct dns_mx_result *r);
+
+#define DNS_TXT_MAX 16       /* TXT records kept per name */
+#define DNS_TXT_LEN_MAX 4096 /* bytes kept of one record (its strings joined) */
+#define DNS_TLSA_MAX 16      /* TLSA records kept per name */
+#define DNS_TLSA_DATA_MAX 64 /* association data kept: a SHA-512 digest; longer: skipped */
+
+/* A TXT answer, borrowed for the duration of the callback. status: DNS_OK (n >= 1),
+ * DNS_NXDOMAIN, DNS_NODATA or DNS_TEMPFAIL. */
+struct dns_txt_result {
+	int status;
+	const char *error;
+	const char *const *records; /* each record's strings joined, NUL-terminated */
+	size_t n;
+	int secure;
+	unsigned ttl;
+};
+typedef void (*dns_txt_cb)(void *arg, const struct dns_txt_result *r);
+
+/* One TLSA record (RFC 6698). */
+struct dns_tlsa {
+	unsigned char usage, selector, mtype;
+	size_t len; /* bytes of data */
+	unsigned char data[DNS_TLSA_DATA_MAX];
+};
+/* A TLSA answer, borrowed for the callback. n counts the records kept; skipped says how
+ * many were left out (association data longer than DNS_TLSA_DATA_MAX, or over the cap). */
+struct dns_tlsa_result {
+	int status;
+	const char *error;
+	const struct dns_tlsa *recs;
+	size_t n, skipped;
+	int secure;
+	unsigned ttl;
+};
+typedef void (*dns_tlsa_cb)(void *arg, const struct dns_tlsa_result *r);
 
 struct dns_stats {
 	uint64_t queries_sent; /* queries handed to c-ares */
@@ -100,6 +142,20 @@ void dns_free(struct dns *d);
 
 /* dns_resolve_mx - look up domain's mail hosts; cb(arg, result) once, later */
 int dns_resolve_mx(struct dns *d, const char *domain, dns_mx_cb cb, void *arg);
+
+/* dns_resolve_host - host's own addresses (A, AAAA) as a one-host MX result (pref 0,
+ * from_a_fallback set); cb(arg, result) once, later */
+int dns_resolve_host(struct dns *d, const char *host, dns_mx_cb cb, void *arg);
+
+/* dns_resolve_txt - the TXT records of name; cb(arg, result) once, later */
+int dns_resolve_txt(struct dns *d, const char *name, dns_txt_cb cb, void *arg);
+
+/* dns_resolve_tlsa - the TLSA records of name ("_25._tcp.mx.example.com"); cb once, later */
+int dns_resolve_tlsa(struct dns *d, const char *name, dns_tlsa_cb cb, void *arg);
+
+/* dns_servers_local - whether every server the resolver asks is on this host (127.0.0.0/8
+ * or ::1): the only servers whose AD bit can be trusted without a secured channel */
+int dns_servers_local(const struct dns *d);
 
 /* dns_stats - copy the counters */
 void dns_stats(const struct dns *d, struct dns_stats *st);

@@ -19,7 +19,9 @@
 #define KIRIM_POLICIES_H
 
 #include <stdbool.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kirim/policy.h"
 #include "kirim/store_policy.h"
@@ -72,6 +74,18 @@ struct policies_view {
 	char relay_own[POLICY_PATTERN_MAX];
 	struct policy_effective relay_eff;
 	double global_rate; /* the global pattern's rate (every route together), 0: none */
+	/* Transport security straight to its MX hosts (docs/tls.md): what the last send found
+	 * of its records, and which policy is in force. Strings owned, NULL for none. */
+	struct {
+		bool sts; /* a policy is cached (sts_* below) */
+		char *sts_id, *sts_mode, *sts_policy;
+		int64_t sts_fetched_at, sts_expires_at;
+		bool sts_expired;
+		bool seen; /* a send looked its records up (the rest below) */
+		char *seen_sts_id, *sts_error, *dane, *tlsrpt;
+		int64_t checked_at;
+		char in_force[400]; /* which policy wins, in words */
+	} tls;
 };
 /*
  * policies_show - the effective policy of domain ("@example.com" is taken as

@@ -53,6 +53,7 @@ enum policy_tls {
 	POLICY_TLS_OPPORTUNISTIC,
 	POLICY_TLS_REQUIRED,
 	POLICY_TLS_VERIFY,
+	POLICY_TLS_DANE, /* DANE required (RFC 7672): only MX hosts with usable TLSA records */
 };
 
 /* Limits a field may take (the CLI refuses anything outside them). */
@@ -94,7 +95,7 @@ const char *policy_kind_name(enum policy_kind k);
 const char *policy_field_name(enum policy_field f);
 /* policy_field_parse - a field from its name ("max-connections" or "max_connections"), or -1 */
 int policy_field_parse(const char *name);
-/* policy_tls_name - "none", "opportunistic", "required", "verify" */
+/* policy_tls_name - "none", "opportunistic", "required", "verify", "dane" */
 const char *policy_tls_name(enum policy_tls t);
 /* policy_tls_parse - the TLS policy called s; 0 or -1 */
 int policy_tls_parse(const char *s, enum policy_tls *out);

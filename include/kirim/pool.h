@@ -71,6 +71,20 @@ struct pool_conn_info {
 
 struct pool_dest_info;
 
+/* One session's TLS, for TLS-RPT (RFC 8460): reported once per session that got as far as
+ * TLS (offered or not), whether it carried mail or not. Borrowed for the callback. */
+struct pool_tls_result {
+	const char *host;            /* the MX host's name */
+	const char *ip;              /* its address */
+	const char *local_ip;        /* ours */
+	int ok;                      /* TLS up */
+	int no_starttls;             /* the server offered no STARTTLS, or refused it */
+	enum tls_check check;        /* what checking its certificate found */
+	const char *text;            /* a failure's text, "" when ok */
+	const struct tls_tlsa *tlsa; /* the address's TLSA records under DANE (ntlsa), or NULL */
+	size_t ntlsa;
+};
+
 struct pool_cbs {
 	/* The final fact for recipient i of job. */
 	void (*rcpt)(void *owner, struct smtp_job *job, size_t i, const struct smtp_result *r,
@@ -87,6 +101,9 @@ struct pool_cbs {
 	 * owner"), and takes no rate token. Must not call into the pool.
 	 */
 	bool (*keep)(void *owner, struct smtp_job *job);
+	/* Optional: one session's TLS came about, or did not (see struct pool_tls_result).
+	 * Must not call into the pool. */
+	void (*tls_result)(void *owner, struct pool_dest *d, const struct pool_tls_result *r);
 };
 
 /* A destination's limits; 0 means unlimited for the rates. */
@@ -118,6 +135,12 @@ struct pool_addr {
 	const char *host;
 	const struct sockaddr *addr;
 	unsigned pref; /* MX preference: new sessions spread over the good addrs of the lowest */
+	/* A TLS policy of this address's own instead of the destination's (own_tls set): DANE
+	 * for an MX host with TLSA records (copied), or another level. */
+	bool own_tls;
+	enum tls_policy tls_policy;
+	const struct tls_tlsa *tlsa;
+	size_t ntlsa;
 };
 
 enum { POOL_MAX_ADDRS = 32 };
@@ -144,6 +167,8 @@ struct pool_dest *pool_dest_add(struct pool *p, const struct pool_dest_config *c
                                 size_t errsz);
 /* pool_dest_set_limits - new limits for a destination (a policy changed); takes effect now */
 void pool_dest_set_limits(struct pool_dest *d, const struct pool_limits *l);
+/* pool_dest_name - the name d was added with */
+const char *pool_dest_name(const struct pool_dest *d);
 /* pool_dest_info - what the destination is doing; strings borrowed until the next pool call */
 void pool_dest_info(const struct pool_dest *d, struct pool_dest_info *out);
 /* pool_dest_retry_in - seconds until d takes jobs again: > 0 while it is down (every address

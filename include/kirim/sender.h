@@ -68,6 +68,7 @@ struct sender_opts {
 	const char *dns_servers;    /* "127.0.0.1:5353,..." for direct; NULL: /etc/resolv.conf */
 	unsigned dns_timeout_ms;    /* per try; 0: the dns module's default */
 	unsigned mx_port;           /* port of MX hosts (default 25; tests and labs change it) */
+	unsigned sts_port;          /* port of MTA-STS policy hosts (default 443; tests, labs) */
 	double retry_first;         /* seconds before the first retry (default 5 min), doubling */
 	double retry_max;           /* ... up to this (default 4 h); +-10% jitter */
 	int64_t max_age;            /* seconds after queueing a deferred message expires (3 days) */
@@ -82,11 +83,11 @@ struct sender_opts {
 	 * (a list member's own attributes when the address is one), record nothing. */
 	const char *const *test_rcpts;
 	size_t ntest;
-	double turn_s;            /* > 0: end the run after about this long (kirim run's turns),
-	                             as a stop would, without counting as stopped */
-	unsigned msgs_per_conn;   /* per connection (default 100; 0 there means no cap) */
-	unsigned batch;           /* messages claimed per batch (default 256) */
-	unsigned workers;         /* threads that DKIM-sign (0: one per core; 1: the worker alone) */
+	double turn_s;          /* > 0: end the run after about this long (kirim run's turns),
+	                           as a stop would, without counting as stopped */
+	unsigned msgs_per_conn; /* per connection (default 100; 0 there means no cap) */
+	unsigned batch;         /* messages claimed per batch (default 256) */
+	unsigned workers;       /* threads that DKIM-sign (0: one per core; 1: the worker alone) */
 	int allow_plaintext_auth; /* AUTH without TLS (tests and trusted networks only) */
 	const struct smtp_timeouts *timeouts; /* NULL: RFC 5321 defaults */
 	sender_progress_cb progress;          /* called about 4 times a second */

@@ -69,7 +69,10 @@ struct smtp_session_config {
 	const char *helo_name; /* EHLO argument; copied */
 	enum tls_policy tls_policy;
 	int implicit_tls; /* TLS from the first byte (port 465); needs a policy other than none */
-	const char *tls_ca_file;  /* CA bundle for the verify policy (NULL: system store); copied */
+	const char *tls_ca_file; /* CA bundle for the verify policy (NULL: system store); copied */
+	const struct tls_tlsa *tlsa; /* TLS_POLICY_DANE: the host's TLSA records; copied. With
+	                                none usable, TLS is still required, unauthenticated */
+	size_t ntlsa;
 	struct tls_ctx *tls_ctx;  /* shared context, borrowed, must outlive the session; NULL:
 	                             the session makes its own from tls_policy and tls_ca_file */
 	const char *auth_user;    /* AUTH when both set; copied */
@@ -98,9 +101,15 @@ struct smtp_job {
 struct smtp_session_cbs {
 	/* The TCP connection is up (before the banner). May be NULL. */
 	void (*connected)(struct smtp_session *s, void *owner);
-	/* TLS is established. May be NULL. */
+	/* TLS is established; check: what checking the certificate found (verified means the
+	 * policy required it and it passed). May be NULL. */
 	void (*tls)(struct smtp_session *s, void *owner, const char *version, const char *cipher,
-	            int verified);
+	            int verified, enum tls_check check);
+	/* TLS was wanted and did not come about: the server offered no STARTTLS or refused it
+	 * (no_starttls), or the handshake failed (check says how). Called before the session
+	 * fails (or, under the opportunistic policy, goes on in plain text). May be NULL. */
+	void (*tls_failed)(struct smtp_session *s, void *owner, int no_starttls,
+	                   enum tls_check check, const char *text);
 	/* The session is ready for a job and none is queued: return one, or NULL. May be NULL. */
 	struct smtp_job *(*want_job)(struct smtp_session *s, void *owner);
 	/* The outcome for recipient i of job (once per recipient). */
@@ -136,6 +145,9 @@ int smtp_session_connect(struct smtp_session *s, const struct sockaddr *addr,
 void smtp_session_submit(struct smtp_session *s, struct smtp_job *job);
 /* smtp_session_close - QUIT once the current job is done; queued jobs are handed back */
 void smtp_session_close(struct smtp_session *s);
+/* smtp_session_local_ip - the address this end of the connection has ("" before it is
+ * connected) into out (at least 46 bytes) */
+void smtp_session_local_ip(const struct smtp_session *s, char *out, size_t outsz);
 /* smtp_session_ehlo - the extensions of the last EHLO reply */
 const struct smtp_ehlo *smtp_session_ehlo(const struct smtp_session *s);
 

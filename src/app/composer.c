@@ -271,15 +271,16 @@ composer_track(struct composer *k, int64_t contact_id, bool view)
 	}
 	if (id->track_opens && !view) {
 		token_make(k->key, TOKEN_OPEN, k->c.id, contact_id, tok);
-		const char *end = last_ci(h->data ? h->data : "", h->len, "</body>");
-		size_t at = end ? (size_t)(end - h->data) : h->len;
+		const char *hd = h->data ? h->data : ""; /* an empty part has no buffer yet */
+		const char *end = last_ci(hd, h->len, "</body>");
+		size_t at = end ? (size_t)(end - hd) : h->len;
 		buf_reset(t);
-		buf_add(t, h->data, at);
+		buf_add(t, hd, at);
 		buf_printf(t,
 		           "<img src=\"%s/o/%s.gif\" width=\"1\" height=\"1\" alt=\"\" "
 		           "style=\"display:block;border:0\">",
 		           id->track_base, tok);
-		buf_add(t, h->data + at, h->len - at);
+		buf_add(t, hd + at, h->len - at);
 		struct buf swap = *h;
 		*h = *t;
 		*t = swap;

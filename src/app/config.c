@@ -66,13 +66,14 @@ enum section {
 	S_DKIM,
 	S_RELAY,
 	S_DATABASE,
+	S_TLS,
 	S_COUNT
 };
 
 static const char *const section_names[S_COUNT] = {
     [S_NONE] = "",         [S_SENDER] = "sender",     [S_UNSUBSCRIBE] = "unsubscribe",
     [S_BOUNCE] = "bounce", [S_SECRET] = "secret",     [S_DKIM] = "dkim",
-    [S_RELAY] = "relay",   [S_DATABASE] = "database",
+    [S_RELAY] = "relay",   [S_DATABASE] = "database", [S_TLS] = "tls",
 };
 
 enum key {
@@ -96,6 +97,9 @@ enum key {
 	K_RELAY_TLS,
 	K_RELAY_CA_FILE,
 	K_DATABASE_GROUP_READABLE,
+	K_TLS_CA_FILE,
+	K_TLS_MTA_STS,
+	K_TLS_DANE,
 	K_COUNT
 };
 
@@ -123,6 +127,9 @@ static const struct {
     [K_RELAY_TLS] = {S_RELAY, "tls"},
     [K_RELAY_CA_FILE] = {S_RELAY, "ca_file"},
     [K_DATABASE_GROUP_READABLE] = {S_DATABASE, "group_readable"},
+    [K_TLS_CA_FILE] = {S_TLS, "ca_file"},
+    [K_TLS_MTA_STS] = {S_TLS, "mta_sts"},
+    [K_TLS_DANE] = {S_TLS, "dane"},
 };
 
 /* State of one config_load call, handed to inih as both stream and user. */
@@ -768,7 +775,7 @@ static bool
 relay_tls(struct loader *L, const char *v)
 {
 	enum tls_policy pol;
-	if (tls_policy_parse(v, &pol) < 0) {
+	if (tls_policy_parse(v, &pol) < 0 || pol == TLS_POLICY_DANE) {
 		fail(L, L->line, "tls takes none, opportunistic, required or verify, not '%s'", v);
 		return false;
 	}
@@ -838,6 +845,24 @@ apply(struct loader *L, enum key k, const char *v)
 	}
 	case K_DATABASE_GROUP_READABLE:
 		return set_bool(L, "group_readable", &c->db_group_readable, v);
+	case K_TLS_CA_FILE: {
+		char path[1024];
+		return resolve(L, v, path, sizeof(path)) &&
+		       set_str(L, "ca_file", c->tls_ca_file, sizeof(c->tls_ca_file), path);
+	}
+	case K_TLS_MTA_STS:
+		return set_bool(L, "mta_sts", &c->tls_mta_sts, v);
+	case K_TLS_DANE:
+		if (strcasecmp(v, "auto") == 0) {
+			c->tls_dane = -1;
+			return true;
+		} else {
+			bool on;
+			if (!set_bool(L, "dane", &on, v))
+				return false;
+			c->tls_dane = on;
+			return true;
+		}
 	case K_COUNT:
 		break;
 	}
@@ -889,6 +914,8 @@ defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->relay_tls = -1;
+	c->tls_mta_sts = true;
+	c->tls_dane = -1;
 }
 
 /* load - config_load, or config_peek when peek */

@@ -1,6 +1,8 @@
 /* policies - checking and changing per-destination sending policies (see policies.h). */
 #include "kirim/policies.h"
 
+#include "kirim/store_tls.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -62,8 +64,8 @@ policies_field_value(struct policy *p, enum policy_field f, const char *name, co
 	case V_TLS:
 		if (policy_tls_parse(value, &p->tls) < 0) {
 			snprintf(err, errsz,
-			         "%s takes none, opportunistic, required or verify, not '%s'", name,
-			         value);
+			         "%s takes none, opportunistic, required, verify or dane, not '%s'",
+			         name, value);
 			return POLICIES_E_USAGE;
 		}
 		break;
@@ -180,6 +182,78 @@ policies_list(struct store *s, store_policy_cb cb, void *arg, int *seeded, char 
 	return rc;
 }
 
+static char *
+dup_opt(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static int
+tls_sts_row(void *arg, const struct store_sts *p)
+{
+	struct policies_view *v = arg;
+	v->tls.sts = true;
+	v->tls.sts_id = xstrdup(p->id);
+	v->tls.sts_mode = xstrdup(p->mode);
+	v->tls.sts_policy = xstrdup(p->policy);
+	v->tls.sts_fetched_at = p->fetched_at;
+	v->tls.sts_expires_at = p->expires_at;
+	v->tls.sts_expired = p->expires_at <= (int64_t)time(NULL);
+	return 0;
+}
+
+static int
+tls_seen_row(void *arg, const struct store_domain_tls *d)
+{
+	struct policies_view *v = arg;
+	v->tls.seen = true;
+	v->tls.seen_sts_id = dup_opt(d->sts_id);
+	v->tls.sts_error = dup_opt(d->sts_error);
+	v->tls.dane = dup_opt(d->dane);
+	v->tls.tlsrpt = dup_opt(d->tlsrpt);
+	v->tls.checked_at = d->checked_at;
+	return 0;
+}
+
+/*
+ * tls_view - v's transport security: the cached MTA-STS policy, what the last send found,
+ * and which policy wins (sender_route.c decides the same way: a user's TLS setting naming
+ * the domain, else DANE, else MTA-STS enforce, else the run's TLS)
+ */
+static int
+tls_view(struct store *s, struct policies_view *v)
+{
+	int rc = store_sts_get(s, v->domain, tls_sts_row, v);
+	if (rc < 0 && rc != STORE_E_NOTFOUND)
+		return rc;
+	rc = store_domain_tls_get(s, v->domain, tls_seen_row, v);
+	if (rc < 0 && rc != STORE_E_NOTFOUND)
+		return rc;
+	const char *from = v->eff.from[POLICY_F_TLS];
+	char *w = v->tls.in_force;
+	size_t wn = sizeof(v->tls.in_force);
+	if (from[0] && strcmp(from, "*") != 0)
+		snprintf(w, wn,
+		         "tls %s, from your policy %s (it wins over what the domain publishes)",
+		         policy_tls_name(v->eff.p.tls), from);
+	else if (v->tls.dane && strstr(v->tls.dane, "dane ("))
+		snprintf(w, wn, "DANE on the hosts with usable TLSA records%s",
+		         v->tls.sts && !v->tls.sts_expired &&
+		                 strcmp(v->tls.sts_mode, "enforce") == 0
+		             ? ", MTA-STS enforce on the others"
+		             : "");
+	else if (v->tls.sts && !v->tls.sts_expired && strcmp(v->tls.sts_mode, "enforce") == 0)
+		snprintf(w, wn,
+		         "MTA-STS enforce: only the MX hosts it names, certificates verified");
+	else if (v->tls.sts && !v->tls.sts_expired && strcmp(v->tls.sts_mode, "testing") == 0)
+		snprintf(w, wn, "MTA-STS testing: sent as without a policy (tls %s)",
+		         policy_tls_name(v->eff.p.tls));
+	else
+		snprintf(w, wn, "no published policy: tls %s%s%s", policy_tls_name(v->eff.p.tls),
+		         from[0] ? " from " : " (built-in)", from);
+	return 0;
+}
+
 int
 policies_show(struct store *s, const char *domain, const char *const *mx, size_t nmx,
               struct policies_view *out, int *seeded, char *err, size_t errsz)
@@ -215,12 +289,24 @@ policies_show(struct store *s, const char *domain, const char *const *mx, size_t
 		out->warmup_day = (long)(time(NULL) / 86400 - out->eff.p.warmup_start);
 		out->warmup_cap = throttle_warmup_cap(out->eff.p.warmup, out->warmup_day);
 	}
+	if ((rc = tls_view(s, out)) < 0) {
+		snprintf(err, errsz, "%s", store_errmsg(s));
+		return rc;
+	}
 	return 0;
 }
 
 void
 policies_view_free(struct policies_view *v)
 {
+	free(v->tls.sts_id);
+	free(v->tls.sts_mode);
+	free(v->tls.sts_policy);
+	free(v->tls.seen_sts_id);
+	free(v->tls.sts_error);
+	free(v->tls.dane);
+	free(v->tls.tlsrpt);
+	memset(&v->tls, 0, sizeof(v->tls));
 	free(v->rows);
 	free(v->matched);
 	v->rows = NULL;

@@ -87,6 +87,7 @@ batch_free(struct batch *b)
 	for (size_t i = 0; i < b->ndstates; i++)
 		sdstate_clear(&b->dstates[i]);
 	free(b->dstates);
+	stls_out_clear(&b->tls);
 	for (size_t i = 0; i < b->ndelivered; i++)
 		free(b->delivered[i]);
 	free(b->delivered);
@@ -158,6 +159,7 @@ sender_keep_batch(struct sender *S, struct batch *b)
 		memcpy(S->dstates + S->ndstates, b->dstates, b->ndstates * sizeof(*S->dstates));
 	S->ndstates += b->ndstates;
 	b->ndstates = 0;
+	stls_out_move(&S->tls_out, &b->tls);
 	for (size_t i = 0; i < b->ndelivered; i++)
 		strmap_put(&S->delivered, b->delivered[i], (void *)1);
 }
@@ -308,11 +310,11 @@ sender_pump(struct sender *S)
 		return; /* the database was busy: the tick tries again */
 	bool room = !S->draining && S->inflight + S->o->batch / 2 <= S->window &&
 	            S->inflight_bytes < S->max_bytes / 2;
-	bool flush =
-	    S->npending >= S->o->batch || ((S->npending || S->ndstates) && (S->draining || room));
+	bool facts = S->npending || S->ndstates || !stls_out_empty(&S->tls_out);
+	bool flush = S->npending >= S->o->batch || (facts && (S->draining || room));
 	/* A batch now and then even with nothing to write: to look for new suppressions
 	 * while jobs wait for the wire, and to renew the lease. */
-	bool ending = S->draining && S->inflight == 0 && S->npending == 0 && S->ndstates == 0;
+	bool ending = S->draining && S->inflight == 0 && !facts;
 	bool watch = S->o->ntest == 0 && now - S->watched >= SENDER_WATCH_MS / 1000.0;
 	bool renew = S->o->ntest == 0 && S->me && now - S->renewed >= LEASE_RENEW_S;
 	if (!room && !flush && (ending || !((watch && S->inflight > 0) || renew))) {
@@ -329,6 +331,7 @@ sender_pump(struct sender *S)
 	b->ndstates = S->ndstates;
 	S->dstates = NULL;
 	S->ndstates = 0;
+	stls_out_move(&b->tls, &S->tls_out);
 	if (S->delivered.len) {
 		b->delivered = xcalloc(S->delivered.len, sizeof(*b->delivered));
 		for (size_t i = 0; i < S->delivered.cap; i++)
@@ -1013,7 +1016,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 
 	/* How: the pool, with one destination for the relay or one per MX host set. */
 	uv_loop_init(&S->loop);
-	struct pool_cbs cbs = {on_rcpt, on_job_done, on_throttle, sender_keep};
+	struct pool_cbs cbs = {on_rcpt, on_job_done, on_throttle, sender_keep, sender_tls_result};
 	S->pool = pool_new(&S->loop, opts.concurrency, &cbs, S);
 	char helo[256];
 	if (cfg->ehlo[0])
@@ -1057,6 +1060,16 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		if (S->mx.limits.max_conns > opts.concurrency)
 			S->mx.limits.max_conns = opts.concurrency;
 		S->mx_port = opts.mx_port ? opts.mx_port : 25;
+		S->sts_on = cfg->tls_mta_sts;
+		/* The AD bit means something only from a resolver on this host (docs/tls.md). */
+		S->dane_on =
+		    cfg->tls_dane == 1 || (cfg->tls_dane == -1 && dns_servers_local(S->dns));
+		S->sts_port = opts.sts_port ? opts.sts_port : 443;
+		if (sender_tls_init(S, s, cfg->tls_ca_file[0] ? cfg->tls_ca_file : NULL, err,
+		                    errsz) < 0) {
+			rc = SENDER_E_STORE;
+			goto out_loop;
+		}
 		log_info("campaign=%s start due=%llu direct dns=%s mx_port=%u tls=%s "
 		         "concurrency=%u per_destination=%u",
 		         names, (unsigned long long)S->due,
@@ -1064,7 +1077,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		         tls_policy_name((enum tls_policy)tls), opts.concurrency,
 		         S->mx.limits.max_conns);
 	} else {
-		S->relay_addr = (struct pool_addr){u.host, (const struct sockaddr *)&addr, 0};
+		S->relay_addr =
+		    (struct pool_addr){.host = u.host, .addr = (const struct sockaddr *)&addr};
 		dc.name = "relay";
 		dc.addrs = &S->relay_addr;
 		dc.naddrs = 1;
@@ -1147,6 +1161,7 @@ out:
 		sresult_clear(&S->pending[i]);
 	free(S->pending);
 	sender_route_free(S);
+	sender_tls_free(S);
 	strmap_free(&S->sent_today);
 	free(S->rows);
 	for (size_t i = 0; i < S->ndstates; i++)

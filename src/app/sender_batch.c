@@ -468,6 +468,8 @@ write_and_claim(struct sender_worker *W, struct batch *b, int64_t now)
 		rc = write_result(W, b, &b->res[i], now);
 	for (size_t i = 0; rc == 0 && i < b->ndstates; i++)
 		rc = store_dest_save(W->store, &b->dstates[i].d);
+	if (rc == 0)
+		rc = stls_out_write(W->store, &b->tls);
 	for (size_t i = 0; rc == 0 && i < b->ndelivered; i++)
 		rc = store_sender_delivered(W->store, b->delivered[i], now);
 	if (rc == 0 && b->renew && W->me) {

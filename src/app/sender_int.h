@@ -33,6 +33,9 @@
 #include "kirim/disposition.h"
 #include "kirim/par.h"
 #include "kirim/dns.h"
+#include "kirim/https_get.h"
+#include "kirim/mta_sts.h"
+#include "kirim/tlsrpt.h"
 #include "kirim/policy.h"
 #include "kirim/pool.h"
 #include "kirim/sender.h"
@@ -41,6 +44,7 @@
 #include "kirim/store_bounce.h"
 #include "kirim/store_dest.h"
 #include "kirim/store_sender.h"
+#include "kirim/store_tls.h"
 #include "kirim/strmap.h"
 #include "kirim/when.h"
 #include "kirim/when_tz.h"
@@ -80,6 +84,95 @@ enum {
 
 struct sender;
 struct scamp;
+
+/* A destination of a direct send: its pool destination, what it was made for (to apply
+ * policies again when they change) and its warm-up count for the day. */
+struct sdest {
+	char *key;
+	char domain[256]; /* the first domain routed to it */
+	char *hosts[DNS_MAX_HOSTS];
+	size_t nhosts;
+	struct pool_dest *pd;
+	char warmup[POLICY_WARMUP_MAX];
+	int64_t warmup_start; /* Unix day */
+	int64_t day;          /* the Unix day sent counts */
+	long cap;             /* today's warm-up cap, -1 when none */
+	long sent;            /* attempts today, this run's and the database's */
+};
+
+/* A recipient domain of a direct send: its destination once resolved, the jobs waiting
+ * for its look-up meanwhile, or why it cannot be reached (until expires). */
+struct sdomain {
+	struct sender *S;
+	char name[256];
+	bool resolving;
+	bool invalid;   /* not a domain name at all: no look-up was made */
+	bool dns_no;    /* the last answer said no such domain, or no host for mail: to be
+	                   confirmed before it bounces hard (sender_write_result) */
+	double expires; /* clock_seconds() */
+	struct sdest *dest;
+	char ecode[8];
+	char error[512];
+	struct sjob **wait;
+	size_t nwait, capwait;
+	/* While resolving: the look-ups and fetches not finished (the MX look-up, the
+	 * _mta-sts TXT look-up, the policy fetch); the MX answer waits in mx until the last. */
+	int pending;
+	struct smx *mx;
+	/* Its transport security (sender_tls.c), decided with each look-up. */
+	const struct ssts *sts;      /* the MTA-STS policy in force (enforce or testing), or NULL */
+	struct https_get *fetch;     /* the policy fetch running, or NULL */
+	char sts_id[MTA_STS_ID_MAX]; /* the _mta-sts TXT record's id, "" when none */
+	char sts_error[256];         /* why no live policy was had ("" when none was wanted) */
+	char tlsrpt[TLSRPT_RUA_MAX]; /* its TLS-RPT addresses (rua=), "" when none */
+};
+
+/* What DANE (RFC 7672) says of one MX host, from its TLSA look-up. */
+enum sdane_state {
+	SDANE_NONE,     /* no TLSA records, or not DNSSEC-validated (or DANE off): no DANE */
+	SDANE_USABLE,   /* validated records, some usable: the certificate must match one */
+	SDANE_UNUSABLE, /* validated records, none usable: TLS without authentication */
+	SDANE_FAILED,   /* the look-up failed (a validation failure reads as SERVFAIL): the host
+	                   must not be used (RFC 7672 2.1.1) */
+};
+
+struct sdane {
+	enum sdane_state state;
+	struct dns_tlsa recs[DNS_TLSA_MAX];
+	size_t n;
+	char error[200];
+};
+
+/* A domain's MX answer kept while its other look-ups finish (owned by the sdomain). */
+struct smx {
+	int status;
+	char error[400];
+	struct dns_mx_host *hosts;
+	size_t nhosts;
+	int from_a, secure;
+	unsigned ttl;
+	struct sdane *dane; /* per host (nhosts), when its TLSA records were looked up */
+};
+
+/* A recipient domain's MTA-STS policy as this run knows it: read from the database at
+ * the start, replaced when a fetch brings a new one. Owned by sender.sts. */
+struct ssts {
+	char id[MTA_STS_ID_MAX];
+	struct mta_sts_policy p;
+	char *text; /* mta_sts_policy_format's */
+	int64_t fetched_at, expires_at;
+};
+
+/* Transport-security facts made on the loop and written by the worker (they travel in a
+ * batch, and come back to the sender when the database was busy). Strings owned. */
+struct stls_out {
+	struct store_sts *sts; /* policies fetched */
+	size_t nsts;
+	struct store_domain_tls *dom; /* what was found of domains' records */
+	size_t ndom;
+	struct store_tls_result *res; /* sessions' TLS results, for TLS-RPT */
+	size_t nres;
+};
 
 /* One outcome waiting to be written. Strings are owned. Made on the loop, written by the
  * worker (it travels in a batch). */
@@ -199,12 +292,13 @@ struct batch {
 	size_t ndstates;
 	char **delivered; /* domains delivered to since the last batch (direct) */
 	size_t ndelivered;
-	int want;      /* messages to claim in all (0: none) */
-	size_t turn;   /* the campaign whose share comes first */
-	bool watch;    /* look for suppressions made meanwhile */
-	bool renew;    /* renew the lease */
-	bool check;    /* look for pauses and cancels from other processes, and start_due */
-	bool policies; /* look for changed domain policies */
+	struct stls_out tls; /* transport-security facts to write */
+	int want;            /* messages to claim in all (0: none) */
+	size_t turn;         /* the campaign whose share comes first */
+	bool watch;          /* look for suppressions made meanwhile */
+	bool renew;          /* renew the lease */
+	bool check;          /* look for pauses and cancels from other processes, and start_due */
+	bool policies;       /* look for changed domain policies */
 	struct batch_camp *camps;
 	size_t ncamps;
 	/* Out. */
@@ -261,6 +355,16 @@ struct sender {
 	struct strmap domains;    /* name → struct sdomain */
 	struct strmap dests;      /* MX host set → struct sdest */
 	struct strmap sent_today; /* destination → attempts today before this run (intptr_t) */
+	/* Transport security of direct delivery (sender_tls.c). */
+	bool sts_on;                /* MTA-STS policies are looked up and applied */
+	bool dane_on;               /* TLSA records of secure MX hosts are looked up and used */
+	unsigned sts_port;          /* port of the policy hosts (443; tests change it) */
+	struct strmap sts;          /* domain → struct ssts */
+	struct tls_ctx *verify_ctx; /* verifying context (the CAs of [tls] ca_file or the
+	                               system's), shared by policy fetches and the destinations
+	                               that must verify; NULL when the CAs cannot be loaded */
+	char verify_err[256];       /* why verify_ctx is NULL */
+	struct stls_out tls_out;    /* facts for the next batch */
 	/* Domain policies in use. */
 	struct policy *rows;
 	size_t nrows;
@@ -336,5 +440,37 @@ void sender_route_free(struct sender *S);
 bool sender_gone(const struct sender *S, const struct sjob *j);
 /* sender_keep - pool_cbs.keep: whether job may still go on the wire */
 bool sender_keep(void *owner, struct smtp_job *job);
+/* sdomain_step - one of dm's look-ups or fetches finished: route its jobs after the last */
+void sdomain_step(struct sdomain *dm);
+
+/* Transport security (sender_tls.c, loop; stls_out_write on the worker). */
+/* sender_tls_init - before the loop: cached policies, the verifying context */
+int sender_tls_init(struct sender *S, struct store *s, const char *ca_file, char *err,
+                    size_t errsz);
+/* sender_tls_free - after the loop: policies, context, facts not written */
+void sender_tls_free(struct sender *S);
+/* sender_sts_lookup - start dm's _mta-sts look-up (dm->pending counts it) */
+void sender_sts_lookup(struct sdomain *dm);
+/* sender_dane_lookup - start the TLSA look-ups of mx's secure hosts (dm->pending counts
+ * them) */
+void sender_dane_lookup(struct sdomain *dm, struct smx *mx);
+/* sender_tlsrpt_lookup - start dm's _smtp._tls look-up (dm->pending counts it) */
+void sender_tlsrpt_lookup(struct sdomain *dm);
+/* sender_tls_note - what dm publishes and what came of it, for kirim domain show (mx: its
+ * MX answer and TLSA results) */
+void sender_tls_note(struct sdomain *dm, const struct smx *mx);
+/* sender_tls_result - pool_cbs.tls_result: count a session's TLS for its domain's TLS-RPT
+ * (the sessions of a destination of one domain's own: under a policy, or a TLS-RPT record) */
+void sender_tls_result(void *owner, struct pool_dest *d, const struct pool_tls_result *r);
+/* sender_tls_cancel - stop dm's fetch, if one runs (the run ends) */
+void sender_tls_cancel(struct sdomain *dm);
+/* stls_out_move - append from's facts to to's, leaving from empty */
+void stls_out_move(struct stls_out *to, struct stls_out *from);
+/* stls_out_empty - nothing to write */
+bool stls_out_empty(const struct stls_out *o);
+/* stls_out_clear - free what o holds */
+void stls_out_clear(struct stls_out *o);
+/* stls_out_write - the worker writes o's facts (in its transaction); 0 or a store error */
+int stls_out_write(struct store *s, const struct stls_out *o);
 
 #endif

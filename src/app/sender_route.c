@@ -21,38 +21,6 @@
 #include "kirim/xmalloc.h"
 #include "sender_int.h"
 
-/* A destination of a direct send: its pool destination, what it was made for (to apply
- * policies again when they change) and its warm-up count for the day. */
-struct sdest {
-	char *key;
-	char domain[256]; /* the first domain routed to it */
-	char *hosts[DNS_MAX_HOSTS];
-	size_t nhosts;
-	struct pool_dest *pd;
-	char warmup[POLICY_WARMUP_MAX];
-	int64_t warmup_start; /* Unix day */
-	int64_t day;          /* the Unix day sent counts */
-	long cap;             /* today's warm-up cap, -1 when none */
-	long sent;            /* attempts today, this run's and the database's */
-};
-
-/* A recipient domain of a direct send: its destination once resolved, the jobs waiting
- * for its look-up meanwhile, or why it cannot be reached (until expires). */
-struct sdomain {
-	struct sender *S;
-	char name[256];
-	bool resolving;
-	bool invalid;   /* not a domain name at all: no look-up was made */
-	bool dns_no;    /* the last answer said no such domain, or no host for mail: to be
-	                   confirmed before it bounces hard (sender_write_result) */
-	double expires; /* clock_seconds() */
-	struct sdest *dest;
-	char ecode[8];
-	char error[512];
-	struct sjob **wait;
-	size_t nwait, capwait;
-};
-
 static void
 sdomain_wait(struct sdomain *dm, struct sjob *j)
 {
@@ -64,9 +32,21 @@ sdomain_wait(struct sdomain *dm, struct sjob *j)
 }
 
 static void
+smx_free(struct smx *mx)
+{
+	if (mx == NULL)
+		return;
+	free(mx->hosts);
+	free(mx->dane);
+	free(mx);
+}
+
+static void
 sdomain_free(void *p)
 {
 	struct sdomain *dm = p;
+	sender_tls_cancel(dm);
+	smx_free(dm->mx);
 	free(dm->wait); /* empty: every job came back */
 	free(dm);
 }
@@ -255,32 +235,125 @@ sender_apply_policies(struct sender *S)
  * preference order and the limits its policy gives.
  */
 static struct sdest *
-sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result *r, char *err,
-               size_t errsz)
+sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_result *r,
+               const struct sdane *dane, bool *policy, char *err, size_t errsz)
 {
+	const char *domain = dm->name;
 	const char *pref_order[DNS_MAX_HOSTS];
 	struct buf key = BUF_INIT;
 	for (size_t i = 0; i < r->nhosts; i++)
 		pref_order[i] = r->hosts[i].name;
 	struct dest_limits lim;
 	sender_policy(S, domain, pref_order, r->nhosts, &lim);
+	*policy = false;
+
+	/*
+	 * Which hosts, with which TLS. A domain policy of the user's naming TLS for the domain
+	 * wins (dane: only hosts with usable TLSA records). Else what the domain publishes:
+	 * DANE for a host with validated TLSA records, before MTA-STS (RFC 8461 2: a policy
+	 * never overrides DANE); under MTA-STS enforce, the other hosts only when the policy
+	 * names them, verified for their names (RFC 8461 4.1, 5); else the run's TLS.
+	 */
+	const struct dns_mx_host *use[DNS_MAX_HOSTS];
+	struct pool_addr how[DNS_MAX_HOSTS]; /* own_tls, tls_policy, tlsa of each used host */
+	struct tls_tlsa tlsa[DNS_MAX_HOSTS][DNS_TLSA_MAX];
+	size_t nuse = 0;
+	const struct ssts *sts = lim.tls_chosen ? NULL : dm->sts;
+	bool enforce = sts && sts->p.mode == MTA_STS_ENFORCE;
+	bool any_dane = false, want_dane = lim.tls_chosen && lim.tls == POLICY_TLS_DANE;
+	const char *skipped = "";
+	for (size_t i = 0; i < r->nhosts; i++) {
+		const struct sdane *d = dane ? &dane[i] : NULL;
+		enum sdane_state st = d ? d->state : SDANE_NONE;
+		struct pool_addr h = {0};
+		if (lim.tls_chosen && !want_dane) {
+			/* the user's TLS for every host */
+		} else if (st == SDANE_FAILED) {
+			skipped = d->error;
+			continue;
+		} else if (st == SDANE_USABLE) {
+			h.own_tls = true;
+			h.tls_policy = TLS_POLICY_DANE;
+			for (size_t k = 0; k < d->n; k++)
+				tlsa[nuse][k] = (struct tls_tlsa){
+				    d->recs[k].usage, d->recs[k].selector, d->recs[k].mtype,
+				    d->recs[k].data, d->recs[k].len};
+			h.tlsa = tlsa[nuse];
+			h.ntlsa = d->n;
+			any_dane = true;
+		} else if (want_dane) {
+			continue; /* DANE required: only hosts with usable TLSA records */
+		} else if (st == SDANE_UNUSABLE) {
+			/* RFC 7672 2.2: TLS is a must, authentication impossible. */
+			h.own_tls = true;
+			h.tls_policy = TLS_POLICY_REQUIRED;
+			any_dane = true;
+		} else if (enforce && !mta_sts_mx_match(&sts->p, r->hosts[i].name)) {
+			continue;
+		}
+		how[nuse] = h;
+		use[nuse++] = &r->hosts[i];
+	}
+	if (nuse == 0) {
+		struct buf names = BUF_INIT;
+		for (size_t i = 0; i < r->nhosts; i++)
+			buf_printf(&names, "%s%s", i ? ", " : "", r->hosts[i].name);
+		if (want_dane)
+			snprintf(err, errsz,
+			         "the domain policy for %s requires DANE and none of its MX hosts "
+			         "(%.200s) has usable DNSSEC-validated TLSA records%s: not sent",
+			         domain, names.data,
+			         S->dane_on ? "" : " (DANE is off: [tls] dane, docs/tls.md)");
+		else if (skipped[0])
+			snprintf(err, errsz, "no MX host of %s (%.200s) can be used: %s: not sent",
+			         domain, names.data, skipped);
+		else
+			snprintf(err, errsz,
+			         "the MTA-STS policy of %s (enforce, id %s) names none of its MX "
+			         "hosts (%.200s): not sent",
+			         domain, sts->id, names.data);
+		buf_free(&names);
+		*policy = true;
+		return NULL;
+	}
+	/* The hosts without DANE of an enforce domain must verify: is it possible here? */
+	bool verify = false;
+	for (size_t i = 0; i < nuse; i++)
+		verify |= enforce && !how[i].own_tls;
+	if (verify && S->verify_ctx == NULL) {
+		snprintf(err, errsz,
+		         "the MTA-STS policy of %s (enforce) needs certificates verified, and the "
+		         "CA certificates are unusable (%s): not sent",
+		         domain, S->verify_err);
+		*policy = true;
+		return NULL;
+	}
 	dest_key(pref_order, r->nhosts, lim.own, &key);
+	/* A domain under a policy it publishes has a destination of its own: its sessions must
+	 * meet its policy, and their TLS results are its own. */
+	if (any_dane)
+		buf_printf(&key, "|dane:%s", domain);
+	else if (sts)
+		buf_printf(&key, "|sts:%s", domain);
+	else if (dm->tlsrpt[0])
+		buf_printf(&key, "|tlsrpt:%s", domain); /* its sessions counted for its reports */
 	struct sdest *sd = strmap_get(&S->dests, key.data);
 	if (sd == NULL) {
 		struct sockaddr_storage addrs[POOL_MAX_ADDRS];
 		struct pool_addr paddrs[POOL_MAX_ADDRS];
 		size_t n = 0;
-		for (size_t i = 0; i < r->nhosts; i++) {
-			for (size_t k = 0; k < r->hosts[i].naddrs && n < POOL_MAX_ADDRS; k++) {
-				addrs[n] = r->hosts[i].addrs[k];
+		for (size_t i = 0; i < nuse; i++) {
+			for (size_t k = 0; k < use[i]->naddrs && n < POOL_MAX_ADDRS; k++) {
+				addrs[n] = use[i]->addrs[k];
 				if (addrs[n].ss_family == AF_INET6)
 					((struct sockaddr_in6 *)&addrs[n])->sin6_port =
 					    htons((uint16_t)S->mx_port);
 				else
 					((struct sockaddr_in *)&addrs[n])->sin_port =
 					    htons((uint16_t)S->mx_port);
-				paddrs[n].host = r->hosts[i].name;
-				paddrs[n].pref = r->hosts[i].pref;
+				paddrs[n] = how[i];
+				paddrs[n].host = use[i]->name;
+				paddrs[n].pref = use[i]->pref;
 				paddrs[n].addr = (const struct sockaddr *)&addrs[n];
 				n++;
 			}
@@ -292,6 +365,14 @@ sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result 
 		dc.limits = pool_limits_of(S, &lim);
 		dc.session.max_jobs = lim.max_jobs;
 		dc.session.tls_policy = (enum tls_policy)lim.tls;
+		if (enforce) {
+			dc.session.tls_policy = TLS_POLICY_VERIFY;
+			dc.session.tls_ctx = S->verify_ctx;
+		} else if (want_dane) {
+			dc.session.tls_policy = TLS_POLICY_REQUIRED; /* every address has DANE */
+		} else if (dc.session.tls_policy == TLS_POLICY_VERIFY && S->verify_ctx) {
+			dc.session.tls_ctx = S->verify_ctx; /* the CAs of [tls], loaded once */
+		}
 		struct pool_dest *pd = pool_dest_add(S->pool, &dc, err, errsz);
 		if (pd != NULL) {
 			sd = xcalloc(1, sizeof(*sd));
@@ -305,19 +386,20 @@ sender_mx_dest(struct sender *S, const char *domain, const struct dns_mx_result 
 			sd->warmup_start = lim.warmup_start;
 			strmap_put(&S->dests, key.data, sd);
 			S->st->destinations++;
-			log_debug("dest=%s addrs=%zu max_conns=%u rate=%.3f/s tls=%s", key.data, n,
-			          lim.max_conns, lim.rate,
-			          tls_policy_name((enum tls_policy)lim.tls));
+			log_debug("dest=%s addrs=%zu max_conns=%u rate=%.3f/s tls=%s%s", key.data,
+			          n, lim.max_conns, lim.rate,
+			          tls_policy_name(dc.session.tls_policy), any_dane ? " dane" : "");
 		}
 	}
 	buf_free(&key);
 	return sd;
 }
 
+/* sdomain_apply - every look-up of dm is done: its destination (or why it has none) from
+ * its MX answer r and its policies, then its waiting jobs go on */
 static void
-on_mx(void *arg, const struct dns_mx_result *r)
+sdomain_apply(struct sdomain *dm, const struct dns_mx_result *r, const struct sdane *dane)
 {
-	struct sdomain *dm = arg;
 	struct sender *S = dm->S;
 	double ttl = r->ttl;
 	dm->resolving = false;
@@ -331,12 +413,17 @@ on_mx(void *arg, const struct dns_mx_result *r)
 	dm->dns_no = r->status != DNS_OK && disposition_dns_unconfirmed(v) && !dm->invalid;
 	dm->ecode[0] = dm->error[0] = '\0';
 	if (r->status == DNS_OK) {
-		char err[256];
-		if ((dm->dest = sender_mx_dest(S, dm->name, r, err, sizeof(err))) == NULL) {
-			snprintf(dm->ecode, sizeof(dm->ecode), "%s",
-			         disposition_dns_ecode(DISP_DNS_UNROUTABLE));
+		char err[512];
+		bool policy;
+		if ((dm->dest = sender_mx_dest(S, dm, r, dane, &policy, err, sizeof(err))) ==
+		    NULL) {
+			snprintf(
+			    dm->ecode, sizeof(dm->ecode), "%s",
+			    disposition_dns_ecode(policy ? DISP_DNS_POLICY : DISP_DNS_UNROUTABLE));
 			snprintf(dm->error, sizeof(dm->error), "%s", err);
 			ttl = SENDER_DNS_TEMPFAIL_S;
+			if (policy)
+				log_warn("domain=%s error=\"%s\"", dm->name, err);
 		}
 	} else {
 		snprintf(dm->ecode, sizeof(dm->ecode), "%s", disposition_dns_ecode(v));
@@ -360,6 +447,48 @@ on_mx(void *arg, const struct dns_mx_result *r)
 	for (size_t i = 0; i < n; i++)
 		sdomain_deliver(dm, wait[i]);
 	free(wait);
+}
+
+static void
+on_mx(void *arg, const struct dns_mx_result *r)
+{
+	struct sdomain *dm = arg;
+	/* Kept until the domain's other look-ups are done (sdomain_step). */
+	struct smx *mx = xcalloc(1, sizeof(*mx));
+	mx->status = r->status;
+	snprintf(mx->error, sizeof(mx->error), "%s", r->error ? r->error : "");
+	mx->nhosts = r->nhosts;
+	if (r->nhosts) {
+		mx->hosts = xmalloc(r->nhosts * sizeof(*mx->hosts));
+		memcpy(mx->hosts, r->hosts, r->nhosts * sizeof(*mx->hosts));
+	}
+	mx->from_a = r->from_a_fallback;
+	mx->secure = r->secure;
+	mx->ttl = r->ttl;
+	smx_free(dm->mx);
+	dm->mx = mx;
+	sender_dane_lookup(dm, mx);
+	sdomain_step(dm);
+}
+
+void
+sdomain_step(struct sdomain *dm)
+{
+	if (--dm->pending > 0)
+		return;
+	struct smx *mx = dm->mx;
+	dm->mx = NULL;
+	struct dns_mx_result r = {.status = mx->status,
+	                          .error = mx->error[0] ? mx->error : NULL,
+	                          .hosts = mx->hosts,
+	                          .nhosts = mx->nhosts,
+	                          .from_a_fallback = mx->from_a,
+	                          .secure = mx->secure,
+	                          .ttl = mx->ttl};
+	sdomain_apply(dm, &r, mx->dane);
+	if (!dm->invalid)
+		sender_tls_note(dm, mx);
+	smx_free(mx);
 }
 
 /* A zone's window state, valid until `until`. */
@@ -492,6 +621,12 @@ sender_route(struct sender *S, struct sjob *j)
 	} else {
 		dm->resolving = true;
 		sdomain_wait(dm, j);
+		/* The MX look-up, and beside it what the domain publishes about TLS; the jobs
+		 * wait for all of them (sdomain_step). */
+		dm->pending = 1;
+		if (S->sts_on)
+			sender_sts_lookup(dm);
+		sender_tlsrpt_lookup(dm);
 		if (dns_resolve_mx(S->dns, dm->name, on_mx, dm) < 0) {
 			struct dns_mx_result bad = {.status = DNS_NXDOMAIN,
 			                            .error = "not a domain name"};

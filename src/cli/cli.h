@@ -134,6 +134,7 @@ int cmd_log(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
 extern const char cmd_serve_help[];
 int cmd_domain(struct cli *c, int argc, char **argv);
+int cmd_tlsrpt(struct cli *c, int argc, char **argv);
 /* campaign_lifecycle - `kirim campaign schedule|unschedule|pause|resume|cancel`; argv[0] is the
  * verb */
 int campaign_lifecycle(struct cli *c, const char *verb, int argc, char **argv);

@@ -276,6 +276,58 @@ show_text(const struct policies_view *v, char **mx, size_t nmx)
 	relay_text(v);
 }
 
+/* tls_text - the domain's transport security straight to its MX hosts */
+static void
+tls_text(const struct policies_view *v)
+{
+	char t1[32], t2[32];
+	printf("Transport security straight to its MX hosts (docs/tls.md):\n");
+	if (v->tls.sts) {
+		printf("  MTA-STS   %s, id %s, fetched %s, %s %s\n", v->tls.sts_mode, v->tls.sts_id,
+		       cli_time(t1, v->tls.sts_fetched_at),
+		       v->tls.sts_expired ? "expired" : "until",
+		       cli_time(t2, v->tls.sts_expires_at));
+		for (const char *p = v->tls.sts_policy; *p;) {
+			const char *e = strchr(p, '\n');
+			int n = e ? (int)(e - p) : (int)strlen(p);
+			if (strncmp(p, "mx: ", 4) == 0)
+				printf("            %.*s\n", n, p);
+			p += n + (e ? 1 : 0);
+		}
+	} else {
+		printf("  MTA-STS   %s\n",
+		       v->tls.seen && v->tls.seen_sts_id ? "no policy cached" : "no policy");
+	}
+	if (v->tls.sts_error)
+		printf("            last look: %s\n", v->tls.sts_error);
+	if (v->tls.seen) {
+		printf("  DANE      %s\n", v->tls.dane ? v->tls.dane : "-");
+		printf("  TLS-RPT   %s\n", v->tls.tlsrpt ? v->tls.tlsrpt : "no record");
+		printf("  (as the send of %s found them)\n", cli_time(t1, v->tls.checked_at));
+	} else {
+		printf("  DANE, TLS-RPT: not looked up yet (a direct send does)\n");
+	}
+	printf("  in force: %s\n", v->tls.in_force);
+}
+
+/* tls_json - the same as a JSON object */
+static json_t *
+tls_json(const struct policies_view *v)
+{
+	json_t *sts = json_null();
+	if (v->tls.sts)
+		sts = json_pack(
+		    "{s:o,s:o,s:o,s:o,s:o,s:b}", "id", cli_json_text(v->tls.sts_id), "mode",
+		    cli_json_text(v->tls.sts_mode), "policy", cli_json_text(v->tls.sts_policy),
+		    "fetched_at", cli_json_time(v->tls.sts_fetched_at), "expires_at",
+		    cli_json_time(v->tls.sts_expires_at), "expired", v->tls.sts_expired);
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "mta_sts", sts, "last_error",
+	                 cli_json_opt(v->tls.sts_error), "dane", cli_json_opt(v->tls.dane),
+	                 "tlsrpt", cli_json_opt(v->tls.tlsrpt), "checked_at",
+	                 v->tls.seen ? cli_json_time(v->tls.checked_at) : json_null(), "in_force",
+	                 cli_json_text(v->tls.in_force));
+}
+
 static int
 domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t nmx)
 {
@@ -300,10 +352,12 @@ domain_show(struct cli *c, struct store *s, const char *arg, char **mx, size_t n
 		json_object_set_new(o, "mx", mxs);
 		json_object_set_new(o, "matched", matched);
 		json_object_set_new(o, "relay", relay_json(&v));
+		json_object_set_new(o, "tls_security", tls_json(&v));
 		ds.json = json_array();
 		json_object_set_new(o, "destinations", ds.json);
 	} else {
 		show_text(&v, mx, nmx);
+		tls_text(&v);
 	}
 	if ((rc = store_dest_each(s, v.domain, dest_show_one, &ds)) < 0)
 		rc = cli_error("domain", cli_exit_for_store(rc), "%s", store_errmsg(s));

@@ -106,6 +106,7 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	    {"dns-server", required_argument, NULL, 'S'},
 	    {"dns-timeout", required_argument, NULL, 'W'},
 	    {"mx-port", required_argument, NULL, 'M'},
+	    {"mta-sts-port", required_argument, NULL, '8'},
 	    {"dest-concurrency", required_argument, NULL, 'd'},
 	    {"retry-first", required_argument, NULL, '1'},
 	    {"retry-max", required_argument, NULL, '2'},
@@ -129,10 +130,11 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 			break;
 		case 't': {
 			enum tls_policy pol;
-			if (tls_policy_parse(optarg, &pol) < 0)
+			if (tls_policy_parse(optarg, &pol) < 0 || pol == TLS_POLICY_DANE)
 				return cli_usage(name,
 				                 "--tls takes none, opportunistic, required or "
-				                 "verify");
+				                 "verify (dane is a domain's: kirim domain set "
+				                 "DOMAIN --tls dane)");
 			o.tls = (int)pol;
 			break;
 		}
@@ -169,6 +171,9 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 			break;
 		case 'M':
 			o.mx_port = parse_count("--mx-port", optarg, 1, 65535, &bad);
+			break;
+		case '8':
+			o.sts_port = parse_count("--mta-sts-port", optarg, 1, 65535, &bad);
 			break;
 		case 'd':
 			o.dest_concurrency =

@@ -30,8 +30,11 @@ dest_resolve(const struct policy *rows, size_t nrows, const char *domain, const 
 		out->connect_rate = eff.p.connect_rate;
 	if (set & POLICY_HAS(POLICY_F_MAX_MSGS_PER_CONN))
 		out->max_jobs = (unsigned)eff.p.max_msgs_per_conn;
-	if (set & POLICY_HAS(POLICY_F_TLS))
+	if (set & POLICY_HAS(POLICY_F_TLS)) {
 		out->tls = (int)eff.p.tls;
+		out->tls_chosen =
+		    eff.from[POLICY_F_TLS][0] != '\0' && strcmp(eff.from[POLICY_F_TLS], "*") != 0;
+	}
 	if (set & POLICY_HAS(POLICY_F_WARMUP)) {
 		snprintf(out->warmup, sizeof(out->warmup), "%s", eff.p.warmup);
 		out->warmup_start = eff.p.warmup_start;

@@ -81,7 +81,8 @@ const char *
 disposition_dns_ecode(enum disp_dns v)
 {
 	/* RFC 3463: 5.1.2 bad destination system address, 5.1.10 null MX (RFC 7505), 4.4.3
-	 * directory server failure, 4.4.0 other routing problem. */
+	 * directory server failure, 4.4.0 other routing problem, 4.7.5 cryptographic failure
+	 * (what Postfix records when a TLS policy cannot be met). */
 	switch (v) {
 	case DISP_DNS_NXDOMAIN:
 	case DISP_DNS_NODATA:
@@ -92,6 +93,8 @@ disposition_dns_ecode(enum disp_dns v)
 		return "4.4.3";
 	case DISP_DNS_UNROUTABLE:
 		break;
+	case DISP_DNS_POLICY:
+		return "4.7.5";
 	}
 	return "4.4.0";
 }

@@ -261,9 +261,9 @@ policy_field_parse(const char *name)
 	return -1;
 }
 
-static const char *const tls_names[] = {"none", "opportunistic", "required", "verify"};
+static const char *const tls_names[] = {"none", "opportunistic", "required", "verify", "dane"};
 
-/* policy_tls_name - "none", "opportunistic", "required", "verify" */
+/* policy_tls_name - "none", "opportunistic", "required", "verify", "dane" */
 const char *
 policy_tls_name(enum policy_tls t)
 {

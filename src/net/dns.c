@@ -4,9 +4,12 @@
  * Three layers: the driver (sock_state_cb opens/closes a uv_poll_t per
  * c-ares socket, one uv_timer_t follows ares_timeout), the query layer (one
  * question: cache, then the in-flight cap, then c-ares) and the request
- * layer (one dns_resolve_mx: the MX query, then A/AAAA per host). The cache
- * keeps raw answers, so a hit goes through the same parser as a fresh one.
- * This is the only file that includes <ares.h>.
+ * layer (one dns_resolve_mx: the MX query, then A/AAAA per host; or one
+ * TXT, TLSA or host address look-up). The cache keeps raw answers, so a hit
+ * goes through the same parser as a fresh one, AD bit included. Queries are
+ * built here and sent with ares_send, with the AD bit set (RFC 6840 5.7):
+ * c-ares 1.18 has no other way to ask a validating resolver to say whether
+ * an answer was validated. This is the only file that includes <ares.h>.
  */
 #include <ares.h>
 #include <arpa/inet.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "kirim/dns.h"
@@ -57,23 +61,29 @@ struct dns_q {
 	struct dns_req *r;
 	struct dns_q *next; /* wait FIFO */
 	int type;
-	size_t host; /* index in r->hosts for A/AAAA */
+	unsigned short qid; /* the query's id while it is on the wire */
+	size_t host;        /* index in r->hosts for A/AAAA */
 	char name[256];
 };
 
-enum req_phase { R_MX, R_HOSTS };
+enum req_phase { R_MX, R_HOSTS, R_ONE };
+enum req_kind { K_MX, K_HOST, K_TXT, K_TLSA };
 
 struct dns_req {
 	struct dns *d;
 	struct dns_req *next, *prev; /* live list */
 	struct dns_req *next_start;  /* deferred-start list */
-	dns_mx_cb cb;
+	enum req_kind kind;
+	dns_mx_cb cb; /* K_MX, K_HOST */
+	dns_txt_cb txt_cb;
+	dns_tlsa_cb tlsa_cb;
 	void *arg;
 	enum req_phase phase;
 	int pending;  /* questions not yet answered */
 	int tempfail; /* a host lookup failed temporarily */
 	int cancelled;
 	int from_a;
+	int secure; /* K_MX: the MX (or A fallback) answer carried AD */
 	unsigned ttl;
 	struct dns_mx_host *hosts;
 	size_t nhosts;
@@ -97,6 +107,7 @@ struct dns {
 	struct dns_cache *cache; /* its own, or the one dns_opts lent */
 	int own_cache;
 	uint64_t rng;
+	unsigned char qid_used[65536 / 8]; /* ids of the queries on the wire */
 	struct dns_stats st;
 };
 
@@ -390,6 +401,32 @@ sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
 
 /* ---- the query layer ---- */
 
+/* answer_status - what ares_query would make of a raw answer: its rcode and answer count
+ * as an ARES_ status (c-ares 1.18's qcallback, which ares_send does not run) */
+static int
+answer_status(const unsigned char *abuf, int alen)
+{
+	if (abuf == NULL || alen < 12)
+		return ARES_EBADRESP;
+	unsigned ancount = (unsigned)(abuf[6] << 8 | abuf[7]);
+	switch (abuf[3] & 0x0f) {
+	case 0:
+		return ancount > 0 ? ARES_SUCCESS : ARES_ENODATA;
+	case 1:
+		return ARES_EFORMERR;
+	case 2:
+		return ARES_ESERVFAIL;
+	case 3:
+		return ARES_ENOTFOUND;
+	case 4:
+		return ARES_ENOTIMP;
+	case 5:
+		return ARES_EREFUSED;
+	default:
+		return ARES_EBADRESP;
+	}
+}
+
 static void
 on_ares_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
@@ -397,6 +434,9 @@ on_ares_answer(void *arg, int status, int timeouts, unsigned char *abuf, int ale
 	struct dns_q *q = arg;
 	struct dns *d = q->d;
 	d->st.in_flight--;
+	d->qid_used[q->qid >> 3] &= (unsigned char)~(1u << (q->qid & 7));
+	if (status == ARES_SUCCESS)
+		status = answer_status(abuf, alen);
 	unsigned ttl = 0;
 	if (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND) {
 		long t = msg_min_ttl(abuf, alen);
@@ -407,6 +447,22 @@ on_ares_answer(void *arg, int status, int timeouts, unsigned char *abuf, int ale
 	q_done(q, status, abuf, alen, ttl);
 }
 
+/* new_qid - an id no query on the wire has, unpredictable from outside (the kernel's
+ * random bytes; the loop's own generator should getrandom fail) */
+static unsigned short
+new_qid(struct dns *d)
+{
+	for (;;) {
+		unsigned short id;
+		if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
+			id = (unsigned short)rng_next(d);
+		if (!(d->qid_used[id >> 3] & (1u << (id & 7)))) {
+			d->qid_used[id >> 3] |= (unsigned char)(1u << (id & 7));
+			return id;
+		}
+	}
+}
+
 static void
 q_send(struct dns_q *q)
 {
@@ -415,7 +471,21 @@ q_send(struct dns_q *q)
 	if (d->st.in_flight > d->st.max_in_flight)
 		d->st.max_in_flight = d->st.in_flight;
 	d->st.queries_sent++;
-	ares_query(d->ch, q->name, C_IN, q->type, on_ares_answer, q);
+	unsigned char *qbuf = NULL;
+	int qlen = 0;
+	q->qid = new_qid(d);
+	int rc = ares_create_query(q->name, C_IN, q->type, q->qid, 1, &qbuf, &qlen, 0);
+	if (rc != ARES_SUCCESS) {
+		if (qbuf)
+			ares_free_string(qbuf);
+		on_ares_answer(q, rc, 0, NULL, 0);
+		return;
+	}
+	/* AD: "tell me whether you validated this" (RFC 6840 5.7); a validating resolver
+	 * answers with AD set for secure data, any other leaves it clear. */
+	qbuf[3] |= 0x20;
+	ares_send(d->ch, qbuf, qlen, on_ares_answer, q);
+	ares_free_string(qbuf);
 }
 
 /* Start waiting questions while there is room on the wire. */
@@ -479,28 +549,64 @@ q_submit(struct dns_req *r, int type, const char *name, size_t host)
 
 /* ---- the request layer ---- */
 
+/* req_unlink - take r off the live list (before its callback runs) */
 static void
-req_finish(struct dns_req *r, int status, const char *fmt_reason)
+req_unlink(struct dns_req *r)
 {
 	struct dns *d = r->d;
-	struct dns_mx_result res = {.status = status, .ttl = r->ttl, .from_a_fallback = r->from_a};
-	if (status != DNS_OK) {
-		if (fmt_reason != r->err)
-			snprintf(r->err, sizeof(r->err), "%s", fmt_reason);
-		res.error = r->err;
-	} else {
-		res.hosts = r->hosts;
-		res.nhosts = r->nhosts;
-	}
 	if (r->prev)
 		r->prev->next = r->next;
 	else
 		d->live = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
+}
+
+/* req_fail_one - a TXT or TLSA request ends without records */
+static void
+req_fail_one(struct dns_req *r, int status)
+{
+	req_unlink(r);
+	if (r->kind == K_TXT) {
+		struct dns_txt_result res = {
+		    .status = status, .error = r->err, .secure = r->secure, .ttl = r->ttl};
+		r->txt_cb(r->arg, &res);
+	} else {
+		struct dns_tlsa_result res = {
+		    .status = status, .error = r->err, .secure = r->secure, .ttl = r->ttl};
+		r->tlsa_cb(r->arg, &res);
+	}
+	free(r);
+}
+
+static void
+req_finish(struct dns_req *r, int status, const char *fmt_reason)
+{
+	if (status != DNS_OK && fmt_reason != r->err)
+		snprintf(r->err, sizeof(r->err), "%s", fmt_reason);
+	if (r->kind == K_TXT || r->kind == K_TLSA) {
+		req_fail_one(r, status); /* only failures end a one-question request here */
+		return;
+	}
+	struct dns_mx_result res = {
+	    .status = status, .ttl = r->ttl, .from_a_fallback = r->from_a, .secure = r->secure};
+	if (status != DNS_OK) {
+		res.error = r->err;
+	} else {
+		res.hosts = r->hosts;
+		res.nhosts = r->nhosts;
+	}
+	req_unlink(r);
 	r->cb(r->arg, &res);
 	free(r->hosts);
 	free(r);
+}
+
+/* ad_bit - whether a raw answer says its data was validated (RFC 4035 3.2.3) */
+static int
+ad_bit(const unsigned char *abuf, int alen)
+{
+	return abuf != NULL && alen >= 12 && (abuf[3] & 0x20) != 0;
 }
 
 static void
@@ -514,6 +620,9 @@ static void
 host_lookups(struct dns_req *r)
 {
 	r->phase = R_HOSTS;
+	/* A host is secure until one of its address answers is not. */
+	for (size_t i = 0; i < r->nhosts; i++)
+		r->hosts[i].secure = 1;
 	for (size_t i = 0; i < r->nhosts; i++) {
 		q_submit(r, T_A, r->hosts[i].name, i);
 		if (!(r->d->flags & DNS_NO_IPV6))
@@ -608,9 +717,12 @@ static void
 addr_answer(struct dns_req *r, struct dns_q *q, int status, const unsigned char *abuf, int alen)
 {
 	struct dns_mx_host *h = &r->hosts[q->host];
+	if (!ad_bit(abuf, alen))
+		h->secure = 0;
 	if (status == ARES_ENODATA || status == ARES_ENOTFOUND)
 		return;
 	if (status != ARES_SUCCESS) {
+		h->secure = 0;
 		r->tempfail = 1;
 		snprintf(r->err, sizeof(r->err), "%s %s: %s", q->type == T_A ? "A" : "AAAA",
 		         q->name, ares_reason(status));
@@ -664,10 +776,162 @@ hosts_done(struct dns_req *r)
 		req_finish(r, DNS_TEMPFAIL, r->err);
 	} else {
 		snprintf(r->err, sizeof(r->err),
-		         r->from_a ? "%s: no MX and no address" : "%s: no MX host has an address",
+		         r->kind == K_HOST ? "%s: no address"
+		         : r->from_a       ? "%s: no MX and no address"
+		                           : "%s: no MX host has an address",
 		         r->domain);
 		req_finish(r, DNS_NODATA, r->err);
 	}
+}
+
+/* skip_name - the offset after the (possibly compressed) name at p in m, or -1 */
+static int
+skip_name(const unsigned char *m, int len, int p)
+{
+	for (int labels = 0; labels < 128; labels++) {
+		if (p >= len)
+			return -1;
+		unsigned c = m[p];
+		if (c == 0)
+			return p + 1;
+		if ((c & 0xc0) == 0xc0)
+			return p + 2 <= len ? p + 2 : -1;
+		if (c & 0xc0)
+			return -1;
+		p += 1 + (int)c;
+	}
+	return -1;
+}
+
+/* tlsa_parse - the TLSA records of the answer section of m (a CNAME before them is
+ * skipped) into res; -1 when the message is malformed */
+static int
+tlsa_parse(const unsigned char *m, int len, struct dns_tlsa *recs, struct dns_tlsa_result *res)
+{
+	if (len < 12)
+		return -1;
+	unsigned qd = (unsigned)(m[4] << 8 | m[5]), an = (unsigned)(m[6] << 8 | m[7]);
+	int p = 12;
+	for (unsigned i = 0; i < qd; i++) {
+		if ((p = skip_name(m, len, p)) < 0 || p + 4 > len)
+			return -1;
+		p += 4;
+	}
+	for (unsigned i = 0; i < an; i++) {
+		if ((p = skip_name(m, len, p)) < 0 || p + 10 > len)
+			return -1;
+		unsigned type = (unsigned)(m[p] << 8 | m[p + 1]);
+		unsigned rdlen = (unsigned)(m[p + 8] << 8 | m[p + 9]);
+		p += 10;
+		if (p + (int)rdlen > len)
+			return -1;
+		if (type == 52) {
+			if (rdlen < 3)
+				return -1;
+			size_t dl = rdlen - 3;
+			if (res->n == DNS_TLSA_MAX || dl > DNS_TLSA_DATA_MAX) {
+				res->skipped++;
+			} else {
+				struct dns_tlsa *t = &recs[res->n++];
+				t->usage = m[p];
+				t->selector = m[p + 1];
+				t->mtype = m[p + 2];
+				t->len = dl;
+				memcpy(t->data, m + p + 3, dl);
+			}
+		}
+		p += (int)rdlen;
+	}
+	return 0;
+}
+
+/* one_answer - the answer to a TXT or TLSA request: parse it and call back */
+static void
+one_answer(struct dns_req *r, int status, const unsigned char *abuf, int alen)
+{
+	/* A validated denial (NXDOMAIN, NODATA) is as secure as validated records. */
+	r->secure = ad_bit(abuf, alen);
+	const char *what = r->kind == K_TXT ? "TXT" : "TLSA";
+	if (status == ARES_ENOTFOUND || status == ARES_ENODATA) {
+		snprintf(r->err, sizeof(r->err), "%s %s: %s", what, r->domain,
+		         status == ARES_ENOTFOUND ? "NXDOMAIN" : "no record");
+		req_fail_one(r, status == ARES_ENOTFOUND ? DNS_NXDOMAIN : DNS_NODATA);
+		return;
+	}
+	if (status != ARES_SUCCESS) {
+		r->secure = 0;
+		snprintf(r->err, sizeof(r->err), "%s %s: %s", what, r->domain, ares_reason(status));
+		req_fail_one(r, DNS_TEMPFAIL);
+		return;
+	}
+	if (r->kind == K_TLSA) {
+		struct dns_tlsa recs[DNS_TLSA_MAX];
+		struct dns_tlsa_result res = {.status = DNS_OK, .secure = r->secure, .ttl = r->ttl};
+		if (tlsa_parse(abuf, alen, recs, &res) < 0) {
+			r->secure = 0;
+			snprintf(r->err, sizeof(r->err), "TLSA %s: malformed answer", r->domain);
+			req_fail_one(r, DNS_TEMPFAIL);
+			return;
+		}
+		if (res.n == 0 && res.skipped == 0) {
+			snprintf(r->err, sizeof(r->err), "TLSA %s: no record", r->domain);
+			req_fail_one(r, DNS_NODATA);
+			return;
+		}
+		res.recs = recs;
+		req_unlink(r);
+		r->tlsa_cb(r->arg, &res);
+		free(r);
+		return;
+	}
+	struct ares_txt_ext *txt = NULL;
+	int rc = ares_parse_txt_reply_ext(abuf, alen, &txt);
+	if (rc != ARES_SUCCESS) {
+		if (rc == ARES_ENODATA) {
+			snprintf(r->err, sizeof(r->err), "TXT %s: no record", r->domain);
+			req_fail_one(r, DNS_NODATA);
+			return;
+		}
+		r->secure = 0;
+		snprintf(r->err, sizeof(r->err), "TXT %s: %s", r->domain, ares_reason(rc));
+		req_fail_one(r, DNS_TEMPFAIL);
+		return;
+	}
+	/* A record's strings are joined (RFC 7208 3.3 and RFC 8461 3.1 read them so). */
+	char *bufs[DNS_TXT_MAX];
+	size_t lens[DNS_TXT_MAX], n = 0;
+	for (struct ares_txt_ext *t = txt; t; t = t->next) {
+		if (t->record_start) {
+			if (n == DNS_TXT_MAX)
+				break;
+			bufs[n] = xmalloc(DNS_TXT_LEN_MAX + 1);
+			lens[n] = 0;
+			bufs[n][0] = '\0';
+			n++;
+		}
+		if (n == 0)
+			continue;
+		size_t room = DNS_TXT_LEN_MAX - lens[n - 1];
+		size_t k = t->length < room ? t->length : room;
+		memcpy(bufs[n - 1] + lens[n - 1], t->txt, k);
+		lens[n - 1] += k;
+		bufs[n - 1][lens[n - 1]] = '\0';
+	}
+	ares_free_data(txt);
+	struct dns_txt_result res = {.status = n ? DNS_OK : DNS_NODATA,
+	                             .records = (const char *const *)bufs,
+	                             .n = n,
+	                             .secure = r->secure,
+	                             .ttl = r->ttl};
+	if (n == 0) {
+		snprintf(r->err, sizeof(r->err), "TXT %s: no record", r->domain);
+		res.error = r->err;
+	}
+	req_unlink(r);
+	r->txt_cb(r->arg, &res);
+	for (size_t i = 0; i < n; i++)
+		free(bufs[i]);
+	free(r);
 }
 
 static void
@@ -684,6 +948,8 @@ q_done(struct dns_q *q, int status, const unsigned char *abuf, int alen, unsigne
 			req_finish(r, DNS_TEMPFAIL, "resolver shut down");
 			return;
 		}
+		r->secure =
+		    (status == ARES_SUCCESS || status == ARES_ENODATA) && ad_bit(abuf, alen);
 		int st = mx_answer(r, status, abuf, alen);
 		if (st >= 0) {
 			req_finish(r, st, r->err);
@@ -696,6 +962,14 @@ q_done(struct dns_q *q, int status, const unsigned char *abuf, int alen, unsigne
 			hosts_done(r);
 		return;
 	}
+	if (r->phase == R_ONE) {
+		free(q);
+		if (d->closing)
+			req_finish(r, DNS_TEMPFAIL, "resolver shut down");
+		else
+			one_answer(r, status, abuf, alen);
+		return;
+	}
 	addr_answer(r, q, status, abuf, alen);
 	free(q);
 	if (r->pending == 0)
@@ -705,8 +979,28 @@ q_done(struct dns_q *q, int status, const unsigned char *abuf, int alen, unsigne
 static void
 req_start(struct dns_req *r)
 {
-	r->phase = R_MX;
-	q_submit(r, T_MX, r->domain, 0);
+	switch (r->kind) {
+	case K_MX:
+		r->phase = R_MX;
+		q_submit(r, T_MX, r->domain, 0);
+		break;
+	case K_HOST:
+		r->from_a = 1;
+		r->hosts = xcalloc(1, sizeof(*r->hosts));
+		r->nhosts = 1;
+		snprintf(r->hosts[0].name, sizeof(r->hosts[0].name), "%s", r->domain);
+		/* pending goes up before any answer can come back from the cache. */
+		r->pending++;
+		host_lookups(r);
+		if (--r->pending == 0)
+			hosts_done(r);
+		break;
+	case K_TXT:
+	case K_TLSA:
+		r->phase = R_ONE;
+		q_submit(r, r->kind == K_TXT ? T_TXT : 52 /* T_TLSA */, r->domain, 0);
+		break;
+	}
 }
 
 static void
@@ -762,7 +1056,8 @@ dns_new(uv_loop_t *loop, const struct dns_opts *opts, char *err, size_t errsz)
 	ao.timeout = (int)(opts->timeout_ms ? opts->timeout_ms : 2000);
 	ao.tries = (int)(opts->tries ? opts->tries : 3);
 	/* Without NOCHECKRESP, c-ares 1.18 turns SERVFAIL and REFUSED into
-	 * ECONNREFUSED after its retries; with it, ares_query maps the rcode. */
+	 * ECONNREFUSED after its retries; with it, the answer comes back and
+	 * answer_status maps the rcode. */
 	ao.flags = ARES_FLAG_NOCHECKRESP;
 	ao.sock_state_cb = sock_state_cb;
 	ao.sock_state_cb_data = d;
@@ -794,19 +1089,20 @@ dns_new(uv_loop_t *loop, const struct dns_opts *opts, char *err, size_t errsz)
 	return d;
 }
 
-/* dns_resolve_mx - look up domain's mail hosts; cb(arg, result) once, later */
-int
-dns_resolve_mx(struct dns *d, const char *domain, dns_mx_cb cb, void *arg)
+/* req_new - a request of kind for name, queued to start from the loop; NULL when name
+ * cannot be asked for or the resolver is closing */
+static struct dns_req *
+req_new(struct dns *d, enum req_kind kind, const char *name, void *arg)
 {
-	size_t n = strlen(domain);
-	if (d->closing || n == 0 || n > 253 || cb == NULL)
-		return -1;
+	size_t n = strlen(name);
+	if (d->closing || n == 0 || n > 253)
+		return NULL;
 	struct dns_req *r = xcalloc(1, sizeof(*r));
 	r->d = d;
-	r->cb = cb;
+	r->kind = kind;
 	r->arg = arg;
 	r->ttl = TTL_MAX;
-	lower_copy(r->domain, domain, sizeof(r->domain));
+	lower_copy(r->domain, name, sizeof(r->domain));
 	if (n > 1 && r->domain[n - 1] == '.')
 		r->domain[n - 1] = '\0';
 	r->next = d->live;
@@ -820,7 +1116,70 @@ dns_resolve_mx(struct dns *d, const char *domain, dns_mx_cb cb, void *arg)
 	d->start_tail = r;
 	uv_idle_start(&d->idle, on_idle);
 	d->st.requests++;
+	return r;
+}
+
+/* dns_resolve_mx - look up domain's mail hosts; cb(arg, result) once, later */
+int
+dns_resolve_mx(struct dns *d, const char *domain, dns_mx_cb cb, void *arg)
+{
+	struct dns_req *r = cb ? req_new(d, K_MX, domain, arg) : NULL;
+	if (r == NULL)
+		return -1;
+	r->cb = cb;
 	return 0;
+}
+
+/* dns_resolve_host - host's own addresses as a one-host MX result; cb once, later */
+int
+dns_resolve_host(struct dns *d, const char *host, dns_mx_cb cb, void *arg)
+{
+	struct dns_req *r = cb ? req_new(d, K_HOST, host, arg) : NULL;
+	if (r == NULL)
+		return -1;
+	r->cb = cb;
+	return 0;
+}
+
+/* dns_resolve_txt - the TXT records of name; cb(arg, result) once, later */
+int
+dns_resolve_txt(struct dns *d, const char *name, dns_txt_cb cb, void *arg)
+{
+	struct dns_req *r = cb ? req_new(d, K_TXT, name, arg) : NULL;
+	if (r == NULL)
+		return -1;
+	r->txt_cb = cb;
+	return 0;
+}
+
+/* dns_resolve_tlsa - the TLSA records of name; cb(arg, result) once, later */
+int
+dns_resolve_tlsa(struct dns *d, const char *name, dns_tlsa_cb cb, void *arg)
+{
+	struct dns_req *r = cb ? req_new(d, K_TLSA, name, arg) : NULL;
+	if (r == NULL)
+		return -1;
+	r->tlsa_cb = cb;
+	return 0;
+}
+
+/* dns_servers_local - whether every server the resolver asks is on this host */
+int
+dns_servers_local(const struct dns *d)
+{
+	struct ares_addr_port_node *list = NULL;
+	if (!d->have_ch || ares_get_servers_ports(d->ch, &list) != ARES_SUCCESS)
+		return 0;
+	int local = list != NULL;
+	for (struct ares_addr_port_node *n = list; n; n = n->next) {
+		if (n->family == AF_INET)
+			local &= (ntohl(n->addr.addr4.s_addr) >> 24) == 127;
+		else
+			local &= n->family == AF_INET6 &&
+			         memcmp(&n->addr.addr6, &in6addr_loopback, 16) == 0;
+	}
+	ares_free_data(list);
+	return local;
 }
 
 /* dns_stats - copy the counters */

@@ -40,6 +40,10 @@ struct addr {
 	struct sockaddr_storage addr;
 	unsigned pref;
 	uint64_t bad_until;
+	bool own_tls; /* its own TLS policy (pool_addr) */
+	enum tls_policy tls_policy;
+	struct tls_tlsa *tlsa; /* owned: the array, then the records' data */
+	size_t ntlsa;
 };
 
 struct pool_dest {
@@ -161,8 +165,10 @@ static void
 dest_free(struct pool_dest *d)
 {
 	tls_ctx_free(d->tls_ctx);
-	for (size_t i = 0; i < d->naddrs; i++)
+	for (size_t i = 0; i < d->naddrs; i++) {
 		free(d->addrs[i].name);
+		free(d->addrs[i].tlsa);
+	}
 	free(d->addrs);
 	free(d->name);
 	free(d->helo);
@@ -194,6 +200,12 @@ static double
 pool_now(const struct pool *p)
 {
 	return (double)uv_now(p->loop) / 1000.0;
+}
+
+const char *
+pool_dest_name(const struct pool_dest *d)
+{
+	return d->name;
 }
 
 void
@@ -291,6 +303,23 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 		else
 			uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
 		snprintf(r->host, sizeof(r->host), "%.255s[%s]", r->name, ip);
+		r->own_tls = c->addrs[i].own_tls;
+		r->tls_policy = c->addrs[i].tls_policy;
+		if (r->own_tls && c->addrs[i].ntlsa > 0) {
+			const struct tls_tlsa *t = c->addrs[i].tlsa;
+			size_t n = c->addrs[i].ntlsa, bytes = n * sizeof(*r->tlsa);
+			for (size_t k = 0; k < n; k++)
+				bytes += t[k].len;
+			r->tlsa = xmalloc(bytes);
+			unsigned char *data = (unsigned char *)(r->tlsa + n);
+			for (size_t k = 0; k < n; k++) {
+				r->tlsa[k] = t[k];
+				memcpy(data, t[k].data, t[k].len);
+				r->tlsa[k].data = data;
+				data += t[k].len;
+			}
+			r->ntlsa = n;
+		}
 	}
 	d->limits = c->limits;
 	if (d->limits.max_conns == 0)
@@ -412,12 +441,49 @@ dest_down_queue(struct pool_dest *d)
 		dest_fail_down(d, job);
 }
 
+/* tls_report - tell the owner what came of a session's TLS (pool_cbs.tls_result) */
 static void
-on_tls(struct smtp_session *s, void *owner, const char *version, const char *cipher, int verified)
+tls_report(struct conn *c, struct smtp_session *s, int ok, int no_starttls, enum tls_check check,
+           const char *text)
+{
+	struct pool *p = c->d->p;
+	if (p->cbs.tls_result == NULL)
+		return;
+	char ip[INET6_ADDRSTRLEN] = "", local[INET6_ADDRSTRLEN];
+	if (c->addr->addr.ss_family == AF_INET6)
+		uv_ip6_name((const struct sockaddr_in6 *)&c->addr->addr, ip, sizeof(ip));
+	else
+		uv_ip4_name((const struct sockaddr_in *)&c->addr->addr, ip, sizeof(ip));
+	smtp_session_local_ip(s, local, sizeof(local));
+	bool dane = c->addr->own_tls && c->addr->tls_policy == TLS_POLICY_DANE;
+	struct pool_tls_result r = {.host = c->addr->name,
+	                            .ip = ip,
+	                            .local_ip = local,
+	                            .ok = ok,
+	                            .no_starttls = no_starttls,
+	                            .check = check,
+	                            .text = text ? text : "",
+	                            .tlsa = dane ? c->addr->tlsa : NULL,
+	                            .ntlsa = dane ? c->addr->ntlsa : 0};
+	p->cbs.tls_result(p->owner, c->d, &r);
+}
+
+static void
+on_tls(struct smtp_session *s, void *owner, const char *version, const char *cipher, int verified,
+       enum tls_check check)
 {
 	struct conn *c = owner;
-	(void)s;
-	snprintf(c->tls, sizeof(c->tls), "%s %s%s", version, cipher, verified ? " verified" : "");
+	bool dane = c->addr->own_tls && c->addr->tls_policy == TLS_POLICY_DANE;
+	snprintf(c->tls, sizeof(c->tls), "%s %s%s", version, cipher,
+	         verified ? (dane ? " verified dane" : " verified") : "");
+	tls_report(c, s, 1, 0, check, "");
+}
+
+static void
+on_tls_failed(struct smtp_session *s, void *owner, int no_starttls, enum tls_check check,
+              const char *text)
+{
+	tls_report(owner, s, 0, no_starttls, check, text);
 }
 
 /* dest_suspended - the adaptive throttle holds d back now */
@@ -634,6 +700,7 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 
 static const struct smtp_session_cbs pool_session_cbs = {
     .tls = on_tls,
+    .tls_failed = on_tls_failed,
     .want_job = on_want_job,
     .rcpt = on_rcpt,
     .job_done = on_job_done,
@@ -650,7 +717,17 @@ dest_start(struct pool_dest *d, struct addr *rt)
 	c->d = d;
 	c->addr = rt;
 	c->state = C_STARTING;
-	c->s = smtp_session_new(p->loop, &d->session, &pool_session_cbs, c, err, sizeof(err));
+	struct smtp_session_config sc = d->session;
+	if (rt->own_tls) {
+		sc.tls_policy = rt->tls_policy;
+		sc.tlsa = rt->tlsa;
+		sc.ntlsa = rt->ntlsa;
+		/* DANE sets its own verification per connection on any context; another level
+		 * gets a context of its own (the destination's may verify what it must not). */
+		if (sc.tls_policy != TLS_POLICY_DANE)
+			sc.tls_ctx = NULL;
+	}
+	c->s = smtp_session_new(p->loop, &sc, &pool_session_cbs, c, err, sizeof(err));
 	if (c->s == NULL) {
 		/* No session can be made (the TLS settings): down for a while, like a
 		 * destination whose every address failed; nothing was sent, nothing counted. */

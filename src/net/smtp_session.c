@@ -72,6 +72,7 @@ struct smtp_session {
 
 	struct tls_ctx *tls_ctx;
 	int own_tls_ctx;
+	struct tls_tlsa *tlsa; /* cfg.tlsa copied, data in one block after the array */
 	struct tls_conn *tls;
 	int tls_active;    /* traffic goes through s->tls */
 	int starttls_done; /* STARTTLS was tried (or TLS is up): do not offer it again */
@@ -190,6 +191,20 @@ smtp_session_default_timeouts(struct smtp_timeouts *t)
 	t->rset_ms = 5 * 60 * 1000;
 	t->quit_ms = 30 * 1000;
 	t->idle_ms = 10 * 1000;
+}
+
+void
+smtp_session_local_ip(const struct smtp_session *s, char *out, size_t outsz)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	out[0] = '\0';
+	if (uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET6)
+		uv_ip6_name((const struct sockaddr_in6 *)&ss, out, outsz);
+	else if (ss.ss_family == AF_INET)
+		uv_ip4_name((const struct sockaddr_in *)&ss, out, outsz);
 }
 
 const struct smtp_ehlo *
@@ -389,6 +404,7 @@ on_close(uv_handle_t *h)
 	tls_conn_free(s->tls);
 	if (s->own_tls_ctx)
 		tls_ctx_free(s->tls_ctx);
+	free(s->tlsa);
 	smtp_reply_parser_free(&s->parser);
 	buf_free(&s->plain);
 	buf_free(&s->body);
@@ -558,6 +574,11 @@ tls_step(struct smtp_session *s)
 	if (s->closing || rc == TLS_WANT)
 		return;
 	if (rc == TLS_ERROR) {
+		if (s->cbs.tls_failed)
+			s->cbs.tls_failed(s, s->owner, 0, tls_conn_check(s->tls),
+			                  tls_conn_error(s->tls));
+		if (s->closing)
+			return;
 		/* The TLS stream is broken: no QUIT is possible. */
 		session_fail(s, SMTP_STAGE_STARTTLS, 0, "", tls_conn_error(s->tls),
 		             SMTP_RESULT_LOCAL, 0);
@@ -665,7 +686,18 @@ enter(struct smtp_session *s, enum smtp_state st)
 	switch (st) {
 	case SMTP_S_TLS_HANDSHAKE:
 	case SMTP_S_STARTTLS_HANDSHAKE:
-		s->tls = tls_conn_new(s->tls_ctx, s->host);
+		if (s->cfg.tls_policy == TLS_POLICY_DANE) {
+			size_t usable = 0;
+			s->tls =
+			    tls_conn_new_dane(s->tls_ctx, s->host, s->tlsa, s->cfg.ntlsa, &usable);
+			log_debug("smtp_session host=%s dane tlsa=%zu usable=%zu", s->host,
+			          s->cfg.ntlsa, usable);
+		} else if (s->cfg.tls_policy != TLS_POLICY_VERIFY && tls_ctx_verifies(s->tls_ctx)) {
+			/* Not required, but checked all the same (for TLS-RPT). */
+			s->tls = tls_conn_new_check(s->tls_ctx, s->host);
+		} else {
+			s->tls = tls_conn_new(s->tls_ctx, s->host);
+		}
 		s->tls_active = 1;
 		s->starttls_done = 1;
 		tls_step(s);
@@ -922,6 +954,11 @@ after_ehlo(struct smtp_session *s)
 			enter(s, SMTP_S_STARTTLS);
 			return;
 		}
+		s->starttls_done = 1; /* not offered: reported once */
+		if (s->cbs.tls_failed)
+			s->cbs.tls_failed(s, s->owner, 1, TLS_CHECK_OTHER, "STARTTLS not offered");
+		if (s->closing)
+			return;
 		if (pol != TLS_POLICY_OPPORTUNISTIC) {
 			session_fail_local(s, SMTP_STAGE_STARTTLS, SMTP_RESULT_LOCAL, 1,
 			                   "TLS required (policy %s) but STARTTLS not offered",
@@ -968,8 +1005,8 @@ handshake_done(struct smtp_session *s)
 	log_debug("smtp_session host=%s tls=%s cipher=%s verified=%d", s->host,
 	          tls_conn_version(s->tls), tls_conn_cipher(s->tls), verified);
 	if (s->cbs.tls)
-		s->cbs.tls(s, s->owner, tls_conn_version(s->tls), tls_conn_cipher(s->tls),
-		           verified);
+		s->cbs.tls(s, s->owner, tls_conn_version(s->tls), tls_conn_cipher(s->tls), verified,
+		           tls_conn_check(s->tls));
 	if (s->closing)
 		return;
 	if (s->state == SMTP_S_TLS_HANDSHAKE) {
@@ -1149,6 +1186,11 @@ on_reply(struct smtp_session *s, const struct smtp_reply *r)
 		}
 		return;
 	case SMTP_S_STARTTLS:
+		if (r->code != 220 && s->cbs.tls_failed) {
+			s->cbs.tls_failed(s, s->owner, 1, TLS_CHECK_OTHER, "STARTTLS refused");
+			if (s->closing)
+				return;
+		}
 		if (r->code == 220)
 			enter(s, SMTP_S_STARTTLS_HANDSHAKE);
 		else if (s->cfg.tls_policy == TLS_POLICY_OPPORTUNISTIC && r->code != 421)
@@ -1270,6 +1312,21 @@ smtp_session_new(uv_loop_t *loop, const struct smtp_session_config *config,
 	s->cfg = *config;
 	s->cfg.helo_name = xstrdup(config->helo_name ? config->helo_name : "localhost");
 	s->cfg.tls_ca_file = dup_or_null(config->tls_ca_file);
+	if (config->ntlsa > 0) {
+		/* One block: the array, then every record's data. */
+		size_t bytes = config->ntlsa * sizeof(*s->tlsa);
+		for (size_t i = 0; i < config->ntlsa; i++)
+			bytes += config->tlsa[i].len;
+		s->tlsa = xmalloc(bytes);
+		unsigned char *data = (unsigned char *)(s->tlsa + config->ntlsa);
+		for (size_t i = 0; i < config->ntlsa; i++) {
+			s->tlsa[i] = config->tlsa[i];
+			memcpy(data, config->tlsa[i].data, config->tlsa[i].len);
+			s->tlsa[i].data = data;
+			data += config->tlsa[i].len;
+		}
+	}
+	s->cfg.tlsa = s->tlsa;
 	s->cfg.auth_user = dup_or_null(config->auth_user);
 	s->cfg.auth_pass = dup_or_null(config->auth_pass);
 	s->cbs = *cbs;

@@ -2,6 +2,7 @@
 #include "kirim/tls.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@ struct tls_ctx {
 
 struct tls_conn {
 	struct tls_ctx *ctx; /* borrowed; outlives the connection */
+	bool dane;           /* authenticated by TLSA records, whatever ctx's policy */
+	bool checked;        /* the certificate is checked (verify policy, DANE, or _check) */
 	SSL *ssl;
 	BIO *rbio; /* ciphertext from the network; owned by ssl */
 	BIO *wbio; /* ciphertext to the network; owned by ssl */
@@ -27,10 +30,9 @@ struct tls_conn {
 };
 
 static const char *const policy_names[] = {
-    [TLS_POLICY_NONE] = "none",
-    [TLS_POLICY_OPPORTUNISTIC] = "opportunistic",
-    [TLS_POLICY_REQUIRED] = "required",
-    [TLS_POLICY_VERIFY] = "verify",
+    [TLS_POLICY_NONE] = "none",         [TLS_POLICY_OPPORTUNISTIC] = "opportunistic",
+    [TLS_POLICY_REQUIRED] = "required", [TLS_POLICY_VERIFY] = "verify",
+    [TLS_POLICY_DANE] = "dane",
 };
 
 const char *
@@ -76,6 +78,9 @@ tls_ctx_new(enum tls_policy policy, const char *ca_file, struct tls_ctx **out, c
 		snprintf(err, errsz, "TLS context requested with policy none");
 		return -1;
 	}
+	if (policy == TLS_POLICY_DANE)
+		policy =
+		    TLS_POLICY_REQUIRED; /* the context: TLS; each connection brings its TLSA */
 	ERR_clear_error();
 	SSL_CTX *sc = SSL_CTX_new(TLS_client_method());
 	if (sc == NULL) {
@@ -96,6 +101,13 @@ tls_ctx_new(enum tls_policy policy, const char *ca_file, struct tls_ctx **out, c
 	} else {
 		/* Encryption without authentication: better than plaintext (RFC 7435). */
 		SSL_CTX_set_verify(sc, SSL_VERIFY_NONE, NULL);
+	}
+	/* DANE (RFC 7672) is per connection (tls_conn_new_dane); the context only needs its
+	 * digest tables. */
+	if (SSL_CTX_dane_enable(sc) <= 0) {
+		ssl_error_text(err, errsz, "SSL_CTX_dane_enable", "failed");
+		SSL_CTX_free(sc);
+		return -1;
 	}
 	struct tls_ctx *ctx = xcalloc(1, sizeof(*ctx));
 	ctx->ssl_ctx = sc;
@@ -145,8 +157,88 @@ tls_conn_new(struct tls_ctx *ctx, const char *host)
 				X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host);
 			else
 				SSL_set1_host(c->ssl, host);
+			c->checked = true;
 		}
 	}
+	return c;
+}
+
+int
+tls_ctx_verifies(const struct tls_ctx *ctx)
+{
+	return ctx->policy == TLS_POLICY_VERIFY;
+}
+
+struct tls_conn *
+tls_conn_new_check(struct tls_ctx *ctx, const char *host)
+{
+	struct tls_conn *c = tls_conn_new(ctx, host);
+	/* The chain and name are checked as under verify, the result kept, the handshake
+	 * never failed for it (the policy does not require it: RFC 8460 counts it). */
+	SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	return c;
+}
+
+enum tls_check
+tls_conn_check(const struct tls_conn *c)
+{
+	if (!c->checked && !c->dane)
+		return c->done ? TLS_CHECK_UNCHECKED : TLS_CHECK_OTHER;
+	long vr = SSL_get_verify_result(c->ssl);
+	switch (vr) {
+	case X509_V_OK:
+		return c->done ? TLS_CHECK_OK : TLS_CHECK_OTHER;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return TLS_CHECK_EXPIRED;
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return TLS_CHECK_HOST_MISMATCH;
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		return c->dane ? TLS_CHECK_TLSA : TLS_CHECK_NOT_TRUSTED;
+	case X509_V_ERR_DANE_NO_MATCH:
+		return TLS_CHECK_TLSA;
+	default:
+		return TLS_CHECK_OTHER;
+	}
+}
+
+struct tls_conn *
+tls_conn_new_dane(struct tls_ctx *ctx, const char *host, const struct tls_tlsa *tlsa, size_t n,
+                  size_t *usable)
+{
+	struct tls_conn *c = tls_conn_new(ctx, NULL);
+	size_t ok = 0;
+	if (host != NULL && host[0] != '\0' && !is_ip(host))
+		SSL_set_tlsext_host_name(c->ssl, host);
+	/* The reference identifier for DANE-TA is the MX host's name (RFC 7672 3.2.2). */
+	if (SSL_dane_enable(c->ssl, host && host[0] ? host : NULL) <= 0)
+		abort(); /* only fails without a DANE-enabled context or memory */
+	/* RFC 7672 3.1.1: DANE-EE matches the key, whatever names the certificate holds. */
+	SSL_dane_set_flags(c->ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	for (size_t i = 0; i < n; i++) {
+		/* PKIX-TA and PKIX-EE (0, 1) are not for SMTP (RFC 7672 3.1.3): unusable. */
+		if (tlsa[i].usage != 2 && tlsa[i].usage != 3)
+			continue;
+		if (SSL_dane_tlsa_add(c->ssl, tlsa[i].usage, tlsa[i].selector, tlsa[i].mtype,
+		                      tlsa[i].data, tlsa[i].len) > 0)
+			ok++;
+	}
+	ERR_clear_error(); /* a record OpenSSL refuses is skipped, not an error */
+	if (ok > 0) {
+		c->dane = true;
+		c->checked = true;
+		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
+	} else {
+		SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	}
+	if (usable)
+		*usable = ok;
 	return c;
 }
 
@@ -187,7 +279,7 @@ tls_conn_handshake(struct tls_conn *c)
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return TLS_WANT;
 	long vr = SSL_get_verify_result(c->ssl);
-	if (c->ctx->policy == TLS_POLICY_VERIFY && vr != X509_V_OK) {
+	if ((c->ctx->policy == TLS_POLICY_VERIFY || c->dane) && vr != X509_V_OK) {
 		snprintf(c->error, sizeof(c->error), "TLS handshake failed: certificate verify: %s",
 		         X509_verify_cert_error_string(vr));
 		ERR_clear_error();
@@ -286,8 +378,11 @@ tls_conn_cipher(const struct tls_conn *c)
 int
 tls_conn_verified(const struct tls_conn *c)
 {
-	return c->done && c->ctx->policy == TLS_POLICY_VERIFY &&
-	       SSL_get_verify_result(c->ssl) == X509_V_OK;
+	if (!c->done || SSL_get_verify_result(c->ssl) != X509_V_OK)
+		return 0;
+	if (c->dane)
+		return SSL_get0_dane_authority(c->ssl, NULL, NULL) >= 0;
+	return c->ctx->policy == TLS_POLICY_VERIFY;
 }
 
 const char *

@@ -239,14 +239,17 @@ store_migrate(struct store *s)
 		return store_fail(s, "read schema version");
 	s->version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
-	if (s->version > store_migrations_count) {
+	/* Versions rise but may skip numbers (tools/embed-schema.py): the newest is the last. */
+	int newest =
+	    store_migrations_count ? store_migrations[store_migrations_count - 1].version : 0;
+	if (s->version > newest) {
 		snprintf(s->errbuf, sizeof(s->errbuf),
 		         "the database is at schema version %d but this kirim knows only up to %d: "
 		         "use a newer kirim with it",
-		         s->version, store_migrations_count);
+		         s->version, newest);
 		return STORE_E_NEWER;
 	}
-	if (s->version == store_migrations_count)
+	if (s->version == newest)
 		return 0;
 	/*
 	 * Foreign keys off while migrating: a migration that rebuilds a table (SQLite
@@ -255,8 +258,9 @@ store_migrate(struct store *s)
 	 * migration is checked before its COMMIT instead (migrate_one).
 	 */
 	int rc = store_exec(s, "PRAGMA foreign_keys = OFF");
-	for (int i = s->version; rc == 0 && i < store_migrations_count; i++)
-		rc = migrate_one(s, &store_migrations[i]);
+	for (int i = 0; rc == 0 && i < store_migrations_count; i++)
+		if (store_migrations[i].version > s->version)
+			rc = migrate_one(s, &store_migrations[i]);
 	int on = store_exec(s, "PRAGMA foreign_keys = ON");
 	return rc < 0 ? rc : on;
 }

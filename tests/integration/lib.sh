@@ -56,6 +56,16 @@ json() {
 	printf '%s\n' "${ERR-}" | tail -n 30 >&2
 	return 1
 }
+# campaign_to NAME ADDRESS... - import the addresses as list NAME and make campaign NAME of
+# template t (which the caller added) from news@kirim.test to it
+campaign_to() {
+	local name=$1
+	shift
+	printf 'email\n' >"$name.csv"
+	printf '%s\n' "$@" >>"$name.csv"
+	"$KIRIM" import "$name.csv" --list "$name" -q >/dev/null
+	"$KIRIM" campaign create "$name" --list "$name" --template t --from "News <news@kirim.test>" >/dev/null
+}
 # dump - everything an import may change, for before/after comparisons
 dump() {
 	sql "SELECT id, email, domain, attrs, created_at, updated_at FROM contacts ORDER BY id;

@@ -31,7 +31,8 @@ run env KIRIM_DB="$old" "$KIRIM" campaign show oldc --json
 eq "migrated: exit" "$RC" 0
 eq "migrated: the list is the audience" "$(json 'j["audience"], j["makeup"]["contacts"], j["makeup"]["messages"]')" \
 	"[{'kind': 'list', 'name': 'old'}] 1 1"
-eq "migrated: rows kept" "$(sqlite3 -batch "$old" "PRAGMA user_version; SELECT count(*) FROM messages; SELECT count(*) FROM events; PRAGMA foreign_key_check;" | tr '\n' ' ')" "6 1 2 "
+newest=$(ls "${KIRIM_SRC:-.}"/schema/[0-9][0-9][0-9]_*.sql | sed 's|.*/0*\([0-9]*\)_.*|\1|' | sort -n | tail -n 1)
+eq "migrated: rows kept" "$(sqlite3 -batch "$old" "PRAGMA user_version; SELECT count(*) FROM messages; SELECT count(*) FROM events; PRAGMA foreign_key_check;" | tr '\n' ' ')" "$newest 1 2 "
 eq "migrated: list_id nullable" "$(sqlite3 -batch "$old" "SELECT \"notnull\" FROM pragma_table_info('campaigns') WHERE name = 'list_id'")" 0
 
 # 2. The data: three overlapping lists, four campaigns' history, tags, suppressions.

@@ -22,6 +22,10 @@ Recipients whose local part starts with "reject" get 550 5.1.1, with "defer"
   --make-certs DIR         write a test CA (ca.pem, ca.key) and a server
                            certificate for mx.test and 127.0.0.1 signed by it
                            (server.pem, server.key) into DIR, then exit.
+  --make-cert DIR NAME SANS  a certificate DIR/NAME.pem (key DIR/NAME.key) for the
+                           comma-separated DNS names SANS, signed by the CA of
+                           --make-certs in DIR; with --expired its validity ended
+                           days ago, with --self-signed it signs itself. Then exit.
 Test-only keys: made at test time, never committed.
 """
 import argparse
@@ -55,6 +59,31 @@ def make_certs(d):
     run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem",
         "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
         "-days", "2", "-extfile", "ext.cnf")
+
+
+def make_cert(d, name, sans, expired=False, self_signed=False):
+    def run(*args, fake=None):
+        pre = ["faketime", "-f", fake] if fake else []
+        subprocess.run(pre + list(args), check=True, cwd=d, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    san = ",".join("DNS:" + n for n in sans.split(","))
+    ext = name + ".cnf"
+    with open(os.path.join(d, ext), "w") as f:
+        f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=serverAuth\n" % san)
+    first = sans.split(",")[0]
+    if self_signed:
+        run("openssl", "req", "-x509", *ec, "-keyout", name + ".key", "-out", name + ".pem",
+            "-days", "2", "-subj", "/CN=" + first, "-addext", "subjectAltName=" + san)
+        return
+    run("openssl", "req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
+        "-subj", "/CN=" + first)
+    # Expired: signed "ten days ago" for two days (libfaketime moves openssl's clock).
+    run("openssl", "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile", ext,
+        fake="-10d" if expired else None)
 
 
 class Handler:
@@ -123,12 +152,18 @@ def main():
     ap.add_argument("--pipelining", action="store_true")
     ap.add_argument("--dump")
     ap.add_argument("--make-certs")
+    ap.add_argument("--make-cert", nargs=3, metavar=("DIR", "NAME", "SANS"))
+    ap.add_argument("--expired", action="store_true")
+    ap.add_argument("--self-signed", action="store_true")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--throttle-after", type=int)
     ap.add_argument("--throttle-for", type=float, default=3.0)
     args = ap.parse_args()
     if args.make_certs:
         make_certs(args.make_certs)
+        return 0
+    if args.make_cert:
+        make_cert(*args.make_cert, expired=args.expired, self_signed=args.self_signed)
         return 0
 
     from aiosmtpd.smtp import SMTP

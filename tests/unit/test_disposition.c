@@ -475,12 +475,15 @@ test_dns(void **state)
 	} t[] = {
 	    {DISP_DNS_NXDOMAIN, "5.1.2", true},    {DISP_DNS_NODATA, "5.1.2", true},
 	    {DISP_DNS_NULLMX, "5.1.10", false},    {DISP_DNS_TEMPFAIL, "4.4.3", false},
-	    {DISP_DNS_UNROUTABLE, "4.4.0", false},
+	    {DISP_DNS_UNROUTABLE, "4.4.0", false}, {DISP_DNS_POLICY, "4.7.5", false},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		assert_string_equal(disposition_dns_ecode(t[i].v), t[i].ecode);
 		assert_int_equal(disposition_dns_unconfirmed(t[i].v), t[i].unconfirmed);
 	}
+	/* A policy that cannot be met defers: never a bounce, never plain text. */
+	struct smtp_result r = {.stage = SMTP_STAGE_DNS, .ecode = "4.7.5", .text = "policy"};
+	assert_int_equal(disposition_classify(&r).outcome, OUTCOME_DEFERRED);
 }
 
 int

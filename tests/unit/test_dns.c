@@ -105,6 +105,32 @@ pyserver_start(struct server *s, const char *mode)
 	unlink(log);
 }
 
+/* pyzone_start - dns_server.py answering from a zone file written with text (in a fresh
+ * folder, removed by server_stop) */
+static void
+pyzone_start(struct server *s, const char *text)
+{
+	const char *src = getenv("KIRIM_SRC");
+	char script[512], portstr[16], log[160], zone[128];
+	snprintf(script, sizeof(script), "%s/tests/integration/dns_server.py",
+	         src && *src ? src : ".");
+	if (access(script, R_OK) != 0)
+		fail_msg("%s is missing (set KIRIM_SRC)", script);
+	snprintf(s->dir, sizeof(s->dir), "/tmp/kirim-dns-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	snprintf(zone, sizeof(zone), "%s/zone", s->dir);
+	FILE *f = fopen(zone, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	s->port = test_free_port(TEST_UDP);
+	snprintf(s->servers, sizeof(s->servers), "127.0.0.1:%d", s->port);
+	snprintf(portstr, sizeof(portstr), "%d", s->port);
+	snprintf(log, sizeof(log), "%s/server.log", s->dir);
+	char *argv[] = {PYTHON, script, portstr, "zone", zone, NULL};
+	s->pid = test_server_start(argv, log, TEST_UDP, s->port);
+}
+
 static void
 server_stop(struct server *s)
 {
@@ -126,6 +152,7 @@ struct got {
 	struct dns_mx_host hosts[DNS_MAX_HOSTS];
 	size_t nhosts;
 	int from_a;
+	int secure;
 	unsigned ttl;
 };
 
@@ -140,6 +167,7 @@ on_mx(void *arg, const struct dns_mx_result *r)
 	for (size_t i = 0; i < r->nhosts; i++)
 		g->hosts[i] = r->hosts[i];
 	g->from_a = r->from_a_fallback;
+	g->secure = r->secure;
 	g->ttl = r->ttl;
 	if (r->status == DNS_OK)
 		assert_null(r->error);
@@ -495,6 +523,162 @@ test_many_concurrent(void **state)
 	assert_int_equal(st.queued, 0);
 }
 
+/* ---- TXT, TLSA, host addresses and the AD bit (the zone-serving dnspython peer) ---- */
+
+static const char zone[] = ";insecure plain.test.\n"
+                           ";insecure mx1.plain.test.\n"
+                           ";servfail _25._tcp.bad.test.\n"
+                           "sec.test. 60 IN MX 10 mx1.sec.test.\n"
+                           "mx1.sec.test. 60 IN A 127.0.0.2\n"
+                           "plain.test. 60 IN MX 10 mx1.plain.test.\n"
+                           "mx1.plain.test. 60 IN A 127.0.0.3\n"
+                           "_mta-sts.sec.test. 60 IN TXT \"v=STSv1; \" \"id=abc\"\n"
+                           "_mta-sts.sec.test. 60 IN TXT \"other\"\n"
+                           "_25._tcp.mx1.sec.test. 60 IN TLSA 3 1 1 "
+                           "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20\n"
+                           "_25._tcp.mx1.sec.test. 60 IN TLSA 2 0 1 "
+                           "a102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20\n"
+                           "_25._tcp.mx1.plain.test. 60 IN TLSA 3 1 1 "
+                           "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20\n";
+
+struct got_txt {
+	int calls, status, secure;
+	size_t n;
+	char recs[4][256];
+};
+
+static void
+on_txt(void *arg, const struct dns_txt_result *r)
+{
+	struct got_txt *g = arg;
+	g->calls++;
+	g->status = r->status;
+	g->secure = r->secure;
+	g->n = r->n;
+	for (size_t i = 0; i < r->n && i < 4; i++)
+		snprintf(g->recs[i], sizeof(g->recs[i]), "%s", r->records[i]);
+}
+
+struct got_tlsa {
+	int calls, status, secure;
+	size_t n;
+	struct dns_tlsa recs[4];
+};
+
+static void
+on_tlsa(void *arg, const struct dns_tlsa_result *r)
+{
+	struct got_tlsa *g = arg;
+	g->calls++;
+	g->status = r->status;
+	g->secure = r->secure;
+	g->n = r->n;
+	for (size_t i = 0; i < r->n && i < 4; i++)
+		g->recs[i] = r->recs[i];
+}
+
+static void
+test_txt_tlsa_ad(void **state)
+{
+	(void)state;
+	struct server s;
+	pyzone_start(&s, zone);
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct dns *d = new_resolver(&loop, s.servers, DNS_NO_IPV6, 0);
+	assert_true(dns_servers_local(d));
+
+	/* MX with AD: the answer and the host's address are secure. */
+	struct got g;
+	resolve(&loop, d, "sec.test", &g);
+	assert_int_equal(g.status, DNS_OK);
+	assert_int_equal(g.secure, 1);
+	assert_int_equal(g.hosts[0].secure, 1);
+	resolve(&loop, d, "plain.test", &g);
+	assert_int_equal(g.status, DNS_OK);
+	assert_int_equal(g.secure, 0);
+	assert_int_equal(g.hosts[0].secure, 0);
+
+	/* TXT: the record's two strings joined; the other record kept apart. */
+	struct got_txt t;
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(dns_resolve_txt(d, "_mta-sts.sec.test", on_txt, &t), 0);
+	while (t.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(t.status, DNS_OK);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(t.secure, 1);
+	assert_true(
+	    (strcmp(t.recs[0], "v=STSv1; id=abc") == 0 && strcmp(t.recs[1], "other") == 0) ||
+	    (strcmp(t.recs[1], "v=STSv1; id=abc") == 0 && strcmp(t.recs[0], "other") == 0));
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(dns_resolve_txt(d, "_mta-sts.none.test", on_txt, &t), 0);
+	while (t.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(t.status, DNS_NXDOMAIN);
+	assert_int_equal(t.secure, 1); /* a validated denial */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(dns_resolve_txt(d, "mx1.sec.test", on_txt, &t), 0);
+	while (t.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(t.status, DNS_NODATA);
+
+	/* TLSA: both records, with their fields and data; secure. */
+	struct got_tlsa a;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(dns_resolve_tlsa(d, "_25._tcp.mx1.sec.test", on_tlsa, &a), 0);
+	while (a.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(a.status, DNS_OK);
+	assert_int_equal(a.secure, 1);
+	assert_int_equal(a.n, 2);
+	int seen311 = 0, seen201 = 0;
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(a.recs[i].len, 32);
+		if (a.recs[i].usage == 3 && a.recs[i].selector == 1 && a.recs[i].mtype == 1 &&
+		    a.recs[i].data[0] == 0x01 && a.recs[i].data[31] == 0x20)
+			seen311 = 1;
+		if (a.recs[i].usage == 2 && a.recs[i].selector == 0 && a.recs[i].mtype == 1 &&
+		    a.recs[i].data[0] == 0xa1)
+			seen201 = 1;
+	}
+	assert_true(seen311 && seen201);
+	/* Insecure TLSA: records, but no AD. */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(dns_resolve_tlsa(d, "_25._tcp.mx1.plain.test", on_tlsa, &a), 0);
+	while (a.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(a.status, DNS_OK);
+	assert_int_equal(a.secure, 0);
+	/* A validation failure (SERVFAIL) is a temporary failure, never secure. */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(dns_resolve_tlsa(d, "_25._tcp.bad.test", on_tlsa, &a), 0);
+	while (a.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(a.status, DNS_TEMPFAIL);
+	assert_int_equal(a.secure, 0);
+
+	/* A host's own addresses. */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(dns_resolve_host(d, "mx1.sec.test", on_mx, &g), 0);
+	while (g.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(g.status, DNS_OK);
+	assert_int_equal(g.nhosts, 1);
+	char ip[64];
+	addr_str(&g.hosts[0].addrs[0], ip, sizeof(ip));
+	assert_string_equal(ip, "127.0.0.2");
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(dns_resolve_host(d, "nothing.sec.test", on_mx, &g), 0);
+	while (g.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(g.status, DNS_NODATA);
+	assert_string_equal(g.error, "nothing.sec.test: no address");
+
+	close_resolver(&loop, d);
+	server_stop(&s);
+}
+
 static void
 test_free_pending(void **state)
 {
@@ -530,6 +714,7 @@ main(void)
 	    cmocka_unit_test(test_cache_ttl),       cmocka_unit_test(test_cache_shared),
 	    cmocka_unit_test(test_timeout),         cmocka_unit_test(test_servfail_refused),
 	    cmocka_unit_test(test_many_concurrent), cmocka_unit_test(test_free_pending),
+	    cmocka_unit_test(test_txt_tlsa_ad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

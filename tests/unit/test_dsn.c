@@ -16,6 +16,8 @@
 #include "kirim/buf.h"
 #include "kirim/dsn.h"
 
+#include "test_data.h"
+
 /* The whole report as text: what the golden files hold. */
 static void
 render(const struct dsn_report *r, const char *name, struct buf *out)
@@ -271,31 +273,6 @@ test_hostile(void **state)
 	dsn_report_free(NULL);
 }
 
-static const char *
-datadir(void)
-{
-	const char *d = getenv("KIRIM_TESTDATA");
-	return d && *d ? d : "tests/data";
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	struct buf b = BUF_INIT;
-	char tmp[8192];
-	size_t k;
-	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_add(&b, tmp, k);
-	fclose(f);
-	*len = b.len;
-	if (!b.data)
-		buf_adds(&b, "");
-	return b.data;
-}
-
 static void
 test_golden(void **state)
 {
@@ -313,10 +290,10 @@ test_golden(void **state)
 	int update = getenv("KIRIM_UPDATE_GOLDEN") != NULL, failed = 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char in[1024], outp[1024];
-		snprintf(in, sizeof(in), "%s/dsn/%s.eml", datadir(), names[i]);
-		snprintf(outp, sizeof(outp), "%s/dsn/%s.out", datadir(), names[i]);
+		snprintf(in, sizeof(in), "%s/dsn/%s.eml", test_datadir(), names[i]);
+		snprintf(outp, sizeof(outp), "%s/dsn/%s.out", test_datadir(), names[i]);
 		size_t len, wlen;
-		char *msg = slurp(in, &len);
+		char *msg = test_slurp(in, &len);
 		if (!msg)
 			fail_msg("cannot read %s", in);
 		struct dsn_report r;
@@ -329,7 +306,7 @@ test_golden(void **state)
 			fwrite(got.data, 1, got.len, f);
 			fclose(f);
 		}
-		char *want = slurp(outp, &wlen);
+		char *want = test_slurp(outp, &wlen);
 		if (!want)
 			fail_msg("cannot read %s", outp);
 		if (wlen != got.len || memcmp(want, got.data, wlen) != 0) {
@@ -373,9 +350,9 @@ test_issue19(void **state)
 	int failed = 0;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		char in[1024];
-		snprintf(in, sizeof(in), "%s/dsn/%s.eml", datadir(), rows[i].file);
+		snprintf(in, sizeof(in), "%s/dsn/%s.eml", test_datadir(), rows[i].file);
 		size_t len;
-		char *msg = slurp(in, &len);
+		char *msg = test_slurp(in, &len);
 		if (!msg)
 			fail_msg("cannot read %s", in);
 		struct dsn_report r;

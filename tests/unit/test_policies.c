@@ -51,7 +51,7 @@ test_field_value(void **state)
 	    {"tls", POLICY_F_TLS, "required", "required", NULL},
 	    {"tls none", POLICY_F_TLS, "none", "none", NULL},
 	    {"tls bad", POLICY_F_TLS, "maybe", NULL,
-	     "--x takes none, opportunistic, required or verify, not 'maybe'"},
+	     "--x takes none, opportunistic, required, verify or dane, not 'maybe'"},
 	    {"warm-up", POLICY_F_WARMUP, "50,100", "50,100", NULL},
 	    {"warm-up none", POLICY_F_WARMUP, "none", "none", NULL},
 	    {"warm-up empty day", POLICY_F_WARMUP, "50,,100", NULL, "--x '50,,100': "},

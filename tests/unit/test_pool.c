@@ -179,8 +179,9 @@ world_init_conf(struct world *w, const struct wconf *wc)
 	struct pool_addr addrs[MAX_ADDRS];
 	for (size_t i = 0; i < wc->nports; i++) {
 		uv_ip4_addr("127.0.0.1", wc->ports[i], &sa[i]);
-		addrs[i] =
-		    (struct pool_addr){"sink.example.test", (const struct sockaddr *)&sa[i], 10};
+		addrs[i] = (struct pool_addr){.host = "sink.example.test",
+		                              .addr = (const struct sockaddr *)&sa[i],
+		                              .pref = 10};
 	}
 	for (int i = 0; i < 2; i++) {
 		struct pool_dest_config c = {

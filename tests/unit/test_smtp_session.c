@@ -116,11 +116,13 @@ cb_connected(struct smtp_session *s, void *owner)
 }
 
 static void
-cb_tls(struct smtp_session *s, void *owner, const char *version, const char *cipher, int verified)
+cb_tls(struct smtp_session *s, void *owner, const char *version, const char *cipher, int verified,
+       enum tls_check check)
 {
 	struct run *run = owner;
 	(void)s;
 	(void)cipher;
+	(void)check;
 	run->tls++;
 	run->tls_verified = verified;
 	snprintf(run->tls_version, sizeof(run->tls_version), "%s", version);

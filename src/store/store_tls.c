@@ -1,0 +1,191 @@
+/* store_tls - MTA-STS policies, domains' TLS records, TLS-RPT counts (see store_tls.h). */
+#include "kirim/store_tls.h"
+
+#include <stddef.h>
+
+#include "kirim/store.h"
+#include "store_int.h"
+
+int
+store_sts_save(struct store *s, const struct store_sts *p)
+{
+	static const char sql[] =
+	    "INSERT INTO mta_sts_policies(domain, id, mode, max_age, policy, fetched_at, "
+	    "expires_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	    " ON CONFLICT(domain) DO UPDATE SET id = excluded.id, mode = excluded.mode,"
+	    " max_age = excluded.max_age, policy = excluded.policy,"
+	    " fetched_at = excluded.fetched_at, expires_at = excluded.expires_at";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, p->domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, p->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, p->mode, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, p->max_age);
+	sqlite3_bind_text(st, 5, p->policy, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, p->fetched_at);
+	sqlite3_bind_int64(st, 7, p->expires_at);
+	return store_step_done(s, st, "save an MTA-STS policy");
+}
+
+/* sts_walk - call cb for each row of st (domain, id, mode, max_age, policy, fetched_at,
+ * expires_at) and reset it */
+static int
+sts_walk(struct store *s, sqlite3_stmt *st, store_sts_cb cb, void *arg, int *rows)
+{
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_sts p = {
+		    .domain = store_col_text(st, 0),
+		    .id = store_col_text(st, 1),
+		    .mode = store_col_text(st, 2),
+		    .max_age = sqlite3_column_int64(st, 3),
+		    .policy = store_col_text(st, 4),
+		    .fetched_at = sqlite3_column_int64(st, 5),
+		    .expires_at = sqlite3_column_int64(st, 6),
+		};
+		(*rows)++;
+		ret = cb(arg, &p);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read MTA-STS policies");
+	sqlite3_reset(st);
+	return ret;
+}
+
+int
+store_sts_each(struct store *s, store_sts_cb cb, void *arg)
+{
+	static const char sql[] = "SELECT domain, id, mode, max_age, policy, fetched_at, expires_at"
+	                          " FROM mta_sts_policies ORDER BY domain";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	int rows = 0;
+	return st ? sts_walk(s, st, cb, arg, &rows) : STORE_E_SQL;
+}
+
+int
+store_sts_get(struct store *s, const char *domain, store_sts_cb cb, void *arg)
+{
+	static const char sql[] = "SELECT domain, id, mode, max_age, policy, fetched_at, expires_at"
+	                          " FROM mta_sts_policies WHERE domain = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
+	int rows = 0;
+	int rc = sts_walk(s, st, cb, arg, &rows);
+	return rc == 0 && rows == 0 ? STORE_E_NOTFOUND : rc;
+}
+
+int
+store_domain_tls_save(struct store *s, const struct store_domain_tls *d)
+{
+	static const char sql[] =
+	    "INSERT INTO domain_tls(domain, sts_id, sts_error, dane, tlsrpt, checked_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	    " ON CONFLICT(domain) DO UPDATE SET sts_id = excluded.sts_id,"
+	    " sts_error = excluded.sts_error, dane = excluded.dane, tlsrpt = excluded.tlsrpt,"
+	    " checked_at = excluded.checked_at";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, d->domain, -1, SQLITE_STATIC);
+	store_bind_opt_text(st, 2, d->sts_id);
+	store_bind_opt_text(st, 3, d->sts_error);
+	store_bind_opt_text(st, 4, d->dane);
+	store_bind_opt_text(st, 5, d->tlsrpt);
+	sqlite3_bind_int64(st, 6, d->checked_at ? d->checked_at : store_now());
+	return store_step_done(s, st, "save a domain's TLS records");
+}
+
+int
+store_domain_tls_get(struct store *s, const char *domain,
+                     int (*cb)(void *arg, const struct store_domain_tls *d), void *arg)
+{
+	static const char sql[] = "SELECT domain, sts_id, sts_error, dane, tlsrpt, checked_at"
+	                          " FROM domain_tls WHERE domain = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), ret;
+	if (rc == SQLITE_ROW) {
+		struct store_domain_tls d = {
+		    .domain = store_col_text(st, 0),
+		    .sts_id = (const char *)sqlite3_column_text(st, 1),
+		    .sts_error = (const char *)sqlite3_column_text(st, 2),
+		    .dane = (const char *)sqlite3_column_text(st, 3),
+		    .tlsrpt = (const char *)sqlite3_column_text(st, 4),
+		    .checked_at = sqlite3_column_int64(st, 5),
+		};
+		ret = cb(arg, &d);
+	} else {
+		ret = rc == SQLITE_DONE ? STORE_E_NOTFOUND : store_fail(s, "read a domain's TLS");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+int
+store_tls_result_add(struct store *s, const struct store_tls_result *r)
+{
+	static const char sql[] =
+	    "INSERT INTO tls_results(day, domain, policy_type, policy, mx_host, receiving_ip,"
+	    " sending_ip, result, detail, sessions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	    "?10)"
+	    " ON CONFLICT(day, domain, policy_type, policy, mx_host, receiving_ip, sending_ip,"
+	    " result) DO UPDATE SET sessions = sessions + excluded.sessions,"
+	    " detail = excluded.detail";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, r->day);
+	sqlite3_bind_text(st, 2, r->domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->policy_type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->policy ? r->policy : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->mx_host ? r->mx_host : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->receiving_ip ? r->receiving_ip : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, r->sending_ip ? r->sending_ip : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, r->result, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, r->detail ? r->detail : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 10, r->sessions);
+	return store_step_done(s, st, "count TLS sessions");
+}
+
+int
+store_tls_results_each(struct store *s, int64_t day, const char *domain, store_tls_result_cb cb,
+                       void *arg)
+{
+	static const char sql[] =
+	    "SELECT day, domain, policy_type, policy, mx_host, receiving_ip, sending_ip, result,"
+	    " detail, sessions FROM tls_results WHERE day = ?1 AND (?2 IS NULL OR domain = ?2)"
+	    " ORDER BY domain, policy_type, policy, result = 'success' DESC, result, mx_host,"
+	    " receiving_ip, sending_ip";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, day);
+	if (domain)
+		sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_tls_result r = {
+		    .day = sqlite3_column_int64(st, 0),
+		    .domain = store_col_text(st, 1),
+		    .policy_type = store_col_text(st, 2),
+		    .policy = store_col_text(st, 3),
+		    .mx_host = store_col_text(st, 4),
+		    .receiving_ip = store_col_text(st, 5),
+		    .sending_ip = store_col_text(st, 6),
+		    .result = store_col_text(st, 7),
+		    .detail = store_col_text(st, 8),
+		    .sessions = sqlite3_column_int64(st, 9),
+		};
+		ret = cb(arg, &r);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read TLS results");
+	sqlite3_reset(st);
+	return ret;
+}
