@@ -166,27 +166,28 @@ user(void *arg, const char *campaign, const char *state, const char *kind)
 	return 0;
 }
 
-/* A segment whose expression refers to the one being removed. */
-struct referrers {
+/* The segments whose expression names a list or segment (other than itself). */
+struct naming {
+	enum segment_type type; /* SEGMENT_LIST or SEGMENT_SEGMENT */
 	const char *name;
-	struct buf names;
+	struct buf names; /* the first five, quoted, for a message */
 	int n;
 };
 
 static int
 names_it(void *arg, const struct segment_node *n)
 {
-	const struct referrers *r = arg;
-	return n->type == SEGMENT_SEGMENT && strcmp(n->name, r->name) == 0;
+	const struct naming *r = arg;
+	return n->type == r->type && strcmp(n->name, r->name) == 0;
 }
 
 static int
-referrer(void *arg, const struct store_segment *seg)
+naming_row(void *arg, const struct store_segment *seg)
 {
-	struct referrers *r = arg;
+	struct naming *r = arg;
 	struct segment_node *t;
 	char err[256];
-	if (strcmp(seg->name, r->name) == 0 ||
+	if ((r->type == SEGMENT_SEGMENT && strcmp(seg->name, r->name) == 0) ||
 	    segment_parse(seg->expr, strlen(seg->expr), &t, err, sizeof(err)) < 0)
 		return 0;
 	if (segment_each_ref(t, names_it, r) && r->n++ < 5)
@@ -195,12 +196,22 @@ referrer(void *arg, const struct store_segment *seg)
 	return 0;
 }
 
+/* naming_error - "THING 'name' is used by segments 'a', 'b': change them first" */
+static int
+naming_error(const struct naming *r, char *err, size_t errsz)
+{
+	snprintf(err, errsz, "%s '%s' is used by segment%s %s%s: change %s first",
+	         r->type == SEGMENT_LIST ? "list" : "segment", r->name, r->n == 1 ? "" : "s",
+	         r->names.data, r->n > 5 ? ", ..." : "", r->n == 1 ? "it" : "them");
+	return AUDIENCE_E_BUSY;
+}
+
 int
 audience_segment_remove(struct store *s, const char *name, char *err, size_t errsz)
 {
 	struct store_segment seg;
 	struct users u = {BUF_INIT, 0};
-	struct referrers r = {name, BUF_INIT, 0};
+	struct naming r = {SEGMENT_SEGMENT, name, BUF_INIT, 0};
 	int rc = store_begin(s);
 	if (rc < 0)
 		return store_error(s, rc, err, errsz);
@@ -209,7 +220,7 @@ audience_segment_remove(struct store *s, const char *name, char *err, size_t err
 		return store_error(s, rc, err, errsz);
 	}
 	if ((rc = store_segment_users(s, seg.id, user, &u)) < 0 ||
-	    (rc = store_segment_each(s, referrer, &r)) < 0) {
+	    (rc = store_segment_each(s, naming_row, &r)) < 0) {
 		rc = store_error(s, rc, err, errsz);
 	} else if (u.n) {
 		snprintf(err, errsz,
@@ -219,10 +230,7 @@ audience_segment_remove(struct store *s, const char *name, char *err, size_t err
 		         u.n == 1 ? "it" : "them", u.n == 1 ? "it is" : "they are");
 		rc = AUDIENCE_E_BUSY;
 	} else if (r.n) {
-		snprintf(err, errsz, "segment '%s' is used by segment%s %s%s: change %s first",
-		         name, r.n == 1 ? "" : "s", r.names.data, r.n > 5 ? ", ..." : "",
-		         r.n == 1 ? "it" : "them");
-		rc = AUDIENCE_E_BUSY;
+		rc = naming_error(&r, err, errsz);
 	} else if ((rc = store_segment_delete(s, name)) < 0 || (rc = store_commit(s)) < 0) {
 		rc = store_error(s, rc, err, errsz);
 	}
@@ -234,44 +242,13 @@ audience_segment_remove(struct store *s, const char *name, char *err, size_t err
 	return rc;
 }
 
-/* A segment that names the list being deleted. */
-struct list_users {
-	const char *list;
-	struct buf names;
-	int n;
-};
-
-static int
-names_list(void *arg, const struct segment_node *n)
-{
-	const struct list_users *u = arg;
-	return n->type == SEGMENT_LIST && strcmp(n->name, u->list) == 0;
-}
-
-static int
-list_user(void *arg, const struct store_segment *seg)
-{
-	struct list_users *u = arg;
-	struct segment_node *t;
-	char err[256];
-	if (segment_parse(seg->expr, strlen(seg->expr), &t, err, sizeof(err)) < 0)
-		return 0;
-	if (segment_each_ref(t, names_list, u) && u->n++ < 5)
-		buf_printf(&u->names, "%s'%s'", u->n > 1 ? ", " : "", seg->name);
-	segment_free(t);
-	return 0;
-}
-
 int
 audience_list_delete(struct store *s, const char *name, char *err, size_t errsz)
 {
-	struct list_users u = {name, BUF_INIT, 0};
+	struct naming u = {SEGMENT_LIST, name, BUF_INIT, 0};
 	int rc = store_begin(s);
-	if (rc == 0 && (rc = store_segment_each(s, list_user, &u)) == 0 && u.n) {
-		snprintf(err, errsz, "list '%s' is used by segment%s %s%s: change %s first", name,
-		         u.n == 1 ? "" : "s", u.names.data, u.n > 5 ? ", ..." : "",
-		         u.n == 1 ? "it" : "them");
-		rc = AUDIENCE_E_BUSY;
+	if (rc == 0 && (rc = store_segment_each(s, naming_row, &u)) == 0 && u.n) {
+		rc = naming_error(&u, err, errsz);
 	} else if (rc < 0 || (rc = store_list_delete(s, name)) < 0 || (rc = store_commit(s)) < 0) {
 		rc = store_error(s, rc, err, errsz);
 	}

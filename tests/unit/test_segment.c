@@ -18,6 +18,7 @@
 
 #include "kirim/buf.h"
 #include "kirim/segment.h"
+#include "test_data.h"
 
 enum { NOW = 1700000000 };
 
@@ -102,25 +103,7 @@ describe(const char *in, struct buf *out)
 static void
 datapath(char *buf, size_t sz, const char *name)
 {
-	const char *dir = getenv("KIRIM_TESTDATA");
-	snprintf(buf, sz, "%s/segment/%s", dir && *dir ? dir : "tests/data", name);
-}
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	if (b.data == NULL)
-		buf_adds(&b, "");
-	return b.data;
+	snprintf(buf, sz, "%s/segment/%s", test_datadir(), name);
 }
 
 static void
@@ -151,7 +134,8 @@ test_golden(void **state)
 		fwrite(got.data, 1, got.len, out);
 		fclose(out);
 	}
-	char *want = slurp(outpath);
+	size_t wantlen;
+	char *want = test_slurp(outpath, &wantlen);
 	if (want == NULL)
 		fail_msg("cannot open %s", outpath);
 	if (strcmp(want, got.data) != 0) {
