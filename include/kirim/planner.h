@@ -87,7 +87,7 @@ struct planner_dest {
 struct planner_result {
 	char campaign[128];
 	char relay[300]; /* opts.relay, "" for a direct plan */
-	int from_list;   /* no messages yet: counted from the list minus suppressions */
+	int from_list;   /* no messages yet: counted from the audience minus suppressions */
 	int64_t now;     /* the plan's start */
 	double assume_rate;
 	unsigned concurrency;

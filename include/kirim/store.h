@@ -41,6 +41,7 @@ extern const int store_migrations_count;
 #define STORE_E_BUSY (-5)     /* locked by another process past the busy timeout */
 #define STORE_E_EXISTS (-6)   /* already there */
 #define STORE_E_INUSE (-7)    /* still used by something that must stay (a campaign's list) */
+#define STORE_E_INVALID (-8)  /* a segment refers to a missing segment, or to itself */
 
 /* Flags for store_open. */
 #define STORE_CREATE (1u << 0) /* create the file if it does not exist */
@@ -109,7 +110,7 @@ int store_list_each(struct store *s, store_list_cb cb, void *arg);
 /* store_list_page - at most limit lists named after after ("" or NULL: from the first), by name */
 int store_list_page(struct store *s, const char *after, int limit, store_list_cb cb, void *arg);
 /* store_list_delete - delete a list and its memberships (contacts stay); STORE_E_INUSE while a
- * campaign has it */
+ * campaign's audience names it */
 int store_list_delete(struct store *s, const char *name);
 
 /* Import: a run records itself in the imports table; rows go through store_import_row. */
@@ -245,8 +246,8 @@ void store_template_clear(struct store_template *t);
 struct store_campaign {
 	int64_t id;
 	char name[128];
-	int64_t list_id;
-	char list[256];
+	int64_t list_id; /* its audience's first list, 0 if none (store_audience.h has it all) */
+	char list[256];  /* that list's name, or "" */
 	int64_t template_id;
 	char template_name[128];
 	int template_version;
@@ -322,8 +323,10 @@ struct store_campaign_counts {
 };
 
 /*
- * store_messages_prepare - create the campaign's messages from its list (once
- * per recipient; suppressed ones as 'suppressed'); counts the new ones.
+ * store_messages_prepare - create the campaign's messages from its audience as
+ * it is now (store_audience.h: once per contact; suppressed ones as
+ * 'suppressed'); counts the new ones. list_id is not read (the audience names
+ * the campaign's lists); STORE_E_INVALID when the audience cannot be evaluated.
  */
 int store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *created);
 /*

@@ -119,19 +119,20 @@ struct store_recipient {
 typedef int (*store_recipient_cb)(void *arg, const struct store_recipient *r);
 
 /*
- * store_lifecycle_recipients - the members of the campaign's list that are
- * not suppressed and have no message in a final state yet (those still to
- * be mailed), by contact id. A callback's non-zero return stops the walk.
+ * store_lifecycle_recipients - the contacts of the campaign's audience (as it
+ * is now: store_audience.h) that are not suppressed and have no message in a
+ * final state yet (those still to be mailed), by contact id. A callback's
+ * non-zero return stops the walk.
  */
 int store_lifecycle_recipients(struct store *s, int64_t campaign_id, store_recipient_cb cb,
                                void *arg);
 
 /*
- * store_lifecycle_mailable - how many members of list_id are not suppressed
- * (the "not empty after suppressions" check), and how many of them have a
- * message of campaign_id still queued or claimed.
+ * store_lifecycle_mailable - how many contacts of the campaign's audience are
+ * not suppressed (the "not empty after suppressions" check), and how many
+ * messages of campaign_id are still queued or claimed.
  */
-int store_lifecycle_mailable(struct store *s, int64_t campaign_id, int64_t list_id,
-                             int64_t *mailable, int64_t *pending);
+int store_lifecycle_mailable(struct store *s, int64_t campaign_id, int64_t *mailable,
+                             int64_t *pending);
 
 #endif

@@ -17,13 +17,13 @@ typedef int (*store_plan_domain_cb)(void *arg, const char *domain, int64_t count
 
 /*
  * store_plan_domains - per recipient domain, by domain: the campaign's
- * queued and claimed messages when it has any messages at all (*from_list
- * false), else the members of list_id whose address and domain are not
- * suppressed (what the first send would queue; *from_list true). A non-zero
- * return from cb stops and is returned.
+ * queued and claimed messages when it has any messages at all
+ * (*from_audience false), else the contacts of its audience whose address
+ * and domain are not suppressed (what the first send would queue;
+ * *from_audience true). A non-zero return from cb stops and is returned.
  */
-int store_plan_domains(struct store *s, int64_t campaign_id, int64_t list_id,
-                       store_plan_domain_cb cb, void *arg, bool *from_list);
+int store_plan_domains(struct store *s, int64_t campaign_id, store_plan_domain_cb cb, void *arg,
+                       bool *from_audience);
 
 /*
  * store_plan_suppress_domain - suppress domain (kind 'domain', reason

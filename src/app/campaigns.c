@@ -13,6 +13,7 @@
 #include "kirim/campaign.h"
 #include "kirim/config.h"
 #include "kirim/store.h"
+#include "kirim/store_audience.h"
 
 int
 campaigns_create(struct store *s, const struct config *cfg, const struct campaigns_new *n,
@@ -72,7 +73,6 @@ campaigns_create(struct store *s, const struct config *cfg, const struct campaig
 	json_decref(o);
 	sc.headers = hdrs.data;
 	sc.options = options;
-	/* The audience: a list today (segments and audiences will plug in here). */
 	struct store_list_info li;
 	struct store_template t;
 	char tname[128];
@@ -98,6 +98,12 @@ campaigns_create(struct store *s, const struct config *cfg, const struct campaig
 		sc.template_id = t.id;
 		store_template_clear(&t);
 		rc = store_campaign_create(s, &sc);
+		/* Its audience: the one list (the API's create takes no segments yet; the CLI's
+		 * goes through audience_campaign_create). In the caller's transaction. */
+		struct store_audience_part part = {.kind = SEGMENT_PART_LIST, .ref_id = li.id};
+		snprintf(part.name, sizeof(part.name), "%s", n->list);
+		if (rc == 0)
+			rc = store_audience_set(s, sc.id, &part, 1);
 	}
 	if (rc < 0)
 		snprintf(err, errsz, "%s", store_errmsg(s));

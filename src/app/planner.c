@@ -380,7 +380,7 @@ planner_run(struct store *s, const struct planner_opts *o, struct planner_result
 		return PLANNER_E_STORE;
 	}
 	snprintf(r->campaign, sizeof(r->campaign), "%s", camp.name);
-	int64_t campaign_id = camp.id, list_id = camp.list_id;
+	int64_t campaign_id = camp.id;
 	store_campaign_clear(&camp);
 
 	struct planner P = {.r = r};
@@ -390,7 +390,7 @@ planner_run(struct store *s, const struct planner_opts *o, struct planner_result
 	bool from_list = false;
 	int added = 0;
 	/* The policies kirim send would use: it installs the presets the first time too. */
-	if (store_plan_domains(s, campaign_id, list_id, on_domain, &P, &from_list) < 0 ||
+	if (store_plan_domains(s, campaign_id, on_domain, &P, &from_list) < 0 ||
 	    store_policy_seed(s, &added) < 0 || store_policy_load_all(s, &rows, &nrows) < 0 ||
 	    store_dest_counts_since(s, r->now / 86400 * 86400, count_today, &sent_today) < 0) {
 		snprintf(err, errsz, "database: %s", store_errmsg(s));
@@ -520,7 +520,7 @@ planner_json(const struct planner_result *r)
 	return json_pack(
 	    "{s:o,s:o,s:s,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "campaign", api_json_text(r->campaign), "relay", api_json_opt(r->relay), "source",
-	    r->from_list ? "list" : "messages", "now", (json_int_t)r->now, "assume_rate",
+	    r->from_list ? "audience" : "messages", "now", (json_int_t)r->now, "assume_rate",
 	    api_json_number(r->assume_rate, "%.6g"), "concurrency", (json_int_t)r->concurrency,
 	    "global_rate", api_json_number(r->global_rate, "%.6g"), "messages",
 	    (json_int_t)r->messages, "routed", (json_int_t)r->routed, "eta", (json_int_t)r->eta,

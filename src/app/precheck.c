@@ -93,7 +93,7 @@ precheck_run(struct store *s, const struct config *cfg, const struct store_campa
 	dkim_warning(cfg, addr, out->warning, sizeof(out->warning));
 
 	/* 2. Someone to mail. */
-	if (store_lifecycle_mailable(s, c->id, c->list_id, &out->mailable, &out->pending) < 0) {
+	if (store_lifecycle_mailable(s, c->id, &out->mailable, &out->pending) < 0) {
 		snprintf(err, errsz, "%s", store_errmsg(s));
 		rc = PRECHECK_E_STORE;
 		campaign_composer_free(&cc);

@@ -100,6 +100,7 @@ int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_import(struct cli *c, int argc, char **argv);
 int cmd_lists(struct cli *c, int argc, char **argv);
 int cmd_contacts(struct cli *c, int argc, char **argv);
+int cmd_segment(struct cli *c, int argc, char **argv);
 int cmd_suppress(struct cli *c, int argc, char **argv);
 int cmd_version(struct cli *c, int argc, char **argv);
 int cmd_template(struct cli *c, int argc, char **argv);
@@ -110,6 +111,10 @@ int cmd_send(struct cli *c, int argc, char **argv);
 int cmd_run(struct cli *c, int argc, char **argv);
 /* campaign_test - `kirim campaign test NAME --to ADDRESS...`: proofs, recorded nowhere */
 int campaign_test(struct cli *c, int argc, char **argv);
+struct store_campaign;
+/* cli_audience_makeup - what the campaign's audience is made of now: printed, or with o
+ * (--json) put in o as "makeup"; 0 or an exit code after a message */
+int cli_audience_makeup(struct cli *c, struct store *s, const struct store_campaign *sc, json_t *o);
 /* campaign_plan - `kirim campaign plan NAME`: destinations, ETAs, dead domains */
 int campaign_plan(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);

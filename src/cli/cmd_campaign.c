@@ -6,11 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "kirim/audience.h"
 #include "kirim/buf.h"
 #include "kirim/campaign.h"
 #include "kirim/composer.h"
 #include "kirim/config.h"
 #include "kirim/store.h"
+#include "kirim/store_audience.h"
 #include "kirim/xmalloc.h"
 
 /*
@@ -37,10 +39,29 @@ campaign_tracking_ok(struct cli *c, bool opens, bool clicks)
 	return rc;
 }
 
+/* audience_text - the parts of an audience in words: "list 'a', segment 'b', less list 'x'" */
+static void
+audience_text(struct buf *b, const struct store_audience_part *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		static const char *const what[] = {
+		    [SEGMENT_PART_LIST] = "list",
+		    [SEGMENT_PART_SEGMENT] = "segment",
+		    [SEGMENT_PART_EXCLUDE_LIST] = "less list",
+		    [SEGMENT_PART_EXCLUDE_SEGMENT] = "less segment",
+		    [SEGMENT_PART_NOT_SENT_BY] = "not delivered by",
+		    [SEGMENT_PART_NOT_OPENED] = "not opened",
+		    [SEGMENT_PART_NOT_CLICKED] = "not clicked",
+		};
+		buf_printf(b, "%s%s '%s'", i ? ", " : "", what[p[i].kind], p[i].name);
+	}
+}
+
 static int
-campaign_create(struct cli *c, const char *name, const char *list, const char *tpl,
-                const char *from, const char *reply_to, char **headers, int nheaders,
-                bool track_opens, bool track_clicks, const char *options)
+campaign_create(struct cli *c, const char *name, const struct segment_part *parts, size_t nparts,
+                const char *tpl, const char *from, const char *reply_to, char **headers,
+                int nheaders, bool track_opens, bool track_clicks, bool list_scope,
+                const char *options)
 {
 	char err[600];
 	struct store_campaign sc;
@@ -48,8 +69,9 @@ campaign_create(struct cli *c, const char *name, const char *list, const char *t
 	if (*name == '\0' || strlen(name) >= sizeof(sc.name))
 		return cli_usage("campaign", "a campaign name is 1 to %zu characters",
 		                 sizeof(sc.name) - 1);
-	if (list == NULL || tpl == NULL || from == NULL)
-		return cli_usage("campaign", "create needs --list, --template and --from");
+	if (nparts == 0 || tpl == NULL || from == NULL)
+		return cli_usage("campaign", "create needs an audience (--list or --segment), "
+		                             "--template and --from");
 	snprintf(sc.name, sizeof(sc.name), "%s", name);
 	if (campaign_parse_from(from, sc.from_name, sizeof(sc.from_name), sc.from_addr, err,
 	                        sizeof(err)) < 0)
@@ -84,8 +106,12 @@ campaign_create(struct cli *c, const char *name, const char *list, const char *t
 		buf_free(&hdrs);
 		return rc;
 	}
-	struct store_list_info li;
 	struct store_template t;
+	struct store_audience_part *ap = NULL;
+	size_t nap = 0;
+	struct segment_node *tree = NULL;
+	int64_t count = 0;
+	struct buf words = BUF_INIT;
 	/* NAME:VERSION pins a template version; NAME alone takes the latest. */
 	char tname[128];
 	int version = 0;
@@ -93,33 +119,62 @@ campaign_create(struct cli *c, const char *name, const char *list, const char *t
 	snprintf(tname, sizeof(tname), "%.*s", colon ? (int)(colon - tpl) : (int)strlen(tpl), tpl);
 	if (colon)
 		version = atoi(colon + 1);
-	if ((rc = store_list_get(s, list, &li)) < 0 ||
-	    (rc = store_template_get(s, tname, version, &t)) < 0) {
+	if ((rc = store_template_get(s, tname, version, &t)) < 0) {
 		rc = cli_error("campaign", EX_DATAERR, "%s", store_errmsg(s));
 		goto out;
 	}
-	sc.list_id = li.id;
 	sc.template_id = t.id;
 	store_template_clear(&t);
-	if ((rc = store_campaign_create(s, &sc)) < 0) {
+	if ((rc = audience_campaign_create(s, &sc, parts, nparts, list_scope, err, sizeof(err))) <
+	    0) {
 		rc = cli_error("campaign",
-		               rc == STORE_E_EXISTS ? EX_DATAERR : cli_exit_for_store(rc), "%s",
-		               store_errmsg(s));
+		               rc == STORE_E_EXISTS || rc == AUDIENCE_E_USAGE ||
+		                       rc == AUDIENCE_E_DATA
+		                   ? EX_DATAERR
+		                   : cli_exit_for_store(rc),
+		               "%s", err);
 		goto out;
 	}
-	if (c->json)
-		cli_json_print(json_pack("{s:o,s:I,s:s}", "name", cli_json_text(sc.name), "id",
-		                         (json_int_t)sc.id, "state", "draft"));
-	else
-		printf("Created campaign '%s' (draft): list '%s' (%lld members), template '%s' "
-		       "version %d, from %s.\nSee a message with: kirim preview %s --to ADDRESS\n",
-		       sc.name, list, (long long)li.members, tname, t.version, sc.from_addr,
-		       sc.name);
+	/* What it would mail now, for the person who made it. */
+	if ((rc = store_audience_get(s, sc.id, &ap, &nap)) < 0 ||
+	    (rc = store_audience_tree(s, sc.id, &tree)) < 0 ||
+	    (rc = store_segment_count(s, tree, (int64_t)time(NULL), &count, NULL)) < 0) {
+		rc = cli_error("campaign", cli_exit_for_store(rc), "%s", store_errmsg(s));
+		goto out;
+	}
+	audience_text(&words, ap, nap);
+	if (c->json) {
+		cli_json_print(json_pack("{s:o,s:I,s:s,s:I}", "name", cli_json_text(sc.name), "id",
+		                         (json_int_t)sc.id, "state", "draft", "audience",
+		                         (json_int_t)count));
+	} else {
+		char n1[32];
+		printf("Created campaign '%s' (draft): %s contacts now in its audience (%s), "
+		       "template '%s' version %d, from %s.\nSee its audience with: kirim campaign "
+		       "show %s\nSee a message with: kirim preview %s --to ADDRESS\n",
+		       sc.name, cli_num(n1, (uint64_t)count), words.data, tname, t.version,
+		       sc.from_addr, sc.name, sc.name);
+	}
 	rc = 0;
 out:
+	segment_free(tree);
+	free(ap);
+	buf_free(&words);
 	store_close(s);
 	buf_free(&hdrs);
 	return rc;
+}
+
+/* audience_json - the parts of an audience: [{"kind": "list", "name": "a"}, ...] */
+static json_t *
+audience_json(const struct store_audience_part *p, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a,
+		                      json_pack("{s:s,s:o}", "kind", segment_part_name(p[i].kind),
+		                                "name", cli_json_text(p[i].name)));
+	return a;
 }
 
 /* campaign_json - one campaign as a JSON object */
@@ -138,6 +193,7 @@ campaign_json(const struct store_campaign *sc)
 }
 
 struct campaign_out {
+	struct store *s;
 	json_t *json; /* --json: the rows; NULL for text */
 	int n;
 };
@@ -147,18 +203,106 @@ campaign_row(void *arg, const struct store_campaign *sc)
 {
 	struct campaign_out *o = arg;
 	char when[32];
+	struct store_audience_part *ap;
+	size_t nap;
+	int rc = store_audience_get(o->s, sc->id, &ap, &nap);
+	if (rc < 0)
+		return rc;
 	if (o->json) {
-		json_array_append_new(o->json, campaign_json(sc));
+		json_t *j = campaign_json(sc);
+		json_object_set_new(j, "audience", audience_json(ap, nap));
+		json_array_append_new(o->json, j);
 	} else {
 		if (o->n == 0)
-			printf("%-24s %-10s %-20s %-20s %s\n", "CAMPAIGN", "STATE", "LIST",
-			       "TEMPLATE", "CREATED (UTC)");
+			printf("%-24s %-10s %-20s %-30s %s\n", "CAMPAIGN", "STATE", "TEMPLATE",
+			       "AUDIENCE", "CREATED (UTC)");
 		char tv[160];
+		struct buf words = BUF_INIT;
 		snprintf(tv, sizeof(tv), "%s:%d", sc->template_name, sc->template_version);
-		printf("%-24s %-10s %-20s %-20s %s\n", sc->name, sc->state, sc->list, tv,
-		       cli_time(when, sc->created_at));
+		audience_text(&words, ap, nap);
+		printf("%-24s %-10s %-20s %-30s %s\n", sc->name, sc->state, tv,
+		       words.data ? words.data : "", cli_time(when, sc->created_at));
+		buf_free(&words);
 	}
+	free(ap);
 	o->n++;
+	return 0;
+}
+
+int
+cli_audience_makeup(struct cli *c, struct store *s, const struct store_campaign *sc, json_t *o)
+{
+	struct audience_makeup m;
+	struct store_campaign_counts cnt;
+	char err[1024], n1[32], n2[32];
+	int rc = audience_makeup(s, sc->id, (int64_t)time(NULL), &m, err, sizeof(err));
+	if (rc < 0)
+		return cli_error("campaign",
+		                 rc == AUDIENCE_E_DATA ? EX_DATAERR : cli_exit_for_store(rc), "%s",
+		                 err);
+	if ((rc = store_campaign_counts(s, sc->id, &cnt)) < 0) {
+		audience_makeup_free(&m);
+		return cli_error("campaign", cli_exit_for_store(rc), "%s", store_errmsg(s));
+	}
+	if (o) {
+		json_t *steps = json_array();
+		for (size_t i = 0; i < m.nsteps; i++) {
+			const struct audience_step *st = &m.steps[i];
+			json_t *j =
+			    json_pack("{s:s,s:o,s:I}", "kind", segment_part_name(st->kind), "name",
+			              cli_json_text(st->name), st->include ? "contacts" : "removes",
+			              (json_int_t)st->count);
+			if (!st->include)
+				json_object_set_new(j, "remaining", json_integer(st->remain));
+			if (st->gone)
+				json_object_set_new(j, "removed_segment", json_true());
+			json_array_append_new(steps, j);
+		}
+		json_object_set_new(
+		    o, "makeup",
+		    json_pack("{s:o,s:o,s:I,s:I,s:I,s:I,s:I}", "expression", cli_json_text(m.expr),
+		              "steps", steps, "together", (json_int_t)m.together, "contacts",
+		              (json_int_t)m.contacts, "suppressed", (json_int_t)m.suppressed,
+		              "mailable", (json_int_t)(m.contacts - m.suppressed), "messages",
+		              (json_int_t)cnt.total));
+	} else {
+		printf("audience:  %s\n", m.expr);
+		bool several = false;
+		for (size_t i = 1; i < m.nsteps; i++)
+			several |= m.steps[i].include;
+		for (size_t i = 0; i < m.nsteps; i++) {
+			const struct audience_step *st = &m.steps[i];
+			char label[300];
+			static const char *const what[] = {
+			    [SEGMENT_PART_LIST] = "list %s",
+			    [SEGMENT_PART_SEGMENT] = "segment %s",
+			    [SEGMENT_PART_EXCLUDE_LIST] = "less list %s",
+			    [SEGMENT_PART_EXCLUDE_SEGMENT] = "less segment %s",
+			    [SEGMENT_PART_NOT_SENT_BY] = "less those %s delivered to",
+			    [SEGMENT_PART_NOT_OPENED] = "only who %s reached and did not open",
+			    [SEGMENT_PART_NOT_CLICKED] = "only who %s reached and did not click",
+			};
+			snprintf(label, sizeof(label), what[st->kind], st->name);
+			if (st->gone)
+				printf("  %-40s (segment removed since)\n", label);
+			else if (st->include)
+				printf("  %-40s %12s\n", label, cli_num(n1, (uint64_t)st->count));
+			else
+				printf("  %-40s %12s  -> %s\n", label,
+				       st->count ? cli_num(n1, (uint64_t)st->count) : "0",
+				       cli_num(n2, (uint64_t)st->remain));
+			if (st->include && several &&
+			    (i + 1 == m.nsteps || !m.steps[i + 1].include))
+				printf("  %-40s %12s\n", "together (each contact once)",
+				       cli_num(n1, (uint64_t)m.together));
+		}
+		printf("  %-40s %12s  (%s of them suppressed: not mailed)\n", "contacts now",
+		       cli_num(n1, (uint64_t)m.contacts), cli_num(n2, (uint64_t)m.suppressed));
+		if (cnt.total)
+			printf("  %-40s %12s  (made when the campaign was queued)\n", "messages",
+			       cli_num(n1, (uint64_t)cnt.total));
+	}
+	audience_makeup_free(&m);
 	return 0;
 }
 
@@ -167,6 +311,12 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"list", required_argument, NULL, 'l'},
+	    {"segment", required_argument, NULL, 's'},
+	    {"exclude-list", required_argument, NULL, 'x'},
+	    {"exclude-segment", required_argument, NULL, 'X'},
+	    {"not-sent-by", required_argument, NULL, 'N'},
+	    {"not-opened", required_argument, NULL, 'o'},
+	    {"not-clicked", required_argument, NULL, 'k'},
 	    {"template", required_argument, NULL, 't'},
 	    {"from", required_argument, NULL, 'f'},
 	    {"reply-to", required_argument, NULL, 'r'},
@@ -184,14 +334,30 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 		return campaign_test(c, argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "plan") == 0)
 		return campaign_plan(c, argc - 1, argv + 1);
-	const char *list = NULL, *tpl = NULL, *from = NULL, *reply_to = NULL;
+	const char *tpl = NULL, *from = NULL, *reply_to = NULL;
 	char **headers = xcalloc((size_t)argc + 1, sizeof(char *));
+	/* The audience's parts, in the order given. */
+	struct segment_part *parts = xcalloc((size_t)argc + 1, sizeof(*parts));
+	size_t nparts = 0;
 	int nheaders = 0, ch, rc = 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":l:t:f:r:H:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			list = optarg;
+		case 's':
+		case 'x':
+		case 'X':
+		case 'N':
+		case 'o':
+		case 'k':
+			parts[nparts].kind = ch == 'l'   ? SEGMENT_PART_LIST
+			                     : ch == 's' ? SEGMENT_PART_SEGMENT
+			                     : ch == 'x' ? SEGMENT_PART_EXCLUDE_LIST
+			                     : ch == 'X' ? SEGMENT_PART_EXCLUDE_SEGMENT
+			                     : ch == 'N' ? SEGMENT_PART_NOT_SENT_BY
+			                     : ch == 'o' ? SEGMENT_PART_NOT_OPENED
+			                                 : SEGMENT_PART_NOT_CLICKED;
+			parts[nparts++].name = optarg;
 			break;
 		case 't':
 			tpl = optarg;
@@ -237,8 +403,9 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 			              track_clicks, "unsubscribe_scope", scope ? scope : "all");
 			char *options = json_dumps(o, JSON_COMPACT);
 			json_decref(o);
-			rc = campaign_create(c, argv[optind], list, tpl, from, reply_to, headers,
-			                     nheaders, track_opens, track_clicks, options);
+			rc = campaign_create(c, argv[optind], parts, nparts, tpl, from, reply_to,
+			                     headers, nheaders, track_opens, track_clicks,
+			                     scope && strcmp(scope, "list") == 0, options);
 			free(options);
 		}
 	} else if (strcmp(verb, "list") == 0 || strcmp(verb, "show") == 0) {
@@ -258,13 +425,26 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 				rc = cli_error("campaign", cli_exit_for_store(r), "%s",
 				               store_errmsg(s));
 			} else if (c->json) {
-				cli_json_print(campaign_json(&sc));
+				json_t *o = campaign_json(&sc);
+				struct store_audience_part *ap;
+				size_t nap;
+				if ((r = store_audience_get(s, sc.id, &ap, &nap)) < 0) {
+					rc = cli_error("campaign", cli_exit_for_store(r), "%s",
+					               store_errmsg(s));
+				} else {
+					json_object_set_new(o, "audience", audience_json(ap, nap));
+					free(ap);
+					rc = cli_audience_makeup(c, s, &sc, o);
+				}
+				if (rc == 0)
+					cli_json_print(json_incref(o));
+				json_decref(o);
 			} else {
 				char when[32];
-				printf("campaign:  %s (id %lld)\nstate:     %s\nlist:      %s\n"
+				printf("campaign:  %s (id %lld)\nstate:     %s\n"
 				       "template:  %s version %d\nfrom:      %s%s%s%s\n",
-				       sc.name, (long long)sc.id, sc.state, sc.list,
-				       sc.template_name, sc.template_version, sc.from_name,
+				       sc.name, (long long)sc.id, sc.state, sc.template_name,
+				       sc.template_version, sc.from_name,
 				       sc.from_name[0] ? " <" : "", sc.from_addr,
 				       sc.from_name[0] ? ">" : "");
 				if (sc.reply_to[0])
@@ -274,11 +454,12 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 				       cli_time(when, sc.created_at));
 				if (sc.state_reason[0])
 					printf("why:       %s\n", sc.state_reason);
+				rc = cli_audience_makeup(c, s, &sc, NULL);
 			}
 			if (r == 0)
 				store_campaign_clear(&sc);
 		} else {
-			struct campaign_out o = {.json = c->json ? json_array() : NULL};
+			struct campaign_out o = {.s = s, .json = c->json ? json_array() : NULL};
 			int r = store_campaign_each(s, campaign_row, &o);
 			if (r < 0)
 				rc = cli_error("campaign", cli_exit_for_store(r), "%s",
@@ -296,6 +477,7 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 	}
 out:
 	free(headers);
+	free(parts);
 	return rc;
 }
 
@@ -348,7 +530,7 @@ cmd_preview(struct cli *c, int argc, char **argv)
 	memset(&sc, 0, sizeof(sc));
 	memset(&cc, 0, sizeof(cc));
 	if ((rc = store_campaign_get(s, argv[optind], &sc)) < 0 ||
-	    (rc = store_list_member(s, sc.list_id, a.key, &ct)) < 0) {
+	    (rc = store_audience_contact(s, sc.id, (int64_t)time(NULL), a.key, &ct)) < 0) {
 		rc = cli_error("preview", cli_exit_for_store(rc), "%s", store_errmsg(s));
 		goto out;
 	}

@@ -1,13 +1,17 @@
-/* cmd_contacts - `kirim contacts show ADDRESS` and `kirim contacts search TEXT`. */
+/* cmd_contacts - `kirim contacts show ADDRESS`, `search TEXT`, `tag ADDRESS...` and `tags`. */
 #include "cli.h"
 
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kirim/address.h"
+#include "kirim/audience.h"
 #include "kirim/buf.h"
 #include "kirim/store.h"
+#include "kirim/store_audience.h"
+#include "kirim/xmalloc.h"
 
 struct contacts_out {
 	struct cli *c;
@@ -74,11 +78,21 @@ contacts_show(struct cli *c, struct store *s, const char *arg)
 	if (address_parse(arg, strlen(arg), ADDRESS_ALLOW_IP_LITERAL, &a, &reason) < 0)
 		return cli_error("contacts", EX_DATAERR, "'%s' is not an address: %s", arg, reason);
 	struct store_contact ct;
+	char tags[1024];
 	int rc = store_contact_get(s, a.key, &ct);
+	if (rc == 0 && (rc = store_contact_tags(s, ct.id, tags, sizeof(tags))) < 0)
+		store_contact_clear(&ct);
 	if (rc < 0)
 		return cli_error("contacts", cli_exit_for_store(rc), "%s", store_errmsg(s));
 	if (c->json) {
-		cli_json_print(contacts_json(&ct, true));
+		json_t *o = contacts_json(&ct, true), *t = json_array();
+		for (const char *p = tags; *p;) {
+			size_t n = strcspn(p, ",");
+			json_array_append_new(t, cli_json_textn(p, n));
+			p += n + (p[n] == ',');
+		}
+		json_object_set_new(o, "tags", t);
+		cli_json_print(o);
 	} else {
 		char disp[600], t1[32], t2[32];
 		contacts_display(&ct, disp, sizeof(disp));
@@ -86,6 +100,7 @@ contacts_show(struct cli *c, struct store *s, const char *arg)
 		if (strcmp(disp, ct.email) != 0)
 			printf("on the wire: %s\n", ct.email);
 		printf("lists:       %s\n", ct.lists[0] ? ct.lists : "(none)");
+		printf("tags:        %s\n", tags[0] ? tags : "(none)");
 		printf("suppressed:  %s\n", ct.suppressed[0] ? ct.suppressed : "no");
 		printf("attributes:  %s\n", ct.attrs);
 		printf("created:     %s UTC\nupdated:     %s UTC\n", cli_time(t1, ct.created_at),
@@ -95,18 +110,67 @@ contacts_show(struct cli *c, struct store *s, const char *arg)
 	return 0;
 }
 
+/* contacts_tag - `kirim contacts tag ADDRESS... | --segment NAME --add T --remove T` */
+static int
+contacts_tag(struct cli *c, struct store *s, char **addresses, int n, const char *segment,
+             const char *const *add, size_t nadd, const char *const *remove, size_t nremove)
+{
+	char err[1024], n1[32], n2[32], n3[32];
+	struct audience_tagged t;
+	int rc = segment ? audience_tag_segment(s, segment, (int64_t)time(NULL), add, nadd, remove,
+	                                        nremove, &t, err, sizeof(err))
+	                 : audience_tag_addresses(s, (const char *const *)addresses, (size_t)n, add,
+	                                          nadd, remove, nremove, &t, err, sizeof(err));
+	if (rc < 0)
+		return cli_error("contacts",
+		                 rc == AUDIENCE_E_USAGE || rc == AUDIENCE_E_DATA
+		                     ? EX_DATAERR
+		                     : cli_exit_for_store(rc),
+		                 "%s", err);
+	if (c->json)
+		cli_json_print(json_pack("{s:I,s:I,s:I}", "contacts", (json_int_t)t.contacts,
+		                         "added", (json_int_t)t.added, "removed",
+		                         (json_int_t)t.removed));
+	else
+		printf("%s contact%s: %s tag%s added, %s removed.\n",
+		       cli_num(n1, (uint64_t)t.contacts), t.contacts == 1 ? "" : "s",
+		       cli_num(n2, (uint64_t)t.added), t.added == 1 ? "" : "s",
+		       cli_num(n3, (uint64_t)t.removed));
+	return 0;
+}
+
+static int
+tag_row(void *arg, const char *tag, int64_t contacts)
+{
+	struct contacts_out *o = arg;
+	char n1[32];
+	if (o->c->json) {
+		cli_json_rows_add(&o->json, json_pack("{s:o,s:I}", "tag", cli_json_text(tag),
+		                                      "contacts", (json_int_t)contacts));
+	} else {
+		if (o->n == 0)
+			printf("%-32s %s\n", "TAG", "CONTACTS");
+		printf("%-32s %s\n", tag, cli_num(n1, (uint64_t)contacts));
+	}
+	o->n++;
+	return 0;
+}
+
 int
 cmd_contacts(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"list", required_argument, NULL, 'l'},
-	    {"limit", required_argument, NULL, 'n'},
-	    {NULL, 0, NULL, 0},
+	    {"list", required_argument, NULL, 'l'},    {"limit", required_argument, NULL, 'n'},
+	    {"add", required_argument, NULL, 'a'},     {"remove", required_argument, NULL, 'r'},
+	    {"segment", required_argument, NULL, 's'}, {NULL, 0, NULL, 0},
 	};
-	const char *list = NULL;
-	int limit = 50, ch;
+	const char *list = NULL, *segment = NULL;
+	const char **add = xcalloc((size_t)argc + 1, sizeof(char *));
+	const char **remove = xcalloc((size_t)argc + 1, sizeof(char *));
+	size_t nadd = 0, nremove = 0;
+	int limit = 50, ch, rc = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":l:n:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":l:n:a:r:s:", longopts, NULL)) != -1) {
 		char *end;
 		switch (ch) {
 		case 'l':
@@ -115,30 +179,80 @@ cmd_contacts(struct cli *c, int argc, char **argv)
 		case 'n':
 			limit = (int)strtol(optarg, &end, 10);
 			if (*end || limit < 0)
-				return cli_usage("contacts", "--limit takes a number, not '%s'",
-				                 optarg);
+				rc = cli_usage("contacts", "--limit takes a number, not '%s'",
+				               optarg);
+			break;
+		case 'a':
+			add[nadd++] = optarg;
+			break;
+		case 'r':
+			remove[nremove++] = optarg;
+			break;
+		case 's':
+			segment = optarg;
 			break;
 		case ':':
-			return cli_usage("contacts", "%s needs a value", argv[optind - 1]);
+			rc = cli_usage("contacts", "%s needs a value", argv[optind - 1]);
+			break;
 		default:
-			return cli_unknown_option("contacts", longopts, argv[optind - 1]);
+			rc = cli_unknown_option("contacts", longopts, argv[optind - 1]);
+			break;
 		}
+		if (rc)
+			goto out;
 	}
-	if (optind >= argc)
-		return cli_usage("contacts", "show ADDRESS or search TEXT?");
+	if (optind >= argc) {
+		rc = cli_usage("contacts", "show ADDRESS, search TEXT, tag ADDRESS... or tags?");
+		goto out;
+	}
 	const char *verb = argv[optind];
-	if (optind + 2 != argc)
-		return cli_usage("contacts", "%s takes one argument", verb);
-	const char *arg = argv[optind + 1];
-	bool show = strcmp(verb, "show") == 0;
-	if (!show && strcmp(verb, "search") != 0)
-		return cli_usage("contacts", "unknown subcommand '%s' (show, search)", verb);
+	bool show = strcmp(verb, "show") == 0, tag = strcmp(verb, "tag") == 0,
+	     tags = strcmp(verb, "tags") == 0;
+	if (!show && !tag && !tags && strcmp(verb, "search") != 0) {
+		rc = cli_usage("contacts", "unknown subcommand '%s' (show, search, tag, tags)",
+		               verb);
+		goto out;
+	}
+	int nargs = argc - optind - 1;
+	if (tag && (segment ? nargs != 0 : nargs < 1)) {
+		rc =
+		    cli_usage("contacts", segment ? "tag --segment NAME takes no addresses"
+		                                  : "tag takes one or more addresses (or --segment "
+		                                    "NAME)");
+		goto out;
+	}
+	if (tag && nadd + nremove == 0) {
+		rc = cli_usage("contacts", "tag needs --add TAG or --remove TAG");
+		goto out;
+	}
+	if (!tag && (nadd || nremove || segment)) {
+		rc = cli_usage("contacts", "--add, --remove and --segment go with tag");
+		goto out;
+	}
+	if ((tags && nargs != 0) || ((show || (!tag && !tags)) && nargs != 1)) {
+		rc = cli_usage("contacts",
+		               tags ? "tags takes no arguments" : "%s takes one argument", verb);
+		goto out;
+	}
 	struct store *s;
-	int rc = cli_open(c, "contacts", false, &s);
-	if (rc)
-		return rc;
+	if ((rc = cli_open(c, "contacts", false, &s)))
+		goto out;
+	const char *arg = argv[optind + 1];
 	if (show) {
 		rc = contacts_show(c, s, arg);
+	} else if (tag) {
+		rc = contacts_tag(c, s, argv + optind + 1, nargs, segment, add, nadd, remove,
+		                  nremove);
+	} else if (tags) {
+		struct contacts_out o = {.c = c};
+		rc = store_tag_each(s, tag_row, &o);
+		if (rc < 0)
+			rc = cli_error("contacts", cli_exit_for_store(rc), "%s", store_errmsg(s));
+		else if (c->json)
+			cli_json_rows_print(&o.json);
+		else if (o.n == 0)
+			printf("No tags yet: 'kirim contacts tag ADDRESS --add TAG' adds one.\n");
+		buf_free(&o.json);
 	} else {
 		struct contacts_out out = {.c = c};
 		rc = store_contact_search(s, arg, list, limit, contacts_row, &out);
@@ -152,5 +266,8 @@ cmd_contacts(struct cli *c, int argc, char **argv)
 		buf_free(&out.json);
 	}
 	store_close(s);
+out:
+	free(add);
+	free(remove);
 	return rc;
 }

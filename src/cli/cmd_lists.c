@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "kirim/audience.h"
 #include "kirim/store.h"
 
 struct lists_out {
@@ -68,9 +69,14 @@ cmd_lists(struct cli *c, int argc, char **argv)
 	if ((rc = cli_open(c, "lists", false, &s)))
 		return rc;
 	if (strcmp(verb, "delete") == 0) {
-		rc = store_list_delete(s, argv[2]);
+		char err[1024];
+		rc = audience_list_delete(s, argv[2], err, sizeof(err));
 		if (rc < 0)
-			rc = cli_error("lists", cli_exit_for_store(rc), "%s", store_errmsg(s));
+			rc = cli_error("lists",
+			               rc == STORE_E_INUSE || rc == AUDIENCE_E_BUSY
+			                   ? EX_DATAERR
+			                   : cli_exit_for_store(rc),
+			               "%s", err);
 		else if (!c->json)
 			printf("Deleted list '%s' (its contacts are kept).\n", argv[2]);
 		else

@@ -70,7 +70,7 @@ plan_text(const struct planner_result *r, int suppress_dead)
 	char n1[32], n2[32], when[32], dur[32], lim[200], rate[THROTTLE_RATE_STR];
 	printf("Campaign '%s': %s messages to %zu domain%s (%s)\n", r->campaign,
 	       cli_num(n1, (uint64_t)r->messages), r->ndomains, r->ndomains == 1 ? "" : "s",
-	       r->from_list ? "list members not suppressed; nothing queued yet"
+	       r->from_list ? "the audience less suppressions; nothing queued yet"
 	                    : "queued messages");
 	if (r->relay[0])
 		printf(
@@ -270,17 +270,31 @@ campaign_plan(struct cli *c, int argc, char **argv)
 	struct planner_result r;
 	char err[1024] = "";
 	rc = planner_run(s, &o, &r, err, sizeof(err));
-	store_close(s);
 	if (rc < 0) {
+		store_close(s);
 		planner_result_free(&r);
 		return cli_error("campaign", rc == PLANNER_E_STORE ? EX_SOFTWARE : EX_CONFIG, "%s",
 		                 err);
 	}
-	if (c->json) {
-		cli_json_print(planner_json(&r));
-	} else {
-		plan_text(&r, o.suppress_dead);
+	/* Before anything is queued: what the audience is made of. */
+	json_t *j = c->json ? planner_json(&r) : NULL;
+	struct store_campaign sc;
+	if (r.from_list && (rc = store_campaign_get(s, o.campaign, &sc)) == 0) {
+		if (!c->json)
+			printf("Campaign '%s': nothing queued yet, its audience now:\n", sc.name);
+		rc = cli_audience_makeup(c, s, &sc, j);
+		store_campaign_clear(&sc);
+		if (!c->json)
+			putchar('\n');
+	} else if (r.from_list) {
+		rc = cli_error("campaign", cli_exit_for_store(rc), "%s", store_errmsg(s));
 	}
+	store_close(s);
+	if (rc == 0 && c->json)
+		cli_json_print(json_incref(j));
+	else if (rc == 0)
+		plan_text(&r, o.suppress_dead);
+	json_decref(j);
 	planner_result_free(&r);
-	return 0;
+	return rc;
 }

@@ -17,6 +17,7 @@
 
 #include "kirim/buf.h"
 #include "kirim/hex.h"
+#include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
 
 static const char *const route_names[] = {
@@ -398,27 +399,6 @@ html_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
-/* Append code point cp as UTF-8. */
-static void
-put_utf8(struct buf *b, uint32_t cp)
-{
-	if (cp < 0x80) {
-		buf_addc(b, (char)cp);
-	} else if (cp < 0x800) {
-		buf_addc(b, (char)(0xc0 | (cp >> 6)));
-		buf_addc(b, (char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		buf_addc(b, (char)(0xe0 | (cp >> 12)));
-		buf_addc(b, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_addc(b, (char)(0x80 | (cp & 0x3f)));
-	} else {
-		buf_addc(b, (char)(0xf0 | (cp >> 18)));
-		buf_addc(b, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		buf_addc(b, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_addc(b, (char)(0x80 | (cp & 0x3f)));
-	}
-}
-
 /*
  * Decode an attribute value's character references into b (the named ones
  * a URL needs, and numeric ones), trimming surrounding white space as a
@@ -469,7 +449,7 @@ attr_decode(const char *p, size_t n, struct buf *b)
 			}
 			if (digits && j < rn && r[j] == ';' && cp > 0 && cp <= 0x10ffff &&
 			    (cp < 0xd800 || cp > 0xdfff)) {
-				put_utf8(b, cp);
+				utf8_put(b, cp);
 				i += j + 1;
 				done = true;
 			}

@@ -216,6 +216,23 @@ store_db(struct store *s)
 	return s->db;
 }
 
+/* fk_dangling - how many rows refer to a row that is not there (PRAGMA foreign_key_check) */
+static int
+fk_dangling(struct store *s, int64_t *n)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, "check foreign keys");
+	int rc;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		++*n;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "check foreign keys");
+}
+
+static int migrate_one(struct store *s, const struct store_migration *m);
+
 /*
  * store_migrate - apply the migrations the database lacks. Not through the
  * cache: PRAGMA user_version is read once per open (and once per migration,
@@ -239,39 +256,69 @@ store_migrate(struct store *s)
 		         s->version, newest);
 		return STORE_E_NEWER;
 	}
-	for (int i = 0; i < store_migrations_count; i++) {
-		const struct store_migration *m = &store_migrations[i];
-		char setv[64];
-		if (m->version <= s->version)
-			continue;
-		int rc = store_exec(s, "BEGIN IMMEDIATE");
-		if (rc < 0)
-			return rc;
-		/* Another process may have migrated while we waited for the lock. */
-		if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
-			store_exec(s, "ROLLBACK");
-			return store_fail(s, "read schema version");
-		}
-		int now_at = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-		sqlite3_finalize(st);
-		if (now_at >= m->version) {
-			store_exec(s, "ROLLBACK");
-			s->version = now_at;
-			continue;
-		}
-		snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", m->version);
-		if ((rc = store_exec(s, m->sql)) < 0 || (rc = store_exec(s, setv)) < 0) {
-			char why[sizeof(s->errbuf)];
-			memcpy(why, s->errbuf, sizeof(why));
-			store_exec(s, "ROLLBACK");
-			snprintf(s->errbuf, sizeof(s->errbuf), "migration %s failed: %.400s",
-			         m->name, why);
-			return rc;
-		}
-		if ((rc = store_exec(s, "COMMIT")) < 0)
-			return rc;
-		s->version = m->version;
+	if (s->version == newest)
+		return 0;
+	/*
+	 * Foreign keys off while migrating: a migration that rebuilds a table (SQLite
+	 * cannot change a column in place) drops the old one, and with them on that
+	 * drop would delete every row that refers to it (a campaign's messages). Each
+	 * migration is checked before its COMMIT instead (migrate_one).
+	 */
+	int rc = store_exec(s, "PRAGMA foreign_keys = OFF");
+	for (int i = 0; rc == 0 && i < store_migrations_count; i++)
+		if (store_migrations[i].version > s->version)
+			rc = migrate_one(s, &store_migrations[i]);
+	int on = store_exec(s, "PRAGMA foreign_keys = ON");
+	return rc < 0 ? rc : on;
+}
+
+/*
+ * migrate_one - apply m in a transaction of its own, unless another process has. A
+ * migration that rebuilds a table (DROP TABLE) runs with foreign keys off, so it is
+ * checked before its COMMIT: it may not leave rows that refer to nothing (rows a bulk
+ * import left so before it are not its doing, and do not stop it).
+ */
+static int
+migrate_one(struct store *s, const struct store_migration *m)
+{
+	sqlite3_stmt *st;
+	char setv[64];
+	int rc = store_exec(s, "BEGIN IMMEDIATE");
+	if (rc < 0)
+		return rc;
+	/* Another process may have migrated while we waited for the lock. */
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+		store_exec(s, "ROLLBACK");
+		return store_fail(s, "read schema version");
 	}
+	int now_at = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (now_at >= m->version) {
+		store_exec(s, "ROLLBACK");
+		s->version = now_at;
+		return 0;
+	}
+	bool rebuilds = strstr(m->sql, "DROP TABLE") != NULL;
+	int64_t before = 0, after = 0;
+	snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", m->version);
+	if ((rebuilds && (rc = fk_dangling(s, &before)) < 0) || (rc = store_exec(s, m->sql)) < 0 ||
+	    (rc = store_exec(s, setv)) < 0 || (rebuilds && (rc = fk_dangling(s, &after)) < 0)) {
+		char why[sizeof(s->errbuf)];
+		memcpy(why, s->errbuf, sizeof(why));
+		store_exec(s, "ROLLBACK");
+		snprintf(s->errbuf, sizeof(s->errbuf), "migration %s failed: %.400s", m->name, why);
+		return rc;
+	}
+	if (after > before) {
+		store_exec(s, "ROLLBACK");
+		snprintf(s->errbuf, sizeof(s->errbuf),
+		         "migration %s failed: it would leave %lld rows referring to nothing",
+		         m->name, (long long)(after - before));
+		return STORE_E_SQL;
+	}
+	if ((rc = store_exec(s, "COMMIT")) < 0)
+		return rc;
+	s->version = m->version;
 	return 0;
 }
 
@@ -310,6 +357,12 @@ store_open(const char *path, unsigned flags, struct store **out, char *err, size
 	}
 	sqlite3_extended_result_codes(s->db, 0);
 	sqlite3_busy_timeout(s->db, 5000);
+	/* The functions compiled segments call (store_segment.c). */
+	if (store_segment_functions(s->db) < 0) {
+		snprintf(err, errsz, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
+		store_close(s);
+		return STORE_E_SQL;
+	}
 	/* WAL lets the CLI read while a sender writes; NORMAL sync is durable in WAL mode
 	 * against process crashes and loses at most the last commits on power loss. */
 	/* A new database gets 16 KiB pages (SQLite's default is 4 KiB): bulk imports run

@@ -9,13 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A campaign with its list's and template's names, as store_campaign_row reads it. */
+/* A campaign with its first list's (if any) and template's names, as store_campaign_row reads
+ * it. */
 #define CAMPAIGN_COLUMNS                                                                           \
-	"SELECT c.id, c.name, c.list_id, l.name, c.template_id, t.name, t.version,"                \
+	"SELECT c.id, c.name, coalesce(c.list_id, 0), coalesce(l.name, ''), c.template_id, "       \
+	"t.name,"                                                                                  \
+	" t.version,"                                                                              \
 	" coalesce(c.from_name, ''), c.from_addr, coalesce(c.reply_to, ''),"                       \
 	" c.headers, c.state, c.created_at, c.options, coalesce(c.state_reason, '')"               \
 	" FROM campaigns c"                                                                        \
-	" JOIN lists l ON l.id = c.list_id JOIN templates t ON t.id = c.template_id"
+	" LEFT JOIN lists l ON l.id = c.list_id JOIN templates t ON t.id = c.template_id"
 
 int
 store_campaign_create(struct store *s, struct store_campaign *c)
@@ -28,7 +31,8 @@ store_campaign_create(struct store *s, struct store_campaign *c)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, c->list_id);
+	if (c->list_id)
+		sqlite3_bind_int64(st, 2, c->list_id);
 	sqlite3_bind_int64(st, 3, c->template_id);
 	store_bind_opt_text(st, 4, c->from_name);
 	sqlite3_bind_text(st, 5, c->from_addr, -1, SQLITE_STATIC);

@@ -84,4 +84,23 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 /* store_contact_row - a struct store_contact from a row of CONTACT_COLUMNS, lists */
 void store_contact_row(sqlite3_stmt *st, void *out);
 
+struct segment_node;
+struct segment_sql;
+/* store_segment_functions - register kirim_number and kirim_time (segment.h) on db */
+int store_segment_functions(sqlite3 *db);
+/* store_segment_compile - tree as SQL at now, parameters after ?base, segment("x") read
+ * from the segments table; STORE_E_INVALID (a loop, a missing segment) or STORE_E_SQL */
+int store_segment_compile(struct store *s, const struct segment_node *tree, int64_t now, int base,
+                          struct segment_sql *out);
+/*
+ * store_segment_stmt - head, q's SQL and tail prepared as one statement on the store's
+ * connection with q's parameters bound (the caller binds ?1..?base and finalizes it:
+ * a statement built at run time never enters the cache); NULL with store_errmsg set
+ */
+sqlite3_stmt *store_segment_stmt(struct store *s, const char *head, const struct segment_sql *q,
+                                 const char *tail);
+/* store_audience_compile - the campaign's audience as SQL at now (parameters after ?base) */
+int store_audience_compile(struct store *s, int64_t campaign_id, int64_t now, int base,
+                           struct segment_sql *out);
+
 #endif

@@ -9,6 +9,8 @@
 #include "kirim/store.h"
 #include "store_int.h"
 
+#include "kirim/segment.h"
+
 /* Every legal move. Anything not here is refused. */
 static const struct {
 	const char *from, *verb, *to;
@@ -321,22 +323,25 @@ store_campaign_state_get(struct store *s, int64_t id, char state[16], char *reas
 #define LC_NOT_SUPPRESSED                                                                          \
 	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN (lower(c.email), c.domain))"
 
-static const char sql_recipients[] =
-    "SELECT c.id, c.email, c.attrs FROM list_members m JOIN contacts c ON c.id = m.contact_id"
-    " WHERE m.list_id = (SELECT list_id FROM campaigns WHERE id = ?1) AND" LC_NOT_SUPPRESSED
-    " AND NOT EXISTS (SELECT 1 FROM messages g WHERE g.campaign_id = ?1"
-    "   AND g.contact_id = c.id AND g.state NOT IN ('queued', 'claimed'))"
-    " ORDER BY c.id";
-
 /* store_lifecycle_recipients - the recipients the campaign would still mail */
 int
 store_lifecycle_recipients(struct store *s, int64_t campaign_id, store_recipient_cb cb, void *arg)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_recipients);
+	struct segment_sql q;
+	int rc = store_audience_compile(s, campaign_id, store_now(), 1, &q);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = store_segment_stmt(
+	    s, "SELECT c.id, c.email, c.attrs FROM contacts c WHERE ", &q,
+	    " AND" LC_NOT_SUPPRESSED
+	    " AND NOT EXISTS (SELECT 1 FROM messages g WHERE g.campaign_id = ?1"
+	    "   AND g.contact_id = c.id AND g.state NOT IN ('queued', 'claimed'))"
+	    " ORDER BY c.id");
+	segment_sql_free(&q);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
-	int rc, ret = 0;
+	int ret = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *attrs = (const char *)sqlite3_column_text(st, 2);
 		struct store_recipient r = {
@@ -349,32 +354,34 @@ store_lifecycle_recipients(struct store *s, int64_t campaign_id, store_recipient
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "read the campaign's recipients");
-	sqlite3_reset(st);
+	sqlite3_finalize(st);
 	return ret;
 }
 
-/* store_lifecycle_mailable - unsuppressed members of list_id; messages still pending */
+/* store_lifecycle_mailable - the audience's unsuppressed contacts; messages still pending */
 int
-store_lifecycle_mailable(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *mailable,
-                         int64_t *pending)
+store_lifecycle_mailable(struct store *s, int64_t campaign_id, int64_t *mailable, int64_t *pending)
 {
-	static const char sql[] =
-	    "SELECT (SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
-	    " WHERE m.list_id = ?2 AND" LC_NOT_SUPPRESSED "),"
-	    " (SELECT count(*) FROM messages WHERE campaign_id = ?1"
-	    "  AND state IN ('queued', 'claimed'))";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct segment_sql q;
+	int rc = store_audience_compile(s, campaign_id, store_now(), 1, &q);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st =
+	    store_segment_stmt(s, "SELECT (SELECT count(*) FROM contacts c WHERE ", &q,
+	                       " AND" LC_NOT_SUPPRESSED "),"
+	                       " (SELECT count(*) FROM messages WHERE campaign_id = ?1"
+	                       "  AND state IN ('queued', 'claimed'))");
+	segment_sql_free(&q);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
-	sqlite3_bind_int64(st, 2, list_id);
-	int rc = sqlite3_step(st), ret = 0;
-	if (rc == SQLITE_ROW) {
+	int ret = 0;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*mailable = sqlite3_column_int64(st, 0);
 		*pending = sqlite3_column_int64(st, 1);
 	} else {
 		ret = store_fail(s, "count the campaign's recipients");
 	}
-	sqlite3_reset(st);
+	sqlite3_finalize(st);
 	return ret;
 }

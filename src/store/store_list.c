@@ -118,21 +118,29 @@ int
 store_list_delete(struct store *s, const char *name)
 {
 	static const char sql[] = "DELETE FROM lists WHERE name = ?1";
-	static const char used_sql[] = "SELECT count(*) FROM campaigns c JOIN lists l"
-	                               " ON l.id = c.list_id WHERE l.name = ?1";
-	sqlite3_stmt *st = store_prepare(s, used_sql);
+	/* The campaigns whose audience names it (the foreign key refuses the delete). */
+	static const char users_sql[] =
+	    "SELECT group_concat('''' || name || '''', ', '), count(*) FROM (SELECT DISTINCT"
+	    " c.name FROM campaign_audience a JOIN campaigns c ON c.id = a.campaign_id"
+	    " JOIN lists l ON l.id = a.list_id WHERE l.name = ?1 ORDER BY c.name)";
+	sqlite3_stmt *st = store_prepare(s, users_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int64_t used = 0;
-	int rc = store_get_int64(s, st, &used, "read the list's campaigns");
-	if (rc < 0)
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_int64(st, 1) > 0) {
+		rc =
+		    store_errf(s, STORE_E_INUSE,
+		               "list '%s' is in the audience of campaign%s %s, which keep%s it: it "
+		               "cannot be deleted",
+		               name, sqlite3_column_int64(st, 1) == 1 ? "" : "s",
+		               store_col_text(st, 0), sqlite3_column_int64(st, 1) == 1 ? "s" : "");
+		sqlite3_reset(st);
 		return rc;
-	if (used > 0)
-		return store_errf(
-		    s, STORE_E_INUSE,
-		    "list '%s' is the list of %lld campaign%s: it stays while they do", name,
-		    (long long)used, used == 1 ? "" : "s");
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return store_fail(s, "look for the campaigns that use a list");
 	if ((st = store_prepare(s, sql)) == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

@@ -12,37 +12,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kirim/segment.h"
 #include "kirim/xmalloc.h"
 
 int
 store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *created)
 {
-	/* Recipients the start check could not render (campaigns.options.skip, with
-	 * --skip-bad) are failed at once, with the reason. */
-	static const char sql[] =
+	/*
+	 * The campaign's audience as it is now (lists and segments, less exclusions:
+	 * store_audience.c), one message per contact. Recipients the start check could not
+	 * render (campaigns.options.skip, with --skip-bad) are failed at once, with the
+	 * reason. list_id is not read: the audience names the campaign's lists.
+	 */
+	static const char head[] =
 	    "INSERT INTO messages(campaign_id, contact_id, state, queued_at, last_text, done_at)"
-	    " SELECT ?1, m.contact_id, CASE WHEN " SUPPRESSION_OF_C " IS NOT NULL"
-	    " THEN 'suppressed' WHEN m.contact_id IN (SELECT value FROM json_each("
+	    " SELECT ?1, c.id, CASE WHEN " SUPPRESSION_OF_C " IS NOT NULL"
+	    " THEN 'suppressed' WHEN c.id IN (SELECT value FROM json_each("
 	    "(SELECT CASE WHEN json_valid(options) THEN json_extract(options, '$.skip')"
-	    " END FROM campaigns WHERE id = ?1))) THEN 'failed' ELSE 'queued' END, ?3,"
-	    " CASE WHEN m.contact_id IN (SELECT value FROM json_each((SELECT CASE"
+	    " END FROM campaigns WHERE id = ?1))) THEN 'failed' ELSE 'queued' END, ?2,"
+	    " CASE WHEN c.id IN (SELECT value FROM json_each((SELECT CASE"
 	    " WHEN json_valid(options) THEN json_extract(options, '$.skip') END FROM"
 	    " campaigns WHERE id = ?1))) THEN 'cannot render the message (skipped by"
-	    " the start check)' END, NULL"
-	    " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
-	    /* By domain: claims (by id) then hand each destination runs of
-	     * messages, so its connections stay busy instead of churning. */
-	    " WHERE m.list_id = ?2 ORDER BY c.domain, m.contact_id"
-	    " ON CONFLICT DO NOTHING";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	    " the start check)' END, NULL FROM contacts c WHERE ";
+	/* By domain: claims (by id) then hand each destination runs of messages, so its
+	 * connections stay busy instead of churning. */
+	static const char tail[] = " ORDER BY c.domain, c.id ON CONFLICT DO NOTHING";
+	(void)list_id;
+	int64_t now = store_now();
+	struct segment_sql q;
+	int rc = store_audience_compile(s, campaign_id, now, 2, &q);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = store_segment_stmt(s, head, &q, tail);
+	segment_sql_free(&q);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
-	sqlite3_bind_int64(st, 2, list_id);
-	sqlite3_bind_int64(st, 3, store_now());
-	int rc = store_step_done(s, st, "queue the campaign's messages");
-	if (rc == 0)
+	sqlite3_bind_int64(st, 2, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
 		*created = sqlite3_changes(store_db(s));
+		rc = 0;
+	} else {
+		rc = store_fail(s, "queue the campaign's messages");
+	}
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -92,15 +106,22 @@ store_messages_claim(struct store *s, int64_t campaign_id, int64_t owner, int64_
 	    " RETURNING id, contact_id, attempts, queued_at";
 	/*
 	 * The contact of a claimed message, and whether it may still be mailed: its
-	 * address's or domain's suppression (the reason), and whether it is still on
-	 * the campaign's list (a list-scope unsubscribe, a list deleted). Checked at
+	 * address's or domain's suppression (the reason), and whether the campaign's
+	 * lists still hold it (a list-scope unsubscribe, a list deleted): on one of the
+	 * lists its audience includes (not asked when the audience includes a segment,
+	 * whose conditions are not evaluated again) and on none it excludes. Checked at
 	 * every claim, so a suppression committed while a message waits in the queue
 	 * (first send or retry) is honoured.
 	 */
 	static const char contact_sql[] =
 	    "SELECT c.email, c.attrs, c.domain, " SUPPRESSION_OF_C ","
-	    " EXISTS (SELECT 1 FROM list_members m WHERE m.contact_id = c.id"
-	    " AND m.list_id = (SELECT list_id FROM campaigns WHERE id = ?2))"
+	    " (EXISTS (SELECT 1 FROM campaign_audience a WHERE a.campaign_id = ?2"
+	    "  AND a.kind = 'segment') OR EXISTS (SELECT 1 FROM campaign_audience a"
+	    "  JOIN list_members m ON m.list_id = a.list_id AND m.contact_id = c.id"
+	    "  WHERE a.campaign_id = ?2 AND a.kind = 'list'))"
+	    " AND NOT EXISTS (SELECT 1 FROM campaign_audience a JOIN list_members m"
+	    "  ON m.list_id = a.list_id AND m.contact_id = c.id"
+	    "  WHERE a.campaign_id = ?2 AND a.kind = 'exclude-list')"
 	    " FROM contacts c WHERE c.id = ?1";
 	sqlite3_stmt *st = store_prepare(s, claim_sql);
 	if (st == NULL)
@@ -144,7 +165,7 @@ store_messages_claim(struct store *s, int64_t campaign_id, int64_t owner, int64_
 		if (supp || !member) {
 			char why[160];
 			snprintf(why, sizeof(why), "%s%s after the message was queued: not sent",
-			         supp ? "suppressed: " : "removed from the campaign's list",
+			         supp ? "suppressed: " : "no longer on the campaign's lists",
 			         supp ? supp : "");
 			sqlite3_reset(st);
 			ret = withdraw(s, ids[i][0], now, why);

@@ -2,36 +2,12 @@
 #include "kirim/store_plan.h"
 
 #include "kirim/store.h"
+#include "kirim/store_audience.h"
 #include "store_int.h"
 
-/*
- * store_plan_each - run sql (a static string: store_prepare; ?1 campaign, ?2 list) and hand
- * every (domain, count) row to cb
- */
-static int
-store_plan_each(struct store *s, const char *sql, int64_t campaign_id, int64_t list_id,
-                store_plan_domain_cb cb, void *arg)
-{
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (st == NULL)
-		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
-	if (sqlite3_bind_parameter_count(st) >= 2)
-		sqlite3_bind_int64(st, 2, list_id);
-	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *d = sqlite3_column_text(st, 0);
-		ret = cb(arg, d ? (const char *)d : "", sqlite3_column_int64(st, 1));
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "count messages by domain");
-	sqlite3_reset(st);
-	return ret;
-}
-
 int
-store_plan_domains(struct store *s, int64_t campaign_id, int64_t list_id, store_plan_domain_cb cb,
-                   void *arg, bool *from_list)
+store_plan_domains(struct store *s, int64_t campaign_id, store_plan_domain_cb cb, void *arg,
+                   bool *from_audience)
 {
 	static const char any[] = "SELECT EXISTS (SELECT 1 FROM messages WHERE campaign_id = ?1)";
 	/* Claimed messages are in flight or left by a crash (the next send queues them
@@ -40,12 +16,6 @@ store_plan_domains(struct store *s, int64_t campaign_id, int64_t list_id, store_
 	    "SELECT c.domain, count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id"
 	    " WHERE m.campaign_id = ?1 AND m.state IN ('queued', 'claimed')"
 	    " GROUP BY c.domain ORDER BY c.domain";
-	/* What store_messages_prepare would queue: members not suppressed by address or
-	 * domain. */
-	static const char members[] =
-	    "SELECT c.domain, count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
-	    " WHERE m.list_id = ?2 AND NOT EXISTS (SELECT 1 FROM suppressions"
-	    " WHERE value IN (lower(c.email), c.domain)) GROUP BY c.domain ORDER BY c.domain";
 	sqlite3_stmt *st = store_prepare(s, any);
 	if (st == NULL)
 		return STORE_E_SQL;
@@ -54,10 +24,26 @@ store_plan_domains(struct store *s, int64_t campaign_id, int64_t list_id, store_
 	int rc = store_get_int64(s, st, &has, "look for the campaign's messages");
 	if (rc < 0)
 		return rc;
-	rc = store_plan_each(s, has ? queued : members, campaign_id, list_id, cb, arg);
-	if (rc == 0)
-		*from_list = !has;
-	return rc;
+	if (!has) {
+		/* What store_messages_prepare would queue: the audience, less suppressions. */
+		if ((rc = store_audience_domains(s, campaign_id, store_now(), cb, arg)) == 0)
+			*from_audience = true;
+		return rc;
+	}
+	if ((st = store_prepare(s, queued)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	int ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *d = sqlite3_column_text(st, 0);
+		ret = cb(arg, d ? (const char *)d : "", sqlite3_column_int64(st, 1));
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "count messages by domain");
+	sqlite3_reset(st);
+	if (ret == 0)
+		*from_audience = false;
+	return ret;
 }
 
 int

@@ -54,7 +54,7 @@ campaign big a.shared.test 10 b.shared.test 20 c.shared.test 30 own.shared.test 
 plan big --assume-rate 20 --concurrency 8
 eq "plan: exit status" "$RC" "0"
 SH="mx:mx1.shared.test,mx2.shared.test"
-eq "plan: counted from the list" "$(json 'j["source"], j["messages"], j["routed"]')" "list 924 915"
+eq "plan: counted from the audience" "$(json 'j["source"], j["messages"], j["routed"]')" "audience 924 915"
 eq "plan: a, b, c share one destination" \
 	"$(json '" ".join(d["destination"] or "-" for d in j["domains"] if d["domain"] in ("a.shared.test","b.shared.test","c.shared.test"))')" \
 	"$SH $SH $SH"

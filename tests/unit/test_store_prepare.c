@@ -21,7 +21,9 @@
 #include <sqlite3.h>
 
 #include "kirim/policy.h"
+#include "kirim/segment.h"
 #include "kirim/store.h"
+#include "kirim/store_audience.h"
 #include "kirim/store_bounce.h"
 #include "kirim/store_dest.h"
 #include "kirim/store_policy.h"
@@ -475,6 +477,52 @@ test_walks(void **state)
 	assert_idle(s, "the transaction");
 }
 
+/* Tags: store_contact_tags_set (for an import's tags column) makes the contact's tags exactly
+ * the ones given, compared without ASCII case, keeping a tag's first spelling; a segment's
+ * tagging and counting run on statements of their own and leave nothing in progress. */
+static void
+test_tags(void **state)
+{
+	struct store *s = *state;
+	sql(s, "INSERT INTO contacts(id, email, domain, created_at, updated_at) VALUES"
+	       " (1, 'a@x.example', 'x.example', 0, 0), (2, 'b@x.example', 'x.example', 0, 0)");
+	const char *first[] = {"VIP", "trial", "b\xc3\xbcro"};
+	const char *second[] = {"vip", "gold", "B\xc3\x9cRO"};
+	char tags[256];
+	assert_int_equal(store_contact_tags_set(s, 1, first, 3), 0);
+	assert_int_equal(store_contact_tags(s, 1, tags, sizeof(tags)), 0);
+	assert_string_equal(tags, "b\xc3\xbcro,trial,VIP"); /* by tag, case aside */
+	/* 'vip' is 'VIP' (kept as first written); 'trial' and 'büro' go; 'BÜRO' is another tag
+	 * (NOCASE folds ASCII letters only, as the rest of kirim does). */
+	assert_int_equal(store_contact_tags_set(s, 1, second, 3), 0);
+	assert_int_equal(store_contact_tags(s, 1, tags, sizeof(tags)), 0);
+	assert_string_equal(tags, "B\xc3\x9cRO,gold,VIP");
+	assert_int_equal(store_contact_tags_set(s, 2, second, 1), 0);
+	assert_int_equal(store_contact_tags_set(s, 1, NULL, 0), 0);
+	assert_int_equal(store_contact_tags(s, 1, tags, sizeof(tags)), 0);
+	assert_string_equal(tags, "");
+	assert_idle(s, "store_contact_tags_set");
+	struct segment_node *t;
+	char err[256];
+	const char *expr = "tag(\"VIP\") or a = 1";
+	assert_int_equal(segment_parse(expr, strlen(expr), &t, err, sizeof(err)), 0);
+	int64_t n = -1, changed = -1;
+	assert_int_equal(store_segment_count(s, t, TS0, &n, NULL), 0);
+	expect_int("tagged vip", n, 1);
+	assert_int_equal(store_segment_tag(s, t, TS0, "later", true, &changed), 0);
+	expect_int("tagged by segment", changed, 1);
+	assert_int_equal(store_segment_tag(s, t, TS0, "LATER", false, &changed), 0);
+	expect_int("untagged by segment", changed, 1);
+	assert_idle(s, "store_segment_count and store_segment_tag");
+	segment_free(t);
+	/* A segment that names a missing one cannot be evaluated, and says why. */
+	expr = "segment(\"none\")";
+	assert_int_equal(segment_parse(expr, strlen(expr), &t, err, sizeof(err)), 0);
+	assert_int_equal(store_segment_count(s, t, TS0, &n, NULL), STORE_E_INVALID);
+	assert_string_equal(store_errmsg(s), "no segment called 'none'");
+	segment_free(t);
+}
+
 int
 main(void)
 {
@@ -485,6 +533,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_dest_save, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_policy_unset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_walks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

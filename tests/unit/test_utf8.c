@@ -58,12 +58,43 @@ test_latin1(void **state)
 	buf_free(&b);
 }
 
+/* utf8_put: each length's first and last code point, valid and as expected */
+static void
+test_put(void **state)
+{
+	(void)state;
+	static const struct {
+		uint32_t cp;
+		const char *want;
+	} cases[] = {
+	    {0x41, "A"},
+	    {0x7F, "\x7f"},
+	    {0x80, "\xc2\x80"},
+	    {0x7FF, "\xdf\xbf"},
+	    {0x800, "\xe0\xa0\x80"},
+	    {0xE9, "\xc3\xa9"},
+	    {0xFFFF, "\xef\xbf\xbf"},
+	    {0x10000, "\xf0\x90\x80\x80"},
+	    {0x1F600, "\xf0\x9f\x98\x80"},
+	    {0x10FFFF, "\xf4\x8f\xbf\xbf"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b = BUF_INIT;
+		utf8_put(&b, cases[i].cp);
+		assert_int_equal(b.len, strlen(cases[i].want));
+		assert_memory_equal(b.data, cases[i].want, b.len);
+		assert_true(utf8_valid(b.data, b.len));
+		buf_free(&b);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid),
 	    cmocka_unit_test(test_latin1),
+	    cmocka_unit_test(test_put),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

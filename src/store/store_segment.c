@@ -1,0 +1,491 @@
+/*
+ * store_segment - segments, tags, and the evaluation of segment trees
+ * (tables segments, contact_tags; see store_audience.h). A tree is compiled
+ * by segment_compile into a WHERE fragment over contacts c whose values are
+ * all parameters; the statements around it are built per call, prepared on
+ * the store's connection and finalized at once (store_segment_stmt): a
+ * tree's SQL is not a static string, so it never enters the statement cache.
+ * kirim_number and kirim_time, the fragment's two functions, are registered
+ * on the connection at open (store_segment_functions).
+ */
+#include "kirim/store_audience.h"
+
+#include "kirim/buf.h"
+#include "kirim/store.h"
+#include "kirim/xmalloc.h"
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the SQL functions ------------------------------------------------------------------ */
+
+/* kirim_number(x): x as a number when it reads as one (segment_number), else NULL */
+static void
+fn_number(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	double v;
+	switch (sqlite3_value_type(argv[0])) {
+	case SQLITE_INTEGER:
+	case SQLITE_FLOAT:
+		sqlite3_result_double(ctx, sqlite3_value_double(argv[0]));
+		return;
+	case SQLITE_TEXT:
+		if (segment_number((const char *)sqlite3_value_text(argv[0]),
+		                   (size_t)sqlite3_value_bytes(argv[0]), &v))
+			sqlite3_result_double(ctx, v);
+		else
+			sqlite3_result_null(ctx);
+		return;
+	default:
+		sqlite3_result_null(ctx);
+	}
+}
+
+/* kirim_time(x): text that reads as a date (segment_time) as Unix seconds, else NULL */
+static void
+fn_time(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	int64_t t;
+	bool day;
+	if (sqlite3_value_type(argv[0]) == SQLITE_TEXT &&
+	    segment_time((const char *)sqlite3_value_text(argv[0]),
+	                 (size_t)sqlite3_value_bytes(argv[0]), &t, &day))
+		sqlite3_result_int64(ctx, t);
+	else
+		sqlite3_result_null(ctx);
+}
+
+int
+store_segment_functions(sqlite3 *db)
+{
+	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+	if (sqlite3_create_function(db, "kirim_number", 1, flags, NULL, fn_number, NULL, NULL) !=
+	        SQLITE_OK ||
+	    sqlite3_create_function(db, "kirim_time", 1, flags, NULL, fn_time, NULL, NULL) !=
+	        SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+/* ---- compiling and running trees -------------------------------------------------------- */
+
+/* resolve's code for a failure of SQLite's (segment_compile's own are -1) */
+enum { RESOLVE_E_SQL = -1000 };
+
+/* resolve - segment("name"): the stored segment's tree (segment_resolve_cb) */
+static int
+resolve(void *arg, const char *name, struct segment_node **out, char *err, size_t errsz)
+{
+	static const char sql[] = "SELECT expr FROM segments WHERE name = ?1";
+	struct store *s = arg;
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL) {
+		snprintf(err, errsz, "%s", store_errmsg(s));
+		return RESOLVE_E_SQL;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		if (rc == SQLITE_DONE) {
+			snprintf(err, errsz, "no segment called '%s'", name);
+			sqlite3_reset(st);
+			return 1;
+		}
+		store_fail(s, "read a segment");
+		snprintf(err, errsz, "%s", store_errmsg(s));
+		sqlite3_reset(st);
+		return RESOLVE_E_SQL;
+	}
+	const char *expr = (const char *)sqlite3_column_text(st, 0);
+	char perr[400];
+	rc = segment_parse(expr, (size_t)sqlite3_column_bytes(st, 0), out, perr, sizeof(perr));
+	sqlite3_reset(st);
+	if (rc < 0) {
+		snprintf(err, errsz, "segment '%s' does not parse: %s", name, perr);
+		return 1;
+	}
+	return 0;
+}
+
+int
+store_segment_compile(struct store *s, const struct segment_node *tree, int64_t now, int base,
+                      struct segment_sql *out)
+{
+	char err[512];
+	memset(out, 0, sizeof(*out));
+	out->base = base;
+	int rc = segment_compile(tree, now, resolve, s, out, err, sizeof(err));
+	if (rc == RESOLVE_E_SQL)
+		return STORE_E_SQL; /* store_errmsg says why */
+	if (rc < 0)
+		return store_errf(s, STORE_E_INVALID, "%s", err);
+	return 0;
+}
+
+sqlite3_stmt *
+store_segment_stmt(struct store *s, const char *head, const struct segment_sql *q, const char *tail)
+{
+	struct buf sql = BUF_INIT;
+	sqlite3_stmt *st = NULL;
+	buf_adds(&sql, head);
+	buf_addc(&sql, '(');
+	buf_add(&sql, q->sql.data, q->sql.len);
+	buf_addc(&sql, ')');
+	buf_adds(&sql, tail);
+	if (sqlite3_prepare_v2(store_db(s), sql.data, (int)sql.len, &st, NULL) != SQLITE_OK) {
+		store_fail(s, "prepare a segment's query");
+		buf_free(&sql);
+		return NULL;
+	}
+	buf_free(&sql);
+	for (size_t i = 0; i < q->nparams; i++) {
+		const struct segment_param *p = &q->params[i];
+		int k = q->base + (int)i + 1;
+		if (p->type == SEGMENT_P_TEXT)
+			sqlite3_bind_text(st, k, p->text, -1, SQLITE_TRANSIENT);
+		else if (p->type == SEGMENT_P_INT)
+			sqlite3_bind_int64(st, k, p->i);
+		else
+			sqlite3_bind_double(st, k, p->r);
+	}
+	return st;
+}
+
+/* prepared - tree compiled at now between head and tail (parameters after base) into *out */
+static int
+prepared(struct store *s, const struct segment_node *tree, int64_t now, int base, const char *head,
+         const char *tail, sqlite3_stmt **out)
+{
+	struct segment_sql q;
+	int rc = store_segment_compile(s, tree, now, base, &q);
+	if (rc < 0)
+		return rc;
+	*out = store_segment_stmt(s, head, &q, tail);
+	segment_sql_free(&q);
+	return *out ? 0 : STORE_E_SQL;
+}
+
+int
+store_segment_check(struct store *s, const struct segment_node *tree)
+{
+	struct segment_sql q;
+	int rc = store_segment_compile(s, tree, 0, 0, &q);
+	if (rc == 0)
+		segment_sql_free(&q);
+	return rc;
+}
+
+/* Not suppressed: the rule of SUPPRESSION_OF_C, as a condition on contact c. */
+#define NOT_SUPPRESSED                                                                             \
+	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN (lower(c.email), c.domain))"
+
+int
+store_segment_count(struct store *s, const struct segment_node *tree, int64_t now, int64_t *count,
+                    int64_t *suppressed)
+{
+	sqlite3_stmt *st;
+	int rc = prepared(s, tree, now, 0,
+	                  suppressed ? "SELECT count(*), coalesce(sum(NOT" NOT_SUPPRESSED "), 0)"
+	                               " FROM contacts c WHERE "
+	                             : "SELECT count(*), 0 FROM contacts c WHERE ",
+	                  "", &st);
+	if (rc < 0)
+		return rc;
+	int ret = 0;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		if (suppressed)
+			*suppressed = sqlite3_column_int64(st, 1);
+	} else {
+		ret = store_fail(s, "count a segment");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int
+store_segment_contacts(struct store *s, const struct segment_node *tree, int64_t now, int limit,
+                       void (*cb)(void *arg, int64_t id, const char *email), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc = prepared(s, tree, now, 1, "SELECT c.id, c.email FROM contacts c WHERE ",
+	                  " ORDER BY c.id LIMIT ?1", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb(arg, sqlite3_column_int64(st, 0), store_col_text(st, 1));
+	int ret = rc == SQLITE_DONE ? 0 : store_fail(s, "read a segment's contacts");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int
+store_segment_plan(struct store *s, const struct segment_node *tree, int64_t now,
+                   void (*cb)(void *arg, int depth, const char *detail), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc = prepared(s, tree, now, 0,
+	                  "EXPLAIN QUERY PLAN SELECT count(*) FROM contacts c WHERE ", "", &st);
+	if (rc < 0)
+		return rc;
+	/* Rows are (id, parent, -, detail), parents before their children. */
+	enum { MAXROWS = 512 };
+	int ids[MAXROWS], depths[MAXROWS], n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int id = sqlite3_column_int(st, 0), parent = sqlite3_column_int(st, 1), depth = 0;
+		for (int i = 0; i < n; i++)
+			if (ids[i] == parent)
+				depth = depths[i] + 1;
+		if (n < MAXROWS) {
+			ids[n] = id;
+			depths[n++] = depth;
+		}
+		cb(arg, depth, store_col_text(st, 3));
+	}
+	int ret = rc == SQLITE_DONE ? 0 : store_fail(s, "explain a segment's query");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* ---- segments --------------------------------------------------------------------------- */
+
+static void
+segment_row(sqlite3_stmt *st, void *out)
+{
+	struct store_segment *seg = out;
+	seg->id = sqlite3_column_int64(st, 0);
+	store_copy_text(seg->name, sizeof(seg->name), st, 1);
+	seg->expr = store_dup_text(st, 2);
+	seg->created_at = sqlite3_column_int64(st, 3);
+	seg->updated_at = sqlite3_column_int64(st, 4);
+}
+
+#define SEGMENT_COLUMNS "SELECT id, name, expr, created_at, updated_at FROM segments"
+
+int
+store_segment_get(struct store *s, const char *name, struct store_segment *out)
+{
+	static const char sql[] = SEGMENT_COLUMNS " WHERE name = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = store_get_one(s, st, segment_row, out, "read a segment");
+	if (rc == STORE_E_NOTFOUND)
+		store_errf(s, rc, "no segment called '%s'", name);
+	return rc;
+}
+
+int
+store_segment_put(struct store *s, const char *name, const char *expr, bool replace, bool *created)
+{
+	static const char insert_sql[] =
+	    "INSERT INTO segments(name, expr, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)";
+	static const char update_sql[] =
+	    "UPDATE segments SET expr = ?2, updated_at = ?3 WHERE name = ?1";
+	static const char exists_sql[] = "SELECT count(*) FROM segments WHERE name = ?1";
+	sqlite3_stmt *st = store_prepare(s, exists_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int64_t n;
+	int rc = store_get_int64(s, st, &n, "look for a segment");
+	if (rc < 0)
+		return rc;
+	if (n && !replace)
+		return store_errf(s, STORE_E_EXISTS, "a segment called '%s' exists already", name);
+	if ((st = store_prepare(s, n ? update_sql : insert_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, expr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now());
+	if ((rc = store_step_done(s, st, "store a segment")) == 0)
+		*created = n == 0;
+	return rc;
+}
+
+int
+store_segment_each(struct store *s, store_segment_cb cb, void *arg)
+{
+	static const char sql[] = SEGMENT_COLUMNS " ORDER BY name";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_segment seg;
+		segment_row(st, &seg);
+		ret = cb(arg, &seg);
+		store_segment_clear(&seg);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read segments");
+	sqlite3_reset(st);
+	return ret;
+}
+
+int
+store_segment_delete(struct store *s, const char *name)
+{
+	static const char sql[] = "DELETE FROM segments WHERE name = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = store_step_done(s, st, "remove a segment");
+	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
+		return store_errf(s, STORE_E_NOTFOUND, "no segment called '%s'", name);
+	return rc;
+}
+
+void
+store_segment_clear(struct store_segment *seg)
+{
+	free(seg->expr);
+	seg->expr = NULL;
+}
+
+int
+store_segment_users(struct store *s, int64_t segment_id, store_audience_user_cb cb, void *arg)
+{
+	static const char sql[] = "SELECT c.name, c.state, a.kind FROM campaign_audience a"
+	                          " JOIN campaigns c ON c.id = a.campaign_id"
+	                          " WHERE a.segment_id = ?1 ORDER BY c.name, a.pos";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, segment_id);
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = cb(arg, store_col_text(st, 0), store_col_text(st, 1), store_col_text(st, 2));
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read the campaigns that use a segment");
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* ---- tags ------------------------------------------------------------------------------- */
+
+int
+store_contact_tag(struct store *s, int64_t contact_id, const char *tag, bool on, bool *changed)
+{
+	static const char add_sql[] = "INSERT INTO contact_tags(tag, contact_id, created_at)"
+	                              " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
+	static const char remove_sql[] =
+	    "DELETE FROM contact_tags WHERE tag = ?1 AND contact_id = ?2";
+	sqlite3_stmt *st = store_prepare(s, on ? add_sql : remove_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, contact_id);
+	if (on)
+		sqlite3_bind_int64(st, 3, store_now());
+	int rc = store_step_done(s, st, on ? "tag a contact" : "untag a contact");
+	if (rc == 0)
+		*changed = sqlite3_changes(store_db(s)) > 0;
+	return rc;
+}
+
+int
+store_contact_tags_set(struct store *s, int64_t contact_id, const char *const *tags, size_t n)
+{
+	/* The tags to keep, as a JSON array: NOT IN compares with the column's NOCASE. */
+	static const char drop_sql[] = "DELETE FROM contact_tags WHERE contact_id = ?1"
+	                               " AND tag NOT IN (SELECT value FROM json_each(?2))";
+	struct buf keep = BUF_INIT;
+	buf_addc(&keep, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addc(&keep, ',');
+		buf_json_string(&keep, tags[i], strlen(tags[i]));
+	}
+	buf_addc(&keep, ']');
+	sqlite3_stmt *st = store_prepare(s, drop_sql);
+	int rc = STORE_E_SQL;
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, contact_id);
+		sqlite3_bind_text(st, 2, keep.data, (int)keep.len, SQLITE_STATIC);
+		rc = store_step_done(s, st, "set a contact's tags");
+	}
+	buf_free(&keep);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		bool changed;
+		rc = store_contact_tag(s, contact_id, tags[i], true, &changed);
+	}
+	return rc;
+}
+
+int
+store_contact_tags(struct store *s, int64_t contact_id, char *out, size_t cap)
+{
+	static const char sql[] = "SELECT tag FROM contact_tags WHERE contact_id = ?1 ORDER BY tag";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, contact_id);
+	size_t len = 0;
+	int rc;
+	if (cap)
+		out[0] = '\0';
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int k =
+		    snprintf(out + len, cap - len, "%s%s", len ? "," : "", store_col_text(st, 0));
+		if (k < 0 || (size_t)k >= cap - len)
+			break;
+		len += (size_t)k;
+	}
+	int ret =
+	    rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, "read a contact's tags");
+	sqlite3_reset(st);
+	return ret;
+}
+
+int
+store_segment_tag(struct store *s, const struct segment_node *tree, int64_t now, const char *tag,
+                  bool on, int64_t *changed)
+{
+	sqlite3_stmt *st;
+	int rc = on ? prepared(s, tree, now, 2,
+	                       "INSERT INTO contact_tags(tag, contact_id, created_at)"
+	                       " SELECT ?1, c.id, ?2 FROM contacts c WHERE ",
+	                       " ON CONFLICT DO NOTHING", &st)
+	            : prepared(s, tree, now, 2,
+	                       "DELETE FROM contact_tags WHERE tag = ?1 AND ?2 IS NOT NULL AND"
+	                       " contact_id IN (SELECT c.id FROM contacts c WHERE ",
+	                       ")", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, store_now());
+	int ret = 0;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		*changed = sqlite3_changes(store_db(s));
+	else
+		ret = store_fail(s, on ? "tag a segment's contacts" : "untag a segment's contacts");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int
+store_tag_each(struct store *s, int (*cb)(void *arg, const char *tag, int64_t contacts), void *arg)
+{
+	static const char sql[] =
+	    "SELECT tag, count(*) FROM contact_tags GROUP BY tag ORDER BY tag";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = cb(arg, store_col_text(st, 0), sqlite3_column_int64(st, 1));
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read tags");
+	sqlite3_reset(st);
+	return ret;
+}
