@@ -67,4 +67,14 @@ int address_parse_domain(const char *s, size_t n, char *out, size_t outsz, const
  */
 void address_domain_display(const char *alabel, char *out, size_t outsz);
 
+/*
+ * address_mask - email (as stored: local part, '@', domain) partly hidden for
+ * a page anyone holding a link may see, into out (cap bytes; ADDRESS_MAX + 16
+ * always fits): the local part's first character (two when it has more than
+ * four), the domain's first character and its last label, the rest as "•••"
+ * ("jo•••@e•••.com" for johndoe@example.com). Characters are whole UTF-8
+ * sequences; a string without '@' is masked as a local part alone.
+ */
+void address_mask(const char *email, char *out, size_t cap);
+
 #endif

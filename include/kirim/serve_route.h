@@ -8,12 +8,18 @@
  *   GET|HEAD /healthz                  health
  *   GET|HEAD /u/TOKEN                  the unsubscribe page (never unsubscribes)
  *   POST     /u/TOKEN                  unsubscribe (RFC 8058 one-click)
+ *   POST     /u/TOKEN/unsubscribe      the preferences page's form (scope, reason)
  *   POST     /u/TOKEN/resubscribe      undo an unsubscribe
  *   GET|HEAD /o/TOKEN.gif              open pixel
  *   GET|HEAD /c/TOKEN/N                click N (decimal, no leading zeros, < SERVE_LINKS_MAX)
  *   GET|HEAD /v/TOKEN                  the browser view of the recipient's message
+ *   GET|HEAD /s/LIST                   the signup page of a list (LIST as a token)
+ *   POST     /s/LIST                   a signup (form fields or a JSON object)
+ *   GET|HEAD /k/TOKEN                  a signup's confirmation page (never confirms)
+ *   POST     /k/TOKEN                  confirm the signup
  * A known path with another method is SERVE_ROUTE_METHOD (405); anything
- * else is SERVE_ROUTE_NOT_FOUND. A query string is ignored.
+ * else is SERVE_ROUTE_NOT_FOUND. A query string is ignored by the routing
+ * (serve_form_field reads its fields).
  *
  * Pure code: no I/O, no globals, no logging. Returned pointers point into
  * the caller's input and live as long as it does.
@@ -38,6 +44,11 @@ enum serve_route_kind {
 	SERVE_ROUTE_CLICK,
 	SERVE_ROUTE_VIEW,
 	SERVE_ROUTE_REPORT, /* /r/CAMPAIGN: the live HTML report (token = the campaign's name) */
+	SERVE_ROUTE_UNSUB_FORM,   /* POST /u/TOKEN/unsubscribe: the preferences page's form */
+	SERVE_ROUTE_SIGNUP_PAGE,  /* GET /s/LIST (token = the list's name) */
+	SERVE_ROUTE_SIGNUP_POST,  /* POST /s/LIST */
+	SERVE_ROUTE_CONFIRM_PAGE, /* GET /k/TOKEN */
+	SERVE_ROUTE_CONFIRM_POST, /* POST /k/TOKEN */
 };
 
 enum { SERVE_LINKS_MAX = 1000, SERVE_TOKEN_MAX = 63, SERVE_URL_MAX = 2048 };
@@ -67,6 +78,17 @@ void serve_route_match(const char *method, const char *path, size_t n, struct se
  * unsubscribe page's own form, which wants a page back).
  */
 bool serve_route_one_click(const char *ctype, const char *body, size_t n, bool *page);
+
+/*
+ * serve_form_field - the value of field name in the n bytes at s, an
+ * application/x-www-form-urlencoded body or a query string (what follows the
+ * '?' of a request target is found here: a target may be passed whole),
+ * decoded ('+' a space, %XX a byte) into out (cap bytes, NUL-terminated).
+ * The first field of that name counts. Returns 1 when found, 0 when absent,
+ * -1 when present but too long for out, broken (a bad % escape) or holding
+ * a NUL or another control character other than TAB, CR and LF.
+ */
+int serve_form_field(const char *s, size_t n, const char *name, char *out, size_t cap);
 
 /*
  * serve_route_machine_ua - the name of the prefetcher ua belongs to

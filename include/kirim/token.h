@@ -25,6 +25,9 @@ enum token_purpose {
 	TOKEN_CLICK = 'c',
 	TOKEN_VIEW = 'v',
 	TOKEN_MESSAGE_ID = 'm',
+	/* A signup's confirmation link: (confirmation campaign, contact) and an expiry time,
+	 * made and checked only by token_make_expiring and token_check_expiring. */
+	TOKEN_CONFIRM = 'k',
 };
 
 enum { TOKEN_MAX = 64 }; /* longest token written, with its NUL */
@@ -45,7 +48,7 @@ void token_key_free(struct token_key *k);
  * token_make - write the token for (purpose, campaign, contact) into out
  * (TOKEN_MAX bytes, NUL-terminated), signed with key. Returns its length (at
  * most 40), or 0 with out = "" when an id is negative or purpose is not one
- * of enum token_purpose.
+ * of enum token_purpose (or one that expires: token_make_expiring).
  */
 size_t token_make(struct token_key *k, enum token_purpose purpose, int64_t campaign,
                   int64_t contact, char out[TOKEN_MAX]);
@@ -65,6 +68,23 @@ size_t token_make_both(struct token_key *k, enum token_purpose purpose, int64_t 
  */
 int token_check(struct token_key *k, enum token_purpose purpose, const char *s, size_t n,
                 int64_t *campaign, int64_t *contact);
+/*
+ * token_make_expiring - the base64url token for (purpose, campaign, contact)
+ * that also carries expires (Unix seconds, signed with the ids: it cannot be
+ * moved), into out. Only purposes that expire (TOKEN_CONFIRM) take it, and
+ * they take no other. Returns its length (at most 52), or 0 with out = ""
+ * for a negative id or time or another purpose.
+ */
+size_t token_make_expiring(struct token_key *k, enum token_purpose purpose, int64_t campaign,
+                           int64_t contact, int64_t expires, char out[TOKEN_MAX]);
+/*
+ * token_check_expiring - verify a token_make_expiring token (base64url) for
+ * purpose as token_check does; on success set *campaign, *contact and
+ * *expires and return 0. Whether it has expired is the caller's to decide
+ * (this module reads no clock).
+ */
+int token_check_expiring(struct token_key *k, enum token_purpose purpose, const char *s, size_t n,
+                         int64_t *campaign, int64_t *contact, int64_t *expires);
 /*
  * token_equal - 1 when the n bytes at a and b are the same, else 0, in a time
  * that does not depend on where they differ (CRYPTO_memcmp)

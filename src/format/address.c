@@ -55,6 +55,7 @@
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <idn2.h>
@@ -673,4 +674,44 @@ address_domain_display(const char *alabel, char *out, size_t outsz)
 		copy_cut(out, outsz, alabel);
 	}
 	idn2_free(u);
+}
+
+/* The length of the UTF-8 sequence that starts with byte c (1 for a stray byte). */
+static size_t
+seq_len(unsigned char c)
+{
+	return c >= 0xf0 && c < 0xf8 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+}
+
+/* The first k characters of the n bytes at p, as bytes (never past n). */
+static size_t
+first_chars(const char *p, size_t n, size_t k)
+{
+	size_t at = 0;
+	for (size_t i = 0; i < k && at < n; i++) {
+		size_t l = seq_len((unsigned char)p[at]);
+		at = at + l > n ? n : at + l;
+	}
+	return at;
+}
+
+/* address_mask - email with most of it hidden */
+void
+address_mask(const char *email, char *out, size_t cap)
+{
+	static const char dots[] = "\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"; /* "•••" */
+	const char *at = strrchr(email, '@');
+	size_t ln = at ? (size_t)(at - email) : strlen(email);
+	size_t chars = 0;
+	for (size_t i = 0; i < ln; i += seq_len((unsigned char)email[i]))
+		chars++;
+	size_t keep = first_chars(email, ln, chars > 4 ? 2 : 1);
+	int n = snprintf(out, cap, "%.*s%s", (int)keep, email, dots);
+	if (at == NULL || n < 0 || (size_t)n >= cap)
+		return;
+	const char *d = at + 1;
+	const char *dot = strrchr(d, '.');
+	size_t dn = strlen(d);
+	size_t dk = first_chars(d, dn, 1);
+	snprintf(out + n, cap - (size_t)n, "@%.*s%s%s", (int)dk, d, dots, dot ? dot : "");
 }

@@ -31,6 +31,11 @@ static const char *const route_names[] = {
     [SERVE_ROUTE_CLICK] = "click",
     [SERVE_ROUTE_VIEW] = "view",
     [SERVE_ROUTE_REPORT] = "report",
+    [SERVE_ROUTE_UNSUB_FORM] = "unsubscribe_form",
+    [SERVE_ROUTE_SIGNUP_PAGE] = "signup_page",
+    [SERVE_ROUTE_SIGNUP_POST] = "signup",
+    [SERVE_ROUTE_CONFIRM_PAGE] = "confirm_page",
+    [SERVE_ROUTE_CONFIRM_POST] = "confirm",
 };
 
 /* serve_route_name - the route's name for logs */
@@ -89,6 +94,16 @@ route_path(const char *p, size_t n, struct serve_route *out)
 			return SERVE_ROUTE_UNSUB_PAGE;
 		if (equals(after, an, "/resubscribe"))
 			return SERVE_ROUTE_RESUB_POST;
+		if (equals(after, an, "/unsubscribe"))
+			return SERVE_ROUTE_UNSUB_FORM;
+		break;
+	case 's':
+		if (an == 0)
+			return SERVE_ROUTE_SIGNUP_PAGE;
+		break;
+	case 'k':
+		if (an == 0)
+			return SERVE_ROUTE_CONFIRM_PAGE;
 		break;
 	case 'o':
 		if (equals(after, an, ".gif"))
@@ -153,7 +168,16 @@ serve_route_match(const char *method, const char *path, size_t n, struct serve_r
 			k = SERVE_ROUTE_UNSUB_POST;
 		ok = get || head || post;
 		break;
+	case SERVE_ROUTE_SIGNUP_PAGE:
+	case SERVE_ROUTE_CONFIRM_PAGE:
+		/* The page, or its form's POST. */
+		if (post)
+			k = k == SERVE_ROUTE_SIGNUP_PAGE ? SERVE_ROUTE_SIGNUP_POST
+			                                 : SERVE_ROUTE_CONFIRM_POST;
+		ok = get || head || post;
+		break;
 	case SERVE_ROUTE_RESUB_POST:
+	case SERVE_ROUTE_UNSUB_FORM:
 		ok = post;
 		break;
 	default:
@@ -171,10 +195,12 @@ serve_route_match(const char *method, const char *path, size_t n, struct serve_r
 
 /*
  * Form-decode the n bytes at p ('+' is a space, %XX a byte) into out (cap
- * bytes, NUL-terminated). Returns false when it does not fit or a %
- * escape is broken; such a field is then simply not the one we look for.
+ * bytes, NUL-terminated). Returns the decoded length (a %00 counts, so a
+ * length other than strlen(out) means a NUL inside), or -1 when it does not
+ * fit or a % escape is broken; such a field is then simply not the one we
+ * look for.
  */
-static bool
+static long
 form_decode(const char *p, size_t n, char *out, size_t cap)
 {
 	size_t o = 0;
@@ -184,20 +210,66 @@ form_decode(const char *p, size_t n, char *out, size_t cap)
 			c = ' ';
 		} else if (c == '%') {
 			if (i + 2 >= n)
-				return false;
+				return -1;
 			int hi = hex_value((unsigned char)p[i + 1]),
 			    lo = hex_value((unsigned char)p[i + 2]);
 			if (hi < 0 || lo < 0)
-				return false;
+				return -1;
 			c = hi * 16 + lo;
 			i += 2;
 		}
 		if (o + 1 >= cap)
-			return false;
+			return -1;
 		out[o++] = (char)c;
 	}
 	out[o] = '\0';
-	return true;
+	return (long)o;
+}
+
+/* serve_form_field - a field of a urlencoded body or query string, decoded */
+int
+serve_form_field(const char *s, size_t n, const char *name, char *out, size_t cap)
+{
+	const char *q = memchr(s, '?', n);
+	if (q) {
+		n -= (size_t)(q + 1 - s);
+		s = q + 1;
+	}
+	const char *h = memchr(s, '#', n);
+	if (h)
+		n = (size_t)(h - s);
+	size_t nl = strlen(name);
+	size_t i = 0;
+	while (i < n) {
+		const char *amp = memchr(s + i, '&', n - i);
+		size_t end = amp ? (size_t)(amp - s) : n;
+		const char *f = s + i;
+		size_t fl = end - i;
+		const char *eq = memchr(f, '=', fl);
+		size_t kl = eq ? (size_t)(eq - f) : fl;
+		char key[64];
+		if (kl < sizeof(key) && form_decode(f, kl, key, sizeof(key)) == (long)nl &&
+		    memcmp(key, name, nl) == 0) {
+			if (cap == 0)
+				return -1;
+			if (!eq) {
+				out[0] = '\0';
+				return 1;
+			}
+			long vl = form_decode(eq + 1, fl - kl - 1, out, cap);
+			/* Refused: too long, broken, or a NUL (%00) or other control byte inside.
+			 */
+			if (vl < 0 || (size_t)vl != strlen(out))
+				return -1;
+			for (const char *c = out; *c; c++)
+				if ((unsigned char)*c < 0x20 && *c != '\t' && *c != '\r' &&
+				    *c != '\n')
+					return -1;
+			return 1;
+		}
+		i = end + 1;
+	}
+	return 0;
 }
 
 static bool
@@ -212,8 +284,8 @@ one_click_urlencoded(const char *body, size_t n, bool *page)
 		size_t fl = end - i;
 		const char *eq = memchr(f, '=', fl);
 		char key[32], val[32];
-		if (eq && form_decode(f, (size_t)(eq - f), key, sizeof(key)) &&
-		    form_decode(eq + 1, fl - (size_t)(eq - f) - 1, val, sizeof(val))) {
+		if (eq && form_decode(f, (size_t)(eq - f), key, sizeof(key)) >= 0 &&
+		    form_decode(eq + 1, fl - (size_t)(eq - f) - 1, val, sizeof(val)) >= 0) {
 			if (strcmp(key, "List-Unsubscribe") == 0 && strcmp(val, "One-Click") == 0)
 				found = true;
 			else if (strcmp(key, "page") == 0 && strcmp(val, "1") == 0)

@@ -3,10 +3,12 @@
  *
  * Layout. The signed payload is one purpose byte followed by the campaign and
  * contact ids as unsigned LEB128 varints (ids are never negative, so at most 9
- * bytes each for 63 bits). The tag is the first TAG_LEN bytes of
- * HMAC-SHA256(key, payload). The token is the encoding of the payload without
- * its purpose byte, followed by the tag: the purpose is bound by the HMAC but
- * not written, so a token made for one purpose fails for every other.
+ * bytes each for 63 bits), and for a purpose that expires (TOKEN_CONFIRM) a
+ * third varint, the expiry time: a token with two varints never passes for
+ * one with three, or the other way round, since the purpose byte is signed. The tag is the first
+ * TAG_LEN bytes of HMAC-SHA256(key, payload). The token is the encoding of the payload without its
+ * purpose byte, followed by the tag: the purpose is bound by the HMAC but not written, so a token
+ * made for one purpose fails for every other.
  *
  * Encodings. token_make writes base64url (RFC 4648 section 5) without
  * padding; token_make_lower writes base32 (RFC 4648 section 6) in lower case
@@ -35,16 +37,17 @@
 enum {
 	TAG_LEN = 12,                       /* 96-bit truncated HMAC-SHA256 */
 	VARINT_MAX = 9,                     /* 63 bits of a non-negative int64_t */
-	RAW_MAX = 2 * VARINT_MAX + TAG_LEN, /* 30 bytes: base64url 40, base32 48 chars */
-	PAYLOAD_MAX = 1 + 2 * VARINT_MAX,   /* purpose + varints */
-	TEXT_MAX = (RAW_MAX * 8 + 4) / 5,   /* the longer encoding (base32), 48 */
+	RAW_MAX = 3 * VARINT_MAX + TAG_LEN, /* 39 bytes (expiring): base64url 52, base32 63 */
+	PAYLOAD_MAX = 1 + 3 * VARINT_MAX,   /* purpose + varints */
+	TEXT_MAX = (RAW_MAX * 8 + 4) / 5,   /* the longer encoding (base32), 63 */
 };
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 static const char b32lower[] = "abcdefghijklmnopqrstuvwxyz234567";
 
+/* How many ids a purpose's token signs: 2, 3 for one that expires, 0 for no purpose. */
 static int
-purpose_ok(enum token_purpose p)
+purpose_ids(enum token_purpose p)
 {
 	switch (p) {
 	case TOKEN_UNSUBSCRIBE:
@@ -53,7 +56,9 @@ purpose_ok(enum token_purpose p)
 	case TOKEN_CLICK:
 	case TOKEN_VIEW:
 	case TOKEN_MESSAGE_ID:
-		return 1;
+		return 2;
+	case TOKEN_CONFIRM:
+		return 3;
 	}
 	return 0;
 }
@@ -183,19 +188,22 @@ tag_make(struct token_key *k, const unsigned char *payload, size_t n, unsigned c
 	return 0;
 }
 
-/* Build the written bytes (varints + tag) into raw. Returns their count, 0 on error. */
+/* Build the written bytes (nids varints + tag) into raw. Returns their count, 0 on error. */
 static size_t
-raw_make(struct token_key *k, enum token_purpose purpose, int64_t campaign, int64_t contact,
+raw_make(struct token_key *k, enum token_purpose purpose, const int64_t *ids, int nids,
          unsigned char raw[RAW_MAX])
 {
 	unsigned char payload[PAYLOAD_MAX];
 	size_t n = 0;
 
-	if (!purpose_ok(purpose) || campaign < 0 || contact < 0)
+	if (purpose_ids(purpose) != nids)
 		return 0;
+	for (int i = 0; i < nids; i++)
+		if (ids[i] < 0)
+			return 0;
 	payload[n++] = (unsigned char)purpose;
-	n += varint_put(payload + n, (uint64_t)campaign);
-	n += varint_put(payload + n, (uint64_t)contact);
+	for (int i = 0; i < nids; i++)
+		n += varint_put(payload + n, (uint64_t)ids[i]);
 	if (tag_make(k, payload, n, raw + n - 1) < 0)
 		return 0;
 	memcpy(raw, payload + 1, n - 1);
@@ -286,30 +294,31 @@ decode(const char *s, size_t n, int width, unsigned char *out, size_t cap)
 	return (int)o;
 }
 
-/* Check decoded bytes against purpose; set the ids on success. */
+/* Check decoded bytes against purpose (nids varints and the tag); set ids on success. */
 static int
 raw_check(struct token_key *k, enum token_purpose purpose, const unsigned char *raw, size_t n,
-          int64_t *campaign, int64_t *contact)
+          int64_t *ids, int nids)
 {
 	unsigned char payload[PAYLOAD_MAX];
 	unsigned char tag[TAG_LEN];
-	int64_t a, b;
-	size_t la, lb;
+	int64_t v[3];
+	size_t used = 0;
 
-	la = varint_get(raw, n, &a);
-	if (la == 0)
-		return -1;
-	lb = varint_get(raw + la, n - la, &b);
-	if (lb == 0 || n - la - lb != TAG_LEN)
+	for (int i = 0; i < nids; i++) {
+		size_t l = varint_get(raw + used, n - used, &v[i]);
+		if (l == 0)
+			return -1;
+		used += l;
+	}
+	if (n - used != TAG_LEN)
 		return -1;
 	payload[0] = (unsigned char)purpose;
-	memcpy(payload + 1, raw, la + lb);
-	if (tag_make(k, payload, 1 + la + lb, tag) < 0)
+	memcpy(payload + 1, raw, used);
+	if (tag_make(k, payload, 1 + used, tag) < 0)
 		return -1;
-	if (!token_equal(tag, raw + la + lb, TAG_LEN))
+	if (!token_equal(tag, raw + used, TAG_LEN))
 		return -1;
-	*campaign = a;
-	*contact = b;
+	memcpy(ids, v, (size_t)nids * sizeof(*ids));
 	return 0;
 }
 
@@ -319,7 +328,8 @@ token_make(struct token_key *k, enum token_purpose purpose, int64_t campaign, in
            char out[TOKEN_MAX])
 {
 	unsigned char raw[RAW_MAX];
-	size_t n = raw_make(k, purpose, campaign, contact, raw);
+	int64_t ids[2] = {campaign, contact};
+	size_t n = raw_make(k, purpose, ids, 2, raw);
 
 	out[0] = '\0';
 	if (n == 0)
@@ -333,7 +343,8 @@ token_make_lower(struct token_key *k, enum token_purpose purpose, int64_t campai
                  char out[TOKEN_MAX])
 {
 	unsigned char raw[RAW_MAX];
-	size_t n = raw_make(k, purpose, campaign, contact, raw);
+	int64_t ids[2] = {campaign, contact};
+	size_t n = raw_make(k, purpose, ids, 2, raw);
 
 	out[0] = '\0';
 	if (n == 0)
@@ -347,7 +358,8 @@ token_make_both(struct token_key *k, enum token_purpose purpose, int64_t campaig
                 char out[TOKEN_MAX], char lower[TOKEN_MAX])
 {
 	unsigned char raw[RAW_MAX];
-	size_t n = raw_make(k, purpose, campaign, contact, raw);
+	int64_t ids[2] = {campaign, contact};
+	size_t n = raw_make(k, purpose, ids, 2, raw);
 
 	out[0] = lower[0] = '\0';
 	if (n == 0)
@@ -362,9 +374,10 @@ token_check(struct token_key *k, enum token_purpose purpose, const char *s, size
             int64_t *campaign, int64_t *contact)
 {
 	unsigned char raw[RAW_MAX];
+	int64_t ids[2];
 	int len;
 
-	if (!purpose_ok(purpose) || !s || n == 0 || n > TEXT_MAX)
+	if (purpose_ids(purpose) != 2 || !s || n == 0 || n > TEXT_MAX)
 		return -1;
 	/*
 	 * Each decoder refuses characters outside its alphabet, so trying both
@@ -373,12 +386,49 @@ token_check(struct token_key *k, enum token_purpose purpose, const char *s, size
 	 * try: both need a valid tag.
 	 */
 	len = decode(s, n, 6, raw, sizeof(raw));
-	if (len > 0 && raw_check(k, purpose, raw, (size_t)len, campaign, contact) == 0)
+	if (len <= 0 || raw_check(k, purpose, raw, (size_t)len, ids, 2) < 0) {
+		len = decode(s, n, 5, raw, sizeof(raw));
+		if (len <= 0 || raw_check(k, purpose, raw, (size_t)len, ids, 2) < 0)
+			return -1;
+	}
+	*campaign = ids[0];
+	*contact = ids[1];
+	return 0;
+}
+
+/* token_make_expiring - the base64url token for (purpose, campaign, contact, expires) */
+size_t
+token_make_expiring(struct token_key *k, enum token_purpose purpose, int64_t campaign,
+                    int64_t contact, int64_t expires, char out[TOKEN_MAX])
+{
+	unsigned char raw[RAW_MAX];
+	int64_t ids[3] = {campaign, contact, expires};
+	size_t n = raw_make(k, purpose, ids, 3, raw);
+
+	out[0] = '\0';
+	if (n == 0)
 		return 0;
-	len = decode(s, n, 5, raw, sizeof(raw));
-	if (len > 0 && raw_check(k, purpose, raw, (size_t)len, campaign, contact) == 0)
-		return 0;
-	return -1;
+	return encode(raw, n, 6, b64url, out);
+}
+
+/* token_check_expiring - verify a token_make_expiring token and return its ids and expiry */
+int
+token_check_expiring(struct token_key *k, enum token_purpose purpose, const char *s, size_t n,
+                     int64_t *campaign, int64_t *contact, int64_t *expires)
+{
+	unsigned char raw[RAW_MAX];
+	int64_t ids[3];
+
+	if (purpose_ids(purpose) != 3 || !s || n == 0 || n > TEXT_MAX)
+		return -1;
+	/* Links only: base64url alone (a mail system never changes a URL's case). */
+	int len = decode(s, n, 6, raw, sizeof(raw));
+	if (len <= 0 || raw_check(k, purpose, raw, (size_t)len, ids, 3) < 0)
+		return -1;
+	*campaign = ids[0];
+	*contact = ids[1];
+	*expires = ids[2];
+	return 0;
 }
 
 /* token_equal - compare n bytes in constant time */

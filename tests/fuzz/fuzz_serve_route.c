@@ -4,7 +4,9 @@
  * picks the method; the input is split at the first NUL into path and body.
  * Invariants: a route's token lies inside the path and has only token
  * characters; every URL in a link table is safe for a Location header; a
- * fixed table (the browser view's) gets no new URL.
+ * fixed table (the browser view's) gets no new URL; a form field found in
+ * the body or the path's query fits its buffer and holds no control byte
+ * but TAB, CR and LF.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -36,8 +38,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (r.kind == SERVE_ROUTE_CLICK)
 		assert(r.link < SERVE_LINKS_MAX);
-	if (r.kind == SERVE_ROUTE_VIEW)
+	if (r.kind == SERVE_ROUTE_VIEW || r.kind == SERVE_ROUTE_SIGNUP_PAGE ||
+	    r.kind == SERVE_ROUTE_CONFIRM_PAGE)
 		assert(r.token && (strcmp(method, "GET") == 0 || r.head));
+	if (r.kind == SERVE_ROUTE_SIGNUP_POST || r.kind == SERVE_ROUTE_CONFIRM_POST ||
+	    r.kind == SERVE_ROUTE_UNSUB_FORM)
+		assert(r.token && strcmp(method, "POST") == 0);
 	(void)serve_route_name(r.kind);
 
 	/* The body and, as a content type, the path (NUL-terminated copies). */
@@ -48,6 +54,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)serve_route_one_click(ctype, body, bn, &page);
 	(void)serve_route_one_click(NULL, body, bn, &page);
 	(void)serve_route_machine_ua(ctype);
+	static const char *const fields[] = {"email", "lang", "a", ""};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		char v[16];
+		for (int pass = 0; pass < 2; pass++) {
+			int got = pass ? serve_form_field(in, pn, fields[i], v, sizeof(v))
+			               : serve_form_field(body, bn, fields[i], v, sizeof(v));
+			assert(got >= -1 && got <= 1);
+			if (got == 1) {
+				assert(strlen(v) < sizeof(v));
+				for (const char *c = v; *c; c++)
+					assert((unsigned char)*c >= 0x20 || *c == '\t' ||
+					       *c == '\r' || *c == '\n');
+			}
+		}
+	}
 
 	struct buf out = BUF_INIT;
 	struct serve_links links = {0};

@@ -6,7 +6,10 @@
  * token_make (or, ignoring case, token_make_lower) writes for the ids it
  * returned: no second spelling of a token is ever accepted. Inputs of the form
  * "!" + ids also make tokens and check that they verify, so the accepting
- * path is covered too. Any broken invariant aborts.
+ * path is covered too. A first byte of 0xe0 to 0xef checks the input as an
+ * expiring confirmation token (TOKEN_CONFIRM) the same way: what it accepts
+ * is exactly what token_make_expiring writes, and token_check never takes it.
+ * Any broken invariant aborts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,6 +74,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (data[0] >= 0xf0) {
 		make_and_check(p, data + 1, n);
+		return 0;
+	}
+	if (data[0] >= 0xe0) {
+		int64_t e = -1;
+		char t[TOKEN_MAX];
+		if (token_check_expiring(fuzz_key(), TOKEN_CONFIRM, s, n, &a, &b, &e) != 0) {
+			CHECK(a == -1 && b == -1 && e == -1);
+			return 0;
+		}
+		CHECK(token_check(fuzz_key(), TOKEN_CONFIRM, s, n, &a, &b) != 0);
+		size_t tn = token_make_expiring(fuzz_key(), TOKEN_CONFIRM, a, b, e, t);
+		CHECK(tn == n && memcmp(t, s, n) == 0);
 		return 0;
 	}
 	if (token_check(fuzz_key(), p, s, n, &a, &b) != 0) {

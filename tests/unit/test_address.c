@@ -590,12 +590,47 @@ test_address_golden(void **state)
 	assert_int_equal(failures, 0);
 }
 
+static void
+test_address_mask(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+	} masks[] = {
+	    {"johndoe@example.com", "jo\u2022\u2022\u2022@e\u2022\u2022\u2022.com"},
+	    {"ann@one.example", "a\u2022\u2022\u2022@o\u2022\u2022\u2022.example"},
+	    {"bobo@x.co.uk", "b\u2022\u2022\u2022@x\u2022\u2022\u2022.uk"},
+	    {"bobby@localhost", "bo\u2022\u2022\u2022@l\u2022\u2022\u2022"},
+	    {"x@y", "x\u2022\u2022\u2022@y\u2022\u2022\u2022"},
+	    {"D\u00f6rte.S@xn--srensen-90a.example",
+	     "D\u00f6\u2022\u2022\u2022@x\u2022\u2022\u2022.example"},
+	    {"\u7528\u6237@example.com", "\u7528\u2022\u2022\u2022@e\u2022\u2022\u2022.com"},
+	    {"nodomain", "no\u2022\u2022\u2022"},
+	    {"", "\u2022\u2022\u2022"},
+	};
+	int fails = 0;
+	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
+		char out[ADDRESS_MAX + 16];
+		address_mask(masks[i].in, out, sizeof(out));
+		if (strcmp(out, masks[i].want) != 0) {
+			print_error("%s: got [%s] want [%s]\n", masks[i].in, out, masks[i].want);
+			fails++;
+		}
+	}
+	/* A small buffer cuts, NUL-terminated. */
+	char small[6];
+	address_mask("johndoe@example.com", small, sizeof(small));
+	assert_true(strlen(small) < sizeof(small));
+	assert_int_equal(fails, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_address_table),
 	    cmocka_unit_test(test_address_null_reason),
+	    cmocka_unit_test(test_address_mask),
 	    cmocka_unit_test(test_address_length_bound),
 	    cmocka_unit_test(test_address_parse_domain),
 	    cmocka_unit_test(test_address_domain_display),

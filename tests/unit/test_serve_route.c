@@ -41,6 +41,23 @@ test_match(void **state)
 	    {"unsub dot", "GET", "/u/ab.c", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
 	    {"resub", "POST", "/u/abc/resubscribe", SERVE_ROUTE_RESUB_POST, "abc", 0, 0},
 	    {"resub get", "GET", "/u/abc/resubscribe", SERVE_ROUTE_METHOD, NULL, 0, 0},
+	    {"unsub form", "POST", "/u/abc/unsubscribe", SERVE_ROUTE_UNSUB_FORM, "abc", 0, 0},
+	    {"unsub form get", "GET", "/u/abc/unsubscribe", SERVE_ROUTE_METHOD, NULL, 0, 0},
+	    {"unsub form head", "HEAD", "/u/abc/unsubscribe", SERVE_ROUTE_METHOD, NULL, 0, 0},
+	    {"unsub other", "POST", "/u/abc/preferences", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"signup page", "GET", "/s/news", SERVE_ROUTE_SIGNUP_PAGE, "news", 0, 0},
+	    {"signup page lang", "GET", "/s/news?lang=id", SERVE_ROUTE_SIGNUP_PAGE, "news", 0, 0},
+	    {"signup head", "HEAD", "/s/news", SERVE_ROUTE_SIGNUP_PAGE, "news", 0, 1},
+	    {"signup post", "POST", "/s/news", SERVE_ROUTE_SIGNUP_POST, "news", 0, 0},
+	    {"signup put", "PUT", "/s/news", SERVE_ROUTE_METHOD, NULL, 0, 0},
+	    {"signup slash", "POST", "/s/news/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"signup no list", "GET", "/s/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"signup dot", "GET", "/s/a.b", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
+	    {"confirm page", "GET", "/k/tok", SERVE_ROUTE_CONFIRM_PAGE, "tok", 0, 0},
+	    {"confirm head", "HEAD", "/k/tok", SERVE_ROUTE_CONFIRM_PAGE, "tok", 0, 1},
+	    {"confirm post", "POST", "/k/tok", SERVE_ROUTE_CONFIRM_POST, "tok", 0, 0},
+	    {"confirm delete", "DELETE", "/k/tok", SERVE_ROUTE_METHOD, NULL, 0, 0},
+	    {"confirm suffix", "GET", "/k/tok/x", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
 	    {"open", "GET", "/o/tok.gif", SERVE_ROUTE_OPEN, "tok", 0, 0},
 	    {"open head", "HEAD", "/o/tok.gif", SERVE_ROUTE_OPEN, "tok", 0, 1},
 	    {"open png", "GET", "/o/tok.png", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
@@ -404,6 +421,52 @@ test_listen(void **state)
 			fail_msg("[%s]: family %d port %d", cases[i].s, sa.ss_family,
 			         ntohs(((struct sockaddr_in *)&sa)->sin_port));
 	}
+
+static void
+test_form_field(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label, *in, *name;
+		size_t cap;
+		int want;
+		const char *value;
+	} cases[] = {
+	    {"one", "email=a%40b.example", "email", 64, 1, "a@b.example"},
+	    {"among others", "x=1&email=ann%40x.example&y=2", "email", 64, 1, "ann@x.example"},
+	    {"first of two", "a=1&a=2", "a", 8, 1, "1"},
+	    {"plus is a space", "name=Ann+Lee", "name", 64, 1, "Ann Lee"},
+	    {"encoded key", "e%6dail=x", "email", 8, 1, "x"},
+	    {"no value", "consent&x=1", "consent", 8, 1, ""},
+	    {"empty value", "consent=&x=1", "consent", 8, 1, ""},
+	    {"absent", "x=1&y=2", "email", 8, 0, ""},
+	    {"prefix is not the name", "emailx=1", "email", 8, 0, ""},
+	    {"empty input", "", "email", 8, 0, ""},
+	    {"query of a target", "/s/news?lang=id&x=1", "lang", 8, 1, "id"},
+	    {"query, fragment cut", "/s/news?lang=id#top", "lang", 8, 1, "id"},
+	    {"no query", "/s/news", "lang", 8, 0, ""},
+	    {"too long", "a=123456789", "a", 8, -1, ""},
+	    {"just fits", "a=1234567", "a", 8, 1, "1234567"},
+	    {"broken escape", "a=%4", "a", 8, -1, ""},
+	    {"bad hex", "a=%zz", "a", 8, -1, ""},
+	    {"NUL inside", "a=x%00y", "a", 8, -1, ""},
+	    {"control byte", "a=x%01y", "a", 8, -1, ""},
+	    {"line breaks kept", "a=x%0D%0Ay", "a", 8, 1, "x\r\ny"},
+	    {"UTF-8 kept", "name=Sit%C3%AC", "name", 16, 1, "Sit\xc3\xac"},
+	    {"empty fields skipped", "&&a=1&", "a", 8, 1, "1"},
+	};
+	int fails = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[64] = "";
+		int got = serve_form_field(cases[i].in, strlen(cases[i].in), cases[i].name, out,
+		                           cases[i].cap);
+		if (got != cases[i].want || (got == 1 && strcmp(out, cases[i].value) != 0)) {
+			print_error("%s: got %d [%s], want %d [%s]\n", cases[i].label, got, out,
+			            cases[i].want, cases[i].value);
+			fails++;
+		}
+	}
+	assert_int_equal(fails, 0);
 }
 
 int
@@ -412,6 +475,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_match),
 	    cmocka_unit_test(test_one_click),
+	    cmocka_unit_test(test_form_field),
 	    cmocka_unit_test(test_machine_ua),
 	    cmocka_unit_test(test_redirect_ok),
 	    cmocka_unit_test(test_rewrite),

@@ -515,6 +515,86 @@ test_noncanonical_tail(void **state)
 	want_refused("base32 leftover bits", key, KEYLEN, TOKEN_BOUNCE, t, n);
 }
 
+/*
+ * Expiring tokens (TOKEN_CONFIRM): a round trip over the id table with several
+ * expiry times, known answers from Python (three varints under purpose 'k'),
+ * and refusals: every single-character change, an expiry moved onto another
+ * token, a two-id token of the same key, and the purposes mixed up.
+ */
+static void
+test_expiring(void **state)
+{
+	(void)state;
+	static const int64_t times[] = {0, 1, 1700000000, INT64_C(1) << 40, INT64_MAX};
+	struct token_key *k = tk(key, KEYLEN);
+	for (size_t i = 0; i < sizeof(idcases) / sizeof(idcases[0]); i++) {
+		const struct ids *c = &idcases[i];
+		for (size_t j = 0; j < sizeof(times) / sizeof(times[0]); j++) {
+			char t[TOKEN_MAX];
+			int64_t a = -1, b = -1, e = -1;
+			size_t n = token_make_expiring(k, TOKEN_CONFIRM, c->campaign, c->contact,
+			                               times[j], t);
+			if (n == 0 || n != strlen(t) || n > 52 || strspn(t, b64_alpha) != n)
+				FAILF("%s: token_make_expiring gave %zu '%s'\n", c->label, n, t);
+			if (token_check_expiring(k, TOKEN_CONFIRM, t, n, &a, &b, &e) != 0 ||
+			    a != c->campaign || b != c->contact || e != times[j])
+				FAILF("%s at %lld: '%s' gave %lld %lld %lld\n", c->label,
+				      (long long)times[j], t, (long long)a, (long long)b,
+				      (long long)e);
+			/* Not a token of the two-id kind, for any purpose. */
+			if (token_check(k, TOKEN_CONFIRM, t, n, &a, &b) == 0 ||
+			    token_check(k, TOKEN_UNSUBSCRIBE, t, n, &a, &b) == 0)
+				FAILF("%s: expiring '%s' passed token_check\n", c->label, t);
+		}
+	}
+	static const struct {
+		int64_t a, b, e;
+		const char *want;
+	} known_k[] = {
+	    {3, 42, 1700000000, "AyqA4s-qBvqEjTpJmhLLTB0GzA"},
+	    {0, 0, 0, "AAAAWdM2E_CmXRqomLMe"},
+	};
+	for (size_t i = 0; i < sizeof(known_k) / sizeof(known_k[0]); i++) {
+		char t[TOKEN_MAX];
+		token_make_expiring(k, TOKEN_CONFIRM, known_k[i].a, known_k[i].b, known_k[i].e, t);
+		if (strcmp(t, known_k[i].want) != 0)
+			FAILF("known %zu: got '%s', want '%s'\n", i, t, known_k[i].want);
+	}
+	/* Every one-character change is refused, the expiry cannot be changed or moved. */
+	char t[TOKEN_MAX], other[TOKEN_MAX], two[TOKEN_MAX];
+	size_t n = token_make_expiring(k, TOKEN_CONFIRM, 7, 9, 1700000000, t);
+	token_make_expiring(k, TOKEN_CONFIRM, 7, 9, 1900000000, other);
+	for (size_t i = 0; i < n; i++) {
+		for (const char *a = b64_alpha; *a; a++) {
+			char m[TOKEN_MAX];
+			int64_t x, y, e;
+			if (*a == t[i])
+				continue;
+			memcpy(m, t, n + 1);
+			m[i] = *a;
+			if (token_check_expiring(k, TOKEN_CONFIRM, m, n, &x, &y, &e) == 0)
+				FAILF("altered '%s' accepted (expires %lld)\n", m, (long long)e);
+		}
+	}
+	if (strcmp(t, other) == 0)
+		FAILF("two expiry times gave one token '%s'\n", t);
+	/* A two-id token of the same ids is refused here; purposes cannot be swapped. */
+	int64_t x, y, e;
+	size_t m = token_make(k, TOKEN_UNSUBSCRIBE, 7, 9, two);
+	if (token_check_expiring(k, TOKEN_CONFIRM, two, m, &x, &y, &e) == 0)
+		FAILF("two-id token '%s' passed token_check_expiring\n", two);
+	if (token_make(k, TOKEN_CONFIRM, 7, 9, two) != 0 || two[0] != '\0')
+		FAILF("token_make made a confirmation token without an expiry\n");
+	if (token_make_expiring(k, TOKEN_UNSUBSCRIBE, 7, 9, 1, two) != 0 ||
+	    token_make_expiring(k, TOKEN_CONFIRM, 7, 9, -1, two) != 0 ||
+	    token_make_expiring(k, TOKEN_CONFIRM, -7, 9, 1, two) != 0)
+		FAILF("token_make_expiring made a token it must refuse\n");
+	if (token_check_expiring(k, TOKEN_CONFIRM, t, n - 1, &x, &y, &e) == 0 ||
+	    token_check_expiring(tk("other key 0123456789", 20), TOKEN_CONFIRM, t, n, &x, &y, &e) ==
+	        0)
+		FAILF("a truncated token or another key's was accepted\n");
+}
+
 int
 main(void)
 {
@@ -529,6 +609,7 @@ main(void)
 	    cmocka_unit_test(test_base32_case),
 	    cmocka_unit_test(test_crafted),
 	    cmocka_unit_test(test_noncanonical_tail),
+	    cmocka_unit_test(test_expiring),
 	};
 	return cmocka_run_group_tests(tests, NULL, tk_teardown);
 }
