@@ -15,6 +15,12 @@
  * {"link":N}) on the message of (campaign, contact), when there is one.
  * A click's URL comes from campaigns.options "links" (a JSON array, link N
  * at index N), written by the composer when it rewrote the HTML links.
+ * An unsubscribe or resubscribe may name its scope (the preferences page's
+ * choice) instead of the campaign's, and an unsubscribe a reason, kept in
+ * its event's detail ({"scope":..,"reason":..}). A confirmation campaign's
+ * links are list-scoped and take no resubscribe (only the confirmation link
+ * makes a member of someone who signed up). Signups and confirmations are
+ * store_signup.h's, applied in the same batches.
  *
  * Uses the store's connection (store_int.h); one thread at a time, like the
  * store, except store_serve_checkpoint, which has its own connection. Does
@@ -34,7 +40,17 @@ enum store_serve_type {
 	STORE_SERVE_RESUBSCRIBE,
 	STORE_SERVE_OPEN,
 	STORE_SERVE_CLICK,
+	STORE_SERVE_SIGNUP,  /* store_signup_add with *signup */
+	STORE_SERVE_CONFIRM, /* store_signup_confirm of (campaign, contact) */
 };
+
+enum store_serve_scope {
+	STORE_SERVE_SCOPE_CAMPAIGN, /* as the campaign's options say */
+	STORE_SERVE_SCOPE_LIST,
+	STORE_SERVE_SCOPE_ALL,
+};
+
+struct store_signup;
 
 struct store_serve_event {
 	/* In. */
@@ -45,8 +61,14 @@ struct store_serve_event {
 	const char *agent; /* open: which one (a static name), or NULL */
 	unsigned link;     /* click: the link number */
 	bool dry;          /* look up (a click's URL) but record nothing: a HEAD request */
+	enum store_serve_scope scope; /* unsubscribe, resubscribe */
+	const char *reason;           /* unsubscribe: the person's reason, or NULL (borrowed) */
+	const char *ip;               /* confirm: the client's address (borrowed) */
+	struct store_signup *signup;  /* signup: in and out (borrowed) */
 	/* Out. */
-	int result;     /* 0, or STORE_E_NOTFOUND: no such campaign, contact or link */
+	int result;     /* 0, or STORE_E_NOTFOUND: no such campaign, contact or link (or, for a
+	                 * signup, STORE_E_EXISTS: store_signup_add) */
+	int confirmed;  /* confirm: an enum store_confirm_outcome */
 	bool changed;   /* unsubscribe/resubscribe: false when it was already so */
 	bool recorded;  /* an events row was written */
 	char url[2049]; /* click: the link's URL */

@@ -11,6 +11,7 @@
 #include "kirim/buf.h"
 #include "kirim/store.h"
 #include "kirim/store_audience.h"
+#include "kirim/store_signup.h"
 #include "kirim/xmalloc.h"
 
 struct contacts_out {
@@ -70,6 +71,37 @@ contacts_row(void *arg, const struct store_contact *ct)
 	return 0;
 }
 
+/* contacts_consent - one consent record: printed, or added to the JSON array at arg */
+static int
+contacts_consent(void *arg, const struct store_consent *k)
+{
+	json_t *arr = arg;
+	if (arr) {
+		json_array_append_new(
+		    arr, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "list",
+		                   cli_json_text(k->list), "form", cli_json_text(k->form), "ip",
+		                   cli_json_text(k->ip), "user_agent", cli_json_opt(k->user_agent),
+		                   "language", cli_json_text(k->language), "text",
+		                   cli_json_text(k->text), "created_at",
+		                   cli_json_time(k->created_at), "confirmed_at",
+		                   k->confirmed_at ? cli_json_time(k->confirmed_at) : json_null(),
+		                   "confirm_ip", cli_json_opt(k->confirm_ip)));
+		return 0;
+	}
+	char t1[32], t2[32];
+	printf("consent:     list %s, signed up %s UTC from %s (form %s, language %s)\n", k->list,
+	       cli_time(t1, k->created_at), k->ip, k->form, k->language);
+	if (k->confirmed_at)
+		printf("             confirmed %s UTC from %s\n", cli_time(t2, k->confirmed_at),
+		       k->confirm_ip);
+	else
+		printf("             not confirmed\n");
+	printf("             agreed to: %s\n", k->text);
+	if (k->user_agent[0])
+		printf("             browser: %s\n", k->user_agent);
+	return 0;
+}
+
 static int
 contacts_show(struct cli *c, struct store *s, const char *arg)
 {
@@ -92,7 +124,13 @@ contacts_show(struct cli *c, struct store *s, const char *arg)
 			p += n + (p[n] == ',');
 		}
 		json_object_set_new(o, "tags", t);
-		cli_json_print(o);
+		json_t *consents = json_array();
+		rc = store_consent_each(s, ct.id, contacts_consent, consents);
+		json_object_set_new(o, "consents", consents);
+		if (rc == 0)
+			cli_json_print(o);
+		else
+			json_decref(o);
 	} else {
 		char disp[600], t1[32], t2[32];
 		contacts_display(&ct, disp, sizeof(disp));
@@ -105,8 +143,12 @@ contacts_show(struct cli *c, struct store *s, const char *arg)
 		printf("attributes:  %s\n", ct.attrs);
 		printf("created:     %s UTC\nupdated:     %s UTC\n", cli_time(t1, ct.created_at),
 		       cli_time(t2, ct.updated_at));
+		/* The proof of each signup's consent (GDPR), oldest first. */
+		rc = store_consent_each(s, ct.id, contacts_consent, NULL);
 	}
 	store_contact_clear(&ct);
+	if (rc < 0)
+		return cli_error("contacts", cli_exit_for_store(rc), "%s", store_errmsg(s));
 	return 0;
 }
 

@@ -1899,9 +1899,11 @@ compile(struct compiler *c, const struct segment_node *n)
 		buf_adds(b, ", '') <> ''");
 		return 0;
 	case SEGMENT_LIST:
+		/* Its confirmed members: a signup waiting for its confirmation link is not on a
+		 * list yet for anything that mails (schema 009). */
 		buf_printf(b,
 		           "c.id IN (SELECT lm.contact_id FROM list_members lm JOIN lists l"
-		           " ON l.id = lm.list_id WHERE l.name = ?%d)",
+		           " ON l.id = lm.list_id WHERE l.name = ?%d AND lm.status = 'confirmed')",
 		           param_text(c, n->name));
 		return 0;
 	case SEGMENT_TAG:

@@ -190,7 +190,11 @@ store_campaign_set_links(struct store *s, int64_t campaign_id, const char *links
 int
 store_campaign_set_state(struct store *s, int64_t campaign_id, const char *state)
 {
-	static const char sql[] = "UPDATE campaigns SET state = ?2, updated_at = ?3 WHERE id = ?1";
+	/* A confirmation campaign is never done: a signup may queue a message at any moment
+	 * (one queued between a sender's last count and this would otherwise wait for the
+	 * next signup), and kirim run looks only at campaigns that are sending. */
+	static const char sql[] = "UPDATE campaigns SET state = ?2, updated_at = ?3 WHERE id = ?1"
+	                          " AND NOT (kind = 'confirm' AND ?2 = 'done')";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;

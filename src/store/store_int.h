@@ -76,6 +76,38 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 	"ORDER BY kind LIMIT 1)"
 
 /*
+ * The member status a campaign mails (schema 009): its list's confirmed members, or,
+ * for a list's confirmation campaign, its unconfirmed ones (the signups waiting for
+ * their confirmation request). CAMPAIGN is the SQL of the campaign's id ("?1").
+ */
+#define MEMBER_STATUS_FOR(CAMPAIGN)                                                                \
+	"(SELECT CASE kind WHEN 'confirm' THEN 'unconfirmed' ELSE 'confirmed' END"                 \
+	" FROM campaigns WHERE id = " CAMPAIGN ")"
+
+/*
+ * A contact every list membership of which is unconfirmed: a signup that never
+ * confirmed, which no regular campaign mails, whatever its audience (a segment over all
+ * contacts included). C is the contact's id column. The first look-up is on the partial
+ * index of unconfirmed members (schema 009), so for nearly every contact it costs one
+ * seek; only a contact with an unconfirmed membership is then looked for on each list
+ * (list_members has no index by contact alone: CROSS JOIN keeps the seeks by its key).
+ */
+#define UNCONFIRMED_ONLY(C)                                                                        \
+	"EXISTS (SELECT 1 FROM list_members u WHERE u.contact_id = " C                             \
+	" AND u.status = 'unconfirmed' AND NOT EXISTS (SELECT 1 FROM lists l CROSS JOIN"           \
+	" list_members k WHERE k.list_id = l.id AND k.contact_id = " C                             \
+	" AND k.status = 'confirmed'))"
+
+/*
+ * Who a campaign's audience may give messages to when they are made
+ * (store_messages_prepare): no one for a confirmation campaign (its messages are made by
+ * the signups themselves), and no one unconfirmed for the others. CAMPAIGN as above.
+ */
+#define MAILED_BY_PREPARE(CAMPAIGN)                                                                \
+	"(SELECT kind FROM campaigns WHERE id = " CAMPAIGN                                         \
+	") = 'regular' AND NOT " UNCONFIRMED_ONLY("c.id")
+
+/*
  * The columns store_contact_row reads, for contact c: id, email, domain, attrs,
  * created_at, updated_at, suppression reason; an eighth (the lists) follows.
  */

@@ -22,7 +22,10 @@ store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, in
 	 * The campaign's audience as it is now (lists and segments, less exclusions:
 	 * store_audience.c), one message per contact. Recipients the start check could not
 	 * render (campaigns.options.skip, with --skip-bad) are failed at once, with the
-	 * reason. list_id is not read: the audience names the campaign's lists.
+	 * reason. list_id is not read: the audience names the campaign's lists. A
+	 * confirmation campaign gets none here, and no one unconfirmed is mailed
+	 * (MAILED_BY_PREPARE; a list in an audience counts its confirmed members only:
+	 * segment.c).
 	 */
 	static const char head[] =
 	    "INSERT INTO messages(campaign_id, contact_id, state, queued_at, last_text, done_at)"
@@ -33,7 +36,7 @@ store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, in
 	    " CASE WHEN c.id IN (SELECT value FROM json_each((SELECT CASE"
 	    " WHEN json_valid(options) THEN json_extract(options, '$.skip') END FROM"
 	    " campaigns WHERE id = ?1))) THEN 'cannot render the message (skipped by"
-	    " the start check)' END, NULL FROM contacts c WHERE ";
+	    " the start check)' END, NULL FROM contacts c WHERE " MAILED_BY_PREPARE("?1") " AND ";
 	/* By domain: claims (by id) then hand each destination runs of messages, so its
 	 * connections stay busy instead of churning. */
 	static const char tail[] = " ORDER BY c.domain, c.id ON CONFLICT DO NOTHING";
@@ -108,21 +111,28 @@ store_messages_claim(struct store *s, int64_t campaign_id, int64_t owner, int64_
 	 * The contact of a claimed message, and whether it may still be mailed: its
 	 * address's or domain's suppression (the reason), and whether the campaign's
 	 * lists still hold it (a list-scope unsubscribe, a list deleted): on one of the
-	 * lists its audience includes (not asked when the audience includes a segment,
-	 * whose conditions are not evaluated again) and on none it excludes. Checked at
+	 * lists its audience includes, as a confirmed member (an unconfirmed one for a
+	 * confirmation campaign: MEMBER_STATUS_FOR), or, when the audience includes a
+	 * segment (whose conditions are not evaluated again), not a contact that only
+	 * signed up; and on none it excludes. Checked at
 	 * every claim, so a suppression committed while a message waits in the queue
 	 * (first send or retry) is honoured.
 	 */
 	static const char contact_sql[] =
 	    "SELECT c.email, c.attrs, c.domain, " SUPPRESSION_OF_C ","
-	    " (EXISTS (SELECT 1 FROM campaign_audience a WHERE a.campaign_id = ?2"
-	    "  AND a.kind = 'segment') OR EXISTS (SELECT 1 FROM campaign_audience a"
-	    "  JOIN list_members m ON m.list_id = a.list_id AND m.contact_id = c.id"
-	    "  WHERE a.campaign_id = ?2 AND a.kind = 'list'))"
-	    " AND NOT EXISTS (SELECT 1 FROM campaign_audience a JOIN list_members m"
-	    "  ON m.list_id = a.list_id AND m.contact_id = c.id"
-	    "  WHERE a.campaign_id = ?2 AND a.kind = 'exclude-list')"
-	    " FROM contacts c WHERE c.id = ?1";
+	    " ((EXISTS (SELECT 1 FROM campaign_audience a WHERE a.campaign_id = ?2"
+	    "  AND a.kind = 'segment') AND NOT " UNCONFIRMED_ONLY(
+	        "c.id") ")"
+	                " OR EXISTS (SELECT 1 FROM campaign_audience a"
+	                "  JOIN list_members m ON m.list_id = a.list_id AND m.contact_id = c.id"
+	                "  WHERE a.campaign_id = ?2 AND a.kind = 'list'"
+	                "  AND m.status = " MEMBER_STATUS_FOR(
+	                    "?2") "))"
+	                          " AND NOT EXISTS (SELECT 1 FROM campaign_audience a JOIN "
+	                          "list_members m"
+	                          "  ON m.list_id = a.list_id AND m.contact_id = c.id"
+	                          "  WHERE a.campaign_id = ?2 AND a.kind = 'exclude-list')"
+	                          " FROM contacts c WHERE c.id = ?1";
 	sqlite3_stmt *st = store_prepare(s, claim_sql);
 	if (st == NULL)
 		return STORE_E_SQL;

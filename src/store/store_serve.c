@@ -7,9 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kirim/buf.h"
 #include "kirim/serve_route.h"
 #include "kirim/store.h"
 #include "kirim/store_file.h"
+#include "kirim/store_signup.h"
 #include "kirim/xmalloc.h"
 #include "store_int.h"
 
@@ -41,8 +43,8 @@ enum { WAL_FRAMES_MAX = 4096 }; /* 64 MiB of WAL with kirim's 16 KiB pages */
 static const char *const serve_sql[Q_COUNT] = {
     [Q_CAMPAIGN] = "SELECT name, list_id,"
                    " CASE WHEN json_valid(options) AND json_extract(options,"
-                   " '$.unsubscribe_scope') = 'list' THEN 'list' ELSE 'all' END"
-                   " FROM campaigns WHERE id = ?1",
+                   " '$.unsubscribe_scope') = 'list' THEN 'list' ELSE 'all' END,"
+                   " kind = 'confirm' FROM campaigns WHERE id = ?1",
     /* The campaigns that have queued messages (one index seek each). */
     [Q_QUEUED] = "SELECT c.id, c.list_id FROM campaigns c WHERE EXISTS (SELECT 1 FROM"
                  " messages m WHERE m.campaign_id = c.id AND m.state = 'queued')",
@@ -115,6 +117,7 @@ struct camp {
 	int64_t id;
 	bool found;
 	bool list_scope;
+	bool confirm; /* a confirmation campaign: list scope always, no resubscribe */
 	int64_t list_id;
 	char source[300]; /* "campaign:NAME" */
 };
@@ -236,7 +239,8 @@ campaign_get(struct store_serve *ss, int64_t id, const struct camp **out)
 		const char *scope = (const char *)sqlite3_column_text(st, 2);
 		snprintf(c->source, sizeof(c->source), "campaign:%s", name ? name : "");
 		c->list_id = sqlite3_column_int64(st, 1);
-		c->list_scope = scope && strcmp(scope, "list") == 0;
+		c->confirm = sqlite3_column_int(st, 3) != 0;
+		c->list_scope = c->confirm || (scope && strcmp(scope, "list") == 0);
 		c->found = true;
 	} else if (rc != SQLITE_DONE) {
 		sqlite3_reset(st);
@@ -326,13 +330,37 @@ event_add(struct store_serve *ss, struct store_serve_event *e, const char *type,
  * unsubscribed" from "no such contact". Queued messages are dropped campaign
  * by campaign, only in the campaigns that have any (known once per batch).
  */
+/* Whether e applies to the campaign's list only: its own scope, else the campaign's. */
+static bool
+list_scoped(const struct store_serve_event *e, const struct camp *c)
+{
+	if (c->confirm)
+		return true;
+	if (e->scope == STORE_SERVE_SCOPE_CAMPAIGN)
+		return c->list_scope;
+	return e->scope == STORE_SERVE_SCOPE_LIST;
+}
+
+/* The unsubscribe event's detail: {"scope":..} and the reason when one was given. */
+static void
+unsubscribe_detail(const struct store_serve_event *e, bool list, struct buf *b)
+{
+	buf_adds(b, list ? "{\"scope\":\"list\"" : "{\"scope\":\"all\"");
+	if (e->reason && *e->reason) {
+		buf_adds(b, ",\"reason\":");
+		buf_json_string(b, e->reason, strlen(e->reason));
+	}
+	buf_addc(b, '}');
+}
+
 static int
 unsubscribe(struct store_serve *ss, struct store_serve_event *e, const struct camp *c)
 {
 	sqlite3_stmt *st;
 	char email[256]; /* an address is at most 254 octets (address.h) */
 	int rc;
-	if (c->list_scope) {
+	bool list = list_scoped(e, c);
+	if (list) {
 		st = q(ss, Q_LIST_REMOVE);
 		sqlite3_bind_int64(st, 1, c->list_id);
 		sqlite3_bind_int64(st, 2, e->contact_id);
@@ -349,12 +377,12 @@ unsubscribe(struct store_serve *ss, struct store_serve_event *e, const struct ca
 	if (rc < 0)
 		return rc;
 	e->changed = sqlite3_changes(store_db(ss->s)) > 0;
-	if (!e->changed && c->list_scope && (rc = contact_email(ss, e->contact_id, NULL, 0)) <= 0)
+	if (!e->changed && list && (rc = contact_email(ss, e->contact_id, NULL, 0)) <= 0)
 		return rc < 0 ? rc : STORE_E_NOTFOUND;
 	if ((rc = queued_load(ss)) < 0)
 		return rc;
 	for (size_t i = 0; i < ss->nqueued; i++) {
-		if (c->list_scope && ss->queued[i].list_id != c->list_id)
+		if (list && ss->queued[i].list_id != c->list_id)
 			continue;
 		st = q(ss, Q_DROP_QUEUED);
 		sqlite3_bind_int64(st, 1, ss->queued[i].id);
@@ -365,8 +393,11 @@ unsubscribe(struct store_serve *ss, struct store_serve_event *e, const struct ca
 	}
 	if (!e->changed)
 		return 0;
-	return event_add(ss, e, "unsubscribe",
-	                 c->list_scope ? "{\"scope\":\"list\"}" : "{\"scope\":\"all\"}");
+	struct buf detail = BUF_INIT;
+	unsubscribe_detail(e, list, &detail);
+	rc = event_add(ss, e, "unsubscribe", detail.data);
+	buf_free(&detail);
+	return rc;
 }
 
 static int
@@ -374,10 +405,12 @@ resubscribe(struct store_serve *ss, struct store_serve_event *e, const struct ca
 {
 	sqlite3_stmt *st;
 	char email[256];
+	if (c->confirm)
+		return STORE_E_NOTFOUND;
 	int rc = contact_email(ss, e->contact_id, email, sizeof(email));
 	if (rc <= 0)
 		return rc < 0 ? rc : STORE_E_NOTFOUND;
-	if (c->list_scope) {
+	if (list_scoped(e, c)) {
 		st = q(ss, Q_LIST_ADD);
 		sqlite3_bind_int64(st, 1, c->list_id);
 		sqlite3_bind_int64(st, 2, e->contact_id);
@@ -445,6 +478,17 @@ apply_one(struct store_serve *ss, struct store_serve_event *e)
 			return rc;
 		snprintf(detail, sizeof(detail), "{\"link\":%u}", e->link);
 		return event_add(ss, e, "click", detail);
+	case STORE_SERVE_SIGNUP:
+		rc = store_signup_add(ss->s, e->signup, e->ts);
+		e->changed = rc == 0 && e->signup->outcome == STORE_SIGNUP_SENT;
+		return rc;
+	case STORE_SERVE_CONFIRM: {
+		enum store_confirm_outcome out = STORE_CONFIRM_ALREADY;
+		rc = store_signup_confirm(ss->s, e->campaign_id, e->contact_id, e->ip, e->ts, &out);
+		e->confirmed = (int)out;
+		e->changed = rc == 0 && out == STORE_CONFIRM_DONE;
+		return rc;
+	}
 	}
 	return STORE_E_NOTFOUND;
 }
@@ -555,7 +599,9 @@ store_serve_apply(struct store_serve *ss, struct store_serve_event *ev, size_t n
 		e->changed = e->recorded = false;
 		e->url[0] = '\0';
 		rc = apply_one(ss, e);
-		if (rc == STORE_E_NOTFOUND) {
+		/* Per-event results: the event wrote nothing (a signup refused before writing). */
+		if (rc == STORE_E_NOTFOUND ||
+		    (rc == STORE_E_EXISTS && e->type == STORE_SERVE_SIGNUP)) {
 			e->result = rc;
 			continue;
 		}

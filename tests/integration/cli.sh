@@ -35,7 +35,7 @@ eq "lists without a database" "$RC" 66
 contains "lists without a database says what to do" "$ERR" "kirim init"
 [ -e "$KIRIM_DB" ] && bad "no db created by lists" "file exists" || ok "no db created"
 
-# The newest migration's number (numbers may skip: 008 came before 006 and 007).
+# The newest migration's number (numbers may skip: 008 and 009 came before 006 and 007).
 NSCHEMA=$(ls "$KIRIM_SRC"/schema/[0-9][0-9][0-9]_*.sql | sed 's|.*/0*\([0-9]*\)_.*|\1|' | sort -n | tail -n 1)
 run "$KIRIM" init
 eq "init exit" "$RC" 0
@@ -55,14 +55,17 @@ run "$KIRIM" init --db="$TMP/third.db"
 [ -f "$TMP/third.db" ] && ok "--db= after the command" || bad "--db=" "missing"
 
 # A database made before a later migration gets it on its next open, across a gap in the
-# numbers: here one made by migrations 001-005 alone goes to the newest.
+# numbers: here one made by migrations 001-005 alone goes to the newest, its list member
+# confirmed (009).
 cat "$KIRIM_SRC"/schema/00[1-5]_*.sql | sqlite3 "$TMP/older.db"
-sqlite3 "$TMP/older.db" 'PRAGMA user_version = 5'
+sqlite3 "$TMP/older.db" "INSERT INTO lists VALUES (1, 'l', 0); INSERT INTO contacts(id, email, domain, created_at, updated_at) VALUES (1, 'a@b.example', 'b.example', 0, 0); INSERT INTO list_members(list_id, contact_id) VALUES (1, 1); PRAGMA user_version = 5"
 chmod 600 "$TMP/older.db"
 run "$KIRIM" --db "$TMP/older.db" lists
 eq "older schema migrated: exit" "$RC" 0
 eq "older schema migrated: version" "$(sqlite3 "$TMP/older.db" 'PRAGMA user_version')" "$NSCHEMA"
 eq "older schema migrated: 008's tables" "$(sqlite3 "$TMP/older.db" "SELECT count(*) FROM sqlite_master WHERE name IN ('mta_sts_policies', 'domain_tls', 'tls_results')")" 3
+eq "older schema migrated: 009's table" "$(sqlite3 "$TMP/older.db" "SELECT count(*) FROM sqlite_master WHERE name = 'consents'")" 1
+eq "older schema migrated: members confirmed" "$(sqlite3 "$TMP/older.db" "SELECT status FROM list_members")" confirmed
 
 # A database from a newer kirim is refused with a clear message, and left alone.
 cp "$KIRIM_DB" "$TMP/newer.db"

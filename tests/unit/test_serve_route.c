@@ -421,6 +421,7 @@ test_listen(void **state)
 			fail_msg("[%s]: family %d port %d", cases[i].s, sa.ss_family,
 			         ntohs(((struct sockaddr_in *)&sa)->sin_port));
 	}
+}
 
 static void
 test_form_field(void **state)

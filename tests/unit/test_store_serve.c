@@ -1,7 +1,11 @@
 /*
  * test_store_serve - the one-click unsubscribe journal (store_journal_*) and
- * its fold into the database (store_serve_fold, _prune, _fold_pending),
- * against a real SQLite database in a temporary directory.
+ * its fold into the database (store_serve_fold, _prune, _fold_pending), and
+ * the batches kirim serve's writer applies (store_serve_apply): unsubscribes
+ * with the preferences page's scope and reason, and signups and
+ * confirmations (store_signup.c) with what they mean for the messages
+ * campaigns make and claim; against a real SQLite database in a temporary
+ * directory.
  *
  * Each test gets a fresh database made by store_open (so the real schema),
  * fixtures inserted with plain SQL on a second connection, the test's own
@@ -25,6 +29,7 @@
 
 #include "kirim/store.h"
 #include "kirim/store_serve.h"
+#include "kirim/store_signup.h"
 
 enum { TS0 = 1700000000 };
 
@@ -973,6 +978,374 @@ test_apply(void **state)
 	CHECK_ALL(f->db, "apply", want);
 }
 
+/* ---- signups and confirmations (store_signup.c, through store_serve_apply) ------------------- */
+
+/* A signup request of email to list at ts, with the fixed fields a form gives. */
+static struct store_signup
+signup_of(const char *list, const char *email)
+{
+	const char *at = strchr(email, '@');
+	return (struct store_signup){
+	    .list = list,
+	    .email = email,
+	    .domain = at ? at + 1 : "",
+	    .attrs = "{\"name\":\"Ann\",\"language\":\"id\"}",
+	    .form = "kirim:/s/news",
+	    .ip = "192.0.2.7",
+	    .user_agent = "Mozilla/5.0 (test)",
+	    .language = "id",
+	    .consent_text = "Ya, kirimi saya email news.",
+	    .subject = "{{t.email_subject}}",
+	    .text = "{{confirm_url}}",
+	    .html = NULL,
+	    .from_name = "Shop",
+	    .from_addr = "news@shop.example",
+	    .resend_after = 600,
+	};
+}
+
+/* A claim's callback that takes every message as it comes. */
+static int
+claim_none(void *arg, const struct store_claimed *m)
+{
+	(void)arg;
+	(void)m;
+	return 0;
+}
+
+/* Apply one event; the test fails unless the batch commits. */
+static void
+apply1(struct fx *f, struct store_serve_event *e)
+{
+	if (f->ss == NULL && (f->ss = store_serve_new(f->s)) == NULL)
+		fail_msg("store_serve_new: %s", store_errmsg(f->s));
+	int rc = store_serve_apply(f->ss, e, 1);
+	if (rc != 0)
+		fail_msg("store_serve_apply: %d %s", rc, store_errmsg(f->s));
+}
+
+static struct store_serve_event
+signup_ev(struct store_signup *su, int64_t ts)
+{
+	return (struct store_serve_event){.type = STORE_SERVE_SIGNUP, .signup = su, .ts = ts};
+}
+
+static struct store_serve_event
+confirm_ev(int64_t campaign, int64_t contact, int64_t ts)
+{
+	return (struct store_serve_event){.type = STORE_SERVE_CONFIRM,
+	                                  .campaign_id = campaign,
+	                                  .contact_id = contact,
+	                                  .ts = ts,
+	                                  .ip = "198.51.100.9"};
+}
+
+/*
+ * A new address: a contact with the form's attributes, an unconfirmed member,
+ * one consent row, the list's confirmation campaign (made now, with its
+ * template, sending) and one queued message. Again at once: nothing new
+ * (RECENT). After resend_after: the same message queued again and a second
+ * consent. Confirming dates the latest consent and makes the member
+ * confirmed; again: ALREADY. A confirmed member signing up: MEMBER, nothing
+ * written. Confirming with a regular campaign's id, or for a contact not on
+ * the list: NOTFOUND. A regular campaign with the confirmation campaign's
+ * name: EXISTS, and the signup writes nothing while the batch commits.
+ */
+static void
+test_signup(void **state)
+{
+	struct fx *f = *state;
+	add_list(f, 1, "news");
+	add_campaign(f, 1, "spring", 1, "{}");
+	add_contact(f, 5, "old@example.com", 1);
+
+	struct store_signup su = signup_of("news", "Ann@Example.com");
+	struct store_serve_event e = signup_ev(&su, TS0);
+	apply1(f, &e);
+	expect_int("first: result", e.result, 0);
+	expect_int("first: outcome", su.outcome, STORE_SIGNUP_SENT);
+	expect_int("first: changed", e.changed, 1);
+	int64_t camp = su.campaign_id, ann = su.contact_id;
+	static const struct check first[] = {
+	    {"contact made with the form's attributes",
+	     "SELECT email || ' ' || domain || ' ' || attrs FROM contacts WHERE id > 5",
+	     "Ann@Example.com Example.com {\"name\":\"Ann\",\"language\":\"id\"}"},
+	    {"member, unconfirmed", "SELECT status FROM list_members WHERE contact_id > 5",
+	     "unconfirmed"},
+	    {"confirmation campaign",
+	     "SELECT name || ' ' || kind || ' ' || state || ' ' || from_addr || ' ' || options"
+	     " FROM campaigns WHERE kind = 'confirm'",
+	     "confirm:news confirm sending news@shop.example {\"unsubscribe_scope\":\"list\"}"},
+	    {"its template",
+	     "SELECT t.name || ' ' || t.subject || ' ' || t.text_body FROM templates t JOIN"
+	     " campaigns c ON c.template_id = t.id WHERE c.kind = 'confirm'",
+	     "confirm:news {{t.email_subject}} {{confirm_url}}"},
+	    {"one queued message",
+	     "SELECT count(*) || ' ' || min(m.state) FROM messages m JOIN campaigns c ON"
+	     " c.id = m.campaign_id WHERE c.kind = 'confirm'",
+	     "1 queued"},
+	    {"consent",
+	     "SELECT list_name || '|' || form || '|' || ip || '|' || user_agent || '|' || language"
+	     " || '|' || text || '|' || (created_at - 1700000000) || '|' ||"
+	     " coalesce(confirmed_at, 'none') FROM consents",
+	     "news|kirim:/s/news|192.0.2.7|Mozilla/5.0 (test)|id|Ya, kirimi saya email "
+	     "news.|0|none"},
+	};
+	CHECK_ALL(f->db, "first signup", first);
+
+	/* Again at once, in another case: the same contact, no second request or consent. */
+	su = signup_of("news", "ann@example.com");
+	e = signup_ev(&su, TS0 + 60);
+	apply1(f, &e);
+	expect_int("again: outcome", su.outcome, STORE_SIGNUP_RECENT);
+	expect_int("again: contact", su.contact_id, ann);
+	expect_int("again: consents", query_int(f->db, "SELECT count(*) FROM consents"), 1);
+
+	/* Sent, then again after resend_after: the message queued again, a second consent. */
+	sql(f->db,
+	    "UPDATE messages SET state = 'delivered', attempts = 1, done_at = %d"
+	    " WHERE campaign_id = %lld",
+	    TS0 + 5, (long long)camp);
+	su = signup_of("news", "ann@example.com");
+	e = signup_ev(&su, TS0 + 601);
+	apply1(f, &e);
+	expect_int("resent: outcome", su.outcome, STORE_SIGNUP_SENT);
+	static const struct check resent[] = {
+	    {"requeued, attempts reset",
+	     "SELECT m.state || ' ' || attempts || ' ' || (queued_at - 1700000000) FROM messages m"
+	     " JOIN campaigns c ON c.id = m.campaign_id WHERE c.kind = 'confirm'",
+	     "queued 0 601"},
+	    {"two consents", "SELECT count(*) FROM consents", "2"},
+	};
+	CHECK_ALL(f->db, "resent", resent);
+
+	/* Confirm: the member, and the latest consent only. */
+	e = confirm_ev(camp, ann, TS0 + 700);
+	apply1(f, &e);
+	expect_int("confirm: result", e.result, 0);
+	expect_int("confirm: outcome", e.confirmed, STORE_CONFIRM_DONE);
+	static const struct check confirmed[] = {
+	    {"member confirmed", "SELECT status FROM list_members WHERE contact_id > 5",
+	     "confirmed"},
+	    {"latest consent dated",
+	     "SELECT group_concat(coalesce(confirmed_at - 1700000000, '-') || ' ' ||"
+	     " coalesce(confirm_ip, '-'), ', ') FROM (SELECT * FROM consents ORDER BY id)",
+	     "- -, 700 198.51.100.9"},
+	};
+	CHECK_ALL(f->db, "confirmed", confirmed);
+	e = confirm_ev(camp, ann, TS0 + 800);
+	apply1(f, &e);
+	expect_int("confirm again: outcome", e.confirmed, STORE_CONFIRM_ALREADY);
+	expect_int("confirm again: changed", e.changed, 0);
+
+	/* A confirmed member: nothing sent or recorded. */
+	su = signup_of("news", "old@example.com");
+	e = signup_ev(&su, TS0 + 900);
+	apply1(f, &e);
+	expect_int("member: outcome", su.outcome, STORE_SIGNUP_MEMBER);
+	expect_int("member: consents", query_int(f->db, "SELECT count(*) FROM consents"), 2);
+
+	/* Refusals. */
+	e = confirm_ev(1, ann, TS0 + 900); /* a regular campaign */
+	apply1(f, &e);
+	expect_int("regular campaign: result", e.result, STORE_E_NOTFOUND);
+	e = confirm_ev(camp, 5, TS0 + 900); /* old@ is confirmed already: ALREADY */
+	apply1(f, &e);
+	expect_int("confirmed member: outcome", e.confirmed, STORE_CONFIRM_ALREADY);
+	add_contact(f, 60, "none@example.com", 0);
+	e = confirm_ev(camp, 60, TS0 + 900);
+	apply1(f, &e);
+	expect_int("not on the list: result", e.result, STORE_E_NOTFOUND);
+
+	add_list(f, 2, "taken");
+	add_campaign(f, 20, "confirm:taken", 2, "{}");
+	int64_t contacts = query_int(f->db, "SELECT count(*) FROM contacts");
+	su = signup_of("taken", "new@example.com");
+	struct store_serve_event two[2] = {signup_ev(&su, TS0 + 1000), unsub(1, 5, TS0 + 1000)};
+	if (store_serve_apply(f->ss, two, 2) != 0)
+		fail_msg("store_serve_apply: %s", store_errmsg(f->s));
+	expect_int("name taken: result", two[0].result, STORE_E_EXISTS);
+	expect_int("name taken: no contact", query_int(f->db, "SELECT count(*) FROM contacts"),
+	           contacts);
+	expect_int("name taken: the batch's other event applied", two[1].changed, 1);
+}
+
+/*
+ * What campaigns mail: a regular campaign's messages are made for its list's
+ * confirmed members only (a list in an audience counts those), a segment's for
+ * anyone but a contact whose every membership is unconfirmed, and a
+ * confirmation campaign's none at all (its signups make them); a claim
+ * withdraws a message whose contact is not (or no longer) of the status its
+ * campaign mails. A confirmation campaign is never set done.
+ */
+static void
+test_unconfirmed_not_mailed(void **state)
+{
+	struct fx *f = *state;
+	add_list(f, 1, "news");
+	add_list(f, 2, "offers");
+	add_campaign(f, 1, "spring", 1, "{}");
+	add_contact(f, 1, "one@example.com", 1);
+	add_contact(f, 2, "two@example.com", 1);
+	add_contact(f, 3, "three@example.com", 1);
+	add_contact(f, 5, "five@example.com", 2); /* confirmed on offers, unconfirmed on news */
+	sql(f->db, "INSERT INTO list_members(list_id, contact_id, status) VALUES (1, 5, "
+	           "'unconfirmed')");
+	sql(f->db, "UPDATE list_members SET status = 'unconfirmed' WHERE contact_id IN (2, 3)");
+	add_campaign(f, 2, "confirm:news", 1, "{}");
+	sql(f->db, "UPDATE campaigns SET kind = 'confirm' WHERE id = 2");
+	/* A segment over everyone tagged t: all four are. */
+	add_campaign(f, 3, "tagged", 1, "{}");
+	sql(f->db,
+	    "INSERT INTO segments(id, name, expr, created_at, updated_at)"
+	    " VALUES (1, 'tagged', 'tag(\"t\")', %d, %d)",
+	    TS0, TS0);
+	sql(f->db,
+	    "INSERT INTO contact_tags(tag, contact_id, created_at) SELECT 't', id, %d"
+	    " FROM contacts",
+	    TS0);
+	sql(f->db,
+	    "INSERT INTO campaign_audience(campaign_id, pos, kind, list_id, segment_id, name)"
+	    " VALUES (1, 0, 'list', 1, NULL, 'news'), (2, 0, 'list', 1, NULL, 'news'),"
+	    " (3, 0, 'segment', NULL, 1, 'tagged')");
+
+	int64_t made = -1;
+	if (store_messages_prepare(f->s, 1, 1, &made) != 0)
+		fail_msg("prepare: %s", store_errmsg(f->s));
+	expect_int("list: messages made", made, 1);
+	if (store_messages_prepare(f->s, 2, 1, &made) != 0)
+		fail_msg("prepare: %s", store_errmsg(f->s));
+	expect_int("confirmation: messages made", made, 0);
+	if (store_messages_prepare(f->s, 3, 1, &made) != 0)
+		fail_msg("prepare: %s", store_errmsg(f->s));
+	expect_int("segment: messages made", made, 2);
+	static const struct check made_for[] = {
+	    {"list: the confirmed member",
+	     "SELECT group_concat(contact_id) FROM messages WHERE campaign_id = 1", "1"},
+	    {"segment: everyone but those who only signed up",
+	     "SELECT group_concat(contact_id) FROM (SELECT contact_id FROM messages"
+	     " WHERE campaign_id = 3 ORDER BY 1)",
+	     "1,5"},
+	};
+	CHECK_ALL(f->db, "prepare", made_for);
+
+	/* The signups queue their own requests; statuses change while messages wait: two
+	 * confirms; three gets a message of spring by hand. */
+	sql(f->db,
+	    "INSERT INTO messages(campaign_id, contact_id, queued_at) VALUES (2, 2, %d),"
+	    " (2, 3, %d), (1, 3, %d)",
+	    TS0, TS0, TS0);
+	sql(f->db, "UPDATE list_members SET status = 'confirmed' WHERE contact_id = 2");
+	int withdrawn = 0;
+	if (store_begin(f->s) != 0 ||
+	    store_messages_claim(f->s, 1, 0, TS0 + 10, 10, claim_none, NULL, &withdrawn) != 0 ||
+	    store_messages_claim(f->s, 2, 0, TS0 + 10, 10, claim_none, NULL, &withdrawn) != 0 ||
+	    store_commit(f->s) != 0)
+		fail_msg("claim: %s", store_errmsg(f->s));
+	static const struct check claimed[] = {
+	    {"regular: claimed the confirmed, withdrew the unconfirmed",
+	     "SELECT group_concat(contact_id || ' ' || state, ', ') FROM (SELECT * FROM messages"
+	     " WHERE campaign_id = 1 ORDER BY contact_id)",
+	     "1 claimed, 3 suppressed"},
+	    {"confirmation: withdrew the confirmed, claimed the unconfirmed",
+	     "SELECT group_concat(contact_id || ' ' || state, ', ') FROM (SELECT * FROM messages"
+	     " WHERE campaign_id = 2 ORDER BY contact_id)",
+	     "2 suppressed, 3 claimed"},
+	};
+	CHECK_ALL(f->db, "claim", claimed);
+
+	if (store_campaign_set_state(f->s, 2, "done") != 0 ||
+	    store_campaign_set_state(f->s, 1, "done") != 0)
+		fail_msg("set state: %s", store_errmsg(f->s));
+	static const struct check states[] = {
+	    {"regular done, confirmation still sending",
+	     "SELECT group_concat(state) FROM (SELECT state FROM campaigns WHERE id < 3"
+	     " ORDER BY id)",
+	     "done,sending"},
+	};
+	CHECK_ALL(f->db, "states", states);
+}
+
+/*
+ * The preferences page's unsubscribe: its own scope over the campaign's, and
+ * the reason in the event's detail (as JSON: quotes escaped). A resubscribe
+ * with a scope undoes that scope. A confirmation campaign's link unsubscribes
+ * from its list only and takes no resubscribe. store_page_info says what the
+ * page shows; store_consent_each lists nothing for a contact with none.
+ */
+static void
+test_unsubscribe_scope(void **state)
+{
+	struct fx *f = *state;
+	add_list(f, 1, "news");
+	add_campaign(f, 1, "spring", 1, "{}");
+	add_campaign(f, 2, "confirm:news", 1, "{}");
+	sql(f->db, "UPDATE campaigns SET kind = 'confirm' WHERE id = 2");
+	add_contact(f, 1, "one@example.com", 1);
+	add_contact(f, 2, "two@example.com", 1);
+	sql(f->db, "UPDATE contacts SET attrs = '{\"language\":\"id\"}' WHERE id = 1");
+	add_message(f, 1, 1, "delivered");
+	add_message(f, 1, 2, "delivered");
+
+	struct store_page_info pi;
+	if (store_page_info(f->s, 1, 1, &pi) != 0)
+		fail_msg("page info: %s", store_errmsg(f->s));
+	assert_string_equal(pi.email, "one@example.com");
+	assert_string_equal(pi.language, "id");
+	assert_string_equal(pi.list, "news");
+	expect_int("page: member", pi.member, STORE_MEMBER_CONFIRMED);
+	expect_int("page: confirm", pi.confirm, 0);
+	assert_string_equal(pi.suppressed, "");
+	expect_int("page: no such contact", store_page_info(f->s, 1, 99, &pi), STORE_E_NOTFOUND);
+
+	struct store_serve_event e = unsub(1, 1, TS0);
+	e.scope = STORE_SERVE_SCOPE_LIST;
+	e.reason = "too \"many\" emails";
+	apply1(f, &e);
+	expect_int("list: changed", e.changed, 1);
+	e = unsub(1, 2, TS0);
+	e.scope = STORE_SERVE_SCOPE_ALL;
+	apply1(f, &e);
+	static const struct check after[] = {
+	    {"one left the list", "SELECT group_concat(contact_id) FROM list_members", "2"},
+	    {"two suppressed", "SELECT value FROM suppressions", "two@example.com"},
+	    {"details",
+	     "SELECT group_concat(detail, ' ') FROM (SELECT detail FROM events ORDER BY id)",
+	     "{\"scope\":\"list\",\"reason\":\"too \\\"many\\\" emails\"} {\"scope\":\"all\"}"},
+	};
+	CHECK_ALL(f->db, "unsubscribed", after);
+	if (store_page_info(f->s, 1, 1, &pi) != 0)
+		fail_msg("page info: %s", store_errmsg(f->s));
+	expect_int("page: left", pi.member, STORE_MEMBER_NONE);
+	if (store_page_info(f->s, 1, 2, &pi) != 0)
+		fail_msg("page info: %s", store_errmsg(f->s));
+	assert_string_equal(pi.suppressed, "unsubscribe");
+
+	e = (struct store_serve_event){.type = STORE_SERVE_RESUBSCRIBE,
+	                               .campaign_id = 1,
+	                               .contact_id = 1,
+	                               .ts = TS0 + 1,
+	                               .scope = STORE_SERVE_SCOPE_LIST};
+	apply1(f, &e);
+	expect_int("resubscribe list: changed", e.changed, 1);
+	expect_int("back on the list", query_int(f->db, "SELECT count(*) FROM list_members"), 2);
+
+	/* The confirmation campaign: list scope whatever is asked, no resubscribe. */
+	e = unsub(2, 1, TS0 + 2);
+	e.scope = STORE_SERVE_SCOPE_ALL;
+	apply1(f, &e);
+	expect_int("confirm unsubscribe: changed", e.changed, 1);
+	expect_int("confirm unsubscribe: no suppression",
+	           query_int(f->db, "SELECT count(*) FROM suppressions WHERE value LIKE 'one@%%'"),
+	           0);
+	e = (struct store_serve_event){
+	    .type = STORE_SERVE_RESUBSCRIBE, .campaign_id = 2, .contact_id = 1, .ts = TS0 + 3};
+	apply1(f, &e);
+	expect_int("confirm resubscribe: refused", e.result, STORE_E_NOTFOUND);
+	expect_int("still off the list",
+	           query_int(f->db, "SELECT count(*) FROM list_members WHERE contact_id = 1"), 0);
+}
+
 int
 main(void)
 {
@@ -987,6 +1360,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_serve_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fold_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_signup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unconfirmed_not_mailed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unsubscribe_scope, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
