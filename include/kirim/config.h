@@ -10,8 +10,10 @@
  * is never logged or printed. Relative paths (secret file, DKIM key_file) are
  * relative to the config file's folder; the secret file and key files must
  * not be readable by other users. [database] group_readable = yes makes the
- * database's files 0640 instead of 0600 (store_file.h). docs/kirim.conf.example
- * documents every key. Loads key files (I/O) but does not log.
+ * database's files 0640 instead of 0600 (store_file.h). [brand], [signup] and
+ * [pages] are what kirim serve's public pages show and take (docs/pages.md).
+ * docs/kirim.conf.example documents every key. Loads key files (I/O) but does
+ * not log.
  */
 #ifndef KIRIM_CONFIG_H
 #define KIRIM_CONFIG_H
@@ -19,9 +21,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kirim/address.h"
+
 struct dkim_key;
 
-enum { CONFIG_MAX_DKIM = 4 };
+enum { CONFIG_MAX_DKIM = 4, CONFIG_MAX_SIGNUP_LISTS = 16 };
 
 struct config_dkim {
 	char domain[256];   /* d= */
@@ -54,6 +58,24 @@ struct config {
 	                          the system's */
 	bool tls_mta_sts;      /* mta_sts: look up and apply MTA-STS policies (default yes) */
 	int tls_dane;          /* dane: 1 yes, 0 no, -1 auto (when the resolver is local) */
+	/* [brand]: who the subscriber pages and confirmation requests speak for */
+	char brand_name[128];        /* name: "" = the [sender] domain, else none */
+	char brand_logo_url[512];    /* logo_url: an image URL (https) */
+	char brand_colour[8];        /* colour: "#rrggbb" (normalised), "" = kirim's */
+	char brand_url[512];         /* url: the brand's site */
+	char brand_privacy_url[512]; /* privacy_url: its privacy notice */
+	char brand_address[256];     /* address: the postal address a footer shows */
+	/* [signup]: kirim serve's signup forms with double opt-in */
+	char signup_lists[CONFIG_MAX_SIGNUP_LISTS][64]; /* lists: the lists that take signups */
+	size_t n_signup_lists;
+	char signup_from_name[128];             /* from: the confirmation requests' sender */
+	char signup_from_addr[ADDRESS_MAX + 1]; /* (required with lists) */
+	unsigned signup_expiry_hours;           /* expiry_hours: the link works (48) */
+	unsigned signup_per_ip;                 /* per_ip_per_hour: signups per client (20) */
+	unsigned signup_resend_minutes;         /* resend_minutes: no second request (10) */
+	/* [pages] */
+	char pages_dir[512];     /* dir: templates and translations that replace kirim's */
+	char pages_language[40]; /* language: when nothing else says ("en") */
 };
 
 /*

@@ -8,7 +8,8 @@
  * never writes a secret into an error.
  *
  * Format. Sections [sender], [unsubscribe], [bounce], [secret], [dkim] (which
- * may repeat, CONFIG_MAX_DKIM times), [relay] and [database]. "key = value"
+ * may repeat, CONFIG_MAX_DKIM times), [relay], [database], [brand], [signup]
+ * and [pages]. "key = value"
  * (or "key: value"), one per line; comments start a line with ';' or '#', or follow a
  * value after " ;". A value may be quoted with "..." or '...' (no escapes),
  * which keeps leading and trailing blanks. Unknown sections and keys, keys
@@ -30,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +42,13 @@
 #include <ini.h>
 
 #include "kirim/address.h"
+#include "kirim/campaign.h"
+#include "kirim/colour.h"
 #include "kirim/dkim.h"
+#include "kirim/i18n.h"
 #include "kirim/smtp_url.h"
 #include "kirim/tls.h"
+#include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -67,6 +73,9 @@ enum section {
 	S_RELAY,
 	S_DATABASE,
 	S_TLS,
+	S_BRAND,
+	S_SIGNUP,
+	S_PAGES,
 	S_COUNT
 };
 
@@ -74,6 +83,7 @@ static const char *const section_names[S_COUNT] = {
     [S_NONE] = "",         [S_SENDER] = "sender",     [S_UNSUBSCRIBE] = "unsubscribe",
     [S_BOUNCE] = "bounce", [S_SECRET] = "secret",     [S_DKIM] = "dkim",
     [S_RELAY] = "relay",   [S_DATABASE] = "database", [S_TLS] = "tls",
+    [S_BRAND] = "brand",   [S_SIGNUP] = "signup",     [S_PAGES] = "pages",
 };
 
 enum key {
@@ -100,6 +110,19 @@ enum key {
 	K_TLS_CA_FILE,
 	K_TLS_MTA_STS,
 	K_TLS_DANE,
+	K_BRAND_NAME,
+	K_BRAND_LOGO_URL,
+	K_BRAND_COLOUR,
+	K_BRAND_URL,
+	K_BRAND_PRIVACY_URL,
+	K_BRAND_ADDRESS,
+	K_SIGNUP_LISTS,
+	K_SIGNUP_FROM,
+	K_SIGNUP_EXPIRY,
+	K_SIGNUP_PER_IP,
+	K_SIGNUP_RESEND,
+	K_PAGES_DIR,
+	K_PAGES_LANGUAGE,
 	K_COUNT
 };
 
@@ -130,6 +153,19 @@ static const struct {
     [K_TLS_CA_FILE] = {S_TLS, "ca_file"},
     [K_TLS_MTA_STS] = {S_TLS, "mta_sts"},
     [K_TLS_DANE] = {S_TLS, "dane"},
+    [K_BRAND_NAME] = {S_BRAND, "name"},
+    [K_BRAND_LOGO_URL] = {S_BRAND, "logo_url"},
+    [K_BRAND_COLOUR] = {S_BRAND, "colour"},
+    [K_BRAND_URL] = {S_BRAND, "url"},
+    [K_BRAND_PRIVACY_URL] = {S_BRAND, "privacy_url"},
+    [K_BRAND_ADDRESS] = {S_BRAND, "address"},
+    [K_SIGNUP_LISTS] = {S_SIGNUP, "lists"},
+    [K_SIGNUP_FROM] = {S_SIGNUP, "from"},
+    [K_SIGNUP_EXPIRY] = {S_SIGNUP, "expiry_hours"},
+    [K_SIGNUP_PER_IP] = {S_SIGNUP, "per_ip_per_hour"},
+    [K_SIGNUP_RESEND] = {S_SIGNUP, "resend_minutes"},
+    [K_PAGES_DIR] = {S_PAGES, "dir"},
+    [K_PAGES_LANGUAGE] = {S_PAGES, "language"},
 };
 
 /* State of one config_load call, handed to inih as both stream and user. */
@@ -147,7 +183,7 @@ struct loader {
 
 	enum section cur;
 	int section_line;
-	unsigned seen[S_COUNT]; /* bit per key seen; [S_DKIM] is per section */
+	uint64_t seen[S_COUNT]; /* bit per key seen (1 << key); [S_DKIM] is per section */
 	int secret_line;        /* line of the secret's source, 0 = none yet */
 	bool relay_password;    /* a relay password source was given */
 	bool stashed;           /* the current line's value is in stash */
@@ -281,7 +317,7 @@ section_end(struct loader *L)
 	struct config_dkim *d = &L->c->dkim[L->c->n_dkim - 1];
 	static const enum key need[] = {K_DKIM_DOMAIN, K_DKIM_SELECTOR, K_DKIM_KEY_FILE};
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-		if (!(L->seen[S_DKIM] & (1u << need[i]))) {
+		if (!(L->seen[S_DKIM] & ((uint64_t)1 << need[i]))) {
 			fail(L, L->section_line,
 			     "[dkim] section has no %s (it needs domain, "
 			     "selector and key_file)",
@@ -799,6 +835,91 @@ set_bool(struct loader *L, const char *name, bool *dst, const char *v)
 	return false;
 }
 
+/* A number from lo to hi. */
+static bool
+set_uint(struct loader *L, const char *name, unsigned *dst, const char *v, unsigned lo, unsigned hi)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end || errno || n < lo || n > hi) {
+		fail(L, L->line, "%s takes a number from %u to %u, not '%.64s'", name, lo, hi, v);
+		return false;
+	}
+	*dst = (unsigned)n;
+	return true;
+}
+
+/* Printable text for a page (no controls: checked already), at most dstsz - 1 bytes. */
+static bool
+set_text(struct loader *L, const char *name, char *dst, size_t dstsz, const char *v)
+{
+	if (!utf8_valid(v, strlen(v))) {
+		fail(L, L->line, "%s is not UTF-8 text", name);
+		return false;
+	}
+	return set_str(L, name, dst, dstsz, v);
+}
+
+static bool
+set_colour(struct loader *L, const char *v)
+{
+	uint32_t rgb;
+	if (colour_parse(v, &rgb) < 0) {
+		fail(L, L->line, "colour takes #rrggbb or #rgb, not '%.64s'", v);
+		return false;
+	}
+	colour_format(rgb, L->c->brand_colour);
+	return true;
+}
+
+/*
+ * [signup] lists: list names separated by commas or blanks, each one a URL
+ * path segment (kirim serve's /s/LIST): letters, digits, '-' and '_'.
+ */
+static bool
+set_signup_lists(struct loader *L, const char *v)
+{
+	struct config *c = L->c;
+	c->n_signup_lists = 0;
+	for (const char *p = v; *p;) {
+		p += strspn(p, ", \t");
+		size_t n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		size_t ok =
+		    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+		if (ok < n || n >= sizeof(c->signup_lists[0])) {
+			fail(
+			    L, L->line,
+			    "lists: '%.*s' is not a list name a link can carry (letters, digits, - "
+			    "and _, %zu at most)",
+			    (int)(n > 64 ? 64 : n), p, sizeof(c->signup_lists[0]) - 1);
+			return false;
+		}
+		if (c->n_signup_lists == CONFIG_MAX_SIGNUP_LISTS) {
+			fail(L, L->line, "lists: %d at most", CONFIG_MAX_SIGNUP_LISTS);
+			return false;
+		}
+		memcpy(c->signup_lists[c->n_signup_lists], p, n);
+		c->signup_lists[c->n_signup_lists++][n] = '\0';
+		p += n;
+	}
+	return true;
+}
+
+static bool
+set_signup_from(struct loader *L, const char *v)
+{
+	char e[256];
+	if (campaign_parse_from(v, L->c->signup_from_name, sizeof(L->c->signup_from_name),
+	                        L->c->signup_from_addr, e, sizeof(e)) < 0) {
+		fail(L, L->line, "from '%.200s': %s", v, e);
+		return false;
+	}
+	return true;
+}
+
 static bool
 apply(struct loader *L, enum key k, const char *v)
 {
@@ -863,6 +984,41 @@ apply(struct loader *L, enum key k, const char *v)
 			c->tls_dane = on;
 			return true;
 		}
+	case K_BRAND_NAME:
+		return set_text(L, "name", c->brand_name, sizeof(c->brand_name), v);
+	case K_BRAND_LOGO_URL:
+		return set_url(L, "logo_url", c->brand_logo_url, sizeof(c->brand_logo_url), v);
+	case K_BRAND_COLOUR:
+		return set_colour(L, v);
+	case K_BRAND_URL:
+		return set_url(L, "url", c->brand_url, sizeof(c->brand_url), v);
+	case K_BRAND_PRIVACY_URL:
+		return set_url(L, "privacy_url", c->brand_privacy_url, sizeof(c->brand_privacy_url),
+		               v);
+	case K_BRAND_ADDRESS:
+		return set_text(L, "address", c->brand_address, sizeof(c->brand_address), v);
+	case K_SIGNUP_LISTS:
+		return set_signup_lists(L, v);
+	case K_SIGNUP_FROM:
+		return set_signup_from(L, v);
+	case K_SIGNUP_EXPIRY:
+		return set_uint(L, "expiry_hours", &c->signup_expiry_hours, v, 1, 720);
+	case K_SIGNUP_PER_IP:
+		return set_uint(L, "per_ip_per_hour", &c->signup_per_ip, v, 1, 100000);
+	case K_SIGNUP_RESEND:
+		return set_uint(L, "resend_minutes", &c->signup_resend_minutes, v, 0, 1440);
+	case K_PAGES_DIR: {
+		char path[1024];
+		return resolve(L, v, path, sizeof(path)) &&
+		       set_str(L, "dir", c->pages_dir, sizeof(c->pages_dir), path);
+	}
+	case K_PAGES_LANGUAGE:
+		if (!i18n_tag_ok(v)) {
+			fail(L, L->line, "language '%.64s' is not a language tag (en, id, pt-BR)",
+			     v);
+			return false;
+		}
+		return set_str(L, "language", c->pages_language, sizeof(c->pages_language), v);
 	case K_COUNT:
 		break;
 	}
@@ -893,11 +1049,11 @@ handler(void *user, const char *section, const char *name, const char *value)
 		fail(L, L->line, "unknown key '%s' in [%s]", name, section_names[L->cur]);
 		return 0;
 	}
-	if (L->seen[L->cur] & (1u << k)) {
+	if (L->seen[L->cur] & ((uint64_t)1 << k)) {
 		fail(L, L->line, "duplicate key '%s' in [%s]", name, section_names[L->cur]);
 		return 0;
 	}
-	L->seen[L->cur] |= 1u << k;
+	L->seen[L->cur] |= (uint64_t)1 << k;
 	if (!unquote(L, name, value, v, sizeof(v)))
 		return 0;
 	if (v[0] == '\0') {
@@ -916,6 +1072,20 @@ defaults(struct config *c)
 	c->relay_tls = -1;
 	c->tls_mta_sts = true;
 	c->tls_dane = -1;
+	c->signup_expiry_hours = 48;
+	c->signup_per_ip = 20;
+	c->signup_resend_minutes = 10;
+	snprintf(c->pages_language, sizeof(c->pages_language), "en");
+}
+
+/* What the file as a whole must say: a signup list needs a sender for its confirmations. */
+static void
+finish(struct loader *L)
+{
+	if (L->c->n_signup_lists && !L->c->signup_from_addr[0])
+		fail(L, 0,
+		     "[signup] lists needs from (the sender of confirmation requests: from = "
+		     "\"Shop <news@example.com>\")");
 }
 
 /* load - config_load, or config_peek when peek */
@@ -970,6 +1140,8 @@ load(const char *path, struct config *c, bool peek, char *err, size_t errsz)
 	int rc = ini_parse_stream(reader, &L, handler, &L);
 	if (!L.failed)
 		section_end(&L);
+	if (!L.failed)
+		finish(&L);
 	if (!L.failed && rc == -2)
 		fail(&L, 0, "out of memory");
 	else if (!L.failed && rc != 0)

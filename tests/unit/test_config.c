@@ -154,6 +154,29 @@ field(struct buf *b, const char *name, const char *v)
 	buf_printf(b, "%s=%s", name, v);
 }
 
+/* The [brand], [signup] and [pages] keys, where they differ from the defaults. */
+static void
+page_fields(struct buf *b, const struct config *c)
+{
+	field(b, "brand", c->brand_name);
+	field(b, "logo", c->brand_logo_url);
+	field(b, "colour", c->brand_colour);
+	field(b, "site", c->brand_url);
+	field(b, "privacy", c->brand_privacy_url);
+	field(b, "address", c->brand_address);
+	for (size_t i = 0; i < c->n_signup_lists; i++)
+		field(b, "list", c->signup_lists[i]);
+	field(b, "from_name", c->signup_from_name);
+	field(b, "from", c->signup_from_addr);
+	if (c->signup_expiry_hours != 48 || c->signup_per_ip != 20 ||
+	    c->signup_resend_minutes != 10)
+		buf_printf(b, "%ssignup=%u/%u/%u", b->len ? " " : "", c->signup_expiry_hours,
+		           c->signup_per_ip, c->signup_resend_minutes);
+	field(b, "pages", c->pages_dir);
+	if (strcmp(c->pages_language, "en") != 0)
+		field(b, "language", c->pages_language);
+}
+
 /*
  * Serialise the result of config_load(path), or of config_peek(path) when peek,
  * into got. With masked, what only config_load reads is written as config_peek
@@ -195,6 +218,7 @@ load_with(const char *path, bool peek, bool masked, struct buf *got)
 		}
 		if (c.db_group_readable)
 			field(got, "group_readable", "yes");
+		page_fields(got, &c);
 	} else {
 		assert_string_equal(c.path, path ? path : "");
 		field(got, "domain", c.domain);
@@ -218,6 +242,7 @@ load_with(const char *path, bool peek, bool masked, struct buf *got)
 		assert_true(c.secret_named == (c.secret_len > 0));
 		if (c.db_group_readable)
 			field(got, "group_readable", "yes");
+		page_fields(got, &c);
 	}
 	config_free(&c);
 	config_free(&c); /* twice is harmless */
@@ -278,6 +303,21 @@ static const struct ccase cases[] = {
     {"http localhost", "[unsubscribe]\nview_url = http://localhost/v/\n",
      "view_url=http://localhost/v/"},
     {"bounce", "[bounce]\ndomain = bounces.example.com\n", "bounce=bounces.example.com"},
+    {"brand",
+     "[brand]\nname = Toko Sinar\nlogo_url = https://shop.example/logo.png\ncolour = #C0392B\n"
+     "url = https://shop.example/\nprivacy_url = https://shop.example/privacy\n"
+     "address = \"Jl. Merdeka 1, Jakarta\"\n",
+     "brand=Toko Sinar logo=https://shop.example/logo.png colour=#c0392b "
+     "site=https://shop.example/ privacy=https://shop.example/privacy address=Jl. Merdeka 1, "
+     "Jakarta"},
+    {"brand short colour", "[brand]\ncolour = #fa0\n", "colour=#ffaa00"},
+    {"signup",
+     "[signup]\nlists = news, offers_2\tweekly-digest\nfrom = \"Shop <news@shop.example>\"\n"
+     "expiry_hours = 24\nper_ip_per_hour = 5\nresend_minutes = 0\n",
+     "list=news list=offers_2 list=weekly-digest from_name=Shop from=news@shop.example "
+     "signup=24/5/0"},
+    {"signup bare from", "[signup]\nfrom = news@shop.example\n", "from=news@shop.example"},
+    {"pages", "[pages]\ndir = pages\nlanguage = id\n", "pages=DIR/pages language=id"},
     {"double quotes", "[sender]\ndomain = \"example.com\"\n", "domain=example.com"},
     {"single quotes", "[sender]\nfeedback_id = 'a:b'\n", "feedback_id=a:b"},
     {"colon separator", "[sender]\ndomain: example.com\n", "domain=example.com"},
@@ -470,6 +510,29 @@ static const struct ccase cases[] = {
      "ERR:CONF:2: unknown key 'path' in [database]"},
     {"relay two passwords", "[relay]\npassword = a\npassword_env = KIRIM_TEST_SECRET\n",
      "ERR:CONF:3: [relay] takes one of password, password_file or password_env"},
+    {"brand bad colour", "[brand]\ncolour = red\n",
+     "ERR:CONF:2: colour takes #rrggbb or #rgb, not 'red'"},
+    {"brand http logo", "[brand]\nlogo_url = http://shop.example/l.png\n",
+     "ERR:CONF:2: logo_url 'http://shop.example/l.png' must start with https:// (http:// is "
+     "only for 127.0.0.1 and localhost)"},
+    {"brand name not UTF-8", "[brand]\nname = Caf\xe9\n", "ERR:CONF:2: name is not UTF-8 text"},
+    {"signup list with a slash", "[signup]\nlists = a/b\nfrom = a@b.example\n",
+     "ERR:CONF:2: lists: 'a/b' is not a list name a link can carry (letters, digits, - and _, "
+     "63 at most)"},
+    {"signup lists without from", "[signup]\nlists = news\n",
+     "ERR:CONF: [signup] lists needs from (the sender of confirmation requests: from = "
+     "\"Shop <news@example.com>\")"},
+    {"signup bad from", "[signup]\nfrom = not an address\n",
+     "ERR:CONF:2: from 'not an address': *"},
+    {"signup expiry 0", "[signup]\nexpiry_hours = 0\n",
+     "ERR:CONF:2: expiry_hours takes a number from 1 to 720, not '0'"},
+    {"signup per_ip text", "[signup]\nper_ip_per_hour = many\n",
+     "ERR:CONF:2: per_ip_per_hour takes a number from 1 to 100000, not 'many'"},
+    {"signup resend negative", "[signup]\nresend_minutes = -1\n",
+     "ERR:CONF:2: resend_minutes takes a number from 0 to 1440, not '-1'"},
+    {"pages language", "[pages]\nlanguage = ../en\n",
+     "ERR:CONF:2: language '../en' is not a language tag (en, id, pt-BR)"},
+    {"unknown brand key", "[brand]\nfont = x\n", "ERR:CONF:2: unknown key 'font' in [brand]"},
     {"error after keys loaded",
      "[dkim]\ndomain = example.com\nselector = s\nkey_file = ed.pem\n"
      "[sender]\nbogus = 1\n",
