@@ -29,7 +29,8 @@ struct campaign_composer {
 	struct mime_header *headers;
 	size_t n_headers;
 	char **header_strings;
-	char track_base[512]; /* 'kirim serve' base URL when the campaign tracks, else "" */
+	char track_base[512];       /* 'kirim serve' base URL when the campaign tracks, else "" */
+	struct signup_mail *signup; /* a confirmation campaign's link and texts (signup.h) */
 };
 
 /*
@@ -52,7 +53,9 @@ int campaign_track_base(const struct config *cfg, char *base, size_t basesz, cha
  * composer with cfg's identity and DKIM keys (the database's secret when cfg
  * has none). Opens and clicks are tracked as the campaign's options say
  * (track_opens, track_clicks), through the 'kirim serve' base that
- * [unsubscribe] url names (BASE/u/). Returns 0 or -1 with the reason in err.
+ * [unsubscribe] url names (BASE/u/). A list's confirmation campaign (kind
+ * 'confirm', store_signup.h) also gets its confirmation link and texts
+ * (signup.h). Returns 0 or -1 with the reason in err.
  */
 int campaign_composer_new(struct store *s, const struct config *cfg, const struct store_campaign *c,
                           struct campaign_composer *out, char *err, size_t errsz);

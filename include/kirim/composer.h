@@ -67,6 +67,15 @@ struct composer_identity {
 	int track_clicks;          /* http(s) links of the HTML part → BASE/c/TOKEN/N */
 	struct dkim_signer *const *signers;
 	size_t n_signers;
+	/*
+	 * fields - called for each recipient once the built-in fields are in ctx
+	 * (a jansson object), to add a campaign kind's own: a confirmation
+	 * campaign's link and texts (signup.h). now is the message's time (the
+	 * browser view's: the time it is made). NULL: none. Called on the
+	 * composer's thread.
+	 */
+	void (*fields)(void *arg, struct json_t *ctx, int64_t contact_id, long long now);
+	void *fields_arg;
 };
 
 struct composer_recipient {
@@ -104,11 +113,11 @@ void composer_free(struct composer *c);
  * decodes (composer_render's rendering, line breaks as CRLF). Links are
  * tracked as in the message, except a URL the link table does not hold yet,
  * which is left as written (its number would mean nothing to kirim serve);
- * there is no open pixel (a page in a browser is not an open). 0, or -1
- * with err as composer_render.
+ * there is no open pixel (a page in a browser is not an open). now: the
+ * time it is made. 0, or -1 with err as composer_render.
  */
-int composer_view(struct composer *c, const struct composer_recipient *r, struct buf *out,
-                  bool *html, char *err, size_t errsz);
+int composer_view(struct composer *c, const struct composer_recipient *r, long long now,
+                  struct buf *out, bool *html, char *err, size_t errsz);
 
 /*
  * composer_render - append one recipient's message to out and write its

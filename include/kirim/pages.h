@@ -65,6 +65,9 @@ void pages_free(struct pages *p);
  */
 const char *pages_lang(const struct pages *p, const char *ask, const char *attr,
                        const char *accept);
+/* pages_langs - the languages there are texts for, the default first: their count, and
+ * their tags into *tags (p's) */
+size_t pages_langs(const struct pages *p, const char *const **tags);
 /* pages_default_lang - [pages] language */
 const char *pages_default_lang(const struct pages *p);
 

@@ -1,7 +1,8 @@
 /*
  * serve - `kirim serve`: the HTTP endpoint for one-click unsubscribes (RFC
- * 8058), the unsubscribe page, open pixels, click redirects and the browser
- * view of a message.
+ * 8058), open pixels, click redirects and the browser view of a message, and
+ * the pages subscribers see (pages.h): preferences, signup with double
+ * opt-in (signup.h), confirmation.
  *
  * One libuv loop on the calling thread runs the HTTP server (http.h: llhttp
  * parsing, kirim's connection handling); routing and token checks run on the
@@ -16,7 +17,9 @@
  * The store's connection is used only by the writer thread while serve_run
  * runs (the report pages open a second one). Browser views (/v/) are rendered
  * in libuv's thread pool, one batch of requests at a time, on a read
- * connection of their own (campaign.h's campaign_view: the sender's composer).
+ * connection of their own (campaign.h's campaign_view: the sender's composer);
+ * so are the subscriber pages, after the write a request makes, if any.
+ * Signups draw from a second per-IP bucket table ([signup] per_ip_per_hour).
  *
  * Limits: request body, request header memory, a deadline for a whole
  * request (slow senders are cut off), per-IP token-bucket rate and
@@ -54,8 +57,8 @@ struct serve_opts {
 	 * Basic, any user name). */
 	const char *report_password;
 	/* The machine's identity the sender composes with (URLs, domain): the browser view
-	 * renders each message as it was composed. NULL: /v/ answers 404. Read from the
-	 * thread pool while serve_run runs. */
+	 * renders each message as it was composed; the pages take [brand], [signup] and
+	 * [pages] from it. Required. Read from the thread pool while serve_run runs. */
 	const struct config *cfg;
 	/*
 	 * The HTTP API (api.h) on a second listener: "HOST:PORT", or NULL for

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -12,7 +13,9 @@
 #include "kirim/config.h"
 #include "kirim/dkim.h"
 #include "kirim/mime.h"
+#include "kirim/signup.h"
 #include "kirim/store.h"
+#include "kirim/store_signup.h"
 #include "kirim/xmalloc.h"
 
 int
@@ -223,6 +226,16 @@ campaign_composer_new(struct store *s, const struct config *cfg, const struct st
 	    .signers = cc->signers,
 	    .n_signers = cc->n_signers,
 	};
+	/* A confirmation campaign's messages carry the signup's link and texts. */
+	int64_t list_id;
+	char list[256];
+	if (store_signup_confirm_list(s, c->id, &list_id, list, sizeof(list)) == 0) {
+		if (signup_mail_new(cfg, cc->secret, cc->secret_len, c->id, list, &cc->signup, err,
+		                    errsz) < 0)
+			goto fail;
+		id.fields = signup_mail_fields;
+		id.fields_arg = cc->signup;
+	}
 	if (campaign_tracking(c, opts, cfg, cc, &id, err, errsz) < 0 ||
 	    composer_new(&cp, &id, &cc->composer, err, errsz) < 0)
 		goto fail;
@@ -258,7 +271,7 @@ campaign_view(struct store *s, const struct config *cfg, int64_t campaign_id, in
 	if (rc == 0) {
 		struct composer_recipient r = {
 		    .contact_id = k.id, .email = k.email, .attrs = k.attrs};
-		rc = composer_view(cc.composer, &r, out, html, err, errsz);
+		rc = composer_view(cc.composer, &r, (long long)time(NULL), out, html, err, errsz);
 		campaign_composer_free(&cc);
 	}
 	store_contact_clear(&k);
@@ -270,6 +283,7 @@ void
 campaign_composer_free(struct campaign_composer *cc)
 {
 	composer_free(cc->composer);
+	signup_mail_free(cc->signup);
 	for (size_t i = 0; i < cc->n_signers; i++)
 		dkim_signer_free(cc->signers[i]);
 	free(cc->signers);

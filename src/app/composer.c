@@ -331,11 +331,12 @@ struct composer_built {
  * composer_parts - one recipient's context (attributes and built-in fields)
  * and the subject, text and HTML parts rendered from it into k->rsubject,
  * k->rtext and k->rhtml, tracked as composer_track says (view: for the
- * browser view). The strings the message's header takes are left in
- * k->scratch, at b's offsets. 0, or -1 with err.
+ * browser view). The identity's fields callback adds its own last (at now).
+ * The strings the message's header takes are left in k->scratch, at b's
+ * offsets. 0, or -1 with err.
  */
 static int
-composer_parts(struct composer *k, const struct composer_recipient *r, bool view,
+composer_parts(struct composer *k, const struct composer_recipient *r, bool view, long long now,
                struct composer_built *b, char *err, size_t errsz)
 {
 	const struct composer_identity *id = &k->id;
@@ -387,6 +388,8 @@ composer_parts(struct composer *k, const struct composer_recipient *r, bool view
 	buf_add(sc, name.data ? name.data : "", name.len);
 	buf_free(&name);
 	composer_set_str(ctx, "name", sc->data + name_at, strlen(sc->data + name_at));
+	if (id->fields)
+		id->fields(id->fields_arg, ctx, r->contact_id, now);
 
 	if (composer_part(k->subject, ctx, MUSTACHE_ESC_HEADER, COMPOSER_MAX_SUBJECT, &k->rsubject,
 	                  "subject", err, errsz) < 0 ||
@@ -406,11 +409,11 @@ out:
 }
 
 int
-composer_view(struct composer *k, const struct composer_recipient *r, struct buf *out, bool *html,
-              char *err, size_t errsz)
+composer_view(struct composer *k, const struct composer_recipient *r, long long now,
+              struct buf *out, bool *html, char *err, size_t errsz)
 {
 	struct composer_built b;
-	if (composer_parts(k, r, true, &b, err, errsz) < 0)
+	if (composer_parts(k, r, true, now, &b, err, errsz) < 0)
 		return -1;
 	const struct buf *part = k->html ? &k->rhtml : &k->rtext;
 	buf_reset(out);
@@ -426,7 +429,7 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 {
 	const struct composer_identity *id = &k->id;
 	struct composer_built b;
-	if (composer_parts(k, r, false, &b, err, errsz) < 0)
+	if (composer_parts(k, r, false, now, &b, err, errsz) < 0)
 		return -1;
 	const char *sc = k->scratch.data;
 	char btok[TOKEN_MAX], mtok[TOKEN_MAX];

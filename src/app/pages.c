@@ -429,6 +429,14 @@ pages_lang(const struct pages *p, const char *ask, const char *attr, const char 
 	return p->tags[0];
 }
 
+/* pages_langs - the languages */
+size_t
+pages_langs(const struct pages *p, const char *const **tags)
+{
+	*tags = p->tags;
+	return p->nlangs;
+}
+
 /* pages_default_lang - the default language */
 const char *
 pages_default_lang(const struct pages *p)
@@ -508,6 +516,7 @@ pages_fields(const struct pages *p, const char *lang, json_t *ctx, bool lang_lin
 			                                     p->langs[i].name, "current",
 			                                     &p->langs[i] == l, "first", i == 0));
 		json_object_set_new(ctx, "languages", arr);
+		json_object_set_new(ctx, "lang_links", json_true());
 	}
 }
 

@@ -15,6 +15,9 @@
  * loop opens when needed. Browser views (/v/) are rendered in libuv's thread
  * pool, one work (a batch of views) at a time, on a third connection that
  * work opens and alone uses; their requests wait meanwhile, as writes do.
+ * The subscriber pages (preferences, signup, confirmation, errors: pages.h)
+ * are rendered by the same work, after their writes when they have any, so
+ * that a page shows the state as committed.
  */
 #include "kirim/serve.h"
 
@@ -34,19 +37,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "kirim/api.h"
 #include "kirim/base64.h"
 #include "kirim/buf.h"
+#include "kirim/address.h"
 #include "kirim/campaign.h"
+#include "kirim/config.h"
 #include "kirim/http.h"
 #include "kirim/log.h"
+#include "kirim/pages.h"
 #include "kirim/report.h"
 #include "kirim/serve_route.h"
 #include "kirim/store.h"
 #include "kirim/store_report.h"
 #include "kirim/store_serve.h"
+#include "kirim/store_signup.h"
+#include "kirim/signup.h"
 #include "kirim/throttle.h"
 #include "kirim/token.h"
 #include "kirim/webhooks.h"
@@ -101,6 +110,43 @@ enum {
 	VIEW_BATCH = 32,
 };
 
+/*
+ * The subscriber pages the view work makes. The states of each are the
+ * template's sections (templates/pages/).
+ */
+enum page_job {
+	JOB_VIEW,    /* the browser view (campaign.h) */
+	JOB_PREFS,   /* preferences.html for (campaign, contact) */
+	JOB_SIGNUP,  /* signup.html of a list */
+	JOB_CONFIRM, /* confirm.html for (campaign, contact) */
+	JOB_ERROR,   /* error.html */
+};
+enum page_state {
+	ST_NONE,
+	ST_UNSUBSCRIBED, /* preferences: after an unsubscribe */
+	ST_RESUBSCRIBED, /* preferences: after a resubscribe */
+	ST_SENT,         /* signup: accepted (or a bot, told the same) */
+	ST_FORM_ERROR,   /* signup: the form again, with what is wrong */
+	ST_ASK,          /* confirm: the button */
+	ST_DONE,         /* confirm: confirmed now */
+	ST_ALREADY,      /* confirm: confirmed before */
+	ST_EXPIRED,      /* confirm: the link is too old */
+	ST_BUSY,         /* error: try again */
+};
+
+/* A signup request's fields, alive until it is answered (the writer reads them). */
+struct signup_req {
+	struct signup_form form;
+	enum signup_problem problem;
+	struct store_signup st;
+	char list[64];
+	const char *lang;
+	char ip[INET6_ADDRSTRLEN];
+	char user_agent[256];
+	struct buf attrs;
+	const char *consent; /* the text agreed to (srv->consents) */
+};
+
 /* One request, from http.h's on_request until its on_end. */
 struct req {
 	struct serve *srv;
@@ -121,6 +167,21 @@ struct req {
 	struct buf view;
 	int view_rc;
 	bool view_html;
+	/*
+	 * A subscriber page (pages.h), made by the view work: which, in what
+	 * state, and what the loop copied from the request for it (the work
+	 * never reads the HTTP request: it is the loop's).
+	 */
+	enum page_job job;
+	int page_state;
+	int page_status;
+	bool rendered;                   /* came back from the view work: answer what it made */
+	const char *note;                /* for the access log (a static string), or NULL */
+	char client[INET6_ADDRSTRLEN];   /* the client's address as text, for a consent */
+	char lang_ask[I18N_TAG_MAX + 1]; /* ?lang=, or the form's lang */
+	char accept[128];                /* Accept-Language (cut) */
+	char reason[SIGNUP_REASON_MAX + 1];
+	struct signup_req *su; /* a signup's own fields */
 };
 
 /* An answer made once: status, extra headers, body. */
@@ -199,6 +260,18 @@ struct serve {
 	uint64_t stop_deadline;
 	unsigned waiting;               /* requests queued for the writer or in its batch */
 	struct throttle_keyed *buckets; /* the per-IP rate table (throttle.h) */
+	/*
+	 * Signups per client address ([signup] per_ip_per_hour): a table of its
+	 * own, beside the one every request draws from.
+	 */
+	struct throttle_keyed *signup_buckets;
+	double signup_rate, signup_burst;
+	/* The subscriber pages, and what the loop needs of them. */
+	struct pages *pages;
+	char page_headers[1024]; /* Content-Type, caching, CSP (the logo's origin) */
+	char **consents;         /* [list × language]: the consent text of each */
+	const char *const *langs;
+	size_t nlangs;
 	struct buf log;
 	unsigned max_body, timeout, batch_max;
 	double rate, burst;
@@ -251,6 +324,8 @@ log_request(struct serve *srv, struct req *r)
 		buf_printf(&srv->log, " machine=%s", r->machine);
 	if (r->ev.changed)
 		buf_adds(&srv->log, " changed=1");
+	if (r->note)
+		buf_printf(&srv->log, " note=%s", r->note);
 	buf_printf(&srv->log, " ms=%.2f\n", (double)(uv_hrtime() - r->t0) / 1e6);
 	if (srv->log.len >= LOG_FLUSH_BYTES)
 		log_flush(srv);
@@ -299,80 +374,18 @@ answer(struct req *r, const struct canned *c)
 	answer_with(r, c->status, c->headers, c->body, c->len);
 }
 
-/*
- * The pages a person sees. Small, no scripts, no external resources, one
- * form each; the forms post to relative URLs so they work behind any proxy
- * path. The token is [A-Za-z0-9_-] only (checked), so it needs no escaping.
- */
-static const char page_head[] =
-    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    "<title>%s</title>\n<style>body{font:1.1rem/1.5 system-ui,sans-serif;max-width:32rem;"
-    "margin:3rem auto;padding:0 1rem}button{font:inherit;padding:.5rem 1.25rem;"
-    "cursor:pointer}</style>\n</head>\n<body>\n<main>\n<h1>%s</h1>\n";
-
-static void
-answer_page(struct req *r, int which)
-{
-	struct buf b = BUF_INIT;
-	const char *t = r->token;
-	switch (which) {
-	case 0: /* GET /u/T: asks, never unsubscribes */
-		buf_printf(&b, page_head, "Unsubscribe", "Unsubscribe");
-		buf_printf(&b,
-		           "<form method=\"post\" action=\"%s\">\n"
-		           "<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\n"
-		           "<input type=\"hidden\" name=\"page\" value=\"1\">\n"
-		           "<p><label for=\"unsubscribe\">Stop getting these emails at this "
-		           "address.</label></p>\n"
-		           "<button type=\"submit\" id=\"unsubscribe\">Unsubscribe</button>\n"
-		           "</form>\n",
-		           t);
-		break;
-	case 1: /* after POST /u/T */
-		buf_printf(&b, page_head, "Unsubscribed", "You are unsubscribed");
-		buf_printf(&b,
-		           "<p role=\"status\">You will not get these emails any more.</p>\n"
-		           "<form method=\"post\" action=\"%s/resubscribe\">\n"
-		           "<p><label for=\"resubscribe\">Unsubscribed by mistake?</label></p>\n"
-		           "<button type=\"submit\" id=\"resubscribe\">Resubscribe</button>\n"
-		           "</form>\n",
-		           t);
-		break;
-	default: /* after POST /u/T/resubscribe */
-		buf_printf(&b, page_head, "Subscribed", "You are subscribed again");
-		buf_printf(&b,
-		           "<p role=\"status\">You will get these emails again.</p>\n"
-		           "<form method=\"post\" action=\"../%s\">\n"
-		           "<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\n"
-		           "<input type=\"hidden\" name=\"page\" value=\"1\">\n"
-		           "<p><label for=\"unsubscribe\">Changed your mind?</label></p>\n"
-		           "<button type=\"submit\" id=\"unsubscribe\">Unsubscribe</button>\n"
-		           "</form>\n",
-		           t);
-		break;
-	}
-	buf_adds(&b, "</main>\n</body>\n</html>\n");
-	answer_with(r, 200,
-	            "Content-Type: text/html; charset=utf-8\r\n" NOSTORE
-	            "Referrer-Policy: no-referrer\r\n"
-	            "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
-	            "form-action 'self'; frame-ancestors 'none'\r\n",
-	            b.data, b.len);
-	buf_free(&b);
-}
-
 /* ---- per-IP token bucket ------------------------------------------------------------- */
 
-/* rate_take - take one request's token from addr's bucket; false when it is empty (429) */
+/* rate_take - take one request's token from addr's bucket in table (BUCKETS slots, rate per
+ * second, burst); false when it is empty (429) */
 static bool
-rate_take(struct serve *srv, const unsigned char addr[16], uint64_t now_ns)
+rate_take(struct throttle_keyed *table, double rate, double burst, const unsigned char addr[16],
+          uint64_t now_ns)
 {
-	if (srv->rate <= 0)
+	if (rate <= 0)
 		return true;
 	double now = (double)now_ns / 1e9;
-	struct throttle_bucket *b =
-	    throttle_keyed_bucket(srv->buckets, BUCKETS, addr, srv->rate, srv->burst, now);
+	struct throttle_bucket *b = throttle_keyed_bucket(table, BUCKETS, addr, rate, burst, now);
 	return throttle_bucket_take(b, now) == 0;
 }
 
@@ -774,23 +787,195 @@ on_ckpt_timer(uv_timer_t *t)
 	"Content-Security-Policy: script-src 'none'; object-src 'none';"                           \
 	" frame-ancestors 'none'\r\n"
 
-/* The thread pool: render the batch's views (the work alone uses srv->views). */
+/* The work's read connection, opened on first use; false when it cannot be. */
+static bool
+views_open(struct serve *srv)
+{
+	char err[512];
+	if (srv->views == NULL &&
+	    store_open(store_path(srv->store), 0, &srv->views, err, sizeof(err)) < 0) {
+		log_error("serve view error=\"%s\"", err);
+		return false;
+	}
+	return true;
+}
+
+/* What a preferences or confirmation page shows of (campaign, contact): its ctx fields. */
+static void
+page_info_fields(const struct store_page_info *pi, json_t *ctx)
+{
+	char masked[ADDRESS_MAX + 16];
+	address_mask(pi->email, masked, sizeof(masked));
+	json_object_set_new(ctx, "email", json_string(masked));
+	json_object_set_new(ctx, "list", json_string(pi->list));
+	json_object_set_new(ctx, "confirm", json_boolean(pi->confirm));
+}
+
+/* The preferences page's state from what the request did, or (a GET) from the store. */
+static void
+prefs_fields(const struct req *r, const struct store_page_info *pi, json_t *ctx)
+{
+	/* The forms' actions are relative: from /u/TOKEN they need "TOKEN/". */
+	bool at_token =
+	    r->route.kind == SERVE_ROUTE_UNSUB_PAGE || r->route.kind == SERVE_ROUTE_UNSUB_POST;
+	json_object_set_new(ctx, "prefix",
+	                    at_token ? json_sprintf("%s/", r->token) : json_string(""));
+	bool all;
+	if (r->ev.scope != STORE_SERVE_SCOPE_CAMPAIGN)
+		all = r->ev.scope == STORE_SERVE_SCOPE_ALL && !pi->confirm;
+	else
+		all = !pi->list_scope;
+	switch (r->page_state) {
+	case ST_UNSUBSCRIBED:
+		json_object_set_new(ctx, "unsubscribed", json_true());
+		json_object_set_new(ctx, "all", json_boolean(all));
+		return;
+	case ST_RESUBSCRIBED:
+		json_object_set_new(ctx, "resubscribed", json_true());
+		json_object_set_new(ctx, "all", json_boolean(all));
+		return;
+	default:
+		break;
+	}
+	if (strcmp(pi->suppressed, "unsubscribe") == 0) {
+		json_object_set_new(ctx, "unsubscribed", json_true());
+		json_object_set_new(ctx, "all", json_true());
+	} else if (pi->suppressed[0]) {
+		json_object_set_new(ctx, "blocked", json_true());
+	} else if (pi->member == STORE_MEMBER_NONE) {
+		json_object_set_new(ctx, "unsubscribed", json_true());
+	} else {
+		json_object_set_new(ctx, "subscribed", json_true());
+	}
+}
+
+/* The list's index in [signup] lists, or -1 when it takes no signups. */
+static int
+signup_list(const struct serve *srv, const char *name)
+{
+	const struct config *cfg = srv->o->cfg;
+	for (size_t i = 0; i < cfg->n_signup_lists; i++)
+		if (strcmp(cfg->signup_lists[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * The thread pool: one subscriber page into r->view, with r->page_status
+ * (r->view_rc 0, or -1 when it could not be made). Pages about a (campaign,
+ * contact) read it on the work's connection: the state as committed.
+ */
+static void
+page_make(struct serve *srv, struct req *r)
+{
+	json_t *ctx = json_object();
+	struct store_page_info pi;
+	const char *attr = NULL;
+	enum pages_kind kind = PAGES_ERROR;
+	bool get = r->route.kind == SERVE_ROUTE_UNSUB_PAGE ||
+	           r->route.kind == SERVE_ROUTE_SIGNUP_PAGE ||
+	           r->route.kind == SERVE_ROUTE_CONFIRM_PAGE || r->route.kind == SERVE_ROUTE_VIEW;
+	memset(&pi, 0, sizeof(pi));
+	if (r->job == JOB_PREFS || r->job == JOB_CONFIRM) {
+		int rc = views_open(srv) ? store_page_info(srv->views, r->campaign, r->contact, &pi)
+		                         : STORE_E_SQL;
+		if (rc == 0) {
+			attr = pi.language;
+			page_info_fields(&pi, ctx);
+		} else {
+			if (rc != STORE_E_NOTFOUND)
+				log_error("serve page campaign=%lld contact=%lld error=\"%s\"",
+				          (long long)r->campaign, (long long)r->contact,
+				          srv->views ? store_errmsg(srv->views) : "no connection");
+			r->job = JOB_ERROR;
+			r->page_state = rc == STORE_E_NOTFOUND ? ST_NONE : ST_BUSY;
+			r->page_status = rc == STORE_E_NOTFOUND ? 404 : 503;
+		}
+	}
+	const char *lang = pages_lang(srv->pages, r->lang_ask, attr, r->accept);
+	const struct config *cfg = srv->o->cfg;
+	switch (r->job) {
+	case JOB_PREFS:
+		kind = PAGES_PREFERENCES;
+		prefs_fields(r, &pi, ctx);
+		break;
+	case JOB_CONFIRM:
+		kind = PAGES_CONFIRM;
+		json_object_set_new(ctx, "token", json_string(r->token));
+		json_object_set_new(ctx, "hours", json_integer(cfg->signup_expiry_hours));
+		if (r->page_state == ST_ASK && pi.member == STORE_MEMBER_CONFIRMED)
+			r->page_state = ST_ALREADY;
+		json_object_set_new(ctx,
+		                    r->page_state == ST_DONE      ? "done"
+		                    : r->page_state == ST_ALREADY ? "already"
+		                    : r->page_state == ST_EXPIRED ? "expired"
+		                                                  : "ask",
+		                    json_true());
+		if (r->page_state == ST_EXPIRED && signup_list(srv, pi.list) >= 0)
+			json_object_set_new(ctx, "signup_url", json_sprintf("../s/%s", pi.list));
+		break;
+	case JOB_SIGNUP: {
+		const struct signup_req *su = r->su;
+		kind = PAGES_SIGNUP;
+		json_object_set_new(ctx, "list", json_string(r->token));
+		json_object_set_new(ctx, "action", json_string(r->token));
+		json_object_set_new(ctx, "form", json_sprintf("kirim:/s/%s", r->token));
+		if (su && su->form.form[0])
+			json_object_set_new(ctx, "form", json_string(su->form.form));
+		if (su) {
+			json_object_set_new(ctx, "email", json_string(su->form.email));
+			json_object_set_new(ctx, "name", json_string(su->form.name));
+		}
+		if (r->page_state == ST_SENT)
+			json_object_set_new(ctx, "sent", json_true());
+		if (r->page_state == ST_FORM_ERROR && su) {
+			json_object_set_new(ctx, "error", json_true());
+			json_object_set_new(
+			    ctx, su->problem == SIGNUP_BAD_EMAIL ? "error_email" : "error_consent",
+			    json_true());
+		}
+		break;
+	}
+	case JOB_ERROR:
+	case JOB_VIEW:
+		kind = PAGES_ERROR;
+		if (r->page_state == ST_BUSY)
+			json_object_set_new(ctx, "busy", json_true());
+		break;
+	}
+	char err[256];
+	r->view_rc = pages_render(srv->pages, kind, lang, ctx, get, &r->view, err, sizeof(err));
+	if (r->view_rc < 0)
+		log_error("serve page kind=%d error=\"%s\"", (int)kind, err);
+	json_decref(ctx);
+}
+
+/* The thread pool: render the batch's views and pages (the work alone uses srv->views). */
 static void
 view_work(uv_work_t *w)
 {
 	struct serve *srv = w->data;
 	for (struct req *r = srv->view_batch; r; r = r->qnext) {
 		char err[512];
-		if (srv->views == NULL &&
-		    store_open(store_path(srv->store), 0, &srv->views, err, sizeof(err)) < 0) {
-			log_error("serve view error=\"%s\"", err);
+		if (r->job != JOB_VIEW) {
+			page_make(srv, r);
 			continue;
 		}
+		if (!views_open(srv))
+			continue;
 		r->view_rc = campaign_view(srv->views, srv->o->cfg, r->campaign, r->contact,
 		                           &r->view, &r->view_html, err, sizeof(err));
 		if (r->view_rc == -1)
 			log_error("serve view campaign=%lld contact=%lld error=\"%s\"",
 			          (long long)r->campaign, (long long)r->contact, err);
+		if (r->view_rc == CAMPAIGN_E_NOTFOUND) {
+			/* A person's link to something gone: the page every bad link gets. */
+			buf_reset(&r->view);
+			r->job = JOB_ERROR;
+			r->page_state = ST_NONE;
+			r->page_status = 404;
+			page_make(srv, r);
+		}
 	}
 }
 
@@ -812,6 +997,7 @@ view_start(struct serve *srv)
 	for (struct req *r = first; r; r = r->qnext) {
 		srv->view_len--;
 		r->view_rc = -1; /* until the work makes the page */
+		r->rendered = true;
 	}
 	srv->view_batch = first;
 	srv->view_running = true;
@@ -820,9 +1006,9 @@ view_start(struct serve *srv)
 		view_done(&srv->view_work, UV_EINVAL);
 }
 
-/* Answer a rendered view (r is freed by the answer: the page is moved out first). */
+/* Answer a rendered view or page (r is freed by the answer: the page is moved out first). */
 static void
-answer_view(struct req *r)
+answer_view(struct serve *srv, struct req *r)
 {
 	if (r->view_rc == CAMPAIGN_E_NOTFOUND) {
 		answer(r, &r_404);
@@ -834,10 +1020,14 @@ answer_view(struct req *r)
 	}
 	struct buf page = r->view;
 	r->view = (struct buf)BUF_INIT;
-	answer_with(r, 200,
-	            r->view_html ? "Content-Type: text/html; charset=utf-8\r\n" VIEW_HEADERS
-	                         : PLAIN VIEW_HEADERS,
-	            page.data ? page.data : "", page.len);
+	if (r->job != JOB_VIEW)
+		answer_with(r, r->page_status, srv->page_headers, page.data ? page.data : "",
+		            page.len);
+	else
+		answer_with(r, 200,
+		            r->view_html ? "Content-Type: text/html; charset=utf-8\r\n" VIEW_HEADERS
+		                         : PLAIN VIEW_HEADERS,
+		            page.data ? page.data : "", page.len);
 	buf_free(&page);
 }
 
@@ -857,17 +1047,10 @@ view_done(uv_work_t *w, int status)
 	view_start(srv);
 }
 
-/*
- * Queue a browser view (its token checked). It records nothing: a page in a
- * browser is not an open, and its own page has no open pixel (composer.h).
- */
+/* Queue r for the view work (a view or page to make). */
 static void
-view_enqueue(struct serve *srv, struct req *r)
+view_queue(struct serve *srv, struct req *r)
 {
-	if (srv->o->cfg == NULL) {
-		answer(r, &r_404);
-		return;
-	}
 	if (srv->view_len >= VIEW_QUEUE_MAX) {
 		answer(r, &r_503);
 		return;
@@ -878,12 +1061,81 @@ view_enqueue(struct serve *srv, struct req *r)
 	view_start(srv);
 }
 
+/*
+ * Queue a browser view (its token checked). It records nothing: a page in a
+ * browser is not an open, and its own page has no open pixel (composer.h).
+ */
+static void
+view_enqueue(struct serve *srv, struct req *r)
+{
+	r->job = JOB_VIEW;
+	view_queue(srv, r);
+}
+
+/* Queue subscriber page job in state, to be answered with status. */
+static void
+page_enqueue(struct serve *srv, struct req *r, enum page_job job, int state, int status)
+{
+	r->job = job;
+	r->page_state = state;
+	r->page_status = status;
+	view_queue(srv, r);
+}
+
 /* ---- request handling ---------------------------------------------------------------- */
+
+/* A signup's JSON answer. */
+static void
+answer_json(struct req *r, int status, const char *json)
+{
+	answer_with(r, status,
+	            "Content-Type: application/json\r\n" NOSTORE
+	            "Access-Control-Allow-Origin: *\r\n",
+	            json, strlen(json));
+}
+
+/* A signup accepted (or a bot, which is told the same): JSON, or "check your inbox". */
+static void
+signup_accepted(struct serve *srv, struct req *r)
+{
+	if (r->su->form.json)
+		answer_json(r, 202, "{\"status\":\"pending\"}\n");
+	else
+		page_enqueue(srv, r, JOB_SIGNUP, ST_SENT, 200);
+}
+
+/* After its batch: answer a signup. Whatever became of the address, the answer is the same. */
+static void
+signup_answer(struct serve *srv, struct req *r)
+{
+	struct signup_req *su = r->su;
+	if (r->ev.result < 0) {
+		/* A campaign holds the confirmation campaign's name: the owner must act. */
+		log_error("serve signup list=%s error=\"a campaign called confirm:%s exists: "
+		          "rename it\"",
+		          su->list, su->list);
+		if (su->form.json)
+			answer_json(r, 500,
+			            "{\"error\":\"signups to this list are not possible now\"}\n");
+		else
+			page_enqueue(srv, r, JOB_ERROR, ST_BUSY, 500);
+		return;
+	}
+	r->note = su->st.outcome == STORE_SIGNUP_SENT     ? "signup_sent"
+	          : su->st.outcome == STORE_SIGNUP_RECENT ? "signup_recent"
+	                                                  : "signup_member";
+	r->campaign = su->st.campaign_id;
+	r->contact = su->st.contact_id;
+	signup_accepted(srv, r);
+}
 
 static void
 answer_ready(struct serve *srv, struct req *r)
 {
-	(void)srv;
+	if (r->rendered) {
+		answer_view(srv, r);
+		return;
+	}
 	if (r->failed) {
 		answer(r, &r_503);
 		return;
@@ -893,21 +1145,33 @@ answer_ready(struct serve *srv, struct req *r)
 		if (r->ev.result < 0)
 			answer(r, &r_404);
 		else if (r->page)
-			answer_page(r, 1);
+			page_enqueue(srv, r, JOB_PREFS, ST_UNSUBSCRIBED, 200);
 		else
 			answer(r, &r_ok);
 		return;
+	case SERVE_ROUTE_UNSUB_FORM:
 	case SERVE_ROUTE_RESUB_POST:
 		if (r->ev.result < 0)
-			answer(r, &r_404);
+			page_enqueue(srv, r, JOB_ERROR, ST_NONE, 404);
 		else
-			answer_page(r, 2);
+			page_enqueue(srv, r, JOB_PREFS,
+			             r->route.kind == SERVE_ROUTE_UNSUB_FORM ? ST_UNSUBSCRIBED
+			                                                     : ST_RESUBSCRIBED,
+			             200);
+		return;
+	case SERVE_ROUTE_SIGNUP_POST:
+		signup_answer(srv, r);
+		return;
+	case SERVE_ROUTE_CONFIRM_POST:
+		if (r->ev.result < 0)
+			page_enqueue(srv, r, JOB_ERROR, ST_NONE, 404);
+		else
+			page_enqueue(srv, r, JOB_CONFIRM,
+			             r->ev.confirmed == STORE_CONFIRM_DONE ? ST_DONE : ST_ALREADY,
+			             200);
 		return;
 	case SERVE_ROUTE_OPEN:
 		answer(r, &r_gif);
-		return;
-	case SERVE_ROUTE_VIEW:
-		answer_view(r);
 		return;
 	case SERVE_ROUTE_CLICK: {
 		if (r->ev.result < 0 || !serve_route_redirect_ok(r->ev.url)) {
@@ -1033,9 +1297,197 @@ answer_report(struct serve *srv, struct req *r)
 	buf_free(&html);
 }
 
-/* The request is complete (headers and body): route it. */
+/* addr (16 bytes, IPv4 mapped) as text into out, for a consent record. */
 static void
-dispatch(struct serve *srv, struct req *r)
+addr_text(const unsigned char addr[16], char *out, size_t size)
+{
+	static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
+	if (memcmp(addr, mapped, 12) == 0)
+		inet_ntop(AF_INET, addr + 12, out, (socklen_t)size);
+	else
+		inet_ntop(AF_INET6, addr, out, (socklen_t)size);
+}
+
+/*
+ * What a page needs of the request, copied while the loop holds it: the
+ * language asked for (?lang= on a GET, the form's lang on a POST) and the
+ * browser's Accept-Language.
+ */
+static void
+page_request(struct req *r)
+{
+	struct http_req *hr = r->hr;
+	const char *al = http_header(hr, "Accept-Language");
+	snprintf(r->accept, sizeof(r->accept), "%s", al ? al : "");
+	char lang[I18N_TAG_MAX + 1] = "";
+	if (strcmp(r->method, "POST") == 0 && hr->body)
+		serve_form_field(hr->body, hr->body_len, "lang", lang, sizeof(lang));
+	else
+		serve_form_field(hr->target, hr->target_len, "lang", lang, sizeof(lang));
+	if (i18n_tag_ok(lang))
+		snprintf(r->lang_ask, sizeof(r->lang_ask), "%s", lang);
+}
+
+/* The preferences page's form: its scope, and a reason from the page's own list of them. */
+static void
+prefs_form(struct req *r)
+{
+	static const char *const reasons[] = {"too_many", "not_relevant", "never_signed_up",
+	                                      "other"};
+	const char *body = r->hr->body ? r->hr->body : "";
+	char v[SIGNUP_REASON_MAX + 1];
+	r->ev.scope = STORE_SERVE_SCOPE_CAMPAIGN;
+	if (serve_form_field(body, r->hr->body_len, "scope", v, sizeof(v)) == 1)
+		r->ev.scope = strcmp(v, "all") == 0    ? STORE_SERVE_SCOPE_ALL
+		              : strcmp(v, "list") == 0 ? STORE_SERVE_SCOPE_LIST
+		                                       : STORE_SERVE_SCOPE_CAMPAIGN;
+	if (serve_form_field(body, r->hr->body_len, "reason", v, sizeof(v)) == 1)
+		for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+			if (strcmp(v, reasons[i]) == 0)
+				snprintf(r->reason, sizeof(r->reason), "%s", v);
+	r->ev.reason = r->reason[0] ? r->reason : NULL;
+}
+
+/*
+ * /s/LIST: the page, or a signup. A signup draws from its client's signup
+ * bucket first ([signup] per_ip_per_hour), is read (form or JSON), and goes
+ * to the writer only when it is one to make; a bot that filled the hidden
+ * field is answered as a person would be, and nothing is written.
+ */
+static void
+signup_dispatch(struct serve *srv, struct req *r, const unsigned char addr[16])
+{
+	const struct serve_route *rt = &r->route;
+	memcpy(r->token, rt->token, rt->token_len);
+	r->token[rt->token_len] = '\0';
+	page_request(r);
+	int li = signup_list(srv, r->token);
+	const char *ctype = http_header(r->hr, "Content-Type");
+	bool json = ctype && strncasecmp(ctype, "application/json", 16) == 0;
+	if (li < 0) {
+		if (json)
+			answer_json(r, 404, "{\"error\":\"this list takes no signups\"}\n");
+		else
+			page_enqueue(srv, r, JOB_ERROR, ST_NONE, 404);
+		return;
+	}
+	if (rt->kind == SERVE_ROUTE_SIGNUP_PAGE) {
+		page_enqueue(srv, r, JOB_SIGNUP, ST_NONE, 200);
+		return;
+	}
+	if (!rate_take(srv->signup_buckets, srv->signup_rate, srv->signup_burst, addr, r->t0)) {
+		r->note = "signup_limit";
+		if (json)
+			answer_with(
+			    r, 429,
+			    "Content-Type: application/json\r\n" NOSTORE
+			    "Access-Control-Allow-Origin: *\r\nRetry-After: 600\r\n",
+			    "{\"error\":\"too many signups from this address: try later\"}\n", 57);
+		else
+			answer(r, &r_429);
+		return;
+	}
+	struct signup_req *su = r->su = xcalloc(1, sizeof(*r->su));
+	su->problem =
+	    signup_form_parse(ctype, r->hr->body ? r->hr->body : "", r->hr->body_len, &su->form);
+	su->lang = pages_lang(srv->pages, su->form.lang, NULL, r->accept);
+	snprintf(r->lang_ask, sizeof(r->lang_ask), "%s", su->lang);
+	if (su->form.honeypot) {
+		r->note = "honeypot";
+		signup_accepted(srv, r);
+		return;
+	}
+	switch (su->problem) {
+	case SIGNUP_OK:
+		break;
+	case SIGNUP_BAD_REQUEST:
+		if (json)
+			answer_json(r, 400,
+			            "{\"error\":\"not a signup: a JSON object or a form\"}\n");
+		else
+			answer(r, &r_400);
+		return;
+	case SIGNUP_BAD_EMAIL:
+	case SIGNUP_NO_CONSENT:
+		if (su->form.json)
+			answer_json(r, 400,
+			            su->problem == SIGNUP_BAD_EMAIL
+			                ? "{\"error\":\"email: not an address kirim can mail\"}\n"
+			                : "{\"error\":\"consent: must be true\"}\n");
+		else
+			page_enqueue(srv, r, JOB_SIGNUP, ST_FORM_ERROR, 400);
+		return;
+	}
+	const struct config *cfg = srv->o->cfg;
+	const struct pages_email *em = pages_confirm_email(srv->pages);
+	size_t lang_i = 0;
+	while (lang_i < srv->nlangs && strcmp(srv->langs[lang_i], su->lang) != 0)
+		lang_i++;
+	snprintf(su->list, sizeof(su->list), "%s", r->token);
+	addr_text(addr, su->ip, sizeof(su->ip));
+	const char *ua = http_header(r->hr, "User-Agent");
+	snprintf(su->user_agent, sizeof(su->user_agent), "%s", ua ? ua : "");
+	signup_attrs(&su->form, su->lang, &su->attrs);
+	su->st = (struct store_signup){
+	    .list = su->list,
+	    .email = su->form.addr.email,
+	    .domain = su->form.addr.domain,
+	    .attrs = su->attrs.data,
+	    .form = su->form.form[0] ? su->form.form : NULL,
+	    .ip = su->ip,
+	    .user_agent = su->user_agent[0] ? su->user_agent : NULL,
+	    .language = su->lang,
+	    .consent_text = srv->consents[(size_t)li * srv->nlangs + lang_i],
+	    .subject = em->subject,
+	    .text = em->text,
+	    .html = em->html,
+	    .from_name = cfg->signup_from_name[0] ? cfg->signup_from_name : NULL,
+	    .from_addr = cfg->signup_from_addr,
+	    .resend_after = (int64_t)cfg->signup_resend_minutes * 60,
+	};
+	if (su->st.form == NULL) {
+		snprintf(su->form.form, sizeof(su->form.form), "%s:/s/%s", json ? "api" : "kirim",
+		         su->list);
+		su->st.form = su->form.form;
+	}
+	r->ev.type = STORE_SERVE_SIGNUP;
+	r->ev.signup = &su->st;
+	enqueue(srv, r);
+}
+
+/* /k/TOKEN: the confirmation page, or the confirmation. */
+static void
+confirm_dispatch(struct serve *srv, struct req *r, const unsigned char addr[16])
+{
+	const struct serve_route *rt = &r->route;
+	int64_t expires;
+	page_request(r);
+	if (token_check_expiring(srv->key, TOKEN_CONFIRM, rt->token, rt->token_len, &r->campaign,
+	                         &r->contact, &expires) < 0) {
+		r->campaign = -1;
+		page_enqueue(srv, r, JOB_ERROR, ST_NONE, 404);
+		return;
+	}
+	memcpy(r->token, rt->token, rt->token_len);
+	r->token[rt->token_len] = '\0';
+	if (expires < (int64_t)time(NULL)) {
+		r->note = "expired";
+		page_enqueue(srv, r, JOB_CONFIRM, ST_EXPIRED, 410);
+		return;
+	}
+	if (rt->kind == SERVE_ROUTE_CONFIRM_PAGE) {
+		page_enqueue(srv, r, JOB_CONFIRM, ST_ASK, 200);
+		return;
+	}
+	addr_text(addr, r->client, sizeof(r->client));
+	r->ev.type = STORE_SERVE_CONFIRM;
+	r->ev.ip = r->client;
+	enqueue(srv, r);
+}
+
+/* The request is complete (headers and body): route it. addr is the client's. */
+static void
+dispatch(struct serve *srv, struct req *r, const unsigned char addr[16])
 {
 	struct serve_route *rt = &r->route;
 	switch (rt->kind) {
@@ -1051,6 +1503,14 @@ dispatch(struct serve *srv, struct req *r)
 	case SERVE_ROUTE_REPORT:
 		answer_report(srv, r);
 		return;
+	case SERVE_ROUTE_SIGNUP_PAGE:
+	case SERVE_ROUTE_SIGNUP_POST:
+		signup_dispatch(srv, r, addr);
+		return;
+	case SERVE_ROUTE_CONFIRM_PAGE:
+	case SERVE_ROUTE_CONFIRM_POST:
+		confirm_dispatch(srv, r, addr);
+		return;
 	default:
 		break;
 	}
@@ -1058,17 +1518,25 @@ dispatch(struct serve *srv, struct req *r)
 	                             : rt->kind == SERVE_ROUTE_CLICK ? TOKEN_CLICK
 	                             : rt->kind == SERVE_ROUTE_VIEW  ? TOKEN_VIEW
 	                                                             : TOKEN_UNSUBSCRIBE;
+	/* The pages a person opens say so in a page; links machines follow answer plainly. */
+	bool page = rt->kind == SERVE_ROUTE_UNSUB_PAGE || rt->kind == SERVE_ROUTE_UNSUB_FORM ||
+	            rt->kind == SERVE_ROUTE_RESUB_POST || rt->kind == SERVE_ROUTE_VIEW;
+	if (page)
+		page_request(r);
 	if (token_check(srv->key, purpose, rt->token, rt->token_len, &r->campaign, &r->contact) <
 	    0) {
 		r->campaign = -1;
-		answer(r, &r_404);
+		if (page)
+			page_enqueue(srv, r, JOB_ERROR, ST_NONE, 404);
+		else
+			answer(r, &r_404);
 		return;
 	}
 	memcpy(r->token, rt->token, rt->token_len);
 	r->token[rt->token_len] = '\0';
 	switch (rt->kind) {
 	case SERVE_ROUTE_UNSUB_PAGE:
-		answer_page(r, 0);
+		page_enqueue(srv, r, JOB_PREFS, ST_NONE, 200);
 		return;
 	case SERVE_ROUTE_UNSUB_POST:
 		if (!serve_route_one_click(http_header(r->hr, "Content-Type"), r->hr->body,
@@ -1076,10 +1544,19 @@ dispatch(struct serve *srv, struct req *r)
 			answer(r, &r_400);
 			return;
 		}
+		if (r->page)
+			page_request(r);
+		r->ev.type = STORE_SERVE_UNSUBSCRIBE;
+		enqueue(srv, r);
+		return;
+	case SERVE_ROUTE_UNSUB_FORM:
+		prefs_form(r);
+		r->page = true; /* the writer's, not the journal's: it has a scope and a reason */
 		r->ev.type = STORE_SERVE_UNSUBSCRIBE;
 		enqueue(srv, r);
 		return;
 	case SERVE_ROUTE_RESUB_POST:
+		prefs_form(r);
 		r->ev.type = STORE_SERVE_RESUBSCRIBE;
 		enqueue(srv, r);
 		return;
@@ -1126,11 +1603,11 @@ on_request(void *arg, struct http_req *hr)
 	unsigned char addr[16];
 	client_addr(srv, r, addr);
 	serve_route_match(hr->method, hr->target, hr->target_len, &r->route);
-	if (!rate_take(srv, addr, r->t0)) {
+	if (!rate_take(srv->buckets, srv->rate, srv->burst, addr, r->t0)) {
 		answer(r, &r_429);
 		return;
 	}
-	dispatch(srv, r);
+	dispatch(srv, r, addr);
 }
 
 /* http.h: the request has ended (answered, or its client gone): log it and free it. */
@@ -1153,6 +1630,9 @@ on_end(void *arg, struct http_req *hr, int status)
 	r->status = status;
 	log_request(srv, r);
 	buf_free(&r->view);
+	if (r->su)
+		buf_free(&r->su->attrs);
+	free(r->su);
 	free(r);
 	hr->data = NULL;
 }
@@ -1253,6 +1733,72 @@ thread_stop(struct wqueue *q, uv_thread_t *t)
 	uv_thread_join(t);
 }
 
+/*
+ * The pages' answer headers: no caching, no indexing, no referrer, and a
+ * policy that lets the page load nothing but its inline style and the brand's
+ * logo, and post only to this server.
+ */
+static void
+page_headers_make(struct serve *srv, const struct config *cfg)
+{
+	char img[600] = "'none'";
+	const char *u = cfg->brand_logo_url;
+	const char *host = strstr(u, "://");
+	if (u[0] && host) {
+		size_t n = (size_t)(host + 3 - u) + strcspn(host + 3, "/?#");
+		snprintf(img, sizeof(img), "%.*s", (int)n, u);
+	}
+	snprintf(srv->page_headers, sizeof(srv->page_headers),
+	         "Content-Type: text/html; charset=utf-8\r\n" NOSTORE
+	         "Referrer-Policy: no-referrer\r\nX-Robots-Tag: noindex\r\n"
+	         "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
+	         "img-src %s; form-action 'self'; frame-ancestors 'none'; base-uri 'none'\r\n",
+	         img);
+}
+
+/*
+ * The pages, and the consent text of every signup list in every language,
+ * made once: what a signup records is the text its form showed. 0, or -1
+ * with err.
+ */
+static int
+pages_start(struct serve *srv, const struct config *cfg, char *err, size_t errsz)
+{
+	char why[600];
+	if (pages_new(cfg, &srv->pages, why, sizeof(why)) < 0) {
+		snprintf(err, errsz, "the subscriber pages: %s", why);
+		return -1;
+	}
+	page_headers_make(srv, cfg);
+	srv->nlangs = pages_langs(srv->pages, &srv->langs);
+	srv->consents = xcalloc(cfg->n_signup_lists * srv->nlangs + 1, sizeof(*srv->consents));
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < cfg->n_signup_lists; i++) {
+		json_t *ctx = json_pack("{s:s}", "list", cfg->signup_lists[i]);
+		for (size_t j = 0; j < srv->nlangs; j++) {
+			pages_text(srv->pages, srv->langs[j], "consent", ctx, &b);
+			srv->consents[i * srv->nlangs + j] = xstrdup(b.data ? b.data : "");
+		}
+		json_decref(ctx);
+	}
+	buf_free(&b);
+	/* [signup] per_ip_per_hour: that many at once, then one per hour's share of them. */
+	srv->signup_burst = cfg->signup_per_ip ? cfg->signup_per_ip : 20;
+	srv->signup_rate = srv->signup_burst / 3600.0;
+	srv->signup_buckets = xcalloc(BUCKETS, sizeof(*srv->signup_buckets));
+	return 0;
+}
+
+static void
+pages_stop(struct serve *srv)
+{
+	for (size_t i = 0; srv->consents && srv->consents[i]; i++)
+		free(srv->consents[i]);
+	free(srv->consents);
+	free(srv->signup_buckets);
+	pages_free(srv->pages);
+}
+
 /* serve_run - listen and serve until a signal */
 int
 serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
@@ -1283,6 +1829,12 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	uv_mutex_init(&srv->jq.lock);
 	uv_cond_init(&srv->jq.cond);
 	int ret = -1;
+	if (o->cfg == NULL) {
+		snprintf(err, errsz, "kirim serve needs the configuration (struct serve_opts cfg)");
+		goto out;
+	}
+	if (pages_start(srv, o->cfg, err, errsz) < 0)
+		goto out;
 	srv->ss = store_serve_new(s);
 	if (srv->ss == NULL) {
 		snprintf(err, errsz, "%s", store_errmsg(s));
@@ -1425,6 +1977,7 @@ out:
 	token_key_free(srv->key);
 	buf_free(&srv->log);
 	free(srv->buckets);
+	pages_stop(srv);
 	uv_cond_destroy(&srv->wq.cond);
 	uv_mutex_destroy(&srv->wq.lock);
 	uv_cond_destroy(&srv->jq.cond);

@@ -135,7 +135,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			bool html;
 			buf_reset(&out);
-			if (composer_view(k, &r, &out, &html, err, sizeof(err)) < 0 || !html)
+			if (composer_view(k, &r, 1700000000, &out, &html, err, sizeof(err)) < 0 ||
+			    !html)
 				abort(); /* rendered once, so it renders again; the template has
 				            HTML */
 			for (size_t i = 0; i < out.len; i++) {

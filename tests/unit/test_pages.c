@@ -123,6 +123,12 @@ test_render(void **state)
 	    "\\u2022\\u2022\\u2022.com\",\"prefix\":\"TOK/\",\"token\":\"TOK\"}";
 
 	render(p, PAGES_PREFERENCES, "en", prefs, &b);
+	/* The templates' comments leave nothing behind: the page starts with its doctype. */
+	if (strncmp(b.data, "<!DOCTYPE html>\n<html lang=\"en\">", 32) != 0) {
+		print_error("the page starts [%.60s]\n", b.data);
+		bad++;
+	}
+	bad += want_in("no template text", &b, "{{", false);
 	bad += want_in("en prefs: lang", &b, "<html lang=\"en\">", true);
 	bad += want_in("en prefs: title", &b, "<title>Your email preferences · Toko Sinar</title>",
 	               true);
