@@ -58,6 +58,15 @@ struct signup_form {
 enum signup_problem signup_form_parse(const char *ctype, const char *body, size_t n,
                                       struct signup_form *out);
 
+/*
+ * signup_form_html - the signup form of list (one of [signup] lists) as HTML
+ * to paste into another site, in lang (a tag; NULL: [pages] language),
+ * posting to kirim serve's BASE/s/LIST, into out. 0, or -1 with what
+ * kirim.conf lacks in err.
+ */
+int signup_form_html(const struct config *cfg, const char *list, const char *lang, struct buf *out,
+                     char *err, size_t errsz);
+
 /* signup_attrs - a new contact's attributes as a JSON object: name (when given) and language */
 void signup_attrs(const struct signup_form *f, const char *lang, struct buf *out);
 

@@ -111,6 +111,47 @@ signup_form_parse(const char *ctype, const char *body, size_t n, struct signup_f
 	return SIGNUP_OK;
 }
 
+/* signup_form_html - the form for another site */
+int
+signup_form_html(const struct config *cfg, const char *list, const char *lang, struct buf *out,
+                 char *err, size_t errsz)
+{
+	size_t i = 0;
+	while (i < cfg->n_signup_lists && strcmp(cfg->signup_lists[i], list) != 0)
+		i++;
+	if (i == cfg->n_signup_lists) {
+		snprintf(err, errsz,
+		         "list '%s' takes no signups: add it to [signup] lists in kirim.conf",
+		         list);
+		return -1;
+	}
+	char base[512], why[700];
+	if (campaign_track_base(cfg, base, sizeof(base), why, sizeof(why)) < 0) {
+		snprintf(err, errsz, "the form posts to kirim serve: %s", why);
+		return -1;
+	}
+	struct pages *p;
+	if (pages_new(cfg, &p, why, sizeof(why)) < 0) {
+		snprintf(err, errsz, "%s", why);
+		return -1;
+	}
+	const char *tag = pages_lang(p, lang, NULL, NULL);
+	if (lang && strcmp(tag, lang) != 0) {
+		snprintf(err, errsz, "no texts in language '%s' (i18n/%s.json in [pages] dir)",
+		         lang, lang);
+		pages_free(p);
+		return -1;
+	}
+	json_t *ctx = json_pack("{s:s, s:s}", "list", list, "form", "embed");
+	json_object_set_new(ctx, "action", json_sprintf("%s/s/%s", base, list));
+	int rc = pages_render(p, PAGES_SIGNUP_FORM, tag, ctx, false, out, why, sizeof(why));
+	if (rc < 0)
+		snprintf(err, errsz, "%s", why);
+	json_decref(ctx);
+	pages_free(p);
+	return rc;
+}
+
 /* signup_attrs - the new contact's attributes */
 void
 signup_attrs(const struct signup_form *f, const char *lang, struct buf *out)

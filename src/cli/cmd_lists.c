@@ -1,9 +1,12 @@
-/* cmd_lists - `kirim lists [list|show NAME|delete NAME]`. */
+/* cmd_lists - `kirim lists [list|show NAME|delete NAME|form NAME]`. */
 #include "cli.h"
 
 #include <string.h>
 
 #include "kirim/audience.h"
+#include "kirim/buf.h"
+#include "kirim/config.h"
+#include "kirim/signup.h"
 #include "kirim/store.h"
 
 struct lists_out {
@@ -38,12 +41,43 @@ lists_row(void *arg, const struct store_list_info *l)
 	return 0;
 }
 
+/* lists_form - `kirim lists form NAME [--lang TAG]`: the signup form's HTML for another site */
+static int
+lists_form(struct cli *c, int argc, char **argv)
+{
+	const char *lang = NULL;
+	if (argc == 5 && strcmp(argv[3], "--lang") == 0)
+		lang = argv[4];
+	else if (argc == 4 && strncmp(argv[3], "--lang=", 7) == 0)
+		lang = argv[3] + 7;
+	else if (argc != 3)
+		return cli_usage("lists", "form takes one list name, and --lang TAG");
+	struct config cfg;
+	int rc = cli_config(c, "lists", &cfg);
+	if (rc)
+		return rc;
+	struct buf out = BUF_INIT;
+	char err[800];
+	if (signup_form_html(&cfg, argv[2], lang, &out, err, sizeof(err)) < 0)
+		rc = cli_error("lists", EX_CONFIG, "%s", err);
+	else if (c->json)
+		cli_json_print(
+		    json_pack("{s:s, s:s%}", "list", argv[2], "html", out.data, out.len));
+	else
+		fwrite(out.data, 1, out.len, stdout);
+	buf_free(&out);
+	config_free(&cfg);
+	return rc;
+}
+
 int
 cmd_lists(struct cli *c, int argc, char **argv)
 {
 	const char *verb = argc > 1 ? argv[1] : "list";
 	struct store *s;
 	int rc;
+	if (strcmp(verb, "form") == 0)
+		return lists_form(c, argc, argv);
 	if (strcmp(verb, "list") == 0) {
 		if (argc > 2)
 			return cli_usage("lists", "unexpected argument '%s'", argv[2]);
@@ -63,7 +97,8 @@ cmd_lists(struct cli *c, int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(verb, "show") != 0 && strcmp(verb, "delete") != 0)
-		return cli_usage("lists", "unknown subcommand '%s' (list, show, delete)", verb);
+		return cli_usage("lists", "unknown subcommand '%s' (list, show, delete, form)",
+		                 verb);
 	if (argc != 3)
 		return cli_usage("lists", "%s takes one list name", verb);
 	if ((rc = cli_open(c, "lists", false, &s)))

@@ -48,13 +48,17 @@ const struct cli_command cli_commands[] = {
      "\n"
      "Exit status: 0 when imported (even with rejected rows), 65 when the file cannot\n"
      "be imported, 66 when it cannot be read, 130 when interrupted.\n"},
-    {"lists", cmd_lists, "show lists and their sizes; show or delete one",
+    {"lists", cmd_lists, "show lists and their sizes; show or delete one; a signup form",
      "Usage: kirim lists [list]\n"
      "       kirim lists show NAME\n"
      "       kirim lists delete NAME\n"
+     "       kirim lists form NAME [--lang TAG]\n"
      "\n"
      "List every list with its members and how many of them are suppressed, show one,\n"
-     "or delete one (its contacts stay in the database and in other lists).\n"},
+     "or delete one (its contacts stay in the database and in other lists).\n"
+     "'form' prints the HTML of the list's signup form, to paste into another site: it\n"
+     "posts to kirim serve's /s/NAME (the list must be in kirim.conf's [signup] lists),\n"
+     "in the language TAG (default: [pages] language). See docs/pages.md.\n"},
     {"contacts", cmd_contacts, "show, search and tag contacts",
      "Usage: kirim contacts show ADDRESS\n"
      "       kirim contacts search TEXT [--list NAME] [--limit N]\n"
