@@ -1088,10 +1088,7 @@ page_enqueue(struct serve *srv, struct req *r, enum page_job job, int state, int
 static void
 answer_json(struct req *r, int status, const char *json)
 {
-	answer_with(r, status,
-	            "Content-Type: application/json\r\n" NOSTORE
-	            "Access-Control-Allow-Origin: *\r\n",
-	            json, strlen(json));
+	answer_with(r, status, "Content-Type: application/json\r\n" NOSTORE, json, strlen(json));
 }
 
 /* A signup accepted (or a bot, which is told the same): JSON, or "check your inbox". */
@@ -1377,14 +1374,16 @@ signup_dispatch(struct serve *srv, struct req *r, const unsigned char addr[16])
 	}
 	if (!rate_take(srv->signup_buckets, srv->signup_rate, srv->signup_burst, addr, r->t0)) {
 		r->note = "signup_limit";
-		if (json)
-			answer_with(
-			    r, 429,
-			    "Content-Type: application/json\r\n" NOSTORE
-			    "Access-Control-Allow-Origin: *\r\nRetry-After: 600\r\n",
-			    "{\"error\":\"too many signups from this address: try later\"}\n", 57);
-		else
+		if (json) {
+			static const char busy[] =
+			    "{\"error\":\"too many signups from this address: try later\"}\n";
+			answer_with(r, 429,
+			            "Content-Type: application/json\r\n" NOSTORE
+			            "Retry-After: 600\r\n",
+			            busy, sizeof(busy) - 1);
+		} else {
 			answer(r, &r_429);
+		}
 		return;
 	}
 	struct signup_req *su = r->su = xcalloc(1, sizeof(*r->su));
@@ -1423,6 +1422,8 @@ signup_dispatch(struct serve *srv, struct req *r, const unsigned char addr[16])
 	size_t lang_i = 0;
 	while (lang_i < srv->nlangs && strcmp(srv->langs[lang_i], su->lang) != 0)
 		lang_i++;
+	if (lang_i == srv->nlangs) /* pages_lang answers one of the tags: cannot be */
+		lang_i = 0;
 	snprintf(su->list, sizeof(su->list), "%s", r->token);
 	addr_text(addr, su->ip, sizeof(su->ip));
 	const char *ua = http_header(r->hr, "User-Agent");
@@ -1764,7 +1765,13 @@ page_headers_make(struct serve *srv, const struct config *cfg)
 static int
 pages_start(struct serve *srv, const struct config *cfg, char *err, size_t errsz)
 {
-	char why[600];
+	char why[700], base[512];
+	/* Signups whose confirmation requests could never be composed are refused at start. */
+	if (cfg->n_signup_lists &&
+	    campaign_track_base(cfg, base, sizeof(base), why, sizeof(why)) < 0) {
+		snprintf(err, errsz, "[signup] lists: the confirmation links need a base: %s", why);
+		return -1;
+	}
 	if (pages_new(cfg, &srv->pages, why, sizeof(why)) < 0) {
 		snprintf(err, errsz, "the subscriber pages: %s", why);
 		return -1;

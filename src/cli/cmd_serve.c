@@ -272,6 +272,9 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		               : strncmp(err, "--listen", 8) == 0 ||
 		                       strncmp(err, "--admin-listen", 14) == 0
 		                   ? EX_USAGE
+		               : strncmp(err, "[signup]", 8) == 0 ||
+		                       strncmp(err, "the subscriber pages", 20) == 0
+		                   ? EX_CONFIG
 		                   : EX_SOFTWARE,
 		               "%s", err);
 out:

@@ -332,5 +332,18 @@ browse "nav|$LOGO/embed.html" "type|#kirim-email|wulan@pembeli.example" "click|#
 contains "embedded form: sent" "$OUT" "text|h1=Check your inbox"
 eq "embedded form: recorded as such" "$(sql "SELECT form FROM consents c JOIN contacts k ON k.id = c.contact_id WHERE k.email = 'wulan@pembeli.example'")" embed
 
+# 12. What kirim.conf must say, said at start (exit 78): a base for confirmation links, and
+#     templates that compile (named by their file).
+printf '[signup]\nlists = news\nfrom = a@b.example\n' >nobase.conf
+run env KIRIM_CONFIG="$TMP/nobase.conf" "$KIRIM" serve --listen "127.0.0.1:$(free_port)"
+eq "signup without a base: exit" "$RC" 78
+contains "signup without a base: why" "$ERR" "[signup] lists: the confirmation links need a base"
+mkdir -p own/pages
+printf '{{#broken}}\n' >own/pages/error.html
+printf '[pages]\ndir = own\n' >own.conf
+run env KIRIM_CONFIG="$TMP/own.conf" "$KIRIM" serve --listen "127.0.0.1:$(free_port)"
+eq "a broken page: exit" "$RC" 78
+contains "a broken page: named" "$ERR" "pages/error.html"
+
 grep -q -e "${curl_k##*/}" -e "${purl##*/}" serve.log && bad "no token in the log" "$(grep -e "${purl##*/}" serve.log | head -1)" || ok "no token in the log"
 finish
