@@ -87,6 +87,25 @@ finish() {
 	exit 1
 }
 
+# make_token SECRET PURPOSE ID... - a token as token.c makes it: base64url of the ids as
+# LEB128 varints and the first 12 bytes of HMAC-SHA256(SECRET, PURPOSE + varints); two ids
+# (campaign, contact), or three for a token that expires (k: campaign, contact, expiry)
+make_token() {
+	$PY3 - "$@" <<'PYEND'
+import base64, hashlib, hmac, sys
+key, purpose, ids = sys.argv[1].encode(), sys.argv[2].encode(), [int(v) for v in sys.argv[3:]]
+def varint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7f) | 0x80); v >>= 7
+    out.append(v)
+    return bytes(out)
+body = b"".join(varint(v) for v in ids)
+tag = hmac.new(key, purpose + body, hashlib.sha256).digest()[:12]
+print(base64.urlsafe_b64encode(body + tag).decode().rstrip("="))
+PYEND
+}
+
 # --- real servers on loopback ------------------------------------------------------------
 SINK=${KIRIM_SMTP_SINK:-/usr/sbin/smtp-sink}
 PY3=/usr/bin/python3

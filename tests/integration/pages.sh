@@ -69,21 +69,7 @@ $PY3 -m http.server "$lport" --bind 127.0.0.1 --directory www >www.log 2>&1 &
 PIDS+=("$!")
 
 # ctok CAMPAIGN CONTACT EXPIRES - a confirmation token as token.c makes it (three varints)
-ctok() {
-	$PY3 - "$SECRET" "$@" <<'PYEND'
-import base64, hashlib, hmac, sys
-key, a, b, e = sys.argv[1].encode(), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-def varint(v):
-    out = bytearray()
-    while v >= 0x80:
-        out.append((v & 0x7f) | 0x80); v >>= 7
-    out.append(v)
-    return bytes(out)
-body = varint(a) + varint(b) + varint(e)
-tag = hmac.new(key, b"k" + body, hashlib.sha256).digest()[:12]
-print(base64.urlsafe_b64encode(body + tag).decode().rstrip("="))
-PYEND
-}
+ctok() { make_token "$SECRET" k "$@"; }
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 cid() { sql "SELECT id FROM contacts WHERE email = '$1'"; }
 member() { sql "SELECT group_concat(s, ' ') FROM (SELECT l.name || ':' || m.status AS s FROM list_members m JOIN lists l ON l.id = m.list_id JOIN contacts c ON c.id = m.contact_id WHERE c.email = '$1' ORDER BY l.name)"; }

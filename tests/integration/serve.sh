@@ -21,22 +21,8 @@ view_url = $PUBLIC/v/
 EOF
 export KIRIM_CONFIG="$TMP/kirim.conf"
 
-# tok PURPOSE CAMPAIGN CONTACT - a token as token.c makes it (base64url of varints + tag)
-tok() {
-	$PY3 - "$SECRET" "$@" <<'PYEND'
-import base64, hashlib, hmac, sys
-key, purpose, a, b = sys.argv[1].encode(), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-def varint(v):
-    out = bytearray()
-    while v >= 0x80:
-        out.append((v & 0x7f) | 0x80); v >>= 7
-    out.append(v)
-    return bytes(out)
-body = varint(a) + varint(b)
-tag = hmac.new(key, purpose.encode() + body, hashlib.sha256).digest()[:12]
-print(base64.urlsafe_b64encode(body + tag).decode().rstrip('='))
-PYEND
-}
+# tok PURPOSE CAMPAIGN CONTACT - a token as token.c makes it (lib.sh's make_token)
+tok() { make_token "$SECRET" "$@"; }
 # code ARGS... - curl's status code only
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 cid() { sql "SELECT id FROM contacts WHERE email = '$1'"; }
