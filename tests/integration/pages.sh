@@ -161,6 +161,13 @@ run "$KIRIM" send weekly "${RELAY[@]}" --json
 eq "campaign: sent to the confirmed members only" "$(json 'j["delivered"]')" 2
 eq "campaign: no message for the unconfirmed" "$(sql "SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'weekly' AND m.contact_id = $(cid sari@pembeli.example)")" 0
 [ -z "$(mail_to sari@pembeli.example)" ] && ok "campaign: nothing at the sink for the unconfirmed" || bad "campaign: nothing for the unconfirmed" "$(mail_to sari@pembeli.example)"
+# Nor by a segment over every contact: a contact that only signed up is in no audience.
+"$KIRIM" segment add everyone 'not tag("nobody")' >/dev/null
+"$KIRIM" campaign create everyone --segment everyone --template weekly --from "Toko Sinar <news@toko.example>" >/dev/null
+run "$KIRIM" send everyone "${RELAY[@]}" --json
+eq "segment campaign: the confirmed only" "$(json 'j["delivered"]')" 2
+eq "segment campaign: no message made for the unconfirmed" "$(sql "SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'everyone' AND m.contact_id = $(cid sari@pembeli.example)")" 0
+[ -z "$(mail_to sari@pembeli.example)" ] && ok "segment campaign: nothing for the unconfirmed" || bad "segment campaign: nothing for the unconfirmed" "$(mail_to sari@pembeli.example)"
 
 # 3. kirim run sends the confirmation (the list's confirmation campaign, made by the signup).
 eq "confirmation campaign" "$(sql "SELECT name || ' ' || kind || ' ' || state FROM campaigns WHERE kind = 'confirm'")" "confirm:news confirm sending"
