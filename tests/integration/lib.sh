@@ -145,18 +145,30 @@ start_sink_at() {
 # start_dnsmasq FILE - dnsmasq answering for .test from the records in FILE (dnsmasq.conf
 # lines: mx-host=, host-record=, ...) on a free UDP port, printed to $DNS_PORT; PID in $LAST_PID
 start_dnsmasq() {
-	DNS_PORT=$(free_udp_port)
-	{
-		printf 'port=%s\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n' "$DNS_PORT"
-		printf 'local=/test/\npid-file=\nuser=root\nlog-facility=%s/dnsmasq.log\nlog-queries\n' "$TMP"
-		cat "$1"
-	} >"$TMP/dnsmasq-$DNS_PORT.conf"
-	/usr/sbin/dnsmasq -k --conf-file="$TMP/dnsmasq-$DNS_PORT.conf" &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-	for _ in $(seq 1 100); do
-		$PY3 -c 'import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",int(sys.argv[1])))' "$DNS_PORT" 2>/dev/null || return 0
-		sleep 0.1
+	# A port free when asked may be taken before dnsmasq binds it (another test, another
+	# suite on the same host): dnsmasq then exits at once, and a new port is tried.
+	local try
+	for try in 1 2 3 4 5; do
+		DNS_PORT=$(free_udp_port)
+		{
+			printf 'port=%s\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n' "$DNS_PORT"
+			printf 'local=/test/\npid-file=\nuser=root\nlog-facility=%s/dnsmasq.log\nlog-queries\n' "$TMP"
+			cat "$1"
+		} >"$TMP/dnsmasq-$DNS_PORT.conf"
+		/usr/sbin/dnsmasq -k --conf-file="$TMP/dnsmasq-$DNS_PORT.conf" &
+		LAST_PID=$!
+		PIDS+=("$LAST_PID")
+		for _ in $(seq 1 100); do
+			kill -0 "$LAST_PID" 2>/dev/null || break # it could not bind: another port
+			if ! $PY3 -c 'import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",int(sys.argv[1])))' "$DNS_PORT" 2>/dev/null; then
+				sleep 0.2 # bound: by dnsmasq if it is still there
+				kill -0 "$LAST_PID" 2>/dev/null && return 0
+				break
+			fi
+			sleep 0.1
+		done
+		wait "$LAST_PID" 2>/dev/null
+		echo "dnsmasq on port $DNS_PORT did not start (try $try)" >&2
 	done
 	echo "dnsmasq did not start" >&2
 	return 1
