@@ -73,15 +73,15 @@ struct planner_dest {
 	size_t ndomains;
 	int64_t messages;
 	struct dest_limits lim; /* what its policy gives */
-	unsigned conns;          /* lim.max_conns capped by the run's concurrency */
-	double rate;             /* the estimated sending rate, messages/s */
-	int bound;               /* enum planner_bound */
-	long cap_today;          /* today's warm-up cap, -1 when none */
-	int64_t sent_today;      /* attempts it already took today (warm-up counts) */
-	int64_t today;           /* messages that go today */
-	int days;                /* UTC days it sends on (1: done today) */
-	double seconds;          /* sending time alone: messages / rate */
-	int64_t eta;             /* Unix time it would be done */
+	unsigned conns;         /* lim.max_conns capped by the run's concurrency */
+	double rate;            /* the estimated sending rate, messages/s */
+	int bound;              /* enum planner_bound */
+	long cap_today;         /* today's warm-up cap, -1 when none */
+	int64_t sent_today;     /* attempts it already took today (warm-up counts) */
+	int64_t today;          /* messages that go today */
+	int days;               /* UTC days it sends on (1: done today) */
+	double seconds;         /* sending time alone: messages / rate */
+	int64_t eta;            /* Unix time it would be done */
 };
 
 struct planner_result {

@@ -216,8 +216,9 @@ store_sender_journal(struct store *s, int64_t *after, store_removal_cb cb, void 
 	sqlite3 *j = NULL;
 	sqlite3_stmt *st = NULL;
 	/* A connection of its own, read-only: the journal is another file. Opened per look
-	 * (twice a second while messages are in flight): a kirim serve may create or replace the file meanwhile. Its
-	 * one statement lives as long as the connection, so it is not in the store's cache. */
+	 * (twice a second while messages are in flight): a kirim serve may create or replace the
+	 * file meanwhile. Its one statement lives as long as the connection, so it is not in the
+	 * store's cache. */
 	if (sqlite3_open_v2(path, &j, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(j, 1000) != SQLITE_OK ||
 	    sqlite3_prepare_v2(j,

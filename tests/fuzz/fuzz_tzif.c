@@ -132,7 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			t = (int64_t)((uint64_t)t << 8 | data[i + k]);
 		probe(z, t);
 		probe(z, (int64_t)((uint64_t)t - 1)); /* wraps at INT64_MIN, no overflow */
-		probe(z, (int32_t)(t >> 32)); /* the 32-bit block's */
+		probe(z, (int32_t)(t >> 32));         /* the 32-bit block's */
 	}
 	tzif_free(z);
 	return 0;

@@ -1,4 +1,5 @@
-/* test_bounce_class - the bounce classifier table: code, enhanced code, text -> reason, class, scope. */
+/* test_bounce_class - the bounce classifier table: code, enhanced code, text -> reason, class,
+ * scope. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

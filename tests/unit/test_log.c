@@ -318,7 +318,8 @@ test_conversions(void **state)
 {
 	(void)state;
 	int bad = 0;
-	const char *volatile none = NULL; /* opaque: the logger must print (null), and GCC must not refuse it */
+	const char *volatile none =
+	    NULL; /* opaque: the logger must print (null), and GCC must not refuse it */
 	long long big = -1234567890123LL;
 	bad +=
 	    check("numbers",
