@@ -143,8 +143,9 @@ store_step_done(struct store *s, sqlite3_stmt *st, const char *what)
 /* store_get_one - step st once; on a row call fill(st, out) (store_int.h) */
 int
 store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *), void *out,
-              const char *doing)
+              size_t size, const char *doing)
 {
+	memset(out, 0, size);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		fill(st, out);

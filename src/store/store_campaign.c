@@ -81,7 +81,7 @@ store_campaign_get(struct store *s, const char *name, struct store_campaign *out
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = store_get_one(s, st, store_campaign_row, out, "read campaign");
+	int rc = store_get_one(s, st, store_campaign_row, out, sizeof *out, "read campaign");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no campaign called '%s'", name);
 	return rc;
@@ -95,7 +95,7 @@ store_campaign_get_id(struct store *s, int64_t id, struct store_campaign *out)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
-	int rc = store_get_one(s, st, store_campaign_row, out, "read campaign");
+	int rc = store_get_one(s, st, store_campaign_row, out, sizeof *out, "read campaign");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no campaign with id %lld", (long long)id);
 	return rc;

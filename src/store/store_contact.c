@@ -58,7 +58,7 @@ store_find_contact(struct store *s, const char *key, int64_t *id)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = store_get_one(s, st, store_id_fill, id, "find contact");
+	int rc = store_get_one(s, st, store_id_fill, id, sizeof *id, "find contact");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no contact %s", key);
 	return rc;
@@ -167,7 +167,7 @@ store_contact_get(struct store *s, const char *key, struct store_contact *out)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = store_get_one(s, st, store_contact_row, out, "read contact");
+	int rc = store_get_one(s, st, store_contact_row, out, sizeof *out, "read contact");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no contact with the address %s", key);
 	return rc;
@@ -181,7 +181,7 @@ store_contact_get_id(struct store *s, int64_t id, struct store_contact *out)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
-	int rc = store_get_one(s, st, store_contact_row, out, "read contact");
+	int rc = store_get_one(s, st, store_contact_row, out, sizeof *out, "read contact");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no contact with id %lld", (long long)id);
 	return rc;

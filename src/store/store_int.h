@@ -50,12 +50,13 @@ sqlite3_stmt *store_prepare(struct store *s, const char *sql);
 /* store_step_done - step st (no rows wanted) and reset it; 0 or an error about what */
 int store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
 /*
- * store_get_one - step st once and reset it; on a row call fill(st, out). No
- * row is STORE_E_NOTFOUND, whose message the caller writes (only then: some
+ * store_get_one - step st once and reset it; *out (size bytes) is zeroed, then
+ * on a row filled by fill(st, out), so a caller may clear it whatever came back.
+ * No row is STORE_E_NOTFOUND, whose message the caller writes (only then: some
  * callers are on hot paths); a failure says what it was doing.
  */
 int store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *),
-                  void *out, const char *doing);
+                  void *out, size_t size, const char *doing);
 /* store_get_int64 - step st once and reset it; its first column into *out (0 when no row) */
 int store_get_int64(struct store *s, sqlite3_stmt *st, int64_t *out, const char *doing);
 /* store_now - the current Unix time, as every table stores it */

@@ -84,7 +84,7 @@ store_list_get(struct store *s, const char *name, struct store_list_info *out)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = store_get_one(s, st, store_list_row, out, "read list");
+	int rc = store_get_one(s, st, store_list_row, out, sizeof *out, "read list");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no list called '%s'", name);
 	return rc;
@@ -161,7 +161,7 @@ store_list_member(struct store *s, int64_t list_id, const char *key, struct stor
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, list_id);
-	int rc = store_get_one(s, st, store_contact_row, out, "read list member");
+	int rc = store_get_one(s, st, store_contact_row, out, sizeof *out, "read list member");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "%s is not a member of the campaign's list", key);
 	return rc;

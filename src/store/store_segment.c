@@ -276,7 +276,7 @@ store_segment_get(struct store *s, const char *name, struct store_segment *out)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = store_get_one(s, st, segment_row, out, "read a segment");
+	int rc = store_get_one(s, st, segment_row, out, sizeof *out, "read a segment");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no segment called '%s'", name);
 	return rc;

@@ -74,7 +74,7 @@ store_template_get(struct store *s, const char *name, int version, struct store_
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	if (version > 0)
 		sqlite3_bind_int(st, 2, version);
-	int rc = store_get_one(s, st, store_template_row, out, "read template");
+	int rc = store_get_one(s, st, store_template_row, out, sizeof *out, "read template");
 	if (rc == STORE_E_NOTFOUND && version > 0)
 		store_errf(s, rc, "no version %d of template '%s'", version, name);
 	else if (rc == STORE_E_NOTFOUND)
@@ -90,7 +90,7 @@ store_template_get_id(struct store *s, int64_t id, struct store_template *out)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
-	int rc = store_get_one(s, st, store_template_row, out, "read template");
+	int rc = store_get_one(s, st, store_template_row, out, sizeof *out, "read template");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no template with id %lld", (long long)id);
 	return rc;

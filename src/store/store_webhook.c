@@ -81,7 +81,7 @@ store_webhook_get(struct store *s, int64_t id, struct store_webhook *out)
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
-	int rc = store_get_one(s, st, webhook_row, out, "read webhook");
+	int rc = store_get_one(s, st, webhook_row, out, sizeof *out, "read webhook");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no webhook %lld", (long long)id);
 	return rc;

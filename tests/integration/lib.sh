@@ -18,6 +18,9 @@ bad() {
 	CHECKS=$((CHECKS + 1))
 	FAILS=$((FAILS + 1))
 	printf 'FAIL %s: %s\n' "$1" "$2"
+	# What the last command run said, for a failure seen only in CI's log.
+	[ -n "${ERR-}" ] && printf '%s\n' "$ERR" | tail -n 8 | sed 's/^/  last stderr| /'
+	return 0
 }
 # eq LABEL GOT WANT
 eq() {

@@ -523,6 +523,28 @@ test_tags(void **state)
 	segment_free(t);
 }
 
+/* A get that finds nothing leaves *out cleared, so that the caller's clear on
+ * every path frees nothing it was not given (compose.sh's `template show` of a
+ * missing name freed stack garbage when the stack happened to hold some). */
+static void
+test_get_miss_clears(void **state)
+{
+	struct store *s = *state;
+	struct store_template t;
+	memset(&t, 0xa5, sizeof(t));
+	assert_int_equal(store_template_get(s, "none", 0, &t), STORE_E_NOTFOUND);
+	assert_string_equal(t.name, "");
+	assert_null(t.subject);
+	assert_null(t.text);
+	assert_null(t.html);
+	store_template_clear(&t);
+	assert_string_equal(store_errmsg(s), "no template called 'none'");
+	struct store_campaign c;
+	memset(&c, 0xa5, sizeof(c));
+	assert_int_equal(store_campaign_get(s, "none", &c), STORE_E_NOTFOUND);
+	store_campaign_clear(&c);
+}
+
 int
 main(void)
 {
@@ -534,6 +556,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_policy_unset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_walks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_get_miss_clears, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
