@@ -43,6 +43,7 @@
 
 #include <uv.h>
 
+#include "kirim/buf.h"
 #include "kirim/smtp_reply.h"
 #include "kirim/tls.h"
 
@@ -89,6 +90,12 @@ struct smtp_job {
 	size_t nrcpt;
 	const char *data; /* the message, or its wire form (SMTP_JOB_WIRE) */
 	size_t len;
+	/* With SMTP_JOB_WIRE, optionally the malloc'd buffer data is in (data == give->data):
+	 * the session writes the body from it without a copy, taking its memory when it writes
+	 * (*give is left empty, data dangles). The job's body is then on the wire and the job
+	 * ends with a result of its own: it is never sent again. Without give the session
+	 * copies the body when it writes it (data need live only until job_done). */
+	struct buf *give;
 	unsigned flags;
 	void *user; /* the owner's */
 };

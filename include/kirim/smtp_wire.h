@@ -15,8 +15,9 @@
 
 #include "kirim/buf.h"
 
-/* smtp_wire_encode - append the DATA wire form of msg (len bytes) to out */
-void smtp_wire_encode(struct buf *out, const char *msg, size_t len);
+/* smtp_wire_encode - append the DATA wire form of msg (len bytes) to out; 1 if msg holds a
+ * byte above 127 (the copy is the check: no second pass), else 0 */
+int smtp_wire_encode(struct buf *out, const char *msg, size_t len);
 /* smtp_wire_has_8bit - 1 if msg (len bytes) holds a byte above 127 (needs BODY=8BITMIME) */
 int smtp_wire_has_8bit(const char *msg, size_t len);
 

@@ -267,7 +267,7 @@ sender_work_done(uv_work_t *w, int status)
 	b->jobs = NULL;
 	b->njobs = 0;
 	for (size_t i = 0; i < njobs; i++)
-		bytes += jobs[i]->data.len;
+		bytes += jobs[i]->job.len;
 	if (njobs)
 		S->avg_bytes = bytes / njobs + 1;
 	S->inflight += njobs;
@@ -492,7 +492,7 @@ sender_job_done(struct sender *S, struct sjob *j)
 	struct scamp *c = j->c;
 	struct sender_stats *st = S->st, *cst = c->st;
 	S->inflight--;
-	S->inflight_bytes -= j->data.len;
+	S->inflight_bytes -= j->job.len; /* data's memory may be the session's now */
 	j->res.c = c;
 	stats_count(st, &j->res);
 	if (cst != st)
@@ -925,6 +925,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	/* Direct delivery spreads the window over many destinations: keep enough in flight
 	 * that each has a run of messages for its connections (the byte cap still holds). */
 	S->max_bytes = direct ? SENDER_DIRECT_INFLIGHT_BYTES : SENDER_MAX_INFLIGHT_BYTES;
+	if (!direct && (size_t)opts.concurrency * SENDER_INFLIGHT_PER_CONN > S->max_bytes)
+		S->max_bytes = (size_t)opts.concurrency * SENDER_INFLIGHT_PER_CONN;
 	if (direct && S->window < SENDER_DIRECT_WINDOW)
 		S->window = SENDER_DIRECT_WINDOW;
 	struct smtp_url u;

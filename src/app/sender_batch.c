@@ -221,15 +221,15 @@ job_wire(struct sjob *j, const char *msg, size_t len)
 	/* The wire form and the 8-bit check are made here, on the worker, not on the loop. */
 	buf_reset(&j->data);
 	buf_reserve(&j->data, len + len / 32 + 16); /* one allocation, not ten */
-	smtp_wire_encode(&j->data, msg, len);
 	j->job.flags =
-	    SMTP_JOB_WIRE | (smtp_wire_has_8bit(msg, len) ? SMTP_JOB_8BIT : SMTP_JOB_7BIT);
+	    SMTP_JOB_WIRE | (smtp_wire_encode(&j->data, msg, len) ? SMTP_JOB_8BIT : SMTP_JOB_7BIT);
 	j->rcpts[0] = j->rcpt;
 	j->job.sender = j->sender;
 	j->job.rcpts = j->rcpts;
 	j->job.nrcpt = 1;
 	j->job.data = j->data.data;
 	j->job.len = j->data.len;
+	j->job.give = &j->data; /* written from here, not copied (smtp_session.h) */
 	j->job.user = j;
 }
 

@@ -51,9 +51,12 @@
 
 enum {
 	SENDER_TICK_MS = 250,
-	/* Rendered bytes in flight at most (each is copied once more into its connection's
-	 * write buffer): what keeps memory flat whatever the concurrency and message size. */
-	SENDER_MAX_INFLIGHT_BYTES = 16 << 20,
+	/* Rendered bytes in flight at most, through a relay: what keeps memory flat whatever
+	 * the message size (a message is written from its own buffer, not copied again). At
+	 * 40 KB, 8 MiB is 200 messages, a run of several for each of 32 connections; above
+	 * that the cap grows by SENDER_INFLIGHT_PER_CONN a connection. */
+	SENDER_MAX_INFLIGHT_BYTES = 8 << 20,
+	SENDER_INFLIGHT_PER_CONN = 128 << 10,
 	/* ... direct: SENDER_DIRECT_WINDOW messages of 4 KB; see there. */
 	SENDER_DIRECT_INFLIGHT_BYTES = 48 << 20,
 	/* How long a domain's DNS answer is reused in a run, whatever its TTL says (the dns

@@ -100,8 +100,10 @@ struct smtp_session {
 	int in_next_job;
 	int quit_requested;
 	unsigned jobs_done;
-	struct buf body; /* the wire form of the job's message */
-	struct buf cmd;  /* scratch for commands */
+	struct buf body;  /* the job's message put in wire form here (a job not SMTP_JOB_WIRE) */
+	const char *wire; /* the wire form of the job's message: body's, or the job's own */
+	size_t wire_len;
+	struct buf cmd; /* scratch for commands */
 
 	/* Job-level result when no recipient reached DATA (the last refusal). */
 	enum smtp_stage jr_stage;
@@ -545,6 +547,40 @@ send_bytes(struct smtp_session *s, const char *p, size_t n, int body)
 	write_owned(s, out.data, out.len, body);
 }
 
+/*
+ * write_body - the job's message after DATA's 354, with no copy where it can: through TLS
+ * it is encrypted from where it is; in plain text the write request takes the memory of
+ * the buffer the session encoded it into, or of the job's own (smtp_job.give), and copies
+ * only a job's wire form it was not given. The job may end (an early reply) while the
+ * write is in flight, so the write never points into memory the session does not own.
+ */
+static void
+write_body(struct smtp_session *s)
+{
+	const char *p = s->wire;
+	size_t n = s->wire_len;
+	s->wire = NULL;
+	s->wire_len = 0;
+	if (s->tls_active) {
+		send_bytes(s, p, n, 1);
+		return;
+	}
+	char *own;
+	struct buf *give = s->job->give;
+	if (p == s->body.data) {
+		own = s->body.data;
+		s->body = (struct buf)BUF_INIT;
+	} else if (give && give->data == p) {
+		own = give->data;
+		*give = (struct buf)BUF_INIT;
+		s->job->data = NULL;
+	} else {
+		own = xmalloc(n ? n : 1);
+		memcpy(own, p, n);
+	}
+	write_owned(s, own, n, 1);
+}
+
 static void
 send_cmd(struct smtp_session *s)
 {
@@ -661,7 +697,7 @@ add_mail_cmd(struct smtp_session *s)
 	struct smtp_job *j = s->job;
 	buf_printf(&s->cmd, "MAIL FROM:<%s>", j->sender ? j->sender : "");
 	if (s->ehlo.flags & SMTP_EXT_SIZE)
-		buf_printf(&s->cmd, " SIZE=%zu", s->body.len);
+		buf_printf(&s->cmd, " SIZE=%zu", s->wire_len);
 	if ((s->ehlo.flags & SMTP_EXT_8BITMIME) && (j->flags & SMTP_JOB_8BIT))
 		buf_adds(&s->cmd, " BODY=8BITMIME");
 	if ((s->ehlo.flags & SMTP_EXT_SMTPUTF8) && (j->flags & SMTP_JOB_SMTPUTF8))
@@ -769,15 +805,7 @@ enter(struct smtp_session *s, enum smtp_state st)
 		}
 		break;
 	case SMTP_S_BODY:
-		if (s->tls_active) {
-			send_bytes(s, s->body.data, s->body.len, 1);
-		} else {
-			/* The encoded body's memory passes to the write request. */
-			char *p = s->body.data;
-			size_t n = s->body.len;
-			s->body = (struct buf)BUF_INIT;
-			write_owned(s, p, n, 1);
-		}
+		write_body(s);
 		break;
 	case SMTP_S_RSET:
 		buf_adds(&s->cmd, "RSET\r\n");
@@ -849,13 +877,20 @@ start_job(struct smtp_session *s, struct smtp_job *job)
 		}
 	}
 	buf_reset(&s->body);
-	if (job->flags & SMTP_JOB_WIRE)
-		buf_add(&s->body, job->data, job->len);
-	else
-		smtp_wire_encode(&s->body, job->data, job->len);
-	if (!(job->flags & (SMTP_JOB_8BIT | SMTP_JOB_7BIT)) &&
-	    smtp_wire_has_8bit(job->data, job->len))
-		job->flags |= SMTP_JOB_8BIT;
+	if (job->flags & SMTP_JOB_WIRE) {
+		/* Already in wire form: written from the job's memory (write_body). */
+		s->wire = job->data;
+		s->wire_len = job->len;
+		if (!(job->flags & (SMTP_JOB_8BIT | SMTP_JOB_7BIT)) &&
+		    smtp_wire_has_8bit(job->data, job->len))
+			job->flags |= SMTP_JOB_8BIT;
+	} else {
+		if (smtp_wire_encode(&s->body, job->data, job->len) &&
+		    !(job->flags & SMTP_JOB_7BIT))
+			job->flags |= SMTP_JOB_8BIT;
+		s->wire = s->body.data;
+		s->wire_len = s->body.len;
+	}
 	if (!(job->flags & SMTP_JOB_SMTPUTF8)) {
 		int u = has_8bit_str(job->sender);
 		for (size_t i = 0; i < job->nrcpt && !u; i++)
@@ -869,10 +904,10 @@ start_job(struct smtp_session *s, struct smtp_job *job)
 		return;
 	}
 	if ((s->ehlo.flags & SMTP_EXT_SIZE) && s->ehlo.size_max > 0 &&
-	    s->body.len > s->ehlo.size_max) {
+	    s->wire_len > s->ehlo.size_max) {
 		char text[128];
 		snprintf(text, sizeof(text), "message size %zu exceeds the server's limit %llu",
-		         s->body.len, (unsigned long long)s->ehlo.size_max);
+		         s->wire_len, (unsigned long long)s->ehlo.size_max);
 		fail_job_local(s, SMTP_LOCAL_TOO_BIG, text);
 		return;
 	}

@@ -25,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *msg = (const char *)data;
 	struct buf w = BUF_INIT, norm = BUF_INIT, back = BUF_INIT;
-	smtp_wire_encode(&w, msg, size);
+	int hi = smtp_wire_encode(&w, msg, size);
 	CHECK(w.len >= 3 && memcmp(w.data + w.len - 3, ".\r\n", 3) == 0);
 	for (size_t i = 0; i < w.len; i++) {
 		if (w.data[i] == '\r')
@@ -64,6 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < size; i++)
 		high |= (data[i] & 0x80) != 0;
 	CHECK(smtp_wire_has_8bit(msg, size) == high);
+	CHECK(hi == high);
 	buf_free(&w);
 	buf_free(&norm);
 	buf_free(&back);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -39,6 +40,7 @@
 #include "kirim/disposition.h"
 #include "kirim/log.h"
 #include "kirim/smtp_session.h"
+#include "kirim/smtp_wire.h"
 #include "kirim/xmalloc.h"
 
 #include "test_servers.h"
@@ -81,7 +83,8 @@ struct run {
 	struct smtp_session *s;
 	struct smtp_job *jobs;
 	size_t njobs, next;
-	int close_after; /* close the session once every job is done */
+	int close_after;  /* close the session once every job is done */
+	int free_on_done; /* job_done frees the job's message, as the sender does */
 	int connected;
 	int tls;
 	int tls_verified;
@@ -156,6 +159,15 @@ cb_job_done(struct smtp_session *s, void *owner, struct smtp_job *job, const str
 	assert_true(j < run->njobs && j < MAX_RES);
 	copy_res(&run->job_res[j], j, 0, r);
 	run->jobs_done++;
+	if (run->free_on_done) {
+		/* The owner is done with the job: its memory goes (a write still in flight
+		 * must not point into it). */
+		if (job->give)
+			buf_free(job->give);
+		else
+			free((void *)job->data);
+		job->data = NULL;
+	}
 	if (run->close_after && run->jobs_done == run->njobs)
 		smtp_session_close(s);
 }
@@ -1443,6 +1455,180 @@ setup(void **state)
 	return 0;
 }
 
+/* ---- a reply during the body ---- */
+
+/*
+ * A server on the test's own loop that answers the envelope, says 354, and on the first
+ * bytes of the body replies 554 at once and stops reading: the client's write of a large
+ * body is still in flight when its job ends (and its owner frees the message).
+ */
+struct early {
+	uv_tcp_t listener, conn;
+	uv_timer_t timer;
+	struct buf in;
+	int in_body, conns, open;
+};
+
+static void
+early_closed(uv_handle_t *h)
+{
+	struct early *e = h->data;
+	e->open--;
+}
+
+static void
+early_sent(uv_write_t *w, int status)
+{
+	(void)status;
+	free(w);
+}
+
+static void
+early_send(struct early *e, const char *text)
+{
+	uv_write_t *w = xcalloc(1, sizeof(*w));
+	uv_buf_t b = uv_buf_init((char *)text, (unsigned)strlen(text));
+	if (uv_write(w, (uv_stream_t *)&e->conn, &b, 1, early_sent) < 0)
+		free(w);
+}
+
+static void
+early_end(uv_timer_t *t)
+{
+	struct early *e = t->data;
+	uv_close((uv_handle_t *)&e->conn, early_closed);
+	uv_close((uv_handle_t *)&e->timer, early_closed);
+}
+
+static void
+early_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	(void)h;
+	(void)suggested;
+	static char space[65536];
+	*b = uv_buf_init(space, sizeof(space));
+}
+
+static void
+early_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+	struct early *e = st->data;
+	if (n <= 0)
+		return;
+	if (e->in_body) {
+		/* The body has started: refuse it now, read no more, hang up a little later. */
+		early_send(e, "554 5.7.1 refused before the end of the message\r\n");
+		uv_read_stop(st);
+		uv_timer_start(&e->timer, early_end, 300, 0);
+		return;
+	}
+	buf_add(&e->in, b->base, (size_t)n);
+	char *nl;
+	while ((nl = memchr(e->in.data, '\n', e->in.len)) != NULL) {
+		size_t len = (size_t)(nl - e->in.data) + 1;
+		if (strncasecmp(e->in.data, "EHLO", 4) == 0)
+			early_send(e, "250 early.test\r\n");
+		else if (strncasecmp(e->in.data, "DATA", 4) == 0) {
+			early_send(e, "354 go on\r\n");
+			e->in_body = 1;
+		} else
+			early_send(e, "250 ok\r\n");
+		memmove(e->in.data, e->in.data + len, e->in.len - len);
+		e->in.len -= len;
+		if (e->in_body)
+			break;
+	}
+}
+
+static void
+early_accept(uv_stream_t *l, int status)
+{
+	struct early *e = l->data;
+	assert_int_equal(status, 0);
+	assert_int_equal(e->conns++, 0);
+	uv_tcp_init(l->loop, &e->conn);
+	e->conn.data = e;
+	e->open++;
+	assert_int_equal(uv_accept(l, (uv_stream_t *)&e->conn), 0);
+	uv_close((uv_handle_t *)&e->listener, early_closed);
+	early_send(e, "220 early.test ESMTP\r\n");
+	uv_read_start((uv_stream_t *)&e->conn, early_alloc, early_read);
+}
+
+/*
+ * One 32 MiB job in wire form, sent to the server above: given to the session
+ * (give) it is written from the job's own memory, which the session takes;
+ * not given, the session copies it when it writes. Either way the job ends
+ * with the 554 while the write is in flight, its owner frees the message in
+ * job_done, and nothing touches freed memory (AddressSanitizer checks the
+ * writev that libuv goes on with).
+ */
+static void
+early_reply(int give)
+{
+	struct smtp_session_config cfg;
+	base_config(&cfg);
+	struct buf msg = BUF_INIT, wire = BUF_INIT;
+	buf_adds(&msg, "From: a@example.test\r\nSubject: big\r\n\r\n");
+	while (msg.len < (32u << 20))
+		buf_adds(&msg,
+		         "0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n");
+	assert_int_equal(smtp_wire_encode(&wire, msg.data, msg.len), 0);
+	buf_free(&msg);
+	struct smtp_job job = {.sender = "a@example.test",
+	                       .rcpts = one_rcpt,
+	                       .nrcpt = 1,
+	                       .data = wire.data,
+	                       .len = wire.len,
+	                       .flags = SMTP_JOB_WIRE | SMTP_JOB_7BIT};
+	char *copy = NULL;
+	if (give) {
+		job.give = &wire;
+	} else {
+		copy = xmalloc(wire.len);
+		memcpy(copy, wire.data, wire.len);
+		job.data = copy;
+		buf_free(&wire);
+	}
+	struct run *run = new_run(&job, 1);
+	run->free_on_done = 1;
+	struct early e = {.in = BUF_INIT};
+	assert_int_equal(uv_loop_init(&run->loop), 0);
+	uv_tcp_init(&run->loop, &e.listener);
+	uv_timer_init(&run->loop, &e.timer);
+	e.listener.data = e.timer.data = &e;
+	e.open = 2;
+	int port = test_free_port(TEST_TCP);
+	struct sockaddr_in a;
+	uv_ip4_addr("127.0.0.1", port, &a);
+	assert_int_equal(uv_tcp_bind(&e.listener, (struct sockaddr *)&a, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&e.listener, 4, early_accept), 0);
+	run_session_on(run, &cfg, port, "early.test");
+	assert_int_equal(e.open, 0);
+	assert_int_equal(run->jobs_done, 1);
+	assert_int_equal(run->job_res[0].stage, SMTP_STAGE_DOT);
+	assert_int_equal(run->job_res[0].code, 554);
+	assert_null(job.data);
+	if (give)
+		assert_null(wire.data); /* taken by the session, freed when the write ended */
+	buf_free(&e.in);
+	free(run);
+}
+
+static void
+test_early_reply_given(void **state)
+{
+	(void)state;
+	early_reply(1);
+}
+
+static void
+test_early_reply_copied(void **state)
+{
+	(void)state;
+	early_reply(0);
+}
+
 static int
 teardown(void **state)
 {
@@ -1483,6 +1669,8 @@ main(void)
 	    cmocka_unit_test(test_auth_plaintext),
 	    cmocka_unit_test(test_mixed_pipelined),
 	    cmocka_unit_test(test_all_rcpt_failed_no_body),
+	    cmocka_unit_test(test_early_reply_given),
+	    cmocka_unit_test(test_early_reply_copied),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
