@@ -26,7 +26,8 @@ store_import_known_attrs(struct store *s, const char *key, struct buf *out)
 		return STORE_E_SQL;
 	buf_reset(out);
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = store_get_one(s, st, store_import_attrs_fill, out, sizeof *out, "read contact attributes");
+	/* Size 0: out is the importer's buffer, reused row after row, not a struct to zero. */
+	int rc = store_get_one(s, st, store_import_attrs_fill, out, 0, "read contact attributes");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no contact %s", key);
 	return rc;

@@ -50,8 +50,9 @@ sqlite3_stmt *store_prepare(struct store *s, const char *sql);
 /* store_step_done - step st (no rows wanted) and reset it; 0 or an error about what */
 int store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
 /*
- * store_get_one - step st once and reset it; *out (size bytes) is zeroed, then
- * on a row filled by fill(st, out), so a caller may clear it whatever came back.
+ * store_get_one - step st once and reset it; *out (size bytes; 0 for a buffer the
+ * caller reuses) is zeroed, then on a row filled by fill(st, out), so a caller
+ * may clear it whatever came back.
  * No row is STORE_E_NOTFOUND, whose message the caller writes (only then: some
  * callers are on hot paths); a failure says what it was doing.
  */

@@ -297,7 +297,8 @@ store_page_info(struct store *s, int64_t campaign_id, int64_t contact_id,
 	sqlite3_bind_int64(st, 2, contact_id);
 	struct store_page_info p;
 	memset(&p, 0, sizeof(p));
-	int rc = store_get_one(s, st, page_info_row, &p, sizeof p, "read the page's campaign and contact");
+	int rc = store_get_one(s, st, page_info_row, &p, sizeof p,
+	                       "read the page's campaign and contact");
 	if (rc == STORE_E_NOTFOUND)
 		return store_errf(s, rc, "no such campaign or contact");
 	if (rc == 0)
