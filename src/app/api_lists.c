@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "api_int.h"
+
+#include "kirim/audience.h"
 #include "kirim/contacts.h"
 #include "kirim/store.h"
 #include "kirim/store_api.h"
@@ -175,10 +177,16 @@ api_list_delete(struct api_ctx *x)
 			return;
 		}
 	}
+	char err[512] = "";
 	if (rc == 0)
-		rc = store_list_delete(x->s, name);
+		rc = audience_list_delete(x->s, name, err,
+		                          sizeof(err)); /* as `kirim lists delete` */
+	if (rc == AUDIENCE_E_BUSY) {
+		api_fail(x, 409, "in-use", "%s", err);
+		return;
+	}
 	if (rc < 0) {
-		api_fail_store(x, rc, NULL);
+		api_fail_store(x, rc, err[0] ? err : NULL);
 		return;
 	}
 	snprintf(x->resource, sizeof(x->resource), "list:%s", name);

@@ -133,6 +133,12 @@ api GET "/api/lists/no%20such"
 st "no such list" 404
 api DELETE /api/lists/vip "" 'If-Match: "0000000000000000"'
 st "list delete, stale If-Match" 412
+# A list a segment names stays (as `kirim lists delete` refuses it), saying which segment.
+"$KIRIM" segment add vips 'list("vip")' >/dev/null
+api DELETE /api/lists/vip "" "If-Match: $etag"
+st "list delete, a segment names it" 409
+contains "list delete, which segment" "$OUT" "used by segment 'vips'"
+"$KIRIM" segment remove vips >/dev/null
 api DELETE /api/lists/vip "" "If-Match: $etag"
 st "list delete" 200
 api GET /api/lists/vip
