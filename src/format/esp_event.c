@@ -62,7 +62,7 @@ mid_of(char *s)
 	char *p = s;
 	while (*p == ' ' || *p == '<')
 		p++;
-	size_t n = strcspn(p, "> ");
+	size_t n = strcspn(p, "<> ");
 	memmove(s, p, n);
 	s[n] = '\0';
 	return s;
@@ -202,7 +202,7 @@ esp_ses_parse(const char *json, size_t n, const char *id_prefix, struct esp_batc
 			                                            : ESP_HINT_NONE;
 			char t[256];
 			snprintf(t, sizeof(t), "%s/%s", btype, bsub);
-			set(&e->type, xstrdup(t));
+			set(&e->type, line_of(t, strlen(t)));
 			set(&e->status, str_of(r, "status"));
 			set(&e->diagnostic, str_of(r, "diagnosticCode"));
 			set(&e->remote_mta, str_of(o, "reportingMTA"));
@@ -216,7 +216,7 @@ esp_ses_parse(const char *json, size_t n, const char *id_prefix, struct esp_batc
 		} else {
 			set(&e->status, str_of(r, "status"));
 			set(&e->diagnostic, str_of(r, "diagnosticCode"));
-			set(&e->type, xstrdup(type));
+			set(&e->type, xstrdup("DeliveryDelay"));
 		}
 	}
 	free(btype);
@@ -269,7 +269,7 @@ esp_sendgrid_parse(const char *body, size_t n, struct esp_batch *out, const char
 		char t[128];
 		snprintf(t, sizeof(t), "%s%s%s", ev, *sub ? "/" : "", sub);
 		free(sub);
-		set(&e->type, xstrdup(t));
+		set(&e->type, line_of(t, strlen(t)));
 		set(&e->id, str_of(o, "sg_event_id"));
 		set(&e->address, str_of(o, "email"));
 		set(&e->status, str_of(o, "status"));
@@ -338,7 +338,7 @@ esp_postmark_parse(const char *body, size_t n, struct esp_batch *out, const char
 	snprintf(id, sizeof(id), "%s/%s", rt, pid);
 	free(pid);
 	set(&e->id, xstrdup(id));
-	set(&e->type, *type ? type : (free(type), xstrdup(rt)));
+	set(&e->type, *type ? type : (free(type), line_of(rt, strlen(rt))));
 	set(&e->address, str_of(j, strcmp(rt, "Delivery") == 0 ? "Recipient" : "Email"));
 	set(&e->diagnostic, str_of(j, "Details"));
 	if (*e->diagnostic == '\0')
