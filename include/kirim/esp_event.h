@@ -16,11 +16,11 @@
  * suppression) is not decided here: bounces.h feeds it to the same
  * classifier and disposition rules as a DSN.
  *
- * Pure code: no I/O, no logging; jansson reads the JSON and no jansson type
- * crosses this header. Every input gives a result: 0 with the events, or -1
- * with a one-line reason (not JSON, not the provider's shape). Strings are
- * owned by the batch (free with esp_batch_free) and never NULL ("" when
- * absent).
+ * Pure code: no I/O, no logging; jansson reads the JSON. The DSN parser
+ * (dsn.h) reads an SES notification that came by mail with esp_ses_read, so
+ * SES's format is read in one place; struct json_t is only forward-declared. Every input gives a
+ * result: 0 with the events, or -1 with a one-line reason (not JSON, not the provider's shape).
+ * Strings are owned by the batch (free with esp_batch_free) and never NULL ("" when absent).
  */
 #ifndef KIRIM_ESP_EVENT_H
 #define KIRIM_ESP_EVENT_H
@@ -29,11 +29,12 @@
 #include <stddef.h>
 
 struct buf;
+struct json_t;
 
 enum {
 	ESP_BODY_MAX = 1024 * 1024, /* the biggest webhook body read (SendGrid batches events) */
 	ESP_EVENTS_MAX = 10000,     /* events read from one body, at most */
-	ESP_FIELD_MAX = 1000,       /* bytes kept of one string field (a diagnostic) */
+	ESP_FIELD_MAX = 2000,       /* bytes kept of one string field (a diagnostic) */
 };
 
 enum esp_provider { ESP_SES, ESP_SENDGRID, ESP_POSTMARK };
@@ -56,6 +57,7 @@ struct esp_event {
 	char *address;       /* the recipient */
 	char *status;        /* an enhanced status code "5.1.1", or "" */
 	char *diagnostic;    /* the remote server's reply or the provider's reason, one line */
+	char *action;        /* SES's DSN action ("failed"; "delivered" for a delivery), or "" */
 	char *type;          /* the provider's words: "Permanent/General", "bounce/blocked"... */
 	char *message_id;    /* the original's Message-ID without <>, or "" */
 	char *campaign;      /* kirim's campaign (name or id) the payload carried, or "" */
@@ -76,6 +78,11 @@ struct esp_batch {
  */
 int esp_ses_parse(const char *json, size_t n, const char *id_prefix, struct esp_batch *out,
                   const char **why);
+/*
+ * esp_ses_read - the same for a notification jansson has read: 0, or -1 when
+ * it has no notificationType (nothing in out)
+ */
+int esp_ses_read(const struct json_t *j, const char *id_prefix, struct esp_batch *out);
 /* esp_sendgrid_parse - SendGrid's event webhook body: a JSON array of events */
 int esp_sendgrid_parse(const char *body, size_t n, struct esp_batch *out, const char **why);
 /* esp_postmark_parse - a Postmark webhook body: one Bounce or SpamComplaint record */

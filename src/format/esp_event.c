@@ -27,17 +27,13 @@ esp_provider_name(enum esp_provider p)
 	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
 }
 
-/* A copy of the n bytes at s as one line of at most ESP_FIELD_MAX bytes: controls are blanks. */
+/* A copy of the n bytes at s as one line of at most ESP_FIELD_MAX bytes (buf_add_line). */
 static char *
 line_of(const char *s, size_t n)
 {
-	if (n > ESP_FIELD_MAX)
-		n = ESP_FIELD_MAX;
-	char *o = xmalloc(n + 1);
-	for (size_t i = 0; i < n; i++)
-		o[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
-	o[n] = '\0';
-	return o;
+	struct buf b = BUF_INIT;
+	buf_add_line(&b, s, n, ESP_FIELD_MAX);
+	return b.data;
 }
 
 /* Member key of o as one line: a string as it is, a number in decimal, else "". */
@@ -77,8 +73,8 @@ add(struct esp_batch *b, enum esp_kind kind)
 	b->ev = xrealloc(b->ev, (b->n + 1) * sizeof(*b->ev));
 	struct esp_event *e = &b->ev[b->n++];
 	*e = (struct esp_event){.kind = kind};
-	char **fs[] = {&e->id,         &e->address,  &e->status,        &e->diagnostic, &e->type,
-	               &e->message_id, &e->campaign, &e->feedback_type, &e->remote_mta};
+	char **fs[] = {&e->id,   &e->address,    &e->status,   &e->diagnostic,    &e->action,
+	               &e->type, &e->message_id, &e->campaign, &e->feedback_type, &e->remote_mta};
 	for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
 		*fs[i] = xstrdup("");
 	return e;
@@ -96,8 +92,8 @@ esp_batch_free(struct esp_batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		struct esp_event *e = &b->ev[i];
-		char *fs[] = {e->id,         e->address,  e->status,        e->diagnostic, e->type,
-		              e->message_id, e->campaign, e->feedback_type, e->remote_mta};
+		char *fs[] = {e->id,   e->address,    e->status,   e->diagnostic,    e->action,
+		              e->type, e->message_id, e->campaign, e->feedback_type, e->remote_mta};
 		for (size_t k = 0; k < sizeof(fs) / sizeof(fs[0]); k++)
 			free(fs[k]);
 	}
@@ -105,11 +101,17 @@ esp_batch_free(struct esp_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* The JSON array (array) or object in s (n bytes), or NULL with not_it in *why. */
 static json_t *
-load(const char *s, size_t n)
+load(const char *s, size_t n, bool array, const char *not_it, const char **why)
 {
 	json_error_t err;
-	return json_loadb(s ? s : "", s ? n : 0, JSON_REJECT_DUPLICATES, &err);
+	json_t *j = json_loadb(s ? s : "", s ? n : 0, JSON_REJECT_DUPLICATES, &err);
+	if (array ? json_is_array(j) : json_is_object(j))
+		return j;
+	json_decref(j);
+	*why = not_it;
+	return NULL;
 }
 
 /* ---- Amazon SES ---------------------------------------------------------------------- */
@@ -153,31 +155,40 @@ int
 esp_ses_parse(const char *json, size_t n, const char *id_prefix, struct esp_batch *out,
               const char **why)
 {
+	static const char not_ses[] = "not an Amazon SES notification (no notificationType)";
 	memset(out, 0, sizeof(*out));
-	json_t *j = load(json, n);
+	json_t *j = load(json, n, false, not_ses, why);
+	int rc = j ? esp_ses_read(j, id_prefix, out) : -1;
+	if (j && rc < 0)
+		*why = not_ses;
+	json_decref(j);
+	return rc;
+}
+
+int
+esp_ses_read(const json_t *j, const char *id_prefix, struct esp_batch *out)
+{
+	memset(out, 0, sizeof(*out));
 	const char *type = json_string_value(json_object_get(j, "notificationType"));
 	if (type == NULL)
 		type = json_string_value(json_object_get(j, "eventType")); /* configuration sets */
-	if (!json_is_object(j) || type == NULL) {
-		json_decref(j);
-		*why = "not an Amazon SES notification (no notificationType)";
+	if (type == NULL)
 		return -1;
-	}
 	const json_t *mail = json_object_get(j, "mail"), *list = NULL, *o = NULL;
 	enum esp_kind kind = ESP_OTHER;
-	if (strcmp(type, "Bounce") == 0) {
+	if (strcasecmp(type, "Bounce") == 0) {
 		kind = ESP_BOUNCE;
 		o = json_object_get(j, "bounce");
 		list = json_object_get(o, "bouncedRecipients");
-	} else if (strcmp(type, "Complaint") == 0) {
+	} else if (strcasecmp(type, "Complaint") == 0) {
 		kind = ESP_COMPLAINT;
 		o = json_object_get(j, "complaint");
 		list = json_object_get(o, "complainedRecipients");
-	} else if (strcmp(type, "Delivery") == 0) {
+	} else if (strcasecmp(type, "Delivery") == 0) {
 		kind = ESP_DELIVERED;
 		o = json_object_get(j, "delivery");
 		list = json_object_get(o, "recipients");
-	} else if (strcmp(type, "DeliveryDelay") == 0) {
+	} else if (strcasecmp(type, "DeliveryDelay") == 0) {
 		kind = ESP_DEFERRED;
 		o = json_object_get(j, "deliveryDelay");
 		list = json_object_get(o, "delayedRecipients");
@@ -203,6 +214,7 @@ esp_ses_parse(const char *json, size_t n, const char *id_prefix, struct esp_batc
 			char t[256];
 			snprintf(t, sizeof(t), "%s/%s", btype, bsub);
 			set(&e->type, line_of(t, strlen(t)));
+			set(&e->action, str_of(r, "action"));
 			set(&e->status, str_of(r, "status"));
 			set(&e->diagnostic, str_of(r, "diagnosticCode"));
 			set(&e->remote_mta, str_of(o, "reportingMTA"));
@@ -211,6 +223,7 @@ esp_ses_parse(const char *json, size_t n, const char *id_prefix, struct esp_batc
 			set(&e->feedback_type, *ft ? ft : (free(ft), xstrdup("abuse")));
 			set(&e->type, xstrdup("Complaint"));
 		} else if (kind == ESP_DELIVERED) {
+			set(&e->action, xstrdup("delivered"));
 			set(&e->diagnostic, str_of(o, "smtpResponse"));
 			set(&e->type, xstrdup("Delivery"));
 		} else {
@@ -221,7 +234,6 @@ esp_ses_parse(const char *json, size_t n, const char *id_prefix, struct esp_batc
 	}
 	free(btype);
 	free(bsub);
-	json_decref(j);
 	return 0;
 }
 
@@ -231,12 +243,9 @@ int
 esp_sendgrid_parse(const char *body, size_t n, struct esp_batch *out, const char **why)
 {
 	memset(out, 0, sizeof(*out));
-	json_t *j = load(body, n);
-	if (!json_is_array(j)) {
-		json_decref(j);
-		*why = "not a SendGrid event batch (a JSON array of events)";
+	json_t *j = load(body, n, true, "not a SendGrid event batch (a JSON array of events)", why);
+	if (j == NULL)
 		return -1;
-	}
 	for (size_t i = 0; i < json_array_size(j); i++) {
 		const json_t *o = json_array_get(j, i);
 		const char *ev = json_string_value(json_object_get(o, "event"));
@@ -314,11 +323,12 @@ int
 esp_postmark_parse(const char *body, size_t n, struct esp_batch *out, const char **why)
 {
 	memset(out, 0, sizeof(*out));
-	json_t *j = load(body, n);
+	static const char not_pm[] = "not a Postmark webhook record (no RecordType)";
+	json_t *j = load(body, n, false, not_pm, why);
 	const char *rt = json_string_value(json_object_get(j, "RecordType"));
-	if (!json_is_object(j) || rt == NULL) {
+	if (rt == NULL) {
 		json_decref(j);
-		*why = "not a Postmark webhook record (no RecordType)";
+		*why = not_pm;
 		return -1;
 	}
 	char *type = str_of(j, "Type");
@@ -388,12 +398,9 @@ int
 esp_sns_parse(const char *body, size_t n, struct esp_sns *out, const char **why)
 {
 	memset(out, 0, sizeof(*out));
-	json_t *j = load(body, n);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		*why = "not an SNS message (not a JSON object)";
+	json_t *j = load(body, n, false, "not an SNS message (not a JSON object)", why);
+	if (j == NULL)
 		return -1;
-	}
 	out->type = whole(j, "Type");
 	out->message_id = whole(j, "MessageId");
 	out->topic_arn = whole(j, "TopicArn");

@@ -51,8 +51,9 @@ batch_ok(int rc, const struct esp_batch *b, const char *why)
 		CHECK(e->hint >= ESP_HINT_NONE && e->hint <= ESP_HINT_SOFT);
 		/* The SES id is the SNS id and the address: longer than one field may be. */
 		CHECK(e->id != NULL);
-		const char *fs[] = {e->address,    e->status,   e->diagnostic,    e->type,
-		                    e->message_id, e->campaign, e->feedback_type, e->remote_mta};
+		const char *fs[] = {e->address,  e->status,        e->diagnostic,
+		                    e->type,     e->action,        e->message_id,
+		                    e->campaign, e->feedback_type, e->remote_mta};
 		for (size_t k = 0; k < sizeof(fs) / sizeof(fs[0]); k++)
 			line_ok(fs[k]);
 		CHECK(strchr(e->message_id, '<') == NULL && strchr(e->message_id, '>') == NULL);

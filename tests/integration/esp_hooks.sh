@@ -30,14 +30,9 @@ o ecparam -name prime256v1 -genkey -noout -out certs/sg-other.key
 [ -s certs/web.pem ] && [ -s certs/sg.key ] && ok "certificates made" || bad "certificates" "openssl failed"
 echo '<ConfirmSubscriptionResponse/>' >"www/$SNSHOST.d/index"
 
-D=$(free_udp_port)
 echo "$SNSHOST. 60 IN A 127.0.0.1" >zone.txt
-$PY3 "$SRC/tests/integration/dns_server.py" "$D" zone "$TMP/zone.txt" >"$TMP/server-dns.log" 2>&1 &
-PIDS+=($!)
-H=$(free_port)
-$PY3 "$SRC/tests/integration/https_server.py" --port "$H" --cert certs/web.pem --key certs/web.key --dir "$TMP/www" >"$TMP/server-https.log" 2>&1 &
-PIDS+=($!)
-wait_port "$H"
+start_dns_zone "$TMP/zone.txt"
+start_https certs/web.pem certs/web.key "$TMP/www"
 CERT_URL="https://$SNSHOST:$H/SimpleNotificationService-test.pem"
 
 cat >kirim.conf <<C
