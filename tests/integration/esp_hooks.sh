@@ -68,6 +68,14 @@ mid() { echo "k.$(make_token "$SECRET" m "$CAMP" "$(cid "$1")")@a.test"; }
 events() { sql "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message_id JOIN contacts c ON c.id = m.contact_id WHERE c.email = '$1' AND e.stage = 'dsn'"; }
 supp() { sql "SELECT coalesce((SELECT reason FROM suppressions WHERE value = '$1'), 'none')"; }
 
+# Outgoing webhooks see what the providers report, as they see a DSN's bounce: a receiver
+# that checks kirim's signature with its own code.
+printf 'esp-webhook-secret-0123456789abcdef\n' >wh-secret.txt
+rport=$(free_port)
+$PY3 "$SRC/tests/integration/webhook_receiver.py" --port "$rport" --secret-file wh-secret.txt --log wh.log &
+PIDS+=($!)
+wait_port "$rport"
+"$KIRIM" webhooks add "http://127.0.0.1:$rport/hook" --events bounced,complained --secret-file wh-secret.txt >/dev/null
 port=$(free_port)
 "$KIRIM" serve --listen "127.0.0.1:$port" --admin-listen off --rate 0 2>>serve.log &
 srv=$!
@@ -223,6 +231,11 @@ eq "suppress list shows them" "$(json "' '.join(sorted(s['value'] + '=' + s['rea
 	"pm-hard@a.test=hard_bounce pm-spam@a.test=complaint ses-complaint@a.test=complaint ses-hard@a.test=hard_bounce sg-hard@a.test=hard_bounce sg-spam@a.test=complaint"
 run "$KIRIM" --json report spring
 eq "the report counts them" "$(json "j['messages']['counts']['bounced_hard'], j['summary']['complaints']")" "3 3"
+# wh_pairs - the (email, type) pairs the receiver took with a good signature, sorted
+wh_pairs() { $PY3 -c "import json; print(' '.join(sorted(set(a + '=' + b for r in map(json.loads, open('wh.log')) if r['sig'] for a, b in r['pairs']))))" 2>/dev/null; }
+want_wh="pm-hard@a.test=bounced pm-soft@a.test=bounced pm-spam@a.test=complained ses-complaint@a.test=complained ses-hard@a.test=bounced ses-soft@a.test=bounced sg-hard@a.test=bounced sg-spam@a.test=complained"
+for _ in $(seq 1 100); do [ "$(wh_pairs)" = "$want_wh" ] && break; sleep 0.2; done
+eq "outgoing webhooks carry them" "$(wh_pairs)" "$want_wh"
 kill "$srv"
 wait "$srv"
 eq "kirim serve stops cleanly (no leak, no error)" "$?" 0
