@@ -44,10 +44,10 @@ struct esp_hooks_req {
 	const char *client;        /* the client's address, for the log */
 };
 
-/* The answer: status, extra header lines (static) and a short text body. */
+/* The answer: status, a short text body, and whether to ask for Basic credentials. */
 struct esp_hooks_answer {
 	int status;
-	const char *headers;
+	bool ask_credentials; /* a 401 of Postmark's: WWW-Authenticate goes with it */
 	char body[256];
 };
 

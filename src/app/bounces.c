@@ -236,8 +236,8 @@ record(struct bounces *b, const struct fact *f, const struct disposition *disp, 
 		return rc;
 	if (!fresh) {
 		*dup = true;
-		snprintf(why, whysz, "event=%s rcpt=%s taken before: nothing changed", f->event_id,
-		         f->address && *f->address ? f->address : "-");
+		snprintf(why, whysz, "event=%s rcpt=%s note=\"taken before: nothing changed\"",
+		         f->event_id, f->address && *f->address ? f->address : "-");
 		return 0;
 	}
 	b->st.suppressed += supp != NULL;
@@ -396,8 +396,8 @@ bounces_ingest_esp(struct bounces *b, const char *provider, const struct esp_eve
 		 * reported later changes no state (as a DSN's "delivered" or "delayed"). */
 		*out = BOUNCES_NOT_BOUNCE;
 		b->st.not_bounces++;
-		snprintf(why, whysz, "%s event for %s: not a bounce", esp_kind_name(e->kind),
-		         *e->address ? e->address : "-");
+		snprintf(why, whysz, "kind=%s rcpt=%s note=\"not a bounce: nothing changed\"",
+		         esp_kind_name(e->kind), *e->address ? e->address : "-");
 		return 0;
 	}
 	bool complaint = e->kind == ESP_COMPLAINT;
@@ -411,10 +411,11 @@ bounces_ingest_esp(struct bounces *b, const char *provider, const struct esp_eve
 	if (!found) {
 		*out = BOUNCES_UNMATCHED;
 		b->st.unmatched++;
-		snprintf(why, whysz,
-		         "%s for no message kirim sent (rcpt=%s message-id=%s campaign=%s)",
-		         complaint ? "complaint" : "bounce", *e->address ? e->address : "-",
-		         *e->message_id ? e->message_id : "-", *e->campaign ? e->campaign : "-");
+		snprintf(
+		    why, whysz,
+		    "kind=%s rcpt=%s message_id=%s campaign=%s note=\"for no message kirim sent\"",
+		    complaint ? "complaint" : "bounce", *e->address ? e->address : "-",
+		    *e->message_id ? e->message_id : "-", *e->campaign ? e->campaign : "-");
 		return 0;
 	}
 	/*

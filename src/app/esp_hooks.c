@@ -108,9 +108,7 @@ static void
 answer(struct esp_hooks_answer *out, int status, const char *fmt, const char *what)
 {
 	out->status = status;
-	out->headers = status == 401 && fmt && strstr(fmt, "credentials")
-	                   ? "WWW-Authenticate: Basic realm=\"kirim hooks\"\r\n"
-	                   : NULL;
+	out->ask_credentials = false;
 	snprintf(out->body, sizeof(out->body), fmt, what ? what : "");
 	size_t n = strlen(out->body);
 	if (n + 1 < sizeof(out->body)) {
@@ -150,6 +148,7 @@ get(struct esp_hooks *h, const char *url, struct buf *out, char *err, size_t err
 	char host[256], path[2048];
 	unsigned port;
 	const char *why;
+	snprintf(err, errsz, "the fetch of %.200s did not finish", url);
 	if (esp_url_split(url, h->cfg->hooks_sns_cert_hosts, host, sizeof(host), &port, path,
 	                  sizeof(path), &why) < 0) {
 		snprintf(err, errsz, "%s", why);
@@ -360,15 +359,15 @@ take(struct esp_hooks *h, enum esp_provider p, const struct esp_batch *batch,
 			return rc;
 		}
 		counts[oc]++;
-		log_info("hooks provider=%s event=%s type=%s %s %s", esp_provider_name(p), e->id,
-		         e->type, bounces_outcome_name(oc), why);
+		log_info("hooks provider=%s event=%s type=\"%s\" result=%s %s",
+		         esp_provider_name(p), e->id, e->type, bounces_outcome_name(oc), why);
 	}
 	snprintf(out->body, sizeof(out->body),
 	         "ok events=%zu recorded=%u complaints=%u duplicates=%u unmatched=%u other=%u\n",
 	         batch->n, counts[BOUNCES_RECORDED], counts[BOUNCES_COMPLAINT],
 	         counts[BOUNCES_DUPLICATE], counts[BOUNCES_UNMATCHED], counts[BOUNCES_NOT_BOUNCE]);
 	out->status = 200;
-	out->headers = NULL;
+	out->ask_credentials = false;
 	return 0;
 }
 
@@ -383,8 +382,8 @@ handle_ses(struct esp_hooks *h, const struct esp_hooks_req *rq, struct esp_hooks
 		return;
 	}
 	if (!topic_taken(h, m.topic_arn)) {
-		log_warn("hooks provider=ses client=%s refused topic=\"%.200s\": not in [hooks] "
-		         "ses_topics",
+		log_warn("hooks provider=ses client=%s result=refused topic=\"%.200s\" "
+		         "reason=\"not in [hooks] ses_topics\"",
 		         rq->client, m.topic_arn);
 		answer(out, 403, "topic %s is not one [hooks] ses_topics takes", m.topic_arn);
 		esp_sns_free(&m);
@@ -392,8 +391,8 @@ handle_ses(struct esp_hooks *h, const struct esp_hooks_req *rq, struct esp_hooks
 	}
 	int ok = sns_verify(h, &m, err, sizeof(err));
 	if (ok <= 0) {
-		log_warn("hooks provider=ses client=%s message=%s refused: %s", rq->client,
-		         m.message_id, err);
+		log_warn("hooks provider=ses client=%s message=%s result=refused reason=\"%s\"",
+		         rq->client, m.message_id, err);
 		answer(out, ok < 0 ? 502 : 401,
 		       ok < 0 ? "signing certificate: %s" : "SNS signature: %s", err);
 		esp_sns_free(&m);
@@ -402,22 +401,23 @@ handle_ses(struct esp_hooks *h, const struct esp_hooks_req *rq, struct esp_hooks
 	if (strcmp(m.type, "SubscriptionConfirmation") == 0) {
 		struct buf b = BUF_INIT;
 		if (get(h, m.subscribe_url, &b, err, sizeof(err)) < 0) {
-			log_warn("hooks provider=ses topic=%s subscription not confirmed: %s",
+			log_warn("hooks provider=ses topic=%s result=unconfirmed reason=\"%s\"",
 			         m.topic_arn, err);
 			answer(out, 502, "subscription not confirmed: %s", err);
 		} else {
-			log_info("hooks provider=ses topic=%s subscription confirmed", m.topic_arn);
+			log_info("hooks provider=ses topic=%s result=confirmed", m.topic_arn);
 			answer(out, 200, "subscription to %s confirmed", m.topic_arn);
 		}
 		buf_free(&b);
 	} else if (strcmp(m.type, "UnsubscribeConfirmation") == 0) {
-		log_info("hooks provider=ses topic=%s unsubscribed", m.topic_arn);
+		log_info("hooks provider=ses topic=%s result=unsubscribed", m.topic_arn);
 		answer(out, 200, "unsubscribed from %s", m.topic_arn);
 	} else {
 		struct esp_batch batch;
 		if (esp_ses_parse(m.message, strlen(m.message), m.message_id, &batch, &why) < 0) {
 			/* Signed by SNS but not SES's: taken, so that SNS does not retry it. */
-			log_warn("hooks provider=ses message=%s not taken: %s", m.message_id, why);
+			log_warn("hooks provider=ses message=%s result=ignored reason=\"%s\"",
+			         m.message_id, why);
 			answer(out, 200, "ignored: %s", why);
 		} else {
 			if (take(h, ESP_SES, &batch, out) < 0)
@@ -441,12 +441,15 @@ esp_hooks_handle(struct esp_hooks *h, const struct esp_hooks_req *rq, struct esp
 		return;
 	}
 	if (rq->provider == ESP_POSTMARK && !postmark_allowed(h, rq->authorization)) {
-		log_warn("hooks provider=%s client=%s refused: bad credentials", name, rq->client);
+		log_warn("hooks provider=%s client=%s result=refused reason=\"bad credentials\"",
+		         name, rq->client);
 		answer(out, 401, "%s", "bad credentials");
+		out->ask_credentials = true;
 		return;
 	}
 	if (rq->provider == ESP_SENDGRID && !sendgrid_allowed(h, rq, &why)) {
-		log_warn("hooks provider=%s client=%s refused: %s", name, rq->client, why);
+		log_warn("hooks provider=%s client=%s result=refused reason=\"%s\"", name,
+		         rq->client, why);
 		answer(out, 401, "%s", why);
 		return;
 	}

@@ -188,7 +188,7 @@ struct req {
 	 * extra headers (static). */
 	struct esp_hooks_req hook;
 	char *hook_strs[4]; /* the copies: body, Authorization, the two SendGrid headers */
-	const char *hook_headers;
+	bool hook_ask;      /* the answer asks for Basic credentials */
 };
 
 /* An answer made once: status, extra headers, body. */
@@ -970,7 +970,7 @@ view_work(uv_work_t *w)
 			struct esp_hooks_answer a;
 			esp_hooks_handle(srv->esp, &r->hook, &a);
 			r->page_status = a.status;
-			r->hook_headers = a.headers;
+			r->hook_ask = a.ask_credentials;
 			buf_adds(&r->view, a.body);
 			r->view_rc = 0;
 			continue;
@@ -1039,7 +1039,10 @@ answer_view(struct serve *srv, struct req *r)
 	struct buf page = r->view;
 	r->view = (struct buf)BUF_INIT;
 	if (r->job == JOB_HOOK)
-		answer_with(r, r->page_status, r->hook_headers ? r->hook_headers : PLAIN NOSTORE,
+		answer_with(r, r->page_status,
+		            r->hook_ask ? PLAIN NOSTORE
+		                "WWW-Authenticate: Basic realm=\"kirim hooks\"\r\n"
+		                        : PLAIN NOSTORE,
 		            page.data ? page.data : "", page.len);
 	else if (r->job != JOB_VIEW)
 		answer_with(r, r->page_status, srv->page_headers, page.data ? page.data : "",

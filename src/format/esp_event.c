@@ -174,25 +174,25 @@ esp_ses_read(const json_t *j, const char *id_prefix, struct esp_batch *out)
 		type = json_string_value(json_object_get(j, "eventType")); /* configuration sets */
 	if (type == NULL)
 		return -1;
+	/* SES's notification types: the object each is in, and its list of recipients. */
+	static const struct {
+		const char *type;
+		enum esp_kind kind;
+		const char *object, *recipients;
+	} types[] = {
+	    {"Bounce", ESP_BOUNCE, "bounce", "bouncedRecipients"},
+	    {"Complaint", ESP_COMPLAINT, "complaint", "complainedRecipients"},
+	    {"Delivery", ESP_DELIVERED, "delivery", "recipients"},
+	    {"DeliveryDelay", ESP_DEFERRED, "deliveryDelay", "delayedRecipients"},
+	};
 	const json_t *mail = json_object_get(j, "mail"), *list = NULL, *o = NULL;
 	enum esp_kind kind = ESP_OTHER;
-	if (strcasecmp(type, "Bounce") == 0) {
-		kind = ESP_BOUNCE;
-		o = json_object_get(j, "bounce");
-		list = json_object_get(o, "bouncedRecipients");
-	} else if (strcasecmp(type, "Complaint") == 0) {
-		kind = ESP_COMPLAINT;
-		o = json_object_get(j, "complaint");
-		list = json_object_get(o, "complainedRecipients");
-	} else if (strcasecmp(type, "Delivery") == 0) {
-		kind = ESP_DELIVERED;
-		o = json_object_get(j, "delivery");
-		list = json_object_get(o, "recipients");
-	} else if (strcasecmp(type, "DeliveryDelay") == 0) {
-		kind = ESP_DEFERRED;
-		o = json_object_get(j, "deliveryDelay");
-		list = json_object_get(o, "delayedRecipients");
-	}
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcasecmp(type, types[i].type) == 0) {
+			kind = types[i].kind;
+			o = json_object_get(j, types[i].object);
+			list = json_object_get(o, types[i].recipients);
+		}
 	char *btype = str_of(o, "bounceType"), *bsub = str_of(o, "bounceSubType");
 	for (size_t i = 0; i < json_array_size(list); i++) {
 		const json_t *r = json_array_get(list, i);
