@@ -9,7 +9,8 @@
  * an event of that message (a hard one marks it bounced) and suppresses the
  * address as the rules say; a complaint suppresses it and unsubscribes it;
  * mail to u-TOKEN@bounce domain unsubscribes (RFC 2369 mailto); auto-replies
- * and other mail are counted and left alone. Owns a token key and borrows the
+ * and other mail are counted and left alone. A provider's webhook events
+ * (esp_hooks.h) take the same path through bounces_ingest_esp. Owns a token key and borrows the
  * store it is given; one per thread. bounces_ingest_paths (files) and
  * bounces_listen.h (SMTP) feed it. Logs one line per message.
  */
@@ -22,6 +23,7 @@
 struct store;
 struct config;
 struct bounces;
+struct esp_event;
 
 /* What became of one message. */
 enum bounces_outcome {
@@ -32,11 +34,12 @@ enum bounces_outcome {
 	BOUNCES_NOT_BOUNCE,   /* some other mail */
 	BOUNCES_UNMATCHED,    /* a bounce or complaint for no message kirim sent */
 	BOUNCES_UNPARSEABLE,  /* cannot be read as mail */
+	BOUNCES_DUPLICATE,    /* a provider's event taken before: nothing changed */
 };
 
 struct bounces_stats {
 	uint64_t messages, recorded, complaints, unsubscribed, autoreplies, not_bounces, unmatched,
-	    unparseable, suppressed;
+	    unparseable, suppressed, duplicates;
 };
 
 /* bounces_new - a context on s, with the token secret and bounce domain of cfg */
@@ -52,6 +55,19 @@ void bounces_free(struct bounces *b);
  */
 int bounces_ingest(struct bounces *b, const char *msg, size_t len, const char *const *rcpts,
                    size_t nrcpt, enum bounces_outcome *out, char *why, size_t whysz);
+/*
+ * bounces_ingest_esp - one event a provider's webhook reported (esp_event.h;
+ * provider "ses", "sendgrid", "postmark"), mapped to kirim's message by the
+ * original's Message-ID (k.TOKEN@domain), else by its recipient and the
+ * campaign the payload named. A bounce goes through the classifier and the
+ * disposition rules as a DSN's recipient does (its status, else the reply its
+ * diagnostic quotes, else the provider's hard or soft word as 5.0.0 or
+ * 4.0.0), a complaint as an ARF report's; an event id taken before changes
+ * nothing (BOUNCES_DUPLICATE). Deliveries and deferrals are BOUNCES_NOT_BOUNCE.
+ * Returns 0, or a negative store error (nothing recorded).
+ */
+int bounces_ingest_esp(struct bounces *b, const char *provider, const struct esp_event *e,
+                       enum bounces_outcome *out, char *why, size_t whysz);
 /*
  * bounces_accept_rcpt - whether mail for addr is kirim's to take: a valid
  * b-TOKEN (bounce) or u-TOKEN (unsubscribe) address at the bounce domain.

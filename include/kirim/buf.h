@@ -67,6 +67,12 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_reset(struct buf *b);
 /* buf_free - release the memory; the buffer is empty and reusable afterwards */
 void buf_free(struct buf *b);
+/*
+ * buf_add_line - append the n bytes at s as one line of at most max bytes: control bytes
+ * and runs of blanks become one space, none at either end of what is appended; always
+ * NUL-terminated (a diagnostic or header text kept for a record)
+ */
+void buf_add_line(struct buf *b, const char *s, size_t n, size_t max);
 /* buf_json_string - append s (n bytes) as a quoted JSON string, escaping as RFC 8259 requires */
 void buf_json_string(struct buf *b, const char *s, size_t n);
 

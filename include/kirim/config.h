@@ -76,7 +76,19 @@ struct config {
 	/* [pages] */
 	char pages_dir[512];     /* dir: templates and translations that replace kirim's */
 	char pages_language[40]; /* language: when nothing else says ("en") */
+	/* [hooks]: providers' webhooks on kirim serve's public listener (docs/esp-webhooks.md) */
+	char hooks_ses_topics[1024];     /* ses_topics: SNS topic ARNs taken; "" = /hooks/ses off */
+	char hooks_sns_cert_hosts[256];  /* sns_cert_hosts: SigningCertURL host patterns */
+	char hooks_sns_ca_file[512];     /* sns_ca_file: CAs for that fetch; "" = the system's */
+	char hooks_sns_dns[256];         /* sns_dns: resolvers for it; "" = resolv.conf */
+	char hooks_sendgrid_key[512];    /* sendgrid_key: base64 public key; "" = off */
+	unsigned hooks_sendgrid_max_age; /* sendgrid_max_age: seconds a timestamp is good (600) */
+	char hooks_postmark_user[128];   /* postmark_user: HTTP Basic user; "" = off */
+	char hooks_postmark_password[256]; /* postmark_password */
 };
+
+/* The hosts an SNS signing certificate may come from, unless [hooks] sns_cert_hosts says. */
+#define CONFIG_SNS_CERT_HOSTS "sns.*.amazonaws.com, sns.*.amazonaws.com.cn"
 
 /*
  * config_load - read path (NULL: $KIRIM_CONFIG, else ./kirim.conf; a missing

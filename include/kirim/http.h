@@ -45,8 +45,14 @@ struct http_req {
 };
 
 struct http_opts {
-	size_t max_header;         /* request line and headers, bytes; 0: 8192 */
-	size_t max_body;           /* bytes; 0: 4096 */
+	size_t max_header; /* request line and headers, bytes; 0: 8192 */
+	size_t max_body;   /* bytes; 0: 4096 */
+	/*
+	 * The body limit of one request by its method and target (NUL-terminated),
+	 * called once its headers are read; 0 (or no function): max_body. A target
+	 * that takes bigger bodies than the rest (a provider's webhook) says so here.
+	 */
+	size_t (*body_max)(void *arg, const char *method, const char *target);
 	unsigned timeout;          /* seconds to send a whole request, or to stay idle; 0: 10 */
 	unsigned max_conns;        /* admitted and not closing; 0: 1024 */
 	unsigned max_conns_per_ip; /* 0: max_conns / 4, from 1 to 256; cut to max_conns */

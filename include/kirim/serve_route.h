@@ -17,6 +17,7 @@
  *   POST     /s/LIST                   a signup (form fields or a JSON object)
  *   GET|HEAD /k/TOKEN                  a signup's confirmation page (never confirms)
  *   POST     /k/TOKEN                  confirm the signup
+ *   POST     /hooks/PROVIDER           a provider's webhook (ses, sendgrid, postmark: the token)
  * A known path with another method is SERVE_ROUTE_METHOD (405); anything
  * else is SERVE_ROUTE_NOT_FOUND. A query string is ignored by the routing
  * (serve_form_field reads its fields).
@@ -49,6 +50,7 @@ enum serve_route_kind {
 	SERVE_ROUTE_SIGNUP_POST,  /* POST /s/LIST */
 	SERVE_ROUTE_CONFIRM_PAGE, /* GET /k/TOKEN */
 	SERVE_ROUTE_CONFIRM_POST, /* POST /k/TOKEN */
+	SERVE_ROUTE_HOOK,         /* POST /hooks/PROVIDER (esp_hooks.h) */
 };
 
 enum { SERVE_LINKS_MAX = 1000, SERVE_TOKEN_MAX = 63, SERVE_URL_MAX = 2048 };

@@ -79,4 +79,20 @@ int store_bounce_pause_why(const struct store_bounce_rules *rules,
  * finished: 1 when it was paused, 0 when its state did not allow it */
 int store_campaign_pause(struct store *s, int64_t campaign_id, const char *why);
 
+/*
+ * store_bounce_find - the (campaign, contact) of the message kirim sent to
+ * email in campaign (its name, or its id in decimal): 0, or STORE_E_NOTFOUND.
+ * For a provider's event that names the recipient and kirim's campaign header
+ * but not the Message-ID.
+ */
+int store_bounce_find(struct store *s, const char *email, const char *campaign,
+                      int64_t *campaign_id, int64_t *contact_id);
+/*
+ * store_bounce_seen - note a provider's event (provider "ses", "sendgrid",
+ * "postmark"; id its own, at most 512 bytes) as taken: 1 the first time, 0
+ * when it was taken before (a retry: record nothing). Run it in the
+ * transaction that records the event, so that a rollback forgets it too.
+ */
+int store_bounce_seen(struct store *s, const char *provider, const char *id);
+
 #endif

@@ -1,6 +1,7 @@
 /* bounces - returned mail → events, suppressions, unsubscribes (see bounces.h). */
 #include "kirim/bounces.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "kirim/config.h"
 #include "kirim/disposition.h"
 #include "kirim/dsn.h"
+#include "kirim/esp_event.h"
 #include "kirim/log.h"
 #include "kirim/mailbox.h"
 #include "kirim/store.h"
@@ -67,7 +69,7 @@ const char *
 bounces_outcome_name(enum bounces_outcome o)
 {
 	static const char *const names[] = {"recorded",   "complaint", "unsubscribed", "autoreply",
-	                                    "not-bounce", "unmatched", "unparseable"};
+	                                    "not-bounce", "unmatched", "unparseable",  "duplicate"};
 	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
 }
 
@@ -149,27 +151,53 @@ find(struct bounces *b, const struct dsn_report *r, const char *const *rcpts, si
 	return message_id_token(b, r->orig_message_id, campaign, contact);
 }
 
-/* record - one recipient of a bounce or complaint, its disposition disp applied */
+/*
+ * One recipient's bounce or complaint, from a DSN or ARF report or from a
+ * provider's webhook: what record writes. Strings may be NULL or "".
+ */
+struct fact {
+	const char *format; /* what was read: "rfc3464", "arf", "ses", "sendgrid"... */
+	const char *address, *status, *diagnostic, *remote_mta, *feedback_type;
+	const char *provider; /* a webhook's ("ses"...): the event is taken once; NULL for mail */
+	const char *event_id; /* the provider's id of the event */
+	const char *esp_type; /* the provider's own words for it */
+};
+
+static void
+detail_str(struct buf *d, const char *name, const char *v)
+{
+	if (v == NULL || *v == '\0')
+		return;
+	buf_printf(d, ",\"%s\":", name);
+	buf_json_string(d, v, strlen(v));
+}
+
+/*
+ * record - one recipient of a bounce or complaint, its disposition disp
+ * applied; *dup when a provider's event was taken before (nothing written)
+ */
 static int
-record(struct bounces *b, const struct dsn_report *r, const struct dsn_recipient *rc_,
-       const struct disposition *disp, int64_t campaign, int64_t contact, char *why, size_t whysz)
+record(struct bounces *b, const struct fact *f, const struct disposition *disp, int64_t campaign,
+       int64_t contact, bool *dup, char *why, size_t whysz)
 {
 	bool complaint = disp->event == DISP_EV_COMPLAINT;
-	char source[512], detail[768];
+	char source[512], detail[1024];
 	struct buf d = BUF_INIT;
 	buf_adds(&d, "{\"format\":");
-	buf_json_string(&d, r->format ? r->format : "", r->format ? strlen(r->format) : 0);
-	if (rc_->address) {
+	buf_json_string(&d, f->format ? f->format : "", f->format ? strlen(f->format) : 0);
+	if (f->address) {
 		buf_adds(&d, ",\"recipient\":");
-		buf_json_string(&d, rc_->address, strlen(rc_->address));
+		buf_json_string(&d, f->address, strlen(f->address));
 	}
-	if (complaint && r->feedback_type && *r->feedback_type) {
-		buf_adds(&d, ",\"feedback_type\":");
-		buf_json_string(&d, r->feedback_type, strlen(r->feedback_type));
-	}
+	if (complaint)
+		detail_str(&d, "feedback_type", f->feedback_type);
+	detail_str(&d, "provider_event", f->event_id);
+	detail_str(&d, "provider_type", f->esp_type);
 	buf_addc(&d, '}');
 	snprintf(detail, sizeof(detail), "%s", d.data);
 	buf_free(&d);
+	if (detail[strlen(detail) - 1] != '}') /* cut: the detail must stay JSON */
+		snprintf(detail, sizeof(detail), "{\"format\":\"%s\"}", f->format ? f->format : "");
 	struct store_bounce_event e = {
 	    .campaign_id = campaign,
 	    .contact_id = contact,
@@ -177,19 +205,28 @@ record(struct bounces *b, const struct dsn_report *r, const struct dsn_recipient
 	    .state = disp->state,
 	    .reason = disp->reason,
 	    .cls = disp->cls,
-	    .ecode = rc_->status,
-	    .text = complaint ? r->feedback_type : rc_->diagnostic,
-	    .host = rc_->remote_mta,
+	    .ecode = f->status,
+	    .text = complaint ? f->feedback_type : f->diagnostic,
+	    .host = f->remote_mta,
 	    .detail = detail,
 	};
-	snprintf(source, sizeof(source), "%s report%s%s", complaint ? "complaint" : "bounce",
-	         rc_->status && *rc_->status ? " " : "", rc_->status ? rc_->status : "");
+	snprintf(source, sizeof(source), "%s%s%s %s%s%s", f->provider ? f->provider : "",
+	         f->provider ? " " : "", complaint ? "complaint" : "bounce",
+	         f->provider ? "event" : "report", f->status && *f->status ? " " : "",
+	         f->status ? f->status : "");
 	int64_t mid;
 	const char *supp = NULL;
+	int fresh = 1;
+	*dup = false;
 	int rc = store_begin(b->store);
-	if (rc == 0)
+	if (rc == 0 && f->provider && f->event_id && *f->event_id &&
+	    (rc = store_bounce_seen(b->store, f->provider, f->event_id)) >= 0) {
+		fresh = rc;
+		rc = 0;
+	}
+	if (rc == 0 && fresh)
 		rc = store_bounce_record(b->store, &e, &mid);
-	if (rc == 0)
+	if (rc == 0 && fresh)
 		rc = store_bounce_suppress(b->store, mid, disp->suppress, &b->rules, source, &supp);
 	if (rc == 0)
 		rc = store_commit(b->store);
@@ -197,12 +234,18 @@ record(struct bounces *b, const struct dsn_report *r, const struct dsn_recipient
 		store_rollback(b->store);
 	if (rc < 0)
 		return rc;
+	if (!fresh) {
+		*dup = true;
+		snprintf(why, whysz, "event=%s rcpt=%s note=\"taken before: nothing changed\"",
+		         f->event_id, f->address && *f->address ? f->address : "-");
+		return 0;
+	}
 	b->st.suppressed += supp != NULL;
 	snprintf(why, whysz, "msg=%lld rcpt=%s %s=%s class=%s status=%s%s%s", (long long)mid,
-	         rc_->address ? rc_->address : "-", complaint ? "feedback" : "reason",
-	         complaint ? (r->feedback_type ? r->feedback_type : "")
+	         f->address && *f->address ? f->address : "-", complaint ? "feedback" : "reason",
+	         complaint ? (f->feedback_type ? f->feedback_type : "")
 	                   : bounce_reason_name(disp->reason),
-	         bounce_class_name(disp->cls), rc_->status ? rc_->status : "-",
+	         bounce_class_name(disp->cls), f->status && *f->status ? f->status : "-",
 	         supp ? " suppressed=" : "", supp ? supp : "");
 	if (complaint) {
 		bool changed;
@@ -280,7 +323,15 @@ bounces_ingest(struct bounces *b, const char *msg, size_t len, const char *const
 		disposition_decide(&f, NULL, &d);
 		if (d.event == DISP_EV_NONE)
 			continue;
-		rc = record(b, &r, &r.rcpt[i], &d, campaign, contact, why, whysz);
+		const struct dsn_recipient *rr = &r.rcpt[i];
+		struct fact fa = {.format = r.format,
+		                  .address = rr->address,
+		                  .status = rr->status,
+		                  .diagnostic = rr->diagnostic,
+		                  .remote_mta = rr->remote_mta,
+		                  .feedback_type = r.feedback_type};
+		bool dup;
+		rc = record(b, &fa, &d, campaign, contact, &dup, why, whysz);
 		any = true;
 		/* VERP names one recipient: one message's outcome, whatever else the DSN lists. */
 		break;
@@ -305,6 +356,110 @@ bounces_ingest(struct bounces *b, const char *msg, size_t len, const char *const
 done:
 	dsn_report_free(&r);
 	return rc;
+}
+
+/*
+ * reply_of - the SMTP reply code and enhanced status code a provider's
+ * diagnostic quotes ("smtp; 550 5.1.1 user unknown"): code 0 and ecode ""
+ * when it quotes none
+ */
+static int
+reply_of(const char *d, char *ecode, size_t ecsz)
+{
+	ecode[0] = '\0';
+	if (strncasecmp(d, "smtp;", 5) == 0)
+		d += 5;
+	while (*d == ' ')
+		d++;
+	if (d[0] < '2' || d[0] > '5' || !isdigit((unsigned char)d[1]) ||
+	    !isdigit((unsigned char)d[2]) || isdigit((unsigned char)d[3]))
+		return 0;
+	int code = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+	const char *e = d + 3 + strspn(d + 3, " -");
+	size_t n = strspn(e, "0123456789.");
+	if (n >= 5 && n < ecsz && e[0] == d[0] && e[1] == '.') {
+		memcpy(ecode, e, n);
+		ecode[n] = '\0';
+	}
+	return code;
+}
+
+int
+bounces_ingest_esp(struct bounces *b, const char *provider, const struct esp_event *e,
+                   enum bounces_outcome *out, char *why, size_t whysz)
+{
+	int64_t campaign = 0, contact = 0;
+	why[0] = '\0';
+	b->st.messages++;
+	if (e->kind != ESP_BOUNCE && e->kind != ESP_COMPLAINT) {
+		/* The relay's acceptance was the send's outcome; a delivery or a deferral
+		 * reported later changes no state (as a DSN's "delivered" or "delayed"). */
+		*out = BOUNCES_NOT_BOUNCE;
+		b->st.not_bounces++;
+		snprintf(why, whysz, "kind=%s rcpt=%s note=\"not a bounce: nothing changed\"",
+		         esp_kind_name(e->kind), *e->address ? e->address : "-");
+		return 0;
+	}
+	bool complaint = e->kind == ESP_COMPLAINT;
+	bool found = message_id_token(b, e->message_id, &campaign, &contact) == 0;
+	if (!found && *e->campaign && *e->address) {
+		int rc = store_bounce_find(b->store, e->address, e->campaign, &campaign, &contact);
+		if (rc < 0 && rc != STORE_E_NOTFOUND)
+			return rc;
+		found = rc == 0;
+	}
+	if (!found) {
+		*out = BOUNCES_UNMATCHED;
+		b->st.unmatched++;
+		snprintf(
+		    why, whysz,
+		    "kind=%s rcpt=%s message_id=%s campaign=%s note=\"for no message kirim sent\"",
+		    complaint ? "complaint" : "bounce", *e->address ? e->address : "-",
+		    *e->message_id ? e->message_id : "-", *e->campaign ? e->campaign : "-");
+		return 0;
+	}
+	/*
+	 * The classifier decides, as for a DSN: the status and the reply the provider
+	 * quotes, else its own hard or soft word as a status of that class.
+	 */
+	char quoted[32];
+	int code = reply_of(e->diagnostic, quoted, sizeof(quoted));
+	const char *ecode = *e->status                 ? e->status
+	                    : *quoted                  ? quoted
+	                    : e->hint == ESP_HINT_HARD ? "5.0.0"
+	                    : e->hint == ESP_HINT_SOFT ? "4.0.0"
+	                                               : "";
+	struct disp_dsn dd = {
+	    complaint, "failed",
+	    complaint ? bounce_verdict_of(BOUNCE_FEEDBACK, 0, "")
+	              : bounce_classify(code, ecode, e->diagnostic, strlen(e->diagnostic))};
+	struct disp_fact f = {.kind = DISP_DSN, .dsn = &dd, .now = (int64_t)time(NULL)};
+	struct disposition d;
+	disposition_decide(&f, NULL, &d);
+	struct fact fa = {provider,         e->address, ecode, e->diagnostic, e->remote_mta,
+	                  e->feedback_type, provider,   e->id, e->type};
+	bool dup = false;
+	int rc = record(b, &fa, &d, campaign, contact, &dup, why, whysz);
+	if (rc == STORE_E_NOTFOUND) {
+		*out = BOUNCES_UNMATCHED;
+		b->st.unmatched++;
+		snprintf(why, whysz, "campaign %lld has no message for contact %lld",
+		         (long long)campaign, (long long)contact);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	if (dup) {
+		*out = BOUNCES_DUPLICATE;
+		b->st.duplicates++;
+	} else if (complaint) {
+		*out = BOUNCES_COMPLAINT;
+		b->st.complaints++;
+	} else {
+		*out = BOUNCES_RECORDED;
+		b->st.recorded++;
+	}
+	return 0;
 }
 
 /* One bounces_ingest_paths run: the mailbox callbacks' argument. */

@@ -76,6 +76,7 @@ enum section {
 	S_BRAND,
 	S_SIGNUP,
 	S_PAGES,
+	S_HOOKS,
 	S_COUNT
 };
 
@@ -84,6 +85,7 @@ static const char *const section_names[S_COUNT] = {
     [S_BOUNCE] = "bounce", [S_SECRET] = "secret",     [S_DKIM] = "dkim",
     [S_RELAY] = "relay",   [S_DATABASE] = "database", [S_TLS] = "tls",
     [S_BRAND] = "brand",   [S_SIGNUP] = "signup",     [S_PAGES] = "pages",
+    [S_HOOKS] = "hooks",
 };
 
 enum key {
@@ -123,6 +125,14 @@ enum key {
 	K_SIGNUP_RESEND,
 	K_PAGES_DIR,
 	K_PAGES_LANGUAGE,
+	K_HOOKS_SES_TOPICS,
+	K_HOOKS_SNS_CERT_HOSTS,
+	K_HOOKS_SNS_CA_FILE,
+	K_HOOKS_SNS_DNS,
+	K_HOOKS_SENDGRID_KEY,
+	K_HOOKS_SENDGRID_MAX_AGE,
+	K_HOOKS_POSTMARK_USER,
+	K_HOOKS_POSTMARK_PASSWORD,
 	K_COUNT
 };
 
@@ -166,6 +176,14 @@ static const struct {
     [K_SIGNUP_RESEND] = {S_SIGNUP, "resend_minutes"},
     [K_PAGES_DIR] = {S_PAGES, "dir"},
     [K_PAGES_LANGUAGE] = {S_PAGES, "language"},
+    [K_HOOKS_SES_TOPICS] = {S_HOOKS, "ses_topics"},
+    [K_HOOKS_SNS_CERT_HOSTS] = {S_HOOKS, "sns_cert_hosts"},
+    [K_HOOKS_SNS_CA_FILE] = {S_HOOKS, "sns_ca_file"},
+    [K_HOOKS_SNS_DNS] = {S_HOOKS, "sns_dns"},
+    [K_HOOKS_SENDGRID_KEY] = {S_HOOKS, "sendgrid_key"},
+    [K_HOOKS_SENDGRID_MAX_AGE] = {S_HOOKS, "sendgrid_max_age"},
+    [K_HOOKS_POSTMARK_USER] = {S_HOOKS, "postmark_user"},
+    [K_HOOKS_POSTMARK_PASSWORD] = {S_HOOKS, "postmark_password"},
 };
 
 /* State of one config_load call, handed to inih as both stream and user. */
@@ -1019,6 +1037,31 @@ apply(struct loader *L, enum key k, const char *v)
 			return false;
 		}
 		return set_str(L, "language", c->pages_language, sizeof(c->pages_language), v);
+	case K_HOOKS_SES_TOPICS:
+		return set_str(L, "ses_topics", c->hooks_ses_topics, sizeof(c->hooks_ses_topics),
+		               v);
+	case K_HOOKS_SNS_CERT_HOSTS:
+		return set_str(L, "sns_cert_hosts", c->hooks_sns_cert_hosts,
+		               sizeof(c->hooks_sns_cert_hosts), v);
+	case K_HOOKS_SNS_CA_FILE: {
+		char path[1024];
+		return resolve(L, v, path, sizeof(path)) &&
+		       set_str(L, "sns_ca_file", c->hooks_sns_ca_file, sizeof(c->hooks_sns_ca_file),
+		               path);
+	}
+	case K_HOOKS_SNS_DNS:
+		return set_str(L, "sns_dns", c->hooks_sns_dns, sizeof(c->hooks_sns_dns), v);
+	case K_HOOKS_SENDGRID_KEY:
+		return set_str(L, "sendgrid_key", c->hooks_sendgrid_key,
+		               sizeof(c->hooks_sendgrid_key), v);
+	case K_HOOKS_SENDGRID_MAX_AGE:
+		return set_uint(L, "sendgrid_max_age", &c->hooks_sendgrid_max_age, v, 1, 86400);
+	case K_HOOKS_POSTMARK_USER:
+		return set_text(L, "postmark_user", c->hooks_postmark_user,
+		                sizeof(c->hooks_postmark_user), v);
+	case K_HOOKS_POSTMARK_PASSWORD:
+		return set_str(L, "postmark_password", c->hooks_postmark_password,
+		               sizeof(c->hooks_postmark_password), v);
 	case K_COUNT:
 		break;
 	}
@@ -1076,6 +1119,9 @@ defaults(struct config *c)
 	c->signup_per_ip = 20;
 	c->signup_resend_minutes = 10;
 	snprintf(c->pages_language, sizeof(c->pages_language), "en");
+	snprintf(c->hooks_sns_cert_hosts, sizeof(c->hooks_sns_cert_hosts), "%s",
+	         CONFIG_SNS_CERT_HOSTS);
+	c->hooks_sendgrid_max_age = 600;
 }
 
 /* What the file as a whole must say: a signup list needs a sender for its confirmations. */
@@ -1086,6 +1132,8 @@ finish(struct loader *L)
 		fail(L, 0,
 		     "[signup] lists needs from (the sender of confirmation requests: from = "
 		     "\"Shop <news@example.com>\")");
+	if (!L->c->hooks_postmark_user[0] != !L->c->hooks_postmark_password[0])
+		fail(L, 0, "[hooks] postmark_user and postmark_password go together");
 }
 
 /* load - config_load, or config_peek when peek */
@@ -1183,4 +1231,5 @@ config_free(struct config *c)
 	explicit_bzero(c->secret, sizeof(c->secret));
 	c->secret_len = 0;
 	explicit_bzero(c->relay_password, sizeof(c->relay_password));
+	explicit_bzero(c->hooks_postmark_password, sizeof(c->hooks_postmark_password));
 }

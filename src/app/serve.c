@@ -46,6 +46,7 @@
 #include "kirim/address.h"
 #include "kirim/campaign.h"
 #include "kirim/config.h"
+#include "kirim/esp_hooks.h"
 #include "kirim/http.h"
 #include "kirim/log.h"
 #include "kirim/pages.h"
@@ -120,6 +121,7 @@ enum page_job {
 	JOB_SIGNUP,  /* signup.html of a list */
 	JOB_CONFIRM, /* confirm.html for (campaign, contact) */
 	JOB_ERROR,   /* error.html */
+	JOB_HOOK,    /* a provider's webhook (esp_hooks.h): checked and recorded, not a page */
 };
 enum page_state {
 	ST_NONE,
@@ -182,6 +184,11 @@ struct req {
 	char accept[128];                /* Accept-Language (cut) */
 	char reason[SIGNUP_REASON_MAX + 1];
 	struct signup_req *su; /* a signup's own fields */
+	/* A provider's webhook: what the work reads, copied from the request, and the answer's
+	 * extra headers (static). */
+	struct esp_hooks_req hook;
+	char *hook_strs[4]; /* the copies: body, Authorization, the two SendGrid headers */
+	bool hook_ask;      /* the answer asks for Basic credentials */
 };
 
 /* An answer made once: status, extra headers, body. */
@@ -225,6 +232,7 @@ struct serve {
 	struct http_server *http;
 	struct api *api;               /* the admin listener (api.h); NULL when off */
 	struct webhooks_runner *hooks; /* the webhook delivery thread (webhooks.h) */
+	struct esp_hooks *esp;         /* providers' webhooks in (esp_hooks.h): the view work's */
 	struct api_opts api_opts;
 	unsigned closing; /* servers still closing while stopping */
 	uv_loop_t loop;
@@ -938,6 +946,7 @@ page_make(struct serve *srv, struct req *r)
 	}
 	case JOB_ERROR:
 	case JOB_VIEW:
+	case JOB_HOOK: /* never a page (view_work) */
 		kind = PAGES_ERROR;
 		if (r->page_state == ST_BUSY)
 			json_object_set_new(ctx, "busy", json_true());
@@ -957,6 +966,15 @@ view_work(uv_work_t *w)
 	struct serve *srv = w->data;
 	for (struct req *r = srv->view_batch; r; r = r->qnext) {
 		char err[512];
+		if (r->job == JOB_HOOK) {
+			struct esp_hooks_answer a;
+			esp_hooks_handle(srv->esp, &r->hook, &a);
+			r->page_status = a.status;
+			r->hook_ask = a.ask_credentials;
+			buf_adds(&r->view, a.body);
+			r->view_rc = 0;
+			continue;
+		}
 		if (r->job != JOB_VIEW) {
 			page_make(srv, r);
 			continue;
@@ -1020,7 +1038,13 @@ answer_view(struct serve *srv, struct req *r)
 	}
 	struct buf page = r->view;
 	r->view = (struct buf)BUF_INIT;
-	if (r->job != JOB_VIEW)
+	if (r->job == JOB_HOOK)
+		answer_with(r, r->page_status,
+		            r->hook_ask ? PLAIN NOSTORE
+		                "WWW-Authenticate: Basic realm=\"kirim hooks\"\r\n"
+		                        : PLAIN NOSTORE,
+		            page.data ? page.data : "", page.len);
+	else if (r->job != JOB_VIEW)
 		answer_with(r, r->page_status, srv->page_headers, page.data ? page.data : "",
 		            page.len);
 	else
@@ -1486,6 +1510,66 @@ confirm_dispatch(struct serve *srv, struct req *r, const unsigned char addr[16])
 	enqueue(srv, r);
 }
 
+/* The provider a /hooks/ path names, or -1 for one that is not configured (a 404). */
+static int
+hook_provider(const struct serve *srv, const char *name, size_t n)
+{
+	static const enum esp_provider all[] = {ESP_SES, ESP_SENDGRID, ESP_POSTMARK};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		const char *pn = esp_provider_name(all[i]);
+		if (strlen(pn) == n && memcmp(pn, name, n) == 0)
+			return srv->esp && esp_hooks_enabled(srv->o->cfg, all[i]) ? (int)all[i]
+			                                                          : -1;
+	}
+	return -1;
+}
+
+/* http.h: a configured provider's webhook takes bodies up to ESP_BODY_MAX. */
+static size_t
+body_max(void *arg, const char *method, const char *target)
+{
+	struct serve *srv = arg;
+	if (strcmp(method, "POST") != 0 || strncmp(target, "/hooks/", 7) != 0)
+		return 0;
+	size_t n = strcspn(target + 7, "?#");
+	return hook_provider(srv, target + 7, n) >= 0 ? ESP_BODY_MAX : 0;
+}
+
+static char *
+hook_copy(struct req *r, int i, const char *s)
+{
+	return r->hook_strs[i] = s ? xstrdup(s) : NULL;
+}
+
+/*
+ * A provider's webhook: what the work needs is copied from the request (the
+ * work never reads it: it is the loop's), then the view work checks and records it
+ * (esp_hooks_handle blocks on a certificate fetch and on the database).
+ */
+static void
+hook_dispatch(struct serve *srv, struct req *r)
+{
+	int p = hook_provider(srv, r->route.token, r->route.token_len);
+	if (p < 0) {
+		answer(r, &r_404);
+		return;
+	}
+	r->hook.provider = (enum esp_provider)p;
+	r->hook_strs[0] = xmalloc(r->hr->body_len + 1);
+	memcpy(r->hook_strs[0], r->hr->body ? r->hr->body : "", r->hr->body_len);
+	r->hook_strs[0][r->hr->body_len] = '\0';
+	r->hook.body = r->hook_strs[0];
+	r->hook.len = r->hr->body_len;
+	r->hook.authorization = hook_copy(r, 1, http_header(r->hr, "Authorization"));
+	r->hook.signature =
+	    hook_copy(r, 2, http_header(r->hr, "X-Twilio-Email-Event-Webhook-Signature"));
+	r->hook.timestamp =
+	    hook_copy(r, 3, http_header(r->hr, "X-Twilio-Email-Event-Webhook-Timestamp"));
+	r->hook.client = r->ip;
+	r->job = JOB_HOOK;
+	view_queue(srv, r);
+}
+
 /* The request is complete (headers and body): route it. addr is the client's. */
 static void
 dispatch(struct serve *srv, struct req *r, const unsigned char addr[16])
@@ -1511,6 +1595,9 @@ dispatch(struct serve *srv, struct req *r, const unsigned char addr[16])
 	case SERVE_ROUTE_CONFIRM_PAGE:
 	case SERVE_ROUTE_CONFIRM_POST:
 		confirm_dispatch(srv, r, addr);
+		return;
+	case SERVE_ROUTE_HOOK:
+		hook_dispatch(srv, r);
 		return;
 	default:
 		break;
@@ -1631,6 +1718,8 @@ on_end(void *arg, struct http_req *hr, int status)
 	r->status = status;
 	log_request(srv, r);
 	buf_free(&r->view);
+	for (size_t i = 0; i < sizeof(r->hook_strs) / sizeof(r->hook_strs[0]); i++)
+		free(r->hook_strs[i]);
 	if (r->su)
 		buf_free(&r->su->attrs);
 	free(r->su);
@@ -1858,8 +1947,15 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	    .max_conns_per_ip = o->max_conns_per_ip,
 	    .on_request = on_request,
 	    .on_end = on_end,
+	    .body_max = body_max,
 	    .arg = srv,
 	};
+	if (esp_hooks_enabled(o->cfg, ESP_SES) || esp_hooks_enabled(o->cfg, ESP_SENDGRID) ||
+	    esp_hooks_enabled(o->cfg, ESP_POSTMARK)) {
+		srv->esp = esp_hooks_new(o->cfg, store_path(s), err, errsz);
+		if (srv->esp == NULL)
+			goto out;
+	}
 	char herr[128];
 	srv->http = http_server_new(&srv->loop, (struct sockaddr *)&sa, &ho, herr, sizeof(herr));
 	if (srv->http == NULL) {
@@ -1980,6 +2076,7 @@ out:
 	store_journal_close(srv->journal);
 	store_close(srv->reports);
 	store_close(srv->views);
+	esp_hooks_free(srv->esp);
 	store_serve_free(srv->ss);
 	token_key_free(srv->key);
 	buf_free(&srv->log);

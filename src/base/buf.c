@@ -61,6 +61,25 @@ buf_free(struct buf *b)
 }
 
 void
+buf_add_line(struct buf *b, const char *s, size_t n, size_t max)
+{
+	size_t start = b->len;
+	buf_reserve(b, 1);
+	for (size_t i = 0; i < n && b->len - start < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f || c == ' ') {
+			if (b->len > start && b->data[b->len - 1] != ' ')
+				buf_addc(b, ' ');
+			continue;
+		}
+		buf_addc(b, (char)c);
+	}
+	while (b->len > start && b->data[b->len - 1] == ' ')
+		b->len--;
+	b->data[b->len] = '\0';
+}
+
+void
 buf_json_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

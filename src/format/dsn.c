@@ -26,6 +26,7 @@
 #include "kirim/base64.h"
 #include "kirim/buf.h"
 #include "kirim/dsn.h"
+#include "kirim/esp_event.h"
 #include "kirim/hex.h"
 #include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
@@ -98,19 +99,7 @@ static char *
 one_line(const char *s, size_t n, size_t max)
 {
 	struct buf b = BUF_INIT;
-	buf_reserve(&b, 1);
-	b.data[0] = '\0';
-	for (size_t i = 0; i < n && b.len < max; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f || c == ' ') {
-			if (b.len && b.data[b.len - 1] != ' ')
-				buf_addc(&b, ' ');
-			continue;
-		}
-		buf_addc(&b, (char)c);
-	}
-	while (b.len && b.data[b.len - 1] == ' ')
-		b.data[--b.len] = '\0';
+	buf_add_line(&b, s, n, max);
 	return b.data;
 }
 
@@ -2001,97 +1990,56 @@ ses_find(const char *t, size_t n)
 	return NULL;
 }
 
-/* The string member key of object o as one line of at most max bytes (a \u0000 in it is
- * a blank), or NULL. */
-static char *
-ses_str(const json_t *o, const char *key, size_t max)
-{
-	const json_t *v = json_object_get(o, key);
-	return json_is_string(v) ? one_line(json_string_value(v), json_string_length(v), max)
-	                         : NULL;
-}
-
-/* Add the address in the JSON string a to l (NULL: not a string or no address in it). */
-static struct dsn_recipient *
-ses_rcpt(struct rlist *l, const json_t *a)
-{
-	char *ad = addr_first(json_string_value(a));
-	return ad ? rcpt_add(l, ad) : NULL;
-}
-
 /*
  * Read an Amazon SES notification (Bounce, Complaint or Delivery) from the
  * readable text t into out and l; 1 when it is one. The JSON is read as JSON
- * (jansson): escapes such as \" and \u0040 are what they say, whatever the
- * diagnostic quotes.
+ * (jansson), by the reader the SES webhook uses (esp_event.h): escapes such
+ * as \" and \u0040 are what they say, whatever the diagnostic quotes.
  */
 static int
 read_ses(const char *t, size_t n, struct dsn_report *out, struct rlist *l)
 {
 	json_t *j = ses_find(t, n);
-	if (j == NULL)
-		return 0;
-	const char *type = json_string_value(json_object_get(j, "notificationType"));
-	json_t *list, *v;
-	size_t i;
+	struct esp_batch b;
 	int kind = -1;
-	char *s;
-	if (strcasecmp(type, "Bounce") == 0) {
-		kind = DSN_BOUNCE;
-		list = json_object_get(json_object_get(j, "bounce"), "bouncedRecipients");
-		for (i = 0; i < json_array_size(list); i++) {
-			v = json_array_get(list, i);
-			struct dsn_recipient *r = ses_rcpt(l, json_object_get(v, "emailAddress"));
-			if (!r)
-				continue;
-			if ((s = ses_str(v, "action", 64)))
-				set_str(&r->action, s);
-			if ((s = ses_str(v, "status", 64)))
-				set_str(&r->status, s);
-			if ((s = ses_str(v, "diagnosticCode", DIAG_MAX))) {
-				const char *semi = strchr(s, ';');
-				if (semi) {
-					set_str(&r->diag_type, xstrndup(s, (size_t)(semi - s)));
-					set_str(&r->diagnostic,
-					        one_line(semi + 1, strlen(semi + 1), DIAG_MAX));
-					free(s);
-				} else {
-					set_str(&r->diagnostic, s);
-				}
-			}
-		}
-	} else if (strcasecmp(type, "Complaint") == 0) {
-		kind = DSN_COMPLAINT;
-		json_t *c = json_object_get(j, "complaint");
-		list = json_object_get(c, "complainedRecipients");
-		for (i = 0; i < json_array_size(list); i++) {
-			v = json_array_get(list, i);
-			struct dsn_recipient *r = ses_rcpt(l, json_object_get(v, "emailAddress"));
-			if (r)
-				r->verdict = bounce_verdict_of(BOUNCE_FEEDBACK, 0, "");
-		}
-		s = ses_str(c, "complaintFeedbackType", 64);
-		if (s == NULL || *s == '\0') {
-			free(s);
-			s = xstrdup("abuse");
-		}
-		set_str(&out->feedback_type, s);
-	} else if (strcasecmp(type, "Delivery") == 0) {
-		kind = DSN_BOUNCE;
-		json_t *d = json_object_get(j, "delivery");
-		char *resp = ses_str(d, "smtpResponse", DIAG_MAX);
-		list = json_object_get(d, "recipients");
-		for (i = 0; i < json_array_size(list); i++) {
-			struct dsn_recipient *r = ses_rcpt(l, json_array_get(list, i));
-			if (!r)
-				continue;
-			set_str(&r->action, xstrdup("delivered"));
-			set_str(&r->diag_type, xstrdup("smtp"));
-			set_str(&r->diagnostic, xstrdup(resp ? resp : ""));
-		}
-		free(resp);
+	if (j == NULL || esp_ses_read(j, "", &b) < 0) {
+		json_decref(j);
+		return 0;
 	}
 	json_decref(j);
+	for (size_t i = 0; i < b.n; i++) {
+		const struct esp_event *e = &b.ev[i];
+		if (e->kind != ESP_BOUNCE && e->kind != ESP_COMPLAINT && e->kind != ESP_DELIVERED)
+			continue; /* a delay is no report of a failure */
+		kind = e->kind == ESP_COMPLAINT ? DSN_COMPLAINT : DSN_BOUNCE;
+		char *ad = addr_first(e->address);
+		struct dsn_recipient *r = ad ? rcpt_add(l, ad) : NULL;
+		if (r == NULL)
+			continue;
+		if (e->kind == ESP_COMPLAINT) {
+			r->verdict = bounce_verdict_of(BOUNCE_FEEDBACK, 0, "");
+			set_str(&out->feedback_type, xstrdup(e->feedback_type));
+			continue;
+		}
+		if (*e->action)
+			set_str(&r->action, xstrdup(e->action));
+		if (e->kind == ESP_DELIVERED) {
+			set_str(&r->diag_type, xstrdup("smtp"));
+			set_str(&r->diagnostic, xstrdup(e->diagnostic));
+			continue;
+		}
+		if (*e->status)
+			set_str(&r->status, xstrdup(e->status));
+		const char *semi = strchr(e->diagnostic, ';');
+		if (semi) {
+			set_str(&r->diag_type,
+			        xstrndup(e->diagnostic, (size_t)(semi - e->diagnostic)));
+			set_str(&r->diagnostic, one_line(semi + 1, strlen(semi + 1), DIAG_MAX));
+		} else if (*e->diagnostic) {
+			set_str(&r->diagnostic, xstrdup(e->diagnostic));
+		}
+	}
+	esp_batch_free(&b);
 	if (kind < 0 || l->n == 0)
 		return 0;
 	out->kind = (enum dsn_kind)kind;

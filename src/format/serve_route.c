@@ -36,6 +36,7 @@ static const char *const route_names[] = {
     [SERVE_ROUTE_SIGNUP_POST] = "signup",
     [SERVE_ROUTE_CONFIRM_PAGE] = "confirm_page",
     [SERVE_ROUTE_CONFIRM_POST] = "confirm",
+    [SERVE_ROUTE_HOOK] = "hook",
 };
 
 /* serve_route_name - the route's name for logs */
@@ -76,6 +77,13 @@ route_path(const char *p, size_t n, struct serve_route *out)
 {
 	if (equals(p, n, "/healthz"))
 		return SERVE_ROUTE_HEALTH;
+	static const char *const hooks[] = {"/hooks/ses", "/hooks/sendgrid", "/hooks/postmark"};
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		if (equals(p, n, hooks[i])) {
+			out->token = p + 7;
+			out->token_len = n - 7;
+			return SERVE_ROUTE_HOOK;
+		}
 	if (n < 4 || p[0] != '/' || p[2] != '/')
 		return SERVE_ROUTE_NOT_FOUND;
 	char kind = p[1];
@@ -178,6 +186,7 @@ serve_route_match(const char *method, const char *path, size_t n, struct serve_r
 		break;
 	case SERVE_ROUTE_RESUB_POST:
 	case SERVE_ROUTE_UNSUB_FORM:
+	case SERVE_ROUTE_HOOK:
 		ok = post;
 		break;
 	default:

@@ -47,8 +47,9 @@ struct http_conn {
 	size_t nhdrs, hdrs_cap;
 	bool in_field, value_open;
 	size_t head_bytes;
-	int fail;      /* the answer when parsing stops: 413, 414, 431 */
-	bool complete; /* a whole request was parsed: to dispatch */
+	int fail;        /* the answer when parsing stops: 413, 414, 431 */
+	size_t body_max; /* this request's body limit (http_opts.body_max) */
+	bool complete;   /* a whole request was parsed: to dispatch */
 	bool keep_alive;
 	/* The request handed to on_request, until http_respond. */
 	struct http_req *cur;
@@ -440,6 +441,8 @@ on_value_complete(llhttp_t *p)
 	return 0;
 }
 
+static const char *cstr(struct buf *b);
+
 static bool
 header_is(const char *v, const char *want)
 {
@@ -451,7 +454,14 @@ on_headers_complete(llhttp_t *p)
 {
 	struct http_conn *c = p->data;
 	value_close(c);
-	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->o.max_body) {
+	c->body_max = 0;
+	if (c->srv->o.body_max)
+		c->body_max = c->srv->o.body_max(c->srv->o.arg,
+		                                 llhttp_method_name((llhttp_method_t)p->method),
+		                                 cstr(&c->target));
+	if (c->body_max == 0)
+		c->body_max = c->srv->o.max_body;
+	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->body_max) {
 		c->fail = 413;
 		return -1;
 	}
@@ -470,7 +480,7 @@ static int
 on_body(llhttp_t *p, const char *at, size_t n)
 {
 	struct http_conn *c = p->data;
-	if (c->body.len + n > c->srv->o.max_body) {
+	if (c->body.len + n > c->body_max) {
 		c->fail = 413;
 		return HPE_USER;
 	}

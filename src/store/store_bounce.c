@@ -196,3 +196,48 @@ store_campaign_pause(struct store *s, int64_t campaign_id, const char *why)
 	int rc = store_step_done(s, st, "pause the campaign");
 	return rc < 0 ? rc : sqlite3_changes(store_db(s)) == 1;
 }
+
+int
+store_bounce_find(struct store *s, const char *email, const char *campaign, int64_t *campaign_id,
+                  int64_t *contact_id)
+{
+	/* contacts.email is UNIQUE COLLATE NOCASE: the comparison is kirim's address key. */
+	static const char sql[] =
+	    "SELECT m.campaign_id, m.contact_id FROM messages m"
+	    " JOIN contacts c ON c.id = m.contact_id JOIN campaigns k ON k.id = m.campaign_id"
+	    " WHERE c.email = ?1 AND (k.name = ?2 OR CAST(k.id AS TEXT) = ?2)"
+	    " ORDER BY k.name = ?2 DESC LIMIT 1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, campaign, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*campaign_id = sqlite3_column_int64(st, 0);
+		*contact_id = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return STORE_E_NOTFOUND;
+	return store_fail(s, "find a provider event's message");
+}
+
+int
+store_bounce_seen(struct store *s, const char *provider, const char *id)
+{
+	static const char sql[] = "INSERT INTO esp_events(provider, event_id, received_at)"
+	                          " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now());
+	int rc = store_step_done(s, st, "note a provider event");
+	if (rc < 0)
+		return rc;
+	return sqlite3_changes(store_db(s)) == 1;
+}

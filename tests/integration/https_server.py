@@ -13,6 +13,9 @@ request) that makes the answer hostile:
   slow       the headers, then one byte of the policy every 2 seconds
   404        Not Found
   chunked    the policy in chunked transfer encoding, no Content-Length
+Any other path is a file of DIR/HOST.d/ (its name without the leading '/' and the query;
+"/" is DIR/HOST.d/index), served as application/octet-stream, or 404: SNS signing
+certificates and subscription confirmations (tests/integration/esp_hooks.sh).
 Every request is appended to DIR/HOST.log (one line per fetch). Runs until killed;
 each request on its own thread, so a slow answer holds up no other.
 """
@@ -40,6 +43,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if os.path.exists(base + ".how"):
             with open(base + ".how") as f:
                 how = f.read().strip()
+        if self.path not in ("/.well-known/mta-sts.txt", "/elsewhere.txt"):
+            name = self.path.split("?")[0].lstrip("/") or "index"
+            f = os.path.join(base + ".d", os.path.basename(name))
+            if os.path.isfile(f):
+                with open(f, "rb") as fh:
+                    return self.send(200, "application/octet-stream", fh.read())
         if self.path not in ("/.well-known/mta-sts.txt", "/elsewhere.txt") or \
                 not os.path.exists(base) or how == "404":
             return self.send(404, "text/plain", b"not found\n")

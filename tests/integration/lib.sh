@@ -198,3 +198,18 @@ start_server_at() {
 }
 # stop PID - stop a server started above
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+# start_dns_zone FILE - tests/integration/dns_server.py answering from the zone FILE on a
+# free UDP port of 127.0.0.1: the port in $D
+start_dns_zone() {
+	D=$(free_udp_port)
+	$PY3 "${KIRIM_SRC:-.}/tests/integration/dns_server.py" "$D" zone "$1" >"$TMP/server-dns.log" 2>&1 &
+	PIDS+=($!)
+}
+# start_https CERT KEY DIR - tests/integration/https_server.py serving DIR with CERT and KEY
+# on a free port of 127.0.0.1, once it listens: the port in $H
+start_https() {
+	H=$(free_port)
+	$PY3 "${KIRIM_SRC:-.}/tests/integration/https_server.py" --port "$H" --cert "$1" --key "$2" --dir "$3" >"$TMP/server-https.log" 2>&1 &
+	PIDS+=($!)
+	wait_port "$H"
+}

@@ -106,13 +106,8 @@ echo redirect >www/mta-sts.hredir.test.how
 echo html >www/mta-sts.hhtml.test.how
 echo slow >www/mta-sts.hslow.test.how
 
-D=$(free_udp_port)
-$PY3 "$SRC/tests/integration/dns_server.py" "$D" zone "$TMP/zone.txt" >"$TMP/server-dns.log" 2>&1 &
-PIDS+=($!)
-H=$(free_port)
-$PY3 "$SRC/tests/integration/https_server.py" --port "$H" --cert certs/web.pem --key certs/web.key --dir "$TMP/www" >"$TMP/server-https.log" 2>&1 &
-PIDS+=($!)
-wait_port "$H"
+start_dns_zone "$TMP/zone.txt"
+start_https certs/web.pem certs/web.key "$TMP/www"
 P=$(free_port)
 start_server_at 127.0.0.2 "$P" --pipelining --cert certs/good.pem --key certs/good.key --dump "$TMP/dump-2"
 mkdir -p dump-2

@@ -175,6 +175,17 @@ page_fields(struct buf *b, const struct config *c)
 	field(b, "pages", c->pages_dir);
 	if (strcmp(c->pages_language, "en") != 0)
 		field(b, "language", c->pages_language);
+	field(b, "ses_topics", c->hooks_ses_topics);
+	if (strcmp(c->hooks_sns_cert_hosts, CONFIG_SNS_CERT_HOSTS) != 0)
+		field(b, "sns_cert_hosts", c->hooks_sns_cert_hosts);
+	field(b, "sns_dns", c->hooks_sns_dns);
+	field(b, "sendgrid_key", c->hooks_sendgrid_key);
+	if (c->hooks_sendgrid_max_age != 600)
+		buf_printf(b, "%ssendgrid_max_age=%u", b->len ? " " : "",
+		           c->hooks_sendgrid_max_age);
+	field(b, "postmark_user", c->hooks_postmark_user);
+	if (c->hooks_postmark_password[0])
+		field(b, "postmark_password", "(set)");
 }
 
 /*
@@ -317,6 +328,13 @@ static const struct ccase cases[] = {
      "list=news list=offers_2 list=weekly-digest from_name=Shop from=news@shop.example "
      "signup=24/5/0"},
     {"signup bare from", "[signup]\nfrom = news@shop.example\n", "from=news@shop.example"},
+    {"hooks",
+     "[hooks]\nses_topics = arn:aws:sns:eu-west-1:1:a, arn:aws:sns:eu-west-1:1:b\n"
+     "sns_cert_hosts = sns.*.example\nsns_dns = 127.0.0.1:5353\nsendgrid_key = MFkw\n"
+     "sendgrid_max_age = 60\npostmark_user = pm\npostmark_password = \"p w\"\n",
+     "ses_topics=arn:aws:sns:eu-west-1:1:a, arn:aws:sns:eu-west-1:1:b sns_cert_hosts=sns.*.example "
+     "sns_dns=127.0.0.1:5353 sendgrid_key=MFkw sendgrid_max_age=60 postmark_user=pm "
+     "postmark_password=(set)"},
     {"pages", "[pages]\ndir = pages\nlanguage = id\n", "pages=DIR/pages language=id"},
     {"double quotes", "[sender]\ndomain = \"example.com\"\n", "domain=example.com"},
     {"single quotes", "[sender]\nfeedback_id = 'a:b'\n", "feedback_id=a:b"},
@@ -524,6 +542,12 @@ static const struct ccase cases[] = {
      "\"Shop <news@example.com>\")"},
     {"signup bad from", "[signup]\nfrom = not an address\n",
      "ERR:CONF:2: from 'not an address': *"},
+    {"hooks postmark user alone", "[hooks]\npostmark_user = pm\n",
+     "ERR:CONF: [hooks] postmark_user and postmark_password go together"},
+    {"hooks sendgrid_max_age 0", "[hooks]\nsendgrid_max_age = 0\n",
+     "ERR:CONF:2: sendgrid_max_age takes a number from 1 to 86400, not '0'"},
+    {"hooks unknown key", "[hooks]\nmailgun_key = x\n",
+     "ERR:CONF:2: unknown key 'mailgun_key' in [hooks]"},
     {"signup expiry 0", "[signup]\nexpiry_hours = 0\n",
      "ERR:CONF:2: expiry_hours takes a number from 1 to 720, not '0'"},
     {"signup per_ip text", "[signup]\nper_ip_per_hour = many\n",

@@ -684,6 +684,25 @@ static const struct hcase cases[] = {
      "Content Too Large\n",
      true,
      "413"},
+    {"a target with a bigger limit of its own (body_max: /big takes 32)",
+     0,
+     16,
+     ANSWER_NOW,
+     {{S("POST /big HTTP/1.1\r\nContent-Length: 20\r\n\r\n0123456789abcdefghij"),
+       {1, 0, 1, false}}},
+     "200",
+     "POST /big 20:0123456789abcdefghij x=-",
+     false,
+     "200"},
+    {"a bigger limit of its own, passed",
+     0,
+     16,
+     ANSWER_NOW,
+     {{S("POST /big HTTP/1.1\r\nContent-Length: 33\r\n\r\n"), {1, 0, 0, false}}},
+     "413c",
+     "Content Too Large\n",
+     true,
+     "413"},
     {"content-length over max_body, answered later, after a good one",
      0,
      16,
@@ -922,11 +941,20 @@ static const struct hcase cases[] = {
      "499"},
 };
 
+/* http_opts.body_max: POST /big... takes 32 bytes, the rest max_body. */
+static size_t
+big_body(void *arg, const char *method, const char *target)
+{
+	(void)arg;
+	return strcmp(method, "POST") == 0 && strncmp(target, "/big", 4) == 0 ? 32 : 0;
+}
+
 static void
 run_case(const struct hcase *tc)
 {
 	struct env e;
-	struct http_opts o = {.max_header = tc->max_header, .max_body = tc->max_body};
+	struct http_opts o = {
+	    .max_header = tc->max_header, .max_body = tc->max_body, .body_max = big_body};
 	env_start(&e, &o, tc->mode);
 	struct client c = {.fd = client_connect(http_server_port(e.srv))};
 	for (size_t i = 0; i < 3 && tc->steps[i].d; i++) {
