@@ -7,7 +7,7 @@ DEPS_BUILD=(gcc meson ninja-build pkg-config python3 libuv1-dev libc-ares-dev li
 DEPS_DEMO=(postfix)
 DEPS_TEST=(libcmocka-dev sqlite3 clang libclang-rt-14-dev npm python3-dkim python3-nacl time
 	postfix python3-aiosmtpd dnsmasq-base python3-dnspython faketime chromium python3-websocket
-	libxml2-utils swaks curl python3-jsonschema)
+	libxml2-utils swaks curl python3-jsonschema python3-cryptography openssl)
 
 deps_install() {
 	local want=() missing=() p
