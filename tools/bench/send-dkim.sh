@@ -61,23 +61,28 @@ for key in $keys; do
 		--out "$scratch/$key.pem" >/dev/null
 	printf '[dkim]\ndomain = example.com\nselector = %s\nkey_file = %s\n' "$key" \
 		"$scratch/$key.pem" >"$scratch/$key.conf"
-	db="$scratch/base-$key.db"
-	KIRIM_CONFIG="$scratch/$key.conf" "$kirim" --db "$db" import "$list" --list L -q >/dev/null
-	KIRIM_CONFIG="$scratch/$key.conf" "$kirim" --db "$db" template add T "$scratch/t.tpl" >/dev/null
-	KIRIM_CONFIG="$scratch/$key.conf" "$kirim" --db "$db" campaign create C --list L --template T \
-		--from 'Bench <bench@example.com>' >/dev/null 2>&1
+	# One database per binary: an earlier build may not read a newer schema.
+	for who in new ${base_kirim:+base}; do
+		bin=$kirim
+		[ "$who" = base ] && bin=$base_kirim
+		db="$scratch/$who-$key.db"
+		KIRIM_CONFIG="$scratch/$key.conf" "$bin" --db "$db" import "$list" --list L -q >/dev/null
+		KIRIM_CONFIG="$scratch/$key.conf" "$bin" --db "$db" template add T "$scratch/t.tpl" >/dev/null
+		KIRIM_CONFIG="$scratch/$key.conf" "$bin" --db "$db" campaign create C --list L --template T \
+			--from 'Bench <bench@example.com>' >/dev/null 2>&1
+	done
 done
 
 port=$(free_port)
 run() { # run KEY VARIANT: one measured send; prints "rate cpu_per_1k wall"
 	local key=$1 variant=$2 db="$scratch/run.db" sinkout="$scratch/sink.out" rc=0 bin=$kirim
-	local args=()
+	local args=() from=new
 	case $variant in
-	base) bin=$base_kirim ;;
+	base) bin=$base_kirim from=base ;;
 	w1) args=(--workers 1) ;;
 	wN) args=(--workers "$workers") ;;
 	esac
-	cp "$scratch/base-$key.db" "$db"
+	cp "$scratch/$from-$key.db" "$db"
 	rm -f "$db-wal" "$db-shm"
 	/usr/sbin/smtp-sink -u nobody -c "127.0.0.1:$port" 1024 >"$sinkout" 2>/dev/null &
 	sp=$!
