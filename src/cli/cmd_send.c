@@ -421,6 +421,8 @@ cmd_send(struct cli *c, int argc, char **argv)
 		    (json_int_t)n->queued, "deferred", (json_int_t)n->deferred, "delivered",
 		    (json_int_t)n->delivered, "bounced", (json_int_t)n->bounced, "failed",
 		    (json_int_t)n->failed, "suppressed", (json_int_t)n->suppressed);
+		json_object_set_new(counts, "queueing",
+		                    cli_walk_json(n->walk_cursor, n->walk_upto));
 		json_t *out = json_pack(
 		    "{s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:b,s:o}",
 		    "campaign", cli_json_text(o.campaign), "attempted", (json_int_t)st.attempted,
@@ -459,6 +461,7 @@ cmd_send(struct cli *c, int argc, char **argv)
 		       (long long)n->total, (long long)n->delivered, (long long)n->bounced,
 		       (long long)n->failed, (long long)n->suppressed, (long long)n->queued,
 		       (long long)n->deferred);
+		cli_walk_print(n->walk_cursor, n->walk_upto);
 		if (st.paused)
 			printf("Paused: %s\n", st.why);
 	}
