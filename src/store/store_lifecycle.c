@@ -328,7 +328,7 @@ int
 store_lifecycle_recipients(struct store *s, int64_t campaign_id, store_recipient_cb cb, void *arg)
 {
 	struct segment_sql q;
-	int rc = store_audience_compile(s, campaign_id, store_now(), 1, &q);
+	int rc = store_audience_compile(s, campaign_id, store_now(), 1, false, &q);
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st = store_segment_stmt(
@@ -363,7 +363,7 @@ int
 store_lifecycle_mailable(struct store *s, int64_t campaign_id, int64_t *mailable, int64_t *pending)
 {
 	struct segment_sql q;
-	int rc = store_audience_compile(s, campaign_id, store_now(), 1, &q);
+	int rc = store_audience_compile(s, campaign_id, store_now(), 1, false, &q);
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st =

@@ -98,7 +98,7 @@ store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t 
 	int64_t hi = upto - cursor <= span ? upto : cursor + span;
 	int64_t now = store_now();
 	struct segment_sql q;
-	if ((rc = store_audience_compile(s, campaign_id, now, 4, &q)) < 0)
+	if ((rc = store_audience_compile(s, campaign_id, now, 4, span < INT64_MAX, &q)) < 0)
 		return rc;
 	sqlite3_stmt *st = store_segment_stmt(s, head, &q, tail);
 	segment_sql_free(&q);
