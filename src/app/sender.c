@@ -210,6 +210,7 @@ sender_take_camps(struct sender *S, struct batch *b)
 			if (c->st != S->st)
 				S->st->created += bc->made;
 		}
+		c->walking = bc->walking;
 		if (bc->want > 0 && bc->claimed < bc->want && !bc->walking)
 			c->exhausted = true; /* nothing more is due in this run */
 	}
@@ -633,6 +634,8 @@ sender_report(struct sender *S)
 	    .connections = ps.connections,
 	    .elapsed = clock_seconds() - S->t0,
 	};
+	for (size_t i = 0; i < S->ncamps; i++)
+		p.queueing |= S->camps[i].walking;
 	S->o->progress(S->o->progress_arg, &p);
 }
 
@@ -842,7 +845,7 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 			snprintf(err, errsz, "database: %s", store_errmsg(s));
 			return SENDER_E_STORE;
 		}
-		c->w.walking = before.walk_upto > before.walk_cursor;
+		c->w.walking = c->walking = before.walk_upto > before.walk_cursor;
 		c->w.ahead = before.queued;
 	}
 	S->st->created += created;

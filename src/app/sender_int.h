@@ -81,9 +81,11 @@ enum {
 	SENDER_BUSY_RETRY_MS = 200,
 	/* The walk that makes a campaign's messages as it sends (store.h:
 	 * store_messages_walk): contact ids per range, each range's messages in the batch
-	 * transaction that needs them. 10,000 ids cost about 0.15 s of a worker's time
-	 * (1,000,000 in 17 s in one statement); KIRIM_QUEUE_CHUNK overrides it, for tests. */
-	SENDER_WALK_SPAN = 10000,
+	 * transaction that needs them. 1,000 ids cost about 17 ms of the worker's time
+	 * (1,000,000 took 17 s in one statement): less than the window in flight lasts
+	 * (512 messages at c32 through a relay), so a batch that walks a range does not
+	 * leave the connections idle. KIRIM_QUEUE_CHUNK overrides it, for tests. */
+	SENDER_WALK_SPAN = 1000,
 	/* A batch walks further only while its claims come up short and it has walked for
 	 * less than this long: a walk over ids that make no new message (a campaign sent
 	 * again) goes on in the next batches, and outcomes are written meanwhile. */
@@ -272,6 +274,7 @@ struct scamp {
 	char held[16];  /* "paused" or "cancelled" by another process: nothing new starts */
 	bool stopped;   /* its queued jobs were handed back (held, paused) */
 	bool exhausted; /* a claim found less than it asked: nothing more due in this run */
+	bool walking;   /* its messages are still being made (the worker's last word) */
 	/* Its send window (options.window, in options.tz or each recipient's own "timezone"
 	 * attribute), checked on the loop as jobs are routed. has_window is immutable. */
 	bool has_window;

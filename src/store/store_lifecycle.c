@@ -131,6 +131,8 @@ static const char sql_move[] =
 static const char sql_cancel_msgs[] =
     "UPDATE messages SET state = 'cancelled', done_at = ?2 WHERE campaign_id = ?1"
     " AND state = 'queued'";
+/* A cancelled campaign's walk ends where it is: no more of its messages are made. */
+static const char sql_cancel_walk[] = "UPDATE campaigns SET queue_upto = NULL WHERE id = ?1";
 
 /* patch_str - "key":value for a JSON merge patch (NULL: null, which removes the key) */
 static void
@@ -206,6 +208,12 @@ move(struct store *s, const struct store_lifecycle_info *cur, const char *verb, 
 		ret = store_step_done(s, st, "cancel the queued messages");
 		if (ret == 0)
 			*cancelled = sqlite3_changes(store_db(s));
+		if (ret == 0 && (st = store_prepare(s, sql_cancel_walk)) == NULL)
+			return STORE_E_SQL;
+		if (ret == 0) {
+			sqlite3_bind_int64(st, 1, cur->id);
+			ret = store_step_done(s, st, "end the walk of the campaign's audience");
+		}
 	}
 	return ret;
 }

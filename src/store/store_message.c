@@ -21,11 +21,13 @@ store_messages_walk_start(struct store *s, int64_t campaign_id)
 	/* The snapshot: the highest contact id there is now. A walk that ended (or never
 	 * began) starts again from the first id, so that a new start of a send mails who
 	 * joined the audience since, once (the unique campaign × contact keeps the others'
-	 * messages as they are); an unfinished one goes on from its cursor. */
+	 * messages as they are); an unfinished one goes on from its cursor. A confirmation
+	 * campaign has no walk: its messages are made by the signups (MAILED_BY_PREPARE). */
 	static const char sql[] =
 	    "UPDATE campaigns SET queue_cursor = CASE WHEN queue_upto IS NULL THEN 0"
-	    " ELSE queue_cursor END, queue_upto = max(coalesce(queue_upto, 0),"
-	    " coalesce((SELECT max(id) FROM contacts), 0)) WHERE id = ?1";
+	    " ELSE queue_cursor END, queue_upto = CASE WHEN kind = 'regular' THEN"
+	    " max(coalesce(queue_upto, 0), coalesce((SELECT max(id) FROM contacts), 0)) END"
+	    " WHERE id = ?1";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;

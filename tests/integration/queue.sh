@@ -10,7 +10,8 @@
 #   3. a pause from another process in the middle of the walk leaves it paused (not done),
 #      status says how far the walk is, plan counts who the walk has not reached, and
 #      `kirim run` finishes it;
-#   4. who joins the audience after the walk ended is mailed by the next send, once.
+#   4. who joins the audience after the walk ended is mailed by the next send, once;
+#   5. a cancel in the middle of the walk ends it.
 . "$(dirname "$0")/lib.sh"
 
 : >empty.conf
@@ -108,6 +109,17 @@ imp pz late 3 pz.example
 run "$KIRIM" send pz --relay "smtp://127.0.0.1:$p" --tls none --timeout 5 --json
 eq "late joiners: mailed by the next send" "$RC $(json 'j["attempted"]')" "0 3"
 eq "late joiners: once each, no one twice" "$(all_rcpts d3 | sort -u | wc -l) $(all_rcpts d3 | sort | uniq -d | wc -l)" "1503 0"
+stop "$sink"
+
+# 5. Cancelled in the middle of the walk: the walk ends there, and nothing more is made.
+slow_send cz d5
+"$KIRIM" campaign cancel cz --yes >/dev/null
+wait "$victim"
+n=$(made cz)
+eq "cancel: the walk ended, nothing left queued" "$(sql "SELECT state, queue_upto IS NULL FROM campaigns WHERE name = 'cz'") $(sql "SELECT count(*) FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'cz' AND m.state IN ('queued', 'claimed')")" "cancelled|1 0"
+run "$KIRIM" campaign show cz
+case "$OUT" in *queueing*) bad "cancel: show says no walk" "$OUT" ;; *) ok "cancel: show says no walk" ;; esac
+[ "$n" -lt 1500 ] && ok "cancel: made only part" || bad "cancel: made only part" "$n"
 stop "$sink"
 "$KIRIM" domain unset global >/dev/null
 finish
