@@ -103,7 +103,7 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 
 /*
  * Who a campaign's audience may give messages to when they are made
- * (store_messages_prepare): no one for a confirmation campaign (its messages are made by
+ * (store_messages_walk): no one for a confirmation campaign (its messages are made by
  * the signups themselves), and no one unconfirmed for the others. CAMPAIGN as above.
  */
 #define MAILED_BY_PREPARE(CAMPAIGN)                                                                \
