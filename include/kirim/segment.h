@@ -166,6 +166,11 @@ struct segment_sql {
 	struct segment_param *params;
 	size_t nparams;
 	int base; /* set by the caller before segment_compile: parameters start at ?(base+1) */
+	/* Set by the caller before segment_compile: lists, tags and one campaign's
+	 * engagement as a look-up per contact (EXISTS ... = c.id), for a query over a few
+	 * contacts (a range of ids: store_messages_walk), instead of a set of contact ids
+	 * made once per query, which costs the whole list however few contacts are read. */
+	bool probe;
 };
 
 /*

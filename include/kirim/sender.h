@@ -28,6 +28,7 @@
 #define KIRIM_SENDER_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kirim/smtp_session.h"
@@ -37,7 +38,8 @@ struct config;
 
 struct sender_progress {
 	uint64_t attempted, delivered, deferred, bounced, failed;
-	uint64_t due;         /* messages that were due when the run started */
+	uint64_t due;         /* messages due in this run: those made so far */
+	bool queueing;        /* more are still being made (store_messages_walk): due grows */
 	unsigned connections; /* open now */
 	double elapsed;
 };

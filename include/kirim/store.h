@@ -320,13 +320,39 @@ struct store_result {
 struct store_campaign_counts {
 	int64_t total, queued, deferred, claimed, delivered, bounced, failed, suppressed, cancelled;
 	int64_t next_due; /* earliest next_attempt_at of a queued message, 0 if none */
+	/* The walk that makes its messages (store_messages_walk), when unfinished: contact
+	 * ids up to walk_cursor are made, up to walk_upto are left; both 0 when none. */
+	int64_t walk_cursor, walk_upto;
 };
 
 /*
- * store_messages_prepare - create the campaign's messages from its audience as
- * it is now (store_audience.h: once per contact; suppressed ones as
- * 'suppressed'); counts the new ones. list_id is not read (the audience names
- * the campaign's lists); STORE_E_INVALID when the audience cannot be evaluated.
+ * A campaign's messages are made by a walk of its audience by contact id (campaigns
+ * .queue_upto, .queue_cursor): a start of a send takes the highest contact id there is
+ * as the walk's end (store_messages_walk_start), then the sender makes the messages a
+ * range of ids at a time (store_messages_walk), each range with the cursor in the
+ * caller's transaction. Who joins the audience with an id the walk has passed, or above
+ * its end, is mailed by the next start of a send after the walk ends; who leaves it
+ * before the walk reaches them gets no message.
+ *
+ * store_messages_walk_start - the walk goes to the highest contact id there is now;
+ * one that had ended starts again from the first id, one unfinished goes on
+ */
+int store_messages_walk_start(struct store *s, int64_t campaign_id);
+/*
+ * store_messages_walk - the messages of the next span contact ids of the walk (the
+ * audience as it is now, once per contact; suppressed ones as 'suppressed'), and the
+ * cursor moved past them; *created the new ones, *walking whether ids are left.
+ * STORE_E_INVALID when the audience cannot be evaluated.
+ */
+int store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t *created,
+                        bool *walking);
+/* store_messages_walk_state - where the walk is: *cursor, and *upto (0 when none is
+ * unfinished; ids are left to walk while *upto > *cursor) */
+int store_messages_walk_state(struct store *s, int64_t campaign_id, int64_t *cursor, int64_t *upto);
+/*
+ * store_messages_prepare - a whole walk at once: create the campaign's messages from
+ * its audience as it is now; counts the new ones. list_id is not read (the audience
+ * names the campaign's lists); STORE_E_INVALID when the audience cannot be evaluated.
  */
 int store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *created);
 /*

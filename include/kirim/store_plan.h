@@ -18,7 +18,9 @@ typedef int (*store_plan_domain_cb)(void *arg, const char *domain, int64_t count
 /*
  * store_plan_domains - per recipient domain, by domain: the campaign's
  * queued and claimed messages when it has any messages at all
- * (*from_audience false), else the contacts of its audience whose address
+ * (*from_audience false; while they are still being made, with the audience's
+ * contacts the walk has not reached: store_messages_walk), else the contacts
+ * of its audience whose address
  * and domain are not suppressed (what the first send would queue;
  * *from_audience true). A non-zero return from cb stops and is returned.
  */

@@ -19,6 +19,9 @@ struct store_run_campaign {
 	int64_t queued, due, claimed, delivered, deferred, bounced, failed;
 	int64_t next_due; /* earliest next_attempt_at of a queued message, 0 if none */
 	int64_t scheduled_at;
+	/* Its messages are still being made (store.h: store_messages_walk): contact ids up to
+	 * walk_cursor are done, up to walk_upto left; both 0 when not. */
+	int64_t walk_cursor, walk_upto;
 };
 typedef int (*store_run_cb)(void *arg, const struct store_run_campaign *c);
 

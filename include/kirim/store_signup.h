@@ -11,7 +11,7 @@
  * always 'sending': kirim run sends its messages as they come). Confirming
  * makes the member 'confirmed' and dates the consent. Campaigns mail
  * confirmed members only, a confirmation campaign unconfirmed ones only
- * (store_messages_prepare, store_messages_claim).
+ * (store_messages_walk, store_messages_claim).
  *
  * store_signup_add and store_signup_confirm run inside the caller's
  * transaction (kirim serve's writer batch); the reads may run anywhere.

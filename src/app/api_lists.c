@@ -37,6 +37,12 @@ status_campaign(void *arg, const struct store_run_campaign *r)
 	              (json_int_t)r->bounced, "failed", (json_int_t)r->failed, "next_due",
 	              api_json_time(r->next_due), "scheduled_at", api_json_time(r->scheduled_at),
 	              "reason", api_json_opt(r->reason)));
+	/* Its messages still being made: how far the walk of its audience is. */
+	json_object_set_new(json_array_get(w->items, json_array_size(w->items) - 1), "queueing",
+	                    r->walk_upto
+	                        ? json_pack("{s:I,s:I}", "contact_id", (json_int_t)r->walk_cursor,
+	                                    "upto", (json_int_t)r->walk_upto)
+	                        : json_null());
 	return 0;
 }
 

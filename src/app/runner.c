@@ -85,7 +85,8 @@ pick_sending(void *arg, const struct store_run_campaign *c)
 {
 	struct pick *p = arg;
 	bool fresh = c->queued + c->claimed + c->delivered + c->bounced + c->failed == 0;
-	if (c->due == 0 && c->claimed == 0 && !fresh) {
+	/* A campaign whose messages are still being made has work whatever is queued. */
+	if (c->due == 0 && c->claimed == 0 && !fresh && c->walk_upto == 0) {
 		pick_next(p, c->next_due);
 		return 0;
 	}

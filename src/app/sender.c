@@ -202,7 +202,16 @@ sender_take_camps(struct sender *S, struct batch *b)
 			log_warn("campaign=%s paused reason=\"%s\"", c->camp.name, c->pause_why);
 			c->st->paused = 1;
 		}
-		if (bc->want > 0 && bc->claimed < bc->want)
+		if (bc->made) {
+			/* The walk made more of its messages: they are due in this run too. */
+			c->due += (uint64_t)bc->made;
+			S->due += (uint64_t)bc->made;
+			c->st->created += bc->made;
+			if (c->st != S->st)
+				S->st->created += bc->made;
+		}
+		c->walking = bc->walking;
+		if (bc->want > 0 && bc->claimed < bc->want && !bc->walking)
 			c->exhausted = true; /* nothing more is due in this run */
 	}
 }
@@ -625,6 +634,8 @@ sender_report(struct sender *S)
 	    .connections = ps.connections,
 	    .elapsed = clock_seconds() - S->t0,
 	};
+	for (size_t i = 0; i < S->ncamps; i++)
+		p.queueing |= S->camps[i].walking;
 	S->o->progress(S->o->progress_arg, &p);
 }
 
@@ -799,9 +810,10 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 		bool waited = false;
 		for (;;) {
 			created = recovered = 0;
+			/* The messages are made as the run goes (store_messages_walk, by the
+			 * worker's claims): here only the walk's end is set. */
 			if ((rc = store_begin(s)) == 0 &&
-			    (rc = store_messages_prepare(s, c->camp.id, c->camp.list_id,
-			                                 &created)) == 0 &&
+			    (rc = store_messages_walk_start(s, c->camp.id)) == 0 &&
 			    (rc = store_sender_hold(s, c->camp.id, S->me, lease_alive, NULL,
 			                            &holder)) == 0 &&
 			    (rc = store_messages_recover(s, c->camp.id, &recovered)) == 0 &&
@@ -833,6 +845,8 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 			snprintf(err, errsz, "database: %s", store_errmsg(s));
 			return SENDER_E_STORE;
 		}
+		c->w.walking = c->walking = before.walk_upto > before.walk_cursor;
+		c->w.ahead = before.queued;
 	}
 	S->st->created += created;
 	S->st->recovered += recovered;
@@ -909,6 +923,12 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	if (opts.nxdomain_confirm_s <= 0)
 		opts.nxdomain_confirm_s = SENDER_NXDOMAIN_CONFIRM_S;
 	S->o = &opts;
+	/* Tests make a walk of many ranges over a few contacts (tests/integration/queue.sh);
+	 * nothing else should need it. */
+	S->worker.walk_span = SENDER_WALK_SPAN;
+	const char *span = getenv("KIRIM_QUEUE_CHUNK");
+	if (span && atoll(span) > 0)
+		S->worker.walk_span = atoll(span);
 	S->st = st;
 	S->store = s;
 	S->window = opts.concurrency * 16 > opts.batch * 2 ? opts.concurrency * 16 : opts.batch * 2;
@@ -1152,7 +1172,8 @@ out_loop:
 		if (store_campaign_counts(s, c->camp.id, n) == 0 && rc == 0 && !c->paused &&
 		    opts.ntest == 0)
 			store_campaign_set_state(s, c->camp.id,
-			                         n->queued || n->claimed ? "sending" : "done");
+			                         n->queued || n->claimed || n->walk_upto ? "sending"
+			                                                                 : "done");
 	}
 out:
 	sender_release(S);

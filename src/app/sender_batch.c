@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "kirim/attrs.h"
+#include "kirim/clock.h"
 #include "kirim/composer.h"
 #include "kirim/disposition.h"
 #include "kirim/dkim.h"
@@ -344,19 +345,53 @@ test_one(struct sender_worker *W, struct claim_ctx *cx, size_t i)
 	return rc;
 }
 
-/* claim - claim and render up to want messages of campaign k */
+/* walk - one range more of campaign k's walk: its messages, in the batch's transaction */
+static int
+walk(struct sender_worker *W, struct batch_camp *bc)
+{
+	int64_t made = 0;
+	int rc =
+	    store_messages_walk(W->store, bc->c->camp.id, W->walk_span, &made, &bc->w->walking);
+	if (rc == 0) {
+		bc->made += made;
+		bc->w->ahead += made;
+	}
+	return rc;
+}
+
+/*
+ * claim - claim and render up to want messages of campaign k. While its walk has ids
+ * left, a claim that comes up short walks a range and claims again (for about
+ * SENDER_WALK_BATCH_MS at most), and a range more is walked while few of the messages
+ * made are left unclaimed: the walk keeps ahead of the claims.
+ */
 static int
 claim(struct sender_worker *W, struct batch *b, size_t k, int64_t now, int want)
 {
 	struct batch_camp *bc = &b->camps[k];
 	struct claim_ctx cx = {W, b, bc->c, bc->w, now, 0};
-	int withdrawn = 0;
+	int withdrawn = 0, rc = 0;
+	double t0 = clock_seconds();
 	bc->want = want;
-	int rc = store_messages_claim(W->store, bc->c->camp.id, W->me, now, want, render_one, &cx,
-	                              &withdrawn);
-	/* Rows, not jobs: a message that fails to render, or was suppressed since it was
-	 * queued, must not look like the end of what is due. */
-	bc->claimed = cx.claimed + withdrawn;
+	for (bool first = true;; first = false) {
+		int n = 0;
+		rc = store_messages_claim(W->store, bc->c->camp.id, W->me, now, want - bc->claimed,
+		                          render_one, &cx, &n);
+		withdrawn += n;
+		/* Rows, not jobs: a message that fails to render, or was suppressed since it
+		 * was queued, must not look like the end of what is due. */
+		bc->claimed = cx.claimed + withdrawn;
+		if (rc < 0 || bc->claimed >= want || !bc->w->walking ||
+		    (!first && clock_seconds() - t0 >= SENDER_WALK_BATCH_MS / 1000.0))
+			break;
+		if ((rc = walk(W, bc)) < 0)
+			break;
+	}
+	bc->w->ahead -= bc->claimed;
+	if (rc == 0 && bc->w->walking &&
+	    bc->w->ahead < (int64_t)SENDER_WALK_AHEAD_BATCHES * W->o->batch)
+		rc = walk(W, bc);
+	bc->walking = bc->w->walking;
 	bc->withdrawn += withdrawn;
 	if (rc == 0) {
 		/* New tracked links reach the database before the messages that carry them. */
@@ -531,9 +566,16 @@ write_and_claim(struct sender_worker *W, struct batch *b, int64_t now)
 	return rc == 0 ? store_commit(W->store) : rc;
 }
 
+/* What a batch's transaction changes of each campaign's worker state, kept to undo it. */
+struct worker_saved {
+	size_t links;
+	bool walking;
+	int64_t ahead;
+};
+
 /* undo - the transaction rolled back: what the batch made is not so */
 static void
-undo(struct sender_worker *W, struct batch *b, const size_t *links_saved, bool tested)
+undo(struct sender_worker *W, struct batch *b, const struct worker_saved *links_saved, bool tested)
 {
 	store_rollback(W->store);
 	/* Nothing was recorded: the jobs rendered in this batch are not sent (their messages
@@ -543,8 +585,12 @@ undo(struct sender_worker *W, struct batch *b, const size_t *links_saved, bool t
 	b->njobs = 0;
 	for (size_t i = 0; i < b->ncamps; i++) {
 		struct batch_camp *bc = &b->camps[i];
-		bc->w->links_saved = links_saved[i];
+		bc->w->links_saved = links_saved[i].links;
+		bc->w->walking = links_saved[i].walking;
+		bc->w->ahead = links_saved[i].ahead;
 		bc->want = bc->claimed = bc->withdrawn = 0;
+		bc->made = 0;
+		bc->walking = bc->w->walking;
 		bc->paused_now = false;
 	}
 	W->tested = tested;
@@ -559,9 +605,12 @@ sender_batch_run(struct sender_worker *W, struct batch *b)
 	 * the look for suppressions goes on while another process holds the write lock. */
 	if (b->watch)
 		watch(W, b);
-	size_t *links_saved = xcalloc(b->ncamps + 1, sizeof(*links_saved));
-	for (size_t i = 0; i < b->ncamps; i++)
-		links_saved[i] = b->camps[i].w->links_saved;
+	struct worker_saved *links_saved = xcalloc(b->ncamps + 1, sizeof(*links_saved));
+	for (size_t i = 0; i < b->ncamps; i++) {
+		links_saved[i].links = b->camps[i].w->links_saved;
+		links_saved[i].walking = b->camps[i].w->walking;
+		links_saved[i].ahead = b->camps[i].w->ahead;
+	}
 	bool tested = W->tested;
 	int rc = write_and_claim(W, b, now);
 	if (rc < 0) {

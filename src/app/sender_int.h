@@ -79,6 +79,20 @@ enum {
 	/* A busy database (another writer past the busy timeout): the next try after this
 	 * long; outcomes wait in memory meanwhile (bounded: nothing new is claimed). */
 	SENDER_BUSY_RETRY_MS = 200,
+	/* The walk that makes a campaign's messages as it sends (store.h:
+	 * store_messages_walk): contact ids per range, each range's messages in the batch
+	 * transaction that needs them. 1,000 ids cost about 17 ms of the worker's time
+	 * (1,000,000 took 17 s in one statement): less than the window in flight lasts
+	 * (512 messages at c32 through a relay), so a batch that walks a range does not
+	 * leave the connections idle. KIRIM_QUEUE_CHUNK overrides it, for tests. */
+	SENDER_WALK_SPAN = 1000,
+	/* A batch walks further only while its claims come up short and it has walked for
+	 * less than this long: a walk over ids that make no new message (a campaign sent
+	 * again) goes on in the next batches, and outcomes are written meanwhile. */
+	SENDER_WALK_BATCH_MS = 250,
+	/* ... and one range more, ahead of the claims, while fewer than this many batches'
+	 * worth of made messages are left unclaimed, so that claims never wait for it. */
+	SENDER_WALK_AHEAD_BATCHES = 4,
 	/* A run of NXDOMAIN answers older than this is stale: the next one starts anew. */
 	SENDER_NXDOMAIN_STALE_S = 86400,
 	/* A domain delivered to within this long is never bounced on a DNS answer. */
@@ -237,6 +251,10 @@ struct scamp_work {
 	 * on the worker the first time they sign, cc.n_signers per thread. */
 	struct dkim_signer **tsigners;
 	unsigned ntthreads;
+	/* The walk that makes its messages: whether ids are left (set at the start, before
+	 * the loop runs), and how many of the messages made are not yet claimed (about). */
+	bool walking;
+	int64_t ahead;
 };
 
 /*
@@ -256,6 +274,7 @@ struct scamp {
 	char held[16];  /* "paused" or "cancelled" by another process: nothing new starts */
 	bool stopped;   /* its queued jobs were handed back (held, paused) */
 	bool exhausted; /* a claim found less than it asked: nothing more due in this run */
+	bool walking;   /* its messages are still being made (the worker's last word) */
 	/* Its send window (options.window, in options.tz or each recipient's own "timezone"
 	 * attribute), checked on the loop as jobs are routed. has_window is immutable. */
 	bool has_window;
@@ -277,6 +296,8 @@ struct batch_camp {
 	/* Out. */
 	int want, claimed; /* asked and claimed rows (a claim short of want: nothing more due) */
 	int withdrawn;     /* claims withdrawn as suppressed since they were queued */
+	int64_t made;      /* messages the walk made */
+	bool walking;      /* its walk has ids left: a short claim is not the end */
 	bool paused_now;   /* the worker paused it (auto-pause) */
 	char pause_why[256];
 	char held[16]; /* "paused" or "cancelled" seen in the database: held by another process */
@@ -336,6 +357,7 @@ struct sender_worker {
 	 * own signers and scratch. NULL: one thread signs as it renders. */
 	struct par *par;
 	struct buf *scratch; /* one per thread of par */
+	int64_t walk_span;   /* contact ids per range of a walk (SENDER_WALK_SPAN) */
 };
 
 /*

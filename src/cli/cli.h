@@ -56,6 +56,11 @@ int cli_open(struct cli *c, const char *name, bool create, struct store **out);
 int cli_config(struct cli *c, const char *name, struct config *out);
 /* cli_exit_for_store - the sysexits code for a store error */
 int cli_exit_for_store(int rc);
+/* cli_walk_print - a campaign's messages still being made: a line of how far (nothing when
+ * upto is 0; store_messages_walk) */
+void cli_walk_print(int64_t cursor, int64_t upto);
+/* cli_walk_json - the same as {"contact_id", "upto"}, or null */
+struct json_t *cli_walk_json(int64_t cursor, int64_t upto);
 /* cli_num - format n with thousands separators into out (32 bytes) and return it */
 const char *cli_num(char out[32], uint64_t n);
 /* cli_time - format a Unix time as "YYYY-MM-DD HH:MM:SS" UTC into out (32 bytes) */

@@ -448,3 +448,23 @@ cli_precheck(struct cli *c, struct store *s, const char *name, bool skip_bad, st
 	config_free(&cfg);
 	return rc;
 }
+
+void
+cli_walk_print(int64_t cursor, int64_t upto)
+{
+	char a[32], b[32];
+	if (upto <= 0)
+		return;
+	printf("  queueing: messages are made as it sends; contact ids up to %s of %s walked "
+	       "(%d%%)\n",
+	       cli_num(a, (uint64_t)cursor), cli_num(b, (uint64_t)upto),
+	       (int)(100.0 * (double)cursor / (double)upto));
+}
+
+json_t *
+cli_walk_json(int64_t cursor, int64_t upto)
+{
+	if (upto <= 0)
+		return json_null();
+	return json_pack("{s:I,s:I}", "contact_id", (json_int_t)cursor, "upto", (json_int_t)upto);
+}

@@ -265,6 +265,8 @@ cli_audience_makeup(struct cli *c, struct store *s, const struct store_campaign 
 		              (json_int_t)m.contacts, "suppressed", (json_int_t)m.suppressed,
 		              "mailable", (json_int_t)(m.contacts - m.suppressed), "messages",
 		              (json_int_t)cnt.total));
+		json_object_set_new(json_object_get(o, "makeup"), "queueing",
+		                    cli_walk_json(cnt.walk_cursor, cnt.walk_upto));
 	} else {
 		printf("audience:  %s\n", m.expr);
 		bool several = false;
@@ -298,9 +300,13 @@ cli_audience_makeup(struct cli *c, struct store *s, const struct store_campaign 
 		}
 		printf("  %-40s %12s  (%s of them suppressed: not mailed)\n", "contacts now",
 		       cli_num(n1, (uint64_t)m.contacts), cli_num(n2, (uint64_t)m.suppressed));
-		if (cnt.total)
+		if (cnt.total && cnt.walk_upto == 0)
 			printf("  %-40s %12s  (made when the campaign was queued)\n", "messages",
 			       cli_num(n1, (uint64_t)cnt.total));
+		else if (cnt.walk_upto)
+			printf("  %-40s %12s  (made so far: the rest as it sends)\n", "messages",
+			       cli_num(n1, (uint64_t)cnt.total));
+		cli_walk_print(cnt.walk_cursor, cnt.walk_upto);
 	}
 	audience_makeup_free(&m);
 	return 0;

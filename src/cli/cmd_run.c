@@ -170,6 +170,8 @@ status_campaign(void *arg, const struct store_run_campaign *r)
 		              "scheduled_at",
 		              r->scheduled_at ? cli_json_time(r->scheduled_at) : json_null(),
 		              "reason", cli_json_opt(r->reason), "waiting", waiting));
+		json_object_set_new(json_array_get(o->json, json_array_size(o->json) - 1),
+		                    "queueing", cli_walk_json(r->walk_cursor, r->walk_upto));
 		return 0;
 	}
 	if (o->n++ == 0)
@@ -183,6 +185,7 @@ status_campaign(void *arg, const struct store_run_campaign *r)
 	                                          : "-");
 	if (r->reason[0])
 		printf("  why: %s\n", r->reason);
+	cli_walk_print(r->walk_cursor, r->walk_upto);
 	return store_run_waiting(o->s, r->id, o->now, 5, status_wait, o);
 }
 

@@ -38,10 +38,14 @@ send_progress(void *arg, const struct sender_progress *p)
 	double rate = p->elapsed > 0 ? (double)p->attempted / p->elapsed : 0;
 	if (sp->tty) {
 		int pct = p->due ? (int)(100.0 * (double)p->attempted / (double)p->due) : 100;
+		char pcts[8];
+		/* While messages are still being made, how many are due is not known yet. */
+		snprintf(pcts, sizeof(pcts), p->queueing ? "  ..." : "%3d%%",
+		         pct > 100 ? 100 : pct);
 		fprintf(stderr,
-		        "\r%3d%%  sent %s  delivered %s  deferred %s  bounced %s  failed %llu  "
+		        "\r%s  sent %s  delivered %s  deferred %s  bounced %s  failed %llu  "
 		        "%.0f/s  %u conn ",
-		        pct > 100 ? 100 : pct, cli_num(a, p->attempted), cli_num(d, p->delivered),
+		        pcts, cli_num(a, p->attempted), cli_num(d, p->delivered),
 		        cli_num(df, p->deferred), cli_num(b, p->bounced),
 		        (unsigned long long)p->failed, rate, p->connections);
 		fflush(stderr);
@@ -50,10 +54,11 @@ send_progress(void *arg, const struct sender_progress *p)
 		sp->last_line = p->elapsed;
 		log_msg(LOG_WARN,
 		        "status sent=%llu delivered=%llu deferred=%llu bounced=%llu failed=%llu "
-		        "rate=%.0f connections=%u",
+		        "rate=%.0f connections=%u%s",
 		        (unsigned long long)p->attempted, (unsigned long long)p->delivered,
 		        (unsigned long long)p->deferred, (unsigned long long)p->bounced,
-		        (unsigned long long)p->failed, rate, p->connections);
+		        (unsigned long long)p->failed, rate, p->connections,
+		        p->queueing ? " queueing=yes" : "");
 	}
 }
 
@@ -421,6 +426,8 @@ cmd_send(struct cli *c, int argc, char **argv)
 		    (json_int_t)n->queued, "deferred", (json_int_t)n->deferred, "delivered",
 		    (json_int_t)n->delivered, "bounced", (json_int_t)n->bounced, "failed",
 		    (json_int_t)n->failed, "suppressed", (json_int_t)n->suppressed);
+		json_object_set_new(counts, "queueing",
+		                    cli_walk_json(n->walk_cursor, n->walk_upto));
 		json_t *out = json_pack(
 		    "{s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:b,s:o}",
 		    "campaign", cli_json_text(o.campaign), "attempted", (json_int_t)st.attempted,
@@ -459,6 +466,7 @@ cmd_send(struct cli *c, int argc, char **argv)
 		       (long long)n->total, (long long)n->delivered, (long long)n->bounced,
 		       (long long)n->failed, (long long)n->suppressed, (long long)n->queued,
 		       (long long)n->deferred);
+		cli_walk_print(n->walk_cursor, n->walk_upto);
 		if (st.paused)
 			printf("Paused: %s\n", st.why);
 	}

@@ -1806,7 +1806,13 @@ event(struct compiler *c, const struct segment_node *n)
 	 * type since the date (events_type_ts covers type, ts, message_id), then their
 	 * messages by key. Either way a set of contact ids, made once per query.
 	 */
-	if (n->name)
+	if (n->name && c->out->probe)
+		buf_printf(b,
+		           "EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id ="
+		           " (SELECT id FROM campaigns WHERE name = ?%d) AND m.contact_id = c.id"
+		           " AND EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND %s",
+		           param_text(c, n->name), event_sql[n->event]);
+	else if (n->name)
 		buf_printf(b,
 		           "c.id IN (SELECT m.contact_id FROM messages m WHERE m.campaign_id ="
 		           " (SELECT id FROM campaigns WHERE name = ?%d) AND EXISTS (SELECT 1"
@@ -1902,13 +1908,22 @@ compile(struct compiler *c, const struct segment_node *n)
 		/* Its confirmed members: a signup waiting for its confirmation link is not on a
 		 * list yet for anything that mails (schema 009). */
 		buf_printf(b,
-		           "c.id IN (SELECT lm.contact_id FROM list_members lm JOIN lists l"
-		           " ON l.id = lm.list_id WHERE l.name = ?%d AND lm.status = 'confirmed')",
+		           c->out->probe
+		               ? "EXISTS (SELECT 1 FROM list_members lm JOIN lists l ON l.id ="
+		                 " lm.list_id WHERE l.name = ?%d AND lm.contact_id = c.id"
+		                 " AND lm.status = 'confirmed')"
+		               : "c.id IN (SELECT lm.contact_id FROM list_members lm JOIN lists l"
+		                 " ON l.id = lm.list_id WHERE l.name = ?%d AND lm.status ="
+		                 " 'confirmed')",
 		           param_text(c, n->name));
 		return 0;
 	case SEGMENT_TAG:
 		buf_printf(b,
-		           "c.id IN (SELECT ct.contact_id FROM contact_tags ct WHERE ct.tag = ?%d)",
+		           c->out->probe
+		               ? "EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.tag = ?%d"
+		                 " AND ct.contact_id = c.id)"
+		               : "c.id IN (SELECT ct.contact_id FROM contact_tags ct WHERE"
+		                 " ct.tag = ?%d)",
 		           param_text(c, n->name));
 		return 0;
 	case SEGMENT_SEGMENT:

@@ -123,14 +123,14 @@ store_audience_tree(struct store *s, int64_t campaign_id, struct segment_node **
 }
 
 int
-store_audience_compile(struct store *s, int64_t campaign_id, int64_t now, int base,
+store_audience_compile(struct store *s, int64_t campaign_id, int64_t now, int base, bool probe,
                        struct segment_sql *out)
 {
 	struct segment_node *t;
 	int rc = store_audience_tree(s, campaign_id, &t);
 	if (rc < 0)
 		return rc;
-	rc = store_segment_compile(s, t, now, base, out);
+	rc = store_segment_compile(s, t, now, base, probe, out);
 	segment_free(t);
 	return rc;
 }
@@ -140,7 +140,7 @@ store_audience_contact(struct store *s, int64_t campaign_id, int64_t now, const 
                        struct store_contact *out)
 {
 	struct segment_sql q;
-	int rc = store_audience_compile(s, campaign_id, now, 1, &q);
+	int rc = store_audience_compile(s, campaign_id, now, 1, false, &q);
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st = store_segment_stmt(s,
@@ -170,7 +170,7 @@ store_audience_domains(struct store *s, int64_t campaign_id, int64_t now,
                        int (*cb)(void *arg, const char *domain, int64_t count), void *arg)
 {
 	struct segment_sql q;
-	int rc = store_audience_compile(s, campaign_id, now, 0, &q);
+	int rc = store_audience_compile(s, campaign_id, now, 0, false, &q);
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st = store_segment_stmt(

@@ -170,7 +170,16 @@ store_campaign_counts(struct store *s, int64_t campaign_id, struct store_campaig
 		}
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : store_fail(s, "count messages");
+	if (rc != SQLITE_DONE)
+		return store_fail(s, "count messages");
+	int64_t cursor, upto;
+	if ((rc = store_messages_walk_state(s, campaign_id, &cursor, &upto)) < 0)
+		return rc == STORE_E_NOTFOUND ? 0 : rc;
+	if (upto > cursor) {
+		c->walk_cursor = cursor;
+		c->walk_upto = upto;
+	}
+	return 0;
 }
 
 int

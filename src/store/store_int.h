@@ -23,6 +23,7 @@
 #ifndef KIRIM_STORE_INT_H
 #define KIRIM_STORE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -102,7 +103,7 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 
 /*
  * Who a campaign's audience may give messages to when they are made
- * (store_messages_prepare): no one for a confirmation campaign (its messages are made by
+ * (store_messages_walk): no one for a confirmation campaign (its messages are made by
  * the signups themselves), and no one unconfirmed for the others. CAMPAIGN as above.
  */
 #define MAILED_BY_PREPARE(CAMPAIGN)                                                                \
@@ -125,7 +126,7 @@ int store_segment_functions(sqlite3 *db);
 /* store_segment_compile - tree as SQL at now, parameters after ?base, segment("x") read
  * from the segments table; STORE_E_INVALID (a loop, a missing segment) or STORE_E_SQL */
 int store_segment_compile(struct store *s, const struct segment_node *tree, int64_t now, int base,
-                          struct segment_sql *out);
+                          bool probe, struct segment_sql *out);
 /*
  * store_segment_stmt - head, q's SQL and tail prepared as one statement on the store's
  * connection with q's parameters bound (the caller binds ?1..?base and finalizes it:
@@ -133,8 +134,9 @@ int store_segment_compile(struct store *s, const struct segment_node *tree, int6
  */
 sqlite3_stmt *store_segment_stmt(struct store *s, const char *head, const struct segment_sql *q,
                                  const char *tail);
-/* store_audience_compile - the campaign's audience as SQL at now (parameters after ?base) */
-int store_audience_compile(struct store *s, int64_t campaign_id, int64_t now, int base,
+/* store_audience_compile - the campaign's audience as SQL at now (parameters after ?base;
+ * probe: see struct segment_sql) */
+int store_audience_compile(struct store *s, int64_t campaign_id, int64_t now, int base, bool probe,
                            struct segment_sql *out);
 
 #endif

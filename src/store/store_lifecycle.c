@@ -131,6 +131,8 @@ static const char sql_move[] =
 static const char sql_cancel_msgs[] =
     "UPDATE messages SET state = 'cancelled', done_at = ?2 WHERE campaign_id = ?1"
     " AND state = 'queued'";
+/* A cancelled campaign's walk ends where it is: no more of its messages are made. */
+static const char sql_cancel_walk[] = "UPDATE campaigns SET queue_upto = NULL WHERE id = ?1";
 
 /* patch_str - "key":value for a JSON merge patch (NULL: null, which removes the key) */
 static void
@@ -206,6 +208,12 @@ move(struct store *s, const struct store_lifecycle_info *cur, const char *verb, 
 		ret = store_step_done(s, st, "cancel the queued messages");
 		if (ret == 0)
 			*cancelled = sqlite3_changes(store_db(s));
+		if (ret == 0 && (st = store_prepare(s, sql_cancel_walk)) == NULL)
+			return STORE_E_SQL;
+		if (ret == 0) {
+			sqlite3_bind_int64(st, 1, cur->id);
+			ret = store_step_done(s, st, "end the walk of the campaign's audience");
+		}
 	}
 	return ret;
 }
@@ -328,7 +336,7 @@ int
 store_lifecycle_recipients(struct store *s, int64_t campaign_id, store_recipient_cb cb, void *arg)
 {
 	struct segment_sql q;
-	int rc = store_audience_compile(s, campaign_id, store_now(), 1, &q);
+	int rc = store_audience_compile(s, campaign_id, store_now(), 1, false, &q);
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st = store_segment_stmt(
@@ -363,7 +371,7 @@ int
 store_lifecycle_mailable(struct store *s, int64_t campaign_id, int64_t *mailable, int64_t *pending)
 {
 	struct segment_sql q;
-	int rc = store_audience_compile(s, campaign_id, store_now(), 1, &q);
+	int rc = store_audience_compile(s, campaign_id, store_now(), 1, false, &q);
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st =

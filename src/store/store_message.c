@@ -16,16 +16,60 @@
 #include "kirim/xmalloc.h"
 
 int
-store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *created)
+store_messages_walk_start(struct store *s, int64_t campaign_id)
+{
+	/* The snapshot: the highest contact id there is now. A walk that ended (or never
+	 * began) starts again from the first id, so that a new start of a send mails who
+	 * joined the audience since, once (the unique campaign × contact keeps the others'
+	 * messages as they are); an unfinished one goes on from its cursor. A confirmation
+	 * campaign has no walk: its messages are made by the signups (MAILED_BY_PREPARE). */
+	static const char sql[] =
+	    "UPDATE campaigns SET queue_cursor = CASE WHEN queue_upto IS NULL THEN 0"
+	    " ELSE queue_cursor END, queue_upto = CASE WHEN kind = 'regular' THEN"
+	    " max(coalesce(queue_upto, 0), coalesce((SELECT max(id) FROM contacts), 0)) END"
+	    " WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	return store_step_done(s, st, "start the walk of the campaign's audience");
+}
+
+int
+store_messages_walk_state(struct store *s, int64_t campaign_id, int64_t *cursor, int64_t *upto)
+{
+	static const char sql[] =
+	    "SELECT queue_cursor, coalesce(queue_upto, 0) FROM campaigns WHERE id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*cursor = sqlite3_column_int64(st, 0);
+		*upto = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = STORE_E_NOTFOUND;
+	} else {
+		rc = store_fail(s, "read the walk of the campaign's audience");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+int
+store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t *created,
+                    bool *walking)
 {
 	/*
 	 * The campaign's audience as it is now (lists and segments, less exclusions:
-	 * store_audience.c), one message per contact. Recipients the start check could not
-	 * render (campaigns.options.skip, with --skip-bad) are failed at once, with the
-	 * reason. list_id is not read: the audience names the campaign's lists. A
-	 * confirmation campaign gets none here, and no one unconfirmed is mailed
-	 * (MAILED_BY_PREPARE; a list in an audience counts its confirmed members only:
-	 * segment.c).
+	 * store_audience.c), for contacts with an id in (?3, ?4], one message per contact.
+	 * Recipients the start check could not render (campaigns.options.skip, with
+	 * --skip-bad) are failed at once, with the reason. A confirmation campaign gets
+	 * none here, and no one unconfirmed is mailed (MAILED_BY_PREPARE; a list in an
+	 * audience counts its confirmed members only: segment.c). The id range comes first,
+	 * so that SQLite reads only the range's contacts.
 	 */
 	static const char head[] =
 	    "INSERT INTO messages(campaign_id, contact_id, state, queued_at, last_text, done_at)"
@@ -36,15 +80,27 @@ store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, in
 	    " CASE WHEN c.id IN (SELECT value FROM json_each((SELECT CASE"
 	    " WHEN json_valid(options) THEN json_extract(options, '$.skip') END FROM"
 	    " campaigns WHERE id = ?1))) THEN 'cannot render the message (skipped by"
-	    " the start check)' END, NULL FROM contacts c WHERE " MAILED_BY_PREPARE("?1") " AND ";
+	    " the start check)' END, NULL FROM contacts c WHERE c.id > ?3 AND c.id <= ?4"
+	    " AND " MAILED_BY_PREPARE("?1") " AND ";
 	/* By domain: claims (by id) then hand each destination runs of messages, so its
 	 * connections stay busy instead of churning. */
 	static const char tail[] = " ORDER BY c.domain, c.id ON CONFLICT DO NOTHING";
-	(void)list_id;
+	static const char move_sql[] =
+	    "UPDATE campaigns SET queue_cursor = ?2, queue_upto = CASE WHEN ?2 >= queue_upto"
+	    " THEN NULL ELSE queue_upto END WHERE id = ?1";
+	int64_t cursor, upto;
+	int rc = store_messages_walk_state(s, campaign_id, &cursor, &upto);
+	if (rc < 0)
+		return rc;
+	*created = 0;
+	if (upto <= cursor) {
+		*walking = false;
+		return 0;
+	}
+	int64_t hi = upto - cursor <= span ? upto : cursor + span;
 	int64_t now = store_now();
 	struct segment_sql q;
-	int rc = store_audience_compile(s, campaign_id, now, 2, &q);
-	if (rc < 0)
+	if ((rc = store_audience_compile(s, campaign_id, now, 4, span < INT64_MAX, &q)) < 0)
 		return rc;
 	sqlite3_stmt *st = store_segment_stmt(s, head, &q, tail);
 	segment_sql_free(&q);
@@ -52,6 +108,8 @@ store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, in
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
 	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, cursor);
+	sqlite3_bind_int64(st, 4, hi);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		*created = sqlite3_changes(store_db(s));
@@ -60,7 +118,24 @@ store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, in
 		rc = store_fail(s, "queue the campaign's messages");
 	}
 	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	if ((st = store_prepare(s, move_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_int64(st, 2, hi);
+	if ((rc = store_step_done(s, st, "move the walk of the campaign's audience")) == 0)
+		*walking = hi < upto;
 	return rc;
+}
+
+int
+store_messages_prepare(struct store *s, int64_t campaign_id, int64_t list_id, int64_t *created)
+{
+	(void)list_id;
+	bool walking;
+	int rc = store_messages_walk_start(s, campaign_id);
+	return rc < 0 ? rc : store_messages_walk(s, campaign_id, INT64_MAX, created, &walking);
 }
 
 int

@@ -2,6 +2,7 @@
 #include "kirim/store_plan.h"
 
 #include "kirim/store.h"
+#include "kirim/segment.h"
 #include "kirim/store_audience.h"
 #include "store_int.h"
 
@@ -30,8 +31,32 @@ store_plan_domains(struct store *s, int64_t campaign_id, store_plan_domain_cb cb
 			*from_audience = true;
 		return rc;
 	}
-	if ((st = store_prepare(s, queued)) == NULL)
+	/* Messages still being made (store_messages_walk): the audience's contacts the walk
+	 * has not reached, less those with a message already, count beside the queued. */
+	static const char walking_head[] =
+	    "SELECT d, sum(n) FROM (SELECT c.domain AS d, count(*) AS n FROM messages m"
+	    " JOIN contacts c ON c.id = m.contact_id WHERE m.campaign_id = ?1"
+	    " AND m.state IN ('queued', 'claimed') GROUP BY c.domain UNION ALL"
+	    " SELECT c.domain, count(*) FROM contacts c WHERE c.id > ?2 AND ";
+	static const char walking_tail[] =
+	    " AND NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN (lower(c.email), c.domain))"
+	    " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = ?1"
+	    " AND m.contact_id = c.id) GROUP BY c.domain) GROUP BY d ORDER BY d";
+	int64_t cursor, upto;
+	if ((rc = store_messages_walk_state(s, campaign_id, &cursor, &upto)) < 0)
+		return rc;
+	if (upto > cursor) {
+		struct segment_sql q;
+		if ((rc = store_audience_compile(s, campaign_id, store_now(), 2, false, &q)) < 0)
+			return rc;
+		st = store_segment_stmt(s, walking_head, &q, walking_tail);
+		segment_sql_free(&q);
+		if (st == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 2, cursor);
+	} else if ((st = store_prepare(s, queued)) == NULL) {
 		return STORE_E_SQL;
+	}
 	sqlite3_bind_int64(st, 1, campaign_id);
 	int ret = 0;
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -40,7 +65,10 @@ store_plan_domains(struct store *s, int64_t campaign_id, store_plan_domain_cb cb
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "count messages by domain");
-	sqlite3_reset(st);
+	if (upto > cursor)
+		sqlite3_finalize(st); /* built at run time: not in the cache */
+	else
+		sqlite3_reset(st);
 	if (ret == 0)
 		*from_audience = false;
 	return ret;

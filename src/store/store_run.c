@@ -19,7 +19,9 @@ store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_c
 	    " coalesce(sum(m.state = 'queued' AND m.attempts > 0), 0),"
 	    " coalesce(sum(m.state = 'bounced'), 0), coalesce(sum(m.state = 'failed'), 0),"
 	    " coalesce(min(CASE WHEN m.state = 'queued' THEN m.next_attempt_at END), 0),"
-	    " coalesce(c.scheduled_at, 0)"
+	    " coalesce(c.scheduled_at, 0), CASE WHEN c.queue_upto > c.queue_cursor THEN "
+	    "c.queue_cursor ELSE 0 END,"
+	    " CASE WHEN c.queue_upto > c.queue_cursor THEN c.queue_upto ELSE 0 END"
 	    " FROM campaigns c LEFT JOIN messages m ON m.campaign_id = c.id"
 	    " WHERE (?1 IS NULL AND c.state IN ('sending', 'scheduled', 'paused')) OR c.state = ?1"
 	    " GROUP BY c.id ORDER BY c.id";
@@ -47,6 +49,8 @@ store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_c
 		    .failed = sqlite3_column_int64(st, 12),
 		    .next_due = sqlite3_column_int64(st, 13),
 		    .scheduled_at = sqlite3_column_int64(st, 14),
+		    .walk_cursor = sqlite3_column_int64(st, 15),
+		    .walk_upto = sqlite3_column_int64(st, 16),
 		};
 		ret = cb(arg, &c);
 	}

@@ -113,11 +113,12 @@ resolve(void *arg, const char *name, struct segment_node **out, char *err, size_
 
 int
 store_segment_compile(struct store *s, const struct segment_node *tree, int64_t now, int base,
-                      struct segment_sql *out)
+                      bool probe, struct segment_sql *out)
 {
 	char err[512];
 	memset(out, 0, sizeof(*out));
 	out->base = base;
+	out->probe = probe;
 	int rc = segment_compile(tree, now, resolve, s, out, err, sizeof(err));
 	if (rc == RESOLVE_E_SQL)
 		return STORE_E_SQL; /* store_errmsg says why */
@@ -161,7 +162,7 @@ prepared(struct store *s, const struct segment_node *tree, int64_t now, int base
          const char *tail, sqlite3_stmt **out)
 {
 	struct segment_sql q;
-	int rc = store_segment_compile(s, tree, now, base, &q);
+	int rc = store_segment_compile(s, tree, now, base, false, &q);
 	if (rc < 0)
 		return rc;
 	*out = store_segment_stmt(s, head, &q, tail);
@@ -173,7 +174,7 @@ int
 store_segment_check(struct store *s, const struct segment_node *tree)
 {
 	struct segment_sql q;
-	int rc = store_segment_compile(s, tree, 0, 0, &q);
+	int rc = store_segment_compile(s, tree, 0, 0, false, &q);
 	if (rc == 0)
 		segment_sql_free(&q);
 	return rc;

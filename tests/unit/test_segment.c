@@ -526,6 +526,46 @@ test_audience(void **state)
 	}
 }
 
+/* test_probe - probe mode (a range of contacts: store_messages_walk) looks each contact up
+ * in lists, tags and one campaign's messages, and builds no set of contact ids for them */
+static void
+test_probe(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label, *in, *want;
+	} cases[] = {
+	    {"list", "list(\"news\")",
+	     "EXISTS (SELECT 1 FROM list_members lm JOIN lists l ON l.id = lm.list_id WHERE "
+	     "l.name = ?3 AND lm.contact_id = c.id AND lm.status = 'confirmed')"},
+	    {"tag", "tag(\"vip\")",
+	     "EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.tag = ?3 AND ct.contact_id = c.id)"},
+	    {"one campaign's events", "opened(\"june\")",
+	     "EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = (SELECT id FROM campaigns "
+	     "WHERE name = ?3) AND m.contact_id = c.id AND EXISTS (SELECT 1 FROM events e WHERE "
+	     "e.message_id = m.id AND "},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct segment_node *t;
+		char err[512];
+		if (segment_parse(cases[i].in, strlen(cases[i].in), &t, err, sizeof(err)) < 0)
+			fail_msg("%s: %s", cases[i].label, err);
+		struct segment_sql q = {.base = 2, .probe = true}, set = {.base = 2};
+		if (segment_compile(t, NOW, resolve, NULL, &q, err, sizeof(err)) < 0 ||
+		    segment_compile(t, NOW, resolve, NULL, &set, err, sizeof(err)) < 0)
+			fail_msg("%s: %s", cases[i].label, err);
+		if (strncmp(q.sql.data, cases[i].want, strlen(cases[i].want)) != 0)
+			fail_msg("%s: got %s want %s...", cases[i].label, q.sql.data,
+			         cases[i].want);
+		if (strstr(q.sql.data, "c.id IN") != NULL ||
+		    strstr(set.sql.data, "c.id IN") == NULL)
+			fail_msg("%s: probe %s, set %s", cases[i].label, q.sql.data, set.sql.data);
+		segment_sql_free(&q);
+		segment_sql_free(&set);
+		segment_free(t);
+	}
+}
+
 int
 main(void)
 {
@@ -535,6 +575,7 @@ main(void)
 	    cmocka_unit_test(test_limits),    cmocka_unit_test(test_json_errors),
 	    cmocka_unit_test(test_injection), cmocka_unit_test(test_cycles),
 	    cmocka_unit_test(test_build),     cmocka_unit_test(test_audience),
+	    cmocka_unit_test(test_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
