@@ -47,6 +47,8 @@ struct api_ctx {
 	const char *if_match;     /* NULL when absent */
 	const struct access_who *who;
 	const char *client; /* the client's address as text */
+	const char *csrf;   /* a console session's CSRF token (console_auth.h); NULL otherwise */
+	bool secure; /* the client came over TLS (a trusted proxy said so): cookies are Secure */
 	int64_t now;
 	/* The answer. */
 	int status;
@@ -58,6 +60,7 @@ struct api_ctx {
 	const char *raw_type;    /* a body that is not JSON: its Content-Type */
 	struct buf raw;          /* and its bytes */
 	char allow[64];          /* a 405's Allow */
+	char set_cookie[256];    /* a Set-Cookie value (the console's login and logout); "" none */
 };
 
 /* api_fail - answer a problem (status, slug as api_problem, a sentence); returns -1 */
@@ -166,5 +169,9 @@ void api_webhooks(struct api_ctx *x);
 void api_webhook_add(struct api_ctx *x);
 void api_webhook_get(struct api_ctx *x);
 void api_webhook_delete(struct api_ctx *x);
+/* The web console's own (api_console.c): login, logout, who the session is. */
+void api_console_login(struct api_ctx *x);
+void api_console_logout(struct api_ctx *x);
+void api_console_session(struct api_ctx *x);
 
 #endif
