@@ -70,8 +70,8 @@ async function api(method, path, body) {
 	return v;
 }
 
-function table(caption, cols, rows) {
-	return h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": caption },
+function table(caption, cols, rows, id) {
+	return h("div", { class: "scroll", id, tabindex: "0", role: "region", "aria-label": caption },
 		h("table", {},
 			h("caption", { class: "muted", text: caption }),
 			h("thead", {}, h("tr", {}, cols.map((c) =>
@@ -230,7 +230,7 @@ async function campaign(name) {
 		table("Messages by outcome", [
 			{ label: "Outcome", get: (e) => e[0].replace("_", " ") },
 			{ label: "Messages", num: true, get: (e) => num(e[1]) },
-		], Object.entries(k)),
+		], Object.entries(k), "outcomes"),
 		h("h2", { text: "By domain" }),
 		table("Outcomes by recipient domain", [
 			{ label: "Domain", get: (d) => d.key },
@@ -238,14 +238,14 @@ async function campaign(name) {
 			{ label: "Bounced", num: true, get: (d) => num(d.counts.bounced_hard + d.counts.bounced_soft) },
 			{ label: "Deferrals", num: true, get: (d) => num(d.deferrals) },
 			{ label: "Messages", num: true, get: (d) => num(d.messages) },
-		], r.domains || []),
+		], r.domains || [], "by-domain"),
 		h("h2", { text: "By reason" }),
 		table("Bounces and failures by reason", [
 			{ label: "Outcome", get: (x) => x.outcome },
 			{ label: "Reason", get: (x) => x.reason },
 			{ label: "Code", get: (x) => [x.code, x.ecode].filter(Boolean).join(" ") },
 			{ label: "Messages", num: true, get: (x) => num(x.count) },
-		], r.reasons || []));
+		], r.reasons || [], "by-reason"));
 	/* A live page: while the campaign moves, read it again every 5 s. */
 	if (["sending", "scheduled"].includes(c.state))
 		state.timer = setTimeout(() => route(true), 5000);

@@ -1106,8 +1106,12 @@ console_checks(struct api *a, struct areq *r, struct http_req *hr)
 	}
 	if (!r->login)
 		return 0;
-	/* The user name, for its bucket and the audit log; the handler reads the body again. */
-	json_t *b = json_loadb(x->body, x->body_len, 0, NULL);
+	/*
+	 * The user name, for its bucket and the audit log; the handler reads the body
+	 * again. A login is small: a larger body is not parsed on the loop (its name
+	 * is then "", and the handler refuses what it cannot read).
+	 */
+	json_t *b = x->body_len <= 4096 ? json_loadb(x->body, x->body_len, 0, NULL) : NULL;
 	const char *name = json_string_value(json_object_get(b, "name"));
 	unsigned char h[32];
 	(void)token_sha256(name ? name : "", name ? strlen(name) : 0, h);

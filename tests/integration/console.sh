@@ -41,6 +41,12 @@ printf 'Subject: Spring news for {{first_name|friend}}\n\n--- text\nHi. {{unsubs
 "$KIRIM" campaign create spring --list news --template spring --from 'Shop <news@shop.example>' >/dev/null 2>&1
 "$KIRIM" campaign schedule spring --at "2030-01-01 10:00Z" >/dev/null 2>&1
 "$KIRIM" suppress add blocked@five.example >/dev/null 2>&1
+# A campaign sent to smtp-sink, for the live page's outcomes and the dashboard's month.
+"$KIRIM" campaign create summer --list news --template spring --from 'Shop <news@shop.example>' >/dev/null 2>&1
+sport=$(free_port)
+start_sink "$sport"
+run "$KIRIM" send summer --relay "smtp://127.0.0.1:$sport" --tls none --json
+eq "summer sent" "$(json 'j["delivered"]')" 3
 
 # 1. Users: the password from stdin, only its Argon2id hash kept; bad input refused.
 run "$KIRIM" user add ann --role admin --password-stdin <<<'ann-secret-pass'
@@ -135,10 +141,12 @@ mapfile -t steps < <(
 		"shot|$SHOTS/console-login-1280.png|1280" "shot|$SHOTS/console-login-390.png|390" \
 		"type|#login-name|ann" "type|#login-password|ann-secret-pass" "click|#login-form button" \
 		"wait|main[data-ready=\"\"] h1|Dashboard" "wait|#who-name|ann" "text|#campaign-cards" \
-		"text|main table" "axe|$AXE" \
+		"text|main table" "text|#month-cards" "axe|$AXE" \
 		"shot|$SHOTS/console-dashboard-1280.png|1280" "shot|$SHOTS/console-dashboard-390.png|390" \
 		"eval|document.cookie"
 	page campaigns campaigns Campaigns
+	page campaigns/summer campaign-done "Campaign summer"
+	printf '%s\n' "text|#campaign-state" "text|label[for=progress]" "text|#by-domain tbody"
 	page campaigns/spring campaign "Campaign spring"
 	printf '%s\n' "wait|#campaign-state|scheduled" "click|#do-pause" "wait|#campaign-state|paused" \
 		"wait|#status|is paused" "click|#do-resume" "wait|#status|is scheduled" \
@@ -158,9 +166,13 @@ eq "browser ran" "$RC" 0
 contains "login page" "$OUT" "wait|#login-h=Log in to kirim"
 contains "dashboard" "$OUT" 'wait|main[data-ready=""] h1=Dashboard'
 contains "dashboard: who" "$OUT" "wait|#who-name=ann (admin)"
-contains "dashboard: campaigns" "$OUT" "text|#campaign-cards=0sending1scheduled0paused0done0drafts"
+contains "dashboard: campaigns" "$OUT" "text|#campaign-cards=0sending1scheduled0paused1done0drafts"
+contains "dashboard: the month" "$OUT" "text|#month-cards=3delivered0bounced0complaints0unsubscribes"
 contains "dashboard: list sizes" "$OUT" "news30vip10"
 eq "cookie: HttpOnly (scripts cannot read it)" "$(printf '%s\n' "$OUT" | grep '^eval=')" "eval="
+contains "sent campaign: done" "$OUT" "text|#campaign-state=done"
+contains "sent campaign: progress" "$OUT" "text|label[for=progress]=3 of 3 messages settled (100%)"
+contains "sent campaign: by domain" "$OUT" "gmail.com1001"
 contains "live page: paused" "$OUT" "wait|#campaign-state=paused"
 # Resumed before its time, the campaign waits for it again.
 contains "live page: resumed" "$OUT" "text|#campaign-state=scheduled"
@@ -169,7 +181,7 @@ contains "contacts: search by list" "$OUT" "ann@one.example"
 contains "domain: saved" "$OUT" "wait|#status=Policy for gmail.com saved."
 eq "domain: the new rate stored" "$(rate gmail.com)" 7.0
 contains "logged out" "$OUT" "wait|#status=You have logged out."
-axe_ok "every console page" 11
+axe_ok "every console page" 12
 for f in login dashboard campaigns campaign lists contacts contact suppressions domains domain; do
 	if [ -s "$SHOTS/console-$f-1280.png" ] && [ -s "$SHOTS/console-$f-390.png" ]; then
 		ok "shot $f"
