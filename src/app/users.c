@@ -39,8 +39,9 @@ users_password_ok(const char *encoded, const char *password)
 	       argon2id_verify(encoded, password, strlen(password)) == ARGON2_OK;
 }
 
+/* password's Argon2id hash into hash, after its rules; 0 or USERS_E_USAGE with err */
 static int
-check_password(const char *password, char *err, size_t errsz)
+new_hash(const char *password, char hash[256], char *err, size_t errsz)
 {
 	size_t n = strlen(password), chars = 0;
 	for (size_t i = 0; i < n; i++)
@@ -52,6 +53,10 @@ check_password(const char *password, char *err, size_t errsz)
 	}
 	if (n > CONSOLE_PASSWORD_MAX) {
 		snprintf(err, errsz, "a password has at most %d bytes", CONSOLE_PASSWORD_MAX);
+		return USERS_E_USAGE;
+	}
+	if (users_password_hash(password, hash, 256) < 0) {
+		snprintf(err, errsz, "the password could not be hashed");
 		return USERS_E_USAGE;
 	}
 	return 0;
@@ -79,14 +84,10 @@ users_add(struct store *s, const char *name, const char *role, const char *passw
 		snprintf(err, errsz, "a role is viewer, editor or admin, not '%s'", role);
 		return USERS_E_USAGE;
 	}
-	int rc = check_password(password, err, errsz);
+	char hash[256];
+	int rc = new_hash(password, hash, err, errsz);
 	if (rc < 0)
 		return rc;
-	char hash[256];
-	if (users_password_hash(password, hash, sizeof(hash)) < 0) {
-		snprintf(err, errsz, "the password could not be hashed");
-		return USERS_E_USAGE;
-	}
 	if ((rc = store_user_add(s, name, role, hash, now)) < 0)
 		return store_err(s, rc, err, errsz);
 	return 0;
@@ -103,14 +104,10 @@ int
 users_passwd(struct store *s, const char *name, const char *password, int64_t now, char *err,
              size_t errsz)
 {
-	int rc = check_password(password, err, errsz);
+	char hash[256];
+	int rc = new_hash(password, hash, err, errsz);
 	if (rc < 0)
 		return rc;
-	char hash[256];
-	if (users_password_hash(password, hash, sizeof(hash)) < 0) {
-		snprintf(err, errsz, "the password could not be hashed");
-		return USERS_E_USAGE;
-	}
 	if ((rc = store_begin(s)) < 0)
 		return store_err(s, rc, err, errsz);
 	if ((rc = store_user_passwd(s, name, hash, now)) < 0) {

@@ -12,15 +12,7 @@
 # Skips (exit 77) without Debian's chromium and python3-websocket, and without axe-core.
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v chromium >/dev/null || ! $PY3 -c 'import websocket' 2>/dev/null; then
-	echo "SKIP console.sh needs Debian's chromium and python3-websocket (tools/test installs them)"
-	exit 77
-fi
-AXE=$KIRIM_SRC/tests/data/axe-core/axe.min.js
-if [ ! -s "$AXE" ] && ! "$KIRIM_SRC/tools/fetch-axe-core" >/dev/null 2>&1; then
-	echo "SKIP console.sh needs axe-core from the npm registry (tools/fetch-axe-core)"
-	exit 77
-fi
+need_browser console.sh
 SHOTS=${KIRIM_SCREENSHOTS:-$KIRIM_SRC/docs/screenshots}
 mkdir -p "$SHOTS"
 
@@ -118,20 +110,8 @@ req GET /console/nothing.js
 eq "unknown asset: 404" "$ST" 404
 
 # 3. The browser: log in, the dashboard, the live page's pause and resume, a domain's rate.
-dport=$(free_port)
-chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$TMP/chrome" \
-	--remote-debugging-port="$dport" about:blank >chrome.log 2>&1 &
-PIDS+=("$!")
-wait_port "$dport"
+start_chromium
 browse() { run $PY3 "$KIRIM_SRC/tests/integration/pages_browser.py" "$dport" --js "$@"; [ "$RC" = 0 ] || echo "browser: $ERR" >&2; }
-# axe_ok LABEL N - N axe steps in $OUT ran and found nothing serious or critical
-axe_ok() {
-	local runs bad
-	runs=$(printf '%s\n' "$OUT" | grep -c '^axe=')
-	bad=$(printf '%s\n' "$OUT" | grep '^axe=' | grep -vc 'serious=0$')
-	eq "axe: $1" "$runs ran, $bad with serious findings" "$2 ran, 0 with serious findings"
-	[ "$bad" = 0 ] || printf '%s\n' "$OUT" | grep -E '^axe(-violation)?=' >&2
-}
 # page ROUTE NAME HEADING - steps: open a route, wait for it, axe it, shoot it at both widths
 page() { printf '%s\n' "hash|#/$1" "wait|main[data-ready=\"$1\"] h1|$3" "axe|$AXE" \
 	"shot|$SHOTS/console-$2-1280.png|1280" "shot|$SHOTS/console-$2-390.png|390"; }
