@@ -67,6 +67,10 @@ out:
 void
 api_console_logout(struct api_ctx *x)
 {
+	if (x->who->session_id == 0) {
+		api_fail(x, 400, "not-a-session", "a token is revoked with kirim token revoke");
+		return;
+	}
 	int rc = users_logout(x->s, x->who->session_id);
 	if (rc < 0) {
 		api_fail_store(x, rc, NULL);

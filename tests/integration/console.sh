@@ -169,7 +169,10 @@ for f in login dashboard campaigns campaign lists contacts contact suppressions 
 		bad "shot $f" "no screenshots of $f"
 	fi
 done
-req GET /api/audit -H "Authorization: Bearer $("$KIRIM" token create --name audit --scope admin 2>/dev/null)"
+TOKEN=$("$KIRIM" token create --name audit --scope admin 2>/dev/null)
+req POST /console/api/logout -H "Authorization: Bearer $TOKEN"
+eq "logout with a token: 400" "$ST" 400
+req GET /api/audit -H "Authorization: Bearer $TOKEN"
 contains "audit: the console's change by its user" "$OUT" '"token":"console:ann","method":"PATCH","path":"/api/domains/gmail.com"'
 
 # 4. The cookie: HttpOnly, SameSite=Strict; Secure when the client came over TLS.
