@@ -7,7 +7,7 @@
 # another folder). With curl: the server refuses what the roles do not allow (a viewer's
 # change, an editor's domain policy: 403 from the API itself), a change without the CSRF
 # token or from a foreign Origin, a request without a session, an expired or ended session;
-# wrong passwords are rate-limited per user; the cookie's flags; the assets' CSP.
+# wrong passwords are rate-limited per user and per address; the cookie's flags; the assets' CSP.
 #
 # Skips (exit 77) without Debian's chromium and python3-websocket, and without axe-core.
 . "$(dirname "$0")/lib.sh"
@@ -275,5 +275,21 @@ login lou lou-secret-pass
 eq "right password, locked: 429" "$ST" 429
 login ann ann-secret-pass
 eq "another user: 200" "$ST" 200
+# Per client address (X-Forwarded-For, trusted here): 20 wrong passwords under any names,
+# then the address waits, whatever the name.
+n=0
+for i in $(seq 1 40); do
+	login "guess$i" wrong-pass -H 'X-Forwarded-For: 192.0.2.7'
+	[ "$ST" = 401 ] || break
+	n=$i
+done
+eq "per address: refused at last" "$ST" 429
+# Twenty at least (one more comes back each 15 s, so a slow machine may get one more).
+if [ "$n" -ge 20 ]; then ok "per address: 20 tries first"; else bad "per address: 20 tries first" "refused after $n"; fi
+contains "per address: why" "$OUT" "too many wrong passwords from 192.0.2.7: try again in"
+login ann ann-secret-pass -H 'X-Forwarded-For: 192.0.2.7'
+eq "per address: right password too" "$ST" 429
+login ann ann-secret-pass -H 'X-Forwarded-For: 192.0.2.8'
+eq "another address: 200" "$ST" 200
 
 finish
