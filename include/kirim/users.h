@@ -36,8 +36,34 @@ int users_passwd(struct store *s, const char *name, const char *password, int64_
                  size_t errsz);
 
 /*
- * users_login - check name's password and open a session from client: its
- * token (the cookie's value) into token, who the session is into *who.
+ * A login in two steps, so that the slow one (the Argon2 check) needs no
+ * write lock: users_password_check reads only and fills a users_login;
+ * users_session_open, in a write transaction, makes the session if the user
+ * is still there with the same password.
+ */
+struct users_login {
+	int64_t user_id;
+	int64_t password_changed_at;
+	char name[101];
+};
+/*
+ * users_password_check - name's password into *out when right; USERS_E_LOGIN
+ * when the name or the password is wrong (the same Argon2 work is done for an
+ * unknown name, so the time does not tell which)
+ */
+int users_password_check(struct store *s, const char *name, const char *password,
+                         struct users_login *out, char *err, size_t errsz);
+/*
+ * users_session_open - a session for l's user from client (token and *who as
+ * users_login's); USERS_E_LOGIN when the user has gone or changed password
+ * since the check. Expired sessions are deleted on the way.
+ */
+int users_session_open(struct store *s, const struct users_login *l, const char *client,
+                       int64_t now, char token[CONSOLE_TOKEN_CHARS + 1], struct access_who *who,
+                       char *err, size_t errsz);
+/*
+ * users_login - users_password_check and users_session_open at once: check name's password and open
+ * a session from client: its token (the cookie's value) into token, who the session is into *who.
  * USERS_E_LOGIN when the name or the password is wrong (the same work is done
  * for an unknown name, so the time does not tell which). Expired sessions
  * are deleted on the way.

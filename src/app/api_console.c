@@ -30,6 +30,7 @@ session_json(const struct access_who *who, const char *csrf)
 	                 "max_seconds", CONSOLE_ABSOLUTE);
 }
 
+/* POST /console/api/login, on a read connection: the password; the session follows. */
 void
 api_console_login(struct api_ctx *x)
 {
@@ -38,6 +39,7 @@ api_console_login(struct api_ctx *x)
 	if (api_body(x, false, &b) < 0)
 		return;
 	const char *name, *pw;
+	char err[256];
 	if (api_only(x, b, fields) < 0 || api_str(x, b, "name", &name) < 0 ||
 	    api_str(x, b, "password", &pw) < 0)
 		goto out;
@@ -45,23 +47,37 @@ api_console_login(struct api_ctx *x)
 		api_fail(x, 422, "invalid", "a login takes 'name' and 'password'");
 		goto out;
 	}
+	int rc = users_password_check(x->s, name, pw, &x->login, err, sizeof(err));
+	if (rc == USERS_E_LOGIN)
+		api_fail(x, 401, "login-failed", "%s", err);
+	else if (rc < 0)
+		api_fail_store(x, rc, err);
+	else
+		x->then = api_console_login_open; /* status 0: the write lane goes on */
+out:
+	json_decref(b);
+}
+
+/* The login's second step, in the write lane: the session, its cookie and CSRF token. */
+void
+api_console_login_open(struct api_ctx *x)
+{
 	char token[CONSOLE_TOKEN_CHARS + 1], csrf[CONSOLE_CSRF_CHARS + 1], err[256];
 	struct access_who who;
-	int rc = users_login(x->s, name, pw, x->client, x->now, token, &who, err, sizeof(err));
+	int rc =
+	    users_session_open(x->s, &x->login, x->client, x->now, token, &who, err, sizeof(err));
 	if (rc == USERS_E_LOGIN) {
 		api_fail(x, 401, "login-failed", "%s", err);
-		goto out;
+		return;
 	}
 	if (rc < 0 || console_csrf(token, csrf) < 0) {
 		api_fail_store(x, rc < 0 ? rc : STORE_E_SQL, err);
-		goto out;
+		return;
 	}
-	snprintf(x->resource, sizeof(x->resource), "user:%s", name);
+	snprintf(x->resource, sizeof(x->resource), "user:%s", x->login.name);
 	set_cookie(x, token);
 	api_ok(x, 200, session_json(&who, csrf));
 	memset(token, 0, sizeof(token));
-out:
-	json_decref(b);
 }
 
 void

@@ -121,9 +121,8 @@ users_passwd(struct store *s, const char *name, const char *password, int64_t no
 }
 
 int
-users_login(struct store *s, const char *name, const char *password, const char *client,
-            int64_t now, char token[CONSOLE_TOKEN_CHARS + 1], struct access_who *who, char *err,
-            size_t errsz)
+users_password_check(struct store *s, const char *name, const char *password,
+                     struct users_login *out, char *err, size_t errsz)
 {
 	/*
 	 * A hash of a password nobody knows, checked for an unknown name so that
@@ -138,6 +137,26 @@ users_login(struct store *s, const char *name, const char *password, const char 
 		return store_err(s, rc, err, errsz);
 	bool ok = users_password_ok(rc == 0 ? u.password_hash : decoy, password);
 	if (rc < 0 || !ok) {
+		snprintf(err, errsz, "the user name or the password is wrong");
+		return USERS_E_LOGIN;
+	}
+	memset(out, 0, sizeof(*out));
+	out->user_id = u.id;
+	out->password_changed_at = u.password_changed_at;
+	snprintf(out->name, sizeof(out->name), "%s", u.name);
+	return 0;
+}
+
+int
+users_session_open(struct store *s, const struct users_login *l, const char *client, int64_t now,
+                   char token[CONSOLE_TOKEN_CHARS + 1], struct access_who *who, char *err,
+                   size_t errsz)
+{
+	struct store_user u;
+	int rc = store_user_get(s, l->name, &u);
+	if (rc < 0 && rc != STORE_E_NOTFOUND)
+		return store_err(s, rc, err, errsz);
+	if (rc < 0 || u.id != l->user_id || u.password_changed_at != l->password_changed_at) {
 		snprintf(err, errsz, "the user name or the password is wrong");
 		return USERS_E_LOGIN;
 	}
@@ -158,6 +177,16 @@ users_login(struct store *s, const char *name, const char *password, const char 
 	who->session_id = id;
 	who->last_used_at = now;
 	return 0;
+}
+
+int
+users_login(struct store *s, const char *name, const char *password, const char *client,
+            int64_t now, char token[CONSOLE_TOKEN_CHARS + 1], struct access_who *who, char *err,
+            size_t errsz)
+{
+	struct users_login l;
+	int rc = users_password_check(s, name, password, &l, err, errsz);
+	return rc < 0 ? rc : users_session_open(s, &l, client, now, token, who, err, errsz);
 }
 
 int

@@ -147,11 +147,21 @@ test_sessions(void **state)
 	assert_int_equal(
 	    users_login(s, "ann", "another-pass-2", "127.0.0.1", 330, tok, &who, err, sizeof(err)),
 	    0);
+	/* Two steps: a password checked, then changed before the session is made: none. */
+	struct users_login l;
+	assert_int_equal(users_password_check(s, "ann", "another-pass-2", &l, err, sizeof(err)), 0);
+	assert_int_equal(users_passwd(s, "ann", "another-pass-3", 335, err, sizeof(err)), 0);
+	assert_int_equal(users_session_open(s, &l, "127.0.0.1", 336, tok2, &w2, err, sizeof(err)),
+	                 USERS_E_LOGIN);
+	assert_int_equal(users_password_check(s, "ann", "another-pass-3", &l, err, sizeof(err)), 0);
+	assert_int_equal(users_session_open(s, &l, "127.0.0.1", 336, tok2, &w2, err, sizeof(err)),
+	                 0);
 	/* A deleted user's sessions go with them. */
 	assert_int_equal(users_delete(s, "ann", err, sizeof(err)), 0);
 	assert_int_equal(users_session(s, tok, 340, &who), ACCESS_E_INVALID);
 	assert_int_equal(users_delete(s, "ann", err, sizeof(err)), STORE_E_NOTFOUND);
-	assert_int_equal(users_passwd(s, "ann", "another-pass-3", 350, err, sizeof(err)),
+	assert_int_equal(users_session(s, tok2, 340, &who), ACCESS_E_INVALID);
+	assert_int_equal(users_passwd(s, "ann", "another-pass-4", 350, err, sizeof(err)),
 	                 STORE_E_NOTFOUND);
 }
 
