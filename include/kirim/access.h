@@ -50,6 +50,7 @@ struct access_who {
 	char name[128];
 	int scope;
 	int64_t last_used_at; /* before this use */
+	int64_t session_id;   /* a console session (users.h) rather than a token; 0: a token */
 };
 
 /*

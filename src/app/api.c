@@ -27,13 +27,18 @@
 #include <unistd.h>
 
 #include "api_int.h"
+#include "kirim/console.h"
+#include "kirim/console_auth.h"
 #include "kirim/http.h"
 #include "kirim/importer.h"
 #include "kirim/log.h"
 #include "kirim/serve_route.h"
 #include "kirim/store.h"
 #include "kirim/store_api.h"
+#include "kirim/store_user.h"
 #include "kirim/throttle.h"
+#include "kirim/token.h"
+#include "kirim/users.h"
 #include "kirim/xmalloc.h"
 
 /* The OpenAPI document, docs/openapi.json embedded at build time (tools/embed-text.py). */
@@ -48,6 +53,16 @@ enum {
 	FAIL_SLOTS = 1024, /* failed-attempt buckets (client addresses) */
 	TOUCH_MAX = 64,    /* tokens whose use waits to be recorded */
 	TOUCH_EVERY = 60,  /* seconds: a token's last use is recorded this often at most */
+	/*
+	 * Console logins: a wrong password takes a token from its user's bucket
+	 * and from its client's; an empty bucket refuses logins (429) until it
+	 * refills. LOGIN_USER_BURST wrong passwords in a row lock a name for a
+	 * minute each after; a client may try more names, not many more.
+	 */
+	LOGIN_USER_BURST = 5,
+	LOGIN_USER_EVERY = 60, /* seconds per token */
+	LOGIN_ADDR_BURST = 20,
+	LOGIN_ADDR_EVERY = 15,
 };
 
 struct api;
@@ -66,6 +81,13 @@ struct areq {
 	struct access_who who;
 	int auth; /* access_check's code */
 	int status;
+	api_handler handler; /* handlers[rt.id], or the console's own */
+	/* A console request: the session cookie, its CSRF token; the login's user. */
+	bool has_cookie;
+	char cookie[CONSOLE_TOKEN_CHARS + 1];
+	char csrf[CONSOLE_CSRF_CHARS + 1];
+	bool login;
+	unsigned char login_key[16]; /* the user name's bucket key */
 	struct api_ctx x;
 	struct areq *next;
 	uv_work_t work;
@@ -89,6 +111,7 @@ struct import_job {
 
 struct touch {
 	int64_t id;
+	bool session; /* a console session's id, not a token's */
 	char client[64];
 };
 
@@ -115,6 +138,7 @@ struct api {
 	size_t queued;  /* requests in either queue */
 	size_t waiting; /* requests handed to on_request and not answered */
 	struct throttle_keyed *fails;
+	struct throttle_keyed *login_users, *login_addrs; /* wrong passwords (FAIL_SLOTS each) */
 	/* Imports: jobs under jobs_lock (the works read and write them); one running. */
 	uv_mutex_t jobs_lock;
 	struct import_job *jobs;
@@ -394,8 +418,20 @@ api_only(struct api_ctx *x, json_t *o, const char *const *names)
 static bool
 authorize(struct areq *r, struct store *s)
 {
-	r->auth = access_check(s, r->authorization, &r->who);
 	struct api_ctx *x = &r->x;
+	if (r->rt.scope == API_SCOPE_NONE)
+		return true; /* the console's login: who it is comes from its body */
+	/* A token when there is one (a script's); else the console's session cookie. */
+	if (r->authorization == NULL && r->has_cookie) {
+		r->auth = users_session(s, r->cookie, x->now, &r->who);
+		if (r->auth == ACCESS_E_INVALID) {
+			api_fail(x, 401, "unauthorized",
+			         "the console session has expired or ended: log in again");
+			return false;
+		}
+	} else {
+		r->auth = access_check(s, r->authorization, &r->who);
+	}
 	switch (r->auth) {
 	case 0:
 		break;
@@ -411,6 +447,12 @@ authorize(struct areq *r, struct store *s)
 		return false;
 	default:
 		api_fail_store(x, r->auth, NULL);
+		return false;
+	}
+	if (r->who.scope < (int)r->rt.scope && r->who.session_id) {
+		api_fail(x, 403, "role", "this needs the %s role; '%s' is %s",
+		         console_role_name((int)r->rt.scope), r->who.name + 8,
+		         console_role_name(r->who.scope));
 		return false;
 	}
 	if (r->who.scope < (int)r->rt.scope) {
@@ -461,7 +503,7 @@ read_work(uv_work_t *w)
 		ctx_init(r, *sp);
 		if (!authorize(r, *sp))
 			continue;
-		handlers[r->rt.id](&r->x);
+		r->handler(&r->x);
 	}
 }
 
@@ -505,7 +547,7 @@ write_work(uv_work_t *w)
 			api_fail_store(x, rc, NULL);
 			continue;
 		}
-		handlers[r->rt.id](x);
+		r->handler(x);
 		if (x->status < 300) {
 			struct store_audit au = {
 			    .ts = x->now,
@@ -525,9 +567,13 @@ write_work(uv_work_t *w)
 		if (x->status >= 300)
 			store_rollback(s);
 	}
-	for (size_t i = 0; i < a->nwtouches; i++)
-		(void)store_token_used(s, a->wtouches[i].id, (int64_t)time(NULL),
-		                       a->wtouches[i].client);
+	for (size_t i = 0; i < a->nwtouches; i++) {
+		if (a->wtouches[i].session)
+			(void)store_session_seen(s, a->wtouches[i].id, (int64_t)time(NULL));
+		else
+			(void)store_token_used(s, a->wtouches[i].id, (int64_t)time(NULL),
+			                       a->wtouches[i].client);
+	}
 	if ((rc = store_batch_end(s, true)) < 0) {
 		a->write_rc = rc;
 		snprintf(a->write_err, sizeof(a->write_err), "%s", store_errmsg(s));
@@ -707,19 +753,25 @@ import_next(struct api *a)
 /* ---- the loop -------------------------------------------------------------------------- */
 
 static void answer(struct areq *r);
+static void enqueue(struct api *a, struct areq *r);
 
 /* Remember that token id was used (recorded by the next write work), at most once a minute. */
 static void
 touch_add(struct api *a, const struct areq *r)
 {
-	if (r->auth != 0 || r->who.last_used_at > (int64_t)time(NULL) - TOUCH_EVERY)
+	bool session = r->who.session_id != 0;
+	int64_t id = session ? r->who.session_id : r->who.token_id;
+	if (r->auth != 0 || id == 0 ||
+	    r->who.last_used_at >
+	        (int64_t)time(NULL) - (session ? CONSOLE_SEEN_EVERY : TOUCH_EVERY))
 		return;
 	for (size_t i = 0; i < a->ntouches; i++)
-		if (a->touches[i].id == r->who.token_id)
+		if (a->touches[i].id == id && a->touches[i].session == session)
 			return;
 	if (a->ntouches == TOUCH_MAX)
 		return; /* the next use will tell */
-	a->touches[a->ntouches].id = r->who.token_id;
+	a->touches[a->ntouches].id = id;
+	a->touches[a->ntouches].session = session;
 	snprintf(a->touches[a->ntouches].client, sizeof(a->touches[0].client), "%s", r->ip);
 	a->ntouches++;
 }
@@ -736,6 +788,27 @@ fail_take(struct api *a, const struct areq *r)
 	    a->fails, FAIL_SLOTS, r->addr, a->o->fail_rate > 0 ? a->o->fail_rate : 1,
 	    a->o->fail_burst ? a->o->fail_burst : 10, now);
 	(void)throttle_bucket_take(b, now);
+}
+
+/* A console login's buckets: its user name's and its client's. */
+static struct throttle_bucket *
+login_bucket(struct api *a, const struct areq *r, bool user, double now)
+{
+	return user ? throttle_keyed_bucket(a->login_users, FAIL_SLOTS, r->login_key,
+	                                    1.0 / LOGIN_USER_EVERY, LOGIN_USER_BURST, now)
+	            : throttle_keyed_bucket(a->login_addrs, FAIL_SLOTS, r->addr,
+	                                    1.0 / LOGIN_ADDR_EVERY, LOGIN_ADDR_BURST, now);
+}
+
+/* A wrong password takes a token from its user's bucket and its client's. */
+static void
+login_fail_take(struct api *a, const struct areq *r)
+{
+	if (!r->login || r->x.status != 401)
+		return;
+	double now = (double)uv_hrtime() / 1e9;
+	(void)throttle_bucket_take(login_bucket(a, r, true, now), now);
+	(void)throttle_bucket_take(login_bucket(a, r, false, now), now);
 }
 
 /* Seconds the client of r must wait after too many failed attempts (0: none). */
@@ -760,7 +833,17 @@ read_done(uv_work_t *w, int status)
 		struct areq *next = r->next;
 		if (status == UV_ECANCELED)
 			api_fail(&r->x, 503, "busy", "the server is stopping");
+		if (r->x.then && r->x.status == 0) {
+			/* Its second step, in the write lane (api_int.h). */
+			r->handler = r->x.then;
+			r->x.then = NULL;
+			r->rt.lane = API_LANE_WRITE;
+			enqueue(a, r);
+			r = next;
+			continue;
+		}
 		fail_take(a, r);
+		login_fail_take(a, r);
 		touch_add(a, r);
 		answer(r);
 		r = next;
@@ -782,6 +865,7 @@ write_done(uv_work_t *w, int status)
 	while (r) {
 		struct areq *next = r->next;
 		fail_take(a, r);
+		login_fail_take(a, r);
 		touch_add(a, r);
 		answer(r);
 		r = next;
@@ -883,7 +967,9 @@ answer(struct areq *r)
 		buf_printf(&h, "ETag: %s\r\n", x->etag);
 	if (x->location[0])
 		buf_printf(&h, "Location: %s\r\n", x->location);
-	if (x->status == 401)
+	if (x->set_cookie[0])
+		buf_printf(&h, "Set-Cookie: %s\r\n", x->set_cookie);
+	if (x->status == 401 && !r->has_cookie && !r->login)
 		buf_adds(&h, "WWW-Authenticate: Bearer realm=\"kirim\"\r\n");
 	if (x->status == 405 && x->allow[0])
 		buf_printf(&h, "Allow: %s\r\n", x->allow);
@@ -918,6 +1004,152 @@ enqueue(struct api *a, struct areq *r)
 	lanes_run(a);
 }
 
+/* The console's own endpoints below /console/api/ (api_console.c). */
+static const struct {
+	const char *op, *method, *name;
+	enum api_lane lane;
+	enum api_scope scope;
+	api_handler handler;
+} console_ops[] = {
+    /* The password is checked in a read work; the session is made in the write lane. */
+    {"login", "POST", "console.login", API_LANE_READ, API_SCOPE_NONE, api_console_login},
+    {"logout", "POST", "console.logout", API_LANE_WRITE, API_SCOPE_READ, api_console_logout},
+    {"session", "GET", "console.session", API_LANE_READ, API_SCOPE_READ, api_console_session},
+};
+
+enum { CONSOLE_NOT, CONSOLE_ANSWERED, CONSOLE_OP };
+
+/*
+ * A request below /console: an asset answered here (CONSOLE_ANSWERED), one
+ * of console_ops set up in r for the lanes (CONSOLE_OP), or not the
+ * console's (CONSOLE_NOT).
+ */
+static int
+console_route(struct areq *r)
+{
+	const char *p = r->path;
+	if (strncmp(p, "/console", 8) != 0 || (p[8] != '\0' && p[8] != '/'))
+		return CONSOLE_NOT;
+	struct api_ctx *x = &r->x;
+	bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+	if (strncmp(p, "/console/api/", 13) == 0) {
+		for (size_t i = 0; i < sizeof(console_ops) / sizeof(console_ops[0]); i++) {
+			if (strcmp(p + 13, console_ops[i].op) != 0)
+				continue;
+			if (strcmp(r->method, console_ops[i].method) != 0 &&
+			    !(get && strcmp(console_ops[i].method, "GET") == 0)) {
+				snprintf(x->allow, sizeof(x->allow), "%s", console_ops[i].method);
+				api_fail(x, 405, NULL, "%s takes %s", p, console_ops[i].method);
+				answer(r);
+				return CONSOLE_ANSWERED;
+			}
+			r->rt.id = API_ROUTE_COUNT; /* none of the API's */
+			r->rt.name = console_ops[i].name;
+			r->rt.lane = console_ops[i].lane;
+			r->rt.scope = console_ops[i].scope;
+			r->rt.head = strcmp(r->method, "HEAD") == 0;
+			r->handler = console_ops[i].handler;
+			r->login = console_ops[i].handler == api_console_login;
+			return CONSOLE_OP;
+		}
+		api_fail(x, 404, NULL, "no such resource: %s %s", r->method, p);
+		answer(r);
+		return CONSOLE_ANSWERED;
+	}
+	r->rt.name = "console.asset";
+	const char *type = NULL;
+	const struct console_file *f = p[8] == '\0' ? NULL : console_asset(p + 9, &type);
+	struct buf h = BUF_INIT;
+	buf_adds(&h, console_headers);
+	int status = 200;
+	if (!get) {
+		status = 405;
+		buf_adds(&h, "Allow: GET, HEAD\r\n");
+	} else if (p[8] == '\0') {
+		status = 301;
+		buf_adds(&h, "Location: /console/\r\n");
+	} else if (f == NULL) {
+		status = 404;
+	} else {
+		buf_printf(&h, "Content-Type: %s\r\n", type);
+	}
+	if (status != 200)
+		buf_adds(&h, "Content-Type: text/plain; charset=utf-8\r\n");
+	const char *body = status == 200 ? f->data : status == 404 ? "not found\n" : "";
+	size_t len = status == 200 ? f->len : strlen(body);
+	r->status = status;
+	r->api->waiting--;
+	http_respond(r->hr, status, h.data, body, len);
+	buf_free(&h);
+	return CONSOLE_ANSWERED;
+}
+
+/*
+ * A console request's own checks, on the loop (0, or -1 when answered): a
+ * change made with the session cookie must carry the session's CSRF token
+ * and come from this listener's own Origin; a login must come from that
+ * Origin too, and waits while its user or its client has had too many wrong
+ * passwords.
+ */
+static int
+console_checks(struct api *a, struct areq *r, struct http_req *hr)
+{
+	struct api_ctx *x = &r->x;
+	const char *proto = a->o->trust_proxy ? http_header_last(hr, "X-Forwarded-Proto") : NULL;
+	x->secure = proto && strcasecmp(proto, "https") == 0;
+	bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+	bool by_cookie = r->authorization == NULL && r->has_cookie;
+	if ((r->login || (by_cookie && !get)) &&
+	    !console_origin_ok(http_header(hr, "Origin"), http_header(hr, "Host"), x->secure)) {
+		api_fail(x, 403, "origin",
+		         "a change through the console must come from the console's own page "
+		         "(Origin %s is not this listener's)",
+		         http_header(hr, "Origin") ? http_header(hr, "Origin") : "missing");
+		answer(r);
+		return -1;
+	}
+	if (by_cookie && !get && !r->login &&
+	    !console_csrf_ok(r->cookie, http_header(hr, "X-CSRF-Token"))) {
+		api_fail(x, 403, "csrf",
+		         "the X-CSRF-Token header is missing or is not this session's: reload the "
+		         "console");
+		answer(r);
+		return -1;
+	}
+	if (!r->login)
+		return 0;
+	/*
+	 * The user name, for its bucket and the audit log; the handler reads the body
+	 * again. A login is small: a larger body is not parsed on the loop (its name
+	 * is then "", and the handler refuses what it cannot read).
+	 */
+	json_t *b = x->body_len <= 4096 ? json_loadb(x->body, x->body_len, 0, NULL) : NULL;
+	const char *name = json_string_value(json_object_get(b, "name"));
+	unsigned char h[32];
+	(void)token_sha256(name ? name : "", name ? strlen(name) : 0, h);
+	memcpy(r->login_key, h, sizeof(r->login_key));
+	snprintf(r->who.name, sizeof(r->who.name), "console:%.100s", name ? name : "");
+	double now = (double)uv_hrtime() / 1e9;
+	double wu = throttle_bucket_wait(login_bucket(a, r, true, now), now);
+	double wa = throttle_bucket_wait(login_bucket(a, r, false, now), now);
+	if (wu > 0 || wa > 0) {
+		double w = wu > wa ? wu : wa;
+		if (wu > 0)
+			api_fail(x, 429, "too-many-logins",
+			         "too many wrong passwords for '%.100s': try again in %.0f s",
+			         name ? name : "", w < 1 ? 1 : w);
+		else
+			api_fail(x, 429, "too-many-logins",
+			         "too many wrong passwords from %s: try again in %.0f s", r->ip,
+			         w < 1 ? 1 : w);
+		json_decref(b);
+		answer(r);
+		return -1;
+	}
+	json_decref(b);
+	return 0;
+}
+
 static void
 on_request(void *arg, struct http_req *hr)
 {
@@ -949,6 +1181,15 @@ on_request(void *arg, struct http_req *hr)
 	x->if_match = http_header(hr, "If-Match");
 	x->client = r->ip;
 	r->authorization = http_header(hr, "Authorization");
+	r->has_cookie =
+	    console_cookie(http_header(hr, "Cookie"), r->cookie, sizeof(r->cookie)) == 0;
+	if (r->has_cookie && console_csrf(r->cookie, r->csrf) == 0)
+		x->csrf = r->csrf;
+	int console = console_route(r);
+	if (console == CONSOLE_ANSWERED)
+		return;
+	if (console == CONSOLE_NOT)
+		r->handler = handlers[r->rt.id];
 	switch (r->rt.id) {
 	case API_ROUTE_NOT_FOUND:
 		api_fail(x, 404, NULL, "no such resource: %s %s", r->method, r->path);
@@ -977,7 +1218,9 @@ on_request(void *arg, struct http_req *hr)
 		answer(r);
 		return;
 	}
-	if (r->authorization == NULL) {
+	if (console_checks(a, r, hr) < 0)
+		return;
+	if (r->authorization == NULL && !r->has_cookie && r->rt.scope != API_SCOPE_NONE) {
 		r->auth = ACCESS_E_MISSING;
 		api_fail(x, 401, "unauthorized",
 		         "this API takes a token: Authorization: Bearer TOKEN");
@@ -1000,7 +1243,7 @@ on_end(void *arg, struct http_req *hr, int status)
 		return;
 	}
 	log_info("api ip=%s method=%s route=%s status=%d token=%s ms=%.2f", r->ip, r->method,
-	         r->rt.name, status, r->auth == 0 && r->who.token_id ? r->who.name : "-",
+	         r->rt.name, status, r->auth == 0 && r->who.name[0] ? r->who.name : "-",
 	         (double)(uv_hrtime() - r->t0) / 1e6);
 	json_decref(r->x.out);
 	buf_free(&r->x.raw);
@@ -1025,6 +1268,8 @@ api_new(uv_loop_t *loop, const struct api_opts *o, char *err, size_t errsz)
 	a->o = o;
 	a->loop = loop;
 	a->fails = xcalloc(FAIL_SLOTS, sizeof(*a->fails));
+	a->login_users = xcalloc(FAIL_SLOTS, sizeof(*a->login_users));
+	a->login_addrs = xcalloc(FAIL_SLOTS, sizeof(*a->login_addrs));
 	uv_mutex_init(&a->jobs_lock);
 	struct http_opts ho = {
 	    .max_header = 16384,
@@ -1042,6 +1287,8 @@ api_new(uv_loop_t *loop, const struct api_opts *o, char *err, size_t errsz)
 		snprintf(err, errsz, "cannot listen on %s: %s", o->listen, herr);
 		uv_mutex_destroy(&a->jobs_lock);
 		free(a->fails);
+		free(a->login_users);
+		free(a->login_addrs);
 		free(a);
 		return NULL;
 	}
@@ -1092,6 +1339,8 @@ on_http_closed(void *arg)
 	}
 	uv_mutex_destroy(&a->jobs_lock);
 	free(a->fails);
+	free(a->login_users);
+	free(a->login_addrs);
 	void (*cb)(void *) = a->on_closed;
 	void *cbarg = a->closed_arg;
 	free(a);

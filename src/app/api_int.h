@@ -23,6 +23,7 @@
 #include "kirim/api_json.h"
 #include "kirim/api_route.h"
 #include "kirim/buf.h"
+#include "kirim/users.h"
 
 struct api;
 struct store;
@@ -47,6 +48,8 @@ struct api_ctx {
 	const char *if_match;     /* NULL when absent */
 	const struct access_who *who;
 	const char *client; /* the client's address as text */
+	const char *csrf;   /* a console session's CSRF token (console_auth.h); NULL otherwise */
+	bool secure; /* the client came over TLS (a trusted proxy said so): cookies are Secure */
 	int64_t now;
 	/* The answer. */
 	int status;
@@ -58,6 +61,15 @@ struct api_ctx {
 	const char *raw_type;    /* a body that is not JSON: its Content-Type */
 	struct buf raw;          /* and its bytes */
 	char allow[64];          /* a 405's Allow */
+	char set_cookie[256];    /* a Set-Cookie value (the console's login and logout); "" none */
+	/*
+	 * A request in two steps: a read work's handler that leaves status 0 and
+	 * sets then has the request run again by then in the write lane (the
+	 * console's login: the password checked on a read connection, the
+	 * session made in the write lane), with login kept between the two.
+	 */
+	void (*then)(struct api_ctx *x);
+	struct users_login login;
 };
 
 /* api_fail - answer a problem (status, slug as api_problem, a sentence); returns -1 */
@@ -166,5 +178,10 @@ void api_webhooks(struct api_ctx *x);
 void api_webhook_add(struct api_ctx *x);
 void api_webhook_get(struct api_ctx *x);
 void api_webhook_delete(struct api_ctx *x);
+/* The web console's own (api_console.c): login, logout, who the session is. */
+void api_console_login(struct api_ctx *x);
+void api_console_login_open(struct api_ctx *x);
+void api_console_logout(struct api_ctx *x);
+void api_console_session(struct api_ctx *x);
 
 #endif

@@ -141,6 +141,7 @@ extern const char cmd_serve_help[];
 int cmd_domain(struct cli *c, int argc, char **argv);
 int cmd_tlsrpt(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
+int cmd_user(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_webhooks(struct cli *c, int argc, char **argv);
 /* campaign_lifecycle - `kirim campaign schedule|unschedule|pause|resume|cancel`; argv[0] is the

@@ -256,6 +256,19 @@ const struct cli_command cli_commands[] = {
      "admin also changes domain policies and webhooks and reads the audit log. list\n"
      "shows each token's first characters, scope, creation and last use; revoke stops\n"
      "a token at once. Token changes are written to the audit log.\n"},
+    {"user", cmd_user, "the web console's users",
+     "Usage: kirim user add NAME --role admin|editor|viewer [--password-stdin]\n"
+     "       kirim user list\n"
+     "       kirim user delete NAME\n"
+     "       kirim user passwd NAME [--password-stdin]\n"
+     "\n"
+     "Users log in to the web console at the admin listener's /console/ (kirim serve,\n"
+     "docs/console.md). The password is asked twice without echo, or read as one line\n"
+     "of standard input with --password-stdin (for scripts); at least 8 characters.\n"
+     "Only its Argon2id hash is stored. Roles: viewer reads; editor also changes lists,\n"
+     "contacts, suppressions, templates, campaigns and imports; admin also domain\n"
+     "policies and webhooks, and reads the audit log. delete and passwd end the user's\n"
+     "sessions at once.\n"},
     {"audit", cmd_audit, "the changes made through the HTTP API, and by whom",
      "Usage: kirim audit [--since TIME|AGE] [--limit N] [--json]\n"
      "\n"

@@ -127,6 +127,37 @@ wait_port() {
 	echo "nothing listens on ${2:-127.0.0.1}:$1" >&2
 	return 1
 }
+# need_browser NAME - exit 77 (skip) without Debian's chromium and python3-websocket, or
+# without axe-core (tools/fetch-axe-core); sets AXE to axe-core's script
+need_browser() {
+	if ! command -v chromium >/dev/null || ! $PY3 -c 'import websocket' 2>/dev/null; then
+		echo "SKIP $1 needs Debian's chromium and python3-websocket (tools/test installs them)"
+		exit 77
+	fi
+	AXE=$KIRIM_SRC/tests/data/axe-core/axe.min.js
+	if [ ! -s "$AXE" ] && ! "$KIRIM_SRC/tools/fetch-axe-core" >/dev/null 2>&1; then
+		echo "SKIP $1 needs axe-core from the npm registry (tools/fetch-axe-core)"
+		exit 77
+	fi
+}
+# start_chromium - headless Chromium for pages_browser.py; its DevTools port in $dport
+start_chromium() {
+	dport=$(free_port)
+	chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$TMP/chrome" \
+		--remote-debugging-port="$dport" about:blank >chrome.log 2>&1 &
+	PIDS+=("$!")
+	wait_port "$dport"
+}
+# axe_ok LABEL [N] - every axe step in $OUT (N of them, when given) ran and found nothing
+# serious or critical
+axe_ok() {
+	local runs bad
+	runs=$(printf '%s\n' "$OUT" | grep -c '^axe=')
+	bad=$(printf '%s\n' "$OUT" | grep '^axe=' | grep -vc 'serious=0$')
+	eq "axe: $1" "$runs ran, $bad with serious findings" "${2:-$runs} ran, 0 with serious findings"
+	[ "$runs" -gt 0 ] || bad "axe: $1" "axe did not run"
+	[ "$bad" = 0 ] || printf '%s\n' "$OUT" | grep -E '^axe(-violation)?=' >&2
+}
 # start_sink PORT ARGS... - smtp-sink on 127.0.0.1:PORT; its PID in $LAST_PID
 start_sink() {
 	local port=$1

@@ -15,15 +15,7 @@
 # (tools/fetch-axe-core; tools/test fetches it).
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v chromium >/dev/null || ! $PY3 -c 'import websocket' 2>/dev/null; then
-	echo "SKIP pages.sh needs Debian's chromium and python3-websocket (tools/test installs them)"
-	exit 77
-fi
-AXE=$KIRIM_SRC/tests/data/axe-core/axe.min.js
-if [ ! -s "$AXE" ] && ! "$KIRIM_SRC/tools/fetch-axe-core" >/dev/null 2>&1; then
-	echo "SKIP pages.sh needs axe-core from the npm registry (tools/fetch-axe-core)"
-	exit 77
-fi
+need_browser pages.sh
 SHOTS=${KIRIM_SCREENSHOTS:-$KIRIM_SRC/docs/screenshots}
 mkdir -p "$SHOTS"
 
@@ -96,16 +88,6 @@ text = m.get_body(preferencelist=("plain",)).get_content()
 print(re.search(r"http://127\.0\.0\.1:\d+/%s/[A-Za-z0-9_-]+" % sys.argv[2], text).group(0))
 PYEND
 }
-# axe_ok LABEL - every axe step in $OUT ran and found nothing serious or critical
-axe_ok() {
-	local runs bad
-	runs=$(printf '%s\n' "$OUT" | grep -c '^axe=')
-	bad=$(printf '%s\n' "$OUT" | grep '^axe=' | grep -vc 'serious=0$')
-	eq "axe: $1" "$runs ran, $bad with serious findings" "$runs ran, 0 with serious findings"
-	[ "$runs" -gt 0 ] || bad "axe: $1" "axe did not run"
-	[ "$bad" = 0 ] || printf '%s\n' "$OUT" | grep -E '^axe(-violation)?=' >&2
-}
-
 printf 'email,first_name,language\ndewi@pembeli.example,Dewi,id\neko@pembeli.example,Eko,\n' >news.csv
 "$KIRIM" import news.csv --list news -q >/dev/null
 printf 'email\ndewi@pembeli.example\n' >offers.csv
@@ -122,11 +104,7 @@ RELAY=(--relay "smtp://127.0.0.1:$sport" --tls none)
 PIDS+=("$!")
 wait_port "$port"
 wait_port "$lport"
-dport=$(free_port)
-chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$TMP/chrome" \
-	--remote-debugging-port="$dport" about:blank >chrome.log 2>&1 &
-PIDS+=("$!")
-wait_port "$dport"
+start_chromium
 
 # 1. Sign up through the form, in Indonesian (the browser's language); the brand shows.
 browse --lang "id-ID,id;q=0.9,en;q=0.5" "nav|$BASE/s/news" "eval|document.documentElement.lang" \

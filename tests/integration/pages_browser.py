@@ -9,6 +9,11 @@ Usage: pages_browser.py DEVTOOLS_PORT [--lang TAGS] [--js] STEP...
 Steps ("|" separates a step's parts):
   nav|URL             open URL; prints status=HTTP-CODE
   type|SELECTOR|TEXT  focus the element and type TEXT as a keyboard would
+  fill|SELECTOR|TEXT  the same over what the field holds (selected first)
+  wait|SELECTOR|TEXT  wait (15 s at most) until the element's text holds TEXT (or, with no
+                      TEXT, until it exists); prints wait|SELECTOR=its text, for a page
+                      that draws itself with scripts (the console)
+  hash|FRAGMENT       set location.hash (a script's page changes, no load)
   click|SELECTOR      a mouse click at the element's centre (scrolled into view)
   submit|SELECTOR     the same, then wait for the page it leads to; prints status=CODE
   text|SELECTOR       prints text|SELECTOR=its text, blanks collapsed ("" when absent)
@@ -128,6 +133,23 @@ def main():
         elif what == "type":
             b.js("document.querySelector(%s).focus()" % json.dumps(part[1]))
             b.call("Input.insertText", text=part[2])
+        elif what == "fill":
+            b.js("(() => { const e = document.querySelector(%s); e.focus(); e.select(); })()"
+                 % json.dumps(part[1]))
+            b.call("Input.insertText", text=part[2])
+        elif what == "wait":
+            want = part[2] if len(part) > 2 else ""
+            expr = ("(() => { const e = document.querySelector(%s);"
+                    " return e ? e.textContent.replace(/\\s+/g, ' ').trim() : null; })()"
+                    % json.dumps(part[1]))
+            end = time.time() + 15
+            v = b.js(expr)
+            while (v is None or want not in v) and time.time() < end:
+                time.sleep(0.1)
+                v = b.js(expr)
+            print("wait|%s=%s" % (part[1], v))
+        elif what == "hash":
+            b.js("location.hash = %s" % json.dumps(part[1]))
         elif what == "click":
             b.click(part[1])
         elif what == "submit":

@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# console.sh - the web console (issue 23) end to end: `kirim user` (Argon2id hashes, roles,
+# passwords from stdin), then headless Chromium driven through the DevTools protocol
+# (pages_browser.py, scripts on): log in, the dashboard, a campaign's live page paused and
+# resumed, a domain's rate edited, every page checked by axe-core (no serious or critical
+# finding) and shot at 1280 and 390 px into docs/screenshots/ (KIRIM_SCREENSHOTS names
+# another folder). With curl: the server refuses what the roles do not allow (a viewer's
+# change, an editor's domain policy: 403 from the API itself), a change without the CSRF
+# token or from a foreign Origin, a request without a session, an expired or ended session;
+# wrong passwords are rate-limited per user and per address; the cookie's flags; the assets' CSP.
+#
+# Skips (exit 77) without Debian's chromium and python3-websocket, and without axe-core.
+. "$(dirname "$0")/lib.sh"
+
+need_browser console.sh
+SHOTS=${KIRIM_SCREENSHOTS:-$KIRIM_SRC/docs/screenshots}
+mkdir -p "$SHOTS"
+
+cat >kirim.conf <<EOF
+[secret]
+value = console-test-secret-0123456789abcdef
+[unsubscribe]
+url = https://mail.example/u/
+EOF
+export KIRIM_CONFIG="$TMP/kirim.conf"
+
+printf 'email,first_name\nann@one.example,Ann\nbob@gmail.com,Bob\ncyd@three.example,Cyd\n' >news.csv
+"$KIRIM" import news.csv --list news -q >/dev/null
+printf 'email\ndee@four.example\n' >vip.csv
+"$KIRIM" import vip.csv --list vip -q >/dev/null
+printf 'Subject: Spring news for {{first_name|friend}}\n\n--- text\nHi. {{unsubscribe_url}}\n' >t.tpl
+"$KIRIM" template add spring t.tpl >/dev/null
+"$KIRIM" campaign create spring --list news --template spring --from 'Shop <news@shop.example>' >/dev/null 2>&1
+"$KIRIM" campaign schedule spring --at "2030-01-01 10:00Z" >/dev/null 2>&1
+"$KIRIM" suppress add blocked@five.example >/dev/null 2>&1
+# A campaign sent to smtp-sink, for the live page's outcomes and the dashboard's month.
+"$KIRIM" campaign create summer --list news --template spring --from 'Shop <news@shop.example>' >/dev/null 2>&1
+sport=$(free_port)
+start_sink "$sport"
+run "$KIRIM" send summer --relay "smtp://127.0.0.1:$sport" --tls none --json
+eq "summer sent" "$(json 'j["delivered"]')" 3
+
+# 1. Users: the password from stdin, only its Argon2id hash kept; bad input refused.
+run "$KIRIM" user add ann --role admin --password-stdin <<<'ann-secret-pass'
+eq "user add" "$RC" 0
+printf '%s\n' 'vic-secret-pass' | "$KIRIM" user add vic --role viewer --password-stdin >/dev/null
+printf '%s\n' 'eve-secret-pass' | "$KIRIM" user add eve --role editor --password-stdin >/dev/null
+printf '%s\n' 'lou-secret-pass' | "$KIRIM" user add lou --role viewer --password-stdin >/dev/null
+contains "hash: argon2id" "$(sql "SELECT password_hash FROM console_users WHERE name = 'ann'")" '$argon2id$v=19$m=19456,t=2,p=1$'
+eq "no password kept" "$(sql "SELECT count(*) FROM console_users WHERE password_hash LIKE '%secret%'")" 0
+run "$KIRIM" user add ann --role viewer --password-stdin <<<'another-pass-1'
+eq "name taken" "$RC" 65
+contains "name taken: why" "$ERR" "exists already"
+run "$KIRIM" user add bo --role viewer --password-stdin <<<'short'
+eq "short password" "$RC" 65
+contains "short password: why" "$ERR" "at least 8 characters"
+run "$KIRIM" user add bo --role root --password-stdin <<<'long-enough-1'
+eq "bad role" "$RC" 64
+run setsid "$KIRIM" user add bo --role viewer </dev/null
+eq "no terminal, no --password-stdin" "$RC" 64
+run "$KIRIM" --json user list
+eq "user list" "$(json '" ".join(u["name"] + ":" + u["role"] for u in j)')" "ann:admin eve:editor lou:viewer vic:viewer"
+
+port=$(free_port)
+aport=$(free_port)
+A="http://127.0.0.1:$aport"
+"$KIRIM" serve --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$aport" --trust-proxy 2>serve.log &
+PIDS+=("$!")
+wait_port "$aport"
+
+# req METHOD PATH [CURL ARG...] - status in $ST, body in $OUT, headers in .hdr
+req() {
+	local m=$1 p=$2
+	shift 2
+	ST=$(curl -s -o "$TMP/.body" -D "$TMP/.hdr" -w '%{http_code}' -X "$m" "$@" "$A$p")
+	OUT=$(cat "$TMP/.body")
+}
+# login NAME PASSWORD [CURL ARG...] - a session by curl: $COOKIE and $CSRF
+login() {
+	local n=$1 p=$2
+	shift 2
+	req POST /console/api/login -H "Origin: $A" -H 'Content-Type: application/json' \
+		-d "{\"name\":\"$n\",\"password\":\"$p\"}" "$@"
+	COOKIE=$(grep -io 'kirim_session=[A-Za-z0-9_-]*' "$TMP/.hdr")
+	CSRF=$(json 'j["csrf"]' 2>/dev/null)
+}
+# change METHOD PATH BODY [CURL ARG...] - a change with the session, its token and Origin
+change() {
+	local m=$1 p=$2 b=$3
+	shift 3
+	req "$m" "$p" -H "Cookie: $COOKIE" -H "X-CSRF-Token: $CSRF" -H "Origin: $A" \
+		-H 'Content-Type: application/json' -d "$b" "$@"
+}
+state() { sql "SELECT state FROM campaigns WHERE name = 'spring'"; }
+rate() { sql "SELECT rate FROM domain_policies WHERE pattern = '$1'"; }
+
+# 2. The shell: embedded assets under a strict CSP, no inline script or style.
+req GET /console/
+eq "shell: 200" "$ST" 200
+contains "shell: CSP" "$(cat .hdr)" "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self';"
+contains "shell: no framing" "$(cat .hdr)" "frame-ancestors 'none'"
+eq "shell: no inline script" "$(grep -c '<script>' .body)" 0
+eq "shell: no inline style" "$(grep -Ec 'style=|<style' .body)" 0
+req GET /console/console.js
+eq "script: 200" "$ST" 200
+contains "script: type" "$(cat .hdr)" "Content-Type: text/javascript"
+req GET /console
+eq "/console: redirect" "$ST" 301
+req GET /console/nothing.js
+eq "unknown asset: 404" "$ST" 404
+
+# 3. The browser: log in, the dashboard, the live page's pause and resume, a domain's rate.
+start_chromium
+browse() { run $PY3 "$KIRIM_SRC/tests/integration/pages_browser.py" "$dport" --js "$@"; [ "$RC" = 0 ] || echo "browser: $ERR" >&2; }
+# page ROUTE NAME HEADING - steps: open a route, wait for it, axe it, shoot it at both widths
+page() { printf '%s\n' "hash|#/$1" "wait|main[data-ready=\"$1\"] h1|$3" "axe|$AXE" \
+	"shot|$SHOTS/console-$2-1280.png|1280" "shot|$SHOTS/console-$2-390.png|390"; }
+
+mapfile -t steps < <(
+	printf '%s\n' "nav|$A/console/" "wait|#login-h|Log in" "axe|$AXE" \
+		"shot|$SHOTS/console-login-1280.png|1280" "shot|$SHOTS/console-login-390.png|390" \
+		"type|#login-name|ann" "type|#login-password|ann-secret-pass" "click|#login-form button" \
+		"wait|main[data-ready=\"\"] h1|Dashboard" "wait|#who-name|ann" "text|#campaign-cards" \
+		"text|main table" "text|#month-cards" "axe|$AXE" \
+		"shot|$SHOTS/console-dashboard-1280.png|1280" "shot|$SHOTS/console-dashboard-390.png|390" \
+		"eval|document.cookie"
+	page campaigns campaigns Campaigns
+	page campaigns/summer campaign-done "Campaign summer"
+	printf '%s\n' "text|#campaign-state" "text|label[for=progress]" "text|#by-domain tbody"
+	page campaigns/spring campaign "Campaign spring"
+	printf '%s\n' "wait|#campaign-state|scheduled" "click|#do-pause" "wait|#campaign-state|paused" \
+		"wait|#status|is paused" "click|#do-resume" "wait|#status|is scheduled" \
+		"text|#campaign-state" "axe|$AXE"
+	page lists lists Lists
+	page "contacts?list=news" contacts Contacts
+	printf '%s\n' "text|main tbody"
+	page contacts/bob%40gmail.com contact bob@gmail.com
+	page suppressions suppressions Suppressions
+	page domains domains "Domain throttles"
+	page domains/gmail.com domain "Domain gmail.com"
+	printf '%s\n' "fill|#domain-rate|7/s" "click|#domain-form button" "wait|#status|saved" \
+		"click|#logout" "wait|#login-h|Log in" "wait|#status|logged out"
+)
+browse "${steps[@]}"
+eq "browser ran" "$RC" 0
+contains "login page" "$OUT" "wait|#login-h=Log in to kirim"
+contains "dashboard" "$OUT" 'wait|main[data-ready=""] h1=Dashboard'
+contains "dashboard: who" "$OUT" "wait|#who-name=ann (admin)"
+contains "dashboard: campaigns" "$OUT" "text|#campaign-cards=0sending1scheduled0paused1done0drafts"
+contains "dashboard: the month" "$OUT" "text|#month-cards=3delivered0bounced0complaints0unsubscribes"
+contains "dashboard: list sizes" "$OUT" "news30vip10"
+eq "cookie: HttpOnly (scripts cannot read it)" "$(printf '%s\n' "$OUT" | grep '^eval=')" "eval="
+contains "sent campaign: done" "$OUT" "text|#campaign-state=done"
+contains "sent campaign: progress" "$OUT" "text|label[for=progress]=3 of 3 messages settled (100%)"
+contains "sent campaign: by domain" "$OUT" "gmail.com1001"
+contains "live page: paused" "$OUT" "wait|#campaign-state=paused"
+# Resumed before its time, the campaign waits for it again.
+contains "live page: resumed" "$OUT" "text|#campaign-state=scheduled"
+eq "campaign: scheduled after resume" "$(state)" scheduled
+contains "contacts: search by list" "$OUT" "ann@one.example"
+contains "domain: saved" "$OUT" "wait|#status=Policy for gmail.com saved."
+eq "domain: the new rate stored" "$(rate gmail.com)" 7.0
+contains "logged out" "$OUT" "wait|#status=You have logged out."
+axe_ok "every console page" 12
+for f in login dashboard campaigns campaign lists contacts contact suppressions domains domain; do
+	if [ -s "$SHOTS/console-$f-1280.png" ] && [ -s "$SHOTS/console-$f-390.png" ]; then
+		ok "shot $f"
+	else
+		bad "shot $f" "no screenshots of $f"
+	fi
+done
+TOKEN=$("$KIRIM" token create --name audit --scope admin 2>/dev/null)
+req POST /console/api/logout -H "Authorization: Bearer $TOKEN"
+eq "logout with a token: 400" "$ST" 400
+req GET /api/audit -H "Authorization: Bearer $TOKEN"
+contains "audit: the console's change by its user" "$OUT" '"token":"console:ann","method":"PATCH","path":"/api/domains/gmail.com"'
+
+# 4. The cookie: HttpOnly, SameSite=Strict; Secure when the client came over TLS.
+login ann ann-secret-pass
+eq "login: 200" "$ST" 200
+contains "cookie flags" "$(grep -i '^Set-Cookie' .hdr)" "HttpOnly; SameSite=Strict; Max-Age=43200"
+eq "no Secure over plain HTTP" "$(grep -i '^Set-Cookie' .hdr | grep -c '; Secure')" 0
+req POST /console/api/login -H 'X-Forwarded-Proto: https' -H "Origin: https://127.0.0.1:$aport" \
+	-H 'Content-Type: application/json' -d '{"name":"ann","password":"ann-secret-pass"}'
+eq "login behind TLS: 200" "$ST" 200
+contains "Secure behind TLS" "$(grep -i '^Set-Cookie' .hdr)" "; Secure"
+eq "session: only its hash stored" "$(sql "SELECT count(*) FROM console_sessions WHERE hash = '${COOKIE#*=}' OR CAST(hash AS TEXT) = '${COOKIE#*=}'")" 0
+
+# 5. CSRF: the cookie alone changes nothing; nor the token from another Origin.
+login ann ann-secret-pass
+"$KIRIM" campaign pause spring >/dev/null 2>&1
+req POST /api/campaigns/spring/resume -H "Cookie: $COOKIE" -H "Origin: $A" -H 'Content-Type: application/json' -d '{}'
+eq "csrf: no token: 403" "$ST" 403
+contains "csrf: why" "$OUT" "X-CSRF-Token"
+req POST /api/campaigns/spring/resume -H "Cookie: $COOKIE" -H "X-CSRF-Token: $CSRF" -H "Origin: http://evil.example" -H 'Content-Type: application/json' -d '{}'
+eq "csrf: foreign Origin: 403" "$ST" 403
+contains "csrf: Origin why" "$OUT" "Origin http://evil.example"
+req POST /api/campaigns/spring/resume -H "Cookie: $COOKIE" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' -d '{}'
+eq "csrf: no Origin: 403" "$ST" 403
+req POST /api/campaigns/spring/resume -H "Cookie: $COOKIE" -H "X-CSRF-Token: 0000$CSRF" -H "Origin: $A" -H 'Content-Type: application/json' -d '{}'
+eq "csrf: wrong token: 403" "$ST" 403
+eq "csrf: nothing changed" "$(state)" paused
+change POST /api/campaigns/spring/resume '{}'
+eq "with token and Origin: 200" "$ST" 200
+eq "resumed" "$(state)" scheduled
+req POST /console/api/login -H "Origin: http://evil.example" -H 'Content-Type: application/json' -d '{"name":"ann","password":"ann-secret-pass"}'
+eq "login from a foreign Origin: 403" "$ST" 403
+
+# 6. Roles, enforced by the server: a viewer reads only, an editor sets no domain policy.
+login vic vic-secret-pass
+eq "viewer: login" "$ST" 200
+req GET /api/campaigns/spring -H "Cookie: $COOKIE"
+eq "viewer: reads" "$ST" 200
+change POST /api/campaigns/spring/pause '{}'
+eq "viewer: pause: 403" "$ST" 403
+contains "viewer: why" "$OUT" "this needs the editor role; 'vic' is viewer"
+change PATCH /api/domains/gmail.com '{"rate":"1/s"}'
+eq "viewer: domain: 403" "$ST" 403
+change POST /api/suppressions '{"values":["x@y.example"]}'
+eq "viewer: suppress: 403" "$ST" 403
+eq "viewer: nothing changed" "$(state) $(rate gmail.com)" "scheduled 7.0"
+login eve eve-secret-pass
+change PATCH /api/domains/gmail.com '{"rate":"1/s"}'
+eq "editor: domain: 403" "$ST" 403
+contains "editor: why" "$OUT" "this needs the admin role; 'eve' is editor"
+change POST /api/campaigns/spring/pause '{}'
+eq "editor: pause: 200" "$ST" 200
+req GET /api/audit -H "Cookie: $COOKIE"
+eq "editor: audit log: 403" "$ST" 403
+
+# 7. No session, a forged one, an ended one, an expired one: 401.
+req GET /api/campaigns
+eq "logged out: 401" "$ST" 401
+req GET /api/campaigns -H "Cookie: kirim_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+eq "forged session: 401" "$ST" 401
+req GET /console/api/session -H "Cookie: $COOKIE"
+eq "session: 200" "$ST" 200
+eq "session: who" "$(json 'j["name"] + " " + j["role"]')" "eve editor"
+change POST /console/api/logout ''
+eq "logout: 204" "$ST" 204
+contains "logout clears the cookie" "$(grep -i '^Set-Cookie' .hdr)" "kirim_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+req GET /api/campaigns -H "Cookie: $COOKIE"
+eq "after logout: 401" "$ST" 401
+login vic vic-secret-pass
+sql "UPDATE console_sessions SET last_seen_at = last_seen_at - 1801, created_at = created_at - 1801"
+req GET /api/campaigns -H "Cookie: $COOKIE"
+eq "idle session: 401" "$ST" 401
+contains "idle session: why" "$OUT" "expired or ended"
+login vic vic-secret-pass
+sql "UPDATE console_sessions SET created_at = created_at - 43201"
+req GET /api/campaigns -H "Cookie: $COOKIE"
+eq "session past its life: 401" "$ST" 401
+login vic vic-secret-pass
+printf '%s\n' 'vic-newer-pass' | "$KIRIM" user passwd vic --password-stdin >/dev/null
+req GET /api/campaigns -H "Cookie: $COOKIE"
+eq "new password ends sessions: 401" "$ST" 401
+login eve eve-secret-pass
+"$KIRIM" user delete eve >/dev/null
+req GET /api/campaigns -H "Cookie: $COOKIE"
+eq "deleted user: 401" "$ST" 401
+
+# 8. Wrong passwords: five per user, then 429 for that user (the right password too), with
+# the wait; another user from the same address still logs in. Unknown users answer alike.
+for i in 1 2 3 4 5; do
+	login lou "wrong-pass-$i"
+	eq "wrong password $i: 401" "$ST" 401
+done
+contains "wrong password: why" "$OUT" "the user name or the password is wrong"
+login nobody lou-secret-pass
+eq "unknown user: 401 alike" "$(json 'j["detail"]')" "the user name or the password is wrong"
+login lou wrong-pass-6
+eq "sixth: 429" "$ST" 429
+contains "429: why" "$OUT" "too many wrong passwords for 'lou': try again in"
+login lou lou-secret-pass
+eq "right password, locked: 429" "$ST" 429
+login ann ann-secret-pass
+eq "another user: 200" "$ST" 200
+# Per client address (X-Forwarded-For, trusted here): 20 wrong passwords under any names,
+# then the address waits, whatever the name.
+n=0
+for i in $(seq 1 40); do
+	login "guess$i" wrong-pass -H 'X-Forwarded-For: 192.0.2.7'
+	[ "$ST" = 401 ] || break
+	n=$i
+done
+eq "per address: refused at last" "$ST" 429
+# Twenty at least (one more comes back each 15 s, so a slow machine may get one more).
+if [ "$n" -ge 20 ]; then ok "per address: 20 tries first"; else bad "per address: 20 tries first" "refused after $n"; fi
+contains "per address: why" "$OUT" "too many wrong passwords from 192.0.2.7: try again in"
+login ann ann-secret-pass -H 'X-Forwarded-For: 192.0.2.7'
+eq "per address: right password too" "$ST" 429
+login ann ann-secret-pass -H 'X-Forwarded-For: 192.0.2.8'
+eq "another address: 200" "$ST" 200
+
+finish
