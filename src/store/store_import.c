@@ -26,8 +26,12 @@ store_import_known_attrs(struct store *s, const char *key, struct buf *out)
 		return STORE_E_SQL;
 	buf_reset(out);
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = store_get_one(s, st, store_import_attrs_fill, out, sizeof *out, "read contact attributes");
-	if (rc == STORE_E_NOTFOUND)
-		store_errf(s, rc, "no contact %s", key);
-	return rc;
+	/* Not store_get_one: it zeroes out, and out's buffer is kept from row to row. */
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store_import_attrs_fill(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return store_errf(s, STORE_E_NOTFOUND, "no contact %s", key);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, "read contact attributes");
 }
