@@ -311,16 +311,17 @@ api_contact_delete(struct api_ctx *x)
 	store_contact_clear(&c);
 	if (!go)
 		return;
-	int64_t messages = 0;
-	int rc = contacts_erase(x->s, email, &messages, err, sizeof(err));
+	struct contacts_deleted d;
+	const char *one[] = {email};
+	int rc = contacts_delete(x->s, one, 1, true, &d, err, sizeof(err));
 	if (rc < 0) {
 		api_fail_store(x, rc, err);
 		return;
 	}
-	snprintf(x->resource, sizeof(x->resource), "contact:%s", email);
+	snprintf(x->resource, sizeof(x->resource), "contact:(erased)");
 	api_ok(x, 200,
 	       json_pack("{s:o,s:b,s:I}", "email", api_json_text(email), "erased", 1, "messages",
-	                 (json_int_t)messages));
+	                 (json_int_t)d.messages));
 }
 
 /* ---- suppressions ---------------------------------------------------------------------- */

@@ -49,6 +49,7 @@ static const char R_EXTRA[] = "more fields than the header";
 static const char R_NOADDR[] = "missing address";
 static const char R_UNTERMINATED[] = "unterminated quoted field";
 static const char R_NUL[] = "NUL byte in a value";
+static const char R_ERASED[] = "erased address (never imported again)";
 
 enum {
 	IMPORTER_CHUNK = 256 * 1024,
@@ -446,6 +447,14 @@ importer_row(void *arg, const struct csv_row *row)
 		}
 		return importer_reject(im, row, reason, im->detail.data);
 	}
+
+	/* An address erased at its owner's request is kept only as its hash
+	 * (docs/contacts.md): it never comes back, whoever imports it. */
+	bool erased = false;
+	if (im->has_suppressions && (rc = store_erased(im->store, a.key, &erased)) < 0)
+		return importer_store_failed(im, rc);
+	if (erased)
+		return importer_reject(im, row, R_ERASED, NULL);
 
 	unsigned f = 0;
 	rc = store_import_row(im->store, st->list_id, st->import_id, &a, im->attrs.data,
