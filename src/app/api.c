@@ -512,7 +512,7 @@ write_work(uv_work_t *w)
 			    .token_id = r->who.token_id,
 			    .token_name = r->who.name,
 			    .method = r->method,
-			    .path = r->path,
+			    .path = x->audit_path ? x->audit_path : r->path,
 			    .resource = x->resource[0] ? x->resource : NULL,
 			    .status = x->status,
 			    .client = r->ip,
@@ -644,6 +644,7 @@ import_work(uv_work_t *w)
 		rc = importer_run(s, &io, &st, err, sizeof(err));
 		if (rc == 0)
 			importer_summary_json(&st, &summary);
+		importer_stats_free(&st);
 	}
 	store_close(s);
 	unlink(j->path);

@@ -318,7 +318,9 @@ api_contact_delete(struct api_ctx *x)
 		api_fail_store(x, rc, err);
 		return;
 	}
+	/* The audit row of this request must not name the person either. */
 	snprintf(x->resource, sizeof(x->resource), "contact:(erased)");
+	x->audit_path = "/api/contacts/(erased)";
 	api_ok(x, 200,
 	       json_pack("{s:o,s:b,s:I}", "email", api_json_text(email), "erased", 1, "messages",
 	                 (json_int_t)d.messages));

@@ -55,6 +55,7 @@ struct api_ctx {
 	char etag[API_ETAG_MAX]; /* "" when none */
 	char location[1024];     /* "" when none */
 	char resource[600];      /* for the audit log: "contact:ann@example.com"; "" none */
+	const char *audit_path;  /* for the audit log instead of path (an erasure's); NULL: path */
 	const char *raw_type;    /* a body that is not JSON: its Content-Type */
 	struct buf raw;          /* and its bytes */
 	char allow[64];          /* a 405's Allow */
