@@ -128,7 +128,8 @@ int store_import_start(struct store *s, int64_t list_id, const char *source, int
  * into an existing contact. *flags gets STORE_ROW_* bits.
  */
 int store_import_row(struct store *s, int64_t list_id, int64_t import_id, const struct address *a,
-                     const char *attrs, size_t attrs_len, bool update, unsigned *flags);
+                     const char *attrs, size_t attrs_len, bool update, unsigned *flags,
+                     int64_t *contact_id);
 /* store_import_finish - store the run's summary (JSON) and end time */
 int store_import_finish(struct store *s, int64_t import_id, const char *summary_json);
 

@@ -66,7 +66,8 @@ store_find_contact(struct store *s, const char *key, int64_t *id)
 
 int
 store_import_row(struct store *s, int64_t list_id, int64_t import_id, const struct address *a,
-                 const char *attrs, size_t attrs_len, bool update, unsigned *flags)
+                 const char *attrs, size_t attrs_len, bool update, unsigned *flags,
+                 int64_t *contact_id_out)
 {
 	static const char insert_sql[] =
 	    "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
@@ -133,6 +134,7 @@ store_import_row(struct store *s, int64_t list_id, int64_t import_id, const stru
 			return store_fail(s, "read list member");
 	}
 	*flags = f;
+	*contact_id_out = contact_id;
 	return 0;
 }
 

@@ -124,6 +124,43 @@ eq "erase: the address is not mailed" "$(sql "SELECT m.state FROM messages m JOI
 eq "erase: the others are" "$(sql "SELECT count(*) FROM messages m JOIN campaigns k ON k.id = m.campaign_id WHERE k.name = 'c2' AND m.state = 'delivered'")" 3
 run "$KIRIM" contacts delete
 eq "delete: needs an address" "$RC" 64
+
+# 4. Import column mapping: --map, --ignore-column, --tags-column, the summary's columns.
+export KIRIM_DB="$TMP/map.db"
+cat >m.csv <<'CSV'
+Email Address,First Name,Notes,Tags,City
+eve@x.example,Eve,private note,"vip; gold , trial",Jakarta
+fay@y.example,Fay,another,,Bandung
+CSV
+run "$KIRIM" import m.csv --list m --map "Email Address=email, First Name=first_name" --ignore-column notes --tags-column Tags
+eq "map: exit" "$RC" 0
+contains "map: summary names the address column" "$OUT" "Email Address                -> (the address)"
+contains "map: summary shows the key" "$OUT" "First Name                   -> first_name"
+contains "map: summary shows ignored" "$OUT" "Notes                        -> (ignored)"
+contains "map: summary shows tags" "$OUT" "Tags                         -> (tags)"
+contains "map: summary shows the rest" "$OUT" "City                         -> City"
+eq "map: attributes under their keys" "$(sql "SELECT email, attrs FROM contacts ORDER BY email")" 'eve@x.example|{"first_name":"Eve","City":"Jakarta"}
+fay@y.example|{"first_name":"Fay","City":"Bandung"}'
+eq "map: tags from the column" "$(sql "SELECT group_concat(tag, ',') FROM (SELECT tag FROM contact_tags ORDER BY tag)")" "gold,trial,vip"
+eq "map: the ignored column nowhere" "$(sqlite3 -batch "$KIRIM_DB" .dump | grep -c 'private note')" 0
+run "$KIRIM" import m.csv --list m2 --json --map "Email Address=email" --ignore-column Notes --ignore-column Tags
+eq "map: the summary's JSON" "$(json '[(m["column"], m["key"], m["use"]) for m in j["summary"]["mapping"]]')" \
+	"[('Email Address', 'email', 'address'), ('First Name', 'First Name', 'attribute'), ('Notes', None, 'ignored'), ('Tags', None, 'ignored'), ('City', 'City', 'attribute')]"
+before=$(sqlite3 -batch "$KIRIM_DB" .dump | md5sum)
+run "$KIRIM" import m.csv --list m3 --map "Email Address=email,Surname=last_name"
+eq "map: a column the file lacks" "$RC/$ERR" "65/kirim import: --map names the column 'Surname', which the header does not have (columns: 'Email Address', 'First Name', 'Notes', 'Tags', 'City')
+Nothing was imported: the database is unchanged."
+run "$KIRIM" import m.csv --list m3 --map "Email Address=email" --ignore-column Phone
+contains "map: --ignore-column of a column the file lacks" "$RC/$ERR" "65/kirim import: --ignore-column names the column 'Phone'"
+run "$KIRIM" import m.csv --list m3 --map "Email Address=email" --tags-column Labels
+contains "map: --tags-column of a column the file lacks" "$RC/$ERR" "65/kirim import: --tags-column names the column 'Labels'"
+run "$KIRIM" import m.csv --list m3 --map "Email Address=email,First Name=City"
+contains "map: two columns, one key" "$RC/$ERR" "65/kirim import: the columns 'First Name' and 'City' both become the attribute 'City'"
+run "$KIRIM" import m.csv --list m3 --map "Email Address"
+contains "map: not Column=key" "$RC/$ERR" "64/kirim import: --map takes"
+eq "map: errors change nothing" "$(sqlite3 -batch "$KIRIM_DB" .dump | md5sum)" "$before"
+run "$KIRIM" import --help
+contains "map: help" "$OUT" "--tags-column NAME"
 run "$KIRIM" contacts --help
 contains "help: set, export, delete" "$OUT" "contacts delete ADDRESS... [--erase]"
 finish
