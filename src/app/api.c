@@ -168,6 +168,13 @@ static const api_handler handlers[API_ROUTE_COUNT] = {
     [API_WEBHOOK_ADD] = api_webhook_add,
     [API_WEBHOOK_GET] = api_webhook_get,
     [API_WEBHOOK_DELETE] = api_webhook_delete,
+    [API_CONTACT_TAGS] = api_contact_tags,
+    [API_CONTACT_ATTRIBUTES] = api_contact_attributes,
+    [API_SEGMENTS] = api_segments,
+    [API_SEGMENT_CREATE] = api_segment_create,
+    [API_SEGMENT_GET] = api_segment_get,
+    [API_SEGMENT_UPDATE] = api_segment_update,
+    [API_SEGMENT_DELETE] = api_segment_delete,
 };
 
 /* ---- answers (any thread: they only fill the context) --------------------------------- */
