@@ -24,6 +24,7 @@ enum { CONTACTS_ATTRS_MAX = 64 * 1024, CONTACTS_LISTS_MAX = 64, CONTACTS_KEY_MAX
 #define CONTACTS_E_ATTRS (-51)   /* attributes not a JSON object, or too large */
 #define CONTACTS_E_LIST (-52)    /* a list name that cannot be one */
 #define CONTACTS_E_KEY (-53)     /* an attribute name that cannot be one */
+#define CONTACTS_E_WRITE (-54)   /* an export's write callback failed (the caller knows why) */
 
 struct contacts_result {
 	int64_t id;
@@ -83,7 +84,7 @@ struct contacts_export_opts {
 	const char *const *columns;
 	size_t ncolumns; /* 0: email and every attribute */
 	bool raw;        /* no formula guard: values exactly as stored */
-	/* write - the next bytes of the file (whole rows); non-zero stops the export */
+	/* write - the next bytes of the file (whole rows); CONTACTS_E_WRITE stops the export */
 	int (*write)(void *arg, const char *data, size_t n);
 	/* progress - rows written of total (NULL: not called); about every 1,000 rows */
 	void (*progress)(void *arg, int64_t rows, int64_t total);
@@ -92,8 +93,8 @@ struct contacts_export_opts {
 /*
  * contacts_export - the export o describes at now; *rows: contacts written.
  * Errors: AUDIENCE_E_USAGE (an expression that does not parse, a bad column
- * name), AUDIENCE_E_DATA (no such list or segment), a non-zero return of
- * write, the store's; err says why.
+ * name), AUDIENCE_E_DATA (no such list or segment), CONTACTS_E_WRITE (from
+ * write; err is empty), the store's; err says why.
  */
 int contacts_export(struct store *s, const struct contacts_export_opts *o, int64_t now,
                     int64_t *rows, char *err, size_t errsz);

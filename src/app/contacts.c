@@ -342,7 +342,7 @@ contacts_export(struct store *s, const struct contacts_export_opts *o, int64_t n
 		rc = store_segment_export(s, tree, now, export_row, &x);
 	if (rc == 0 && o->progress)
 		o->progress(o->arg, x.rows, x.total);
-	if (rc < 0 && !err[0])
+	if (rc < 0 && rc != CONTACTS_E_WRITE && !err[0])
 		snprintf(err, errsz, "%s", store_errmsg(s));
 	segment_free(tree);
 	for (size_t i = 0; i < x.ncols; i++)

@@ -293,18 +293,20 @@ importer_header(struct importer *im, const struct csv_row *row)
 		}
 		buf_reset(&key);
 		buf_json_string(&key, attr, strlen(attr));
-		for (size_t k = 0; k < i && im->role[i] == ROLE_ATTR; k++) {
-			if (im->role[k] == ROLE_ATTR && im->keylens[k] == key.len + 1 &&
-			    memcmp(im->keys[k], key.data, key.len) == 0)
-				rc =
-				    strcmp(st->mapping[k].name, name.data) == 0
-				        ? importer_fail(im, IMPORTER_E_DATA,
-				                        "column '%s' appears twice in the header",
-				                        attr)
-				        : importer_fail(im, IMPORTER_E_DATA,
-				                        "the columns '%s' and '%s' both become the "
-				                        "attribute '%s' (--map)",
-				                        st->mapping[k].name, name.data, attr);
+		/* The same header twice is refused whatever it is for (as before --map); two
+		 * columns mapped to one attribute too. */
+		for (size_t k = 0; k < i && rc == 0; k++) {
+			if (strcmp(st->mapping[k].name, name.data) == 0)
+				rc = importer_fail(im, IMPORTER_E_DATA,
+				                   "column '%s' appears twice in the header",
+				                   name.data);
+			else if (im->role[i] == ROLE_ATTR && im->role[k] == ROLE_ATTR &&
+			         im->keylens[k] == key.len + 1 &&
+			         memcmp(im->keys[k], key.data, key.len) == 0)
+				rc = importer_fail(im, IMPORTER_E_DATA,
+				                   "the columns '%s' and '%s' both become the "
+				                   "attribute '%s' (--map)",
+				                   st->mapping[k].name, name.data, attr);
 		}
 		buf_addc(&key, ':');
 		im->keys[i] = xstrndup(key.data, key.len);
@@ -912,10 +914,6 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 
 	memset(stats, 0, sizeof(*stats));
 	err[0] = '\0';
-	if ((rc = importer_map(&im)) < 0) {
-		importer_cleanup(&im);
-		return rc;
-	}
 	if (o->delimiter && o->delimiter != ',' && o->delimiter != ';' && o->delimiter != '\t') {
 		snprintf(err, errsz, "the delimiter must be ',', ';' or a tab");
 		return IMPORTER_E_USAGE;
@@ -928,6 +926,11 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 		    "utf-16, shift_jis, gb18030, or another name iconv knows (iconv -l)",
 		    label);
 		return IMPORTER_E_USAGE;
+	}
+	/* From here on, im owns memory: every way out goes through importer_cleanup. */
+	if ((rc = importer_map(&im)) < 0) {
+		importer_cleanup(&im);
+		return rc;
 	}
 	if (strcmp(o->path, "-") == 0) {
 		in = stdin;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -213,7 +214,7 @@ static int
 export_write(void *arg, const char *data, size_t n)
 {
 	struct export_out *x = arg;
-	return fwrite(data, 1, n, x->f) == n ? 0 : -1;
+	return fwrite(data, 1, n, x->f) == n ? 0 : CONTACTS_E_WRITE;
 }
 
 /* export_progress - the bar on stderr, at most ten times a second */
@@ -327,7 +328,7 @@ contacts_export_cmd(struct cli *c, int argc, char **argv)
 	if (x.drawn)
 		fputc('\n', stderr);
 	bool closed = x.f == stdout ? fflush(stdout) == 0 : fclose(x.f) == 0;
-	if (rc == -1 || (rc == 0 && !closed)) {
+	if (rc == CONTACTS_E_WRITE || (rc == 0 && !closed)) {
 		rc = cli_error("contacts", EX_IOERR, "cannot write %s: %s",
 		               out ? out : "the output", strerror(errno));
 	} else if (rc < 0) {
@@ -341,7 +342,9 @@ contacts_export_cmd(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "Exported %s contact%s to %s.\n", cli_num(n1, (uint64_t)rows),
 		        rows == 1 ? "" : "s", out);
 	}
-	if (rc && out && strcmp(out, "-") != 0)
+	/* A half-written file is not left behind; a device or a pipe given as -o stays. */
+	struct stat sb;
+	if (rc && out && strcmp(out, "-") != 0 && lstat(out, &sb) == 0 && S_ISREG(sb.st_mode))
 		unlink(out);
 done:
 	free(names);

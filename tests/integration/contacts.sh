@@ -64,6 +64,12 @@ run "$KIRIM" contacts export --segment nope
 eq "export: missing segment" "$RC/$ERR" "65/kirim contacts: no segment called 'nope'"
 run "$KIRIM" contacts export --where 'city = '
 contains "export: bad expression" "$RC" "64"
+# A write that fails, through a link in the test's folder to /dev/full (the link, not the
+# device, is what a binary that removes its output would remove).
+ln -s /dev/full full.csv
+run "$KIRIM" contacts export -o full.csv
+eq "export: a write that fails" "$RC/$ERR" "74/kirim contacts: cannot write full.csv: No space left on device"
+[ -L full.csv ] && ok "export: what is not a regular file is not removed" || bad "export: what is not a regular file is not removed" "full.csv is gone"
 # Round trip: export, import into a fresh database, the same contacts and attributes.
 "$KIRIM" contacts export --no-formula-guard -o raw.csv
 KIRIM_DB="$TMP/fresh.db" "$KIRIM" import raw.csv --list a -q >/dev/null || bad "round trip: import" "exit $?"
