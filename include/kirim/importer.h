@@ -44,6 +44,14 @@ struct importer_opts {
 	bool update;              /* merge new attribute values into existing contacts */
 	bool allow_ip_literals;   /* accept user@[192.0.2.1] */
 	const char *rejects;      /* write rejected rows here as CSV; NULL: don't */
+	/* Column mapping: "Header=key,Other Header=key2" (headers compare case-insensitively;
+	 * key "email" makes the column the address); NULL: every column under its own name */
+	const char *map;
+	const char *const *ignore; /* columns not stored */
+	size_t nignore;
+	/* a column of tags, split on ',' or ';': a new contact's tags (with update, a known
+	 * contact's tags become them too); NULL: none */
+	const char *tags_column;
 	importer_progress_cb progress;
 	void *progress_arg;
 	volatile sig_atomic_t *interrupted; /* set by a signal handler to stop and roll back */
@@ -74,6 +82,14 @@ struct importer_stats {
 	char encoding[40]; /* the input's encoding as read ("utf-8", "utf-16le", "windows-1252") */
 	char email_column[128];
 	size_t columns;
+	/* What each column became, in the header's order (importer_stats_free frees it). */
+	struct importer_column {
+		char *name; /* as in the header */
+		char
+		    *key; /* the attribute (template key); "email" for the address; NULL: not one */
+		const char *use; /* "attribute", "address", "tags" or "ignored" */
+	} * mapping;
+	size_t nmapping;
 	double seconds;
 };
 
@@ -91,6 +107,9 @@ struct importer_stats {
  */
 int importer_run(struct store *s, const struct importer_opts *o, struct importer_stats *stats,
                  char *err, size_t errsz);
+
+/* importer_stats_free - free what importer_run allocated in stats (its mapping) */
+void importer_stats_free(struct importer_stats *st);
 
 /* importer_summary_json - append stats as a JSON object to out */
 struct buf;

@@ -128,7 +128,8 @@ int store_import_start(struct store *s, int64_t list_id, const char *source, int
  * into an existing contact. *flags gets STORE_ROW_* bits.
  */
 int store_import_row(struct store *s, int64_t list_id, int64_t import_id, const struct address *a,
-                     const char *attrs, size_t attrs_len, bool update, unsigned *flags);
+                     const char *attrs, size_t attrs_len, bool update, unsigned *flags,
+                     int64_t *contact_id);
 /* store_import_finish - store the run's summary (JSON) and end time */
 int store_import_finish(struct store *s, int64_t import_id, const char *summary_json);
 
@@ -176,12 +177,18 @@ int store_contact_page(struct store *s, const char *prefix, const char *list, co
 int store_contact_upsert(struct store *s, const struct address *a, const char *attrs, bool replace,
                          int64_t *id, bool *created, bool *changed);
 /*
- * store_contact_erase - erase contact id: its messages and their events (and
- * the webhook outbox rows that point at them), its memberships and the
- * contact; *messages gets how many messages went. STORE_E_INUSE while one
- * of its messages is claimed by a sender. Suppressions of its address stay.
+ * store_contact_delete - contact id leaves (docs/contacts.md): its attributes,
+ * tags, memberships and consent records go with its row; its queued messages
+ * are cancelled (*cancelled) and every message of it (*messages) stays for the
+ * campaigns' counts and reports, with the address in messages.email. With
+ * erase, the messages and their events keep no address or text that may name
+ * the person (the replies' texts), the address's own suppressions and the API
+ * audit rows naming it go, and the address is kept only as its hash
+ * (store_suppress_hash) with reason 'erased'. STORE_E_INUSE while a message
+ * of it is claimed. Inside the caller's transaction.
  */
-int store_contact_erase(struct store *s, int64_t id, int64_t *messages);
+int store_contact_delete(struct store *s, int64_t id, bool erase, int64_t *messages,
+                         int64_t *cancelled);
 
 /* Suppressions. */
 struct store_suppression {
@@ -209,6 +216,11 @@ int store_suppress_each(struct store *s, const char *reason, int limit, store_su
  */
 int store_suppress_page(struct store *s, const char *reason, int64_t before, int limit,
                         store_suppression_cb cb, void *arg);
+/* store_suppress_hash - the value of an erased address's suppression: the SHA-256 of key (the
+ * lower-cased address) in lower-case hex */
+void store_suppress_hash(const char *key, char hex[65]);
+/* store_erased - whether key (the lower-cased address) was erased (its hash is suppressed) */
+int store_erased(struct store *s, const char *key, bool *erased);
 /* store_suppress_count - how many suppressions there are */
 int store_suppress_count(struct store *s, int64_t *count);
 /*

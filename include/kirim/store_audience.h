@@ -66,6 +66,15 @@ int store_segment_count(struct store *s, const struct segment_node *tree, int64_
 /* store_segment_contacts - the matching contacts by address, at most limit (0: all) */
 int store_segment_contacts(struct store *s, const struct segment_node *tree, int64_t now, int limit,
                            void (*cb)(void *arg, int64_t id, const char *email), void *arg);
+/* store_segment_export - each matching contact (tree NULL: every contact) by id, with its
+ * attributes' JSON text, to cb (a non-zero return stops the walk and is returned); rows are
+ * read one at a time from the database, never all held */
+int store_segment_export(struct store *s, const struct segment_node *tree, int64_t now,
+                         int (*cb)(void *arg, const char *email, const char *attrs), void *arg);
+/* store_segment_keys - every attribute name the matching contacts have (tree NULL: all),
+ * in the order they first appear (by contact id, then within the contact's attributes) */
+int store_segment_keys(struct store *s, const struct segment_node *tree, int64_t now,
+                       int (*cb)(void *arg, const char *key), void *arg);
 /* store_segment_plan - cb for each line of the count's query plan (EXPLAIN QUERY PLAN:
  * the detail, indented by depth) */
 int store_segment_plan(struct store *s, const struct segment_node *tree, int64_t now,

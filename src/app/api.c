@@ -192,6 +192,13 @@ static const api_handler handlers[API_ROUTE_COUNT] = {
     [API_WEBHOOK_ADD] = api_webhook_add,
     [API_WEBHOOK_GET] = api_webhook_get,
     [API_WEBHOOK_DELETE] = api_webhook_delete,
+    [API_CONTACT_TAGS] = api_contact_tags,
+    [API_CONTACT_ATTRIBUTES] = api_contact_attributes,
+    [API_SEGMENTS] = api_segments,
+    [API_SEGMENT_CREATE] = api_segment_create,
+    [API_SEGMENT_GET] = api_segment_get,
+    [API_SEGMENT_UPDATE] = api_segment_update,
+    [API_SEGMENT_DELETE] = api_segment_delete,
 };
 
 /* ---- answers (any thread: they only fill the context) --------------------------------- */
@@ -554,7 +561,7 @@ write_work(uv_work_t *w)
 			    .token_id = r->who.token_id,
 			    .token_name = r->who.name,
 			    .method = r->method,
-			    .path = r->path,
+			    .path = x->audit_path ? x->audit_path : r->path,
 			    .resource = x->resource[0] ? x->resource : NULL,
 			    .status = x->status,
 			    .client = r->ip,
@@ -690,6 +697,7 @@ import_work(uv_work_t *w)
 		rc = importer_run(s, &io, &st, err, sizeof(err));
 		if (rc == 0)
 			importer_summary_json(&st, &summary);
+		importer_stats_free(&st);
 	}
 	store_close(s);
 	unlink(j->path);

@@ -303,6 +303,18 @@ api_contact_delete(struct api_ctx *x)
 {
 	struct store_contact c;
 	char err[600];
+	/* ?erase=false: the contact leaves, its history stays; by default (and as before) the
+	 * right to erasure (docs/contacts.md). */
+	static const char *const names[] = {"erase", NULL};
+	char ev[8];
+	int q;
+	if (api_query_only(x, names) < 0 || (q = api_query(x, "erase", ev, sizeof(ev))) < 0)
+		return;
+	bool erase = q == 1 || strcmp(ev, "true") == 0;
+	if (q == 0 && strcmp(ev, "true") != 0 && strcmp(ev, "false") != 0) {
+		api_fail(x, 400, "query", "erase is true or false, not '%s'", ev);
+		return;
+	}
 	if (contact_read(x, x->rt->params[0], &c) < 0)
 		return;
 	bool go = if_match(x, &c);
@@ -311,16 +323,23 @@ api_contact_delete(struct api_ctx *x)
 	store_contact_clear(&c);
 	if (!go)
 		return;
-	int64_t messages = 0;
-	int rc = contacts_erase(x->s, email, &messages, err, sizeof(err));
+	struct contacts_deleted d;
+	const char *one[] = {email};
+	int rc = contacts_delete(x->s, one, 1, erase, &d, err, sizeof(err));
 	if (rc < 0) {
 		api_fail_store(x, rc, err);
 		return;
 	}
-	snprintf(x->resource, sizeof(x->resource), "contact:%s", email);
+	if (erase) {
+		/* The audit row of this request must not name the person either. */
+		snprintf(x->resource, sizeof(x->resource), "contact:(erased)");
+		x->audit_path = "/api/contacts/(erased)";
+	} else {
+		snprintf(x->resource, sizeof(x->resource), "contact:%s", email);
+	}
 	api_ok(x, 200,
-	       json_pack("{s:o,s:b,s:I}", "email", api_json_text(email), "erased", 1, "messages",
-	                 (json_int_t)messages));
+	       json_pack("{s:o,s:b,s:I,s:I}", "email", api_json_text(email), "erased", erase,
+	                 "messages", (json_int_t)d.messages, "cancelled", (json_int_t)d.cancelled));
 }
 
 /* ---- suppressions ---------------------------------------------------------------------- */

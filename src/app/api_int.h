@@ -58,6 +58,7 @@ struct api_ctx {
 	char etag[API_ETAG_MAX]; /* "" when none */
 	char location[1024];     /* "" when none */
 	char resource[600];      /* for the audit log: "contact:ann@example.com"; "" none */
+	const char *audit_path;  /* for the audit log instead of path (an erasure's); NULL: path */
 	const char *raw_type;    /* a body that is not JSON: its Content-Type */
 	struct buf raw;          /* and its bytes */
 	char allow[64];          /* a 405's Allow */
@@ -152,6 +153,13 @@ void api_contact_upsert(struct api_ctx *x);
 void api_contact_get(struct api_ctx *x);
 void api_contact_update(struct api_ctx *x);
 void api_contact_delete(struct api_ctx *x);
+void api_contact_tags(struct api_ctx *x);
+void api_contact_attributes(struct api_ctx *x);
+void api_segments(struct api_ctx *x);
+void api_segment_create(struct api_ctx *x);
+void api_segment_get(struct api_ctx *x);
+void api_segment_update(struct api_ctx *x);
+void api_segment_delete(struct api_ctx *x);
 void api_suppressions(struct api_ctx *x);
 void api_suppression_add(struct api_ctx *x);
 void api_suppression_remove(struct api_ctx *x);

@@ -25,8 +25,10 @@
 #include <time.h>
 
 #include "kirim/address.h"
+#include "kirim/audience.h"
 #include "kirim/buf.h"
 #include "kirim/clock.h"
+#include "kirim/contacts.h"
 #include "kirim/csv_reader.h"
 #include "kirim/encoding.h"
 #include "kirim/store.h"
@@ -49,6 +51,12 @@ static const char R_EXTRA[] = "more fields than the header";
 static const char R_NOADDR[] = "missing address";
 static const char R_UNTERMINATED[] = "unterminated quoted field";
 static const char R_NUL[] = "NUL byte in a value";
+static const char R_ERASED[] = "erased address (never imported again)";
+static const char R_TAG[] = "not a tag";
+
+/* What a column is for (importer_opts' mapping). */
+enum importer_role { ROLE_ATTR, ROLE_EMAIL, ROLE_IGNORE, ROLE_TAGS };
+enum { IMPORTER_ROW_TAGS = 64 }; /* tags in one cell */
 
 enum {
 	IMPORTER_CHUNK = 256 * 1024,
@@ -67,6 +75,13 @@ struct importer {
 	size_t email_col;
 	char **keys; /* per column: the JSON-quoted key followed by ':' */
 	size_t *keylens;
+	enum importer_role *role; /* per column */
+	/* --map's pairs, parsed (owned: one copy of the text, cut in place) */
+	char *maptext;
+	const char **map_from, **map_to;
+	size_t nmap;
+	bool *used; /* per --map pair, then per --ignore-column, then the tags column */
+	size_t tags_col;
 	bool has_suppressions;
 	struct encoding *enc;        /* the input's encoding; NULL: UTF-8 */
 	struct encoding_guess guess; /* from the sample when it had bad rows; name NULL: none */
@@ -203,7 +218,15 @@ importer_header(struct importer *im, const struct csv_row *row)
 	im->ncols = row->nfields;
 	im->keys = xcalloc(row->nfields, sizeof(*im->keys));
 	im->keylens = xcalloc(row->nfields, sizeof(*im->keylens));
+	im->role = xcalloc(row->nfields, sizeof(*im->role));
+	st->mapping = xcalloc(row->nfields, sizeof(*st->mapping));
 	im->email_col = (size_t)-1;
+	im->tags_col = (size_t)-1;
+	/* With an address column named by --email-column or --map, only that one is it. */
+	const char *email_named = im->o->email_column;
+	for (size_t m = 0; m < im->nmap; m++)
+		if (strcmp(im->map_to[m], "email") == 0)
+			email_named = im->map_from[m];
 	struct buf name = BUF_INIT, key = BUF_INIT;
 	int rc = 0;
 	for (size_t i = 0; i < row->nfields && rc == 0; i++) {
@@ -237,29 +260,83 @@ importer_header(struct importer *im, const struct csv_row *row)
 			                   "column %zu's name holds a NUL byte", i + 1);
 			break;
 		}
-		buf_reset(&key);
-		buf_json_string(&key, name.data, name.len);
-		for (size_t k = 0; k < i; k++) {
-			if (im->keylens[k] == key.len + 1 &&
-			    memcmp(im->keys[k], key.data, key.len) == 0)
-				rc = importer_fail(im, IMPORTER_E_DATA,
-				                   "column '%s' appears twice in the header",
-				                   name.data);
+		/* What the column is for: ignored, the tags, mapped, or itself. */
+		const char *attr = name.data;
+		for (size_t k = 0; k < im->o->nignore; k++)
+			if (strcasecmp(name.data, im->o->ignore[k]) == 0) {
+				im->role[i] = ROLE_IGNORE;
+				im->used[im->nmap + k] = true;
+			}
+		if (im->role[i] == ROLE_ATTR && im->o->tags_column &&
+		    strcasecmp(name.data, im->o->tags_column) == 0) {
+			im->role[i] = ROLE_TAGS;
+			im->used[im->nmap + im->o->nignore] = true;
+			if (im->tags_col == (size_t)-1)
+				im->tags_col = i;
 		}
-		buf_addc(&key, ':');
-		im->keys[i] = xstrndup(key.data, key.len);
-		im->keylens[i] = key.len;
+		for (size_t m = 0; m < im->nmap && im->role[i] == ROLE_ATTR; m++)
+			if (strcasecmp(name.data, im->map_from[m]) == 0) {
+				attr = im->map_to[m];
+				im->used[m] = true;
+			}
 		bool match = false;
-		if (im->o->email_column) {
-			match = strcasecmp(name.data, im->o->email_column) == 0;
-		} else {
+		if (im->role[i] == ROLE_ATTR && email_named) {
+			match = strcasecmp(name.data, email_named) == 0;
+		} else if (im->role[i] == ROLE_ATTR && attr == name.data) {
 			for (const char *const *e = email_names; *e && !match; e++)
 				match = strcasecmp(name.data, *e) == 0;
 		}
 		if (match && im->email_col == (size_t)-1) {
 			im->email_col = i;
+			im->role[i] = ROLE_EMAIL;
 			snprintf(st->email_column, sizeof(st->email_column), "%s", name.data);
 		}
+		buf_reset(&key);
+		buf_json_string(&key, attr, strlen(attr));
+		/* The same header twice is refused whatever it is for (as before --map); two
+		 * columns mapped to one attribute too. */
+		for (size_t k = 0; k < i && rc == 0; k++) {
+			if (strcmp(st->mapping[k].name, name.data) == 0)
+				rc = importer_fail(im, IMPORTER_E_DATA,
+				                   "column '%s' appears twice in the header",
+				                   name.data);
+			else if (im->role[i] == ROLE_ATTR && im->role[k] == ROLE_ATTR &&
+			         im->keylens[k] == key.len + 1 &&
+			         memcmp(im->keys[k], key.data, key.len) == 0)
+				rc = importer_fail(im, IMPORTER_E_DATA,
+				                   "the columns '%s' and '%s' both become the "
+				                   "attribute '%s' (--map)",
+				                   st->mapping[k].name, name.data, attr);
+		}
+		buf_addc(&key, ':');
+		im->keys[i] = xstrndup(key.data, key.len);
+		im->keylens[i] = key.len;
+		static const char *const uses[] = {"attribute", "address", "ignored", "tags"};
+		struct importer_column *mc = &st->mapping[st->nmapping++];
+		mc->name = xstrdup(name.data);
+		mc->key = im->role[i] == ROLE_ATTR    ? xstrdup(attr)
+		          : im->role[i] == ROLE_EMAIL ? xstrdup("email")
+		                                      : NULL;
+		mc->use = uses[im->role[i]];
+	}
+	/* Every column the options name must be in the header. */
+	for (size_t k = 0; rc == 0 && k < im->nmap + im->o->nignore + (im->o->tags_column != NULL);
+	     k++) {
+		if (im->used[k])
+			continue;
+		buf_reset(&name);
+		for (size_t i = 0; i < im->ncols; i++)
+			buf_printf(&name, "%s'%s'", i ? ", " : "", st->mapping[i].name);
+		const char *opt = k < im->nmap                    ? "--map"
+		                  : k < im->nmap + im->o->nignore ? "--ignore-column"
+		                                                  : "--tags-column";
+		const char *col = k < im->nmap                    ? im->map_from[k]
+		                  : k < im->nmap + im->o->nignore ? im->o->ignore[k - im->nmap]
+		                                                  : im->o->tags_column;
+		rc = importer_fail(im, IMPORTER_E_DATA,
+		                   "%s names the column '%s', which the header does not have "
+		                   "(columns: %s)",
+		                   opt, col, name.data);
 	}
 	if (rc == 0 && im->email_col == (size_t)-1) {
 		buf_reset(&name);
@@ -268,10 +345,10 @@ importer_header(struct importer *im, const struct csv_row *row)
 			buf_printf(&name, "%s%.*s", i ? ", " : "", (int)im->keylens[i] - 1,
 			           im->keys[i]);
 		}
-		if (im->o->email_column)
+		if (email_named)
 			rc = importer_fail(im, IMPORTER_E_DATA,
 			                   "no column named '%s' in the header (columns: %s)",
-			                   im->o->email_column, name.data);
+			                   email_named, name.data);
 		else
 			rc = importer_fail(im, IMPORTER_E_DATA,
 			                   "no address column in the header (columns: %s): name it "
@@ -382,8 +459,8 @@ importer_row(void *arg, const struct csv_row *row)
 	buf_reset(&im->attrs);
 	buf_addc(&im->attrs, '{');
 	size_t ncols = row->nfields < im->ncols ? row->nfields : im->ncols;
-	const char *email = NULL;
-	size_t email_len = 0;
+	const char *email = NULL, *tags_v = NULL;
+	size_t email_len = 0, tags_n = 0;
 	for (size_t i = 0; i < ncols; i++) {
 		size_t n;
 		const char *v = importer_value(row, i, &n);
@@ -405,6 +482,15 @@ importer_row(void *arg, const struct csv_row *row)
 			/* address_parse refuses a NUL there, as a control character. */
 			email = v;
 			email_len = n;
+			continue;
+		}
+		if (im->role[i] == ROLE_IGNORE)
+			continue;
+		if (im->role[i] == ROLE_TAGS) {
+			if (i == im->tags_col) {
+				tags_v = v;
+				tags_n = n;
+			}
 			continue;
 		}
 		/*
@@ -447,10 +533,48 @@ importer_row(void *arg, const struct csv_row *row)
 		return importer_reject(im, row, reason, im->detail.data);
 	}
 
+	/* An address erased at its owner's request is kept only as its hash
+	 * (docs/contacts.md): it never comes back, whoever imports it. */
+	bool erased = false;
+	if (im->has_suppressions && (rc = store_erased(im->store, a.key, &erased)) < 0)
+		return importer_store_failed(im, rc);
+	if (erased)
+		return importer_reject(im, row, R_ERASED, NULL);
+
+	/* The tags cell: split on ',' or ';', blanks trimmed, empty pieces skipped. */
+	char tagbuf[IMPORTER_ROW_TAGS][AUDIENCE_TAG_MAX + 1];
+	const char *tags[IMPORTER_ROW_TAGS];
+	size_t ntags = 0;
+	for (size_t k = 0; tags_v && k < tags_n;) {
+		size_t len = strcspn(tags_v + k, ",;");
+		if (len > tags_n - k)
+			len = tags_n - k;
+		char piece[512], why[200];
+		snprintf(piece, sizeof(piece), "%.*s", (int)len, tags_v + k);
+		k += len + 1;
+		if (strspn(piece, " \t") == strlen(piece))
+			continue;
+		if (ntags == IMPORTER_ROW_TAGS ||
+		    audience_tag_ok(piece, tagbuf[ntags], why, sizeof(why)) < 0) {
+			buf_reset(&im->detail);
+			buf_printf(&im->detail, "%s: '%.100s'%s", R_TAG, piece,
+			           ntags == IMPORTER_ROW_TAGS ? " (more than 64 tags)" : "");
+			return importer_reject(im, row, R_TAG, im->detail.data);
+		}
+		tags[ntags] = tagbuf[ntags];
+		ntags++;
+	}
+
 	unsigned f = 0;
+	int64_t contact_id = 0;
 	rc = store_import_row(im->store, st->list_id, st->import_id, &a, im->attrs.data,
-	                      im->attrs.len, o->update, &f);
+	                      im->attrs.len, o->update, &f, &contact_id);
 	if (rc < 0)
+		return importer_store_failed(im, rc);
+	/* A new contact's tags are the cell's; a known one's too with --update, as for its
+	 * attributes. An empty cell changes nothing. */
+	if (ntags && ((f & STORE_ROW_NEW_CONTACT) || o->update) &&
+	    (rc = store_contact_tags_set(im->store, contact_id, tags, ntags)) < 0)
 		return importer_store_failed(im, rc);
 	if (f & STORE_ROW_DUPLICATE) {
 		st->duplicates++;
@@ -484,12 +608,29 @@ importer_cleanup(struct importer *im)
 		free(im->keys[i]);
 	free(im->keys);
 	free(im->keylens);
+	free(im->role);
+	free(im->maptext);
+	free(im->map_from);
+	free(im->map_to);
+	free(im->used);
 	buf_free(&im->attrs);
 	buf_free(&im->known);
 	buf_free(&im->text);
 	buf_free(&im->shown);
 	buf_free(&im->detail);
 	encoding_free(im->enc);
+}
+
+void
+importer_stats_free(struct importer_stats *st)
+{
+	for (size_t i = 0; i < st->nmapping; i++) {
+		free(st->mapping[i].name);
+		free(st->mapping[i].key);
+	}
+	free(st->mapping);
+	st->mapping = NULL;
+	st->nmapping = 0;
 }
 
 void
@@ -517,8 +658,20 @@ importer_summary_json(const struct importer_stats *st, struct buf *out)
 	buf_json_string(out, d, 1);
 	buf_adds(out, ",\"encoding\":");
 	buf_json_string(out, st->encoding, strlen(st->encoding));
-	buf_printf(out, ",\"columns\":%zu,\"list_created\":%s,\"seconds\":%.3f}", st->columns,
-	           st->list_created ? "true" : "false", st->seconds);
+	buf_printf(out, ",\"columns\":%zu,\"list_created\":%s,\"seconds\":%.3f,\"mapping\":[",
+	           st->columns, st->list_created ? "true" : "false", st->seconds);
+	for (size_t i = 0; i < st->nmapping; i++) {
+		const struct importer_column *c = &st->mapping[i];
+		buf_adds(out, i ? ",{\"column\":" : "{\"column\":");
+		buf_json_string(out, c->name, strlen(c->name));
+		buf_adds(out, ",\"key\":");
+		if (c->key)
+			buf_json_string(out, c->key, strlen(c->key));
+		else
+			buf_adds(out, "null");
+		buf_printf(out, ",\"use\":\"%s\"}", c->use);
+	}
+	buf_adds(out, "]}");
 }
 
 /* importer_feed - n input bytes (converted when the input is not UTF-8) into the reader */
@@ -687,6 +840,68 @@ importer_sample(struct importer *im, const char *label, const char *data, size_t
 	return rc;
 }
 
+/* importer_map - --map's text parsed into im's pairs; IMPORTER_E_USAGE with a sentence */
+static int
+importer_map(struct importer *im)
+{
+	const struct importer_opts *o = im->o;
+	im->used = xcalloc(1 + o->nignore + 1, sizeof(bool));
+	if (o->map == NULL)
+		return 0;
+	im->maptext = xstrdup(o->map);
+	size_t cap = 1;
+	for (const char *p = o->map; *p; p++)
+		cap += *p == ',';
+	im->map_from = xcalloc(cap, sizeof(char *));
+	im->map_to = xcalloc(cap, sizeof(char *));
+	free(im->used);
+	im->used = xcalloc(cap + o->nignore + 1, sizeof(bool));
+	for (char *p = im->maptext, *e;; p = e + 1) {
+		if ((e = strchr(p, ',')) != NULL)
+			*e = '\0';
+		char *eq = strchr(p, '=');
+		char *from = p, *to = eq ? eq + 1 : NULL;
+		if (eq) {
+			*eq = '\0';
+			while (*from == ' ')
+				from++;
+			for (char *z = eq; z > from && z[-1] == ' ';)
+				*--z = '\0';
+			while (*to == ' ')
+				to++;
+			for (char *z = to + strlen(to); z > to && z[-1] == ' ';)
+				*--z = '\0';
+		}
+		if (!eq || !*from || !contacts_key_ok(to, strlen(to))) {
+			snprintf(
+			    im->err, im->errsz,
+			    "--map takes \"Column=key,Other Column=key2\" (a key is 1 to %d bytes, "
+			    "no control characters or '\"'), not '%s'",
+			    CONTACTS_KEY_MAX, o->map);
+			return IMPORTER_E_USAGE;
+		}
+		for (size_t m = 0; m < im->nmap; m++)
+			if (strcasecmp(im->map_from[m], from) == 0) {
+				snprintf(im->err, im->errsz, "--map names the column '%s' twice",
+				         from);
+				return IMPORTER_E_USAGE;
+			}
+		if (o->email_column && strcmp(to, "email") == 0) {
+			snprintf(
+			    im->err, im->errsz,
+			    "--email-column and --map '%s=email' both name the address column: "
+			    "give one",
+			    from);
+			return IMPORTER_E_USAGE;
+		}
+		im->map_from[im->nmap] = from;
+		im->map_to[im->nmap++] = to;
+		if (!e)
+			break;
+	}
+	return 0;
+}
+
 int
 importer_run(struct store *s, const struct importer_opts *o, struct importer_stats *stats,
              char *err, size_t errsz)
@@ -711,6 +926,11 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 		    "utf-16, shift_jis, gb18030, or another name iconv knows (iconv -l)",
 		    label);
 		return IMPORTER_E_USAGE;
+	}
+	/* From here on, im owns memory: every way out goes through importer_cleanup. */
+	if ((rc = importer_map(&im)) < 0) {
+		importer_cleanup(&im);
+		return rc;
 	}
 	if (strcmp(o->path, "-") == 0) {
 		in = stdin;

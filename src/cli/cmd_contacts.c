@@ -1,14 +1,20 @@
-/* cmd_contacts - `kirim contacts show ADDRESS`, `search TEXT`, `tag ADDRESS...` and `tags`. */
+/* cmd_contacts - `kirim contacts show ADDRESS`, `search TEXT`, `set`, `tag ADDRESS...`, `tags`,
+ * `export` and `delete`. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kirim/address.h"
 #include "kirim/audience.h"
 #include "kirim/buf.h"
+#include "kirim/clock.h"
+#include "kirim/contacts.h"
 #include "kirim/store.h"
 #include "kirim/store_audience.h"
 #include "kirim/store_signup.h"
@@ -198,9 +204,239 @@ tag_row(void *arg, const char *tag, int64_t contacts)
 	return 0;
 }
 
+struct export_out {
+	FILE *f;
+	double start, last;
+	bool tty, drawn;
+};
+
+static int
+export_write(void *arg, const char *data, size_t n)
+{
+	struct export_out *x = arg;
+	return fwrite(data, 1, n, x->f) == n ? 0 : CONTACTS_E_WRITE;
+}
+
+/* export_progress - the bar on stderr, at most ten times a second */
+static void
+export_progress(void *arg, int64_t rows, int64_t total)
+{
+	struct export_out *x = arg;
+	double t = clock_seconds();
+	if (!x->tty || (rows < total && t - x->last < 0.1))
+		return;
+	x->last = t;
+	x->drawn = true;
+	double frac = total > 0 ? (double)rows / (double)total : 1;
+	if (frac > 1)
+		frac = 1;
+	int fill = (int)(frac * 30);
+	char bar[31], n1[32], n2[32];
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, '.', (size_t)(30 - fill));
+	bar[30] = '\0';
+	fprintf(stderr, "\r[%s] %3d%%  %s of %s contacts ", bar, (int)(frac * 100),
+	        cli_num(n1, (uint64_t)rows), cli_num(n2, (uint64_t)total));
+	fflush(stderr);
+}
+
+/* contacts_export_cmd - `kirim contacts export [--list L] [--segment S | --where EXPR]
+ * [--columns A,B] [--no-formula-guard] [-o FILE]` */
+static int
+contacts_export_cmd(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"list", required_argument, NULL, 'l'},
+	    {"segment", required_argument, NULL, 's'},
+	    {"where", required_argument, NULL, 'w'},
+	    {"columns", required_argument, NULL, 'c'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"no-formula-guard", no_argument, NULL, 'R'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct contacts_export_opts o = {0};
+	const char *out = NULL, *columns = NULL;
+	int ch;
+	opterr = 0;
+	optind = 0; /* glibc: a fresh scan of this argv */
+	while ((ch = getopt_long(argc, argv, ":l:s:w:c:o:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			o.list = optarg;
+			break;
+		case 's':
+			o.segment = optarg;
+			break;
+		case 'w':
+			o.where = optarg;
+			break;
+		case 'c':
+			columns = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'R':
+			o.raw = true;
+			break;
+		case ':':
+			return cli_usage("contacts", "%s needs a value", argv[optind - 1]);
+		default:
+			return cli_unknown_option("contacts", longopts, argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage("contacts", "export takes no arguments (got '%s')", argv[optind]);
+	if (o.segment && o.where)
+		return cli_usage("contacts", "--segment or --where, not both");
+	/* --columns a,b,c: names split on ',' (an attribute name with a comma cannot be chosen). */
+	char *cols = NULL;
+	const char **names = NULL;
+	if (columns) {
+		cols = xstrdup(columns);
+		names = xcalloc(strlen(cols) + 1, sizeof(char *));
+		for (char *p = cols, *e;; p = e + 1) {
+			e = strchr(p, ',');
+			if (e)
+				*e = '\0';
+			names[o.ncolumns++] = p;
+			if (!e)
+				break;
+		}
+		o.columns = names;
+	}
+	struct store *s;
+	int rc = cli_open(c, "contacts", false, &s);
+	if (rc)
+		goto done;
+	struct export_out x = {.f = stdout, .start = clock_seconds()};
+	if (out && strcmp(out, "-") != 0 && (x.f = fopen(out, "w")) == NULL) {
+		rc = cli_error("contacts", EX_CANTCREAT, "cannot write %s: %s", out,
+		               strerror(errno));
+		store_close(s);
+		goto done;
+	}
+	/* The bar goes to a terminal only, and never when the file is the terminal. */
+	x.tty = !c->quiet && isatty(STDERR_FILENO) && x.f != stdout;
+	o.write = export_write;
+	o.progress = x.tty ? export_progress : NULL;
+	o.arg = &x;
+	char err[1024];
+	int64_t rows = 0;
+	rc = contacts_export(s, &o, (int64_t)time(NULL), &rows, err, sizeof(err));
+	store_close(s);
+	if (x.drawn)
+		fputc('\n', stderr);
+	bool closed = x.f == stdout ? fflush(stdout) == 0 : fclose(x.f) == 0;
+	if (rc == CONTACTS_E_WRITE || (rc == 0 && !closed)) {
+		rc = cli_error("contacts", EX_IOERR, "cannot write %s: %s",
+		               out ? out : "the output", strerror(errno));
+	} else if (rc < 0) {
+		rc = cli_error("contacts",
+		               rc == AUDIENCE_E_USAGE  ? EX_USAGE
+		               : rc == AUDIENCE_E_DATA ? EX_DATAERR
+		                                       : cli_exit_for_store(rc),
+		               "%s", err);
+	} else if (out && strcmp(out, "-") != 0 && !c->quiet) {
+		char n1[32];
+		fprintf(stderr, "Exported %s contact%s to %s.\n", cli_num(n1, (uint64_t)rows),
+		        rows == 1 ? "" : "s", out);
+	}
+	/* A half-written file is not left behind; a device or a pipe given as -o stays. */
+	struct stat sb;
+	if (rc && out && strcmp(out, "-") != 0 && lstat(out, &sb) == 0 && S_ISREG(sb.st_mode))
+		unlink(out);
+done:
+	free(names);
+	free(cols);
+	return rc;
+}
+
+/* contacts_delete_cmd - `kirim contacts delete ADDRESS... [--erase]` */
+static int
+contacts_delete_cmd(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"erase", no_argument, NULL, 'E'},
+	    {NULL, 0, NULL, 0},
+	};
+	bool erase = false;
+	int ch;
+	opterr = 0;
+	optind = 0; /* glibc: a fresh scan of this argv */
+	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		if (ch == 'E')
+			erase = true;
+		else
+			return cli_unknown_option("contacts", longopts, argv[optind - 1]);
+	}
+	if (optind >= argc)
+		return cli_usage("contacts", "delete takes one or more addresses");
+	struct store *s;
+	int rc = cli_open(c, "contacts", false, &s);
+	if (rc)
+		return rc;
+	char err[1024];
+	struct contacts_deleted d;
+	rc = contacts_delete(s, (const char *const *)argv + optind, (size_t)(argc - optind), erase,
+	                     &d, err, sizeof(err));
+	store_close(s);
+	if (rc < 0)
+		return cli_error("contacts",
+		                 rc == CONTACTS_E_ADDRESS ? EX_DATAERR
+		                 : rc == STORE_E_NOTFOUND ? EX_NOINPUT
+		                                          : cli_exit_for_store(rc),
+		                 "%s\nNothing was deleted.", err);
+	char n1[32], n2[32], n3[32];
+	if (c->json)
+		cli_json_print(json_pack("{s:I,s:b,s:I,s:I}", "contacts", (json_int_t)d.contacts,
+		                         "erased", erase, "messages", (json_int_t)d.messages,
+		                         "cancelled", (json_int_t)d.cancelled));
+	else if (erase)
+		printf("Erased %s contact%s: %s message%s kept for reports without the address or "
+		       "its details (%s queued ones cancelled); the address is kept only as a "
+		       "hash, so it is never imported or mailed again.\n",
+		       cli_num(n1, (uint64_t)d.contacts), d.contacts == 1 ? "" : "s",
+		       cli_num(n2, (uint64_t)d.messages), d.messages == 1 ? "" : "s",
+		       cli_num(n3, (uint64_t)d.cancelled));
+	else
+		printf("Deleted %s contact%s (attributes, tags, lists); %s message%s stay in the "
+		       "history (%s queued ones cancelled).\n",
+		       cli_num(n1, (uint64_t)d.contacts), d.contacts == 1 ? "" : "s",
+		       cli_num(n2, (uint64_t)d.messages), d.messages == 1 ? "" : "s",
+		       cli_num(n3, (uint64_t)d.cancelled));
+	return 0;
+}
+
+/* contacts_set_cmd - `kirim contacts set ADDRESS key=value... [key=]` */
+static int
+contacts_set_cmd(struct cli *c, struct store *s, const char *address, char **pairs, int n)
+{
+	char err[1024];
+	bool changed = false;
+	int rc = contacts_set(s, address, (const char *const *)pairs, (size_t)n, &changed, err,
+	                      sizeof(err));
+	if (rc < 0)
+		return cli_error("contacts",
+		                 rc == CONTACTS_E_ADDRESS || rc == CONTACTS_E_KEY ? EX_DATAERR
+		                 : rc == STORE_E_NOTFOUND                         ? EX_NOINPUT
+		                                          : cli_exit_for_store(rc),
+		                 "%s", err);
+	if (c->json)
+		cli_json_print(json_pack("{s:s,s:b}", "email", address, "changed", changed));
+	else
+		printf("%s: %s.\n", address, changed ? "attributes changed" : "no change");
+	return 0;
+}
+
 int
 cmd_contacts(struct cli *c, int argc, char **argv)
 {
+	/* Subcommands with options of their own. */
+	if (argc >= 2 && strcmp(argv[1], "export") == 0)
+		return contacts_export_cmd(c, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "delete") == 0)
+		return contacts_delete_cmd(c, argc - 1, argv + 1);
 	static const struct option longopts[] = {
 	    {"list", required_argument, NULL, 'l'},    {"limit", required_argument, NULL, 'n'},
 	    {"add", required_argument, NULL, 'a'},     {"remove", required_argument, NULL, 'r'},
@@ -249,13 +485,19 @@ cmd_contacts(struct cli *c, int argc, char **argv)
 	}
 	const char *verb = argv[optind];
 	bool show = strcmp(verb, "show") == 0, tag = strcmp(verb, "tag") == 0,
-	     tags = strcmp(verb, "tags") == 0;
-	if (!show && !tag && !tags && strcmp(verb, "search") != 0) {
-		rc = cli_usage("contacts", "unknown subcommand '%s' (show, search, tag, tags)",
+	     tags = strcmp(verb, "tags") == 0, set = strcmp(verb, "set") == 0;
+	if (!show && !tag && !tags && !set && strcmp(verb, "search") != 0) {
+		rc = cli_usage("contacts",
+		               "unknown subcommand '%s' (show, search, set, tag, tags, export, "
+		               "delete)",
 		               verb);
 		goto out;
 	}
 	int nargs = argc - optind - 1;
+	if (set && (nargs < 2 || list || segment || nadd || nremove)) {
+		rc = cli_usage("contacts", "set takes an address and one or more key=value");
+		goto out;
+	}
 	if (tag && (segment ? nargs != 0 : nargs < 1)) {
 		rc =
 		    cli_usage("contacts", segment ? "tag --segment NAME takes no addresses"
@@ -271,7 +513,7 @@ cmd_contacts(struct cli *c, int argc, char **argv)
 		rc = cli_usage("contacts", "--add, --remove and --segment go with tag");
 		goto out;
 	}
-	if ((tags && nargs != 0) || ((show || (!tag && !tags)) && nargs != 1)) {
+	if ((tags && nargs != 0) || ((show || (!tag && !tags && !set)) && nargs != 1)) {
 		rc = cli_usage("contacts",
 		               tags ? "tags takes no arguments" : "%s takes one argument", verb);
 		goto out;
@@ -282,6 +524,8 @@ cmd_contacts(struct cli *c, int argc, char **argv)
 	const char *arg = argv[optind + 1];
 	if (show) {
 		rc = contacts_show(c, s, arg);
+	} else if (set) {
+		rc = contacts_set_cmd(c, s, arg, argv + optind + 2, nargs - 1);
 	} else if (tag) {
 		rc = contacts_tag(c, s, argv + optind + 1, nargs, segment, add, nadd, remove,
 		                  nremove);

@@ -74,6 +74,15 @@ import_print_text(struct cli *c, const struct importer_opts *o, const struct imp
 	const char *delim = st->delimiter == '\t' ? "tab" : st->delimiter == ';' ? "';'" : "','";
 	printf("  address column '%s', %zu columns, delimiter %s, encoding %s\n", st->email_column,
 	       st->columns, delim, st->encoding);
+	/* Every column and what it became: the key templates use ({{first_name}}). */
+	for (size_t i = 0; i < st->nmapping; i++) {
+		const struct importer_column *m = &st->mapping[i];
+		printf("    %-28s -> %s\n", m->name,
+		       strcmp(m->use, "attribute") == 0 ? m->key
+		       : strcmp(m->use, "address") == 0 ? "(the address)"
+		       : strcmp(m->use, "tags") == 0    ? "(tags)"
+		                                        : "(ignored)");
+	}
 	printf("  %-22s %12s\n", "rows read", cli_num(a, st->read));
 	printf("  %-22s %12s\n", "new contacts", cli_num(a, st->imported));
 	printf("  %-22s %12s\n", "existing, added", cli_num(a, st->added));
@@ -109,13 +118,30 @@ cmd_import(struct cli *c, int argc, char **argv)
 	    {"update", no_argument, NULL, 'u'},
 	    {"allow-ip-literals", no_argument, NULL, 'I'},
 	    {"rejects", required_argument, NULL, 'r'},
+	    {"map", required_argument, NULL, 'm'},
+	    {"ignore-column", required_argument, NULL, 'i'},
+	    {"tags-column", required_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct importer_opts o = {.interrupted = &import_interrupted};
+	/* --ignore-column values: at most one per argument */
+	const char *ignore[64];
 	int ch;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":l:e:d:ur:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":l:e:d:ur:m:i:t:", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'm':
+			o.map = optarg;
+			break;
+		case 'i':
+			if (o.nignore == sizeof(ignore) / sizeof(ignore[0]))
+				return cli_usage("import", "at most 64 --ignore-column");
+			ignore[o.nignore++] = optarg;
+			o.ignore = ignore;
+			break;
+		case 't':
+			o.tags_column = optarg;
+			break;
 		case 'l':
 			o.list = optarg;
 			break;
@@ -180,6 +206,8 @@ cmd_import(struct cli *c, int argc, char **argv)
 	struct importer_stats st;
 	char err[1024];
 	rc = importer_run(s, &o, &st, err, sizeof(err));
+	if (rc < 0)
+		importer_stats_free(&st);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	store_close(s);
@@ -220,7 +248,10 @@ cmd_import(struct cli *c, int argc, char **argv)
 		                         cli_json_text(o.path), "summary",
 		                         cli_json_parse(summary.data)));
 		buf_free(&summary);
+		importer_stats_free(&st);
 		return 0;
 	}
-	return import_print_text(c, &o, &st);
+	rc = import_print_text(c, &o, &st);
+	importer_stats_free(&st);
+	return rc;
 }

@@ -175,7 +175,7 @@ store_audience_domains(struct store *s, int64_t campaign_id, int64_t now,
 		return rc;
 	sqlite3_stmt *st = store_segment_stmt(
 	    s, "SELECT c.domain, count(*) FROM contacts c WHERE ", &q,
-	    " AND NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN (lower(c.email), c.domain))"
+	    " AND NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C ")"
 	    " GROUP BY c.domain ORDER BY c.domain");
 	segment_sql_free(&q);
 	if (st == NULL)

@@ -66,11 +66,13 @@ store_bounce_suppress(struct store *s, int64_t message_id, enum disp_suppress ho
 	if (why == NULL)
 		return 0;
 	/* DO NOTHING: the address is suppressed already. Every other constraint holds
-	 * (contacts.email is NOT NULL, why is one of suppressions' reasons). */
+	 * (why is one of suppressions' reasons). A deleted contact's message keeps its
+	 * address (messages.email); an erased one's has none, and is suppressed by hash. */
 	static const char sql[] =
 	    "INSERT INTO suppressions(kind, value, reason, source, created_at)"
-	    " SELECT 'address', lower(c.email), ?2, ?3, ?4 FROM messages m"
-	    " JOIN contacts c ON c.id = m.contact_id WHERE m.id = ?1 ON CONFLICT DO NOTHING";
+	    " SELECT 'address', lower(coalesce(c.email, m.email)), ?2, ?3, ?4 FROM messages m"
+	    " LEFT JOIN contacts c ON c.id = m.contact_id WHERE m.id = ?1"
+	    " AND coalesce(c.email, m.email) IS NOT NULL ON CONFLICT DO NOTHING";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;

@@ -66,7 +66,8 @@ store_find_contact(struct store *s, const char *key, int64_t *id)
 
 int
 store_import_row(struct store *s, int64_t list_id, int64_t import_id, const struct address *a,
-                 const char *attrs, size_t attrs_len, bool update, unsigned *flags)
+                 const char *attrs, size_t attrs_len, bool update, unsigned *flags,
+                 int64_t *contact_id_out)
 {
 	static const char insert_sql[] =
 	    "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
@@ -133,6 +134,7 @@ store_import_row(struct store *s, int64_t list_id, int64_t import_id, const stru
 			return store_fail(s, "read list member");
 	}
 	*flags = f;
+	*contact_id_out = contact_id;
 	return 0;
 }
 
@@ -335,19 +337,63 @@ store_contact_upsert(struct store *s, const struct address *a, const char *attrs
 	return 0;
 }
 
+/* contact_step - run sql with those of ?1 = id, ?2 = text, ?3 = now it names; *changes: rows
+ * changed */
+static int
+contact_step(struct store *s, const char *sql, int64_t id, const char *text, int64_t *changes)
+{
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	if (sqlite3_bind_parameter_index(st, "?1"))
+		sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "?1"), id);
+	if (sqlite3_bind_parameter_index(st, "?2"))
+		sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, "?2"), text, -1,
+		                  SQLITE_STATIC);
+	if (sqlite3_bind_parameter_index(st, "?3"))
+		sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "?3"), store_now());
+	int rc = store_step_done(s, st, "delete contact");
+	if (rc == 0 && changes)
+		*changes = sqlite3_changes(store_db(s));
+	return rc;
+}
+
 int
-store_contact_erase(struct store *s, int64_t id, int64_t *messages)
+store_contact_delete(struct store *s, int64_t id, bool erase, int64_t *messages, int64_t *cancelled)
 {
 	static const char claimed_sql[] =
 	    "SELECT count(*) FROM messages WHERE contact_id = ?1 AND state = 'claimed'";
 	static const char count_sql[] = "SELECT count(*) FROM messages WHERE contact_id = ?1";
-	/* The outbox rows that point at the events about to go (their ids may come back). */
-	static const char outbox_sql[] =
-	    "DELETE FROM webhook_outbox WHERE event_id IN (SELECT e.id FROM events e"
-	    " JOIN messages m ON m.id = e.message_id WHERE m.contact_id = ?1)";
-	static const char messages_sql[] = "DELETE FROM messages WHERE contact_id = ?1";
+	static const char key_sql[] = "SELECT lower(email) FROM contacts WHERE id = ?1";
+	/* A queued message would wait for nobody: it ends as a campaign's cancelled one does. */
+	static const char cancel_sql[] =
+	    "UPDATE messages SET state = 'cancelled', done_at = ?3,"
+	    " last_text = 'the contact was deleted' WHERE contact_id = ?1 AND state = 'queued'";
+	static const char keep_sql[] =
+	    "UPDATE messages SET email = (SELECT email FROM contacts WHERE id = ?1),"
+	    " contact_id = NULL WHERE contact_id = ?1";
+	/*
+	 * Erasure. The rows stay (reports count them: states, opens, clicks,
+	 * bounces by class), without what may name the person: replies' texts
+	 * quote the address, an event's detail may hold a link or a client's
+	 * address. Stage, codes, hosts and times stay: they are about servers.
+	 */
+	static const char events_sql[] =
+	    "UPDATE events SET text = NULL, detail = NULL WHERE message_id IN"
+	    " (SELECT id FROM messages WHERE contact_id = ?1)";
+	static const char anon_sql[] = "UPDATE messages SET email = NULL, last_text = NULL,"
+	                               " contact_id = NULL WHERE contact_id = ?1";
+	static const char supp_sql[] =
+	    "DELETE FROM suppressions WHERE kind = 'address' AND value = ?2";
+	static const char audit_sql[] =
+	    "UPDATE api_audit SET path = '(erased)', resource = NULL WHERE"
+	    " (instr(lower(path), ?2) > 0 OR instr(lower(path), replace(?2, '@', '%40')) > 0"
+	    "  OR instr(lower(coalesce(resource, '')), ?2) > 0)";
+	static const char hash_sql[] =
+	    "INSERT INTO suppressions(kind, value, reason, source, created_at)"
+	    " VALUES ('hash', ?2, 'erased', 'contacts delete --erase', ?3)"
+	    " ON CONFLICT DO NOTHING";
 	static const char contact_sql[] = "DELETE FROM contacts WHERE id = ?1";
-	static const char *const steps[] = {outbox_sql, messages_sql, contact_sql};
 	sqlite3_stmt *st = store_prepare(s, claimed_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
@@ -365,12 +411,24 @@ store_contact_erase(struct store *s, int64_t id, int64_t *messages)
 	sqlite3_bind_int64(st, 1, id);
 	if ((rc = store_get_int64(s, st, messages, "count the contact's messages")) < 0)
 		return rc;
-	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		if ((st = store_prepare(s, steps[i])) == NULL)
-			return STORE_E_SQL;
-		sqlite3_bind_int64(st, 1, id);
-		if ((rc = store_step_done(s, st, "erase contact")) < 0)
-			return rc;
-	}
-	return 0;
+	char key[256] = "", hex[65];
+	if ((st = store_prepare(s, key_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		store_copy_text(key, sizeof(key), st, 0);
+	sqlite3_reset(st);
+	store_suppress_hash(key, hex);
+	if ((rc = contact_step(s, cancel_sql, id, NULL, cancelled)) < 0)
+		return rc;
+	if (!erase)
+		rc = contact_step(s, keep_sql, id, NULL, NULL);
+	else if ((rc = contact_step(s, events_sql, id, NULL, NULL)) == 0 &&
+	         (rc = contact_step(s, anon_sql, id, NULL, NULL)) == 0 &&
+	         (rc = contact_step(s, supp_sql, id, key, NULL)) == 0 &&
+	         (rc = contact_step(s, audit_sql, id, key, NULL)) == 0)
+		rc = contact_step(s, hash_sql, id, hex, NULL);
+	if (rc == 0)
+		rc = contact_step(s, contact_sql, id, NULL, NULL);
+	return rc;
 }

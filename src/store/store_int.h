@@ -74,8 +74,16 @@ void store_copy_text(char *dst, size_t dstsz, sqlite3_stmt *st, int col);
 char *store_dup_text(sqlite3_stmt *st, int col);
 
 /* Suppression status of a contact c (columns c.email, c.domain), as a reason or NULL. */
+/*
+ * The suppressions values that name contact c: its address, its domain, and
+ * the SHA-256 of its address when any address has been erased (the hash is
+ * made only then: an uncorrelated EXISTS runs once per statement).
+ */
+#define SUPPRESSION_KEYS_OF_C                                                                      \
+	"(lower(c.email), c.domain, CASE WHEN EXISTS (SELECT 1 FROM suppressions"                  \
+	" WHERE kind = 'hash') THEN kirim_sha256(lower(c.email)) END)"
 #define SUPPRESSION_OF_C                                                                           \
-	"(SELECT reason FROM suppressions WHERE value IN (lower(c.email), c.domain) "              \
+	"(SELECT reason FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C " "               \
 	"ORDER BY kind LIMIT 1)"
 
 /*

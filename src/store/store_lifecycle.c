@@ -329,7 +329,7 @@ store_campaign_state_get(struct store *s, int64_t id, char state[16], char *reas
 
 /* Not suppressed: the same rule as store.c's SUPPRESSION_OF_C, for contact c. */
 #define LC_NOT_SUPPRESSED                                                                          \
-	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN (lower(c.email), c.domain))"
+	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C ")"
 
 /* store_lifecycle_recipients - the recipients the campaign would still mail */
 int

@@ -229,8 +229,9 @@ static const char sql_links[] = "SELECT j.key, j.value FROM campaigns c, json_ea
 
 /* Every message with its domain; the destination is the last attempt's. */
 static const char sql_messages[] =
-    "SELECT c.domain, coalesce(m.dest, m.host), m.state, m.class, m.attempts, m.queued_at,"
-    " m.done_at, m.tls FROM messages m JOIN contacts c ON c.id = m.contact_id"
+    "SELECT coalesce(c.domain, lower(substr(m.email, instr(m.email, '@') + 1)), '(erased)'),"
+    " coalesce(m.dest, m.host), m.state, m.class, m.attempts, m.queued_at,"
+    " m.done_at, m.tls FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id"
     " WHERE m.campaign_id = ?1";
 
 /*
@@ -239,9 +240,9 @@ static const char sql_messages[] =
  */
 static const char sql_skipped[] =
     "SELECT m.state, CASE WHEN m.state = 'cancelled' THEN 'cancelled' ELSE coalesce(m.reason,"
-    " (SELECT s.reason FROM suppressions s WHERE s.value IN (lower(c.email), c.domain)"
+    " (SELECT s.reason FROM suppressions s WHERE s.value IN " SUPPRESSION_KEYS_OF_C
     " ORDER BY s.kind LIMIT 1), 'unknown') END, count(*)"
-    " FROM messages m JOIN contacts c ON c.id = m.contact_id"
+    " FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id"
     " WHERE m.campaign_id = ?1 AND m.state IN ('suppressed', 'cancelled')"
     " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2";
 
@@ -1018,9 +1019,10 @@ store_report_all(struct store *s, int last, struct report_all *out)
 /* --- the attempt log ------------------------------------------------------------------------- */
 
 static const char sql_attempts[] =
-    "SELECT e.ts, c.email, coalesce(e.dest, m.dest), e.host, e.type, e.code, e.ecode, e.text,"
-    " e.tls, e.attempt FROM events e JOIN messages m ON m.id = e.message_id"
-    " JOIN contacts c ON c.id = m.contact_id WHERE m.campaign_id = ?1"
+    "SELECT e.ts, coalesce(c.email, m.email, '(erased)'), coalesce(e.dest, m.dest), e.host,"
+    " e.type, e.code, e.ecode, e.text, e.tls, e.attempt FROM events e"
+    " JOIN messages m ON m.id = e.message_id"
+    " LEFT JOIN contacts c ON c.id = m.contact_id WHERE m.campaign_id = ?1"
     " AND e.type IN ('delivered', 'deferred', 'bounced', 'failed') ORDER BY e.id";
 
 int

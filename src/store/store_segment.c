@@ -59,6 +59,21 @@ fn_time(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_null(ctx);
 }
 
+/* kirim_sha256(x): store_suppress_hash of text x (an erased address's suppression), NULL for
+ * anything else */
+static void
+fn_sha256(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	char hex[65];
+	if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	store_suppress_hash((const char *)sqlite3_value_text(argv[0]), hex);
+	sqlite3_result_text(ctx, hex, 64, SQLITE_TRANSIENT);
+}
+
 int
 store_segment_functions(sqlite3 *db)
 {
@@ -66,6 +81,8 @@ store_segment_functions(sqlite3 *db)
 	if (sqlite3_create_function(db, "kirim_number", 1, flags, NULL, fn_number, NULL, NULL) !=
 	        SQLITE_OK ||
 	    sqlite3_create_function(db, "kirim_time", 1, flags, NULL, fn_time, NULL, NULL) !=
+	        SQLITE_OK ||
+	    sqlite3_create_function(db, "kirim_sha256", 1, flags, NULL, fn_sha256, NULL, NULL) !=
 	        SQLITE_OK)
 		return -1;
 	return 0;
@@ -156,15 +173,18 @@ store_segment_stmt(struct store *s, const char *head, const struct segment_sql *
 	return st;
 }
 
-/* prepared - tree compiled at now between head and tail (parameters after base) into *out */
+/* prepared - tree compiled at now between head and tail (parameters after base) into *out;
+ * a NULL tree is every contact */
 static int
 prepared(struct store *s, const struct segment_node *tree, int64_t now, int base, const char *head,
          const char *tail, sqlite3_stmt **out)
 {
-	struct segment_sql q;
-	int rc = store_segment_compile(s, tree, now, base, false, &q);
+	struct segment_sql q = {.sql = BUF_INIT, .base = base};
+	int rc = tree ? store_segment_compile(s, tree, now, base, false, &q) : 0;
 	if (rc < 0)
 		return rc;
+	if (tree == NULL)
+		buf_adds(&q.sql, "1");
 	*out = store_segment_stmt(s, head, &q, tail);
 	segment_sql_free(&q);
 	return *out ? 0 : STORE_E_SQL;
@@ -182,7 +202,7 @@ store_segment_check(struct store *s, const struct segment_node *tree)
 
 /* Not suppressed: the rule of SUPPRESSION_OF_C, as a condition on contact c. */
 #define NOT_SUPPRESSED                                                                             \
-	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN (lower(c.email), c.domain))"
+	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C ")"
 
 int
 store_segment_count(struct store *s, const struct segment_node *tree, int64_t now, int64_t *count,
@@ -224,6 +244,70 @@ store_segment_contacts(struct store *s, const struct segment_node *tree, int64_t
 	int ret = rc == SQLITE_DONE ? 0 : store_fail(s, "read a segment's contacts");
 	sqlite3_finalize(st);
 	return ret;
+}
+
+/* walk - tree (NULL: every contact) between head and tail, each row's text columns to cb */
+static int
+walk(struct store *s, const struct segment_node *tree, int64_t now, const char *head,
+     const char *tail, int (*cb)(void *arg, sqlite3_stmt *st), void *arg, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc = prepared(s, tree, now, 0, head, tail, &st);
+	if (rc < 0)
+		return rc;
+	int ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && (ret = cb(arg, st)) == 0)
+		;
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, what);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+struct export_walk {
+	int (*cb)(void *arg, const char *a, const char *b);
+	int (*key_cb)(void *arg, const char *key);
+	void *arg;
+};
+
+static int
+export_row(void *arg, sqlite3_stmt *st)
+{
+	struct export_walk *w = arg;
+	return w->cb(w->arg, store_col_text(st, 0), store_col_text(st, 1));
+}
+
+static int
+key_row(void *arg, sqlite3_stmt *st)
+{
+	struct export_walk *w = arg;
+	return w->key_cb(w->arg, store_col_text(st, 0));
+}
+
+int
+store_segment_export(struct store *s, const struct segment_node *tree, int64_t now,
+                     int (*cb)(void *arg, const char *email, const char *attrs), void *arg)
+{
+	struct export_walk w = {.cb = cb, .arg = arg};
+	return walk(s, tree, now, "SELECT c.email, c.attrs FROM contacts c WHERE ",
+	            " ORDER BY c.id", export_row, &w, "export contacts");
+}
+
+int
+store_segment_keys(struct store *s, const struct segment_node *tree, int64_t now,
+                   int (*cb)(void *arg, const char *key), void *arg)
+{
+	/*
+	 * One row per name: the first contact that has it, and its place in that
+	 * contact's object (json_each's id grows through the text, which is at
+	 * most CONTACTS_ATTRS_MAX bytes, below 2^20).
+	 */
+	struct export_walk w = {.key_cb = cb, .arg = arg};
+	return walk(s, tree, now,
+	            "SELECT j.key FROM contacts c, json_each(CASE WHEN json_valid(c.attrs)"
+	            " THEN c.attrs ELSE '{}' END) j WHERE ",
+	            " GROUP BY j.key ORDER BY min(c.id * 1048576 + j.id)", key_row, &w,
+	            "read attribute names");
 }
 
 int

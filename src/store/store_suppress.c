@@ -8,6 +8,9 @@
 #include "store_int.h"
 
 #include <stdint.h>
+#include <string.h>
+
+#include "kirim/token.h"
 
 /* Each row of st (id, kind, value, reason, source, created_at) to cb; st is reset after. */
 static int
@@ -131,4 +134,35 @@ store_suppress_page(struct store *s, const char *reason, int64_t before, int lim
 	if (reason)
 		sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
 	return suppress_walk(s, st, cb, arg);
+}
+
+void
+store_suppress_hash(const char *key, char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[32];
+	token_sha256(key, strlen(key), md);
+	for (size_t i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+}
+
+int
+store_erased(struct store *s, const char *key, bool *erased)
+{
+	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM suppressions"
+	                          " WHERE value = ?1 AND kind = 'hash')";
+	char hex[65];
+	store_suppress_hash(key, hex);
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	int64_t v = 0;
+	int rc = store_get_int64(s, st, &v, "check erased addresses");
+	if (rc == 0)
+		*erased = v != 0;
+	return rc;
 }
