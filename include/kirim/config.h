@@ -106,5 +106,8 @@ int config_load(const char *path, struct config *c, char *err, size_t errsz);
 int config_peek(const char *path, struct config *c, char *err, size_t errsz);
 /* config_free - release the DKIM keys and wipe the secret; the struct may be reloaded afterwards */
 void config_free(struct config *c);
+/* config_helo - the EHLO name: [sender] ehlo, else this system's host name, else
+ * "localhost", into out (size bytes) */
+void config_helo(const struct config *c, char *out, size_t size);
 
 #endif

@@ -1251,3 +1251,13 @@ config_free(struct config *c)
 	c->secret_len = 0;
 	explicit_bzero(c->relay_password, sizeof(c->relay_password));
 }
+
+void
+config_helo(const struct config *c, char *out, size_t size)
+{
+	if (c->ehlo[0])
+		snprintf(out, size, "%s", c->ehlo);
+	else if (gethostname(out, size) < 0 || out[0] == '\0')
+		snprintf(out, size, "localhost");
+	out[size - 1] = '\0';
+}

@@ -30,18 +30,7 @@ EOF
 export KIRIM_CONFIG="$TMP/kirim.conf"
 
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
-cid() { sql "SELECT id FROM contacts WHERE email = '$1'"; }
-member() { sql "SELECT group_concat(s, ' ') FROM (SELECT l.name || ':' || m.status AS s FROM list_members m JOIN lists l ON l.id = m.list_id JOIN contacts c ON c.id = m.contact_id WHERE c.email = '$1' ORDER BY l.name)"; }
 signup() { curl -s -H 'Content-Type: application/json' -H "X-Real-IP: 192.0.2.$((RANDOM % 200 + 1))" -d "{\"email\":\"$1\",\"consent\":true}" "$BASE/s/${2:-news}"; }
-mail_to() { grep -l "^To: .*$1" dump/* 2>/dev/null | xargs -r ls -t | head -1; }
-mail_url() {
-	$PY3 - "$1" "$2" <<'PYEND'
-import email, email.policy, re, sys
-m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
-text = m.get_body(preferencelist=("plain",)).get_content()
-print(re.search(r"http://127\.0\.0\.1:\d+/%s/[A-Za-z0-9_-]+" % sys.argv[2], text).group(0))
-PYEND
-}
 
 # What kirim.conf may not say (exit 78, named).
 printf '[signup]\nlists = news\nfrom = a@b.example\nexpiry_hours = 200\npending_days = 2\n' >long.conf
@@ -63,14 +52,8 @@ printf 'email\ndewi@pembeli.example\n' >offers.csv
 printf 'Subject: Minggu ini\n\n--- text\nHalo. {{unsubscribe_url}}\n' >weekly.tpl
 "$KIRIM" template add weekly weekly.tpl >/dev/null
 
-sport=$(free_port)
-mkdir dump && chmod 777 dump
-start_sink "$sport" -d "$TMP/dump/%M."
-RELAY=(--relay "smtp://127.0.0.1:$sport" --tls none)
-
-"$KIRIM" serve --listen "127.0.0.1:$port" --trust-proxy --rate 0 2>serve.log &
-PIDS+=("$!")
-wait_port "$port"
+relay_sink
+serve_pages "$port"
 
 # 1. Unconfirmed signups expire. Three signups now; kirim run eight days later purges them
 #    (the default pending_days is 7); a signup of the same day stays.
