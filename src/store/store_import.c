@@ -26,7 +26,16 @@ store_import_known_attrs(struct store *s, const char *key, struct buf *out)
 		return STORE_E_SQL;
 	buf_reset(out);
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = store_get_one(s, st, store_import_attrs_fill, out, sizeof *out, "read contact attributes");
+	/*
+	 * store_get_one zeroes what it fills: out is the importer's buffer, kept across
+	 * rows, so the row goes into a buffer of its own first (zeroing out leaked it).
+	 */
+	struct buf got = BUF_INIT;
+	int rc = store_get_one(s, st, store_import_attrs_fill, &got, sizeof got,
+	                       "read contact attributes");
+	if (rc == 0 && got.len)
+		buf_add(out, got.data, got.len);
+	buf_free(&got);
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no contact %s", key);
 	return rc;
