@@ -72,6 +72,7 @@ struct run {
 	char why[256];
 	int status;
 	/* the SMTP session and the POST */
+	struct tls_ctx *https; /* the POSTs' verifying context, made on first use */
 	bool ok;
 	char err[512];
 };
@@ -307,15 +308,16 @@ post(struct run *R, const struct config *cfg, const struct tls_reports_send_opts
 	}
 	memcpy(host, h, hn);
 	host[hn] = '\0';
-	struct tls_ctx *ctx = NULL;
-	if (tls_ctx_new(TLS_POLICY_VERIFY, cfg->tls_ca_file[0] ? cfg->tls_ca_file : NULL, &ctx,
+	/* One verifying context for the run's POSTs, freed once the loop has closed them all. */
+	if (R->https == NULL &&
+	    tls_ctx_new(TLS_POLICY_VERIFY, cfg->tls_ca_file[0] ? cfg->tls_ca_file : NULL, &R->https,
 	                R->err, sizeof(R->err)) < 0)
 		return -1;
 	struct https_get_opts go = {
 	    .host = host,
 	    .path = slash ? slash : "/",
 	    .port = port,
-	    .tls = ctx,
+	    .tls = R->https,
 	    .max_body = POST_MAX_ANSWER,
 	    .timeout_ms = POST_TIMEOUT_MS,
 	    .user_agent = "kirim/" KIRIM_VERSION,
@@ -328,13 +330,9 @@ post(struct run *R, const struct config *cfg, const struct tls_reports_send_opts
 	R->err[0] = '\0';
 	if (https_get_start(&R->loop, R->dns, &go, on_posted, R) == NULL) {
 		snprintf(R->err, sizeof(R->err), "cannot post to %s", uri);
-		tls_ctx_free(ctx);
 		return -1;
 	}
 	wait_done(R);
-	/* The fetch frees itself once its handles close: let them before the context goes. */
-	uv_run(&R->loop, UV_RUN_NOWAIT);
-	tls_ctx_free(ctx);
 	return R->ok ? 0 : -1;
 }
 
@@ -478,8 +476,9 @@ tls_reports_send_day(struct store *s, const struct config *cfg, int64_t day,
 		buf_free(&gz);
 	}
 	dns_free(R->dns);
-	uv_run(&R->loop, UV_RUN_DEFAULT);
+	uv_run(&R->loop, UV_RUN_DEFAULT); /* every handle closed: the POSTs' context is free */
 	uv_loop_close(&R->loop);
+	tls_ctx_free(R->https);
 	free(R);
 	reps_free(&P);
 	return rc < 0 ? rc : failed;
