@@ -25,7 +25,12 @@
 
 struct dkim_key;
 
-enum { CONFIG_MAX_DKIM = 4, CONFIG_MAX_SIGNUP_LISTS = 16 };
+enum {
+	CONFIG_MAX_DKIM = 4,
+	CONFIG_MAX_SIGNUP_LISTS = 16,
+	CONFIG_MAX_SIGNUP_CORS = 8,
+	CONFIG_CORS_ORIGIN_MAX = 255
+};
 
 struct config_dkim {
 	char domain[256];   /* d= */
@@ -73,6 +78,10 @@ struct config {
 	unsigned signup_expiry_hours;           /* expiry_hours: the link works (48) */
 	unsigned signup_per_ip;                 /* per_ip_per_hour: signups per client (20) */
 	unsigned signup_resend_minutes;         /* resend_minutes: no second request (10) */
+	unsigned signup_pending_days;           /* pending_days: unconfirmed signups kept (7) */
+	char signup_cors[CONFIG_MAX_SIGNUP_CORS]
+	                [CONFIG_CORS_ORIGIN_MAX + 1]; /* cors_origins: may post with fetch */
+	size_t n_signup_cors;
 	/* [pages] */
 	char pages_dir[512];     /* dir: templates and translations that replace kirim's */
 	char pages_language[40]; /* language: when nothing else says ("en") */
@@ -109,5 +118,8 @@ int config_load(const char *path, struct config *c, char *err, size_t errsz);
 int config_peek(const char *path, struct config *c, char *err, size_t errsz);
 /* config_free - release the DKIM keys and wipe the secret; the struct may be reloaded afterwards */
 void config_free(struct config *c);
+/* config_helo - the EHLO name: [sender] ehlo, else this system's host name, else
+ * "localhost", into out (size bytes) */
+void config_helo(const struct config *c, char *out, size_t size);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * https_get - one HTTPS GET on a libuv loop, for small documents a sender
  * must fetch without stalling anything else: MTA-STS policies (RFC 8461
- * section 3.3).
+ * section 3.3); or one POST of a small body (TLS-RPT reports, RFC 8460 5.3.2).
  *
  * The host name is resolved with the caller's resolver (dns.h), each address
  * tried in turn until one connects; TLS runs through tls.c with the caller's
@@ -37,6 +37,14 @@ struct https_get_opts {
 	unsigned timeout_ms;    /* the whole fetch */
 	const char *want_type;  /* "text/plain"; NULL: any */
 	const char *user_agent; /* "kirim/0.1.0" */
+	/*
+	 * A POST instead of a GET when post_type is set: post_len bytes of
+	 * post_body (copied) with that Content-Type. Any 2xx answer is then a
+	 * success (its body and type are not looked at); the rest as for a GET.
+	 */
+	const char *post_type;
+	const void *post_body;
+	size_t post_len;
 };
 
 struct https_get_result {

@@ -51,6 +51,7 @@ enum serve_route_kind {
 	SERVE_ROUTE_CONFIRM_PAGE, /* GET /k/TOKEN */
 	SERVE_ROUTE_CONFIRM_POST, /* POST /k/TOKEN */
 	SERVE_ROUTE_HOOK,         /* POST /hooks/PROVIDER (esp_hooks.h) */
+	SERVE_ROUTE_SIGNUP_PREFLIGHT, /* OPTIONS /s/LIST: CORS, for a form on another site */
 };
 
 enum { SERVE_LINKS_MAX = 1000, SERVE_TOKEN_MAX = 63, SERVE_URL_MAX = 2048 };

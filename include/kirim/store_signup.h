@@ -65,16 +65,33 @@ int store_signup_add(struct store *s, struct store_signup *su, int64_t now);
 enum store_confirm_outcome {
 	STORE_CONFIRM_DONE,    /* confirmed now */
 	STORE_CONFIRM_ALREADY, /* confirmed before: nothing changed */
+	STORE_CONFIRM_GONE,    /* not on the list: the signup expired (purged) or was taken back */
 };
 /*
  * store_signup_confirm - confirm contact_id on the list of confirmation
  * campaign campaign_id, from ip at now, in the caller's transaction: the
  * member becomes 'confirmed' and the latest unconfirmed consent gets the time
- * and address. STORE_E_NOTFOUND when campaign_id is not a confirmation
- * campaign or the contact is not on its list (any more).
+ * and address. A confirmation is consent again: the address's suppression by
+ * its own unsubscribe (reason 'unsubscribe', source "campaign:NAME") made
+ * before that signup is lifted, and the audit log (store_api.h) records it;
+ * no other suppression is touched. STORE_CONFIRM_GONE when the contact is
+ * not on the list (any more); STORE_E_NOTFOUND when campaign_id is not a
+ * confirmation campaign.
  */
 int store_signup_confirm(struct store *s, int64_t campaign_id, int64_t contact_id, const char *ip,
                          int64_t now, enum store_confirm_outcome *out);
+
+/*
+ * store_signup_purge - remove, in the caller's transaction, the unconfirmed
+ * memberships whose latest signup was made before `before` ([signup]
+ * pending_days): the member, its unconfirmed consents (no consent was given),
+ * its queued confirmation request (cancelled, done at now), and the contact
+ * itself when the signup was all there was of it (no other list, consent, tag
+ * or regular campaign's message). *purged: memberships, *contacts: contacts
+ * erased. At most 10,000 a call.
+ */
+int store_signup_purge(struct store *s, int64_t before, int64_t now, int64_t *purged,
+                       int64_t *contacts);
 
 /* store_signup_confirm_list - the list of confirmation campaign campaign_id; STORE_E_NOTFOUND
  * for a campaign of another kind */

@@ -2,13 +2,15 @@
  * store_tls - transport security of direct delivery in the database: MTA-STS
  * policies as fetched (mta_sts_policies), what a sender last found of a
  * domain's MTA-STS, DANE and TLS-RPT records (domain_tls), and the sessions'
- * TLS results counted per day and policy for TLS-RPT (tls_results). SQL for
+ * TLS results counted per day and policy for TLS-RPT (tls_results), and the
+ * reports sent (tlsrpt_sent). SQL for
  * src/store/ only; see store.h. Strings handed to a walk's callback are
  * borrowed until it returns.
  */
 #ifndef KIRIM_STORE_TLS_H
 #define KIRIM_STORE_TLS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct store;
@@ -63,5 +65,13 @@ int store_tls_result_add(struct store *s, const struct store_tls_result *r);
  * result */
 int store_tls_results_each(struct store *s, int64_t day, const char *domain, store_tls_result_cb cb,
                            void *arg);
+
+/* store_tlsrpt_sent - whether day's report of domain went to uri (schema 010; uri "": the
+ * domain was looked at and had no TLS-RPT record) */
+int store_tlsrpt_sent(struct store *s, int64_t day, const char *domain, const char *uri,
+                      bool *sent);
+/* store_tlsrpt_sent_add - record that day's report of domain (report_id) went to uri at now */
+int store_tlsrpt_sent_add(struct store *s, int64_t day, const char *domain, const char *uri,
+                          const char *report_id, int64_t now);
 
 #endif

@@ -1,8 +1,7 @@
 /*
  * tls_reports - TLS-RPT aggregate reports (RFC 8460) from the sessions senders counted
  * (store_tls.h): one report per policy domain and UTC day, as JSON, and written gzipped
- * under the RFC's file name (section 5.3.1). Sending them (mail to the domain's rua=
- * mailto: addresses, POST to https: ones) is not done yet: docs/tls.md.
+ * under the RFC's file name (section 5.3.1). Sending them is tls_reports_send.h's.
  *
  * Reads the store; writes files only where asked. Does not log.
  */
@@ -12,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
 struct config;
 struct store;
 struct json_t;
@@ -34,5 +34,8 @@ typedef int (*tls_report_cb)(void *arg, const struct tls_report *r);
  */
 int tls_reports_make(struct store *s, const struct config *cfg, int64_t day, const char *domain,
                      const char *dir, tls_report_cb cb, void *arg, char *err, size_t errsz);
+
+/* tls_reports_gzip - text as one gzip member (RFC 1952) appended to out; 0 or -1 */
+int tls_reports_gzip(const char *text, struct buf *out);
 
 #endif

@@ -28,6 +28,7 @@
 #define _GNU_SOURCE /* explicit_bzero */
 #include "kirim/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -123,6 +124,8 @@ enum key {
 	K_SIGNUP_EXPIRY,
 	K_SIGNUP_PER_IP,
 	K_SIGNUP_RESEND,
+	K_SIGNUP_PENDING,
+	K_SIGNUP_CORS,
 	K_PAGES_DIR,
 	K_PAGES_LANGUAGE,
 	K_HOOKS_SES_TOPICS,
@@ -174,6 +177,8 @@ static const struct {
     [K_SIGNUP_EXPIRY] = {S_SIGNUP, "expiry_hours"},
     [K_SIGNUP_PER_IP] = {S_SIGNUP, "per_ip_per_hour"},
     [K_SIGNUP_RESEND] = {S_SIGNUP, "resend_minutes"},
+    [K_SIGNUP_PENDING] = {S_SIGNUP, "pending_days"},
+    [K_SIGNUP_CORS] = {S_SIGNUP, "cors_origins"},
     [K_PAGES_DIR] = {S_PAGES, "dir"},
     [K_PAGES_LANGUAGE] = {S_PAGES, "language"},
     [K_HOOKS_SES_TOPICS] = {S_HOOKS, "ses_topics"},
@@ -926,6 +931,57 @@ set_signup_lists(struct loader *L, const char *v)
 	return true;
 }
 
+/*
+ * [signup] cors_origins: the origins (RFC 6454: scheme://host[:port], no path)
+ * whose pages may post to the signup endpoint with fetch, separated by commas
+ * or blanks. Kept lower-cased, as browsers send them. Never "*": a signup is
+ * personal data, and each site that may send one is named.
+ */
+static bool
+set_signup_cors(struct loader *L, const char *v)
+{
+	struct config *c = L->c;
+	c->n_signup_cors = 0;
+	for (const char *p = v; *p;) {
+		p += strspn(p, ", \t");
+		size_t n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		if (n == 1 && *p == '*') {
+			fail(L, L->line,
+			     "cors_origins: not '*': name each site whose pages post signups "
+			     "(https://www.example.com)");
+			return false;
+		}
+		size_t scheme = n > 8 && strncasecmp(p, "https://", 8) == 0  ? 8
+		                : n > 7 && strncasecmp(p, "http://", 7) == 0 ? 7
+		                                                             : 0;
+		const char *host = p + scheme;
+		size_t hn = n - scheme;
+		bool ok = scheme > 0 && n < sizeof(c->signup_cors[0]) &&
+		          strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		                       "0123456789.-:[]") >= hn &&
+		          host[0] != ':' && host[hn - 1] != ':';
+		if (!ok) {
+			fail(L, L->line,
+			     "cors_origins: '%.*s' is not an origin (https://host or "
+			     "https://host:port, no path)",
+			     (int)(n > 200 ? 200 : n), p);
+			return false;
+		}
+		if (c->n_signup_cors == CONFIG_MAX_SIGNUP_CORS) {
+			fail(L, L->line, "cors_origins: %d at most", CONFIG_MAX_SIGNUP_CORS);
+			return false;
+		}
+		char *d = c->signup_cors[c->n_signup_cors++];
+		for (size_t i = 0; i < n; i++)
+			d[i] = (char)tolower((unsigned char)p[i]);
+		d[n] = '\0';
+		p += n;
+	}
+	return true;
+}
+
 static bool
 set_signup_from(struct loader *L, const char *v)
 {
@@ -1025,6 +1081,10 @@ apply(struct loader *L, enum key k, const char *v)
 		return set_uint(L, "per_ip_per_hour", &c->signup_per_ip, v, 1, 100000);
 	case K_SIGNUP_RESEND:
 		return set_uint(L, "resend_minutes", &c->signup_resend_minutes, v, 0, 1440);
+	case K_SIGNUP_PENDING:
+		return set_uint(L, "pending_days", &c->signup_pending_days, v, 1, 365);
+	case K_SIGNUP_CORS:
+		return set_signup_cors(L, v);
 	case K_PAGES_DIR: {
 		char path[1024];
 		return resolve(L, v, path, sizeof(path)) &&
@@ -1118,6 +1178,7 @@ defaults(struct config *c)
 	c->signup_expiry_hours = 48;
 	c->signup_per_ip = 20;
 	c->signup_resend_minutes = 10;
+	c->signup_pending_days = 7;
 	snprintf(c->pages_language, sizeof(c->pages_language), "en");
 	snprintf(c->hooks_sns_cert_hosts, sizeof(c->hooks_sns_cert_hosts), "%s",
 	         CONFIG_SNS_CERT_HOSTS);
@@ -1134,6 +1195,12 @@ finish(struct loader *L)
 		     "\"Shop <news@example.com>\")");
 	if (!L->c->hooks_postmark_user[0] != !L->c->hooks_postmark_password[0])
 		fail(L, 0, "[hooks] postmark_user and postmark_password go together");
+	/* A link that outlived its signup would confirm no one: the purge had taken it. */
+	if (L->c->signup_expiry_hours > L->c->signup_pending_days * 24u)
+		fail(L, 0,
+		     "[signup] expiry_hours (%u) is longer than pending_days (%u days): a "
+		     "confirmation link must expire before its signup is purged",
+		     L->c->signup_expiry_hours, L->c->signup_pending_days);
 }
 
 /* load - config_load, or config_peek when peek */
@@ -1232,4 +1299,14 @@ config_free(struct config *c)
 	c->secret_len = 0;
 	explicit_bzero(c->relay_password, sizeof(c->relay_password));
 	explicit_bzero(c->hooks_postmark_password, sizeof(c->hooks_postmark_password));
+}
+
+void
+config_helo(const struct config *c, char *out, size_t size)
+{
+	if (c->ehlo[0])
+		snprintf(out, size, "%s", c->ehlo);
+	else if (gethostname(out, size) < 0 || out[0] == '\0')
+		snprintf(out, size, "localhost");
+	out[size - 1] = '\0';
 }

@@ -14,6 +14,8 @@
 #include "kirim/store.h"
 #include "kirim/store_lifecycle.h"
 #include "kirim/store_run.h"
+#include "kirim/store_signup.h"
+#include "kirim/tls_reports_send.h"
 #include "kirim/xmalloc.h"
 
 struct due_ctx {
@@ -132,6 +134,72 @@ log_waiting(struct store *s, int64_t id, const char *name)
 }
 
 /* nap - sleep up to s seconds, waking early for a stop or reload */
+/*
+ * purge_signups - the housekeeping of signups: unconfirmed ones older than
+ * [signup] pending_days leave their lists (store_signup_purge), at the start
+ * and then once a minute. A failure is logged and tried again next time.
+ */
+static void
+purge_signups(struct store *s, const struct config *cfg, int64_t now, int64_t *last)
+{
+	if (*last && now - *last < 60)
+		return;
+	*last = now;
+	int64_t purged = 0, contacts = 0;
+	int64_t before = now - (int64_t)cfg->signup_pending_days * 86400;
+	int rc = store_begin(s);
+	if (rc == 0 && (rc = store_signup_purge(s, before, now, &purged, &contacts)) == 0)
+		rc = store_commit(s);
+	else if (rc == 0)
+		store_rollback(s);
+	if (rc < 0)
+		log_warn("run signups purge error=\"%s\"", store_errmsg(s));
+	else if (purged)
+		log_info("run signups purged=%lld contacts_erased=%lld pending_days=%u",
+		         (long long)purged, (long long)contacts, cfg->signup_pending_days);
+}
+
+static void
+tlsrpt_logged(void *arg, const struct tls_reports_sent *r)
+{
+	(void)arg;
+	if (r->before)
+		return;
+	if (r->error)
+		log_warn("tlsrpt domain=%s uri=%s result=failed error=\"%s\"", r->domain,
+		         r->uri[0] ? r->uri : "-", r->error);
+	else
+		log_info("tlsrpt domain=%s uri=%s result=%s sessions=%lld failures=%lld", r->domain,
+		         r->uri[0] ? r->uri : "-", r->uri[0] ? "sent" : "no_record", r->sessions,
+		         r->failures);
+}
+
+/*
+ * send_tls_reports - yesterday's TLS-RPT reports (RFC 8460 5.3), at the start and then
+ * once an hour: each domain's goes to each of its rua= URIs once (tls_reports_send.h
+ * records it), so the hourly looks only retry what failed, and a new day's go out
+ * within the hour after midnight UTC.
+ */
+static void
+send_tls_reports(struct store *s, const struct config *cfg, const struct runner_opts *o,
+                 int64_t now, int64_t *last)
+{
+	if (*last && now - *last < 3600)
+		return;
+	*last = now;
+	struct tls_reports_send_opts so = {
+	    .relay_url = o->send.relay_url,
+	    .tls = o->send.tls,
+	    .allow_plaintext_auth = o->send.allow_plaintext_auth,
+	    .dns_servers = o->send.dns_servers,
+	};
+	char err[512];
+	int rc = tls_reports_send_day(s, cfg, now / 86400 - 1, &so, tlsrpt_logged, NULL, err,
+	                              sizeof(err));
+	if (rc < 0)
+		log_warn("tlsrpt error=\"%s\"", rc == -1 ? err : store_errmsg(s));
+}
+
 static void
 nap(const struct runner_opts *o, double s)
 {
@@ -148,6 +216,7 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 	/* MX answers outlive a turn: each domain is looked up once per TTL, not once a turn. */
 	struct dns_cache *dns_cache = dns_cache_new();
 	int ret = 0;
+	int64_t purged_at = 0, tlsrpt_at = 0;
 	while (!*o->stop) {
 		if (o->reload && *o->reload) {
 			*o->reload = 0;
@@ -157,6 +226,8 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 				log_warn("run configuration not reloaded: keeping the old one");
 		}
 		int64_t now = (int64_t)time(NULL);
+		purge_signups(s, cfg, now, &purged_at);
+		send_tls_reports(s, cfg, o, now, &tlsrpt_at);
 		struct due_ctx dx = {s, now, 0};
 		int rc = store_campaigns_due(s, now, start_due, &dx);
 		st->started += dx.started;

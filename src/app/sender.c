@@ -1041,11 +1041,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	struct pool_cbs cbs = {on_rcpt, on_job_done, on_throttle, sender_keep, sender_tls_result};
 	S->pool = pool_new(&S->loop, opts.concurrency, &cbs, S);
 	char helo[256];
-	if (cfg->ehlo[0])
-		snprintf(helo, sizeof(helo), "%s", cfg->ehlo);
-	else if (gethostname(helo, sizeof(helo)) < 0 || helo[0] == '\0')
-		snprintf(helo, sizeof(helo), "localhost");
-	helo[sizeof(helo) - 1] = '\0';
+	config_helo(cfg, helo, sizeof(helo));
 	struct pool_dest_config dc = {.limits = {.max_conns = opts.concurrency, .adaptive = 1}};
 	dc.session.helo_name = helo;
 	dc.session.tls_policy = (enum tls_policy)tls;

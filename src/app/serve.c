@@ -189,6 +189,8 @@ struct req {
 	struct esp_hooks_req hook;
 	char *hook_strs[4]; /* the copies: body, Authorization, the two SendGrid headers */
 	bool hook_ask;      /* the answer asks for Basic credentials */
+	/* A signup's CORS headers for a listed origin ([signup] cors_origins), "" else. */
+	char cors[CONFIG_CORS_ORIGIN_MAX + 64];
 };
 
 /* An answer made once: status, extra headers, body. */
@@ -373,6 +375,14 @@ static void
 answer_with(struct req *r, int status, const char *headers, const void *body, size_t len)
 {
 	r->status = status;
+	if (r->cors[0]) {
+		struct buf h = BUF_INIT;
+		buf_adds(&h, headers ? headers : "");
+		buf_adds(&h, r->cors);
+		http_respond(r->hr, status, h.data, body, len);
+		buf_free(&h);
+		return;
+	}
 	http_respond(r->hr, status, headers, body, len);
 }
 
@@ -887,10 +897,27 @@ page_make(struct serve *srv, struct req *r)
 	if (r->job == JOB_PREFS || r->job == JOB_CONFIRM) {
 		int rc = views_open(srv) ? store_page_info(srv->views, r->campaign, r->contact, &pi)
 		                         : STORE_E_SQL;
-		if (rc == 0) {
+		/*
+		 * A confirmation link whose signup was purged ([signup] pending_days),
+		 * contact and all: the link has expired, and the page says so.
+		 */
+		if (rc == STORE_E_NOTFOUND && r->job == JOB_CONFIRM &&
+		    store_signup_confirm_list(srv->views, r->campaign, &pi.list_id, pi.list,
+		                              sizeof(pi.list)) == 0) {
+			rc = 0;
+			pi.confirm = true;
+			json_object_set_new(ctx, "list", json_string(pi.list));
+		} else if (rc == 0) {
 			attr = pi.language;
 			page_info_fields(&pi, ctx);
-		} else {
+		}
+		if (rc == 0 && r->job == JOB_CONFIRM && pi.member == STORE_MEMBER_NONE &&
+		    r->page_state != ST_EXPIRED) {
+			r->page_state = ST_EXPIRED;
+			r->page_status = 410;
+			r->note = "expired";
+		}
+		if (rc != 0) {
 			if (rc != STORE_E_NOTFOUND)
 				log_error("serve page campaign=%lld contact=%lld error=\"%s\"",
 				          (long long)r->campaign, (long long)r->contact,
@@ -1187,9 +1214,13 @@ answer_ready(struct serve *srv, struct req *r)
 		if (r->ev.result < 0)
 			page_enqueue(srv, r, JOB_ERROR, ST_NONE, 404);
 		else
+			/* Not on the list any more: its signup expired and was purged (or
+			 * taken back), and the page says so. */
 			page_enqueue(srv, r, JOB_CONFIRM,
-			             r->ev.confirmed == STORE_CONFIRM_DONE ? ST_DONE : ST_ALREADY,
-			             200);
+			             r->ev.confirmed == STORE_CONFIRM_DONE   ? ST_DONE
+			             : r->ev.confirmed == STORE_CONFIRM_GONE ? ST_EXPIRED
+			                                                     : ST_ALREADY,
+			             r->ev.confirmed == STORE_CONFIRM_GONE ? 410 : 200);
 		return;
 	case SERVE_ROUTE_OPEN:
 		answer(r, &r_gif);
@@ -1370,6 +1401,59 @@ prefs_form(struct req *r)
 }
 
 /*
+ * CORS for a signup form on another site ([signup] cors_origins): a request
+ * whose Origin is listed gets Access-Control-Allow-Origin naming it (never
+ * "*", never credentials); with any origin listed, every answer of /s/ says
+ * Vary: Origin, so a cache keeps them apart. Whether a list takes signups is
+ * the caller's look; this only writes r->cors and says whether it was listed.
+ */
+static bool
+signup_cors(struct serve *srv, struct req *r)
+{
+	const struct config *cfg = srv->o->cfg;
+	if (cfg->n_signup_cors == 0)
+		return false;
+	const char *origin = http_header(r->hr, "Origin");
+	for (size_t i = 0; origin && i < cfg->n_signup_cors; i++)
+		if (strcasecmp(origin, cfg->signup_cors[i]) == 0) {
+			snprintf(r->cors, sizeof(r->cors),
+			         "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n",
+			         cfg->signup_cors[i]);
+			return true;
+		}
+	snprintf(r->cors, sizeof(r->cors), "Vary: Origin\r\n");
+	return false;
+}
+
+/*
+ * OPTIONS /s/LIST: a browser asks whether a page of Origin may POST a signup
+ * with fetch (a JSON body needs the question, RFC 9110 and the Fetch
+ * standard's CORS protocol). A listed origin gets 204 with what it may send;
+ * any other, or a list that takes no signups, a refusal without them.
+ */
+static void
+signup_preflight(struct serve *srv, struct req *r)
+{
+	char list[SERVE_TOKEN_MAX + 1];
+	snprintf(list, sizeof(list), "%.*s", (int)r->route.token_len, r->route.token);
+	if (signup_list(srv, list) < 0) {
+		answer(r, &r_404);
+		return;
+	}
+	const char *want = http_header(r->hr, "Access-Control-Request-Method");
+	if (!signup_cors(srv, r) || want == NULL || strcmp(want, "POST") != 0) {
+		r->note = "cors_refused";
+		answer_with(r, 403, PLAIN NOSTORE, "origin not allowed\n", 19);
+		return;
+	}
+	answer_with(r, 204,
+	            "Access-Control-Allow-Methods: POST\r\n"
+	            "Access-Control-Allow-Headers: Content-Type\r\n"
+	            "Access-Control-Max-Age: 600\r\n",
+	            NULL, 0);
+}
+
+/*
  * /s/LIST: the page, or a signup. A signup draws from its client's signup
  * bucket first ([signup] per_ip_per_hour), is read (form or JSON), and goes
  * to the writer only when it is one to make; a bot that filled the hidden
@@ -1383,6 +1467,8 @@ signup_dispatch(struct serve *srv, struct req *r, const unsigned char addr[16])
 	r->token[rt->token_len] = '\0';
 	page_request(r);
 	int li = signup_list(srv, r->token);
+	if (li >= 0 && rt->kind == SERVE_ROUTE_SIGNUP_POST)
+		signup_cors(srv, r);
 	const char *ctype = http_header(r->hr, "Content-Type");
 	bool json = ctype && strncasecmp(ctype, "application/json", 16) == 0;
 	if (li < 0) {
@@ -1591,6 +1677,9 @@ dispatch(struct serve *srv, struct req *r, const unsigned char addr[16])
 	case SERVE_ROUTE_SIGNUP_PAGE:
 	case SERVE_ROUTE_SIGNUP_POST:
 		signup_dispatch(srv, r, addr);
+		return;
+	case SERVE_ROUTE_SIGNUP_PREFLIGHT:
+		signup_preflight(srv, r);
 		return;
 	case SERVE_ROUTE_CONFIRM_PAGE:
 	case SERVE_ROUTE_CONFIRM_POST:

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include "kirim/buf.h"
 #include "kirim/config.h"
 #include "kirim/store.h"
 #include "kirim/store_tls.h"
@@ -78,6 +79,25 @@ write_gz(const char *path, const char *text, char *err, size_t errsz)
 		return -1;
 	}
 	return 0;
+}
+
+/* tls_reports_gzip - text as one gzip member (RFC 1952) appended to out */
+int
+tls_reports_gzip(const char *text, struct buf *out)
+{
+	z_stream z = {0};
+	if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	size_t n = strlen(text);
+	buf_reserve(out, deflateBound(&z, (uLong)n) + 32);
+	z.next_in = (Bytef *)(uintptr_t)text;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)out->data + out->len;
+	z.avail_out = (uInt)(out->cap - out->len);
+	int rc = deflate(&z, Z_FINISH);
+	out->len += z.total_out;
+	deflateEnd(&z);
+	return rc == Z_STREAM_END ? 0 : -1;
 }
 
 int

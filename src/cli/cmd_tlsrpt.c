@@ -1,4 +1,7 @@
-/* cmd_tlsrpt - `kirim tlsrpt report`: TLS-RPT aggregate reports (RFC 8460) of one day. */
+/*
+ * cmd_tlsrpt - `kirim tlsrpt report` and `kirim tlsrpt send`: TLS-RPT aggregate reports
+ * (RFC 8460) of one day, written or delivered.
+ */
 #include "cli.h"
 
 #include <getopt.h>
@@ -11,7 +14,9 @@
 
 #include "kirim/config.h"
 #include "kirim/store.h"
+#include "kirim/tls.h"
 #include "kirim/tls_reports.h"
+#include "kirim/tls_reports_send.h"
 
 struct out {
 	struct cli *c;
@@ -44,6 +49,59 @@ one(void *arg, const struct tls_report *r)
 	return 0;
 }
 
+struct sent_out {
+	json_t *all; /* --json */
+	int n, failed;
+	bool quiet;
+};
+
+static void
+sent_one(void *arg, const struct tls_reports_sent *r)
+{
+	struct sent_out *o = arg;
+	o->n++;
+	if (r->error)
+		o->failed++;
+	if (o->all) {
+		json_array_append_new(o->all, json_pack("{s:s,s:o,s:s,s:o}", "domain", r->domain,
+		                                        "uri", cli_json_opt(r->uri), "result",
+		                                        r->error    ? "failed"
+		                                        : r->before ? "sent_before"
+		                                        : r->uri[0] ? "sent"
+		                                                    : "no_record",
+		                                        "error", cli_json_opt(r->error)));
+		return;
+	}
+	if (r->error)
+		fprintf(stderr, "kirim tlsrpt: %s%s%s: not sent: %s\n", r->domain,
+		        r->uri[0] ? " -> " : "", r->uri, r->error);
+	else if (!o->quiet)
+		printf("%s: %s%s\n", r->domain,
+		       r->before   ? "sent before to "
+		       : r->uri[0] ? "sent to "
+		                   : "no TLS-RPT record: nothing to send",
+		       r->uri);
+}
+
+/* send_reports - `kirim tlsrpt send`: the day's reports delivered; exit 0, 75 (some failed) */
+static int
+send_reports(struct cli *c, struct store *s, const struct config *cfg, long long day,
+             const struct tls_reports_send_opts *so)
+{
+	struct sent_out o = {c->json ? json_array() : NULL, 0, 0, c->quiet};
+	char err[512];
+	int rc = tls_reports_send_day(s, cfg, day, so, sent_one, &o, err, sizeof(err));
+	if (rc < 0)
+		rc = cli_error("tlsrpt", rc == -1 ? 78 : cli_exit_for_store(rc), "%s", err);
+	else if (o.all)
+		cli_json_print(json_incref(o.all));
+	else if (o.n == 0 && !c->quiet)
+		fprintf(stderr, "kirim tlsrpt: no TLS sessions counted that day\n");
+	json_decref(o.all);
+	/* Some not delivered: try again later (EX_TEMPFAIL); what went is not sent twice. */
+	return rc == 1 ? 75 : rc;
+}
+
 /* parse_day - "YYYY-MM-DD" as a Unix day; -1 when it is not a date */
 static long long
 parse_day(const char *s)
@@ -66,9 +124,16 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 	    {"day", required_argument, NULL, 'd'},
 	    {"domain", required_argument, NULL, 'D'},
 	    {"out", required_argument, NULL, 'o'},
+	    {"relay", required_argument, NULL, 'r'},
+	    {"tls", required_argument, NULL, 't'},
+	    {"dns-server", required_argument, NULL, 'S'},
+	    {"https-port", required_argument, NULL, 'H'},
+	    {"allow-plaintext-auth", no_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *domain = NULL, *dir = NULL;
+	struct tls_reports_send_opts so = {.tls = -1};
+	bool send_only = false;
 	long long day = (long long)(time(NULL) / 86400) - 1; /* yesterday, the last whole day */
 	int ch;
 	optind = 1;
@@ -86,20 +151,66 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 		case 'o':
 			dir = optarg;
 			break;
+		case 'r':
+			so.relay_url = optarg;
+			send_only = true;
+			break;
+		case 't': {
+			enum tls_policy pol;
+			if (tls_policy_parse(optarg, &pol) < 0 || pol == TLS_POLICY_DANE)
+				return cli_usage("tlsrpt", "--tls takes none, opportunistic, "
+				                           "required or verify");
+			so.tls = (int)pol;
+			send_only = true;
+			break;
+		}
+		case 'S':
+			so.dns_servers = optarg;
+			send_only = true;
+			break;
+		case 'H': {
+			char *end;
+			unsigned long p = strtoul(optarg, &end, 10);
+			if (*end || p == 0 || p > 65535)
+				return cli_usage("tlsrpt", "--https-port takes a port, not '%s'",
+				                 optarg);
+			so.https_port = (unsigned)p;
+			send_only = true;
+			break;
+		}
+		case 'P':
+			so.allow_plaintext_auth = 1;
+			send_only = true;
+			break;
 		case ':':
 			return cli_usage("tlsrpt", "%s needs a value", argv[optind - 1]);
 		default:
 			return cli_unknown_option("tlsrpt", opts, argv[optind - 1]);
 		}
 	}
-	if (optind >= argc || strcmp(argv[optind], "report") != 0 || optind + 1 != argc)
-		return cli_usage("tlsrpt", "report [--day YYYY-MM-DD] [--domain D] [--out DIR]");
+	bool sending = optind < argc && strcmp(argv[optind], "send") == 0;
+	if (optind >= argc || (!sending && strcmp(argv[optind], "report") != 0) ||
+	    optind + 1 != argc)
+		return cli_usage("tlsrpt", "report [--day YYYY-MM-DD] [--domain D] [--out DIR], or "
+		                           "send [--day YYYY-MM-DD] [--domain D] [--relay URL]");
+	if (sending && dir)
+		return cli_usage("tlsrpt", "--out is report's: send writes no files");
+	if (!sending && send_only)
+		return cli_usage("tlsrpt", "--relay, --tls, --dns-server, --https-port and "
+		                           "--allow-plaintext-auth are send's");
 	struct config cfg;
 	int rc = cli_config(c, "tlsrpt", &cfg);
 	if (rc)
 		return rc;
 	struct store *s;
 	if ((rc = cli_open(c, "tlsrpt", false, &s))) {
+		config_free(&cfg);
+		return rc;
+	}
+	if (sending) {
+		so.domain = domain;
+		rc = send_reports(c, s, &cfg, day, &so);
+		store_close(s);
 		config_free(&cfg);
 		return rc;
 	}

@@ -358,6 +358,9 @@ const struct cli_command cli_commands[] = {
      "finish what is on a connection, record it and exit; SIGHUP reloads kirim.conf before\n"
      "the next turn. Logs one logfmt line per event to stderr, or to syslog (facility mail)\n"
      "with --syslog. --once returns when nothing is due (for cron and tests).\n"
+     "Housekeeping: signups unconfirmed for [signup] pending_days are purged (once a\n"
+     "minute), and yesterday's TLS-RPT reports are sent to each domain's rua= (once an hour;\n"
+     "each address gets a day once: kirim tlsrpt send).\n"
      "Takes the delivery options of 'kirim send' (--relay, --direct, --dns-server,\n"
      "--concurrency, ...). A systemd unit is in tools/kirim.service.\n"},
     {"status", cmd_status, "what is sending, scheduled or paused, and throttled destinations",
@@ -434,17 +437,28 @@ const struct cli_command cli_commands[] = {
      "problem.\n"},
     {"tlsrpt", cmd_tlsrpt, "TLS-RPT aggregate reports (RFC 8460) of the TLS of direct sends",
      "Usage: kirim tlsrpt report [--day YYYY-MM-DD] [--domain DOMAIN] [--out DIR]\n"
+     "       kirim tlsrpt send [--day YYYY-MM-DD] [--domain DOMAIN] [--relay URL] [--tls P]\n"
+     "                         [--dns-server ADDR:PORT] [--allow-plaintext-auth]\n"
      "\n"
      "The aggregate TLS report of one UTC day (default: yesterday) for each recipient domain\n"
      "whose sessions direct sends counted: domains with an MTA-STS policy, DANE, or a\n"
      "_smtp._tls record (each has a destination of its own). Without --out, the reports\n"
      "are printed as JSON; with --out, each is written gzipped to DIR under the name RFC\n"
      "8460 gives it (ORG!DOMAIN!BEGIN!END!ID.json.gz) and a line says where and for which\n"
-     "rua= addresses. Sending them to those addresses is not done yet (docs/tls.md).\n"
+     "rua= addresses.\n"
+     "\n"
+     "send delivers them (RFC 8460 5.3): the domain's _smtp._tls record is looked up now\n"
+     "and the gzipped report goes to each rua= URI, a DKIM-signed multipart/report mail to\n"
+     "mailto: (through the relay: --relay, else kirim.conf's [relay] url), a POST to\n"
+     "https:. Each URI gets a day once (recorded); kirim run sends yesterday's by itself.\n"
+     "Exit 75 when some could not be sent (run it again: what went is not sent twice).\n"
      "\n"
      "  --day YYYY-MM-DD   the day (UTC)\n"
      "  --domain DOMAIN    only this policy domain\n"
-     "  --out DIR          write the .json.gz files into DIR\n"},
+     "  --out DIR          report: write the .json.gz files into DIR\n"
+     "  --relay URL        send: the relay for mailto: (smtp://HOST:PORT, smtps://...)\n"
+     "  --tls P            send: the relay's TLS (none, opportunistic, required, verify)\n"
+     "  --dns-server A:P   send: the resolver for _smtp._tls and https: hosts\n"},
     {"domain", cmd_domain, "per-domain sending policies: connections, rates, warm-up",
      "Usage: kirim domain set PATTERN [--max-connections N] [--rate N/s|N/min|N/h]\n"
      "                        [--max-msgs-per-conn N] [--connect-rate N/min]\n"

@@ -37,6 +37,7 @@ static const char *const route_names[] = {
     [SERVE_ROUTE_CONFIRM_PAGE] = "confirm_page",
     [SERVE_ROUTE_CONFIRM_POST] = "confirm",
     [SERVE_ROUTE_HOOK] = "hook",
+    [SERVE_ROUTE_SIGNUP_PREFLIGHT] = "signup_preflight",
 };
 
 /* serve_route_name - the route's name for logs */
@@ -177,6 +178,13 @@ serve_route_match(const char *method, const char *path, size_t n, struct serve_r
 		ok = get || head || post;
 		break;
 	case SERVE_ROUTE_SIGNUP_PAGE:
+		/* A page on another site asks whether it may post a signup with fetch (CORS). */
+		if (strcmp(method, "OPTIONS") == 0) {
+			k = SERVE_ROUTE_SIGNUP_PREFLIGHT;
+			ok = true;
+			break;
+		}
+		/* fall through */
 	case SERVE_ROUTE_CONFIRM_PAGE:
 		/* The page, or its form's POST. */
 		if (post)

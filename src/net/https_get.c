@@ -38,6 +38,8 @@ struct https_get {
 	https_get_cb cb;
 	void *arg;
 	char *host, *path, *want_type, *user_agent;
+	char *post_type; /* a POST's Content-Type; NULL: a GET */
+	struct buf post; /* a POST's body */
 	unsigned port;
 	size_t max_body;
 	unsigned timeout_ms;
@@ -83,6 +85,8 @@ release(struct https_get *g)
 	free(g->host);
 	free(g->path);
 	free(g->want_type);
+	free(g->post_type);
+	buf_free(&g->post);
 	free(g->user_agent);
 	free(g);
 }
@@ -259,7 +263,9 @@ verdict(struct https_get *g)
 	if (g->http_status >= 300 && g->http_status < 400) {
 		finish(g, "https://%s%s: HTTP %d, a redirect (never followed: RFC 8461 3.3)", where,
 		       g->path, g->http_status);
-	} else if (g->http_status != 200) {
+	} else if (g->post_type && g->http_status >= 200 && g->http_status < 300) {
+		finish(g, NULL); /* a POST taken (RFC 8460 5.3.2: 200, 201, 202, 204...) */
+	} else if (g->http_status != 200 || g->post_type) {
 		finish(g, "https://%s%s: HTTP %d", where, g->path, g->http_status);
 	} else if (!type_ok(g)) {
 		buf_reserve(&g->ctype, 1);
@@ -312,9 +318,16 @@ send_request(struct https_get *g)
 {
 	struct buf req = BUF_INIT;
 	buf_printf(&req,
-	           "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: %s\r\n"
-	           "Connection: close\r\n\r\n",
-	           g->path, g->host, g->user_agent, g->want_type ? g->want_type : "*/*");
+	           "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: %s\r\n"
+	           "Connection: close\r\n",
+	           g->post_type ? "POST" : "GET", g->path, g->host, g->user_agent,
+	           g->want_type ? g->want_type : "*/*");
+	if (g->post_type)
+		buf_printf(&req, "Content-Type: %s\r\nContent-Length: %zu\r\n", g->post_type,
+		           g->post.len);
+	buf_adds(&req, "\r\n");
+	if (g->post_type)
+		buf_add(&req, g->post.data, g->post.len);
 	int rc = tls_conn_write(g->tls, req.data, req.len);
 	buf_free(&req);
 	if (rc < 0) {
@@ -483,6 +496,10 @@ https_get_start(uv_loop_t *loop, struct dns *dns, const struct https_get_opts *o
 	g->host = xstrdup(o->host);
 	g->path = xstrdup(o->path);
 	g->want_type = o->want_type ? xstrdup(o->want_type) : NULL;
+	if (o->post_type) {
+		g->post_type = xstrdup(o->post_type);
+		buf_add(&g->post, o->post_body, o->post_len);
+	}
 	g->user_agent = xstrdup(o->user_agent ? o->user_agent : "kirim");
 	g->port = o->port ? o->port : 443;
 	g->max_body = o->max_body;

@@ -87,6 +87,19 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 	"ORDER BY kind LIMIT 1)"
 
 /*
+ * The suppression that stops campaign CAMPAIGN (SQL of its id) from mailing contact c,
+ * as a reason or NULL: SUPPRESSION_OF_C, except that a list's confirmation request
+ * still goes to an address suppressed by its own unsubscribe (reason 'unsubscribe' from
+ * a campaign's link: a person who signs up again asked for it, and confirming lifts it:
+ * store_signup.c). A bounce, a complaint or an operator's suppression stops it too.
+ */
+#define SUPPRESSION_FOR_C(CAMPAIGN)                                                                \
+	"(SELECT p.reason FROM suppressions p WHERE p.value IN (lower(c.email), c.domain)"         \
+	" AND NOT (p.kind = 'address' AND p.reason = 'unsubscribe' AND p.source LIKE"              \
+	" 'campaign:%' AND (SELECT kind FROM campaigns WHERE id = " CAMPAIGN ") = 'confirm')"      \
+	" ORDER BY p.kind LIMIT 1)"
+
+/*
  * The member status a campaign mails (schema 009): its list's confirmed members, or,
  * for a list's confirmation campaign, its unconfirmed ones (the signups waiting for
  * their confirmation request). CAMPAIGN is the SQL of the campaign's id ("?1").

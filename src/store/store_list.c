@@ -1,6 +1,7 @@
 /*
  * store_list - lists, named sets of contacts (tables lists, list_members; see
- * store.h). A list's counts include its suppressed members; a member's row is
+ * store.h). A list's counts are of its confirmed members (a signup waiting
+ * for its link is not one yet), suppressed ones included; a member's row is
  * read as store_contact.c reads a contact.
  */
 #include "kirim/store.h"
@@ -13,9 +14,11 @@
 /* A list with its member counts, as store_list_row reads it (up to FROM). */
 #define LIST_COLUMNS                                                                               \
 	"SELECT l.id, l.name, l.created_at,"                                                       \
-	" (SELECT count(*) FROM list_members m WHERE m.list_id = l.id),"                           \
+	" (SELECT count(*) FROM list_members m WHERE m.list_id = l.id"                             \
+	"  AND m.status = 'confirmed'),"                                                           \
 	" (SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"             \
-	"  WHERE m.list_id = l.id AND " SUPPRESSION_OF_C " IS NOT NULL)"
+	"  WHERE m.list_id = l.id AND m.status = 'confirmed' AND " SUPPRESSION_OF_C                \
+	" IS NOT NULL)"
 
 int
 store_list_ensure(struct store *s, const char *name, int64_t *id, bool *created)

@@ -193,21 +193,22 @@ store_messages_claim(struct store *s, int64_t campaign_id, int64_t owner, int64_
 	 * every claim, so a suppression committed while a message waits in the queue
 	 * (first send or retry) is honoured.
 	 */
-	static const char contact_sql[] =
-	    "SELECT c.email, c.attrs, c.domain, " SUPPRESSION_OF_C ","
-	    " ((EXISTS (SELECT 1 FROM campaign_audience a WHERE a.campaign_id = ?2"
-	    "  AND a.kind = 'segment') AND NOT " UNCONFIRMED_ONLY(
-	        "c.id") ")"
-	                " OR EXISTS (SELECT 1 FROM campaign_audience a"
-	                "  JOIN list_members m ON m.list_id = a.list_id AND m.contact_id = c.id"
-	                "  WHERE a.campaign_id = ?2 AND a.kind = 'list'"
-	                "  AND m.status = " MEMBER_STATUS_FOR(
-	                    "?2") "))"
-	                          " AND NOT EXISTS (SELECT 1 FROM campaign_audience a JOIN "
-	                          "list_members m"
-	                          "  ON m.list_id = a.list_id AND m.contact_id = c.id"
-	                          "  WHERE a.campaign_id = ?2 AND a.kind = 'exclude-list')"
-	                          " FROM contacts c WHERE c.id = ?1";
+	static const char contact_sql[] = "SELECT c.email, c.attrs, c.domain, " SUPPRESSION_FOR_C(
+	    "?2") ","
+	          " ((EXISTS (SELECT 1 FROM campaign_audience a WHERE a.campaign_id = ?2"
+	          "  AND a.kind = 'segment') AND NOT " UNCONFIRMED_ONLY(
+	              "c.id") ")"
+	                      " OR EXISTS (SELECT 1 FROM campaign_audience a"
+	                      "  JOIN list_members m ON m.list_id = a.list_id AND m.contact_id = "
+	                      "c.id"
+	                      "  WHERE a.campaign_id = ?2 AND a.kind = 'list'"
+	                      "  AND m.status = " MEMBER_STATUS_FOR(
+	                          "?2") "))"
+	                                " AND NOT EXISTS (SELECT 1 FROM campaign_audience a JOIN "
+	                                "list_members m"
+	                                "  ON m.list_id = a.list_id AND m.contact_id = c.id"
+	                                "  WHERE a.campaign_id = ?2 AND a.kind = 'exclude-list')"
+	                                " FROM contacts c WHERE c.id = ?1";
 	sqlite3_stmt *st = store_prepare(s, claim_sql);
 	if (st == NULL)
 		return STORE_E_SQL;

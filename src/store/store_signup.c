@@ -7,9 +7,12 @@
 #include "store_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kirim/buf.h"
+#include "kirim/store_api.h"
+#include "kirim/xmalloc.h"
 
 /* The list's confirmation campaign, made (with its template) when it has none. */
 static int
@@ -71,9 +74,19 @@ store_signup_add(struct store *s, struct store_signup *su, int64_t now)
 	    "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING";
 	static const char contact_id_sql[] = "SELECT id FROM contacts WHERE email = ?1";
+	/*
+	 * 1: a confirmed member; 2: one waiting for its link; 3: a confirmed member
+	 * whose own unsubscribe suppressed the address, who must confirm again (the
+	 * confirmation lifts it: lift_unsubscribe).
+	 */
 	static const char status_sql[] =
-	    "SELECT CASE status WHEN 'confirmed' THEN 1 ELSE 2 END FROM list_members"
-	    " WHERE list_id = ?1 AND contact_id = ?2";
+	    "SELECT CASE WHEN m.status = 'unconfirmed' THEN 2 WHEN EXISTS (SELECT 1 FROM"
+	    " suppressions p, contacts c WHERE c.id = m.contact_id AND p.kind = 'address'"
+	    " AND p.value = lower(c.email) AND p.reason = 'unsubscribe'"
+	    " AND p.source LIKE 'campaign:%') THEN 3 ELSE 1 END FROM list_members m"
+	    " WHERE m.list_id = ?1 AND m.contact_id = ?2";
+	static const char again_sql[] = "UPDATE list_members SET status = 'unconfirmed'"
+	                                " WHERE list_id = ?1 AND contact_id = ?2";
 	static const char member_sql[] = "INSERT INTO list_members(list_id, contact_id, status)"
 	                                 " VALUES (?1, ?2, 'unconfirmed')";
 	/*
@@ -139,8 +152,8 @@ store_signup_add(struct store *s, struct store_signup *su, int64_t now)
 		su->outcome = STORE_SIGNUP_MEMBER;
 		return 0;
 	}
-	if (member == 0) {
-		if ((st = store_prepare(s, member_sql)) == NULL)
+	if (member == 0 || member == 3) {
+		if ((st = store_prepare(s, member == 0 ? member_sql : again_sql)) == NULL)
 			return STORE_E_SQL;
 		sqlite3_bind_int64(st, 1, list_id);
 		sqlite3_bind_int64(st, 2, su->contact_id);
@@ -209,6 +222,84 @@ store_signup_confirm_list(struct store *s, int64_t campaign_id, int64_t *list_id
 	return store_fail(s, "find the confirmation campaign");
 }
 
+/*
+ * A confirmed signup is the person's consent again: the suppression their own
+ * unsubscribe made (reason 'unsubscribe', from a campaign's link: source
+ * "campaign:NAME"), older than the signup confirmed now, is lifted, and the
+ * audit log says so. A bounce's, a complaint's, or one an operator added (any
+ * other source) stays; so does an unsubscribe made after the signup. The
+ * unsubscribe was from everything and the consent is for one list: the
+ * contact's other lists are left (as a list's unsubscribe leaves it).
+ */
+static int
+lift_unsubscribe(struct store *s, int64_t list_id, int64_t contact_id, const char *ip, int64_t now)
+{
+	static const char find_sql[] =
+	    "SELECT p.id, p.value, p.source, p.created_at FROM suppressions p, contacts c"
+	    " WHERE c.id = ?2 AND p.kind = 'address' AND p.value = lower(c.email)"
+	    " AND p.reason = 'unsubscribe' AND p.source LIKE 'campaign:%'"
+	    " AND p.created_at <= (SELECT max(created_at) FROM consents"
+	    "  WHERE contact_id = ?2 AND list_id = ?1)";
+	static const char lift_sql[] = "DELETE FROM suppressions WHERE id = ?1";
+	static const char others_sql[] =
+	    "DELETE FROM list_members WHERE contact_id = ?2 AND list_id <> ?1";
+	sqlite3_stmt *st = store_prepare(s, find_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, list_id);
+	sqlite3_bind_int64(st, 2, contact_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return store_fail(s, "look for the address's unsubscribe");
+	}
+	int64_t id = sqlite3_column_int64(st, 0);
+	struct buf what = BUF_INIT;
+	buf_printf(&what, "suppression:%s unsubscribe (%s, %lld) lifted by a confirmed signup",
+	           store_col_text(st, 1), store_col_text(st, 2),
+	           (long long)sqlite3_column_int64(st, 3));
+	sqlite3_reset(st);
+	if ((st = store_prepare(s, lift_sql)) == NULL) {
+		buf_free(&what);
+		return STORE_E_SQL;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	rc = store_step_done(s, st, "lift the unsubscribe");
+	/*
+	 * The unsubscribe was from everything; the consent is for this list:
+	 * the other lists, which it left too, it leaves for good.
+	 */
+	if (rc == 0 && (st = store_prepare(s, others_sql)) == NULL)
+		rc = STORE_E_SQL;
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, list_id);
+		sqlite3_bind_int64(st, 2, contact_id);
+		rc = store_step_done(s, st, "leave the other lists");
+		int64_t left = rc == 0 ? sqlite3_changes(store_db(s)) : 0;
+		if (left)
+			buf_printf(&what, "; left %lld other list%s", (long long)left,
+			           left == 1 ? "" : "s");
+	}
+	if (rc == 0) {
+		struct store_audit a = {
+		    .ts = now,
+		    .token_name = "signup",
+		    .method = "POST",
+		    .path = "/k/",
+		    .resource = what.data,
+		    .status = 200,
+		    .client = ip ? ip : "-",
+		};
+		rc = store_audit_add(s, &a);
+	}
+	buf_free(&what);
+	return rc;
+}
+
 /* store_signup_confirm - the member confirmed, the consent dated */
 int
 store_signup_confirm(struct store *s, int64_t campaign_id, int64_t contact_id, const char *ip,
@@ -240,9 +331,7 @@ store_signup_confirm(struct store *s, int64_t campaign_id, int64_t contact_id, c
 		sqlite3_bind_int64(st, 2, contact_id);
 		if ((rc = store_get_int64(s, st, &n, "read the membership")) < 0)
 			return rc;
-		if (n == 0)
-			return store_errf(s, STORE_E_NOTFOUND, "not on the list");
-		*out = STORE_CONFIRM_ALREADY;
+		*out = n == 0 ? STORE_CONFIRM_GONE : STORE_CONFIRM_ALREADY;
 		return 0;
 	}
 	if ((st = store_prepare(s, consent_sql)) == NULL)
@@ -254,7 +343,101 @@ store_signup_confirm(struct store *s, int64_t campaign_id, int64_t contact_id, c
 	if ((rc = store_step_done(s, st, "date the consent")) < 0)
 		return rc;
 	*out = STORE_CONFIRM_DONE;
-	return 0;
+	return lift_unsubscribe(s, list_id, contact_id, ip, now);
+}
+
+/* store_signup_purge - unconfirmed signups made before `before` removed */
+int
+store_signup_purge(struct store *s, int64_t before, int64_t now, int64_t *purged, int64_t *contacts)
+{
+	/*
+	 * A member's signup time is its latest consent's (a signup again makes a
+	 * new one). One whose confirmation request is on the wire now waits for
+	 * the next purge. The partial index of unconfirmed members finds them.
+	 */
+	static const char find_sql[] =
+	    "SELECT m.contact_id, m.list_id FROM list_members m WHERE m.status = 'unconfirmed'"
+	    " AND coalesce((SELECT max(k.created_at) FROM consents k WHERE k.contact_id ="
+	    " m.contact_id AND k.list_id = m.list_id), 0) < ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM messages x JOIN campaigns c ON c.id = x.campaign_id"
+	    "  WHERE x.contact_id = m.contact_id AND c.kind = 'confirm' AND c.list_id = m.list_id"
+	    "  AND x.state = 'claimed') LIMIT 10000";
+	static const char *const steps[] = {
+	    "DELETE FROM list_members WHERE contact_id = ?1 AND list_id = ?2"
+	    " AND status = 'unconfirmed'",
+	    /* Never confirmed: no consent to prove, only an address and a browser to keep. */
+	    "DELETE FROM consents WHERE contact_id = ?1 AND list_id = ?2 AND confirmed_at IS NULL",
+	    "UPDATE messages SET state = 'cancelled', done_at = ?3 WHERE contact_id = ?1"
+	    " AND state = 'queued' AND campaign_id IN (SELECT id FROM campaigns"
+	    " WHERE kind = 'confirm' AND list_id = ?2)",
+	};
+	/*
+	 * The contact goes too when the signup was all kirim knew of it: on no
+	 * list, no consent left, no message of a regular campaign, not suppressed
+	 * (a suppression outlives its contact anyway: it names the address).
+	 */
+	static const char alone_sql[] =
+	    "SELECT count(*) FROM contacts c WHERE c.id = ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM list_members WHERE contact_id = c.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM consents WHERE contact_id = c.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM contact_tags WHERE contact_id = c.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM messages x JOIN campaigns k ON k.id = x.campaign_id"
+	    "  WHERE x.contact_id = c.id AND k.kind <> 'confirm')";
+	int64_t(*rows)[2] = NULL;
+	size_t n = 0, cap = 0;
+	*purged = *contacts = 0;
+	sqlite3_stmt *st = store_prepare(s, find_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, before);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			rows = xrealloc(rows, cap * sizeof(*rows));
+		}
+		rows[n][0] = sqlite3_column_int64(st, 0);
+		rows[n][1] = sqlite3_column_int64(st, 1);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(rows);
+		return store_fail(s, "find the expired signups");
+	}
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]) && rc == 0; j++) {
+			if ((st = store_prepare(s, steps[j])) == NULL) {
+				rc = STORE_E_SQL;
+				break;
+			}
+			sqlite3_bind_int64(st, 1, rows[i][0]);
+			sqlite3_bind_int64(st, 2, rows[i][1]);
+			if (j == 2)
+				sqlite3_bind_int64(st, 3, now);
+			rc = store_step_done(s, st, "purge an expired signup");
+		}
+		if (rc < 0)
+			break;
+		++*purged;
+		int64_t alone = 0;
+		if ((st = store_prepare(s, alone_sql)) == NULL) {
+			rc = STORE_E_SQL;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, rows[i][0]);
+		if ((rc = store_get_int64(s, st, &alone, "look at the signup's contact")) < 0)
+			break;
+		if (alone) {
+			int64_t msgs;
+			if ((rc = store_contact_erase(s, rows[i][0], &msgs)) < 0)
+				break;
+			++*contacts;
+		}
+	}
+	free(rows);
+	return rc;
 }
 
 static void

@@ -189,3 +189,40 @@ store_tls_results_each(struct store *s, int64_t day, const char *domain, store_t
 	sqlite3_reset(st);
 	return ret;
 }
+
+/* store_tlsrpt_sent - whether day's report of domain went to uri ('' : looked, none) */
+int
+store_tlsrpt_sent(struct store *s, int64_t day, const char *domain, const char *uri, bool *sent)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM tlsrpt_sent WHERE day = ?1 AND domain = ?2 AND uri = ?3";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, day);
+	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, uri, -1, SQLITE_STATIC);
+	int64_t n = 0;
+	int rc = store_get_int64(s, st, &n, "read the reports sent");
+	if (rc == 0)
+		*sent = n > 0;
+	return rc;
+}
+
+/* store_tlsrpt_sent_add - record that day's report of domain went to uri at now */
+int
+store_tlsrpt_sent_add(struct store *s, int64_t day, const char *domain, const char *uri,
+                      const char *report_id, int64_t now)
+{
+	static const char sql[] = "INSERT INTO tlsrpt_sent(day, domain, uri, report_id, sent_at)"
+	                          " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, day);
+	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, uri, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, report_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	return store_step_done(s, st, "record a report sent");
+}

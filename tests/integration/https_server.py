@@ -16,7 +16,10 @@ request) that makes the answer hostile:
 Any other path is a file of DIR/HOST.d/ (its name without the leading '/' and the query;
 "/" is DIR/HOST.d/index), served as application/octet-stream, or 404: SNS signing
 certificates and subscription confirmations (tests/integration/esp_hooks.sh).
-Every request is appended to DIR/HOST.log (one line per fetch). Runs until killed;
+A POST (a TLS-RPT report, RFC 8460 5.3.2) is answered 200, or 503 when DIR/HOST.how
+says reject; its body is written to DIR/HOST.post.N (N counting from 1) and its
+Content-Type appended to DIR/HOST.posts. Every request is appended to DIR/HOST.log (one
+line per fetch). Runs until killed;
 each request on its own thread, so a slow answer holds up no other.
 """
 import argparse
@@ -33,6 +36,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         sys.stderr.write("%s %s\n" % (self.headers.get("Host", "-"), fmt % args))
+
+    def do_POST(self):
+        host = (self.headers.get("Host") or "").split(":")[0].lower()
+        base = os.path.join(self.server.dir, os.path.basename(host))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(base + ".log", "a") as f:
+            f.write("POST " + self.path + "\n")
+        how = ""
+        if os.path.exists(base + ".how"):
+            with open(base + ".how") as f:
+                how = f.read().strip()
+        if how == "reject":
+            return self.send(503, "text/plain", b"not now\n")
+        n = 1
+        while os.path.exists("%s.post.%d" % (base, n)):
+            n += 1
+        with open("%s.post.%d" % (base, n), "wb") as f:
+            f.write(body)
+        with open(base + ".posts", "a") as f:
+            f.write("%s %s\n" % (self.path, self.headers.get("Content-Type")))
+        return self.send(200, "text/plain", b"thanks\n")
 
     def do_GET(self):
         host = (self.headers.get("Host") or "").split(":")[0].lower()

@@ -244,3 +244,35 @@ start_https() {
 	PIDS+=($!)
 	wait_port "$H"
 }
+
+# --- subscribers' mail (pages.sh, signups.sh) ----------------------------------------------
+# relay_sink - smtp-sink keeping each message in ./dump; RELAY=(--relay URL --tls none) for it
+relay_sink() {
+	local p
+	p=$(free_port)
+	mkdir -p dump && chmod 777 dump
+	start_sink "$p" -d "$TMP/dump/%M."
+	RELAY=(--relay "smtp://127.0.0.1:$p" --tls none)
+}
+# serve_pages PORT - kirim serve on 127.0.0.1:PORT (client addresses from X-Real-IP, no rate
+# limit), its log in serve.log
+serve_pages() {
+	"$KIRIM" serve --listen "127.0.0.1:$1" --trust-proxy --rate 0 2>serve.log &
+	PIDS+=("$!")
+	wait_port "$1"
+}
+# cid ADDRESS - the contact's id ("" when there is none)
+cid() { sql "SELECT id FROM contacts WHERE email = '$1'"; }
+# member ADDRESS - the contact's lists and statuses, "news:confirmed offers:unconfirmed"
+member() { sql "SELECT group_concat(s, ' ') FROM (SELECT l.name || ':' || m.status AS s FROM list_members m JOIN lists l ON l.id = m.list_id JOIN contacts c ON c.id = m.contact_id WHERE c.email = '$1' ORDER BY l.name)"; }
+# mail_to ADDRESS - the newest message smtp-sink received for ADDRESS (in ./dump)
+mail_to() { grep -l "^To: .*$1" dump/* 2>/dev/null | xargs -r ls -t | head -1; }
+# mail_url FILE KIND - the first link of kirim serve's KIND (u, k) in the message's text part
+mail_url() {
+	$PY3 - "$1" "$2" <<'PYEND'
+import email, email.policy, re, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+text = m.get_body(preferencelist=("plain",)).get_content()
+print(re.search(r"http://127\.0\.0\.1:\d+/%s/[A-Za-z0-9_-]+" % sys.argv[2], text).group(0))
+PYEND
+}

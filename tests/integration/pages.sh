@@ -63,8 +63,6 @@ PIDS+=("$!")
 # ctok CAMPAIGN CONTACT EXPIRES - a confirmation token as token.c makes it (three varints)
 ctok() { make_token "$SECRET" k "$@"; }
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
-cid() { sql "SELECT id FROM contacts WHERE email = '$1'"; }
-member() { sql "SELECT group_concat(s, ' ') FROM (SELECT l.name || ':' || m.status AS s FROM list_members m JOIN lists l ON l.id = m.list_id JOIN contacts c ON c.id = m.contact_id WHERE c.email = '$1' ORDER BY l.name)"; }
 # browse [--lang TAGS] [--js] STEP... - pages_browser.py on our Chromium; output in $OUT
 browse() { run $PY3 "$KIRIM_SRC/tests/integration/pages_browser.py" "$dport" "$@"; [ "$RC" = 0 ] || echo "browser: $ERR" >&2; }
 # logged TEXT - wait (2 s at most) for TEXT in kirim serve's access log (written every 100 ms)
@@ -77,17 +75,6 @@ logged() {
 }
 # line KEY - the value of KEY=... in $OUT
 line() { printf '%s\n' "$OUT" | grep -F -m1 "$1=" | cut -d= -f2-; }
-# mail_to ADDRESS - the newest message smtp-sink received for ADDRESS
-mail_to() { grep -l "^To: .*$1" dump/* 2>/dev/null | xargs -r ls -t | head -1; }
-# mail_url FILE KIND - the first link of kirim serve's KIND (u, k) in the message's text part
-mail_url() {
-	$PY3 - "$1" "$2" <<'PYEND'
-import email, email.policy, re, sys
-m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
-text = m.get_body(preferencelist=("plain",)).get_content()
-print(re.search(r"http://127\.0\.0\.1:\d+/%s/[A-Za-z0-9_-]+" % sys.argv[2], text).group(0))
-PYEND
-}
 printf 'email,first_name,language\ndewi@pembeli.example,Dewi,id\neko@pembeli.example,Eko,\n' >news.csv
 "$KIRIM" import news.csv --list news -q >/dev/null
 printf 'email\ndewi@pembeli.example\n' >offers.csv
@@ -95,14 +82,8 @@ printf 'email\ndewi@pembeli.example\n' >offers.csv
 printf 'Subject: Minggu ini di Toko Sinar\n\n--- text\nHalo {{first_name|}}. Preferensi: {{unsubscribe_url}}\n--- html\n<p>Halo. <a href="{{unsubscribe_url}}">Preferensi</a></p>\n' >weekly.tpl
 "$KIRIM" template add weekly weekly.tpl >/dev/null
 
-sport=$(free_port)
-mkdir dump && chmod 777 dump
-start_sink "$sport" -d "$TMP/dump/%M."
-RELAY=(--relay "smtp://127.0.0.1:$sport" --tls none)
-
-"$KIRIM" serve --listen "127.0.0.1:$port" --trust-proxy --rate 0 2>serve.log &
-PIDS+=("$!")
-wait_port "$port"
+relay_sink
+serve_pages "$port"
 wait_port "$lport"
 start_chromium
 

@@ -19,6 +19,8 @@ Steps ("|" separates a step's parts):
   text|SELECTOR       prints text|SELECTOR=its text, blanks collapsed ("" when absent)
   attr|SELECTOR|NAME  prints attr|SELECTOR|NAME=the attribute's value
   eval|EXPRESSION     prints eval=its value (DevTools' own evaluation: not the page's)
+  await|EXPRESSION    the same for a promise, awaited; prints await=its value, or
+                      await-error=the exception's description when it rejects
   shot|FILE|WIDTH     a PNG of the whole page WIDTH CSS pixels wide; prints shot=FILE WxH
   axe|AXE.JS          run axe-core on the page; prints axe=URL violations=N serious=K and
                       axe-violation=ID IMPACT for each serious or critical one
@@ -170,6 +172,11 @@ def main():
             print("attr|%s|%s=%s" % (part[1], part[2], v))
         elif what == "eval":
             print("eval=%s" % b.js(part[1]))
+        elif what == "await":
+            try:
+                print("await=%s" % b.js(part[1], await_promise=True))
+            except RuntimeError as e:
+                print("await-error=%s" % str(e).replace("\n", " ")[:300])
         elif what == "shot":
             width = int(part[2])
             b.call("Emulation.setDeviceMetricsOverride", width=width, height=800,

@@ -25,7 +25,6 @@ export KIRIM_CONFIG="$TMP/kirim.conf"
 tok() { make_token "$SECRET" "$@"; }
 # code ARGS... - curl's status code only
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
-cid() { sql "SELECT id FROM contacts WHERE email = '$1'"; }
 camp() { sql "SELECT id FROM campaigns WHERE name = '$1'"; }
 state() { sql "SELECT group_concat(s, ' ') FROM (SELECT k.email || '=' || m.state AS s FROM messages m JOIN contacts k ON k.id = m.contact_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' ORDER BY k.email)"; }
 # folded - wait (5 s at most) until kirim serve has folded its journal of one-click

@@ -49,6 +49,8 @@ test_match(void **state)
 	    {"signup page lang", "GET", "/s/news?lang=id", SERVE_ROUTE_SIGNUP_PAGE, "news", 0, 0},
 	    {"signup head", "HEAD", "/s/news", SERVE_ROUTE_SIGNUP_PAGE, "news", 0, 1},
 	    {"signup post", "POST", "/s/news", SERVE_ROUTE_SIGNUP_POST, "news", 0, 0},
+	    {"signup preflight", "OPTIONS", "/s/news", SERVE_ROUTE_SIGNUP_PREFLIGHT, "news", 0, 0},
+	    {"no preflight elsewhere", "OPTIONS", "/k/tok", SERVE_ROUTE_METHOD, NULL, 0, 0},
 	    {"signup put", "PUT", "/s/news", SERVE_ROUTE_METHOD, NULL, 0, 0},
 	    {"signup slash", "POST", "/s/news/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
 	    {"signup no list", "GET", "/s/", SERVE_ROUTE_NOT_FOUND, NULL, 0, 0},
