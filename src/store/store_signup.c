@@ -430,8 +430,10 @@ store_signup_purge(struct store *s, int64_t before, int64_t now, int64_t *purged
 		if ((rc = store_get_int64(s, st, &alone, "look at the signup's contact")) < 0)
 			break;
 		if (alone) {
-			int64_t msgs;
-			if ((rc = store_contact_erase(s, rows[i][0], &msgs)) < 0)
+			/* A plain delete, not an erasure: an erasure's hash would refuse the
+			 * person's next signup. */
+			int64_t msgs, cancelled;
+			if ((rc = store_contact_delete(s, rows[i][0], false, &msgs, &cancelled)) < 0)
 				break;
 			++*contacts;
 		}
