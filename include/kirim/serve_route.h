@@ -45,12 +45,12 @@ enum serve_route_kind {
 	SERVE_ROUTE_CLICK,
 	SERVE_ROUTE_VIEW,
 	SERVE_ROUTE_REPORT, /* /r/CAMPAIGN: the live HTML report (token = the campaign's name) */
-	SERVE_ROUTE_UNSUB_FORM,   /* POST /u/TOKEN/unsubscribe: the preferences page's form */
-	SERVE_ROUTE_SIGNUP_PAGE,  /* GET /s/LIST (token = the list's name) */
-	SERVE_ROUTE_SIGNUP_POST,  /* POST /s/LIST */
-	SERVE_ROUTE_CONFIRM_PAGE, /* GET /k/TOKEN */
-	SERVE_ROUTE_CONFIRM_POST, /* POST /k/TOKEN */
-	SERVE_ROUTE_HOOK,         /* POST /hooks/PROVIDER (esp_hooks.h) */
+	SERVE_ROUTE_UNSUB_FORM,       /* POST /u/TOKEN/unsubscribe: the preferences page's form */
+	SERVE_ROUTE_SIGNUP_PAGE,      /* GET /s/LIST (token = the list's name) */
+	SERVE_ROUTE_SIGNUP_POST,      /* POST /s/LIST */
+	SERVE_ROUTE_CONFIRM_PAGE,     /* GET /k/TOKEN */
+	SERVE_ROUTE_CONFIRM_POST,     /* POST /k/TOKEN */
+	SERVE_ROUTE_HOOK,             /* POST /hooks/PROVIDER (esp_hooks.h) */
 	SERVE_ROUTE_SIGNUP_PREFLIGHT, /* OPTIONS /s/LIST: CORS, for a form on another site */
 };
 

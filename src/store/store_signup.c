@@ -433,7 +433,8 @@ store_signup_purge(struct store *s, int64_t before, int64_t now, int64_t *purged
 			/* A plain delete, not an erasure: an erasure's hash would refuse the
 			 * person's next signup. */
 			int64_t msgs, cancelled;
-			if ((rc = store_contact_delete(s, rows[i][0], false, &msgs, &cancelled)) < 0)
+			if ((rc = store_contact_delete(s, rows[i][0], false, &msgs, &cancelled)) <
+			    0)
 				break;
 			++*contacts;
 		}
