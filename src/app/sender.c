@@ -77,19 +77,28 @@ sdstate_clear(struct sdstate *x)
 }
 
 void
+batch_facts_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->nres; i++)
+		sresult_clear(&b->res[i]);
+	b->nres = 0;
+	for (size_t i = 0; i < b->ndstates; i++)
+		sdstate_clear(&b->dstates[i]);
+	b->ndstates = 0;
+	stls_out_clear(&b->tls);
+	for (size_t i = 0; i < b->ndelivered; i++)
+		free(b->delivered[i]);
+	b->ndelivered = 0;
+}
+
+void
 batch_free(struct batch *b)
 {
 	if (b == NULL)
 		return;
-	for (size_t i = 0; i < b->nres; i++)
-		sresult_clear(&b->res[i]);
+	batch_facts_clear(b);
 	free(b->res);
-	for (size_t i = 0; i < b->ndstates; i++)
-		sdstate_clear(&b->dstates[i]);
 	free(b->dstates);
-	stls_out_clear(&b->tls);
-	for (size_t i = 0; i < b->ndelivered; i++)
-		free(b->delivered[i]);
 	free(b->delivered);
 	free(b->camps);
 	for (size_t i = 0; i < b->njobs; i++)

@@ -494,23 +494,6 @@ start_due(struct sender_worker *W)
 	return W->o->start_due && W->o->start_due(W->o->start_due_arg, W->store) > 0;
 }
 
-/* forget_written - the batch's facts are committed: a retry of its claims (a busy database)
- * must not write them again, nor the loop keep them for the next batch */
-static void
-forget_written(struct batch *b)
-{
-	for (size_t i = 0; i < b->nres; i++)
-		sresult_clear(&b->res[i]);
-	b->nres = 0;
-	for (size_t i = 0; i < b->ndstates; i++)
-		sdstate_clear(&b->dstates[i]);
-	b->ndstates = 0;
-	stls_out_clear(&b->tls);
-	for (size_t i = 0; i < b->ndelivered; i++)
-		free(b->delivered[i]);
-	b->ndelivered = 0;
-}
-
 /*
  * write - the batch's facts, then its claims; 0 or a store error. With both to do, the
  * facts commit first, in a transaction of their own (one fsync more a batch).
@@ -555,7 +538,9 @@ write_and_claim(struct sender_worker *W, struct batch *b, int64_t now)
 		 * signs: a crash meanwhile loses none of them, so fewer messages that were on
 		 * a server's disk are sent again (crash test: run.sh). */
 		if ((rc = store_commit(W->store)) == 0) {
-			forget_written(b);
+			/* Committed: a retry of the claims (a busy database) must not write them
+			 * again, nor the loop keep them for the next batch. */
+			batch_facts_clear(b);
 			rc = store_begin(W->store);
 		}
 	}

@@ -436,6 +436,9 @@ void sresult_clear(struct sresult *r);
 void sjob_free(struct sjob *j);
 /* sdstate_clear - free x's strings */
 void sdstate_clear(struct sdstate *x);
+/* batch_facts_clear - free the outcomes, destination states, TLS results and delivered
+ * domains a batch carries (their arrays stay, empty) */
+void batch_facts_clear(struct batch *b);
 /* batch_free - free a batch and whatever it still holds */
 void batch_free(struct batch *b);
 
