@@ -162,6 +162,14 @@ static const struct phrase {
     {R_TB, "recipsizelimit", F_OVERRIDE},    /* Exchange "RESOLVER.RST.RecipSizeLimit" */
     {R_TB, "mail size limit", F_OVERRIDE},   /* 1&1, before "size limit exceeded" (a mailbox) */
 
+    /*
+     * Our own sending quota, not the recipient's mailbox: before the mailbox rows, whose
+     * "quota exceeded" it contains, and before the code (Exchange uses 5.2.2 for it).
+     */
+    {R_SPD, "sending quota", F_OVERRIDE},    /* Gmail 550 5.4.5 "Daily sending quota exceeded" */
+    {R_SPD, "submission quota", F_OVERRIDE}, /* Exchange Online 5.2.2 "Submission quota exceeded" */
+    {R_SPD, "daily message quota", F_OVERRIDE}, /* Amazon SES 454 "Daily message quota exceeded" */
+
     /* The mailbox exists and is full (stock Postfix, Exim, Dovecot, Gmail, Yahoo texts). */
     {R_MF, "mailbox full", 0},
     {R_MF, "mailbox is full", 0}, /* Exim appendfile */
@@ -215,7 +223,9 @@ static const struct phrase {
     {R_EX, "queue too long", F_OVERRIDE}, /* qmail "has been in the queue too long" */
     {R_EX, "too long in queue", F_OVERRIDE},
     {R_EX, "still undelivered", F_OVERRIDE}, /* Sendmail "Warning: message still undelivered" */
-    {R_EX, "retry timeout exceeded", F_OVERRIDE}, /* Exim */
+    {R_EX, "cannot send message for", F_OVERRIDE},         /* Sendmail queue return "for 5 days" */
+    {R_EX, "could not send message for past", F_OVERRIDE}, /* Sendmail delay warning */
+    {R_EX, "retry timeout exceeded", F_OVERRIDE},          /* Exim */
     {R_EX, "retry time not reached", F_OVERRIDE}, /* Exim "... after a long failure period" */
     {R_EX, "message expired", F_OVERRIDE},        /* Office 365 5.4.316 */
     {R_EX, "delivery time expired", F_OVERRIDE},  /* RFC 3463 X.4.7 wording */
@@ -250,7 +260,12 @@ static const struct phrase {
     {R_BL, "blacklisted by", 0},                /* "IP blacklisted by ..." */
     {R_BL, "low reputation", 0},                /* Gmail 421/550 "very low reputation" */
     {R_BL, "mismatches client ip", 0},          /* HELO name check */
-    {R_RJ, "sender was rejected", F_OVERRIDE},  /* qmail-remote "sender was rejected" */
+    {R_BL, "traffic not accepted from this ip", 0},     /* Exchange Online 5.7.708 */
+    {R_BL, "not authorized to send email directly", 0}, /* Gmail 550 5.7.1: use your ISP's relay */
+    {R_BL, "will be permanently deferred",
+     0},                                     /* Yahoo [TSS09] "All messages from <IP> will be..." */
+    {R_BL, "does not relay dynamically", 0}, /* Outlook.com SC-001 "dynamically-assigned IP" */
+    {R_RJ, "sender was rejected", F_OVERRIDE}, /* qmail-remote "sender was rejected" */
     {R_RJ, "address that has been blacklisted", F_OVERRIDE}, /* the sender address, not our IP */
     {R_SC, "sender is unauthenticated", F_OVERRIDE},         /* Gmail 5.7.26 */
     {R_SC, "not rfc 5322 compliant", F_OVERRIDE},            /* Gmail 5.7.1 */
@@ -359,7 +374,9 @@ static const struct phrase {
     {R_RJ, "sender is in my black list", 0},
     {R_RJ, "sender address has been blacklisted", 0},
     {R_RJ, "mail from not owned by user", 0},
-    {R_RJ, "emetteur invalide", 0}, /* fr: invalid sender */
+    {R_RJ, "emetteur invalide", 0},                 /* fr: invalid sender */
+    {R_RJ, "unresolvable rfc.5321 from domain", 0}, /* Yahoo 451: our MAIL FROM domain */
+    {R_RJ, "bad outbound sender", 0},               /* Exchange Online 5.1.8 */
 
     /*
      * The recipient does not exist. Stock texts of Postfix (local_recipient_maps,
@@ -477,7 +494,8 @@ static const struct phrase {
     {R_FI, "blocked by the recipient", 0},
     {R_FI, "only accepting mail from specific", 0}, /* AOL */
     {R_FI, "due to extended inactivity", 0},
-    {R_FI, "bounced address", 0}, /* SendGrid */
+    {R_FI, "bounced address", 0},       /* SendGrid */
+    {R_FI, "sender not in allowed", 0}, /* Exchange 5.7.124 "not in allowed-senders list" */
 
     /* The envelope or the message is refused in general words (not at RCPT). */
     {R_RJ, "provide a valid from", F_NOT_RCPT}, /* GoDaddy "Please provide a valid From:" */
@@ -507,6 +525,9 @@ static const struct phrase {
     {R_HU, "mail domain mentioned in email address is unknown", 0},
     {R_HU, "domain may not exist", 0},
     {R_HU, "host unreachable", 0},
+    {R_HU, "couldn't find any host named", 0},   /* qmail-remote (#5.1.2) */
+    {R_HU, "couldn't find a mail exchanger", 0}, /* qmail-remote (#5.4.4) "... or IP address" */
+    {R_HU, "point to non-existent hosts", 0},    /* Exim "all relevant MX records point to..." */
 
     /* Spam content: only said of a message that was seen (not at RCPT). */
     {R_SP, "spam", F_NOT_RCPT},
@@ -568,6 +589,7 @@ static const struct phrase {
     {R_PV, "policy violation", 0},
     {R_PV, "violates * policy", 0}, /* Gmail gcdp "violates example.com email policy" */
     {R_PV, "violation of * policy", 0},
+    {R_PV, "has a policy that prohibited", 0}, /* Gmail 550 5.7.1 "... the mail that you sent" */
     {R_PV, "local policy", 0},
     {R_PV, "policy reasons", 0},
     {R_PV, "rejected by policy", 0},
@@ -596,6 +618,7 @@ static const struct phrase {
     {R_SC, "dkim", 0},
     {R_SC, "spf", 0},
     {R_SC, "authentication is required", 0},
+    {R_SC, "not authenticated to send anonymous mail", 0}, /* Exchange Online 5.7.57 */
 
     /* The remote system fails. */
     {R_SE, "local error in processing", 0}, /* RFC 5321 451 */
@@ -608,6 +631,7 @@ static const struct phrase {
     {R_SE, "mail system configuration error", 0},
     {R_SE, "mail loop", 0}, /* "mail forwarding loop" */
     {R_SE, "loops back to myself", 0},
+    {R_SE, "message is looping", 0}, /* qmail "it already has my Delivered-To line" (#5.4.6) */
     {R_NE, "too many hops", 0},
     {R_SE, "routing loop", 0},
     {R_SE, "timeout waiting for input", 0},
@@ -672,6 +696,8 @@ static const struct phrase {
     {R_SPD, "unusual rate", 0}, /* Gmail 4.7.28 */
     {R_SPD, "sending too fast", 0},
     {R_SPD, "too many messages", 0},
+    {R_SPD, "relay limit exceeded", 0}, /* Gmail "Peak/Daily SMTP relay limit exceeded" */
+    {R_SPD, "daily limit for", 0}, /* Exchange Online 5.1.90 "your daily limit for recipients" */
 
     /* Syntax of our own commands (RFC 5321 500-504). */
     {R_SY, "syntax error", 0},
@@ -679,6 +705,18 @@ static const struct phrase {
     {R_SY, "command not recognized", 0},
     {R_SY, "bad sequence of commands", 0},
     {R_SY, "command parameter not implemented", 0},
+};
+
+/*
+ * Boilerplate that names a reason without being one: cut out of the text
+ * before the phrases are matched. Gmail ends its IP blocks, rate limits and
+ * SPF/authentication refusals with "To (best) protect our users from spam,
+ * ..." (support.google.com/a/answer/3726730); the cause is the sentence
+ * before it, not spam in this message. Literal, lower case, single blanks.
+ */
+static const char *const boilerplate[] = {
+    "protect our users from spam",
+    "to reduce the amount of spam sent to gmail",
 };
 
 /* ---- Step 4: the basic reply code (RFC 5321 section 4.2.2, 4.2.3) ---- */
@@ -919,6 +957,62 @@ strip_addresses(char *t, size_t n)
 }
 
 /*
+ * Cut the prefixes of a multiline reply's continuation lines out of t (n
+ * bytes, NUL-terminated, blanks squeezed): RFC 5321 4.2.1 starts every line
+ * but the last with the code and a hyphen ("550-5.7.26 "), and a phrase that
+ * runs across lines ("... to protect our users from 550-5.7.1 spam") must
+ * still match. The codes themselves reach the classifier apart from the text.
+ * Returns the new length.
+ */
+static size_t
+cut_continuations(char *t, size_t n)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n;) {
+		if ((i == 0 || t[i - 1] == ' ') && i + 4 <= n &&
+		    (t[i] == '2' || t[i] == '4' || t[i] == '5') &&
+		    isdigit((unsigned char)t[i + 1]) && isdigit((unsigned char)t[i + 2]) &&
+		    t[i + 3] == '-') {
+			size_t j = i + 4;
+			/* an enhanced code after it: d.ddd.ddd and a blank */
+			size_t k = j;
+			if (k < n && isdigit((unsigned char)t[k]) && k + 1 < n && t[k + 1] == '.') {
+				k += 2;
+				int parts = 1;
+				while (k < n && (isdigit((unsigned char)t[k]) || t[k] == '.')) {
+					parts += t[k] == '.';
+					k++;
+				}
+				if (parts == 2 && (k == n || t[k] == ' '))
+					j = k;
+			}
+			while (j < n && t[j] == ' ')
+				j++;
+			i = j;
+			continue;
+		}
+		t[w++] = t[i++];
+	}
+	t[w] = '\0';
+	return w;
+}
+
+/* Cut each boilerplate phrase out of t (n bytes, NUL-terminated); returns the new length. */
+static size_t
+cut_boilerplate(char *t, size_t n)
+{
+	for (size_t i = 0; i < sizeof(boilerplate) / sizeof(boilerplate[0]); i++) {
+		size_t len = strlen(boilerplate[i]);
+		char *q;
+		while ((q = strstr(t, boilerplate[i])) != NULL) {
+			memmove(q, q + len, n - (size_t)(q - t) - len + 1);
+			n -= len;
+		}
+	}
+	return n;
+}
+
+/*
  * Where the first failure reply of t (n bytes) is: a 4xx or 5xx standing
  * alone (after the start, a blank, "<<<" or "said:"), or n when there is none.
  */
@@ -1096,6 +1190,7 @@ bounce_classify_stage(enum bounce_stage stage, int code, const char *ecode, cons
 	n = strip_addresses(low, n);
 	if (stage == BOUNCE_STAGE_UNKNOWN)
 		stage = stage_of(low, n);
+	n = cut_boilerplate(low, cut_continuations(low, n));
 	int host_only = stage == BOUNCE_STAGE_CONNECT || stage == BOUNCE_STAGE_HELO;
 
 	/* Step 3 first computed: which phrase classes the text shows, and the first. */

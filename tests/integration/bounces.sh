@@ -41,15 +41,15 @@ while read -r _ k role f_files f_found f_rcpt f_got f_cls f_reason f_prop; do
 	fi
 done < <(grep '^FOLD ' accuracy.txt)
 echo "bounce corpus: held-out folds ($hf): class $hcls/$hfound ($(pct "$hcls" "$hfound")%), reason $hreason/$hfound ($(pct "$hreason" "$hfound")%); issue #19 target 95% and 85%"
-# Floors just under today's figures (whole corpus 99.6% found, 90.8% class, 84.7% reason;
-# held-out folds 90.7%, 82.4%; 81.5% when the rules were frozen, docs/bounces.md). Below the issue's targets (held-out 95%, 85%) and the old
+# Floors just under today's figures (whole corpus 99.6% found, 90.8% class, 84.9% reason;
+# held-out folds 90.7%, 82.4%: second round of #19, docs/bounces.md). Below the issue's targets (held-out 95%, 85%) and the old
 # whole-corpus floors (97%, 90.5%), which rules fitted to every file reached: see
 # docs/bounce-disagreements.md. The 2 messages still missed are deliberate (D6, D8).
 awk -v f="$nfound" -v n="$nfiles" 'BEGIN { exit !(f >= n - 2) }' && ok "recipients found for all but the 2 documented" || bad "recipients found" "$nfound/$nfiles"
-awk -v a="$cls_ok" -v n="$found" 'BEGIN { exit !(a >= 0.90 * n) }' && ok "class agrees >= 90%" || bad "class agreement" "$cls_ok/$found"
-awk -v a="$reason_ok" -v n="$found" 'BEGIN { exit !(a >= 0.835 * n) }' && ok "reason agrees >= 83.5%" || bad "reason agreement" "$reason_ok/$found"
-awk -v a="$hcls" -v n="$hfound" 'BEGIN { exit !(n > 0 && a >= 0.90 * n) }' && ok "held-out class agrees >= 90%" || bad "held-out class agreement" "$hcls/$hfound"
-awk -v a="$hreason" -v n="$hfound" 'BEGIN { exit !(n > 0 && a >= 0.81 * n) }' && ok "held-out reason agrees >= 81%" || bad "held-out reason agreement" "$hreason/$hfound"
+awk -v a="$cls_ok" -v n="$found" 'BEGIN { exit !(a >= 0.905 * n) }' && ok "class agrees >= 90.5%" || bad "class agreement" "$cls_ok/$found"
+awk -v a="$reason_ok" -v n="$found" 'BEGIN { exit !(a >= 0.845 * n) }' && ok "reason agrees >= 84.5%" || bad "reason agreement" "$reason_ok/$found"
+awk -v a="$hcls" -v n="$hfound" 'BEGIN { exit !(n > 0 && a >= 0.905 * n) }' && ok "held-out class agrees >= 90.5%" || bad "held-out class agreement" "$hcls/$hfound"
+awk -v a="$hreason" -v n="$hfound" 'BEGIN { exit !(n > 0 && a >= 0.82 * n) }' && ok "held-out reason agrees >= 82%" || bad "held-out reason agreement" "$hreason/$hfound"
 [ "$not_bounce" -eq 0 ] && ok "not- files are not bounces" || bad "not- files" "$not_bounce read as bounces"
 # Nothing the server reports as failed comes out delivered or not-a-bounce: every message
 # Sisimai reads as a bounce gives at least one hard or soft recipient (D6 exempt).
