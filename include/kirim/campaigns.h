@@ -40,7 +40,8 @@ struct campaigns_new {
 /*
  * campaigns_create - check n and store it as a draft; *id set. Errors:
  * CAMPAIGNS_E_INVALID (also a bad audience), CAMPAIGNS_E_CONFIG,
- * STORE_E_NOTFOUND (no such list, segment or template), STORE_E_EXISTS (the name is taken), the store's; err says.
+ * STORE_E_NOTFOUND (no such list, segment or template), STORE_E_EXISTS (the name is taken), the
+ * store's; err says.
  */
 int campaigns_create(struct store *s, const struct config *cfg, const struct campaigns_new *n,
                      int64_t *id, char *err, size_t errsz);

@@ -118,7 +118,8 @@ audience_parts(struct api_ctx *x, json_t *a, struct segment_part *parts, size_t 
 			                "exclude-list, exclude-segment, not-sent-by, not-opened or "
 			                "not-clicked",
 			                i, kind);
-		parts[(*n)++] = (struct segment_part){.kind = (enum segment_part_kind)k, .name = name};
+		parts[(*n)++] =
+		    (struct segment_part){.kind = (enum segment_part_kind)k, .name = name};
 	}
 	return 0;
 }
@@ -134,9 +135,8 @@ void
 api_campaign_create(struct api_ctx *x)
 {
 	static const char *const fields[] = {
-	    "name",    "list",        "audience",     "template",          "from",
-	    "reply_to", "headers", "track_opens", "track_clicks", "unsubscribe_scope",
-	    NULL};
+	    "name",    "list",        "audience",     "template",          "from", "reply_to",
+	    "headers", "track_opens", "track_clicks", "unsubscribe_scope", NULL};
 	json_t *b;
 	struct campaigns_new n = {0};
 	const char *headers[32];

@@ -29,8 +29,9 @@ campaigns_create(struct store *s, const struct config *cfg, const struct campaig
 		return CAMPAIGNS_E_INVALID;
 	}
 	if ((n->list == NULL && n->nparts == 0) || n->tpl == NULL || n->from == NULL) {
-		snprintf(err, errsz, "a campaign needs an audience (a list or a segment), a template "
-		                     "and a From address");
+		snprintf(err, errsz,
+		         "a campaign needs an audience (a list or a segment), a template "
+		         "and a From address");
 		return CAMPAIGNS_E_INVALID;
 	}
 	const char *scope = n->unsubscribe_scope ? n->unsubscribe_scope : "all";
