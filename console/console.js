@@ -224,6 +224,7 @@ async function campaign(name) {
 			h("dt", { text: "From" }), h("dd", { text: c.from }),
 			h("dt", { text: "Rate" }), h("dd", { text: num(r.summary.per_minute_avg) + "/min on average, peak " + num(r.summary.per_minute_peak) + "/min" })),
 		actions,
+		h("p", {}, h("a", { href: "#/campaigns/" + enc(name) + "/report", id: "report-link", text: "Report, charts and downloads" })),
 		h("h2", { text: "Progress" }),
 		h("label", { for: "progress" }, settled.toLocaleString("en") + " of " + m.total.toLocaleString("en") + " messages settled (" + pct + "%)"),
 		h("progress", { id: "progress", max: String(m.total || 1), value: String(settled) }),
@@ -377,6 +378,11 @@ async function domain(pattern) {
 const ROUTES = [
 	[/^$/, dashboard, "#/"],
 	[/^campaigns$/, campaigns, "#/campaigns"],
+	/* console/campaigns.js, loaded after this file: called by name when the route runs. */
+	[/^campaigns\/new$/, () => campaignWizard(), "#/campaigns/new"],
+	[/^campaigns\/(.+)\/report$/, (n) => campaignReport(n), "#/campaigns"],
+	[/^segments$/, () => segments(), "#/segments"],
+	[/^segments\/(.+)$/, (n) => segment(n), "#/segments"],
 	[/^campaigns\/(.+)$/, campaign, "#/campaigns"],
 	[/^lists$/, lists, "#/lists"],
 	[/^contacts$/, contacts, "#/contacts"],

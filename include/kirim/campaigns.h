@@ -3,12 +3,10 @@
  * /api/campaigns. The checks are `kirim campaign create`'s (a name, the
  * list, the template NAME[:VERSION], the From and Reply-To, extra headers,
  * tracking only with a 'kirim serve' base in kirim.conf) and the campaign is
- * stored as a draft by store_campaign_create.
- *
- * (cmd_campaign.c makes its campaigns with the same store calls; it moves
- * onto campaigns_create once the segments work, which changes how a
- * campaign's audience is named, has landed: the audience plugs in where
- * campaigns_create resolves n->list.) Does not log.
+ * stored as a draft, with its audience, by audience_campaign_create (the
+ * call `kirim campaign create` makes), so the audience's checks are the
+ * CLI's: parts resolved, a loop or a missing segment refused, the
+ * unsubscribe scope 'list' only with one list. Does not log.
  */
 #ifndef KIRIM_CAMPAIGNS_H
 #define KIRIM_CAMPAIGNS_H
@@ -18,6 +16,7 @@
 #include <stdint.h>
 
 struct config;
+struct segment_part;
 struct store;
 
 #define CAMPAIGNS_E_INVALID (-80) /* a value that cannot be (err says which) */
@@ -25,7 +24,10 @@ struct store;
 
 struct campaigns_new {
 	const char *name;
-	const char *list;
+	const char *list; /* NULL: the audience is parts alone */
+	/* More of the audience, after list, in the order given (--segment, --exclude-list, ...) */
+	const struct segment_part *parts;
+	size_t nparts;
 	const char *tpl; /* NAME or NAME:VERSION */
 	const char *from;
 	const char *reply_to;       /* NULL: none */
@@ -37,8 +39,9 @@ struct campaigns_new {
 
 /*
  * campaigns_create - check n and store it as a draft; *id set. Errors:
- * CAMPAIGNS_E_INVALID, CAMPAIGNS_E_CONFIG, STORE_E_NOTFOUND (no such list
- * or template), STORE_E_EXISTS (the name is taken), the store's; err says.
+ * CAMPAIGNS_E_INVALID (also a bad audience), CAMPAIGNS_E_CONFIG,
+ * STORE_E_NOTFOUND (no such list, segment or template), STORE_E_EXISTS (the name is taken), the
+ * store's; err says.
  */
 int campaigns_create(struct store *s, const struct config *cfg, const struct campaigns_new *n,
                      int64_t *id, char *err, size_t errsz);

@@ -199,6 +199,7 @@ static const api_handler handlers[API_ROUTE_COUNT] = {
     [API_SEGMENT_GET] = api_segment_get,
     [API_SEGMENT_UPDATE] = api_segment_update,
     [API_SEGMENT_DELETE] = api_segment_delete,
+    [API_SEGMENT_COUNT] = api_segment_count,
 };
 
 /* ---- answers (any thread: they only fill the context) --------------------------------- */

@@ -15,6 +15,7 @@
 #include "kirim/lifecycle.h"
 #include "kirim/planner.h"
 #include "kirim/report.h"
+#include "kirim/segment.h"
 #include "kirim/smtp_url.h"
 #include "kirim/store.h"
 #include "kirim/store_report.h"
@@ -84,20 +85,62 @@ api_campaign_get(struct api_ctx *x)
 	store_campaign_clear(&sc);
 }
 
+enum { AUDIENCE_PARTS_MAX = 32 };
+
 /*
- * POST /api/campaigns {"name", "list", "template" (NAME or NAME:VERSION),
- * "from", "reply_to", "headers": ["Name: value"], "track_opens",
- * "track_clicks", "unsubscribe_scope"}: a draft, 201.
+ * audience_parts - the body's "audience": [{"kind": "segment", "name": "vip"}, ...], kinds
+ * named as `kirim campaign create`'s options (list, segment, exclude-list,
+ * exclude-segment, not-sent-by, not-opened, not-clicked); names borrowed from a
+ */
+static int
+audience_parts(struct api_ctx *x, json_t *a, struct segment_part *parts, size_t *n)
+{
+	*n = 0;
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > AUDIENCE_PARTS_MAX)
+		return api_fail(x, 422, "invalid",
+		                "'audience' is an array of at most %d {\"kind\", \"name\"}",
+		                AUDIENCE_PARTS_MAX);
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		json_t *o = json_array_get(a, i);
+		const char *kind = json_string_value(json_object_get(o, "kind"));
+		const char *name = json_string_value(json_object_get(o, "name"));
+		if (!json_is_object(o) || json_object_size(o) != 2 || kind == NULL || name == NULL)
+			return api_fail(x, 422, "invalid",
+			                "'audience[%zu]' is {\"kind\", \"name\"}, both strings", i);
+		int k = SEGMENT_PART_LIST;
+		while (k <= SEGMENT_PART_NOT_CLICKED && strcmp(segment_part_name(k), kind) != 0)
+			k++;
+		if (k > SEGMENT_PART_NOT_CLICKED)
+			return api_fail(x, 422, "invalid",
+			                "'audience[%zu]': kind '%s' is not list, segment, "
+			                "exclude-list, exclude-segment, not-sent-by, not-opened or "
+			                "not-clicked",
+			                i, kind);
+		parts[(*n)++] =
+		    (struct segment_part){.kind = (enum segment_part_kind)k, .name = name};
+	}
+	return 0;
+}
+
+/*
+ * POST /api/campaigns {"name", "list", "audience": [{"kind", "name"}],
+ * "template" (NAME or NAME:VERSION), "from", "reply_to", "headers": ["Name:
+ * value"], "track_opens", "track_clicks", "unsubscribe_scope"}: a draft, 201.
+ * The audience is list and then audience's parts, as `kirim campaign create
+ * --list L --segment S ...` takes them.
  */
 void
 api_campaign_create(struct api_ctx *x)
 {
 	static const char *const fields[] = {
-	    "name",        "list",         "template",          "from", "reply_to", "headers",
-	    "track_opens", "track_clicks", "unsubscribe_scope", NULL};
+	    "name",    "list",        "audience",     "template",          "from", "reply_to",
+	    "headers", "track_opens", "track_clicks", "unsubscribe_scope", NULL};
 	json_t *b;
 	struct campaigns_new n = {0};
 	const char *headers[32];
+	struct segment_part parts[AUDIENCE_PARTS_MAX];
 	if (api_body(x, false, &b) < 0)
 		return;
 	if (api_only(x, b, fields) < 0 || api_str(x, b, "name", &n.name) < 0 ||
@@ -105,8 +148,10 @@ api_campaign_create(struct api_ctx *x)
 	    api_str(x, b, "from", &n.from) < 0 || api_str(x, b, "reply_to", &n.reply_to) < 0 ||
 	    api_str(x, b, "unsubscribe_scope", &n.unsubscribe_scope) < 0 ||
 	    api_bool(x, b, "track_opens", &n.track_opens) < 0 ||
-	    api_bool(x, b, "track_clicks", &n.track_clicks) < 0)
+	    api_bool(x, b, "track_clicks", &n.track_clicks) < 0 ||
+	    audience_parts(x, json_object_get(b, "audience"), parts, &n.nparts) < 0)
 		goto out;
+	n.parts = parts;
 	json_t *h = json_object_get(b, "headers");
 	if (h && (!json_is_array(h) || json_array_size(h) > 32)) {
 		api_fail(x, 422, "invalid", "'headers' is an array of at most 32 \"Name: value\"");

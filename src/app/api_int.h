@@ -160,6 +160,7 @@ void api_segment_create(struct api_ctx *x);
 void api_segment_get(struct api_ctx *x);
 void api_segment_update(struct api_ctx *x);
 void api_segment_delete(struct api_ctx *x);
+void api_segment_count(struct api_ctx *x);
 void api_suppressions(struct api_ctx *x);
 void api_suppression_add(struct api_ctx *x);
 void api_suppression_remove(struct api_ctx *x);

@@ -194,6 +194,64 @@ api_segment_get(struct api_ctx *x)
 		api_ok(x, 200, o);
 }
 
+/*
+ * POST /api/segments/count {"expression" | "tree"}: what `kirim segment count EXPRESSION`
+ * says, for a definition not stored (the console's live count as one types): its
+ * canonical text, the contacts it matches now and how many of them are suppressed.
+ */
+void
+api_segment_count(struct api_ctx *x)
+{
+	static const char *const fields[] = {"expression", "tree", NULL};
+	json_t *b;
+	const char *expr = NULL;
+	if (api_body(x, false, &b) < 0)
+		return;
+	json_t *tree = json_object_get(b, "tree");
+	if (api_only(x, b, fields) < 0 || api_str(x, b, "expression", &expr) < 0)
+		goto out;
+	if ((expr == NULL) == (tree == NULL)) {
+		api_fail(x, 422, "invalid",
+		         "give the condition as 'expression' (text, docs/segments.md) or 'tree' "
+		         "(its JSON form), one of them");
+		goto out;
+	}
+	char err[1024];
+	struct buf text = BUF_INIT;
+	struct segment_node *t = NULL;
+	int rc = 0;
+	if (tree) {
+		if (segment_from_json(tree, &t, err, sizeof(err)) < 0) {
+			api_fail(x, 422, "invalid", "tree: %s", err);
+			goto out;
+		}
+		segment_print(t, &text);
+		segment_free(t);
+		expr = text.data;
+	}
+	/* Parsed and checked (lists, segments, campaigns it names) as the CLI's count is. */
+	if ((rc = audience_parse(x->s, expr, &t, err, sizeof(err))) < 0) {
+		buf_free(&text);
+		audience_fail(x, rc, err);
+		goto out;
+	}
+	buf_free(&text);
+	int64_t n = 0, suppressed = 0;
+	if ((rc = store_segment_count(x->s, t, x->now, &n, &suppressed)) < 0) {
+		segment_free(t);
+		api_fail_store(x, rc, NULL);
+		goto out;
+	}
+	segment_print(t, &text);
+	segment_free(t);
+	api_ok(x, 200,
+	       json_pack("{s:o,s:I,s:I}", "expression", api_json_text(text.data), "contacts",
+	                 (json_int_t)n, "suppressed", (json_int_t)suppressed));
+	buf_free(&text);
+out:
+	json_decref(b);
+}
+
 /* DELETE /api/segments/{name}: 409 while a campaign or another segment uses it */
 void
 api_segment_delete(struct api_ctx *x)

@@ -9,11 +9,13 @@
 
 #include <jansson.h>
 
+#include "kirim/audience.h"
 #include "kirim/buf.h"
 #include "kirim/campaign.h"
 #include "kirim/config.h"
 #include "kirim/store.h"
 #include "kirim/store_audience.h"
+#include "kirim/xmalloc.h"
 
 int
 campaigns_create(struct store *s, const struct config *cfg, const struct campaigns_new *n,
@@ -26,8 +28,10 @@ campaigns_create(struct store *s, const struct config *cfg, const struct campaig
 		snprintf(err, errsz, "a campaign name is 1 to %zu characters", sizeof(sc.name) - 1);
 		return CAMPAIGNS_E_INVALID;
 	}
-	if (n->list == NULL || n->tpl == NULL || n->from == NULL) {
-		snprintf(err, errsz, "a campaign needs a list, a template and a From address");
+	if ((n->list == NULL && n->nparts == 0) || n->tpl == NULL || n->from == NULL) {
+		snprintf(err, errsz,
+		         "a campaign needs an audience (a list or a segment), a template "
+		         "and a From address");
 		return CAMPAIGNS_E_INVALID;
 	}
 	const char *scope = n->unsubscribe_scope ? n->unsubscribe_scope : "all";
@@ -73,7 +77,6 @@ campaigns_create(struct store *s, const struct config *cfg, const struct campaig
 	json_decref(o);
 	sc.headers = hdrs.data;
 	sc.options = options;
-	struct store_list_info li;
 	struct store_template t;
 	char tname[128];
 	int version = 0;
@@ -92,23 +95,28 @@ campaigns_create(struct store *s, const struct config *cfg, const struct campaig
 		}
 		version = (int)v;
 	}
-	int rc = store_list_get(s, n->list, &li);
-	if (rc == 0 && (rc = store_template_get(s, tname, version, &t)) == 0) {
-		sc.list_id = li.id;
+	/* The audience: the list first, then the other parts in their order. */
+	struct segment_part *parts = xcalloc(n->nparts + 1, sizeof(*parts));
+	size_t k = 0;
+	if (n->list)
+		parts[k++] = (struct segment_part){.kind = SEGMENT_PART_LIST, .name = n->list};
+	for (size_t i = 0; i < n->nparts; i++)
+		parts[k++] = n->parts[i];
+	int rc = store_template_get(s, tname, version, &t);
+	if (rc < 0) {
+		snprintf(err, errsz, "%s", store_errmsg(s));
+	} else {
 		sc.template_id = t.id;
 		store_template_clear(&t);
-		rc = store_campaign_create(s, &sc);
-		/* Its audience: the one list (the API's create takes no segments yet; the CLI's
-		 * goes through audience_campaign_create). In the caller's transaction. */
-		struct store_audience_part part = {.kind = SEGMENT_PART_LIST, .ref_id = li.id};
-		snprintf(part.name, sizeof(part.name), "%s", n->list);
-		if (rc == 0)
-			rc = store_audience_set(s, sc.id, &part, 1);
+		/* Made as the CLI makes it, in one transaction (a savepoint in the caller's). */
+		rc = audience_campaign_create(s, &sc, parts, k, strcmp(scope, "list") == 0, err,
+		                              errsz);
+		if (rc == AUDIENCE_E_USAGE || rc == AUDIENCE_E_DATA)
+			rc = CAMPAIGNS_E_INVALID;
 	}
-	if (rc < 0)
-		snprintf(err, errsz, "%s", store_errmsg(s));
-	else
+	if (rc == 0)
 		*id = sc.id;
+	free(parts);
 	free(options);
 	buf_free(&hdrs);
 	return rc;

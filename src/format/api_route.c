@@ -50,6 +50,9 @@ static const struct {
      API_LANE_WRITE},
     {API_SEGMENT_DELETE, "DELETE", "/api/segments/{name}", "segments.delete", API_SCOPE_WRITE,
      API_LANE_WRITE},
+    /* A count changes nothing: read scope, as a template's render (POST for the body). */
+    {API_SEGMENT_COUNT, "POST", "/api/segments/count", "segments.count", API_SCOPE_READ,
+     API_LANE_READ},
     {API_SUPPRESSIONS, "GET", "/api/suppressions", "suppressions.list", API_SCOPE_READ,
      API_LANE_READ},
     {API_SUPPRESSION_ADD, "POST", "/api/suppressions", "suppressions.add", API_SCOPE_WRITE,

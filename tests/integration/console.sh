@@ -2,7 +2,10 @@
 # console.sh - the web console (issue 23) end to end: `kirim user` (Argon2id hashes, roles,
 # passwords from stdin), then headless Chromium driven through the DevTools protocol
 # (pages_browser.py, scripts on): log in, the dashboard, a campaign's live page paused and
-# resumed, a domain's rate edited, every page checked by axe-core (no serious or critical
+# resumed, a domain's rate edited; a segment built with its live count, two campaigns
+# made and scheduled through the wizard (a segment at a time in a zone within a window,
+# a list now) after its plan, one paused, resumed and sent on its live page, its report
+# and downloads; every page checked by axe-core (no serious or critical
 # finding) and shot at 1280 and 390 px into docs/screenshots/ (KIRIM_SCREENSHOTS names
 # another folder). With curl: the server refuses what the roles do not allow (a viewer's
 # change, an editor's domain policy: 403 from the API itself), a change without the CSRF
@@ -39,6 +42,8 @@ sport=$(free_port)
 start_sink "$sport"
 run "$KIRIM" send summer --relay "smtp://127.0.0.1:$sport" --tls none --json
 eq "summer sent" "$(json 'j["delivered"]')" 3
+# The relay is kirim.conf's from here: the wizard's plan and `kirim run` go to smtp-sink.
+printf '[relay]\nurl = smtp://127.0.0.1:%s\ntls = none\n' "$sport" >>kirim.conf
 
 # 1. Users: the password from stdin, only its Argon2id hash kept; bad input refused.
 run "$KIRIM" user add ann --role admin --password-stdin <<<'ann-secret-pass'
@@ -175,6 +180,123 @@ eq "logout with a token: 400" "$ST" 400
 req GET /api/audit -H "Authorization: Bearer $TOKEN"
 contains "audit: the console's change by its user" "$OUT" '"token":"console:ann","method":"PATCH","path":"/api/domains/gmail.com"'
 
+# 3b. Segments, the campaign wizard, a campaign sent and its report (console/campaigns.js).
+# pick SELECTOR VALUE - choose an option of a <select> as a person would (a change event)
+pick() { printf 'eval|(() => { const s = document.querySelector("%s"); s.value = "%s"; s.dispatchEvent(new Event("change")); return s.value; })()\n' "$1" "$2"; }
+# wizard STEP-HEADING - press Next and wait for the step
+next_step() { printf '%s\n' "click|#wizard-next" "wait|#wizard-h|$1"; }
+mapfile -t steps < <(
+	printf '%s\n' "nav|$A/console/" "wait|#login-h|Log in" \
+		"type|#login-name|ann" "type|#login-password|ann-secret-pass" "click|#login-form button" \
+		"wait|main[data-ready=\"\"] h1|Dashboard"
+	page segments segments Segments
+	printf '%s\n' "fill|#segment-name|two" "fill|#segment-expression|list(\"news\")" \
+		"wait|#segment-count|3 contacts" \
+		"fill|#segment-expression|list(\"nope\")" "wait|#segment-count|nope" \
+		"fill|#segment-expression|list(\"news\") and first_name != \"Cyd\"" \
+		"wait|#segment-count|2 contacts" "click|#segment-form button[type=submit]" \
+		"wait|main[data-ready=\"segments/two\"] h1|Segment two" "axe|$AXE" \
+		"shot|$SHOTS/console-segment-1280.png|1280" "shot|$SHOTS/console-segment-390.png|390"
+	printf '%s\n' "text|#segment-contacts"
+	# The wizard, first run: a segment, at a time in Jakarta within a window, tracked.
+	page campaigns/new wizard "New campaign"
+	pick "#wiz-kind" segment
+	pick "#wiz-audience" two
+	printf '%s\n' "wait|#wiz-audience-size|2 contacts"
+	next_step Template
+	pick "#wiz-template" spring
+	printf '%s\n' "fill|#wiz-name|winter"
+	next_step Sender
+	printf '%s\n' "fill|#wiz-from-name|Shop" "fill|#wiz-from|news@shop.example" \
+		"fill|#wiz-reply-to|help@shop.example"
+	next_step Tracking
+	printf '%s\n' "click|#wiz-opens" "click|#wiz-clicks"
+	next_step Schedule
+	printf '%s\n' "wait|#status|Saved as draft winter" "click|#wiz-later" \
+		"eval|(() => { const a = document.querySelector('#wiz-at'); a.value = '2031-01-06T09:00'; return a.value; })()"
+	pick "#wiz-tz" Asia/Jakarta
+	printf '%s\n' "click|#wiz-window-on" "wait|#wiz-window-text|Mon-Fri 08:00-18:00" "axe|$AXE" \
+		"shot|$SHOTS/console-wizard-schedule-1280.png|1280" "shot|$SHOTS/console-wizard-schedule-390.png|390"
+	next_step Confirm
+	printf '%s\n' "text|#wizard-summary" "text|#wizard-plan tbody" "text|#wizard-plan-total" "axe|$AXE" \
+		"shot|$SHOTS/console-wizard-plan-1280.png|1280" "shot|$SHOTS/console-wizard-plan-390.png|390" \
+		"click|#wizard-next" "wait|main[data-ready=\"campaigns/winter\"] #campaign-state|scheduled"
+	# Second run: a list, now; then the live page pauses and resumes it.
+	printf '%s\n' "hash|#/campaigns/new" "wait|main[data-ready=\"campaigns/new\"] #wizard-h|Audience"
+	pick "#wiz-audience" news
+	printf '%s\n' "wait|#wiz-audience-size|3 members"
+	next_step Template
+	pick "#wiz-template" spring
+	printf '%s\n' "fill|#wiz-name|autumn"
+	next_step Sender
+	printf '%s\n' "fill|#wiz-from|news@shop.example"
+	next_step Tracking
+	next_step Schedule
+	next_step Confirm
+	printf '%s\n' "text|#wizard-plan tbody" "click|#wizard-next" \
+		"wait|main[data-ready=\"campaigns/autumn\"] #campaign-state|scheduled" \
+		"click|#do-pause" "wait|#campaign-state|paused" "click|#do-resume" "wait|#campaign-state|sending"
+)
+browse "${steps[@]}"
+eq "browser ran (wizard)" "$RC" 0
+contains "segment: live count" "$OUT" "wait|#segment-count=3 contacts match now (0 of them suppressed)."
+contains "segment: a bad condition says why" "$OUT" "wait|#segment-count=1:1: no list called 'nope'"
+contains "segment: count as it changes" "$OUT" "wait|#segment-count=2 contacts match now"
+contains "segment: saved" "$OUT" "text|#segment-contacts=2 (0 suppressed)"
+eq "segment: stored" "$(sql "SELECT expr FROM segments WHERE name = 'two'")" 'list("news") and first_name != "Cyd"'
+contains "wizard: the segment's size" "$OUT" "wait|#wiz-audience-size=2 contacts now"
+contains "wizard: the window" "$OUT" "wait|#wiz-window-text=Window: Mon-Fri 08:00-18:00 in each recipient's zone, else Asia/Jakarta."
+contains "wizard: the summary" "$OUT" "text|#wizard-summary=Campaignwinter (draft)Audiencesegment twoTemplatespringFromShop <news@shop.example>Reply-Tohelp@shop.exampleTrackingopens, clicksWhen2031-01-06 09:00 Asia/JakartaWindowMon-Fri 08:00-18:00 (Asia/Jakarta)"
+# Per destination: the relay's share (160/s, 8 connections) and gmail.com's own through it
+# (the 7/s set on its page above, 5 connections).
+contains "wizard: the plan per destination" "$OUT" "text|#wizard-plan tbody=relay11608connections1 srelay|gmail.com175rate1 s"
+contains "wizard: the plan's total" "$OUT" "text|#wizard-plan-total=2 messages"
+contains "wizard: scheduled" "$OUT" "wait|main[data-ready=\"campaigns/winter\"] #campaign-state=scheduled"
+eq "wizard: as scheduled" "$(sql "SELECT c.state, datetime(c.scheduled_at, 'unixepoch'), json_extract(c.options, '$.tz'), json_extract(c.options, '$.window'), json_extract(c.options, '$.track_opens'), json_extract(c.options, '$.track_clicks'), c.from_name, c.from_addr, c.reply_to, a.kind, a.name FROM campaigns c JOIN campaign_audience a ON a.campaign_id = c.id WHERE c.name = 'winter'")" \
+	"scheduled|2031-01-06 02:00:00|Asia/Jakarta|Mon-Fri 08:00-18:00|1|1|Shop|news@shop.example|help@shop.example|segment|two"
+contains "wizard: now, live page paused" "$OUT" "wait|#campaign-state=paused (paused by user)"
+# Resumed past its time, it sends (kirim run takes it below).
+contains "wizard: now, live page resumed" "$OUT" "wait|#campaign-state=sending"
+eq "wizard: a list, now" "$(sql "SELECT c.state, a.kind, a.name FROM campaigns c JOIN campaign_audience a ON a.campaign_id = c.id WHERE c.name = 'autumn'")" "sending|list|news"
+axe_ok "segments, wizard, plan" 5
+
+# It sends (kirim run, as a service would): the live page, open still, sees it end; then
+# its report and the downloads, fetched with the session cookie as the links are.
+"$KIRIM" run --once >run.log 2>&1 &
+runpid=$!
+dl() { printf "await|fetch(document.querySelector('%s').href).then(r => r.text().then(t => r.status + ' ' + r.headers.get('content-type') + ' ' + t.split('\\\\n').filter(Boolean).length + ' ' + t.split('\\\\n')[0]))\n" "$1"; }
+mapfile -t steps < <(
+	printf '%s\n' "wait|#campaign-state|done" "text|label[for=progress]" "click|#report-link"
+	printf '%s\n' "wait|main[data-ready=\"campaigns/autumn/report\"] h1|Report: autumn" \
+		"text|#report-cards" "text|#report-outcomes tbody" "text|#report-domains tbody" \
+		"attr|#chart-outcomes svg|role" "attr|#dl-report-csv|download" "axe|$AXE" \
+		"shot|$SHOTS/console-report-1280.png|1280" "shot|$SHOTS/console-report-390.png|390"
+	dl "#dl-report-csv"
+	dl "#dl-report-json"
+	dl "#dl-log-csv"
+)
+browse "${steps[@]}"
+wait "$runpid"
+eq "browser ran (report)" "$RC" 0
+contains "live page: sent" "$OUT" "wait|#campaign-state=done"
+contains "live page: all settled" "$OUT" "text|label[for=progress]=3 of 3 messages settled (100%)"
+contains "report: totals" "$OUT" "text|#report-cards=3messages3delivered100% of all0bounced0failed"
+contains "report: outcomes" "$OUT" "text|#report-outcomes tbody=delivered3100%"
+contains "report: by domain" "$OUT" "gmail.com1100"
+contains "report: a chart with a name" "$OUT" "attr|#chart-outcomes svg|role=img"
+contains "report: the CSV's file name" "$OUT" "attr|#dl-report-csv|download=autumn-report.csv"
+contains "download: report CSV" "$OUT" "await=200 text/csv; charset=utf-8 4 domain,"
+contains "download: report JSON" "$OUT" 'await=200 application/json 1 {"schema_version":2'
+contains "download: attempt log" "$OUT" "await=200 text/csv; charset=utf-8 4 time,recipient,destination"
+axe_ok "report" 1
+for f in segments segment wizard wizard-schedule wizard-plan report; do
+	if [ -s "$SHOTS/console-$f-1280.png" ] && [ -s "$SHOTS/console-$f-390.png" ]; then
+		ok "shot $f"
+	else
+		bad "shot $f" "no screenshots of $f"
+	fi
+done
+
 # 4. The cookie: HttpOnly, SameSite=Strict; Secure when the client came over TLS.
 login ann ann-secret-pass
 eq "login: 200" "$ST" 200
@@ -219,6 +341,20 @@ eq "viewer: domain: 403" "$ST" 403
 change POST /api/suppressions '{"values":["x@y.example"]}'
 eq "viewer: suppress: 403" "$ST" 403
 eq "viewer: nothing changed" "$(state) $(rate gmail.com)" "scheduled 7.0"
+# The new pages' changes, refused by the server too; a count is a read, so it is not.
+change POST /api/campaigns '{"name":"v1","audience":[{"kind":"segment","name":"two"}],"template":"spring","from":"a@shop.example"}'
+eq "viewer: campaign create: 403" "$ST" 403
+change POST /api/campaigns/winter/schedule '{"now":true}'
+eq "viewer: schedule: 403" "$ST" 403
+change POST /api/segments '{"name":"v2","expression":"tag(\"x\")"}'
+eq "viewer: segment create: 403" "$ST" 403
+change PUT /api/segments/two '{"expression":"tag(\"x\")"}'
+eq "viewer: segment edit: 403" "$ST" 403
+change DELETE /api/segments/two ''
+eq "viewer: segment delete: 403" "$ST" 403
+eq "viewer: no segment or campaign changed" "$(sql "SELECT count(*) FROM campaigns WHERE name = 'v1'") $(sql "SELECT expr FROM segments WHERE name = 'two'") $(sql "SELECT state FROM campaigns WHERE name = 'winter'")" '0 list("news") and first_name != "Cyd" scheduled'
+change POST /api/segments/count '{"expression":"list(\"news\")"}'
+eq "viewer: a count is a read" "$ST $(json 'j["contacts"]')" "200 3"
 login eve eve-secret-pass
 change PATCH /api/domains/gmail.com '{"rate":"1/s"}'
 eq "editor: domain: 403" "$ST" 403
