@@ -64,9 +64,11 @@ struct pool_dest;
 
 /* Where a job went: borrowed for the duration of a callback. */
 struct pool_conn_info {
-	const char *dest; /* destination name */
-	const char *host; /* host connected to: "name[address]" */
-	const char *tls;  /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" without TLS */
+	const char *dest;   /* destination name */
+	const char *host;   /* host connected to: "name[address]" */
+	const char *tls;    /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" without TLS */
+	const char *source; /* the source address bound (session.bind_addr), "" when none */
+	const char *helo;   /* the EHLO name the session gave, "" before it had a session */
 };
 
 struct pool_dest_info;
@@ -117,6 +119,7 @@ struct pool_limits {
 /* What a destination is doing now (pool_dest_info). */
 struct pool_dest_info {
 	const char *name;
+	const char *source; /* the destination's source address (session.bind_addr), or "" */
 	unsigned conns, busy;
 	size_t queued;
 	struct pool_limits limits; /* configured */

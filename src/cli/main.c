@@ -372,7 +372,7 @@ const struct cli_command cli_commands[] = {
     {"send", cmd_send, "deliver a campaign's messages to MX hosts or through a relay",
      "Usage: kirim send CAMPAIGN [--relay URL | --direct] [--tls POLICY] [--concurrency N]\n"
      "                           [--dest-concurrency N] [--msgs-per-conn N] [--timeout SECONDS]\n"
-     "                           [--dns-server ADDR[:PORT],...] [--mx-port PORT]\n"
+     "                           [--dns-server ADDR[:PORT],...] [--mx-port PORT] [--egress POOL]\n"
      "\n"
      "Deliver every message of CAMPAIGN that is due, over persistent SMTP connections\n"
      "(PIPELINING when offered), and record each outcome. The first run queues one\n"
@@ -399,6 +399,8 @@ const struct cli_command cli_commands[] = {
      "                         for a relay, opportunistic for MX hosts)\n"
      "  -c, --concurrency N    connections at once (default 8)\n"
      "      --dest-concurrency N  connections at once per MX destination (default 10)\n"
+     "      --egress POOL      send from the source addresses of this [egress] pool of\n"
+     "                         kirim.conf (default: pool 'default'; none: the system's)\n"
      "      --msgs-per-conn N  messages per connection before reconnecting (default 100)\n"
      "      --allow-plaintext-auth  AUTH without TLS (trusted networks only)\n"
      "      --timeout SECONDS  one timeout for every SMTP wait (default: RFC 5321's)\n"
