@@ -4,3 +4,6 @@
 -- the log shows which IP carried each message.
 ALTER TABLE events ADD COLUMN source TEXT;
 ALTER TABLE events ADD COLUMN helo TEXT;
+-- A domain policy may name the egress pool its destinations send from (kirim domain set
+-- PATTERN --egress POOL); NULL inherits, as every field does.
+ALTER TABLE domain_policies ADD COLUMN egress TEXT;

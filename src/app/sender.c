@@ -1163,7 +1163,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 			/* The relay's connections spread over the egress sources too. */
 			S->relay = xcalloc(1, sizeof(*S->relay));
 			S->relay->key = xstrdup("relay");
-			if (sender_dests_add(S, S->relay, &dc, err, errsz) < 0) {
+			if (sender_dests_add(S, S->relay, &dc, NULL, err, errsz) < 0) {
 				rc = SENDER_E_CONFIG;
 				goto out_loop;
 			}

@@ -104,9 +104,11 @@ enum {
 struct sender;
 struct scamp;
 
-/* A source address of the run's egress pool (kirim.conf [egress]; docs/egress.md). */
+/* A source address of kirim.conf's [egress] sections (docs/egress.md). */
 struct ssource {
 	char name[CONFIG_EGRESS_NAME_MAX];
+	char pools[CONFIG_EGRESS_POOLS_MAX][CONFIG_EGRESS_NAME_MAX]; /* the pools it is in */
+	size_t npools;
 	char address[64];
 	char ehlo[256];               /* its EHLO name: its own, else the run's */
 	unsigned weight;              /* its share of each destination's messages */
@@ -124,7 +126,8 @@ struct sdest {
 	char domain[256]; /* the first domain routed to it */
 	char *hosts[DNS_MAX_HOSTS];
 	size_t nhosts;
-	struct pool_dest **pd; /* per source (S->src), or one */
+	struct pool_dest **pd; /* per source of its pool, or one without binding */
+	struct ssource **src;  /* per pd: its source (borrowed from S->src), or NULL */
 	long *sent;            /* per source: attempts today, this run's and the database's */
 	struct wrr_item *wrr;  /* per source: its weight and turn */
 	size_t npd;
@@ -395,8 +398,10 @@ struct sender {
 	struct pool *pool;
 	struct pool_dest *dest; /* the relay; NULL when direct */
 	struct sdest *relay;    /* the relay's destination over the egress sources, or NULL */
-	struct ssource *src;    /* the egress pool's sources (none: the kernel chooses) */
+	struct ssource *src;    /* every [egress] source of kirim.conf */
 	size_t nsrc;
+	const char *egress; /* the run's pool: --egress, else "default" (a domain policy's
+	                       egress field chooses another for its destinations) */
 	/* Direct delivery (sender_route.c). */
 	struct dns *dns;
 	struct strmap domains;    /* name → struct sdomain */
@@ -485,15 +490,17 @@ void sender_route(struct sender *S, struct sjob *j);
 void sender_apply_policies(struct sender *S);
 /* sender_dest_domain - the first domain routed to destination name ("" if none) */
 const char *sender_dest_domain(const struct sender *S, const char *name);
-/* sender_egress - the sources of egress pool (NULL: "default") into S->src, each address
- * bound once to see that this host has it; fallback_ehlo for those without their own.
- * 0, or -1 with the reason in err (a pool named with no source, an address not here). */
+/* sender_egress - every [egress] source of cfg into S->src, each address bound once to see
+ * that this host has it (fallback_ehlo for those without a name of their own), and pool
+ * (NULL: "default") as the run's. 0, or -1 with the reason in err (pool named and without
+ * a source, an address not here). */
 int sender_egress(struct sender *S, const struct config *cfg, const char *pool,
                   const char *fallback_ehlo, char *err, size_t errsz);
-/* sender_dests_add - d's pool destinations, one per source, into sd (named dc->name);
- * 0, or -1 with err */
+/* sender_dests_add - sd's pool destinations (named dc->name), one per source of egress
+ * pool pool ("": the run's), or one without binding when the run's pool has none; 0, or
+ * -1 with err (a pool a policy names that has no source, a TLS set-up) */
 int sender_dests_add(struct sender *S, struct sdest *sd, const struct pool_dest_config *dc,
-                     char *err, size_t errsz);
+                     const char *pool, char *err, size_t errsz);
 /* sender_route_free - free the domains and destinations (every job came back) */
 void sender_route_free(struct sender *S);
 /* sender_gone - whether j's recipient was suppressed since the run started */

@@ -61,9 +61,20 @@ sdest_free(void *p)
 		free(sd->hosts[k]);
 	free(sd->key);
 	free(sd->pd);
+	free(sd->src);
 	free(sd->sent);
 	free(sd->wrr);
 	free(sd);
+}
+
+/* ssource_in - whether x is in pool */
+static bool
+ssource_in(const struct ssource *x, const char *pool)
+{
+	for (size_t k = 0; k < x->npools; k++)
+		if (strcmp(x->pools[k], pool) == 0)
+			return true;
+	return false;
 }
 
 int
@@ -71,18 +82,24 @@ sender_egress(struct sender *S, const struct config *cfg, const char *pool,
               const char *fallback_ehlo, char *err, size_t errsz)
 {
 	const struct config_egress *in[CONFIG_MAX_EGRESS];
-	size_t n = config_egress_pool(cfg, pool ? pool : "default", in);
-	if (n == 0 && pool) {
+	S->egress = pool ? pool : "default";
+	if (pool && config_egress_pool(cfg, pool, in) == 0) {
 		snprintf(err, errsz,
 		         "no [egress] section in %s is in pool %s (pool = %s in the sections of "
 		         "its addresses)",
 		         cfg->path[0] ? cfg->path : "kirim.conf", pool, pool);
 		return -1;
 	}
+	size_t n = cfg->n_egress;
+	for (size_t i = 0; i < n; i++)
+		in[i] = &cfg->egress[i];
 	S->src = n ? xcalloc(n, sizeof(*S->src)) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct ssource *x = &S->src[i];
 		snprintf(x->name, sizeof(x->name), "%s", in[i]->name);
+		for (size_t k = 0; k < in[i]->npools; k++)
+			snprintf(x->pools[k], sizeof(x->pools[k]), "%s", in[i]->pools[k]);
+		x->npools = in[i]->npools;
 		snprintf(x->address, sizeof(x->address), "%s", in[i]->address);
 		snprintf(x->ehlo, sizeof(x->ehlo), "%s",
 		         in[i]->ehlo[0] ? in[i]->ehlo : fallback_ehlo);
@@ -106,30 +123,48 @@ sender_egress(struct sender *S, const struct config *cfg, const char *pool,
 			return -1;
 		}
 		S->nsrc++;
-		log_info("egress pool=%s source=%s address=%s ehlo=%s weight=%u",
-		         pool ? pool : "default", x->name, x->address, x->ehlo, x->weight);
+		struct buf pools = BUF_INIT;
+		for (size_t k = 0; k < x->npools; k++)
+			buf_printf(&pools, "%s%s", k ? "," : "", x->pools[k]);
+		log_info("egress source=%s address=%s ehlo=%s weight=%u pool=%s", x->name,
+		         x->address, x->ehlo, x->weight, pools.data);
+		buf_free(&pools);
 	}
 	return 0;
 }
 
 int
-sender_dests_add(struct sender *S, struct sdest *sd, const struct pool_dest_config *dc, char *err,
-                 size_t errsz)
+sender_dests_add(struct sender *S, struct sdest *sd, const struct pool_dest_config *dc,
+                 const char *pool, char *err, size_t errsz)
 {
-	size_t n = S->nsrc ? S->nsrc : 1;
+	const char *name = pool && pool[0] ? pool : S->egress;
+	size_t n = 0;
+	sd->src = xcalloc(S->nsrc ? S->nsrc : 1, sizeof(*sd->src));
+	for (size_t i = 0; i < S->nsrc; i++)
+		if (ssource_in(&S->src[i], name))
+			sd->src[n++] = &S->src[i];
+	if (n == 0 && strcmp(name, S->egress) != 0) {
+		snprintf(err, errsz,
+		         "the domain policy names egress pool %s, and no [egress] section of "
+		         "kirim.conf is in it",
+		         name);
+		return -1;
+	}
+	if (n == 0)
+		n = 1; /* the run's pool has no source: the kernel chooses, as without [egress] */
 	sd->pd = xcalloc(n, sizeof(*sd->pd));
 	sd->sent = xcalloc(n, sizeof(*sd->sent));
 	sd->wrr = xcalloc(n, sizeof(*sd->wrr));
 	for (size_t k = 0; k < n; k++) {
 		struct pool_dest_config c = *dc;
-		if (S->nsrc) {
-			c.session.bind_addr = (const struct sockaddr *)&S->src[k].addr;
-			c.session.helo_name = S->src[k].ehlo;
+		if (sd->src[k]) {
+			c.session.bind_addr = (const struct sockaddr *)&sd->src[k]->addr;
+			c.session.helo_name = sd->src[k]->ehlo;
 		}
 		/* A destination made already stays the pool's (it frees them all at the end). */
 		if ((sd->pd[k] = pool_dest_add(S->pool, &c, err, errsz)) == NULL)
 			return -1;
-		sd->wrr[k].weight = S->nsrc ? S->src[k].weight : 1;
+		sd->wrr[k].weight = sd->src[k] ? sd->src[k]->weight : 1;
 		sd->npd++;
 	}
 	return 0;
@@ -139,9 +174,10 @@ sender_dests_add(struct sender *S, struct sdest *sd, const struct pool_dest_conf
 static void
 sent_key(const struct sender *S, const struct sdest *sd, size_t k, struct buf *out)
 {
+	(void)S;
 	buf_adds(out, sd->key);
-	if (S->nsrc)
-		buf_printf(out, " %s", S->src[k].address);
+	if (sd->src[k])
+		buf_printf(out, " %s", sd->src[k]->address);
 }
 
 /*
@@ -235,7 +271,7 @@ sdest_submit(struct sender *S, struct sdest *sd, struct sjob *j)
 {
 	sdest_today(S, sd);
 	for (size_t k = 0; k < sd->npd; k++) {
-		unsigned w = S->nsrc ? S->src[k].weight : 1;
+		unsigned w = sd->src[k] ? sd->src[k]->weight : 1;
 		sd->wrr[k].weight = sd->cap >= 0 && sd->sent[k] >= sd->cap ? 0 : w;
 	}
 	int k = wrr_next(sd->wrr, sd->npd);
@@ -243,7 +279,7 @@ sdest_submit(struct sender *S, struct sdest *sd, struct sjob *j)
 		/* Over today's warm-up cap: wait for tomorrow (UTC), no attempt counted. */
 		char why[200];
 		snprintf(why, sizeof(why), "warm-up cap of %ld for today reached at %s%s", sd->cap,
-		         sd->key, S->nsrc > 1 ? " from every source address" : "");
+		         sd->key, sd->npd > 1 ? " from every source address" : "");
 		if (!sd->capped)
 			log_info("dest=%s warmup_cap=%ld reached: the rest waits for tomorrow",
 			         sd->key, sd->cap);
@@ -475,7 +511,7 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 		}
 		sd = xcalloc(1, sizeof(*sd));
 		sd->key = xstrdup(key.data);
-		if (sender_dests_add(S, sd, &dc, err, errsz) < 0) {
+		if (sender_dests_add(S, sd, &dc, lim.egress, err, errsz) < 0) {
 			sdest_free(sd);
 			sd = NULL;
 		} else {
@@ -662,7 +698,7 @@ sender_relay_dest(struct sender *S, const char *domain)
 	dc.limits = pool_limits_of(S, &lim);
 	sd = xcalloc(1, sizeof(*sd));
 	sd->key = xstrdup(key);
-	if (sender_dests_add(S, sd, &dc, err, sizeof(err)) < 0) {
+	if (sender_dests_add(S, sd, &dc, lim.egress, err, sizeof(err)) < 0) {
 		log_warn("dest=%s not made (%s): the relay's own queue takes it", key, err);
 		sdest_free(sd);
 		return NULL;

@@ -41,6 +41,10 @@ mx-host=x.test,mx.x.test,10
 host-record=mx.x.test,127.0.0.1
 mx-host=w.test,mx.w.test,10
 host-record=mx.w.test,127.0.0.1
+mx-host=p.test,mx.p.test,10
+host-record=mx.p.test,127.0.0.1
+mx-host=q.test,mx.q.test,10
+host-record=mx.q.test,127.0.0.1
 mx-host=v6.test,mx.v6.test,10
 host-record=mx.v6.test,::1
 EOF2
@@ -106,7 +110,7 @@ eq "weights: the events record each attempt's source and EHLO name" "$(events sp
 127.0.0.3 mta3.kirim.test 2"
 eq "weights: each message's event names the address the server saw it come from" \
 	"$(recorded spread)" "$(peers "$D")"
-contains "weights: the log says which sources it uses" "$ERR" "egress pool=default source=mta2 address=127.0.0.2"
+contains "weights: the log says which sources it uses" "$ERR" "egress source=mta2 address=127.0.0.2 ehlo=mta2.kirim.test weight=3 pool=default"
 
 # kirim log: the source and EHLO name are the last two columns.
 run "$KIRIM" log spread
@@ -156,7 +160,33 @@ send other --egress nosuch
 eq "unknown pool: exit" "$RC" 78
 contains "unknown pool: why" "$ERR" "no [egress] section in $TMP/egress.conf is in pool nosuch"
 
-# 6. IPv6: a source ::1 towards an MX host on ::1; an IPv4 source cannot reach it and says so.
+# 6. A domain policy chooses the pool of its destinations: p.test from pool alt while x.test
+# goes from the run's pool in the same run; a pool kirim.conf lacks defers with the reason.
+run "$KIRIM" domain set p.test --egress alt --json
+eq "policy: set" "$RC" 0
+eq "policy: stored" "$(json 'j["egress"]')" alt
+run "$KIRIM" domain show p.test --json
+eq "policy: show says where it came from" "$(json 'j["egress"], j["from"]["egress"]')" "alt p.test"
+run "$KIRIM" domain set q.test --egress 'no pool!'
+eq "policy: a bad name: exit" "$RC" 64
+contains "policy: a bad name: why" "$ERR" "--egress takes the name of an [egress] pool of kirim.conf"
+"$KIRIM" domain set q.test --egress nosuch >/dev/null
+restart_server d5
+campaign_to mixed $(many m 2 p.test) $(many n 4 x.test) q1@q.test
+send mixed --retry-first 1h
+eq "policy: p.test from alt, x.test from the run's pool" \
+	"$(sql "SELECT substr(k.email, instr(k.email, '@') + 1) || ' ' || e.source FROM events e JOIN messages m ON m.id = e.message_id JOIN contacts k ON k.id = m.contact_id JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'mixed' AND e.type = 'delivered' GROUP BY 1 ORDER BY 1")" \
+	"p.test 127.0.0.4
+x.test 127.0.0.2
+x.test 127.0.0.3"
+eq "policy: the server saw the same" "$(recorded mixed)" "$(peers "$D")"
+eq "policy: an unknown pool defers" "$(sql "SELECT m.state FROM messages m JOIN contacts k ON k.id = m.contact_id WHERE k.email = 'q1@q.test'")" queued
+contains "policy: an unknown pool: why" \
+	"$(sql "SELECT m.last_text FROM messages m JOIN contacts k ON k.id = m.contact_id WHERE k.email = 'q1@q.test'")" \
+	"the domain policy names egress pool nosuch, and no [egress] section of kirim.conf is in it"
+"$KIRIM" domain unset q.test >/dev/null
+
+# 7. IPv6: a source ::1 towards an MX host on ::1; an IPv4 source cannot reach it and says so.
 if $PY3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
 	D6=$(dumpdir d6)
 	start_server_at ::1 "$P" --dump "$D6"
@@ -175,7 +205,7 @@ else
 	echo "no IPv6 loopback here: the IPv6 case is skipped"
 fi
 
-# 7. An address that is not this host's is refused at the start, with the reason; nothing
+# 8. An address that is not this host's is refused at the start, with the reason; nothing
 # is claimed or sent.
 printf '[sender]\nehlo = mta.kirim.test\n[egress]\nname = far\naddress = 192.0.2.1\n' >far.conf
 restart_server d7
@@ -185,7 +215,7 @@ eq "not here: exit" "$RC" 78
 contains "not here: why" "$ERR" "[egress] far: source address 192.0.2.1 cannot be bound (it is not an address of this host)"
 eq "not here: nothing sent or claimed" "$(ls "$D" | grep -c json) $(sql "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message_id JOIN contacts k ON k.id = m.contact_id WHERE k.email = 'f@x.test'")" "0 0"
 
-# 8. Bad [egress] sections are refused when kirim.conf is read, with the line.
+# 9. Bad [egress] sections are refused when kirim.conf is read, with the line.
 bad_conf() { # bad_conf LABEL WANT TEXT
 	printf '%b' "$3" >bad.conf
 	run env KIRIM_CONFIG="$TMP/bad.conf" "$KIRIM" send far
