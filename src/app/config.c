@@ -8,8 +8,9 @@
  * never writes a secret into an error.
  *
  * Format. Sections [sender], [unsubscribe], [bounce], [secret], [dkim] (which
- * may repeat, CONFIG_MAX_DKIM times), [relay], [database], [brand], [signup]
- * and [pages]. "key = value"
+ * may repeat, CONFIG_MAX_DKIM times), [relay], [database], [brand], [signup],
+ * [pages], [hooks] and [egress] (one per source address, CONFIG_MAX_EGRESS times; its
+ * address is checked as an address here, and bound by the sender). "key = value"
  * (or "key: value"), one per line; comments start a line with ';' or '#', or follow a
  * value after " ;". A value may be quoted with "..." or '...' (no escapes),
  * which keeps leading and trailing blanks. Unknown sections and keys, keys
@@ -378,12 +379,14 @@ egress_end(struct loader *L)
 	}
 }
 
+/* The characters of a name in a list (signup lists, egress pools): letters, digits, - _. */
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 /* A source or pool name: letters, digits, - _ . (what a log line and a CLI option carry). */
 static bool
 egress_name_ok(const char *p, size_t n)
 {
-	return n > 0 && n < CONFIG_EGRESS_NAME_MAX &&
-	       strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") >= n;
+	return n > 0 && n < CONFIG_EGRESS_NAME_MAX && strspn(p, NAME_CHARS ".") >= n;
 }
 
 /* [egress] address: one IPv4 or IPv6 address of this host ([brackets] allowed around IPv6);
@@ -418,33 +421,41 @@ set_egress_address(struct loader *L, struct config_egress *e, const char *v)
 	return true;
 }
 
-/* [egress] pool: the pools a source belongs to, separated by commas or blanks. */
+/*
+ * set_names - a list of names separated by commas or blanks into out (max of them, each
+ * of the characters in chars and shorter than NAME_LIST_MAX), their count in *n; errors
+ * say what an item must be ("a list name a link can carry") and allowed in words
+ */
+enum { NAME_LIST_MAX = 64 };
 static bool
-set_egress_pools(struct loader *L, struct config_egress *e, const char *v)
+set_names(struct loader *L, const char *key, const char *v, const char *chars, const char *what,
+          const char *allowed, char (*out)[NAME_LIST_MAX], size_t max, size_t *n)
 {
-	e->npools = 0;
+	*n = 0;
 	for (const char *p = v; *p;) {
 		p += strspn(p, ", \t");
-		size_t n = strcspn(p, ", \t");
-		if (n == 0)
+		size_t len = strcspn(p, ", \t");
+		if (len == 0)
 			break;
-		if (!egress_name_ok(p, n)) {
-			fail(L, L->line,
-			     "pool: '%.*s' is not a pool name (letters, digits, - _ and ., %d at "
-			     "most)",
-			     (int)(n > 64 ? 64 : n), p, CONFIG_EGRESS_NAME_MAX - 1);
+		if (strspn(p, chars) < len || len >= NAME_LIST_MAX) {
+			fail(L, L->line, "%s: '%.*s' is not %s (%s, %d at most)", key,
+			     (int)(len > 64 ? 64 : len), p, what, allowed, NAME_LIST_MAX - 1);
 			return false;
 		}
-		if (e->npools == CONFIG_EGRESS_POOLS_MAX) {
-			fail(L, L->line, "pool: %d pools at most", CONFIG_EGRESS_POOLS_MAX);
+		if (*n == max) {
+			fail(L, L->line, "%s: %zu at most", key, max);
 			return false;
 		}
-		memcpy(e->pools[e->npools], p, n);
-		e->pools[e->npools++][n] = '\0';
-		p += n;
+		memcpy(out[*n], p, len);
+		out[(*n)++][len] = '\0';
+		p += len;
 	}
 	return true;
 }
+
+_Static_assert(sizeof(((struct config_egress *)0)->pools[0]) == NAME_LIST_MAX &&
+                   sizeof(((struct config *)0)->signup_lists[0]) == NAME_LIST_MAX,
+               "set_names fills lists of NAME_LIST_MAX-byte names");
 
 /* A section header seen by the reader: finish the last section, start this one. */
 static void
@@ -1032,32 +1043,9 @@ set_colour(struct loader *L, const char *v)
 static bool
 set_signup_lists(struct loader *L, const char *v)
 {
-	struct config *c = L->c;
-	c->n_signup_lists = 0;
-	for (const char *p = v; *p;) {
-		p += strspn(p, ", \t");
-		size_t n = strcspn(p, ", \t");
-		if (n == 0)
-			break;
-		size_t ok =
-		    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
-		if (ok < n || n >= sizeof(c->signup_lists[0])) {
-			fail(
-			    L, L->line,
-			    "lists: '%.*s' is not a list name a link can carry (letters, digits, - "
-			    "and _, %zu at most)",
-			    (int)(n > 64 ? 64 : n), p, sizeof(c->signup_lists[0]) - 1);
-			return false;
-		}
-		if (c->n_signup_lists == CONFIG_MAX_SIGNUP_LISTS) {
-			fail(L, L->line, "lists: %d at most", CONFIG_MAX_SIGNUP_LISTS);
-			return false;
-		}
-		memcpy(c->signup_lists[c->n_signup_lists], p, n);
-		c->signup_lists[c->n_signup_lists++][n] = '\0';
-		p += n;
-	}
-	return true;
+	return set_names(L, "lists", v, NAME_CHARS, "a list name a link can carry",
+	                 "letters, digits, - and _", L->c->signup_lists, CONFIG_MAX_SIGNUP_LISTS,
+	                 &L->c->n_signup_lists);
 }
 
 /*
@@ -1268,7 +1256,9 @@ apply(struct loader *L, enum key k, const char *v)
 	case K_EGRESS_WEIGHT:
 		return set_uint(L, "weight", &eg->weight, v, 1, 10000);
 	case K_EGRESS_POOL:
-		return set_egress_pools(L, eg, v);
+		return set_names(L, "pool", v, NAME_CHARS ".", "a pool name",
+		                 "letters, digits, - _ and .", eg->pools, CONFIG_EGRESS_POOLS_MAX,
+		                 &eg->npools);
 	case K_COUNT:
 		break;
 	}
