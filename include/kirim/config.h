@@ -11,7 +11,8 @@
  * relative to the config file's folder; the secret file and key files must
  * not be readable by other users. [database] group_readable = yes makes the
  * database's files 0640 instead of 0600 (store_file.h). [brand], [signup] and
- * [pages] are what kirim serve's public pages show and take (docs/pages.md).
+ * [pages] are what kirim serve's public pages show and take (docs/pages.md). [egress]
+ * sections are the source addresses to send from, grouped into pools (docs/egress.md).
  * docs/kirim.conf.example documents every key. Loads key files (I/O) but does
  * not log.
  */

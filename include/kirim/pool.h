@@ -48,6 +48,11 @@
  * connections, repeated ones suspend it (its jobs are handed back ABORTED),
  * and sustained success climbs back. Each change is logged and reported to
  * the owner. Logs changes at info level, the rest at debug.
+ *
+ * Source addresses: a destination whose session config has a bind_addr binds every
+ * session to it (and its helo_name); the owner makes one destination per source address
+ * of an egress pool, all with the same name, so that each has its own limits, throttle
+ * and queue (docs/egress.md). pool_conn_info and pool_dest_info say which source.
  */
 #ifndef KIRIM_POOL_H
 #define KIRIM_POOL_H
