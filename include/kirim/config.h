@@ -11,7 +11,8 @@
  * relative to the config file's folder; the secret file and key files must
  * not be readable by other users. [database] group_readable = yes makes the
  * database's files 0640 instead of 0600 (store_file.h). [brand], [signup] and
- * [pages] are what kirim serve's public pages show and take (docs/pages.md).
+ * [pages] are what kirim serve's public pages show and take (docs/pages.md). [egress]
+ * sections are the source addresses to send from, grouped into pools (docs/egress.md).
  * docs/kirim.conf.example documents every key. Loads key files (I/O) but does
  * not log.
  */
@@ -29,7 +30,22 @@ enum {
 	CONFIG_MAX_DKIM = 4,
 	CONFIG_MAX_SIGNUP_LISTS = 16,
 	CONFIG_MAX_SIGNUP_CORS = 8,
-	CONFIG_CORS_ORIGIN_MAX = 255
+	CONFIG_CORS_ORIGIN_MAX = 255,
+	CONFIG_MAX_EGRESS = 32,      /* [egress] sections: source addresses */
+	CONFIG_EGRESS_POOLS_MAX = 8, /* pools one source belongs to */
+	CONFIG_EGRESS_NAME_MAX = 64, /* a source's or a pool's name, with the NUL */
+};
+
+/* One [egress] section: a source address to send from (docs/egress.md). */
+struct config_egress {
+	char name[CONFIG_EGRESS_NAME_MAX]; /* name: how logs and errors call it */
+	char address[64];                  /* address: IPv4 or IPv6, as inet_ntop writes it */
+	int family;                        /* AF_INET or AF_INET6 */
+	unsigned char addr[16];            /* the address's bytes (4 or 16) */
+	char ehlo[256];                    /* ehlo: its EHLO name; "" = [sender] ehlo */
+	unsigned weight;                   /* weight: its share in its pools (1) */
+	char pools[CONFIG_EGRESS_POOLS_MAX][CONFIG_EGRESS_NAME_MAX]; /* pool: "default" */
+	size_t npools;
 };
 
 struct config_dkim {
@@ -94,6 +110,10 @@ struct config {
 	unsigned hooks_sendgrid_max_age; /* sendgrid_max_age: seconds a timestamp is good (600) */
 	char hooks_postmark_user[128];   /* postmark_user: HTTP Basic user; "" = off */
 	char hooks_postmark_password[256]; /* postmark_password */
+	/* [egress] sections, in file order: the source addresses of direct delivery (and the
+	 * relay's connections), grouped into pools; none = the kernel chooses (docs/egress.md) */
+	struct config_egress egress[CONFIG_MAX_EGRESS];
+	size_t n_egress;
 };
 
 /* The hosts an SNS signing certificate may come from, unless [hooks] sns_cert_hosts says. */
@@ -118,6 +138,10 @@ int config_load(const char *path, struct config *c, char *err, size_t errsz);
 int config_peek(const char *path, struct config *c, char *err, size_t errsz);
 /* config_free - release the DKIM keys and wipe the secret; the struct may be reloaded afterwards */
 void config_free(struct config *c);
+/* config_egress_pool - the sources of pool name (its members, in file order) into out (at
+ * most CONFIG_MAX_EGRESS pointers into c): how many; 0 when no source is in it */
+size_t config_egress_pool(const struct config *c, const char *name,
+                          const struct config_egress **out);
 /* config_helo - the EHLO name: [sender] ehlo, else this system's host name, else
  * "localhost", into out (size bytes) */
 void config_helo(const struct config *c, char *out, size_t size);

@@ -36,6 +36,7 @@ struct dest_limits {
 	                    a user's choice, which wins over what the domain publishes */
 	char warmup[POLICY_WARMUP_MAX]; /* warm-up plan, "" = none */
 	int64_t warmup_start;           /* Unix day of the plan's first day */
+	char egress[POLICY_EGRESS_MAX]; /* the egress pool a record names, "" = the run's */
 	char own[POLICY_PATTERN_MAX];   /* the domain's own pattern (exact or wildcard), or "" */
 };
 

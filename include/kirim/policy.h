@@ -27,6 +27,7 @@
 
 #define POLICY_PATTERN_MAX 264 /* "mx:" + a 253-byte domain + NUL, with room */
 #define POLICY_WARMUP_MAX 128  /* a warm-up plan as written */
+#define POLICY_EGRESS_MAX 64   /* an egress pool's name (kirim.conf [egress] pool) */
 
 enum policy_kind {
 	POLICY_KIND_DEFAULT,  /* "*" */
@@ -44,6 +45,7 @@ enum policy_field {
 	POLICY_F_CONNECT_RATE,
 	POLICY_F_TLS,
 	POLICY_F_WARMUP,
+	POLICY_F_EGRESS,
 	POLICY_NFIELDS,
 };
 #define POLICY_HAS(f) (1u << (f)) /* bit of struct policy.set for field f */
@@ -70,6 +72,7 @@ struct policy {
 	enum policy_tls tls;
 	char warmup[POLICY_WARMUP_MAX]; /* throttle_warmup_cap plan; "" = no warm-up */
 	int64_t warmup_start;           /* Unix day (time / 86400) of the plan's first day */
+	char egress[POLICY_EGRESS_MAX]; /* the egress pool to send from (docs/egress.md) */
 	char source[8];                 /* "preset" or "user" ("" for built-in) */
 	int64_t updated_at;
 };
@@ -91,7 +94,7 @@ int policy_pattern_parse(const char *s, char *out, size_t outsz, enum policy_kin
 /* policy_kind_name - "default", "mx", "wildcard", "domain", "global" */
 const char *policy_kind_name(enum policy_kind k);
 
-/* policy_field_name - the column name: "max_connections", "rate", ... "warmup" */
+/* policy_field_name - the column name: "max_connections", "rate", ... "warmup", "egress" */
 const char *policy_field_name(enum policy_field f);
 /* policy_field_parse - a field from its name ("max-connections" or "max_connections"), or -1 */
 int policy_field_parse(const char *name);

@@ -48,6 +48,11 @@
  * connections, repeated ones suspend it (its jobs are handed back ABORTED),
  * and sustained success climbs back. Each change is logged and reported to
  * the owner. Logs changes at info level, the rest at debug.
+ *
+ * Source addresses: a destination whose session config has a bind_addr binds every
+ * session to it (and its helo_name); the owner makes one destination per source address
+ * of an egress pool, all with the same name, so that each has its own limits, throttle
+ * and queue (docs/egress.md). pool_conn_info and pool_dest_info say which source.
  */
 #ifndef KIRIM_POOL_H
 #define KIRIM_POOL_H
@@ -64,9 +69,11 @@ struct pool_dest;
 
 /* Where a job went: borrowed for the duration of a callback. */
 struct pool_conn_info {
-	const char *dest; /* destination name */
-	const char *host; /* host connected to: "name[address]" */
-	const char *tls;  /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" without TLS */
+	const char *dest;   /* destination name */
+	const char *host;   /* host connected to: "name[address]" */
+	const char *tls;    /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" without TLS */
+	const char *source; /* the source address bound (session.bind_addr), "" when none */
+	const char *helo;   /* the EHLO name the session gave, "" before it had a session */
 };
 
 struct pool_dest_info;
@@ -117,6 +124,7 @@ struct pool_limits {
 /* What a destination is doing now (pool_dest_info). */
 struct pool_dest_info {
 	const char *name;
+	const char *source; /* the destination's source address (session.bind_addr), or "" */
 	unsigned conns, busy;
 	size_t queued;
 	struct pool_limits limits; /* configured */

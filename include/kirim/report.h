@@ -196,6 +196,8 @@ struct report_attempt {
 	const char *text;
 	const char *tls;
 	int attempt;
+	const char *source; /* the source address ("" when none was bound) */
+	const char *helo;   /* the EHLO name given ("" before the migration that records it) */
 };
 
 /* report_free - free what a filled report owns and zero it; NULL is a no-op */

@@ -67,6 +67,8 @@ struct sender_opts {
 	                               opportunistic (direct) */
 	unsigned concurrency;       /* connections at once (default 8) */
 	unsigned dest_concurrency;  /* connections at once per destination, direct (default 10) */
+	const char *egress;         /* the egress pool of kirim.conf to send from; NULL: "default"
+	                               (none there: the kernel chooses; docs/egress.md) */
 	const char *dns_servers;    /* "127.0.0.1:5353,..." for direct; NULL: /etc/resolv.conf */
 	unsigned dns_timeout_ms;    /* per try; 0: the dns module's default */
 	unsigned mx_port;           /* port of MX hosts (default 25; tests and labs change it) */

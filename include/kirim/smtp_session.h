@@ -81,6 +81,10 @@ struct smtp_session_config {
 	int allow_plaintext_auth; /* allow AUTH without TLS */
 	unsigned max_jobs;        /* per connection; 0 = no limit */
 	struct smtp_timeouts timeouts;
+	/* The source address to bind before connecting (an egress source: docs/egress.md), port
+	 * 0; NULL: the kernel chooses. Copied. A host address of the other family cannot be
+	 * reached from it: the connect fails at once ("connect" stage) and says so. */
+	const struct sockaddr *bind_addr;
 };
 
 /* A message and its recipients at this destination. */
@@ -155,6 +159,9 @@ void smtp_session_close(struct smtp_session *s);
 /* smtp_session_local_ip - the address this end of the connection has ("" before it is
  * connected) into out (at least 46 bytes) */
 void smtp_session_local_ip(const struct smtp_session *s, char *out, size_t outsz);
+/* smtp_session_source_check - whether sa (port 0) is an address of this host a TCP socket
+ * can bind: 0, or a negative errno-style code with the reason in err */
+int smtp_session_source_check(const struct sockaddr *sa, char *err, size_t errsz);
 /* smtp_session_ehlo - the extensions of the last EHLO reply */
 const struct smtp_ehlo *smtp_session_ehlo(const struct smtp_session *s);
 

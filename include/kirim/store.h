@@ -325,6 +325,8 @@ struct store_result {
 	const char *host;
 	const char *tls;
 	const char *dest;          /* destination: "relay" or the MX host set */
+	const char *source;        /* the source address bound (an [egress] source), or NULL */
+	const char *helo;          /* the EHLO name the session gave, or NULL */
 	enum bounce_reason reason; /* a failure's reason; BOUNCE_UNDEFINED: none recorded */
 	enum bounce_class cls;     /* hard or soft; BOUNCE_NONE: none recorded */
 };

@@ -23,13 +23,15 @@ struct store_dest_state {
 	int64_t updated_at;
 };
 typedef int (*store_dest_cb)(void *arg, const struct store_dest_state *d);
-typedef int (*store_dest_count_cb)(void *arg, const char *dest, int64_t count);
+/* source: the source address the attempts went out from, NULL when none was bound */
+typedef int (*store_dest_count_cb)(void *arg, const char *dest, const char *source, int64_t count);
 
 /* store_dest_save - insert or replace a destination's state */
 int store_dest_save(struct store *s, const struct store_dest_state *d);
 /* store_dest_each - every destination whose name or domain contains term (NULL: all), by name */
 int store_dest_each(struct store *s, const char *term, store_dest_cb cb, void *arg);
-/* store_dest_counts_since - per destination, attempts recorded at or after since */
+/* store_dest_counts_since - per destination and source address, attempts recorded at or
+ * after since */
 int store_dest_counts_since(struct store *s, int64_t since, store_dest_count_cb cb, void *arg);
 
 #endif

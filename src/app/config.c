@@ -8,8 +8,9 @@
  * never writes a secret into an error.
  *
  * Format. Sections [sender], [unsubscribe], [bounce], [secret], [dkim] (which
- * may repeat, CONFIG_MAX_DKIM times), [relay], [database], [brand], [signup]
- * and [pages]. "key = value"
+ * may repeat, CONFIG_MAX_DKIM times), [relay], [database], [brand], [signup],
+ * [pages], [hooks] and [egress] (one per source address, CONFIG_MAX_EGRESS times; its
+ * address is checked as an address here, and bound by the sender). "key = value"
  * (or "key: value"), one per line; comments start a line with ';' or '#', or follow a
  * value after " ;". A value may be quoted with "..." or '...' (no escapes),
  * which keeps leading and trailing blanks. Unknown sections and keys, keys
@@ -37,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +81,7 @@ enum section {
 	S_SIGNUP,
 	S_PAGES,
 	S_HOOKS,
+	S_EGRESS,
 	S_COUNT
 };
 
@@ -86,7 +90,7 @@ static const char *const section_names[S_COUNT] = {
     [S_BOUNCE] = "bounce", [S_SECRET] = "secret",     [S_DKIM] = "dkim",
     [S_RELAY] = "relay",   [S_DATABASE] = "database", [S_TLS] = "tls",
     [S_BRAND] = "brand",   [S_SIGNUP] = "signup",     [S_PAGES] = "pages",
-    [S_HOOKS] = "hooks",
+    [S_HOOKS] = "hooks",   [S_EGRESS] = "egress",
 };
 
 enum key {
@@ -136,6 +140,11 @@ enum key {
 	K_HOOKS_SENDGRID_MAX_AGE,
 	K_HOOKS_POSTMARK_USER,
 	K_HOOKS_POSTMARK_PASSWORD,
+	K_EGRESS_NAME,
+	K_EGRESS_ADDRESS,
+	K_EGRESS_EHLO,
+	K_EGRESS_WEIGHT,
+	K_EGRESS_POOL,
 	K_COUNT
 };
 
@@ -189,6 +198,11 @@ static const struct {
     [K_HOOKS_SENDGRID_MAX_AGE] = {S_HOOKS, "sendgrid_max_age"},
     [K_HOOKS_POSTMARK_USER] = {S_HOOKS, "postmark_user"},
     [K_HOOKS_POSTMARK_PASSWORD] = {S_HOOKS, "postmark_password"},
+    [K_EGRESS_NAME] = {S_EGRESS, "name"},
+    [K_EGRESS_ADDRESS] = {S_EGRESS, "address"},
+    [K_EGRESS_EHLO] = {S_EGRESS, "ehlo"},
+    [K_EGRESS_WEIGHT] = {S_EGRESS, "weight"},
+    [K_EGRESS_POOL] = {S_EGRESS, "pool"},
 };
 
 /* State of one config_load call, handed to inih as both stream and user. */
@@ -206,7 +220,8 @@ struct loader {
 
 	enum section cur;
 	int section_line;
-	uint64_t seen[S_COUNT]; /* bit per key seen (1 << key); [S_DKIM] is per section */
+	uint64_t seen[S_COUNT]; /* bit per key seen (1 << key); [S_DKIM] and [S_EGRESS] are
+	                           per section */
 	int secret_line;        /* line of the secret's source, 0 = none yet */
 	bool relay_password;    /* a relay password source was given */
 	bool stashed;           /* the current line's value is in stash */
@@ -331,10 +346,125 @@ resolve(struct loader *L, const char *path, char *out, size_t outsz)
 	return true;
 }
 
+/* An [egress] section ends: it needs a name and an address, each name once, each address
+ * once (two names for one address would be one source counted twice). */
+static void
+egress_end(struct loader *L)
+{
+	struct config *c = L->c;
+	struct config_egress *e = &c->egress[c->n_egress - 1];
+	if (!(L->seen[S_EGRESS] & ((uint64_t)1 << K_EGRESS_NAME)) ||
+	    !(L->seen[S_EGRESS] & ((uint64_t)1 << K_EGRESS_ADDRESS))) {
+		fail(L, L->section_line,
+		     "[egress] section has no %s (it needs name and address: name = mta2, "
+		     "address = 192.0.2.2)",
+		     L->seen[S_EGRESS] & ((uint64_t)1 << K_EGRESS_NAME) ? "address" : "name");
+		return;
+	}
+	if (e->npools == 0) {
+		snprintf(e->pools[0], sizeof(e->pools[0]), "default");
+		e->npools = 1;
+	}
+	for (size_t i = 0; i + 1 < c->n_egress; i++) {
+		if (strcmp(c->egress[i].name, e->name) == 0) {
+			fail(L, L->section_line, "second [egress] section named %s", e->name);
+			return;
+		}
+		if (c->egress[i].family == e->family &&
+		    memcmp(c->egress[i].addr, e->addr, e->family == AF_INET6 ? 16 : 4) == 0) {
+			fail(L, L->section_line, "[egress] %s and %s have the same address %s",
+			     c->egress[i].name, e->name, e->address);
+			return;
+		}
+	}
+}
+
+/* The characters of a name in a list (signup lists, egress pools): letters, digits, - _. */
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+/* A source or pool name: letters, digits, - _ . (what a log line and a CLI option carry). */
+static bool
+egress_name_ok(const char *p, size_t n)
+{
+	return n > 0 && n < CONFIG_EGRESS_NAME_MAX && strspn(p, NAME_CHARS ".") >= n;
+}
+
+/* [egress] address: one IPv4 or IPv6 address of this host ([brackets] allowed around IPv6);
+ * whether the host has it is checked when sending starts (the bind test). */
+static bool
+set_egress_address(struct loader *L, struct config_egress *e, const char *v)
+{
+	char ip[64];
+	size_t n = strlen(v);
+	if (n >= 2 && v[0] == '[' && v[n - 1] == ']')
+		snprintf(ip, sizeof(ip), "%.*s", (int)(n - 2), v + 1);
+	else
+		snprintf(ip, sizeof(ip), "%s", v);
+	if (inet_pton(AF_INET, ip, e->addr) == 1)
+		e->family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, e->addr) == 1)
+		e->family = AF_INET6;
+	else {
+		fail(L, L->line,
+		     "address '%.100s' is not an IPv4 or IPv6 address (a source address is "
+		     "an address, not a host name)",
+		     v);
+		return false;
+	}
+	static const unsigned char any6[16];
+	if ((e->family == AF_INET && memcmp(e->addr, "\0\0\0\0", 4) == 0) ||
+	    (e->family == AF_INET6 && memcmp(e->addr, any6, 16) == 0)) {
+		fail(L, L->line, "address '%.100s' is the wildcard address, not a source", v);
+		return false;
+	}
+	inet_ntop(e->family, e->addr, e->address, sizeof(e->address));
+	return true;
+}
+
+/*
+ * set_names - a list of names separated by commas or blanks into out (max of them, each
+ * of the characters in chars and shorter than NAME_LIST_MAX), their count in *n; errors
+ * say what an item must be ("a list name a link can carry") and allowed in words
+ */
+enum { NAME_LIST_MAX = 64 };
+static bool
+set_names(struct loader *L, const char *key, const char *v, const char *chars, const char *what,
+          const char *allowed, char (*out)[NAME_LIST_MAX], size_t max, size_t *n)
+{
+	*n = 0;
+	for (const char *p = v; *p;) {
+		p += strspn(p, ", \t");
+		size_t len = strcspn(p, ", \t");
+		if (len == 0)
+			break;
+		if (strspn(p, chars) < len || len >= NAME_LIST_MAX) {
+			fail(L, L->line, "%s: '%.*s' is not %s (%s, %d at most)", key,
+			     (int)(len > 64 ? 64 : len), p, what, allowed, NAME_LIST_MAX - 1);
+			return false;
+		}
+		if (*n == max) {
+			fail(L, L->line, "%s: %zu at most", key, max);
+			return false;
+		}
+		memcpy(out[*n], p, len);
+		out[(*n)++][len] = '\0';
+		p += len;
+	}
+	return true;
+}
+
+_Static_assert(sizeof(((struct config_egress *)0)->pools[0]) == NAME_LIST_MAX &&
+                   sizeof(((struct config *)0)->signup_lists[0]) == NAME_LIST_MAX,
+               "set_names fills lists of NAME_LIST_MAX-byte names");
+
 /* A section header seen by the reader: finish the last section, start this one. */
 static void
 section_end(struct loader *L)
 {
+	if (L->cur == S_EGRESS) {
+		egress_end(L);
+		return;
+	}
 	if (L->cur != S_DKIM)
 		return;
 	struct config_dkim *d = &L->c->dkim[L->c->n_dkim - 1];
@@ -383,6 +513,16 @@ section_start(struct loader *L, const char *name, size_t n)
 		}
 		L->c->n_dkim++;
 		L->seen[S_DKIM] = 0;
+	}
+	if (s == S_EGRESS) {
+		if (L->c->n_egress == CONFIG_MAX_EGRESS) {
+			fail(L, L->line, "too many [egress] sections (%d at most)",
+			     CONFIG_MAX_EGRESS);
+			return;
+		}
+		struct config_egress *e = &L->c->egress[L->c->n_egress++];
+		e->weight = 1;
+		L->seen[S_EGRESS] = 0;
 	}
 }
 
@@ -550,21 +690,21 @@ set_domain(struct loader *L, const char *name, char *dst, size_t dstsz, const ch
 
 /* EHLO takes a domain or an address literal (RFC 5321 4.1.1.1). */
 static bool
-set_ehlo(struct loader *L, const char *v)
+set_ehlo(struct loader *L, char *dst, size_t dstsz, const char *v)
 {
 	char probe[ADDRESS_MAX + 8];
 	struct address a;
 	const char *reason = "";
 
 	if (v[0] != '[')
-		return set_domain(L, "ehlo", L->c->ehlo, sizeof(L->c->ehlo), v);
+		return set_domain(L, "ehlo", dst, dstsz, v);
 	snprintf(probe, sizeof(probe), "x@%s", v);
 	if (strlen(v) > ADDRESS_DOMAIN_MAX ||
 	    address_parse(probe, strlen(probe), ADDRESS_ALLOW_IP_LITERAL, &a, &reason) < 0) {
 		fail(L, L->line, "ehlo '%s' is not a valid address literal: %s", v, reason);
 		return false;
 	}
-	return set_str(L, "ehlo", L->c->ehlo, sizeof(L->c->ehlo), a.domain);
+	return set_str(L, "ehlo", dst, dstsz, a.domain);
 }
 
 /*
@@ -903,32 +1043,9 @@ set_colour(struct loader *L, const char *v)
 static bool
 set_signup_lists(struct loader *L, const char *v)
 {
-	struct config *c = L->c;
-	c->n_signup_lists = 0;
-	for (const char *p = v; *p;) {
-		p += strspn(p, ", \t");
-		size_t n = strcspn(p, ", \t");
-		if (n == 0)
-			break;
-		size_t ok =
-		    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
-		if (ok < n || n >= sizeof(c->signup_lists[0])) {
-			fail(
-			    L, L->line,
-			    "lists: '%.*s' is not a list name a link can carry (letters, digits, - "
-			    "and _, %zu at most)",
-			    (int)(n > 64 ? 64 : n), p, sizeof(c->signup_lists[0]) - 1);
-			return false;
-		}
-		if (c->n_signup_lists == CONFIG_MAX_SIGNUP_LISTS) {
-			fail(L, L->line, "lists: %d at most", CONFIG_MAX_SIGNUP_LISTS);
-			return false;
-		}
-		memcpy(c->signup_lists[c->n_signup_lists], p, n);
-		c->signup_lists[c->n_signup_lists++][n] = '\0';
-		p += n;
-	}
-	return true;
+	return set_names(L, "lists", v, NAME_CHARS, "a list name a link can carry",
+	                 "letters, digits, - and _", L->c->signup_lists, CONFIG_MAX_SIGNUP_LISTS,
+	                 &L->c->n_signup_lists);
 }
 
 /*
@@ -999,12 +1116,13 @@ apply(struct loader *L, enum key k, const char *v)
 {
 	struct config *c = L->c;
 	struct config_dkim *d = c->n_dkim ? &c->dkim[c->n_dkim - 1] : NULL;
+	struct config_egress *eg = c->n_egress ? &c->egress[c->n_egress - 1] : NULL;
 
 	switch (k) {
 	case K_SENDER_DOMAIN:
 		return set_domain(L, "domain", c->domain, sizeof(c->domain), v);
 	case K_SENDER_EHLO:
-		return set_ehlo(L, v);
+		return set_ehlo(L, c->ehlo, sizeof(c->ehlo), v);
 	case K_SENDER_FEEDBACK_ID:
 		return set_feedback_id(L, v);
 	case K_UNSUB_URL:
@@ -1122,6 +1240,25 @@ apply(struct loader *L, enum key k, const char *v)
 	case K_HOOKS_POSTMARK_PASSWORD:
 		return set_str(L, "postmark_password", c->hooks_postmark_password,
 		               sizeof(c->hooks_postmark_password), v);
+	case K_EGRESS_NAME:
+		if (!egress_name_ok(v, strlen(v))) {
+			fail(L, L->line,
+			     "name '%.64s' is not a source name (letters, digits, - _ and ., %d at "
+			     "most)",
+			     v, CONFIG_EGRESS_NAME_MAX - 1);
+			return false;
+		}
+		return set_str(L, "name", eg->name, sizeof(eg->name), v);
+	case K_EGRESS_ADDRESS:
+		return set_egress_address(L, eg, v);
+	case K_EGRESS_EHLO:
+		return set_ehlo(L, eg->ehlo, sizeof(eg->ehlo), v);
+	case K_EGRESS_WEIGHT:
+		return set_uint(L, "weight", &eg->weight, v, 1, 10000);
+	case K_EGRESS_POOL:
+		return set_names(L, "pool", v, NAME_CHARS ".", "a pool name",
+		                 "letters, digits, - _ and .", eg->pools, CONFIG_EGRESS_POOLS_MAX,
+		                 &eg->npools);
 	case K_COUNT:
 		break;
 	}
@@ -1299,6 +1436,19 @@ config_free(struct config *c)
 	c->secret_len = 0;
 	explicit_bzero(c->relay_password, sizeof(c->relay_password));
 	explicit_bzero(c->hooks_postmark_password, sizeof(c->hooks_postmark_password));
+}
+
+size_t
+config_egress_pool(const struct config *c, const char *name, const struct config_egress **out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_egress; i++)
+		for (size_t k = 0; k < c->egress[i].npools; k++)
+			if (strcmp(c->egress[i].pools[k], name) == 0) {
+				out[n++] = &c->egress[i];
+				break;
+			}
+	return n;
 }
 
 void

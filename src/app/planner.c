@@ -91,10 +91,13 @@ on_mx(void *arg, const struct dns_mx_result *res)
 	pd->done = 1;
 }
 
+/* A destination's attempts today from every source address together: the plan's view. */
 static int
-count_today(void *arg, const char *dest, int64_t count)
+count_today(void *arg, const char *dest, const char *source, int64_t count)
 {
-	strmap_put(arg, dest, (void *)(intptr_t)count);
+	(void)source;
+	intptr_t had = (intptr_t)strmap_get(arg, dest);
+	strmap_put(arg, dest, (void *)(had + (intptr_t)count));
 	return 0;
 }
 

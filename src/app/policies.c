@@ -20,7 +20,7 @@
 #include "kirim/xmalloc.h"
 
 /* What a value of each field must be; one row per field, in policy.h's order. */
-enum value_kind { V_COUNT, V_RATE, V_TLS, V_WARMUP };
+enum value_kind { V_COUNT, V_RATE, V_TLS, V_WARMUP, V_EGRESS };
 static const struct field_rule {
 	enum value_kind kind;
 	long lo, hi; /* V_COUNT: the range */
@@ -34,6 +34,7 @@ static const struct field_rule {
     [POLICY_F_CONNECT_RATE] = {V_RATE, 0, 0, offsetof(struct policy, connect_rate)},
     [POLICY_F_TLS] = {V_TLS, 0, 0, 0},
     [POLICY_F_WARMUP] = {V_WARMUP, 0, 0, 0},
+    [POLICY_F_EGRESS] = {V_EGRESS, 0, 0, 0},
 };
 
 int
@@ -90,6 +91,23 @@ policies_field_value(struct policy *p, enum policy_field f, const char *name, co
 		snprintf(p->warmup, sizeof(p->warmup), "%s", value);
 		p->warmup_start = (int64_t)(time(NULL) / 86400);
 		break;
+	case V_EGRESS: {
+		/* A pool's name as kirim.conf's [egress] pool key takes it; whether kirim.conf
+		 * has it is the sender's look, when it makes the destination. */
+		size_t n = strlen(value);
+		if (n == 0 || n >= sizeof(p->egress) ||
+		    strspn(value,
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") <
+		        n) {
+			snprintf(err, errsz,
+			         "%s takes the name of an [egress] pool of kirim.conf (letters, "
+			         "digits, - _ and ., %zu at most), not '%s'",
+			         name, sizeof(p->egress) - 1, value);
+			return POLICIES_E_USAGE;
+		}
+		snprintf(p->egress, sizeof(p->egress), "%s", value);
+		break;
+	}
 	}
 	p->set |= POLICY_HAS(f);
 	return 0;
@@ -112,8 +130,8 @@ policies_field_mask(const char *name, const char *list, unsigned *mask, char *er
 		if (f < 0) {
 			snprintf(
 			    err, errsz,
-			    "%s takes max-connections, rate, max-msgs-per-conn, connect-rate, tls "
-			    "or warmup, not '%.*s'",
+			    "%s takes max-connections, rate, max-msgs-per-conn, connect-rate, tls, "
+			    "warmup or egress, not '%.*s'",
 			    name, (int)n, t);
 			return POLICIES_E_USAGE;
 		}
@@ -392,6 +410,8 @@ policy_value(const struct policy *p, int f, const struct policies_view *v)
 		}
 		return w;
 	}
+	case POLICY_F_EGRESS:
+		return api_json_text(p->egress);
 	}
 	return json_null();
 }

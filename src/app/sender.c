@@ -49,6 +49,8 @@ sresult_clear(struct sresult *r)
 	free(r->host);
 	free(r->tls);
 	free(r->dest);
+	free(r->source);
+	free(r->helo);
 	free(r->rcpt);
 	free(r->domain);
 	memset(r, 0, sizeof(*r));
@@ -427,6 +429,10 @@ sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
 	j->res.host = xstrdup(ci->host ? ci->host : "");
 	j->res.tls = xstrdup(ci->tls ? ci->tls : "");
 	j->res.dest = ci->dest && *ci->dest ? xstrdup(ci->dest) : NULL;
+	free(j->res.source);
+	free(j->res.helo);
+	j->res.source = ci->source && *ci->source ? xstrdup(ci->source) : NULL;
+	j->res.helo = ci->helo && *ci->helo ? xstrdup(ci->helo) : NULL;
 	free(j->res.rcpt);
 	j->res.rcpt = j->message_id < 0 ? xstrdup(j->rcpt) : NULL;
 }
@@ -599,7 +605,14 @@ on_throttle(void *owner, struct pool_dest *d, const struct pool_dest_info *info)
 	(void)d;
 	S->dstates = xrealloc(S->dstates, (S->ndstates + 1) * sizeof(*S->dstates));
 	struct sdstate *x = &S->dstates[S->ndstates++];
-	x->name = xstrdup(info->name);
+	/* Each source address of a destination has a throttle of its own. */
+	if (info->source && info->source[0]) {
+		struct buf name = BUF_INIT;
+		buf_printf(&name, "%s from %s", info->name, info->source);
+		x->name = name.data;
+	} else {
+		x->name = xstrdup(info->name);
+	}
 	x->domain = xstrdup(sender_dest_domain(S, info->name));
 	x->change = xstrdup(info->change);
 	x->note = xstrdup(info->note);
@@ -619,10 +632,18 @@ on_throttle(void *owner, struct pool_dest *d, const struct pool_dest_info *info)
 	};
 }
 
+/* Today's attempts per destination and source address (sender_int.h: sent_today). */
 static int
-sender_count_today(void *arg, const char *dest, int64_t count)
+sender_count_today(void *arg, const char *dest, const char *source, int64_t count)
 {
-	strmap_put(arg, dest, (void *)(intptr_t)count);
+	if (source == NULL) {
+		strmap_put(arg, dest, (void *)(intptr_t)count);
+		return 0;
+	}
+	struct buf key = BUF_INIT;
+	buf_printf(&key, "%s %s", dest, source);
+	strmap_put(arg, key.data, (void *)(intptr_t)count);
+	buf_free(&key);
 	return 0;
 }
 
@@ -961,15 +982,30 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	struct smtp_url u;
 	struct sockaddr_storage addr;
 	int tls;
+	/* The source addresses, each bound once here: one this host lacks stops the run now. */
+	char helo0[256];
+	config_helo(cfg, helo0, sizeof(helo0));
+	if (sender_egress(S, cfg, opts.egress, helo0, err, errsz) < 0) {
+		free(S);
+		return SENDER_E_CONFIG;
+	}
 	if (direct) {
 		tls = opts.tls >= 0 ? opts.tls : TLS_POLICY_OPPORTUNISTIC;
-		if (sender_check_helo(cfg->ehlo, err, errsz) < 0) {
+		int bad = sender_check_helo(cfg->ehlo, err, errsz);
+		for (size_t i = 0; bad == 0 && i < S->nsrc; i++) {
+			char why[512];
+			if ((bad = sender_check_helo(S->src[i].ehlo, why, sizeof(why))) < 0)
+				snprintf(err, errsz, "[egress] %s: %s", S->src[i].name, why);
+		}
+		if (bad < 0) {
+			free(S->src);
 			free(S);
 			return SENDER_E_CONFIG;
 		}
 	} else {
 		if (smtp_url_parse(url, &u, err, errsz) < 0 ||
 		    sender_resolve(&u, &addr, err, errsz) < 0) {
+			free(S->src);
 			free(S);
 			return SENDER_E_CONFIG;
 		}
@@ -979,6 +1015,7 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		if (u.implicit_tls && tls == TLS_POLICY_NONE) {
 			snprintf(err, errsz,
 			         "smtps:// is TLS from the first byte: --tls none does not fit");
+			free(S->src);
 			free(S);
 			return SENDER_E_CONFIG;
 		}
@@ -1122,7 +1159,15 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 			rc = SENDER_E_CONFIG;
 			goto out_loop;
 		}
-		if ((S->dest = pool_dest_add(S->pool, &dc, err, errsz)) == NULL) {
+		if (S->nsrc) {
+			/* The relay's connections spread over the egress sources too. */
+			S->relay = xcalloc(1, sizeof(*S->relay));
+			S->relay->key = xstrdup("relay");
+			if (sender_dests_add(S, S->relay, &dc, NULL, err, errsz) < 0) {
+				rc = SENDER_E_CONFIG;
+				goto out_loop;
+			}
+		} else if ((S->dest = pool_dest_add(S->pool, &dc, err, errsz)) == NULL) {
 			rc = SENDER_E_CONFIG;
 			goto out_loop;
 		}

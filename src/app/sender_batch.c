@@ -101,6 +101,8 @@ apply(struct sender_worker *W, const struct sresult *r, const struct disp_fact *
 	    .host = r->host,
 	    .tls = r->tls,
 	    .dest = r->dest,
+	    .source = r->source,
+	    .helo = r->helo,
 	    .reason = d->reason,
 	    .cls = d->cls,
 	};

@@ -30,6 +30,7 @@
 #include "kirim/address.h"
 #include "kirim/buf.h"
 #include "kirim/campaign.h"
+#include "kirim/config.h"
 #include "kirim/disposition.h"
 #include "kirim/par.h"
 #include "kirim/dns.h"
@@ -48,6 +49,7 @@
 #include "kirim/strmap.h"
 #include "kirim/when.h"
 #include "kirim/when_tz.h"
+#include "kirim/wrr.h"
 
 enum {
 	SENDER_TICK_MS = 250,
@@ -102,19 +104,38 @@ enum {
 struct sender;
 struct scamp;
 
-/* A destination of a direct send: its pool destination, what it was made for (to apply
- * policies again when they change) and its warm-up count for the day. */
+/* A source address of kirim.conf's [egress] sections (docs/egress.md). */
+struct ssource {
+	char name[CONFIG_EGRESS_NAME_MAX];
+	char pools[CONFIG_EGRESS_POOLS_MAX][CONFIG_EGRESS_NAME_MAX]; /* the pools it is in */
+	size_t npools;
+	char address[64];
+	char ehlo[256];               /* its EHLO name: its own, else the run's */
+	unsigned weight;              /* its share of each destination's messages */
+	struct sockaddr_storage addr; /* port 0 */
+};
+
+/*
+ * A destination of a send: what it was made for (to apply policies again when they
+ * change), its warm-up plan, and one pool destination per source address of the egress
+ * pool (one without binding when there is none): each with its own connections, rates,
+ * adaptive throttle and warm-up count, the messages spread over them by weight (wrr).
+ */
 struct sdest {
 	char *key;
 	char domain[256]; /* the first domain routed to it */
 	char *hosts[DNS_MAX_HOSTS];
 	size_t nhosts;
-	struct pool_dest *pd;
+	struct pool_dest **pd; /* per source of its pool, or one without binding */
+	struct ssource **src;  /* per pd: its source (borrowed from S->src), or NULL */
+	long *sent;            /* per source: attempts today, this run's and the database's */
+	struct wrr_item *wrr;  /* per source: its weight and turn */
+	size_t npd;
 	char warmup[POLICY_WARMUP_MAX];
 	int64_t warmup_start; /* Unix day */
 	int64_t day;          /* the Unix day sent counts */
-	long cap;             /* today's warm-up cap, -1 when none */
-	long sent;            /* attempts today, this run's and the database's */
+	long cap;             /* today's warm-up cap per source, -1 when none */
+	bool capped;          /* every source reached today's cap (logged once) */
 };
 
 /* A recipient domain of a direct send: its destination once resolved, the jobs waiting
@@ -209,8 +230,9 @@ struct sresult {
 	unsigned flags;        /* SMTP_RESULT_* of the fact */
 	enum smtp_local local; /* which local refusal it was, if one */
 	char *ecode, *text, *host, *tls, *dest;
-	char *rcpt;   /* proofs only: the address */
-	char *domain; /* an NXDOMAIN failure only: the recipient's domain */
+	char *source, *helo; /* the source address bound ("" when none) and the EHLO name */
+	char *rcpt;          /* proofs only: the address */
+	char *domain;        /* an NXDOMAIN failure only: the recipient's domain */
 };
 
 /* One message on its way: the job the pool carries, and what it needs. Made by the
@@ -375,11 +397,17 @@ struct sender {
 	struct sender_worker worker;
 	struct pool *pool;
 	struct pool_dest *dest; /* the relay; NULL when direct */
+	struct sdest *relay;    /* the relay's destination over the egress sources, or NULL */
+	struct ssource *src;    /* every [egress] source of kirim.conf */
+	size_t nsrc;
+	const char *egress; /* the run's pool: --egress, else "default" (a domain policy's
+	                       egress field chooses another for its destinations) */
 	/* Direct delivery (sender_route.c). */
 	struct dns *dns;
 	struct strmap domains;    /* name → struct sdomain */
 	struct strmap dests;      /* MX host set → struct sdest */
-	struct strmap sent_today; /* destination → attempts today before this run (intptr_t) */
+	struct strmap sent_today; /* "DEST" or "DEST SOURCE-ADDRESS" → attempts today before
+	                             this run (intptr_t) */
 	/* Transport security of direct delivery (sender_tls.c). */
 	bool sts_on;                /* MTA-STS policies are looked up and applied */
 	bool dane_on;               /* TLSA records of secure MX hosts are looked up and used */
@@ -462,6 +490,17 @@ void sender_route(struct sender *S, struct sjob *j);
 void sender_apply_policies(struct sender *S);
 /* sender_dest_domain - the first domain routed to destination name ("" if none) */
 const char *sender_dest_domain(const struct sender *S, const char *name);
+/* sender_egress - every [egress] source of cfg into S->src, each address bound once to see
+ * that this host has it (fallback_ehlo for those without a name of their own), and pool
+ * (NULL: "default") as the run's. 0, or -1 with the reason in err (pool named and without
+ * a source, an address not here). */
+int sender_egress(struct sender *S, const struct config *cfg, const char *pool,
+                  const char *fallback_ehlo, char *err, size_t errsz);
+/* sender_dests_add - sd's pool destinations (named dc->name), one per source of egress
+ * pool pool ("": the run's), or one without binding when the run's pool has none; 0, or
+ * -1 with err (a pool a policy names that has no source, a TLS set-up) */
+int sender_dests_add(struct sender *S, struct sdest *sd, const struct pool_dest_config *dc,
+                     const char *pool, char *err, size_t errsz);
 /* sender_route_free - free the domains and destinations (every job came back) */
 void sender_route_free(struct sender *S);
 /* sender_gone - whether j's recipient was suppressed since the run started */

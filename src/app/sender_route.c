@@ -55,10 +55,129 @@ static void
 sdest_free(void *p)
 {
 	struct sdest *sd = p;
+	if (sd == NULL)
+		return;
 	for (size_t k = 0; k < sd->nhosts; k++)
 		free(sd->hosts[k]);
 	free(sd->key);
+	free(sd->pd);
+	free(sd->src);
+	free(sd->sent);
+	free(sd->wrr);
 	free(sd);
+}
+
+/* ssource_in - whether x is in pool */
+static bool
+ssource_in(const struct ssource *x, const char *pool)
+{
+	for (size_t k = 0; k < x->npools; k++)
+		if (strcmp(x->pools[k], pool) == 0)
+			return true;
+	return false;
+}
+
+int
+sender_egress(struct sender *S, const struct config *cfg, const char *pool,
+              const char *fallback_ehlo, char *err, size_t errsz)
+{
+	const struct config_egress *in[CONFIG_MAX_EGRESS];
+	S->egress = pool ? pool : "default";
+	if (pool && config_egress_pool(cfg, pool, in) == 0) {
+		snprintf(err, errsz,
+		         "no [egress] section in %s is in pool %s (pool = %s in the sections of "
+		         "its addresses)",
+		         cfg->path[0] ? cfg->path : "kirim.conf", pool, pool);
+		return -1;
+	}
+	size_t n = cfg->n_egress;
+	for (size_t i = 0; i < n; i++)
+		in[i] = &cfg->egress[i];
+	S->src = n ? xcalloc(n, sizeof(*S->src)) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct ssource *x = &S->src[i];
+		snprintf(x->name, sizeof(x->name), "%s", in[i]->name);
+		for (size_t k = 0; k < in[i]->npools; k++)
+			snprintf(x->pools[k], sizeof(x->pools[k]), "%s", in[i]->pools[k]);
+		x->npools = in[i]->npools;
+		snprintf(x->address, sizeof(x->address), "%s", in[i]->address);
+		snprintf(x->ehlo, sizeof(x->ehlo), "%s",
+		         in[i]->ehlo[0] ? in[i]->ehlo : fallback_ehlo);
+		x->weight = in[i]->weight;
+		if (in[i]->family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&x->addr;
+			a->sin6_family = AF_INET6;
+			memcpy(&a->sin6_addr, in[i]->addr, 16);
+		} else {
+			struct sockaddr_in *a = (struct sockaddr_in *)&x->addr;
+			a->sin_family = AF_INET;
+			memcpy(&a->sin_addr, in[i]->addr, 4);
+		}
+		/* Refused now rather than on every connection: the address must be here. */
+		char why[256];
+		if (smtp_session_source_check((const struct sockaddr *)&x->addr, why, sizeof(why)) <
+		    0) {
+			snprintf(err, errsz, "[egress] %s: source address %s", x->name, why);
+			free(S->src);
+			S->src = NULL;
+			return -1;
+		}
+		S->nsrc++;
+		struct buf pools = BUF_INIT;
+		for (size_t k = 0; k < x->npools; k++)
+			buf_printf(&pools, "%s%s", k ? "," : "", x->pools[k]);
+		log_info("egress source=%s address=%s ehlo=%s weight=%u pool=%s", x->name,
+		         x->address, x->ehlo, x->weight, pools.data);
+		buf_free(&pools);
+	}
+	return 0;
+}
+
+int
+sender_dests_add(struct sender *S, struct sdest *sd, const struct pool_dest_config *dc,
+                 const char *pool, char *err, size_t errsz)
+{
+	const char *name = pool && pool[0] ? pool : S->egress;
+	size_t n = 0;
+	sd->src = xcalloc(S->nsrc ? S->nsrc : 1, sizeof(*sd->src));
+	for (size_t i = 0; i < S->nsrc; i++)
+		if (ssource_in(&S->src[i], name))
+			sd->src[n++] = &S->src[i];
+	if (n == 0 && strcmp(name, S->egress) != 0) {
+		snprintf(err, errsz,
+		         "the domain policy names egress pool %s, and no [egress] section of "
+		         "kirim.conf is in it",
+		         name);
+		return -1;
+	}
+	if (n == 0)
+		n = 1; /* the run's pool has no source: the kernel chooses, as without [egress] */
+	sd->pd = xcalloc(n, sizeof(*sd->pd));
+	sd->sent = xcalloc(n, sizeof(*sd->sent));
+	sd->wrr = xcalloc(n, sizeof(*sd->wrr));
+	for (size_t k = 0; k < n; k++) {
+		struct pool_dest_config c = *dc;
+		if (sd->src[k]) {
+			c.session.bind_addr = (const struct sockaddr *)&sd->src[k]->addr;
+			c.session.helo_name = sd->src[k]->ehlo;
+		}
+		/* A destination made already stays the pool's (it frees them all at the end). */
+		if ((sd->pd[k] = pool_dest_add(S->pool, &c, err, errsz)) == NULL)
+			return -1;
+		sd->wrr[k].weight = sd->src[k] ? sd->src[k]->weight : 1;
+		sd->npd++;
+	}
+	return 0;
+}
+
+/* sent_key - the key of sd's count of today's attempts from source k (sent_today) */
+static void
+sent_key(const struct sender *S, const struct sdest *sd, size_t k, struct buf *out)
+{
+	(void)S;
+	buf_adds(out, sd->key);
+	if (sd->src[k])
+		buf_printf(out, " %s", sd->src[k]->address);
 }
 
 /*
@@ -131,30 +250,46 @@ sdest_today(struct sender *S, struct sdest *sd)
 	if (day == sd->day)
 		return;
 	/* The first day of the run starts from what the database counted today. */
-	sd->sent = sd->day ? 0 : (long)(intptr_t)strmap_get(&S->sent_today, sd->key);
+	for (size_t k = 0; k < sd->npd; k++) {
+		struct buf key = BUF_INIT;
+		sent_key(S, sd, k, &key);
+		sd->sent[k] = sd->day ? 0 : (long)(intptr_t)strmap_get(&S->sent_today, key.data);
+		buf_free(&key);
+	}
 	sd->day = day;
+	sd->capped = false;
 	sdest_set_cap(sd);
 }
 
-/* sdest_submit - j to sd's queue, unless sd's warm-up cap for today is reached */
+/*
+ * sdest_submit - j to the queue of one of sd's sources, chosen by weight (smooth weighted
+ * round-robin) among those under today's warm-up cap; when every source has reached it,
+ * j waits for tomorrow
+ */
 static void
 sdest_submit(struct sender *S, struct sdest *sd, struct sjob *j)
 {
 	sdest_today(S, sd);
-	if (sd->cap >= 0 && sd->sent >= sd->cap) {
+	for (size_t k = 0; k < sd->npd; k++) {
+		unsigned w = sd->src[k] ? sd->src[k]->weight : 1;
+		sd->wrr[k].weight = sd->cap >= 0 && sd->sent[k] >= sd->cap ? 0 : w;
+	}
+	int k = wrr_next(sd->wrr, sd->npd);
+	if (k < 0) {
 		/* Over today's warm-up cap: wait for tomorrow (UTC), no attempt counted. */
-		char why[160];
-		snprintf(why, sizeof(why), "warm-up cap of %ld for today reached at %s", sd->cap,
-		         sd->key);
-		if (sd->sent++ == sd->cap)
+		char why[200];
+		snprintf(why, sizeof(why), "warm-up cap of %ld for today reached at %s%s", sd->cap,
+		         sd->key, sd->npd > 1 ? " from every source address" : "");
+		if (!sd->capped)
 			log_info("dest=%s warmup_cap=%ld reached: the rest waits for tomorrow",
 			         sd->key, sd->cap);
+		sd->capped = true;
 		sender_hand_back(S, j, (sd->day + 1) * 86400, why);
 		return;
 	}
-	sd->sent++;
-	j->pd = sd->pd;
-	pool_submit(sd->pd, &j->job);
+	sd->sent[k]++;
+	j->pd = sd->pd[k];
+	pool_submit(sd->pd[k], &j->job);
 }
 
 /* sdomain_deliver - hand j to the domain's destination, or fail it with the DNS verdict */
@@ -171,7 +306,7 @@ sdomain_deliver(struct sdomain *dm, struct sjob *j)
 		return;
 	}
 	struct smtp_result r = {.stage = SMTP_STAGE_DNS, .ecode = dm->ecode, .text = dm->error};
-	struct pool_conn_info ci = {"", "", ""};
+	struct pool_conn_info ci = {"", "", "", "", ""};
 	sender_job_fact(dm->S, j, &r, &ci);
 	if (dm->dns_no && j->message_id > 0)
 		j->res.domain = xstrdup(dm->name);
@@ -220,7 +355,8 @@ sender_apply_policies(struct sender *S)
 		struct dest_limits lim;
 		sender_policy(S, sd->domain, (const char *const *)sd->hosts, sd->nhosts, &lim);
 		struct pool_limits pl = pool_limits_of(S, &lim);
-		pool_dest_set_limits(sd->pd, &pl);
+		for (size_t k = 0; k < sd->npd; k++)
+			pool_dest_set_limits(sd->pd[k], &pl);
 		snprintf(sd->warmup, sizeof(sd->warmup), "%s", lim.warmup);
 		sd->warmup_start = lim.warmup_start;
 		if (sd->day)
@@ -373,15 +509,16 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 		} else if (dc.session.tls_policy == TLS_POLICY_VERIFY && S->verify_ctx) {
 			dc.session.tls_ctx = S->verify_ctx; /* the CAs of [tls], loaded once */
 		}
-		struct pool_dest *pd = pool_dest_add(S->pool, &dc, err, errsz);
-		if (pd != NULL) {
-			sd = xcalloc(1, sizeof(*sd));
-			sd->key = xstrdup(key.data);
+		sd = xcalloc(1, sizeof(*sd));
+		sd->key = xstrdup(key.data);
+		if (sender_dests_add(S, sd, &dc, lim.egress, err, errsz) < 0) {
+			sdest_free(sd);
+			sd = NULL;
+		} else {
 			snprintf(sd->domain, sizeof(sd->domain), "%s", domain);
 			for (size_t i = 0; i < r->nhosts; i++)
 				sd->hosts[i] = xstrdup(pref_order[i]);
 			sd->nhosts = r->nhosts;
-			sd->pd = pd;
 			snprintf(sd->warmup, sizeof(sd->warmup), "%s", lim.warmup);
 			sd->warmup_start = lim.warmup_start;
 			strmap_put(&S->dests, key.data, sd);
@@ -559,15 +696,14 @@ sender_relay_dest(struct sender *S, const char *domain)
 	char err[256];
 	dc.name = key;
 	dc.limits = pool_limits_of(S, &lim);
-	struct pool_dest *pd = pool_dest_add(S->pool, &dc, err, sizeof(err));
-	if (pd == NULL) {
-		log_warn("dest=%s not made (%s): the relay's own queue takes it", key, err);
-		return NULL;
-	}
 	sd = xcalloc(1, sizeof(*sd));
 	sd->key = xstrdup(key);
+	if (sender_dests_add(S, sd, &dc, lim.egress, err, sizeof(err)) < 0) {
+		log_warn("dest=%s not made (%s): the relay's own queue takes it", key, err);
+		sdest_free(sd);
+		return NULL;
+	}
 	snprintf(sd->domain, sizeof(sd->domain), "%s", domain);
-	sd->pd = pd;
 	snprintf(sd->warmup, sizeof(sd->warmup), "%s", lim.warmup);
 	sd->warmup_start = lim.warmup_start;
 	strmap_put(&S->dests, key, sd);
@@ -600,6 +736,10 @@ sender_route(struct sender *S, struct sjob *j)
 		struct sdest *sd = sender_relay_dest(S, j->domain);
 		if (sd) {
 			sdest_submit(S, sd, j);
+			return;
+		}
+		if (S->relay) {
+			sdest_submit(S, S->relay, j); /* over the egress sources */
 			return;
 		}
 		j->pd = S->dest;
@@ -641,6 +781,11 @@ sender_route_free(struct sender *S)
 {
 	strmap_free_values(&S->domains, sdomain_free);
 	strmap_free_values(&S->dests, sdest_free);
+	sdest_free(S->relay);
+	S->relay = NULL;
+	free(S->src);
+	S->src = NULL;
+	S->nsrc = 0;
 }
 
 const char *

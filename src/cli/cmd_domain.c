@@ -45,10 +45,11 @@ list_row(void *arg, const struct policy *p)
 			snprintf(v[POLICY_F_WARMUP], sizeof(v[0]), "%s",
 			         p->warmup[0] ? p->warmup : "none");
 		if (o->n == 0)
-			printf("%-22s %5s %11s %9s %11s %-13s %-16s %s\n", "PATTERN", "CONNS",
-			       "RATE", "MSGS/CONN", "CONNECTS", "TLS", "WARM-UP", "SOURCE");
-		printf("%-22s %5s %11s %9s %11s %-13s %-16s %s\n", p->pattern, v[0], v[1], v[2],
-		       v[3], v[4], v[5], p->source);
+			printf("%-22s %5s %11s %9s %11s %-13s %-16s %-10s %s\n", "PATTERN", "CONNS",
+			       "RATE", "MSGS/CONN", "CONNECTS", "TLS", "WARM-UP", "EGRESS",
+			       "SOURCE");
+		printf("%-22s %5s %11s %9s %11s %-13s %-16s %-10s %s\n", p->pattern, v[0], v[1],
+		       v[2], v[3], v[4], v[5], v[6], p->source);
 	}
 	o->n++;
 	return 0;
@@ -368,6 +369,7 @@ static const struct option domain_options[] = {
     {"connect-rate", required_argument, NULL, O_FIELD0 + POLICY_F_CONNECT_RATE},
     {"tls", required_argument, NULL, O_FIELD0 + POLICY_F_TLS},
     {"warmup", required_argument, NULL, O_FIELD0 + POLICY_F_WARMUP},
+    {"egress", required_argument, NULL, O_FIELD0 + POLICY_F_EGRESS},
     {"mx", required_argument, NULL, O_MX},
     {"field", required_argument, NULL, O_FIELD},
     {"reset", no_argument, NULL, O_RESET},
@@ -450,9 +452,9 @@ domain_args(int argc, char **argv, struct domain_args *a)
 		return cli_usage("domain", "%s takes one %s", v,
 		                 d == D_SHOW ? "domain" : "pattern");
 	if (d == D_SET && a->p.set == 0)
-		return cli_usage("domain",
-		                 "set what? Give --max-connections, --rate, "
-		                 "--max-msgs-per-conn, --connect-rate, --tls or --warmup");
+		return cli_usage(
+		    "domain", "set what? Give --max-connections, --rate, "
+		              "--max-msgs-per-conn, --connect-rate, --tls, --warmup or --egress");
 	a->arg = nargs ? argv[optind] : NULL;
 	return 0;
 }

@@ -121,6 +121,7 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	    {"now", no_argument, NULL, '6'},
 	    {"resume", no_argument, NULL, 'U'},
 	    {"workers", required_argument, NULL, '7'},
+	    {"egress", required_argument, NULL, 'E'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sender_opts o = *op;
@@ -179,6 +180,10 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 			break;
 		case '8':
 			o.sts_port = parse_count("--mta-sts-port", optarg, 1, 65535, &bad);
+			break;
+		case 'E':
+			o.egress =
+			    optarg; /* checked against kirim.conf's pools when sending starts */
 			break;
 		case 'd':
 			o.dest_concurrency =

@@ -39,6 +39,8 @@ dest_resolve(const struct policy *rows, size_t nrows, const char *domain, const 
 		snprintf(out->warmup, sizeof(out->warmup), "%s", eff.p.warmup);
 		out->warmup_start = eff.p.warmup_start;
 	}
+	if (set & POLICY_HAS(POLICY_F_EGRESS))
+		snprintf(out->egress, sizeof(out->egress), "%s", eff.p.egress);
 	/* A record naming the domain itself gives it a destination of its own, so its
 	 * limits are not shared with the other domains on the same MX hosts. */
 	for (int f = 0; f < POLICY_NFIELDS; f++) {

@@ -233,7 +233,7 @@ kind_of(const char *pattern)
 /* --- fields --------------------------------------------------------------------------------- */
 
 static const char *const field_names[POLICY_NFIELDS] = {
-    "max_connections", "rate", "max_msgs_per_conn", "connect_rate", "tls", "warmup",
+    "max_connections", "rate", "max_msgs_per_conn", "connect_rate", "tls", "warmup", "egress",
 };
 
 /* policy_field_name - the column name */
@@ -317,6 +317,9 @@ policy_field_format(const struct policy *p, enum policy_field f, char *out, size
 		else
 			snprintf(out, outsz, "%s from day %lld", p->warmup,
 			         (long long)p->warmup_start);
+		break;
+	case POLICY_F_EGRESS:
+		snprintf(out, outsz, "%s", p->egress);
 		break;
 	default:
 		snprintf(out, outsz, "?");
@@ -409,6 +412,10 @@ take(struct policy *dst, const struct policy *src, enum policy_field f)
 		memcpy(dst->warmup, src->warmup, sizeof(dst->warmup));
 		dst->warmup[sizeof(dst->warmup) - 1] = '\0';
 		dst->warmup_start = src->warmup_start;
+		break;
+	case POLICY_F_EGRESS:
+		memcpy(dst->egress, src->egress, sizeof(dst->egress));
+		dst->egress[sizeof(dst->egress) - 1] = '\0';
 		break;
 	default:
 		break;

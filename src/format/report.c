@@ -1843,7 +1843,7 @@ void
 report_attempt_csv_header(struct buf *out)
 {
 	buf_adds(out, "time,recipient,destination,mx_host,outcome,code,enhanced_code,reply,tls,"
-	              "attempt\r\n");
+	              "attempt,source,ehlo\r\n");
 }
 
 void
@@ -1868,5 +1868,9 @@ report_attempt_csv(struct buf *out, const struct report_attempt *a)
 	report_csv_field(out, a->text);
 	buf_addc(out, ',');
 	report_csv_field(out, a->tls);
-	buf_printf(out, ",%d\r\n", a->attempt);
+	buf_printf(out, ",%d,", a->attempt);
+	report_csv_field(out, a->source);
+	buf_addc(out, ',');
+	report_csv_field(out, a->helo);
+	buf_adds(out, "\r\n");
 }

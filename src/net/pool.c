@@ -62,6 +62,8 @@ struct pool_dest {
 	struct smtp_session_config session;
 	struct tls_ctx *tls_ctx; /* shared by the destination's sessions */
 	char *helo, *ca, *user, *pass;
+	struct sockaddr_storage bind; /* session.bind_addr copied (it points here) */
+	char source[64];              /* its address as text, "" when the kernel chooses */
 	struct qnode *head, *tail;
 	size_t queued;
 	unsigned conns, starting, idle;
@@ -338,6 +340,17 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 	d->session.tls_ca_file = d->ca;
 	d->session.auth_user = d->user;
 	d->session.auth_pass = d->pass;
+	if (c->session.bind_addr) {
+		const struct sockaddr *b = c->session.bind_addr;
+		if (b->sa_family == AF_INET6) {
+			memcpy(&d->bind, b, sizeof(struct sockaddr_in6));
+			uv_ip6_name((const struct sockaddr_in6 *)b, d->source, sizeof(d->source));
+		} else {
+			memcpy(&d->bind, b, sizeof(struct sockaddr_in));
+			uv_ip4_name((const struct sockaddr_in *)b, d->source, sizeof(d->source));
+		}
+		d->session.bind_addr = (const struct sockaddr *)&d->bind;
+	}
 	if (d->session.tls_policy != TLS_POLICY_NONE && d->session.tls_ctx == NULL) {
 		if (tls_ctx_new(d->session.tls_policy, d->ca, &d->tls_ctx, err, errsz) < 0) {
 			dest_free(d);
@@ -358,6 +371,8 @@ conn_info(const struct conn *c, struct pool_conn_info *ci)
 	ci->dest = c->d->name;
 	ci->host = c->addr->host;
 	ci->tls = c->tls;
+	ci->source = c->d->source;
+	ci->helo = c->d->helo ? c->d->helo : "";
 }
 
 /* fail_job - hand a job back with r, as if a session had: every recipient, then done */
@@ -365,7 +380,7 @@ static void
 fail_job(struct pool_dest *d, struct smtp_job *job, const struct smtp_result *r)
 {
 	struct pool *p = d->p;
-	struct pool_conn_info ci = {d->name, "", ""};
+	struct pool_conn_info ci = {d->name, "", "", d->source, ""};
 	for (size_t i = 0; i < job->nrcpt; i++)
 		if (p->cbs.rcpt)
 			p->cbs.rcpt(p->owner, job, i, r, &ci);
@@ -975,6 +990,7 @@ pool_dest_info(const struct pool_dest *d, struct pool_dest_info *out)
 	double now = pool_now(d->p);
 	memset(out, 0, sizeof(*out));
 	out->name = d->name;
+	out->source = d->source;
 	out->conns = d->conns;
 	out->busy = d->busy;
 	out->queued = d->queued;

@@ -15,10 +15,14 @@
  */
 #include "kirim/smtp_session.h"
 
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "kirim/base64.h"
 #include "kirim/disposition.h"
@@ -66,6 +70,7 @@ struct smtp_session {
 	unsigned timeout_ms[SMTP_S_COUNT]; /* per state; 0 = no timer */
 
 	struct smtp_session_config cfg; /* strings are copies owned here */
+	struct sockaddr_storage bind;   /* cfg.bind_addr copied (cfg.bind_addr points here) */
 	struct smtp_session_cbs cbs;
 	void *owner;
 	char *host;
@@ -195,6 +200,42 @@ smtp_session_default_timeouts(struct smtp_timeouts *t)
 	t->idle_ms = 10 * 1000;
 }
 
+/* sockaddr_ip - sa's address as text (no port) */
+static void
+sockaddr_ip(const struct sockaddr *sa, char *out, size_t outsz)
+{
+	out[0] = '\0';
+	if (sa->sa_family == AF_INET6)
+		uv_ip6_name((const struct sockaddr_in6 *)sa, out, outsz);
+	else if (sa->sa_family == AF_INET)
+		uv_ip4_name((const struct sockaddr_in *)sa, out, outsz);
+}
+
+/* smtp_session_source_check - whether sa is an address of this host to bind a socket to */
+int
+smtp_session_source_check(const struct sockaddr *sa, char *err, size_t errsz)
+{
+	char ip[INET6_ADDRSTRLEN];
+	sockaddr_ip(sa, ip, sizeof(ip));
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errsz, "no socket for %s: %s", ip, strerror(e));
+		return -e;
+	}
+	socklen_t len =
+	    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int rc = 0;
+	if (bind(fd, sa, len) < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "%s cannot be bound%s: %s", ip,
+		         rc == -EADDRNOTAVAIL ? " (it is not an address of this host)" : "",
+		         strerror(-rc));
+	}
+	close(fd);
+	return rc;
+}
+
 void
 smtp_session_local_ip(const struct smtp_session *s, char *out, size_t outsz)
 {
@@ -203,10 +244,7 @@ smtp_session_local_ip(const struct smtp_session *s, char *out, size_t outsz)
 	out[0] = '\0';
 	if (uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len) != 0)
 		return;
-	if (ss.ss_family == AF_INET6)
-		uv_ip6_name((const struct sockaddr_in6 *)&ss, out, outsz);
-	else if (ss.ss_family == AF_INET)
-		uv_ip4_name((const struct sockaddr_in *)&ss, out, outsz);
+	sockaddr_ip((const struct sockaddr *)&ss, out, outsz);
 }
 
 const struct smtp_ehlo *
@@ -1362,6 +1400,12 @@ smtp_session_new(uv_loop_t *loop, const struct smtp_session_config *config,
 		}
 	}
 	s->cfg.tlsa = s->tlsa;
+	if (config->bind_addr) {
+		memcpy(&s->bind, config->bind_addr,
+		       config->bind_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                                                : sizeof(struct sockaddr_in));
+		s->cfg.bind_addr = (const struct sockaddr *)&s->bind;
+	}
 	s->cfg.auth_user = dup_or_null(config->auth_user);
 	s->cfg.auth_pass = dup_or_null(config->auth_pass);
 	s->cbs = *cbs;
@@ -1435,10 +1479,29 @@ smtp_session_connect(struct smtp_session *s, const struct sockaddr *addr, const 
 	s->host = xstrdup(host_name ? host_name : "-");
 	s->connect_req.data = s;
 	enter(s, SMTP_S_CONNECT);
-	int rc = uv_tcp_connect(&s->connect_req, &s->tcp, addr, on_connect);
+	int rc = 0;
+	char text[160];
+	snprintf(text, sizeof(text), "connect failed");
+	if (s->cfg.bind_addr) {
+		/* The egress source: bind before connecting (Postfix smtp_bind_address). */
+		char src[INET6_ADDRSTRLEN];
+		sockaddr_ip(s->cfg.bind_addr, src, sizeof(src));
+		if (s->cfg.bind_addr->sa_family != addr->sa_family) {
+			rc = UV_EAFNOSUPPORT;
+			snprintf(text, sizeof(text),
+			         "connect failed: source address %s cannot reach an IPv%c address",
+			         src, addr->sa_family == AF_INET6 ? '6' : '4');
+		} else if ((rc = uv_tcp_bind(&s->tcp, s->cfg.bind_addr, 0)) < 0) {
+			snprintf(text, sizeof(text),
+			         "connect failed: bind to source address %s: %s", src,
+			         uv_strerror(rc));
+		}
+	}
+	if (rc == 0)
+		rc = uv_tcp_connect(&s->connect_req, &s->tcp, addr, on_connect);
 	if (rc < 0) {
-		char text[128];
-		snprintf(text, sizeof(text), "connect failed: %s", uv_strerror(rc));
+		if (strcmp(text, "connect failed") == 0)
+			snprintf(text, sizeof(text), "connect failed: %s", uv_strerror(rc));
 		session_fail(s, SMTP_STAGE_CONNECT, 0, "", text, SMTP_RESULT_CONN_LOST, 0);
 	}
 	return rc;

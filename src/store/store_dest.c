@@ -73,16 +73,18 @@ store_dest_each(struct store *s, const char *term, store_dest_cb cb, void *arg)
 int
 store_dest_counts_since(struct store *s, int64_t since, store_dest_count_cb cb, void *arg)
 {
-	static const char sql[] =
-	    "SELECT dest, count(*) FROM events WHERE type IN ('delivered', 'deferred', 'bounced')"
-	    " AND ts >= ?1 AND dest IS NOT NULL GROUP BY dest";
+	static const char sql[] = "SELECT dest, source, count(*) FROM events"
+	                          " WHERE type IN ('delivered', 'deferred', 'bounced')"
+	                          " AND ts >= ?1 AND dest IS NOT NULL GROUP BY dest, source";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, since);
 	int rc, ret = 0;
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret = cb(arg, store_col_text(st, 0), sqlite3_column_int64(st, 1));
+		ret = cb(arg, store_col_text(st, 0),
+		         sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : store_col_text(st, 1),
+		         sqlite3_column_int64(st, 2));
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(s, "count by destination");
 	sqlite3_reset(st);

@@ -285,8 +285,8 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	    " WHERE id = ?1";
 	static const char event_sql[] =
 	    "INSERT INTO events(message_id, ts, type, stage, code, ecode, text, host, tls, attempt,"
-	    " dest, reason, class) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-	    " (SELECT attempts FROM messages WHERE id = ?1), ?10, ?11, ?12)";
+	    " dest, reason, class, source, helo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+	    " (SELECT attempts FROM messages WHERE id = ?1), ?10, ?11, ?12, ?13, ?14)";
 	assert(r->state != DISP_KEEP && (!r->count_attempt || r->event != DISP_EV_NONE));
 	const char *stage = r->has_stage ? smtp_stage_name(r->stage) : NULL;
 	const char *reason = r->reason != BOUNCE_UNDEFINED ? bounce_reason_name(r->reason) : NULL;
@@ -327,5 +327,7 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	store_bind_opt_text(st, 10, r->dest);
 	store_bind_opt_text(st, 11, reason);
 	store_bind_opt_text(st, 12, cls);
+	store_bind_opt_text(st, 13, r->source);
+	store_bind_opt_text(st, 14, r->helo);
 	return store_step_done(s, st, "record a delivery event");
 }

@@ -16,12 +16,13 @@
 	"pattern, max_connections, rate, max_msgs_per_conn, connect_rate, tls,"                    \
 	" coalesce(json_extract(warmup, '$.plan'),"                                                \
 	"   (SELECT group_concat(value, ',') FROM json_each(warmup, '$.caps'))),"                  \
-	" coalesce(json_extract(warmup, '$.start'), 0), source, updated_at, warmup IS NOT NULL"
+	" coalesce(json_extract(warmup, '$.start'), 0), source, updated_at, warmup IS NOT NULL,"   \
+	" egress"
 
 static const char sql_set[] =
     "INSERT INTO domain_policies(pattern, max_connections, rate, max_msgs_per_conn,"
-    " connect_rate, tls, warmup, source, updated_at)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " connect_rate, tls, warmup, source, updated_at, egress)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?17)"
     " ON CONFLICT(pattern) DO UPDATE SET"
     " max_connections = CASE WHEN ?10 THEN excluded.max_connections ELSE max_connections END,"
     " rate = CASE WHEN ?11 THEN excluded.rate ELSE rate END,"
@@ -30,6 +31,7 @@ static const char sql_set[] =
     " connect_rate = CASE WHEN ?13 THEN excluded.connect_rate ELSE connect_rate END,"
     " tls = CASE WHEN ?14 THEN excluded.tls ELSE tls END,"
     " warmup = CASE WHEN ?15 THEN excluded.warmup ELSE warmup END,"
+    " egress = CASE WHEN ?16 THEN excluded.egress ELSE egress END,"
     " source = excluded.source, updated_at = excluded.updated_at";
 
 static const char sql_bump[] = "INSERT INTO settings(key, value) VALUES ('policy_version', 1)"
@@ -46,9 +48,10 @@ static const char sql_unset[] =
     " max_msgs_per_conn = CASE WHEN ?5 THEN NULL ELSE max_msgs_per_conn END,"
     " connect_rate = CASE WHEN ?6 THEN NULL ELSE connect_rate END,"
     " tls = CASE WHEN ?7 THEN NULL ELSE tls END,"
-    " warmup = CASE WHEN ?8 THEN NULL ELSE warmup END"
+    " warmup = CASE WHEN ?8 THEN NULL ELSE warmup END,"
+    " egress = CASE WHEN ?9 THEN NULL ELSE egress END"
     " WHERE pattern = ?1";
-_Static_assert(POLICY_NFIELDS == 6, "sql_set and sql_unset name every policy field");
+_Static_assert(POLICY_NFIELDS == 7, "sql_set and sql_unset name every policy field");
 
 static int
 bump(struct store *s)
@@ -96,6 +99,8 @@ store_policy_set(struct store *s, const struct policy *p, const char *source)
 		warmup_json(p, &w);
 		sqlite3_bind_text(st, 7, w.data, (int)w.len, SQLITE_STATIC);
 	}
+	if (set & POLICY_HAS(POLICY_F_EGRESS))
+		sqlite3_bind_text(st, 17, p->egress, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, source ? source : "user", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, store_now());
 	for (int f = 0; f < POLICY_NFIELDS; f++)
@@ -166,6 +171,10 @@ row_fill(sqlite3_stmt *st, struct policy *p)
 		store_copy_text(p->warmup, sizeof(p->warmup), st, 6);
 		p->warmup_start = sqlite3_column_int64(st, 7);
 		p->set |= POLICY_HAS(POLICY_F_WARMUP);
+	}
+	if (sqlite3_column_type(st, 11) != SQLITE_NULL) {
+		store_copy_text(p->egress, sizeof(p->egress), st, 11);
+		p->set |= POLICY_HAS(POLICY_F_EGRESS);
 	}
 	store_copy_text(p->source, sizeof(p->source), st, 8);
 	p->updated_at = sqlite3_column_int64(st, 9);

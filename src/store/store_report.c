@@ -1020,7 +1020,7 @@ store_report_all(struct store *s, int last, struct report_all *out)
 
 static const char sql_attempts[] =
     "SELECT e.ts, coalesce(c.email, m.email, '(erased)'), coalesce(e.dest, m.dest), e.host,"
-    " e.type, e.code, e.ecode, e.text, e.tls, e.attempt FROM events e"
+    " e.type, e.code, e.ecode, e.text, e.tls, e.attempt, e.source, e.helo FROM events e"
     " JOIN messages m ON m.id = e.message_id"
     " LEFT JOIN contacts c ON c.id = m.contact_id WHERE m.campaign_id = ?1"
     " AND e.type IN ('delivered', 'deferred', 'bounced', 'failed') ORDER BY e.id";
@@ -1051,6 +1051,8 @@ store_report_attempts(struct store *s, const char *name, store_report_attempt_cb
 		    .text = col_text(st, 7),
 		    .tls = col_text(st, 8),
 		    .attempt = sqlite3_column_int(st, 9),
+		    .source = col_text(st, 10),
+		    .helo = col_text(st, 11),
 		};
 		int crc = cb(arg, &a);
 		if (crc) {

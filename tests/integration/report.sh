@@ -120,7 +120,7 @@ run "$KIRIM" log "$C" -o log.csv
 eq "log exit" "$RC" 0
 eq "log rows" "$(csvq 'len(rows), sorted(set(r["outcome"] for r in rows))' log.csv)" "12 ['bounced', 'deferred', 'delivered']"
 eq "log bounce row" "$(csvq '[(r["code"], r["enhanced_code"], r["attempt"], r["mx_host"]) for r in rows if r["recipient"] == "reject1@a.test"]' log.csv)" "[('550', '5.1.1', '1', '127.0.0.1[127.0.0.1]')]"
-eq "log header" "$(head -1 log.csv | tr -d '\r')" "time,recipient,destination,mx_host,outcome,code,enhanced_code,reply,tls,attempt"
+eq "log header" "$(head -1 log.csv | tr -d '\r')" "time,recipient,destination,mx_host,outcome,code,enhanced_code,reply,tls,attempt,source,ehlo"
 
 # --all across campaigns.
 run "$KIRIM" report --all --last 5 --json

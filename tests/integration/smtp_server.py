@@ -11,7 +11,9 @@ Built on Debian's python3-aiosmtpd (run it with /usr/bin/python3). Options:
   --auth-exclude MECH      do not offer MECH (PLAIN or LOGIN); repeatable
   --pipelining             announce PIPELINING and ENHANCEDSTATUSCODES
   --dump DIR               write each message to DIR/NNNN.eml and its envelope
-                           to DIR/NNNN.json (mail_from, rcpt_tos, mail_options)
+                           to DIR/NNNN.json (mail_from, rcpt_tos, mail_options,
+                           tls, peer: the client's address, ehlo: its EHLO name),
+                           and a line "PEER EHLO" per EHLO to DIR/connections
 Recipients whose local part starts with "reject" get 550 5.1.1, with "defer"
 451 4.3.0; the rest are accepted.
   --host ADDR              listen on ADDR (any 127.x.y.z) instead of 127.0.0.1
@@ -94,6 +96,9 @@ class Handler:
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        if self.args.dump:
+            with open(os.path.join(self.args.dump, "connections"), "a") as f:
+                f.write("%s %s\n" % (session.peer[0], hostname))
         if self.args.pipelining:
             responses[1:1] = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES"]
         return responses
@@ -128,7 +133,9 @@ class Handler:
                 json.dump({"mail_from": envelope.mail_from,
                            "rcpt_tos": envelope.rcpt_tos,
                            "mail_options": envelope.mail_options,
-                           "tls": session.ssl is not None}, f)
+                           "tls": session.ssl is not None,
+                           "peer": session.peer[0],
+                           "ehlo": session.host_name}, f)
         return "250 2.0.0 OK queued as %04d" % self.count
 
 

@@ -186,6 +186,13 @@ page_fields(struct buf *b, const struct config *c)
 	field(b, "postmark_user", c->hooks_postmark_user);
 	if (c->hooks_postmark_password[0])
 		field(b, "postmark_password", "(set)");
+	for (size_t i = 0; i < c->n_egress; i++) {
+		const struct config_egress *e = &c->egress[i];
+		buf_printf(b, "%segress=%s/%s/%s/%u/", b->len ? " " : "", e->name, e->address,
+		           e->ehlo, e->weight);
+		for (size_t k = 0; k < e->npools; k++)
+			buf_printf(b, "%s%s", k ? "," : "", e->pools[k]);
+	}
 }
 
 /*
@@ -534,6 +541,28 @@ static const struct ccase cases[] = {
      "ERR:CONF:2: logo_url 'http://shop.example/l.png' must start with https:// (http:// is "
      "only for 127.0.0.1 and localhost)"},
     {"brand name not UTF-8", "[brand]\nname = Caf\xe9\n", "ERR:CONF:2: name is not UTF-8 text"},
+    {"egress sources",
+     "[egress]\nname = a\naddress = 192.0.2.2\nehlo = mta2.example.com\nweight = 3\n"
+     "[egress]\nname = b.1\naddress = [2001:DB8::0:3]\npool = bulk warm, default\n",
+     "egress=a/192.0.2.2/mta2.example.com/3/default egress=b.1/2001:db8::3//1/bulk,warm,default"},
+    {"egress host name", "[egress]\nname = a\naddress = mx.example.com\n",
+     "ERR:CONF:3: address 'mx.example.com' is not an IPv4 or IPv6 address (a source address "
+     "is an address, not a host name)"},
+    {"egress wildcard", "[egress]\nname = a\naddress = ::\n",
+     "ERR:CONF:3: address '::' is the wildcard address, not a source"},
+    {"egress without address", "[sender]\n[egress]\nname = a\n[sender]\n",
+     "ERR:CONF:2: [egress] section has no address (it needs name and address: name = mta2, "
+     "address = 192.0.2.2)"},
+    {"egress bad name", "[egress]\nname = a b\n",
+     "ERR:CONF:2: name 'a b' is not a source name (letters, digits, - _ and ., 63 at most)"},
+    {"egress bad pool", "[egress]\nname = a\npool = ok, no/pe\n",
+     "ERR:CONF:3: pool: 'no/pe' is not a pool name (letters, digits, - _ and ., 63 at most)"},
+    {"egress weight 0", "[egress]\nname = a\nweight = 0\n", "ERR:CONF:3: weight *"},
+    {"egress same address",
+     "[egress]\nname = a\naddress = ::1\n[egress]\nname = b\naddress = 0:0::1\n",
+     "ERR:CONF:4: [egress] a and b have the same address ::1"},
+    {"egress same name", "[egress]\nname = a\naddress = ::1\n[egress]\nname = a\naddress = ::2\n",
+     "ERR:CONF:4: second [egress] section named a"},
     {"signup list with a slash", "[signup]\nlists = a/b\nfrom = a@b.example\n",
      "ERR:CONF:2: lists: 'a/b' is not a list name a link can carry (letters, digits, - and _, "
      "63 at most)"},

@@ -58,26 +58,32 @@ test_resolve(void **state)
 	    row("own.test", POLICY_HAS(POLICY_F_RATE), 0, 10, NULL),
 	    row("mx:shared.test", POLICY_HAS(POLICY_F_MAX_CONNECTIONS), 3, 0, NULL),
 	    row("*.wild.test", POLICY_HAS(POLICY_F_WARMUP), 0, 0, "50,100"),
+	    row("pool.test", POLICY_HAS(POLICY_F_EGRESS), 0, 0, NULL),
 	};
+	snprintf(rows[3].egress, sizeof(rows[3].egress), "bulk");
 	const char *hosts[] = {"mx1.shared.test"};
 	struct dest_limits run = {.max_conns = 8, .max_jobs = 100}, got;
 	static const struct {
 		const char *label, *domain;
 		unsigned conns;
 		double rate;
-		const char *own;
+		const char *own, *egress;
 	} cases[] = {
-	    {"own rate, MX-set conns", "own.test", 3, 10, "own.test"},
-	    {"MX set only: shared", "other.test", 3, 0, ""},
-	    {"wildcard warm-up: own", "a.wild.test", 3, 0, "*.wild.test"},
+	    {"own rate, MX-set conns", "own.test", 3, 10, "own.test", ""},
+	    {"MX set only: shared", "other.test", 3, 0, "", ""},
+	    {"wildcard warm-up: own", "a.wild.test", 3, 0, "*.wild.test", ""},
+	    {"egress pool: own destination", "pool.test", 3, 0, "pool.test", "bulk"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		dest_resolve(rows, 3, cases[i].domain, hosts, 1, &run, &got);
+		dest_resolve(rows, 4, cases[i].domain, hosts, 1, &run, &got);
 		if (got.max_conns != cases[i].conns || got.rate != cases[i].rate ||
-		    strcmp(got.own, cases[i].own) != 0 || got.max_jobs != 100)
-			fail_msg("%s: got conns %u rate %g own [%s] jobs %u want %u %g [%s] 100",
+		    strcmp(got.own, cases[i].own) != 0 || got.max_jobs != 100 ||
+		    strcmp(got.egress, cases[i].egress) != 0)
+			fail_msg("%s: got conns %u rate %g own [%s] jobs %u egress [%s] want %u %g "
+			         "[%s] 100 [%s]",
 			         cases[i].label, got.max_conns, got.rate, got.own, got.max_jobs,
-			         cases[i].conns, cases[i].rate, cases[i].own);
+			         got.egress, cases[i].conns, cases[i].rate, cases[i].own,
+			         cases[i].egress);
 	}
 	dest_resolve(rows, 3, "a.wild.test", hosts, 1, &run, &got);
 	static const struct {

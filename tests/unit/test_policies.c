@@ -53,6 +53,10 @@ test_field_value(void **state)
 	    {"tls bad", POLICY_F_TLS, "maybe", NULL,
 	     "--x takes none, opportunistic, required, verify or dane, not 'maybe'"},
 	    {"warm-up", POLICY_F_WARMUP, "50,100", "50,100", NULL},
+	    {"egress pool", POLICY_F_EGRESS, "bulk-2.eu", "bulk-2.eu", NULL},
+	    {"egress not a name", POLICY_F_EGRESS, "a b", NULL,
+	     "--x takes the name of an [egress] pool of kirim.conf (letters, digits, - _ and ., "
+	     "63 at most), not 'a b'"},
 	    {"warm-up none", POLICY_F_WARMUP, "none", "none", NULL},
 	    {"warm-up empty day", POLICY_F_WARMUP, "50,,100", NULL, "--x '50,,100': "},
 	    {"warm-up too long", POLICY_F_WARMUP,
@@ -123,7 +127,7 @@ test_field_mask(void **state)
 	assert_int_equal(policies_field_mask("--field", "speed", &mask, err, sizeof(err)),
 	                 POLICIES_E_USAGE);
 	assert_string_equal(err, "--field takes max-connections, rate, max-msgs-per-conn, "
-	                         "connect-rate, tls or warmup, not 'speed'");
+	                         "connect-rate, tls, warmup or egress, not 'speed'");
 }
 
 static void

@@ -102,6 +102,7 @@ test_fields(void **state)
 	    {"connect_rate", POLICY_F_CONNECT_RATE},
 	    {"tls", POLICY_F_TLS},
 	    {"warmup", POLICY_F_WARMUP},
+	    {"egress", POLICY_F_EGRESS},
 	    {"warm", -1},
 	    {"rates", -1},
 	    {"", -1},
@@ -229,9 +230,13 @@ test_resolve(void **state)
 			         cases[i].label, e.p.max_connections, e.p.rate,
 			         e.p.max_msgs_per_conn, tls, cases[i].conns, cases[i].rate,
 			         cases[i].per_conn, cases[i].tls);
-		const char *want_from[] = {cases[i].from_conns,    cases[i].from_rate,
-		                           cases[i].from_per_conn, NULL,
-		                           cases[i].from_tls,      cases[i].from_warmup};
+		const char *want_from[] = {cases[i].from_conns,
+		                           cases[i].from_rate,
+		                           cases[i].from_per_conn,
+		                           NULL,
+		                           cases[i].from_tls,
+		                           cases[i].from_warmup,
+		                           NULL};
 		for (int f = 0; f < POLICY_NFIELDS; f++)
 			if (want_from[f] && strcmp(e.from[f], want_from[f]) != 0)
 				fail_msg("%s: %s from '%s' want '%s'", cases[i].label,
@@ -267,8 +272,11 @@ test_format(void **state)
 	struct policy p = row("x.test", 4, 10, 0, "verify", "50,100");
 	p.connect_rate = 0.5;
 	p.set |= POLICY_HAS(POLICY_F_CONNECT_RATE);
-	static const char *const want[] = {"4",      "10/s",   "unlimited",
-	                                   "30/min", "verify", "50,100 from day 19000"};
+	snprintf(p.egress, sizeof(p.egress), "bulk");
+	p.set |= POLICY_HAS(POLICY_F_EGRESS);
+	static const char *const want[] = {
+	    "4", "10/s", "unlimited", "30/min", "verify", "50,100 from day 19000", "bulk"};
+	_Static_assert(sizeof(want) / sizeof(want[0]) == POLICY_NFIELDS, "a value per field");
 	for (int f = 0; f < POLICY_NFIELDS; f++) {
 		char out[200];
 		policy_field_format(&p, (enum policy_field)f, out, sizeof(out));

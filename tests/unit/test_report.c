@@ -473,19 +473,21 @@ test_attempt_csv(void **state)
 	} cases[] = {
 	    {"delivered",
 	     {1700000000, "a@x.test", "relay:127.0.0.1:25", "127.0.0.1", "delivered", 250, "2.0.0",
-	      "OK queued as 12", "TLSv1.3 TLS_AES_256_GCM_SHA384 verified", 1},
+	      "OK queued as 12", "TLSv1.3 TLS_AES_256_GCM_SHA384 verified", 1, "192.0.2.2",
+	      "mta2.example.com"},
 	     "2023-11-14T22:13:20Z,a@x.test,relay:127.0.0.1:25,127.0.0.1,delivered,250,2.0.0,"
-	     "OK queued as 12,TLSv1.3 TLS_AES_256_GCM_SHA384 verified,1\r\n"},
+	     "OK queued as 12,TLSv1.3 TLS_AES_256_GCM_SHA384 verified,1,192.0.2.2,"
+	     "mta2.example.com\r\n"},
 	    {"NULLs",
 	     {1700000000, "\"q,uoted\"@x.test", NULL, NULL, "deferred", 0, NULL,
-	      "connect: refused, try later", NULL, 2},
+	      "connect: refused, try later", NULL, 2, NULL, NULL},
 	     "2023-11-14T22:13:20Z,\"\"\"q,uoted\"\"@x.test\",,,deferred,,,"
-	     "\"connect: refused, try later\",,2\r\n"},
+	     "\"connect: refused, try later\",,2,,\r\n"},
 	};
 	struct buf b = BUF_INIT;
 	report_attempt_csv_header(&b);
 	assert_string_equal(b.data, "time,recipient,destination,mx_host,outcome,code,enhanced_code,"
-	                            "reply,tls,attempt\r\n");
+	                            "reply,tls,attempt,source,ehlo\r\n");
 	int fails = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		buf_reset(&b);
