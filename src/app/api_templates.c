@@ -122,7 +122,8 @@ api_template_get(struct api_ctx *x)
 /*
  * POST /api/templates {"name", "subject", "text", "html"} or {"name",
  * "source"} (a template file's text: a Subject line, --- text, --- html):
- * a new version of name, 201.
+ * a new version of name, 201; with If-Match, 412 unless the latest version is
+ * still the one that ETag was given for.
  */
 void
 api_template_create(struct api_ctx *x)
@@ -157,6 +158,30 @@ api_template_create(struct api_ctx *x)
 		subject = src.subject;
 		text = src.text;
 		html = src.html;
+	}
+	/* If-Match: a new version only over the one the client read (GET's ETag); "*" when
+	 * the name must exist, a tag when it must be that version still. */
+	if (x->if_match) {
+		struct store_template cur;
+		char tag[API_ETAG_MAX] = "";
+		int grc = store_template_get(x->s, name, 0, &cur);
+		if (grc < 0 && grc != STORE_E_NOTFOUND) {
+			api_fail_store(x, grc, NULL);
+			goto out;
+		}
+		if (grc == 0) {
+			json_t *v = template_json(&cur, true);
+			api_etag(v, tag);
+			json_decref(v);
+			store_template_clear(&cur);
+		}
+		if (!api_if_match(x->if_match, grc == 0 ? tag : NULL)) {
+			api_fail(x, 412, "etag-mismatch",
+			         "template %s has a newer version than the one read (If-Match): "
+			         "read it again",
+			         name);
+			goto out;
+		}
 	}
 	int version;
 	int64_t id;
