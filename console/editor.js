@@ -2,9 +2,11 @@
  * kirim console: templates (#/templates) and the template editor (#/templates/NAME). The
  * Mustache source (subject, text part, HTML part) sits beside a live preview rendered by
  * kirim's composer through /api/templates/NAME/render from the unsaved draft, for a chosen
- * contact, a moment after each keystroke. The HTML is shown in a sandboxed iframe (srcdoc,
- * no allow-scripts: the message is never run, and has no origin) at desktop or mobile
- * width. Lint (/lint) shows beside the parts after each save; the exact raw message
+ * contact, a moment after each keystroke. The HTML is shown in a sandboxed iframe (no
+ * allow-scripts: the message is never run, and has no origin) at desktop or mobile width,
+ * filled by posting the draft to /console/api/preview (a form aimed at the frame): a srcdoc
+ * or data: frame would inherit the console's policy, which blocks the message's inline
+ * styles, while that answer carries a policy of its own (styles and images, no script). Lint (/lint) shows beside the parts after each save; the exact raw message
  * (/message) and proofs to seed addresses (/test, through the configured relay) are a
  * click away. A save sends the ETag it read (If-Match), so another user's newer version is
  * never overwritten unseen. Uses console.js's helpers (h, api, page, field, say, table).
@@ -72,7 +74,11 @@ async function templateEditor(name) {
 	if (contacts.items.length) contact.value = contacts.items[0].email;
 	const width = h("select", { id: "tpl-width", name: "width" },
 		h("option", { value: "desktop", text: "Desktop (1024 px)" }), h("option", { value: "mobile", text: "Mobile (390 px)" }));
-	const frame = h("iframe", { id: "tpl-frame", title: "Preview of the HTML part", sandbox: "", referrerpolicy: "no-referrer" });
+	const frame = h("iframe", { id: "tpl-frame", name: "tpl-frame", title: "Preview of the HTML part", sandbox: "", referrerpolicy: "no-referrer" });
+	/* What fills the frame: the draft posted to /console/api/preview, its answer shown there. */
+	const sent = {};
+	const toFrame = h("form", { id: "tpl-frame-form", method: "post", action: "/console/api/preview", target: "tpl-frame", hidden: true },
+		["csrf", "subject", "html", "contact"].map((n) => (sent[n] = h("input", { type: "hidden", name: n }))));
 	const box = h("div", { class: "frame-box desktop", id: "tpl-frame-box" }, frame);
 	const shownSubject = h("p", { id: "tpl-preview-subject", class: "preview-subject" });
 	const shownText = h("pre", { id: "tpl-preview-text", class: "preview-text" });
@@ -104,7 +110,14 @@ async function templateEditor(name) {
 			if (mine !== seq) return;
 			problem.textContent = "";
 			shownSubject.textContent = "Subject: " + r.subject;
-			frame.srcdoc = r.html !== null ? r.html : "";
+			if (r.html !== null) {
+				sent.csrf.value = state.session.csrf;
+				sent.subject.value = subject.value;
+				sent.html.value = html.value;
+				sent.contact.value = contact.value;
+				toFrame.submit();
+			}
+			frame.setAttribute("data-html", r.html !== null ? r.html : "");
 			box.hidden = r.html === null;
 			shownText.textContent = r.text !== null ? r.text : "";
 			shownText.hidden = r.text === null;
@@ -197,6 +210,7 @@ async function templateEditor(name) {
 			h("section", { "aria-labelledby": "tpl-preview-h" }, h("h2", { id: "tpl-preview-h", text: "Preview" }),
 				h("div", { class: "inline" }, field("For contact", contact), field("Width", width)),
 				problem, shownSubject, h("div", { class: "scroll frame-scroll", tabindex: "0", role: "region", "aria-label": "HTML preview" }, box), shownText)),
+		toFrame,
 		h("section", { "aria-labelledby": "tpl-send-h" }, h("h2", { id: "tpl-send-h", text: "The message and tests" }),
 			h("div", { class: "inline" }, field("Sender", from, "From, for the raw message and tests"),
 				editor ? field("Seed addresses", seeds, "up to 20, separated by commas") : null),

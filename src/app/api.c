@@ -1041,6 +1041,8 @@ answer(struct areq *r)
 	buf_adds(&h, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
 	if (x->etag[0])
 		buf_printf(&h, "ETag: %s\r\n", x->etag);
+	if (x->csp)
+		buf_printf(&h, "Content-Security-Policy: %s\r\n", x->csp);
 	if (x->location[0])
 		buf_printf(&h, "Location: %s\r\n", x->location);
 	if (x->set_cookie[0])
@@ -1091,6 +1093,8 @@ static const struct {
     {"login", "POST", "console.login", API_LANE_READ, API_SCOPE_NONE, api_console_login},
     {"logout", "POST", "console.logout", API_LANE_WRITE, API_SCOPE_READ, api_console_logout},
     {"session", "GET", "console.session", API_LANE_READ, API_SCOPE_READ, api_console_session},
+    /* The template editor's preview: a form posted into its iframe (its CSRF token a field). */
+    {"preview", "POST", "console.preview", API_LANE_READ, API_SCOPE_READ, api_console_preview},
 };
 
 enum { CONSOLE_NOT, CONSOLE_ANSWERED, CONSOLE_OP };
@@ -1175,7 +1179,10 @@ console_checks(struct api *a, struct areq *r, struct http_req *hr)
 	x->secure = proto && strcasecmp(proto, "https") == 0;
 	bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 	bool by_cookie = r->authorization == NULL && r->has_cookie;
-	if ((r->login || (by_cookie && !get)) &&
+	/* The preview is a form posted into a sandboxed frame, which Chrome sends with Origin
+	 * null; it changes nothing and still needs the session's token (its csrf field). */
+	bool preview = r->handler == api_console_preview;
+	if ((r->login || (by_cookie && !get && !preview)) &&
 	    !console_origin_ok(http_header(hr, "Origin"), http_header(hr, "Host"), x->secure)) {
 		api_fail(x, 403, "origin",
 		         "a change through the console must come from the console's own page "
@@ -1184,8 +1191,17 @@ console_checks(struct api *a, struct areq *r, struct http_req *hr)
 		answer(r);
 		return -1;
 	}
-	if (by_cookie && !get && !r->login &&
-	    !console_csrf_ok(r->cookie, http_header(hr, "X-CSRF-Token"))) {
+	/* A form cannot set a header: the preview's token is its csrf field. */
+	char form_token[128] = "";
+	if (preview) {
+		struct api_route form = {.query = x->body, .query_len = x->body_len};
+		if (api_route_query(&form, "csrf", form_token, sizeof(form_token)) < 0)
+			form_token[0] = '\0';
+	}
+	const char *token = http_header(hr, "X-CSRF-Token");
+	if (token == NULL && form_token[0])
+		token = form_token;
+	if (by_cookie && !get && !r->login && !console_csrf_ok(r->cookie, token)) {
 		api_fail(x, 403, "csrf",
 		         "the X-CSRF-Token header is missing or is not this session's: reload the "
 		         "console");

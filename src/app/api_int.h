@@ -60,6 +60,7 @@ struct api_ctx {
 	char resource[600];      /* for the audit log: "contact:ann@example.com"; "" none */
 	const char *audit_path;  /* for the audit log instead of path (an erasure's); NULL: path */
 	const char *raw_type;    /* a body that is not JSON: its Content-Type */
+	const char *csp;         /* its Content-Security-Policy; NULL: none */
 	struct buf raw;          /* and its bytes */
 	char allow[64];          /* a 405's Allow */
 	char set_cookie[256];    /* a Set-Cookie value (the console's login and logout); "" none */
@@ -205,5 +206,6 @@ void api_console_login(struct api_ctx *x);
 void api_console_login_open(struct api_ctx *x);
 void api_console_logout(struct api_ctx *x);
 void api_console_session(struct api_ctx *x);
+void api_console_preview(struct api_ctx *x);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api_int.h"
 #include "kirim/proofs.h"
@@ -13,6 +14,7 @@
 #include "kirim/store.h"
 #include "kirim/templates.h"
 #include "kirim/tplfile.h"
+#include "kirim/utf8.h"
 
 enum { RENDER_MAX = 4 << 20 }; /* bytes of each rendered part */
 
@@ -476,4 +478,74 @@ api_template_lint(struct api_ctx *x)
 	api_ok(
 	    x, 200,
 	    json_pack("{s:b,s:o,s:o}", "ok", 1, "missing_fields", missing, "warnings", warnings));
+}
+
+/* Form field name of the request's urlencoded body into out (NULL when absent or bad). */
+static const char *
+form_field(struct api_ctx *x, const char *name, struct buf *out)
+{
+	struct api_route form = {.query = x->body, .query_len = x->body_len};
+	buf_reset(out);
+	buf_reserve(out, x->body_len + 1);
+	int n = api_route_query(&form, name, out->data, x->body_len + 1);
+	if (n < 0)
+		return NULL;
+	out->len = (size_t)n;
+	return out->data;
+}
+
+/* The preview document's own policy: the message's styles and images, never a script. */
+static const char preview_csp[] = "sandbox; default-src 'none'; style-src 'unsafe-inline'; "
+                                  "img-src data: https: http:; font-src data: https:; "
+                                  "frame-ancestors 'self'";
+
+/*
+ * POST /console/api/preview (a form: csrf, name, subject, html, contact): the
+ * HTML part of a draft rendered for a contact as the render endpoint renders it,
+ * as a document for the template editor's sandboxed iframe. The console's own
+ * policy would block the message's inline styles in a srcdoc or data: frame
+ * (they inherit it); this answer carries a policy of its own that allows
+ * styles and images and nothing else (no script, no form, an opaque origin).
+ */
+void
+api_console_preview(struct api_ctx *x)
+{
+	const char *ct = x->content_type ? x->content_type : "";
+	if (strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+		api_fail(x, 415, "media-type", "the preview takes the editor's form");
+		return;
+	}
+	struct buf f[4] = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
+	const char *html = form_field(x, "html", &f[0]);
+	const char *subject = form_field(x, "subject", &f[1]);
+	const char *contact = form_field(x, "contact", &f[2]);
+	json_t *data = NULL;
+	if (html == NULL || !utf8_valid(html, f[0].len)) {
+		api_fail(x, 422, "invalid", "the preview needs the HTML part (UTF-8)");
+		goto out;
+	}
+	if (contact && *contact) {
+		if ((data = contact_data(x, contact)) == NULL)
+			goto out;
+	} else {
+		data = json_object();
+	}
+	struct buf out[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
+	struct templates_fault fault;
+	int rc =
+	    templates_render(subject ? subject : "", NULL, html, data, RENDER_MAX, out, &fault);
+	if (rc < 0) {
+		fault_problem(x, rc, &fault);
+	} else {
+		x->status = 200;
+		x->raw_type = "text/html; charset=utf-8";
+		x->csp = preview_csp;
+		buf_add(&x->raw, out[2].data ? out[2].data : "", out[2].len);
+	}
+	for (int i = 0; i < 3; i++)
+		buf_free(&out[i]);
+out:
+	json_decref(data);
+	for (int i = 0; i < 4; i++)
+		buf_free(&f[i]);
 }

@@ -106,6 +106,7 @@ req GET /console/
 eq "shell: 200" "$ST" 200
 contains "shell: CSP" "$(cat .hdr)" "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self';"
 contains "shell: no framing" "$(cat .hdr)" "frame-ancestors 'none'"
+contains "shell: frames only its own (the editor's preview)" "$(cat .hdr)" "frame-src 'self';"
 eq "shell: no inline script" "$(grep -c '<script>' .body)" 0
 eq "shell: no inline style" "$(grep -Ec 'style=|<style' .body)" 0
 req GET /console/console.js
@@ -158,8 +159,8 @@ mapfile -t steps < <(
 		"axe|$AXE"
 	# The template editor: a new template, the preview following the typing, saved,
 	# linted, its raw message, and a test to a seed address through the relay.
-	# srcdoc TEXT - a script that waits (10 s at most) for the preview to hold TEXT
-	srcdoc() { printf "new Promise((ok) => { const t0 = Date.now(); const f = () => { const s = document.querySelector('#tpl-frame').srcdoc; if (s.includes('%s')) ok(s); else if (Date.now() - t0 > 10000) ok(s); else setTimeout(f, 100); }; f(); })" "$1"; }
+	# srcdoc TEXT - a script that waits (10 s at most) for the preview's HTML to hold TEXT
+	srcdoc() { printf "new Promise((ok) => { const t0 = Date.now(); const f = () => { const s = document.querySelector('#tpl-frame').getAttribute('data-html'); if (s.includes('%s')) ok(s); else if (Date.now() - t0 > 10000) ok(s); else setTimeout(f, 100); }; f(); })" "$1"; }
 	page templates templates Templates
 	printf '%s\n' "fill|#new-template-name|autumn" "click|#new-template-form button" \
 		'wait|main[data-ready="templates/autumn"] h1|Template autumn' \
@@ -291,6 +292,16 @@ eq "viewer: import with a mapping: 403" "$ST" 403
 change POST /api/templates '{"name":"autumn","subject":"x","text":"y"}'
 eq "viewer: template save: 403" "$ST" 403
 eq "viewer: no proof sent" "$(grep -l 'X-Rcpt-Args' seeds/* | wc -l)" 1
+# The editor's preview document: a form posted into the sandboxed frame (Origin null), its
+# token a field; its own policy lets the message's styles show, and nothing run.
+form=(--data-urlencode 'html=<h1 style="color:#c00">Hi {{given_name}}</h1><script>x()</script>'
+	--data-urlencode 'subject=s' --data-urlencode 'contact=fay@six.example')
+req POST /console/api/preview -H "Cookie: $COOKIE" -H "Origin: null" --data-urlencode "csrf=$CSRF" "${form[@]}"
+eq "preview: a viewer may (it changes nothing)" "$ST" 200
+eq "preview: rendered for the contact" "$OUT" '<h1 style="color:#c00">Hi Fay</h1><script>x()</script>'
+contains "preview: its own policy" "$(cat .hdr)" "Content-Security-Policy: sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:"
+req POST /console/api/preview -H "Cookie: $COOKIE" -H "Origin: null" "${form[@]}"
+eq "preview: no token: 403" "$ST" 403
 login eve eve-secret-pass
 change PATCH /api/domains/gmail.com '{"rate":"1/s"}'
 eq "editor: domain: 403" "$ST" 403
