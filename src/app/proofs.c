@@ -93,12 +93,6 @@ proofs_send(struct store *s, const struct config *cfg, const struct proofs_req *
 		snprintf(err, errsz, "a test goes to 1 to %d seed addresses", PROOFS_MAX);
 		return PROOFS_E_INVALID;
 	}
-	if (cfg->relay_url[0] == '\0') {
-		snprintf(err, errsz,
-		         "no relay to send proofs through: set [relay] url in kirim.conf (proofs "
-		         "are not delivered directly to the seeds' mail hosts)");
-		return PROOFS_E_SEND;
-	}
 	for (size_t i = 0; i < nto; i++) {
 		struct address a;
 		const char *why = "";
@@ -106,6 +100,12 @@ proofs_send(struct store *s, const struct config *cfg, const struct proofs_req *
 			snprintf(err, errsz, "'%.200s' is not an address: %s", to[i], why);
 			return PROOFS_E_INVALID;
 		}
+	}
+	if (cfg->relay_url[0] == '\0') {
+		snprintf(err, errsz,
+		         "no relay to send proofs through: set [relay] url in kirim.conf (proofs "
+		         "are not delivered directly to the seeds' mail hosts)");
+		return PROOFS_E_SEND;
 	}
 	struct store_campaign c;
 	int rc = proof_campaign(s, r, &c, err, errsz);

@@ -223,6 +223,13 @@ seedmsg=$(grep -l 'X-Rcpt-Args: <seed@seed.example>' seeds/* 2>/dev/null | head 
 contains "test send: its subject" "$(cat "$seedmsg" 2>/dev/null)" "Subject: Autumn for"
 contains "test send: its sender" "$(cat "$seedmsg" 2>/dev/null)" "From: Shop <news@shop.example>"
 contains "test send: its HTML" "$(cat "$seedmsg" 2>/dev/null)" "<h1>Hello </h1>"
+# The same proofs from the command line (one app/ call for both).
+run "$KIRIM" template test autumn --from 'Shop <news@shop.example>' --to cli@seed.example
+eq "template test: exit" "$RC" 0
+contains "template test: the proof's line" "$OUT" "cli@seed.example delivered 250"
+grep -q 'X-Rcpt-Args: <cli@seed.example>' seeds/* && ok "template test: at smtp-sink" || bad "template test: at smtp-sink" "$(ls seeds)"
+run "$KIRIM" template test autumn --to cli@seed.example
+eq "template test: no sender" "$RC" 64
 axe_ok "every console page" 16
 for f in login dashboard campaigns campaign lists contacts contact suppressions domains domain import templates template; do
 	if [ -s "$SHOTS/console-$f-1280.png" ] && [ -s "$SHOTS/console-$f-390.png" ]; then
