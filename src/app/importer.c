@@ -42,6 +42,17 @@ static const char *const email_names[] = {
     "email-address", "e_mail", "mail",          "email_addr",    "address",      NULL,
 };
 
+/* importer_unknown_encoding - err says label is not an encoding; IMPORTER_E_USAGE */
+static int
+importer_unknown_encoding(const char *label, char *err, size_t errsz)
+{
+	snprintf(err, errsz,
+	         "unknown encoding '%s': give utf-8, windows-1252 (or latin1), iso-8859-15, "
+	         "utf-16, shift_jis, gb18030, or another name iconv knows (iconv -l)",
+	         label);
+	return IMPORTER_E_USAGE;
+}
+
 /* importer_email_name - is name one of email_names? */
 static bool
 importer_email_name(const char *name)
@@ -742,6 +753,22 @@ struct importer_sample {
 	struct buf bad_bytes; /* the bad rows' raw bytes: what to guess from */
 };
 
+/* importer_sample_text - a sample (n bytes, all the input when whole) as UTF-8 text in out,
+ * converted from label (an encoding encoding_new takes; NULL: UTF-8 already) */
+static void
+importer_sample_text(const char *label, const char *data, size_t n, bool whole, struct buf *out)
+{
+	if (label == NULL) {
+		buf_add(out, data, n);
+		return;
+	}
+	struct encoding *e = encoding_new(label);
+	encoding_feed(e, data, n, out);
+	if (whole)
+		encoding_finish(e, out);
+	encoding_free(e);
+}
+
 /* importer_sample_bad - the first field of row that is not valid text, or -1 */
 static long
 importer_sample_bad(const struct csv_row *row)
@@ -800,16 +827,8 @@ importer_sample(struct importer *im, const char *label, const char *data, size_t
 		return 0;
 
 	struct buf text = BUF_INIT;
-	if (im->enc) {
-		/* A converter of its own: the import's starts afresh on the same bytes. */
-		struct encoding *e = encoding_new(label);
-		encoding_feed(e, data, n, &text);
-		if (all)
-			encoding_finish(e, &text);
-		encoding_free(e);
-	} else {
-		buf_add(&text, data, n);
-	}
+	/* A converter of its own: the import's starts afresh on the same bytes. */
+	importer_sample_text(im->enc ? label : NULL, data, n, all, &text);
 	struct importer_sample sm = {.bad_bytes = BUF_INIT};
 	struct csv_reader *r = csv_reader_new(o->delimiter, 0);
 	csv_reader_flag_big(r);
@@ -928,14 +947,8 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 		return IMPORTER_E_USAGE;
 	}
 	const char *label = o->encoding && !encoding_is_utf8(o->encoding) ? o->encoding : NULL;
-	if (label && (im.enc = encoding_new(label)) == NULL) {
-		snprintf(
-		    err, errsz,
-		    "unknown encoding '%s': give utf-8, windows-1252 (or latin1), iso-8859-15, "
-		    "utf-16, shift_jis, gb18030, or another name iconv knows (iconv -l)",
-		    label);
-		return IMPORTER_E_USAGE;
-	}
+	if (label && (im.enc = encoding_new(label)) == NULL)
+		return importer_unknown_encoding(label, err, errsz);
 	/* From here on, im owns memory: every way out goes through importer_cleanup. */
 	if ((rc = importer_map(&im)) < 0) {
 		importer_cleanup(&im);
@@ -1150,25 +1163,13 @@ importer_preview(const char *data, size_t n, bool whole, char delimiter, const c
 			}
 		}
 	}
-	struct encoding *enc = NULL;
-	if (label && (enc = encoding_new(label)) == NULL) {
-		snprintf(
-		    err, errsz,
-		    "unknown encoding '%s': give utf-8, windows-1252 (or latin1), iso-8859-15, "
-		    "utf-16, shift_jis, gb18030, or another name iconv knows (iconv -l)",
-		    label);
-		return IMPORTER_E_USAGE;
-	}
+	struct encoding *enc = label ? encoding_new(label) : NULL;
+	if (label && enc == NULL)
+		return importer_unknown_encoding(label, err, errsz);
 	snprintf(p->encoding, sizeof(p->encoding), "%s", enc ? encoding_name(enc) : "utf-8");
+	encoding_free(enc);
 	struct buf text = BUF_INIT;
-	if (enc) {
-		encoding_feed(enc, data, n, &text);
-		if (whole)
-			encoding_finish(enc, &text);
-		encoding_free(enc);
-	} else {
-		buf_add(&text, data, n);
-	}
+	importer_sample_text(label, data, n, whole, &text);
 	struct preview_ctx cx = {.p = p, .unmark = label != NULL, .v = BUF_INIT};
 	struct csv_reader *r = csv_reader_new(delimiter, 0);
 	csv_reader_flag_big(r);

@@ -456,17 +456,21 @@ echo "pagination: $OUT"
 printf '%s\n' "$OUT" | grep '^FAIL' && bad "pagination" "$OUT"
 
 # 13b. Imports: a CSV as the body, imported in the background with kirim import's checks.
+# import_wait - GET $iloc until the import is done or failed (30 s at most)
+import_wait() {
+	for _ in $(seq 1 300); do
+		api GET "$iloc"
+		case "$(json 'j["state"]')" in done | failed) return ;; esac
+		sleep 0.1
+	done
+}
 API_TOKEN=$WRITE
 printf 'email,first_name\nimp1@imp.example,I1\nnot an address,X\nimp2@imp.example,I2\nimp1@imp.example,again\n' >imp.csv
 api POST "/api/imports?list=imported" @imp.csv 'Content-Type: text/csv'
 st "import queued" 202
 iloc=$(hdr location)
 contains "import Location" "$iloc" "/api/imports/"
-for _ in $(seq 1 300); do
-	api GET "$iloc"
-	case "$(json 'j["state"]')" in done | failed) break ;; esac
-	sleep 0.1
-done
+import_wait
 eq "import done" "$(json 'j["state"], j["error"]')" "done None"
 eq "import summary" "$(json 'j["summary"]["imported"], j["summary"]["rejected"], j["summary"]["duplicates"]')" "2 1 1"
 eq "imported contacts" "$(sql "SELECT count(*) FROM list_members m JOIN lists l ON l.id = m.list_id WHERE l.name = 'imported'")" 2
@@ -474,11 +478,7 @@ printf 'no address column here\nfoo\n' >bad.csv
 api POST "/api/imports?list=imported" @bad.csv 'Content-Type: text/csv'
 st "bad import queued" 202
 iloc=$(hdr location)
-for _ in $(seq 1 300); do
-	api GET "$iloc"
-	case "$(json 'j["state"]')" in done | failed) break ;; esac
-	sleep 0.1
-done
+import_wait
 eq "bad import failed" "$(json 'j["state"]')" failed
 contains "bad import says why" "$(json 'j["error"]')" "address"
 api POST "/api/imports?list=imported" @imp.csv
@@ -506,11 +506,7 @@ st "preview: empty" 422
 api POST "/api/imports?list=mapped&map=First+Name%3Dfirst_name&ignore_column=City&tags_column=Groups" @map.csv 'Content-Type: text/csv'
 st "import with a mapping" 202
 iloc=$(hdr location)
-for _ in $(seq 1 300); do
-	api GET "$iloc"
-	case "$(json 'j["state"]')" in done | failed) break ;; esac
-	sleep 0.1
-done
+import_wait
 eq "mapped import" "$(json 'j["state"], j["summary"]["imported"], j["summary"]["rejected"], j["rejects"]')" "done 1 1 $iloc/rejects"
 eq "mapped attributes" "$(sql "SELECT attrs FROM contacts WHERE email = 'map1@imp.example'")" '{"first_name":"Mia"}'
 eq "mapped tags" "$(sql "SELECT group_concat(tag, ',') FROM (SELECT ct.tag FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE c.email = 'map1@imp.example' ORDER BY ct.tag)")" "a,b"
