@@ -390,6 +390,10 @@ const ROUTES = [
 	[/^suppressions$/, suppressions, "#/suppressions"],
 	[/^domains$/, domains, "#/domains"],
 	[/^domains\/(.+)$/, domain, "#/domains"],
+	/* import.js and editor.js, loaded after this file: called by name when routed. */
+	[/^import$/, () => importWizard(), "#/import"],
+	[/^templates$/, () => templatesPage(), "#/templates"],
+	[/^templates\/(.+)$/, (n) => templateEditor(n), "#/templates"],
 ];
 
 async function route(refresh) {
@@ -441,4 +445,5 @@ async function start() {
 	}
 }
 
-start();
+/* After every deferred script (import.js, editor.js) has run. */
+document.addEventListener("DOMContentLoaded", start);

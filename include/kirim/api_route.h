@@ -71,6 +71,10 @@ enum api_route_id {
 	API_WEBHOOK_ADD,
 	API_WEBHOOK_GET,
 	API_WEBHOOK_DELETE,
+	API_IMPORT_PREVIEW,
+	API_IMPORT_REJECTS,
+	API_TEMPLATE_MESSAGE,
+	API_TEMPLATE_TEST,
 	API_ROUTE_COUNT
 };
 
@@ -112,6 +116,9 @@ void api_route_match(const char *method, const char *target, size_t n, struct ap
  * UTF-8) or does not fit. A parameter given twice: the first one.
  */
 int api_route_query(const struct api_route *r, const char *name, char *out, size_t outsz);
+/* api_route_query_nth - api_route_query for the nth (0-based) time name is given */
+int api_route_query_nth(const struct api_route *r, const char *name, unsigned nth, char *out,
+                        size_t outsz);
 
 /*
  * api_route_query_known - 0 when every query parameter is one of names (a

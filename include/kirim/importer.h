@@ -111,6 +111,36 @@ int importer_run(struct store *s, const struct importer_opts *o, struct importer
 /* importer_stats_free - free what importer_run allocated in stats (its mapping) */
 void importer_stats_free(struct importer_stats *st);
 
+/*
+ * A look at a file before it is imported (the console's import wizard): the
+ * delimiter and encoding importer_run would take, the header and the first
+ * rows, read by the same code (the CSV reader's sniffing, encoding.h's byte
+ * order marks and guesses) from at most IMPORTER_PREVIEW_BYTES of its start.
+ * Nothing is written.
+ */
+enum { IMPORTER_PREVIEW_BYTES = 64 * 1024, IMPORTER_PREVIEW_ROWS = 10 };
+struct importer_preview {
+	char delimiter;
+	char encoding[40];        /* what the rows were read as: "utf-8", "windows-1252", ... */
+	const char *encoding_why; /* static phrase: "given", "a byte order mark", a guess's why */
+	bool guessed;             /* encoding is a guess: the file is not UTF-8 */
+	char **header;            /* ncols names, as importer_run names them ("column_2") */
+	size_t ncols;
+	char **cells; /* nrows x ncols values (NULL: the row has no such field) */
+	size_t nrows;
+	long email_col; /* the column importer_run would take as the address by its name; -1 */
+	bool more;      /* the sample ended before the file did */
+};
+/*
+ * importer_preview - what data (n bytes, the start of a file; whole: all of it)
+ * holds, read with delimiter (0: sniff) and encoding (NULL: as importer_run
+ * decides) into *p. 0, or IMPORTER_E_USAGE / IMPORTER_E_DATA with err.
+ */
+int importer_preview(const char *data, size_t n, bool whole, char delimiter, const char *encoding,
+                     struct importer_preview *p, char *err, size_t errsz);
+/* importer_preview_free - free what importer_preview allocated */
+void importer_preview_free(struct importer_preview *p);
+
 /* importer_summary_json - append stats as a JSON object to out */
 struct buf;
 void importer_summary_json(const struct importer_stats *st, struct buf *out);

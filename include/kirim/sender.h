@@ -87,6 +87,9 @@ struct sender_opts {
 	 * (a list member's own attributes when the address is one), record nothing. */
 	const char *const *test_rcpts;
 	size_t ntest;
+	/* With test_rcpts: proofs of this campaign record, never stored (a template's test
+	 * send, proofs.h), instead of the stored campaign called campaign. */
+	const struct store_campaign *test_campaign;
 	double turn_s;          /* > 0: end the run after about this long (kirim run's turns),
 	                           as a stop would, without counting as stopped */
 	unsigned msgs_per_conn; /* per connection (default 100; 0 there means no cap) */

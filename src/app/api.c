@@ -101,6 +101,10 @@ struct import_job {
 	char list[256], email_column[128], encoding[48];
 	char delimiter;
 	bool update;
+	char *map, *tags_column; /* NULL: none */
+	char **ignore;           /* nignore column names */
+	size_t nignore;
+	char *rejects; /* the rejected rows' CSV the importer writes; deleted with the job */
 	enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED } state;
 	uint64_t rows, bytes, size;
 	int64_t queued_at, started_at, finished_at;
@@ -192,6 +196,10 @@ static const api_handler handlers[API_ROUTE_COUNT] = {
     [API_WEBHOOK_ADD] = api_webhook_add,
     [API_WEBHOOK_GET] = api_webhook_get,
     [API_WEBHOOK_DELETE] = api_webhook_delete,
+    [API_IMPORT_PREVIEW] = api_import_preview,
+    [API_IMPORT_REJECTS] = api_import_rejects_get,
+    [API_TEMPLATE_MESSAGE] = api_template_message,
+    [API_TEMPLATE_TEST] = api_template_test,
     [API_CONTACT_TAGS] = api_contact_tags,
     [API_CONTACT_ATTRIBUTES] = api_contact_attributes,
     [API_SEGMENTS] = api_segments,
@@ -596,6 +604,25 @@ write_work(uv_work_t *w)
 
 /* ---- imports ---------------------------------------------------------------------------- */
 
+/* job_free - a job forgotten: its files (the upload when it never ran, the rejects) too */
+static void
+job_free(struct import_job *j)
+{
+	if (j->state == JOB_QUEUED)
+		unlink(j->path);
+	if (j->rejects)
+		unlink(j->rejects);
+	for (size_t i = 0; i < j->nignore; i++)
+		free(j->ignore[i]);
+	free(j->ignore);
+	free(j->map);
+	free(j->tags_column);
+	free(j->rejects);
+	free(j->summary);
+	free(j->path);
+	free(j);
+}
+
 int64_t
 api_import_queue(struct api *a, const char *path, const struct api_import_opts *o)
 {
@@ -613,9 +640,7 @@ api_import_queue(struct api *a, const char *path, const struct api_import_opts *
 		struct import_job *j = *pp;
 		if (++kept > API_IMPORTS_KEPT && (j->state == JOB_DONE || j->state == JOB_FAILED)) {
 			*pp = j->next;
-			free(j->summary);
-			free(j->path);
-			free(j);
+			job_free(j);
 			continue;
 		}
 		pp = &j->next;
@@ -629,6 +654,12 @@ api_import_queue(struct api *a, const char *path, const struct api_import_opts *
 	snprintf(j->encoding, sizeof(j->encoding), "%s", o->encoding ? o->encoding : "");
 	j->delimiter = o->delimiter;
 	j->update = o->update;
+	j->map = o->map ? xstrdup(o->map) : NULL;
+	j->tags_column = o->tags_column ? xstrdup(o->tags_column) : NULL;
+	j->ignore = xcalloc(o->nignore + 1, sizeof(char *));
+	for (size_t i = 0; i < o->nignore; i++)
+		j->ignore[j->nignore++] = xstrdup(o->ignore[i]);
+	j->rejects = o->rejects ? xstrdup(o->rejects) : NULL;
 	j->queued_at = (int64_t)time(NULL);
 	j->next = a->jobs;
 	a->jobs = j;
@@ -656,9 +687,41 @@ api_import_json(struct api *a, int64_t id)
 		json_object_set_new(o, "summary",
 		                    j->summary ? api_json_parse(j->summary) : json_null());
 		json_object_set_new(o, "error", api_json_opt(j->error));
+		char href[64];
+		snprintf(href, sizeof(href), "/api/imports/%lld/rejects", (long long)j->id);
+		json_object_set_new(o, "rejects",
+		                    j->state == JOB_DONE && j->rejects ? json_string(href)
+		                                                       : json_null());
 	}
 	uv_mutex_unlock(&a->jobs_lock);
 	return o;
+}
+
+int
+api_import_rejects(struct api *a, int64_t id, struct buf *out)
+{
+	char path[512] = "";
+	int rc = -1;
+	uv_mutex_lock(&a->jobs_lock);
+	for (struct import_job *j = a->jobs; j; j = j->next)
+		if (j->id == id) {
+			rc = 1;
+			if (j->state == JOB_DONE && j->rejects)
+				snprintf(path, sizeof(path), "%s", j->rejects);
+		}
+	uv_mutex_unlock(&a->jobs_lock);
+	if (rc < 0 || path[0] == '\0')
+		return rc;
+	/* The job may be forgotten meanwhile (its file removed): then there is none. */
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return -1;
+	char chunk[16384];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(out, chunk, n);
+	fclose(f);
+	return 0;
 }
 
 static void
@@ -691,6 +754,11 @@ import_work(uv_work_t *w)
 		    .delimiter = j->delimiter,
 		    .encoding = j->encoding[0] ? j->encoding : NULL,
 		    .update = j->update,
+		    .map = j->map,
+		    .ignore = (const char *const *)j->ignore,
+		    .nignore = j->nignore,
+		    .tags_column = j->tags_column,
+		    .rejects = j->rejects,
 		    .progress = import_progress,
 		    .progress_arg = a,
 		};
@@ -974,6 +1042,8 @@ answer(struct areq *r)
 	buf_adds(&h, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
 	if (x->etag[0])
 		buf_printf(&h, "ETag: %s\r\n", x->etag);
+	if (x->csp)
+		buf_printf(&h, "Content-Security-Policy: %s\r\n", x->csp);
 	if (x->location[0])
 		buf_printf(&h, "Location: %s\r\n", x->location);
 	if (x->set_cookie[0])
@@ -1024,6 +1094,8 @@ static const struct {
     {"login", "POST", "console.login", API_LANE_READ, API_SCOPE_NONE, api_console_login},
     {"logout", "POST", "console.logout", API_LANE_WRITE, API_SCOPE_READ, api_console_logout},
     {"session", "GET", "console.session", API_LANE_READ, API_SCOPE_READ, api_console_session},
+    /* The template editor's preview: a form posted into its iframe (its CSRF token a field). */
+    {"preview", "POST", "console.preview", API_LANE_READ, API_SCOPE_READ, api_console_preview},
 };
 
 enum { CONSOLE_NOT, CONSOLE_ANSWERED, CONSOLE_OP };
@@ -1108,7 +1180,10 @@ console_checks(struct api *a, struct areq *r, struct http_req *hr)
 	x->secure = proto && strcasecmp(proto, "https") == 0;
 	bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 	bool by_cookie = r->authorization == NULL && r->has_cookie;
-	if ((r->login || (by_cookie && !get)) &&
+	/* The preview is a form posted into a sandboxed frame, which Chrome sends with Origin
+	 * null; it changes nothing and still needs the session's token (its csrf field). */
+	bool preview = r->handler == api_console_preview;
+	if ((r->login || (by_cookie && !get && !preview)) &&
 	    !console_origin_ok(http_header(hr, "Origin"), http_header(hr, "Host"), x->secure)) {
 		api_fail(x, 403, "origin",
 		         "a change through the console must come from the console's own page "
@@ -1117,8 +1192,17 @@ console_checks(struct api *a, struct areq *r, struct http_req *hr)
 		answer(r);
 		return -1;
 	}
-	if (by_cookie && !get && !r->login &&
-	    !console_csrf_ok(r->cookie, http_header(hr, "X-CSRF-Token"))) {
+	/* A form cannot set a header: the preview's token is its csrf field. */
+	char form_token[128] = "";
+	if (preview) {
+		struct api_route form = {.query = x->body, .query_len = x->body_len};
+		if (api_route_query(&form, "csrf", form_token, sizeof(form_token)) < 0)
+			form_token[0] = '\0';
+	}
+	const char *token = http_header(hr, "X-CSRF-Token");
+	if (token == NULL && form_token[0])
+		token = form_token;
+	if (by_cookie && !get && !r->login && !console_csrf_ok(r->cookie, token)) {
 		api_fail(x, 403, "csrf",
 		         "the X-CSRF-Token header is missing or is not this session's: reload the "
 		         "console");
@@ -1340,11 +1424,7 @@ on_http_closed(void *arg)
 	store_close(a->writer);
 	for (struct import_job *j = a->jobs, *next; j; j = next) {
 		next = j->next;
-		if (j->state == JOB_QUEUED)
-			unlink(j->path);
-		free(j->summary);
-		free(j->path);
-		free(j);
+		job_free(j);
 	}
 	uv_mutex_destroy(&a->jobs_lock);
 	free(a->fails);

@@ -60,6 +60,7 @@ struct api_ctx {
 	char resource[600];      /* for the audit log: "contact:ann@example.com"; "" none */
 	const char *audit_path;  /* for the audit log instead of path (an erasure's); NULL: path */
 	const char *raw_type;    /* a body that is not JSON: its Content-Type */
+	const char *csp;         /* its Content-Security-Policy; NULL: none */
 	struct buf raw;          /* and its bytes */
 	char allow[64];          /* a 405's Allow */
 	char set_cookie[256];    /* a Set-Cookie value (the console's login and logout); "" none */
@@ -136,9 +137,19 @@ struct api_import_opts {
 	const char *list, *email_column, *encoding;
 	char delimiter;
 	bool update;
+	const char *map, *tags_column; /* importer_opts' */
+	const char *const *ignore;
+	size_t nignore;
+	const char
+	    *rejects; /* a file the server made for the rejected rows; deleted with the job */
 };
 int64_t api_import_queue(struct api *a, const char *path, const struct api_import_opts *o);
 json_t *api_import_json(struct api *a, int64_t id);
+/*
+ * api_import_rejects - job id's rejected rows (the importer's CSV) appended to out: 0;
+ * 1 when the job has none (not done, or none asked); -1 when there is no such job
+ */
+int api_import_rejects(struct api *a, int64_t id, struct buf *out);
 
 typedef void (*api_handler)(struct api_ctx *x);
 
@@ -183,6 +194,10 @@ void api_domain_unset(struct api_ctx *x);
 void api_audit(struct api_ctx *x);
 void api_import_start(struct api_ctx *x);
 void api_import_get(struct api_ctx *x);
+void api_import_preview(struct api_ctx *x);
+void api_import_rejects_get(struct api_ctx *x);
+void api_template_message(struct api_ctx *x);
+void api_template_test(struct api_ctx *x);
 void api_webhooks(struct api_ctx *x);
 void api_webhook_add(struct api_ctx *x);
 void api_webhook_get(struct api_ctx *x);
@@ -192,5 +207,6 @@ void api_console_login(struct api_ctx *x);
 void api_console_login_open(struct api_ctx *x);
 void api_console_logout(struct api_ctx *x);
 void api_console_session(struct api_ctx *x);
+void api_console_preview(struct api_ctx *x);
 
 #endif

@@ -5,7 +5,8 @@
 
 const char console_headers[] =
     "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self';"
-    " img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none';"
+    " img-src 'self' data:; connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri "
+    "'none';"
     " frame-ancestors 'none'\r\n"
     "X-Frame-Options: DENY\r\n"
     "X-Content-Type-Options: nosniff\r\n"

@@ -42,6 +42,27 @@ static const char *const email_names[] = {
     "email-address", "e_mail", "mail",          "email_addr",    "address",      NULL,
 };
 
+/* importer_unknown_encoding - err says label is not an encoding; IMPORTER_E_USAGE */
+static int
+importer_unknown_encoding(const char *label, char *err, size_t errsz)
+{
+	snprintf(err, errsz,
+	         "unknown encoding '%s': give utf-8, windows-1252 (or latin1), iso-8859-15, "
+	         "utf-16, shift_jis, gb18030, or another name iconv knows (iconv -l)",
+	         label);
+	return IMPORTER_E_USAGE;
+}
+
+/* importer_email_name - is name one of email_names? */
+static bool
+importer_email_name(const char *name)
+{
+	for (const char *const *e = email_names; *e; e++)
+		if (strcasecmp(name, *e) == 0)
+			return true;
+	return false;
+}
+
 /* Reasons of the importer's own (address_parse supplies the rest). */
 static const char R_UTF8[] = "invalid UTF-8";
 static const char R_BADBYTE[] = "byte not in the encoding";
@@ -283,8 +304,7 @@ importer_header(struct importer *im, const struct csv_row *row)
 		if (im->role[i] == ROLE_ATTR && email_named) {
 			match = strcasecmp(name.data, email_named) == 0;
 		} else if (im->role[i] == ROLE_ATTR && attr == name.data) {
-			for (const char *const *e = email_names; *e && !match; e++)
-				match = strcasecmp(name.data, *e) == 0;
+			match = importer_email_name(name.data);
 		}
 		if (match && im->email_col == (size_t)-1) {
 			im->email_col = i;
@@ -733,6 +753,22 @@ struct importer_sample {
 	struct buf bad_bytes; /* the bad rows' raw bytes: what to guess from */
 };
 
+/* importer_sample_text - a sample (n bytes, all the input when whole) as UTF-8 text in out,
+ * converted from label (an encoding encoding_new takes; NULL: UTF-8 already) */
+static void
+importer_sample_text(const char *label, const char *data, size_t n, bool whole, struct buf *out)
+{
+	if (label == NULL) {
+		buf_add(out, data, n);
+		return;
+	}
+	struct encoding *e = encoding_new(label);
+	encoding_feed(e, data, n, out);
+	if (whole)
+		encoding_finish(e, out);
+	encoding_free(e);
+}
+
 /* importer_sample_bad - the first field of row that is not valid text, or -1 */
 static long
 importer_sample_bad(const struct csv_row *row)
@@ -791,16 +827,8 @@ importer_sample(struct importer *im, const char *label, const char *data, size_t
 		return 0;
 
 	struct buf text = BUF_INIT;
-	if (im->enc) {
-		/* A converter of its own: the import's starts afresh on the same bytes. */
-		struct encoding *e = encoding_new(label);
-		encoding_feed(e, data, n, &text);
-		if (all)
-			encoding_finish(e, &text);
-		encoding_free(e);
-	} else {
-		buf_add(&text, data, n);
-	}
+	/* A converter of its own: the import's starts afresh on the same bytes. */
+	importer_sample_text(im->enc ? label : NULL, data, n, all, &text);
 	struct importer_sample sm = {.bad_bytes = BUF_INIT};
 	struct csv_reader *r = csv_reader_new(o->delimiter, 0);
 	csv_reader_flag_big(r);
@@ -919,14 +947,8 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 		return IMPORTER_E_USAGE;
 	}
 	const char *label = o->encoding && !encoding_is_utf8(o->encoding) ? o->encoding : NULL;
-	if (label && (im.enc = encoding_new(label)) == NULL) {
-		snprintf(
-		    err, errsz,
-		    "unknown encoding '%s': give utf-8, windows-1252 (or latin1), iso-8859-15, "
-		    "utf-16, shift_jis, gb18030, or another name iconv knows (iconv -l)",
-		    label);
-		return IMPORTER_E_USAGE;
-	}
+	if (label && (im.enc = encoding_new(label)) == NULL)
+		return importer_unknown_encoding(label, err, errsz);
 	/* From here on, im owns memory: every way out goes through importer_cleanup. */
 	if ((rc = importer_map(&im)) < 0) {
 		importer_cleanup(&im);
@@ -1024,4 +1046,168 @@ out:
 		fclose(in);
 	store_bulk(s, false);
 	return rc;
+}
+
+/* ---- preview ---------------------------------------------------------------------------- */
+
+enum { PREVIEW_HEADER_BIG = 2 }; /* preview_row's stop for a header over 1 MiB */
+
+struct preview_ctx {
+	struct importer_preview *p;
+	size_t cap;  /* cells allocated, in rows */
+	bool unmark; /* values may hold encoding.h's marks: write them as \xHH */
+	struct buf v;
+};
+
+/* preview_value - field i of row as text the caller owns (marks as \xHH) */
+static char *
+preview_value(struct preview_ctx *cx, const struct csv_row *row, size_t i)
+{
+	buf_reset(&cx->v);
+	if (cx->unmark)
+		encoding_unmark(&cx->v, row->fields[i], row->lens[i]);
+	else
+		buf_add(&cx->v, row->fields[i], row->lens[i]);
+	return xstrndup(cx->v.data ? cx->v.data : "", cx->v.len);
+}
+
+static int
+preview_row(void *arg, const struct csv_row *row)
+{
+	struct preview_ctx *cx = arg;
+	struct importer_preview *p = cx->p;
+	if (row->flags & CSV_ROW_TOO_BIG)
+		return p->header ? 0 : PREVIEW_HEADER_BIG;
+	if (p->header == NULL) {
+		/* Named as importer_header names them: trimmed, "column_N" when blank. */
+		p->ncols = row->nfields;
+		p->header = xcalloc(row->nfields + 1, sizeof(char *));
+		for (size_t i = 0; i < row->nfields; i++) {
+			char *v = preview_value(cx, row, i), *a = v, *z = v + strlen(v);
+			while (*a == ' ' || *a == '\t')
+				a++;
+			while (z > a && (z[-1] == ' ' || z[-1] == '\t'))
+				*--z = '\0';
+			char blank[32];
+			snprintf(blank, sizeof(blank), "column_%zu", i + 1);
+			p->header[i] = xstrdup(*a ? a : blank);
+			free(v);
+			if (p->email_col < 0 && importer_email_name(p->header[i]))
+				p->email_col = (long)i;
+		}
+		return 0;
+	}
+	if (importer_blank(row))
+		return 0;
+	if (p->nrows == IMPORTER_PREVIEW_ROWS) {
+		p->more = true;
+		return 1;
+	}
+	if (p->nrows == cx->cap) {
+		cx->cap = cx->cap ? cx->cap * 2 : 4;
+		p->cells = xrealloc(p->cells, cx->cap * p->ncols * sizeof(char *) + 1);
+	}
+	char **cells = p->cells + p->nrows * p->ncols;
+	for (size_t i = 0; i < p->ncols; i++)
+		cells[i] = i < row->nfields ? preview_value(cx, row, i) : NULL;
+	p->nrows++;
+	return 0;
+}
+
+int
+importer_preview(const char *data, size_t n, bool whole, char delimiter, const char *encoding,
+                 struct importer_preview *p, char *err, size_t errsz)
+{
+	memset(p, 0, sizeof(*p));
+	p->email_col = -1;
+	if (delimiter && delimiter != ',' && delimiter != ';' && delimiter != '\t') {
+		snprintf(err, errsz, "the delimiter must be ',', ';' or a tab");
+		return IMPORTER_E_USAGE;
+	}
+	if (n > IMPORTER_PREVIEW_BYTES) {
+		n = IMPORTER_PREVIEW_BYTES;
+		whole = false;
+	}
+	/* The encoding, decided as importer_run does: given, a byte order mark, UTF-16
+	 * by its NUL bytes; and where importer_run would stop on a sample that is not
+	 * UTF-8, the guess it would name. */
+	const char *label = NULL;
+	struct encoding_guess g = {0};
+	p->encoding_why = "valid UTF-8";
+	if (encoding && !encoding_is_utf8(encoding)) {
+		label = encoding;
+		p->encoding_why = "given";
+	} else if (encoding) {
+		p->encoding_why = "given";
+	} else if ((label = encoding_bom(data, n)) != NULL) {
+		p->encoding_why = "a byte order mark";
+	} else if (encoding_guess_utf16(data, n, &g)) {
+		label = g.name;
+		p->encoding_why = g.why;
+		p->guessed = true;
+	} else {
+		/* A sample cut short may end inside a character: look up to its last line. */
+		size_t upto = n;
+		while (!whole && upto > 0 && data[upto - 1] != '\n')
+			upto--;
+		if (!utf8_valid(data, upto ? upto : n)) {
+			encoding_guess(data, n, &g);
+			if (g.name) {
+				label = g.name;
+				p->encoding_why = g.why;
+				p->guessed = true;
+			} else {
+				p->encoding_why =
+				    "not valid UTF-8, and not like any encoding kirim "
+				    "guesses";
+			}
+		}
+	}
+	struct encoding *enc = label ? encoding_new(label) : NULL;
+	if (label && enc == NULL)
+		return importer_unknown_encoding(label, err, errsz);
+	snprintf(p->encoding, sizeof(p->encoding), "%s", enc ? encoding_name(enc) : "utf-8");
+	encoding_free(enc);
+	struct buf text = BUF_INIT;
+	importer_sample_text(label, data, n, whole, &text);
+	struct preview_ctx cx = {.p = p, .unmark = label != NULL, .v = BUF_INIT};
+	struct csv_reader *r = csv_reader_new(delimiter, 0);
+	csv_reader_flag_big(r);
+	int rc = text.len ? csv_reader_feed(r, text.data, text.len, preview_row, &cx) : 0;
+	if (rc == 0 && whole)
+		rc = csv_reader_finish(r, preview_row, &cx);
+	else if (rc == 0)
+		p->more = true; /* a record cut by the sample's end is not shown */
+	p->delimiter = csv_reader_delimiter(r);
+	if (rc == PREVIEW_HEADER_BIG)
+		snprintf(err, errsz, "the header is larger than %d bytes: is this a CSV file?",
+		         CSV_READER_MAX_RECORD);
+	else if (rc < 0)
+		snprintf(err, errsz, "%s", csv_reader_error(r));
+	csv_reader_free(r);
+	buf_free(&text);
+	buf_free(&cx.v);
+	if (rc != 0 && rc != 1) {
+		importer_preview_free(p);
+		return IMPORTER_E_DATA;
+	}
+	if (p->header == NULL) {
+		snprintf(err, errsz, "the file is empty: a header row is required");
+		return IMPORTER_E_DATA;
+	}
+	return 0;
+}
+
+void
+importer_preview_free(struct importer_preview *p)
+{
+	for (size_t i = 0; p->header && i < p->ncols; i++)
+		free(p->header[i]);
+	for (size_t i = 0; p->cells && i < p->nrows * p->ncols; i++)
+		free(p->cells[i]);
+	free(p->header);
+	free(p->cells);
+	p->header = NULL;
+	p->cells = NULL;
+	p->nrows = p->ncols = 0;
 }

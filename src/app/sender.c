@@ -786,7 +786,13 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 	struct store *s = S->store;
 	const struct sender_opts *o = S->o;
 	int rc;
-	if ((rc = store_campaign_get(s, name, &c->camp)) < 0) {
+	if (o->ntest && o->test_campaign) {
+		c->camp = *o->test_campaign;
+		c->camp.headers =
+		    o->test_campaign->headers ? xstrdup(o->test_campaign->headers) : NULL;
+		c->camp.options =
+		    o->test_campaign->options ? xstrdup(o->test_campaign->options) : NULL;
+	} else if ((rc = store_campaign_get(s, name, &c->camp)) < 0) {
 		snprintf(err, errsz, "%s", store_errmsg(s));
 		return rc == STORE_E_NOTFOUND ? SENDER_E_CONFIG : SENDER_E_STORE;
 	}

@@ -1,4 +1,4 @@
-/* cmd_template - `kirim template add|list|show|lint|render`. */
+/* cmd_template - `kirim template add|list|show|lint|render|test`. */
 #include "cli.h"
 
 #include <errno.h>
@@ -9,7 +9,10 @@
 #include <jansson.h>
 
 #include "kirim/buf.h"
+#include "kirim/config.h"
 #include "kirim/mustache.h"
+#include "kirim/proofs.h"
+#include "kirim/sender.h"
 #include "kirim/store.h"
 #include "kirim/templates.h"
 #include "kirim/tplfile.h"
@@ -309,6 +312,42 @@ template_row(void *arg, const struct store_template *t)
 	return 0;
 }
 
+/*
+ * template_test - kirim template test NAME --from SENDER --to ADDRESS...: proofs of the
+ * saved version through the configured relay (proofs.h), one line per address.
+ */
+static int
+template_test(struct cli *c, const char *name, int version, const char *from, const char *const *to,
+              size_t nto)
+{
+	if (nto == 0 || nto > PROOFS_MAX || from == NULL)
+		return cli_usage("template", "test takes --from SENDER and --to ADDRESS (1 to %d)",
+		                 PROOFS_MAX);
+	struct config cfg;
+	struct store *s;
+	int rc = cli_config(c, "template", &cfg);
+	if (rc)
+		return rc;
+	if ((rc = cli_open(c, "template", false, &s))) {
+		config_free(&cfg);
+		return rc;
+	}
+	struct proofs_req r = {.template = name, .version = version, .from = from};
+	struct sender_stats st;
+	char err[1024] = "";
+	int prc = proofs_send(s, &cfg, &r, to, nto, &st, err, sizeof(err));
+	store_close(s);
+	config_free(&cfg);
+	if (prc == PROOFS_E_INVALID)
+		return cli_error("template", EX_DATAERR, "%s", err);
+	if (prc == PROOFS_E_SEND)
+		return cli_error("template", EX_CONFIG, "%s", err);
+	if (prc < 0)
+		return cli_error("template", cli_exit_for_store(prc), "%s", err);
+	fputs(st.tests, stdout);
+	return st.delivered == nto ? 0 : EX_UNAVAILABLE;
+}
+
 int
 cmd_template(struct cli *c, int argc, char **argv)
 {
@@ -317,14 +356,18 @@ cmd_template(struct cli *c, int argc, char **argv)
 	    {"html", required_argument, NULL, 'H'},    {"file", required_argument, NULL, 'f'},
 	    {"list", required_argument, NULL, 'l'},    {"data", required_argument, NULL, 'd'},
 	    {"partial", required_argument, NULL, 'p'}, {"escape", required_argument, NULL, 'e'},
-	    {"version", required_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+	    {"version", required_argument, NULL, 'V'}, {"from", required_argument, NULL, 'F'},
+	    {"to", required_argument, NULL, 'T'},      {NULL, 0, NULL, 0},
 	};
+	const char *from = NULL;
+	const char **to = xcalloc((size_t)argc + 1, sizeof(char *));
+	size_t nto = 0;
 	const char *subject = NULL, *text = NULL, *html = NULL, *file = NULL, *list = NULL;
 	const char *data = NULL;
 	char **partials = xcalloc((size_t)argc + 1, sizeof(char *));
 	int npartials = 0, esc = MUSTACHE_ESC_HTML, version = 0, ch, rc = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":s:t:H:f:l:d:p:e:V:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:t:H:f:l:d:p:e:V:F:T:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			subject = optarg;
@@ -350,6 +393,12 @@ cmd_template(struct cli *c, int argc, char **argv)
 		case 'V':
 			version = atoi(optarg);
 			break;
+		case 'F':
+			from = optarg;
+			break;
+		case 'T':
+			to[nto++] = optarg;
+			break;
 		case 'e':
 			if (strcmp(optarg, "html") == 0)
 				esc = MUSTACHE_ESC_HTML;
@@ -371,12 +420,18 @@ cmd_template(struct cli *c, int argc, char **argv)
 			goto out;
 	}
 	if (optind >= argc) {
-		rc = cli_usage("template", "add, list, show, lint or render?");
+		rc = cli_usage("template", "add, list, show, lint, render or test?");
 		goto out;
 	}
 	const char *verb = argv[optind++];
 	int nargs = argc - optind;
-	if (strcmp(verb, "render") == 0) {
+	if (strcmp(verb, "test") == 0) {
+		if (nargs != 1) {
+			rc = cli_usage("template", "test takes one template name");
+			goto out;
+		}
+		rc = template_test(c, argv[optind], version, from, to, nto);
+	} else if (strcmp(verb, "render") == 0) {
 		if (nargs != 1) {
 			rc = cli_usage("template", "render takes one template file");
 			goto out;
@@ -475,9 +530,11 @@ cmd_template(struct cli *c, int argc, char **argv)
 		store_close(s);
 	} else {
 		rc = cli_usage("template",
-		               "unknown subcommand '%s' (add, list, show, lint, render)", verb);
+		               "unknown subcommand '%s' (add, list, show, lint, render, test)",
+		               verb);
 	}
 out:
 	free(partials);
+	free(to);
 	return rc;
 }

@@ -68,6 +68,12 @@ static const struct {
      API_SCOPE_READ, API_LANE_READ},
     {API_TEMPLATE_LINT, "GET", "/api/templates/{name}/lint", "templates.lint", API_SCOPE_READ,
      API_LANE_READ},
+    {API_TEMPLATE_MESSAGE, "POST", "/api/templates/{name}/message", "templates.message",
+     API_SCOPE_READ, API_LANE_READ},
+    /* A proof goes out by SMTP: an editor's change, run on a read connection (it changes
+     * nothing in the database) so that the write lane never waits for a relay. */
+    {API_TEMPLATE_TEST, "POST", "/api/templates/{name}/test", "templates.test", API_SCOPE_WRITE,
+     API_LANE_READ},
     {API_CAMPAIGNS, "GET", "/api/campaigns", "campaigns.list", API_SCOPE_READ, API_LANE_READ},
     {API_CAMPAIGN_CREATE, "POST", "/api/campaigns", "campaigns.create", API_SCOPE_WRITE,
      API_LANE_WRITE},
@@ -98,6 +104,11 @@ static const struct {
     {API_AUDIT, "GET", "/api/audit", "audit.list", API_SCOPE_ADMIN, API_LANE_READ},
     {API_IMPORT_START, "POST", "/api/imports", "imports.start", API_SCOPE_WRITE, API_LANE_WRITE},
     {API_IMPORT_GET, "GET", "/api/imports/{id}", "imports.get", API_SCOPE_READ, API_LANE_READ},
+    /* The first step of an import (nothing written): an editor's, as the import is. */
+    {API_IMPORT_PREVIEW, "POST", "/api/imports/preview", "imports.preview", API_SCOPE_WRITE,
+     API_LANE_READ},
+    {API_IMPORT_REJECTS, "GET", "/api/imports/{id}/rejects", "imports.rejects", API_SCOPE_READ,
+     API_LANE_READ},
     {API_WEBHOOKS, "GET", "/api/webhooks", "webhooks.list", API_SCOPE_ADMIN, API_LANE_READ},
     {API_WEBHOOK_ADD, "POST", "/api/webhooks", "webhooks.add", API_SCOPE_ADMIN, API_LANE_WRITE},
     {API_WEBHOOK_GET, "GET", "/api/webhooks/{id}", "webhooks.get", API_SCOPE_ADMIN, API_LANE_READ},
@@ -218,6 +229,13 @@ api_route_match(const char *method, const char *target, size_t n, struct api_rou
 int
 api_route_query(const struct api_route *r, const char *name, char *out, size_t outsz)
 {
+	return api_route_query_nth(r, name, 0, out, outsz);
+}
+
+int
+api_route_query_nth(const struct api_route *r, const char *name, unsigned nth, char *out,
+                    size_t outsz)
+{
 	if (r->query == NULL)
 		return -1;
 	const char *s = r->query, *end = r->query + r->query_len;
@@ -229,7 +247,7 @@ api_route_query(const struct api_route *r, const char *name, char *out, size_t o
 		const char *ke = eq ? eq : pe;
 		char key[128];
 		if (decode(s, (size_t)(ke - s), true, key, sizeof(key)) >= 0 && strlen(key) == nl &&
-		    memcmp(key, name, nl) == 0) {
+		    memcmp(key, name, nl) == 0 && nth-- == 0) {
 			if (eq == NULL) {
 				if (outsz == 0)
 					return -2;

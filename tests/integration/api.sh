@@ -303,6 +303,40 @@ api GET "/api/templates/welcome/lint?list=news&version=1"
 eq "lint version 1" "$(json 'j["missing_fields"], j["warnings"]')" "[] []"
 api GET "/api/templates/welcome/lint?list=nope"
 st "lint unknown list" 404
+# The template editor's: a draft rendered for a contact, the raw message, proofs, If-Match.
+api POST /api/templates/unsaved/render '{"subject":"Hi {{first_name}}","html":"<p>{{city}} {{email}}</p>","contact":"ann@one.example"}'
+st "render a draft" 200
+eq "draft rendered for the contact" "$(json 'j["subject"], j["text"], j["html"]')" "Hi Ann None <p>Tromso ann@one.example</p>"
+api POST /api/templates/unsaved/render '{"subject":"x","html":"{{#a}}","data":{}}'
+st "draft that does not compile" 422
+api POST /api/templates/welcome/render '{"subject":"x","text":"y","version":1}'
+st "draft and version" 422
+api POST /api/templates/welcome/render '{"contact":"nobody@x.example"}'
+st "render: no such contact" 404
+api POST /api/templates/welcome/message '{"to":"ann@one.example","from":"Shop <news@shop.example>","version":1}'
+st "raw message" 200
+contains "raw message: type" "$(hdr content-type)" "message/rfc822"
+contains "raw message: the contact's" "$OUT" "Subject: News for Ann"
+contains "raw message: sender" "$OUT" "From: Shop <news@shop.example>"
+api POST /api/templates/welcome/message '{"to":"ann@one.example","from":"not an address"}'
+st "raw message: bad sender" 422
+api POST /api/templates/welcome/test '{"to":["seed@seed.example"],"from":"news@shop.example"}'
+st "test send: no relay configured" 502
+contains "test send: why" "$(json 'j["detail"]')" "[relay] url"
+api POST /api/templates/welcome/test '{"to":["not an address"],"from":"news@shop.example"}'
+st "test send: bad seed" 422
+api POST /api/templates/welcome/test '{"to":[],"from":"news@shop.example"}'
+st "test send: no seed" 422
+API_TOKEN=$READ
+api POST /api/templates/welcome/test '{"to":["seed@seed.example"],"from":"news@shop.example"}'
+st "test send needs write" 403
+API_TOKEN=$WRITE
+api GET /api/templates/welcome
+tag=$(hdr etag)
+api POST /api/templates '{"name":"welcome","subject":"v3","text":"t {{unsubscribe_url}}"}' "If-Match: $tag"
+st "save over the version read" 201
+api POST /api/templates '{"name":"welcome","subject":"v4","text":"t"}' "If-Match: $tag"
+st "save over a stale version: 412" 412
 
 # 11. Campaigns: create, get, schedule, pause, resume, cancel, plan, report (after a send).
 sport=$(free_port)
@@ -422,17 +456,21 @@ echo "pagination: $OUT"
 printf '%s\n' "$OUT" | grep '^FAIL' && bad "pagination" "$OUT"
 
 # 13b. Imports: a CSV as the body, imported in the background with kirim import's checks.
+# import_wait - GET $iloc until the import is done or failed (30 s at most)
+import_wait() {
+	for _ in $(seq 1 300); do
+		api GET "$iloc"
+		case "$(json 'j["state"]')" in done | failed) return ;; esac
+		sleep 0.1
+	done
+}
 API_TOKEN=$WRITE
 printf 'email,first_name\nimp1@imp.example,I1\nnot an address,X\nimp2@imp.example,I2\nimp1@imp.example,again\n' >imp.csv
 api POST "/api/imports?list=imported" @imp.csv 'Content-Type: text/csv'
 st "import queued" 202
 iloc=$(hdr location)
 contains "import Location" "$iloc" "/api/imports/"
-for _ in $(seq 1 300); do
-	api GET "$iloc"
-	case "$(json 'j["state"]')" in done | failed) break ;; esac
-	sleep 0.1
-done
+import_wait
 eq "import done" "$(json 'j["state"], j["error"]')" "done None"
 eq "import summary" "$(json 'j["summary"]["imported"], j["summary"]["rejected"], j["summary"]["duplicates"]')" "2 1 1"
 eq "imported contacts" "$(sql "SELECT count(*) FROM list_members m JOIN lists l ON l.id = m.list_id WHERE l.name = 'imported'")" 2
@@ -440,11 +478,7 @@ printf 'no address column here\nfoo\n' >bad.csv
 api POST "/api/imports?list=imported" @bad.csv 'Content-Type: text/csv'
 st "bad import queued" 202
 iloc=$(hdr location)
-for _ in $(seq 1 300); do
-	api GET "$iloc"
-	case "$(json 'j["state"]')" in done | failed) break ;; esac
-	sleep 0.1
-done
+import_wait
 eq "bad import failed" "$(json 'j["state"]')" failed
 contains "bad import says why" "$(json 'j["error"]')" "address"
 api POST "/api/imports?list=imported" @imp.csv
@@ -453,6 +487,36 @@ api POST "/api/imports" @imp.csv 'Content-Type: text/csv'
 st "import needs a list" 400
 api GET /api/imports/999
 st "unknown import" 404
+api GET "$iloc/rejects"
+st "a failed import has no rejects" 409
+# The import wizard's steps: a look at the file first (nothing written), then kirim
+# import's --map, --ignore-column and --tags-column, and the rejected rows to download.
+printf 'E-mail;First Name;City;Groups\nmap1@imp.example;Mia;Oslo;a,b\nbad row;X;Y;\n' >map.csv
+api POST /api/imports/preview @map.csv 'Content-Type: text/csv'
+st "preview" 200
+eq "preview: sniffed" "$(json 'j["delimiter"], j["encoding"], j["email_column"], j["header"], j["rows"][0], j["more"]')" "; utf-8 E-mail ['E-mail', 'First Name', 'City', 'Groups'] ['map1@imp.example', 'Mia', 'Oslo', 'a,b'] False"
+eq "preview: nothing written" "$(sql "SELECT count(*) FROM contacts WHERE email = 'map1@imp.example'")" 0
+printf 'email,name\nz@x.example,Z\xe9e\n' >latin.csv
+api POST /api/imports/preview @latin.csv 'Content-Type: text/csv'
+eq "preview: an encoding guessed" "$(json 'j["encoding"], j["encoding_guessed"], j["rows"]')" "windows-1252 True [['z@x.example', 'Zée']]"
+api POST "/api/imports/preview?delimiter=pipe" @map.csv 'Content-Type: text/csv'
+st "preview: bad delimiter" 400
+api POST /api/imports/preview '' 'Content-Type: text/csv'
+st "preview: empty" 422
+api POST "/api/imports?list=mapped&map=First+Name%3Dfirst_name&ignore_column=City&tags_column=Groups" @map.csv 'Content-Type: text/csv'
+st "import with a mapping" 202
+iloc=$(hdr location)
+import_wait
+eq "mapped import" "$(json 'j["state"], j["summary"]["imported"], j["summary"]["rejected"], j["rejects"]')" "done 1 1 $iloc/rejects"
+eq "mapped attributes" "$(sql "SELECT attrs FROM contacts WHERE email = 'map1@imp.example'")" '{"first_name":"Mia"}'
+eq "mapped tags" "$(sql "SELECT group_concat(tag, ',') FROM (SELECT ct.tag FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE c.email = 'map1@imp.example' ORDER BY ct.tag)")" "a,b"
+api GET "$iloc/rejects"
+st "rejects" 200
+contains "rejects: the row" "$OUT" '3,"bad row;X;Y;",'
+API_TOKEN=$READ
+api POST /api/imports/preview @map.csv 'Content-Type: text/csv'
+st "preview needs write" 403
+API_TOKEN=$WRITE
 
 # 13c. Webhooks through the API (admin); kirim webhooks sees the same.
 API_TOKEN=$WRITE

@@ -42,8 +42,14 @@ sport=$(free_port)
 start_sink "$sport"
 run "$KIRIM" send summer --relay "smtp://127.0.0.1:$sport" --tls none --json
 eq "summer sent" "$(json 'j["delivered"]')" 3
-# The relay is kirim.conf's from here: the wizard's plan and `kirim run` go to smtp-sink.
-printf '[relay]\nurl = smtp://127.0.0.1:%s\ntls = none\n' "$sport" >>kirim.conf
+# kirim.conf's relay from here: smtp-sink keeping each message, for the template editor's
+# test sends, the wizard's plan and `kirim run`.
+seedport=$(free_port)
+mkdir -p seeds && chmod 777 seeds
+start_sink "$seedport" -d "$TMP/seeds/%M."
+printf '[relay]\nurl = smtp://127.0.0.1:%s\ntls = none\n' "$seedport" >>kirim.conf
+# A file for the import wizard: a "First Name" column to map, one column to skip, one bad row.
+printf 'E-mail;First Name;City\nfay@six.example;Fay;Oslo\nnot-an-address;Nope;Rome\ngus@seven.example;Gus;Lima\n' >people.csv
 
 # 1. Users: the password from stdin, only its Argon2id hash kept; bad input refused.
 run "$KIRIM" user add ann --role admin --password-stdin <<<'ann-secret-pass'
@@ -104,6 +110,7 @@ req GET /console/
 eq "shell: 200" "$ST" 200
 contains "shell: CSP" "$(cat .hdr)" "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self';"
 contains "shell: no framing" "$(cat .hdr)" "frame-ancestors 'none'"
+contains "shell: frames only its own (the editor's preview)" "$(cat .hdr)" "frame-src 'self';"
 eq "shell: no inline script" "$(grep -c '<script>' .body)" 0
 eq "shell: no inline style" "$(grep -Ec 'style=|<style' .body)" 0
 req GET /console/console.js
@@ -143,7 +150,36 @@ mapfile -t steps < <(
 	page suppressions suppressions Suppressions
 	page domains domains "Domain throttles"
 	page domains/gmail.com domain "Domain gmail.com"
-	printf '%s\n' "fill|#domain-rate|7/s" "click|#domain-form button" "wait|#status|saved" \
+	printf '%s\n' "fill|#domain-rate|7/s" "click|#domain-form button" "wait|#status|saved"
+	# The import wizard: the sniffed file, "First Name" mapped to an attribute, City skipped.
+	printf '%s\n' "hash|#/import" 'wait|main[data-ready="import"] h1|Import contacts' \
+		"file|#import-file|$TMP/people.csv" "wait|#import-encoding-seen|utf-8" \
+		"text|#import-delimiter-seen" "text|#import-rows tbody" "text|#import-map tbody" \
+		"fill|#import-list|people" "fill|#map-key-1|given_name" "choose|#map-use-2|skip" \
+		"axe|$AXE" "shot|$SHOTS/console-import-1280.png|1280" "shot|$SHOTS/console-import-390.png|390" \
+		"click|#import-start" "wait|#import-summary|Rejected" "text|#import-summary" \
+		"text|#import-reasons tbody" "attr|#import-rejects|href" \
+		"await|fetch(document.querySelector('#import-rejects').href).then(r => r.text())" \
+		"axe|$AXE"
+	# The template editor: a new template, the preview following the typing, saved,
+	# linted, its raw message, and a test to a seed address through the relay.
+	# srcdoc TEXT - a script that waits (10 s at most) for the preview's HTML to hold TEXT
+	srcdoc() { printf "new Promise((ok) => { const t0 = Date.now(); const f = () => { const s = document.querySelector('#tpl-frame').getAttribute('data-html'); if (s.includes('%s')) ok(s); else if (Date.now() - t0 > 10000) ok(s); else setTimeout(f, 100); }; f(); })" "$1"; }
+	page templates templates Templates
+	printf '%s\n' "fill|#new-template-name|autumn" "click|#new-template-form button" \
+		'wait|main[data-ready="templates/autumn"] h1|Template autumn' \
+		"choose|#tpl-contact|fay@six.example" "wait|#tpl-preview-subject|News for Fay" \
+		"fill|#tpl-subject|Autumn for {{given_name}}" "wait|#tpl-preview-subject|Autumn for Fay" \
+		"fill|#tpl-html|<h1 style=\"color:#0a4fa8\">Hello {{given_name}}</h1><p>Leaves.</p>" \
+		"await|$(srcdoc 'color:#0a4fa8')" "attr|#tpl-frame|sandbox" \
+		"fill|#tpl-html|<h1>Hello {{given_name}}</h1><p>Leaves. <a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>" \
+		"await|$(srcdoc Unsubscribe)" \
+		"click|#tpl-save" "wait|#status|saved as version 1" "wait|#tpl-lint li" "text|#tpl-lint" \
+		"fill|#tpl-from|Shop <news@shop.example>" "fill|#tpl-seeds|seed@seed.example" \
+		"click|#tpl-test" "wait|#tpl-test-result|delivered" "text|#tpl-test-result" \
+		"click|#tpl-raw-show" "wait|#tpl-raw|Subject: Autumn for Fay" "text|#tpl-raw" \
+		"axe|$AXE" "shot|$SHOTS/console-template-1280.png|1280" \
+		"choose|#tpl-width|mobile" "shot|$SHOTS/console-template-390.png|390" \
 		"click|#logout" "wait|#login-h|Log in" "wait|#status|logged out"
 )
 browse "${steps[@]}"
@@ -166,14 +202,46 @@ contains "contacts: search by list" "$OUT" "ann@one.example"
 contains "domain: saved" "$OUT" "wait|#status=Policy for gmail.com saved."
 eq "domain: the new rate stored" "$(rate gmail.com)" 7.0
 contains "logged out" "$OUT" "wait|#status=You have logged out."
-axe_ok "every console page" 12
-for f in login dashboard campaigns campaign lists contacts contact suppressions domains domain; do
+# The import wizard and the template editor.
+contains "import: sniffed delimiter" "$OUT" "text|#import-delimiter-seen=;"
+contains "import: encoding" "$OUT" "wait|#import-encoding-seen=utf-8 (valid UTF-8)"
+contains "import: first rows" "$OUT" "text|#import-rows tbody=fay@six.exampleFayOslonot-an-addressNopeRome"
+contains "import: summary" "$OUT" "text|#import-summary=Rows read3New contacts2"
+contains "import: rejected" "$OUT" "Rejected1"
+contains "import: why rejected" "$OUT" "text|#import-reasons tbody=missing @1"
+contains "import: rejected rows download" "$OUT" 'await=line,row,reason'
+contains "import: the rejected row" "$OUT" '3,"not-an-address;Nope;Rome","missing @'
+eq "import: First Name mapped" "$(sql "SELECT attrs FROM contacts WHERE email = 'fay@six.example'")" '{"given_name":"Fay"}'
+eq "import: into the list" "$(sql "SELECT count(*) FROM list_members m JOIN lists l ON l.id = m.list_id WHERE l.name = 'people'")" 2
+contains "editor: the preview follows the subject" "$OUT" "wait|#tpl-preview-subject=Subject: Autumn for Fay"
+contains "editor: the HTML rendered" "$OUT" 'await=<h1 style="color:#0a4fa8">Hello Fay</h1><p>Leaves.</p>'
+contains "editor: the preview changed" "$OUT" 'await=<h1>Hello Fay</h1><p>Leaves. <a href="">Unsubscribe</a></p>'
+contains "editor: sandboxed without scripts" "$OUT" "attr|#tpl-frame|sandbox="
+contains "editor: saved" "$OUT" "wait|#status=Template autumn saved as version 1."
+eq "editor: stored" "$(sql "SELECT version || ' ' || subject FROM templates WHERE name = 'autumn'")" "1 Autumn for {{given_name}}"
+contains "editor: lint" "$OUT" "text|#tpl-lint="
+contains "editor: test delivered" "$OUT" "text|#tpl-test-result=seed@seed.example: delivered (250 2.0.0"
+contains "editor: raw message" "$OUT" "From: Shop <news@shop.example>"
+seedmsg=$(grep -l 'X-Rcpt-Args: <seed@seed.example>' seeds/* 2>/dev/null | head -1)
+[ -n "$seedmsg" ] && ok "test send: at smtp-sink" || bad "test send: at smtp-sink" "no message for seed@seed.example in $(ls seeds)"
+contains "test send: its subject" "$(cat "$seedmsg" 2>/dev/null)" "Subject: Autumn for"
+contains "test send: its sender" "$(cat "$seedmsg" 2>/dev/null)" "From: Shop <news@shop.example>"
+contains "test send: its HTML" "$(cat "$seedmsg" 2>/dev/null)" "<h1>Hello </h1>"
+axe_ok "every console page" 16
+for f in login dashboard campaigns campaign lists contacts contact suppressions domains domain import templates template; do
 	if [ -s "$SHOTS/console-$f-1280.png" ] && [ -s "$SHOTS/console-$f-390.png" ]; then
 		ok "shot $f"
 	else
 		bad "shot $f" "no screenshots of $f"
 	fi
 done
+# The same proofs from the command line (one app/ call for both).
+run "$KIRIM" template test autumn --from 'Shop <news@shop.example>' --to cli@seed.example
+eq "template test: exit" "$RC" 0
+contains "template test: the proof's line" "$OUT" "cli@seed.example delivered 250"
+grep -q 'X-Rcpt-Args: <cli@seed.example>' seeds/* && ok "template test: at smtp-sink" || bad "template test: at smtp-sink" "$(ls seeds)"
+run "$KIRIM" template test autumn --to cli@seed.example
+eq "template test: no sender" "$RC" 64
 TOKEN=$("$KIRIM" token create --name audit --scope admin 2>/dev/null)
 req POST /console/api/logout -H "Authorization: Bearer $TOKEN"
 eq "logout with a token: 400" "$ST" 400
@@ -355,6 +423,27 @@ eq "viewer: segment delete: 403" "$ST" 403
 eq "viewer: no segment or campaign changed" "$(sql "SELECT count(*) FROM campaigns WHERE name = 'v1'") $(sql "SELECT expr FROM segments WHERE name = 'two'") $(sql "SELECT state FROM campaigns WHERE name = 'winter'")" '0 list("news") and first_name != "Cyd" scheduled'
 change POST /api/segments/count '{"expression":"list(\"news\")"}'
 eq "viewer: a count is a read" "$ST $(json 'j["contacts"]')" "200 3"
+change POST /api/templates/autumn/test '{"to":["seed@seed.example"],"from":"news@shop.example"}'
+eq "viewer: test send: 403" "$ST" 403
+req POST /api/imports/preview -H "Cookie: $COOKIE" -H "X-CSRF-Token: $CSRF" -H "Origin: $A" \
+	-H 'Content-Type: text/csv' --data-binary @people.csv
+eq "viewer: import preview: 403" "$ST" 403
+req POST "/api/imports?list=people&map=First+Name%3Dgiven_name&ignore_column=City" -H "Cookie: $COOKIE" \
+	-H "X-CSRF-Token: $CSRF" -H "Origin: $A" -H 'Content-Type: text/csv' --data-binary @people.csv
+eq "viewer: import with a mapping: 403" "$ST" 403
+change POST /api/templates '{"name":"autumn","subject":"x","text":"y"}'
+eq "viewer: template save: 403" "$ST" 403
+eq "viewer: no proof sent" "$(grep -l 'X-Rcpt-Args: <[a-z]*@seed.example>' seeds/* | wc -l)" 2
+# The editor's preview document: a form posted into the sandboxed frame (Origin null), its
+# token a field; its own policy lets the message's styles show, and nothing run.
+form=(--data-urlencode 'html=<h1 style="color:#c00">Hi {{given_name}}</h1><script>x()</script>'
+	--data-urlencode 'subject=s' --data-urlencode 'contact=fay@six.example')
+req POST /console/api/preview -H "Cookie: $COOKIE" -H "Origin: null" --data-urlencode "csrf=$CSRF" "${form[@]}"
+eq "preview: a viewer may (it changes nothing)" "$ST" 200
+eq "preview: rendered for the contact" "$OUT" '<h1 style="color:#c00">Hi Fay</h1><script>x()</script>'
+contains "preview: its own policy" "$(cat .hdr)" "Content-Security-Policy: sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:"
+req POST /console/api/preview -H "Cookie: $COOKIE" -H "Origin: null" "${form[@]}"
+eq "preview: no token: 403" "$ST" 403
 login eve eve-secret-pass
 change PATCH /api/domains/gmail.com '{"rate":"1/s"}'
 eq "editor: domain: 403" "$ST" 403

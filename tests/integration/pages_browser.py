@@ -14,6 +14,8 @@ Steps ("|" separates a step's parts):
                       TEXT, until it exists); prints wait|SELECTOR=its text, for a page
                       that draws itself with scripts (the console)
   hash|FRAGMENT       set location.hash (a script's page changes, no load)
+  file|SELECTOR|PATH  give a file input the file PATH, as a user choosing it (change fires)
+  choose|SELECTOR|VAL set a select to VAL, as a user choosing it (change fires)
   click|SELECTOR      a mouse click at the element's centre (scrolled into view)
   submit|SELECTOR     the same, then wait for the page it leads to; prints status=CODE
   text|SELECTOR       prints text|SELECTOR=its text, blanks collapsed ("" when absent)
@@ -139,6 +141,16 @@ def main():
             b.js("(() => { const e = document.querySelector(%s); e.focus(); e.select(); })()"
                  % json.dumps(part[1]))
             b.call("Input.insertText", text=part[2])
+        elif what == "file":
+            # A file input given a file, as a user choosing it would (change fires).
+            obj = b.call("Runtime.evaluate", expression="document.querySelector(%s)"
+                         % json.dumps(part[1]))["result"]["objectId"]
+            b.call("DOM.setFileInputFiles", files=[part[2]], objectId=obj)
+        elif what == "choose":
+            # A select set to a value, as a user choosing it would (change fires).
+            b.js("(() => { const e = document.querySelector(%s); e.focus(); e.value = %s;"
+                 " e.dispatchEvent(new Event('change', {bubbles: true})); })()"
+                 % (json.dumps(part[1]), json.dumps(part[2])))
         elif what == "wait":
             want = part[2] if len(part) > 2 else ""
             expr = ("(() => { const e = document.querySelector(%s);"
