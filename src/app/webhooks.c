@@ -37,10 +37,14 @@ int
 webhooks_add(struct store *s, const char *url, const char *events, const char *secret, int64_t now,
              int64_t *id, char *err, size_t errsz)
 {
-	if (strncmp(url, "http://", 7) != 0 || strlen(url) < 8 || strlen(url) >= 1024 ||
-	    strpbrk(url, " \t\r\n")) {
-		snprintf(err, errsz,
-		         "'%.200s' is not an http:// URL (https: put a TLS proxy in front)", url);
+	struct http_url u;
+	const char *why;
+	if (strlen(url) >= 1024) {
+		snprintf(err, errsz, "a URL of 1024 bytes or more");
+		return WEBHOOKS_E_INVALID;
+	}
+	if (http_url_parse(url, &u, &why) < 0) {
+		snprintf(err, errsz, "'%.200s': %s", url, why);
 		return WEBHOOKS_E_INVALID;
 	}
 	if (secret == NULL || strlen(secret) < WEBHOOKS_SECRET_MIN || strlen(secret) >= 256) {
@@ -87,6 +91,14 @@ webhooks_add(struct store *s, const char *url, const char *events, const char *s
 		snprintf(err, errsz, "%s", store_errmsg(s));
 	free(text);
 	return rc;
+}
+
+bool
+webhooks_url_in_clear(const char *url)
+{
+	struct http_url u;
+	const char *why;
+	return http_url_parse(url, &u, &why) == 0 && !u.tls && !http_url_loopback(&u);
 }
 
 /* ---- delivery -------------------------------------------------------------------------- */
