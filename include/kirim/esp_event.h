@@ -29,6 +29,7 @@
 #include <stddef.h>
 
 struct buf;
+struct http_url;
 struct json_t;
 
 enum {
@@ -129,11 +130,9 @@ void esp_sns_canonical(const struct esp_sns *m, struct buf *out);
 /*
  * esp_url_split - an https URL whose host matches one of hosts (patterns
  * separated by commas or blanks, "*" standing for one DNS label of letters,
- * digits and hyphens: "sns.*.amazonaws.com"): host (lower-cased), port (443
- * when absent) and path (query included, "/" when empty). 0, or -1 with why.
- * No user info, no fragment, no IP address unless a pattern names it.
+ * digits and hyphens: "sns.*.amazonaws.com"), parsed by http_url_parse into *u.
+ * 0, or -1 with why. No IP address unless a pattern names it.
  */
-int esp_url_split(const char *url, const char *hosts, char *host, size_t hostsz, unsigned *port,
-                  char *path, size_t pathsz, const char **why);
+int esp_url_split(const char *url, const char *hosts, struct http_url *u, const char **why);
 
 #endif

@@ -18,8 +18,11 @@
  * Signature: each POST carries Kirim-Signature: t=UNIX,v1=HEX where HEX is
  * HMAC-SHA256(secret, "UNIX.BODY") in lower-case hex; a receiver recomputes
  * it, compares in constant time and refuses a t more than 5 minutes away from
- * its clock (docs/api.md#webhooks). http:// URLs only for now (a TLS proxy
- * such as stunnel in front of an https receiver). Logs each try at info.
+ * its clock (docs/api.md#webhooks). https:// receivers are verified ([tls]
+ * ca_file, else the system's CAs; a bad certificate is a failed try, never a
+ * POST without verification); http:// is taken too (the body is signed, not
+ * hidden). One POST at a time through http_client on the thread's own loop.
+ * Logs each try at info.
  */
 #ifndef KIRIM_WEBHOOKS_H
 #define KIRIM_WEBHOOKS_H
@@ -47,20 +50,18 @@ enum {
  */
 int webhooks_add(struct store *s, const char *url, const char *events, const char *secret,
                  int64_t now, int64_t *id, char *err, size_t errsz);
+/* webhooks_url_in_clear - whether url is http:// to another host: the events (subscribers'
+ * addresses) would cross the network unencrypted (signed, so not changed unseen) */
+bool webhooks_url_in_clear(const char *url);
 /* webhooks_event_names - the names webhooks_add takes, comma-separated */
 const char *webhooks_event_names(void);
 
-/*
- * webhooks_deliver_one - deliver the batch of the webhook due longest (at
- * now), if any, and record the outcome: 1 when one was tried, 0 when none is
- * due, or a store error. The POST blocks the caller (WEBHOOKS_TIMEOUT).
- */
-int webhooks_deliver_one(struct store *s, int64_t now);
-
 /* The delivery thread of kirim serve. */
 struct webhooks_runner;
-/* webhooks_start - a thread delivering from the store at db_path; NULL with err */
-struct webhooks_runner *webhooks_start(const char *db_path, char *err, size_t errsz);
+/* webhooks_start - a thread delivering from the store at db_path, https receivers verified
+ * with the CAs of ca_file (NULL or "": the system's); NULL with err */
+struct webhooks_runner *webhooks_start(const char *db_path, const char *ca_file, char *err,
+                                       size_t errsz);
 /* webhooks_stop - stop the thread (after the POST in flight) and free it; NULL is a no-op */
 void webhooks_stop(struct webhooks_runner *r);
 

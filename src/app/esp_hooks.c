@@ -15,7 +15,8 @@
 #include "kirim/buf.h"
 #include "kirim/config.h"
 #include "kirim/dns.h"
-#include "kirim/https_get.h"
+#include "kirim/http_client.h"
+#include "kirim/http_url.h"
 #include "kirim/log.h"
 #include "kirim/sigcheck.h"
 #include "kirim/store.h"
@@ -127,7 +128,7 @@ struct fetch {
 };
 
 static void
-on_fetch(void *arg, const struct https_get_result *r)
+on_fetch(void *arg, const struct http_client_result *r)
 {
 	struct fetch *f = arg;
 	f->done = true;
@@ -145,12 +146,10 @@ on_fetch(void *arg, const struct https_get_result *r)
 static int
 get(struct esp_hooks *h, const char *url, struct buf *out, char *err, size_t errsz)
 {
-	char host[256], path[2048];
-	unsigned port;
+	struct http_url u;
 	const char *why;
 	snprintf(err, errsz, "the fetch of %.200s did not finish", url);
-	if (esp_url_split(url, h->cfg->hooks_sns_cert_hosts, host, sizeof(host), &port, path,
-	                  sizeof(path), &why) < 0) {
+	if (esp_url_split(url, h->cfg->hooks_sns_cert_hosts, &u, &why) < 0) {
 		snprintf(err, errsz, "%s", why);
 		return -1;
 	}
@@ -170,15 +169,13 @@ get(struct esp_hooks *h, const char *url, struct buf *out, char *err, size_t err
 	struct fetch f = {.body = BUF_INIT};
 	int rc = -1;
 	if (d != NULL) {
-		struct https_get_opts o = {.host = host,
-		                           .path = path,
-		                           .port = port,
-		                           .tls = h->tls,
-		                           .max_body = CERT_MAX,
-		                           .timeout_ms = FETCH_MS,
-		                           .user_agent = "kirim/" KIRIM_VERSION};
-		if (https_get_start(&loop, d, &o, on_fetch, &f) == NULL)
-			snprintf(err, errsz, "cannot fetch https://%s%s", host, path);
+		struct http_client_opts o = {.url = &u,
+		                             .tls = h->tls,
+		                             .max_body = CERT_MAX,
+		                             .timeout_ms = FETCH_MS,
+		                             .user_agent = "kirim/" KIRIM_VERSION};
+		if (http_client_start(&loop, d, &o, on_fetch, &f) == NULL)
+			snprintf(err, errsz, "cannot fetch %.200s", url);
 		else
 			while (!f.done && uv_run(&loop, UV_RUN_ONCE))
 				;
@@ -186,7 +183,7 @@ get(struct esp_hooks *h, const char *url, struct buf *out, char *err, size_t err
 			buf_add(out, f.body.data ? f.body.data : "", f.body.len);
 			rc = 0;
 		} else if (f.done) {
-			snprintf(err, errsz, "https://%s%s: %s", host, path, f.err);
+			snprintf(err, errsz, "%s", f.err); /* it names the URL */
 		}
 		dns_free(d);
 	}
@@ -234,11 +231,10 @@ sns_verify(struct esp_hooks *h, const struct esp_sns *m, char *err, size_t errsz
 		return 0;
 	}
 	char *pem = strmap_get(&h->certs, m->signing_cert_url);
-	char host[256], path[2048];
-	unsigned port;
+	struct http_url u;
 	const char *bad;
-	if (pem == NULL && esp_url_split(m->signing_cert_url, h->cfg->hooks_sns_cert_hosts, host,
-	                                 sizeof(host), &port, path, sizeof(path), &bad) < 0) {
+	if (pem == NULL &&
+	    esp_url_split(m->signing_cert_url, h->cfg->hooks_sns_cert_hosts, &u, &bad) < 0) {
 		/* Anyone can sign with a certificate of their own: only SNS's hosts count. */
 		snprintf(err, errsz, "SigningCertURL: %s", bad);
 		buf_free(&sig);

@@ -34,7 +34,7 @@
 #include "kirim/disposition.h"
 #include "kirim/par.h"
 #include "kirim/dns.h"
-#include "kirim/https_get.h"
+#include "kirim/http_client.h"
 #include "kirim/mta_sts.h"
 #include "kirim/tlsrpt.h"
 #include "kirim/policy.h"
@@ -159,7 +159,7 @@ struct sdomain {
 	struct smx *mx;
 	/* Its transport security (sender_tls.c), decided with each look-up. */
 	const struct ssts *sts;      /* the MTA-STS policy in force (enforce or testing), or NULL */
-	struct https_get *fetch;     /* the policy fetch running, or NULL */
+	struct http_client *fetch;   /* the policy fetch running, or NULL */
 	char sts_id[MTA_STS_ID_MAX]; /* the _mta-sts TXT record's id, "" when none */
 	char sts_error[256];         /* why no live policy was had ("" when none was wanted) */
 	char tlsrpt[TLSRPT_RUA_MAX]; /* its TLS-RPT addresses (rua=), "" when none */

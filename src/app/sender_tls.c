@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kirim/http_url.h"
 #include "kirim/log.h"
 #include "kirim/tls.h"
 #include "kirim/xmalloc.h"
@@ -330,7 +331,7 @@ fall_back(struct sdomain *dm)
 }
 
 static void
-on_fetch(void *arg, const struct https_get_result *r)
+on_fetch(void *arg, const struct http_client_result *r)
 {
 	struct sdomain *dm = arg;
 	struct sender *S = dm->S;
@@ -395,19 +396,21 @@ on_sts_txt(void *arg, const struct dns_txt_result *r)
 			snprintf(dm->sts_error, sizeof(dm->sts_error),
 			         "policy not fetched: no CA certificates (%.200s)", S->verify_err);
 		} else {
-			char host[300];
-			snprintf(host, sizeof(host), "mta-sts.%s", dm->name);
-			struct https_get_opts o = {.host = host,
-			                           .path = "/.well-known/mta-sts.txt",
-			                           .port = S->sts_port,
-			                           .tls = S->verify_ctx,
-			                           .max_body = MTA_STS_BODY_MAX,
-			                           .timeout_ms = SENDER_STS_FETCH_MS,
-			                           .want_type = "text/plain",
-			                           .user_agent = "kirim/" KIRIM_VERSION};
+			struct http_url u = {.tls = true, .port = S->sts_port};
+			/* A name of 248 bytes or more has no policy host (253 at most). */
+			bool fits = snprintf(u.host, sizeof(u.host), "mta-sts.%s", dm->name) <
+			            (int)sizeof(u.host);
+			snprintf(u.path, sizeof(u.path), "/.well-known/mta-sts.txt");
+			struct http_client_opts o = {.url = &u,
+			                             .tls = S->verify_ctx,
+			                             .max_body = MTA_STS_BODY_MAX,
+			                             .timeout_ms = SENDER_STS_FETCH_MS,
+			                             .want_type = "text/plain",
+			                             .user_agent = "kirim/" KIRIM_VERSION};
 			log_debug("domain=%s mta_sts id=%s fetch (cached id %s)", dm->name,
 			          dm->sts_id, t ? t->id : "none");
-			dm->fetch = https_get_start(&S->loop, S->dns, &o, on_fetch, dm);
+			dm->fetch =
+			    fits ? http_client_start(&S->loop, S->dns, &o, on_fetch, dm) : NULL;
 			if (dm->fetch)
 				return; /* on_fetch steps */
 			snprintf(dm->sts_error, sizeof(dm->sts_error), "policy not fetched: %s",
@@ -442,7 +445,7 @@ void
 sender_tls_cancel(struct sdomain *dm)
 {
 	if (dm->fetch) {
-		https_get_cancel(dm->fetch);
+		http_client_cancel(dm->fetch);
 		dm->fetch = NULL;
 	}
 }

@@ -2129,7 +2129,8 @@ serve_run(struct store *s, const struct serve_opts *o, char *err, size_t errsz)
 	srv->writer_started = true;
 	/* Webhooks: their own thread and connection, so a slow receiver holds up nothing else. */
 	char werr[200];
-	if ((srv->hooks = webhooks_start(store_path(s), werr, sizeof(werr))) == NULL)
+	if ((srv->hooks = webhooks_start(store_path(s), srv->o->cfg->tls_ca_file, werr,
+	                                 sizeof(werr))) == NULL)
 		log_warn("serve webhooks off: %s", werr);
 	log_info("serve listening=%s port=%u base_url=%s batch_max=%u rate=%g burst=%g "
 	         "max_body=%u timeout=%u",

@@ -18,7 +18,8 @@
 #include "kirim/config.h"
 #include "kirim/dkim.h"
 #include "kirim/dns.h"
-#include "kirim/https_get.h"
+#include "kirim/http_client.h"
+#include "kirim/http_url.h"
 #include "kirim/mime.h"
 #include "kirim/smtp_session.h"
 #include "kirim/smtp_url.h"
@@ -278,7 +279,7 @@ mail(struct run *R, const struct config *cfg, const struct tls_reports_send_opts
 /* ---- https: -------------------------------------------------------------------------- */
 
 static void
-on_posted(void *arg, const struct https_get_result *r)
+on_posted(void *arg, const struct http_client_result *r)
 {
 	struct run *R = arg;
 	R->done = true;
@@ -292,31 +293,21 @@ static int
 post(struct run *R, const struct config *cfg, const struct tls_reports_send_opts *o,
      const char *uri, const struct buf *gz)
 {
-	/* https://HOST[:PORT][/PATH] */
-	const char *h = uri + 8, *slash = strchr(h, '/');
-	size_t hn = slash ? (size_t)(slash - h) : strlen(h);
-	char host[256];
-	unsigned port = o->https_port ? o->https_port : 443;
-	const char *colon = memchr(h, ':', hn);
-	if (colon) {
-		port = (unsigned)strtoul(colon + 1, NULL, 10);
-		hn = (size_t)(colon - h);
-	}
-	if (hn == 0 || hn >= sizeof(host) || port == 0 || port > 65535) {
-		snprintf(R->err, sizeof(R->err), "not an https: URI kirim can post to");
+	struct http_url u;
+	const char *why;
+	if (http_url_parse(uri, &u, &why) < 0) { /* https: the caller looked */
+		snprintf(R->err, sizeof(R->err), "not an https: URI kirim can post to (%s)", why);
 		return -1;
 	}
-	memcpy(host, h, hn);
-	host[hn] = '\0';
+	if (!u.port_given && o->https_port)
+		u.port = o->https_port;
 	/* One verifying context for the run's POSTs, freed once the loop has closed them all. */
 	if (R->https == NULL &&
 	    tls_ctx_new(TLS_POLICY_VERIFY, cfg->tls_ca_file[0] ? cfg->tls_ca_file : NULL, &R->https,
 	                R->err, sizeof(R->err)) < 0)
 		return -1;
-	struct https_get_opts go = {
-	    .host = host,
-	    .path = slash ? slash : "/",
-	    .port = port,
+	struct http_client_opts go = {
+	    .url = &u,
 	    .tls = R->https,
 	    .max_body = POST_MAX_ANSWER,
 	    .timeout_ms = POST_TIMEOUT_MS,
@@ -328,7 +319,7 @@ post(struct run *R, const struct config *cfg, const struct tls_reports_send_opts
 	R->done = false;
 	R->ok = false;
 	R->err[0] = '\0';
-	if (https_get_start(&R->loop, R->dns, &go, on_posted, R) == NULL) {
+	if (http_client_start(&R->loop, R->dns, &go, on_posted, R) == NULL) {
 		snprintf(R->err, sizeof(R->err), "cannot post to %s", uri);
 		return -1;
 	}

@@ -14,9 +14,11 @@
 #include "kirim/api_json.h"
 #include "kirim/buf.h"
 #include "kirim/http_client.h"
+#include "kirim/http_url.h"
 #include "kirim/log.h"
 #include "kirim/store.h"
 #include "kirim/store_webhook.h"
+#include "kirim/tls.h"
 #include "kirim/token.h"
 #include "kirim/xmalloc.h"
 
@@ -35,10 +37,14 @@ int
 webhooks_add(struct store *s, const char *url, const char *events, const char *secret, int64_t now,
              int64_t *id, char *err, size_t errsz)
 {
-	if (strncmp(url, "http://", 7) != 0 || strlen(url) < 8 || strlen(url) >= 1024 ||
-	    strpbrk(url, " \t\r\n")) {
-		snprintf(err, errsz,
-		         "'%.200s' is not an http:// URL (https: put a TLS proxy in front)", url);
+	struct http_url u;
+	const char *why;
+	if (strlen(url) >= 1024) {
+		snprintf(err, errsz, "a URL of 1024 bytes or more");
+		return WEBHOOKS_E_INVALID;
+	}
+	if (http_url_parse(url, &u, &why) < 0) {
+		snprintf(err, errsz, "'%.200s': %s", url, why);
 		return WEBHOOKS_E_INVALID;
 	}
 	if (secret == NULL || strlen(secret) < WEBHOOKS_SECRET_MIN || strlen(secret) >= 256) {
@@ -87,7 +93,87 @@ webhooks_add(struct store *s, const char *url, const char *events, const char *s
 	return rc;
 }
 
+bool
+webhooks_url_in_clear(const char *url)
+{
+	struct http_url u;
+	const char *why;
+	return http_url_parse(url, &u, &why) == 0 && !u.tls && !http_url_loopback(&u);
+}
+
 /* ---- delivery -------------------------------------------------------------------------- */
+
+/* The delivery thread: its store is opened in the thread; the loop and the TLS context are
+ * the thread's alone, for one POST at a time. */
+struct webhooks_runner {
+	char *db_path;
+	char *ca_file; /* [tls] ca_file, or NULL: the system's CAs */
+	uv_thread_t thread;
+	uv_mutex_t lock;
+	uv_cond_t cond;
+	bool quit;
+	uv_loop_t loop;
+	struct tls_ctx *tls; /* made for the first https:// POST */
+};
+
+struct post {
+	bool done;
+	int ok, status;
+	char err[700];
+};
+
+static void
+on_posted(void *arg, const struct http_client_result *res)
+{
+	struct post *p = arg;
+	p->done = true;
+	p->ok = res->ok;
+	p->status = res->http_status;
+	if (!res->ok)
+		snprintf(p->err, sizeof(p->err), "%s", res->error ? res->error : "failed");
+}
+
+/*
+ * post - POST body (n bytes, JSON) with the extra header lines to url on the thread's loop,
+ * within WEBHOOKS_TIMEOUT; an https:// receiver's certificate verified against ca_file or
+ * the system's CAs. 1 when answered 2xx, else 0 with a sentence in p->err; p->status is
+ * the answer's (0: none)
+ */
+static int
+post(struct webhooks_runner *r, const char *url, const char *headers, const char *body, size_t n,
+     struct post *p)
+{
+	struct http_url u;
+	const char *why;
+	if (http_url_parse(url, &u, &why) < 0) {
+		snprintf(p->err, sizeof(p->err), "%s", why);
+		return 0;
+	}
+	char terr[200];
+	if (u.tls && r->tls == NULL &&
+	    tls_ctx_new(TLS_POLICY_VERIFY, r->ca_file, &r->tls, terr, sizeof(terr)) < 0) {
+		r->tls = NULL;
+		snprintf(p->err, sizeof(p->err), "no CA certificates to verify %.80s with: %s",
+		         u.host, terr);
+		return 0;
+	}
+	struct http_client_opts o = {.url = &u,
+	                             .tls = r->tls,
+	                             .timeout_ms = WEBHOOKS_TIMEOUT * 1000,
+	                             .user_agent = "kirim/" KIRIM_VERSION,
+	                             .headers = headers,
+	                             .post_type = "application/json",
+	                             .post_body = body,
+	                             .post_len = n};
+	/* dns NULL: the system's resolver, as for any HTTP client on the host (/etc/hosts). */
+	if (http_client_start(&r->loop, NULL, &o, on_posted, p) == NULL)
+		snprintf(p->err, sizeof(p->err), "cannot look up %.200s", u.host);
+	else
+		while (!p->done && uv_run(&r->loop, UV_RUN_ONCE))
+			;
+	uv_run(&r->loop, UV_RUN_DEFAULT); /* the request's handles close */
+	return p->done && p->ok;
+}
 
 static json_t *
 opt_json(const char *text)
@@ -128,8 +214,11 @@ backoff(int attempts)
 	return w < WEBHOOKS_BACKOFF_MAX ? w : WEBHOOKS_BACKOFF_MAX;
 }
 
-int
-webhooks_deliver_one(struct store *s, int64_t now)
+/* deliver_one - deliver the batch of the webhook due longest (at now), if any, and record
+ * the outcome: 1 when one was tried, 0 when none is due, or a store error. The POST blocks
+ * the thread (WEBHOOKS_TIMEOUT). */
+static int
+deliver_one(struct webhooks_runner *r, struct store *s, int64_t now)
 {
 	int64_t id = 0, last;
 	int rc = store_webhook_due(s, now, &id);
@@ -171,19 +260,17 @@ webhooks_deliver_one(struct store *s, int64_t now)
 	    headers, sizeof(headers),
 	    "Kirim-Signature: t=%lld,v1=%s\r\nKirim-Webhook-Id: %lld\r\nKirim-Event-Count: %zu\r\n",
 	    (long long)now, mrc == 0 ? hex : "", (long long)id, n);
-	int status = 0;
-	char err[300] = "";
-	int prc = http_client_post(w.url, headers, body, blen, WEBHOOKS_TIMEOUT, &status, err,
-	                           sizeof(err));
+	struct post p = {0};
+	int delivered = post(r, w.url, headers, body, blen, &p);
+	int status = p.status;
+	const char *err = p.err;
 	free(body);
 	int64_t done = (int64_t)time(NULL);
-	if (prc == 0 && status >= 200 && status < 300) {
+	if (delivered) {
 		log_info("webhook id=%lld url=%s events=%zu status=%d result=delivered",
 		         (long long)id, w.url, n, status);
 		rc = store_webhook_settle(s, id, last, (int64_t)n, false, status, NULL, done);
 	} else {
-		if (prc == 0)
-			snprintf(err, sizeof(err), "the receiver answered %d", status);
 		int64_t since = w.failing_since ? w.failing_since : done;
 		if (done - since >= WEBHOOKS_GIVE_UP) {
 			log_warn("webhook id=%lld url=%s events=%zu result=dropped after=%llds "
@@ -207,14 +294,6 @@ webhooks_deliver_one(struct store *s, int64_t now)
 
 /* ---- the thread ------------------------------------------------------------------------- */
 
-struct webhooks_runner {
-	char *db_path;
-	uv_thread_t thread;
-	uv_mutex_t lock;
-	uv_cond_t cond;
-	bool quit;
-};
-
 static void
 runner_main(void *arg)
 {
@@ -229,7 +308,7 @@ runner_main(void *arg)
 			log_error("webhook store error=\"%s\"", err);
 			s = NULL;
 		} else {
-			rc = webhooks_deliver_one(s, (int64_t)time(NULL));
+			rc = deliver_one(r, s, (int64_t)time(NULL));
 			if (rc < 0)
 				log_warn("webhook delivery error=\"%s\"", store_errmsg(s));
 		}
@@ -241,20 +320,30 @@ runner_main(void *arg)
 	}
 	uv_mutex_unlock(&r->lock);
 	store_close(s);
+	tls_ctx_free(r->tls);
+	uv_loop_close(&r->loop);
 }
 
 struct webhooks_runner *
-webhooks_start(const char *db_path, char *err, size_t errsz)
+webhooks_start(const char *db_path, const char *ca_file, char *err, size_t errsz)
 {
 	struct webhooks_runner *r = xcalloc(1, sizeof(*r));
+	if (uv_loop_init(&r->loop) < 0) {
+		snprintf(err, errsz, "cannot make the webhook thread's event loop");
+		free(r);
+		return NULL;
+	}
 	r->db_path = xstrdup(db_path);
+	r->ca_file = ca_file && *ca_file ? xstrdup(ca_file) : NULL;
 	uv_mutex_init(&r->lock);
 	uv_cond_init(&r->cond);
 	if (uv_thread_create(&r->thread, runner_main, r) != 0) {
 		snprintf(err, errsz, "cannot start the webhook thread");
 		uv_cond_destroy(&r->cond);
 		uv_mutex_destroy(&r->lock);
+		uv_loop_close(&r->loop);
 		free(r->db_path);
+		free(r->ca_file);
 		free(r);
 		return NULL;
 	}
@@ -274,5 +363,6 @@ webhooks_stop(struct webhooks_runner *r)
 	uv_cond_destroy(&r->cond);
 	uv_mutex_destroy(&r->lock);
 	free(r->db_path);
+	free(r->ca_file);
 	free(r);
 }

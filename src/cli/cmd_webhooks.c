@@ -109,6 +109,12 @@ cmd_webhooks(struct cli *c, int argc, char **argv)
 		int64_t id;
 		rc = webhooks_add(s, argv[optind], events, secret, (int64_t)time(NULL), &id, err,
 		                  sizeof(err));
+		if (rc == 0 && webhooks_url_in_clear(argv[optind]))
+			fprintf(stderr,
+			        "kirim webhooks: warning: %s is plain http to another host: the "
+			        "events (subscribers' addresses) cross the network unencrypted; "
+			        "https:// is verified and sent the same way\n",
+			        argv[optind]);
 		if (rc < 0)
 			rc = cli_error("webhooks",
 			               rc == WEBHOOKS_E_INVALID ? EX_DATAERR

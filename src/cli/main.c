@@ -320,7 +320,9 @@ const struct cli_command cli_commands[] = {
      "seconds, an hour apart at most) for 24 hours, then the batch is dropped and counted.\n"
      "Each event has an id: a receiver may see one twice (after a crash), never with\n"
      "another id. status shows each webhook's pending, delivered and dropped events and\n"
-     "its failures. http:// URLs only: put a TLS proxy in front of an https receiver.\n"},
+     "its failures. https:// receivers are verified against the system's CAs or\n"
+     "[tls] ca_file (a bad certificate is a failed try, retried); http:// is taken\n"
+     "(with a warning unless the receiver is on this host).\n"},
     {"bounces", cmd_bounces, "read bounces, complaints and unsubscribe mail; classify them",
      "Usage: kirim bounces classify FILE...\n"
      "       kirim bounces ingest PATH... | -\n"

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "kirim/buf.h"
+#include "kirim/http_url.h"
 #include "kirim/xmalloc.h"
 
 const char *
@@ -481,41 +482,20 @@ host_match(const char *host, size_t n, const char *pat, size_t pn)
 }
 
 int
-esp_url_split(const char *url, const char *hosts, char *host, size_t hostsz, unsigned *port,
-              char *path, size_t pathsz, const char **why)
+esp_url_split(const char *url, const char *hosts, struct http_url *u, const char **why)
 {
+	struct http_url r;
 	if (strncasecmp(url, "https://", 8) != 0) {
 		*why = "not an https URL";
 		return -1;
 	}
-	const char *h = url + 8;
-	size_t hl = strcspn(h, ":/?#");
-	const char *rest = h + hl;
-	if (hl == 0 || hl >= hostsz || strchr(url, '@') || strchr(url, '#') ||
-	    strpbrk(url, " \t\r\n\\")) {
-		*why = "not a plain https://HOST/PATH URL";
+	if (http_url_parse(url, &r, why) < 0)
 		return -1;
-	}
-	for (size_t i = 0; i < hl; i++)
-		host[i] = (char)tolower((unsigned char)h[i]);
-	host[hl] = '\0';
-	*port = 443;
-	if (*rest == ':') {
-		char *end;
-		unsigned long p = strtoul(rest + 1, &end, 10);
-		if (end == rest + 1 || p == 0 || p > 65535 ||
-		    (*end && *end != '/' && *end != '?')) {
-			*why = "a bad port in the URL";
-			return -1;
-		}
-		*port = (unsigned)p;
-		rest = end;
-	}
 	bool ok = false;
 	for (const char *p = hosts; *p && !ok;) {
 		p += strspn(p, ", \t");
 		size_t pl = strcspn(p, ", \t");
-		if (pl && host_match(host, hl, p, pl))
+		if (pl && host_match(r.host, strlen(r.host), p, pl))
 			ok = true;
 		p += pl;
 	}
@@ -523,9 +503,6 @@ esp_url_split(const char *url, const char *hosts, char *host, size_t hostsz, uns
 		*why = "its host is not one the configuration trusts";
 		return -1;
 	}
-	if (snprintf(path, pathsz, "%s%s", *rest == '/' ? "" : "/", rest) >= (int)pathsz) {
-		*why = "its path is too long";
-		return -1;
-	}
+	*u = r;
 	return 0;
 }

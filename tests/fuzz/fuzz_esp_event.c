@@ -17,6 +17,7 @@
 
 #include "kirim/buf.h"
 #include "kirim/esp_event.h"
+#include "kirim/http_url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -92,14 +93,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *url = malloc(size);
 		memcpy(url, data + 1, size - 1);
 		url[size - 1] = '\0';
-		char host[256], path[1024];
-		unsigned port;
-		if (esp_url_split(url, rule, host, sizeof(host), &port, path, sizeof(path), &why) ==
-		    0) {
-			CHECK(strncasecmp(url, "https://", 8) == 0);
-			CHECK(port >= 1 && port <= 65535);
-			CHECK(path[0] == '/');
-			CHECK(strchr(host, '@') == NULL && strchr(host, '/') == NULL && *host);
+		struct http_url u;
+		if (esp_url_split(url, rule, &u, &why) == 0) {
+			CHECK(strncasecmp(url, "https://", 8) == 0 && u.tls);
+			CHECK(u.port >= 1 && u.port <= 65535);
+			CHECK(u.path[0] == '/');
+			CHECK(strchr(u.host, '@') == NULL && strchr(u.host, '/') == NULL &&
+			      *u.host);
 		}
 		free(url);
 	}

@@ -527,8 +527,9 @@ api POST /api/webhooks '{"url":"http://127.0.0.1:9/hook","events":["delivered","
 st "webhook add" 201
 wloc=$(hdr location)
 eq "webhook body" "$(json 'j["events"], "secret" in j, j["pending"]')" "['delivered', 'bounced'] False 0"
-api POST /api/webhooks '{"url":"https://x.example/hook","events":["delivered"],"secret":"0123456789abcdef"}'
-st "webhook https refused" 422
+api POST /api/webhooks '{"url":"https://user:pw@x.example/hook","events":["delivered"],"secret":"0123456789abcdef"}'
+st "webhook with a password in the URL refused" 422
+contains "webhook refusal says why" "$(json 'j["detail"]')" "user info"
 api POST /api/webhooks '{"url":"http://x.example/hook","events":["exploded"],"secret":"0123456789abcdef"}'
 st "webhook unknown event" 422
 api GET /api/webhooks
@@ -542,6 +543,11 @@ api DELETE "$wloc"
 st "webhook delete" 200
 api GET "$wloc"
 st "deleted webhook" 404
+api POST /api/webhooks '{"url":"https://hooks.x.example:8443/kirim","events":["delivered"],"secret":"0123456789abcdef"}'
+st "webhook https" 201
+eq "webhook https body" "$(json 'j["url"]')" "https://hooks.x.example:8443/kirim"
+api DELETE "$(hdr location)"
+st "webhook https delete" 200
 
 # 13b. Segments, a contact's tags and attributes, delete without erasure (#21): the same app
 # calls as kirim segment and kirim contacts tag|set|delete.

@@ -2,6 +2,7 @@
 """webhook_receiver.py - a webhook receiver for tests/integration/webhooks.sh.
 
 Usage: webhook_receiver.py --port P --secret-file F --log FILE [--fail N] [--hold MARKER]
+                           [--cert PEM --key KEY]
 
 Verifies each POST's Kirim-Signature with its own code (HMAC-SHA256 of
 "T.BODY" with the secret, compared with hmac.compare_digest, T within 5
@@ -10,12 +11,16 @@ first N good requests (--fail); with --hold, on the first request it writes
 MARKER and waits (never answering in time) so that the test can kill the
 sender meanwhile. Appends one JSON line per request to FILE: the status it
 answered, whether the signature held, the event ids and types, and the
-events' (email, type) pairs.
+events' (email, type) pairs. With --cert and --key it speaks HTTPS with that
+certificate (made by the test: a good one, one for another name, a self-signed
+one); a client that refuses the certificate never reaches the handler, so the
+log gets no line for it.
 """
 import argparse
 import hashlib
 import hmac
 import json
+import ssl
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -25,6 +30,8 @@ a.add_argument('--secret-file', required=True)
 a.add_argument('--log', required=True)
 a.add_argument('--fail', type=int, default=0)
 a.add_argument('--hold')
+a.add_argument('--cert')
+a.add_argument('--key')
 args = a.parse_args()
 secret = open(args.secret_file, 'rb').read().rstrip(b'\r\n')
 state = {'good': 0, 'held': False}
@@ -70,4 +77,9 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-ThreadingHTTPServer(('127.0.0.1', args.port), H).serve_forever()
+srv = ThreadingHTTPServer(('127.0.0.1', args.port), H)
+if args.cert:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(args.cert, args.key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()

@@ -3,7 +3,10 @@
 # signed batches by kirim serve to a Python receiver on loopback that checks the signature
 # with its own code (tests/integration/webhook_receiver.py); tries again while the receiver
 # is down or answers 500; no event lost across kill -9 of kirim serve, none sent again
-# under another id.
+# under another id. https:// receivers (a test CA made here with openssl): delivered with
+# the certificate verified by name and by IP address; a certificate for another name, a
+# self-signed one and an expired one are failed tries with the reason, never a POST, and
+# a receiver that gets a good certificate is delivered to on the next try.
 . "$(dirname "$0")/lib.sh"
 
 RECV="${KIRIM_SRC:-.}/tests/integration/webhook_receiver.py"
@@ -49,8 +52,13 @@ start_serve() {
 }
 
 # 1. Subscribing: checked values, from now on.
-run "$KIRIM" webhooks add https://example.com/hook --events delivered --secret-file secret.txt
-eq "https refused (for now)" "$RC" 65
+run "$KIRIM" webhooks add https://user:pw@example.com/hook --events delivered --secret-file secret.txt
+eq "a password in the URL refused" "$RC" 65
+contains "the refusal says why" "$ERR" "user info"
+run "$KIRIM" webhooks add "https://example.com:99999/hook" --events delivered --secret-file secret.txt
+eq "a bad port refused" "$RC" 65
+run "$KIRIM" webhooks add "ftp://example.com/hook" --events delivered --secret-file secret.txt
+eq "another scheme refused" "$RC" 65
 run "$KIRIM" webhooks add "$URL" --events delivered,exploded --secret-file secret.txt
 eq "unknown event" "$RC" 65
 contains "unknown event says which" "$ERR" "exploded"
@@ -60,6 +68,7 @@ run "$KIRIM" webhooks add "$URL" --events delivered --secret-file nope.txt
 eq "no secret file" "$RC" 66
 run "$KIRIM" --json webhooks add "$URL" --events delivered,bounced,campaign --secret-file secret.txt
 eq "added" "$RC" 0
+eq "loopback http: no warning" "$ERR" ""
 eq "subscribed" "$(sql "SELECT events FROM webhooks")" '["delivered","bounced","campaign"]'
 
 # 2. Events happen while kirim serve is not running: kept in the outbox with the send.
@@ -130,4 +139,88 @@ run "$KIRIM" webhooks remove 1
 eq "removed" "$RC" 0
 run "$KIRIM" webhooks remove 1
 eq "removed twice" "$RC" 65
+run "$KIRIM" webhooks add http://hooks.example.com/x --events delivered --secret-file secret.txt
+eq "plain http elsewhere taken" "$RC" 0
+contains "with a warning" "$ERR" "unencrypted"
+run "$KIRIM" webhooks remove 2
+eq "removed again" "$RC" 0
+
+# 7. https:// receivers. The CA is trusted through [tls] ca_file, as for MTA-STS.
+mkdir certs
+$PY3 "$SERVER_PY" --make-certs "$TMP/certs" # server.pem: DNS:mx.test, IP:127.0.0.1
+$PY3 "$SERVER_PY" --make-cert certs good localhost
+$PY3 "$SERVER_PY" --make-cert certs other other.test
+$PY3 "$SERVER_PY" --make-cert certs self localhost --self-signed
+$PY3 "$SERVER_PY" --make-cert certs old localhost --expired
+[ -s certs/good.pem ] && [ -s certs/old.pem ] && ok "test certificates" || bad "test certificates" "openssl failed"
+printf '[tls]\nca_file = certs/ca.pem\n' >kirim.conf
+export KIRIM_CONFIG="$TMP/kirim.conf"
+# hook NAME CERT - a receiver with CERT on a port of its own: $NAME_port, its log NAME.jsonl
+hook() {
+	local p
+	p=$(free_port)
+	eval "${1}_port=$p"
+	$PY3 "$RECV" --port "$p" --secret-file secret.txt --log "$1.jsonl" --cert "certs/$2.pem" --key "certs/$2.key" &
+	eval "${1}_pid=$!"
+	PIDS+=($!)
+	wait_port "$p"
+}
+hook good good
+hook ip server
+hook wrong other
+hook self self
+hook old old
+add() { "$KIRIM" --json webhooks add "$1" --events delivered --secret-file secret.txt | $PY3 -c "import json,sys; print(json.load(sys.stdin)['id'])"; }
+id_good=$(add "https://localhost:$good_port/hook")
+id_ip=$(add "https://127.0.0.1:$ip_port/hook")
+id_wrong=$(add "https://localhost:$wrong_port/hook")
+id_self=$(add "https://localhost:$self_port/hook")
+id_old=$(add "https://localhost:$old_port/hook")
+eq "https webhooks added" "$(sql "SELECT count(*) FROM webhooks WHERE url LIKE 'https://%'")" 5
+{ echo "email,first_name"; for i in 1 2 3; do echo "w$i@three.example,W$i"; done; } >n.csv
+"$KIRIM" import n.csv --list n -q >/dev/null
+"$KIRIM" campaign create c3 --list n --template t --from "Shop <news@shop.example>" >/dev/null
+run "$KIRIM" send c3 --relay "smtp://127.0.0.1:$sport" --tls none --json
+eq "c3 sent" "$(json 'j["delivered"]')" 3
+start_serve
+# field ID NAME - a column of webhook ID
+field() { sql "SELECT $2 FROM webhooks WHERE id = $1"; }
+# got3 ID - 1 once webhook ID has delivered c3's 3 events and has none pending
+got3() { "$KIRIM" --json webhooks status | $PY3 -c "import json,sys; w = [w for w in json.load(sys.stdin) if w['id'] == $1][0]; print(int(w['delivered'] == 3 and w['pending'] == 0))"; }
+tried() { [ "$(field "$1" attempts)" -ge 1 ] && echo yes || echo no; }
+wait_for "got3 $id_good" 1 "https by name: delivered"
+wait_for "got3 $id_ip" 1 "https to 127.0.0.1 (the certificate's IP:127.0.0.1): delivered"
+for n in good ip; do
+	eq "$n: 3 deliveries, every signature held (the receiver's check)" "$($PY3 -c "
+import json
+rs = [r for r in map(json.loads, open('$n.jsonl'))]
+print(sum(r['types'].count('delivered') for r in rs if r['status'] == 200), all(r['sig'] for r in rs))")" "3 True"
+done
+wait_for "tried $id_wrong" yes "another name: tried"
+wait_for "tried $id_self" yes "self-signed: tried"
+wait_for "tried $id_old" yes "expired: tried"
+contains "another name: the reason recorded" "$(field "$id_wrong" last_error)" "certificate verify: hostname mismatch"
+contains "self-signed: the reason recorded" "$(field "$id_self" last_error)" "certificate verify: self-signed certificate"
+contains "expired: the reason recorded" "$(field "$id_old" last_error)" "certificate verify: certificate has expired"
+for n in wrong self old; do
+	[ -e "$n.jsonl" ] && bad "$n: nothing sent" "$(cat "$n.jsonl")" || ok "$n: nothing sent"
+done
+eq "the failures are kept for another try, not dropped" "$(sql "SELECT group_concat(dropped || '/' || (next_attempt_at > 0), ' ') FROM webhooks WHERE id IN ($id_wrong, $id_self, $id_old)")" "0/1 0/1 0/1"
+run "$KIRIM" webhooks status
+contains "kirim webhooks status shows it" "$OUT" "self-signed certificate"
+# The self-signed receiver gets a certificate from the CA: the next try delivers.
+stop "$self_pid"
+p=$self_port
+$PY3 "$RECV" --port "$p" --secret-file secret.txt --log self2.jsonl --cert certs/good.pem --key certs/good.key &
+PIDS+=($!)
+wait_port "$p"
+wait_for "got3 $id_self" 1 "retried and delivered once the certificate is good"
+eq "the same events, signed" "$($PY3 -c "
+import json
+rs = [r for r in map(json.loads, open('self2.jsonl')) if r['status'] == 200]
+print(sum(r['types'].count('delivered') for r in rs), all(r['sig'] for r in rs))")" "3 True"
+eq "still failing: another name and expired" "$(field "$id_wrong" delivered) $(field "$id_old" delivered)" "0 0"
+kill -TERM "$srv"
+wait "$srv"
+eq "graceful stop with https webhooks failing" "$?" 0
 finish

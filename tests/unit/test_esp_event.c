@@ -10,6 +10,7 @@
 
 #include "kirim/buf.h"
 #include "kirim/esp_event.h"
+#include "kirim/http_url.h"
 
 /* One payload and what its first event must say ("kind hint address status message_id
  * campaign id"), or the reason it is refused. */
@@ -175,14 +176,13 @@ test_url_rule(void **state)
 	    {"https://sns.us-east-1.amazonaws.com:99999/x.pem", "bad port"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		char host[256], path[256], got[600];
-		unsigned port;
+		struct http_url u;
+		char got[2400];
 		const char *why = NULL;
-		if (esp_url_split(t[i].url, aws, host, sizeof(host), &port, path, sizeof(path),
-		                  &why) < 0)
+		if (esp_url_split(t[i].url, aws, &u, &why) < 0)
 			snprintf(got, sizeof(got), "%s", why);
 		else
-			snprintf(got, sizeof(got), "%s %u %s", host, port, path);
+			snprintf(got, sizeof(got), "%s %u %s", u.host, u.port, u.path);
 		if (strstr(got, t[i].want) == NULL)
 			fail_msg("%s: got [%s] want [%s]", t[i].url, got, t[i].want);
 	}

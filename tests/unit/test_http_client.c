@@ -1,5 +1,5 @@
 /*
- * test_https_get - the HTTPS GET client against real servers on loopback:
+ * test_http_client - the HTTP client against real servers on loopback:
  * tests/integration/https_server.py (good and hostile answers) behind a test
  * CA, names from tests/integration/dns_server.py. Each case is a table row:
  * how the server answers, and what the fetch must say.
@@ -16,7 +16,8 @@
 #include <cmocka.h>
 
 #include "kirim/dns.h"
-#include "kirim/https_get.h"
+#include "kirim/http_client.h"
+#include "kirim/http_url.h"
 #include "kirim/tls.h"
 
 #include "test_servers.h"
@@ -25,8 +26,8 @@
 #define POLICY "version: STSv1\nmode: enforce\nmx: mx.a.test\nmax_age: 86400\n"
 
 static char dir[64];
-static int https_port, dns_port;
-static pid_t https_pid, dns_pid;
+static int https_port, dns_port, ip_port;
+static pid_t https_pid, dns_pid, ip_pid;
 
 static void
 sh(const char *fmt, ...)
@@ -49,6 +50,22 @@ put(const char *name, const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
+}
+
+/* start_https - tests/integration/https_server.py on port with the certificate NAME.pem */
+static pid_t
+start_https(const char *src, int port, const char *name)
+{
+	char script[512], portstr[16], log[256], cert[256], key[256], www[256];
+	snprintf(script, sizeof(script), "%s/tests/integration/https_server.py", src);
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+	snprintf(cert, sizeof(cert), "%s/%s.pem", dir, name);
+	snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+	snprintf(www, sizeof(www), "%s/www", dir);
+	char *argv[] = {PYTHON,  script, "--port", portstr, "--cert", cert,
+	                "--key", key,    "--dir",  www,     NULL};
+	return test_server_start(argv, log, TEST_TCP, port);
 }
 
 static int
@@ -74,7 +91,7 @@ setup(void **state)
 	put("mta-sts.a.test", POLICY);
 	put("mta-sts.wrong.test", POLICY);
 
-	char script[512], portstr[16], log[256], cert[256], key[256], www[256];
+	char script[512], portstr[16], log[256];
 	dns_port = test_free_port(TEST_UDP);
 	snprintf(script, sizeof(script), "%s/tests/integration/dns_server.py", src);
 	snprintf(portstr, sizeof(portstr), "%d", dns_port);
@@ -83,15 +100,10 @@ setup(void **state)
 	dns_pid = test_server_start(dargv, log, TEST_UDP, dns_port);
 
 	https_port = test_free_port(TEST_TCP);
-	snprintf(script, sizeof(script), "%s/tests/integration/https_server.py", src);
-	snprintf(portstr, sizeof(portstr), "%d", https_port);
-	snprintf(log, sizeof(log), "%s/https.log", dir);
-	snprintf(cert, sizeof(cert), "%s/web.pem", dir);
-	snprintf(key, sizeof(key), "%s/web.key", dir);
-	snprintf(www, sizeof(www), "%s/www", dir);
-	char *hargv[] = {PYTHON,  script, "--port", portstr, "--cert", cert,
-	                 "--key", key,    "--dir",  www,     NULL};
-	https_pid = test_server_start(hargv, log, TEST_TCP, https_port);
+	https_pid = start_https(src, https_port, "web");
+	/* A server whose certificate names IP:127.0.0.1 (and mx.test). */
+	ip_port = test_free_port(TEST_TCP);
+	ip_pid = start_https(src, ip_port, "server");
 	return 0;
 }
 
@@ -100,6 +112,7 @@ teardown(void **state)
 {
 	(void)state;
 	test_server_stop(https_pid);
+	test_server_stop(ip_pid);
 	test_server_stop(dns_pid);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -116,7 +129,7 @@ struct got {
 };
 
 static void
-on_done(void *arg, const struct https_get_result *r)
+on_done(void *arg, const struct http_client_result *r)
 {
 	struct got *g = arg;
 	g->calls++;
@@ -171,11 +184,13 @@ test_fetch(void **state)
 		struct dns_opts dopts = {.servers = servers, .flags = DNS_NO_IPV6};
 		struct dns *d = dns_new(&loop, &dopts, err, sizeof(err));
 		assert_non_null(d);
-		struct https_get_opts o = {
-		    .host = cases[i].host,
-		    .path = "/.well-known/mta-sts.txt",
-		    .port = cases[i].port_off ? (unsigned)test_free_port(TEST_TCP)
-		                              : (unsigned)https_port,
+		struct http_url u = {.tls = true,
+		                     .port = cases[i].port_off ? (unsigned)test_free_port(TEST_TCP)
+		                                               : (unsigned)https_port,
+		                     .path = "/.well-known/mta-sts.txt"};
+		snprintf(u.host, sizeof(u.host), "%s", cases[i].host);
+		struct http_client_opts o = {
+		    .url = &u,
 		    .tls = ctx,
 		    .max_body = 65536,
 		    .timeout_ms = 3000,
@@ -183,8 +198,8 @@ test_fetch(void **state)
 		    .user_agent = "kirim-test",
 		};
 		struct got g = {0};
-		assert_non_null(https_get_start(&loop, d, &o, on_done, &g));
-		assert_int_equal(g.calls, 0); /* never inside https_get_start */
+		assert_non_null(http_client_start(&loop, d, &o, on_done, &g));
+		assert_int_equal(g.calls, 0); /* never inside http_client_start */
 		while (g.calls == 0)
 			uv_run(&loop, UV_RUN_ONCE);
 		dns_free(d);
@@ -199,6 +214,103 @@ test_fetch(void **state)
 			    cases[i].label, g.ok, g.tls_failed, g.body, g.error, cases[i].ok,
 			    cases[i].want);
 	}
+	tls_ctx_free(ctx);
+}
+
+/* An IP address in the URL: connected to without a look-up (the test's DNS server knows no
+ * such name, so a look-up would fail), the certificate checked against the address (IP
+ * subjectAltNames), not a name. */
+static void
+test_ip_literal(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label;
+		int ip_server; /* 1: the server whose certificate names 127.0.0.1 */
+		int post, ok;
+		const char *want; /* in the error when not ok */
+		int tls_failed;
+	} cases[] = {
+	    {"GET by address", 1, 0, 1, "", 0},
+	    {"POST by address with headers", 1, 1, 1, "", 0},
+	    {"a certificate without the address", 0, 0, 0, "IP address mismatch", 1},
+	    {"a certificate without the address, POST", 0, 1, 0, "IP address mismatch", 1},
+	};
+	char ca[256], err[256], servers[64];
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	struct tls_ctx *ctx;
+	assert_int_equal(tls_ctx_new(TLS_POLICY_VERIFY, ca, &ctx, err, sizeof(err)), 0);
+	put("127.0.0.1", POLICY);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uv_loop_t loop;
+		uv_loop_init(&loop);
+		snprintf(servers, sizeof(servers), "127.0.0.1:%d", dns_port);
+		struct dns_opts dopts = {.servers = servers, .flags = DNS_NO_IPV6};
+		struct dns *d = dns_new(&loop, &dopts, err, sizeof(err));
+		char url[128];
+		snprintf(url, sizeof(url), "https://127.0.0.1:%d/.well-known/mta-sts.txt",
+		         cases[i].ip_server ? ip_port : https_port);
+		struct http_url u;
+		const char *why;
+		assert_int_equal(http_url_parse(url, &u, &why), 0);
+		struct http_client_opts o = {.url = &u,
+		                             .tls = ctx,
+		                             .max_body = 65536,
+		                             .timeout_ms = 5000,
+		                             .want_type = "text/plain",
+		                             .headers = "X-Test: 1\r\n"};
+		if (cases[i].post) {
+			o.post_type = "application/json";
+			o.post_body = "{}";
+			o.post_len = 2;
+		}
+		struct got g = {0};
+		assert_non_null(http_client_start(&loop, d, &o, on_done, &g));
+		while (g.calls == 0)
+			uv_run(&loop, UV_RUN_ONCE);
+		dns_free(d);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		assert_int_equal(uv_loop_close(&loop), 0);
+		if (g.ok != cases[i].ok || g.tls_failed != cases[i].tls_failed ||
+		    strstr(g.error, cases[i].want) == NULL ||
+		    (g.ok && !cases[i].post && strstr(g.body, "mode: enforce") == NULL))
+			fail_msg(
+			    "%s: got ok=%d tls_failed=%d body [%s] error [%s], want ok=%d [%s]",
+			    cases[i].label, g.ok, g.tls_failed, g.body, g.error, cases[i].ok,
+			    cases[i].want);
+	}
+	/* The POST arrived, with its type. */
+	char posts[256], line[256] = "";
+	snprintf(posts, sizeof(posts), "%s/www/127.0.0.1.posts", dir);
+	FILE *f = fopen(posts, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_string_equal(line, "/.well-known/mta-sts.txt application/json\n");
+	tls_ctx_free(ctx);
+}
+
+/* https is verified or not started: a context that does not verify is refused. */
+static void
+test_unverified_refused(void **state)
+{
+	(void)state;
+	struct tls_ctx *ctx;
+	char err[256];
+	assert_int_equal(tls_ctx_new(TLS_POLICY_REQUIRED, NULL, &ctx, err, sizeof(err)), 0);
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct http_url u;
+	const char *why;
+	assert_int_equal(http_url_parse("https://127.0.0.1:1/", &u, &why), 0);
+	struct http_client_opts o = {.url = &u, .tls = ctx, .timeout_ms = 1000};
+	struct got g = {0};
+	assert_null(http_client_start(&loop, NULL, &o, on_done, &g));
+	o.tls = NULL;
+	assert_null(http_client_start(&loop, NULL, &o, on_done, &g));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(g.calls, 0);
 	tls_ctx_free(ctx);
 }
 
@@ -219,19 +331,19 @@ test_cancel(void **state)
 		snprintf(servers, sizeof(servers), "127.0.0.1:%d", dns_port);
 		struct dns_opts dopts = {.servers = servers, .flags = DNS_NO_IPV6};
 		struct dns *d = dns_new(&loop, &dopts, err, sizeof(err));
-		struct https_get_opts o = {.host = "mta-sts.a.test",
-		                           .path = "/.well-known/mta-sts.txt",
-		                           .port = (unsigned)https_port,
-		                           .tls = ctx,
-		                           .max_body = 65536,
-		                           .timeout_ms = 10000};
+		struct http_url u = {.tls = true,
+		                     .port = (unsigned)https_port,
+		                     .host = "mta-sts.a.test",
+		                     .path = "/.well-known/mta-sts.txt"};
+		struct http_client_opts o = {
+		    .url = &u, .tls = ctx, .max_body = 65536, .timeout_ms = 10000};
 		struct got g = {0};
-		struct https_get *h = https_get_start(&loop, d, &o, on_done, &g);
+		struct http_client *h = http_client_start(&loop, d, &o, on_done, &g);
 		assert_non_null(h);
 		if (when == 1)
 			for (int k = 0; k < 50; k++)
 				uv_run(&loop, UV_RUN_NOWAIT), usleep(10000);
-		https_get_cancel(h);
+		http_client_cancel(h);
 		dns_free(d);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		assert_int_equal(uv_loop_close(&loop), 0);
@@ -247,6 +359,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fetch),
 	    cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_ip_literal),
+	    cmocka_unit_test(test_unverified_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
