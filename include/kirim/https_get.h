@@ -54,6 +54,7 @@ struct https_get_result {
 	const char *body;  /* NUL-terminated; borrowed for the duration of the callback */
 	size_t len;
 	int tls_failed; /* the failure was the TLS handshake (certificate, protocol) */
+	int refused;    /* an answer came and broke a limit on its body: size, media type */
 };
 
 typedef void (*https_get_cb)(void *arg, const struct https_get_result *r);

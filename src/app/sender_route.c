@@ -282,7 +282,13 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 			h.ntlsa = d->n;
 			any_dane = true;
 		} else if (want_dane) {
-			continue; /* DANE required: only hosts with usable TLSA records */
+			/* DANE required: only hosts with usable TLSA records (RFC 8460 4.3.2.1's
+			 * dane-required for the others). */
+			sender_tls_count(S, domain, "tlsa", "", r->hosts[i].name, NULL, NULL,
+			                 "dane-required",
+			                 st == SDANE_UNUSABLE ? "no usable TLSA record"
+			                                      : "no DNSSEC-validated TLSA records");
+			continue;
 		} else if (st == SDANE_UNUSABLE) {
 			/* RFC 7672 2.2: TLS is a must, authentication impossible. */
 			h.own_tls = true;

@@ -173,10 +173,17 @@ tlsrpt_report(const struct tlsrpt_meta *m, const struct tlsrpt_row *rows, size_t
 				continue;
 			}
 			failed += r->sessions;
-			json_t *d = json_pack("{s:s,s:s,s:s,s:I}", "result-type", r->result,
-			                      "receiving-mx-hostname", r->mx_host, "receiving-ip",
-			                      r->receiving_ip, "failed-session-count",
-			                      (json_int_t)r->sessions);
+			/* A failure before any session (a policy fetch, a TLSA look-up) has no
+			 * receiving IP, and a policy fetch no MX host: absent, as RFC 8460 4.4
+			 * allows. */
+			json_t *d = json_pack("{s:s,s:I}", "result-type", r->result,
+			                      "failed-session-count", (json_int_t)r->sessions);
+			if (r->mx_host[0])
+				json_object_set_new(d, "receiving-mx-hostname",
+				                    json_string(r->mx_host));
+			if (r->receiving_ip[0])
+				json_object_set_new(d, "receiving-ip",
+				                    json_string(r->receiving_ip));
 			if (r->sending_ip[0])
 				json_object_set_new(d, "sending-mta-ip",
 				                    json_string(r->sending_ip));

@@ -59,6 +59,7 @@ struct https_get {
 	int http_status;
 	bool too_big;
 	bool tls_failed;
+	bool refused; /* the answer broke a limit on what it holds: size, media type */
 	char rbuf[16384];
 	char error[300];
 };
@@ -116,7 +117,8 @@ finish(struct https_get *g, const char *fmt, ...)
 	if (g->state == G_DONE)
 		return;
 	g->state = G_DONE;
-	struct https_get_result r = {.http_status = g->http_status, .tls_failed = g->tls_failed};
+	struct https_get_result r = {
+	    .http_status = g->http_status, .tls_failed = g->tls_failed, .refused = g->refused};
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -270,6 +272,7 @@ verdict(struct https_get *g)
 	} else if (!type_ok(g)) {
 		buf_reserve(&g->ctype, 1);
 		g->ctype.data[g->ctype.len] = '\0';
+		g->refused = true;
 		finish(g, "https://%s%s: content type \"%.80s\", not %s", where, g->path,
 		       g->ctype.len ? g->ctype.data : "(none)", g->want_type);
 	} else {
@@ -285,6 +288,7 @@ parse(struct https_get *g, bool eof)
 		llhttp_errno_t e = llhttp_execute(&g->parser, g->plain.data, g->plain.len);
 		g->plain.len = 0;
 		if (g->too_big) {
+			g->refused = true;
 			finish(g, "https://%s%s: the body is larger than %zu bytes", g->host,
 			       g->path, g->max_body);
 			return;

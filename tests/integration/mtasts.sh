@@ -66,7 +66,7 @@ policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server 
 	zone chg.test mx.other.test 1
 	zone old.test mx.other.test 1
 	zone none.test mx.plain.test
-	for h in hbig hbin hredir hhtml hslow; do zone "$h.test" mx.plain.test 1; done
+	for h in hbig hbin hredir hhtml hslow hcert; do zone "$h.test" mx.plain.test 1; done
 	# DANE: TLSA records of the MX hosts (the zone is signed: answers carry AD).
 	spki() { openssl x509 -in "certs/$1.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64; }
 	full() { openssl x509 -in "certs/$1.pem" -outform DER | sha256sum | cut -c1-64; }
@@ -97,7 +97,8 @@ policy tst.test testing 86400 mx.good.test
 policy cache.test enforce 86400 mx.good.test
 policy chg.test testing 86400 mx.good.test
 policy old.test enforce 3600 mx.good.test
-for h in hbig hbin hredir hhtml hslow; do policy "$h.test" enforce 86400 mx.good.test; done
+# hcert.test: its policy host is not among the names of the HTTPS server's certificate.
+for h in hbig hbin hredir hhtml hslow hcert; do policy "$h.test" enforce 86400 mx.good.test; done
 policy danests.test enforce 86400 mx.good.test
 policy danestsbad.test enforce 86400 mx.dsb.test
 echo huge >www/mta-sts.hbig.test.how
@@ -215,9 +216,9 @@ eq "max_age: expired, fetch failing: sent as before" "$(state_of c8c) $(sunk 3)"
 # 9. Hostile policy hosts (1 MiB, binary, a redirect, HTML, one byte every 2 s): each fetch
 #    fails with its reason and the domain is served as one without a policy; a domain
 #    with none is delivered first, not held up by the slow one.
-campaign c9 a@hbig.test a@hbin.test a@hredir.test a@hhtml.test a@hslow.test a@none.test
+campaign c9 a@hbig.test a@hbin.test a@hredir.test a@hhtml.test a@hslow.test a@hcert.test a@none.test
 send c9
-eq "hostile policies: all delivered as without a policy" "$(state_of c9)" "delivered=6"
+eq "hostile policies: all delivered as without a policy" "$(state_of c9)" "delivered=7"
 contains "huge: refused" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hbig.test'")" "larger than 65536 bytes"
 contains "binary: refused" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hbin.test'")" "policy invalid"
 contains "redirect: not followed" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hredir.test'")" "redirect (never followed"
@@ -296,6 +297,15 @@ count() { sql "SELECT coalesce(sum(sessions), 0) FROM tls_results WHERE domain='
 [ "$(count self.test certificate-not-trusted)" -ge 1 ] && ok "counted: self-signed" || bad "counted: self-signed" "$(sql "SELECT * FROM tls_results WHERE domain='self.test'")"
 [ "$(count danebad.test tlsa-invalid)" -ge 1 ] && ok "counted: DANE mismatch" || bad "counted: DANE mismatch" "$(sql "SELECT * FROM tls_results WHERE domain='danebad.test'")"
 [ "$(count dane1.test success)" -ge 1 ] && ok "counted: DANE success" || bad "counted: DANE success" "$(sql "SELECT * FROM tls_results WHERE domain='dane1.test'")"
+# The policy failures of RFC 8460 4.3.2: a policy that cannot be fetched (404, a slow host),
+# is not a policy (binary, too big, HTML), or whose host's certificate is not valid; a TLSA
+# look-up failing validation; DANE required where a host has no TLSA records.
+failures() { sql "SELECT group_concat(domain || ':' || result || ':' || sessions, ' ') FROM (SELECT domain, result, sum(sessions) sessions FROM tls_results WHERE domain IN ($1) AND result <> 'success' GROUP BY domain, result ORDER BY domain, result)"; }
+eq "counted: policy fetch failures" "$(failures "'fail.test', 'hslow.test', 'hredir.test', 'hbin.test', 'hbig.test', 'hhtml.test', 'hcert.test'")" \
+	"fail.test:sts-policy-fetch-error:1 hbig.test:sts-policy-invalid:1 hbin.test:sts-policy-invalid:1 hcert.test:sts-webpki-invalid:1 hhtml.test:sts-policy-invalid:1 hredir.test:sts-policy-fetch-error:1 hslow.test:sts-policy-fetch-error:1"
+eq "counted: a fetch failure under the cached policy that still applied" "$(sql "SELECT count(*) FROM tls_results WHERE domain='cache.test' AND result='sts-policy-fetch-error' AND policy LIKE '%mode: enforce%'")" 1
+eq "counted: a failing TLSA look-up" "$(sql "SELECT policy_type, mx_host, result FROM tls_results WHERE domain='danefail.test'")" "tlsa|mx.df.test|dnssec-invalid"
+eq "counted: DANE required, no TLSA records" "$(sql "SELECT policy_type, mx_host, result FROM tls_results WHERE domain='daneuser.test'")" "tlsa|mx.du.test|dane-required"
 eq "counted: testing mode, its failure reported" "$(sql "SELECT policy_type, result FROM tls_results WHERE domain='tst.test'")" "sts|starttls-not-supported"
 eq "counted: the policy and the hosts" "$(sql "SELECT policy_type, mx_host, receiving_ip, sending_ip FROM tls_results WHERE domain='enf.test' AND result='success'")" "sts|mx.good.test|127.0.0.2|127.0.0.1"
 eq "counted: the DANE policy string" "$(sql "SELECT substr(policy, 1, 6) FROM tls_results WHERE domain='dane1.test'")" "3 1 1 "
@@ -309,13 +319,15 @@ eq "report: every file valid against the schema" "$($PY3 - "$SRC/tests/data/tlsr
 import gzip, json, sys
 import jsonschema
 schema = json.load(open(sys.argv[1]))
-n = 0
+n, types = 0, set()
 for f in sys.argv[2:]:
-    jsonschema.validate(json.load(gzip.open(f)), schema)
+    r = json.load(gzip.open(f))
+    jsonschema.validate(r, schema)
+    types |= {d["result-type"] for p in r["policies"] for d in p.get("failure-details", [])}
     n += 1
-print('ok' if n > 10 else 'only %d' % n)
+print('ok' if n > 10 else 'only %d' % n, *sorted(types))
 PYEND
-)" ok
+)" "ok certificate-expired certificate-host-mismatch certificate-not-trusted dane-required dnssec-invalid starttls-not-supported sts-policy-fetch-error sts-policy-invalid sts-webpki-invalid tlsa-invalid"
 run "$KIRIM" tlsrpt report --day "$today" --domain bad.test
 eq "report: a failure's details" "$(json 'j["policies"][0]["failure-details"][0]["result-type"], j["policies"][0]["policy"]["policy-type"], j["policies"][0]["policy"]["mx-host"], j["policies"][0]["summary"]["total-successful-session-count"]')" "certificate-host-mismatch sts ['mx.bad.test'] 0"
 eq "report: the day" "$(json 'j["date-range"]["start-datetime"], j["date-range"]["end-datetime"]')" "${today}T00:00:00Z ${today}T23:59:59Z"

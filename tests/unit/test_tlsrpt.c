@@ -100,12 +100,38 @@ test_report(void **state)
 	json_decref(j);
 }
 
+/* A failure before any session (a policy fetch) names no MX host and no receiving IP: the
+ * fields are left out, not written empty. */
+static void
+test_report_fetch_failure(void **state)
+{
+	(void)state;
+	struct tlsrpt_row rows[] = {
+	    {"sts", "", "", "", "", "sts-policy-fetch-error", "HTTP 404", 2},
+	};
+	struct tlsrpt_meta m = {"kirim.example", "postmaster@kirim.example", "id-2", "example.com",
+	                        19000};
+	json_t *j = tlsrpt_report(&m, rows, 1);
+	char *text = json_dumps(json_object_get(j, "policies"), JSON_COMPACT | JSON_SORT_KEYS);
+	const char *want =
+	    "[{\"failure-details\":[{\"failed-session-count\":2,\"failure-reason-code\":"
+	    "\"HTTP 404\",\"result-type\":\"sts-policy-fetch-error\"}],\"policy\":{\"mx-host\":[],"
+	    "\"policy-domain\":\"example.com\",\"policy-string\":[],\"policy-type\":\"sts\"},"
+	    "\"summary\":{\"total-failure-session-count\":2,\"total-successful-session-count\":0}"
+	    "}]";
+	if (strcmp(text, want) != 0)
+		fail_msg("got\n%s\nwant\n%s", text, want);
+	free(text);
+	json_decref(j);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_txt),
 	    cmocka_unit_test(test_report),
+	    cmocka_unit_test(test_report_fetch_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
