@@ -9,7 +9,7 @@
 SRC="${KIRIM_SRC:-.}"
 mkdir certs www
 $PY3 "$SERVER_PY" --make-certs "$TMP/certs"
-web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow danests danestsbad; do printf 'mta-sts.%s.test,' "$d"; done)
+web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow danests danestsbad ref; do printf 'mta-sts.%s.test,' "$d"; done)
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" web "${web_names%,}"
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" good "mx.good.test,mx.dsb.test"
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" ta "mx.ta.test"
@@ -66,6 +66,7 @@ policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server 
 	zone chg.test mx.other.test 1
 	zone old.test mx.other.test 1
 	zone none.test mx.plain.test
+	zone ref.test mx.other.test 1
 	for h in hbig hbin hredir hhtml hslow hcert; do zone "$h.test" mx.plain.test 1; done
 	# DANE: TLSA records of the MX hosts (the zone is signed: answers carry AD).
 	spki() { openssl x509 -in "certs/$1.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64; }
@@ -97,6 +98,7 @@ policy tst.test testing 86400 mx.good.test
 policy cache.test enforce 86400 mx.good.test
 policy chg.test testing 86400 mx.good.test
 policy old.test enforce 3600 mx.good.test
+policy ref.test enforce 3600 mx.good.test
 # hcert.test: its policy host is not among the names of the HTTPS server's certificate.
 for h in hbig hbin hredir hhtml hslow hcert; do policy "$h.test" enforce 86400 mx.good.test; done
 policy danests.test enforce 86400 mx.good.test
@@ -339,5 +341,30 @@ printf '[sender]\nehlo = mta.kirim.test\n[tls]\nmta_sts = no\n' >off.conf
 campaign c10 b@nomatch.test
 run env KIRIM_CONFIG="$TMP/off.conf" "$KIRIM" send c10 --dns-server "127.0.0.1:$D" --mx-port "$P" --mta-sts-port "$H" --timeout 5 --json
 eq "mta_sts = no: sent as before" "$(state_of c10)" "delivered=1"
+
+# 14. Background refresh (RFC 8461 5.1): kirim run fetches a cached policy again half its
+#     max_age (an hour here) before it expires, so the domain never waits for a fetch; a
+#     refresh that fails keeps the cached policy. (Last: kirim run retries what waits.)
+RUN=(--dns-server "127.0.0.1:$D" --mx-port "$P" --mta-sts-port "$H" --timeout 5)
+campaign r1 a@ref.test
+send r1
+eq "refresh: fetched once, enforced" "$(fetches ref.test) $(state_of r1)" "1 queued=1"
+first=$(sql "SELECT expires_at FROM mta_sts_policies WHERE domain='ref.test'")
+run at +40m "$KIRIM" run --once "${RUN[@]}"
+eq "refresh: kirim run fetched it again before it expired" "$(fetches ref.test)" 2
+contains "refresh: logged" "$ERR" "mta_sts domain=ref.test id=1 refreshed"
+second=$(sql "SELECT expires_at FROM mta_sts_policies WHERE domain='ref.test'")
+[ "$second" -ge $((first + 2400)) ] && ok "refresh: max_age starts again" || bad "refresh: max_age starts again" "$first -> $second"
+eq "refresh: a policy not yet due is left alone" "$(fetches enf.test)" 1
+echo 404 >www/mta-sts.ref.test.how
+run at +90m "$KIRIM" run --once "${RUN[@]}"
+eq "refresh failing: tried" "$(fetches ref.test)" 3
+contains "refresh failing: logged" "$ERR" "mta_sts domain=ref.test refresh failed, the cached policy kept"
+eq "refresh failing: the cached policy kept" "$(sql "SELECT expires_at, mode FROM mta_sts_policies WHERE domain='ref.test'")" "$second|enforce"
+# Past the first policy's expiry: the refreshed one holds, with no fetch (without the
+# refresh, the policy would have expired, the fetch failed, and the mail gone in plain text).
+campaign r2 b@ref.test
+run at +95m "$KIRIM" send r2 --json "${RUN[@]}"
+eq "refreshed policy: enforced past the first expiry, no fetch" "$(state_of r2) $(fetches ref.test)" "queued=1 3"
 
 finish
