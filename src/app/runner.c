@@ -193,6 +193,8 @@ send_tls_reports(struct store *s, const struct config *cfg, const struct runner_
 	    .tls = o->send.tls,
 	    .allow_plaintext_auth = o->send.allow_plaintext_auth,
 	    .dns_servers = o->send.dns_servers,
+	    .direct = o->send.direct,
+	    .mx_port = o->send.mx_port,
 	};
 	char err[512];
 	int rc = tls_reports_send_day(s, cfg, now / 86400 - 1, &so, tlsrpt_logged, NULL, err,

@@ -129,6 +129,8 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 	    {"dns-server", required_argument, NULL, 'S'},
 	    {"https-port", required_argument, NULL, 'H'},
 	    {"allow-plaintext-auth", no_argument, NULL, 'P'},
+	    {"direct", no_argument, NULL, 'X'},
+	    {"mx-port", required_argument, NULL, 'M'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *domain = NULL, *dir = NULL;
@@ -182,6 +184,20 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 			so.allow_plaintext_auth = 1;
 			send_only = true;
 			break;
+		case 'X':
+			so.direct = 1;
+			send_only = true;
+			break;
+		case 'M': {
+			char *end;
+			unsigned long p = strtoul(optarg, &end, 10);
+			if (*end || p == 0 || p > 65535)
+				return cli_usage("tlsrpt", "--mx-port takes a port, not '%s'",
+				                 optarg);
+			so.mx_port = (unsigned)p;
+			send_only = true;
+			break;
+		}
 		case ':':
 			return cli_usage("tlsrpt", "%s needs a value", argv[optind - 1]);
 		default:
@@ -196,8 +212,10 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 	if (sending && dir)
 		return cli_usage("tlsrpt", "--out is report's: send writes no files");
 	if (!sending && send_only)
-		return cli_usage("tlsrpt", "--relay, --tls, --dns-server, --https-port and "
-		                           "--allow-plaintext-auth are send's");
+		return cli_usage("tlsrpt", "--relay, --direct, --tls, --dns-server, --mx-port, "
+		                           "--https-port and --allow-plaintext-auth are send's");
+	if (so.relay_url && so.direct)
+		return cli_usage("tlsrpt", "--relay and --direct exclude each other");
 	struct config cfg;
 	int rc = cli_config(c, "tlsrpt", &cfg);
 	if (rc)

@@ -438,7 +438,8 @@ const struct cli_command cli_commands[] = {
     {"tlsrpt", cmd_tlsrpt, "TLS-RPT aggregate reports (RFC 8460) of the TLS of direct sends",
      "Usage: kirim tlsrpt report [--day YYYY-MM-DD] [--domain DOMAIN] [--out DIR]\n"
      "       kirim tlsrpt send [--day YYYY-MM-DD] [--domain DOMAIN] [--relay URL] [--tls P]\n"
-     "                         [--dns-server ADDR:PORT] [--allow-plaintext-auth]\n"
+     "                         [--direct] [--dns-server ADDR:PORT] [--mx-port PORT]\n"
+     "                         [--allow-plaintext-auth]\n"
      "\n"
      "The aggregate TLS report of one UTC day (default: yesterday) for each recipient domain\n"
      "whose sessions direct sends counted: domains with an MTA-STS policy, DANE, or a\n"
@@ -449,7 +450,8 @@ const struct cli_command cli_commands[] = {
      "\n"
      "send delivers them (RFC 8460 5.3): the domain's _smtp._tls record is looked up now\n"
      "and the gzipped report goes to each rua= URI, a DKIM-signed multipart/report mail to\n"
-     "mailto: (through the relay: --relay, else kirim.conf's [relay] url), a POST to\n"
+     "mailto: (through the relay: --relay, else kirim.conf's [relay] url; with none, or\n"
+     "--direct, straight to the address's MX hosts, TLS when offered), a POST to\n"
      "https:. Each URI gets a day once (recorded); kirim run sends yesterday's by itself.\n"
      "Exit 75 when some could not be sent (run it again: what went is not sent twice).\n"
      "\n"
@@ -458,7 +460,9 @@ const struct cli_command cli_commands[] = {
      "  --out DIR          report: write the .json.gz files into DIR\n"
      "  --relay URL        send: the relay for mailto: (smtp://HOST:PORT, smtps://...)\n"
      "  --tls P            send: the relay's TLS (none, opportunistic, required, verify)\n"
-     "  --dns-server A:P   send: the resolver for _smtp._tls and https: hosts\n"},
+     "  --direct           send: mailto: to the MX hosts even when kirim.conf names a relay\n"
+     "  --mx-port PORT     send: port of MX hosts (default 25; for tests and labs)\n"
+     "  --dns-server A:P   send: the resolver for _smtp._tls, MX and https: hosts\n"},
     {"domain", cmd_domain, "per-domain sending policies: connections, rates, warm-up",
      "Usage: kirim domain set PATTERN [--max-connections N] [--rate N/s|N/min|N/h]\n"
      "                        [--max-msgs-per-conn N] [--connect-rate N/min]\n"
