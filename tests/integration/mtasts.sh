@@ -9,7 +9,7 @@
 SRC="${KIRIM_SRC:-.}"
 mkdir certs www
 $PY3 "$SERVER_PY" --make-certs "$TMP/certs"
-web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow danests danestsbad ref; do printf 'mta-sts.%s.test,' "$d"; done)
+web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow danests danestsbad ref pln; do printf 'mta-sts.%s.test,' "$d"; done)
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" web "${web_names%,}"
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" good "mx.good.test,mx.dsb.test"
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" ta "mx.ta.test"
@@ -67,6 +67,7 @@ policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server 
 	zone old.test mx.other.test 1
 	zone none.test mx.plain.test
 	zone ref.test mx.other.test 1
+	zone pln.test mx.plain.test 1
 	for h in hbig hbin hredir hhtml hslow hcert; do zone "$h.test" mx.plain.test 1; done
 	# DANE: TLSA records of the MX hosts (the zone is signed: answers carry AD).
 	spki() { openssl x509 -in "certs/$1.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64; }
@@ -99,6 +100,7 @@ policy cache.test enforce 86400 mx.good.test
 policy chg.test testing 86400 mx.good.test
 policy old.test enforce 3600 mx.good.test
 policy ref.test enforce 3600 mx.good.test
+policy pln.test enforce 86400 mx.plain.test
 # hcert.test: its policy host is not among the names of the HTTPS server's certificate.
 for h in hbig hbin hredir hhtml hslow hcert; do policy "$h.test" enforce 86400 mx.good.test; done
 policy danests.test enforce 86400 mx.good.test
@@ -286,6 +288,25 @@ run "$KIRIM" domain show daneuser.test
 contains "show: the user's policy wins" "$OUT" "in force: tls dane, from your policy daneuser.test"
 run "$KIRIM" domain show fail.test
 contains "show: the last failure" "$OUT" "last look: policy fetch failed"
+
+# 12b. campaign plan: the TLS policy of each destination, as the send makes them (cached
+#     MTA-STS policies, one fetched now and not cached, DANE, none); the report's TLS column.
+campaign p1 a@enf.test b@enf.test a@tst.test a@pln.test a@dane1.test a@none.test
+run "$KIRIM" campaign plan p1 --dns-server "127.0.0.1:$D" --mta-sts-port "$H" --json
+eq "plan: each destination's policy" "$(json '" ".join(sorted(d["key"] + "=" + d["tls"] for d in j["destinations"]))')" \
+	"mx:mx.d1.test|dane:dane1.test=dane mx:mx.good.test|sts:enf.test=mta-sts-enforce mx:mx.plain.test=none mx:mx.plain.test|sts:pln.test=mta-sts-enforce mx:mx.plain.test|sts:tst.test=mta-sts-testing"
+eq "plan: counted per policy" "$(json '" ".join("%s:%d/%d" % (k, v["destinations"], v["messages"]) for k, v in sorted(j["tls"].items()))')" \
+	"dane:1/1 mta-sts-enforce:2/3 mta-sts-testing:1/1 none:1/1"
+eq "plan: a policy not cached is fetched, not stored" "$(fetches pln.test) $(sql "SELECT count(*) FROM mta_sts_policies WHERE domain='pln.test'")" "1 0"
+eq "plan: a cached one is not fetched" "$(fetches enf.test)" 1
+run "$KIRIM" campaign plan p1 --dns-server "127.0.0.1:$D" --mta-sts-port "$H"
+contains "plan text: the count" "$OUT" "TLS policies (docs/tls.md): MTA-STS enforce 2 destinations (3 messages), MTA-STS testing 1 destination (1 messages), DANE 1 destination (1 messages), no policy 1 destination (1 messages)."
+run "$KIRIM" report c1 --by destination --format csv
+eq "report: TLS column of an MTA-STS destination" "$(printf '%s\n' "$OUT" | $PY3 -c 'import csv, sys; print([r["tls_detail"] for r in csv.DictReader(sys.stdin) if r["destination"] == "mx:mx.good.test|sts:enf.test"][0])')" "TLSv1.3 verified, MTA-STS"
+run "$KIRIM" report d1 --by destination
+contains "report: TLS column of a DANE destination" "$OUT" "TLSv1.3 verified, DANE"
+run "$KIRIM" report c4 --by destination --json
+eq "report: TLS column, plain text" "$(json 'j["destinations"][0]["tls_detail"]')" "none, MTA-STS"
 
 # 13. TLS-RPT (RFC 8460): each session of a domain under a policy (or with a TLS-RPT
 #     record) counted by result; the day's aggregate report of each domain, valid against
