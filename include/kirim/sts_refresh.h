@@ -22,7 +22,24 @@
 struct config;
 struct store;
 
-#define STS_REFRESH_PARALLEL 32 /* fetches at once */
+#include <uv.h>
+
+#include "kirim/https_get.h"
+
+struct dns;
+struct tls_ctx;
+
+#define STS_REFRESH_PARALLEL 32  /* fetches at once */
+#define STS_FETCH_MS (10 * 1000) /* one policy fetch, look-up included */
+
+/*
+ * sts_refresh_fetch - start fetching domain's policy from https://mta-sts.DOMAIN[:port]/
+ * .well-known/mta-sts.txt with RFC 8461 3.3's limits (STS_FETCH_MS, MTA_STS_BODY_MAX,
+ * text/plain, no redirect), the certificate verified with tls: as https_get_start (the
+ * sender's, the plan's and the refresh's fetches are the same).
+ */
+struct https_get *sts_refresh_fetch(uv_loop_t *loop, struct dns *dns, const char *domain,
+                                    unsigned port, struct tls_ctx *tls, https_get_cb cb, void *arg);
 
 struct sts_refresh_opts {
 	const char *dns_servers; /* "127.0.0.1:5353,..."; NULL: /etc/resolv.conf */

@@ -23,6 +23,7 @@
 #include "kirim/store_policy.h"
 #include "kirim/store_tls.h"
 #include "kirim/strmap.h"
+#include "kirim/sts_refresh.h"
 #include "kirim/tls.h"
 #include "kirim/xmalloc.h"
 
@@ -158,22 +159,13 @@ on_sts_txt(void *arg, const struct dns_txt_result *res)
 {
 	struct pdomain_dns *pd = arg;
 	struct planner *P = pd->P;
-	char id[MTA_STS_ID_MAX], host[300];
+	char id[MTA_STS_ID_MAX];
 	const char *why;
 	pd->sts_mode = cached_mode(P, pd->d->name, NULL);
 	if (res->status != DNS_OK || mta_sts_txt_select(res->records, res->n, id, &why) < 0 ||
 	    cached_mode(P, pd->d->name, id) >= 0 || P->tls == NULL)
 		return;
-	snprintf(host, sizeof(host), "mta-sts.%s", pd->d->name);
-	struct https_get_opts o = {.host = host,
-	                           .path = "/.well-known/mta-sts.txt",
-	                           .port = P->sts_port,
-	                           .tls = P->tls,
-	                           .max_body = MTA_STS_BODY_MAX,
-	                           .timeout_ms = 10 * 1000,
-	                           .want_type = "text/plain",
-	                           .user_agent = "kirim/" KIRIM_VERSION};
-	https_get_start(P->loop, P->resolver, &o, on_sts_fetch, pd);
+	sts_refresh_fetch(P->loop, P->resolver, pd->d->name, P->sts_port, P->tls, on_sts_fetch, pd);
 }
 
 static int

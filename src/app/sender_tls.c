@@ -5,7 +5,7 @@
  * expired, and kept in the database; the facts the worker writes.
  *
  * A domain's jobs wait for its policy as they wait for its MX hosts, never
- * longer than the fetch's limit (SENDER_STS_FETCH_MS), and a fetch holds up
+ * longer than the fetch's limit (STS_FETCH_MS), and a fetch holds up
  * no other domain. What decides (RFC 8461 sections 3 and 5): a live policy
  * (the TXT record's id matches a cached, unexpired policy, or a fetch brings
  * one) is used; when none can be had, a cached policy that has not expired
@@ -17,13 +17,10 @@
 #include <time.h>
 
 #include "kirim/log.h"
+#include "kirim/sts_refresh.h"
 #include "kirim/tls.h"
 #include "kirim/xmalloc.h"
 #include "sender_int.h"
-
-enum {
-	SENDER_STS_FETCH_MS = 10 * 1000, /* the whole policy fetch, look-up included */
-};
 
 static void
 ssts_free(void *p)
@@ -429,19 +426,10 @@ on_sts_txt(void *arg, const struct dns_txt_result *r)
 			snprintf(dm->sts_error, sizeof(dm->sts_error),
 			         "policy not fetched: no CA certificates (%.200s)", S->verify_err);
 		} else {
-			char host[300];
-			snprintf(host, sizeof(host), "mta-sts.%s", dm->name);
-			struct https_get_opts o = {.host = host,
-			                           .path = "/.well-known/mta-sts.txt",
-			                           .port = S->sts_port,
-			                           .tls = S->verify_ctx,
-			                           .max_body = MTA_STS_BODY_MAX,
-			                           .timeout_ms = SENDER_STS_FETCH_MS,
-			                           .want_type = "text/plain",
-			                           .user_agent = "kirim/" KIRIM_VERSION};
 			log_debug("domain=%s mta_sts id=%s fetch (cached id %s)", dm->name,
 			          dm->sts_id, t ? t->id : "none");
-			dm->fetch = https_get_start(&S->loop, S->dns, &o, on_fetch, dm);
+			dm->fetch = sts_refresh_fetch(&S->loop, S->dns, dm->name, S->sts_port,
+			                              S->verify_ctx, on_fetch, dm);
 			if (dm->fetch)
 				return; /* on_fetch steps */
 			snprintf(dm->sts_error, sizeof(dm->sts_error), "policy not fetched: %s",

@@ -19,10 +19,6 @@
 #include "kirim/tls.h"
 #include "kirim/xmalloc.h"
 
-enum {
-	STS_REFRESH_FETCH_MS = 10 * 1000, /* as the sender's fetch: RFC 8461 3.3 */
-};
-
 /* One domain due, and what its refresh found. */
 struct due {
 	struct refresh *R;
@@ -62,6 +58,23 @@ collect(void *arg, const struct store_sts *p)
 	snprintf(d->id, sizeof(d->id), "%s", p->id);
 	d->expires_at = p->expires_at;
 	return 0;
+}
+
+struct https_get *
+sts_refresh_fetch(uv_loop_t *loop, struct dns *dns, const char *domain, unsigned port,
+                  struct tls_ctx *tls, https_get_cb cb, void *arg)
+{
+	char host[300];
+	snprintf(host, sizeof(host), "mta-sts.%s", domain);
+	struct https_get_opts o = {.host = host,
+	                           .path = "/.well-known/mta-sts.txt",
+	                           .port = port,
+	                           .tls = tls,
+	                           .max_body = MTA_STS_BODY_MAX,
+	                           .timeout_ms = STS_FETCH_MS,
+	                           .want_type = "text/plain",
+	                           .user_agent = "kirim/" KIRIM_VERSION};
+	return https_get_start(loop, dns, &o, cb, arg);
 }
 
 static void start_next(struct refresh *R);
@@ -118,17 +131,7 @@ on_txt(void *arg, const struct dns_txt_result *r)
 	 * cached id: removing the record alone does not withdraw a policy (RFC 8461 10.2). */
 	if (r->status == DNS_OK && mta_sts_txt_select(r->records, r->n, id, &why) == 0)
 		snprintf(d->id, sizeof(d->id), "%s", id);
-	char host[300];
-	snprintf(host, sizeof(host), "mta-sts.%s", d->domain);
-	struct https_get_opts o = {.host = host,
-	                           .path = "/.well-known/mta-sts.txt",
-	                           .port = R->port,
-	                           .tls = R->tls,
-	                           .max_body = MTA_STS_BODY_MAX,
-	                           .timeout_ms = STS_REFRESH_FETCH_MS,
-	                           .want_type = "text/plain",
-	                           .user_agent = "kirim/" KIRIM_VERSION};
-	if (https_get_start(&R->loop, R->dns, &o, on_fetch, d) == NULL) {
+	if (sts_refresh_fetch(&R->loop, R->dns, d->domain, R->port, R->tls, on_fetch, d) == NULL) {
 		snprintf(d->error, sizeof(d->error), "policy not fetched: %s",
 		         "the policy host's name cannot be looked up");
 		finish(d);

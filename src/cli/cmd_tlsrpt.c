@@ -117,6 +117,15 @@ parse_day(const char *s)
 	return (long long)(t / 86400);
 }
 
+/* port_of - s as a TCP port, 0 when it is not one */
+static unsigned
+port_of(const char *s)
+{
+	char *end;
+	unsigned long p = strtoul(s, &end, 10);
+	return *s && !*end && p > 0 && p <= 65535 ? (unsigned)p : 0;
+}
+
 int
 cmd_tlsrpt(struct cli *c, int argc, char **argv)
 {
@@ -170,16 +179,12 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 			so.dns_servers = optarg;
 			send_only = true;
 			break;
-		case 'H': {
-			char *end;
-			unsigned long p = strtoul(optarg, &end, 10);
-			if (*end || p == 0 || p > 65535)
+		case 'H':
+			if ((so.https_port = port_of(optarg)) == 0)
 				return cli_usage("tlsrpt", "--https-port takes a port, not '%s'",
 				                 optarg);
-			so.https_port = (unsigned)p;
 			send_only = true;
 			break;
-		}
 		case 'P':
 			so.allow_plaintext_auth = 1;
 			send_only = true;
@@ -188,16 +193,12 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 			so.direct = 1;
 			send_only = true;
 			break;
-		case 'M': {
-			char *end;
-			unsigned long p = strtoul(optarg, &end, 10);
-			if (*end || p == 0 || p > 65535)
+		case 'M':
+			if ((so.mx_port = port_of(optarg)) == 0)
 				return cli_usage("tlsrpt", "--mx-port takes a port, not '%s'",
 				                 optarg);
-			so.mx_port = (unsigned)p;
 			send_only = true;
 			break;
-		}
 		case ':':
 			return cli_usage("tlsrpt", "%s needs a value", argv[optind - 1]);
 		default:
