@@ -25,6 +25,7 @@
 #include "kirim/strmap.h"
 #include "kirim/sts_refresh.h"
 #include "kirim/tls.h"
+#include "kirim/tlsrpt.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -40,7 +41,9 @@ struct pdomain_dns {
 	size_t nhosts;
 	int done;
 	bool dane;    /* a host of a validated MX answer has validated TLSA records */
+	bool rua;     /* it publishes a TLS-RPT record: its destination is its own */
 	int sts_mode; /* enum mta_sts_mode of the policy in force, -1 none */
+	char *sts;    /* that policy (mta_sts_policy_format's), owned */
 };
 
 /* A cached MTA-STS policy (mta_sts_policies), by domain. */
@@ -48,6 +51,7 @@ struct psts {
 	char id[MTA_STS_ID_MAX];
 	int mode; /* enum mta_sts_mode */
 	int64_t expires_at;
+	char text[]; /* the policy */
 };
 
 struct planner {
@@ -131,15 +135,23 @@ on_mx(void *arg, const struct dns_mx_result *res)
 	pd->done = 1;
 }
 
-/* cached_mode - domain's cached policy mode while it is valid (for id, when not NULL), else
- * -1 */
-static int
-cached_mode(const struct planner *P, const char *domain, const char *id)
+/* cached - domain's cached policy while it is valid (for id, when not NULL), else NULL */
+static const struct psts *
+cached(const struct planner *P, const char *domain, const char *id)
 {
 	const struct psts *c = strmap_get(&P->sts, domain);
 	if (c == NULL || c->expires_at <= P->r->now || (id && strcmp(c->id, id) != 0))
-		return -1;
-	return c->mode;
+		return NULL;
+	return c;
+}
+
+/* sts_use - pd's policy in force: mode, text (copied); none: -1 */
+static void
+sts_use(struct pdomain_dns *pd, int mode, const char *text)
+{
+	free(pd->sts);
+	pd->sts = text ? xstrdup(text) : NULL;
+	pd->sts_mode = text ? mode : -1;
 }
 
 static void
@@ -148,10 +160,22 @@ on_sts_fetch(void *arg, const struct https_get_result *res)
 	struct pdomain_dns *pd = arg;
 	struct mta_sts_policy p;
 	const char *why;
-	if (res->ok && mta_sts_policy_parse(res->body, res->len, &p, &why) == 0)
-		pd->sts_mode = (int)p.mode;
-	else /* as the send: a cached policy still valid applies */
-		pd->sts_mode = cached_mode(pd->P, pd->d->name, NULL);
+	if (res->ok && mta_sts_policy_parse(res->body, res->len, &p, &why) == 0) {
+		struct buf text = BUF_INIT;
+		mta_sts_policy_format(&p, &text);
+		sts_use(pd, (int)p.mode, text.data);
+		buf_free(&text);
+	}
+	/* else as the send: the cached policy still valid, as on_sts_txt set it */
+}
+
+static void
+on_rua_txt(void *arg, const struct dns_txt_result *res)
+{
+	struct pdomain_dns *pd = arg;
+	char rua[TLSRPT_RUA_MAX];
+	const char *why;
+	pd->rua = res->status == DNS_OK && tlsrpt_txt_select(res->records, res->n, rua, &why) == 0;
 }
 
 static void
@@ -161,9 +185,10 @@ on_sts_txt(void *arg, const struct dns_txt_result *res)
 	struct planner *P = pd->P;
 	char id[MTA_STS_ID_MAX];
 	const char *why;
-	pd->sts_mode = cached_mode(P, pd->d->name, NULL);
+	const struct psts *c = cached(P, pd->d->name, NULL);
+	sts_use(pd, c ? c->mode : -1, c ? c->text : NULL);
 	if (res->status != DNS_OK || mta_sts_txt_select(res->records, res->n, id, &why) < 0 ||
-	    cached_mode(P, pd->d->name, id) >= 0 || P->tls == NULL)
+	    cached(P, pd->d->name, id) || P->tls == NULL)
 		return;
 	sts_refresh_fetch(P->loop, P->resolver, pd->d->name, P->sts_port, P->tls, on_sts_fetch, pd);
 }
@@ -175,7 +200,8 @@ sts_cached(void *arg, const struct store_sts *row)
 	enum mta_sts_mode m;
 	if (mta_sts_mode_parse(row->mode, &m) < 0)
 		return 0;
-	struct psts *c = xcalloc(1, sizeof(*c));
+	struct psts *c = xcalloc(1, sizeof(*c) + strlen(row->policy) + 1);
+	memcpy(c->text, row->policy, strlen(row->policy) + 1);
 	snprintf(c->id, sizeof(c->id), "%s", row->id);
 	c->mode = (int)m;
 	c->expires_at = row->expires_at;
@@ -265,18 +291,39 @@ dest_of(const struct planner *P, const struct policy *rows, size_t nrows, size_t
 	dest_resolve(rows, nrows, d->name, (const char *const *)pd->hosts, pd->nhosts, run, lim);
 	*tls = PLANNER_TLS_NONE;
 	if (relay == NULL) {
-		dest_key((const char *const *)pd->hosts, pd->nhosts, lim->own, key);
 		/* As sender_route: a TLS setting of the user's naming the domain wins (DANE
-		 * only when it asks for DANE); else DANE, then an MTA-STS policy in force. */
+		 * only when it asks for DANE); else DANE, then an MTA-STS policy in force. A
+		 * domain with a TLS-RPT record has its own destination; the others share one
+		 * by hosts and policy (enforce: the hosts its policy names). */
 		bool user = lim->tls_chosen;
-		if (pd->dane && (!user || lim->tls == POLICY_TLS_DANE)) {
+		if (pd->dane && (!user || lim->tls == POLICY_TLS_DANE))
 			*tls = PLANNER_TLS_DANE;
-			buf_printf(key, "|dane:%s", d->name);
-		} else if (!user &&
-		           (pd->sts_mode == MTA_STS_ENFORCE || pd->sts_mode == MTA_STS_TESTING)) {
-			*tls = pd->sts_mode == MTA_STS_ENFORCE ? PLANNER_TLS_STS_ENFORCE
-			                                       : PLANNER_TLS_STS_TESTING;
-			buf_printf(key, "|sts:%s", d->name);
+		else if (!user && pd->sts_mode == MTA_STS_ENFORCE)
+			*tls = PLANNER_TLS_STS_ENFORCE;
+		else if (!user && pd->sts_mode == MTA_STS_TESTING)
+			*tls = PLANNER_TLS_STS_TESTING;
+		static const char *const suffix[PLANNER_NTLS] = {[PLANNER_TLS_STS_ENFORCE] = "|sts",
+		                                                 [PLANNER_TLS_STS_TESTING] = "|sts",
+		                                                 [PLANNER_TLS_DANE] = "|dane",
+		                                                 [PLANNER_TLS_NONE] = "|tlsrpt"};
+		if (pd->rua) {
+			dest_key((const char *const *)pd->hosts, pd->nhosts, lim->own, key);
+			buf_printf(key, "%s:%s", suffix[*tls], d->name);
+		} else {
+			const char **names = xcalloc(pd->nhosts + 1, sizeof(*names));
+			struct mta_sts_policy *p = xcalloc(1, sizeof(*p));
+			const char *why;
+			bool match = *tls == PLANNER_TLS_STS_ENFORCE && pd->sts &&
+			             mta_sts_policy_parse(pd->sts, strlen(pd->sts), p, &why) == 0;
+			size_t n = 0;
+			for (size_t k = 0; k < pd->nhosts; k++)
+				if (!match || mta_sts_mx_match(p, pd->hosts[k]))
+					names[n++] = pd->hosts[k];
+			dest_key(names, n, lim->own, key);
+			if (*tls == PLANNER_TLS_DANE || *tls == PLANNER_TLS_STS_ENFORCE)
+				buf_adds(key, suffix[*tls]);
+			free(p);
+			free(names);
 		}
 	} else if (lim->own[0]) {
 		buf_printf(key, "relay|%s", lim->own);
@@ -335,8 +382,11 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 			dd->key = xstrdup(key.data);
 			snprintf(dd->first_domain, sizeof(dd->first_domain), "%s", d->name);
 			dd->lim = lim;
-			dd->tls = d->tls; /* a policy's destination serves one domain */
-			r->tls_dests[d->tls]++;
+			/* A testing domain without a TLS-RPT record shares its MX neighbours'
+			 * destination: the run's TLS. */
+			dd->tls = d->tls == PLANNER_TLS_STS_TESTING && !P->dns[i].rua ? PLANNER_TLS_NONE
+			                                                             : d->tls;
+			r->tls_dests[dd->tls]++;
 			dd->sent_today = (int64_t)(intptr_t)strmap_get(sent_today, key.data);
 			at = (intptr_t)r->ndests;
 			strmap_put(&index, key.data, (void *)at);
@@ -346,7 +396,7 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 		d->dest = (long)(at - 1);
 		dd->ndomains++;
 		dd->messages += d->messages;
-		r->tls_messages[d->tls] += d->messages;
+		r->tls_messages[dd->tls] += d->messages;
 		r->routed += d->messages;
 	}
 	strmap_free(&index);
@@ -474,11 +524,13 @@ plan_resolve(struct planner *P, const struct planner_opts *o, char *err, size_t 
 		for (size_t i = 0; i < r->ndomains; i++) {
 			P->dns[i].P = P;
 			P->dns[i].sts_mode = -1;
+			char name[300];
 			if (o->mta_sts) {
-				char name[300];
 				snprintf(name, sizeof(name), "_mta-sts.%s", r->domains[i].name);
 				dns_resolve_txt(dns, name, on_sts_txt, &P->dns[i]);
 			}
+			snprintf(name, sizeof(name), "_smtp._tls.%s", r->domains[i].name);
+			dns_resolve_txt(dns, name, on_rua_txt, &P->dns[i]);
 			P->dns[i].d = &r->domains[i];
 			if (dns_resolve_mx(dns, r->domains[i].name, on_mx, &P->dns[i]) < 0) {
 				r->domains[i].status = DNS_TEMPFAIL;
@@ -610,6 +662,7 @@ out:
 			for (size_t k = 0; k < P.dns[i].nhosts; k++)
 				free(P.dns[i].hosts[k]);
 			free(P.dns[i].hosts);
+			free(P.dns[i].sts);
 		}
 		free(P.dns);
 	}

@@ -760,15 +760,25 @@ cat_cells(const char **v, char c[][32], int k, const int64_t n[REPORT_NCAT])
  * tls_detail - how a destination's deliveries went, for its TLS column: the TLS versions,
  * whether the certificates were verified ("verified", "unverified", or the share
  * verified), and the policy its destination was made for (", MTA-STS" or ", DANE", from
- * the key: `|sts:` and `|dane:` destinations); "none" when none went over TLS, "" when
+ * the key: `|sts[:DOMAIN]` and `|dane[:DOMAIN]`); "none" when none went over TLS, "" when
  * none was delivered.
  */
+/* made_for - whether key is a destination made for policy ("|sts": "...|sts:DOMAIN", a
+ * domain's own, or "...|sts", shared by the domains without a TLS-RPT record) */
+static bool
+made_for(const char *key, const char *policy)
+{
+	size_t n = strlen(policy), k = strlen(key);
+	const char *p = strstr(key, policy);
+	return p && (p[n] == ':' || (k >= n && strcmp(key + k - n, policy) == 0));
+}
+
 static const char *
 tls_detail(char out[96], const struct report_group *g)
 {
-	const char *policy = strstr(g->key, "|dane:")  ? ", DANE"
-	                     : strstr(g->key, "|sts:") ? ", MTA-STS"
-	                                               : "";
+	const char *policy = made_for(g->key, "|dane")  ? ", DANE"
+	                     : made_for(g->key, "|sts") ? ", MTA-STS"
+	                                                : "";
 	char v[32];
 	if (g->n[REPORT_DELIVERED] == 0)
 		return "";

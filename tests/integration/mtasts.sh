@@ -9,7 +9,7 @@
 SRC="${KIRIM_SRC:-.}"
 mkdir certs www
 $PY3 "$SERVER_PY" --make-certs "$TMP/certs"
-web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow danests danestsbad ref pln; do printf 'mta-sts.%s.test,' "$d"; done)
+web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow danests danestsbad ref pln sh1 sh2 sht1 sht2; do printf 'mta-sts.%s.test,' "$d"; done)
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" web "${web_names%,}"
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" good "mx.good.test,mx.dsb.test"
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" ta "mx.ta.test"
@@ -31,11 +31,14 @@ state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.sta
 col() { sql "SELECT DISTINCT $2 FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' ORDER BY 1"; }
 sink_dir() { mkdir -p "dump-$1" && chmod 777 "dump-$1" && echo "$TMP/dump-$1/%M."; }
 
-# DNS: every domain's MX, its _mta-sts record and its policy host (127.0.0.1, the HTTPS server).
-zone() { # zone DOMAIN MXHOST [STS-ID]
+# DNS: every domain's MX, its _mta-sts record, its policy host (127.0.0.1, the HTTPS server)
+# and its TLS-RPT record (so that its sessions are counted: a domain without one shares its
+# destination, section 15).
+zone() { # zone DOMAIN MXHOST [STS-ID [norpt]]
 	echo "$1. 60 IN MX 10 $2."
 	[ -n "${3:-}" ] && echo "_mta-sts.$1. 60 IN TXT \"v=STSv1; id=$3\""
 	echo "mta-sts.$1. 60 IN A 127.0.0.1"
+	[ -n "${4:-}" ] || echo "_smtp._tls.$1. 60 IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@$1\""
 }
 policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server gives for DOMAIN
 	local d=$1 mode=$2 age=$3
@@ -54,7 +57,8 @@ policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server 
 	echo "mx.exp.test. 60 IN A 127.0.0.5"
 	echo "mx.self.test. 60 IN A 127.0.0.6"
 	zone enf.test mx.good.test 1
-	echo '_smtp._tls.enf.test. 60 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@enf.test"'
+	for h in sh1 sh2; do zone "$h.test" mx.good.test 1 norpt; done
+	for h in sht1 sht2; do zone "$h.test" mx.plain.test 1 norpt; done
 	zone nomatch.test mx.other.test 1
 	zone plain.test mx.plain.test 1
 	zone bad.test mx.bad.test 1
@@ -101,6 +105,8 @@ policy chg.test testing 86400 mx.good.test
 policy old.test enforce 3600 mx.good.test
 policy ref.test enforce 3600 mx.good.test
 policy pln.test enforce 86400 mx.plain.test
+for h in sh1 sh2; do policy "$h.test" enforce 86400 mx.good.test; done
+for h in sht1 sht2; do policy "$h.test" testing 86400 mx.good.test; done
 # hcert.test: its policy host is not among the names of the HTTPS server's certificate.
 for h in hbig hbin hredir hhtml hslow hcert; do policy "$h.test" enforce 86400 mx.good.test; done
 policy danests.test enforce 86400 mx.good.test
@@ -289,18 +295,29 @@ contains "show: the user's policy wins" "$OUT" "in force: tls dane, from your po
 run "$KIRIM" domain show fail.test
 contains "show: the last failure" "$OUT" "last look: policy fetch failed"
 
+# 12a. Domains without a TLS-RPT record have nothing reported: their sessions need only meet
+#     their policy, so domains with the same hosts and policy share a destination (enforce:
+#     mx.good.test, verified), and a testing one shares its MX neighbours' (as no policy).
+campaign sh a@sh1.test a@sh2.test a@sht1.test a@sht2.test a@none.test
+send sh
+eq "shared: delivered" "$(state_of sh)" "delivered=5"
+eq "shared: one destination per hosts and policy" "$(col sh dest | tr '\n' ' ')" "mx:mx.good.test|sts mx:mx.plain.test mx:mx.plain.test|tlsrpt:none.test "
+contains "shared: enforce still verified" "$(sql "SELECT DISTINCT m.tls FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.domain = 'sh2.test'")" "verified"
+eq "shared: nothing counted for them" "$(sql "SELECT count(*) FROM tls_results WHERE domain LIKE 'sh%'")" 0
+
 # 12b. campaign plan: the TLS policy of each destination, as the send makes them (cached
 #     MTA-STS policies, one fetched now and not cached, DANE, none); the report's TLS column.
-campaign p1 a@enf.test b@enf.test a@tst.test a@pln.test a@dane1.test a@none.test
+campaign p1 a@enf.test b@enf.test a@tst.test a@pln.test a@dane1.test a@none.test b@sh1.test b@sh2.test b@sht1.test
 run "$KIRIM" campaign plan p1 --dns-server "127.0.0.1:$D" --mta-sts-port "$H" --json
-eq "plan: each destination's policy" "$(json '" ".join(sorted(d["key"] + "=" + d["tls"] for d in j["destinations"]))')" \
-	"mx:mx.d1.test|dane:dane1.test=dane mx:mx.good.test|sts:enf.test=mta-sts-enforce mx:mx.plain.test=none mx:mx.plain.test|sts:pln.test=mta-sts-enforce mx:mx.plain.test|sts:tst.test=mta-sts-testing"
+eq "plan: each destination's policy, as the send makes them" "$(json '" ".join(sorted(d["key"] + "=" + d["tls"] for d in j["destinations"]))')" \
+	"mx:mx.d1.test|dane:dane1.test=dane mx:mx.good.test|sts:enf.test=mta-sts-enforce mx:mx.good.test|sts=mta-sts-enforce mx:mx.plain.test=none mx:mx.plain.test|sts:pln.test=mta-sts-enforce mx:mx.plain.test|sts:tst.test=mta-sts-testing mx:mx.plain.test|tlsrpt:none.test=none"
 eq "plan: counted per policy" "$(json '" ".join("%s:%d/%d" % (k, v["destinations"], v["messages"]) for k, v in sorted(j["tls"].items()))')" \
-	"dane:1/1 mta-sts-enforce:2/3 mta-sts-testing:1/1 none:1/1"
+	"dane:1/1 mta-sts-enforce:3/5 mta-sts-testing:1/1 none:2/2"
+eq "plan: a shared destination's domains" "$(json '[d["domains"] for d in j["destinations"] if d["key"] == "mx:mx.good.test|sts"][0]')" 2
 eq "plan: a policy not cached is fetched, not stored" "$(fetches pln.test) $(sql "SELECT count(*) FROM mta_sts_policies WHERE domain='pln.test'")" "1 0"
 eq "plan: a cached one is not fetched" "$(fetches enf.test)" 1
 run "$KIRIM" campaign plan p1 --dns-server "127.0.0.1:$D" --mta-sts-port "$H"
-contains "plan text: the count" "$OUT" "TLS policies (docs/tls.md): MTA-STS enforce 2 destinations (3 messages), MTA-STS testing 1 destination (1 messages), DANE 1 destination (1 messages), no policy 1 destination (1 messages)."
+contains "plan text: the count" "$OUT" "TLS policies (docs/tls.md): MTA-STS enforce 3 destinations (5 messages), MTA-STS testing 1 destination (1 messages), DANE 1 destination (1 messages), no policy 2 destinations (2 messages)."
 run "$KIRIM" report c1 --by destination --format csv
 eq "report: TLS column of an MTA-STS destination" "$(printf '%s\n' "$OUT" | $PY3 -c 'import csv, sys; print([r["tls_detail"] for r in csv.DictReader(sys.stdin) if r["destination"] == "mx:mx.good.test|sts:enf.test"][0])')" "TLSv1.3 verified, MTA-STS"
 run "$KIRIM" report d1 --by destination
@@ -323,7 +340,7 @@ count() { sql "SELECT coalesce(sum(sessions), 0) FROM tls_results WHERE domain='
 # The policy failures of RFC 8460 4.3.2: a policy that cannot be fetched (404, a slow host),
 # is not a policy (binary, too big, HTML), or whose host's certificate is not valid; a TLSA
 # look-up failing validation; DANE required where a host has no TLSA records.
-failures() { sql "SELECT group_concat(domain || ':' || result || ':' || sessions, ' ') FROM (SELECT domain, result, sum(sessions) sessions FROM tls_results WHERE domain IN ($1) AND result <> 'success' GROUP BY domain, result ORDER BY domain, result)"; }
+failures() { sql "SELECT group_concat(domain || ':' || result || ':' || sessions, ' ') FROM (SELECT domain, result, sum(sessions) sessions FROM tls_results WHERE domain IN ($1) AND result LIKE 'sts-%' GROUP BY domain, result ORDER BY domain, result)"; }
 eq "counted: policy fetch failures" "$(failures "'fail.test', 'hslow.test', 'hredir.test', 'hbin.test', 'hbig.test', 'hhtml.test', 'hcert.test'")" \
 	"fail.test:sts-policy-fetch-error:1 hbig.test:sts-policy-invalid:1 hbin.test:sts-policy-invalid:1 hcert.test:sts-webpki-invalid:1 hhtml.test:sts-policy-invalid:1 hredir.test:sts-policy-fetch-error:1 hslow.test:sts-policy-fetch-error:1"
 eq "counted: a fetch failure under the cached policy that still applied" "$(sql "SELECT count(*) FROM tls_results WHERE domain='cache.test' AND result='sts-policy-fetch-error' AND policy LIKE '%mode: enforce%'")" 1

@@ -84,8 +84,8 @@ fill(struct report *r)
 	                                            [REPORT_FAILED] = 5,
 	                                            [REPORT_QUEUED] = 10,
 	                                            [REPORT_SUPPRESSED] = 20}};
-	r->n_dests = 2;
-	r->dests = xcalloc(2, sizeof(*r->dests));
+	r->n_dests = 3;
+	r->dests = xcalloc(3, sizeof(*r->dests));
 	r->dests[0] = (struct report_group){.key = xstrdup("relay:127.0.0.1:2525"),
 	                                    .messages = 1000,
 	                                    .n = {[REPORT_DELIVERED] = 890},
@@ -97,6 +97,12 @@ fill(struct report *r)
 	                                    .n = {[REPORT_DELIVERED] = 10},
 	                                    .tls = 10,
 	                                    .tls_verified = 10,
+	                                    .tls_versions = "TLSv1.3"};
+	r->dests[2] = (struct report_group){.key = xstrdup("mx:mx.example.net|dane"),
+	                                    .messages = 5,
+	                                    .n = {[REPORT_DELIVERED] = 5},
+	                                    .tls = 5,
+	                                    .tls_verified = 5,
 	                                    .tls_versions = "TLSv1.3"};
 	r->n_reasons = 2;
 	r->reasons = xcalloc(2, sizeof(*r->reasons));
@@ -251,6 +257,8 @@ static const struct render_case render_cases[] = {
      "TLSv1.2/TLSv1.3 50% verified\n", NULL},
     {"text destination TLS detail under MTA-STS", REPORT_TEXT, REPORT_BY_DEST,
      "TLSv1.3 verified, MTA-STS\n", NULL},
+    {"text destination TLS detail, DANE shared by domains without TLS-RPT", REPORT_TEXT,
+     REPORT_BY_DEST, "TLSv1.3 verified, DANE\n", NULL},
     {"csv destination header: tls_detail last", REPORT_CSV, REPORT_BY_DEST,
      "deferrals,tls_delivered,avg_delay_s,max_delay_s,tls_detail\r\n", NULL},
     {"csv destination row", REPORT_CSV, REPORT_BY_DEST,
