@@ -16,7 +16,8 @@
 # has no STARTTLS, so enforce could deliver nothing), mx *.bench.example, max_age 86400. The
 # mx mode runs with [tls] mta_sts = no. One unmeasured-in-the-median "sts-cold" run fetches
 # the 1,000 policies; its cache is copied into the base database, so the sts rounds run with
-# policies cached (the script counts the fetches: one per domain in all).
+# policies cached (the script counts the fetches: one per domain in all). --sts-rpt adds a
+# TLS-RPT record to every domain: each then has a destination of its own (docs/tls.md).
 set -euo pipefail
 export LC_ALL=C
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,6 +28,7 @@ conc=32
 dest_conc=8
 mx_hosts=10
 sts=0
+rpt=0
 kirim="$root/build-release/kirim"
 out=/tmp/kirim-bench-send-mx
 while [ $# -gt 0 ]; do
@@ -37,12 +39,14 @@ while [ $# -gt 0 ]; do
 	--dest-concurrency) dest_conc=$2; shift 2 ;;
 	--mx-hosts) mx_hosts=$2; shift 2 ;;
 	--sts) sts=1; shift ;;
+	--sts-rpt) sts=1; rpt=1; shift ;;
 	--kirim) kirim=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	-h | --help)
-		sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 		echo "options: --messages N (100000) --rounds R (2) --concurrency C (32)"
-		echo "         --dest-concurrency C (8) --mx-hosts H (10) --sts --kirim PATH --out DIR"
+		echo "         --dest-concurrency C (8) --mx-hosts H (10) --sts --sts-rpt --kirim PATH"
+		echo "         --out DIR"
 		exit 0 ;;
 	*) echo "send-mx.sh: unknown argument '$1'" >&2; exit 64 ;;
 	esac
@@ -70,6 +74,7 @@ dport=$(free_port udp)
 		if [ "$sts" = 1 ]; then
 			printf 'txt-record=_mta-sts.d%03d.bench.example,"v=STSv1; id=1"\n' "$d"
 			printf 'host-record=mta-sts.d%03d.bench.example,127.0.0.1\n' "$d"
+			[ "$rpt" = 0 ] || printf 'txt-record=_smtp._tls.d%03d.bench.example,"v=TLSRPTv1; rua=mailto:r@d%03d.bench.example"\n' "$d" "$d"
 		fi
 	done
 } >"$scratch/dnsmasq.conf"
