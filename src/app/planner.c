@@ -384,8 +384,9 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 			dd->lim = lim;
 			/* A testing domain without a TLS-RPT record shares its MX neighbours'
 			 * destination: the run's TLS. */
-			dd->tls = d->tls == PLANNER_TLS_STS_TESTING && !P->dns[i].rua ? PLANNER_TLS_NONE
-			                                                             : d->tls;
+			dd->tls = d->tls == PLANNER_TLS_STS_TESTING && !P->dns[i].rua
+			              ? PLANNER_TLS_NONE
+			              : d->tls;
 			r->tls_dests[dd->tls]++;
 			dd->sent_today = (int64_t)(intptr_t)strmap_get(sent_today, key.data);
 			at = (intptr_t)r->ndests;
