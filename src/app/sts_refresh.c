@@ -189,9 +189,9 @@ sts_refresh_due(struct store *s, const struct config *cfg, int64_t now,
 		if (rc == 0 && d->saved.policy && (rc = store_sts_save(s, &d->saved)) == 0)
 			refreshed++;
 		if (rc == 0 && d->done)
-			cb(arg, &(struct sts_refreshed){d->domain, d->id,
-			                                d->saved.policy ? NULL : d->error,
-			                                d->saved.expires_at});
+			cb(arg, &(struct sts_refreshed){
+			            d->domain, d->id, d->saved.policy ? NULL : d->error,
+			            d->saved.policy ? d->saved.expires_at : d->expires_at});
 		free((char *)d->saved.policy);
 		free(d->domain);
 	}
