@@ -68,6 +68,7 @@ struct http_client_result {
 	const char *body;  /* a GET's body, NUL-terminated; borrowed for the callback */
 	size_t len;
 	int tls_failed; /* the failure was the TLS handshake (certificate, protocol) */
+	int refused;    /* an answer came and broke a limit on its body: size, media type */
 };
 
 typedef void (*http_client_cb)(void *arg, const struct http_client_result *r);

@@ -63,4 +63,12 @@ int mta_sts_mode_parse(const char *s, enum mta_sts_mode *out);
  * RFC's order (version, mode, mx..., max_age): what is stored and reported */
 void mta_sts_policy_format(const struct mta_sts_policy *p, struct buf *out);
 
+/*
+ * mta_sts_refresh_at - when a policy fetched at fetched_at with max_age should be fetched
+ * again in the background (RFC 8461 5.1: before it expires, so that a domain never waits
+ * for a fetch while its policy was valid): half its max_age before it expires, and never
+ * more than a day before.
+ */
+long long mta_sts_refresh_at(long long fetched_at, long max_age);
+
 #endif

@@ -48,7 +48,24 @@ struct planner_opts {
 	double assume_rate;        /* messages/s per connection; 0: PLANNER_ASSUME_RATE */
 	int suppress_dead;         /* suppress the dead domains (and their queued messages) */
 	const char *relay;         /* through this relay ("host:port", no look-ups); NULL: direct */
-	int64_t now;               /* Unix time the plan starts at; 0: now */
+	/* Direct plans: the TLS policies domains publish, as kirim send applies them
+	 * (docs/tls.md). mta_sts: look up _mta-sts records, take the cached policy for the
+	 * record's id or fetch it (never stored: the send fetches and caches its own). dane:
+	 * [tls] dane (1 yes, 0 no, -1 when every resolver is on this host). */
+	int mta_sts;
+	int dane;
+	const char *ca_file; /* CAs for the policy fetches; NULL: the system's */
+	unsigned sts_port;   /* the policy hosts' port (0: 443; tests and labs) */
+	int64_t now;         /* Unix time the plan starts at; 0: now */
+};
+
+/* The TLS policy a destination is made for (kirim send gives such a domain its own). */
+enum planner_tls {
+	PLANNER_TLS_NONE = 0,    /* none published, or the user's own policy decides */
+	PLANNER_TLS_STS_ENFORCE, /* MTA-STS enforce: `|sts:DOMAIN` */
+	PLANNER_TLS_STS_TESTING, /* MTA-STS testing: `|sts:DOMAIN` */
+	PLANNER_TLS_DANE,        /* validated TLSA records: `|dane:DOMAIN` */
+	PLANNER_NTLS
 };
 
 /* Why a destination goes no faster. */
@@ -65,6 +82,7 @@ struct planner_domain {
 	char error[256]; /* "" when the domain resolved */
 	long dest;       /* index into dests, -1 when it did not resolve */
 	int suppressed;  /* --suppress-dead added its suppression now */
+	int tls;         /* enum planner_tls */
 };
 
 struct planner_dest {
@@ -82,6 +100,7 @@ struct planner_dest {
 	int days;               /* UTC days it sends on (1: done today) */
 	double seconds;         /* sending time alone: messages / rate */
 	int64_t eta;            /* Unix time it would be done */
+	int tls;                /* enum planner_tls */
 };
 
 struct planner_result {
@@ -100,12 +119,14 @@ struct planner_result {
 	size_t ndests;
 	size_t ndead, nunresolved; /* domains: dead (NXDOMAIN, null MX, no data); DNS failed */
 	int64_t dead_messages, unresolved_messages;
-	int64_t suppressed_domains;  /* suppressions --suppress-dead added */
-	int64_t suppressed_messages; /* queued messages it marked suppressed */
-	double global_seconds;       /* routed / (global rate or concurrency x assume_rate) */
-	int global_bound;            /* 1 when that global floor decides the campaign's ETA */
-	int64_t eta;                 /* the whole campaign (routed messages); now when none */
-	long bottleneck;             /* index into dests, -1 when none (or global_bound) */
+	int64_t suppressed_domains;     /* suppressions --suppress-dead added */
+	int64_t suppressed_messages;    /* queued messages it marked suppressed */
+	double global_seconds;          /* routed / (global rate or concurrency x assume_rate) */
+	int global_bound;               /* 1 when that global floor decides the campaign's ETA */
+	int64_t eta;                    /* the whole campaign (routed messages); now when none */
+	long bottleneck;                /* index into dests, -1 when none (or global_bound) */
+	size_t tls_dests[PLANNER_NTLS]; /* destinations under each TLS policy */
+	int64_t tls_messages[PLANNER_NTLS];
 };
 
 /* Error codes (negative). */
@@ -122,6 +143,9 @@ void planner_result_free(struct planner_result *r);
 struct json_t;
 /* planner_json - the plan as JSON (kirim campaign plan --json, the API's .../plan) */
 struct json_t *planner_json(const struct planner_result *r);
+
+/* planner_tls_name - "none", "mta-sts-enforce", "mta-sts-testing", "dane" */
+const char *planner_tls_name(int tls);
 
 /* planner_bound_name - "connections", "rate", "connect-rate" */
 const char *planner_bound_name(int bound);

@@ -64,10 +64,13 @@ struct report_group {
 	bool others;      /* the "(others)" row summing everything past the top N */
 	int64_t messages; /* messages in the group: the sum of n */
 	int64_t n[REPORT_NCAT];
-	int64_t deferrals; /* temporary failures on the way (attempts that were deferred) */
-	int64_t tls;       /* delivered over TLS */
-	double avg_delay;  /* seconds from queueing to delivery, delivered messages */
-	int64_t max_delay; /* the longest of those */
+	int64_t deferrals;     /* temporary failures on the way (attempts that were deferred) */
+	int64_t tls;           /* delivered over TLS */
+	int64_t tls_verified;  /* of those, with the certificate verified (MTA-STS, DANE, verify) */
+	char tls_versions[32]; /* the TLS versions of those, sorted, '/' between: "TLSv1.2/TLSv1.3"
+	                        */
+	double avg_delay;      /* seconds from queueing to delivery, delivered messages */
+	int64_t max_delay;     /* the longest of those */
 };
 
 /* One failure reason: attempts with this outcome, class and reason. */

@@ -4,7 +4,8 @@
  * is looked up now, and the report, gzipped, goes to each rua= URI: to a mailto: address
  * as a multipart/report mail (report-type=tlsrpt, the report as an application/tlsrpt+gzip
  * attachment, TLS-Report-Domain and TLS-Report-Submitter headers), DKIM-signed with
- * kirim.conf's keys, through the relay (the configured one, or the caller's); to an https:
+ * kirim.conf's keys, through the relay (the configured one, or the caller's), or without one
+ * straight to the MX hosts of the address's domain (opportunistic TLS); to an https:
  * URI by POST with Content-Type application/tlsrpt+gzip, the certificate verified.
  *
  * A day goes to each URI once: what was delivered is recorded (store_tls.h's
@@ -27,7 +28,10 @@ struct config;
 struct store;
 
 struct tls_reports_send_opts {
-	const char *relay_url;    /* NULL: kirim.conf's [relay] url (required for mailto:) */
+	const char *relay_url;    /* NULL: kirim.conf's [relay] url; none: mailto: goes direct */
+	int direct;               /* mailto: straight to the MX hosts even when kirim.conf names a
+	                             relay (kirim run --direct) */
+	unsigned mx_port;         /* the MX hosts' port (0: 25; tests and labs) */
 	int tls;                  /* enum tls_policy for the relay, -1: kirim.conf's, else verify */
 	int allow_plaintext_auth; /* AUTH without TLS (tests and trusted networks only) */
 	const char *dns_servers;  /* "127.0.0.1:5353,..."; NULL: /etc/resolv.conf */

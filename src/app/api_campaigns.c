@@ -327,6 +327,11 @@ api_campaign_plan(struct api_ctx *x)
 		         u.port);
 		o.relay = where;
 	}
+	if (x->cfg) { /* the TLS policies domains publish, as kirim send applies them */
+		o.mta_sts = x->cfg->tls_mta_sts;
+		o.dane = x->cfg->tls_dane;
+		o.ca_file = x->cfg->tls_ca_file[0] ? x->cfg->tls_ca_file : NULL;
+	}
 	struct planner_result r;
 	char err[1024] = "";
 	int rc = planner_run(x->s, &o, &r, err, sizeof(err));

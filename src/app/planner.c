@@ -13,25 +13,45 @@
 #include "kirim/api_json.h"
 #include "kirim/buf.h"
 #include "kirim/dns.h"
+#include "kirim/http_client.h"
 #include "kirim/log.h"
+#include "kirim/mta_sts.h"
 #include "kirim/policy.h"
 #include "kirim/store.h"
 #include "kirim/store_dest.h"
 #include "kirim/store_plan.h"
 #include "kirim/store_policy.h"
+#include "kirim/store_tls.h"
 #include "kirim/strmap.h"
+#include "kirim/sts_refresh.h"
+#include "kirim/tls.h"
+#include "kirim/tlsrpt.h"
 #include "kirim/xmalloc.h"
 
 enum {
 	PLANNER_MAX_DAYS = 3660, /* a plan that needs longer than ten years is reported as such */
 };
 
-/* One domain's MX answer, kept until the grouping: host names in preference order. */
+/* One domain's MX answer, kept until the grouping: host names in preference order; and
+ * the TLS policies it publishes. */
 struct pdomain_dns {
+	struct planner *P;
 	struct planner_domain *d;
 	char **hosts;
 	size_t nhosts;
 	int done;
+	bool dane;    /* a host of a validated MX answer has validated TLSA records */
+	bool rua;     /* it publishes a TLS-RPT record: its destination is its own */
+	int sts_mode; /* enum mta_sts_mode of the policy in force, -1 none */
+	char *sts;    /* that policy (mta_sts_policy_format's), owned */
+};
+
+/* A cached MTA-STS policy (mta_sts_policies), by domain. */
+struct psts {
+	char id[MTA_STS_ID_MAX];
+	int mode; /* enum mta_sts_mode */
+	int64_t expires_at;
+	char text[]; /* the policy */
 };
 
 struct planner {
@@ -39,6 +59,13 @@ struct planner {
 	struct pdomain_dns *dns; /* parallel to r->domains */
 	size_t capdomains;
 	size_t pending;
+	/* the look-ups of a direct plan */
+	uv_loop_t *loop;
+	struct dns *resolver;
+	struct tls_ctx *tls; /* the policy fetches' verifying context, NULL: none can be */
+	unsigned sts_port;
+	bool dane_on;
+	struct strmap sts; /* domain -> struct psts */
 };
 
 /* up, down - ceil and floor of a non-negative time or count (kirim links no libm) */
@@ -74,6 +101,15 @@ on_domain(void *arg, const char *domain, int64_t count)
 }
 
 static void
+on_tlsa(void *arg, const struct dns_tlsa_result *res)
+{
+	struct pdomain_dns *pd = arg;
+	/* Usable or not, validated records give the domain a DANE destination (sender_route). */
+	if (res->status == DNS_OK && res->secure && res->n > 0)
+		pd->dane = true;
+}
+
+static void
 on_mx(void *arg, const struct dns_mx_result *res)
 {
 	struct pdomain_dns *pd = arg;
@@ -84,11 +120,93 @@ on_mx(void *arg, const struct dns_mx_result *res)
 		for (size_t i = 0; i < res->nhosts; i++)
 			pd->hosts[i] = xstrdup(res->hosts[i].name);
 		pd->nhosts = res->nhosts;
+		/* DANE (RFC 7672 2.2): the TLSA records of the validated hosts of a validated
+		 * answer, as the send looks them up. */
+		for (size_t i = 0; pd->P->dane_on && res->secure && i < res->nhosts; i++) {
+			char name[300];
+			snprintf(name, sizeof(name), "_25._tcp.%s", res->hosts[i].name);
+			if (res->hosts[i].secure)
+				dns_resolve_tlsa(pd->P->resolver, name, on_tlsa, pd);
+		}
 	} else {
 		snprintf(d->error, sizeof(d->error), "%s",
 		         res->error ? res->error : dns_status_name(res->status));
 	}
 	pd->done = 1;
+}
+
+/* cached - domain's cached policy while it is valid (for id, when not NULL), else NULL */
+static const struct psts *
+cached(const struct planner *P, const char *domain, const char *id)
+{
+	const struct psts *c = strmap_get(&P->sts, domain);
+	if (c == NULL || c->expires_at <= P->r->now || (id && strcmp(c->id, id) != 0))
+		return NULL;
+	return c;
+}
+
+/* sts_use - pd's policy in force: mode, text (copied); none: -1 */
+static void
+sts_use(struct pdomain_dns *pd, int mode, const char *text)
+{
+	free(pd->sts);
+	pd->sts = text ? xstrdup(text) : NULL;
+	pd->sts_mode = text ? mode : -1;
+}
+
+static void
+on_sts_fetch(void *arg, const struct http_client_result *res)
+{
+	struct pdomain_dns *pd = arg;
+	struct mta_sts_policy p;
+	const char *why;
+	if (res->ok && mta_sts_policy_parse(res->body, res->len, &p, &why) == 0) {
+		struct buf text = BUF_INIT;
+		mta_sts_policy_format(&p, &text);
+		sts_use(pd, (int)p.mode, text.data);
+		buf_free(&text);
+	}
+	/* else as the send: the cached policy still valid, as on_sts_txt set it */
+}
+
+static void
+on_rua_txt(void *arg, const struct dns_txt_result *res)
+{
+	struct pdomain_dns *pd = arg;
+	char rua[TLSRPT_RUA_MAX];
+	const char *why;
+	pd->rua = res->status == DNS_OK && tlsrpt_txt_select(res->records, res->n, rua, &why) == 0;
+}
+
+static void
+on_sts_txt(void *arg, const struct dns_txt_result *res)
+{
+	struct pdomain_dns *pd = arg;
+	struct planner *P = pd->P;
+	char id[MTA_STS_ID_MAX];
+	const char *why;
+	const struct psts *c = cached(P, pd->d->name, NULL);
+	sts_use(pd, c ? c->mode : -1, c ? c->text : NULL);
+	if (res->status != DNS_OK || mta_sts_txt_select(res->records, res->n, id, &why) < 0 ||
+	    cached(P, pd->d->name, id) || P->tls == NULL)
+		return;
+	sts_refresh_fetch(P->loop, P->resolver, pd->d->name, P->sts_port, P->tls, on_sts_fetch, pd);
+}
+
+static int
+sts_cached(void *arg, const struct store_sts *row)
+{
+	struct planner *P = arg;
+	enum mta_sts_mode m;
+	if (mta_sts_mode_parse(row->mode, &m) < 0)
+		return 0;
+	struct psts *c = xcalloc(1, sizeof(*c) + strlen(row->policy) + 1);
+	memcpy(c->text, row->policy, strlen(row->policy) + 1);
+	snprintf(c->id, sizeof(c->id), "%s", row->id);
+	c->mode = (int)m;
+	c->expires_at = row->expires_at;
+	strmap_put(&P->sts, row->domain, c);
+	return 0;
 }
 
 /* A destination's attempts today from every source address together: the plan's view. */
@@ -169,13 +287,47 @@ cmp_dest(const void *a, const void *b)
 static void
 dest_of(const struct planner *P, const struct policy *rows, size_t nrows, size_t i,
         const struct dest_limits *run, const struct dest_limits *relay, struct dest_limits *lim,
-        struct buf *key)
+        struct buf *key, int *tls)
 {
 	const struct planner_domain *d = &P->r->domains[i];
 	const struct pdomain_dns *pd = &P->dns[i];
 	dest_resolve(rows, nrows, d->name, (const char *const *)pd->hosts, pd->nhosts, run, lim);
+	*tls = PLANNER_TLS_NONE;
 	if (relay == NULL) {
-		dest_key((const char *const *)pd->hosts, pd->nhosts, lim->own, key);
+		/* As sender_route: a TLS setting of the user's naming the domain wins (DANE
+		 * only when it asks for DANE); else DANE, then an MTA-STS policy in force. A
+		 * domain with a TLS-RPT record has its own destination; the others share one
+		 * by hosts and policy (enforce: the hosts its policy names). */
+		bool user = lim->tls_chosen;
+		if (pd->dane && (!user || lim->tls == POLICY_TLS_DANE))
+			*tls = PLANNER_TLS_DANE;
+		else if (!user && pd->sts_mode == MTA_STS_ENFORCE)
+			*tls = PLANNER_TLS_STS_ENFORCE;
+		else if (!user && pd->sts_mode == MTA_STS_TESTING)
+			*tls = PLANNER_TLS_STS_TESTING;
+		static const char *const suffix[PLANNER_NTLS] = {[PLANNER_TLS_STS_ENFORCE] = "|sts",
+		                                                 [PLANNER_TLS_STS_TESTING] = "|sts",
+		                                                 [PLANNER_TLS_DANE] = "|dane",
+		                                                 [PLANNER_TLS_NONE] = "|tlsrpt"};
+		if (pd->rua) {
+			dest_key((const char *const *)pd->hosts, pd->nhosts, lim->own, key);
+			buf_printf(key, "%s:%s", suffix[*tls], d->name);
+		} else {
+			const char **names = xcalloc(pd->nhosts + 1, sizeof(*names));
+			struct mta_sts_policy *p = xcalloc(1, sizeof(*p));
+			const char *why;
+			bool match = *tls == PLANNER_TLS_STS_ENFORCE && pd->sts &&
+			             mta_sts_policy_parse(pd->sts, strlen(pd->sts), p, &why) == 0;
+			size_t n = 0;
+			for (size_t k = 0; k < pd->nhosts; k++)
+				if (!match || mta_sts_mx_match(p, pd->hosts[k]))
+					names[n++] = pd->hosts[k];
+			dest_key(names, n, lim->own, key);
+			if (*tls == PLANNER_TLS_DANE || *tls == PLANNER_TLS_STS_ENFORCE)
+				buf_adds(key, suffix[*tls]);
+			free(p);
+			free(names);
+		}
 	} else if (lim->own[0]) {
 		buf_printf(key, "relay|%s", lim->own);
 		lim->max_jobs =
@@ -221,7 +373,7 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 		}
 		struct dest_limits lim;
 		struct buf key = BUF_INIT;
-		dest_of(P, rows, nrows, i, &run, via, &lim, &key);
+		dest_of(P, rows, nrows, i, &run, via, &lim, &key, &d->tls);
 		intptr_t at = (intptr_t)strmap_get(&index, key.data);
 		if (at == 0) {
 			if (r->ndests == capdests) {
@@ -233,6 +385,12 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 			dd->key = xstrdup(key.data);
 			snprintf(dd->first_domain, sizeof(dd->first_domain), "%s", d->name);
 			dd->lim = lim;
+			/* A testing domain without a TLS-RPT record shares its MX neighbours'
+			 * destination: the run's TLS. */
+			dd->tls = d->tls == PLANNER_TLS_STS_TESTING && !P->dns[i].rua
+			              ? PLANNER_TLS_NONE
+			              : d->tls;
+			r->tls_dests[dd->tls]++;
 			dd->sent_today = (int64_t)(intptr_t)strmap_get(sent_today, key.data);
 			at = (intptr_t)r->ndests;
 			strmap_put(&index, key.data, (void *)at);
@@ -242,6 +400,7 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 		d->dest = (long)(at - 1);
 		dd->ndomains++;
 		dd->messages += d->messages;
+		r->tls_messages[dd->tls] += d->messages;
 		r->routed += d->messages;
 	}
 	strmap_free(&index);
@@ -279,7 +438,8 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 			continue;
 		struct dest_limits lim;
 		struct buf key = BUF_INIT;
-		dest_of(P, rows, nrows, i, &run, via, &lim, &key);
+		int tls;
+		dest_of(P, rows, nrows, i, &run, via, &lim, &key, &tls);
 		d->dest = (long)(intptr_t)strmap_get(&byk, key.data) - 1;
 		buf_free(&key);
 	}
@@ -301,6 +461,21 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 		r->eta = floor_eta;
 		r->global_bound = 1;
 		r->bottleneck = -1;
+	}
+}
+
+const char *
+planner_tls_name(int tls)
+{
+	switch (tls) {
+	case PLANNER_TLS_STS_ENFORCE:
+		return "mta-sts-enforce";
+	case PLANNER_TLS_STS_TESTING:
+		return "mta-sts-testing";
+	case PLANNER_TLS_DANE:
+		return "dane";
+	default:
+		return "none";
 	}
 }
 
@@ -339,7 +514,27 @@ plan_resolve(struct planner *P, const struct planner_opts *o, char *err, size_t 
 	if (dns == NULL) {
 		rc = PLANNER_E_CONFIG;
 	} else {
+		P->loop = &loop;
+		P->resolver = dns;
+		P->sts_port = o->sts_port;
+		P->dane_on = o->dane == 1 || (o->dane == -1 && dns_servers_local(dns));
+		char terr[256];
+		if (o->mta_sts &&
+		    tls_ctx_new(TLS_POLICY_VERIFY, o->ca_file, &P->tls, terr, sizeof(terr)) < 0) {
+			log_warn("campaign=%s plan: MTA-STS policies cannot be fetched (%s)",
+			         r->campaign, terr);
+			P->tls = NULL;
+		}
 		for (size_t i = 0; i < r->ndomains; i++) {
+			P->dns[i].P = P;
+			P->dns[i].sts_mode = -1;
+			char name[300];
+			if (o->mta_sts) {
+				snprintf(name, sizeof(name), "_mta-sts.%s", r->domains[i].name);
+				dns_resolve_txt(dns, name, on_sts_txt, &P->dns[i]);
+			}
+			snprintf(name, sizeof(name), "_smtp._tls.%s", r->domains[i].name);
+			dns_resolve_txt(dns, name, on_rua_txt, &P->dns[i]);
 			P->dns[i].d = &r->domains[i];
 			if (dns_resolve_mx(dns, r->domains[i].name, on_mx, &P->dns[i]) < 0) {
 				r->domains[i].status = DNS_TEMPFAIL;
@@ -360,6 +555,10 @@ plan_resolve(struct planner *P, const struct planner_opts *o, char *err, size_t 
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)
 		log_error("campaign=%s bug: plan left handles open on its loop", r->campaign);
+	tls_ctx_free(P->tls); /* the fetches that used it are over, their handles closed */
+	P->tls = NULL;
+	P->loop = NULL;
+	P->resolver = NULL;
 	return rc;
 }
 
@@ -395,7 +594,8 @@ planner_run(struct store *s, const struct planner_opts *o, struct planner_result
 	/* The policies kirim send would use: it installs the presets the first time too. */
 	if (store_plan_domains(s, campaign_id, on_domain, &P, &from_list) < 0 ||
 	    store_policy_seed(s, &added) < 0 || store_policy_load_all(s, &rows, &nrows) < 0 ||
-	    store_dest_counts_since(s, r->now / 86400 * 86400, count_today, &sent_today) < 0) {
+	    store_dest_counts_since(s, r->now / 86400 * 86400, count_today, &sent_today) < 0 ||
+	    (o->mta_sts && !o->relay && store_sts_each(s, sts_cached, &P) < 0)) {
 		snprintf(err, errsz, "database: %s", store_errmsg(s));
 		rc = PLANNER_E_STORE;
 		goto out;
@@ -466,10 +666,12 @@ out:
 			for (size_t k = 0; k < P.dns[i].nhosts; k++)
 				free(P.dns[i].hosts[k]);
 			free(P.dns[i].hosts);
+			free(P.dns[i].sts);
 		}
 		free(P.dns);
 	}
 	strmap_free(&sent_today);
+	strmap_free_values(&P.sts, free);
 	free(rows);
 	return rc;
 }
@@ -490,7 +692,7 @@ static json_t *
 dest_json(const struct planner_dest *d, int64_t now)
 {
 	return json_pack(
-	    "{s:o,s:o,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:s,s:o,s:i,s:I,s:I}",
+	    "{s:o,s:o,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:s,s:o,s:i,s:I,s:I,s:s}",
 	    "key", api_json_text(d->key), "first_domain", api_json_text(d->first_domain), "domains",
 	    (json_int_t)d->ndomains, "messages", (json_int_t)d->messages, "max_connections",
 	    (json_int_t)d->lim.max_conns, "connections", (json_int_t)d->conns, "rate_limit",
@@ -500,7 +702,8 @@ dest_json(const struct planner_dest *d, int64_t now)
 	    "warmup_cap_today", (json_int_t)d->cap_today, "sent_today", (json_int_t)d->sent_today,
 	    "today", (json_int_t)d->today, "rate", api_json_number(d->rate, "%.6g"), "bound",
 	    planner_bound_name(d->bound), "seconds", api_json_number(d->seconds, "%.3f"), "days",
-	    d->days, "eta", (json_int_t)d->eta, "eta_seconds", (json_int_t)(d->eta - now));
+	    d->days, "eta", (json_int_t)d->eta, "eta_seconds", (json_int_t)(d->eta - now), "tls",
+	    planner_tls_name(d->tls));
 }
 
 /* planner_json - the whole plan as a JSON object (kirim campaign plan --json, the API) */
@@ -513,14 +716,20 @@ planner_json(const struct planner_result *r)
 	for (size_t i = 0; i < r->ndomains; i++) {
 		const struct planner_domain *d = &r->domains[i];
 		json_array_append_new(
-		    domains,
-		    json_pack("{s:o,s:I,s:s,s:o,s:o,s:b}", "domain", api_json_text(d->name),
-		              "messages", (json_int_t)d->messages, "status",
-		              dns_status_name(d->status), "destination",
-		              api_json_text(d->dest >= 0 ? r->dests[d->dest].key : NULL), "error",
-		              api_json_opt(d->error), "suppressed", d->suppressed != 0));
+		    domains, json_pack("{s:o,s:I,s:s,s:o,s:o,s:b,s:s}", "domain",
+		                       api_json_text(d->name), "messages", (json_int_t)d->messages,
+		                       "status", dns_status_name(d->status), "destination",
+		                       api_json_text(d->dest >= 0 ? r->dests[d->dest].key : NULL),
+		                       "error", api_json_opt(d->error), "suppressed",
+		                       d->suppressed != 0, "tls", planner_tls_name(d->tls)));
 	}
-	return json_pack(
+	json_t *tls = json_object();
+	for (int t = 0; t < PLANNER_NTLS; t++)
+		json_object_set_new(tls, planner_tls_name(t),
+		                    json_pack("{s:I,s:I}", "destinations",
+		                              (json_int_t)r->tls_dests[t], "messages",
+		                              (json_int_t)r->tls_messages[t]));
+	json_t *j = json_pack(
 	    "{s:o,s:o,s:s,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "campaign", api_json_text(r->campaign), "relay", api_json_opt(r->relay), "source",
 	    r->from_list ? "audience" : "messages", "now", (json_int_t)r->now, "assume_rate",
@@ -537,4 +746,6 @@ planner_json(const struct planner_result *r)
 	    (json_int_t)r->nunresolved, "unresolved_messages", (json_int_t)r->unresolved_messages,
 	    "suppressed_domains", (json_int_t)r->suppressed_domains, "suppressed_messages",
 	    (json_int_t)r->suppressed_messages);
+	json_object_set_new(j, "tls", tls);
+	return j;
 }

@@ -15,6 +15,7 @@
 #include "kirim/store_lifecycle.h"
 #include "kirim/store_run.h"
 #include "kirim/store_signup.h"
+#include "kirim/sts_refresh.h"
 #include "kirim/tls_reports_send.h"
 #include "kirim/xmalloc.h"
 
@@ -192,12 +193,47 @@ send_tls_reports(struct store *s, const struct config *cfg, const struct runner_
 	    .tls = o->send.tls,
 	    .allow_plaintext_auth = o->send.allow_plaintext_auth,
 	    .dns_servers = o->send.dns_servers,
+	    .direct = o->send.direct,
+	    .mx_port = o->send.mx_port,
 	};
 	char err[512];
 	int rc = tls_reports_send_day(s, cfg, now / 86400 - 1, &so, tlsrpt_logged, NULL, err,
 	                              sizeof(err));
 	if (rc < 0)
 		log_warn("tlsrpt error=\"%s\"", rc == -1 ? err : store_errmsg(s));
+}
+
+static void
+sts_logged(void *arg, const struct sts_refreshed *r)
+{
+	(void)arg;
+	if (r->error)
+		log_warn("mta_sts domain=%s refresh failed, the cached policy kept until %lld "
+		         "error=\"%s\"",
+		         r->domain, (long long)r->expires_at, r->error);
+	else
+		log_info("mta_sts domain=%s id=%s refreshed expires_at=%lld", r->domain, r->id,
+		         (long long)r->expires_at);
+}
+
+/*
+ * refresh_sts - the cached MTA-STS policies close to their expiry fetched again
+ * (sts_refresh.h), at the start and then every five minutes: a domain mailed now and
+ * then never waits for its policy, and one that can no longer be fetched keeps it until
+ * it expires.
+ */
+static void
+refresh_sts(struct store *s, const struct config *cfg, const struct runner_opts *o, int64_t now,
+            int64_t *last)
+{
+	if (!cfg->tls_mta_sts || (*last && now - *last < 300))
+		return;
+	*last = now;
+	struct sts_refresh_opts ro = {.dns_servers = o->send.dns_servers, .port = o->send.sts_port};
+	char err[512];
+	int rc = sts_refresh_due(s, cfg, now, &ro, sts_logged, NULL, err, sizeof(err));
+	if (rc < 0)
+		log_warn("mta_sts refresh error=\"%s\"", rc == -1 ? err : store_errmsg(s));
 }
 
 static void
@@ -216,7 +252,7 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 	/* MX answers outlive a turn: each domain is looked up once per TTL, not once a turn. */
 	struct dns_cache *dns_cache = dns_cache_new();
 	int ret = 0;
-	int64_t purged_at = 0, tlsrpt_at = 0;
+	int64_t purged_at = 0, tlsrpt_at = 0, sts_at = 0;
 	while (!*o->stop) {
 		if (o->reload && *o->reload) {
 			*o->reload = 0;
@@ -228,6 +264,7 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 		int64_t now = (int64_t)time(NULL);
 		purge_signups(s, cfg, now, &purged_at);
 		send_tls_reports(s, cfg, o, now, &tlsrpt_at);
+		refresh_sts(s, cfg, o, now, &sts_at);
 		struct due_ctx dx = {s, now, 0};
 		int rc = store_campaigns_due(s, now, start_due, &dx);
 		st->started += dx.started;

@@ -526,6 +526,11 @@ void sender_tlsrpt_lookup(struct sdomain *dm);
 /* sender_tls_note - what dm publishes and what came of it, for kirim domain show (mx: its
  * MX answer and TLSA results) */
 void sender_tls_note(struct sdomain *dm, const struct smx *mx);
+/* sender_tls_count - one TLS-RPT session (or failed attempt: a policy fetch, a TLSA look-up)
+ * of domain, counted with the facts the worker writes; policy_type and result static */
+void sender_tls_count(struct sender *S, const char *domain, const char *policy_type,
+                      const char *policy, const char *mx_host, const char *receiving_ip,
+                      const char *sending_ip, const char *result, const char *detail);
 /* sender_tls_result - pool_cbs.tls_result: count a session's TLS for its domain's TLS-RPT
  * (the sessions of a destination of one domain's own: under a policy, or a TLS-RPT record) */
 void sender_tls_result(void *owner, struct pool_dest *d, const struct pool_tls_result *r);

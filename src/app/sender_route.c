@@ -418,7 +418,13 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 			h.ntlsa = d->n;
 			any_dane = true;
 		} else if (want_dane) {
-			continue; /* DANE required: only hosts with usable TLSA records */
+			/* DANE required: only hosts with usable TLSA records (RFC 8460 4.3.2.1's
+			 * dane-required for the others). */
+			sender_tls_count(S, domain, "tlsa", "", r->hosts[i].name, NULL, NULL,
+			                 "dane-required",
+			                 st == SDANE_UNUSABLE ? "no usable TLSA record"
+			                                      : "no DNSSEC-validated TLSA records");
+			continue;
 		} else if (st == SDANE_UNUSABLE) {
 			/* RFC 7672 2.2: TLS is a must, authentication impossible. */
 			h.own_tls = true;
@@ -464,15 +470,32 @@ sender_mx_dest(struct sender *S, const struct sdomain *dm, const struct dns_mx_r
 		*policy = true;
 		return NULL;
 	}
-	dest_key(pref_order, r->nhosts, lim.own, &key);
-	/* A domain under a policy it publishes has a destination of its own: its sessions must
-	 * meet its policy, and their TLS results are its own. */
-	if (any_dane)
-		buf_printf(&key, "|dane:%s", domain);
-	else if (sts)
-		buf_printf(&key, "|sts:%s", domain);
-	else if (dm->tlsrpt[0])
-		buf_printf(&key, "|tlsrpt:%s", domain); /* its sessions counted for its reports */
+	/*
+	 * A domain that publishes a TLS-RPT record has a destination of its own: its sessions'
+	 * TLS results are its own (sender_tls_result). Without one nothing is reported, and its
+	 * sessions need only meet its policy, which depends on the hosts used, not on the
+	 * domain: domains with the same hosts and the same policy share a destination and its
+	 * connections (as Postfix shares a next hop's per TLS policy). MTA-STS testing mode is
+	 * then the run's TLS, as without a policy.
+	 */
+	if (dm->tlsrpt[0]) {
+		dest_key(pref_order, r->nhosts, lim.own, &key);
+		if (any_dane)
+			buf_printf(&key, "|dane:%s", domain);
+		else if (sts)
+			buf_printf(&key, "|sts:%s", domain);
+		else
+			buf_printf(&key, "|tlsrpt:%s", domain);
+	} else {
+		const char *names[DNS_MAX_HOSTS];
+		for (size_t i = 0; i < nuse; i++)
+			names[i] = use[i]->name;
+		dest_key(names, nuse, lim.own, &key);
+		if (any_dane)
+			buf_adds(&key, "|dane");
+		else if (enforce)
+			buf_adds(&key, "|sts");
+	}
 	struct sdest *sd = strmap_get(&S->dests, key.data);
 	if (sd == NULL) {
 		struct sockaddr_storage addrs[POOL_MAX_ADDRS];

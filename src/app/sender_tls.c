@@ -5,7 +5,7 @@
  * expired, and kept in the database; the facts the worker writes.
  *
  * A domain's jobs wait for its policy as they wait for its MX hosts, never
- * longer than the fetch's limit (SENDER_STS_FETCH_MS), and a fetch holds up
+ * longer than the fetch's limit (STS_FETCH_MS), and a fetch holds up
  * no other domain. What decides (RFC 8461 sections 3 and 5): a live policy
  * (the TXT record's id matches a cached, unexpired policy, or a fetch brings
  * one) is used; when none can be had, a cached policy that has not expired
@@ -18,13 +18,10 @@
 
 #include "kirim/http_url.h"
 #include "kirim/log.h"
+#include "kirim/sts_refresh.h"
 #include "kirim/tls.h"
 #include "kirim/xmalloc.h"
 #include "sender_int.h"
-
-enum {
-	SENDER_STS_FETCH_MS = 10 * 1000, /* the whole policy fetch, look-up included */
-};
 
 static void
 ssts_free(void *p)
@@ -207,6 +204,15 @@ sender_tls_note(struct sdomain *dm, const struct smx *mx)
 
 /* ---- TLS-RPT ---- */
 
+/* sts_text - t's policy as a TLS-RPT policy-string (its lines, no last LF) into out */
+static void
+sts_text(const struct ssts *t, struct buf *out)
+{
+	buf_adds(out, t ? t->text : "");
+	if (out->len && out->data[out->len - 1] == '\n')
+		out->data[--out->len] = '\0';
+}
+
 /* check_type - RFC 8460 4.3's result-type for what checking a certificate found */
 static const char *
 check_type(enum tls_check c)
@@ -230,6 +236,27 @@ check_type(enum tls_check c)
 }
 
 void
+sender_tls_count(struct sender *S, const char *domain, const char *policy_type, const char *policy,
+                 const char *mx_host, const char *receiving_ip, const char *sending_ip,
+                 const char *result, const char *detail)
+{
+	struct stls_out *o = &S->tls_out;
+	o->res = xrealloc(o->res, (o->nres + 1) * sizeof(*o->res));
+	o->res[o->nres++] = (struct store_tls_result){
+	    .day = (int64_t)time(NULL) / 86400,
+	    .domain = xstrdup(domain),
+	    .policy_type = policy_type, /* static */
+	    .policy = xstrdup(policy ? policy : ""),
+	    .mx_host = xstrdup(mx_host ? mx_host : ""),
+	    .receiving_ip = xstrdup(receiving_ip ? receiving_ip : ""),
+	    .sending_ip = xstrdup(sending_ip ? sending_ip : ""),
+	    .result = result, /* static */
+	    .detail = xstrdup(strcmp(result, "success") == 0 || detail == NULL ? "" : detail),
+	    .sessions = 1,
+	};
+}
+
+void
 sender_tls_result(void *owner, struct pool_dest *d, const struct pool_tls_result *r)
 {
 	struct sender *S = owner;
@@ -247,10 +274,7 @@ sender_tls_result(void *owner, struct pool_dest *d, const struct pool_tls_result
 	if (strcmp(type, "tlsa") == 0 && r->tlsa == NULL)
 		type = "no-policy-found"; /* a host of a DANE domain without TLSA records */
 	if (strcmp(type, "sts") == 0) {
-		const struct ssts *t = strmap_get(&S->sts, sd->domain);
-		buf_adds(&policy, t ? t->text : "");
-		if (policy.len && policy.data[policy.len - 1] == '\n')
-			policy.data[--policy.len] = '\0';
+		sts_text(strmap_get(&S->sts, sd->domain), &policy);
 	} else if (strcmp(type, "tlsa") == 0) {
 		for (size_t i = 0; i < r->ntlsa; i++) {
 			buf_printf(&policy, "%s%u %u %u ", i ? "\n" : "", r->tlsa[i].usage,
@@ -265,20 +289,8 @@ sender_tls_result(void *owner, struct pool_dest *d, const struct pool_tls_result
 		result = r->ok ? "success" : "validation-failure";
 	else
 		result = check_type(r->check);
-	struct stls_out *o = &S->tls_out;
-	o->res = xrealloc(o->res, (o->nres + 1) * sizeof(*o->res));
-	o->res[o->nres++] = (struct store_tls_result){
-	    .day = (int64_t)time(NULL) / 86400,
-	    .domain = xstrdup(sd->domain),
-	    .policy_type = type, /* static */
-	    .policy = xstrdup(policy.data ? policy.data : ""),
-	    .mx_host = xstrdup(r->host),
-	    .receiving_ip = xstrdup(r->ip),
-	    .sending_ip = xstrdup(r->local_ip),
-	    .result = result, /* static */
-	    .detail = xstrdup(strcmp(result, "success") == 0 ? "" : r->text),
-	    .sessions = 1,
-	};
+	sender_tls_count(S, sd->domain, type, policy.data, r->host, r->ip, r->local_ip, result,
+	                 r->text);
 	buf_free(&policy);
 }
 
@@ -330,6 +342,18 @@ fall_back(struct sdomain *dm)
 		         mta_sts_mode_name(t->p.mode), t->id, dm->sts_error);
 }
 
+/* count_fetch - a policy that could not be had, counted for TLS-RPT (one failed attempt,
+ * under the cached policy that still applies, if any); result static */
+static void
+count_fetch(struct sdomain *dm, const char *result)
+{
+	struct buf policy = BUF_INIT;
+	sts_text(cached_valid(dm->S, dm->name), &policy);
+	sender_tls_count(dm->S, dm->name, "sts", policy.data, NULL, NULL, NULL, result,
+	                 dm->sts_error);
+	buf_free(&policy);
+}
+
 static void
 on_fetch(void *arg, const struct http_client_result *r)
 {
@@ -344,11 +368,18 @@ on_fetch(void *arg, const struct http_client_result *r)
 		log_warn("domain=%s mta_sts id=%s error=\"%s\"", dm->name, dm->sts_id,
 		         dm->sts_error);
 		fall_back(dm);
+		/* RFC 8460 4.3.2.2: the certificate of the policy host is sts-webpki-invalid;
+		 * an answer that came but cannot be a policy (too big, not text/plain)
+		 * sts-policy-invalid; no answer, or another status, sts-policy-fetch-error. */
+		count_fetch(dm, r->tls_failed ? "sts-webpki-invalid"
+		                : r->refused  ? "sts-policy-invalid"
+		                              : "sts-policy-fetch-error");
 	} else if (mta_sts_policy_parse(r->body, r->len, &p, &why) < 0) {
 		snprintf(dm->sts_error, sizeof(dm->sts_error), "policy invalid: %s", why);
 		log_warn("domain=%s mta_sts id=%s error=\"%s\"", dm->name, dm->sts_id,
 		         dm->sts_error);
 		fall_back(dm);
+		count_fetch(dm, "sts-policy-invalid");
 	} else {
 		struct ssts *t = xcalloc(1, sizeof(*t));
 		struct buf text = BUF_INIT;
@@ -396,26 +427,19 @@ on_sts_txt(void *arg, const struct dns_txt_result *r)
 			snprintf(dm->sts_error, sizeof(dm->sts_error),
 			         "policy not fetched: no CA certificates (%.200s)", S->verify_err);
 		} else {
-			struct http_url u = {.tls = true, .port = S->sts_port};
-			/* A name of 248 bytes or more has no policy host (253 at most). */
-			bool fits = snprintf(u.host, sizeof(u.host), "mta-sts.%s", dm->name) <
-			            (int)sizeof(u.host);
-			snprintf(u.path, sizeof(u.path), "/.well-known/mta-sts.txt");
-			struct http_client_opts o = {.url = &u,
-			                             .tls = S->verify_ctx,
-			                             .max_body = MTA_STS_BODY_MAX,
-			                             .timeout_ms = SENDER_STS_FETCH_MS,
-			                             .want_type = "text/plain",
-			                             .user_agent = "kirim/" KIRIM_VERSION};
 			log_debug("domain=%s mta_sts id=%s fetch (cached id %s)", dm->name,
 			          dm->sts_id, t ? t->id : "none");
-			dm->fetch =
-			    fits ? http_client_start(&S->loop, S->dns, &o, on_fetch, dm) : NULL;
+			dm->fetch = sts_refresh_fetch(&S->loop, S->dns, dm->name, S->sts_port,
+			                              S->verify_ctx, on_fetch, dm);
 			if (dm->fetch)
 				return; /* on_fetch steps */
 			snprintf(dm->sts_error, sizeof(dm->sts_error), "policy not fetched: %s",
 			         "the policy host's name cannot be looked up");
 		}
+		fall_back(dm);
+		count_fetch(dm, "sts-policy-fetch-error");
+		sdomain_step(dm);
+		return;
 	} else if (r->status == DNS_OK) {
 		/* TXT records, none of them a usable STS one: as if there were none. */
 		dm->sts_id[0] = '\0';
@@ -479,6 +503,10 @@ on_tlsa(void *arg, const struct dns_tlsa_result *r)
 		h->state = SDANE_FAILED;
 		snprintf(h->error, sizeof(h->error), "TLSA look-up failed: %.150s",
 		         r->error ? r->error : "");
+		/* RFC 7672 2.1.1: a validating resolver answers SERVFAIL when the records do not
+		 * validate, which is RFC 8460's dnssec-invalid. */
+		sender_tls_count(dm->S, dm->name, "tlsa", "", name, NULL, NULL, "dnssec-invalid",
+		                 h->error);
 	} else if (r->status != DNS_OK || !r->secure) {
 		h->state = SDANE_NONE; /* no records, or records nobody vouched for */
 	} else {

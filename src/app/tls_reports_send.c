@@ -1,7 +1,9 @@
 /* tls_reports_send - TLS-RPT reports delivered by mail and HTTPS (see tls_reports_send.h). */
 #include "kirim/tls_reports_send.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +76,11 @@ struct run {
 	int status;
 	/* the SMTP session and the POST */
 	struct tls_ctx *https; /* the POSTs' verifying context, made on first use */
+	/* the MX look-up of a mailto: address sent direct */
+	struct dns_mx_host mx[DNS_MAX_HOSTS];
+	size_t nmx;
 	bool ok;
+	int code; /* the last reply's code (5xx: no other MX host is tried) */
 	char err[512];
 };
 
@@ -112,6 +118,7 @@ on_job_done(struct smtp_session *s, void *owner, struct smtp_job *job, const str
 	struct run *R = owner;
 	(void)job;
 	R->ok = r->code >= 200 && r->code < 300 && r->flags == 0;
+	R->code = r->code;
 	if (!R->ok)
 		snprintf(R->err, sizeof(R->err), "%s: %d %s %s", smtp_stage_name(r->stage), r->code,
 		         r->ecode ? r->ecode : "", r->text ? r->text : "");
@@ -124,6 +131,8 @@ on_rcpt(struct smtp_session *s, void *owner, struct smtp_job *job, size_t i,
 {
 	struct run *R = owner;
 	(void)s, (void)job, (void)i;
+	if (r->code < 200 || r->code >= 300)
+		R->code = r->code;
 	if (r->code < 200 || r->code >= 300)
 		snprintf(R->err, sizeof(R->err), "rcpt: %d %s %s", r->code,
 		         r->ecode ? r->ecode : "", r->text ? r->text : "");
@@ -181,17 +190,74 @@ report_mail(const struct config *cfg, const char *org, const struct rep *rp, con
 	buf_printf(m, "--%s--\r\n", boundary);
 }
 
-/* mail - the report to addr through the relay; 0, or -1 with R->err */
+/* signed_mail - the report to addr as a mail, DKIM-signed with every [dkim] key as a
+ * campaign's messages are, into m; 0, or -1 with R->err */
 static int
-mail(struct run *R, const struct config *cfg, const struct tls_reports_send_opts *o,
-     const char *org, const struct rep *rp, const char *addr, const struct buf *gz)
+signed_mail(struct run *R, const struct config *cfg, const char *org, const struct rep *rp,
+            const char *addr, const struct buf *gz, const char *from, struct buf *m)
 {
-	const char *url = o->relay_url ? o->relay_url : cfg->relay_url;
-	if (url == NULL || *url == '\0') {
-		snprintf(R->err, sizeof(R->err),
-		         "no relay to send mail through ([relay] url in kirim.conf, or --relay)");
-		return -1;
+	struct buf signed_msg = BUF_INIT;
+	report_mail(cfg, org, rp, addr, gz, from, m);
+	for (size_t i = 0; i < cfg->n_dkim; i++) {
+		struct dkim_signer *sg = NULL;
+		struct buf h = BUF_INIT;
+		char e[256];
+		if (dkim_signer_new(cfg->dkim[i].key, cfg->dkim[i].domain, cfg->dkim[i].selector,
+		                    &sg, e, sizeof(e)) < 0 ||
+		    dkim_sign(sg, m->data, m->len, (long)time(NULL), &h, e, sizeof(e)) < 0) {
+			snprintf(R->err, sizeof(R->err), "DKIM key %s: %s", cfg->dkim[i].key_file,
+			         e);
+			dkim_signer_free(sg);
+			buf_free(&h);
+			buf_free(&signed_msg);
+			return -1;
+		}
+		buf_reset(&signed_msg);
+		buf_add(&signed_msg, h.data, h.len);
+		buf_add(&signed_msg, m->data, m->len);
+		buf_reset(m);
+		buf_add(m, signed_msg.data, signed_msg.len);
+		dkim_signer_free(sg);
+		buf_free(&h);
 	}
+	buf_free(&signed_msg);
+	return 0;
+}
+
+/* session - one SMTP session to sa (host's name) handing over m from -> addr; 0, or -1
+ * with R->err and R->code */
+static int
+session(struct run *R, const struct smtp_session_config *sc, const struct sockaddr *sa,
+        const char *host, const char *from, const char *addr, const struct buf *m)
+{
+	struct smtp_session_cbs cbs = {
+	    .rcpt = on_rcpt, .job_done = on_job_done, .closed = on_closed};
+	R->done = false;
+	R->ok = false;
+	R->code = 0;
+	R->err[0] = '\0';
+	struct smtp_session *ss = smtp_session_new(&R->loop, sc, &cbs, R, R->err, sizeof(R->err));
+	if (ss == NULL)
+		return -1;
+	const char *rcpts[1] = {addr};
+	struct smtp_job job = {.sender = from,
+	                       .rcpts = rcpts,
+	                       .nrcpt = 1,
+	                       .data = m->data,
+	                       .len = m->len,
+	                       .flags = SMTP_JOB_7BIT};
+	smtp_session_submit(ss, &job);
+	/* A connect that fails closes the session, and closed() ends the wait. */
+	smtp_session_connect(ss, sa, host);
+	wait_done(R);
+	return R->ok ? 0 : -1;
+}
+
+/* relayed - m through the relay at url; 0, or -1 with R->err */
+static int
+relayed(struct run *R, const struct config *cfg, const struct tls_reports_send_opts *o,
+        const char *url, const char *from, const char *addr, const struct buf *m)
+{
 	struct smtp_url u;
 	if (smtp_url_parse(url, &u, R->err, sizeof(R->err)) < 0)
 		return -1;
@@ -207,36 +273,6 @@ mail(struct run *R, const struct config *cfg, const struct tls_reports_send_opts
 	struct sockaddr_storage sa;
 	memcpy(&sa, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
-
-	char from[300];
-	snprintf(from, sizeof(from), "tlsrpt-noreply@%s", org);
-	struct buf m = BUF_INIT, signed_msg = BUF_INIT;
-	report_mail(cfg, org, rp, addr, gz, from, &m);
-	/* DKIM, as kirim signs a campaign's messages: with every [dkim] key. */
-	for (size_t i = 0; i < cfg->n_dkim; i++) {
-		struct dkim_signer *sg = NULL;
-		struct buf h = BUF_INIT;
-		char e[256];
-		if (dkim_signer_new(cfg->dkim[i].key, cfg->dkim[i].domain, cfg->dkim[i].selector,
-		                    &sg, e, sizeof(e)) < 0 ||
-		    dkim_sign(sg, m.data, m.len, (long)time(NULL), &h, e, sizeof(e)) < 0) {
-			snprintf(R->err, sizeof(R->err), "DKIM key %s: %s", cfg->dkim[i].key_file,
-			         e);
-			dkim_signer_free(sg);
-			buf_free(&h);
-			buf_free(&m);
-			return -1;
-		}
-		buf_reset(&signed_msg);
-		buf_add(&signed_msg, h.data, h.len);
-		buf_add(&signed_msg, m.data, m.len);
-		buf_reset(&m);
-		buf_add(&m, signed_msg.data, signed_msg.len);
-		dkim_signer_free(sg);
-		buf_free(&h);
-	}
-	buf_free(&signed_msg);
-
 	char helo[256];
 	config_helo(cfg, helo, sizeof(helo));
 	int tls = o->tls >= 0 ? o->tls : cfg->relay_tls >= 0 ? cfg->relay_tls : TLS_POLICY_VERIFY;
@@ -251,29 +287,95 @@ mail(struct run *R, const struct config *cfg, const struct tls_reports_send_opts
 	    .max_jobs = 1,
 	};
 	smtp_session_default_timeouts(&sc.timeouts);
-	struct smtp_session_cbs cbs = {
-	    .rcpt = on_rcpt, .job_done = on_job_done, .closed = on_closed};
-	R->done = false;
-	R->ok = false;
-	R->err[0] = '\0';
-	struct smtp_session *ss = smtp_session_new(&R->loop, &sc, &cbs, R, R->err, sizeof(R->err));
-	if (ss == NULL) {
-		buf_free(&m);
+	return session(R, &sc, (const struct sockaddr *)&sa, u.host, from, addr, m);
+}
+
+static void
+on_mx(void *arg, const struct dns_mx_result *r)
+{
+	struct run *R = arg;
+	R->done = true;
+	R->status = r->status;
+	R->nmx = r->status == DNS_OK ? r->nhosts : 0;
+	if (R->nmx)
+		memcpy(R->mx, r->hosts, R->nmx * sizeof(*R->mx));
+	else
+		snprintf(R->why, sizeof(R->why), "%s",
+		         r->error ? r->error : dns_status_name(r->status));
+}
+
+/*
+ * direct - m straight to the MX hosts of addr's domain, as kirim sends a campaign
+ * without a relay: the hosts in preference order, each address in turn, TLS when
+ * offered (opportunistic), until one takes it; a 5xx ends the tries. 0, or -1 with
+ * R->err.
+ */
+static int
+direct(struct run *R, const struct config *cfg, const struct tls_reports_send_opts *o,
+       const char *from, const char *addr, const struct buf *m)
+{
+	const char *at = strrchr(addr, '@');
+	if (at == NULL || at[1] == '\0') {
+		snprintf(R->err, sizeof(R->err), "not a mail address: %.200s", addr);
 		return -1;
 	}
-	const char *rcpts[1] = {addr};
-	struct smtp_job job = {.sender = from,
-	                       .rcpts = rcpts,
-	                       .nrcpt = 1,
-	                       .data = m.data,
-	                       .len = m.len,
-	                       .flags = SMTP_JOB_7BIT};
-	smtp_session_submit(ss, &job);
-	/* A connect that fails closes the session, and closed() ends the wait. */
-	smtp_session_connect(ss, (const struct sockaddr *)&sa, u.host);
+	R->done = false;
+	if (dns_resolve_mx(R->dns, at + 1, on_mx, R) < 0) {
+		snprintf(R->err, sizeof(R->err), "cannot look up the MX hosts of %s", at + 1);
+		return -1;
+	}
 	wait_done(R);
+	if (R->nmx == 0) {
+		snprintf(R->err, sizeof(R->err), "MX hosts of %s: %.200s", at + 1, R->why);
+		return -1;
+	}
+	char helo[256];
+	config_helo(cfg, helo, sizeof(helo));
+	struct smtp_session_config sc = {
+	    .helo_name = helo,
+	    .tls_policy = TLS_POLICY_OPPORTUNISTIC,
+	    .max_jobs = 1,
+	};
+	smtp_session_default_timeouts(&sc.timeouts);
+	char last[sizeof(R->err)] = "";
+	for (size_t i = 0; i < R->nmx; i++) {
+		struct dns_mx_host *h = &R->mx[i];
+		for (size_t k = 0; k < h->naddrs; k++) {
+			struct sockaddr_storage *sa = &h->addrs[k];
+			uint16_t port = htons((uint16_t)(o->mx_port ? o->mx_port : 25));
+			if (sa->ss_family == AF_INET)
+				((struct sockaddr_in *)sa)->sin_port = port;
+			else
+				((struct sockaddr_in6 *)sa)->sin6_port = port;
+			if (session(R, &sc, (const struct sockaddr *)sa, h->name, from, addr, m) ==
+			    0)
+				return 0;
+			snprintf(last, sizeof(last), "%s: %s", h->name, R->err);
+			if (R->code >= 500)
+				goto out;
+		}
+	}
+out:
+	snprintf(R->err, sizeof(R->err), "%s", last);
+	return -1;
+}
+
+/* mail - the report to addr through the relay, or straight to addr's MX hosts when there
+ * is none (or o->direct); 0, or -1 with R->err */
+static int
+mail(struct run *R, const struct config *cfg, const struct tls_reports_send_opts *o,
+     const char *org, const struct rep *rp, const char *addr, const struct buf *gz)
+{
+	const char *url = o->relay_url ? o->relay_url : o->direct ? NULL : cfg->relay_url;
+	char from[300];
+	snprintf(from, sizeof(from), "tlsrpt-noreply@%s", org);
+	struct buf m = BUF_INIT;
+	int rc = signed_mail(R, cfg, org, rp, addr, gz, from, &m);
+	if (rc == 0)
+		rc = url && *url ? relayed(R, cfg, o, url, from, addr, &m)
+		                 : direct(R, cfg, o, from, addr, &m);
 	buf_free(&m);
-	return R->ok ? 0 : -1;
+	return rc;
 }
 
 /* ---- https: -------------------------------------------------------------------------- */

@@ -120,6 +120,24 @@ plan_text(const struct planner_result *r, int suppress_dead)
 	} else {
 		printf("Nothing to send to any destination.\n");
 	}
+	if (!r->relay[0] && r->ndests) {
+		static const char *const label[PLANNER_NTLS] = {
+		    [PLANNER_TLS_NONE] = "no policy",
+		    [PLANNER_TLS_STS_ENFORCE] = "MTA-STS enforce",
+		    [PLANNER_TLS_STS_TESTING] = "MTA-STS testing",
+		    [PLANNER_TLS_DANE] = "DANE"};
+		static const int order[PLANNER_NTLS] = {PLANNER_TLS_STS_ENFORCE,
+		                                        PLANNER_TLS_STS_TESTING, PLANNER_TLS_DANE,
+		                                        PLANNER_TLS_NONE};
+		printf("TLS policies (docs/tls.md):");
+		for (int k = 0; k < PLANNER_NTLS; k++) {
+			int t = order[k];
+			printf("%s %s %zu destination%s (%s messages)", k ? "," : "", label[t],
+			       r->tls_dests[t], r->tls_dests[t] == 1 ? "" : "s",
+			       cli_num(n1, (uint64_t)r->tls_messages[t]));
+		}
+		printf(".\n");
+	}
 	if (r->ndead) {
 		printf("\nDomains that cannot receive mail: %zu (%s messages)%s\n", r->ndead,
 		       cli_num(n1, (uint64_t)r->dead_messages),
@@ -166,6 +184,7 @@ campaign_plan(struct cli *c, int argc, char **argv)
 	    {"now", required_argument, NULL, 'N'},
 	    {"relay", required_argument, NULL, 'R'},
 	    {"direct", no_argument, NULL, 'D'},
+	    {"mta-sts-port", required_argument, NULL, '8'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct planner_opts o = {0};
@@ -206,6 +225,9 @@ campaign_plan(struct cli *c, int argc, char **argv)
 		}
 		case 'X':
 			o.suppress_dead = 1;
+			break;
+		case '8':
+			o.sts_port = plan_count("--mta-sts-port", optarg, 1, 65535, &bad);
 			break;
 		case 'N': {
 			char *end;
@@ -262,6 +284,12 @@ campaign_plan(struct cli *c, int argc, char **argv)
 			                 "plan: add --direct");
 		}
 	}
+	/* The TLS policies domains publish, as kirim send applies them ([tls]). */
+	char ca_file[sizeof(cfg.tls_ca_file)];
+	snprintf(ca_file, sizeof(ca_file), "%s", cfg.tls_ca_file);
+	o.ca_file = ca_file[0] ? ca_file : NULL;
+	o.mta_sts = cfg.tls_mta_sts;
+	o.dane = cfg.tls_dane;
 	config_free(&cfg);
 	struct store *s;
 	rc = cli_open(c, "campaign", false, &s);

@@ -117,6 +117,15 @@ parse_day(const char *s)
 	return (long long)(t / 86400);
 }
 
+/* port_of - s as a TCP port, 0 when it is not one */
+static unsigned
+port_of(const char *s)
+{
+	char *end;
+	unsigned long p = strtoul(s, &end, 10);
+	return *s && !*end && p > 0 && p <= 65535 ? (unsigned)p : 0;
+}
+
 int
 cmd_tlsrpt(struct cli *c, int argc, char **argv)
 {
@@ -129,6 +138,8 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 	    {"dns-server", required_argument, NULL, 'S'},
 	    {"https-port", required_argument, NULL, 'H'},
 	    {"allow-plaintext-auth", no_argument, NULL, 'P'},
+	    {"direct", no_argument, NULL, 'X'},
+	    {"mx-port", required_argument, NULL, 'M'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *domain = NULL, *dir = NULL;
@@ -168,18 +179,24 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 			so.dns_servers = optarg;
 			send_only = true;
 			break;
-		case 'H': {
-			char *end;
-			unsigned long p = strtoul(optarg, &end, 10);
-			if (*end || p == 0 || p > 65535)
+		case 'H':
+			if ((so.https_port = port_of(optarg)) == 0)
 				return cli_usage("tlsrpt", "--https-port takes a port, not '%s'",
 				                 optarg);
-			so.https_port = (unsigned)p;
 			send_only = true;
 			break;
-		}
 		case 'P':
 			so.allow_plaintext_auth = 1;
+			send_only = true;
+			break;
+		case 'X':
+			so.direct = 1;
+			send_only = true;
+			break;
+		case 'M':
+			if ((so.mx_port = port_of(optarg)) == 0)
+				return cli_usage("tlsrpt", "--mx-port takes a port, not '%s'",
+				                 optarg);
 			send_only = true;
 			break;
 		case ':':
@@ -196,8 +213,10 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 	if (sending && dir)
 		return cli_usage("tlsrpt", "--out is report's: send writes no files");
 	if (!sending && send_only)
-		return cli_usage("tlsrpt", "--relay, --tls, --dns-server, --https-port and "
-		                           "--allow-plaintext-auth are send's");
+		return cli_usage("tlsrpt", "--relay, --direct, --tls, --dns-server, --mx-port, "
+		                           "--https-port and --allow-plaintext-auth are send's");
+	if (so.relay_url && so.direct)
+		return cli_usage("tlsrpt", "--relay and --direct exclude each other");
 	struct config cfg;
 	int rc = cli_config(c, "tlsrpt", &cfg);
 	if (rc)

@@ -345,3 +345,10 @@ mta_sts_policy_format(const struct mta_sts_policy *p, struct buf *out)
 		buf_printf(out, "mx: %s\n", p->mx[i]);
 	buf_printf(out, "max_age: %ld\n", p->max_age);
 }
+
+long long
+mta_sts_refresh_at(long long fetched_at, long max_age)
+{
+	long before = max_age / 2 < 86400 ? max_age / 2 : 86400;
+	return fetched_at + max_age - before;
+}

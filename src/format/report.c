@@ -757,6 +757,46 @@ cat_cells(const char **v, char c[][32], int k, const int64_t n[REPORT_NCAT])
 }
 
 /*
+ * tls_detail - how a destination's deliveries went, for its TLS column: the TLS versions,
+ * whether the certificates were verified ("verified", "unverified", or the share
+ * verified), and the policy its destination was made for (", MTA-STS" or ", DANE", from
+ * the key: `|sts[:DOMAIN]` and `|dane[:DOMAIN]`); "none" when none went over TLS, "" when
+ * none was delivered.
+ */
+/* made_for - whether key is a destination made for policy ("|sts": "...|sts:DOMAIN", a
+ * domain's own, or "...|sts", shared by the domains without a TLS-RPT record) */
+static bool
+made_for(const char *key, const char *policy)
+{
+	size_t n = strlen(policy), k = strlen(key);
+	const char *p = strstr(key, policy);
+	return p && (p[n] == ':' || (k >= n && strcmp(key + k - n, policy) == 0));
+}
+
+static const char *
+tls_detail(char out[96], const struct report_group *g)
+{
+	const char *policy = made_for(g->key, "|dane")  ? ", DANE"
+	                     : made_for(g->key, "|sts") ? ", MTA-STS"
+	                                                : "";
+	char v[32];
+	if (g->n[REPORT_DELIVERED] == 0)
+		return "";
+	if (g->tls == 0) {
+		snprintf(out, 96, "none%s", policy);
+		return out;
+	}
+	if (g->tls_verified == g->tls)
+		snprintf(v, sizeof(v), "verified");
+	else if (g->tls_verified == 0)
+		snprintf(v, sizeof(v), "unverified");
+	else
+		snprintf(v, sizeof(v), "%.0f%% verified", pct(g->tls_verified, g->tls));
+	snprintf(out, 96, "%s %s%s", g->tls_versions[0] ? g->tls_versions : "TLS", v, policy);
+	return out;
+}
+
+/*
  * text_groups - a table of domains or destinations with every category; the headers take
  * two lines ("bounced" over "hard"), and destinations add TLS and the delay
  */
@@ -764,9 +804,9 @@ static void
 text_groups(struct buf *out, const struct report_group *g, size_t n, const char *keyname,
             bool delays)
 {
-	char c[16][32];
-	int nc = 4 + (REPORT_NCAT - 1) + (delays ? 2 : 0);
-	struct table t = {.ncols = nc, .align = "lrrrrrrrrrrrrr"};
+	char c[16][32], detail[96];
+	int nc = 4 + (REPORT_NCAT - 1) + (delays ? 3 : 0);
+	struct table t = {.ncols = nc, .align = "lrrrrrrrrrrrrrl"};
 	const char *h1[16] = {"", "", "", "% of"},
 	           *h2[16] = {keyname, "messages", "delivered", "attempted"};
 	char split[REPORT_NCAT][32];
@@ -776,6 +816,8 @@ text_groups(struct buf *out, const struct report_group *g, size_t n, const char 
 		h2[k++] = "tls";
 		h1[k] = "avg";
 		h2[k++] = "delay";
+		h1[k] = "";
+		h2[k++] = "tls detail";
 	}
 	if (n == 0) {
 		buf_adds(out, "(no messages yet)\n");
@@ -795,6 +837,8 @@ text_groups(struct buf *out, const struct report_group *g, size_t n, const char 
 			k++;
 			v[k] = g[i].n[REPORT_DELIVERED] ? dur(c[k], (int64_t)(g[i].avg_delay + 0.5))
 			                                : "";
+			k++;
+			v[k] = tls_detail(detail, &g[i]);
 		}
 		table_row(&t, v);
 	}
@@ -923,17 +967,25 @@ csv_groups(struct buf *out, const struct report_group *g, size_t n, const char *
 	buf_printf(out, "%s,messages", keyname);
 	for (int c = 0; c < REPORT_NCAT; c++)
 		buf_printf(out, ",%s", cats[c].name);
+	bool dests = strcmp(keyname, "destination") == 0;
+	char detail[96];
 	buf_adds(out, ",attempted,delivered_pct_of_attempted,deferrals,tls_delivered,avg_delay_s,"
-	              "max_delay_s\r\n");
+	              "max_delay_s");
+	buf_adds(out, dests ? ",tls_detail\r\n" : "\r\n");
 	for (size_t i = 0; i < n; i++) {
 		report_csv_field(out, g[i].key);
 		buf_printf(out, ",%" PRId64, g[i].messages);
 		for (int c = 0; c < REPORT_NCAT; c++)
 			buf_printf(out, ",%" PRId64, g[i].n[c]);
 		int64_t tried = report_attempted(g[i].n);
-		buf_printf(out, ",%" PRId64 ",%s,%" PRId64 ",%" PRId64 ",%.1f,%" PRId64 "\r\n",
-		           tried, csv_pct(p, g[i].n[REPORT_DELIVERED], tried), g[i].deferrals,
-		           g[i].tls, g[i].avg_delay, g[i].max_delay);
+		buf_printf(out, ",%" PRId64 ",%s,%" PRId64 ",%" PRId64 ",%.1f,%" PRId64, tried,
+		           csv_pct(p, g[i].n[REPORT_DELIVERED], tried), g[i].deferrals, g[i].tls,
+		           g[i].avg_delay, g[i].max_delay);
+		if (dests) {
+			buf_adds(out, ",");
+			report_csv_field(out, tls_detail(detail, &g[i]));
+		}
+		buf_adds(out, "\r\n");
 	}
 }
 
@@ -1092,21 +1144,24 @@ json_counts(const int64_t n[REPORT_NCAT])
 }
 
 static json_t *
-json_groups(const struct report_group *g, size_t n)
+json_groups(const struct report_group *g, size_t n, bool dests)
 {
 	json_t *a = json_array();
+	char detail[96];
 	for (size_t i = 0; i < n; i++) {
 		int64_t tried = report_attempted(g[i].n);
-		json_array_append_new(
-		    a,
-		    json_pack("{s:o,s:b,s:I,s:o,s:I,s:o,s:I,s:I,s:o,s:I}", "key", jstr(g[i].key),
-		              "others", g[i].others, "messages", (json_int_t)g[i].messages,
-		              "counts", json_counts(g[i].n), "attempted", (json_int_t)tried,
-		              "delivered_pct_of_attempted", jpct(g[i].n[REPORT_DELIVERED], tried),
-		              "deferrals", (json_int_t)g[i].deferrals, "tls_delivered",
-		              (json_int_t)g[i].tls, "avg_delay_s",
-		              json_real((double)(int64_t)(g[i].avg_delay * 10 + 0.5) / 10),
-		              "max_delay_s", (json_int_t)g[i].max_delay));
+		json_t *o = json_pack(
+		    "{s:o,s:b,s:I,s:o,s:I,s:o,s:I,s:I,s:o,s:I}", "key", jstr(g[i].key), "others",
+		    g[i].others, "messages", (json_int_t)g[i].messages, "counts",
+		    json_counts(g[i].n), "attempted", (json_int_t)tried,
+		    "delivered_pct_of_attempted", jpct(g[i].n[REPORT_DELIVERED], tried),
+		    "deferrals", (json_int_t)g[i].deferrals, "tls_delivered", (json_int_t)g[i].tls,
+		    "avg_delay_s", json_real((double)(int64_t)(g[i].avg_delay * 10 + 0.5) / 10),
+		    "max_delay_s", (json_int_t)g[i].max_delay);
+		if (dests)
+			json_object_set_new(o, "tls_detail",
+			                    json_string(tls_detail(detail, &g[i])));
+		json_array_append_new(a, o);
 	}
 	return a;
 }
@@ -1208,9 +1263,9 @@ render_json(struct buf *out, const struct report *r)
 		                                       (json_int_t)l->total));
 	}
 	json_object_set_new(j, "links", links);
-	json_object_set_new(j, "domains", json_groups(r->domains, r->n_domains));
-	json_object_set_new(j, "destinations", json_groups(r->dests, r->n_dests));
-	json_object_set_new(j, "slowest_destinations", json_groups(r->slowest, r->n_slowest));
+	json_object_set_new(j, "domains", json_groups(r->domains, r->n_domains, false));
+	json_object_set_new(j, "destinations", json_groups(r->dests, r->n_dests, true));
+	json_object_set_new(j, "slowest_destinations", json_groups(r->slowest, r->n_slowest, true));
 	json_t *thr = json_array();
 	for (size_t i = 0; i < r->n_throttled; i++) {
 		const struct report_throttled *x = &r->throttled[i];
@@ -1447,7 +1502,7 @@ html_groups(struct buf *out, const char *title, const char *keyname, const struc
 	buf_adds(out, "</th><th class=\"l\">share</th><th>messages</th>");
 	html_cat_heads(out);
 	if (delays)
-		buf_adds(out, "<th>TLS</th><th>avg<br>delay</th>");
+		buf_adds(out, "<th>TLS</th><th>avg<br>delay</th><th class=\"l\">TLS detail</th>");
 	buf_adds(out, "</tr></thead><tbody>\n");
 	for (size_t i = 0; i < n; i++) {
 		buf_adds(out, g[i].others ? "<tr class=\"others\"><td class=\"key\">"
@@ -1465,6 +1520,12 @@ html_groups(struct buf *out, const char *title, const char *keyname, const struc
 			           g[i].n[REPORT_DELIVERED]
 			               ? dur(c[3], (int64_t)(g[i].avg_delay + 0.5))
 			               : "");
+		if (delays) {
+			char detail[96];
+			buf_adds(out, "<td class=\"l\">");
+			report_html_escape(out, tls_detail(detail, &g[i]));
+			buf_adds(out, "</td>");
+		}
 		buf_adds(out, "</tr>\n");
 	}
 	buf_adds(out, "</tbody></table></div></section>\n");

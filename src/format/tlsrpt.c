@@ -173,16 +173,20 @@ tlsrpt_report(const struct tlsrpt_meta *m, const struct tlsrpt_row *rows, size_t
 				continue;
 			}
 			failed += r->sessions;
-			json_t *d = json_pack("{s:s,s:s,s:s,s:I}", "result-type", r->result,
-			                      "receiving-mx-hostname", r->mx_host, "receiving-ip",
-			                      r->receiving_ip, "failed-session-count",
-			                      (json_int_t)r->sessions);
-			if (r->sending_ip[0])
-				json_object_set_new(d, "sending-mta-ip",
-				                    json_string(r->sending_ip));
-			if (r->detail[0])
-				json_object_set_new(d, "failure-reason-code",
-				                    json_string(r->detail));
+			/* A failure before any session (a policy fetch, a TLSA look-up) has no
+			 * receiving IP, and a policy fetch no MX host: absent, as RFC 8460 4.4
+			 * allows. */
+			json_t *d = json_pack("{s:s,s:I}", "result-type", r->result,
+			                      "failed-session-count", (json_int_t)r->sessions);
+			const char *const opt[][2] = {
+			    {"receiving-mx-hostname", r->mx_host},
+			    {"receiving-ip", r->receiving_ip},
+			    {"sending-mta-ip", r->sending_ip},
+			    {"failure-reason-code", r->detail},
+			};
+			for (size_t f = 0; f < sizeof(opt) / sizeof(opt[0]); f++)
+				if (opt[f][1][0])
+					json_object_set_new(d, opt[f][0], json_string(opt[f][1]));
 			json_array_append_new(details, d);
 		}
 		json_t *p = json_pack("{s:s,s:o,s:s,s:o}", "policy-type", pol->policy_type,

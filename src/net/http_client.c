@@ -66,6 +66,7 @@ struct http_client {
 	int http_status;
 	bool too_big;
 	bool tls_failed;
+	bool refused; /* the answer broke a limit on what it holds: size, media type */
 	char rbuf[16384];
 	char error[700];
 };
@@ -123,7 +124,8 @@ finish(struct http_client *g, const char *fmt, ...)
 	if (g->state == G_DONE)
 		return;
 	g->state = G_DONE;
-	struct http_client_result r = {.http_status = g->http_status, .tls_failed = g->tls_failed};
+	struct http_client_result r = {
+	    .http_status = g->http_status, .tls_failed = g->tls_failed, .refused = g->refused};
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -300,6 +302,7 @@ verdict(struct http_client *g)
 	} else if (!type_ok(g)) {
 		buf_reserve(&g->ctype, 1);
 		g->ctype.data[g->ctype.len] = '\0';
+		g->refused = true;
 		finish(g, "%s: content type \"%.80s\", not %s", where,
 		       g->ctype.len ? g->ctype.data : "(none)", g->want_type);
 	} else {
@@ -315,6 +318,7 @@ parse(struct http_client *g, bool eof)
 		llhttp_errno_t e = llhttp_execute(&g->parser, g->plain.data, g->plain.len);
 		g->plain.len = 0;
 		if (g->too_big) {
+			g->refused = true;
 			finish(g, "%s: the body is larger than %zu bytes", g->where, g->max_body);
 			return;
 		}

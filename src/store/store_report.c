@@ -161,6 +161,48 @@ group_by_delay(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+/* versions_add - the version v (up to a space) into vs, "TLSv1.2/TLSv1.3" sorted, once;
+ * what does not fit is left out */
+static void
+versions_add(char *vs, size_t cap, const char *v, size_t vn)
+{
+	if (vn == 0)
+		return;
+	char out[64] = "";
+	size_t on = 0;
+	bool put = false;
+	for (const char *p = vs; *p;) {
+		size_t n = strcspn(p, "/");
+		int c = strncmp(p, v, n < vn ? n : vn);
+		if (c == 0 && n == vn)
+			return; /* there already */
+		if (!put && (c > 0 || (c == 0 && n > vn))) {
+			on += (size_t)snprintf(out + on, sizeof(out) - on, "%s%.*s", on ? "/" : "",
+			                       (int)vn, v);
+			put = true;
+		}
+		on += (size_t)snprintf(out + on, sizeof(out) - on, "%s%.*s", on ? "/" : "", (int)n,
+		                       p);
+		p += n + (p[n] == '/');
+		if (on >= sizeof(out))
+			return;
+	}
+	if (!put)
+		on += (size_t)snprintf(out + on, sizeof(out) - on, "%s%.*s", on ? "/" : "", (int)vn,
+		                       v);
+	if (on < cap)
+		memcpy(vs, out, on + 1);
+}
+
+/* tls_count - a delivery over TLS t ("TLSv1.3 CIPHER[ verified[ dane]]") into g */
+static void
+tls_count(struct report_group *g, const char *t)
+{
+	g->tls++;
+	g->tls_verified += strstr(t, " verified") != NULL;
+	versions_add(g->tls_versions, sizeof(g->tls_versions), t, strcspn(t, " "));
+}
+
 static void
 group_sum(struct report_group *to, const struct report_group *g)
 {
@@ -170,6 +212,12 @@ group_sum(struct report_group *to, const struct report_group *g)
 		to->n[c] += g->n[c];
 	to->deferrals += g->deferrals;
 	to->tls += g->tls;
+	to->tls_verified += g->tls_verified;
+	for (const char *p = g->tls_versions; *p;) {
+		size_t n = strcspn(p, "/");
+		versions_add(to->tls_versions, sizeof(to->tls_versions), p, n);
+		p += n + (p[n] == '/');
+	}
 	to->avg_delay += g->avg_delay;
 	if (g->max_delay > to->max_delay)
 		to->max_delay = g->max_delay;
@@ -398,7 +446,8 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 			if (delay < 0)
 				delay = 0;
 		}
-		bool tls = delivered && tls_used(col_text(st, 7));
+		const char *tls_text = col_text(st, 7);
+		bool tls = delivered && tls_used(tls_text);
 		for (int k = 0; k < 2; k++) {
 			g[k]->n[cat]++;
 			g[k]->messages++;
@@ -407,7 +456,8 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 				g[k]->avg_delay += (double)delay; /* a sum until group_finish */
 				if (delay > g[k]->max_delay)
 					g[k]->max_delay = delay;
-				g[k]->tls += tls;
+				if (tls)
+					tls_count(g[k], tls_text);
 			}
 		}
 	}

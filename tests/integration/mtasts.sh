@@ -9,7 +9,7 @@
 SRC="${KIRIM_SRC:-.}"
 mkdir certs www
 $PY3 "$SERVER_PY" --make-certs "$TMP/certs"
-web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow danests danestsbad; do printf 'mta-sts.%s.test,' "$d"; done)
+web_names=$(for d in enf nomatch plain bad exp self tst fail cache chg old hbig hbin hredir hhtml hslow danests danestsbad ref pln sh1 sh2 sht1 sht2; do printf 'mta-sts.%s.test,' "$d"; done)
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" web "${web_names%,}"
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" good "mx.good.test,mx.dsb.test"
 $PY3 "$SERVER_PY" --make-cert "$TMP/certs" ta "mx.ta.test"
@@ -31,11 +31,14 @@ state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.sta
 col() { sql "SELECT DISTINCT $2 FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' ORDER BY 1"; }
 sink_dir() { mkdir -p "dump-$1" && chmod 777 "dump-$1" && echo "$TMP/dump-$1/%M."; }
 
-# DNS: every domain's MX, its _mta-sts record and its policy host (127.0.0.1, the HTTPS server).
-zone() { # zone DOMAIN MXHOST [STS-ID]
+# DNS: every domain's MX, its _mta-sts record, its policy host (127.0.0.1, the HTTPS server)
+# and its TLS-RPT record (so that its sessions are counted: a domain without one shares its
+# destination, section 15).
+zone() { # zone DOMAIN MXHOST [STS-ID [norpt]]
 	echo "$1. 60 IN MX 10 $2."
 	[ -n "${3:-}" ] && echo "_mta-sts.$1. 60 IN TXT \"v=STSv1; id=$3\""
 	echo "mta-sts.$1. 60 IN A 127.0.0.1"
+	[ -n "${4:-}" ] || echo "_smtp._tls.$1. 60 IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@$1\""
 }
 policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server gives for DOMAIN
 	local d=$1 mode=$2 age=$3
@@ -54,7 +57,8 @@ policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server 
 	echo "mx.exp.test. 60 IN A 127.0.0.5"
 	echo "mx.self.test. 60 IN A 127.0.0.6"
 	zone enf.test mx.good.test 1
-	echo '_smtp._tls.enf.test. 60 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@enf.test"'
+	for h in sh1 sh2; do zone "$h.test" mx.good.test 1 norpt; done
+	for h in sht1 sht2; do zone "$h.test" mx.plain.test 1 norpt; done
 	zone nomatch.test mx.other.test 1
 	zone plain.test mx.plain.test 1
 	zone bad.test mx.bad.test 1
@@ -66,7 +70,9 @@ policy() { # policy DOMAIN MODE MAX_AGE MX...: the policy file the HTTPS server 
 	zone chg.test mx.other.test 1
 	zone old.test mx.other.test 1
 	zone none.test mx.plain.test
-	for h in hbig hbin hredir hhtml hslow; do zone "$h.test" mx.plain.test 1; done
+	zone ref.test mx.other.test 1
+	zone pln.test mx.plain.test 1
+	for h in hbig hbin hredir hhtml hslow hcert; do zone "$h.test" mx.plain.test 1; done
 	# DANE: TLSA records of the MX hosts (the zone is signed: answers carry AD).
 	spki() { openssl x509 -in "certs/$1.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64; }
 	full() { openssl x509 -in "certs/$1.pem" -outform DER | sha256sum | cut -c1-64; }
@@ -97,7 +103,12 @@ policy tst.test testing 86400 mx.good.test
 policy cache.test enforce 86400 mx.good.test
 policy chg.test testing 86400 mx.good.test
 policy old.test enforce 3600 mx.good.test
-for h in hbig hbin hredir hhtml hslow; do policy "$h.test" enforce 86400 mx.good.test; done
+policy ref.test enforce 3600 mx.good.test
+policy pln.test enforce 86400 mx.plain.test
+for h in sh1 sh2; do policy "$h.test" enforce 86400 mx.good.test; done
+for h in sht1 sht2; do policy "$h.test" testing 86400 mx.good.test; done
+# hcert.test: its policy host is not among the names of the HTTPS server's certificate.
+for h in hbig hbin hredir hhtml hslow hcert; do policy "$h.test" enforce 86400 mx.good.test; done
 policy danests.test enforce 86400 mx.good.test
 policy danestsbad.test enforce 86400 mx.dsb.test
 echo huge >www/mta-sts.hbig.test.how
@@ -215,9 +226,9 @@ eq "max_age: expired, fetch failing: sent as before" "$(state_of c8c) $(sunk 3)"
 # 9. Hostile policy hosts (1 MiB, binary, a redirect, HTML, one byte every 2 s): each fetch
 #    fails with its reason and the domain is served as one without a policy; a domain
 #    with none is delivered first, not held up by the slow one.
-campaign c9 a@hbig.test a@hbin.test a@hredir.test a@hhtml.test a@hslow.test a@none.test
+campaign c9 a@hbig.test a@hbin.test a@hredir.test a@hhtml.test a@hslow.test a@hcert.test a@none.test
 send c9
-eq "hostile policies: all delivered as without a policy" "$(state_of c9)" "delivered=6"
+eq "hostile policies: all delivered as without a policy" "$(state_of c9)" "delivered=7"
 contains "huge: refused" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hbig.test'")" "larger than 65536 bytes"
 contains "binary: refused" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hbin.test'")" "policy invalid"
 contains "redirect: not followed" "$(sql "SELECT sts_error FROM domain_tls WHERE domain='hredir.test'")" "redirect (never followed"
@@ -284,6 +295,36 @@ contains "show: the user's policy wins" "$OUT" "in force: tls dane, from your po
 run "$KIRIM" domain show fail.test
 contains "show: the last failure" "$OUT" "last look: policy fetch failed"
 
+# 12a. Domains without a TLS-RPT record have nothing reported: their sessions need only meet
+#     their policy, so domains with the same hosts and policy share a destination (enforce:
+#     mx.good.test, verified), and a testing one shares its MX neighbours' (as no policy).
+campaign sh a@sh1.test a@sh2.test a@sht1.test a@sht2.test a@none.test
+send sh
+eq "shared: delivered" "$(state_of sh)" "delivered=5"
+eq "shared: one destination per hosts and policy" "$(col sh dest | tr '\n' ' ')" "mx:mx.good.test|sts mx:mx.plain.test mx:mx.plain.test|tlsrpt:none.test "
+contains "shared: enforce still verified" "$(sql "SELECT DISTINCT m.tls FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.domain = 'sh2.test'")" "verified"
+eq "shared: nothing counted for them" "$(sql "SELECT count(*) FROM tls_results WHERE domain LIKE 'sh%'")" 0
+
+# 12b. campaign plan: the TLS policy of each destination, as the send makes them (cached
+#     MTA-STS policies, one fetched now and not cached, DANE, none); the report's TLS column.
+campaign p1 a@enf.test b@enf.test a@tst.test a@pln.test a@dane1.test a@none.test b@sh1.test b@sh2.test b@sht1.test
+run "$KIRIM" campaign plan p1 --dns-server "127.0.0.1:$D" --mta-sts-port "$H" --json
+eq "plan: each destination's policy, as the send makes them" "$(json '" ".join(sorted(d["key"] + "=" + d["tls"] for d in j["destinations"]))')" \
+	"mx:mx.d1.test|dane:dane1.test=dane mx:mx.good.test|sts:enf.test=mta-sts-enforce mx:mx.good.test|sts=mta-sts-enforce mx:mx.plain.test=none mx:mx.plain.test|sts:pln.test=mta-sts-enforce mx:mx.plain.test|sts:tst.test=mta-sts-testing mx:mx.plain.test|tlsrpt:none.test=none"
+eq "plan: counted per policy" "$(json '" ".join("%s:%d/%d" % (k, v["destinations"], v["messages"]) for k, v in sorted(j["tls"].items()))')" \
+	"dane:1/1 mta-sts-enforce:3/5 mta-sts-testing:1/1 none:2/2"
+eq "plan: a shared destination's domains" "$(json '[d["domains"] for d in j["destinations"] if d["key"] == "mx:mx.good.test|sts"][0]')" 2
+eq "plan: a policy not cached is fetched, not stored" "$(fetches pln.test) $(sql "SELECT count(*) FROM mta_sts_policies WHERE domain='pln.test'")" "1 0"
+eq "plan: a cached one is not fetched" "$(fetches enf.test)" 1
+run "$KIRIM" campaign plan p1 --dns-server "127.0.0.1:$D" --mta-sts-port "$H"
+contains "plan text: the count" "$OUT" "TLS policies (docs/tls.md): MTA-STS enforce 3 destinations (5 messages), MTA-STS testing 1 destination (1 messages), DANE 1 destination (1 messages), no policy 2 destinations (2 messages)."
+run "$KIRIM" report c1 --by destination --format csv
+eq "report: TLS column of an MTA-STS destination" "$(printf '%s\n' "$OUT" | $PY3 -c 'import csv, sys; print([r["tls_detail"] for r in csv.DictReader(sys.stdin) if r["destination"] == "mx:mx.good.test|sts:enf.test"][0])')" "TLSv1.3 verified, MTA-STS"
+run "$KIRIM" report d1 --by destination
+contains "report: TLS column of a DANE destination" "$OUT" "TLSv1.3 verified, DANE"
+run "$KIRIM" report c4 --by destination --json
+eq "report: TLS column, plain text" "$(json 'j["destinations"][0]["tls_detail"]')" "none, MTA-STS"
+
 # 13. TLS-RPT (RFC 8460): each session of a domain under a policy (or with a TLS-RPT
 #     record) counted by result; the day's aggregate report of each domain, valid against
 #     the RFC's schema (tests/data/tlsrpt/schema.json, checked with python3-jsonschema).
@@ -296,6 +337,15 @@ count() { sql "SELECT coalesce(sum(sessions), 0) FROM tls_results WHERE domain='
 [ "$(count self.test certificate-not-trusted)" -ge 1 ] && ok "counted: self-signed" || bad "counted: self-signed" "$(sql "SELECT * FROM tls_results WHERE domain='self.test'")"
 [ "$(count danebad.test tlsa-invalid)" -ge 1 ] && ok "counted: DANE mismatch" || bad "counted: DANE mismatch" "$(sql "SELECT * FROM tls_results WHERE domain='danebad.test'")"
 [ "$(count dane1.test success)" -ge 1 ] && ok "counted: DANE success" || bad "counted: DANE success" "$(sql "SELECT * FROM tls_results WHERE domain='dane1.test'")"
+# The policy failures of RFC 8460 4.3.2: a policy that cannot be fetched (404, a slow host),
+# is not a policy (binary, too big, HTML), or whose host's certificate is not valid; a TLSA
+# look-up failing validation; DANE required where a host has no TLSA records.
+failures() { sql "SELECT group_concat(domain || ':' || result || ':' || sessions, ' ') FROM (SELECT domain, result, sum(sessions) sessions FROM tls_results WHERE domain IN ($1) AND result LIKE 'sts-%' GROUP BY domain, result ORDER BY domain, result)"; }
+eq "counted: policy fetch failures" "$(failures "'fail.test', 'hslow.test', 'hredir.test', 'hbin.test', 'hbig.test', 'hhtml.test', 'hcert.test'")" \
+	"fail.test:sts-policy-fetch-error:1 hbig.test:sts-policy-invalid:1 hbin.test:sts-policy-invalid:1 hcert.test:sts-webpki-invalid:1 hhtml.test:sts-policy-invalid:1 hredir.test:sts-policy-fetch-error:1 hslow.test:sts-policy-fetch-error:1"
+eq "counted: a fetch failure under the cached policy that still applied" "$(sql "SELECT count(*) FROM tls_results WHERE domain='cache.test' AND result='sts-policy-fetch-error' AND policy LIKE '%mode: enforce%'")" 1
+eq "counted: a failing TLSA look-up" "$(sql "SELECT policy_type, mx_host, result FROM tls_results WHERE domain='danefail.test'")" "tlsa|mx.df.test|dnssec-invalid"
+eq "counted: DANE required, no TLSA records" "$(sql "SELECT policy_type, mx_host, result FROM tls_results WHERE domain='daneuser.test'")" "tlsa|mx.du.test|dane-required"
 eq "counted: testing mode, its failure reported" "$(sql "SELECT policy_type, result FROM tls_results WHERE domain='tst.test'")" "sts|starttls-not-supported"
 eq "counted: the policy and the hosts" "$(sql "SELECT policy_type, mx_host, receiving_ip, sending_ip FROM tls_results WHERE domain='enf.test' AND result='success'")" "sts|mx.good.test|127.0.0.2|127.0.0.1"
 eq "counted: the DANE policy string" "$(sql "SELECT substr(policy, 1, 6) FROM tls_results WHERE domain='dane1.test'")" "3 1 1 "
@@ -309,13 +359,15 @@ eq "report: every file valid against the schema" "$($PY3 - "$SRC/tests/data/tlsr
 import gzip, json, sys
 import jsonschema
 schema = json.load(open(sys.argv[1]))
-n = 0
+n, types = 0, set()
 for f in sys.argv[2:]:
-    jsonschema.validate(json.load(gzip.open(f)), schema)
+    r = json.load(gzip.open(f))
+    jsonschema.validate(r, schema)
+    types |= {d["result-type"] for p in r["policies"] for d in p.get("failure-details", [])}
     n += 1
-print('ok' if n > 10 else 'only %d' % n)
+print('ok' if n > 10 else 'only %d' % n, *sorted(types))
 PYEND
-)" ok
+)" "ok certificate-expired certificate-host-mismatch certificate-not-trusted dane-required dnssec-invalid starttls-not-supported sts-policy-fetch-error sts-policy-invalid sts-webpki-invalid tlsa-invalid"
 run "$KIRIM" tlsrpt report --day "$today" --domain bad.test
 eq "report: a failure's details" "$(json 'j["policies"][0]["failure-details"][0]["result-type"], j["policies"][0]["policy"]["policy-type"], j["policies"][0]["policy"]["mx-host"], j["policies"][0]["summary"]["total-successful-session-count"]')" "certificate-host-mismatch sts ['mx.bad.test'] 0"
 eq "report: the day" "$(json 'j["date-range"]["start-datetime"], j["date-range"]["end-datetime"]')" "${today}T00:00:00Z ${today}T23:59:59Z"
@@ -327,5 +379,30 @@ printf '[sender]\nehlo = mta.kirim.test\n[tls]\nmta_sts = no\n' >off.conf
 campaign c10 b@nomatch.test
 run env KIRIM_CONFIG="$TMP/off.conf" "$KIRIM" send c10 --dns-server "127.0.0.1:$D" --mx-port "$P" --mta-sts-port "$H" --timeout 5 --json
 eq "mta_sts = no: sent as before" "$(state_of c10)" "delivered=1"
+
+# 14. Background refresh (RFC 8461 5.1): kirim run fetches a cached policy again half its
+#     max_age (an hour here) before it expires, so the domain never waits for a fetch; a
+#     refresh that fails keeps the cached policy. (Last: kirim run retries what waits.)
+RUN=(--dns-server "127.0.0.1:$D" --mx-port "$P" --mta-sts-port "$H" --timeout 5)
+campaign r1 a@ref.test
+send r1
+eq "refresh: fetched once, enforced" "$(fetches ref.test) $(state_of r1)" "1 queued=1"
+first=$(sql "SELECT expires_at FROM mta_sts_policies WHERE domain='ref.test'")
+run at +40m "$KIRIM" run --once "${RUN[@]}"
+eq "refresh: kirim run fetched it again before it expired" "$(fetches ref.test)" 2
+contains "refresh: logged" "$ERR" "mta_sts domain=ref.test id=1 refreshed"
+second=$(sql "SELECT expires_at FROM mta_sts_policies WHERE domain='ref.test'")
+[ "$second" -ge $((first + 2400)) ] && ok "refresh: max_age starts again" || bad "refresh: max_age starts again" "$first -> $second"
+eq "refresh: a policy not yet due is left alone" "$(fetches enf.test)" 1
+echo 404 >www/mta-sts.ref.test.how
+run at +90m "$KIRIM" run --once "${RUN[@]}"
+eq "refresh failing: tried" "$(fetches ref.test)" 3
+contains "refresh failing: logged, with the cached policy's expiry" "$ERR" "mta_sts domain=ref.test refresh failed, the cached policy kept until $second "
+eq "refresh failing: the cached policy kept" "$(sql "SELECT expires_at, mode FROM mta_sts_policies WHERE domain='ref.test'")" "$second|enforce"
+# Past the first policy's expiry: the refreshed one holds, with no fetch (without the
+# refresh, the policy would have expired, the fetch failed, and the mail gone in plain text).
+campaign r2 b@ref.test
+run at +95m "$KIRIM" send r2 --json "${RUN[@]}"
+eq "refreshed policy: enforced past the first expiry, no fetch" "$(state_of r2) $(fetches ref.test)" "queued=1 3"
 
 finish

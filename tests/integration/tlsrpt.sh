@@ -35,6 +35,8 @@ D=$(free_udp_port)
 	echo "_smtp._tls.down.test. 60 IN TXT \"v=TLSRPTv1; rua=https://rpt.down.test:$H/r\""
 	echo "rpt.down.test. 60 IN A 127.0.0.1"
 	echo "_smtp._tls.mail.test. 60 IN TXT \"v=TLSRPTv1;rua=mailto:reports@mail.test!10m\""
+	echo "mail.test. 60 IN MX 10 mx.mail.test."
+	echo "mx.mail.test. 60 IN A 127.0.0.5"
 	echo "norec.test. 60 IN A 127.0.0.1"
 } >zone.txt
 $PY3 "$SRC/tests/integration/dns_server.py" "$D" zone "$TMP/zone.txt" >server-dns.log 2>&1 &
@@ -122,10 +124,31 @@ run "$KIRIM" tlsrpt send --day 2026-02-30
 eq "a bad day: usage" "$RC" 64
 run "$KIRIM" tlsrpt report --relay smtp://127.0.0.1:25
 eq "--relay is send's" "$RC" 64
+run "$KIRIM" tlsrpt send --direct --relay "smtp://127.0.0.1:$P"
+eq "--direct and --relay: usage" "$RC" 64
+
+# Without a relay, a mailto: report goes straight to the MX hosts of the address's domain
+# (mx.mail.test, an smtp-sink), DKIM-signed, as kirim sends a campaign direct.
 sql "DELETE FROM tlsrpt_sent WHERE domain = 'mail.test'"
-run "$KIRIM" tlsrpt send --day "$yday" --domain mail.test --dns-server "127.0.0.1:$D"
-eq "no relay: exit 75" "$RC" 75
-contains "no relay: said" "$ERR" "no relay to send mail through"
+M=$(free_port)
+run "$KIRIM" tlsrpt send --day "$yday" --domain mail.test --dns-server "127.0.0.1:$D" --mx-port "$M"
+eq "no relay, MX down: exit 75" "$RC" 75
+contains "no relay, MX down: says which host" "$ERR" "mx.mail.test: connect"
+mkdir -p sink && chmod 777 sink
+start_sink_at 127.0.0.5 "$M" -d "$TMP/sink/%M."
+run "$KIRIM" tlsrpt send --day "$yday" --domain mail.test --dns-server "127.0.0.1:$D" --mx-port "$M"
+eq "no relay: sent" "$RC" 0
+contains "no relay: to the address" "$OUT" "mail.test: sent to mailto:reports@mail.test!10m"
+eq "no relay: at the MX host, DKIM-signed (dkimpy)" "$($PY3 - sink key.json <<'PYEND'
+import dkim, glob, json, sys
+txt = json.load(open(sys.argv[2]))["txt"].encode()
+files = glob.glob(sys.argv[1] + "/*")
+raw = open(files[0], "rb").read() if len(files) == 1 else b""
+# smtp-sink puts the envelope on top (X-Rcpt-Args:, ...): above the signature, not signed.
+print(len(files), b"X-Rcpt-Args: <reports@mail.test>" in raw, b"TLS-Report-Domain: mail.test" in raw,
+      "ok" if dkim.verify(raw, dnsfunc=lambda n, timeout=5: txt) else "fail")
+PYEND
+)" "1 True True ok"
 
 # kirim run sends yesterday's once a day: a day later, today's counts go by themselves.
 run at +1d "$KIRIM" run --once "${SEND[@]}"

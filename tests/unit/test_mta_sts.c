@@ -246,14 +246,37 @@ test_golden(void **state)
 		fail_msg("%d of %zu golden files differ", failed, N(names));
 }
 
+/* A policy is refreshed half its max_age before it expires, at most a day before. */
+static void
+test_refresh_at(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label;
+		long long fetched_at;
+		long max_age;
+		long long want;
+	} cases[] = {
+	    {"an hour: after half an hour", 1000, 3600, 2800},
+	    {"a day: after half a day", 0, 86400, 43200},
+	    {"a week: a day before it expires", 0, 604800, 518400},
+	    {"a year: a day before", 0, MTA_STS_MAX_AGE_MAX, MTA_STS_MAX_AGE_MAX - 86400},
+	    {"zero: at once", 500, 0, 500},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long long got = mta_sts_refresh_at(cases[i].fetched_at, cases[i].max_age);
+		if (got != cases[i].want)
+			fail_msg("%s: got %lld, want %lld", cases[i].label, got, cases[i].want);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_txt),
-	    cmocka_unit_test(test_policy),
-	    cmocka_unit_test(test_match),
-	    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_txt),        cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_match),      cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_refresh_at),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

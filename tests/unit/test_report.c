@@ -84,11 +84,26 @@ fill(struct report *r)
 	                                            [REPORT_FAILED] = 5,
 	                                            [REPORT_QUEUED] = 10,
 	                                            [REPORT_SUPPRESSED] = 20}};
-	r->n_dests = 1;
-	r->dests = xcalloc(1, sizeof(*r->dests));
+	r->n_dests = 3;
+	r->dests = xcalloc(3, sizeof(*r->dests));
 	r->dests[0] = (struct report_group){.key = xstrdup("relay:127.0.0.1:2525"),
 	                                    .messages = 1000,
-	                                    .n = {[REPORT_DELIVERED] = 900}};
+	                                    .n = {[REPORT_DELIVERED] = 890},
+	                                    .tls = 600,
+	                                    .tls_verified = 300,
+	                                    .tls_versions = "TLSv1.2/TLSv1.3"};
+	r->dests[1] = (struct report_group){.key = xstrdup("mx:mx.example.com|sts:example.com"),
+	                                    .messages = 10,
+	                                    .n = {[REPORT_DELIVERED] = 10},
+	                                    .tls = 10,
+	                                    .tls_verified = 10,
+	                                    .tls_versions = "TLSv1.3"};
+	r->dests[2] = (struct report_group){.key = xstrdup("mx:mx.example.net|dane"),
+	                                    .messages = 5,
+	                                    .n = {[REPORT_DELIVERED] = 5},
+	                                    .tls = 5,
+	                                    .tls_verified = 5,
+	                                    .tls_versions = "TLSv1.3"};
 	r->n_reasons = 2;
 	r->reasons = xcalloc(2, sizeof(*r->reasons));
 	r->reasons[0] = (struct report_reason){
@@ -236,6 +251,28 @@ static const struct render_case render_cases[] = {
     {"csv unclassified", REPORT_CSV, REPORT_BY_REASON, "deferred,,unclassified,,,20,2.0,\r\n",
      NULL},
     {"csv hour", REPORT_CSV, REPORT_BY_HOUR, "2023-11-14T22:00:00Z,900,20,45,0,500,80\r\n", NULL},
+    {"text destination TLS detail: versions, share verified", REPORT_TEXT, REPORT_BY_DEST,
+     "tls detail\n", NULL},
+    {"text destination TLS detail of a relay", REPORT_TEXT, REPORT_BY_DEST,
+     "TLSv1.2/TLSv1.3 50% verified\n", NULL},
+    {"text destination TLS detail under MTA-STS", REPORT_TEXT, REPORT_BY_DEST,
+     "TLSv1.3 verified, MTA-STS\n", NULL},
+    {"text destination TLS detail, DANE shared by domains without TLS-RPT", REPORT_TEXT,
+     REPORT_BY_DEST, "TLSv1.3 verified, DANE\n", NULL},
+    {"csv destination header: tls_detail last", REPORT_CSV, REPORT_BY_DEST,
+     "deferrals,tls_delivered,avg_delay_s,max_delay_s,tls_detail\r\n", NULL},
+    {"csv destination row", REPORT_CSV, REPORT_BY_DEST,
+     "mx:mx.example.com|sts:example.com,10,10,0,0,0,0,0,0,0,0,10,100.00,0,10,0.0,0,"
+     "\"TLSv1.3 verified, MTA-STS\"\r\n",
+     NULL},
+    {"csv domain table: no tls_detail", REPORT_CSV, REPORT_BY_DOMAIN, "max_delay_s\r\n",
+     "tls_detail"},
+    {"json destination tls_detail", REPORT_JSON, REPORT_BY_DOMAIN,
+     "\"tls_delivered\":600,\"avg_delay_s\":0.0,\"max_delay_s\":0,\"tls_detail\":"
+     "\"TLSv1.2/TLSv1.3 50% verified\"}",
+     NULL},
+    {"html destination TLS detail", REPORT_HTML, REPORT_BY_DOMAIN,
+     "<td class=\"l\">TLSv1.3 verified, MTA-STS</td></tr>", NULL},
     {"json schema version", REPORT_JSON, REPORT_BY_DOMAIN, "{\"schema_version\":2,", NULL},
     {"json escaped name", REPORT_JSON, REPORT_BY_DOMAIN,
      "\"name\":\"<b>\\\"Spring\\\" & 'sale'</b>\"", NULL},

@@ -63,6 +63,21 @@ test_txt(void **state)
 	}
 }
 
+/* expect_report - the report of rows (its member key, NULL: all of it) is want, as compact
+ * JSON with sorted keys */
+static void
+expect_report(const struct tlsrpt_row *rows, size_t n, const char *key, const char *want)
+{
+	struct tlsrpt_meta m = {"kirim.example", "postmaster@kirim.example", "id-1", "example.com",
+	                        19000};
+	json_t *j = tlsrpt_report(&m, rows, n);
+	char *text = json_dumps(key ? json_object_get(j, key) : j, JSON_COMPACT | JSON_SORT_KEYS);
+	if (strcmp(text, want) != 0)
+		fail_msg("got\n%s\nwant\n%s", text, want);
+	free(text);
+	json_decref(j);
+}
+
 /* Rows of two policies, in any order, become two policy objects with their sums. */
 static void
 test_report(void **state)
@@ -75,10 +90,6 @@ test_report(void **state)
 	    {"sts", sts, "c.mx.example", "192.0.2.3", "198.51.100.1", "certificate-expired",
 	     "certificate has expired", 3},
 	};
-	struct tlsrpt_meta m = {"kirim.example", "postmaster@kirim.example", "id-1", "example.com",
-	                        19000};
-	json_t *j = tlsrpt_report(&m, rows, 3);
-	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	const char *want =
 	    "{\"contact-info\":\"postmaster@kirim.example\",\"date-range\":{\"end-datetime\":"
 	    "\"2022-01-08T23:59:59Z\",\"start-datetime\":\"2022-01-08T00:00:00Z\"},"
@@ -94,10 +105,25 @@ test_report(void **state)
 	    "\"policy-string\":[],\"policy-type\":\"no-policy-found\"},\"summary\":{"
 	    "\"total-failure-session-count\":0,\"total-successful-session-count\":2}}],"
 	    "\"report-id\":\"id-1\"}";
-	if (strcmp(text, want) != 0)
-		fail_msg("got\n%s\nwant\n%s", text, want);
-	free(text);
-	json_decref(j);
+	expect_report(rows, 3, NULL, want);
+}
+
+/* A failure before any session (a policy fetch) names no MX host and no receiving IP: the
+ * fields are left out, not written empty. */
+static void
+test_report_fetch_failure(void **state)
+{
+	(void)state;
+	struct tlsrpt_row rows[] = {
+	    {"sts", "", "", "", "", "sts-policy-fetch-error", "HTTP 404", 2},
+	};
+	const char *want =
+	    "[{\"failure-details\":[{\"failed-session-count\":2,\"failure-reason-code\":"
+	    "\"HTTP 404\",\"result-type\":\"sts-policy-fetch-error\"}],\"policy\":{\"mx-host\":[],"
+	    "\"policy-domain\":\"example.com\",\"policy-string\":[],\"policy-type\":\"sts\"},"
+	    "\"summary\":{\"total-failure-session-count\":2,\"total-successful-session-count\":0}"
+	    "}]";
+	expect_report(rows, 1, "policies", want);
 }
 
 int
@@ -106,6 +132,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_txt),
 	    cmocka_unit_test(test_report),
+	    cmocka_unit_test(test_report_fetch_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
