@@ -33,7 +33,7 @@ async function importWizard() {
 		page("Import contacts", h("p", { text: "Importing needs the editor role; you are " + state.session.role + "." }));
 		return;
 	}
-	const lists = await api("GET", "/api/lists?limit=1000");
+	const lists = await api("GET", "/api/lists?limit=1000&counts=false");
 	const file = h("input", { id: "import-file", name: "file", type: "file", accept: ".csv,.txt,text/csv,text/plain", required: true });
 	const list = h("input", { id: "import-list", name: "list", list: "import-lists", required: true, autocomplete: "off" });
 	const known = h("datalist", { id: "import-lists" }, lists.items.map((l) => h("option", { value: l.name })));

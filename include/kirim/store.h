@@ -96,8 +96,8 @@ struct store_list_info {
 	int64_t id;
 	char name[256];
 	int64_t created_at;
-	int64_t members;
-	int64_t suppressed; /* members whose address or domain is suppressed */
+	int64_t members;    /* -1 when not counted (store_list_page without counts) */
+	int64_t suppressed; /* members whose address or domain is suppressed; -1: not counted */
 };
 typedef int (*store_list_cb)(void *arg, const struct store_list_info *info);
 
@@ -105,10 +105,17 @@ typedef int (*store_list_cb)(void *arg, const struct store_list_info *info);
 int store_list_ensure(struct store *s, const char *name, int64_t *id, bool *created);
 /* store_list_get - the list called name (STORE_E_NOTFOUND if none) */
 int store_list_get(struct store *s, const char *name, struct store_list_info *out);
+/* store_list_id - only the id of the list called name (STORE_E_NOTFOUND, with
+ * store_list_get's message, if none): what a look-up by name needs, without the
+ * member counts store_list_get makes (a scan of the list) */
+int store_list_id(struct store *s, const char *name, int64_t *id);
 /* store_list_each - every list with member counts, by name */
 int store_list_each(struct store *s, store_list_cb cb, void *arg);
-/* store_list_page - at most limit lists named after after ("" or NULL: from the first), by name */
-int store_list_page(struct store *s, const char *after, int limit, store_list_cb cb, void *arg);
+/* store_list_page - at most limit lists named after after ("" or NULL: from the first), by
+ * name; with counts false their members are not counted (members and suppressed -1): a
+ * scan of each list, which a page that only names lists need not wait for */
+int store_list_page(struct store *s, const char *after, int limit, bool counts, store_list_cb cb,
+                    void *arg);
 /* store_list_delete - delete a list and its memberships (contacts stay); STORE_E_INUSE while a
  * campaign's audience names it */
 int store_list_delete(struct store *s, const char *name);

@@ -88,9 +88,10 @@ api_status(struct api_ctx *x)
 static json_t *
 list_json(const struct store_list_info *l)
 {
-	return json_pack("{s:o,s:I,s:I,s:o}", "name", api_json_text(l->name), "members",
-	                 (json_int_t)l->members, "suppressed", (json_int_t)l->suppressed,
-	                 "created_at", api_json_time(l->created_at));
+	json_t *members = l->members < 0 ? json_null() : json_integer(l->members);
+	json_t *suppressed = l->suppressed < 0 ? json_null() : json_integer(l->suppressed);
+	return json_pack("{s:o,s:o,s:o,s:o}", "name", api_json_text(l->name), "members", members,
+	                 "suppressed", suppressed, "created_at", api_json_time(l->created_at));
 }
 
 static int
@@ -99,15 +100,25 @@ lists_row(void *arg, const struct store_list_info *l)
 	return api_page_add(arg, list_json(l), l->name) ? 0 : 1;
 }
 
-/* GET /api/lists: by name, a page at a time. */
+/* GET /api/lists: by name, a page at a time; ?counts=false leaves the member counts out
+ * (null), for a page that only names the lists: counting scans each list. */
 void
 api_lists(struct api_ctx *x)
 {
-	static const char *const names[] = {"limit", "cursor", NULL};
+	static const char *const names[] = {"limit", "cursor", "counts", NULL};
 	struct api_page p;
-	if (api_query_only(x, names) < 0 || api_page_start(x, &p) < 0)
+	char cv[8];
+	int q;
+	if (api_query_only(x, names) < 0 || (q = api_query(x, "counts", cv, sizeof(cv))) < 0)
 		return;
-	int rc = store_list_page(x->s, p.after, p.limit + 1, lists_row, &p);
+	if (q == 0 && strcmp(cv, "true") != 0 && strcmp(cv, "false") != 0) {
+		api_fail(x, 400, "query", "counts is true or false, not '%s'", cv);
+		return;
+	}
+	bool counts = q == 1 || strcmp(cv, "true") == 0;
+	if (api_page_start(x, &p) < 0)
+		return;
+	int rc = store_list_page(x->s, p.after, p.limit + 1, counts, lists_row, &p);
 	if (rc < 0) {
 		json_decref(p.items);
 		api_fail_store(x, rc, NULL);

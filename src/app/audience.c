@@ -34,8 +34,8 @@ ref_exists(void *arg, const struct segment_node *n)
 	struct refs *r = arg;
 	int rc = 0;
 	if (n->type == SEGMENT_LIST) {
-		struct store_list_info li;
-		rc = store_list_get(r->s, n->name, &li);
+		int64_t id;
+		rc = store_list_id(r->s, n->name, &id);
 	} else if (n->type == SEGMENT_SEGMENT) {
 		struct store_segment seg;
 		if ((rc = store_segment_get(r->s, n->name, &seg)) == 0)
@@ -418,9 +418,7 @@ lookup(struct store *s, const struct segment_part *p, int64_t *id, int64_t *camp
 	switch (p->kind) {
 	case SEGMENT_PART_LIST:
 	case SEGMENT_PART_EXCLUDE_LIST: {
-		struct store_list_info li;
-		if ((rc = store_list_get(s, p->name, &li)) == 0)
-			*id = li.id;
+		rc = store_list_id(s, p->name, id);
 		break;
 	}
 	case SEGMENT_PART_SEGMENT:

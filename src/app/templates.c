@@ -238,12 +238,10 @@ templates_lint(struct store *s, const char *subject, const char *text, const cha
 	struct lint l = {.s = s, .list = list, .out = out};
 	int rc = 0;
 	if (list) {
-		struct store_list_info li;
-		if ((rc = store_list_get(s, list, &li)) < 0) {
+		if ((rc = store_list_id(s, list, &l.list_id)) < 0) {
 			fault(f, rc, TEMPLATES_WHOLE, false, "%s", store_errmsg(s));
 			return rc;
 		}
-		l.list_id = li.id;
 	}
 	const char *parts[3] = {subject, text, html};
 	for (int i = 0; i < 3 && rc == 0; i++) {

@@ -158,6 +158,22 @@ store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, vo
 }
 
 /* store_get_int64 - step st once and reset it; its first column into *out (0 when no row) */
+static void
+id_fill(sqlite3_stmt *st, void *out)
+{
+	*(int64_t *)out = sqlite3_column_int64(st, 0);
+}
+
+int
+store_find_id(struct store *s, const char *sql, const char *key, int64_t *id, const char *doing)
+{
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	return store_get_one(s, st, id_fill, id, sizeof *id, doing);
+}
+
 int
 store_get_int64(struct store *s, sqlite3_stmt *st, int64_t *out, const char *doing)
 {

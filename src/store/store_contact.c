@@ -43,22 +43,12 @@ store_import_finish(struct store *s, int64_t import_id, const char *summary_json
 	return store_step_done(s, st, "record import summary");
 }
 
-static void
-store_id_fill(sqlite3_stmt *st, void *out)
-{
-	*(int64_t *)out = sqlite3_column_int64(st, 0);
-}
-
 /* store_find_contact - the id of the contact whose lower-cased address is key */
 static int
 store_find_contact(struct store *s, const char *key, int64_t *id)
 {
-	static const char sql[] = "SELECT id FROM contacts WHERE email = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (st == NULL)
-		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = store_get_one(s, st, store_id_fill, id, sizeof *id, "find contact");
+	int rc =
+	    store_find_id(s, "SELECT id FROM contacts WHERE email = ?1", key, id, "find contact");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no contact %s", key);
 	return rc;
@@ -244,6 +234,33 @@ store_contact_search(struct store *s, const char *term, const char *list, int li
 	return ret;
 }
 
+/*
+ * list_is_big - whether the list holds at least 1% of the contacts (its first 100,000
+ * members against the highest contact id): then a page of its members is found soonest by
+ * walking the address index and asking the list about each address (100 members within
+ * about 10,000 addresses); a smaller list's members are read and sorted by address instead.
+ * Either way costs what the list's share makes it: on 1,000,000 contacts, one list of all
+ * of them took 160 ms a page the second way, one of 100 would take a scan the first way.
+ */
+static int
+list_is_big(struct store *s, int64_t list_id, bool *big)
+{
+	static const char members_sql[] = "SELECT count(*) FROM (SELECT 1 FROM list_members"
+	                                  " WHERE list_id = ?1 LIMIT 100000)";
+	static const char top_sql[] = "SELECT max(id) FROM contacts";
+	sqlite3_stmt *st = store_prepare(s, members_sql);
+	int64_t members, top;
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, list_id);
+	int rc = store_get_int64(s, st, &members, "count a list's members");
+	if (rc < 0 || (st = store_prepare(s, top_sql)) == NULL ||
+	    (rc = store_get_int64(s, st, &top, "read the highest contact id")) < 0)
+		return rc < 0 ? rc : STORE_E_SQL;
+	*big = members * 100 >= top;
+	return 0;
+}
+
 int
 store_contact_page(struct store *s, const char *prefix, const char *list, const char *after,
                    int limit, store_contact_cb cb, void *arg)
@@ -261,15 +278,22 @@ store_contact_page(struct store *s, const char *prefix, const char *list, const 
 	    " JOIN list_members m ON m.contact_id = c.id AND m.list_id = ?5"
 	    " WHERE c.email >= ?1 AND c.email < ?2 AND c.email > ?3"
 	    " ORDER BY c.email LIMIT ?4";
+	/* The same rows, walking the address index and asking the list about each one. */
+	static const char walk_sql[] =
+	    "SELECT " CONTACT_COLUMNS ", NULL FROM contacts c"
+	    " WHERE c.email >= ?1 AND c.email < ?2 AND c.email > ?3 AND EXISTS (SELECT 1"
+	    " FROM list_members m WHERE m.list_id = ?5 AND m.contact_id = c.id)"
+	    " ORDER BY c.email LIMIT ?4";
 	int64_t list_id = 0;
+	const char *sql = all_sql;
 	if (list) {
-		struct store_list_info li;
-		int rc = store_list_get(s, list, &li);
-		if (rc < 0)
+		int rc = store_list_id(s, list, &list_id);
+		bool big;
+		if (rc < 0 || (rc = list_is_big(s, list_id, &big)) < 0)
 			return rc;
-		list_id = li.id;
+		sql = big ? walk_sql : list_sql;
 	}
-	sqlite3_stmt *st = store_prepare(s, list ? list_sql : all_sql);
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	size_t pl = prefix ? strlen(prefix) : 0;

@@ -59,6 +59,10 @@ int store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
  */
 int store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *),
                   void *out, size_t size, const char *doing);
+/* store_find_id - the id sql (one parameter, ?1 = key) finds: STORE_E_NOTFOUND when no
+ * row, whose message the caller writes; a failure says what it was doing */
+int store_find_id(struct store *s, const char *sql, const char *key, int64_t *id,
+                  const char *doing);
 /* store_get_int64 - step st once and reset it; its first column into *out (0 when no row) */
 int store_get_int64(struct store *s, sqlite3_stmt *st, int64_t *out, const char *doing);
 /* store_now - the current Unix time, as every table stores it */

@@ -58,8 +58,9 @@ store_list_row(sqlite3_stmt *st, void *out)
 	info->id = sqlite3_column_int64(st, 0);
 	store_copy_text(info->name, sizeof(info->name), st, 1);
 	info->created_at = sqlite3_column_int64(st, 2);
-	info->members = sqlite3_column_int64(st, 3);
-	info->suppressed = sqlite3_column_int64(st, 4);
+	bool counted = sqlite3_column_type(st, 3) != SQLITE_NULL;
+	info->members = counted ? sqlite3_column_int64(st, 3) : -1;
+	info->suppressed = counted ? sqlite3_column_int64(st, 4) : -1;
 }
 
 /* Each row of st (LIST_COLUMNS) to cb; st is reset after. */
@@ -94,6 +95,15 @@ store_list_get(struct store *s, const char *name, struct store_list_info *out)
 }
 
 int
+store_list_id(struct store *s, const char *name, int64_t *id)
+{
+	int rc = store_find_id(s, "SELECT id FROM lists WHERE name = ?1", name, id, "read list");
+	if (rc == STORE_E_NOTFOUND)
+		store_errf(s, rc, "no list called '%s'", name);
+	return rc;
+}
+
+int
 store_list_each(struct store *s, store_list_cb cb, void *arg)
 {
 	static const char sql[] = LIST_COLUMNS " FROM lists l ORDER BY l.name";
@@ -104,12 +114,15 @@ store_list_each(struct store *s, store_list_cb cb, void *arg)
 }
 
 int
-store_list_page(struct store *s, const char *after, int limit, store_list_cb cb, void *arg)
+store_list_page(struct store *s, const char *after, int limit, bool counts, store_list_cb cb,
+                void *arg)
 {
 	/* The counts are subqueries of the rows returned: only this page's are counted. */
 	static const char sql[] =
 	    LIST_COLUMNS " FROM lists l WHERE l.name > ?1 ORDER BY l.name LIMIT ?2";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char names_sql[] = "SELECT l.id, l.name, l.created_at, NULL, NULL"
+	                                " FROM lists l WHERE l.name > ?1 ORDER BY l.name LIMIT ?2";
+	sqlite3_stmt *st = store_prepare(s, counts ? sql : names_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
