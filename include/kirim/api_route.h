@@ -24,6 +24,7 @@ enum api_route_id {
 	API_ROUTE_METHOD, /* a known path, a method it does not take */
 	API_OPENAPI,
 	API_STATUS,
+	API_STATS,
 	API_LISTS,
 	API_LIST_CREATE,
 	API_LIST_GET,

@@ -36,6 +36,23 @@ int store_report_fill(struct store *s, const char *name, const struct store_repo
 /* store_report_all - the last (newest) campaigns into *out; last 0 means all */
 int store_report_all(struct store *s, int last, struct report_all *out);
 
+/* One UTC day's outcomes over every campaign (GET /api/stats). */
+struct store_report_day {
+	int64_t day; /* the day's first second (UTC) */
+	int64_t delivered, bounced, complaints, unsubscribes;
+};
+typedef int (*store_report_day_cb)(void *arg, const struct store_report_day *d);
+
+/*
+ * store_report_days - deliveries, bounces, complaints and unsubscribes recorded per UTC
+ * day from the day of since to the day of until, every day (zeros too), oldest first,
+ * counted from those days' events (an index of events by type and time: the cost is the
+ * events of the days asked for, not the campaigns'); a non-zero return of cb stops the
+ * walk and is returned.
+ */
+int store_report_days(struct store *s, int64_t since, int64_t until, store_report_day_cb cb,
+                      void *arg);
+
 /* A callback per attempt; a non-zero return stops the walk and is returned. */
 typedef int (*store_report_attempt_cb)(void *arg, const struct report_attempt *a);
 

@@ -157,6 +157,7 @@ struct api {
 
 static const api_handler handlers[API_ROUTE_COUNT] = {
     [API_STATUS] = api_status,
+    [API_STATS] = api_stats,
     [API_LISTS] = api_lists,
     [API_LIST_CREATE] = api_list_create,
     [API_LIST_GET] = api_list_get,

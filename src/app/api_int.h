@@ -155,6 +155,7 @@ typedef void (*api_handler)(struct api_ctx *x);
 
 /* The handlers, by resource (api_*.c). */
 void api_status(struct api_ctx *x);
+void api_stats(struct api_ctx *x);
 void api_lists(struct api_ctx *x);
 void api_list_create(struct api_ctx *x);
 void api_list_get(struct api_ctx *x);

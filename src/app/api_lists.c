@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_int.h"
 
@@ -14,6 +15,7 @@
 #include "kirim/store.h"
 #include "kirim/store_api.h"
 #include "kirim/store_dest.h"
+#include "kirim/store_report.h"
 #include "kirim/store_run.h"
 #include "kirim/throttle.h"
 
@@ -81,6 +83,66 @@ api_status(struct api_ctx *x)
 	       json_pack("{s:s,s:i,s:s,s:o,s:o}", "version", KIRIM_VERSION, "schema_version",
 	                 store_schema_version(x->s), "sqlite_version", store_sqlite_version(),
 	                 "campaigns", c.items, "destinations", d.items));
+}
+
+static int
+stats_day(void *arg, const struct store_report_day *d)
+{
+	json_t **v = arg; /* [items, totals] */
+	char day[16];
+	time_t t = (time_t)d->day;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	json_array_append_new(v[0],
+	                      json_pack("{s:s,s:I,s:I,s:I,s:I}", "day", day, "delivered",
+	                                (json_int_t)d->delivered, "bounced", (json_int_t)d->bounced,
+	                                "complaints", (json_int_t)d->complaints, "unsubscribes",
+	                                (json_int_t)d->unsubscribes));
+	static const char *const keys[] = {"delivered", "bounced", "complaints", "unsubscribes"};
+	const int64_t n[] = {d->delivered, d->bounced, d->complaints, d->unsubscribes};
+	for (size_t i = 0; i < 4; i++)
+		json_object_set_new(
+		    v[1], keys[i],
+		    json_integer(json_integer_value(json_object_get(v[1], keys[i])) + n[i]));
+	return 0;
+}
+
+/*
+ * GET /api/stats?days=N: deliveries, bounces, complaints and unsubscribes per UTC day
+ * over every campaign, the last N days (today the last of them; 30 unless given), from
+ * those days' events: the dashboard's totals without a report per campaign.
+ */
+void
+api_stats(struct api_ctx *x)
+{
+	static const char *const names[] = {"days", NULL};
+	if (api_query_only(x, names) < 0)
+		return;
+	char v[16];
+	int rc = api_query(x, "days", v, sizeof(v));
+	if (rc < 0)
+		return;
+	long days = 30;
+	if (rc == 0) {
+		char *end;
+		days = strtol(v, &end, 10);
+		if (*v == '\0' || *end || days < 1 || days > 366) {
+			api_fail(x, 400, "query", "days takes a number from 1 to 366, not '%s'", v);
+			return;
+		}
+	}
+	json_t *out[2] = {json_array(), json_pack("{s:i,s:i,s:i,s:i}", "delivered", 0, "bounced", 0,
+	                                          "complaints", 0, "unsubscribes", 0)};
+	rc = store_report_days(x->s, x->now - (days - 1) * 86400, x->now, stats_day, out);
+	if (rc < 0) {
+		json_decref(out[0]);
+		json_decref(out[1]);
+		api_fail_store(x, rc, NULL);
+		return;
+	}
+	api_ok(x, 200,
+	       json_pack("{s:i,s:o,s:o}", "days", (int)days, "items", out[0], "totals", out[1]));
 }
 
 /* ---- lists ----------------------------------------------------------------------------- */

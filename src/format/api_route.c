@@ -24,6 +24,7 @@ static const struct {
 } routes[] = {
     {API_OPENAPI, "GET", "/api/openapi.json", "openapi", API_SCOPE_NONE, API_LANE_LOOP},
     {API_STATUS, "GET", "/api/status", "status", API_SCOPE_READ, API_LANE_READ},
+    {API_STATS, "GET", "/api/stats", "stats", API_SCOPE_READ, API_LANE_READ},
     {API_LISTS, "GET", "/api/lists", "lists.list", API_SCOPE_READ, API_LANE_READ},
     {API_LIST_CREATE, "POST", "/api/lists", "lists.create", API_SCOPE_WRITE, API_LANE_WRITE},
     {API_LIST_GET, "GET", "/api/lists/{name}", "lists.get", API_SCOPE_READ, API_LANE_READ},

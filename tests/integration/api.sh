@@ -399,6 +399,22 @@ eq "sent" "$(json 'j["delivered"]')" 4
 api GET /api/campaigns/spring/report
 st "report" 200
 eq "report body" "$(json 'j["schema_version"], j["campaign"]["name"], j["messages"]["counts"]["delivered"]')" "2 spring 4"
+# Outcomes by day over every campaign (the dashboard's totals): an unsubscribe today, a
+# complaint ten days ago (inside the default 30 days, outside 7).
+now=$(date +%s)
+sql "INSERT INTO events(message_id, ts, type) SELECT min(id), $now, 'unsubscribe' FROM messages;
+     INSERT INTO events(message_id, ts, type) SELECT min(id), $((now - 10 * 86400)), 'complaint' FROM messages"
+api GET "/api/stats?days=7"
+st "stats" 200
+eq "stats: 7 days, today last, this send's deliveries" "$(json 'j["days"], len(j["items"]), j["items"][-1]["day"], j["totals"]["delivered"], sum(d["delivered"] for d in j["items"]), j["totals"]["unsubscribes"], j["totals"]["complaints"]')" "7 7 $(date -u +%F) 4 4 1 0"
+api GET /api/stats
+eq "stats: 30 days by default, the complaint in them" "$(json 'j["days"], len(j["items"]), j["totals"]["complaints"], [d["complaints"] for d in j["items"]].index(1)')" "30 30 1 19"
+api GET "/api/stats?days=0"
+st "stats: days 0" 400
+api GET "/api/stats?days=week"
+st "stats: days not a number" 400
+api GET "/api/stats?since=1"
+st "stats: unknown parameter" 400
 api GET "/api/campaigns/spring/report?format=csv&by=summary"
 st "report as CSV" 200
 contains "report CSV type" "$(hdr content-type)" "text/csv"

@@ -31,6 +31,8 @@ test_match(void **state)
 	    {"status query", "GET", "/api/status?x=1", API_STATUS, NULL, NULL, NULL, API_SCOPE_READ,
 	     API_LANE_READ},
 	    {"status post", "POST", "/api/status", API_ROUTE_METHOD, NULL, NULL, "GET, HEAD", 0, 0},
+	    {"stats", "GET", "/api/stats?days=7", API_STATS, NULL, NULL, NULL, API_SCOPE_READ,
+	     API_LANE_READ},
 	    {"openapi", "GET", "/api/openapi.json", API_OPENAPI, NULL, NULL, NULL, API_SCOPE_NONE,
 	     API_LANE_LOOP},
 	    {"lists", "GET", "/api/lists", API_LISTS, NULL, NULL, NULL, API_SCOPE_READ,
