@@ -323,6 +323,22 @@ api_query(struct api_ctx *x, const char *name, char *out, size_t outsz)
 }
 
 int
+api_query_bool(struct api_ctx *x, const char *name, bool dflt, bool *out)
+{
+	char v[8];
+	int q = api_query(x, name, v, sizeof(v));
+	if (q < 0)
+		return -1;
+	if (q == 1)
+		*out = dflt;
+	else if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+		*out = v[0] == 't';
+	else
+		return api_fail(x, 400, "query", "%s takes true or false, not '%s'", name, v);
+	return 0;
+}
+
+int
 api_query_only(struct api_ctx *x, const char *const *names)
 {
 	char unknown[128];

@@ -306,15 +306,9 @@ api_contact_delete(struct api_ctx *x)
 	/* ?erase=false: the contact leaves, its history stays; by default (and as before) the
 	 * right to erasure (docs/contacts.md). */
 	static const char *const names[] = {"erase", NULL};
-	char ev[8];
-	int q;
-	if (api_query_only(x, names) < 0 || (q = api_query(x, "erase", ev, sizeof(ev))) < 0)
+	bool erase;
+	if (api_query_only(x, names) < 0 || api_query_bool(x, "erase", true, &erase) < 0)
 		return;
-	bool erase = q == 1 || strcmp(ev, "true") == 0;
-	if (q == 0 && strcmp(ev, "true") != 0 && strcmp(ev, "false") != 0) {
-		api_fail(x, 400, "query", "erase is true or false, not '%s'", ev);
-		return;
-	}
 	if (contact_read(x, x->rt->params[0], &c) < 0)
 		return;
 	bool go = if_match(x, &c);

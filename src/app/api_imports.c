@@ -75,13 +75,12 @@ api_import_start(struct api_ctx *x)
 	static const char *const names[] = {"list",          "update",      "email_column",
 	                                    "delimiter",     "encoding",    "map",
 	                                    "ignore_column", "tags_column", NULL};
-	char list[256], update[8], column[128], enc[48], map[4096], tags[128];
+	char list[256], column[128], enc[48], map[4096], tags[128];
 	char ignored[IGNORE_MAX][128];
 	const char *ignore[IGNORE_MAX];
-	int lrc, urc, crc, erc, mrc, trc;
+	int lrc, crc, erc, mrc, trc;
 	struct api_import_opts o = {.list = list, .ignore = ignore};
 	if (api_query_only(x, names) < 0 || (lrc = api_query(x, "list", list, sizeof(list))) < 0 ||
-	    (urc = api_query(x, "update", update, sizeof(update))) < 0 ||
 	    (crc = api_query(x, "email_column", column, sizeof(column))) < 0 ||
 	    delimiter_query(x, &o.delimiter) < 0 ||
 	    (erc = api_query(x, "encoding", enc, sizeof(enc))) < 0 ||
@@ -110,11 +109,8 @@ api_import_start(struct api_ctx *x)
 	o.encoding = erc == 0 ? enc : NULL;
 	o.map = mrc == 0 ? map : NULL;
 	o.tags_column = trc == 0 ? tags : NULL;
-	if (urc == 0 && strcmp(update, "true") != 0 && strcmp(update, "false") != 0) {
-		api_fail(x, 400, "query", "update takes true or false");
+	if (api_query_bool(x, "update", false, &o.update) < 0)
 		return;
-	}
-	o.update = urc == 0 && strcmp(update, "true") == 0;
 	if (csv_body(x) < 0)
 		return;
 	char path[512], rejects[512];

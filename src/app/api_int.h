@@ -96,6 +96,9 @@ int api_body(struct api_ctx *x, bool any, json_t **out);
  * 1 when absent, -1 (answered 400) when it does not decode or fit
  */
 int api_query(struct api_ctx *x, const char *name, char *out, size_t outsz);
+/* api_query_bool - ?name= as true or false into *out, dflt when it is absent; -1 after
+ * answering 400 for any other value */
+int api_query_bool(struct api_ctx *x, const char *name, bool dflt, bool *out);
 /* api_query_only - answer 400 (and return -1) when the query has a parameter not in names */
 int api_query_only(struct api_ctx *x, const char *const *names);
 /*

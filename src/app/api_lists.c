@@ -169,16 +169,9 @@ api_lists(struct api_ctx *x)
 {
 	static const char *const names[] = {"limit", "cursor", "counts", NULL};
 	struct api_page p;
-	char cv[8];
-	int q;
-	if (api_query_only(x, names) < 0 || (q = api_query(x, "counts", cv, sizeof(cv))) < 0)
-		return;
-	if (q == 0 && strcmp(cv, "true") != 0 && strcmp(cv, "false") != 0) {
-		api_fail(x, 400, "query", "counts is true or false, not '%s'", cv);
-		return;
-	}
-	bool counts = q == 1 || strcmp(cv, "true") == 0;
-	if (api_page_start(x, &p) < 0)
+	bool counts;
+	if (api_query_only(x, names) < 0 || api_query_bool(x, "counts", true, &counts) < 0 ||
+	    api_page_start(x, &p) < 0)
 		return;
 	int rc = store_list_page(x->s, p.after, p.limit + 1, counts, lists_row, &p);
 	if (rc < 0) {
