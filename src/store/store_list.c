@@ -20,26 +20,20 @@
 	"  WHERE m.list_id = l.id AND m.status = 'confirmed' AND " SUPPRESSION_OF_C                \
 	" IS NOT NULL)"
 
+/* A list's id by its name (store_list_ensure, store_list_id). */
+static const char list_id_sql[] = "SELECT id FROM lists WHERE name = ?1";
+
 int
 store_list_ensure(struct store *s, const char *name, int64_t *id, bool *created)
 {
-	static const char find_sql[] = "SELECT id FROM lists WHERE name = ?1";
 	static const char insert_sql[] = "INSERT INTO lists(name, created_at) VALUES (?1, ?2)";
-	sqlite3_stmt *st = store_prepare(s, find_sql);
-	if (st == NULL)
-		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
+	int rc = store_find_id(s, list_id_sql, name, id, "find list");
+	if (rc != STORE_E_NOTFOUND) {
 		*created = false;
-		sqlite3_reset(st);
-		return 0;
+		return rc;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return store_fail(s, "find list");
-	if ((st = store_prepare(s, insert_sql)) == NULL)
+	sqlite3_stmt *st = store_prepare(s, insert_sql);
+	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, store_now());
@@ -97,7 +91,7 @@ store_list_get(struct store *s, const char *name, struct store_list_info *out)
 int
 store_list_id(struct store *s, const char *name, int64_t *id)
 {
-	int rc = store_find_id(s, "SELECT id FROM lists WHERE name = ?1", name, id, "read list");
+	int rc = store_find_id(s, list_id_sql, name, id, "read list");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no list called '%s'", name);
 	return rc;
