@@ -26,7 +26,9 @@ struct store;
 
 #include "kirim/http_client.h"
 
+struct buf;
 struct dns;
+struct mta_sts_policy;
 struct tls_ctx;
 
 #define STS_REFRESH_PARALLEL 32  /* fetches at once */
@@ -41,6 +43,17 @@ struct tls_ctx;
 struct http_client *sts_refresh_fetch(uv_loop_t *loop, struct dns *dns, const char *domain,
                                       unsigned port, struct tls_ctx *tls, http_client_cb cb,
                                       void *arg);
+
+/*
+ * sts_fetch_read - the policy in the answer r of sts_refresh_fetch: 0 with *p and its text
+ * (mta_sts_policy_format, appended to text); or -1 with why in err ("policy fetch failed:
+ * ..." or "policy invalid: ...") and its RFC 8460 4.3.2.2 result type in *result (static):
+ * sts-webpki-invalid for the policy host's certificate, sts-policy-invalid for an answer
+ * that cannot be a policy (too big, not text/plain, does not parse), and
+ * sts-policy-fetch-error for no answer or another status.
+ */
+int sts_fetch_read(const struct http_client_result *r, struct mta_sts_policy *p, struct buf *text,
+                   char *err, size_t errsz, const char **result);
 
 struct sts_refresh_opts {
 	const char *dns_servers; /* "127.0.0.1:5353,..."; NULL: /etc/resolv.conf */

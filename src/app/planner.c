@@ -159,14 +159,13 @@ on_sts_fetch(void *arg, const struct http_client_result *res)
 {
 	struct pdomain_dns *pd = arg;
 	struct mta_sts_policy p;
-	const char *why;
-	if (res->ok && mta_sts_policy_parse(res->body, res->len, &p, &why) == 0) {
-		struct buf text = BUF_INIT;
-		mta_sts_policy_format(&p, &text);
+	struct buf text = BUF_INIT;
+	char err[300];
+	const char *result;
+	if (sts_fetch_read(res, &p, &text, err, sizeof(err), &result) == 0)
 		sts_use(pd, (int)p.mode, text.data);
-		buf_free(&text);
-	}
 	/* else as the send: the cached policy still valid, as on_sts_txt set it */
+	buf_free(&text);
 }
 
 static void

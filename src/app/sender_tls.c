@@ -361,31 +361,17 @@ on_fetch(void *arg, const struct http_client_result *r)
 	struct sender *S = dm->S;
 	dm->fetch = NULL;
 	struct mta_sts_policy p;
-	const char *why = NULL;
-	if (!r->ok) {
-		snprintf(dm->sts_error, sizeof(dm->sts_error), "policy fetch failed: %.220s",
-		         r->error);
+	struct buf text = BUF_INIT;
+	const char *result;
+	if (sts_fetch_read(r, &p, &text, dm->sts_error, sizeof(dm->sts_error), &result) < 0) {
 		log_warn("domain=%s mta_sts id=%s error=\"%s\"", dm->name, dm->sts_id,
 		         dm->sts_error);
 		fall_back(dm);
-		/* RFC 8460 4.3.2.2: the certificate of the policy host is sts-webpki-invalid;
-		 * an answer that came but cannot be a policy (too big, not text/plain)
-		 * sts-policy-invalid; no answer, or another status, sts-policy-fetch-error. */
-		count_fetch(dm, r->tls_failed ? "sts-webpki-invalid"
-		                : r->refused  ? "sts-policy-invalid"
-		                              : "sts-policy-fetch-error");
-	} else if (mta_sts_policy_parse(r->body, r->len, &p, &why) < 0) {
-		snprintf(dm->sts_error, sizeof(dm->sts_error), "policy invalid: %s", why);
-		log_warn("domain=%s mta_sts id=%s error=\"%s\"", dm->name, dm->sts_id,
-		         dm->sts_error);
-		fall_back(dm);
-		count_fetch(dm, "sts-policy-invalid");
+		count_fetch(dm, result);
 	} else {
 		struct ssts *t = xcalloc(1, sizeof(*t));
-		struct buf text = BUF_INIT;
 		snprintf(t->id, sizeof(t->id), "%s", dm->sts_id);
 		t->p = p;
-		mta_sts_policy_format(&p, &text);
 		t->text = text.data;
 		t->fetched_at = (int64_t)time(NULL);
 		t->expires_at = t->fetched_at + p.max_age;

@@ -79,6 +79,27 @@ sts_refresh_fetch(uv_loop_t *loop, struct dns *dns, const char *domain, unsigned
 	return http_client_start(loop, dns, &o, cb, arg);
 }
 
+int
+sts_fetch_read(const struct http_client_result *r, struct mta_sts_policy *p, struct buf *text,
+               char *err, size_t errsz, const char **result)
+{
+	const char *why = NULL;
+	if (!r->ok) {
+		snprintf(err, errsz, "policy fetch failed: %s", r->error);
+		*result = r->tls_failed ? "sts-webpki-invalid"
+		          : r->refused  ? "sts-policy-invalid"
+		                        : "sts-policy-fetch-error";
+		return -1;
+	}
+	if (mta_sts_policy_parse(r->body, r->len, p, &why) < 0) {
+		snprintf(err, errsz, "policy invalid: %s", why);
+		*result = "sts-policy-invalid";
+		return -1;
+	}
+	mta_sts_policy_format(p, text);
+	return 0;
+}
+
 static void start_next(struct refresh *R);
 
 static void
@@ -94,14 +115,9 @@ on_fetch(void *arg, const struct http_client_result *r)
 {
 	struct due *d = arg;
 	struct mta_sts_policy p;
-	const char *why = NULL;
-	if (!r->ok) {
-		snprintf(d->error, sizeof(d->error), "policy fetch failed: %.250s", r->error);
-	} else if (mta_sts_policy_parse(r->body, r->len, &p, &why) < 0) {
-		snprintf(d->error, sizeof(d->error), "policy invalid: %s", why);
-	} else {
-		struct buf text = BUF_INIT;
-		mta_sts_policy_format(&p, &text);
+	struct buf text = BUF_INIT;
+	const char *result;
+	if (sts_fetch_read(r, &p, &text, d->error, sizeof(d->error), &result) == 0) {
 		int64_t now = (int64_t)time(NULL);
 		d->saved = (struct store_sts){
 		    .domain = d->domain,
