@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# segments.sh - segments, tags and campaign audiences (#21) on a 100,000-contact database
+# segments.sh - segments, tags and campaign audiences (#21) on a 30,000-contact database
 # with attributes of every kind and the engagement history of four campaigns: every
 # condition kind and combinations of them match exactly the contacts segments.py computes
 # in Python from the same tables (docs/segments.md's rules, read without SQL); a campaign
@@ -11,7 +11,7 @@
 : >empty.conf
 export KIRIM_CONFIG="$TMP/empty.conf"
 PYS="${KIRIM_SRC:-.}/tests/integration/segments.py"
-N=100000
+N=30000
 
 # 1. A schema-5 database migrates: campaigns.list_id becomes nullable (a rebuild of the
 # table), the campaign's list becomes its audience, and no message or event is lost.
