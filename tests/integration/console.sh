@@ -6,8 +6,8 @@
 # made and scheduled through the wizard (a segment at a time in a zone within a window,
 # a list now) after its plan, one paused, resumed and sent on its live page, its report
 # and downloads; every page checked by axe-core (no serious or critical
-# finding) and shot at 1280 and 390 px into docs/screenshots/ (KIRIM_SCREENSHOTS names
-# another folder). With curl: the server refuses what the roles do not allow (a viewer's
+# finding) and shot at 1280 and 390 px (into the test's own folder; KIRIM_SCREENSHOTS=
+# "$PWD/docs/screenshots" refreshes the documentation's). With curl: the server refuses what the roles do not allow (a viewer's
 # change, an editor's domain policy: 403 from the API itself), a change without the CSRF
 # token or from a foreign Origin, a request without a session, an expired or ended session;
 # wrong passwords are rate-limited per user and per address; the cookie's flags; the assets' CSP.
@@ -16,7 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_browser console.sh
-SHOTS=${KIRIM_SCREENSHOTS:-$KIRIM_SRC/docs/screenshots}
+SHOTS=${KIRIM_SCREENSHOTS:-$TMP/screenshots}
 mkdir -p "$SHOTS"
 
 cat >kirim.conf <<EOF

@@ -8,15 +8,15 @@
 # attribute and by Accept-Language; the brand's name, logo and colour on them; axe-core on
 # every page (no serious or critical finding). Abuse: 1,000 signups from one address in a
 # minute limited, the honeypot, a confirmation only through the link, the consent record
-# (kirim contacts show). Screenshots at 1280 and 390 px go to docs/screenshots/ in the
-# source tree (KIRIM_SCREENSHOTS names another folder).
+# (kirim contacts show). Screenshots at 1280 and 390 px go to the test's own folder
+# (KIRIM_SCREENSHOTS="$PWD/docs/screenshots" refreshes the documentation's).
 #
 # Skips (exit 77) without Debian's chromium and python3-websocket, and without axe-core
 # (tools/fetch-axe-core; tools/test fetches it).
 . "$(dirname "$0")/lib.sh"
 
 need_browser pages.sh
-SHOTS=${KIRIM_SCREENSHOTS:-$KIRIM_SRC/docs/screenshots}
+SHOTS=${KIRIM_SCREENSHOTS:-$TMP/screenshots}
 mkdir -p "$SHOTS"
 
 SECRET=pages-test-secret-0123456789abcdef
