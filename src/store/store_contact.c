@@ -400,11 +400,15 @@ store_contact_delete(struct store *s, int64_t id, bool erase, int64_t *messages,
 	 * Erasure. The rows stay (reports count them: states, opens, clicks,
 	 * bounces by class), without what may name the person: replies' texts
 	 * quote the address, an event's detail may hold a link or a client's
-	 * address. Stage, codes, hosts and times stay: they are about servers.
+	 * address. Stage, codes, hosts and times stay: they are about servers. So does
+	 * an open's machine flag (a prefetcher's open, counted apart in reports), without
+	 * the agent's words.
 	 */
 	static const char events_sql[] =
-	    "UPDATE events SET text = NULL, detail = NULL WHERE message_id IN"
-	    " (SELECT id FROM messages WHERE contact_id = ?1)";
+	    "UPDATE events SET text = NULL, detail = CASE WHEN type = 'open' AND"
+	    " json_valid(detail) AND json_extract(detail, '$.machine') = 1"
+	    " THEN '{\"machine\":true}' END"
+	    " WHERE message_id IN (SELECT id FROM messages WHERE contact_id = ?1)";
 	static const char anon_sql[] = "UPDATE messages SET email = NULL, last_text = NULL,"
 	                               " contact_id = NULL WHERE contact_id = ?1";
 	static const char supp_sql[] =

@@ -91,6 +91,7 @@ run "$KIRIM" send c1 --relay "smtp://127.0.0.1:$port" --tls none --json
 eq "send c1" "$RC" 0
 # Engagement and a bounce text that quote the address, as real ones do.
 sql "INSERT INTO events(message_id, ts, type, detail) SELECT m.id, 1, 'open', '{\"ip\":\"10.0.0.9\",\"ua\":\"Bob-Mail\"}' FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.email = 'bob@y.example';
+     INSERT INTO events(message_id, ts, type, detail) SELECT m.id, 1, 'open', '{\"machine\":true,\"agent\":\"Bob-Mail proxy\"}' FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.email = 'bob@y.example';
      INSERT INTO events(message_id, ts, type, text) SELECT m.id, 2, 'click', 'bob@y.example clicked' FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.email = 'bob@y.example';
      UPDATE messages SET last_text = '250 ok <bob@y.example>' WHERE contact_id = (SELECT id FROM contacts WHERE email = 'bob@y.example');
      INSERT INTO suppressions(kind, value, reason, created_at) VALUES ('address', 'bob@y.example', 'manual', 0);"
