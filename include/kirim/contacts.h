@@ -25,6 +25,7 @@ enum { CONTACTS_ATTRS_MAX = 64 * 1024, CONTACTS_LISTS_MAX = 64, CONTACTS_KEY_MAX
 #define CONTACTS_E_LIST (-52)    /* a list name that cannot be one */
 #define CONTACTS_E_KEY (-53)     /* an attribute name that cannot be one */
 #define CONTACTS_E_WRITE (-54)   /* an export's write callback failed (the caller knows why) */
+#define CONTACTS_E_ERASED (-55)  /* an address erased at its owner's request (never added again) */
 
 struct contacts_result {
 	int64_t id;

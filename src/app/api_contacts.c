@@ -156,8 +156,9 @@ upsert_one(struct api_ctx *x, json_t *o, struct contacts_result *res, int *statu
 		*status =
 		    rc == CONTACTS_E_ADDRESS || rc == CONTACTS_E_ATTRS || rc == CONTACTS_E_LIST
 		        ? 422
-		    : rc == STORE_E_BUSY ? 503
-		                         : 500;
+		    : rc == CONTACTS_E_ERASED ? 409
+		    : rc == STORE_E_BUSY      ? 503
+		                              : 500;
 		return -1;
 	}
 	return 0;

@@ -76,7 +76,18 @@ contacts_upsert(struct store *s, const char *email, const char *attrs, bool repl
 			snprintf(err, errsz, "'%.100s' cannot be a list name", lists[i]);
 			return CONTACTS_E_LIST;
 		}
+	/* As an import refuses it: an erased address is kept only as its hash, so
+	 * that it is never added (nor mailed) again (docs/contacts.md). */
+	bool erased = false;
 	int rc = store_begin(s);
+	if (rc == 0 && (rc = store_erased(s, a.key, &erased)) == 0 && erased) {
+		store_rollback(s);
+		snprintf(err, errsz,
+		         "%s was erased at its owner's request and is not added again (kirim "
+		         "suppress remove of its hash would allow it)",
+		         a.email);
+		return CONTACTS_E_ERASED;
+	}
 	if (rc == 0)
 		rc = store_contact_upsert(s, &a, attrs, replace, &out->id, &out->created,
 		                          &out->changed);

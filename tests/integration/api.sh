@@ -259,6 +259,10 @@ eq "suppression kept as a hash" "$(sql "SELECT kind, reason FROM suppressions WH
 eq "no row names it" "$(sqlite3 -batch "$KIRIM_DB" .dump | grep -ci 'cyd@three')" 0
 api DELETE /api/contacts/cyd@three.example
 st "erase again" 404
+api POST /api/contacts '{"email":"Cyd@Three.example","lists":["news"]}'
+st "an erased address is not added again" 409
+contains "erased: says why" "$(json 'j["detail"]')" "erased at its owner's request"
+eq "erased: still no row names it" "$(sqlite3 -batch "$KIRIM_DB" .dump | grep -ci 'cyd@three')" 0
 
 # 9. The audit log: every change, with the token and the client.
 API_TOKEN=$ADMIN
