@@ -104,8 +104,9 @@ CREATE TABLE campaigns (
 	queue_cursor bigint NOT NULL DEFAULT 0
 );
 
--- value holds bytes (the secret) and text (serve_journal's "GENERATION:ID"): SQLite's BLOB
--- column keeps either; bytea keeps their bytes.
+-- value holds bytes (the secret), text (serve_journal's "GENERATION:ID") and integers
+-- (policy_version, policy_presets): SQLite's BLOB column keeps each as it came; bytea keeps
+-- their bytes, an integer as its digits (SQLite's CAST(value AS BLOB)).
 CREATE TABLE settings (
 	key text PRIMARY KEY,
 	value bytea NOT NULL

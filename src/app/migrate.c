@@ -72,10 +72,11 @@ row_key(const struct store_dump_table *t, const struct store_dump_val *vals, cha
  * keeps any value in any column, PostgreSQL's column takes one type. Integers go into
  * integer and real columns, reals into real ones, text (and blobs of valid text) into text
  * ones when valid UTF-8 without NUL (PostgreSQL's text holds neither), text and blobs into
- * bytea as their bytes.
+ * bytea as their bytes, numbers into bytea as their digits (SQLite's CAST AS BLOB).
  */
 static const char *
-carry(enum store_dump_kind kind, const struct store_dump_val *in, struct store_dump_val *out)
+carry(enum store_dump_kind kind, const struct store_dump_val *in, struct store_dump_val *out,
+      char scratch[32])
 {
 	*out = *in;
 	switch (in->type) {
@@ -89,10 +90,25 @@ carry(enum store_dump_kind kind, const struct store_dump_val *in, struct store_d
 			out->r = (double)in->i;
 			return NULL;
 		}
-		return "an integer in a column of text or bytes";
+		if (kind == STORE_DUMP_K_BYTES) {
+			/* As SQLite's CAST(value AS BLOB): its digits (settings.value holds
+			 * integers). */
+			out->type = STORE_DUMP_BLOB;
+			out->n = (size_t)snprintf(scratch, 32, "%" PRId64, in->i);
+			out->p = scratch;
+			return NULL;
+		}
+		return "an integer in a column of text";
 	case STORE_DUMP_REAL:
-		return kind == STORE_DUMP_K_REAL ? NULL
-		                                 : "a real in a column of integers, text or bytes";
+		if (kind == STORE_DUMP_K_REAL)
+			return NULL;
+		if (kind == STORE_DUMP_K_BYTES) {
+			out->type = STORE_DUMP_BLOB;
+			out->n = (size_t)snprintf(scratch, 32, "%.17g", in->r);
+			out->p = scratch;
+			return NULL;
+		}
+		return "a real in a column of integers or text";
 	case STORE_DUMP_TEXT:
 	case STORE_DUMP_BLOB:
 		if (kind == STORE_DUMP_K_BYTES) {
@@ -140,8 +156,9 @@ source_row(void *arg, const struct store_dump_val *vals, int ncols)
 {
 	struct run *r = arg;
 	struct store_dump_val out[STORE_DUMP_MAX_COLS];
+	char scratch[STORE_DUMP_MAX_COLS][32];
 	for (int i = 0; i < ncols; i++) {
-		const char *why = carry(r->t->cols[i].kind, &vals[i], &out[i]);
+		const char *why = carry(r->t->cols[i].kind, &vals[i], &out[i], scratch[i]);
 		if (why) {
 			char key[160];
 			row_key(r->t, vals, key, sizeof(key));
@@ -241,7 +258,7 @@ copy_table(struct run *r, struct store *s, struct store_pg *pg, struct migrate_t
 	if (rc)
 		return rc;
 	if (end)
-		return fail(r, MIGRATE_E_COPY, "%s", store_pg_errmsg(pg));
+		return fail(r, MIGRATE_E_COPY, "copying %s: %s", t->name, store_pg_errmsg(pg));
 	int64_t seq = 0;
 	if (store_dump_sequence(s, t->name, &seq) != 0)
 		return fail(r, MIGRATE_E_SOURCE, "%s", store_errmsg(s));

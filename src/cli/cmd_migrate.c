@@ -95,7 +95,7 @@ print_json(const char *from, const char *to, bool verify, int rc, const struct m
 static void
 print_tables(const struct migrate_result *r)
 {
-	printf("  %-20s %12s  %-16s\n", "table", "rows", "checksum");
+	printf("  %-20s %12s  %s\n", "table", "rows", "checksum");
 	for (int i = 0; i < r->ntables; i++) {
 		const struct migrate_table *t = &r->tables[i];
 		char n[32], m[32], a[2 * ROWSUM_BYTES + 1], b[2 * ROWSUM_BYTES + 1];

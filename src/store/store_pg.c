@@ -59,9 +59,19 @@ pg_fail(struct store_pg *p, PGresult *res, const char *what)
 	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
 	const char *context = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
 	trimmed(msg, sizeof(msg), primary ? primary : PQerrorMessage(p->conn));
-	/* The context's first line says where: "COPY events, line 3, column text: ...". */
-	if (context)
-		snprintf(where, sizeof(where), " [%.*s]", (int)strcspn(context, "\n"), context);
+	/* The context says where, innermost first: "JSON data, line 1: ...", then "COPY
+	 * contacts, line 3, column attrs: ...". Its lines are joined into one. */
+	if (context) {
+		snprintf(where, sizeof(where), " [%s", context);
+		for (char *c = where; *c; c++)
+			if (*c == '\n')
+				*c = ';';
+		size_t n = strlen(where);
+		while (n > 2 && where[n - 1] == ';')
+			where[--n] = '\0';
+		if (n + 1 < sizeof(where))
+			strcat(where, "]");
+	}
 	return pg_errf(p, STORE_E_SQL, "%s: %s%s%s%s%s", what, msg, detail ? " (" : "",
 	               detail ? detail : "", detail ? ")" : "", where);
 }
@@ -321,7 +331,8 @@ store_pg_tables(struct store_pg *p, struct store_dump_table *out, int cap, int *
 {
 	static const char cols[] =
 	    "SELECT c.relname, a.attname, t.typname, a.attidentity <> '', "
-	    "coalesce(array_position(i.indkey::int2[], a.attnum), 0) "
+	    /* int2vector's subscripts start at 0: the key's first column is 1 here */
+	    "coalesce(array_position(i.indkey::int2[], a.attnum) + 1, 0) "
 	    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 	    "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
 	    "JOIN pg_type t ON t.oid = a.atttypid "
