@@ -64,6 +64,16 @@ int store_pg_apply(struct store_pg *p, int *version);
  * (cap); *n set
  */
 int store_pg_tables(struct store_pg *p, struct store_dump_table *out, int cap, int *n);
+/*
+ * store_pg_defer - drop the schema's foreign keys and the indexes no constraint uses,
+ * keeping the SQL that makes them again from the catalog: COPY then loads without a check
+ * and an index entry per row, and store_pg_restore (in the same transaction) builds each
+ * index once and checks each foreign key with one query, as pg_restore does
+ */
+int store_pg_defer(struct store_pg *p);
+/* store_pg_restore - make what store_pg_defer dropped again; a row whose foreign key has no
+ * parent fails it, named by PostgreSQL */
+int store_pg_restore(struct store_pg *p);
 /* store_pg_triggers - turn table's own triggers off (a copy must not fire them) or on */
 int store_pg_triggers(struct store_pg *p, const char *table, bool on);
 

@@ -369,11 +369,17 @@ migrate_tables(struct run *run, struct store *s, struct store_pg *pg, struct mig
 	r->rows = run->total;
 	/* The source: copied (and summed on the way), or summed alone. */
 	run->step = run->o->verify_only ? "reading" : "copying";
+	if (!run->o->verify_only && store_pg_defer(pg) != 0) {
+		rc = fail(run, MIGRATE_E_COPY, "%s", store_pg_errmsg(pg));
+		goto out;
+	}
 	for (int i = 0; i < n && rc == 0; i++) {
 		run->t = &t[i];
 		rc = run->o->verify_only ? sum_source(run, s, &r->tables[i])
 		                         : copy_table(run, s, pg, &r->tables[i]);
 	}
+	if (rc == 0 && !run->o->verify_only && store_pg_restore(pg) != 0)
+		rc = fail(run, MIGRATE_E_COPY, "%s", store_pg_errmsg(pg));
 	/* The target, read back. */
 	run->step = "verifying";
 	run->done = 0;

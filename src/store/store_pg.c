@@ -22,7 +22,8 @@
 
 struct store_pg {
 	PGconn *conn;
-	struct buf copy;                       /* COPY rows not yet sent */
+	struct buf copy;    /* COPY rows not yet sent */
+	struct buf restore; /* what store_pg_defer dropped, as the SQL that makes it again */
 	struct buf bytes[STORE_DUMP_MAX_COLS]; /* a row's bytea values decoded (store_pg_walk) */
 	char server[64];
 	char errbuf[1024];
@@ -181,6 +182,7 @@ store_pg_close(struct store_pg *p)
 		return;
 	PQfinish(p->conn);
 	buf_free(&p->copy);
+	buf_free(&p->restore);
 	for (int i = 0; i < STORE_DUMP_MAX_COLS; i++)
 		buf_free(&p->bytes[i]);
 	free(p);
@@ -421,6 +423,48 @@ store_pg_tables(struct store_pg *p, struct store_dump_table *out, int cap, int *
 	free(byname);
 	if (rc == 0)
 		*n = m;
+	return rc;
+}
+
+int
+store_pg_defer(struct store_pg *p)
+{
+	/* Foreign keys, and the indexes no constraint uses (a unique or primary key stays, as
+	 * its index does), with the SQL that makes each again from the catalog. */
+	static const char sql[] =
+	    "SELECT format('ALTER TABLE %I DROP CONSTRAINT %I', c.relname, k.conname), "
+	    "       format('ALTER TABLE %I ADD CONSTRAINT %I %s', c.relname, k.conname, "
+	    "              pg_get_constraintdef(k.oid)), 1 "
+	    "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+	    "WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace "
+	    "UNION ALL "
+	    "SELECT format('DROP INDEX %I', i.relname), pg_get_indexdef(i.oid), 2 "
+	    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+	    "WHERE i.relnamespace = current_schema()::regnamespace "
+	    "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid) "
+	    "ORDER BY 3, 1";
+	PGresult *res = query(p, sql, 0, NULL, "reading the foreign keys and indexes");
+	if (res == NULL)
+		return STORE_E_SQL;
+	struct buf drop = BUF_INIT;
+	p->restore.len = 0;
+	for (int i = 0; i < PQntuples(res); i++) {
+		buf_printf(&drop, "%s;\n", PQgetvalue(res, i, 0));
+		buf_printf(&p->restore, "%s;\n", PQgetvalue(res, i, 1));
+	}
+	PQclear(res);
+	int rc = drop.len ? run(p, drop.data, "setting the foreign keys and indexes aside") : 0;
+	buf_free(&drop);
+	return rc;
+}
+
+int
+store_pg_restore(struct store_pg *p)
+{
+	if (p->restore.len == 0)
+		return 0;
+	int rc = run(p, p->restore.data, "making the foreign keys and indexes again");
+	p->restore.len = 0;
 	return rc;
 }
 

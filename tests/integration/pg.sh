@@ -150,6 +150,12 @@ q "INSERT INTO events(message_id, ts, type) SELECT min(id), 1796000000, 'deliver
 eq "the webhook trigger works in PostgreSQL" "$(q "SELECT count(*) FROM webhook_outbox")" "$((before + 1))"
 q "DELETE FROM webhook_outbox WHERE id = (SELECT max(id) FROM webhook_outbox);
    DELETE FROM events WHERE id = (SELECT max(id) FROM events)" >/dev/null
+# The schema kirim migrate leaves (foreign keys and indexes set aside during the load and
+# made again) is still the SQLite one.
+run "$PY3" "$KIRIM_SRC/tests/integration/pg_schema.py" "$KIRIM_DB" "$KIRIM_SRC/schema" \
+	"$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U kirim -d kirimdb
+eq "the migrated schema agrees with SQLite's" "$RC" 0
+[ "$RC" = 0 ] || printf '%s\n' "$OUT" | head -n 20 >&2
 eq "the schema version is recorded" "$(q "SELECT version, name FROM kirim_migrations")" "15|015_baseline.sql"
 
 # --- a second copy into the same database is refused; --verify agrees ----------------------
@@ -190,6 +196,15 @@ eq "not JSON: exit 65" "$RC" 65
 contains "not JSON: PostgreSQL's reason and where" "$ERR" "invalid input syntax for type json"
 contains "not JSON: the table" "$ERR" "copying contacts"
 contains "not JSON: where" "$ERR" "COPY contacts, line 3, column attrs"
+
+# A member whose contact is gone (foreign keys are off in the sqlite3 shell): PostgreSQL's
+# check of the key, made once after the load, refuses the copy.
+sqlite3 bad.db "UPDATE contacts SET attrs = '{}' WHERE id = 3;
+	UPDATE list_members SET contact_id = 999999 WHERE contact_id = 5 AND list_id = 1"
+run "$KIRIM" migrate --from bad.db --to "$URL2"
+eq "a key without its parent: exit 65" "$RC" 65
+contains "a key without its parent: named" "$ERR" "Key (contact_id)=(999999) is not present in table \"contacts\""
+eq "a key without its parent: nothing committed" "$(psql_q --db second "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0
 
 # --- the progress bar on a terminal (script(1) gives the command one) ----------------------
 psql_q --db postgres "CREATE DATABASE third OWNER owner" >/dev/null
