@@ -40,9 +40,13 @@ const char *store_pg_errmsg(const struct store_pg *p);
 /* store_pg_server - "PostgreSQL 15.4" */
 const char *store_pg_server(const struct store_pg *p);
 
-/* store_pg_begin - BEGIN, and a transaction-scoped advisory lock kirim migrate's runs
- * into one database share, so that a second waits for the first and then finds it full */
-int store_pg_begin(struct store_pg *p);
+/*
+ * store_pg_begin - with snapshot, a read-only transaction that sees one moment of the
+ * database throughout (REPEATABLE READ); without, BEGIN and a transaction-scoped advisory
+ * lock kirim migrate's copies into one database share, so that a second waits for the
+ * first and then finds it full
+ */
+int store_pg_begin(struct store_pg *p, bool snapshot);
 /* store_pg_commit - COMMIT */
 int store_pg_commit(struct store_pg *p);
 /* store_pg_rollback - ROLLBACK (nothing when no transaction is open) */

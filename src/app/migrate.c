@@ -413,7 +413,7 @@ migrate_run(struct store *s, const struct migrate_opts *o, struct migrate_result
 	if (rc)
 		return MIGRATE_E_CONNECT;
 	snprintf(r->server, sizeof(r->server), "%s", store_pg_server(pg));
-	if (store_pg_begin(pg) != 0) {
+	if (store_pg_begin(pg, o->verify_only) != 0) {
 		rc = fail(&run, MIGRATE_E_CONNECT, "%s: %s", shown, store_pg_errmsg(pg));
 	} else if (store_dump_begin(s) != 0) {
 		rc = fail(&run, MIGRATE_E_SOURCE, "%s", store_errmsg(s));

@@ -201,11 +201,16 @@ store_pg_server(const struct store_pg *p)
 }
 
 int
-store_pg_begin(struct store_pg *p)
+store_pg_begin(struct store_pg *p, bool snapshot)
 {
-	char sql[96];
-	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%" PRId64 ")",
-	         MIGRATE_LOCK);
+	/* The lock's wait must come before any snapshot: after it, READ COMMITTED's next
+	 * statement sees what a first run committed meanwhile. */
+	char sql[128];
+	if (snapshot)
+		snprintf(sql, sizeof(sql), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	else
+		snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%" PRId64 ")",
+		         MIGRATE_LOCK);
 	return run(p, sql, "starting the transaction");
 }
 
@@ -429,31 +434,40 @@ store_pg_tables(struct store_pg *p, struct store_dump_table *out, int cap, int *
 int
 store_pg_defer(struct store_pg *p)
 {
-	/* Foreign keys, and the indexes no constraint uses (a unique or primary key stays, as
-	 * its index does), with the SQL that makes each again from the catalog. */
+	/*
+	 * Foreign keys, primary and unique keys, and the indexes no constraint uses, with the SQL
+	 * that makes each again from the catalog. Dropped in that order (a foreign key needs
+	 * the key it names), made again keys first, then foreign keys, then indexes.
+	 */
 	static const char sql[] =
 	    "SELECT format('ALTER TABLE %I DROP CONSTRAINT %I', c.relname, k.conname), "
 	    "       format('ALTER TABLE %I ADD CONSTRAINT %I %s', c.relname, k.conname, "
-	    "              pg_get_constraintdef(k.oid)), 1 "
+	    "              pg_get_constraintdef(k.oid)), "
+	    "       CASE k.contype WHEN 'f' THEN 1 ELSE 2 END, "
+	    "       CASE k.contype WHEN 'f' THEN 2 ELSE 1 END "
 	    "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-	    "WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace "
+	    "WHERE k.contype IN ('f', 'p', 'u') "
+	    "AND c.relnamespace = current_schema()::regnamespace "
+	    "AND c.relname <> 'kirim_migrations' "
 	    "UNION ALL "
-	    "SELECT format('DROP INDEX %I', i.relname), pg_get_indexdef(i.oid), 2 "
+	    "SELECT format('DROP INDEX %I', i.relname), pg_get_indexdef(i.oid), 3, 3 "
 	    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
 	    "WHERE i.relnamespace = current_schema()::regnamespace "
 	    "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid) "
 	    "ORDER BY 3, 1";
-	PGresult *res = query(p, sql, 0, NULL, "reading the foreign keys and indexes");
+	PGresult *res = query(p, sql, 0, NULL, "reading the keys and indexes");
 	if (res == NULL)
 		return STORE_E_SQL;
 	struct buf drop = BUF_INIT;
 	p->restore.len = 0;
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (int i = 0; i < PQntuples(res); i++)
 		buf_printf(&drop, "%s;\n", PQgetvalue(res, i, 0));
-		buf_printf(&p->restore, "%s;\n", PQgetvalue(res, i, 1));
-	}
+	for (int rank = 1; rank <= 3; rank++)
+		for (int i = 0; i < PQntuples(res); i++)
+			if (atoi(PQgetvalue(res, i, 3)) == rank)
+				buf_printf(&p->restore, "%s;\n", PQgetvalue(res, i, 1));
 	PQclear(res);
-	int rc = drop.len ? run(p, drop.data, "setting the foreign keys and indexes aside") : 0;
+	int rc = drop.len ? run(p, drop.data, "setting the keys and indexes aside") : 0;
 	buf_free(&drop);
 	return rc;
 }
@@ -463,7 +477,7 @@ store_pg_restore(struct store_pg *p)
 {
 	if (p->restore.len == 0)
 		return 0;
-	int rc = run(p, p->restore.data, "making the foreign keys and indexes again");
+	int rc = run(p, p->restore.data, "making the keys and indexes again");
 	p->restore.len = 0;
 	return rc;
 }

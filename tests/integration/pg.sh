@@ -213,4 +213,21 @@ eq "on a terminal: exit 0" "$?" 0
 contains "on a terminal: a progress bar" "$(cat tty.out)" "verifying [##############################] 100%"
 run "$KIRIM" migrate --verify --to "postgresql://owner@127.0.0.1:$PG_PORT/third"
 eq "no terminal: no bar" "$(printf '%s' "$ERR" | grep -c '\[#')" 0
+
+# Two copies into one empty database at once: one copies, the other waits for it (an
+# advisory lock) and then finds the database full.
+psql_q --db postgres "CREATE DATABASE fourth OWNER owner" >/dev/null
+U4="postgresql://owner@127.0.0.1:$PG_PORT/fourth"
+"$KIRIM" migrate --to "$U4" -q >race1.out 2>&1 &
+r1=$!
+"$KIRIM" migrate --to "$U4" -q >race2.out 2>&1 &
+r2=$!
+wait "$r1"; c1=$?
+wait "$r2"; c2=$?
+eq "two at once: one copies, one is refused" "$(printf '%s\n' "$c1" "$c2" | sort -n | tr '\n' ' ')" "0 73 "
+run "$KIRIM" migrate --verify --to "$U4"
+eq "two at once: the copy is whole" "$RC" 0
+
+run "$KIRIM" migrate --help
+contains "--help" "$OUT" "kirim migrate --verify --to postgresql://"
 finish
