@@ -2,8 +2,10 @@
  * migrate - kirim migrate: a SQLite database copied into an empty PostgreSQL database and
  * checked, or the two checked again (--verify).
  *
- * The copy is one PostgreSQL transaction: the schema (schema/pg/) applied, every table
- * loaded with COPY in foreign-key order with its triggers off, identity sequences moved
+ * The copy is one PostgreSQL transaction: the schema (schema/pg/) applied, its keys and
+ * indexes set aside, every table loaded with COPY in foreign-key order with its triggers
+ * off, the keys and indexes made again (each built once, each foreign key checked by one
+ * query), identity sequences moved
  * past the highest ids (and past SQLite's AUTOINCREMENT marks), then every table read back
  * and compared with the source: its row count and a checksum (rowsum.h) of its rows in
  * primary-key order, computed by kirim the same way over both databases. Only a copy that
@@ -22,7 +24,8 @@
 
 struct store;
 
-#define MIGRATE_E_DIFFER (-30)  /* a table's copy differs from the source (the result says which)  \
+#define MIGRATE_E_DIFFER                                                                           \
+	(-30)                   /* a table's copy differs from the source (the result says which)  \
 	                         */
 #define MIGRATE_E_FULL (-31)    /* the target is not empty (copy) */
 #define MIGRATE_E_CONNECT (-32) /* the target cannot be reached or is not usable */

@@ -3,7 +3,8 @@
  * libpq-fe.h. What kirim does on PostgreSQL today is kirim migrate's part: connect by URL,
  * see that a database is empty, apply the PostgreSQL schema (schema/pg/, embedded as
  * store_pg_migrations and recorded in kirim_migrations), read its tables from the catalog
- * in foreign-key order, load rows with COPY, move identity sequences, and read rows back in
+ * in foreign-key order, set keys and indexes aside and make them again, load rows with
+ * COPY, move identity sequences, and read rows back in
  * primary-key order for the checksums. The rest of the store is SQLite's (docs/postgresql.md).
  *
  * Errors: negative STORE_E_* codes with a sentence in store_pg_errmsg (the server's message,
