@@ -56,6 +56,15 @@ struct store_dump_table {
 /* store_dump_row_cb - one row of ncols values; non-zero stops the walk and is returned */
 typedef int (*store_dump_row_cb)(void *arg, const struct store_dump_val *vals, int ncols);
 
+struct buf;
+/* store_dump_ident - name as a quoted SQL identifier ("a""b"), appended to b */
+void store_dump_ident(struct buf *b, const char *name);
+/*
+ * store_dump_select - "SELECT t's columns FROM t ORDER BY t's key" appended to b, for SQLite
+ * and PostgreSQL alike: text_order follows each text key column, to make both order bytes
+ */
+void store_dump_select(struct buf *b, const struct store_dump_table *t, const char *text_order);
+
 /* store_dump_begin - open the read transaction every read below shares (store_rollback
  * ends it) */
 int store_dump_begin(struct store *s);

@@ -7,9 +7,8 @@
 #include "kirim/store.h"
 #include "store_int.h"
 
-/* add_ident - name as a quoted SQL identifier ("a""b") */
-static void
-add_ident(struct buf *b, const char *name)
+void
+store_dump_ident(struct buf *b, const char *name)
 {
 	buf_addc(b, '"');
 	for (const char *p = name; *p; p++) {
@@ -18,6 +17,26 @@ add_ident(struct buf *b, const char *name)
 		buf_addc(b, *p);
 	}
 	buf_addc(b, '"');
+}
+
+void
+store_dump_select(struct buf *b, const struct store_dump_table *t, const char *text_order)
+{
+	buf_adds(b, "SELECT ");
+	for (int i = 0; i < t->ncols; i++) {
+		if (i)
+			buf_adds(b, ", ");
+		store_dump_ident(b, t->cols[i].name);
+	}
+	buf_adds(b, " FROM ");
+	store_dump_ident(b, t->name);
+	for (int i = 0; i < t->npk; i++) {
+		const struct store_dump_column *c = &t->cols[t->pk[i]];
+		buf_adds(b, i ? ", " : " ORDER BY ");
+		store_dump_ident(b, c->name);
+		if (c->kind == STORE_DUMP_K_TEXT)
+			buf_adds(b, text_order);
+	}
 }
 
 /*
@@ -51,6 +70,25 @@ store_dump_begin(struct store *s)
 	return store_get_int64(s, store_prepare(s, first), &n, "starting the read");
 }
 
+/* names - the first column of st's rows into names (cap of 64 bytes each); *n set */
+static int
+names_of(struct store *s, sqlite3_stmt *st, char (*names)[64], int cap, int *n, const char *what)
+{
+	int k = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			sqlite3_reset(st);
+			return store_errf(s, STORE_E_INVALID, "%s: more than %d", what, cap);
+		}
+		store_copy_text(names[k++], 64, st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(s, what);
+	*n = k;
+	return 0;
+}
+
 int
 store_dump_tables(struct store *s, char (*names)[64], int cap, int *n)
 {
@@ -59,19 +97,7 @@ store_dump_tables(struct store *s, char (*names)[64], int cap, int *n)
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	int k = 0, rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (k == cap) {
-			sqlite3_reset(st);
-			return store_errf(s, STORE_E_INVALID, "more than %d tables", cap);
-		}
-		store_copy_text(names[k++], 64, st, 0);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return store_fail(s, "listing the tables");
-	*n = k;
-	return 0;
+	return names_of(s, st, names, cap, n, "listing the tables");
 }
 
 int
@@ -82,20 +108,7 @@ store_dump_columns(struct store *s, const char *table, char (*names)[64], int ca
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-	int k = 0, rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (k == cap) {
-			sqlite3_reset(st);
-			return store_errf(s, STORE_E_INVALID, "%s has more than %d columns", table,
-			                  cap);
-		}
-		store_copy_text(names[k++], 64, st, 0);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return store_fail(s, "reading a table's columns");
-	*n = k;
-	return 0;
+	return names_of(s, st, names, cap, n, "reading a table's columns");
 }
 
 int
@@ -103,7 +116,7 @@ store_dump_count(struct store *s, const char *table, int64_t *n)
 {
 	struct buf sql = BUF_INIT;
 	buf_adds(&sql, "SELECT count(*) FROM ");
-	add_ident(&sql, table);
+	store_dump_ident(&sql, table);
 	sqlite3_stmt *st = prepare_built(s, &sql, "counting rows");
 	buf_free(&sql);
 	if (st == NULL)
@@ -132,19 +145,7 @@ int
 store_dump_walk(struct store *s, const struct store_dump_table *t, store_dump_row_cb cb, void *arg)
 {
 	struct buf sql = BUF_INIT;
-	buf_adds(&sql, "SELECT ");
-	for (int i = 0; i < t->ncols; i++) {
-		if (i)
-			buf_adds(&sql, ", ");
-		add_ident(&sql, t->cols[i].name);
-	}
-	buf_adds(&sql, " FROM ");
-	add_ident(&sql, t->name);
-	for (int i = 0; i < t->npk; i++) {
-		buf_adds(&sql, i ? ", " : " ORDER BY ");
-		add_ident(&sql, t->cols[t->pk[i]].name);
-		buf_adds(&sql, " COLLATE BINARY");
-	}
+	store_dump_select(&sql, t, " COLLATE BINARY");
 	sqlite3_stmt *st = prepare_built(s, &sql, "reading rows");
 	buf_free(&sql);
 	if (st == NULL)

@@ -101,18 +101,6 @@ query(struct store_pg *p, const char *sql, int nparams, const char *const *param
 	return res;
 }
 
-static void
-add_ident(struct buf *b, const char *name)
-{
-	buf_addc(b, '"');
-	for (const char *s = name; *s; s++) {
-		if (*s == '"')
-			buf_addc(b, '"');
-		buf_addc(b, *s);
-	}
-	buf_addc(b, '"');
-}
-
 int
 store_pg_open(const char *url, struct store_pg **out, char *err, size_t errsz)
 {
@@ -487,7 +475,7 @@ store_pg_triggers(struct store_pg *p, const char *table, bool on)
 {
 	struct buf sql = BUF_INIT;
 	buf_adds(&sql, "ALTER TABLE ");
-	add_ident(&sql, table);
+	store_dump_ident(&sql, table);
 	buf_adds(&sql, on ? " ENABLE TRIGGER USER" : " DISABLE TRIGGER USER");
 	int rc = run(p, sql.data, on ? "turning triggers on" : "turning triggers off");
 	buf_free(&sql);
@@ -499,12 +487,12 @@ store_pg_copy_begin(struct store_pg *p, const struct store_dump_table *t)
 {
 	struct buf sql = BUF_INIT;
 	buf_adds(&sql, "COPY ");
-	add_ident(&sql, t->name);
+	store_dump_ident(&sql, t->name);
 	buf_adds(&sql, " (");
 	for (int i = 0; i < t->ncols; i++) {
 		if (i)
 			buf_adds(&sql, ", ");
-		add_ident(&sql, t->cols[i].name);
+		store_dump_ident(&sql, t->cols[i].name);
 	}
 	buf_adds(&sql, ") FROM STDIN");
 	PGresult *res = PQexec(p->conn, sql.data);
@@ -627,10 +615,10 @@ store_pg_sequence(struct store_pg *p, const struct store_dump_table *t, int64_t 
 	/* v: the highest id given; setval(seq, v, true) makes v + 1 the next, and with no id
 	 * yet setval(seq, 1, false) makes it 1. */
 	struct buf sql = BUF_INIT, ident = BUF_INIT;
-	add_ident(&ident, t->name);
+	store_dump_ident(&ident, t->name);
 	buf_adds(&sql, "SELECT setval(pg_get_serial_sequence($1, $2), greatest(v, 1), v > 0) "
 	               "FROM (SELECT greatest(coalesce(max(");
-	add_ident(&sql, col);
+	store_dump_ident(&sql, col);
 	buf_printf(&sql, "), 0), %" PRId64 ") AS v FROM %s) m", floor, ident.data);
 	const char *params[] = {ident.data, col};
 	PGresult *res = query(p, sql.data, 2, params, "moving the identity sequence");
@@ -647,7 +635,7 @@ store_pg_count(struct store_pg *p, const char *table, int64_t *n)
 {
 	struct buf sql = BUF_INIT;
 	buf_adds(&sql, "SELECT count(*) FROM ");
-	add_ident(&sql, table);
+	store_dump_ident(&sql, table);
 	PGresult *res = query(p, sql.data, 0, NULL, "counting rows");
 	buf_free(&sql);
 	if (res == NULL)
@@ -678,22 +666,8 @@ int
 store_pg_walk(struct store_pg *p, const struct store_dump_table *t, store_dump_row_cb cb, void *arg)
 {
 	struct buf sql = BUF_INIT;
-	buf_adds(&sql, "SELECT ");
-	for (int i = 0; i < t->ncols; i++) {
-		if (i)
-			buf_adds(&sql, ", ");
-		add_ident(&sql, t->cols[i].name);
-	}
-	buf_adds(&sql, " FROM ");
-	add_ident(&sql, t->name);
-	for (int i = 0; i < t->npk; i++) {
-		const struct store_dump_column *c = &t->cols[t->pk[i]];
-		buf_adds(&sql, i ? ", " : " ORDER BY ");
-		add_ident(&sql, c->name);
-		/* Byte order for text (citext's own order folds case), as SQLite's BINARY. */
-		if (c->kind == STORE_DUMP_K_TEXT)
-			buf_adds(&sql, "::text COLLATE \"C\"");
-	}
+	/* Byte order for text (citext's own order folds case), as SQLite's BINARY. */
+	store_dump_select(&sql, t, "::text COLLATE \"C\"");
 	int ok = PQsendQuery(p->conn, sql.data) && PQsetSingleRowMode(p->conn);
 	buf_free(&sql);
 	if (!ok)
