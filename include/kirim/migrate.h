@@ -32,6 +32,7 @@ struct store;
 #define MIGRATE_E_SCHEMA (-33)  /* the two schemas disagree, or the target has none (verify) */
 #define MIGRATE_E_COPY (-34)    /* a value cannot be carried over, or PostgreSQL refused a row */
 #define MIGRATE_E_SOURCE (-35)  /* the SQLite database could not be read */
+#define MIGRATE_E_URL (-36)     /* the target's URL does not parse */
 
 enum { MIGRATE_MAX_TABLES = 64 };
 

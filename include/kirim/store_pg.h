@@ -27,11 +27,14 @@ extern const int store_pg_migrations_count;
 
 struct store_pg;
 
+#define STORE_PG_E_URL (-40) /* store_pg_open: not a PostgreSQL URL libpq takes */
+
 /*
  * store_pg_open - connect to url (postgresql://...; libpq's URI syntax and its PG*
  * environment variables), with a 10 s connect timeout unless the URL sets one. The server
- * must be PostgreSQL 11 or later with a UTF8 database. err gets why not, the URL's password
- * hidden.
+ * must be PostgreSQL 11 or later with a UTF8 database (else STORE_E_INVALID); a URL that
+ * does not parse is STORE_PG_E_URL, no connection STORE_E_NODB. err gets why not, the URL's
+ * password hidden.
  */
 int store_pg_open(const char *url, struct store_pg **out, char *err, size_t errsz);
 /* store_pg_close - disconnect; NULL is a no-op */

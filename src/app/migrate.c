@@ -411,7 +411,7 @@ migrate_run(struct store *s, const struct migrate_opts *o, struct migrate_result
 	struct store_pg *pg = NULL;
 	int rc = store_pg_open(o->to, &pg, err, errsz);
 	if (rc)
-		return MIGRATE_E_CONNECT;
+		return rc == STORE_PG_E_URL ? MIGRATE_E_URL : MIGRATE_E_CONNECT;
 	snprintf(r->server, sizeof(r->server), "%s", store_pg_server(pg));
 	if (store_pg_begin(pg, o->verify_only) != 0) {
 		rc = fail(&run, MIGRATE_E_CONNECT, "%s: %s", shown, store_pg_errmsg(pg));

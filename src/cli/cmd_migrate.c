@@ -64,6 +64,8 @@ exit_for(int rc)
 		return EX_UNAVAILABLE;
 	case MIGRATE_E_SOURCE:
 		return EX_IOERR;
+	case MIGRATE_E_URL:
+		return EX_USAGE;
 	default:
 		return EX_DATAERR;
 	}

@@ -588,8 +588,9 @@ const struct cli_command cli_commands[] = {
      "      --verify     only compare the two, table by table\n"
      "\n"
      "Exit status: 0 when the two hold the same rows, 1 when a table differs (it is\n"
-     "named), 65 when a value cannot be copied or the schemas disagree, 69 when the\n"
-     "server cannot be reached or used, 73 when the target is not empty.\n"},
+     "named), 64 when the URL does not parse, 65 when a value cannot be copied or the\n"
+     "schemas disagree, 69 when the server cannot be reached or used, 73 when the\n"
+     "target is not empty, 74 when the SQLite database cannot be read.\n"},
     {"version", cmd_version, "print the version of kirim and its libraries",
      "Usage: kirim version\n\nPrint kirim's version and the versions of the libraries it uses.\n"},
     {"help", cmd_help, "show help for a command",

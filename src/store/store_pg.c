@@ -109,7 +109,7 @@ store_pg_open(const char *url, struct store_pg **out, char *err, size_t errsz)
 	if (db_url_kind(url) != DB_URL_POSTGRES) {
 		snprintf(err, errsz, "%s is not a PostgreSQL URL (postgresql://USER@HOST:PORT/DB)",
 		         shown);
-		return STORE_E_INVALID;
+		return STORE_PG_E_URL;
 	}
 	char *perr = NULL;
 	PQconninfoOption *opts = PQconninfoParse(url, &perr);
@@ -118,7 +118,7 @@ store_pg_open(const char *url, struct store_pg **out, char *err, size_t errsz)
 		trimmed(msg, sizeof(msg), perr ? perr : "out of memory");
 		snprintf(err, errsz, "%s is not a URL libpq takes: %s", shown, msg);
 		PQfreemem(perr);
-		return STORE_E_INVALID;
+		return STORE_PG_E_URL;
 	}
 	PQconninfoFree(opts);
 	/* The URL's own values win over the ones before it (expand_dbname). */

@@ -87,6 +87,9 @@ eq "--to is needed" "$RC" 64
 run "$KIRIM" migrate --to kirim2.db
 eq "--to takes a URL" "$RC" 64
 contains "--to says what it takes" "$ERR" "postgresql://USER@HOST:PORT/DB"
+run "$KIRIM" migrate --to "postgresql://127.0.0.1:$PG_PORT/kirim?nosuch=1"
+eq "a URL libpq refuses: exit 64" "$RC" 64
+contains "a URL libpq refuses: says why" "$ERR" "is not a URL libpq takes"
 dead=$(free_port)
 run "$KIRIM" migrate --to "postgresql://kirim:hunter2@127.0.0.1:$dead/kirim"
 eq "no server: exit 69" "$RC" 69
