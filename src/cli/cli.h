@@ -144,6 +144,7 @@ int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_user(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_webhooks(struct cli *c, int argc, char **argv);
+int cmd_migrate(struct cli *c, int argc, char **argv);
 /* campaign_lifecycle - `kirim campaign schedule|unschedule|pause|resume|cancel`; argv[0] is the
  * verb */
 int campaign_lifecycle(struct cli *c, const char *verb, int argc, char **argv);

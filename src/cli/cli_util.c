@@ -13,6 +13,7 @@
 #include "kirim/api_json.h"
 #include "kirim/buf.h"
 #include "kirim/config.h"
+#include "kirim/db_url.h"
 #include "kirim/log.h"
 #include "kirim/mailbox.h"
 #include "kirim/precheck.h"
@@ -241,6 +242,15 @@ int
 cli_open(struct cli *c, const char *name, bool create, struct store **out)
 {
 	char err[600];
+	/* A PostgreSQL URL is kirim migrate's target only, for now (docs/postgresql.md). */
+	if (db_url_kind(c->db) == DB_URL_POSTGRES)
+		return cli_error(
+		    name, EX_UNAVAILABLE,
+		    "kirim does not run on PostgreSQL yet: its store is SQLite's. 'kirim "
+		    "migrate --to URL' copies a database there (docs/postgresql.md).");
+	if (db_url_kind(c->db) == DB_URL_OTHER)
+		return cli_usage(name, "--db takes a SQLite file's path, not a %.*s:// URL",
+		                 (int)strcspn(c->db, ":"), c->db);
 	/* kirim.conf says how private the database is and whether it holds the token key. */
 	struct config cfg;
 	if (config_peek(c->config, &cfg, err, sizeof(err)) < 0)

@@ -565,6 +565,32 @@ const struct cli_command cli_commands[] = {
      "\n"
      "Options:\n"
      "  -o, --output FILE  write to FILE instead of standard output\n"},
+    {"migrate", cmd_migrate, "copy the database into PostgreSQL, and verify the copy",
+     "Usage: kirim migrate --to postgresql://USER@HOST:PORT/DB [--from FILE]\n"
+     "       kirim migrate --verify --to postgresql://... [--from FILE]\n"
+     "\n"
+     "Copy the SQLite database (--from, default --db) into an empty PostgreSQL database:\n"
+     "kirim's PostgreSQL schema (schema/pg/) is applied, every table is loaded with COPY,\n"
+     "and every table is read back and compared with the source, by row count and by a\n"
+     "checksum of its rows in key order. All of it is one transaction: only a copy that\n"
+     "matches is committed, and a database that holds anything already is refused.\n"
+     "--verify compares the two again and copies nothing. The source is read as one\n"
+     "snapshot; stop kirim run, send and serve first, so that nothing is written to it\n"
+     "after the copy. On a terminal a progress bar shows on standard error.\n"
+     "kirim itself does not run on PostgreSQL yet: see docs/postgresql.md.\n"
+     "\n"
+     "The URL is libpq's (any of its parameters, ?sslmode=verify-full...); keep the\n"
+     "password in ~/.pgpass or PGPASSWORD rather than on the command line.\n"
+     "\n"
+     "Options:\n"
+     "  -f, --from FILE  the SQLite database to copy (default: --db, $KIRIM_DB, ./kirim.db)\n"
+     "  -t, --to URL     the PostgreSQL database (postgresql:// or postgres://)\n"
+     "      --verify     only compare the two, table by table\n"
+     "\n"
+     "Exit status: 0 when the two hold the same rows, 1 when a table differs (it is\n"
+     "named), 64 when the URL does not parse, 65 when a value cannot be copied or the\n"
+     "schemas disagree, 69 when the server cannot be reached or used, 73 when the\n"
+     "target is not empty, 74 when the SQLite database cannot be read.\n"},
     {"version", cmd_version, "print the version of kirim and its libraries",
      "Usage: kirim version\n\nPrint kirim's version and the versions of the libraries it uses.\n"},
     {"help", cmd_help, "show help for a command",

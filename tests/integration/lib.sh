@@ -297,3 +297,58 @@ text = m.get_body(preferencelist=("plain",)).get_content()
 print(re.search(r"http://127\.0\.0\.1:\d+/%s/[A-Za-z0-9_-]+" % sys.argv[2], text).group(0))
 PYEND
 }
+
+# --- PostgreSQL (Debian's postgresql package) --------------------------------------------
+# start_postgres - a private PostgreSQL cluster in $TMP/pg on a free loopback port: initdb
+# (UTF-8, C locale, trust on loopback), run as nobody when the tests run as root (postgres
+# refuses root); superuser "kirim", database "kirim". Sets PG_PORT, PG_URL (the database as
+# its superuser), PG_BIN; the postmaster's PID in $LAST_PID, stopped by it at the end.
+# Exits 77 (skip) without Debian's postgresql.
+start_postgres() {
+	PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
+		echo "SKIP: needs Debian's postgresql (tools/test installs it)"
+		exit 77
+	fi
+	local as=() dir=$TMP/pg try
+	mkdir -p "$dir"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown nobody "$dir"
+		# setpriv execs (runuser forks), so $! below is the postmaster itself.
+		as=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+	fi
+	"${as[@]}" "$PG_BIN/initdb" -D "$dir/data" -U kirim -E UTF8 --locale=C --auth=trust \
+		-N >"$TMP/server-initdb.log" 2>&1 || { cat "$TMP/server-initdb.log" >&2; return 1; }
+	# A port free when asked may be taken before the server binds it: try another.
+	for try in 1 2 3 4 5; do
+		PG_PORT=$(free_port)
+		"${as[@]}" "$PG_BIN/postgres" -D "$dir/data" -p "$PG_PORT" -k "$dir" \
+			-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+			-c full_page_writes=off >"$TMP/server-postgres.log" 2>&1 &
+		LAST_PID=$!
+		PIDS+=("$LAST_PID")
+		for _ in $(seq 1 100); do
+			kill -0 "$LAST_PID" 2>/dev/null || break
+			if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U kirim -d postgres; then
+				"$PG_BIN/psql" -q -X -h 127.0.0.1 -p "$PG_PORT" -U kirim -d postgres \
+					-c 'CREATE DATABASE kirim' >/dev/null || return 1
+				PG_URL="postgresql://kirim@127.0.0.1:$PG_PORT/kirim"
+				return 0
+			fi
+			sleep 0.1
+		done
+	done
+	echo "PostgreSQL did not start:" >&2
+	tail -n 20 "$TMP/server-postgres.log" >&2
+	return 1
+}
+# psql_q [--db NAME] QUERY - one query against the test cluster's database (kirim, or NAME),
+# rows with | between columns, no header
+psql_q() {
+	local db=kirim
+	if [ "$1" = --db ]; then
+		db=$2
+		shift 2
+	fi
+	"$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U kirim -d "$db" -c "$1"
+}
