@@ -2,10 +2,10 @@
 # nodes.sh - several senders on one database (#24, docs/scale-out.md): three `kirim run`
 # processes, each with a node name of its own (as if on three hosts: liveness by lease,
 # not by pid), one smtp-sink dumping every message, and the real binary:
-#   1. 12,000 messages of a scheduled campaign: started by exactly one node (the leader),
+#   1. 8,000 messages of a scheduled campaign: started by exactly one node (the leader),
 #      sent by all three, each message arrives exactly once, every row delivered, the
 #      campaign done once; kirim status lists the three nodes, what each holds, the leader;
-#   2. 15,000 messages, `kill -9` of one node twice (the leader the first time): its claims
+#   2. 20,000 messages, `kill -9` of one node twice (the leader the first time): its claims
 #      stay claimed until its lease expires and are then sent by the others; another node
 #      takes the lead and starts the next scheduled campaign once; none lost, and no more
 #      received twice than the killed node had claimed at the kills.
@@ -77,7 +77,7 @@ held_by() { sql "SELECT count(*) FROM messages m JOIN senders s ON s.id = m.clai
 leader() { sql "SELECT node FROM leases WHERE name = 'leader' AND lease_until >= strftime('%s', 'now')"; }
 
 # 1. Three nodes, one scheduled campaign.
-campaign a 12000
+campaign a 8000
 "$KIRIM" campaign schedule a --now >/dev/null 2>&1
 for n in n1 n2 n3; do start_node $n; done
 wait_for 60 '[ "$(count a delivered)" -gt 1000 ]' || bad "a: sending started" "$(count a delivered) delivered"
@@ -90,9 +90,9 @@ run "$KIRIM" status --json
 eq "status --json: the three nodes" "$(json '" ".join(sorted(n["node"] for n in j["nodes"]))')" "n1 n2 n3"
 eq "status --json: what they hold" "$(json 'all(n["campaigns"] in ([], ["a"]) and n["claimed"] >= 0 for n in j["nodes"]) and j["leader"]["node"] in ("n1", "n2", "n3")')" True
 wait_for 120 '[ "$(state_of a)" = done ]' || bad "a: done" "state $(state_of a), $(count a delivered) delivered"
-eq "a: every message delivered" "$(count a delivered) $(sql "SELECT count(*) FROM messages WHERE claimed_by IS NOT NULL")" "12000 0"
+eq "a: every message delivered" "$(count a delivered) $(sql "SELECT count(*) FROM messages WHERE claimed_by IS NOT NULL")" "8000 0"
 read -r lost twice total < <(received a)
-eq "a: each message arrived exactly once (lost, twice, received)" "$lost $twice $total" "0 0 12000"
+eq "a: each message arrived exactly once (lost, twice, received)" "$lost $twice $total" "0 0 8000"
 eq "a: started by one node" "$(cat n1.log n2.log n3.log | grep -c 'campaign=a started')" 1
 for n in n1 n2 n3; do
 	contains "a: node $n sent part of it" "$(cat $n.log)" "campaign=a start due="
@@ -101,7 +101,7 @@ eq "a: moved to done once (the webhook outbox's campaign events)" "$(sql "SELECT
 
 # 2. kill -9 one node twice during a run: the leader first. Each node sends at most 400
 # messages a second, so that the run outlasts the wait for a dead node's lease.
-campaign b 30000
+campaign b 20000
 "$KIRIM" domain set global --rate 400/s >/dev/null
 "$KIRIM" campaign schedule b --now >/dev/null 2>&1
 wait_for 60 '[ "$(count b delivered)" -gt 2000 ]' || bad "b: sending started" "$(count b delivered) delivered"
@@ -140,7 +140,7 @@ wait_for 30 '[ "$(state_of c)" != scheduled ]' || bad "c: started" "state $(stat
 eq "c: started once, by the new leader" "$(grep -l 'campaign=c started' n1.log n2.log n3.log)" "$newleader.log"
 wait_for 120 '[ "$(state_of b)" = done ] && [ "$(state_of c)" = done ]' ||
 	bad "b: done" "state $(state_of b), $(count b delivered) delivered"
-eq "b: every message delivered, none claimed" "$(count b delivered) $(sql "SELECT count(*) FROM messages WHERE state = 'claimed' OR claimed_by IS NOT NULL")" "30000 0"
+eq "b: every message delivered, none claimed" "$(count b delivered) $(sql "SELECT count(*) FROM messages WHERE state = 'claimed' OR claimed_by IS NOT NULL")" "20000 0"
 read -r lost twice total < <(received b)
 echo "nodes: kill 1 of $victim with $claimed1 claimed, kill 2 with $claimed2 claimed ($before delivered then); $lost lost, $twice received twice, $total received"
 eq "b: none lost" "$lost" 0
