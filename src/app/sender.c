@@ -175,6 +175,18 @@ sender_keep_batch(struct sender *S, struct batch *b)
 		strmap_put(&S->delivered, b->delivered[i], (void *)1);
 }
 
+/* more_due - n more messages of c are due in this run: counted in its figure *mine and the
+ * run's *all (the same one when the run sends c alone) */
+static void
+more_due(struct sender *S, struct scamp *c, int64_t n, int64_t *mine, int64_t *all)
+{
+	c->due += (uint64_t)n;
+	S->due += (uint64_t)n;
+	*mine += n;
+	if (all != mine)
+		*all += n;
+}
+
 /* sender_take_camps - what the batch says of each campaign */
 static void
 sender_take_camps(struct sender *S, struct batch *b)
@@ -216,21 +228,11 @@ sender_take_camps(struct sender *S, struct batch *b)
 		if (bc->recovered) {
 			/* A dead sender's claims, queued again (the worker logged them): this run
 			 * may take them. */
-			c->due += (uint64_t)bc->recovered;
-			S->due += (uint64_t)bc->recovered;
-			c->st->recovered += bc->recovered;
-			if (c->st != S->st)
-				S->st->recovered += bc->recovered;
+			more_due(S, c, bc->recovered, &c->st->recovered, &S->st->recovered);
 			c->exhausted = false;
 		}
-		if (bc->made) {
-			/* The walk made more of its messages: they are due in this run too. */
-			c->due += (uint64_t)bc->made;
-			S->due += (uint64_t)bc->made;
-			c->st->created += bc->made;
-			if (c->st != S->st)
-				S->st->created += bc->made;
-		}
+		/* The walk made more of its messages: they are due in this run too. */
+		more_due(S, c, bc->made, &c->st->created, &S->st->created);
 		c->walking = bc->walking;
 		if (bc->want > 0 && bc->claimed < bc->want && !bc->walking)
 			c->exhausted = true; /* nothing more is due in this run */
