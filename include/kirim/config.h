@@ -114,6 +114,9 @@ struct config {
 	 * relay's connections), grouped into pools; none = the kernel chooses (docs/egress.md) */
 	struct config_egress egress[CONFIG_MAX_EGRESS];
 	size_t n_egress;
+	/* [node]: this process as one of several senders on one database (docs/scale-out.md) */
+	char node_name[64];    /* name: the node it runs as; "" = the host's name */
+	unsigned node_lease_s; /* lease: seconds a sender's lease holds without renewal (60) */
 };
 
 /* The hosts an SNS signing certificate may come from, unless [hooks] sns_cert_hosts says. */

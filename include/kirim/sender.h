@@ -33,6 +33,7 @@
 
 #include "kirim/smtp_session.h"
 #include "kirim/store.h"
+#include "kirim/store_sender.h"
 
 struct config;
 
@@ -96,6 +97,12 @@ struct sender_opts {
 	unsigned batch;         /* messages claimed per batch (default 256) */
 	unsigned workers;       /* threads that DKIM-sign (0: one per core; 1: the worker alone) */
 	int allow_plaintext_auth; /* AUTH without TLS (tests and trusted networks only) */
+	/* Several senders on one database (docs/scale-out.md): the node this one runs as
+	 * (NULL: the config's [node] name, else the host's name), and the sender row it
+	 * sends as: kirim run registers its process once and lends the row to every turn
+	 * (borrowed); NULL: the run registers its own and lets go of it at its end. */
+	const char *node;
+	const struct store_sender_row *me;
 	const struct smtp_timeouts *timeouts; /* NULL: RFC 5321 defaults */
 	sender_progress_cb progress;          /* called about 4 times a second */
 	void *progress_arg;
@@ -135,7 +142,8 @@ struct sender_stats {
 #define SENDER_E_CONFIG (-1) /* no relay, bad URL, TLS set-up, unknown campaign... */
 #define SENDER_E_STORE (-2)  /* the database failed */
 #define SENDER_E_RENDER (-3) /* the campaign's templates do not compile */
-#define SENDER_E_BUSY (-4)   /* another live sender is sending the campaign */
+#define SENDER_E_BUSY (-4)   /* another live sender is sending the campaign (no longer made) */
+#define SENDER_E_LEASE (-5)  /* this sender's lease expired and live senders took its claims */
 
 /* How long a domain must keep answering NXDOMAIN before its addresses bounce (1 hour). */
 #define SENDER_NXDOMAIN_CONFIRM_S 3600

@@ -6,9 +6,12 @@
  *
  * Whether a sender row is alive is not the store's to judge (it needs the
  * process table): callers pass a store_sender_alive_cb. A campaign is held by
- * one live sender at a time (store_sender_hold); claims carry the claiming
- * sender's id, and recovery takes back only claims whose sender row is gone
- * (store_messages_recover). Same threading rules as store.h. Does not log.
+ * any number of senders at once, on one node or several (store_sender_hold);
+ * claims carry the claiming sender's id, and recovery takes back only claims
+ * whose sender row is gone (store_messages_recover), which store_sender_reap
+ * makes so of dead senders. A named lease (store_sender_lead: 'leader') is
+ * held by one process at a time among all the nodes. Same threading rules as
+ * store.h. Does not log.
  */
 #ifndef KIRIM_STORE_SENDER_H
 #define KIRIM_STORE_SENDER_H
@@ -26,6 +29,7 @@ struct store_sender_row {
 	int64_t pid;
 	char proc_start[96]; /* boot id and start time of the process: a reused pid differs */
 	char command[128];   /* "send spring", "run" */
+	char node[64];       /* the node it runs as ([node] name, --node; else its host) */
 	int64_t started_at;
 	int64_t lease_until;
 };
@@ -47,12 +51,41 @@ int store_sender_renew(struct store *s, int64_t id, int64_t lease_until);
 /* store_sender_release - id lets go of its campaigns and its row (own transaction) */
 int store_sender_release(struct store *s, int64_t id);
 /*
- * store_sender_hold - inside the caller's transaction: campaign_id is now
- * held by sender id, unless a live other sender holds it: then
- * STORE_E_EXISTS and *holder is that sender. A dead holder's row goes.
+ * store_sender_reap - inside the caller's transaction: forget the rows of
+ * dead senders (alive says which), so that their claims can be recovered
+ * (store_messages_recover); *n gets how many went
  */
-int store_sender_hold(struct store *s, int64_t campaign_id, int64_t id, store_sender_alive_cb alive,
-                      void *arg, struct store_sender_row *holder);
+int store_sender_reap(struct store *s, store_sender_alive_cb alive, void *arg, int64_t *n);
+/*
+ * store_sender_hold - inside the caller's transaction: sender id works on
+ * campaign_id too (others may as well)
+ */
+int store_sender_hold(struct store *s, int64_t campaign_id, int64_t id);
+/* store_sender_unhold - inside or outside a transaction: id no longer works on any campaign */
+int store_sender_unhold(struct store *s, int64_t id);
+
+/*
+ * store_sender_lead - in its own transaction: lease `name` for me until
+ * me->lease_until when it is free (never held, expired, its holder dead, or
+ * me already); *held is whether me holds it now, *holder who does
+ */
+int store_sender_lead(struct store *s, const char *name, const struct store_sender_row *me,
+                      int64_t now, store_sender_alive_cb alive, void *arg, bool *held,
+                      struct store_sender_row *holder);
+/* store_sender_lead_drop - me lets go of lease name (a no-op when another holds it) */
+int store_sender_lead_drop(struct store *s, const char *name, const struct store_sender_row *me);
+/* store_sender_leaseholder - who holds lease name (whatever its expiry); STORE_E_NOTFOUND */
+int store_sender_leaseholder(struct store *s, const char *name, struct store_sender_row *out);
+
+/* A sender as kirim status shows it: its row, and what it holds. */
+struct store_sender_node {
+	struct store_sender_row r;
+	int64_t claimed;     /* messages it has claimed (in flight) */
+	char campaigns[512]; /* the names of the campaigns it works on, comma-separated */
+};
+typedef int (*store_sender_node_cb)(void *arg, const struct store_sender_node *n);
+/* store_sender_nodes - every sender row, by node then id */
+int store_sender_nodes(struct store *s, store_sender_node_cb cb, void *arg);
 
 /* A suppression, as store_sender_suppressions reports it. */
 typedef int (*store_sender_supp_cb)(void *arg, bool domain, const char *value);

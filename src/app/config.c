@@ -9,7 +9,7 @@
  *
  * Format. Sections [sender], [unsubscribe], [bounce], [secret], [dkim] (which
  * may repeat, CONFIG_MAX_DKIM times), [relay], [database], [brand], [signup],
- * [pages], [hooks] and [egress] (one per source address, CONFIG_MAX_EGRESS times; its
+ * [pages], [hooks], [node] and [egress] (one per source address, CONFIG_MAX_EGRESS times; its
  * address is checked as an address here, and bound by the sender). "key = value"
  * (or "key: value"), one per line; comments start a line with ';' or '#', or follow a
  * value after " ;". A value may be quoted with "..." or '...' (no escapes),
@@ -50,6 +50,7 @@
 #include "kirim/colour.h"
 #include "kirim/dkim.h"
 #include "kirim/i18n.h"
+#include "kirim/lease.h"
 #include "kirim/smtp_url.h"
 #include "kirim/tls.h"
 #include "kirim/utf8.h"
@@ -82,6 +83,7 @@ enum section {
 	S_PAGES,
 	S_HOOKS,
 	S_EGRESS,
+	S_NODE,
 	S_COUNT
 };
 
@@ -90,7 +92,7 @@ static const char *const section_names[S_COUNT] = {
     [S_BOUNCE] = "bounce", [S_SECRET] = "secret",     [S_DKIM] = "dkim",
     [S_RELAY] = "relay",   [S_DATABASE] = "database", [S_TLS] = "tls",
     [S_BRAND] = "brand",   [S_SIGNUP] = "signup",     [S_PAGES] = "pages",
-    [S_HOOKS] = "hooks",   [S_EGRESS] = "egress",
+    [S_HOOKS] = "hooks",   [S_EGRESS] = "egress",     [S_NODE] = "node",
 };
 
 enum key {
@@ -145,6 +147,8 @@ enum key {
 	K_EGRESS_EHLO,
 	K_EGRESS_WEIGHT,
 	K_EGRESS_POOL,
+	K_NODE_NAME,
+	K_NODE_LEASE,
 	K_COUNT
 };
 
@@ -203,6 +207,8 @@ static const struct {
     [K_EGRESS_EHLO] = {S_EGRESS, "ehlo"},
     [K_EGRESS_WEIGHT] = {S_EGRESS, "weight"},
     [K_EGRESS_POOL] = {S_EGRESS, "pool"},
+    [K_NODE_NAME] = {S_NODE, "name"},
+    [K_NODE_LEASE] = {S_NODE, "lease"},
 };
 
 /* State of one config_load call, handed to inih as both stream and user. */
@@ -1203,6 +1209,17 @@ apply(struct loader *L, enum key k, const char *v)
 		return set_uint(L, "pending_days", &c->signup_pending_days, v, 1, 365);
 	case K_SIGNUP_CORS:
 		return set_signup_cors(L, v);
+	case K_NODE_NAME:
+		if (!lease_node_name_ok(v)) {
+			fail(L, L->line,
+			     "name '%.64s': a node's name is 1 to 63 letters, digits, '.', '-' or "
+			     "'_'",
+			     v);
+			return false;
+		}
+		return set_text(L, "name", c->node_name, sizeof(c->node_name), v);
+	case K_NODE_LEASE:
+		return set_uint(L, "lease", &c->node_lease_s, v, LEASE_MIN_S, LEASE_MAX_S);
 	case K_PAGES_DIR: {
 		char path[1024];
 		return resolve(L, v, path, sizeof(path)) &&
@@ -1316,6 +1333,7 @@ defaults(struct config *c)
 	c->signup_per_ip = 20;
 	c->signup_resend_minutes = 10;
 	c->signup_pending_days = 7;
+	c->node_lease_s = LEASE_S;
 	snprintf(c->pages_language, sizeof(c->pages_language), "en");
 	snprintf(c->hooks_sns_cert_hosts, sizeof(c->hooks_sns_cert_hosts), "%s",
 	         CONFIG_SNS_CERT_HOSTS);

@@ -1,6 +1,7 @@
 /* lease - this process as a sender, and whether another one is alive (see lease.h). */
 #include "kirim/lease.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,42 +52,61 @@ host_name(char *out, size_t size)
 }
 
 void
-lease_me(struct store_sender_row *me, const char *command)
+lease_node_init(struct lease_node *n, const char *name, unsigned lease_s)
+{
+	if (name && *name)
+		snprintf(n->name, sizeof(n->name), "%s", name);
+	else
+		host_name(n->name, sizeof(n->name));
+	n->lease_s = lease_s ? lease_s : LEASE_S;
+}
+
+bool
+lease_node_name_ok(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && !strchr(".-_", v[i]))
+			return false;
+	return true;
+}
+
+unsigned
+lease_renew_s(unsigned lease_s)
+{
+	return lease_s >= 12 ? lease_s / 6 : 1;
+}
+
+void
+lease_me(struct store_sender_row *me, const struct lease_node *n, const char *command)
 {
 	memset(me, 0, sizeof(*me));
 	host_name(me->host, sizeof(me->host));
+	snprintf(me->node, sizeof(me->node), "%s", n->name);
 	me->pid = (int64_t)getpid();
 	proc_start((long)getpid(), me->proc_start, sizeof(me->proc_start));
 	snprintf(me->command, sizeof(me->command), "%s", command);
 	me->started_at = (int64_t)time(NULL);
-	me->lease_until = me->started_at + LEASE_S;
+	me->lease_until = me->started_at + n->lease_s;
 }
 
 bool
 lease_alive(void *arg, const struct store_sender_row *r)
 {
-	(void)arg;
+	const struct lease_node *me = arg;
 	char host[256];
 	host_name(host, sizeof(host));
-	if (strcmp(host, r->host) != 0)
+	/* A row from before nodes had names ran as its host. */
+	const char *node = r->node[0] ? r->node : r->host;
+	if (strcmp(host, r->host) != 0 || strcmp(node, me->name) != 0)
 		return r->lease_until > (int64_t)time(NULL);
-	/* This host: the process table decides, whatever the lease says (a sender that
+	/* This node: the process table decides, whatever the lease says (a sender that
 	 * waits for a busy database cannot renew it, and is not dead). */
 	if (r->pid <= 0 || (kill((pid_t)r->pid, 0) < 0 && errno == ESRCH))
 		return false;
 	char now[sizeof(r->proc_start)];
 	proc_start((long)r->pid, now, sizeof(now));
 	return r->proc_start[0] == '\0' || now[0] == '\0' || strcmp(now, r->proc_start) == 0;
-}
-
-void
-lease_describe(const struct store_sender_row *r, char *out, size_t size)
-{
-	char when[32] = "?";
-	time_t t = (time_t)r->started_at;
-	struct tm tm;
-	if (gmtime_r(&t, &tm))
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	snprintf(out, size, "kirim %s (pid %lld on host %s, since %s)", r->command,
-	         (long long)r->pid, r->host, when);
 }

@@ -10,10 +10,12 @@
 
 #include "kirim/config.h"
 #include "kirim/dns.h"
+#include "kirim/lease.h"
 #include "kirim/log.h"
 #include "kirim/store.h"
 #include "kirim/store_lifecycle.h"
 #include "kirim/store_run.h"
+#include "kirim/store_sender.h"
 #include "kirim/store_signup.h"
 #include "kirim/sts_refresh.h"
 #include "kirim/tls_reports_send.h"
@@ -56,14 +58,69 @@ count_startable(void *arg, const struct store_due *d)
 	return 0;
 }
 
-/* due_now - how many scheduled campaigns could start now (sender_opts.start_due: on the
- * sender's worker thread, with its store) */
+/*
+ * This `kirim run` as one node of several on one database (docs/scale-out.md): its
+ * process row, which every turn's sender sends as, and the leader lease. The leader
+ * starts the scheduled campaigns and runs the housekeeping; every node sends.
+ */
+struct node {
+	struct lease_node n;
+	struct store_sender_row me; /* registered: me.id is its row */
+	bool leader;
+	bool looked; /* the lease was looked at once */
+};
+
+/* node_register - this process as a sender row for its turns (waiting while busy) */
+static int
+node_register(struct store *s, struct node *nd, const struct runner_opts *o)
+{
+	int rc;
+	lease_me(&nd->me, &nd->n, "run");
+	while ((rc = store_sender_register(s, &nd->me, lease_alive, &nd->n)) == STORE_E_BUSY &&
+	       !*o->stop)
+		;
+	return rc;
+}
+
+/*
+ * node_lead - take or renew the leader lease (once a second: between turns, and from
+ * each turn's sender through sender_opts.start_due); whether this node leads now
+ */
+static bool
+node_lead(struct store *s, struct node *nd)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct store_sender_row me = nd->me, holder;
+	bool held = false;
+	me.lease_until = now + nd->n.lease_s;
+	int rc = store_sender_lead(s, "leader", &me, now, lease_alive, &nd->n, &held, &holder);
+	if (rc < 0) {
+		/* Busy: what it was stands until its lease says otherwise. */
+		if (nd->leader && rc != STORE_E_BUSY)
+			log_warn("run leader lease not renewed error=\"%s\"", store_errmsg(s));
+		return nd->leader;
+	}
+	if (held && !nd->leader)
+		log_info("run leader node=%s pid=%lld note=\"this node starts scheduled campaigns "
+		         "and runs the housekeeping\"",
+		         nd->n.name, (long long)nd->me.pid);
+	else if (!held && nd->leader)
+		log_warn("run leader lost to node=%s pid=%lld", holder.node, (long long)holder.pid);
+	else if (!held && !nd->looked)
+		log_info("run follower leader=%s pid=%lld", holder.node, (long long)holder.pid);
+	nd->leader = held;
+	nd->looked = true;
+	return held;
+}
+
+/* due_now - how many scheduled campaigns this node could start now: none unless it leads
+ * (sender_opts.start_due: on the sender's worker thread, with its store) */
 static int
 due_now(void *arg, struct store *s)
 {
 	int n = 0;
-	(void)arg;
-	if (store_campaigns_due(s, (int64_t)time(NULL), count_startable, &n) < 0)
+	if (!node_lead(s, arg) ||
+	    store_campaigns_due(s, (int64_t)time(NULL), count_startable, &n) < 0)
 		return 0;
 	return n;
 }
@@ -253,6 +310,14 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 	struct dns_cache *dns_cache = dns_cache_new();
 	int ret = 0;
 	int64_t purged_at = 0, tlsrpt_at = 0, sts_at = 0;
+	struct node nd = {0};
+	lease_node_init(&nd.n, o->send.node ? o->send.node : cfg->node_name, cfg->node_lease_s);
+	if (node_register(s, &nd, o) < 0) {
+		snprintf(err, errsz, "database: %s", store_errmsg(s));
+		dns_cache_free(dns_cache);
+		return SENDER_E_STORE;
+	}
+	log_info("run node=%s lease_s=%u", nd.n.name, nd.n.lease_s);
 	while (!*o->stop) {
 		if (o->reload && *o->reload) {
 			*o->reload = 0;
@@ -262,12 +327,27 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 				log_warn("run configuration not reloaded: keeping the old one");
 		}
 		int64_t now = (int64_t)time(NULL);
-		purge_signups(s, cfg, now, &purged_at);
-		send_tls_reports(s, cfg, o, now, &tlsrpt_at);
-		refresh_sts(s, cfg, o, now, &sts_at);
-		struct due_ctx dx = {s, now, 0};
-		int rc = store_campaigns_due(s, now, start_due, &dx);
-		st->started += dx.started;
+		int rc = store_sender_renew(s, nd.me.id, now + nd.n.lease_s);
+		if (rc == STORE_E_NOTFOUND) {
+			/* Judged dead by another node (its lease expired while this one could not
+			 * renew it): its claims are theirs now; this process goes on as a new
+			 * sender. */
+			log_warn("run node=%s lease expired and taken over: registering again",
+			         nd.n.name);
+			rc = node_register(s, &nd, o);
+		}
+		if (rc < 0 && rc != STORE_E_BUSY)
+			log_warn("run lease not renewed error=\"%s\"", store_errmsg(s));
+		rc = 0;
+		/* Scheduling and housekeeping are done once, by the leader. */
+		if (node_lead(s, &nd)) {
+			purge_signups(s, cfg, now, &purged_at);
+			send_tls_reports(s, cfg, o, now, &tlsrpt_at);
+			refresh_sts(s, cfg, o, now, &sts_at);
+			struct due_ctx dx = {s, now, 0};
+			rc = store_campaigns_due(s, now, start_due, &dx);
+			st->started += dx.started;
+		}
 		struct pick p = {.now = now};
 		if (rc == 0)
 			rc = store_run_campaigns(s, "sending", now, pick_sending, &p);
@@ -297,6 +377,9 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 			so.stop = o->stop;
 			so.dns_cache = dns_cache;
 			so.start_due = due_now;
+			so.start_due_arg = &nd;
+			so.node = nd.n.name;
+			so.me = &nd.me;
 			rc = sender_run(s, cfg, &so, &ss, serr, sizeof(serr));
 			st->turns++;
 			st->attempted += ss.attempted;
@@ -304,6 +387,12 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 			st->deferred += ss.deferred;
 			st->bounced += ss.bounced;
 			st->failed += ss.failed;
+			if (rc == SENDER_E_LEASE) {
+				/* Its claims are the other nodes' now; this node registers again
+				 * at the next look and goes on (its row is gone). */
+				log_warn("run turn ended: %s", serr);
+				rc = 0;
+			}
 			if (rc == SENDER_E_STORE) {
 				snprintf(err, errsz, "%s", serr);
 				free(cs);
@@ -351,6 +440,10 @@ runner_run(struct store *s, struct config *cfg, const struct runner_opts *o,
 		if (o->once && next > now && next - now > 2)
 			break;
 	}
+	if (nd.leader)
+		store_sender_lead_drop(s, "leader", &nd.me);
+	for (int i = 0; i < 12 && store_sender_release(s, nd.me.id) == STORE_E_BUSY; i++)
+		;
 	log_info("run stop turns=%lu started=%lu attempted=%llu delivered=%llu", st->turns,
 	         st->started, (unsigned long long)st->attempted, (unsigned long long)st->delivered);
 	dns_cache_free(dns_cache);

@@ -175,6 +175,18 @@ sender_keep_batch(struct sender *S, struct batch *b)
 		strmap_put(&S->delivered, b->delivered[i], (void *)1);
 }
 
+/* more_due - n more messages of c are due in this run: counted in its figure *mine and the
+ * run's *all (the same one when the run sends c alone) */
+static void
+more_due(struct sender *S, struct scamp *c, int64_t n, int64_t *mine, int64_t *all)
+{
+	c->due += (uint64_t)n;
+	S->due += (uint64_t)n;
+	*mine += n;
+	if (all != mine)
+		*all += n;
+}
+
 /* sender_take_camps - what the batch says of each campaign */
 static void
 sender_take_camps(struct sender *S, struct batch *b)
@@ -213,14 +225,14 @@ sender_take_camps(struct sender *S, struct batch *b)
 			log_warn("campaign=%s paused reason=\"%s\"", c->camp.name, c->pause_why);
 			c->st->paused = 1;
 		}
-		if (bc->made) {
-			/* The walk made more of its messages: they are due in this run too. */
-			c->due += (uint64_t)bc->made;
-			S->due += (uint64_t)bc->made;
-			c->st->created += bc->made;
-			if (c->st != S->st)
-				S->st->created += bc->made;
+		if (bc->recovered) {
+			/* A dead sender's claims, queued again (the worker logged them): this run
+			 * may take them. */
+			more_due(S, c, bc->recovered, &c->st->recovered, &S->st->recovered);
+			c->exhausted = false;
 		}
+		/* The walk made more of its messages: they are due in this run too. */
+		more_due(S, c, bc->made, &c->st->created, &S->st->created);
 		c->walking = bc->walking;
 		if (bc->want > 0 && bc->claimed < bc->want && !bc->walking)
 			c->exhausted = true; /* nothing more is due in this run */
@@ -336,7 +348,7 @@ sender_pump(struct sender *S)
 	 * while jobs wait for the wire, and to renew the lease. */
 	bool ending = S->draining && S->inflight == 0 && !facts;
 	bool watch = S->o->ntest == 0 && now - S->watched >= SENDER_WATCH_MS / 1000.0;
-	bool renew = S->o->ntest == 0 && S->me && now - S->renewed >= LEASE_RENEW_S;
+	bool renew = S->o->ntest == 0 && S->me && now - S->renewed >= S->renew_s;
 	if (!room && !flush && (ending || !((watch && S->inflight > 0) || renew))) {
 		if (ending)
 			sender_finish(S);
@@ -830,28 +842,38 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 		snprintf(err, errsz, "database: %s", store_errmsg(s));
 		return SENDER_E_STORE;
 	}
-	int64_t created = 0, recovered = 0;
+	int64_t created = 0, recovered = 0, dead = 0;
 	struct store_campaign_counts before;
-	struct store_sender_row holder;
 	if (o->ntest) {
 		/* Proofs touch neither the campaign's messages nor its state. */
 		memset(&before, 0, sizeof(before));
 		before.queued = (int64_t)o->ntest;
 	} else {
 		/*
-		 * One sender per campaign: it holds the campaign (a live other holder
-		 * refuses this one), and only then takes back the claims of senders that
-		 * are gone. Another sender's claims are never re-queued under it.
+		 * Any number of senders per campaign, on this node or others
+		 * (docs/scale-out.md): it holds the campaign beside them, forgets the
+		 * senders that are gone and takes back their claims. A live sender's
+		 * claims are never re-queued under it.
 		 */
-		bool waited = false;
+		bool waited = false, moved = false;
+		char state[16], why[256];
 		for (;;) {
 			created = recovered = 0;
+			/* kirim run gives turns to campaigns that are sending: one that another
+			 * node has finished (or a person paused) since is left alone, not set
+			 * sending again. */
+			if ((rc = store_begin(s)) == 0 &&
+			    (rc = store_campaign_state_get(s, c->camp.id, state, why,
+			                                   sizeof(why))) == 0 &&
+			    o->ncampaigns && strcmp(state, "sending") != 0) {
+				moved = true;
+				rc = STORE_E_NOTFOUND;
+			}
 			/* The messages are made as the run goes (store_messages_walk, by the
 			 * worker's claims): here only the walk's end is set. */
-			if ((rc = store_begin(s)) == 0 &&
-			    (rc = store_messages_walk_start(s, c->camp.id)) == 0 &&
-			    (rc = store_sender_hold(s, c->camp.id, S->me, lease_alive, NULL,
-			                            &holder)) == 0 &&
+			if (rc == 0 && (rc = store_messages_walk_start(s, c->camp.id)) == 0 &&
+			    (rc = store_sender_reap(s, lease_alive, &S->worker.node, &dead)) == 0 &&
+			    (rc = store_sender_hold(s, c->camp.id, S->me)) == 0 &&
 			    (rc = store_messages_recover(s, c->camp.id, &recovered)) == 0 &&
 			    (rc = store_campaign_set_state(s, c->camp.id, "sending")) == 0)
 				rc = store_commit(s);
@@ -866,16 +888,10 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 				    c->camp.name);
 			waited = true;
 		}
-		if (rc == STORE_E_EXISTS) {
-			char who[512];
-			lease_describe(&holder, who, sizeof(who));
-			snprintf(
-			    err, errsz,
-			    "campaign %s is being sent by %.200s: one sender at a time per "
-			    "campaign; wait for it to finish, or stop it (kill -TERM %lld) and "
-			    "send again",
-			    c->camp.name, who, (long long)holder.pid);
-			return SENDER_E_BUSY;
+		if (moved) {
+			snprintf(err, errsz, "campaign %s is %s now: nothing to send", c->camp.name,
+			         state);
+			return SENDER_E_CONFIG;
 		}
 		if (rc < 0 || store_campaign_counts(s, c->camp.id, &before) < 0) {
 			snprintf(err, errsz, "database: %s", store_errmsg(s));
@@ -899,6 +915,39 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 	return 0;
 }
 
+/*
+ * scamp_settle - after the run: the campaign is done when nothing of it is queued, claimed
+ * (by this sender or any other) or left to walk, else still sending. The counts and the
+ * change are one write transaction, so that of several senders finishing together only
+ * the last to see nothing left moves it (once: a state set again is no change).
+ */
+static void
+scamp_settle(struct sender *S, struct scamp *c)
+{
+	struct store *s = S->store;
+	struct store_campaign_counts *n = &c->st->counts;
+	int rc = STORE_E_BUSY;
+	char state[16], why[256];
+	for (int i = 0; i < 12 && rc == STORE_E_BUSY; i++) {
+		/* Paused or cancelled meanwhile (by another sender's auto-pause, or by hand): that
+		 * stands. */
+		if ((rc = store_begin(s)) == 0 &&
+		    (rc = store_campaign_counts(s, c->camp.id, n)) == 0 &&
+		    (rc = store_campaign_state_get(s, c->camp.id, state, why, sizeof(why))) == 0 &&
+		    strcmp(state, "sending") == 0)
+			rc = store_campaign_set_state(
+			    s, c->camp.id,
+			    n->queued || n->claimed || n->walk_upto ? "sending" : "done");
+		if (rc == 0)
+			rc = store_commit(s);
+		if (rc < 0)
+			store_rollback(s);
+	}
+	if (rc < 0)
+		log_warn("campaign=%s state not settled error=\"%s\"", c->camp.name,
+		         store_errmsg(s));
+}
+
 /* sender_register - this process as a sender; where its look for suppressions starts */
 static int
 sender_register(struct sender *S)
@@ -908,10 +957,17 @@ sender_register(struct sender *S)
 		snprintf(command, sizeof(command), "run");
 	else
 		snprintf(command, sizeof(command), "send %.100s", S->o->campaign);
-	lease_me(&S->me_row, command);
-	int rc;
+	int rc = 0;
 	bool waited = false;
-	while ((rc = store_sender_register(S->store, &S->me_row, lease_alive, NULL)) ==
+	if (S->o->me) {
+		/* kirim run's process row, renewed by its turns. */
+		S->me_row = *S->o->me;
+		S->me_lent = true;
+	} else {
+		lease_me(&S->me_row, &S->worker.node, command);
+	}
+	while (!S->me_lent &&
+	       (rc = store_sender_register(S->store, &S->me_row, lease_alive, &S->worker.node)) ==
 	           STORE_E_BUSY &&
 	       !(S->o->stop && *S->o->stop)) {
 		if (!waited)
@@ -933,7 +989,10 @@ sender_release(struct sender *S)
 {
 	if (S->me == 0)
 		return;
-	for (int i = 0; i < 12 && store_sender_release(S->store, S->me) == STORE_E_BUSY; i++)
+	for (int i = 0;
+	     i < 12 && (S->me_lent ? store_sender_unhold(S->store, S->me)
+	                           : store_sender_release(S->store, S->me)) == STORE_E_BUSY;
+	     i++)
 		;
 	S->me = S->worker.me = 0;
 }
@@ -1027,7 +1086,10 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		}
 	}
 
-	/* Who: this process, as a sender with a lease (proofs claim nothing, hold nothing). */
+	/* Who: this process, as a sender with a lease on its node (proofs claim nothing, hold
+	 * nothing). */
+	lease_node_init(&S->worker.node, opts.node ? opts.node : cfg->node_name, cfg->node_lease_s);
+	S->renew_s = lease_renew_s(S->worker.node.lease_s);
 	if (opts.ntest == 0 && (rc = sender_register(S)) < 0) {
 		snprintf(err, errsz, "database: %s", store_errmsg(s));
 		rc = SENDER_E_STORE;
@@ -1224,12 +1286,10 @@ out_loop:
 		log_error("bug: handles left open on the sender's loop");
 	for (size_t i = 0; i < S->ncamps; i++) {
 		struct scamp *c = &S->camps[i];
-		struct store_campaign_counts *n = &c->st->counts;
-		if (store_campaign_counts(s, c->camp.id, n) == 0 && rc == 0 && !c->paused &&
-		    opts.ntest == 0)
-			store_campaign_set_state(s, c->camp.id,
-			                         n->queued || n->claimed || n->walk_upto ? "sending"
-			                                                                 : "done");
+		if (rc == 0 && !c->paused && opts.ntest == 0)
+			scamp_settle(S, c);
+		else
+			store_campaign_counts(s, c->camp.id, &c->st->counts);
 	}
 out:
 	sender_release(S);

@@ -497,6 +497,34 @@ start_due(struct sender_worker *W)
 }
 
 /*
+ * sweep - with the lease renewed: the senders found dead (a process of this node gone, a
+ * lease of another node expired) are forgotten, and their claims of this run's campaigns
+ * queued again, to be claimed by the live senders: a node that dies loses its claims while
+ * the others send, not only at the next start. What it had on the wire may be sent twice.
+ */
+static int
+sweep(struct sender_worker *W, struct batch *b)
+{
+	int64_t dead = 0;
+	int rc = store_sender_reap(W->store, lease_alive, &W->node, &dead);
+	if (rc == 0 && dead)
+		log_warn("senders_dead=%lld note=\"their leases expired or their processes are "
+		         "gone\"",
+		         (long long)dead);
+	for (size_t i = 0; rc == 0 && i < b->ncamps && W->o->ntest == 0; i++) {
+		struct batch_camp *bc = &b->camps[i];
+		rc = store_messages_recover(W->store, bc->c->camp.id, &bc->recovered);
+		if (rc == 0 && bc->recovered)
+			log_warn(
+			    "campaign=%s recovered=%lld note=\"claims of a sender that is gone "
+			    "are queued again; those whose data was already sent may be sent "
+			    "twice\"",
+			    bc->c->camp.name, (long long)bc->recovered);
+	}
+	return rc;
+}
+
+/*
  * write - the batch's facts, then its claims; 0 or a store error. With both to do, the
  * facts commit first, in a transaction of their own (one fsync more a batch).
  */
@@ -513,17 +541,19 @@ write_and_claim(struct sender_worker *W, struct batch *b, int64_t now)
 	for (size_t i = 0; rc == 0 && i < b->ndelivered; i++)
 		rc = store_sender_delivered(W->store, b->delivered[i], now);
 	if (rc == 0 && b->renew && W->me) {
-		rc = store_sender_renew(W->store, W->me, now + LEASE_S);
+		rc = store_sender_renew(W->store, W->me, now + W->node.lease_s);
 		if (rc == STORE_E_NOTFOUND) {
 			/* Another sender judged this one dead and took its campaigns: sending on
 			 * would mail what it sends too. */
 			snprintf(b->err, sizeof(b->err),
 			         "another sender took this one's campaigns over (its lease had "
 			         "expired): stopping");
-			b->fail = SENDER_E_STORE;
+			b->fail = SENDER_E_LEASE;
 			return rc;
 		}
 		b->renewed = rc == 0;
+		if (rc == 0)
+			rc = sweep(W, b);
 	}
 	for (size_t i = 0; rc == 0 && i < b->ncamps && W->o->ntest == 0; i++) {
 		struct batch_camp *bc = &b->camps[i];
@@ -606,6 +636,7 @@ undo(struct sender_worker *W, struct batch *b, const struct worker_saved *links_
 		bc->w->ahead = links_saved[i].ahead;
 		bc->want = bc->claimed = bc->withdrawn = 0;
 		bc->made = 0;
+		bc->recovered = 0;
 		bc->walking = bc->w->walking;
 		bc->paused_now = false;
 	}

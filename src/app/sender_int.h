@@ -35,6 +35,7 @@
 #include "kirim/par.h"
 #include "kirim/dns.h"
 #include "kirim/http_client.h"
+#include "kirim/lease.h"
 #include "kirim/mta_sts.h"
 #include "kirim/tlsrpt.h"
 #include "kirim/policy.h"
@@ -318,6 +319,7 @@ struct batch_camp {
 	/* Out. */
 	int want, claimed; /* asked and claimed rows (a claim short of want: nothing more due) */
 	int withdrawn;     /* claims withdrawn as suppressed since they were queued */
+	int64_t recovered; /* claims of dead senders queued again by this batch */
 	int64_t made;      /* messages the walk made */
 	bool walking;      /* its walk has ids left: a short claim is not the end */
 	bool paused_now;   /* the worker paused it (auto-pause) */
@@ -369,8 +371,9 @@ struct sender_worker {
 	const struct sender_opts *o;
 	struct disp_policy policy; /* from o: retries, maximum age, NXDOMAIN confirmation */
 	struct store_bounce_rules rules;
-	struct buf msg;                                    /* scratch: one rendered message */
-	int64_t me;                                        /* this sender's row (store_sender.h) */
+	struct buf msg;         /* scratch: one rendered message */
+	int64_t me;             /* this sender's row (store_sender.h) */
+	struct lease_node node; /* the node it runs as, its lease (set before the loop runs) */
 	int64_t supp_after, journal_after, removals_since; /* where the last watch ended */
 	int64_t policy_version;
 	bool tested; /* the proofs are rendered */
@@ -449,6 +452,8 @@ struct sender {
 	double watched, renewed, checked, policy_checked;
 	int64_t me; /* this sender's row; its full row is in `me_row` */
 	struct store_sender_row me_row;
+	bool me_lent;     /* the row is kirim run's (sender_opts.me): kept at the end */
+	unsigned renew_s; /* how often the lease is renewed (lease_renew_s) */
 	/* Suppressions since the run started: "a:ADDRESS" (lower case), "d:DOMAIN",
 	 * "c:CONTACT" (unsubscribed everywhere, journaled), "l:LIST:CONTACT" (from one list). */
 	struct strmap gone;

@@ -13,6 +13,7 @@
 #include "kirim/store.h"
 #include "kirim/store_dest.h"
 #include "kirim/store_run.h"
+#include "kirim/store_sender.h"
 #include "kirim/throttle.h"
 
 static volatile sig_atomic_t run_stop, run_reload;
@@ -212,6 +213,41 @@ status_dest(void *arg, const struct store_dest_state *d)
 	return 0;
 }
 
+/* status_node - one sender: its node, process, lease, and what it holds */
+static int
+status_node(void *arg, const struct store_sender_node *n)
+{
+	struct status_out *o = arg;
+	const struct store_sender_row *r = &n->r;
+	const char *node = r->node[0] ? r->node : r->host;
+	char t[32];
+	if (o->json) {
+		json_t *camps = json_array();
+		char list[sizeof(n->campaigns)];
+		snprintf(list, sizeof(list), "%s", n->campaigns);
+		for (char *save = NULL, *p = strtok_r(list, ",", &save); p;
+		     p = strtok_r(NULL, ",", &save))
+			json_array_append_new(camps, cli_json_text(p));
+		json_array_append_new(
+		    o->json,
+		    json_pack("{s:o,s:o,s:I,s:o,s:o,s:o,s:b,s:o,s:I}", "node", cli_json_text(node),
+		              "host", cli_json_text(r->host), "pid", (json_int_t)r->pid, "command",
+		              cli_json_text(r->command), "since", cli_json_time(r->started_at),
+		              "lease_until", cli_json_time(r->lease_until), "expired",
+		              r->lease_until < o->now, "campaigns", camps, "claimed",
+		              (json_int_t)n->claimed));
+		return 0;
+	}
+	if (o->n++ == 0)
+		printf("\nSenders:\n  %-16s %-16s %8s  %-14s %-22s %9s  %s\n", "NODE", "HOST",
+		       "PID", "COMMAND", "LEASE UNTIL (UTC)", "CLAIMED", "CAMPAIGNS");
+	printf("  %-16s %-16s %8lld  %-14.14s %-19s%-3s %9lld  %s\n", node, r->host,
+	       (long long)r->pid, r->command, cli_time(t, r->lease_until),
+	       r->lease_until < o->now ? " !" : "", (long long)n->claimed,
+	       n->campaigns[0] ? n->campaigns : "-");
+	return 0;
+}
+
 int
 cmd_status(struct cli *c, int argc, char **argv)
 {
@@ -231,11 +267,35 @@ cmd_status(struct cli *c, int argc, char **argv)
 	o.n = 0;
 	if (rc == 0)
 		rc = store_dest_each(s, NULL, status_dest, &o);
+	/* The senders on every node, and which process leads (docs/scale-out.md). */
+	json_t *nodes = c->json ? json_array() : NULL, *leader = NULL;
+	o.json = nodes;
+	o.n = 0;
+	if (rc == 0)
+		rc = store_sender_nodes(s, status_node, &o);
+	struct store_sender_row lr;
+	int lrc = rc == 0 ? store_sender_leaseholder(s, "leader", &lr) : rc;
+	if (lrc == 0 && c->json)
+		leader =
+		    json_pack("{s:o,s:o,s:I,s:o,s:o,s:b}", "node", cli_json_text(lr.node), "host",
+		              cli_json_text(lr.host), "pid", (json_int_t)lr.pid, "since",
+		              cli_json_time(lr.started_at), "lease_until",
+		              cli_json_time(lr.lease_until), "expired", lr.lease_until < o.now);
+	else if (lrc == 0) {
+		char t1[32], t2[32];
+		printf("Leader: node %s (host %s, pid %lld) since %s UTC, lease until %s UTC%s\n",
+		       lr.node, lr.host, (long long)lr.pid, cli_time(t1, lr.started_at),
+		       cli_time(t2, lr.lease_until), lr.lease_until < o.now ? " (expired)" : "");
+	}
+	if (lrc < 0 && lrc != STORE_E_NOTFOUND)
+		rc = lrc;
 	if (c->json && rc == 0)
-		cli_json_print(
-		    json_pack("{s:O,s:O}", "campaigns", campaigns, "destinations", dests));
+		cli_json_print(json_pack("{s:O,s:O,s:O,s:o}", "campaigns", campaigns,
+		                         "destinations", dests, "nodes", nodes, "leader",
+		                         leader ? leader : json_null()));
 	json_decref(campaigns);
 	json_decref(dests);
+	json_decref(nodes);
 	if (rc < 0)
 		rc = cli_error("status", cli_exit_for_store(rc), "%s", store_errmsg(s));
 	store_close(s);

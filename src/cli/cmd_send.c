@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kirim/config.h"
+#include "kirim/lease.h"
 #include "kirim/log.h"
 #include "kirim/precheck.h"
 #include "kirim/sender.h"
@@ -122,6 +123,7 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	    {"resume", no_argument, NULL, 'U'},
 	    {"workers", required_argument, NULL, '7'},
 	    {"egress", required_argument, NULL, 'E'},
+	    {"node", required_argument, NULL, 'N'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sender_opts o = *op;
@@ -180,6 +182,13 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 			break;
 		case '8':
 			o.sts_port = parse_count("--mta-sts-port", optarg, 1, 65535, &bad);
+			break;
+		case 'N':
+			if (!lease_node_name_ok(optarg))
+				return cli_usage(name,
+				                 "--node takes a name of 1 to 63 letters, digits, "
+				                 "'.', '-' or '_'");
+			o.node = optarg;
 			break;
 		case 'E':
 			o.egress =
@@ -310,7 +319,9 @@ send_reasons_json(const struct sender_stats *st)
 static int
 send_exit(int rc)
 {
-	return rc == SENDER_E_STORE ? EX_SOFTWARE : rc == SENDER_E_BUSY ? EX_TEMPFAIL : EX_CONFIG;
+	return rc == SENDER_E_STORE                          ? EX_SOFTWARE
+	       : rc == SENDER_E_BUSY || rc == SENDER_E_LEASE ? EX_TEMPFAIL
+	                                                     : EX_CONFIG;
 }
 
 /*

@@ -20,9 +20,10 @@ row_fill(sqlite3_stmt *st, struct store_sender_row *r)
 	store_copy_text(r->command, sizeof(r->command), st, 4);
 	r->started_at = sqlite3_column_int64(st, 5);
 	r->lease_until = sqlite3_column_int64(st, 6);
+	store_copy_text(r->node, sizeof(r->node), st, 7);
 }
 
-#define ROW_COLS "id, host, pid, proc_start, command, started_at, lease_until"
+#define ROW_COLS "id, host, pid, proc_start, command, started_at, lease_until, node"
 
 /* forget - sender id is dead: its row goes and the campaigns it held are free */
 static int
@@ -35,6 +36,8 @@ forget(struct store *s, int64_t id)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = store_step_done(s, st, "free a dead sender's campaigns");
+	if (rc == 0)
+		rc = store_sender_unhold(s, id);
 	if (rc < 0 || (st = store_prepare(s, del_sql)) == NULL)
 		return rc < 0 ? rc : STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
@@ -42,24 +45,17 @@ forget(struct store *s, int64_t id)
 }
 
 int
-store_sender_register(struct store *s, struct store_sender_row *me, store_sender_alive_cb alive,
-                      void *arg)
+store_sender_reap(struct store *s, store_sender_alive_cb alive, void *arg, int64_t *n)
 {
 	static const char all_sql[] = "SELECT " ROW_COLS " FROM senders ORDER BY id";
-	static const char add_sql[] =
-	    "INSERT INTO senders(host, pid, proc_start, command, started_at, lease_until)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-	int rc = store_begin(s);
-	if (rc < 0)
-		return rc;
 	sqlite3_stmt *st = store_prepare(s, all_sql);
-	if (st == NULL) {
-		store_rollback(s);
+	if (st == NULL)
 		return STORE_E_SQL;
-	}
-	/* The dead ones first, in a list: no write while the SELECT is open. */
+	/* The dead ones first, in a list: no write while the SELECT is open. Past 64 dead
+	 * ones, the next look forgets the rest. */
 	int64_t dead[64];
 	size_t ndead = 0;
+	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ndead < 64) {
 		struct store_sender_row r;
 		row_fill(st, &r);
@@ -70,7 +66,25 @@ store_sender_register(struct store *s, struct store_sender_row *me, store_sender
 	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_fail(s, "read the senders");
 	for (size_t i = 0; rc == 0 && i < ndead; i++)
 		rc = forget(s, dead[i]);
-	if (rc == 0 && (st = store_prepare(s, add_sql)) == NULL)
+	if (rc == 0)
+		*n = (int64_t)ndead;
+	return rc;
+}
+
+int
+store_sender_register(struct store *s, struct store_sender_row *me, store_sender_alive_cb alive,
+                      void *arg)
+{
+	static const char add_sql[] =
+	    "INSERT INTO senders(host, pid, proc_start, command, started_at, lease_until, node)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	int64_t n;
+	int rc = store_begin(s);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	if ((rc = store_sender_reap(s, alive, arg, &n)) == 0 &&
+	    (st = store_prepare(s, add_sql)) == NULL)
 		rc = STORE_E_SQL;
 	if (rc == 0) {
 		sqlite3_bind_text(st, 1, me->host, -1, SQLITE_STATIC);
@@ -79,6 +93,7 @@ store_sender_register(struct store *s, struct store_sender_row *me, store_sender
 		sqlite3_bind_text(st, 4, me->command, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, me->started_at);
 		sqlite3_bind_int64(st, 6, me->lease_until);
+		sqlite3_bind_text(st, 7, me->node, -1, SQLITE_STATIC);
 		rc = store_step_done(s, st, "register this sender");
 	}
 	if (rc == 0) {
@@ -115,37 +130,151 @@ store_sender_release(struct store *s, int64_t id)
 }
 
 int
-store_sender_hold(struct store *s, int64_t campaign_id, int64_t id, store_sender_alive_cb alive,
-                  void *arg, struct store_sender_row *holder)
+store_sender_hold(struct store *s, int64_t campaign_id, int64_t id)
 {
-	static const char who_sql[] =
-	    "SELECT s.id, s.host, s.pid, s.proc_start, s.command, s.started_at, s.lease_until"
-	    " FROM campaigns c JOIN senders s ON s.id = c.sender_id WHERE c.id = ?1";
-	static const char take_sql[] = "UPDATE campaigns SET sender_id = ?2 WHERE id = ?1";
-	sqlite3_stmt *st = store_prepare(s, who_sql);
+	static const char sql[] = "INSERT INTO sender_campaigns(sender_id, campaign_id)"
+	                          " VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
-	struct store_sender_row r;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, campaign_id);
+	return store_step_done(s, st, "hold the campaign");
+}
+
+int
+store_sender_unhold(struct store *s, int64_t id)
+{
+	static const char sql[] = "DELETE FROM sender_campaigns WHERE sender_id = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, id);
+	return store_step_done(s, st, "let go of the campaigns");
+}
+
+#define LEASE_COLS "0, host, pid, proc_start, 'run', since, lease_until, node"
+
+/* same_process - whether a and b are one process (node, host, pid and its start) */
+static bool
+same_process(const struct store_sender_row *a, const struct store_sender_row *b)
+{
+	return strcmp(a->node, b->node) == 0 && strcmp(a->host, b->host) == 0 && a->pid == b->pid &&
+	       strcmp(a->proc_start, b->proc_start) == 0;
+}
+
+int
+store_sender_leaseholder(struct store *s, const char *name, struct store_sender_row *out)
+{
+	static const char sql[] = "SELECT " LEASE_COLS " FROM leases WHERE name = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		row_fill(st, &r);
+		row_fill(st, out);
 	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_fail(s, "read who sends the campaign");
-	if (rc == SQLITE_ROW && r.id != id) {
-		if (alive(arg, &r)) {
-			*holder = r;
-			return STORE_E_EXISTS;
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? STORE_E_NOTFOUND : store_fail(s, "read a lease");
+}
+
+int
+store_sender_lead(struct store *s, const char *name, const struct store_sender_row *me, int64_t now,
+                  store_sender_alive_cb alive, void *arg, bool *held,
+                  struct store_sender_row *holder)
+{
+	/* The row is read and written in one write transaction: of two nodes that find
+	 * the lease free, the second finds it taken. A PostgreSQL store reads it FOR
+	 * UPDATE. The holder keeps its `since` across renewals. */
+	static const char take_sql[] =
+	    "INSERT INTO leases(name, node, host, pid, proc_start, since, lease_until)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (name) DO UPDATE SET"
+	    " since = CASE WHEN leases.node = excluded.node AND leases.host = excluded.host"
+	    " AND leases.pid = excluded.pid AND leases.proc_start = excluded.proc_start"
+	    " THEN leases.since ELSE excluded.since END, node = excluded.node,"
+	    " host = excluded.host, pid = excluded.pid, proc_start = excluded.proc_start,"
+	    " lease_until = excluded.lease_until";
+	struct store_sender_row cur;
+	int rc = store_begin(s);
+	if (rc < 0)
+		return rc;
+	rc = store_sender_leaseholder(s, name, &cur);
+	bool take =
+	    rc == STORE_E_NOTFOUND ||
+	    (rc == 0 && (same_process(&cur, me) || cur.lease_until < now || !alive(arg, &cur)));
+	if (rc == STORE_E_NOTFOUND)
+		rc = 0;
+	if (rc == 0 && take) {
+		sqlite3_stmt *st = store_prepare(s, take_sql);
+		if (st == NULL) {
+			rc = STORE_E_SQL;
+		} else {
+			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, me->node, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, me->host, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 4, me->pid);
+			sqlite3_bind_text(st, 5, me->proc_start, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 6, now);
+			sqlite3_bind_int64(st, 7, me->lease_until);
+			rc = store_step_done(s, st, "take a lease");
 		}
-		if ((rc = forget(s, r.id)) < 0)
-			return rc;
+		if (rc == 0)
+			rc = store_sender_leaseholder(s, name, &cur);
 	}
-	if ((st = store_prepare(s, take_sql)) == NULL)
+	if (rc == 0)
+		rc = store_commit(s);
+	if (rc < 0) {
+		store_rollback(s);
+		return rc;
+	}
+	*held = take;
+	*holder = cur;
+	return 0;
+}
+
+int
+store_sender_lead_drop(struct store *s, const char *name, const struct store_sender_row *me)
+{
+	static const char sql[] = "DELETE FROM leases WHERE name = ?1 AND node = ?2 AND host = ?3"
+	                          " AND pid = ?4 AND proc_start = ?5";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
-	sqlite3_bind_int64(st, 2, id);
-	return store_step_done(s, st, "hold the campaign");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, me->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, me->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, me->pid);
+	sqlite3_bind_text(st, 5, me->proc_start, -1, SQLITE_STATIC);
+	return store_step_done(s, st, "let go of a lease");
+}
+
+int
+store_sender_nodes(struct store *s, store_sender_node_cb cb, void *arg)
+{
+	/* group_concat is SQLite's (string_agg in PostgreSQL). */
+	static const char sql[] =
+	    "SELECT s.id, s.host, s.pid, s.proc_start, s.command, s.started_at, s.lease_until,"
+	    " s.node, (SELECT count(*) FROM messages m WHERE m.claimed_by = s.id),"
+	    " (SELECT group_concat(name, ',') FROM (SELECT c.name FROM sender_campaigns h"
+	    " JOIN campaigns c ON c.id = h.campaign_id WHERE h.sender_id = s.id ORDER BY c.name))"
+	    " FROM senders s ORDER BY s.node, s.id";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_sender_node n;
+		row_fill(st, &n.r);
+		n.claimed = sqlite3_column_int64(st, 8);
+		store_copy_text(n.campaigns, sizeof(n.campaigns), st, 9);
+		ret = cb(arg, &n);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "read the senders");
+	sqlite3_reset(st);
+	return ret;
 }
 
 int

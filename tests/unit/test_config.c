@@ -193,6 +193,9 @@ page_fields(struct buf *b, const struct config *c)
 		for (size_t k = 0; k < e->npools; k++)
 			buf_printf(b, "%s%s", k ? "," : "", e->pools[k]);
 	}
+	field(b, "node", c->node_name);
+	if (c->node_lease_s != 60)
+		buf_printf(b, "%snode_lease=%u", b->len ? " " : "", c->node_lease_s);
 }
 
 /*
@@ -561,6 +564,11 @@ static const struct ccase cases[] = {
     {"egress same address",
      "[egress]\nname = a\naddress = ::1\n[egress]\nname = b\naddress = 0:0::1\n",
      "ERR:CONF:4: [egress] a and b have the same address ::1"},
+    {"node", "[node]\nname = mta-2.lab_1\nlease = 10\n", "node=mta-2.lab_1 node_lease=10"},
+    {"node bad name", "[node]\nname = mta 2\n",
+     "ERR:CONF:2: name 'mta 2': a node's name is 1 to 63 letters, digits, '.', '-' or '_'"},
+    {"node lease too short", "[node]\nlease = 1\n",
+     "ERR:CONF:2: lease takes a number from 2 to 3600, not '1'"},
     {"egress same name", "[egress]\nname = a\naddress = ::1\n[egress]\nname = a\naddress = ::2\n",
      "ERR:CONF:4: second [egress] section named a"},
     {"signup list with a slash", "[signup]\nlists = a/b\nfrom = a@b.example\n",
