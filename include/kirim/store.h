@@ -106,16 +106,29 @@ int store_list_ensure(struct store *s, const char *name, int64_t *id, bool *crea
 /* store_list_get - the list called name (STORE_E_NOTFOUND if none) */
 int store_list_get(struct store *s, const char *name, struct store_list_info *out);
 /* store_list_id - only the id of the list called name (STORE_E_NOTFOUND, with
- * store_list_get's message, if none): what a look-up by name needs, without the
- * member counts store_list_get makes (a scan of the list) */
+ * store_list_get's message, if none) */
 int store_list_id(struct store *s, const char *name, int64_t *id);
 /* store_list_each - every list with member counts, by name */
 int store_list_each(struct store *s, store_list_cb cb, void *arg);
 /* store_list_page - at most limit lists named after after ("" or NULL: from the first), by
- * name; with counts false their members are not counted (members and suppressed -1): a
- * scan of each list, which a page that only names lists need not wait for */
+ * name; with counts false their members are not counted (members and suppressed -1) */
 int store_list_page(struct store *s, const char *after, int limit, bool counts, store_list_cb cb,
                     void *arg);
+/* A list's count per domain as kept (list_domain_counts, schema 016) and as counted again. */
+struct store_list_count_diff {
+	char list[256];
+	char domain[256];
+	int64_t kept_members, kept_suppressed;
+	int64_t members, suppressed;
+};
+typedef void (*store_list_check_cb)(void *arg, const struct store_list_count_diff *d);
+/*
+ * store_list_check - count every list's confirmed members and suppressed ones per domain
+ * again (a scan of every membership) and compare with the counts the triggers keep; each
+ * difference to cb (may be NULL), *wrong their number. fix: in one transaction, the counts
+ * are replaced by the new count (and erased addresses linked again to their contacts).
+ */
+int store_list_check(struct store *s, bool fix, store_list_check_cb cb, void *arg, int64_t *wrong);
 /* store_list_delete - delete a list and its memberships (contacts stay); STORE_E_INUSE while a
  * campaign's audience names it */
 int store_list_delete(struct store *s, const char *name);

@@ -341,7 +341,7 @@ store_contact_upsert(struct store *s, const struct address *a, const char *attrs
 	if (sqlite3_changes(db) > 0) {
 		*id = sqlite3_last_insert_rowid(db);
 		*created = *changed = true;
-		return 0;
+		return store_suppress_link(s, *id);
 	}
 	*created = false;
 	if ((rc = store_find_contact(s, a->email, id)) < 0)
