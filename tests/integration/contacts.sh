@@ -131,6 +131,8 @@ eq "erase: the others are" "$(sql "SELECT count(*) FROM messages m JOIN campaign
 run "$KIRIM" contacts delete
 eq "delete: needs an address" "$RC" 64
 
+lists_counted # deletes and erasures kept the lists' counts (finish checks only map.db)
+
 # 4. Import column mapping: --map, --ignore-column, --tags-column, the summary's columns.
 export KIRIM_DB="$TMP/map.db"
 cat >m.csv <<'CSV'
