@@ -29,19 +29,26 @@ WHERE suppressions.kind = 'hash' AND suppressions.value = x.h;
 
 INSERT INTO list_domain_counts(list_id, domain, members, suppressed)
 SELECT m.list_id, c.domain, count(*),
-       sum(EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(c.email), c.domain))
+       sum((EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(c.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = c.domain))
            OR EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = c.id))
 FROM list_members m JOIN contacts c ON c.id = m.contact_id
 WHERE m.status = 'confirmed' GROUP BY m.list_id, c.domain;
 
 -- A member in, out, confirmed or back to waiting. A member whose contact is gone was
--- counted out by the contact's own trigger (list_counts_contact_out).
+-- counted out by the contact's own trigger (list_counts_contact_out). An import's members
+-- (import_id set: only the importer writes one) are counted once, at the import's end in
+-- its transaction (store_import_finish: one GROUP BY over the list), not row by row: the
+-- trigger cost an import of 1,000,000 rows about 1.7 s of CPU. Each look-up is an '=':
+-- 'value IN (lower(c.email), c.domain)' builds a temporary index at every evaluation
+-- (2.4 µs a member added, against 0.7 for the three look-ups below).
 CREATE TRIGGER list_counts_member_in AFTER INSERT ON list_members
-WHEN NEW.status = 'confirmed'
+WHEN NEW.status = 'confirmed' AND NEW.import_id IS NULL
 BEGIN
 	INSERT INTO list_domain_counts(list_id, domain, members, suppressed)
 	SELECT NEW.list_id, c.domain, 1,
-	       EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(c.email), c.domain))
+	       (EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(c.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = c.domain))
 	       OR EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = c.id)
 	FROM contacts c WHERE c.id = NEW.contact_id
 	ON CONFLICT (list_id, domain) DO UPDATE SET members = members + 1,
@@ -52,7 +59,8 @@ CREATE TRIGGER list_counts_member_out AFTER DELETE ON list_members
 WHEN OLD.status = 'confirmed' AND EXISTS (SELECT 1 FROM lists WHERE id = OLD.list_id)
 BEGIN
 	UPDATE list_domain_counts SET members = members - 1, suppressed = suppressed -
-		(SELECT EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(c.email), c.domain))
+		(SELECT (EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(c.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = c.domain))
 		        OR EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = c.id)
 		 FROM contacts c WHERE c.id = OLD.contact_id)
 	WHERE list_id = OLD.list_id
@@ -63,14 +71,16 @@ CREATE TRIGGER list_counts_member_moved AFTER UPDATE OF list_id, contact_id, sta
 WHEN OLD.status = 'confirmed' OR NEW.status = 'confirmed'
 BEGIN
 	UPDATE list_domain_counts SET members = members - 1, suppressed = suppressed -
-		(SELECT EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(c.email), c.domain))
+		(SELECT (EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(c.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = c.domain))
 		        OR EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = c.id)
 		 FROM contacts c WHERE c.id = OLD.contact_id)
 	WHERE OLD.status = 'confirmed' AND list_id = OLD.list_id
 	AND domain = (SELECT domain FROM contacts WHERE id = OLD.contact_id);
 	INSERT INTO list_domain_counts(list_id, domain, members, suppressed)
 	SELECT NEW.list_id, c.domain, 1,
-	       EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(c.email), c.domain))
+	       (EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(c.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = c.domain))
 	       OR EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = c.id)
 	FROM contacts c WHERE c.id = NEW.contact_id AND NEW.status = 'confirmed'
 	ON CONFLICT (list_id, domain) DO UPDATE SET members = members + 1,
@@ -84,7 +94,8 @@ CREATE TRIGGER list_counts_contact_out BEFORE DELETE ON contacts
 BEGIN
 	UPDATE suppressions SET contact_id = NULL WHERE contact_id = OLD.id;
 	UPDATE list_domain_counts SET members = members - 1, suppressed = suppressed -
-		EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(OLD.email), OLD.domain))
+		(EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(OLD.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = OLD.domain))
 	WHERE domain = OLD.domain AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS
 		(SELECT 1 FROM list_members m WHERE m.list_id = l.id AND m.contact_id = OLD.id
 		 AND m.status = 'confirmed'));
@@ -96,14 +107,16 @@ CREATE TRIGGER list_counts_contact_moved AFTER UPDATE OF email, domain ON contac
 WHEN OLD.email IS NOT NEW.email OR OLD.domain IS NOT NEW.domain
 BEGIN
 	UPDATE list_domain_counts SET members = members - 1, suppressed = suppressed -
-		(EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(OLD.email), OLD.domain))
+		((EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(OLD.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = OLD.domain))
 		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = OLD.id))
 	WHERE domain = OLD.domain AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS
 		(SELECT 1 FROM list_members m WHERE m.list_id = l.id AND m.contact_id = NEW.id
 		 AND m.status = 'confirmed'));
 	INSERT INTO list_domain_counts(list_id, domain, members, suppressed)
 	SELECT l.id, NEW.domain, 1,
-	       EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(NEW.email), NEW.domain))
+	       (EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(NEW.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = NEW.domain))
 	       OR EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = NEW.id)
 	FROM lists l WHERE EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = l.id
 		AND m.contact_id = NEW.id AND m.status = 'confirmed')
@@ -126,7 +139,9 @@ BEGIN
 	UPDATE list_domain_counts SET suppressed = suppressed + 1
 	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.email = NEW.value
 		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.id <> NEW.id
-			AND p.value IN (lower(c.email), c.domain))
+			AND p.value = lower(c.email))
+		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.id <> NEW.id
+			AND p.value = c.domain)
 		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = c.id))
 	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM contacts c
 		JOIN list_members m ON m.list_id = l.id AND m.contact_id = c.id
@@ -138,7 +153,8 @@ WHEN OLD.kind = 'address'
 BEGIN
 	UPDATE list_domain_counts SET suppressed = suppressed - 1
 	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.email = OLD.value
-		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(c.email), c.domain))
+		AND NOT (EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(c.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = c.domain))
 		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = c.id))
 	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM contacts c
 		JOIN list_members m ON m.list_id = l.id AND m.contact_id = c.id
@@ -173,7 +189,8 @@ WHEN NEW.contact_id IS NOT NULL
 BEGIN
 	UPDATE list_domain_counts SET suppressed = suppressed + 1
 	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.id = NEW.contact_id
-		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(c.email), c.domain))
+		AND NOT (EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(c.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = c.domain))
 		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.id <> NEW.id
 			AND p.contact_id = c.id))
 	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM list_members m
@@ -185,7 +202,8 @@ WHEN OLD.contact_id IS NOT NULL
 BEGIN
 	UPDATE list_domain_counts SET suppressed = suppressed - 1
 	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.id = OLD.contact_id
-		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(c.email), c.domain))
+		AND NOT (EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(c.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = c.domain))
 		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = c.id))
 	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM list_members m
 		WHERE m.list_id = l.id AND m.contact_id = OLD.contact_id AND m.status = 'confirmed'));
@@ -196,13 +214,15 @@ WHEN OLD.contact_id IS NOT NEW.contact_id
 BEGIN
 	UPDATE list_domain_counts SET suppressed = suppressed - 1
 	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.id = OLD.contact_id
-		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(c.email), c.domain))
+		AND NOT (EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(c.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = c.domain))
 		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.contact_id = c.id))
 	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM list_members m
 		WHERE m.list_id = l.id AND m.contact_id = OLD.contact_id AND m.status = 'confirmed'));
 	UPDATE list_domain_counts SET suppressed = suppressed + 1
 	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.id = NEW.contact_id
-		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (lower(c.email), c.domain))
+		AND NOT (EXISTS (SELECT 1 FROM suppressions p WHERE p.value = lower(c.email))
+		 OR EXISTS (SELECT 1 FROM suppressions p WHERE p.value = c.domain))
 		AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.id <> NEW.id
 			AND p.contact_id = c.id))
 	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM list_members m
