@@ -31,30 +31,30 @@ store_import_start(struct store *s, int64_t list_id, const char *source, int64_t
 }
 
 int
+store_import_counted(struct store *s, int64_t list_id, const char *domain, int64_t members,
+                     int64_t suppressed)
+{
+	static const char sql[] =
+	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
+	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (list_id, domain) DO UPDATE"
+	    " SET members = members + excluded.members,"
+	    " suppressed = suppressed + excluded.suppressed";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, list_id);
+	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, members);
+	sqlite3_bind_int64(st, 4, suppressed);
+	return store_step_done(s, st, "count the import's members");
+}
+
+int
 store_import_finish(struct store *s, int64_t import_id, const char *summary_json)
 {
 	static const char sql[] = "UPDATE imports SET finished_at = ?2, summary = ?3 WHERE id = ?1";
-	/* The run's new members into the list's counts (schema 016: the trigger leaves rows
-	 * with an import_id to this), with the triggers' rule of a suppressed member. */
-	static const char counts_sql[] =
-	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
-	    " SELECT m.list_id, c.domain, count(*), sum(EXISTS (SELECT 1 FROM suppressions p"
-	    " WHERE p.value = lower(c.email)) OR EXISTS (SELECT 1 FROM suppressions p"
-	    " WHERE p.value = c.domain) OR EXISTS (SELECT 1 FROM suppressions p"
-	    " WHERE p.contact_id = c.id)) FROM list_members m JOIN contacts c ON c.id = "
-	    "m.contact_id"
-	    " WHERE m.list_id = (SELECT list_id FROM imports WHERE id = ?1) AND m.import_id = ?1"
-	    " AND m.status = 'confirmed' GROUP BY m.list_id, c.domain"
-	    " ON CONFLICT (list_id, domain) DO UPDATE SET members = members + excluded.members,"
-	    " suppressed = suppressed + excluded.suppressed";
-	sqlite3_stmt *st = store_prepare(s, counts_sql);
+	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
-		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, import_id);
-	int rc = store_step_done(s, st, "count the import's members");
-	if (rc < 0)
-		return rc;
-	if ((st = store_prepare(s, sql)) == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, import_id);
 	sqlite3_bind_int64(st, 2, store_now());
