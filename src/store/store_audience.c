@@ -165,6 +165,19 @@ store_audience_contact(struct store *s, int64_t campaign_id, int64_t now, const 
 	return rc;
 }
 
+/* domains_each - each row of st (a domain, a count) to cb; the caller resets or finalizes st */
+static int
+domains_each(struct store *s, sqlite3_stmt *st,
+             int (*cb)(void *arg, const char *domain, int64_t count), void *arg)
+{
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = cb(arg, store_col_text(st, 0), sqlite3_column_int64(st, 1));
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "count the audience by domain");
+	return ret;
+}
+
 int
 store_audience_domains(struct store *s, int64_t campaign_id, int64_t now,
                        int (*cb)(void *arg, const char *domain, int64_t count), void *arg)
@@ -194,13 +207,9 @@ store_audience_domains(struct store *s, int64_t campaign_id, int64_t now,
 		if ((st = store_prepare(s, counts_sql)) == NULL)
 			return STORE_E_SQL;
 		sqlite3_bind_int64(st, 1, list_id);
-		int ret = 0;
-		while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-			ret = cb(arg, store_col_text(st, 0), sqlite3_column_int64(st, 1));
-		if (ret == 0 && rc != SQLITE_DONE)
-			ret = store_fail(s, "count the audience by domain");
+		rc = domains_each(s, st, cb, arg);
 		sqlite3_reset(st);
-		return ret;
+		return rc;
 	}
 	struct segment_sql q;
 	if ((rc = store_audience_compile(s, campaign_id, now, 0, false, &q)) < 0)
@@ -212,11 +221,7 @@ store_audience_domains(struct store *s, int64_t campaign_id, int64_t now,
 	segment_sql_free(&q);
 	if (st == NULL)
 		return STORE_E_SQL;
-	int ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret = cb(arg, store_col_text(st, 0), sqlite3_column_int64(st, 1));
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, "count the audience by domain");
+	rc = domains_each(s, st, cb, arg);
 	sqlite3_finalize(st);
-	return ret;
+	return rc;
 }
