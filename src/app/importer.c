@@ -33,6 +33,7 @@
 #include "kirim/encoding.h"
 #include "kirim/store.h"
 #include "kirim/store_import.h"
+#include "kirim/strmap.h"
 #include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
 
@@ -86,6 +87,11 @@ enum {
 	IMPORTER_SAMPLE_ROWS = 1000,
 };
 
+/* New members of one domain, and how many of them are suppressed. */
+struct importer_count {
+	int64_t members, suppressed;
+};
+
 struct importer {
 	struct store *store;
 	const struct importer_opts *o;
@@ -111,6 +117,10 @@ struct importer {
 	struct buf attrs;
 	struct buf known; /* a known contact's stored attributes */
 	struct buf detail;
+	/* The run's new members per domain (struct importer_count), for the list's kept
+	 * counts: written once at the end (store_import_counted), the store's per-row
+	 * trigger being off in bulk mode (schema 017). */
+	struct strmap domains;
 	struct importer_progress prog;
 	char *err;
 	size_t errsz;
@@ -611,12 +621,40 @@ importer_row(void *arg, const struct csv_row *row)
 	if (!o->update && !(f & STORE_ROW_NEW_CONTACT) && im->attrs.len > 2 &&
 	    (rc = importer_count_not_stored(im, a.key)) < 0)
 		return rc;
+	bool suppressed = false;
 	if (im->has_suppressions && (f & STORE_ROW_NEW_MEMBER)) {
 		char why[16];
 		if ((rc = store_suppressed(im->store, a.key, a.domain, why)) < 0)
 			return importer_store_failed(im, rc);
 		if (why[0])
 			st->suppressed++;
+		suppressed = why[0] != '\0';
+	}
+	/* An address erased before never gets here (refused above), so its address and its
+	 * domain are all that can suppress a new member: the counts' rule (schema 017). */
+	if (f & STORE_ROW_NEW_MEMBER) {
+		struct importer_count *n = strmap_get(&im->domains, a.domain);
+		if (n == NULL) {
+			n = xcalloc(1, sizeof(*n));
+			strmap_put(&im->domains, a.domain, n);
+		}
+		n->members++;
+		n->suppressed += suppressed;
+	}
+	return 0;
+}
+
+/* importer_counted - the run's new members into the list's kept counts */
+static int
+importer_counted(struct importer *im, int64_t list_id)
+{
+	for (size_t i = 0; i < im->domains.cap; i++) {
+		const struct strmap_slot *e = &im->domains.slots[i];
+		const struct importer_count *n = e->value;
+		int rc;
+		if (e->key && (rc = store_import_counted(im->store, list_id, e->key, n->members,
+		                                         n->suppressed)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -638,6 +676,7 @@ importer_cleanup(struct importer *im)
 	buf_free(&im->text);
 	buf_free(&im->shown);
 	buf_free(&im->detail);
+	strmap_free_values(&im->domains, free);
 	encoding_free(im->enc);
 }
 
@@ -1021,7 +1060,9 @@ importer_run(struct store *s, const struct importer_opts *o, struct importer_sta
 	stats->seconds = clock_seconds() - t0;
 	struct buf summary = BUF_INIT;
 	importer_summary_json(stats, &summary);
-	rc = store_import_finish(s, stats->import_id, summary.data);
+	rc = importer_counted(&im, stats->list_id);
+	if (rc == 0)
+		rc = store_import_finish(s, stats->import_id, summary.data);
 	buf_free(&summary);
 	if (rc == 0)
 		rc = store_commit(s);

@@ -1,4 +1,4 @@
-/* cmd_lists - `kirim lists [list|show NAME|delete NAME|form NAME]`. */
+/* cmd_lists - `kirim lists [list|show NAME|delete NAME|form NAME|check [--fix]]`. */
 #include "cli.h"
 
 #include <string.h>
@@ -70,6 +70,60 @@ lists_form(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
+/* lists_diff - one count that differs, as text or into the JSON array arg */
+static void
+lists_diff(void *arg, const struct store_list_count_diff *d)
+{
+	json_t *a = arg;
+	if (a)
+		json_array_append_new(
+		    a, json_pack("{s:o,s:o,s:{s:I,s:I},s:{s:I,s:I}}", "list",
+		                 cli_json_text(d->list), "domain", cli_json_text(d->domain), "kept",
+		                 "members", (json_int_t)d->kept_members, "suppressed",
+		                 (json_int_t)d->kept_suppressed, "counted", "members",
+		                 (json_int_t)d->members, "suppressed", (json_int_t)d->suppressed));
+	else
+		printf("list '%s' domain %s: kept %lld members, %lld suppressed; counted %lld, "
+		       "%lld\n",
+		       d->list, d->domain, (long long)d->kept_members,
+		       (long long)d->kept_suppressed, (long long)d->members,
+		       (long long)d->suppressed);
+}
+
+/* lists_check - `kirim lists check [--fix]`: the kept counts against a new count */
+static int
+lists_check(struct cli *c, int argc, char **argv)
+{
+	bool fix = argc == 3 && strcmp(argv[2], "--fix") == 0;
+	if (argc > 3 || (argc == 3 && !fix))
+		return cli_usage("lists", "check takes only --fix");
+	struct store *s;
+	int rc = cli_open(c, "lists", false, &s);
+	if (rc)
+		return rc;
+	json_t *diffs = c->json ? json_array() : NULL;
+	int64_t wrong = 0;
+	rc = store_list_check(s, fix, lists_diff, diffs, &wrong);
+	if (rc < 0) {
+		rc = cli_error("lists", cli_exit_for_store(rc), "%s", store_errmsg(s));
+	} else {
+		if (c->json)
+			cli_json_print(json_pack("{s:I,s:b,s:O}", "wrong", (json_int_t)wrong,
+			                         "fixed", fix && wrong > 0, "differences", diffs));
+		else if (wrong == 0)
+			printf("The lists' counts are right.\n");
+		else
+			printf("%lld count%s differed from a new count: %s.\n", (long long)wrong,
+			       wrong == 1 ? "" : "s",
+			       fix ? "replaced by it" : "'kirim lists check --fix' replaces them");
+		if (wrong > 0 && !fix)
+			rc = EX_DATAERR;
+	}
+	json_decref(diffs);
+	store_close(s);
+	return rc;
+}
+
 int
 cmd_lists(struct cli *c, int argc, char **argv)
 {
@@ -78,6 +132,8 @@ cmd_lists(struct cli *c, int argc, char **argv)
 	int rc;
 	if (strcmp(verb, "form") == 0)
 		return lists_form(c, argc, argv);
+	if (strcmp(verb, "check") == 0)
+		return lists_check(c, argc, argv);
 	if (strcmp(verb, "list") == 0) {
 		if (argc > 2)
 			return cli_usage("lists", "unexpected argument '%s'", argv[2]);
@@ -97,8 +153,8 @@ cmd_lists(struct cli *c, int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(verb, "show") != 0 && strcmp(verb, "delete") != 0)
-		return cli_usage("lists", "unknown subcommand '%s' (list, show, delete, form)",
-		                 verb);
+		return cli_usage("lists",
+		                 "unknown subcommand '%s' (list, show, delete, form, check)", verb);
 	if (argc != 3)
 		return cli_usage("lists", "%s takes one list name", verb);
 	if ((rc = cli_open(c, "lists", false, &s)))

@@ -61,12 +61,16 @@ const struct cli_command cli_commands[] = {
      "       kirim lists show NAME\n"
      "       kirim lists delete NAME\n"
      "       kirim lists form NAME [--lang TAG]\n"
+     "       kirim lists check [--fix]\n"
      "\n"
      "List every list with its members and how many of them are suppressed, show one,\n"
      "or delete one (its contacts stay in the database and in other lists).\n"
      "'form' prints the HTML of the list's signup form, to paste into another site: it\n"
      "posts to kirim serve's /s/NAME (the list must be in kirim.conf's [signup] lists),\n"
-     "in the language TAG (default: [pages] language). See docs/pages.md.\n"},
+     "in the language TAG (default: [pages] language). See docs/pages.md.\n"
+     "'check' counts every list's members and suppressed members again and compares\n"
+     "them with the counts kept as members and suppressions change (exit 65 when one\n"
+     "differs); --fix replaces the kept counts with the new ones.\n"},
     {"contacts", cmd_contacts, "show, search, change, tag, export and delete contacts",
      "Usage: kirim contacts show ADDRESS\n"
      "       kirim contacts search TEXT [--list NAME] [--limit N]\n"

@@ -546,6 +546,8 @@ store_bulk(struct store *s, bool on)
 		store_exec(s, "PRAGMA cache_size = -32768; PRAGMA foreign_keys = OFF");
 	else
 		store_exec(s, "PRAGMA cache_size = -2000; PRAGMA foreign_keys = ON");
+	/* Changing it expires the prepared statements, which have their triggers built in. */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, on ? 0 : 1, (int *)NULL);
 }
 
 /* store_setting_get - a setting's bytes (the settings table) */

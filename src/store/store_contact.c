@@ -31,6 +31,25 @@ store_import_start(struct store *s, int64_t list_id, const char *source, int64_t
 }
 
 int
+store_import_counted(struct store *s, int64_t list_id, const char *domain, int64_t members,
+                     int64_t suppressed)
+{
+	static const char sql[] =
+	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
+	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (list_id, domain) DO UPDATE"
+	    " SET members = members + excluded.members,"
+	    " suppressed = suppressed + excluded.suppressed";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, list_id);
+	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, members);
+	sqlite3_bind_int64(st, 4, suppressed);
+	return store_step_done(s, st, "count the import's members");
+}
+
+int
 store_import_finish(struct store *s, int64_t import_id, const char *summary_json)
 {
 	static const char sql[] = "UPDATE imports SET finished_at = ?2, summary = ?3 WHERE id = ?1";
@@ -341,7 +360,7 @@ store_contact_upsert(struct store *s, const struct address *a, const char *attrs
 	if (sqlite3_changes(db) > 0) {
 		*id = sqlite3_last_insert_rowid(db);
 		*created = *changed = true;
-		return 0;
+		return store_suppress_link(s, *id);
 	}
 	*created = false;
 	if ((rc = store_find_contact(s, a->email, id)) < 0)

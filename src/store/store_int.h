@@ -144,6 +144,13 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 /* store_contact_row - a struct store_contact from a row of CONTACT_COLUMNS, lists */
 void store_contact_row(sqlite3_stmt *st, void *out);
 
+/*
+ * store_suppress_link - after contact_id is made: if its address was erased before (a
+ * suppression of kind hash), that suppression names it (suppressions.contact_id, schema 017),
+ * so that the list counts' triggers see it suppressed without computing a hash
+ */
+int store_suppress_link(struct store *s, int64_t contact_id);
+
 struct segment_node;
 struct segment_sql;
 /* store_segment_functions - register kirim_number and kirim_time (segment.h) on db */

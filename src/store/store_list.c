@@ -11,14 +11,16 @@
 
 #include "kirim/buf.h"
 
-/* A list with its member counts, as store_list_row reads it (up to FROM). */
+/*
+ * A list with its member counts, as store_list_row reads it (up to FROM): the sums of its
+ * rows in list_domain_counts, which triggers keep as members and suppressions change
+ * (schema 017; store_list_check counts them again).
+ */
 #define LIST_COLUMNS                                                                               \
 	"SELECT l.id, l.name, l.created_at,"                                                       \
-	" (SELECT count(*) FROM list_members m WHERE m.list_id = l.id"                             \
-	"  AND m.status = 'confirmed'),"                                                           \
-	" (SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"             \
-	"  WHERE m.list_id = l.id AND m.status = 'confirmed' AND " SUPPRESSION_OF_C                \
-	" IS NOT NULL)"
+	" (SELECT coalesce(sum(k.members), 0) FROM list_domain_counts k WHERE k.list_id = l.id),"  \
+	" (SELECT coalesce(sum(k.suppressed), 0) FROM list_domain_counts k"                        \
+	"  WHERE k.list_id = l.id)"
 
 /* A list's id by its name (store_list_ensure, store_list_id). */
 static const char list_id_sql[] = "SELECT id FROM lists WHERE name = ?1";
@@ -213,5 +215,80 @@ store_list_add_member(struct store *s, int64_t list_id, int64_t contact_id, bool
 	int rc = store_step_done(s, st, "add list member");
 	if (rc == 0 && added)
 		*added = sqlite3_changes(store_db(s)) > 0;
+	return rc;
+}
+
+int
+store_list_check(struct store *s, bool fix, store_list_check_cb cb, void *arg, int64_t *wrong)
+{
+	/* Counted the slow way, by the rule itself (SUPPRESSION_OF_C: hashes computed, not
+	 * the links the triggers read), beside the rows kept. */
+	static const char sql[] =
+	    "WITH counted AS MATERIALIZED (SELECT m.list_id, c.domain, count(*) AS members,"
+	    " sum(" SUPPRESSION_OF_C " IS NOT NULL) AS suppressed FROM list_members m"
+	    " JOIN contacts c ON c.id = m.contact_id WHERE m.status = 'confirmed'"
+	    " GROUP BY m.list_id, c.domain),"
+	    " kept AS MATERIALIZED (SELECT list_id, domain, members, suppressed"
+	    " FROM list_domain_counts WHERE members <> 0 OR suppressed <> 0)"
+	    " SELECT coalesce(l.name, '(list id ' || d.list_id || ')'), d.domain,"
+	    " coalesce(k.members, 0), coalesce(k.suppressed, 0),"
+	    " coalesce(t.members, 0), coalesce(t.suppressed, 0)"
+	    " FROM (SELECT list_id, domain FROM counted UNION SELECT list_id, domain FROM kept) d"
+	    " LEFT JOIN counted t ON t.list_id = d.list_id AND t.domain = d.domain"
+	    " LEFT JOIN kept k ON k.list_id = d.list_id AND k.domain = d.domain"
+	    " LEFT JOIN lists l ON l.id = d.list_id"
+	    " WHERE t.members IS NOT k.members OR t.suppressed IS NOT k.suppressed"
+	    " ORDER BY 1, 2";
+	/* The repair: the hashes' links made again, then every row from the count. */
+	static const char unlink_sql[] =
+	    "UPDATE suppressions SET contact_id = NULL WHERE contact_id IS NOT NULL";
+	static const char link_sql[] =
+	    "UPDATE suppressions SET contact_id = x.id FROM (SELECT c.id,"
+	    " kirim_sha256(lower(c.email)) AS h FROM contacts c WHERE EXISTS (SELECT 1"
+	    " FROM suppressions WHERE kind = 'hash')) AS x"
+	    " WHERE suppressions.kind = 'hash' AND suppressions.value = x.h";
+	static const char clear_sql[] = "DELETE FROM list_domain_counts";
+	static const char fill_sql[] =
+	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
+	    " SELECT m.list_id, c.domain, count(*), sum(" SUPPRESSION_OF_C " IS NOT NULL)"
+	    " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+	    " WHERE m.status = 'confirmed' GROUP BY m.list_id, c.domain";
+	int rc = fix ? store_begin(s) : 0;
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL) {
+		rc = STORE_E_SQL;
+		goto out;
+	}
+	int64_t n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_list_count_diff d;
+		store_copy_text(d.list, sizeof(d.list), st, 0);
+		store_copy_text(d.domain, sizeof(d.domain), st, 1);
+		d.kept_members = sqlite3_column_int64(st, 2);
+		d.kept_suppressed = sqlite3_column_int64(st, 3);
+		d.members = sqlite3_column_int64(st, 4);
+		d.suppressed = sqlite3_column_int64(st, 5);
+		n++;
+		if (cb)
+			cb(arg, &d);
+	}
+	sqlite3_reset(st);
+	rc = rc == SQLITE_DONE ? 0 : store_fail(s, "count the lists' members again");
+	if (rc == 0 && fix) {
+		const char *steps[] = {unlink_sql, link_sql, clear_sql, fill_sql};
+		for (size_t i = 0; rc == 0 && i < sizeof(steps) / sizeof(steps[0]); i++) {
+			if ((st = store_prepare(s, steps[i])) == NULL)
+				rc = STORE_E_SQL;
+			else
+				rc = store_step_done(s, st, "repair the lists' counts");
+		}
+	}
+out:
+	if (fix)
+		rc = rc == 0 ? store_commit(s) : (store_rollback(s), rc);
+	if (rc == 0)
+		*wrong = n;
 	return rc;
 }

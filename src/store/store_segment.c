@@ -176,11 +176,11 @@ store_segment_stmt(struct store *s, const char *head, const struct segment_sql *
 /* prepared - tree compiled at now between head and tail (parameters after base) into *out;
  * a NULL tree is every contact */
 static int
-prepared(struct store *s, const struct segment_node *tree, int64_t now, int base, const char *head,
-         const char *tail, sqlite3_stmt **out)
+prepared(struct store *s, const struct segment_node *tree, int64_t now, int base, bool probe,
+         const char *head, const char *tail, sqlite3_stmt **out)
 {
 	struct segment_sql q = {.sql = BUF_INIT, .base = base};
-	int rc = tree ? store_segment_compile(s, tree, now, base, false, &q) : 0;
+	int rc = tree ? store_segment_compile(s, tree, now, base, probe, &q) : 0;
 	if (rc < 0)
 		return rc;
 	if (tree == NULL)
@@ -204,16 +204,85 @@ store_segment_check(struct store *s, const struct segment_node *tree)
 #define NOT_SUPPRESSED                                                                             \
 	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C ")"
 
+/* list_counted - the kept counts of the list called name (list_domain_counts, schema 017):
+ * its confirmed members and the suppressed ones; *found false when no list has the name */
+static int
+list_counted(struct store *s, const char *name, int64_t *members, int64_t *suppressed, bool *found)
+{
+	static const char sql[] =
+	    "SELECT coalesce(sum(k.members), 0), coalesce(sum(k.suppressed), 0), count(l.id)"
+	    " FROM lists l LEFT JOIN list_domain_counts k ON k.list_id = l.id WHERE l.name = ?1";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*members = sqlite3_column_int64(st, 0);
+		*suppressed = sqlite3_column_int64(st, 1);
+		*found = sqlite3_column_int64(st, 2) > 0;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, "read a list's counts");
+}
+
+/*
+ * big_list_and - tree is an AND with a list holding at least a quarter of the contacts
+ * (ids stand for their number). Its members are then better looked up per contact that
+ * passed the other conditions (segment_sql.probe) than gathered whole first: a
+ * 1,000,000-member list and an attribute, 0.42 s of CPU gathered, 0.14 s probed.
+ */
+static int
+big_list_and(struct store *s, const struct segment_node *tree, bool *big)
+{
+	static const char contacts_sql[] = "SELECT coalesce(max(id), 0) FROM contacts";
+	*big = false;
+	if (tree == NULL || tree->type != SEGMENT_AND)
+		return 0;
+	sqlite3_stmt *st = store_prepare(s, contacts_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int64_t ids;
+	int rc = store_get_int64(s, st, &ids, "count contacts");
+	for (size_t i = 0; rc == 0 && !*big && i < tree->nkids; i++) {
+		const struct segment_node *k = tree->kids[i];
+		int64_t members, supp;
+		bool found;
+		if (k->type == SEGMENT_LIST &&
+		    (rc = list_counted(s, k->name, &members, &supp, &found)) == 0)
+			*big = found && members * 4 >= ids;
+	}
+	return rc;
+}
+
 int
 store_segment_count(struct store *s, const struct segment_node *tree, int64_t now, int64_t *count,
                     int64_t *suppressed)
 {
+	/* One list: its kept counts (the rule of NOT_SUPPRESSED, kept by triggers). */
+	if (tree && tree->type == SEGMENT_LIST) {
+		int64_t members, supp;
+		bool found;
+		int rc = list_counted(s, tree->name, &members, &supp, &found);
+		if (rc < 0)
+			return rc;
+		if (found) {
+			*count = members;
+			if (suppressed)
+				*suppressed = supp;
+			return 0;
+		}
+	}
+	bool probe;
+	int rc = big_list_and(s, tree, &probe);
+	if (rc < 0)
+		return rc;
 	sqlite3_stmt *st;
-	int rc = prepared(s, tree, now, 0,
-	                  suppressed ? "SELECT count(*), coalesce(sum(NOT" NOT_SUPPRESSED "), 0)"
-	                               " FROM contacts c WHERE "
-	                             : "SELECT count(*), 0 FROM contacts c WHERE ",
-	                  "", &st);
+	rc = prepared(s, tree, now, 0, probe,
+	              suppressed ? "SELECT count(*), coalesce(sum(NOT" NOT_SUPPRESSED "), 0)"
+	                           " FROM contacts c WHERE "
+	                         : "SELECT count(*), 0 FROM contacts c WHERE ",
+	              "", &st);
 	if (rc < 0)
 		return rc;
 	int ret = 0;
@@ -234,7 +303,7 @@ store_segment_contacts(struct store *s, const struct segment_node *tree, int64_t
                        void (*cb)(void *arg, int64_t id, const char *email), void *arg)
 {
 	sqlite3_stmt *st;
-	int rc = prepared(s, tree, now, 1, "SELECT c.id, c.email FROM contacts c WHERE ",
+	int rc = prepared(s, tree, now, 1, false, "SELECT c.id, c.email FROM contacts c WHERE ",
 	                  " ORDER BY c.id LIMIT ?1", &st);
 	if (rc < 0)
 		return rc;
@@ -252,7 +321,7 @@ walk(struct store *s, const struct segment_node *tree, int64_t now, const char *
      const char *tail, int (*cb)(void *arg, sqlite3_stmt *st), void *arg, const char *what)
 {
 	sqlite3_stmt *st;
-	int rc = prepared(s, tree, now, 0, head, tail, &st);
+	int rc = prepared(s, tree, now, 0, false, head, tail, &st);
 	if (rc < 0)
 		return rc;
 	int ret = 0;
@@ -315,7 +384,7 @@ store_segment_plan(struct store *s, const struct segment_node *tree, int64_t now
                    void (*cb)(void *arg, int depth, const char *detail), void *arg)
 {
 	sqlite3_stmt *st;
-	int rc = prepared(s, tree, now, 0,
+	int rc = prepared(s, tree, now, 0, false,
 	                  "EXPLAIN QUERY PLAN SELECT count(*) FROM contacts c WHERE ", "", &st);
 	if (rc < 0)
 		return rc;
@@ -536,11 +605,11 @@ store_segment_tag(struct store *s, const struct segment_node *tree, int64_t now,
                   bool on, int64_t *changed)
 {
 	sqlite3_stmt *st;
-	int rc = on ? prepared(s, tree, now, 2,
+	int rc = on ? prepared(s, tree, now, 2, false,
 	                       "INSERT INTO contact_tags(tag, contact_id, created_at)"
 	                       " SELECT ?1, c.id, ?2 FROM contacts c WHERE ",
 	                       " ON CONFLICT DO NOTHING", &st)
-	            : prepared(s, tree, now, 2,
+	            : prepared(s, tree, now, 2, false,
 	                       "DELETE FROM contact_tags WHERE tag = ?1 AND ?2 IS NOT NULL AND"
 	                       " contact_id IN (SELECT c.id FROM contacts c WHERE ",
 	                       ")", &st);

@@ -137,10 +137,13 @@ store_signup_add(struct store *s, struct store_signup *su, int64_t now)
 	sqlite3_bind_int64(st, 4, now);
 	if ((rc = store_step_done(s, st, "add the contact")) < 0)
 		return rc;
+	bool made = sqlite3_changes(store_db(s)) > 0;
 	if ((st = store_prepare(s, contact_id_sql)) == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_text(st, 1, su->email, -1, SQLITE_STATIC);
 	if ((rc = store_get_int64(s, st, &su->contact_id, "find the contact")) < 0)
+		return rc;
+	if (made && (rc = store_suppress_link(s, su->contact_id)) < 0)
 		return rc;
 	if ((st = store_prepare(s, status_sql)) == NULL)
 		return STORE_E_SQL;

@@ -150,6 +150,31 @@ store_suppress_hash(const char *key, char hex[65])
 }
 
 int
+store_suppress_link(struct store *s, int64_t contact_id)
+{
+	static const char key_sql[] = "SELECT lower(email) FROM contacts WHERE id = ?1";
+	static const char link_sql[] =
+	    "UPDATE suppressions SET contact_id = ?1 WHERE value = ?2 AND kind = 'hash'";
+	sqlite3_stmt *st = store_prepare(s, key_sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, contact_id);
+	char key[512] = "", hex[65];
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store_copy_text(key, sizeof(key), st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : store_fail(s, "read a new contact's address");
+	store_suppress_hash(key, hex);
+	if ((st = store_prepare(s, link_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, contact_id);
+	sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
+	return store_step_done(s, st, "link an erased address to its new contact");
+}
+
+int
 store_erased(struct store *s, const char *key, bool *erased)
 {
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM suppressions"

@@ -124,6 +124,13 @@ run "$KIRIM" import a.csv --list a --json
 eq "erase: import refuses it" "$(json 'j["summary"]["rejected"]')/$(sql "SELECT count(*) FROM contacts WHERE email = 'bob@y.example'")" "1/0"
 sql "INSERT INTO contacts(email, domain, created_at, updated_at) VALUES ('Bob@y.example', 'y.example', 0, 0);
      INSERT INTO list_members(list_id, contact_id) SELECT l.id, c.id FROM lists l, contacts c WHERE l.name = 'a' AND c.email = 'bob@y.example'"
+# The shell cannot compute the hash, so the lists' kept counts do not know that contact is
+# suppressed (kirim links a contact it makes to its erased address: schema 016) until a
+# new count links it.
+run "$KIRIM" lists check
+eq "erase: a contact made behind kirim's back, found by lists check" "$RC/$(grep -c "list 'a' domain y.example" <<<"$OUT")" "65/1"
+"$KIRIM" lists check --fix >/dev/null
+eq "erase: and linked to its hash by --fix" "$(sql "SELECT count(*) FROM suppressions p JOIN contacts c ON c.id = p.contact_id WHERE c.email = 'Bob@y.example'")" 1
 "$KIRIM" campaign create c2 --list a --template t --from "News <news@example.com>" >/dev/null
 run "$KIRIM" send c2 --relay "smtp://127.0.0.1:$port" --tls none --json
 eq "erase: send c2" "$RC" 0
@@ -131,6 +138,8 @@ eq "erase: the address is not mailed" "$(sql "SELECT m.state FROM messages m JOI
 eq "erase: the others are" "$(sql "SELECT count(*) FROM messages m JOIN campaigns k ON k.id = m.campaign_id WHERE k.name = 'c2' AND m.state = 'delivered'")" 3
 run "$KIRIM" contacts delete
 eq "delete: needs an address" "$RC" 64
+
+lists_counted # deletes and erasures kept the lists' counts (finish checks only map.db)
 
 # 4. Import column mapping: --map, --ignore-column, --tags-column, the summary's columns.
 export KIRIM_DB="$TMP/map.db"

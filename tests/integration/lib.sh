@@ -77,6 +77,7 @@ dump() {
 }
 # finish - print the tally and exit with the right status
 finish() {
+	lists_counted
 	echo "$CHECKS checks, $FAILS failed"
 	[ "$FAILS" -eq 0 ] && exit 0
 	# What the servers logged, for a failure that does not come back (the folder goes at exit).
@@ -107,6 +108,20 @@ body = b"".join(varint(v) for v in ids)
 tag = hmac.new(key, purpose + body, hashlib.sha256).digest()[:12]
 print(base64.urlsafe_b64encode(body + tag).decode().rstrip("="))
 PYEND
+}
+
+# lists_counted - at the end of every test, the lists' counts the triggers kept (schema 017)
+# against a new count (`kirim lists check`), so that each writer a test drives is checked;
+# skipped when the test left no database of this kirim's (another version, none, or gone)
+lists_counted() {
+	[ -s "$KIRIM_DB" ] || return 0
+	local out rc
+	out=$("$KIRIM" --db "$KIRIM_DB" lists check 2>&1)
+	rc=$?
+	case $rc in
+	0) ok "lists' counts" ;;
+	65) bad "lists' counts kept match a new count" "$out" ;;
+	esac
 }
 
 # --- real servers on loopback ------------------------------------------------------------
