@@ -320,6 +320,13 @@ typedef int (*store_claim_cb)(void *arg, const struct store_claimed *m);
  */
 struct store_result {
 	int64_t message_id;
+	/* The message as claimed, for the report rollups (store_rollup.c): its campaign,
+	 * its recipient's domain (the contact's), its attempts before this one, when it
+	 * was queued. */
+	int64_t campaign_id;
+	const char *domain;
+	int attempts;
+	int64_t queued_at;
 	enum disp_state state;   /* the new state (never DISP_KEEP) */
 	enum disp_event event;   /* the event row's type, when count_attempt */
 	bool count_attempt;      /* an attempt and its event row (not for a hand-back) */
