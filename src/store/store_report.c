@@ -125,6 +125,28 @@ finish(struct store *s, sqlite3_stmt *st, int rc, const char *doing)
 	return ret;
 }
 
+/* room_for - an array of n elements of size bytes made room for one more (capacity *cap,
+ * first first); the array */
+static void *
+room_for(void *arr, size_t n, size_t *cap, size_t size, size_t first)
+{
+	if (n < *cap)
+		return arr;
+	*cap = *cap ? *cap * 2 : first;
+	return xrealloc(arr, *cap * size);
+}
+
+/* campaign_stmt - sql prepared with ?1 bound to the report's campaign; NULL when it does not
+ * prepare */
+static sqlite3_stmt *
+campaign_stmt(struct store *s, const char *sql, const struct report *r)
+{
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st != NULL)
+		sqlite3_bind_int64(st, 1, r->campaign_id);
+	return st;
+}
+
 /* group_add - the group called key in a growable array indexed by map */
 static struct report_group *
 group_add(struct strmap *map, struct report_group **arr, size_t *n, size_t *cap, const char *key)
@@ -537,10 +559,9 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 {
 	if (o->recount)
 		return recount_messages(s, o, r);
-	sqlite3_stmt *st = store_prepare(s, sql_started_rollup);
+	sqlite3_stmt *st = campaign_stmt(s, sql_started_rollup, r);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, r->campaign_id);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		r->started_at = sqlite3_column_int64(st, 0);
@@ -548,9 +569,8 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 	}
 	if ((rc = finish(s, st, rc, "read the campaign's start")) < 0)
 		return rc;
-	if ((st = store_prepare(s, sql_messages_rollup)) == NULL)
+	if ((st = campaign_stmt(s, sql_messages_rollup, r)) == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, r->campaign_id);
 	struct strmap dmap = {0}, xmap = {0};
 	size_t dcap = 0, xcap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -581,17 +601,14 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 static int
 fill_skipped(struct store *s, struct report *r)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_skipped);
+	sqlite3_stmt *st = campaign_stmt(s, sql_skipped, r);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, r->campaign_id);
 	int rc;
 	size_t cap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (r->n_skip_reasons == cap) {
-			cap = cap ? cap * 2 : 8;
-			r->skip_reasons = xrealloc(r->skip_reasons, cap * sizeof(*r->skip_reasons));
-		}
+		r->skip_reasons =
+		    room_for(r->skip_reasons, r->n_skip_reasons, &cap, sizeof(*r->skip_reasons), 8);
 		struct report_count *c = &r->skip_reasons[r->n_skip_reasons++];
 		c->cat = category(col_text(st, 0), NULL, 0);
 		c->label = store_dup_text(st, 1);
@@ -1025,10 +1042,9 @@ static const char sql_reasons_rollup[] =
 static int
 fill_minutes(struct store *s, struct event_acc *a, struct report *r)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_minutes_rollup);
+	sqlite3_stmt *st = campaign_stmt(s, sql_minutes_rollup, r);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, r->campaign_id);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct minute *m = minute_at(a, sqlite3_column_int64(st, 0));
@@ -1062,10 +1078,9 @@ fill_minutes(struct store *s, struct event_acc *a, struct report *r)
 static int
 fill_counts(struct store *s, struct report *r, size_t *cap_links)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_counts_rollup);
+	sqlite3_stmt *st = campaign_stmt(s, sql_counts_rollup, r);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, r->campaign_id);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int kind = sqlite3_column_int(st, 0);
@@ -1085,17 +1100,13 @@ fill_counts(struct store *s, struct report *r, size_t *cap_links)
 static int
 fill_reasons(struct store *s, struct report *r)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_reasons_rollup);
+	sqlite3_stmt *st = campaign_stmt(s, sql_reasons_rollup, r);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, r->campaign_id);
 	int rc;
 	size_t cap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (r->n_reasons == cap) {
-			cap = cap ? cap * 2 : 16;
-			r->reasons = xrealloc(r->reasons, cap * sizeof(*r->reasons));
-		}
+		r->reasons = room_for(r->reasons, r->n_reasons, &cap, sizeof(*r->reasons), 16);
 		struct report_reason *x = &r->reasons[r->n_reasons++];
 		memset(x, 0, sizeof(*x));
 		x->outcome = store_dup_text(st, 0);

@@ -17,7 +17,6 @@
  */
 #include "store_int.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +32,11 @@ enum { R_MSG, R_MIN, R_REASON };
 struct rollup_row {
 	int kind;
 	int64_t campaign_id;
-	/* R_MSG: domain, dest, tls_version; R_REASON: outcome, cls, reason, ecode */
-	char *s[4];
+	/* R_MSG: domain, dest, tls_version; R_REASON: outcome, cls, reason, ecode (in text[]) */
+	const char *s[4];
 	int64_t k[2]; /* R_MSG: dest_set, cat; R_MIN: t; R_REASON: code */
 	int64_t v[10];
+	char text[]; /* the strings, one after another */
 };
 
 struct store_rollup {
@@ -50,21 +50,12 @@ enum { T_EVENTS, T_DELIVERED, T_DEFERRED, T_BOUNCED, T_FAILED, T_TLS, T_FIRST, T
 /* Reason sums: */
 enum { X_N, X_FIRST, X_EXAMPLE };
 
-static void
-row_free(void *p)
-{
-	struct rollup_row *r = p;
-	for (int i = 0; i < 4; i++)
-		free(r->s[i]);
-	free(r);
-}
-
 void
 store_rollup_free(struct store_rollup *ru)
 {
 	if (ru == NULL)
 		return;
-	strmap_free_values(&ru->map, row_free);
+	strmap_free_values(&ru->map, free);
 	free(ru);
 }
 
@@ -72,27 +63,65 @@ void
 store_rollup_drop(struct store_rollup *ru)
 {
 	if (ru != NULL)
-		strmap_free_values(&ru->map, row_free);
+		strmap_free_values(&ru->map, free);
 }
 
-/* row_get - the row of a group, made with zero sums the first time */
+/* The longest key: the strings are an address's domain, a destination and short names. */
+enum { KEY_MAX = 1200 };
+
+/* key_int - v in decimal and a separator at p (24 bytes at most); past them */
+static char *
+key_int(char *p, int64_t v)
+{
+	char tmp[24];
+	int n = 0;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*p++ = '-';
+	while (n > 0)
+		*p++ = tmp[--n];
+	*p++ = '\x1f';
+	return p;
+}
+
+/*
+ * row_get - the row of a group, made with zero sums the first time. On the sender's path
+ * for every result: the key is put together by hand (no printf) and a new row is one
+ * allocation.
+ */
 static struct rollup_row *
 row_get(struct store_rollup *ru, int kind, int64_t campaign_id, const char *const s[4],
         const int64_t k[2])
 {
-	char key[1200];
-	snprintf(key, sizeof(key),
-	         "%d\x1f%" PRId64 "\x1f%s\x1f%s\x1f%s\x1f%s\x1f%" PRId64 "\x1f%" PRId64, kind,
-	         campaign_id, s[0] ? s[0] : "", s[1] ? s[1] : "", s[2] ? s[2] : "",
-	         s[3] ? s[3] : "", k[0], k[1]);
+	char key[KEY_MAX + 100], *p = key;
+	size_t len[4], total = 0;
+	p = key_int(key_int(key_int(key_int(p, kind), campaign_id), k[0]), k[1]);
+	for (int i = 0; i < 4; i++) {
+		len[i] = s[i] ? strlen(s[i]) : 0;
+		if (len[i] > KEY_MAX / 4)
+			len[i] = KEY_MAX / 4; /* longer than any that is stored */
+		memcpy(p, s[i] ? s[i] : "", len[i]);
+		p += len[i];
+		*p++ = '\x1f';
+		total += len[i] + 1;
+	}
+	*p = '\0';
 	struct rollup_row *r = strmap_get(&ru->map, key);
 	if (r)
 		return r;
-	r = xcalloc(1, sizeof(*r));
+	r = xcalloc(1, sizeof(*r) + total);
 	r->kind = kind;
 	r->campaign_id = campaign_id;
-	for (int i = 0; i < 4; i++)
-		r->s[i] = xstrdup(s[i] ? s[i] : "");
+	char *q = r->text;
+	for (int i = 0; i < 4; i++) {
+		memcpy(q, s[i] ? s[i] : "", len[i]);
+		q[len[i]] = '\0';
+		r->s[i] = q;
+		q += len[i] + 1;
+	}
 	r->k[0] = k[0];
 	r->k[1] = k[1];
 	if (kind == R_MIN)
@@ -128,30 +157,39 @@ void
 store_rollup_result(struct store_rollup *ru, const struct store_result *r, int64_t now,
                     int64_t event_id)
 {
-	const char *state = disposition_state_name(r->state);
-	const char *cls = r->cls != BOUNCE_NONE ? bounce_class_name(r->cls) : NULL;
-	const char *reason = r->reason != BOUNCE_UNDEFINED ? bounce_reason_name(r->reason) : NULL;
 	/* The message as the result leaves it (store_message_result's UPDATE): a claimed
 	 * message has no row, so a settled one adds itself and a queued one nothing. */
 	int cat = -1;
-	if (strcmp(state, "delivered") == 0)
+	switch (r->state) {
+	case DISP_DELIVERED:
 		cat = CAT_DELIVERED;
-	else if (strcmp(state, "bounced") == 0)
-		cat = nonempty(cls) && strcmp(cls, "soft") == 0 ? CAT_SOFT : CAT_HARD;
-	else if (strcmp(state, "failed") == 0)
+		break;
+	case DISP_BOUNCED:
+		cat = r->cls == BOUNCE_SOFT ? CAT_SOFT : CAT_HARD;
+		break;
+	case DISP_FAILED:
 		cat = CAT_FAILED;
-	else if (strcmp(state, "suppressed") == 0)
+		break;
+	case DISP_SUPPRESSED:
 		cat = CAT_SUPPRESSED;
-	else if (strcmp(state, "cancelled") == 0)
+		break;
+	case DISP_CANCELLED:
 		cat = CAT_CANCELLED;
+		break;
+	default:
+		break;
+	}
 	if (cat >= 0) {
 		bool dest_set = nonempty(r->dest);
 		const char *dest = dest_set ? r->dest : nonempty(r->host) ? r->host : "";
 		bool delivered = cat == CAT_DELIVERED, tls = delivered && tls_used(r->tls);
 		char version[64] = "";
-		if (tls)
-			snprintf(version, sizeof(version), "%.*s", (int)strcspn(r->tls, " "),
-			         r->tls);
+		if (tls) {
+			size_t n = strcspn(r->tls, " ");
+			n = n < sizeof(version) ? n : sizeof(version) - 1;
+			memcpy(version, r->tls, n);
+			version[n] = '\0';
+		}
 		const char *s[4] = {nonempty(r->domain) ? r->domain : "(erased)", dest, version,
 		                    NULL};
 		int64_t k[2] = {dest_set, cat};
@@ -171,34 +209,42 @@ store_rollup_result(struct store_rollup *ru, const struct store_result *r, int64
 	}
 	if (!r->count_attempt)
 		return;
-	const char *type = disposition_event_name(r->event);
 	const char *none[4] = {NULL, NULL, NULL, NULL};
 	int64_t t[2] = {now - ((now % 60) + 60) % 60, 0};
 	struct rollup_row *mi = row_get(ru, R_MIN, r->campaign_id, none, t);
 	mi->v[T_EVENTS]++;
-	if (strcmp(type, "delivered") == 0) {
+	switch (r->event) {
+	case DISP_EV_DELIVERED:
 		mi->v[T_DELIVERED]++;
 		mi->v[T_TLS] += tls_used(r->tls);
 		if (mi->v[T_FIRST] < 0 || now < mi->v[T_FIRST])
 			mi->v[T_FIRST] = now;
 		if (now > mi->v[T_LAST])
 			mi->v[T_LAST] = now;
-	} else if (strcmp(type, "deferred") == 0) {
-		mi->v[T_DEFERRED]++;
-	} else if (strcmp(type, "bounced") == 0) {
-		mi->v[T_BOUNCED]++;
-	} else if (strcmp(type, "failed") == 0) {
-		mi->v[T_FAILED]++;
-	}
-	if (strcmp(type, "deferred") != 0 && strcmp(type, "bounced") != 0 &&
-	    strcmp(type, "failed") != 0)
 		return;
+	case DISP_EV_DEFERRED:
+		mi->v[T_DEFERRED]++;
+		break;
+	case DISP_EV_BOUNCED:
+		mi->v[T_BOUNCED]++;
+		break;
+	case DISP_EV_FAILED:
+		mi->v[T_FAILED]++;
+		break;
+	default:
+		return;
+	}
 	/* Grouped as the report groups failures: a reason, else the enhanced code, else the
 	 * basic one (events store "" as NULL). */
+	const char *cls = r->cls != BOUNCE_NONE ? bounce_class_name(r->cls) : NULL;
+	const char *reason = r->reason != BOUNCE_UNDEFINED ? bounce_reason_name(r->reason) : NULL;
 	bool has_reason = nonempty(reason), has_ecode = nonempty(r->ecode);
-	const char *s[4] = {type, cls, reason, has_reason ? "" : has_ecode ? r->ecode : ""};
-	int64_t k[2] = {has_reason || has_ecode ? 0 : r->code, 0};
-	struct rollup_row *x = row_get(ru, R_REASON, r->campaign_id, s, k);
+	const char *x_s[4] = {disposition_event_name(r->event), cls, reason,
+	                      has_reason  ? ""
+	                      : has_ecode ? r->ecode
+	                                  : ""};
+	int64_t x_k[2] = {has_reason || has_ecode ? 0 : r->code, 0};
+	struct rollup_row *x = row_get(ru, R_REASON, r->campaign_id, x_s, x_k);
 	if (x->v[X_N]++ == 0 || event_id < x->v[X_FIRST])
 		x->v[X_FIRST] = event_id;
 	if (nonempty(r->text) && (x->v[X_EXAMPLE] == 0 || event_id < x->v[X_EXAMPLE]))
@@ -366,22 +412,35 @@ step_sign(struct store *s, const char *sql, int sign)
 	return store_step_done(s, st, "update the report rollups");
 }
 
+/* One statement of a step list, with the sign bound to ?1 (0: none). */
+struct step {
+	const char *sql;
+	int sign;
+};
+
+/* run_steps - the steps in order; the first failure stops them */
+static int
+run_steps(struct store *s, const struct step *steps, size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = step_sign(s, steps[i].sql, steps[i].sign);
+	return rc;
+}
+#define RUN_STEPS(S, ...)                                                                          \
+	run_steps((S), (const struct step[]){__VA_ARGS__},                                         \
+	          sizeof((const struct step[]){__VA_ARGS__}) / sizeof(struct step))
+
 int
 store_rollup_out(struct store *s)
 {
-	int rc = step_sign(s, sql_delay_max, 0);
-	return rc < 0 ? rc : step_sign(s, sql_msgs_move, -1);
+	return RUN_STEPS(s, {sql_delay_max, 0}, {sql_msgs_move, -1});
 }
 
 int
 store_rollup_in(struct store *s)
 {
-	int rc = step_sign(s, sql_msgs_move, 1);
-	if (rc == 0)
-		rc = step_sign(s, sql_started, 0);
-	if (rc == 0)
-		rc = step_sign(s, sql_ids_clear, 0);
-	return rc;
+	return RUN_STEPS(s, {sql_msgs_move, 1}, {sql_started, 0}, {sql_ids_clear, 0});
 }
 
 int
@@ -570,19 +629,13 @@ static const char sql_ids_examples[] =
 int
 store_rollup_events_out(struct store *s)
 {
-	int rc = step_sign(s, sql_ids_minutes, -1);
-	return rc < 0 ? rc : step_sign(s, sql_ids_counts, -1);
+	return RUN_STEPS(s, {sql_ids_minutes, -1}, {sql_ids_counts, -1});
 }
 
 int
 store_rollup_events_in(struct store *s)
 {
-	int rc = step_sign(s, sql_ids_minutes, 1);
-	if (rc == 0)
-		rc = step_sign(s, sql_ids_counts, 1);
-	if (rc == 0)
-		rc = step_sign(s, sql_ids_examples, 0);
-	return rc;
+	return RUN_STEPS(s, {sql_ids_minutes, 1}, {sql_ids_counts, 1}, {sql_ids_examples, 0});
 }
 
 /* A rebuild: the events of every message named, counted afresh. */
@@ -609,10 +662,6 @@ store_rollup_rebuild(struct store *s, int64_t campaign_id)
 			return rc;
 	}
 	/* Fresh rows: the minutes take their first and last delivery from the events. */
-	int rc = step_sign(s, sql_ids_minutes, 1);
-	if (rc == 0)
-		rc = step_sign(s, sql_ids_counts, 1);
-	if (rc == 0)
-		rc = step_sign(s, sql_ids_reasons, 0);
+	int rc = RUN_STEPS(s, {sql_ids_minutes, 1}, {sql_ids_counts, 1}, {sql_ids_reasons, 0});
 	return rc < 0 ? rc : store_rollup_in(s);
 }
