@@ -82,7 +82,7 @@ int store_batch_end(struct store *s, bool commit);
  * store_bulk - enter (on) or leave bulk-load mode, outside a transaction: a
  * 32 MiB page cache, and foreign-key checks off because the bulk loaders
  * (store_import_row) only write ids they have just read or created; triggers
- * off, because the list counts' (schema 016) cost about 1.7 µs a member even
+ * off, because the list counts' (schema 017) cost about 1.7 µs a member even
  * when they do nothing: the importer adds its members' counts itself
  * (store_import_counted). Nothing else is written in bulk mode.
  */
@@ -117,7 +117,7 @@ int store_list_each(struct store *s, store_list_cb cb, void *arg);
  * name; with counts false their members are not counted (members and suppressed -1) */
 int store_list_page(struct store *s, const char *after, int limit, bool counts, store_list_cb cb,
                     void *arg);
-/* A list's count per domain as kept (list_domain_counts, schema 016) and as counted again. */
+/* A list's count per domain as kept (list_domain_counts, schema 017) and as counted again. */
 struct store_list_count_diff {
 	char list[256];
 	char domain[256];
@@ -155,7 +155,7 @@ int store_import_row(struct store *s, int64_t list_id, int64_t import_id, const 
                      int64_t *contact_id);
 /*
  * store_import_counted - add an import's new (confirmed) members at domain, and how many
- * of them are suppressed, to the list's kept counts (schema 016). In bulk mode the
+ * of them are suppressed, to the list's kept counts (schema 017). In bulk mode the
  * store's triggers are off, and a member row with an import_id is never counted by them:
  * the importer counts its rows and calls this per domain before store_import_finish.
  */
@@ -344,6 +344,13 @@ typedef int (*store_claim_cb)(void *arg, const struct store_claimed *m);
  */
 struct store_result {
 	int64_t message_id;
+	/* The message as claimed, for the report rollups (store_rollup.c): its campaign,
+	 * its recipient's domain (the contact's), its attempts before this one, when it
+	 * was queued. */
+	int64_t campaign_id;
+	const char *domain;
+	int attempts;
+	int64_t queued_at;
 	enum disp_state state;   /* the new state (never DISP_KEEP) */
 	enum disp_event event;   /* the event row's type, when count_attempt */
 	bool count_attempt;      /* an attempt and its event row (not for a hand-back) */

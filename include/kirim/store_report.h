@@ -1,17 +1,20 @@
 /*
  * store_report - the SQL behind `kirim report` and `kirim log`.
  *
- * Fills a struct report (report.h) from the messages and events of one
- * campaign, an overview of the latest campaigns, and walks the per-attempt
- * delivery log. A campaign's report reads its messages once and its events
- * once and does the grouping in C (hash tables), because SQLite's GROUP BY
- * sorts and that is what made a 1,000,000-message report slow. Read-only:
+ * Fills a struct report (report.h) for one campaign, an overview of the
+ * latest campaigns, and walks the per-attempt delivery log. A campaign's
+ * report reads the rollups the writers keep as messages and events are
+ * written (schema/018_rollups.sql, src/store/store_rollup.c): a few thousand rows, whatever the
+ * campaign's size. With recount it reads every message and event instead and
+ * groups them in C (hash tables, because SQLite's GROUP BY sorts); the two
+ * must give the same report, which is how the tests check the rollups. Read-only:
  * needs no transaction, and a sender may write while it runs (WAL). Does not
  * log; errors are in store_errmsg.
  */
 #ifndef KIRIM_STORE_REPORT_H
 #define KIRIM_STORE_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct store;
@@ -23,6 +26,9 @@ struct store_report_opts {
 	int top;         /* domains and destinations kept before "(others)"; 0: all */
 	int slowest;     /* how many slowest destinations; 0: none */
 	int max_buckets; /* at most this many timeline buckets (0: 120) */
+	bool recount;    /* count from the messages and events, not the rollups */
+	bool rebuild;    /* first count the rollups again from the messages and events, and
+	                    store them (rows written by hand, a repair); a write transaction */
 };
 
 /*

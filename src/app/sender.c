@@ -53,6 +53,7 @@ sresult_clear(struct sresult *r)
 	free(r->helo);
 	free(r->rcpt);
 	free(r->domain);
+	free(r->rcpt_domain);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -432,6 +433,7 @@ sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
 	}
 	j->res.attempts = j->attempts;
 	j->res.queued_at = j->queued_at;
+	j->res.rcpt_domain = xstrdup(j->domain ? j->domain : "");
 	j->res.stage = r->stage;
 	j->res.code = r->code;
 	j->res.flags = r->flags;
@@ -590,6 +592,7 @@ sender_give_back(struct sender *S, struct sjob *j, int64_t not_before, const cha
 	j->res.message_id = j->message_id;
 	j->res.attempts = j->attempts;
 	j->res.queued_at = j->queued_at;
+	j->res.rcpt_domain = xstrdup(j->domain ? j->domain : "");
 	j->res.not_before = not_before;
 	j->res.withdrawn = withdrawn;
 	j->res.text = xstrdup(why);

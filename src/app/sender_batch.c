@@ -89,6 +89,10 @@ apply(struct sender_worker *W, const struct sresult *r, const struct disp_fact *
 		snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "", d->note);
 	struct store_result w = {
 	    .message_id = r->message_id,
+	    .campaign_id = r->c->camp.id,
+	    .domain = r->rcpt_domain,
+	    .attempts = r->attempts,
+	    .queued_at = r->queued_at,
 	    .state = d->state,
 	    .event = d->event,
 	    .count_attempt = d->count_attempt,
@@ -160,6 +164,7 @@ render_failed(struct sender_worker *W, struct batch *b, const struct sjob *j, co
 	                     .render = 1,
 	                     .attempts = j->attempts,
 	                     .queued_at = j->queued_at,
+	                     .rcpt_domain = xstrdup(j->domain ? j->domain : ""),
 	                     .rcpt = j->message_id < 0 ? xstrdup(j->rcpt) : NULL,
 	                     .stage = SMTP_STAGE_CONNECT};
 	char text[700];

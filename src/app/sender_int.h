@@ -234,6 +234,7 @@ struct sresult {
 	char *source, *helo; /* the source address bound ("" when none) and the EHLO name */
 	char *rcpt;          /* proofs only: the address */
 	char *domain;        /* an NXDOMAIN failure only: the recipient's domain */
+	char *rcpt_domain;   /* the recipient's domain as claimed (the report rollups) */
 };
 
 /* One message on its way: the job the pool carries, and what it needs. Made by the

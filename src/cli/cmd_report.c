@@ -117,17 +117,15 @@ int
 cmd_report(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"format", required_argument, NULL, 'f'},
-	    {"by", required_argument, NULL, 'b'},
-	    {"top", required_argument, NULL, 'n'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"all", no_argument, NULL, 'a'},
-	    {"last", required_argument, NULL, 'l'},
-	    {NULL, 0, NULL, 0},
+	    {"format", required_argument, NULL, 'f'}, {"by", required_argument, NULL, 'b'},
+	    {"top", required_argument, NULL, 'n'},    {"output", required_argument, NULL, 'o'},
+	    {"all", no_argument, NULL, 'a'},          {"last", required_argument, NULL, 'l'},
+	    {"recount", no_argument, NULL, 'R'}, /* diagnostic: count from the raw rows */
+	    {"rebuild", no_argument, NULL, 'B'},      {NULL, 0, NULL, 0},
 	};
 	int format = c->json ? REPORT_JSON : REPORT_TEXT, by = REPORT_BY_DOMAIN, top = 10;
 	int last = 20, ch, rc;
-	bool all = false, by_set = false, last_set = false;
+	bool all = false, by_set = false, last_set = false, recount = false, rebuild = false;
 	const char *output = NULL;
 	opterr = 0;
 	optind = 1;
@@ -157,6 +155,12 @@ cmd_report(struct cli *c, int argc, char **argv)
 		case 'a':
 			all = true;
 			break;
+		case 'R':
+			recount = true;
+			break;
+		case 'B':
+			rebuild = true;
+			break;
 		case 'l':
 			if ((rc = parse_int("report", "--last", optarg, 0, 1000000, &last)))
 				return rc;
@@ -176,6 +180,8 @@ cmd_report(struct cli *c, int argc, char **argv)
 		return cli_usage("report", "--by is for one campaign's report");
 	if (!all && last_set)
 		return cli_usage("report", "--last goes with --all");
+	if (all && (recount || rebuild))
+		return cli_usage("report", "--recount and --rebuild are for one campaign's report");
 
 	struct store *s;
 	if ((rc = cli_open(c, "report", false, &s)))
@@ -190,7 +196,8 @@ cmd_report(struct cli *c, int argc, char **argv)
 		report_all_free(&a);
 	} else {
 		struct report r;
-		struct store_report_opts o = {.top = top, .slowest = 5};
+		struct store_report_opts o = {
+		    .top = top, .slowest = 5, .recount = recount, .rebuild = rebuild};
 		rc = store_report_fill(s, argv[optind], &o, &r);
 		r.generated_at = (int64_t)time(NULL);
 		if (rc == 0)

@@ -568,7 +568,11 @@ const struct cli_command cli_commands[] = {
      "  -n, --top N        domains and destinations shown before \"(others)\" (default 10)\n"
      "  -o, --output FILE  write to FILE (made complete, then renamed into place)\n"
      "      --all          one line per campaign, newest first\n"
-     "      --last N       with --all: the last N campaigns (default 20, 0 for all)\n"},
+     "      --last N       with --all: the last N campaigns (default 20, 0 for all)\n"
+     "      --recount      count from every message and event, not the rollups the\n"
+     "                     report reads (a check: the two must agree; slower)\n"
+     "      --rebuild      count the rollups again from the messages and events and store\n"
+     "                     them (after rows were changed by hand), then report\n"},
     {"log", cmd_log, "export a campaign's per-attempt delivery log as CSV",
      "Usage: kirim log CAMPAIGN [-o FILE]\n"
      "\n"

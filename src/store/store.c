@@ -50,6 +50,9 @@ struct store {
 	 */
 	bool batch;
 	int depth;
+	/* The sender's rollup sums since the transaction (or savepoint) began: written
+	 * by store_commit before it commits, dropped by store_rollback (store_rollup.c). */
+	struct store_rollup *roll;
 	char errbuf[512];
 };
 
@@ -233,6 +236,13 @@ store_db(struct store *s)
 	return s->db;
 }
 
+/* store_rollups - the sender's rollup sums of the open transaction (store_int.h) */
+struct store_rollup *
+store_rollups(struct store *s)
+{
+	return s->roll;
+}
+
 /* fk_dangling - how many rows refer to a row that is not there (PRAGMA foreign_key_check) */
 static int
 fk_dangling(struct store *s, int64_t *n)
@@ -363,6 +373,7 @@ store_open(const char *path, unsigned flags, struct store **out, char *err, size
 	if (made < 0)
 		return made;
 	struct store *s = xcalloc(1, sizeof(*s));
+	s->roll = store_rollup_new();
 	s->path = xstrdup(path);
 	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	int rc;
@@ -388,7 +399,8 @@ store_open(const char *path, unsigned flags, struct store **out, char *err, size
 	if ((rc = store_exec(s, "PRAGMA page_size = 16384")) < 0 ||
 	    (rc = store_exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
 	    (rc = store_exec(s, "PRAGMA synchronous = NORMAL")) < 0 ||
-	    (rc = store_exec(s, "PRAGMA foreign_keys = ON")) < 0 || (rc = store_migrate(s)) < 0) {
+	    (rc = store_exec(s, "PRAGMA foreign_keys = ON")) < 0 || (rc = store_migrate(s)) < 0 ||
+	    (rc = store_exec(s, STORE_ROLLUP_TEMP)) < 0) {
 		if (rc == STORE_E_SQL && strstr(s->errbuf, "file is not a database"))
 			snprintf(err, errsz, "%s is not a kirim database (not an SQLite file)",
 			         path);
@@ -408,6 +420,7 @@ store_close(struct store *s)
 		return;
 	for (size_t i = 0; i < STORE_STMT_SLOTS; i++)
 		sqlite3_finalize(s->stmt[i].st);
+	store_rollup_free(s->roll);
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
@@ -457,9 +470,15 @@ int
 store_begin(struct store *s)
 {
 	static const char sql[] = "BEGIN IMMEDIATE", nest[] = "SAVEPOINT nest";
-	if (!s->batch)
+	if (!s->batch) {
+		store_rollup_drop(s->roll);
 		return store_verb(s, sql);
-	int rc = store_verb(s, nest);
+	}
+	/* The sums so far belong to the savepoint around this one. */
+	int rc = store_rollup_flush(s, s->roll);
+	if (rc < 0)
+		return rc;
+	rc = store_verb(s, nest);
 	s->depth += rc == 0;
 	return rc;
 }
@@ -468,11 +487,14 @@ int
 store_commit(struct store *s)
 {
 	static const char sql[] = "COMMIT", nest[] = "RELEASE nest";
+	int rc = store_rollup_flush(s, s->roll);
+	if (rc < 0)
+		return rc;
 	if (!s->batch)
 		return store_verb(s, sql);
 	if (s->depth == 0)
 		return 0;
-	int rc = store_verb(s, nest);
+	rc = store_verb(s, nest);
 	s->depth -= rc == 0;
 	return rc;
 }
@@ -481,6 +503,7 @@ int
 store_rollback(struct store *s)
 {
 	static const char sql[] = "ROLLBACK", undo[] = "ROLLBACK TO nest", nest[] = "RELEASE nest";
+	store_rollup_drop(s->roll);
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	if (!s->batch)
@@ -504,6 +527,7 @@ store_batch_begin(struct store *s)
 {
 	assert(!s->batch);
 	static const char sql[] = "BEGIN IMMEDIATE";
+	store_rollup_drop(s->roll);
 	int rc = store_verb(s, sql);
 	if (rc == 0) {
 		s->batch = true;
@@ -519,6 +543,12 @@ store_batch_end(struct store *s, bool commit)
 	assert(s->batch);
 	s->batch = false;
 	s->depth = 0;
+	int frc = commit ? store_rollup_flush(s, s->roll) : 0;
+	store_rollup_drop(s->roll);
+	if (frc < 0) {
+		store_verb(s, undo);
+		return frc;
+	}
 	if (sqlite3_get_autocommit(s->db)) /* SQLite ended it itself (I/O error, full disk) */
 		return commit
 		           ? store_errf(s, STORE_E_SQL, "the batch's transaction was rolled back")

@@ -99,6 +99,10 @@ store_bounce_record(struct store *s, const struct store_bounce_event *e, int64_t
 	    "INSERT INTO events(message_id, ts, type, stage, ecode, text, host, reason, class,"
 	    " detail, attempt) VALUES (?1, ?2, ?3, 'dsn', ?4, ?5, ?6, ?7, ?8, ?9,"
 	    " (SELECT attempts FROM messages WHERE id = ?1))";
+	/* The report rollups: the event counted in, the message moved (store_rollup.c). */
+	int64_t mark;
+	if ((rc = store_rollup_mark(s, &mark)) < 0)
+		return rc;
 	sqlite3_stmt *st = store_prepare(s, ins);
 	if (st == NULL)
 		return STORE_E_SQL;
@@ -112,7 +116,8 @@ store_bounce_record(struct store *s, const struct store_bounce_event *e, int64_t
 	sqlite3_bind_text(st, 7, bounce_reason_name(e->reason), -1, SQLITE_STATIC);
 	store_bind_opt_text(st, 8, e->type == DISP_EV_BOUNCED ? bounce_class_name(e->cls) : NULL);
 	store_bind_opt_text(st, 9, e->detail);
-	if ((rc = store_step_done(s, st, "record a bounce event")) < 0 || e->state == DISP_KEEP)
+	if ((rc = store_step_done(s, st, "record a bounce event")) < 0 ||
+	    (rc = store_rollup_events_since(s, mark)) < 0 || e->state == DISP_KEEP)
 		return rc;
 	/* Accepted by the MX, bounced later: the message's outcome is the bounce. */
 	assert(e->state == DISP_BOUNCED);
@@ -128,7 +133,10 @@ store_bounce_record(struct store *s, const struct store_bounce_event *e, int64_t
 	store_bind_opt_text(st, 4, e->text);
 	sqlite3_bind_int64(st, 5, store_now());
 	sqlite3_bind_text(st, 6, bounce_class_name(e->cls), -1, SQLITE_STATIC);
-	return store_step_done(s, st, "mark a message bounced");
+	if ((rc = store_rollup_name(s, *message_id)) < 0 || (rc = store_rollup_out(s)) < 0 ||
+	    (rc = store_step_done(s, st, "mark a message bounced")) < 0)
+		return rc;
+	return store_rollup_in(s);
 }
 
 int

@@ -441,6 +441,10 @@ store_contact_delete(struct store *s, int64_t id, bool erase, int64_t *messages,
 	    " VALUES ('hash', ?2, 'erased', 'contacts delete --erase', ?3)"
 	    " ON CONFLICT DO NOTHING";
 	static const char contact_sql[] = "DELETE FROM contacts WHERE id = ?1";
+	/* The report rollups: the contact's messages (and, erased, their events) taken out
+	 * as they are and put back as they become (store_rollup.c). */
+	static const char name_sql[] =
+	    "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages WHERE contact_id = ?1";
 	sqlite3_stmt *st = store_prepare(s, claimed_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
@@ -466,6 +470,9 @@ store_contact_delete(struct store *s, int64_t id, bool erase, int64_t *messages,
 		store_copy_text(key, sizeof(key), st, 0);
 	sqlite3_reset(st);
 	store_suppress_hash(key, hex);
+	if ((rc = contact_step(s, name_sql, id, NULL, NULL)) < 0 ||
+	    (rc = store_rollup_out(s)) < 0 || (erase && (rc = store_rollup_events_out(s)) < 0))
+		return rc;
 	if ((rc = contact_step(s, cancel_sql, id, NULL, cancelled)) < 0)
 		return rc;
 	if (!erase)
@@ -475,6 +482,10 @@ store_contact_delete(struct store *s, int64_t id, bool erase, int64_t *messages,
 	         (rc = contact_step(s, supp_sql, id, key, NULL)) == 0 &&
 	         (rc = contact_step(s, audit_sql, id, key, NULL)) == 0)
 		rc = contact_step(s, hash_sql, id, hex, NULL);
+	if (rc == 0 && erase)
+		rc = store_rollup_events_in(s);
+	if (rc == 0)
+		rc = store_rollup_in(s);
 	if (rc == 0)
 		rc = contact_step(s, contact_sql, id, NULL, NULL);
 	return rc;

@@ -65,6 +65,50 @@ int store_find_id(struct store *s, const char *sql, const char *key, int64_t *id
                   const char *doing);
 /* store_get_int64 - step st once and reset it; its first column into *out (0 when no row) */
 int store_get_int64(struct store *s, sqlite3_stmt *st, int64_t *out, const char *doing);
+/*
+ * Report rollups (store_rollup.c, schema/018_rollups.sql): every writer of messages and
+ * events keeps them in its own transaction. The sender's results are summed in C
+ * (store_rollup_result into store_rollups(s)) and written by store_commit; a writer
+ * that changes messages names them in temp.rollup_ids (store_rollup_name, or an INSERT
+ * of its own with the WHERE of its UPDATE), calls store_rollup_out, changes them, and
+ * calls store_rollup_in (which empties the names); one that adds events takes
+ * store_rollup_mark before and calls store_rollup_events_since before it commits.
+ */
+struct store_rollup;
+struct store_result;
+/* The table of names, made on open and again after a change of PRAGMA temp_store (which
+ * drops the temporary tables). */
+#define STORE_ROLLUP_TEMP "CREATE TEMP TABLE IF NOT EXISTS rollup_ids (id INTEGER PRIMARY KEY)"
+
+/* store_rollups - the open transaction's sums (owned by the store) */
+struct store_rollup *store_rollups(struct store *s);
+/* store_rollup_new - empty sums; store_rollup_free - free them (NULL: no-op) */
+struct store_rollup *store_rollup_new(void);
+void store_rollup_free(struct store_rollup *ru);
+/* store_rollup_drop - forget the sums (a rollback) */
+void store_rollup_drop(struct store_rollup *ru);
+/* store_rollup_result - one result of store_message_result (its event's id, or 0) into ru */
+void store_rollup_result(struct store_rollup *ru, const struct store_result *r, int64_t now,
+                         int64_t event_id);
+/* store_rollup_flush - the sums written, one statement per group, and forgotten */
+int store_rollup_flush(struct store *s, struct store_rollup *ru);
+/* store_rollup_name - message_id into temp.rollup_ids */
+int store_rollup_name(struct store *s, int64_t message_id);
+/* store_rollup_out - the named messages taken out of the rollups, as they are now */
+int store_rollup_out(struct store *s);
+/* store_rollup_in - the named messages put in, as they are now; the names emptied */
+int store_rollup_in(struct store *s);
+/* store_rollup_events_out - every event of the named messages taken out */
+int store_rollup_events_out(struct store *s);
+/* store_rollup_events_in - put back in (after their texts and details changed) */
+int store_rollup_events_in(struct store *s);
+/* store_rollup_mark - the id the next event will have */
+int store_rollup_mark(struct store *s, int64_t *next_id);
+/* store_rollup_events_since - the events from first_id on, counted in */
+int store_rollup_events_since(struct store *s, int64_t first_id);
+/* store_rollup_rebuild - the campaign's rollups counted again from its messages and events */
+int store_rollup_rebuild(struct store *s, int64_t campaign_id);
+
 /* store_now - the current Unix time, as every table stores it */
 int64_t store_now(void);
 

@@ -131,6 +131,10 @@ static const char sql_move[] =
 static const char sql_cancel_msgs[] =
     "UPDATE messages SET state = 'cancelled', done_at = ?2 WHERE campaign_id = ?1"
     " AND state = 'queued'";
+/* Named for the report rollups first (store_rollup.c): queued, they have no row to take
+ * out; cancelled, they are put in. */
+static const char sql_cancel_name[] = "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages"
+                                      " WHERE campaign_id = ?1 AND state = 'queued'";
 /* A cancelled campaign's walk ends where it is: no more of its messages are made. */
 static const char sql_cancel_walk[] = "UPDATE campaigns SET queue_upto = NULL WHERE id = ?1";
 
@@ -201,6 +205,11 @@ move(struct store *s, const struct store_lifecycle_info *cur, const char *verb, 
 		ret = store_step_done(s, st, "release messages held for the old schedule");
 	}
 	if (ret == 0 && strcmp(verb, "cancel") == 0) {
+		if ((st = store_prepare(s, sql_cancel_name)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, cur->id);
+		if ((ret = store_step_done(s, st, "name the queued messages")) < 0)
+			return ret;
 		if ((st = store_prepare(s, sql_cancel_msgs)) == NULL)
 			return STORE_E_SQL;
 		sqlite3_bind_int64(st, 1, cur->id);
@@ -208,6 +217,8 @@ move(struct store *s, const struct store_lifecycle_info *cur, const char *verb, 
 		ret = store_step_done(s, st, "cancel the queued messages");
 		if (ret == 0)
 			*cancelled = sqlite3_changes(store_db(s));
+		if (ret == 0)
+			ret = store_rollup_in(s);
 		if (ret == 0 && (st = store_prepare(s, sql_cancel_walk)) == NULL)
 			return STORE_E_SQL;
 		if (ret == 0) {

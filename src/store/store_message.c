@@ -88,6 +88,17 @@ store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t 
 	static const char move_sql[] =
 	    "UPDATE campaigns SET queue_cursor = ?2, queue_upto = CASE WHEN ?2 >= queue_upto"
 	    " THEN NULL ELSE queue_upto END WHERE id = ?1";
+	/* The rollups of the messages made settled (suppressed, or failed by the start check:
+	 * new ids, past the highest before; index messages_campaign_state), and the
+	 * campaign's first queueing. Queued ones have no rollup row. */
+	static const char last_sql[] = "SELECT coalesce(max(id), 0) FROM messages";
+	static const char name_sql[] =
+	    "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages WHERE campaign_id = ?1"
+	    " AND state IN ('suppressed', 'failed') AND id > ?2";
+	static const char started_sql[] =
+	    "INSERT INTO report_campaigns(campaign_id, started_at) VALUES (?1, ?2)"
+	    " ON CONFLICT(campaign_id) DO UPDATE SET started_at = excluded.started_at"
+	    " WHERE started_at IS NULL OR started_at > excluded.started_at";
 	int64_t cursor, upto;
 	int rc = store_messages_walk_state(s, campaign_id, &cursor, &upto);
 	if (rc < 0)
@@ -102,7 +113,13 @@ store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t 
 	struct segment_sql q;
 	if ((rc = store_audience_compile(s, campaign_id, now, 4, span < INT64_MAX, &q)) < 0)
 		return rc;
-	sqlite3_stmt *st = store_segment_stmt(s, head, &q, tail);
+	int64_t last = 0;
+	sqlite3_stmt *st = store_prepare(s, last_sql);
+	if (st == NULL || (rc = store_get_int64(s, st, &last, "read the last message")) < 0) {
+		segment_sql_free(&q);
+		return st == NULL ? STORE_E_SQL : rc;
+	}
+	st = store_segment_stmt(s, head, &q, tail);
 	segment_sql_free(&q);
 	if (st == NULL)
 		return STORE_E_SQL;
@@ -120,6 +137,21 @@ store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t 
 	sqlite3_finalize(st);
 	if (rc < 0)
 		return rc;
+	if (*created > 0) {
+		if ((st = store_prepare(s, name_sql)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, campaign_id);
+		sqlite3_bind_int64(st, 2, last);
+		if ((rc = store_step_done(s, st, "name the new messages")) < 0 ||
+		    (rc = store_rollup_in(s)) < 0)
+			return rc;
+		if ((st = store_prepare(s, started_sql)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, campaign_id);
+		sqlite3_bind_int64(st, 2, now);
+		if ((rc = store_step_done(s, st, "record the campaign's start")) < 0)
+			return rc;
+	}
 	if ((st = store_prepare(s, move_sql)) == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
@@ -169,7 +201,11 @@ withdraw(struct store *s, int64_t message_id, int64_t now, const char *why)
 	sqlite3_bind_int64(st, 1, message_id);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_text(st, 3, why, -1, SQLITE_TRANSIENT);
-	return store_step_done(s, st, "withdraw a suppressed message");
+	/* Claimed, it had no rollup row: the suppressed one is put in. */
+	int rc = store_step_done(s, st, "withdraw a suppressed message");
+	if (rc == 0 && (rc = store_rollup_name(s, message_id)) == 0)
+		rc = store_rollup_in(s);
+	return rc;
 }
 
 int
@@ -310,8 +346,14 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	store_bind_opt_text(st, 13, reason);
 	store_bind_opt_text(st, 14, cls);
 	int rc = store_step_done(s, st, "record a message's outcome");
-	if (rc < 0 || !r->count_attempt)
+	if (rc < 0)
 		return rc;
+	if (!r->count_attempt) {
+		/* Summed in C, written by store_commit: no trigger, no statement per message. */
+		store_rollup_result(store_rollups(s), r, now, 0);
+		return sqlite3_get_autocommit(store_db(s)) ? store_rollup_flush(s, store_rollups(s))
+		                                           : 0;
+	}
 	if ((st = store_prepare(s, event_sql)) == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, r->message_id);
@@ -329,5 +371,8 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	store_bind_opt_text(st, 12, cls);
 	store_bind_opt_text(st, 13, r->source);
 	store_bind_opt_text(st, 14, r->helo);
-	return store_step_done(s, st, "record a delivery event");
+	if ((rc = store_step_done(s, st, "record a delivery event")) < 0)
+		return rc;
+	store_rollup_result(store_rollups(s), r, now, sqlite3_last_insert_rowid(store_db(s)));
+	return sqlite3_get_autocommit(store_db(s)) ? store_rollup_flush(s, store_rollups(s)) : 0;
 }

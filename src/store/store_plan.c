@@ -85,15 +85,29 @@ store_plan_suppress_domain(struct store *s, int64_t campaign_id, const char *dom
 	if (rc < 0 && rc != STORE_E_EXISTS)
 		return rc;
 	bool was_added = rc == 0;
-	sqlite3_stmt *st = store_prepare(s, mark);
+	/* Named for the report rollups (store_rollup.c): queued, they have no row to take
+	 * out; suppressed, they are put in. */
+	static const char name[] =
+	    "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages WHERE campaign_id = ?1"
+	    " AND state = 'queued' AND contact_id IN (SELECT id FROM contacts WHERE domain = ?2)";
+	sqlite3_stmt *st = store_prepare(s, name);
 	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	if ((rc = store_step_done(s, st, "name the messages to suppress")) < 0)
+		return rc;
+	if ((st = store_prepare(s, mark)) == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, campaign_id);
 	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, store_now());
 	if ((rc = store_step_done(s, st, "mark messages suppressed")) < 0)
 		return rc;
+	int64_t n = sqlite3_changes(store_db(s));
+	if ((rc = store_rollup_in(s)) < 0)
+		return rc;
 	*added = was_added;
-	*marked = sqlite3_changes(store_db(s));
+	*marked = n;
 	return 0;
 }

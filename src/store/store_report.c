@@ -125,6 +125,28 @@ finish(struct store *s, sqlite3_stmt *st, int rc, const char *doing)
 	return ret;
 }
 
+/* room_for - an array of n elements of size bytes made room for one more (capacity *cap,
+ * first first); the array */
+static void *
+room_for(void *arr, size_t n, size_t *cap, size_t size, size_t first)
+{
+	if (n < *cap)
+		return arr;
+	*cap = *cap ? *cap * 2 : first;
+	return xrealloc(arr, *cap * size);
+}
+
+/* campaign_stmt - sql prepared with ?1 bound to the report's campaign; NULL when it does not
+ * prepare */
+static sqlite3_stmt *
+campaign_stmt(struct store *s, const char *sql, const struct report *r)
+{
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st != NULL)
+		sqlite3_bind_int64(st, 1, r->campaign_id);
+	return st;
+}
+
 /* group_add - the group called key in a growable array indexed by map */
 static struct report_group *
 group_add(struct strmap *map, struct report_group **arr, size_t *n, size_t *cap, const char *key)
@@ -192,15 +214,6 @@ versions_add(char *vs, size_t cap, const char *v, size_t vn)
 		                       v);
 	if (on < cap)
 		memcpy(vs, out, on + 1);
-}
-
-/* tls_count - a delivery over TLS t ("TLSv1.3 CIPHER[ verified[ dane]]") into g */
-static void
-tls_count(struct report_group *g, const char *t)
-{
-	g->tls++;
-	g->tls_verified += strstr(t, " verified") != NULL;
-	versions_add(g->tls_versions, sizeof(g->tls_versions), t, strcspn(t, " "));
 }
 
 static void
@@ -302,7 +315,7 @@ static const char sql_skipped[] =
  */
 #define EVENT_COLUMNS                                                                              \
 	"SELECT e.type, e.ts, e.tls, e.detail, e.reason, e.class, e.code, e.ecode, e.text,"        \
-	" e.message_id"
+	" e.message_id, e.id"
 static const char sql_events[] = EVENT_COLUMNS " FROM events e JOIN messages m"
                                                " ON m.id = e.message_id WHERE m.campaign_id = ?1";
 static const char sql_events_scan[] = EVENT_COLUMNS
@@ -405,68 +418,45 @@ category(const char *state, const char *cls, int64_t attempts)
 	}
 }
 
-static int
-fill_messages(struct store *s, const struct store_report_opts *o, struct report *r)
+/* no_dest - the destination group of a message never tried */
+static const char *
+no_dest(enum report_cat cat)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_messages);
-	if (st == NULL)
-		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, r->campaign_id);
-	int rc;
-	struct strmap dmap = {0}, xmap = {0};
-	size_t dcap = 0, xcap = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *domain = col_text(st, 0);
-		const char *dest = col_text(st, 1);
-		const char *state = col_text(st, 2);
-		const char *cls = col_text(st, 3);
-		int64_t attempts = sqlite3_column_int64(st, 4);
-		struct report_group *g[2];
-		g[0] = group_add(&dmap, &r->domains, &r->n_domains, &dcap,
-		                 domain && *domain ? domain : "(none)");
-		const char *no_dest =
-		    state && (strcmp(state, "suppressed") == 0 || strcmp(state, "cancelled") == 0)
-		        ? "(not sent)"
-		        : "(not tried yet)";
-		g[1] =
-		    group_add(&xmap, &r->dests, &r->n_dests, &xcap, dest && *dest ? dest : no_dest);
-		enum report_cat cat = category(state, cls, attempts);
-		bool final_try = cat == REPORT_DELIVERED || cat == REPORT_BOUNCED_HARD ||
-		                 cat == REPORT_BOUNCED_SOFT || cat == REPORT_FAILED;
-		r->messages++;
-		r->n[cat]++;
-		int64_t queued_at = sqlite3_column_int64(st, 5);
-		if (queued_at > 0 && (r->started_at == 0 || queued_at < r->started_at))
-			r->started_at = queued_at;
-		int64_t deferrals = attempts - (final_try && attempts > 0 ? 1 : 0);
-		bool delivered = cat == REPORT_DELIVERED;
-		int64_t delay = 0;
-		if (delivered && sqlite3_column_type(st, 6) != SQLITE_NULL) {
-			delay = sqlite3_column_int64(st, 6) - queued_at;
-			if (delay < 0)
-				delay = 0;
-		}
-		const char *tls_text = col_text(st, 7);
-		bool tls = delivered && tls_used(tls_text);
-		for (int k = 0; k < 2; k++) {
-			g[k]->n[cat]++;
-			g[k]->messages++;
-			g[k]->deferrals += deferrals;
-			if (delivered) {
-				g[k]->avg_delay += (double)delay; /* a sum until group_finish */
-				if (delay > g[k]->max_delay)
-					g[k]->max_delay = delay;
-				if (tls)
-					tls_count(g[k], tls_text);
-			}
+	return cat == REPORT_SUPPRESSED || cat == REPORT_CANCELLED ? "(not sent)"
+	                                                           : "(not tried yet)";
+}
+
+/* count_messages - n messages of category cat into the report and their two groups: deferrals
+ * attempts deferred on the way; if delivered, tls over TLS (verified of them, with TLS version
+ * version) and delays summing delay_sum, the longest delay_max */
+static void
+count_messages(struct report *r, struct report_group *g[2], enum report_cat cat, int64_t n,
+               int64_t deferrals, int64_t tls, int64_t verified, const char *version,
+               int64_t delay_sum, int64_t delay_max)
+{
+	r->messages += n;
+	r->n[cat] += n;
+	for (int k = 0; k < 2; k++) {
+		g[k]->n[cat] += n;
+		g[k]->messages += n;
+		g[k]->deferrals += deferrals;
+		if (cat == REPORT_DELIVERED) {
+			g[k]->avg_delay += (double)delay_sum; /* a sum until group_finish */
+			if (delay_max > g[k]->max_delay)
+				g[k]->max_delay = delay_max;
+			g[k]->tls += tls;
+			g[k]->tls_verified += verified;
+			if (tls > 0 && version)
+				versions_add(g[k]->tls_versions, sizeof(g[k]->tls_versions),
+				             version, strlen(version));
 		}
 	}
-	strmap_free(&dmap);
-	strmap_free(&xmap);
-	rc = finish(s, st, rc, "read the campaign's messages");
-	if (rc < 0)
-		return rc;
+}
 
+/* groups_finish - the slowest destinations, then the top N domains and destinations */
+static void
+groups_finish(const struct store_report_opts *o, struct report *r)
+{
 	/* Slowest destinations: from all of them, before the top N are cut. */
 	size_t nslow = 0;
 	struct report_group *slow = xcalloc(r->n_dests ? r->n_dests : 1, sizeof(*slow));
@@ -489,23 +479,136 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 
 	top_n(&r->domains, &r->n_domains, o->top);
 	top_n(&r->dests, &r->n_dests, o->top);
-	return 0;
+}
+
+/* recount_messages - the messages by category, domain and destination, from every message */
+static int
+recount_messages(struct store *s, const struct store_report_opts *o, struct report *r)
+{
+	sqlite3_stmt *st = store_prepare(s, sql_messages);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, r->campaign_id);
+	int rc;
+	struct strmap dmap = {0}, xmap = {0};
+	size_t dcap = 0, xcap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *domain = col_text(st, 0);
+		const char *dest = col_text(st, 1);
+		int64_t attempts = sqlite3_column_int64(st, 4);
+		enum report_cat cat = category(col_text(st, 2), col_text(st, 3), attempts);
+		struct report_group *g[2];
+		g[0] = group_add(&dmap, &r->domains, &r->n_domains, &dcap,
+		                 domain && *domain ? domain : "(none)");
+		g[1] = group_add(&xmap, &r->dests, &r->n_dests, &xcap,
+		                 dest && *dest ? dest : no_dest(cat));
+		bool final_try = cat == REPORT_DELIVERED || cat == REPORT_BOUNCED_HARD ||
+		                 cat == REPORT_BOUNCED_SOFT || cat == REPORT_FAILED;
+		int64_t queued_at = sqlite3_column_int64(st, 5);
+		if (queued_at > 0 && (r->started_at == 0 || queued_at < r->started_at))
+			r->started_at = queued_at;
+		int64_t deferrals = attempts - (final_try && attempts > 0 ? 1 : 0);
+		int64_t delay = 0;
+		if (cat == REPORT_DELIVERED && sqlite3_column_type(st, 6) != SQLITE_NULL) {
+			delay = sqlite3_column_int64(st, 6) - queued_at;
+			if (delay < 0)
+				delay = 0;
+		}
+		const char *tls_text = col_text(st, 7);
+		bool tls = cat == REPORT_DELIVERED && tls_used(tls_text);
+		char version[64] = "";
+		if (tls)
+			snprintf(version, sizeof(version), "%.*s", (int)strcspn(tls_text, " "),
+			         tls_text);
+		count_messages(r, g, cat, 1, deferrals, tls, tls && strstr(tls_text, " verified"),
+		               version, delay, delay);
+	}
+	strmap_free(&dmap);
+	strmap_free(&xmap);
+	rc = finish(s, st, rc, "read the campaign's messages");
+	if (rc == 0)
+		groups_finish(o, r);
+	return rc;
+}
+
+/* Migration 018's rollups store categories as these numbers. */
+_Static_assert(REPORT_DELIVERED == 0 && REPORT_BOUNCED_HARD == 1 && REPORT_BOUNCED_SOFT == 2 &&
+                   REPORT_FAILED == 3 && REPORT_DEFERRED == 4 && REPORT_QUEUED == 5 &&
+                   REPORT_IN_FLIGHT == 6 && REPORT_SUPPRESSED == 7 && REPORT_CANCELLED == 8,
+               "schema/018_rollups.sql numbers the categories so");
+
+/*
+ * The rollups of the campaign's settled messages (schema/018_rollups.sql), then its
+ * queued and claimed ones, which have no rollup (index messages_campaign_state).
+ */
+static const char sql_messages_rollup[] =
+    "SELECT domain, dest, cat, n, deferrals, tls, delay_sum, delay_max, tls_verified,"
+    " tls_version FROM report_messages"
+    " WHERE campaign_id = ?1 AND n <> 0"
+    " UNION ALL SELECT coalesce(c.domain, lower(substr(m.email, instr(m.email, '@') + 1)),"
+    " '(erased)'), coalesce(m.dest, m.host, ''), CASE WHEN m.state = 'claimed' THEN 6"
+    " WHEN m.attempts > 0 THEN 4 ELSE 5 END, 1, m.attempts, 0, 0, 0, 0, ''"
+    " FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id"
+    " WHERE m.campaign_id = ?1 AND m.state IN ('queued', 'claimed')";
+static const char sql_started_rollup[] =
+    "SELECT coalesce(started_at, 0) FROM report_campaigns WHERE campaign_id = ?1";
+
+/* fill_messages - the messages by category, domain and destination, from the rollups */
+static int
+fill_messages(struct store *s, const struct store_report_opts *o, struct report *r)
+{
+	if (o->recount)
+		return recount_messages(s, o, r);
+	sqlite3_stmt *st = campaign_stmt(s, sql_started_rollup, r);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r->started_at = sqlite3_column_int64(st, 0);
+		rc = SQLITE_DONE;
+	}
+	if ((rc = finish(s, st, rc, "read the campaign's start")) < 0)
+		return rc;
+	if ((st = campaign_stmt(s, sql_messages_rollup, r)) == NULL)
+		return STORE_E_SQL;
+	struct strmap dmap = {0}, xmap = {0};
+	size_t dcap = 0, xcap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *domain = col_text(st, 0);
+		const char *dest = col_text(st, 1);
+		int c = sqlite3_column_int(st, 2);
+		if (c < 0 || c >= REPORT_NCAT)
+			continue; /* not a category of report.h */
+		enum report_cat cat = (enum report_cat)c;
+		struct report_group *g[2];
+		g[0] = group_add(&dmap, &r->domains, &r->n_domains, &dcap,
+		                 domain && *domain ? domain : "(none)");
+		g[1] = group_add(&xmap, &r->dests, &r->n_dests, &xcap,
+		                 dest && *dest ? dest : no_dest(cat));
+		count_messages(r, g, cat, sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+		               sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 8),
+		               col_text(st, 9), sqlite3_column_int64(st, 6),
+		               sqlite3_column_int64(st, 7));
+	}
+	strmap_free(&dmap);
+	strmap_free(&xmap);
+	rc = finish(s, st, rc, "read the campaign's message rollups");
+	if (rc == 0)
+		groups_finish(o, r);
+	return rc;
 }
 
 static int
 fill_skipped(struct store *s, struct report *r)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_skipped);
+	sqlite3_stmt *st = campaign_stmt(s, sql_skipped, r);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, r->campaign_id);
 	int rc;
 	size_t cap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (r->n_skip_reasons == cap) {
-			cap = cap ? cap * 2 : 8;
-			r->skip_reasons = xrealloc(r->skip_reasons, cap * sizeof(*r->skip_reasons));
-		}
+		r->skip_reasons =
+		    room_for(r->skip_reasons, r->n_skip_reasons, &cap, sizeof(*r->skip_reasons), 8);
 		struct report_count *c = &r->skip_reasons[r->n_skip_reasons++];
 		c->cat = category(col_text(st, 0), NULL, 0);
 		c->label = store_dup_text(st, 1);
@@ -532,6 +635,7 @@ struct event_acc {
 	struct i64map link_clicked; /* (message id, link) pairs seen: LINK_KEY */
 	struct strmap rmap;
 	size_t cap_reasons;
+	int64_t *first_id, *example_id; /* by reason: its first event, and first with a text */
 };
 
 /* Link numbers a report keeps apart (serve_route.h allows 1,000); clicks past it still count
@@ -640,6 +744,11 @@ minute_at(struct event_acc *a, int64_t ts)
 	return &a->min[i];
 }
 
+/*
+ * add_reason - a failed attempt into its reason's row. The codes shown are the first
+ * event's (lowest id), or those of the reply quoted as the example, the first with a text:
+ * by id, so that the order the events are read in does not matter (the rollups agree).
+ */
 static void
 add_reason(struct event_acc *a, struct report *r, sqlite3_stmt *st, const char *type)
 {
@@ -647,6 +756,7 @@ add_reason(struct event_acc *a, struct report *r, sqlite3_stmt *st, const char *
 	const char *cls = col_text(st, 5);
 	int code = sqlite3_column_int(st, 6);
 	const char *ecode = col_text(st, 7);
+	int64_t id = sqlite3_column_int64(st, 10);
 	char key[512];
 	/* Unclassified failures are told apart by their enhanced (or basic) code. */
 	if (reason && *reason)
@@ -660,27 +770,34 @@ add_reason(struct event_acc *a, struct report *r, sqlite3_stmt *st, const char *
 		if (r->n_reasons == a->cap_reasons) {
 			a->cap_reasons = a->cap_reasons ? a->cap_reasons * 2 : 16;
 			r->reasons = xrealloc(r->reasons, a->cap_reasons * sizeof(*r->reasons));
+			a->first_id = xrealloc(a->first_id, a->cap_reasons * sizeof(*a->first_id));
+			a->example_id =
+			    xrealloc(a->example_id, a->cap_reasons * sizeof(*a->example_id));
 		}
 		struct report_reason *x = &r->reasons[i];
 		memset(x, 0, sizeof(*x));
 		x->outcome = xstrdup(type);
 		x->cls = cls && *cls ? xstrdup(cls) : NULL;
 		x->reason = reason && *reason ? xstrdup(reason) : NULL;
-		x->ecode = ecode && *ecode ? xstrdup(ecode) : NULL;
-		x->code = code;
+		a->first_id[i] = id + 1; /* below: the codes of an earlier event win */
+		a->example_id[i] = 0;
 		r->n_reasons++;
 	}
 	struct report_reason *x = &r->reasons[i];
 	x->count++;
-	if (x->example == NULL) {
-		const char *text = col_text(st, 8);
-		if (text && *text) {
-			x->example = xstrdup(text);
-			/* Keep the codes of the reply the example came from. */
-			free(x->ecode);
-			x->ecode = ecode && *ecode ? xstrdup(ecode) : NULL;
-			x->code = code;
-		}
+	const char *text = col_text(st, 8);
+	bool example = text && *text && (x->example == NULL || id < a->example_id[i]);
+	if (example || (x->example == NULL && id < a->first_id[i])) {
+		free(x->ecode);
+		x->ecode = ecode && *ecode ? xstrdup(ecode) : NULL;
+		x->code = code;
+	}
+	if (id < a->first_id[i])
+		a->first_id[i] = id;
+	if (example) {
+		free(x->example);
+		x->example = xstrdup(text);
+		a->example_id[i] = id;
 	}
 }
 
@@ -721,9 +838,13 @@ reason_by_count(const void *a, const void *b)
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
 	int c = strcmp(x->outcome, y->outcome);
-	if (c)
-		return c;
-	return strcmp(x->reason ? x->reason : "", y->reason ? y->reason : "");
+	if (c == 0)
+		c = strcmp(x->reason ? x->reason : "", y->reason ? y->reason : "");
+	if (c == 0)
+		c = strcmp(x->cls ? x->cls : "", y->cls ? y->cls : "");
+	if (c == 0)
+		c = strcmp(x->ecode ? x->ecode : "", y->ecode ? y->ecode : "");
+	return c ? c : (x->code > y->code) - (x->code < y->code);
 }
 
 static int
@@ -804,8 +925,9 @@ roll_up(struct event_acc *a, const struct store_report_opts *o, struct report *r
 	}
 }
 
+/* recount_events - the attempts, engagement and reasons from every event of the campaign */
 static int
-fill_events(struct store *s, const struct store_report_opts *o, struct report *r)
+recount_events(struct store *s, const struct store_report_opts *o, struct report *r)
 {
 	size_t cap_links = 0;
 	int lrc = fill_links(s, r, &cap_links);
@@ -896,20 +1018,154 @@ fill_events(struct store *s, const struct store_report_opts *o, struct report *r
 	i64map_free(&a.clicked);
 	i64map_free(&a.link_clicked);
 	strmap_free(&a.rmap);
+	free(a.first_id);
+	free(a.example_id);
+	free(a.min);
+	return rc;
+}
+
+/* The rollups of the campaign's events (schema/018_rollups.sql). */
+static const char sql_minutes_rollup[] =
+    "SELECT t, delivered, deferred, bounced, failed, opens, opens_machine, clicks, complaints,"
+    " unsubscribes, tls, first_delivery, last_delivery FROM report_minutes"
+    " WHERE campaign_id = ?1 AND events <> 0";
+static const char sql_counts_rollup[] =
+    "SELECT kind, k, n FROM report_counts WHERE campaign_id = ?1 AND n <> 0";
+/* Reasons in the order of their first events, as reading the events finds them. */
+static const char sql_reasons_rollup[] =
+    "SELECT r.outcome, r.cls, r.reason, r.n, f.ecode, f.code, x.text, x.ecode, x.code"
+    " FROM report_reasons r LEFT JOIN events f ON f.id = r.first_id"
+    " LEFT JOIN events x ON x.id = r.example_id WHERE r.campaign_id = ?1 AND r.n <> 0"
+    " ORDER BY r.first_id";
+
+/* fill_minutes - the per-minute counts and the totals they add up to */
+static int
+fill_minutes(struct store *s, struct event_acc *a, struct report *r)
+{
+	sqlite3_stmt *st = campaign_stmt(s, sql_minutes_rollup, r);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct minute *m = minute_at(a, sqlite3_column_int64(st, 0));
+		m->delivered += sqlite3_column_int64(st, 1);
+		m->deferred += sqlite3_column_int64(st, 2);
+		m->bounced += sqlite3_column_int64(st, 3);
+		m->failed += sqlite3_column_int64(st, 4);
+		m->opens += sqlite3_column_int64(st, 5);
+		m->clicks += sqlite3_column_int64(st, 7);
+		r->attempts += sqlite3_column_int64(st, 1) + sqlite3_column_int64(st, 2) +
+		               sqlite3_column_int64(st, 3) + sqlite3_column_int64(st, 4);
+		r->opens_human += sqlite3_column_int64(st, 5);
+		r->opens_machine += sqlite3_column_int64(st, 6);
+		r->clicks += sqlite3_column_int64(st, 7);
+		r->complaints += sqlite3_column_int64(st, 8);
+		r->unsubscribes += sqlite3_column_int64(st, 9);
+		r->tls_delivered += sqlite3_column_int64(st, 10);
+		if (sqlite3_column_type(st, 11) != SQLITE_NULL) {
+			int64_t first = sqlite3_column_int64(st, 11);
+			int64_t last = sqlite3_column_int64(st, 12);
+			if (r->first_delivery == 0 || first < r->first_delivery)
+				r->first_delivery = first;
+			if (last > r->last_delivery)
+				r->last_delivery = last;
+		}
+	}
+	return finish(s, st, rc, "read the campaign's event rollups");
+}
+
+/* fill_counts - people who opened and clicked, and the clicks by link */
+static int
+fill_counts(struct store *s, struct report *r, size_t *cap_links)
+{
+	sqlite3_stmt *st = campaign_stmt(s, sql_counts_rollup, r);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int kind = sqlite3_column_int(st, 0);
+		int64_t k = sqlite3_column_int64(st, 1), n = sqlite3_column_int64(st, 2);
+		if (kind == 0)
+			r->opens_unique += n;
+		else if (kind == 1)
+			r->clicks_unique += n;
+		else if ((kind == 2 || kind == 3) && k >= 0 && k < LINKS_MAX)
+			*(kind == 2 ? &link_at(r, cap_links, (int)k)->total
+			            : &link_at(r, cap_links, (int)k)->unique) += n;
+	}
+	return finish(s, st, rc, "read the campaign's click rollups");
+}
+
+/* fill_reasons - the failed attempts by reason, with the codes and example they show */
+static int
+fill_reasons(struct store *s, struct report *r)
+{
+	sqlite3_stmt *st = campaign_stmt(s, sql_reasons_rollup, r);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc;
+	size_t cap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r->reasons = room_for(r->reasons, r->n_reasons, &cap, sizeof(*r->reasons), 16);
+		struct report_reason *x = &r->reasons[r->n_reasons++];
+		memset(x, 0, sizeof(*x));
+		x->outcome = store_dup_text(st, 0);
+		x->cls = dup_nonempty(st, 1);
+		x->reason = dup_nonempty(st, 2);
+		x->count = sqlite3_column_int64(st, 3);
+		x->example = dup_nonempty(st, 6);
+		int from =
+		    x->example ? 7 : 4; /* the codes of the example's reply, else the first's */
+		x->ecode = dup_nonempty(st, from);
+		x->code = sqlite3_column_int(st, from + 1);
+	}
+	return finish(s, st, rc, "read the campaign's reason rollups");
+}
+
+/* fill_events - the attempts, engagement and reasons from the rollups */
+static int
+fill_events(struct store *s, const struct store_report_opts *o, struct report *r)
+{
+	if (o->recount)
+		return recount_events(s, o, r);
+	size_t cap_links = 0;
+	struct event_acc a;
+	memset(&a, 0, sizeof(a));
+	int rc = fill_links(s, r, &cap_links);
+	if (rc == 0)
+		rc = fill_minutes(s, &a, r);
+	if (rc == 0)
+		rc = fill_counts(s, r, &cap_links);
+	if (rc == 0)
+		rc = fill_reasons(s, r);
+	if (rc == 0) {
+		if (r->n_reasons > 1)
+			qsort(r->reasons, r->n_reasons, sizeof(*r->reasons), reason_by_count);
+		links_finish(r);
+		roll_up(&a, o, r);
+	}
+	i64map_free(&a.mmap);
 	free(a.min);
 	return rc;
 }
 
 /* fill_throttled - the campaign's destinations the adaptive throttle slowed down */
 static int
-fill_throttled(struct store *s, struct report *r)
+fill_throttled(struct store *s, const struct store_report_opts *o, struct report *r)
 {
 	static const char sql[] =
 	    "SELECT name, coalesce(change, ''), coalesce(note, ''), slowdowns, suspensions, rate,"
 	    " connections FROM destinations WHERE slowdowns > 0 AND name IN"
 	    " (SELECT DISTINCT dest FROM messages WHERE campaign_id = ?1 AND dest IS NOT NULL)"
 	    " ORDER BY slowdowns DESC, name LIMIT 20";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char sql_rollup[] =
+	    "SELECT name, coalesce(change, ''), coalesce(note, ''), slowdowns, suspensions, rate,"
+	    " connections FROM destinations WHERE slowdowns > 0 AND name IN"
+	    " (SELECT dest FROM report_messages WHERE campaign_id = ?1 AND dest_set AND n <> 0"
+	    " UNION SELECT dest FROM messages WHERE campaign_id = ?1"
+	    " AND state IN ('queued', 'claimed') AND dest IS NOT NULL)"
+	    " ORDER BY slowdowns DESC, name LIMIT 20";
+	sqlite3_stmt *st = store_prepare(s, o->recount ? sql : sql_rollup);
 	if (st == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, r->campaign_id);
@@ -937,6 +1193,13 @@ store_report_fill(struct store *s, const char *name, const struct store_report_o
 		o = &defaults;
 	memset(out, 0, sizeof(*out));
 	int rc = fill_campaign(s, name, out);
+	if (rc == 0 && o->rebuild) {
+		if ((rc = store_begin(s)) == 0 &&
+		    (rc = store_rollup_rebuild(s, out->campaign_id)) == 0)
+			rc = store_commit(s);
+		if (rc < 0)
+			store_rollback(s);
+	}
 	if (rc == 0)
 		rc = fill_own_zone(s, out);
 	if (rc == 0)
@@ -946,7 +1209,7 @@ store_report_fill(struct store *s, const char *name, const struct store_report_o
 	if (rc == 0)
 		rc = fill_events(s, o, out);
 	if (rc == 0)
-		rc = fill_throttled(s, out);
+		rc = fill_throttled(s, o, out);
 	return rc;
 }
 

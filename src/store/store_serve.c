@@ -167,8 +167,11 @@ store_serve_new(struct store *s)
 	 * prepared: it changes the code SQLite makes for them).
 	 */
 	sqlite3_exec(store_db(s), "PRAGMA ignore_check_constraints = ON", NULL, NULL, NULL);
-	/* Statement journals and temporary tables in memory, never in a file per statement. */
-	sqlite3_exec(store_db(s), "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
+	/* Statement journals and temporary tables in memory, never in a file per statement.
+	 * A change of temp_store drops the temporary tables: the report rollups' names of
+	 * messages (store_rollup.c) is made again. */
+	sqlite3_exec(store_db(s), "PRAGMA temp_store = MEMORY; " STORE_ROLLUP_TEMP, NULL, NULL,
+	             NULL);
 	for (int i = 0; i < Q_COUNT; i++) {
 		if (sqlite3_prepare_v3(store_db(s), serve_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 		                       &ss->st[i], NULL) != SQLITE_OK) {
@@ -196,8 +199,9 @@ store_serve_free(struct store_serve *ss)
 		sqlite3_finalize(ss->jst[i]);
 	sqlite3_close(ss->journal);
 	sqlite3_exec(store_db(ss->s),
-	             "PRAGMA ignore_check_constraints = OFF; PRAGMA temp_store = DEFAULT", NULL,
-	             NULL, NULL);
+	             "PRAGMA ignore_check_constraints = OFF; PRAGMA temp_store = DEFAULT;"
+	             " " STORE_ROLLUP_TEMP,
+	             NULL, NULL, NULL);
 	free(ss->queued);
 	free(ss);
 }
@@ -353,6 +357,21 @@ unsubscribe_detail(const struct store_serve_event *e, bool list, struct buf *b)
 	buf_addc(b, '}');
 }
 
+/* rollup_dropped - campaign's message to contact, dropped, into the report rollups */
+static int
+rollup_dropped(struct store_serve *ss, int64_t campaign, int64_t contact)
+{
+	static const char sql[] = "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages"
+	                          " WHERE campaign_id = ?1 AND contact_id = ?2";
+	sqlite3_stmt *st = store_prepare(ss->s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, campaign);
+	sqlite3_bind_int64(st, 2, contact);
+	int rc = store_step_done(ss->s, st, "name a dropped message");
+	return rc < 0 ? rc : store_rollup_in(ss->s);
+}
+
 static int
 unsubscribe(struct store_serve *ss, struct store_serve_event *e, const struct camp *c)
 {
@@ -389,6 +408,10 @@ unsubscribe(struct store_serve *ss, struct store_serve_event *e, const struct ca
 		sqlite3_bind_int64(st, 2, e->contact_id);
 		sqlite3_bind_int64(st, 3, e->ts);
 		if ((rc = store_step_done(ss->s, st, "drop queued messages")) < 0)
+			return rc;
+		/* Queued, it had no rollup row; suppressed, it is put in (store_rollup.c). */
+		if (sqlite3_changes(store_db(ss->s)) > 0 &&
+		    ((rc = rollup_dropped(ss, ss->queued[i].id, e->contact_id)) < 0))
 			return rc;
 	}
 	if (!e->changed)
@@ -571,11 +594,14 @@ store_serve_checkpoint(struct store_serve *ss)
 	return ckpt_passive(ss->ckpt, &ss->wal_full);
 }
 
-/* COMMIT (rolled back on failure), then the WAL restart of ckpt_passive. */
+/* The events written since first_id into the report rollups, COMMIT (rolled back on
+ * failure), then the WAL restart of ckpt_passive. */
 static int
-commit(struct store_serve *ss)
+commit(struct store_serve *ss, int64_t first_id)
 {
-	int rc = store_commit(ss->s);
+	int rc = store_rollup_events_since(ss->s, first_id);
+	if (rc == 0)
+		rc = store_commit(ss->s);
 	if (rc < 0) {
 		store_rollback(ss->s);
 		return rc;
@@ -588,9 +614,14 @@ commit(struct store_serve *ss)
 int
 store_serve_apply(struct store_serve *ss, struct store_serve_event *ev, size_t n)
 {
+	int64_t mark = 0;
 	int rc = store_begin(ss->s);
 	if (rc < 0)
 		return rc;
+	if ((rc = store_rollup_mark(ss->s, &mark)) < 0) {
+		store_rollback(ss->s);
+		return rc;
+	}
 	ss->ncamps = ss->camp_next = 0;
 	ss->queued_known = false;
 	for (size_t i = 0; i < n; i++) {
@@ -610,7 +641,7 @@ store_serve_apply(struct store_serve *ss, struct store_serve_event *ev, size_t n
 			return rc;
 		}
 	}
-	return commit(ss);
+	return commit(ss, mark);
 }
 
 /* ---- the journal ----------------------------------------------------------------------- */
@@ -696,9 +727,14 @@ store_serve_fold(struct store_serve *ss, size_t max, size_t *folded, int64_t *th
 	char gen[64];
 	if (journal_generation(ss, gen, sizeof(gen)) < 0)
 		return 0;
+	int64_t first_event = 0;
 	int rc = store_begin(ss->s);
 	if (rc < 0)
 		return rc;
+	if ((rc = store_rollup_mark(ss->s, &first_event)) < 0) {
+		store_rollback(ss->s);
+		return rc;
+	}
 	ss->ncamps = ss->camp_next = 0;
 	ss->queued_known = false;
 	int64_t last = journal_mark(ss, gen), upto = last;
@@ -741,7 +777,7 @@ store_serve_fold(struct store_serve *ss, size_t max, size_t *folded, int64_t *th
 		store_rollback(ss->s);
 		return rc;
 	}
-	if ((rc = commit(ss)) < 0)
+	if ((rc = commit(ss, first_event)) < 0)
 		return rc;
 	*folded = n;
 	*through = upto;

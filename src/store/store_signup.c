@@ -165,6 +165,33 @@ store_signup_add(struct store *s, struct store_signup *su, int64_t now)
 	}
 	if ((rc = confirm_campaign(s, su, list_id, now)) < 0)
 		return rc;
+	/*
+	 * The report rollups (store_rollup.c): a final request sent again leaves its row
+	 * (queued, it has none); the campaign's first queueing is looked up again when it
+	 * was this message's.
+	 */
+	static const char name_sql[] =
+	    "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages WHERE campaign_id = ?1"
+	    " AND contact_id = ?2 ON CONFLICT DO NOTHING";
+	static const char queued_sql[] =
+	    "SELECT coalesce(max(queued_at), 0) FROM messages WHERE campaign_id = ?1"
+	    " AND contact_id = ?2";
+	static const char started_sql[] =
+	    "UPDATE report_campaigns SET started_at = (SELECT min(queued_at) FROM messages"
+	    " WHERE campaign_id = ?1 AND queued_at > 0) WHERE campaign_id = ?1 AND started_at = ?2";
+	int64_t old_queued = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		if ((st = store_prepare(s, pass ? name_sql : queued_sql)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, su->campaign_id);
+		sqlite3_bind_int64(st, 2, su->contact_id);
+		rc = pass ? store_step_done(s, st, "name the confirmation request")
+		          : store_get_int64(s, st, &old_queued, "read the confirmation request");
+		if (rc < 0)
+			return rc;
+	}
+	if ((rc = store_rollup_out(s)) < 0)
+		return rc;
 	if ((st = store_prepare(s, message_sql)) == NULL)
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, su->campaign_id);
@@ -173,7 +200,23 @@ store_signup_add(struct store *s, struct store_signup *su, int64_t now)
 	sqlite3_bind_int64(st, 4, now - su->resend_after);
 	if ((rc = store_step_done(s, st, "queue the confirmation request")) < 0)
 		return rc;
-	if (sqlite3_changes(store_db(s)) == 0) {
+	int changed = sqlite3_changes(store_db(s));
+	if ((st = store_prepare(s, name_sql)) == NULL)
+		return STORE_E_SQL;
+	sqlite3_bind_int64(st, 1, su->campaign_id);
+	sqlite3_bind_int64(st, 2, su->contact_id);
+	if ((rc = store_step_done(s, st, "name the confirmation request")) < 0 ||
+	    (rc = store_rollup_in(s)) < 0)
+		return rc;
+	if (changed && old_queued > 0 && old_queued < now) {
+		if ((st = store_prepare(s, started_sql)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, su->campaign_id);
+		sqlite3_bind_int64(st, 2, old_queued);
+		if ((rc = store_step_done(s, st, "look the campaign's start up again")) < 0)
+			return rc;
+	}
+	if (changed == 0) {
 		su->outcome = STORE_SIGNUP_RECENT;
 		return 0;
 	}
@@ -370,6 +413,10 @@ store_signup_purge(struct store *s, int64_t before, int64_t now, int64_t *purged
 	    " AND status = 'unconfirmed'",
 	    /* Never confirmed: no consent to prove, only an address and a browser to keep. */
 	    "DELETE FROM consents WHERE contact_id = ?1 AND list_id = ?2 AND confirmed_at IS NULL",
+	    /* Named for the report rollups (store_rollup.c), then cancelled. */
+	    "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages WHERE contact_id = ?1"
+	    " AND state = 'queued' AND campaign_id IN (SELECT id FROM campaigns"
+	    " WHERE kind = 'confirm' AND list_id = ?2)",
 	    "UPDATE messages SET state = 'cancelled', done_at = ?3 WHERE contact_id = ?1"
 	    " AND state = 'queued' AND campaign_id IN (SELECT id FROM campaigns"
 	    " WHERE kind = 'confirm' AND list_id = ?2)",
@@ -417,10 +464,12 @@ store_signup_purge(struct store *s, int64_t before, int64_t now, int64_t *purged
 			}
 			sqlite3_bind_int64(st, 1, rows[i][0]);
 			sqlite3_bind_int64(st, 2, rows[i][1]);
-			if (j == 2)
+			if (j == 3)
 				sqlite3_bind_int64(st, 3, now);
 			rc = store_step_done(s, st, "purge an expired signup");
 		}
+		if (rc == 0)
+			rc = store_rollup_in(s);
 		if (rc < 0)
 			break;
 		++*purged;

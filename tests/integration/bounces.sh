@@ -148,6 +148,7 @@ eq "maildir: read ones in cur/, marked seen" "$(ls md/cur | grep -c ':2,S$')" "$
 eq "maildir: every file accounted for" "$(($(ls md/cur | wc -l) + $(ls md/kirim-failed 2>/dev/null | wc -l)))" 3
 eq "maildir: a foreign bounce is unmatched, not recorded" "$(json 'j["unmatched"] >= 1, j["recorded"]')" "True 0"
 
+rollups_agree "rollups = recount after bounces of delivered messages" c
 stop_postfix
 kill -TERM "$listener"
 wait "$listener"

@@ -251,6 +251,8 @@ eq "kirim serve stops cleanly (no leak, no error)" "$?" 0
 grep -q 'hooks provider=ses event=ses-n1/ses-hard@a.test type="Permanent/General" result=recorded ' serve.log &&
 	ok "logged" || bad "logged" "$(grep "event=ses-n1" serve.log | head -3)"
 
+rollups_agree "provider events: rollups = recount" spring
+
 # Not configured: the endpoints are not there.
 port=$(free_port)
 KIRIM_CONFIG="$TMP/plain.conf" "$KIRIM" serve --listen "127.0.0.1:$port" --admin-listen off 2>>serve.log &

@@ -49,6 +49,27 @@ at() {
 	env FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="verify_asan_link_order=0:${ASAN_OPTIONS:-}" \
 		faketime -f "$off" "$@"
 }
+# rollups_agree LABEL CAMPAIGN [OPTIONS] - the campaign's report from its rollups equals a
+# recount from its messages and events (--recount), byte for byte, in every format and table
+# (or with OPTIONS only; the clock is fixed, so that the reports' times agree)
+rollups_agree() {
+	local args all=("" "--by destination" "--by reason" "--by hour" "--by link" "--by summary"
+		"--format csv" "--format csv --by destination" "--format csv --by reason"
+		"--format csv --by hour" "--format csv --by link" "--format csv --by summary"
+		"--format json" "--format json --top 1" "--format html")
+	[ $# -gt 2 ] && all=("$3")
+	for args in "${all[@]}"; do
+		# shellcheck disable=SC2086 # the options are words
+		at "@2026-12-01 00:00:00" "$KIRIM" report "$2" $args -o "$TMP/.rollup" -q
+		# shellcheck disable=SC2086
+		at "@2026-12-01 00:00:00" "$KIRIM" report "$2" $args --recount -o "$TMP/.recount" -q
+		if ! cmp -s "$TMP/.rollup" "$TMP/.recount"; then
+			bad "$1" "report $args: rollups and recount differ: $(diff "$TMP/.rollup" "$TMP/.recount" | head -n 12)"
+			return
+		fi
+	done
+	ok "$1"
+}
 # sql QUERY - one query against the test database, rows with | between columns
 sql() { sqlite3 -batch "$KIRIM_DB" "$1"; }
 # json EXPR - evaluate a Python expression on the JSON in $OUT (bound to j)

@@ -141,6 +141,8 @@ eq "c: started once, by the new leader" "$(grep -l 'campaign=c started' n1.log n
 wait_for 120 '[ "$(state_of b)" = done ] && [ "$(state_of c)" = done ]' ||
 	bad "b: done" "state $(state_of b), $(count b delivered) delivered"
 eq "b: every message delivered, none claimed" "$(count b delivered) $(sql "SELECT count(*) FROM messages WHERE state = 'claimed' OR claimed_by IS NOT NULL")" "20000 0"
+rollups_agree "b: three senders' rollups = recount after two kills" b "--format json"
+rollups_agree "a: three senders' rollups = recount" a "--format csv --by destination"
 read -r lost twice total < <(received b)
 echo "nodes: kill 1 of $victim with $claimed1 claimed, kill 2 with $claimed2 claimed ($before delivered then); $lost lost, $twice received twice, $total received"
 eq "b: none lost" "$lost" 0

@@ -182,6 +182,8 @@ eq "after kill -9: the next sender runs" "$RC" 0
 eq "after kill -9: recovered what was claimed" "$(json 'j["campaign_counts"]["delivered"]')" 600
 twice=$(all_rcpts d3 | grep '@kill.example$' | sort | uniq -d | wc -l)
 [ "$twice" -le "$claimed" ] && ok "after kill -9: duplicates bounded" || bad "after kill -9: duplicates bounded" "$twice twice, $claimed were claimed"
+rollups_agree "after kill -9: rollups = recount (the killed sender's transactions rolled them back)" kill
+rollups_agree "retry: rollups = recount after deferrals, retries and suppressions" retry
 "$KIRIM" domain unset global >/dev/null
 stop "$sinkpid"
 

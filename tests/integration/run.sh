@@ -133,6 +133,7 @@ for k in 1 2 3 4 5; do
 done
 "$KIRIM" run --relay "smtp://127.0.0.1:$P" --tls none --once -q 2>>crash.log
 eq "crash: the campaign finished" "$(sql "SELECT state FROM campaigns WHERE name='crash'")" done
+rollups_agree "crash: rollups = recount after 5 kills" crash "--format json"
 stop "$sink"
 $PY3 - dump "$TMP/crash.csv" >crash.txt <<'PYEND'
 import collections, os, sys

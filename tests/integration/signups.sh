@@ -88,6 +88,7 @@ contains "purged signup's link: 410" "$page" "
 410"
 eq "purged signup's link: POST 410" "$(code -X POST "$link")" 410
 eq "purged signup's link: nothing made" "$(cid ann@pembeli.example)" ""
+rollups_agree "purge: rollups = recount" confirm:news
 eko=$(cid eko@pembeli.example)
 camp_o=$(sql "SELECT id FROM campaigns WHERE name = 'confirm:offers'")
 eq "a contact kept, off the list: POST 410" "$(code -X POST "$BASE/k/$(make_token "$SECRET" k "$camp_o" "$eko" $(($(date +%s) + 3600)))")" 410
@@ -194,4 +195,7 @@ else
 	echo "note: no chromium or python3-websocket: the browser's CORS checks skipped"
 fi
 
+for c in confirm:news weekly weekly2; do
+	rollups_agree "signups: $c: rollups = recount" "$c"
+done
 finish

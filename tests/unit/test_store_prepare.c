@@ -266,6 +266,10 @@ test_result_names(void **state)
 	sql(s, "UPDATE messages SET state = 'claimed', attempts = 1");
 	struct store_result bounced = {
 	    .message_id = 1,
+	    .campaign_id = 1,
+	    .domain = "example.test",
+	    .attempts = 1,
+	    .queued_at = TS0,
 	    .state = DISP_BOUNCED,
 	    .event = DISP_EV_BOUNCED,
 	    .count_attempt = true,
@@ -280,6 +284,10 @@ test_result_names(void **state)
 	/* A hand-back before the wire: no stage, no event, no reason. */
 	struct store_result unsent = {
 	    .message_id = 2,
+	    .campaign_id = 1,
+	    .domain = "example.test",
+	    .attempts = 1,
+	    .queued_at = TS0,
 	    .state = DISP_QUEUED,
 	    .next_attempt_at = TS0 + 60,
 	    .text = "shutting down",
@@ -330,6 +338,22 @@ test_result_names(void **state)
 	     " coalesce(class, '-'), ', ') FROM (SELECT * FROM events WHERE message_id = 2"
 	     " ORDER BY id)",
 	     "complaint dsn feedback -, bounced dsn mailboxfull soft"},
+	    /* Outside a transaction, a result's rollups are written at once (store_rollup.c):
+	     * the bounced message (hard, one deferral before: 2 attempts), its attempt's minute
+	     * and reason; the handed-back one is queued and has no row. The DSNs add their
+	     * events' minute and reasons. */
+	    {"rollups: the settled message",
+	     "SELECT group_concat(domain || ' ' || cat || ' ' || n || ' ' || deferrals, ', ')"
+	     " FROM report_messages WHERE campaign_id = 1",
+	     "example.test 1 1 1"},
+	    {"rollups: the events by minute",
+	     "SELECT sum(events) || ' ' || sum(bounced) || ' ' || sum(complaints)"
+	     " FROM report_minutes WHERE campaign_id = 1",
+	     "3 2 1"},
+	    {"rollups: the reasons",
+	     "SELECT group_concat(outcome || ' ' || reason || ' ' || n, ', ') FROM (SELECT * FROM"
+	     " report_reasons WHERE campaign_id = 1 ORDER BY first_id)",
+	     "bounced userunknown 1, bounced mailboxfull 1"},
 	};
 	CHECK_ALL(s, "result names", checks);
 }
