@@ -344,6 +344,10 @@ typedef int (*store_claim_cb)(void *arg, const struct store_claimed *m);
  */
 struct store_result {
 	int64_t message_id;
+	/* The sender whose claim this is (store_messages_claim's owner): the outcome is
+	 * written only while the message is still claimed by it (a sender that stalled past
+	 * its lease has had its claims taken by another: docs/scale-out.md); 0: not checked. */
+	int64_t owner;
 	/* The message as claimed, for the report rollups (store_rollup.c): its campaign,
 	 * its recipient's domain (the contact's), its attempts before this one, when it
 	 * was queued. */
@@ -422,7 +426,10 @@ int store_messages_recover(struct store *s, int64_t campaign_id, int64_t *recove
  */
 int store_messages_claim(struct store *s, int64_t campaign_id, int64_t owner, int64_t now,
                          int limit, store_claim_cb cb, void *arg, int *withdrawn);
-/* store_message_result - record one attempt (inside a transaction) */
+/* store_message_result - record one attempt (inside a transaction); 0, or
+ * STORE_RESULT_NOT_OURS when r->owner no longer holds the message's claim (nothing is
+ * written), or an error */
+enum { STORE_RESULT_NOT_OURS = 1 };
 int store_message_result(struct store *s, const struct store_result *r, int64_t now);
 /* store_campaign_counts - messages by state */
 int store_campaign_counts(struct store *s, int64_t campaign_id, struct store_campaign_counts *c);

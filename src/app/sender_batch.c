@@ -89,6 +89,7 @@ apply(struct sender_worker *W, const struct sresult *r, const struct disp_fact *
 		snprintf(text, sizeof(text), "%s (%s)", r->text ? r->text : "", d->note);
 	struct store_result w = {
 	    .message_id = r->message_id,
+	    .owner = W->me,
 	    .campaign_id = r->c->camp.id,
 	    .domain = r->rcpt_domain,
 	    .attempts = r->attempts,
@@ -111,6 +112,14 @@ apply(struct sender_worker *W, const struct sresult *r, const struct disp_fact *
 	    .cls = d->cls,
 	};
 	int rc = store_message_result(W->store, &w, now);
+	if (rc == STORE_RESULT_NOT_OURS) {
+		/* This sender stalled past its lease and another took the message back: its
+		 * outcome is the other's to write (docs/scale-out.md). */
+		log_warn("msg=%lld taken back from this sender (its lease ran out): this "
+		         "attempt's outcome (%s) is not recorded",
+		         (long long)r->message_id, disposition_state_name(d->state));
+		return 0;
+	}
 	if (rc < 0 || d->suppress == DISP_SUPPRESS_NONE)
 		return rc;
 	/* A hard bounce suppresses the address at once; soft ones when they add up. */

@@ -318,7 +318,7 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	    " next_attempt_at = ?4, last_stage = ?5, last_code = ?6, last_ecode = ?7,"
 	    " last_text = ?8, host = ?9, tls = ?10, dest = ?12, reason = ?13, class = ?14,"
 	    " done_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?11 END"
-	    " WHERE id = ?1";
+	    " WHERE id = ?1 AND (?15 = 0 OR claimed_by = ?15)";
 	static const char event_sql[] =
 	    "INSERT INTO events(message_id, ts, type, stage, code, ecode, text, host, tls, attempt,"
 	    " dest, reason, class, source, helo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
@@ -345,9 +345,14 @@ store_message_result(struct store *s, const struct store_result *r, int64_t now)
 	store_bind_opt_text(st, 12, r->dest);
 	store_bind_opt_text(st, 13, reason);
 	store_bind_opt_text(st, 14, cls);
+	sqlite3_bind_int64(st, 15, r->owner);
 	int rc = store_step_done(s, st, "record a message's outcome");
 	if (rc < 0)
 		return rc;
+	/* Not (or no longer) this sender's claim: another sender has the message now and
+	 * writes its outcome; nothing of this one is recorded, nor counted in the rollups. */
+	if (r->owner != 0 && sqlite3_changes(store_db(s)) == 0)
+		return STORE_RESULT_NOT_OURS;
 	if (!r->count_attempt) {
 		/* Summed in C, written by store_commit: no trigger, no statement per message. */
 		store_rollup_result(store_rollups(s), r, now, 0);

@@ -358,6 +358,53 @@ test_result_names(void **state)
 	CHECK_ALL(s, "result names", checks);
 }
 
+/* A sender's outcome is written only while the message is still its claim: one taken
+ * back by another sender (its lease ran out) is left as the other holds it, with no event
+ * and nothing in the report rollups. */
+static void
+test_result_not_ours(void **state)
+{
+	struct store *s = *state;
+	fixture(s);
+	sql(s, "UPDATE messages SET state = 'claimed', claimed_by = 7, attempts = 0 WHERE id = 1");
+	struct store_result r = {
+	    .message_id = 1,
+	    .owner = 8,
+	    .campaign_id = 1,
+	    .domain = "example.test",
+	    .queued_at = TS0,
+	    .state = DISP_DELIVERED,
+	    .event = DISP_EV_DELIVERED,
+	    .count_attempt = true,
+	    .has_stage = true,
+	    .stage = SMTP_STAGE_DATA,
+	    .code = 250,
+	    .reason = BOUNCE_UNDEFINED,
+	    .cls = BOUNCE_NONE,
+	};
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_message_result(s, &r, TS0), STORE_RESULT_NOT_OURS);
+	assert_int_equal(store_commit(s), 0);
+	static const char left[] =
+	    "SELECT m.state || ' ' || m.claimed_by || ' ' || m.attempts || ' ' ||"
+	    " (SELECT count(*) FROM events WHERE message_id = 1) || ' ' ||"
+	    " (SELECT count(*) FROM report_messages) FROM messages m WHERE m.id = 1";
+	static const struct check other[] = {
+	    {"another's claim: untouched", left, "claimed 7 0 0 0"}};
+	CHECK_ALL(s, "not ours", other);
+	r.owner = 7;
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_message_result(s, &r, TS0), 0);
+	assert_int_equal(store_commit(s), 0);
+	static const char done[] =
+	    "SELECT m.state || ' ' || coalesce(m.claimed_by, '-') || ' ' || m.attempts || ' ' ||"
+	    " (SELECT count(*) FROM events WHERE message_id = 1) || ' ' ||"
+	    " (SELECT sum(n) FROM report_messages) FROM messages m WHERE m.id = 1";
+	static const struct check ours[] = {{"its own claim: written", done, "delivered - 1 1 1"}};
+	CHECK_ALL(s, "ours", ours);
+	assert_idle(s, "not ours");
+}
+
 /* store_dest_save: the upsert replaces every column, as OR REPLACE did. */
 static void
 test_dest_save(void **state)
@@ -576,6 +623,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bounce_suppress, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_result_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_result_not_ours, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dest_save, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_policy_unset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_walks, setup, teardown),
