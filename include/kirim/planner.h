@@ -38,6 +38,7 @@ struct store;
 
 #define PLANNER_ASSUME_RATE 20.0 /* messages per second one connection sends, by default */
 
+struct config;
 struct planner_opts {
 	const char *campaign;
 	const char *dns_servers;   /* "127.0.0.1:5353"; NULL: /etc/resolv.conf */
@@ -57,6 +58,12 @@ struct planner_opts {
 	const char *ca_file; /* CAs for the policy fetches; NULL: the system's */
 	unsigned sts_port;   /* the policy hosts' port (0: 443; tests and labs) */
 	int64_t now;         /* Unix time the plan starts at; 0: now */
+	/* kirim.conf's [egress] source addresses (docs/egress.md): a destination's limits
+	 * apply per source, so its connections, rate and warm-up caps are those of one
+	 * source times the sources of its pool (the domain policy's egress, else egress,
+	 * else "default"). NULL, or no source in the pool: one (the kernel chooses). */
+	const struct config *cfg;
+	const char *egress;
 };
 
 /* The TLS policy a destination is made for (kirim send gives such a domain its own). */
@@ -101,6 +108,7 @@ struct planner_dest {
 	double seconds;         /* sending time alone: messages / rate */
 	int64_t eta;            /* Unix time it would be done */
 	int tls;                /* enum planner_tls */
+	unsigned sources;       /* the [egress] source addresses it is sent from (1: none) */
 };
 
 struct planner_result {

@@ -327,7 +327,8 @@ api_campaign_plan(struct api_ctx *x)
 		         u.port);
 		o.relay = where;
 	}
-	if (x->cfg) { /* the TLS policies domains publish, as kirim send applies them */
+	if (x->cfg) {           /* the TLS policies domains publish, as kirim send applies them */
+		o.cfg = x->cfg; /* and its [egress] sources: limits per source address */
 		o.mta_sts = x->cfg->tls_mta_sts;
 		o.dane = x->cfg->tls_dane;
 		o.ca_file = x->cfg->tls_ca_file[0] ? x->cfg->tls_ca_file : NULL;

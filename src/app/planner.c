@@ -12,6 +12,7 @@
 
 #include "kirim/api_json.h"
 #include "kirim/buf.h"
+#include "kirim/config.h"
 #include "kirim/dns.h"
 #include "kirim/http_client.h"
 #include "kirim/log.h"
@@ -218,6 +219,15 @@ count_today(void *arg, const char *dest, const char *source, int64_t count)
 	return 0;
 }
 
+/* plan_cap - a destination's warm-up cap on Unix day day from all its sources together
+ * (each source has the policy's cap), -1 when none */
+static long
+plan_cap(const struct planner_dest *pd, int64_t day)
+{
+	long cap = dest_warmup_cap(&pd->lim, day);
+	return cap < 0 ? cap : cap * (long)(pd->sources ? pd->sources : 1);
+}
+
 /*
  * planner_schedule - when a destination sending n messages at rate from now
  * is done, given its warm-up caps per UTC day (cap -1: none) and what it took
@@ -235,7 +245,7 @@ planner_schedule(struct planner_dest *pd, int64_t n, int64_t now)
 		return;
 	}
 	for (int i = 0; i < PLANNER_MAX_DAYS; i++, day++) {
-		long cap = dest_warmup_cap(&pd->lim, day);
+		long cap = plan_cap(pd, day);
 		if (cap < 0) {
 			/* No cap from here on (a plan that is over stays over): straight through,
 			 * across midnights. */
@@ -337,6 +347,19 @@ dest_of(const struct planner *P, const struct policy *rows, size_t nrows, size_t
 	}
 }
 
+/* plan_sources - how many [egress] sources a destination whose policy names pool (""
+ * none) is sent from, as kirim send chooses them (sender_dests_add) */
+static unsigned
+plan_sources(const struct planner_opts *o, const char *pool)
+{
+	if (o->cfg == NULL || o->cfg->n_egress == 0)
+		return 1;
+	const struct config_egress *in[CONFIG_MAX_EGRESS];
+	const char *name = pool && pool[0] ? pool : o->egress ? o->egress : "default";
+	size_t n = config_egress_pool(o->cfg, name, in);
+	return n ? (unsigned)n : 1;
+}
+
 /* planner_group - domains → destinations with their limits and estimates */
 static void
 planner_group(struct planner *P, const struct policy *rows, size_t nrows,
@@ -407,21 +430,24 @@ planner_group(struct planner *P, const struct policy *rows, size_t nrows,
 	/* Rates and schedules. */
 	for (size_t k = 0; k < r->ndests; k++) {
 		struct planner_dest *dd = &r->dests[k];
-		dd->conns = dd->lim.max_conns < r->concurrency ? dd->lim.max_conns : r->concurrency;
+		/* Every limit is per (destination, source address): docs/egress.md. */
+		unsigned ns = dd->sources = plan_sources(o, dd->lim.egress);
+		unsigned want = dd->lim.max_conns * ns;
+		dd->conns = want < r->concurrency ? want : r->concurrency;
 		if (dd->conns == 0)
 			dd->conns = 1;
 		dd->rate = dd->conns * r->assume_rate;
 		dd->bound = PLANNER_BOUND_CONNECTIONS;
-		if (dd->lim.rate > 0 && dd->lim.rate < dd->rate) {
-			dd->rate = dd->lim.rate;
+		if (dd->lim.rate > 0 && dd->lim.rate * ns < dd->rate) {
+			dd->rate = dd->lim.rate * ns;
 			dd->bound = PLANNER_BOUND_RATE;
 		}
 		if (dd->lim.connect_rate > 0 && dd->lim.max_jobs > 0 &&
-		    dd->lim.connect_rate * dd->lim.max_jobs < dd->rate) {
-			dd->rate = dd->lim.connect_rate * dd->lim.max_jobs;
+		    dd->lim.connect_rate * dd->lim.max_jobs * ns < dd->rate) {
+			dd->rate = dd->lim.connect_rate * dd->lim.max_jobs * ns;
 			dd->bound = PLANNER_BOUND_CONNECT;
 		}
-		dd->cap_today = dest_warmup_cap(&dd->lim, r->now / 86400);
+		dd->cap_today = plan_cap(dd, r->now / 86400);
 		dd->seconds = (double)dd->messages / dd->rate;
 		planner_schedule(dd, dd->messages, r->now);
 	}
@@ -691,7 +717,8 @@ static json_t *
 dest_json(const struct planner_dest *d, int64_t now)
 {
 	return json_pack(
-	    "{s:o,s:o,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:s,s:o,s:i,s:I,s:I,s:s}",
+	    "{s:o,s:o,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:s,s:o,s:i,s:I,s:I,s:s,"
+	    "s:I}",
 	    "key", api_json_text(d->key), "first_domain", api_json_text(d->first_domain), "domains",
 	    (json_int_t)d->ndomains, "messages", (json_int_t)d->messages, "max_connections",
 	    (json_int_t)d->lim.max_conns, "connections", (json_int_t)d->conns, "rate_limit",
@@ -702,7 +729,7 @@ dest_json(const struct planner_dest *d, int64_t now)
 	    "today", (json_int_t)d->today, "rate", api_json_number(d->rate, "%.6g"), "bound",
 	    planner_bound_name(d->bound), "seconds", api_json_number(d->seconds, "%.3f"), "days",
 	    d->days, "eta", (json_int_t)d->eta, "eta_seconds", (json_int_t)(d->eta - now), "tls",
-	    planner_tls_name(d->tls));
+	    planner_tls_name(d->tls), "sources", (json_int_t)d->sources);
 }
 
 /* planner_json - the whole plan as a JSON object (kirim campaign plan --json, the API) */

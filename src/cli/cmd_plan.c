@@ -47,6 +47,8 @@ plan_limits(char *out, size_t outsz, const struct planner_dest *d)
 {
 	char rate[THROTTLE_RATE_STR], cr[THROTTLE_RATE_STR];
 	struct buf b = BUF_INIT;
+	if (d->sources > 1)
+		buf_printf(&b, "%u sources, ", d->sources);
 	buf_printf(&b, "%u conn, %s, ", d->conns,
 	           d->lim.rate > 0 ? throttle_rate_format(d->lim.rate, rate, sizeof(rate))
 	                           : "no rate");
@@ -184,6 +186,7 @@ campaign_plan(struct cli *c, int argc, char **argv)
 	    {"now", required_argument, NULL, 'N'},
 	    {"relay", required_argument, NULL, 'R'},
 	    {"direct", no_argument, NULL, 'D'},
+	    {"egress", required_argument, NULL, 'E'},
 	    {"mta-sts-port", required_argument, NULL, '8'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -245,6 +248,9 @@ campaign_plan(struct cli *c, int argc, char **argv)
 		case 'D':
 			direct = 1;
 			break;
+		case 'E':
+			o.egress = optarg;
+			break;
 		case ':':
 			return cli_usage("campaign", "%s needs a value", argv[optind - 1]);
 		default:
@@ -290,14 +296,28 @@ campaign_plan(struct cli *c, int argc, char **argv)
 	o.ca_file = ca_file[0] ? ca_file : NULL;
 	o.mta_sts = cfg.tls_mta_sts;
 	o.dane = cfg.tls_dane;
-	config_free(&cfg);
+	/* The [egress] sources, as kirim send --egress takes them: limits per source. */
+	const struct config_egress *pool[CONFIG_MAX_EGRESS];
+	if (o.egress && config_egress_pool(&cfg, o.egress, pool) == 0) {
+		rc = cli_error("campaign", EX_CONFIG,
+		               "no [egress] section in %s is in pool %s (pool = %s in the sections "
+		               "of its addresses)",
+		               cfg.path[0] ? cfg.path : "kirim.conf", o.egress, o.egress);
+		config_free(&cfg);
+		return rc;
+	}
+	o.cfg = &cfg;
 	struct store *s;
 	rc = cli_open(c, "campaign", false, &s);
-	if (rc)
+	if (rc) {
+		config_free(&cfg);
 		return rc;
+	}
 	struct planner_result r;
 	char err[1024] = "";
 	rc = planner_run(s, &o, &r, err, sizeof(err));
+	config_free(&cfg);
+	o.cfg = NULL;
 	if (rc < 0) {
 		store_close(s);
 		planner_result_free(&r);

@@ -186,6 +186,25 @@ contains "policy: an unknown pool: why" \
 	"the domain policy names egress pool nosuch, and no [egress] section of kirim.conf is in it"
 "$KIRIM" domain unset q.test >/dev/null
 
+# 6b. campaign plan counts every source, as the send does: w.test (warm-up 4 a day and 2/s
+# per source) goes from the run's two sources, p.test (pool alt) from one.
+"$KIRIM" domain set w.test --rate 2/s >/dev/null
+campaign_to planned $(many pw 6 w.test) $(many pp 2 p.test)
+run "$KIRIM" campaign plan planned --dns-server "$DNS" --direct --json
+eq "plan: exit" "$RC" 0
+eq "plan: sources, rate and today's warm-up cap per destination" \
+	"$(json '" ".join("%s:%d:%g:%d" % (d["first_domain"], d["sources"], d["rate"], d["warmup_cap_today"]) for d in sorted(j["destinations"], key=lambda d: d["first_domain"]))')" \
+	"p.test:1:160:-1 w.test:2:4:8"
+run "$KIRIM" campaign plan planned --dns-server "$DNS" --direct --egress alt --json
+eq "plan --egress alt: w.test from its one source" \
+	"$(json '" ".join("%s:%d:%g" % (d["first_domain"], d["sources"], d["rate"]) for d in sorted(j["destinations"], key=lambda d: d["first_domain"]))')" \
+	"p.test:1:160 w.test:1:2"
+run "$KIRIM" campaign plan planned --dns-server "$DNS" --direct
+contains "plan: the text says so" "$OUT" "2 sources, 8 conn, 2/s"
+run "$KIRIM" campaign plan planned --dns-server "$DNS" --direct --egress nosuch
+eq "plan: unknown pool" "$RC" 78
+"$KIRIM" domain unset w.test >/dev/null
+
 # 7. IPv6: a source ::1 towards an MX host on ::1; an IPv4 source cannot reach it and says so.
 if $PY3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
 	D6=$(dumpdir d6)
