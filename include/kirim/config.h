@@ -114,6 +114,10 @@ struct config {
 	 * relay's connections), grouped into pools; none = the kernel chooses (docs/egress.md) */
 	struct config_egress egress[CONFIG_MAX_EGRESS];
 	size_t n_egress;
+	/* [redis]: destinations' limits shared by every node (docs/scale-out.md) */
+	char redis_url[512];   /* url: redis://..., unix:///..., a socket's path; "" = none */
+	char redis_prefix[64]; /* prefix: keys start "PREFIX:" ("kirim") */
+	unsigned redis_nodes;  /* nodes: the fallback's N (0: the nodes last seen alive) */
 };
 
 /* The hosts an SNS signing certificate may come from, unless [hooks] sns_cert_hosts says. */
