@@ -117,7 +117,7 @@ struct redis_limit {
 	uv_loop_t *loop;
 	struct redis_limit_config c;
 	char where[600]; /* the URL without its password */
-	char node[300];  /* "HOST:PID", this node's name in Redis */
+	char node[300];  /* "HOST:PID:MS", this node's name in Redis */
 	char *k_nodes;
 	redisAsyncContext *ac; /* NULL while disconnected */
 	bool up;               /* connected: shared limits in force */
@@ -746,7 +746,10 @@ redis_limit_new(uv_loop_t *loop, const struct redis_limit_config *c)
 	redis_url_format(&rl->c.url, rl->where, sizeof(rl->where));
 	char host[256] = "?";
 	gethostname(host, sizeof(host) - 1);
-	snprintf(rl->node, sizeof(rl->node), "%s:%ld", host, (long)getpid());
+	/* A turn of kirim run is a new limiter in the same process: the time tells them
+	 * apart, so that a lease of the last turn not given back is not taken for this one's. */
+	snprintf(rl->node, sizeof(rl->node), "%s:%ld:%llx", host, (long)getpid(),
+	         (unsigned long long)(uv_hrtime() / 1000000) & 0xffffffULL);
 	size_t kn = strlen(rl->c.prefix) + 8;
 	rl->k_nodes = xmalloc(kn);
 	snprintf(rl->k_nodes, kn, "%s:nodes", rl->c.prefix);
