@@ -47,7 +47,6 @@ mx-host=aimd.test,mx.aimd.test,10
 host-record=mx.aimd.test,127.0.1.6
 EOF2
 start_dnsmasq records
-sink_dir() { mkdir -p "dump-$1" && chmod 777 "dump-$1" && echo "$TMP/dump-$1/%M."; }
 for a in 2 3 5; do start_sink_at "127.0.1.$a" "$P" -d "$(sink_dir "$a")"; done
 # conns.test holds each DATA for 0.2 s, so that sessions stay busy and overlap.
 start_server_at 127.0.1.4 "$P" --pipelining --data-delay 0.2 --connections "$TMP/conns.txt"
@@ -80,7 +79,6 @@ send_all() {
 	done
 	wait "${pids[@]}"
 }
-state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.state AS state, count(*) n FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' GROUP BY m.state ORDER BY m.state)"; }
 # rate DIR [FROM TO] - messages and their rate at the sink over the middle 80% of their
 # arrivals (the steady part, when every sender is at it); with FROM TO (seconds since the
 # first arrival) over that window only, with each campaign's count in it
