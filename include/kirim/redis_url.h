@@ -1,8 +1,8 @@
 /*
  * redis_url - where the shared throttles' Redis is (docs/scale-out.md):
  * "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]" (a name, an IPv4 address or an
- * [IPv6] one; port 6379, database 0 by default), "unix:///PATH[?db=N]", or a
- * bare absolute path to a Unix socket.
+ * [IPv6] one; port 6379, database 0 by default), "unix://[[USER]:PASSWORD@]/PATH[?db=N]",
+ * or a bare absolute path to a Unix socket.
  *
  * Refused, each with its own reason: another scheme (rediss:// too: TLS to
  * Redis is not built in; use a Unix socket or a tunnel), an empty host or

@@ -35,6 +35,34 @@ copy(char *out, size_t outsz, const char *s, size_t n)
 	return 0;
 }
 
+/* parse_userinfo - "[USER]:PASSWORD@" at *p (the last '@' before end), *p moved past it */
+static int
+parse_userinfo(const char **p, const char *end, struct redis_url *u, const char **why)
+{
+	const char *at = NULL;
+	for (const char *c = *p; c < end; c++)
+		if (*c == '@')
+			at = c;
+	if (at == NULL)
+		return 0;
+	const char *colon = memchr(*p, ':', (size_t)(at - *p));
+	if (colon == NULL) {
+		*why = "user info must be :PASSWORD@ or USER:PASSWORD@";
+		return -1;
+	}
+	if (copy(u->user, sizeof(u->user), *p, (size_t)(colon - *p)) < 0 ||
+	    copy(u->password, sizeof(u->password), colon + 1, (size_t)(at - colon - 1)) < 0) {
+		*why = "the user or password is too long";
+		return -1;
+	}
+	if (u->password[0] == '\0') {
+		*why = "an empty password: leave out the user info instead";
+		return -1;
+	}
+	*p = at + 1;
+	return 0;
+}
+
 /* parse_unix - "unix://PATH[?db=N]" (after the scheme) or a bare "/PATH" */
 static int
 parse_unix(const char *s, struct redis_url *u, const char **why)
@@ -80,7 +108,11 @@ redis_url_parse(const char *s, struct redis_url *out, const char **why)
 		return 0;
 	}
 	if (strncasecmp(s, "unix://", 7) == 0) {
-		if (parse_unix(s + 7, &u, why) < 0)
+		/* A password before the path: unix://:PASSWORD@/run/redis.sock */
+		const char *p = s + 7, *slash = strchr(p, '/');
+		if (slash && parse_userinfo(&p, slash, &u, why) < 0)
+			return -1;
+		if (parse_unix(p, &u, why) < 0)
 			return -1;
 		*out = u;
 		return 0;
@@ -97,28 +129,8 @@ redis_url_parse(const char *s, struct redis_url *out, const char **why)
 	const char *p = s + 8;
 	const char *slash = strchr(p, '/');
 	const char *end = slash ? slash : p + strlen(p);
-	/* User info: the last '@' before the path. */
-	const char *at = NULL;
-	for (const char *c = p; c < end; c++)
-		if (*c == '@')
-			at = c;
-	if (at) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		if (colon == NULL) {
-			*why = "user info must be :PASSWORD@ or USER:PASSWORD@";
-			return -1;
-		}
-		if (copy(u.user, sizeof(u.user), p, (size_t)(colon - p)) < 0 ||
-		    copy(u.password, sizeof(u.password), colon + 1, (size_t)(at - colon - 1)) < 0) {
-			*why = "the user or password is too long";
-			return -1;
-		}
-		if (u.password[0] == '\0') {
-			*why = "an empty password: leave out the user info instead";
-			return -1;
-		}
-		p = at + 1;
-	}
+	if (parse_userinfo(&p, end, &u, why) < 0)
+		return -1;
 	const char *port = NULL;
 	if (*p == '[') {
 		const char *close = memchr(p, ']', (size_t)(end - p));

@@ -27,6 +27,9 @@ static const struct {
     {"unix:///run/redis/redis.sock", "unix:///run/redis/redis.sock user= password="},
     {"unix:///run/redis.sock?db=4", "unix:///run/redis.sock?db=4 user= password="},
     {"/var/run/redis.sock", "unix:///var/run/redis.sock user= password="},
+    {"unix://:pw@/run/redis.sock?db=1", "unix:///run/redis.sock?db=1 user= password=pw"},
+    {"unix://kirim:pw@/run/redis.sock", "unix:///run/redis.sock user=kirim password=pw"},
+    {"unix://pw@/run/redis.sock", ":PASSWORD@"},
     /* Refused */
     {"", "empty"},
     {"rediss://127.0.0.1", "TLS"},
