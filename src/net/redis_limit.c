@@ -124,11 +124,14 @@ struct redis_limit {
 	bool was_up;           /* Redis was reached at least once */
 	bool logged_down;      /* the fallback has been logged since the last change */
 	bool closing;
+	bool broken; /* Redis answered an error: dropped at the next tick */
+	char broken_why[200];
 	uv_timer_t tick;
 	uv_getaddrinfo_t gai;
 	bool resolving;
 	double reconnect_at;    /* loop seconds */
 	double connect_started; /* when the connect now pending started */
+	double up_since;        /* when Redis last came up */
 	unsigned backoff_ms;
 	double beat_at;
 	unsigned inflight;
@@ -140,7 +143,7 @@ struct redis_limit {
 };
 
 /* A request in flight: what to do with its reply. */
-enum rl_kind { RQ_SETUP, RQ_GRANT, RQ_LEASE, RQ_RELEASE, RQ_AIMD, RQ_BEAT };
+enum rl_kind { RQ_SETUP, RQ_PING, RQ_GRANT, RQ_LEASE, RQ_RELEASE, RQ_AIMD, RQ_BEAT };
 struct rl_req {
 	struct redis_limit *rl;
 	enum rl_kind kind;
@@ -193,7 +196,8 @@ static bool
 rl_send(struct redis_limit *rl, enum rl_kind kind, struct rl_dest *dd, unsigned long long lease,
         unsigned n, int argc, const char **argv)
 {
-	if (rl->ac == NULL || (!rl->up && kind != RQ_SETUP))
+	bool setup = kind == RQ_SETUP || kind == RQ_PING;
+	if (rl->ac == NULL || (!setup && (!rl->up || rl->broken)))
 		return false;
 	size_t len[16];
 	for (int i = 0; i < argc; i++)
@@ -233,7 +237,14 @@ rl_down(struct redis_limit *rl, const char *why)
 		rl->logged_down = true;
 		if (was)
 			rl->st.fallbacks++;
-		rl->backoff_ms = RL_BACKOFF_FIRST_MS;
+		/* A connection that breaks soon after it came up (a script Redis refuses)
+		 * keeps backing off instead of flapping. */
+		if (rl_now(rl) - rl->up_since < 10)
+			rl->backoff_ms = rl->backoff_ms * 2 > RL_BACKOFF_MAX_MS
+			                     ? RL_BACKOFF_MAX_MS
+			                     : rl->backoff_ms * 2;
+		else
+			rl->backoff_ms = RL_BACKOFF_FIRST_MS;
 	} else {
 		log_debug("redis %s still unreachable (%s)", rl->where, why);
 		rl->backoff_ms =
@@ -257,13 +268,7 @@ on_connect(const redisAsyncContext *ac, int status)
 		rl_down(rl, ac->errstr[0] ? ac->errstr : "connect failed");
 		return;
 	}
-	rl->up = true;
-	rl->was_up = true;
-	rl->logged_down = false;
-	rl->backoff_ms = RL_BACKOFF_FIRST_MS;
-	rl->beat_at = 0; /* a heartbeat at the next tick: N and the leases at once */
-	log_info("redis %s reachable: throttles shared across nodes (prefix %s)", rl->where,
-	         rl->c.prefix);
+	/* Connected; shared once AUTH and SELECT went through and a PING came back. */
 	char db[16];
 	if (rl->c.url.password[0]) {
 		const char *a[3] = {"AUTH", rl->c.url.user[0] ? rl->c.url.user : rl->c.url.password,
@@ -275,6 +280,21 @@ on_connect(const redisAsyncContext *ac, int status)
 		const char *a[2] = {"SELECT", db};
 		rl_send(rl, RQ_SETUP, NULL, 0, 0, 2, a);
 	}
+	const char *a[1] = {"PING"};
+	rl_send(rl, RQ_PING, NULL, 0, 0, 1, a);
+}
+
+/* rl_up - Redis answered: the limits are shared from now on */
+static void
+rl_up(struct redis_limit *rl)
+{
+	rl->up = true;
+	rl->was_up = true;
+	rl->logged_down = false;
+	rl->up_since = rl_now(rl);
+	rl->beat_at = 0; /* a heartbeat at the next tick: N and the leases at once */
+	log_info("redis %s reachable: throttles shared across nodes (prefix %s)", rl->where,
+	         rl->c.prefix);
 	for (struct rl_dest *dd = rl->dests; dd; dd = dd->next)
 		dd_wake(dd, 0);
 }
@@ -429,11 +449,15 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	struct redis_limit *rl = q->rl;
 	struct rl_dest *dd = q->dd;
 	redisReply *r = reply;
-	(void)ac;
 	if (rl->inflight > 0 && --rl->inflight > 0)
 		rl->waiting_since = rl_now(rl);
-	if (r && r->type == REDIS_REPLY_ERROR)
-		log_warn("redis %s: %s", rl->where, r->str);
+	if (r && r->type == REDIS_REPLY_ERROR && !rl->broken) {
+		/* A refused AUTH or SELECT, or a script Redis will not run: no shared limit
+		 * can be had from this connection. The tick drops it (not here, inside
+		 * hiredis) and the fallback holds meanwhile; reconnects back off. */
+		snprintf(rl->broken_why, sizeof(rl->broken_why), "%s", r->str);
+		rl->broken = true;
+	}
 	bool ok = r && r->type != REDIS_REPLY_ERROR;
 	switch (q->kind) {
 	case RQ_GRANT:
@@ -485,6 +509,10 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 				         n == 1 ? " uses" : "s share");
 			rl->last_nodes = n;
 		}
+		break;
+	case RQ_PING:
+		if (ok && !rl->broken && !rl->closing && rl->ac == ac)
+			rl_up(rl);
 		break;
 	case RQ_SETUP:
 	case RQ_RELEASE:
@@ -541,7 +569,7 @@ rl_take(void *state, double rate)
 	struct rl_dest *dd = state;
 	struct redis_limit *rl = dd->rl;
 	double now = rl_now(rl);
-	if (!rl->up) {
+	if (!rl->up || rl->broken) {
 		/* The fallback: this node's share of the rate, from a bucket of its own. */
 		double share = rate / rl_nodes(rl);
 		if (share != dd->local_rate) {
@@ -586,7 +614,7 @@ rl_conn_take(void *state, unsigned cap, unsigned conns, unsigned long long *leas
 {
 	struct rl_dest *dd = state;
 	struct redis_limit *rl = dd->rl;
-	if (!rl->up) {
+	if (!rl->up || rl->broken) {
 		unsigned share = cap / rl_nodes(rl);
 		*lease = 0;
 		return conns < (share ? share : 1);
@@ -703,6 +731,12 @@ on_tick(uv_timer_t *t)
 		return;
 	if (rl->ac == NULL && !rl->resolving && now >= rl->reconnect_at) {
 		rl_connect(rl);
+		return;
+	}
+	if (rl->broken) {
+		rl->broken = false;
+		if (rl->ac)
+			rl_drop(rl, rl->broken_why);
 		return;
 	}
 	if (rl->ac && !rl->up) {

@@ -198,7 +198,25 @@ for k in s2 s3; do
 	eq "aimd: $k delivered everything" "$(state_of $k)" "delivered=80"
 done
 
-# 6. kirim status says whether throttles are shared, and whether Redis answers.
+# 6. A Redis that wants a password: the right one shares, a wrong one is a fallback (logged
+#    once, with Redis's answer), never a sender that waits for grants that cannot come.
+AP=$(free_port)
+redis-server --port "$AP" --bind 127.0.0.1 --save '' --appendonly no --requirepass s3cret \
+	--dir "$TMP" >>"$TMP/server-redis.log" 2>&1 &
+PIDS+=($!)
+wait_port "$AP"
+"$KIRIM" domain set pw.test --rate 50/s >/dev/null
+campaigns pw.test 20 p1 p2
+run "$KIRIM" -v send p1 --relay "smtp://127.0.1.3:$P" --tls none --redis "redis://:s3cret@127.0.0.1:$AP/2"
+eq "password: delivered through the relay" "$RC $(state_of p1)" "0 delivered=20"
+contains "password: shared" "$ERR" "reachable: throttles shared across nodes"
+eq "password: its database" "$(redis-cli -p "$AP" -a s3cret -n 2 --no-auth-warning exists 'kirim:tat:relay|pw.test')" 1
+run timeout 60 "$KIRIM" -v send p2 --relay "smtp://127.0.1.3:$P" --tls none --redis "redis://:wrong@127.0.0.1:$AP"
+eq "wrong password: sent all the same" "$RC $(state_of p2)" "0 delivered=20"
+contains "wrong password: falls back, saying why" "$ERR" "unreachable (WRONGPASS"
+eq "wrong password: said once" "$(grep -c 'fall back to a local share' <<<"$ERR")" 1
+
+# 7. kirim status says whether throttles are shared, and whether Redis answers.
 run "$KIRIM" status
 contains "status: local without Redis" "$OUT" "Throttles: local to each sender"
 KIRIM_REDIS="$REDIS" run "$KIRIM" status --json
