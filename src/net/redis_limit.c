@@ -119,10 +119,11 @@ struct redis_limit {
 	char where[600]; /* the URL without its password */
 	char node[300];  /* "HOST:PID:MS", this node's name in Redis */
 	char *k_nodes;
-	redisAsyncContext *ac; /* NULL while disconnected */
-	bool up;               /* connected: shared limits in force */
-	bool was_up;           /* Redis was reached at least once */
-	bool logged_down;      /* the fallback has been logged since the last change */
+	redisAsyncContext *ac;         /* NULL while disconnected */
+	redisAsyncContext *closing_ac; /* the connection redis_limit_close lets finish */
+	bool up;                       /* connected: shared limits in force */
+	bool was_up;                   /* Redis was reached at least once */
+	bool logged_down;              /* the fallback has been logged since the last change */
 	bool closing;
 	bool broken; /* Redis answered an error: dropped at the next tick */
 	char broken_why[200];
@@ -303,6 +304,12 @@ static void
 on_disconnect(const redisAsyncContext *ac, int status)
 {
 	struct redis_limit *rl = ac->data;
+	if (rl && rl->closing_ac == ac) {
+		rl->closing_ac = NULL;
+		if (!uv_is_closing((uv_handle_t *)&rl->tick))
+			uv_close((uv_handle_t *)&rl->tick, NULL);
+		return;
+	}
 	if (rl == NULL || rl->ac != ac)
 		return;
 	rl_down(rl, status == REDIS_OK ? "disconnected"
@@ -727,8 +734,17 @@ on_tick(uv_timer_t *t)
 {
 	struct redis_limit *rl = t->data;
 	double now = rl_now(rl);
-	if (rl->closing)
+	if (rl->closing) {
+		/* Closing, and Redis does not answer what was in flight: give up on it. */
+		redisAsyncContext *ac = rl->closing_ac;
+		if (ac && rl->inflight > 0 && (now - rl->waiting_since) * 1000.0 >= RL_STALE_MS) {
+			rl->closing_ac = NULL;
+			ac->data = NULL;
+			redisAsyncFree(ac);
+			uv_close((uv_handle_t *)&rl->tick, NULL);
+		}
 		return;
+	}
 	if (rl->ac == NULL && !rl->resolving && now >= rl->reconnect_at) {
 		rl_connect(rl);
 		return;
@@ -843,11 +859,14 @@ redis_limit_close(struct redis_limit *rl)
 		rl->ac = NULL;
 		rl->up = false;
 		if (up) {
+			/* The tick stays until the connection is gone, to give up on a Redis
+			 * that does not answer (on_tick); on_disconnect closes it. */
+			rl->closing_ac = ac;
 			redisAsyncDisconnect(ac);
-		} else {
-			ac->data = NULL;
-			redisAsyncFree(ac);
+			return;
 		}
+		ac->data = NULL;
+		redisAsyncFree(ac);
 	}
 	if (!uv_is_closing((uv_handle_t *)&rl->tick))
 		uv_close((uv_handle_t *)&rl->tick, NULL);

@@ -5,7 +5,8 @@
 # three together (without Redis it is ~30/s); a connection cap of 2 holds across them
 # (counted at the receiving server); Redis killed mid-run: sending goes on at a local
 # share (10/3 each), restarted: shared again; one sender's 421 4.7.0 slows the others
-# down too. Ops per message from Redis's INFO commandstats.
+# down too; a Redis that wants a password, or hangs. Ops per message from Redis's INFO
+# commandstats.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
@@ -216,7 +217,30 @@ eq "wrong password: sent all the same" "$RC $(state_of p2)" "0 delivered=20"
 contains "wrong password: falls back, saying why" "$ERR" "unreachable (WRONGPASS"
 eq "wrong password: said once" "$(grep -c 'fall back to a local share' <<<"$ERR")" 1
 
-# 7. kirim status says whether throttles are shared, and whether Redis answers.
+# 7. A Redis that hangs (SIGSTOP) mid-run: no answer for 2 s counts as lost, the senders go
+#    on at their share and exit when done, though it still hangs.
+"$KIRIM" domain set hung.test --rate 10/s >/dev/null
+campaigns hung.test 30 h1 h2 h3
+for h in h1 h2 h3; do
+	timeout 60 "$KIRIM" -v send "$h" --relay "smtp://127.0.1.3:$P" --tls none --redis "$REDIS" \
+		>"$h.out" 2>"$h.err" &
+	eval "pid_$h=\$!"
+done
+sleep 2
+kill -STOP "$REDIS_PID"
+kill -INT "$pid_h3" # stopped while Redis hangs: it still exits (not timeout's 124)
+wait "$pid_h3"
+rc3=$?
+wait "$pid_h1"
+rc1=$?
+wait "$pid_h2"
+rc2=$?
+kill -CONT "$REDIS_PID"
+eq "hung: both done while Redis hangs" "$rc1 $rc2 $(state_of h1) $(state_of h2)" "0 0 delivered=30 delivered=30"
+contains "hung: the fallback says why" "$(cat h1.err)" "unreachable (no answer for 2 s)"
+[ "$rc3" != 124 ] && ok "hung: a sender stopped meanwhile exits" || bad "hung: stopped sender" "still running after 60 s"
+
+# 8. kirim status says whether throttles are shared, and whether Redis answers.
 run "$KIRIM" status
 contains "status: local without Redis" "$OUT" "Throttles: local to each sender"
 KIRIM_REDIS="$REDIS" run "$KIRIM" status --json
