@@ -117,6 +117,10 @@ struct config {
 	/* [node]: this process as one of several senders on one database (docs/scale-out.md) */
 	char node_name[64];    /* name: the node it runs as; "" = the host's name */
 	unsigned node_lease_s; /* lease: seconds a sender's lease holds without renewal (60) */
+	/* [redis]: destinations' limits shared by every node (docs/scale-out.md) */
+	char redis_url[512];   /* url: redis://..., unix:///..., a socket's path; "" = none */
+	char redis_prefix[64]; /* prefix: keys start "PREFIX:" ("kirim") */
+	unsigned redis_nodes;  /* nodes: the fallback's N (0: the nodes last seen alive) */
 };
 
 /* The hosts an SNS signing certificate may come from, unless [hooks] sns_cert_hosts says. */

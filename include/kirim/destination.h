@@ -28,6 +28,7 @@ struct buf;
 /* The limits of one destination: a record's field where one applies, else the run's. */
 struct dest_limits {
 	unsigned max_conns;  /* connections at once, >= 1 */
+	bool conns_set;      /* max_conns comes from a policy record, not the run's option */
 	double rate;         /* messages per second; 0 = unlimited */
 	double connect_rate; /* new connections per second; 0 = unlimited */
 	unsigned max_jobs;   /* messages per connection; 0 = unlimited */

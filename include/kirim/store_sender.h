@@ -48,6 +48,8 @@ int store_sender_register(struct store *s, struct store_sender_row *me, store_se
  * this one dead and took its campaigns over
  */
 int store_sender_renew(struct store *s, int64_t id, int64_t lease_until);
+/* store_sender_count - the senders registered (after a register, the live ones) */
+int store_sender_count(struct store *s, int64_t *n);
 /* store_sender_release - id lets go of its campaigns and its row (own transaction) */
 int store_sender_release(struct store *s, int64_t id);
 /*

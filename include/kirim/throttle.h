@@ -11,8 +11,8 @@
  * into its own buffer (a->last) for the caller to log and show; it never logs.
  *
  * The state stays behind this small interface (take a token, report a
- * slow-down or a success) so that a cluster-wide implementation (Redis) can sit
- * behind the same calls later (docs/throttling.md).
+ * slow-down or a success); the cluster-wide part (Redis, redis_limit.h) sits
+ * beside it and feeds it what other nodes chose (throttle_aimd_adopt).
  */
 #ifndef KIRIM_THROTTLE_H
 #define KIRIM_THROTTLE_H
@@ -183,6 +183,15 @@ enum throttle_change throttle_aimd_success(struct throttle_aimd *a, double now);
 /* throttle_aimd_result - feed one SMTP fact: slow-down, success (2xx at the dot) or neither */
 enum throttle_change throttle_aimd_result(struct throttle_aimd *a, double now,
                                           const struct smtp_result *r);
+/*
+ * throttle_aimd_adopt - another node sharing the destination changed its
+ * controller (docs/scale-out.md): take its rate and connections (0 = keep
+ * ours), clamped to our ceilings; why (another node's note) goes into a->last.
+ * A decrease starts a hold, as a local one does. Returns DECREASED when
+ * either went down, INCREASED when they went up, else SAME.
+ */
+enum throttle_change throttle_aimd_adopt(struct throttle_aimd *a, double now, double rate,
+                                         unsigned conns, const char *why);
 /*
  * throttle_aimd_tick - end a suspension that is over (call before opening a
  * connection or from a timer). Returns THROTTLE_RESUMED or THROTTLE_SAME.

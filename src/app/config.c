@@ -9,13 +9,12 @@
  *
  * Format. Sections [sender], [unsubscribe], [bounce], [secret], [dkim] (which
  * may repeat, CONFIG_MAX_DKIM times), [relay], [database], [brand], [signup],
- * [pages], [hooks], [node] and [egress] (one per source address, CONFIG_MAX_EGRESS times; its
- * address is checked as an address here, and bound by the sender). "key = value"
- * (or "key: value"), one per line; comments start a line with ';' or '#', or follow a
- * value after " ;". A value may be quoted with "..." or '...' (no escapes),
- * which keeps leading and trailing blanks. Unknown sections and keys, keys
- * outside a section, repeated keys in one section, empty values and control
- * characters are errors naming FILE:LINE.
+ * [pages], [hooks], [node], [redis] and [egress] (one per source address, CONFIG_MAX_EGRESS times;
+ * its address is checked as an address here, and bound by the sender). "key = value" (or "key:
+ * value"), one per line; comments start a line with ';' or '#', or follow a value after " ;". A
+ * value may be quoted with "..." or '...' (no escapes), which keeps leading and trailing blanks.
+ * Unknown sections and keys, keys outside a section, repeated keys in one section, empty values and
+ * control characters are errors naming FILE:LINE.
  *
  * How libinih is used. inih reads through our own line reader
  * (ini_parse_stream), which lets us (1) count physical lines for messages,
@@ -51,6 +50,7 @@
 #include "kirim/dkim.h"
 #include "kirim/i18n.h"
 #include "kirim/lease.h"
+#include "kirim/redis_url.h"
 #include "kirim/smtp_url.h"
 #include "kirim/tls.h"
 #include "kirim/utf8.h"
@@ -84,6 +84,7 @@ enum section {
 	S_HOOKS,
 	S_EGRESS,
 	S_NODE,
+	S_REDIS,
 	S_COUNT
 };
 
@@ -93,6 +94,7 @@ static const char *const section_names[S_COUNT] = {
     [S_RELAY] = "relay",   [S_DATABASE] = "database", [S_TLS] = "tls",
     [S_BRAND] = "brand",   [S_SIGNUP] = "signup",     [S_PAGES] = "pages",
     [S_HOOKS] = "hooks",   [S_EGRESS] = "egress",     [S_NODE] = "node",
+    [S_REDIS] = "redis",
 };
 
 enum key {
@@ -149,6 +151,9 @@ enum key {
 	K_EGRESS_POOL,
 	K_NODE_NAME,
 	K_NODE_LEASE,
+	K_REDIS_URL,
+	K_REDIS_PREFIX,
+	K_REDIS_NODES,
 	K_COUNT
 };
 
@@ -209,6 +214,9 @@ static const struct {
     [K_EGRESS_POOL] = {S_EGRESS, "pool"},
     [K_NODE_NAME] = {S_NODE, "name"},
     [K_NODE_LEASE] = {S_NODE, "lease"},
+    [K_REDIS_URL] = {S_REDIS, "url"},
+    [K_REDIS_PREFIX] = {S_REDIS, "prefix"},
+    [K_REDIS_NODES] = {S_REDIS, "nodes"},
 };
 
 /* State of one config_load call, handed to inih as both stream and user. */
@@ -977,6 +985,18 @@ relay_url(struct loader *L, const char *v)
 }
 
 static bool
+set_redis_url(struct loader *L, const char *v)
+{
+	struct redis_url u;
+	const char *why;
+	if (redis_url_parse(v, &u, &why) < 0) {
+		fail(L, L->line, "url: %s", why);
+		return false;
+	}
+	return set_str(L, "url", L->c->redis_url, sizeof(L->c->redis_url), v);
+}
+
+static bool
 relay_tls(struct loader *L, const char *v)
 {
 	enum tls_policy pol;
@@ -1276,6 +1296,21 @@ apply(struct loader *L, enum key k, const char *v)
 		return set_names(L, "pool", v, NAME_CHARS ".", "a pool name",
 		                 "letters, digits, - _ and .", eg->pools, CONFIG_EGRESS_POOLS_MAX,
 		                 &eg->npools);
+	case K_REDIS_URL:
+		return set_redis_url(L, v);
+	case K_REDIS_PREFIX:
+		if (v[0] == '\0' || strlen(v) >= sizeof(c->redis_prefix) ||
+		    strspn(v, NAME_CHARS ".:") != strlen(v)) {
+			fail(L, L->line,
+			     "prefix '%.64s' is not a key prefix (letters, digits, - _ . and :, "
+			     "%zu at "
+			     "most)",
+			     v, sizeof(c->redis_prefix) - 1);
+			return false;
+		}
+		return set_str(L, "prefix", c->redis_prefix, sizeof(c->redis_prefix), v);
+	case K_REDIS_NODES:
+		return set_uint(L, "nodes", &c->redis_nodes, v, 1, 1000);
 	case K_COUNT:
 		break;
 	}

@@ -23,6 +23,8 @@
 #include "kirim/dkim.h"
 #include "kirim/lease.h"
 #include "kirim/log.h"
+#include "kirim/redis_limit.h"
+#include "kirim/store_sender.h"
 #include "kirim/smtp_url.h"
 #include "kirim/store_lifecycle.h"
 #include "kirim/store_policy.h"
@@ -321,6 +323,7 @@ sender_finish(struct sender *S)
 	S->finished = true;
 	if (!S->stopping)
 		pool_shutdown(S->pool); /* closes the idle sessions */
+	redis_limit_close(S->rl);
 	if (S->dns) {
 		struct dns_stats ds;
 		dns_stats(S->dns, &ds);
@@ -701,6 +704,39 @@ on_tick(uv_timer_t *t)
 	}
 	sender_report(S);
 	sender_pump(S);
+}
+
+/*
+ * sender_shared_limits - with a Redis (--redis, $KIRIM_REDIS, else [redis] url; "none": none),
+ * destinations' limits are shared by every node through it (docs/scale-out.md); without,
+ * each sender throttles alone. The fallback's N before Redis is reached: the senders
+ * registered now (this one included), unless [redis] nodes says.
+ */
+static int
+sender_shared_limits(struct sender *S, struct store *s, const struct config *cfg, char *err,
+                     size_t errsz)
+{
+	const char *url = S->o->redis_url ? S->o->redis_url : cfg->redis_url;
+	if (url == NULL || *url == '\0' || strcmp(url, "none") == 0) {
+		log_info("throttles local to this sender (no Redis configured)");
+		return 0;
+	}
+	struct redis_limit_config rc = {.nodes = cfg->redis_nodes};
+	const char *why;
+	if (redis_url_parse(url, &rc.url, &why) < 0) {
+		snprintf(err, errsz, "Redis URL '%.200s': %s", url, why);
+		return -1;
+	}
+	snprintf(rc.prefix, sizeof(rc.prefix), "%s", cfg->redis_prefix);
+	int64_t n = 1;
+	if (S->me && store_sender_count(s, &n) < 0)
+		n = 1;
+	rc.start_nodes = n > 0 ? (unsigned)n : 1;
+	S->rl = redis_limit_new(&S->loop, &rc);
+	struct pool_shared sh;
+	redis_limit_shared(S->rl, &sh);
+	pool_set_shared(S->pool, &sh);
+	return 0;
 }
 
 /* sender_resolve - the relay's first address (a blocking look-up, once per run) */
@@ -1157,6 +1193,10 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	uv_loop_init(&S->loop);
 	struct pool_cbs cbs = {on_rcpt, on_job_done, on_throttle, sender_keep, sender_tls_result};
 	S->pool = pool_new(&S->loop, opts.concurrency, &cbs, S);
+	if (sender_shared_limits(S, s, cfg, err, errsz) < 0) {
+		rc = SENDER_E_CONFIG;
+		goto out_loop;
+	}
 	char helo[256];
 	config_helo(cfg, helo, sizeof(helo));
 	struct pool_dest_config dc = {.limits = {.max_conns = opts.concurrency, .adaptive = 1}};
@@ -1262,6 +1302,14 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	struct pool_stats ps;
 	pool_stats(S->pool, &ps);
 	st->connections = ps.connects;
+	if (S->rl) {
+		struct redis_limit_stats rs;
+		redis_limit_stats(S->rl, &rs);
+		log_info(
+		    "redis throttles: ops=%lu grants=%lu tokens=%lu local_tokens=%lu leases=%lu "
+		    "adopted=%lu fallbacks=%lu",
+		    rs.ops, rs.grants, rs.tokens, rs.local, rs.leases, rs.adopted, rs.fallbacks);
+	}
 	if (S->fail) {
 		snprintf(err, errsz, "%s", S->err);
 		rc = S->fail;
@@ -1279,12 +1327,14 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 out_loop:
 	if (!S->finished) {
 		/* Set-up failed after the loop was made: close what exists. */
+		redis_limit_close(S->rl);
 		dns_free(S->dns);
 		S->dns = NULL;
 		uv_walk(&S->loop, sender_walk_close, NULL);
 		uv_run(&S->loop, UV_RUN_DEFAULT);
 	}
 	pool_free(S->pool);
+	redis_limit_free(S->rl);
 	if (uv_loop_close(&S->loop) != 0)
 		log_error("bug: handles left open on the sender's loop");
 	for (size_t i = 0; i < S->ncamps; i++) {

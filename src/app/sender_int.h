@@ -400,6 +400,7 @@ struct sender {
 	size_t turn; /* the campaign whose share of a batch comes first (round robin) */
 	struct sender_worker worker;
 	struct pool *pool;
+	struct redis_limit *rl; /* the limits shared through Redis, or NULL (docs/scale-out.md) */
 	struct pool_dest *dest; /* the relay; NULL when direct */
 	struct sdest *relay;    /* the relay's destination over the egress sources, or NULL */
 	struct ssource *src;    /* every [egress] source of kirim.conf */

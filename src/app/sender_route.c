@@ -336,10 +336,13 @@ sender_policy(const struct sender *S, const char *domain, const char *const *hos
 static struct pool_limits
 pool_limits_of(const struct sender *S, const struct dest_limits *lim)
 {
+	/* A policy's connection cap is the destination's, shared by every node with a Redis;
+	 * the run's --dest-concurrency stays this process's own. */
 	return (struct pool_limits){.max_conns = lim->max_conns,
 	                            .rate = lim->rate,
 	                            .connect_rate = lim->connect_rate,
-	                            .adaptive = S->mx.limits.adaptive};
+	                            .adaptive = S->mx.limits.adaptive,
+	                            .shared_conns = lim->conns_set};
 }
 
 /* sender_apply_policies - the policy records changed: new limits for every destination */

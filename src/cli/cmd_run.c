@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kirim/cluster.h"
 #include "kirim/config.h"
 #include "kirim/log.h"
 #include "kirim/runner.h"
@@ -289,10 +290,43 @@ cmd_status(struct cli *c, int argc, char **argv)
 	}
 	if (lrc < 0 && lrc != STORE_E_NOTFOUND)
 		rc = lrc;
+	/* Whether the senders share their throttles through Redis. */
+	struct cluster_throttles ct = {0};
+	if (rc == 0) {
+		/* Only [redis] is read here: no key or password file (config_peek). */
+		struct config cfg;
+		char err[1200];
+		if (config_peek(c->config, &cfg, err, sizeof(err)) < 0) {
+			json_decref(campaigns);
+			json_decref(dests);
+			json_decref(nodes);
+			json_decref(leader);
+			store_close(s);
+			return cli_error("status", EX_CONFIG, "%s", err);
+		}
+		cluster_throttles(&cfg, &ct);
+		config_free(&cfg);
+	}
 	if (c->json && rc == 0)
-		cli_json_print(json_pack("{s:O,s:O,s:O,s:o}", "campaigns", campaigns,
-		                         "destinations", dests, "nodes", nodes, "leader",
-		                         leader ? leader : json_null()));
+		cli_json_print(json_pack(
+		    "{s:O,s:O,s:O,s:o,s:{s:s,s:o,s:b,s:i,s:o}}", "campaigns", campaigns,
+		    "destinations", dests, "nodes", nodes, "leader", leader ? leader : json_null(),
+		    "throttles", "mode", ct.shared ? "shared" : "local", "redis",
+		    ct.shared ? cli_json_text(ct.where) : json_null(), "reachable", ct.reachable,
+		    "nodes", (int)ct.nodes, "error", cli_json_opt(ct.error)));
+	else if (rc == 0 && !ct.shared)
+		printf(
+		    "\nThrottles: local to each sender (no Redis configured): every sender holds "
+		    "each destination's limits alone.\n");
+	else if (rc == 0 && ct.reachable)
+		printf("\nThrottles: shared through Redis %s (reachable, %u node%s sending).\n",
+		       ct.where, ct.nodes, ct.nodes == 1 ? "" : "s");
+	else if (rc == 0)
+		printf("\nThrottles: shared through Redis %s, which does not answer (%s): senders "
+		       "fall back to a local share of each limit.\n",
+		       ct.where, ct.error);
+	else
+		json_decref(leader);
 	json_decref(campaigns);
 	json_decref(dests);
 	json_decref(nodes);

@@ -12,6 +12,7 @@
 #include "kirim/lease.h"
 #include "kirim/log.h"
 #include "kirim/precheck.h"
+#include "kirim/redis_url.h"
 #include "kirim/sender.h"
 #include "kirim/store_lifecycle.h"
 #include "kirim/store.h"
@@ -124,9 +125,14 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	    {"workers", required_argument, NULL, '7'},
 	    {"egress", required_argument, NULL, 'E'},
 	    {"node", required_argument, NULL, 'N'},
+	    {"redis", required_argument, NULL, 'X'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sender_opts o = *op;
+	/* The shared throttles' Redis: --redis, else $KIRIM_REDIS, else kirim.conf's [redis]. */
+	const char *env = getenv("KIRIM_REDIS");
+	if (o.redis_url == NULL && env && *env)
+		o.redis_url = env;
 	int ch, bad = 0;
 	optind = 1;
 	unsigned timeout_s = 0;
@@ -190,6 +196,9 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 				                 "'.', '-' or '_'");
 			o.node = optarg;
 			break;
+		case 'X':
+			o.redis_url = optarg;
+			break;
 		case 'E':
 			o.egress =
 			    optarg; /* checked against kirim.conf's pools when sending starts */
@@ -225,6 +234,14 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	}
 	if (bad)
 		return EX_USAGE;
+	if (o.redis_url && strcmp(o.redis_url, "none") != 0) {
+		struct redis_url u;
+		const char *why;
+		if (redis_url_parse(o.redis_url, &u, &why) < 0)
+			return cli_usage(name, "%s '%.200s': %s",
+			                 o.redis_url == env ? "$KIRIM_REDIS" : "--redis",
+			                 o.redis_url, why);
+	}
 	if (timeout_s) {
 		/* One figure for every SMTP wait, for tests and impatient labs. */
 		smtp_session_default_timeouts(to);

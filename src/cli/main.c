@@ -388,11 +388,14 @@ const struct cli_command cli_commands[] = {
      "Each campaign that is sending, scheduled or paused: messages queued, due now, in flight,\n"
      "deferred and delivered, and the next due time; then the destinations the adaptive\n"
      "throttle has adjusted, with their rate and connections now; then the senders of\n"
-     "every node (node, host, pid, lease, messages claimed, campaigns) and the leader.\n"},
+     "every node (node, host, pid, lease, messages claimed, campaigns) and the leader;\n"
+     "then whether senders share their throttles through Redis ($KIRIM_REDIS, else\n"
+     "[redis] url), whether it answers and how many nodes use it, or throttle alone.\n"},
     {"send", cmd_send, "deliver a campaign's messages to MX hosts or through a relay",
      "Usage: kirim send CAMPAIGN [--relay URL | --direct] [--tls POLICY] [--concurrency N]\n"
      "                           [--dest-concurrency N] [--msgs-per-conn N] [--timeout SECONDS]\n"
      "                           [--dns-server ADDR[:PORT],...] [--mx-port PORT] [--egress POOL]\n"
+     "                           [--redis URL]\n"
      "\n"
      "Deliver every message of CAMPAIGN that is due, over persistent SMTP connections\n"
      "(PIPELINING when offered), and record each outcome. The first run queues one\n"
@@ -421,6 +424,10 @@ const struct cli_command cli_commands[] = {
      "      --dest-concurrency N  connections at once per MX destination (default 10)\n"
      "      --egress POOL      send from the source addresses of this [egress] pool of\n"
      "                         kirim.conf (default: pool 'default'; none: the system's)\n"
+     "      --redis URL        share destinations' rates, connection caps and backoff with\n"
+     "                         other senders through this Redis: redis://HOST[:PORT][/DB]\n"
+     "                         or unix:///PATH (default: $KIRIM_REDIS, else [redis] url;\n"
+     "                         none: throttle alone; docs/scale-out.md)\n"
      "      --msgs-per-conn N  messages per connection before reconnecting (default 100)\n"
      "      --allow-plaintext-auth  AUTH without TLS (trusted networks only)\n"
      "      --timeout SECONDS  one timeout for every SMTP wait (default: RFC 5321's)\n"

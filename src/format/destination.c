@@ -22,8 +22,10 @@ dest_resolve(const struct policy *rows, size_t nrows, const char *domain, const 
 	out->max_jobs = run->max_jobs;
 	out->tls = run->tls;
 	unsigned set = eff.p.set;
-	if (set & POLICY_HAS(POLICY_F_MAX_CONNECTIONS))
+	if (set & POLICY_HAS(POLICY_F_MAX_CONNECTIONS)) {
 		out->max_conns = (unsigned)eff.p.max_connections;
+		out->conns_set = true;
+	}
 	if (set & POLICY_HAS(POLICY_F_RATE))
 		out->rate = eff.p.rate;
 	if (set & POLICY_HAS(POLICY_F_CONNECT_RATE))

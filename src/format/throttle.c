@@ -581,6 +581,32 @@ throttle_aimd_success(struct throttle_aimd *a, double now)
 	return THROTTLE_INCREASED;
 }
 
+/* throttle_aimd_adopt - take the levels another node's controller chose */
+enum throttle_change
+throttle_aimd_adopt(struct throttle_aimd *a, double now, double rate, unsigned conns,
+                    const char *why)
+{
+	double r0 = a->rate;
+	unsigned c0 = a->conns;
+	if (a->rate_max > 0 && rate > 0 && is_finite(rate))
+		a->rate = dmin(rate, a->rate_max);
+	if (conns > 0)
+		a->conns = conns < a->conns_max ? conns : a->conns_max;
+	if (a->rate == r0 && a->conns == c0)
+		return THROTTLE_SAME;
+	bool down = a->rate < r0 || a->conns < c0;
+	a->successes = 0;
+	a->last_change = now;
+	/* A decrease elsewhere is the episode this node's own complaints would be part of:
+	 * the hold keeps them from halving again at once. */
+	if (down)
+		a->last_decrease = now;
+	char lv[160];
+	levels(a, r0, c0, lv, sizeof(lv));
+	note(a, "%s, shared: %s", lv, why && *why ? why : "another node's throttle");
+	return down ? THROTTLE_DECREASED : THROTTLE_INCREASED;
+}
+
 static const char *const stage_names[] = {
     [SMTP_STAGE_CONNECT] = "connect", [SMTP_STAGE_BANNER] = "greeting",
     [SMTP_STAGE_EHLO] = "EHLO",       [SMTP_STAGE_STARTTLS] = "STARTTLS",

@@ -25,10 +25,12 @@ struct conn {
 	struct addr *addr;
 	struct smtp_session *s;
 	enum conn_state state;
-	bool closing;        /* closed to free a global slot */
-	bool yield;          /* give the slot up after the job it carries (pool_ask_yield) */
-	uint64_t idle_since; /* uv_now() when it last went idle */
-	unsigned done;       /* jobs finished */
+	bool closing;             /* closed to free a global slot */
+	bool yield;               /* give the slot up after the job it carries (pool_ask_yield) */
+	bool leased;              /* holds a shared connection lease (pool_shared.conn_take) */
+	unsigned long long lease; /* its id */
+	uint64_t idle_since;      /* uv_now() when it last went idle */
+	unsigned done;            /* jobs finished */
 	char tls[128];
 	struct conn *next;
 };
@@ -80,6 +82,8 @@ struct pool_dest {
 	uint64_t starved_since;
 	struct pool_dest *next_starved;
 	struct pool_dest *next;
+	void *shared;  /* the shared limiter's state (pool_shared.attach), or NULL */
+	bool adopting; /* in pool_dest_adopt: the change came from the limiter */
 };
 
 enum {
@@ -115,6 +119,8 @@ struct pool {
 	size_t busy;
 	unsigned long connects;
 	bool shutdown;
+	bool has_shared;
+	struct pool_shared sh;
 };
 
 static void dest_kick(struct pool_dest *d);
@@ -166,6 +172,8 @@ dest_reachable(const struct pool_dest *d, uint64_t now)
 static void
 dest_free(struct pool_dest *d)
 {
+	if (d->shared)
+		d->p->sh.detach(d->shared);
 	tls_ctx_free(d->tls_ctx);
 	for (size_t i = 0; i < d->naddrs; i++) {
 		free(d->addrs[i].name);
@@ -211,6 +219,22 @@ pool_dest_name(const struct pool_dest *d)
 }
 
 void
+pool_set_shared(struct pool *p, const struct pool_shared *sh)
+{
+	p->sh = *sh;
+	p->has_shared = true;
+	for (struct pool_dest *d = p->dests; d; d = d->next)
+		if (d->shared == NULL)
+			d->shared = sh->attach(sh->arg, d);
+}
+
+const char *
+pool_dest_source(const struct pool_dest *d)
+{
+	return d->source;
+}
+
+void
 pool_set_rate(struct pool *p, double rate)
 {
 	throttle_bucket_set_rate(&p->bucket, rate, pool_burst(rate), pool_now(p));
@@ -252,8 +276,19 @@ static double
 dest_take(struct pool_dest *d)
 {
 	double now = pool_now(d->p);
-	double w = throttle_bucket_wait(&d->bucket, now);
 	double g = throttle_bucket_wait(&d->p->bucket, now);
+	if (d->shared && d->bucket.rate > 0) {
+		/* The destination's rate is the cluster's: the shared limiter's token (or its
+		 * wait: < 0 means it wakes d itself), then the global one of this process. */
+		if (g > 0)
+			return g;
+		double w = d->p->sh.take(d->shared, d->bucket.rate);
+		if (w != 0)
+			return w;
+		throttle_bucket_take(&d->p->bucket, now);
+		return 0;
+	}
+	double w = throttle_bucket_wait(&d->bucket, now);
 	if (w > 0 || g > 0)
 		return w > g ? w : g;
 	throttle_bucket_take(&d->bucket, now);
@@ -362,6 +397,8 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 	d->timer.data = d;
 	d->next = p->dests;
 	p->dests = d;
+	if (p->has_shared)
+		d->shared = p->sh.attach(p->sh.arg, d);
 	return d;
 }
 
@@ -528,20 +565,23 @@ dest_next(struct pool_dest *d)
 	if (d->queued == 0)
 		return NULL;
 	double w = dest_take(d);
-	if (w > 0) {
+	if (w > 0)
 		dest_wake(d, w);
-		return NULL;
-	}
+	if (w != 0)
+		return NULL; /* < 0: the shared limiter wakes d */
 	d->sent++;
 	return dest_pop(d);
 }
 
-/* dest_changed - the adaptive throttle changed d: apply, log and tell the owner */
+/* dest_changed - the adaptive throttle changed d: apply, log and tell the owner (and the
+ * shared limiter, for a change made here) */
 static void
 dest_changed(struct pool_dest *d, enum throttle_change ch)
 {
 	struct pool *p = d->p;
 	double now = pool_now(p);
+	if (d->shared && ch != THROTTLE_RESUMED && !d->adopting)
+		p->sh.changed(d->shared, d->aimd.rate, d->aimd.conns, d->aimd.last);
 	d->change = throttle_change_name(ch);
 	throttle_bucket_set_rate(&d->bucket, d->aimd.rate, pool_burst(d->aimd.rate), now);
 	log_info("throttle dest=%s change=%s rate=%.3f/s conns=%u note=\"%s\"", d->name, d->change,
@@ -570,6 +610,26 @@ dest_changed(struct pool_dest *d, enum throttle_change ch)
 		pool_dest_info(d, &info);
 		p->cbs.throttle(p->owner, d, &info);
 	}
+}
+
+void
+pool_dest_wake(struct pool_dest *d, double s)
+{
+	if (!d->p->shutdown)
+		dest_wake(d, s > 0 ? s : 0);
+}
+
+void
+pool_dest_adopt(struct pool_dest *d, double rate, unsigned conns, const char *why)
+{
+	if (!d->limits.adaptive || d->p->shutdown)
+		return;
+	enum throttle_change ch = throttle_aimd_adopt(&d->aimd, pool_now(d->p), rate, conns, why);
+	if (ch == THROTTLE_SAME)
+		return;
+	d->adopting = true;
+	dest_changed(d, ch);
+	d->adopting = false;
 }
 
 /* dest_feed - one SMTP fact about d for the adaptive throttle */
@@ -689,6 +749,8 @@ on_closed(struct smtp_session *s, void *owner, const struct smtp_result *why)
 			break;
 		}
 	}
+	if (c->leased)
+		p->sh.conn_done(d->shared, c->lease);
 	bool failed = c->done == 0 && why && (why->code >= 400 || why->flags);
 	struct addr *rt = c->addr;
 	log_debug("pool dest=%s closed host=%s jobs=%u failed=%d stage=%s code=%d", d->name,
@@ -722,15 +784,17 @@ static const struct smtp_session_cbs pool_session_cbs = {
     .closed = on_closed,
 };
 
-/* dest_start - open one more session for d */
+/* dest_start - open one more session for d (holding a shared lease when leased) */
 static void
-dest_start(struct pool_dest *d, struct addr *rt)
+dest_start(struct pool_dest *d, struct addr *rt, bool leased, unsigned long long lease)
 {
 	struct pool *p = d->p;
 	struct conn *c = xcalloc(1, sizeof(*c));
 	char err[256];
 	c->d = d;
 	c->addr = rt;
+	c->leased = leased;
+	c->lease = lease;
 	c->state = C_STARTING;
 	struct smtp_session_config sc = d->session;
 	if (rt->own_tls) {
@@ -747,6 +811,8 @@ dest_start(struct pool_dest *d, struct addr *rt)
 		/* No session can be made (the TLS settings): down for a while, like a
 		 * destination whose every address failed; nothing was sent, nothing counted. */
 		log_warn("pool dest=%s cannot start a session: %s", d->name, err);
+		if (leased)
+			p->sh.conn_done(d->shared, lease);
 		free(c);
 		dest_set_down(d, &(struct smtp_result){.stage = SMTP_STAGE_CONNECT,
 		                                       .ecode = "",
@@ -842,8 +908,13 @@ dest_kick(struct pool_dest *d)
 			dest_wake(d, w);
 			break;
 		}
+		/* A cap shared across nodes: a lease first (the limiter wakes d when it may). */
+		bool leased = d->shared && d->limits.shared_conns;
+		unsigned long long lease = 0;
+		if (leased && !p->sh.conn_take(d->shared, dest_conns(d), d->conns, &lease))
+			break;
 		throttle_bucket_take(&d->connect_bucket, now_s);
-		dest_start(d, rt);
+		dest_start(d, rt, leased, lease);
 	}
 	if (dest_wants_session(d) && p->conns >= p->max_conns && dest_reachable(d, now) &&
 	    !dest_suspended(d)) {

@@ -106,6 +106,19 @@ store_sender_register(struct store *s, struct store_sender_row *me, store_sender
 }
 
 int
+store_sender_count(struct store *s, int64_t *n)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM senders");
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, "count the senders");
+}
+
+int
 store_sender_renew(struct store *s, int64_t id, int64_t lease_until)
 {
 	static const char sql[] = "UPDATE senders SET lease_until = ?2 WHERE id = ?1";

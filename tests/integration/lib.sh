@@ -90,6 +90,10 @@ campaign_to() {
 	"$KIRIM" import "$name.csv" --list "$name" -q >/dev/null
 	"$KIRIM" campaign create "$name" --list "$name" --template t --from "News <news@kirim.test>" >/dev/null
 }
+# state_of CAMPAIGN - its messages by state: "delivered=8 queued=2"
+state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.state AS state, count(*) n FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' GROUP BY m.state ORDER BY m.state)"; }
+# sink_dir N - a folder dump-N that smtp-sink (user nobody) may write into, as its -d pattern
+sink_dir() { mkdir -p "dump-$1" && chmod 777 "dump-$1" && echo "$TMP/dump-$1/%M."; }
 # dump - everything an import may change, for before/after comparisons
 dump() {
 	sql "SELECT id, email, domain, attrs, created_at, updated_at FROM contacts ORDER BY id;

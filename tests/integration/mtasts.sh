@@ -27,9 +27,7 @@ export KIRIM_CONFIG="$TMP/kirim.conf"
 printf 'Subject: Hi {{email}}\n\n--- text\nHello.\n' >t.tpl
 "$KIRIM" template add t t.tpl >/dev/null
 campaign() { campaign_to "$@"; } # campaign NAME ADDRESS...: a campaign to these recipients (lib.sh)
-state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.state AS state, count(*) n FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' GROUP BY m.state ORDER BY m.state)"; }
 col() { sql "SELECT DISTINCT $2 FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' ORDER BY 1"; }
-sink_dir() { mkdir -p "dump-$1" && chmod 777 "dump-$1" && echo "$TMP/dump-$1/%M."; }
 
 # DNS: every domain's MX, its _mta-sts record, its policy host (127.0.0.1, the HTTPS server)
 # and its TLS-RPT record (so that its sessions are counted: a domain without one shares its

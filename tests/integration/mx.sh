@@ -12,9 +12,7 @@ campaign() { campaign_to "$@"; } # campaign NAME ADDRESS...: a campaign to these
 many() { # many PREFIX N DOMAIN: N addresses
 	for i in $(seq 1 "$2"); do echo "$1$i@$3"; done
 }
-sink_dir() { mkdir -p "dump-$1" && chmod 777 "dump-$1" && echo "$TMP/dump-$1/%M."; }
 received() { find "dump-$1" -type f 2>/dev/null | wc -l; } # messages a sink dumped
-state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.state AS state, count(*) n FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' GROUP BY m.state ORDER BY m.state)"; }
 col() { sql "SELECT DISTINCT $2 FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' ORDER BY 1"; }
 
 # The MX port is the same for every host (--mx-port); hosts differ by address.

@@ -25,7 +25,6 @@ campaign() { # campaign NAME FILE: a campaign to the addresses in FILE (one a li
 	"$KIRIM" campaign create "$1" --list "$1" --template t --from "News <news@kirim.test>" >/dev/null
 }
 many() { for i in $(seq 1 "$2"); do echo "$1$i@$3"; done; } # many PREFIX N DOMAIN
-state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.state AS state, count(*) n FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = '$1' GROUP BY m.state ORDER BY m.state)"; }
 dump_dir() { mkdir -p "$TMP/$1" && chmod 777 "$TMP/$1" && echo "$TMP/$1/%M."; }
 # got DIR ADDRESS - how many transactions in DIR were for ADDRESS (smtp-sink's dump
 # records the envelope: "X-Rcpt-Args: <ADDRESS>")

@@ -20,6 +20,11 @@ Recipients whose local part starts with "reject" get 550 5.1.1, with "defer"
   --throttle-after N       after N accepted messages, answer every RCPT with
   --throttle-for SECONDS   "451 4.7.0 Rate limited, try again later" for SECONDS,
                            then accept again (a provider that says "slow down")
+  --slowdown-from ADDR     with --throttle-after: only mail from ADDR gets the slow
+                           down, as "421 4.7.0 Try again later" to its MAIL FROM
+  --connections FILE       write "open N most M" to FILE at each connection: the
+                           connections open now and the most at once so far
+  --data-delay SECONDS     wait this long before answering DATA (busy sessions)
 
   --make-certs DIR         write a test CA (ca.pem, ca.key) and a server
                            certificate for mx.test and 127.0.0.1 signed by it
@@ -104,6 +109,13 @@ class Handler:
         return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.args.slowdown_from and address.lower() == self.args.slowdown_from.lower() \
+                and self.args.throttle_after is not None and self.count >= self.args.throttle_after:
+            loop = asyncio.get_running_loop()
+            if self.throttle_until is None:
+                self.throttle_until = loop.time() + self.args.throttle_for
+            if loop.time() < self.throttle_until:
+                return "421 4.7.0 Try again later"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
@@ -114,7 +126,8 @@ class Handler:
             return "550 5.1.1 <%s>: user unknown" % address
         if local.startswith("defer"):
             return "451 4.3.0 <%s>: try again later" % address
-        if self.args.throttle_after is not None and self.count >= self.args.throttle_after:
+        if self.args.throttle_after is not None and self.count >= self.args.throttle_after \
+                and not self.args.slowdown_from:
             loop = asyncio.get_running_loop()
             if self.throttle_until is None:
                 self.throttle_until = loop.time() + self.args.throttle_for
@@ -124,6 +137,8 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.args.data_delay:
+            await asyncio.sleep(self.args.data_delay)
         self.count += 1
         if self.args.dump:
             base = os.path.join(self.args.dump, "%04d" % self.count)
@@ -165,6 +180,9 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--throttle-after", type=int)
     ap.add_argument("--throttle-for", type=float, default=3.0)
+    ap.add_argument("--slowdown-from")
+    ap.add_argument("--connections")
+    ap.add_argument("--data-delay", type=float)
     args = ap.parse_args()
     if args.make_certs:
         make_certs(args.make_certs)
@@ -192,7 +210,29 @@ def main():
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
 
+    conns = {"open": 0, "most": 0}
+
+    class CountingSMTP(SMTP):
+        """SMTP that counts its connections into --connections FILE."""
+
+        def _note(self):
+            with open(args.connections, "w") as f:
+                f.write("open %d most %d\n" % (conns["open"], conns["most"]))
+
+        def connection_made(self, transport):
+            conns["open"] += 1
+            conns["most"] = max(conns["most"], conns["open"])
+            self._note()
+            super().connection_made(transport)
+
+        def connection_lost(self, exc):
+            conns["open"] -= 1
+            self._note()
+            super().connection_lost(exc)
+
     def factory():
+        if args.connections:
+            return CountingSMTP(handler, loop=loop, **kw)
         return SMTP(handler, loop=loop, **kw)
 
     server = loop.run_until_complete(loop.create_server(

@@ -22,7 +22,6 @@ campaign() { # campaign NAME DOMAIN N [DOMAIN N ...]
 	"$KIRIM" campaign create "$name" --list "$name" --template t --from "News <news@kirim.test>" >/dev/null
 }
 state_of() { sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT m.state AS state, count(*) n FROM messages m JOIN campaigns c ON c.id = m.campaign_id JOIN contacts k ON k.id = m.contact_id WHERE c.name = '$1' ${2:+AND k.domain = '$2'} GROUP BY m.state ORDER BY m.state)"; }
-sink_dir() { mkdir -p "dump-$1" && chmod 777 "dump-$1" && echo "$TMP/dump-$1/%M."; }
 
 P=$(free_port)
 cat >records <<EOF2

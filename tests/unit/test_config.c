@@ -196,6 +196,10 @@ page_fields(struct buf *b, const struct config *c)
 	field(b, "node", c->node_name);
 	if (c->node_lease_s != 60)
 		buf_printf(b, "%snode_lease=%u", b->len ? " " : "", c->node_lease_s);
+	field(b, "redis", c->redis_url);
+	field(b, "redis_prefix", c->redis_prefix);
+	if (c->redis_nodes)
+		buf_printf(b, "%sredis_nodes=%u", b->len ? " " : "", c->redis_nodes);
 }
 
 /*
@@ -548,6 +552,15 @@ static const struct ccase cases[] = {
      "[egress]\nname = a\naddress = 192.0.2.2\nehlo = mta2.example.com\nweight = 3\n"
      "[egress]\nname = b.1\naddress = [2001:DB8::0:3]\npool = bulk warm, default\n",
      "egress=a/192.0.2.2/mta2.example.com/3/default egress=b.1/2001:db8::3//1/bulk,warm,default"},
+    {"redis", "[redis]\nurl = redis://:pw@127.0.0.1:6380/2\nprefix = shop:eu\nnodes = 3\n",
+     "redis=redis://:pw@127.0.0.1:6380/2 redis_prefix=shop:eu redis_nodes=3"},
+    {"redis socket", "[redis]\nurl = /run/redis/redis.sock\n", "redis=/run/redis/redis.sock"},
+    {"redis bad url", "[redis]\nurl = rediss://127.0.0.1\n",
+     "ERR:CONF:2: url: rediss:// (TLS) is not supported: use a Unix socket or a tunnel to Redis"},
+    {"redis bad prefix", "[redis]\nprefix = a b\n",
+     "ERR:CONF:2: prefix 'a b' is not a key prefix (letters, digits, - _ . and :, 63 at most)"},
+    {"redis nodes 0", "[redis]\nnodes = 0\n",
+     "ERR:CONF:2: nodes takes a number from 1 to 1000, not '0'"},
     {"egress host name", "[egress]\nname = a\naddress = mx.example.com\n",
      "ERR:CONF:3: address 'mx.example.com' is not an IPv4 or IPv6 address (a source address "
      "is an address, not a host name)"},

@@ -479,6 +479,46 @@ test_aimd_ceiling(void **state)
 	assert_true(strlen(a.last) < sizeof(a.last));
 }
 
+/* Another node's levels: clamped to ours, a decrease starts the hold, the same is SAME. */
+static void
+test_aimd_adopt(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label;
+		double rate;
+		unsigned conns;
+		enum throttle_change want;
+		double want_rate;
+		unsigned want_conns;
+	} rows[] = {
+	    {"halved elsewhere", 5, 4, THROTTLE_DECREASED, 5, 4},
+	    {"the same again", 5, 4, THROTTLE_SAME, 5, 4},
+	    {"rate only (conns 0 = keep)", 2.5, 0, THROTTLE_DECREASED, 2.5, 4},
+	    {"back up", 7.5, 6, THROTTLE_INCREASED, 7.5, 6},
+	    {"above our ceilings: clamped", 50, 99, THROTTLE_INCREASED, 10, 8},
+	    {"a rate of 0 keeps ours", 0, 8, THROTTLE_SAME, 10, 8},
+	};
+	struct throttle_aimd a;
+	throttle_aimd_init(&a, NULL, 10, 8, 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		enum throttle_change got =
+		    throttle_aimd_adopt(&a, (double)i, rows[i].rate, rows[i].conns, "node b: 421");
+		if (got != rows[i].want || !near(a.rate, rows[i].want_rate) ||
+		    a.conns != rows[i].want_conns)
+			fail_msg("%s: got %s %.3f/%u want %s %.3f/%u", rows[i].label,
+			         throttle_change_name(got), a.rate, a.conns,
+			         throttle_change_name(rows[i].want), rows[i].want_rate,
+			         rows[i].want_conns);
+	}
+	assert_non_null(strstr(a.last, "shared: node b: 421"));
+	/* A local complaint right after a shared decrease is the same episode. */
+	throttle_aimd_init(&a, NULL, 10, 8, 0);
+	throttle_aimd_adopt(&a, 100, 5, 4, "x");
+	assert_int_equal(throttle_aimd_slowdown(&a, 100.5, "421 4.7.0"), THROTTLE_SAME);
+	assert_true(near(a.rate, 5));
+}
+
 static void
 test_retry(void **state)
 {
@@ -623,6 +663,7 @@ main(void)
 	    cmocka_unit_test(test_result_slowdown),
 	    cmocka_unit_test(test_aimd),
 	    cmocka_unit_test(test_aimd_ceiling),
+	    cmocka_unit_test(test_aimd_adopt),
 	    cmocka_unit_test(test_retry),
 	    cmocka_unit_test(test_warmup),
 	    cmocka_unit_test(test_keyed),

@@ -1,0 +1,88 @@
+/*
+ * redis_limit - destinations' limits shared by every node through Redis
+ * (docs/scale-out.md): the pool's shared limiter (pool.h, struct pool_shared).
+ * The only module that includes hiredis.
+ *
+ * What is shared, per destination and source address (the pool destination's
+ * name and pool_dest_source):
+ * - its message rate: a GCRA in a Lua script, atomic. A node reserves a grant of
+ *   several tokens at once (a tenth of a second's worth, at least one), and the
+ *   script answers when the first may go and how far apart the rest are: one
+ *   round trip per grant, none per message while a grant lasts. A node that
+ *   waits is told when, not told to ask again.
+ * - its connection cap, when a policy set it (pool_limits.shared_conns): leases in
+ *   a sorted set, each with an expiry the node renews every 2 s, so that a dead
+ *   node's connections free themselves within 30 s.
+ * - its adaptive throttle (AIMD): a change made on one node (a 421 4.7.0 seen
+ *   there) is written to a hash; the others read it with their next grant or
+ *   lease and adopt it (pool_dest_adopt).
+ * Nodes say they are alive in a sorted set too (PREFIX:nodes), which gives N.
+ *
+ * Without Redis (never reached, or lost): each destination falls back to a
+ * conservative local share, rate / N and cap / N (at least one connection),
+ * N the nodes last seen alive in Redis, else the count given at start; each
+ * change of mode is logged once; the limiter reconnects with backoff (0.25 s
+ * doubling to 4 s) and shared limits resume when Redis answers again. A
+ * request unanswered for 2 s counts as Redis lost.
+ *
+ * Runs on the pool's loop and never blocks it (hiredis's async API through its
+ * libuv adapter; a host name is looked up with uv_getaddrinfo). Logs mode
+ * changes at info or warn, the rest at debug.
+ */
+#ifndef KIRIM_REDIS_LIMIT_H
+#define KIRIM_REDIS_LIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "kirim/pool.h"
+#include "kirim/redis_url.h"
+
+#define REDIS_LIMIT_PREFIX "kirim" /* keys start "kirim:" unless [redis] prefix says */
+#define REDIS_LIMIT_PREFIX_MAX 64
+
+struct redis_limit_config {
+	struct redis_url url;
+	char prefix[REDIS_LIMIT_PREFIX_MAX]; /* keys start "PREFIX:"; "" = REDIS_LIMIT_PREFIX */
+	unsigned nodes;                      /* the fallback's N when > 0 ([redis] nodes) */
+	unsigned start_nodes; /* N before Redis was ever reached (live senders at start) */
+};
+
+/* What the limiter did, for the run's summary and tools/bench-cluster. */
+struct redis_limit_stats {
+	bool up;                 /* Redis answers now */
+	unsigned nodes;          /* the N a fallback would use now */
+	unsigned long ops;       /* commands sent */
+	unsigned long grants;    /* rate grants answered */
+	unsigned long tokens;    /* message tokens taken from grants */
+	unsigned long local;     /* message tokens taken from the fallback's local share */
+	unsigned long leases;    /* connection leases taken */
+	unsigned long adopted;   /* other nodes' AIMD changes adopted */
+	unsigned long fallbacks; /* times Redis was lost */
+};
+
+struct redis_limit;
+
+/* redis_limit_new - a limiter on loop, connecting at once (c copied) */
+struct redis_limit *redis_limit_new(uv_loop_t *loop, const struct redis_limit_config *c);
+/* redis_limit_shared - the pool's callbacks for rl (pool_set_shared) */
+void redis_limit_shared(struct redis_limit *rl, struct pool_shared *out);
+/* redis_limit_stats - what rl did so far */
+void redis_limit_stats(const struct redis_limit *rl, struct redis_limit_stats *st);
+/* redis_limit_close - the run ends: leases given back, the connection and timers closed
+ * (the loop then runs out); call before pool_free */
+void redis_limit_close(struct redis_limit *rl);
+/* redis_limit_free - after the loop has run out and pool_free; NULL is a no-op */
+void redis_limit_free(struct redis_limit *rl);
+
+/*
+ * redis_limit_ping - for kirim status, off any loop (blocks up to timeout_s):
+ * 0 when Redis at u answers (*nodes: the live nodes under prefix), or -1 with
+ * the reason in err.
+ */
+int redis_limit_ping(const struct redis_url *u, const char *prefix, double timeout_s,
+                     unsigned *nodes, char *err, size_t errsz);
+
+#endif
