@@ -81,6 +81,9 @@ campaign a 8000
 "$KIRIM" campaign schedule a --now >/dev/null 2>&1
 for n in n1 n2 n3; do start_node $n; done
 wait_for 60 '[ "$(count a delivered)" -gt 1000 ]' || bad "a: sending started" "$(count a delivered) delivered"
+# Each node registers as it starts: on a busy machine one may come after the first 1,000.
+wait_for 30 '[ "$(sql "SELECT count(DISTINCT node) FROM senders")" = 3 ]' ||
+	bad "a: three nodes registered" "$(sql "SELECT group_concat(node) FROM senders")"
 run "$KIRIM" status
 for n in n1 n2 n3; do
 	contains "status: node $n listed with the campaign" "$OUT" "$n "
