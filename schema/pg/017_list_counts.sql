@@ -53,13 +53,30 @@ WHERE m.status = 'confirmed' GROUP BY m.list_id, c.domain;
 
 -- A member in, out, confirmed or back to waiting; an import's members (import_id set) are
 -- counted by the importer.
+
+-- list_counts_member - contact cid counted in (delta 1) or out (-1) of list lid's members,
+-- and of its suppressed members if a suppression names it
+CREATE FUNCTION list_counts_member(lid bigint, cid bigint, delta int) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF delta > 0 THEN
+		INSERT INTO list_domain_counts(list_id, domain, members, suppressed)
+		SELECT lid, c.domain, 1, list_counts_suppressed(c.id, c.email, c.domain)
+		FROM contacts c WHERE c.id = cid
+		ON CONFLICT (list_id, domain) DO UPDATE SET members = list_domain_counts.members + 1,
+			suppressed = list_domain_counts.suppressed + excluded.suppressed;
+	ELSE
+		UPDATE list_domain_counts SET members = members - 1, suppressed = suppressed -
+			(SELECT list_counts_suppressed(c.id, c.email, c.domain)
+			 FROM contacts c WHERE c.id = cid)
+		WHERE list_id = lid AND domain = (SELECT domain FROM contacts WHERE id = cid);
+	END IF;
+END;
+$$;
+
 CREATE FUNCTION list_counts_member_in() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	INSERT INTO list_domain_counts(list_id, domain, members, suppressed)
-	SELECT NEW.list_id, c.domain, 1, list_counts_suppressed(c.id, c.email, c.domain)
-	FROM contacts c WHERE c.id = NEW.contact_id
-	ON CONFLICT (list_id, domain) DO UPDATE SET members = list_domain_counts.members + 1,
-		suppressed = list_domain_counts.suppressed + excluded.suppressed;
+	PERFORM list_counts_member(NEW.list_id, NEW.contact_id, 1);
 	RETURN NULL;
 END;
 $$;
@@ -71,14 +88,9 @@ CREATE TRIGGER list_counts_member_in AFTER INSERT ON list_members
 -- look-up finds no contact); one whose list is gone, by list_counts_list_gone.
 CREATE FUNCTION list_counts_member_out() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM lists WHERE id = OLD.list_id) THEN
-		RETURN NULL;
+	IF EXISTS (SELECT 1 FROM lists WHERE id = OLD.list_id) THEN
+		PERFORM list_counts_member(OLD.list_id, OLD.contact_id, -1);
 	END IF;
-	UPDATE list_domain_counts SET members = members - 1, suppressed = suppressed -
-		(SELECT list_counts_suppressed(c.id, c.email, c.domain)
-		 FROM contacts c WHERE c.id = OLD.contact_id)
-	WHERE list_id = OLD.list_id
-	AND domain = (SELECT domain FROM contacts WHERE id = OLD.contact_id);
 	RETURN NULL;
 END;
 $$;
@@ -88,16 +100,12 @@ CREATE TRIGGER list_counts_member_out AFTER DELETE ON list_members
 
 CREATE FUNCTION list_counts_member_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	UPDATE list_domain_counts SET members = members - 1, suppressed = suppressed -
-		(SELECT list_counts_suppressed(c.id, c.email, c.domain)
-		 FROM contacts c WHERE c.id = OLD.contact_id)
-	WHERE OLD.status = 'confirmed' AND list_id = OLD.list_id
-	AND domain = (SELECT domain FROM contacts WHERE id = OLD.contact_id);
-	INSERT INTO list_domain_counts(list_id, domain, members, suppressed)
-	SELECT NEW.list_id, c.domain, 1, list_counts_suppressed(c.id, c.email, c.domain)
-	FROM contacts c WHERE c.id = NEW.contact_id AND NEW.status = 'confirmed'
-	ON CONFLICT (list_id, domain) DO UPDATE SET members = list_domain_counts.members + 1,
-		suppressed = list_domain_counts.suppressed + excluded.suppressed;
+	IF OLD.status = 'confirmed' THEN
+		PERFORM list_counts_member(OLD.list_id, OLD.contact_id, -1);
+	END IF;
+	IF NEW.status = 'confirmed' THEN
+		PERFORM list_counts_member(NEW.list_id, NEW.contact_id, 1);
+	END IF;
 	RETURN NULL;
 END;
 $$;
@@ -158,14 +166,22 @@ CREATE TRIGGER list_counts_list_gone AFTER DELETE ON lists
 -- suppression (or a hash's link) changes a count only when it is the contact's first or
 -- last one. A whole domain's makes every member there suppressed; lifting it leaves those
 -- with a suppression of their own. Those deleted are counted out BEFORE DELETE (above).
+
+-- list_counts_step - contact cid (NULL: none) counted in (delta 1) or out (-1) of the
+-- suppressed members of its lists, unless a suppression other than the one numbered but
+-- (NULL: any) names it
+CREATE FUNCTION list_counts_step(cid bigint, but bigint, delta int) RETURNS void
+LANGUAGE sql AS $$
+	UPDATE list_domain_counts SET suppressed = suppressed + delta
+	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.id = cid
+		AND list_counts_suppressed(c.id, c.email, c.domain, but) = 0)
+	AND list_id IN (SELECT m.list_id FROM list_members m
+		WHERE m.contact_id = cid AND m.status = 'confirmed');
+$$;
+
 CREATE FUNCTION list_counts_suppress_address() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	UPDATE list_domain_counts SET suppressed = suppressed + 1
-	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.email = NEW.value::citext
-		AND list_counts_suppressed(c.id, c.email, c.domain, NEW.id) = 0)
-	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM contacts c
-		JOIN list_members m ON m.list_id = l.id AND m.contact_id = c.id
-		WHERE c.email = NEW.value::citext AND m.status = 'confirmed'));
+	PERFORM list_counts_step((SELECT id FROM contacts WHERE email = NEW.value::citext), NEW.id, 1);
 	RETURN NULL;
 END;
 $$;
@@ -175,12 +191,7 @@ CREATE TRIGGER list_counts_suppress_address AFTER INSERT ON suppressions
 
 CREATE FUNCTION list_counts_unsuppress_address() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	UPDATE list_domain_counts SET suppressed = suppressed - 1
-	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.email = OLD.value::citext
-		AND list_counts_suppressed(c.id, c.email, c.domain, OLD.id) = 0)
-	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM contacts c
-		JOIN list_members m ON m.list_id = l.id AND m.contact_id = c.id
-		WHERE c.email = OLD.value::citext AND m.status = 'confirmed'));
+	PERFORM list_counts_step((SELECT id FROM contacts WHERE email = OLD.value::citext), OLD.id, -1);
 	RETURN OLD;
 END;
 $$;
@@ -223,11 +234,7 @@ CREATE TRIGGER list_counts_unsuppress_domain BEFORE DELETE ON suppressions
 -- the suppression lifted).
 CREATE FUNCTION list_counts_link_in() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	UPDATE list_domain_counts SET suppressed = suppressed + 1
-	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.id = NEW.contact_id
-		AND list_counts_suppressed(c.id, c.email, c.domain, NEW.id) = 0)
-	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM list_members m
-		WHERE m.list_id = l.id AND m.contact_id = NEW.contact_id AND m.status = 'confirmed'));
+	PERFORM list_counts_step(NEW.contact_id, NEW.id, 1);
 	RETURN NULL;
 END;
 $$;
@@ -237,11 +244,7 @@ CREATE TRIGGER list_counts_link_in AFTER INSERT ON suppressions
 
 CREATE FUNCTION list_counts_link_out() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	UPDATE list_domain_counts SET suppressed = suppressed - 1
-	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.id = OLD.contact_id
-		AND list_counts_suppressed(c.id, c.email, c.domain, OLD.id) = 0)
-	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM list_members m
-		WHERE m.list_id = l.id AND m.contact_id = OLD.contact_id AND m.status = 'confirmed'));
+	PERFORM list_counts_step(OLD.contact_id, OLD.id, -1);
 	RETURN OLD;
 END;
 $$;
@@ -253,16 +256,8 @@ CREATE TRIGGER list_counts_link_out BEFORE DELETE ON suppressions
 -- it), the new one's first made (this row is not another).
 CREATE FUNCTION list_counts_link_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	UPDATE list_domain_counts SET suppressed = suppressed - 1
-	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.id = OLD.contact_id
-		AND list_counts_suppressed(c.id, c.email, c.domain) = 0)
-	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM list_members m
-		WHERE m.list_id = l.id AND m.contact_id = OLD.contact_id AND m.status = 'confirmed'));
-	UPDATE list_domain_counts SET suppressed = suppressed + 1
-	WHERE domain = (SELECT c.domain FROM contacts c WHERE c.id = NEW.contact_id
-		AND list_counts_suppressed(c.id, c.email, c.domain, NEW.id) = 0)
-	AND list_id IN (SELECT l.id FROM lists l WHERE EXISTS (SELECT 1 FROM list_members m
-		WHERE m.list_id = l.id AND m.contact_id = NEW.contact_id AND m.status = 'confirmed'));
+	PERFORM list_counts_step(OLD.contact_id, NULL, -1);
+	PERFORM list_counts_step(NEW.contact_id, NEW.id, 1);
 	RETURN NULL;
 END;
 $$;
