@@ -1,11 +1,11 @@
 -- 017 (PostgreSQL twin of schema/017_list_counts.sql): each list's counts kept per list and
 -- recipient domain as its members and the suppressions change (issue 23). The same table,
 -- column, index, first fill and triggers, with the same names, timing (AFTER or BEFORE,
--- FOR EACH ROW) and conditions; each trigger's body is a PL/pgSQL function of its name,
--- because a PostgreSQL trigger's WHEN takes no subquery (those move into the function).
+-- FOR EACH ROW; three differ, below) and conditions; each trigger's body is a PL/pgSQL
+-- function of its name, because a PostgreSQL trigger's WHEN takes no subquery (those move
+-- into the function).
 -- A member is suppressed when a suppression names its lower-cased address, its domain, or
--- (through suppressions.contact_id) its address's hash. Differences from SQLite's, all of
--- the dialect:
+-- (through suppressions.contact_id) its address's hash. Differences from SQLite's:
 --   lower(email::text COLLATE "C") folds ASCII only, as SQLite's lower() and kirim's address
 --   rule do, whatever the database's locale; c.email = value::citext compares ignoring
 --   ASCII case, as SQLite's NOCASE column does; a boolean counts as ::int.
@@ -14,8 +14,9 @@
 --   sees every row it deleted gone, so one DELETE of a domain's suppression and of an
 --   address's there (or of an address and its hash link) would count that member out twice
 --   (measured: -1). A BEFORE ROW trigger sees the rows deleted before its own, as SQLite's
---   AFTER trigger does, and its own row, which it leaves out (p.id <> OLD.id). The inserts
---   stay AFTER: a BEFORE INSERT would count a row that ON CONFLICT DO NOTHING then skips.
+--   AFTER trigger does, and its own row, which it leaves out (list_counts_suppressed's
+--   but). The inserts stay AFTER: a BEFORE INSERT would count a row that ON CONFLICT DO
+--   NOTHING then skips.
 CREATE TABLE list_domain_counts (
 	list_id bigint NOT NULL,
 	domain text NOT NULL,
