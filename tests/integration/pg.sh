@@ -73,6 +73,9 @@ INSERT INTO tlsrpt_sent VALUES (20800, 'd1.test', '', 'r-1', 1796000000);
 INSERT INTO senders(host, pid, proc_start, command, started_at, lease_until, node) VALUES ('h', 1, '1', 'kirim send', 1, 2, 'n1');
 INSERT INTO sender_campaigns(sender_id, campaign_id) SELECT max(id), (SELECT min(id) FROM campaigns) FROM senders;
 INSERT INTO leases VALUES ('leader', 'n1', 'h', 1, '1', 1, 2);
+INSERT INTO report_counts(campaign_id, kind, k, n) SELECT min(id), 0, 0, 1 FROM campaigns;
+INSERT INTO report_reasons(campaign_id, outcome, cls, reason, ecode, code, n, first_id, example_id)
+	SELECT min(id), 'deferred', 'soft', 'throttled', '', 421, 1, NULL, NULL FROM campaigns;
 INSERT INTO destinations(name, rate, connections, updated_at) VALUES ('mx:weird', 0.1, -3, 1796000000)
 	ON CONFLICT DO NOTHING;
 INSERT INTO domain_health(domain, delivered_at) VALUES ('d0.test', 1796000000) ON CONFLICT DO NOTHING;
