@@ -1216,11 +1216,12 @@ store_report_fill(struct store *s, const char *name, const struct store_report_o
 /* --- every campaign ---------------------------------------------------------------------------
  */
 
+/* The first and last delivery as a campaign's own report has them: its rollups' minutes. */
 static const char sql_all[] = "SELECT c.id, c.name, c.state, c.created_at,"
-                              " (SELECT min(m.done_at) FROM messages m WHERE m.campaign_id = c.id"
-                              "  AND m.state = 'delivered'),"
-                              " (SELECT max(m.done_at) FROM messages m WHERE m.campaign_id = c.id"
-                              "  AND m.state = 'delivered')"
+                              " (SELECT min(r.first_delivery) FROM report_minutes r"
+                              "  WHERE r.campaign_id = c.id),"
+                              " (SELECT max(r.last_delivery) FROM report_minutes r"
+                              "  WHERE r.campaign_id = c.id)"
                               " FROM campaigns c ORDER BY c.created_at DESC, c.id DESC LIMIT ?1";
 
 /*
@@ -1268,13 +1269,17 @@ all_categories(struct store *s, int64_t id, struct report_campaign *c)
 	return rc;
 }
 
-/* Engagement of one campaign: from the events of those types only (index events_type_ts). */
+/* Engagement of one campaign, from its rollups (schema/018_rollups.sql) as its own report
+ * reads it: complaints and unsubscribes (events), messages opened by a person, clicked. */
 static const char sql_all_events[] =
-    "SELECT e.type, count(*), count(DISTINCT e.message_id) FROM events e"
-    " JOIN messages m ON m.id = e.message_id WHERE m.campaign_id = ?1"
-    " AND e.type IN ('complaint', 'unsubscribe', 'open', 'click')"
-    " AND (e.type <> 'open' OR e.detail IS NULL OR json_extract(e.detail, '$.machine')"
-    " IS NOT 1) GROUP BY e.type";
+    "SELECT 'complaint', coalesce(sum(complaints), 0), 0 FROM report_minutes"
+    " WHERE campaign_id = ?1"
+    " UNION ALL SELECT 'unsubscribe', coalesce(sum(unsubscribes), 0), 0 FROM report_minutes"
+    " WHERE campaign_id = ?1"
+    " UNION ALL SELECT 'open', 0, coalesce(sum(n), 0) FROM report_counts"
+    " WHERE campaign_id = ?1 AND kind = 0 AND k = 0"
+    " UNION ALL SELECT 'click', 0, coalesce(sum(n), 0) FROM report_counts"
+    " WHERE campaign_id = ?1 AND kind = 1 AND k = 0";
 
 int
 store_report_all(struct store *s, int last, struct report_all *out)

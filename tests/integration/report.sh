@@ -138,6 +138,14 @@ run "$KIRIM" report --all --last 5 --json
 eq "all" "$(json '[(c["name"], c["messages"], c["counts"]["delivered"], c["counts"]["suppressed"], c["opened"]) for c in j["campaigns"]]')" "[('$C', 13, 9, 1, 1)]"
 run "$KIRIM" report --all
 contains "all text" "$OUT" "75.0%"
+# --all reads the rollups each campaign's own report reads: the same engagement and times.
+"$KIRIM" report --all --json -o all.json -q
+"$KIRIM" report "$C" --format json -o one.json -q
+eq "all = the campaign's report" "$($PY3 -c 'import json, sys
+a = [c for c in json.load(open("all.json"))["campaigns"] if c["name"] == sys.argv[1]][0]
+o = json.load(open("one.json"))["summary"]
+print((a["complaints"], a["unsubscribes"], a["opened"], a["clicked"], a["first_delivery"], a["last_delivery"])
+      == (o["complaints"], o["unsubscribes"], o["opens"]["unique_human"], o["clicks"]["unique"], o["first_delivery"], o["last_delivery"]))' "$C")" True
 
 # agree CAMPAIGN - the categories of one campaign, format by format: the text summary, the
 # CSV summary (csv module), the JSON (json module) and the HTML table (html.parser) give the
