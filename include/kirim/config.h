@@ -149,6 +149,9 @@ void config_free(struct config *c);
  * most CONFIG_MAX_EGRESS pointers into c): how many; 0 when no source is in it */
 size_t config_egress_pool(const struct config *c, const char *name,
                           const struct config_egress **out);
+/* config_egress_pool_check - 0 when pool name has a source, else -1 and err says so (the
+ * words kirim send and campaign plan give for --egress POOL) */
+int config_egress_pool_check(const struct config *c, const char *name, char *err, size_t errsz);
 /* config_helo - the EHLO name: [sender] ehlo, else this system's host name, else
  * "localhost", into out (size bytes) */
 void config_helo(const struct config *c, char *out, size_t size);

@@ -1504,6 +1504,19 @@ config_egress_pool(const struct config *c, const char *name, const struct config
 	return n;
 }
 
+int
+config_egress_pool_check(const struct config *c, const char *name, char *err, size_t errsz)
+{
+	const struct config_egress *in[CONFIG_MAX_EGRESS];
+	if (config_egress_pool(c, name, in) > 0)
+		return 0;
+	snprintf(err, errsz,
+	         "no [egress] section in %s is in pool %s (pool = %s in the sections of its "
+	         "addresses)",
+	         c->path[0] ? c->path : "kirim.conf", name, name);
+	return -1;
+}
+
 void
 config_helo(const struct config *c, char *out, size_t size)
 {

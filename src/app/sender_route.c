@@ -83,13 +83,8 @@ sender_egress(struct sender *S, const struct config *cfg, const char *pool,
 {
 	const struct config_egress *in[CONFIG_MAX_EGRESS];
 	S->egress = pool ? pool : "default";
-	if (pool && config_egress_pool(cfg, pool, in) == 0) {
-		snprintf(err, errsz,
-		         "no [egress] section in %s is in pool %s (pool = %s in the sections of "
-		         "its addresses)",
-		         cfg->path[0] ? cfg->path : "kirim.conf", pool, pool);
+	if (pool && config_egress_pool_check(cfg, pool, err, errsz) < 0)
 		return -1;
-	}
 	size_t n = cfg->n_egress;
 	for (size_t i = 0; i < n; i++)
 		in[i] = &cfg->egress[i];

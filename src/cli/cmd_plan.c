@@ -297,14 +297,10 @@ campaign_plan(struct cli *c, int argc, char **argv)
 	o.mta_sts = cfg.tls_mta_sts;
 	o.dane = cfg.tls_dane;
 	/* The [egress] sources, as kirim send --egress takes them: limits per source. */
-	const struct config_egress *pool[CONFIG_MAX_EGRESS];
-	if (o.egress && config_egress_pool(&cfg, o.egress, pool) == 0) {
-		rc = cli_error("campaign", EX_CONFIG,
-		               "no [egress] section in %s is in pool %s (pool = %s in the sections "
-		               "of its addresses)",
-		               cfg.path[0] ? cfg.path : "kirim.conf", o.egress, o.egress);
+	char perr[1200];
+	if (o.egress && config_egress_pool_check(&cfg, o.egress, perr, sizeof(perr)) < 0) {
 		config_free(&cfg);
-		return rc;
+		return cli_error("campaign", EX_CONFIG, "%s", perr);
 	}
 	o.cfg = &cfg;
 	struct store *s;
