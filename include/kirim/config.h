@@ -149,6 +149,9 @@ void config_free(struct config *c);
  * most CONFIG_MAX_EGRESS pointers into c): how many; 0 when no source is in it */
 size_t config_egress_pool(const struct config *c, const char *name,
                           const struct config_egress **out);
+/* config_name_ok - whether v may name a node ([node] name, --node) or an egress source: 1 to
+ * 63 of letters, digits, . - _ (what a log line and a CLI option carry) */
+bool config_name_ok(const char *v);
 /* config_egress_pool_check - 0 when pool name has a source, else -1 and err says so (the
  * words kirim send and campaign plan give for --egress POOL) */
 int config_egress_pool_check(const struct config *c, const char *name, char *err, size_t errsz);

@@ -30,8 +30,6 @@ struct lease_node {
 
 /* lease_node_init - node name (NULL or "": this host's name), its lease (0: LEASE_S) */
 void lease_node_init(struct lease_node *n, const char *name, unsigned lease_s);
-/* lease_node_name_ok - whether v may name a node: 1 to 63 of letters, digits, . - _ */
-bool lease_node_name_ok(const char *v);
 /* lease_renew_s - how often a lease of lease_s seconds is renewed (a sixth of it, >= 1) */
 unsigned lease_renew_s(unsigned lease_s);
 /* lease_me - this process's row (id 0) on node n, its lease from now, its command in words */

@@ -396,11 +396,11 @@ egress_end(struct loader *L)
 /* The characters of a name in a list (signup lists, egress pools): letters, digits, - _. */
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
-/* A source or pool name: letters, digits, - _ . (what a log line and a CLI option carry). */
-static bool
-egress_name_ok(const char *p, size_t n)
+bool
+config_name_ok(const char *v)
 {
-	return n > 0 && n < CONFIG_EGRESS_NAME_MAX && strspn(p, NAME_CHARS ".") >= n;
+	size_t n = strlen(v);
+	return n > 0 && n < CONFIG_EGRESS_NAME_MAX && strspn(v, NAME_CHARS ".") == n;
 }
 
 /* [egress] address: one IPv4 or IPv6 address of this host ([brackets] allowed around IPv6);
@@ -1230,7 +1230,7 @@ apply(struct loader *L, enum key k, const char *v)
 	case K_SIGNUP_CORS:
 		return set_signup_cors(L, v);
 	case K_NODE_NAME:
-		if (!lease_node_name_ok(v)) {
+		if (!config_name_ok(v)) {
 			fail(L, L->line,
 			     "name '%.64s': a node's name is 1 to 63 letters, digits, '.', '-' or "
 			     "'_'",
@@ -1278,7 +1278,7 @@ apply(struct loader *L, enum key k, const char *v)
 		return set_str(L, "postmark_password", c->hooks_postmark_password,
 		               sizeof(c->hooks_postmark_password), v);
 	case K_EGRESS_NAME:
-		if (!egress_name_ok(v, strlen(v))) {
+		if (!config_name_ok(v)) {
 			fail(L, L->line,
 			     "name '%.64s' is not a source name (letters, digits, - _ and ., %d at "
 			     "most)",

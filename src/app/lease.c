@@ -1,7 +1,6 @@
 /* lease - this process as a sender, and whether another one is alive (see lease.h). */
 #include "kirim/lease.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,18 +58,6 @@ lease_node_init(struct lease_node *n, const char *name, unsigned lease_s)
 	else
 		host_name(n->name, sizeof(n->name));
 	n->lease_s = lease_s ? lease_s : LEASE_S;
-}
-
-bool
-lease_node_name_ok(const char *v)
-{
-	size_t n = strlen(v);
-	if (n == 0 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)v[i]) && !strchr(".-_", v[i]))
-			return false;
-	return true;
 }
 
 unsigned

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "kirim/config.h"
-#include "kirim/lease.h"
 #include "kirim/log.h"
 #include "kirim/precheck.h"
 #include "kirim/redis_url.h"
@@ -190,7 +189,7 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 			o.sts_port = parse_count("--mta-sts-port", optarg, 1, 65535, &bad);
 			break;
 		case 'N':
-			if (!lease_node_name_ok(optarg))
+			if (!config_name_ok(optarg))
 				return cli_usage(name,
 				                 "--node takes a name of 1 to 63 letters, digits, "
 				                 "'.', '-' or '_'");
