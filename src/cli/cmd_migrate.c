@@ -3,9 +3,9 @@
 
 #include <getopt.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "kirim/clock.h"
 #include "kirim/db_url.h"
 #include "kirim/migrate.h"
 #include "kirim/store.h"
@@ -17,19 +17,11 @@ struct bar {
 	double last; /* when it was drawn (monotonic seconds) */
 };
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 bar_draw(void *arg, const char *step, const char *table, int64_t done, int64_t total)
 {
 	struct bar *b = arg;
-	double t = now_s();
+	double t = clock_seconds();
 	/* At most ten times a second, and at a table's end (done == total only at the last). */
 	if (!b->on || (t - b->last < 0.1 && done != total))
 		return;
@@ -171,9 +163,9 @@ cmd_migrate(struct cli *c, int argc, char **argv)
 	    .to = to, .verify_only = verify, .progress = bar_draw, .arg = &bar};
 	struct migrate_result *r = xmalloc(sizeof(*r));
 	char err[1024];
-	double t0 = now_s();
+	double t0 = clock_seconds();
 	rc = migrate_run(s, &o, r, err, sizeof(err));
-	double secs = now_s() - t0;
+	double secs = clock_seconds() - t0;
 	bar_clear(&bar);
 	store_close(s);
 	if (c->json && r->ntables > 0)
