@@ -97,8 +97,6 @@ int store_pg_copy_end(struct store_pg *p);
 /* store_pg_sequence - move the sequence of t's identity column so that the next id is above
  * both its highest value and floor */
 int store_pg_sequence(struct store_pg *p, const struct store_dump_table *t, int64_t floor);
-/* store_pg_count - how many rows table has */
-int store_pg_count(struct store_pg *p, const char *table, int64_t *n);
 /*
  * store_pg_walk - every row of t by its primary key in byte order (COLLATE "C"), values by
  * their column's kind (INT, REAL, TEXT, BLOB) or NULL, each to cb; rows stream (libpq's

@@ -630,21 +630,6 @@ store_pg_sequence(struct store_pg *p, const struct store_dump_table *t, int64_t 
 	return 0;
 }
 
-int
-store_pg_count(struct store_pg *p, const char *table, int64_t *n)
-{
-	struct buf sql = BUF_INIT;
-	buf_adds(&sql, "SELECT count(*) FROM ");
-	store_dump_ident(&sql, table);
-	PGresult *res = query(p, sql.data, 0, NULL, "counting rows");
-	buf_free(&sql);
-	if (res == NULL)
-		return STORE_E_SQL;
-	*n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return 0;
-}
-
 /* bytea_decode - bytea's text output ("\x0a1b...") into b; -1 if not in that form */
 static int
 bytea_decode(struct buf *b, const char *s, size_t n)
