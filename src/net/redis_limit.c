@@ -122,7 +122,6 @@ struct redis_limit {
 	redisAsyncContext *ac;         /* NULL while disconnected */
 	redisAsyncContext *closing_ac; /* the connection redis_limit_close lets finish */
 	bool up;                       /* connected: shared limits in force */
-	bool was_up;                   /* Redis was reached at least once */
 	bool logged_down;              /* the fallback has been logged since the last change */
 	bool closing;
 	bool broken; /* Redis answered an error: dropped at the next tick */
@@ -290,7 +289,6 @@ static void
 rl_up(struct redis_limit *rl)
 {
 	rl->up = true;
-	rl->was_up = true;
 	rl->logged_down = false;
 	rl->up_since = rl_now(rl);
 	rl->beat_at = 0; /* a heartbeat at the next tick: N and the leases at once */
