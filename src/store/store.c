@@ -214,6 +214,12 @@ store_copy_text(char *dst, size_t dstsz, sqlite3_stmt *st, int col)
 	snprintf(dst, dstsz, "%s", store_col_text(st, col));
 }
 
+bool
+store_tls_used(const char *t)
+{
+	return t && *t && strcmp(t, "none") != 0;
+}
+
 /* store_dup_text - column col as a new string, NULL for NULL */
 char *
 store_dup_text(sqlite3_stmt *st, int col)

@@ -116,6 +116,9 @@ int64_t store_now(void);
 void store_bind_opt_text(sqlite3_stmt *st, int i, const char *v);
 /* store_col_text - column col as text, "" for NULL (valid until the next step or reset) */
 const char *store_col_text(sqlite3_stmt *st, int col);
+/* store_tls_used - whether a delivery's TLS text (messages.tls, events.tls) says it went
+ * over TLS: not NULL, empty or "none" (the reports and their rollups alike) */
+bool store_tls_used(const char *t);
 /* store_copy_text - column col into dst (dstsz bytes, truncated), "" for NULL */
 void store_copy_text(char *dst, size_t dstsz, sqlite3_stmt *st, int col);
 /* store_dup_text - column col as a new string (free it), NULL for NULL */

@@ -322,12 +322,6 @@ static const char sql_events_scan[] = EVENT_COLUMNS
     " FROM events e CROSS JOIN messages m WHERE m.id = e.message_id AND m.campaign_id = ?1";
 static const char sql_max_message[] = "SELECT max(id) FROM messages";
 
-static bool
-tls_used(const char *t)
-{
-	return t && *t && strcmp(t, "none") != 0;
-}
-
 /* dup_nonempty - column i as a new string, NULL when NULL or empty */
 static char *
 dup_nonempty(sqlite3_stmt *st, int i)
@@ -515,7 +509,7 @@ recount_messages(struct store *s, const struct store_report_opts *o, struct repo
 				delay = 0;
 		}
 		const char *tls_text = col_text(st, 7);
-		bool tls = cat == REPORT_DELIVERED && tls_used(tls_text);
+		bool tls = cat == REPORT_DELIVERED && store_tls_used(tls_text);
 		char version[64] = "";
 		if (tls)
 			snprintf(version, sizeof(version), "%.*s", (int)strcspn(tls_text, " "),
@@ -958,7 +952,7 @@ recount_events(struct store *s, const struct store_report_opts *o, struct report
 		if (strcmp(type, "delivered") == 0) {
 			r->attempts++;
 			m->delivered++;
-			if (tls_used(col_text(st, 2)))
+			if (store_tls_used(col_text(st, 2)))
 				r->tls_delivered++;
 			if (r->first_delivery == 0 || ts < r->first_delivery)
 				r->first_delivery = ts;

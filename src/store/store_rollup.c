@@ -136,13 +136,6 @@ nonempty(const char *v)
 	return v && *v;
 }
 
-/* tls_used - a delivery's TLS text says it went over TLS (as the report reads it) */
-static bool
-tls_used(const char *t)
-{
-	return nonempty(t) && strcmp(t, "none") != 0;
-}
-
 /* The categories of report.h, as schema/018_rollups.sql numbers them. */
 enum {
 	CAT_DELIVERED = 0,
@@ -182,7 +175,7 @@ store_rollup_result(struct store_rollup *ru, const struct store_result *r, int64
 	if (cat >= 0) {
 		bool dest_set = nonempty(r->dest);
 		const char *dest = dest_set ? r->dest : nonempty(r->host) ? r->host : "";
-		bool delivered = cat == CAT_DELIVERED, tls = delivered && tls_used(r->tls);
+		bool delivered = cat == CAT_DELIVERED, tls = delivered && store_tls_used(r->tls);
 		char version[64] = "";
 		if (tls) {
 			size_t n = strcspn(r->tls, " ");
@@ -216,7 +209,7 @@ store_rollup_result(struct store_rollup *ru, const struct store_result *r, int64
 	switch (r->event) {
 	case DISP_EV_DELIVERED:
 		mi->v[T_DELIVERED]++;
-		mi->v[T_TLS] += tls_used(r->tls);
+		mi->v[T_TLS] += store_tls_used(r->tls);
 		if (mi->v[T_FIRST] < 0 || now < mi->v[T_FIRST])
 			mi->v[T_FIRST] = now;
 		if (now > mi->v[T_LAST])
@@ -321,9 +314,7 @@ row_write(struct store *s, const struct rollup_row *r)
 		if (r->v[X_EXAMPLE] > 0)
 			sqlite3_bind_int64(st, 9, r->v[X_EXAMPLE]);
 	}
-	int rc = store_step_done(s, st, "write the report rollups");
-	sqlite3_clear_bindings(st);
-	return rc;
+	return store_step_done(s, st, "write the report rollups");
 }
 
 int
