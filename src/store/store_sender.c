@@ -25,19 +25,14 @@ row_fill(sqlite3_stmt *st, struct store_sender_row *r)
 
 #define ROW_COLS "id, host, pid, proc_start, command, started_at, lease_until, node"
 
-/* forget - sender id is dead: its row goes and the campaigns it held are free */
+/* forget - sender id is dead: its row goes and the campaigns it held are free (its rows of
+ * sender_campaigns; campaigns.sender_id is no longer read or written since migration 016) */
 static int
 forget(struct store *s, int64_t id)
 {
-	static const char free_sql[] = "UPDATE campaigns SET sender_id = NULL WHERE sender_id = ?1";
 	static const char del_sql[] = "DELETE FROM senders WHERE id = ?1";
-	sqlite3_stmt *st = store_prepare(s, free_sql);
-	if (st == NULL)
-		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = store_step_done(s, st, "free a dead sender's campaigns");
-	if (rc == 0)
-		rc = store_sender_unhold(s, id);
+	int rc = store_sender_unhold(s, id);
+	sqlite3_stmt *st;
 	if (rc < 0 || (st = store_prepare(s, del_sql)) == NULL)
 		return rc < 0 ? rc : STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, id);
