@@ -1087,9 +1087,9 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	struct sockaddr_storage addr;
 	int tls;
 	/* The source addresses, each bound once here: one this host lacks stops the run now. */
-	char helo0[256];
-	config_helo(cfg, helo0, sizeof(helo0));
-	if (sender_egress(S, cfg, opts.egress, helo0, err, errsz) < 0) {
+	char helo[256]; /* the run's EHLO name ([sender] ehlo, else the host's) */
+	config_helo(cfg, helo, sizeof(helo));
+	if (sender_egress(S, cfg, opts.egress, helo, err, errsz) < 0) {
 		free(S);
 		return SENDER_E_CONFIG;
 	}
@@ -1197,8 +1197,6 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 		rc = SENDER_E_CONFIG;
 		goto out_loop;
 	}
-	char helo[256];
-	config_helo(cfg, helo, sizeof(helo));
 	struct pool_dest_config dc = {.limits = {.max_conns = opts.concurrency, .adaptive = 1}};
 	dc.session.helo_name = helo;
 	dc.session.tls_policy = (enum tls_policy)tls;
