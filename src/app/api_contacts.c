@@ -63,9 +63,8 @@ api_contacts(struct api_ctx *x)
 	api_page_end(x, &p);
 }
 
-/* The contact at address text into *c (NULL: answered 400 or 404). */
-static int
-contact_read(struct api_ctx *x, const char *email, struct store_contact *c)
+int
+api_contact_read(struct api_ctx *x, const char *email, struct store_contact *c)
 {
 	char key[256], err[400];
 	if (contacts_key(email, key, err, sizeof(err)) < 0)
@@ -82,7 +81,7 @@ api_contact_get(struct api_ctx *x)
 {
 	static const char *const none[] = {NULL};
 	struct store_contact c;
-	if (api_query_only(x, none) < 0 || contact_read(x, x->rt->params[0], &c) < 0)
+	if (api_query_only(x, none) < 0 || api_contact_read(x, x->rt->params[0], &c) < 0)
 		return;
 	api_ok_tagged(x, 200, contact_json(&c, true));
 	store_contact_clear(&c);
@@ -274,7 +273,7 @@ api_contact_update(struct api_ctx *x)
 		json_decref(b);
 		return;
 	}
-	if (contact_read(x, x->rt->params[0], &c) < 0) {
+	if (api_contact_read(x, x->rt->params[0], &c) < 0) {
 		json_decref(b);
 		return;
 	}
@@ -310,7 +309,7 @@ api_contact_delete(struct api_ctx *x)
 	bool erase;
 	if (api_query_only(x, names) < 0 || api_query_bool(x, "erase", true, &erase) < 0)
 		return;
-	if (contact_read(x, x->rt->params[0], &c) < 0)
+	if (api_contact_read(x, x->rt->params[0], &c) < 0)
 		return;
 	bool go = if_match(x, &c);
 	char email[256];

@@ -79,6 +79,10 @@ int api_fail(struct api_ctx *x, int status, const char *slug, const char *fmt, .
     __attribute__((format(printf, 4, 5)));
 /* api_fail_store - answer a store or app error code with err (NULL: the store's message) */
 int api_fail_store(struct api_ctx *x, int rc, const char *err);
+struct store_contact;
+/* api_contact_read - the contact at address text (any form the address rules take: case,
+ * a Unicode domain) into *c; -1 when answered (404 not an address or no such contact) */
+int api_contact_read(struct api_ctx *x, const char *email, struct store_contact *c);
 /* api_location - the Location of a resource made: base ("/api/lists/") and seg escaped */
 void api_location(struct api_ctx *x, const char *base, const char *seg);
 /* api_ok - answer status with v (released by the answer; NULL: no body) */

@@ -216,11 +216,8 @@ static json_t *
 contact_data(struct api_ctx *x, const char *email)
 {
 	struct store_contact k;
-	int rc = store_contact_get(x->s, email, &k);
-	if (rc < 0) {
-		api_fail_store(x, rc, NULL);
+	if (api_contact_read(x, email, &k) < 0)
 		return NULL;
-	}
 	json_t *d = json_loads(k.attrs ? k.attrs : "{}", 0, NULL);
 	if (!json_is_object(d)) {
 		json_decref(d);

@@ -331,6 +331,11 @@ api POST /api/templates/welcome/render '{"subject":"x","text":"y","version":1}'
 st "draft and version" 422
 api POST /api/templates/welcome/render '{"contact":"nobody@x.example"}'
 st "render: no such contact" 404
+api POST /api/contacts '{"email":"eve@bücher.example","attrs":{"first_name":"Eve"}}'
+st "a contact at a Unicode domain" 201
+api POST /api/templates/unsaved/render '{"subject":"Hi {{first_name}}","text":"x","contact":"Eve@Bücher.example"}'
+st "render for it, named as it was given" 200
+eq "rendered with its attributes" "$(json 'j["subject"]')" "Hi Eve"
 api POST /api/templates/welcome/message '{"to":"ann@one.example","from":"Shop <news@shop.example>","version":1}'
 st "raw message" 200
 contains "raw message: type" "$(hdr content-type)" "message/rfc822"
