@@ -1801,7 +1801,7 @@ event(struct compiler *c, const struct segment_node *n)
 {
 	struct buf *b = &c->out->sql;
 	/*
-	 * One campaign: its messages (messages_campaign_state), then each one's events
+	 * One campaign: its messages (by campaign_id), then each one's events
 	 * (events_message covers message_id, type, ts). Any campaign: the events of the
 	 * type since the date (events_type_ts covers type, ts, message_id), then their
 	 * messages by key. Either way a set of contact ids, made once per query.

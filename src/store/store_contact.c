@@ -428,8 +428,8 @@ store_contact_delete(struct store *s, int64_t id, bool erase, int64_t *messages,
 	    " json_valid(detail) AND json_extract(detail, '$.machine') = 1"
 	    " THEN '{\"machine\":true}' END"
 	    " WHERE message_id IN (SELECT id FROM messages WHERE contact_id = ?1)";
-	static const char anon_sql[] = "UPDATE messages SET email = NULL, last_text = NULL,"
-	                               " contact_id = NULL WHERE contact_id = ?1";
+	static const char anon_sql[] = "UPDATE messages SET email = NULL, domain = NULL,"
+	                               " last_text = NULL, contact_id = NULL WHERE contact_id = ?1";
 	static const char supp_sql[] =
 	    "DELETE FROM suppressions WHERE kind = 'address' AND value = ?2";
 	static const char audit_sql[] =

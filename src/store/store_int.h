@@ -136,6 +136,10 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 #define SUPPRESSION_OF_C                                                                           \
 	"(SELECT reason FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C " "               \
 	"ORDER BY kind LIMIT 1)"
+/* The same for the contact of the row of messages being updated: what a message made
+ * suppressed keeps as its reason (messages.reason, schema/019_message_domain.sql). */
+#define SUPPRESSION_OF_MESSAGE                                                                     \
+	"(SELECT " SUPPRESSION_OF_C " FROM contacts c WHERE c.id = messages.contact_id)"
 
 /*
  * The suppression that stops campaign CAMPAIGN (SQL of its id) from mailing contact c,

@@ -72,8 +72,8 @@ store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t 
 	 * so that SQLite reads only the range's contacts.
 	 */
 	static const char head[] =
-	    "INSERT INTO messages(campaign_id, contact_id, state, queued_at, last_text, done_at)"
-	    " SELECT ?1, c.id, CASE WHEN " SUPPRESSION_OF_C " IS NOT NULL"
+	    "INSERT INTO messages(campaign_id, contact_id, domain, state, queued_at, last_text,"
+	    " done_at) SELECT ?1, c.id, c.domain, CASE WHEN " SUPPRESSION_OF_C " IS NOT NULL"
 	    " THEN 'suppressed' WHEN c.id IN (SELECT value FROM json_each("
 	    "(SELECT CASE WHEN json_valid(options) THEN json_extract(options, '$.skip')"
 	    " END FROM campaigns WHERE id = ?1))) THEN 'failed' ELSE 'queued' END, ?2,"
@@ -89,12 +89,16 @@ store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t 
 	    "UPDATE campaigns SET queue_cursor = ?2, queue_upto = CASE WHEN ?2 >= queue_upto"
 	    " THEN NULL ELSE queue_upto END WHERE id = ?1";
 	/* The rollups of the messages made settled (suppressed, or failed by the start check:
-	 * new ids, past the highest before; index messages_campaign_state), and the
+	 * new ids, past the highest before; index messages_due), and the
 	 * campaign's first queueing. Queued ones have no rollup row. */
 	static const char last_sql[] = "SELECT coalesce(max(id), 0) FROM messages";
 	static const char name_sql[] =
 	    "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages WHERE campaign_id = ?1"
 	    " AND state IN ('suppressed', 'failed') AND id > ?2";
+	/* A suppressed one keeps the suppression's reason, as the report names it. */
+	static const char reason_sql[] = "UPDATE messages SET reason = " SUPPRESSION_OF_MESSAGE
+	                                 " WHERE id IN (SELECT id FROM temp.rollup_ids)"
+	                                 " AND state = 'suppressed'";
 	static const char started_sql[] =
 	    "INSERT INTO report_campaigns(campaign_id, started_at) VALUES (?1, ?2)"
 	    " ON CONFLICT(campaign_id) DO UPDATE SET started_at = excluded.started_at"
@@ -142,7 +146,11 @@ store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t 
 			return STORE_E_SQL;
 		sqlite3_bind_int64(st, 1, campaign_id);
 		sqlite3_bind_int64(st, 2, last);
-		if ((rc = store_step_done(s, st, "name the new messages")) < 0 ||
+		if ((rc = store_step_done(s, st, "name the new messages")) < 0)
+			return rc;
+		if ((st = store_prepare(s, reason_sql)) == NULL)
+			return STORE_E_SQL;
+		if ((rc = store_step_done(s, st, "record why messages are suppressed")) < 0 ||
 		    (rc = store_rollup_in(s)) < 0)
 			return rc;
 		if ((st = store_prepare(s, started_sql)) == NULL)
@@ -193,8 +201,9 @@ store_messages_recover(struct store *s, int64_t campaign_id, int64_t *recovered)
 static int
 withdraw(struct store *s, int64_t message_id, int64_t now, const char *why)
 {
-	static const char sql[] = "UPDATE messages SET state = 'suppressed', claimed_by = NULL,"
-	                          " done_at = ?2, last_text = ?3 WHERE id = ?1";
+	static const char sql[] =
+	    "UPDATE messages SET state = 'suppressed', claimed_by = NULL, done_at = ?2,"
+	    " last_text = ?3, reason = " SUPPRESSION_OF_MESSAGE " WHERE id = ?1";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;

@@ -79,7 +79,8 @@ store_plan_suppress_domain(struct store *s, int64_t campaign_id, const char *dom
                            const char *source, bool *added, int64_t *marked)
 {
 	static const char mark[] =
-	    "UPDATE messages SET state = 'suppressed', done_at = ?3 WHERE campaign_id = ?1"
+	    "UPDATE messages SET state = 'suppressed', done_at = ?3,"
+	    " reason = " SUPPRESSION_OF_MESSAGE " WHERE campaign_id = ?1"
 	    " AND state = 'queued' AND contact_id IN (SELECT id FROM contacts WHERE domain = ?2)";
 	int rc = store_suppress_add(s, "domain", domain, "hard_bounce", source);
 	if (rc < 0 && rc != STORE_E_EXISTS)

@@ -296,15 +296,16 @@ static const char sql_messages[] =
     " WHERE m.campaign_id = ?1";
 
 /*
- * Why messages were never sent: a suppressed one's own reason, else the suppression's; a
- * cancelled one's is the campaign's (its own reason column may still hold a deferral's).
+ * Why messages were never sent: a suppressed one's reason, the suppression's when it was
+ * suppressed (schema/019_message_domain.sql; none when it only left the campaign's lists);
+ * a cancelled one's is the campaign's (its own reason column may still hold a deferral's).
+ * Index messages_skipped holds both columns (its WHERE is this state IN, word for word, as
+ * SQLite needs to use it): no table row is read.
  */
 static const char sql_skipped[] =
-    "SELECT m.state, CASE WHEN m.state = 'cancelled' THEN 'cancelled' ELSE coalesce(m.reason,"
-    " (SELECT s.reason FROM suppressions s WHERE s.value IN " SUPPRESSION_KEYS_OF_C
-    " ORDER BY s.kind LIMIT 1), 'unknown') END, count(*)"
-    " FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id"
-    " WHERE m.campaign_id = ?1 AND m.state IN ('suppressed', 'cancelled')"
+    "SELECT state, CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE coalesce(reason,"
+    " 'unknown') END, count(*) FROM messages"
+    " WHERE campaign_id = ?1 AND state IN ('suppressed', 'cancelled')"
     " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2";
 
 /*
@@ -533,17 +534,21 @@ _Static_assert(REPORT_DELIVERED == 0 && REPORT_BOUNCED_HARD == 1 && REPORT_BOUNC
 
 /*
  * The rollups of the campaign's settled messages (schema/018_rollups.sql), then its
- * queued and claimed ones, which have no rollup (index messages_campaign_state).
+ * queued and claimed ones, which have no rollup, grouped: index messages_open holds all that
+ * is read of them (schema/019_message_domain.sql; its WHERE is this state IN, word for
+ * word, as SQLite needs to use it), no table row is. A
+ * queued or claimed message has its contact (deleting one cancels its queued messages
+ * and waits for its claimed ones) and the domain it was made with; a destination is
+ * set with the host (migration 019 set the older ones').
  */
 static const char sql_messages_rollup[] =
     "SELECT domain, dest, cat, n, deferrals, tls, delay_sum, delay_max, tls_verified,"
     " tls_version FROM report_messages"
     " WHERE campaign_id = ?1 AND n <> 0"
-    " UNION ALL SELECT coalesce(c.domain, lower(substr(m.email, instr(m.email, '@') + 1)),"
-    " '(erased)'), coalesce(m.dest, m.host, ''), CASE WHEN m.state = 'claimed' THEN 6"
-    " WHEN m.attempts > 0 THEN 4 ELSE 5 END, 1, m.attempts, 0, 0, 0, 0, ''"
-    " FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id"
-    " WHERE m.campaign_id = ?1 AND m.state IN ('queued', 'claimed')";
+    " UNION ALL SELECT coalesce(domain, '(erased)'), coalesce(dest, ''), CASE WHEN"
+    " state = 'claimed' THEN 6 WHEN attempts > 0 THEN 4 ELSE 5 END, count(*), sum(attempts),"
+    " 0, 0, 0, 0, '' FROM messages WHERE campaign_id = ?1 AND state IN ('queued', 'claimed')"
+    " GROUP BY 1, 2, 3";
 static const char sql_started_rollup[] =
     "SELECT coalesce(started_at, 0) FROM report_campaigns WHERE campaign_id = ?1";
 
@@ -1219,7 +1224,7 @@ static const char sql_all[] = "SELECT c.id, c.name, c.state, c.created_at,"
                               " FROM campaigns c ORDER BY c.created_at DESC, c.id DESC LIMIT ?1";
 
 /*
- * One campaign's messages by state (index messages_campaign_state, no table reads), and the
+ * One campaign's messages by state (index messages_due, no table reads), and the
  * two states a category splits: queued ones tried before (deferred), soft bounces.
  */
 static const char sql_all_states[] =

@@ -642,6 +642,11 @@ store_rollup_rebuild(struct store *s, int64_t campaign_id)
 	    "DELETE FROM report_reasons WHERE campaign_id = ?1",
 	    "DELETE FROM report_campaigns WHERE campaign_id = ?1",
 	    "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages WHERE campaign_id = ?1",
+	    /* Not a rollup, but what a report reads of a queued message (schema 019), which
+	     * messages written by hand may lack. */
+	    "UPDATE messages SET domain = coalesce((SELECT c.domain FROM contacts c WHERE c.id ="
+	    " messages.contact_id), lower(substr(email, instr(email, '@') + 1)), '(erased)')"
+	    " WHERE campaign_id = ?1 AND state IN ('queued', 'claimed') AND domain IS NULL",
 	};
 	for (size_t i = 0; i < sizeof(clear) / sizeof(clear[0]); i++) {
 		sqlite3_stmt *st = store_prepare(s, clear[i]);

@@ -61,8 +61,10 @@ static const char *const serve_sql[Q_COUNT] = {
                    " VALUES ('address', lower(?1), 'unsubscribe', ?2, ?3) ON CONFLICT DO NOTHING",
     [Q_LIST_REMOVE] = "DELETE FROM list_members WHERE list_id = ?1 AND contact_id = ?2",
     /* By (campaign, contact): UNIQUE (campaign_id, contact_id) finds the row. */
-    [Q_DROP_QUEUED] = "UPDATE messages SET state = 'suppressed', done_at = ?3"
-                      " WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'queued'",
+    [Q_DROP_QUEUED] =
+        "UPDATE messages SET state = 'suppressed', done_at = ?3, reason = " SUPPRESSION_OF_MESSAGE
+        " WHERE campaign_id = ?1 AND contact_id = ?2"
+        " AND state = 'queued'",
     /* An event's message, then the event: one row of VALUES (as Q_SUPPRESS), none without a
      * message. */
     [Q_MESSAGE] = "SELECT id FROM messages WHERE campaign_id = ?1 AND contact_id = ?2",

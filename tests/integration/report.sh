@@ -66,6 +66,13 @@ eq "json engagement" "$(json '(lambda s: (s["opens"]["human"], s["opens"]["uniqu
 eq "json rates of attempted" "$(json 'j["messages"]["pct_of_attempted"]["delivered"], j["messages"]["pct_of_attempted"]["bounced_hard"]')" "75.0 16.67"
 eq "json rates of all" "$(json 'j["messages"]["pct_of_total"]["delivered"], j["messages"]["pct_of_total"]["suppressed"]')" "69.23 7.69"
 eq "json not sent" "$(json 'j["messages"]["not_sent"]')" "[{'category': 'suppressed', 'reason': 'unsubscribe', 'count': 1}]"
+# Why a message was not sent is why it was not sent then: lifting the suppression later
+# (or changing its reason) does not rewrite it (it became "unknown": the report looked the
+# suppression up when it was read, joining every skipped message to its contact).
+"$KIRIM" suppress remove gone@a.test >/dev/null
+run "$KIRIM" report "$C" --format json
+eq "not sent: the reason it had" "$(json 'j["messages"]["not_sent"]')" "[{'category': 'suppressed', 'reason': 'unsubscribe', 'count': 1}]"
+"$KIRIM" suppress add gone@a.test --reason unsubscribe >/dev/null
 eq "json domains" "$(json '[(d["key"], d["messages"], d["counts"]["delivered"], d["counts"]["bounced_hard"], d["counts"]["deferred"], d["counts"]["suppressed"]) for d in j["domains"]]')" "[('a.test', 8, 6, 1, 0, 1), ('b.test', 4, 3, 1, 0, 0), ('c.test', 1, 0, 0, 1, 0)]"
 # #18 item 19: the header names what was sent, to whom, from whom, when.
 eq "json header" "$(json '(lambda c: (c["subject"], c["list"], c["from"], c["template"]["name"], c["started_at"] is not None, c["finished_at"]))(j["campaign"])')" "('Hi {{first_name}}', 'l', 'Shop <news@example.com>', 't', True, None)"
