@@ -171,7 +171,20 @@ struct segment_sql {
 	 * contacts (a range of ids: store_messages_walk), instead of a set of contact ids
 	 * made once per query, which costs the whole list however few contacts are read. */
 	bool probe;
+	/* Set by the caller before segment_compile: the expression is the query's WHERE
+	 * (or one of its ANDed terms), so that a condition under ANDs only may be NULL for
+	 * false; a text = or in on an attribute is then written as segment_index_expr, and
+	 * an index on that expression serves it. Elsewhere (under NOT or OR, or inside an
+	 * expression the caller negates) every condition is 0 or 1. */
+	bool where;
 };
+
+/*
+ * segment_index_expr - the SQL of attribute name's text, lower-cased, in the JSON of
+ * column (contacts.attrs), as the compiler writes it where an index may serve it: an
+ * index on contacts(<this over attrs>) (kirim segment index) is used for = and in.
+ */
+void segment_index_expr(struct buf *out, const char *column, const char *name);
 
 /*
  * The tree of the segment called name, for segment("name") (a new tree the

@@ -79,6 +79,15 @@ int store_segment_keys(struct store *s, const struct segment_node *tree, int64_t
  * the detail, indented by depth) */
 int store_segment_plan(struct store *s, const struct segment_node *tree, int64_t now,
                        void (*cb)(void *arg, int depth, const char *detail), void *arg);
+/*
+ * store_segment_index - make (on) or drop an index on attribute name's text (contacts:
+ * segment_index_expr), which a segment's text = and in on it use where they stand under
+ * ANDs only; *changed whether it did. STORE_E_INVALID for a name no segment can hold
+ * (empty, over 255 bytes, with '"' or a control character).
+ */
+int store_segment_index(struct store *s, const char *name, bool on, bool *changed);
+/* store_segment_indexes - each indexed attribute's name, by name */
+int store_segment_indexes(struct store *s, int (*cb)(void *arg, const char *name), void *arg);
 
 /* Tags (1 to 64 bytes each; the app checks them). */
 /* store_contact_tag - add (on) or remove tag on a contact; *changed whether it did */

@@ -1,4 +1,5 @@
-/* cmd_segment - `kirim segment add|list|show|count|remove` over app/audience.c. */
+/* cmd_segment - `kirim segment add|list|show|count|remove` over app/audience.c, and
+ * `index|unindex|indexes` over store_segment_index. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -179,6 +180,46 @@ list_row(void *arg, const struct store_segment *seg)
 	return 0;
 }
 
+static int
+index_row(void *arg, const char *name)
+{
+	json_t *rows = arg;
+	if (rows)
+		json_array_append_new(rows, cli_json_text(name));
+	else
+		printf("%s\n", name);
+	return 0;
+}
+
+/* segment_index - `index ATTR`, `unindex ATTR` or `indexes` (attr NULL) */
+static int
+segment_index(struct cli *c, struct store *s, const char *verb, const char *attr)
+{
+	if (attr == NULL) {
+		json_t *rows = c->json ? json_array() : NULL;
+		int rc = store_segment_indexes(s, index_row, rows);
+		if (rc < 0)
+			rc = cli_error("segment", cli_exit_for_store(rc), "%s", store_errmsg(s));
+		else if (rows)
+			cli_json_print(json_incref(rows));
+		json_decref(rows);
+		return rc;
+	}
+	bool on = strcmp(verb, "index") == 0, changed = false;
+	int rc = store_segment_index(s, attr, on, &changed);
+	if (rc < 0)
+		return cli_error("segment", rc == STORE_E_INVALID ? EX_DATAERR : exit_for(rc), "%s",
+		                 store_errmsg(s));
+	if (c->json)
+		cli_json_print(json_pack("{s:o,s:b,s:b}", "attribute", cli_json_text(attr),
+		                         "indexed", on, "changed", changed));
+	else if (!changed)
+		printf("Attribute '%s' %s.\n", attr, on ? "is already indexed" : "has no index");
+	else
+		printf("%s attribute '%s'.\n", on ? "Indexed" : "Dropped the index of", attr);
+	return 0;
+}
+
 int
 cmd_segment(struct cli *c, int argc, char **argv)
 {
@@ -219,16 +260,23 @@ cmd_segment(struct cli *c, int argc, char **argv)
 		int nargs;
 		const char *usage;
 	} verbs[] = {
-	    {"add", 2, "add NAME EXPRESSION"}, {"list", 0, "list"},
-	    {"show", 1, "show NAME"},          {"count", 1, "count EXPRESSION"},
+	    {"add", 2, "add NAME EXPRESSION"},
+	    {"list", 0, "list"},
+	    {"show", 1, "show NAME"},
+	    {"count", 1, "count EXPRESSION"},
 	    {"remove", 1, "remove NAME"},
+	    {"index", 1, "index ATTRIBUTE"},
+	    {"unindex", 1, "unindex ATTRIBUTE"},
+	    {"indexes", 0, "indexes"},
 	};
 	size_t v = 0;
 	while (v < sizeof(verbs) / sizeof(verbs[0]) && strcmp(verbs[v].verb, verb) != 0)
 		v++;
 	if (v == sizeof(verbs) / sizeof(verbs[0]))
 		return cli_usage("segment",
-		                 "unknown subcommand '%s' (add, list, show, count, remove)", verb);
+		                 "unknown subcommand '%s' (add, list, show, count, remove, index, "
+		                 "unindex, indexes)",
+		                 verb);
 	if (nargs != verbs[v].nargs)
 		return cli_usage("segment", "usage: kirim segment %s", verbs[v].usage);
 	struct store *s;
@@ -266,6 +314,8 @@ cmd_segment(struct cli *c, int argc, char **argv)
 		rc = segment_show(c, s, argv[optind], limit);
 	} else if (strcmp(verb, "count") == 0) {
 		rc = segment_count(c, s, argv[optind], plan);
+	} else if (strncmp(verb, "index", 5) == 0 || strcmp(verb, "unindex") == 0) {
+		rc = segment_index(c, s, verb, nargs ? argv[optind] : NULL);
 	} else {
 		rc = audience_segment_remove(s, argv[optind], err, sizeof(err));
 		if (rc < 0)

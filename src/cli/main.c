@@ -116,6 +116,7 @@ const struct cli_command cli_commands[] = {
      "       kirim segment show NAME [--limit N]\n"
      "       kirim segment count EXPRESSION [--plan]\n"
      "       kirim segment remove NAME\n"
+     "       kirim segment index ATTRIBUTE | unindex ATTRIBUTE | indexes\n"
      "\n"
      "A segment is a named filter over contacts, evaluated when it is used: counted by\n"
      "show and count, and taken when a campaign with --segment is queued. Expressions\n"
@@ -137,7 +138,12 @@ const struct cli_command cli_commands[] = {
      "a sample of their addresses (--limit, default 10). count evaluates an expression\n"
      "without saving it; --plan prints SQLite's query plan and the time it took. remove\n"
      "is refused while a campaign that is not done or cancelled uses the segment, or\n"
-     "another segment refers to it.\n"},
+     "another segment refers to it.\n"
+     "index makes an index on an attribute, so that counting and showing a segment with\n"
+     "ATTRIBUTE = \"text\" or ATTRIBUTE in (...) (under ands only) reads the matching\n"
+     "contacts instead of every contact's attributes (a 1,000,000-contact database: a few\n"
+     "seconds to make, tens of MB, a little slower imports); unindex drops it; indexes\n"
+     "lists them.\n"},
     {"suppress", cmd_suppress, "manage the suppression list (never mailed)",
      "Usage: kirim suppress add ADDRESS|DOMAIN... [--reason R] [--source TEXT]\n"
      "       kirim suppress remove ADDRESS|DOMAIN...\n"

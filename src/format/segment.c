@@ -1625,6 +1625,9 @@ struct compiler {
 	void *arg;
 	const char *stack[SEGMENT_REF_DEPTH + 1]; /* the segments being compiled, outermost first */
 	int nstack;
+	/* The node being compiled is under ANDs only, up to a WHERE (segment_sql.where): false
+	 * may be left NULL there. */
+	bool conjunct;
 	char *err;
 	size_t errsz;
 };
@@ -1665,6 +1668,20 @@ attr(struct compiler *c, const char *name)
 	buf_printf(&path, "$.\"%s\"", name);
 	buf_printf(&c->out->sql, "json_extract(c.attrs, ?%d)", param_text(c, path.data));
 	buf_free(&path);
+}
+
+/*
+ * indexable - the attribute's text as segment_index_expr has it, for a text = or in that
+ * may be NULL for false: an index on the attribute serves it (its path written out, where
+ * attr binds it, since SQLite matches an index's expression word for word)
+ */
+static bool
+indexable(struct compiler *c, const char *name)
+{
+	if (!c->conjunct)
+		return false;
+	segment_index_expr(&c->out->sql, "c.attrs", name);
+	return true;
 }
 
 /* date_cmp - the attribute's date against v with op (a day stands for all of it) */
@@ -1725,6 +1742,8 @@ cmp(struct compiler *c, const struct segment_node *n)
 		attr(c, n->name);
 		int k = param_text(c, v->text);
 		buf_printf(b, "), 1, length(?%d)) = lower(?%d), 0)", k, k);
+	} else if (v->type == SEGMENT_STRING && !negate && indexable(c, n->name)) {
+		buf_printf(b, " = lower(?%d)", param_text(c, v->text));
 	} else if (v->type == SEGMENT_STRING) {
 		buf_adds(b, "coalesce(lower(");
 		attr(c, n->name);
@@ -1745,6 +1764,17 @@ in(struct compiler *c, const struct segment_node *n)
 {
 	struct buf *b = &c->out->sql;
 	bool first = true;
+	size_t texts = 0;
+	for (size_t i = 0; i < n->nvals; i++)
+		texts += n->vals[i].type == SEGMENT_STRING;
+	if (!n->negated && texts == n->nvals && indexable(c, n->name)) {
+		buf_adds(b, " IN (");
+		for (size_t i = 0; i < n->nvals; i++)
+			buf_printf(b, "%slower(?%d)", i ? ", " : "",
+			           param_text(c, n->vals[i].text));
+		buf_addc(b, ')');
+		return;
+	}
 	if (n->negated)
 		buf_adds(b, "NOT ");
 	buf_addc(b, '(');
@@ -1876,20 +1906,25 @@ compile(struct compiler *c, const struct segment_node *n)
 {
 	struct buf *b = &c->out->sql;
 	int rc = 0;
+	bool conjunct = c->conjunct;
 	switch (n->type) {
 	case SEGMENT_AND:
 	case SEGMENT_OR:
 		buf_addc(b, '(');
+		c->conjunct = conjunct && n->type == SEGMENT_AND;
 		for (size_t i = 0; i < n->nkids && rc == 0; i++) {
 			if (i)
 				buf_adds(b, n->type == SEGMENT_AND ? " AND " : " OR ");
 			rc = compile(c, n->kids[i]);
 		}
+		c->conjunct = conjunct;
 		buf_addc(b, ')');
 		return rc;
 	case SEGMENT_NOT:
 		buf_adds(b, "NOT (");
+		c->conjunct = false;
 		rc = compile(c, n->kids[0]);
+		c->conjunct = conjunct;
 		buf_addc(b, ')');
 		return rc;
 	case SEGMENT_CMP:
@@ -1939,14 +1974,32 @@ int
 segment_compile(const struct segment_node *n, int64_t now, segment_resolve_cb resolve, void *arg,
                 struct segment_sql *out, char *err, size_t errsz)
 {
-	struct compiler c = {
-	    .out = out, .now = now, .resolve = resolve, .arg = arg, .err = err, .errsz = errsz};
+	struct compiler c = {.out = out,
+	                     .now = now,
+	                     .resolve = resolve,
+	                     .arg = arg,
+	                     .conjunct = out->where,
+	                     .err = err,
+	                     .errsz = errsz};
 	int rc = compile(&c, n);
 	if (rc < 0) {
 		segment_sql_free(out);
 		return rc;
 	}
 	return 0;
+}
+
+void
+segment_index_expr(struct buf *out, const char *column, const char *name)
+{
+	buf_printf(out, "lower(json_extract(%s, '$.\"", column);
+	/* The parser refuses '"' in a name; a quote is doubled in SQL's string. */
+	for (const char *p = name; *p; p++) {
+		if (*p == '\'')
+			buf_addc(out, '\'');
+		buf_addc(out, *p);
+	}
+	buf_adds(out, "\"'))");
 }
 
 void

@@ -130,7 +130,7 @@ store_audience_compile(struct store *s, int64_t campaign_id, int64_t now, int ba
 	int rc = store_audience_tree(s, campaign_id, &t);
 	if (rc < 0)
 		return rc;
-	rc = store_segment_compile(s, t, now, base, probe, out);
+	rc = store_segment_compile(s, t, now, base, probe, false, out);
 	segment_free(t);
 	return rc;
 }

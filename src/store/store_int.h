@@ -207,9 +207,10 @@ struct segment_sql;
 /* store_segment_functions - register kirim_number and kirim_time (segment.h) on db */
 int store_segment_functions(sqlite3 *db);
 /* store_segment_compile - tree as SQL at now, parameters after ?base, segment("x") read
- * from the segments table; STORE_E_INVALID (a loop, a missing segment) or STORE_E_SQL */
+ * from the segments table (probe and where: segment_sql's); STORE_E_INVALID (a loop, a
+ * missing segment) or STORE_E_SQL */
 int store_segment_compile(struct store *s, const struct segment_node *tree, int64_t now, int base,
-                          bool probe, struct segment_sql *out);
+                          bool probe, bool where, struct segment_sql *out);
 /*
  * store_segment_stmt - head, q's SQL and tail prepared as one statement on the store's
  * connection with q's parameters bound (the caller binds ?1..?base and finalizes it:

@@ -130,12 +130,13 @@ resolve(void *arg, const char *name, struct segment_node **out, char *err, size_
 
 int
 store_segment_compile(struct store *s, const struct segment_node *tree, int64_t now, int base,
-                      bool probe, struct segment_sql *out)
+                      bool probe, bool where, struct segment_sql *out)
 {
 	char err[512];
 	memset(out, 0, sizeof(*out));
 	out->base = base;
 	out->probe = probe;
+	out->where = where;
 	int rc = segment_compile(tree, now, resolve, s, out, err, sizeof(err));
 	if (rc == RESOLVE_E_SQL)
 		return STORE_E_SQL; /* store_errmsg says why */
@@ -180,7 +181,7 @@ prepared(struct store *s, const struct segment_node *tree, int64_t now, int base
          const char *head, const char *tail, sqlite3_stmt **out)
 {
 	struct segment_sql q = {.sql = BUF_INIT, .base = base};
-	int rc = tree ? store_segment_compile(s, tree, now, base, probe, &q) : 0;
+	int rc = tree ? store_segment_compile(s, tree, now, base, probe, true, &q) : 0;
 	if (rc < 0)
 		return rc;
 	if (tree == NULL)
@@ -194,7 +195,7 @@ int
 store_segment_check(struct store *s, const struct segment_node *tree)
 {
 	struct segment_sql q;
-	int rc = store_segment_compile(s, tree, 0, 0, false, &q);
+	int rc = store_segment_compile(s, tree, 0, 0, false, false, &q);
 	if (rc == 0)
 		segment_sql_free(&q);
 	return rc;
@@ -379,13 +380,95 @@ store_segment_keys(struct store *s, const struct segment_node *tree, int64_t now
 	            "read attribute names");
 }
 
+/* An attribute index is named by its attribute in hex (any name, one identifier). */
+#define ATTR_INDEX_PREFIX "contacts_attr_"
+
+int
+store_segment_index(struct store *s, const char *name, bool on, bool *changed)
+{
+	static const char exists_sql[] = "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+	                                 " AND name = ?1";
+	size_t len = strlen(name);
+	if (len == 0 || len > 255)
+		return store_errf(s, STORE_E_INVALID, "an attribute name is 1 to 255 bytes");
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p == '"' || *p < 0x20 || *p == 0x7f)
+			return store_errf(s, STORE_E_INVALID,
+			                  "'%s' cannot be an attribute name (no '\"' or control "
+			                  "characters)",
+			                  name);
+	struct buf ix = BUF_INIT, sql = BUF_INIT;
+	buf_adds(&ix, ATTR_INDEX_PREFIX);
+	for (size_t i = 0; i < len; i++)
+		buf_printf(&ix, "%02x", (unsigned char)name[i]);
+	sqlite3_stmt *st = store_prepare(s, exists_sql);
+	int64_t n = 0;
+	int rc = st ? 0 : STORE_E_SQL;
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, ix.data, -1, SQLITE_STATIC);
+		rc = store_get_int64(s, st, &n, "look for the attribute's index");
+	}
+	*changed = rc == 0 && (n > 0) != on;
+	if (*changed) {
+		if (on) {
+			buf_printf(&sql, "CREATE INDEX %s ON contacts(", ix.data);
+			segment_index_expr(&sql, "attrs", name);
+			buf_addc(&sql, ')');
+		} else {
+			buf_printf(&sql, "DROP INDEX %s", ix.data);
+		}
+		/* Built here, run once: not for the statement cache. */
+		if (sqlite3_exec(store_db(s), sql.data, NULL, NULL, NULL) != SQLITE_OK)
+			rc = store_fail(s,
+			                on ? "index the attribute" : "drop the attribute's index");
+	}
+	buf_free(&ix);
+	buf_free(&sql);
+	return rc;
+}
+
+int
+store_segment_indexes(struct store *s, int (*cb)(void *arg, const char *name), void *arg)
+{
+	static const char sql[] =
+	    "SELECT substr(name, length('" ATTR_INDEX_PREFIX "') + 1)"
+	    " FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts'"
+	    " AND name LIKE '" ATTR_INDEX_PREFIX "%' ORDER BY name";
+	sqlite3_stmt *st = store_prepare(s, sql);
+	if (st == NULL)
+		return STORE_E_SQL;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *hex = store_col_text(st, 0);
+		size_t n = strlen(hex) / 2;
+		char *name = xmalloc(n + 1);
+		for (size_t i = 0; i < n; i++) {
+			unsigned v = 0;
+			sscanf(hex + 2 * i, "%2x", &v);
+			name[i] = (char)v;
+		}
+		name[n] = '\0';
+		ret = cb(arg, name);
+		free(name);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, "list the attribute indexes");
+	sqlite3_reset(st);
+	return ret;
+}
+
 int
 store_segment_plan(struct store *s, const struct segment_node *tree, int64_t now,
                    void (*cb)(void *arg, int depth, const char *detail), void *arg)
 {
+	/* The count's own query: probed as the count probes it. */
+	bool probe;
+	int rc = big_list_and(s, tree, &probe);
+	if (rc < 0)
+		return rc;
 	sqlite3_stmt *st;
-	int rc = prepared(s, tree, now, 0, false,
-	                  "EXPLAIN QUERY PLAN SELECT count(*) FROM contacts c WHERE ", "", &st);
+	rc = prepared(s, tree, now, 0, probe,
+	              "EXPLAIN QUERY PLAN SELECT count(*) FROM contacts c WHERE ", "", &st);
 	if (rc < 0)
 		return rc;
 	/* Rows are (id, parent, -, detail), parents before their children. */
