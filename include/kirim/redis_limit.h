@@ -16,6 +16,9 @@
  * - its adaptive throttle (AIMD): a change made on one node (a 421 4.7.0 seen
  *   there) is written to a hash; the others read it with their next grant or
  *   lease and adopt it (pool_dest_adopt).
+ *   A suspension goes with it as an end time (Redis's clock): the others are
+ *   suspended until then too.
+ * - the pool's global rate (kirim domain set global): one GCRA, as a destination's.
  * Nodes say they are alive in a sorted set too (PREFIX:nodes), which gives N.
  *
  * Without Redis (never reached, or lost): each destination falls back to a

@@ -53,9 +53,10 @@ static const char script_grant[] =
     "if tat < now then tat = now end\n"
     "local nt = tat + tonumber(ARGV[2]) * step\n"
     "redis.call('SET', KEYS[1], string.format('%.3f', nt), 'PX', math.ceil(nt - now) + 60000)\n"
-    "local a = redis.call('HMGET', KEYS[2], 'seq', 'rate', 'conns', 'note')\n"
+    "local a = redis.call('HMGET', KEYS[2], 'seq', 'rate', 'conns', 'note', 'until')\n"
     "return {string.format('%.3f', tat - now), string.format('%.3f', step),\n"
-    "        a[1] or '0', a[2] or '0', a[3] or '0', a[4] or ''}\n";
+    "        a[1] or '0', a[2] or '0', a[3] or '0', a[4] or '',\n"
+    "        tostring(math.max(0, (tonumber(a[5]) or 0) - now))}\n";
 static const char script_lease[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -66,12 +67,24 @@ static const char script_lease[] =
     "  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)\n"
     "  ok = 1\n"
     "end\n"
-    "local a = redis.call('HMGET', KEYS[2], 'seq', 'rate', 'conns', 'note')\n"
-    "return {tostring(ok), a[1] or '0', a[2] or '0', a[3] or '0', a[4] or ''}\n";
+    "local a = redis.call('HMGET', KEYS[2], 'seq', 'rate', 'conns', 'note', 'until')\n"
+    "return {tostring(ok), a[1] or '0', a[2] or '0', a[3] or '0', a[4] or '',\n"
+    "        tostring(math.max(0, (tonumber(a[5]) or 0) - now))}\n";
 static const char script_aimd[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)\n"
     "redis.call('HSET', KEYS[1], 'rate', ARGV[1], 'conns', ARGV[2], 'note', ARGV[3])\n"
-    "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))\n"
+    "local ttl = tonumber(ARGV[4])\n"
+    "local s = tonumber(ARGV[5])\n"
+    "if s > 0 then\n"
+    "  local u = now + s\n"
+    "  if u > (tonumber(redis.call('HGET', KEYS[1], 'until')) or 0) then\n"
+    "    redis.call('HSET', KEYS[1], 'until', string.format('%d', u))\n"
+    "  end\n"
+    "  if s + 60000 > ttl then ttl = s + 60000 end\n"
+    "end\n"
+    "redis.call('PEXPIRE', KEYS[1], ttl)\n"
     "return seq\n";
 static const char script_beat[] =
     "local t = redis.call('TIME')\n"
@@ -85,11 +98,13 @@ static const char script_beat[] =
     "end\n"
     "return redis.call('ZCARD', KEYS[1])\n";
 
-/* One destination's shared state (pool_shared.attach). */
+/* One destination's shared state (pool_shared.attach), or the pool's global rate's
+ * (pool_shared.attach_global: d NULL, pool set). */
 struct rl_dest {
 	struct redis_limit *rl;
-	struct pool_dest *d; /* valid until detach */
-	char *key;           /* "DEST" or "DEST|SOURCE" */
+	struct pool_dest *d; /* valid until detach; NULL for the global rate */
+	struct pool *pool;   /* the global rate's pool, valid until detach */
+	char *key;           /* "DEST" or "DEST|SOURCE", "global" for the global rate */
 	char *k_tat, *k_aimd, *k_conns;
 	/* The grant being used: left tokens, the next due at next (loop seconds), step apart. */
 	unsigned left;
@@ -185,20 +200,25 @@ dd_unref(struct rl_dest *dd)
 static void
 dd_wake(struct rl_dest *dd, double s)
 {
-	if (!dd->detached && !dd->rl->closing)
+	if (dd->detached || dd->rl->closing)
+		return;
+	if (dd->d)
 		pool_dest_wake(dd->d, s);
+	else
+		pool_wake(dd->pool, s);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
 
-/* rl_send - one command (argv of argc strings); false when Redis is not up (nothing sent) */
-static bool
+/* rl_send - one command (argv of argc strings): its request, or NULL when Redis is not up
+ * (nothing sent) */
+static struct rl_req *
 rl_send(struct redis_limit *rl, enum rl_kind kind, struct rl_dest *dd, unsigned long long lease,
         unsigned n, int argc, const char **argv)
 {
 	bool setup = kind == RQ_SETUP || kind == RQ_PING;
 	if (rl->ac == NULL || (!setup && (!rl->up || rl->broken)))
-		return false;
+		return NULL;
 	size_t len[16];
 	for (int i = 0; i < argc; i++)
 		len[i] = strlen(argv[i]);
@@ -210,14 +230,14 @@ rl_send(struct redis_limit *rl, enum rl_kind kind, struct rl_dest *dd, unsigned 
 	q->n = n;
 	if (redisAsyncCommandArgv(rl->ac, on_reply, q, argc, argv, len) != REDIS_OK) {
 		free(q);
-		return false;
+		return NULL;
 	}
 	if (dd)
 		dd->refs++;
 	if (rl->inflight++ == 0)
 		rl->waiting_since = rl_now(rl);
 	rl->st.ops++;
-	return true;
+	return q; /* its reply comes later, never from inside this call */
 }
 
 /* rl_down - Redis is lost (or was never reached): fall back, say so once, reconnect later */
@@ -404,19 +424,20 @@ reply_str(const redisReply *r, size_t i)
 	return e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS ? e->str : "";
 }
 
-/* adopt - a reply's shared AIMD levels (seq, rate, conns, note from element i on): another
- * node's change not seen yet is adopted */
+/* adopt - a reply's shared AIMD levels (seq, rate, conns, note, a suspension's ms left from
+ * element i on): another node's change not seen yet is adopted */
 static void
 adopt(struct rl_dest *dd, const redisReply *r, size_t i)
 {
 	unsigned long long seq = strtoull(reply_str(r, i), NULL, 10);
-	if (seq <= dd->aimd_seq || dd->detached)
+	if (seq <= dd->aimd_seq || dd->detached || dd->d == NULL)
 		return;
 	dd->aimd_seq = seq;
 	double rate = strtod(reply_str(r, i + 1), NULL);
 	unsigned conns = (unsigned)strtoul(reply_str(r, i + 2), NULL, 10);
+	double left = strtod(reply_str(r, i + 4), NULL) / 1000.0;
 	dd->rl->st.adopted++;
-	pool_dest_adopt(dd->d, rate, conns, reply_str(r, i + 3));
+	pool_dest_adopt(dd->d, rate, conns, left, reply_str(r, i + 3));
 }
 
 /* held_drop - forget lease id (given back, or lost) */
@@ -467,7 +488,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	switch (q->kind) {
 	case RQ_GRANT:
 		dd->asking = false;
-		if (ok && r->type == REDIS_REPLY_ARRAY && r->elements >= 6 && !dd->detached) {
+		if (ok && r->type == REDIS_REPLY_ARRAY && r->elements >= 7 && !dd->detached) {
 			double delay = strtod(reply_str(r, 0), NULL) / 1000.0;
 			double step = strtod(reply_str(r, 1), NULL) / 1000.0;
 			rl->st.grants++;
@@ -482,7 +503,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 		break;
 	case RQ_LEASE:
 		dd->leasing = false;
-		if (ok && r->type == REDIS_REPLY_ARRAY && r->elements >= 5 && !dd->detached) {
+		if (ok && r->type == REDIS_REPLY_ARRAY && r->elements >= 6 && !dd->detached) {
 			if (strcmp(reply_str(r, 0), "1") == 0 && dd->spare < RL_SPARE_MAX) {
 				if (dd->spare == 0)
 					dd->spare_since = rl_now(rl);
@@ -530,17 +551,16 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 /* --- the pool's callbacks --------------------------------------------------------------- */
 
-static void *
-rl_attach(void *arg, struct pool_dest *d)
+/* dd_new - the shared state of key (d: its destination, or NULL for the global rate) */
+static struct rl_dest *
+dd_new(struct redis_limit *rl, struct pool_dest *d, const char *name, const char *src)
 {
-	struct redis_limit *rl = arg;
 	struct rl_dest *dd = xcalloc(1, sizeof(*dd));
-	const char *src = pool_dest_source(d);
-	size_t n = strlen(pool_dest_name(d)) + strlen(src) + 2;
+	size_t n = strlen(name) + strlen(src) + 2;
 	dd->rl = rl;
 	dd->d = d;
 	dd->key = xmalloc(n);
-	snprintf(dd->key, n, "%s%s%s", pool_dest_name(d), src[0] ? "|" : "", src);
+	snprintf(dd->key, n, "%s%s%s", name, src[0] ? "|" : "", src);
 	size_t kn = n + strlen(rl->c.prefix) + 16;
 	dd->k_tat = xmalloc(kn);
 	dd->k_aimd = xmalloc(kn);
@@ -551,6 +571,22 @@ rl_attach(void *arg, struct pool_dest *d)
 	dd->refs = 1;
 	dd->next = rl->dests;
 	rl->dests = dd;
+	return dd;
+}
+
+static void *
+rl_attach(void *arg, struct pool_dest *d)
+{
+	return dd_new(arg, d, pool_dest_name(d), pool_dest_source(d));
+}
+
+/* rl_attach_global - the pool's global rate: one GCRA for the cluster, PREFIX:tat:global
+ * (no destination's name: those are "relay..." or "mx:...") */
+static void *
+rl_attach_global(void *arg, struct pool *p)
+{
+	struct rl_dest *dd = dd_new(arg, NULL, "global", "");
+	dd->pool = p;
 	return dd;
 }
 
@@ -569,7 +605,7 @@ rl_detach(void *state)
 }
 
 static double
-rl_take(void *state, double rate)
+rl_take(void *state, double rate, bool take)
 {
 	struct rl_dest *dd = state;
 	struct redis_limit *rl = dd->rl;
@@ -585,6 +621,8 @@ rl_take(void *state, double rate)
 				                         now);
 			dd->local_rate = share;
 		}
+		if (!take)
+			return throttle_bucket_wait(&dd->local, now);
 		double w = throttle_bucket_take(&dd->local, now);
 		if (w == 0)
 			rl->st.local++;
@@ -595,6 +633,8 @@ rl_take(void *state, double rate)
 		/* Half a loop tick early is on time: the timer's grain is a millisecond. */
 		if (now + 0.0005 < dd->due)
 			return dd->due - now;
+		if (!take)
+			return 0;
 		dd->left--;
 		dd->due += dd->step;
 		rl->st.tokens++;
@@ -660,17 +700,19 @@ rl_conn_done(void *state, unsigned long long lease)
 }
 
 static void
-rl_changed(void *state, double rate, unsigned conns, const char *note)
+rl_changed(void *state, double rate, unsigned conns, double suspended_s, const char *note)
 {
 	struct rl_dest *dd = state;
 	struct redis_limit *rl = dd->rl;
-	char r[32], c[16], ttl[16], text[400];
+	char r[32], c[16], ttl[16], text[400], susp[32];
 	snprintf(r, sizeof(r), "%.6f", rate);
 	snprintf(c, sizeof(c), "%u", conns);
 	snprintf(ttl, sizeof(ttl), "%d", RL_AIMD_TTL_MS);
 	snprintf(text, sizeof(text), "node %s: %s", rl->node, note);
-	const char *a[8] = {"EVAL", script_aimd, "1", dd->k_aimd, r, c, text, ttl};
-	rl_send(rl, RQ_AIMD, dd, 0, 0, 8, a);
+	/* A suspension goes as its length; Redis's clock makes it an end time for everyone. */
+	snprintf(susp, sizeof(susp), "%.0f", suspended_s > 0 ? suspended_s * 1000.0 : 0);
+	const char *a[9] = {"EVAL", script_aimd, "1", dd->k_aimd, r, c, text, ttl, susp};
+	rl_send(rl, RQ_AIMD, dd, 0, 0, 9, a);
 }
 
 /* --- the timer ----------------------------------------------------------------------------- */
@@ -813,6 +855,7 @@ void
 redis_limit_shared(struct redis_limit *rl, struct pool_shared *out)
 {
 	*out = (struct pool_shared){.attach = rl_attach,
+	                            .attach_global = rl_attach_global,
 	                            .detach = rl_detach,
 	                            .take = rl_take,
 	                            .conn_take = rl_conn_take,
