@@ -30,6 +30,7 @@ enum {
 	RL_BACKOFF_MAX_MS = 4000,  /* ... up to this */
 	RL_GRANT_MAX = 500,        /* tokens in one grant at most */
 	RL_SPARE_MAX = 8,          /* leases granted and not used yet, at most */
+	RL_COUNT_TTL_MS = 2 * 86400 * 1000, /* a day's warm-up count outlives its day by one */
 };
 
 /* A grant is a tenth of a second's worth of tokens (at least one): at 10/s every message
@@ -98,6 +99,24 @@ static const char script_beat[] =
     "end\n"
     "return redis.call('ZCARD', KEYS[1])\n";
 
+/* COUNT reserves one of a day's cap (a warm-up count): a key not there yet starts at the
+ * seed (what the database counted), the sends made while Redis was away (extra) are added
+ * whatever the cap, then one more only if the count stays within it. It answers whether,
+ * and the count. UNCOUNT gives reservations back (never below 0). */
+static const char script_count[] =
+    "local c = tonumber(redis.call('GET', KEYS[1]))\n"
+    "if c == nil then\n"
+    "  c = tonumber(ARGV[2])\n"
+    "  redis.call('SET', KEYS[1], c, 'PX', tonumber(ARGV[4]))\n"
+    "end\n"
+    "if tonumber(ARGV[3]) > 0 then c = redis.call('INCRBY', KEYS[1], ARGV[3]) end\n"
+    "if c + 1 > tonumber(ARGV[1]) then return {0, c} end\n"
+    "return {1, redis.call('INCRBY', KEYS[1], 1)}\n";
+static const char script_uncount[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+                                     "local c = redis.call('DECRBY', KEYS[1], ARGV[1])\n"
+                                     "if c < 0 then c = redis.call('INCRBY', KEYS[1], -c) end\n"
+                                     "return c\n";
+
 /* One destination's shared state (pool_shared.attach), or the pool's global rate's
  * (pool_shared.attach_global: d NULL, pool set). */
 struct rl_dest {
@@ -137,6 +156,7 @@ struct redis_limit {
 	redisAsyncContext *ac;         /* NULL while disconnected */
 	redisAsyncContext *closing_ac; /* the connection redis_limit_close lets finish */
 	bool up;                       /* connected: shared limits in force */
+	bool known;                    /* Redis was reached, or found unreachable, at least once */
 	bool logged_down;              /* the fallback has been logged since the last change */
 	bool closing;
 	bool broken; /* Redis answered an error: dropped at the next tick */
@@ -158,13 +178,15 @@ struct redis_limit {
 };
 
 /* A request in flight: what to do with its reply. */
-enum rl_kind { RQ_SETUP, RQ_PING, RQ_GRANT, RQ_LEASE, RQ_RELEASE, RQ_AIMD, RQ_BEAT };
+enum rl_kind { RQ_SETUP, RQ_PING, RQ_GRANT, RQ_LEASE, RQ_RELEASE, RQ_AIMD, RQ_BEAT, RQ_COUNT };
 struct rl_req {
 	struct redis_limit *rl;
 	enum rl_kind kind;
 	struct rl_dest *dd;
 	unsigned long long lease;
-	unsigned n; /* GRANT: tokens asked */
+	unsigned n;                 /* GRANT: tokens asked */
+	redis_limit_count_cb count; /* COUNT: its answer goes there, with count_arg */
+	void *count_arg;
 };
 
 static double
@@ -246,6 +268,7 @@ rl_down(struct redis_limit *rl, const char *why)
 {
 	bool was = rl->up;
 	rl->up = false;
+	rl->known = true;
 	rl->ac = NULL;
 	if (rl->closing)
 		return;
@@ -309,6 +332,7 @@ static void
 rl_up(struct redis_limit *rl)
 {
 	rl->up = true;
+	rl->known = true;
 	rl->logged_down = false;
 	rl->up_since = rl_now(rl);
 	rl->beat_at = 0; /* a heartbeat at the next tick: N and the leases at once */
@@ -539,6 +563,16 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	case RQ_PING:
 		if (ok && !rl->broken && !rl->closing && rl->ac == ac)
 			rl_up(rl);
+		break;
+	case RQ_COUNT:
+		if (ok && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		    r->element[0]->type == REDIS_REPLY_INTEGER &&
+		    r->element[1]->type == REDIS_REPLY_INTEGER)
+			q->count(q->count_arg,
+			         r->element[0]->integer ? REDIS_LIMIT_COUNTED : REDIS_LIMIT_FULL,
+			         (long)r->element[1]->integer);
+		else
+			q->count(q->count_arg, REDIS_LIMIT_LOST, 0);
 		break;
 	case RQ_SETUP:
 	case RQ_RELEASE:
@@ -862,6 +896,63 @@ redis_limit_shared(struct redis_limit *rl, struct pool_shared *out)
 	                            .conn_done = rl_conn_done,
 	                            .changed = rl_changed,
 	                            .arg = rl};
+}
+
+/* count_key - PREFIX:warmup:DAY:NAME */
+static char *
+count_key(const struct redis_limit *rl, const char *name, int64_t day)
+{
+	size_t n = strlen(rl->c.prefix) + strlen(name) + 40;
+	char *k = xmalloc(n);
+	snprintf(k, n, "%s:warmup:%lld:%s", rl->c.prefix, (long long)day, name);
+	return k;
+}
+
+bool
+redis_limit_reserve(struct redis_limit *rl, const char *name, int64_t day, long cap, long seed,
+                    long extra, redis_limit_count_cb cb, void *arg)
+{
+	if (!rl->up || rl->broken || rl->closing)
+		return false;
+	char *k = count_key(rl, name, day);
+	char c[24], sd[24], ex[24], ttl[24];
+	snprintf(c, sizeof(c), "%ld", cap);
+	snprintf(sd, sizeof(sd), "%ld", seed > 0 ? seed : 0);
+	snprintf(ex, sizeof(ex), "%ld", extra > 0 ? extra : 0);
+	snprintf(ttl, sizeof(ttl), "%d", RL_COUNT_TTL_MS);
+	const char *a[8] = {"EVAL", script_count, "1", k, c, sd, ex, ttl};
+	struct rl_req *q = rl_send(rl, RQ_COUNT, NULL, 0, 0, 8, a);
+	free(k);
+	if (q == NULL)
+		return false;
+	q->count = cb;
+	q->count_arg = arg;
+	return true;
+}
+
+void
+redis_limit_unreserve(struct redis_limit *rl, const char *name, int64_t day, long n)
+{
+	char *k = count_key(rl, name, day);
+	char nb[24];
+	snprintf(nb, sizeof(nb), "%ld", n);
+	const char *a[5] = {"EVAL", script_uncount, "1", k, nb};
+	rl_send(rl, RQ_RELEASE, NULL, 0, 0, 5, a);
+	free(k);
+}
+
+enum redis_limit_mode
+redis_limit_mode(const struct redis_limit *rl)
+{
+	if (rl->up && !rl->broken && !rl->closing)
+		return REDIS_LIMIT_SHARED;
+	return rl->known || rl->closing ? REDIS_LIMIT_FALLBACK : REDIS_LIMIT_STARTING;
+}
+
+unsigned
+redis_limit_nodes(const struct redis_limit *rl)
+{
+	return rl_nodes(rl);
 }
 
 void

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # redis_share.sh - what senders share through Redis beyond rates, caps and AIMD levels
-# (docs/scale-out.md, #24): `kirim send` processes on one database and one Redis. One
-# sender's suspension of a destination suspends it for the others too, until the same
-# end. The global rate (`kirim domain set global`) holds for two senders together.
+# (docs/scale-out.md, #24): three `kirim send` processes on one database and one Redis.
+# A warm-up cap of 30 holds for the three together (each alone counted from the
+# database at its start, and passed it together); a fresh Redis starts the day's count
+# from the database's; without Redis each takes its share, cap / N. One sender's
+# suspension of a destination suspends it for the others too, until the same end. The
+# global rate (`kirim domain set global`) holds for two senders together.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
@@ -15,41 +18,6 @@ export KIRIM_CONFIG="$TMP/direct.conf"
 printf 'Subject: Hi\n\n--- text\nHello.\n' >t.tpl
 "$KIRIM" template add t t.tpl >/dev/null
 
-# start_redis PORT - redis-server on 127.0.0.1:PORT, nothing saved; PID in $REDIS_PID
-start_redis() {
-	redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-		>>"$TMP/server-redis.log" 2>&1 &
-	REDIS_PID=$!
-	PIDS+=("$REDIS_PID")
-	wait_port "$1"
-}
-# campaigns DOMAIN N NAME... - campaign NAME (from news-NAME@kirim.test, template t) of N
-# to DOMAIN each
-campaigns() {
-	local dom=$1 n=$2 name
-	shift 2
-	for name in "$@"; do
-		printf 'email\n' >"$name.csv"
-		for i in $(seq 1 "$n"); do echo "$name-$i@$dom"; done >>"$name.csv"
-		"$KIRIM" import "$name.csv" --list "$name" -q >/dev/null
-		"$KIRIM" campaign create "$name" --list "$name" --template t \
-			--from "News <news-$name@kirim.test>" >/dev/null
-	done
-}
-# send_all NAME... [-- OPTIONS] - one `kirim send` per campaign, all at once, direct (MX
-# hosts from the dnsmasq on $DNS_PORT, port $P), each given 120 s; each one's stderr in
-# NAME.err, its JSON in NAME.out; returns when all are done
-send_all() {
-	local names=() opts=() pids=() n
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do names+=("$1") && shift; done
-	[ $# -gt 0 ] && shift && opts=("$@")
-	for n in "${names[@]}"; do
-		timeout -k 5 120 "$KIRIM" -v send "$n" --dns-server "127.0.0.1:$DNS_PORT" \
-			--mx-port "$P" --timeout 5 --json "${opts[@]}" >"$n.out" 2>"$n.err" &
-		pids+=($!)
-	done
-	wait "${pids[@]}"
-}
 RP=$(free_port)
 start_redis "$RP"
 REDIS="redis://127.0.0.1:$RP"
@@ -57,20 +25,62 @@ rcli() { redis-cli -p "$RP" "$@"; }
 
 P=$(free_port)
 cat >records <<EOF2
+mx-host=warm.test,mx.warm.test,10
+host-record=mx.warm.test,127.0.2.2
+mx-host=away.test,mx.away.test,10
+host-record=mx.away.test,127.0.2.3
 mx-host=susp.test,mx.susp.test,10
 host-record=mx.susp.test,127.0.2.4
 mx-host=glob.test,mx.glob.test,10
 host-record=mx.glob.test,127.0.2.5
 EOF2
 start_dnsmasq records
-for a in 5; do start_sink_at "127.0.2.$a" "$P" -d "$(sink_dir "$a")"; done
+for a in 2 3 5; do start_sink_at "127.0.2.$a" "$P" -d "$(sink_dir "$a")"; done
 # susp.test answers mail from news-u1@ with 421 4.7.0 after 10 messages, for 30 s: u1
 # halves the destination twice and then suspends it (three complaints, 5 s apart).
 start_server_at 127.0.2.4 "$P" --pipelining --throttle-after 10 --throttle-for 30 \
 	--slowdown-from news-u1@kirim.test
 
+at_sink() { find "$TMP/dump-$1" -type f | wc -l; }
+delivered() { sql "SELECT count(*) FROM messages m JOIN contacts k ON k.id = m.contact_id WHERE k.domain = '$1' AND m.state = 'delivered'"; }
+DAY=$(($(date -u +%s) / 86400))
 
-# 1. A suspension shared: susp.test answers only u1's mail with 421 4.7.0 after 10
+# 1. A warm-up cap of 30 for the three senders together: 60 messages, 30 arrive, 30 wait
+#    for tomorrow. Each sender alone read today's count (0) from the database at its
+#    start and would take 30 of its own. The 20/s rate keeps the three sending at once.
+"$KIRIM" domain set warm.test --warmup 30,60 --rate 20/s >/dev/null
+campaigns warm.test 20 w1 w2 w3
+send_all w1 w2 w3 -- --redis "$REDIS"
+eq "warm-up: exactly the cap arrives for the three together" "$(at_sink 2)" 30
+eq "warm-up: and is recorded delivered" "$(delivered warm.test)" 30
+eq "warm-up: the rest waits for tomorrow" \
+	"$(sql "SELECT count(*) FROM messages WHERE state = 'queued' AND attempts = 0 AND next_attempt_at >= ($DAY + 1) * 86400")" 30
+KEY="kirim:warmup:$DAY:mx:mx.warm.test|warm.test"
+eq "warm-up: the day's count in Redis" "$(rcli get "$KEY")" 30
+ttl=$(rcli pttl "$KEY")
+[ "$ttl" -gt $((86400 * 1000)) ] && [ "$ttl" -le $((2 * 86400 * 1000)) ] &&
+	ok "warm-up: the count expires after two days" || bad "warm-up: its expiry" "pttl $ttl"
+contains "warm-up: the cap is said to be the cluster's" "$(cat w1.err w2.err w3.err)" \
+	"warmup_cap=30 reached across nodes"
+
+# 2. A fresh Redis (flushed) starts the day's count from the database's, not from 0.
+rcli flushall >/dev/null
+campaigns warm.test 5 w4
+send_all w4 -- --redis "$REDIS"
+eq "fresh Redis: nothing over the cap" "$(at_sink 2) $(state_of w4)" "30 queued=5"
+eq "fresh Redis: seeded from the database" "$(rcli get "$KEY")" 30
+
+# 3. Redis unreachable: each sender takes its local share, the cap / N ([redis] nodes = 2
+#    here): 5 of away.test's 10, logged as the rates' fallback is.
+CLOSED=$(free_port)
+printf '[sender]\nehlo = mta.kirim.test\n[redis]\nnodes = 2\n' >away.conf
+"$KIRIM" domain set away.test --warmup 10,20 >/dev/null
+campaigns away.test 10 a1
+KIRIM_CONFIG="$TMP/away.conf" send_all a1 -- --redis "redis://127.0.0.1:$CLOSED"
+eq "unreachable: the local share of the cap (10 / 2)" "$(at_sink 3) $(delivered away.test)" "5 5"
+contains "unreachable: the fallback is logged" "$(cat a1.err)" "fall back to a local share, 1/2"
+
+# 4. A suspension shared: susp.test answers only u1's mail with 421 4.7.0 after 10
 #    messages; u1 suspends the destination after three complaints, and u2 and u3, which
 #    see none, are suspended too, until the same end (60 s on).
 "$KIRIM" domain set susp.test --rate 10/s >/dev/null
@@ -86,7 +96,7 @@ for k in u2 u3; do
 		bad "suspension: $k held back" "$(state_of $k)"
 done
 
-# 2. The global rate, 10/s, holds for two senders together: never more than 10 a second
+# 5. The global rate, 10/s, holds for two senders together: never more than 10 a second
 #    (plus the one a bucket may hold) in any 2 s at the sink; each alone took 10/s.
 "$KIRIM" domain set global --rate 10/s >/dev/null
 campaigns glob.test 40 g1 g2
