@@ -298,6 +298,23 @@ start_redis() {
 	PIDS+=("$REDIS_PID")
 	wait_port "$1"
 }
+# redis_test NAME - the shared throttles' tests' start: skip (77) without Debian's
+# redis-server; a direct-send kirim.conf, template t, and a Redis on 127.0.0.1:$RP ($REDIS;
+# rcli runs redis-cli against it)
+redis_test() {
+	if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+		echo "SKIP $1 needs Debian's redis-server (tools/test installs it)"
+		exit 77
+	fi
+	printf '[sender]\nehlo = mta.kirim.test\n' >direct.conf
+	export KIRIM_CONFIG="$TMP/direct.conf"
+	printf 'Subject: Hi\n\n--- text\nHello.\n' >t.tpl
+	"$KIRIM" template add t t.tpl >/dev/null
+	RP=$(free_port)
+	start_redis "$RP"
+	REDIS="redis://127.0.0.1:$RP"
+}
+rcli() { redis-cli -p "$RP" "$@"; }
 # campaigns DOMAIN N NAME... - campaign NAME (from news-NAME@kirim.test, template t) of N
 # to DOMAIN each
 campaigns() {

@@ -9,20 +9,7 @@
 # commandstats.
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-	echo "SKIP redis.sh needs Debian's redis-server (tools/test installs it)"
-	exit 77
-fi
-
-printf '[sender]\nehlo = mta.kirim.test\n' >direct.conf
-export KIRIM_CONFIG="$TMP/direct.conf"
-printf 'Subject: Hi\n\n--- text\nHello.\n' >t.tpl
-"$KIRIM" template add t t.tpl >/dev/null
-
-RP=$(free_port)
-start_redis "$RP"
-REDIS="redis://127.0.0.1:$RP"
-rcli() { redis-cli -p "$RP" "$@"; }
+redis_test "redis.sh"
 # evals - EVAL calls Redis has answered since its start or the last reset
 evals() { rcli info commandstats | tr -d '\r' | sed -n 's/^cmdstat_eval:calls=\([0-9]*\),.*/\1/p'; }
 

@@ -8,20 +8,7 @@
 # global rate (`kirim domain set global`) holds for two senders together.
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-	echo "SKIP redis_share.sh needs Debian's redis-server (tools/test installs it)"
-	exit 77
-fi
-
-printf '[sender]\nehlo = mta.kirim.test\n' >direct.conf
-export KIRIM_CONFIG="$TMP/direct.conf"
-printf 'Subject: Hi\n\n--- text\nHello.\n' >t.tpl
-"$KIRIM" template add t t.tpl >/dev/null
-
-RP=$(free_port)
-start_redis "$RP"
-REDIS="redis://127.0.0.1:$RP"
-rcli() { redis-cli -p "$RP" "$@"; }
+redis_test "redis_share.sh"
 
 P=$(free_port)
 cat >records <<EOF2
