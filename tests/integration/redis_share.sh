@@ -5,7 +5,8 @@
 # database at its start, and passed it together); a fresh Redis starts the day's count
 # from the database's; without Redis each takes its share, cap / N. One sender's
 # suspension of a destination suspends it for the others too, until the same end. The
-# global rate (`kirim domain set global`) holds for two senders together.
+# global rate (`kirim domain set global`) holds for two senders together. With two
+# source addresses the cap holds per source.
 . "$(dirname "$0")/lib.sh"
 
 redis_test "redis_share.sh"
@@ -20,9 +21,11 @@ mx-host=susp.test,mx.susp.test,10
 host-record=mx.susp.test,127.0.2.4
 mx-host=glob.test,mx.glob.test,10
 host-record=mx.glob.test,127.0.2.5
+mx-host=src.test,mx.src.test,10
+host-record=mx.src.test,127.0.2.6
 EOF2
 start_dnsmasq records
-for a in 2 3 5; do start_sink_at "127.0.2.$a" "$P" -d "$(sink_dir "$a")"; done
+for a in 2 3 5 6; do start_sink_at "127.0.2.$a" "$P" -d "$(sink_dir "$a")"; done
 # susp.test answers mail from news-u1@ with 421 4.7.0 after 10 messages, for 30 s: u1
 # halves the destination twice and then suspends it (three complaints, 5 s apart).
 start_server_at 127.0.2.4 "$P" --pipelining --throttle-after 10 --throttle-for 30 \
@@ -67,7 +70,22 @@ KIRIM_CONFIG="$TMP/away.conf" send_all a1 -- --redis "redis://127.0.0.1:$CLOSED"
 eq "unreachable: the local share of the cap (10 / 2)" "$(at_sink 3) $(delivered away.test)" "5 5"
 contains "unreachable: the fallback is logged" "$(cat a1.err)" "fall back to a local share, 1/2"
 
-# 4. A suspension shared: susp.test answers only u1's mail with 421 4.7.0 after 10
+# 4. Two source addresses ([egress], docs/egress.md): the cap holds per source across the
+#    senders, 5 from each of 127.0.0.2 and 127.0.0.3 for the two together (each alone
+#    would take 5 from each), each source's count a key of its own.
+printf '[sender]\nehlo = mta.kirim.test\n' >src.conf
+for a in 2 3; do printf '[egress]\nname = s%s\naddress = 127.0.0.%s\n' "$a" "$a" >>src.conf; done
+"$KIRIM" domain set src.test --warmup 5,10 --rate 20/s >/dev/null
+campaigns src.test 10 e1 e2
+KIRIM_CONFIG="$TMP/src.conf" send_all e1 e2 -- --redis "$REDIS"
+eq "sources: the cap from each source for the two together" \
+	"$(sql "SELECT group_concat(s || '=' || n, ' ') FROM (SELECT e.source AS s, count(*) AS n FROM events e JOIN messages m ON m.id = e.message_id JOIN contacts k ON k.id = m.contact_id WHERE k.domain = 'src.test' AND e.type = 'delivered' GROUP BY e.source ORDER BY e.source)")" \
+	"127.0.0.2=5 127.0.0.3=5"
+eq "sources: at the sink" "$(at_sink 6)" 10
+eq "sources: a count per source in Redis" \
+	"$(rcli get "kirim:warmup:$DAY:mx:mx.src.test|src.test|127.0.0.2") $(rcli get "kirim:warmup:$DAY:mx:mx.src.test|src.test|127.0.0.3")" "5 5"
+
+# 5. A suspension shared: susp.test answers only u1's mail with 421 4.7.0 after 10
 #    messages; u1 suspends the destination after three complaints, and u2 and u3, which
 #    see none, are suspended too, until the same end (60 s on).
 "$KIRIM" domain set susp.test --rate 10/s >/dev/null
@@ -83,7 +101,7 @@ for k in u2 u3; do
 		bad "suspension: $k held back" "$(state_of $k)"
 done
 
-# 5. The global rate, 10/s, holds for two senders together: never more than 10 a second
+# 6. The global rate, 10/s, holds for two senders together: never more than 10 a second
 #    (plus the one a bucket may hold) in any 2 s at the sink; each alone took 10/s.
 "$KIRIM" domain set global --rate 10/s >/dev/null
 campaigns glob.test 40 g1 g2
