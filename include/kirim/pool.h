@@ -173,27 +173,34 @@ struct pool_stats {
 /*
  * A limiter shared with other processes (redis_limit.h): when set, a destination's message
  * rate (when it has one) and its shared connection cap (pool_limits.shared_conns) are asked
- * of it instead of this process's bucket and count, and its adaptive throttle's changes are
- * told to it. Every callback runs on the loop and must not call into the pool, except as said.
+ * of it instead of this process's bucket and count, and so is the pool's global rate
+ * (pool_set_rate); its adaptive throttle's changes, suspensions included, are told to it.
+ * Every callback runs on the loop and must not call into the pool, except as said.
  */
 struct pool_shared {
 	/* A destination was added: its limiter state (given back to the other callbacks), or
 	 * NULL when it shares nothing. The limiter may keep d to call pool_dest_wake and
 	 * pool_dest_adopt on it until detach. */
 	void *(*attach)(void *arg, struct pool_dest *d);
-	void (*detach)(void *state); /* pool_free: the destination goes */
-	/* One message token at rate (per second, > 0): 0 taken, go now; > 0 seconds until one
-	 * is due (ask again then); < 0 none known yet: the limiter calls pool_dest_wake when
-	 * there is news. */
-	double (*take)(void *state, double rate);
+	/* The pool's global rate: its limiter state for take, or NULL when it is not shared.
+	 * The limiter may keep p to call pool_wake on it until detach. */
+	void *(*attach_global)(void *arg, struct pool *p);
+	void (*detach)(void *state); /* pool_free: the destination (or the pool) goes */
+	/* One message token at rate (per second, > 0): 0 there, go now (taken when take is
+	 * set; only looked at when not, and then a call with take set at once after takes
+	 * it); > 0 seconds until one is due (ask again then); < 0 none known yet: the limiter
+	 * calls pool_dest_wake (pool_wake for the global rate) when there is news. */
+	double (*take)(void *state, double rate, bool take);
 	/* A lease for one more connection under cap (conns open now): true taken, *lease its
 	 * id (0 for one of the limiter's own), given back with conn_done when the session
 	 * closes; false not now: the limiter calls pool_dest_wake when it may be. */
 	bool (*conn_take)(void *state, unsigned cap, unsigned conns, unsigned long long *lease);
 	void (*conn_done)(void *state, unsigned long long lease);
 	/* The adaptive throttle changed the destination here (not through pool_dest_adopt):
-	 * tell the other nodes. note says why. */
-	void (*changed)(void *state, double rate, unsigned conns, const char *note);
+	 * tell the other nodes. suspended_s: seconds of a suspension it started (0: none);
+	 * note says why. */
+	void (*changed)(void *state, double rate, unsigned conns, double suspended_s,
+	                const char *note);
 	void *arg;
 };
 
@@ -205,9 +212,14 @@ void pool_set_shared(struct pool *p, const struct pool_shared *sh);
 /* pool_dest_wake - look at d again in s seconds (0: from the loop, soon): the shared
  * limiter has news. May be called from the limiter's callbacks. */
 void pool_dest_wake(struct pool_dest *d, double s);
-/* pool_dest_adopt - another node's adaptive throttle changed d's levels (throttle_aimd_adopt):
- * applied, logged and reported like a change of its own, and not told back to the limiter */
-void pool_dest_adopt(struct pool_dest *d, double rate, unsigned conns, const char *why);
+/* pool_wake - look again at every destination with jobs waiting, in s seconds: the shared
+ * limiter has news of the global rate. May be called from the limiter's callbacks. */
+void pool_wake(struct pool *p, double s);
+/* pool_dest_adopt - another node's adaptive throttle changed d's levels, or suspended it for
+ * suspend_s more seconds (throttle_aimd_adopt): applied, logged and reported like a change
+ * of its own (a suspension hands its queued jobs back), and not told back to the limiter */
+void pool_dest_adopt(struct pool_dest *d, double rate, unsigned conns, double suspend_s,
+                     const char *why);
 /* pool_dest_source - d's source address as text, "" when the kernel chooses */
 const char *pool_dest_source(const struct pool_dest *d);
 /* pool_dest_add - add a destination; NULL with err when its TLS context cannot be made */

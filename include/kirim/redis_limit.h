@@ -16,6 +16,12 @@
  * - its adaptive throttle (AIMD): a change made on one node (a 421 4.7.0 seen
  *   there) is written to a hash; the others read it with their next grant or
  *   lease and adopt it (pool_dest_adopt).
+ *   A suspension goes with it as an end time (Redis's clock): the others are
+ *   suspended until then too.
+ * - the pool's global rate (kirim domain set global): one GCRA, as a destination's.
+ * - warm-up counts (redis_limit_reserve): today's count per destination and
+ *   source in a key per UTC day, reserved one message at a time under the day's
+ *   cap by a script, so that the nodes together never pass it.
  * Nodes say they are alive in a sorted set too (PREFIX:nodes), which gives N.
  *
  * Without Redis (never reached, or lost): each destination falls back to a
@@ -34,6 +40,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -69,6 +76,37 @@ struct redis_limit;
 struct redis_limit *redis_limit_new(uv_loop_t *loop, const struct redis_limit_config *c);
 /* redis_limit_shared - the pool's callbacks for rl (pool_set_shared) */
 void redis_limit_shared(struct redis_limit *rl, struct pool_shared *out);
+/* A warm-up reservation's answer (redis_limit_reserve). */
+enum redis_limit_count {
+	REDIS_LIMIT_COUNTED, /* reserved: count is the day's count with it */
+	REDIS_LIMIT_FULL,    /* the cap is reached: nothing reserved; count is the day's count */
+	REDIS_LIMIT_LOST,    /* Redis went away before it answered: nothing known */
+};
+typedef void (*redis_limit_count_cb)(void *arg, enum redis_limit_count got, long count);
+
+/*
+ * redis_limit_reserve - reserve one message of name's count for Unix day (a warm-up count,
+ * PREFIX:warmup:DAY:NAME, kept two days) within cap. A count Redis does not have yet starts
+ * at seed (what the database counted); extra (messages sent while Redis was away) is added
+ * first, whatever the cap. true: asked, and cb(arg, ...) is called once, later, on the loop
+ * (keep arg alive until then); false: Redis is not up, nothing asked (apply the local share,
+ * cap / redis_limit_nodes).
+ */
+bool redis_limit_reserve(struct redis_limit *rl, const char *name, int64_t day, long cap, long seed,
+                         long extra, redis_limit_count_cb cb, void *arg);
+/* redis_limit_unreserve - give n reservations of name's day back (messages not sent after
+ * all); nothing when Redis is not up */
+void redis_limit_unreserve(struct redis_limit *rl, const char *name, int64_t day, long n);
+/* Whether Redis answers (redis_limit_mode). */
+enum redis_limit_mode {
+	REDIS_LIMIT_STARTING, /* the first connect has not come to anything yet (2 s at most) */
+	REDIS_LIMIT_SHARED,   /* Redis answers: limits shared */
+	REDIS_LIMIT_FALLBACK, /* lost, or never reached: the local share holds */
+};
+/* redis_limit_mode - whether Redis answers now */
+enum redis_limit_mode redis_limit_mode(const struct redis_limit *rl);
+/* redis_limit_nodes - the fallback's N now */
+unsigned redis_limit_nodes(const struct redis_limit *rl);
 /* redis_limit_stats - what rl did so far */
 void redis_limit_stats(const struct redis_limit *rl, struct redis_limit_stats *st);
 /* redis_limit_close - the run ends: leases given back, the connection and timers closed

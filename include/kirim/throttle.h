@@ -187,11 +187,13 @@ enum throttle_change throttle_aimd_result(struct throttle_aimd *a, double now,
  * throttle_aimd_adopt - another node sharing the destination changed its
  * controller (docs/scale-out.md): take its rate and connections (0 = keep
  * ours), clamped to our ceilings; why (another node's note) goes into a->last.
- * A decrease starts a hold, as a local one does. Returns DECREASED when
- * either went down, INCREASED when they went up, else SAME.
+ * A decrease starts a hold, as a local one does. suspend_s > 0: the other node
+ * suspended the destination, with that many seconds left: suspended here until
+ * then too (SUSPENDED; one that ends later stays). Else returns DECREASED when
+ * either level went down, INCREASED when they went up, else SAME.
  */
 enum throttle_change throttle_aimd_adopt(struct throttle_aimd *a, double now, double rate,
-                                         unsigned conns, const char *why);
+                                         unsigned conns, double suspend_s, const char *why);
 /*
  * throttle_aimd_tick - end a suspension that is over (call before opening a
  * connection or from a timer). Returns THROTTLE_RESUMED or THROTTLE_SAME.

@@ -535,6 +535,7 @@ sender_job_done(struct sender *S, struct sjob *j)
 	S->inflight--;
 	S->inflight_bytes -= j->job.len; /* data's memory may be the session's now */
 	j->res.c = c;
+	sender_warmup_done(S, j);
 	stats_count(st, &j->res);
 	if (cst != st)
 		stats_count(cst, &j->res); /* the campaign's own, one of several */
@@ -702,6 +703,8 @@ on_tick(uv_timer_t *t)
 		/* Queued jobs come back unattempted; sessions finish their job and QUIT. */
 		pool_shutdown(S->pool);
 	}
+	if (S->rl)
+		sender_warmup_retry(S);
 	sender_report(S);
 	sender_pump(S);
 }

@@ -116,6 +116,14 @@ struct ssource {
 	struct sockaddr_storage addr; /* port 0 */
 };
 
+/* One source's warm-up count as this node knows the cluster's, with a Redis
+ * (docs/scale-out.md: reserved in Redis one message at a time). */
+struct swarm {
+	long known; /* the day's count as Redis last told it, else as the database said */
+	long local; /* sent under the local share while Redis was away, not told to it yet */
+	bool full;  /* Redis said the day's cap is reached: nothing more from this source today */
+};
+
 /*
  * A destination of a send: what it was made for (to apply policies again when they
  * change), its warm-up plan, and one pool destination per source address of the egress
@@ -130,6 +138,7 @@ struct sdest {
 	struct pool_dest **pd; /* per source of its pool, or one without binding */
 	struct ssource **src;  /* per pd: its source (borrowed from S->src), or NULL */
 	long *sent;            /* per source: attempts today, this run's and the database's */
+	struct swarm *warm;    /* per source, with a Redis: the cluster's count as known */
 	struct wrr_item *wrr;  /* per source: its weight and turn */
 	size_t npd;
 	char warmup[POLICY_WARMUP_MAX];
@@ -244,6 +253,15 @@ struct sjob {
 	struct scamp *c;
 	struct pool_dest *pd; /* where it was submitted (NULL before) */
 	bool gone;            /* withdrawn by sender_keep: suppressed meanwhile */
+	/* Its warm-up reservation with a Redis (sdest_submit): of source wk of wsd, for day
+	 * wday; WARM_ASKING while Redis has not answered (wextra: the local sends told with
+	 * the ask), WARM_REDIS reserved there, WARM_LOCAL one of the local share. Given back
+	 * when it comes back not attempted (sender_warmup_done). */
+	enum { WARM_NONE, WARM_ASKING, WARM_REDIS, WARM_LOCAL } wstate;
+	struct sdest *wsd;
+	size_t wk;
+	int64_t wday;
+	long wextra;
 	int64_t message_id;
 	int64_t contact_id;
 	int attempts;
@@ -401,6 +419,10 @@ struct sender {
 	struct sender_worker worker;
 	struct pool *pool;
 	struct redis_limit *rl; /* the limits shared through Redis, or NULL (docs/scale-out.md) */
+	/* Jobs of warm-up capped destinations waiting for Redis's first answer (at most 2 s):
+	 * neither its count nor a local share is known before (sender_warmup_retry). */
+	struct sjob **warm_wait;
+	size_t nwarm_wait, capwarm_wait;
 	struct pool_dest *dest; /* the relay; NULL when direct */
 	struct sdest *relay;    /* the relay's destination over the egress sources, or NULL */
 	struct ssource *src;    /* every [egress] source of kirim.conf */
@@ -508,6 +530,11 @@ int sender_egress(struct sender *S, const struct config *cfg, const char *pool,
  * -1 with err (a pool a policy names that has no source, a TLS set-up) */
 int sender_dests_add(struct sender *S, struct sdest *sd, const struct pool_dest_config *dc,
                      const char *pool, char *err, size_t errsz);
+/* sender_warmup_done - j's outcome is known: a warm-up reservation it did not use (not
+ * attempted, or failed here before the server saw it) is given back */
+void sender_warmup_done(struct sender *S, struct sjob *j);
+/* sender_warmup_retry - the tick: jobs that waited for Redis's first answer go on */
+void sender_warmup_retry(struct sender *S);
 /* sender_route_free - free the domains and destinations (every job came back) */
 void sender_route_free(struct sender *S);
 /* sender_gone - whether j's recipient was suppressed since the run started */

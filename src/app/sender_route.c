@@ -17,6 +17,7 @@
 #include "kirim/clock.h"
 #include "kirim/log.h"
 #include "kirim/destination.h"
+#include "kirim/redis_limit.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
 #include "sender_int.h"
@@ -63,6 +64,7 @@ sdest_free(void *p)
 	free(sd->pd);
 	free(sd->src);
 	free(sd->sent);
+	free(sd->warm);
 	free(sd->wrr);
 	free(sd);
 }
@@ -149,6 +151,7 @@ sender_dests_add(struct sender *S, struct sdest *sd, const struct pool_dest_conf
 		n = 1; /* the run's pool has no source: the kernel chooses, as without [egress] */
 	sd->pd = xcalloc(n, sizeof(*sd->pd));
 	sd->sent = xcalloc(n, sizeof(*sd->sent));
+	sd->warm = xcalloc(n, sizeof(*sd->warm));
 	sd->wrr = xcalloc(n, sizeof(*sd->wrr));
 	for (size_t k = 0; k < n; k++) {
 		struct pool_dest_config c = *dc;
@@ -249,6 +252,7 @@ sdest_today(struct sender *S, struct sdest *sd)
 		struct buf key = BUF_INIT;
 		sent_key(S, sd, k, &key);
 		sd->sent[k] = sd->day ? 0 : (long)(intptr_t)strmap_get(&S->sent_today, key.data);
+		sd->warm[k] = (struct swarm){.known = sd->sent[k]};
 		buf_free(&key);
 	}
 	sd->day = day;
@@ -256,10 +260,122 @@ sdest_today(struct sender *S, struct sdest *sd)
 	sdest_set_cap(sd);
 }
 
+/* warm_name - the name of source k's count in Redis: the pool destination's name, with
+ * "|SOURCE" when bound (as its rate's key) */
+static void
+warm_name(const struct sdest *sd, size_t k, struct buf *out)
+{
+	buf_adds(out, sd->key);
+	if (sd->src[k])
+		buf_printf(out, "|%s", sd->src[k]->address);
+}
+
+/*
+ * sdest_full - whether source k of sd has reached today's warm-up cap, as this node knows:
+ * its own count without a Redis; with one, what Redis said, or while Redis is away this
+ * node's share of what was left, (cap - the last count known) / N
+ */
+static bool
+sdest_full(const struct sender *S, const struct sdest *sd, size_t k)
+{
+	if (sd->cap < 0)
+		return false;
+	if (S->rl == NULL)
+		return sd->sent[k] >= sd->cap;
+	const struct swarm *w = &sd->warm[k];
+	if (w->full)
+		return true;
+	if (redis_limit_mode(S->rl) != REDIS_LIMIT_FALLBACK)
+		return false;
+	long left = sd->cap - w->known;
+	return left <= 0 || w->local >= left / (long)redis_limit_nodes(S->rl);
+}
+
+static void sdest_submit(struct sender *S, struct sdest *sd, struct sjob *j);
+
+/* warm_answer - Redis answered j's warm-up reservation (redis_limit_reserve) */
+static void
+warm_answer(void *arg, enum redis_limit_count got, long count)
+{
+	struct sjob *j = arg;
+	struct sender *S = j->c->S;
+	struct sdest *sd = j->wsd;
+	size_t k = j->wk;
+	struct swarm *w = &sd->warm[k];
+	bool today = j->wday == sd->day;
+	if (got == REDIS_LIMIT_COUNTED) {
+		j->wstate = WARM_REDIS;
+		if (today) {
+			w->known = count;
+			sd->sent[k]++;
+		}
+		if (j->c->stopped) {
+			sender_hand_back(S, j, 0, "campaign stopped"); /* gives it back */
+			return;
+		}
+		j->pd = sd->pd[k];
+		pool_submit(sd->pd[k], &j->job);
+		return;
+	}
+	if (today && got == REDIS_LIMIT_FULL) {
+		w->known = count;
+		w->full = true;
+	} else if (today) {
+		w->local += j->wextra; /* lost with the ask: told with the next */
+	}
+	j->wstate = WARM_NONE;
+	j->wsd = NULL;
+	/* Another source, the local share (Redis lost), or tomorrow. */
+	sdest_submit(S, sd, j);
+}
+
+void
+sender_warmup_done(struct sender *S, struct sjob *j)
+{
+	if (j->wstate != WARM_REDIS && j->wstate != WARM_LOCAL)
+		return;
+	/* What the database counts against the cap (store_dest_counts_since): an attempt the
+	 * server answered; a message that never got that far is not one. */
+	bool used = j->res.attempted && !j->res.withdrawn && j->res.outcome != OUTCOME_FAILED;
+	struct sdest *sd = j->wsd;
+	if (!used && j->wstate == WARM_REDIS) {
+		struct buf name = BUF_INIT;
+		warm_name(sd, j->wk, &name);
+		redis_limit_unreserve(S->rl, name.data, j->wday, 1);
+		buf_free(&name);
+	} else if (!used && j->wday == sd->day && sd->warm[j->wk].local > 0) {
+		sd->warm[j->wk].local--;
+	}
+	j->wstate = WARM_NONE;
+	j->wsd = NULL;
+}
+
+void
+sender_warmup_retry(struct sender *S)
+{
+	if (S->nwarm_wait == 0 || redis_limit_mode(S->rl) == REDIS_LIMIT_STARTING)
+		return;
+	struct sjob **wait = S->warm_wait;
+	size_t n = S->nwarm_wait;
+	S->warm_wait = NULL;
+	S->nwarm_wait = S->capwarm_wait = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct sjob *j = wait[i];
+		struct sdest *sd = j->wsd;
+		j->wsd = NULL;
+		if (j->c->stopped)
+			sender_hand_back(S, j, 0, "campaign stopped");
+		else
+			sdest_submit(S, sd, j);
+	}
+	free(wait);
+}
+
 /*
  * sdest_submit - j to the queue of one of sd's sources, chosen by weight (smooth weighted
  * round-robin) among those under today's warm-up cap; when every source has reached it,
- * j waits for tomorrow
+ * j waits for tomorrow. With a Redis, a capped destination's message is first reserved
+ * there (the cluster's count, docs/scale-out.md): j is queued when Redis answers.
  */
 static void
 sdest_submit(struct sender *S, struct sdest *sd, struct sjob *j)
@@ -267,7 +383,7 @@ sdest_submit(struct sender *S, struct sdest *sd, struct sjob *j)
 	sdest_today(S, sd);
 	for (size_t k = 0; k < sd->npd; k++) {
 		unsigned w = sd->src[k] ? sd->src[k]->weight : 1;
-		sd->wrr[k].weight = sd->cap >= 0 && sd->sent[k] >= sd->cap ? 0 : w;
+		sd->wrr[k].weight = sdest_full(S, sd, k) ? 0 : w;
 	}
 	int k = wrr_next(sd->wrr, sd->npd);
 	if (k < 0) {
@@ -276,11 +392,42 @@ sdest_submit(struct sender *S, struct sdest *sd, struct sjob *j)
 		snprintf(why, sizeof(why), "warm-up cap of %ld for today reached at %s%s", sd->cap,
 		         sd->key, sd->npd > 1 ? " from every source address" : "");
 		if (!sd->capped)
-			log_info("dest=%s warmup_cap=%ld reached: the rest waits for tomorrow",
-			         sd->key, sd->cap);
+			log_info("dest=%s warmup_cap=%ld reached%s: the rest waits for tomorrow",
+			         sd->key, sd->cap, S->rl ? " across nodes" : "");
 		sd->capped = true;
 		sender_hand_back(S, j, (sd->day + 1) * 86400, why);
 		return;
+	}
+	if (S->rl && sd->cap >= 0 && redis_limit_mode(S->rl) == REDIS_LIMIT_STARTING) {
+		/* Whether to count in Redis or take a local share is known within 2 s. */
+		if (S->nwarm_wait == S->capwarm_wait) {
+			S->capwarm_wait = S->capwarm_wait ? 2 * S->capwarm_wait : 64;
+			S->warm_wait =
+			    xrealloc(S->warm_wait, S->capwarm_wait * sizeof(*S->warm_wait));
+		}
+		j->wsd = sd;
+		S->warm_wait[S->nwarm_wait++] = j;
+		return;
+	}
+	if (S->rl && sd->cap >= 0) {
+		struct swarm *w = &sd->warm[k];
+		struct buf name = BUF_INIT;
+		warm_name(sd, (size_t)k, &name);
+		j->wsd = sd;
+		j->wk = (size_t)k;
+		j->wday = sd->day;
+		j->wextra = w->local;
+		bool asked = redis_limit_reserve(S->rl, name.data, sd->day, sd->cap, sd->sent[k],
+		                                 w->local, warm_answer, j);
+		buf_free(&name);
+		if (asked) {
+			j->wstate = WARM_ASKING;
+			w->local = 0;
+			return;
+		}
+		/* Redis away: one of this node's local share. */
+		j->wstate = WARM_LOCAL;
+		w->local++;
 	}
 	sd->sent[k]++;
 	j->pd = sd->pd[k];
@@ -807,6 +954,8 @@ sender_route_free(struct sender *S)
 	free(S->src);
 	S->src = NULL;
 	S->nsrc = 0;
+	free(S->warm_wait);
+	S->warm_wait = NULL;
 }
 
 const char *

@@ -581,10 +581,10 @@ throttle_aimd_success(struct throttle_aimd *a, double now)
 	return THROTTLE_INCREASED;
 }
 
-/* throttle_aimd_adopt - take the levels another node's controller chose */
+/* throttle_aimd_adopt - take the levels (and a suspension) another node's controller chose */
 enum throttle_change
 throttle_aimd_adopt(struct throttle_aimd *a, double now, double rate, unsigned conns,
-                    const char *why)
+                    double suspend_s, const char *why)
 {
 	double r0 = a->rate;
 	unsigned c0 = a->conns;
@@ -592,6 +592,24 @@ throttle_aimd_adopt(struct throttle_aimd *a, double now, double rate, unsigned c
 		a->rate = dmin(rate, a->rate_max);
 	if (conns > 0)
 		a->conns = conns < a->conns_max ? conns : a->conns_max;
+	char lv[160];
+	if (suspend_s > 0 && is_finite(suspend_s) && now + suspend_s > a->suspended_until + 0.5) {
+		/* Another node suspended the destination: held back here too, until the same
+		 * end (its time, told as seconds left). A suspension already running that ends
+		 * later is kept. The strikes start again, as after a suspension of our own. */
+		a->suspended_until = now + suspend_s;
+		a->strikes = 0;
+		a->window_start = now;
+		a->successes = 0;
+		a->last_change = now;
+		a->last_decrease = now;
+		a->suspensions++;
+		a->conns = 1;
+		levels(a, r0, c0, lv, sizeof(lv));
+		note(a, "suspended for %.0f s (then %s), shared: %s", suspend_s, lv,
+		     why && *why ? why : "another node's throttle");
+		return THROTTLE_SUSPENDED;
+	}
 	if (a->rate == r0 && a->conns == c0)
 		return THROTTLE_SAME;
 	bool down = a->rate < r0 || a->conns < c0;
@@ -601,7 +619,6 @@ throttle_aimd_adopt(struct throttle_aimd *a, double now, double rate, unsigned c
 	 * the hold keeps them from halving again at once. */
 	if (down)
 		a->last_decrease = now;
-	char lv[160];
 	levels(a, r0, c0, lv, sizeof(lv));
 	note(a, "%s, shared: %s", lv, why && *why ? why : "another node's throttle");
 	return down ? THROTTLE_DECREASED : THROTTLE_INCREASED;

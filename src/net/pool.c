@@ -121,6 +121,7 @@ struct pool {
 	bool shutdown;
 	bool has_shared;
 	struct pool_shared sh;
+	void *global_shared; /* the limiter's state of the global rate (attach_global), or NULL */
 };
 
 static void dest_kick(struct pool_dest *d);
@@ -223,6 +224,8 @@ pool_set_shared(struct pool *p, const struct pool_shared *sh)
 {
 	p->sh = *sh;
 	p->has_shared = true;
+	if (p->global_shared == NULL && sh->attach_global)
+		p->global_shared = sh->attach_global(sh->arg, p);
 	for (struct pool_dest *d = p->dests; d; d = d->next)
 		if (d->shared == NULL)
 			d->shared = sh->attach(sh->arg, d);
@@ -270,29 +273,47 @@ dest_wake(struct pool_dest *d, double s)
 	uv_timer_start(&d->timer, on_dest_timer, ms, 0);
 }
 
+/* global_take - the global rate's token: 0 there (taken only when take is set), > 0 seconds
+ * to wait, < 0 the shared limiter wakes the pool (pool_wake) */
+static double
+global_take(struct pool *p, double now, bool take)
+{
+	if (p->global_shared && p->bucket.rate > 0)
+		return p->sh.take(p->global_shared, p->bucket.rate, take);
+	if (!take)
+		return throttle_bucket_wait(&p->bucket, now);
+	throttle_bucket_take(&p->bucket, now);
+	return 0;
+}
+
 /* dest_take - 0 when d may hand out one more job now (the tokens are taken), else the
- * seconds to wait for them */
+ * seconds to wait for them (< 0: the shared limiter wakes d) */
 static double
 dest_take(struct pool_dest *d)
 {
-	double now = pool_now(d->p);
-	double g = throttle_bucket_wait(&d->p->bucket, now);
+	struct pool *p = d->p;
+	double now = pool_now(p);
+	/* The global token is looked at first and taken last, so that neither token is
+	 * spent while the other is not there. */
+	double g = global_take(p, now, false);
 	if (d->shared && d->bucket.rate > 0) {
 		/* The destination's rate is the cluster's: the shared limiter's token (or its
-		 * wait: < 0 means it wakes d itself), then the global one of this process. */
-		if (g > 0)
+		 * wait: < 0 means it wakes d itself). */
+		if (g != 0)
 			return g;
-		double w = d->p->sh.take(d->shared, d->bucket.rate);
+		double w = p->sh.take(d->shared, d->bucket.rate, true);
 		if (w != 0)
 			return w;
-		throttle_bucket_take(&d->p->bucket, now);
+		global_take(p, now, true);
 		return 0;
 	}
 	double w = throttle_bucket_wait(&d->bucket, now);
+	if (g < 0)
+		return g;
 	if (w > 0 || g > 0)
 		return w > g ? w : g;
 	throttle_bucket_take(&d->bucket, now);
-	throttle_bucket_take(&d->p->bucket, now);
+	global_take(p, now, true);
 	return 0;
 }
 
@@ -581,7 +602,9 @@ dest_changed(struct pool_dest *d, enum throttle_change ch)
 	struct pool *p = d->p;
 	double now = pool_now(p);
 	if (d->shared && ch != THROTTLE_RESUMED && !d->adopting)
-		p->sh.changed(d->shared, d->aimd.rate, d->aimd.conns, d->aimd.last);
+		p->sh.changed(d->shared, d->aimd.rate, d->aimd.conns,
+		              ch == THROTTLE_SUSPENDED ? throttle_aimd_suspended(&d->aimd, now) : 0,
+		              d->aimd.last);
 	d->change = throttle_change_name(ch);
 	throttle_bucket_set_rate(&d->bucket, d->aimd.rate, pool_burst(d->aimd.rate), now);
 	log_info("throttle dest=%s change=%s rate=%.3f/s conns=%u note=\"%s\"", d->name, d->change,
@@ -620,11 +643,22 @@ pool_dest_wake(struct pool_dest *d, double s)
 }
 
 void
-pool_dest_adopt(struct pool_dest *d, double rate, unsigned conns, const char *why)
+pool_wake(struct pool *p, double s)
+{
+	if (p->shutdown)
+		return;
+	for (struct pool_dest *d = p->dests; d; d = d->next)
+		if (d->queued)
+			dest_wake(d, s > 0 ? s : 0);
+}
+
+void
+pool_dest_adopt(struct pool_dest *d, double rate, unsigned conns, double suspend_s, const char *why)
 {
 	if (!d->limits.adaptive || d->p->shutdown)
 		return;
-	enum throttle_change ch = throttle_aimd_adopt(&d->aimd, pool_now(d->p), rate, conns, why);
+	enum throttle_change ch =
+	    throttle_aimd_adopt(&d->aimd, pool_now(d->p), rate, conns, suspend_s, why);
 	if (ch == THROTTLE_SAME)
 		return;
 	d->adopting = true;
@@ -1194,6 +1228,8 @@ pool_free(struct pool *p)
 {
 	if (p == NULL)
 		return;
+	if (p->global_shared)
+		p->sh.detach(p->global_shared);
 	struct pool_dest *d = p->dests;
 	while (d) {
 		struct pool_dest *next = d->next;

@@ -30,6 +30,7 @@ enum {
 	RL_BACKOFF_MAX_MS = 4000,  /* ... up to this */
 	RL_GRANT_MAX = 500,        /* tokens in one grant at most */
 	RL_SPARE_MAX = 8,          /* leases granted and not used yet, at most */
+	RL_COUNT_TTL_MS = 2 * 86400 * 1000, /* a day's warm-up count outlives its day by one */
 };
 
 /* A grant is a tenth of a second's worth of tokens (at least one): at 10/s every message
@@ -53,9 +54,10 @@ static const char script_grant[] =
     "if tat < now then tat = now end\n"
     "local nt = tat + tonumber(ARGV[2]) * step\n"
     "redis.call('SET', KEYS[1], string.format('%.3f', nt), 'PX', math.ceil(nt - now) + 60000)\n"
-    "local a = redis.call('HMGET', KEYS[2], 'seq', 'rate', 'conns', 'note')\n"
+    "local a = redis.call('HMGET', KEYS[2], 'seq', 'rate', 'conns', 'note', 'until')\n"
     "return {string.format('%.3f', tat - now), string.format('%.3f', step),\n"
-    "        a[1] or '0', a[2] or '0', a[3] or '0', a[4] or ''}\n";
+    "        a[1] or '0', a[2] or '0', a[3] or '0', a[4] or '',\n"
+    "        tostring(math.max(0, (tonumber(a[5]) or 0) - now))}\n";
 static const char script_lease[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -66,12 +68,24 @@ static const char script_lease[] =
     "  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)\n"
     "  ok = 1\n"
     "end\n"
-    "local a = redis.call('HMGET', KEYS[2], 'seq', 'rate', 'conns', 'note')\n"
-    "return {tostring(ok), a[1] or '0', a[2] or '0', a[3] or '0', a[4] or ''}\n";
+    "local a = redis.call('HMGET', KEYS[2], 'seq', 'rate', 'conns', 'note', 'until')\n"
+    "return {tostring(ok), a[1] or '0', a[2] or '0', a[3] or '0', a[4] or '',\n"
+    "        tostring(math.max(0, (tonumber(a[5]) or 0) - now))}\n";
 static const char script_aimd[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)\n"
     "redis.call('HSET', KEYS[1], 'rate', ARGV[1], 'conns', ARGV[2], 'note', ARGV[3])\n"
-    "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))\n"
+    "local ttl = tonumber(ARGV[4])\n"
+    "local s = tonumber(ARGV[5])\n"
+    "if s > 0 then\n"
+    "  local u = now + s\n"
+    "  if u > (tonumber(redis.call('HGET', KEYS[1], 'until')) or 0) then\n"
+    "    redis.call('HSET', KEYS[1], 'until', string.format('%d', u))\n"
+    "  end\n"
+    "  if s + 60000 > ttl then ttl = s + 60000 end\n"
+    "end\n"
+    "redis.call('PEXPIRE', KEYS[1], ttl)\n"
     "return seq\n";
 static const char script_beat[] =
     "local t = redis.call('TIME')\n"
@@ -85,11 +99,31 @@ static const char script_beat[] =
     "end\n"
     "return redis.call('ZCARD', KEYS[1])\n";
 
-/* One destination's shared state (pool_shared.attach). */
+/* COUNT reserves one of a day's cap (a warm-up count): a key not there yet starts at the
+ * seed (what the database counted), the sends made while Redis was away (extra) are added
+ * whatever the cap, then one more only if the count stays within it. It answers whether,
+ * and the count. UNCOUNT gives reservations back (never below 0). */
+static const char script_count[] =
+    "local c = tonumber(redis.call('GET', KEYS[1]))\n"
+    "if c == nil then\n"
+    "  c = tonumber(ARGV[2])\n"
+    "  redis.call('SET', KEYS[1], c, 'PX', tonumber(ARGV[4]))\n"
+    "end\n"
+    "if tonumber(ARGV[3]) > 0 then c = redis.call('INCRBY', KEYS[1], ARGV[3]) end\n"
+    "if c + 1 > tonumber(ARGV[1]) then return {0, c} end\n"
+    "return {1, redis.call('INCRBY', KEYS[1], 1)}\n";
+static const char script_uncount[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+                                     "local c = redis.call('DECRBY', KEYS[1], ARGV[1])\n"
+                                     "if c < 0 then c = redis.call('INCRBY', KEYS[1], -c) end\n"
+                                     "return c\n";
+
+/* One destination's shared state (pool_shared.attach), or the pool's global rate's
+ * (pool_shared.attach_global: d NULL, pool set). */
 struct rl_dest {
 	struct redis_limit *rl;
-	struct pool_dest *d; /* valid until detach */
-	char *key;           /* "DEST" or "DEST|SOURCE" */
+	struct pool_dest *d; /* valid until detach; NULL for the global rate */
+	struct pool *pool;   /* the global rate's pool, valid until detach */
+	char *key;           /* "DEST" or "DEST|SOURCE", "global" for the global rate */
 	char *k_tat, *k_aimd, *k_conns;
 	/* The grant being used: left tokens, the next due at next (loop seconds), step apart. */
 	unsigned left;
@@ -122,6 +156,7 @@ struct redis_limit {
 	redisAsyncContext *ac;         /* NULL while disconnected */
 	redisAsyncContext *closing_ac; /* the connection redis_limit_close lets finish */
 	bool up;                       /* connected: shared limits in force */
+	bool known;                    /* Redis was reached, or found unreachable, at least once */
 	bool logged_down;              /* the fallback has been logged since the last change */
 	bool closing;
 	bool broken; /* Redis answered an error: dropped at the next tick */
@@ -143,13 +178,15 @@ struct redis_limit {
 };
 
 /* A request in flight: what to do with its reply. */
-enum rl_kind { RQ_SETUP, RQ_PING, RQ_GRANT, RQ_LEASE, RQ_RELEASE, RQ_AIMD, RQ_BEAT };
+enum rl_kind { RQ_SETUP, RQ_PING, RQ_GRANT, RQ_LEASE, RQ_RELEASE, RQ_AIMD, RQ_BEAT, RQ_COUNT };
 struct rl_req {
 	struct redis_limit *rl;
 	enum rl_kind kind;
 	struct rl_dest *dd;
 	unsigned long long lease;
-	unsigned n; /* GRANT: tokens asked */
+	unsigned n;                 /* GRANT: tokens asked */
+	redis_limit_count_cb count; /* COUNT: its answer goes there, with count_arg */
+	void *count_arg;
 };
 
 static double
@@ -185,20 +222,25 @@ dd_unref(struct rl_dest *dd)
 static void
 dd_wake(struct rl_dest *dd, double s)
 {
-	if (!dd->detached && !dd->rl->closing)
+	if (dd->detached || dd->rl->closing)
+		return;
+	if (dd->d)
 		pool_dest_wake(dd->d, s);
+	else
+		pool_wake(dd->pool, s);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
 
-/* rl_send - one command (argv of argc strings); false when Redis is not up (nothing sent) */
-static bool
+/* rl_send - one command (argv of argc strings): its request, or NULL when Redis is not up
+ * (nothing sent) */
+static struct rl_req *
 rl_send(struct redis_limit *rl, enum rl_kind kind, struct rl_dest *dd, unsigned long long lease,
         unsigned n, int argc, const char **argv)
 {
 	bool setup = kind == RQ_SETUP || kind == RQ_PING;
 	if (rl->ac == NULL || (!setup && (!rl->up || rl->broken)))
-		return false;
+		return NULL;
 	size_t len[16];
 	for (int i = 0; i < argc; i++)
 		len[i] = strlen(argv[i]);
@@ -210,14 +252,14 @@ rl_send(struct redis_limit *rl, enum rl_kind kind, struct rl_dest *dd, unsigned 
 	q->n = n;
 	if (redisAsyncCommandArgv(rl->ac, on_reply, q, argc, argv, len) != REDIS_OK) {
 		free(q);
-		return false;
+		return NULL;
 	}
 	if (dd)
 		dd->refs++;
 	if (rl->inflight++ == 0)
 		rl->waiting_since = rl_now(rl);
 	rl->st.ops++;
-	return true;
+	return q; /* its reply comes later, never from inside this call */
 }
 
 /* rl_down - Redis is lost (or was never reached): fall back, say so once, reconnect later */
@@ -226,6 +268,7 @@ rl_down(struct redis_limit *rl, const char *why)
 {
 	bool was = rl->up;
 	rl->up = false;
+	rl->known = true;
 	rl->ac = NULL;
 	if (rl->closing)
 		return;
@@ -289,6 +332,7 @@ static void
 rl_up(struct redis_limit *rl)
 {
 	rl->up = true;
+	rl->known = true;
 	rl->logged_down = false;
 	rl->up_since = rl_now(rl);
 	rl->beat_at = 0; /* a heartbeat at the next tick: N and the leases at once */
@@ -404,19 +448,20 @@ reply_str(const redisReply *r, size_t i)
 	return e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS ? e->str : "";
 }
 
-/* adopt - a reply's shared AIMD levels (seq, rate, conns, note from element i on): another
- * node's change not seen yet is adopted */
+/* adopt - a reply's shared AIMD levels (seq, rate, conns, note, a suspension's ms left from
+ * element i on): another node's change not seen yet is adopted */
 static void
 adopt(struct rl_dest *dd, const redisReply *r, size_t i)
 {
 	unsigned long long seq = strtoull(reply_str(r, i), NULL, 10);
-	if (seq <= dd->aimd_seq || dd->detached)
+	if (seq <= dd->aimd_seq || dd->detached || dd->d == NULL)
 		return;
 	dd->aimd_seq = seq;
 	double rate = strtod(reply_str(r, i + 1), NULL);
 	unsigned conns = (unsigned)strtoul(reply_str(r, i + 2), NULL, 10);
+	double left = strtod(reply_str(r, i + 4), NULL) / 1000.0;
 	dd->rl->st.adopted++;
-	pool_dest_adopt(dd->d, rate, conns, reply_str(r, i + 3));
+	pool_dest_adopt(dd->d, rate, conns, left, reply_str(r, i + 3));
 }
 
 /* held_drop - forget lease id (given back, or lost) */
@@ -467,7 +512,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	switch (q->kind) {
 	case RQ_GRANT:
 		dd->asking = false;
-		if (ok && r->type == REDIS_REPLY_ARRAY && r->elements >= 6 && !dd->detached) {
+		if (ok && r->type == REDIS_REPLY_ARRAY && r->elements >= 7 && !dd->detached) {
 			double delay = strtod(reply_str(r, 0), NULL) / 1000.0;
 			double step = strtod(reply_str(r, 1), NULL) / 1000.0;
 			rl->st.grants++;
@@ -482,7 +527,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 		break;
 	case RQ_LEASE:
 		dd->leasing = false;
-		if (ok && r->type == REDIS_REPLY_ARRAY && r->elements >= 5 && !dd->detached) {
+		if (ok && r->type == REDIS_REPLY_ARRAY && r->elements >= 6 && !dd->detached) {
 			if (strcmp(reply_str(r, 0), "1") == 0 && dd->spare < RL_SPARE_MAX) {
 				if (dd->spare == 0)
 					dd->spare_since = rl_now(rl);
@@ -519,6 +564,16 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 		if (ok && !rl->broken && !rl->closing && rl->ac == ac)
 			rl_up(rl);
 		break;
+	case RQ_COUNT:
+		if (ok && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		    r->element[0]->type == REDIS_REPLY_INTEGER &&
+		    r->element[1]->type == REDIS_REPLY_INTEGER)
+			q->count(q->count_arg,
+			         r->element[0]->integer ? REDIS_LIMIT_COUNTED : REDIS_LIMIT_FULL,
+			         (long)r->element[1]->integer);
+		else
+			q->count(q->count_arg, REDIS_LIMIT_LOST, 0);
+		break;
 	case RQ_SETUP:
 	case RQ_RELEASE:
 		break;
@@ -530,17 +585,16 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 /* --- the pool's callbacks --------------------------------------------------------------- */
 
-static void *
-rl_attach(void *arg, struct pool_dest *d)
+/* dd_new - the shared state of key (d: its destination, or NULL for the global rate) */
+static struct rl_dest *
+dd_new(struct redis_limit *rl, struct pool_dest *d, const char *name, const char *src)
 {
-	struct redis_limit *rl = arg;
 	struct rl_dest *dd = xcalloc(1, sizeof(*dd));
-	const char *src = pool_dest_source(d);
-	size_t n = strlen(pool_dest_name(d)) + strlen(src) + 2;
+	size_t n = strlen(name) + strlen(src) + 2;
 	dd->rl = rl;
 	dd->d = d;
 	dd->key = xmalloc(n);
-	snprintf(dd->key, n, "%s%s%s", pool_dest_name(d), src[0] ? "|" : "", src);
+	snprintf(dd->key, n, "%s%s%s", name, src[0] ? "|" : "", src);
 	size_t kn = n + strlen(rl->c.prefix) + 16;
 	dd->k_tat = xmalloc(kn);
 	dd->k_aimd = xmalloc(kn);
@@ -551,6 +605,22 @@ rl_attach(void *arg, struct pool_dest *d)
 	dd->refs = 1;
 	dd->next = rl->dests;
 	rl->dests = dd;
+	return dd;
+}
+
+static void *
+rl_attach(void *arg, struct pool_dest *d)
+{
+	return dd_new(arg, d, pool_dest_name(d), pool_dest_source(d));
+}
+
+/* rl_attach_global - the pool's global rate: one GCRA for the cluster, PREFIX:tat:global
+ * (no destination's name: those are "relay..." or "mx:...") */
+static void *
+rl_attach_global(void *arg, struct pool *p)
+{
+	struct rl_dest *dd = dd_new(arg, NULL, "global", "");
+	dd->pool = p;
 	return dd;
 }
 
@@ -569,7 +639,7 @@ rl_detach(void *state)
 }
 
 static double
-rl_take(void *state, double rate)
+rl_take(void *state, double rate, bool take)
 {
 	struct rl_dest *dd = state;
 	struct redis_limit *rl = dd->rl;
@@ -585,6 +655,8 @@ rl_take(void *state, double rate)
 				                         now);
 			dd->local_rate = share;
 		}
+		if (!take)
+			return throttle_bucket_wait(&dd->local, now);
 		double w = throttle_bucket_take(&dd->local, now);
 		if (w == 0)
 			rl->st.local++;
@@ -595,6 +667,8 @@ rl_take(void *state, double rate)
 		/* Half a loop tick early is on time: the timer's grain is a millisecond. */
 		if (now + 0.0005 < dd->due)
 			return dd->due - now;
+		if (!take)
+			return 0;
 		dd->left--;
 		dd->due += dd->step;
 		rl->st.tokens++;
@@ -660,17 +734,19 @@ rl_conn_done(void *state, unsigned long long lease)
 }
 
 static void
-rl_changed(void *state, double rate, unsigned conns, const char *note)
+rl_changed(void *state, double rate, unsigned conns, double suspended_s, const char *note)
 {
 	struct rl_dest *dd = state;
 	struct redis_limit *rl = dd->rl;
-	char r[32], c[16], ttl[16], text[400];
+	char r[32], c[16], ttl[16], text[400], susp[32];
 	snprintf(r, sizeof(r), "%.6f", rate);
 	snprintf(c, sizeof(c), "%u", conns);
 	snprintf(ttl, sizeof(ttl), "%d", RL_AIMD_TTL_MS);
 	snprintf(text, sizeof(text), "node %s: %s", rl->node, note);
-	const char *a[8] = {"EVAL", script_aimd, "1", dd->k_aimd, r, c, text, ttl};
-	rl_send(rl, RQ_AIMD, dd, 0, 0, 8, a);
+	/* A suspension goes as its length; Redis's clock makes it an end time for everyone. */
+	snprintf(susp, sizeof(susp), "%.0f", suspended_s > 0 ? suspended_s * 1000.0 : 0);
+	const char *a[9] = {"EVAL", script_aimd, "1", dd->k_aimd, r, c, text, ttl, susp};
+	rl_send(rl, RQ_AIMD, dd, 0, 0, 9, a);
 }
 
 /* --- the timer ----------------------------------------------------------------------------- */
@@ -813,12 +889,70 @@ void
 redis_limit_shared(struct redis_limit *rl, struct pool_shared *out)
 {
 	*out = (struct pool_shared){.attach = rl_attach,
+	                            .attach_global = rl_attach_global,
 	                            .detach = rl_detach,
 	                            .take = rl_take,
 	                            .conn_take = rl_conn_take,
 	                            .conn_done = rl_conn_done,
 	                            .changed = rl_changed,
 	                            .arg = rl};
+}
+
+/* count_key - PREFIX:warmup:DAY:NAME */
+static char *
+count_key(const struct redis_limit *rl, const char *name, int64_t day)
+{
+	size_t n = strlen(rl->c.prefix) + strlen(name) + 40;
+	char *k = xmalloc(n);
+	snprintf(k, n, "%s:warmup:%lld:%s", rl->c.prefix, (long long)day, name);
+	return k;
+}
+
+bool
+redis_limit_reserve(struct redis_limit *rl, const char *name, int64_t day, long cap, long seed,
+                    long extra, redis_limit_count_cb cb, void *arg)
+{
+	if (!rl->up || rl->broken || rl->closing)
+		return false;
+	char *k = count_key(rl, name, day);
+	char c[24], sd[24], ex[24], ttl[24];
+	snprintf(c, sizeof(c), "%ld", cap);
+	snprintf(sd, sizeof(sd), "%ld", seed > 0 ? seed : 0);
+	snprintf(ex, sizeof(ex), "%ld", extra > 0 ? extra : 0);
+	snprintf(ttl, sizeof(ttl), "%d", RL_COUNT_TTL_MS);
+	const char *a[8] = {"EVAL", script_count, "1", k, c, sd, ex, ttl};
+	struct rl_req *q = rl_send(rl, RQ_COUNT, NULL, 0, 0, 8, a);
+	free(k);
+	if (q == NULL)
+		return false;
+	q->count = cb;
+	q->count_arg = arg;
+	return true;
+}
+
+void
+redis_limit_unreserve(struct redis_limit *rl, const char *name, int64_t day, long n)
+{
+	char *k = count_key(rl, name, day);
+	char nb[24];
+	snprintf(nb, sizeof(nb), "%ld", n);
+	const char *a[5] = {"EVAL", script_uncount, "1", k, nb};
+	rl_send(rl, RQ_RELEASE, NULL, 0, 0, 5, a);
+	free(k);
+}
+
+enum redis_limit_mode
+redis_limit_mode(const struct redis_limit *rl)
+{
+	if (rl->up && !rl->broken && !rl->closing)
+		return REDIS_LIMIT_SHARED;
+	return rl->known || rl->closing ? REDIS_LIMIT_FALLBACK : REDIS_LIMIT_STARTING;
+}
+
+unsigned
+redis_limit_nodes(const struct redis_limit *rl)
+{
+	return rl_nodes(rl);
 }
 
 void

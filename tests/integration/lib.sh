@@ -290,6 +290,58 @@ start_server_at() {
 }
 # stop PID - stop a server started above
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+# start_redis PORT - redis-server on 127.0.0.1:PORT, nothing saved; PID in $REDIS_PID
+start_redis() {
+	redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
+		>>"$TMP/server-redis.log" 2>&1 &
+	REDIS_PID=$!
+	PIDS+=("$REDIS_PID")
+	wait_port "$1"
+}
+# redis_test NAME - the shared throttles' tests' start: skip (77) without Debian's
+# redis-server; a direct-send kirim.conf, template t, and a Redis on 127.0.0.1:$RP ($REDIS;
+# rcli runs redis-cli against it)
+redis_test() {
+	if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+		echo "SKIP $1 needs Debian's redis-server (tools/test installs it)"
+		exit 77
+	fi
+	printf '[sender]\nehlo = mta.kirim.test\n' >direct.conf
+	export KIRIM_CONFIG="$TMP/direct.conf"
+	printf 'Subject: Hi\n\n--- text\nHello.\n' >t.tpl
+	"$KIRIM" template add t t.tpl >/dev/null
+	RP=$(free_port)
+	start_redis "$RP"
+	REDIS="redis://127.0.0.1:$RP"
+}
+rcli() { redis-cli -p "$RP" "$@"; }
+# campaigns DOMAIN N NAME... - campaign NAME (from news-NAME@kirim.test, template t) of N
+# to DOMAIN each
+campaigns() {
+	local dom=$1 n=$2 name
+	shift 2
+	for name in "$@"; do
+		printf 'email\n' >"$name.csv"
+		for i in $(seq 1 "$n"); do echo "$name-$i@$dom"; done >>"$name.csv"
+		"$KIRIM" import "$name.csv" --list "$name" -q >/dev/null
+		"$KIRIM" campaign create "$name" --list "$name" --template t \
+			--from "News <news-$name@kirim.test>" >/dev/null
+	done
+}
+# send_all NAME... [-- OPTIONS] - one `kirim send` per campaign, all at once, direct (MX
+# hosts from the dnsmasq on $DNS_PORT, port $P), each given 120 s; each one's stderr in
+# NAME.err, its JSON in NAME.out; returns when all are done
+send_all() {
+	local names=() opts=() pids=() n
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do names+=("$1") && shift; done
+	[ $# -gt 0 ] && shift && opts=("$@")
+	for n in "${names[@]}"; do
+		timeout -k 5 120 "$KIRIM" -v send "$n" --dns-server "127.0.0.1:$DNS_PORT" \
+			--mx-port "$P" --timeout 5 --json "${opts[@]}" >"$n.out" 2>"$n.err" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+}
 # start_dns_zone FILE - tests/integration/dns_server.py answering from the zone FILE on a
 # free UDP port of 127.0.0.1: the port in $D
 start_dns_zone() {

@@ -9,28 +9,7 @@
 # commandstats.
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-	echo "SKIP redis.sh needs Debian's redis-server (tools/test installs it)"
-	exit 77
-fi
-
-printf '[sender]\nehlo = mta.kirim.test\n' >direct.conf
-export KIRIM_CONFIG="$TMP/direct.conf"
-printf 'Subject: Hi\n\n--- text\nHello.\n' >t.tpl
-"$KIRIM" template add t t.tpl >/dev/null
-
-# start_redis PORT - redis-server on 127.0.0.1:PORT, nothing saved; PID in $REDIS_PID
-start_redis() {
-	redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-		>>"$TMP/server-redis.log" 2>&1 &
-	REDIS_PID=$!
-	PIDS+=("$REDIS_PID")
-	wait_port "$1"
-}
-RP=$(free_port)
-start_redis "$RP"
-REDIS="redis://127.0.0.1:$RP"
-rcli() { redis-cli -p "$RP" "$@"; }
+redis_test "redis.sh"
 # evals - EVAL calls Redis has answered since its start or the last reset
 evals() { rcli info commandstats | tr -d '\r' | sed -n 's/^cmdstat_eval:calls=\([0-9]*\),.*/\1/p'; }
 
@@ -55,31 +34,6 @@ start_server_at 127.0.1.4 "$P" --pipelining --data-delay 0.2 --connections "$TMP
 start_server_at 127.0.1.6 "$P" --pipelining --throttle-after 20 --throttle-for 5 \
 	--slowdown-from news-s1@kirim.test
 
-# campaigns DOMAIN N NAME... - campaign NAME (from news-NAME@kirim.test) of N to DOMAIN each
-campaigns() {
-	local dom=$1 n=$2 name
-	shift 2
-	for name in "$@"; do
-		printf 'email\n' >"$name.csv"
-		for i in $(seq 1 "$n"); do echo "$name-$i@$dom"; done >>"$name.csv"
-		"$KIRIM" import "$name.csv" --list "$name" -q >/dev/null
-		"$KIRIM" campaign create "$name" --list "$name" --template t \
-			--from "News <news-$name@kirim.test>" >/dev/null
-	done
-}
-# send_all NAME... [-- OPTIONS] - one `kirim send` per campaign, all at once; each one's
-# stderr in NAME.err, its JSON in NAME.out; returns when all are done
-send_all() {
-	local names=() opts=() pids=() n
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do names+=("$1") && shift; done
-	[ $# -gt 0 ] && shift && opts=("$@")
-	for n in "${names[@]}"; do
-		"$KIRIM" -v send "$n" --dns-server "127.0.0.1:$DNS_PORT" --mx-port "$P" --timeout 5 \
-			--json "${opts[@]}" >"$n.out" 2>"$n.err" &
-		pids+=($!)
-	done
-	wait "${pids[@]}"
-}
 # rate DIR [FROM TO] - messages and their rate at the sink over the middle 80% of their
 # arrivals (the steady part, when every sender is at it); with FROM TO (seconds since the
 # first arrival) over that window only, with each campaign's count in it

@@ -502,8 +502,8 @@ test_aimd_adopt(void **state)
 	struct throttle_aimd a;
 	throttle_aimd_init(&a, NULL, 10, 8, 0);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		enum throttle_change got =
-		    throttle_aimd_adopt(&a, (double)i, rows[i].rate, rows[i].conns, "node b: 421");
+		enum throttle_change got = throttle_aimd_adopt(&a, (double)i, rows[i].rate,
+		                                               rows[i].conns, 0, "node b: 421");
 		if (got != rows[i].want || !near(a.rate, rows[i].want_rate) ||
 		    a.conns != rows[i].want_conns)
 			fail_msg("%s: got %s %.3f/%u want %s %.3f/%u", rows[i].label,
@@ -514,9 +514,44 @@ test_aimd_adopt(void **state)
 	assert_non_null(strstr(a.last, "shared: node b: 421"));
 	/* A local complaint right after a shared decrease is the same episode. */
 	throttle_aimd_init(&a, NULL, 10, 8, 0);
-	throttle_aimd_adopt(&a, 100, 5, 4, "x");
+	throttle_aimd_adopt(&a, 100, 5, 4, 0, "x");
 	assert_int_equal(throttle_aimd_slowdown(&a, 100.5, "421 4.7.0"), THROTTLE_SAME);
 	assert_true(near(a.rate, 5));
+}
+
+/* Another node's suspension: held back here until its end; a longer one of ours stays. */
+static void
+test_aimd_adopt_suspension(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *label;
+		double now, suspend_s;
+		enum throttle_change want;
+		double want_left; /* seconds of suspension left after the call */
+	} rows[] = {
+	    {"suspended elsewhere, 40 s left", 10, 40, THROTTLE_SUSPENDED, 40},
+	    {"the same again", 11, 39, THROTTLE_SAME, 39},
+	    {"a shorter one: ours stays", 12, 5, THROTTLE_SAME, 38},
+	    {"a longer one: taken", 13, 100, THROTTLE_SUSPENDED, 100},
+	    {"none told: ours stays", 14, 0, THROTTLE_SAME, 99},
+	};
+	struct throttle_aimd a;
+	throttle_aimd_init(&a, NULL, 10, 8, 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		enum throttle_change got = throttle_aimd_adopt(
+		    &a, rows[i].now, 2.5, 1, rows[i].suspend_s, "node b: suspended");
+		double left = throttle_aimd_suspended(&a, rows[i].now);
+		if (got != rows[i].want || !near(left, rows[i].want_left))
+			fail_msg("%s: got %s %.1f s left want %s %.1f s", rows[i].label,
+			         throttle_change_name(got), left,
+			         throttle_change_name(rows[i].want), rows[i].want_left);
+	}
+	assert_non_null(strstr(a.last, "shared: node b: suspended"));
+	assert_int_equal(a.conns, 1);
+	/* Complaints during it are the suspension's; at its end it resumes as a local one. */
+	assert_int_equal(throttle_aimd_slowdown(&a, 50, "421 4.7.0"), THROTTLE_SAME);
+	assert_int_equal(throttle_aimd_tick(&a, 113.5), THROTTLE_RESUMED);
 }
 
 static void
@@ -664,6 +699,7 @@ main(void)
 	    cmocka_unit_test(test_aimd),
 	    cmocka_unit_test(test_aimd_ceiling),
 	    cmocka_unit_test(test_aimd_adopt),
+	    cmocka_unit_test(test_aimd_adopt_suspension),
 	    cmocka_unit_test(test_retry),
 	    cmocka_unit_test(test_warmup),
 	    cmocka_unit_test(test_keyed),
