@@ -18,6 +18,7 @@
 
 #include "kirim/bounce_class.h"
 #include "kirim/clock.h"
+#include "kirim/cluster.h"
 #include "kirim/composer.h"
 #include "kirim/config.h"
 #include "kirim/dkim.h"
@@ -716,8 +717,8 @@ static int
 sender_shared_limits(struct sender *S, struct store *s, const struct config *cfg, char *err,
                      size_t errsz)
 {
-	const char *url = S->o->redis_url ? S->o->redis_url : cfg->redis_url;
-	if (url == NULL || *url == '\0' || strcmp(url, "none") == 0) {
+	const char *url = cluster_redis_url(S->o->redis_url, cfg, NULL);
+	if (url == NULL) {
 		log_info("throttles local to this sender (no Redis configured)");
 		return 0;
 	}
