@@ -125,7 +125,6 @@ struct pool {
 
 static void dest_kick(struct pool_dest *d);
 static void pool_slot_wake(struct pool *p);
-static double pool_burst(double rate);
 static void pool_kick_starved(struct pool *p);
 
 /* dest_addr - an address not marked bad at now, of the lowest preference (in turn among
@@ -296,13 +295,7 @@ dest_take(struct pool_dest *d)
 	return 0;
 }
 
-/*
- * pool_burst - the message buckets' size: one message, plus 2 ms worth at high rates
- * (the loop's timers have a millisecond's grain). A destination that waited (for a
- * slot, a token, a connection) never bursts: in any one-second window it sends at most
- * its rate plus one (plus 0.2% above 500/s).
- */
-static double
+double
 pool_burst(double rate)
 {
 	return 1.0 + rate / 500.0;
