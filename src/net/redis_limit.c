@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "kirim/log.h"
+#include "kirim/sockaddr.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
 
@@ -359,11 +360,8 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		rl_down(rl, why);
 		return;
 	}
-	char ip[INET6_ADDRSTRLEN] = "";
-	if (res->ai_family == AF_INET6)
-		uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, ip, sizeof(ip));
-	else
-		uv_ip4_name((const struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
+	char ip[SOCKADDR_IP_MAX];
+	sockaddr_ip(res->ai_addr, ip, sizeof(ip));
 	uv_freeaddrinfo(res);
 	rl_connect_addr(rl, ip);
 }
