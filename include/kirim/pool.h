@@ -67,7 +67,8 @@
 struct pool;
 struct pool_dest;
 
-/* Where a job went: borrowed for the duration of a callback. */
+/* Where a job went: borrowed for the duration of a callback, but for source and helo,
+ * which are the destination's own and stay until pool_free. */
 struct pool_conn_info {
 	const char *dest;   /* destination name */
 	const char *host;   /* host connected to: "name[address]" */

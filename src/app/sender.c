@@ -52,8 +52,6 @@ sresult_clear(struct sresult *r)
 	free(r->host);
 	free(r->tls);
 	free(r->dest);
-	free(r->source);
-	free(r->helo);
 	free(r->rcpt);
 	free(r->domain);
 	free(r->rcpt_domain);
@@ -447,10 +445,10 @@ sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
 	j->res.host = xstrdup(ci->host ? ci->host : "");
 	j->res.tls = xstrdup(ci->tls ? ci->tls : "");
 	j->res.dest = ci->dest && *ci->dest ? xstrdup(ci->dest) : NULL;
-	free(j->res.source);
-	free(j->res.helo);
-	j->res.source = ci->source && *ci->source ? xstrdup(ci->source) : NULL;
-	j->res.helo = ci->helo && *ci->helo ? xstrdup(ci->helo) : NULL;
+	/* Borrowed from the pool's destination, which lives until pool_free, after the loop
+	 * has run out and every result has been written (pool.h: pool_conn_info). */
+	j->res.source = ci->source && *ci->source ? ci->source : NULL;
+	j->res.helo = ci->helo && *ci->helo ? ci->helo : NULL;
 	free(j->res.rcpt);
 	j->res.rcpt = j->message_id < 0 ? xstrdup(j->rcpt) : NULL;
 }
