@@ -5,9 +5,10 @@
  * statement journal.
  *
  * Three ways in:
- *  - the sender's results (store_message_result) are summed in C, per group, and
- *    written by store_commit, one statement per (campaign, group), before the COMMIT
- *    (or RELEASE) of the transaction that wrote them; store_rollback drops them;
+ *  - the sender's results (store_message_result), and the messages its claims withdraw
+ *    (suppressed while queued), are summed in C, per group, and written by store_commit,
+ *    one statement per (campaign, group), before the COMMIT (or RELEASE) of the
+ *    transaction that wrote them; store_rollback drops them;
  *  - a writer that changes messages names them first (an INSERT into temp.rollup_ids
  *    with the WHERE of its UPDATE), takes them out of the rollups (store_rollup_out),
  *    makes its change and puts them back as they are now (store_rollup_in);
