@@ -67,7 +67,8 @@
 struct pool;
 struct pool_dest;
 
-/* Where a job went: borrowed for the duration of a callback. */
+/* Where a job went: borrowed for the duration of a callback, but for source and helo,
+ * which are the destination's own and stay until pool_free. */
 struct pool_conn_info {
 	const char *dest;   /* destination name */
 	const char *host;   /* host connected to: "name[address]" */
@@ -209,6 +210,14 @@ struct pool *pool_new(uv_loop_t *loop, unsigned max_conns, const struct pool_cbs
 /* pool_set_shared - use a shared limiter (copied) for every destination, those there now
  * and those added later */
 void pool_set_shared(struct pool *p, const struct pool_shared *sh);
+/*
+ * pool_burst - a message bucket's size at rate messages a second: one message, plus 2 ms
+ * worth at high rates (the loop's timers have a millisecond's grain). A destination that
+ * waited (for a slot, a token, a connection) never bursts: in any one-second window it
+ * sends at most its rate plus one (plus 0.2% above 500/s). A shared limiter's local
+ * fallback bucket takes the same size.
+ */
+double pool_burst(double rate);
 /* pool_dest_wake - look at d again in s seconds (0: from the loop, soon): the shared
  * limiter has news. May be called from the limiter's callbacks. */
 void pool_dest_wake(struct pool_dest *d, double s);

@@ -71,9 +71,9 @@ struct sender_opts {
 	const char *egress;         /* the egress pool of kirim.conf to send from; NULL: "default"
 	                               (none there: the kernel chooses; docs/egress.md) */
 	const char *dns_servers;    /* "127.0.0.1:5353,..." for direct; NULL: /etc/resolv.conf */
-	const char *redis_url;      /* destinations' limits shared through this Redis (--redis,
-	                               $KIRIM_REDIS); NULL: the config's [redis] url; "none": none
-	                               (docs/scale-out.md) */
+	const char *redis_url;      /* destinations' limits shared through this Redis (--redis);
+	                               NULL: $KIRIM_REDIS, else the config's [redis] url
+	                               (cluster_redis_url); "none": none (docs/scale-out.md) */
 	unsigned dns_timeout_ms;    /* per try; 0: the dns module's default */
 	unsigned mx_port;           /* port of MX hosts (default 25; tests and labs change it) */
 	unsigned sts_port;          /* port of MTA-STS policy hosts (default 443; tests, labs) */

@@ -203,7 +203,9 @@ int store_contact_page(struct store *s, const char *prefix, const char *list, co
  * object; NULL: none), or change the one with its address: attrs merged
  * into its attributes as a JSON merge patch (RFC 7396: null removes a key),
  * or with replace put in their place. Sets *id, *created, *changed (the
- * attributes are not what they were).
+ * attributes are not what they were). An erased address is the caller's to
+ * refuse first, in the same transaction (store_erased), as kirim contacts add
+ * and imports do: a contact made here is not linked to an erasure's hash.
  */
 int store_contact_upsert(struct store *s, const struct address *a, const char *attrs, bool replace,
                          int64_t *id, bool *created, bool *changed);

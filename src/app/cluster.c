@@ -8,14 +8,32 @@
 #include "kirim/redis_limit.h"
 #include "kirim/redis_url.h"
 
+const char *
+cluster_redis_url(const char *opt, const struct config *cfg, const char **from)
+{
+	const char *env = getenv("KIRIM_REDIS");
+	const char *url = opt, *src = "--redis";
+	if (url == NULL && env && *env) {
+		url = env;
+		src = "$KIRIM_REDIS";
+	}
+	if (url == NULL && cfg) {
+		url = cfg->redis_url;
+		src = "[redis] url";
+	}
+	if (url == NULL || *url == '\0' || strcmp(url, "none") == 0)
+		return NULL;
+	if (from)
+		*from = src;
+	return url;
+}
+
 void
 cluster_throttles(const struct config *cfg, struct cluster_throttles *out)
 {
 	memset(out, 0, sizeof(*out));
-	const char *url = getenv("KIRIM_REDIS");
-	if (url == NULL || *url == '\0')
-		url = cfg->redis_url;
-	if (*url == '\0' || strcmp(url, "none") == 0)
+	const char *url = cluster_redis_url(NULL, cfg, NULL);
+	if (url == NULL)
 		return;
 	out->shared = true;
 	struct redis_url u;

@@ -18,6 +18,7 @@
 
 #include "kirim/bounce_class.h"
 #include "kirim/clock.h"
+#include "kirim/cluster.h"
 #include "kirim/composer.h"
 #include "kirim/config.h"
 #include "kirim/dkim.h"
@@ -51,8 +52,6 @@ sresult_clear(struct sresult *r)
 	free(r->host);
 	free(r->tls);
 	free(r->dest);
-	free(r->source);
-	free(r->helo);
 	free(r->rcpt);
 	free(r->domain);
 	free(r->rcpt_domain);
@@ -446,10 +445,10 @@ sender_job_fact(struct sender *S, struct sjob *j, const struct smtp_result *r,
 	j->res.host = xstrdup(ci->host ? ci->host : "");
 	j->res.tls = xstrdup(ci->tls ? ci->tls : "");
 	j->res.dest = ci->dest && *ci->dest ? xstrdup(ci->dest) : NULL;
-	free(j->res.source);
-	free(j->res.helo);
-	j->res.source = ci->source && *ci->source ? xstrdup(ci->source) : NULL;
-	j->res.helo = ci->helo && *ci->helo ? xstrdup(ci->helo) : NULL;
+	/* Borrowed from the pool's destination, which lives until pool_free, after the loop
+	 * has run out and every result has been written (pool.h: pool_conn_info). */
+	j->res.source = ci->source && *ci->source ? ci->source : NULL;
+	j->res.helo = ci->helo && *ci->helo ? ci->helo : NULL;
 	free(j->res.rcpt);
 	j->res.rcpt = j->message_id < 0 ? xstrdup(j->rcpt) : NULL;
 }
@@ -719,8 +718,8 @@ static int
 sender_shared_limits(struct sender *S, struct store *s, const struct config *cfg, char *err,
                      size_t errsz)
 {
-	const char *url = S->o->redis_url ? S->o->redis_url : cfg->redis_url;
-	if (url == NULL || *url == '\0' || strcmp(url, "none") == 0) {
+	const char *url = cluster_redis_url(S->o->redis_url, cfg, NULL);
+	if (url == NULL) {
 		log_info("throttles local to this sender (no Redis configured)");
 		return 0;
 	}
@@ -884,7 +883,7 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 		snprintf(err, errsz, "database: %s", store_errmsg(s));
 		return SENDER_E_STORE;
 	}
-	int64_t created = 0, recovered = 0, dead = 0;
+	int64_t created = 0, recovered = 0;
 	struct store_campaign_counts before;
 	if (o->ntest) {
 		/* Proofs touch neither the campaign's messages nor its state. */
@@ -893,9 +892,9 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 	} else {
 		/*
 		 * Any number of senders per campaign, on this node or others
-		 * (docs/scale-out.md): it holds the campaign beside them, forgets the
-		 * senders that are gone and takes back their claims. A live sender's
-		 * claims are never re-queued under it.
+		 * (docs/scale-out.md): it holds the campaign beside them and takes back
+		 * the claims of senders that are gone (forgotten once per run or turn, by
+		 * sender_register). A live sender's claims are never re-queued under it.
 		 */
 		bool waited = false, moved = false;
 		char state[16], why[256];
@@ -914,7 +913,6 @@ scamp_open(struct sender *S, const struct config *cfg, const char *name, struct 
 			/* The messages are made as the run goes (store_messages_walk, by the
 			 * worker's claims): here only the walk's end is set. */
 			if (rc == 0 && (rc = store_messages_walk_start(s, c->camp.id)) == 0 &&
-			    (rc = store_sender_reap(s, lease_alive, &S->worker.node, &dead)) == 0 &&
 			    (rc = store_sender_hold(s, c->camp.id, S->me)) == 0 &&
 			    (rc = store_messages_recover(s, c->camp.id, &recovered)) == 0 &&
 			    (rc = store_campaign_set_state(s, c->camp.id, "sending")) == 0)
@@ -990,6 +988,20 @@ scamp_settle(struct sender *S, struct scamp *c)
 		         store_errmsg(s));
 }
 
+/* sender_reap - forget the senders found dead (a process of this node gone, a lease of
+ * another node expired), in a transaction of its own */
+static int
+sender_reap(struct sender *S)
+{
+	int64_t dead = 0;
+	int rc = store_begin(S->store);
+	if (rc == 0 && (rc = store_sender_reap(S->store, lease_alive, &S->worker.node, &dead)) == 0)
+		rc = store_commit(S->store);
+	if (rc < 0)
+		store_rollback(S->store);
+	return rc;
+}
+
 /* sender_register - this process as a sender; where its look for suppressions starts */
 static int
 sender_register(struct sender *S)
@@ -1008,9 +1020,12 @@ sender_register(struct sender *S)
 	} else {
 		lease_me(&S->me_row, &S->worker.node, command);
 	}
-	while (!S->me_lent &&
-	       (rc = store_sender_register(S->store, &S->me_row, lease_alive, &S->worker.node)) ==
-	           STORE_E_BUSY &&
+	/* The senders that are gone are forgotten once per run: in the registration's
+	 * transaction, or, for a turn of kirim run (registered once), in one of their own
+	 * here; scamp_open then takes back their claims of each campaign. */
+	while ((rc = S->me_lent ? sender_reap(S)
+	                        : store_sender_register(S->store, &S->me_row, lease_alive,
+	                                                &S->worker.node)) == STORE_E_BUSY &&
 	       !(S->o->stop && *S->o->stop)) {
 		if (!waited)
 			log_warn("database busy (another process holds its write lock): waiting");

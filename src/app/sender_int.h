@@ -240,10 +240,12 @@ struct sresult {
 	unsigned flags;        /* SMTP_RESULT_* of the fact */
 	enum smtp_local local; /* which local refusal it was, if one */
 	char *ecode, *text, *host, *tls, *dest;
-	char *source, *helo; /* the source address bound ("" when none) and the EHLO name */
-	char *rcpt;          /* proofs only: the address */
-	char *domain;        /* an NXDOMAIN failure only: the recipient's domain */
-	char *rcpt_domain;   /* the recipient's domain as claimed (the report rollups) */
+	/* The source address bound and the EHLO name (NULL when none): borrowed from the
+	 * pool's destination (pool_conn_info), which pool_free frees after the run. */
+	const char *source, *helo;
+	char *rcpt;        /* proofs only: the address */
+	char *domain;      /* an NXDOMAIN failure only: the recipient's domain */
+	char *rcpt_domain; /* the recipient's domain as claimed (the report rollups) */
 };
 
 /* One message on its way: the job the pool carries, and what it needs. Made by the

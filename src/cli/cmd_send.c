@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kirim/cluster.h"
 #include "kirim/config.h"
 #include "kirim/log.h"
 #include "kirim/precheck.h"
@@ -128,10 +129,6 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	    {NULL, 0, NULL, 0},
 	};
 	struct sender_opts o = *op;
-	/* The shared throttles' Redis: --redis, else $KIRIM_REDIS, else kirim.conf's [redis]. */
-	const char *env = getenv("KIRIM_REDIS");
-	if (o.redis_url == NULL && env && *env)
-		o.redis_url = env;
 	int ch, bad = 0;
 	optind = 1;
 	unsigned timeout_s = 0;
@@ -233,13 +230,14 @@ send_options(const char *name, int argc, char **argv, struct sender_opts *op,
 	}
 	if (bad)
 		return EX_USAGE;
-	if (o.redis_url && strcmp(o.redis_url, "none") != 0) {
+	/* The shared throttles' Redis named here (--redis or $KIRIM_REDIS) is checked now;
+	 * kirim.conf's [redis] url was checked when it was read. */
+	const char *from, *redis = cluster_redis_url(o.redis_url, NULL, &from);
+	if (redis) {
 		struct redis_url u;
 		const char *why;
-		if (redis_url_parse(o.redis_url, &u, &why) < 0)
-			return cli_usage(name, "%s '%.200s': %s",
-			                 o.redis_url == env ? "$KIRIM_REDIS" : "--redis",
-			                 o.redis_url, why);
+		if (redis_url_parse(redis, &u, &why) < 0)
+			return cli_usage(name, "%s '%.200s': %s", from, redis, why);
 	}
 	if (timeout_s) {
 		/* One figure for every SMTP wait, for tests and impatient labs. */

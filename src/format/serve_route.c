@@ -17,6 +17,7 @@
 
 #include "kirim/buf.h"
 #include "kirim/hex.h"
+#include "kirim/sockaddr.h"
 #include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
 
@@ -783,13 +784,13 @@ serve_route_client(const struct sockaddr *sa, bool trust_proxy, const char *fwd,
 		addr[10] = addr[11] = 0xff;
 		memcpy(addr + 12, &in->sin_addr, 4);
 		if (text)
-			inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)textsz);
+			sockaddr_ip(sa, text, textsz);
 		local = addr[12] == 127;
 	} else if (sa && sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		memcpy(addr, &in6->sin6_addr, 16);
 		if (text)
-			inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)textsz);
+			sockaddr_ip(sa, text, textsz);
 		local = addr_loopback(addr); /* ::1, or ::ffff:127.x on a dual-stack socket */
 	}
 	if (!trust_proxy || !local)

@@ -23,6 +23,7 @@
 #include <llhttp.h>
 
 #include "kirim/buf.h"
+#include "kirim/sockaddr.h"
 #include "kirim/xmalloc.h"
 
 enum {
@@ -913,9 +914,7 @@ http_server_new(uv_loop_t *loop, const struct sockaddr *sa, const struct http_op
 	struct sockaddr_storage bound;
 	int len = sizeof(bound);
 	if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len) == 0)
-		s->port = ntohs(bound.ss_family == AF_INET6
-		                    ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
-		                    : ((struct sockaddr_in *)(void *)&bound)->sin_port);
+		s->port = sockaddr_port((const struct sockaddr *)&bound);
 	uv_timer_init(loop, &s->sweep);
 	s->sweep.data = s;
 	s->handles++;

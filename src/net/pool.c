@@ -9,6 +9,7 @@
 
 #include "kirim/disposition.h"
 #include "kirim/log.h"
+#include "kirim/sockaddr.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
 
@@ -126,7 +127,6 @@ struct pool {
 
 static void dest_kick(struct pool_dest *d);
 static void pool_slot_wake(struct pool *p);
-static double pool_burst(double rate);
 static void pool_kick_starved(struct pool *p);
 
 /* dest_addr - an address not marked bad at now, of the lowest preference (in turn among
@@ -317,13 +317,7 @@ dest_take(struct pool_dest *d)
 	return 0;
 }
 
-/*
- * pool_burst - the message buckets' size: one message, plus 2 ms worth at high rates
- * (the loop's timers have a millisecond's grain). A destination that waited (for a
- * slot, a token, a connection) never bursts: in any one-second window it sends at most
- * its rate plus one (plus 0.2% above 500/s).
- */
-static double
+double
 pool_burst(double rate)
 {
 	return 1.0 + rate / 500.0;
@@ -350,16 +344,13 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 	for (size_t i = 0; i < d->naddrs; i++) {
 		struct addr *r = &d->addrs[i];
 		const struct sockaddr *sa = c->addrs[i].addr;
-		char ip[INET6_ADDRSTRLEN] = "?";
+		char ip[SOCKADDR_IP_MAX];
 		r->name = xstrdup(c->addrs[i].host);
 		r->pref = c->addrs[i].pref;
 		memcpy(&r->addr, sa,
 		       sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 		                                 : sizeof(struct sockaddr_in));
-		if (sa->sa_family == AF_INET6)
-			uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof(ip));
-		else
-			uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
+		sockaddr_ip(sa, ip, sizeof(ip));
 		snprintf(r->host, sizeof(r->host), "%.255s[%s]", r->name, ip);
 		r->own_tls = c->addrs[i].own_tls;
 		r->tls_policy = c->addrs[i].tls_policy;
@@ -398,13 +389,10 @@ pool_dest_add(struct pool *p, const struct pool_dest_config *c, char *err, size_
 	d->session.auth_pass = d->pass;
 	if (c->session.bind_addr) {
 		const struct sockaddr *b = c->session.bind_addr;
-		if (b->sa_family == AF_INET6) {
-			memcpy(&d->bind, b, sizeof(struct sockaddr_in6));
-			uv_ip6_name((const struct sockaddr_in6 *)b, d->source, sizeof(d->source));
-		} else {
-			memcpy(&d->bind, b, sizeof(struct sockaddr_in));
-			uv_ip4_name((const struct sockaddr_in *)b, d->source, sizeof(d->source));
-		}
+		memcpy(&d->bind, b,
+		       b->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                                : sizeof(struct sockaddr_in));
+		sockaddr_ip(b, d->source, sizeof(d->source));
 		d->session.bind_addr = (const struct sockaddr *)&d->bind;
 	}
 	if (d->session.tls_policy != TLS_POLICY_NONE && d->session.tls_ctx == NULL) {
@@ -522,11 +510,8 @@ tls_report(struct conn *c, struct smtp_session *s, int ok, int no_starttls, enum
 	struct pool *p = c->d->p;
 	if (p->cbs.tls_result == NULL)
 		return;
-	char ip[INET6_ADDRSTRLEN] = "", local[INET6_ADDRSTRLEN];
-	if (c->addr->addr.ss_family == AF_INET6)
-		uv_ip6_name((const struct sockaddr_in6 *)&c->addr->addr, ip, sizeof(ip));
-	else
-		uv_ip4_name((const struct sockaddr_in *)&c->addr->addr, ip, sizeof(ip));
+	char ip[SOCKADDR_IP_MAX], local[SOCKADDR_IP_MAX];
+	sockaddr_ip((const struct sockaddr *)&c->addr->addr, ip, sizeof(ip));
 	smtp_session_local_ip(s, local, sizeof(local));
 	bool dane = c->addr->own_tls && c->addr->tls_policy == TLS_POLICY_DANE;
 	struct pool_tls_result r = {.host = c->addr->name,

@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "kirim/log.h"
+#include "kirim/sockaddr.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
 
@@ -232,17 +233,17 @@ dd_wake(struct rl_dest *dd, double s)
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
 
-/* rl_send - one command (argv of argc strings): its request, or NULL when Redis is not up
- * (nothing sent) */
+/* rl_send - one command (argv of argc strings, any number: a heartbeat names every lease
+ * held): its request, or NULL when Redis is not up (nothing sent) */
 static struct rl_req *
 rl_send(struct redis_limit *rl, enum rl_kind kind, struct rl_dest *dd, unsigned long long lease,
-        unsigned n, int argc, const char **argv)
+        unsigned n, size_t argc, const char **argv)
 {
 	bool setup = kind == RQ_SETUP || kind == RQ_PING;
 	if (rl->ac == NULL || (!setup && (!rl->up || rl->broken)))
 		return NULL;
-	size_t len[16];
-	for (int i = 0; i < argc; i++)
+	size_t lens[16], *len = argc <= 16 ? lens : xcalloc(argc, sizeof(*len));
+	for (size_t i = 0; i < argc; i++)
 		len[i] = strlen(argv[i]);
 	struct rl_req *q = xcalloc(1, sizeof(*q));
 	q->rl = rl;
@@ -250,7 +251,10 @@ rl_send(struct redis_limit *rl, enum rl_kind kind, struct rl_dest *dd, unsigned 
 	q->dd = dd;
 	q->lease = lease;
 	q->n = n;
-	if (redisAsyncCommandArgv(rl->ac, on_reply, q, argc, argv, len) != REDIS_OK) {
+	int rc = redisAsyncCommandArgv(rl->ac, on_reply, q, (int)argc, argv, len);
+	if (len != lens)
+		free(len);
+	if (rc != REDIS_OK) {
 		free(q);
 		return NULL;
 	}
@@ -399,11 +403,8 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		rl_down(rl, why);
 		return;
 	}
-	char ip[INET6_ADDRSTRLEN] = "";
-	if (res->ai_family == AF_INET6)
-		uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, ip, sizeof(ip));
-	else
-		uv_ip4_name((const struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
+	char ip[SOCKADDR_IP_MAX];
+	sockaddr_ip(res->ai_addr, ip, sizeof(ip));
 	uv_freeaddrinfo(res);
 	rl_connect_addr(rl, ip);
 }
@@ -649,10 +650,9 @@ rl_take(void *state, double rate, bool take)
 		double share = rate / rl_nodes(rl);
 		if (share != dd->local_rate) {
 			if (dd->local_rate == 0)
-				throttle_bucket_init(&dd->local, share, 1.0 + share / 500.0, now);
+				throttle_bucket_init(&dd->local, share, pool_burst(share), now);
 			else
-				throttle_bucket_set_rate(&dd->local, share, 1.0 + share / 500.0,
-				                         now);
+				throttle_bucket_set_rate(&dd->local, share, pool_burst(share), now);
 			dd->local_rate = share;
 		}
 		if (!take)
@@ -782,21 +782,7 @@ beat(struct redis_limit *rl)
 			lease_member(rl, dd->held[i], own[m], 340);
 			a[k++] = own[m++];
 		}
-	/* hiredis takes any argc; rl_send's length table holds 16, so send directly. */
-	size_t *len = xcalloc(k, sizeof(*len));
-	for (size_t i = 0; i < k; i++)
-		len[i] = strlen(a[i]);
-	struct rl_req *q = xcalloc(1, sizeof(*q));
-	q->rl = rl;
-	q->kind = RQ_BEAT;
-	if (redisAsyncCommandArgv(rl->ac, on_reply, q, (int)k, a, len) == REDIS_OK) {
-		if (rl->inflight++ == 0)
-			rl->waiting_since = rl_now(rl);
-		rl->st.ops++;
-	} else {
-		free(q);
-	}
-	free(len);
+	rl_send(rl, RQ_BEAT, NULL, 0, 0, k, a);
 	for (size_t i = 0; i < m; i++)
 		free(own[i]);
 	free(own);

@@ -27,6 +27,7 @@
 #include "kirim/base64.h"
 #include "kirim/disposition.h"
 #include "kirim/log.h"
+#include "kirim/sockaddr.h"
 #include "kirim/smtp_wire.h"
 #include "kirim/xmalloc.h"
 
@@ -198,17 +199,6 @@ smtp_session_default_timeouts(struct smtp_timeouts *t)
 	t->rset_ms = 5 * 60 * 1000;
 	t->quit_ms = 30 * 1000;
 	t->idle_ms = 10 * 1000;
-}
-
-/* sockaddr_ip - sa's address as text (no port) */
-static void
-sockaddr_ip(const struct sockaddr *sa, char *out, size_t outsz)
-{
-	out[0] = '\0';
-	if (sa->sa_family == AF_INET6)
-		uv_ip6_name((const struct sockaddr_in6 *)sa, out, outsz);
-	else if (sa->sa_family == AF_INET)
-		uv_ip4_name((const struct sockaddr_in *)sa, out, outsz);
 }
 
 /* smtp_session_source_check - whether sa is an address of this host to bind a socket to */

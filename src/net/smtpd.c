@@ -24,6 +24,7 @@
 
 #include "kirim/clock.h"
 #include "kirim/log.h"
+#include "kirim/sockaddr.h"
 #include "kirim/throttle.h"
 #include "kirim/xmalloc.h"
 
@@ -962,10 +963,8 @@ peer_ip(struct conn *c)
 	snprintf(c->ip, sizeof(c->ip), "?");
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0)
 		return;
-	if (ss.ss_family == AF_INET)
-		uv_ip4_name((struct sockaddr_in *)&ss, c->ip, sizeof(c->ip));
-	else if (ss.ss_family == AF_INET6)
-		uv_ip6_name((struct sockaddr_in6 *)&ss, c->ip, sizeof(c->ip));
+	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+		sockaddr_ip((const struct sockaddr *)&ss, c->ip, sizeof(c->ip));
 }
 
 static void
@@ -1139,9 +1138,7 @@ smtpd_new(uv_loop_t *loop, const char *listen, const char *hostname, const struc
 		int len = sizeof(bound);
 		rc = uv_tcp_getsockname(&d->tcp, (struct sockaddr *)&bound, &len);
 		if (rc == 0)
-			d->port = ntohs(bound.ss_family == AF_INET6
-			                    ? ((struct sockaddr_in6 *)&bound)->sin6_port
-			                    : ((struct sockaddr_in *)&bound)->sin_port);
+			d->port = sockaddr_port((const struct sockaddr *)&bound);
 	}
 	if (rc < 0) {
 		snprintf(err, errsz, "listen on %s: %s", listen, uv_strerror(rc));

@@ -76,6 +76,17 @@ int store_get_int64(struct store *s, sqlite3_stmt *st, int64_t *out, const char 
  */
 struct store_rollup;
 struct store_result;
+/*
+ * A message's place in a report, over messages m LEFT JOIN contacts c ON c.id =
+ * m.contact_id: what the rollups store (store_rollup.c) and a recount (store_report.c)
+ * group by. Its recipient's domain: the contact's, else
+ * that of the address a deleted contact's message keeps, else '(erased)'.
+ */
+#define REPORT_DOMAIN_OF_M                                                                         \
+	"coalesce(c.domain, lower(substr(m.email, instr(m.email, '@') + 1)), '(erased)')"
+/* Its destination: the last attempt's, else the host it reached, else ''. */
+#define REPORT_DEST_OF_M "coalesce(m.dest, m.host, '')"
+
 /* The table of names, made on open and again after a change of PRAGMA temp_store (which
  * drops the temporary tables). */
 #define STORE_ROLLUP_TEMP "CREATE TEMP TABLE IF NOT EXISTS rollup_ids (id INTEGER PRIMARY KEY)"

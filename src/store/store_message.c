@@ -197,24 +197,48 @@ store_messages_recover(struct store *s, int64_t campaign_id, int64_t *recovered)
 	return rc;
 }
 
-/* withdraw - a claimed message must not be mailed after all: suppressed, with why */
+/*
+ * withdraw - claimed message m (its id, contact, attempts and queueing time, as claimed) of
+ * campaign_id, to a contact at domain, must not be mailed after all: suppressed, with why.
+ * Claimed, it had no rollup row: its suppressed one is summed in C with the sender's
+ * results (store_rollup_result) and written by store_commit, one statement per group.
+ */
 static int
-withdraw(struct store *s, int64_t message_id, int64_t now, const char *why)
+withdraw(struct store *s, int64_t campaign_id, const int64_t m[4], const char *domain, int64_t now,
+         const char *why)
 {
+	/* The destination and host of an earlier attempt stay, and group it in the report. */
 	static const char sql[] =
 	    "UPDATE messages SET state = 'suppressed', claimed_by = NULL, done_at = ?2,"
-	    " last_text = ?3, reason = " SUPPRESSION_OF_MESSAGE " WHERE id = ?1";
+	    " last_text = ?3, reason = " SUPPRESSION_OF_MESSAGE
+	    " WHERE id = ?1 RETURNING dest, host";
 	sqlite3_stmt *st = store_prepare(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, message_id);
+	sqlite3_bind_int64(st, 1, m[0]);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_text(st, 3, why, -1, SQLITE_TRANSIENT);
-	/* Claimed, it had no rollup row: the suppressed one is put in. */
-	int rc = store_step_done(s, st, "withdraw a suppressed message");
-	if (rc == 0 && (rc = store_rollup_name(s, message_id)) == 0)
-		rc = store_rollup_in(s);
-	return rc;
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : store_fail(s, "withdraw a suppressed message");
+	}
+	struct store_result r = {
+	    .message_id = m[0],
+	    .campaign_id = campaign_id,
+	    .domain = domain,
+	    .attempts = (int)m[2],
+	    .queued_at = m[3],
+	    .state = DISP_SUPPRESSED,
+	    .dest = (const char *)sqlite3_column_text(st, 0),
+	    .host = (const char *)sqlite3_column_text(st, 1),
+	};
+	store_rollup_result(store_rollups(s), &r, now, 0);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(s, "withdraw a suppressed message");
+	return sqlite3_get_autocommit(store_db(s)) ? store_rollup_flush(s, store_rollups(s)) : 0;
 }
 
 int
@@ -294,12 +318,13 @@ store_messages_claim(struct store *s, int64_t campaign_id, int64_t owner, int64_
 		const char *supp = (const char *)sqlite3_column_text(st, 3);
 		bool member = sqlite3_column_int(st, 4) != 0;
 		if (supp || !member) {
-			char why[160];
+			char why[160], domain[256];
 			snprintf(why, sizeof(why), "%s%s after the message was queued: not sent",
 			         supp ? "suppressed: " : "no longer on the campaign's lists",
 			         supp ? supp : "");
+			store_copy_text(domain, sizeof(domain), st, 2);
 			sqlite3_reset(st);
-			ret = withdraw(s, ids[i][0], now, why);
+			ret = withdraw(s, campaign_id, ids[i], domain, now, why);
 			++*withdrawn;
 			continue;
 		}

@@ -290,8 +290,8 @@ static const char sql_links[] = "SELECT j.key, j.value FROM campaigns c, json_ea
 
 /* Every message with its domain; the destination is the last attempt's. */
 static const char sql_messages[] =
-    "SELECT coalesce(c.domain, lower(substr(m.email, instr(m.email, '@') + 1)), '(erased)'),"
-    " coalesce(m.dest, m.host), m.state, m.class, m.attempts, m.queued_at,"
+    "SELECT " REPORT_DOMAIN_OF_M ", " REPORT_DEST_OF_M
+    ", m.state, m.class, m.attempts, m.queued_at,"
     " m.done_at, m.tls FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id"
     " WHERE m.campaign_id = ?1";
 
@@ -421,6 +421,23 @@ no_dest(enum report_cat cat)
 	                                                           : "(not tried yet)";
 }
 
+/* A report's groups by domain and by destination, found by their keys while counting. */
+struct group_maps {
+	struct strmap domains, dests;
+	size_t dcap, xcap;
+};
+
+/* groups_of - the domain's group and the destination's of a message of category cat */
+static void
+groups_of(struct report *r, struct group_maps *gm, const char *domain, const char *dest,
+          enum report_cat cat, struct report_group *g[2])
+{
+	g[0] = group_add(&gm->domains, &r->domains, &r->n_domains, &gm->dcap,
+	                 domain && *domain ? domain : "(none)");
+	g[1] = group_add(&gm->dests, &r->dests, &r->n_dests, &gm->xcap,
+	                 dest && *dest ? dest : no_dest(cat));
+}
+
 /* count_messages - n messages of category cat into the report and their two groups: deferrals
  * attempts deferred on the way; if delivered, tls over TLS (verified of them, with TLS version
  * version) and delays summing delay_sum, the longest delay_max */
@@ -485,18 +502,12 @@ recount_messages(struct store *s, const struct store_report_opts *o, struct repo
 		return STORE_E_SQL;
 	sqlite3_bind_int64(st, 1, r->campaign_id);
 	int rc;
-	struct strmap dmap = {0}, xmap = {0};
-	size_t dcap = 0, xcap = 0;
+	struct group_maps gm = {0};
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *domain = col_text(st, 0);
-		const char *dest = col_text(st, 1);
 		int64_t attempts = sqlite3_column_int64(st, 4);
 		enum report_cat cat = category(col_text(st, 2), col_text(st, 3), attempts);
 		struct report_group *g[2];
-		g[0] = group_add(&dmap, &r->domains, &r->n_domains, &dcap,
-		                 domain && *domain ? domain : "(none)");
-		g[1] = group_add(&xmap, &r->dests, &r->n_dests, &xcap,
-		                 dest && *dest ? dest : no_dest(cat));
+		groups_of(r, &gm, col_text(st, 0), col_text(st, 1), cat, g);
 		bool final_try = cat == REPORT_DELIVERED || cat == REPORT_BOUNCED_HARD ||
 		                 cat == REPORT_BOUNCED_SOFT || cat == REPORT_FAILED;
 		int64_t queued_at = sqlite3_column_int64(st, 5);
@@ -518,8 +529,8 @@ recount_messages(struct store *s, const struct store_report_opts *o, struct repo
 		count_messages(r, g, cat, 1, deferrals, tls, tls && strstr(tls_text, " verified"),
 		               version, delay, delay);
 	}
-	strmap_free(&dmap);
-	strmap_free(&xmap);
+	strmap_free(&gm.domains);
+	strmap_free(&gm.dests);
 	rc = finish(s, st, rc, "read the campaign's messages");
 	if (rc == 0)
 		groups_finish(o, r);
@@ -570,27 +581,21 @@ fill_messages(struct store *s, const struct store_report_opts *o, struct report 
 		return rc;
 	if ((st = campaign_stmt(s, sql_messages_rollup, r)) == NULL)
 		return STORE_E_SQL;
-	struct strmap dmap = {0}, xmap = {0};
-	size_t dcap = 0, xcap = 0;
+	struct group_maps gm = {0};
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *domain = col_text(st, 0);
-		const char *dest = col_text(st, 1);
 		int c = sqlite3_column_int(st, 2);
 		if (c < 0 || c >= REPORT_NCAT)
 			continue; /* not a category of report.h */
 		enum report_cat cat = (enum report_cat)c;
 		struct report_group *g[2];
-		g[0] = group_add(&dmap, &r->domains, &r->n_domains, &dcap,
-		                 domain && *domain ? domain : "(none)");
-		g[1] = group_add(&xmap, &r->dests, &r->n_dests, &xcap,
-		                 dest && *dest ? dest : no_dest(cat));
+		groups_of(r, &gm, col_text(st, 0), col_text(st, 1), cat, g);
 		count_messages(r, g, cat, sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
 		               sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 8),
 		               col_text(st, 9), sqlite3_column_int64(st, 6),
 		               sqlite3_column_int64(st, 7));
 	}
-	strmap_free(&dmap);
-	strmap_free(&xmap);
+	strmap_free(&gm.domains);
+	strmap_free(&gm.dests);
 	rc = finish(s, st, rc, "read the campaign's message rollups");
 	if (rc == 0)
 		groups_finish(o, r);

@@ -5,9 +5,10 @@
  * statement journal.
  *
  * Three ways in:
- *  - the sender's results (store_message_result) are summed in C, per group, and
- *    written by store_commit, one statement per (campaign, group), before the COMMIT
- *    (or RELEASE) of the transaction that wrote them; store_rollback drops them;
+ *  - the sender's results (store_message_result), and the messages its claims withdraw
+ *    (suppressed while queued), are summed in C, per group, and written by store_commit,
+ *    one statement per (campaign, group), before the COMMIT (or RELEASE) of the
+ *    transaction that wrote them; store_rollback drops them;
  *  - a writer that changes messages names them first (an INSERT into temp.rollup_ids
  *    with the WHERE of its UPDATE), takes them out of the rollups (store_rollup_out),
  *    makes its change and puts them back as they are now (store_rollup_in);
@@ -337,9 +338,8 @@ store_rollup_flush(struct store *s, struct store_rollup *ru)
  * messages m, contacts c. The WHERE is the caller's.
  */
 #define MSG_ROWS                                                                                   \
-	"SELECT m.id AS id, m.campaign_id AS campaign_id, coalesce(c.domain,"                      \
-	" lower(substr(m.email, instr(m.email, '@') + 1)), '(erased)') AS domain,"                 \
-	" coalesce(m.dest, m.host, '') AS dest, (m.dest IS NOT NULL) AS dest_set,"                 \
+	"SELECT m.id AS id, m.campaign_id AS campaign_id, " REPORT_DOMAIN_OF_M                     \
+	" AS domain, " REPORT_DEST_OF_M " AS dest, (m.dest IS NOT NULL) AS dest_set,"              \
 	" CASE m.state WHEN 'delivered' THEN 0 WHEN 'bounced' THEN CASE WHEN m.class = 'soft'"     \
 	" THEN 2 ELSE 1 END WHEN 'suppressed' THEN 7 WHEN 'cancelled' THEN 8 ELSE 3 END AS cat,"   \
 	" CASE WHEN m.state = 'delivered' AND coalesce(m.tls, '') NOT IN ('', 'none')"             \

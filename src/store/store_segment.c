@@ -205,28 +205,6 @@ store_segment_check(struct store *s, const struct segment_node *tree)
 #define NOT_SUPPRESSED                                                                             \
 	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C ")"
 
-/* list_counted - the kept counts of the list called name (list_domain_counts, schema 017):
- * its confirmed members and the suppressed ones; *found false when no list has the name */
-static int
-list_counted(struct store *s, const char *name, int64_t *members, int64_t *suppressed, bool *found)
-{
-	static const char sql[] =
-	    "SELECT coalesce(sum(k.members), 0), coalesce(sum(k.suppressed), 0), count(l.id)"
-	    " FROM lists l LEFT JOIN list_domain_counts k ON k.list_id = l.id WHERE l.name = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
-	if (st == NULL)
-		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*members = sqlite3_column_int64(st, 0);
-		*suppressed = sqlite3_column_int64(st, 1);
-		*found = sqlite3_column_int64(st, 2) > 0;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : store_fail(s, "read a list's counts");
-}
-
 /*
  * big_list_and - tree is an AND with a list holding at least a quarter of the contacts
  * (ids stand for their number). Its members are then better looked up per contact that
@@ -247,11 +225,13 @@ big_list_and(struct store *s, const struct segment_node *tree, bool *big)
 	int rc = store_get_int64(s, st, &ids, "count contacts");
 	for (size_t i = 0; rc == 0 && !*big && i < tree->nkids; i++) {
 		const struct segment_node *k = tree->kids[i];
-		int64_t members, supp;
-		bool found;
-		if (k->type == SEGMENT_LIST &&
-		    (rc = list_counted(s, k->name, &members, &supp, &found)) == 0)
-			*big = found && members * 4 >= ids;
+		struct store_list_info li; /* its kept counts (list_domain_counts, schema 017) */
+		if (k->type != SEGMENT_LIST)
+			continue;
+		if ((rc = store_list_get(s, k->name, &li)) == 0)
+			*big = li.members * 4 >= ids;
+		else if (rc == STORE_E_NOTFOUND)
+			rc = 0; /* no such list: its condition matches nobody */
 	}
 	return rc;
 }
@@ -262,15 +242,14 @@ store_segment_count(struct store *s, const struct segment_node *tree, int64_t no
 {
 	/* One list: its kept counts (the rule of NOT_SUPPRESSED, kept by triggers). */
 	if (tree && tree->type == SEGMENT_LIST) {
-		int64_t members, supp;
-		bool found;
-		int rc = list_counted(s, tree->name, &members, &supp, &found);
-		if (rc < 0)
+		struct store_list_info li;
+		int rc = store_list_get(s, tree->name, &li);
+		if (rc < 0 && rc != STORE_E_NOTFOUND)
 			return rc;
-		if (found) {
-			*count = members;
+		if (rc == 0) {
+			*count = li.members;
 			if (suppressed)
-				*suppressed = supp;
+				*suppressed = li.suppressed;
 			return 0;
 		}
 	}

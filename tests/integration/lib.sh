@@ -3,6 +3,9 @@
 # private temporary folder, and exits non-zero if any check failed.
 set -u
 : "${KIRIM:?KIRIM must name the kirim binary}"
+# free_port and wait_port, shared with tools/bench-* (found before the cd below).
+# shellcheck source=tools/lib/ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib/ports.sh"
 TMP=$(mktemp -d)
 chmod 755 "$TMP" # servers that drop privileges (smtp-sink runs as nobody) write below it
 trap 'rm -rf "$TMP"' EXIT
@@ -156,38 +159,6 @@ SERVER_PY="${KIRIM_SRC:-.}/tests/integration/smtp_server.py"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 
-# free_port - a port nobody uses now, for TCP and UDP alike, from 20000-32000: below
-# Linux's ephemeral range (32768-60999), so that no outgoing connection of a running test
-# takes it as its own port between this check and the server's bind (the kernel's bind to
-# port 0 hands out ports from that very range)
-free_port() {
-	$PY3 - <<'PY'
-import random, socket
-for _ in range(500):
-    port = random.randint(20000, 32000)
-    free = True
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        s = socket.socket(socket.AF_INET, kind)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            free = False
-        finally:
-            s.close()
-    if free:
-        print(port)
-        break
-PY
-}
-# wait_port PORT [ADDR] - wait until something accepts on ADDR:PORT (127.0.0.1; 10 s at most)
-wait_port() {
-	for _ in $(seq 1 100); do
-		(exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on ${2:-127.0.0.1}:$1" >&2
-	return 1
-}
 # need_browser NAME - exit 77 (skip) without Debian's chromium and python3-websocket, or
 # without axe-core (tools/fetch-axe-core); sets AXE to axe-core's script
 need_browser() {
