@@ -1493,9 +1493,9 @@ has_prefix(const char *s, const char *prefix)
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* check - every refusal mime_build makes, before it writes anything */
-static int
-check(const struct mime_msg *m, char *err, size_t errsz)
+/* mime_check - every refusal mime_build makes, before it writes anything */
+int
+mime_check(const struct mime_msg *m, char *err, size_t errsz)
 {
 	size_t n;
 	if (addr_ok(m->from_addr, &n) < 0)
@@ -1572,7 +1572,7 @@ mime_build(const struct mime_msg *m, struct buf *out, char *err, size_t errsz)
 	size_t np = 0;
 	char bnd[25];
 
-	if (check(m, err, errsz) < 0)
+	if (mime_check(m, err, errsz) < 0)
 		return -1;
 	if (m->text)
 		parts[np++] = (struct part){"text/plain", m->text, m->text_len, {0, 0, 0, 0}, 0};

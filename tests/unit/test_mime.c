@@ -912,6 +912,21 @@ test_build_errors(void **state)
 			            c->label, rc, err, b.len, c->want);
 			fail();
 		}
+		/* mime_check (the start check's) gives the same verdict and reason. */
+		char cerr[200] = "";
+		rc = mime_check(&c->m, cerr, sizeof cerr);
+		if (rc != -1 || strcmp(cerr, err) != 0) {
+			print_error("%s: mime_check got %d \"%s\", want -1 and \"%s\"\n", c->label,
+			            rc, cerr, err);
+			fail();
+		}
+	}
+	/* And it passes every message mime_build makes. */
+	for (size_t i = 0; i < sizeof golden_msgs / sizeof golden_msgs[0]; i++) {
+		if (mime_check(&golden_msgs[i], err, sizeof err) != 0) {
+			print_error("%s: mime_check refused: %s\n", golden_names[i], err);
+			fail();
+		}
 	}
 	buf_free(&b);
 }
