@@ -143,12 +143,18 @@ char *store_dup_text(sqlite3_stmt *st, int col);
  * still goes to an address suppressed by its own unsubscribe (reason 'unsubscribe' from
  * a campaign's link: a person who signs up again asked for it, and confirming lifts it:
  * store_signup.c). A bounce, a complaint or an operator's suppression stops it too.
+ * Looked up once by the address and once by the domain (an address suppression,
+ * whose value holds an '@', first, as ORDER BY kind had it), not as value IN (address,
+ * domain) ORDER BY kind: that built two temporary tables for every claimed message.
  */
-#define SUPPRESSION_FOR_C(CAMPAIGN)                                                                \
-	"(SELECT p.reason FROM suppressions p WHERE p.value IN (lower(c.email), c.domain)"         \
+#define SUPPRESSION_FOR_C_BY(KEY, CAMPAIGN)                                                        \
+	"(SELECT p.reason FROM suppressions p WHERE p.value = " KEY                                \
 	" AND NOT (p.kind = 'address' AND p.reason = 'unsubscribe' AND p.source LIKE"              \
 	" 'campaign:%' AND (SELECT kind FROM campaigns WHERE id = " CAMPAIGN ") = 'confirm')"      \
 	" ORDER BY p.kind LIMIT 1)"
+#define SUPPRESSION_FOR_C(CAMPAIGN)                                                                \
+	"coalesce(" SUPPRESSION_FOR_C_BY("lower(c.email)", CAMPAIGN) ", "                          \
+	    SUPPRESSION_FOR_C_BY("c.domain", CAMPAIGN) ")"
 
 /*
  * The member status a campaign mails (schema 009): its list's confirmed members, or,
