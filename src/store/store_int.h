@@ -133,9 +133,19 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 #define SUPPRESSION_KEYS_OF_C                                                                      \
 	"(lower(c.email), c.domain, CASE WHEN EXISTS (SELECT 1 FROM suppressions"                  \
 	" WHERE kind = 'hash') THEN kirim_sha256(lower(c.email)) END)"
+/*
+ * SUPPRESSION_OF_C: the first of them by kind (address, domain, hash), looked up one
+ * key after the other (an address's value holds an '@', a domain's does not, a hash
+ * is 64 hex digits), not as value IN SUPPRESSION_KEYS_OF_C ORDER BY kind, which built two
+ * temporary tables for every contact.
+ */
+#define SUPPRESSION_OF_C_BY(KEY)                                                                   \
+	"(SELECT reason FROM suppressions WHERE value = " KEY " ORDER BY kind LIMIT 1)"
 #define SUPPRESSION_OF_C                                                                           \
-	"(SELECT reason FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C " "               \
-	"ORDER BY kind LIMIT 1)"
+	"coalesce(" SUPPRESSION_OF_C_BY("lower(c.email)") ", " SUPPRESSION_OF_C_BY(                \
+	    "c.domain") ", " SUPPRESSION_OF_C_BY("CASE WHEN EXISTS (SELECT 1 FROM suppressions"    \
+	                                         " WHERE kind = 'hash') THEN"                      \
+	                                         " kirim_sha256(lower(c.email)) END") ")"
 
 /*
  * The suppression that stops campaign CAMPAIGN (SQL of its id) from mailing contact c,
@@ -153,8 +163,8 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 	" 'campaign:%' AND (SELECT kind FROM campaigns WHERE id = " CAMPAIGN ") = 'confirm')"      \
 	" ORDER BY p.kind LIMIT 1)"
 #define SUPPRESSION_FOR_C(CAMPAIGN)                                                                \
-	"coalesce(" SUPPRESSION_FOR_C_BY("lower(c.email)", CAMPAIGN) ", "                          \
-	    SUPPRESSION_FOR_C_BY("c.domain", CAMPAIGN) ")"
+	"coalesce(" SUPPRESSION_FOR_C_BY("lower(c.email)", CAMPAIGN) ", " SUPPRESSION_FOR_C_BY(    \
+	    "c.domain", CAMPAIGN) ")"
 
 /*
  * The member status a campaign mails (schema 009): its list's confirmed members, or,
