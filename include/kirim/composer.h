@@ -130,6 +130,14 @@ int composer_render(struct composer *c, const struct composer_recipient *r, long
                     size_t errsz);
 
 /*
+ * composer_check - composer_render's verdict on r, without the message: the
+ * templates are rendered and every field mime_build would refuse is checked,
+ * but no body is encoded and nothing is signed (the start check, precheck.c).
+ * 0, or -1 with the reason composer_render would give in err.
+ */
+int composer_check(struct composer *c, const struct composer_recipient *r, char *err, size_t errsz);
+
+/*
  * composer_defer_signing - with on, composer_render leaves the DKIM signatures
  * out: the caller signs each message with composer_sign (on threads of its
  * own, each with its own signers: a signer is not shared between threads).

@@ -94,6 +94,11 @@ struct mime_msg {
  * mime_header_name_check.
  */
 int mime_build(const struct mime_msg *m, struct buf *out, char *err, size_t errsz);
+/*
+ * mime_check - mime_build's verdict on m without the message: 0, or -1 with
+ * the reason it would give. The bodies are not read (any bytes encode).
+ */
+int mime_check(const struct mime_msg *m, char *err, size_t errsz);
 
 /*
  * mime_header_encode - append "name: value" CRLF as an unstructured field:

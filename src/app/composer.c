@@ -422,26 +422,24 @@ composer_view(struct composer *k, const struct composer_recipient *r, long long 
 	return 0;
 }
 
-int
-composer_render(struct composer *k, const struct composer_recipient *r, long long now,
-                int tz_minutes, struct buf *out, char envelope_from[ADDRESS_MAX + 1], char *err,
-                size_t errsz)
+/*
+ * message_of - the mime_msg of the recipient composer_parts rendered (b), dated now;
+ * msgid (TOKEN_MAX + 2 bytes) receives its Message-ID's local part. The strings
+ * are borrowed from k and r until the next render.
+ */
+static void
+message_of(struct composer *k, const struct composer_recipient *r, const struct composer_built *b,
+           long long now, int tz_minutes, char *msgid, struct mime_msg *m)
 {
-	const struct composer_identity *id = &k->id;
-	struct composer_built b;
-	if (composer_parts(k, r, false, now, &b, err, errsz) < 0)
-		return -1;
 	const char *sc = k->scratch.data;
-	char btok[TOKEN_MAX], mtok[TOKEN_MAX];
-	token_make_lower(k->key, TOKEN_BOUNCE, k->c.id, r->contact_id, btok);
+	char mtok[TOKEN_MAX];
 	token_make_lower(k->key, TOKEN_MESSAGE_ID, k->c.id, r->contact_id, mtok);
-
-	char msgid[TOKEN_MAX + 2] = "k.";
+	memcpy(msgid, "k.", 2);
 	memcpy(msgid + 2, mtok, strlen(mtok) + 1);
-	struct mime_msg m = {
+	*m = (struct mime_msg){
 	    .from_name = k->c.from_name,
 	    .from_addr = k->c.from_addr,
-	    .to_name = sc[b.name_at] ? sc + b.name_at : NULL,
+	    .to_name = sc[b->name_at] ? sc + b->name_at : NULL,
 	    .to_addr = r->email,
 	    .reply_to = k->c.reply_to,
 	    .subject = k->rsubject.data ? k->rsubject.data : "",
@@ -451,14 +449,31 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	    .html_len = k->rhtml.len,
 	    .msgid_local = msgid,
 	    .domain = k->domain,
-	    .list_unsub_url = b.unsub_at ? sc + b.unsub_at : NULL,
-	    .list_unsub_mailto = b.mailto_at ? sc + b.mailto_at : NULL,
+	    .list_unsub_url = b->unsub_at ? sc + b->unsub_at : NULL,
+	    .list_unsub_mailto = b->mailto_at ? sc + b->mailto_at : NULL,
 	    .feedback_id = k->feedback[0] ? k->feedback : NULL,
 	    .date = now,
 	    .tz_minutes = tz_minutes,
 	    .headers = k->c.headers,
 	    .n_headers = k->c.n_headers,
 	};
+}
+
+int
+composer_render(struct composer *k, const struct composer_recipient *r, long long now,
+                int tz_minutes, struct buf *out, char envelope_from[ADDRESS_MAX + 1], char *err,
+                size_t errsz)
+{
+	const struct composer_identity *id = &k->id;
+	struct composer_built b;
+	if (composer_parts(k, r, false, now, &b, err, errsz) < 0)
+		return -1;
+	char btok[TOKEN_MAX];
+	token_make_lower(k->key, TOKEN_BOUNCE, k->c.id, r->contact_id, btok);
+
+	char msgid[TOKEN_MAX + 2];
+	struct mime_msg m;
+	message_of(k, r, &b, now, tz_minutes, msgid, &m);
 	if (id->n_signers == 0 || k->defer_sign) {
 		/* Unsigned (or signed later): straight into the caller's buffer, no copy. */
 		if (mime_build(&m, out, err, errsz) < 0)
@@ -477,6 +492,18 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	else
 		composer_join(envelope_from, ADDRESS_MAX + 1, k->c.from_addr, "", "", "");
 	return 0;
+}
+
+int
+composer_check(struct composer *k, const struct composer_recipient *r, char *err, size_t errsz)
+{
+	struct composer_built b;
+	if (composer_parts(k, r, false, 0, &b, err, errsz) < 0)
+		return -1;
+	char msgid[TOKEN_MAX + 2];
+	struct mime_msg m;
+	message_of(k, r, &b, 0, 0, msgid, &m);
+	return mime_check(&m, err, errsz);
 }
 
 int

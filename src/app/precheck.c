@@ -14,7 +14,6 @@
 struct render_ctx {
 	struct composer *composer;
 	struct precheck *p;
-	struct buf msg;
 };
 
 static int
@@ -22,11 +21,11 @@ render_one(void *arg, const struct store_recipient *r)
 {
 	struct render_ctx *x = arg;
 	struct precheck *p = x->p;
-	char env[ADDRESS_MAX + 1], err[256];
+	char err[256];
 	struct composer_recipient cr = {r->contact_id, r->email, r->attrs};
-	buf_reset(&x->msg);
 	p->checked++;
-	if (composer_render(x->composer, &cr, 0, 0, &x->msg, env, err, sizeof(err)) == 0)
+	/* The verdict of a render, without encoding the bodies (any bytes encode). */
+	if (composer_check(x->composer, &cr, err, sizeof(err)) == 0)
 		return 0;
 	if (p->nshow < PRECHECK_SHOW) {
 		struct precheck_bad *b = &p->show[p->nshow++];
@@ -106,7 +105,6 @@ precheck_run(struct store *s, const struct config *cfg, const struct store_campa
 		snprintf(err, errsz, "%s", store_errmsg(s));
 		rc = PRECHECK_E_STORE;
 	}
-	buf_free(&x.msg);
 	campaign_composer_free(&cc);
 out:
 	buf_addc(&out->skip, ']');

@@ -3,6 +3,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /*
  * add_scan - append n bytes at p to out, OR-ing them into *hi on the way: the
@@ -31,9 +34,79 @@ add_scan(struct buf *out, const char *p, size_t n, uint64_t *hi)
 	out->data[out->len] = '\0';
 }
 
+/*
+ * crlf_fast - the encoding of a message whose every line ends in CRLF, as
+ * composer_render (MIME) makes them: then the wire form is the message with a
+ * '.' after each LF that a '.' follows (and before a first '.'), and
+ * ".\r\n". The message is scanned once, 16 bytes at a time where SSE2 is
+ * there (a CR at j must have its LF at j + 1, and a LF there its CR; a LF at
+ * j with '.' at j + 1 is a place to stuff), and copied in runs between the
+ * dots. Returns -1 with out as it was when a line end is not CRLF or the
+ * message does not end with one (the general encoder takes it), else as
+ * smtp_wire_encode.
+ */
+static int
+crlf_fast(struct buf *out, const char *msg, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)msg;
+	if (n < 2 || p[0] == '\n' || p[n - 2] != '\r' || p[n - 1] != '\n')
+		return -1;
+	size_t base = out->len, from = 0, i = 0;
+	uint64_t hi = 0;
+	buf_reserve(out, n + 8);
+	if (p[0] == '.')
+		buf_addc(out, '.');
+#ifdef __SSE2__
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), dot = _mm_set1_epi8('.');
+	__m128i acc = _mm_setzero_si128();
+	for (; i + 17 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+		__m128i vn = _mm_loadu_si128((const __m128i *)(p + i + 1));
+		__m128i l = _mm_cmpeq_epi8(v, lf);
+		acc = _mm_or_si128(acc, v);
+		unsigned bad = (unsigned)_mm_movemask_epi8(
+		    _mm_xor_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(vn, lf)));
+		unsigned dots =
+		    (unsigned)_mm_movemask_epi8(_mm_and_si128(l, _mm_cmpeq_epi8(vn, dot)));
+		if (__builtin_expect((bad | dots) != 0, 0)) {
+			if (bad)
+				goto general;
+			for (; dots; dots &= dots - 1) {
+				size_t j = i + (size_t)__builtin_ctz(dots);
+				buf_add(out, msg + from, j + 1 - from);
+				buf_addc(out, '.');
+				from = j + 1;
+			}
+		}
+	}
+	hi = (uint64_t)_mm_movemask_epi8(acc) ? 0x80 : 0;
+#endif
+	for (; i + 1 < n; i++) {
+		hi |= p[i];
+		if ((p[i] == '\r') != (p[i + 1] == '\n'))
+			goto general;
+		if (p[i] == '\n' && p[i + 1] == '.') {
+			buf_add(out, msg + from, i + 1 - from);
+			buf_addc(out, '.');
+			from = i + 1;
+		}
+	}
+	buf_add(out, msg + from, n - from);
+	buf_add(out, ".\r\n", 3);
+	return (hi & 0x80) != 0;
+general:
+	out->len = base;
+	out->data[base] = '\0';
+	return -1;
+}
+
 int
 smtp_wire_encode(struct buf *out, const char *msg, size_t len)
 {
+	int rc = crlf_fast(out, msg, len);
+	if (rc >= 0)
+		return rc;
+
 	const char *p = msg;
 	const char *end = msg + len;
 	/*

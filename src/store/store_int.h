@@ -144,9 +144,19 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 #define SUPPRESSION_KEYS_OF_C                                                                      \
 	"(lower(c.email), c.domain, CASE WHEN EXISTS (SELECT 1 FROM suppressions"                  \
 	" WHERE kind = 'hash') THEN kirim_sha256(lower(c.email)) END)"
+/*
+ * SUPPRESSION_OF_C: the first of them by kind (address, domain, hash), looked up one
+ * key after the other (an address's value holds an '@', a domain's does not, a hash
+ * is 64 hex digits), not as value IN SUPPRESSION_KEYS_OF_C ORDER BY kind, which built two
+ * temporary tables for every contact.
+ */
+#define SUPPRESSION_OF_C_BY(KEY)                                                                   \
+	"(SELECT reason FROM suppressions WHERE value = " KEY " ORDER BY kind LIMIT 1)"
 #define SUPPRESSION_OF_C                                                                           \
-	"(SELECT reason FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C " "               \
-	"ORDER BY kind LIMIT 1)"
+	"coalesce(" SUPPRESSION_OF_C_BY("lower(c.email)") ", " SUPPRESSION_OF_C_BY(                \
+	    "c.domain") ", " SUPPRESSION_OF_C_BY("CASE WHEN EXISTS (SELECT 1 FROM suppressions"    \
+	                                         " WHERE kind = 'hash') THEN"                      \
+	                                         " kirim_sha256(lower(c.email)) END") ")"
 /* The same for the contact of the row of messages being updated: what a message made
  * suppressed keeps as its reason (messages.reason, schema/019_message_domain.sql). */
 #define SUPPRESSION_OF_MESSAGE                                                                     \
@@ -158,12 +168,18 @@ char *store_dup_text(sqlite3_stmt *st, int col);
  * still goes to an address suppressed by its own unsubscribe (reason 'unsubscribe' from
  * a campaign's link: a person who signs up again asked for it, and confirming lifts it:
  * store_signup.c). A bounce, a complaint or an operator's suppression stops it too.
+ * Looked up once by the address and once by the domain (an address suppression,
+ * whose value holds an '@', first, as ORDER BY kind had it), not as value IN (address,
+ * domain) ORDER BY kind: that built two temporary tables for every claimed message.
  */
-#define SUPPRESSION_FOR_C(CAMPAIGN)                                                                \
-	"(SELECT p.reason FROM suppressions p WHERE p.value IN (lower(c.email), c.domain)"         \
+#define SUPPRESSION_FOR_C_BY(KEY, CAMPAIGN)                                                        \
+	"(SELECT p.reason FROM suppressions p WHERE p.value = " KEY                                \
 	" AND NOT (p.kind = 'address' AND p.reason = 'unsubscribe' AND p.source LIKE"              \
 	" 'campaign:%' AND (SELECT kind FROM campaigns WHERE id = " CAMPAIGN ") = 'confirm')"      \
 	" ORDER BY p.kind LIMIT 1)"
+#define SUPPRESSION_FOR_C(CAMPAIGN)                                                                \
+	"coalesce(" SUPPRESSION_FOR_C_BY("lower(c.email)", CAMPAIGN) ", " SUPPRESSION_FOR_C_BY(    \
+	    "c.domain", CAMPAIGN) ")"
 
 /*
  * The member status a campaign mails (schema 009): its list's confirmed members, or,

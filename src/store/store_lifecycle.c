@@ -338,9 +338,9 @@ store_campaign_state_get(struct store *s, int64_t id, char state[16], char *reas
 	return ret;
 }
 
-/* Not suppressed: the same rule as store.c's SUPPRESSION_OF_C, for contact c. */
-#define LC_NOT_SUPPRESSED                                                                          \
-	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C ")"
+/* Not suppressed: SUPPRESSION_OF_C (every suppression has a reason), for contact c; its
+ * look-ups key by key build no temporary table per contact, as value IN (...) did. */
+#define LC_NOT_SUPPRESSED " " SUPPRESSION_OF_C " IS NULL"
 
 /* store_lifecycle_recipients - the recipients the campaign would still mail */
 int

@@ -32,16 +32,19 @@ got() { grep -rilF "X-Rcpt-Args: <$2>" "$TMP/$1" 2>/dev/null | wc -l; }
 # all_rcpts DIR - every envelope recipient in DIR, one a line
 all_rcpts() { grep -rho '^X-Rcpt-Args: <[^>]*>' "$TMP/$1" 2>/dev/null | sed 's/^X-Rcpt-Args: <//; s/>$//'; }
 
-# 1. A deferred message whose address is suppressed before its retry is not retried.
-many r 10 retry.example >retry.txt
+# 1. A deferred message whose address or domain is suppressed before its retry is not
+# retried; with both suppressed, the address's reason is the one recorded.
+{ many r 10 retry.example; echo a@both.example; echo b@both.example; } >retry.txt
 campaign retry retry.txt
 p=$(free_port)
 start_sink "$p" -r RCPT
 run "$KIRIM" send retry --relay "smtp://127.0.0.1:$p" --tls none --timeout 5 --json
 stop "$LAST_PID"
-eq "retry: all deferred first" "$(json 'j["deferred"]')" 10
+eq "retry: all deferred first" "$(json 'j["deferred"]')" 12
 "$KIRIM" suppress add r3@retry.example >/dev/null
 "$KIRIM" suppress add R4@Retry.Example --reason complaint >/dev/null
+"$KIRIM" suppress add A@both.example --reason complaint >/dev/null
+"$KIRIM" suppress add both.example --reason hard_bounce >/dev/null
 p=$(free_port)
 start_sink "$p" -d "$(dump_dir d1)"
 run at "+10m" "$KIRIM" send retry --relay "smtp://127.0.0.1:$p" --tls none --timeout 5 --json
@@ -49,8 +52,12 @@ stop "$LAST_PID"
 eq "retry: exit" "$RC" 0
 eq "retry: the suppressed were not retried" "$(got d1 r3@retry.example) $(got d1 r4@retry.example)" "0 0"
 eq "retry: the others were" "$(all_rcpts d1 | sort -u | wc -l)" 8
-eq "retry: states" "$(state_of retry)" "delivered=8 suppressed=2"
-contains "retry: why" "$(sql "SELECT last_text FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.email = 'r4@retry.example'")" "suppressed: complaint after the message was queued"
+eq "retry: the suppressed domain was not retried" "$(all_rcpts d1 | grep -c '@both.example$' || true)" 0
+eq "retry: states" "$(state_of retry)" "delivered=8 suppressed=4"
+why_of() { sql "SELECT last_text FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.email = '$1'"; }
+contains "retry: why" "$(why_of r4@retry.example)" "suppressed: complaint after the message was queued"
+contains "retry: address and domain: the address's reason" "$(why_of a@both.example)" "suppressed: complaint after"
+contains "retry: the domain's" "$(why_of b@both.example)" "suppressed: hard_bounce after"
 
 # 2. Suppressions during a running send: 1,500 messages through a relay at 150/s (the
 # sender keeps up to 512 claimed, so about 3 s of them wait in the pool's queue). After

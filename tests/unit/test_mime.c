@@ -654,6 +654,51 @@ test_body_crlf(void **state)
 	buf_free(&b);
 }
 
+/*
+ * Random bodies of up to 300 bytes (lines of any length, CRLF, bare CR and bare
+ * LF, 8-bit bytes, breaks across the encoder's 16-byte steps) against line
+ * breaks made CRLF by hand, through mime_body_crlf and through a 7bit part.
+ */
+static void
+test_body_crlf_random(void **state)
+{
+	(void)state;
+	static const char alphabet[] = {'\r', '\n', 'a', 'b', ' ', '.', (char)0xe9};
+	struct buf b = BUF_INIT, want = BUF_INIT;
+	srand(4242);
+	for (int round = 0; round < 20000; round++) {
+		char in[300];
+		size_t n = (size_t)(rand() % (int)sizeof in), brk = (size_t)(rand() % 40) + 1;
+		for (size_t i = 0; i < n; i++)
+			in[i] = rand() % (int)brk == 0 ? alphabet[rand() % 2]
+			                               : alphabet[2 + rand() % 5];
+		buf_reset(&want);
+		for (size_t i = 0; i < n; i++) {
+			if (in[i] == '\r' || in[i] == '\n') {
+				buf_add(&want, "\r\n", 2);
+				if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n')
+					i++;
+			} else {
+				buf_addc(&want, in[i]);
+			}
+		}
+		if (n && in[n - 1] != '\r' && in[n - 1] != '\n')
+			buf_add(&want, "\r\n", 2);
+		char label[32];
+		snprintf(label, sizeof label, "random %d", round);
+		buf_reset(&b);
+		buf_adds(&b, "x");
+		mime_body_crlf(&b, in, n);
+		expect_bytes(label, b.data + 1, b.len - 1, want.data ? want.data : "", want.len);
+		buf_reset(&b);
+		mime_body_encode(&b, in, n, MIME_7BIT);
+		if (mime_body_choose(in, n) == MIME_7BIT)
+			expect_bytes(label, b.data, b.len, want.data ? want.data : "", want.len);
+	}
+	buf_free(&b);
+	buf_free(&want);
+}
+
 /* ---- whole messages ---- */
 
 static const struct mime_header golden_headers[] = {
@@ -910,6 +955,21 @@ test_build_errors(void **state)
 		if (rc != -1 || !strstr(err, c->want) || b.len != 4) {
 			print_error("%s: got %d \"%s\" (out %zu bytes), want -1 and \"%s\"\n",
 			            c->label, rc, err, b.len, c->want);
+			fail();
+		}
+		/* mime_check (the start check's) gives the same verdict and reason. */
+		char cerr[200] = "";
+		rc = mime_check(&c->m, cerr, sizeof cerr);
+		if (rc != -1 || strcmp(cerr, err) != 0) {
+			print_error("%s: mime_check got %d \"%s\", want -1 and \"%s\"\n", c->label,
+			            rc, cerr, err);
+			fail();
+		}
+	}
+	/* And it passes every message mime_build makes. */
+	for (size_t i = 0; i < sizeof golden_msgs / sizeof golden_msgs[0]; i++) {
+		if (mime_check(&golden_msgs[i], err, sizeof err) != 0) {
+			print_error("%s: mime_check refused: %s\n", golden_names[i], err);
 			fail();
 		}
 	}
@@ -1537,6 +1597,7 @@ main(void)
 	    cmocka_unit_test(test_build_fields),
 	    cmocka_unit_test(test_date),
 	    cmocka_unit_test(test_body_crlf),
+	    cmocka_unit_test(test_body_crlf_random),
 	    cmocka_unit_test(test_boundary_clash),
 	    cmocka_unit_test(test_python_check),
 	    cmocka_unit_test(test_display_name_decode),
