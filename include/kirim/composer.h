@@ -7,7 +7,8 @@
  * fields, signed unsubscribe token and URLs), renders the three templates with
  * the right escaping (header-safe subject, raw text, HTML-escaped HTML),
  * assembles the MIME message and prepends one DKIM-Signature per signer.
- * Buffers are reused between calls. Not thread-safe: one composer per thread.
+ * Buffers are reused between calls. Not thread-safe: one composer per thread;
+ * composer_dup makes one for each further thread.
  * Does no I/O and does not log.
  *
  * Fields every template can use besides the recipient's own attributes
@@ -103,6 +104,17 @@ int composer_new(const struct composer_campaign *c, const struct composer_identi
  * how many links it has (0 without click tracking); out may be NULL for the count only.
  */
 size_t composer_links(const struct composer *c, struct buf *out);
+/*
+ * composer_dup - a composer for another thread that renders exactly what k
+ * renders (the same bytes for the same recipient and time), signing with
+ * signers (k's count of them, each its own: a signer is not shared between
+ * threads; borrowed). It shares k's compiled templates and click-link table
+ * (a URL has one number whichever thread meets it first; the table is locked
+ * while a message's links are rewritten) and calls the identity's fields
+ * callback under the same lock. Free every dup before k. Always 0.
+ */
+int composer_dup(const struct composer *k, struct dkim_signer *const *signers,
+                 struct composer **out);
 /* composer_free - NULL is a no-op */
 void composer_free(struct composer *c);
 
@@ -136,19 +148,5 @@ int composer_render(struct composer *c, const struct composer_recipient *r, long
  * 0, or -1 with the reason composer_render would give in err.
  */
 int composer_check(struct composer *c, const struct composer_recipient *r, char *err, size_t errsz);
-
-/*
- * composer_defer_signing - with on, composer_render leaves the DKIM signatures
- * out: the caller signs each message with composer_sign (on threads of its
- * own, each with its own signers: a signer is not shared between threads).
- */
-void composer_defer_signing(struct composer *c, bool on);
-/*
- * composer_sign - append the DKIM-Signature fields of msg (a whole message, as
- * composer_render makes it) by the n signers, timestamped now, to out; the
- * message itself goes after them. 0, or -1 with err (out unchanged).
- */
-int composer_sign(struct dkim_signer *const *signers, size_t n, const char *msg, size_t len,
-                  long long now, struct buf *out, char *err, size_t errsz);
 
 #endif

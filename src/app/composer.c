@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "kirim/attrs.h"
 #include "kirim/buf.h"
@@ -30,9 +31,15 @@ struct composer {
 	json_t *sender_obj;   /* {"name":..,"email":..} */
 	struct token_key *key;
 	struct buf rsubject, rtext, rhtml, msg, scratch, tracked;
-	struct serve_links links; /* click tracking: one table for the campaign */
-	bool defer_sign;          /* composer_render leaves the signing to composer_sign */
+	struct serve_links links; /* click tracking: one table for the campaign (root's) */
 	char feedback[200];       /* Feedback-ID's value, "" for none */
+	/*
+	 * The composer whose compiled templates and link table this one uses: itself,
+	 * or the original of a dup (composer_dup). The root's lock guards its link
+	 * table and the identity's fields callback, which dups on other threads share.
+	 */
+	struct composer *root;
+	pthread_mutex_t lock; /* root only */
 };
 
 static int
@@ -64,6 +71,8 @@ composer_new(const struct composer_campaign *c, const struct composer_identity *
 		return -1;
 	}
 	struct composer *k = xcalloc(1, sizeof(*k));
+	k->root = k;
+	pthread_mutex_init(&k->lock, NULL);
 	k->c = *c;
 	k->c.links = NULL; /* read here, not kept */
 	k->id = *id;
@@ -98,14 +107,40 @@ composer_new(const struct composer_campaign *c, const struct composer_identity *
 	return 0;
 }
 
+int
+composer_dup(const struct composer *k, struct dkim_signer *const *signers, struct composer **out)
+{
+	struct composer *d = xcalloc(1, sizeof(*d));
+	d->root = k->root;
+	d->c = k->c;
+	d->id = k->id;
+	d->id.signers = signers;
+	d->domain = xstrdup(k->domain);
+	memcpy(d->feedback, k->feedback, sizeof(d->feedback));
+	/* Its own: the HMAC contexts and the JSON objects every recipient's context holds. */
+	d->key = token_key_new(k->id.secret, k->id.secret_len);
+	d->campaign_obj = json_deep_copy(k->campaign_obj);
+	d->sender_obj = json_deep_copy(k->sender_obj);
+	/* Borrowed from the root, read-only while rendering. */
+	d->subject = k->subject;
+	d->text = k->text;
+	d->html = k->html;
+	*out = d;
+	return 0;
+}
+
 void
 composer_free(struct composer *k)
 {
 	if (k == NULL)
 		return;
-	mustache_free(k->subject);
-	mustache_free(k->text);
-	mustache_free(k->html);
+	if (k->root == k) {
+		mustache_free(k->subject);
+		mustache_free(k->text);
+		mustache_free(k->html);
+		serve_links_free(&k->links);
+		pthread_mutex_destroy(&k->lock);
+	}
 	json_decref(k->campaign_obj);
 	json_decref(k->sender_obj);
 	token_key_free(k->key);
@@ -113,7 +148,6 @@ composer_free(struct composer *k)
 	buf_free(&k->rtext);
 	buf_free(&k->rhtml);
 	buf_free(&k->tracked);
-	serve_links_free(&k->links);
 	buf_free(&k->msg);
 	buf_free(&k->scratch);
 	free(k->domain);
@@ -228,9 +262,13 @@ composer_part(const struct mustache_tpl *t, json_t *ctx, int esc, size_t max, st
 size_t
 composer_links(const struct composer *k, struct buf *out)
 {
+	struct composer *root = k->root;
+	pthread_mutex_lock(&root->lock);
 	if (out)
-		serve_links_json(&k->links, out);
-	return k->links.n;
+		serve_links_json(&root->links, out);
+	size_t n = root->links.n;
+	pthread_mutex_unlock(&root->lock);
+	return n;
 }
 
 /* last_ci - the last case-insensitive occurrence of needle in the n bytes at s, or NULL */
@@ -261,10 +299,14 @@ composer_track(struct composer *k, int64_t contact_id, bool view)
 	if (id->track_clicks) {
 		buf_reset(t);
 		token_make(k->key, TOKEN_CLICK, k->c.id, contact_id, tok);
-		k->links.fixed = view;
+		/* The table is the campaign's, shared with the dups: one rewrite at a time. */
+		struct composer *root = k->root;
+		pthread_mutex_lock(&root->lock);
+		root->links.fixed = view;
 		serve_links_rewrite(h->data ? h->data : "", h->len, id->track_base, tok,
-		                    id->track_base, t, &k->links);
-		k->links.fixed = false;
+		                    id->track_base, t, &root->links);
+		root->links.fixed = false;
+		pthread_mutex_unlock(&root->lock);
 		struct buf swap = *h;
 		*h = *t;
 		*t = swap;
@@ -388,8 +430,12 @@ composer_parts(struct composer *k, const struct composer_recipient *r, bool view
 	buf_add(sc, name.data ? name.data : "", name.len);
 	buf_free(&name);
 	composer_set_str(ctx, "name", sc->data + name_at, strlen(sc->data + name_at));
-	if (id->fields)
+	if (id->fields) {
+		/* Its state (a token key) is one for the campaign, shared with the dups. */
+		pthread_mutex_lock(&k->root->lock);
 		id->fields(id->fields_arg, ctx, r->contact_id, now);
+		pthread_mutex_unlock(&k->root->lock);
+	}
 
 	if (composer_part(k->subject, ctx, MUSTACHE_ESC_HEADER, COMPOSER_MAX_SUBJECT, &k->rsubject,
 	                  "subject", err, errsz) < 0 ||
@@ -406,6 +452,24 @@ composer_parts(struct composer *k, const struct composer_recipient *r, bool view
 out:
 	json_decref(ctx);
 	return rc;
+}
+
+/* composer_sign - the DKIM-Signature fields of msg by the n signers, timestamped now, into out
+ * (out unchanged on failure) */
+static int
+composer_sign(struct dkim_signer *const *signers, size_t n, const char *msg, size_t len,
+              long long now, struct buf *out, char *err, size_t errsz)
+{
+	size_t start = out->len;
+	for (size_t i = 0; i < n; i++) {
+		if (dkim_sign(signers[i], msg, len, (long)now, out, err, errsz) < 0) {
+			out->len = start;
+			if (out->data)
+				out->data[start] = '\0';
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int
@@ -474,8 +538,8 @@ composer_render(struct composer *k, const struct composer_recipient *r, long lon
 	char msgid[TOKEN_MAX + 2];
 	struct mime_msg m;
 	message_of(k, r, &b, now, tz_minutes, msgid, &m);
-	if (id->n_signers == 0 || k->defer_sign) {
-		/* Unsigned (or signed later): straight into the caller's buffer, no copy. */
+	if (id->n_signers == 0) {
+		/* Unsigned: straight into the caller's buffer, no copy. */
 		if (mime_build(&m, out, err, errsz) < 0)
 			return -1;
 	} else {
@@ -504,26 +568,4 @@ composer_check(struct composer *k, const struct composer_recipient *r, char *err
 	struct mime_msg m;
 	message_of(k, r, &b, 0, 0, msgid, &m);
 	return mime_check(&m, err, errsz);
-}
-
-int
-composer_sign(struct dkim_signer *const *signers, size_t n, const char *msg, size_t len,
-              long long now, struct buf *out, char *err, size_t errsz)
-{
-	size_t start = out->len;
-	for (size_t i = 0; i < n; i++) {
-		if (dkim_sign(signers[i], msg, len, (long)now, out, err, errsz) < 0) {
-			out->len = start;
-			if (out->data)
-				out->data[start] = '\0';
-			return -1;
-		}
-	}
-	return 0;
-}
-
-void
-composer_defer_signing(struct composer *c, bool on)
-{
-	c->defer_sign = on;
 }

@@ -65,7 +65,8 @@ sjob_free(struct sjob *j)
 		return;
 	sresult_clear(&j->res);
 	buf_free(&j->data);
-	free(j->sign_err);
+	free(j->compose_err);
+	free(j->attrs);
 	free(j->rcpt);
 	free(j->domain);
 	free(j);
@@ -803,6 +804,9 @@ static void
 scamp_clear(struct scamp *c)
 {
 	strmap_free_values(&c->zones, free);
+	for (size_t t = 0; c->w.ntthreads && t + 1 < c->w.ntthreads; t++)
+		composer_free(c->w.tcomposers[t]);
+	free(c->w.tcomposers);
 	for (size_t i = 0; c->w.ntthreads && i < (c->w.ntthreads - 1) * c->w.cc.n_signers; i++)
 		dkim_signer_free(c->w.tsigners[i]);
 	free(c->w.tsigners);
@@ -812,8 +816,8 @@ scamp_clear(struct scamp *c)
 
 /*
  * sender_signing_threads - with a campaign that signs, and more than one worker thread
- * (sender_opts.workers; 0: one per core), the signing goes to a pool of threads: the
- * composers leave it to the batch's signing step (sender_batch.c)
+ * (sender_opts.workers; 0: one per core), the composing (rendering, signing, the wire form)
+ * goes to a pool of threads, each with a composer of its own (sender_batch.c)
  */
 static void
 sender_signing_threads(struct sender *S)
@@ -825,10 +829,7 @@ sender_signing_threads(struct sender *S)
 	if (!signs || n <= 1 || (S->worker.par = par_new(n)) == NULL)
 		return;
 	S->worker.scratch = xcalloc(par_threads(S->worker.par), sizeof(*S->worker.scratch));
-	for (size_t i = 0; i < S->ncamps; i++)
-		if (S->camps[i].w.cc.n_signers > 0)
-			composer_defer_signing(S->camps[i].w.cc.composer, true);
-	log_info("dkim signing_threads=%u", par_threads(S->worker.par));
+	log_info("dkim compose_threads=%u", par_threads(S->worker.par));
 }
 
 /* scamp_open - campaign name as c, with what is due queued; a SENDER_E_ code with err */

@@ -213,20 +213,23 @@ render_one(void *arg, const struct store_claimed *m)
 		snprintf(j->tz, sizeof(j->tz), "%s", tz ? tz : "");
 		json_decref(a);
 	}
+	/* With composing threads the message is made later, on every thread, by the batch's
+	 * composing step (compose_batch): here it is only claimed. */
+	if (W->par != NULL && c->w.cc.n_signers > 0) {
+		j->compose = true;
+		j->attrs = xstrdup(m->attrs ? m->attrs : "{}");
+		b->jobs[b->njobs++] = j;
+		return 0;
+	}
 	struct composer_recipient r = {m->contact_id, m->email, m->attrs};
-	/* With signing threads the message is rendered unsigned into the job's own buffer:
-	 * the batch's signing step signs it and makes its wire form. */
-	j->sign = W->par != NULL && c->w.cc.n_signers > 0;
-	struct buf *out = j->sign ? &j->data : &W->msg;
-	buf_reset(out);
-	if (composer_render(cx->w->cc.composer, &r, cx->now, 0, out, j->sender, err, sizeof(err)) <
-	    0) {
+	buf_reset(&W->msg);
+	if (composer_render(cx->w->cc.composer, &r, cx->now, 0, &W->msg, j->sender, err,
+	                    sizeof(err)) < 0) {
 		int rc = render_failed(W, b, j, err, cx->now);
 		sjob_free(j);
 		return rc;
 	}
-	if (!j->sign)
-		job_wire(j, W->msg.data, W->msg.len);
+	job_wire(j, W->msg.data, W->msg.len);
 	b->jobs[b->njobs++] = j;
 	return 0;
 }
@@ -250,83 +253,90 @@ job_wire(struct sjob *j, const char *msg, size_t len)
 	j->job.user = j;
 }
 
-/* sign_tsigners - campaign work w's signers for threads 1..n-1, made once (on the worker) */
+/* compose_threads - campaign work w's composers and signers for threads 1..n-1, made once
+ * (on the worker) */
 static int
-sign_tsigners(struct scamp_work *w, unsigned n, char *err, size_t errsz)
+compose_threads(struct scamp_work *w, unsigned n, char *err, size_t errsz)
 {
-	if (w->ntthreads >= n || w->cc.n_signers == 0)
+	if (w->ntthreads >= n)
 		return 0;
 	size_t k = w->cc.n_signers;
-	w->tsigners = xcalloc((size_t)(n - 1) * k, sizeof(*w->tsigners));
+	w->tcomposers = xcalloc(n - 1, sizeof(*w->tcomposers));
+	w->tsigners = xcalloc((size_t)(n - 1) * k + 1, sizeof(*w->tsigners));
 	w->ntthreads = n;
-	for (size_t t = 0; t + 1 < n; t++)
+	for (size_t t = 0; t + 1 < n; t++) {
 		for (size_t i = 0; i < k; i++)
 			if (dkim_signer_dup(w->cc.signers[i], &w->tsigners[t * k + i], err, errsz) <
 			    0)
 				return -1;
+		composer_dup(w->cc.composer, w->tsigners + t * k, &w->tcomposers[t]);
+	}
 	return 0;
 }
 
-struct sign_ctx {
-	struct sender_worker *W;
-	struct sjob **jobs; /* those to sign */
+struct compose_ctx {
+	struct sjob **jobs;  /* those to compose */
+	struct buf *scratch; /* one per thread */
 	int64_t now;
 };
 
-/* sign_one - job i signed and put in wire form, on thread t with that thread's signers */
+/* compose_one - job i rendered, signed and put in wire form, on thread t with that thread's
+ * composer and signers */
 static void
-sign_one(void *arg, unsigned t, size_t i)
+compose_one(void *arg, unsigned t, size_t i)
 {
-	struct sign_ctx *x = arg;
+	struct compose_ctx *x = arg;
 	struct sjob *j = x->jobs[i];
 	struct scamp_work *w = &j->c->w;
-	size_t k = w->cc.n_signers;
-	struct dkim_signer *const *sg = t == 0 ? w->cc.signers : w->tsigners + (t - 1) * k;
-	struct buf *cat = &x->W->scratch[t];
-	char err[256];
-	buf_reset(cat);
-	if (composer_sign(sg, k, j->data.data, j->data.len, x->now, cat, err, sizeof(err)) < 0) {
-		j->sign_err = xstrdup(err);
+	struct composer *k = t == 0 ? w->cc.composer : w->tcomposers[t - 1];
+	struct composer_recipient r = {j->contact_id, j->rcpt, j->attrs};
+	struct buf *out = &x->scratch[t];
+	char err[512];
+	buf_reset(out);
+	if (composer_render(k, &r, x->now, 0, out, j->sender, err, sizeof(err)) < 0) {
+		j->compose_err = xstrdup(err);
 		return;
 	}
-	buf_add(cat, j->data.data, j->data.len);
-	job_wire(j, cat->data, cat->len);
+	job_wire(j, out->data, out->len);
 }
 
 /*
- * sign_batch - the batch's rendered messages signed on every thread of the pool; one
- * whose signing fails is failed now, as a message that cannot be rendered is
+ * compose_batch - the batch's claimed messages rendered, signed and put in wire form on
+ * every thread of the pool; one that cannot be made is failed now, as when it is rendered
+ * at its claim
  */
 static int
-sign_batch(struct sender_worker *W, struct batch *b, int64_t now)
+compose_batch(struct sender_worker *W, struct batch *b, int64_t now)
 {
-	struct sign_ctx x = {W, xcalloc(b->njobs + 1, sizeof(struct sjob *)), now};
+	struct compose_ctx x = {xcalloc(b->njobs + 1, sizeof(struct sjob *)), W->scratch, now};
 	size_t n = 0;
 	unsigned nt = par_threads(W->par);
 	char err[256];
 	int rc = 0;
 	for (size_t i = 0; i < b->njobs; i++) {
 		struct sjob *j = b->jobs[i];
-		if (!j->sign)
+		if (!j->compose)
 			continue;
-		if (sign_tsigners(&j->c->w, nt, err, sizeof(err)) < 0) {
-			j->sign_err = xstrdup(err);
+		if (compose_threads(&j->c->w, nt, err, sizeof(err)) < 0) {
+			j->compose_err = xstrdup(err);
 			continue;
 		}
 		x.jobs[n++] = j;
 	}
-	par_for(W->par, n, sign_one, &x);
+	par_for(W->par, n, compose_one, &x);
 	free(x.jobs);
 	size_t kept = 0;
 	for (size_t i = 0; i < b->njobs; i++) {
 		struct sjob *j = b->jobs[i];
-		if (j->sign_err == NULL) {
-			j->sign = false;
+		free(j->attrs);
+		j->attrs = NULL;
+		if (j->compose_err == NULL) {
+			j->compose = false;
 			b->jobs[kept++] = j;
 			continue;
 		}
 		if (rc == 0)
-			rc = render_failed(W, b, j, j->sign_err, now);
+			rc = render_failed(W, b, j, j->compose_err, now);
 		sjob_free(j);
 	}
 	b->njobs = kept;
@@ -409,18 +419,23 @@ claim(struct sender_worker *W, struct batch *b, size_t k, int64_t now, int want)
 		rc = walk(W, bc);
 	bc->walking = bc->w->walking;
 	bc->withdrawn += withdrawn;
-	if (rc == 0) {
-		/* New tracked links reach the database before the messages that carry them. */
-		size_t n = composer_links(bc->w->cc.composer, NULL);
-		if (n > bc->w->links_saved) {
-			struct buf links = BUF_INIT;
-			composer_links(bc->w->cc.composer, &links);
-			if ((rc = store_campaign_set_links(W->store, bc->c->camp.id, links.data)) ==
-			    0)
-				bc->w->links_saved = n;
-			buf_free(&links);
-		}
-	}
+	return rc;
+}
+
+/* save_links - campaign k's new tracked links, written in the batch's transaction: they
+ * reach the database before the messages that carry them */
+static int
+save_links(struct sender_worker *W, struct batch_camp *bc)
+{
+	size_t n = composer_links(bc->w->cc.composer, NULL);
+	if (n <= bc->w->links_saved)
+		return 0;
+	struct buf links = BUF_INIT;
+	composer_links(bc->w->cc.composer, &links);
+	int rc = store_campaign_set_links(W->store, bc->c->camp.id, links.data);
+	if (rc == 0)
+		bc->w->links_saved = n;
+	buf_free(&links);
 	return rc;
 }
 
@@ -619,10 +634,13 @@ write_and_claim(struct sender_worker *W, struct batch *b, int64_t now)
 		}
 		interleave(b);
 	}
-	/* Signed messages are signed here, on every thread, before the claims commit: a
-	 * message that cannot be signed is failed in the same transaction. */
+	/* Signed messages are composed here, on every thread, before the claims commit: a
+	 * message that cannot be made is failed in the same transaction. */
 	if (rc == 0 && W->par)
-		rc = sign_batch(W, b, now);
+		rc = compose_batch(W, b, now);
+	for (size_t i = 0; rc == 0 && i < b->ncamps && W->o->ntest == 0; i++)
+		if (b->camps[i].want > 0)
+			rc = save_links(W, &b->camps[i]);
 	return rc == 0 ? store_commit(W->store) : rc;
 }
 

@@ -274,10 +274,10 @@ struct sjob {
 	char tz[WHEN_TZ_NAME_MAX]; /* with a send window: the recipient's zone, "" = the campaign's
 	                            */
 	char sender[ADDRESS_MAX + 1];
-	struct buf data; /* the message in its wire form (dot-stuffed, ending in CRLF.CRLF); with
-	                    sign set, until the batch's signing, the message as rendered */
-	bool sign;       /* to be signed and put in wire form by the batch's signing step */
-	char *sign_err;  /* why the signing failed */
+	struct buf data; /* the message in its wire form (dot-stuffed, ending in CRLF.CRLF) */
+	bool compose;    /* to be rendered, signed and put in wire form by the batch's composing */
+	char *attrs;     /* with compose: the contact's attributes, until the composing */
+	char *compose_err; /* why the composing failed */
 	struct sresult res;
 };
 
@@ -291,8 +291,10 @@ struct sdstate {
 struct scamp_work {
 	struct campaign_composer cc;
 	size_t links_saved; /* click-tracking links written to the campaign so far */
-	/* With signing threads: the signers of threads 1.. (thread 0 uses cc.signers), made
-	 * on the worker the first time they sign, cc.n_signers per thread. */
+	/* With composing threads: the composers (composer_dup) and signers of threads 1..
+	 * (thread 0 uses cc's), made on the worker the first time they compose,
+	 * cc.n_signers signers per thread. */
+	struct composer **tcomposers;
 	struct dkim_signer **tsigners;
 	unsigned ntthreads;
 	/* The walk that makes its messages: whether ids are left (set at the start, before
@@ -398,9 +400,10 @@ struct sender_worker {
 	int64_t supp_after, journal_after, removals_since; /* where the last watch ended */
 	int64_t policy_version;
 	bool tested; /* the proofs are rendered */
-	/* DKIM signing on every core (sender_opts.workers): the batch's messages are rendered
-	 * on the worker, then signed and put in wire form on the pool's threads, each with its
-	 * own signers and scratch. NULL: one thread signs as it renders. */
+	/* Signed composing on every core (sender_opts.workers): the batch's messages are
+	 * claimed on the worker, then rendered, signed and put in wire form on the pool's
+	 * threads, each with its own composer, signers and scratch. NULL: the worker renders
+	 * and signs each message as it claims it. */
 	struct par *par;
 	struct buf *scratch; /* one per thread of par */
 	int64_t walk_span;   /* contact ids per range of a walk (SENDER_WALK_SPAN) */

@@ -269,7 +269,7 @@ mkdir pdump
 start_server "$port" --pipelining --dump "$TMP/pdump"
 run env KIRIM_CONFIG="$TMP/two.conf" "$KIRIM" --verbose send par --relay "smtp://127.0.0.1:$port" --tls none --workers 3 --json
 eq "signed on 3 threads: delivered" "$(json 'j["delivered"]')" 240
-contains "signed on 3 threads: the log says so" "$ERR" "dkim signing_threads=3"
+contains "composed on 3 threads: the log says so" "$ERR" "dkim compose_threads=3"
 eq "signed on 3 threads: every signature verifies (dkimpy), every To is its envelope's" "$($PY3 - "$TMP/pdump" "$TMP/key.json" "$TMP/ed.json" <<'PYEND'
 import dkim, email, glob, json, sys
 txt = {b's1._domainkey.example.com.': json.load(open(sys.argv[2]))['txt'].encode(),
