@@ -99,8 +99,8 @@ store_signup_add(struct store *s, struct store_signup *su, int64_t now)
 	    " VALUES (?1, ?2, (SELECT domain FROM contacts WHERE id = ?2), 'queued', ?3)"
 	    " ON CONFLICT (campaign_id, contact_id) DO UPDATE"
 	    " SET state = 'queued', domain = excluded.domain, attempts = 0, next_attempt_at = 0,"
-	    " queued_at = excluded.queued_at, claimed_at = NULL, claimed_by = NULL, done_at = NULL, last_stage = NULL,"
-	    " last_code = NULL, last_ecode = NULL, last_text = NULL"
+	    " queued_at = excluded.queued_at, claimed_at = NULL, claimed_by = NULL, done_at = NULL,"
+	    " last_stage = NULL, last_code = NULL, last_ecode = NULL, last_text = NULL"
 	    " WHERE messages.state NOT IN ('queued', 'claimed') AND messages.queued_at <= ?4";
 	static const char consent_sql[] =
 	    "INSERT INTO consents(contact_id, list_id, list_name, form, ip, user_agent, language,"
