@@ -168,14 +168,17 @@ sender_dests_add(struct sender *S, struct sdest *sd, const struct pool_dest_conf
 	return 0;
 }
 
-/* sent_key - the key of sd's count of today's attempts from source k (sent_today) */
+/*
+ * source_key - sd's name, with sep and source k's address when bound: the key of its count
+ * of today's attempts in sent_today (sep ' '), or of the cluster's count in Redis (sep '|',
+ * as the source's rate key)
+ */
 static void
-sent_key(const struct sender *S, const struct sdest *sd, size_t k, struct buf *out)
+source_key(const struct sdest *sd, size_t k, char sep, struct buf *out)
 {
-	(void)S;
 	buf_adds(out, sd->key);
 	if (sd->src[k])
-		buf_printf(out, " %s", sd->src[k]->address);
+		buf_printf(out, "%c%s", sep, sd->src[k]->address);
 }
 
 /*
@@ -250,7 +253,7 @@ sdest_today(struct sender *S, struct sdest *sd)
 	/* The first day of the run starts from what the database counted today. */
 	for (size_t k = 0; k < sd->npd; k++) {
 		struct buf key = BUF_INIT;
-		sent_key(S, sd, k, &key);
+		source_key(sd, k, ' ', &key);
 		sd->sent[k] = sd->day ? 0 : (long)(intptr_t)strmap_get(&S->sent_today, key.data);
 		sd->warm[k] = (struct swarm){.known = sd->sent[k]};
 		buf_free(&key);
@@ -258,16 +261,6 @@ sdest_today(struct sender *S, struct sdest *sd)
 	sd->day = day;
 	sd->capped = false;
 	sdest_set_cap(sd);
-}
-
-/* warm_name - the name of source k's count in Redis: the pool destination's name, with
- * "|SOURCE" when bound (as its rate's key) */
-static void
-warm_name(const struct sdest *sd, size_t k, struct buf *out)
-{
-	buf_adds(out, sd->key);
-	if (sd->src[k])
-		buf_printf(out, "|%s", sd->src[k]->address);
 }
 
 /*
@@ -340,7 +333,7 @@ sender_warmup_done(struct sender *S, struct sjob *j)
 	struct sdest *sd = j->wsd;
 	if (!used && j->wstate == WARM_REDIS) {
 		struct buf name = BUF_INIT;
-		warm_name(sd, j->wk, &name);
+		source_key(sd, j->wk, '|', &name);
 		redis_limit_unreserve(S->rl, name.data, j->wday, 1);
 		buf_free(&name);
 	} else if (!used && j->wday == sd->day && sd->warm[j->wk].local > 0) {
@@ -412,7 +405,7 @@ sdest_submit(struct sender *S, struct sdest *sd, struct sjob *j)
 	if (S->rl && sd->cap >= 0) {
 		struct swarm *w = &sd->warm[k];
 		struct buf name = BUF_INIT;
-		warm_name(sd, (size_t)k, &name);
+		source_key(sd, (size_t)k, '|', &name);
 		j->wsd = sd;
 		j->wk = (size_t)k;
 		j->wday = sd->day;
