@@ -644,8 +644,8 @@ store_rollup_rebuild(struct store *s, int64_t campaign_id)
 	    "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages WHERE campaign_id = ?1",
 	    /* Not a rollup, but what a report reads of a queued message (schema 019), which
 	     * messages written by hand may lack. */
-	    "UPDATE messages SET domain = coalesce((SELECT c.domain FROM contacts c WHERE c.id ="
-	    " messages.contact_id), lower(substr(email, instr(email, '@') + 1)), '(erased)')"
+	    "UPDATE messages SET domain = (SELECT " REPORT_DOMAIN_OF_M " FROM messages m"
+	    " LEFT JOIN contacts c ON c.id = m.contact_id WHERE m.id = messages.id)"
 	    " WHERE campaign_id = ?1 AND state IN ('queued', 'claimed') AND domain IS NULL",
 	};
 	for (size_t i = 0; i < sizeof(clear) / sizeof(clear[0]); i++) {
