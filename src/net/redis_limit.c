@@ -898,7 +898,7 @@ bool
 redis_limit_reserve(struct redis_limit *rl, const char *name, int64_t day, long cap, long seed,
                     long extra, redis_limit_count_cb cb, void *arg)
 {
-	if (!rl->up || rl->broken || rl->closing)
+	if (redis_limit_mode(rl) != REDIS_LIMIT_SHARED)
 		return false;
 	char *k = count_key(rl, name, day);
 	char c[24], sd[24], ex[24], ttl[24];
