@@ -135,6 +135,7 @@ eq "bulk: no connection from another address" "$(cut -d' ' -f1 "$D/connections" 
 
 # 4. Warm-up caps count per source address: a cap of 4 a day lets 4 go from each source
 # (8 in all, not 4), the sources taking turns by weight until each is full; the rest waits.
+one_utc_day 180
 "$KIRIM" domain set w.test --warmup 4 >/dev/null
 restart_server d3
 campaign_to warm $(many w 10 w.test)

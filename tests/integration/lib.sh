@@ -52,6 +52,16 @@ at() {
 	env FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="verify_asan_link_order=0:${ASAN_OPTIONS:-}" \
 		faketime -f "$off" "$@"
 }
+# one_utc_day SECS - the steps that follow count per UTC day (warm-up caps, today's figures)
+# and take up to SECS seconds: when midnight UTC is nearer than that, wait until it has
+# passed, so that they all fall on one day
+one_utc_day() {
+	local left=$((86400 - $(date -u +%s) % 86400))
+	if [ "$left" -le "$1" ]; then
+		echo "# waiting ${left}s for midnight UTC: the next steps count per day" >&2
+		sleep $((left + 1))
+	fi
+}
 # rollups_agree LABEL CAMPAIGN [OPTIONS] - the campaign's report from its rollups equals a
 # recount from its messages and events (--recount), byte for byte, in every format and table
 # (or with OPTIONS only; the clock is fixed, so that the reports' times agree)

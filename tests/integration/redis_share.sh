@@ -33,6 +33,7 @@ start_server_at 127.0.2.4 "$P" --pipelining --throttle-after 10 --throttle-for 3
 
 at_sink() { find "$TMP/dump-$1" -type f | wc -l; }
 delivered() { sql "SELECT count(*) FROM messages m JOIN contacts k ON k.id = m.contact_id WHERE k.domain = '$1' AND m.state = 'delivered'"; }
+one_utc_day 240
 DAY=$(($(date -u +%s) / 86400))
 
 # 1. A warm-up cap of 30 for the three senders together: 60 messages, 30 arrive, 30 wait

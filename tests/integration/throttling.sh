@@ -127,6 +127,7 @@ eq "live change: done well before 30 s" "$secs" True
 
 # 6. Warm-up: day 1 takes 10 for the destination, the rest waits for tomorrow (no attempt
 #    counted, not failed), a second run the same day sends nothing, the next day 20 more.
+one_utc_day 120
 "$KIRIM" domain set warm.test --warmup 10,20,40 >/dev/null
 campaign warm warm.test 50
 send warm
