@@ -341,9 +341,10 @@ count_suppressed(struct store *s, const struct count_shape *shape, int64_t now, 
 	return 0;
 }
 
-int
-store_segment_count(struct store *s, const struct segment_node *tree, int64_t now, int64_t *count,
-                    int64_t *suppressed)
+/* count_tree - store_segment_count of a tree that is not one segment("name") */
+static int
+count_tree(struct store *s, const struct segment_node *tree, int64_t now, int64_t *count,
+           int64_t *suppressed)
 {
 	/* One list: its kept counts (the rule of NOT_SUPPRESSED, kept by triggers). */
 	if (tree && tree->type == SEGMENT_LIST) {
@@ -379,6 +380,42 @@ store_segment_count(struct store *s, const struct segment_node *tree, int64_t no
 	if (suppressed)
 		*suppressed = k;
 	return 0;
+}
+
+/*
+ * unwrap - segment("name") alone (a stored segment's count: `segment show`, the console's
+ * segment page and wizard) as its own tree (*own, freed by the caller), so that
+ * count_shape sees its lists: compiled in place it was one parenthesised term, its big
+ * list gathered whole (0.7-1.0 s for 400,000 of 1,000,000 contacts, now 0.04 s). A
+ * segment that is itself one segment("other") is left to the compiler.
+ */
+static int
+unwrap(struct store *s, const struct segment_node **tree, struct segment_node **own)
+{
+	char err[512];
+	*own = NULL;
+	if (*tree == NULL || (*tree)->type != SEGMENT_SEGMENT)
+		return 0;
+	int rc = resolve(s, (*tree)->name, own, err, sizeof(err));
+	if (rc == RESOLVE_E_SQL)
+		return STORE_E_SQL; /* store_errmsg says why */
+	if (rc != 0)
+		return store_errf(s, STORE_E_INVALID, "%s", err);
+	if ((*own)->type != SEGMENT_SEGMENT)
+		*tree = *own;
+	return 0;
+}
+
+int
+store_segment_count(struct store *s, const struct segment_node *tree, int64_t now, int64_t *count,
+                    int64_t *suppressed)
+{
+	struct segment_node *own;
+	int rc = unwrap(s, &tree, &own);
+	if (rc == 0)
+		rc = count_tree(s, tree, now, count, suppressed);
+	segment_free(own);
+	return rc;
 }
 
 int
@@ -545,13 +582,19 @@ store_segment_plan(struct store *s, const struct segment_node *tree, int64_t now
 {
 	/* The count's own query: shaped and probed as the count does it. */
 	struct count_shape shape;
-	int rc = count_shape(s, tree, &shape);
-	if (rc < 0)
+	struct segment_node *own;
+	int rc = unwrap(s, &tree, &own);
+	if (rc == 0)
+		rc = count_shape(s, tree, &shape);
+	if (rc < 0) {
+		segment_free(own);
 		return rc;
+	}
 	sqlite3_stmt *st;
 	rc = prepared(s, shape.tree, now, 0, shape.probe,
 	              "EXPLAIN QUERY PLAN SELECT count(*) FROM contacts c WHERE ", "", &st);
 	free(shape.top.kids);
+	segment_free(own);
 	if (rc < 0)
 		return rc;
 	/* Rows are (id, parent, -, detail), parents before their children. */

@@ -378,6 +378,8 @@ def counts(D):
          AND(plan("gold"), text("city", lambda v: low(v) == "bali"),
              text("First Name", lambda v: low(v) == "budi"))),
         ('not plan = "free"', NOT(plan("free"))),
+        ('segment("gold-all")', AND(L("all"), plan("gold"))),
+        ('segment("gold-all-too")', AND(L("all"), plan("gold"))),
     ]
 
 
