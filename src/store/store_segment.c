@@ -410,11 +410,18 @@ int
 store_segment_count(struct store *s, const struct segment_node *tree, int64_t now, int64_t *count,
                     int64_t *suppressed)
 {
+	/* Its statements (the shape's counts, the count, the suppressed part) see one state of
+	 * the database: a read transaction of its own when none is open. */
+	bool own_txn = sqlite3_get_autocommit(store_db(s)) != 0;
+	if (own_txn && sqlite3_exec(store_db(s), "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(s, "begin counting a segment");
 	struct segment_node *own;
 	int rc = unwrap(s, &tree, &own);
 	if (rc == 0)
 		rc = count_tree(s, tree, now, count, suppressed);
 	segment_free(own);
+	if (own_txn && !sqlite3_get_autocommit(store_db(s)))
+		sqlite3_exec(store_db(s), "COMMIT", NULL, NULL, NULL); /* it wrote nothing */
 	return rc;
 }
 
