@@ -135,6 +135,21 @@ void store_copy_text(char *dst, size_t dstsz, sqlite3_stmt *st, int col);
 /* store_dup_text - column col as a new string (free it), NULL for NULL */
 char *store_dup_text(sqlite3_stmt *st, int col);
 
+/*
+ * With a send window, contact c is sent to in its own zone (sender_batch.c): it has a
+ * "timezone" attribute. What the report's own_zone counts: kept in report_campaigns as
+ * each message is made (store_messages_walk), counted again by --recount and --rebuild.
+ */
+#define OWN_ZONE_OF_C                                                                              \
+	"json_valid(c.attrs) AND coalesce(json_extract(c.attrs, '$.timezone'), '') <> ''"
+/* How many of the messages WHERE picks (in campaign ?1) have a contact in its own zone, into
+ * campaign ?1's rollup row, whose own_zone becomes SET (excluded.own_zone: that count;
+ * own_zone + excluded.own_zone: added to it). */
+#define OWN_ZONE_ROLLUP(WHERE, SET)                                                                \
+	"INSERT INTO report_campaigns(campaign_id, own_zone) SELECT ?1, count(*) FROM messages m"  \
+	" JOIN contacts c ON c.id = m.contact_id WHERE " WHERE " AND " OWN_ZONE_OF_C               \
+	" ON CONFLICT(campaign_id) DO UPDATE SET own_zone = " SET
+
 /* Suppression status of a contact c (columns c.email, c.domain), as a reason or NULL. */
 /*
  * The suppressions values that name contact c: its address, its domain, and

@@ -99,6 +99,11 @@ store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t 
 	static const char reason_sql[] = "UPDATE messages SET reason = " SUPPRESSION_OF_MESSAGE
 	                                 " WHERE id IN (SELECT id FROM temp.rollup_ids)"
 	                                 " AND state = 'suppressed'";
+	/* The new messages whose contact has its own zone (OWN_ZONE_OF_C), for the report: by
+	 * id (the campaign's index would read all its messages: 0.1 s a range of 1,000 on a
+	 * 1,000,000-message campaign; by id 1 ms). */
+	static const char zone_sql[] =
+	    OWN_ZONE_ROLLUP("+m.campaign_id = ?1 AND m.id > ?2", "own_zone + excluded.own_zone");
 	static const char started_sql[] =
 	    "INSERT INTO report_campaigns(campaign_id, started_at) VALUES (?1, ?2)"
 	    " ON CONFLICT(campaign_id) DO UPDATE SET started_at = excluded.started_at"
@@ -152,6 +157,12 @@ store_messages_walk(struct store *s, int64_t campaign_id, int64_t span, int64_t 
 			return STORE_E_SQL;
 		if ((rc = store_step_done(s, st, "record why messages are suppressed")) < 0 ||
 		    (rc = store_rollup_in(s)) < 0)
+			return rc;
+		if ((st = store_prepare(s, zone_sql)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, campaign_id);
+		sqlite3_bind_int64(st, 2, last);
+		if ((rc = store_step_done(s, st, "count the recipients in their own zone")) < 0)
 			return rc;
 		if ((st = store_prepare(s, started_sql)) == NULL)
 			return STORE_E_SQL;

@@ -659,5 +659,16 @@ store_rollup_rebuild(struct store *s, int64_t campaign_id)
 	}
 	/* Fresh rows: the minutes take their first and last delivery from the events. */
 	int rc = RUN_STEPS(s, {sql_ids_minutes, 1}, {sql_ids_counts, 1}, {sql_ids_reasons, 0});
-	return rc < 0 ? rc : store_rollup_in(s);
+	if (rc == 0)
+		rc = store_rollup_in(s);
+	/* The recipients in their own zone, from every message's contact as it is now. */
+	static const char zone_sql[] = OWN_ZONE_ROLLUP("m.campaign_id = ?1", "excluded.own_zone");
+	sqlite3_stmt *st = rc == 0 ? store_prepare(s, zone_sql) : NULL;
+	if (rc == 0 && st == NULL)
+		rc = STORE_E_SQL;
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, campaign_id);
+		rc = store_step_done(s, st, "count the recipients in their own zone");
+	}
+	return rc;
 }

@@ -208,6 +208,18 @@ store_signup_add(struct store *s, struct store_signup *su, int64_t now)
 	if ((rc = store_step_done(s, st, "name the confirmation request")) < 0 ||
 	    (rc = store_rollup_in(s)) < 0)
 		return rc;
+	/* A new request: its recipient in their own zone counted, as a campaign's walk counts
+	 * its messages (OWN_ZONE_ROLLUP); one sent again was counted when it was made. */
+	static const char zone_sql[] = OWN_ZONE_ROLLUP("m.campaign_id = ?1 AND m.contact_id = ?2",
+	                                               "own_zone + excluded.own_zone");
+	if (changed && old_queued == 0) {
+		if ((st = store_prepare(s, zone_sql)) == NULL)
+			return STORE_E_SQL;
+		sqlite3_bind_int64(st, 1, su->campaign_id);
+		sqlite3_bind_int64(st, 2, su->contact_id);
+		if ((rc = store_step_done(s, st, "count the recipient's own zone")) < 0)
+			return rc;
+	}
 	if (changed && old_queued > 0 && old_queued < now) {
 		if ((st = store_prepare(s, started_sql)) == NULL)
 			return STORE_E_SQL;

@@ -10,6 +10,8 @@
                                   rules in docs/segments.md: OUT/cases.tsv (id, expression)
                                   and OUT/<id>.txt (sorted addresses)
   segments.py audience DB NOW KIND... one campaign audience's addresses (see audience())
+  segments.py counts DB NOW       for each of COUNTS, a line: expression, contacts it matches,
+                                  how many of them are suppressed (address or domain)
 
 The reference never uses SQL for a condition: rows are read whole and every condition is
 Python over them. Event times sit 12 hours from any whole day, so an "N days" window is
@@ -361,6 +363,33 @@ def cmd_expect(db, now, out):
                 g.write("".join(e + "\n" for e in matching(D, pred)))
 
 
+def counts(D):
+    """Counts whose suppressed part kirim may count from either side: matches common or
+    rare, lists of some or of every contact (docs/segments.md), tabs between fields."""
+    L = lambda name: (lambda cid, a: cid in D.lists.get(name, ()))
+    plan = lambda *ps: text("plan", lambda v: low(v) in ps)
+    return [
+        ('plan in ("gold", "platinum")', plan("gold", "platinum")),
+        ('list("all") and plan = "gold"', AND(L("all"), plan("gold"))),
+        ('list("a") and plan = "gold"', AND(L("a"), plan("gold"))),
+        ('list("all") and list("a")', AND(L("all"), L("a"))),
+        ('list("all") and list("all")', L("all")),
+        ('plan = "gold" and city = "Bali" and "First Name" = "budi"',
+         AND(plan("gold"), text("city", lambda v: low(v) == "bali"),
+             text("First Name", lambda v: low(v) == "budi"))),
+        ('not plan = "free"', NOT(plan("free"))),
+        ('segment("gold-all")', AND(L("all"), plan("gold"))),
+        ('segment("gold-all-too")', AND(L("all"), plan("gold"))),
+    ]
+
+
+def cmd_counts(db, now):
+    D = Data(db, now)
+    for expr, pred in counts(D):
+        ids = [c for c, (e, a, d) in D.contacts.items() if pred(c, a)]
+        print("%s\t%d\t%d" % (expr, len(ids), sum(c in D.suppressed for c in ids)))
+
+
 def cmd_audience(db, now, spec):
     """spec: list:a list:b segment:jkt exclude-list:c ... -> the campaign's addresses, and
     'suppressed' ones marked: what the queue must hold"""
@@ -402,3 +431,5 @@ if __name__ == "__main__":
         cmd_expect(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif cmd == "audience":
         cmd_audience(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
+    elif cmd == "counts":
+        cmd_counts(sys.argv[2], int(sys.argv[3]))

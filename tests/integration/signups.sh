@@ -58,7 +58,10 @@ serve_pages "$port"
 # 1. Unconfirmed signups expire. Three signups now; kirim run eight days later purges them
 #    (the default pending_days is 7); a signup of the same day stays.
 eq "signup: 202" "$(signup ann@pembeli.example)" '{"status":"pending"}'
+"$KIRIM" contacts set eko@pembeli.example timezone=Asia/Jakarta >/dev/null
 signup eko@pembeli.example offers >/dev/null
+# The confirmation request's recipient in their own zone, kept as a walk keeps it (schema 021).
+eq "signup: own zone kept" "$(sql "SELECT own_zone FROM report_campaigns r JOIN campaigns c ON c.id = r.campaign_id WHERE c.name = 'confirm:offers'")" 1
 signup gone@pembeli.example >/dev/null
 # A tag is something the operator knows of the contact: it stays when its signup goes.
 sql "INSERT INTO contact_tags(contact_id, tag, created_at) VALUES ($(cid gone@pembeli.example), 'vip', 0)"
