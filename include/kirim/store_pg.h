@@ -63,9 +63,11 @@ int store_pg_rollback(struct store_pg *p);
  * names (comma-separated, cut to whatsz).
  */
 int store_pg_version(struct store_pg *p, int *version, int *others, char *what, size_t whatsz);
-/* store_pg_apply - apply every embedded migration to an empty database and record them;
- * *version gets the last one's number */
-int store_pg_apply(struct store_pg *p, int *version);
+/* store_pg_apply - apply the embedded migrations after from (0: an empty database, where
+ * kirim_migrations is made first) and record them; *version gets the last one's number */
+int store_pg_apply(struct store_pg *p, int from, int *version);
+/* store_pg_conn - libpq's connection (PGconn), for the store's statement layer (db.c) */
+struct pg_conn *store_pg_conn(struct store_pg *p);
 /*
  * store_pg_tables - kirim's tables (not kirim_migrations) with their columns and primary
  * keys, parents before the tables whose foreign keys name them (then by name) into out
