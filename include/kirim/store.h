@@ -56,6 +56,8 @@ int store_open(const char *path, unsigned flags, struct store **out, char *err, 
 void store_close(struct store *s);
 /* store_errmsg - a sentence about the last failure */
 const char *store_errmsg(const struct store *s);
+/* store_made - whether this open made the schema (the database had none) */
+bool store_made(const struct store *s);
 /* store_schema_version - the schema version the database is at */
 int store_schema_version(const struct store *s);
 /* store_sqlite_version - the SQLite library's version string */

@@ -41,6 +41,7 @@ struct store {
 	struct db *db; /* SQLite's or PostgreSQL's (db.h) */
 	char *path;    /* a URL's password hidden */
 	int version;
+	bool made; /* the schema made by this open */
 	struct {
 		const char *sql; /* the caller's static string: its address is the key */
 		struct db_stmt *st;
@@ -367,6 +368,7 @@ store_migrate(struct store *s)
 	if (sqlite3_prepare_v2(s->db->lite, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		return store_fail(s, "read schema version");
 	s->version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	s->made = s->version == 0;
 	sqlite3_finalize(st);
 	/* Versions rise but may skip numbers (tools/embed-schema.py): the newest is the last. */
 	int newest =
@@ -482,6 +484,7 @@ store_migrate_pg(struct store *s, unsigned flags)
 		                  "the database holds tables that are not kirim's (%s): give kirim "
 		                  "a database of its own",
 		                  what);
+	s->made = s->version == 0;
 	if (rc < 0 || (rc = store_pg_begin(p, false)) < 0 ||
 	    (rc = store_pg_version(p, &s->version, &others, what, sizeof(what))) < 0 ||
 	    (s->version < newest && (rc = store_pg_apply(p, s->version, &s->version)) < 0) ||
@@ -499,7 +502,8 @@ store_open_pg(const char *url, unsigned flags, struct store **out, char *err, si
 {
 	struct db *db;
 	int rc = db_open_pg(url, &db, err, errsz);
-	if (rc == STORE_PG_E_URL)
+	/* No server is "not usable" here: STORE_E_NODB is a database without kirim's schema. */
+	if (rc == STORE_E_NODB)
 		rc = STORE_E_INVALID;
 	if (rc < 0)
 		return rc;
@@ -596,6 +600,12 @@ const char *
 store_errmsg(const struct store *s)
 {
 	return s->errbuf;
+}
+
+bool
+store_made(const struct store *s)
+{
+	return s->made;
 }
 
 int
