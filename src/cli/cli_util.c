@@ -256,6 +256,7 @@ cli_open_pg(struct cli *c, const char *name, bool create, struct store **out)
 	/* As kirim migrate's: no server or not usable is 69, a URL libpq refuses 64. */
 	int ex = rc == STORE_PG_E_URL    ? EX_USAGE
 	         : rc == STORE_E_INVALID ? EX_UNAVAILABLE
+	         : rc == STORE_E_EXISTS  ? EX_CANTCREAT
 	         : rc == STORE_E_SQL     ? EX_DATAERR
 	                                 : cli_exit_for_store(rc);
 	return cli_error(name, ex, "%s", err);
