@@ -1,11 +1,12 @@
 /*
- * store_pg - kirim's PostgreSQL connection (libpq): the only module that includes
- * libpq-fe.h. What kirim does on PostgreSQL today is kirim migrate's part: connect by URL,
+ * store_pg - kirim's PostgreSQL connection (libpq); with the store's statement layer
+ * (src/store/db.c, which runs the store's own statements on it) the only modules that
+ * include libpq-fe.h. Here is kirim migrate's part, and the store's opening: connect by URL,
  * see that a database is empty, apply the PostgreSQL schema (schema/pg/, embedded as
  * store_pg_migrations and recorded in kirim_migrations), read its tables from the catalog
  * in foreign-key order, set keys and indexes aside and make them again, load rows with
  * COPY, move identity sequences, and read rows back in
- * primary-key order for the checksums. The rest of the store is SQLite's (docs/postgresql.md).
+ * primary-key order for the checksums (docs/postgresql.md).
  *
  * Errors: negative STORE_E_* codes with a sentence in store_pg_errmsg (the server's message,
  * detail and context). Blocking calls; one connection per struct; not thread-safe; does not

@@ -38,7 +38,8 @@ cli_help(FILE *f, const struct cli_command *cmd)
 {
 	fputs(cmd->help, f);
 	fputs("\nGlobal options (any command):\n"
-	      "  --db PATH     the database (default: $KIRIM_DB, else ./kirim.db)\n"
+	      "  --db PATH     the database (default: $KIRIM_DB, else ./kirim.db); a few\n"
+	      "                commands take a postgresql:// URL (docs/postgresql.md)\n"
 	      "  --config PATH the machine's settings (default: $KIRIM_CONFIG, else ./kirim.conf)\n"
 	      "  --json        machine-readable output where the command prints a result\n"
 	      "  -q, --quiet   no progress bar\n"

@@ -1,5 +1,5 @@
 /*
- * store - kirim's SQLite database (see store.h): the connection, its
+ * store - kirim's database, SQLite or PostgreSQL (see store.h, db.h): the connection, its
  * migrations and settings, transactions, errors, the statement cache every
  * store file prepares through (store_prepare, store_int.h) and the small
  * helpers they share. The entities are in files of their own: store_list.c,

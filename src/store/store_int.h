@@ -5,7 +5,7 @@
  * src/store/ (one per entity or feature area) keeps its SQL in static strings
  * next to the code that runs it, gets the prepared statement from
  * store_prepare, and reports failures through store_fail, so every SQL
- * string lives in the store layer and SQLite's API stays inside it.
+ * string lives in the store layer and SQLite's and libpq's APIs stay inside it.
  *
  * Statements on the store's connection go through store_prepare. The only
  * ones prepared otherwise are those that must not be kept: PRAGMAs and
