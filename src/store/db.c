@@ -132,13 +132,8 @@ pg_fail(struct db *db, PGresult *res)
 	return db->busy ? DB_E_BUSY : DB_E_SQL;
 }
 
-/*
- * pg_sql - SQLite's placeholders as PostgreSQL's: ?N is $N, a bare ? the number after the
- * highest so far; none is touched inside a string, a quoted name or a comment. *nparams
- * gets the highest number.
- */
-static void
-pg_sql(const char *sql, struct buf *out, int *nparams)
+void
+db_pg_sql(const char *sql, struct buf *out, int *nparams)
 {
 	int max = 0;
 	for (const char *c = sql; *c;) {
@@ -186,7 +181,7 @@ db_prepare(struct db *db, const char *sql, const char *pg_sql_text, bool persist
 	}
 	struct db_pg_stmt *p = xcalloc(1, sizeof(*p));
 	struct buf text = BUF_INIT;
-	pg_sql(pg_sql_text ? pg_sql_text : sql, &text, &p->nparams);
+	db_pg_sql(pg_sql_text ? pg_sql_text : sql, &text, &p->nparams);
 	snprintf(p->name, sizeof(p->name), "k%u", db->pg->next++);
 	PGresult *res = PQprepare(db->pg->conn, p->name, text.data, 0, NULL);
 	buf_free(&text);
@@ -219,7 +214,7 @@ db_finalize(struct db_stmt *st)
 		PQclear(p->res);
 		/* A connection that is closing drops its statements with it: only a statement
 		 * freed before is deallocated on the server. */
-		if (PQtransactionStatus(st->db->pg->conn) != PQTRANS_INERROR) {
+		if (!st->db->closing && PQtransactionStatus(st->db->pg->conn) != PQTRANS_INERROR) {
 			char sql[48];
 			snprintf(sql, sizeof(sql), "DEALLOCATE %s", p->name);
 			PQclear(PQexec(st->db->pg->conn, sql));

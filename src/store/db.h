@@ -50,6 +50,7 @@ struct db {
 	struct db_pg *pg; /* DB_PG */
 	char errbuf[512]; /* DB_PG's last error (SQLite keeps its own) */
 	bool busy;        /* DB_PG: the last error was a lock or serialization conflict */
+	bool closing;     /* statements finalized on the way out: none deallocated one by one */
 };
 
 struct db_stmt {
@@ -94,6 +95,15 @@ int64_t db_changes(struct db *db);
 int db_last_id(struct db *db, int64_t *id);
 /* db_in_transaction - whether a transaction is open (or failed and not yet rolled back) */
 bool db_in_transaction(struct db *db);
+
+struct buf;
+/*
+ * db_pg_sql - sql's placeholders as PostgreSQL's into out: ?N is $N, a bare ? the number
+ * after the highest so far; none is touched inside a string, a quoted name or a -- comment.
+ * *nparams gets the highest number. (So PostgreSQL's own SQL cannot use jsonb's ?, ?| and
+ * ?& operators: jsonb_exists and its kin say the same.)
+ */
+void db_pg_sql(const char *sql, struct buf *out, int *nparams);
 
 /* The PostgreSQL side of the calls below (db.c). */
 void db_pg_bind(struct db_stmt *st, int i, const char *v, size_t n);
