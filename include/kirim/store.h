@@ -42,7 +42,6 @@ extern const int store_migrations_count;
 #define STORE_E_EXISTS (-6)   /* already there */
 #define STORE_E_INUSE (-7)    /* still used by something that must stay (a campaign's list) */
 #define STORE_E_INVALID (-8)  /* a segment refers to a missing segment, or to itself */
-#define STORE_E_NOTYET (-9)   /* not on PostgreSQL yet (docs/postgresql.md) */
 
 /* Flags for store_open. */
 #define STORE_CREATE (1u << 0) /* create the file if it does not exist */

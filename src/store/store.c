@@ -145,10 +145,10 @@ sqlite3_stmt *
 store_prepare(struct store *s, const char *sql)
 {
 	if (s->db->kind != DB_SQLITE) {
-		store_errf(s, STORE_E_NOTYET, "not on PostgreSQL yet (docs/postgresql.md)");
+		store_errf(s, STORE_E_SQL, "not on PostgreSQL yet (docs/postgresql.md)");
 		return NULL;
 	}
-	struct db_stmt *st = store_stmt(s, sql);
+	struct db_stmt *st = store_stmt_pg(s, sql, NULL);
 	return st ? st->lite : NULL;
 }
 
@@ -626,12 +626,14 @@ store_path(const struct store *s)
 	return s->path;
 }
 
+/* BEGIN IMMEDIATE takes SQLite's write lock at once; PostgreSQL locks by row, so BEGIN. */
+static const char begin_sql[] = "BEGIN IMMEDIATE";
+
 /* store_verb - a transaction verb (one or more per batch), from the cache; errors as store_exec */
 static int
 store_verb(struct store *s, const char *sql)
 {
-	/* BEGIN IMMEDIATE takes SQLite's write lock at once; PostgreSQL locks by row. */
-	struct db_stmt *st = store_stmt_pg(s, sql, strcmp(sql, "BEGIN IMMEDIATE") ? NULL : "BEGIN");
+	struct db_stmt *st = store_stmt_pg(s, sql, sql == begin_sql ? "BEGIN" : NULL);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int rc = db_step(st);
@@ -646,10 +648,10 @@ store_verb(struct store *s, const char *sql)
 int
 store_begin(struct store *s)
 {
-	static const char sql[] = "BEGIN IMMEDIATE", nest[] = "SAVEPOINT nest";
+	static const char nest[] = "SAVEPOINT nest";
 	if (!s->batch) {
 		store_rollup_drop(s->roll);
-		return store_verb(s, sql);
+		return store_verb(s, begin_sql);
 	}
 	/* The sums so far belong to the savepoint around this one. */
 	int rc = store_rollup_flush(s, s->roll);
@@ -703,9 +705,8 @@ int
 store_batch_begin(struct store *s)
 {
 	assert(!s->batch);
-	static const char sql[] = "BEGIN IMMEDIATE";
 	store_rollup_drop(s->roll);
-	int rc = store_verb(s, sql);
+	int rc = store_verb(s, begin_sql);
 	if (rc == 0) {
 		s->batch = true;
 		s->depth = 0;

@@ -38,8 +38,9 @@ struct store_contact;
  * Two backends (db.h). A file on the statement layer gets its statements from store_stmt
  * (or store_stmt_pg, with PostgreSQL's own SQL beside SQLite's) and runs them with db_*;
  * its functions then work on SQLite and PostgreSQL alike. A file not moved yet gets
- * SQLite's from store_prepare and store_db, which refuse on PostgreSQL (STORE_E_NOTYET's
- * message). Moved: store.c's own, store_list.c, store_suppress.c, store_policy.c.
+ * SQLite's from store_prepare and store_db, which refuse on PostgreSQL ("not on PostgreSQL yet"
+ * as the message). Moved: store.c's own, store_list.c (but for two functions), store_suppress.c,
+ * store_policy.c, store_dest.c, store_tls.c.
  * The helpers below take either kind of statement (C11 _Generic), so that a file moves
  * by renaming its calls and keeps its SQL.
  */
