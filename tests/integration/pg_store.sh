@@ -88,8 +88,15 @@ eq "the rows PostgreSQL holds" "$(q "SELECT pattern || ' ' || coalesce(max_conne
 	"gmail.com 3 - required"
 eq "the policy version PostgreSQL keeps" "$(q "SELECT convert_from(value, 'UTF8') FROM settings WHERE key = 'policy_version'")" \
 	"$(sql "SELECT CAST(value AS TEXT) FROM settings WHERE key = 'policy_version'")"
+# The same rows on both sides but for the second each write ran in (the two runs of one
+# command may fall on either side of a second's end): those times set alike first.
+ALIKE="UPDATE suppressions SET created_at = 0; UPDATE domain_policies SET updated_at = 0;
+	DELETE FROM settings WHERE key = 'policy_presets'"
+sql "$ALIKE"
+q "$ALIKE" >/dev/null
 run "$KIRIM" migrate --verify --to "$PG"
 eq "after the same writes on both, migrate --verify finds them the same" "$RC" 0
+contains "every table compared" "$OUT" "suppressions"
 
 # --- the rest is refused, and changes nothing ------------------------------------------------
 for cmd in "campaign list" "contacts show ann@a.example" "lists delete one" "lists check" \
