@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # pg_store.sh - kirim's commands on PostgreSQL (docs/postgresql.md): the ones that run there
-# (init, lists, lists show, suppress, domain) run against a SQLite database and against its
+# (init, lists, lists show, suppress, domain, template add/list/show) run against a SQLite database and against its
 # copy in PostgreSQL (kirim migrate), and must answer alike: the same exit status, output
 # and errors, word for word (times and the database's name aside). Writes go to both and
 # are read back from both, and the lists' counts (kept by 017's triggers on each side)
@@ -84,6 +84,17 @@ both domain unset nosuch.example
 both domain unset '*.example.net'
 both domain list --json
 both domain presets
+printf 'Subject: Hi {{name}}\n\nHello {{name}}, from {{org}}\n' >t.tpl
+printf 'Subject: Hi\n\n{{#broken}}\n' >bad.tpl
+both template add news t.tpl
+both template add news t.tpl --json
+both template add a-first t.tpl
+both template add worse bad.tpl
+both template list
+both template list --json
+both template show news
+both template show news --version 1 --json
+both template show nosuch
 eq "the rows PostgreSQL holds" "$(q "SELECT pattern || ' ' || coalesce(max_connections::text, '-') || ' ' || coalesce(rate::text, '-') || ' ' || coalesce(tls, '-') FROM domain_policies WHERE source = 'user' ORDER BY pattern")" \
 	"gmail.com 3 - required"
 eq "the policy version PostgreSQL keeps" "$(q "SELECT convert_from(value, 'UTF8') FROM settings WHERE key = 'policy_version'")" \
@@ -91,6 +102,7 @@ eq "the policy version PostgreSQL keeps" "$(q "SELECT convert_from(value, 'UTF8'
 # The same rows on both sides but for the second each write ran in (the two runs of one
 # command may fall on either side of a second's end): those times set alike first.
 ALIKE="UPDATE suppressions SET created_at = 0; UPDATE domain_policies SET updated_at = 0;
+	UPDATE templates SET created_at = 0;
 	DELETE FROM settings WHERE key = 'policy_presets'"
 sql "$ALIKE"
 q "$ALIKE" >/dev/null
@@ -100,7 +112,7 @@ contains "every table compared" "$OUT" "suppressions"
 
 # --- the rest is refused, and changes nothing ------------------------------------------------
 for cmd in "campaign list" "contacts show ann@a.example" "lists delete one" "lists check" \
-	"import one.csv --list three" "report --all" "run" "template list" "segment list"; do
+	"import one.csv --list three" "report --all" "run" "template lint news" "segment list"; do
 	# shellcheck disable=SC2086 # the words of cmd
 	run "$KIRIM" --db "$PG" $cmd
 	eq "not on PostgreSQL yet: $cmd: exit 69" "$RC" 69
