@@ -98,7 +98,7 @@ lists_check(struct cli *c, int argc, char **argv)
 	if (argc > 3 || (argc == 3 && !fix))
 		return cli_usage("lists", "check takes only --fix");
 	struct store *s;
-	int rc = cli_open(c, "lists", false, &s);
+	int rc = cli_open_any(c, "lists", false, &s);
 	if (rc)
 		return rc;
 	json_t *diffs = c->json ? json_array() : NULL;

@@ -200,6 +200,18 @@ char *store_dup_text_db(struct db_stmt *st, int col);
 	    "c.domain") ", " SUPPRESSION_OF_C_BY("CASE WHEN EXISTS (SELECT 1 FROM suppressions"    \
 	                                         " WHERE kind = 'hash') THEN"                      \
 	                                         " kirim_sha256(lower(c.email)) END") ")"
+/*
+ * SUPPRESSION_OF_C in PostgreSQL's words: the address lower-cased as SQLite's lower() does
+ * (ASCII only, under COLLATE "C"; email is citext there), its SHA-256 as
+ * store_suppress_hash writes it (PostgreSQL has no kirim_sha256).
+ */
+#define PG_KEY_OF_C "lower(c.email::text COLLATE \"C\")"
+#define PG_SHA256(X) "encode(sha256(convert_to(" X ", 'UTF8')), 'hex')"
+#define SUPPRESSION_OF_C_PG                                                                        \
+	"coalesce(" SUPPRESSION_OF_C_BY(PG_KEY_OF_C) ", " SUPPRESSION_OF_C_BY(                     \
+	    "c.domain") ", " SUPPRESSION_OF_C_BY("CASE WHEN EXISTS (SELECT 1 FROM suppressions"    \
+	                                         " WHERE kind = 'hash') THEN " PG_SHA256(          \
+	                                             PG_KEY_OF_C) " END") ")"
 /* The same for the contact of the row of messages being updated: what a message made
  * suppressed keeps as its reason (messages.reason, schema/019_message_domain.sql). */
 #define SUPPRESSION_OF_MESSAGE                                                                     \

@@ -256,6 +256,38 @@ store_list_check(struct store *s, bool fix, store_list_check_cb cb, void *arg, i
 	    " kirim_sha256(lower(c.email)) AS h FROM contacts c WHERE EXISTS (SELECT 1"
 	    " FROM suppressions WHERE kind = 'hash')) AS x"
 	    " WHERE suppressions.kind = 'hash' AND suppressions.value = x.h";
+	/* PostgreSQL's: its rule's words (SUPPRESSION_OF_C_PG), count() of the reasons for
+	 * SQLite's sum() of booleans, IS DISTINCT FROM for IS NOT, byte order by name; no
+	 * MATERIALIZED (PostgreSQL 11 has not got it; a CTE used twice is computed once). */
+	static const char pg[] =
+	    "WITH counted AS (SELECT m.list_id, c.domain, count(*) AS members,"
+	    " count(" SUPPRESSION_OF_C_PG ") AS suppressed FROM list_members m"
+	    " JOIN contacts c ON c.id = m.contact_id WHERE m.status = 'confirmed'"
+	    " GROUP BY m.list_id, c.domain),"
+	    " kept AS (SELECT list_id, domain, members, suppressed"
+	    " FROM list_domain_counts WHERE members <> 0 OR suppressed <> 0)"
+	    " SELECT coalesce(l.name, '(list id ' || d.list_id || ')'), d.domain,"
+	    " coalesce(k.members, 0), coalesce(k.suppressed, 0),"
+	    " coalesce(t.members, 0), coalesce(t.suppressed, 0)"
+	    " FROM (SELECT list_id, domain FROM counted UNION SELECT list_id, domain FROM kept) d"
+	    " LEFT JOIN counted t ON t.list_id = d.list_id AND t.domain = d.domain"
+	    " LEFT JOIN kept k ON k.list_id = d.list_id AND k.domain = d.domain"
+	    " LEFT JOIN lists l ON l.id = d.list_id"
+	    " WHERE t.members IS DISTINCT FROM k.members"
+	    " OR t.suppressed IS DISTINCT FROM k.suppressed"
+	    " ORDER BY coalesce(l.name, '(list id ' || d.list_id || ')') COLLATE \"C\","
+	    " d.domain COLLATE \"C\"";
+	static const char link_pg[] =
+	    "UPDATE suppressions SET contact_id = x.id FROM (SELECT c.id,"
+	    " " PG_SHA256(
+	        PG_KEY_OF_C) " AS h FROM contacts c WHERE EXISTS (SELECT 1"
+	                     " FROM suppressions WHERE kind = 'hash')) AS x"
+	                     " WHERE suppressions.kind = 'hash' AND suppressions.value = x.h";
+	static const char fill_pg[] =
+	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
+	    " SELECT m.list_id, c.domain, count(*), count(" SUPPRESSION_OF_C_PG ")"
+	    " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+	    " WHERE m.status = 'confirmed' GROUP BY m.list_id, c.domain";
 	static const char clear_sql[] = "DELETE FROM list_domain_counts";
 	static const char fill_sql[] =
 	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
@@ -265,7 +297,7 @@ store_list_check(struct store *s, bool fix, store_list_check_cb cb, void *arg, i
 	int rc = fix ? store_begin(s) : 0;
 	if (rc < 0)
 		return rc;
-	struct db_stmt *st = store_stmt(s, sql);
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL) {
 		rc = STORE_E_SQL;
 		goto out;
@@ -286,9 +318,12 @@ store_list_check(struct store *s, bool fix, store_list_check_cb cb, void *arg, i
 	db_reset(st);
 	rc = rc == DB_DONE ? 0 : store_fail(s, "count the lists' members again");
 	if (rc == 0 && fix) {
-		const char *steps[] = {unlink_sql, link_sql, clear_sql, fill_sql};
+		const char *steps[][2] = {{unlink_sql, NULL},
+		                          {link_sql, link_pg},
+		                          {clear_sql, NULL},
+		                          {fill_sql, fill_pg}};
 		for (size_t i = 0; rc == 0 && i < sizeof(steps) / sizeof(steps[0]); i++) {
-			if ((st = store_stmt(s, steps[i])) == NULL)
+			if ((st = store_stmt_pg(s, steps[i][0], steps[i][1])) == NULL)
 				rc = STORE_E_SQL;
 			else
 				rc = store_step_done(s, st, "repair the lists' counts");
