@@ -612,7 +612,7 @@ const struct cli_command cli_commands[] = {
      "snapshot; stop kirim run, send and serve first, so that nothing is written to it\n"
      "after the copy. On a terminal a progress bar shows on standard error.\n"
      "A few commands run on PostgreSQL with --db URL (init, lists, suppress, domain,\n"
-     "template); the rest need SQLite for now: see docs/postgresql.md.\n"
+     "template, token, user); the rest need SQLite for now: see docs/postgresql.md.\n"
      "\n"
      "The URL is libpq's (any of its parameters, ?sslmode=verify-full...); keep the\n"
      "password in ~/.pgpass or PGPASSWORD rather than on the command line.\n"

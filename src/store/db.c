@@ -13,6 +13,9 @@
 #include "kirim/store_pg.h"
 #include "kirim/xmalloc.h"
 
+/* bytea's type (pg_type.h, a server header libpq's clients do not get) */
+#define BYTEAOID 17
+
 struct db_pg {
 	struct store_pg *p; /* the connection kirim migrate opens too (store_pg.c) */
 	PGconn *conn;
@@ -36,8 +39,9 @@ struct db_pg_stmt {
 	int *formats;
 	PGresult *res; /* the statement's result while it is being stepped */
 	int row, nrows;
-	unsigned char *blob; /* db_pg_blob's last value, decoded */
+	unsigned char *blob; /* db_pg_blob's last value, decoded (column blob_col) */
 	size_t blob_len;
+	int blob_col;
 };
 
 struct db *
@@ -404,11 +408,17 @@ db_pg_text(struct db_stmt *st, int col)
 int
 db_pg_bytes(struct db_stmt *st, int col)
 {
-	/* After db_pg_blob, its decoded length; otherwise the text's. */
-	if (st->pg->blob != NULL)
-		return (int)st->pg->blob_len;
+	/* A bytea's length decoded (as SQLite's for a blob, asked before or after the blob); any
+	 * other column's text's. */
 	const char *v = cell(st, col);
-	return v ? PQgetlength(st->pg->res, st->pg->row, col) : 0;
+	if (v == NULL)
+		return 0;
+	if (PQftype(st->pg->res, col) == BYTEAOID) {
+		if (st->pg->blob == NULL || st->pg->blob_col != col)
+			db_pg_blob(st, col);
+		return (int)st->pg->blob_len;
+	}
+	return PQgetlength(st->pg->res, st->pg->row, col);
 }
 
 const void *
@@ -422,13 +432,14 @@ db_pg_blob(struct db_stmt *st, int col)
 	if (v == NULL)
 		return NULL;
 	/* bytea arrives as \x hex; any other type as its text */
-	if (PQftype(p->res, col) != 17 /* BYTEAOID */)
+	if (PQftype(p->res, col) != BYTEAOID)
 		return v;
 	size_t n = 0;
 	unsigned char *b = PQunescapeBytea((const unsigned char *)v, &n);
 	p->blob = xmalloc(n + 1);
 	memcpy(p->blob, b, n);
 	p->blob_len = n;
+	p->blob_col = col;
 	PQfreemem(b);
 	return p->blob;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pg_store.sh - kirim's commands on PostgreSQL (docs/postgresql.md): the ones that run there
-# (init, lists, lists show, lists check, suppress, domain, template add/list/show) run
+# (init, lists, lists show, lists check, suppress, domain, template add/list/show, token,
+# audit, user) run
 # against a SQLite database and against its copy in PostgreSQL (kirim migrate), and must
 # answer alike: the same exit status, output
 # and errors, word for word (times and the database's name aside). Writes go to both and
@@ -19,15 +20,17 @@ q() { psql_q --db copy "$1"; }
 # norm - what differs by nature between the two: the database's name, the second a
 # command ran in
 norm() { sed -e "s#$LITE#DB#g; s#$PG#DB#g" -e 's/[0-9]\{4\}-[0-9][0-9]-[0-9][0-9][ T][0-9:]\{8\}/TIME/g' \
-	-e 's/"\(created_at\|since\|updated_at\)": *[0-9]*/"\1":T/g'; }
-# both ARGS... - the command on each database: the same status, output and errors
+	-e 's/"\(created_at\|since\|updated_at\)": *[0-9]*/"\1":T/g' \
+	-e 's/kirim_[A-Za-z0-9_-]\{6,\}/kirim_TOKEN/g'; }
+# [IN=TEXT] both ARGS... - the command on each database (TEXT on its standard input): the
+# same status, output and errors
 both() {
 	local label="$*" lite
-	run "$KIRIM" --db "$LITE" "$@"
+	run "$KIRIM" --db "$LITE" "$@" <<<"${IN-}"
 	lite="$RC
 $(printf '%s' "$OUT" | norm)
 $(printf '%s' "$ERR" | norm)"
-	run "$KIRIM" --db "$PG" "$@"
+	run "$KIRIM" --db "$PG" "$@" <<<"${IN-}"
 	eq "alike: $label" "$RC
 $(printf '%s' "$OUT" | norm)
 $(printf '%s' "$ERR" | norm)" "$lite"
@@ -115,6 +118,21 @@ both template list --json
 both template show news
 both template show news --version 1 --json
 both template show nosuch
+both token create --name ci --scope read
+both token create --name ci --scope write
+both token create --name ops --scope admin --json
+both token list
+both token revoke ci
+both token revoke nosuch
+both token list --json
+both audit
+eq "a token's hash, 32 bytes in bytea" "$(q "SELECT length(hash) FROM api_tokens WHERE name = 'ops'")" 32
+IN="a long enough password" both user add ann --role admin --password-stdin
+IN="a long enough password" both user add ann --role viewer --password-stdin
+both user list
+IN="another long password" both user passwd ann --password-stdin
+both user delete ann
+both user list --json
 eq "the rows PostgreSQL holds" "$(q "SELECT pattern || ' ' || coalesce(max_connections::text, '-') || ' ' || coalesce(rate::text, '-') || ' ' || coalesce(tls, '-') FROM domain_policies WHERE source = 'user' ORDER BY pattern")" \
 	"gmail.com 3 - required"
 eq "the policy version PostgreSQL keeps" "$(q "SELECT convert_from(value, 'UTF8') FROM settings WHERE key = 'policy_version'")" \
@@ -122,7 +140,8 @@ eq "the policy version PostgreSQL keeps" "$(q "SELECT convert_from(value, 'UTF8'
 # The same rows on both sides but for the second each write ran in (the two runs of one
 # command may fall on either side of a second's end): those times set alike first.
 ALIKE="UPDATE suppressions SET created_at = 0; UPDATE domain_policies SET updated_at = 0;
-	UPDATE templates SET created_at = 0;
+	UPDATE templates SET created_at = 0; DELETE FROM api_audit; DELETE FROM api_tokens;
+	DELETE FROM console_users;
 	DELETE FROM settings WHERE key = 'policy_presets'"
 sql "$ALIKE"
 q "$ALIKE" >/dev/null
