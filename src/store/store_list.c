@@ -232,68 +232,52 @@ store_list_check(struct store *s, bool fix, store_list_check_cb cb, void *arg, i
 {
 	/* Counted the slow way, by the rule itself (SUPPRESSION_OF_C: hashes computed, not
 	 * the links the triggers read), beside the rows kept. */
-	static const char sql[] =
-	    "WITH counted AS MATERIALIZED (SELECT m.list_id, c.domain, count(*) AS members,"
-	    " sum(" SUPPRESSION_OF_C " IS NOT NULL) AS suppressed FROM list_members m"
-	    " JOIN contacts c ON c.id = m.contact_id WHERE m.status = 'confirmed'"
-	    " GROUP BY m.list_id, c.domain),"
-	    " kept AS MATERIALIZED (SELECT list_id, domain, members, suppressed"
-	    " FROM list_domain_counts WHERE members <> 0 OR suppressed <> 0)"
-	    " SELECT coalesce(l.name, '(list id ' || d.list_id || ')'), d.domain,"
-	    " coalesce(k.members, 0), coalesce(k.suppressed, 0),"
-	    " coalesce(t.members, 0), coalesce(t.suppressed, 0)"
-	    " FROM (SELECT list_id, domain FROM counted UNION SELECT list_id, domain FROM kept) d"
-	    " LEFT JOIN counted t ON t.list_id = d.list_id AND t.domain = d.domain"
-	    " LEFT JOIN kept k ON k.list_id = d.list_id AND k.domain = d.domain"
-	    " LEFT JOIN lists l ON l.id = d.list_id"
-	    " WHERE t.members IS NOT k.members OR t.suppressed IS NOT k.suppressed"
-	    " ORDER BY 1, 2";
-	/* The repair: the hashes' links made again, then every row from the count. */
-	static const char unlink_sql[] =
-	    "UPDATE suppressions SET contact_id = NULL WHERE contact_id IS NOT NULL";
-	static const char link_sql[] =
-	    "UPDATE suppressions SET contact_id = x.id FROM (SELECT c.id,"
-	    " kirim_sha256(lower(c.email)) AS h FROM contacts c WHERE EXISTS (SELECT 1"
-	    " FROM suppressions WHERE kind = 'hash')) AS x"
-	    " WHERE suppressions.kind = 'hash' AND suppressions.value = x.h";
+#define CHECK_COUNTED(SUPPRESSED)                                                                  \
+	"(SELECT m.list_id, c.domain, count(*) AS members, " SUPPRESSED " AS suppressed"           \
+	" FROM list_members m JOIN contacts c ON c.id = m.contact_id"                              \
+	" WHERE m.status = 'confirmed' GROUP BY m.list_id, c.domain)"
+#define CHECK_KEPT                                                                                 \
+	"(SELECT list_id, domain, members, suppressed"                                             \
+	" FROM list_domain_counts WHERE members <> 0 OR suppressed <> 0)"
+#define CHECK_ROWS                                                                                 \
+	" SELECT coalesce(l.name, '(list id ' || d.list_id || ')'), d.domain,"                     \
+	" coalesce(k.members, 0), coalesce(k.suppressed, 0),"                                      \
+	" coalesce(t.members, 0), coalesce(t.suppressed, 0)"                                       \
+	" FROM (SELECT list_id, domain FROM counted UNION SELECT list_id, domain FROM kept) d"     \
+	" LEFT JOIN counted t ON t.list_id = d.list_id AND t.domain = d.domain"                    \
+	" LEFT JOIN kept k ON k.list_id = d.list_id AND k.domain = d.domain"                       \
+	" LEFT JOIN lists l ON l.id = d.list_id"
+	static const char sql[] = "WITH counted AS MATERIALIZED " CHECK_COUNTED(
+	    "sum(" SUPPRESSION_OF_C
+	    " IS NOT NULL)") ", kept AS MATERIALIZED " CHECK_KEPT CHECK_ROWS
+	                     " WHERE t.members IS NOT k.members OR t.suppressed IS NOT k.suppressed"
+	                     " ORDER BY 1, 2";
 	/* PostgreSQL's: its rule's words (SUPPRESSION_OF_C_PG), count() of the reasons for
 	 * SQLite's sum() of booleans, IS DISTINCT FROM for IS NOT, byte order by name; no
 	 * MATERIALIZED (PostgreSQL 11 has not got it; a CTE used twice is computed once). */
-	static const char pg[] =
-	    "WITH counted AS (SELECT m.list_id, c.domain, count(*) AS members,"
-	    " count(" SUPPRESSION_OF_C_PG ") AS suppressed FROM list_members m"
-	    " JOIN contacts c ON c.id = m.contact_id WHERE m.status = 'confirmed'"
-	    " GROUP BY m.list_id, c.domain),"
-	    " kept AS (SELECT list_id, domain, members, suppressed"
-	    " FROM list_domain_counts WHERE members <> 0 OR suppressed <> 0)"
-	    " SELECT coalesce(l.name, '(list id ' || d.list_id || ')'), d.domain,"
-	    " coalesce(k.members, 0), coalesce(k.suppressed, 0),"
-	    " coalesce(t.members, 0), coalesce(t.suppressed, 0)"
-	    " FROM (SELECT list_id, domain FROM counted UNION SELECT list_id, domain FROM kept) d"
-	    " LEFT JOIN counted t ON t.list_id = d.list_id AND t.domain = d.domain"
-	    " LEFT JOIN kept k ON k.list_id = d.list_id AND k.domain = d.domain"
-	    " LEFT JOIN lists l ON l.id = d.list_id"
-	    " WHERE t.members IS DISTINCT FROM k.members"
-	    " OR t.suppressed IS DISTINCT FROM k.suppressed"
-	    " ORDER BY coalesce(l.name, '(list id ' || d.list_id || ')') COLLATE \"C\","
-	    " d.domain COLLATE \"C\"";
-	static const char link_pg[] =
-	    "UPDATE suppressions SET contact_id = x.id FROM (SELECT c.id,"
-	    " " PG_SHA256(
-	        PG_KEY_OF_C) " AS h FROM contacts c WHERE EXISTS (SELECT 1"
-	                     " FROM suppressions WHERE kind = 'hash')) AS x"
-	                     " WHERE suppressions.kind = 'hash' AND suppressions.value = x.h";
-	static const char fill_pg[] =
-	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
-	    " SELECT m.list_id, c.domain, count(*), count(" SUPPRESSION_OF_C_PG ")"
-	    " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
-	    " WHERE m.status = 'confirmed' GROUP BY m.list_id, c.domain";
+	static const char pg[] = "WITH counted AS " CHECK_COUNTED(
+	    "count(" SUPPRESSION_OF_C_PG
+	    ")") ", kept AS " CHECK_KEPT CHECK_ROWS " WHERE t.members IS DISTINCT FROM k.members"
+	         " OR t.suppressed IS DISTINCT FROM k.suppressed"
+	         " ORDER BY coalesce(l.name, '(list id ' || d.list_id || ')') COLLATE \"C\","
+	         " d.domain COLLATE \"C\"";
+	/* The repair: the hashes' links made again, then every row from the count. */
+	static const char unlink_sql[] =
+	    "UPDATE suppressions SET contact_id = NULL WHERE contact_id IS NOT NULL";
+#define CHECK_LINK(HASH)                                                                           \
+	"UPDATE suppressions SET contact_id = x.id FROM (SELECT c.id, " HASH " AS h"               \
+	" FROM contacts c WHERE EXISTS (SELECT 1 FROM suppressions WHERE kind = 'hash')) AS x"     \
+	" WHERE suppressions.kind = 'hash' AND suppressions.value = x.h"
+	static const char link_sql[] = CHECK_LINK("kirim_sha256(lower(c.email))");
+	static const char link_pg[] = CHECK_LINK(PG_SHA256(PG_KEY_OF_C));
+#define CHECK_FILL(SUPPRESSED)                                                                     \
+	"INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"                     \
+	" SELECT m.list_id, c.domain, count(*), " SUPPRESSED                                       \
+	" FROM list_members m JOIN contacts c ON c.id = m.contact_id"                              \
+	" WHERE m.status = 'confirmed' GROUP BY m.list_id, c.domain"
+	static const char fill_sql[] = CHECK_FILL("sum(" SUPPRESSION_OF_C " IS NOT NULL)");
+	static const char fill_pg[] = CHECK_FILL("count(" SUPPRESSION_OF_C_PG ")");
 	static const char clear_sql[] = "DELETE FROM list_domain_counts";
-	static const char fill_sql[] =
-	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
-	    " SELECT m.list_id, c.domain, count(*), sum(" SUPPRESSION_OF_C " IS NOT NULL)"
-	    " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
-	    " WHERE m.status = 'confirmed' GROUP BY m.list_id, c.domain";
 	int rc = fix ? store_begin(s) : 0;
 	if (rc < 0)
 		return rc;
