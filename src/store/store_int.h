@@ -40,7 +40,8 @@ struct store_contact;
  * its functions then work on SQLite and PostgreSQL alike. A file not moved yet gets
  * SQLite's from store_prepare and store_db, which refuse on PostgreSQL ("not on PostgreSQL yet"
  * as the message). Moved: store.c's own, store_list.c (but for two functions), store_suppress.c,
- * store_policy.c, store_dest.c, store_tls.c, store_template.c, store_api.c, store_user.c.
+ * store_policy.c, store_dest.c, store_tls.c, store_template.c, store_api.c, store_user.c,
+ * store_webhook.c.
  * The helpers below take either kind of statement (C11 _Generic), so that a file moves
  * by renaming its calls and keeps its SQL.
  */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pg_store.sh - kirim's commands on PostgreSQL (docs/postgresql.md): the ones that run there
 # (init, lists, lists show, lists check, suppress, domain, template add/list/show, token,
-# audit, user) run
+# audit, user, webhooks) run
 # against a SQLite database and against its copy in PostgreSQL (kirim migrate), and must
 # answer alike: the same exit status, output
 # and errors, word for word (times and the database's name aside). Writes go to both and
@@ -127,6 +127,22 @@ both token revoke nosuch
 both token list --json
 both audit
 eq "a token's hash, 32 bytes in bytea" "$(q "SELECT length(hash) FROM api_tokens WHERE name = 'ops'")" 32
+head -c 40 /dev/zero | tr '\0' s >secret.txt
+both webhooks add http://127.0.0.1:9/hook --events delivered,bounced --secret-file secret.txt
+both webhooks add ftp://example.com/hook --events delivered --secret-file secret.txt
+both webhooks add http://127.0.0.1:9/other --events campaign --secret-file secret.txt --json
+# an event for the first: pending 1 there, 0 for the second (strpos on PostgreSQL)
+OUTBOX="INSERT INTO webhook_outbox(type, ts) VALUES ('delivered', 0)"
+sql "$OUTBOX"
+q "$OUTBOX" >/dev/null
+both webhooks list
+both webhooks list --json
+run "$KIRIM" --db "$PG" webhooks list --json
+eq "webhooks on PostgreSQL: url and pending" "$(json '[(w["url"], w["pending"]) for w in j]')" \
+	"[('http://127.0.0.1:9/hook', 1), ('http://127.0.0.1:9/other', 0)]"
+both webhooks remove 2
+both webhooks remove 7
+both webhooks list
 IN="a long enough password" both user add ann --role admin --password-stdin
 IN="a long enough password" both user add ann --role viewer --password-stdin
 both user list
@@ -141,7 +157,7 @@ eq "the policy version PostgreSQL keeps" "$(q "SELECT convert_from(value, 'UTF8'
 # command may fall on either side of a second's end): those times set alike first.
 ALIKE="UPDATE suppressions SET created_at = 0; UPDATE domain_policies SET updated_at = 0;
 	UPDATE templates SET created_at = 0; DELETE FROM api_audit; DELETE FROM api_tokens;
-	DELETE FROM console_users;
+	DELETE FROM console_users; UPDATE webhooks SET created_at = 0;
 	DELETE FROM settings WHERE key = 'policy_presets'"
 sql "$ALIKE"
 q "$ALIKE" >/dev/null
