@@ -48,12 +48,15 @@ extern const int store_migrations_count;
 
 struct store;
 
-/* store_open - open (and migrate) the database at path; *err gets the reason on failure */
+/* store_open - open (and migrate) the database at path, a SQLite file or a postgresql:// URL
+ * (docs/postgresql.md: what runs there); *err gets the reason on failure */
 int store_open(const char *path, unsigned flags, struct store **out, char *err, size_t errsz);
 /* store_close - finalize statements and close; NULL is a no-op */
 void store_close(struct store *s);
 /* store_errmsg - a sentence about the last failure */
 const char *store_errmsg(const struct store *s);
+/* store_made - whether this open made the schema (the database had none) */
+bool store_made(const struct store *s);
 /* store_schema_version - the schema version the database is at */
 int store_schema_version(const struct store *s);
 /* store_sqlite_version - the SQLite library's version string */

@@ -1,11 +1,12 @@
 /*
- * store_pg - kirim's PostgreSQL connection (libpq): the only module that includes
- * libpq-fe.h. What kirim does on PostgreSQL today is kirim migrate's part: connect by URL,
+ * store_pg - kirim's PostgreSQL connection (libpq); with the store's statement layer
+ * (src/store/db.c, which runs the store's own statements on it) the only modules that
+ * include libpq-fe.h. Here is kirim migrate's part, and the store's opening: connect by URL,
  * see that a database is empty, apply the PostgreSQL schema (schema/pg/, embedded as
  * store_pg_migrations and recorded in kirim_migrations), read its tables from the catalog
  * in foreign-key order, set keys and indexes aside and make them again, load rows with
  * COPY, move identity sequences, and read rows back in
- * primary-key order for the checksums. The rest of the store is SQLite's (docs/postgresql.md).
+ * primary-key order for the checksums (docs/postgresql.md).
  *
  * Errors: negative STORE_E_* codes with a sentence in store_pg_errmsg (the server's message,
  * detail and context). Blocking calls; one connection per struct; not thread-safe; does not
@@ -63,9 +64,11 @@ int store_pg_rollback(struct store_pg *p);
  * names (comma-separated, cut to whatsz).
  */
 int store_pg_version(struct store_pg *p, int *version, int *others, char *what, size_t whatsz);
-/* store_pg_apply - apply every embedded migration to an empty database and record them;
- * *version gets the last one's number */
-int store_pg_apply(struct store_pg *p, int *version);
+/* store_pg_apply - apply the embedded migrations after from (0: an empty database, where
+ * kirim_migrations is made first) and record them; *version gets the last one's number */
+int store_pg_apply(struct store_pg *p, int from, int *version);
+/* store_pg_conn - libpq's connection (PGconn), for the store's statement layer (db.c) */
+struct pg_conn *store_pg_conn(struct store_pg *p);
 /*
  * store_pg_tables - kirim's tables (not kirim_migrations) with their columns and primary
  * keys, parents before the tables whose foreign keys name them (then by name) into out

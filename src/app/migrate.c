@@ -338,7 +338,7 @@ migrate_tables(struct run *run, struct store *s, struct store_pg *pg, struct mig
 		return rc;
 	if (!run->o->verify_only) {
 		int version = 0;
-		if (store_pg_apply(pg, &version) != 0)
+		if (store_pg_apply(pg, 0, &version) != 0)
 			return fail(run, MIGRATE_E_COPY, "%s", store_pg_errmsg(pg));
 		if (version != want)
 			return fail(

@@ -50,8 +50,12 @@ const char *cli_nearest_command(const char *word);
 /* cli_unknown_option - cli_usage's "unknown option 'ARG'" for getopt_long's '?', with the
  * nearest of opts' long options when one is close; returns EX_USAGE */
 int cli_unknown_option(const char *name, const struct option *opts, const char *arg);
-/* cli_open - open the store named by --db; prints why not and returns an exit code, or 0 */
+/* cli_open - open the store named by --db; prints why not and returns an exit code, or 0.
+ * A PostgreSQL URL is refused (exit 69, "not on PostgreSQL yet"): the commands that run
+ * there call cli_open_any (docs/postgresql.md lists them). */
 int cli_open(struct cli *c, const char *name, bool create, struct store **out);
+/* cli_open_any - the same, a PostgreSQL URL taken too: for what the store runs there */
+int cli_open_any(struct cli *c, const char *name, bool create, struct store **out);
 /* cli_config - load the config named by --config; prints why not and returns an exit code, or 0 */
 int cli_config(struct cli *c, const char *name, struct config *out);
 /* cli_exit_for_store - the sysexits code for a store error */

@@ -20,6 +20,7 @@
 #include "kirim/store.h"
 #include "kirim/strdist.h"
 #include "kirim/store_file.h"
+#include "kirim/store_pg.h"
 #include "kirim/utf8.h"
 #include "kirim/xmalloc.h"
 
@@ -37,7 +38,8 @@ cli_help(FILE *f, const struct cli_command *cmd)
 {
 	fputs(cmd->help, f);
 	fputs("\nGlobal options (any command):\n"
-	      "  --db PATH     the database (default: $KIRIM_DB, else ./kirim.db)\n"
+	      "  --db PATH     the database (default: $KIRIM_DB, else ./kirim.db); a few\n"
+	      "                commands take a postgresql:// URL (docs/postgresql.md)\n"
 	      "  --config PATH the machine's settings (default: $KIRIM_CONFIG, else ./kirim.conf)\n"
 	      "  --json        machine-readable output where the command prints a result\n"
 	      "  -q, --quiet   no progress bar\n"
@@ -238,16 +240,46 @@ cli_loose_files(const char *name, struct store *s, const struct config *cfg, uns
 	return rc;
 }
 
+/* cli_open_pg - cli_open on a PostgreSQL URL: no files to audit */
+static int
+cli_open_pg(struct cli *c, const char *name, bool create, struct store **out)
+{
+	char err[800];
+	int rc = store_open(c->db, create ? STORE_CREATE : 0, out, err, sizeof(err));
+	if (rc == 0)
+		return 0;
+	if (rc == STORE_E_NODB)
+		return cli_error(name, EX_NOINPUT,
+		                 "%s\nMake it one with 'kirim init', or copy a "
+		                 "SQLite database there with 'kirim migrate --to "
+		                 "URL'.",
+		                 err);
+	/* As kirim migrate's: no server or not usable is 69, a URL libpq refuses 64. */
+	int ex = rc == STORE_PG_E_URL    ? EX_USAGE
+	         : rc == STORE_E_INVALID ? EX_UNAVAILABLE
+	         : rc == STORE_E_EXISTS  ? EX_CANTCREAT
+	         : rc == STORE_E_SQL     ? EX_DATAERR
+	                                 : cli_exit_for_store(rc);
+	return cli_error(name, ex, "%s", err);
+}
+
 int
 cli_open(struct cli *c, const char *name, bool create, struct store **out)
 {
-	char err[600];
-	/* A PostgreSQL URL is kirim migrate's target only, for now (docs/postgresql.md). */
 	if (db_url_kind(c->db) == DB_URL_POSTGRES)
 		return cli_error(
 		    name, EX_UNAVAILABLE,
-		    "kirim does not run on PostgreSQL yet: its store is SQLite's. 'kirim "
-		    "migrate --to URL' copies a database there (docs/postgresql.md).");
+		    "this command does not run on PostgreSQL yet: name a SQLite file with --db "
+		    "(docs/postgresql.md says what runs on PostgreSQL now).");
+	return cli_open_any(c, name, create, out);
+}
+
+int
+cli_open_any(struct cli *c, const char *name, bool create, struct store **out)
+{
+	char err[600];
+	if (db_url_kind(c->db) == DB_URL_POSTGRES)
+		return cli_open_pg(c, name, create, out);
 	if (db_url_kind(c->db) == DB_URL_OTHER)
 		return cli_usage(name, "--db takes a SQLite file's path, not a %.*s:// URL",
 		                 (int)strcspn(c->db, ":"), c->db);

@@ -476,7 +476,7 @@ cmd_domain(struct cli *c, int argc, char **argv)
 		snprintf(a.p.pattern, sizeof(a.p.pattern), "%s", pat);
 	}
 	struct store *s;
-	if ((rc = cli_open(c, "domain", a.verb == D_SET || a.verb == D_PRESETS, &s)))
+	if ((rc = cli_open_any(c, "domain", a.verb == D_SET || a.verb == D_PRESETS, &s)))
 		return rc;
 	switch (a.verb) {
 	case D_SET:

@@ -98,7 +98,7 @@ lists_check(struct cli *c, int argc, char **argv)
 	if (argc > 3 || (argc == 3 && !fix))
 		return cli_usage("lists", "check takes only --fix");
 	struct store *s;
-	int rc = cli_open(c, "lists", false, &s);
+	int rc = cli_open_any(c, "lists", false, &s);
 	if (rc)
 		return rc;
 	json_t *diffs = c->json ? json_array() : NULL;
@@ -137,7 +137,7 @@ cmd_lists(struct cli *c, int argc, char **argv)
 	if (strcmp(verb, "list") == 0) {
 		if (argc > 2)
 			return cli_usage("lists", "unexpected argument '%s'", argv[2]);
-		if ((rc = cli_open(c, "lists", false, &s)))
+		if ((rc = cli_open_any(c, "lists", false, &s)))
 			return rc;
 		struct lists_out out = {.json = c->json ? json_array() : NULL};
 		rc = store_list_each(s, lists_row, &out);
@@ -157,7 +157,8 @@ cmd_lists(struct cli *c, int argc, char **argv)
 		                 "unknown subcommand '%s' (list, show, delete, form, check)", verb);
 	if (argc != 3)
 		return cli_usage("lists", "%s takes one list name", verb);
-	if ((rc = cli_open(c, "lists", false, &s)))
+	/* lists delete looks for the segments that name the list: SQLite's only for now. */
+	if ((rc = (strcmp(verb, "show") == 0 ? cli_open_any : cli_open)(c, "lists", false, &s)))
 		return rc;
 	if (strcmp(verb, "delete") == 0) {
 		char err[1024];

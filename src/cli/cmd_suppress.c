@@ -222,7 +222,7 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 		nt++;
 	}
 	struct store *s;
-	int rc = cli_open(c, "suppress", add || import, &s);
+	int rc = cli_open_any(c, "suppress", add || import, &s);
 	if (rc) {
 		free(targets);
 		return rc;

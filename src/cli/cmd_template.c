@@ -464,7 +464,7 @@ cmd_template(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 		struct store *s;
-		if ((rc = cli_open(c, "template", true, &s)) == 0) {
+		if ((rc = cli_open_any(c, "template", true, &s)) == 0) {
 			int v;
 			int64_t id;
 			struct templates_fault f;
@@ -489,7 +489,7 @@ cmd_template(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 		struct store *s;
-		if ((rc = cli_open(c, "template", false, &s)))
+		if ((rc = cli_open_any(c, "template", false, &s)))
 			goto out;
 		if (show) {
 			const char *name = argv[optind];

@@ -90,7 +90,7 @@ cmd_token(struct cli *c, int argc, char **argv)
 	if (sc < 0)
 		return cli_usage("token", "--scope takes read, write or admin, not '%s'", scope);
 	struct store *s;
-	int rc = cli_open(c, "token", false, &s);
+	int rc = cli_open_any(c, "token", false, &s);
 	if (rc)
 		return rc;
 	char err[512];
@@ -238,7 +238,7 @@ cmd_audit(struct cli *c, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage("audit", "takes no arguments ('%s')", argv[optind]);
 	struct store *s;
-	int rc = cli_open(c, "audit", false, &s);
+	int rc = cli_open_any(c, "audit", false, &s);
 	if (rc)
 		return rc;
 	struct audit_out o = {.c = c};

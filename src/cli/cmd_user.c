@@ -151,7 +151,7 @@ cmd_user(struct cli *c, int argc, char **argv)
 	if ((add || passwd) && (rc = get_password(pw_stdin, pw, sizeof(pw))) != 0)
 		return rc;
 	struct store *s;
-	if ((rc = cli_open(c, "user", false, &s)) != 0) {
+	if ((rc = cli_open_any(c, "user", false, &s)) != 0) {
 		memset(pw, 0, sizeof(pw));
 		return rc;
 	}

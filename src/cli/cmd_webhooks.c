@@ -100,7 +100,7 @@ cmd_webhooks(struct cli *c, int argc, char **argv)
 			secret[--n] = '\0';
 	}
 	struct store *s;
-	int rc = cli_open(c, "webhooks", false, &s);
+	int rc = cli_open_any(c, "webhooks", false, &s);
 	if (rc) {
 		free(secret);
 		return rc;

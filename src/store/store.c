@@ -1,5 +1,5 @@
 /*
- * store - kirim's SQLite database (see store.h): the connection, its
+ * store - kirim's database, SQLite or PostgreSQL (see store.h, db.h): the connection, its
  * migrations and settings, transactions, errors, the statement cache every
  * store file prepares through (store_prepare, store_int.h) and the small
  * helpers they share. The entities are in files of their own: store_list.c,
@@ -7,6 +7,7 @@
  * store_message.c, and the feature areas (store_report.c, store_serve.c, ...).
  */
 #include "kirim/store.h"
+#include "db.h"
 #include "store_int.h"
 
 #include <assert.h>
@@ -21,7 +22,9 @@
 
 #include <sqlite3.h>
 
+#include "kirim/db_url.h"
 #include "kirim/store_file.h"
+#include "kirim/store_pg.h"
 #include "kirim/xmalloc.h"
 
 /*
@@ -35,12 +38,13 @@
 enum { STORE_STMT_MAX = 256, STORE_STMT_SLOTS = 2 * STORE_STMT_MAX };
 
 struct store {
-	sqlite3 *db;
-	char *path;
+	struct db *db; /* SQLite's or PostgreSQL's (db.h) */
+	char *path;    /* a URL's password hidden */
 	int version;
+	bool made; /* the schema made by this open */
 	struct {
 		const char *sql; /* the caller's static string: its address is the key */
-		sqlite3_stmt *st;
+		struct db_stmt *st;
 	} stmt[STORE_STMT_SLOTS];
 	size_t nstmt;
 	/*
@@ -60,11 +64,8 @@ struct store {
 int
 store_fail(struct store *s, const char *what)
 {
-	int code = sqlite3_errcode(s->db);
-	snprintf(s->errbuf, sizeof(s->errbuf), "%s: %s", what, sqlite3_errmsg(s->db));
-	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
-		return STORE_E_BUSY;
-	return STORE_E_SQL;
+	snprintf(s->errbuf, sizeof(s->errbuf), "%s: %s", what, db_errmsg(s->db));
+	return db_busy(s->db) ? STORE_E_BUSY : STORE_E_SQL;
 }
 
 /* store_errf - set store_errmsg to a sentence of the store's own; returns code */
@@ -86,14 +87,11 @@ store_errf(struct store *s, int code, const char *fmt, ...)
 static int
 store_exec(struct store *s, const char *sql)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		int code = sqlite3_errcode(s->db);
-		snprintf(s->errbuf, sizeof(s->errbuf), "%s", msg ? msg : sqlite3_errmsg(s->db));
-		sqlite3_free(msg);
-		return (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? STORE_E_BUSY : STORE_E_SQL;
-	}
-	return 0;
+	int rc = db_exec(s->db, sql);
+	if (rc == 0)
+		return 0;
+	snprintf(s->errbuf, sizeof(s->errbuf), "%s", db_errmsg(s->db));
+	return rc == DB_E_BUSY ? STORE_E_BUSY : STORE_E_SQL;
 }
 
 /* stmt_slot - where the search for sql's statement starts (Fibonacci hashing of the address) */
@@ -104,17 +102,18 @@ stmt_slot(const char *sql)
 	return (size_t)(h >> 32) % STORE_STMT_SLOTS;
 }
 
-/* store_prepare - sql (a static string) prepared once per store, reset and unbound */
-sqlite3_stmt *
-store_prepare(struct store *s, const char *sql)
+/* store_stmt_pg - sql (a static string; pg_sql on PostgreSQL) prepared once per store,
+ * reset and unbound */
+struct db_stmt *
+store_stmt_pg(struct store *s, const char *sql, const char *pg_sql)
 {
 	size_t i = stmt_slot(sql);
 	while (s->stmt[i].sql != NULL && s->stmt[i].sql != sql)
 		i = (i + 1) % STORE_STMT_SLOTS;
-	sqlite3_stmt *st = s->stmt[i].st;
+	struct db_stmt *st = s->stmt[i].st;
 	if (st != NULL) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
+		db_reset(st);
+		db_clear(st);
 		return st;
 	}
 	if (s->nstmt == STORE_STMT_MAX) {
@@ -123,7 +122,7 @@ store_prepare(struct store *s, const char *sql)
 		         STORE_STMT_MAX);
 		return NULL;
 	}
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+	if ((st = db_prepare(s->db, sql, pg_sql, true)) == NULL) {
 		store_fail(s, "prepare");
 		return NULL;
 	}
@@ -133,9 +132,29 @@ store_prepare(struct store *s, const char *sql)
 	return st;
 }
 
+/* store_stmt - the same SQL on both backends */
+struct db_stmt *
+store_stmt(struct store *s, const char *sql)
+{
+	return store_stmt_pg(s, sql, NULL);
+}
+
+/* store_prepare - SQLite's statement, for the files not yet on db.h; on PostgreSQL it
+ * refuses (a command that gets here was let through by mistake: cli_open) */
+sqlite3_stmt *
+store_prepare(struct store *s, const char *sql)
+{
+	if (s->db->kind != DB_SQLITE) {
+		store_errf(s, STORE_E_SQL, "not on PostgreSQL yet (docs/postgresql.md)");
+		return NULL;
+	}
+	struct db_stmt *st = store_stmt_pg(s, sql, NULL);
+	return st ? st->lite : NULL;
+}
+
 /* store_step_done - step a statement that returns no rows and reset it; 0 or an error */
 int
-store_step_done(struct store *s, sqlite3_stmt *st, const char *what)
+store_step_done_lite(struct store *s, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 	int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : store_fail(s, what);
@@ -143,10 +162,19 @@ store_step_done(struct store *s, sqlite3_stmt *st, const char *what)
 	return ret;
 }
 
+int
+store_step_done_db(struct store *s, struct db_stmt *st, const char *what)
+{
+	int rc = db_step(st);
+	int ret = rc >= 0 ? 0 : store_fail(s, what);
+	db_reset(st);
+	return ret;
+}
+
 /* store_get_one - step st once; on a row call fill(st, out) (store_int.h) */
 int
-store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *), void *out,
-              size_t size, const char *doing)
+store_get_one_lite(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *),
+                   void *out, size_t size, const char *doing)
 {
 	memset(out, 0, size);
 	int rc = sqlite3_step(st);
@@ -160,25 +188,39 @@ store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, vo
 	return store_fail(s, doing);
 }
 
+int
+store_get_one_db(struct store *s, struct db_stmt *st, void (*fill)(struct db_stmt *, void *),
+                 void *out, size_t size, const char *doing)
+{
+	memset(out, 0, size);
+	int rc = db_step(st);
+	if (rc == DB_ROW)
+		fill(st, out);
+	/* A failed statement's message is read before the reset (which clears it on SQLite). */
+	int ret = rc == DB_ROW ? 0 : rc == DB_DONE ? STORE_E_NOTFOUND : store_fail(s, doing);
+	db_reset(st);
+	return ret;
+}
+
 /* store_get_int64 - step st once and reset it; its first column into *out (0 when no row) */
 static void
-id_fill(sqlite3_stmt *st, void *out)
+id_fill(struct db_stmt *st, void *out)
 {
-	*(int64_t *)out = sqlite3_column_int64(st, 0);
+	*(int64_t *)out = db_column_int64(st, 0);
 }
 
 int
 store_find_id(struct store *s, const char *sql, const char *key, int64_t *id, const char *doing)
 {
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	return store_get_one(s, st, id_fill, id, sizeof *id, doing);
+	db_bind_text(st, 1, key);
+	return store_get_one_db(s, st, id_fill, id, sizeof *id, doing);
 }
 
 int
-store_get_int64(struct store *s, sqlite3_stmt *st, int64_t *out, const char *doing)
+store_get_int64_lite(struct store *s, sqlite3_stmt *st, int64_t *out, const char *doing)
 {
 	int rc = sqlite3_step(st);
 	int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -189,9 +231,21 @@ store_get_int64(struct store *s, sqlite3_stmt *st, int64_t *out, const char *doi
 	return 0;
 }
 
+int
+store_get_int64_db(struct store *s, struct db_stmt *st, int64_t *out, const char *doing)
+{
+	int rc = db_step(st);
+	int64_t v = rc == DB_ROW ? db_column_int64(st, 0) : 0;
+	int ret = rc >= 0 ? 0 : store_fail(s, doing);
+	db_reset(st);
+	if (ret == 0)
+		*out = v;
+	return ret;
+}
+
 /* store_bind_opt_text - v, or NULL when v is NULL or empty */
 void
-store_bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+store_bind_opt_text_lite(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v && *v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
@@ -199,19 +253,41 @@ store_bind_opt_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+void
+store_bind_opt_text_db(struct db_stmt *st, int i, const char *v)
+{
+	if (v && *v)
+		db_bind_text(st, i, v);
+	else
+		db_bind_null(st, i);
+}
+
 /* store_col_text - column col as text, "" for NULL */
 const char *
-store_col_text(sqlite3_stmt *st, int col)
+store_col_text_lite(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 	return t ? (const char *)t : "";
 }
 
+const char *
+store_col_text_db(struct db_stmt *st, int col)
+{
+	const char *t = db_column_text(st, col);
+	return t ? t : "";
+}
+
 /* store_copy_text - column col into dst, "" for NULL */
 void
-store_copy_text(char *dst, size_t dstsz, sqlite3_stmt *st, int col)
+store_copy_text_lite(char *dst, size_t dstsz, sqlite3_stmt *st, int col)
 {
-	snprintf(dst, dstsz, "%s", store_col_text(st, col));
+	snprintf(dst, dstsz, "%s", store_col_text_lite(st, col));
+}
+
+void
+store_copy_text_db(char *dst, size_t dstsz, struct db_stmt *st, int col)
+{
+	snprintf(dst, dstsz, "%s", store_col_text_db(st, col));
 }
 
 bool
@@ -222,10 +298,17 @@ store_tls_used(const char *t)
 
 /* store_dup_text - column col as a new string, NULL for NULL */
 char *
-store_dup_text(sqlite3_stmt *st, int col)
+store_dup_text_lite(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 	return t ? xstrdup((const char *)t) : NULL;
+}
+
+char *
+store_dup_text_db(struct db_stmt *st, int col)
+{
+	const char *t = db_column_text(st, col);
+	return t ? xstrdup(t) : NULL;
 }
 
 /* store_now - the current Unix time, as every table stores it */
@@ -235,9 +318,16 @@ store_now(void)
 	return (int64_t)time(NULL);
 }
 
-/* store_db - the connection, for the store's other files (store_int.h) */
+/* store_db - SQLite's connection, for the store's files not yet on db.h (store_int.h) */
 sqlite3 *
 store_db(struct store *s)
+{
+	return s->db->lite;
+}
+
+/* store_conn - the connection (db.h) */
+struct db *
+store_conn(struct store *s)
 {
 	return s->db;
 }
@@ -254,7 +344,7 @@ static int
 fk_dangling(struct store *s, int64_t *n)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db->lite, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
 		return store_fail(s, "check foreign keys");
 	int rc;
 	*n = 0;
@@ -275,9 +365,10 @@ static int
 store_migrate(struct store *s)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db->lite, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		return store_fail(s, "read schema version");
 	s->version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	s->made = s->version == 0;
 	sqlite3_finalize(st);
 	/* Versions rise but may skip numbers (tools/embed-schema.py): the newest is the last. */
 	int newest =
@@ -320,7 +411,7 @@ migrate_one(struct store *s, const struct store_migration *m)
 	if (rc < 0)
 		return rc;
 	/* Another process may have migrated while we waited for the lock. */
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->db->lite, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
 		store_exec(s, "ROLLBACK");
 		return store_fail(s, "read schema version");
 	}
@@ -364,9 +455,78 @@ store_sqlite_init(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/*
+ * store_migrate_pg - PostgreSQL's twin of store_migrate: schema/pg/'s migrations the
+ * database lacks, applied in one transaction under kirim migrate's advisory lock (two
+ * processes opening one new database wait for each other) and recorded in
+ * kirim_migrations. An empty database is made a kirim database only with STORE_CREATE
+ * (kirim init, import...), and one holding other tables never.
+ */
+static int
+store_migrate_pg(struct store *s, unsigned flags)
+{
+	struct store_pg *p = db_store_pg(s->db);
+	int newest = store_pg_migrations[store_pg_migrations_count - 1].version, others = 0;
+	char what[256];
+	int rc = store_pg_version(p, &s->version, &others, what, sizeof(what));
+	if (rc == 0 && s->version == newest)
+		return 0;
+	if (rc == 0 && s->version > newest)
+		return store_errf(s, STORE_E_NEWER,
+		                  "the database is at schema version %d but this kirim knows only "
+		                  "up to %d: use a newer kirim with it",
+		                  s->version, newest);
+	if (rc == 0 && s->version == 0 && !(flags & STORE_CREATE))
+		return store_errf(s, STORE_E_NODB,
+		                  "no kirim database there (the database is empty)");
+	if (rc == 0 && s->version == 0 && others > 0)
+		return store_errf(s, STORE_E_EXISTS,
+		                  "the database holds tables that are not kirim's (%s): give kirim "
+		                  "a database of its own",
+		                  what);
+	s->made = s->version == 0;
+	if (rc < 0 || (rc = store_pg_begin(p, false)) < 0 ||
+	    (rc = store_pg_version(p, &s->version, &others, what, sizeof(what))) < 0 ||
+	    (s->version < newest && (rc = store_pg_apply(p, s->version, &s->version)) < 0) ||
+	    (rc = store_pg_commit(p)) < 0) {
+		snprintf(s->errbuf, sizeof(s->errbuf), "%s", store_pg_errmsg(p));
+		store_pg_rollback(p);
+		return rc;
+	}
+	return 0;
+}
+
+/* store_open_pg - store_open on a PostgreSQL URL */
+static int
+store_open_pg(const char *url, unsigned flags, struct store **out, char *err, size_t errsz)
+{
+	struct db *db;
+	int rc = db_open_pg(url, &db, err, errsz);
+	/* No server is "not usable" here: STORE_E_NODB is a database without kirim's schema. */
+	if (rc == STORE_E_NODB)
+		rc = STORE_E_INVALID;
+	if (rc < 0)
+		return rc;
+	char shown[512];
+	db_url_redact(url, shown, sizeof(shown));
+	struct store *s = xcalloc(1, sizeof(*s));
+	s->db = db;
+	s->roll = store_rollup_new();
+	s->path = xstrdup(shown);
+	if ((rc = store_migrate_pg(s, flags)) < 0 || (rc = store_exec(s, STORE_ROLLUP_TEMP)) < 0) {
+		snprintf(err, errsz, "%s: %s", shown, s->errbuf);
+		store_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
 int
 store_open(const char *path, unsigned flags, struct store **out, char *err, size_t errsz)
 {
+	if (db_url_kind(path) == DB_URL_POSTGRES)
+		return store_open_pg(path, flags, out, err, errsz);
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, store_sqlite_init);
 	struct stat sb;
@@ -383,17 +543,21 @@ store_open(const char *path, unsigned flags, struct store **out, char *err, size
 	s->path = xstrdup(path);
 	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	int rc;
-	if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
+	sqlite3 *lite = NULL;
+	rc = sqlite3_open_v2(path, &lite, oflags, NULL);
+	if (lite != NULL)
+		s->db = db_open_sqlite(lite);
+	if (rc != SQLITE_OK) {
 		snprintf(err, errsz, "cannot open %s: %s", path,
-		         s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		         lite ? sqlite3_errmsg(lite) : "out of memory");
 		store_close(s);
 		return STORE_E_SQL;
 	}
-	sqlite3_extended_result_codes(s->db, 0);
-	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_extended_result_codes(lite, 0);
+	sqlite3_busy_timeout(lite, 5000);
 	/* The functions compiled segments call (store_segment.c). */
-	if (store_segment_functions(s->db) < 0) {
-		snprintf(err, errsz, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
+	if (store_segment_functions(lite) < 0) {
+		snprintf(err, errsz, "cannot open %s: %s", path, sqlite3_errmsg(lite));
 		store_close(s);
 		return STORE_E_SQL;
 	}
@@ -425,9 +589,9 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	for (size_t i = 0; i < STORE_STMT_SLOTS; i++)
-		sqlite3_finalize(s->stmt[i].st);
+		db_finalize(s->stmt[i].st);
 	store_rollup_free(s->roll);
-	sqlite3_close(s->db);
+	db_close(s->db);
 	free(s->path);
 	free(s);
 }
@@ -436,6 +600,12 @@ const char *
 store_errmsg(const struct store *s)
 {
 	return s->errbuf;
+}
+
+bool
+store_made(const struct store *s)
+{
+	return s->made;
 }
 
 int
@@ -456,29 +626,32 @@ store_path(const struct store *s)
 	return s->path;
 }
 
+/* BEGIN IMMEDIATE takes SQLite's write lock at once; PostgreSQL locks by row, so BEGIN. */
+static const char begin_sql[] = "BEGIN IMMEDIATE";
+
 /* store_verb - a transaction verb (one or more per batch), from the cache; errors as store_exec */
 static int
 store_verb(struct store *s, const char *sql)
 {
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt_pg(s, sql, sql == begin_sql ? "BEGIN" : NULL);
 	if (st == NULL)
 		return STORE_E_SQL;
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		snprintf(s->errbuf, sizeof(s->errbuf), "%s", sqlite3_errmsg(s->db));
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	int rc = db_step(st);
+	if (rc != DB_DONE)
+		snprintf(s->errbuf, sizeof(s->errbuf), "%s", db_errmsg(s->db));
+	db_reset(st);
+	if (rc == DB_DONE)
 		return 0;
-	return (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? STORE_E_BUSY : STORE_E_SQL;
+	return rc == DB_E_BUSY ? STORE_E_BUSY : STORE_E_SQL;
 }
 
 int
 store_begin(struct store *s)
 {
-	static const char sql[] = "BEGIN IMMEDIATE", nest[] = "SAVEPOINT nest";
+	static const char nest[] = "SAVEPOINT nest";
 	if (!s->batch) {
 		store_rollup_drop(s->roll);
-		return store_verb(s, sql);
+		return store_verb(s, begin_sql);
 	}
 	/* The sums so far belong to the savepoint around this one. */
 	int rc = store_rollup_flush(s, s->roll);
@@ -510,7 +683,7 @@ store_rollback(struct store *s)
 {
 	static const char sql[] = "ROLLBACK", undo[] = "ROLLBACK TO nest", nest[] = "RELEASE nest";
 	store_rollup_drop(s->roll);
-	if (sqlite3_get_autocommit(s->db))
+	if (!db_in_transaction(s->db))
 		return 0;
 	if (!s->batch)
 		return store_verb(s, sql);
@@ -532,9 +705,8 @@ int
 store_batch_begin(struct store *s)
 {
 	assert(!s->batch);
-	static const char sql[] = "BEGIN IMMEDIATE";
 	store_rollup_drop(s->roll);
-	int rc = store_verb(s, sql);
+	int rc = store_verb(s, begin_sql);
 	if (rc == 0) {
 		s->batch = true;
 		s->depth = 0;
@@ -555,7 +727,7 @@ store_batch_end(struct store *s, bool commit)
 		store_verb(s, undo);
 		return frc;
 	}
-	if (sqlite3_get_autocommit(s->db)) /* SQLite ended it itself (I/O error, full disk) */
+	if (!db_in_transaction(s->db)) /* SQLite ended it itself (I/O error, full disk) */
 		return commit
 		           ? store_errf(s, STORE_E_SQL, "the batch's transaction was rolled back")
 		           : 0;
@@ -572,18 +744,22 @@ store_batch_end(struct store *s, bool commit)
 void
 store_durable(struct store *s, bool on)
 {
+	if (s->db->kind != DB_SQLITE) /* PostgreSQL's commits are durable (synchronous_commit) */
+		return;
 	store_exec(s, on ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
 }
 
 void
 store_bulk(struct store *s, bool on)
 {
+	if (s->db->kind != DB_SQLITE)
+		return;
 	if (on)
 		store_exec(s, "PRAGMA cache_size = -32768; PRAGMA foreign_keys = OFF");
 	else
 		store_exec(s, "PRAGMA cache_size = -2000; PRAGMA foreign_keys = ON");
 	/* Changing it expires the prepared statements, which have their triggers built in. */
-	sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, on ? 0 : 1, (int *)NULL);
+	sqlite3_db_config(s->db->lite, SQLITE_DBCONFIG_ENABLE_TRIGGER, on ? 0 : 1, (int *)NULL);
 }
 
 /* store_setting_get - a setting's bytes (the settings table) */
@@ -591,23 +767,25 @@ int
 store_setting_get(struct store *s, const char *key, void *out, size_t cap, size_t *len)
 {
 	static const char sql[] = "SELECT value FROM settings WHERE key = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st), ret = 0;
-	if (rc == SQLITE_ROW) {
-		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+	db_bind_text(st, 1, key);
+	int rc = db_step(st), ret = 0;
+	if (rc == DB_ROW) {
+		const void *v = db_column_blob(st, 0);
+		size_t n = (size_t)db_column_bytes(st, 0);
 		if (n > cap)
 			n = cap;
-		memcpy(out, sqlite3_column_blob(st, 0), n);
+		if (n > 0)
+			memcpy(out, v, n);
 		*len = n;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		snprintf(s->errbuf, sizeof(s->errbuf), "no setting '%s'", key);
 		ret = STORE_E_NOTFOUND;
 	} else {
 		ret = store_fail(s, "read setting");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }

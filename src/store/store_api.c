@@ -14,19 +14,19 @@ store_token_add(struct store *s, const char *name, const char *scope, const unsi
 {
 	static const char sql[] = "INSERT INTO api_tokens(name, scope, hash, prefix, created_at)"
 	                          " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, hash, 32, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, now);
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, scope);
+	db_bind_blob(st, 3, hash, 32);
+	db_bind_text(st, 4, prefix);
+	db_bind_int64(st, 5, now);
 	int rc = store_step_done(s, st, "add token");
-	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
+	if (rc == 0 && db_changes(store_conn(s)) == 0)
 		return store_errf(s, STORE_E_EXISTS, "a token called '%s' exists already", name);
 	if (rc == 0)
-		*id = sqlite3_last_insert_rowid(store_db(s));
+		rc = db_last_id(store_conn(s), id);
 	return rc;
 }
 
@@ -35,17 +35,17 @@ store_token_add(struct store *s, const char *name, const char *scope, const unsi
 	" coalesce(last_used_from, ''), coalesce(revoked_at, 0), hash"
 
 static void
-token_row(sqlite3_stmt *st, struct store_token *t)
+token_row(struct db_stmt *st, struct store_token *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->id = sqlite3_column_int64(st, 0);
+	t->id = db_column_int64(st, 0);
 	store_copy_text(t->name, sizeof(t->name), st, 1);
 	store_copy_text(t->scope, sizeof(t->scope), st, 2);
 	store_copy_text(t->prefix, sizeof(t->prefix), st, 3);
-	t->created_at = sqlite3_column_int64(st, 4);
-	t->last_used_at = sqlite3_column_int64(st, 5);
+	t->created_at = db_column_int64(st, 4);
+	t->last_used_at = db_column_int64(st, 5);
 	store_copy_text(t->last_used_from, sizeof(t->last_used_from), st, 6);
-	t->revoked_at = sqlite3_column_int64(st, 7);
+	t->revoked_at = db_column_int64(st, 7);
 }
 
 int
@@ -53,20 +53,20 @@ store_token_find(struct store *s, const unsigned char hash[32], struct store_tok
                  unsigned char stored_hash[32])
 {
 	static const char sql[] = "SELECT " TOKEN_COLS " FROM api_tokens WHERE hash = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-	int rc = sqlite3_step(st), ret = 0;
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 8) == 32) {
+	db_bind_blob(st, 1, hash, 32);
+	int rc = db_step(st), ret = 0;
+	if (rc == DB_ROW && db_column_bytes(st, 8) == 32) {
 		token_row(st, out);
-		memcpy(stored_hash, sqlite3_column_blob(st, 8), 32);
-	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		memcpy(stored_hash, db_column_blob(st, 8), 32);
+	} else if (rc == DB_ROW || rc == DB_DONE) {
 		ret = store_errf(s, STORE_E_NOTFOUND, "no such token");
 	} else {
 		ret = store_fail(s, "find token");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -75,19 +75,22 @@ store_token_each(struct store *s, store_token_cb cb, void *arg)
 {
 	static const char sql[] = "SELECT " TOKEN_COLS " FROM api_tokens"
 	                          " ORDER BY revoked_at IS NOT NULL, name, id";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	/* In byte order, as SQLite's BINARY collation, whatever the database's locale. */
+	static const char pg[] = "SELECT " TOKEN_COLS " FROM api_tokens"
+	                         " ORDER BY revoked_at IS NOT NULL, name COLLATE \"C\", id";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct store_token t;
 		token_row(st, &t);
 		if ((ret = cb(arg, &t)) != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read tokens");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -96,22 +99,22 @@ store_token_revoke(struct store *s, const char *name, int64_t now, int64_t *id)
 {
 	static const char sql[] = "UPDATE api_tokens SET revoked_at = ?2"
 	                          " WHERE name = ?1 AND revoked_at IS NULL RETURNING id";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
-	int rc = sqlite3_step(st), ret = 0;
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
+	db_bind_text(st, 1, name);
+	db_bind_int64(st, 2, now);
+	int rc = db_step(st), ret = 0;
+	if (rc == DB_ROW)
+		*id = db_column_int64(st, 0);
+	else if (rc == DB_DONE)
 		ret = store_errf(s, STORE_E_NOTFOUND, "no active token called '%s'", name);
 	else
 		ret = store_fail(s, "revoke token");
 	/* RETURNING: the change is made once the statement has run to its end. */
-	if (rc == SQLITE_ROW && sqlite3_step(st) != SQLITE_DONE)
+	if (rc == DB_ROW && db_step(st) != DB_DONE)
 		ret = store_fail(s, "revoke token");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -120,12 +123,12 @@ store_token_used(struct store *s, int64_t id, int64_t now, const char *client)
 {
 	static const char sql[] =
 	    "UPDATE api_tokens SET last_used_at = ?2, last_used_from = ?3 WHERE id = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 3, client, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, now);
+	db_bind_text(st, 3, client);
 	return store_step_done(s, st, "record a token's use");
 }
 
@@ -135,18 +138,18 @@ store_audit_add(struct store *s, const struct store_audit *a)
 	static const char sql[] =
 	    "INSERT INTO api_audit(ts, token_id, token_name, method, path, resource, status,"
 	    " client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, a->ts);
+	db_bind_int64(st, 1, a->ts);
 	if (a->token_id > 0)
-		sqlite3_bind_int64(st, 2, a->token_id);
-	sqlite3_bind_text(st, 3, a->token_name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, a->method, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, a->path, -1, SQLITE_STATIC);
+		db_bind_int64(st, 2, a->token_id);
+	db_bind_text(st, 3, a->token_name);
+	db_bind_text(st, 4, a->method);
+	db_bind_text(st, 5, a->path);
 	store_bind_opt_text(st, 6, a->resource);
-	sqlite3_bind_int(st, 7, a->status);
-	sqlite3_bind_text(st, 8, a->client, -1, SQLITE_STATIC);
+	db_bind_int(st, 7, a->status);
+	db_bind_text(st, 8, a->client);
 	return store_step_done(s, st, "write the audit log");
 }
 
@@ -157,31 +160,30 @@ store_audit_each(struct store *s, int64_t since, int64_t after, int limit, store
 	static const char sql[] =
 	    "SELECT id, ts, coalesce(token_id, 0), token_name, method, path, resource, status,"
 	    " client FROM api_audit WHERE ts >= ?1 AND id > ?2 ORDER BY id LIMIT ?3";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, after);
-	sqlite3_bind_int(st, 3, limit > 0 ? limit : -1);
+	db_bind_int64(st, 1, since);
+	db_bind_int64(st, 2, after);
+	db_bind_int64(st, 3, limit > 0 ? limit : INT64_MAX); /* LIMIT -1 is SQLite's only */
 	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct store_audit a = {
-		    .id = sqlite3_column_int64(st, 0),
-		    .ts = sqlite3_column_int64(st, 1),
-		    .token_id = sqlite3_column_int64(st, 2),
+		    .id = db_column_int64(st, 0),
+		    .ts = db_column_int64(st, 1),
+		    .token_id = db_column_int64(st, 2),
 		    .token_name = store_col_text(st, 3),
 		    .method = store_col_text(st, 4),
 		    .path = store_col_text(st, 5),
-		    .resource =
-		        sqlite3_column_type(st, 6) == SQLITE_NULL ? NULL : store_col_text(st, 6),
-		    .status = sqlite3_column_int(st, 7),
+		    .resource = db_column_null(st, 6) ? NULL : store_col_text(st, 6),
+		    .status = db_column_int(st, 7),
 		    .client = store_col_text(st, 8),
 		};
 		if ((ret = cb(arg, &a)) != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read the audit log");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }

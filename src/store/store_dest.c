@@ -19,20 +19,20 @@ store_dest_save(struct store *s, const struct store_dest_state *d)
 	    " connections = excluded.connections, suspended_until = excluded.suspended_until,"
 	    " slowdowns = excluded.slowdowns, suspensions = excluded.suspensions,"
 	    " change = excluded.change, note = excluded.note, updated_at = excluded.updated_at";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, d->domain, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 3, d->rate);
-	sqlite3_bind_int(st, 4, d->connections);
+	db_bind_text(st, 1, d->name);
+	db_bind_text(st, 2, d->domain);
+	db_bind_double(st, 3, d->rate);
+	db_bind_int(st, 4, d->connections);
 	if (d->suspended_until)
-		sqlite3_bind_int64(st, 5, d->suspended_until);
-	sqlite3_bind_int64(st, 6, d->slowdowns);
-	sqlite3_bind_int64(st, 7, d->suspensions);
-	sqlite3_bind_text(st, 8, d->change ? d->change : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, d->note ? d->note : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 10, d->updated_at ? d->updated_at : store_now());
+		db_bind_int64(st, 5, d->suspended_until);
+	db_bind_int64(st, 6, d->slowdowns);
+	db_bind_int64(st, 7, d->suspensions);
+	db_bind_text(st, 8, d->change ? d->change : "");
+	db_bind_text(st, 9, d->note ? d->note : "");
+	db_bind_int64(st, 10, d->updated_at ? d->updated_at : store_now());
 	return store_step_done(s, st, "save a destination");
 }
 
@@ -43,30 +43,34 @@ store_dest_each(struct store *s, const char *term, store_dest_cb cb, void *arg)
 	    "SELECT name, domain, rate, connections, suspended_until, slowdowns, suspensions,"
 	    " change, note, updated_at FROM destinations"
 	    " WHERE ?1 IS NULL OR instr(name, ?1) > 0 OR instr(domain, ?1) > 0 ORDER BY name";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char pg[] =
+	    "SELECT name, domain, rate, connections, suspended_until, slowdowns, suspensions,"
+	    " change, note, updated_at FROM destinations WHERE CAST(?1 AS TEXT) IS NULL"
+	    " OR strpos(name, ?1) > 0 OR strpos(domain, ?1) > 0 ORDER BY name COLLATE \"C\"";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
 	if (term)
-		sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
+		db_bind_text(st, 1, term);
 	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (ret == 0 && (rc = db_step(st)) == DB_ROW) {
 		struct store_dest_state d = {
 		    .name = store_col_text(st, 0),
 		    .domain = store_col_text(st, 1),
-		    .rate = sqlite3_column_double(st, 2),
-		    .connections = sqlite3_column_int(st, 3),
-		    .suspended_until = sqlite3_column_int64(st, 4),
-		    .slowdowns = sqlite3_column_int64(st, 5),
-		    .suspensions = sqlite3_column_int64(st, 6),
+		    .rate = db_column_double(st, 2),
+		    .connections = db_column_int(st, 3),
+		    .suspended_until = db_column_int64(st, 4),
+		    .slowdowns = db_column_int64(st, 5),
+		    .suspensions = db_column_int64(st, 6),
 		    .change = store_col_text(st, 7),
 		    .note = store_col_text(st, 8),
-		    .updated_at = sqlite3_column_int64(st, 9),
+		    .updated_at = db_column_int64(st, 9),
 		};
 		ret = cb(arg, &d);
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read destinations");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -76,17 +80,17 @@ store_dest_counts_since(struct store *s, int64_t since, store_dest_count_cb cb, 
 	static const char sql[] = "SELECT dest, source, count(*) FROM events"
 	                          " WHERE type IN ('delivered', 'deferred', 'bounced')"
 	                          " AND ts >= ?1 AND dest IS NOT NULL GROUP BY dest, source";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, since);
+	db_bind_int64(st, 1, since);
 	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	while (ret == 0 && (rc = db_step(st)) == DB_ROW)
 		ret = cb(arg, store_col_text(st, 0),
-		         sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : store_col_text(st, 1),
-		         sqlite3_column_int64(st, 2));
-	if (ret == 0 && rc != SQLITE_DONE)
+		         db_column_null(st, 1) ? NULL : store_col_text(st, 1),
+		         db_column_int64(st, 2));
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "count by destination");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }

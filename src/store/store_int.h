@@ -5,7 +5,7 @@
  * src/store/ (one per entity or feature area) keeps its SQL in static strings
  * next to the code that runs it, gets the prepared statement from
  * store_prepare, and reports failures through store_fail, so every SQL
- * string lives in the store layer and SQLite's API stays inside it.
+ * string lives in the store layer and SQLite's and libpq's APIs stay inside it.
  *
  * Statements on the store's connection go through store_prepare. The only
  * ones prepared otherwise are those that must not be kept: PRAGMAs and
@@ -29,11 +29,27 @@
 
 #include <sqlite3.h>
 
+#include "db.h"
+
 struct store;
 struct store_contact;
 
-/* store_db - the SQLite connection */
+/*
+ * Two backends (db.h). A file on the statement layer gets its statements from store_stmt
+ * (or store_stmt_pg, with PostgreSQL's own SQL beside SQLite's) and runs them with db_*;
+ * its functions then work on SQLite and PostgreSQL alike. A file not moved yet gets
+ * SQLite's from store_prepare and store_db, which refuse on PostgreSQL ("not on PostgreSQL yet"
+ * as the message). Moved: store.c's own, store_list.c (but for two functions), store_suppress.c,
+ * store_policy.c, store_dest.c, store_tls.c, store_template.c, store_api.c, store_user.c,
+ * store_webhook.c.
+ * The helpers below take either kind of statement (C11 _Generic), so that a file moves
+ * by renaming its calls and keeps its SQL.
+ */
+
+/* store_db - SQLite's connection (NULL on PostgreSQL) */
 sqlite3 *store_db(struct store *s);
+/* store_conn - the connection, either backend */
+struct db *store_conn(struct store *s);
 /* store_fail - record SQLite's last error for what; STORE_E_BUSY or STORE_E_SQL */
 int store_fail(struct store *s, const char *what);
 /* store_errf - set store_errmsg to a sentence of the store's own; returns code */
@@ -48,8 +64,19 @@ int store_errf(struct store *s, int code, const char *fmt, ...)
  * it): a walk's callback must not re-enter the function that walks.
  */
 sqlite3_stmt *store_prepare(struct store *s, const char *sql);
+/* store_stmt - the same, on the statement layer (either backend; same key rule) */
+struct db_stmt *store_stmt(struct store *s, const char *sql);
+/* store_stmt_pg - the same with PostgreSQL's own SQL (also a static string): for what
+ * the two write differently */
+struct db_stmt *store_stmt_pg(struct store *s, const char *sql, const char *pg_sql);
+
+#define STORE_EITHER(st, lite, db) _Generic((st), sqlite3_stmt * : lite, struct db_stmt * : db)
+
 /* store_step_done - step st (no rows wanted) and reset it; 0 or an error about what */
-int store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
+int store_step_done_lite(struct store *s, sqlite3_stmt *st, const char *what);
+int store_step_done_db(struct store *s, struct db_stmt *st, const char *what);
+#define store_step_done(s, st, what)                                                               \
+	STORE_EITHER(st, store_step_done_lite, store_step_done_db)(s, st, what)
 /*
  * store_get_one - step st once and reset it; *out (size bytes; 0 for a buffer the
  * caller reuses) is zeroed, then on a row filled by fill(st, out), so a caller
@@ -57,14 +84,21 @@ int store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
  * No row is STORE_E_NOTFOUND, whose message the caller writes (only then: some
  * callers are on hot paths); a failure says what it was doing.
  */
-int store_get_one(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *),
-                  void *out, size_t size, const char *doing);
+int store_get_one_lite(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *),
+                       void *out, size_t size, const char *doing);
+int store_get_one_db(struct store *s, struct db_stmt *st, void (*fill)(struct db_stmt *, void *),
+                     void *out, size_t size, const char *doing);
+#define store_get_one(s, st, fill, out, size, doing)                                               \
+	STORE_EITHER(st, store_get_one_lite, store_get_one_db)(s, st, fill, out, size, doing)
 /* store_find_id - the id sql (one parameter, ?1 = key) finds: STORE_E_NOTFOUND when no
  * row, whose message the caller writes; a failure says what it was doing */
 int store_find_id(struct store *s, const char *sql, const char *key, int64_t *id,
                   const char *doing);
 /* store_get_int64 - step st once and reset it; its first column into *out (0 when no row) */
-int store_get_int64(struct store *s, sqlite3_stmt *st, int64_t *out, const char *doing);
+int store_get_int64_lite(struct store *s, sqlite3_stmt *st, int64_t *out, const char *doing);
+int store_get_int64_db(struct store *s, struct db_stmt *st, int64_t *out, const char *doing);
+#define store_get_int64(s, st, out, doing)                                                         \
+	STORE_EITHER(st, store_get_int64_lite, store_get_int64_db)(s, st, out, doing)
 /*
  * Report rollups (store_rollup.c, schema/018_rollups.sql): every writer of messages and
  * events keeps them in its own transaction. The sender's results are summed in C
@@ -124,16 +158,26 @@ int store_rollup_rebuild(struct store *s, int64_t campaign_id);
 int64_t store_now(void);
 
 /* store_bind_opt_text - v (SQLITE_STATIC) at parameter i, or NULL when v is NULL or "" */
-void store_bind_opt_text(sqlite3_stmt *st, int i, const char *v);
+void store_bind_opt_text_lite(sqlite3_stmt *st, int i, const char *v);
+void store_bind_opt_text_db(struct db_stmt *st, int i, const char *v);
+#define store_bind_opt_text(st, i, v)                                                              \
+	STORE_EITHER(st, store_bind_opt_text_lite, store_bind_opt_text_db)(st, i, v)
 /* store_col_text - column col as text, "" for NULL (valid until the next step or reset) */
-const char *store_col_text(sqlite3_stmt *st, int col);
+const char *store_col_text_lite(sqlite3_stmt *st, int col);
+const char *store_col_text_db(struct db_stmt *st, int col);
+#define store_col_text(st, col) STORE_EITHER(st, store_col_text_lite, store_col_text_db)(st, col)
 /* store_tls_used - whether a delivery's TLS text (messages.tls, events.tls) says it went
  * over TLS: not NULL, empty or "none" (the reports and their rollups alike) */
 bool store_tls_used(const char *t);
 /* store_copy_text - column col into dst (dstsz bytes, truncated), "" for NULL */
-void store_copy_text(char *dst, size_t dstsz, sqlite3_stmt *st, int col);
+void store_copy_text_lite(char *dst, size_t dstsz, sqlite3_stmt *st, int col);
+void store_copy_text_db(char *dst, size_t dstsz, struct db_stmt *st, int col);
+#define store_copy_text(dst, dstsz, st, col)                                                       \
+	STORE_EITHER(st, store_copy_text_lite, store_copy_text_db)(dst, dstsz, st, col)
 /* store_dup_text - column col as a new string (free it), NULL for NULL */
-char *store_dup_text(sqlite3_stmt *st, int col);
+char *store_dup_text_lite(sqlite3_stmt *st, int col);
+char *store_dup_text_db(struct db_stmt *st, int col);
+#define store_dup_text(st, col) STORE_EITHER(st, store_dup_text_lite, store_dup_text_db)(st, col)
 
 /*
  * With a send window, contact c is sent to in its own zone (sender_batch.c): it has a
@@ -172,6 +216,18 @@ char *store_dup_text(sqlite3_stmt *st, int col);
 	    "c.domain") ", " SUPPRESSION_OF_C_BY("CASE WHEN EXISTS (SELECT 1 FROM suppressions"    \
 	                                         " WHERE kind = 'hash') THEN"                      \
 	                                         " kirim_sha256(lower(c.email)) END") ")"
+/*
+ * SUPPRESSION_OF_C in PostgreSQL's words: the address lower-cased as SQLite's lower() does
+ * (ASCII only, under COLLATE "C"; email is citext there), its SHA-256 as
+ * store_suppress_hash writes it (PostgreSQL has no kirim_sha256).
+ */
+#define PG_KEY_OF_C "lower(c.email::text COLLATE \"C\")"
+#define PG_SHA256(X) "encode(sha256(convert_to(" X ", 'UTF8')), 'hex')"
+#define SUPPRESSION_OF_C_PG                                                                        \
+	"coalesce(" SUPPRESSION_OF_C_BY(PG_KEY_OF_C) ", " SUPPRESSION_OF_C_BY(                     \
+	    "c.domain") ", " SUPPRESSION_OF_C_BY("CASE WHEN EXISTS (SELECT 1 FROM suppressions"    \
+	                                         " WHERE kind = 'hash') THEN " PG_SHA256(          \
+	                                             PG_KEY_OF_C) " END") ")"
 /* The same for the contact of the row of messages being updated: what a message made
  * suppressed keeps as its reason (messages.reason, schema/019_message_domain.sql). */
 #define SUPPRESSION_OF_MESSAGE                                                                     \

@@ -264,15 +264,24 @@ store_pg_version(struct store_pg *p, int *version, int *others, char *what, size
 	return 0;
 }
 
-int
-store_pg_apply(struct store_pg *p, int *version)
+struct pg_conn *
+store_pg_conn(struct store_pg *p)
 {
-	int rc = run(p,
-	             "CREATE TABLE kirim_migrations (version integer PRIMARY KEY, "
-	             "name text NOT NULL, applied_at bigint NOT NULL)",
-	             "creating kirim_migrations");
+	return p->conn;
+}
+
+int
+store_pg_apply(struct store_pg *p, int from, int *version)
+{
+	int rc = from > 0 ? 0
+	                  : run(p,
+	                        "CREATE TABLE kirim_migrations (version integer PRIMARY KEY, "
+	                        "name text NOT NULL, applied_at bigint NOT NULL)",
+	                        "creating kirim_migrations");
 	for (int i = 0; rc == 0 && i < store_pg_migrations_count; i++) {
 		const struct store_migration *m = &store_pg_migrations[i];
+		if (m->version <= from)
+			continue;
 		char what[128], v[16];
 		snprintf(what, sizeof(what), "applying schema/pg/%s", m->name);
 		snprintf(v, sizeof(v), "%d", m->version);

@@ -18,24 +18,41 @@
 	"   (SELECT group_concat(value, ',') FROM json_each(warmup, '$.caps'))),"                  \
 	" coalesce(json_extract(warmup, '$.start'), 0), source, updated_at, warmup IS NOT NULL,"   \
 	" egress"
+/* The same in PostgreSQL's words (warmup is json there). */
+#define POLICY_COLUMNS_PG                                                                          \
+	"pattern, max_connections, rate, max_msgs_per_conn, connect_rate, tls,"                    \
+	" coalesce(warmup->>'plan', (SELECT string_agg(c, ',')"                                    \
+	"   FROM json_array_elements_text(warmup->'caps') AS c)),"                                 \
+	" coalesce((warmup->>'start')::bigint, 0), source, updated_at, warmup IS NOT NULL,"        \
+	" egress"
 
+/* The table's own columns named as domain_policies.x: bare, PostgreSQL finds them ambiguous
+ * beside excluded's. */
 static const char sql_set[] =
     "INSERT INTO domain_policies(pattern, max_connections, rate, max_msgs_per_conn,"
     " connect_rate, tls, warmup, source, updated_at, egress)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?17)"
     " ON CONFLICT(pattern) DO UPDATE SET"
-    " max_connections = CASE WHEN ?10 THEN excluded.max_connections ELSE max_connections END,"
-    " rate = CASE WHEN ?11 THEN excluded.rate ELSE rate END,"
+    " max_connections = CASE WHEN ?10 THEN excluded.max_connections ELSE "
+    "domain_policies.max_connections END,"
+    " rate = CASE WHEN ?11 THEN excluded.rate ELSE domain_policies.rate END,"
     " max_msgs_per_conn = CASE WHEN ?12 THEN excluded.max_msgs_per_conn"
-    "   ELSE max_msgs_per_conn END,"
-    " connect_rate = CASE WHEN ?13 THEN excluded.connect_rate ELSE connect_rate END,"
-    " tls = CASE WHEN ?14 THEN excluded.tls ELSE tls END,"
-    " warmup = CASE WHEN ?15 THEN excluded.warmup ELSE warmup END,"
-    " egress = CASE WHEN ?16 THEN excluded.egress ELSE egress END,"
+    "   ELSE domain_policies.max_msgs_per_conn END,"
+    " connect_rate = CASE WHEN ?13 THEN excluded.connect_rate ELSE domain_policies.connect_rate "
+    "END,"
+    " tls = CASE WHEN ?14 THEN excluded.tls ELSE domain_policies.tls END,"
+    " warmup = CASE WHEN ?15 THEN excluded.warmup ELSE domain_policies.warmup END,"
+    " egress = CASE WHEN ?16 THEN excluded.egress ELSE domain_policies.egress END,"
     " source = excluded.source, updated_at = excluded.updated_at";
 
 static const char sql_bump[] = "INSERT INTO settings(key, value) VALUES ('policy_version', 1)"
                                " ON CONFLICT(key) DO UPDATE SET value = value + 1";
+/* settings.value is bytea there, an integer kept as its digits (docs/postgresql.md). */
+#define PG_SETTING_INT(V) "coalesce(convert_from(" V ", 'UTF8')::bigint, 0)"
+static const char sql_bump_pg[] =
+    "INSERT INTO settings(key, value) VALUES ('policy_version', '1')"
+    " ON CONFLICT(key) DO UPDATE SET value = convert_to((" PG_SETTING_INT(
+        "settings.value") " + 1)::text, 'UTF8')";
 
 /*
  * Clears the fields whose ?3+f is true, f in the order of enum policy_field
@@ -56,7 +73,7 @@ _Static_assert(POLICY_NFIELDS == 7, "sql_set and sql_unset name every policy fie
 static int
 bump(struct store *s)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_bump);
+	struct db_stmt *st = store_stmt_pg(s, sql_bump, sql_bump_pg);
 	return st ? store_step_done(s, st, "count a policy change") : STORE_E_SQL;
 }
 
@@ -79,32 +96,32 @@ warmup_json(const struct policy *p, struct buf *b)
 int
 store_policy_set(struct store *s, const struct policy *p, const char *source)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_set);
+	struct db_stmt *st = store_stmt(s, sql_set);
 	if (st == NULL)
 		return STORE_E_SQL;
 	struct buf w = BUF_INIT;
 	unsigned set = p->set;
-	sqlite3_bind_text(st, 1, p->pattern, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, p->pattern);
 	if (set & POLICY_HAS(POLICY_F_MAX_CONNECTIONS))
-		sqlite3_bind_int(st, 2, p->max_connections);
+		db_bind_int(st, 2, p->max_connections);
 	if (set & POLICY_HAS(POLICY_F_RATE))
-		sqlite3_bind_double(st, 3, p->rate);
+		db_bind_double(st, 3, p->rate);
 	if (set & POLICY_HAS(POLICY_F_MAX_MSGS_PER_CONN))
-		sqlite3_bind_int(st, 4, p->max_msgs_per_conn);
+		db_bind_int(st, 4, p->max_msgs_per_conn);
 	if (set & POLICY_HAS(POLICY_F_CONNECT_RATE))
-		sqlite3_bind_double(st, 5, p->connect_rate);
+		db_bind_double(st, 5, p->connect_rate);
 	if (set & POLICY_HAS(POLICY_F_TLS))
-		sqlite3_bind_text(st, 6, policy_tls_name(p->tls), -1, SQLITE_STATIC);
+		db_bind_text(st, 6, policy_tls_name(p->tls));
 	if (set & POLICY_HAS(POLICY_F_WARMUP)) {
 		warmup_json(p, &w);
-		sqlite3_bind_text(st, 7, w.data, (int)w.len, SQLITE_STATIC);
+		db_bind_textn(st, 7, w.data, (int)w.len);
 	}
 	if (set & POLICY_HAS(POLICY_F_EGRESS))
-		sqlite3_bind_text(st, 17, p->egress, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, source ? source : "user", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, store_now());
+		db_bind_text(st, 17, p->egress);
+	db_bind_text(st, 8, source ? source : "user");
+	db_bind_int64(st, 9, store_now());
 	for (int f = 0; f < POLICY_NFIELDS; f++)
-		sqlite3_bind_int(st, 10 + f, (set & POLICY_HAS(f)) != 0);
+		db_bind_int(st, 10 + f, (set & POLICY_HAS(f)) != 0);
 	int rc = store_step_done(s, st, "set a domain policy");
 	buf_free(&w);
 	return rc ? rc : bump(s);
@@ -114,15 +131,15 @@ store_policy_set(struct store *s, const struct policy *p, const char *source)
 int
 store_policy_unset(struct store *s, const char *pattern, unsigned mask)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_unset);
+	struct db_stmt *st = store_stmt(s, sql_unset);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, store_now());
+	db_bind_text(st, 1, pattern);
+	db_bind_int64(st, 2, store_now());
 	for (int f = 0; f < POLICY_NFIELDS; f++)
-		sqlite3_bind_int(st, 3 + f, (mask & POLICY_HAS(f)) != 0);
+		db_bind_int(st, 3 + f, (mask & POLICY_HAS(f)) != 0);
 	int rc = store_step_done(s, st, "unset a domain policy field");
-	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
+	if (rc == 0 && db_changes(store_conn(s)) == 0)
 		return STORE_E_NOTFOUND;
 	return rc ? rc : bump(s);
 }
@@ -132,52 +149,52 @@ int
 store_policy_delete(struct store *s, const char *pattern)
 {
 	static const char sql[] = "DELETE FROM domain_policies WHERE pattern = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, pattern);
 	int rc = store_step_done(s, st, "delete a domain policy");
-	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
+	if (rc == 0 && db_changes(store_conn(s)) == 0)
 		return STORE_E_NOTFOUND;
 	return rc ? rc : bump(s);
 }
 
 /* row_fill - a struct policy from a row of POLICY_COLUMNS */
 static void
-row_fill(sqlite3_stmt *st, struct policy *p)
+row_fill(struct db_stmt *st, struct policy *p)
 {
 	memset(p, 0, sizeof(*p));
 	store_copy_text(p->pattern, sizeof(p->pattern), st, 0);
-	if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-		p->max_connections = sqlite3_column_int(st, 1);
+	if (!db_column_null(st, 1)) {
+		p->max_connections = db_column_int(st, 1);
 		p->set |= POLICY_HAS(POLICY_F_MAX_CONNECTIONS);
 	}
-	if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
-		p->rate = sqlite3_column_double(st, 2);
+	if (!db_column_null(st, 2)) {
+		p->rate = db_column_double(st, 2);
 		p->set |= POLICY_HAS(POLICY_F_RATE);
 	}
-	if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-		p->max_msgs_per_conn = sqlite3_column_int(st, 3);
+	if (!db_column_null(st, 3)) {
+		p->max_msgs_per_conn = db_column_int(st, 3);
 		p->set |= POLICY_HAS(POLICY_F_MAX_MSGS_PER_CONN);
 	}
-	if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-		p->connect_rate = sqlite3_column_double(st, 4);
+	if (!db_column_null(st, 4)) {
+		p->connect_rate = db_column_double(st, 4);
 		p->set |= POLICY_HAS(POLICY_F_CONNECT_RATE);
 	}
-	const unsigned char *tls = sqlite3_column_text(st, 5);
-	if (tls && policy_tls_parse((const char *)tls, &p->tls) == 0)
+	const char *tls = db_column_text(st, 5);
+	if (tls && policy_tls_parse(tls, &p->tls) == 0)
 		p->set |= POLICY_HAS(POLICY_F_TLS);
-	if (sqlite3_column_int(st, 10)) {
+	if (db_column_int(st, 10)) {
 		store_copy_text(p->warmup, sizeof(p->warmup), st, 6);
-		p->warmup_start = sqlite3_column_int64(st, 7);
+		p->warmup_start = db_column_int64(st, 7);
 		p->set |= POLICY_HAS(POLICY_F_WARMUP);
 	}
-	if (sqlite3_column_type(st, 11) != SQLITE_NULL) {
+	if (!db_column_null(st, 11)) {
 		store_copy_text(p->egress, sizeof(p->egress), st, 11);
 		p->set |= POLICY_HAS(POLICY_F_EGRESS);
 	}
 	store_copy_text(p->source, sizeof(p->source), st, 8);
-	p->updated_at = sqlite3_column_int64(st, 9);
+	p->updated_at = db_column_int64(st, 9);
 }
 
 /* store_policy_get - the record of pattern */
@@ -186,18 +203,20 @@ store_policy_get(struct store *s, const char *pattern, struct policy *out)
 {
 	static const char sql[] =
 	    "SELECT " POLICY_COLUMNS " FROM domain_policies WHERE pattern = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char pg[] =
+	    "SELECT " POLICY_COLUMNS_PG " FROM domain_policies WHERE pattern = ?1";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st), ret = 0;
-	if (rc == SQLITE_ROW)
+	db_bind_text(st, 1, pattern);
+	int rc = db_step(st), ret = 0;
+	if (rc == DB_ROW)
 		row_fill(st, out);
-	else if (rc == SQLITE_DONE)
+	else if (rc == DB_DONE)
 		ret = STORE_E_NOTFOUND;
 	else
 		ret = store_fail(s, "read a domain policy");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -206,19 +225,22 @@ int
 store_policy_each(struct store *s, store_policy_cb cb, void *arg)
 {
 	static const char sql[] = "SELECT " POLICY_COLUMNS " FROM domain_policies ORDER BY pattern";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	/* In byte order, as SQLite's BINARY collation, whatever the database's locale. */
+	static const char pg[] =
+	    "SELECT " POLICY_COLUMNS_PG " FROM domain_policies ORDER BY pattern COLLATE \"C\"";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct policy p;
 		row_fill(st, &p);
 		if ((ret = cb(arg, &p)) != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read domain policies");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -262,22 +284,26 @@ store_policy_version(struct store *s, int64_t *version)
 	    "SELECT (SELECT coalesce(max(value), 0) FROM settings WHERE key = 'policy_version'),"
 	    " count(*), coalesce(sum(updated_at), 0), coalesce(max(updated_at), 0)"
 	    " FROM domain_policies";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char pg[] = "SELECT (SELECT coalesce(max(" PG_SETTING_INT(
+	    "value") "), 0) FROM settings"
+	             " WHERE key = 'policy_version'), count(*), coalesce(sum(updated_at), 0),"
+	             " coalesce(max(updated_at), 0) FROM domain_policies";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	int rc = sqlite3_step(st), ret = 0;
-	if (rc == SQLITE_ROW) {
+	int rc = db_step(st), ret = 0;
+	if (rc == DB_ROW) {
 		/* A hash, compared for equality only: the counter catches changes made by kirim,
 		 * count and the sums catch rows changed by hand. */
-		uint64_t v = (uint64_t)sqlite3_column_int64(st, 0);
-		v = v * 1000003u + (uint64_t)sqlite3_column_int64(st, 1);
-		v = v * 1000003u + (uint64_t)sqlite3_column_int64(st, 2);
-		v = v * 1000003u + (uint64_t)sqlite3_column_int64(st, 3);
+		uint64_t v = (uint64_t)db_column_int64(st, 0);
+		v = v * 1000003u + (uint64_t)db_column_int64(st, 1);
+		v = v * 1000003u + (uint64_t)db_column_int64(st, 2);
+		v = v * 1000003u + (uint64_t)db_column_int64(st, 3);
 		*version = (int64_t)(v & INT64_MAX);
 	} else {
 		ret = store_fail(s, "read the policy version");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -304,10 +330,10 @@ store_policy_presets(struct store *s, bool reset, int *added)
 		static const char sql[] = "INSERT INTO settings(key, value)"
 		                          " VALUES ('policy_presets', ?1)"
 		                          " ON CONFLICT(key) DO UPDATE SET value = excluded.value";
-		sqlite3_stmt *st = store_prepare(s, sql);
+		struct db_stmt *st = store_stmt(s, sql);
 		if (st == NULL)
 			return STORE_E_SQL;
-		sqlite3_bind_int64(st, 1, store_now());
+		db_bind_int64(st, 1, store_now());
 		rc = store_step_done(s, st, "mark the presets seeded");
 	}
 	if (rc == 0 && added)
@@ -320,17 +346,17 @@ int
 store_policy_seed(struct store *s, int *added)
 {
 	static const char sql[] = "SELECT 1 FROM settings WHERE key = 'policy_presets'";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW) {
+	int rc = db_step(st);
+	db_reset(st);
+	if (rc == DB_ROW) {
 		if (added)
 			*added = 0;
 		return 0;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return store_fail(s, "look for seeded presets");
 	return store_policy_presets(s, false, added);
 }

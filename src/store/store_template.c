@@ -21,44 +21,45 @@ store_template_add(struct store *s, const char *name, const char *subject, const
 	static const char insert_sql[] =
 	    "INSERT INTO templates(name, version, subject, text_body, html_body, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-	sqlite3_stmt *st = store_prepare(s, next_sql);
+	struct db_stmt *st = store_stmt(s, next_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, name);
 	int64_t v;
 	int rc = store_get_int64(s, st, &v, "read template versions");
 	if (rc < 0)
 		return rc;
-	if ((st = store_prepare(s, insert_sql)) == NULL)
+	if ((st = store_stmt(s, insert_sql)) == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, v);
-	sqlite3_bind_text(st, 3, subject, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, name);
+	db_bind_int64(st, 2, v);
+	db_bind_text(st, 3, subject);
 	if (text)
-		sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+		db_bind_text(st, 4, text);
 	if (html)
-		sqlite3_bind_text(st, 5, html, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, store_now());
+		db_bind_text(st, 5, html);
+	db_bind_int64(st, 6, store_now());
 	if ((rc = store_step_done(s, st, "add template")) < 0)
 		return rc;
+	if ((rc = db_last_id(store_conn(s), id)) < 0)
+		return store_fail(s, "add template");
 	*version = (int)v;
-	*id = sqlite3_last_insert_rowid(store_db(s));
 	return 0;
 }
 
 /* store_template_row - a struct store_template from a row of TEMPLATE_COLUMNS */
 static void
-store_template_row(sqlite3_stmt *st, void *out)
+store_template_row(struct db_stmt *st, void *out)
 {
 	struct store_template *t = out;
-	t->id = sqlite3_column_int64(st, 0);
+	t->id = db_column_int64(st, 0);
 	store_copy_text(t->name, sizeof(t->name), st, 1);
-	t->version = sqlite3_column_int(st, 2);
+	t->version = db_column_int(st, 2);
 	t->subject = store_dup_text(st, 3);
 	t->text = store_dup_text(st, 4);
 	t->html = store_dup_text(st, 5);
-	t->created_at = sqlite3_column_int64(st, 6);
-	t->versions = sqlite3_column_int(st, 7);
+	t->created_at = db_column_int64(st, 6);
+	t->versions = db_column_int(st, 7);
 }
 
 int
@@ -68,12 +69,12 @@ store_template_get(struct store *s, const char *name, int version, struct store_
 	    TEMPLATE_COLUMNS " 0 FROM templates WHERE name = ?1 AND version = ?2";
 	static const char latest_sql[] =
 	    TEMPLATE_COLUMNS " 0 FROM templates WHERE name = ?1 ORDER BY version DESC LIMIT 1";
-	sqlite3_stmt *st = store_prepare(s, version > 0 ? version_sql : latest_sql);
+	struct db_stmt *st = store_stmt(s, version > 0 ? version_sql : latest_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, name);
 	if (version > 0)
-		sqlite3_bind_int(st, 2, version);
+		db_bind_int(st, 2, version);
 	int rc = store_get_one(s, st, store_template_row, out, sizeof *out, "read template");
 	if (rc == STORE_E_NOTFOUND && version > 0)
 		store_errf(s, rc, "no version %d of template '%s'", version, name);
@@ -86,10 +87,10 @@ int
 store_template_get_id(struct store *s, int64_t id, struct store_template *out)
 {
 	static const char sql[] = TEMPLATE_COLUMNS " 0 FROM templates WHERE id = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	int rc = store_get_one(s, st, store_template_row, out, sizeof *out, "read template");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no template with id %lld", (long long)id);
@@ -104,11 +105,17 @@ store_template_each(struct store *s, store_template_cb cb, void *arg)
 	    " (SELECT count(*) FROM templates u WHERE u.name = t.name)"
 	    " FROM templates t WHERE t.version = (SELECT max(version) FROM templates u"
 	    " WHERE u.name = t.name) ORDER BY t.name";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	/* In byte order, as SQLite's BINARY collation, whatever the database's locale. */
+	static const char pg[] =
+	    "SELECT t.id, t.name, t.version, t.subject, t.text_body, t.html_body, t.created_at,"
+	    " (SELECT count(*) FROM templates u WHERE u.name = t.name)"
+	    " FROM templates t WHERE t.version = (SELECT max(version) FROM templates u"
+	    " WHERE u.name = t.name) ORDER BY t.name COLLATE \"C\"";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct store_template t;
 		store_template_row(st, &t);
 		ret = cb(arg, &t);
@@ -116,9 +123,9 @@ store_template_each(struct store *s, store_template_cb cb, void *arg)
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read templates");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 

@@ -16,41 +16,41 @@ store_sts_save(struct store *s, const struct store_sts *p)
 	    " ON CONFLICT(domain) DO UPDATE SET id = excluded.id, mode = excluded.mode,"
 	    " max_age = excluded.max_age, policy = excluded.policy,"
 	    " fetched_at = excluded.fetched_at, expires_at = excluded.expires_at";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, p->domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, p->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, p->mode, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, p->max_age);
-	sqlite3_bind_text(st, 5, p->policy, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, p->fetched_at);
-	sqlite3_bind_int64(st, 7, p->expires_at);
+	db_bind_text(st, 1, p->domain);
+	db_bind_text(st, 2, p->id);
+	db_bind_text(st, 3, p->mode);
+	db_bind_int64(st, 4, p->max_age);
+	db_bind_text(st, 5, p->policy);
+	db_bind_int64(st, 6, p->fetched_at);
+	db_bind_int64(st, 7, p->expires_at);
 	return store_step_done(s, st, "save an MTA-STS policy");
 }
 
 /* sts_walk - call cb for each row of st (domain, id, mode, max_age, policy, fetched_at,
  * expires_at) and reset it */
 static int
-sts_walk(struct store *s, sqlite3_stmt *st, store_sts_cb cb, void *arg, int *rows)
+sts_walk(struct store *s, struct db_stmt *st, store_sts_cb cb, void *arg, int *rows)
 {
 	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (ret == 0 && (rc = db_step(st)) == DB_ROW) {
 		struct store_sts p = {
 		    .domain = store_col_text(st, 0),
 		    .id = store_col_text(st, 1),
 		    .mode = store_col_text(st, 2),
-		    .max_age = sqlite3_column_int64(st, 3),
+		    .max_age = db_column_int64(st, 3),
 		    .policy = store_col_text(st, 4),
-		    .fetched_at = sqlite3_column_int64(st, 5),
-		    .expires_at = sqlite3_column_int64(st, 6),
+		    .fetched_at = db_column_int64(st, 5),
+		    .expires_at = db_column_int64(st, 6),
 		};
 		(*rows)++;
 		ret = cb(arg, &p);
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read MTA-STS policies");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -59,7 +59,7 @@ store_sts_each(struct store *s, store_sts_cb cb, void *arg)
 {
 	static const char sql[] = "SELECT domain, id, mode, max_age, policy, fetched_at, expires_at"
 	                          " FROM mta_sts_policies ORDER BY domain";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	int rows = 0;
 	return st ? sts_walk(s, st, cb, arg, &rows) : STORE_E_SQL;
 }
@@ -69,10 +69,10 @@ store_sts_get(struct store *s, const char *domain, store_sts_cb cb, void *arg)
 {
 	static const char sql[] = "SELECT domain, id, mode, max_age, policy, fetched_at, expires_at"
 	                          " FROM mta_sts_policies WHERE domain = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, domain);
 	int rows = 0;
 	int rc = sts_walk(s, st, cb, arg, &rows);
 	return rc == 0 && rows == 0 ? STORE_E_NOTFOUND : rc;
@@ -87,15 +87,15 @@ store_domain_tls_save(struct store *s, const struct store_domain_tls *d)
 	    " ON CONFLICT(domain) DO UPDATE SET sts_id = excluded.sts_id,"
 	    " sts_error = excluded.sts_error, dane = excluded.dane, tlsrpt = excluded.tlsrpt,"
 	    " checked_at = excluded.checked_at";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, d->domain, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, d->domain);
 	store_bind_opt_text(st, 2, d->sts_id);
 	store_bind_opt_text(st, 3, d->sts_error);
 	store_bind_opt_text(st, 4, d->dane);
 	store_bind_opt_text(st, 5, d->tlsrpt);
-	sqlite3_bind_int64(st, 6, d->checked_at ? d->checked_at : store_now());
+	db_bind_int64(st, 6, d->checked_at ? d->checked_at : store_now());
 	return store_step_done(s, st, "save a domain's TLS records");
 }
 
@@ -105,25 +105,25 @@ store_domain_tls_get(struct store *s, const char *domain,
 {
 	static const char sql[] = "SELECT domain, sts_id, sts_error, dane, tlsrpt, checked_at"
 	                          " FROM domain_tls WHERE domain = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st), ret;
-	if (rc == SQLITE_ROW) {
+	db_bind_text(st, 1, domain);
+	int rc = db_step(st), ret;
+	if (rc == DB_ROW) {
 		struct store_domain_tls d = {
 		    .domain = store_col_text(st, 0),
-		    .sts_id = (const char *)sqlite3_column_text(st, 1),
-		    .sts_error = (const char *)sqlite3_column_text(st, 2),
-		    .dane = (const char *)sqlite3_column_text(st, 3),
-		    .tlsrpt = (const char *)sqlite3_column_text(st, 4),
-		    .checked_at = sqlite3_column_int64(st, 5),
+		    .sts_id = db_column_text(st, 1),
+		    .sts_error = db_column_text(st, 2),
+		    .dane = db_column_text(st, 3),
+		    .tlsrpt = db_column_text(st, 4),
+		    .checked_at = db_column_int64(st, 5),
 		};
 		ret = cb(arg, &d);
 	} else {
-		ret = rc == SQLITE_DONE ? STORE_E_NOTFOUND : store_fail(s, "read a domain's TLS");
+		ret = rc == DB_DONE ? STORE_E_NOTFOUND : store_fail(s, "read a domain's TLS");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -137,19 +137,19 @@ store_tls_result_add(struct store *s, const struct store_tls_result *r)
 	    " ON CONFLICT(day, domain, policy_type, policy, mx_host, receiving_ip, sending_ip,"
 	    " result) DO UPDATE SET sessions = sessions + excluded.sessions,"
 	    " detail = excluded.detail";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, r->day);
-	sqlite3_bind_text(st, 2, r->domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, r->policy_type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, r->policy ? r->policy : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, r->mx_host ? r->mx_host : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, r->receiving_ip ? r->receiving_ip : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, r->sending_ip ? r->sending_ip : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, r->result, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, r->detail ? r->detail : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 10, r->sessions);
+	db_bind_int64(st, 1, r->day);
+	db_bind_text(st, 2, r->domain);
+	db_bind_text(st, 3, r->policy_type);
+	db_bind_text(st, 4, r->policy ? r->policy : "");
+	db_bind_text(st, 5, r->mx_host ? r->mx_host : "");
+	db_bind_text(st, 6, r->receiving_ip ? r->receiving_ip : "");
+	db_bind_text(st, 7, r->sending_ip ? r->sending_ip : "");
+	db_bind_text(st, 8, r->result);
+	db_bind_text(st, 9, r->detail ? r->detail : "");
+	db_bind_int64(st, 10, r->sessions);
 	return store_step_done(s, st, "count TLS sessions");
 }
 
@@ -159,19 +159,20 @@ store_tls_results_each(struct store *s, int64_t day, const char *domain, store_t
 {
 	static const char sql[] =
 	    "SELECT day, domain, policy_type, policy, mx_host, receiving_ip, sending_ip, result,"
-	    " detail, sessions FROM tls_results WHERE day = ?1 AND (?2 IS NULL OR domain = ?2)"
+	    " detail, sessions FROM tls_results WHERE day = ?1 AND (CAST(?2 AS TEXT) IS NULL OR "
+	    "domain = ?2)"
 	    " ORDER BY domain, policy_type, policy, result = 'success' DESC, result, mx_host,"
 	    " receiving_ip, sending_ip";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, day);
+	db_bind_int64(st, 1, day);
 	if (domain)
-		sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+		db_bind_text(st, 2, domain);
 	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (ret == 0 && (rc = db_step(st)) == DB_ROW) {
 		struct store_tls_result r = {
-		    .day = sqlite3_column_int64(st, 0),
+		    .day = db_column_int64(st, 0),
 		    .domain = store_col_text(st, 1),
 		    .policy_type = store_col_text(st, 2),
 		    .policy = store_col_text(st, 3),
@@ -180,13 +181,13 @@ store_tls_results_each(struct store *s, int64_t day, const char *domain, store_t
 		    .sending_ip = store_col_text(st, 6),
 		    .result = store_col_text(st, 7),
 		    .detail = store_col_text(st, 8),
-		    .sessions = sqlite3_column_int64(st, 9),
+		    .sessions = db_column_int64(st, 9),
 		};
 		ret = cb(arg, &r);
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read TLS results");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -196,12 +197,12 @@ store_tlsrpt_sent(struct store *s, int64_t day, const char *domain, const char *
 {
 	static const char sql[] =
 	    "SELECT count(*) FROM tlsrpt_sent WHERE day = ?1 AND domain = ?2 AND uri = ?3";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, day);
-	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, uri, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, day);
+	db_bind_text(st, 2, domain);
+	db_bind_text(st, 3, uri);
 	int64_t n = 0;
 	int rc = store_get_int64(s, st, &n, "read the reports sent");
 	if (rc == 0)
@@ -216,13 +217,13 @@ store_tlsrpt_sent_add(struct store *s, int64_t day, const char *domain, const ch
 {
 	static const char sql[] = "INSERT INTO tlsrpt_sent(day, domain, uri, report_id, sent_at)"
 	                          " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, day);
-	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, uri, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, report_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, now);
+	db_bind_int64(st, 1, day);
+	db_bind_text(st, 2, domain);
+	db_bind_text(st, 3, uri);
+	db_bind_text(st, 4, report_id);
+	db_bind_int64(st, 5, now);
 	return store_step_done(s, st, "record a report sent");
 }

@@ -102,9 +102,14 @@ run "$KIRIM" migrate --to "postgresql://kirim:hunter2@127.0.0.1:$dead/kirim"
 eq "no server: exit 69" "$RC" 69
 contains "no server: says so" "$ERR" "cannot connect to postgresql://kirim:***@127.0.0.1:$dead/kirim"
 case "$ERR" in *hunter2*) bad "the password is never shown" "$ERR" ;; *) ok "password hidden" ;; esac
+# A command not on PostgreSQL yet says so (pg_store.sh runs the ones that are); one that is
+# finds no kirim database in an empty one.
+run "$KIRIM" --db "$PG_URL" campaign list
+eq "--db postgresql://: a command not there yet" "$RC" 69
+contains "--db postgresql://: says so" "$ERR" "does not run on PostgreSQL yet"
 run "$KIRIM" --db "$PG_URL" lists
-eq "--db postgresql:// is not a store yet" "$RC" 69
-contains "--db postgresql:// says so" "$ERR" "kirim does not run on PostgreSQL yet"
+eq "--db postgresql://: an empty database is no kirim database" "$RC" 66
+contains "--db postgresql://: says how to make one" "$ERR" "kirim init"
 psql_q --db postgres "CREATE DATABASE other" >/dev/null
 psql_q --db other "CREATE TABLE notes (x int)" >/dev/null
 run "$KIRIM" migrate --to "postgresql://kirim@127.0.0.1:$PG_PORT/other"

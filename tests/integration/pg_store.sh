@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# pg_store.sh - kirim's commands on PostgreSQL (docs/postgresql.md): the ones that run there
+# (init, lists, lists show, lists check, suppress, domain, template add/list/show, token,
+# audit, user, webhooks) run
+# against a SQLite database and against its copy in PostgreSQL (kirim migrate), and must
+# answer alike: the same exit status, output
+# and errors, word for word (times and the database's name aside). Writes go to both and
+# are read back from both, and the lists' counts (kept by 017's triggers on each side)
+# follow the suppressions. The commands not on PostgreSQL yet exit 69 and say so, and
+# change nothing. kirim init makes a kirim database of an empty one (schema/pg/, recorded in
+# kirim_migrations), with the URL's password hidden; KIRIM_DB names one as --db does.
+. "$(dirname "$0")/lib.sh"
+: >empty.conf
+export KIRIM_CONFIG="$TMP/empty.conf"
+start_postgres || exit 1
+
+LITE=$KIRIM_DB
+PG="postgresql://kirim@127.0.0.1:$PG_PORT/copy"
+q() { psql_q --db copy "$1"; }
+# norm - what differs by nature between the two: the database's name, the second a
+# command ran in
+norm() { sed -e "s#$LITE#DB#g; s#$PG#DB#g" -e 's/[0-9]\{4\}-[0-9][0-9]-[0-9][0-9][ T][0-9:]\{8\}/TIME/g' \
+	-e 's/"\(created_at\|since\|updated_at\)": *[0-9]*/"\1":T/g' \
+	-e 's/kirim_[A-Za-z0-9_-]\{6,\}/kirim_TOKEN/g'; }
+# [IN=TEXT] both ARGS... - the command on each database (TEXT on its standard input): the
+# same status, output and errors
+both() {
+	local label="$*" lite
+	run "$KIRIM" --db "$LITE" "$@" <<<"${IN-}"
+	lite="$RC
+$(printf '%s' "$OUT" | norm)
+$(printf '%s' "$ERR" | norm)"
+	run "$KIRIM" --db "$PG" "$@" <<<"${IN-}"
+	eq "alike: $label" "$RC
+$(printf '%s' "$OUT" | norm)
+$(printf '%s' "$ERR" | norm)" "$lite"
+}
+
+# --- a SQLite database, copied --------------------------------------------------------------
+printf 'email\nann@a.example\nbob@a.example\ncyd@b.example\ndee@c.example\n' >one.csv
+printf 'email\nBob@a.example\ncyd@b.example\neve@b.example\n' >two.csv
+"$KIRIM" import one.csv --list one -q >/dev/null
+"$KIRIM" import two.csv --list two -q >/dev/null
+"$KIRIM" suppress add dee@c.example -q
+# An erased address (a suppression by its hash: lists check hashes every address on each
+# side), which import does not make again.
+"$KIRIM" contacts delete cyd@b.example --erase -q >/dev/null
+printf 'email\ncyd@b.example\n' >again.csv
+"$KIRIM" import again.csv --list one -q >/dev/null
+psql_q --db postgres "CREATE DATABASE copy" >/dev/null
+run "$KIRIM" migrate --to "$PG"
+eq "the copy" "$RC" 0
+
+# --- reads ------------------------------------------------------------------------------------
+both lists
+both lists --json
+both lists show one
+both lists show two --json
+both lists show nosuch
+both lists list extra
+both suppress list
+both suppress list --json
+both domain list
+both domain show gmail.com
+run "$KIRIM" --db "$PG" lists --json
+eq "the counts read on PostgreSQL" "$(json '[(l["name"], l["members"], l["suppressed"]) for l in j]')" \
+	"[('one', 3, 1), ('two', 2, 0)]"
+
+# --- writes, then reads ----------------------------------------------------------------------
+both suppress add bob@a.example b.example --reason complaint --source test
+both suppress add BOB@a.example
+both suppress add "not an address@"
+both lists
+both suppress list --reason complaint
+both suppress list --limit 2 --json
+both suppress remove b.example
+both suppress remove nobody@z.example
+printf 'x@y.example\nbad@\n@zz.example\nbob@a.example\n' >s.txt
+both suppress import s.txt --reason hard_bounce --json
+both suppress list --json
+both lists --json
+# lists check: right; then one count made wrong on each side, found, fixed, right again
+both lists check
+both lists check --json
+WRONG="UPDATE list_domain_counts SET members = members + 2 WHERE domain = 'a.example'
+	AND list_id = (SELECT id FROM lists WHERE name = 'one')"
+sql "$WRONG"
+q "$WRONG" >/dev/null
+both lists check
+both lists check --json
+both lists check --fix
+both lists check
+eq "lists check --fix on PostgreSQL: the rule's count" \
+	"$(q "SELECT members || '/' || suppressed FROM list_domain_counts WHERE domain = 'a.example' AND list_id = (SELECT id FROM lists WHERE name = 'one')")" \
+	"$(sql "SELECT members || '/' || suppressed FROM list_domain_counts WHERE domain = 'a.example' AND list_id = (SELECT id FROM lists WHERE name = 'one')")"
+eq "a suppression counted by PostgreSQL's triggers" \
+	"$(q "SELECT sum(suppressed) FROM list_domain_counts k JOIN lists l ON l.id = k.list_id WHERE l.name = 'two'")" 1
+both domain set gmail.com --rate 10/s --warmup 50,100
+both domain set gmail.com --max-connections 3 --tls required
+both domain set '*.example.net' --rate 600/min --egress pool1
+both domain set 'bad pattern' --rate 1/s
+both domain show gmail.com --json
+both domain show mx.example.net
+both domain unset gmail.com --field rate --field warmup
+both domain show gmail.com
+both domain unset nosuch.example
+both domain unset '*.example.net'
+both domain list --json
+both domain presets
+printf 'Subject: Hi {{name}}\n\nHello {{name}}, from {{org}}\n' >t.tpl
+printf 'Subject: Hi\n\n{{#broken}}\n' >bad.tpl
+both template add news t.tpl
+both template add news t.tpl --json
+both template add a-first t.tpl
+both template add worse bad.tpl
+both template list
+both template list --json
+both template show news
+both template show news --version 1 --json
+both template show nosuch
+both token create --name ci --scope read
+both token create --name ci --scope write
+both token create --name ops --scope admin --json
+both token list
+both token revoke ci
+both token revoke nosuch
+both token list --json
+both audit
+eq "a token's hash, 32 bytes in bytea" "$(q "SELECT length(hash) FROM api_tokens WHERE name = 'ops'")" 32
+head -c 40 /dev/zero | tr '\0' s >secret.txt
+both webhooks add http://127.0.0.1:9/hook --events delivered,bounced --secret-file secret.txt
+both webhooks add ftp://example.com/hook --events delivered --secret-file secret.txt
+both webhooks add http://127.0.0.1:9/other --events campaign --secret-file secret.txt --json
+# an event for the first: pending 1 there, 0 for the second (strpos on PostgreSQL)
+OUTBOX="INSERT INTO webhook_outbox(type, ts) VALUES ('delivered', 0)"
+sql "$OUTBOX"
+q "$OUTBOX" >/dev/null
+both webhooks list
+both webhooks list --json
+run "$KIRIM" --db "$PG" webhooks list --json
+eq "webhooks on PostgreSQL: url and pending" "$(json '[(w["url"], w["pending"]) for w in j]')" \
+	"[('http://127.0.0.1:9/hook', 1), ('http://127.0.0.1:9/other', 0)]"
+both webhooks remove 2
+both webhooks remove 7
+both webhooks list
+IN="a long enough password" both user add ann --role admin --password-stdin
+IN="a long enough password" both user add ann --role viewer --password-stdin
+both user list
+IN="another long password" both user passwd ann --password-stdin
+both user delete ann
+both user list --json
+eq "the rows PostgreSQL holds" "$(q "SELECT pattern || ' ' || coalesce(max_connections::text, '-') || ' ' || coalesce(rate::text, '-') || ' ' || coalesce(tls, '-') FROM domain_policies WHERE source = 'user' ORDER BY pattern")" \
+	"gmail.com 3 - required"
+eq "the policy version PostgreSQL keeps" "$(q "SELECT convert_from(value, 'UTF8') FROM settings WHERE key = 'policy_version'")" \
+	"$(sql "SELECT CAST(value AS TEXT) FROM settings WHERE key = 'policy_version'")"
+# The same rows on both sides but for the second each write ran in (the two runs of one
+# command may fall on either side of a second's end): those times set alike first.
+ALIKE="UPDATE suppressions SET created_at = 0; UPDATE domain_policies SET updated_at = 0;
+	UPDATE templates SET created_at = 0; DELETE FROM api_audit; DELETE FROM api_tokens;
+	DELETE FROM console_users; UPDATE webhooks SET created_at = 0;
+	DELETE FROM settings WHERE key = 'policy_presets'"
+sql "$ALIKE"
+q "$ALIKE" >/dev/null
+run "$KIRIM" migrate --verify --to "$PG"
+eq "after the same writes on both, migrate --verify finds them the same" "$RC" 0
+contains "every table compared" "$OUT" "suppressions"
+
+# --- the rest is refused, and changes nothing ------------------------------------------------
+for cmd in "campaign list" "contacts show ann@a.example" "lists delete one" \
+	"import one.csv --list three" "report --all" "run" "template lint news" "segment list"; do
+	# shellcheck disable=SC2086 # the words of cmd
+	run "$KIRIM" --db "$PG" $cmd
+	eq "not on PostgreSQL yet: $cmd: exit 69" "$RC" 69
+	contains "not on PostgreSQL yet: $cmd: says so" "$ERR" "does not run on PostgreSQL yet"
+done
+eq "lists delete refused: the list is there" "$(q "SELECT count(*) FROM lists WHERE name = 'one'")" 1
+eq "import refused: no list made" "$(q "SELECT count(*) FROM lists WHERE name = 'three'")" 0
+
+# --- init, KIRIM_DB, a hidden password -------------------------------------------------------
+psql_q --db postgres "CREATE DATABASE fresh" >/dev/null
+FRESH="postgresql://kirim:hunter2@127.0.0.1:$PG_PORT/fresh"
+run "$KIRIM" --db "$FRESH" lists
+eq "an empty database is no kirim database" "$RC" 66
+contains "and says how to make one" "$ERR" "kirim init"
+run "$KIRIM" --db "$FRESH" init
+eq "init makes one" "$RC $OUT" "0 Created postgresql://kirim:***@127.0.0.1:$PG_PORT/fresh (schema version $(sql 'PRAGMA user_version'))"
+run "$KIRIM" --db "$FRESH" init --json
+eq "init again: ready" "$(json 'j["created"], j["db"]')" "False postgresql://kirim:***@127.0.0.1:$PG_PORT/fresh"
+case "$OUT$ERR" in *hunter2*) bad "the password is never shown" "$OUT$ERR" ;; *) ok "password hidden" ;; esac
+eq "the migrations recorded" "$(psql_q --db fresh "SELECT string_agg(version::text, ' ' ORDER BY version) FROM kirim_migrations")" \
+	"$(cd "$KIRIM_SRC/schema/pg" && ls ./*.sql | sed 's#^\./0*\([0-9]*\)_.*#\1#' | tr '\n' ' ' | sed 's/ $//')"
+run env KIRIM_DB="$FRESH" "$KIRIM" suppress add z@z.example
+eq "KIRIM_DB names a PostgreSQL database" "$RC $(psql_q --db fresh "SELECT value FROM suppressions")" "0 z@z.example"
+psql_q --db postgres "CREATE DATABASE other" >/dev/null
+psql_q --db other "CREATE TABLE notes (x int)" >/dev/null
+run "$KIRIM" --db "postgresql://kirim@127.0.0.1:$PG_PORT/other" init
+eq "init: a database with tables of its own is refused" "$RC" 73
+contains "init: says why" "$ERR" "not kirim's (notes)"
+run "$KIRIM" --db "postgresql://kirim@127.0.0.1:$(free_port)/fresh" lists
+eq "no server: exit 69" "$RC" 69
+run "$KIRIM" --db "postgresql://kirim@127.0.0.1:$PG_PORT/fresh?nosuchoption=1" lists
+eq "a URL libpq refuses: exit 64" "$RC" 64
+finish
