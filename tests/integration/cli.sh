@@ -98,15 +98,18 @@ contains "schema 20 migrated: a bad state refused" "$ERR" "CHECK constraint fail
 run sqlite3 -batch "$TMP/v20.db" "INSERT INTO events(message_id, ts, type) VALUES (7, 0, 'opened')"
 contains "schema 20 migrated: a bad event type refused" "$ERR" "CHECK constraint failed"
 # What a sender writes per outcome (store_message_result) and per claim builds no temporary
-# table (OpenEphemeral: SQLite's way to test an IN list of three or more values).
+# table for the CHECKs (OpenEphemeral: SQLite's way to test an IN list of three or more
+# values): as many as with the CHECKs ignored (a claim's plan may use one of its own).
+ephemeral() { sqlite3 -batch "$1" "$2 EXPLAIN $3" | grep -c OpenEphemeral; }
 while IFS='|' read -r what q; do
 	for db in "$KIRIM_DB" "$TMP/v20.db"; do
-		eq "no temporary table: $what (${db##*/})" "$(sqlite3 -batch "$db" "EXPLAIN $q" | grep -c OpenEphemeral)" 0
+		eq "no temporary table for the CHECKs: $what (${db##*/})" "$(ephemeral "$db" "" "$q")" \
+			"$(ephemeral "$db" "PRAGMA ignore_check_constraints = ON;" "$q")"
 	done
 done <<'EOF'
 outcome|UPDATE messages SET state = 'delivered', claimed_by = NULL WHERE id = 7
 event|INSERT INTO events(message_id, ts, type) VALUES (7, 0, 'delivered')
-claim|UPDATE messages SET state = 'claimed' WHERE id IN (SELECT id FROM messages WHERE campaign_id = 1 AND state = 'queued' LIMIT 10)
+claim|UPDATE messages SET state = 'claimed', claimed_by = 1 WHERE campaign_id = 1 AND state = 'queued'
 EOF
 
 # A database from a newer kirim is refused with a clear message, and left alone.
