@@ -8,9 +8,19 @@
 --
 -- SQLite cannot change a CHECK in place: both tables are rebuilt with the same
 -- ids, columns (in order), keys, indexes and trigger (foreign keys are off while
--- migrations run; migrate_one checks them before its COMMIT). The webhook trigger
--- on events names messages; it goes while the tables are renamed and comes back
--- as 007 made it. Neither table has AUTOINCREMENT.
+-- migrations run; migrate_one checks them before its COMMIT). Neither table has
+-- AUTOINCREMENT.
+--
+-- Two more changes let a sender's event INSERT (INSERT OR FAIL: store_message.c)
+-- run without a statement journal. An INSERT that fires a trigger writes more
+-- than one row, and SQLite journals every page it changes (16 KiB each) when it
+-- may also stop midway: through an immediate foreign key or a function call in
+-- the trigger. events.message_id's foreign key is now checked at COMMIT
+-- (DEFERRABLE INITIALLY DEFERRED: every writer of events reads the message in the
+-- same transaction first; ON DELETE CASCADE acts at once as before), and the
+-- webhook trigger, which goes while the tables are renamed, comes back finding
+-- the types a webhook wants with json_each (a table, no function call) instead of
+-- instr() on the JSON text. 365k -> 324k instructions per 4 KB message.
 DROP TRIGGER webhook_event;
 
 CREATE TABLE messages_new (
@@ -58,7 +68,8 @@ CREATE INDEX messages_contact ON messages(contact_id) WHERE contact_id IS NOT NU
 
 CREATE TABLE events_new (
 	id INTEGER PRIMARY KEY,
-	message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+	message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE
+		DEFERRABLE INITIALLY DEFERRED,
 	ts INTEGER NOT NULL,
 	type TEXT NOT NULL
 		CHECK (type = 'delivered' OR type = 'deferred' OR type = 'bounced'
@@ -97,6 +108,6 @@ BEGIN
 	                           WHEN 'open' THEN 'opened'
 	                           WHEN 'click' THEN 'clicked'
 	                           ELSE NEW.type END AS name) AS t
-	WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.disabled_at IS NULL
-	              AND instr(w.events, '"' || t.name || '"') > 0);
+	WHERE EXISTS (SELECT 1 FROM webhooks w, json_each(w.events) j
+	              WHERE w.disabled_at IS NULL AND j.value = t.name);
 END;

@@ -111,6 +111,22 @@ outcome|UPDATE messages SET state = 'delivered', claimed_by = NULL WHERE id = 7
 event|INSERT INTO events(message_id, ts, type) VALUES (7, 0, 'delivered')
 claim|UPDATE messages SET state = 'claimed', claimed_by = 1 WHERE campaign_id = 1 AND state = 'queued'
 EOF
+# An INSERT OR FAIL into events (a sender's) keeps no statement journal, though it fires the
+# webhook trigger: with foreign keys on and temporary files on disk, 20,000 events inserted at
+# once into pages that were there before open no SQLite temporary file (etilqs_*; one with
+# schema 20: the immediate foreign key and the trigger's instr() could stop it midway).
+sqlite3 -batch "$TMP/v20.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+ INSERT INTO events(message_id, ts, type, text) SELECT 7, i, 'open', 'a line of text' FROM n"
+run strace -f -qq -e trace=openat -o "$TMP/journal.txt" sqlite3 -batch "$TMP/v20.db" "PRAGMA foreign_keys = ON;
+ PRAGMA temp_store = FILE; BEGIN; INSERT OR FAIL INTO events(message_id, ts, type, text)
+ SELECT message_id, ts, type, text FROM events WHERE type = 'open'; COMMIT;"
+eq "event INSERT OR FAIL: done" "$RC $(sqlite3 -batch "$TMP/v20.db" "SELECT count(*) FROM events WHERE type = 'open'")" "0 40002"
+eq "event INSERT OR FAIL: no statement journal" "$(grep -c etilqs "$TMP/journal.txt")" 0
+# The webhook trigger still queues only the types an enabled webhook wants, by their names.
+eq "webhook trigger: the wanted types" "$(sqlite3 -batch "$TMP/v20.db" "INSERT INTO webhooks(url, events, secret, created_at)
+ VALUES ('http://127.0.0.1/h', '[\"bounced\",\"opened\"]', 's', 0);
+ INSERT INTO events(message_id, ts, type) VALUES (7, 1, 'delivered'), (7, 2, 'bounced'), (7, 3, 'open');
+ SELECT group_concat(type, ' ') FROM (SELECT type FROM webhook_outbox ORDER BY id)")" "bounced opened"
 
 # A database from a newer kirim is refused with a clear message, and left alone.
 cp "$KIRIM_DB" "$TMP/newer.db"
