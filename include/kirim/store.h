@@ -96,6 +96,16 @@ void store_bulk(struct store *s, bool on);
  * have reported) survives a power loss; NORMAL may lose the last commits.
  */
 void store_durable(struct store *s, bool on);
+/*
+ * store_temp_memory - keep SQLite's temporary files in memory (on: PRAGMA temp_store =
+ * MEMORY) or let them spill to files (off). A sender's outcome INSERT into events
+ * fires the webhook trigger, so SQLite keeps a statement journal of every page it
+ * changes; with 16 KiB pages it spills to a file after four, and then every event
+ * written costs a 16 KiB write() or two. Temporary tables and SQLite's own
+ * temporary b-trees then stay in memory too, unbounded by the page cache: for
+ * small, short statements (a sender's), not for reports.
+ */
+void store_temp_memory(struct store *s, bool on);
 
 /* Lists. */
 struct store_list_info {

@@ -1155,7 +1155,8 @@ sender_run(struct store *s, const struct config *cfg, const struct sender_opts *
 	}
 
 	/* What: the campaigns and their composers. */
-	store_durable(s, true); /* outcomes must survive a power loss: one fsync per batch */
+	store_durable(s, true);     /* outcomes must survive a power loss: one fsync per batch */
+	store_temp_memory(s, true); /* no 16 KiB write() per event: the statement journal */
 	S->worker.store = s;
 	S->worker.o = &opts;
 	S->worker.rules = store_bounce_rules_default();

@@ -750,6 +750,14 @@ store_durable(struct store *s, bool on)
 }
 
 void
+store_temp_memory(struct store *s, bool on)
+{
+	/* Changing it drops the TEMP database: the rollups' table of names is made again. */
+	if (store_exec(s, on ? "PRAGMA temp_store = MEMORY" : "PRAGMA temp_store = DEFAULT") == 0)
+		store_exec(s, STORE_ROLLUP_TEMP);
+}
+
+void
 store_bulk(struct store *s, bool on)
 {
 	if (s->db->kind != DB_SQLITE)

@@ -64,6 +64,20 @@ run "$KIRIM" -v send quiet --relay "smtp://127.0.0.1:$lport" --tls none --no-del
 eq "--no-delivery-log" "$(printf '%s\n' "$ERR" | grep -c 'result=delivered') $RC" "0 0"
 stop "$LAST_PID"
 
+# 1a. A send opens no SQLite temporary file (etilqs_*): the statement journal of each event's
+# INSERT (which fires the webhook trigger) stays in memory instead of a 16 KiB write() or two
+# a message (store_temp_memory). 600 messages: batches past four journaled pages.
+gen_list tmpf.csv 600 tmpf
+"$KIRIM" import tmpf.csv --list tmpf -q >/dev/null
+new_campaign tmpf tmpf
+tport=$(free_port)
+start_sink "$tport"
+# LeakSanitizer cannot run under ptrace: leaks are checked by the other sends.
+run env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq -e trace=openat -o "$TMP/openat.txt" "$KIRIM" send tmpf --relay "smtp://127.0.0.1:$tport" --tls none --json
+eq "temporary files: sent" "$RC $(json 'j["delivered"]')" "0 600"
+eq "temporary files: none opened" "$(grep -c etilqs "$TMP/openat.txt")" 0
+stop "$LAST_PID"
+
 # 2. Faults from smtp-sink: hard and soft RCPT rejections, 421, a dropped connection.
 fault() { # fault NAME SINK-ARGS... : a 20-recipient campaign against a faulty sink
 	local name=$1

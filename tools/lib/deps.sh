@@ -5,7 +5,7 @@ DEPS_BUILD=(gcc meson ninja-build pkg-config python3 libuv1-dev libc-ares-dev li
 	libsqlite3-dev libpq-dev libcsv-dev libidn2-dev libjansson-dev libinih-dev node-llhttp zlib1g-dev libargon2-dev libhiredis-dev tzdata)
 # tools/demo delivers to Postfix's smtp-sink on loopback.
 DEPS_DEMO=(postfix)
-DEPS_TEST=(libcmocka-dev sqlite3 clang libclang-rt-14-dev npm python3-dkim python3-nacl time
+DEPS_TEST=(libcmocka-dev sqlite3 clang libclang-rt-14-dev npm python3-dkim python3-nacl time strace
 	postfix python3-aiosmtpd dnsmasq-base python3-dnspython faketime chromium python3-websocket
 	libxml2-utils swaks curl python3-jsonschema python3-cryptography openssl
 	postgresql redis-server)
