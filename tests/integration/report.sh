@@ -320,7 +320,7 @@ run "$KIRIM" report autumn --json --recount
 eq "own zone: --recount counts the contacts" "$(json 'j["campaign"]["schedule"]["own_zone"]')" 2
 run "$KIRIM" report autumn --json --rebuild
 eq "own zone: --rebuild counts them again" "$(json 'j["campaign"]["schedule"]["own_zone"]') $(sql "SELECT own_zone FROM report_campaigns WHERE campaign_id = (SELECT id FROM campaigns WHERE name = 'autumn')")" "2 2"
-sql "ALTER TABLE report_campaigns DROP COLUMN own_zone; PRAGMA user_version = $(($(sql "PRAGMA user_version") - 1))"
+sql "ALTER TABLE report_campaigns DROP COLUMN own_zone; PRAGMA user_version = 20"
 run "$KIRIM" report autumn --json
 eq "own zone: migration 021 counts it" "$RC $(json 'j["campaign"]["schedule"]["own_zone"]')" "0 2"
 "$KIRIM" report autumn --format html -o fall.html -q
