@@ -81,8 +81,9 @@ int store_segment_plan(struct store *s, const struct segment_node *tree, int64_t
                        void (*cb)(void *arg, int depth, const char *detail), void *arg);
 /*
  * store_segment_index - make (on) or drop an index on attribute name's text (contacts:
- * segment_index_expr), which a segment's text = and in on it use where they stand under
- * ANDs only; *changed whether it did. STORE_E_INVALID for a name no segment can hold
+ * segment_index_expr, then the contact's domain), which a segment's text = and in on it
+ * use where they stand under ANDs only; *changed whether it did (an index made before it
+ * held the domain is made again). STORE_E_INVALID for a name no segment can hold
  * (empty, over 255 bytes, with '"' or a control character).
  */
 int store_segment_index(struct store *s, const char *name, bool on, bool *changed);

@@ -512,8 +512,11 @@ store_segment_keys(struct store *s, const struct segment_node *tree, int64_t now
 int
 store_segment_index(struct store *s, const char *name, bool on, bool *changed)
 {
-	static const char exists_sql[] = "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-	                                 " AND name = ?1";
+	/* 1: the index, with the contact's domain after the attribute; -1: one of the form
+	 * before it held the domain (made again); 0: none */
+	static const char exists_sql[] = "SELECT coalesce(max(CASE WHEN sql LIKE '%, domain)'"
+	                                 " THEN 1 ELSE -1 END), 0) FROM sqlite_master"
+	                                 " WHERE type = 'index' AND name = ?1";
 	size_t len = strlen(name);
 	if (len == 0 || len > 255)
 		return store_errf(s, STORE_E_INVALID, "an attribute name is 1 to 255 bytes");
@@ -534,19 +537,30 @@ store_segment_index(struct store *s, const char *name, bool on, bool *changed)
 		sqlite3_bind_text(st, 1, ix.data, -1, SQLITE_STATIC);
 		rc = store_get_int64(s, st, &n, "look for the attribute's index");
 	}
-	*changed = rc == 0 && (n > 0) != on;
+	*changed = rc == 0 && (on ? n != 1 : n != 0);
 	if (*changed) {
 		if (on) {
+			/* The domain after the attribute: a count's domain-suppressed part
+			 * (count_suppressed) is then read from the index alone, attribute and
+			 * domain together, not from every matching contact's row. */
+			buf_adds(&sql, "SAVEPOINT attr_index; ");
+			if (n < 0)
+				buf_printf(&sql, "DROP INDEX %s; ", ix.data);
 			buf_printf(&sql, "CREATE INDEX %s ON contacts(", ix.data);
 			segment_index_expr(&sql, "attrs", name);
-			buf_addc(&sql, ')');
+			buf_adds(&sql, ", domain); RELEASE attr_index");
 		} else {
 			buf_printf(&sql, "DROP INDEX %s", ix.data);
 		}
 		/* Built here, run once: not for the statement cache. */
-		if (sqlite3_exec(store_db(s), sql.data, NULL, NULL, NULL) != SQLITE_OK)
+		if (sqlite3_exec(store_db(s), sql.data, NULL, NULL, NULL) != SQLITE_OK) {
 			rc = store_fail(s,
 			                on ? "index the attribute" : "drop the attribute's index");
+			if (on) /* the old index back, if it was dropped */
+				sqlite3_exec(store_db(s),
+				             "ROLLBACK TO attr_index; RELEASE attr_index", NULL,
+				             NULL, NULL);
+		}
 	}
 	buf_free(&ix);
 	buf_free(&sql);
