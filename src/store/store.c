@@ -513,7 +513,8 @@ store_open_pg(const char *url, unsigned flags, struct store **out, char *err, si
 	s->db = db;
 	s->roll = store_rollup_new();
 	s->path = xstrdup(shown);
-	if ((rc = store_migrate_pg(s, flags)) < 0 || (rc = store_exec(s, STORE_ROLLUP_TEMP)) < 0) {
+	if ((rc = store_migrate_pg(s, flags)) < 0 || (rc = store_exec(s, STORE_ROLLUP_TEMP)) < 0 ||
+	    (rc = store_segment_functions_pg(s)) < 0) {
 		snprintf(err, errsz, "%s: %s", shown, s->errbuf);
 		store_close(s);
 		return rc;

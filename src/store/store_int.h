@@ -316,6 +316,13 @@ int store_segment_compile(struct store *s, const struct segment_node *tree, int6
  */
 sqlite3_stmt *store_segment_stmt(struct store *s, const char *head, const struct segment_sql *q,
                                  const char *tail);
+/* store_segment_prepare - the same on the statement layer (either backend): the caller
+ * finalizes it with db_finalize */
+struct db_stmt *store_segment_prepare(struct store *s, const char *head,
+                                      const struct segment_sql *q, const char *tail);
+/* store_segment_functions_pg - kirim_number and kirim_time as the session's own functions
+ * (pg_temp) on a PostgreSQL connection, which the compiled SQL calls there */
+int store_segment_functions_pg(struct store *s);
 /* store_audience_compile - the campaign's audience as SQL at now (parameters after ?base;
  * probe: see struct segment_sql) */
 int store_audience_compile(struct store *s, int64_t campaign_id, int64_t now, int base, bool probe,
