@@ -143,25 +143,26 @@ store_audience_contact(struct store *s, int64_t campaign_id, int64_t now, const 
 	int rc = store_audience_compile(s, campaign_id, now, 1, false, &q);
 	if (rc < 0)
 		return rc;
-	sqlite3_stmt *st = store_segment_stmt(s,
-	                                      "SELECT " CONTACT_COLUMNS ", NULL FROM contacts c"
-	                                      " WHERE c.email = ?1 AND ",
-	                                      &q, "");
+	struct db_stmt *st = store_segment_prepare(
+	    s,
+	    q.pg ? "SELECT " CONTACT_COLUMNS_PG ", NULL FROM contacts c WHERE c.email = ?1 AND "
+	         : "SELECT " CONTACT_COLUMNS ", NULL FROM contacts c WHERE c.email = ?1 AND ",
+	    &q, "");
 	segment_sql_free(&q);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_text(st, 1, key);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		store_contact_row(st, out);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = store_errf(s, STORE_E_NOTFOUND,
 		                "%s is not a member of the campaign's audience", key);
 	} else {
 		rc = store_fail(s, "look for a contact in the campaign's audience");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return rc;
 }
 

@@ -290,8 +290,18 @@ char *store_dup_text_db(struct db_stmt *st, int col);
  */
 #define CONTACT_COLUMNS                                                                            \
 	"c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at, " SUPPRESSION_OF_C
+#define CONTACT_COLUMNS_PG                                                                         \
+	"c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at, " SUPPRESSION_OF_C_PG
 /* store_contact_row - a struct store_contact from a row of CONTACT_COLUMNS, lists */
-void store_contact_row(sqlite3_stmt *st, void *out);
+void store_contact_row(struct db_stmt *st, void *out);
+
+/*
+ * PG_PATCH - SQLite's json_patch(TARGET, PATCH) on PostgreSQL (PATCH a parameter as
+ * text): RFC 7396's merge, the target's keys in their order and new ones after, in the
+ * patch's; written as SQLite writes it, without blanks (pg_temp.kirim_json_patch, made
+ * at open with the segment functions).
+ */
+#define PG_PATCH(TARGET, PATCH) "pg_temp.kirim_json_patch(" TARGET ", CAST(" PATCH " AS json))"
 
 /*
  * store_suppress_link - after contact_id is made: if its address was erased before (a

@@ -93,6 +93,7 @@ store_segment_functions(sqlite3 *db)
  * store_segment_functions_pg) over an attribute's jsonb. kirim_number reads a number, a
  * boolean (1, 0: SQLite's json_extract) and a string that segment_number reads;
  * kirim_text an attribute as json_extract's value reads as text (a boolean as 1 or 0);
+ * kirim_json_patch is SQLite's json_patch (PG_PATCH, store_int.h);
  * kirim_time a string that segment_time reads (its regular expression and ranges), as
  * Unix seconds. kirim_sha256 is PG_SHA256 in the SQL itself.
  */
@@ -111,6 +112,26 @@ static const char pg_functions[] =
     "  v := t::double precision;"
     "  RETURN CASE WHEN v IN ('Infinity', '-Infinity') THEN NULL ELSE v END;"
     " EXCEPTION WHEN numeric_value_out_of_range THEN RETURN NULL;"
+    " END $f$;"
+    "CREATE FUNCTION pg_temp.kirim_json_patch(t json, p json) RETURNS json"
+    " LANGUAGE plpgsql IMMUTABLE AS $f$"
+    " DECLARE r text;"
+    " BEGIN"
+    "  IF json_typeof(p) IS DISTINCT FROM 'object' THEN RETURN p; END IF;"
+    "  IF json_typeof(t) IS DISTINCT FROM 'object' THEN t := '{}'; END IF;"
+    "  SELECT '{' || coalesce(string_agg(to_json(k)::text || ':' || v, ',' ORDER BY o), '')"
+    "   || '}' INTO r FROM ("
+    "   SELECT a.key AS k, a.n AS o, CASE WHEN b.key IS NULL THEN a.value::text"
+    "    ELSE pg_temp.kirim_json_patch(a.value, b.value)::text END AS v"
+    "   FROM json_each(t) WITH ORDINALITY a(key, value, n)"
+    "   LEFT JOIN json_each(p) b ON b.key = a.key"
+    "   WHERE b.key IS NULL OR json_typeof(b.value) <> 'null'"
+    "   UNION ALL"
+    "   SELECT b.key, 4294967296 + b.n, pg_temp.kirim_json_patch(NULL, b.value)::text"
+    "   FROM json_each(p) WITH ORDINALITY b(key, value, n)"
+    "   WHERE json_typeof(b.value) <> 'null'"
+    "   AND NOT EXISTS (SELECT 1 FROM json_each(t) a WHERE a.key = b.key)) x;"
+    "  RETURN r::json;"
     " END $f$;"
     "CREATE FUNCTION pg_temp.kirim_text(x jsonb) RETURNS text"
     " LANGUAGE sql IMMUTABLE AS $f$"
