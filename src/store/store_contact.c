@@ -13,27 +13,6 @@
 #include "kirim/address.h"
 #include "kirim/xmalloc.h"
 
-/*
- * insert_id - run st, an INSERT that makes one row or none (ON CONFLICT DO NOTHING), and
- * reset it: *made whether it made one, and then *id its id. On PostgreSQL the SQL says
- * RETURNING id (lastval() would be another table's when a trigger inserts too).
- */
-static int
-insert_id(struct store *s, struct db_stmt *st, const char *what, int64_t *id, bool *made)
-{
-	int rc = db_step(st);
-	*made = rc == DB_ROW;
-	if (rc == DB_ROW)
-		*id = db_column_int64(st, 0);
-	int ret = rc >= 0 ? 0 : store_fail(s, what);
-	db_reset(st);
-	if (ret == 0 && st->lite && db_changes(store_conn(s)) > 0) {
-		*made = true;
-		ret = db_last_id(store_conn(s), id);
-	}
-	return ret;
-}
-
 int
 store_import_start(struct store *s, int64_t list_id, const char *source, int64_t *import_id)
 {
@@ -48,7 +27,7 @@ store_import_start(struct store *s, int64_t list_id, const char *source, int64_t
 	db_bind_text(st, 2, source);
 	db_bind_int64(st, 3, store_now());
 	bool made;
-	return insert_id(s, st, "record import", import_id, &made);
+	return store_insert_id(s, st, "record import", import_id, &made);
 }
 
 int
@@ -110,9 +89,10 @@ store_import_row(struct store *s, int64_t list_id, int64_t import_id, const stru
 	static const char insert_sql[] =
 	    "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING";
-	static const char insert_pg[] =
-	    "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
-	    " VALUES (?1, ?2, CAST(?3 AS json), ?4, ?4) ON CONFLICT DO NOTHING RETURNING id";
+	static const char insert_pg[] = PG_INSERT_NEW(
+	    "contacts", "email, domain, attrs, created_at, updated_at",
+	    "CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS json), CAST(?4 AS BIGINT), ?4",
+	    "email = CAST(?1 AS TEXT)");
 	static const char update_sql[] =
 	    "UPDATE contacts SET attrs = json_patch(attrs, ?2), updated_at = ?3"
 	    " WHERE id = ?1 AND attrs IS NOT json_patch(attrs, ?2)";
@@ -136,7 +116,7 @@ store_import_row(struct store *s, int64_t list_id, int64_t import_id, const stru
 	db_bind_text(st, 2, a->domain);
 	db_bind_textn(st, 3, attrs, (int)attrs_len);
 	db_bind_int64(st, 4, now);
-	if ((rc = insert_id(s, st, "insert contact", &contact_id, &made)) < 0)
+	if ((rc = store_insert_id(s, st, "insert contact", &contact_id, &made)) < 0)
 		return rc;
 	if (made) {
 		f |= STORE_ROW_NEW_CONTACT;
@@ -405,9 +385,10 @@ store_contact_upsert(struct store *s, const struct address *a, const char *attrs
 	    "UPDATE contacts SET attrs = json_patch('{}', ?2), updated_at = ?3"
 	    " WHERE id = ?1 AND attrs IS NOT json_patch('{}', ?2)";
 	static const char insert_pg[] =
-	    "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
-	    " VALUES (?1, ?2, " PG_PATCH("'{}'",
-	                                 "?3") ", ?4, ?4) ON CONFLICT DO NOTHING RETURNING id";
+	    PG_INSERT_NEW("contacts", "email, domain, attrs, created_at, updated_at",
+	                  "CAST(?1 AS TEXT), CAST(?2 AS TEXT), " PG_PATCH(
+	                      "'{}'", "?3") ", CAST(?4 AS BIGINT), ?4",
+	                  "email = CAST(?1 AS TEXT)");
 	static const char merge_pg[] = "UPDATE contacts SET attrs = " PG_PATCH(
 	    "attrs", "?2") ","
 	                   " updated_at = ?3 WHERE id = ?1 AND attrs::text IS DISTINCT"
@@ -425,7 +406,7 @@ store_contact_upsert(struct store *s, const struct address *a, const char *attrs
 	db_bind_text(st, 2, a->domain);
 	db_bind_text(st, 3, attrs ? attrs : "{}");
 	db_bind_int64(st, 4, now);
-	int rc = insert_id(s, st, "add contact", id, &made);
+	int rc = store_insert_id(s, st, "add contact", id, &made);
 	if (rc < 0)
 		return rc;
 	if (made) {

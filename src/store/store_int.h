@@ -78,6 +78,19 @@ int store_step_done_db(struct store *s, struct db_stmt *st, const char *what);
 #define store_step_done(s, st, what)                                                               \
 	STORE_EITHER(st, store_step_done_lite, store_step_done_db)(s, st, what)
 /*
+ * store_insert_id - run st, an INSERT that makes one row or none (ON CONFLICT DO NOTHING),
+ * and reset it: *made whether it made one, and then *id its id. On PostgreSQL its SQL says
+ * RETURNING id (lastval() would be another table's when a trigger inserts too).
+ */
+int store_insert_id(struct store *s, struct db_stmt *st, const char *what, int64_t *id, bool *made);
+/* PG_INSERT_NEW - PostgreSQL's INSERT of VALUES into TABLE(COLUMNS) unless a row has KEY
+ * already (SQL of a parameter): ON CONFLICT alone takes an identity's next value before it
+ * finds the row there, so ids would skip where SQLite's do not. */
+#define PG_INSERT_NEW(TABLE, COLUMNS, VALUES, KEY)                                                 \
+	"INSERT INTO " TABLE "(" COLUMNS ") SELECT " VALUES                                        \
+	" WHERE NOT EXISTS (SELECT 1 FROM " TABLE " WHERE " KEY                                    \
+	") ON CONFLICT DO NOTHING RETURNING id"
+/*
  * store_get_one - step st once and reset it; *out (size bytes; 0 for a buffer the
  * caller reuses) is zeroed, then on a row filled by fill(st, out), so a caller
  * may clear it whatever came back.
@@ -223,6 +236,9 @@ char *store_dup_text_db(struct db_stmt *st, int col);
  */
 #define PG_KEY_OF_C "lower(c.email::text COLLATE \"C\")"
 #define PG_SHA256(X) "encode(sha256(convert_to(" X ", 'UTF8')), 'hex')"
+#define SUPPRESSION_KEYS_OF_C_PG                                                                   \
+	"(" PG_KEY_OF_C ", c.domain, CASE WHEN EXISTS (SELECT 1 FROM suppressions"                 \
+	" WHERE kind = 'hash') THEN " PG_SHA256(PG_KEY_OF_C) " END)"
 #define SUPPRESSION_OF_C_PG                                                                        \
 	"coalesce(" SUPPRESSION_OF_C_BY(PG_KEY_OF_C) ", " SUPPRESSION_OF_C_BY(                     \
 	    "c.domain") ", " SUPPRESSION_OF_C_BY("CASE WHEN EXISTS (SELECT 1 FROM suppressions"    \

@@ -321,9 +321,7 @@ store_segment_check(struct store *s, const struct segment_node *tree)
 #define NOT_SUPPRESSED                                                                             \
 	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C ")"
 #define NOT_SUPPRESSED_PG                                                                          \
-	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN (" PG_KEY_OF_C ", c.domain,"       \
-	" CASE WHEN EXISTS (SELECT 1 FROM suppressions WHERE kind = 'hash') THEN " PG_SHA256(      \
-	    PG_KEY_OF_C) " END))"
+	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C_PG ")"
 
 /*
  * The tree a count compiles, and how (count_shape): tree itself, or a copy of its top AND

@@ -263,8 +263,41 @@ eq "a list counted by PostgreSQL's triggers, not twice" \
 	"$(q "SELECT sum(members) FROM list_domain_counts k JOIN lists l ON l.id = k.list_id WHERE l.name = 'three'")" \
 	"$(sql "SELECT sum(members) FROM list_domain_counts k JOIN lists l ON l.id = k.list_id WHERE l.name = 'three'")"
 
+# --- campaigns: create, list, show (the audience's makeup), plan, the lifecycle --------------
+FROM="News <news@kirim.test>"
+both campaign create spring --list one --template news --from "$FROM"
+both campaign create spring --list two --template news --from "$FROM"
+both campaign create summer --segment mixed --list two --exclude-list three --template news:1 \
+	--from "$FROM" --header "X-Kind: test"
+both campaign create autumn --not-sent-by spring --list three --template a-first --from "$FROM"
+both campaign create bad --list nosuch --template news --from "$FROM"
+both campaign create bad --list one --template nosuch --from "$FROM"
+both campaign list
+both campaign list --json
+both campaign show spring
+both campaign show summer --json
+both campaign show autumn
+both campaign show nosuch
+both campaign plan summer --relay smtp://127.0.0.1:9 --now 1800000000
+both campaign plan spring --relay smtp://127.0.0.1:9 --now 1800000000 --json
+both campaign schedule spring --at 2099-01-01T09:00 --tz Asia/Jakarta --window "Mon-Fri 08:00-18:00"
+both campaign schedule summer --at 2099-01-01T09:00
+both campaign show spring --json
+both campaign pause spring --reason "a typo"
+both campaign resume spring
+both campaign unschedule summer
+both campaign unschedule summer
+both campaign cancel autumn --yes
+both campaign cancel autumn --yes
+both campaign pause nosuch
+both campaign list --json
+eq "campaigns on PostgreSQL: states" "$(q "SELECT string_agg(name || ' ' || state, ', ' ORDER BY id) FROM campaigns")" \
+	"$(sql "SELECT group_concat(name || ' ' || state, ', ') FROM (SELECT name, state FROM campaigns ORDER BY id)")"
+eq "campaigns on PostgreSQL: the schedule's options kept as SQLite's json_patch writes them" \
+	"$(q "SELECT options FROM campaigns WHERE name = 'spring'")" "$(sql "SELECT options FROM campaigns WHERE name = 'spring'")"
+
 # --- the rest is refused, and changes nothing ------------------------------------------------
-for cmd in "campaign list" "contacts delete ann@a.example" \
+for cmd in "send spring" "contacts delete ann@a.example" "campaign test spring --to x@y.example" \
 	"report --all" "run" "template lint news" "segment indexes" \
 	"segment index plan"; do
 	# shellcheck disable=SC2086 # the words of cmd
