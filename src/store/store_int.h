@@ -39,9 +39,11 @@ struct store_contact;
  * (or store_stmt_pg, with PostgreSQL's own SQL beside SQLite's) and runs them with db_*;
  * its functions then work on SQLite and PostgreSQL alike. A file not moved yet gets
  * SQLite's from store_prepare and store_db, which refuse on PostgreSQL ("not on PostgreSQL yet"
- * as the message). Moved: store.c's own, store_list.c (but for two functions), store_suppress.c,
- * store_policy.c, store_dest.c, store_tls.c, store_template.c, store_api.c, store_user.c,
- * store_webhook.c.
+ * as the message). Moved: store.c's own, store_list.c, store_suppress.c, store_policy.c,
+ * store_dest.c, store_tls.c, store_template.c, store_api.c, store_user.c, store_webhook.c,
+ * store_segment.c (but attribute indexes), store_contact.c (but store_contact_delete),
+ * store_import.c, store_audience.c, store_campaign.c, store_lifecycle.c, store_plan.c (but
+ * store_plan_suppress_domain), store_run.c, store_signup.c's store_consent_each.
  * The helpers below take either kind of statement (C11 _Generic), so that a file moves
  * by renaming its calls and keeps its SQL.
  */

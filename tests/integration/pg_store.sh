@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pg_store.sh - kirim's commands on PostgreSQL (docs/postgresql.md): the ones that run there
-# (init, lists, lists show, lists check, suppress, domain, template add/list/show, token,
-# audit, user, webhooks) run
+# (init, lists, lists show/check/delete, suppress, domain, template add/list/show, token,
+# audit, user, webhooks, segment, import, contacts, campaign create/list/show/plan and the
+# lifecycle) run
 # against a SQLite database and against its copy in PostgreSQL (kirim migrate), and must
 # answer alike: the same exit status, output
 # and errors, word for word (times and the database's name aside). Writes go to both and
