@@ -37,15 +37,9 @@ store_import_counted(struct store *s, int64_t list_id, const char *domain, int64
 	static const char sql[] =
 	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
 	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (list_id, domain) DO UPDATE"
-	    " SET members = members + excluded.members,"
-	    " suppressed = suppressed + excluded.suppressed";
-	/* PostgreSQL names the table's own columns in DO UPDATE */
-	static const char pg[] =
-	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
-	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (list_id, domain) DO UPDATE"
 	    " SET members = list_domain_counts.members + excluded.members,"
 	    " suppressed = list_domain_counts.suppressed + excluded.suppressed";
-	struct db_stmt *st = store_stmt_pg(s, sql, pg);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	db_bind_int64(st, 1, list_id);
