@@ -177,6 +177,9 @@ struct segment_sql {
 	 * an index on that expression serves it. Elsewhere (under NOT or OR, or inside an
 	 * expression the caller negates) every condition is 0 or 1. */
 	bool where;
+	/* Set by the caller before segment_compile: PostgreSQL's dialect (jsonb operators,
+	 * strpos, false for 0, pg_temp.kirim_number/kirim_time; no attribute index used) */
+	bool pg;
 };
 
 /*

@@ -101,7 +101,7 @@ campaign_create(struct cli *c, const char *name, const struct segment_part *part
 	sc.options = (char *)options;
 
 	struct store *s;
-	rc = cli_open(c, "campaign", false, &s);
+	rc = cli_open_any(c, "campaign", false, &s);
 	if (rc) {
 		buf_free(&hdrs);
 		return rc;
@@ -422,7 +422,7 @@ cmd_campaign(struct cli *c, int argc, char **argv)
 			                                : "list takes no arguments");
 			goto out;
 		}
-		if ((rc = cli_open(c, "campaign", false, &s)))
+		if ((rc = cli_open_any(c, "campaign", false, &s)))
 			goto out;
 		if (show) {
 			struct store_campaign sc;

@@ -306,7 +306,7 @@ contacts_export_cmd(struct cli *c, int argc, char **argv)
 		o.columns = names;
 	}
 	struct store *s;
-	int rc = cli_open(c, "contacts", false, &s);
+	int rc = cli_open_any(c, "contacts", false, &s);
 	if (rc)
 		goto done;
 	struct export_out x = {.f = stdout, .start = clock_seconds()};
@@ -519,7 +519,7 @@ cmd_contacts(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	struct store *s;
-	if ((rc = cli_open(c, "contacts", false, &s)))
+	if ((rc = cli_open_any(c, "contacts", false, &s)))
 		goto out;
 	const char *arg = argv[optind + 1];
 	if (show) {

@@ -195,7 +195,7 @@ cmd_import(struct cli *c, int argc, char **argv)
 		o.progress_arg = &pr;
 	}
 	struct store *s;
-	int rc = cli_open(c, "import", true, &s);
+	int rc = cli_open_any(c, "import", true, &s);
 	if (rc)
 		return rc;
 

@@ -206,7 +206,7 @@ campaign_lifecycle(struct cli *c, const char *verb, int argc, char **argv)
 		have_cfg = true;
 	}
 	struct store *s;
-	if ((rc = cli_open(c, "campaign", false, &s))) {
+	if ((rc = cli_open_any(c, "campaign", false, &s))) {
 		if (have_cfg)
 			config_free(&cfg);
 		return rc;

@@ -157,8 +157,7 @@ cmd_lists(struct cli *c, int argc, char **argv)
 		                 "unknown subcommand '%s' (list, show, delete, form, check)", verb);
 	if (argc != 3)
 		return cli_usage("lists", "%s takes one list name", verb);
-	/* lists delete looks for the segments that name the list: SQLite's only for now. */
-	if ((rc = (strcmp(verb, "show") == 0 ? cli_open_any : cli_open)(c, "lists", false, &s)))
+	if ((rc = cli_open_any(c, "lists", false, &s)))
 		return rc;
 	if (strcmp(verb, "delete") == 0) {
 		char err[1024];

@@ -304,7 +304,7 @@ campaign_plan(struct cli *c, int argc, char **argv)
 	}
 	o.cfg = &cfg;
 	struct store *s;
-	rc = cli_open(c, "campaign", false, &s);
+	rc = cli_open_any(c, "campaign", false, &s);
 	if (rc) {
 		config_free(&cfg);
 		return rc;

@@ -280,7 +280,9 @@ cmd_segment(struct cli *c, int argc, char **argv)
 	if (nargs != verbs[v].nargs)
 		return cli_usage("segment", "usage: kirim segment %s", verbs[v].usage);
 	struct store *s;
-	int rc = cli_open(c, "segment", false, &s);
+	/* Attribute indexes and --plan (SQLite's query plans) are SQLite's only. */
+	bool sqlite_only = strncmp(verb, "index", 5) == 0 || strcmp(verb, "unindex") == 0 || plan;
+	int rc = (sqlite_only ? cli_open : cli_open_any)(c, "segment", false, &s);
 	if (rc)
 		return rc;
 	char err[1024];

@@ -1659,15 +1659,49 @@ param_real(struct compiler *c, double v)
 	return param(c, (struct segment_param){.type = SEGMENT_P_REAL, .r = v});
 }
 
-/* attr - json_extract of the attribute: its path is a parameter too ($."NAME") */
+/*
+ * attr - json_extract of the attribute: its path is a parameter too ($."NAME"). On
+ * PostgreSQL (segment_sql.pg) its name is: as text (byte order, as SQLite's lower() folds
+ * ASCII only) for a text condition, else as jsonb; pg_temp.kirim_text, kirim_number and
+ * kirim_time (store_segment.c) read a number, a boolean and a string as SQLite's.
+ */
 static void
-attr(struct compiler *c, const char *name)
+attr_as(struct compiler *c, const char *name, bool text)
 {
+	if (c->out->pg) {
+		buf_printf(
+		    &c->out->sql,
+		    text ? "(pg_temp.kirim_text(c.attrs::jsonb -> CAST(?%d AS TEXT)) COLLATE \"C\")"
+		         : "(c.attrs::jsonb -> CAST(?%d AS TEXT))",
+		    param_text(c, name));
+		return;
+	}
 	struct buf path = BUF_INIT;
 	/* The parser refuses '"' in a name, so the quoted label is the whole name. */
 	buf_printf(&path, "$.\"%s\"", name);
 	buf_printf(&c->out->sql, "json_extract(c.attrs, ?%d)", param_text(c, path.data));
 	buf_free(&path);
+}
+
+static void
+attr(struct compiler *c, const char *name)
+{
+	attr_as(c, name, true);
+}
+
+/* FALSE - what a condition that matched nothing is: 0 in SQLite, false in PostgreSQL */
+#define FALSE(c) ((c)->out->pg ? "false" : "0")
+/* NUMBER, TIME - the functions an attribute is read by as a number, a date */
+#define NUMBER(c) ((c)->out->pg ? "pg_temp.kirim_number(" : "kirim_number(")
+#define TIME(c) ((c)->out->pg ? "pg_temp.kirim_time(" : "kirim_time(")
+
+/* text - text parameter k as lower() reads it: in byte order on PostgreSQL too */
+static const char *
+text(struct compiler *c, int k)
+{
+	static char ref[48];
+	snprintf(ref, sizeof(ref), c->out->pg ? "(CAST(?%d AS TEXT) COLLATE \"C\")" : "?%d", k);
+	return ref;
 }
 
 /*
@@ -1678,8 +1712,8 @@ attr(struct compiler *c, const char *name)
 static bool
 indexable(struct compiler *c, const char *name)
 {
-	if (!c->conjunct)
-		return false;
+	if (!c->conjunct || c->out->pg)
+		return false; /* PostgreSQL: no attribute indexes (yet) */
 	segment_index_expr(&c->out->sql, "c.attrs", name);
 	return true;
 }
@@ -1690,30 +1724,31 @@ date_cmp(struct compiler *c, const char *name, enum segment_op op, const struct 
 {
 	struct buf *b = &c->out->sql;
 	int64_t lo = v->time, hi = v->day ? v->time + 86399 : v->time;
-	buf_adds(b, "coalesce(kirim_time(");
-	attr(c, name);
+	buf_adds(b, "coalesce(");
+	buf_adds(b, TIME(c));
+	attr_as(c, name, false);
 	switch (op) {
 	case SEGMENT_EQ:
 	case SEGMENT_NE:
 		if (lo == hi) {
-			buf_printf(b, ") = ?%d, 0)", param_int(c, lo));
+			buf_printf(b, ") = ?%d, %s)", param_int(c, lo), FALSE(c));
 		} else {
 			/* One after the other: the order of a call's arguments is unspecified. */
 			int klo = param_int(c, lo), khi = param_int(c, hi);
-			buf_printf(b, ") BETWEEN ?%d AND ?%d, 0)", klo, khi);
+			buf_printf(b, ") BETWEEN ?%d AND ?%d, %s)", klo, khi, FALSE(c));
 		}
 		break;
 	case SEGMENT_LT:
-		buf_printf(b, ") < ?%d, 0)", param_int(c, lo));
+		buf_printf(b, ") < ?%d, %s)", param_int(c, lo), FALSE(c));
 		break;
 	case SEGMENT_LE:
-		buf_printf(b, ") <= ?%d, 0)", param_int(c, hi));
+		buf_printf(b, ") <= ?%d, %s)", param_int(c, hi), FALSE(c));
 		break;
 	case SEGMENT_GT:
-		buf_printf(b, ") > ?%d, 0)", param_int(c, hi));
+		buf_printf(b, ") > ?%d, %s)", param_int(c, hi), FALSE(c));
 		break;
 	case SEGMENT_GE:
-		buf_printf(b, ") >= ?%d, 0)", param_int(c, lo));
+		buf_printf(b, ") >= ?%d, %s)", param_int(c, lo), FALSE(c));
 		break;
 	default:
 		break;
@@ -1734,25 +1769,28 @@ cmp(struct compiler *c, const struct segment_node *n)
 	}
 	if (op == SEGMENT_CONTAINS) {
 		/* Text compares case-insensitively (ASCII letters, as addresses do). */
-		buf_adds(b, "coalesce(instr(lower(");
+		buf_adds(b, c->out->pg ? "coalesce(strpos(lower(" : "coalesce(instr(lower(");
 		attr(c, n->name);
-		buf_printf(b, "), lower(?%d)) > 0, 0)", param_text(c, v->text));
+		int k = param_text(c, v->text);
+		buf_printf(b, "), lower(%s)) > 0, %s)", text(c, k), FALSE(c));
 	} else if (op == SEGMENT_STARTS_WITH) {
 		buf_adds(b, "coalesce(substr(lower(");
 		attr(c, n->name);
 		int k = param_text(c, v->text);
-		buf_printf(b, "), 1, length(?%d)) = lower(?%d), 0)", k, k);
+		buf_printf(b, "), 1, length(?%d)) = ", k);
+		buf_printf(b, "lower(%s), %s)", text(c, k), FALSE(c));
 	} else if (v->type == SEGMENT_STRING && !negate && indexable(c, n->name)) {
 		buf_printf(b, " = lower(?%d)", param_text(c, v->text));
 	} else if (v->type == SEGMENT_STRING) {
 		buf_adds(b, "coalesce(lower(");
 		attr(c, n->name);
-		buf_printf(b, ") = lower(?%d), 0)", param_text(c, v->text));
+		buf_printf(b, ") = lower(%s), %s)", text(c, param_text(c, v->text)), FALSE(c));
 	} else if (v->type == SEGMENT_NUMBER) {
-		buf_adds(b, "coalesce(kirim_number(");
-		attr(c, n->name);
-		buf_printf(b, ") %s ?%d, 0)", op == SEGMENT_EQ ? "=" : op_names[op],
-		           param_real(c, v->num));
+		buf_adds(b, "coalesce(");
+		buf_adds(b, NUMBER(c));
+		attr_as(c, n->name, false);
+		buf_printf(b, ") %s ?%d, %s)", op == SEGMENT_EQ ? "=" : op_names[op],
+		           param_real(c, v->num), FALSE(c));
 	} else {
 		date_cmp(c, n->name, op, v);
 	}
@@ -1786,8 +1824,10 @@ in(struct compiler *c, const struct segment_node *n)
 			continue;
 		buf_adds(b, first ? "" : " OR ");
 		first = false;
-		buf_adds(b, kind == SEGMENT_STRING ? "coalesce(lower(" : "coalesce(kirim_number(");
-		attr(c, n->name);
+		buf_adds(b, kind == SEGMENT_STRING ? "coalesce(lower(" : "coalesce(");
+		if (kind != SEGMENT_STRING)
+			buf_adds(b, NUMBER(c));
+		attr_as(c, n->name, kind == SEGMENT_STRING);
 		buf_adds(b, ") IN (");
 		size_t k = 0;
 		for (size_t i = 0; i < n->nvals; i++) {
@@ -1797,11 +1837,11 @@ in(struct compiler *c, const struct segment_node *n)
 			if (k++)
 				buf_adds(b, ", ");
 			if (kind == SEGMENT_STRING)
-				buf_printf(b, "lower(?%d)", param_text(c, v->text));
+				buf_printf(b, "lower(%s)", text(c, param_text(c, v->text)));
 			else
 				buf_printf(b, "?%d", param_real(c, v->num));
 		}
-		buf_adds(b, "), 0)");
+		buf_printf(b, "), %s)", FALSE(c));
 	}
 	for (size_t i = 0; i < n->nvals; i++) {
 		if (n->vals[i].type != SEGMENT_DATE)
@@ -1826,10 +1866,17 @@ static const char *const event_sql[] = {
     [SEGMENT_COMPLAINED] = "e.type = 'complaint'",
 };
 
+/* PostgreSQL's opened: the same machine test on the detail's jsonb (true and 1 both) */
+#define OPENED_PG                                                                                  \
+	"e.type = 'open' AND (e.detail IS NULL OR coalesce((e.detail::jsonb -> 'machine')"         \
+	" NOT IN ('true', '1'), true))"
+
 static void
 event(struct compiler *c, const struct segment_node *n)
 {
 	struct buf *b = &c->out->sql;
+	const char *what =
+	    c->out->pg && n->event == SEGMENT_OPENED ? OPENED_PG : event_sql[n->event];
 	/*
 	 * One campaign: its messages (by campaign_id), then each one's events
 	 * (events_message covers message_id, type, ts). Any campaign: the events of the
@@ -1841,18 +1888,18 @@ event(struct compiler *c, const struct segment_node *n)
 		           "EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id ="
 		           " (SELECT id FROM campaigns WHERE name = ?%d) AND m.contact_id = c.id"
 		           " AND EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND %s",
-		           param_text(c, n->name), event_sql[n->event]);
+		           param_text(c, n->name), what);
 	else if (n->name)
 		buf_printf(b,
 		           "c.id IN (SELECT m.contact_id FROM messages m WHERE m.campaign_id ="
 		           " (SELECT id FROM campaigns WHERE name = ?%d) AND EXISTS (SELECT 1"
 		           " FROM events e WHERE e.message_id = m.id AND %s",
-		           param_text(c, n->name), event_sql[n->event]);
+		           param_text(c, n->name), what);
 	else
 		buf_printf(b,
-		           "c.id IN (SELECT m.contact_id FROM events e CROSS JOIN messages m"
+		           "c.id IN (SELECT m.contact_id FROM events e %s messages m"
 		           " ON m.id = e.message_id WHERE %s",
-		           event_sql[n->event]);
+		           c->out->pg ? "JOIN" : "CROSS JOIN", what);
 	if (n->days)
 		buf_printf(b, " AND e.ts >= ?%d", param_int(c, c->now - (int64_t)n->days * 86400));
 	if (n->klass != SEGMENT_CLASS_ANY)

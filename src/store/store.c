@@ -171,6 +171,23 @@ store_step_done_db(struct store *s, struct db_stmt *st, const char *what)
 	return ret;
 }
 
+/* store_insert_id - run an INSERT of one row or none, and its id (store_int.h) */
+int
+store_insert_id(struct store *s, struct db_stmt *st, const char *what, int64_t *id, bool *made)
+{
+	int rc = db_step(st);
+	*made = rc == DB_ROW;
+	if (rc == DB_ROW)
+		*id = db_column_int64(st, 0);
+	int ret = rc >= 0 ? 0 : store_fail(s, what);
+	db_reset(st);
+	if (ret == 0 && st->lite && db_changes(store_conn(s)) > 0) {
+		*made = true;
+		ret = db_last_id(store_conn(s), id);
+	}
+	return ret;
+}
+
 /* store_get_one - step st once; on a row call fill(st, out) (store_int.h) */
 int
 store_get_one_lite(struct store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *),
@@ -513,7 +530,8 @@ store_open_pg(const char *url, unsigned flags, struct store **out, char *err, si
 	s->db = db;
 	s->roll = store_rollup_new();
 	s->path = xstrdup(shown);
-	if ((rc = store_migrate_pg(s, flags)) < 0 || (rc = store_exec(s, STORE_ROLLUP_TEMP)) < 0) {
+	if ((rc = store_migrate_pg(s, flags)) < 0 || (rc = store_exec(s, STORE_ROLLUP_TEMP)) < 0 ||
+	    (rc = store_segment_functions_pg(s)) < 0) {
 		snprintf(err, errsz, "%s: %s", shown, s->errbuf);
 		store_close(s);
 		return rc;

@@ -35,35 +35,35 @@ store_audience_set(struct store *s, int64_t campaign_id, const struct store_audi
 	    " ref_campaign_id, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 	/* The campaign's first list: what a list-scope unsubscribe leaves (store_serve.c). */
 	static const char first_sql[] = "UPDATE campaigns SET list_id = ?2 WHERE id = ?1";
-	sqlite3_stmt *st = store_prepare(s, clear_sql);
+	struct db_stmt *st = store_stmt(s, clear_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
+	db_bind_int64(st, 1, campaign_id);
 	int rc = store_step_done(s, st, "clear a campaign's audience");
 	int64_t first = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const struct store_audience_part *p = &parts[i];
-		if ((st = store_prepare(s, add_sql)) == NULL)
+		if ((st = store_stmt(s, add_sql)) == NULL)
 			return STORE_E_SQL;
-		sqlite3_bind_int64(st, 1, campaign_id);
-		sqlite3_bind_int64(st, 2, (int64_t)i);
-		sqlite3_bind_text(st, 3, segment_part_name(p->kind), -1, SQLITE_STATIC);
+		db_bind_int64(st, 1, campaign_id);
+		db_bind_int64(st, 2, (int64_t)i);
+		db_bind_text(st, 3, segment_part_name(p->kind));
 		int col =
 		    p->kind == SEGMENT_PART_LIST || p->kind == SEGMENT_PART_EXCLUDE_LIST ? 4
 		    : p->kind == SEGMENT_PART_SEGMENT || p->kind == SEGMENT_PART_EXCLUDE_SEGMENT
 		        ? 5
 		        : 6;
-		sqlite3_bind_int64(st, col, p->ref_id);
-		sqlite3_bind_text(st, 7, p->name, -1, SQLITE_STATIC);
+		db_bind_int64(st, col, p->ref_id);
+		db_bind_text(st, 7, p->name);
 		rc = store_step_done(s, st, "store a campaign's audience");
 		if (p->kind == SEGMENT_PART_LIST && first == 0)
 			first = p->ref_id;
 	}
-	if (rc < 0 || (st = store_prepare(s, first_sql)) == NULL)
+	if (rc < 0 || (st = store_stmt(s, first_sql)) == NULL)
 		return rc < 0 ? rc : STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
+	db_bind_int64(st, 1, campaign_id);
 	if (first)
-		sqlite3_bind_int64(st, 2, first);
+		db_bind_int64(st, 2, first);
 	return store_step_done(s, st, "set a campaign's first list");
 }
 
@@ -74,25 +74,25 @@ store_audience_get(struct store *s, int64_t campaign_id, struct store_audience_p
 	static const char sql[] =
 	    "SELECT kind, coalesce(list_id, segment_id, ref_campaign_id, 0), name"
 	    " FROM campaign_audience WHERE campaign_id = ?1 ORDER BY pos";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
+	db_bind_int64(st, 1, campaign_id);
 	struct store_audience_part *v = NULL;
 	size_t k = 0;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		int kind = kind_of(store_col_text(st, 0));
 		if (kind < 0)
 			continue; /* a later version's kind: CHECK keeps them out of this one */
 		v = xrealloc(v, (k + 1) * sizeof(*v));
 		v[k].kind = (enum segment_part_kind)kind;
-		v[k].ref_id = sqlite3_column_int64(st, 1);
+		v[k].ref_id = db_column_int64(st, 1);
 		store_copy_text(v[k].name, sizeof(v[k].name), st, 2);
 		k++;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_DONE) {
 		free(v);
 		return store_fail(s, "read a campaign's audience");
 	}
@@ -143,37 +143,38 @@ store_audience_contact(struct store *s, int64_t campaign_id, int64_t now, const 
 	int rc = store_audience_compile(s, campaign_id, now, 1, false, &q);
 	if (rc < 0)
 		return rc;
-	sqlite3_stmt *st = store_segment_stmt(s,
-	                                      "SELECT " CONTACT_COLUMNS ", NULL FROM contacts c"
-	                                      " WHERE c.email = ?1 AND ",
-	                                      &q, "");
+	struct db_stmt *st = store_segment_prepare(
+	    s,
+	    q.pg ? "SELECT " CONTACT_COLUMNS_PG ", NULL FROM contacts c WHERE c.email = ?1 AND "
+	         : "SELECT " CONTACT_COLUMNS ", NULL FROM contacts c WHERE c.email = ?1 AND ",
+	    &q, "");
 	segment_sql_free(&q);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_text(st, 1, key);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		store_contact_row(st, out);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = store_errf(s, STORE_E_NOTFOUND,
 		                "%s is not a member of the campaign's audience", key);
 	} else {
 		rc = store_fail(s, "look for a contact in the campaign's audience");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return rc;
 }
 
 /* domains_each - each row of st (a domain, a count) to cb; the caller resets or finalizes st */
 static int
-domains_each(struct store *s, sqlite3_stmt *st,
+domains_each(struct store *s, struct db_stmt *st,
              int (*cb)(void *arg, const char *domain, int64_t count), void *arg)
 {
 	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret = cb(arg, store_col_text(st, 0), sqlite3_column_int64(st, 1));
-	if (ret == 0 && rc != SQLITE_DONE)
+	while (ret == 0 && (rc = db_step(st)) == DB_ROW)
+		ret = cb(arg, store_col_text(st, 0), db_column_int64(st, 1));
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "count the audience by domain");
 	return ret;
 }
@@ -195,33 +196,39 @@ store_audience_domains(struct store *s, int64_t campaign_id, int64_t now,
 	static const char counts_sql[] =
 	    "SELECT domain, members - suppressed FROM list_domain_counts WHERE list_id = ?1"
 	    " AND members > suppressed ORDER BY domain";
-	sqlite3_stmt *st = store_prepare(s, one_list_sql);
+	static const char counts_pg[] =
+	    "SELECT domain, members - suppressed FROM list_domain_counts WHERE list_id = ?1"
+	    " AND members > suppressed ORDER BY domain COLLATE \"C\"";
+	struct db_stmt *st = store_stmt(s, one_list_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
+	db_bind_int64(st, 1, campaign_id);
 	int64_t list_id = 0;
 	int rc = store_get_int64(s, st, &list_id, "read a campaign's audience");
 	if (rc < 0)
 		return rc;
 	if (list_id > 0) {
-		if ((st = store_prepare(s, counts_sql)) == NULL)
+		if ((st = store_stmt_pg(s, counts_sql, counts_pg)) == NULL)
 			return STORE_E_SQL;
-		sqlite3_bind_int64(st, 1, list_id);
+		db_bind_int64(st, 1, list_id);
 		rc = domains_each(s, st, cb, arg);
-		sqlite3_reset(st);
+		db_reset(st);
 		return rc;
 	}
 	struct segment_sql q;
 	if ((rc = store_audience_compile(s, campaign_id, now, 0, false, &q)) < 0)
 		return rc;
-	st = store_segment_stmt(
-	    s, "SELECT c.domain, count(*) FROM contacts c WHERE ", &q,
-	    " AND NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C ")"
-	    " GROUP BY c.domain ORDER BY c.domain");
+	st = store_segment_prepare(s, "SELECT c.domain, count(*) FROM contacts c WHERE ", &q,
+	                           q.pg ? " AND NOT EXISTS (SELECT 1 FROM suppressions WHERE value "
+	                                  "IN " SUPPRESSION_KEYS_OF_C_PG
+	                                  ") GROUP BY c.domain ORDER BY c.domain COLLATE \"C\""
+	                                : " AND NOT EXISTS (SELECT 1 FROM suppressions WHERE value "
+	                                  "IN " SUPPRESSION_KEYS_OF_C ")"
+	                                  " GROUP BY c.domain ORDER BY c.domain");
 	segment_sql_free(&q);
 	if (st == NULL)
 		return STORE_E_SQL;
 	rc = domains_each(s, st, cb, arg);
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return rc;
 }

@@ -26,49 +26,54 @@ store_campaign_create(struct store *s, struct store_campaign *c)
 	static const char sql[] =
 	    "INSERT INTO campaigns(name, list_id, template_id, from_name, from_addr, reply_to,"
 	    " headers, created_at, updated_at, options)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) ON CONFLICT DO NOTHING";
+	static const char pg[] = PG_INSERT_NEW(
+	    "campaigns",
+	    "name, list_id, template_id, from_name, from_addr, reply_to, headers, created_at,"
+	    " updated_at, options",
+	    "CAST(?1 AS TEXT), CAST(?2 AS BIGINT), CAST(?3 AS BIGINT), CAST(?4 AS TEXT),"
+	    " CAST(?5 AS TEXT), CAST(?6 AS TEXT), CAST(?7 AS json), CAST(?8 AS BIGINT), ?8,"
+	    " CAST(?9 AS json)",
+	    "name = CAST(?1 AS TEXT)");
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, c->name);
 	if (c->list_id)
-		sqlite3_bind_int64(st, 2, c->list_id);
-	sqlite3_bind_int64(st, 3, c->template_id);
+		db_bind_int64(st, 2, c->list_id);
+	db_bind_int64(st, 3, c->template_id);
 	store_bind_opt_text(st, 4, c->from_name);
-	sqlite3_bind_text(st, 5, c->from_addr, -1, SQLITE_STATIC);
+	db_bind_text(st, 5, c->from_addr);
 	store_bind_opt_text(st, 6, c->reply_to);
-	sqlite3_bind_text(st, 7, c->headers ? c->headers : "[]", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 8, store_now());
-	sqlite3_bind_text(st, 9, c->options ? c->options : "{}", -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_CONSTRAINT)
+	db_bind_text(st, 7, c->headers ? c->headers : "[]");
+	db_bind_int64(st, 8, store_now());
+	db_bind_text(st, 9, c->options ? c->options : "{}");
+	bool made;
+	int rc = store_insert_id(s, st, "create campaign", &c->id, &made);
+	if (rc == 0 && !made)
 		return store_errf(s, STORE_E_EXISTS, "a campaign called '%s' exists already",
 		                  c->name);
-	if (rc != SQLITE_DONE)
-		return store_fail(s, "create campaign");
-	c->id = sqlite3_last_insert_rowid(store_db(s));
-	return 0;
+	return rc;
 }
 
 /* store_campaign_row - a struct store_campaign from a row of CAMPAIGN_COLUMNS */
 static void
-store_campaign_row(sqlite3_stmt *st, void *out)
+store_campaign_row(struct db_stmt *st, void *out)
 {
 	struct store_campaign *c = out;
-	c->id = sqlite3_column_int64(st, 0);
+	c->id = db_column_int64(st, 0);
 	store_copy_text(c->name, sizeof(c->name), st, 1);
-	c->list_id = sqlite3_column_int64(st, 2);
+	c->list_id = db_column_int64(st, 2);
 	store_copy_text(c->list, sizeof(c->list), st, 3);
-	c->template_id = sqlite3_column_int64(st, 4);
+	c->template_id = db_column_int64(st, 4);
 	store_copy_text(c->template_name, sizeof(c->template_name), st, 5);
-	c->template_version = sqlite3_column_int(st, 6);
+	c->template_version = db_column_int(st, 6);
 	store_copy_text(c->from_name, sizeof(c->from_name), st, 7);
 	store_copy_text(c->from_addr, sizeof(c->from_addr), st, 8);
 	store_copy_text(c->reply_to, sizeof(c->reply_to), st, 9);
 	c->headers = store_dup_text(st, 10);
 	store_copy_text(c->state, sizeof(c->state), st, 11);
-	c->created_at = sqlite3_column_int64(st, 12);
+	c->created_at = db_column_int64(st, 12);
 	c->options = store_dup_text(st, 13);
 	store_copy_text(c->state_reason, sizeof(c->state_reason), st, 14);
 }
@@ -77,10 +82,10 @@ int
 store_campaign_get(struct store *s, const char *name, struct store_campaign *out)
 {
 	static const char sql[] = CAMPAIGN_COLUMNS " WHERE c.name = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, name);
 	int rc = store_get_one(s, st, store_campaign_row, out, sizeof *out, "read campaign");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no campaign called '%s'", name);
@@ -91,10 +96,10 @@ int
 store_campaign_get_id(struct store *s, int64_t id, struct store_campaign *out)
 {
 	static const char sql[] = CAMPAIGN_COLUMNS " WHERE c.id = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	int rc = store_get_one(s, st, store_campaign_row, out, sizeof *out, "read campaign");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no campaign with id %lld", (long long)id);
@@ -105,11 +110,11 @@ int
 store_campaign_each(struct store *s, store_campaign_cb cb, void *arg)
 {
 	static const char sql[] = CAMPAIGN_COLUMNS " ORDER BY c.created_at DESC, c.id DESC";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct store_campaign c;
 		store_campaign_row(st, &c);
 		ret = cb(arg, &c);
@@ -117,9 +122,9 @@ store_campaign_each(struct store *s, store_campaign_cb cb, void *arg)
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read campaigns");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -137,22 +142,22 @@ store_campaign_counts(struct store *s, int64_t campaign_id, struct store_campaig
 {
 	static const char sql[] = "SELECT state, attempts > 0, count(*), min(next_attempt_at)"
 	                          " FROM messages WHERE campaign_id = ?1 GROUP BY 1, 2";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	memset(c, 0, sizeof(*c));
-	sqlite3_bind_int64(st, 1, campaign_id);
+	db_bind_int64(st, 1, campaign_id);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *state = (const char *)sqlite3_column_text(st, 0);
-		int tried = sqlite3_column_int(st, 1);
-		int64_t n = sqlite3_column_int64(st, 2);
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *state = db_column_text(st, 0);
+		int tried = db_column_int(st, 1);
+		int64_t n = db_column_int64(st, 2);
 		c->total += n;
 		if (strcmp(state, "queued") == 0) {
 			c->queued += n;
 			if (tried)
 				c->deferred += n;
-			int64_t due = sqlite3_column_int64(st, 3);
+			int64_t due = db_column_int64(st, 3);
 			if (c->next_due == 0 || due < c->next_due)
 				c->next_due = due;
 		} else if (strcmp(state, "claimed") == 0) {
@@ -169,17 +174,23 @@ store_campaign_counts(struct store *s, int64_t campaign_id, struct store_campaig
 			c->cancelled += n;
 		}
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_DONE)
 		return store_fail(s, "count messages");
-	int64_t cursor, upto;
-	if ((rc = store_messages_walk_state(s, campaign_id, &cursor, &upto)) < 0)
-		return rc == STORE_E_NOTFOUND ? 0 : rc;
-	if (upto > cursor) {
-		c->walk_cursor = cursor;
-		c->walk_upto = upto;
+	/* The walk of the audience still to make messages (store_messages_walk), if any. */
+	static const char walk_sql[] = "SELECT CASE WHEN queue_upto > queue_cursor THEN"
+	                               " queue_cursor ELSE 0 END, CASE WHEN queue_upto >"
+	                               " queue_cursor THEN queue_upto ELSE 0 END"
+	                               " FROM campaigns WHERE id = ?1";
+	if ((st = store_stmt(s, walk_sql)) == NULL)
+		return STORE_E_SQL;
+	db_bind_int64(st, 1, campaign_id);
+	if ((rc = db_step(st)) == DB_ROW) {
+		c->walk_cursor = db_column_int64(st, 0);
+		c->walk_upto = db_column_int64(st, 1);
 	}
-	return 0;
+	db_reset(st);
+	return rc >= 0 ? 0 : store_fail(s, "read the walk of the campaign's audience");
 }
 
 int
@@ -188,11 +199,16 @@ store_campaign_set_links(struct store *s, int64_t campaign_id, const char *links
 	static const char sql[] =
 	    "UPDATE campaigns SET options = json_set(CASE WHEN json_valid(options)"
 	    " THEN options ELSE '{}' END, '$.links', json(?2)) WHERE id = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	/* PostgreSQL: links is an array, which a merge patch sets as json_set does, in its
+	 * place (jsonb would reorder the options' keys) */
+	static const char pg[] = "UPDATE campaigns SET options = " PG_PATCH(
+	    "CASE WHEN json_typeof(options) = 'object' THEN options ELSE '{}' END",
+	    "json_build_object('links', CAST(?2 AS json))") " WHERE id = ?1";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
-	sqlite3_bind_text(st, 2, links_json, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, campaign_id);
+	db_bind_text(st, 2, links_json);
 	return store_step_done(s, st, "save the campaign's link table");
 }
 
@@ -202,13 +218,13 @@ store_campaign_set_state(struct store *s, int64_t campaign_id, const char *state
 	/* A confirmation campaign is never done: a signup may queue a message at any moment
 	 * (one queued between a sender's last count and this would otherwise wait for the
 	 * next signup), and kirim run looks only at campaigns that are sending. */
-	static const char sql[] = "UPDATE campaigns SET state = ?2, updated_at = ?3 WHERE id = ?1"
-	                          " AND NOT (kind = 'confirm' AND ?2 = 'done')";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char sql[] = "UPDATE campaigns SET state = CAST(?2 AS TEXT), updated_at = ?3"
+	                          " WHERE id = ?1 AND NOT (kind = 'confirm' AND ?2 = 'done')";
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, store_now());
+	db_bind_int64(st, 1, campaign_id);
+	db_bind_text(st, 2, state);
+	db_bind_int64(st, 3, store_now());
 	return store_step_done(s, st, "set the campaign's state");
 }

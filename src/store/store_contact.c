@@ -18,16 +18,16 @@ store_import_start(struct store *s, int64_t list_id, const char *source, int64_t
 {
 	static const char sql[] =
 	    "INSERT INTO imports(list_id, source, started_at) VALUES (?1, ?2, ?3)";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char pg[] = "INSERT INTO imports(list_id, source, started_at)"
+	                         " VALUES (?1, ?2, ?3) RETURNING id";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, list_id);
-	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, store_now());
-	int rc = store_step_done(s, st, "record import");
-	if (rc == 0)
-		*import_id = sqlite3_last_insert_rowid(store_db(s));
-	return rc;
+	db_bind_int64(st, 1, list_id);
+	db_bind_text(st, 2, source);
+	db_bind_int64(st, 3, store_now());
+	bool made;
+	return store_insert_id(s, st, "record import", import_id, &made);
 }
 
 int
@@ -37,15 +37,15 @@ store_import_counted(struct store *s, int64_t list_id, const char *domain, int64
 	static const char sql[] =
 	    "INSERT INTO list_domain_counts(list_id, domain, members, suppressed)"
 	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (list_id, domain) DO UPDATE"
-	    " SET members = members + excluded.members,"
-	    " suppressed = suppressed + excluded.suppressed";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	    " SET members = list_domain_counts.members + excluded.members,"
+	    " suppressed = list_domain_counts.suppressed + excluded.suppressed";
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, list_id);
-	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, members);
-	sqlite3_bind_int64(st, 4, suppressed);
+	db_bind_int64(st, 1, list_id);
+	db_bind_text(st, 2, domain);
+	db_bind_int64(st, 3, members);
+	db_bind_int64(st, 4, suppressed);
 	return store_step_done(s, st, "count the import's members");
 }
 
@@ -53,12 +53,14 @@ int
 store_import_finish(struct store *s, int64_t import_id, const char *summary_json)
 {
 	static const char sql[] = "UPDATE imports SET finished_at = ?2, summary = ?3 WHERE id = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char pg[] =
+	    "UPDATE imports SET finished_at = ?2, summary = CAST(?3 AS json) WHERE id = ?1";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, import_id);
-	sqlite3_bind_int64(st, 2, store_now());
-	sqlite3_bind_text(st, 3, summary_json, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, import_id);
+	db_bind_int64(st, 2, store_now());
+	db_bind_text(st, 3, summary_json);
 	return store_step_done(s, st, "record import summary");
 }
 
@@ -81,65 +83,72 @@ store_import_row(struct store *s, int64_t list_id, int64_t import_id, const stru
 	static const char insert_sql[] =
 	    "INSERT INTO contacts(email, domain, attrs, created_at, updated_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING";
+	static const char insert_pg[] = PG_INSERT_NEW(
+	    "contacts", "email, domain, attrs, created_at, updated_at",
+	    "CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS json), CAST(?4 AS BIGINT), ?4",
+	    "email = CAST(?1 AS TEXT)");
 	static const char update_sql[] =
 	    "UPDATE contacts SET attrs = json_patch(attrs, ?2), updated_at = ?3"
 	    " WHERE id = ?1 AND attrs IS NOT json_patch(attrs, ?2)";
+	static const char update_pg[] = "UPDATE contacts SET attrs = " PG_PATCH(
+	    "attrs", "?2") ","
+	                   " updated_at = ?3 WHERE id = ?1 AND attrs::text IS DISTINCT"
+	                   " FROM " PG_PATCH("attrs", "?2") "::text";
 	static const char member_sql[] = "INSERT INTO list_members(list_id, contact_id, import_id)"
 	                                 " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
 	static const char member_import_sql[] =
 	    "SELECT import_id FROM list_members WHERE list_id = ?1 AND contact_id = ?2";
-	sqlite3 *db = store_db(s);
+	struct db *db = store_conn(s);
 	int64_t now = store_now(), contact_id = 0;
 	unsigned f = 0;
 	int rc;
-	sqlite3_stmt *st = store_prepare(s, insert_sql);
+	bool made;
+	struct db_stmt *st = store_stmt_pg(s, insert_sql, insert_pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, a->email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, a->domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, attrs, (int)attrs_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	if ((rc = store_step_done(s, st, "insert contact")) < 0)
+	db_bind_text(st, 1, a->email);
+	db_bind_text(st, 2, a->domain);
+	db_bind_textn(st, 3, attrs, (int)attrs_len);
+	db_bind_int64(st, 4, now);
+	if ((rc = store_insert_id(s, st, "insert contact", &contact_id, &made)) < 0)
 		return rc;
-	if (sqlite3_changes(db) == 1) {
-		contact_id = sqlite3_last_insert_rowid(db);
+	if (made) {
 		f |= STORE_ROW_NEW_CONTACT;
 	} else {
 		if ((rc = store_find_contact(s, a->key, &contact_id)) < 0)
 			return rc;
 		if (update && attrs_len > 2) {
-			if ((st = store_prepare(s, update_sql)) == NULL)
+			if ((st = store_stmt_pg(s, update_sql, update_pg)) == NULL)
 				return STORE_E_SQL;
-			sqlite3_bind_int64(st, 1, contact_id);
-			sqlite3_bind_text(st, 2, attrs, (int)attrs_len, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, now);
+			db_bind_int64(st, 1, contact_id);
+			db_bind_textn(st, 2, attrs, (int)attrs_len);
+			db_bind_int64(st, 3, now);
 			if ((rc = store_step_done(s, st, "update contact")) < 0)
 				return rc;
-			if (sqlite3_changes(db) == 1)
+			if (db_changes(db) == 1)
 				f |= STORE_ROW_UPDATED;
 		}
 	}
-	if ((st = store_prepare(s, member_sql)) == NULL)
+	if ((st = store_stmt(s, member_sql)) == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, list_id);
-	sqlite3_bind_int64(st, 2, contact_id);
-	sqlite3_bind_int64(st, 3, import_id);
+	db_bind_int64(st, 1, list_id);
+	db_bind_int64(st, 2, contact_id);
+	db_bind_int64(st, 3, import_id);
 	if ((rc = store_step_done(s, st, "add list member")) < 0)
 		return rc;
-	if (sqlite3_changes(db) == 1) {
+	if (db_changes(db) == 1) {
 		f |= STORE_ROW_NEW_MEMBER;
 	} else {
 		/* Already a member: earlier in this run (a duplicate row), or from before. */
-		if ((st = store_prepare(s, member_import_sql)) == NULL)
+		if ((st = store_stmt(s, member_import_sql)) == NULL)
 			return STORE_E_SQL;
-		sqlite3_bind_int64(st, 1, list_id);
-		sqlite3_bind_int64(st, 2, contact_id);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
-		    sqlite3_column_int64(st, 0) == import_id)
+		db_bind_int64(st, 1, list_id);
+		db_bind_int64(st, 2, contact_id);
+		rc = db_step(st);
+		if (rc == DB_ROW && !db_column_null(st, 0) && db_column_int64(st, 0) == import_id)
 			f |= STORE_ROW_DUPLICATE;
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		db_reset(st);
+		if (rc != DB_ROW && rc != DB_DONE)
 			return store_fail(s, "read list member");
 	}
 	*flags = f;
@@ -149,16 +158,16 @@ store_import_row(struct store *s, int64_t list_id, int64_t import_id, const stru
 
 /* store_contact_row - a struct store_contact from a row of CONTACT_COLUMNS, lists */
 void
-store_contact_row(sqlite3_stmt *st, void *out)
+store_contact_row(struct db_stmt *st, void *out)
 {
 	struct store_contact *c = out;
-	c->id = sqlite3_column_int64(st, 0);
+	c->id = db_column_int64(st, 0);
 	store_copy_text(c->email, sizeof(c->email), st, 1);
 	store_copy_text(c->domain, sizeof(c->domain), st, 2);
-	const unsigned char *attrs = sqlite3_column_text(st, 3);
-	c->attrs = xstrdup(attrs ? (const char *)attrs : "{}");
-	c->created_at = sqlite3_column_int64(st, 4);
-	c->updated_at = sqlite3_column_int64(st, 5);
+	const char *attrs = db_column_text(st, 3);
+	c->attrs = xstrdup(attrs ? attrs : "{}");
+	c->created_at = db_column_int64(st, 4);
+	c->updated_at = db_column_int64(st, 5);
 	store_copy_text(c->suppressed, sizeof(c->suppressed), st, 6);
 	store_copy_text(c->lists, sizeof(c->lists), st, 7);
 }
@@ -169,15 +178,21 @@ store_contact_row(sqlite3_stmt *st, void *out)
 	" (SELECT group_concat(name, ',') FROM (SELECT l.name FROM list_members m"                 \
 	"  JOIN lists l ON l.id = m.list_id WHERE m.contact_id = c.id ORDER BY l.name))"           \
 	" FROM contacts c"
+#define CONTACT_WITH_LISTS_PG                                                                      \
+	"SELECT " CONTACT_COLUMNS_PG ","                                                           \
+	" (SELECT string_agg(l.name, ',' ORDER BY l.name COLLATE \"C\") FROM list_members m"       \
+	"  JOIN lists l ON l.id = m.list_id WHERE m.contact_id = c.id)"                            \
+	" FROM contacts c"
 
 int
 store_contact_get(struct store *s, const char *key, struct store_contact *out)
 {
 	static const char sql[] = CONTACT_WITH_LISTS " WHERE c.email = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char pg[] = CONTACT_WITH_LISTS_PG " WHERE c.email = ?1";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, key);
 	int rc = store_get_one(s, st, store_contact_row, out, sizeof *out, "read contact");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no contact with the address %s", key);
@@ -188,10 +203,11 @@ int
 store_contact_get_id(struct store *s, int64_t id, struct store_contact *out)
 {
 	static const char sql[] = CONTACT_WITH_LISTS " WHERE c.id = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char pg[] = CONTACT_WITH_LISTS_PG " WHERE c.id = ?1";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	int rc = store_get_one(s, st, store_contact_row, out, sizeof *out, "read contact");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no contact with id %lld", (long long)id);
@@ -207,10 +223,10 @@ store_contact_clear(struct store_contact *c)
 
 /* Each row of st (CONTACT_COLUMNS and the lists) to cb; st is reset after. */
 static int
-contact_walk(struct store *s, sqlite3_stmt *st, store_contact_cb cb, void *arg, const char *what)
+contact_walk(struct store *s, struct db_stmt *st, store_contact_cb cb, void *arg, const char *what)
 {
 	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct store_contact c;
 		store_contact_row(st, &c);
 		ret = cb(arg, &c);
@@ -218,9 +234,9 @@ contact_walk(struct store *s, sqlite3_stmt *st, store_contact_cb cb, void *arg, 
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, what);
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -236,7 +252,17 @@ store_contact_search(struct store *s, const char *term, const char *list, int li
 	                               " JOIN contacts c ON c.id = m.contact_id"
 	                               " WHERE l.name = ?3 AND instr(lower(c.email), ?1) > 0"
 	                               " ORDER BY c.email LIMIT ?2";
-	sqlite3_stmt *st = store_prepare(s, list ? list_sql : all_sql);
+	/* PostgreSQL: the address's byte order (citext COLLATE "C" sorts as NOCASE does) */
+	static const char all_pg[] = "SELECT " CONTACT_COLUMNS_PG ", NULL FROM contacts c"
+	                             " WHERE strpos(" PG_KEY_OF_C ", ?1) > 0"
+	                             " ORDER BY c.email LIMIT ?2";
+	static const char list_pg[] = "SELECT " CONTACT_COLUMNS_PG ", NULL"
+	                              " FROM lists l JOIN list_members m ON m.list_id = l.id"
+	                              " JOIN contacts c ON c.id = m.contact_id"
+	                              " WHERE l.name = ?3 AND strpos(" PG_KEY_OF_C ", ?1) > 0"
+	                              " ORDER BY c.email LIMIT ?2";
+	struct db_stmt *st =
+	    list ? store_stmt_pg(s, list_sql, list_pg) : store_stmt_pg(s, all_sql, all_pg);
 	if (st == NULL)
 		return STORE_E_SQL;
 	/* The term is matched against lower(email), so fold it the same way. */
@@ -244,10 +270,10 @@ store_contact_search(struct store *s, const char *term, const char *list, int li
 	for (char *p = folded; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
-	sqlite3_bind_text(st, 1, folded, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+	db_bind_text(st, 1, folded);
+	db_bind_int64(st, 2, limit > 0 ? limit : INT64_MAX); /* PostgreSQL has no LIMIT -1 */
 	if (list)
-		sqlite3_bind_text(st, 3, list, -1, SQLITE_STATIC);
+		db_bind_text(st, 3, list);
 	int ret = contact_walk(s, st, cb, arg, "search contacts");
 	free(folded);
 	return ret;
@@ -266,7 +292,7 @@ static int
 list_is_big(struct store *s, int64_t members, bool *big)
 {
 	static const char top_sql[] = "SELECT max(id) FROM contacts";
-	sqlite3_stmt *st = store_prepare(s, top_sql);
+	struct db_stmt *st = store_stmt(s, top_sql);
 	int64_t top;
 	if (st == NULL)
 		return STORE_E_SQL;
@@ -285,43 +311,54 @@ store_contact_page(struct store *s, const char *prefix, const char *list, const 
 	 * same way): from the prefix to the prefix followed by 0xFF, a byte no
 	 * UTF-8 text has, after the last address of the page before.
 	 */
-	static const char all_sql[] = "SELECT " CONTACT_COLUMNS ", NULL FROM contacts c"
-	                              " WHERE c.email >= ?1 AND c.email < ?2 AND c.email > ?3"
-	                              " ORDER BY c.email LIMIT ?4";
-	static const char list_sql[] =
-	    "SELECT " CONTACT_COLUMNS ", NULL FROM contacts c"
-	    " JOIN list_members m ON m.contact_id = c.id AND m.list_id = ?5"
-	    " WHERE c.email >= ?1 AND c.email < ?2 AND c.email > ?3"
-	    " ORDER BY c.email LIMIT ?4";
-	/* The same rows, walking the address index and asking the list about each one. */
-	static const char walk_sql[] =
-	    "SELECT " CONTACT_COLUMNS ", NULL FROM contacts c"
-	    " WHERE c.email >= ?1 AND c.email < ?2 AND c.email > ?3 AND EXISTS (SELECT 1"
-	    " FROM list_members m WHERE m.list_id = ?5 AND m.contact_id = c.id)"
-	    " ORDER BY c.email LIMIT ?4";
+#define PAGE_ALL(COLUMNS)                                                                          \
+	"SELECT " COLUMNS ", NULL FROM contacts c"                                                 \
+	" WHERE c.email >= ?1 AND c.email < ?2 AND c.email > ?3"                                   \
+	" ORDER BY c.email LIMIT ?4"
+#define PAGE_LIST(COLUMNS)                                                                         \
+	"SELECT " COLUMNS ", NULL FROM contacts c"                                                 \
+	" JOIN list_members m ON m.contact_id = c.id AND m.list_id = ?5"                           \
+	" WHERE c.email >= ?1 AND c.email < ?2 AND c.email > ?3"                                   \
+	" ORDER BY c.email LIMIT ?4"
+/* The same rows, walking the address index and asking the list about each one. */
+#define PAGE_WALK(COLUMNS)                                                                         \
+	"SELECT " COLUMNS ", NULL FROM contacts c"                                                 \
+	" WHERE c.email >= ?1 AND c.email < ?2 AND c.email > ?3 AND EXISTS (SELECT 1"              \
+	" FROM list_members m WHERE m.list_id = ?5 AND m.contact_id = c.id)"                       \
+	" ORDER BY c.email LIMIT ?4"
+	static const char all_sql[] = PAGE_ALL(CONTACT_COLUMNS);
+	static const char list_sql[] = PAGE_LIST(CONTACT_COLUMNS);
+	static const char walk_sql[] = PAGE_WALK(CONTACT_COLUMNS);
+	static const char all_pg[] = PAGE_ALL(CONTACT_COLUMNS_PG);
+	static const char list_pg[] = PAGE_LIST(CONTACT_COLUMNS_PG);
+	static const char walk_pg[] = PAGE_WALK(CONTACT_COLUMNS_PG);
 	struct store_list_info li = {0};
-	const char *sql = all_sql;
+	const char *sql = all_sql, *pg = all_pg;
 	if (list) {
 		int rc = store_list_get(s, list, &li);
 		bool big;
 		if (rc < 0 || (rc = list_is_big(s, li.members, &big)) < 0)
 			return rc;
 		sql = big ? walk_sql : list_sql;
+		pg = big ? walk_pg : list_pg;
 	}
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	size_t pl = prefix ? strlen(prefix) : 0;
-	char *upper = xmalloc(pl + 2);
+	/* PostgreSQL takes UTF-8 only: there the bound is U+10FFFF, above every character in
+	 * byte order (citext COLLATE "C"). */
+	static const char top[] = "\xf4\x8f\xbf\xbf";
+	size_t pl = prefix ? strlen(prefix) : 0, tl = st->lite ? 1 : strlen(top);
+	char *upper = xmalloc(pl + tl + 1);
 	memcpy(upper, prefix ? prefix : "", pl);
-	upper[pl] = (char)0xff;
-	upper[pl + 1] = '\0';
-	sqlite3_bind_text(st, 1, prefix ? prefix : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, upper, (int)pl + 1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, after ? after : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, limit);
+	memcpy(upper + pl, st->lite ? "\xff" : top, tl);
+	upper[pl + tl] = '\0';
+	db_bind_text(st, 1, prefix ? prefix : "");
+	db_bind_textn(st, 2, upper, (int)(pl + tl));
+	db_bind_text(st, 3, after ? after : "");
+	db_bind_int(st, 4, limit);
 	if (list)
-		sqlite3_bind_int64(st, 5, li.id);
+		db_bind_int64(st, 5, li.id);
 	int ret = contact_walk(s, st, cb, arg, "read contacts");
 	free(upper);
 	return ret;
@@ -341,22 +378,34 @@ store_contact_upsert(struct store *s, const struct address *a, const char *attrs
 	static const char replace_sql[] =
 	    "UPDATE contacts SET attrs = json_patch('{}', ?2), updated_at = ?3"
 	    " WHERE id = ?1 AND attrs IS NOT json_patch('{}', ?2)";
-	sqlite3 *db = store_db(s);
+	static const char insert_pg[] =
+	    PG_INSERT_NEW("contacts", "email, domain, attrs, created_at, updated_at",
+	                  "CAST(?1 AS TEXT), CAST(?2 AS TEXT), " PG_PATCH(
+	                      "'{}'", "?3") ", CAST(?4 AS BIGINT), ?4",
+	                  "email = CAST(?1 AS TEXT)");
+	static const char merge_pg[] = "UPDATE contacts SET attrs = " PG_PATCH(
+	    "attrs", "?2") ","
+	                   " updated_at = ?3 WHERE id = ?1 AND attrs::text IS DISTINCT"
+	                   " FROM " PG_PATCH("attrs", "?2") "::text";
+	static const char replace_pg[] = "UPDATE contacts SET attrs = " PG_PATCH(
+	    "'{}'", "?2") ","
+	                  " updated_at = ?3 WHERE id = ?1 AND attrs::text IS"
+	                  " DISTINCT FROM " PG_PATCH("'{}'", "?2") "::text";
 	int64_t now = store_now();
-	sqlite3_stmt *st = store_prepare(s, insert_sql);
+	bool made;
+	struct db_stmt *st = store_stmt_pg(s, insert_sql, insert_pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, a->email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, a->domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, attrs ? attrs : "{}", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	int rc = store_step_done(s, st, "add contact");
+	db_bind_text(st, 1, a->email);
+	db_bind_text(st, 2, a->domain);
+	db_bind_text(st, 3, attrs ? attrs : "{}");
+	db_bind_int64(st, 4, now);
+	int rc = store_insert_id(s, st, "add contact", id, &made);
 	if (rc < 0)
 		return rc;
-	if (sqlite3_changes(db) > 0) {
+	if (made) {
 		/* Not an erased address (the caller refused one: store.h), so no erasure's
 		 * hash names it (store_suppress_link has nothing to link). */
-		*id = sqlite3_last_insert_rowid(db);
 		*created = *changed = true;
 		return 0;
 	}
@@ -367,14 +416,15 @@ store_contact_upsert(struct store *s, const struct address *a, const char *attrs
 		*changed = false;
 		return 0;
 	}
-	if ((st = store_prepare(s, replace ? replace_sql : merge_sql)) == NULL)
+	if ((st = replace ? store_stmt_pg(s, replace_sql, replace_pg)
+	                  : store_stmt_pg(s, merge_sql, merge_pg)) == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, *id);
-	sqlite3_bind_text(st, 2, attrs ? attrs : "{}", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
+	db_bind_int64(st, 1, *id);
+	db_bind_text(st, 2, attrs ? attrs : "{}");
+	db_bind_int64(st, 3, now);
 	if ((rc = store_step_done(s, st, "update contact")) < 0)
 		return rc;
-	*changed = sqlite3_changes(db) > 0;
+	*changed = db_changes(store_conn(s)) > 0;
 	return 0;
 }
 

@@ -6,12 +6,12 @@
 #include "kirim/store.h"
 
 static void
-store_import_attrs_fill(sqlite3_stmt *st, void *out)
+store_import_attrs_fill(struct db_stmt *st, void *out)
 {
 	struct buf *b = out;
-	const unsigned char *t = sqlite3_column_text(st, 0);
+	const char *t = db_column_text(st, 0);
 	if (t)
-		buf_add(b, t, (size_t)sqlite3_column_bytes(st, 0));
+		buf_add(b, t, (size_t)db_column_bytes(st, 0));
 	else
 		buf_adds(b, "{}");
 }
@@ -21,11 +21,11 @@ store_import_known_attrs(struct store *s, const char *key, struct buf *out)
 {
 	/* contacts.email is UNIQUE COLLATE NOCASE: one seek in its index. */
 	static const char sql[] = "SELECT attrs FROM contacts WHERE email = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	buf_reset(out);
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, key);
 	/* Size 0: out is the importer's buffer, reused row after row, not a struct to zero. */
 	int rc = store_get_one(s, st, store_import_attrs_fill, out, 0, "read contact attributes");
 	if (rc == STORE_E_NOTFOUND)

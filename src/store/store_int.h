@@ -39,9 +39,11 @@ struct store_contact;
  * (or store_stmt_pg, with PostgreSQL's own SQL beside SQLite's) and runs them with db_*;
  * its functions then work on SQLite and PostgreSQL alike. A file not moved yet gets
  * SQLite's from store_prepare and store_db, which refuse on PostgreSQL ("not on PostgreSQL yet"
- * as the message). Moved: store.c's own, store_list.c (but for two functions), store_suppress.c,
- * store_policy.c, store_dest.c, store_tls.c, store_template.c, store_api.c, store_user.c,
- * store_webhook.c.
+ * as the message). Moved: store.c's own, store_list.c, store_suppress.c, store_policy.c,
+ * store_dest.c, store_tls.c, store_template.c, store_api.c, store_user.c, store_webhook.c,
+ * store_segment.c (but attribute indexes), store_contact.c (but store_contact_delete),
+ * store_import.c, store_audience.c, store_campaign.c, store_lifecycle.c, store_plan.c (but
+ * store_plan_suppress_domain), store_run.c, store_signup.c's store_consent_each.
  * The helpers below take either kind of statement (C11 _Generic), so that a file moves
  * by renaming its calls and keeps its SQL.
  */
@@ -77,6 +79,19 @@ int store_step_done_lite(struct store *s, sqlite3_stmt *st, const char *what);
 int store_step_done_db(struct store *s, struct db_stmt *st, const char *what);
 #define store_step_done(s, st, what)                                                               \
 	STORE_EITHER(st, store_step_done_lite, store_step_done_db)(s, st, what)
+/*
+ * store_insert_id - run st, an INSERT that makes one row or none (ON CONFLICT DO NOTHING),
+ * and reset it: *made whether it made one, and then *id its id. On PostgreSQL its SQL says
+ * RETURNING id (lastval() would be another table's when a trigger inserts too).
+ */
+int store_insert_id(struct store *s, struct db_stmt *st, const char *what, int64_t *id, bool *made);
+/* PG_INSERT_NEW - PostgreSQL's INSERT of VALUES into TABLE(COLUMNS) unless a row has KEY
+ * already (SQL of a parameter): ON CONFLICT alone takes an identity's next value before it
+ * finds the row there, so ids would skip where SQLite's do not. */
+#define PG_INSERT_NEW(TABLE, COLUMNS, VALUES, KEY)                                                 \
+	"INSERT INTO " TABLE "(" COLUMNS ") SELECT " VALUES                                        \
+	" WHERE NOT EXISTS (SELECT 1 FROM " TABLE " WHERE " KEY                                    \
+	") ON CONFLICT DO NOTHING RETURNING id"
 /*
  * store_get_one - step st once and reset it; *out (size bytes; 0 for a buffer the
  * caller reuses) is zeroed, then on a row filled by fill(st, out), so a caller
@@ -223,6 +238,9 @@ char *store_dup_text_db(struct db_stmt *st, int col);
  */
 #define PG_KEY_OF_C "lower(c.email::text COLLATE \"C\")"
 #define PG_SHA256(X) "encode(sha256(convert_to(" X ", 'UTF8')), 'hex')"
+#define SUPPRESSION_KEYS_OF_C_PG                                                                   \
+	"(" PG_KEY_OF_C ", c.domain, CASE WHEN EXISTS (SELECT 1 FROM suppressions"                 \
+	" WHERE kind = 'hash') THEN " PG_SHA256(PG_KEY_OF_C) " END)"
 #define SUPPRESSION_OF_C_PG                                                                        \
 	"coalesce(" SUPPRESSION_OF_C_BY(PG_KEY_OF_C) ", " SUPPRESSION_OF_C_BY(                     \
 	    "c.domain") ", " SUPPRESSION_OF_C_BY("CASE WHEN EXISTS (SELECT 1 FROM suppressions"    \
@@ -290,8 +308,18 @@ char *store_dup_text_db(struct db_stmt *st, int col);
  */
 #define CONTACT_COLUMNS                                                                            \
 	"c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at, " SUPPRESSION_OF_C
+#define CONTACT_COLUMNS_PG                                                                         \
+	"c.id, c.email, c.domain, c.attrs, c.created_at, c.updated_at, " SUPPRESSION_OF_C_PG
 /* store_contact_row - a struct store_contact from a row of CONTACT_COLUMNS, lists */
-void store_contact_row(sqlite3_stmt *st, void *out);
+void store_contact_row(struct db_stmt *st, void *out);
+
+/*
+ * PG_PATCH - SQLite's json_patch(TARGET, PATCH) on PostgreSQL (PATCH a parameter as
+ * text): RFC 7396's merge, the target's keys in their order and new ones after, in the
+ * patch's; written as SQLite writes it, without blanks (pg_temp.kirim_json_patch, made
+ * at open with the segment functions).
+ */
+#define PG_PATCH(TARGET, PATCH) "pg_temp.kirim_json_patch(" TARGET ", CAST(" PATCH " AS json))"
 
 /*
  * store_suppress_link - after contact_id is made: if its address was erased before (a
@@ -316,6 +344,13 @@ int store_segment_compile(struct store *s, const struct segment_node *tree, int6
  */
 sqlite3_stmt *store_segment_stmt(struct store *s, const char *head, const struct segment_sql *q,
                                  const char *tail);
+/* store_segment_prepare - the same on the statement layer (either backend): the caller
+ * finalizes it with db_finalize */
+struct db_stmt *store_segment_prepare(struct store *s, const char *head,
+                                      const struct segment_sql *q, const char *tail);
+/* store_segment_functions_pg - kirim_number and kirim_time as the session's own functions
+ * (pg_temp) on a PostgreSQL connection, which the compiled SQL calls there */
+int store_segment_functions_pg(struct store *s);
 /* store_audience_compile - the campaign's audience as SQL at now (parameters after ?base;
  * probe: see struct segment_sql) */
 int store_audience_compile(struct store *s, int64_t campaign_id, int64_t now, int base, bool probe,

@@ -75,43 +75,49 @@ store_lifecycle_to(const char *name, const char *state, const char *verb, char *
 /* Options as an object even if someone stored junk: lifecycle reads must not fail on it. */
 #define LC_OPTIONS "(CASE WHEN json_valid(c.options) THEN c.options ELSE '{}' END)"
 
+/* PostgreSQL's: an option's text */
+#define LC_OPTION_PG(K)                                                                            \
+	"(CASE WHEN json_typeof(c.options) = 'object' THEN c.options ->> '" K "' END)"
+
+#define LC_GET(WINDOW, TZ)                                                                         \
+	"SELECT c.id, c.name, c.state, coalesce(c.state_reason, ''), coalesce(c.scheduled_at, 0)," \
+	" coalesce(" WINDOW ", ''), coalesce(" TZ ", ''), c.list_id,"                              \
+	" (SELECT count(*) FROM messages WHERE campaign_id = c.id),"                               \
+	" (SELECT count(*) FROM messages WHERE campaign_id = c.id AND state = 'queued'),"          \
+	" (SELECT count(*) FROM messages WHERE campaign_id = c.id AND state = 'claimed')"          \
+	" FROM campaigns c WHERE c.name = ?1"
+static const char sql_get_pg[] = LC_GET(LC_OPTION_PG("window"), LC_OPTION_PG("tz"));
 static const char sql_get[] =
-    "SELECT c.id, c.name, c.state, coalesce(c.state_reason, ''), coalesce(c.scheduled_at, 0),"
-    " coalesce(json_extract(" LC_OPTIONS ", '$.window'), ''),"
-    " coalesce(json_extract(" LC_OPTIONS ", '$.tz'), ''), c.list_id,"
-    " (SELECT count(*) FROM messages WHERE campaign_id = c.id),"
-    " (SELECT count(*) FROM messages WHERE campaign_id = c.id AND state = 'queued'),"
-    " (SELECT count(*) FROM messages WHERE campaign_id = c.id AND state = 'claimed')"
-    " FROM campaigns c WHERE c.name = ?1";
+    LC_GET("json_extract(" LC_OPTIONS ", '$.window')", "json_extract(" LC_OPTIONS ", '$.tz')");
 
 /* store_lifecycle_get - the lifecycle fields of the campaign called name */
 int
 store_lifecycle_get(struct store *s, const char *name, struct store_lifecycle_info *out)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_get);
+	struct db_stmt *st = store_stmt_pg(s, sql_get, sql_get_pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st), ret = 0;
-	if (rc == SQLITE_ROW) {
+	db_bind_text(st, 1, name);
+	int rc = db_step(st), ret = 0;
+	if (rc == DB_ROW) {
 		memset(out, 0, sizeof(*out));
-		out->id = sqlite3_column_int64(st, 0);
+		out->id = db_column_int64(st, 0);
 		store_copy_text(out->name, sizeof(out->name), st, 1);
 		store_copy_text(out->state, sizeof(out->state), st, 2);
 		store_copy_text(out->reason, sizeof(out->reason), st, 3);
-		out->scheduled_at = sqlite3_column_int64(st, 4);
+		out->scheduled_at = db_column_int64(st, 4);
 		store_copy_text(out->window, sizeof(out->window), st, 5);
 		store_copy_text(out->tz, sizeof(out->tz), st, 6);
-		out->list_id = sqlite3_column_int64(st, 7);
-		out->messages = sqlite3_column_int64(st, 8);
-		out->queued = sqlite3_column_int64(st, 9);
-		out->claimed = sqlite3_column_int64(st, 10);
-	} else if (rc == SQLITE_DONE) {
+		out->list_id = db_column_int64(st, 7);
+		out->messages = db_column_int64(st, 8);
+		out->queued = db_column_int64(st, 9);
+		out->claimed = db_column_int64(st, 10);
+	} else if (rc == DB_DONE) {
 		ret = STORE_E_NOTFOUND;
 	} else {
 		ret = store_fail(s, "read a campaign's state");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -127,6 +133,13 @@ static const char sql_move[] =
     " options = CASE WHEN ?8 IS NULL THEN options ELSE json_patch(CASE WHEN json_valid(options)"
     "   THEN options ELSE '{}' END, ?8) END"
     " WHERE id = ?1 AND state = ?2";
+static const char sql_move_pg[] =
+    "UPDATE campaigns SET state = ?3, state_reason = ?4, updated_at = ?5,"
+    " scheduled_at = CASE WHEN ?6 THEN ?7 ELSE scheduled_at END,"
+    " options = CASE WHEN CAST(?8 AS TEXT) IS NULL THEN options ELSE " PG_PATCH(
+        "CASE WHEN json_typeof(options) = 'object' THEN options ELSE '{}' END",
+        "?8") " END"
+              " WHERE id = ?1 AND state = ?2";
 
 static const char sql_cancel_msgs[] =
     "UPDATE messages SET state = 'cancelled', done_at = ?2 WHERE campaign_id = ?1"
@@ -135,6 +148,9 @@ static const char sql_cancel_msgs[] =
  * out; cancelled, they are put in. */
 static const char sql_cancel_name[] = "INSERT INTO temp.rollup_ids(id) SELECT id FROM messages"
                                       " WHERE campaign_id = ?1 AND state = 'queued'";
+/* PostgreSQL's temporary tables are pg_temp's */
+static const char sql_cancel_name_pg[] = "INSERT INTO rollup_ids(id) SELECT id FROM messages"
+                                         " WHERE campaign_id = ?1 AND state = 'queued'";
 /* A cancelled campaign's walk ends where it is: no more of its messages are made. */
 static const char sql_cancel_walk[] = "UPDATE campaigns SET queue_upto = NULL WHERE id = ?1";
 
@@ -173,56 +189,57 @@ move(struct store *s, const struct store_lifecycle_info *cur, const char *verb, 
 		buf_printf(&patch, "%s\"skip\":%s", patch.len > 1 ? "," : "", a->skip);
 	}
 	buf_addc(&patch, '}');
-	sqlite3_stmt *st = store_prepare(s, sql_move);
+	struct db_stmt *st = store_stmt_pg(s, sql_move, sql_move_pg);
 	if (st == NULL) {
 		buf_free(&patch);
 		return STORE_E_SQL;
 	}
-	sqlite3_bind_int64(st, 1, cur->id);
-	sqlite3_bind_text(st, 2, cur->state, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, cur->id);
+	db_bind_text(st, 2, cur->state);
+	db_bind_text(st, 3, to);
 	if (reason)
-		sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, a->now);
-	sqlite3_bind_int(st, 6, sched || unsched);
+		db_bind_text(st, 4, reason);
+	db_bind_int64(st, 5, a->now);
+	db_bind_int(st, 6, sched || unsched);
 	if (sched)
-		sqlite3_bind_int64(st, 7, a->scheduled_at);
+		db_bind_int64(st, 7, a->scheduled_at);
 	if (patch.len > 2)
-		sqlite3_bind_text(st, 8, patch.data, (int)patch.len, SQLITE_STATIC);
+		db_bind_textn(st, 8, patch.data, (int)patch.len);
 	int ret = store_step_done(s, st, "change the campaign's state");
 	buf_free(&patch);
-	if (ret == 0 && sqlite3_changes(store_db(s)) != 1)
+	if (ret == 0 && db_changes(store_conn(s)) != 1)
 		ret = STORE_E_NOTFOUND; /* cannot happen inside BEGIN IMMEDIATE */
 	if (ret == 0 && (sched || unsched || strcmp(verb, "resume") == 0)) {
 		/* A new schedule replaces the old everywhere at once: what waits for the old
 		 * window (or a warm-up day, or a destination's down time: none was attempted)
 		 * is due again now, and routing holds it again only if the new rules say so.
 		 * A deferral keeps its retry time. */
-		if ((st = store_prepare(s, sql_release_held)) == NULL)
+		if ((st = store_stmt(s, sql_release_held)) == NULL)
 			return STORE_E_SQL;
-		sqlite3_bind_int64(st, 1, cur->id);
-		sqlite3_bind_int64(st, 2, a->now);
+		db_bind_int64(st, 1, cur->id);
+		db_bind_int64(st, 2, a->now);
 		ret = store_step_done(s, st, "release messages held for the old schedule");
 	}
 	if (ret == 0 && strcmp(verb, "cancel") == 0) {
-		if ((st = store_prepare(s, sql_cancel_name)) == NULL)
+		if ((st = store_stmt_pg(s, sql_cancel_name, sql_cancel_name_pg)) == NULL)
 			return STORE_E_SQL;
-		sqlite3_bind_int64(st, 1, cur->id);
+		db_bind_int64(st, 1, cur->id);
 		if ((ret = store_step_done(s, st, "name the queued messages")) < 0)
 			return ret;
-		if ((st = store_prepare(s, sql_cancel_msgs)) == NULL)
+		if ((st = store_stmt(s, sql_cancel_msgs)) == NULL)
 			return STORE_E_SQL;
-		sqlite3_bind_int64(st, 1, cur->id);
-		sqlite3_bind_int64(st, 2, a->now);
+		db_bind_int64(st, 1, cur->id);
+		db_bind_int64(st, 2, a->now);
 		ret = store_step_done(s, st, "cancel the queued messages");
 		if (ret == 0)
-			*cancelled = sqlite3_changes(store_db(s));
-		if (ret == 0)
+			*cancelled = db_changes(store_conn(s));
+		/* None named, none to put in (the report rollups are SQLite's only so far) */
+		if (ret == 0 && *cancelled > 0)
 			ret = store_rollup_in(s);
-		if (ret == 0 && (st = store_prepare(s, sql_cancel_walk)) == NULL)
+		if (ret == 0 && (st = store_stmt(s, sql_cancel_walk)) == NULL)
 			return STORE_E_SQL;
 		if (ret == 0) {
-			sqlite3_bind_int64(st, 1, cur->id);
+			db_bind_int64(st, 1, cur->id);
 			ret = store_step_done(s, st, "end the walk of the campaign's audience");
 		}
 	}
@@ -272,35 +289,37 @@ store_lifecycle_apply(struct store *s, const char *name, const char *verb,
 	return 0;
 }
 
+#define LC_DUE(WINDOW, TZ)                                                                         \
+	"SELECT c.id, c.name, c.scheduled_at, coalesce(" WINDOW ", ''), coalesce(" TZ ", '')"      \
+	" FROM campaigns c WHERE c.state = 'scheduled' AND c.scheduled_at <= ?1"                   \
+	" ORDER BY c.scheduled_at, c.id"
 static const char sql_due[] =
-    "SELECT c.id, c.name, c.scheduled_at, coalesce(json_extract(" LC_OPTIONS ", '$.window'), ''),"
-    " coalesce(json_extract(" LC_OPTIONS ", '$.tz'), '')"
-    " FROM campaigns c WHERE c.state = 'scheduled' AND c.scheduled_at <= ?1"
-    " ORDER BY c.scheduled_at, c.id";
+    LC_DUE("json_extract(" LC_OPTIONS ", '$.window')", "json_extract(" LC_OPTIONS ", '$.tz')");
+static const char sql_due_pg[] = LC_DUE(LC_OPTION_PG("window"), LC_OPTION_PG("tz"));
 
 /* store_campaigns_due - every scheduled campaign whose time has come */
 int
 store_campaigns_due(struct store *s, int64_t now, store_due_cb cb, void *arg)
 {
-	sqlite3_stmt *st = store_prepare(s, sql_due);
+	struct db_stmt *st = store_stmt_pg(s, sql_due, sql_due_pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, now);
+	db_bind_int64(st, 1, now);
 	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct store_due d = {
-		    .id = sqlite3_column_int64(st, 0),
-		    .name = (const char *)sqlite3_column_text(st, 1),
-		    .scheduled_at = sqlite3_column_int64(st, 2),
-		    .window = (const char *)sqlite3_column_text(st, 3),
-		    .tz = (const char *)sqlite3_column_text(st, 4),
+		    .id = db_column_int64(st, 0),
+		    .name = db_column_text(st, 1),
+		    .scheduled_at = db_column_int64(st, 2),
+		    .window = db_column_text(st, 3),
+		    .tz = db_column_text(st, 4),
 		};
 		if ((ret = cb(arg, &d)) != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "list the campaigns due");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -310,7 +329,7 @@ store_campaigns_next_due(struct store *s, int64_t *when)
 {
 	static const char sql[] = "SELECT coalesce(min(scheduled_at), 0) FROM campaigns"
 	                          " WHERE state = 'scheduled'";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	return st ? store_get_int64(s, st, when, "find the next scheduled campaign") : STORE_E_SQL;
 }
 
@@ -320,27 +339,34 @@ store_campaign_state_get(struct store *s, int64_t id, char state[16], char *reas
 {
 	static const char sql[] = "SELECT state, coalesce(state_reason, '') FROM campaigns"
 	                          " WHERE id = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st), ret = 0;
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st), ret = 0;
+	if (rc == DB_ROW) {
 		store_copy_text(state, 16, st, 0);
 		if (reason && reasonsz)
 			store_copy_text(reason, reasonsz, st, 1);
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		ret = STORE_E_NOTFOUND;
 	} else {
 		ret = store_fail(s, "read a campaign's state");
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
 /* Not suppressed: SUPPRESSION_OF_C (every suppression has a reason), for contact c; its
  * look-ups key by key build no temporary table per contact, as value IN (...) did. */
 #define LC_NOT_SUPPRESSED " " SUPPRESSION_OF_C " IS NULL"
+#define LC_NOT_SUPPRESSED_PG " " SUPPRESSION_OF_C_PG " IS NULL"
+#define LC_RECIPIENTS_TAIL(NOT_SUPPRESSED)                                                         \
+	" AND" NOT_SUPPRESSED " AND NOT EXISTS (SELECT 1 FROM messages g WHERE g.campaign_id = ?1" \
+	"   AND g.contact_id = c.id AND g.state NOT IN ('queued', 'claimed')) ORDER BY c.id"
+#define LC_MAILABLE_TAIL(NOT_SUPPRESSED)                                                           \
+	" AND" NOT_SUPPRESSED "), (SELECT count(*) FROM messages WHERE campaign_id = ?1"           \
+	"  AND state IN ('queued', 'claimed'))"
 
 /* store_lifecycle_recipients - the recipients the campaign would still mail */
 int
@@ -350,30 +376,28 @@ store_lifecycle_recipients(struct store *s, int64_t campaign_id, store_recipient
 	int rc = store_audience_compile(s, campaign_id, store_now(), 1, false, &q);
 	if (rc < 0)
 		return rc;
-	sqlite3_stmt *st = store_segment_stmt(
-	    s, "SELECT c.id, c.email, c.attrs FROM contacts c WHERE ", &q,
-	    " AND" LC_NOT_SUPPRESSED
-	    " AND NOT EXISTS (SELECT 1 FROM messages g WHERE g.campaign_id = ?1"
-	    "   AND g.contact_id = c.id AND g.state NOT IN ('queued', 'claimed'))"
-	    " ORDER BY c.id");
+	struct db_stmt *st =
+	    store_segment_prepare(s, "SELECT c.id, c.email, c.attrs FROM contacts c WHERE ", &q,
+	                          q.pg ? LC_RECIPIENTS_TAIL(LC_NOT_SUPPRESSED_PG)
+	                               : LC_RECIPIENTS_TAIL(LC_NOT_SUPPRESSED));
 	segment_sql_free(&q);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
+	db_bind_int64(st, 1, campaign_id);
 	int ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *attrs = (const char *)sqlite3_column_text(st, 2);
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *attrs = db_column_text(st, 2);
 		struct store_recipient r = {
-		    .contact_id = sqlite3_column_int64(st, 0),
-		    .email = (const char *)sqlite3_column_text(st, 1),
+		    .contact_id = db_column_int64(st, 0),
+		    .email = db_column_text(st, 1),
 		    .attrs = attrs ? attrs : "{}",
 		};
 		if ((ret = cb(arg, &r)) != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read the campaign's recipients");
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return ret;
 }
 
@@ -385,22 +409,20 @@ store_lifecycle_mailable(struct store *s, int64_t campaign_id, int64_t *mailable
 	int rc = store_audience_compile(s, campaign_id, store_now(), 1, false, &q);
 	if (rc < 0)
 		return rc;
-	sqlite3_stmt *st =
-	    store_segment_stmt(s, "SELECT (SELECT count(*) FROM contacts c WHERE ", &q,
-	                       " AND" LC_NOT_SUPPRESSED "),"
-	                       " (SELECT count(*) FROM messages WHERE campaign_id = ?1"
-	                       "  AND state IN ('queued', 'claimed'))");
+	struct db_stmt *st = store_segment_prepare(
+	    s, "SELECT (SELECT count(*) FROM contacts c WHERE ", &q,
+	    q.pg ? LC_MAILABLE_TAIL(LC_NOT_SUPPRESSED_PG) : LC_MAILABLE_TAIL(LC_NOT_SUPPRESSED));
 	segment_sql_free(&q);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
+	db_bind_int64(st, 1, campaign_id);
 	int ret = 0;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*mailable = sqlite3_column_int64(st, 0);
-		*pending = sqlite3_column_int64(st, 1);
+	if ((rc = db_step(st)) == DB_ROW) {
+		*mailable = db_column_int64(st, 0);
+		*pending = db_column_int64(st, 1);
 	} else {
 		ret = store_fail(s, "count the campaign's recipients");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return ret;
 }

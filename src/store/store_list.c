@@ -170,18 +170,20 @@ store_list_delete(struct store *s, const char *name)
 	return rc;
 }
 
-/* SQLite only for now: a contact's row (store_contact_row) and json_extract. */
+#define LIST_MEMBER(COLUMNS)                                                                       \
+	"SELECT " COLUMNS ", NULL FROM contacts c JOIN list_members m ON m.contact_id = c.id"      \
+	" WHERE c.email = ?1 AND m.list_id = ?2"
+
 int
 store_list_member(struct store *s, int64_t list_id, const char *key, struct store_contact *out)
 {
-	static const char sql[] = "SELECT " CONTACT_COLUMNS ", NULL"
-	                          " FROM contacts c JOIN list_members m ON m.contact_id = c.id"
-	                          " WHERE c.email = ?1 AND m.list_id = ?2";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	static const char sql[] = LIST_MEMBER(CONTACT_COLUMNS);
+	static const char pg[] = LIST_MEMBER(CONTACT_COLUMNS_PG);
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, list_id);
+	db_bind_text(st, 1, key);
+	db_bind_int64(st, 2, list_id);
 	int rc = store_get_one(s, st, store_contact_row, out, sizeof *out, "read list member");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "%s is not a member of the campaign's list", key);
@@ -194,15 +196,23 @@ store_list_has_field(struct store *s, int64_t list_id, const char *field, bool *
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM list_members m JOIN contacts c"
 	                          " ON c.id = m.contact_id WHERE m.list_id = ?1"
 	                          " AND json_extract(c.attrs, ?2) IS NOT NULL)";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	/* PostgreSQL: the name itself; a JSON null is NULL there too */
+	static const char pg[] = "SELECT EXISTS (SELECT 1 FROM list_members m JOIN contacts c"
+	                         " ON c.id = m.contact_id WHERE m.list_id = ?1"
+	                         " AND (c.attrs::jsonb ->> CAST(?2 AS TEXT)) IS NOT NULL)";
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
 	/* A JSON path with the name quoted, so any column name works as a key. */
 	struct buf path = BUF_INIT;
-	buf_adds(&path, "$.");
-	buf_json_string(&path, field, strlen(field));
-	sqlite3_bind_int64(st, 1, list_id);
-	sqlite3_bind_text(st, 2, path.data, (int)path.len, SQLITE_STATIC);
+	if (st->lite) {
+		buf_adds(&path, "$.");
+		buf_json_string(&path, field, strlen(field));
+	} else {
+		buf_adds(&path, field);
+	}
+	db_bind_int64(st, 1, list_id);
+	db_bind_textn(st, 2, path.data, (int)path.len);
 	int64_t found;
 	int rc = store_get_int64(s, st, &found, "look for a field");
 	buf_free(&path);

@@ -7,56 +7,80 @@
 int
 store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_cb cb, void *arg)
 {
-	static const char sql[] =
-	    "SELECT c.id, c.name, c.state, coalesce(c.state_reason, ''),"
-	    " coalesce(json_extract(CASE WHEN json_valid(c.options) THEN c.options END,"
-	    " '$.window'), ''),"
-	    " coalesce(json_extract(CASE WHEN json_valid(c.options) THEN c.options END, '$.tz'),"
-	    " ''),"
-	    " coalesce(sum(m.state = 'queued'), 0),"
-	    " coalesce(sum(m.state = 'queued' AND m.next_attempt_at <= ?2), 0),"
-	    " coalesce(sum(m.state = 'claimed'), 0), coalesce(sum(m.state = 'delivered'), 0),"
-	    " coalesce(sum(m.state = 'queued' AND m.attempts > 0), 0),"
-	    " coalesce(sum(m.state = 'bounced'), 0), coalesce(sum(m.state = 'failed'), 0),"
-	    " coalesce(min(CASE WHEN m.state = 'queued' THEN m.next_attempt_at END), 0),"
-	    " coalesce(c.scheduled_at, 0), CASE WHEN c.queue_upto > c.queue_cursor THEN "
-	    "c.queue_cursor ELSE 0 END,"
-	    " CASE WHEN c.queue_upto > c.queue_cursor THEN c.queue_upto ELSE 0 END"
-	    " FROM campaigns c LEFT JOIN messages m ON m.campaign_id = c.id"
-	    " WHERE (?1 IS NULL AND c.state IN ('sending', 'scheduled', 'paused')) OR c.state = ?1"
-	    " GROUP BY c.id ORDER BY c.id";
-	sqlite3_stmt *st = store_prepare(s, sql);
+/* One campaign's row: TEXT(key) its option's text, COUNT(cond) its messages that cond holds for. */
+#define RUN_CAMPAIGNS(TEXT, COUNT, STATE)                                                                                                                                                                   \
+	"SELECT c.id, c.name, c.state, coalesce(c.state_reason, ''), coalesce(" TEXT(                                                                                                                       \
+	    "window") ","                                                                                                                                                                                   \
+	              " "                                                                                                                                                                                   \
+	              "'"                                                                                                                                                                                   \
+	              "'"                                                                                                                                                                                   \
+	              ")"                                                                                                                                                                                   \
+	              ","                                                                                                                                                                                   \
+	              " "                                                                                                                                                                                   \
+	              "c"                                                                                                                                                                                   \
+	              "o"                                                                                                                                                                                   \
+	              "a"                                                                                                                                                                                   \
+	              "l"                                                                                                                                                                                   \
+	              "e"                                                                                                                                                                                   \
+	              "s"                                                                                                                                                                                   \
+	              "c"                                                                                                                                                                                   \
+	              "e"                                                                                                                                                                                   \
+	              "(" TEXT("tz") ", ''), " COUNT("m.state = 'queued'") ", " COUNT("m.state = "                                                                                                          \
+	                                                                              "'queued' "                                                                                                           \
+	                                                                              "AND "                                                                                                                \
+	                                                                              "m.next_"                                                                                                             \
+	                                                                              "attempt_"                                                                                                            \
+	                                                                              "at <= ?2") ", " COUNT("m.state = 'claimed'") ", " COUNT(                                                             \
+	                  "m.state = 'delivered'") ", " COUNT("m.state = 'queued' AND m.attempts "                                                                                                          \
+	                                                      "> 0") ", " COUNT("m.state = "                                                                                                                \
+	                                                                        "'bounced'") ","                                                                                                            \
+	                                                                                     " " COUNT("m.state = 'failed'") ", coalesce(min(CASE WHEN m.state = 'queued' THEN m.next_attempt_at END), 0)," \
+	                                                                                                                     " coalesce(c.scheduled_at, 0), CASE WHEN c.queue_upto > c.queue_cursor THEN"   \
+	                                                                                                                     " c.queue_cursor ELSE 0 END,"                                                  \
+	                                                                                                                     " CASE WHEN c.queue_upto > c.queue_cursor THEN c.queue_upto ELSE 0 END"        \
+	                                                                                                                     " FROM campaigns c LEFT JOIN messages m ON m.campaign_id = c.id"               \
+	                                                                                                                     " WHERE (" STATE                                                               \
+	                                                                                                                     " IS NULL AND c.state IN ('sending', 'scheduled', 'paused'))"                  \
+	                                                                                                                     " OR c.state = ?1 GROUP BY c.id ORDER BY c.id"
+#define RUN_TEXT(K) "json_extract(CASE WHEN json_valid(c.options) THEN c.options END, '$." K "')"
+#define RUN_COUNT(COND) "coalesce(sum(" COND "), 0)"
+#define RUN_TEXT_PG(K)                                                                             \
+	"(CASE WHEN json_typeof(c.options) = 'object' THEN c.options ->> '" K "' END)"
+#define RUN_COUNT_PG(COND) "count(m.id) FILTER (WHERE " COND ")"
+	static const char sql[] = RUN_CAMPAIGNS(RUN_TEXT, RUN_COUNT, "?1");
+	static const char pg[] = RUN_CAMPAIGNS(RUN_TEXT_PG, RUN_COUNT_PG, "CAST(?1 AS TEXT)");
+	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
 	if (state)
-		sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
+		db_bind_text(st, 1, state);
+	db_bind_int64(st, 2, now);
 	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (ret == 0 && (rc = db_step(st)) == DB_ROW) {
 		struct store_run_campaign c = {
-		    .id = sqlite3_column_int64(st, 0),
+		    .id = db_column_int64(st, 0),
 		    .name = store_col_text(st, 1),
 		    .state = store_col_text(st, 2),
 		    .reason = store_col_text(st, 3),
 		    .window = store_col_text(st, 4),
 		    .tz = store_col_text(st, 5),
-		    .queued = sqlite3_column_int64(st, 6),
-		    .due = sqlite3_column_int64(st, 7),
-		    .claimed = sqlite3_column_int64(st, 8),
-		    .delivered = sqlite3_column_int64(st, 9),
-		    .deferred = sqlite3_column_int64(st, 10),
-		    .bounced = sqlite3_column_int64(st, 11),
-		    .failed = sqlite3_column_int64(st, 12),
-		    .next_due = sqlite3_column_int64(st, 13),
-		    .scheduled_at = sqlite3_column_int64(st, 14),
-		    .walk_cursor = sqlite3_column_int64(st, 15),
-		    .walk_upto = sqlite3_column_int64(st, 16),
+		    .queued = db_column_int64(st, 6),
+		    .due = db_column_int64(st, 7),
+		    .claimed = db_column_int64(st, 8),
+		    .delivered = db_column_int64(st, 9),
+		    .deferred = db_column_int64(st, 10),
+		    .bounced = db_column_int64(st, 11),
+		    .failed = db_column_int64(st, 12),
+		    .next_due = db_column_int64(st, 13),
+		    .scheduled_at = db_column_int64(st, 14),
+		    .walk_cursor = db_column_int64(st, 15),
+		    .walk_upto = db_column_int64(st, 16),
 		};
 		ret = cb(arg, &c);
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read the sending campaigns");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -73,24 +97,24 @@ store_run_waiting(struct store *s, int64_t campaign_id, int64_t now, int max, st
 	    " count(*), min(next_attempt_at)"
 	    " FROM messages WHERE campaign_id = ?1 AND state = 'queued' AND next_attempt_at > ?2"
 	    " GROUP BY 1, 2 ORDER BY 3 DESC, 4 LIMIT ?3";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, campaign_id);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int(st, 3, max);
+	db_bind_int64(st, 1, campaign_id);
+	db_bind_int64(st, 2, now);
+	db_bind_int(st, 3, max);
 	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (ret == 0 && (rc = db_step(st)) == DB_ROW) {
 		struct store_run_wait w = {
-		    .kind = (enum store_wait_kind)sqlite3_column_int(st, 0),
+		    .kind = (enum store_wait_kind)db_column_int(st, 0),
 		    .why = store_col_text(st, 1),
-		    .count = sqlite3_column_int64(st, 2),
-		    .next = sqlite3_column_int64(st, 3),
+		    .count = db_column_int64(st, 2),
+		    .next = db_column_int64(st, 3),
 		};
 		ret = cb(arg, &w);
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read what a campaign's messages wait for");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }

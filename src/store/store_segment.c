@@ -88,6 +88,89 @@ store_segment_functions(sqlite3 *db)
 	return 0;
 }
 
+/*
+ * The same three on PostgreSQL: session functions (pg_temp, made at open by
+ * store_segment_functions_pg) over an attribute's jsonb. kirim_number reads a number, a
+ * boolean (1, 0: SQLite's json_extract) and a string that segment_number reads;
+ * kirim_text an attribute as json_extract's value reads as text (a boolean as 1 or 0);
+ * kirim_json_patch is SQLite's json_patch (PG_PATCH, store_int.h);
+ * kirim_time a string that segment_time reads (its regular expression and ranges), as
+ * Unix seconds. kirim_sha256 is PG_SHA256 in the SQL itself.
+ */
+static const char pg_functions[] =
+    "CREATE FUNCTION pg_temp.kirim_number(x jsonb) RETURNS double precision"
+    " LANGUAGE plpgsql IMMUTABLE AS $f$"
+    " DECLARE t text; v double precision;"
+    " BEGIN"
+    "  CASE jsonb_typeof(x)"
+    "  WHEN 'number' THEN RETURN (x #>> '{}')::double precision;"
+    "  WHEN 'boolean' THEN RETURN CASE WHEN x = 'true' THEN 1 ELSE 0 END;"
+    "  WHEN 'string' THEN t := btrim(x #>> '{}', E' \\t');"
+    "  ELSE RETURN NULL; END CASE;"
+    "  IF length(t) >= 64 OR t !~ '^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'"
+    "  THEN RETURN NULL; END IF;"
+    "  v := t::double precision;"
+    "  RETURN CASE WHEN v IN ('Infinity', '-Infinity') THEN NULL ELSE v END;"
+    " EXCEPTION WHEN numeric_value_out_of_range THEN RETURN NULL;"
+    " END $f$;"
+    "CREATE FUNCTION pg_temp.kirim_json_patch(t json, p json) RETURNS json"
+    " LANGUAGE plpgsql IMMUTABLE AS $f$"
+    " DECLARE r text;"
+    " BEGIN"
+    "  IF json_typeof(p) IS DISTINCT FROM 'object' THEN RETURN p; END IF;"
+    "  IF json_typeof(t) IS DISTINCT FROM 'object' THEN t := '{}'; END IF;"
+    "  SELECT '{' || coalesce(string_agg(to_json(k)::text || ':' || v, ',' ORDER BY o), '')"
+    "   || '}' INTO r FROM ("
+    "   SELECT a.key AS k, a.n AS o, CASE WHEN b.key IS NULL THEN a.value::text"
+    "    ELSE pg_temp.kirim_json_patch(a.value, b.value)::text END AS v"
+    "   FROM json_each(t) WITH ORDINALITY a(key, value, n)"
+    "   LEFT JOIN json_each(p) b ON b.key = a.key"
+    "   WHERE b.key IS NULL OR json_typeof(b.value) <> 'null'"
+    "   UNION ALL"
+    "   SELECT b.key, 4294967296 + b.n, pg_temp.kirim_json_patch(NULL, b.value)::text"
+    "   FROM json_each(p) WITH ORDINALITY b(key, value, n)"
+    "   WHERE json_typeof(b.value) <> 'null'"
+    "   AND NOT EXISTS (SELECT 1 FROM json_each(t) a WHERE a.key = b.key)) x;"
+    "  RETURN r::json;"
+    " END $f$;"
+    "CREATE FUNCTION pg_temp.kirim_text(x jsonb) RETURNS text"
+    " LANGUAGE sql IMMUTABLE AS $f$"
+    " SELECT CASE jsonb_typeof(x) WHEN 'boolean' THEN CASE WHEN x = 'true' THEN '1' ELSE '0'"
+    " END WHEN 'null' THEN NULL ELSE x #>> '{}' END $f$;"
+    "CREATE FUNCTION pg_temp.kirim_time(x jsonb) RETURNS bigint"
+    " LANGUAGE plpgsql IMMUTABLE AS $f$"
+    " DECLARE m text[]; y int; mo int; d int; h int := 0; mi int := 0; sec int := 0;"
+    "  off int := 0; v bigint;"
+    " BEGIN"
+    "  IF jsonb_typeof(x) IS DISTINCT FROM 'string' THEN RETURN NULL; END IF;"
+    "  m := regexp_match(btrim(x #>> '{}', E' \\t'), '^([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    "([Tt "
+    "]([0-9]{2}):([0-9]{2})(:([0-9]{2})([.][0-9]+)?)?([Zz]|([-+])([0-9]{2})(:?([0-9]{2}))?)?)?$');"
+    "  IF m IS NULL THEN RETURN NULL; END IF;"
+    "  y := m[1]::int; mo := m[2]::int; d := m[3]::int;"
+    "  IF y < 1 OR mo < 1 OR mo > 12 OR d < 1 OR d > extract(day from make_date(y, mo, 1)"
+    "   + interval '1 month' - interval '1 day') THEN RETURN NULL; END IF;"
+    "  IF m[4] IS NOT NULL THEN"
+    "   h := m[5]::int; mi := m[6]::int; sec := coalesce(m[8]::int, 0);"
+    "   IF h > 23 OR mi > 59 OR sec > 59 OR coalesce(m[12]::int, 0) > 23"
+    "    OR coalesce(m[14]::int, 0) > 59 THEN RETURN NULL; END IF;"
+    "   IF m[11] IS NOT NULL THEN off := (m[12]::int * 3600 + coalesce(m[14]::int, 0) * 60)"
+    "    * CASE m[11] WHEN '-' THEN -1 ELSE 1 END; END IF;"
+    "  END IF;"
+    "  v := (make_date(y, mo, d) - date '1970-01-01')::bigint * 86400 + h * 3600 + mi * 60"
+    "   + sec - off;"
+    "  RETURN CASE WHEN v < -62135596800 OR v >= 253402300800 THEN NULL ELSE v END;"
+    " END $f$";
+
+int
+store_segment_functions_pg(struct store *s)
+{
+	return db_exec(store_conn(s), pg_functions) < 0
+	           ? store_errf(s, STORE_E_SQL, "make the segment functions: %s",
+	                        db_errmsg(store_conn(s)))
+	           : 0;
+}
+
 /* ---- compiling and running trees -------------------------------------------------------- */
 
 /* resolve's code for a failure of SQLite's (segment_compile's own are -1) */
@@ -99,28 +182,28 @@ resolve(void *arg, const char *name, struct segment_node **out, char *err, size_
 {
 	static const char sql[] = "SELECT expr FROM segments WHERE name = ?1";
 	struct store *s = arg;
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL) {
 		snprintf(err, errsz, "%s", store_errmsg(s));
 		return RESOLVE_E_SQL;
 	}
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		if (rc == SQLITE_DONE) {
+	db_bind_text(st, 1, name);
+	int rc = db_step(st);
+	if (rc != DB_ROW) {
+		if (rc == DB_DONE) {
 			snprintf(err, errsz, "no segment called '%s'", name);
-			sqlite3_reset(st);
+			db_reset(st);
 			return 1;
 		}
 		store_fail(s, "read a segment");
 		snprintf(err, errsz, "%s", store_errmsg(s));
-		sqlite3_reset(st);
+		db_reset(st);
 		return RESOLVE_E_SQL;
 	}
-	const char *expr = (const char *)sqlite3_column_text(st, 0);
+	const char *expr = db_column_text(st, 0);
 	char perr[400];
-	rc = segment_parse(expr, (size_t)sqlite3_column_bytes(st, 0), out, perr, sizeof(perr));
-	sqlite3_reset(st);
+	rc = segment_parse(expr, (size_t)db_column_bytes(st, 0), out, perr, sizeof(perr));
+	db_reset(st);
 	if (rc < 0) {
 		snprintf(err, errsz, "segment '%s' does not parse: %s", name, perr);
 		return 1;
@@ -137,12 +220,45 @@ store_segment_compile(struct store *s, const struct segment_node *tree, int64_t 
 	out->base = base;
 	out->probe = probe;
 	out->where = where;
+	out->pg = store_conn(s)->kind == DB_PG;
 	int rc = segment_compile(tree, now, resolve, s, out, err, sizeof(err));
 	if (rc == RESOLVE_E_SQL)
 		return STORE_E_SQL; /* store_errmsg says why */
 	if (rc < 0)
 		return store_errf(s, STORE_E_INVALID, "%s", err);
 	return 0;
+}
+
+struct db_stmt *
+store_segment_prepare(struct store *s, const char *head, const struct segment_sql *q,
+                      const char *tail)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, head);
+	buf_addc(&sql, '(');
+	buf_add(&sql, q->sql.data, q->sql.len);
+	buf_addc(&sql, ')');
+	buf_adds(&sql, tail);
+	struct db_stmt *st = db_prepare(store_conn(s), sql.data, NULL, false);
+	buf_free(&sql);
+	if (st == NULL) {
+		store_fail(s, "prepare a segment's query");
+		return NULL;
+	}
+	for (size_t i = 0; i < q->nparams; i++) {
+		const struct segment_param *p = &q->params[i];
+		int k = q->base + (int)i + 1;
+		/* Copied on PostgreSQL; SQLite's binding is SQLITE_STATIC: q outlives st here. */
+		if (p->type == SEGMENT_P_TEXT && st->lite)
+			sqlite3_bind_text(st->lite, k, p->text, -1, SQLITE_TRANSIENT);
+		else if (p->type == SEGMENT_P_TEXT)
+			db_bind_text(st, k, p->text);
+		else if (p->type == SEGMENT_P_INT)
+			db_bind_int64(st, k, p->i);
+		else
+			db_bind_double(st, k, p->r);
+	}
+	return st;
 }
 
 sqlite3_stmt *
@@ -178,15 +294,15 @@ store_segment_stmt(struct store *s, const char *head, const struct segment_sql *
  * a NULL tree is every contact */
 static int
 prepared(struct store *s, const struct segment_node *tree, int64_t now, int base, bool probe,
-         const char *head, const char *tail, sqlite3_stmt **out)
+         const char *head, const char *tail, struct db_stmt **out)
 {
 	struct segment_sql q = {.sql = BUF_INIT, .base = base};
 	int rc = tree ? store_segment_compile(s, tree, now, base, probe, true, &q) : 0;
 	if (rc < 0)
 		return rc;
 	if (tree == NULL)
-		buf_adds(&q.sql, "1");
-	*out = store_segment_stmt(s, head, &q, tail);
+		buf_adds(&q.sql, "1 = 1");
+	*out = store_segment_prepare(s, head, &q, tail);
 	segment_sql_free(&q);
 	return *out ? 0 : STORE_E_SQL;
 }
@@ -204,6 +320,8 @@ store_segment_check(struct store *s, const struct segment_node *tree)
 /* Not suppressed: the rule of SUPPRESSION_OF_C, as a condition on contact c. */
 #define NOT_SUPPRESSED                                                                             \
 	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C ")"
+#define NOT_SUPPRESSED_PG                                                                          \
+	" NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN " SUPPRESSION_KEYS_OF_C_PG ")"
 
 /*
  * The tree a count compiles, and how (count_shape): tree itself, or a copy of its top AND
@@ -235,7 +353,7 @@ count_shape(struct store *s, const struct segment_node *tree, struct count_shape
 	out->tree = tree;
 	if (tree == NULL || tree->type != SEGMENT_AND)
 		return 0;
-	sqlite3_stmt *st = store_prepare(s, ids_sql);
+	struct db_stmt *st = store_stmt(s, ids_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int64_t ids, contacts = -1;
@@ -251,7 +369,7 @@ count_shape(struct store *s, const struct segment_node *tree, struct count_shape
 		    li.members * 4 >= ids) {
 			/* Counted once (the count of a table is of its smallest index: 6 ms a
 			 * million contacts), and only for a big list. */
-			if (contacts < 0 && (st = store_prepare(s, contacts_sql)) != NULL)
+			if (contacts < 0 && (st = store_stmt(s, contacts_sql)) != NULL)
 				rc = store_get_int64(s, st, &contacts, "count contacts");
 			else if (contacts < 0)
 				rc = STORE_E_SQL;
@@ -280,10 +398,14 @@ count_shape(struct store *s, const struct segment_node *tree, struct count_shape
  * Together they are NOT_SUPPRESSED's rule without the hash, which count_suppressed
  * leaves to it (an erased address's hash names a contact only by hashing every address).
  */
-#define SUPPRESSED_ADDRESS_HEAD                                                                    \
-	"SELECT count(*) FROM (SELECT DISTINCT a.id FROM suppressions p CROSS JOIN contacts a"     \
-	" ON a.email = p.value WHERE lower(a.email) = p.value) x CROSS JOIN contacts c"            \
+#define SUPPRESSED_ADDRESS_HEAD_AS(CROSS, LOWER)                                                   \
+	"SELECT count(*) FROM (SELECT DISTINCT a.id FROM suppressions p " CROSS " contacts a"      \
+	" ON a.email = p.value WHERE " LOWER " = p.value) x " CROSS " contacts c"                  \
 	" ON c.id = x.id WHERE "
+#define SUPPRESSED_ADDRESS_HEAD SUPPRESSED_ADDRESS_HEAD_AS("CROSS JOIN", "lower(a.email)")
+/* PostgreSQL's: no CROSS JOIN ... ON; the address lower-cased in byte order, compared as text */
+#define SUPPRESSED_ADDRESS_HEAD_PG                                                                 \
+	SUPPRESSED_ADDRESS_HEAD_AS("JOIN", "lower(a.email::text COLLATE \"C\")::text")
 #define IN_SUPPRESSED_DOMAIN "c.domain IN (SELECT value FROM suppressions)"
 
 /*
@@ -304,23 +426,32 @@ count_suppressed(struct store *s, const struct count_shape *shape, int64_t now, 
 	*suppressed = 0;
 	if (count == 0)
 		return 0;
-	sqlite3_stmt *st = store_prepare(s, kinds_sql);
+	struct db_stmt *st = store_stmt(s, kinds_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		int rc = store_fail(s, "count the suppressions");
-		sqlite3_reset(st);
+		db_reset(st);
 		return rc;
 	}
-	int64_t n = sqlite3_column_int64(st, 0);
-	bool hash = sqlite3_column_int(st, 1) != 0, domain = sqlite3_column_int(st, 2) != 0;
-	sqlite3_reset(st);
+	int64_t n = db_column_int64(st, 0);
+	bool hash = db_column_int(st, 1) != 0, domain = db_column_int(st, 2) != 0;
+	db_reset(st);
 	int rc;
 	if (n == 0)
 		return 0;
 	const char *heads[2] = {NULL, NULL};
+	bool pg = store_conn(s)->kind == DB_PG;
 	if (hash || n >= count) {
-		heads[0] = "SELECT count(*) FROM contacts c WHERE NOT" NOT_SUPPRESSED " AND ";
+		heads[0] = pg ? "SELECT count(*) FROM contacts c WHERE NOT" NOT_SUPPRESSED_PG
+		                " AND "
+		              : "SELECT count(*) FROM contacts c WHERE NOT" NOT_SUPPRESSED " AND ";
+	} else if (pg) {
+		heads[0] = domain ? SUPPRESSED_ADDRESS_HEAD_PG "NOT " IN_SUPPRESSED_DOMAIN " AND "
+		                  : SUPPRESSED_ADDRESS_HEAD_PG;
+		if (domain)
+			heads[1] =
+			    "SELECT count(*) FROM contacts c WHERE " IN_SUPPRESSED_DOMAIN " AND ";
 	} else {
 		heads[0] = domain ? SUPPRESSED_ADDRESS_HEAD "NOT " IN_SUPPRESSED_DOMAIN " AND "
 		                  : SUPPRESSED_ADDRESS_HEAD;
@@ -333,7 +464,7 @@ count_suppressed(struct store *s, const struct count_shape *shape, int64_t now, 
 		if ((rc = prepared(s, shape->tree, now, 0, shape->probe, heads[i], "", &st)) < 0)
 			return rc;
 		rc = store_get_int64(s, st, &k, "count a segment's suppressed contacts");
-		sqlite3_finalize(st);
+		db_finalize(st);
 		if (rc < 0)
 			return rc;
 		*suppressed += k;
@@ -363,13 +494,13 @@ count_tree(struct store *s, const struct segment_node *tree, int64_t now, int64_
 	int rc = count_shape(s, tree, &shape);
 	if (rc < 0)
 		return rc;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t n = 0, k = 0;
 	rc = prepared(s, shape.tree, now, 0, shape.probe, "SELECT count(*) FROM contacts c WHERE ",
 	              "", &st);
 	if (rc == 0) {
 		rc = store_get_int64(s, st, &n, "count a segment");
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 	if (rc == 0 && suppressed)
 		rc = count_suppressed(s, &shape, now, n, &k);
@@ -412,16 +543,16 @@ store_segment_count(struct store *s, const struct segment_node *tree, int64_t no
 {
 	/* Its statements (the shape's counts, the count, the suppressed part) see one state of
 	 * the database: a read transaction of its own when none is open. */
-	bool own_txn = sqlite3_get_autocommit(store_db(s)) != 0;
-	if (own_txn && sqlite3_exec(store_db(s), "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	bool own_txn = !db_in_transaction(store_conn(s));
+	if (own_txn && db_exec(store_conn(s), "BEGIN") < 0)
 		return store_fail(s, "begin counting a segment");
 	struct segment_node *own;
 	int rc = unwrap(s, &tree, &own);
 	if (rc == 0)
 		rc = count_tree(s, tree, now, count, suppressed);
 	segment_free(own);
-	if (own_txn && !sqlite3_get_autocommit(store_db(s)))
-		sqlite3_exec(store_db(s), "COMMIT", NULL, NULL, NULL); /* it wrote nothing */
+	if (own_txn && db_in_transaction(store_conn(s)))
+		db_exec(store_conn(s), rc < 0 ? "ROLLBACK" : "COMMIT"); /* it wrote nothing */
 	return rc;
 }
 
@@ -429,34 +560,34 @@ int
 store_segment_contacts(struct store *s, const struct segment_node *tree, int64_t now, int limit,
                        void (*cb)(void *arg, int64_t id, const char *email), void *arg)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = prepared(s, tree, now, 1, false, "SELECT c.id, c.email FROM contacts c WHERE ",
 	                  " ORDER BY c.id LIMIT ?1", &st);
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		cb(arg, sqlite3_column_int64(st, 0), store_col_text(st, 1));
-	int ret = rc == SQLITE_DONE ? 0 : store_fail(s, "read a segment's contacts");
-	sqlite3_finalize(st);
+	db_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX); /* PostgreSQL has no LIMIT -1 */
+	while ((rc = db_step(st)) == DB_ROW)
+		cb(arg, db_column_int64(st, 0), store_col_text(st, 1));
+	int ret = rc == DB_DONE ? 0 : store_fail(s, "read a segment's contacts");
+	db_finalize(st);
 	return ret;
 }
 
 /* walk - tree (NULL: every contact) between head and tail, each row's text columns to cb */
 static int
 walk(struct store *s, const struct segment_node *tree, int64_t now, const char *head,
-     const char *tail, int (*cb)(void *arg, sqlite3_stmt *st), void *arg, const char *what)
+     const char *tail, int (*cb)(void *arg, struct db_stmt *st), void *arg, const char *what)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = prepared(s, tree, now, 0, false, head, tail, &st);
 	if (rc < 0)
 		return rc;
 	int ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && (ret = cb(arg, st)) == 0)
+	while ((rc = db_step(st)) == DB_ROW && (ret = cb(arg, st)) == 0)
 		;
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, what);
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return ret;
 }
 
@@ -467,14 +598,14 @@ struct export_walk {
 };
 
 static int
-export_row(void *arg, sqlite3_stmt *st)
+export_row(void *arg, struct db_stmt *st)
 {
 	struct export_walk *w = arg;
 	return w->cb(w->arg, store_col_text(st, 0), store_col_text(st, 1));
 }
 
 static int
-key_row(void *arg, sqlite3_stmt *st)
+key_row(void *arg, struct db_stmt *st)
 {
 	struct export_walk *w = arg;
 	return w->key_cb(w->arg, store_col_text(st, 0));
@@ -499,6 +630,14 @@ store_segment_keys(struct store *s, const struct segment_node *tree, int64_t now
 	 * most CONTACTS_ATTRS_MAX bytes, below 2^20).
 	 */
 	struct export_walk w = {.key_cb = cb, .arg = arg};
+	if (store_conn(s)->kind == DB_PG)
+		return walk(
+		    s, tree, now,
+		    "SELECT j.key FROM contacts c, json_each(CASE WHEN json_typeof(c.attrs) ="
+		    " 'object' THEN c.attrs ELSE '{}' END) WITH ORDINALITY j(key, value, n)"
+		    " WHERE ",
+		    " GROUP BY j.key ORDER BY min(c.id * 1048576 + j.n)", key_row, &w,
+		    "read attribute names");
 	return walk(s, tree, now,
 	            "SELECT j.key FROM contacts c, json_each(CASE WHEN json_valid(c.attrs)"
 	            " THEN c.attrs ELSE '{}' END) j WHERE ",
@@ -602,6 +741,8 @@ store_segment_plan(struct store *s, const struct segment_node *tree, int64_t now
                    void (*cb)(void *arg, int depth, const char *detail), void *arg)
 {
 	/* The count's own query: shaped and probed as the count does it. */
+	if (store_conn(s)->kind == DB_PG)
+		return store_errf(s, STORE_E_SQL, "not on PostgreSQL yet (docs/postgresql.md)");
 	struct count_shape shape;
 	struct segment_node *own;
 	int rc = unwrap(s, &tree, &own);
@@ -611,7 +752,7 @@ store_segment_plan(struct store *s, const struct segment_node *tree, int64_t now
 		segment_free(own);
 		return rc;
 	}
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	rc = prepared(s, shape.tree, now, 0, shape.probe,
 	              "EXPLAIN QUERY PLAN SELECT count(*) FROM contacts c WHERE ", "", &st);
 	free(shape.top.kids);
@@ -621,8 +762,8 @@ store_segment_plan(struct store *s, const struct segment_node *tree, int64_t now
 	/* Rows are (id, parent, -, detail), parents before their children. */
 	enum { MAXROWS = 512 };
 	int ids[MAXROWS], depths[MAXROWS], n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int id = sqlite3_column_int(st, 0), parent = sqlite3_column_int(st, 1), depth = 0;
+	while ((rc = db_step(st)) == DB_ROW) {
+		int id = db_column_int(st, 0), parent = db_column_int(st, 1), depth = 0;
 		for (int i = 0; i < n; i++)
 			if (ids[i] == parent)
 				depth = depths[i] + 1;
@@ -632,22 +773,22 @@ store_segment_plan(struct store *s, const struct segment_node *tree, int64_t now
 		}
 		cb(arg, depth, store_col_text(st, 3));
 	}
-	int ret = rc == SQLITE_DONE ? 0 : store_fail(s, "explain a segment's query");
-	sqlite3_finalize(st);
+	int ret = rc == DB_DONE ? 0 : store_fail(s, "explain a segment's query");
+	db_finalize(st);
 	return ret;
 }
 
 /* ---- segments --------------------------------------------------------------------------- */
 
 static void
-segment_row(sqlite3_stmt *st, void *out)
+segment_row(struct db_stmt *st, void *out)
 {
 	struct store_segment *seg = out;
-	seg->id = sqlite3_column_int64(st, 0);
+	seg->id = db_column_int64(st, 0);
 	store_copy_text(seg->name, sizeof(seg->name), st, 1);
 	seg->expr = store_dup_text(st, 2);
-	seg->created_at = sqlite3_column_int64(st, 3);
-	seg->updated_at = sqlite3_column_int64(st, 4);
+	seg->created_at = db_column_int64(st, 3);
+	seg->updated_at = db_column_int64(st, 4);
 }
 
 #define SEGMENT_COLUMNS "SELECT id, name, expr, created_at, updated_at FROM segments"
@@ -656,10 +797,10 @@ int
 store_segment_get(struct store *s, const char *name, struct store_segment *out)
 {
 	static const char sql[] = SEGMENT_COLUMNS " WHERE name = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, name);
 	int rc = store_get_one(s, st, segment_row, out, sizeof *out, "read a segment");
 	if (rc == STORE_E_NOTFOUND)
 		store_errf(s, rc, "no segment called '%s'", name);
@@ -674,21 +815,21 @@ store_segment_put(struct store *s, const char *name, const char *expr, bool repl
 	static const char update_sql[] =
 	    "UPDATE segments SET expr = ?2, updated_at = ?3 WHERE name = ?1";
 	static const char exists_sql[] = "SELECT count(*) FROM segments WHERE name = ?1";
-	sqlite3_stmt *st = store_prepare(s, exists_sql);
+	struct db_stmt *st = store_stmt(s, exists_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, name);
 	int64_t n;
 	int rc = store_get_int64(s, st, &n, "look for a segment");
 	if (rc < 0)
 		return rc;
 	if (n && !replace)
 		return store_errf(s, STORE_E_EXISTS, "a segment called '%s' exists already", name);
-	if ((st = store_prepare(s, n ? update_sql : insert_sql)) == NULL)
+	if ((st = store_stmt(s, n ? update_sql : insert_sql)) == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, expr, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, store_now());
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, expr);
+	db_bind_int64(st, 3, store_now());
 	if ((rc = store_step_done(s, st, "store a segment")) == 0)
 		*created = n == 0;
 	return rc;
@@ -698,19 +839,19 @@ int
 store_segment_each(struct store *s, store_segment_cb cb, void *arg)
 {
 	static const char sql[] = SEGMENT_COLUMNS " ORDER BY name";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (ret == 0 && (rc = db_step(st)) == DB_ROW) {
 		struct store_segment seg;
 		segment_row(st, &seg);
 		ret = cb(arg, &seg);
 		store_segment_clear(&seg);
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read segments");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -718,12 +859,12 @@ int
 store_segment_delete(struct store *s, const char *name)
 {
 	static const char sql[] = "DELETE FROM segments WHERE name = ?1";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, name);
 	int rc = store_step_done(s, st, "remove a segment");
-	if (rc == 0 && sqlite3_changes(store_db(s)) == 0)
+	if (rc == 0 && db_changes(store_conn(s)) == 0)
 		return store_errf(s, STORE_E_NOTFOUND, "no segment called '%s'", name);
 	return rc;
 }
@@ -741,16 +882,16 @@ store_segment_users(struct store *s, int64_t segment_id, store_audience_user_cb 
 	static const char sql[] = "SELECT c.name, c.state, a.kind FROM campaign_audience a"
 	                          " JOIN campaigns c ON c.id = a.campaign_id"
 	                          " WHERE a.segment_id = ?1 ORDER BY c.name, a.pos";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, segment_id);
+	db_bind_int64(st, 1, segment_id);
 	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	while (ret == 0 && (rc = db_step(st)) == DB_ROW)
 		ret = cb(arg, store_col_text(st, 0), store_col_text(st, 1), store_col_text(st, 2));
-	if (ret == 0 && rc != SQLITE_DONE)
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read the campaigns that use a segment");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }
 
@@ -763,16 +904,16 @@ store_contact_tag(struct store *s, int64_t contact_id, const char *tag, bool on,
 	                              " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
 	static const char remove_sql[] =
 	    "DELETE FROM contact_tags WHERE tag = ?1 AND contact_id = ?2";
-	sqlite3_stmt *st = store_prepare(s, on ? add_sql : remove_sql);
+	struct db_stmt *st = store_stmt(s, on ? add_sql : remove_sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, contact_id);
+	db_bind_text(st, 1, tag);
+	db_bind_int64(st, 2, contact_id);
 	if (on)
-		sqlite3_bind_int64(st, 3, store_now());
+		db_bind_int64(st, 3, store_now());
 	int rc = store_step_done(s, st, on ? "tag a contact" : "untag a contact");
 	if (rc == 0)
-		*changed = sqlite3_changes(store_db(s)) > 0;
+		*changed = db_changes(store_conn(s)) > 0;
 	return rc;
 }
 
@@ -782,6 +923,9 @@ store_contact_tags_set(struct store *s, int64_t contact_id, const char *const *t
 	/* The tags to keep, as a JSON array: NOT IN compares with the column's NOCASE. */
 	static const char drop_sql[] = "DELETE FROM contact_tags WHERE contact_id = ?1"
 	                               " AND tag NOT IN (SELECT value FROM json_each(?2))";
+	static const char drop_pg[] =
+	    "DELETE FROM contact_tags WHERE contact_id = ?1 AND tag NOT IN"
+	    " (SELECT json_array_elements_text(CAST(?2 AS json))::citext)";
 	struct buf keep = BUF_INIT;
 	buf_addc(&keep, '[');
 	for (size_t i = 0; i < n; i++) {
@@ -790,11 +934,11 @@ store_contact_tags_set(struct store *s, int64_t contact_id, const char *const *t
 		buf_json_string(&keep, tags[i], strlen(tags[i]));
 	}
 	buf_addc(&keep, ']');
-	sqlite3_stmt *st = store_prepare(s, drop_sql);
+	struct db_stmt *st = store_stmt_pg(s, drop_sql, drop_pg);
 	int rc = STORE_E_SQL;
 	if (st != NULL) {
-		sqlite3_bind_int64(st, 1, contact_id);
-		sqlite3_bind_text(st, 2, keep.data, (int)keep.len, SQLITE_STATIC);
+		db_bind_int64(st, 1, contact_id);
+		db_bind_textn(st, 2, keep.data, (int)keep.len);
 		rc = store_step_done(s, st, "set a contact's tags");
 	}
 	buf_free(&keep);
@@ -809,24 +953,23 @@ int
 store_contact_tags(struct store *s, int64_t contact_id, char *out, size_t cap)
 {
 	static const char sql[] = "SELECT tag FROM contact_tags WHERE contact_id = ?1 ORDER BY tag";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, contact_id);
+	db_bind_int64(st, 1, contact_id);
 	size_t len = 0;
 	int rc;
 	if (cap)
 		out[0] = '\0';
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		int k =
 		    snprintf(out + len, cap - len, "%s%s", len ? "," : "", store_col_text(st, 0));
 		if (k < 0 || (size_t)k >= cap - len)
 			break;
 		len += (size_t)k;
 	}
-	int ret =
-	    rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_fail(s, "read a contact's tags");
-	sqlite3_reset(st);
+	int ret = rc == DB_DONE || rc == DB_ROW ? 0 : store_fail(s, "read a contact's tags");
+	db_reset(st);
 	return ret;
 }
 
@@ -834,7 +977,7 @@ int
 store_segment_tag(struct store *s, const struct segment_node *tree, int64_t now, const char *tag,
                   bool on, int64_t *changed)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = on ? prepared(s, tree, now, 2, false,
 	                       "INSERT INTO contact_tags(tag, contact_id, created_at)"
 	                       " SELECT ?1, c.id, ?2 FROM contacts c WHERE ",
@@ -845,15 +988,15 @@ store_segment_tag(struct store *s, const struct segment_node *tree, int64_t now,
 	                       ")", &st);
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, store_now());
+	db_bind_text(st, 1, tag);
+	db_bind_int64(st, 2, store_now());
 	int ret = 0;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		*changed = sqlite3_changes(store_db(s));
+	rc = db_step(st);
+	if (rc == DB_DONE)
+		*changed = db_changes(store_conn(s));
 	else
 		ret = store_fail(s, on ? "tag a segment's contacts" : "untag a segment's contacts");
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return ret;
 }
 
@@ -862,14 +1005,14 @@ store_tag_each(struct store *s, int (*cb)(void *arg, const char *tag, int64_t co
 {
 	static const char sql[] =
 	    "SELECT tag, count(*) FROM contact_tags GROUP BY tag ORDER BY tag";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
 	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret = cb(arg, store_col_text(st, 0), sqlite3_column_int64(st, 1));
-	if (ret == 0 && rc != SQLITE_DONE)
+	while (ret == 0 && (rc = db_step(st)) == DB_ROW)
+		ret = cb(arg, store_col_text(st, 0), db_column_int64(st, 1));
+	if (ret == 0 && rc != DB_DONE)
 		ret = store_fail(s, "read tags");
-	sqlite3_reset(st);
+	db_reset(st);
 	return ret;
 }

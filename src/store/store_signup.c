@@ -556,7 +556,7 @@ store_page_info(struct store *s, int64_t campaign_id, int64_t contact_id,
 	return rc;
 }
 
-/* store_consent_each - a contact's consent records */
+/* store_consent_each - a contact's consent records (either backend: `contacts show`) */
 int
 store_consent_each(struct store *s, int64_t contact_id, store_consent_cb cb, void *arg)
 {
@@ -564,12 +564,12 @@ store_consent_each(struct store *s, int64_t contact_id, store_consent_cb cb, voi
 	    "SELECT list_name, form, ip, coalesce(user_agent, ''), language, text,"
 	    " coalesce(confirm_ip, ''), created_at, coalesce(confirmed_at, 0)"
 	    " FROM consents WHERE contact_id = ?1 ORDER BY id";
-	sqlite3_stmt *st = store_prepare(s, sql);
+	struct db_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return STORE_E_SQL;
-	sqlite3_bind_int64(st, 1, contact_id);
+	db_bind_int64(st, 1, contact_id);
 	int rc, ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct store_consent c = {
 		    .list = store_col_text(st, 0),
 		    .form = store_col_text(st, 1),
@@ -578,14 +578,14 @@ store_consent_each(struct store *s, int64_t contact_id, store_consent_cb cb, voi
 		    .language = store_col_text(st, 4),
 		    .text = store_col_text(st, 5),
 		    .confirm_ip = store_col_text(st, 6),
-		    .created_at = sqlite3_column_int64(st, 7),
-		    .confirmed_at = sqlite3_column_int64(st, 8),
+		    .created_at = db_column_int64(st, 7),
+		    .confirmed_at = db_column_int64(st, 8),
 		};
 		if ((ret = cb(arg, &c)) != 0)
 			break;
 	}
-	sqlite3_reset(st);
-	if (ret == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+	db_reset(st);
+	if (ret == 0 && rc != DB_DONE && rc != DB_ROW)
 		return store_fail(s, "read the consent records");
 	return ret;
 }

@@ -104,7 +104,7 @@ contains "no server: says so" "$ERR" "cannot connect to postgresql://kirim:***@1
 case "$ERR" in *hunter2*) bad "the password is never shown" "$ERR" ;; *) ok "password hidden" ;; esac
 # A command not on PostgreSQL yet says so (pg_store.sh runs the ones that are); one that is
 # finds no kirim database in an empty one.
-run "$KIRIM" --db "$PG_URL" campaign list
+run "$KIRIM" --db "$PG_URL" report --all
 eq "--db postgresql://: a command not there yet" "$RC" 69
 contains "--db postgresql://: says so" "$ERR" "does not run on PostgreSQL yet"
 run "$KIRIM" --db "$PG_URL" lists
