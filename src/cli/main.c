@@ -648,6 +648,9 @@ usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", cmd->name, cmd->summary);
 	fputs("\nGlobal options: --db PATH (default $KIRIM_DB or ./kirim.db), --config PATH\n"
 	      "(default $KIRIM_CONFIG or ./kirim.conf), --json, --quiet, --verbose, --help.\n"
+	      "With --db postgresql://... lists, contacts, import, segments, suppressions,\n"
+	      "domains, templates, campaigns, tokens, users and webhooks run on PostgreSQL;\n"
+	      "sending, reports and bounces not yet (docs/postgresql.md).\n"
 	      "'kirim help COMMAND' shows a command's options.\n",
 	      f);
 }
