@@ -7,48 +7,35 @@
 int
 store_run_campaigns(struct store *s, const char *state, int64_t now, store_run_cb cb, void *arg)
 {
-/* One campaign's row: TEXT(key) its option's text, COUNT(cond) its messages that cond holds for. */
-#define RUN_CAMPAIGNS(TEXT, COUNT, STATE)                                                                                                                                                                   \
-	"SELECT c.id, c.name, c.state, coalesce(c.state_reason, ''), coalesce(" TEXT(                                                                                                                       \
-	    "window") ","                                                                                                                                                                                   \
-	              " "                                                                                                                                                                                   \
-	              "'"                                                                                                                                                                                   \
-	              "'"                                                                                                                                                                                   \
-	              ")"                                                                                                                                                                                   \
-	              ","                                                                                                                                                                                   \
-	              " "                                                                                                                                                                                   \
-	              "c"                                                                                                                                                                                   \
-	              "o"                                                                                                                                                                                   \
-	              "a"                                                                                                                                                                                   \
-	              "l"                                                                                                                                                                                   \
-	              "e"                                                                                                                                                                                   \
-	              "s"                                                                                                                                                                                   \
-	              "c"                                                                                                                                                                                   \
-	              "e"                                                                                                                                                                                   \
-	              "(" TEXT("tz") ", ''), " COUNT("m.state = 'queued'") ", " COUNT("m.state = "                                                                                                          \
-	                                                                              "'queued' "                                                                                                           \
-	                                                                              "AND "                                                                                                                \
-	                                                                              "m.next_"                                                                                                             \
-	                                                                              "attempt_"                                                                                                            \
-	                                                                              "at <= ?2") ", " COUNT("m.state = 'claimed'") ", " COUNT(                                                             \
-	                  "m.state = 'delivered'") ", " COUNT("m.state = 'queued' AND m.attempts "                                                                                                          \
-	                                                      "> 0") ", " COUNT("m.state = "                                                                                                                \
-	                                                                        "'bounced'") ","                                                                                                            \
-	                                                                                     " " COUNT("m.state = 'failed'") ", coalesce(min(CASE WHEN m.state = 'queued' THEN m.next_attempt_at END), 0)," \
-	                                                                                                                     " coalesce(c.scheduled_at, 0), CASE WHEN c.queue_upto > c.queue_cursor THEN"   \
-	                                                                                                                     " c.queue_cursor ELSE 0 END,"                                                  \
-	                                                                                                                     " CASE WHEN c.queue_upto > c.queue_cursor THEN c.queue_upto ELSE 0 END"        \
-	                                                                                                                     " FROM campaigns c LEFT JOIN messages m ON m.campaign_id = c.id"               \
-	                                                                                                                     " WHERE (" STATE                                                               \
-	                                                                                                                     " IS NULL AND c.state IN ('sending', 'scheduled', 'paused'))"                  \
-	                                                                                                                     " OR c.state = ?1 GROUP BY c.id ORDER BY c.id"
-#define RUN_TEXT(K) "json_extract(CASE WHEN json_valid(c.options) THEN c.options END, '$." K "')"
-#define RUN_COUNT(COND) "coalesce(sum(" COND "), 0)"
-#define RUN_TEXT_PG(K)                                                                             \
-	"(CASE WHEN json_typeof(c.options) = 'object' THEN c.options ->> '" K "' END)"
-#define RUN_COUNT_PG(COND) "count(m.id) FILTER (WHERE " COND ")"
-	static const char sql[] = RUN_CAMPAIGNS(RUN_TEXT, RUN_COUNT, "?1");
-	static const char pg[] = RUN_CAMPAIGNS(RUN_TEXT_PG, RUN_COUNT_PG, "CAST(?1 AS TEXT)");
+	/* One campaign's row; the two differ only in how an option's text is read. */
+#define RUN_ROW_REST                                                                               \
+	" coalesce(sum(CASE WHEN m.state = 'queued' THEN 1 ELSE 0 END), 0),"                       \
+	" coalesce(sum(CASE WHEN m.state = 'queued' AND m.next_attempt_at <= ?2 THEN 1 ELSE 0 "    \
+	"END), 0),"                                                                                \
+	" coalesce(sum(CASE WHEN m.state = 'claimed' THEN 1 ELSE 0 END), 0),"                      \
+	" coalesce(sum(CASE WHEN m.state = 'delivered' THEN 1 ELSE 0 END), 0),"                    \
+	" coalesce(sum(CASE WHEN m.state = 'queued' AND m.attempts > 0 THEN 1 ELSE 0 END), 0),"    \
+	" coalesce(sum(CASE WHEN m.state = 'bounced' THEN 1 ELSE 0 END), 0),"                      \
+	" coalesce(sum(CASE WHEN m.state = 'failed' THEN 1 ELSE 0 END), 0),"                       \
+	" coalesce(min(CASE WHEN m.state = 'queued' THEN m.next_attempt_at END), 0),"              \
+	" coalesce(c.scheduled_at, 0),"                                                            \
+	" CASE WHEN c.queue_upto > c.queue_cursor THEN c.queue_cursor ELSE 0 END,"                 \
+	" CASE WHEN c.queue_upto > c.queue_cursor THEN c.queue_upto ELSE 0 END"                    \
+	" FROM campaigns c LEFT JOIN messages m ON m.campaign_id = c.id"                           \
+	" WHERE (CAST(?1 AS TEXT) IS NULL AND c.state IN ('sending', 'scheduled', 'paused'))"      \
+	" OR c.state = ?1 GROUP BY c.id ORDER BY c.id"
+	static const char sql[] =
+	    "SELECT c.id, c.name, c.state, coalesce(c.state_reason, ''),"
+	    " coalesce(json_extract(CASE WHEN json_valid(c.options) THEN c.options END,"
+	    " '$.window'), ''),"
+	    " coalesce(json_extract(CASE WHEN json_valid(c.options) THEN c.options END, '$.tz'),"
+	    " '')," RUN_ROW_REST;
+	static const char pg[] =
+	    "SELECT c.id, c.name, c.state, coalesce(c.state_reason, ''),"
+	    " coalesce(CASE WHEN json_typeof(c.options) = 'object' THEN c.options ->> 'window' END,"
+	    " ''),"
+	    " coalesce(CASE WHEN json_typeof(c.options) = 'object' THEN c.options ->> 'tz' END, "
+	    "'')," RUN_ROW_REST;
 	struct db_stmt *st = store_stmt_pg(s, sql, pg);
 	if (st == NULL)
 		return STORE_E_SQL;
